@@ -1,0 +1,86 @@
+/** Data-movement kernels on row-major storage. */
+import { type TypedArray, storageFor, type DType } from "../../core/dtype.js";
+import { type Shape, sizeOf, stridesOf } from "../../core/shape.js";
+
+/** out[i_perm] = x[i]: the copy behind transpose(x, perm). */
+export function transposeKernel(x: TypedArray, shape: Shape, perm: readonly number[], dtype: DType): TypedArray {
+  const n = sizeOf(shape);
+  const out = storageFor(dtype, n);
+  const rank = shape.length;
+  if (rank === 0 || n === 0) {
+    if (n) out[0] = x[0]!;
+    return out;
+  }
+  const inStrides = stridesOf(shape);
+  const outShape = perm.map((p) => shape[p]!);
+  // Stride in the input for each output axis.
+  const srcStride = perm.map((p) => inStrides[p]!);
+  if (rank === 2) {
+    const [r, c] = outShape as [number, number];
+    const [s0, s1] = srcStride as [number, number];
+    let o = 0;
+    for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[o++] = x[i * s0 + j * s1]!;
+    return out;
+  }
+  const idx = new Array<number>(rank).fill(0);
+  let src = 0;
+  const lastDim = outShape[rank - 1]!;
+  const lastStride = srcStride[rank - 1]!;
+  for (let o = 0; o < n; ) {
+    for (let j = 0; j < lastDim; j++) out[o++] = x[src + j * lastStride]!;
+    // Advance the multi-index over all but the last output axis.
+    let ax = rank - 2;
+    while (ax >= 0) {
+      idx[ax]!++;
+      src += srcStride[ax]!;
+      if (idx[ax]! < outShape[ax]!) break;
+      src -= srcStride[ax]! * outShape[ax]!;
+      idx[ax] = 0;
+      ax--;
+    }
+  }
+  return out;
+}
+
+/** Broadcast x (shape `inShape`) into `outShape`; `dims[i]` is the output axis of input axis i. */
+export function broadcastKernel(
+  x: TypedArray,
+  inShape: Shape,
+  outShape: Shape,
+  dims: readonly number[],
+  dtype: DType,
+): TypedArray {
+  const n = sizeOf(outShape);
+  const out = storageFor(dtype, n);
+  if (n === 0) return out;
+  if (sizeOf(inShape) === 1) {
+    out.fill(x[0]! as never);
+    return out;
+  }
+  const rank = outShape.length;
+  const inStrides = stridesOf(inShape);
+  const srcStride = new Array<number>(rank).fill(0);
+  dims.forEach((d, i) => {
+    if (inShape[i] !== 1) srcStride[d] = inStrides[i]!;
+  });
+  const idx = new Array<number>(rank).fill(0);
+  let src = 0;
+  const lastDim = outShape[rank - 1]!;
+  const lastStride = srcStride[rank - 1]!;
+  for (let o = 0; o < n; ) {
+    if (lastStride === 0) {
+      const v = x[src]!;
+      for (let j = 0; j < lastDim; j++) out[o++] = v;
+    } else for (let j = 0; j < lastDim; j++) out[o++] = x[src + j * lastStride]!;
+    let ax = rank - 2;
+    while (ax >= 0) {
+      idx[ax]!++;
+      src += srcStride[ax]!;
+      if (idx[ax]! < outShape[ax]!) break;
+      src -= srcStride[ax]! * outShape[ax]!;
+      idx[ax] = 0;
+      ax--;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,141 @@
+/**
+ * The array value. `NdArray` is the one type users see (exported publicly as `Array`); concrete arrays
+ * hold row-major typed storage, tracers (core/trace.ts) stand for values inside a transform.
+ * Immutable: nothing here writes to storage after construction.
+ */
+import { type DType, type TypedArray, isFloat } from "./dtype.js";
+import { type Shape, fmtShape, sizeOf } from "./shape.js";
+import type { ArrayMethods } from "./methods-types.js";
+
+/** Shape and dtype: what tracing knows about a value (JAX's ShapedArray). */
+export interface AbstractValue {
+  readonly shape: Shape;
+  readonly dtype: DType;
+}
+
+export function fmtAval(aval: AbstractValue): string {
+  return `${aval.dtype}${fmtShape(aval.shape)}`;
+}
+
+export class ConcretizationError extends Error {
+  override name = "ConcretizationError";
+}
+
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: methods are installed by ops/methods.ts
+export abstract class NdArray implements AbstractValue {
+  abstract readonly shape: Shape;
+  abstract readonly dtype: DType;
+
+  get ndim(): number {
+    return this.shape.length;
+  }
+  get size(): number {
+    return sizeOf(this.shape);
+  }
+  get aval(): AbstractValue {
+    return { shape: this.shape, dtype: this.dtype };
+  }
+
+  /** The concrete value; tracers without one throw a ConcretizationError. */
+  abstract concrete(): ConcreteArray;
+
+  /** A row-major copy of the values. */
+  toTypedArray(): TypedArray {
+    return this.concrete().data.slice();
+  }
+
+  /** The values as nested JS arrays (booleans for bool arrays). */
+  toArray(): NestedArray {
+    const c = this.concrete();
+    const read = (i: number): number | boolean => (c.dtype === "bool" ? c.data[i] === 1 : c.data[i]!);
+    if (c.shape.length === 0) return read(0);
+    const build = (dim: number, offset: number, stride: number): NestedArray[] => {
+      const n = c.shape[dim]!;
+      const inner = stride / (n || 1);
+      const out: NestedArray[] = [];
+      for (let i = 0; i < n; i++) {
+        out.push(dim === c.shape.length - 1 ? read(offset + i) : build(dim + 1, offset + i * inner, inner));
+      }
+      return out;
+    };
+    return build(0, 0, sizeOf(c.shape));
+  }
+
+  /** The single element of a size-1 array. */
+  item(): number {
+    const c = this.concrete();
+    if (c.size !== 1) throw new Error(`item: array of shape ${fmtShape(c.shape)} has ${c.size} elements, not 1`);
+    return c.data[0]!;
+  }
+
+  toString(): string {
+    return formatArray(this);
+  }
+}
+
+export type NestedArray = number | boolean | NestedArray[];
+
+// Declaration merging gives NdArray its methods (x.add(y), x.sum(), ...) without a circular import.
+export interface NdArray extends ArrayMethods {}
+
+export class ConcreteArray extends NdArray {
+  constructor(
+    readonly shape: Shape,
+    readonly dtype: DType,
+    /** Row-major storage; never written after construction. */
+    readonly data: TypedArray,
+  ) {
+    super();
+  }
+  concrete(): ConcreteArray {
+    return this;
+  }
+}
+
+const SUMMARY_THRESHOLD = 1000;
+const EDGE_ITEMS = 3;
+
+function formatNumber(v: number, dtype: DType): string {
+  if (dtype === "bool") return v ? "true" : "false";
+  if (!isFloat(dtype)) return String(v);
+  if (Number.isNaN(v)) return "nan";
+  if (!Number.isFinite(v)) return v > 0 ? "inf" : "-inf";
+  if (Number.isInteger(v) && Math.abs(v) < 1e16) return `${v}.`;
+  const a = Math.abs(v);
+  if (a !== 0 && (a < 1e-4 || a >= 1e8)) return v.toExponential(4);
+  return String(Number(v.toPrecision(dtype === "float32" ? 6 : 8)));
+}
+
+function formatArray(x: NdArray): string {
+  let c: ConcreteArray;
+  try {
+    c = x.concrete();
+  } catch {
+    return `Traced<${fmtAval(x)}>`;
+  }
+  const summarize = c.size > SUMMARY_THRESHOLD;
+  const strs: string[] = [];
+  const rec = (dim: number, offset: number, stride: number, indent: string): string => {
+    if (c.shape.length === 0) return formatNumber(c.data[0]!, c.dtype);
+    const n = c.shape[dim]!;
+    const inner = n === 0 ? 0 : stride / n;
+    const idx: (number | null)[] = [];
+    if (summarize && n > 2 * EDGE_ITEMS) {
+      for (let i = 0; i < EDGE_ITEMS; i++) idx.push(i);
+      idx.push(null);
+      for (let i = n - EDGE_ITEMS; i < n; i++) idx.push(i);
+    } else for (let i = 0; i < n; i++) idx.push(i);
+    const last = dim === c.shape.length - 1;
+    const parts = idx.map((i) =>
+      i === null
+        ? "..."
+        : last
+          ? formatNumber(c.data[offset + i]!, c.dtype)
+          : rec(dim + 1, offset + i * inner, inner, `${indent} `),
+    );
+    const sep = last ? ", " : `,${"\n".repeat(c.shape.length - dim - 1)}${indent} `;
+    return `[${parts.join(sep)}]`;
+  };
+  strs.push(rec(0, 0, sizeOf(c.shape), "      "));
+  return `array(${strs[0]}, shape=${fmtShape(c.shape)}, dtype=${c.dtype})`;
+}

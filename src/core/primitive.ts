@@ -1,0 +1,85 @@
+/**
+ * A primitive is declared once, with every rule it has (DESIGN.md "The one idea"): the shape rule,
+ * the kernel, the forward-mode derivative, the batching rule, and for linear primitives the transpose.
+ * The registry lets tools (the laws coverage table, the IR printer) find any primitive by its name.
+ */
+import type { AbstractValue, ConcreteArray, NdArray } from "./array.js";
+import { bind } from "./trace.js";
+
+/** A linear input whose value is unknown while transposing (JAX's UndefinedPrimal). */
+export class UndefinedPrimal {
+  constructor(readonly aval: AbstractValue) {}
+}
+
+/** The axis that carries the batch under vmap, or null when the value is not batched. */
+export type BatchDim = number | null;
+
+export interface JvpResult {
+  primalsOut: NdArray[];
+  tangentsOut: NdArray[];
+}
+
+/** Context a higher-order primitive's partial-evaluation rule gets (see transforms/partial-eval.ts). */
+export interface PartialEvalHooks {
+  /** True when the value is known now (computable before the linear part runs). */
+  isKnown(x: NdArray): boolean;
+}
+
+export interface PrimitiveRules<P> {
+  readonly name: string;
+  /** Output shapes and dtypes; throws a ShapeError naming the op, the shapes and what was expected. */
+  abstractEval(args: readonly AbstractValue[], params: P): AbstractValue[];
+  /** The kernel on concrete arrays. */
+  impl(args: readonly ConcreteArray[], params: P): ConcreteArray[];
+  /**
+   * Forward-mode derivative, written with other primitives. Tangents come instantiated (zeros where the
+   * input's tangent is zero; integer and bool inputs get zeros of their own dtype, to be ignored).
+   */
+  jvp(primals: readonly NdArray[], tangents: readonly NdArray[], params: P): JvpResult;
+  /** The batching rule: batch dims in, batch dims out (at least one input is batched). */
+  batch(args: readonly NdArray[], dims: readonly BatchDim[], params: P): [NdArray[], BatchDim[]];
+  /**
+   * Linear primitives only: the cotangent of each input from the cotangents of the outputs. Linear inputs
+   * arrive as UndefinedPrimal; return null for inputs the primitive is not linear in.
+   */
+  transpose?(cts: readonly NdArray[], args: readonly (NdArray | UndefinedPrimal)[], params: P): (NdArray | null)[];
+  /** Parameters as shown by the IR printer (default: the params object as JSON). */
+  formatParams?(params: P): string;
+}
+
+export interface Primitive<P = unknown> extends PrimitiveRules<P> {
+  bind(args: readonly NdArray[], params: P): NdArray[];
+  bind1(args: readonly NdArray[], params: P): NdArray;
+}
+
+const registry = new Map<string, Primitive<never>>();
+
+/** Declares a primitive; its name must be unique. */
+export function primitive<P>(rules: PrimitiveRules<P>): Primitive<P> {
+  if (registry.has(rules.name)) throw new Error(`primitive ${rules.name} is declared twice`);
+  const prim: Primitive<P> = {
+    ...rules,
+    bind(args, params) {
+      return bind(prim, args, params);
+    },
+    bind1(args, params) {
+      return bind(prim, args, params)[0]!;
+    },
+  };
+  registry.set(rules.name, prim as unknown as Primitive<never>);
+  return prim;
+}
+
+/** Every declared primitive, by name. */
+export function primitives(): ReadonlyMap<string, Primitive<never>> {
+  return registry;
+}
+
+export function formatParams<P>(prim: Primitive<P>, params: P): string {
+  if (prim.formatParams) return prim.formatParams(params);
+  if (params === null || params === undefined || typeof params !== "object") return "";
+  const entries = Object.entries(params as Record<string, unknown>).filter(
+    ([, v]) => v !== undefined && typeof v !== "function",
+  );
+  return entries.map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : String(v)}`).join(" ");
+}

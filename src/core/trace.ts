@@ -1,0 +1,140 @@
+/**
+ * Interpreters, as in JAX's Autodidax: a stack of traces; `bind` sends a primitive to the innermost
+ * trace that owns one of its arguments (or to the dynamic trace while staging a program), lifting the
+ * other arguments into it. Evaluation at the bottom of the stack calls the primitive's kernel.
+ */
+import { type AbstractValue, type ConcreteArray, ConcretizationError, NdArray, fmtAval } from "./array.js";
+import type { DType } from "./dtype.js";
+import type { Primitive } from "./primitive.js";
+import type { Shape } from "./shape.js";
+
+/** One level of the interpreter stack; `globalData` is the level's shared state (e.g. a program builder). */
+export class MainTrace {
+  constructor(
+    readonly level: number,
+    readonly makeTrace: (main: MainTrace) => Trace,
+    readonly globalData: unknown,
+  ) {}
+}
+
+export abstract class Trace {
+  constructor(readonly main: MainTrace) {}
+  /** A value from outside any trace, as a tracer of this trace. */
+  abstract pure(value: NdArray): Tracer;
+  /** A tracer of a lower level, as a tracer of this trace. */
+  abstract lift(value: NdArray): Tracer;
+  abstract processPrimitive<P>(prim: Primitive<P>, tracers: NdArray[], params: P): NdArray[];
+}
+
+export abstract class Tracer extends NdArray {
+  abstract readonly trace: Trace;
+  abstract readonly aval: AbstractValue;
+  get shape(): Shape {
+    return this.aval.shape;
+  }
+  get dtype(): DType {
+    return this.aval.dtype;
+  }
+  /** The value with this level stripped, when the level adds nothing (e.g. a batch tracer with no batch axis). */
+  fullLower(): NdArray {
+    return this;
+  }
+  concrete(): ConcreteArray {
+    throw new ConcretizationError(
+      `cannot read the value of a traced array ${fmtAval(this.aval)} while tracing (inside jit, vmap or makeProgram); ` +
+        "use np.where / cond instead of JS control flow on array values, or mark the argument static",
+    );
+  }
+}
+
+class EvalTrace extends Trace {
+  pure(value: NdArray): Tracer {
+    return value as Tracer;
+  }
+  lift(value: NdArray): Tracer {
+    return value as Tracer;
+  }
+  processPrimitive<P>(prim: Primitive<P>, args: NdArray[], params: P): NdArray[] {
+    return evalPrimitive(prim, args as ConcreteArray[], params);
+  }
+}
+
+/** Runs a primitive's kernel, checking shapes through its abstract-eval rule first. */
+export function evalPrimitive<P>(prim: Primitive<P>, args: ConcreteArray[], params: P): ConcreteArray[] {
+  prim.abstractEval(args, params);
+  return prim.impl(args, params);
+}
+
+const traceStack: MainTrace[] = [new MainTrace(0, (m) => new EvalTrace(m), null)];
+let dynamicTrace: MainTrace | null = null;
+
+/** Runs `body` with a new interpreter level pushed on the stack. */
+export function withNewMain<T>(makeTrace: (main: MainTrace) => Trace, globalData: unknown, body: (main: MainTrace) => T): T {
+  const main = new MainTrace(traceStack.length, makeTrace, globalData);
+  traceStack.push(main);
+  try {
+    return body(main);
+  } finally {
+    traceStack.pop();
+  }
+}
+
+/** Runs `body` with `main` as the dynamic trace: every bind is staged into it, even on constants. */
+export function withDynamic<T>(main: MainTrace, body: () => T): T {
+  const previous = dynamicTrace;
+  dynamicTrace = main;
+  try {
+    return body();
+  } finally {
+    dynamicTrace = previous;
+  }
+}
+
+function findTopTrace(args: readonly NdArray[]): Trace {
+  let top = traceStack[0]!;
+  for (const x of args) {
+    if (x instanceof Tracer && x.trace.main.level > top.level) top = x.trace.main;
+  }
+  if (dynamicTrace !== null && dynamicTrace.level > top.level) top = dynamicTrace;
+  return top.makeTrace(top);
+}
+
+export function fullRaise(trace: Trace, value: NdArray): Tracer {
+  if (!(value instanceof Tracer)) return trace.pure(value);
+  const level = trace.main.level;
+  if (value.trace.main === trace.main) return value;
+  if (value.trace.main.level < level) return trace.lift(value);
+  if (value.trace.main.level > level) {
+    throw new Error(
+      `a value from an inner transform escaped into an outer one (level ${value.trace.main.level} > ${level}); ` +
+        "do not leak traced arrays out of a transformed function",
+    );
+  }
+  throw new Error("two different traces at the same level");
+}
+
+export function fullLower(value: NdArray): NdArray {
+  return value instanceof Tracer ? value.fullLower() : value;
+}
+
+/** Applies a primitive in the current interpreter. */
+export function bind<P>(prim: Primitive<P>, args: readonly NdArray[], params: P): NdArray[] {
+  // Fast path for plain eager evaluation: no transform active and no tracer among the arguments.
+  if (traceStack.length === 1 && dynamicTrace === null) {
+    let anyTracer = false;
+    for (const a of args) if (a instanceof Tracer) anyTracer = true;
+    if (!anyTracer) return evalPrimitive(prim, args as ConcreteArray[], params);
+  }
+  const trace = findTopTrace(args);
+  const tracers = args.map((a) => fullRaise(trace, a));
+  return trace.processPrimitive(prim, tracers, params).map(fullLower);
+}
+
+export function bind1<P>(prim: Primitive<P>, args: readonly NdArray[], params: P): NdArray {
+  return bind(prim, args, params)[0]!;
+}
+
+/** The current depth of the interpreter stack (0 = eager). Used to tell whether values may be read. */
+export function traceDepth(): number {
+  return traceStack.length - 1 + (dynamicTrace === null ? 0 : 1);
+}

@@ -1,0 +1,5 @@
+/** tracegrad: functional, immutable arrays with composable transforms. */
+export * as np from "./np.js";
+export { NdArray, NdArray as Array, ConcreteArray, ConcretizationError, type AbstractValue } from "./core/array.js";
+export type { DType } from "./core/dtype.js";
+export { ShapeError } from "./core/shape.js";

@@ -1,0 +1,332 @@
+/**
+ * Elementwise primitives of two or three operands (arithmetic, comparisons, logic, select) and dtype
+ * conversion, with the user-facing functions that do numpy broadcasting and JAX-style weak typing of
+ * JS numbers (`x_f32 * 2` stays float32).
+ */
+import type { NdArray } from "../core/array.js";
+import { type DType, isFloat, promoteTypes, weakScalarDType } from "../core/dtype.js";
+import type { ArrayLike } from "../core/methods-types.js";
+import { type Primitive, UndefinedPrimal } from "../core/primitive.js";
+import { broadcastShapes } from "../core/shape.js";
+import { asArray, onesLike, zerosLike } from "./creation.js";
+import { type ElementwisePrimitive, elementwisePrimitive } from "./elementwise-kit.js";
+import { broadcastTo } from "./layout.js";
+import { floorPrim, logPrim, negPrim } from "./unary.js";
+
+const FLOATS: readonly DType[] = ["float32", "float64"];
+const NUMERIC: readonly DType[] = ["int32", "float32", "float64"];
+const isUndefined = (x: unknown): x is UndefinedPrimal => x instanceof UndefinedPrimal;
+
+type Params = Record<string, never>;
+const P: Params = {};
+
+export const addPrim: ElementwisePrimitive = elementwisePrimitive({
+  name: "add",
+  arity: 2,
+  accepts: NUMERIC,
+  expr: ([a, b], d) => (d === "int32" ? `(${a} + ${b}) | 0` : `${a} + ${b}`),
+  jvp: ([x, y], [tx, ty]) => ({ primalsOut: [addPrim.bind1([x!, y!], P)], tangentsOut: [addPrim.bind1([tx!, ty!], P)] }),
+  transpose: ([ct], [x, y]) => [isUndefined(x) ? ct! : null, isUndefined(y) ? ct! : null],
+});
+
+export const subPrim: ElementwisePrimitive = elementwisePrimitive({
+  name: "sub",
+  arity: 2,
+  accepts: NUMERIC,
+  expr: ([a, b], d) => (d === "int32" ? `(${a} - ${b}) | 0` : `${a} - ${b}`),
+  jvp: ([x, y], [tx, ty]) => ({ primalsOut: [subPrim.bind1([x!, y!], P)], tangentsOut: [subPrim.bind1([tx!, ty!], P)] }),
+  transpose: ([ct], [x, y]) => [isUndefined(x) ? ct! : null, isUndefined(y) ? negPrim.bind1([ct!], P) : null],
+});
+
+export const mulPrim: ElementwisePrimitive = elementwisePrimitive({
+  name: "mul",
+  arity: 2,
+  accepts: NUMERIC,
+  expr: ([a, b], d) => (d === "int32" ? `Math.imul(${a}, ${b})` : `${a} * ${b}`),
+  jvp: ([x, y], [tx, ty]) => ({
+    primalsOut: [mulPrim.bind1([x!, y!], P)],
+    tangentsOut: [addPrim.bind1([mulPrim.bind1([tx!, y!], P), mulPrim.bind1([x!, ty!], P)], P)],
+  }),
+  transpose([ct], [x, y]) {
+    if (isUndefined(x) && isUndefined(y)) throw new Error("mul: transpose of a product of two linear inputs (not linear)");
+    return isUndefined(x) ? [mulPrim.bind1([ct!, y as NdArray], P), null] : [null, mulPrim.bind1([x as NdArray, ct!], P)];
+  },
+});
+
+export const divPrim: ElementwisePrimitive = elementwisePrimitive({
+  name: "div",
+  arity: 2,
+  accepts: FLOATS,
+  expr: ([a, b]) => `${a} / ${b}`,
+  jvp([x, y], [tx, ty]) {
+    const out = divPrim.bind1([x!, y!], P);
+    // d(x/y) = tx/y - ty * out / y
+    const t = subPrim.bind1([divPrim.bind1([tx!, y!], P), divPrim.bind1([mulPrim.bind1([ty!, out], P), y!], P)], P);
+    return { primalsOut: [out], tangentsOut: [t] };
+  },
+  transpose([ct], [x, y]) {
+    if (!isUndefined(x) || isUndefined(y)) throw new Error("div: transpose is linear only in the numerator");
+    return [divPrim.bind1([ct!, y as NdArray], P), null];
+  },
+});
+
+export const powPrim: ElementwisePrimitive = elementwisePrimitive({
+  name: "pow",
+  arity: 2,
+  accepts: FLOATS,
+  expr: ([a, b]) => `Math.pow(${a}, ${b})`,
+  jvp([x, y], [tx, ty]) {
+    const out = powPrim.bind1([x!, y!], P);
+    // d/dx = y * x^(y-1) (written so that x = 0 with y >= 1 stays finite); d/dy = out * log(x), 0 at x = 0.
+    const dx = mulPrim.bind1([y!, powPrim.bind1([x!, subPrim.bind1([y!, onesLike(y!)], P)], P)], P);
+    const isZero = equalPrim.bind1([x!, zerosLike(x!)], P);
+    const safeX = selectPrim.bind1([isZero, onesLike(x!), x!], P);
+    const dy = mulPrim.bind1([out, logPrim.bind1([safeX], P)], P);
+    const t = addPrim.bind1([mulPrim.bind1([tx!, dx], P), mulPrim.bind1([ty!, dy], P)], P);
+    return { primalsOut: [out], tangentsOut: [t] };
+  },
+});
+
+export interface PowScalarParams {
+  exponent: number;
+}
+
+/** x ** c for a constant exponent c (JAX's integer_pow, generalized): no log(x) in its derivative. */
+export const powScalarPrim: ElementwisePrimitive<PowScalarParams> = elementwisePrimitive<PowScalarParams>({
+  name: "pow_scalar",
+  arity: 1,
+  accepts: FLOATS,
+  expr: ([a], _d, _i, { exponent }) =>
+    exponent === 2 ? `${a} * ${a}` : exponent === 1 ? a! : `Math.pow(${a}, ${JSON.stringify(exponent)})`,
+  jvp([x], [t], p) {
+    const out = powScalarPrim.bind1([x!], p);
+    const c = p.exponent;
+    const d =
+      c === 0 ? zerosLike(x!) : c === 1 ? onesLike(x!) : multiply(powScalarPrim.bind1([x!], { exponent: c - 1 }), c);
+    return { primalsOut: [out], tangentsOut: [mulPrim.bind1([t!, d], P)] };
+  },
+  formatParams: (p) => `exponent=${p.exponent}`,
+});
+
+/** maximum/minimum: on a tie each side gets half of the tangent (as PyTorch and JAX). */
+function extremum(name: string, greater: boolean): ElementwisePrimitive {
+  const prim: ElementwisePrimitive = elementwisePrimitive({
+    name,
+    arity: 2,
+    accepts: NUMERIC,
+    // NaN propagates, as numpy.maximum.
+    expr: ([a, b]) => `(${a} !== ${a} || ${b} !== ${b} ? NaN : ${a} ${greater ? ">" : "<"} ${b} ? ${a} : ${b})`,
+    jvp([x, y], [tx, ty]) {
+      const out = prim.bind1([x!, y!], P);
+      const xWins = (greater ? greaterPrim : lessPrim).bind1([x!, y!], P);
+      const tie = equalPrim.bind1([x!, y!], P);
+      const half = multiply(addPrim.bind1([tx!, ty!], P), 0.5);
+      const t = selectPrim.bind1([tie, half, selectPrim.bind1([xWins, tx!, ty!], P)], P);
+      return { primalsOut: [out], tangentsOut: [t] };
+    },
+  });
+  return prim;
+}
+
+export const maxPrim = extremum("max", true);
+export const minPrim = extremum("min", false);
+
+export const atan2Prim: ElementwisePrimitive = elementwisePrimitive({
+  name: "atan2",
+  arity: 2,
+  accepts: FLOATS,
+  expr: ([a, b]) => `Math.atan2(${a}, ${b})`,
+  jvp([x, y], [tx, ty]) {
+    const out = atan2Prim.bind1([x!, y!], P);
+    const denom = addPrim.bind1([mulPrim.bind1([x!, x!], P), mulPrim.bind1([y!, y!], P)], P);
+    const num = subPrim.bind1([mulPrim.bind1([y!, tx!], P), mulPrim.bind1([x!, ty!], P)], P);
+    return { primalsOut: [out], tangentsOut: [divPrim.bind1([num, denom], P)] };
+  },
+});
+
+/** Remainder with the sign of the dividend (C fmod, lax.rem). np.mod builds on it. */
+export const remPrim: ElementwisePrimitive = elementwisePrimitive({
+  name: "rem",
+  arity: 2,
+  accepts: NUMERIC,
+  expr: ([a, b], d) => (d === "int32" ? `(${b} === 0 ? 0 : ${a} % ${b})` : `${a} % ${b}`),
+  jvp([x, y], [tx, ty]) {
+    const out = remPrim.bind1([x!, y!], P);
+    // d/dx = 1, d/dy = -trunc(x / y)
+    const q = divPrim.bind1([x!, y!], P);
+    const trunc = selectPrim.bind1([lessPrim.bind1([q, zerosLike(q)], P), negPrim.bind1([floorPrim.bind1([negPrim.bind1([q], P)], P)], P), floorPrim.bind1([q], P)], P);
+    return { primalsOut: [out], tangentsOut: [subPrim.bind1([tx!, mulPrim.bind1([ty!, trunc], P)], P)] };
+  },
+});
+
+function comparison(name: string, op: string): ElementwisePrimitive {
+  const prim: ElementwisePrimitive = elementwisePrimitive({
+    name,
+    arity: 2,
+    outDtype: () => "bool",
+    expr: ([a, b]) => `(${a} ${op} ${b} ? 1 : 0)`,
+    jvp: ([x, y]) => ({ primalsOut: [prim.bind1([x!, y!], P)], tangentsOut: [] }),
+  });
+  return prim;
+}
+
+export const equalPrim = comparison("eq", "===");
+export const notEqualPrim = comparison("ne", "!==");
+export const lessPrim = comparison("lt", "<");
+export const lessEqualPrim = comparison("le", "<=");
+export const greaterPrim = comparison("gt", ">");
+export const greaterEqualPrim = comparison("ge", ">=");
+
+function logical(name: string, op: (a: string, b: string) => string): ElementwisePrimitive {
+  const prim: ElementwisePrimitive = elementwisePrimitive({
+    name,
+    arity: 2,
+    accepts: ["bool"],
+    expr: ([a, b]) => `(${op(a!, b!)} ? 1 : 0)`,
+    jvp: ([x, y]) => ({ primalsOut: [prim.bind1([x!, y!], P)], tangentsOut: [] }),
+  });
+  return prim;
+}
+
+export const andPrim = logical("and", (a, b) => `${a} && ${b}`);
+export const orPrim = logical("or", (a, b) => `${a} || ${b}`);
+export const xorPrim = logical("xor", (a, b) => `${a} !== ${b}`);
+
+/** select(cond, a, b): a where cond, else b. Linear in a and b. */
+export const selectPrim: ElementwisePrimitive = elementwisePrimitive({
+  name: "select",
+  arity: 3,
+  mixedDtypes: true,
+  expr: ([c, a, b]) => `(${c} ? ${a} : ${b})`,
+  jvp: ([c, x, y], [, tx, ty]) => ({
+    primalsOut: [selectPrim.bind1([c!, x!, y!], P)],
+    tangentsOut: [selectPrim.bind1([c!, tx!, ty!], P)],
+  }),
+  transpose([ct], [c, x, y]) {
+    if (isUndefined(c)) throw new Error("select: the condition cannot be a linear input");
+    const zero = zerosLike(ct!);
+    return [
+      null,
+      isUndefined(x) ? selectPrim.bind1([c as NdArray, ct!, zero], P) : null,
+      isUndefined(y) ? selectPrim.bind1([c as NdArray, zero, ct!], P) : null,
+    ];
+  },
+});
+
+export interface ConvertParams {
+  dtype: DType;
+}
+
+export const convertPrim: ElementwisePrimitive<ConvertParams> = elementwisePrimitive<ConvertParams>({
+  name: "convert",
+  arity: 1,
+  outDtype: (_d, p) => p.dtype,
+  expr: ([a], out, inD) =>
+    out === "bool" ? `(${a} !== 0 ? 1 : 0)` : out === "int32" && isFloat(inD) ? `(${a} | 0)` : a!,
+  jvp([x], [t], p) {
+    const y = convertPrim.bind1([x!], p);
+    if (!isFloat(x!.dtype) || !isFloat(p.dtype)) return { primalsOut: [y], tangentsOut: [] };
+    return { primalsOut: [y], tangentsOut: [convertPrim.bind1([t!], p)] };
+  },
+  transpose: ([ct], [x]) => [convertPrim.bind1([ct!], { dtype: (x as UndefinedPrimal).aval.dtype })],
+  formatParams: (p) => `dtype=${p.dtype}`,
+});
+
+// ---------------------------------------------------------------------------------------------------
+// user-facing: weak typing, promotion, broadcasting
+
+/** Converts operands to arrays of one dtype, JS numbers taking the dtype of the array operands. */
+export function promoteOperands(op: string, xs: readonly ArrayLike[], minimum?: "float"): NdArray[] {
+  const arrays = xs.filter((x): x is NdArray => typeof x === "object");
+  let dtype: DType | null = null;
+  for (const a of arrays) dtype = dtype === null ? a.dtype : promoteTypes(dtype, a.dtype);
+  for (const x of xs) {
+    if (typeof x !== "object") dtype = dtype === null ? (typeof x === "boolean" ? "bool" : "float32") : weakScalarDType(dtype, x);
+  }
+  let target: DType = dtype ?? "float32";
+  if (minimum === "float" && !isFloat(target)) target = "float32";
+  return xs.map((x) => {
+    const a = asArray(x, target);
+    return a.dtype === target ? a : astype(a, target);
+  });
+}
+
+function binary(prim: Primitive<Params>, op: string, x: ArrayLike, y: ArrayLike, minimum?: "float" | "numeric" | "bool"): NdArray {
+  let [a, b] = promoteOperands(op, [x, y], minimum === "float" ? "float" : undefined) as [NdArray, NdArray];
+  if (minimum === "numeric" && a.dtype === "bool") [a, b] = [astype(a, "int32"), astype(b, "int32")];
+  if (minimum === "bool" && a.dtype !== "bool") [a, b] = [astype(a, "bool"), astype(b, "bool")];
+  const shape = broadcastShapes(op, a.shape, b.shape);
+  return prim.bind1([broadcastTo(a, shape), broadcastTo(b, shape)], P);
+}
+
+export const add = (x: ArrayLike, y: ArrayLike): NdArray => binary(addPrim, "add", x, y, "numeric");
+export const subtract = (x: ArrayLike, y: ArrayLike): NdArray => binary(subPrim, "subtract", x, y, "numeric");
+export const multiply = (x: ArrayLike, y: ArrayLike): NdArray => binary(mulPrim, "multiply", x, y, "numeric");
+/** True division: integer operands give float32. */
+export const divide = (x: ArrayLike, y: ArrayLike): NdArray => binary(divPrim, "divide", x, y, "float");
+export const floorDivide = (x: ArrayLike, y: ArrayLike): NdArray => {
+  const q = divide(x, y);
+  const f = floorPrim.bind1([q], P);
+  const [a] = promoteOperands("floorDivide", [x, y]);
+  return isFloat(a!.dtype) ? f : astype(f, a!.dtype);
+};
+export const maximum = (x: ArrayLike, y: ArrayLike): NdArray => binary(maxPrim, "maximum", x, y, "numeric");
+export const minimum = (x: ArrayLike, y: ArrayLike): NdArray => binary(minPrim, "minimum", x, y, "numeric");
+export const atan2 = (x: ArrayLike, y: ArrayLike): NdArray => binary(atan2Prim, "atan2", x, y, "float");
+/** C-style remainder (sign of the dividend). */
+export const rem = (x: ArrayLike, y: ArrayLike): NdArray => binary(remPrim, "rem", x, y, "numeric");
+/** numpy mod: the remainder has the sign of the divisor. */
+export const mod = (x: ArrayLike, y: ArrayLike): NdArray => {
+  const [a, b] = promoteOperands("mod", [x, y]) as [NdArray, NdArray];
+  const r = rem(a, b);
+  const zero = asArray(0, r.dtype);
+  const fix = logicalAnd(notEqual(r, zero), notEqual(less(r, zero), less(b, zero)));
+  return where(fix, add(r, b), r);
+};
+
+/** x ** y. A JS number exponent becomes a parameter (pow_scalar), so d/dx has no log(x) term. */
+export function power(x: ArrayLike, y: ArrayLike): NdArray {
+  if (typeof y === "number" && typeof x === "object") {
+    const xf = isFloat(x.dtype) ? x : astype(x, "float32");
+    return powScalarPrim.bind1([xf], { exponent: y });
+  }
+  return binary(powPrim, "power", x, y, "float");
+}
+
+export const equal = (x: ArrayLike, y: ArrayLike): NdArray => binary(equalPrim, "equal", x, y);
+export const notEqual = (x: ArrayLike, y: ArrayLike): NdArray => binary(notEqualPrim, "notEqual", x, y);
+export const less = (x: ArrayLike, y: ArrayLike): NdArray => binary(lessPrim, "less", x, y);
+export const lessEqual = (x: ArrayLike, y: ArrayLike): NdArray => binary(lessEqualPrim, "lessEqual", x, y);
+export const greater = (x: ArrayLike, y: ArrayLike): NdArray => binary(greaterPrim, "greater", x, y);
+export const greaterEqual = (x: ArrayLike, y: ArrayLike): NdArray => binary(greaterEqualPrim, "greaterEqual", x, y);
+export const logicalAnd = (x: ArrayLike, y: ArrayLike): NdArray => binary(andPrim, "logicalAnd", x, y, "bool");
+export const logicalOr = (x: ArrayLike, y: ArrayLike): NdArray => binary(orPrim, "logicalOr", x, y, "bool");
+export const logicalXor = (x: ArrayLike, y: ArrayLike): NdArray => binary(xorPrim, "logicalXor", x, y, "bool");
+
+/** Elements of `x` where `cond` holds, else of `y` (numpy where, with broadcasting). */
+export function where(cond: ArrayLike, x: ArrayLike, y: ArrayLike): NdArray {
+  const c0 = asArray(cond, "bool");
+  const c = c0.dtype === "bool" ? c0 : astype(c0, "bool");
+  const [a, b] = promoteOperands("where", [x, y]) as [NdArray, NdArray];
+  const shape = broadcastShapes("where", c.shape, a.shape, b.shape);
+  return selectPrim.bind1([broadcastTo(c, shape), broadcastTo(a, shape), broadcastTo(b, shape)], P);
+}
+
+/** Limits values to [lo, hi] (either may be omitted with null). */
+export function clip(x: NdArray, lo: ArrayLike | null, hi: ArrayLike | null): NdArray {
+  let out = x;
+  if (lo !== null) out = maximum(out, lo);
+  if (hi !== null) out = minimum(out, hi);
+  return out;
+}
+
+/** Converts to another dtype (float to int truncates toward zero; nonzero to bool is true). */
+export function astype(x: NdArray, dtype: DType): NdArray {
+  if (x.dtype === dtype) return x;
+  return convertPrim.bind1([x], { dtype });
+}
+
+export const sub = subtract;
+export const mul = multiply;
+export const div = divide;
+export const pow = power;

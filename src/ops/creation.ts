@@ -1,0 +1,181 @@
+/** Creating arrays: np.array and friends. Concrete values; inside a transform they become constants. */
+import { ConcreteArray, NdArray } from "../core/array.js";
+import {
+  type DType,
+  type TypedArray,
+  castScalar,
+  defaultDTypeOf,
+  dtypeOfTypedArray,
+  isDType,
+  storageFor,
+} from "../core/dtype.js";
+import type { ArrayLike as ArrayLikeValue } from "../core/methods-types.js";
+import { ShapeError, checkShape, fmtShape, sizeOf } from "../core/shape.js";
+import { broadcastInDimPrim } from "./layout.js";
+
+export type NestedNumbers = number | boolean | readonly NestedNumbers[];
+
+export interface ArrayOptions {
+  shape?: readonly number[];
+  dtype?: DType;
+}
+
+function checkDType(op: string, dtype: DType | undefined): void {
+  if (dtype !== undefined && !isDType(dtype)) throw new TypeError(`${op}: unknown dtype ${String(dtype)}`);
+}
+
+/**
+ * An array from nested numbers, a flat list with `shape`, or a typed array (whose dtype it keeps unless
+ * `dtype` says otherwise). Numbers default to float32, booleans to bool.
+ */
+export function array(data: NestedNumbers | TypedArray | NdArray, options: ArrayOptions = {}): NdArray {
+  checkDType("array", options.dtype);
+  if (data instanceof NdArray) {
+    const x = options.dtype && options.dtype !== data.dtype ? data.astype(options.dtype) : data;
+    return options.shape ? x.reshape(options.shape) : x;
+  }
+  let flat: ArrayLike<number | boolean>;
+  let shape: number[];
+  let inferred: DType;
+  if (ArrayBuffer.isView(data)) {
+    flat = data as TypedArray;
+    shape = [data.length];
+    inferred = dtypeOfTypedArray(data as TypedArray);
+  } else {
+    const values: (number | boolean)[] = [];
+    shape = nestedShape(data);
+    flattenNested(data, shape, 0, values);
+    flat = values;
+    inferred = values.length > 0 && values.every((v) => typeof v === "boolean") ? "bool" : "float32";
+  }
+  if (options.shape) {
+    checkShape("array", options.shape);
+    if (sizeOf(options.shape) !== flat.length) {
+      throw new ShapeError(`array: ${flat.length} values do not fill shape ${fmtShape(options.shape)} (${sizeOf(options.shape)} elements)`);
+    }
+    shape = [...options.shape];
+  }
+  const dtype = options.dtype ?? inferred;
+  const storage = storageFor(dtype, flat.length);
+  for (let i = 0; i < flat.length; i++) storage[i] = castScalar(Number(flat[i]), dtype);
+  return new ConcreteArray(shape, dtype, storage);
+}
+
+type ArrayLike<T> = { readonly length: number; readonly [i: number]: T };
+
+function nestedShape(data: NestedNumbers): number[] {
+  const shape: number[] = [];
+  let d: NestedNumbers = data;
+  while (Array.isArray(d)) {
+    shape.push(d.length);
+    if (d.length === 0) break;
+    d = d[0] as NestedNumbers;
+  }
+  return shape;
+}
+
+function flattenNested(data: NestedNumbers, shape: readonly number[], dim: number, out: (number | boolean)[]): void {
+  if (dim === shape.length) {
+    if (typeof data !== "number" && typeof data !== "boolean") {
+      throw new ShapeError(`array: ragged nested data: expected a number at depth ${dim}, shape ${fmtShape(shape)}`);
+    }
+    out.push(data);
+    return;
+  }
+  if (!Array.isArray(data) || data.length !== shape[dim]) {
+    throw new ShapeError(`array: ragged nested data: expected a list of length ${shape[dim]} at depth ${dim}, shape ${fmtShape(shape)}`);
+  }
+  for (const item of data) flattenNested(item as NestedNumbers, shape, dim + 1, out);
+}
+
+/** A 0-d array. */
+export function scalar(value: number | boolean, dtype?: DType): NdArray {
+  const d = dtype ?? defaultDTypeOf(value);
+  const s = storageFor(d, 1);
+  s[0] = castScalar(Number(value), d);
+  return new ConcreteArray([], d, s);
+}
+
+/** Arrays pass through; JS numbers become 0-d arrays of `dtype` (float32 by default). */
+export function asArray(x: ArrayLikeValue, dtype?: DType): NdArray {
+  if (x instanceof NdArray) return x;
+  if (typeof x === "number" || typeof x === "boolean") return scalar(x, dtype);
+  throw new TypeError(`expected an array or a number, got ${describe(x)}`);
+}
+
+
+function describe(x: unknown): string {
+  if (x === null) return "null";
+  if (Array.isArray(x)) return "a JS array (wrap it with np.array)";
+  return typeof x;
+}
+
+/** An array of `shape` filled with `value`. */
+export function full(shape: readonly number[], value: number | boolean, options: { dtype?: DType } = {}): NdArray {
+  checkDType("full", options.dtype);
+  checkShape("full", shape);
+  const s = scalar(value, options.dtype);
+  return broadcastInDimPrim.bind1([s], { shape: [...shape], broadcastDimensions: [] });
+}
+
+export function zeros(shape: readonly number[], options: { dtype?: DType } = {}): NdArray {
+  return full(shape, 0, { dtype: options.dtype ?? "float32" });
+}
+
+export function ones(shape: readonly number[], options: { dtype?: DType } = {}): NdArray {
+  return full(shape, 1, { dtype: options.dtype ?? "float32" });
+}
+
+export function zerosLike(x: NdArray, options: { dtype?: DType } = {}): NdArray {
+  return full(x.shape, 0, { dtype: options.dtype ?? x.dtype });
+}
+
+export function onesLike(x: NdArray, options: { dtype?: DType } = {}): NdArray {
+  return full(x.shape, 1, { dtype: options.dtype ?? x.dtype });
+}
+
+export function fullLike(x: NdArray, value: number | boolean, options: { dtype?: DType } = {}): NdArray {
+  return full(x.shape, value, { dtype: options.dtype ?? x.dtype });
+}
+
+/**
+ * Evenly spaced values in [start, stop): `arange(n)`, `arange(start, stop, step?)`. Integer arguments give
+ * int32 (as numpy), others float32.
+ */
+export function arange(start: number, stop?: number, step = 1, options: { dtype?: DType } = {}): NdArray {
+  checkDType("arange", options.dtype);
+  const [lo, hi] = stop === undefined ? [0, start] : [start, stop];
+  if (step === 0 || !Number.isFinite(step)) throw new RangeError(`arange: step must be a finite non-zero number, got ${step}`);
+  const n = Math.max(0, Math.ceil((hi - lo) / step));
+  const dtype = options.dtype ?? ([lo, hi, step].every(Number.isInteger) ? "int32" : "float32");
+  const s = storageFor(dtype, n);
+  for (let i = 0; i < n; i++) s[i] = castScalar(lo + i * step, dtype);
+  return new ConcreteArray([n], dtype, s);
+}
+
+/** `num` evenly spaced values from start to stop (inclusive unless `endpoint: false`). */
+export function linspace(start: number, stop: number, num = 50, options: { endpoint?: boolean; dtype?: DType } = {}): NdArray {
+  checkDType("linspace", options.dtype);
+  if (!Number.isInteger(num) || num < 0) throw new RangeError(`linspace: num must be a non-negative integer, got ${num}`);
+  const endpoint = options.endpoint ?? true;
+  const dtype = options.dtype ?? "float32";
+  const div = endpoint ? num - 1 : num;
+  const step = div > 0 ? (stop - start) / div : 0;
+  const s = storageFor(dtype, num);
+  for (let i = 0; i < num; i++) s[i] = castScalar(i === num - 1 && endpoint && num > 1 ? stop : start + i * step, dtype);
+  return new ConcreteArray([num], dtype, s);
+}
+
+/** An `n` x `m` matrix with ones on diagonal `k`. */
+export function eye(n: number, m = n, options: { k?: number; dtype?: DType } = {}): NdArray {
+  checkDType("eye", options.dtype);
+  checkShape("eye", [n, m]);
+  const dtype = options.dtype ?? "float32";
+  const k = options.k ?? 0;
+  const s = storageFor(dtype, n * m);
+  for (let i = 0; i < n; i++) {
+    const j = i + k;
+    if (j >= 0 && j < m) s[i * m + j] = 1;
+  }
+  return new ConcreteArray([n, m], dtype, s);
+}

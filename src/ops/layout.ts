@@ -1,0 +1,249 @@
+/**
+ * Layout primitives (reshape, transpose, broadcast_in_dim) and the user-facing functions built on them:
+ * reshape with -1, transpose with axes, squeeze, expandDims, flatten, broadcastTo, moveaxis.
+ */
+import { ConcreteArray, type NdArray } from "../core/array.js";
+import { primitive, UndefinedPrimal } from "../core/primitive.js";
+import {
+  type Axis,
+} from "../core/methods-types.js";
+import {
+  ShapeError,
+  type Shape,
+  broadcastShapes,
+  checkShape,
+  fmtShape,
+  normalizeAxes,
+  normalizeAxis,
+  shapeEquals,
+  sizeOf,
+} from "../core/shape.js";
+import { broadcastKernel, transposeKernel } from "../backend/js/layout.js";
+import { reduceSumPrim } from "./reduce.js";
+
+// ---------------------------------------------------------------------------------------------------
+// reshape
+
+export interface ReshapeParams {
+  shape: Shape;
+}
+
+export const reshapePrim = primitive<ReshapeParams>({
+  name: "reshape",
+  abstractEval([x], { shape }) {
+    checkShape("reshape", shape);
+    if (sizeOf(shape) !== sizeOf(x!.shape)) {
+      throw new ShapeError(
+        `reshape: cannot reshape ${fmtShape(x!.shape)} (${sizeOf(x!.shape)} elements) into ${fmtShape(shape)}`,
+      );
+    }
+    return [{ shape, dtype: x!.dtype }];
+  },
+  impl: ([x], { shape }) => [new ConcreteArray(shape, x!.dtype, x!.data)],
+  jvp: ([x], [t], params) => ({ primalsOut: [reshapePrim.bind1([x!], params)], tangentsOut: [reshapePrim.bind1([t!], params)] }),
+  transpose: ([ct], [x]) => [reshapePrim.bind1([ct!], { shape: (x as UndefinedPrimal).aval.shape })],
+  batch([x], [d], { shape }) {
+    const moved = moveAxisTo0(x!, d!);
+    return [[reshapePrim.bind1([moved], { shape: [moved.shape[0]!, ...shape] })], [0]];
+  },
+});
+
+/** reshape with one -1 allowed, inferred from the size. */
+export function reshape(x: NdArray, shape: readonly number[]): NdArray {
+  const resolved = resolveShape(x.shape, shape);
+  if (shapeEquals(resolved, x.shape)) return x;
+  return reshapePrim.bind1([x], { shape: resolved });
+}
+
+function resolveShape(from: Shape, shape: readonly number[]): number[] {
+  const unknown = shape.filter((d) => d === -1).length;
+  if (unknown > 1) throw new ShapeError(`reshape: only one dimension can be -1, got ${fmtShape(shape)}`);
+  if (unknown === 0) return [...shape];
+  const known = shape.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+  const total = sizeOf(from);
+  if (known === 0 || total % known !== 0) {
+    throw new ShapeError(`reshape: cannot reshape ${fmtShape(from)} (${total} elements) into ${fmtShape(shape)}`);
+  }
+  return shape.map((d) => (d === -1 ? total / known : d));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// transpose
+
+export interface TransposeParams {
+  permutation: readonly number[];
+}
+
+export const transposePrim = primitive<TransposeParams>({
+  name: "transpose",
+  abstractEval([x], { permutation }) {
+    const r = x!.shape.length;
+    const sorted = [...permutation].sort((a, b) => a - b);
+    if (permutation.length !== r || sorted.some((p, i) => p !== i)) {
+      throw new ShapeError(`transpose: axes ${JSON.stringify(permutation)} are not a permutation of ${r} axes of ${fmtShape(x!.shape)}`);
+    }
+    return [{ shape: permutation.map((p) => x!.shape[p]!), dtype: x!.dtype }];
+  },
+  impl: ([x], { permutation }) => [
+    new ConcreteArray(
+      permutation.map((p) => x!.shape[p]!),
+      x!.dtype,
+      transposeKernel(x!.data, x!.shape, permutation, x!.dtype),
+    ),
+  ],
+  jvp: ([x], [t], p) => ({ primalsOut: [transposePrim.bind1([x!], p)], tangentsOut: [transposePrim.bind1([t!], p)] }),
+  transpose: ([ct], _args, { permutation }) => [transposePrim.bind1([ct!], { permutation: invertPermutation(permutation) })],
+  batch([x], [d], { permutation }) {
+    const moved = moveAxisTo0(x!, d!);
+    return [[transposePrim.bind1([moved], { permutation: [0, ...permutation.map((p) => p + 1)] })], [0]];
+  },
+});
+
+export function invertPermutation(perm: readonly number[]): number[] {
+  const inv = new Array<number>(perm.length);
+  perm.forEach((p, i) => {
+    inv[p] = i;
+  });
+  return inv;
+}
+
+/** Permutes axes; with no axes, reverses them (numpy). */
+export function transpose(x: NdArray, axes?: readonly number[]): NdArray {
+  const r = x.ndim;
+  const perm = axes === undefined ? Array.from({ length: r }, (_, i) => r - 1 - i) : axes.map((a) => normalizeAxis("transpose", a, r));
+  if (perm.every((p, i) => p === i) && perm.length === r) return x;
+  return transposePrim.bind1([x], { permutation: perm });
+}
+
+/** Moves axis `from` to position `to`. */
+export function moveaxis(x: NdArray, from: number, to: number): NdArray {
+  const r = x.ndim;
+  const f = normalizeAxis("moveaxis", from, r);
+  const t = normalizeAxis("moveaxis", to, r);
+  if (f === t) return x;
+  const perm = Array.from({ length: r }, (_, i) => i).filter((i) => i !== f);
+  perm.splice(t, 0, f);
+  return transposePrim.bind1([x], { permutation: perm });
+}
+
+export function moveAxisTo0(x: NdArray, axis: number): NdArray {
+  return axis === 0 ? x : moveaxis(x, axis, 0);
+}
+
+/** Swaps the last two axes (matrix transpose); a no-op below rank 2. */
+export function matrixTranspose(x: NdArray): NdArray {
+  const r = x.ndim;
+  if (r < 2) return x;
+  const perm = Array.from({ length: r }, (_, i) => i);
+  perm[r - 2] = r - 1;
+  perm[r - 1] = r - 2;
+  return transposePrim.bind1([x], { permutation: perm });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// broadcast_in_dim
+
+export interface BroadcastInDimParams {
+  /** The output shape. */
+  shape: Shape;
+  /** For each input axis, the output axis it maps to (increasing). Input axes of size 1 may stretch. */
+  broadcastDimensions: readonly number[];
+}
+
+export const broadcastInDimPrim = primitive<BroadcastInDimParams>({
+  name: "broadcast_in_dim",
+  abstractEval([x], { shape, broadcastDimensions: dims }) {
+    checkShape("broadcast_in_dim", shape);
+    const ok =
+      dims.length === x!.shape.length &&
+      dims.every((d, i) => d >= 0 && d < shape.length && (i === 0 || d > dims[i - 1]!)) &&
+      dims.every((d, i) => x!.shape[i] === 1 || x!.shape[i] === shape[d]);
+    if (!ok) {
+      throw new ShapeError(
+        `broadcast_in_dim: cannot broadcast ${fmtShape(x!.shape)} to ${fmtShape(shape)} with dimensions ${JSON.stringify(dims)}`,
+      );
+    }
+    return [{ shape, dtype: x!.dtype }];
+  },
+  impl: ([x], { shape, broadcastDimensions }) => [
+    new ConcreteArray(shape, x!.dtype, broadcastKernel(x!.data, x!.shape, shape, broadcastDimensions, x!.dtype)),
+  ],
+  jvp: ([x], [t], p) => ({
+    primalsOut: [broadcastInDimPrim.bind1([x!], p)],
+    tangentsOut: [broadcastInDimPrim.bind1([t!], p)],
+  }),
+  transpose([ct], [x], { shape, broadcastDimensions }) {
+    const inShape = (x as UndefinedPrimal).aval.shape;
+    // Sum over the new axes and over the stretched size-1 axes, then restore the input's shape.
+    const summed = shape.map((_, i) => i).filter((i) => {
+      const j = broadcastDimensions.indexOf(i);
+      return j < 0 || (inShape[j] === 1 && shape[i] !== 1);
+    });
+    const reduced = summed.length ? reduceSumPrim.bind1([ct!], { axes: summed }) : ct!;
+    return [reshapeIfNeeded(reduced, inShape)];
+  },
+  batch([x], [d], { shape, broadcastDimensions }) {
+    const moved = moveAxisTo0(x!, d!);
+    return [
+      [broadcastInDimPrim.bind1([moved], { shape: [moved.shape[0]!, ...shape], broadcastDimensions: [0, ...broadcastDimensions.map((b) => b + 1)] })],
+      [0],
+    ];
+  },
+});
+
+function reshapeIfNeeded(x: NdArray, shape: Shape): NdArray {
+  return shapeEquals(x.shape, shape) ? x : reshapePrim.bind1([x], { shape });
+}
+
+/** numpy broadcast_to: align trailing axes, stretch size-1 axes. */
+export function broadcastTo(x: NdArray, shape: readonly number[]): NdArray {
+  if (shapeEquals(x.shape, shape)) return x;
+  const target = broadcastShapes("broadcastTo", x.shape, shape);
+  if (!shapeEquals(target, shape)) {
+    throw new ShapeError(`broadcastTo: cannot broadcast ${fmtShape(x.shape)} to ${fmtShape(shape)}`);
+  }
+  const offset = shape.length - x.ndim;
+  return broadcastInDimPrim.bind1([x], { shape: [...shape], broadcastDimensions: x.shape.map((_, i) => i + offset) });
+}
+
+/** Broadcasts arrays against each other (numpy rules). */
+export function broadcastArrays(op: string, ...xs: NdArray[]): NdArray[] {
+  const shape = broadcastShapes(op, ...xs.map((x) => x.shape));
+  return xs.map((x) => broadcastTo(x, shape));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// squeeze, expandDims, flatten
+
+export function squeeze(x: NdArray, axis?: Axis): NdArray {
+  const axes =
+    axis === undefined || axis === null
+      ? x.shape.map((d, i) => (d === 1 ? i : -1)).filter((i) => i >= 0)
+      : normalizeAxes("squeeze", axis, x.ndim);
+  for (const a of axes) {
+    if (x.shape[a] !== 1) throw new ShapeError(`squeeze: axis ${a} of ${fmtShape(x.shape)} has size ${x.shape[a]}, not 1`);
+  }
+  return reshape(x, x.shape.filter((_, i) => !axes.includes(i)));
+}
+
+/** Inserts a size-1 axis at `axis` (negative counts from the end of the result). */
+export function expandDims(x: NdArray, axis: number | readonly number[]): NdArray {
+  const list = typeof axis === "number" ? [axis] : axis;
+  const rank = x.ndim + list.length;
+  const axes = normalizeAxes("expandDims", list, rank);
+  const shape: number[] = [];
+  let j = 0;
+  for (let i = 0; i < rank; i++) shape.push(axes.includes(i) ? 1 : x.shape[j++]!);
+  return reshape(x, shape);
+}
+
+/** Flattens axes `startAxis..endAxis` into one, like torch.flatten(x, 1). */
+export function flatten(x: NdArray, startAxis = 0, endAxis = -1): NdArray {
+  if (x.ndim === 0) return reshape(x, [1]);
+  const s = normalizeAxis("flatten", startAxis, x.ndim);
+  const e = normalizeAxis("flatten", endAxis, x.ndim);
+  if (e < s) throw new ShapeError(`flatten: start axis ${startAxis} comes after end axis ${endAxis}`);
+  const mid = x.shape.slice(s, e + 1).reduce((a, b) => a * b, 1);
+  return reshape(x, [...x.shape.slice(0, s), mid, ...x.shape.slice(e + 1)]);
+}
+

@@ -1,0 +1,116 @@
+/**
+ * Linear algebra. One primitive, `matmul` on operands [...batch, m, k] @ [...batch, k, n] with identical
+ * batch dims; numpy's matmul (1-D operands, broadcast batch dims), dot and outer are built on it.
+ */
+import { ConcreteArray, type NdArray } from "../core/array.js";
+import { storageFor } from "../core/dtype.js";
+import { primitive, UndefinedPrimal } from "../core/primitive.js";
+import { ShapeError, broadcastShapes, fmtShape, shapeEquals, sizeOf } from "../core/shape.js";
+import { matmulKernel } from "../backend/js/matmul.js";
+import { add, astype, multiply, promoteOperands } from "./binary.js";
+import { broadcastTo, expandDims, matrixTranspose, moveAxisTo0, reshape, squeeze } from "./layout.js";
+
+type Params = Record<string, never>;
+const P: Params = {};
+
+function matmulShape(a: readonly number[], b: readonly number[]): number[] {
+  const ra = a.length;
+  const rb = b.length;
+  if (ra < 2 || rb < 2 || ra !== rb) {
+    throw new ShapeError(`matmul: expected operands of equal rank >= 2, got ${fmtShape(a)} @ ${fmtShape(b)}`);
+  }
+  if (!shapeEquals(a.slice(0, -2), b.slice(0, -2))) {
+    throw new ShapeError(`matmul: batch dims differ: ${fmtShape(a)} @ ${fmtShape(b)}`);
+  }
+  const k = a[ra - 1]!;
+  if (k !== b[rb - 2]) {
+    throw new ShapeError(`matmul: contracting dims differ: ${fmtShape(a)} @ ${fmtShape(b)} (${k} != ${b[rb - 2]})`);
+  }
+  return [...a.slice(0, -1), b[rb - 1]!];
+}
+
+export const matmulPrim = primitive<Params>({
+  name: "matmul",
+  abstractEval([a, b]) {
+    if (a!.dtype !== b!.dtype) throw new ShapeError(`matmul: operand dtypes differ: ${a!.dtype} vs ${b!.dtype}`);
+    if (a!.dtype === "bool") throw new ShapeError("matmul: bool operands are not supported");
+    return [{ shape: matmulShape(a!.shape, b!.shape), dtype: a!.dtype }];
+  },
+  impl([a, b]) {
+    const shape = matmulShape(a!.shape, b!.shape);
+    const r = shape.length;
+    const [m, k, n] = [a!.shape[r - 2]!, a!.shape[r - 1]!, b!.shape[r - 1]!];
+    const out = storageFor(a!.dtype, sizeOf(shape));
+    matmulKernel(a!.data, b!.data, out, sizeOf(shape.slice(0, -2)), m, k, n);
+    if (a!.dtype === "int32") for (let i = 0; i < out.length; i++) out[i] = out[i]! | 0;
+    return [new ConcreteArray(shape, a!.dtype, out)];
+  },
+  jvp: ([a, b], [ta, tb]) => ({
+    primalsOut: [matmulPrim.bind1([a!, b!], P)],
+    tangentsOut: [add(matmulPrim.bind1([ta!, b!], P), matmulPrim.bind1([a!, tb!], P))],
+  }),
+  transpose([ct], [a, b]) {
+    const ua = a instanceof UndefinedPrimal;
+    const ub = b instanceof UndefinedPrimal;
+    if (ua && ub) throw new Error("matmul: transpose with both operands linear (not linear)");
+    return [
+      ua ? matmulPrim.bind1([ct!, matrixTranspose(b as NdArray)], P) : null,
+      ub ? matmulPrim.bind1([matrixTranspose(a as NdArray), ct!], P) : null,
+    ];
+  },
+  batch([a, b], [da, db]) {
+    // Only the left operand batched against a plain matrix: fold the batch into its rows.
+    if (db === null && b!.ndim === 2) {
+      const am = moveAxisTo0(a!, da!);
+      const [nb, m, k] = [am.shape[0]!, am.shape[1]!, am.shape[2]!];
+      const flat = matmulPrim.bind1([reshape(am, [nb * m, k]), b!], P);
+      return [[reshape(flat, [nb, m, b!.shape[1]!])], [0]];
+    }
+    const size = da !== null ? a!.shape[da!]! : b!.shape[db!]!;
+    const lift = (x: NdArray, d: number | null): NdArray =>
+      d !== null ? moveAxisTo0(x, d) : broadcastTo(x, [size, ...x.shape]);
+    return [[matmulPrim.bind1([lift(a!, da!), lift(b!, db!)], P)], [0]];
+  },
+});
+
+/**
+ * numpy matmul: 1-D operands are promoted to a matrix and the added axis removed afterwards; batch
+ * dims broadcast.
+ */
+export function matmul(x: NdArray, y: NdArray): NdArray {
+  if (x.ndim === 0 || y.ndim === 0) throw new ShapeError(`matmul: operands must be at least 1-D, got ${fmtShape(x.shape)} @ ${fmtShape(y.shape)}`);
+  let [a, b] = promoteOperands("matmul", [x, y]) as [NdArray, NdArray];
+  if (a.dtype === "bool") [a, b] = [astype(a, "int32"), astype(b, "int32")];
+  const aVec = a.ndim === 1;
+  const bVec = b.ndim === 1;
+  if (aVec) a = expandDims(a, 0);
+  if (bVec) b = expandDims(b, -1);
+  if (a.shape[a.ndim - 1] !== b.shape[b.ndim - 2]) {
+    throw new ShapeError(
+      `matmul: contracting dims differ: ${fmtShape(x.shape)} @ ${fmtShape(y.shape)} (${a.shape[a.ndim - 1]} != ${b.shape[b.ndim - 2]})`,
+    );
+  }
+  const batch = broadcastShapes("matmul", a.shape.slice(0, -2), b.shape.slice(0, -2));
+  a = broadcastTo(a, [...batch, ...a.shape.slice(-2)]);
+  b = broadcastTo(b, [...batch, ...b.shape.slice(-2)]);
+  let out = matmulPrim.bind1([a, b], P);
+  if (aVec) out = squeeze(out, out.ndim - 2);
+  if (bVec) out = squeeze(out, out.ndim - 1);
+  return out;
+}
+
+/** numpy dot for rank <= 2 (inner product, matrix-vector, matrix product); scalars multiply. */
+export function dot(x: NdArray, y: NdArray): NdArray {
+  if (x.ndim === 0 || y.ndim === 0) return multiply(x, y);
+  if (x.ndim > 2 || y.ndim > 2) {
+    throw new ShapeError(`dot: operands of rank > 2 (${fmtShape(x.shape)}, ${fmtShape(y.shape)}); use matmul or einsum`);
+  }
+  return matmul(x, y);
+}
+
+/** Outer product of two vectors (flattened first, as numpy). */
+export function outer(x: NdArray, y: NdArray): NdArray {
+  const a = reshape(x, [x.size, 1]);
+  const b = reshape(y, [1, y.size]);
+  return multiply(a, b);
+}

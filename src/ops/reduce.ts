@@ -1,0 +1,254 @@
+/**
+ * Reductions: reduce_sum / max / min / prod / and / or over a set of axes, argmax / argmin along one
+ * axis, cumsum; and the user-facing sum, mean, max, min, prod, var, std, any, all, argmax, argmin.
+ * Max and min split the gradient evenly among tied elements (as torch.amax and JAX).
+ */
+import { ConcreteArray, type NdArray } from "../core/array.js";
+import { isFloat } from "../core/dtype.js";
+import type { ReduceOptions } from "../core/methods-types.js";
+import { type BatchDim, type Primitive, primitive } from "../core/primitive.js";
+import { ShapeError, type Shape, fmtShape, normalizeAxes, normalizeAxis, sizeOf } from "../core/shape.js";
+import { argReduceKernel, cumsumKernel, type ReduceOp, reduceKernel } from "../backend/js/reduce.js";
+import { astype, div, equal, mul, sub, where } from "./binary.js";
+import { broadcastInDimPrim, moveAxisTo0, reshape } from "./layout.js";
+import { sqrt, square } from "./unary.js";
+
+export interface ReduceParams {
+  /** Sorted, distinct, non-negative axes. */
+  axes: readonly number[];
+}
+
+function reducedShape(op: string, shape: Shape, axes: readonly number[]): number[] {
+  for (const a of axes) {
+    if (a < 0 || a >= shape.length) throw new ShapeError(`${op}: axis ${a} is out of bounds for shape ${fmtShape(shape)}`);
+  }
+  return shape.filter((_, i) => !axes.includes(i));
+}
+
+/** Shifts reduction axes past a batch axis moved to the front. */
+function batchAxes(axes: readonly number[]): number[] {
+  return axes.map((a) => a + 1);
+}
+
+function reductionBatch<P extends ReduceParams>(prim: Primitive<P>) {
+  return (args: readonly NdArray[], dims: readonly BatchDim[], params: P): [NdArray[], BatchDim[]] => [
+    [prim.bind1([moveAxisTo0(args[0]!, dims[0]!)], { ...params, axes: batchAxes(params.axes) })],
+    [0],
+  ];
+}
+
+/** Broadcasts a reduced array back against the input shape (re-inserting the reduced axes). */
+export function expandReduced(y: NdArray, inShape: Shape, axes: readonly number[]): NdArray {
+  const kept = inShape.map((_, i) => i).filter((i) => !axes.includes(i));
+  return broadcastInDimPrim.bind1([y], { shape: inShape, broadcastDimensions: kept });
+}
+
+function reducePrimitive(name: string, op: ReduceOp, rules: Pick<Parameters<typeof primitive<ReduceParams>>[0], "jvp" | "transpose">) {
+  const prim: Primitive<ReduceParams> = primitive<ReduceParams>({
+    name,
+    abstractEval([x], { axes }) {
+      if ((op === "and" || op === "or") && x!.dtype !== "bool") throw new ShapeError(`${name}: expected a bool array, got ${x!.dtype}`);
+      return [{ shape: reducedShape(name, x!.shape, axes), dtype: x!.dtype }];
+    },
+    impl: ([x], { axes }) => [
+      new ConcreteArray(reducedShape(name, x!.shape, axes), x!.dtype, reduceKernel(op, x!.data, x!.shape, axes, x!.dtype)),
+    ],
+    batch: (args, dims, params) => reductionBatch(prim)(args, dims, params),
+    ...rules,
+  });
+  return prim;
+}
+
+export const reduceSumPrim = reducePrimitive("reduce_sum", "sum", {
+  jvp: ([x], [t], p) => ({ primalsOut: [reduceSumPrim.bind1([x!], p)], tangentsOut: [reduceSumPrim.bind1([t!], p)] }),
+  transpose: ([ct], [x], { axes }) => [expandReduced(ct!, x!.aval.shape, axes)],
+});
+
+function extremumJvp(prim: () => Primitive<ReduceParams>) {
+  return ([x]: readonly NdArray[], [t]: readonly NdArray[], p: ReduceParams) => {
+    const y = prim().bind1([x!], p);
+    // Ties share the tangent evenly: sum(t * mask) / count(mask).
+    const mask = astype(equal(x!, expandReduced(y, x!.shape, p.axes)), x!.dtype);
+    const count = reduceSumPrim.bind1([mask], p);
+    const tOut = div(reduceSumPrim.bind1([mul(t!, mask)], p), count);
+    return { primalsOut: [y], tangentsOut: [tOut] };
+  };
+}
+
+export const reduceMaxPrim: Primitive<ReduceParams> = reducePrimitive("reduce_max", "max", { jvp: extremumJvp(() => reduceMaxPrim) });
+export const reduceMinPrim: Primitive<ReduceParams> = reducePrimitive("reduce_min", "min", { jvp: extremumJvp(() => reduceMinPrim) });
+
+export const reduceProdPrim: Primitive<ReduceParams> = reducePrimitive("reduce_prod", "prod", {
+  jvp([x], [t], p) {
+    const y = reduceProdPrim.bind1([x!], p);
+    // d prod = sum_i t_i * prod_{j != i} x_j, written so that zeros in x are handled exactly.
+    const tOut = reduceSumPrim.bind1([mul(t!, productOfOthers(x!, p.axes))], p);
+    return { primalsOut: [y], tangentsOut: [tOut] };
+  },
+});
+
+/** For each element, the product of the other elements in its reduction group. */
+function productOfOthers(x: NdArray, axes: readonly number[]): NdArray {
+  const isZero = equal(x, 0);
+  const nonzero = where(isZero, 1, x);
+  const prodNonzero = expandReduced(reduceProdPrim.bind1([nonzero], { axes }), x.shape, axes);
+  const zeros = expandReduced(reduceSumPrim.bind1([astype(isZero, "int32")], { axes }), x.shape, axes);
+  // No zeros: prod / x. One zero: only that element sees the product of the others. More: all zero.
+  return where(equal(zeros, 0), div(prodNonzero, nonzero), where(equal(zeros, 1), where(isZero, prodNonzero, 0), 0));
+}
+
+const noGradient = ([x]: readonly NdArray[], _t: readonly NdArray[], p: ReduceParams, prim: Primitive<ReduceParams>) => ({
+  primalsOut: [prim.bind1([x!], p)],
+  tangentsOut: [],
+});
+
+export const reduceAndPrim: Primitive<ReduceParams> = reducePrimitive("reduce_and", "and", {
+  jvp: (xs, ts, p) => noGradient(xs, ts, p, reduceAndPrim),
+});
+export const reduceOrPrim: Primitive<ReduceParams> = reducePrimitive("reduce_or", "or", {
+  jvp: (xs, ts, p) => noGradient(xs, ts, p, reduceOrPrim),
+});
+
+// ---------------------------------------------------------------------------------------------------
+// argmax / argmin
+
+export interface ArgReduceParams {
+  axis: number;
+}
+
+function argPrimitive(kind: "max" | "min"): Primitive<ArgReduceParams> {
+  const name = `arg${kind}`;
+  const prim: Primitive<ArgReduceParams> = primitive<ArgReduceParams>({
+    name,
+    abstractEval([x], { axis }) {
+      if (axis < 0 || axis >= x!.shape.length) throw new ShapeError(`${name}: axis ${axis} is out of bounds for shape ${fmtShape(x!.shape)}`);
+      if (x!.shape[axis] === 0) throw new ShapeError(`${name}: cannot reduce an empty axis ${axis} of ${fmtShape(x!.shape)}`);
+      return [{ shape: x!.shape.filter((_, i) => i !== axis), dtype: "int32" }];
+    },
+    impl: ([x], { axis }) => [
+      new ConcreteArray(x!.shape.filter((_, i) => i !== axis), "int32", argReduceKernel(kind, x!.data, x!.shape, axis)),
+    ],
+    jvp: ([x], _t, p) => ({ primalsOut: [prim.bind1([x!], p)], tangentsOut: [] }),
+    batch: ([x], [d], { axis }) => [[prim.bind1([moveAxisTo0(x!, d!)], { axis: axis + 1 })], [0]],
+  });
+  return prim;
+}
+
+export const argmaxPrim = argPrimitive("max");
+export const argminPrim = argPrimitive("min");
+
+// ---------------------------------------------------------------------------------------------------
+// cumsum
+
+export interface CumsumParams {
+  axis: number;
+  reverse: boolean;
+}
+
+export const cumsumPrim: Primitive<CumsumParams> = primitive<CumsumParams>({
+  name: "cumsum",
+  abstractEval([x], { axis }) {
+    if (axis < 0 || axis >= x!.shape.length) throw new ShapeError(`cumsum: axis ${axis} is out of bounds for shape ${fmtShape(x!.shape)}`);
+    if (x!.dtype === "bool") throw new ShapeError("cumsum: expected a numeric array, got bool");
+    return [x!];
+  },
+  impl: ([x], { axis, reverse }) => [new ConcreteArray(x!.shape, x!.dtype, cumsumKernel(x!.data, x!.shape, axis, reverse, x!.dtype))],
+  jvp: ([x], [t], p) => ({ primalsOut: [cumsumPrim.bind1([x!], p)], tangentsOut: [cumsumPrim.bind1([t!], p)] }),
+  transpose: ([ct], _x, { axis, reverse }) => [cumsumPrim.bind1([ct!], { axis, reverse: !reverse })],
+  batch: ([x], [d], p) => [[cumsumPrim.bind1([moveAxisTo0(x!, d!)], { ...p, axis: p.axis + 1 })], [0]],
+});
+
+// ---------------------------------------------------------------------------------------------------
+// user-facing reductions
+
+function reduceWith(prim: Primitive<ReduceParams>, op: string, x: NdArray, options: ReduceOptions = {}): NdArray {
+  const axes = normalizeAxes(op, options.axis, x.ndim);
+  const y = axes.length === 0 ? x : prim.bind1([x], { axes });
+  return options.keepdims ? keepDims(y, x.shape, axes) : y;
+}
+
+function keepDims(y: NdArray, inShape: Shape, axes: readonly number[]): NdArray {
+  return reshape(y, inShape.map((d, i) => (axes.includes(i) ? 1 : d)));
+}
+
+/** Sum over `axis` (all axes by default). bool sums count as int32. */
+export function sum(x: NdArray, options?: ReduceOptions): NdArray {
+  return reduceWith(reduceSumPrim, "sum", x.dtype === "bool" ? astype(x, "int32") : x, options);
+}
+
+export function mean(x: NdArray, options: ReduceOptions = {}): NdArray {
+  const axes = normalizeAxes("mean", options.axis, x.ndim);
+  const count = sizeOf(axes.map((a) => x.shape[a]!));
+  const xf = isFloat(x.dtype) ? x : astype(x, "float32");
+  return div(sum(xf, options), count);
+}
+
+export function max(x: NdArray, options?: ReduceOptions): NdArray {
+  checkNonEmpty("max", x, options);
+  return reduceWith(reduceMaxPrim, "max", x, options);
+}
+
+export function min(x: NdArray, options?: ReduceOptions): NdArray {
+  checkNonEmpty("min", x, options);
+  return reduceWith(reduceMinPrim, "min", x, options);
+}
+
+function checkNonEmpty(op: string, x: NdArray, options: ReduceOptions = {}): void {
+  const axes = normalizeAxes(op, options.axis, x.ndim);
+  if (axes.some((a) => x.shape[a] === 0)) {
+    throw new ShapeError(`${op}: zero-size reduction over axes ${JSON.stringify(axes)} of ${fmtShape(x.shape)} has no identity`);
+  }
+}
+
+export function prod(x: NdArray, options?: ReduceOptions): NdArray {
+  return reduceWith(reduceProdPrim, "prod", x.dtype === "bool" ? astype(x, "int32") : x, options);
+}
+
+export function any(x: NdArray, options?: ReduceOptions): NdArray {
+  return reduceWith(reduceOrPrim, "any", x.dtype === "bool" ? x : astype(x, "bool"), options);
+}
+
+export function all(x: NdArray, options?: ReduceOptions): NdArray {
+  return reduceWith(reduceAndPrim, "all", x.dtype === "bool" ? x : astype(x, "bool"), options);
+}
+
+/** Variance with `ddof` (0 by default, as numpy; torch.var uses 1). */
+export function variance(x: NdArray, options: ReduceOptions & { ddof?: number } = {}): NdArray {
+  const axes = normalizeAxes("var", options.axis, x.ndim);
+  const n = sizeOf(axes.map((a) => x.shape[a]!));
+  const xf = isFloat(x.dtype) ? x : astype(x, "float32");
+  const centered = sub(xf, mean(xf, { axis: axes, keepdims: true }));
+  return div(sum(square(centered), { axis: axes, keepdims: options.keepdims ?? false }), Math.max(n - (options.ddof ?? 0), 0));
+}
+
+export function std(x: NdArray, options: ReduceOptions & { ddof?: number } = {}): NdArray {
+  return sqrt(variance(x, options));
+}
+
+function argReduce(prim: Primitive<ArgReduceParams>, op: string, x: NdArray, options: { axis?: number; keepdims?: boolean } = {}) {
+  if (options.axis === undefined) {
+    const flat = reshape(x, [x.size]);
+    const y = prim.bind1([flat], { axis: 0 });
+    return options.keepdims ? reshape(y, x.shape.map(() => 1)) : y;
+  }
+  const axis = normalizeAxis(op, options.axis, x.ndim);
+  const y = prim.bind1([x], { axis });
+  return options.keepdims ? keepDims(y, x.shape, [axis]) : y;
+}
+
+/** Index of the first maximum along `axis` (of the flattened array when no axis is given). */
+export function argmax(x: NdArray, options?: { axis?: number; keepdims?: boolean }): NdArray {
+  return argReduce(argmaxPrim, "argmax", x, options);
+}
+
+export function argmin(x: NdArray, options?: { axis?: number; keepdims?: boolean }): NdArray {
+  return argReduce(argminPrim, "argmin", x, options);
+}
+
+/** Inclusive cumulative sum along `axis` (of the flattened array when no axis is given). */
+export function cumsum(x: NdArray, options: { axis?: number; reverse?: boolean } = {}): NdArray {
+  const xx = x.dtype === "bool" ? astype(x, "int32") : x;
+  if (options.axis === undefined) return cumsumPrim.bind1([reshape(xx, [x.size])], { axis: 0, reverse: options.reverse ?? false });
+  return cumsumPrim.bind1([xx], { axis: normalizeAxis("cumsum", options.axis, x.ndim), reverse: options.reverse ?? false });
+}
+

@@ -1,0 +1,132 @@
+/**
+ * Elementwise unary primitives, each with its kernel expression and its derivative, and the user-facing
+ * functions (which convert integer input to float32 for the float-only ones, as numpy does).
+ */
+import type { NdArray } from "../core/array.js";
+import { type DType, isFloat } from "../core/dtype.js";
+import type { JvpResult } from "../core/primitive.js";
+import { add, astype, div, mul, sub } from "./binary.js";
+import { elementwisePrimitive, type ElementwisePrimitive } from "./elementwise-kit.js";
+
+const FLOATS: readonly DType[] = ["float32", "float64"];
+const NUMERIC: readonly DType[] = ["int32", "float32", "float64"];
+
+type Rule = (x: NdArray, t: NdArray, y: NdArray) => NdArray;
+
+/** A float unary primitive whose tangent is `rule(x, t, y)`. */
+function floatUnary(name: string, op: (a: string) => string, rule: Rule): ElementwisePrimitive {
+  const prim: ElementwisePrimitive = elementwisePrimitive({
+    name,
+    arity: 1,
+    accepts: FLOATS,
+    expr: ([a]) => op(a!),
+    jvp: ([x], [t]): JvpResult => {
+      const y = prim.bind1([x!], {});
+      return { primalsOut: [y], tangentsOut: [rule(x!, t!, y)] };
+    },
+  });
+  return prim;
+}
+
+/** A primitive whose derivative is zero almost everywhere (or whose output is not a float). */
+function flatUnary(name: string, op: (a: string, out: DType) => string, accepts: readonly DType[], outDtype?: DType) {
+  const prim: ElementwisePrimitive = elementwisePrimitive({
+    name,
+    arity: 1,
+    accepts,
+    expr: ([a], out) => op(a!, out),
+    ...(outDtype ? { outDtype: () => outDtype } : {}),
+    jvp: ([x]) => ({ primalsOut: [prim.bind1([x!], {})], tangentsOut: [] }),
+  });
+  return prim;
+}
+
+export const negPrim: ElementwisePrimitive = elementwisePrimitive({
+  name: "neg",
+  arity: 1,
+  accepts: NUMERIC,
+  expr: ([a], d) => (d === "int32" ? `(-${a}) | 0` : `-${a}`),
+  jvp: ([x], [t]) => ({ primalsOut: [negPrim.bind1([x!], {})], tangentsOut: [negPrim.bind1([t!], {})] }),
+  transpose: ([ct]) => [negPrim.bind1([ct!], {})],
+});
+
+export const signPrim = flatUnary("sign", (a) => `Math.sign(${a})`, NUMERIC);
+
+export const absPrim: ElementwisePrimitive = elementwisePrimitive({
+  name: "abs",
+  arity: 1,
+  accepts: NUMERIC,
+  expr: ([a], d) => (d === "int32" ? `Math.abs(${a}) | 0` : `Math.abs(${a})`),
+  // abs'(0) = 0, as PyTorch: sign(0) = 0.
+  jvp: ([x], [t]) => ({ primalsOut: [absPrim.bind1([x!], {})], tangentsOut: [mul(t!, signPrim.bind1([x!], {}))] }),
+});
+
+export const expPrim = floatUnary("exp", (a) => `Math.exp(${a})`, (_x, t, y) => mul(t, y));
+export const expm1Prim = floatUnary("expm1", (a) => `Math.expm1(${a})`, (_x, t, y) => mul(t, add(y, 1)));
+export const logPrim = floatUnary("log", (a) => `Math.log(${a})`, (x, t) => div(t, x));
+export const log1pPrim = floatUnary("log1p", (a) => `Math.log1p(${a})`, (x, t) => div(t, add(x, 1)));
+export const sqrtPrim = floatUnary("sqrt", (a) => `Math.sqrt(${a})`, (_x, t, y) => div(t, mul(y, 2)));
+export const rsqrtPrim = floatUnary("rsqrt", (a) => `1 / Math.sqrt(${a})`, (x, t, y) => mul(t, mul(div(y, x), -0.5)));
+export const sinPrim = floatUnary("sin", (a) => `Math.sin(${a})`, (x, t) => mul(t, cosPrim.bind1([x], {})));
+export const cosPrim = floatUnary("cos", (a) => `Math.cos(${a})`, (x, t) => mul(t, negPrim.bind1([sinPrim.bind1([x], {})], {})));
+export const tanPrim = floatUnary("tan", (a) => `Math.tan(${a})`, (_x, t, y) => mul(t, add(mul(y, y), 1)));
+export const tanhPrim = floatUnary("tanh", (a) => `Math.tanh(${a})`, (_x, t, y) => mul(t, sub(1, mul(y, y))));
+export const atanPrim = floatUnary("atan", (a) => `Math.atan(${a})`, (x, t) => div(t, add(mul(x, x), 1)));
+export const erfPrim = floatUnary("erf", (a) => `lib.erf(${a})`, (x, t) =>
+  mul(t, mul(expPrim.bind1([negPrim.bind1([mul(x, x)], {})], {}), 2 / Math.sqrt(Math.PI))),
+);
+/** The logistic sigmoid 1 / (1 + exp(-x)), computed without overflow. */
+export const logisticPrim = floatUnary(
+  "logistic",
+  (a) => `(${a} >= 0 ? 1 / (1 + Math.exp(-${a})) : Math.exp(${a}) / (1 + Math.exp(${a})))`,
+  (_x, t, y) => mul(t, mul(y, sub(1, y))),
+);
+
+export const floorPrim = flatUnary("floor", (a) => `Math.floor(${a})`, FLOATS);
+export const ceilPrim = flatUnary("ceil", (a) => `Math.ceil(${a})`, FLOATS);
+/** Rounds half to even, as numpy. */
+export const roundPrim = flatUnary("round", (a) => `lib.roundHalfEven(${a})`, FLOATS);
+export const isNanPrim = flatUnary("is_nan", (a) => `(${a} !== ${a} ? 1 : 0)`, NUMERIC, "bool");
+export const isFinitePrim = flatUnary("is_finite", (a) => `(Number.isFinite(${a}) ? 1 : 0)`, NUMERIC, "bool");
+export const logicalNotPrim = flatUnary("not", (a) => `(${a} ? 0 : 1)`, ["bool"]);
+
+/** Identity whose derivative is zero: gradients do not flow through it. */
+export const stopGradientPrim: ElementwisePrimitive = elementwisePrimitive({
+  name: "stop_gradient",
+  arity: 1,
+  expr: ([a]) => a!,
+  jvp: ([x]) => ({ primalsOut: [x!], tangentsOut: [] }),
+});
+
+// ---------------------------------------------------------------------------------------------------
+// user-facing
+
+const toFloat = (x: NdArray): NdArray => (isFloat(x.dtype) ? x : astype(x, "float32"));
+const numeric = (x: NdArray): NdArray => (x.dtype === "bool" ? astype(x, "int32") : x);
+
+export const negative = (x: NdArray): NdArray => negPrim.bind1([numeric(x)], {});
+export const abs = (x: NdArray): NdArray => absPrim.bind1([numeric(x)], {});
+export const sign = (x: NdArray): NdArray => signPrim.bind1([numeric(x)], {});
+export const exp = (x: NdArray): NdArray => expPrim.bind1([toFloat(x)], {});
+export const expm1 = (x: NdArray): NdArray => expm1Prim.bind1([toFloat(x)], {});
+export const log = (x: NdArray): NdArray => logPrim.bind1([toFloat(x)], {});
+export const log1p = (x: NdArray): NdArray => log1pPrim.bind1([toFloat(x)], {});
+export const sqrt = (x: NdArray): NdArray => sqrtPrim.bind1([toFloat(x)], {});
+export const rsqrt = (x: NdArray): NdArray => rsqrtPrim.bind1([toFloat(x)], {});
+export const sin = (x: NdArray): NdArray => sinPrim.bind1([toFloat(x)], {});
+export const cos = (x: NdArray): NdArray => cosPrim.bind1([toFloat(x)], {});
+export const tan = (x: NdArray): NdArray => tanPrim.bind1([toFloat(x)], {});
+export const tanh = (x: NdArray): NdArray => tanhPrim.bind1([toFloat(x)], {});
+export const atan = (x: NdArray): NdArray => atanPrim.bind1([toFloat(x)], {});
+export const erf = (x: NdArray): NdArray => erfPrim.bind1([toFloat(x)], {});
+export const sigmoid = (x: NdArray): NdArray => logisticPrim.bind1([toFloat(x)], {});
+export const floor = (x: NdArray): NdArray => (isFloat(x.dtype) ? floorPrim.bind1([x], {}) : x);
+export const ceil = (x: NdArray): NdArray => (isFloat(x.dtype) ? ceilPrim.bind1([x], {}) : x);
+export const round = (x: NdArray): NdArray => (isFloat(x.dtype) ? roundPrim.bind1([x], {}) : x);
+export const isnan = (x: NdArray): NdArray => isNanPrim.bind1([numeric(x)], {});
+export const isfinite = (x: NdArray): NdArray => isFinitePrim.bind1([numeric(x)], {});
+export const logicalNot = (x: NdArray): NdArray => logicalNotPrim.bind1([x.dtype === "bool" ? x : astype(x, "bool")], {});
+export const square = (x: NdArray): NdArray => mul(x, x);
+export const reciprocal = (x: NdArray): NdArray => div(1, x);
+/** The value of x, with a zero derivative: gradients do not flow through it. */
+export const stopGradient = (x: NdArray): NdArray => stopGradientPrim.bind1([x], {});
