@@ -10,9 +10,12 @@ import { type MainTrace, Trace, Tracer, fullRaise, withDynamic, withNewMain } fr
 export class StagingTracer extends Tracer {
   constructor(
     readonly trace: StagingTrace,
-    readonly aval: AbstractValue,
+    private readonly abstractValue: AbstractValue,
   ) {
     super();
+  }
+  override get aval(): AbstractValue {
+    return this.abstractValue;
   }
 }
 

@@ -28,7 +28,7 @@ export abstract class Trace {
 
 export abstract class Tracer extends NdArray {
   abstract readonly trace: Trace;
-  abstract readonly aval: AbstractValue;
+  abstract override get aval(): AbstractValue;
   get shape(): Shape {
     return this.aval.shape;
   }

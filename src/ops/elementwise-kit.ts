@@ -37,6 +37,7 @@ export interface ElementwiseRules<P> {
   mixedDtypes?: boolean;
   jvp: (primals: readonly NdArray[], tangents: readonly NdArray[], params: P) => JvpResult;
   transpose?: PrimitiveRules<P>["transpose"];
+  formatParams?: PrimitiveRules<P>["formatParams"];
 }
 
 export type ElementwisePrimitive<P = unknown> = Primitive<P> & { readonly elementwise: ElementwiseSpec };
@@ -120,7 +121,7 @@ export function elementwiseKernel<P>(
 export function elementwisePrimitive<P = Record<string, never>>(rules: ElementwiseRules<P>): ElementwisePrimitive<P> {
   const { name, arity } = rules;
   const outDtypeOf = (d: DType, p: P): DType => (rules.outDtype ? rules.outDtype(d, p) : d);
-  const prim = primitive<P>({
+  const prim: Primitive<P> = primitive<P>({
     name,
     abstractEval(args, params) {
       if (args.length !== arity) throw new ShapeError(`${name}: expected ${arity} operands, got ${args.length}`);
@@ -154,6 +155,7 @@ export function elementwisePrimitive<P = Record<string, never>>(rules: Elementwi
     jvp: rules.jvp,
     batch: (args, dims, params) => [[prim.bind1(alignBatched(args, dims), params)], [0]],
     ...(rules.transpose ? { transpose: rules.transpose } : {}),
+    ...(rules.formatParams ? { formatParams: rules.formatParams } : {}),
   });
   return Object.assign(prim, { elementwise: { expr: rules.expr as ElementwiseExpr, arity } });
 }

@@ -3,7 +3,7 @@
  * reshape with -1, transpose with axes, squeeze, expandDims, flatten, broadcastTo, moveaxis.
  */
 import { ConcreteArray, type NdArray } from "../core/array.js";
-import { primitive, UndefinedPrimal } from "../core/primitive.js";
+import { type Primitive, primitive, type UndefinedPrimal } from "../core/primitive.js";
 import {
   type Axis,
 } from "../core/methods-types.js";
@@ -28,7 +28,7 @@ export interface ReshapeParams {
   shape: Shape;
 }
 
-export const reshapePrim = primitive<ReshapeParams>({
+export const reshapePrim: Primitive<ReshapeParams> = primitive<ReshapeParams>({
   name: "reshape",
   abstractEval([x], { shape }) {
     checkShape("reshape", shape);
@@ -74,7 +74,7 @@ export interface TransposeParams {
   permutation: readonly number[];
 }
 
-export const transposePrim = primitive<TransposeParams>({
+export const transposePrim: Primitive<TransposeParams> = primitive<TransposeParams>({
   name: "transpose",
   abstractEval([x], { permutation }) {
     const r = x!.shape.length;
@@ -150,7 +150,7 @@ export interface BroadcastInDimParams {
   broadcastDimensions: readonly number[];
 }
 
-export const broadcastInDimPrim = primitive<BroadcastInDimParams>({
+export const broadcastInDimPrim: Primitive<BroadcastInDimParams> = primitive<BroadcastInDimParams>({
   name: "broadcast_in_dim",
   abstractEval([x], { shape, broadcastDimensions: dims }) {
     checkShape("broadcast_in_dim", shape);

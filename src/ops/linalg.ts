@@ -4,7 +4,7 @@
  */
 import { ConcreteArray, type NdArray } from "../core/array.js";
 import { storageFor } from "../core/dtype.js";
-import { primitive, UndefinedPrimal } from "../core/primitive.js";
+import { type Primitive, primitive, UndefinedPrimal } from "../core/primitive.js";
 import { ShapeError, broadcastShapes, fmtShape, shapeEquals, sizeOf } from "../core/shape.js";
 import { matmulKernel } from "../backend/js/matmul.js";
 import { add, astype, multiply, promoteOperands } from "./binary.js";
@@ -29,7 +29,7 @@ function matmulShape(a: readonly number[], b: readonly number[]): number[] {
   return [...a.slice(0, -1), b[rb - 1]!];
 }
 
-export const matmulPrim = primitive<Params>({
+export const matmulPrim: Primitive<Params> = primitive<Params>({
   name: "matmul",
   abstractEval([a, b]) {
     if (a!.dtype !== b!.dtype) throw new ShapeError(`matmul: operand dtypes differ: ${a!.dtype} vs ${b!.dtype}`);
