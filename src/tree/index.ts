@@ -20,7 +20,7 @@ export { type TreeDef, TreeStructureError, flatten, unflatten, treeDefEquals, tr
 export type ArrayTree = NdArray | readonly ArrayTree[] | { readonly [key: string]: ArrayTree } | null | undefined;
 
 /** The same tree with every leaf replaced by `f(leaf, ...matching leaves of the other trees)`. */
-export function map<T = unknown>(f: (...leaves: any[]) => unknown, tree: T, ...rest: unknown[]): T {
+export function map<T = unknown>(f: (...leaves: never[]) => unknown, tree: T, ...rest: unknown[]): T {
   const [leaves, def] = flatten(tree);
   const others = rest.map((r, i) => {
     const [l, d] = flatten(r);
@@ -34,7 +34,7 @@ export function map<T = unknown>(f: (...leaves: any[]) => unknown, tree: T, ...r
 }
 
 /** Like map, with the leaf's path (`conv1.weight`) as the first argument. */
-export function mapWithPath<T = unknown>(f: (path: string, ...leaves: any[]) => unknown, tree: T, ...rest: unknown[]): T {
+export function mapWithPath<T = unknown>(f: (path: string, ...leaves: never[]) => unknown, tree: T, ...rest: unknown[]): T {
   const [leaves, def] = flatten(tree);
   const paths = leafPaths(def);
   const others = rest.map((r, i) => {

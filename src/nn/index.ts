@@ -1,0 +1,2 @@
+/** PyTorch-style functional ops (like torch.nn.functional): activations, losses, conv and pooling. */
+export {};
