@@ -29,7 +29,7 @@ export function map<T = unknown>(f: (...leaves: never[]) => unknown, tree: T, ..
   });
   return unflatten<T>(
     def,
-    leaves.map((leaf, i) => f(leaf, ...others.map((o) => o[i]))),
+    leaves.map((leaf, i) => f(...([leaf, ...others.map((o) => o[i])] as never[]))),
   );
 }
 
@@ -44,7 +44,7 @@ export function mapWithPath<T = unknown>(f: (path: string, ...leaves: never[]) =
   });
   return unflatten<T>(
     def,
-    leaves.map((leaf, i) => f(paths[i]!, leaf, ...others.map((o) => o[i]))),
+    leaves.map((leaf, i) => f(paths[i]!, ...([leaf, ...others.map((o) => o[i])] as never[]))),
   );
 }
 
