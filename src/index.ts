@@ -5,3 +5,5 @@ export * as nn from "./nn/index.js";
 export { NdArray, NdArray as Array, ConcreteArray, ConcretizationError, type AbstractValue } from "./core/array.js";
 export type { DType } from "./core/dtype.js";
 export { ShapeError } from "./core/shape.js";
+export { grad, jvp, linearize, valueAndGrad, vjp, vmap, type GradOptions, type VmapOptions } from "./transforms/index.js";
+export { stopGradient } from "./ops/unary.js";

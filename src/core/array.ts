@@ -71,6 +71,11 @@ export abstract class NdArray implements AbstractValue {
   toString(): string {
     return formatArray(this);
   }
+
+  /** console.log and the Node REPL show the values, not the storage. */
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return this.toString();
+  }
 }
 
 export type NestedArray = number | boolean | NestedArray[];

@@ -1,0 +1,136 @@
+/**
+ * Kernels behind the shape primitives (concatenate, pad with interior padding, strided slice, rev). Each
+ * is one strided copy: an odometer over a shape that walks a source and a destination with their own
+ * strides, so negative strides (rev) and gaps (interior padding, slice steps) cost nothing extra.
+ */
+import { type DType, type TypedArray, castScalar, storageFor } from "../../core/dtype.js";
+import { type Shape, sizeOf, stridesOf } from "../../core/shape.js";
+
+/** For every index i of `shape`: dst[dstBase + i·dstStrides] = src[srcBase + i·srcStrides]. */
+export function stridedCopy(
+  src: TypedArray,
+  srcBase: number,
+  srcStrides: readonly number[],
+  dst: TypedArray,
+  dstBase: number,
+  dstStrides: readonly number[],
+  shape: Shape,
+): void {
+  const n = sizeOf(shape);
+  if (n === 0) return;
+  const rank = shape.length;
+  if (rank === 0) {
+    dst[dstBase] = src[srcBase]!;
+    return;
+  }
+  const idx = new Array<number>(rank).fill(0);
+  const last = shape[rank - 1]!;
+  const srcLast = srcStrides[rank - 1]!;
+  const dstLast = dstStrides[rank - 1]!;
+  let s = srcBase;
+  let d = dstBase;
+  for (let done = 0; done < n; done += last) {
+    if (srcLast === 1 && dstLast === 1) dst.set(src.subarray(s, s + last) as never, d);
+    else for (let j = 0; j < last; j++) dst[d + j * dstLast] = src[s + j * srcLast]!;
+    // Advance the multi-index over all but the last axis.
+    let ax = rank - 2;
+    while (ax >= 0) {
+      idx[ax]!++;
+      s += srcStrides[ax]!;
+      d += dstStrides[ax]!;
+      if (idx[ax]! < shape[ax]!) break;
+      s -= srcStrides[ax]! * shape[ax]!;
+      d -= dstStrides[ax]! * shape[ax]!;
+      idx[ax] = 0;
+      ax--;
+    }
+  }
+}
+
+/** Operands of equal shape except along `axis`, laid side by side along it. */
+export function concatenateKernel(
+  xs: readonly { readonly data: TypedArray; readonly shape: Shape }[],
+  axis: number,
+  outShape: Shape,
+  dtype: DType,
+): TypedArray {
+  const out = storageFor(dtype, sizeOf(outShape));
+  const outStrides = stridesOf(outShape);
+  let offset = 0;
+  for (const x of xs) {
+    stridedCopy(x.data, 0, stridesOf(x.shape), out, offset * outStrides[axis]!, outStrides, x.shape);
+    offset += x.shape[axis]!;
+  }
+  return out;
+}
+
+/** The size of an axis of `d` elements after lo/hi edge padding and `interior` padding between elements. */
+export function paddedSize(d: number, lo: number, hi: number, interior: number): number {
+  return lo + hi + d + Math.max(d - 1, 0) * interior;
+}
+
+/** x surrounded by `lo`/`hi` elements of `value` per axis, with `interior` elements between neighbours. */
+export function padKernel(
+  x: TypedArray,
+  shape: Shape,
+  lo: readonly number[],
+  hi: readonly number[],
+  interior: readonly number[],
+  value: number,
+  dtype: DType,
+): TypedArray {
+  const outShape = shape.map((d, a) => paddedSize(d, lo[a]!, hi[a]!, interior[a]!));
+  const out = storageFor(dtype, sizeOf(outShape));
+  const fill = castScalar(value, dtype);
+  if (fill !== 0) out.fill(fill);
+  const outStrides = stridesOf(outShape);
+  let base = 0;
+  shape.forEach((_, a) => {
+    base += lo[a]! * outStrides[a]!;
+  });
+  const dstStrides = outStrides.map((s, a) => s * (interior[a]! + 1));
+  stridedCopy(x, 0, stridesOf(shape), out, base, dstStrides, shape);
+  return out;
+}
+
+/** Elements start, start + stride, ... (below limit) along every axis. */
+export function sliceKernel(
+  x: TypedArray,
+  shape: Shape,
+  start: readonly number[],
+  limit: readonly number[],
+  strides: readonly number[],
+  dtype: DType,
+): TypedArray {
+  const outShape = shape.map((_, a) => Math.max(0, Math.ceil((limit[a]! - start[a]!) / strides[a]!)));
+  const out = storageFor(dtype, sizeOf(outShape));
+  const inStrides = stridesOf(shape);
+  let base = 0;
+  shape.forEach((_, a) => {
+    base += start[a]! * inStrides[a]!;
+  });
+  stridedCopy(
+    x,
+    base,
+    inStrides.map((s, a) => s * strides[a]!),
+    out,
+    0,
+    stridesOf(outShape),
+    outShape,
+  );
+  return out;
+}
+
+/** x with the order of elements reversed along each of `axes`. */
+export function revKernel(x: TypedArray, shape: Shape, axes: readonly number[], dtype: DType): TypedArray {
+  const out = storageFor(dtype, sizeOf(shape));
+  const inStrides = stridesOf(shape);
+  let base = 0;
+  const srcStrides = inStrides.map((s, a) => {
+    if (!axes.includes(a)) return s;
+    base += Math.max(shape[a]! - 1, 0) * s;
+    return -s;
+  });
+  stridedCopy(x, base, srcStrides, out, 0, inStrides, shape);
+  return out;
+}

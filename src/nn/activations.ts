@@ -1,0 +1,115 @@
+/**
+ * Activation functions and the stable log-sum-exp family, as compositions of existing primitives (so
+ * every transform handles them with no extra rules). Conventions follow torch.nn.functional: relu'(0) = 0,
+ * leakyRelu'(0) = negativeSlope, elu'(0) = alpha.
+ */
+import type { NdArray } from "../core/array.js";
+import type { Axis } from "../core/methods-types.js";
+import { normalizeAxes } from "../core/shape.js";
+import { abs, add, divide, greater, maximum, multiply, subtract, where } from "../ops/binary.js";
+import { reshape } from "../ops/layout.js";
+import { max, sum } from "../ops/reduce.js";
+import { erf, exp, expm1, isfinite, log, log1p, negative, sigmoid as sigmoidOp, stopGradient, tanh as tanhOp } from "../ops/unary.js";
+
+/** max(x, 0); the derivative at 0 is 0, as PyTorch. */
+export function relu(x: NdArray): NdArray {
+  return where(greater(x, 0), x, 0);
+}
+
+/** The logistic function 1 / (1 + exp(-x)), without overflow. */
+export const sigmoid = sigmoidOp;
+
+export const tanh = tanhOp;
+
+/** x * sigmoid(x) (also called swish). */
+export function silu(x: NdArray): NdArray {
+  return multiply(x, sigmoidOp(x));
+}
+
+export interface SoftplusOptions {
+  beta?: number;
+  /** Above `beta * x > threshold` the result is x itself (PyTorch's linear regime). */
+  threshold?: number;
+}
+
+/** log(1 + exp(beta * x)) / beta, computed without overflow for any x. */
+export function softplus(x: NdArray, options: SoftplusOptions = {}): NdArray {
+  const beta = options.beta ?? 1;
+  const threshold = options.threshold ?? 20;
+  const z = beta === 1 ? x : multiply(x, beta);
+  // max(z, 0) + log1p(exp(-|z|)) never overflows, so the branch where() discards has a finite gradient;
+  // at z = 0, maximum's tie rule (1/2) plus abs'(0) = 0 gives the exact derivative sigmoid(0) = 1/2.
+  const stable = add(maximum(z, 0), log1p(exp(negative(abs(z)))));
+  return where(greater(z, threshold), x, beta === 1 ? stable : divide(stable, beta));
+}
+
+export interface GeluOptions {
+  /** 'none': exact, with erf (the default); 'tanh': the tanh approximation. */
+  approximate?: "none" | "tanh";
+}
+
+/** Gaussian error linear unit, x * Phi(x). */
+export function gelu(x: NdArray, options: GeluOptions = {}): NdArray {
+  const approximate = options.approximate ?? "none";
+  if (approximate === "tanh") {
+    const inner = multiply(add(x, multiply(multiply(x, multiply(x, x)), 0.044715)), Math.sqrt(2 / Math.PI));
+    return multiply(multiply(x, 0.5), add(tanhOp(inner), 1));
+  }
+  if (approximate !== "none") throw new Error(`gelu: approximate must be 'none' or 'tanh', got '${String(approximate)}'`);
+  return multiply(multiply(x, 0.5), add(erf(multiply(x, Math.SQRT1_2)), 1));
+}
+
+/** x where x > 0, else negativeSlope * x (0.01 by default). */
+export function leakyRelu(x: NdArray, options: { negativeSlope?: number } = {}): NdArray {
+  const slope = options.negativeSlope ?? 0.01;
+  return where(greater(x, 0), x, multiply(x, slope));
+}
+
+/** x where x > 0, else alpha * (exp(x) - 1) (alpha = 1 by default). */
+export function elu(x: NdArray, options: { alpha?: number } = {}): NdArray {
+  const alpha = options.alpha ?? 1;
+  const positive = greater(x, 0);
+  // Feed expm1 only non-positive values: exp of a large x would overflow and, although where() discards
+  // that branch, 0 * inf in its gradient would be NaN.
+  const negativePart = expm1(where(positive, 0, x));
+  return where(positive, x, alpha === 1 ? negativePart : multiply(negativePart, alpha));
+}
+
+export interface LogSumExpOptions {
+  /** Axes to reduce (all by default). */
+  axis?: Axis;
+  keepdims?: boolean;
+}
+
+/**
+ * log(sum(exp(x))) over `axis`, stable for large |x|: the maximum is subtracted first (without a
+ * gradient, since the result does not depend on it). A row of all -inf gives -inf, as JAX.
+ */
+export function logsumexp(x: NdArray, options: LogSumExpOptions = {}): NdArray {
+  const axes = normalizeAxes("logsumexp", options.axis, x.ndim);
+  const keepdims = options.keepdims ?? false;
+  const rawMax = max(stopGradient(x), { axis: axes, keepdims: true });
+  // An all -inf (or +inf) group would give inf - inf = NaN; shifting by 0 there keeps the result exact.
+  const shift = where(isfinite(rawMax), rawMax, 0);
+  const summed = sum(exp(subtract(x, shift)), { axis: axes, keepdims: true });
+  const out = add(log(summed), shift);
+  if (keepdims) return out;
+  return reshape(
+    out,
+    x.shape.filter((_, i) => !axes.includes(i)),
+  );
+}
+
+/** exp(x) / sum(exp(x)) along `axis` (the last by default), stable for large |x|. */
+export function softmax(x: NdArray, options: { axis?: number } = {}): NdArray {
+  const axis = options.axis ?? -1;
+  const unnormalized = exp(subtract(x, max(stopGradient(x), { axis, keepdims: true })));
+  return divide(unnormalized, sum(unnormalized, { axis, keepdims: true }));
+}
+
+/** x - logsumexp(x) along `axis` (the last by default), stable for large |x|. */
+export function logSoftmax(x: NdArray, options: { axis?: number } = {}): NdArray {
+  const axis = options.axis ?? -1;
+  const shifted = subtract(x, max(stopGradient(x), { axis, keepdims: true }));
+  return subtract(shifted, log(sum(exp(shifted), { axis, keepdims: true })));
+}

@@ -1,0 +1,278 @@
+/**
+ * Loss functions with torch.nn.functional's semantics and defaults (reduction 'mean'), written with
+ * existing primitives so every transform applies. Differences from PyTorch: a target whose shape differs
+ * from the input's is an error here (PyTorch broadcasts with a warning), and class targets are int32.
+ */
+import { ConcretizationError, type NdArray } from "../core/array.js";
+import { type TypedArray, isFloat } from "../core/dtype.js";
+import type { ArrayLike } from "../core/methods-types.js";
+import { ShapeError, fmtShape, shapeEquals } from "../core/shape.js";
+import { abs, add, astype, divide, equal, greater, less, maximum, multiply, notEqual, subtract, where } from "../ops/binary.js";
+import { arange, asArray } from "../ops/creation.js";
+import { expandDims, reshape } from "../ops/layout.js";
+import { mean, sum } from "../ops/reduce.js";
+import { exp, log, log1p, negative } from "../ops/unary.js";
+import { logSoftmax } from "./activations.js";
+
+/** How per-element losses are combined: averaged (the default), summed, or returned as they are. */
+export type Reduction = "mean" | "sum" | "none";
+
+export interface ReductionOptions {
+  reduction?: Reduction;
+}
+
+function reduceLoss(op: string, loss: NdArray, reduction: Reduction = "mean"): NdArray {
+  switch (reduction) {
+    case "mean":
+      return mean(loss);
+    case "sum":
+      return sum(loss);
+    case "none":
+      return loss;
+    default:
+      throw new Error(`${op}: reduction must be 'mean', 'sum' or 'none', got '${String(reduction)}'`);
+  }
+}
+
+function checkSameShape(op: string, input: NdArray, target: NdArray): void {
+  if (!shapeEquals(input.shape, target.shape)) {
+    throw new ShapeError(
+      `${op}: input shape ${fmtShape(input.shape)} and target shape ${fmtShape(target.shape)} differ ` +
+        "(PyTorch would broadcast them with a warning; broadcast the target explicitly if that is meant)",
+    );
+  }
+}
+
+/** Mean (or sum) of squared differences over all elements. */
+export function mseLoss(input: NdArray, target: NdArray, options: ReductionOptions = {}): NdArray {
+  checkSameShape("mseLoss", input, target);
+  const diff = subtract(input, target);
+  return reduceLoss("mseLoss", multiply(diff, diff), options.reduction);
+}
+
+/** Mean (or sum) of absolute differences; the derivative at a zero difference is 0, as PyTorch. */
+export function l1Loss(input: NdArray, target: NdArray, options: ReductionOptions = {}): NdArray {
+  checkSameShape("l1Loss", input, target);
+  return reduceLoss("l1Loss", abs(subtract(input, target)), options.reduction);
+}
+
+/** Quadratic below |d| < delta, linear above: delta * (|d| - delta / 2). */
+export function huberLoss(input: NdArray, target: NdArray, options: ReductionOptions & { delta?: number } = {}): NdArray {
+  const delta = options.delta ?? 1;
+  if (!(delta > 0)) throw new RangeError(`huberLoss: delta must be positive, got ${delta}`);
+  checkSameShape("huberLoss", input, target);
+  const diff = subtract(input, target);
+  const absDiff = abs(diff);
+  const quadratic = multiply(multiply(diff, diff), 0.5);
+  const linear = multiply(subtract(absDiff, 0.5 * delta), delta);
+  return reduceLoss("huberLoss", where(less(absDiff, delta), quadratic, linear), options.reduction);
+}
+
+/** Huber loss divided by beta: 0.5 d^2 / beta below |d| < beta, else |d| - beta / 2; beta = 0 is the L1 loss. */
+export function smoothL1Loss(input: NdArray, target: NdArray, options: ReductionOptions & { beta?: number } = {}): NdArray {
+  const beta = options.beta ?? 1;
+  if (!(beta >= 0)) throw new RangeError(`smoothL1Loss: beta must be non-negative, got ${beta}`);
+  checkSameShape("smoothL1Loss", input, target);
+  const diff = subtract(input, target);
+  const absDiff = abs(diff);
+  if (beta === 0) return reduceLoss("smoothL1Loss", absDiff, options.reduction);
+  const quadratic = divide(multiply(multiply(diff, diff), 0.5), beta);
+  const linear = subtract(absDiff, 0.5 * beta);
+  return reduceLoss("smoothL1Loss", where(less(absDiff, beta), quadratic, linear), options.reduction);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// classification
+
+export interface ClassTargetOptions extends ReductionOptions {
+  /** Targets equal to this are skipped (and not counted by 'mean'); PyTorch's default -100. */
+  ignoreIndex?: number;
+}
+
+export interface CrossEntropyOptions extends ClassTargetOptions {
+  /** Mixes the target with the uniform distribution: (1 - s) * target + s / C (PyTorch's definition). */
+  labelSmoothing?: number;
+}
+
+const DEFAULT_IGNORE_INDEX = -100;
+
+/** The class axis of an input [C], [N, C] or [N, C, d1, ...] (PyTorch's layout). */
+function classAxisOf(op: string, input: NdArray): number {
+  if (input.ndim === 0) throw new ShapeError(`${op}: expected an input of shape [C], [N,C] or [N,C,...], got a 0-d array`);
+  return input.ndim === 1 ? 0 : 1;
+}
+
+/**
+ * Checks that `target` holds int32 class indices of the input's shape without its class axis, and (when
+ * its values are known, i.e. not while tracing) that each is a class or the ignored index.
+ */
+function checkClassTarget(op: string, input: NdArray, classAxis: number, target: NdArray, ignoreIndex: number): void {
+  const expected = input.shape.filter((_, i) => i !== classAxis);
+  if (target.dtype !== "int32" || !shapeEquals(target.shape, expected)) {
+    throw new ShapeError(
+      `${op}: target must hold int32 class indices of shape ${fmtShape(expected)} for input ${fmtShape(input.shape)}, ` +
+        `got ${target.dtype}${fmtShape(target.shape)}`,
+    );
+  }
+  let values: TypedArray;
+  try {
+    values = target.concrete().data;
+  } catch (e) {
+    if (e instanceof ConcretizationError) return;
+    throw e;
+  }
+  const classes = input.shape[classAxis]!;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (v !== ignoreIndex && (v < 0 || v >= classes)) {
+      throw new RangeError(
+        `${op}: target ${v} at flat index ${i} is out of range for ${classes} classes (ignoreIndex is ${ignoreIndex})`,
+      );
+    }
+  }
+}
+
+/** values[..., target[...], ...] along `classAxis`, via a one-hot selection (differentiable in `values`). */
+function pickClass(values: NdArray, target: NdArray, classAxis: number): NdArray {
+  const classes = values.shape[classAxis]!;
+  const trailing = values.ndim - classAxis - 1;
+  const classIds = reshape(arange(classes), [classes, ...new Array<number>(trailing).fill(1)]);
+  const oneHot = equal(expandDims(target, classAxis), classIds);
+  return sum(where(oneHot, values, 0), { axis: classAxis });
+}
+
+/** Reduces per-sample losses whose ignored entries are already zero; 'mean' divides by the kept count. */
+function reduceKept(op: string, loss: NdArray, kept: NdArray, reduction: Reduction = "mean"): NdArray {
+  if (reduction === "mean") return divide(sum(loss), sum(astype(kept, loss.dtype)));
+  return reduceLoss(op, loss, reduction);
+}
+
+function checkLabelSmoothing(op: string, s: number): void {
+  if (!(s >= 0 && s <= 1)) throw new RangeError(`${op}: labelSmoothing must be in [0, 1], got ${s}`);
+}
+
+/**
+ * Negative log-likelihood of the target class: -logProbs[n, target[n]], averaged over the kept samples.
+ * `logProbs` is [C], [N, C] or [N, C, d1, ...]; `target` holds int32 class indices.
+ */
+export function nllLoss(logProbs: NdArray, target: NdArray, options: ClassTargetOptions = {}): NdArray {
+  const op = "nllLoss";
+  const ignoreIndex = options.ignoreIndex ?? DEFAULT_IGNORE_INDEX;
+  const classAxis = classAxisOf(op, logProbs);
+  checkClassTarget(op, logProbs, classAxis, target, ignoreIndex);
+  const kept = notEqual(target, ignoreIndex);
+  const loss = where(kept, negative(pickClass(logProbs, target, classAxis)), 0);
+  return reduceKept(op, loss, kept, options.reduction);
+}
+
+/**
+ * Cross entropy between logits and a target, as torch.nn.functional.cross_entropy. `logits` is [C],
+ * [N, C] or [N, C, d1, ...]; `target` is either int32 class indices (the input's shape without the class
+ * axis) or float class probabilities (the input's shape). 'mean' averages over samples (not classes).
+ */
+export function crossEntropy(logits: NdArray, target: NdArray, options: CrossEntropyOptions = {}): NdArray {
+  const op = "crossEntropy";
+  const smoothing = options.labelSmoothing ?? 0;
+  checkLabelSmoothing(op, smoothing);
+  const classAxis = classAxisOf(op, logits);
+  const classes = logits.shape[classAxis]!;
+  const logProbs = logSoftmax(logits, { axis: classAxis });
+
+  if (isFloat(target.dtype) && shapeEquals(target.shape, logits.shape)) {
+    const probs = smoothing > 0 ? add(multiply(target, 1 - smoothing), smoothing / classes) : target;
+    const loss = negative(sum(multiply(logProbs, probs), { axis: classAxis }));
+    return reduceLoss(op, loss, options.reduction);
+  }
+
+  if (target.dtype !== "int32") {
+    throw new ShapeError(
+      `${op}: target must be int32 class indices of shape ${fmtShape(logits.shape.filter((_, i) => i !== classAxis))} ` +
+        `or float class probabilities of shape ${fmtShape(logits.shape)}, got ${target.dtype}${fmtShape(target.shape)}`,
+    );
+  }
+  const ignoreIndex = options.ignoreIndex ?? DEFAULT_IGNORE_INDEX;
+  checkClassTarget(op, logits, classAxis, target, ignoreIndex);
+  const kept = notEqual(target, ignoreIndex);
+  let loss = negative(pickClass(logProbs, target, classAxis));
+  if (smoothing > 0) {
+    // PyTorch: (1 - s) * nll + (s / C) * (-sum_c logProbs_c), both over the kept samples.
+    const uniform = negative(sum(logProbs, { axis: classAxis }));
+    loss = add(multiply(loss, 1 - smoothing), multiply(uniform, smoothing / classes));
+  }
+  return reduceKept(op, where(kept, loss, 0), kept, options.reduction);
+}
+
+export interface BinaryCrossEntropyWithLogitsOptions extends ReductionOptions {
+  /** Weight of the positive term, broadcast against the last (class) axis, as PyTorch's pos_weight. */
+  posWeight?: ArrayLike;
+}
+
+/** log(1 + exp(-x)) for any x without overflow: max(-x, 0) + log1p(exp(-|x|)). */
+function softplusOfNegative(x: NdArray): NdArray {
+  return add(maximum(negative(x), 0), log1p(exp(negative(abs(x)))));
+}
+
+/**
+ * Binary cross entropy on logits: mean(max(x, 0) - x * y + log1p(exp(-|x|))), stable for any |x|.
+ * With posWeight p: (1 - y) * x + (1 + (p - 1) * y) * log(1 + exp(-x)).
+ */
+export function binaryCrossEntropyWithLogits(
+  logits: NdArray,
+  target: NdArray,
+  options: BinaryCrossEntropyWithLogitsOptions = {},
+): NdArray {
+  const op = "binaryCrossEntropyWithLogits";
+  checkSameShape(op, logits, target);
+  let loss: NdArray;
+  if (options.posWeight === undefined) {
+    loss = add(subtract(maximum(logits, 0), multiply(logits, target)), log1p(exp(negative(abs(logits)))));
+  } else {
+    const posWeight = asArray(options.posWeight, logits.dtype);
+    const logWeight = add(multiply(subtract(posWeight, 1), target), 1);
+    loss = add(multiply(subtract(1, target), logits), multiply(logWeight, softplusOfNegative(logits)));
+    if (!shapeEquals(loss.shape, logits.shape)) {
+      throw new ShapeError(
+        `${op}: posWeight of shape ${fmtShape(posWeight.shape)} does not broadcast to input ${fmtShape(logits.shape)}`,
+      );
+    }
+  }
+  return reduceLoss(op, loss, options.reduction);
+}
+
+const LOG_FLOOR = -100;
+const EXP_LOG_FLOOR = Math.exp(LOG_FLOOR);
+
+/** log(p) clamped below at -100, as PyTorch's binary_cross_entropy; the clamped region has no gradient. */
+function clampedLog(p: NdArray): NdArray {
+  const above = greater(p, EXP_LOG_FLOOR);
+  // log only sees values above the floor, so no -inf (and no 0 * inf = NaN in the gradient) arises.
+  return where(above, log(where(above, p, 1)), LOG_FLOOR);
+}
+
+/**
+ * Binary cross entropy on probabilities: -(y log p + (1 - y) log(1 - p)) with each log clamped to >= -100
+ * (PyTorch). Probabilities outside [0, 1] are an error when their values are known.
+ */
+export function binaryCrossEntropy(probs: NdArray, target: NdArray, options: ReductionOptions = {}): NdArray {
+  const op = "binaryCrossEntropy";
+  checkSameShape(op, probs, target);
+  checkProbabilities(op, probs);
+  const loss = negative(
+    add(multiply(target, clampedLog(probs)), multiply(subtract(1, target), clampedLog(subtract(1, probs)))),
+  );
+  return reduceLoss(op, loss, options.reduction);
+}
+
+function checkProbabilities(op: string, probs: NdArray): void {
+  let values: TypedArray;
+  try {
+    values = probs.concrete().data;
+  } catch (e) {
+    if (e instanceof ConcretizationError) return;
+    throw e;
+  }
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (!(v >= 0 && v <= 1)) throw new RangeError(`${op}: input ${v} at flat index ${i} is not a probability in [0, 1]`);
+  }
+}

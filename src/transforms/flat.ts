@@ -1,0 +1,50 @@
+/** Adapting user functions on pytrees to the flat array-list functions the interpreters work with. */
+import { NdArray } from "../core/array.js";
+import { asArray } from "../ops/creation.js";
+import { type TreeDef, flatten, unflatten } from "../tree/treedef.js";
+
+/** Flattens a tree of inputs; JS numbers become float32 scalars. Errors name the transform. */
+export function flattenArgs(who: string, args: unknown): [NdArray[], TreeDef] {
+  const [leaves, def] = flatten(args);
+  return [leaves.map((l, i) => toArrayLeaf(who, l, i)), def];
+}
+
+function toArrayLeaf(who: string, leaf: unknown, i: number): NdArray {
+  if (leaf instanceof NdArray) return leaf;
+  if (typeof leaf === "number" || typeof leaf === "boolean") return asArray(leaf);
+  throw new TypeError(`${who}: leaf ${i} of the arguments is ${typeof leaf}, expected an array or a number`);
+}
+
+/** A flat function over leaves; `outTree()` tells the output structure after a call. */
+export interface FlatFun {
+  (leaves: NdArray[]): NdArray[];
+  outTree(): TreeDef;
+}
+
+export function flattenFun(who: string, f: (...args: never[]) => unknown, inTree: TreeDef): FlatFun {
+  let outDef: TreeDef | null = null;
+  const flat = ((leaves: NdArray[]) => {
+    const args = unflatten<unknown[]>(inTree, leaves);
+    const out = f(...(args as never[]));
+    const [outLeaves, def] = flattenArgs(`${who} (output)`, out);
+    outDef = def;
+    return outLeaves;
+  }) as FlatFun;
+  flat.outTree = () => {
+    if (outDef === null) throw new Error(`${who}: the function has not been called yet`);
+    return outDef;
+  };
+  return flat;
+}
+
+/** Normalizes argnums (number or list, negative allowed) against the argument count. */
+export function normalizeArgnums(who: string, argnums: number | readonly number[], nargs: number): number[] {
+  const list = typeof argnums === "number" ? [argnums] : [...argnums];
+  return list.map((a) => {
+    const i = a < 0 ? a + nargs : a;
+    if (!Number.isInteger(i) || i < 0 || i >= nargs) {
+      throw new RangeError(`${who}: argnums ${JSON.stringify(argnums)} is out of range for ${nargs} argument(s)`);
+    }
+    return i;
+  });
+}

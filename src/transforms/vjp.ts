@@ -1,0 +1,179 @@
+/**
+ * Reverse mode as linearize + transpose (Autodidax): the JVP runs under partial evaluation, so the
+ * primal computation happens now and the tangent computation is recorded as a linear program; `vjp`
+ * transposes that program. Because every step binds primitives in the current interpreter, grad of
+ * grad, jit of grad and vmap of grad compose by construction.
+ */
+import { type NdArray, fmtAval } from "../core/array.js";
+import { isFloat } from "../core/dtype.js";
+import { evalProgram } from "../core/ir.js";
+import { shapeEquals } from "../core/shape.js";
+import { full } from "../ops/creation.js";
+import { type TreeDef, assertSameStructure, unflatten } from "../tree/treedef.js";
+import { flattenArgs, flattenFun, normalizeArgnums } from "./flat.js";
+import { instantiate, jvpFlat, Zero } from "./jvp.js";
+import { partialEvalFlat } from "./partial-eval.js";
+import { transposeProgram } from "./transpose.js";
+
+interface Linearized {
+  primalsOut: NdArray[];
+  /** Applies the linear map to input tangents. */
+  linear: (tangents: NdArray[]) => NdArray[];
+  /** Applies the transposed map to output cotangents. */
+  transposed: (cts: (NdArray | null)[]) => NdArray[];
+}
+
+export function linearizeFlat(f: (xs: NdArray[]) => NdArray[], primals: NdArray[]): Linearized {
+  const n = primals.length;
+  let nOut = 0;
+  const fJvp = (xs: NdArray[]): NdArray[] => {
+    const [outs, touts] = jvpFlat(f, xs.slice(0, n), xs.slice(n));
+    nOut = outs.length;
+    return [...outs, ...touts.map(instantiate)];
+  };
+  const known = [...primals, ...primals.map(() => null)];
+  const avals = [...primals, ...primals].map((p) => p.aval);
+  const { outsKnown, program, consts } = partialEvalFlat(fJvp, known, avals, (i) => i >= nOut);
+  const primalsOut = outsKnown.slice(0, nOut).map((p, i) => {
+    if (p === null) throw new Error(`linearize: primal output ${i} depends on a tangent (a primitive's jvp rule is wrong)`);
+    return p;
+  });
+  return {
+    primalsOut,
+    linear: (tangents) => evalProgram(program, consts, tangents),
+    transposed: (cts) => transposeProgram(program, consts, cts),
+  };
+}
+
+function checkCotangents(who: string, outs: NdArray[], cts: NdArray[]): void {
+  outs.forEach((o, i) => {
+    const c = cts[i]!;
+    if (!shapeEquals(o.shape, c.shape)) {
+      throw new TypeError(`${who}: cotangent ${i} has shape ${fmtAval(c)} but the output is ${fmtAval(o)}`);
+    }
+  });
+}
+
+/** Casts a cotangent to the output's dtype (a float32 cotangent for a float64 output, say). */
+function castLike(c: NdArray, like: NdArray): NdArray {
+  return c.dtype === like.dtype ? c : c.astype(like.dtype);
+}
+
+/**
+ * `vjp(f, ...primals)` returns `[f(...primals), vjpFn]`; `vjpFn(cotangent)` returns one cotangent per
+ * primal argument (a tuple even for one argument, as JAX). Integer inputs get zero cotangents.
+ */
+export function vjp<Args extends unknown[], Out>(
+  f: (...args: Args) => Out,
+  ...primals: Args
+): [Out, (cotangent: Out) => Args] {
+  const [flatPrimals, inTree] = flattenArgs("vjp", primals);
+  const flat = flattenFun("vjp", f as (...args: never[]) => unknown, inTree);
+  const lin = linearizeFlat(flat, flatPrimals);
+  const outTree = flat.outTree();
+  const vjpFn = (cotangent: Out): Args => {
+    const [cts, ctTree] = flattenArgs("vjp (cotangent)", cotangent);
+    assertSameStructure("vjp: cotangent vs output", outTree, ctTree);
+    checkCotangents("vjp", lin.primalsOut, cts);
+    const inCts = lin.transposed(cts.map((c, i) => castLike(c, lin.primalsOut[i]!)));
+    return unflatten<Args>(inTree, inCts);
+  };
+  return [unflatten<Out>(outTree, lin.primalsOut), vjpFn];
+}
+
+/** `linearize(f, ...primals)` returns `[f(...primals), jvpFn]` where `jvpFn(...tangents)` applies J. */
+export function linearize<Args extends unknown[], Out>(
+  f: (...args: Args) => Out,
+  ...primals: Args
+): [Out, (...tangents: Args) => Out] {
+  const [flatPrimals, inTree] = flattenArgs("linearize", primals);
+  const flat = flattenFun("linearize", f as (...args: never[]) => unknown, inTree);
+  const lin = linearizeFlat(flat, flatPrimals);
+  const outTree = flat.outTree();
+  const jvpFn = (...tangents: Args): Out => {
+    const [ts, tTree] = flattenArgs("linearize (tangents)", tangents);
+    assertSameStructure("linearize: tangents vs primals", inTree, tTree);
+    return unflatten<Out>(outTree, lin.linear(ts));
+  };
+  return [unflatten<Out>(outTree, lin.primalsOut), jvpFn];
+}
+
+export interface GradOptions {
+  /** Which positional arguments to differentiate with respect to (default 0). */
+  argnums?: number | readonly number[];
+  /** The function returns `[value, aux]`; aux is passed through undifferentiated. */
+  hasAux?: boolean;
+}
+
+type GradOf<Args extends unknown[], O extends GradOptions> = O["argnums"] extends readonly number[]
+  ? unknown[]
+  : O["argnums"] extends number
+    ? Args[O["argnums"]]
+    : Args[0];
+
+/**
+ * `valueAndGrad(f)(...args)` returns `[value, grad]` (`[[value, aux], grad]` with hasAux). The value
+ * must be a float scalar.
+ */
+export function valueAndGrad<Args extends unknown[], O extends GradOptions = GradOptions>(
+  f: (...args: Args) => unknown,
+  options?: O,
+  who = "valueAndGrad",
+): (...args: Args) => [unknown, GradOf<Args, O>] {
+  return (...args: Args) => {
+    const argnums = normalizeArgnums(who, options?.argnums ?? 0, args.length);
+    const diffArgs = argnums.map((i) => args[i]);
+    let auxTree: TreeDef | null = null;
+    let auxLeaves: NdArray[] = [];
+    const g = (...d: unknown[]): unknown => {
+      const full = [...args];
+      argnums.forEach((a, j) => {
+        full[a] = d[j];
+      });
+      const out = (f as (...a: unknown[]) => unknown)(...full);
+      if (!options?.hasAux) return out;
+      if (!Array.isArray(out) || out.length !== 2) {
+        throw new TypeError(`${who}: with hasAux the function must return [value, aux]`);
+      }
+      return out;
+    };
+    const [flatPrimals, inTree] = flattenArgs(who, diffArgs);
+    const flat = flattenFun(who, g as (...args: never[]) => unknown, inTree);
+    const lin = linearizeFlat(flat, flatPrimals);
+    const outTree = flat.outTree();
+    const outs = lin.primalsOut;
+    let value: NdArray;
+    if (options?.hasAux) {
+      const [valueAndAux] = [unflatten<[unknown, unknown]>(outTree, outs)];
+      const [, aux] = valueAndAux;
+      [auxLeaves, auxTree] = flattenArgs(who, aux);
+      value = outs[0]!;
+    } else value = outs[0]!;
+    const nValue = options?.hasAux ? outs.length - auxLeaves.length : outs.length;
+    if (nValue !== 1 || value.shape.length !== 0) {
+      throw new TypeError(
+        `${who}: the function must return a scalar (shape []) to take its gradient, got ${outs.slice(0, nValue).map(fmtAval).join(", ") || "nothing"}; use vjp or jacrev for non-scalar outputs`,
+      );
+    }
+    if (!isFloat(value.dtype)) throw new TypeError(`${who}: the output must be a float, got ${fmtAval(value)}`);
+    const cts: (NdArray | null)[] = outs.map((_, i) => (i === 0 ? full([], 1, { dtype: value.dtype }) : null));
+    const grads = unflatten<unknown[]>(inTree, lin.transposed(cts));
+    const gradOut = typeof options?.argnums === "object" ? grads : grads[0];
+    const valueOut = options?.hasAux ? [value, unflatten(auxTree!, auxLeaves)] : value;
+    return [valueOut, gradOut as GradOf<Args, O>];
+  };
+}
+
+/** `grad(f)(...args)`: the gradient of a scalar-valued `f` with respect to argument `argnums` (default 0). */
+export function grad<Args extends unknown[], O extends GradOptions = GradOptions>(
+  f: (...args: Args) => unknown,
+  options?: O,
+): (...args: Args) => O["hasAux"] extends true ? [GradOf<Args, O>, unknown] : GradOf<Args, O> {
+  const vg = valueAndGrad(f, options, "grad");
+  return ((...args: Args) => {
+    const [value, g] = vg(...args);
+    return options?.hasAux ? [g, (value as [unknown, unknown])[1]] : g;
+  }) as (...args: Args) => O["hasAux"] extends true ? [GradOf<Args, O>, unknown] : GradOf<Args, O>;
+}
+
+export { Zero };

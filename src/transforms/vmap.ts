@@ -1,0 +1,153 @@
+/**
+ * Vectorizing map: the batch interpreter carries, beside every value, which axis is the batch axis
+ * (or none) and applies each primitive's `batch` rule.
+ */
+import { type AbstractValue, type NdArray, fmtAval } from "../core/array.js";
+import type { BatchDim, Primitive } from "../core/primitive.js";
+import { fmtShape } from "../core/shape.js";
+import { type MainTrace, Trace, Tracer, fullRaise, withNewMain } from "../core/trace.js";
+import { broadcastTo, moveaxis } from "../ops/layout.js";
+import { type TreeDef, flatten, unflatten } from "../tree/treedef.js";
+import { flattenArgs, flattenFun } from "./flat.js";
+
+export class BatchTracer extends Tracer {
+  constructor(
+    readonly trace: BatchTrace,
+    readonly value: NdArray,
+    readonly batchDim: BatchDim,
+  ) {
+    super();
+  }
+  override get aval(): AbstractValue {
+    if (this.batchDim === null) return this.value.aval;
+    return { shape: this.value.shape.filter((_, i) => i !== this.batchDim), dtype: this.value.dtype };
+  }
+  override fullLower(): NdArray {
+    return this.batchDim === null ? this.value : this;
+  }
+}
+
+export class BatchTrace extends Trace {
+  pure(value: NdArray): Tracer {
+    return new BatchTracer(this, value, null);
+  }
+  lift(value: NdArray): Tracer {
+    return this.pure(value);
+  }
+  processPrimitive<P>(prim: Primitive<P>, tracers: NdArray[], params: P): NdArray[] {
+    const ts = tracers as BatchTracer[];
+    const values = ts.map((t) => t.value);
+    const dims = ts.map((t) => t.batchDim);
+    if (dims.every((d) => d === null)) return prim.bind(values, params).map((v) => new BatchTracer(this, v, null));
+    const [outs, outDims] = prim.batch(values, dims, params);
+    return outs.map((o, i) => new BatchTracer(this, o, outDims[i] ?? null));
+  }
+}
+
+/** Moves (or creates, by broadcasting) the batch axis of `x` to `to`. */
+export function moveBatchAxis(x: NdArray, from: BatchDim, to: BatchDim, size: number): NdArray {
+  if (from === to) return x;
+  if (to === null) throw new Error("vmap: an output batched along an axis was declared unbatched (outAxes null)");
+  if (from === null) {
+    const withAxis = broadcastTo(x, [size, ...x.shape]);
+    return to === 0 ? withAxis : moveaxis(withAxis, 0, to);
+  }
+  return moveaxis(x, from, to);
+}
+
+export function vmapFlat(
+  f: (xs: NdArray[]) => NdArray[],
+  inDims: readonly BatchDim[],
+  outDims: (nOut: number) => readonly BatchDim[],
+  args: NdArray[],
+): NdArray[] {
+  const sizes = new Set<number>();
+  args.forEach((a, i) => {
+    const d = inDims[i];
+    if (d !== null && d !== undefined) sizes.add(a.shape[d]!);
+  });
+  if (sizes.size === 0) throw new Error("vmap: no argument is mapped (every inAxes entry is null)");
+  if (sizes.size > 1) {
+    const desc = args.map((a, i) => `arg ${i} ${fmtShape(a.shape)} axis ${inDims[i]}`).join(", ");
+    throw new Error(`vmap: mapped axes have different sizes ${[...sizes].join(" vs ")} (${desc})`);
+  }
+  const size = [...sizes][0]!;
+  return withNewMain(
+    (m: MainTrace) => new BatchTrace(m),
+    null,
+    (main) => {
+      const trace = new BatchTrace(main);
+      const ins = args.map((a, i) => new BatchTracer(trace, a, inDims[i] ?? null));
+      const outs = f(ins).map((o) => fullRaise(trace, o) as BatchTracer);
+      const dims = outDims(outs.length);
+      return outs.map((o, i) => moveBatchAxis(o.value, o.batchDim, dims[i] ?? 0, size));
+    },
+  );
+}
+
+export type InAxes = number | null | readonly (number | null | object)[];
+
+export interface VmapOptions {
+  /** Per positional argument: the mapped axis, null for unmapped, or a tree of axes matching the argument. */
+  inAxes?: InAxes;
+  /** The batch axis of every output (a number), or a tree of axes matching the output. */
+  outAxes?: number | null | readonly unknown[] | object;
+}
+
+/** Broadcasts an axes spec (a number/null prefix of the tree) over a tree's leaves. */
+function axesForLeaves(who: string, spec: unknown, tree: unknown): BatchDim[] {
+  const [, def] = flatten(tree);
+  const out: BatchDim[] = [];
+  const rec = (s: unknown, d: TreeDef): void => {
+    if (s === null || typeof s === "number") {
+      const n = countLeaves(d);
+      for (let i = 0; i < n; i++) out.push(s as BatchDim);
+      return;
+    }
+    if (d.kind === "array" && Array.isArray(s) && s.length === d.children.length) {
+      d.children.forEach((c, i) => rec(s[i], c));
+      return;
+    }
+    if (d.kind === "object" && typeof s === "object" && s !== null && !Array.isArray(s)) {
+      d.children.forEach((c, i) => rec((s as Record<string, unknown>)[d.keys[i]!] ?? null, c));
+      return;
+    }
+    throw new TypeError(`${who}: axes specification does not match the tree structure`);
+  };
+  rec(spec, def);
+  return out;
+}
+
+function countLeaves(d: TreeDef): number {
+  return d.kind === "leaf" ? 1 : d.kind === "none" ? 0 : d.children.reduce((n, c) => n + countLeaves(c), 0);
+}
+
+/**
+ * `vmap(f, { inAxes, outAxes })` maps `f` over an axis of its arguments. `inAxes` defaults to 0 for every
+ * argument; an entry null broadcasts the argument. Negative axes count from the end.
+ */
+export function vmap<Args extends unknown[], Out>(f: (...args: Args) => Out, options: VmapOptions = {}): (...args: Args) => Out {
+  return (...args: Args): Out => {
+    const spec = options.inAxes ?? 0;
+    const perArg = typeof spec === "number" || spec === null ? args.map(() => spec) : spec;
+    if (perArg.length !== args.length) {
+      throw new TypeError(`vmap: inAxes has ${perArg.length} entries but the function got ${args.length} arguments`);
+    }
+    const [flatArgs, inTree] = flattenArgs("vmap", args);
+    const dims = axesForLeaves("vmap inAxes", perArg, args).map((d, i) => {
+      if (d === null) return null;
+      const r = flatArgs[i]!.ndim;
+      if (d < -r || d >= r) throw new RangeError(`vmap: in axis ${d} is out of bounds for argument leaf ${i} ${fmtAval(flatArgs[i]!)}`);
+      return d < 0 ? d + r : d;
+    });
+    const flat = flattenFun("vmap", f as (...a: never[]) => unknown, inTree);
+    let outTree: TreeDef | null = null;
+    const outs = vmapFlat(flat, dims, (n) => {
+      outTree = flat.outTree();
+      const spec = options.outAxes ?? 0;
+      const d = axesForLeaves("vmap outAxes", spec, unflatten(outTree, new Array(n).fill(0)));
+      return d;
+    }, flatArgs);
+    return unflatten<Out>(outTree!, outs);
+  };
+}
