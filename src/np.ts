@@ -6,3 +6,4 @@ export { broadcastArrays, broadcastTo, expandDims, flatten, matrixTranspose, mov
 export { dot, matmul, outer } from "./ops/linalg.js";
 export { all, any, argmax, argmin, cumsum, max, mean, min, prod, std, sum, variance as var, variance } from "./ops/reduce.js";
 export * from "./ops/unary.js";
+export { einsum, tensordot } from "./ops/einsum.js";

@@ -13,6 +13,14 @@ export interface AbstractValue {
   readonly dtype: DType;
 }
 
+/** A shape and dtype standing for an array argument when tracing (JAX's ShapeDtypeStruct). */
+export class ShapeDtype implements AbstractValue {
+  constructor(
+    readonly shape: Shape,
+    readonly dtype: DType = "float32",
+  ) {}
+}
+
 export function fmtAval(aval: AbstractValue): string {
   return `${aval.dtype}${fmtShape(aval.shape)}`;
 }

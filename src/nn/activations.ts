@@ -6,10 +6,10 @@
 import type { NdArray } from "../core/array.js";
 import type { Axis } from "../core/methods-types.js";
 import { normalizeAxes } from "../core/shape.js";
-import { abs, add, divide, greater, maximum, multiply, subtract, where } from "../ops/binary.js";
+import { add, divide, greater, maximum, multiply, subtract, where } from "../ops/binary.js";
 import { reshape } from "../ops/layout.js";
 import { max, sum } from "../ops/reduce.js";
-import { erf, exp, expm1, isfinite, log, log1p, negative, sigmoid as sigmoidOp, stopGradient, tanh as tanhOp } from "../ops/unary.js";
+import { abs, erf, exp, expm1, isfinite, log, log1p, negative, sigmoid as sigmoidOp, stopGradient, tanh as tanhOp } from "../ops/unary.js";
 
 /** max(x, 0); the derivative at 0 is 0, as PyTorch. */
 export function relu(x: NdArray): NdArray {

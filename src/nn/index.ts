@@ -1,2 +1,3 @@
 /** PyTorch-style functional ops (like torch.nn.functional): activations, losses, conv and pooling. */
-export {};
+export * from "./activations.js";
+export * from "./losses.js";

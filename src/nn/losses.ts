@@ -7,11 +7,11 @@ import { ConcretizationError, type NdArray } from "../core/array.js";
 import { type TypedArray, isFloat } from "../core/dtype.js";
 import type { ArrayLike } from "../core/methods-types.js";
 import { ShapeError, fmtShape, shapeEquals } from "../core/shape.js";
-import { abs, add, astype, divide, equal, greater, less, maximum, multiply, notEqual, subtract, where } from "../ops/binary.js";
+import { add, astype, divide, equal, greater, less, maximum, multiply, notEqual, subtract, where } from "../ops/binary.js";
 import { arange, asArray } from "../ops/creation.js";
 import { expandDims, reshape } from "../ops/layout.js";
 import { mean, sum } from "../ops/reduce.js";
-import { exp, log, log1p, negative } from "../ops/unary.js";
+import { abs, exp, log, log1p, negative } from "../ops/unary.js";
 import { logSoftmax } from "./activations.js";
 
 /** How per-element losses are combined: averaged (the default), summed, or returned as they are. */

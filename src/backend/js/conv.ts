@@ -1,0 +1,233 @@
+/**
+ * 2-D convolution kernels on NCHW input and OIHW weights (cross-correlation, PyTorch layout), as
+ * im2col + GEMM: per image and group, the receptive fields are unrolled into a [Cg*KH*KW, OH*OW]
+ * matrix so that the three products of the convolution's trilinear form become plain matrix
+ * products with long contiguous inner loops.
+ *
+ * Kernels compute in float64 (float32 operands are widened once, outside the hot loops) so that each
+ * kernel sees a single array type and the accumulation is as accurate as matmulKernel's.
+ */
+import { type DType, type TypedArray, storageFor } from "../../core/dtype.js";
+
+/** Everything a kernel needs to know about one convolution; spatial padding may be negative (cropping). */
+export interface ConvGeometry {
+  batch: number;
+  inChannels: number;
+  inHeight: number;
+  inWidth: number;
+  outChannels: number;
+  kernelHeight: number;
+  kernelWidth: number;
+  outHeight: number;
+  outWidth: number;
+  strideH: number;
+  strideW: number;
+  padTop: number;
+  padLeft: number;
+  dilationH: number;
+  dilationW: number;
+  groups: number;
+}
+
+/** Storage as float64: the array itself when it already is, else a widened copy. */
+export function toFloat64(data: TypedArray): Float64Array {
+  return data instanceof Float64Array ? data : Float64Array.from(data);
+}
+
+/** A float64 result in the storage of `dtype` (rounded once, at the end, for float32). */
+export function fromFloat64(data: Float64Array, dtype: DType): TypedArray {
+  if (dtype === "float64") return data;
+  const out = storageFor(dtype, data.length);
+  out.set(data);
+  return out;
+}
+
+/**
+ * The output positions i in [0, outSize) whose tap `offset` lands inside the input:
+ * 0 <= i*stride - pad + offset < inSize. Returned as a half-open range [lo, hi).
+ */
+export function validRange(outSize: number, stride: number, pad: number, offset: number, inSize: number): [number, number] {
+  const lo = Math.max(0, Math.ceil((pad - offset) / stride));
+  const hi = Math.min(outSize, Math.floor((inSize - 1 + pad - offset) / stride) + 1);
+  return [lo, Math.max(lo, hi)];
+}
+
+/** Unrolls the receptive fields of `channels` input planes starting at `xOff` into cols [channels*KH*KW, OH*OW]. */
+function im2col(x: Float64Array, xOff: number, cols: Float64Array, channels: number, g: ConvGeometry): void {
+  const { inHeight: H, inWidth: W, kernelHeight: KH, kernelWidth: KW, outHeight: OH, outWidth: OW } = g;
+  const { strideH: sh, strideW: sw, padTop: pt, padLeft: pl, dilationH: dh, dilationW: dw } = g;
+  const P = OH * OW;
+  let row = 0;
+  for (let c = 0; c < channels; c++) {
+    const plane = xOff + c * H * W;
+    for (let p = 0; p < KH; p++) {
+      const [iLo, iHi] = validRange(OH, sh, pt, p * dh, H);
+      for (let q = 0; q < KW; q++, row += P) {
+        const [jLo, jHi] = validRange(OW, sw, pl, q * dw, W);
+        if (iLo > 0 || iHi < OH || jLo > 0 || jHi < OW) cols.fill(0, row, row + P);
+        const colOff = q * dw - pl;
+        for (let i = iLo; i < iHi; i++) {
+          const src = plane + (i * sh - pt + p * dh) * W + colOff;
+          const dst = row + i * OW;
+          if (sw === 1) for (let j = jLo; j < jHi; j++) cols[dst + j] = x[src + j]!;
+          else for (let j = jLo; j < jHi; j++) cols[dst + j] = x[src + j * sw]!;
+        }
+      }
+    }
+  }
+}
+
+/** The transpose of im2col: adds every column entry back into the input plane it was read from. */
+function col2imAdd(cols: Float64Array, out: Float64Array, outOff: number, channels: number, g: ConvGeometry): void {
+  const { inHeight: H, inWidth: W, kernelHeight: KH, kernelWidth: KW, outHeight: OH, outWidth: OW } = g;
+  const { strideH: sh, strideW: sw, padTop: pt, padLeft: pl, dilationH: dh, dilationW: dw } = g;
+  const P = OH * OW;
+  let row = 0;
+  for (let c = 0; c < channels; c++) {
+    const plane = outOff + c * H * W;
+    for (let p = 0; p < KH; p++) {
+      const [iLo, iHi] = validRange(OH, sh, pt, p * dh, H);
+      for (let q = 0; q < KW; q++, row += P) {
+        const [jLo, jHi] = validRange(OW, sw, pl, q * dw, W);
+        const colOff = q * dw - pl;
+        for (let i = iLo; i < iHi; i++) {
+          const dst = plane + (i * sh - pt + p * dh) * W + colOff;
+          const src = row + i * OW;
+          if (sw === 1) for (let j = jLo; j < jHi; j++) out[dst + j]! += cols[src + j]!;
+          else for (let j = jLo; j < jHi; j++) out[dst + j * sw]! += cols[src + j]!;
+        }
+      }
+    }
+  }
+}
+
+/**
+ * out[oOff + r*n + j] += sum_k a[aOff + r*k + kk] * b[kk*n + j] for r < m: a row-major GEMM accumulating
+ * into `out`, four rows of b per pass so each output element is loaded and stored a quarter as often.
+ */
+function gemmAccumulate(
+  a: Float64Array,
+  aOff: number,
+  b: Float64Array,
+  out: Float64Array,
+  oOff: number,
+  m: number,
+  k: number,
+  n: number,
+): void {
+  for (let r = 0; r < m; r++) {
+    const aRow = aOff + r * k;
+    const oRow = oOff + r * n;
+    let kk = 0;
+    for (; kk + 3 < k; kk += 4) {
+      const a0 = a[aRow + kk]!;
+      const a1 = a[aRow + kk + 1]!;
+      const a2 = a[aRow + kk + 2]!;
+      const a3 = a[aRow + kk + 3]!;
+      const b0 = kk * n;
+      const b1 = b0 + n;
+      const b2 = b1 + n;
+      const b3 = b2 + n;
+      for (let j = 0; j < n; j++) out[oRow + j]! += a0 * b[b0 + j]! + a1 * b[b1 + j]! + a2 * b[b2 + j]! + a3 * b[b3 + j]!;
+    }
+    for (; kk < k; kk++) {
+      const av = a[aRow + kk]!;
+      const b0 = kk * n;
+      for (let j = 0; j < n; j++) out[oRow + j]! += av * b[b0 + j]!;
+    }
+  }
+}
+
+/** y[n, o] = sum over the input channels c of o's group of x[n, c] (cross-correlated with) w[o, c]. */
+export function conv2dKernel(x: Float64Array, w: Float64Array, g: ConvGeometry): Float64Array {
+  const { batch: N, inChannels: C, inHeight: H, inWidth: W, outChannels: O, groups: G } = g;
+  const Cg = C / G;
+  const Og = O / G;
+  const K = Cg * g.kernelHeight * g.kernelWidth;
+  const P = g.outHeight * g.outWidth;
+  const out = new Float64Array(N * O * P);
+  const cols = new Float64Array(K * P);
+  for (let n = 0; n < N; n++) {
+    for (let gi = 0; gi < G; gi++) {
+      im2col(x, (n * C + gi * Cg) * H * W, cols, Cg, g);
+      gemmAccumulate(w, gi * Og * K, cols, out, (n * O + gi * Og) * P, Og, K, P);
+    }
+  }
+  return out;
+}
+
+/** The gradient of conv2d with respect to its input: cols = wᵀ @ ct per image and group, then col2im. */
+export function conv2dInputGradKernel(ct: Float64Array, w: Float64Array, g: ConvGeometry): Float64Array {
+  const { batch: N, inChannels: C, inHeight: H, inWidth: W, outChannels: O, groups: G } = g;
+  const Cg = C / G;
+  const Og = O / G;
+  const K = Cg * g.kernelHeight * g.kernelWidth;
+  const P = g.outHeight * g.outWidth;
+  const out = new Float64Array(N * C * H * W);
+  const cols = new Float64Array(K * P);
+  // wᵀ per group, so the product below walks rows of both operands.
+  const wT = new Float64Array(G * K * Og);
+  for (let gi = 0; gi < G; gi++) {
+    for (let o = 0; o < Og; o++) {
+      for (let kk = 0; kk < K; kk++) wT[gi * K * Og + kk * Og + o] = w[(gi * Og + o) * K + kk]!;
+    }
+  }
+  for (let n = 0; n < N; n++) {
+    for (let gi = 0; gi < G; gi++) {
+      cols.fill(0);
+      gemmAccumulate(wT, gi * K * Og, ct.subarray((n * O + gi * Og) * P), cols, 0, K, Og, P);
+      col2imAdd(cols, out, (n * C + gi * Cg) * H * W, Cg, g);
+    }
+  }
+  return out;
+}
+
+/** The gradient of conv2d with respect to its weight: wbar[o, k] = sum over images of ct[n, o] · cols[k]. */
+export function conv2dWeightGradKernel(x: Float64Array, ct: Float64Array, g: ConvGeometry): Float64Array {
+  const { batch: N, inChannels: C, inHeight: H, inWidth: W, outChannels: O, groups: G } = g;
+  const Cg = C / G;
+  const Og = O / G;
+  const K = Cg * g.kernelHeight * g.kernelWidth;
+  const P = g.outHeight * g.outWidth;
+  const out = new Float64Array(O * K);
+  const cols = new Float64Array(K * P);
+  for (let n = 0; n < N; n++) {
+    for (let gi = 0; gi < G; gi++) {
+      im2col(x, (n * C + gi * Cg) * H * W, cols, Cg, g);
+      for (let o = 0; o < Og; o++) {
+        const ctRow = (n * O + gi * Og + o) * P;
+        const oRow = (gi * Og + o) * K;
+        let kk = 0;
+        // Four dot products per pass share the loads of the cotangent row.
+        for (; kk + 3 < K; kk += 4) {
+          const r0 = kk * P;
+          const r1 = r0 + P;
+          const r2 = r1 + P;
+          const r3 = r2 + P;
+          let s0 = 0;
+          let s1 = 0;
+          let s2 = 0;
+          let s3 = 0;
+          for (let j = 0; j < P; j++) {
+            const c = ct[ctRow + j]!;
+            s0 += c * cols[r0 + j]!;
+            s1 += c * cols[r1 + j]!;
+            s2 += c * cols[r2 + j]!;
+            s3 += c * cols[r3 + j]!;
+          }
+          out[oRow + kk]! += s0;
+          out[oRow + kk + 1]! += s1;
+          out[oRow + kk + 2]! += s2;
+          out[oRow + kk + 3]! += s3;
+        }
+        for (; kk < K; kk++) {
+          const r0 = kk * P;
+          let s = 0;
+          for (let j = 0; j < P; j++) s += ct[ctRow + j]! * cols[r0 + j]!;
+          out[oRow + kk]! += s;
+        }
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,456 @@
+/**
+ * Shape primitives (concatenate, pad, slice, rev) and the numpy-style functions built on them:
+ * concatenate, stack, split, slice (Python slicing), pad, flip, tile, repeat. All four primitives are
+ * linear; each one's transpose is another of them (concatenate ↔ slice, pad ↔ slice, rev ↔ rev).
+ */
+import { type AbstractValue, ConcreteArray, type NdArray } from "../core/array.js";
+import type { DType } from "../core/dtype.js";
+import type { Axis } from "../core/methods-types.js";
+import { type Primitive, primitive, UndefinedPrimal } from "../core/primitive.js";
+import { ShapeError, type Shape, fmtShape, normalizeAxes, normalizeAxis, shapeEquals } from "../core/shape.js";
+import { concatenateKernel, padKernel, paddedSize, revKernel, sliceKernel } from "../backend/js/shape.js";
+import { promoteOperands } from "./binary.js";
+import { alignBatched } from "./elementwise-kit.js";
+import { broadcastInDimPrim, expandDims, moveAxisTo0, reshape } from "./layout.js";
+
+const fmtShapes = (shapes: readonly Shape[]): string => shapes.map(fmtShape).join(", ");
+const shapeOfArg = (a: NdArray | UndefinedPrimal): Shape => (a instanceof UndefinedPrimal ? a.aval.shape : a.shape);
+const filled = (n: number, v: number): number[] => new Array<number>(n).fill(v);
+
+function checkAxisParam(op: string, axis: number, shape: Shape): void {
+  if (!Number.isInteger(axis) || axis < 0 || axis >= shape.length) {
+    throw new ShapeError(`${op}: axis ${axis} is out of bounds for shape ${fmtShape(shape)}`);
+  }
+}
+
+function checkPerAxis(op: string, name: string, values: readonly number[], shape: Shape, min: number): void {
+  if (values.length !== shape.length) {
+    throw new ShapeError(
+      `${op}: ${name} ${JSON.stringify(values)} has ${values.length} entries, expected one per axis of ${fmtShape(shape)}`,
+    );
+  }
+  if (values.some((v) => !Number.isInteger(v) || v < min)) {
+    throw new ShapeError(`${op}: ${name} ${JSON.stringify(values)} must be integers >= ${min} (operand ${fmtShape(shape)})`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// concatenate
+
+export interface ConcatenateParams {
+  axis: number;
+}
+
+function concatenatedShape(shapes: readonly Shape[], axis: number): number[] {
+  if (shapes.length === 0) throw new ShapeError("concatenate: expected at least one operand");
+  const first = shapes[0]!;
+  checkAxisParam("concatenate", axis, first);
+  let total = 0;
+  for (const s of shapes) {
+    const sameElsewhere = s.length === first.length && s.every((d, i) => i === axis || d === first[i]);
+    if (!sameElsewhere) {
+      throw new ShapeError(
+        `concatenate: operands must have the same rank and equal sizes except along axis ${axis}, got ${fmtShapes(shapes)}`,
+      );
+    }
+    total += s[axis]!;
+  }
+  return first.map((d, i) => (i === axis ? total : d));
+}
+
+function commonDtype(op: string, args: readonly AbstractValue[]): DType {
+  const d = args[0]!.dtype;
+  if (args.some((a) => a.dtype !== d)) {
+    throw new ShapeError(`${op}: operand dtypes differ: ${args.map((a) => a.dtype).join(", ")}`);
+  }
+  return d;
+}
+
+export const concatenatePrim: Primitive<ConcatenateParams> = primitive<ConcatenateParams>({
+  name: "concatenate",
+  abstractEval(args, { axis }) {
+    const shape = concatenatedShape(
+      args.map((a) => a.shape),
+      axis,
+    );
+    return [{ shape, dtype: commonDtype("concatenate", args) }];
+  },
+  impl(args, { axis }) {
+    const shape = concatenatedShape(
+      args.map((a) => a.shape),
+      axis,
+    );
+    const dtype = args[0]!.dtype;
+    return [new ConcreteArray(shape, dtype, concatenateKernel(args, axis, shape, dtype))];
+  },
+  jvp: (xs, ts, p) => ({ primalsOut: [concatenatePrim.bind1(xs, p)], tangentsOut: [concatenatePrim.bind1(ts, p)] }),
+  transpose([ct], args, { axis }) {
+    // Each linear operand gets the slab of the cotangent it was copied to.
+    let offset = 0;
+    return args.map((a) => {
+      const shape = shapeOfArg(a);
+      const start = offset;
+      offset += shape[axis]!;
+      if (!(a instanceof UndefinedPrimal)) return null;
+      return slicePrim.bind1([ct!], {
+        start: shape.map((_, i) => (i === axis ? start : 0)),
+        limit: ct!.shape.map((d, i) => (i === axis ? start + shape[axis]! : d)),
+        strides: filled(shape.length, 1),
+      });
+    });
+  },
+  batch: (args, dims, { axis }) => [[concatenatePrim.bind1(alignBatched(args, dims), { axis: axis + 1 })], [0]],
+});
+
+// ---------------------------------------------------------------------------------------------------
+// pad
+
+export interface PadParams {
+  /** Elements added before the first element of each axis. */
+  lo: readonly number[];
+  /** Elements added after the last element of each axis. */
+  hi: readonly number[];
+  /** Elements added between neighbouring elements of each axis (lax.pad's interior padding). */
+  interior: readonly number[];
+  /** The padding value, cast to the operand's dtype. */
+  value: number;
+}
+
+function paddedShape(shape: Shape, { lo, hi, interior }: PadParams): number[] {
+  checkPerAxis("pad", "lo", lo, shape, 0);
+  checkPerAxis("pad", "hi", hi, shape, 0);
+  checkPerAxis("pad", "interior", interior, shape, 0);
+  return shape.map((d, a) => paddedSize(d, lo[a]!, hi[a]!, interior[a]!));
+}
+
+export const padPrim: Primitive<PadParams> = primitive<PadParams>({
+  name: "pad",
+  abstractEval: ([x], p) => [{ shape: paddedShape(x!.shape, p), dtype: x!.dtype }],
+  impl: ([x], p) => [
+    new ConcreteArray(
+      paddedShape(x!.shape, p),
+      x!.dtype,
+      padKernel(x!.data, x!.shape, p.lo, p.hi, p.interior, p.value, x!.dtype),
+    ),
+  ],
+  // The padding value is a constant, so the tangent is padded with zeros.
+  jvp: ([x], [t], p) => ({
+    primalsOut: [padPrim.bind1([x!], p)],
+    tangentsOut: [padPrim.bind1([t!], { ...p, value: 0 })],
+  }),
+  transpose([ct], [x], { lo, interior }) {
+    const shape = shapeOfArg(x!);
+    return [
+      slicePrim.bind1([ct!], {
+        start: lo,
+        limit: shape.map((d, a) => (d === 0 ? lo[a]! : lo[a]! + (d - 1) * (interior[a]! + 1) + 1)),
+        strides: interior.map((i) => i + 1),
+      }),
+    ];
+  },
+  batch([x], [d], p) {
+    return [
+      [padPrim.bind1([moveAxisTo0(x!, d!)], { lo: [0, ...p.lo], hi: [0, ...p.hi], interior: [0, ...p.interior], value: p.value })],
+      [0],
+    ];
+  },
+});
+
+// ---------------------------------------------------------------------------------------------------
+// slice
+
+export interface SliceParams {
+  /** First index per axis. */
+  start: readonly number[];
+  /** Exclusive end per axis (start <= limit <= size). */
+  limit: readonly number[];
+  /** Step per axis (>= 1). */
+  strides: readonly number[];
+}
+
+function slicedShape(shape: Shape, { start, limit, strides }: SliceParams): number[] {
+  checkPerAxis("slice", "start", start, shape, 0);
+  checkPerAxis("slice", "limit", limit, shape, 0);
+  checkPerAxis("slice", "strides", strides, shape, 1);
+  shape.forEach((d, a) => {
+    if (start[a]! > limit[a]! || limit[a]! > d) {
+      throw new ShapeError(
+        `slice: expected start <= limit <= size on every axis of ${fmtShape(shape)}, got start ${JSON.stringify(start)} and limit ${JSON.stringify(limit)}`,
+      );
+    }
+  });
+  return shape.map((_, a) => Math.ceil((limit[a]! - start[a]!) / strides[a]!));
+}
+
+export const slicePrim: Primitive<SliceParams> = primitive<SliceParams>({
+  name: "slice",
+  abstractEval: ([x], p) => [{ shape: slicedShape(x!.shape, p), dtype: x!.dtype }],
+  impl: ([x], p) => [
+    new ConcreteArray(slicedShape(x!.shape, p), x!.dtype, sliceKernel(x!.data, x!.shape, p.start, p.limit, p.strides, x!.dtype)),
+  ],
+  jvp: ([x], [t], p) => ({ primalsOut: [slicePrim.bind1([x!], p)], tangentsOut: [slicePrim.bind1([t!], p)] }),
+  transpose([ct], [x], { start, strides }) {
+    // Put the cotangent back where the slice read it: zeros around, and between elements when strided.
+    const shape = shapeOfArg(x!);
+    const lo: number[] = [];
+    const hi: number[] = [];
+    const interior: number[] = [];
+    shape.forEach((d, a) => {
+      const n = ct!.shape[a]!;
+      if (n === 0) {
+        lo.push(d);
+        hi.push(0);
+        interior.push(0);
+      } else {
+        const lastRead = start[a]! + (n - 1) * strides[a]!;
+        lo.push(start[a]!);
+        hi.push(d - lastRead - 1);
+        interior.push(strides[a]! - 1);
+      }
+    });
+    return [padPrim.bind1([ct!], { lo, hi, interior, value: 0 })];
+  },
+  batch: ([x], [d], p) => [
+    [slicePrim.bind1([moveAxisTo0(x!, d!)], { start: [0, ...p.start], limit: [x!.shape[d!]!, ...p.limit], strides: [1, ...p.strides] })],
+    [0],
+  ],
+});
+
+// ---------------------------------------------------------------------------------------------------
+// rev
+
+export interface RevParams {
+  /** Distinct axes to reverse. */
+  axes: readonly number[];
+}
+
+function checkRevAxes(shape: Shape, axes: readonly number[]): void {
+  if (axes.some((a) => !Number.isInteger(a) || a < 0 || a >= shape.length) || new Set(axes).size !== axes.length) {
+    throw new ShapeError(`rev: axes ${JSON.stringify(axes)} must be distinct axes of ${fmtShape(shape)}`);
+  }
+}
+
+export const revPrim: Primitive<RevParams> = primitive<RevParams>({
+  name: "rev",
+  abstractEval([x], { axes }) {
+    checkRevAxes(x!.shape, axes);
+    return [x!];
+  },
+  impl([x], { axes }) {
+    checkRevAxes(x!.shape, axes);
+    return [new ConcreteArray(x!.shape, x!.dtype, revKernel(x!.data, x!.shape, axes, x!.dtype))];
+  },
+  jvp: ([x], [t], p) => ({ primalsOut: [revPrim.bind1([x!], p)], tangentsOut: [revPrim.bind1([t!], p)] }),
+  transpose: ([ct], _args, p) => [revPrim.bind1([ct!], p)],
+  batch: ([x], [d], { axes }) => [[revPrim.bind1([moveAxisTo0(x!, d!)], { axes: axes.map((a) => a + 1) })], [0]],
+});
+
+// ---------------------------------------------------------------------------------------------------
+// user-facing: concatenate, stack, split
+
+/** Joins arrays along an existing axis (default 0; null flattens them first), promoting dtypes. */
+export function concatenate(xs: readonly NdArray[], options: { axis?: number | null } = {}): NdArray {
+  if (xs.length === 0) throw new ShapeError("concatenate: expected at least one array");
+  let arrays = promoteOperands("concatenate", xs);
+  if (options.axis === null) arrays = arrays.map((x) => reshape(x, [x.size]));
+  const first = arrays[0]!;
+  if (first.ndim === 0) throw new ShapeError("concatenate: zero-dimensional arrays cannot be concatenated");
+  const axis = normalizeAxis("concatenate", options.axis ?? 0, first.ndim);
+  const shapes = arrays.map((x) => x.shape);
+  if (shapes.some((s) => s.length !== first.ndim)) {
+    throw new ShapeError(`concatenate: all arrays must have the same rank, got shapes ${fmtShapes(shapes)}`);
+  }
+  if (shapes.some((s) => s.some((d, i) => i !== axis && d !== first.shape[i]))) {
+    throw new ShapeError(`concatenate: shapes ${fmtShapes(shapes)} differ outside axis ${axis}`);
+  }
+  if (arrays.length === 1) return first;
+  return concatenatePrim.bind1(arrays, { axis });
+}
+
+/** Joins arrays of one shape along a new axis (default 0). */
+export function stack(xs: readonly NdArray[], options: { axis?: number } = {}): NdArray {
+  if (xs.length === 0) throw new ShapeError("stack: expected at least one array");
+  const shape = xs[0]!.shape;
+  if (xs.some((x) => !shapeEquals(x.shape, shape))) {
+    throw new ShapeError(`stack: all arrays must have the same shape, got ${fmtShapes(xs.map((x) => x.shape))}`);
+  }
+  const axis = normalizeAxis("stack", options.axis ?? 0, shape.length + 1);
+  return concatenate(
+    xs.map((x) => expandDims(x, axis)),
+    { axis },
+  );
+}
+
+/**
+ * numpy split: a number of equal sections, or the indices where `axis` (default 0) is cut
+ * (`[2, 5]` gives x[:2], x[2:5], x[5:], with Python slicing's clamping and negative indices).
+ */
+export function split(x: NdArray, indicesOrSections: number | readonly number[], options: { axis?: number } = {}): NdArray[] {
+  if (x.ndim === 0) throw new ShapeError("split: cannot split a zero-dimensional array");
+  const axis = normalizeAxis("split", options.axis ?? 0, x.ndim);
+  const n = x.shape[axis]!;
+  const along = (spec: SliceSpec): NdArray => slice(x, [...Array.from({ length: axis }, () => ({})), spec]);
+  if (typeof indicesOrSections === "number") {
+    const sections = indicesOrSections;
+    if (!Number.isInteger(sections) || sections <= 0) {
+      throw new RangeError(`split: the number of sections must be a positive integer, got ${sections}`);
+    }
+    if (n % sections !== 0) {
+      throw new ShapeError(`split: axis ${axis} of ${fmtShape(x.shape)} (size ${n}) does not divide into ${sections} equal sections`);
+    }
+    const size = n / sections;
+    return Array.from({ length: sections }, (_, i) => along({ start: i * size, stop: (i + 1) * size }));
+  }
+  const cuts = indicesOrSections;
+  if (cuts.some((c) => !Number.isInteger(c))) throw new RangeError(`split: indices must be integers, got ${JSON.stringify(cuts)}`);
+  const starts: (number | undefined)[] = [undefined, ...cuts];
+  const stops: (number | undefined)[] = [...cuts, undefined];
+  return starts.map((start, i) => along({ start, stop: stops[i] }));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// user-facing: slice, pad, flip
+
+/** One axis of a Python slice `start:stop:step`; omitted fields take Python's defaults. */
+export interface SliceSpec {
+  start?: number;
+  stop?: number;
+  step?: number;
+}
+
+/** Python's slice.indices(n): the first index, the step and the count of selected elements. */
+function resolveSlice(spec: SliceSpec, n: number, axis: number): { first: number; step: number; count: number } {
+  const step = spec.step ?? 1;
+  if (!Number.isInteger(step) || step === 0) throw new RangeError(`slice: step on axis ${axis} must be a non-zero integer, got ${step}`);
+  for (const v of [spec.start, spec.stop]) {
+    if (v !== undefined && !Number.isInteger(v)) throw new RangeError(`slice: bounds on axis ${axis} must be integers, got ${v}`);
+  }
+  const [lower, upper] = step > 0 ? [0, n] : [-1, n - 1];
+  const clamp = (v: number | undefined, fallback: number): number => {
+    if (v === undefined) return fallback;
+    return v < 0 ? Math.max(v + n, lower) : Math.min(v, upper);
+  };
+  const first = clamp(spec.start, step > 0 ? lower : upper);
+  const stop = clamp(spec.stop, step > 0 ? upper : lower);
+  const count = step > 0 ? Math.max(0, Math.ceil((stop - first) / step)) : Math.max(0, Math.ceil((first - stop) / -step));
+  return { first, step, count };
+}
+
+/**
+ * Python slicing on the leading axes: `slice(x, [{ start: 1 }, { step: -1 }])` is `x[1:, ::-1]`.
+ * Negative bounds count from the end and are clamped; negative steps read backwards.
+ */
+export function slice(x: NdArray, specs: readonly SliceSpec[]): NdArray {
+  if (specs.length > x.ndim) {
+    throw new ShapeError(`slice: ${specs.length} slices given for an array of rank ${x.ndim} (shape ${fmtShape(x.shape)})`);
+  }
+  const resolved = x.shape.map((n, a) => resolveSlice(specs[a] ?? {}, n, a));
+  // Negative steps: reverse those axes, then read forward from the mirrored first index.
+  const reversed = resolved.flatMap((r, a) => (r.step < 0 && r.count > 0 ? [a] : []));
+  const source = reversed.length ? revPrim.bind1([x], { axes: reversed }) : x;
+  const start: number[] = [];
+  const limit: number[] = [];
+  const strides: number[] = [];
+  resolved.forEach(({ first, step, count }, a) => {
+    const n = x.shape[a]!;
+    const stride = Math.abs(step);
+    const from = count === 0 ? 0 : step > 0 ? first : n - 1 - first;
+    start.push(from);
+    limit.push(count === 0 ? 0 : from + (count - 1) * stride + 1);
+    strides.push(count <= 1 ? 1 : stride);
+  });
+  const identity = x.shape.every((n, a) => start[a] === 0 && limit[a] === n && strides[a] === 1);
+  return identity ? source : slicePrim.bind1([source], { start, limit, strides });
+}
+
+/** numpy pad_width: a number, a [before, after] pair for every axis, or one pair per axis. */
+export type PadWidth = number | readonly number[] | readonly (readonly number[])[];
+
+function resolvePadWidth(padWidth: PadWidth, shape: Shape): [number[], number[]] {
+  const r = shape.length;
+  const bad = (): ShapeError =>
+    new ShapeError(
+      `pad: pad width ${JSON.stringify(padWidth)} does not fit shape ${fmtShape(shape)}; expected a number, [before, after], or ${r} pairs`,
+    );
+  const pair = (p: number | readonly number[]): [number, number] => {
+    if (typeof p === "number") return [p, p];
+    if (p.length === 1) return [p[0]!, p[0]!];
+    if (p.length === 2) return [p[0]!, p[1]!];
+    throw bad();
+  };
+  let pairs: [number, number][];
+  if (typeof padWidth === "number") pairs = filled(r, 0).map(() => pair(padWidth));
+  else if (padWidth.every((p) => typeof p === "number")) {
+    const p = pair(padWidth as readonly number[]);
+    pairs = filled(r, 0).map(() => p);
+  } else if (padWidth.every((p) => typeof p !== "number")) {
+    const list = padWidth as readonly (readonly number[])[];
+    if (list.length === 1) pairs = filled(r, 0).map(() => pair(list[0]!));
+    else if (list.length === r) pairs = list.map(pair);
+    else throw bad();
+  } else throw bad();
+  if (pairs.some(([b, a]) => !Number.isInteger(b) || !Number.isInteger(a) || b < 0 || a < 0)) {
+    throw new ShapeError(`pad: pad widths must be non-negative integers, got ${JSON.stringify(padWidth)}`);
+  }
+  return [pairs.map((p) => p[0]), pairs.map((p) => p[1])];
+}
+
+/** Constant padding (numpy pad with mode "constant"); `value` defaults to 0. */
+export function pad(x: NdArray, padWidth: PadWidth, options: { value?: number } = {}): NdArray {
+  const [lo, hi] = resolvePadWidth(padWidth, x.shape);
+  if (lo.every((v) => v === 0) && hi.every((v) => v === 0)) return x;
+  return padPrim.bind1([x], { lo, hi, interior: filled(x.ndim, 0), value: options.value ?? 0 });
+}
+
+/** Reverses the order of elements along `axis` (all axes by default). */
+export function flip(x: NdArray, options: { axis?: Axis } = {}): NdArray {
+  const axes = normalizeAxes("flip", options.axis, x.ndim);
+  if (axes.length === 0) return x;
+  return revPrim.bind1([x], { axes });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// user-facing: tile, repeat (a broadcast into an interleaved shape, then a reshape)
+
+function checkCount(op: string, what: string, n: number): void {
+  if (!Number.isInteger(n) || n < 0) throw new RangeError(`${op}: ${what} must be a non-negative integer, got ${n}`);
+}
+
+/** numpy tile: the array repeated `reps` times along each axis (shapes aligned at the end). */
+export function tile(x: NdArray, reps: number | readonly number[]): NdArray {
+  const list = typeof reps === "number" ? [reps] : [...reps];
+  for (const r of list) checkCount("tile", "reps", r);
+  const rank = Math.max(x.ndim, list.length);
+  const counts = [...filled(rank - list.length, 1), ...list];
+  const shape = [...filled(rank - x.ndim, 1), ...x.shape];
+  if (counts.every((c) => c === 1)) return reshape(x, shape);
+  // [r0, d0, r1, d1, ...]: each copy of the whole block comes before the next along the axis.
+  const interleaved = shape.flatMap((d, i) => [counts[i]!, d]);
+  const offset = rank - x.ndim;
+  const spread = broadcastInDimPrim.bind1([x], {
+    shape: interleaved,
+    broadcastDimensions: x.shape.map((_, i) => 2 * (i + offset) + 1),
+  });
+  return reshape(
+    spread,
+    shape.map((d, i) => d * counts[i]!),
+  );
+}
+
+/** numpy repeat: each element repeated `repeats` times along `axis` (of the flattened array by default). */
+export function repeat(x: NdArray, repeats: number, options: { axis?: number } = {}): NdArray {
+  checkCount("repeat", "repeats", repeats);
+  const source = options.axis === undefined ? reshape(x, [x.size]) : x;
+  const axis = normalizeAxis("repeat", options.axis ?? 0, source.ndim);
+  if (repeats === 1) return source;
+  // [..., d, repeats, ...]: the copies of one element sit next to each other.
+  const shape = source.shape;
+  const spread = broadcastInDimPrim.bind1([source], {
+    shape: [...shape.slice(0, axis + 1), repeats, ...shape.slice(axis + 1)],
+    broadcastDimensions: shape.map((_, i) => (i <= axis ? i : i + 1)),
+  });
+  return reshape(
+    spread,
+    shape.map((d, i) => (i === axis ? d * repeats : d)),
+  );
+}

@@ -1,0 +1,38 @@
+/** makeProgram: trace a function on abstract values into the IR, printable like a jaxpr. */
+import { type AbstractValue, NdArray, ShapeDtype } from "../core/array.js";
+import type { Program } from "../core/ir.js";
+import { type StagedProgram, stageFlat } from "../core/staging.js";
+import { type TreeDef, flatten } from "../tree/treedef.js";
+import { flattenFun } from "./flat.js";
+
+export interface TracedProgram extends StagedProgram {
+  readonly inTree: TreeDef;
+  readonly outTree: TreeDef;
+  toString(): string;
+}
+
+/** Abstract values of a tree of arrays and ShapeDtype leaves. */
+export function abstractLeaves(who: string, args: unknown): [AbstractValue[], TreeDef] {
+  const [leaves, def] = flatten(args);
+  const avals = leaves.map((l, i) => {
+    if (l instanceof NdArray) return l.aval;
+    if (l instanceof ShapeDtype) return { shape: l.shape, dtype: l.dtype };
+    if (typeof l === "number") return { shape: [], dtype: "float32" as const };
+    throw new TypeError(`${who}: argument leaf ${i} is ${typeof l}; expected an array, a ShapeDtype or a number`);
+  });
+  return [avals, def];
+}
+
+/**
+ * `makeProgram(f)(...args)` traces `f` with the shapes and dtypes of `args` (arrays or ShapeDtype
+ * values) and returns its program; `toString()` prints it.
+ */
+export function makeProgram<Args extends unknown[]>(f: (...args: Args) => unknown) {
+  return (...args: { [K in keyof Args]: Args[K] | ShapeDtype | unknown }): TracedProgram => {
+    const [avals, inTree] = abstractLeaves("makeProgram", args);
+    const flat = flattenFun("makeProgram", f as (...a: never[]) => unknown, inTree);
+    const staged = stageFlat(flat, avals);
+    const program: Program = staged.program;
+    return { ...staged, inTree, outTree: flat.outTree(), toString: () => program.toString() };
+  };
+}
