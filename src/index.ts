@@ -11,6 +11,7 @@ export {
   hessian,
   jacfwd,
   jacrev,
+  jit,
   jvp,
   linearize,
   makeProgram,
@@ -19,7 +20,10 @@ export {
   vmap,
   type GradOptions,
   type JacobianOptions,
+  type JitOptions,
+  type JittedFunction,
   type TracedProgram,
   type VmapOptions,
 } from "./transforms/index.js";
 export { stopGradient } from "./ops/unary.js";
+export * as random from "./random/index.js";

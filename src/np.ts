@@ -7,3 +7,5 @@ export { dot, matmul, outer } from "./ops/linalg.js";
 export { all, any, argmax, argmin, cumsum, max, mean, min, prod, std, sum, variance as var, variance } from "./ops/reduce.js";
 export * from "./ops/unary.js";
 export { einsum, tensordot } from "./ops/einsum.js";
+export { concatenate, stack, split, slice, pad, flip, tile, repeat } from "./ops/shape.js";
+export { take, takeAlongAxis, scatterAdd, oneHot } from "./ops/indexing.js";

@@ -92,13 +92,32 @@ export type NestedArray = number | boolean | NestedArray[];
 export interface NdArray extends ArrayMethods {}
 
 export class ConcreteArray extends NdArray {
+  private storage: TypedArray | null;
   constructor(
     readonly shape: Shape,
     readonly dtype: DType,
-    /** Row-major storage; never written after construction. */
-    readonly data: TypedArray,
+    /** Row-major storage; never written after construction (except by a jit that it was donated to). */
+    data: TypedArray,
   ) {
     super();
+    this.storage = data;
+  }
+  get data(): TypedArray {
+    if (this.storage === null) {
+      throw new Error(
+        `this ${fmtAval(this)} array was donated to a jitted function (donateArgnums) and its buffer reused; use the function's outputs instead`,
+      );
+    }
+    return this.storage;
+  }
+  /** Marks the array donated: its buffer now belongs to a jitted function's outputs. */
+  donate(): TypedArray {
+    const s = this.data;
+    this.storage = null;
+    return s;
+  }
+  get isDonated(): boolean {
+    return this.storage === null;
   }
   concrete(): ConcreteArray {
     return this;

@@ -4,6 +4,8 @@
  * The registry lets tools (the laws coverage table, the IR printer) find any primitive by its name.
  */
 import type { AbstractValue, ConcreteArray, NdArray } from "./array.js";
+import type { TypedArray } from "./dtype.js";
+import type { Program } from "./ir.js";
 import { bind } from "./trace.js";
 
 /** A linear input whose value is unknown while transposing (JAX's UndefinedPrimal). */
@@ -43,6 +45,18 @@ export interface PrimitiveRules<P> {
    * arrive as UndefinedPrimal; return null for inputs the primitive is not linear in.
    */
   transpose?(cts: readonly NdArray[], args: readonly (NdArray | UndefinedPrimal)[], params: P): (NdArray | null)[];
+  /**
+   * A kernel specialised at jit compile time for these shapes, writing into buffers the memory planner
+   * assigned (no allocation per call). Without it the executor calls `impl` and copies.
+   */
+  lower?(inAvals: readonly AbstractValue[], outAvals: readonly AbstractValue[], params: P): Kernel;
+  /**
+   * When some inputs are unknown during partial evaluation (linearize/vjp): how to proceed instead of
+   * recording the primitive whole. Call-like primitives (jit) inline their program here.
+   */
+  partialEval?(tracers: readonly NdArray[], params: P): NdArray[];
+  /** Call-like primitives (jit, customVjp): the program they run, for the jit compiler to inline. */
+  inlineProgram?(inAvals: readonly AbstractValue[], params: P): { program: Program; consts: NdArray[] };
   /** Parameters as shown by the IR printer (default: the params object as JSON). */
   formatParams?(params: P): string;
 }
@@ -51,6 +65,9 @@ export interface Primitive<P = unknown> extends PrimitiveRules<P> {
   bind(args: readonly NdArray[], params: P): NdArray[];
   bind1(args: readonly NdArray[], params: P): NdArray;
 }
+
+/** A compiled kernel: reads `ins`, writes every element of `outs`. */
+export type Kernel = (ins: readonly TypedArray[], outs: readonly TypedArray[]) => void;
 
 const registry = new Map<string, Primitive<never>>();
 

@@ -6,14 +6,26 @@
 import type { NdArray } from "../core/array.js";
 import type { Axis } from "../core/methods-types.js";
 import { normalizeAxes } from "../core/shape.js";
-import { add, divide, greater, maximum, multiply, subtract, where } from "../ops/binary.js";
+import { add, divide, greater, lessEqual, maximum, multiply, subtract, where } from "../ops/binary.js";
 import { reshape } from "../ops/layout.js";
 import { max, sum } from "../ops/reduce.js";
-import { abs, erf, exp, expm1, isfinite, log, log1p, negative, sigmoid as sigmoidOp, stopGradient, tanh as tanhOp } from "../ops/unary.js";
+import {
+  abs,
+  erf,
+  exp,
+  expm1,
+  isfinite,
+  log,
+  log1p,
+  negative,
+  sigmoid as sigmoidOp,
+  stopGradient,
+  tanh as tanhOp,
+} from "../ops/unary.js";
 
-/** max(x, 0); the derivative at 0 is 0, as PyTorch. */
+/** max(x, 0); the derivative at 0 is 0 and NaN propagates, as PyTorch. */
 export function relu(x: NdArray): NdArray {
-  return where(greater(x, 0), x, 0);
+  return where(lessEqual(x, 0), 0, x);
 }
 
 /** The logistic function 1 / (1 + exp(-x)), without overflow. */
@@ -55,7 +67,8 @@ export function gelu(x: NdArray, options: GeluOptions = {}): NdArray {
     const inner = multiply(add(x, multiply(multiply(x, multiply(x, x)), 0.044715)), Math.sqrt(2 / Math.PI));
     return multiply(multiply(x, 0.5), add(tanhOp(inner), 1));
   }
-  if (approximate !== "none") throw new Error(`gelu: approximate must be 'none' or 'tanh', got '${String(approximate)}'`);
+  if (approximate !== "none")
+    throw new Error(`gelu: approximate must be 'none' or 'tanh', got '${String(approximate)}'`);
   return multiply(multiply(x, 0.5), add(erf(multiply(x, Math.SQRT1_2)), 1));
 }
 

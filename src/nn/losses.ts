@@ -4,10 +4,22 @@
  * from the input's is an error here (PyTorch broadcasts with a warning), and class targets are int32.
  */
 import { ConcretizationError, type NdArray } from "../core/array.js";
-import { type TypedArray, isFloat } from "../core/dtype.js";
+import { isFloat, type TypedArray } from "../core/dtype.js";
 import type { ArrayLike } from "../core/methods-types.js";
-import { ShapeError, fmtShape, shapeEquals } from "../core/shape.js";
-import { add, astype, divide, equal, greater, less, maximum, multiply, notEqual, subtract, where } from "../ops/binary.js";
+import { broadcastShapes, fmtShape, ShapeError, shapeEquals } from "../core/shape.js";
+import {
+  add,
+  astype,
+  divide,
+  equal,
+  greater,
+  less,
+  maximum,
+  multiply,
+  notEqual,
+  subtract,
+  where,
+} from "../ops/binary.js";
 import { arange, asArray } from "../ops/creation.js";
 import { expandDims, reshape } from "../ops/layout.js";
 import { mean, sum } from "../ops/reduce.js";
@@ -57,7 +69,11 @@ export function l1Loss(input: NdArray, target: NdArray, options: ReductionOption
 }
 
 /** Quadratic below |d| < delta, linear above: delta * (|d| - delta / 2). */
-export function huberLoss(input: NdArray, target: NdArray, options: ReductionOptions & { delta?: number } = {}): NdArray {
+export function huberLoss(
+  input: NdArray,
+  target: NdArray,
+  options: ReductionOptions & { delta?: number } = {},
+): NdArray {
   const delta = options.delta ?? 1;
   if (!(delta > 0)) throw new RangeError(`huberLoss: delta must be positive, got ${delta}`);
   checkSameShape("huberLoss", input, target);
@@ -69,7 +85,11 @@ export function huberLoss(input: NdArray, target: NdArray, options: ReductionOpt
 }
 
 /** Huber loss divided by beta: 0.5 d^2 / beta below |d| < beta, else |d| - beta / 2; beta = 0 is the L1 loss. */
-export function smoothL1Loss(input: NdArray, target: NdArray, options: ReductionOptions & { beta?: number } = {}): NdArray {
+export function smoothL1Loss(
+  input: NdArray,
+  target: NdArray,
+  options: ReductionOptions & { beta?: number } = {},
+): NdArray {
   const beta = options.beta ?? 1;
   if (!(beta >= 0)) throw new RangeError(`smoothL1Loss: beta must be non-negative, got ${beta}`);
   checkSameShape("smoothL1Loss", input, target);
@@ -98,7 +118,8 @@ const DEFAULT_IGNORE_INDEX = -100;
 
 /** The class axis of an input [C], [N, C] or [N, C, d1, ...] (PyTorch's layout). */
 function classAxisOf(op: string, input: NdArray): number {
-  if (input.ndim === 0) throw new ShapeError(`${op}: expected an input of shape [C], [N,C] or [N,C,...], got a 0-d array`);
+  if (input.ndim === 0)
+    throw new ShapeError(`${op}: expected an input of shape [C], [N,C] or [N,C,...], got a 0-d array`);
   return input.ndim === 1 ? 0 : 1;
 }
 
@@ -106,7 +127,13 @@ function classAxisOf(op: string, input: NdArray): number {
  * Checks that `target` holds int32 class indices of the input's shape without its class axis, and (when
  * its values are known, i.e. not while tracing) that each is a class or the ignored index.
  */
-function checkClassTarget(op: string, input: NdArray, classAxis: number, target: NdArray, ignoreIndex: number): void {
+function checkClassTarget(
+  op: string,
+  input: NdArray,
+  classAxis: number,
+  target: NdArray,
+  ignoreIndex: number,
+): void {
   const expected = input.shape.filter((_, i) => i !== classAxis);
   if (target.dtype !== "int32" || !shapeEquals(target.shape, expected)) {
     throw new ShapeError(
@@ -228,13 +255,13 @@ export function binaryCrossEntropyWithLogits(
     loss = add(subtract(maximum(logits, 0), multiply(logits, target)), log1p(exp(negative(abs(logits)))));
   } else {
     const posWeight = asArray(options.posWeight, logits.dtype);
-    const logWeight = add(multiply(subtract(posWeight, 1), target), 1);
-    loss = add(multiply(subtract(1, target), logits), multiply(logWeight, softplusOfNegative(logits)));
-    if (!shapeEquals(loss.shape, logits.shape)) {
+    if (!shapeEquals(broadcastShapes(op, posWeight.shape, logits.shape), logits.shape)) {
       throw new ShapeError(
         `${op}: posWeight of shape ${fmtShape(posWeight.shape)} does not broadcast to input ${fmtShape(logits.shape)}`,
       );
     }
+    const logWeight = add(multiply(subtract(posWeight, 1), target), 1);
+    loss = add(multiply(subtract(1, target), logits), multiply(logWeight, softplusOfNegative(logits)));
   }
   return reduceLoss(op, loss, options.reduction);
 }
@@ -273,6 +300,7 @@ function checkProbabilities(op: string, probs: NdArray): void {
   }
   for (let i = 0; i < values.length; i++) {
     const v = values[i]!;
-    if (!(v >= 0 && v <= 1)) throw new RangeError(`${op}: input ${v} at flat index ${i} is not a probability in [0, 1]`);
+    if (!(v >= 0 && v <= 1))
+      throw new RangeError(`${op}: input ${v} at flat index ${i} is not a probability in [0, 1]`);
   }
 }

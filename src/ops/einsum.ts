@@ -3,7 +3,7 @@
  * matmul after summing out the indices only one side has, so gradients, vmap and jit come for free.
  */
 import type { NdArray } from "../core/array.js";
-import { ShapeError, fmtShape } from "../core/shape.js";
+import { fmtShape, ShapeError } from "../core/shape.js";
 import { astype, promoteOperands, where } from "./binary.js";
 import { eye } from "./creation.js";
 import { broadcastTo, reshape, transpose } from "./layout.js";
@@ -43,27 +43,31 @@ export function einsum(subscripts: string, ...operands: NdArray[]): NdArray {
   const arrow = spec.split("->");
   if (arrow.length > 2) fail(ctx, `"->" appears more than once`);
   const terms = arrow[0]!.split(",");
-  if (terms.length !== operands.length) fail(ctx, `${terms.length} operand subscripts but ${operands.length} operands`);
+  if (terms.length !== operands.length)
+    fail(ctx, `${terms.length} operand subscripts but ${operands.length} operands`);
 
   const parsed = terms.map((t, i) => parseTerm(ctx, t, `operand ${i}`));
   const ellipsisRank = Math.max(
     0,
     ...parsed.map((p, i) => {
       if (!p.hasEllipsis) return 0;
-      const extra = operands[i]!.ndim - p.letters.length;
-      if (extra < 0) fail(ctx, `operand ${i} has ${p.letters.length} indices but rank ${operands[i]!.ndim}`);
+      const extra = operands[i]!.ndim - p.named;
+      if (extra < 0)
+        fail(ctx, `operand ${i} has ${p.named} indices "${terms[i]}" but rank ${operands[i]!.ndim}`);
       return extra;
     }),
   );
   const promoted = promoteOperands("einsum", operands);
   const labelled: Labelled[] = parsed.map((p, i) => {
     const x = promoted[i]!;
-    const extra = x.ndim - p.letters.length;
+    const extra = x.ndim - p.named;
     if (!p.hasEllipsis && extra !== 0) {
-      fail(ctx, `operand ${i} has ${p.letters.length} indices "${terms[i]}" but rank ${x.ndim}`);
+      fail(ctx, `operand ${i} has ${p.named} indices "${terms[i]}" but rank ${x.ndim}`);
     }
     // "..." axes are right-aligned across operands, as numpy broadcasting.
-    const ellipsisLabels = Array.from({ length: extra }, (_, j) => ellipsisAxisLabel(ellipsisRank - extra + j));
+    const ellipsisLabels = Array.from({ length: extra }, (_, j) =>
+      ellipsisAxisLabel(ellipsisRank - extra + j),
+    );
     const labels = p.letters.flatMap((l) => (l === ELLIPSIS_LABEL ? ellipsisLabels : [l]));
     return { x: x.dtype === "bool" ? astype(x, "int32") : x, labels };
   });
@@ -77,7 +81,8 @@ export function einsum(subscripts: string, ...operands: NdArray[]): NdArray {
     for (const l of output) {
       if (seen.has(l)) fail(ctx, `output index '${l}' appears more than once`);
       seen.add(l);
-      if (!labelled.some((o) => o.labels.includes(l))) fail(ctx, `output index '${l}' does not appear in any operand`);
+      if (!labelled.some((o) => o.labels.includes(l)))
+        fail(ctx, `output index '${l}' does not appear in any operand`);
     }
   } else {
     const counts = new Map<string, number>();
@@ -96,8 +101,12 @@ function isEllipsisLabel(l: string): boolean {
   return l.startsWith(ELLIPSIS_LABEL);
 }
 
-/** The letters of one term, with "..." kept as one entry. */
-function parseTerm(ctx: Context, term: string, what: string): { letters: string[]; hasEllipsis: boolean } {
+/** The letters of one term, with "..." kept as one entry; `named` counts the letters. */
+function parseTerm(
+  ctx: Context,
+  term: string,
+  what: string,
+): { letters: string[]; hasEllipsis: boolean; named: number } {
   const letters: string[] = [];
   let hasEllipsis = false;
   for (let i = 0; i < term.length; ) {
@@ -109,11 +118,12 @@ function parseTerm(ctx: Context, term: string, what: string): { letters: string[
       continue;
     }
     const c = term[i]!;
-    if (!/[a-zA-Z]/.test(c)) fail(ctx, `${what} "${term}" has '${c}'; indices are letters a-z, A-Z (or "...")`);
+    if (!/[a-zA-Z]/.test(c))
+      fail(ctx, `${what} "${term}" has '${c}'; indices are letters a-z, A-Z (or "...")`);
     letters.push(c);
     i++;
   }
-  return { letters, hasEllipsis };
+  return { letters, hasEllipsis, named: letters.length - (hasEllipsis ? 1 : 0) };
 }
 
 /**
@@ -187,7 +197,12 @@ function sumOut(o: Labelled, keep: ReadonlySet<string>): Labelled {
 }
 
 /** One pair as a matmul: [batch, freeA, contracted] @ [batch, contracted, freeB]. */
-function contractPair(a: Labelled, b: Labelled, needed: ReadonlySet<string>, sizes: ReadonlyMap<string, number>): Labelled {
+function contractPair(
+  a: Labelled,
+  b: Labelled,
+  needed: ReadonlySet<string>,
+  sizes: ReadonlyMap<string, number>,
+): Labelled {
   a = sumOut(a, new Set([...needed, ...b.labels]));
   b = sumOut(b, new Set([...needed, ...a.labels]));
   const inB = new Set(b.labels);
@@ -234,20 +249,26 @@ export function tensordot(
   let axesA: number[];
   let axesB: number[];
   if (typeof axes === "number") {
-    if (!Number.isInteger(axes) || axes < 0 || axes > a.ndim || axes > b.ndim) fail(ctx, `cannot contract ${axes} axes`);
+    if (!Number.isInteger(axes) || axes < 0 || axes > a.ndim || axes > b.ndim)
+      fail(ctx, `cannot contract ${axes} axes`);
     axesA = Array.from({ length: axes }, (_, i) => a.ndim - axes + i);
     axesB = Array.from({ length: axes }, (_, i) => i);
   } else {
     const list = (v: number | readonly number[]): number[] => (typeof v === "number" ? [v] : [...v]);
     axesA = list(axes[0]).map((ax) => normalize(ctx, ax, a.ndim));
     axesB = list(axes[1]).map((ax) => normalize(ctx, ax, b.ndim));
-    if (axesA.length !== axesB.length) fail(ctx, `${axesA.length} axes of the first operand but ${axesB.length} of the second`);
-    if (new Set(axesA).size !== axesA.length || new Set(axesB).size !== axesB.length) fail(ctx, "repeated axis");
+    if (axesA.length !== axesB.length)
+      fail(ctx, `${axesA.length} axes of the first operand but ${axesB.length} of the second`);
+    if (new Set(axesA).size !== axesA.length || new Set(axesB).size !== axesB.length)
+      fail(ctx, "repeated axis");
   }
   axesA.forEach((ax, i) => {
     const bx = axesB[i]!;
     if (a.shape[ax] !== b.shape[bx]) {
-      fail(ctx, `axis ${ax} of the first operand has size ${a.shape[ax]} but axis ${bx} of the second has ${b.shape[bx]}`);
+      fail(
+        ctx,
+        `axis ${ax} of the first operand has size ${a.shape[ax]} but axis ${bx} of the second has ${b.shape[bx]}`,
+      );
     }
   });
   const labelsA = a.shape.map((_, i) => {
@@ -272,6 +293,7 @@ export function tensordot(
 }
 
 function normalize(ctx: Context, axis: number, ndim: number): number {
-  if (!Number.isInteger(axis) || axis < -ndim || axis >= ndim) fail(ctx, `axis ${axis} is out of bounds for rank ${ndim}`);
+  if (!Number.isInteger(axis) || axis < -ndim || axis >= ndim)
+    fail(ctx, `axis ${axis} is out of bounds for rank ${ndim}`);
   return axis < 0 ? axis + ndim : axis;
 }

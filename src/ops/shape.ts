@@ -3,18 +3,27 @@
  * concatenate, stack, split, slice (Python slicing), pad, flip, tile, repeat. All four primitives are
  * linear; each one's transpose is another of them (concatenate ↔ slice, pad ↔ slice, rev ↔ rev).
  */
+
+import { concatenateKernel, paddedSize, padKernel, revKernel, sliceKernel } from "../backend/js/shape.js";
 import { type AbstractValue, ConcreteArray, type NdArray } from "../core/array.js";
 import type { DType } from "../core/dtype.js";
 import type { Axis } from "../core/methods-types.js";
 import { type Primitive, primitive, UndefinedPrimal } from "../core/primitive.js";
-import { ShapeError, type Shape, fmtShape, normalizeAxes, normalizeAxis, shapeEquals } from "../core/shape.js";
-import { concatenateKernel, padKernel, paddedSize, revKernel, sliceKernel } from "../backend/js/shape.js";
+import {
+  fmtShape,
+  normalizeAxes,
+  normalizeAxis,
+  type Shape,
+  ShapeError,
+  shapeEquals,
+} from "../core/shape.js";
 import { promoteOperands } from "./binary.js";
 import { alignBatched } from "./elementwise-kit.js";
 import { broadcastInDimPrim, expandDims, moveAxisTo0, reshape } from "./layout.js";
 
 const fmtShapes = (shapes: readonly Shape[]): string => shapes.map(fmtShape).join(", ");
-const shapeOfArg = (a: NdArray | UndefinedPrimal): Shape => (a instanceof UndefinedPrimal ? a.aval.shape : a.shape);
+const shapeOfArg = (a: NdArray | UndefinedPrimal): Shape =>
+  a instanceof UndefinedPrimal ? a.aval.shape : a.shape;
 const filled = (n: number, v: number): number[] => new Array<number>(n).fill(v);
 
 function checkAxisParam(op: string, axis: number, shape: Shape): void {
@@ -30,7 +39,9 @@ function checkPerAxis(op: string, name: string, values: readonly number[], shape
     );
   }
   if (values.some((v) => !Number.isInteger(v) || v < min)) {
-    throw new ShapeError(`${op}: ${name} ${JSON.stringify(values)} must be integers >= ${min} (operand ${fmtShape(shape)})`);
+    throw new ShapeError(
+      `${op}: ${name} ${JSON.stringify(values)} must be integers >= ${min} (operand ${fmtShape(shape)})`,
+    );
   }
 }
 
@@ -83,7 +94,10 @@ export const concatenatePrim: Primitive<ConcatenateParams> = primitive<Concatena
     const dtype = args[0]!.dtype;
     return [new ConcreteArray(shape, dtype, concatenateKernel(args, axis, shape, dtype))];
   },
-  jvp: (xs, ts, p) => ({ primalsOut: [concatenatePrim.bind1(xs, p)], tangentsOut: [concatenatePrim.bind1(ts, p)] }),
+  jvp: (xs, ts, p) => ({
+    primalsOut: [concatenatePrim.bind1(xs, p)],
+    tangentsOut: [concatenatePrim.bind1(ts, p)],
+  }),
   transpose([ct], args, { axis }) {
     // Each linear operand gets the slab of the cotangent it was copied to.
     let offset = 0;
@@ -99,7 +113,10 @@ export const concatenatePrim: Primitive<ConcatenateParams> = primitive<Concatena
       });
     });
   },
-  batch: (args, dims, { axis }) => [[concatenatePrim.bind1(alignBatched(args, dims), { axis: axis + 1 })], [0]],
+  batch: (args, dims, { axis }) => [
+    [concatenatePrim.bind1(alignBatched(args, dims), { axis: axis + 1 })],
+    [0],
+  ],
 });
 
 // ---------------------------------------------------------------------------------------------------
@@ -150,7 +167,14 @@ export const padPrim: Primitive<PadParams> = primitive<PadParams>({
   },
   batch([x], [d], p) {
     return [
-      [padPrim.bind1([moveAxisTo0(x!, d!)], { lo: [0, ...p.lo], hi: [0, ...p.hi], interior: [0, ...p.interior], value: p.value })],
+      [
+        padPrim.bind1([moveAxisTo0(x!, d!)], {
+          lo: [0, ...p.lo],
+          hi: [0, ...p.hi],
+          interior: [0, ...p.interior],
+          value: p.value,
+        }),
+      ],
       [0],
     ];
   },
@@ -186,7 +210,11 @@ export const slicePrim: Primitive<SliceParams> = primitive<SliceParams>({
   name: "slice",
   abstractEval: ([x], p) => [{ shape: slicedShape(x!.shape, p), dtype: x!.dtype }],
   impl: ([x], p) => [
-    new ConcreteArray(slicedShape(x!.shape, p), x!.dtype, sliceKernel(x!.data, x!.shape, p.start, p.limit, p.strides, x!.dtype)),
+    new ConcreteArray(
+      slicedShape(x!.shape, p),
+      x!.dtype,
+      sliceKernel(x!.data, x!.shape, p.start, p.limit, p.strides, x!.dtype),
+    ),
   ],
   jvp: ([x], [t], p) => ({ primalsOut: [slicePrim.bind1([x!], p)], tangentsOut: [slicePrim.bind1([t!], p)] }),
   transpose([ct], [x], { start, strides }) {
@@ -211,7 +239,13 @@ export const slicePrim: Primitive<SliceParams> = primitive<SliceParams>({
     return [padPrim.bind1([ct!], { lo, hi, interior, value: 0 })];
   },
   batch: ([x], [d], p) => [
-    [slicePrim.bind1([moveAxisTo0(x!, d!)], { start: [0, ...p.start], limit: [x!.shape[d!]!, ...p.limit], strides: [1, ...p.strides] })],
+    [
+      slicePrim.bind1([moveAxisTo0(x!, d!)], {
+        start: [0, ...p.start],
+        limit: [x!.shape[d!]!, ...p.limit],
+        strides: [1, ...p.strides],
+      }),
+    ],
     [0],
   ],
 });
@@ -225,7 +259,10 @@ export interface RevParams {
 }
 
 function checkRevAxes(shape: Shape, axes: readonly number[]): void {
-  if (axes.some((a) => !Number.isInteger(a) || a < 0 || a >= shape.length) || new Set(axes).size !== axes.length) {
+  if (
+    axes.some((a) => !Number.isInteger(a) || a < 0 || a >= shape.length) ||
+    new Set(axes).size !== axes.length
+  ) {
     throw new ShapeError(`rev: axes ${JSON.stringify(axes)} must be distinct axes of ${fmtShape(shape)}`);
   }
 }
@@ -242,7 +279,10 @@ export const revPrim: Primitive<RevParams> = primitive<RevParams>({
   },
   jvp: ([x], [t], p) => ({ primalsOut: [revPrim.bind1([x!], p)], tangentsOut: [revPrim.bind1([t!], p)] }),
   transpose: ([ct], _args, p) => [revPrim.bind1([ct!], p)],
-  batch: ([x], [d], { axes }) => [[revPrim.bind1([moveAxisTo0(x!, d!)], { axes: axes.map((a) => a + 1) })], [0]],
+  batch: ([x], [d], { axes }) => [
+    [revPrim.bind1([moveAxisTo0(x!, d!)], { axes: axes.map((a) => a + 1) })],
+    [0],
+  ],
 });
 
 // ---------------------------------------------------------------------------------------------------
@@ -272,7 +312,9 @@ export function stack(xs: readonly NdArray[], options: { axis?: number } = {}): 
   if (xs.length === 0) throw new ShapeError("stack: expected at least one array");
   const shape = xs[0]!.shape;
   if (xs.some((x) => !shapeEquals(x.shape, shape))) {
-    throw new ShapeError(`stack: all arrays must have the same shape, got ${fmtShapes(xs.map((x) => x.shape))}`);
+    throw new ShapeError(
+      `stack: all arrays must have the same shape, got ${fmtShapes(xs.map((x) => x.shape))}`,
+    );
   }
   const axis = normalizeAxis("stack", options.axis ?? 0, shape.length + 1);
   return concatenate(
@@ -285,7 +327,11 @@ export function stack(xs: readonly NdArray[], options: { axis?: number } = {}): 
  * numpy split: a number of equal sections, or the indices where `axis` (default 0) is cut
  * (`[2, 5]` gives x[:2], x[2:5], x[5:], with Python slicing's clamping and negative indices).
  */
-export function split(x: NdArray, indicesOrSections: number | readonly number[], options: { axis?: number } = {}): NdArray[] {
+export function split(
+  x: NdArray,
+  indicesOrSections: number | readonly number[],
+  options: { axis?: number } = {},
+): NdArray[] {
   if (x.ndim === 0) throw new ShapeError("split: cannot split a zero-dimensional array");
   const axis = normalizeAxis("split", options.axis ?? 0, x.ndim);
   const n = x.shape[axis]!;
@@ -296,13 +342,16 @@ export function split(x: NdArray, indicesOrSections: number | readonly number[],
       throw new RangeError(`split: the number of sections must be a positive integer, got ${sections}`);
     }
     if (n % sections !== 0) {
-      throw new ShapeError(`split: axis ${axis} of ${fmtShape(x.shape)} (size ${n}) does not divide into ${sections} equal sections`);
+      throw new ShapeError(
+        `split: axis ${axis} of ${fmtShape(x.shape)} (size ${n}) does not divide into ${sections} equal sections`,
+      );
     }
     const size = n / sections;
     return Array.from({ length: sections }, (_, i) => along({ start: i * size, stop: (i + 1) * size }));
   }
   const cuts = indicesOrSections;
-  if (cuts.some((c) => !Number.isInteger(c))) throw new RangeError(`split: indices must be integers, got ${JSON.stringify(cuts)}`);
+  if (cuts.some((c) => !Number.isInteger(c)))
+    throw new RangeError(`split: indices must be integers, got ${JSON.stringify(cuts)}`);
   const starts: (number | undefined)[] = [undefined, ...cuts];
   const stops: (number | undefined)[] = [...cuts, undefined];
   return starts.map((start, i) => along({ start, stop: stops[i] }));
@@ -319,11 +368,17 @@ export interface SliceSpec {
 }
 
 /** Python's slice.indices(n): the first index, the step and the count of selected elements. */
-function resolveSlice(spec: SliceSpec, n: number, axis: number): { first: number; step: number; count: number } {
+function resolveSlice(
+  spec: SliceSpec,
+  n: number,
+  axis: number,
+): { first: number; step: number; count: number } {
   const step = spec.step ?? 1;
-  if (!Number.isInteger(step) || step === 0) throw new RangeError(`slice: step on axis ${axis} must be a non-zero integer, got ${step}`);
+  if (!Number.isInteger(step) || step === 0)
+    throw new RangeError(`slice: step on axis ${axis} must be a non-zero integer, got ${step}`);
   for (const v of [spec.start, spec.stop]) {
-    if (v !== undefined && !Number.isInteger(v)) throw new RangeError(`slice: bounds on axis ${axis} must be integers, got ${v}`);
+    if (v !== undefined && !Number.isInteger(v))
+      throw new RangeError(`slice: bounds on axis ${axis} must be integers, got ${v}`);
   }
   const [lower, upper] = step > 0 ? [0, n] : [-1, n - 1];
   const clamp = (v: number | undefined, fallback: number): number => {
@@ -332,7 +387,8 @@ function resolveSlice(spec: SliceSpec, n: number, axis: number): { first: number
   };
   const first = clamp(spec.start, step > 0 ? lower : upper);
   const stop = clamp(spec.stop, step > 0 ? upper : lower);
-  const count = step > 0 ? Math.max(0, Math.ceil((stop - first) / step)) : Math.max(0, Math.ceil((first - stop) / -step));
+  const count =
+    step > 0 ? Math.max(0, Math.ceil((stop - first) / step)) : Math.max(0, Math.ceil((first - stop) / -step));
   return { first, step, count };
 }
 
@@ -342,7 +398,9 @@ function resolveSlice(spec: SliceSpec, n: number, axis: number): { first: number
  */
 export function slice(x: NdArray, specs: readonly SliceSpec[]): NdArray {
   if (specs.length > x.ndim) {
-    throw new ShapeError(`slice: ${specs.length} slices given for an array of rank ${x.ndim} (shape ${fmtShape(x.shape)})`);
+    throw new ShapeError(
+      `slice: ${specs.length} slices given for an array of rank ${x.ndim} (shape ${fmtShape(x.shape)})`,
+    );
   }
   const resolved = x.shape.map((n, a) => resolveSlice(specs[a] ?? {}, n, a));
   // Negative steps: reverse those axes, then read forward from the mirrored first index.
@@ -413,7 +471,8 @@ export function flip(x: NdArray, options: { axis?: Axis } = {}): NdArray {
 // user-facing: tile, repeat (a broadcast into an interleaved shape, then a reshape)
 
 function checkCount(op: string, what: string, n: number): void {
-  if (!Number.isInteger(n) || n < 0) throw new RangeError(`${op}: ${what} must be a non-negative integer, got ${n}`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new RangeError(`${op}: ${what} must be a non-negative integer, got ${n}`);
 }
 
 /** numpy tile: the array repeated `reps` times along each axis (shapes aligned at the end). */

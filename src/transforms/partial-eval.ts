@@ -64,6 +64,7 @@ export class PartialEvalTrace extends Trace {
   processPrimitive<P>(prim: Primitive<P>, tracers: NdArray[], params: P): NdArray[] {
     const ts = tracers as PartialEvalTracer[];
     if (ts.every((t) => t.known !== null)) return prim.bind(ts.map((t) => t.known!), params);
+    if (prim.partialEval) return prim.partialEval(ts, params);
     const inputs = ts.map((t) => this.instantiateConst(t));
     const avals = prim.abstractEval(
       inputs.map((t) => t.aval),

@@ -115,7 +115,47 @@ function gemmAccumulate(
   k: number,
   n: number,
 ): void {
-  for (let r = 0; r < m; r++) {
+  let r = 0;
+  // Two rows of out per pass share the loads of b.
+  for (; r + 1 < m; r += 2) {
+    const aRow = aOff + r * k;
+    const oRow = oOff + r * n;
+    const oRow1 = oRow + n;
+    let kk = 0;
+    for (; kk + 3 < k; kk += 4) {
+      const a0 = a[aRow + kk]!;
+      const a1 = a[aRow + kk + 1]!;
+      const a2 = a[aRow + kk + 2]!;
+      const a3 = a[aRow + kk + 3]!;
+      const c0 = a[aRow + k + kk]!;
+      const c1 = a[aRow + k + kk + 1]!;
+      const c2 = a[aRow + k + kk + 2]!;
+      const c3 = a[aRow + k + kk + 3]!;
+      const b0 = kk * n;
+      const b1 = b0 + n;
+      const b2 = b1 + n;
+      const b3 = b2 + n;
+      for (let j = 0; j < n; j++) {
+        const v0 = b[b0 + j]!;
+        const v1 = b[b1 + j]!;
+        const v2 = b[b2 + j]!;
+        const v3 = b[b3 + j]!;
+        out[oRow + j]! += a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3;
+        out[oRow1 + j]! += c0 * v0 + c1 * v1 + c2 * v2 + c3 * v3;
+      }
+    }
+    for (; kk < k; kk++) {
+      const av = a[aRow + kk]!;
+      const cv = a[aRow + k + kk]!;
+      const b0 = kk * n;
+      for (let j = 0; j < n; j++) {
+        const v = b[b0 + j]!;
+        out[oRow + j]! += av * v;
+        out[oRow1 + j]! += cv * v;
+      }
+    }
+  }
+  for (; r < m; r++) {
     const aRow = aOff + r * k;
     const oRow = oOff + r * n;
     let kk = 0;
@@ -194,11 +234,16 @@ export function conv2dWeightGradKernel(x: Float64Array, ct: Float64Array, g: Con
   for (let n = 0; n < N; n++) {
     for (let gi = 0; gi < G; gi++) {
       im2col(x, (n * C + gi * Cg) * H * W, cols, Cg, g);
-      for (let o = 0; o < Og; o++) {
-        const ctRow = (n * O + gi * Og + o) * P;
-        const oRow = (gi * Og + o) * K;
+      const ctOff = (n * O + gi * Og) * P;
+      const outOff = gi * Og * K;
+      let o = 0;
+      // Dot products of two cotangent rows with four column rows per pass share their loads.
+      for (; o + 1 < Og; o += 2) {
+        const t0 = ctOff + o * P;
+        const t1 = t0 + P;
+        const o0 = outOff + o * K;
+        const o1 = o0 + K;
         let kk = 0;
-        // Four dot products per pass share the loads of the cotangent row.
         for (; kk + 3 < K; kk += 4) {
           const r0 = kk * P;
           const r1 = r0 + P;
@@ -208,23 +253,56 @@ export function conv2dWeightGradKernel(x: Float64Array, ct: Float64Array, g: Con
           let s1 = 0;
           let s2 = 0;
           let s3 = 0;
+          let u0 = 0;
+          let u1 = 0;
+          let u2 = 0;
+          let u3 = 0;
           for (let j = 0; j < P; j++) {
-            const c = ct[ctRow + j]!;
-            s0 += c * cols[r0 + j]!;
-            s1 += c * cols[r1 + j]!;
-            s2 += c * cols[r2 + j]!;
-            s3 += c * cols[r3 + j]!;
+            const c = ct[t0 + j]!;
+            const d = ct[t1 + j]!;
+            const v0 = cols[r0 + j]!;
+            const v1 = cols[r1 + j]!;
+            const v2 = cols[r2 + j]!;
+            const v3 = cols[r3 + j]!;
+            s0 += c * v0;
+            s1 += c * v1;
+            s2 += c * v2;
+            s3 += c * v3;
+            u0 += d * v0;
+            u1 += d * v1;
+            u2 += d * v2;
+            u3 += d * v3;
           }
-          out[oRow + kk]! += s0;
-          out[oRow + kk + 1]! += s1;
-          out[oRow + kk + 2]! += s2;
-          out[oRow + kk + 3]! += s3;
+          out[o0 + kk]! += s0;
+          out[o0 + kk + 1]! += s1;
+          out[o0 + kk + 2]! += s2;
+          out[o0 + kk + 3]! += s3;
+          out[o1 + kk]! += u0;
+          out[o1 + kk + 1]! += u1;
+          out[o1 + kk + 2]! += u2;
+          out[o1 + kk + 3]! += u3;
         }
         for (; kk < K; kk++) {
           const r0 = kk * P;
           let s = 0;
-          for (let j = 0; j < P; j++) s += ct[ctRow + j]! * cols[r0 + j]!;
-          out[oRow + kk]! += s;
+          let u = 0;
+          for (let j = 0; j < P; j++) {
+            const v = cols[r0 + j]!;
+            s += ct[t0 + j]! * v;
+            u += ct[t1 + j]! * v;
+          }
+          out[o0 + kk]! += s;
+          out[o1 + kk]! += u;
+        }
+      }
+      for (; o < Og; o++) {
+        const t0 = ctOff + o * P;
+        const o0 = outOff + o * K;
+        for (let kk = 0; kk < K; kk++) {
+          const r0 = kk * P;
+          let s = 0;
+          for (let j = 0; j < P; j++) s += ct[t0 + j]! * cols[r0 + j]!;
+          out[o0 + kk]! += s;
         }
       }
     }

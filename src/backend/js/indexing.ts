@@ -3,7 +3,7 @@
  * indexed axis, so each index moves a contiguous run of `inner` elements. Indices are checked and
  * wrapped (negative counts from the end, as numpy) before any element moves.
  */
-import { type DType, type TypedArray, storageFor } from "../../core/dtype.js";
+import { type DType, storageFor, type TypedArray } from "../../core/dtype.js";
 import { type Shape, sizeOf } from "../../core/shape.js";
 
 interface AxisView {
@@ -30,7 +30,13 @@ export function wrapIndices(op: string, indices: Int32Array, size: number, axis:
 }
 
 /** out[o, k, i] = x[o, indices[k], i]: x of `shape` gathered along `axis` at the flat list of indices. */
-export function takeKernel(x: TypedArray, shape: Shape, axis: number, indices: Int32Array, dtype: DType): TypedArray {
+export function takeKernel(
+  x: TypedArray,
+  shape: Shape,
+  axis: number,
+  indices: Int32Array,
+  dtype: DType,
+): TypedArray {
   const { outer, n, inner } = viewAround(shape, axis);
   const idx = wrapIndices("take", indices, n, axis);
   const k = idx.length;
@@ -38,7 +44,9 @@ export function takeKernel(x: TypedArray, shape: Shape, axis: number, indices: I
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < k; j++) {
       const src = (o * n + idx[j]!) * inner;
-      out.set(x.subarray(src, src + inner) as never, (o * k + j) * inner);
+      const dst = (o * k + j) * inner;
+      if (inner >= 16) out.set(x.subarray(src, src + inner) as never, dst);
+      else for (let i = 0; i < inner; i++) out[dst + i] = x[src + i]!;
     }
   }
   return out;
@@ -63,7 +71,7 @@ export function scatterAddKernel(
       const dst = (o * n + idx[j]!) * inner;
       const src = (o * k + j) * inner;
       if (wrapInt) for (let i = 0; i < inner; i++) out[dst + i] = (out[dst + i]! + updates[src + i]!) | 0;
-      else for (let i = 0; i < inner; i++) out[dst + i]! += updates[src + i]!;
+      else for (let i = 0; i < inner; i++) out[dst + i]! += updates[src + i];
     }
   }
   return out;

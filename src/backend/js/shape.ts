@@ -3,7 +3,7 @@
  * is one strided copy: an odometer over a shape that walks a source and a destination with their own
  * strides, so negative strides (rev) and gaps (interior padding, slice steps) cost nothing extra.
  */
-import { type DType, type TypedArray, castScalar, storageFor } from "../../core/dtype.js";
+import { castScalar, type DType, storageFor, type TypedArray } from "../../core/dtype.js";
 import { type Shape, sizeOf, stridesOf } from "../../core/shape.js";
 
 /** For every index i of `shape`: dst[dstBase + i·dstStrides] = src[srcBase + i·srcStrides]. */
@@ -30,7 +30,8 @@ export function stridedCopy(
   let s = srcBase;
   let d = dstBase;
   for (let done = 0; done < n; done += last) {
-    if (srcLast === 1 && dstLast === 1) dst.set(src.subarray(s, s + last) as never, d);
+    // Long contiguous rows go through set() (a memcpy); short ones are cheaper element by element.
+    if (srcLast === 1 && dstLast === 1 && last >= 16) dst.set(src.subarray(s, s + last) as never, d);
     else for (let j = 0; j < last; j++) dst[d + j * dstLast] = src[s + j * srcLast]!;
     // Advance the multi-index over all but the last axis.
     let ax = rank - 2;

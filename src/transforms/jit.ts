@@ -1,0 +1,233 @@
+/**
+ * jit: trace once per signature (tree structure, shapes, dtypes, static arguments), compile the
+ * program into a plan, run the plan. `jit_call` is itself a primitive, so every transform sees
+ * through it: jvp and vmap transform the program and stay jitted; partial evaluation inlines it.
+ */
+import { ConcreteArray, type NdArray, fmtAval } from "../core/array.js";
+import { Program, evalProgram } from "../core/ir.js";
+import { type BatchDim, type Primitive, primitive } from "../core/primitive.js";
+import { stageFlat } from "../core/staging.js";
+import { type Executable, compile } from "../compiler/executor.js";
+import { type TreeDef, treeDefToString, unflatten } from "../tree/treedef.js";
+import { flattenArgs, flattenFun, normalizeArgnums } from "./flat.js";
+import { instantiate, jvpFlat } from "./jvp.js";
+import { abstractLeaves } from "./make-program.js";
+import { vmapFlat } from "./vmap.js";
+
+export interface JitParams {
+  name: string;
+  /** Closed over nothing: the traced constants are its leading inputs. */
+  program: Program;
+  /** Per input: may the plan write outputs over its buffer. */
+  donate: readonly boolean[];
+}
+
+const executables = new WeakMap<Program, Map<string, Executable>>();
+const jvpPrograms = new WeakMap<Program, { program: Program; consts: NdArray[] }>();
+const batchPrograms = new WeakMap<Program, Map<string, { program: Program; consts: NdArray[] }>>();
+
+function executableFor(p: JitParams): Executable {
+  let byDonation = executables.get(p.program);
+  if (!byDonation) executables.set(p.program, (byDonation = new Map()));
+  const key = p.donate.map((d) => (d ? 1 : 0)).join("");
+  let exe = byDonation.get(key);
+  if (!exe) {
+    exe = compile({ program: p.program, consts: [] }, p.donate);
+    byDonation.set(key, exe);
+  }
+  return exe;
+}
+
+/** A staged program with its constants moved into leading inputs. */
+function closeOver(staged: { program: Program; consts: NdArray[] }): Program {
+  const p = staged.program;
+  return new Program([], [...p.constVars, ...p.inputs], p.equations, p.outputs);
+}
+
+export const jitCallPrim: Primitive<JitParams> = primitive<JitParams>({
+  name: "jit",
+  abstractEval(avals, { program, name }) {
+    const expected = program.inputs;
+    if (avals.length !== expected.length) throw new Error(`jit(${name}): expected ${expected.length} inputs, got ${avals.length}`);
+    avals.forEach((a, i) => {
+      const e = expected[i]!.aval;
+      if (a.dtype !== e.dtype || a.shape.join() !== e.shape.join()) {
+        throw new Error(`jit(${name}): input ${i} is ${fmtAval(a)} but the program was traced for ${fmtAval(e)}`);
+      }
+    });
+    return program.outAvals;
+  },
+  impl: (args, p) => executableFor(p).run(args, p.donate),
+  jvp(primals, tangents, p) {
+    let jp = jvpPrograms.get(p.program);
+    if (!jp) {
+      const n = primals.length;
+      const avals = p.program.inputs.map((v) => v.aval);
+      const staged = stageFlat((xs) => {
+        const [outs, touts] = jvpFlat((ys) => evalProgram(p.program, [], ys), xs.slice(0, n), xs.slice(n));
+        return [...outs, ...touts.map(instantiate)];
+      }, [...avals, ...avals]);
+      jp = { program: closeOver(staged), consts: staged.consts };
+      jvpPrograms.set(p.program, jp);
+    }
+    const outs = jitCallPrim.bind([...jp.consts, ...primals, ...tangents], {
+      name: `jvp(${p.name})`,
+      program: jp.program,
+      donate: jp.program.inputs.map(() => false),
+    });
+    const nOut = p.program.outputs.length;
+    return { primalsOut: outs.slice(0, nOut), tangentsOut: outs.slice(nOut) };
+  },
+  batch(args, dims, p) {
+    let byDims = batchPrograms.get(p.program);
+    if (!byDims) batchPrograms.set(p.program, (byDims = new Map()));
+    const key = dims.map((d) => (d === null ? "n" : d)).join(",");
+    let bp = byDims.get(key);
+    if (!bp) {
+      const avals = args.map((a) => a.aval);
+      const staged = stageFlat(
+        (xs) =>
+          vmapFlat(
+            (ys) => evalProgram(p.program, [], ys),
+            dims,
+            (n) => new Array<BatchDim>(n).fill(0),
+            xs,
+          ),
+        avals,
+      );
+      bp = { program: closeOver(staged), consts: staged.consts };
+      byDims.set(key, bp);
+    }
+    const outs = jitCallPrim.bind([...bp.consts, ...args], {
+      name: `vmap(${p.name})`,
+      program: bp.program,
+      donate: bp.program.inputs.map(() => false),
+    });
+    return [outs, outs.map(() => 0)];
+  },
+  // Linearizing through a jit inlines it, so its primal and tangent halves separate cleanly.
+  partialEval: (tracers, p) => evalProgram(p.program, [], [...tracers]),
+  inlineProgram: (_avals, p) => ({ program: p.program, consts: [] }),
+  formatParams: (p) => `name=${p.name}`,
+});
+
+export interface JitOptions {
+  /** Positional arguments that are JS values baked into the trace (part of the cache key). */
+  staticArgnums?: number | readonly number[];
+  /** Positional arguments whose buffers the outputs may reuse; using them afterwards throws. */
+  donateArgnums?: number | readonly number[];
+  /** How many signatures to keep compiled (least recently used evicted). Default 64. */
+  cacheSize?: number;
+}
+
+export interface Lowered {
+  /** The traced program before optimization. */
+  program: Program;
+  /** The compiled plan: optimized program, fused loops, memory plan. */
+  executable: Executable;
+  toString(): string;
+}
+
+export interface JitInfo {
+  hits: number;
+  misses: number;
+  size: number;
+}
+
+export interface JittedFunction<Args extends unknown[], Out> {
+  (...args: Args): Out;
+  /** Traces and compiles for these arguments and shows the result. */
+  lower(...args: Args): Lowered;
+  cacheInfo(): JitInfo;
+}
+
+interface CacheEntry {
+  program: Program;
+  consts: NdArray[];
+  outTree: TreeDef;
+  donate: boolean[];
+}
+
+const RETRACE_WARNING_THRESHOLD = 8;
+
+function staticKey(value: unknown): string {
+  try {
+    return JSON.stringify(value, (_k, v) => (typeof v === "function" ? `fn:${v.name}` : v)) ?? "undefined";
+  } catch {
+    throw new TypeError("jit: static arguments must be JSON-serializable values (numbers, strings, plain objects)");
+  }
+}
+
+/**
+ * Compiles `f`. The jitted function traces `f` once per input signature, caches the compiled plan,
+ * and afterwards runs with no per-op dispatch and no allocation of intermediates.
+ */
+export function jit<Args extends unknown[], Out>(f: (...args: Args) => Out, options: JitOptions = {}): JittedFunction<Args, Out> {
+  const name = f.name || "fn";
+  const cache = new Map<string, CacheEntry>();
+  const capacity = options.cacheSize ?? 64;
+  let hits = 0;
+  let misses = 0;
+  let warned = false;
+
+  const prepare = (args: Args) => {
+    const statics = options.staticArgnums === undefined ? [] : normalizeArgnums(`jit(${name})`, options.staticArgnums, args.length);
+    const donated = options.donateArgnums === undefined ? [] : normalizeArgnums(`jit(${name})`, options.donateArgnums, args.length);
+    const dynamic = args.map((a, i) => (statics.includes(i) ? null : a));
+    const [leaves, inTree] = flattenArgs(`jit(${name})`, dynamic);
+    const [avals] = abstractLeaves(`jit(${name})`, leaves);
+    const key = `${treeDefToString(inTree)}|${avals.map(fmtAval).join(",")}|${statics.map((i) => staticKey(args[i])).join(",")}|${donated.join(",")}`;
+    let entry = cache.get(key);
+    if (entry) {
+      hits++;
+      cache.delete(key);
+      cache.set(key, entry);
+    } else {
+      misses++;
+      if (misses > RETRACE_WARNING_THRESHOLD && !warned) {
+        warned = true;
+        console.warn(
+          `jit(${name}) has been traced ${misses} times: its argument shapes, dtypes or static values keep changing (last: ${avals.map(fmtAval).join(", ")})`,
+        );
+      }
+      const withStatics = (...dyn: unknown[]) => (f as (...a: unknown[]) => Out)(...dyn.map((d, i) => (statics.includes(i) ? args[i] : d)));
+      const flat = flattenFun(`jit(${name})`, withStatics as (...a: never[]) => unknown, inTree);
+      const staged = stageFlat(flat, avals);
+      const program = closeOver(staged);
+      // Which leaves belong to donated arguments (flatten order follows argument order).
+      const donateLeaf: boolean[] = [];
+      dynamic.forEach((a, i) => {
+        const n = a === null ? 0 : flattenArgs(`jit(${name})`, a)[0].length;
+        for (let j = 0; j < n; j++) donateLeaf.push(donated.includes(i));
+      });
+      entry = { program, consts: staged.consts, outTree: flat.outTree(), donate: [...staged.consts.map(() => false), ...donateLeaf] };
+      cache.set(key, entry);
+      if (cache.size > capacity) cache.delete(cache.keys().next().value!);
+    }
+    return { entry, leaves };
+  };
+
+  const jitted = ((...args: Args): Out => {
+    const { entry, leaves } = prepare(args);
+    checkDonation(name, leaves, entry.donate.slice(entry.consts.length));
+    const outs = jitCallPrim.bind([...entry.consts, ...leaves], { name, program: entry.program, donate: entry.donate });
+    return unflatten<Out>(entry.outTree, outs);
+  }) as JittedFunction<Args, Out>;
+  jitted.lower = (...args: Args): Lowered => {
+    const { entry } = prepare(args);
+    const executable = executableFor({ name, program: entry.program, donate: entry.donate });
+    return { program: entry.program, executable, toString: () => executable.toString() };
+  };
+  jitted.cacheInfo = () => ({ hits, misses, size: cache.size });
+  return jitted;
+}
+
+function checkDonation(name: string, leaves: readonly NdArray[], donate: readonly boolean[]): void {
+  leaves.forEach((l, i) => {
+    if (!donate[i]) return;
+    if (!(l instanceof ConcreteArray)) return;
+    if (leaves.some((m, j) => j !== i && m === l)) {
+      throw new Error(`jit(${name}): a donated array is passed more than once (argument leaf ${i})`);
+    }
+  });
+}
