@@ -2,6 +2,8 @@
 export * as np from "./np.js";
 export * as tree from "./tree/index.js";
 export * as nn from "./nn/index.js";
+export * as layers from "./layers/index.js";
+export * as io from "./io/index.js";
 export { NdArray, NdArray as Array, ConcreteArray, ConcretizationError, ShapeDtype, type AbstractValue } from "./core/array.js";
 export type { DType } from "./core/dtype.js";
 export { ShapeError } from "./core/shape.js";

@@ -18,7 +18,7 @@ import {
   shapeEquals,
   sizeOf,
 } from "../core/shape.js";
-import { broadcastKernel, transposeKernel } from "../backend/js/layout.js";
+import { broadcastInto, broadcastKernel, transposeInto, transposeKernel } from "../backend/js/layout.js";
 import { reduceSumPrim } from "./reduce.js";
 
 // ---------------------------------------------------------------------------------------------------
@@ -91,6 +91,9 @@ export const transposePrim: Primitive<TransposeParams> = primitive<TransposePara
       transposeKernel(x!.data, x!.shape, permutation, x!.dtype),
     ),
   ],
+  lower: ([x], _outs, { permutation }) => ([a], [o]) => {
+    transposeInto(a!, x!.shape, permutation, o!);
+  },
   jvp: ([x], [t], p) => ({ primalsOut: [transposePrim.bind1([x!], p)], tangentsOut: [transposePrim.bind1([t!], p)] }),
   transpose: ([ct], _args, { permutation }) => [transposePrim.bind1([ct!], { permutation: invertPermutation(permutation) })],
   batch([x], [d], { permutation }) {
@@ -168,6 +171,9 @@ export const broadcastInDimPrim: Primitive<BroadcastInDimParams> = primitive<Bro
   impl: ([x], { shape, broadcastDimensions }) => [
     new ConcreteArray(shape, x!.dtype, broadcastKernel(x!.data, x!.shape, shape, broadcastDimensions, x!.dtype)),
   ],
+  lower: ([x], _outs, { shape, broadcastDimensions }) => ([a], [o]) => {
+    broadcastInto(a!, x!.shape, shape, broadcastDimensions, o!);
+  },
   jvp: ([x], [t], p) => ({
     primalsOut: [broadcastInDimPrim.bind1([x!], p)],
     tangentsOut: [broadcastInDimPrim.bind1([t!], p)],

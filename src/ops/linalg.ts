@@ -45,6 +45,17 @@ export const matmulPrim: Primitive<Params> = primitive<Params>({
     if (a!.dtype === "int32") for (let i = 0; i < out.length; i++) out[i] = out[i]! | 0;
     return [new ConcreteArray(shape, a!.dtype, out)];
   },
+  lower(inAvals, [out]) {
+    const r = out!.shape.length;
+    const [m, k, n] = [inAvals[0]!.shape[r - 2]!, inAvals[0]!.shape[r - 1]!, out!.shape[r - 1]!];
+    const batch = sizeOf(out!.shape.slice(0, -2));
+    const row = new Float64Array(n);
+    const isInt = out!.dtype === "int32";
+    return ([a, b], [o]) => {
+      matmulKernel(a!, b!, o!, batch, m, k, n, row);
+      if (isInt) for (let i = 0; i < o!.length; i++) o![i] = o![i]! | 0;
+    };
+  },
   jvp: ([a, b], [ta, tb]) => ({
     primalsOut: [matmulPrim.bind1([a!, b!], P)],
     tangentsOut: [add(matmulPrim.bind1([ta!, b!], P), matmulPrim.bind1([a!, tb!], P))],

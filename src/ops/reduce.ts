@@ -8,7 +8,14 @@ import { isFloat } from "../core/dtype.js";
 import type { ReduceOptions } from "../core/methods-types.js";
 import { type BatchDim, type Primitive, primitive } from "../core/primitive.js";
 import { ShapeError, type Shape, fmtShape, normalizeAxes, normalizeAxis, sizeOf } from "../core/shape.js";
-import { argReduceKernel, cumsumKernel, type ReduceOp, reduceKernel } from "../backend/js/reduce.js";
+import {
+  type ReduceOp,
+  argReduceKernel,
+  cumsumKernel,
+  outStridesFor,
+  reduceInto,
+  reduceKernel,
+} from "../backend/js/reduce.js";
 import { astype, div, equal, mul, sub, where } from "./binary.js";
 import { broadcastInDimPrim, moveAxisTo0, reshape } from "./layout.js";
 import { sqrt, square } from "./unary.js";
@@ -54,6 +61,11 @@ function reducePrimitive(name: string, op: ReduceOp, rules: Pick<Parameters<type
       new ConcreteArray(reducedShape(name, x!.shape, axes), x!.dtype, reduceKernel(op, x!.data, x!.shape, axes, x!.dtype)),
     ],
     batch: (args, dims, params) => reductionBatch(prim)(args, dims, params),
+    lower([x], [out], { axes }) {
+      const acc = new Float64Array(sizeOf(out!.shape));
+      const strides = outStridesFor(x!.shape, axes);
+      return ([a], [o]) => reduceInto(op, a!, x!.shape, axes, o!, acc, strides);
+    },
     ...rules,
   });
   return prim;

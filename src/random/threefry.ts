@@ -15,8 +15,12 @@ import { moveAxisTo0 } from "../ops/layout.js";
 
 const KS_PARITY = 0x1bd11bda;
 
+/** Random123's rotation constants R_32x2: the first four for even blocks of rounds, the last four for odd. */
+const ROTATIONS = [13, 15, 26, 6, 17, 29, 16, 24];
+
 /**
- * One threefry2x32-20 block on int32-represented words, written into `out[i0]`, `out[i1]`.
+ * One threefry2x32-20 block on int32-represented words, written into `out[i0]`, `out[i1]`: five blocks of
+ * four rounds, each followed by a key injection (as JAX's unrolled `_threefry2x32_lowering`).
  * `| 0` keeps every sum in int32, which has the same bits as uint32 arithmetic modulo 2^32.
  */
 function hashInto(
@@ -31,77 +35,20 @@ function hashInto(
   const k2 = k0 ^ k1 ^ KS_PARITY;
   x0 = (x0 + k0) | 0;
   x1 = (x1 + k1) | 0;
-  // Rotations 13, 15, 26, 6 | 17, 29, 16, 24 (Random123's R_32x2), key injection after every 4 rounds.
-  x0 = (x0 + x1) | 0;
-  x1 = (x1 << 13) | (x1 >>> 19);
-  x1 ^= x0;
-  x0 = (x0 + x1) | 0;
-  x1 = (x1 << 15) | (x1 >>> 17);
-  x1 ^= x0;
-  x0 = (x0 + x1) | 0;
-  x1 = (x1 << 26) | (x1 >>> 6);
-  x1 ^= x0;
-  x0 = (x0 + x1) | 0;
-  x1 = (x1 << 6) | (x1 >>> 26);
-  x1 ^= x0;
-  x0 = (x0 + k1) | 0;
-  x1 = (x1 + k2 + 1) | 0;
-  x0 = (x0 + x1) | 0;
-  x1 = (x1 << 17) | (x1 >>> 15);
-  x1 ^= x0;
-  x0 = (x0 + x1) | 0;
-  x1 = (x1 << 29) | (x1 >>> 3);
-  x1 ^= x0;
-  x0 = (x0 + x1) | 0;
-  x1 = (x1 << 16) | (x1 >>> 16);
-  x1 ^= x0;
-  x0 = (x0 + x1) | 0;
-  x1 = (x1 << 24) | (x1 >>> 8);
-  x1 ^= x0;
-  x0 = (x0 + k2) | 0;
-  x1 = (x1 + k0 + 2) | 0;
-  x0 = (x0 + x1) | 0;
-  x1 = (x1 << 13) | (x1 >>> 19);
-  x1 ^= x0;
-  x0 = (x0 + x1) | 0;
-  x1 = (x1 << 15) | (x1 >>> 17);
-  x1 ^= x0;
-  x0 = (x0 + x1) | 0;
-  x1 = (x1 << 26) | (x1 >>> 6);
-  x1 ^= x0;
-  x0 = (x0 + x1) | 0;
-  x1 = (x1 << 6) | (x1 >>> 26);
-  x1 ^= x0;
-  x0 = (x0 + k0) | 0;
-  x1 = (x1 + k1 + 3) | 0;
-  x0 = (x0 + x1) | 0;
-  x1 = (x1 << 17) | (x1 >>> 15);
-  x1 ^= x0;
-  x0 = (x0 + x1) | 0;
-  x1 = (x1 << 29) | (x1 >>> 3);
-  x1 ^= x0;
-  x0 = (x0 + x1) | 0;
-  x1 = (x1 << 16) | (x1 >>> 16);
-  x1 ^= x0;
-  x0 = (x0 + x1) | 0;
-  x1 = (x1 << 24) | (x1 >>> 8);
-  x1 ^= x0;
-  x0 = (x0 + k1) | 0;
-  x1 = (x1 + k2 + 4) | 0;
-  x0 = (x0 + x1) | 0;
-  x1 = (x1 << 13) | (x1 >>> 19);
-  x1 ^= x0;
-  x0 = (x0 + x1) | 0;
-  x1 = (x1 << 15) | (x1 >>> 17);
-  x1 ^= x0;
-  x0 = (x0 + x1) | 0;
-  x1 = (x1 << 26) | (x1 >>> 6);
-  x1 ^= x0;
-  x0 = (x0 + x1) | 0;
-  x1 = (x1 << 6) | (x1 >>> 26);
-  x1 ^= x0;
-  out[i0] = (x0 + k2) | 0;
-  out[i1] = (x1 + k0 + 5) | 0;
+  for (let block = 0; block < 5; block++) {
+    const base = (block & 1) * 4;
+    for (let r = 0; r < 4; r++) {
+      const rot = ROTATIONS[base + r]!;
+      x0 = (x0 + x1) | 0;
+      x1 = ((x1 << rot) | (x1 >>> (32 - rot))) ^ x0;
+    }
+    // Injection s: words (s+1) mod 3 and (s+2) mod 3 of [k0, k1, k2], plus s+1 on the second.
+    const phase = block % 3;
+    x0 = (x0 + (phase === 0 ? k1 : phase === 1 ? k2 : k0)) | 0;
+    x1 = (x1 + (phase === 0 ? k2 : phase === 1 ? k0 : k1) + block + 1) | 0;
+  }
+  out[i0] = x0;
+  out[i1] = x1;
 }
 
 /**

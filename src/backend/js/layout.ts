@@ -1,11 +1,16 @@
 /** Data-movement kernels on row-major storage. */
-import { type TypedArray, storageFor, type DType } from "../../core/dtype.js";
+import { type DType, type TypedArray, storageFor } from "../../core/dtype.js";
 import { type Shape, sizeOf, stridesOf } from "../../core/shape.js";
 
 /** out[i_perm] = x[i]: the copy behind transpose(x, perm). */
 export function transposeKernel(x: TypedArray, shape: Shape, perm: readonly number[], dtype: DType): TypedArray {
+  const out = storageFor(dtype, sizeOf(shape));
+  transposeInto(x, shape, perm, out);
+  return out;
+}
+
+export function transposeInto(x: TypedArray, shape: Shape, perm: readonly number[], out: TypedArray): TypedArray {
   const n = sizeOf(shape);
-  const out = storageFor(dtype, n);
   const rank = shape.length;
   if (rank === 0 || n === 0) {
     if (n) out[0] = x[0]!;
@@ -50,8 +55,17 @@ export function broadcastKernel(
   dims: readonly number[],
   dtype: DType,
 ): TypedArray {
+  return broadcastInto(x, inShape, outShape, dims, storageFor(dtype, sizeOf(outShape)));
+}
+
+export function broadcastInto(
+  x: TypedArray,
+  inShape: Shape,
+  outShape: Shape,
+  dims: readonly number[],
+  out: TypedArray,
+): TypedArray {
   const n = sizeOf(outShape);
-  const out = storageFor(dtype, n);
   if (n === 0) return out;
   if (sizeOf(inShape) === 1) {
     out.fill(x[0]! as never);

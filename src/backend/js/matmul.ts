@@ -9,9 +9,9 @@ export function matmulKernel(
   m: number,
   k: number,
   n: number,
+  row: Float64Array = new Float64Array(n),
 ): void {
   // i-p-j order walks b and out row by row; a row of out accumulates in a float64 scratch row.
-  const row = new Float64Array(n);
   for (let t = 0; t < batch; t++) {
     const aOff = t * m * k;
     const bOff = t * k * n;

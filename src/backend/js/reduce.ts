@@ -7,7 +7,7 @@ export type ReduceOp = "sum" | "max" | "min" | "prod" | "and" | "or";
 const INIT: Record<ReduceOp, number> = { sum: 0, max: Number.NEGATIVE_INFINITY, min: Number.POSITIVE_INFINITY, prod: 1, and: 1, or: 0 };
 
 /** Stride in the output for every input axis (0 for reduced axes). */
-function outStridesFor(shape: Shape, axes: readonly number[]): number[] {
+export function outStridesFor(shape: Shape, axes: readonly number[]): number[] {
   const keptShape = shape.filter((_, i) => !axes.includes(i));
   const keptStrides = stridesOf(keptShape);
   let j = 0;
@@ -41,10 +41,31 @@ function forEachWithOutIndex(shape: Shape, outStrides: readonly number[], visit:
 }
 
 export function reduceKernel(op: ReduceOp, x: TypedArray, shape: Shape, axes: readonly number[], dtype: DType): TypedArray {
-  const outShape = shape.filter((_, i) => !axes.includes(i));
-  const m = sizeOf(outShape);
-  const acc = new Float64Array(m).fill(INIT[op]);
-  const outStrides = outStridesFor(shape, axes);
+  const m = sizeOf(shape.filter((_, i) => !axes.includes(i)));
+  const out = storageFor(dtype, m);
+  reduceInto(op, x, shape, axes, out, new Float64Array(m), outStridesFor(shape, axes));
+  return out;
+}
+
+/** Reduces into `out` using `acc` (float64, one per output element) as the accumulator. */
+export function reduceInto(
+  op: ReduceOp,
+  x: TypedArray,
+  shape: Shape,
+  axes: readonly number[],
+  out: TypedArray,
+  acc: Float64Array,
+  outStrides: readonly number[],
+): void {
+  const m = acc.length;
+  acc.fill(INIT[op]);
+  if (op === "sum" && outStrides.every((s) => s === 0)) {
+    // Full sum: one tight loop.
+    let s = 0;
+    for (let i = 0; i < x.length; i++) s += x[i]!;
+    out[0] = s;
+    return;
+  }
   switch (op) {
     case "sum":
       forEachWithOutIndex(shape, outStrides, (i, o) => {
@@ -79,10 +100,8 @@ export function reduceKernel(op: ReduceOp, x: TypedArray, shape: Shape, axes: re
       });
       break;
   }
-  const out = storageFor(dtype, m);
-  if (dtype === "int32") for (let i = 0; i < m; i++) out[i] = acc[i]! | 0;
-  else out.set(acc);
-  return out;
+  if (out instanceof Int32Array) for (let i = 0; i < m; i++) out[i] = acc[i]! | 0;
+  else for (let i = 0; i < m; i++) out[i] = acc[i]!;
 }
 
 /** Index of the first maximum (or minimum) along `axis`; NaN counts as the extreme, as in numpy. */
