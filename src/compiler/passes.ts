@@ -27,7 +27,7 @@ export function inlineCalls({ program, consts }: ClosedProgram): ClosedProgram {
     for (const e of eqns) {
       const inputs = e.inputs.map(atom);
       if (!e.primitive.inlineProgram) {
-        equations.push({ ...e, inputs });
+        equations.push({ ...e, inputs, outputs: e.outputs.map((o) => (rename.get(o) as Var | undefined) ?? o) });
         continue;
       }
       const inner = e.primitive.inlineProgram(
@@ -54,14 +54,7 @@ export function inlineCalls({ program, consts }: ClosedProgram): ClosedProgram {
   const top = new Map<Var, Atom>();
   emit(program.equations, top);
   const outputs = program.outputs.map((a) => (a instanceof Var ? (top.get(a) ?? a) : a));
-  // Inlining may rename equation inputs that were emitted before a later rename; resolve transitively.
-  const resolve = (a: Atom): Atom => {
-    let cur = a;
-    while (cur instanceof Var && top.has(cur) && top.get(cur) !== cur) cur = top.get(cur)!;
-    return cur;
-  };
-  const fixed = equations.map((e) => ({ ...e, inputs: e.inputs.map(resolve) }));
-  return { program: new Program(constVars, program.inputs, fixed, outputs.map(resolve)), consts: allConsts };
+  return { program: new Program(constVars, program.inputs, equations, outputs), consts: allConsts };
 }
 
 /** Removes equations none of whose outputs are used (every primitive is pure). */
@@ -192,7 +185,8 @@ export function simplify(p: ClosedProgram): ClosedProgram {
     const fa = a === undefined ? undefined : fillValue(a);
     const fb = b === undefined ? undefined : fillValue(b);
     if (name === "broadcast_in_dim" && fa !== undefined) filled.set(o, fa);
-    if ((name === "reshape" || name === "transpose" || name === "broadcast_in_dim" || name === "convert") && same(a)) {
+    const identityTranspose = name === "transpose" && (e.params as { permutation: number[] }).permutation.every((q, i) => q === i);
+    if (((name === "reshape" || name === "broadcast_in_dim" || name === "convert") && same(a)) || identityTranspose) {
       replaceBy(a!);
       continue;
     }

@@ -8,10 +8,7 @@
  *   conv2d_weight_grad(x, ct)  = ∂T/∂w   (carries weightShape, for the same reason)
  * Each is bilinear, and the transpose of any of them in one argument is another of the three.
  */
-import { type AbstractValue, ConcreteArray, type NdArray } from "../core/array.js";
-import { isFloat } from "../core/dtype.js";
-import { type BatchDim, type Primitive, primitive, UndefinedPrimal } from "../core/primitive.js";
-import { ShapeError, type Shape, fmtShape, shapeEquals } from "../core/shape.js";
+
 import {
   type ConvGeometry,
   conv2dInputGradKernel,
@@ -20,6 +17,10 @@ import {
   fromFloat64,
   toFloat64,
 } from "../backend/js/conv.js";
+import { type AbstractValue, ConcreteArray, type NdArray } from "../core/array.js";
+import { isFloat } from "../core/dtype.js";
+import { type BatchDim, type Primitive, primitive, UndefinedPrimal } from "../core/primitive.js";
+import { fmtShape, type Shape, ShapeError, shapeEquals } from "../core/shape.js";
 import { add } from "./binary.js";
 import { moveAxisTo0, moveaxis, reshape } from "./layout.js";
 
@@ -47,28 +48,48 @@ export interface ConvWeightGradParams extends ConvParams {
 // shape rules
 
 /** PyTorch's output size: floor((in + padding - dilation*(k-1) - 1) / stride) + 1. */
-export function convOutputSize(inSize: number, kernel: number, stride: number, pad: Pair, dilation: number): number {
+export function convOutputSize(
+  inSize: number,
+  kernel: number,
+  stride: number,
+  pad: Pair,
+  dilation: number,
+): number {
   return Math.floor((inSize + pad[0] + pad[1] - dilation * (kernel - 1) - 1) / stride) + 1;
 }
 
 function checkParams(op: string, p: ConvParams): void {
   const positive = (v: number) => Number.isInteger(v) && v >= 1;
-  if (!p.stride.every(positive)) throw new ShapeError(`${op}: stride must be positive integers, got ${JSON.stringify(p.stride)}`);
+  if (!p.stride.every(positive))
+    throw new ShapeError(`${op}: stride must be positive integers, got ${JSON.stringify(p.stride)}`);
   if (!p.dilation.every(positive)) {
     throw new ShapeError(`${op}: dilation must be positive integers, got ${JSON.stringify(p.dilation)}`);
   }
   if (!positive(p.groups)) throw new ShapeError(`${op}: groups must be a positive integer, got ${p.groups}`);
-  if (p.padding.length !== 2 || !p.padding.every((side) => side.length === 2 && side.every(Number.isInteger))) {
-    throw new ShapeError(`${op}: padding must be [[top, bottom], [left, right]] integers, got ${JSON.stringify(p.padding)}`);
+  if (
+    p.padding.length !== 2 ||
+    !p.padding.every((side) => side.length === 2 && side.every(Number.isInteger))
+  ) {
+    throw new ShapeError(
+      `${op}: padding must be [[top, bottom], [left, right]] integers, got ${JSON.stringify(p.padding)}`,
+    );
   }
 }
 
 /** The channel rule: C_in = groups * weight's I, and the output channels split evenly into the groups. */
-export function checkConvChannels(op: string, xShape: Shape, wShape: Shape, groups: number, xName = "x"): void {
+export function checkConvChannels(
+  op: string,
+  xShape: Shape,
+  wShape: Shape,
+  groups: number,
+  xName = "x",
+): void {
   const channels = xShape[xShape.length - 3]!;
   const shapes = `${xName} ${fmtShape(xShape)}, w ${fmtShape(wShape)}`;
   if (wShape[0]! % groups !== 0) {
-    throw new ShapeError(`${op}: weight has ${wShape[0]} output channels, not divisible by groups=${groups}: ${shapes}`);
+    throw new ShapeError(
+      `${op}: weight has ${wShape[0]} output channels, not divisible by groups=${groups}: ${shapes}`,
+    );
   }
   if (channels !== wShape[1]! * groups) {
     throw new ShapeError(
@@ -82,7 +103,8 @@ function geometry(op: string, xShape: Shape, wShape: Shape, p: ConvParams): Conv
   checkParams(op, p);
   const shapes = `x ${fmtShape(xShape)}, w ${fmtShape(wShape)}`;
   if (xShape.length !== 4) throw new ShapeError(`${op}: expected a 4-D input [N, C, H, W]: ${shapes}`);
-  if (wShape.length !== 4) throw new ShapeError(`${op}: expected a 4-D weight [O, C/groups, KH, KW]: ${shapes}`);
+  if (wShape.length !== 4)
+    throw new ShapeError(`${op}: expected a 4-D weight [O, C/groups, KH, KW]: ${shapes}`);
   checkConvChannels(op, xShape, wShape, p.groups);
   const [n, c, h, w] = xShape as [number, number, number, number];
   const [o, , kh, kw] = wShape as [number, number, number, number];
@@ -120,7 +142,8 @@ function outputShape(g: ConvGeometry): number[] {
 
 function checkOperands(op: string, a: AbstractValue, b: AbstractValue): void {
   if (a.dtype !== b.dtype) throw new ShapeError(`${op}: operand dtypes differ: ${a.dtype} vs ${b.dtype}`);
-  if (!isFloat(a.dtype)) throw new ShapeError(`${op}: dtype ${a.dtype} is not supported (expected float32 or float64)`);
+  if (!isFloat(a.dtype))
+    throw new ShapeError(`${op}: dtype ${a.dtype} is not supported (expected float32 or float64)`);
 }
 
 function checkCotangent(op: string, ct: Shape, g: ConvGeometry, xShape: Shape, wShape: Shape): void {
@@ -155,7 +178,13 @@ function foldBatch(x: NdArray, bdim: number, axis: number, groups: number): NdAr
   }
   const front = moveAxisTo0(x, bdim);
   const rest = front.shape.slice(1);
-  const split = reshape(front, [size, ...rest.slice(0, axis), groups, rest[axis]! / groups, ...rest.slice(axis + 1)]);
+  const split = reshape(front, [
+    size,
+    ...rest.slice(0, axis),
+    groups,
+    rest[axis]! / groups,
+    ...rest.slice(axis + 1),
+  ]);
   const inner = moveaxis(split, 0, axis + 1);
   return reshape(inner, [...rest.slice(0, axis), rest[axis]! * size, ...rest.slice(axis + 1)]);
 }
@@ -182,6 +211,33 @@ function withDim(shape: Shape, axis: number, size: number): number[] {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// derivatives
+
+/** True for a concrete array of zeros: the instantiated tangent of an input that is not differentiated. */
+function isConcreteZero(t: NdArray): boolean {
+  if (!(t instanceof ConcreteArray)) return false;
+  const data = t.data;
+  for (let i = 0; i < data.length; i++) if (data[i] !== 0) return false;
+  return true;
+}
+
+/**
+ * d f(a, b) = f(ta, b) + f(a, tb) for bilinear f. Tangents arrive instantiated, so a constant operand
+ * (the data batch, pooling weights) brings a tangent of zeros; skipping its term saves a convolution.
+ */
+function productRule(
+  f: (a: NdArray, b: NdArray) => NdArray,
+  a: NdArray,
+  b: NdArray,
+  ta: NdArray,
+  tb: NdArray,
+): NdArray {
+  if (isConcreteZero(ta)) return f(a, tb);
+  if (isConcreteZero(tb)) return f(ta, b);
+  return add(f(ta, b), f(a, tb));
+}
+
+// ---------------------------------------------------------------------------------------------------
 // the primitives
 
 export const conv2dPrim: Primitive<ConvParams> = primitive<ConvParams>({
@@ -197,15 +253,19 @@ export const conv2dPrim: Primitive<ConvParams> = primitive<ConvParams>({
   },
   jvp: ([x, w], [tx, tw], p) => ({
     primalsOut: [conv2dPrim.bind1([x!, w!], p)],
-    tangentsOut: [add(conv2dPrim.bind1([tx!, w!], p), conv2dPrim.bind1([x!, tw!], p))],
+    tangentsOut: [productRule((a, b) => conv2dPrim.bind1([a, b], p), x!, w!, tx!, tw!)],
   }),
   transpose([ct], [x, w], p) {
     const ux = x instanceof UndefinedPrimal;
     const uw = w instanceof UndefinedPrimal;
     if (ux && uw) throw new Error("conv2d: transpose with both operands linear (not linear)");
     return [
-      ux ? conv2dInputGradPrim.bind1([ct!, w as NdArray], { ...convParams(p), inputShape: x.aval.shape }) : null,
-      uw ? conv2dWeightGradPrim.bind1([x as NdArray, ct!], { ...convParams(p), weightShape: w.aval.shape }) : null,
+      ux
+        ? conv2dInputGradPrim.bind1([ct!, w as NdArray], { ...convParams(p), inputShape: x.aval.shape })
+        : null,
+      uw
+        ? conv2dWeightGradPrim.bind1([x as NdArray, ct!], { ...convParams(p), weightShape: w.aval.shape })
+        : null,
     ];
   },
   batch([x, w], [dx, dw], p) {
@@ -236,7 +296,7 @@ export const conv2dInputGradPrim: Primitive<ConvInputGradParams> = primitive<Con
   },
   jvp: ([ct, w], [tct, tw], p) => ({
     primalsOut: [conv2dInputGradPrim.bind1([ct!, w!], p)],
-    tangentsOut: [add(conv2dInputGradPrim.bind1([tct!, w!], p), conv2dInputGradPrim.bind1([ct!, tw!], p))],
+    tangentsOut: [productRule((a, b) => conv2dInputGradPrim.bind1([a, b], p), ct!, w!, tct!, tw!)],
   }),
   transpose([xbar], [ct, w], p) {
     const uct = ct instanceof UndefinedPrimal;
@@ -244,7 +304,9 @@ export const conv2dInputGradPrim: Primitive<ConvInputGradParams> = primitive<Con
     if (uct && uw) throw new Error("conv2d_input_grad: transpose with both operands linear (not linear)");
     return [
       uct ? conv2dPrim.bind1([xbar!, w as NdArray], convParams(p)) : null,
-      uw ? conv2dWeightGradPrim.bind1([xbar!, ct as NdArray], { ...convParams(p), weightShape: w.aval.shape }) : null,
+      uw
+        ? conv2dWeightGradPrim.bind1([xbar!, ct as NdArray], { ...convParams(p), weightShape: w.aval.shape })
+        : null,
     ];
   },
   batch([ct, w], [dct, dw], p) {
@@ -252,7 +314,12 @@ export const conv2dInputGradPrim: Primitive<ConvInputGradParams> = primitive<Con
     const [n, c] = p.inputShape as [number, number];
     if (dw === null) {
       const inputShape = withDim(p.inputShape, 0, size * n);
-      return unfoldBatch(conv2dInputGradPrim.bind1([foldBatch(ct!, dct!, 0, 1), w!], { ...p, inputShape }), 0, 1, size);
+      return unfoldBatch(
+        conv2dInputGradPrim.bind1([foldBatch(ct!, dct!, 0, 1), w!], { ...p, inputShape }),
+        0,
+        1,
+        size,
+      );
     }
     const G = p.groups;
     const inputShape = withDim(p.inputShape, 1, size * c);
@@ -263,7 +330,12 @@ export const conv2dInputGradPrim: Primitive<ConvInputGradParams> = primitive<Con
     }
     const ctf = foldBatch(ct!, dct!, 1, G);
     const wf = foldBatch(w!, dw!, 0, G);
-    return unfoldBatch(conv2dInputGradPrim.bind1([ctf, wf], { ...p, groups: G * size, inputShape }), 1, G, size);
+    return unfoldBatch(
+      conv2dInputGradPrim.bind1([ctf, wf], { ...p, groups: G * size, inputShape }),
+      1,
+      G,
+      size,
+    );
   },
   formatParams: (p) => `${formatConvParams(p)} inputShape=${fmtShape(p.inputShape)}`,
 });
@@ -283,14 +355,16 @@ export const conv2dWeightGradPrim: Primitive<ConvWeightGradParams> = primitive<C
   },
   jvp: ([x, ct], [tx, tct], p) => ({
     primalsOut: [conv2dWeightGradPrim.bind1([x!, ct!], p)],
-    tangentsOut: [add(conv2dWeightGradPrim.bind1([tx!, ct!], p), conv2dWeightGradPrim.bind1([x!, tct!], p))],
+    tangentsOut: [productRule((a, b) => conv2dWeightGradPrim.bind1([a, b], p), x!, ct!, tx!, tct!)],
   }),
   transpose([wbar], [x, ct], p) {
     const ux = x instanceof UndefinedPrimal;
     const uct = ct instanceof UndefinedPrimal;
     if (ux && uct) throw new Error("conv2d_weight_grad: transpose with both operands linear (not linear)");
     return [
-      ux ? conv2dInputGradPrim.bind1([ct as NdArray, wbar!], { ...convParams(p), inputShape: x.aval.shape }) : null,
+      ux
+        ? conv2dInputGradPrim.bind1([ct as NdArray, wbar!], { ...convParams(p), inputShape: x.aval.shape })
+        : null,
       uct ? conv2dPrim.bind1([x as NdArray, wbar!], convParams(p)) : null,
     ];
   },
@@ -306,9 +380,15 @@ export const conv2dWeightGradPrim: Primitive<ConvWeightGradParams> = primitive<C
     }
     const ctf = foldBatch(ct!, dct!, 1, G);
     const weightShape = withDim(p.weightShape, 0, size * o);
-    if (dx === null) return unfoldBatch(conv2dWeightGradPrim.bind1([x!, ctf], { ...p, weightShape }), 0, G, size);
+    if (dx === null)
+      return unfoldBatch(conv2dWeightGradPrim.bind1([x!, ctf], { ...p, weightShape }), 0, G, size);
     const xf = foldBatch(x!, dx!, 1, G);
-    return unfoldBatch(conv2dWeightGradPrim.bind1([xf, ctf], { ...p, groups: G * size, weightShape }), 0, G, size);
+    return unfoldBatch(
+      conv2dWeightGradPrim.bind1([xf, ctf], { ...p, groups: G * size, weightShape }),
+      0,
+      G,
+      size,
+    );
   },
   formatParams: (p) => `${formatConvParams(p)} weightShape=${fmtShape(p.weightShape)}`,
 });

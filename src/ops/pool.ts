@@ -5,13 +5,19 @@
  * maximum (pool_gather), whose transpose scatter-adds cotangents back (pool_scatter_add), so overlapping
  * windows accumulate. Average pooling is a depthwise conv2d with constant weights, reusing its rules.
  */
+
+import {
+  maxPool2dKernel,
+  type PoolGeometry,
+  poolGatherKernel,
+  poolScatterAddKernel,
+} from "../backend/js/pool.js";
 import { ConcreteArray, type NdArray } from "../core/array.js";
 import { type DType, storageFor } from "../core/dtype.js";
 import { type BatchDim, type Primitive, primitive, UndefinedPrimal } from "../core/primitive.js";
-import { ShapeError, type Shape, fmtShape, shapeEquals, sizeOf } from "../core/shape.js";
-import { type PoolGeometry, maxPool2dKernel, poolGatherKernel, poolScatterAddKernel } from "../backend/js/pool.js";
+import { fmtShape, type Shape, ShapeError, shapeEquals, sizeOf } from "../core/shape.js";
 import { divide } from "./binary.js";
-import { type Pair, conv2dPrim, convOutputSize } from "./conv.js";
+import { conv2dPrim, convOutputSize, type Pair } from "./conv.js";
 import { broadcastInDimPrim, moveAxisTo0, reshape } from "./layout.js";
 
 export interface MaxPoolParams {
@@ -31,16 +37,21 @@ const NO_PARAMS: NoParams = {};
 
 function poolGeometry(op: string, xShape: Shape, p: MaxPoolParams): PoolGeometry {
   const ints = (v: readonly number[], min: number) => v.every((d) => Number.isInteger(d) && d >= min);
-  if (!ints(p.kernel, 1)) throw new ShapeError(`${op}: kernel must be positive integers, got ${JSON.stringify(p.kernel)}`);
-  if (!ints(p.stride, 1)) throw new ShapeError(`${op}: stride must be positive integers, got ${JSON.stringify(p.stride)}`);
-  const padOk = p.padding.length === 2 && p.padding.every((side, a) => side.length === 2 && ints(side, 0) && side.every((s) => s < p.kernel[a]!));
+  if (!ints(p.kernel, 1))
+    throw new ShapeError(`${op}: kernel must be positive integers, got ${JSON.stringify(p.kernel)}`);
+  if (!ints(p.stride, 1))
+    throw new ShapeError(`${op}: stride must be positive integers, got ${JSON.stringify(p.stride)}`);
+  const padOk =
+    p.padding.length === 2 &&
+    p.padding.every((side, a) => side.length === 2 && ints(side, 0) && side.every((s) => s < p.kernel[a]!));
   if (!padOk) {
     throw new ShapeError(
       `${op}: padding must be [[top, bottom], [left, right]] non-negative integers smaller than the kernel ` +
         `${JSON.stringify(p.kernel)}, got ${JSON.stringify(p.padding)}`,
     );
   }
-  if (xShape.length !== 4) throw new ShapeError(`${op}: expected a 4-D input [N, C, H, W], got ${fmtShape(xShape)}`);
+  if (xShape.length !== 4)
+    throw new ShapeError(`${op}: expected a 4-D input [N, C, H, W], got ${fmtShape(xShape)}`);
   const [n, c, h, w] = xShape as [number, number, number, number];
   const oh = convOutputSize(h, p.kernel[0], p.stride[0], p.padding[0], 1);
   const ow = convOutputSize(w, p.kernel[1], p.stride[1], p.padding[1], 1);
@@ -85,7 +96,10 @@ function foldIntoN(args: readonly NdArray[], dims: readonly BatchDim[]): [NdArra
     const d = dims[k];
     const front =
       d === null || d === undefined
-        ? broadcastInDimPrim.bind1([a], { shape: [size, ...a.shape], broadcastDimensions: a.shape.map((_, j) => j + 1) })
+        ? broadcastInDimPrim.bind1([a], {
+            shape: [size, ...a.shape],
+            broadcastDimensions: a.shape.map((_, j) => j + 1),
+          })
         : moveAxisTo0(a, d);
     return reshape(front, [size * front.shape[1]!, ...front.shape.slice(2)]);
   });
@@ -150,12 +164,21 @@ export const maxPool2dArgmaxPrim: Primitive<MaxPoolParams> = primitive<MaxPoolPa
 // ---------------------------------------------------------------------------------------------------
 // gather at / scatter-add to per-plane flat indices (linear in the values)
 
-function checkIndexed(op: string, values: Shape, valuesDtype: DType, idx: Shape, idxDtype: DType, idxIsOutput: boolean): void {
+function checkIndexed(
+  op: string,
+  values: Shape,
+  valuesDtype: DType,
+  idx: Shape,
+  idxDtype: DType,
+  idxIsOutput: boolean,
+): void {
   checkFloat(op, valuesDtype);
   if (idxDtype !== "int32") throw new ShapeError(`${op}: indices must be int32, got ${idxDtype}`);
   const same = values.length === 4 && idx.length === 4 && values[0] === idx[0] && values[1] === idx[1];
   if (!same || (idxIsOutput && !shapeEquals(values, idx))) {
-    throw new ShapeError(`${op}: values ${fmtShape(values)} and indices ${fmtShape(idx)} do not have matching [N, C] planes`);
+    throw new ShapeError(
+      `${op}: values ${fmtShape(values)} and indices ${fmtShape(idx)} do not have matching [N, C] planes`,
+    );
   }
 }
 
@@ -195,7 +218,13 @@ export const poolScatterAddPrim: Primitive<PoolScatterParams> = primitive<PoolSc
   },
   impl([ct, idx], { planeShape }) {
     const [n, c] = ct!.shape as [number, number];
-    const out = poolScatterAddKernel(ct!.data, idx!.data as Int32Array, n * c, planeShape[0] * planeShape[1], ct!.dtype);
+    const out = poolScatterAddKernel(
+      ct!.data,
+      idx!.data as Int32Array,
+      n * c,
+      planeShape[0] * planeShape[1],
+      ct!.dtype,
+    );
     return [new ConcreteArray([n, c, ...planeShape], ct!.dtype, out)];
   },
   jvp: ([ct, idx], [tct], p) => ({
@@ -203,7 +232,8 @@ export const poolScatterAddPrim: Primitive<PoolScatterParams> = primitive<PoolSc
     tangentsOut: [poolScatterAddPrim.bind1([tct!, idx!], p)],
   }),
   transpose([ct], [_values, idx]) {
-    if (idx instanceof UndefinedPrimal) throw new Error("pool_scatter_add: the indices cannot be a linear input");
+    if (idx instanceof UndefinedPrimal)
+      throw new Error("pool_scatter_add: the indices cannot be a linear input");
     return [poolGatherPrim.bind1([ct!, idx], NO_PARAMS), null];
   },
   batch(args, dims, p) {
@@ -243,7 +273,12 @@ export function avgPool2dGeneral(x: NdArray, p: AvgPoolParams): NdArray {
   const channels = x.shape[1]!;
   const byKernel = p.divisorOverride === undefined && p.countIncludePad;
   const weight = constant([channels, 1, kh, kw], x.dtype, byKernel ? 1 / (kh * kw) : 1);
-  const sums = conv2dPrim.bind1([x, weight], { stride: p.stride, padding: p.padding, dilation: [1, 1], groups: channels });
+  const sums = conv2dPrim.bind1([x, weight], {
+    stride: p.stride,
+    padding: p.padding,
+    dilation: [1, 1],
+    groups: channels,
+  });
   if (byKernel) return sums;
   if (p.divisorOverride !== undefined) return divide(sums, p.divisorOverride);
   return divide(sums, realElementCounts(g, x.dtype));
@@ -259,8 +294,8 @@ function realElementCounts(g: PoolGeometry, dtype: FloatDType): NdArray {
   const covered = (start: number, k: number, size: number) => Math.min(start + k, size) - Math.max(start, 0);
   for (let i = 0; i < g.outHeight; i++) {
     const rows = covered(i * g.strideH - g.padTop, g.kernelH, g.inHeight);
-    for (let j = 0; j < g.outWidth; j++) counts[i * g.outWidth + j] = rows * covered(j * g.strideW - g.padLeft, g.kernelW, g.inWidth);
+    for (let j = 0; j < g.outWidth; j++)
+      counts[i * g.outWidth + j] = rows * covered(j * g.strideW - g.padLeft, g.kernelW, g.inWidth);
   }
   return new ConcreteArray([1, 1, g.outHeight, g.outWidth], dtype, counts);
 }
-

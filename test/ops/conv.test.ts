@@ -71,7 +71,8 @@ function naiveConv(x: NdArray, w: NdArray, p: ConvParams): NdArray {
                 const hh = i * p.stride[0] - p.padding[0][0] + pi * p.dilation[0];
                 const ww = j * p.stride[1] - p.padding[1][0] + qi * p.dilation[1];
                 if (hh < 0 || hh >= h || ww < 0 || ww >= wd) continue;
-                s += xs[((b * c + g * cg + ci) * h + hh) * wd + ww]! * ws[((oc * cg + ci) * kh + pi) * kw + qi]!;
+                s +=
+                  xs[((b * c + g * cg + ci) * h + hh) * wd + ww]! * ws[((oc * cg + ci) * kh + pi) * kw + qi]!;
               }
           out[((b * o + oc) * oh + i) * ow + j] = s;
         }
@@ -143,22 +144,71 @@ describe("conv2d forward", () => {
   const cases: { name: string; x: Shape; w: Shape; p: Partial<ConvParams> }[] = [
     { name: "plain", x: [2, 3, 7, 6], w: [4, 3, 3, 2], p: {} },
     { name: "stride 2x3", x: [1, 2, 9, 10], w: [3, 2, 3, 3], p: { stride: [2, 3] } },
-    { name: "asymmetric padding", x: [2, 2, 5, 6], w: [3, 2, 3, 3], p: { padding: [[2, 0], [1, 3]] } },
+    {
+      name: "asymmetric padding",
+      x: [2, 2, 5, 6],
+      w: [3, 2, 3, 3],
+      p: {
+        padding: [
+          [2, 0],
+          [1, 3],
+        ],
+      },
+    },
     { name: "dilation", x: [1, 2, 9, 9], w: [2, 2, 3, 2], p: { dilation: [2, 3] } },
     { name: "groups 3", x: [2, 6, 5, 5], w: [9, 2, 2, 3], p: { groups: 3 } },
-    { name: "depthwise", x: [2, 4, 6, 6], w: [4, 1, 3, 3], p: { groups: 4, padding: [[1, 1], [1, 1]] } },
+    {
+      name: "depthwise",
+      x: [2, 4, 6, 6],
+      w: [4, 1, 3, 3],
+      p: {
+        groups: 4,
+        padding: [
+          [1, 1],
+          [1, 1],
+        ],
+      },
+    },
     {
       name: "everything at once",
       x: [2, 4, 11, 8],
       w: [6, 2, 3, 2],
-      p: { stride: [2, 1], padding: [[1, 2], [0, 1]], dilation: [2, 3], groups: 2 },
+      p: {
+        stride: [2, 1],
+        padding: [
+          [1, 2],
+          [0, 1],
+        ],
+        dilation: [2, 3],
+        groups: 2,
+      },
     },
     { name: "1x1 kernel", x: [3, 5, 4, 4], w: [2, 5, 1, 1], p: {} },
     { name: "kernel covers input", x: [2, 3, 4, 5], w: [2, 3, 4, 5], p: {} },
     { name: "size-1 dims", x: [1, 1, 1, 7], w: [1, 1, 1, 3], p: {} },
     { name: "stride bigger than kernel", x: [1, 1, 10, 10], w: [1, 1, 2, 2], p: { stride: [4, 3] } },
-    { name: "padding bigger than kernel", x: [1, 2, 3, 3], w: [1, 2, 2, 2], p: { padding: [[3, 3], [2, 4]] } },
-    { name: "negative padding crops", x: [1, 2, 6, 6], w: [2, 2, 2, 2], p: { padding: [[-1, 0], [0, -2]] } },
+    {
+      name: "padding bigger than kernel",
+      x: [1, 2, 3, 3],
+      w: [1, 2, 2, 2],
+      p: {
+        padding: [
+          [3, 3],
+          [2, 4],
+        ],
+      },
+    },
+    {
+      name: "negative padding crops",
+      x: [1, 2, 6, 6],
+      w: [2, 2, 2, 2],
+      p: {
+        padding: [
+          [-1, 0],
+          [0, -2],
+        ],
+      },
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {
@@ -174,7 +224,10 @@ describe("conv2d forward", () => {
     const w = random([4, 3, 3, 3], 4);
     const y32 = nn.conv2d(x.astype("float32"), w.astype("float32"), null, { padding: 1, stride: 2 });
     expect(y32.dtype).toBe("float32");
-    expectClose(y32.astype("float64"), nn.conv2d(x, w, null, { padding: 1, stride: 2 }), { atol: 1e-5, rtol: 1e-5 });
+    expectClose(y32.astype("float64"), nn.conv2d(x, w, null, { padding: 1, stride: 2 }), {
+      atol: 1e-5,
+      rtol: 1e-5,
+    });
   });
 
   it("the IR shows the parameters", () => {
@@ -182,7 +235,9 @@ describe("conv2d forward", () => {
       np.zeros([1, 1, 5, 5]),
       np.zeros([1, 1, 3, 3]),
     );
-    expect(program.toString()).toContain("conv2d[stride=(2,2) padding=((1,1),(1,1)) dilation=(1,1) groups=1]");
+    expect(program.toString()).toContain(
+      "conv2d[stride=(2,2) padding=((1,1),(1,1)) dilation=(1,1) groups=1]",
+    );
   });
 });
 
@@ -199,7 +254,14 @@ describe("nn.conv2d", () => {
 
   it("number and pair arguments", () => {
     const y = nn.conv2d(x, w, null, { stride: [2, 1], padding: [1, 2], dilation: 2 });
-    const p = params({ stride: [2, 1], padding: [[1, 1], [2, 2]], dilation: [2, 2] });
+    const p = params({
+      stride: [2, 1],
+      padding: [
+        [1, 1],
+        [2, 2],
+      ],
+      dilation: [2, 2],
+    });
     expectClose(y, naiveConv(x, w, p), TIGHT);
   });
 
@@ -207,12 +269,39 @@ describe("nn.conv2d", () => {
     expectClose(nn.conv2d(x, w, null, { padding: "valid" }), naiveConv(x, w, params()), TIGHT);
     const same = nn.conv2d(x, w, null, { padding: "same" });
     expect(same.shape).toEqual([2, 4, 7, 8]);
-    expectClose(same, naiveConv(x, w, params({ padding: [[1, 1], [1, 1]] })), TIGHT);
+    expectClose(
+      same,
+      naiveConv(
+        x,
+        w,
+        params({
+          padding: [
+            [1, 1],
+            [1, 1],
+          ],
+        }),
+      ),
+      TIGHT,
+    );
     const wEven = random([2, 3, 4, 2], 8);
     const sameEven = nn.conv2d(x, wEven, null, { padding: "same", dilation: [1, 3] });
     expect(sameEven.shape).toEqual([2, 2, 7, 8]);
     // total 3 rows -> 1 top, 2 bottom; total 3 columns (dilation 3) -> 1 left, 2 right.
-    expectClose(sameEven, naiveConv(x, wEven, params({ padding: [[1, 2], [1, 2]], dilation: [1, 3] })), TIGHT);
+    expectClose(
+      sameEven,
+      naiveConv(
+        x,
+        wEven,
+        params({
+          padding: [
+            [1, 2],
+            [1, 2],
+          ],
+          dilation: [1, 3],
+        }),
+      ),
+      TIGHT,
+    );
   });
 
   it("takes an unbatched [C, H, W] input", () => {
@@ -242,31 +331,40 @@ describe("nn.conv2d", () => {
     expect(() => nn.conv2d(np.zeros([32, 32]), np.zeros([6, 1, 5, 5]))).toThrow(
       "conv2d: expected a 3-D (unbatched) or 4-D (batched) input [N, C, H, W], got [32,32]",
     );
-    expect(() => nn.conv2d(np.zeros([1, 1, 8, 8]), np.zeros([1, 5, 5]))).toThrow("conv2d: expected a 4-D weight");
+    expect(() => nn.conv2d(np.zeros([1, 1, 8, 8]), np.zeros([1, 5, 5]))).toThrow(
+      "conv2d: expected a 4-D weight",
+    );
     expect(() => nn.conv2d(np.zeros([1, 1, 4, 4]), np.zeros([1, 1, 5, 5]))).toThrow(ShapeError);
     expect(() => nn.conv2d(np.zeros([1, 1, 4, 4]), np.zeros([1, 1, 5, 5]))).toThrow("output would be empty");
     expect(() => nn.conv2d(np.zeros([1, 1, 8, 8]), np.zeros([2, 1, 3, 3]), np.zeros([3]))).toThrow(
       "conv2d: bias has shape [3] but there are 2 output channels",
     );
-    expect(() => nn.conv2d(np.zeros([1, 1, 8, 8]), np.zeros([2, 1, 3, 3]), null, { padding: "same", stride: 2 })).toThrow(
-      "padding='same' is not supported for strided convolutions",
+    expect(() =>
+      nn.conv2d(np.zeros([1, 1, 8, 8]), np.zeros([2, 1, 3, 3]), null, { padding: "same", stride: 2 }),
+    ).toThrow("padding='same' is not supported for strided convolutions");
+    expect(() => nn.conv2d(np.zeros([1, 1, 8, 8]), np.zeros([2, 1, 3, 3]), null, { stride: 0 })).toThrow(
+      "stride",
     );
-    expect(() => nn.conv2d(np.zeros([1, 1, 8, 8]), np.zeros([2, 1, 3, 3]), null, { stride: 0 })).toThrow("stride");
-    expect(() => nn.conv2d(np.zeros([1, 1, 8, 8]), np.zeros([2, 1, 3, 3]), null, { padding: -1 })).toThrow("padding");
+    expect(() => nn.conv2d(np.zeros([1, 1, 8, 8]), np.zeros([2, 1, 3, 3]), null, { padding: -1 })).toThrow(
+      "padding",
+    );
   });
 
   it("the primitive's shape rule throws ShapeError too (and for an empty output)", () => {
     expect(() => conv2dPrim.bind1([np.zeros([1, 3, 32, 32]), np.zeros([6, 1, 5, 5])], params())).toThrow(
       "conv2d: input has 3 channels but weight expects 1 (groups=1): x [1,3,32,32], w [6,1,5,5]",
     );
-    expect(() => conv2dPrim.bind1([np.zeros([1, 1, 3, 3]), np.zeros([1, 1, 2, 2])], params({ dilation: [3, 1] }))).toThrow(
-      /conv2d: empty output 0x2/,
-    );
-    expect(() => conv2dPrim.bind1([np.zeros([1, 1, 3, 3]), np.zeros([1, 1, 2, 2], { dtype: "float64" })], params())).toThrow(
-      "conv2d: operand dtypes differ: float32 vs float64",
-    );
     expect(() =>
-      conv2dInputGradPrim.bind1([np.zeros([1, 2, 3, 3]), np.zeros([2, 1, 2, 2])], { ...params(), inputShape: [1, 1, 5, 5] }),
+      conv2dPrim.bind1([np.zeros([1, 1, 3, 3]), np.zeros([1, 1, 2, 2])], params({ dilation: [3, 1] })),
+    ).toThrow(/conv2d: empty output 0x2/);
+    expect(() =>
+      conv2dPrim.bind1([np.zeros([1, 1, 3, 3]), np.zeros([1, 1, 2, 2], { dtype: "float64" })], params()),
+    ).toThrow("conv2d: operand dtypes differ: float32 vs float64");
+    expect(() =>
+      conv2dInputGradPrim.bind1([np.zeros([1, 2, 3, 3]), np.zeros([2, 1, 2, 2])], {
+        ...params(),
+        inputShape: [1, 1, 5, 5],
+      }),
     ).toThrow("conv2d_input_grad: cotangent [1,2,3,3] does not match the conv2d output [1,2,4,4]");
   });
 });
@@ -283,11 +381,33 @@ describe("nn.convTranspose2d", () => {
     groups?: number;
   }[] = [
     { name: "plain", x: [2, 3, 4, 5], w: [3, 2, 3, 3] },
-    { name: "stride 2, padding 1, output padding 1", x: [1, 2, 4, 4], w: [2, 3, 3, 3], stride: [2, 2], padding: [1, 1], outputPadding: [1, 1] },
-    { name: "rectangular", x: [2, 2, 3, 5], w: [2, 2, 2, 3], stride: [3, 1], padding: [0, 1], outputPadding: [2, 0], dilation: [1, 2] },
+    {
+      name: "stride 2, padding 1, output padding 1",
+      x: [1, 2, 4, 4],
+      w: [2, 3, 3, 3],
+      stride: [2, 2],
+      padding: [1, 1],
+      outputPadding: [1, 1],
+    },
+    {
+      name: "rectangular",
+      x: [2, 2, 3, 5],
+      w: [2, 2, 2, 3],
+      stride: [3, 1],
+      padding: [0, 1],
+      outputPadding: [2, 0],
+      dilation: [1, 2],
+    },
     { name: "groups", x: [1, 4, 3, 3], w: [4, 3, 2, 2], stride: [2, 2], groups: 2 },
     // Output padding >= stride (allowed because it is below the dilation): the last row gets no taps.
-    { name: "output padding beyond stride", x: [1, 2, 3, 3], w: [2, 1, 3, 3], dilation: [3, 2], outputPadding: [2, 1], padding: [1, 0] },
+    {
+      name: "output padding beyond stride",
+      x: [1, 2, 3, 3],
+      w: [2, 1, 3, 3],
+      dilation: [3, 2],
+      outputPadding: [2, 1],
+      padding: [1, 0],
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {
@@ -299,7 +419,12 @@ describe("nn.convTranspose2d", () => {
       const dilation = c.dilation ?? [1, 1];
       const groups = c.groups ?? 1;
       const y = nn.convTranspose2d(x, w, null, { stride, padding, outputPadding, dilation, groups });
-      expectClose(y, naiveConvTranspose(x, w, stride, padding, outputPadding, dilation, groups), TIGHT, c.name);
+      expectClose(
+        y,
+        naiveConvTranspose(x, w, stride, padding, outputPadding, dilation, groups),
+        TIGHT,
+        c.name,
+      );
     });
   }
 
@@ -313,7 +438,10 @@ describe("nn.convTranspose2d", () => {
     const b = random([2], 16);
     const yb = nn.convTranspose2d(take(y, 0, 0), w, b, { stride: 2, padding: 1, outputPadding: 1 });
     expect(yb.shape).toEqual([2, 10, 10]);
-    const ref = np.add(naiveConvTranspose(y, w, [2, 2], [1, 1], [1, 1], [1, 1], 1), np.reshape(b, [1, 2, 1, 1]));
+    const ref = np.add(
+      naiveConvTranspose(y, w, [2, 2], [1, 1], [1, 1], [1, 1], 1),
+      np.reshape(b, [1, 2, 1, 1]),
+    );
     expectClose(yb, take(ref, 0, 0), TIGHT);
   });
 
@@ -321,9 +449,9 @@ describe("nn.convTranspose2d", () => {
     expect(() => nn.convTranspose2d(np.zeros([1, 2, 4, 4]), np.zeros([3, 2, 3, 3]))).toThrow(
       "convTranspose2d: input has 2 channels but weight expects 3",
     );
-    expect(() => nn.convTranspose2d(np.zeros([1, 2, 4, 4]), np.zeros([2, 2, 3, 3]), null, { outputPadding: 1 })).toThrow(
-      "output padding must be smaller than either stride or dilation",
-    );
+    expect(() =>
+      nn.convTranspose2d(np.zeros([1, 2, 4, 4]), np.zeros([2, 2, 3, 3]), null, { outputPadding: 1 }),
+    ).toThrow("output padding must be smaller than either stride or dilation");
     expect(() => nn.convTranspose2d(np.zeros([1, 2, 4, 4]), np.zeros([2, 2, 3, 3]), np.zeros([3]))).toThrow(
       "convTranspose2d: bias has shape [3] but there are 2 output channels",
     );
@@ -341,7 +469,12 @@ describe("conv2d golden (PyTorch, float64)", () => {
         groups: attrs.groups,
       };
       const f = (x: NdArray, w: NdArray, b: NdArray) => nn.conv2d(x, w, b, options);
-      const [out, back] = vjp(f, toArray(c.inputs["input"]!), toArray(c.inputs["weight"]!), toArray(c.inputs["bias"]!));
+      const [out, back] = vjp(
+        f,
+        toArray(c.inputs["input"]!),
+        toArray(c.inputs["weight"]!),
+        toArray(c.inputs["bias"]!),
+      );
       expectClose(out, c.outputs["out"]!, FLOAT64_TOLERANCE, `${c.name} out`);
       const [dx, dw, db] = back(toArray(c.cotangent["out"]!));
       expectClose(dx, c.grads["input"]!, FLOAT64_TOLERANCE, `${c.name} d input`);
@@ -354,13 +487,23 @@ describe("conv2d golden (PyTorch, float64)", () => {
 // ---------------------------------------------------------------------------------------------------
 // the transpose closure
 
-const closureParams = params({ stride: [2, 1], padding: [[1, 0], [2, 1]], dilation: [1, 2], groups: 2 });
+const closureParams = params({
+  stride: [2, 1],
+  padding: [
+    [1, 0],
+    [2, 1],
+  ],
+  dilation: [1, 2],
+  groups: 2,
+});
 const X_SHAPE: Shape = [2, 4, 9, 8];
 const W_SHAPE: Shape = [6, 2, 3, 3];
 const Y_SHAPE: Shape = [2, 6, 4, 7];
 
-const inputGrad = (ct: NdArray, w: NdArray) => conv2dInputGradPrim.bind1([ct, w], { ...closureParams, inputShape: X_SHAPE });
-const weightGrad = (x: NdArray, ct: NdArray) => conv2dWeightGradPrim.bind1([x, ct], { ...closureParams, weightShape: W_SHAPE });
+const inputGrad = (ct: NdArray, w: NdArray) =>
+  conv2dInputGradPrim.bind1([ct, w], { ...closureParams, inputShape: X_SHAPE });
+const weightGrad = (x: NdArray, ct: NdArray) =>
+  conv2dWeightGradPrim.bind1([x, ct], { ...closureParams, weightShape: W_SHAPE });
 const conv = (x: NdArray, w: NdArray) => conv2dPrim.bind1([x, w], closureParams);
 
 describe("the three primitives are closed under transposition", () => {
@@ -447,14 +590,19 @@ describe("vmap of the conv primitives", () => {
         const a = da === null ? p.a[0] : np.moveaxis(p.a[1], 0, da);
         const b = db === null ? p.b[0] : np.moveaxis(p.b[1], 0, db);
         const got = vmap(p.f, { inAxes: [da, db] })(a, b);
-        const expected = stack(Array.from({ length: B }, (_, i) => p.f(da === null ? a : take(a, da, i), db === null ? b : take(b, db, i))));
+        const expected = stack(
+          Array.from({ length: B }, (_, i) =>
+            p.f(da === null ? a : take(a, da, i), db === null ? b : take(b, db, i)),
+          ),
+        );
         expectClose(got, expected, TIGHT, `${p.name} [${da}, ${db}]`);
       });
     }
   }
 
   it("per-example weight gradients: vmap(grad) over examples", () => {
-    const loss = (wt: NdArray, xi: NdArray) => np.sum(np.tanh(nn.conv2d(np.expandDims(xi, 0), wt, null, { stride: 2, groups: 2 })));
+    const loss = (wt: NdArray, xi: NdArray) =>
+      np.sum(np.tanh(nn.conv2d(np.expandDims(xi, 0), wt, null, { stride: 2, groups: 2 })));
     const wt = random([6, 2, 3, 3], 61);
     const xs = random([4, 4, 9, 9], 62);
     const perExample = vmap(grad(loss), { inAxes: [null, 0] })(wt, xs);
@@ -475,8 +623,17 @@ describe("second-order derivatives through conv", () => {
     const p = { stride: 2, padding: 1 };
     const f = (wt: NdArray) => np.multiply(np.sum(np.square(nn.conv2d(x, wt, null, p))), 0.5);
     const [, hvp] = jvp(grad(f), [w], [v]);
-    const pp = params({ stride: [2, 2], padding: [[1, 1], [1, 1]] });
-    const expected = conv2dWeightGradPrim.bind1([x, conv2dPrim.bind1([x, v], pp)], { ...pp, weightShape: w.shape });
+    const pp = params({
+      stride: [2, 2],
+      padding: [
+        [1, 1],
+        [1, 1],
+      ],
+    });
+    const expected = conv2dWeightGradPrim.bind1([x, conv2dPrim.bind1([x, v], pp)], {
+      ...pp,
+      weightShape: w.shape,
+    });
     expectClose(hvp, expected, TIGHT);
     // Reverse over reverse gives the same.
     const hvpRev = grad((wt: NdArray) => np.sum(np.multiply(grad(f)(wt), v)))(w);
@@ -484,13 +641,15 @@ describe("second-order derivatives through conv", () => {
   });
 
   it("grad of grad of a nonlinear function matches finite differences", () => {
-    const f = (xt: NdArray, wt: NdArray) => np.sum(np.tanh(nn.conv2d(xt, wt, null, { padding: 1, dilation: [1, 2] })));
+    const f = (xt: NdArray, wt: NdArray) =>
+      np.sum(np.tanh(nn.conv2d(xt, wt, null, { padding: 1, dilation: [1, 2] })));
     // g(x) = <grad_w f(x, w), v>; its gradient in x needs the derivative of conv2d_weight_grad.
     const g = (xt: NdArray) => np.sum(np.multiply(grad(f, { argnums: 1 })(xt, w), v));
     const gx = grad(g)(x);
     const dx = random(x.shape, 74);
     const h = 1e-5;
-    const fd = (g(np.add(x, np.multiply(dx, h))).item() - g(np.subtract(x, np.multiply(dx, h))).item()) / (2 * h);
+    const fd =
+      (g(np.add(x, np.multiply(dx, h))).item() - g(np.subtract(x, np.multiply(dx, h))).item()) / (2 * h);
     expect(vdot(gx, dx)).toBeCloseTo(fd, 7);
   });
 });

@@ -8,7 +8,13 @@ import { ConcreteArray } from "../../src/core/array.js";
 import { type Shape, sizeOf } from "../../src/core/shape.js";
 import { grad, jvp, type NdArray, nn, np, ShapeError, vjp, vmap } from "../../src/index.js";
 import { convOutputSize } from "../../src/ops/conv.js";
-import { type MaxPoolParams, maxPool2dArgmaxPrim, maxPool2dIndices, poolGatherPrim, poolScatterAddPrim } from "../../src/ops/pool.js";
+import {
+  type MaxPoolParams,
+  maxPool2dArgmaxPrim,
+  maxPool2dIndices,
+  poolGatherPrim,
+  poolScatterAddPrim,
+} from "../../src/ops/pool.js";
 import { expectClose, FLOAT64_TOLERANCE, loadVjpCases, toArray } from "../golden/golden.js";
 
 const TIGHT = { atol: 1e-12, rtol: 1e-12 };
@@ -105,19 +111,51 @@ describe("maxPool2d forward", () => {
     const x = random([3, 6, 6], 2);
     const y = nn.maxPool2d(x, 2);
     expect(y.shape).toEqual([3, 3, 3]);
-    expectClose(y, np.reshape(naivePool(np.reshape(x, [1, 3, 6, 6]), "max", [2, 2], [2, 2], [0, 0]).values, [3, 3, 3]), TIGHT);
+    expectClose(
+      y,
+      np.reshape(naivePool(np.reshape(x, [1, 3, 6, 6]), "max", [2, 2], [2, 2], [0, 0]).values, [3, 3, 3]),
+      TIGHT,
+    );
   });
 
   it("padding is -infinity: it never wins, even over all-negative windows", () => {
-    const x = np.array([[[[-5, -4], [-3, -2]]]], { dtype: "float64" });
+    const x = np.array(
+      [
+        [
+          [
+            [-5, -4],
+            [-3, -2],
+          ],
+        ],
+      ],
+      { dtype: "float64" },
+    );
     const y = nn.maxPool2d(x, 2, { stride: 1, padding: 1 });
-    expect(y.toArray()).toEqual([[[[-5, -4, -4], [-3, -2, -2], [-3, -2, -2]]]]);
+    expect(y.toArray()).toEqual([
+      [
+        [
+          [-5, -4, -4],
+          [-3, -2, -2],
+          [-3, -2, -2],
+        ],
+      ],
+    ]);
   });
 
   it("NaN propagates; -infinity inputs keep the first real index", () => {
-    const x = np.array([[[[1, Number.NaN, 3, 4], [Number.NEGATIVE_INFINITY, Number.NEGATIVE_INFINITY, 0, 0]]]], {
-      dtype: "float64",
-    });
+    const x = np.array(
+      [
+        [
+          [
+            [1, Number.NaN, 3, 4],
+            [Number.NEGATIVE_INFINITY, Number.NEGATIVE_INFINITY, 0, 0],
+          ],
+        ],
+      ],
+      {
+        dtype: "float64",
+      },
+    );
     const y = nn.maxPool2d(x, [1, 2]).toTypedArray();
     expect(Number.isNaN(y[0])).toBe(true);
     expect(Array.from(y.slice(1))).toEqual([4, Number.NEGATIVE_INFINITY, 0]);
@@ -138,10 +176,16 @@ describe("maxPool2d forward", () => {
     );
     expect(() => nn.maxPool2d(np.zeros([1, 1, 2, 2]), 3)).toThrow(ShapeError);
     expect(() => nn.maxPool2d(np.zeros([1, 1, 2, 2]), 3)).toThrow("maxPool2d: output would be empty (0x0)");
-    expect(() => nn.maxPool2d(np.zeros([8, 8]), 2)).toThrow("maxPool2d: expected a 3-D (unbatched) or 4-D (batched) input");
-    expect(() => nn.maxPool2d(np.zeros([1, 1, 4, 4], { dtype: "int32" }), 2)).toThrow("expected a float32 or float64 input");
+    expect(() => nn.maxPool2d(np.zeros([8, 8]), 2)).toThrow(
+      "maxPool2d: expected a 3-D (unbatched) or 4-D (batched) input",
+    );
+    expect(() => nn.maxPool2d(np.zeros([1, 1, 4, 4], { dtype: "int32" }), 2)).toThrow(
+      "expected a float32 or float64 input",
+    );
     expect(() => nn.maxPool2d(np.zeros([1, 1, 4, 4]), 0)).toThrow("kernel must be a positive integer");
-    expect(() => maxPool2dArgmaxPrim.bind1([np.zeros([1, 1, 4, 4])], poolParams([2, 2], [1, 1], [2, 0]))).toThrow(
+    expect(() =>
+      maxPool2dArgmaxPrim.bind1([np.zeros([1, 1, 4, 4])], poolParams([2, 2], [1, 1], [2, 0])),
+    ).toThrow(
       "max_pool2d_argmax: padding must be [[top, bottom], [left, right]] non-negative integers smaller than the kernel",
     );
   });
@@ -153,7 +197,11 @@ describe("avgPool2d forward", () => {
     const k: [number, number] = [3, 2];
     const s: [number, number] = [2, 1];
     const p: [number, number] = [1, 1];
-    expectClose(nn.avgPool2d(x, k, { stride: s, padding: p }), naivePool(x, "avg", k, s, p, true).values, TIGHT);
+    expectClose(
+      nn.avgPool2d(x, k, { stride: s, padding: p }),
+      naivePool(x, "avg", k, s, p, true).values,
+      TIGHT,
+    );
     expectClose(
       nn.avgPool2d(x, k, { stride: s, padding: p, countIncludePad: false }),
       naivePool(x, "avg", k, s, p, false).values,
@@ -169,7 +217,9 @@ describe("avgPool2d forward", () => {
   });
 
   it("errors", () => {
-    expect(() => nn.avgPool2d(np.zeros([1, 1, 8, 8]), 2, { padding: 2 })).toThrow("avgPool2d: padding should be at most half");
+    expect(() => nn.avgPool2d(np.zeros([1, 1, 8, 8]), 2, { padding: 2 })).toThrow(
+      "avgPool2d: padding should be at most half",
+    );
     expect(() => nn.avgPool2d(np.zeros([1, 1, 8, 8]), 2, { divisorOverride: 0 })).toThrow("divisorOverride");
   });
 });
@@ -179,13 +229,22 @@ describe("avgPool2d forward", () => {
 describe("pool golden (PyTorch, float64)", () => {
   for (const c of loadVjpCases("pool.json")) {
     it(c.name, () => {
-      const attrs = c.attrs as { kernel_size: [number, number]; stride: [number, number]; padding: [number, number]; count_include_pad?: boolean };
+      const attrs = c.attrs as {
+        kernel_size: [number, number];
+        stride: [number, number];
+        padding: [number, number];
+        count_include_pad?: boolean;
+      };
       const x = toArray(c.inputs["x"]!);
       const options = { stride: attrs.stride, padding: attrs.padding };
       const f =
         c.op === "max_pool2d"
           ? (a: NdArray) => nn.maxPool2d(a, attrs.kernel_size, options)
-          : (a: NdArray) => nn.avgPool2d(a, attrs.kernel_size, { ...options, countIncludePad: attrs.count_include_pad ?? true });
+          : (a: NdArray) =>
+              nn.avgPool2d(a, attrs.kernel_size, {
+                ...options,
+                countIncludePad: attrs.count_include_pad ?? true,
+              });
       const [out, back] = vjp(f, x);
       expectClose(out, c.outputs["out"]!, FLOAT64_TOLERANCE, `${c.name} out`);
       const [dx] = back(toArray(c.cotangent["out"]!));
@@ -201,9 +260,16 @@ describe("pool golden (PyTorch, float64)", () => {
 describe("max-pool tie conventions (edge_semantics.json)", () => {
   for (const c of loadVjpCases("edge_semantics.json").filter((e) => e.op === "max_pool2d")) {
     it(`${c.name}: ${c.note}`, () => {
-      const attrs = c.attrs as { kernel_size: [number, number]; stride: [number, number]; padding: [number, number] };
+      const attrs = c.attrs as {
+        kernel_size: [number, number];
+        stride: [number, number];
+        padding: [number, number];
+      };
       const x = toArray(c.inputs["x"]!);
-      const [out, back] = vjp((a: NdArray) => nn.maxPool2d(a, attrs.kernel_size, { stride: attrs.stride, padding: attrs.padding }), x);
+      const [out, back] = vjp(
+        (a: NdArray) => nn.maxPool2d(a, attrs.kernel_size, { stride: attrs.stride, padding: attrs.padding }),
+        x,
+      );
       expectClose(out, c.outputs["out"]!, FLOAT64_TOLERANCE, "out");
       expectClose(back(toArray(c.cotangent["out"]!))[0], c.grads["x"]!, FLOAT64_TOLERANCE, "grad");
       if (c.outputs["indices"]) {
@@ -246,7 +312,10 @@ describe("gather / scatter-add and max-pool derivatives", () => {
     const g = (a: NdArray) => np.sum(np.multiply(grad(f)(a), v));
     const hv = grad(g)(x);
     const h = 1e-6;
-    const fd = np.divide(np.subtract(grad(f)(np.add(x, np.multiply(v, h))), grad(f)(np.subtract(x, np.multiply(v, h)))), 2 * h);
+    const fd = np.divide(
+      np.subtract(grad(f)(np.add(x, np.multiply(v, h))), grad(f)(np.subtract(x, np.multiply(v, h)))),
+      2 * h,
+    );
     expectClose(hv, fd, { atol: 1e-7, rtol: 1e-6 });
   });
 
@@ -263,10 +332,20 @@ describe("vmap of pooling", () => {
     Array.from({ length: a.shape[axis]! }, (_, i) => {
       const moved = np.moveaxis(a, axis, 0);
       const inner = sizeOf(moved.shape.slice(1));
-      return new ConcreteArray(moved.shape.slice(1), a.dtype, moved.toTypedArray().slice(i * inner, (i + 1) * inner));
+      return new ConcreteArray(
+        moved.shape.slice(1),
+        a.dtype,
+        moved.toTypedArray().slice(i * inner, (i + 1) * inner),
+      );
     });
   const stacked = (parts: NdArray[]): NdArray =>
-    np.reshape(np.array(parts.flatMap((p) => Array.from(p.toTypedArray())), { dtype: "float64" }), [parts.length, ...parts[0]!.shape]);
+    np.reshape(
+      np.array(
+        parts.flatMap((p) => Array.from(p.toTypedArray())),
+        { dtype: "float64" },
+      ),
+      [parts.length, ...parts[0]!.shape],
+    );
 
   it("maxPool2d, its gradient and avgPool2d under vmap (batch on axis 2)", () => {
     const moved = np.moveaxis(xs, 0, 2);
@@ -283,11 +362,23 @@ describe("vmap of pooling", () => {
     const params = poolParams([2, 2], [2, 2], [0, 0]);
     const idx = maxPool2dArgmaxPrim.bind1([x], params);
     const gather = (t: NdArray, i: NdArray) => poolGatherPrim.bind1([t, i], {});
-    expectClose(vmap(gather, { inAxes: [0, null] })(xs, idx), stacked(slices(xs, 0).map((t) => gather(t, idx))), TIGHT);
+    expectClose(
+      vmap(gather, { inAxes: [0, null] })(xs, idx),
+      stacked(slices(xs, 0).map((t) => gather(t, idx))),
+      TIGHT,
+    );
     const idxs = vmap((a: NdArray) => maxPool2dArgmaxPrim.bind1([a], params))(xs);
-    expectClose(vmap(gather, { inAxes: [null, 0] })(x, idxs), stacked(slices(idxs, 0).map((i) => gather(x, i))), TIGHT);
+    expectClose(
+      vmap(gather, { inAxes: [null, 0] })(x, idxs),
+      stacked(slices(idxs, 0).map((i) => gather(x, i))),
+      TIGHT,
+    );
     const cts = random([3, 2, 2, 3, 3], 12);
     const scatter = (c: NdArray, i: NdArray) => poolScatterAddPrim.bind1([c, i], { planeShape: [6, 6] });
-    expectClose(vmap(scatter, { inAxes: [0, 0] })(cts, idxs), stacked(slices(cts, 0).map((c, b) => scatter(c, slices(idxs, 0)[b]!))), TIGHT);
+    expectClose(
+      vmap(scatter, { inAxes: [0, 0] })(cts, idxs),
+      stacked(slices(cts, 0).map((c, b) => scatter(c, slices(idxs, 0)[b]!))),
+      TIGHT,
+    );
   });
 });

@@ -7,7 +7,7 @@
  * Kernels compute in float64 (float32 operands are widened once, outside the hot loops) so that each
  * kernel sees a single array type and the accumulation is as accurate as matmulKernel's.
  */
-import { type DType, type TypedArray, storageFor } from "../../core/dtype.js";
+import { type DType, storageFor, type TypedArray } from "../../core/dtype.js";
 
 /** Everything a kernel needs to know about one convolution; spatial padding may be negative (cropping). */
 export interface ConvGeometry {
@@ -46,7 +46,13 @@ export function fromFloat64(data: Float64Array, dtype: DType): TypedArray {
  * The output positions i in [0, outSize) whose tap `offset` lands inside the input:
  * 0 <= i*stride - pad + offset < inSize. Returned as a half-open range [lo, hi).
  */
-export function validRange(outSize: number, stride: number, pad: number, offset: number, inSize: number): [number, number] {
+export function validRange(
+  outSize: number,
+  stride: number,
+  pad: number,
+  offset: number,
+  inSize: number,
+): [number, number] {
   const lo = Math.max(0, Math.ceil((pad - offset) / stride));
   const hi = Math.min(outSize, Math.floor((inSize - 1 + pad - offset) / stride) + 1);
   return [lo, Math.max(lo, hi)];
@@ -78,7 +84,13 @@ function im2col(x: Float64Array, xOff: number, cols: Float64Array, channels: num
 }
 
 /** The transpose of im2col: adds every column entry back into the input plane it was read from. */
-function col2imAdd(cols: Float64Array, out: Float64Array, outOff: number, channels: number, g: ConvGeometry): void {
+function col2imAdd(
+  cols: Float64Array,
+  out: Float64Array,
+  outOff: number,
+  channels: number,
+  g: ConvGeometry,
+): void {
   const { inHeight: H, inWidth: W, kernelHeight: KH, kernelWidth: KW, outHeight: OH, outWidth: OW } = g;
   const { strideH: sh, strideW: sw, padTop: pt, padLeft: pl, dilationH: dh, dilationW: dw } = g;
   const P = OH * OW;
@@ -93,8 +105,8 @@ function col2imAdd(cols: Float64Array, out: Float64Array, outOff: number, channe
         for (let i = iLo; i < iHi; i++) {
           const dst = plane + (i * sh - pt + p * dh) * W + colOff;
           const src = row + i * OW;
-          if (sw === 1) for (let j = jLo; j < jHi; j++) out[dst + j]! += cols[src + j]!;
-          else for (let j = jLo; j < jHi; j++) out[dst + j * sw]! += cols[src + j]!;
+          if (sw === 1) for (let j = jLo; j < jHi; j++) out[dst + j]! += cols[src + j];
+          else for (let j = jLo; j < jHi; j++) out[dst + j * sw]! += cols[src + j];
         }
       }
     }
@@ -168,7 +180,8 @@ function gemmAccumulate(
       const b1 = b0 + n;
       const b2 = b1 + n;
       const b3 = b2 + n;
-      for (let j = 0; j < n; j++) out[oRow + j]! += a0 * b[b0 + j]! + a1 * b[b1 + j]! + a2 * b[b2 + j]! + a3 * b[b3 + j]!;
+      for (let j = 0; j < n; j++)
+        out[oRow + j]! += a0 * b[b0 + j]! + a1 * b[b1 + j]! + a2 * b[b2 + j]! + a3 * b[b3 + j]!;
     }
     for (; kk < k; kk++) {
       const av = a[aRow + kk]!;

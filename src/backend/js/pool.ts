@@ -1,5 +1,5 @@
 /** Max-pooling kernels on NCHW planes, and the gather / scatter-add that route values through its argmax. */
-import { type DType, type TypedArray, storageFor } from "../../core/dtype.js";
+import { type DType, storageFor, type TypedArray } from "../../core/dtype.js";
 
 export interface PoolGeometry {
   /** N * C: pooling treats every (n, c) plane alike. */
@@ -21,7 +21,12 @@ export interface PoolGeometry {
  * never wins; ties go to the first maximum in row-major window order; NaN wins (and the last NaN's index
  * is kept), exactly PyTorch's CPU kernel (`val > max || isnan(val)`).
  */
-export function maxPool2dKernel(x: TypedArray, g: PoolGeometry, values: TypedArray | null, indices: Int32Array | null): void {
+export function maxPool2dKernel(
+  x: TypedArray,
+  g: PoolGeometry,
+  values: TypedArray | null,
+  indices: Int32Array | null,
+): void {
   const { planes, inHeight: H, inWidth: W, outHeight: OH, outWidth: OW, kernelH: kh, kernelW: kw } = g;
   const { strideH: sh, strideW: sw, padTop: pt, padLeft: pl } = g;
   let o = 0;
@@ -41,7 +46,7 @@ export function maxPool2dKernel(x: TypedArray, g: PoolGeometry, values: TypedArr
           const row = h * W;
           for (let w = wStart; w < wEnd; w++) {
             const v = x[base + row + w]!;
-            if (v > best || v !== v) {
+            if (v > best || Number.isNaN(v)) {
               best = v;
               at = row + w;
             }
@@ -55,7 +60,13 @@ export function maxPool2dKernel(x: TypedArray, g: PoolGeometry, values: TypedArr
 }
 
 /** out[p, k] = t[p, idx[p, k]] for every plane p: the value of each window's argmax. */
-export function poolGatherKernel(t: TypedArray, idx: Int32Array, planes: number, planeSize: number, dtype: DType): TypedArray {
+export function poolGatherKernel(
+  t: TypedArray,
+  idx: Int32Array,
+  planes: number,
+  planeSize: number,
+  dtype: DType,
+): TypedArray {
   const per = idx.length / planes;
   const out = storageFor(dtype, idx.length);
   for (let p = 0; p < planes; p++) {
@@ -63,7 +74,8 @@ export function poolGatherKernel(t: TypedArray, idx: Int32Array, planes: number,
     const o0 = p * per;
     for (let k = 0; k < per; k++) {
       const at = idx[o0 + k]!;
-      if (at < 0 || at >= planeSize) throw new RangeError(`pool_gather: index ${at} is outside a plane of ${planeSize} elements`);
+      if (at < 0 || at >= planeSize)
+        throw new RangeError(`pool_gather: index ${at} is outside a plane of ${planeSize} elements`);
       out[o0 + k] = t[base + at]!;
     }
   }
@@ -71,7 +83,13 @@ export function poolGatherKernel(t: TypedArray, idx: Int32Array, planes: number,
 }
 
 /** out[p, idx[p, k]] += ct[p, k]: the transpose of poolGatherKernel (overlapping windows accumulate). */
-export function poolScatterAddKernel(ct: TypedArray, idx: Int32Array, planes: number, planeSize: number, dtype: DType): TypedArray {
+export function poolScatterAddKernel(
+  ct: TypedArray,
+  idx: Int32Array,
+  planes: number,
+  planeSize: number,
+  dtype: DType,
+): TypedArray {
   const per = idx.length / planes;
   const acc = new Float64Array(planes * planeSize);
   for (let p = 0; p < planes; p++) {
@@ -79,8 +97,9 @@ export function poolScatterAddKernel(ct: TypedArray, idx: Int32Array, planes: nu
     const o0 = p * per;
     for (let k = 0; k < per; k++) {
       const at = idx[o0 + k]!;
-      if (at < 0 || at >= planeSize) throw new RangeError(`pool_scatter_add: index ${at} is outside a plane of ${planeSize} elements`);
-      acc[base + at]! += ct[o0 + k]!;
+      if (at < 0 || at >= planeSize)
+        throw new RangeError(`pool_scatter_add: index ${at} is outside a plane of ${planeSize} elements`);
+      acc[base + at]! += ct[o0 + k];
     }
   }
   if (dtype === "float64") return acc;

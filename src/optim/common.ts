@@ -1,0 +1,144 @@
+/**
+ * What every gradient transformation shares: the optax-style interface, hyperparameter validation,
+ * learning rates that may be schedules, and the checks that gradients match the optimizer's state.
+ */
+import { ConcretizationError, NdArray } from "../core/array.js";
+import { ShapeError, fmtShape, shapeEquals } from "../core/shape.js";
+import * as np from "../np.js";
+import { assertSameStructureOf, flatten, flattenWithPath, leaves } from "../tree/index.js";
+import { type LearningRate, isSchedule } from "./schedules.js";
+
+/**
+ * A pure gradient transformation (optax's GradientTransformation): `init(params)` builds the state,
+ * `update(grads, state, params?)` returns the updates (what gets ADDED to the parameters, see
+ * `applyUpdates`) and the next state. Nothing is mutated; state is a plain tree of arrays and numbers.
+ */
+export interface GradientTransformation<S = unknown> {
+  init<T>(params: T): S;
+  update<T>(grads: T, state: S, params?: T): [T, S];
+}
+
+/** A scalar value `x` (a number or a scalar array) at the dtype of `like`, for scaling a leaf. */
+export function scaleLeaf(x: NdArray, factor: number | NdArray): NdArray {
+  return np.multiply(x, typeof factor === "number" ? factor : np.astype(factor, x.dtype));
+}
+
+export function negate(x: number | NdArray): number | NdArray {
+  return typeof x === "number" ? -x : np.negative(x);
+}
+
+export interface Bounds {
+  min?: number;
+  /** Exclusive upper bound. */
+  below?: number;
+}
+
+/** Checks that a hyperparameter is a finite number in range: `sgd: momentum must be a finite number >= 0, got -1`. */
+export function checkHyperparameter(who: string, name: string, value: unknown, bounds: Bounds = { min: 0 }): number {
+  const { min, below } = bounds;
+  const ok =
+    typeof value === "number" &&
+    Number.isFinite(value) &&
+    (min === undefined || value >= min) &&
+    (below === undefined || value < below);
+  if (!ok) {
+    const range =
+      min !== undefined && below !== undefined
+        ? `in [${min}, ${below})`
+        : min !== undefined
+          ? `>= ${min}`
+          : below !== undefined
+            ? `< ${below}`
+            : "";
+    throw new RangeError(`${who}: ${name} must be a finite number${range ? ` ${range}` : ""}, got ${String(value)}`);
+  }
+  return value as number;
+}
+
+/** Validates a learning rate given as a number or a schedule. */
+export function checkLearningRate(who: string, lr: unknown): LearningRate {
+  if (typeof lr === "function") return lr as LearningRate;
+  return checkHyperparameter(who, "lr", lr);
+}
+
+/** The learning rate's number for the state record (null for a schedule, which lives in the closure). */
+export function recordedRate(lr: LearningRate): number | null {
+  return typeof lr === "number" ? lr : null;
+}
+
+/**
+ * The learning rate for the update after `count` updates: a number, a float64 scalar array from a
+ * `Schedule` (traceable), or a plain JS function of the step, which needs the step's value and so only
+ * works when the count is concrete (eager mode, grad) — not inside jit, vmap or makeProgram.
+ */
+export function learningRateAt(who: string, lr: LearningRate, count: NdArray): number | NdArray {
+  if (typeof lr === "number") return lr;
+  if (isSchedule(lr)) return lr.onArray(count);
+  let step: number;
+  try {
+    step = count.item();
+  } catch (error) {
+    if (error instanceof ConcretizationError) {
+      throw new ConcretizationError(
+        `${who}: the learning rate is a plain JS function of the step, which cannot be evaluated on a traced ` +
+          "step count (inside jit, vmap or makeProgram); build it from optim.schedules (or give it an onArray form " +
+          "with optim.schedules.makeSchedule)",
+      );
+    }
+    throw error;
+  }
+  const value = lr(step);
+  return checkHyperparameter(`${who} (learning-rate schedule at step ${step})`, "lr", value);
+}
+
+/** The step count a transformation starts from: an int32 scalar array, so it can be traced. */
+export function zeroCount(): NdArray {
+  return np.scalar(0, "int32");
+}
+
+export function nextCount(count: NdArray): NdArray {
+  return np.add(count, 1);
+}
+
+const pathName = (path: string): string => (path === "" ? "<root>" : path);
+
+/**
+ * Checks that `grads` is a tree of arrays with the structure and leaf shapes of `reference` (a state
+ * buffer or the params), with errors naming the transformation and the first differing path.
+ */
+export function checkGrads(who: string, grads: unknown, reference: unknown, what: string): void {
+  assertSameStructureOf(`${who}: grads vs ${what}`, grads, reference);
+  const expected = leaves<unknown>(reference);
+  flattenWithPath<unknown>(grads).forEach(([path, leaf], i) => {
+    const ref = expected[i];
+    if (!(leaf instanceof NdArray)) {
+      throw new TypeError(`${who}: the gradient at ${pathName(path)} is not an array (got ${typeof leaf})`);
+    }
+    if (ref instanceof NdArray && !shapeEquals(leaf.shape, ref.shape)) {
+      throw new ShapeError(
+        `${who}: the gradient at ${pathName(path)} has shape ${fmtShape(leaf.shape)} but the ${what} has ${fmtShape(ref.shape)}`,
+      );
+    }
+  });
+}
+
+/** Checks that every leaf of `grads` is an array. */
+export function checkArrayLeaves(who: string, grads: unknown): void {
+  for (const [path, leaf] of flattenWithPath<unknown>(grads)) {
+    if (!(leaf instanceof NdArray)) {
+      throw new TypeError(`${who}: the gradient at ${pathName(path)} is not an array (got ${typeof leaf})`);
+    }
+  }
+}
+
+/** The params' leaves, checked against grads; throws if params were needed but not given. */
+export function paramLeaves(who: string, grads: unknown, params: unknown, why: string): NdArray[] {
+  if (params === undefined) throw new TypeError(`${who}: ${why} needs the params: call update(grads, state, params)`);
+  checkGrads(who, grads, params, "params");
+  return leaves<NdArray>(params);
+}
+
+/** A tree's leaves as arrays with its structure, for per-leaf arithmetic over several aligned trees. */
+export function arrayLeaves(tree: unknown): [NdArray[], ReturnType<typeof flatten>[1]] {
+  return flatten<NdArray>(tree);
+}

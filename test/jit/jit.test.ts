@@ -1,0 +1,189 @@
+import fc from "fast-check";
+import { describe, expect, it, vi } from "vitest";
+import { type Array as NdArray, ShapeDtype, grad, jit, makeProgram, np, vmap } from "../../src/index.js";
+import { eliminateCommonSubexpressions, eliminateDeadCode, optimize, simplify } from "../../src/compiler/passes.js";
+import { countAllocatedBytes } from "../helpers/allocations.js";
+import { expectClose, seededArray } from "../helpers/numeric.js";
+
+const mlpLoss = (p: { w1: NdArray; b1: NdArray; w2: NdArray }, x: NdArray, y: NdArray) => {
+  const h = np.tanh(np.matmul(x, p.w1).add(p.b1));
+  const out = np.matmul(h, p.w2);
+  return np.mean(np.square(out.sub(y)));
+};
+
+function mlpParams(seed: number) {
+  return { w1: seededArray([4, 8], seed), b1: seededArray([8], seed + 1), w2: seededArray([8, 2], seed + 2) };
+}
+
+describe("jit", () => {
+  const x = seededArray([5, 4], 100);
+  const y = seededArray([5, 2], 101);
+
+  it("gives the eager results, and composes with grad and vmap in both orders", () => {
+    const p = mlpParams(1);
+    expect(jit(mlpLoss)(p, x, y).item()).toBeCloseTo(mlpLoss(p, x, y).item(), 13);
+    const eager = grad(mlpLoss)(p, x, y);
+    for (const g of [jit(grad(mlpLoss))(p, x, y), grad(jit(mlpLoss))(p, x, y)]) {
+      expectClose(g.w1, eager.w1, 1e-12);
+      expectClose(g.w2, eager.w2, 1e-12);
+    }
+    const perExample = vmap(jit(grad(mlpLoss)), { inAxes: [null, 0, 0] })(p, x.reshape([5, 1, 4]), y.reshape([5, 1, 2]));
+    expect(perExample.w1.shape).toEqual([5, 4, 8]);
+    expectClose(np.mean(perExample.w1, { axis: 0 }), eager.w1, 1e-12);
+    // jit inside jit
+    const outer = jit((q: typeof p) => jit(mlpLoss)(q, x, y).mul(2));
+    expect(outer(p).item()).toBeCloseTo(2 * mlpLoss(p, x, y).item(), 12);
+  });
+
+  it("caches per signature, retraces on new shapes or static values, and warns when it retraces often", () => {
+    let traces = 0;
+    const f = jit(
+      (a: NdArray, power: number) => {
+        traces++;
+        return np.power(a, power);
+      },
+      { staticArgnums: 1 },
+    );
+    f(np.ones([2]), 2);
+    f(np.ones([2]), 2);
+    expect(traces).toBe(1);
+    f(np.ones([3]), 2);
+    f(np.ones([2]), 3);
+    expect(traces).toBe(3);
+    expect(f(np.array([3]), 3).item()).toBe(27);
+    expect(f.cacheInfo()).toMatchObject({ misses: 4, hits: 1 });
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    const g = jit((a: NdArray) => a.add(1));
+    for (let n = 1; n <= 12; n++) g(np.ones([n]));
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(String(warn.mock.calls[0]![0])).toMatch(/traced 9 times/);
+    warn.mockRestore();
+  });
+
+  it("bounds its cache (least recently used first)", () => {
+    const f = jit((a: NdArray) => a.mul(2), { cacheSize: 2 });
+    f(np.ones([1]));
+    f(np.ones([2]));
+    f(np.ones([3]));
+    expect(f.cacheInfo().size).toBe(2);
+  });
+
+  it("donated arguments are reused for the outputs and cannot be used afterwards", () => {
+    const step = jit((p: { w: NdArray }, g: { w: NdArray }) => ({ w: p.w.sub(g.w.mul(0.1)) }), { donateArgnums: 0 });
+    const p = { w: np.array([1, 2, 3], { dtype: "float64" }) };
+    const g = { w: np.array([1, 1, 1], { dtype: "float64" }) };
+    const buffer = (p.w as unknown as { data: Float64Array }).data;
+    const out = step(p, g);
+    expectClose(out.w, [0.9, 1.9, 2.9], 1e-15);
+    expect((out.w as unknown as { data: Float64Array }).data).toBe(buffer);
+    expect(() => p.w.toArray()).toThrow(/donated/);
+    expect(() => step(p, g)).toThrow(/donated/);
+  });
+
+  it("lower() shows the optimized program, fused loops and the memory plan", () => {
+    const text = jit(grad(mlpLoss)).lower(mlpParams(2), x, y).toString();
+    expect(text).toMatch(/fused\[/);
+    expect(text).toMatch(/memory: arena \d+ bytes in \d+ slots for \d+ bytes of intermediates/);
+    const { executable } = jit(grad(mlpLoss)).lower(mlpParams(2), x, y);
+    expect(executable.memory.arenaBytes).toBeLessThan(executable.memory.intermediateBytes);
+  });
+
+  it("a donated training step allocates nothing but its loss in steady state", () => {
+    const step = jit(
+      (p: ReturnType<typeof mlpParams>, xb: NdArray, yb: NdArray) => {
+        const g = grad(mlpLoss)(p, xb, yb);
+        return { w1: p.w1.sub(g.w1.mul(0.1)), b1: p.b1.sub(g.b1.mul(0.1)), w2: p.w2.sub(g.w2.mul(0.1)) };
+      },
+      { donateArgnums: 0 },
+    );
+    let p = mlpParams(3);
+    for (let i = 0; i < 3; i++) p = step(p, x, y);
+    const bytes = countAllocatedBytes(() => {
+      for (let i = 0; i < 10; i++) p = step(p, x, y);
+    });
+    expect(bytes).toBe(0);
+  });
+});
+
+describe("compiler passes", () => {
+  it("dead code and common subexpressions are removed", () => {
+    const f = (a: NdArray) => {
+      np.exp(a); // dead
+      return np.tanh(a).add(np.tanh(a));
+    };
+    const staged = makeProgram(f)(new ShapeDtype([3]));
+    const cse = eliminateDeadCode(eliminateCommonSubexpressions(staged));
+    const names = cse.program.equations.map((e) => e.primitive.name);
+    expect(names).toEqual(["tanh", "add"]);
+  });
+
+  it("simplify drops adds of zeros, multiplies by one and chains of transposes", () => {
+    const f = (a: NdArray) => np.transpose(np.transpose(a.add(np.zerosLike(a)).mul(1))).reshape([6]).reshape([2, 3]);
+    const out = simplify(makeProgram(f)(new ShapeDtype([2, 3])));
+    const opt = optimize(out);
+    expect(opt.program.equations).toHaveLength(0);
+  });
+
+  it("the backward program of a closed-over argument keeps no zero-tangent work", () => {
+    const f = (w: NdArray, v: NdArray) => np.sum(np.tanh(np.matmul(v, w)));
+    const staged = makeProgram(grad(f))(new ShapeDtype([3, 4]), new ShapeDtype([2, 3]));
+    const opt = optimize(staged);
+    const matmuls = opt.program.equations.filter((e) => e.primitive.name === "matmul").length;
+    expect(matmuls).toBe(2);
+  });
+});
+
+describe("jit equals eager on random programs", () => {
+  // A random program: a pool of values broadcastable to [3,4]; each step applies an op to pool members.
+  type Op = { kind: number; a: number; b: number };
+  const W = seededArray([4, 4], 7);
+  const unary = [np.tanh, np.sin, np.cos, np.negative, np.abs, np.square, np.sigmoid, (v: NdArray) => np.exp(np.tanh(v))];
+  const binary = [np.add, np.subtract, np.multiply, np.maximum, np.minimum];
+  function run(ops: Op[], x: NdArray, z: NdArray): NdArray[] {
+    const pool: NdArray[] = [x, z];
+    const w = W.astype(x.dtype);
+    for (const { kind, a, b } of ops) {
+      const u = pool[a % pool.length]!;
+      const v = pool[b % pool.length]!;
+      const k = kind % 6;
+      if (k === 0) pool.push(unary[a % unary.length]!(u));
+      else if (k === 1) pool.push(binary[b % binary.length]!(u, v));
+      else if (k === 2) pool.push(np.sum(u, { axis: a % 2, keepdims: true }));
+      else if (k === 3) pool.push(u.shape.join() === "3,4" ? np.matmul(u, w).mul(0.5) : u);
+      else if (k === 4) pool.push(np.max(u, { axis: b % 2, keepdims: true }));
+      else pool.push(u.shape.join() === "3,4" ? np.transpose(u).reshape([12]).reshape([4, 3]).T : u.add(1));
+    }
+    const last = pool[pool.length - 1]!;
+    return [last, np.sum(pool.reduce((acc, p) => acc.add(p), np.zeros([3, 4], { dtype: x.dtype })))];
+  }
+  const opArb = fc.record({ kind: fc.nat(), a: fc.nat(), b: fc.nat() });
+
+  it("float64: within 1e-12, including gradients", () => {
+    fc.assert(
+      fc.property(fc.array(opArb, { minLength: 1, maxLength: 12 }), fc.integer({ min: 1, max: 1000 }), (ops, seed) => {
+        const x = seededArray([3, 4], seed);
+        const z = seededArray([3, 1], seed + 1);
+        const f = (a: NdArray, c: NdArray) => run(ops, a, c);
+        const eager = f(x, z);
+        const jitted = jit(f)(x, z);
+        eager.forEach((e, i) => expectClose(jitted[i]!, e, 1e-12, 1e-12));
+        const loss = (a: NdArray, c: NdArray) => run(ops, a, c)[1]!;
+        expectClose(jit(grad(loss))(x, z), grad(loss)(x, z), 1e-10, 1e-12);
+      }),
+      { numRuns: Number(process.env.LAWS_RUNS ?? 40), seed: Number(process.env.LAWS_SEED ?? 20261122) },
+    );
+  });
+
+  it("float32: within 1e-5", () => {
+    fc.assert(
+      fc.property(fc.array(opArb, { minLength: 1, maxLength: 12 }), fc.integer({ min: 1, max: 1000 }), (ops, seed) => {
+        const x = seededArray([3, 4], seed).astype("float32");
+        const z = seededArray([3, 1], seed + 1).astype("float32");
+        const f = (a: NdArray, c: NdArray) => run(ops, a, c);
+        const eager = f(x, z);
+        jit(f)(x, z).forEach((j, i) => expectClose(j, eager[i]!, 1e-5, 1e-5));
+      }),
+      { numRuns: Number(process.env.LAWS_RUNS ?? 40), seed: Number(process.env.LAWS_SEED ?? 20261122) },
+    );
+  });
+});
