@@ -29,3 +29,4 @@ export {
 } from "./transforms/index.js";
 export { stopGradient } from "./ops/unary.js";
 export * as random from "./random/index.js";
+export * as optim from "./optim/index.js";

@@ -4,12 +4,12 @@
  * reused for outputs), then run a flat list of pre-bound kernel calls over a buffer table. All shape
  * logic and allocation of intermediates happen here, once.
  */
-import { type AbstractValue, ConcreteArray, type NdArray, fmtAval } from "../core/array.js";
-import { type TypedArray, storageFor } from "../core/dtype.js";
+import { type AbstractValue, ConcreteArray, fmtAval, type NdArray } from "../core/array.js";
+import { storageFor, type TypedArray } from "../core/dtype.js";
 import { type Atom, type Equation, Literal, type Program, Var } from "../core/ir.js";
 import type { Kernel } from "../core/primitive.js";
 import { sizeOf } from "../core/shape.js";
-import { type FusedGroup, type Step, avalBytes, fuse, generateFusedKernel } from "./fusion.js";
+import { avalBytes, type FusedGroup, fuse, generateFusedKernel, type Step } from "./fusion.js";
 import { type ClosedProgram, optimize } from "./passes.js";
 
 function viewOf(buffer: ArrayBuffer, aval: AbstractValue): TypedArray {
@@ -85,9 +85,7 @@ export function compile(closed: ClosedProgram, donatable: readonly boolean[]): E
   for (const v of outputSet) lastUse.set(rootOf(v), steps.length);
 
   // ---- outputs: a donated input buffer of the same size whose last read comes no later
-  const donatedFree = program.inputs
-    .map((v, i) => ({ v, i }))
-    .filter(({ i }) => donatable[i]);
+  const donatedFree = program.inputs.map((v, i) => ({ v, i })).filter(({ i }) => donatable[i]);
   const definedAt = new Map<Var, number>();
   steps.forEach((s, k) => {
     for (const v of stepOutputs(s)) definedAt.set(v, k);
@@ -99,7 +97,8 @@ export function compile(closed: ClosedProgram, donatable: readonly boolean[]): E
     const j = donatedFree.findIndex(
       ({ v: d }) =>
         avalBytes(d.aval) === avalBytes(v.aval) &&
-        ((lastUse.get(d) ?? -1) < k || (inPlaceOk && (lastUse.get(d) ?? -1) === k && fullShapeInputOf(steps[k]!, d))),
+        ((lastUse.get(d) ?? -1) < k ||
+          (inPlaceOk && (lastUse.get(d) ?? -1) === k && fullShapeInputOf(steps[k]!, d))),
     );
     if (j >= 0) {
       placement.set(v, { kind: "output", donatedFrom: donatedFree[j]!.i });
@@ -129,7 +128,9 @@ export function compile(closed: ClosedProgram, donatable: readonly boolean[]): E
     return s;
   };
   steps.forEach((s, k) => {
-    const dying = [...new Set(stepInputs(s).map(rootOf))].filter((v) => lastUse.get(v) === k && placement.get(v)?.kind === "slot");
+    const dying = [...new Set(stepInputs(s).map(rootOf))].filter(
+      (v) => lastUse.get(v) === k && placement.get(v)?.kind === "slot",
+    );
     // In place: a fused loop may write over a full-size input that dies here.
     const early = s.kind === "fused" ? dying.filter((v) => fullShapeInputOf(s, v)) : [];
     for (const v of early) free.push((placement.get(v) as { slot: Slot }).slot);
@@ -141,7 +142,8 @@ export function compile(closed: ClosedProgram, donatable: readonly boolean[]): E
     for (const v of dying) if (!early.includes(v)) free.push((placement.get(v) as { slot: Slot }).slot);
     // Values defined here and never read (an unused output of a multi-output equation) die at once.
     for (const v of stepOutputs(s)) {
-      if (!lastUse.has(v) && placement.get(v)?.kind === "slot") free.push((placement.get(v) as { slot: Slot }).slot);
+      if (!lastUse.has(v) && placement.get(v)?.kind === "slot")
+        free.push((placement.get(v) as { slot: Slot }).slot);
     }
   });
   for (const s of allSlots) s.buffer = new ArrayBuffer(s.bytes);
@@ -171,7 +173,8 @@ export function compile(closed: ClosedProgram, donatable: readonly boolean[]): E
   };
   // Order matters for aliases (roots first): walk values in definition order.
   for (const v of [...program.constVars, ...program.inputs]) indexOf(v);
-  for (const s of steps) for (const e of stepEqns(s)) for (const o of e.outputs) if (placement.has(o)) indexOf(o);
+  for (const s of steps)
+    for (const e of stepEqns(s)) for (const o of e.outputs) if (placement.has(o)) indexOf(o);
   perCall.sort((a, b) => a.index - b.index);
 
   // ---- pre-bound kernel calls
@@ -194,7 +197,11 @@ export function compile(closed: ClosedProgram, donatable: readonly boolean[]): E
     program,
     steps,
     kernelSources,
-    memory: { intermediateBytes, arenaBytes: allSlots.reduce((n, s) => n + s.bytes, 0), slots: allSlots.length },
+    memory: {
+      intermediateBytes,
+      arenaBytes: allSlots.reduce((n, s) => n + s.bytes, 0),
+      slots: allSlots.length,
+    },
     run(args, donate) {
       for (let i = 0; i < inputCount; i++) table[tableIndex.get(program.inputs[i]!)!] = args[i]!.data;
       for (const { index, v, place } of perCall) {
@@ -220,7 +227,11 @@ export function compile(closed: ClosedProgram, donatable: readonly boolean[]): E
 
 function fullShapeInputOf(step: Step, v: Var): boolean {
   if (step.kind !== "fused") return false;
-  return step.inputs.includes(v) && sizeOf(v.aval.shape) === sizeOf(step.shape) && v.aval.shape.length === step.shape.length;
+  return (
+    step.inputs.includes(v) &&
+    sizeOf(v.aval.shape) === sizeOf(step.shape) &&
+    v.aval.shape.length === step.shape.length
+  );
 }
 
 function materialize(
@@ -260,7 +271,9 @@ function bindEquation(e: Equation, table: TypedArray[], indexOf: (v: Var) => num
     };
   }
   return () => {
-    const args = inIdx.map((i, k) => new ConcreteArray(inAvals[k]!.shape, inAvals[k]!.dtype, i < 0 ? literals[k]! : table[i]!));
+    const args = inIdx.map(
+      (i, k) => new ConcreteArray(inAvals[k]!.shape, inAvals[k]!.dtype, i < 0 ? literals[k]! : table[i]!),
+    );
     const results = e.primitive.impl(args, e.params);
     results.forEach((r, k) => table[outIdx[k]!]!.set(r.data));
   };
@@ -276,8 +289,13 @@ function describe(x: Executable): string {
   x.steps.forEach((s, k) => {
     if (s.kind === "fused") {
       const g = s as FusedGroup;
-      lines.push(`  ${k}: fused[${g.equations.map((e) => e.primitive.name).join(",")}] -> ${g.outputs.map((v) => fmtAval(v.aval)).join(", ")}`);
-    } else lines.push(`  ${k}: ${s.equation.primitive.name} -> ${s.equation.outputs.map((v) => fmtAval(v.aval)).join(", ")}`);
+      lines.push(
+        `  ${k}: fused[${g.equations.map((e) => e.primitive.name).join(",")}] -> ${g.outputs.map((v) => fmtAval(v.aval)).join(", ")}`,
+      );
+    } else
+      lines.push(
+        `  ${k}: ${s.equation.primitive.name} -> ${s.equation.outputs.map((v) => fmtAval(v.aval)).join(", ")}`,
+      );
   });
   lines.push(
     "",
@@ -285,4 +303,3 @@ function describe(x: Executable): string {
   );
   return lines.join("\n");
 }
-

@@ -52,7 +52,8 @@ export function fuse(equations: readonly Equation[], programOutputs: readonly At
       const isBroadcast = e.primitive.name === "broadcast_in_dim";
       // A broadcast joins a group only as a load of an outside value.
       let target: FusedGroup | undefined;
-      if (!isBroadcast) for (const g of inputGroups) if (open.has(g) && shapeEquals(g.shape, shape)) target = g;
+      if (!isBroadcast)
+        for (const g of inputGroups) if (open.has(g) && shapeEquals(g.shape, shape)) target = g;
       if (!target) for (const g of open) if (shapeEquals(g.shape, shape)) target = g;
       for (const g of inputGroups) if (g !== target || isBroadcast) close(g);
       if (target && isBroadcast && inputGroups.has(target)) target = undefined;
@@ -73,7 +74,8 @@ export function fuse(equations: readonly Equation[], programOutputs: readonly At
   for (const s of steps) {
     const eqns = s.kind === "fused" ? s.equations : [s.equation];
     for (const e of eqns) {
-      for (const a of e.inputs) if (a instanceof Var && groupOf.get(a) !== (s.kind === "fused" ? s : undefined)) usedOutside.add(a);
+      for (const a of e.inputs)
+        if (a instanceof Var && groupOf.get(a) !== (s.kind === "fused" ? s : undefined)) usedOutside.add(a);
     }
   }
   for (const a of programOutputs) if (a instanceof Var) usedOutside.add(a);
@@ -81,7 +83,8 @@ export function fuse(equations: readonly Equation[], programOutputs: readonly At
     if (s.kind !== "fused") continue;
     const defined = new Set(s.equations.map((e) => e.outputs[0]!));
     const ins = new Set<Var>();
-    for (const e of s.equations) for (const a of e.inputs) if (a instanceof Var && !defined.has(a)) ins.add(a);
+    for (const e of s.equations)
+      for (const a of e.inputs) if (a instanceof Var && !defined.has(a)) ins.add(a);
     s.inputs = [...ins];
     s.outputs = s.equations.map((e) => e.outputs[0]!).filter((v) => usedOutside.has(v));
   }
@@ -103,7 +106,11 @@ function broadcastIndex(inShape: Shape, outShape: Shape, dims: readonly number[]
   dims.forEach((d, j) => {
     if (inShape[j] === 1) return;
     const coord =
-      d === 0 ? `((i / ${outStrides[0]}) | 0)` : outStrides[d] === 1 ? `(i % ${outShape[d]})` : `(((i / ${outStrides[d]}) | 0) % ${outShape[d]})`;
+      d === 0
+        ? `((i / ${outStrides[0]}) | 0)`
+        : outStrides[d] === 1
+          ? `(i % ${outShape[d]})`
+          : `(((i / ${outStrides[d]}) | 0) % ${outShape[d]})`;
     terms.push(inStrides[j] === 1 ? coord : `${coord} * ${inStrides[j]}`);
   });
   return terms.length ? terms.join(" + ") : "0";
@@ -115,7 +122,10 @@ export type FusedKernel = (buffers: readonly ArrayLike<number>[]) => void;
  * Generates the loop of a group. `slot(v)` gives the buffer-table index of an input or output value.
  * Returns the function and its source (shown by jit's lower().toString()).
  */
-export function generateFusedKernel(group: FusedGroup, slot: (v: Var) => number): { run: FusedKernel; source: string } {
+export function generateFusedKernel(
+  group: FusedGroup,
+  slot: (v: Var) => number,
+): { run: FusedKernel; source: string } {
   const n = sizeOf(group.shape);
   const names = new Map<Var, string>();
   const header: string[] = [];
@@ -135,7 +145,10 @@ export function generateFusedKernel(group: FusedGroup, slot: (v: Var) => number)
   const ref = (a: Atom): string => {
     if (a instanceof Literal) return literalCode(a);
     const nm = names.get(a);
-    if (nm === undefined) throw new Error(`fusion: value ${a.aval.dtype}${JSON.stringify(a.aval.shape)} is not available in the loop`);
+    if (nm === undefined)
+      throw new Error(
+        `fusion: value ${a.aval.dtype}${JSON.stringify(a.aval.shape)} is not available in the loop`,
+      );
     return nm;
   };
   group.equations.forEach((e, k) => {
@@ -148,7 +161,9 @@ export function generateFusedKernel(group: FusedGroup, slot: (v: Var) => number)
       else if (sizeOf(src.aval.shape) === 1) body.push(`const ${name} = ${ref(src)};`);
       else {
         const k2 = inputIndex.get(src)!;
-        body.push(`const ${name} = in${k2}[${broadcastIndex(src.aval.shape, out.aval.shape, broadcastDimensions)}];`);
+        body.push(
+          `const ${name} = in${k2}[${broadcastIndex(src.aval.shape, out.aval.shape, broadcastDimensions)}];`,
+        );
       }
     } else {
       const spec = (e.primitive as ElementwisePrimitive).elementwise;

@@ -27,7 +27,11 @@ export function inlineCalls({ program, consts }: ClosedProgram): ClosedProgram {
     for (const e of eqns) {
       const inputs = e.inputs.map(atom);
       if (!e.primitive.inlineProgram) {
-        equations.push({ ...e, inputs, outputs: e.outputs.map((o) => (rename.get(o) as Var | undefined) ?? o) });
+        equations.push({
+          ...e,
+          inputs,
+          outputs: e.outputs.map((o) => (rename.get(o) as Var | undefined) ?? o),
+        });
         continue;
       }
       const inner = e.primitive.inlineProgram(
@@ -42,7 +46,8 @@ export function inlineCalls({ program, consts }: ClosedProgram): ClosedProgram {
         innerRename.set(v, nv);
       });
       inner.program.inputs.forEach((v, i) => innerRename.set(v, inputs[i]!));
-      for (const ie of inner.program.equations) for (const o of ie.outputs) innerRename.set(o, new Var(o.aval));
+      for (const ie of inner.program.equations)
+        for (const o of ie.outputs) innerRename.set(o, new Var(o.aval));
       emit(inner.program.equations, innerRename);
       // The call's outputs are the inner program's outputs.
       e.outputs.forEach((o, i) => {
@@ -121,7 +126,10 @@ export function eliminateCommonSubexpressions(p: ClosedProgram): ClosedProgram {
     }
     out.push(e);
   }
-  return { program: new Program(p.program.constVars, p.program.inputs, out, p.program.outputs.map(atom)), consts: p.consts };
+  return {
+    program: new Program(p.program.constVars, p.program.inputs, out, p.program.outputs.map(atom)),
+    consts: p.consts,
+  };
 }
 
 /** Evaluates equations whose inputs are all scalar literals, replacing them by literals. */
@@ -147,7 +155,10 @@ export function foldConstants(p: ClosedProgram): ClosedProgram {
     }
     out.push(e);
   }
-  return { program: new Program(p.program.constVars, p.program.inputs, out, p.program.outputs.map(atom)), consts: p.consts };
+  return {
+    program: new Program(p.program.constVars, p.program.inputs, out, p.program.outputs.map(atom)),
+    consts: p.consts,
+  };
 }
 
 /**
@@ -165,7 +176,12 @@ export function simplify(p: ClosedProgram): ClosedProgram {
   const fillValue = (a: Atom): number | undefined => (a instanceof Literal ? a.value.data[0] : filled.get(a));
   const zerosOf = (v: Var): Equation => {
     const lit = new Literal(new ConcreteArray([], v.aval.dtype, scalarStorage(v.aval.dtype)));
-    return { primitive: prim("broadcast_in_dim"), params: { shape: v.aval.shape, broadcastDimensions: [] }, inputs: [lit], outputs: [v] };
+    return {
+      primitive: prim("broadcast_in_dim"),
+      params: { shape: v.aval.shape, broadcastDimensions: [] },
+      inputs: [lit],
+      outputs: [v],
+    };
   };
   const push = (e: Equation): void => {
     out.push(e);
@@ -176,7 +192,8 @@ export function simplify(p: ClosedProgram): ClosedProgram {
     const name = e.primitive.name;
     const [a, b] = e.inputs;
     const o = e.outputs[0]!;
-    const same = (x: Atom | undefined): boolean => x !== undefined && shapeEquals(x.aval.shape, o.aval.shape) && x.aval.dtype === o.aval.dtype;
+    const same = (x: Atom | undefined): boolean =>
+      x !== undefined && shapeEquals(x.aval.shape, o.aval.shape) && x.aval.dtype === o.aval.dtype;
     const replaceBy = (x: Atom): void => {
       rename.set(o, x);
       const v = fillValue(x);
@@ -185,8 +202,12 @@ export function simplify(p: ClosedProgram): ClosedProgram {
     const fa = a === undefined ? undefined : fillValue(a);
     const fb = b === undefined ? undefined : fillValue(b);
     if (name === "broadcast_in_dim" && fa !== undefined) filled.set(o, fa);
-    const identityTranspose = name === "transpose" && (e.params as { permutation: number[] }).permutation.every((q, i) => q === i);
-    if (((name === "reshape" || name === "broadcast_in_dim" || name === "convert") && same(a)) || identityTranspose) {
+    const identityTranspose =
+      name === "transpose" && (e.params as { permutation: number[] }).permutation.every((q, i) => q === i);
+    if (
+      ((name === "reshape" || name === "broadcast_in_dim" || name === "convert") && same(a)) ||
+      identityTranspose
+    ) {
       replaceBy(a!);
       continue;
     }
@@ -213,7 +234,12 @@ export function simplify(p: ClosedProgram): ClosedProgram {
     const zeroIn = fa === 0 || fb === 0;
     const linearInZero =
       ((name === "mul" || name === "matmul") && zeroIn) ||
-      ((name === "neg" || name === "reduce_sum" || name === "reshape" || name === "transpose" || name === "convert" || name === "cumsum") &&
+      ((name === "neg" ||
+        name === "reduce_sum" ||
+        name === "reshape" ||
+        name === "transpose" ||
+        name === "convert" ||
+        name === "cumsum") &&
         fa === 0) ||
       (name === "div" && fa === 0) ||
       (name === "select" && fillValue(e.inputs[1]!) === 0 && fillValue(e.inputs[2]!) === 0);
@@ -243,7 +269,10 @@ export function simplify(p: ClosedProgram): ClosedProgram {
     }
     push(e);
   }
-  return { program: new Program(p.program.constVars, p.program.inputs, out, p.program.outputs.map(atom)), consts: p.consts };
+  return {
+    program: new Program(p.program.constVars, p.program.inputs, out, p.program.outputs.map(atom)),
+    consts: p.consts,
+  };
 }
 
 function isFloatAval(v: Var): boolean {
@@ -251,7 +280,13 @@ function isFloatAval(v: Var): boolean {
 }
 
 function scalarStorage(dtype: string) {
-  return dtype === "float64" ? new Float64Array(1) : dtype === "int32" ? new Int32Array(1) : dtype === "bool" ? new Uint8Array(1) : new Float32Array(1);
+  return dtype === "float64"
+    ? new Float64Array(1)
+    : dtype === "int32"
+      ? new Int32Array(1)
+      : dtype === "bool"
+        ? new Uint8Array(1)
+        : new Float32Array(1);
 }
 
 /** The whole pipeline, repeated until the program stops shrinking. */

@@ -3,9 +3,9 @@
  * hold row-major typed storage, tracers (core/trace.ts) stand for values inside a transform.
  * Immutable: nothing here writes to storage after construction.
  */
-import { type DType, type TypedArray, isFloat } from "./dtype.js";
-import { type Shape, fmtShape, sizeOf } from "./shape.js";
+import { type DType, isFloat, type TypedArray } from "./dtype.js";
 import type { ArrayMethods } from "./methods-types.js";
+import { fmtShape, type Shape, sizeOf } from "./shape.js";
 
 /** Shape and dtype: what tracing knows about a value (JAX's ShapedArray). */
 export interface AbstractValue {
@@ -72,7 +72,8 @@ export abstract class NdArray implements AbstractValue {
   /** The single element of a size-1 array. */
   item(): number {
     const c = this.concrete();
-    if (c.size !== 1) throw new Error(`item: array of shape ${fmtShape(c.shape)} has ${c.size} elements, not 1`);
+    if (c.size !== 1)
+      throw new Error(`item: array of shape ${fmtShape(c.shape)} has ${c.size} elements, not 1`);
     return c.data[0]!;
   }
 

@@ -3,8 +3,8 @@
  * tracing become leading `constVars`, bound to values when the program is evaluated, so a program itself
  * closes over nothing and transforms can treat constants like any other input.
  */
-import { type AbstractValue, type ConcreteArray, type NdArray, fmtAval } from "./array.js";
-import { type Primitive, formatParams } from "./primitive.js";
+import { type AbstractValue, type ConcreteArray, fmtAval, type NdArray } from "./array.js";
+import { formatParams, type Primitive } from "./primitive.js";
 
 export class Var {
   constructor(readonly aval: AbstractValue) {}
@@ -48,7 +48,11 @@ export class Program {
 }
 
 /** Evaluates a program by binding each equation's primitive in the current interpreter. */
-export function evalProgram(program: Program, consts: readonly NdArray[], args: readonly NdArray[]): NdArray[] {
+export function evalProgram(
+  program: Program,
+  consts: readonly NdArray[],
+  args: readonly NdArray[],
+): NdArray[] {
   const env = new Map<Var, NdArray>();
   program.constVars.forEach((v, i) => env.set(v, consts[i]!));
   program.inputs.forEach((v, i) => env.set(v, args[i]!));
@@ -101,7 +105,12 @@ export function printProgram(program: Program, indent = ""): string {
 
 function formatLiteral(l: Literal): string {
   const v = l.value.data[0]!;
-  const s = l.value.dtype === "bool" ? String(v === 1) : Number.isInteger(v) && l.value.dtype !== "int32" ? `${v}.0` : String(v);
+  const s =
+    l.value.dtype === "bool"
+      ? String(v === 1)
+      : Number.isInteger(v) && l.value.dtype !== "int32"
+        ? `${v}.0`
+        : String(v);
   return `${s}:${SHORT_DTYPE[l.value.dtype]}`;
 }
 

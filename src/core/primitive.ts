@@ -44,7 +44,11 @@ export interface PrimitiveRules<P> {
    * Linear primitives only: the cotangent of each input from the cotangents of the outputs. Linear inputs
    * arrive as UndefinedPrimal; return null for inputs the primitive is not linear in.
    */
-  transpose?(cts: readonly NdArray[], args: readonly (NdArray | UndefinedPrimal)[], params: P): (NdArray | null)[];
+  transpose?(
+    cts: readonly NdArray[],
+    args: readonly (NdArray | UndefinedPrimal)[],
+    params: P,
+  ): (NdArray | null)[];
   /**
    * A kernel specialised at jit compile time for these shapes, writing into buffers the memory planner
    * assigned (no allocation per call). Without it the executor calls `impl` and copies.

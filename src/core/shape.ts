@@ -40,11 +40,16 @@ export function normalizeAxis(op: string, axis: number, ndim: number): number {
 }
 
 /** Axes argument (a number, a list, or all when undefined/null) to a sorted list of distinct axes. */
-export function normalizeAxes(op: string, axis: number | readonly number[] | null | undefined, ndim: number): number[] {
+export function normalizeAxes(
+  op: string,
+  axis: number | readonly number[] | null | undefined,
+  ndim: number,
+): number[] {
   if (axis === undefined || axis === null) return Array.from({ length: ndim }, (_, i) => i);
   const list = typeof axis === "number" ? [axis] : axis;
   const out = list.map((a) => normalizeAxis(op, a, ndim));
-  if (new Set(out).size !== out.length) throw new ShapeError(`${op}: repeated axis in ${JSON.stringify(list)}`);
+  if (new Set(out).size !== out.length)
+    throw new ShapeError(`${op}: repeated axis in ${JSON.stringify(list)}`);
   return out.sort((x, y) => x - y);
 }
 

@@ -5,7 +5,7 @@
 import { type AbstractValue, ConcreteArray, type NdArray } from "./array.js";
 import { type Atom, type Equation, Literal, Program, Var } from "./ir.js";
 import type { Primitive } from "./primitive.js";
-import { type MainTrace, Trace, Tracer, fullRaise, withDynamic, withNewMain } from "./trace.js";
+import { fullRaise, type MainTrace, Trace, Tracer, withDynamic, withNewMain } from "./trace.js";
 
 export class StagingTracer extends Tracer {
   constructor(
@@ -85,7 +85,10 @@ export interface StagedProgram {
  * Traces `f` on abstract inputs into a Program. Scalar concrete constants are inlined as literals;
  * other constants become constVars.
  */
-export function stageFlat(f: (args: NdArray[]) => NdArray[], inAvals: readonly AbstractValue[]): StagedProgram {
+export function stageFlat(
+  f: (args: NdArray[]) => NdArray[],
+  inAvals: readonly AbstractValue[],
+): StagedProgram {
   const builder = new ProgramBuilder();
   return withNewMain(
     (m: MainTrace) => new StagingTrace(m),
@@ -95,7 +98,10 @@ export function stageFlat(f: (args: NdArray[]) => NdArray[], inAvals: readonly A
         const trace = new StagingTrace(main);
         const args = inAvals.map((a) => trace.newArg(a));
         const outs = f(args).map((o) => fullRaise(trace, o) as StagingTracer);
-        return finishProgram(builder, outs.map((o) => builder.varFor(o)));
+        return finishProgram(
+          builder,
+          outs.map((o) => builder.varFor(o)),
+        );
       }),
   );
 }
@@ -112,6 +118,9 @@ function finishProgram(b: ProgramBuilder, outVars: Var[]): StagedProgram {
     }
   }
   const sub = (a: Var): Atom => literals.get(a) ?? a;
-  const equations = b.equations.map((e) => ({ ...e, inputs: e.inputs.map((a) => (a instanceof Var ? sub(a) : a)) }));
+  const equations = b.equations.map((e) => ({
+    ...e,
+    inputs: e.inputs.map((a) => (a instanceof Var ? sub(a) : a)),
+  }));
   return { program: new Program(constVars, b.inputs, equations, outVars.map(sub)), consts };
 }

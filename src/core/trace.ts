@@ -3,7 +3,7 @@
  * trace that owns one of its arguments (or to the dynamic trace while staging a program), lifting the
  * other arguments into it. Evaluation at the bottom of the stack calls the primitive's kernel.
  */
-import { type AbstractValue, type ConcreteArray, ConcretizationError, NdArray, fmtAval } from "./array.js";
+import { type AbstractValue, type ConcreteArray, ConcretizationError, fmtAval, NdArray } from "./array.js";
 import type { DType } from "./dtype.js";
 import type { Primitive } from "./primitive.js";
 import type { Shape } from "./shape.js";
@@ -69,7 +69,11 @@ const traceStack: MainTrace[] = [new MainTrace(0, (m) => new EvalTrace(m), null)
 let dynamicTrace: MainTrace | null = null;
 
 /** Runs `body` with a new interpreter level pushed on the stack. */
-export function withNewMain<T>(makeTrace: (main: MainTrace) => Trace, globalData: unknown, body: (main: MainTrace) => T): T {
+export function withNewMain<T>(
+  makeTrace: (main: MainTrace) => Trace,
+  globalData: unknown,
+  body: (main: MainTrace) => T,
+): T {
   const main = new MainTrace(traceStack.length, makeTrace, globalData);
   traceStack.push(main);
   try {

@@ -1,5 +1,5 @@
 /** Mini-batches of a labelled data set, shuffled by an explicit key (so an epoch's order is reproducible). */
-import { type NdArray, fmtAval } from "../core/array.js";
+import { fmtAval, type NdArray } from "../core/array.js";
 import { ShapeError } from "../core/shape.js";
 import { arange } from "../ops/creation.js";
 import { take } from "../ops/indexing.js";
@@ -34,7 +34,9 @@ export function* batches(
     throw new RangeError(`io.batches: batchSize must be a positive integer, got ${batchSize}`);
   }
   if (images.ndim === 0 || labels.ndim === 0 || images.shape[0] !== labels.shape[0]) {
-    throw new ShapeError(`io.batches: images and labels need the same leading size, got ${fmtAval(images)} and ${fmtAval(labels)}`);
+    throw new ShapeError(
+      `io.batches: images and labels need the same leading size, got ${fmtAval(images)} and ${fmtAval(labels)}`,
+    );
   }
   const n = images.shape[0]!;
   const order = (options.shuffle ?? true) ? permutation(key, n) : arange(0, n, 1, { dtype: "int32" });

@@ -1,3 +1,5 @@
 /** Data loading: MNIST (the bundled digits and IDX files) and shuffled mini-batches. */
-export * as mnist from "./mnist.js";
+
 export { type Batch, type BatchOptions, batches } from "./batches.js";
+export * as mnist from "./mnist.js";
+export * as safetensors from "./safetensors.js"; export { save, load } from "./checkpoint.js";

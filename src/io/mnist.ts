@@ -101,7 +101,10 @@ export function loadBundled(options: BundledOptions = {}): MnistSplits {
       (isTestIndex(i, testFraction) ? test : train).push(sample);
     }
   });
-  return { train: toLabeledImages("mnist.loadBundled", train, options), test: toLabeledImages("mnist.loadBundled", test, options) };
+  return {
+    train: toLabeledImages("mnist.loadBundled", train, options),
+    test: toLabeledImages("mnist.loadBundled", test, options),
+  };
 }
 
 /** One 28x28 image inside a larger buffer of pixels in [0, 1]. */
@@ -114,7 +117,8 @@ interface Sample {
 function toLabeledImages(who: string, samples: readonly Sample[], options: ImageOptions): LabeledImages {
   const pad = options.pad ?? 2;
   const dtype = options.dtype ?? "float32";
-  if (!Number.isInteger(pad) || pad < 0) throw new RangeError(`${who}: pad must be a non-negative integer, got ${pad}`);
+  if (!Number.isInteger(pad) || pad < 0)
+    throw new RangeError(`${who}: pad must be a non-negative integer, got ${pad}`);
   if (!isFloat(dtype)) throw new TypeError(`${who}: images must be float32 or float64, got ${dtype}`);
   const { mean, std } = options.normalize ?? { mean: 0, std: 1 };
   if (!(std > 0)) throw new RangeError(`${who}: normalize.std must be positive, got ${std}`);
@@ -143,12 +147,12 @@ function toLabeledImages(who: string, samples: readonly Sample[], options: Image
 
 /** The element types of the IDX format, by their type byte. */
 const IDX_TYPES = {
-  0x08: { name: "uint8", bytes: 1 },
-  0x09: { name: "int8", bytes: 1 },
-  0x0b: { name: "int16", bytes: 2 },
-  0x0c: { name: "int32", bytes: 4 },
-  0x0d: { name: "float32", bytes: 4 },
-  0x0e: { name: "float64", bytes: 8 },
+  8: { name: "uint8", bytes: 1 },
+  9: { name: "int8", bytes: 1 },
+  11: { name: "int16", bytes: 2 },
+  12: { name: "int32", bytes: 4 },
+  13: { name: "float32", bytes: 4 },
+  14: { name: "float64", bytes: 8 },
 } as const;
 
 export type IdxElementType = (typeof IDX_TYPES)[keyof typeof IDX_TYPES]["name"];
@@ -169,7 +173,12 @@ export type IdxError =
   /** The first two bytes are not zero, or the type byte is not an IDX element type. */
   | { readonly kind: "badMagic"; readonly magic: number; readonly message: string }
   /** The file ends inside the header (the magic number or the dimensions). */
-  | { readonly kind: "truncated"; readonly headerBytes: number; readonly fileBytes: number; readonly message: string }
+  | {
+      readonly kind: "truncated";
+      readonly headerBytes: number;
+      readonly fileBytes: number;
+      readonly message: string;
+    }
   /** The dimensions need a different number of data bytes than the file holds after the header. */
   | {
       readonly kind: "sizeMismatch";
@@ -218,13 +227,18 @@ export function readIdx(bytes: Uint8Array): E.Either<IdxError, IdxArray> {
   }
   const shape: number[] = [];
   for (let i = 0; i < rank; i++) shape.push(view.getUint32(4 + 4 * i, false));
-  if (rank === 0) return E.left({ kind: "absurdDims", shape, message: "IDX: the file declares no dimensions" });
+  if (rank === 0)
+    return E.left({ kind: "absurdDims", shape, message: "IDX: the file declares no dimensions" });
   // Multiply with an early exit, so absurd dims neither overflow nor reach the allocation below.
   let elements = 1;
   for (const d of shape) {
     elements *= d;
     if (elements > MAX_ELEMENTS) {
-      return E.left({ kind: "absurdDims", shape, message: `IDX: dims [${shape.join(",")}] describe more than 2^32 elements` });
+      return E.left({
+        kind: "absurdDims",
+        shape,
+        message: `IDX: dims [${shape.join(",")}] describe more than 2^32 elements`,
+      });
     }
   }
   const expectedBytes = elements * type.bytes;
@@ -284,7 +298,8 @@ export function writeIdx(array: IdxArray): Uint8Array {
   const { shape, elementType, data } = array;
   const type = IDX_TYPES[IDX_CODES[elementType] as keyof typeof IDX_TYPES];
   const n = shape.reduce((a, d) => a * d, 1);
-  if (n !== data.length) throw new RangeError(`writeIdx: shape [${shape.join(",")}] does not match ${data.length} values`);
+  if (n !== data.length)
+    throw new RangeError(`writeIdx: shape [${shape.join(",")}] does not match ${data.length} values`);
   if (shape.length > 255) throw new RangeError(`writeIdx: rank ${shape.length} exceeds the format's 255`);
   const header = 4 + 4 * shape.length;
   const out = new Uint8Array(header + n * type.bytes);
@@ -334,10 +349,17 @@ export const MNIST_FILES = {
 } as const;
 
 function readMnistFile(dir: string, name: string): E.Either<MnistFilesError, IdxArray & { file: string }> {
-  const candidates = [name, name.replace("-idx", ".idx")].flatMap((n) => [join(dir, n), join(dir, `${n}.gz`)]);
+  const candidates = [name, name.replace("-idx", ".idx")].flatMap((n) => [
+    join(dir, n),
+    join(dir, `${n}.gz`),
+  ]);
   const file = candidates.find((c) => existsSync(c));
   if (file === undefined) {
-    return E.left({ kind: "missingFile", file: join(dir, name), message: `MNIST: no ${name} (or .gz) in ${dir}` });
+    return E.left({
+      kind: "missingFile",
+      file: join(dir, name),
+      message: `MNIST: no ${name} (or .gz) in ${dir}`,
+    });
   }
   const raw = new Uint8Array(readFileSync(file));
   const bytes = file.endsWith(".gz") ? new Uint8Array(gunzipSync(raw)) : raw;
@@ -347,7 +369,11 @@ function readMnistFile(dir: string, name: string): E.Either<MnistFilesError, Idx
   )(readIdx(bytes));
 }
 
-function toSplit(images: IdxArray & { file: string }, labels: IdxArray & { file: string }, options: ImageOptions): E.Either<MnistFilesError, LabeledImages> {
+function toSplit(
+  images: IdxArray & { file: string },
+  labels: IdxArray & { file: string },
+  options: ImageOptions,
+): E.Either<MnistFilesError, LabeledImages> {
   const [n, h, w] = images.shape;
   if (images.elementType !== "uint8" || images.shape.length !== 3 || h !== SIDE || w !== SIDE) {
     return E.left({
@@ -373,10 +399,15 @@ function toSplit(images: IdxArray & { file: string }, labels: IdxArray & { file:
  * The full MNIST set from the four IDX files in `dir` (names as in MNIST_FILES, optionally gzipped),
  * with the official train/test split; pixels scaled to [0, 1], then padded and normalized as loadBundled.
  */
-export function loadIdxFiles(dir: string, options: ImageOptions = {}): E.Either<MnistFilesError, MnistSplits> {
+export function loadIdxFiles(
+  dir: string,
+  options: ImageOptions = {},
+): E.Either<MnistFilesError, MnistSplits> {
   const read = (name: string) => readMnistFile(dir, name);
   const split = (imagesName: string, labelsName: string) =>
-    E.flatMap(read(imagesName), (images) => E.flatMap(read(labelsName), (labels) => toSplit(images, labels, options)));
+    E.flatMap(read(imagesName), (images) =>
+      E.flatMap(read(labelsName), (labels) => toSplit(images, labels, options)),
+    );
   return E.flatMap(split(MNIST_FILES.trainImages, MNIST_FILES.trainLabels), (train) =>
     E.map((test: LabeledImages) => ({ train, test }))(split(MNIST_FILES.testImages, MNIST_FILES.testLabels)),
   );

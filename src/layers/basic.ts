@@ -4,16 +4,29 @@
  * a params tree maps one to one onto a state_dict.
  */
 import type { NdArray } from "../core/array.js";
-import { ShapeError, fmtShape } from "../core/shape.js";
+import { fmtShape, ShapeError } from "../core/shape.js";
+import {
+  relu as reluFn,
+  sigmoid as sigmoidFn,
+  softmax as softmaxFn,
+  tanh as tanhFn,
+} from "../nn/activations.js";
+import { avgPool2d as avgPool2dFn, conv2d as conv2dFn, maxPool2d as maxPool2dFn } from "../nn/conv.js";
 import { add, multiply, where } from "../ops/binary.js";
 import { zerosLike } from "../ops/creation.js";
 import { flatten as flattenArray, matrixTranspose } from "../ops/layout.js";
 import { matmul } from "../ops/linalg.js";
-import { relu as reluFn, sigmoid as sigmoidFn, softmax as softmaxFn, tanh as tanhFn } from "../nn/activations.js";
-import { avgPool2d as avgPool2dFn, conv2d as conv2dFn, maxPool2d as maxPool2dFn } from "../nn/conv.js";
 import { bernoulli } from "../random/index.js";
-import { type Initializer, fans, torchDefaultBias, torchDefaultWeight } from "./init.js";
-import { type ForwardContext, type Layer, type SpecTree, defineLayer, describeAt, splitKeys, spec } from "./layer.js";
+import { fans, type Initializer, torchDefaultBias, torchDefaultWeight } from "./init.js";
+import {
+  defineLayer,
+  describeAt,
+  type ForwardContext,
+  type Layer,
+  type SpecTree,
+  spec,
+  splitKeys,
+} from "./layer.js";
 
 /** Runs a leaf layer's computation, prefixing shape errors from the ops with the layer's path and name. */
 export function withLayerContext<T>(layerName: string, ctx: ForwardContext, compute: () => T): T {
@@ -28,7 +41,8 @@ export function withLayerContext<T>(layerName: string, ctx: ForwardContext, comp
 }
 
 function checkCount(who: string, what: string, n: number, min = 1): void {
-  if (!Number.isInteger(n) || n < min) throw new RangeError(`${who}: ${what} must be an integer >= ${min}, got ${n}`);
+  if (!Number.isInteger(n) || n < min)
+    throw new RangeError(`${who}: ${what} must be an integer >= ${min}, got ${n}`);
 }
 
 export type Pair = readonly [number, number];
@@ -70,10 +84,26 @@ export interface LinearOptions {
 }
 
 /** torch.nn.Linear: weight [out, in], bias [out], y = x @ weight^T + bias over the last axis of x. */
-export function linear(inFeatures: number, outFeatures: number, options?: LinearOptions & { bias?: true }): Layer<WeightAndBias, null>;
-export function linear(inFeatures: number, outFeatures: number, options: LinearOptions & { bias: false }): Layer<WeightOnly, null>;
-export function linear(inFeatures: number, outFeatures: number, options?: LinearOptions): Layer<LinearParams, null>;
-export function linear(inFeatures: number, outFeatures: number, options: LinearOptions = {}): Layer<LinearParams, null> {
+export function linear(
+  inFeatures: number,
+  outFeatures: number,
+  options?: LinearOptions & { bias?: true },
+): Layer<WeightAndBias, null>;
+export function linear(
+  inFeatures: number,
+  outFeatures: number,
+  options: LinearOptions & { bias: false },
+): Layer<WeightOnly, null>;
+export function linear(
+  inFeatures: number,
+  outFeatures: number,
+  options?: LinearOptions,
+): Layer<LinearParams, null>;
+export function linear(
+  inFeatures: number,
+  outFeatures: number,
+  options: LinearOptions = {},
+): Layer<LinearParams, null> {
   checkCount("linear", "inFeatures", inFeatures);
   checkCount("linear", "outFeatures", outFeatures);
   const useBias = options.bias ?? true;
@@ -94,7 +124,9 @@ export function linear(inFeatures: number, outFeatures: number, options: LinearO
     },
     forward(params, state, x, ctx) {
       if (x.ndim < 1 || x.shape[x.ndim - 1] !== inFeatures) {
-        throw new ShapeError(`${describeAt(name, ctx.path)}: expected input [...,${inFeatures}], got ${fmtShape(x.shape)}`);
+        throw new ShapeError(
+          `${describeAt(name, ctx.path)}: expected input [...,${inFeatures}], got ${fmtShape(x.shape)}`,
+        );
       }
       const y = withLayerContext(name, ctx, () => matmul(x, matrixTranspose(params.weight)));
       return { y: "bias" in params ? add(y, params.bias) : y, state };
@@ -132,7 +164,12 @@ export function conv2d(
   kernelSize: number | Pair,
   options: Conv2dOptions & { bias: false },
 ): Layer<WeightOnly, null>;
-export function conv2d(inChannels: number, outChannels: number, kernelSize: number | Pair, options?: Conv2dOptions): Layer<Conv2dParams, null>;
+export function conv2d(
+  inChannels: number,
+  outChannels: number,
+  kernelSize: number | Pair,
+  options?: Conv2dOptions,
+): Layer<Conv2dParams, null>;
 export function conv2d(
   inChannels: number,
   outChannels: number,
@@ -149,7 +186,9 @@ export function conv2d(
   kernel.forEach((k) => checkCount("conv2d", "kernelSize", k));
   checkCount("conv2d", "groups", groups);
   if (inChannels % groups !== 0 || outChannels % groups !== 0) {
-    throw new RangeError(`conv2d: inChannels ${inChannels} and outChannels ${outChannels} must both be divisible by groups ${groups}`);
+    throw new RangeError(
+      `conv2d: inChannels ${inChannels} and outChannels ${outChannels} must both be divisible by groups ${groups}`,
+    );
   }
   const useBias = options.bias ?? true;
   const weightShape = [outChannels, inChannels / groups, kernel[0], kernel[1]];
@@ -177,10 +216,14 @@ export function conv2d(
     },
     forward(params, state, x, ctx) {
       if (x.ndim !== 4 || x.shape[1] !== inChannels) {
-        throw new ShapeError(`${describeAt(name, ctx.path)}: expected input [N,${inChannels},H,W], got ${fmtShape(x.shape)}`);
+        throw new ShapeError(
+          `${describeAt(name, ctx.path)}: expected input [N,${inChannels},H,W], got ${fmtShape(x.shape)}`,
+        );
       }
       const bias = "bias" in params ? params.bias : undefined;
-      const y = withLayerContext(name, ctx, () => conv2dFn(x, params.weight, bias, { stride, padding, dilation, groups }));
+      const y = withLayerContext(name, ctx, () =>
+        conv2dFn(x, params.weight, bias, { stride, padding, dilation, groups }),
+      );
       return { y, state };
     },
   });
@@ -190,7 +233,10 @@ export function conv2d(
 // parameterless layers
 
 /** A layer without parameters or state from a function of the input; `repr` is what summary prints. */
-export function lambda(fn: (x: NdArray) => NdArray, options: { name?: string; repr?: string } = {}): Layer<null, null> {
+export function lambda(
+  fn: (x: NdArray) => NdArray,
+  options: { name?: string; repr?: string } = {},
+): Layer<null, null> {
   const name = options.name ?? "lambda";
   return defineLayer<null>({
     name,
@@ -202,7 +248,8 @@ export function lambda(fn: (x: NdArray) => NdArray, options: { name?: string; re
 }
 
 function requireImages(name: string, x: NdArray, ctx: ForwardContext): void {
-  if (x.ndim !== 4) throw new ShapeError(`${describeAt(name, ctx.path)}: expected input [N,C,H,W], got ${fmtShape(x.shape)}`);
+  if (x.ndim !== 4)
+    throw new ShapeError(`${describeAt(name, ctx.path)}: expected input [N,C,H,W], got ${fmtShape(x.shape)}`);
 }
 
 export interface MaxPool2dOptions {
@@ -248,7 +295,12 @@ export function avgPool2d(kernelSize: number | Pair, options: AvgPool2dOptions =
     init: () => null,
     forward(_params, state, x, ctx) {
       requireImages(name, x, ctx);
-      return { y: withLayerContext(name, ctx, () => avgPool2dFn(x, kernelSize, { stride, padding, countIncludePad })), state };
+      return {
+        y: withLayerContext(name, ctx, () =>
+          avgPool2dFn(x, kernelSize, { stride, padding, countIncludePad }),
+        ),
+        state,
+      };
     },
   });
 }
@@ -288,7 +340,9 @@ export function dropout(p = 0.5): Layer<null, null> {
     forward(_params, state, x, ctx) {
       if (!ctx.train || p === 0) return { y: x, state };
       if (ctx.key === undefined) {
-        throw new TypeError(`${describeAt(name, ctx.path)}: training mode needs a key: apply(params, x, { train: true, key })`);
+        throw new TypeError(
+          `${describeAt(name, ctx.path)}: training mode needs a key: apply(params, x, { train: true, key })`,
+        );
       }
       if (p === 1) return { y: zerosLike(x), state };
       const keep = bernoulli(ctx.key, 1 - p, x.shape);

@@ -4,14 +4,14 @@
  * with momentum (the variance unbiased, n/(n-1)); in evaluation mode it normalizes with the running ones.
  */
 import type { NdArray } from "../core/array.js";
-import { ShapeError, fmtShape } from "../core/shape.js";
+import { fmtShape, ShapeError } from "../core/shape.js";
 import { add, divide, multiply, subtract } from "../ops/binary.js";
 import { full } from "../ops/creation.js";
 import { reshape } from "../ops/layout.js";
 import { mean } from "../ops/reduce.js";
 import { sqrt, square, stopGradient } from "../ops/unary.js";
 import { pyBool, pyFloat, withLayerContext } from "./basic.js";
-import { type FloatDType, type Layer, defineLayer, describeAt, spec } from "./layer.js";
+import { defineLayer, describeAt, type FloatDType, type Layer, spec } from "./layer.js";
 
 export type BatchNormParams = { weight: NdArray; bias: NdArray };
 export type BatchNormState = { runningMean: NdArray; runningVar: NdArray };
@@ -25,7 +25,11 @@ export interface BatchNormOptions {
   affine?: boolean;
 }
 
-type Variant = { readonly torchName: string; readonly ranks: readonly number[]; readonly expected: (c: number) => string };
+type Variant = {
+  readonly torchName: string;
+  readonly ranks: readonly number[];
+  readonly expected: (c: number) => string;
+};
 
 const VARIANTS = {
   batchNorm1d: { torchName: "BatchNorm1d", ranks: [2, 3], expected: (c: number) => `[N,${c}] or [N,${c},L]` },
@@ -51,7 +55,8 @@ function batchNorm(
     name,
     repr: `${variant.torchName}(${c}, eps=${pyFloat(eps)}, momentum=${pyFloat(momentum)}, affine=${pyBool(affine)}, track_running_stats=True)`,
     paramSpec: (dtype) => (affine ? { weight: vector(dtype), bias: vector(dtype) } : null),
-    init: (_key, dtype) => (affine ? { weight: full([c], 1, { dtype }), bias: full([c], 0, { dtype }) } : null),
+    init: (_key, dtype) =>
+      affine ? { weight: full([c], 1, { dtype }), bias: full([c], 0, { dtype }) } : null,
     stateSpec: (dtype) => ({ runningMean: vector(dtype), runningVar: vector(dtype) }),
     initState: (dtype) => ({ runningMean: full([c], 0, { dtype }), runningVar: full([c], 1, { dtype }) }),
     forward(params, state, x, ctx) {
@@ -62,14 +67,20 @@ function batchNorm(
       return withLayerContext(name, ctx, () => {
         const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
         // Per-channel vectors broadcast against x as [1, C, 1, ...].
-        const perChannel = (v: NdArray): NdArray => reshape(v, x.shape.map((d, i) => (i === 1 ? d : 1)));
+        const perChannel = (v: NdArray): NdArray =>
+          reshape(
+            v,
+            x.shape.map((d, i) => (i === 1 ? d : 1)),
+          );
         let centerBy: NdArray;
         let variance: NdArray;
         let newState = state;
         if (ctx.train) {
           const count = x.size / c;
           if (count <= 1) {
-            throw new ShapeError(`${where}: training needs more than 1 value per channel, got input ${fmtShape(x.shape)}`);
+            throw new ShapeError(
+              `${where}: training needs more than 1 value per channel, got input ${fmtShape(x.shape)}`,
+            );
           }
           const batchMean = mean(x, { axis: axes });
           const batchVar = mean(square(subtract(x, perChannel(batchMean))), { axis: axes });
@@ -87,7 +98,10 @@ function batchNorm(
           variance = state.runningVar;
         }
         const normalized = divide(subtract(x, perChannel(centerBy)), perChannel(sqrt(add(variance, eps))));
-        const y = params === null ? normalized : add(multiply(normalized, perChannel(params.weight)), perChannel(params.bias));
+        const y =
+          params === null
+            ? normalized
+            : add(multiply(normalized, perChannel(params.weight)), perChannel(params.bias));
         return { y, state: newState };
       });
     },
@@ -95,17 +109,41 @@ function batchNorm(
 }
 
 /** torch.nn.BatchNorm1d over [N, C] or [N, C, L] input; state: { runningMean, runningVar }. */
-export function batchNorm1d(numFeatures: number, options?: BatchNormOptions & { affine?: true }): Layer<BatchNormParams, BatchNormState>;
-export function batchNorm1d(numFeatures: number, options: BatchNormOptions & { affine: false }): Layer<null, BatchNormState>;
-export function batchNorm1d(numFeatures: number, options?: BatchNormOptions): Layer<BatchNormParams | null, BatchNormState>;
-export function batchNorm1d(numFeatures: number, options: BatchNormOptions = {}): Layer<BatchNormParams | null, BatchNormState> {
+export function batchNorm1d(
+  numFeatures: number,
+  options?: BatchNormOptions & { affine?: true },
+): Layer<BatchNormParams, BatchNormState>;
+export function batchNorm1d(
+  numFeatures: number,
+  options: BatchNormOptions & { affine: false },
+): Layer<null, BatchNormState>;
+export function batchNorm1d(
+  numFeatures: number,
+  options?: BatchNormOptions,
+): Layer<BatchNormParams | null, BatchNormState>;
+export function batchNorm1d(
+  numFeatures: number,
+  options: BatchNormOptions = {},
+): Layer<BatchNormParams | null, BatchNormState> {
   return batchNorm("batchNorm1d", numFeatures, options);
 }
 
 /** torch.nn.BatchNorm2d over [N, C, H, W] input; state: { runningMean, runningVar }. */
-export function batchNorm2d(numFeatures: number, options?: BatchNormOptions & { affine?: true }): Layer<BatchNormParams, BatchNormState>;
-export function batchNorm2d(numFeatures: number, options: BatchNormOptions & { affine: false }): Layer<null, BatchNormState>;
-export function batchNorm2d(numFeatures: number, options?: BatchNormOptions): Layer<BatchNormParams | null, BatchNormState>;
-export function batchNorm2d(numFeatures: number, options: BatchNormOptions = {}): Layer<BatchNormParams | null, BatchNormState> {
+export function batchNorm2d(
+  numFeatures: number,
+  options?: BatchNormOptions & { affine?: true },
+): Layer<BatchNormParams, BatchNormState>;
+export function batchNorm2d(
+  numFeatures: number,
+  options: BatchNormOptions & { affine: false },
+): Layer<null, BatchNormState>;
+export function batchNorm2d(
+  numFeatures: number,
+  options?: BatchNormOptions,
+): Layer<BatchNormParams | null, BatchNormState>;
+export function batchNorm2d(
+  numFeatures: number,
+  options: BatchNormOptions = {},
+): Layer<BatchNormParams | null, BatchNormState> {
   return batchNorm("batchNorm2d", numFeatures, options);
 }

@@ -8,19 +8,19 @@
  * the same with the training key, so every dropout gets its own randomness.
  */
 import { NdArray } from "../core/array.js";
-import { joinPath } from "../tree/treedef.js";
 import { foldIn } from "../random/index.js";
+import { joinPath } from "../tree/treedef.js";
 import {
-  type ForwardContext,
-  type Key,
-  type Layer,
-  type ParamTree,
-  type ParamsOf,
-  type SpecTree,
-  type StateOf,
   defineLayer,
   emptyTree,
+  type ForwardContext,
   hasLeaves,
+  type Key,
+  type Layer,
+  type ParamsOf,
+  type ParamTree,
+  type SpecTree,
+  type StateOf,
   splitKeys,
 } from "./layer.js";
 
@@ -37,10 +37,14 @@ export type NamedState<L extends Record<string, Layer>> = {
 
 /** The params of a sequential: keyed by the index of each child that has parameters. */
 export type SequentialParams<Ls extends readonly Layer[]> = {
-  [I in keyof Ls as I extends `${number}` ? (ParamsOf<Ls[I]> extends Empty ? never : I) : never]: ParamsOf<Ls[I]>;
+  [I in keyof Ls as I extends `${number}` ? (ParamsOf<Ls[I]> extends Empty ? never : I) : never]: ParamsOf<
+    Ls[I]
+  >;
 };
 export type SequentialState<Ls extends readonly Layer[]> = {
-  [I in keyof Ls as I extends `${number}` ? (StateOf<Ls[I]> extends Empty ? never : I) : never]: StateOf<Ls[I]>;
+  [I in keyof Ls as I extends `${number}` ? (StateOf<Ls[I]> extends Empty ? never : I) : never]: StateOf<
+    Ls[I]
+  >;
 };
 
 /** Sub-layers inside a `named` forward function: call one on an input to apply it with its params. */
@@ -69,7 +73,13 @@ function childSpecs(entries: Entries, specOf: (child: Layer) => SpecTree): SpecT
  * Runs children over one forward call: `call(i, x)` applies child i with its params and current state
  * and a key of its own, and records its new state.
  */
-function childRunner(entries: Entries, params: ParamTree, state: ParamTree, ctx: ForwardContext, extraKeys: number) {
+function childRunner(
+  entries: Entries,
+  params: ParamTree,
+  state: ParamTree,
+  ctx: ForwardContext,
+  extraKeys: number,
+) {
   const keys = ctx.key === undefined ? undefined : splitKeys(ctx.key, entries.length + extraKeys);
   const paramsByName = (params ?? {}) as Record<string, ParamTree>;
   const newState: Record<string, ParamTree> = { ...((state ?? {}) as Record<string, ParamTree>) };
@@ -81,7 +91,11 @@ function childRunner(entries: Entries, params: ParamTree, state: ParamTree, ctx:
     calls[i]! += 1;
     const childParams = name in paramsByName ? paramsByName[name]! : emptyTree(child.paramSpec());
     const childState = name in newState ? newState[name]! : emptyTree(child.stateSpec());
-    const out = child.forward(childParams, childState, x, { train: ctx.train, key, path: joinPath(ctx.path, name) });
+    const out = child.forward(childParams, childState, x, {
+      train: ctx.train,
+      key,
+      path: joinPath(ctx.path, name),
+    });
     if (child.hasState) newState[name] = out.state;
     return out.y;
   };
@@ -126,7 +140,12 @@ export function sequential<const Ls extends readonly Layer[]>(
   ...layers: Ls
 ): Layer<SequentialParams<Ls>, SequentialState<Ls>> {
   const entries: Entries = layers.map((l, i) => [String(i), l] as const);
-  return containerLayer("Sequential", entries, (runner, x) => layers.reduce((h, _, i) => runner.call(i, h), x), 0);
+  return containerLayer(
+    "Sequential",
+    entries,
+    (runner, x) => layers.reduce((h, _, i) => runner.call(i, h), x),
+    0,
+  );
 }
 
 /**
@@ -158,7 +177,8 @@ export function named<L extends Record<string, Layer>>(
         bound[childName] = (input) => runner.call(i, input);
       });
       const y = forward(bound as BoundLayers<L>, x, { train: ctx.train, key: runner.ownKey });
-      if (!(y instanceof NdArray)) throw new TypeError(`${name}: the forward function must return an array, got ${typeof y}`);
+      if (!(y instanceof NdArray))
+        throw new TypeError(`${name}: the forward function must return an array, got ${typeof y}`);
       return y;
     },
     1,

@@ -15,7 +15,9 @@ export type Initializer = (key: Key, shape: readonly number[], dtype?: FloatDTyp
 /** PyTorch's fan-in and fan-out of a weight of `shape` (at least 2 dims). */
 export function fans(shape: readonly number[], who = "init"): { fanIn: number; fanOut: number } {
   if (shape.length < 2) {
-    throw new RangeError(`${who}: fan in and fan out need a weight of at least 2 dims, got ${fmtShape(shape)}`);
+    throw new RangeError(
+      `${who}: fan in and fan out need a weight of at least 2 dims, got ${fmtShape(shape)}`,
+    );
   }
   const receptive = shape.slice(2).reduce((a, d) => a * d, 1);
   return { fanIn: shape[1]! * receptive, fanOut: shape[0]! * receptive };

@@ -8,10 +8,16 @@
  * and check the params (and state) tree against the layer's spec before running.
  */
 import { NdArray, ShapeDtype } from "../core/array.js";
-import { ShapeError, fmtShape, shapeEquals } from "../core/shape.js";
+import { fmtShape, ShapeError, shapeEquals } from "../core/shape.js";
 import { take } from "../ops/indexing.js";
 import { type Key, split } from "../random/index.js";
-import { type ArrayTree, assertSameStructureOf, flattenWithPath, structure, unflatten } from "../tree/index.js";
+import {
+  type ArrayTree,
+  assertSameStructureOf,
+  flattenWithPath,
+  structure,
+  unflatten,
+} from "../tree/index.js";
 import type { FloatDType } from "./init.js";
 
 export type { FloatDType, Key };
@@ -93,8 +99,11 @@ export interface LayerDefinition<P extends ParamTree, S extends ParamTree> {
 }
 
 /** Builds a layer from its forward function, specs and initializers; for custom layers too. */
-export function defineLayer<P extends ParamTree, S extends ParamTree = null>(def: LayerDefinition<P, S>): Layer<P, S> {
-  const stateSpec = (dtype: FloatDType = "float32"): SpecTree => (def.stateSpec ? def.stateSpec(dtype) : null);
+export function defineLayer<P extends ParamTree, S extends ParamTree = null>(
+  def: LayerDefinition<P, S>,
+): Layer<P, S> {
+  const stateSpec = (dtype: FloatDType = "float32"): SpecTree =>
+    def.stateSpec ? def.stateSpec(dtype) : null;
   const hasState = specLeaves(stateSpec()).length > 0;
   const initState = (options?: InitOptions): S =>
     def.initState ? def.initState(checkDType(def.name, options?.dtype)) : (null as S);
@@ -133,7 +142,8 @@ function contextOf(options: ApplyOptions): ForwardContext {
 
 function checkDType(who: string, dtype: FloatDType | undefined): FloatDType {
   const d = dtype ?? "float32";
-  if (d !== "float32" && d !== "float64") throw new TypeError(`${who}: init dtype must be float32 or float64, got ${String(d)}`);
+  if (d !== "float32" && d !== "float64")
+    throw new TypeError(`${who}: init dtype must be float32 or float64, got ${String(d)}`);
   return d;
 }
 
@@ -148,9 +158,12 @@ export function checkTree(who: string, what: string, spec: SpecTree, tree: unkno
   const got = flattenWithPath<unknown>(tree);
   expected.forEach(([path, s], i) => {
     const leaf = got[i]![1];
-    if (!(leaf instanceof NdArray)) throw new TypeError(`${who}: ${what} ${path} must be an array, got ${typeof leaf}`);
+    if (!(leaf instanceof NdArray))
+      throw new TypeError(`${who}: ${what} ${path} must be an array, got ${typeof leaf}`);
     if (!shapeEquals(leaf.shape, s.shape)) {
-      throw new ShapeError(`${who}: ${what} ${path} has shape ${fmtShape(leaf.shape)}, expected ${fmtShape(s.shape)}`);
+      throw new ShapeError(
+        `${who}: ${what} ${path} has shape ${fmtShape(leaf.shape)}, expected ${fmtShape(s.shape)}`,
+      );
     }
   });
 }

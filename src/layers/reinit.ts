@@ -3,8 +3,7 @@
  * `net.apply(init_fn)`: `reinit(params, key, (path, leaf, key) => ...)`.
  */
 import { NdArray } from "../core/array.js";
-import { fmtShape, shapeEquals } from "../core/shape.js";
-import { ShapeError } from "../core/shape.js";
+import { fmtShape, ShapeError, shapeEquals } from "../core/shape.js";
 import { leaves, mapWithPath } from "../tree/index.js";
 import type { Key, ParamTree } from "./layer.js";
 import { splitKeys } from "./layer.js";
@@ -24,9 +23,12 @@ export function reinit<P extends ParamTree>(
   let i = 0;
   return mapWithPath((path: string, leaf: NdArray) => {
     const out = rule(path, leaf, keys[i++]!);
-    if (!(out instanceof NdArray)) throw new TypeError(`reinit: the rule returned ${typeof out} for ${path}; expected an array`);
+    if (!(out instanceof NdArray))
+      throw new TypeError(`reinit: the rule returned ${typeof out} for ${path}; expected an array`);
     if (!shapeEquals(out.shape, leaf.shape)) {
-      throw new ShapeError(`reinit: the rule changed the shape of ${path} from ${fmtShape(leaf.shape)} to ${fmtShape(out.shape)}`);
+      throw new ShapeError(
+        `reinit: the rule changed the shape of ${path} from ${fmtShape(leaf.shape)} to ${fmtShape(out.shape)}`,
+      );
     }
     return out;
   }, params);

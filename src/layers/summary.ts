@@ -1,13 +1,15 @@
 /** `summary(model, params)`: PyTorch's `print(net)` followed by a table of parameter paths, shapes and counts. */
 import type { NdArray, ShapeDtype } from "../core/array.js";
 import { flattenWithPath } from "../tree/index.js";
-import { type Layer, type ParamTree, checkTree } from "./layer.js";
+import { checkTree, type Layer, type ParamTree } from "./layer.js";
 
 /** The module tree as PyTorch prints it: containers as `Name(\n  (child): ...\n)`, leaves on one line. */
 export function formatLayer(layer: Layer): string {
   // A container without children prints as `Sequential()`, like torch.
   if (layer.children.length === 0) return layer.repr.endsWith(")") ? layer.repr : `${layer.repr}()`;
-  const lines = layer.children.map(([name, child]) => `  (${name}): ${formatLayer(child).split("\n").join("\n  ")}`);
+  const lines = layer.children.map(
+    ([name, child]) => `  (${name}): ${formatLayer(child).split("\n").join("\n  ")}`,
+  );
   return `${layer.repr}(\n${lines.join("\n")}\n)`;
 }
 
@@ -32,7 +34,11 @@ export function summary(model: Layer, params?: ParamTree): string {
       .map((cell, c) => (c === 3 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!)))
       .join("  ")
       .trimEnd();
-  const table = [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map((r) => line([r[0], r[1], r[2], r[3]]))];
+  const table = [
+    line(header),
+    line(widths.map((w) => "-".repeat(w))),
+    ...rows.map((r) => line([r[0], r[1], r[2], r[3]])),
+  ];
   const arrays = rows.length === 1 ? "1 array" : `${rows.length} arrays`;
   return `${formatLayer(model)}\n\n${table.join("\n")}\nTotal: ${thousands(total)} parameters in ${arrays}`;
 }

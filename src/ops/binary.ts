@@ -25,7 +25,10 @@ export const addPrim: ElementwisePrimitive = elementwisePrimitive({
   arity: 2,
   accepts: NUMERIC,
   expr: ([a, b], d) => (d === "int32" ? `(${a} + ${b}) | 0` : `${a} + ${b}`),
-  jvp: ([x, y], [tx, ty]) => ({ primalsOut: [addPrim.bind1([x!, y!], P)], tangentsOut: [addPrim.bind1([tx!, ty!], P)] }),
+  jvp: ([x, y], [tx, ty]) => ({
+    primalsOut: [addPrim.bind1([x!, y!], P)],
+    tangentsOut: [addPrim.bind1([tx!, ty!], P)],
+  }),
   transpose: ([ct], [x, y]) => [isUndefined(x) ? ct! : null, isUndefined(y) ? ct! : null],
 });
 
@@ -34,7 +37,10 @@ export const subPrim: ElementwisePrimitive = elementwisePrimitive({
   arity: 2,
   accepts: NUMERIC,
   expr: ([a, b], d) => (d === "int32" ? `(${a} - ${b}) | 0` : `${a} - ${b}`),
-  jvp: ([x, y], [tx, ty]) => ({ primalsOut: [subPrim.bind1([x!, y!], P)], tangentsOut: [subPrim.bind1([tx!, ty!], P)] }),
+  jvp: ([x, y], [tx, ty]) => ({
+    primalsOut: [subPrim.bind1([x!, y!], P)],
+    tangentsOut: [subPrim.bind1([tx!, ty!], P)],
+  }),
   transpose: ([ct], [x, y]) => [isUndefined(x) ? ct! : null, isUndefined(y) ? negPrim.bind1([ct!], P) : null],
 });
 
@@ -48,8 +54,11 @@ export const mulPrim: ElementwisePrimitive = elementwisePrimitive({
     tangentsOut: [addPrim.bind1([mulPrim.bind1([tx!, y!], P), mulPrim.bind1([x!, ty!], P)], P)],
   }),
   transpose([ct], [x, y]) {
-    if (isUndefined(x) && isUndefined(y)) throw new Error("mul: transpose of a product of two linear inputs (not linear)");
-    return isUndefined(x) ? [mulPrim.bind1([ct!, y as NdArray], P), null] : [null, mulPrim.bind1([x as NdArray, ct!], P)];
+    if (isUndefined(x) && isUndefined(y))
+      throw new Error("mul: transpose of a product of two linear inputs (not linear)");
+    return isUndefined(x)
+      ? [mulPrim.bind1([ct!, y as NdArray], P), null]
+      : [null, mulPrim.bind1([x as NdArray, ct!], P)];
   },
 });
 
@@ -61,7 +70,10 @@ export const divPrim: ElementwisePrimitive = elementwisePrimitive({
   jvp([x, y], [tx, ty]) {
     const out = divPrim.bind1([x!, y!], P);
     // d(x/y) = tx/y - ty * out / y
-    const t = subPrim.bind1([divPrim.bind1([tx!, y!], P), divPrim.bind1([mulPrim.bind1([ty!, out], P), y!], P)], P);
+    const t = subPrim.bind1(
+      [divPrim.bind1([tx!, y!], P), divPrim.bind1([mulPrim.bind1([ty!, out], P), y!], P)],
+      P,
+    );
     return { primalsOut: [out], tangentsOut: [t] };
   },
   transpose([ct], [x, y]) {
@@ -102,7 +114,11 @@ export const powScalarPrim: ElementwisePrimitive<PowScalarParams> = elementwiseP
     const out = powScalarPrim.bind1([x!], p);
     const c = p.exponent;
     const d =
-      c === 0 ? zerosLike(x!) : c === 1 ? onesLike(x!) : multiply(powScalarPrim.bind1([x!], { exponent: c - 1 }), c);
+      c === 0
+        ? zerosLike(x!)
+        : c === 1
+          ? onesLike(x!)
+          : multiply(powScalarPrim.bind1([x!], { exponent: c - 1 }), c);
     return { primalsOut: [out], tangentsOut: [mulPrim.bind1([t!, d], P)] };
   },
   formatParams: (p) => `exponent=${p.exponent}`,
@@ -115,7 +131,8 @@ function extremum(name: string, greater: boolean): ElementwisePrimitive {
     arity: 2,
     accepts: NUMERIC,
     // NaN propagates, as numpy.maximum.
-    expr: ([a, b]) => `(${a} !== ${a} || ${b} !== ${b} ? NaN : ${a} ${greater ? ">" : "<"} ${b} ? ${a} : ${b})`,
+    expr: ([a, b]) =>
+      `(${a} !== ${a} || ${b} !== ${b} ? NaN : ${a} ${greater ? ">" : "<"} ${b} ? ${a} : ${b})`,
     jvp([x, y], [tx, ty]) {
       const out = prim.bind1([x!, y!], P);
       const xWins = (greater ? greaterPrim : lessPrim).bind1([x!, y!], P);
@@ -154,7 +171,14 @@ export const remPrim: ElementwisePrimitive = elementwisePrimitive({
     const out = remPrim.bind1([x!, y!], P);
     // d/dx = 1, d/dy = -trunc(x / y)
     const q = divPrim.bind1([x!, y!], P);
-    const trunc = selectPrim.bind1([lessPrim.bind1([q, zerosLike(q)], P), negPrim.bind1([floorPrim.bind1([negPrim.bind1([q], P)], P)], P), floorPrim.bind1([q], P)], P);
+    const trunc = selectPrim.bind1(
+      [
+        lessPrim.bind1([q, zerosLike(q)], P),
+        negPrim.bind1([floorPrim.bind1([negPrim.bind1([q], P)], P)], P),
+        floorPrim.bind1([q], P),
+      ],
+      P,
+    );
     return { primalsOut: [out], tangentsOut: [subPrim.bind1([tx!, mulPrim.bind1([ty!, trunc], P)], P)] };
   },
 });
@@ -236,12 +260,13 @@ export const convertPrim: ElementwisePrimitive<ConvertParams> = elementwisePrimi
 // user-facing: weak typing, promotion, broadcasting
 
 /** Converts operands to arrays of one dtype, JS numbers taking the dtype of the array operands. */
-export function promoteOperands(op: string, xs: readonly ArrayLike[], minimum?: "float"): NdArray[] {
+export function promoteOperands(_op: string, xs: readonly ArrayLike[], minimum?: "float"): NdArray[] {
   const arrays = xs.filter((x): x is NdArray => typeof x === "object");
   let dtype: DType | null = null;
   for (const a of arrays) dtype = dtype === null ? a.dtype : promoteTypes(dtype, a.dtype);
   for (const x of xs) {
-    if (typeof x !== "object") dtype = dtype === null ? (typeof x === "boolean" ? "bool" : "float32") : weakScalarDType(dtype, x);
+    if (typeof x !== "object")
+      dtype = dtype === null ? (typeof x === "boolean" ? "bool" : "float32") : weakScalarDType(dtype, x);
   }
   let target: DType = dtype ?? "float32";
   if (minimum === "float" && !isFloat(target)) target = "float32";
@@ -251,7 +276,13 @@ export function promoteOperands(op: string, xs: readonly ArrayLike[], minimum?: 
   });
 }
 
-function binary(prim: Primitive<Params>, op: string, x: ArrayLike, y: ArrayLike, minimum?: "float" | "numeric" | "bool"): NdArray {
+function binary(
+  prim: Primitive<Params>,
+  op: string,
+  x: ArrayLike,
+  y: ArrayLike,
+  minimum?: "float" | "numeric" | "bool",
+): NdArray {
   let [a, b] = promoteOperands(op, [x, y], minimum === "float" ? "float" : undefined) as [NdArray, NdArray];
   if (minimum === "numeric" && a.dtype === "bool") [a, b] = [astype(a, "int32"), astype(b, "int32")];
   if (minimum === "bool" && a.dtype !== "bool") [a, b] = [astype(a, "bool"), astype(b, "bool")];
@@ -298,10 +329,13 @@ export const notEqual = (x: ArrayLike, y: ArrayLike): NdArray => binary(notEqual
 export const less = (x: ArrayLike, y: ArrayLike): NdArray => binary(lessPrim, "less", x, y);
 export const lessEqual = (x: ArrayLike, y: ArrayLike): NdArray => binary(lessEqualPrim, "lessEqual", x, y);
 export const greater = (x: ArrayLike, y: ArrayLike): NdArray => binary(greaterPrim, "greater", x, y);
-export const greaterEqual = (x: ArrayLike, y: ArrayLike): NdArray => binary(greaterEqualPrim, "greaterEqual", x, y);
-export const logicalAnd = (x: ArrayLike, y: ArrayLike): NdArray => binary(andPrim, "logicalAnd", x, y, "bool");
+export const greaterEqual = (x: ArrayLike, y: ArrayLike): NdArray =>
+  binary(greaterEqualPrim, "greaterEqual", x, y);
+export const logicalAnd = (x: ArrayLike, y: ArrayLike): NdArray =>
+  binary(andPrim, "logicalAnd", x, y, "bool");
 export const logicalOr = (x: ArrayLike, y: ArrayLike): NdArray => binary(orPrim, "logicalOr", x, y, "bool");
-export const logicalXor = (x: ArrayLike, y: ArrayLike): NdArray => binary(xorPrim, "logicalXor", x, y, "bool");
+export const logicalXor = (x: ArrayLike, y: ArrayLike): NdArray =>
+  binary(xorPrim, "logicalXor", x, y, "bool");
 
 /** Elements of `x` where `cond` holds, else of `y` (numpy where, with broadcasting). */
 export function where(cond: ArrayLike, x: ArrayLike, y: ArrayLike): NdArray {

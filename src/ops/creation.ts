@@ -1,16 +1,16 @@
 /** Creating arrays: np.array and friends. Concrete values; inside a transform they become constants. */
 import { ConcreteArray, NdArray } from "../core/array.js";
 import {
-  type DType,
-  type TypedArray,
   castScalar,
+  type DType,
   defaultDTypeOf,
   dtypeOfTypedArray,
   isDType,
   storageFor,
+  type TypedArray,
 } from "../core/dtype.js";
 import type { ArrayLike as ArrayLikeValue } from "../core/methods-types.js";
-import { ShapeError, checkShape, fmtShape, sizeOf } from "../core/shape.js";
+import { checkShape, fmtShape, ShapeError, sizeOf } from "../core/shape.js";
 import { broadcastInDimPrim } from "./layout.js";
 
 export type NestedNumbers = number | boolean | readonly NestedNumbers[];
@@ -51,7 +51,9 @@ export function array(data: NestedNumbers | TypedArray | NdArray, options: Array
   if (options.shape) {
     checkShape("array", options.shape);
     if (sizeOf(options.shape) !== flat.length) {
-      throw new ShapeError(`array: ${flat.length} values do not fill shape ${fmtShape(options.shape)} (${sizeOf(options.shape)} elements)`);
+      throw new ShapeError(
+        `array: ${flat.length} values do not fill shape ${fmtShape(options.shape)} (${sizeOf(options.shape)} elements)`,
+      );
     }
     shape = [...options.shape];
   }
@@ -74,16 +76,25 @@ function nestedShape(data: NestedNumbers): number[] {
   return shape;
 }
 
-function flattenNested(data: NestedNumbers, shape: readonly number[], dim: number, out: (number | boolean)[]): void {
+function flattenNested(
+  data: NestedNumbers,
+  shape: readonly number[],
+  dim: number,
+  out: (number | boolean)[],
+): void {
   if (dim === shape.length) {
     if (typeof data !== "number" && typeof data !== "boolean") {
-      throw new ShapeError(`array: ragged nested data: expected a number at depth ${dim}, shape ${fmtShape(shape)}`);
+      throw new ShapeError(
+        `array: ragged nested data: expected a number at depth ${dim}, shape ${fmtShape(shape)}`,
+      );
     }
     out.push(data);
     return;
   }
   if (!Array.isArray(data) || data.length !== shape[dim]) {
-    throw new ShapeError(`array: ragged nested data: expected a list of length ${shape[dim]} at depth ${dim}, shape ${fmtShape(shape)}`);
+    throw new ShapeError(
+      `array: ragged nested data: expected a list of length ${shape[dim]} at depth ${dim}, shape ${fmtShape(shape)}`,
+    );
   }
   for (const item of data) flattenNested(item as NestedNumbers, shape, dim + 1, out);
 }
@@ -103,7 +114,6 @@ export function asArray(x: ArrayLikeValue, dtype?: DType): NdArray {
   throw new TypeError(`expected an array or a number, got ${describe(x)}`);
 }
 
-
 function describe(x: unknown): string {
   if (x === null) return "null";
   if (Array.isArray(x)) return "a JS array (wrap it with np.array)";
@@ -111,7 +121,11 @@ function describe(x: unknown): string {
 }
 
 /** An array of `shape` filled with `value`. */
-export function full(shape: readonly number[], value: number | boolean, options: { dtype?: DType } = {}): NdArray {
+export function full(
+  shape: readonly number[],
+  value: number | boolean,
+  options: { dtype?: DType } = {},
+): NdArray {
   checkDType("full", options.dtype);
   checkShape("full", shape);
   const s = scalar(value, options.dtype);
@@ -145,7 +159,8 @@ export function fullLike(x: NdArray, value: number | boolean, options: { dtype?:
 export function arange(start: number, stop?: number, step = 1, options: { dtype?: DType } = {}): NdArray {
   checkDType("arange", options.dtype);
   const [lo, hi] = stop === undefined ? [0, start] : [start, stop];
-  if (step === 0 || !Number.isFinite(step)) throw new RangeError(`arange: step must be a finite non-zero number, got ${step}`);
+  if (step === 0 || !Number.isFinite(step))
+    throw new RangeError(`arange: step must be a finite non-zero number, got ${step}`);
   const n = Math.max(0, Math.ceil((hi - lo) / step));
   const dtype = options.dtype ?? ([lo, hi, step].every(Number.isInteger) ? "int32" : "float32");
   const s = storageFor(dtype, n);
@@ -154,15 +169,22 @@ export function arange(start: number, stop?: number, step = 1, options: { dtype?
 }
 
 /** `num` evenly spaced values from start to stop (inclusive unless `endpoint: false`). */
-export function linspace(start: number, stop: number, num = 50, options: { endpoint?: boolean; dtype?: DType } = {}): NdArray {
+export function linspace(
+  start: number,
+  stop: number,
+  num = 50,
+  options: { endpoint?: boolean; dtype?: DType } = {},
+): NdArray {
   checkDType("linspace", options.dtype);
-  if (!Number.isInteger(num) || num < 0) throw new RangeError(`linspace: num must be a non-negative integer, got ${num}`);
+  if (!Number.isInteger(num) || num < 0)
+    throw new RangeError(`linspace: num must be a non-negative integer, got ${num}`);
   const endpoint = options.endpoint ?? true;
   const dtype = options.dtype ?? "float32";
   const div = endpoint ? num - 1 : num;
   const step = div > 0 ? (stop - start) / div : 0;
   const s = storageFor(dtype, num);
-  for (let i = 0; i < num; i++) s[i] = castScalar(i === num - 1 && endpoint && num > 1 ? stop : start + i * step, dtype);
+  for (let i = 0; i < num; i++)
+    s[i] = castScalar(i === num - 1 && endpoint && num > 1 ? stop : start + i * step, dtype);
   return new ConcreteArray([num], dtype, s);
 }
 

@@ -4,20 +4,25 @@
  * declares its own derivative rules in its own file.
  */
 import { type AbstractValue, ConcreteArray, type NdArray } from "../core/array.js";
-import { type DType, type TypedArray, storageFor } from "../core/dtype.js";
+import { type DType, storageFor, type TypedArray } from "../core/dtype.js";
 import {
   type BatchDim,
   type JvpResult,
   type Primitive,
   type PrimitiveRules,
-  type UndefinedPrimal,
   primitive,
+  type UndefinedPrimal,
 } from "../core/primitive.js";
-import { ShapeError, fmtShape, shapeEquals, sizeOf } from "../core/shape.js";
+import { fmtShape, ShapeError, shapeEquals, sizeOf } from "../core/shape.js";
 import { broadcastInDimPrim, moveAxisTo0 } from "./layout.js";
 
 /** An expression over operand names (`a`, `b`, `c`) for one output element; `dtype` is the output's. */
-export type ElementwiseExpr<P = unknown> = (args: readonly string[], dtype: DType, inDtype: DType, params: P) => string;
+export type ElementwiseExpr<P = unknown> = (
+  args: readonly string[],
+  dtype: DType,
+  inDtype: DType,
+  params: P,
+) => string;
 
 export interface ElementwiseSpec {
   /** The JS expression computing one element; the jit fuses these. */
@@ -118,17 +123,22 @@ export function elementwiseKernel<P>(
   return k;
 }
 
-export function elementwisePrimitive<P = Record<string, never>>(rules: ElementwiseRules<P>): ElementwisePrimitive<P> {
+export function elementwisePrimitive<P = Record<string, never>>(
+  rules: ElementwiseRules<P>,
+): ElementwisePrimitive<P> {
   const { name, arity } = rules;
   const outDtypeOf = (d: DType, p: P): DType => (rules.outDtype ? rules.outDtype(d, p) : d);
   const prim: Primitive<P> = primitive<P>({
     name,
     abstractEval(args, params) {
-      if (args.length !== arity) throw new ShapeError(`${name}: expected ${arity} operands, got ${args.length}`);
+      if (args.length !== arity)
+        throw new ShapeError(`${name}: expected ${arity} operands, got ${args.length}`);
       const first = args[0]!;
       for (const a of args) {
         if (!shapeEquals(a.shape, first.shape)) {
-          throw new ShapeError(`${name}: operand shapes differ: ${args.map((x) => fmtShape(x.shape)).join(" vs ")}`);
+          throw new ShapeError(
+            `${name}: operand shapes differ: ${args.map((x) => fmtShape(x.shape)).join(" vs ")}`,
+          );
         }
         if (!rules.mixedDtypes && a.dtype !== first.dtype) {
           throw new ShapeError(`${name}: operand dtypes differ: ${args.map((x) => x.dtype).join(" vs ")}`);
@@ -136,7 +146,9 @@ export function elementwisePrimitive<P = Record<string, never>>(rules: Elementwi
       }
       const d = inputDtype(args);
       if (rules.accepts && !rules.accepts.includes(d)) {
-        throw new ShapeError(`${name}: dtype ${d} is not supported (expected one of ${rules.accepts.join(", ")})`);
+        throw new ShapeError(
+          `${name}: dtype ${d} is not supported (expected one of ${rules.accepts.join(", ")})`,
+        );
       }
       return [{ shape: first.shape, dtype: outDtypeOf(d, params) }];
     },
@@ -145,7 +157,14 @@ export function elementwisePrimitive<P = Record<string, never>>(rules: Elementwi
       const od = outDtypeOf(d, params);
       const n = sizeOf(args[0]!.shape);
       const out = storageFor(od, n);
-      elementwiseKernel(name, rules.expr, arity, d, od, params)(
+      elementwiseKernel(
+        name,
+        rules.expr,
+        arity,
+        d,
+        od,
+        params,
+      )(
         args.map((a) => a.data),
         out,
         n,

@@ -2,23 +2,22 @@
  * Layout primitives (reshape, transpose, broadcast_in_dim) and the user-facing functions built on them:
  * reshape with -1, transpose with axes, squeeze, expandDims, flatten, broadcastTo, moveaxis.
  */
+
+import { broadcastInto, broadcastKernel, transposeInto, transposeKernel } from "../backend/js/layout.js";
 import { ConcreteArray, type NdArray } from "../core/array.js";
+import type { Axis } from "../core/methods-types.js";
 import { type Primitive, primitive, type UndefinedPrimal } from "../core/primitive.js";
 import {
-  type Axis,
-} from "../core/methods-types.js";
-import {
-  ShapeError,
-  type Shape,
   broadcastShapes,
   checkShape,
   fmtShape,
   normalizeAxes,
   normalizeAxis,
+  type Shape,
+  ShapeError,
   shapeEquals,
   sizeOf,
 } from "../core/shape.js";
-import { broadcastInto, broadcastKernel, transposeInto, transposeKernel } from "../backend/js/layout.js";
 import { reduceSumPrim } from "./reduce.js";
 
 // ---------------------------------------------------------------------------------------------------
@@ -40,7 +39,10 @@ export const reshapePrim: Primitive<ReshapeParams> = primitive<ReshapeParams>({
     return [{ shape, dtype: x!.dtype }];
   },
   impl: ([x], { shape }) => [new ConcreteArray(shape, x!.dtype, x!.data)],
-  jvp: ([x], [t], params) => ({ primalsOut: [reshapePrim.bind1([x!], params)], tangentsOut: [reshapePrim.bind1([t!], params)] }),
+  jvp: ([x], [t], params) => ({
+    primalsOut: [reshapePrim.bind1([x!], params)],
+    tangentsOut: [reshapePrim.bind1([t!], params)],
+  }),
   transpose: ([ct], [x]) => [reshapePrim.bind1([ct!], { shape: (x as UndefinedPrimal).aval.shape })],
   batch([x], [d], { shape }) {
     const moved = moveAxisTo0(x!, d!);
@@ -62,7 +64,9 @@ function resolveShape(from: Shape, shape: readonly number[]): number[] {
   const known = shape.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
   const total = sizeOf(from);
   if (known === 0 || total % known !== 0) {
-    throw new ShapeError(`reshape: cannot reshape ${fmtShape(from)} (${total} elements) into ${fmtShape(shape)}`);
+    throw new ShapeError(
+      `reshape: cannot reshape ${fmtShape(from)} (${total} elements) into ${fmtShape(shape)}`,
+    );
   }
   return shape.map((d) => (d === -1 ? total / known : d));
 }
@@ -80,7 +84,9 @@ export const transposePrim: Primitive<TransposeParams> = primitive<TransposePara
     const r = x!.shape.length;
     const sorted = [...permutation].sort((a, b) => a - b);
     if (permutation.length !== r || sorted.some((p, i) => p !== i)) {
-      throw new ShapeError(`transpose: axes ${JSON.stringify(permutation)} are not a permutation of ${r} axes of ${fmtShape(x!.shape)}`);
+      throw new ShapeError(
+        `transpose: axes ${JSON.stringify(permutation)} are not a permutation of ${r} axes of ${fmtShape(x!.shape)}`,
+      );
     }
     return [{ shape: permutation.map((p) => x!.shape[p]!), dtype: x!.dtype }];
   },
@@ -91,11 +97,18 @@ export const transposePrim: Primitive<TransposeParams> = primitive<TransposePara
       transposeKernel(x!.data, x!.shape, permutation, x!.dtype),
     ),
   ],
-  lower: ([x], _outs, { permutation }) => ([a], [o]) => {
-    transposeInto(a!, x!.shape, permutation, o!);
-  },
-  jvp: ([x], [t], p) => ({ primalsOut: [transposePrim.bind1([x!], p)], tangentsOut: [transposePrim.bind1([t!], p)] }),
-  transpose: ([ct], _args, { permutation }) => [transposePrim.bind1([ct!], { permutation: invertPermutation(permutation) })],
+  lower:
+    ([x], _outs, { permutation }) =>
+    ([a], [o]) => {
+      transposeInto(a!, x!.shape, permutation, o!);
+    },
+  jvp: ([x], [t], p) => ({
+    primalsOut: [transposePrim.bind1([x!], p)],
+    tangentsOut: [transposePrim.bind1([t!], p)],
+  }),
+  transpose: ([ct], _args, { permutation }) => [
+    transposePrim.bind1([ct!], { permutation: invertPermutation(permutation) }),
+  ],
   batch([x], [d], { permutation }) {
     const moved = moveAxisTo0(x!, d!);
     return [[transposePrim.bind1([moved], { permutation: [0, ...permutation.map((p) => p + 1)] })], [0]];
@@ -113,7 +126,10 @@ export function invertPermutation(perm: readonly number[]): number[] {
 /** Permutes axes; with no axes, reverses them (numpy). */
 export function transpose(x: NdArray, axes?: readonly number[]): NdArray {
   const r = x.ndim;
-  const perm = axes === undefined ? Array.from({ length: r }, (_, i) => r - 1 - i) : axes.map((a) => normalizeAxis("transpose", a, r));
+  const perm =
+    axes === undefined
+      ? Array.from({ length: r }, (_, i) => r - 1 - i)
+      : axes.map((a) => normalizeAxis("transpose", a, r));
   if (perm.every((p, i) => p === i) && perm.length === r) return x;
   return transposePrim.bind1([x], { permutation: perm });
 }
@@ -169,11 +185,17 @@ export const broadcastInDimPrim: Primitive<BroadcastInDimParams> = primitive<Bro
     return [{ shape, dtype: x!.dtype }];
   },
   impl: ([x], { shape, broadcastDimensions }) => [
-    new ConcreteArray(shape, x!.dtype, broadcastKernel(x!.data, x!.shape, shape, broadcastDimensions, x!.dtype)),
+    new ConcreteArray(
+      shape,
+      x!.dtype,
+      broadcastKernel(x!.data, x!.shape, shape, broadcastDimensions, x!.dtype),
+    ),
   ],
-  lower: ([x], _outs, { shape, broadcastDimensions }) => ([a], [o]) => {
-    broadcastInto(a!, x!.shape, shape, broadcastDimensions, o!);
-  },
+  lower:
+    ([x], _outs, { shape, broadcastDimensions }) =>
+    ([a], [o]) => {
+      broadcastInto(a!, x!.shape, shape, broadcastDimensions, o!);
+    },
   jvp: ([x], [t], p) => ({
     primalsOut: [broadcastInDimPrim.bind1([x!], p)],
     tangentsOut: [broadcastInDimPrim.bind1([t!], p)],
@@ -181,17 +203,24 @@ export const broadcastInDimPrim: Primitive<BroadcastInDimParams> = primitive<Bro
   transpose([ct], [x], { shape, broadcastDimensions }) {
     const inShape = (x as UndefinedPrimal).aval.shape;
     // Sum over the new axes and over the stretched size-1 axes, then restore the input's shape.
-    const summed = shape.map((_, i) => i).filter((i) => {
-      const j = broadcastDimensions.indexOf(i);
-      return j < 0 || (inShape[j] === 1 && shape[i] !== 1);
-    });
+    const summed = shape
+      .map((_, i) => i)
+      .filter((i) => {
+        const j = broadcastDimensions.indexOf(i);
+        return j < 0 || (inShape[j] === 1 && shape[i] !== 1);
+      });
     const reduced = summed.length ? reduceSumPrim.bind1([ct!], { axes: summed }) : ct!;
     return [reshapeIfNeeded(reduced, inShape)];
   },
   batch([x], [d], { shape, broadcastDimensions }) {
     const moved = moveAxisTo0(x!, d!);
     return [
-      [broadcastInDimPrim.bind1([moved], { shape: [moved.shape[0]!, ...shape], broadcastDimensions: [0, ...broadcastDimensions.map((b) => b + 1)] })],
+      [
+        broadcastInDimPrim.bind1([moved], {
+          shape: [moved.shape[0]!, ...shape],
+          broadcastDimensions: [0, ...broadcastDimensions.map((b) => b + 1)],
+        }),
+      ],
       [0],
     ];
   },
@@ -209,7 +238,10 @@ export function broadcastTo(x: NdArray, shape: readonly number[]): NdArray {
     throw new ShapeError(`broadcastTo: cannot broadcast ${fmtShape(x.shape)} to ${fmtShape(shape)}`);
   }
   const offset = shape.length - x.ndim;
-  return broadcastInDimPrim.bind1([x], { shape: [...shape], broadcastDimensions: x.shape.map((_, i) => i + offset) });
+  return broadcastInDimPrim.bind1([x], {
+    shape: [...shape],
+    broadcastDimensions: x.shape.map((_, i) => i + offset),
+  });
 }
 
 /** Broadcasts arrays against each other (numpy rules). */
@@ -227,9 +259,13 @@ export function squeeze(x: NdArray, axis?: Axis): NdArray {
       ? x.shape.map((d, i) => (d === 1 ? i : -1)).filter((i) => i >= 0)
       : normalizeAxes("squeeze", axis, x.ndim);
   for (const a of axes) {
-    if (x.shape[a] !== 1) throw new ShapeError(`squeeze: axis ${a} of ${fmtShape(x.shape)} has size ${x.shape[a]}, not 1`);
+    if (x.shape[a] !== 1)
+      throw new ShapeError(`squeeze: axis ${a} of ${fmtShape(x.shape)} has size ${x.shape[a]}, not 1`);
   }
-  return reshape(x, x.shape.filter((_, i) => !axes.includes(i)));
+  return reshape(
+    x,
+    x.shape.filter((_, i) => !axes.includes(i)),
+  );
 }
 
 /** Inserts a size-1 axis at `axis` (negative counts from the end of the result). */
@@ -252,4 +288,3 @@ export function flatten(x: NdArray, startAxis = 0, endAxis = -1): NdArray {
   const mid = x.shape.slice(s, e + 1).reduce((a, b) => a * b, 1);
   return reshape(x, [...x.shape.slice(0, s), mid, ...x.shape.slice(e + 1)]);
 }
-

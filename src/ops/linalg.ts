@@ -2,11 +2,12 @@
  * Linear algebra. One primitive, `matmul` on operands [...batch, m, k] @ [...batch, k, n] with identical
  * batch dims; numpy's matmul (1-D operands, broadcast batch dims), dot and outer are built on it.
  */
+
+import { matmulKernel } from "../backend/js/matmul.js";
 import { ConcreteArray, type NdArray } from "../core/array.js";
 import { storageFor } from "../core/dtype.js";
 import { type Primitive, primitive, UndefinedPrimal } from "../core/primitive.js";
-import { ShapeError, broadcastShapes, fmtShape, shapeEquals, sizeOf } from "../core/shape.js";
-import { matmulKernel } from "../backend/js/matmul.js";
+import { broadcastShapes, fmtShape, ShapeError, shapeEquals, sizeOf } from "../core/shape.js";
 import { add, astype, multiply, promoteOperands } from "./binary.js";
 import { broadcastTo, expandDims, matrixTranspose, moveAxisTo0, reshape, squeeze } from "./layout.js";
 
@@ -24,7 +25,9 @@ function matmulShape(a: readonly number[], b: readonly number[]): number[] {
   }
   const k = a[ra - 1]!;
   if (k !== b[rb - 2]) {
-    throw new ShapeError(`matmul: contracting dims differ: ${fmtShape(a)} @ ${fmtShape(b)} (${k} != ${b[rb - 2]})`);
+    throw new ShapeError(
+      `matmul: contracting dims differ: ${fmtShape(a)} @ ${fmtShape(b)} (${k} != ${b[rb - 2]})`,
+    );
   }
   return [...a.slice(0, -1), b[rb - 1]!];
 }
@@ -32,7 +35,8 @@ function matmulShape(a: readonly number[], b: readonly number[]): number[] {
 export const matmulPrim: Primitive<Params> = primitive<Params>({
   name: "matmul",
   abstractEval([a, b]) {
-    if (a!.dtype !== b!.dtype) throw new ShapeError(`matmul: operand dtypes differ: ${a!.dtype} vs ${b!.dtype}`);
+    if (a!.dtype !== b!.dtype)
+      throw new ShapeError(`matmul: operand dtypes differ: ${a!.dtype} vs ${b!.dtype}`);
     if (a!.dtype === "bool") throw new ShapeError("matmul: bool operands are not supported");
     return [{ shape: matmulShape(a!.shape, b!.shape), dtype: a!.dtype }];
   },
@@ -89,7 +93,10 @@ export const matmulPrim: Primitive<Params> = primitive<Params>({
  * dims broadcast.
  */
 export function matmul(x: NdArray, y: NdArray): NdArray {
-  if (x.ndim === 0 || y.ndim === 0) throw new ShapeError(`matmul: operands must be at least 1-D, got ${fmtShape(x.shape)} @ ${fmtShape(y.shape)}`);
+  if (x.ndim === 0 || y.ndim === 0)
+    throw new ShapeError(
+      `matmul: operands must be at least 1-D, got ${fmtShape(x.shape)} @ ${fmtShape(y.shape)}`,
+    );
   let [a, b] = promoteOperands("matmul", [x, y]) as [NdArray, NdArray];
   if (a.dtype === "bool") [a, b] = [astype(a, "int32"), astype(b, "int32")];
   const aVec = a.ndim === 1;
@@ -114,7 +121,9 @@ export function matmul(x: NdArray, y: NdArray): NdArray {
 export function dot(x: NdArray, y: NdArray): NdArray {
   if (x.ndim === 0 || y.ndim === 0) return multiply(x, y);
   if (x.ndim > 2 || y.ndim > 2) {
-    throw new ShapeError(`dot: operands of rank > 2 (${fmtShape(x.shape)}, ${fmtShape(y.shape)}); use matmul or einsum`);
+    throw new ShapeError(
+      `dot: operands of rank > 2 (${fmtShape(x.shape)}, ${fmtShape(y.shape)}); use matmul or einsum`,
+    );
   }
   return matmul(x, y);
 }

@@ -2,47 +2,117 @@
 import { NdArray } from "../core/array.js";
 import type { ArrayMethods } from "../core/methods-types.js";
 import * as b from "./binary.js";
-import { flatten, broadcastTo, expandDims, matrixTranspose, reshape, squeeze, transpose } from "./layout.js";
+import { broadcastTo, expandDims, flatten, matrixTranspose, reshape, squeeze, transpose } from "./layout.js";
 import { matmul } from "./linalg.js";
 import * as r from "./reduce.js";
 import * as u from "./unary.js";
 
 const methods: Omit<ArrayMethods, "T"> & ThisType<NdArray> = {
-  add(y) { return b.add(this, y); },
-  sub(y) { return b.subtract(this, y); },
-  mul(y) { return b.multiply(this, y); },
-  div(y) { return b.divide(this, y); },
-  pow(y) { return b.power(this, y); },
-  maximum(y) { return b.maximum(this, y); },
-  minimum(y) { return b.minimum(this, y); },
-  equal(y) { return b.equal(this, y); },
-  notEqual(y) { return b.notEqual(this, y); },
-  less(y) { return b.less(this, y); },
-  lessEqual(y) { return b.lessEqual(this, y); },
-  greater(y) { return b.greater(this, y); },
-  greaterEqual(y) { return b.greaterEqual(this, y); },
-  neg() { return u.negative(this); },
-  abs() { return u.abs(this); },
-  exp() { return u.exp(this); },
-  log() { return u.log(this); },
-  sqrt() { return u.sqrt(this); },
-  square() { return u.square(this); },
-  tanh() { return u.tanh(this); },
-  sum(o) { return r.sum(this, o); },
-  mean(o) { return r.mean(this, o); },
-  max(o) { return r.max(this, o); },
-  min(o) { return r.min(this, o); },
-  prod(o) { return r.prod(this, o); },
-  argmax(o) { return r.argmax(this, o); },
-  argmin(o) { return r.argmin(this, o); },
-  reshape(shape) { return reshape(this, shape); },
-  transpose(axes) { return transpose(this, axes); },
-  flatten(startAxis) { return flatten(this, startAxis); },
-  squeeze(axis) { return squeeze(this, axis); },
-  expandDims(axis) { return expandDims(this, axis); },
-  broadcastTo(shape) { return broadcastTo(this, shape); },
-  astype(dtype) { return b.astype(this, dtype); },
-  matmul(y) { return matmul(this, y); },
+  add(y) {
+    return b.add(this, y);
+  },
+  sub(y) {
+    return b.subtract(this, y);
+  },
+  mul(y) {
+    return b.multiply(this, y);
+  },
+  div(y) {
+    return b.divide(this, y);
+  },
+  pow(y) {
+    return b.power(this, y);
+  },
+  maximum(y) {
+    return b.maximum(this, y);
+  },
+  minimum(y) {
+    return b.minimum(this, y);
+  },
+  equal(y) {
+    return b.equal(this, y);
+  },
+  notEqual(y) {
+    return b.notEqual(this, y);
+  },
+  less(y) {
+    return b.less(this, y);
+  },
+  lessEqual(y) {
+    return b.lessEqual(this, y);
+  },
+  greater(y) {
+    return b.greater(this, y);
+  },
+  greaterEqual(y) {
+    return b.greaterEqual(this, y);
+  },
+  neg() {
+    return u.negative(this);
+  },
+  abs() {
+    return u.abs(this);
+  },
+  exp() {
+    return u.exp(this);
+  },
+  log() {
+    return u.log(this);
+  },
+  sqrt() {
+    return u.sqrt(this);
+  },
+  square() {
+    return u.square(this);
+  },
+  tanh() {
+    return u.tanh(this);
+  },
+  sum(o) {
+    return r.sum(this, o);
+  },
+  mean(o) {
+    return r.mean(this, o);
+  },
+  max(o) {
+    return r.max(this, o);
+  },
+  min(o) {
+    return r.min(this, o);
+  },
+  prod(o) {
+    return r.prod(this, o);
+  },
+  argmax(o) {
+    return r.argmax(this, o);
+  },
+  argmin(o) {
+    return r.argmin(this, o);
+  },
+  reshape(shape) {
+    return reshape(this, shape);
+  },
+  transpose(axes) {
+    return transpose(this, axes);
+  },
+  flatten(startAxis) {
+    return flatten(this, startAxis);
+  },
+  squeeze(axis) {
+    return squeeze(this, axis);
+  },
+  expandDims(axis) {
+    return expandDims(this, axis);
+  },
+  broadcastTo(shape) {
+    return broadcastTo(this, shape);
+  },
+  astype(dtype) {
+    return b.astype(this, dtype);
+  },
+  matmul(y) {
+    return matmul(this, y);
+  },
 };
 
 Object.assign(NdArray.prototype, methods);

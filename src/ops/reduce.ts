@@ -3,19 +3,20 @@
  * axis, cumsum; and the user-facing sum, mean, max, min, prod, var, std, any, all, argmax, argmin.
  * Max and min split the gradient evenly among tied elements (as torch.amax and JAX).
  */
+
+import {
+  argReduceKernel,
+  cumsumKernel,
+  outStridesFor,
+  type ReduceOp,
+  reduceInto,
+  reduceKernel,
+} from "../backend/js/reduce.js";
 import { ConcreteArray, type NdArray } from "../core/array.js";
 import { isFloat } from "../core/dtype.js";
 import type { ReduceOptions } from "../core/methods-types.js";
 import { type BatchDim, type Primitive, primitive } from "../core/primitive.js";
-import { ShapeError, type Shape, fmtShape, normalizeAxes, normalizeAxis, sizeOf } from "../core/shape.js";
-import {
-  type ReduceOp,
-  argReduceKernel,
-  cumsumKernel,
-  outStridesFor,
-  reduceInto,
-  reduceKernel,
-} from "../backend/js/reduce.js";
+import { fmtShape, normalizeAxes, normalizeAxis, type Shape, ShapeError, sizeOf } from "../core/shape.js";
 import { astype, div, equal, mul, sub, where } from "./binary.js";
 import { broadcastInDimPrim, moveAxisTo0, reshape } from "./layout.js";
 import { sqrt, square } from "./unary.js";
@@ -27,7 +28,8 @@ export interface ReduceParams {
 
 function reducedShape(op: string, shape: Shape, axes: readonly number[]): number[] {
   for (const a of axes) {
-    if (a < 0 || a >= shape.length) throw new ShapeError(`${op}: axis ${a} is out of bounds for shape ${fmtShape(shape)}`);
+    if (a < 0 || a >= shape.length)
+      throw new ShapeError(`${op}: axis ${a} is out of bounds for shape ${fmtShape(shape)}`);
   }
   return shape.filter((_, i) => !axes.includes(i));
 }
@@ -50,21 +52,30 @@ export function expandReduced(y: NdArray, inShape: Shape, axes: readonly number[
   return broadcastInDimPrim.bind1([y], { shape: inShape, broadcastDimensions: kept });
 }
 
-function reducePrimitive(name: string, op: ReduceOp, rules: Pick<Parameters<typeof primitive<ReduceParams>>[0], "jvp" | "transpose">) {
+function reducePrimitive(
+  name: string,
+  op: ReduceOp,
+  rules: Pick<Parameters<typeof primitive<ReduceParams>>[0], "jvp" | "transpose">,
+) {
   const prim: Primitive<ReduceParams> = primitive<ReduceParams>({
     name,
     abstractEval([x], { axes }) {
-      if ((op === "and" || op === "or") && x!.dtype !== "bool") throw new ShapeError(`${name}: expected a bool array, got ${x!.dtype}`);
+      if ((op === "and" || op === "or") && x!.dtype !== "bool")
+        throw new ShapeError(`${name}: expected a bool array, got ${x!.dtype}`);
       return [{ shape: reducedShape(name, x!.shape, axes), dtype: x!.dtype }];
     },
     impl: ([x], { axes }) => [
-      new ConcreteArray(reducedShape(name, x!.shape, axes), x!.dtype, reduceKernel(op, x!.data, x!.shape, axes, x!.dtype)),
+      new ConcreteArray(
+        reducedShape(name, x!.shape, axes),
+        x!.dtype,
+        reduceKernel(op, x!.data, x!.shape, axes, x!.dtype),
+      ),
     ],
     batch: (args, dims, params) => reductionBatch(prim)(args, dims, params),
     lower([x], [out], { axes }) {
       const acc = new Float64Array(sizeOf(out!.shape));
       const strides = outStridesFor(x!.shape, axes);
-      return ([a], [o]) => reduceInto(op, a!, x!.shape, axes, o!, acc, strides);
+      return ([a], [o]) => reduceInto(op, a!, x!.shape, o!, acc, strides);
     },
     ...rules,
   });
@@ -72,7 +83,10 @@ function reducePrimitive(name: string, op: ReduceOp, rules: Pick<Parameters<type
 }
 
 export const reduceSumPrim = reducePrimitive("reduce_sum", "sum", {
-  jvp: ([x], [t], p) => ({ primalsOut: [reduceSumPrim.bind1([x!], p)], tangentsOut: [reduceSumPrim.bind1([t!], p)] }),
+  jvp: ([x], [t], p) => ({
+    primalsOut: [reduceSumPrim.bind1([x!], p)],
+    tangentsOut: [reduceSumPrim.bind1([t!], p)],
+  }),
   transpose: ([ct], [x], { axes }) => [expandReduced(ct!, x!.aval.shape, axes)],
 });
 
@@ -87,8 +101,12 @@ function extremumJvp(prim: () => Primitive<ReduceParams>) {
   };
 }
 
-export const reduceMaxPrim: Primitive<ReduceParams> = reducePrimitive("reduce_max", "max", { jvp: extremumJvp(() => reduceMaxPrim) });
-export const reduceMinPrim: Primitive<ReduceParams> = reducePrimitive("reduce_min", "min", { jvp: extremumJvp(() => reduceMinPrim) });
+export const reduceMaxPrim: Primitive<ReduceParams> = reducePrimitive("reduce_max", "max", {
+  jvp: extremumJvp(() => reduceMaxPrim),
+});
+export const reduceMinPrim: Primitive<ReduceParams> = reducePrimitive("reduce_min", "min", {
+  jvp: extremumJvp(() => reduceMinPrim),
+});
 
 export const reduceProdPrim: Primitive<ReduceParams> = reducePrimitive("reduce_prod", "prod", {
   jvp([x], [t], p) {
@@ -106,10 +124,19 @@ function productOfOthers(x: NdArray, axes: readonly number[]): NdArray {
   const prodNonzero = expandReduced(reduceProdPrim.bind1([nonzero], { axes }), x.shape, axes);
   const zeros = expandReduced(reduceSumPrim.bind1([astype(isZero, "int32")], { axes }), x.shape, axes);
   // No zeros: prod / x. One zero: only that element sees the product of the others. More: all zero.
-  return where(equal(zeros, 0), div(prodNonzero, nonzero), where(equal(zeros, 1), where(isZero, prodNonzero, 0), 0));
+  return where(
+    equal(zeros, 0),
+    div(prodNonzero, nonzero),
+    where(equal(zeros, 1), where(isZero, prodNonzero, 0), 0),
+  );
 }
 
-const noGradient = ([x]: readonly NdArray[], _t: readonly NdArray[], p: ReduceParams, prim: Primitive<ReduceParams>) => ({
+const noGradient = (
+  [x]: readonly NdArray[],
+  _t: readonly NdArray[],
+  p: ReduceParams,
+  prim: Primitive<ReduceParams>,
+) => ({
   primalsOut: [prim.bind1([x!], p)],
   tangentsOut: [],
 });
@@ -133,12 +160,18 @@ function argPrimitive(kind: "max" | "min"): Primitive<ArgReduceParams> {
   const prim: Primitive<ArgReduceParams> = primitive<ArgReduceParams>({
     name,
     abstractEval([x], { axis }) {
-      if (axis < 0 || axis >= x!.shape.length) throw new ShapeError(`${name}: axis ${axis} is out of bounds for shape ${fmtShape(x!.shape)}`);
-      if (x!.shape[axis] === 0) throw new ShapeError(`${name}: cannot reduce an empty axis ${axis} of ${fmtShape(x!.shape)}`);
+      if (axis < 0 || axis >= x!.shape.length)
+        throw new ShapeError(`${name}: axis ${axis} is out of bounds for shape ${fmtShape(x!.shape)}`);
+      if (x!.shape[axis] === 0)
+        throw new ShapeError(`${name}: cannot reduce an empty axis ${axis} of ${fmtShape(x!.shape)}`);
       return [{ shape: x!.shape.filter((_, i) => i !== axis), dtype: "int32" }];
     },
     impl: ([x], { axis }) => [
-      new ConcreteArray(x!.shape.filter((_, i) => i !== axis), "int32", argReduceKernel(kind, x!.data, x!.shape, axis)),
+      new ConcreteArray(
+        x!.shape.filter((_, i) => i !== axis),
+        "int32",
+        argReduceKernel(kind, x!.data, x!.shape, axis),
+      ),
     ],
     jvp: ([x], _t, p) => ({ primalsOut: [prim.bind1([x!], p)], tangentsOut: [] }),
     batch: ([x], [d], { axis }) => [[prim.bind1([moveAxisTo0(x!, d!)], { axis: axis + 1 })], [0]],
@@ -160,12 +193,18 @@ export interface CumsumParams {
 export const cumsumPrim: Primitive<CumsumParams> = primitive<CumsumParams>({
   name: "cumsum",
   abstractEval([x], { axis }) {
-    if (axis < 0 || axis >= x!.shape.length) throw new ShapeError(`cumsum: axis ${axis} is out of bounds for shape ${fmtShape(x!.shape)}`);
+    if (axis < 0 || axis >= x!.shape.length)
+      throw new ShapeError(`cumsum: axis ${axis} is out of bounds for shape ${fmtShape(x!.shape)}`);
     if (x!.dtype === "bool") throw new ShapeError("cumsum: expected a numeric array, got bool");
     return [x!];
   },
-  impl: ([x], { axis, reverse }) => [new ConcreteArray(x!.shape, x!.dtype, cumsumKernel(x!.data, x!.shape, axis, reverse, x!.dtype))],
-  jvp: ([x], [t], p) => ({ primalsOut: [cumsumPrim.bind1([x!], p)], tangentsOut: [cumsumPrim.bind1([t!], p)] }),
+  impl: ([x], { axis, reverse }) => [
+    new ConcreteArray(x!.shape, x!.dtype, cumsumKernel(x!.data, x!.shape, axis, reverse, x!.dtype)),
+  ],
+  jvp: ([x], [t], p) => ({
+    primalsOut: [cumsumPrim.bind1([x!], p)],
+    tangentsOut: [cumsumPrim.bind1([t!], p)],
+  }),
   transpose: ([ct], _x, { axis, reverse }) => [cumsumPrim.bind1([ct!], { axis, reverse: !reverse })],
   batch: ([x], [d], p) => [[cumsumPrim.bind1([moveAxisTo0(x!, d!)], { ...p, axis: p.axis + 1 })], [0]],
 });
@@ -173,14 +212,22 @@ export const cumsumPrim: Primitive<CumsumParams> = primitive<CumsumParams>({
 // ---------------------------------------------------------------------------------------------------
 // user-facing reductions
 
-function reduceWith(prim: Primitive<ReduceParams>, op: string, x: NdArray, options: ReduceOptions = {}): NdArray {
+function reduceWith(
+  prim: Primitive<ReduceParams>,
+  op: string,
+  x: NdArray,
+  options: ReduceOptions = {},
+): NdArray {
   const axes = normalizeAxes(op, options.axis, x.ndim);
   const y = axes.length === 0 ? x : prim.bind1([x], { axes });
   return options.keepdims ? keepDims(y, x.shape, axes) : y;
 }
 
 function keepDims(y: NdArray, inShape: Shape, axes: readonly number[]): NdArray {
-  return reshape(y, inShape.map((d, i) => (axes.includes(i) ? 1 : d)));
+  return reshape(
+    y,
+    inShape.map((d, i) => (axes.includes(i) ? 1 : d)),
+  );
 }
 
 /** Sum over `axis` (all axes by default). bool sums count as int32. */
@@ -208,7 +255,9 @@ export function min(x: NdArray, options?: ReduceOptions): NdArray {
 function checkNonEmpty(op: string, x: NdArray, options: ReduceOptions = {}): void {
   const axes = normalizeAxes(op, options.axis, x.ndim);
   if (axes.some((a) => x.shape[a] === 0)) {
-    throw new ShapeError(`${op}: zero-size reduction over axes ${JSON.stringify(axes)} of ${fmtShape(x.shape)} has no identity`);
+    throw new ShapeError(
+      `${op}: zero-size reduction over axes ${JSON.stringify(axes)} of ${fmtShape(x.shape)} has no identity`,
+    );
   }
 }
 
@@ -230,18 +279,31 @@ export function variance(x: NdArray, options: ReduceOptions & { ddof?: number } 
   const n = sizeOf(axes.map((a) => x.shape[a]!));
   const xf = isFloat(x.dtype) ? x : astype(x, "float32");
   const centered = sub(xf, mean(xf, { axis: axes, keepdims: true }));
-  return div(sum(square(centered), { axis: axes, keepdims: options.keepdims ?? false }), Math.max(n - (options.ddof ?? 0), 0));
+  return div(
+    sum(square(centered), { axis: axes, keepdims: options.keepdims ?? false }),
+    Math.max(n - (options.ddof ?? 0), 0),
+  );
 }
 
 export function std(x: NdArray, options: ReduceOptions & { ddof?: number } = {}): NdArray {
   return sqrt(variance(x, options));
 }
 
-function argReduce(prim: Primitive<ArgReduceParams>, op: string, x: NdArray, options: { axis?: number; keepdims?: boolean } = {}) {
+function argReduce(
+  prim: Primitive<ArgReduceParams>,
+  op: string,
+  x: NdArray,
+  options: { axis?: number; keepdims?: boolean } = {},
+) {
   if (options.axis === undefined) {
     const flat = reshape(x, [x.size]);
     const y = prim.bind1([flat], { axis: 0 });
-    return options.keepdims ? reshape(y, x.shape.map(() => 1)) : y;
+    return options.keepdims
+      ? reshape(
+          y,
+          x.shape.map(() => 1),
+        )
+      : y;
   }
   const axis = normalizeAxis(op, options.axis, x.ndim);
   const y = prim.bind1([x], { axis });
@@ -260,7 +322,10 @@ export function argmin(x: NdArray, options?: { axis?: number; keepdims?: boolean
 /** Inclusive cumulative sum along `axis` (of the flattened array when no axis is given). */
 export function cumsum(x: NdArray, options: { axis?: number; reverse?: boolean } = {}): NdArray {
   const xx = x.dtype === "bool" ? astype(x, "int32") : x;
-  if (options.axis === undefined) return cumsumPrim.bind1([reshape(xx, [x.size])], { axis: 0, reverse: options.reverse ?? false });
-  return cumsumPrim.bind1([xx], { axis: normalizeAxis("cumsum", options.axis, x.ndim), reverse: options.reverse ?? false });
+  if (options.axis === undefined)
+    return cumsumPrim.bind1([reshape(xx, [x.size])], { axis: 0, reverse: options.reverse ?? false });
+  return cumsumPrim.bind1([xx], {
+    axis: normalizeAxis("cumsum", options.axis, x.ndim),
+    reverse: options.reverse ?? false,
+  });
 }
-

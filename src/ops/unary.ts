@@ -6,7 +6,7 @@ import type { NdArray } from "../core/array.js";
 import { type DType, isFloat } from "../core/dtype.js";
 import type { JvpResult } from "../core/primitive.js";
 import { add, astype, div, mul, sub } from "./binary.js";
-import { elementwisePrimitive, type ElementwisePrimitive } from "./elementwise-kit.js";
+import { type ElementwisePrimitive, elementwisePrimitive } from "./elementwise-kit.js";
 
 const FLOATS: readonly DType[] = ["float32", "float64"];
 const NUMERIC: readonly DType[] = ["int32", "float32", "float64"];
@@ -29,7 +29,12 @@ function floatUnary(name: string, op: (a: string) => string, rule: Rule): Elemen
 }
 
 /** A primitive whose derivative is zero almost everywhere (or whose output is not a float). */
-function flatUnary(name: string, op: (a: string, out: DType) => string, accepts: readonly DType[], outDtype?: DType) {
+function flatUnary(
+  name: string,
+  op: (a: string, out: DType) => string,
+  accepts: readonly DType[],
+  outDtype?: DType,
+) {
   const prim: ElementwisePrimitive = elementwisePrimitive({
     name,
     arity: 1,
@@ -58,22 +63,71 @@ export const absPrim: ElementwisePrimitive = elementwisePrimitive({
   accepts: NUMERIC,
   expr: ([a], d) => (d === "int32" ? `Math.abs(${a}) | 0` : `Math.abs(${a})`),
   // abs'(0) = 0, as PyTorch: sign(0) = 0.
-  jvp: ([x], [t]) => ({ primalsOut: [absPrim.bind1([x!], {})], tangentsOut: [mul(t!, signPrim.bind1([x!], {}))] }),
+  jvp: ([x], [t]) => ({
+    primalsOut: [absPrim.bind1([x!], {})],
+    tangentsOut: [mul(t!, signPrim.bind1([x!], {}))],
+  }),
 });
 
-export const expPrim = floatUnary("exp", (a) => `Math.exp(${a})`, (_x, t, y) => mul(t, y));
-export const expm1Prim = floatUnary("expm1", (a) => `Math.expm1(${a})`, (_x, t, y) => mul(t, add(y, 1)));
-export const logPrim = floatUnary("log", (a) => `Math.log(${a})`, (x, t) => div(t, x));
-export const log1pPrim = floatUnary("log1p", (a) => `Math.log1p(${a})`, (x, t) => div(t, add(x, 1)));
-export const sqrtPrim = floatUnary("sqrt", (a) => `Math.sqrt(${a})`, (_x, t, y) => div(t, mul(y, 2)));
-export const rsqrtPrim = floatUnary("rsqrt", (a) => `1 / Math.sqrt(${a})`, (x, t, y) => mul(t, mul(div(y, x), -0.5)));
-export const sinPrim = floatUnary("sin", (a) => `Math.sin(${a})`, (x, t) => mul(t, cosPrim.bind1([x], {})));
-export const cosPrim = floatUnary("cos", (a) => `Math.cos(${a})`, (x, t) => mul(t, negPrim.bind1([sinPrim.bind1([x], {})], {})));
-export const tanPrim = floatUnary("tan", (a) => `Math.tan(${a})`, (_x, t, y) => mul(t, add(mul(y, y), 1)));
-export const tanhPrim = floatUnary("tanh", (a) => `Math.tanh(${a})`, (_x, t, y) => mul(t, sub(1, mul(y, y))));
-export const atanPrim = floatUnary("atan", (a) => `Math.atan(${a})`, (x, t) => div(t, add(mul(x, x), 1)));
-export const erfPrim = floatUnary("erf", (a) => `lib.erf(${a})`, (x, t) =>
-  mul(t, mul(expPrim.bind1([negPrim.bind1([mul(x, x)], {})], {}), 2 / Math.sqrt(Math.PI))),
+export const expPrim = floatUnary(
+  "exp",
+  (a) => `Math.exp(${a})`,
+  (_x, t, y) => mul(t, y),
+);
+export const expm1Prim = floatUnary(
+  "expm1",
+  (a) => `Math.expm1(${a})`,
+  (_x, t, y) => mul(t, add(y, 1)),
+);
+export const logPrim = floatUnary(
+  "log",
+  (a) => `Math.log(${a})`,
+  (x, t) => div(t, x),
+);
+export const log1pPrim = floatUnary(
+  "log1p",
+  (a) => `Math.log1p(${a})`,
+  (x, t) => div(t, add(x, 1)),
+);
+export const sqrtPrim = floatUnary(
+  "sqrt",
+  (a) => `Math.sqrt(${a})`,
+  (_x, t, y) => div(t, mul(y, 2)),
+);
+export const rsqrtPrim = floatUnary(
+  "rsqrt",
+  (a) => `1 / Math.sqrt(${a})`,
+  (x, t, y) => mul(t, mul(div(y, x), -0.5)),
+);
+export const sinPrim = floatUnary(
+  "sin",
+  (a) => `Math.sin(${a})`,
+  (x, t) => mul(t, cosPrim.bind1([x], {})),
+);
+export const cosPrim = floatUnary(
+  "cos",
+  (a) => `Math.cos(${a})`,
+  (x, t) => mul(t, negPrim.bind1([sinPrim.bind1([x], {})], {})),
+);
+export const tanPrim = floatUnary(
+  "tan",
+  (a) => `Math.tan(${a})`,
+  (_x, t, y) => mul(t, add(mul(y, y), 1)),
+);
+export const tanhPrim = floatUnary(
+  "tanh",
+  (a) => `Math.tanh(${a})`,
+  (_x, t, y) => mul(t, sub(1, mul(y, y))),
+);
+export const atanPrim = floatUnary(
+  "atan",
+  (a) => `Math.atan(${a})`,
+  (x, t) => div(t, add(mul(x, x), 1)),
+);
+export const erfPrim = floatUnary(
+  "erf",
+  (a) => `lib.erf(${a})`,
+  (x, t) => mul(t, mul(expPrim.bind1([negPrim.bind1([mul(x, x)], {})], {}), 2 / Math.sqrt(Math.PI))),
 );
 /** The logistic sigmoid 1 / (1 + exp(-x)), computed without overflow. */
 export const logisticPrim = floatUnary(
@@ -125,7 +179,8 @@ export const ceil = (x: NdArray): NdArray => (isFloat(x.dtype) ? ceilPrim.bind1(
 export const round = (x: NdArray): NdArray => (isFloat(x.dtype) ? roundPrim.bind1([x], {}) : x);
 export const isnan = (x: NdArray): NdArray => isNanPrim.bind1([numeric(x)], {});
 export const isfinite = (x: NdArray): NdArray => isFinitePrim.bind1([numeric(x)], {});
-export const logicalNot = (x: NdArray): NdArray => logicalNotPrim.bind1([x.dtype === "bool" ? x : astype(x, "bool")], {});
+export const logicalNot = (x: NdArray): NdArray =>
+  logicalNotPrim.bind1([x.dtype === "bool" ? x : astype(x, "bool")], {});
 export const square = (x: NdArray): NdArray => mul(x, x);
 export const reciprocal = (x: NdArray): NdArray => div(1, x);
 /** The value of x, with a zero derivative: gradients do not flow through it. */

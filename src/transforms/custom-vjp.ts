@@ -2,13 +2,13 @@
  * User-defined reverse-mode derivatives. Under forward mode a `custom_vjp_call` runs the user's `fwd`
  * and emits `custom_lin`, a linear primitive whose transpose calls the user's `bwd` (as JAX does).
  */
-import { type AbstractValue, type ConcreteArray, type NdArray, fmtAval } from "../core/array.js";
+import { type AbstractValue, type ConcreteArray, fmtAval, type NdArray } from "../core/array.js";
 import { type BatchDim, type Primitive, primitive } from "../core/primitive.js";
 import { shapeEquals } from "../core/shape.js";
 import { stageFlat } from "../core/staging.js";
 import { full } from "../ops/creation.js";
 import { broadcastTo, moveAxisTo0 } from "../ops/layout.js";
-import { type TreeDef, assertSameStructure, flatten, unflatten } from "../tree/treedef.js";
+import { assertSameStructure, flatten, type TreeDef, unflatten } from "../tree/treedef.js";
 import { flattenArgs } from "./flat.js";
 import { vmapFlat } from "./vmap.js";
 
@@ -78,10 +78,12 @@ export const customVjpCallPrim: Primitive<CustomVjpParams> = primitive<CustomVjp
     const fun: FlatFn = (xs) => vmapFlat(p.fun, zerosIn(xs.length), (n) => zerosIn(n), xs);
     const fwd: FlatFn = (xs) => vmapFlat(p.fwd, zerosIn(xs.length), (n) => zerosIn(n), xs);
     const bwd = (res: NdArray[], cts: NdArray[]) =>
-      vmapFlat((all) => p.bwd(all.slice(0, res.length), all.slice(res.length)), zerosIn(res.length + cts.length), (n) => zerosIn(n), [
-        ...res,
-        ...cts,
-      ]);
+      vmapFlat(
+        (all) => p.bwd(all.slice(0, res.length), all.slice(res.length)),
+        zerosIn(res.length + cts.length),
+        (n) => zerosIn(n),
+        [...res, ...cts],
+      );
     const outs = customVjpCallPrim.bind(aligned, { ...p, fun, fwd, bwd });
     return [outs, outs.map(() => 0)];
   },
@@ -92,10 +94,14 @@ export const customLinPrim: Primitive<CustomLinParams> = primitive<CustomLinPara
   name: "custom_lin",
   abstractEval: (_avals, p) => [...p.outAvals],
   impl() {
-    throw new Error("custom_lin: a customVjp tangent can only be transposed (use vjp/grad, not jvp, through customVjp)");
+    throw new Error(
+      "custom_lin: a customVjp tangent can only be transposed (use vjp/grad, not jvp, through customVjp)",
+    );
   },
   jvp(_primals, _tangents, p) {
-    throw new Error(`custom_lin (${p.name}): forward-mode differentiation of a customVjp function is not supported; use grad/vjp`);
+    throw new Error(
+      `custom_lin (${p.name}): forward-mode differentiation of a customVjp function is not supported; use grad/vjp`,
+    );
   },
   transpose(cts, args, p) {
     const residuals = args.slice(0, p.nResiduals) as NdArray[];
@@ -107,10 +113,12 @@ export const customLinPrim: Primitive<CustomLinParams> = primitive<CustomLinPara
     const aligned = alignTo0(args, dims, size);
     const zerosIn = (n: number) => new Array<BatchDim>(n).fill(0);
     const bwd = (res: NdArray[], cts: NdArray[]) =>
-      vmapFlat((all) => p.bwd(all.slice(0, res.length), all.slice(res.length)), zerosIn(res.length + cts.length), (n) => zerosIn(n), [
-        ...res,
-        ...cts,
-      ]);
+      vmapFlat(
+        (all) => p.bwd(all.slice(0, res.length), all.slice(res.length)),
+        zerosIn(res.length + cts.length),
+        (n) => zerosIn(n),
+        [...res, ...cts],
+      );
     const outAvals = p.outAvals.map((a) => ({ shape: [size, ...a.shape], dtype: a.dtype }));
     const outs = customLinPrim.bind(aligned, { ...p, bwd, outAvals });
     return [outs, outs.map(() => 0)];
@@ -149,7 +157,9 @@ export function customVjp<Args extends unknown[], Out, Res>(
     const bwdFlat = (res: NdArray[], cts: NdArray[]): NdArray[] => {
       const back = bwd(unflatten<Res>(resTree!, res), unflatten<Out>(outTree!, cts));
       if (!Array.isArray(back) || back.length !== args.length) {
-        throw new TypeError(`${name} bwd: must return an array with one cotangent per argument (${args.length})`);
+        throw new TypeError(
+          `${name} bwd: must return an array with one cotangent per argument (${args.length})`,
+        );
       }
       const [argLeaves] = flatten<NdArray>(args);
       const filled = (back as unknown[]).map((c, i) => c ?? zerosTree(args[i]));
@@ -158,12 +168,23 @@ export function customVjp<Args extends unknown[], Out, Res>(
       ctLeaves.forEach((c, i) => {
         const a = argLeaves[i]!;
         if (!shapeEquals(c.shape, a.shape)) {
-          throw new TypeError(`${name} bwd: cotangent ${i} is ${fmtAval(c)} but its argument is ${fmtAval(a)}`);
+          throw new TypeError(
+            `${name} bwd: cotangent ${i} is ${fmtAval(c)} but its argument is ${fmtAval(a)}`,
+          );
         }
       });
       return ctLeaves;
     };
-    const outs = customVjpCallPrim.bind(flatArgs, { name, fun, fwd: fwdFlat, bwd: bwdFlat, nOut: outAvalsOf(fun, flatArgs.map((a) => a.aval)).length });
+    const outs = customVjpCallPrim.bind(flatArgs, {
+      name,
+      fun,
+      fwd: fwdFlat,
+      bwd: bwdFlat,
+      nOut: outAvalsOf(
+        fun,
+        flatArgs.map((a) => a.aval),
+      ).length,
+    });
     if (outTree === null) outTree = flatten(f(...args))[1];
     return unflatten<Out>(outTree, outs);
   };
@@ -171,5 +192,8 @@ export function customVjp<Args extends unknown[], Out, Res>(
 
 function zerosTree(t: unknown): unknown {
   const [leaves, def] = flatten<NdArray>(t);
-  return unflatten(def, leaves.map((l) => full(l.shape, 0, { dtype: l.dtype })));
+  return unflatten(
+    def,
+    leaves.map((l) => full(l.shape, 0, { dtype: l.dtype })),
+  );
 }

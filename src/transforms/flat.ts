@@ -1,7 +1,7 @@
 /** Adapting user functions on pytrees to the flat array-list functions the interpreters work with. */
 import { NdArray } from "../core/array.js";
 import { asArray } from "../ops/creation.js";
-import { type TreeDef, flatten, unflatten } from "../tree/treedef.js";
+import { flatten, type TreeDef, unflatten } from "../tree/treedef.js";
 
 /** Flattens a tree of inputs; JS numbers become float32 scalars. Errors name the transform. */
 export function flattenArgs(who: string, args: unknown): [NdArray[], TreeDef] {
@@ -43,7 +43,9 @@ export function normalizeArgnums(who: string, argnums: number | readonly number[
   return list.map((a) => {
     const i = a < 0 ? a + nargs : a;
     if (!Number.isInteger(i) || i < 0 || i >= nargs) {
-      throw new RangeError(`${who}: argnums ${JSON.stringify(argnums)} is out of range for ${nargs} argument(s)`);
+      throw new RangeError(
+        `${who}: argnums ${JSON.stringify(argnums)} is out of range for ${nargs} argument(s)`,
+      );
     }
     return i;
   });

@@ -1,7 +1,7 @@
-export { jvp } from "./jvp.js";
-export { grad, linearize, valueAndGrad, vjp, type GradOptions } from "./vjp.js";
-export { vmap, type VmapOptions } from "./vmap.js";
-export { hessian, jacfwd, jacrev, type JacobianOptions } from "./jacobian.js";
-export { makeProgram, type TracedProgram } from "./make-program.js";
 export { customVjp } from "./custom-vjp.js";
-export { jit, type JitOptions, type JittedFunction, type Lowered } from "./jit.js";
+export { hessian, type JacobianOptions, jacfwd, jacrev } from "./jacobian.js";
+export { type JitOptions, type JittedFunction, jit, type Lowered } from "./jit.js";
+export { jvp } from "./jvp.js";
+export { makeProgram, type TracedProgram } from "./make-program.js";
+export { type GradOptions, grad, linearize, valueAndGrad, vjp } from "./vjp.js";
+export { type VmapOptions, vmap } from "./vmap.js";

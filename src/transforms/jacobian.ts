@@ -27,7 +27,10 @@ function withArg(args: unknown[], i: number, value: unknown): unknown[] {
  * Forward-mode Jacobian: for an array argument of shape S and an output leaf of shape T, the result
  * leaf has shape [...T, ...S]. Output pytrees give a Jacobian tree of the same structure.
  */
-export function jacfwd<Args extends unknown[], Out>(f: (...args: Args) => Out, options: JacobianOptions = {}) {
+export function jacfwd<Args extends unknown[], Out>(
+  f: (...args: Args) => Out,
+  options: JacobianOptions = {},
+) {
   return (...args: Args): Out => {
     const [i] = normalizeArgnums("jacfwd", options.argnums ?? 0, args.length);
     const x = args[i!] as NdArray;
@@ -40,13 +43,20 @@ export function jacfwd<Args extends unknown[], Out>(f: (...args: Args) => Out, o
     const [leaves, def] = flatten<NdArray>(cols);
     return unflatten<Out>(
       def,
-      leaves.map((l) => (l.ndim > 1 ? reshape(moveaxis(l, 0, -1), [...l.shape.slice(1), ...x.shape]) : reshape(l, [...x.shape]))),
+      leaves.map((l) =>
+        l.ndim > 1
+          ? reshape(moveaxis(l, 0, -1), [...l.shape.slice(1), ...x.shape])
+          : reshape(l, [...x.shape]),
+      ),
     );
   };
 }
 
 /** Reverse-mode Jacobian, shaped like jacfwd's. */
-export function jacrev<Args extends unknown[], Out>(f: (...args: Args) => Out, options: JacobianOptions = {}) {
+export function jacrev<Args extends unknown[], Out>(
+  f: (...args: Args) => Out,
+  options: JacobianOptions = {},
+) {
   return (...args: Args): Out => {
     const [i] = normalizeArgnums("jacrev", options.argnums ?? 0, args.length);
     const x = args[i!] as NdArray;
@@ -54,7 +64,13 @@ export function jacrev<Args extends unknown[], Out>(f: (...args: Args) => Out, o
     const [out, pullback] = vjp(g, x);
     const [outLeaves, outDef] = flatten<NdArray>(out);
     const rows = outLeaves.map((o, k) => {
-      const pull = (ct: NdArray) => pullback(unflatten<Out>(outDef, outLeaves.map((l, j) => (j === k ? ct : zerosArray(l)))))[0];
+      const pull = (ct: NdArray) =>
+        pullback(
+          unflatten<Out>(
+            outDef,
+            outLeaves.map((l, j) => (j === k ? ct : zerosArray(l))),
+          ),
+        )[0];
       const r = vmap(pull)(basis(o)); // [m, ...S]
       return reshape(r, [...o.shape, ...x.shape]);
     });
@@ -63,7 +79,10 @@ export function jacrev<Args extends unknown[], Out>(f: (...args: Args) => Out, o
 }
 
 /** The Hessian: jacfwd(jacrev(f)). */
-export function hessian<Args extends unknown[]>(f: (...args: Args) => NdArray, options: JacobianOptions = {}) {
+export function hessian<Args extends unknown[]>(
+  f: (...args: Args) => NdArray,
+  options: JacobianOptions = {},
+) {
   return jacfwd(jacrev(f, options), options);
 }
 

@@ -3,11 +3,12 @@
  * program into a plan, run the plan. `jit_call` is itself a primitive, so every transform sees
  * through it: jvp and vmap transform the program and stay jitted; partial evaluation inlines it.
  */
-import { ConcreteArray, type NdArray, fmtAval } from "../core/array.js";
-import { Program, evalProgram } from "../core/ir.js";
+
+import { compile, type Executable } from "../compiler/executor.js";
+import { ConcreteArray, fmtAval, type NdArray } from "../core/array.js";
+import { evalProgram, Program } from "../core/ir.js";
 import { type BatchDim, type Primitive, primitive } from "../core/primitive.js";
 import { stageFlat } from "../core/staging.js";
-import { type Executable, compile } from "../compiler/executor.js";
 import { type TreeDef, treeDefToString, unflatten } from "../tree/treedef.js";
 import { flattenArgs, flattenFun, normalizeArgnums } from "./flat.js";
 import { instantiate, jvpFlat } from "./jvp.js";
@@ -48,11 +49,14 @@ export const jitCallPrim: Primitive<JitParams> = primitive<JitParams>({
   name: "jit",
   abstractEval(avals, { program, name }) {
     const expected = program.inputs;
-    if (avals.length !== expected.length) throw new Error(`jit(${name}): expected ${expected.length} inputs, got ${avals.length}`);
+    if (avals.length !== expected.length)
+      throw new Error(`jit(${name}): expected ${expected.length} inputs, got ${avals.length}`);
     avals.forEach((a, i) => {
       const e = expected[i]!.aval;
       if (a.dtype !== e.dtype || a.shape.join() !== e.shape.join()) {
-        throw new Error(`jit(${name}): input ${i} is ${fmtAval(a)} but the program was traced for ${fmtAval(e)}`);
+        throw new Error(
+          `jit(${name}): input ${i} is ${fmtAval(a)} but the program was traced for ${fmtAval(e)}`,
+        );
       }
     });
     return program.outAvals;
@@ -63,10 +67,13 @@ export const jitCallPrim: Primitive<JitParams> = primitive<JitParams>({
     if (!jp) {
       const n = primals.length;
       const avals = p.program.inputs.map((v) => v.aval);
-      const staged = stageFlat((xs) => {
-        const [outs, touts] = jvpFlat((ys) => evalProgram(p.program, [], ys), xs.slice(0, n), xs.slice(n));
-        return [...outs, ...touts.map(instantiate)];
-      }, [...avals, ...avals]);
+      const staged = stageFlat(
+        (xs) => {
+          const [outs, touts] = jvpFlat((ys) => evalProgram(p.program, [], ys), xs.slice(0, n), xs.slice(n));
+          return [...outs, ...touts.map(instantiate)];
+        },
+        [...avals, ...avals],
+      );
       jp = { program: closeOver(staged), consts: staged.consts };
       jvpPrograms.set(p.program, jp);
     }
@@ -154,7 +161,9 @@ function staticKey(value: unknown): string {
   try {
     return JSON.stringify(value, (_k, v) => (typeof v === "function" ? `fn:${v.name}` : v)) ?? "undefined";
   } catch {
-    throw new TypeError("jit: static arguments must be JSON-serializable values (numbers, strings, plain objects)");
+    throw new TypeError(
+      "jit: static arguments must be JSON-serializable values (numbers, strings, plain objects)",
+    );
   }
 }
 
@@ -162,7 +171,10 @@ function staticKey(value: unknown): string {
  * Compiles `f`. The jitted function traces `f` once per input signature, caches the compiled plan,
  * and afterwards runs with no per-op dispatch and no allocation of intermediates.
  */
-export function jit<Args extends unknown[], Out>(f: (...args: Args) => Out, options: JitOptions = {}): JittedFunction<Args, Out> {
+export function jit<Args extends unknown[], Out>(
+  f: (...args: Args) => Out,
+  options: JitOptions = {},
+): JittedFunction<Args, Out> {
   const name = f.name || "fn";
   const cache = new Map<string, CacheEntry>();
   const capacity = options.cacheSize ?? 64;
@@ -171,8 +183,14 @@ export function jit<Args extends unknown[], Out>(f: (...args: Args) => Out, opti
   let warned = false;
 
   const prepare = (args: Args) => {
-    const statics = options.staticArgnums === undefined ? [] : normalizeArgnums(`jit(${name})`, options.staticArgnums, args.length);
-    const donated = options.donateArgnums === undefined ? [] : normalizeArgnums(`jit(${name})`, options.donateArgnums, args.length);
+    const statics =
+      options.staticArgnums === undefined
+        ? []
+        : normalizeArgnums(`jit(${name})`, options.staticArgnums, args.length);
+    const donated =
+      options.donateArgnums === undefined
+        ? []
+        : normalizeArgnums(`jit(${name})`, options.donateArgnums, args.length);
     const dynamic = args.map((a, i) => (statics.includes(i) ? null : a));
     const [leaves, inTree] = flattenArgs(`jit(${name})`, dynamic);
     const [avals] = abstractLeaves(`jit(${name})`, leaves);
@@ -190,7 +208,8 @@ export function jit<Args extends unknown[], Out>(f: (...args: Args) => Out, opti
           `jit(${name}) has been traced ${misses} times: its argument shapes, dtypes or static values keep changing (last: ${avals.map(fmtAval).join(", ")})`,
         );
       }
-      const withStatics = (...dyn: unknown[]) => (f as (...a: unknown[]) => Out)(...dyn.map((d, i) => (statics.includes(i) ? args[i] : d)));
+      const withStatics = (...dyn: unknown[]) =>
+        (f as (...a: unknown[]) => Out)(...dyn.map((d, i) => (statics.includes(i) ? args[i] : d)));
       const flat = flattenFun(`jit(${name})`, withStatics as (...a: never[]) => unknown, inTree);
       const staged = stageFlat(flat, avals);
       const program = closeOver(staged);
@@ -200,7 +219,12 @@ export function jit<Args extends unknown[], Out>(f: (...args: Args) => Out, opti
         const n = a === null ? 0 : flattenArgs(`jit(${name})`, a)[0].length;
         for (let j = 0; j < n; j++) donateLeaf.push(donated.includes(i));
       });
-      entry = { program, consts: staged.consts, outTree: flat.outTree(), donate: [...staged.consts.map(() => false), ...donateLeaf] };
+      entry = {
+        program,
+        consts: staged.consts,
+        outTree: flat.outTree(),
+        donate: [...staged.consts.map(() => false), ...donateLeaf],
+      };
       cache.set(key, entry);
       if (cache.size > capacity) cache.delete(cache.keys().next().value!);
     }
@@ -210,7 +234,11 @@ export function jit<Args extends unknown[], Out>(f: (...args: Args) => Out, opti
   const jitted = ((...args: Args): Out => {
     const { entry, leaves } = prepare(args);
     checkDonation(name, leaves, entry.donate.slice(entry.consts.length));
-    const outs = jitCallPrim.bind([...entry.consts, ...leaves], { name, program: entry.program, donate: entry.donate });
+    const outs = jitCallPrim.bind([...entry.consts, ...leaves], {
+      name,
+      program: entry.program,
+      donate: entry.donate,
+    });
     return unflatten<Out>(entry.outTree, outs);
   }) as JittedFunction<Args, Out>;
   jitted.lower = (...args: Args): Lowered => {

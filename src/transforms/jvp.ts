@@ -2,11 +2,11 @@
  * Forward mode: the JVP interpreter carries a tangent beside every value and applies each primitive's
  * `jvp` rule. Tangents that are known to be zero stay symbolic (`Zero`) so that constants cost nothing.
  */
-import { type AbstractValue, type ConcreteArray, type NdArray, fmtAval } from "../core/array.js";
+import { type AbstractValue, type ConcreteArray, fmtAval, type NdArray } from "../core/array.js";
 import { isFloat } from "../core/dtype.js";
 import type { Primitive } from "../core/primitive.js";
 import { shapeEquals } from "../core/shape.js";
-import { type MainTrace, Trace, Tracer, fullRaise, withNewMain } from "../core/trace.js";
+import { fullRaise, type MainTrace, Trace, Tracer, withNewMain } from "../core/trace.js";
 import { full } from "../ops/creation.js";
 import { assertSameStructure, unflatten } from "../tree/treedef.js";
 import { flattenArgs, flattenFun } from "./flat.js";
@@ -65,7 +65,11 @@ export class JvpTrace extends Trace {
 }
 
 /** jvp on flat lists of arrays; output tangents may be symbolic zeros. */
-export function jvpFlat(f: (xs: NdArray[]) => NdArray[], primals: NdArray[], tangents: Tangent[]): [NdArray[], Tangent[]] {
+export function jvpFlat(
+  f: (xs: NdArray[]) => NdArray[],
+  primals: NdArray[],
+  tangents: Tangent[],
+): [NdArray[], Tangent[]] {
   return withNewMain(
     (m: MainTrace) => new JvpTrace(m),
     null,
@@ -93,7 +97,9 @@ export function jvp<Args extends unknown[], Out>(
   flatPrimals.forEach((p, i) => {
     const t = flatTangents[i]!;
     if (!shapeEquals(p.shape, t.shape) || p.dtype !== t.dtype) {
-      throw new TypeError(`jvp: tangent ${i} is ${fmtAval(t)} but its primal is ${fmtAval(p)}; they must match`);
+      throw new TypeError(
+        `jvp: tangent ${i} is ${fmtAval(t)} but its primal is ${fmtAval(p)}; they must match`,
+      );
     }
   });
   const flat = flattenFun("jvp", f as (...args: never[]) => unknown, inTree);

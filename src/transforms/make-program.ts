@@ -2,7 +2,7 @@
 import { type AbstractValue, NdArray, ShapeDtype } from "../core/array.js";
 import type { Program } from "../core/ir.js";
 import { type StagedProgram, stageFlat } from "../core/staging.js";
-import { type TreeDef, flatten } from "../tree/treedef.js";
+import { flatten, type TreeDef } from "../tree/treedef.js";
 import { flattenFun } from "./flat.js";
 
 export interface TracedProgram extends StagedProgram {
@@ -18,7 +18,9 @@ export function abstractLeaves(who: string, args: unknown): [AbstractValue[], Tr
     if (l instanceof NdArray) return l.aval;
     if (l instanceof ShapeDtype) return { shape: l.shape, dtype: l.dtype };
     if (typeof l === "number") return { shape: [], dtype: "float32" as const };
-    throw new TypeError(`${who}: argument leaf ${i} is ${typeof l}; expected an array, a ShapeDtype or a number`);
+    throw new TypeError(
+      `${who}: argument leaf ${i} is ${typeof l}; expected an array, a ShapeDtype or a number`,
+    );
   });
   return [avals, def];
 }

@@ -3,15 +3,18 @@
  * interpreter); operations on unknown values are recorded, giving the linear program that `linearize`
  * returns and `vjp` transposes.
  */
-import { type AbstractValue, type ConcreteArray, ConcretizationError, type NdArray, fmtAval } from "../core/array.js";
+import {
+  type AbstractValue,
+  type ConcreteArray,
+  ConcretizationError,
+  fmtAval,
+  type NdArray,
+} from "../core/array.js";
 import { type Atom, type Equation, Program, Var } from "../core/ir.js";
 import type { Primitive } from "../core/primitive.js";
-import { type MainTrace, Trace, Tracer, fullLower, fullRaise, withNewMain } from "../core/trace.js";
+import { fullLower, fullRaise, type MainTrace, Trace, Tracer, withNewMain } from "../core/trace.js";
 
-type Recipe =
-  | { kind: "input" }
-  | { kind: "const"; value: NdArray }
-  | { kind: "eqn"; eqn: EqnRecipe };
+type Recipe = { kind: "input" } | { kind: "const"; value: NdArray } | { kind: "eqn"; eqn: EqnRecipe };
 
 interface EqnRecipe {
   prim: Primitive<unknown>;
@@ -38,7 +41,9 @@ export class PartialEvalTracer extends Tracer {
   }
   override concrete(): ConcreteArray {
     if (this.known !== null) return this.known.concrete();
-    throw new ConcretizationError(`cannot read the value of ${fmtAval(this.aval)}: it is only known when the linear map runs`);
+    throw new ConcretizationError(
+      `cannot read the value of ${fmtAval(this.aval)}: it is only known when the linear map runs`,
+    );
   }
 }
 
@@ -63,7 +68,11 @@ export class PartialEvalTrace extends Trace {
   }
   processPrimitive<P>(prim: Primitive<P>, tracers: NdArray[], params: P): NdArray[] {
     const ts = tracers as PartialEvalTracer[];
-    if (ts.every((t) => t.known !== null)) return prim.bind(ts.map((t) => t.known!), params);
+    if (ts.every((t) => t.known !== null))
+      return prim.bind(
+        ts.map((t) => t.known!),
+        params,
+      );
     if (prim.partialEval) return prim.partialEval(ts, params);
     const inputs = ts.map((t) => this.instantiateConst(t));
     const avals = prim.abstractEval(

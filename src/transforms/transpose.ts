@@ -2,7 +2,7 @@
  * Transposition: runs a linear program backwards, each primitive's `transpose` rule turning output
  * cotangents into input cotangents (Autodidax's backward_pass). Cotangents of a variable used twice add.
  */
-import { type AbstractValue, type NdArray, fmtAval } from "../core/array.js";
+import { type AbstractValue, fmtAval, type NdArray } from "../core/array.js";
 import { type Atom, Literal, type Program, Var } from "../core/ir.js";
 import { UndefinedPrimal } from "../core/primitive.js";
 import { shapeEquals } from "../core/shape.js";
@@ -17,7 +17,11 @@ function zeros(aval: AbstractValue): NdArray {
  * Transposes `program` (linear in its inputs; its constVars bound to `consts`). Returns one cotangent per
  * program input (zeros where none flowed).
  */
-export function transposeProgram(program: Program, consts: readonly NdArray[], cts: readonly (NdArray | null)[]): NdArray[] {
+export function transposeProgram(
+  program: Program,
+  consts: readonly NdArray[],
+  cts: readonly (NdArray | null)[],
+): NdArray[] {
   const primalEnv = new Map<Var, NdArray>();
   program.constVars.forEach((v, i) => primalEnv.set(v, consts[i]!));
   const ctEnv = new Map<Var, NdArray>();
@@ -38,7 +42,8 @@ export function transposeProgram(program: Program, consts: readonly NdArray[], c
     if (outCts.every((c) => c === undefined)) continue;
     eqn.outputs.forEach((v) => ctEnv.delete(v));
     const rule = eqn.primitive.transpose;
-    if (!rule) throw new Error(`transpose: primitive ${eqn.primitive.name} is not linear and has no transpose rule`);
+    if (!rule)
+      throw new Error(`transpose: primitive ${eqn.primitive.name} is not linear and has no transpose rule`);
     const inCts = rule(
       outCts.map((c, i) => c ?? zeros(eqn.outputs[i]!.aval)),
       eqn.inputs.map(readPrimal),

@@ -4,12 +4,12 @@
  * transposes that program. Because every step binds primitives in the current interpreter, grad of
  * grad, jit of grad and vmap of grad compose by construction.
  */
-import { type NdArray, fmtAval } from "../core/array.js";
+import { fmtAval, type NdArray } from "../core/array.js";
 import { isFloat } from "../core/dtype.js";
 import { evalProgram } from "../core/ir.js";
 import { shapeEquals } from "../core/shape.js";
 import { full } from "../ops/creation.js";
-import { type TreeDef, assertSameStructure, unflatten } from "../tree/treedef.js";
+import { assertSameStructure, type TreeDef, unflatten } from "../tree/treedef.js";
 import { flattenArgs, flattenFun, normalizeArgnums } from "./flat.js";
 import { instantiate, jvpFlat, Zero } from "./jvp.js";
 import { partialEvalFlat } from "./partial-eval.js";
@@ -35,7 +35,8 @@ export function linearizeFlat(f: (xs: NdArray[]) => NdArray[], primals: NdArray[
   const avals = [...primals, ...primals].map((p) => p.aval);
   const { outsKnown, program, consts } = partialEvalFlat(fJvp, known, avals, (i) => i >= nOut);
   const primalsOut = outsKnown.slice(0, nOut).map((p, i) => {
-    if (p === null) throw new Error(`linearize: primal output ${i} depends on a tangent (a primitive's jvp rule is wrong)`);
+    if (p === null)
+      throw new Error(`linearize: primal output ${i} depends on a tangent (a primitive's jvp rule is wrong)`);
     return p;
   });
   return {
@@ -155,8 +156,11 @@ export function valueAndGrad<Args extends unknown[], O extends GradOptions = Gra
         `${who}: the function must return a scalar (shape []) to take its gradient, got ${outs.slice(0, nValue).map(fmtAval).join(", ") || "nothing"}; use vjp or jacrev for non-scalar outputs`,
       );
     }
-    if (!isFloat(value.dtype)) throw new TypeError(`${who}: the output must be a float, got ${fmtAval(value)}`);
-    const cts: (NdArray | null)[] = outs.map((_, i) => (i === 0 ? full([], 1, { dtype: value.dtype }) : null));
+    if (!isFloat(value.dtype))
+      throw new TypeError(`${who}: the output must be a float, got ${fmtAval(value)}`);
+    const cts: (NdArray | null)[] = outs.map((_, i) =>
+      i === 0 ? full([], 1, { dtype: value.dtype }) : null,
+    );
     const grads = unflatten<unknown[]>(inTree, lin.transposed(cts));
     const gradOut = typeof options?.argnums === "object" ? grads : grads[0];
     const valueOut = options?.hasAux ? [value, unflatten(auxTree!, auxLeaves)] : value;

@@ -2,12 +2,12 @@
  * Vectorizing map: the batch interpreter carries, beside every value, which axis is the batch axis
  * (or none) and applies each primitive's `batch` rule.
  */
-import { type AbstractValue, type NdArray, fmtAval } from "../core/array.js";
+import { type AbstractValue, fmtAval, type NdArray } from "../core/array.js";
 import type { BatchDim, Primitive } from "../core/primitive.js";
 import { fmtShape } from "../core/shape.js";
-import { type MainTrace, Trace, Tracer, fullRaise, withNewMain } from "../core/trace.js";
+import { fullRaise, type MainTrace, Trace, Tracer, withNewMain } from "../core/trace.js";
 import { broadcastTo, moveaxis } from "../ops/layout.js";
-import { type TreeDef, flatten, unflatten } from "../tree/treedef.js";
+import { flatten, type TreeDef, unflatten } from "../tree/treedef.js";
 import { flattenArgs, flattenFun } from "./flat.js";
 
 export class BatchTracer extends Tracer {
@@ -38,7 +38,8 @@ export class BatchTrace extends Trace {
     const ts = tracers as BatchTracer[];
     const values = ts.map((t) => t.value);
     const dims = ts.map((t) => t.batchDim);
-    if (dims.every((d) => d === null)) return prim.bind(values, params).map((v) => new BatchTracer(this, v, null));
+    if (dims.every((d) => d === null))
+      return prim.bind(values, params).map((v) => new BatchTracer(this, v, null));
     const [outs, outDims] = prim.batch(values, dims, params);
     return outs.map((o, i) => new BatchTracer(this, o, outDims[i] ?? null));
   }
@@ -47,7 +48,8 @@ export class BatchTrace extends Trace {
 /** Moves (or creates, by broadcasting) the batch axis of `x` to `to`. */
 export function moveBatchAxis(x: NdArray, from: BatchDim, to: BatchDim, size: number): NdArray {
   if (from === to) return x;
-  if (to === null) throw new Error("vmap: an output batched along an axis was declared unbatched (outAxes null)");
+  if (to === null)
+    throw new Error("vmap: an output batched along an axis was declared unbatched (outAxes null)");
   if (from === null) {
     const withAxis = broadcastTo(x, [size, ...x.shape]);
     return to === 0 ? withAxis : moveaxis(withAxis, 0, to);
@@ -126,28 +128,41 @@ function countLeaves(d: TreeDef): number {
  * `vmap(f, { inAxes, outAxes })` maps `f` over an axis of its arguments. `inAxes` defaults to 0 for every
  * argument; an entry null broadcasts the argument. Negative axes count from the end.
  */
-export function vmap<Args extends unknown[], Out>(f: (...args: Args) => Out, options: VmapOptions = {}): (...args: Args) => Out {
+export function vmap<Args extends unknown[], Out>(
+  f: (...args: Args) => Out,
+  options: VmapOptions = {},
+): (...args: Args) => Out {
   return (...args: Args): Out => {
     const spec = options.inAxes ?? 0;
     const perArg = typeof spec === "number" || spec === null ? args.map(() => spec) : spec;
     if (perArg.length !== args.length) {
-      throw new TypeError(`vmap: inAxes has ${perArg.length} entries but the function got ${args.length} arguments`);
+      throw new TypeError(
+        `vmap: inAxes has ${perArg.length} entries but the function got ${args.length} arguments`,
+      );
     }
     const [flatArgs, inTree] = flattenArgs("vmap", args);
     const dims = axesForLeaves("vmap inAxes", perArg, args).map((d, i) => {
       if (d === null) return null;
       const r = flatArgs[i]!.ndim;
-      if (d < -r || d >= r) throw new RangeError(`vmap: in axis ${d} is out of bounds for argument leaf ${i} ${fmtAval(flatArgs[i]!)}`);
+      if (d < -r || d >= r)
+        throw new RangeError(
+          `vmap: in axis ${d} is out of bounds for argument leaf ${i} ${fmtAval(flatArgs[i]!)}`,
+        );
       return d < 0 ? d + r : d;
     });
     const flat = flattenFun("vmap", f as (...a: never[]) => unknown, inTree);
     let outTree: TreeDef | null = null;
-    const outs = vmapFlat(flat, dims, (n) => {
-      outTree = flat.outTree();
-      const spec = options.outAxes ?? 0;
-      const d = axesForLeaves("vmap outAxes", spec, unflatten(outTree, new Array(n).fill(0)));
-      return d;
-    }, flatArgs);
+    const outs = vmapFlat(
+      flat,
+      dims,
+      (n) => {
+        outTree = flat.outTree();
+        const spec = options.outAxes ?? 0;
+        const d = axesForLeaves("vmap outAxes", spec, unflatten(outTree, new Array(n).fill(0)));
+        return d;
+      },
+      flatArgs,
+    );
     return unflatten<Out>(outTree!, outs);
   };
 }

@@ -4,11 +4,11 @@ import * as b from "../ops/binary.js";
 import { zerosLike as zerosLikeArray } from "../ops/creation.js";
 import { sum as sumArray } from "../ops/reduce.js";
 import {
-  type TreeDef,
-  TreeStructureError,
   assertSameStructure,
   flatten,
   leafPaths,
+  type TreeDef,
+  TreeStructureError,
   treeDefEquals,
   treeDefToString,
   unflatten,
@@ -17,7 +17,12 @@ import {
 export { type TreeDef, TreeStructureError, flatten, unflatten, treeDefEquals, treeDefToString };
 
 /** A tree whose leaves are arrays (the shape of parameters, gradients and optimizer states). */
-export type ArrayTree = NdArray | readonly ArrayTree[] | { readonly [key: string]: ArrayTree } | null | undefined;
+export type ArrayTree =
+  | NdArray
+  | readonly ArrayTree[]
+  | { readonly [key: string]: ArrayTree }
+  | null
+  | undefined;
 
 /** The same tree with every leaf replaced by `f(leaf, ...matching leaves of the other trees)`. */
 export function map<T = unknown>(f: (...leaves: never[]) => unknown, tree: T, ...rest: unknown[]): T {
@@ -34,7 +39,11 @@ export function map<T = unknown>(f: (...leaves: never[]) => unknown, tree: T, ..
 }
 
 /** Like map, with the leaf's path (`conv1.weight`) as the first argument. */
-export function mapWithPath<T = unknown>(f: (path: string, ...leaves: never[]) => unknown, tree: T, ...rest: unknown[]): T {
+export function mapWithPath<T = unknown>(
+  f: (path: string, ...leaves: never[]) => unknown,
+  tree: T,
+  ...rest: unknown[]
+): T {
   const [leaves, def] = flatten(tree);
   const paths = leafPaths(def);
   const others = rest.map((r, i) => {

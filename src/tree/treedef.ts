@@ -53,7 +53,9 @@ export function numLeaves(def: TreeDef): number {
 export function unflatten<T = unknown>(def: TreeDef, leaves: readonly unknown[]): T {
   const expected = numLeaves(def);
   if (leaves.length !== expected) {
-    throw new TreeStructureError(`tree.unflatten: structure has ${expected} leaves but ${leaves.length} were given`);
+    throw new TreeStructureError(
+      `tree.unflatten: structure has ${expected} leaves but ${leaves.length} were given`,
+    );
   }
   let i = 0;
   const rec = (d: TreeDef): unknown => {

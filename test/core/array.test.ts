@@ -1,14 +1,20 @@
 import { describe, expect, it } from "vitest";
-import { ConcretizationError, ShapeError, jit, makeProgram, np } from "../../src/index.js";
+import { ConcretizationError, jit, makeProgram, np, ShapeError } from "../../src/index.js";
 
 describe("arrays", () => {
   it("creates from nested lists, flat lists with a shape, and typed arrays", () => {
-    const a = np.array([[1, 2, 3], [4, 5, 6]]);
+    const a = np.array([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     expect(a.shape).toEqual([2, 3]);
     expect(a.dtype).toBe("float32");
     expect(a.ndim).toBe(2);
     expect(a.size).toBe(6);
-    expect(np.array([1, 2, 3, 4], { shape: [2, 2] }).toArray()).toEqual([[1, 2], [3, 4]]);
+    expect(np.array([1, 2, 3, 4], { shape: [2, 2] }).toArray()).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
     const i = np.array(new Int32Array([1, 2]));
     expect(i.dtype).toBe("int32");
     expect(np.array([true, false]).dtype).toBe("bool");
@@ -29,7 +35,14 @@ describe("arrays", () => {
   });
 
   it("prints like numpy, summarizing long arrays", () => {
-    expect(np.array([[1, 2], [3, 4]]).toString()).toBe("array([[1., 2.],\n       [3., 4.]], shape=[2,2], dtype=float32)");
+    expect(
+      np
+        .array([
+          [1, 2],
+          [3, 4],
+        ])
+        .toString(),
+    ).toBe("array([[1., 2.],\n       [3., 4.]], shape=[2,2], dtype=float32)");
     const long = np.arange(2000).toString();
     expect(long).toContain("...");
     expect(long).toContain("1999");
@@ -42,13 +55,19 @@ describe("arrays", () => {
   });
 
   it("creation helpers", () => {
-    expect(np.zeros([2, 2]).toArray()).toEqual([[0, 0], [0, 0]]);
+    expect(np.zeros([2, 2]).toArray()).toEqual([
+      [0, 0],
+      [0, 0],
+    ]);
     expect(np.ones([3], { dtype: "int32" }).dtype).toBe("int32");
     expect(np.full([2], 7).toArray()).toEqual([7, 7]);
     expect(np.arange(1, 7, 2).toArray()).toEqual([1, 3, 5]);
     expect(np.arange(0, 1, 0.25).toArray()).toEqual([0, 0.25, 0.5, 0.75]);
     expect(np.linspace(0, 1, 5).toArray()).toEqual([0, 0.25, 0.5, 0.75, 1]);
-    expect(np.eye(2, 3, { k: 1 }).toArray()).toEqual([[0, 1, 0], [0, 0, 1]]);
+    expect(np.eye(2, 3, { k: 1 }).toArray()).toEqual([
+      [0, 1, 0],
+      [0, 0, 1],
+    ]);
     expect(np.zerosLike(np.array([1, 2], { dtype: "float64" })).dtype).toBe("float64");
   });
 
@@ -75,7 +94,11 @@ describe("dtypes and broadcasting", () => {
   it("broadcasts like numpy", () => {
     const a = np.array([[1], [2], [3]]);
     const b = np.array([10, 20]);
-    expect(a.add(b).toArray()).toEqual([[11, 21], [12, 22], [13, 23]]);
+    expect(a.add(b).toArray()).toEqual([
+      [11, 21],
+      [12, 22],
+      [13, 23],
+    ]);
     expect(np.add(np.ones([2, 1, 4]), np.ones([3, 1])).shape).toEqual([2, 3, 4]);
     expect(np.add(np.ones([0, 3]), np.ones([3])).shape).toEqual([0, 3]);
   });
@@ -83,8 +106,12 @@ describe("dtypes and broadcasting", () => {
   it("shape mismatches name the op and both shapes", () => {
     expect(() => np.add(np.ones([2, 3]), np.ones([4, 5]))).toThrow(/add: shapes \[2,3\] and \[4,5\]/);
     expect(() => np.multiply(np.ones([2]), np.ones([3]))).toThrow(/multiply: shapes \[2\] and \[3\]/);
-    expect(() => np.matmul(np.ones([2, 3]), np.ones([4, 5]))).toThrow("matmul: contracting dims differ: [2,3] @ [4,5] (3 != 4)");
-    expect(() => np.reshape(np.ones([2, 3]), [4])).toThrow(/reshape: cannot reshape \[2,3\] \(6 elements\) into \[4\]/);
+    expect(() => np.matmul(np.ones([2, 3]), np.ones([4, 5]))).toThrow(
+      "matmul: contracting dims differ: [2,3] @ [4,5] (3 != 4)",
+    );
+    expect(() => np.reshape(np.ones([2, 3]), [4])).toThrow(
+      /reshape: cannot reshape \[2,3\] \(6 elements\) into \[4\]/,
+    );
     expect(() => np.sum(np.ones([2]), { axis: 3 })).toThrow(/sum: axis 3 is out of bounds/);
     expect(() => np.broadcastTo(np.ones([3]), [4])).toThrow(ShapeError);
     expect(() => np.transpose(np.ones([2, 3]), [0, 0])).toThrow(/transpose/);
@@ -113,12 +140,38 @@ describe("elementwise and reductions", () => {
     expect(np.sum(x, { axis: [0, 2] }).toArray()).toEqual([60, 92, 124]);
     expect(np.sum(x, { axis: -1, keepdims: true }).shape).toEqual([2, 3, 1]);
     expect(np.mean(x, { axis: 1 }).shape).toEqual([2, 4]);
-    expect(np.max(x, { axis: 0 }).toArray()).toEqual(x.toArray()[1]);
-    expect(np.argmax(np.array([[1, 5, 5], [7, 0, 7]]), { axis: 1 }).toArray()).toEqual([1, 0]);
+    expect(np.max(x, { axis: 0 }).toArray()).toEqual((x.toArray() as number[][][])[1]);
+    expect(
+      np
+        .argmax(
+          np.array([
+            [1, 5, 5],
+            [7, 0, 7],
+          ]),
+          { axis: 1 },
+        )
+        .toArray(),
+    ).toEqual([1, 0]);
     expect(np.prod(np.array([1, 2, 3, 4])).item()).toBe(24);
     expect(np.variance(np.array([1, 2, 3, 4], { dtype: "float64" })).item()).toBe(1.25);
-    expect(np.std(np.array([1, 2, 3, 4], { dtype: "float64" }), { ddof: 1 }).item()).toBeCloseTo(Math.sqrt(5 / 3), 14);
-    expect(np.cumsum(np.array([[1, 2], [3, 4]]), { axis: 0 }).toArray()).toEqual([[1, 2], [4, 6]]);
+    expect(np.std(np.array([1, 2, 3, 4], { dtype: "float64" }), { ddof: 1 }).item()).toBeCloseTo(
+      Math.sqrt(5 / 3),
+      14,
+    );
+    expect(
+      np
+        .cumsum(
+          np.array([
+            [1, 2],
+            [3, 4],
+          ]),
+          { axis: 0 },
+        )
+        .toArray(),
+    ).toEqual([
+      [1, 2],
+      [4, 6],
+    ]);
     expect(np.any(np.array([false, true])).item()).toBe(1);
     expect(np.all(np.array([false, true])).item()).toBe(0);
     expect(np.sum(np.zeros([0, 3]), { axis: 0 }).toArray()).toEqual([0, 0, 0]);
@@ -127,8 +180,16 @@ describe("elementwise and reductions", () => {
 
   it("handles transposed (non-contiguous) results and size-1 dims", () => {
     const x = np.arange(6).reshape([2, 3]);
-    expect(x.T.toArray()).toEqual([[0, 3], [1, 4], [2, 5]]);
-    expect(x.T.add(np.array([[1], [1], [1]])).toArray()).toEqual([[1, 4], [2, 5], [3, 6]]);
+    expect(x.T.toArray()).toEqual([
+      [0, 3],
+      [1, 4],
+      [2, 5],
+    ]);
+    expect(x.T.add(np.array([[1], [1], [1]])).toArray()).toEqual([
+      [1, 4],
+      [2, 5],
+      [3, 6],
+    ]);
     expect(np.transpose(np.arange(24).reshape([2, 3, 4]), [2, 0, 1]).shape).toEqual([4, 2, 3]);
     expect(np.squeeze(np.ones([1, 3, 1])).shape).toEqual([3]);
     expect(np.expandDims(np.ones([3]), -1).shape).toEqual([3, 1]);

@@ -4,9 +4,16 @@
  * traced program gives exactly the eager output.
  */
 import { describe, expect, it } from "vitest";
-import { type NdArray, grad, layers, makeProgram, nn, tree, vjp } from "../../src/index.js";
 import { evalProgram } from "../../src/core/ir.js";
-import { FLOAT64_TOLERANCE, type GoldenArrays, type ModelCase, expectClose, loadGolden, toArray } from "./golden.js";
+import { grad, layers, makeProgram, type NdArray, nn, tree, vjp } from "../../src/index.js";
+import {
+  expectClose,
+  FLOAT64_TOLERANCE,
+  type GoldenArrays,
+  loadGolden,
+  type ModelCase,
+  toArray,
+} from "./golden.js";
 
 /** The tutorial's Net: conv-relu-pool twice, flatten, three linear layers. */
 function lenet() {
@@ -62,7 +69,10 @@ describe("golden models (float64, PyTorch 1.13)", () => {
 
     expectClose(model.apply(params, input), c.outputs.output, FLOAT64_TOLERANCE, "output");
     expectClose(loss(params, input), c.outputs.loss, FLOAT64_TOLERANCE, "loss");
-    const [paramGrads, inputGrad] = grad(loss, { argnums: [0, 1] })(params, input) as [typeof params, NdArray];
+    const [paramGrads, inputGrad] = grad(loss, { argnums: [0, 1] })(params, input) as [
+      typeof params,
+      NdArray,
+    ];
     for (const [path, g] of tree.flattenWithPath(paramGrads)) {
       expectClose(g, c.grads[path]!, FLOAT64_TOLERANCE, `d loss / d ${path}`);
     }

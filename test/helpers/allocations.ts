@@ -10,7 +10,9 @@ export function countAllocatedBytes(body: () => void): number {
   let bytes = 0;
   const g = globalThis as unknown as Record<string, Ctor>;
   const originals = NAMES.map((n) => g[n]!);
-  const typedProto = Object.getPrototypeOf(Float32Array.prototype) as { slice: (...a: unknown[]) => ArrayBufferView };
+  const typedProto = Object.getPrototypeOf(Float32Array.prototype) as {
+    slice: (...a: unknown[]) => ArrayBufferView;
+  };
   const originalSlice = typedProto.slice;
   NAMES.forEach((name, i) => {
     const Orig = originals[i]! as unknown as new (...args: unknown[]) => object;

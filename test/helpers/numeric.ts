@@ -18,7 +18,12 @@ export function numericGrad(f: (x: NdArray) => NdArray, x: NdArray, eps = 1e-6):
   return out;
 }
 
-export function expectClose(got: NdArray | ArrayLike<number>, want: NdArray | ArrayLike<number>, rtol = 1e-6, atol = 1e-9): void {
+export function expectClose(
+  got: NdArray | ArrayLike<number>,
+  want: NdArray | ArrayLike<number>,
+  rtol = 1e-6,
+  atol = 1e-9,
+): void {
   const g = "toTypedArray" in got ? got.toTypedArray() : got;
   const w = "toTypedArray" in want ? want.toTypedArray() : want;
   expect(g.length).toBe(w.length);
@@ -44,7 +49,7 @@ export function seededArray(shape: number[], seed: number, lo = -1, hi = 1): NdA
     let t = a;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    data[i] = lo + ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * (hi - lo));
+    data[i] = lo + (((t ^ (t >>> 14)) >>> 0) / 4294967296) * (hi - lo);
   }
   return np.array(data, { shape });
 }

@@ -1,7 +1,12 @@
 import fc from "fast-check";
 import { describe, expect, it, vi } from "vitest";
-import { type Array as NdArray, ShapeDtype, grad, jit, makeProgram, np, vmap } from "../../src/index.js";
-import { eliminateCommonSubexpressions, eliminateDeadCode, optimize, simplify } from "../../src/compiler/passes.js";
+import {
+  eliminateCommonSubexpressions,
+  eliminateDeadCode,
+  optimize,
+  simplify,
+} from "../../src/compiler/passes.js";
+import { grad, jit, makeProgram, type Array as NdArray, np, ShapeDtype, vmap } from "../../src/index.js";
 import { countAllocatedBytes } from "../helpers/allocations.js";
 import { expectClose, seededArray } from "../helpers/numeric.js";
 
@@ -27,7 +32,11 @@ describe("jit", () => {
       expectClose(g.w1, eager.w1, 1e-12);
       expectClose(g.w2, eager.w2, 1e-12);
     }
-    const perExample = vmap(jit(grad(mlpLoss)), { inAxes: [null, 0, 0] })(p, x.reshape([5, 1, 4]), y.reshape([5, 1, 2]));
+    const perExample = vmap(jit(grad(mlpLoss)), { inAxes: [null, 0, 0] })(
+      p,
+      x.reshape([5, 1, 4]),
+      y.reshape([5, 1, 2]),
+    );
     expect(perExample.w1.shape).toEqual([5, 4, 8]);
     expectClose(np.mean(perExample.w1, { axis: 0 }), eager.w1, 1e-12);
     // jit inside jit
@@ -69,7 +78,9 @@ describe("jit", () => {
   });
 
   it("donated arguments are reused for the outputs and cannot be used afterwards", () => {
-    const step = jit((p: { w: NdArray }, g: { w: NdArray }) => ({ w: p.w.sub(g.w.mul(0.1)) }), { donateArgnums: 0 });
+    const step = jit((p: { w: NdArray }, g: { w: NdArray }) => ({ w: p.w.sub(g.w.mul(0.1)) }), {
+      donateArgnums: 0,
+    });
     const p = { w: np.array([1, 2, 3], { dtype: "float64" }) };
     const g = { w: np.array([1, 1, 1], { dtype: "float64" }) };
     const buffer = (p.w as unknown as { data: Float64Array }).data;
@@ -118,7 +129,11 @@ describe("compiler passes", () => {
   });
 
   it("simplify drops adds of zeros, multiplies by one and chains of transposes", () => {
-    const f = (a: NdArray) => np.transpose(np.transpose(a.add(np.zerosLike(a)).mul(1))).reshape([6]).reshape([2, 3]);
+    const f = (a: NdArray) =>
+      np
+        .transpose(np.transpose(a.add(np.zerosLike(a)).mul(1)))
+        .reshape([6])
+        .reshape([2, 3]);
     const out = simplify(makeProgram(f)(new ShapeDtype([2, 3])));
     const opt = optimize(out);
     expect(opt.program.equations).toHaveLength(0);
@@ -137,7 +152,16 @@ describe("jit equals eager on random programs", () => {
   // A random program: a pool of values broadcastable to [3,4]; each step applies an op to pool members.
   type Op = { kind: number; a: number; b: number };
   const W = seededArray([4, 4], 7);
-  const unary = [np.tanh, np.sin, np.cos, np.negative, np.abs, np.square, np.sigmoid, (v: NdArray) => np.exp(np.tanh(v))];
+  const unary = [
+    np.tanh,
+    np.sin,
+    np.cos,
+    np.negative,
+    np.abs,
+    np.square,
+    np.sigmoid,
+    (v: NdArray) => np.exp(np.tanh(v)),
+  ];
   const binary = [np.add, np.subtract, np.multiply, np.maximum, np.minimum];
   function run(ops: Op[], x: NdArray, z: NdArray): NdArray[] {
     const pool: NdArray[] = [x, z];
@@ -160,29 +184,37 @@ describe("jit equals eager on random programs", () => {
 
   it("float64: within 1e-12, including gradients", () => {
     fc.assert(
-      fc.property(fc.array(opArb, { minLength: 1, maxLength: 12 }), fc.integer({ min: 1, max: 1000 }), (ops, seed) => {
-        const x = seededArray([3, 4], seed);
-        const z = seededArray([3, 1], seed + 1);
-        const f = (a: NdArray, c: NdArray) => run(ops, a, c);
-        const eager = f(x, z);
-        const jitted = jit(f)(x, z);
-        eager.forEach((e, i) => expectClose(jitted[i]!, e, 1e-12, 1e-12));
-        const loss = (a: NdArray, c: NdArray) => run(ops, a, c)[1]!;
-        expectClose(jit(grad(loss))(x, z), grad(loss)(x, z), 1e-10, 1e-12);
-      }),
+      fc.property(
+        fc.array(opArb, { minLength: 1, maxLength: 12 }),
+        fc.integer({ min: 1, max: 1000 }),
+        (ops, seed) => {
+          const x = seededArray([3, 4], seed);
+          const z = seededArray([3, 1], seed + 1);
+          const f = (a: NdArray, c: NdArray) => run(ops, a, c);
+          const eager = f(x, z);
+          const jitted = jit(f)(x, z);
+          eager.forEach((e, i) => expectClose(jitted[i]!, e, 1e-12, 1e-12));
+          const loss = (a: NdArray, c: NdArray) => run(ops, a, c)[1]!;
+          expectClose(jit(grad(loss))(x, z), grad(loss)(x, z), 1e-10, 1e-12);
+        },
+      ),
       { numRuns: Number(process.env.LAWS_RUNS ?? 40), seed: Number(process.env.LAWS_SEED ?? 20261122) },
     );
   });
 
   it("float32: within 1e-5", () => {
     fc.assert(
-      fc.property(fc.array(opArb, { minLength: 1, maxLength: 12 }), fc.integer({ min: 1, max: 1000 }), (ops, seed) => {
-        const x = seededArray([3, 4], seed).astype("float32");
-        const z = seededArray([3, 1], seed + 1).astype("float32");
-        const f = (a: NdArray, c: NdArray) => run(ops, a, c);
-        const eager = f(x, z);
-        jit(f)(x, z).forEach((j, i) => expectClose(j, eager[i]!, 1e-5, 1e-5));
-      }),
+      fc.property(
+        fc.array(opArb, { minLength: 1, maxLength: 12 }),
+        fc.integer({ min: 1, max: 1000 }),
+        (ops, seed) => {
+          const x = seededArray([3, 4], seed).astype("float32");
+          const z = seededArray([3, 1], seed + 1).astype("float32");
+          const f = (a: NdArray, c: NdArray) => run(ops, a, c);
+          const eager = f(x, z);
+          jit(f)(x, z).forEach((j, i) => expectClose(j, eager[i]!, 1e-5, 1e-5));
+        },
+      ),
       { numRuns: Number(process.env.LAWS_RUNS ?? 40), seed: Number(process.env.LAWS_SEED ?? 20261122) },
     );
   });

@@ -1,5 +1,17 @@
 import { describe, expect, it } from "vitest";
-import { type NdArray, ShapeError, grad, layers, nn, np, random, tree, valueAndGrad, vmap } from "../../src/index.js";
+import {
+  grad,
+  layers,
+  type NdArray,
+  nn,
+  np,
+  random,
+  ShapeDtype,
+  ShapeError,
+  tree,
+  valueAndGrad,
+  vmap,
+} from "../../src/index.js";
 import { TreeStructureError } from "../../src/tree/index.js";
 import { expectClose } from "../golden/golden.js";
 
@@ -75,7 +87,9 @@ describe("LeNet as named layers", () => {
     // Each layer gets its own key: two identically shaped layers differ.
     const twins = layers.sequential(layers.linear(3, 3), layers.linear(3, 3)).init(random.key(0));
     expect(values(twins["0"].weight)).not.toEqual(values(twins["1"].weight));
-    expect(model.paramSpec("float64")).toMatchObject({ conv1: { weight: { shape: [6, 1, 5, 5], dtype: "float64" } } });
+    expect(model.paramSpec("float64")).toMatchObject({
+      conv1: { weight: { shape: [6, 1, 5, 5], dtype: "float64" } },
+    });
   });
 
   it("summary prints like print(net) plus a parameter table and the total", () => {
@@ -104,7 +118,12 @@ describe("sequential", () => {
     const model = fizzBuzz();
     const params = model.init(random.key(0));
     expect(Object.keys(params)).toEqual(["0", "2"]);
-    expect(tree.flattenWithPath(params).map(([p]) => p)).toEqual(["0.weight", "0.bias", "2.weight", "2.bias"]);
+    expect(tree.flattenWithPath(params).map(([p]) => p)).toEqual([
+      "0.weight",
+      "0.bias",
+      "2.weight",
+      "2.bias",
+    ]);
     expect(model.apply(params, np.zeros([8, 10])).shape).toEqual([8, 4]);
     expect(layers.summary(model, params)).toContain(
       [
@@ -118,9 +137,18 @@ describe("sequential", () => {
   });
 
   it("nests: paths and printed structure", () => {
-    const model = layers.sequential(layers.sequential(layers.linear(2, 3), layers.tanh()), layers.relu(), layers.linear(3, 1));
+    const model = layers.sequential(
+      layers.sequential(layers.linear(2, 3), layers.tanh()),
+      layers.relu(),
+      layers.linear(3, 1),
+    );
     const params = model.init(random.key(1));
-    expect(tree.flattenWithPath(params).map(([p]) => p)).toEqual(["0.0.weight", "0.0.bias", "2.weight", "2.bias"]);
+    expect(tree.flattenWithPath(params).map(([p]) => p)).toEqual([
+      "0.0.weight",
+      "0.0.bias",
+      "2.weight",
+      "2.bias",
+    ]);
     expect(layers.formatLayer(model)).toBe(
       [
         "Sequential(",
@@ -134,7 +162,8 @@ describe("sequential", () => {
       ].join("\n"),
     );
     const x = np.array([[1, -2]]);
-    const manual = nn.relu(nn.tanh(x.matmul(params["0"]["0"].weight.T).add(params["0"]["0"].bias)))
+    const manual = nn
+      .relu(nn.tanh(x.matmul(params["0"]["0"].weight.T).add(params["0"]["0"].bias)))
       .matmul(params["2"].weight.T)
       .add(params["2"].bias);
     expect(values(model.apply(params, x))).toEqual(values(manual));
@@ -188,7 +217,9 @@ describe("leaf layers", () => {
     expect(values(layers.tanh().apply(none, x))).toEqual(values(nn.tanh(x)));
     const s = layers.softmax({ axis: 1 }).apply(none, x);
     expectClose(s.sum({ axis: 1 }), np.ones([2, 8, 8]), { atol: 1e-6, rtol: 0 });
-    expect(layers.maxPool2d(2).repr).toBe("MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)");
+    expect(layers.maxPool2d(2).repr).toBe(
+      "MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)",
+    );
     expect(layers.avgPool2d(2).repr).toBe("AvgPool2d(kernel_size=2, stride=2, padding=0)");
     expect(layers.flatten().repr).toBe("Flatten(start_dim=1, end_dim=-1)");
     expect(layers.softmax({ axis: 1 }).repr).toBe("Softmax(dim=1)");
@@ -257,7 +288,9 @@ describe("initialization", () => {
     const model = lenet();
     const params = model.init(random.key(0));
     const rule = (path: string, leaf: NdArray, key: random.Key) =>
-      path.endsWith("weight") ? init.xavierUniform()(key, leaf.shape, "float32") : init.zeros(key, leaf.shape);
+      path.endsWith("weight")
+        ? init.xavierUniform()(key, leaf.shape, "float32")
+        : init.zeros(key, leaf.shape);
     const a = layers.reinit(params, random.key(1), rule);
     const b = layers.reinit(params, random.key(1), rule);
     expect(tree.flattenWithPath(a).map(([p]) => p)).toEqual(tree.flattenWithPath(params).map(([p]) => p));
@@ -272,7 +305,9 @@ describe("initialization", () => {
     expect(values(re["0"].weight)).not.toEqual(values(re["1"].weight));
     // Keeping the leaf keeps it.
     expect(layers.reinit(params, random.key(1), (_p, leaf) => leaf).conv1.weight).toBe(params.conv1.weight);
-    expect(() => layers.reinit(params, random.key(1), () => np.zeros([1]))).toThrow(/changed the shape of conv1\.weight/);
+    expect(() => layers.reinit(params, random.key(1), () => np.zeros([1]))).toThrow(
+      /changed the shape of conv1\.weight/,
+    );
   });
 });
 
@@ -304,7 +339,9 @@ describe("dropout", () => {
 
   it("p = 0 and p = 1, a missing key, a bad p", () => {
     expect(layers.dropout(0).apply(null, x, { train: true, key: random.key(0) })).toBe(x);
-    expect(values(layers.dropout(1).apply(null, x, { train: true, key: random.key(0) })).every((v) => v === 0)).toBe(true);
+    expect(
+      values(layers.dropout(1).apply(null, x, { train: true, key: random.key(0) })).every((v) => v === 0),
+    ).toBe(true);
     expect(() => layer.apply(null, x, { train: true })).toThrow(/dropout p=0\.3: training mode needs a key/);
     expect(() => layers.dropout(1.5)).toThrow(RangeError);
     expect(layer.repr).toBe("Dropout(p=0.3, inplace=False)");
@@ -351,18 +388,33 @@ describe("batchNorm", () => {
     const { params, state } = bn.initWithState(random.key(0), { dtype: "float64" });
     expect(values(state.runningMean)).toEqual([0, 0, 0]);
     expect(values(state.runningVar)).toEqual([1, 1, 1]);
-    const weighted = { weight: np.array([1, 2, 0.5], { dtype: "float64" }), bias: np.array([0, 1, -1], { dtype: "float64" }) };
+    const weighted = {
+      weight: np.array([1, 2, 0.5], { dtype: "float64" }),
+      bias: np.array([0, 1, -1], { dtype: "float64" }),
+    };
     const { y, state: next } = bn.applyWithState(weighted, state, x, { train: true });
     const means = columns.map(meanOf);
     const biasedVars = columns.map((col, c) => meanOf(col.map((v) => (v - means[c]!) ** 2)));
     const expected = data.map((row) =>
-      row.map((v, c) => ((v - means[c]!) / Math.sqrt(biasedVars[c]! + 1e-5)) * [1, 2, 0.5][c]! + [0, 1, -1][c]!),
+      row.map(
+        (v, c) => ((v - means[c]!) / Math.sqrt(biasedVars[c]! + 1e-5)) * [1, 2, 0.5][c]! + [0, 1, -1][c]!,
+      ),
     );
     expectClose(y, np.array(expected, { dtype: "float64" }), { atol: 1e-14, rtol: 1e-13 });
-    expectClose(next.runningMean, np.array(means.map((m) => 0.1 * m), { dtype: "float64" }), { atol: 1e-15, rtol: 1e-14 });
+    expectClose(
+      next.runningMean,
+      np.array(
+        means.map((m) => 0.1 * m),
+        { dtype: "float64" },
+      ),
+      { atol: 1e-15, rtol: 1e-14 },
+    );
     expectClose(
       next.runningVar,
-      np.array(biasedVars.map((v) => 0.9 + 0.1 * v * (4 / 3)), { dtype: "float64" }),
+      np.array(
+        biasedVars.map((v) => 0.9 + 0.1 * v * (4 / 3)),
+        { dtype: "float64" },
+      ),
       { atol: 1e-15, rtol: 1e-14 },
     );
     // The default params are weight 1, bias 0.
@@ -373,9 +425,14 @@ describe("batchNorm", () => {
   it("evaluates with the running statistics and leaves them unchanged", () => {
     const bn = layers.batchNorm1d(3);
     const { params } = bn.initWithState(random.key(0), { dtype: "float64" });
-    const state = { runningMean: np.array([1, 2, 3], { dtype: "float64" }), runningVar: np.array([4, 1, 0.25], { dtype: "float64" }) };
+    const state = {
+      runningMean: np.array([1, 2, 3], { dtype: "float64" }),
+      runningVar: np.array([4, 1, 0.25], { dtype: "float64" }),
+    };
     const { y, state: after } = bn.applyWithState(params, state, x);
-    const expected = data.map((row) => row.map((v, c) => (v - [1, 2, 3][c]!) / Math.sqrt([4, 1, 0.25][c]! + 1e-5)));
+    const expected = data.map((row) =>
+      row.map((v, c) => (v - [1, 2, 3][c]!) / Math.sqrt([4, 1, 0.25][c]! + 1e-5)),
+    );
     expectClose(y, np.array(expected, { dtype: "float64" }), { atol: 1e-14, rtol: 1e-13 });
     expect(after).toBe(state);
   });
@@ -391,7 +448,10 @@ describe("batchNorm", () => {
     expect(y.shape).toEqual([3, 4, 4, 4]);
     const pre = nn.conv2d(input, params["0"].weight, params["0"].bias);
     const channelMeans = values(pre.mean({ axis: [0, 2, 3] }));
-    expectClose(next["1"].runningMean, np.array(channelMeans.map((m) => 0.1 * m)), { atol: 1e-6, rtol: 1e-5 });
+    expectClose(next["1"].runningMean, np.array(channelMeans.map((m) => 0.1 * m)), {
+      atol: 1e-6,
+      rtol: 1e-5,
+    });
     const normalized = model.applyWithState(params, state, input, { train: true }).y;
     // Before the relu, each channel would have mean 0; after it, the mean is positive and finite.
     expect(values(normalized).every((v) => v >= 0 && Number.isFinite(v))).toBe(true);
@@ -404,14 +464,18 @@ describe("batchNorm", () => {
       { hasAux: true },
     )(params);
     expect(shapesOf(g)).toEqual(shapesOf(params));
-    expect(layers.formatLayer(model)).toContain("(1): BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)");
+    expect(layers.formatLayer(model)).toContain(
+      "(1): BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)",
+    );
   });
 
   it("needs applyWithState, more than one value per channel in training, and the right input", () => {
     const bn = layers.batchNorm2d(3);
     const { params, state } = bn.initWithState(random.key(0));
     expect(() => bn.apply(params, np.zeros([2, 3, 4, 4]))).toThrow(/has state .*applyWithState/);
-    expect(() => bn.applyWithState(params, state, np.zeros([1, 3, 1, 1]), { train: true })).toThrow(/more than 1 value per channel/);
+    expect(() => bn.applyWithState(params, state, np.zeros([1, 3, 1, 1]), { train: true })).toThrow(
+      /more than 1 value per channel/,
+    );
     expect(() => bn.applyWithState(params, state, np.zeros([2, 4, 5, 5]))).toThrow(
       "batchNorm2d 3: expected input [N,3,H,W], got [2,4,5,5]",
     );
@@ -420,7 +484,9 @@ describe("batchNorm", () => {
     const out = noAffine.applyWithState(null, noAffine.initState(), x, { train: true });
     expectClose(out.y.mean({ axis: 0 }), np.zeros([3], { dtype: "float64" }), { atol: 1e-15, rtol: 0 });
     // [N, C, L] input for batchNorm1d.
-    expect(noAffine.applyWithState(null, noAffine.initState(), np.ones([2, 3, 5])).y.shape).toEqual([2, 3, 5]);
+    expect(noAffine.applyWithState(null, noAffine.initState(), np.ones([2, 3, 5])).y.shape).toEqual([
+      2, 3, 5,
+    ]);
   });
 });
 
@@ -433,17 +499,23 @@ describe("errors name the layer and the shapes", () => {
       "conv1 (conv2d 1->6, k=5): expected input [N,1,H,W], got [4,3,32,32]",
     );
     expect(() => model.apply(params, np.zeros([1, 32, 32]))).toThrow(ShapeError);
-    expect(() => layers.maxPool2d(2).apply(null, np.zeros([3, 3]))).toThrow("maxPool2d k=2: expected input [N,C,H,W], got [3,3]");
+    expect(() => layers.maxPool2d(2).apply(null, np.zeros([3, 3]))).toThrow(
+      "maxPool2d k=2: expected input [N,C,H,W], got [3,3]",
+    );
   });
 
   it("wrong feature count, including deep inside a model", () => {
-    expect(() => layers.linear(400, 120).apply(layers.linear(400, 120).init(random.key(0)), np.zeros([2, 399]))).toThrow(
-      "linear 400->120: expected input [...,400], got [2,399]",
-    );
+    expect(() =>
+      layers.linear(400, 120).apply(layers.linear(400, 120).init(random.key(0)), np.zeros([2, 399])),
+    ).toThrow("linear 400->120: expected input [...,400], got [2,399]");
     // A 28x28 image leaves 16*4*4 = 256 features for fc1.
-    expect(() => model.apply(params, np.zeros([2, 1, 28, 28]))).toThrow("fc1 (linear 400->120): expected input [...,400], got [2,256]");
+    expect(() => model.apply(params, np.zeros([2, 1, 28, 28]))).toThrow(
+      "fc1 (linear 400->120): expected input [...,400], got [2,256]",
+    );
     const fb = fizzBuzz();
-    expect(() => fb.apply(fb.init(random.key(0)), np.zeros([8, 12]))).toThrow("0 (linear 10->100): expected input [...,10], got [8,12]");
+    expect(() => fb.apply(fb.init(random.key(0)), np.zeros([8, 12]))).toThrow(
+      "0 (linear 10->100): expected input [...,10], got [8,12]",
+    );
   });
 
   it("ops' own shape errors are prefixed with the layer", () => {
@@ -453,9 +525,13 @@ describe("errors name the layer and the shapes", () => {
   it("params of the wrong structure or shape", () => {
     const missingBias = { ...params, conv1: { weight: params.conv1.weight } } as unknown as typeof params;
     expect(() => model.apply(missingBias, np.zeros([1, 1, 32, 32]))).toThrow(TreeStructureError);
-    expect(() => model.apply(missingBias, np.zeros([1, 1, 32, 32]))).toThrow(/at conv1: keys \{weight,bias\} vs \{weight\}/);
+    expect(() => model.apply(missingBias, np.zeros([1, 1, 32, 32]))).toThrow(
+      /at conv1: keys \{weight,bias\} vs \{weight\}/,
+    );
     const swapped = { ...params, fc2: params.fc3 } as typeof params;
-    expect(() => model.apply(swapped, np.zeros([1, 1, 32, 32]))).toThrow("Net: params fc2.weight has shape [10,84], expected [84,120]");
+    expect(() => model.apply(swapped, np.zeros([1, 1, 32, 32]))).toThrow(
+      "Net: params fc2.weight has shape [10,84], expected [84,120]",
+    );
     const fb = fizzBuzz();
     const wrongKeys = { "0": params.fc1, "1": params.fc2 } as unknown as ReturnType<typeof fb.init>;
     expect(() => fb.apply(wrongKeys, np.zeros([1, 10]))).toThrow(/keys \{0,2\} vs \{0,1\}/);
@@ -481,7 +557,7 @@ describe("transforms over layers", () => {
     const scale = layers.defineLayer<{ s: NdArray }>({
       name: "scale",
       repr: "Scale()",
-      paramSpec: (dtype) => ({ s: new (np.zeros([1]).constructor as never)() ?? null }) && { s: layers.spec([1], dtype) },
+      paramSpec: (dtype) => ({ s: new ShapeDtype([1], dtype) }),
       init: (_key, dtype) => ({ s: np.full([1], 3, { dtype }) }),
       forward: (p, state, x) => ({ y: x.mul(p.s), state }),
     });

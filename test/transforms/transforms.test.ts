@@ -1,16 +1,15 @@
 import { describe, expect, it } from "vitest";
 import {
-  type Array as NdArray,
-  ShapeDtype,
   customVjp,
   grad,
   hessian,
-  jacfwd,
   jacrev,
   jvp,
   linearize,
   makeProgram,
+  type Array as NdArray,
   np,
+  ShapeDtype,
   stopGradient,
   valueAndGrad,
   vjp,
@@ -18,7 +17,13 @@ import {
 } from "../../src/index.js";
 import { expectClose, numericGrad, seededArray } from "../helpers/numeric.js";
 
-const smooth = (x: NdArray): NdArray => np.sum(np.tanh(x).mul(np.sin(x)).add(np.exp(x.mul(0.3))));
+const smooth = (x: NdArray): NdArray =>
+  np.sum(
+    np
+      .tanh(x)
+      .mul(np.sin(x))
+      .add(np.exp(x.mul(0.3))),
+  );
 
 describe("grad, vjp, jvp", () => {
   const x = seededArray([5], 1);
@@ -33,13 +38,23 @@ describe("grad, vjp, jvp", () => {
 
   it("grad of grad, jacfwd of jacrev, vmap of grad and grad of vmap", () => {
     const gg = grad((y: NdArray) => np.sum(grad(smooth)(y)));
-    expectClose(gg(x), numericGrad((y) => np.sum(grad(smooth)(y)), x), 1e-6);
+    expectClose(
+      gg(x),
+      numericGrad((y) => np.sum(grad(smooth)(y)), x),
+      1e-6,
+    );
     const H = hessian(smooth)(x);
     expectClose(H, jacrev(grad(smooth))(x), 1e-10);
-    expectClose(np.sum(H, { axis: 1 }), numericGrad((y) => np.sum(grad(smooth)(y)), x), 1e-6);
+    expectClose(
+      np.sum(H, { axis: 1 }),
+      numericGrad((y) => np.sum(grad(smooth)(y)), x),
+      1e-6,
+    );
     const batch = seededArray([3, 5], 3);
     const perExample = vmap(grad(smooth))(batch);
-    const stacked = np.stack([0, 1, 2].map((i) => grad(smooth)(np.slice(batch, [{ start: i, stop: i + 1 }]).reshape([5]))));
+    const stacked = np.stack(
+      [0, 1, 2].map((i) => grad(smooth)(np.slice(batch, [{ start: i, stop: i + 1 }]).reshape([5]))),
+    );
     expectClose(perExample, stacked, 1e-12);
     expectClose(grad((b: NdArray) => np.sum(vmap(smooth)(b)))(batch), perExample, 1e-12);
   });
@@ -69,10 +84,9 @@ describe("grad, vjp, jvp", () => {
     expectClose(grad(f, { argnums: 1 })(a, b), a.mul(b).mul(2), 1e-12);
     const both = grad(f, { argnums: [0, 1] })(a, b) as NdArray[];
     expectClose(both[0]!, b.mul(b), 1e-12);
-    const [[value, aux], g] = valueAndGrad((p: NdArray) => [np.sum(p.mul(p)), p.mul(2)] as const, { hasAux: true })(a) as [
-      [NdArray, NdArray],
-      NdArray,
-    ];
+    const [[value, aux], g] = valueAndGrad((p: NdArray) => [np.sum(p.mul(p)), p.mul(2)] as const, {
+      hasAux: true,
+    })(a) as [[NdArray, NdArray], NdArray];
     expect(value.item()).toBeCloseTo(np.sum(a.mul(a)).item(), 12);
     expectClose(aux, a.mul(2), 0);
     expectClose(g, a.mul(2), 1e-12);
@@ -84,14 +98,22 @@ describe("grad, vjp, jvp", () => {
     const g = grad(loss)(params);
     expect(Object.keys(g)).toEqual(["w", "layers"]);
     expect(g.layers[0]!.b.shape).toEqual([2]);
-    expectClose(g.w, numericGrad((w) => loss({ ...params, w }), params.w), 1e-7);
+    expectClose(
+      g.w,
+      numericGrad((w) => loss({ ...params, w }), params.w),
+      1e-7,
+    );
   });
 
   it("follows PyTorch at kinks and ties", () => {
     const relu = (v: NdArray) => np.sum(np.where(v.greater(0), v, 0));
     expect(grad(relu)(np.array([0, 1], { dtype: "float64" })).toArray()).toEqual([0, 1]);
-    expect(grad((v: NdArray) => np.sum(np.abs(v)))(np.array([0, -2], { dtype: "float64" })).toArray()).toEqual([0, -1]);
-    expect(grad((v: NdArray) => np.max(v))(np.array([3, 1, 3], { dtype: "float64" })).toArray()).toEqual([0.5, 0, 0.5]);
+    expect(
+      grad((v: NdArray) => np.sum(np.abs(v)))(np.array([0, -2], { dtype: "float64" })).toArray(),
+    ).toEqual([0, -1]);
+    expect(grad((v: NdArray) => np.max(v))(np.array([3, 1, 3], { dtype: "float64" })).toArray()).toEqual([
+      0.5, 0, 0.5,
+    ]);
     const [ga, gb] = grad((a: NdArray, b: NdArray) => np.sum(np.maximum(a, b)), { argnums: [0, 1] })(
       np.array([1, 2], { dtype: "float64" }),
       np.array([1, 3], { dtype: "float64" }),
@@ -102,13 +124,18 @@ describe("grad, vjp, jvp", () => {
 
   it("integer inputs get zero cotangents, never a crash", () => {
     const f = (v: NdArray, idx: NdArray) => np.sum(v.mul(idx.astype("float64")));
-    const [gv, gi] = grad(f, { argnums: [0, 1] })(np.array([1, 2], { dtype: "float64" }), np.array(new Int32Array([3, 4]))) as NdArray[];
+    const [gv, gi] = grad(f, { argnums: [0, 1] })(
+      np.array([1, 2], { dtype: "float64" }),
+      np.array(new Int32Array([3, 4])),
+    ) as NdArray[];
     expect(gv!.toArray()).toEqual([3, 4]);
     expect(gi!.toArray()).toEqual([0, 0]);
   });
 
   it("stopGradient and customVjp", () => {
-    expect(grad((v: NdArray) => np.sum(stopGradient(v).mul(v)))(np.array([2], { dtype: "float64" })).toArray()).toEqual([2]);
+    expect(
+      grad((v: NdArray) => np.sum(stopGradient(v).mul(v)))(np.array([2], { dtype: "float64" })).toArray(),
+    ).toEqual([2]);
     const scaled = customVjp(
       (v: NdArray) => np.sin(v),
       (v: NdArray) => [np.sin(v), v] as [NdArray, NdArray],
@@ -121,11 +148,19 @@ describe("grad, vjp, jvp", () => {
   });
 
   it("clear errors: non-scalar grad, mismatched cotangents, mismatched trees", () => {
-    expect(() => grad((v: NdArray) => v.mul(2))(np.ones([2, 3]))).toThrow(/grad: the function must return a scalar \(shape \[\]\).*float32\[2,3\]/);
+    expect(() => grad((v: NdArray) => v.mul(2))(np.ones([2, 3]))).toThrow(
+      /grad: the function must return a scalar \(shape \[\]\).*float32\[2,3\]/,
+    );
     const [, back] = vjp((v: NdArray) => v.mul(2), np.ones([2, 3]));
-    expect(() => back(np.ones([3, 2]))).toThrow(/vjp: cotangent 0 has shape float32\[3,2\] but the output is float32\[2,3\]/);
-    expect(() => jvp((a: { w: NdArray }) => a.w, [{ w: np.ones([2]) }], [{ v: np.ones([2]) } as never])).toThrow(/jvp: primals vs tangents: tree structures differ at 0: keys \{w\} vs \{v\}/);
-    expect(() => vmap((a: NdArray, b: NdArray) => a.add(b))(np.ones([2, 3]), np.ones([3, 3]))).toThrow(/vmap: mapped axes have different sizes/);
+    expect(() => back(np.ones([3, 2]))).toThrow(
+      /vjp: cotangent 0 has shape float32\[3,2\] but the output is float32\[2,3\]/,
+    );
+    expect(() =>
+      jvp((a: { w: NdArray }) => a.w, [{ w: np.ones([2]) }], [{ v: np.ones([2]) } as never]),
+    ).toThrow(/jvp: primals vs tangents: tree structures differ at 0: keys \{w\} vs \{v\}/);
+    expect(() => vmap((a: NdArray, b: NdArray) => a.add(b))(np.ones([2, 3]), np.ones([3, 3]))).toThrow(
+      /vmap: mapped axes have different sizes/,
+    );
   });
 
   it("makeProgram prints the forward and the backward program", () => {

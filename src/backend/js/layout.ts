@@ -1,15 +1,25 @@
 /** Data-movement kernels on row-major storage. */
-import { type DType, type TypedArray, storageFor } from "../../core/dtype.js";
+import { type DType, storageFor, type TypedArray } from "../../core/dtype.js";
 import { type Shape, sizeOf, stridesOf } from "../../core/shape.js";
 
 /** out[i_perm] = x[i]: the copy behind transpose(x, perm). */
-export function transposeKernel(x: TypedArray, shape: Shape, perm: readonly number[], dtype: DType): TypedArray {
+export function transposeKernel(
+  x: TypedArray,
+  shape: Shape,
+  perm: readonly number[],
+  dtype: DType,
+): TypedArray {
   const out = storageFor(dtype, sizeOf(shape));
   transposeInto(x, shape, perm, out);
   return out;
 }
 
-export function transposeInto(x: TypedArray, shape: Shape, perm: readonly number[], out: TypedArray): TypedArray {
+export function transposeInto(
+  x: TypedArray,
+  shape: Shape,
+  perm: readonly number[],
+  out: TypedArray,
+): TypedArray {
   const n = sizeOf(shape);
   const rank = shape.length;
   if (rank === 0 || n === 0) {

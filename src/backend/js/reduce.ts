@@ -1,10 +1,17 @@
 /** Reduction kernels: an odometer over the input that tracks the output offset of kept axes. */
-import { type DType, type TypedArray, storageFor } from "../../core/dtype.js";
+import { type DType, storageFor, type TypedArray } from "../../core/dtype.js";
 import { type Shape, sizeOf, stridesOf } from "../../core/shape.js";
 
 export type ReduceOp = "sum" | "max" | "min" | "prod" | "and" | "or";
 
-const INIT: Record<ReduceOp, number> = { sum: 0, max: Number.NEGATIVE_INFINITY, min: Number.POSITIVE_INFINITY, prod: 1, and: 1, or: 0 };
+const INIT: Record<ReduceOp, number> = {
+  sum: 0,
+  max: Number.NEGATIVE_INFINITY,
+  min: Number.POSITIVE_INFINITY,
+  prod: 1,
+  and: 1,
+  or: 0,
+};
 
 /** Stride in the output for every input axis (0 for reduced axes). */
 export function outStridesFor(shape: Shape, axes: readonly number[]): number[] {
@@ -14,7 +21,11 @@ export function outStridesFor(shape: Shape, axes: readonly number[]): number[] {
   return shape.map((_, i) => (axes.includes(i) ? 0 : keptStrides[j++]!));
 }
 
-function forEachWithOutIndex(shape: Shape, outStrides: readonly number[], visit: (inIndex: number, outIndex: number) => void): void {
+function forEachWithOutIndex(
+  shape: Shape,
+  outStrides: readonly number[],
+  visit: (inIndex: number, outIndex: number) => void,
+): void {
   const n = sizeOf(shape);
   const rank = shape.length;
   if (n === 0) return;
@@ -40,10 +51,16 @@ function forEachWithOutIndex(shape: Shape, outStrides: readonly number[], visit:
   }
 }
 
-export function reduceKernel(op: ReduceOp, x: TypedArray, shape: Shape, axes: readonly number[], dtype: DType): TypedArray {
+export function reduceKernel(
+  op: ReduceOp,
+  x: TypedArray,
+  shape: Shape,
+  axes: readonly number[],
+  dtype: DType,
+): TypedArray {
   const m = sizeOf(shape.filter((_, i) => !axes.includes(i)));
   const out = storageFor(dtype, m);
-  reduceInto(op, x, shape, axes, out, new Float64Array(m), outStridesFor(shape, axes));
+  reduceInto(op, x, shape, out, new Float64Array(m), outStridesFor(shape, axes));
   return out;
 }
 
@@ -52,7 +69,6 @@ export function reduceInto(
   op: ReduceOp,
   x: TypedArray,
   shape: Shape,
-  axes: readonly number[],
   out: TypedArray,
   acc: Float64Array,
   outStrides: readonly number[],
@@ -69,12 +85,12 @@ export function reduceInto(
   switch (op) {
     case "sum":
       forEachWithOutIndex(shape, outStrides, (i, o) => {
-        acc[o]! += x[i]!;
+        acc[o]! += x[i];
       });
       break;
     case "prod":
       forEachWithOutIndex(shape, outStrides, (i, o) => {
-        acc[o]! *= x[i]!;
+        acc[o]! *= x[i];
       });
       break;
     case "max":
@@ -135,7 +151,13 @@ export function argReduceKernel(kind: "max" | "min", x: TypedArray, shape: Shape
 }
 
 /** Inclusive cumulative sum along `axis` (from the end when `reverse`). */
-export function cumsumKernel(x: TypedArray, shape: Shape, axis: number, reverse: boolean, dtype: DType): TypedArray {
+export function cumsumKernel(
+  x: TypedArray,
+  shape: Shape,
+  axis: number,
+  reverse: boolean,
+  dtype: DType,
+): TypedArray {
   const outer = sizeOf(shape.slice(0, axis));
   const n = shape[axis]!;
   const inner = sizeOf(shape.slice(axis + 1));

@@ -1,0 +1,773 @@
+/**
+ * safetensors: the checkpoint format of Hugging Face and PyTorch users (https://github.com/huggingface/safetensors).
+ *
+ * Layout: an 8-byte little-endian header length N, N bytes of UTF-8 JSON
+ * (`name -> { dtype, shape, data_offsets: [begin, end] }`, plus an optional `__metadata__` of strings),
+ * then the raw little-endian tensor bytes; offsets count from the start of that data section.
+ *
+ * Keys are tree paths (`conv1.weight`, `layers.0.bias`). `decode` treats its input as hostile: every
+ * malformed file gives a typed `DecodeError` (never an exception, a hang, or an allocation sized by what
+ * the header claims rather than by the bytes actually present).
+ */
+import * as E from "fp-ts/lib/Either.js";
+import { ConcreteArray, NdArray } from "../core/array.js";
+import type { DType, TypedArray } from "../core/dtype.js";
+import { isPlainObject } from "../tree/treedef.js";
+import { flattenWithPath } from "../tree/index.js";
+
+// ---------------------------------------------------------------------------------------------------
+// Errors
+
+export type DecodeErrorKind =
+  /** Fewer than 8 bytes, or a header length that points past the end of the file. */
+  | "header-length-beyond-file"
+  /** A header length over 100 MB, the reference implementation's limit. */
+  | "header-too-large"
+  /** The header is not UTF-8 JSON. */
+  | "invalid-json"
+  /** Valid JSON, but not a safetensors header (not an object, a field missing or of the wrong type, absurd nesting). */
+  | "invalid-header"
+  /** The same key twice in one JSON object (JSON.parse would silently keep the last). */
+  | "duplicate-key"
+  /** `__metadata__` is not an object of strings. */
+  | "invalid-metadata"
+  /** A dtype this library cannot read. */
+  | "unknown-dtype"
+  /** A dimension that is not a non-negative integer, or one too large to be exact in a JS number. */
+  | "bad-dimension"
+  /** The shape's byte size differs from the length given by data_offsets. */
+  | "shape-offset-mismatch"
+  /** A tensor whose data_offsets end before they begin. */
+  | "offsets-out-of-order"
+  /** Two tensors whose byte ranges overlap. */
+  | "overlapping-offsets"
+  /** Bytes between two tensors that belong to neither. */
+  | "hole-in-data"
+  /** A tensor whose bytes extend past the end of the file. */
+  | "offsets-beyond-data"
+  /** Bytes after the last tensor. */
+  | "trailing-bytes"
+  /** An integer tensor (I64, U32, U64) holding a value that does not fit int32. */
+  | "integer-out-of-range"
+  /** Paths that cannot form one tree (`a` is both a leaf and a subtree), or absurdly deep paths. */
+  | "bad-path"
+  /** The file's tensors differ from the template's leaves (a missing or extra key, shape or dtype). */
+  | "template-mismatch";
+
+export interface DecodeError {
+  readonly kind: DecodeErrorKind;
+  readonly message: string;
+  /** The tensor (or metadata) key the error is about, when there is one. */
+  readonly key?: string;
+}
+
+function fail(kind: DecodeErrorKind, message: string, key?: string): E.Either<DecodeError, never> {
+  return E.left(key === undefined ? { kind, message } : { kind, message, key });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Dtypes
+
+/** safetensors dtype names this module reads; it writes F32, F64, I32 and BOOL. */
+export type SafetensorsDType = "F64" | "F32" | "F16" | "BF16" | "I64" | "U64" | "I32" | "U32" | "I16" | "U16" | "I8" | "U8" | "BOOL";
+
+const ITEM_BYTES: Readonly<Record<SafetensorsDType, number>> = {
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  U64: 8,
+  I32: 4,
+  U32: 4,
+  I16: 2,
+  U16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
+};
+
+/** What each file dtype becomes here: halves widen to float32, every integer type narrows or widens to int32. */
+const TARGET_DTYPE: Readonly<Record<SafetensorsDType, DType>> = {
+  F64: "float64",
+  F32: "float32",
+  F16: "float32",
+  BF16: "float32",
+  I64: "int32",
+  U64: "int32",
+  I32: "int32",
+  U32: "int32",
+  I16: "int32",
+  U16: "int32",
+  I8: "int32",
+  U8: "int32",
+  BOOL: "bool",
+};
+
+const WRITE_DTYPE: Readonly<Record<DType, SafetensorsDType>> = {
+  float32: "F32",
+  float64: "F64",
+  int32: "I32",
+  bool: "BOOL",
+};
+
+// Dtypes of the format that we know but do not read, so the error can say "unsupported" rather than "unknown".
+const KNOWN_UNREAD_DTYPES = new Set(["F8_E4M3", "F8_E5M2", "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4", "C64"]);
+
+function isSafetensorsDType(name: string): name is SafetensorsDType {
+  return Object.hasOwn(ITEM_BYTES, name);
+}
+
+/** IEEE 754 binary16 bits to a number: subnormals, signed zeros, infinities and NaN included. */
+export function halfToFloat(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exponent = (bits >> 10) & 0x1f;
+  const fraction = bits & 0x3ff;
+  if (exponent === 0) return sign * fraction * 2 ** -24; // zero or subnormal: 0.fraction × 2^-14
+  if (exponent === 0x1f) return fraction === 0 ? sign * Number.POSITIVE_INFINITY : Number.NaN;
+  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
+}
+
+/** bfloat16 bits to a number: bfloat16 is the top half of a float32. */
+export function bfloat16ToFloat(bits: number): number {
+  BFLOAT_SCRATCH_BITS[0] = (bits & 0xffff) << 16;
+  return BFLOAT_SCRATCH_FLOAT[0]!;
+}
+const BFLOAT_SCRATCH_BITS = new Uint32Array(1);
+const BFLOAT_SCRATCH_FLOAT = new Float32Array(BFLOAT_SCRATCH_BITS.buffer);
+
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+// ---------------------------------------------------------------------------------------------------
+// Encoding
+
+export interface EncodeOptions {
+  /** Free-form strings stored under `__metadata__` (as Python's `save_file(..., metadata=...)`). */
+  readonly metadata?: Readonly<Record<string, string>>;
+}
+
+const METADATA_KEY = "__metadata__";
+
+/**
+ * A safetensors file holding every leaf of `tree` under its path (`conv1.weight`). The header lists the
+ * tensors in tree order; the data section places wider dtypes first so every tensor is aligned to its
+ * item size (as the reference implementation does), and the header is space-padded to a multiple of 8.
+ * Leaves must be arrays; throws a TypeError otherwise, or when two leaves would share a key.
+ */
+export function encode(tree: unknown, options: EncodeOptions = {}): Uint8Array {
+  const leaves = flattenWithPath<unknown>(tree);
+  const seen = new Set<string>();
+  const entries = leaves.map(([path, leaf]) => {
+    if (!(leaf instanceof NdArray)) {
+      throw new TypeError(`safetensors.encode: the leaf at '${path || "<root>"}' is ${describeValue(leaf)}, not an array`);
+    }
+    if (path === METADATA_KEY) throw new TypeError(`safetensors.encode: '${METADATA_KEY}' is reserved for metadata`);
+    if (seen.has(path)) {
+      throw new TypeError(`safetensors.encode: two leaves have the path '${path}' (an object key containing a dot?)`);
+    }
+    seen.add(path);
+    const array = leaf.concrete();
+    return { path, array, fileDType: WRITE_DTYPE[array.dtype], byteLength: array.size * array.data.BYTES_PER_ELEMENT };
+  });
+
+  // Stable sort by item size, widest first: each tensor then starts at a multiple of its own item size.
+  const layout = entries
+    .map((entry, order) => ({ entry, order }))
+    .sort((a, b) => ITEM_BYTES[b.entry.fileDType] - ITEM_BYTES[a.entry.fileDType] || a.order - b.order);
+  const offsets = new Map<string, [number, number]>();
+  let dataLength = 0;
+  for (const { entry } of layout) {
+    offsets.set(entry.path, [dataLength, dataLength + entry.byteLength]);
+    dataLength += entry.byteLength;
+  }
+
+  // Built by hand rather than JSON.stringify(object): object key order would put integer-like keys first.
+  const fields: string[] = [];
+  if (options.metadata !== undefined) {
+    for (const [k, v] of Object.entries(options.metadata)) {
+      if (typeof v !== "string") throw new TypeError(`safetensors.encode: metadata '${k}' is ${describeValue(v)}, not a string`);
+    }
+    fields.push(`${JSON.stringify(METADATA_KEY)}:${JSON.stringify(options.metadata)}`);
+  }
+  for (const { path, array, fileDType } of entries) {
+    const info = { dtype: fileDType, shape: array.shape, data_offsets: offsets.get(path) };
+    fields.push(`${JSON.stringify(path)}:${JSON.stringify(info)}`);
+  }
+  const headerText = `{${fields.join(",")}}`;
+  const headerBytes = new TextEncoder().encode(headerText);
+  const paddedLength = Math.ceil(headerBytes.length / 8) * 8;
+
+  const out = new Uint8Array(8 + paddedLength + dataLength);
+  const view = new DataView(out.buffer);
+  view.setBigUint64(0, BigInt(paddedLength), true);
+  out.set(headerBytes, 8);
+  out.fill(0x20, 8 + headerBytes.length, 8 + paddedLength);
+  const dataStart = 8 + paddedLength;
+  for (const { path, array } of entries) {
+    writeLittleEndian(out, dataStart + offsets.get(path)![0], array.data, array.size);
+  }
+  return out;
+}
+
+function writeLittleEndian(out: Uint8Array, at: number, data: TypedArray, count: number): void {
+  const width = data.BYTES_PER_ELEMENT;
+  if (LITTLE_ENDIAN_HOST || width === 1) {
+    out.set(new Uint8Array(data.buffer, data.byteOffset, count * width), at);
+    return;
+  }
+  const view = new DataView(out.buffer, out.byteOffset + at, count * width);
+  for (let i = 0; i < count; i++) {
+    if (data instanceof Float32Array) view.setFloat32(i * 4, data[i]!, true);
+    else if (data instanceof Float64Array) view.setFloat64(i * 8, data[i]!, true);
+    else view.setInt32(i * 4, data[i]!, true);
+  }
+}
+
+function describeValue(x: unknown): string {
+  if (x === null) return "null";
+  if (Array.isArray(x)) return "a JS array";
+  if (typeof x === "object") return `an object (${x.constructor?.name ?? "no prototype"})`;
+  return `${typeof x} ${String(x).slice(0, 40)}`;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Decoding
+
+/** The reference implementation's header limit. */
+export const MAX_HEADER_BYTES = 100_000_000;
+
+export interface DecodedFile {
+  /** Tensors by key, in header order. */
+  readonly tensors: Record<string, NdArray>;
+  /** The `__metadata__` strings (empty when the file has none). */
+  readonly metadata: Record<string, string>;
+}
+
+/** The tensors of a safetensors file by key, or why the file is not one. */
+export function decode(bytes: Uint8Array): E.Either<DecodeError, Record<string, NdArray>> {
+  return E.map((file: DecodedFile) => file.tensors)(decodeFile(bytes));
+}
+
+interface TensorSlot {
+  readonly key: string;
+  readonly dtype: SafetensorsDType;
+  readonly shape: number[];
+  readonly begin: number;
+  readonly end: number;
+}
+
+/** Tensors and metadata of a safetensors file. Everything is validated before any tensor is allocated. */
+export function decodeFile(bytes: Uint8Array): E.Either<DecodeError, DecodedFile> {
+  if (bytes.length < 8) {
+    return fail("header-length-beyond-file", `the file has ${bytes.length} bytes, fewer than the 8-byte header length`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLength = view.getBigUint64(0, true);
+  if (headerLength > BigInt(MAX_HEADER_BYTES)) {
+    return fail("header-too-large", `header length ${headerLength} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
+  }
+  const headerEnd = 8 + Number(headerLength);
+  if (headerEnd > bytes.length) {
+    return fail("header-length-beyond-file", `header length ${headerLength} reaches past the end of the ${bytes.length}-byte file`);
+  }
+  let headerText: string;
+  try {
+    // ignoreBOM keeps a byte-order mark in the text, so the parser rejects it as the reference does.
+    headerText = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes.subarray(8, headerEnd));
+  } catch {
+    return fail("invalid-json", "the header is not valid UTF-8");
+  }
+  const parsed = parseJson(headerText);
+  if (E.isLeft(parsed)) return parsed;
+  const root = parsed.right;
+  if (root.kind !== "object") return fail("invalid-header", `the header is a JSON ${root.kind}, not an object`);
+
+  const dataLength = bytes.length - headerEnd;
+  const metadata: Record<string, string> = {};
+  const slots: TensorSlot[] = [];
+  for (const [key, value] of root.entries) {
+    if (key === METADATA_KEY) {
+      const read = readMetadata(value, metadata);
+      if (E.isLeft(read)) return read;
+      continue;
+    }
+    const slot = readTensorInfo(key, value, dataLength);
+    if (E.isLeft(slot)) return slot;
+    slots.push(slot.right);
+  }
+
+  const layout = checkLayout(slots, dataLength);
+  if (E.isLeft(layout)) return layout;
+
+  const data = bytes.subarray(headerEnd);
+  const tensors: Record<string, NdArray> = {};
+  for (const slot of slots) {
+    const array = readTensor(slot, data);
+    if (E.isLeft(array)) return array;
+    defineOwn(tensors, slot.key, array.right);
+  }
+  return E.right({ tensors, metadata });
+}
+
+function readMetadata(value: JsonValue, into: Record<string, string>): E.Either<DecodeError, void> {
+  if (value.kind === "null") return E.right(undefined);
+  if (value.kind !== "object") {
+    return fail("invalid-metadata", `${METADATA_KEY} is a JSON ${value.kind}, not an object of strings`, METADATA_KEY);
+  }
+  for (const [k, v] of value.entries) {
+    if (v.kind !== "string") return fail("invalid-metadata", `metadata '${k}' is a JSON ${v.kind}, not a string`, k);
+    defineOwn(into, k, v.value);
+  }
+  return E.right(undefined);
+}
+
+function readTensorInfo(key: string, value: JsonValue, dataLength: number): E.Either<DecodeError, TensorSlot> {
+  if (value.kind !== "object") return fail("invalid-header", `tensor '${key}' is a JSON ${value.kind}, not an object`, key);
+  const field = (name: string): JsonValue | undefined => value.entries.find(([k]) => k === name)?.[1];
+  const dtypeValue = field("dtype");
+  const shapeValue = field("shape");
+  const offsetsValue = field("data_offsets");
+  if (dtypeValue === undefined || shapeValue === undefined || offsetsValue === undefined) {
+    return fail("invalid-header", `tensor '${key}' needs dtype, shape and data_offsets`, key);
+  }
+  if (dtypeValue.kind !== "string") return fail("invalid-header", `tensor '${key}': dtype is a JSON ${dtypeValue.kind}`, key);
+  const dtype = dtypeValue.value;
+  if (!isSafetensorsDType(dtype)) {
+    const why = KNOWN_UNREAD_DTYPES.has(dtype) ? "is not supported" : "is not a safetensors dtype";
+    return fail("unknown-dtype", `tensor '${key}': dtype ${JSON.stringify(dtype.slice(0, 40))} ${why}`, key);
+  }
+
+  if (shapeValue.kind !== "array") return fail("invalid-header", `tensor '${key}': shape is a JSON ${shapeValue.kind}, not an array`, key);
+  const shape: number[] = [];
+  for (const dim of shapeValue.items) {
+    const n = dim.kind === "number" ? exactNonNegativeInteger(dim.text) : null;
+    if (n === null || n > BigInt(Number.MAX_SAFE_INTEGER)) {
+      const shown = dim.kind === "number" ? dim.text.slice(0, 40) : `a JSON ${dim.kind}`;
+      return fail("bad-dimension", `tensor '${key}': dimension ${shown} is not a non-negative safe integer`, key);
+    }
+    shape.push(Number(n));
+  }
+
+  if (offsetsValue.kind !== "array" || offsetsValue.items.length !== 2) {
+    return fail("invalid-header", `tensor '${key}': data_offsets must be an array [begin, end]`, key);
+  }
+  const [beginValue, endValue] = offsetsValue.items as [JsonValue, JsonValue];
+  const begin = beginValue.kind === "number" ? exactNonNegativeInteger(beginValue.text) : null;
+  const end = endValue.kind === "number" ? exactNonNegativeInteger(endValue.text) : null;
+  if (begin === null || end === null) {
+    return fail("invalid-header", `tensor '${key}': data_offsets must be non-negative integers`, key);
+  }
+  if (end < begin) return fail("offsets-out-of-order", `tensor '${key}': data_offsets [${begin}, ${end}] end before they begin`, key);
+  if (end > BigInt(dataLength)) {
+    return fail("offsets-beyond-data", `tensor '${key}': data_offsets [${begin}, ${end}] reach past the ${dataLength} data bytes`, key);
+  }
+
+  // Checked multiplication: stop once the product passes the byte range, so a hostile shape stays cheap.
+  const byteRange = end - begin;
+  let bytesNeeded = shape.includes(0) ? 0n : BigInt(ITEM_BYTES[dtype]);
+  for (const d of shape) {
+    if (bytesNeeded > byteRange) break;
+    bytesNeeded *= BigInt(d);
+  }
+  if (bytesNeeded !== byteRange) {
+    return fail(
+      "shape-offset-mismatch",
+      `tensor '${key}': shape [${shape.join(",")}] of ${dtype} does not fill data_offsets [${begin}, ${end}] (${byteRange} bytes)`,
+      key,
+    );
+  }
+  return E.right({ key, dtype, shape, begin: Number(begin), end: Number(end) });
+}
+
+/** The value of a JSON number lexeme when it is written as a plain non-negative integer (no sign, fraction or exponent). */
+function exactNonNegativeInteger(text: string): bigint | null {
+  return /^(0|[1-9][0-9]*)$/.test(text) ? BigInt(text) : null;
+}
+
+/** Tensors, sorted by position, must tile the data section exactly, as the reference implementation requires. */
+function checkLayout(slots: readonly TensorSlot[], dataLength: number): E.Either<DecodeError, void> {
+  const sorted = [...slots].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let expected = 0;
+  let previous: TensorSlot | undefined;
+  for (const slot of sorted) {
+    if (slot.begin < expected) {
+      return fail(
+        "overlapping-offsets",
+        `tensor '${slot.key}' [${slot.begin}, ${slot.end}] overlaps '${previous!.key}' [${previous!.begin}, ${previous!.end}]`,
+        slot.key,
+      );
+    }
+    if (slot.begin > expected) {
+      return fail("hole-in-data", `bytes [${expected}, ${slot.begin}) before tensor '${slot.key}' belong to no tensor`, slot.key);
+    }
+    expected = slot.end;
+    previous = slot;
+  }
+  if (expected !== dataLength) {
+    return fail("trailing-bytes", `${dataLength - expected} bytes after the last tensor belong to no tensor`);
+  }
+  return E.right(undefined);
+}
+
+function readTensor(slot: TensorSlot, data: Uint8Array): E.Either<DecodeError, ConcreteArray> {
+  const raw = data.subarray(slot.begin, slot.end);
+  const count = raw.length / ITEM_BYTES[slot.dtype];
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const make = (storage: TypedArray) => E.right(new ConcreteArray(slot.shape, TARGET_DTYPE[slot.dtype], storage));
+  switch (slot.dtype) {
+    case "F32":
+      return make(LITTLE_ENDIAN_HOST ? new Float32Array(copyBuffer(raw)) : mapValues(Float32Array, count, (i) => view.getFloat32(i * 4, true)));
+    case "F64":
+      return make(LITTLE_ENDIAN_HOST ? new Float64Array(copyBuffer(raw)) : mapValues(Float64Array, count, (i) => view.getFloat64(i * 8, true)));
+    case "I32":
+      return make(LITTLE_ENDIAN_HOST ? new Int32Array(copyBuffer(raw)) : mapValues(Int32Array, count, (i) => view.getInt32(i * 4, true)));
+    case "BOOL":
+      // Any non-zero byte is true (as numpy reads it); storage holds exactly 0 or 1.
+      return make(mapValues(Uint8Array, count, (i) => (raw[i] === 0 ? 0 : 1)));
+    case "F16":
+      return make(mapValues(Float32Array, count, (i) => halfToFloat(view.getUint16(i * 2, true))));
+    case "BF16":
+      return make(mapValues(Float32Array, count, (i) => bfloat16ToFloat(view.getUint16(i * 2, true))));
+    case "I16":
+      return make(mapValues(Int32Array, count, (i) => view.getInt16(i * 2, true)));
+    case "U16":
+      return make(mapValues(Int32Array, count, (i) => view.getUint16(i * 2, true)));
+    case "I8":
+      return make(mapValues(Int32Array, count, (i) => view.getInt8(i)));
+    case "U8":
+      return make(mapValues(Int32Array, count, (i) => raw[i]!));
+    case "U32":
+    case "I64":
+    case "U64":
+      return narrowToInt32(slot, view, count);
+  }
+}
+
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+
+/** Wide integers become int32 when every value fits (PyTorch saves indices and counters as int64). */
+function narrowToInt32(slot: TensorSlot, view: DataView, count: number): E.Either<DecodeError, ConcreteArray> {
+  const out = new Int32Array(count);
+  const width = ITEM_BYTES[slot.dtype];
+  for (let i = 0; i < count; i++) {
+    const low = view.getUint32(i * width, true);
+    // The high word, read signed for I64, decides whether the value fits: it must be the sign extension of the low word.
+    const high = width === 4 ? 0 : slot.dtype === "I64" ? view.getInt32(i * width + 4, true) : view.getUint32(i * width + 4, true);
+    const value = high * 2 ** 32 + low;
+    if (value < INT32_MIN || value > INT32_MAX) {
+      const exact = slot.dtype === "I64" ? view.getBigInt64(i * width, true) : slot.dtype === "U64" ? view.getBigUint64(i * width, true) : low;
+      return fail("integer-out-of-range", `tensor '${slot.key}': ${slot.dtype} value ${exact} at index ${i} does not fit int32`, slot.key);
+    }
+    out[i] = value;
+  }
+  return E.right(new ConcreteArray(slot.shape, "int32", out));
+}
+
+function copyBuffer(raw: Uint8Array): ArrayBuffer {
+  return raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength) as ArrayBuffer;
+}
+
+function mapValues<T extends TypedArray>(Kind: new (n: number) => T, count: number, valueAt: (i: number) => number): T {
+  const out = new Kind(count);
+  for (let i = 0; i < count; i++) out[i] = valueAt(i);
+  return out;
+}
+
+/** Sets an own property even for keys like `__proto__`, so a hostile key cannot change an object's prototype. */
+function defineOwn<T>(target: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Trees from paths
+
+/** Deeper paths than this are refused: no tree this library builds nests so far, and deep trees overflow recursion. */
+export const MAX_PATH_DEPTH = 512;
+
+type PathNode<L> = { readonly kind: "leaf"; readonly value: L } | { readonly kind: "branch"; readonly children: Map<string, PathNode<L>> };
+
+/**
+ * The nested tree whose `tree.flattenWithPath` gives these `[path, leaf]` pairs: dotted paths become nested
+ * objects, and an object whose keys are exactly 0..n-1 becomes a JS array (as the tree module writes arrays).
+ * Keys containing dots, empty subtrees and null leaves do not survive a flatten; use a template for those.
+ */
+export function unflattenPaths<L>(entries: Record<string, L> | Iterable<readonly [string, L]>): E.Either<DecodeError, unknown> {
+  const pairs: Iterable<readonly [string, L]> = isIterable(entries) ? entries : Object.entries(entries);
+  const root: PathNode<L> = { kind: "branch", children: new Map() };
+  let rootLeaf: PathNode<L> | undefined;
+  let count = 0;
+  for (const [path, value] of pairs) {
+    count++;
+    if (path === "") {
+      rootLeaf = { kind: "leaf", value };
+      continue;
+    }
+    const segments = path.split(".", MAX_PATH_DEPTH + 1);
+    if (segments.length > MAX_PATH_DEPTH) return fail("bad-path", `path '${path.slice(0, 80)}…' nests deeper than ${MAX_PATH_DEPTH} levels`, path);
+    let node = root;
+    for (let i = 0; i < segments.length; i++) {
+      const segment = segments[i]!;
+      const existing = node.children.get(segment);
+      const last = i === segments.length - 1;
+      if (last) {
+        if (existing !== undefined) return fail("bad-path", `path '${path}' is given twice, or is also a subtree`, path);
+        node.children.set(segment, { kind: "leaf", value });
+      } else if (existing === undefined) {
+        const branch: PathNode<L> = { kind: "branch", children: new Map() };
+        node.children.set(segment, branch);
+        node = branch;
+      } else if (existing.kind === "leaf") {
+        return fail("bad-path", `'${segments.slice(0, i + 1).join(".")}' is a leaf and also the prefix of '${path}'`, path);
+      } else {
+        node = existing;
+      }
+    }
+  }
+  if (rootLeaf !== undefined) {
+    if (count > 1) return fail("bad-path", "the empty path (a tree that is a single array) appears next to other paths", "");
+    return E.right(rootLeaf.value);
+  }
+  return E.right(buildTree(root));
+}
+
+function isIterable<T>(x: unknown): x is Iterable<T> {
+  return typeof x === "object" && x !== null && Symbol.iterator in x;
+}
+
+function buildTree<L>(node: PathNode<L>): unknown {
+  if (node.kind === "leaf") return node.value;
+  const keys = [...node.children.keys()];
+  if (keys.length > 0 && keys.every((k) => /^(0|[1-9][0-9]*)$/.test(k) && Number(k) < keys.length)) {
+    // Distinct canonical indices below n: exactly 0..n-1, so a JS array.
+    const out = new Array<unknown>(keys.length);
+    for (const [k, child] of node.children) out[Number(k)] = buildTree(child);
+    return out;
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, child] of node.children) defineOwn(out, k, buildTree(child));
+  return out;
+}
+
+/**
+ * The tree in a safetensors file. Without a template it is rebuilt from the dotted keys (`unflattenPaths`);
+ * with one, it has exactly the template's structure, and every leaf must be present with the template
+ * leaf's shape and dtype (a number leaf in the template takes the value of a one-element tensor).
+ */
+export function decodeTree<T = unknown>(bytes: Uint8Array, template?: T): E.Either<DecodeError, T> {
+  const file = decode(bytes);
+  if (E.isLeft(file)) return file;
+  return template === undefined ? (unflattenPaths(file.right) as E.Either<DecodeError, T>) : fillTemplate(file.right, template);
+}
+
+/** The template with each leaf replaced by the tensor at its path, checked against the leaf. */
+export function fillTemplate<T>(tensors: Readonly<Record<string, NdArray>>, template: T): E.Either<DecodeError, T> {
+  const wanted = flattenWithPath<unknown>(template);
+  const paths = new Set(wanted.map(([p]) => p));
+  for (const key of Object.keys(tensors)) {
+    if (!paths.has(key)) return fail("template-mismatch", `the file has '${key}', which the template does not`, key);
+  }
+  const values: unknown[] = [];
+  for (const [path, leaf] of wanted) {
+    const found = Object.hasOwn(tensors, path) ? tensors[path] : undefined;
+    if (found === undefined) return fail("template-mismatch", `the template has '${path}', which the file does not`, path);
+    if (leaf instanceof NdArray) {
+      if (leaf.dtype !== found.dtype || leaf.shape.length !== found.shape.length || leaf.shape.some((d, i) => d !== found.shape[i])) {
+        return fail(
+          "template-mismatch",
+          `'${path}': the file has ${found.dtype}[${found.shape.join(",")}], the template ${leaf.dtype}[${leaf.shape.join(",")}]`,
+          path,
+        );
+      }
+      values.push(found);
+    } else if (typeof leaf === "number") {
+      if (found.size !== 1) return fail("template-mismatch", `'${path}': the template has a number, the file ${found.size} values`, path);
+      values.push(found.item());
+    } else {
+      return fail("template-mismatch", `'${path}': template leaf ${describeValue(leaf)} is neither an array nor a number`, path);
+    }
+  }
+  let i = 0;
+  return E.right(replaceLeaves(template, () => values[i++]) as T);
+}
+
+// Rebuilds the template's containers around new leaves, in the flatten order of tree.flattenWithPath.
+function replaceLeaves(t: unknown, next: () => unknown): unknown {
+  if (t === null || t === undefined) return t;
+  if (Array.isArray(t)) return t.map((c) => replaceLeaves(c, next));
+  if (isPlainObject(t)) {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(t)) defineOwn(out, k, replaceLeaves(t[k], next));
+    return out;
+  }
+  return next();
+}
+
+// ---------------------------------------------------------------------------------------------------
+// A small JSON parser: JSON.parse keeps the last of duplicate keys and reorders integer-like keys, and
+// a safetensors header must reject the first and keep its order. Recursion is bounded by MAX_JSON_DEPTH.
+
+export type JsonValue =
+  | { readonly kind: "object"; readonly entries: readonly (readonly [string, JsonValue])[] }
+  | { readonly kind: "array"; readonly items: readonly JsonValue[] }
+  | { readonly kind: "string"; readonly value: string }
+  /** The number's lexeme, so integers beyond 2^53 stay exact. */
+  | { readonly kind: "number"; readonly text: string }
+  | { readonly kind: "boolean"; readonly value: boolean }
+  | { readonly kind: "null" };
+
+/** A safetensors header nests three levels; anything far deeper is hostile. */
+const MAX_JSON_DEPTH = 64;
+
+class JsonFailure {
+  constructor(readonly error: DecodeError) {}
+}
+
+/** Parses JSON text keeping object entries in order; duplicate keys and excessive nesting are errors. */
+export function parseJson(text: string): E.Either<DecodeError, JsonValue> {
+  let pos = 0;
+  const stop = (kind: DecodeErrorKind, message: string, key?: string): never => {
+    throw new JsonFailure(key === undefined ? { kind, message } : { kind, message, key });
+  };
+  const syntax = (what: string): never => stop("invalid-json", `header JSON: ${what} at character ${pos}`);
+  const skipWhitespace = (): void => {
+    for (;;) {
+      const c = text.charCodeAt(pos);
+      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) pos++;
+      else return;
+    }
+  };
+  const parseString = (): string => {
+    pos++; // opening quote
+    let out = "";
+    let runStart = pos;
+    for (;;) {
+      if (pos >= text.length) syntax("unterminated string");
+      const c = text.charCodeAt(pos);
+      if (c === 0x22) {
+        out += text.slice(runStart, pos);
+        pos++;
+        return out;
+      }
+      if (c < 0x20) syntax("control character in string");
+      if (c !== 0x5c) {
+        pos++;
+        continue;
+      }
+      out += text.slice(runStart, pos);
+      const escape = text[pos + 1];
+      pos += 2;
+      switch (escape) {
+        case '"':
+        case "\\":
+        case "/":
+          out += escape;
+          break;
+        case "b":
+          out += "\b";
+          break;
+        case "f":
+          out += "\f";
+          break;
+        case "n":
+          out += "\n";
+          break;
+        case "r":
+          out += "\r";
+          break;
+        case "t":
+          out += "\t";
+          break;
+        case "u": {
+          const hex = text.slice(pos, pos + 4);
+          if (!/^[0-9a-fA-F]{4}$/.test(hex)) syntax("bad \\u escape");
+          out += String.fromCharCode(Number.parseInt(hex, 16));
+          pos += 4;
+          break;
+        }
+        default:
+          pos--;
+          syntax("bad escape");
+      }
+      runStart = pos;
+    }
+  };
+  const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
+  const parseValue = (depth: number): JsonValue => {
+    if (depth > MAX_JSON_DEPTH) stop("invalid-header", `header JSON nests deeper than ${MAX_JSON_DEPTH} levels`);
+    skipWhitespace();
+    const c = text[pos];
+    if (c === "{") {
+      pos++;
+      const entries: [string, JsonValue][] = [];
+      const keys = new Set<string>();
+      skipWhitespace();
+      if (text[pos] === "}") {
+        pos++;
+        return { kind: "object", entries };
+      }
+      for (;;) {
+        skipWhitespace();
+        if (text[pos] !== '"') syntax("expected a string key");
+        const key = parseString();
+        if (keys.has(key)) stop("duplicate-key", `header JSON has the key ${JSON.stringify(key.slice(0, 80))} twice in one object`, key);
+        keys.add(key);
+        skipWhitespace();
+        if (text[pos] !== ":") syntax("expected ':'");
+        pos++;
+        entries.push([key, parseValue(depth + 1)]);
+        skipWhitespace();
+        if (text[pos] === ",") pos++;
+        else if (text[pos] === "}") {
+          pos++;
+          return { kind: "object", entries };
+        } else syntax("expected ',' or '}'");
+      }
+    }
+    if (c === "[") {
+      pos++;
+      const items: JsonValue[] = [];
+      skipWhitespace();
+      if (text[pos] === "]") {
+        pos++;
+        return { kind: "array", items };
+      }
+      for (;;) {
+        items.push(parseValue(depth + 1));
+        skipWhitespace();
+        if (text[pos] === ",") pos++;
+        else if (text[pos] === "]") {
+          pos++;
+          return { kind: "array", items };
+        } else syntax("expected ',' or ']'");
+      }
+    }
+    if (c === '"') return { kind: "string", value: parseString() };
+    if (text.startsWith("true", pos)) {
+      pos += 4;
+      return { kind: "boolean", value: true };
+    }
+    if (text.startsWith("false", pos)) {
+      pos += 5;
+      return { kind: "boolean", value: false };
+    }
+    if (text.startsWith("null", pos)) {
+      pos += 4;
+      return { kind: "null" };
+    }
+    NUMBER.lastIndex = pos;
+    const match = NUMBER.exec(text);
+    if (match === null) return syntax(pos >= text.length ? "unexpected end" : "unexpected character");
+    pos += match[0].length;
+    return { kind: "number", text: match[0] };
+  };
+  try {
+    const value = parseValue(0);
+    skipWhitespace();
+    if (pos !== text.length) syntax("unexpected text after the value");
+    return E.right(value);
+  } catch (e) {
+    if (e instanceof JsonFailure) return E.left(e.error);
+    throw e;
+  }
+}

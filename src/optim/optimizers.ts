@@ -1,0 +1,408 @@
+/**
+ * torch.optim's optimizers as pure gradient transformations, with PyTorch 1.13's exact update rules
+ * (single-tensor path, ../shared/golden/README.md "Optimizers"). Each returns updates to ADD to the
+ * parameters, computed with array ops only, so `update` traces under jit. Each state holds an int32 step
+ * count, the buffers PyTorch keeps per parameter (zeros at first), and a record of the hyperparameters.
+ */
+import type { NdArray } from "../core/array.js";
+import * as np from "../np.js";
+import { unflatten, zerosLike } from "../tree/index.js";
+import {
+  type GradientTransformation,
+  arrayLeaves,
+  checkArrayLeaves,
+  checkGrads,
+  checkHyperparameter,
+  checkLearningRate,
+  learningRateAt,
+  negate,
+  nextCount,
+  paramLeaves,
+  recordedRate,
+  scaleLeaf,
+  zeroCount,
+} from "./common.js";
+import type { LearningRate } from "./schedules.js";
+
+/** Zero buffers shaped like the params (after checking they are a tree of arrays). */
+function zerosLikeParams(who: string, params: unknown): unknown {
+  checkArrayLeaves(who, params);
+  return zerosLike(params);
+}
+
+/** A tree's leaves, or nulls when the tree is absent (so per-leaf code can index either). */
+function leavesOrNull(tree: unknown, count: number): (NdArray | null)[] {
+  return tree === null ? new Array<null>(count).fill(null) : arrayLeaves(tree)[0];
+}
+
+// ---------------------------------------------------------------------------------------------------
+// SGD
+
+export interface SgdOptions {
+  lr: LearningRate;
+  momentum?: number;
+  dampening?: number;
+  nesterov?: boolean;
+  weightDecay?: number;
+}
+
+export interface SgdHyperparams {
+  lr: number | null;
+  momentum: number;
+  dampening: number;
+  nesterov: boolean;
+  weightDecay: number;
+}
+
+export interface SgdState {
+  /** Updates done so far (int32 scalar). */
+  count: NdArray;
+  hyperparams: SgdHyperparams;
+  /** PyTorch's momentum_buffer per parameter; null without momentum. */
+  momentumBuffer: unknown;
+}
+
+/**
+ * torch.optim.SGD: g = grad + weightDecay * p; with momentum, buf = g at the first step and
+ * momentum * buf + (1 - dampening) * g after; the step is buf, or g + momentum * buf with nesterov;
+ * update = -lr * step.
+ */
+export function sgd(options: SgdOptions): GradientTransformation<SgdState> {
+  const who = "sgd";
+  const lr = checkLearningRate(who, options.lr);
+  const momentum = checkHyperparameter(who, "momentum", options.momentum ?? 0);
+  const dampening = checkHyperparameter(who, "dampening", options.dampening ?? 0);
+  const weightDecay = checkHyperparameter(who, "weightDecay", options.weightDecay ?? 0);
+  const nesterov = options.nesterov ?? false;
+  if (nesterov && (momentum <= 0 || dampening !== 0)) {
+    throw new RangeError(`${who}: nesterov requires momentum > 0 and dampening = 0, got momentum ${momentum}, dampening ${dampening}`);
+  }
+  const hyperparams: SgdHyperparams = { lr: recordedRate(lr), momentum, dampening, nesterov, weightDecay };
+  return {
+    init: (params) => ({
+      count: zeroCount(),
+      hyperparams,
+      momentumBuffer: momentum !== 0 ? zerosLikeParams(`${who}.init`, params) : null,
+    }),
+    update(grads, state, params) {
+      const at = `${who}.update`;
+      if (momentum !== 0) checkGrads(at, grads, state.momentumBuffer, "optimizer state");
+      else checkArrayLeaves(at, grads);
+      const [g, def] = arrayLeaves(grads);
+      const p = weightDecay !== 0 ? paramLeaves(at, grads, params, "weightDecay") : null;
+      const buffers = leavesOrNull(state.momentumBuffer, g.length);
+      const negLr = negate(learningRateAt(at, lr, state.count));
+      const first = np.equal(state.count, 0);
+      const updates: NdArray[] = [];
+      const newBuffers: NdArray[] = [];
+      g.forEach((grad, i) => {
+        let d = weightDecay !== 0 ? np.add(grad, np.multiply(p![i]!, weightDecay)) : grad;
+        if (momentum !== 0) {
+          // PyTorch's first step copies g into the buffer, without dampening.
+          const decayed = np.add(np.multiply(buffers[i]!, momentum), np.multiply(d, 1 - dampening));
+          const buf = np.where(first, d, decayed);
+          newBuffers.push(buf);
+          d = nesterov ? np.add(d, np.multiply(buf, momentum)) : buf;
+        }
+        updates.push(scaleLeaf(d, negLr));
+      });
+      return [
+        unflatten(def, updates),
+        {
+          count: nextCount(state.count),
+          hyperparams: state.hyperparams,
+          momentumBuffer: momentum !== 0 ? unflatten(def, newBuffers) : null,
+        },
+      ];
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Adam, AdamW
+
+export interface AdamOptions {
+  lr?: LearningRate;
+  betas?: readonly [number, number];
+  eps?: number;
+  weightDecay?: number;
+  amsgrad?: boolean;
+}
+
+export interface AdamHyperparams {
+  lr: number | null;
+  betas: [number, number];
+  eps: number;
+  weightDecay: number;
+  amsgrad: boolean;
+}
+
+export interface AdamState {
+  count: NdArray;
+  hyperparams: AdamHyperparams;
+  /** First moment (exp_avg). */
+  expAvg: unknown;
+  /** Second moment (exp_avg_sq). */
+  expAvgSq: unknown;
+  /** Running maximum of the second moment (max_exp_avg_sq); null without amsgrad. */
+  maxExpAvgSq: unknown;
+}
+
+function adamFamily(who: "adam" | "adamw", options: AdamOptions, defaultWeightDecay: number): GradientTransformation<AdamState> {
+  const lr = checkLearningRate(who, options.lr ?? 1e-3);
+  const betas = options.betas ?? [0.9, 0.999];
+  if (!Array.isArray(betas) || betas.length !== 2) throw new TypeError(`${who}: betas must be a pair of numbers`);
+  const beta1 = checkHyperparameter(who, "betas[0]", betas[0], { min: 0, below: 1 });
+  const beta2 = checkHyperparameter(who, "betas[1]", betas[1], { min: 0, below: 1 });
+  const eps = checkHyperparameter(who, "eps", options.eps ?? 1e-8);
+  const weightDecay = checkHyperparameter(who, "weightDecay", options.weightDecay ?? defaultWeightDecay);
+  const amsgrad = options.amsgrad ?? false;
+  const decoupled = who === "adamw";
+  const hyperparams: AdamHyperparams = { lr: recordedRate(lr), betas: [beta1, beta2], eps, weightDecay, amsgrad };
+  return {
+    init(params) {
+      const zeros = (): unknown => zerosLikeParams(`${who}.init`, params);
+      return { count: zeroCount(), hyperparams, expAvg: zeros(), expAvgSq: zeros(), maxExpAvgSq: amsgrad ? zeros() : null };
+    },
+    update(grads, state, params) {
+      const at = `${who}.update`;
+      checkGrads(at, grads, state.expAvg, "optimizer state");
+      const [g, def] = arrayLeaves(grads);
+      const p = weightDecay !== 0 ? paramLeaves(at, grads, params, "weightDecay") : null;
+      const m = arrayLeaves(state.expAvg)[0];
+      const v = arrayLeaves(state.expAvgSq)[0];
+      const vMax = leavesOrNull(state.maxExpAvgSq, g.length);
+      const rate = learningRateAt(at, lr, state.count);
+      // Bias corrections in float64 scalars (PyTorch computes them as Python floats), cast per leaf.
+      const t = np.astype(nextCount(state.count), "float64");
+      const stepSize = np.divide(rate, np.subtract(1, np.power(beta1, t)));
+      const correction2Sqrt = np.sqrt(np.subtract(1, np.power(beta2, t)));
+      const negStepSize = np.negative(stepSize);
+      const decayFactor = decoupled && weightDecay !== 0 ? negate(typeof rate === "number" ? rate * weightDecay : np.multiply(rate, weightDecay)) : 0;
+      const updates: NdArray[] = [];
+      const newM: NdArray[] = [];
+      const newV: NdArray[] = [];
+      const newVMax: NdArray[] = [];
+      g.forEach((grad, i) => {
+        const gi = !decoupled && weightDecay !== 0 ? np.add(grad, np.multiply(p![i]!, weightDecay)) : grad;
+        const mi = np.add(np.multiply(m[i]!, beta1), np.multiply(gi, 1 - beta1));
+        const vi = np.add(np.multiply(v[i]!, beta2), np.multiply(np.multiply(gi, gi), 1 - beta2));
+        newM.push(mi);
+        newV.push(vi);
+        let second = vi;
+        if (amsgrad) {
+          second = np.maximum(vMax[i]!, vi);
+          newVMax.push(second);
+        }
+        // eps after the sqrt and after the bias correction, as PyTorch.
+        const denom = np.add(np.divide(np.sqrt(second), np.astype(correction2Sqrt, gi.dtype)), eps);
+        let update = scaleLeaf(np.divide(mi, denom), negStepSize);
+        // AdamW: p *= 1 - lr * weightDecay, i.e. the update gains -lr * weightDecay * p.
+        if (decoupled && weightDecay !== 0) update = np.add(scaleLeaf(p![i]!, decayFactor), update);
+        updates.push(update);
+      });
+      return [
+        unflatten(def, updates),
+        {
+          count: nextCount(state.count),
+          hyperparams: state.hyperparams,
+          expAvg: unflatten(def, newM),
+          expAvgSq: unflatten(def, newV),
+          maxExpAvgSq: amsgrad ? unflatten(def, newVMax) : null,
+        },
+      ];
+    },
+  };
+}
+
+/**
+ * torch.optim.Adam: g = grad + weightDecay * p; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
+ * update = -(lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps) (v replaced by its running
+ * maximum with amsgrad).
+ */
+export function adam(options: AdamOptions = {}): GradientTransformation<AdamState> {
+  return adamFamily("adam", options, 0);
+}
+
+/** torch.optim.AdamW: Adam without weight decay in the gradient, plus the decoupled -lr * weightDecay * p. */
+export function adamw(options: AdamOptions = {}): GradientTransformation<AdamState> {
+  return adamFamily("adamw", options, 1e-2);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// RMSprop
+
+export interface RmspropOptions {
+  lr?: LearningRate;
+  alpha?: number;
+  eps?: number;
+  weightDecay?: number;
+  momentum?: number;
+  centered?: boolean;
+}
+
+export interface RmspropHyperparams {
+  lr: number | null;
+  alpha: number;
+  eps: number;
+  weightDecay: number;
+  momentum: number;
+  centered: boolean;
+}
+
+export interface RmspropState {
+  count: NdArray;
+  hyperparams: RmspropHyperparams;
+  squareAvg: unknown;
+  /** Running mean of the gradient; null unless centered. */
+  gradAvg: unknown;
+  /** null without momentum. */
+  momentumBuffer: unknown;
+}
+
+/**
+ * torch.optim.RMSprop: g = grad + weightDecay * p; v = alpha v + (1 - alpha) g^2; avg = sqrt(v) + eps
+ * (sqrt(v - gAvg^2) + eps when centered, gAvg = alpha gAvg + (1 - alpha) g); with momentum
+ * buf = momentum buf + g / avg and update = -lr buf, else update = -lr g / avg.
+ */
+export function rmsprop(options: RmspropOptions = {}): GradientTransformation<RmspropState> {
+  const who = "rmsprop";
+  const lr = checkLearningRate(who, options.lr ?? 1e-2);
+  const alpha = checkHyperparameter(who, "alpha", options.alpha ?? 0.99);
+  const eps = checkHyperparameter(who, "eps", options.eps ?? 1e-8);
+  const weightDecay = checkHyperparameter(who, "weightDecay", options.weightDecay ?? 0);
+  const momentum = checkHyperparameter(who, "momentum", options.momentum ?? 0);
+  const centered = options.centered ?? false;
+  const hyperparams: RmspropHyperparams = { lr: recordedRate(lr), alpha, eps, weightDecay, momentum, centered };
+  return {
+    init(params) {
+      const zeros = (): unknown => zerosLikeParams(`${who}.init`, params);
+      return {
+        count: zeroCount(),
+        hyperparams,
+        squareAvg: zeros(),
+        gradAvg: centered ? zeros() : null,
+        momentumBuffer: momentum > 0 ? zeros() : null,
+      };
+    },
+    update(grads, state, params) {
+      const at = `${who}.update`;
+      checkGrads(at, grads, state.squareAvg, "optimizer state");
+      const [g, def] = arrayLeaves(grads);
+      const p = weightDecay !== 0 ? paramLeaves(at, grads, params, "weightDecay") : null;
+      const sq = arrayLeaves(state.squareAvg)[0];
+      const ga = leavesOrNull(state.gradAvg, g.length);
+      const buffers = leavesOrNull(state.momentumBuffer, g.length);
+      const negLr = negate(learningRateAt(at, lr, state.count));
+      const updates: NdArray[] = [];
+      const newSq: NdArray[] = [];
+      const newGa: NdArray[] = [];
+      const newBuffers: NdArray[] = [];
+      g.forEach((grad, i) => {
+        const gi = weightDecay !== 0 ? np.add(grad, np.multiply(p![i]!, weightDecay)) : grad;
+        const sqi = np.add(np.multiply(sq[i]!, alpha), np.multiply(np.multiply(gi, gi), 1 - alpha));
+        newSq.push(sqi);
+        let avg: NdArray;
+        if (centered) {
+          const gai = np.add(np.multiply(ga[i]!, alpha), np.multiply(gi, 1 - alpha));
+          newGa.push(gai);
+          avg = np.sqrt(np.subtract(sqi, np.multiply(gai, gai)));
+        } else {
+          avg = np.sqrt(sqi);
+        }
+        avg = np.add(avg, eps);
+        if (momentum > 0) {
+          const buf = np.add(np.multiply(buffers[i]!, momentum), np.divide(gi, avg));
+          newBuffers.push(buf);
+          updates.push(scaleLeaf(buf, negLr));
+        } else {
+          updates.push(scaleLeaf(np.divide(gi, avg), negLr));
+        }
+      });
+      return [
+        unflatten(def, updates),
+        {
+          count: nextCount(state.count),
+          hyperparams: state.hyperparams,
+          squareAvg: unflatten(def, newSq),
+          gradAvg: centered ? unflatten(def, newGa) : null,
+          momentumBuffer: momentum > 0 ? unflatten(def, newBuffers) : null,
+        },
+      ];
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Adagrad
+
+export interface AdagradOptions {
+  lr?: LearningRate;
+  lrDecay?: number;
+  weightDecay?: number;
+  initialAccumulatorValue?: number;
+  eps?: number;
+}
+
+export interface AdagradHyperparams {
+  lr: number | null;
+  lrDecay: number;
+  weightDecay: number;
+  initialAccumulatorValue: number;
+  eps: number;
+}
+
+export interface AdagradState {
+  count: NdArray;
+  hyperparams: AdagradHyperparams;
+  /** The running sum of squared gradients (state_sum). */
+  sum: unknown;
+}
+
+/**
+ * torch.optim.Adagrad: g = grad + weightDecay * p; clr = lr / (1 + (t - 1) lrDecay);
+ * sum += g^2; update = -clr * g / (sqrt(sum) + eps).
+ */
+export function adagrad(options: AdagradOptions = {}): GradientTransformation<AdagradState> {
+  const who = "adagrad";
+  const lr = checkLearningRate(who, options.lr ?? 1e-2);
+  const lrDecay = checkHyperparameter(who, "lrDecay", options.lrDecay ?? 0);
+  const weightDecay = checkHyperparameter(who, "weightDecay", options.weightDecay ?? 0);
+  const initialAccumulatorValue = checkHyperparameter(who, "initialAccumulatorValue", options.initialAccumulatorValue ?? 0);
+  const eps = checkHyperparameter(who, "eps", options.eps ?? 1e-10);
+  const hyperparams: AdagradHyperparams = { lr: recordedRate(lr), lrDecay, weightDecay, initialAccumulatorValue, eps };
+  return {
+    init(params) {
+      checkArrayLeaves(`${who}.init`, params);
+      const [leaves, def] = arrayLeaves(params);
+      return {
+        count: zeroCount(),
+        hyperparams,
+        sum: unflatten(def, leaves.map((x) => np.fullLike(x, initialAccumulatorValue))),
+      };
+    },
+    update(grads, state, params) {
+      const at = `${who}.update`;
+      checkGrads(at, grads, state.sum, "optimizer state");
+      const [g, def] = arrayLeaves(grads);
+      const p = weightDecay !== 0 ? paramLeaves(at, grads, params, "weightDecay") : null;
+      const sums = arrayLeaves(state.sum)[0];
+      const rate = learningRateAt(at, lr, state.count);
+      // clr = lr / (1 + (t - 1) * lrDecay), with t - 1 the updates done before this one.
+      const decay = np.add(np.multiply(np.astype(state.count, "float64"), lrDecay), 1);
+      const negClr = np.negative(np.divide(rate, decay));
+      const updates: NdArray[] = [];
+      const newSums: NdArray[] = [];
+      g.forEach((grad, i) => {
+        const gi = weightDecay !== 0 ? np.add(grad, np.multiply(p![i]!, weightDecay)) : grad;
+        const si = np.add(sums[i]!, np.multiply(gi, gi));
+        newSums.push(si);
+        updates.push(scaleLeaf(np.divide(gi, np.add(np.sqrt(si), eps)), negClr));
+      });
+      return [
+        unflatten(def, updates),
+        { count: nextCount(state.count), hyperparams: state.hyperparams, sum: unflatten(def, newSums) },
+      ];
+    },
+  };
+}
