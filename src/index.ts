@@ -30,3 +30,4 @@ export {
 export { stopGradient } from "./ops/unary.js";
 export * as random from "./random/index.js";
 export * as optim from "./optim/index.js";
+export * as testing from "./testing/index.js";

@@ -41,7 +41,10 @@ const RESERVED_PREFIX = "tracegrad.";
  */
 export async function save(path: string, tree: unknown, options: SaveOptions = {}): Promise<void> {
   const bytes = encodeCheckpoint(tree, options);
-  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+  const temporary = join(
+    dirname(path),
+    `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`,
+  );
   try {
     const handle = await open(temporary, "wx");
     try {
@@ -61,14 +64,19 @@ export async function save(path: string, tree: unknown, options: SaveOptions = {
 export function encodeCheckpoint(tree: unknown, options: SaveOptions = {}): Uint8Array {
   const metadata: Record<string, string> = {};
   for (const [key, value] of Object.entries(options.metadata ?? {})) {
-    if (key.startsWith(RESERVED_PREFIX)) throw new TypeError(`checkpoint.save: metadata key '${key}' is reserved`);
+    if (key.startsWith(RESERVED_PREFIX))
+      throw new TypeError(`checkpoint.save: metadata key '${key}' is reserved`);
     metadata[key] = value;
   }
   const numberPaths = flattenWithPath<unknown>(tree)
     .filter(([, leaf]) => typeof leaf === "number")
     .map(([path]) => path);
   if (numberPaths.length > 0) metadata[NUMBERS_METADATA_KEY] = JSON.stringify(numberPaths);
-  const arrays = mapTree((leaf: unknown) => (typeof leaf === "number" ? new ConcreteArray([], "float64", Float64Array.of(leaf)) : leaf), tree);
+  const arrays = mapTree(
+    (leaf: unknown) =>
+      typeof leaf === "number" ? new ConcreteArray([], "float64", Float64Array.of(leaf)) : leaf,
+    tree,
+  );
   return encode(arrays, { metadata });
 }
 
@@ -77,14 +85,19 @@ export function encodeCheckpoint(tree: unknown, options: SaveOptions = {}): Uint
  * template's structure and every leaf is checked against it; without one, the tree comes from the keys.
  * Never throws: unreadable files give an IoError, malformed ones a DecodeError.
  */
-export async function load<T = unknown>(path: string, template?: T): Promise<E.Either<DecodeError | IoError, T>> {
+export async function load<T = unknown>(
+  path: string,
+  template?: T,
+): Promise<E.Either<DecodeError | IoError, T>> {
   let bytes: Uint8Array;
   try {
     bytes = await readFile(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const message = `cannot read checkpoint ${path}: ${error instanceof Error ? error.message : String(error)}`;
-    return E.left(code === undefined ? { kind: "io-error", path, message } : { kind: "io-error", path, code, message });
+    return E.left(
+      code === undefined ? { kind: "io-error", path, message } : { kind: "io-error", path, code, message },
+    );
   }
   return decodeCheckpoint<T>(bytes, template);
 }
@@ -94,7 +107,9 @@ export function decodeCheckpoint<T = unknown>(bytes: Uint8Array, template?: T): 
   const file = decodeFile(bytes);
   if (E.isLeft(file)) return file;
   const { tensors, metadata } = file.right;
-  const numbers = Object.hasOwn(metadata, NUMBERS_METADATA_KEY) ? parseNumberPaths(metadata[NUMBERS_METADATA_KEY]!, tensors) : E.right([]);
+  const numbers = Object.hasOwn(metadata, NUMBERS_METADATA_KEY)
+    ? parseNumberPaths(metadata[NUMBERS_METADATA_KEY]!, tensors)
+    : E.right([]);
   if (E.isLeft(numbers)) return numbers;
   const numberPaths = new Set(numbers.right);
   if (template !== undefined) return fillTemplate(tensors, template);
@@ -106,9 +121,16 @@ export function decodeCheckpoint<T = unknown>(bytes: Uint8Array, template?: T): 
 }
 
 /** The `tracegrad.numbers` list, checked: a JSON array of keys of one-element tensors. */
-function parseNumberPaths(text: string, tensors: Readonly<Record<string, NdArray>>): E.Either<DecodeError, string[]> {
+function parseNumberPaths(
+  text: string,
+  tensors: Readonly<Record<string, NdArray>>,
+): E.Either<DecodeError, string[]> {
   const bad = (why: string): E.Either<DecodeError, never> =>
-    E.left({ kind: "invalid-metadata", message: `metadata ${NUMBERS_METADATA_KEY}: ${why}`, key: NUMBERS_METADATA_KEY });
+    E.left({
+      kind: "invalid-metadata",
+      message: `metadata ${NUMBERS_METADATA_KEY}: ${why}`,
+      key: NUMBERS_METADATA_KEY,
+    });
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -119,7 +141,8 @@ function parseNumberPaths(text: string, tensors: Readonly<Record<string, NdArray
   for (const key of parsed) {
     if (typeof key !== "string") return bad("not a JSON array of keys");
     const tensor = Object.hasOwn(tensors, key) ? tensors[key] : undefined;
-    if (!(tensor instanceof NdArray) || tensor.size !== 1) return bad(`'${key.slice(0, 80)}' is not a one-element tensor`);
+    if (!(tensor instanceof NdArray) || tensor.size !== 1)
+      return bad(`'${key.slice(0, 80)}' is not a one-element tensor`);
   }
   return E.right(parsed as string[]);
 }

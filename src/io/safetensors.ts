@@ -12,8 +12,8 @@
 import * as E from "fp-ts/lib/Either.js";
 import { ConcreteArray, NdArray } from "../core/array.js";
 import type { DType, TypedArray } from "../core/dtype.js";
-import { isPlainObject } from "../tree/treedef.js";
 import { flattenWithPath } from "../tree/index.js";
+import { isPlainObject } from "../tree/treedef.js";
 
 // ---------------------------------------------------------------------------------------------------
 // Errors
@@ -69,7 +69,20 @@ function fail(kind: DecodeErrorKind, message: string, key?: string): E.Either<De
 // Dtypes
 
 /** safetensors dtype names this module reads; it writes F32, F64, I32 and BOOL. */
-export type SafetensorsDType = "F64" | "F32" | "F16" | "BF16" | "I64" | "U64" | "I32" | "U32" | "I16" | "U16" | "I8" | "U8" | "BOOL";
+export type SafetensorsDType =
+  | "F64"
+  | "F32"
+  | "F16"
+  | "BF16"
+  | "I64"
+  | "U64"
+  | "I32"
+  | "U32"
+  | "I16"
+  | "U16"
+  | "I8"
+  | "U8"
+  | "BOOL";
 
 const ITEM_BYTES: Readonly<Record<SafetensorsDType, number>> = {
   F64: 8,
@@ -159,15 +172,25 @@ export function encode(tree: unknown, options: EncodeOptions = {}): Uint8Array {
   const seen = new Set<string>();
   const entries = leaves.map(([path, leaf]) => {
     if (!(leaf instanceof NdArray)) {
-      throw new TypeError(`safetensors.encode: the leaf at '${path || "<root>"}' is ${describeValue(leaf)}, not an array`);
+      throw new TypeError(
+        `safetensors.encode: the leaf at '${path || "<root>"}' is ${describeValue(leaf)}, not an array`,
+      );
     }
-    if (path === METADATA_KEY) throw new TypeError(`safetensors.encode: '${METADATA_KEY}' is reserved for metadata`);
+    if (path === METADATA_KEY)
+      throw new TypeError(`safetensors.encode: '${METADATA_KEY}' is reserved for metadata`);
     if (seen.has(path)) {
-      throw new TypeError(`safetensors.encode: two leaves have the path '${path}' (an object key containing a dot?)`);
+      throw new TypeError(
+        `safetensors.encode: two leaves have the path '${path}' (an object key containing a dot?)`,
+      );
     }
     seen.add(path);
     const array = leaf.concrete();
-    return { path, array, fileDType: WRITE_DTYPE[array.dtype], byteLength: array.size * array.data.BYTES_PER_ELEMENT };
+    return {
+      path,
+      array,
+      fileDType: WRITE_DTYPE[array.dtype],
+      byteLength: array.size * array.data.BYTES_PER_ELEMENT,
+    };
   });
 
   // Stable sort by item size, widest first: each tensor then starts at a multiple of its own item size.
@@ -185,7 +208,8 @@ export function encode(tree: unknown, options: EncodeOptions = {}): Uint8Array {
   const fields: string[] = [];
   if (options.metadata !== undefined) {
     for (const [k, v] of Object.entries(options.metadata)) {
-      if (typeof v !== "string") throw new TypeError(`safetensors.encode: metadata '${k}' is ${describeValue(v)}, not a string`);
+      if (typeof v !== "string")
+        throw new TypeError(`safetensors.encode: metadata '${k}' is ${describeValue(v)}, not a string`);
     }
     fields.push(`${JSON.stringify(METADATA_KEY)}:${JSON.stringify(options.metadata)}`);
   }
@@ -259,28 +283,40 @@ interface TensorSlot {
 /** Tensors and metadata of a safetensors file. Everything is validated before any tensor is allocated. */
 export function decodeFile(bytes: Uint8Array): E.Either<DecodeError, DecodedFile> {
   if (bytes.length < 8) {
-    return fail("header-length-beyond-file", `the file has ${bytes.length} bytes, fewer than the 8-byte header length`);
+    return fail(
+      "header-length-beyond-file",
+      `the file has ${bytes.length} bytes, fewer than the 8-byte header length`,
+    );
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = view.getBigUint64(0, true);
   if (headerLength > BigInt(MAX_HEADER_BYTES)) {
-    return fail("header-too-large", `header length ${headerLength} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
+    return fail(
+      "header-too-large",
+      `header length ${headerLength} exceeds the ${MAX_HEADER_BYTES}-byte limit`,
+    );
   }
   const headerEnd = 8 + Number(headerLength);
   if (headerEnd > bytes.length) {
-    return fail("header-length-beyond-file", `header length ${headerLength} reaches past the end of the ${bytes.length}-byte file`);
+    return fail(
+      "header-length-beyond-file",
+      `header length ${headerLength} reaches past the end of the ${bytes.length}-byte file`,
+    );
   }
   let headerText: string;
   try {
     // ignoreBOM keeps a byte-order mark in the text, so the parser rejects it as the reference does.
-    headerText = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes.subarray(8, headerEnd));
+    headerText = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(
+      bytes.subarray(8, headerEnd),
+    );
   } catch {
     return fail("invalid-json", "the header is not valid UTF-8");
   }
   const parsed = parseJson(headerText);
   if (E.isLeft(parsed)) return parsed;
   const root = parsed.right;
-  if (root.kind !== "object") return fail("invalid-header", `the header is a JSON ${root.kind}, not an object`);
+  if (root.kind !== "object")
+    return fail("invalid-header", `the header is a JSON ${root.kind}, not an object`);
 
   const dataLength = bytes.length - headerEnd;
   const metadata: Record<string, string> = {};
@@ -312,17 +348,27 @@ export function decodeFile(bytes: Uint8Array): E.Either<DecodeError, DecodedFile
 function readMetadata(value: JsonValue, into: Record<string, string>): E.Either<DecodeError, void> {
   if (value.kind === "null") return E.right(undefined);
   if (value.kind !== "object") {
-    return fail("invalid-metadata", `${METADATA_KEY} is a JSON ${value.kind}, not an object of strings`, METADATA_KEY);
+    return fail(
+      "invalid-metadata",
+      `${METADATA_KEY} is a JSON ${value.kind}, not an object of strings`,
+      METADATA_KEY,
+    );
   }
   for (const [k, v] of value.entries) {
-    if (v.kind !== "string") return fail("invalid-metadata", `metadata '${k}' is a JSON ${v.kind}, not a string`, k);
+    if (v.kind !== "string")
+      return fail("invalid-metadata", `metadata '${k}' is a JSON ${v.kind}, not a string`, k);
     defineOwn(into, k, v.value);
   }
   return E.right(undefined);
 }
 
-function readTensorInfo(key: string, value: JsonValue, dataLength: number): E.Either<DecodeError, TensorSlot> {
-  if (value.kind !== "object") return fail("invalid-header", `tensor '${key}' is a JSON ${value.kind}, not an object`, key);
+function readTensorInfo(
+  key: string,
+  value: JsonValue,
+  dataLength: number,
+): E.Either<DecodeError, TensorSlot> {
+  if (value.kind !== "object")
+    return fail("invalid-header", `tensor '${key}' is a JSON ${value.kind}, not an object`, key);
   const field = (name: string): JsonValue | undefined => value.entries.find(([k]) => k === name)?.[1];
   const dtypeValue = field("dtype");
   const shapeValue = field("shape");
@@ -330,20 +376,26 @@ function readTensorInfo(key: string, value: JsonValue, dataLength: number): E.Ei
   if (dtypeValue === undefined || shapeValue === undefined || offsetsValue === undefined) {
     return fail("invalid-header", `tensor '${key}' needs dtype, shape and data_offsets`, key);
   }
-  if (dtypeValue.kind !== "string") return fail("invalid-header", `tensor '${key}': dtype is a JSON ${dtypeValue.kind}`, key);
+  if (dtypeValue.kind !== "string")
+    return fail("invalid-header", `tensor '${key}': dtype is a JSON ${dtypeValue.kind}`, key);
   const dtype = dtypeValue.value;
   if (!isSafetensorsDType(dtype)) {
     const why = KNOWN_UNREAD_DTYPES.has(dtype) ? "is not supported" : "is not a safetensors dtype";
     return fail("unknown-dtype", `tensor '${key}': dtype ${JSON.stringify(dtype.slice(0, 40))} ${why}`, key);
   }
 
-  if (shapeValue.kind !== "array") return fail("invalid-header", `tensor '${key}': shape is a JSON ${shapeValue.kind}, not an array`, key);
+  if (shapeValue.kind !== "array")
+    return fail("invalid-header", `tensor '${key}': shape is a JSON ${shapeValue.kind}, not an array`, key);
   const shape: number[] = [];
   for (const dim of shapeValue.items) {
     const n = dim.kind === "number" ? exactNonNegativeInteger(dim.text) : null;
     if (n === null || n > BigInt(Number.MAX_SAFE_INTEGER)) {
       const shown = dim.kind === "number" ? dim.text.slice(0, 40) : `a JSON ${dim.kind}`;
-      return fail("bad-dimension", `tensor '${key}': dimension ${shown} is not a non-negative safe integer`, key);
+      return fail(
+        "bad-dimension",
+        `tensor '${key}': dimension ${shown} is not a non-negative safe integer`,
+        key,
+      );
     }
     shape.push(Number(n));
   }
@@ -357,9 +409,18 @@ function readTensorInfo(key: string, value: JsonValue, dataLength: number): E.Ei
   if (begin === null || end === null) {
     return fail("invalid-header", `tensor '${key}': data_offsets must be non-negative integers`, key);
   }
-  if (end < begin) return fail("offsets-out-of-order", `tensor '${key}': data_offsets [${begin}, ${end}] end before they begin`, key);
+  if (end < begin)
+    return fail(
+      "offsets-out-of-order",
+      `tensor '${key}': data_offsets [${begin}, ${end}] end before they begin`,
+      key,
+    );
   if (end > BigInt(dataLength)) {
-    return fail("offsets-beyond-data", `tensor '${key}': data_offsets [${begin}, ${end}] reach past the ${dataLength} data bytes`, key);
+    return fail(
+      "offsets-beyond-data",
+      `tensor '${key}': data_offsets [${begin}, ${end}] reach past the ${dataLength} data bytes`,
+      key,
+    );
   }
 
   // Checked multiplication: stop once the product passes the byte range, so a hostile shape stays cheap.
@@ -398,7 +459,11 @@ function checkLayout(slots: readonly TensorSlot[], dataLength: number): E.Either
       );
     }
     if (slot.begin > expected) {
-      return fail("hole-in-data", `bytes [${expected}, ${slot.begin}) before tensor '${slot.key}' belong to no tensor`, slot.key);
+      return fail(
+        "hole-in-data",
+        `bytes [${expected}, ${slot.begin}) before tensor '${slot.key}' belong to no tensor`,
+        slot.key,
+      );
     }
     expected = slot.end;
     previous = slot;
@@ -413,14 +478,27 @@ function readTensor(slot: TensorSlot, data: Uint8Array): E.Either<DecodeError, C
   const raw = data.subarray(slot.begin, slot.end);
   const count = raw.length / ITEM_BYTES[slot.dtype];
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  const make = (storage: TypedArray) => E.right(new ConcreteArray(slot.shape, TARGET_DTYPE[slot.dtype], storage));
+  const make = (storage: TypedArray) =>
+    E.right(new ConcreteArray(slot.shape, TARGET_DTYPE[slot.dtype], storage));
   switch (slot.dtype) {
     case "F32":
-      return make(LITTLE_ENDIAN_HOST ? new Float32Array(copyBuffer(raw)) : mapValues(Float32Array, count, (i) => view.getFloat32(i * 4, true)));
+      return make(
+        LITTLE_ENDIAN_HOST
+          ? new Float32Array(copyBuffer(raw))
+          : mapValues(Float32Array, count, (i) => view.getFloat32(i * 4, true)),
+      );
     case "F64":
-      return make(LITTLE_ENDIAN_HOST ? new Float64Array(copyBuffer(raw)) : mapValues(Float64Array, count, (i) => view.getFloat64(i * 8, true)));
+      return make(
+        LITTLE_ENDIAN_HOST
+          ? new Float64Array(copyBuffer(raw))
+          : mapValues(Float64Array, count, (i) => view.getFloat64(i * 8, true)),
+      );
     case "I32":
-      return make(LITTLE_ENDIAN_HOST ? new Int32Array(copyBuffer(raw)) : mapValues(Int32Array, count, (i) => view.getInt32(i * 4, true)));
+      return make(
+        LITTLE_ENDIAN_HOST
+          ? new Int32Array(copyBuffer(raw))
+          : mapValues(Int32Array, count, (i) => view.getInt32(i * 4, true)),
+      );
     case "BOOL":
       // Any non-zero byte is true (as numpy reads it); storage holds exactly 0 or 1.
       return make(mapValues(Uint8Array, count, (i) => (raw[i] === 0 ? 0 : 1)));
@@ -447,17 +525,35 @@ const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
 
 /** Wide integers become int32 when every value fits (PyTorch saves indices and counters as int64). */
-function narrowToInt32(slot: TensorSlot, view: DataView, count: number): E.Either<DecodeError, ConcreteArray> {
+function narrowToInt32(
+  slot: TensorSlot,
+  view: DataView,
+  count: number,
+): E.Either<DecodeError, ConcreteArray> {
   const out = new Int32Array(count);
   const width = ITEM_BYTES[slot.dtype];
   for (let i = 0; i < count; i++) {
     const low = view.getUint32(i * width, true);
     // The high word, read signed for I64, decides whether the value fits: it must be the sign extension of the low word.
-    const high = width === 4 ? 0 : slot.dtype === "I64" ? view.getInt32(i * width + 4, true) : view.getUint32(i * width + 4, true);
+    const high =
+      width === 4
+        ? 0
+        : slot.dtype === "I64"
+          ? view.getInt32(i * width + 4, true)
+          : view.getUint32(i * width + 4, true);
     const value = high * 2 ** 32 + low;
     if (value < INT32_MIN || value > INT32_MAX) {
-      const exact = slot.dtype === "I64" ? view.getBigInt64(i * width, true) : slot.dtype === "U64" ? view.getBigUint64(i * width, true) : low;
-      return fail("integer-out-of-range", `tensor '${slot.key}': ${slot.dtype} value ${exact} at index ${i} does not fit int32`, slot.key);
+      const exact =
+        slot.dtype === "I64"
+          ? view.getBigInt64(i * width, true)
+          : slot.dtype === "U64"
+            ? view.getBigUint64(i * width, true)
+            : low;
+      return fail(
+        "integer-out-of-range",
+        `tensor '${slot.key}': ${slot.dtype} value ${exact} at index ${i} does not fit int32`,
+        slot.key,
+      );
     }
     out[i] = value;
   }
@@ -468,7 +564,11 @@ function copyBuffer(raw: Uint8Array): ArrayBuffer {
   return raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength) as ArrayBuffer;
 }
 
-function mapValues<T extends TypedArray>(Kind: new (n: number) => T, count: number, valueAt: (i: number) => number): T {
+function mapValues<T extends TypedArray>(
+  Kind: new (n: number) => T,
+  count: number,
+  valueAt: (i: number) => number,
+): T {
   const out = new Kind(count);
   for (let i = 0; i < count; i++) out[i] = valueAt(i);
   return out;
@@ -485,47 +585,66 @@ function defineOwn<T>(target: Record<string, T>, key: string, value: T): void {
 /** Deeper paths than this are refused: no tree this library builds nests so far, and deep trees overflow recursion. */
 export const MAX_PATH_DEPTH = 512;
 
-type PathNode<L> = { readonly kind: "leaf"; readonly value: L } | { readonly kind: "branch"; readonly children: Map<string, PathNode<L>> };
+type PathNode<L> =
+  | { readonly kind: "leaf"; readonly value: L }
+  | { readonly kind: "branch"; readonly children: Map<string, PathNode<L>> };
 
 /**
  * The nested tree whose `tree.flattenWithPath` gives these `[path, leaf]` pairs: dotted paths become nested
  * objects, and an object whose keys are exactly 0..n-1 becomes a JS array (as the tree module writes arrays).
  * Keys containing dots, empty subtrees and null leaves do not survive a flatten; use a template for those.
  */
-export function unflattenPaths<L>(entries: Record<string, L> | Iterable<readonly [string, L]>): E.Either<DecodeError, unknown> {
+export function unflattenPaths<L>(
+  entries: Record<string, L> | Iterable<readonly [string, L]>,
+): E.Either<DecodeError, unknown> {
   const pairs: Iterable<readonly [string, L]> = isIterable(entries) ? entries : Object.entries(entries);
   const root: PathNode<L> = { kind: "branch", children: new Map() };
-  let rootLeaf: PathNode<L> | undefined;
+  let rootLeaf: { readonly value: L } | undefined;
   let count = 0;
   for (const [path, value] of pairs) {
     count++;
     if (path === "") {
-      rootLeaf = { kind: "leaf", value };
+      rootLeaf = { value };
       continue;
     }
     const segments = path.split(".", MAX_PATH_DEPTH + 1);
-    if (segments.length > MAX_PATH_DEPTH) return fail("bad-path", `path '${path.slice(0, 80)}…' nests deeper than ${MAX_PATH_DEPTH} levels`, path);
+    if (segments.length > MAX_PATH_DEPTH)
+      return fail(
+        "bad-path",
+        `path '${path.slice(0, 80)}…' nests deeper than ${MAX_PATH_DEPTH} levels`,
+        path,
+      );
     let node = root;
     for (let i = 0; i < segments.length; i++) {
       const segment = segments[i]!;
       const existing = node.children.get(segment);
       const last = i === segments.length - 1;
       if (last) {
-        if (existing !== undefined) return fail("bad-path", `path '${path}' is given twice, or is also a subtree`, path);
+        if (existing !== undefined)
+          return fail("bad-path", `path '${path}' is given twice, or is also a subtree`, path);
         node.children.set(segment, { kind: "leaf", value });
       } else if (existing === undefined) {
         const branch: PathNode<L> = { kind: "branch", children: new Map() };
         node.children.set(segment, branch);
         node = branch;
       } else if (existing.kind === "leaf") {
-        return fail("bad-path", `'${segments.slice(0, i + 1).join(".")}' is a leaf and also the prefix of '${path}'`, path);
+        return fail(
+          "bad-path",
+          `'${segments.slice(0, i + 1).join(".")}' is a leaf and also the prefix of '${path}'`,
+          path,
+        );
       } else {
         node = existing;
       }
     }
   }
   if (rootLeaf !== undefined) {
-    if (count > 1) return fail("bad-path", "the empty path (a tree that is a single array) appears next to other paths", "");
+    if (count > 1)
+      return fail(
+        "bad-path",
+        "the empty path (a tree that is a single array) appears next to other paths",
+        "",
+      );
     return E.right(rootLeaf.value);
   }
   return E.right(buildTree(root));
@@ -557,22 +676,33 @@ function buildTree<L>(node: PathNode<L>): unknown {
 export function decodeTree<T = unknown>(bytes: Uint8Array, template?: T): E.Either<DecodeError, T> {
   const file = decode(bytes);
   if (E.isLeft(file)) return file;
-  return template === undefined ? (unflattenPaths(file.right) as E.Either<DecodeError, T>) : fillTemplate(file.right, template);
+  return template === undefined
+    ? (unflattenPaths(file.right) as E.Either<DecodeError, T>)
+    : fillTemplate(file.right, template);
 }
 
 /** The template with each leaf replaced by the tensor at its path, checked against the leaf. */
-export function fillTemplate<T>(tensors: Readonly<Record<string, NdArray>>, template: T): E.Either<DecodeError, T> {
+export function fillTemplate<T>(
+  tensors: Readonly<Record<string, NdArray>>,
+  template: T,
+): E.Either<DecodeError, T> {
   const wanted = flattenWithPath<unknown>(template);
   const paths = new Set(wanted.map(([p]) => p));
   for (const key of Object.keys(tensors)) {
-    if (!paths.has(key)) return fail("template-mismatch", `the file has '${key}', which the template does not`, key);
+    if (!paths.has(key))
+      return fail("template-mismatch", `the file has '${key}', which the template does not`, key);
   }
   const values: unknown[] = [];
   for (const [path, leaf] of wanted) {
     const found = Object.hasOwn(tensors, path) ? tensors[path] : undefined;
-    if (found === undefined) return fail("template-mismatch", `the template has '${path}', which the file does not`, path);
+    if (found === undefined)
+      return fail("template-mismatch", `the template has '${path}', which the file does not`, path);
     if (leaf instanceof NdArray) {
-      if (leaf.dtype !== found.dtype || leaf.shape.length !== found.shape.length || leaf.shape.some((d, i) => d !== found.shape[i])) {
+      if (
+        leaf.dtype !== found.dtype ||
+        leaf.shape.length !== found.shape.length ||
+        leaf.shape.some((d, i) => d !== found.shape[i])
+      ) {
         return fail(
           "template-mismatch",
           `'${path}': the file has ${found.dtype}[${found.shape.join(",")}], the template ${leaf.dtype}[${leaf.shape.join(",")}]`,
@@ -581,10 +711,19 @@ export function fillTemplate<T>(tensors: Readonly<Record<string, NdArray>>, temp
       }
       values.push(found);
     } else if (typeof leaf === "number") {
-      if (found.size !== 1) return fail("template-mismatch", `'${path}': the template has a number, the file ${found.size} values`, path);
+      if (found.size !== 1)
+        return fail(
+          "template-mismatch",
+          `'${path}': the template has a number, the file ${found.size} values`,
+          path,
+        );
       values.push(found.item());
     } else {
-      return fail("template-mismatch", `'${path}': template leaf ${describeValue(leaf)} is neither an array nor a number`, path);
+      return fail(
+        "template-mismatch",
+        `'${path}': template leaf ${describeValue(leaf)} is neither an array nor a number`,
+        path,
+      );
     }
   }
   let i = 0;
@@ -694,7 +833,8 @@ export function parseJson(text: string): E.Either<DecodeError, JsonValue> {
   };
   const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
   const parseValue = (depth: number): JsonValue => {
-    if (depth > MAX_JSON_DEPTH) stop("invalid-header", `header JSON nests deeper than ${MAX_JSON_DEPTH} levels`);
+    if (depth > MAX_JSON_DEPTH)
+      stop("invalid-header", `header JSON nests deeper than ${MAX_JSON_DEPTH} levels`);
     skipWhitespace();
     const c = text[pos];
     if (c === "{") {
@@ -710,7 +850,12 @@ export function parseJson(text: string): E.Either<DecodeError, JsonValue> {
         skipWhitespace();
         if (text[pos] !== '"') syntax("expected a string key");
         const key = parseString();
-        if (keys.has(key)) stop("duplicate-key", `header JSON has the key ${JSON.stringify(key.slice(0, 80))} twice in one object`, key);
+        if (keys.has(key))
+          stop(
+            "duplicate-key",
+            `header JSON has the key ${JSON.stringify(key.slice(0, 80))} twice in one object`,
+            key,
+          );
         keys.add(key);
         skipWhitespace();
         if (text[pos] !== ":") syntax("expected ':'");

@@ -126,6 +126,10 @@ export const maxPool2dPrim: Primitive<MaxPoolParams> = primitive<MaxPoolParams>(
     maxPool2dKernel(x!.data, g, values, null);
     return [new ConcreteArray(shape, x!.dtype, values)];
   },
+  lower([x], _outs, p) {
+    const g = poolGeometry("max_pool2d", x!.shape, p);
+    return ([xa], [o]) => maxPool2dKernel(xa!, g, o!, null);
+  },
   jvp([x], [t], p) {
     // The primal is read through the same argmax that routes the tangent (one window scan, not two).
     const at = maxPool2dArgmaxPrim.bind1([x!], p);
@@ -153,6 +157,10 @@ export const maxPool2dArgmaxPrim: Primitive<MaxPoolParams> = primitive<MaxPoolPa
     const indices = new Int32Array(sizeOf(shape));
     maxPool2dKernel(x!.data, g, null, indices);
     return [new ConcreteArray(shape, "int32", indices)];
+  },
+  lower([x], _outs, p) {
+    const g = poolGeometry("max_pool2d_argmax", x!.shape, p);
+    return ([xa], [o]) => maxPool2dKernel(xa!, g, null, o as Int32Array);
   },
   jvp: ([x], _t, p) => ({ primalsOut: [maxPool2dArgmaxPrim.bind1([x!], p)], tangentsOut: [] }),
   batch([x], [d], p) {
@@ -194,6 +202,12 @@ export const poolGatherPrim: Primitive<NoParams> = primitive<NoParams>({
     const out = poolGatherKernel(t!.data, idx!.data as Int32Array, n * c, h * w, t!.dtype);
     return [new ConcreteArray(idx!.shape, t!.dtype, out)];
   },
+  lower([t]) {
+    const [n, c, h, w] = t!.shape as [number, number, number, number];
+    return ([ta, idx], [o]) => {
+      poolGatherKernel(ta!, idx as Int32Array, n * c, h * w, t!.dtype, o!);
+    };
+  },
   jvp: ([t, idx], [tt]) => ({
     primalsOut: [poolGatherPrim.bind1([t!, idx!], NO_PARAMS)],
     tangentsOut: [poolGatherPrim.bind1([tt!, idx!], NO_PARAMS)],
@@ -226,6 +240,13 @@ export const poolScatterAddPrim: Primitive<PoolScatterParams> = primitive<PoolSc
       ct!.dtype,
     );
     return [new ConcreteArray([n, c, ...planeShape], ct!.dtype, out)];
+  },
+  lower([ct], [out], { planeShape }) {
+    const [n, c] = ct!.shape as [number, number];
+    const acc = new Float64Array(sizeOf(out!.shape));
+    return ([cta, idx], [o]) => {
+      poolScatterAddKernel(cta!, idx as Int32Array, n * c, planeShape[0] * planeShape[1], ct!.dtype, acc, o!);
+    };
   },
   jvp: ([ct, idx], [tct], p) => ({
     primalsOut: [poolScatterAddPrim.bind1([ct!, idx!], p)],

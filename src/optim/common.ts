@@ -3,10 +3,10 @@
  * learning rates that may be schedules, and the checks that gradients match the optimizer's state.
  */
 import { ConcretizationError, NdArray } from "../core/array.js";
-import { ShapeError, fmtShape, shapeEquals } from "../core/shape.js";
+import { fmtShape, ShapeError, shapeEquals } from "../core/shape.js";
 import * as np from "../np.js";
 import { assertSameStructureOf, flatten, flattenWithPath, leaves } from "../tree/index.js";
-import { type LearningRate, isSchedule } from "./schedules.js";
+import { isSchedule, type LearningRate } from "./schedules.js";
 
 /**
  * A pure gradient transformation (optax's GradientTransformation): `init(params)` builds the state,
@@ -34,7 +34,12 @@ export interface Bounds {
 }
 
 /** Checks that a hyperparameter is a finite number in range: `sgd: momentum must be a finite number >= 0, got -1`. */
-export function checkHyperparameter(who: string, name: string, value: unknown, bounds: Bounds = { min: 0 }): number {
+export function checkHyperparameter(
+  who: string,
+  name: string,
+  value: unknown,
+  bounds: Bounds = { min: 0 },
+): number {
   const { min, below } = bounds;
   const ok =
     typeof value === "number" &&
@@ -50,7 +55,9 @@ export function checkHyperparameter(who: string, name: string, value: unknown, b
           : below !== undefined
             ? `< ${below}`
             : "";
-    throw new RangeError(`${who}: ${name} must be a finite number${range ? ` ${range}` : ""}, got ${String(value)}`);
+    throw new RangeError(
+      `${who}: ${name} must be a finite number${range ? ` ${range}` : ""}, got ${String(value)}`,
+    );
   }
   return value as number;
 }
@@ -61,9 +68,30 @@ export function checkLearningRate(who: string, lr: unknown): LearningRate {
   return checkHyperparameter(who, "lr", lr);
 }
 
-/** The learning rate's number for the state record (null for a schedule, which lives in the closure). */
-export function recordedRate(lr: LearningRate): number | null {
-  return typeof lr === "number" ? lr : null;
+/** Hyperparameters as recorded in a state: float64 (or bool) scalar arrays, null for a schedule's lr. */
+export type HyperparamRecord<K extends string> = { readonly [P in K]: NdArray | null };
+
+/**
+ * The record of hyperparameters kept in a state so a checkpoint says what produced it. Arrays, not JS
+ * numbers: transforms turn number leaves into float32 tracers, while float64 arrays pass through jit
+ * unchanged. Updates compute with the optimizer's own configuration, not with this record.
+ */
+export function recordHyperparams<K extends string>(
+  values: { readonly [P in K]: LearningRate | number | boolean | readonly number[] },
+): HyperparamRecord<K> {
+  const out = {} as { [P in K]: NdArray | null };
+  for (const name of Object.keys(values) as K[]) {
+    const v: LearningRate | number | boolean | readonly number[] = values[name];
+    out[name] =
+      typeof v === "function"
+        ? null
+        : typeof v === "boolean"
+          ? np.scalar(v, "bool")
+          : typeof v === "number"
+            ? np.scalar(v, "float64")
+            : np.array([...(v as readonly number[])], { dtype: "float64" });
+  }
+  return out;
 }
 
 /**
@@ -133,7 +161,8 @@ export function checkArrayLeaves(who: string, grads: unknown): void {
 
 /** The params' leaves, checked against grads; throws if params were needed but not given. */
 export function paramLeaves(who: string, grads: unknown, params: unknown, why: string): NdArray[] {
-  if (params === undefined) throw new TypeError(`${who}: ${why} needs the params: call update(grads, state, params)`);
+  if (params === undefined)
+    throw new TypeError(`${who}: ${why} needs the params: call update(grads, state, params)`);
   checkGrads(who, grads, params, "params");
   return leaves<NdArray>(params);
 }

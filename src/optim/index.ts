@@ -2,7 +2,7 @@
  * Optimizers as pure gradient transformations (optax's design, torch.optim's names and update rules):
  * `const [updates, state2] = opt.update(grads, state, params); params = optim.applyUpdates(params, updates)`.
  */
-export { type GradientTransformation } from "./common.js";
+export type { GradientTransformation } from "./common.js";
 export {
   type AdagradHyperparams,
   type AdagradOptions,
@@ -10,24 +10,24 @@ export {
   type AdamHyperparams,
   type AdamOptions,
   type AdamState,
-  type RmspropHyperparams,
-  type RmspropOptions,
-  type RmspropState,
-  type SgdHyperparams,
-  type SgdOptions,
-  type SgdState,
   adagrad,
   adam,
   adamw,
+  type RmspropHyperparams,
+  type RmspropOptions,
+  type RmspropState,
   rmsprop,
+  type SgdHyperparams,
+  type SgdOptions,
+  type SgdState,
   sgd,
 } from "./optimizers.js";
+export type { LearningRate, Schedule } from "./schedules.js";
 export * as schedules from "./schedules.js";
-export { type LearningRate, type Schedule } from "./schedules.js";
 export {
-  type CountState,
   addWeightDecay,
   applyUpdates,
+  type CountState,
   chain,
   clip,
   clipByGlobalNorm,

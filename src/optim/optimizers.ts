@@ -2,23 +2,25 @@
  * torch.optim's optimizers as pure gradient transformations, with PyTorch 1.13's exact update rules
  * (single-tensor path, ../shared/golden/README.md "Optimizers"). Each returns updates to ADD to the
  * parameters, computed with array ops only, so `update` traces under jit. Each state holds an int32 step
- * count, the buffers PyTorch keeps per parameter (zeros at first), and a record of the hyperparameters.
+ * count, the buffers PyTorch keeps per parameter (zeros at first), and a record of the hyperparameters
+ * (scalar arrays; the update computes with the optimizer's own configuration).
  */
 import type { NdArray } from "../core/array.js";
 import * as np from "../np.js";
 import { unflatten, zerosLike } from "../tree/index.js";
 import {
-  type GradientTransformation,
   arrayLeaves,
   checkArrayLeaves,
   checkGrads,
   checkHyperparameter,
   checkLearningRate,
+  type GradientTransformation,
+  type HyperparamRecord,
   learningRateAt,
   negate,
   nextCount,
   paramLeaves,
-  recordedRate,
+  recordHyperparams,
   scaleLeaf,
   zeroCount,
 } from "./common.js";
@@ -46,13 +48,7 @@ export interface SgdOptions {
   weightDecay?: number;
 }
 
-export interface SgdHyperparams {
-  lr: number | null;
-  momentum: number;
-  dampening: number;
-  nesterov: boolean;
-  weightDecay: number;
-}
+export type SgdHyperparams = HyperparamRecord<"lr" | "momentum" | "dampening" | "nesterov" | "weightDecay">;
 
 export interface SgdState {
   /** Updates done so far (int32 scalar). */
@@ -75,9 +71,11 @@ export function sgd(options: SgdOptions): GradientTransformation<SgdState> {
   const weightDecay = checkHyperparameter(who, "weightDecay", options.weightDecay ?? 0);
   const nesterov = options.nesterov ?? false;
   if (nesterov && (momentum <= 0 || dampening !== 0)) {
-    throw new RangeError(`${who}: nesterov requires momentum > 0 and dampening = 0, got momentum ${momentum}, dampening ${dampening}`);
+    throw new RangeError(
+      `${who}: nesterov requires momentum > 0 and dampening = 0, got momentum ${momentum}, dampening ${dampening}`,
+    );
   }
-  const hyperparams: SgdHyperparams = { lr: recordedRate(lr), momentum, dampening, nesterov, weightDecay };
+  const hyperparams: SgdHyperparams = recordHyperparams({ lr, momentum, dampening, nesterov, weightDecay });
   return {
     init: (params) => ({
       count: zeroCount(),
@@ -129,13 +127,7 @@ export interface AdamOptions {
   amsgrad?: boolean;
 }
 
-export interface AdamHyperparams {
-  lr: number | null;
-  betas: [number, number];
-  eps: number;
-  weightDecay: number;
-  amsgrad: boolean;
-}
+export type AdamHyperparams = HyperparamRecord<"lr" | "betas" | "eps" | "weightDecay" | "amsgrad">;
 
 export interface AdamState {
   count: NdArray;
@@ -148,21 +140,38 @@ export interface AdamState {
   maxExpAvgSq: unknown;
 }
 
-function adamFamily(who: "adam" | "adamw", options: AdamOptions, defaultWeightDecay: number): GradientTransformation<AdamState> {
+function adamFamily(
+  who: "adam" | "adamw",
+  options: AdamOptions,
+  defaultWeightDecay: number,
+): GradientTransformation<AdamState> {
   const lr = checkLearningRate(who, options.lr ?? 1e-3);
   const betas = options.betas ?? [0.9, 0.999];
-  if (!Array.isArray(betas) || betas.length !== 2) throw new TypeError(`${who}: betas must be a pair of numbers`);
+  if (!Array.isArray(betas) || betas.length !== 2)
+    throw new TypeError(`${who}: betas must be a pair of numbers`);
   const beta1 = checkHyperparameter(who, "betas[0]", betas[0], { min: 0, below: 1 });
   const beta2 = checkHyperparameter(who, "betas[1]", betas[1], { min: 0, below: 1 });
   const eps = checkHyperparameter(who, "eps", options.eps ?? 1e-8);
   const weightDecay = checkHyperparameter(who, "weightDecay", options.weightDecay ?? defaultWeightDecay);
   const amsgrad = options.amsgrad ?? false;
   const decoupled = who === "adamw";
-  const hyperparams: AdamHyperparams = { lr: recordedRate(lr), betas: [beta1, beta2], eps, weightDecay, amsgrad };
+  const hyperparams: AdamHyperparams = recordHyperparams({
+    lr,
+    betas: [beta1, beta2],
+    eps,
+    weightDecay,
+    amsgrad,
+  });
   return {
     init(params) {
       const zeros = (): unknown => zerosLikeParams(`${who}.init`, params);
-      return { count: zeroCount(), hyperparams, expAvg: zeros(), expAvgSq: zeros(), maxExpAvgSq: amsgrad ? zeros() : null };
+      return {
+        count: zeroCount(),
+        hyperparams,
+        expAvg: zeros(),
+        expAvgSq: zeros(),
+        maxExpAvgSq: amsgrad ? zeros() : null,
+      };
     },
     update(grads, state, params) {
       const at = `${who}.update`;
@@ -178,7 +187,10 @@ function adamFamily(who: "adam" | "adamw", options: AdamOptions, defaultWeightDe
       const stepSize = np.divide(rate, np.subtract(1, np.power(beta1, t)));
       const correction2Sqrt = np.sqrt(np.subtract(1, np.power(beta2, t)));
       const negStepSize = np.negative(stepSize);
-      const decayFactor = decoupled && weightDecay !== 0 ? negate(typeof rate === "number" ? rate * weightDecay : np.multiply(rate, weightDecay)) : 0;
+      const decayFactor =
+        decoupled && weightDecay !== 0
+          ? negate(typeof rate === "number" ? rate * weightDecay : np.multiply(rate, weightDecay))
+          : 0;
       const updates: NdArray[] = [];
       const newM: NdArray[] = [];
       const newV: NdArray[] = [];
@@ -241,14 +253,9 @@ export interface RmspropOptions {
   centered?: boolean;
 }
 
-export interface RmspropHyperparams {
-  lr: number | null;
-  alpha: number;
-  eps: number;
-  weightDecay: number;
-  momentum: number;
-  centered: boolean;
-}
+export type RmspropHyperparams = HyperparamRecord<
+  "lr" | "alpha" | "eps" | "weightDecay" | "momentum" | "centered"
+>;
 
 export interface RmspropState {
   count: NdArray;
@@ -273,7 +280,14 @@ export function rmsprop(options: RmspropOptions = {}): GradientTransformation<Rm
   const weightDecay = checkHyperparameter(who, "weightDecay", options.weightDecay ?? 0);
   const momentum = checkHyperparameter(who, "momentum", options.momentum ?? 0);
   const centered = options.centered ?? false;
-  const hyperparams: RmspropHyperparams = { lr: recordedRate(lr), alpha, eps, weightDecay, momentum, centered };
+  const hyperparams: RmspropHyperparams = recordHyperparams({
+    lr,
+    alpha,
+    eps,
+    weightDecay,
+    momentum,
+    centered,
+  });
   return {
     init(params) {
       const zeros = (): unknown => zerosLikeParams(`${who}.init`, params);
@@ -344,13 +358,9 @@ export interface AdagradOptions {
   eps?: number;
 }
 
-export interface AdagradHyperparams {
-  lr: number | null;
-  lrDecay: number;
-  weightDecay: number;
-  initialAccumulatorValue: number;
-  eps: number;
-}
+export type AdagradHyperparams = HyperparamRecord<
+  "lr" | "lrDecay" | "weightDecay" | "initialAccumulatorValue" | "eps"
+>;
 
 export interface AdagradState {
   count: NdArray;
@@ -368,9 +378,19 @@ export function adagrad(options: AdagradOptions = {}): GradientTransformation<Ad
   const lr = checkLearningRate(who, options.lr ?? 1e-2);
   const lrDecay = checkHyperparameter(who, "lrDecay", options.lrDecay ?? 0);
   const weightDecay = checkHyperparameter(who, "weightDecay", options.weightDecay ?? 0);
-  const initialAccumulatorValue = checkHyperparameter(who, "initialAccumulatorValue", options.initialAccumulatorValue ?? 0);
+  const initialAccumulatorValue = checkHyperparameter(
+    who,
+    "initialAccumulatorValue",
+    options.initialAccumulatorValue ?? 0,
+  );
   const eps = checkHyperparameter(who, "eps", options.eps ?? 1e-10);
-  const hyperparams: AdagradHyperparams = { lr: recordedRate(lr), lrDecay, weightDecay, initialAccumulatorValue, eps };
+  const hyperparams: AdagradHyperparams = recordHyperparams({
+    lr,
+    lrDecay,
+    weightDecay,
+    initialAccumulatorValue,
+    eps,
+  });
   return {
     init(params) {
       checkArrayLeaves(`${who}.init`, params);
@@ -378,7 +398,10 @@ export function adagrad(options: AdagradOptions = {}): GradientTransformation<Ad
       return {
         count: zeroCount(),
         hyperparams,
-        sum: unflatten(def, leaves.map((x) => np.fullLike(x, initialAccumulatorValue))),
+        sum: unflatten(
+          def,
+          leaves.map((x) => np.fullLike(x, initialAccumulatorValue)),
+        ),
       };
     },
     update(grads, state, params) {

@@ -22,7 +22,10 @@ export function isSchedule(x: unknown): x is Schedule {
 }
 
 /** Builds a Schedule from its two forms. */
-export function makeSchedule(onNumber: (step: number) => number, onArray: (step: NdArray) => NdArray): Schedule {
+export function makeSchedule(
+  onNumber: (step: number) => number,
+  onArray: (step: NdArray) => NdArray,
+): Schedule {
   return Object.assign((step: number) => onNumber(step), { onArray });
 }
 
@@ -36,7 +39,8 @@ function finite(who: string, name: string, value: number): number {
 }
 
 function positiveInteger(who: string, name: string, value: number): number {
-  if (!Number.isInteger(value) || value <= 0) throw new RangeError(`${who}: ${name} must be a positive integer, got ${value}`);
+  if (!Number.isInteger(value) || value <= 0)
+    throw new RangeError(`${who}: ${name} must be a positive integer, got ${value}`);
   return value;
 }
 
@@ -154,7 +158,12 @@ export interface LinearScheduleOptions {
 }
 
 /** optax's linear_schedule: from init to end over transitionSteps (after transitionBegin), then end. */
-export function linearSchedule({ init, end, transitionSteps, transitionBegin = 0 }: LinearScheduleOptions): Schedule {
+export function linearSchedule({
+  init,
+  end,
+  transitionSteps,
+  transitionBegin = 0,
+}: LinearScheduleOptions): Schedule {
   const who = "schedules.linearSchedule";
   finite(who, "init", init);
   finite(who, "end", end);
@@ -196,13 +205,21 @@ export interface WarmupCosineDecayOptions {
 }
 
 /** optax's warmup_cosine_decay_schedule: linear warm-up to peak, then cosine decay to end by decaySteps. */
-export function warmupCosineDecay({ init = 0, peak, warmupSteps, decaySteps, end = 0 }: WarmupCosineDecayOptions): Schedule {
+export function warmupCosineDecay({
+  init = 0,
+  peak,
+  warmupSteps,
+  decaySteps,
+  end = 0,
+}: WarmupCosineDecayOptions): Schedule {
   const who = "schedules.warmupCosineDecay";
   finite(who, "peak", peak);
   if (peak === 0) throw new RangeError(`${who}: peak must be non-zero`);
   positiveInteger(who, "warmupSteps", warmupSteps);
   if (!Number.isInteger(decaySteps) || decaySteps <= warmupSteps) {
-    throw new RangeError(`${who}: decaySteps must be an integer greater than warmupSteps (${warmupSteps}), got ${decaySteps}`);
+    throw new RangeError(
+      `${who}: decaySteps must be an integer greater than warmupSteps (${warmupSteps}), got ${decaySteps}`,
+    );
   }
   return joinSchedules(
     [
@@ -220,9 +237,12 @@ export function warmupCosineDecay({ init = 0, peak, warmupSteps, decaySteps, end
 export function joinSchedules(schedules: readonly Schedule[], boundaries: readonly number[]): Schedule {
   const who = "schedules.joinSchedules";
   if (schedules.length === 0 || boundaries.length !== schedules.length - 1) {
-    throw new RangeError(`${who}: need n schedules and n - 1 boundaries, got ${schedules.length} and ${boundaries.length}`);
+    throw new RangeError(
+      `${who}: need n schedules and n - 1 boundaries, got ${schedules.length} and ${boundaries.length}`,
+    );
   }
-  if (!schedules.every(isSchedule)) throw new TypeError(`${who}: every schedule must be a Schedule (from optim.schedules)`);
+  if (!schedules.every(isSchedule))
+    throw new TypeError(`${who}: every schedule must be a Schedule (from optim.schedules)`);
   boundaries.forEach((b, i) => {
     nonNegativeInteger(who, `boundaries[${i}]`, b);
     if (i > 0 && b < boundaries[i - 1]!) throw new RangeError(`${who}: boundaries must be non-decreasing`);

@@ -6,11 +6,11 @@ import type { NdArray } from "../core/array.js";
 import * as np from "../np.js";
 import { assertSameStructureOf, map, unflatten } from "../tree/index.js";
 import {
-  type GradientTransformation,
   arrayLeaves,
   checkArrayLeaves,
   checkHyperparameter,
   checkLearningRate,
+  type GradientTransformation,
   learningRateAt,
   negate,
   nextCount,
@@ -41,7 +41,9 @@ export function chain(...transforms: GradientTransformation[]): GradientTransfor
     init: (params) => transforms.map((t) => t.init(params)),
     update(grads, state, params) {
       if (!Array.isArray(state) || state.length !== transforms.length) {
-        throw new TypeError(`chain.update: expected a state list of ${transforms.length} entries (from chain.init)`);
+        throw new TypeError(
+          `chain.update: expected a state list of ${transforms.length} entries (from chain.init)`,
+        );
       }
       let updates = grads;
       const next = transforms.map((t, i) => {

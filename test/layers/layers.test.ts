@@ -370,6 +370,9 @@ describe("dropout", () => {
     m.apply({}, input);
     expect(keys[0]?.shape).toEqual([2]);
     expect(keys[1]).toBeUndefined();
+    // A sub-layer called twice (shared) draws a fresh mask on each call.
+    const twice = layers.named({ drop: layers.dropout(0.5) }, (l, h) => l.drop(h).sub(l.drop(h)));
+    expect(values(twice.apply({}, input, train)).some((v) => v !== 0)).toBe(true);
   });
 });
 

@@ -29,6 +29,22 @@ export interface ConvGeometry {
   groups: number;
 }
 
+/** Elements of the im2col matrix of one image and group: [Cg*KH*KW, OH*OW]. */
+export function colsSize(g: ConvGeometry): number {
+  return (g.inChannels / g.groups) * g.kernelHeight * g.kernelWidth * g.outHeight * g.outWidth;
+}
+
+export function weightSize(g: ConvGeometry): number {
+  return g.outChannels * (g.inChannels / g.groups) * g.kernelHeight * g.kernelWidth;
+}
+
+/** `data` as float64: itself when it already is, else widened into `scratch`. */
+export function widenInto(data: TypedArray, scratch: Float64Array | null): Float64Array {
+  if (scratch === null) return data as Float64Array;
+  scratch.set(data);
+  return scratch;
+}
+
 /** Storage as float64: the array itself when it already is, else a widened copy. */
 export function toFloat64(data: TypedArray): Float64Array {
   return data instanceof Float64Array ? data : Float64Array.from(data);
@@ -192,14 +208,19 @@ function gemmAccumulate(
 }
 
 /** y[n, o] = sum over the input channels c of o's group of x[n, c] (cross-correlated with) w[o, c]. */
-export function conv2dKernel(x: Float64Array, w: Float64Array, g: ConvGeometry): Float64Array {
+export function conv2dKernel(
+  x: Float64Array,
+  w: Float64Array,
+  g: ConvGeometry,
+  out: Float64Array = new Float64Array(g.batch * g.outChannels * g.outHeight * g.outWidth),
+  cols: Float64Array = new Float64Array(colsSize(g)),
+): Float64Array {
   const { batch: N, inChannels: C, inHeight: H, inWidth: W, outChannels: O, groups: G } = g;
   const Cg = C / G;
   const Og = O / G;
   const K = Cg * g.kernelHeight * g.kernelWidth;
   const P = g.outHeight * g.outWidth;
-  const out = new Float64Array(N * O * P);
-  const cols = new Float64Array(K * P);
+  out.fill(0);
   for (let n = 0; n < N; n++) {
     for (let gi = 0; gi < G; gi++) {
       im2col(x, (n * C + gi * Cg) * H * W, cols, Cg, g);
@@ -210,16 +231,21 @@ export function conv2dKernel(x: Float64Array, w: Float64Array, g: ConvGeometry):
 }
 
 /** The gradient of conv2d with respect to its input: cols = wᵀ @ ct per image and group, then col2im. */
-export function conv2dInputGradKernel(ct: Float64Array, w: Float64Array, g: ConvGeometry): Float64Array {
+export function conv2dInputGradKernel(
+  ct: Float64Array,
+  w: Float64Array,
+  g: ConvGeometry,
+  out: Float64Array = new Float64Array(g.batch * g.inChannels * g.inHeight * g.inWidth),
+  cols: Float64Array = new Float64Array(colsSize(g)),
+  wT: Float64Array = new Float64Array(weightSize(g)),
+): Float64Array {
   const { batch: N, inChannels: C, inHeight: H, inWidth: W, outChannels: O, groups: G } = g;
   const Cg = C / G;
   const Og = O / G;
   const K = Cg * g.kernelHeight * g.kernelWidth;
   const P = g.outHeight * g.outWidth;
-  const out = new Float64Array(N * C * H * W);
-  const cols = new Float64Array(K * P);
+  out.fill(0);
   // wᵀ per group, so the product below walks rows of both operands.
-  const wT = new Float64Array(G * K * Og);
   for (let gi = 0; gi < G; gi++) {
     for (let o = 0; o < Og; o++) {
       for (let kk = 0; kk < K; kk++) wT[gi * K * Og + kk * Og + o] = w[(gi * Og + o) * K + kk]!;
@@ -236,14 +262,19 @@ export function conv2dInputGradKernel(ct: Float64Array, w: Float64Array, g: Conv
 }
 
 /** The gradient of conv2d with respect to its weight: wbar[o, k] = sum over images of ct[n, o] · cols[k]. */
-export function conv2dWeightGradKernel(x: Float64Array, ct: Float64Array, g: ConvGeometry): Float64Array {
+export function conv2dWeightGradKernel(
+  x: Float64Array,
+  ct: Float64Array,
+  g: ConvGeometry,
+  out: Float64Array = new Float64Array(weightSize(g)),
+  cols: Float64Array = new Float64Array(colsSize(g)),
+): Float64Array {
   const { batch: N, inChannels: C, inHeight: H, inWidth: W, outChannels: O, groups: G } = g;
   const Cg = C / G;
   const Og = O / G;
   const K = Cg * g.kernelHeight * g.kernelWidth;
   const P = g.outHeight * g.outWidth;
-  const out = new Float64Array(O * K);
-  const cols = new Float64Array(K * P);
+  out.fill(0);
   for (let n = 0; n < N; n++) {
     for (let gi = 0; gi < G; gi++) {
       im2col(x, (n * C + gi * Cg) * H * W, cols, Cg, g);

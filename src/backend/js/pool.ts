@@ -66,9 +66,9 @@ export function poolGatherKernel(
   planes: number,
   planeSize: number,
   dtype: DType,
+  out: TypedArray = storageFor(dtype, idx.length),
 ): TypedArray {
   const per = idx.length / planes;
-  const out = storageFor(dtype, idx.length);
   for (let p = 0; p < planes; p++) {
     const base = p * planeSize;
     const o0 = p * per;
@@ -89,9 +89,11 @@ export function poolScatterAddKernel(
   planes: number,
   planeSize: number,
   dtype: DType,
+  acc: Float64Array = new Float64Array(planes * planeSize),
+  out: TypedArray | null = null,
 ): TypedArray {
   const per = idx.length / planes;
-  const acc = new Float64Array(planes * planeSize);
+  acc.fill(0);
   for (let p = 0; p < planes; p++) {
     const base = p * planeSize;
     const o0 = p * per;
@@ -102,8 +104,12 @@ export function poolScatterAddKernel(
       acc[base + at]! += ct[o0 + k];
     }
   }
+  if (out !== null) {
+    out.set(acc);
+    return out;
+  }
   if (dtype === "float64") return acc;
-  const out = storageFor(dtype, acc.length);
-  out.set(acc);
-  return out;
+  const narrowed = storageFor(dtype, acc.length);
+  narrowed.set(acc);
+  return narrowed;
 }

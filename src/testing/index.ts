@@ -1,0 +1,16 @@
+/**
+ * Testing tools (public API): gradient checking against finite differences, fast-check arbitraries for
+ * arrays and pytrees, tree comparison with a readable diff, and property-run parameters.
+ */
+export * as arb from "./arbitraries.js";
+export type { ArrayOptions, BroadcastOptions, ElementOptions, ShapeOptions, Tree, TreeOptions } from "./arbitraries.js";
+export { AllCloseError, type AllCloseOptions, assertAllClose } from "./all-close.js";
+export {
+  type CheckGradsOptions,
+  checkGrads,
+  GradientCheckError,
+  type GradientCheckReport,
+  type GradientMismatch,
+  type GradMode,
+} from "./check-grads.js";
+export { DEFAULT_RUNS, type PropertyOptions, propertyParameters } from "./properties.js";
