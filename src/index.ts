@@ -29,5 +29,7 @@ export {
 } from "./transforms/index.js";
 export { stopGradient } from "./ops/unary.js";
 export * as random from "./random/index.js";
+export { type BackendInfo, backend, setBackend } from "./backend/index.js";
 export * as optim from "./optim/index.js";
 export * as testing from "./testing/index.js";
+export * as viz from "./viz/index.js";

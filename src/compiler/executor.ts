@@ -8,7 +8,7 @@ import { type AbstractValue, ConcreteArray, fmtAval, type NdArray } from "../cor
 import { storageFor, type TypedArray } from "../core/dtype.js";
 import { type Atom, type Equation, Literal, type Program, Var } from "../core/ir.js";
 import type { Kernel } from "../core/primitive.js";
-import { sizeOf } from "../core/shape.js";
+import { shapeEquals, sizeOf } from "../core/shape.js";
 import { avalBytes, type FusedGroup, fuse, generateFusedKernel, type Step } from "./fusion.js";
 import { type ClosedProgram, optimize } from "./passes.js";
 
@@ -215,7 +215,10 @@ export function compile(closed: ClosedProgram, donatable: readonly boolean[]): E
       }
       for (const call of calls) call();
       const outs = program.outputs.map((a) => materialize(a, table, tableIndex, placement, rootOf, args));
-      for (let i = 0; i < inputCount; i++) if (donate[i] && !args[i]!.isDonated) args[i]!.donate();
+      // A donated input returned unchanged is its own output: it stays valid.
+      for (let i = 0; i < inputCount; i++) {
+        if (donate[i] && !args[i]!.isDonated && !outs.includes(args[i]!)) args[i]!.donate();
+      }
       return outs;
     },
     toString() {
@@ -225,13 +228,16 @@ export function compile(closed: ClosedProgram, donatable: readonly boolean[]): E
   return executable;
 }
 
+const WIDTH = { float64: 8, float32: 4, int32: 4, bool: 1 } as const;
+
+/**
+ * Whether a fused loop may write its outputs over input `v`: v is read only at the loop index (same
+ * shape as the loop, not through a broadcast), and no output is wider than v's elements, so every
+ * write lands on elements already read.
+ */
 function fullShapeInputOf(step: Step, v: Var): boolean {
-  if (step.kind !== "fused") return false;
-  return (
-    step.inputs.includes(v) &&
-    sizeOf(v.aval.shape) === sizeOf(step.shape) &&
-    v.aval.shape.length === step.shape.length
-  );
+  if (step.kind !== "fused" || !step.inputs.includes(v) || !shapeEquals(v.aval.shape, step.shape)) return false;
+  return step.outputs.every((o) => WIDTH[o.aval.dtype] <= WIDTH[v.aval.dtype]);
 }
 
 function materialize(

@@ -45,6 +45,8 @@ export interface ArrayMethods {
   broadcastTo(shape: readonly number[]): NdArray;
   astype(dtype: DType): NdArray;
   matmul(y: NdArray): NdArray;
+  /** Iterates over the first axis, like numpy (`const [k1, k2] = random.split(key)`). */
+  [Symbol.iterator](): Iterator<NdArray>;
   /** Transposed: the last two axes swapped (all axes reversed for rank < 2 is a no-op). */
   readonly T: NdArray;
 }

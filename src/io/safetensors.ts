@@ -283,18 +283,12 @@ interface TensorSlot {
 /** Tensors and metadata of a safetensors file. Everything is validated before any tensor is allocated. */
 export function decodeFile(bytes: Uint8Array): E.Either<DecodeError, DecodedFile> {
   if (bytes.length < 8) {
-    return fail(
-      "header-length-beyond-file",
-      `the file has ${bytes.length} bytes, fewer than the 8-byte header length`,
-    );
+    return fail("header-length-beyond-file", `the file has ${bytes.length} bytes, fewer than the 8-byte header length`);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = view.getBigUint64(0, true);
   if (headerLength > BigInt(MAX_HEADER_BYTES)) {
-    return fail(
-      "header-too-large",
-      `header length ${headerLength} exceeds the ${MAX_HEADER_BYTES}-byte limit`,
-    );
+    return fail("header-too-large", `header length ${headerLength} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
   }
   const headerEnd = 8 + Number(headerLength);
   if (headerEnd > bytes.length) {
@@ -306,31 +300,14 @@ export function decodeFile(bytes: Uint8Array): E.Either<DecodeError, DecodedFile
   let headerText: string;
   try {
     // ignoreBOM keeps a byte-order mark in the text, so the parser rejects it as the reference does.
-    headerText = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(
-      bytes.subarray(8, headerEnd),
-    );
+    headerText = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes.subarray(8, headerEnd));
   } catch {
     return fail("invalid-json", "the header is not valid UTF-8");
   }
-  const parsed = parseJson(headerText);
-  if (E.isLeft(parsed)) return parsed;
-  const root = parsed.right;
-  if (root.kind !== "object")
-    return fail("invalid-header", `the header is a JSON ${root.kind}, not an object`);
-
   const dataLength = bytes.length - headerEnd;
-  const metadata: Record<string, string> = {};
-  const slots: TensorSlot[] = [];
-  for (const [key, value] of root.entries) {
-    if (key === METADATA_KEY) {
-      const read = readMetadata(value, metadata);
-      if (E.isLeft(read)) return read;
-      continue;
-    }
-    const slot = readTensorInfo(key, value, dataLength);
-    if (E.isLeft(slot)) return slot;
-    slots.push(slot.right);
-  }
+  const header = readHeader(headerText, dataLength);
+  if (E.isLeft(header)) return header;
+  const { slots, metadata } = header.right;
 
   const layout = checkLayout(slots, dataLength);
   if (E.isLeft(layout)) return layout;
@@ -345,76 +322,96 @@ export function decodeFile(bytes: Uint8Array): E.Either<DecodeError, DecodedFile
   return E.right({ tensors, metadata });
 }
 
-function readMetadata(value: JsonValue, into: Record<string, string>): E.Either<DecodeError, void> {
-  if (value.kind === "null") return E.right(undefined);
-  if (value.kind !== "object") {
-    return fail(
-      "invalid-metadata",
-      `${METADATA_KEY} is a JSON ${value.kind}, not an object of strings`,
-      METADATA_KEY,
-    );
+/**
+ * Reads the header in one pass, checking each entry as soon as it is complete. Nothing is kept but the
+ * checked entries, so even a hostile 100 MB header costs memory in proportion to its valid part: a generic
+ * JSON tree (or JSON.parse, which also keeps the last of duplicate keys) could cost many times the text.
+ */
+function readHeader(
+  text: string,
+  dataLength: number,
+): E.Either<DecodeError, { slots: TensorSlot[]; metadata: Record<string, string> }> {
+  const reader = new JsonReader(text);
+  const slots: TensorSlot[] = [];
+  const metadata: Record<string, string> = {};
+  try {
+    if (reader.peek() !== "{") {
+      const kind = reader.skipValue(0);
+      reader.end();
+      return fail("invalid-header", `the header is a JSON ${kind}, not an object`);
+    }
+    reader.object((key) => {
+      if (key === METADATA_KEY) readMetadata(reader, metadata);
+      else slots.push(orThrow(readTensorInfo(reader, key, dataLength)));
+    });
+    reader.end();
+  } catch (e) {
+    if (e instanceof HeaderFailure) return E.left(e.error);
+    throw e;
   }
-  for (const [k, v] of value.entries) {
-    if (v.kind !== "string")
-      return fail("invalid-metadata", `metadata '${k}' is a JSON ${v.kind}, not a string`, k);
-    defineOwn(into, k, v.value);
-  }
-  return E.right(undefined);
+  return E.right({ slots, metadata });
 }
 
-function readTensorInfo(
-  key: string,
-  value: JsonValue,
-  dataLength: number,
-): E.Either<DecodeError, TensorSlot> {
-  if (value.kind !== "object")
-    return fail("invalid-header", `tensor '${key}' is a JSON ${value.kind}, not an object`, key);
-  const field = (name: string): JsonValue | undefined => value.entries.find(([k]) => k === name)?.[1];
-  const dtypeValue = field("dtype");
-  const shapeValue = field("shape");
-  const offsetsValue = field("data_offsets");
-  if (dtypeValue === undefined || shapeValue === undefined || offsetsValue === undefined) {
+function readMetadata(reader: JsonReader, into: Record<string, string>): void {
+  if (reader.peek() === "n") {
+    reader.skipValue(1); // null: no metadata, as the reference reads it
+    return;
+  }
+  if (reader.peek() !== "{") {
+    const kind = reader.skipValue(1);
+    stop("invalid-metadata", `${METADATA_KEY} is a JSON ${kind}, not an object of strings`, METADATA_KEY);
+  }
+  reader.object((key) => {
+    if (reader.peek() !== '"') {
+      stop("invalid-metadata", `metadata '${key}' is a JSON ${reader.skipValue(2)}, not a string`, key);
+    }
+    defineOwn(into, key, reader.string());
+  });
+}
+
+function readTensorInfo(reader: JsonReader, key: string, dataLength: number): E.Either<DecodeError, TensorSlot> {
+  if (reader.peek() !== "{") {
+    return fail("invalid-header", `tensor '${key}' is a JSON ${reader.skipValue(1)}, not an object`, key);
+  }
+  let dtype: string | undefined;
+  let dims: string[] | undefined;
+  let offsets: string[] | undefined;
+  reader.object((field) => {
+    if (field === "dtype") {
+      if (reader.peek() !== '"') stop("invalid-header", `tensor '${key}': dtype is a JSON ${reader.skipValue(2)}`, key);
+      dtype = reader.string();
+    } else if (field === "shape") {
+      dims = readNumberLexemes(reader, key, "shape", "bad-dimension");
+    } else if (field === "data_offsets") {
+      offsets = readNumberLexemes(reader, key, "data_offsets", "invalid-header");
+    } else {
+      reader.skipValue(2); // fields the format may add later
+    }
+  });
+  if (dtype === undefined || dims === undefined || offsets === undefined) {
     return fail("invalid-header", `tensor '${key}' needs dtype, shape and data_offsets`, key);
   }
-  if (dtypeValue.kind !== "string")
-    return fail("invalid-header", `tensor '${key}': dtype is a JSON ${dtypeValue.kind}`, key);
-  const dtype = dtypeValue.value;
   if (!isSafetensorsDType(dtype)) {
     const why = KNOWN_UNREAD_DTYPES.has(dtype) ? "is not supported" : "is not a safetensors dtype";
     return fail("unknown-dtype", `tensor '${key}': dtype ${JSON.stringify(dtype.slice(0, 40))} ${why}`, key);
   }
 
-  if (shapeValue.kind !== "array")
-    return fail("invalid-header", `tensor '${key}': shape is a JSON ${shapeValue.kind}, not an array`, key);
   const shape: number[] = [];
-  for (const dim of shapeValue.items) {
-    const n = dim.kind === "number" ? exactNonNegativeInteger(dim.text) : null;
+  for (const lexeme of dims) {
+    const n = exactNonNegativeInteger(lexeme);
     if (n === null || n > BigInt(Number.MAX_SAFE_INTEGER)) {
-      const shown = dim.kind === "number" ? dim.text.slice(0, 40) : `a JSON ${dim.kind}`;
-      return fail(
-        "bad-dimension",
-        `tensor '${key}': dimension ${shown} is not a non-negative safe integer`,
-        key,
-      );
+      return fail("bad-dimension", `tensor '${key}': dimension ${lexeme.slice(0, 40)} is not a non-negative safe integer`, key);
     }
     shape.push(Number(n));
   }
 
-  if (offsetsValue.kind !== "array" || offsetsValue.items.length !== 2) {
-    return fail("invalid-header", `tensor '${key}': data_offsets must be an array [begin, end]`, key);
+  const [begin, end] = offsets.map(exactNonNegativeInteger);
+  if (offsets.length !== 2 || begin === null || end === null || begin === undefined || end === undefined) {
+    return fail("invalid-header", `tensor '${key}': data_offsets must be two non-negative integers [begin, end]`, key);
   }
-  const [beginValue, endValue] = offsetsValue.items as [JsonValue, JsonValue];
-  const begin = beginValue.kind === "number" ? exactNonNegativeInteger(beginValue.text) : null;
-  const end = endValue.kind === "number" ? exactNonNegativeInteger(endValue.text) : null;
-  if (begin === null || end === null) {
-    return fail("invalid-header", `tensor '${key}': data_offsets must be non-negative integers`, key);
+  if (end < begin) {
+    return fail("offsets-out-of-order", `tensor '${key}': data_offsets [${begin}, ${end}] end before they begin`, key);
   }
-  if (end < begin)
-    return fail(
-      "offsets-out-of-order",
-      `tensor '${key}': data_offsets [${begin}, ${end}] end before they begin`,
-      key,
-    );
   if (end > BigInt(dataLength)) {
     return fail(
       "offsets-beyond-data",
@@ -433,11 +430,29 @@ function readTensorInfo(
   if (bytesNeeded !== byteRange) {
     return fail(
       "shape-offset-mismatch",
-      `tensor '${key}': shape [${shape.join(",")}] of ${dtype} does not fill data_offsets [${begin}, ${end}] (${byteRange} bytes)`,
+      `tensor '${key}': shape ${fmtDims(shape)} of ${dtype} does not fill data_offsets [${begin}, ${end}] (${byteRange} bytes)`,
       key,
     );
   }
   return E.right({ key, dtype, shape, begin: Number(begin), end: Number(end) });
+}
+
+/** An array of JSON numbers, as their lexemes (so integers beyond 2^53 stay exact until checked). */
+function readNumberLexemes(reader: JsonReader, key: string, field: string, kind: DecodeErrorKind): string[] {
+  if (reader.peek() !== "[") {
+    stop("invalid-header", `tensor '${key}': ${field} is a JSON ${reader.skipValue(2)}, not an array`, key);
+  }
+  const lexemes: string[] = [];
+  reader.array(() => {
+    const lexeme = reader.number();
+    if (lexeme === null) stop(kind, `tensor '${key}': ${field} holds a JSON ${reader.skipValue(3)}, not a number`, key);
+    lexemes.push(lexeme);
+  });
+  return lexemes;
+}
+
+function fmtDims(shape: readonly number[]): string {
+  return shape.length <= 8 ? `[${shape.join(",")}]` : `[${shape.slice(0, 8).join(",")},… (${shape.length} dimensions)]`;
 }
 
 /** The value of a JSON number lexeme when it is written as a plain non-negative integer (no sign, fraction or exponent). */
@@ -743,176 +758,199 @@ function replaceLeaves(t: unknown, next: () => unknown): unknown {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// A small JSON parser: JSON.parse keeps the last of duplicate keys and reorders integer-like keys, and
-// a safetensors header must reject the first and keep its order. Recursion is bounded by MAX_JSON_DEPTH.
-
-export type JsonValue =
-  | { readonly kind: "object"; readonly entries: readonly (readonly [string, JsonValue])[] }
-  | { readonly kind: "array"; readonly items: readonly JsonValue[] }
-  | { readonly kind: "string"; readonly value: string }
-  /** The number's lexeme, so integers beyond 2^53 stay exact. */
-  | { readonly kind: "number"; readonly text: string }
-  | { readonly kind: "boolean"; readonly value: boolean }
-  | { readonly kind: "null" };
+// A small streaming JSON reader for the header: the caller walks the structure it expects, unexpected
+// values are validated and skipped without being kept, duplicate keys are errors, and nesting is bounded.
 
 /** A safetensors header nests three levels; anything far deeper is hostile. */
 const MAX_JSON_DEPTH = 64;
 
-class JsonFailure {
+class HeaderFailure {
   constructor(readonly error: DecodeError) {}
 }
 
-/** Parses JSON text keeping object entries in order; duplicate keys and excessive nesting are errors. */
-export function parseJson(text: string): E.Either<DecodeError, JsonValue> {
-  let pos = 0;
-  const stop = (kind: DecodeErrorKind, message: string, key?: string): never => {
-    throw new JsonFailure(key === undefined ? { kind, message } : { kind, message, key });
-  };
-  const syntax = (what: string): never => stop("invalid-json", `header JSON: ${what} at character ${pos}`);
-  const skipWhitespace = (): void => {
+function stop(kind: DecodeErrorKind, message: string, key?: string): never {
+  throw new HeaderFailure(key === undefined ? { kind, message } : { kind, message, key });
+}
+
+function orThrow<A>(result: E.Either<DecodeError, A>): A {
+  if (E.isLeft(result)) throw new HeaderFailure(result.left);
+  return result.right;
+}
+
+type JsonKind = "object" | "array" | "string" | "number" | "boolean" | "null";
+
+const NUMBER_LEXEME = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
+
+class JsonReader {
+  private pos = 0;
+  constructor(private readonly text: string) {}
+
+  private syntax(what: string): never {
+    return stop("invalid-json", `header JSON: ${what} at character ${this.pos}`);
+  }
+
+  private skipWhitespace(): void {
     for (;;) {
-      const c = text.charCodeAt(pos);
-      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) pos++;
+      const c = this.text.charCodeAt(this.pos);
+      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) this.pos++;
       else return;
     }
-  };
-  const parseString = (): string => {
-    pos++; // opening quote
-    let out = "";
-    let runStart = pos;
+  }
+
+  /** The next significant character ("" at the end). */
+  peek(): string {
+    this.skipWhitespace();
+    return this.text.charAt(this.pos);
+  }
+
+  /** Only whitespace may follow the value. */
+  end(): void {
+    if (this.peek() !== "") this.syntax("unexpected text after the header object");
+  }
+
+  /** Reads an object, calling `onEntry(key)` with the reader at each value; `onEntry` must consume it. */
+  object(onEntry: (key: string) => void): void {
+    this.pos++; // "{"
+    const keys = new Set<string>();
+    if (this.peek() === "}") {
+      this.pos++;
+      return;
+    }
     for (;;) {
-      if (pos >= text.length) syntax("unterminated string");
-      const c = text.charCodeAt(pos);
+      if (this.peek() !== '"') this.syntax("expected a string key");
+      const key = this.string();
+      if (keys.has(key)) {
+        stop("duplicate-key", `header JSON has the key ${JSON.stringify(key.slice(0, 80))} twice in one object`, key);
+      }
+      keys.add(key);
+      if (this.peek() !== ":") this.syntax("expected ':'");
+      this.pos++;
+      onEntry(key);
+      const next = this.peek();
+      this.pos++;
+      if (next === "}") return;
+      if (next !== ",") this.syntax("expected ',' or '}'");
+    }
+  }
+
+  /** Reads an array, calling `onItem()` with the reader at each item; `onItem` must consume it. */
+  array(onItem: () => void): void {
+    this.pos++; // "["
+    if (this.peek() === "]") {
+      this.pos++;
+      return;
+    }
+    for (;;) {
+      onItem();
+      const next = this.peek();
+      this.pos++;
+      if (next === "]") return;
+      if (next !== ",") this.syntax("expected ',' or ']'");
+    }
+  }
+
+  /** A string value (the reader must be at its opening quote). */
+  string(): string {
+    const text = this.text;
+    this.pos++; // opening quote
+    let out = "";
+    let runStart = this.pos;
+    for (;;) {
+      if (this.pos >= text.length) this.syntax("unterminated string");
+      const c = text.charCodeAt(this.pos);
       if (c === 0x22) {
-        out += text.slice(runStart, pos);
-        pos++;
+        out += text.slice(runStart, this.pos);
+        this.pos++;
         return out;
       }
-      if (c < 0x20) syntax("control character in string");
+      if (c < 0x20) this.syntax("control character in string");
       if (c !== 0x5c) {
-        pos++;
+        this.pos++;
         continue;
       }
-      out += text.slice(runStart, pos);
-      const escape = text[pos + 1];
-      pos += 2;
-      switch (escape) {
-        case '"':
-        case "\\":
-        case "/":
-          out += escape;
-          break;
-        case "b":
-          out += "\b";
-          break;
-        case "f":
-          out += "\f";
-          break;
-        case "n":
-          out += "\n";
-          break;
-        case "r":
-          out += "\r";
-          break;
-        case "t":
-          out += "\t";
-          break;
-        case "u": {
-          const hex = text.slice(pos, pos + 4);
-          if (!/^[0-9a-fA-F]{4}$/.test(hex)) syntax("bad \\u escape");
-          out += String.fromCharCode(Number.parseInt(hex, 16));
-          pos += 4;
-          break;
-        }
-        default:
-          pos--;
-          syntax("bad escape");
+      out += text.slice(runStart, this.pos);
+      const escape = text.charAt(this.pos + 1);
+      const simple = SIMPLE_ESCAPES.get(escape);
+      if (simple !== undefined) {
+        out += simple;
+        this.pos += 2;
+      } else if (escape === "u" && /^[0-9a-fA-F]{4}$/.test(text.slice(this.pos + 2, this.pos + 6))) {
+        out += String.fromCharCode(Number.parseInt(text.slice(this.pos + 2, this.pos + 6), 16));
+        this.pos += 6;
+      } else {
+        this.syntax("bad escape");
       }
-      runStart = pos;
+      runStart = this.pos;
     }
-  };
-  const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
-  const parseValue = (depth: number): JsonValue => {
-    if (depth > MAX_JSON_DEPTH)
-      stop("invalid-header", `header JSON nests deeper than ${MAX_JSON_DEPTH} levels`);
-    skipWhitespace();
-    const c = text[pos];
+  }
+
+  /** A number's lexeme, or null (reading nothing) when the next value is not a number. */
+  number(): string | null {
+    const c = this.peek();
+    if (c !== "-" && !(c >= "0" && c <= "9")) return null;
+    NUMBER_LEXEME.lastIndex = this.pos;
+    const match = NUMBER_LEXEME.exec(this.text);
+    if (match === null) return this.syntax("bad number");
+    this.pos += match[0].length;
+    return match[0];
+  }
+
+  /** Validates and discards one value (keeping nothing), returning its kind for error messages. */
+  skipValue(depth: number): JsonKind {
+    if (depth > MAX_JSON_DEPTH) stop("invalid-header", `header JSON nests deeper than ${MAX_JSON_DEPTH} levels`);
+    const c = this.peek();
     if (c === "{") {
-      pos++;
-      const entries: [string, JsonValue][] = [];
-      const keys = new Set<string>();
-      skipWhitespace();
-      if (text[pos] === "}") {
-        pos++;
-        return { kind: "object", entries };
+      // Keys of skipped objects are not kept, so duplicates there are not looked for: nothing reads them.
+      this.pos++;
+      if (this.peek() === "}") {
+        this.pos++;
+        return "object";
       }
       for (;;) {
-        skipWhitespace();
-        if (text[pos] !== '"') syntax("expected a string key");
-        const key = parseString();
-        if (keys.has(key))
-          stop(
-            "duplicate-key",
-            `header JSON has the key ${JSON.stringify(key.slice(0, 80))} twice in one object`,
-            key,
-          );
-        keys.add(key);
-        skipWhitespace();
-        if (text[pos] !== ":") syntax("expected ':'");
-        pos++;
-        entries.push([key, parseValue(depth + 1)]);
-        skipWhitespace();
-        if (text[pos] === ",") pos++;
-        else if (text[pos] === "}") {
-          pos++;
-          return { kind: "object", entries };
-        } else syntax("expected ',' or '}'");
+        if (this.peek() !== '"') this.syntax("expected a string key");
+        this.string();
+        if (this.peek() !== ":") this.syntax("expected ':'");
+        this.pos++;
+        this.skipValue(depth + 1);
+        const next = this.peek();
+        this.pos++;
+        if (next === "}") return "object";
+        if (next !== ",") this.syntax("expected ',' or '}'");
       }
     }
     if (c === "[") {
-      pos++;
-      const items: JsonValue[] = [];
-      skipWhitespace();
-      if (text[pos] === "]") {
-        pos++;
-        return { kind: "array", items };
-      }
-      for (;;) {
-        items.push(parseValue(depth + 1));
-        skipWhitespace();
-        if (text[pos] === ",") pos++;
-        else if (text[pos] === "]") {
-          pos++;
-          return { kind: "array", items };
-        } else syntax("expected ',' or ']'");
+      this.array(() => this.skipValue(depth + 1));
+      return "array";
+    }
+    if (c === '"') {
+      this.string();
+      return "string";
+    }
+    for (const [literal, kind] of LITERALS) {
+      if (this.text.startsWith(literal, this.pos)) {
+        this.pos += literal.length;
+        return kind;
       }
     }
-    if (c === '"') return { kind: "string", value: parseString() };
-    if (text.startsWith("true", pos)) {
-      pos += 4;
-      return { kind: "boolean", value: true };
-    }
-    if (text.startsWith("false", pos)) {
-      pos += 5;
-      return { kind: "boolean", value: false };
-    }
-    if (text.startsWith("null", pos)) {
-      pos += 4;
-      return { kind: "null" };
-    }
-    NUMBER.lastIndex = pos;
-    const match = NUMBER.exec(text);
-    if (match === null) return syntax(pos >= text.length ? "unexpected end" : "unexpected character");
-    pos += match[0].length;
-    return { kind: "number", text: match[0] };
-  };
-  try {
-    const value = parseValue(0);
-    skipWhitespace();
-    if (pos !== text.length) syntax("unexpected text after the value");
-    return E.right(value);
-  } catch (e) {
-    if (e instanceof JsonFailure) return E.left(e.error);
-    throw e;
+    if (this.number() !== null) return "number";
+    return this.syntax(c === "" ? "unexpected end" : "unexpected character");
   }
+
 }
+
+const SIMPLE_ESCAPES: ReadonlyMap<string, string> = new Map([
+  ['"', '"'],
+  ["\\", "\\"],
+  ["/", "/"],
+  ["b", "\b"],
+  ["f", "\f"],
+  ["n", "\n"],
+  ["r", "\r"],
+  ["t", "\t"],
+]);
+
+const LITERALS: readonly (readonly [string, JsonKind])[] = [
+  ["true", "boolean"],
+  ["false", "boolean"],
+  ["null", "null"],
+];

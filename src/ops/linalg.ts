@@ -3,6 +3,7 @@
  * batch dims; numpy's matmul (1-D operands, broadcast batch dims), dot and outer are built on it.
  */
 
+import { gemmKernel } from "../backend/index.js";
 import { matmulKernel } from "../backend/js/matmul.js";
 import { ConcreteArray, type NdArray } from "../core/array.js";
 import { storageFor } from "../core/dtype.js";
@@ -53,10 +54,10 @@ export const matmulPrim: Primitive<Params> = primitive<Params>({
     const r = out!.shape.length;
     const [m, k, n] = [inAvals[0]!.shape[r - 2]!, inAvals[0]!.shape[r - 1]!, out!.shape[r - 1]!];
     const batch = sizeOf(out!.shape.slice(0, -2));
-    const row = new Float64Array(n);
+    const gemm = gemmKernel(out!.dtype, batch, m, k, n);
     const isInt = out!.dtype === "int32";
     return ([a, b], [o]) => {
-      matmulKernel(a!, b!, o!, batch, m, k, n, row);
+      gemm(a!, b!, o!);
       if (isInt) for (let i = 0; i < o!.length; i++) o![i] = o![i]! | 0;
     };
   },

@@ -5,9 +5,10 @@ import * as b from "./binary.js";
 import { broadcastTo, expandDims, flatten, matrixTranspose, reshape, squeeze, transpose } from "./layout.js";
 import { matmul } from "./linalg.js";
 import * as r from "./reduce.js";
+import { slice } from "./shape.js";
 import * as u from "./unary.js";
 
-const methods: Omit<ArrayMethods, "T"> & ThisType<NdArray> = {
+const methods: Omit<ArrayMethods, "T" | typeof Symbol.iterator> & ThisType<NdArray> = {
   add(y) {
     return b.add(this, y);
   },
@@ -116,6 +117,11 @@ const methods: Omit<ArrayMethods, "T"> & ThisType<NdArray> = {
 };
 
 Object.assign(NdArray.prototype, methods);
+NdArray.prototype[Symbol.iterator] = function* (this: NdArray): Generator<NdArray> {
+  if (this.ndim === 0) throw new TypeError("iteration over a 0-d array");
+  const rest = this.shape.slice(1);
+  for (let i = 0; i < this.shape[0]!; i++) yield reshape(slice(this, [{ start: i, stop: i + 1 }]), rest);
+};
 Object.defineProperty(NdArray.prototype, "T", {
   get(this: NdArray) {
     return matrixTranspose(this);

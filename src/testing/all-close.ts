@@ -5,7 +5,7 @@
 import { NdArray } from "../core/array.js";
 import { fmtShape, type Shape, shapeEquals } from "../core/shape.js";
 import { firstDifference, flatten, leafPaths } from "../tree/treedef.js";
-import { formatIndex, formatNumber, formatShort, joinLeafPath } from "./format.js";
+import { formatIndex, formatNumber, formatSetting, formatShort, joinLeafPath } from "./format.js";
 
 export interface AllCloseOptions {
   /** Absolute tolerance (default 1e-8, as numpy.allclose). */
@@ -77,13 +77,14 @@ export function assertAllClose(actual: unknown, expected: unknown, options: AllC
       compared++;
       const x = Number(av.data[i]);
       const y = Number(ev.data[i]);
-      if (Object.is(x, y) || (x === y)) continue;
+      if (x === y) continue; // also equal infinities
       if (equalNan && Number.isNaN(x) && Number.isNaN(y)) continue;
       const tol = atol + rtol * Math.abs(y);
       const diff = Math.abs(x - y);
-      if (diff <= tol) continue;
+      // Infinities are close only to themselves (handled above), whatever the relative tolerance.
+      if (diff <= tol && Number.isFinite(x) && Number.isFinite(y)) continue;
       // NaN or a mismatched infinity counts as infinitely far.
-      differences.push({ where: `${path}${formatIndex(av.shape, i)}`, actual: x, expected: y, excess: Number.isNaN(diff) ? Infinity : diff / tol });
+      differences.push({ where: `${path}${formatIndex(av.shape, i)}`, actual: x, expected: y, excess: Number.isFinite(diff / tol) ? diff / tol : Infinity });
     }
   });
   if (differences.length === 0) return;
@@ -96,7 +97,7 @@ export function assertAllClose(actual: unknown, expected: unknown, options: AllC
   const more = differences.length > shown.length ? [`  ... and ${differences.length - shown.length} more`] : [];
   throw new AllCloseError(
     [
-      `assertAllClose: ${differences.length} of ${compared} elements differ (atol=${atol}, rtol=${rtol}), worst first:`,
+      `assertAllClose: ${differences.length} of ${compared} elements differ (atol=${formatSetting(atol)}, rtol=${formatSetting(rtol)}), worst first:`,
       ...shown,
       ...more,
     ].join("\n"),

@@ -6,6 +6,7 @@ import * as fc from "fast-check";
 import { ConcreteArray, type NdArray } from "../core/array.js";
 import { type DType, type TypedArray, storageFor } from "../core/dtype.js";
 import { type Shape, sizeOf } from "../core/shape.js";
+import type { Tree } from "../tree/fp.js";
 
 export interface ShapeOptions {
   /** Default 0. */
@@ -141,9 +142,6 @@ export function broadcastablePair(options: BroadcastOptions & ElementOptions = {
   return broadcastableShapes(options).chain(([a, b]) => fc.tuple(array({ ...options, shape: a }), array({ ...options, shape: b })));
 }
 
-/** A pytree with leaves of type L: nested JS arrays and plain objects. */
-export type Tree<L> = L | readonly Tree<L>[] | { readonly [key: string]: Tree<L> };
-
 export interface TreeOptions {
   /** Nesting depth (default 3). */
   maxDepth?: number;
@@ -155,7 +153,10 @@ export interface TreeOptions {
 
 const DEFAULT_KEYS = ["weight", "bias", "conv1", "fc", "a", "b"];
 
-/** Pytrees whose leaves come from `leaf`: the root may be a leaf, a JS array or a plain object. */
+/**
+ * Pytrees whose leaves come from `leaf`: the root may be a leaf, a JS array or a plain object (no null
+ * subtrees). Leaves must not themselves be JS arrays or plain objects.
+ */
 export function tree<L>(leaf: fc.Arbitrary<L>, options: TreeOptions = {}): fc.Arbitrary<Tree<L>> {
   const { maxDepth = 3, maxChildren = 3, keys = DEFAULT_KEYS } = options;
   const depthIdentifier = fc.createDepthIdentifier();

@@ -18,7 +18,7 @@ import { type Shape, sizeOf } from "../core/shape.js";
 import { jvp } from "../transforms/jvp.js";
 import { vjp } from "../transforms/vjp.js";
 import { flatten, leafPaths, unflatten } from "../tree/treedef.js";
-import { formatIndex, formatNumber, formatShort, joinLeafPath, uniformStream } from "./format.js";
+import { formatIndex, formatNumber, formatSetting, formatShort, joinLeafPath, uniformStream } from "./format.js";
 
 export type GradMode = "fwd" | "rev";
 
@@ -143,20 +143,29 @@ interface Settings {
   readonly maxCoordinates: number;
 }
 
+interface Ranked extends GradientMismatch {
+  /** How many tolerances off. */
+  readonly excess: number;
+  /** Names an input element (rather than a random direction). */
+  readonly located: boolean;
+}
+
 class Tally {
   comparisons = 0;
   failures = 0;
-  worst: (GradientMismatch & { excess: number }) | null = null;
+  worst: Ranked | null = null;
 
-  compare(check: string, path: string, output: string, analytic: number, numeric: number, tolerance: number): void {
+  /** `located`: the path names an input element; such failures are reported before directional ones. */
+  compare(check: string, path: string, output: string, analytic: number, numeric: number, tolerance: number, located: boolean): void {
     this.comparisons++;
     const diff = Math.abs(analytic - numeric);
     if (diff <= tolerance) return;
     this.failures++;
     const excess = Number.isNaN(diff) ? Infinity : diff / tolerance;
-    if (this.worst === null || excess > this.worst.excess) {
+    const w = this.worst;
+    if (w === null || (located && !w.located) || (located === w.located && excess > w.excess)) {
       const relativeError = diff / Math.max(Math.abs(numeric), Number.MIN_VALUE);
-      this.worst = { check, path, output, analytic, numeric, relativeError, tolerance, excess };
+      this.worst = { check, path, output, analytic, numeric, relativeError, tolerance, excess, located };
     }
   }
 }
@@ -244,7 +253,7 @@ function checkProblem(problem: Problem, s: Settings, next: () => number, tally: 
       const analytic = jvpAt(problem, basisVector(nIn, i));
       const numeric = columns[c]!;
       analytic.forEach((a, j) =>
-        tally.compare(name, elementPath(problem.inputs, i), outputPath(j), a, numeric[j]!, s.atol + s.rtol * Math.abs(numeric[j]!)),
+        tally.compare(name, elementPath(problem.inputs, i), outputPath(j), a, numeric[j]!, s.atol + s.rtol * Math.abs(numeric[j]!), true),
       );
     });
     tangentsAlong = directions.map((v) => jvpAt(problem, v));
@@ -252,7 +261,7 @@ function checkProblem(problem: Problem, s: Settings, next: () => number, tally: 
       const numeric = numericAlong[d]!;
       const name = checkName(problem, "fwd", "along a random direction");
       analytic.forEach((a, j) =>
-        tally.compare(name, `random direction ${d}`, outputPath(j), a, numeric[j]!, s.atol + s.rtol * Math.abs(numeric[j]!)),
+        tally.compare(name, `random direction ${d}`, outputPath(j), a, numeric[j]!, s.atol + s.rtol * Math.abs(numeric[j]!), false),
       );
     });
   }
@@ -265,7 +274,7 @@ function checkProblem(problem: Problem, s: Settings, next: () => number, tally: 
       const name = checkName(problem, "rev", "per coordinate");
       coords.forEach((i, c) => {
         const column = columns[c]!;
-        tally.compare(name, elementPath(problem.inputs, i), weighted, g[i]!, dotOf(u, column), weightedTolerance(u, column, s));
+        tally.compare(name, elementPath(problem.inputs, i), weighted, g[i]!, dotOf(u, column), weightedTolerance(u, column, s), true);
       });
       // The dot-product test: <Jᵀu, v> against <u, J v>.
       const v = directions[d]!;
@@ -278,6 +287,7 @@ function checkProblem(problem: Problem, s: Settings, next: () => number, tally: 
         lhs,
         dotOf(u, numeric),
         weightedTolerance(u, numeric, s),
+        false,
       );
       if (tangentsAlong !== null) {
         const jv = tangentsAlong[d]!;
@@ -288,6 +298,7 @@ function checkProblem(problem: Problem, s: Settings, next: () => number, tally: 
           lhs,
           dotOf(u, jv),
           weightedTolerance(u, jv, s),
+          false,
         );
       }
     });
@@ -383,13 +394,14 @@ export function checkGrads<Args extends unknown[]>(
 
 function gradientError(tally: Tally, s: Settings): GradientCheckError {
   const w = tally.worst!;
-  const { excess: _excess, ...worst } = w;
+  const { excess: _excess, located: _located, ...worst } = w;
   const message = [
-    `checkGrads: ${w.check} disagrees with central finite differences at ${w.path} (output ${w.output})`,
+    `checkGrads: the derivative disagrees with central finite differences at ${w.path} (output ${w.output})`,
+    `  check: ${w.check}`,
     `  analytic: ${formatNumber(w.analytic)}`,
     `  numeric:  ${formatNumber(w.numeric)}`,
     `  |difference|: ${formatShort(Math.abs(w.analytic - w.numeric))}, relative error: ${formatShort(w.relativeError)}, tolerance: ${formatShort(w.tolerance)}`,
-    `  ${tally.failures} of ${tally.comparisons} comparisons failed (eps=${s.eps}, atol=${s.atol}, rtol=${s.rtol}; inputs checked in float64)`,
+    `  ${tally.failures} of ${tally.comparisons} comparisons failed (eps=${formatSetting(s.eps)}, atol=${formatSetting(s.atol)}, rtol=${formatSetting(s.rtol)}; inputs checked in float64)`,
   ].join("\n");
   return new GradientCheckError(message, worst, tally.failures, tally.comparisons);
 }

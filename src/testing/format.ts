@@ -35,6 +35,11 @@ export function formatShort(v: number): string {
   return v === 0 ? "0" : v.toExponential(2);
 }
 
+/** A tolerance or step as written in code: 1e-6 rather than 0.000001. */
+export function formatSetting(v: number): string {
+  return v !== 0 && Math.abs(v) < 1e-3 ? v.toExponential() : String(v);
+}
+
 /** A deterministic stream of uniform numbers in [0, 1) (mulberry32): directions must be reproducible. */
 export function uniformStream(seed: number): () => number {
   let a = seed >>> 0;

@@ -3,7 +3,7 @@
  * arrays and pytrees, tree comparison with a readable diff, and property-run parameters.
  */
 export * as arb from "./arbitraries.js";
-export type { ArrayOptions, BroadcastOptions, ElementOptions, ShapeOptions, Tree, TreeOptions } from "./arbitraries.js";
+export type { ArrayOptions, BroadcastOptions, ElementOptions, ShapeOptions, TreeOptions } from "./arbitraries.js";
 export { AllCloseError, type AllCloseOptions, assertAllClose } from "./all-close.js";
 export {
   type CheckGradsOptions,
@@ -13,4 +13,5 @@ export {
   type GradientMismatch,
   type GradMode,
 } from "./check-grads.js";
+export type { Tree } from "../tree/fp.js";
 export { DEFAULT_RUNS, type PropertyOptions, propertyParameters } from "./properties.js";

@@ -116,11 +116,11 @@ type GradOf<Args extends unknown[], O extends GradOptions> = O["argnums"] extend
  * `valueAndGrad(f)(...args)` returns `[value, grad]` (`[[value, aux], grad]` with hasAux). The value
  * must be a float scalar.
  */
-export function valueAndGrad<Args extends unknown[], O extends GradOptions = GradOptions>(
-  f: (...args: Args) => unknown,
+export function valueAndGrad<Args extends unknown[], R, O extends GradOptions = GradOptions>(
+  f: (...args: Args) => R,
   options?: O,
   who = "valueAndGrad",
-): (...args: Args) => [unknown, GradOf<Args, O>] {
+): (...args: Args) => [R, GradOf<Args, O>] {
   return (...args: Args) => {
     const argnums = normalizeArgnums(who, options?.argnums ?? 0, args.length);
     const diffArgs = argnums.map((i) => args[i]);
@@ -164,13 +164,13 @@ export function valueAndGrad<Args extends unknown[], O extends GradOptions = Gra
     const grads = unflatten<unknown[]>(inTree, lin.transposed(cts));
     const gradOut = typeof options?.argnums === "object" ? grads : grads[0];
     const valueOut = options?.hasAux ? [value, unflatten(auxTree!, auxLeaves)] : value;
-    return [valueOut, gradOut as GradOf<Args, O>];
+    return [valueOut as R, gradOut as GradOf<Args, O>];
   };
 }
 
 /** `grad(f)(...args)`: the gradient of a scalar-valued `f` with respect to argument `argnums` (default 0). */
-export function grad<Args extends unknown[], O extends GradOptions = GradOptions>(
-  f: (...args: Args) => unknown,
+export function grad<Args extends unknown[], R, O extends GradOptions = GradOptions>(
+  f: (...args: Args) => R,
   options?: O,
 ): (...args: Args) => O["hasAux"] extends true ? [GradOf<Args, O>, unknown] : GradOf<Args, O> {
   const vg = valueAndGrad(f, options, "grad");

@@ -90,3 +90,4 @@ export function dot(x: unknown, y: unknown): NdArray {
 export function size(t: unknown): number {
   return leaves<unknown>(t).reduce<number>((n, l) => n + (l instanceof NdArray ? l.size : 1), 0);
 }
+export * from "./fp.js";

@@ -116,6 +116,27 @@ describe("jit", () => {
   });
 });
 
+describe("memory planning", () => {
+  // Guards the in-place rule of the planner: in LeNet, a float64 loop once wrote over the bool relu mask
+  // it was still reading (wider elements over narrower ones).
+  it("LeNet's jitted value and gradient equal eager evaluation", async () => {
+    const { lenet } = await import("../../docs/examples/lenet.js");
+    const { nn, random, valueAndGrad, tree } = await import("../../src/index.js");
+    const params = lenet.init(random.key(0), { dtype: "float64" });
+    const xb = random.normal(random.key(1), [3, 1, 32, 32], { dtype: "float64" });
+    const yb = np.array(new Int32Array([3, 1, 4]));
+    const loss = (p: typeof params) => nn.crossEntropy(lenet.apply(p, xb), yb);
+    const [v0, g0] = valueAndGrad(loss)(params);
+    const [v1, g1] = jit(valueAndGrad(loss))(params);
+    expect(v1.item()).toBe(v0.item());
+    const jitted = tree.flattenWithPath(g1);
+    tree.flattenWithPath(g0).forEach(([path, g], i) => {
+      expect(jitted[i]![0]).toBe(path);
+      expectClose(jitted[i]![1], g, 1e-12, 1e-14);
+    });
+  });
+});
+
 describe("compiler passes", () => {
   it("dead code and common subexpressions are removed", () => {
     const f = (a: NdArray) => {

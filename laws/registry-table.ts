@@ -1,0 +1,793 @@
+/**
+ * The table behind the gradient laws and the coverage report: for every primitive in the registry, a
+ * user-level function that exercises it and a generator of inputs in its domain (positive for log,
+ * away from kinks for abs and max, distinct values where ties would split a derivative, valid indices),
+ * with what the laws may assume (differentiable or not, which modes, smooth enough for second order,
+ * which arguments it is linear in).
+ *
+ * `lawsFor(entry)` says which laws run for an entry; laws/gradients.test.ts runs exactly those and
+ * laws/coverage.ts prints them, so the coverage table cannot drift from what is tested.
+ */
+import * as fc from "fast-check";
+import type { NdArray } from "../src/core/array.js";
+import { customVjp, jit, nn, np, random, stopGradient, testing } from "../src/index.js";
+import { convOutputSize, conv2dInputGrad, conv2dWeightGrad, type ConvParams } from "../src/ops/conv.js";
+import { scatterAddAlongAxisPrim } from "../src/ops/indexing.js";
+import { type MaxPoolParams, maxPool2dGeneral, maxPool2dIndices, poolGatherPrim, poolScatterAddPrim } from "../src/ops/pool.js";
+import { padPrim } from "../src/ops/shape.js";
+import type { ElementOptions } from "../src/testing/arbitraries.js";
+import type { GradMode } from "../src/testing/check-grads.js";
+
+const { arb } = testing;
+
+export type LawFn = (...xs: NdArray[]) => NdArray;
+
+/** One generated test case: the function (it may depend on generated parameters) and inputs. */
+export interface LawCase {
+  /** The generated parameters (shapes, axes, ...), for the counterexample printout. */
+  readonly description: string;
+  readonly fn: LawFn;
+  /** Three input lists of identical shapes and dtypes: the first is checked, all three make a vmap batch. */
+  readonly examples: readonly (readonly NdArray[])[];
+}
+
+export interface Tolerance {
+  eps?: number;
+  atol?: number;
+  rtol?: number;
+}
+
+interface EntryBase {
+  readonly primitive: string;
+  readonly cases: fc.Arbitrary<LawCase>;
+  /** Why the generator looks the way it does, or what is not checked. */
+  readonly note?: string;
+}
+
+export interface DifferentiableEntry extends EntryBase {
+  readonly kind: "differentiable";
+  /** Modes the primitive supports (default both; a customVjp has reverse mode only). */
+  readonly modes?: readonly GradMode[];
+  /** Smooth on the generated domain, so derivatives of derivatives can be checked. */
+  readonly secondOrder: boolean;
+  /**
+   * Argument groups the primitive is jointly linear in (add: [[0, 1]]; mul: [[0], [1]]): its transpose
+   * rule is checked directly by the dot-product test <ct, p(t)> = <transpose(ct), t>.
+   */
+  readonly linearIn?: readonly (readonly number[])[];
+  /** Finite-difference settings for entries whose values pass through float32. */
+  readonly tolerance?: Tolerance;
+}
+
+export interface NonDifferentiableEntry extends EntryBase {
+  readonly kind: "non-differentiable";
+}
+
+/** A primitive that only appears inside another's derivative and is checked through it. */
+export interface CoveredByEntry {
+  readonly kind: "covered-by";
+  readonly primitive: string;
+  readonly coveredBy: string;
+  readonly note: string;
+}
+
+export type LawEntry = DifferentiableEntry | NonDifferentiableEntry | CoveredByEntry;
+
+export type LawName =
+  | "exercises"
+  | "jvp"
+  | "vjp"
+  | "dotProduct"
+  | "linearity"
+  | "secondOrder"
+  | "transpose"
+  | "zeroTangent"
+  | "vmap"
+  | "jit";
+
+export const LAW_TITLES: Record<LawName, string> = {
+  exercises: "its function's traced program contains it",
+  jvp: "jvp matches central finite differences (float64)",
+  vjp: "vjp matches finite differences, per coordinate and by the dot-product test",
+  dotProduct: "dot-product consistency <vjp(u), v> = <u, jvp(v)>",
+  linearity: "jvp is linear in the tangent",
+  secondOrder: "second order (jvp/vjp of vjp and of jvp) matches finite differences",
+  transpose: "its transpose rule passes the dot-product test directly",
+  zeroTangent: "its jvp output tangent is zero",
+  vmap: "vmap(f) equals stacking f over the batch",
+  jit: "jit(f) equals f (float64, within 1e-12)",
+};
+
+export const LAW_COLUMNS: readonly LawName[] = [
+  "jvp",
+  "vjp",
+  "dotProduct",
+  "linearity",
+  "secondOrder",
+  "transpose",
+  "zeroTangent",
+  "vmap",
+  "jit",
+  "exercises",
+];
+
+/** The laws that run for an entry (and that the coverage table shows). */
+export function lawsFor(entry: LawEntry): LawName[] {
+  if (entry.kind === "covered-by") return [];
+  if (entry.kind === "non-differentiable") return ["exercises", "zeroTangent", "vmap", "jit"];
+  const modes = entry.modes ?? ["fwd", "rev"];
+  const fwd = modes.includes("fwd");
+  const rev = modes.includes("rev");
+  const laws: LawName[] = ["exercises"];
+  if (fwd) laws.push("jvp");
+  if (rev) laws.push("vjp");
+  if (fwd && rev) laws.push("dotProduct");
+  if (fwd) laws.push("linearity");
+  if (entry.secondOrder) laws.push("secondOrder");
+  if (entry.linearIn) laws.push("transpose");
+  laws.push("vmap", "jit");
+  return laws;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// building cases
+
+const EXAMPLES = 3;
+
+function cases<C>(config: fc.Arbitrary<C>, build: (c: C) => { fn: LawFn; inputs: fc.Arbitrary<NdArray[]> }): fc.Arbitrary<LawCase> {
+  return config.chain((c) => {
+    const { fn, inputs } = build(c);
+    return fc
+      .array(inputs, { minLength: EXAMPLES, maxLength: EXAMPLES })
+      .map((examples): LawCase => ({ description: JSON.stringify(c), fn, examples }));
+  });
+}
+
+/** A list of arrays from one arbitrary each. */
+function arrays(...arbs: fc.Arbitrary<NdArray>[]): fc.Arbitrary<NdArray[]> {
+  return fc.tuple(...arbs).map((xs) => [...xs]);
+}
+
+const float = (shape: readonly number[], options: ElementOptions = {}) => arb.array({ shape, ...options });
+const ints = (shape: readonly number[], min: number, max: number) => arb.array({ shape, dtype: "int32", min, max });
+const bools = (shape: readonly number[]) => arb.array({ shape, dtype: "bool" });
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+/** Small shapes, empty ones included, for elementwise primitives. */
+const SHAPES = arb.shape({ maxRank: 3, maxDim: 3 });
+/** Non-empty shapes of rank >= 1, for reductions and layout. */
+const NONEMPTY = arb.shape({ minRank: 1, maxRank: 3, minDim: 1, maxDim: 3 });
+const withAxes = NONEMPTY.chain((shape) =>
+  fc.subarray(range(shape.length), { minLength: 1 }).map((axes) => ({ shape, axes })),
+);
+const withAxis = NONEMPTY.chain((shape) => fc.integer({ min: 0, max: shape.length - 1 }).map((axis) => ({ shape, axis })));
+
+function unary(
+  primitive: string,
+  fn: LawFn,
+  elements: ElementOptions = {},
+  extra: Partial<Omit<DifferentiableEntry, "kind" | "primitive" | "cases">> = {},
+): DifferentiableEntry {
+  return {
+    kind: "differentiable",
+    primitive,
+    secondOrder: true,
+    cases: cases(SHAPES, (shape) => ({ fn, inputs: arrays(float(shape, elements)) })),
+    ...extra,
+  };
+}
+
+/** Binary elementwise functions on broadcastable shapes (the broadcast is part of the user function). */
+function broadcastBinary(primitive: string, fn: LawFn, a: ElementOptions, b: ElementOptions, extra: Partial<DifferentiableEntry> = {}): DifferentiableEntry {
+  return {
+    kind: "differentiable",
+    primitive,
+    secondOrder: true,
+    cases: cases(arb.broadcastableShapes({ maxRank: 3, maxDim: 3 }), ([sa, sb]) => ({
+      fn,
+      inputs: arrays(float(sa, a), float(sb, b)),
+    })),
+    ...extra,
+  };
+}
+
+function nonDifferentiable(primitive: string, caseArb: fc.Arbitrary<LawCase>, note?: string): NonDifferentiableEntry {
+  return { kind: "non-differentiable", primitive, cases: caseArb, ...(note ? { note } : {}) };
+}
+
+/** x and x + d with |d| >= 0.1 elementwise: no ties between the operands of max and min. */
+function untiedPair(shape: readonly number[]): fc.Arbitrary<NdArray[]> {
+  return fc
+    .tuple(float(shape), float(shape, { min: -1, max: 1, avoid: [0], margin: 0.1 }))
+    .map(([x, d]) => [x, np.add(x, d)]);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// convolution and pooling geometry
+
+interface ConvCase {
+  xShape: number[];
+  wShape: number[];
+  ctShape: number[];
+  params: ConvParams;
+}
+
+const convCases: fc.Arbitrary<ConvCase> = fc
+  .record({
+    n: fc.integer({ min: 1, max: 2 }),
+    groups: fc.integer({ min: 1, max: 2 }),
+    inPerGroup: fc.integer({ min: 1, max: 2 }),
+    outPerGroup: fc.integer({ min: 1, max: 2 }),
+    h: fc.integer({ min: 2, max: 5 }),
+    w: fc.integer({ min: 2, max: 5 }),
+    kh: fc.integer({ min: 1, max: 3 }),
+    kw: fc.integer({ min: 1, max: 3 }),
+    stride: fc.integer({ min: 1, max: 2 }),
+    pad: fc.integer({ min: 0, max: 1 }),
+    dilation: fc.integer({ min: 1, max: 2 }),
+  })
+  .map((r) => {
+    const params: ConvParams = {
+      stride: [r.stride, r.stride],
+      padding: [
+        [r.pad, r.pad],
+        [r.pad, r.pad],
+      ],
+      dilation: [r.dilation, r.dilation],
+      groups: r.groups,
+    };
+    const oh = convOutputSize(r.h, r.kh, r.stride, [r.pad, r.pad], r.dilation);
+    const ow = convOutputSize(r.w, r.kw, r.stride, [r.pad, r.pad], r.dilation);
+    const o = r.groups * r.outPerGroup;
+    return {
+      xShape: [r.n, r.groups * r.inPerGroup, r.h, r.w],
+      wShape: [o, r.inPerGroup, r.kh, r.kw],
+      ctShape: [r.n, o, oh, ow],
+      params,
+    };
+  })
+  .filter((c) => c.ctShape[2]! >= 1 && c.ctShape[3]! >= 1);
+
+interface PoolCase {
+  xShape: number[];
+  outShape: number[];
+  params: MaxPoolParams;
+}
+
+const poolCases: fc.Arbitrary<PoolCase> = fc
+  .record({
+    n: fc.integer({ min: 1, max: 2 }),
+    c: fc.integer({ min: 1, max: 2 }),
+    h: fc.integer({ min: 1, max: 5 }),
+    w: fc.integer({ min: 1, max: 5 }),
+    kh: fc.integer({ min: 1, max: 3 }),
+    kw: fc.integer({ min: 1, max: 3 }),
+    sh: fc.integer({ min: 1, max: 2 }),
+    sw: fc.integer({ min: 1, max: 2 }),
+    ph: fc.integer({ min: 0, max: 2 }),
+    pw: fc.integer({ min: 0, max: 2 }),
+  })
+  .map((r) => {
+    const ph = Math.min(r.ph, r.kh - 1);
+    const pw = Math.min(r.pw, r.kw - 1);
+    const params: MaxPoolParams = {
+      kernel: [r.kh, r.kw],
+      stride: [r.sh, r.sw],
+      padding: [
+        [ph, ph],
+        [pw, pw],
+      ],
+    };
+    const oh = convOutputSize(r.h, r.kh, r.sh, [ph, ph], 1);
+    const ow = convOutputSize(r.w, r.kw, r.sw, [pw, pw], 1);
+    return { xShape: [r.n, r.c, r.h, r.w], outShape: [r.n, r.c, oh, ow], params };
+  })
+  .filter((p) => p.outShape[2]! >= 1 && p.outShape[3]! >= 1);
+
+// ---------------------------------------------------------------------------------------------------
+// functions defined once (so jit caches and customVjp names stay stable)
+
+/** sin(x)·y with a hand-written (correct) reverse rule. */
+const customSinTimes = customVjp(
+  (x: NdArray, y: NdArray) => np.sin(x).mul(y),
+  (x: NdArray, y: NdArray): [NdArray, [NdArray, NdArray]] => [np.sin(x).mul(y), [x, y]],
+  ([x, y]: [NdArray, NdArray], ct: NdArray) => [ct.mul(y).mul(np.cos(x)), ct.mul(np.sin(x))],
+);
+
+const jittedSmooth = jit((x: NdArray, y: NdArray) => np.sin(x).mul(y).add(np.exp(y.mul(0.5))));
+
+const INT32_MIN = -2147483648;
+const INT32_MAX = 2147483647;
+
+// ---------------------------------------------------------------------------------------------------
+// the table
+
+const entries: LawEntry[] = [
+  // unary, elementwise
+  unary("neg", np.negative, {}, { linearIn: [[0]] }),
+  unary("abs", np.abs, { avoid: [0], margin: 0.1 }, { note: "inputs keep 0.1 from the kink at 0" }),
+  unary("exp", np.exp),
+  unary("expm1", np.expm1),
+  unary("log", np.log, { min: 0.5, max: 3 }),
+  unary("log1p", np.log1p, { min: -0.5, max: 3 }),
+  unary("sqrt", np.sqrt, { min: 0.5, max: 3 }),
+  unary("rsqrt", np.rsqrt, { min: 0.5, max: 3 }),
+  unary("sin", np.sin),
+  unary("cos", np.cos),
+  unary("tan", np.tan, { min: -1.2, max: 1.2 }),
+  unary("tanh", np.tanh),
+  unary("atan", np.atan),
+  unary("erf", np.erf),
+  unary("logistic", np.sigmoid, { min: -4, max: 4 }),
+  unary("erf_inv", random.erfInv, { min: -0.8, max: 0.8 }),
+  {
+    kind: "differentiable",
+    primitive: "convert",
+    secondOrder: true,
+    linearIn: [[0]],
+    // Rounding to float32 on the way: differences over a wider step, to the float32 tolerance.
+    tolerance: { eps: 1e-2, atol: 1e-4, rtol: 1e-4 },
+    note: "float64 → float32 → float64, checked to float32 accuracy",
+    cases: cases(SHAPES, (shape) => ({
+      fn: (x) => np.astype(np.astype(x, "float32"), "float64"),
+      inputs: arrays(float(shape)),
+    })),
+  },
+  nonDifferentiable("sign", cases(SHAPES, (shape) => ({ fn: np.sign, inputs: arrays(float(shape, { avoid: [0] })) }))),
+  nonDifferentiable("floor", cases(SHAPES, (shape) => ({ fn: np.floor, inputs: arrays(float(shape)) }))),
+  nonDifferentiable("ceil", cases(SHAPES, (shape) => ({ fn: np.ceil, inputs: arrays(float(shape)) }))),
+  nonDifferentiable("round", cases(SHAPES, (shape) => ({ fn: np.round, inputs: arrays(float(shape)) }))),
+  nonDifferentiable("is_nan", cases(SHAPES, (shape) => ({ fn: np.isnan, inputs: arrays(float(shape)) }))),
+  nonDifferentiable("is_finite", cases(SHAPES, (shape) => ({ fn: np.isfinite, inputs: arrays(float(shape)) }))),
+  nonDifferentiable("not", cases(SHAPES, (shape) => ({ fn: np.logicalNot, inputs: arrays(bools(shape)) }))),
+  nonDifferentiable(
+    "stop_gradient",
+    cases(SHAPES, (shape) => ({ fn: stopGradient, inputs: arrays(float(shape)) })),
+    "the identity with a zero derivative by definition",
+  ),
+
+  // binary, elementwise
+  broadcastBinary("add", np.add, {}, {}, { linearIn: [[0, 1]] }),
+  broadcastBinary("sub", np.subtract, {}, {}, { linearIn: [[0, 1]] }),
+  broadcastBinary("mul", np.multiply, {}, {}, { linearIn: [[0], [1]] }),
+  broadcastBinary("div", np.divide, {}, { avoid: [0], margin: 0.5 }, { linearIn: [[0]], note: "denominators keep 0.5 from 0" }),
+  {
+    kind: "differentiable",
+    primitive: "pow",
+    secondOrder: true,
+    note: "positive bases",
+    cases: cases(SHAPES, (shape) => ({ fn: np.power, inputs: arrays(float(shape, { min: 0.5, max: 2 }), float(shape)) })),
+  },
+  {
+    kind: "differentiable",
+    primitive: "pow_scalar",
+    secondOrder: true,
+    note: "positive bases; exponents 0, 1, 2, 3, 0.5, -1.5",
+    cases: cases(fc.tuple(SHAPES, fc.constantFrom(0, 1, 2, 3, 0.5, -1.5)), ([shape, exponent]) => ({
+      fn: (x) => np.power(x, exponent),
+      inputs: arrays(float(shape, { min: 0.5, max: 2 })),
+    })),
+  },
+  {
+    kind: "differentiable",
+    primitive: "max",
+    secondOrder: true,
+    note: "operands at least 0.1 apart (no ties)",
+    cases: cases(SHAPES, (shape) => ({ fn: np.maximum, inputs: untiedPair(shape) })),
+  },
+  {
+    kind: "differentiable",
+    primitive: "min",
+    secondOrder: true,
+    note: "operands at least 0.1 apart (no ties)",
+    cases: cases(SHAPES, (shape) => ({ fn: np.minimum, inputs: untiedPair(shape) })),
+  },
+  {
+    kind: "differentiable",
+    primitive: "atan2",
+    secondOrder: true,
+    note: "y keeps 0.2 from 0 (the branch cut)",
+    cases: cases(SHAPES, (shape) => ({ fn: np.atan2, inputs: arrays(float(shape, { avoid: [0], margin: 0.2 }), float(shape)) })),
+  },
+  {
+    kind: "differentiable",
+    primitive: "rem",
+    secondOrder: true,
+    note: "x / y keeps 0.1 from the integers (the jumps)",
+    cases: cases(SHAPES, (shape) => ({
+      fn: np.rem,
+      inputs: fc
+        .tuple(float(shape, { min: -3, max: 3, avoid: [-3, -2, -1, 0, 1, 2, 3], margin: 0.1 }), float(shape, { avoid: [0], margin: 0.5 }))
+        .map(([q, y]) => [np.multiply(q, y), y]),
+    })),
+  },
+  {
+    kind: "differentiable",
+    primitive: "select",
+    secondOrder: true,
+    linearIn: [[1, 2]],
+    cases: cases(SHAPES, (shape) => ({ fn: np.where, inputs: arrays(bools(shape), float(shape), float(shape)) })),
+  },
+  ...(
+    [
+      ["eq", np.equal],
+      ["ne", np.notEqual],
+      ["lt", np.less],
+      ["le", np.lessEqual],
+      ["gt", np.greater],
+      ["ge", np.greaterEqual],
+    ] as const
+  ).map(([name, fn]) =>
+    nonDifferentiable(
+      name,
+      cases(arb.broadcastableShapes({ maxRank: 3, maxDim: 3 }), ([sa, sb]) => ({
+        fn,
+        // Rounded values, so that equal elements occur.
+        inputs: arrays(float(sa), float(sb)).map((xs) => xs.map((x) => np.round(x))),
+      })),
+    ),
+  ),
+  ...(
+    [
+      ["and", np.logicalAnd],
+      ["or", np.logicalOr],
+      ["xor", np.logicalXor],
+    ] as const
+  ).map(([name, fn]) =>
+    nonDifferentiable(
+      name,
+      cases(arb.broadcastableShapes({ maxRank: 3, maxDim: 3 }), ([sa, sb]) => ({ fn, inputs: arrays(bools(sa), bools(sb)) })),
+    ),
+  ),
+
+  // reductions
+  {
+    kind: "differentiable",
+    primitive: "reduce_sum",
+    secondOrder: true,
+    linearIn: [[0]],
+    cases: cases(withAxes, ({ shape, axes }) => ({ fn: (x) => np.sum(x, { axis: axes }), inputs: arrays(float(shape)) })),
+  },
+  {
+    kind: "differentiable",
+    primitive: "reduce_max",
+    secondOrder: true,
+    note: "distinct elements (no ties)",
+    cases: cases(withAxes, ({ shape, axes }) => ({ fn: (x) => np.max(x, { axis: axes }), inputs: arrays(float(shape, { distinct: true })) })),
+  },
+  {
+    kind: "differentiable",
+    primitive: "reduce_min",
+    secondOrder: true,
+    note: "distinct elements (no ties)",
+    cases: cases(withAxes, ({ shape, axes }) => ({ fn: (x) => np.min(x, { axis: axes }), inputs: arrays(float(shape, { distinct: true })) })),
+  },
+  {
+    kind: "differentiable",
+    primitive: "reduce_prod",
+    secondOrder: true,
+    note: "a polynomial: smooth everywhere, exact zeros included",
+    cases: cases(withAxes, ({ shape, axes }) => ({
+      fn: (x) => np.prod(x, { axis: axes }),
+      // Some elements exactly zero: the rule has separate paths for no, one and several zeros.
+      inputs: fc
+        .tuple(float(shape, { min: -1.5, max: 1.5 }), arb.array({ shape, dtype: "bool" }))
+        .map(([x, keep]) => [np.where(keep, x, 0)]),
+    })),
+  },
+  nonDifferentiable(
+    "reduce_and",
+    cases(withAxes, ({ shape, axes }) => ({ fn: (x) => np.all(x, { axis: axes }), inputs: arrays(bools(shape)) })),
+  ),
+  nonDifferentiable(
+    "reduce_or",
+    cases(withAxes, ({ shape, axes }) => ({ fn: (x) => np.any(x, { axis: axes }), inputs: arrays(bools(shape)) })),
+  ),
+  nonDifferentiable(
+    "argmax",
+    cases(withAxis, ({ shape, axis }) => ({ fn: (x) => np.argmax(x, { axis }), inputs: arrays(float(shape)) })),
+  ),
+  nonDifferentiable(
+    "argmin",
+    cases(withAxis, ({ shape, axis }) => ({ fn: (x) => np.argmin(x, { axis }), inputs: arrays(float(shape)) })),
+  ),
+  {
+    kind: "differentiable",
+    primitive: "cumsum",
+    secondOrder: true,
+    linearIn: [[0]],
+    cases: cases(
+      withAxis.chain((c) => fc.boolean().map((reverse) => ({ ...c, reverse }))),
+      ({ shape, axis, reverse }) => ({ fn: (x) => np.cumsum(x, { axis, reverse }), inputs: arrays(float(shape)) }),
+    ),
+  },
+
+  // layout
+  {
+    kind: "differentiable",
+    primitive: "reshape",
+    secondOrder: true,
+    linearIn: [[0]],
+    cases: cases(NONEMPTY, (shape) => ({ fn: (x) => np.reshape(x, [1, ...[...shape].reverse()]), inputs: arrays(float(shape)) })),
+  },
+  {
+    kind: "differentiable",
+    primitive: "transpose",
+    secondOrder: true,
+    linearIn: [[0]],
+    cases: cases(
+      arb
+        .shape({ minRank: 2, maxRank: 4, minDim: 1, maxDim: 3 })
+        .chain((shape) => fc.shuffledSubarray(range(shape.length), { minLength: shape.length, maxLength: shape.length }).map((perm) => ({ shape, perm }))),
+      ({ shape, perm }) => {
+        const axes = perm.every((p, i) => p === i) ? [...perm].reverse() : perm;
+        return { fn: (x) => np.transpose(x, axes), inputs: arrays(float(shape)) };
+      },
+    ),
+  },
+  {
+    kind: "differentiable",
+    primitive: "broadcast_in_dim",
+    secondOrder: true,
+    linearIn: [[0]],
+    note: "a new leading axis and stretched size-1 axes",
+    cases: cases(arb.shape({ maxRank: 3, minDim: 1, maxDim: 3 }), (shape) => ({
+      fn: (x) => np.broadcastTo(x, [2, ...shape.map((d) => (d === 1 ? 3 : d))]),
+      inputs: arrays(float(shape)),
+    })),
+  },
+
+  // linear algebra
+  {
+    kind: "differentiable",
+    primitive: "matmul",
+    secondOrder: true,
+    linearIn: [[0], [1]],
+    cases: cases(
+      fc.record({
+        batch: fc.array(fc.integer({ min: 1, max: 2 }), { maxLength: 1 }),
+        m: fc.integer({ min: 1, max: 3 }),
+        k: fc.integer({ min: 1, max: 3 }),
+        n: fc.integer({ min: 1, max: 3 }),
+      }),
+      ({ batch, m, k, n }) => ({ fn: np.matmul, inputs: arrays(float([...batch, m, k]), float([...batch, k, n])) }),
+    ),
+  },
+
+  // shape
+  {
+    kind: "differentiable",
+    primitive: "concatenate",
+    secondOrder: true,
+    linearIn: [[0, 1]],
+    cases: cases(
+      withAxis.chain((c) => fc.integer({ min: 0, max: 3 }).map((other) => ({ ...c, other }))),
+      ({ shape, axis, other }) => ({
+        fn: (a, b) => np.concatenate([a, b], { axis }),
+        inputs: arrays(float(shape), float(shape.map((d, i) => (i === axis ? other : d)))),
+      }),
+    ),
+  },
+  {
+    kind: "differentiable",
+    primitive: "pad",
+    secondOrder: true,
+    linearIn: [[0]],
+    note: "edge and interior padding, straight on the primitive (np.pad has no interior padding)",
+    cases: cases(
+      arb.shape({ minRank: 1, maxRank: 3, maxDim: 3 }).chain((shape) => {
+        const perAxis = fc.array(fc.integer({ min: 0, max: 2 }), { minLength: shape.length, maxLength: shape.length });
+        return fc.record({ shape: fc.constant(shape), lo: perAxis, hi: perAxis, interior: perAxis });
+      }),
+      ({ shape, lo, hi, interior }) => ({ fn: (x) => padPrim.bind1([x], { lo, hi, interior, value: 0 }), inputs: arrays(float(shape)) }),
+    ),
+  },
+  {
+    kind: "differentiable",
+    primitive: "slice",
+    secondOrder: true,
+    linearIn: [[0]],
+    cases: cases(
+      arb.shape({ minRank: 1, maxRank: 3, minDim: 2, maxDim: 4 }).chain((shape) =>
+        fc
+          .tuple(...shape.map((d) => fc.record({ start: fc.integer({ min: 0, max: d - 1 }), step: fc.integer({ min: 1, max: 2 }) })))
+          .map((specs) => ({ shape, specs: specs.map((s, i) => (i === 0 ? { start: Math.max(1, s.start), step: s.step } : s)) })),
+      ),
+      ({ shape, specs }) => ({ fn: (x) => np.slice(x, specs), inputs: arrays(float(shape)) }),
+    ),
+  },
+  {
+    kind: "differentiable",
+    primitive: "rev",
+    secondOrder: true,
+    linearIn: [[0]],
+    cases: cases(withAxes, ({ shape, axes }) => ({ fn: (x) => np.flip(x, { axis: axes }), inputs: arrays(float(shape)) })),
+  },
+
+  // indexing
+  {
+    kind: "differentiable",
+    primitive: "take",
+    secondOrder: true,
+    linearIn: [[0]],
+    note: "negative and repeated indices",
+    cases: cases(
+      fc.record({ x: arb.shape({ minRank: 1, maxRank: 2, minDim: 1, maxDim: 3 }), idx: arb.shape({ maxRank: 2, maxDim: 3 }), axisSeed: fc.nat() }),
+      ({ x, idx, axisSeed }) => {
+        const axis = axisSeed % x.length;
+        const n = x[axis]!;
+        return { fn: (a, i) => np.take(a, i, { axis }), inputs: arrays(float(x), ints(idx, -n, n - 1)) };
+      },
+    ),
+  },
+  {
+    kind: "differentiable",
+    primitive: "scatter_add",
+    secondOrder: true,
+    linearIn: [[0, 2]],
+    note: "repeated indices accumulate",
+    cases: cases(
+      fc.record({ n: fc.integer({ min: 1, max: 3 }), m: fc.integer({ min: 1, max: 3 }), k: fc.integer({ min: 0, max: 4 }) }),
+      ({ n, m, k }) => ({
+        fn: (x, i, u) => np.scatterAdd(x, i, u, { axis: 0 }),
+        inputs: arrays(float([n, m]), ints([k], -n, n - 1), float([k, m])),
+      }),
+    ),
+  },
+  {
+    kind: "differentiable",
+    primitive: "take_along_axis",
+    secondOrder: true,
+    linearIn: [[0]],
+    cases: cases(
+      fc.record({ n: fc.integer({ min: 1, max: 3 }), m: fc.integer({ min: 1, max: 3 }), k: fc.integer({ min: 0, max: 4 }) }),
+      ({ n, m, k }) => ({ fn: (x, i) => np.takeAlongAxis(x, i, { axis: 1 }), inputs: arrays(float([n, m]), ints([n, k], -m, m - 1)) }),
+    ),
+  },
+  {
+    kind: "differentiable",
+    primitive: "scatter_add_along_axis",
+    secondOrder: true,
+    linearIn: [[0, 2]],
+    note: "straight on the primitive (the transpose of take_along_axis; no numpy function)",
+    cases: cases(
+      fc.record({ n: fc.integer({ min: 1, max: 3 }), m: fc.integer({ min: 1, max: 3 }), k: fc.integer({ min: 0, max: 4 }) }),
+      ({ n, m, k }) => ({
+        fn: (x, i, u) => scatterAddAlongAxisPrim.bind1([x, i, u], { axis: 1 }),
+        inputs: arrays(float([n, m]), ints([n, k], 0, m - 1), float([n, k])),
+      }),
+    ),
+  },
+
+  // convolution and pooling
+  {
+    kind: "differentiable",
+    primitive: "conv2d",
+    secondOrder: true,
+    linearIn: [[0], [1]],
+    note: "stride, padding, dilation and groups drawn at random",
+    cases: cases(convCases, ({ xShape, wShape, params }) => ({
+      fn: (x, w) =>
+        nn.conv2d(x, w, null, {
+          stride: params.stride,
+          padding: [params.padding[0][0], params.padding[1][0]],
+          dilation: params.dilation,
+          groups: params.groups,
+        }),
+      inputs: arrays(float(xShape), float(wShape)),
+    })),
+  },
+  {
+    kind: "differentiable",
+    primitive: "conv2d_input_grad",
+    secondOrder: true,
+    linearIn: [[0], [1]],
+    cases: cases(convCases, ({ xShape, wShape, ctShape, params }) => ({
+      fn: (ct, w) => conv2dInputGrad(ct, w, params, xShape),
+      inputs: arrays(float(ctShape), float(wShape)),
+    })),
+  },
+  {
+    kind: "differentiable",
+    primitive: "conv2d_weight_grad",
+    secondOrder: true,
+    linearIn: [[0], [1]],
+    cases: cases(convCases, ({ xShape, wShape, ctShape, params }) => ({
+      fn: (x, ct) => conv2dWeightGrad(x, ct, params, wShape),
+      inputs: arrays(float(xShape), float(ctShape)),
+    })),
+  },
+  {
+    kind: "differentiable",
+    primitive: "max_pool2d",
+    secondOrder: true,
+    note: "distinct elements (no ties within a window)",
+    cases: cases(poolCases, ({ xShape, params }) => ({
+      fn: (x) => maxPool2dGeneral(x, params),
+      inputs: arrays(float(xShape, { distinct: true })),
+    })),
+  },
+  nonDifferentiable(
+    "max_pool2d_argmax",
+    cases(poolCases, ({ xShape, params }) => ({ fn: (x) => maxPool2dIndices(x, params), inputs: arrays(float(xShape)) })),
+  ),
+  {
+    kind: "differentiable",
+    primitive: "pool_gather",
+    secondOrder: true,
+    linearIn: [[0]],
+    cases: cases(poolCases, ({ xShape, outShape }) => ({
+      fn: (t, idx) => poolGatherPrim.bind1([t, idx], {}),
+      inputs: arrays(float(xShape), ints(outShape, 0, xShape[2]! * xShape[3]! - 1)),
+    })),
+  },
+  {
+    kind: "differentiable",
+    primitive: "pool_scatter_add",
+    secondOrder: true,
+    linearIn: [[0]],
+    cases: cases(poolCases, ({ xShape, outShape }) => ({
+      fn: (ct, idx) => poolScatterAddPrim.bind1([ct, idx], { planeShape: [xShape[2]!, xShape[3]!] }),
+      inputs: arrays(float(outShape), ints(outShape, 0, xShape[2]! * xShape[3]! - 1)),
+    })),
+  },
+
+  // transforms as primitives
+  {
+    kind: "differentiable",
+    primitive: "custom_vjp_call",
+    modes: ["rev"],
+    secondOrder: true,
+    note: "reverse mode only (a customVjp has no forward rule, as in JAX)",
+    cases: cases(SHAPES, (shape) => ({ fn: customSinTimes, inputs: arrays(float(shape), float(shape)) })),
+  },
+  {
+    kind: "covered-by",
+    primitive: "custom_lin",
+    coveredBy: "custom_vjp_call",
+    note: "the linear half of a customVjp under linearization: its transpose is the user's bwd, checked by custom_vjp_call's vjp laws",
+  },
+  {
+    kind: "differentiable",
+    primitive: "jit",
+    secondOrder: true,
+    cases: cases(SHAPES, (shape) => ({ fn: jittedSmooth, inputs: arrays(float(shape), float(shape)) })),
+  },
+
+  // random
+  nonDifferentiable(
+    "random_bits",
+    cases(fc.constant(null), () => ({ fn: (key) => random.bits(key, [3]), inputs: arrays(ints([2], INT32_MIN, INT32_MAX)) })),
+    "integer keys in, integer bits out",
+  ),
+  nonDifferentiable(
+    "random_fold_in",
+    cases(fc.constant(null), () => ({
+      fn: (key, data) => random.foldIn(key, data),
+      inputs: arrays(ints([2], INT32_MIN, INT32_MAX), ints([], INT32_MIN, INT32_MAX)),
+    })),
+  ),
+  {
+    kind: "differentiable",
+    primitive: "sort_by_key",
+    secondOrder: true,
+    linearIn: [[1]],
+    note: "few key values, so ties test the stable order",
+    cases: cases(
+      fc.record({ n: fc.integer({ min: 1, max: 4 }), m: fc.integer({ min: 1, max: 2 }) }),
+      ({ n, m }) => ({ fn: (keys, values) => random.sortByKey(keys, values, 0), inputs: arrays(ints([n], 0, 3), float([n, m])) }),
+    ),
+  },
+];
+
+function buildTable(list: readonly LawEntry[]): ReadonlyMap<string, LawEntry> {
+  const table = new Map<string, LawEntry>();
+  for (const e of list) {
+    if (table.has(e.primitive)) throw new Error(`laws/registry-table: ${e.primitive} has two entries`);
+    table.set(e.primitive, e);
+  }
+  return table;
+}
+
+/** Law entries by primitive name. */
+export const LAW_TABLE: ReadonlyMap<string, LawEntry> = buildTable(entries);

@@ -1,0 +1,93 @@
+/**
+ * Which kernels run: the portable JS ones, or WebAssembly SIMD kernels the library emits at run time
+ * (relaxed SIMD where the engine has it). The choice is read when a jit plan is compiled, so
+ * `setBackend` affects plans compiled afterwards; eager calls always use the JS kernels.
+ */
+import type { DType, TypedArray } from "../core/dtype.js";
+import { matmulKernel } from "./js/matmul.js";
+import { wasmGemm } from "./wasm/gemm.js";
+import { relaxedSimdSupported, simdSupported } from "./wasm/runtime.js";
+
+export type BackendName = "wasm-simd" | "wasm-relaxed-simd" | "js";
+
+export interface BackendInfo {
+  /** The kernels jit plans get: the WebAssembly ones (with relaxed SIMD or not) or the JS ones. */
+  readonly name: BackendName;
+  /** Whether the active kernels use 128-bit SIMD. */
+  readonly simd: boolean;
+  /** Whether the active kernels use relaxed SIMD (fused multiply-add). */
+  readonly relaxedSimd: boolean;
+  /** Threads a kernel runs on. */
+  readonly threads: number;
+}
+
+/** C[t] = A[t] @ B[t] on row-major storage, for the shape the kernel was made for. */
+export type GemmKernel = (a: TypedArray, b: TypedArray, out: TypedArray) => void;
+
+/** Below this many multiply-adds the copies in and out of wasm memory cost more than they save. */
+const WASM_MIN_MULTIPLY_ADDS = 4096;
+
+/** Kernels by shape, so plans with the same matmul share one module and memory (kernels are synchronous). */
+const KERNEL_CACHE_SIZE = 16;
+const wasmKernels = new Map<string, GemmKernel>();
+
+let active: "js" | "wasm" | null = null;
+
+function activeKind(): "js" | "wasm" {
+  active ??= simdSupported() ? "wasm" : "js";
+  return active;
+}
+
+/** The active backend (by default WebAssembly SIMD where the engine supports it). */
+export function backend(): BackendInfo {
+  if (activeKind() === "js") return { name: "js", simd: false, relaxedSimd: false, threads: 1 };
+  const relaxedSimd = relaxedSimdSupported();
+  return { name: relaxedSimd ? "wasm-relaxed-simd" : "wasm-simd", simd: true, relaxedSimd, threads: 1 };
+}
+
+/** Chooses the kernels for jit plans compiled from now on; "wasm" throws where there is no Wasm SIMD. */
+export function setBackend(kind: "js" | "wasm"): void {
+  if (kind === "wasm" && !simdSupported()) throw new Error("setBackend: this engine has no WebAssembly SIMD");
+  if (kind !== "js" && kind !== "wasm") throw new Error(`setBackend: unknown backend ${String(kind)}`);
+  active = kind;
+}
+
+/**
+ * A GEMM kernel for `batch` products of (m x k) @ (k x n): the WebAssembly one when that backend is
+ * active, the dtype is a float and the product is big enough to pay for the copies; else the JS one.
+ */
+export function gemmKernel(dtype: DType, batch: number, m: number, k: number, n: number): GemmKernel {
+  if (activeKind() === "wasm" && (dtype === "float32" || dtype === "float64")) {
+    if (batch * m * k * n >= WASM_MIN_MULTIPLY_ADDS) {
+      const kernel = cachedWasmGemm(dtype, batch, m, k, n);
+      if (kernel) return kernel;
+    }
+  }
+  const row = new Float64Array(n);
+  return (a, b, out) => matmulKernel(a, b, out, batch, m, k, n, row);
+}
+
+function cachedWasmGemm(
+  dtype: "float32" | "float64",
+  batch: number,
+  m: number,
+  k: number,
+  n: number,
+): GemmKernel | null {
+  const relaxedSimd = relaxedSimdSupported();
+  const key = `${dtype} ${batch}x${m}x${k}x${n}${relaxedSimd ? " relaxed" : ""}`;
+  let kernel = wasmKernels.get(key);
+  if (kernel) {
+    wasmKernels.delete(key); // most recently used goes last
+  } else {
+    try {
+      kernel = wasmGemm(dtype, { batch, m, k, n }, { relaxedSimd });
+    } catch {
+      // Too large for a 32-bit memory, or synchronous compilation refused (browsers' main thread): use JS.
+      return null;
+    }
+    if (wasmKernels.size >= KERNEL_CACHE_SIZE) wasmKernels.delete(wasmKernels.keys().next().value!);
+  }
+  wasmKernels.set(key, kernel);
+  return kernel;
+}

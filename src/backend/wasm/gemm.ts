@@ -1,0 +1,373 @@
+/**
+ * GEMM in WebAssembly SIMD, emitted at run time for one constant shape: C[t] = A[t] (m x k) @ B[t] (k x n),
+ * row-major, for t < batch, in float32 (f32x4) or float64 (f64x2).
+ *
+ * Structure (GotoBLAS/BLIS): B is packed into panels of `nr` columns ([k][nr] contiguous, zero padded);
+ * C is computed in k blocks (so a B micro-panel stays in L1) and m blocks (so the A rows stay in L2), by a
+ * micro-kernel that keeps an `mr` x `nr` tile of C in v128 locals, broadcasts A elements
+ * (v128.load32_splat) and loads B rows as vectors. A is read in place (its row stride is a constant, so a
+ * tile's rows are constant offsets from one pointer). Every bound is a constant of the emitted code; the
+ * tiles that do not divide the shape get their own specialised micro-kernels (fewer rows; fewer columns
+ * stored lane by lane), so nothing is computed in padding outside one vector.
+ *
+ * Micro-kernels are separate functions on purpose: V8 tiers a function up from its baseline compiler on
+ * calls, so a kernel that is called many times gets optimised code during the first GEMM.
+ */
+import type { TypedArray } from "../../core/dtype.js";
+import type { FunctionBuilder, Local, MemoryArgument } from "./module-writer.js";
+import { ModuleBuilder } from "./module-writer.js";
+import { allocateMemory, instantiate } from "./runtime.js";
+
+export type GemmDType = "float32" | "float64";
+
+export interface GemmShape {
+  readonly batch: number;
+  readonly m: number;
+  readonly k: number;
+  readonly n: number;
+}
+
+/** Register tile and cache blocking. */
+export interface GemmTuning {
+  /** Rows of C per micro-kernel tile (mr). */
+  readonly tileRows: number;
+  /** v128 vectors per tile row (nr = tileVectors * lanes). */
+  readonly tileVectors: number;
+  /** Steps of k unrolled in the micro-kernel loop. */
+  readonly kUnroll: number;
+  /** k block: a B micro-panel of kBlock x nr stays in L1. */
+  readonly kBlock: number;
+  /** m block (a multiple of tileRows): kBlock x mBlock of A stays in L2. */
+  readonly mBlock: number;
+}
+
+export interface GemmModuleOptions {
+  /** Use f32x4/f64x2.relaxed_madd (fused where the hardware has FMA) instead of mul then add. */
+  readonly relaxedSimd: boolean;
+  readonly tuning?: Partial<GemmTuning>;
+}
+
+/** Byte offsets of the regions of the kernel's memory. */
+export interface GemmLayout {
+  readonly a: number;
+  readonly b: number;
+  readonly packedB: number;
+  readonly c: number;
+  readonly totalBytes: number;
+}
+
+export type GemmKernel = (a: TypedArray, b: TypedArray, out: TypedArray) => void;
+
+const DEFAULT_TUNING: Record<GemmDType, GemmTuning> = {
+  float32: { tileRows: 4, tileVectors: 2, kUnroll: 1, kBlock: 256, mBlock: 64 },
+  float64: { tileRows: 4, tileVectors: 2, kUnroll: 1, kBlock: 256, mBlock: 64 },
+};
+
+/** The per-dtype instructions: element size, lanes, and the loads, stores and arithmetic on them. */
+interface ElementOps {
+  readonly bytes: number;
+  readonly lanes: number;
+  loadScalar(fn: FunctionBuilder, mem: MemoryArgument): void;
+  storeScalar(fn: FunctionBuilder, mem: MemoryArgument): void;
+  loadSplat(fn: FunctionBuilder, mem: MemoryArgument): void;
+  extractLane(fn: FunctionBuilder, lane: number): void;
+  /** (acc, a, b) on the stack in that order -> acc + a * b. */
+  multiplyAdd(fn: FunctionBuilder, acc: Local, a: Local, b: Local): void;
+}
+
+function elementOps(dtype: GemmDType, relaxedSimd: boolean): ElementOps {
+  if (dtype === "float32") {
+    return {
+      bytes: 4,
+      lanes: 4,
+      loadScalar: (fn, mem) => fn.f32Load(mem),
+      storeScalar: (fn, mem) => fn.f32Store(mem),
+      loadSplat: (fn, mem) => fn.v128Load32Splat(mem),
+      extractLane: (fn, lane) => fn.f32x4ExtractLane(lane),
+      multiplyAdd: relaxedSimd
+        ? (fn, acc, a, b) => fn.localGet(a).localGet(b).localGet(acc).f32x4RelaxedMadd().localSet(acc)
+        : (fn, acc, a, b) => fn.localGet(acc).localGet(a).localGet(b).f32x4Mul().f32x4Add().localSet(acc),
+    };
+  }
+  return {
+    bytes: 8,
+    lanes: 2,
+    loadScalar: (fn, mem) => fn.f64Load(mem),
+    storeScalar: (fn, mem) => fn.f64Store(mem),
+    loadSplat: (fn, mem) => fn.v128Load64Splat(mem),
+    extractLane: (fn, lane) => fn.f64x2ExtractLane(lane),
+    multiplyAdd: relaxedSimd
+      ? (fn, acc, a, b) => fn.localGet(a).localGet(b).localGet(acc).f64x2RelaxedMadd().localSet(acc)
+      : (fn, acc, a, b) => fn.localGet(acc).localGet(a).localGet(b).f64x2Mul().f64x2Add().localSet(acc),
+  };
+}
+
+const alignUp = (x: number, to: number): number => Math.ceil(x / to) * to;
+
+export function resolveTuning(dtype: GemmDType, tuning: Partial<GemmTuning> = {}): GemmTuning {
+  const t = { ...DEFAULT_TUNING[dtype], ...tuning };
+  return { ...t, mBlock: Math.max(t.tileRows, Math.floor(t.mBlock / t.tileRows) * t.tileRows) };
+}
+
+/** Where A, B, packed B and C live (64-byte aligned regions; C has a vector of slack for edge tiles). */
+export function gemmLayout(dtype: GemmDType, shape: GemmShape, tuning: GemmTuning): GemmLayout {
+  const { batch, m, k, n } = shape;
+  const es = dtype === "float32" ? 4 : 8;
+  const nr = tuning.tileVectors * (16 / es);
+  const panels = Math.ceil(n / nr);
+  const a = 0;
+  const b = alignUp(a + batch * m * k * es, 64);
+  const packedB = alignUp(b + batch * k * n * es, 64);
+  const c = alignUp(packedB + k * panels * nr * es, 64);
+  // Edge tiles load a whole vector of C (lanes past the row end are computed but never stored).
+  const totalBytes = alignUp(c + batch * m * n * es + 16, 64);
+  return { a, b, packedB, c, totalBytes };
+}
+
+/** Emits `body` `count` times: inline when once, else a do-while loop on a down-counter. */
+function repeat(fn: FunctionBuilder, count: number, body: () => void): void {
+  if (count <= 0) return;
+  if (count === 1) {
+    body();
+    return;
+  }
+  const remaining = fn.local("i32");
+  fn.i32Const(count).localSet(remaining);
+  fn.loop();
+  body();
+  fn.localGet(remaining).i32Const(1).i32Sub().localTee(remaining).brIf(0);
+  fn.end();
+}
+
+function setSum(fn: FunctionBuilder, target: Local, base: Local | number, offset: number): void {
+  if (typeof base === "number") fn.i32Const(base + offset).localSet(target);
+  else fn.localGet(base).i32Const(offset).i32Add().localSet(target);
+}
+
+function advance(fn: FunctionBuilder, pointer: Local, bytes: number): void {
+  if (bytes !== 0) fn.localGet(pointer).i32Const(bytes).i32Add().localSet(pointer);
+}
+
+/** The binary of a module exporting `gemm()`, for a memory laid out as `gemmLayout` says. */
+export function emitGemmModule(
+  dtype: GemmDType,
+  shape: GemmShape,
+  options: GemmModuleOptions,
+): { bytes: Uint8Array; layout: GemmLayout; tuning: GemmTuning } {
+  const { batch, m, k, n } = shape;
+  for (const [name, value] of Object.entries(shape)) {
+    if (!Number.isInteger(value) || value < 0) throw new RangeError(`gemm: ${name} = ${value} is not a size`);
+  }
+  const tuning = resolveTuning(dtype, options.tuning);
+  const layout = gemmLayout(dtype, shape, tuning);
+  if (layout.totalBytes > 2 ** 31) throw new RangeError("gemm: operands exceed 2 GiB of wasm memory");
+  const ops = elementOps(dtype, options.relaxedSimd);
+  const es = ops.bytes;
+  const nr = tuning.tileVectors * ops.lanes;
+  const fullPanels = Math.floor(n / nr);
+  const edgeColumns = n % nr;
+  const panelStride = k * nr * es; // bytes from one packed panel to the next
+
+  const module = new ModuleBuilder();
+  module.importMemory({ module: "env", name: "memory", initialPages: Math.ceil(layout.totalBytes / 65536) });
+  const gemm = module.function("gemm", [], []);
+  const packB = module.function(null, ["i32"], []);
+
+  // ---- packing: B[p, panel*nr + j] -> packed[panel][p][j]; lanes past n stay zero
+  {
+    const fn = packB;
+    const rowSource = fn.local("i32");
+    const rowTarget = fn.local("i32");
+    const source = fn.local("i32");
+    const target = fn.local("i32");
+    const fullVectors = Math.floor(edgeColumns / ops.lanes);
+    fn.localGet(fn.param(0)).localSet(rowSource);
+    fn.i32Const(layout.packedB).localSet(rowTarget);
+    repeat(fn, k, () => {
+      fn.localGet(rowSource).localSet(source);
+      fn.localGet(rowTarget).localSet(target);
+      repeat(fn, fullPanels, () => {
+        for (let v = 0; v < tuning.tileVectors; v++) {
+          fn.localGet(target).localGet(source).v128Load({ offset: v * 16 }).v128Store({ offset: v * 16 });
+        }
+        advance(fn, source, nr * es);
+        advance(fn, target, panelStride);
+      });
+      for (let v = 0; v < fullVectors; v++) {
+        fn.localGet(target).localGet(source).v128Load({ offset: v * 16 }).v128Store({ offset: v * 16 });
+      }
+      for (let j = fullVectors * ops.lanes; j < edgeColumns; j++) {
+        fn.localGet(target);
+        fn.localGet(source);
+        ops.loadScalar(fn, { offset: j * es });
+        ops.storeScalar(fn, { offset: j * es });
+      }
+      advance(fn, rowSource, n * es);
+      advance(fn, rowTarget, nr * es);
+    });
+  }
+
+  // ---- micro-kernels, one per (rows, columns, k steps, first k block?) the shape needs
+  const microKernels = new Map<string, FunctionBuilder>();
+  const microKernel = (rows: number, columns: number, kSteps: number, firstBlock: boolean): FunctionBuilder => {
+    const key = `${rows}x${columns}k${kSteps}${firstBlock ? "first" : ""}`;
+    let fn = microKernels.get(key);
+    if (fn) return fn;
+    fn = module.function(null, ["i32", "i32", "i32"], []);
+    microKernels.set(key, fn);
+    emitMicroKernel(fn, ops, { rows, columns, kSteps, firstBlock, k, n, nr, kUnroll: tuning.kUnroll });
+    return fn;
+  };
+
+  // ---- the driver: batch, k blocks, m blocks, column panels, row tiles
+  {
+    const fn = gemm;
+    const aBatch = fn.local("i32");
+    const bBatch = fn.local("i32");
+    const cBatch = fn.local("i32");
+    const aBlock = fn.local("i32");
+    const cBlock = fn.local("i32");
+    const bPanel = fn.local("i32");
+    const cPanel = fn.local("i32");
+    const aTile = fn.local("i32");
+    const cTile = fn.local("i32");
+    const kBlocks: { start: number; steps: number }[] = [];
+    for (let p = 0; p < k; p += tuning.kBlock) kBlocks.push({ start: p, steps: Math.min(tuning.kBlock, k - p) });
+    if (k === 0) kBlocks.push({ start: 0, steps: 0 }); // C = 0: tiles still store their (zero) accumulators
+
+    const emitPanel = (mRows: number, columns: number, kSteps: number, firstBlock: boolean): void => {
+      fn.localGet(aBlock).localSet(aTile);
+      fn.localGet(cPanel).localSet(cTile);
+      const callTile = (rows: number): void => {
+        fn.localGet(aTile).localGet(bPanel).localGet(cTile).call(microKernel(rows, columns, kSteps, firstBlock));
+      };
+      repeat(fn, Math.floor(mRows / tuning.tileRows), () => {
+        callTile(tuning.tileRows);
+        advance(fn, aTile, tuning.tileRows * k * es);
+        advance(fn, cTile, tuning.tileRows * n * es);
+      });
+      if (mRows % tuning.tileRows) callTile(mRows % tuning.tileRows);
+    };
+    const emitMBlock = (mRows: number, kStart: number, kSteps: number, firstBlock: boolean): void => {
+      fn.i32Const(layout.packedB + kStart * nr * es).localSet(bPanel);
+      fn.localGet(cBlock).localSet(cPanel);
+      repeat(fn, fullPanels, () => {
+        emitPanel(mRows, nr, kSteps, firstBlock);
+        advance(fn, bPanel, panelStride);
+        advance(fn, cPanel, nr * es);
+      });
+      if (edgeColumns) emitPanel(mRows, edgeColumns, kSteps, firstBlock);
+    };
+
+    fn.i32Const(layout.a).localSet(aBatch);
+    fn.i32Const(layout.b).localSet(bBatch);
+    fn.i32Const(layout.c).localSet(cBatch);
+    repeat(fn, m * n === 0 ? 0 : batch, () => {
+      fn.localGet(bBatch).call(packB);
+      for (const { start, steps } of kBlocks) {
+        setSum(fn, aBlock, aBatch, start * es);
+        fn.localGet(cBatch).localSet(cBlock);
+        repeat(fn, Math.floor(m / tuning.mBlock), () => {
+          emitMBlock(tuning.mBlock, start, steps, start === 0);
+          advance(fn, aBlock, tuning.mBlock * k * es);
+          advance(fn, cBlock, tuning.mBlock * n * es);
+        });
+        if (m % tuning.mBlock) emitMBlock(m % tuning.mBlock, start, steps, start === 0);
+      }
+      advance(fn, aBatch, m * k * es);
+      advance(fn, bBatch, k * n * es);
+      advance(fn, cBatch, m * n * es);
+    });
+  }
+
+  return { bytes: module.toBytes(), layout, tuning };
+}
+
+interface MicroKernelSpec {
+  rows: number;
+  /** Columns of C this tile writes (nr, or fewer at the right edge). */
+  columns: number;
+  kSteps: number;
+  /** First k block: accumulators start at zero instead of the current C. */
+  firstBlock: boolean;
+  k: number;
+  n: number;
+  nr: number;
+  kUnroll: number;
+}
+
+/**
+ * tile(a, b, c): C[rows, columns] (+)= A[rows, kSteps] @ packedB[kSteps, nr], with `a` the tile's first A
+ * element (rows at stride k), `b` the packed micro-panel, `c` the tile's first C element (rows at stride n).
+ */
+function emitMicroKernel(fn: FunctionBuilder, ops: ElementOps, spec: MicroKernelSpec): void {
+  const { rows, columns, kSteps, firstBlock, k, n, nr, kUnroll } = spec;
+  const es = ops.bytes;
+  const [a, b, c] = [fn.param(0), fn.param(1), fn.param(2)];
+  const vectors = Math.ceil(columns / ops.lanes);
+  const accumulators = Array.from({ length: rows }, () => Array.from({ length: vectors }, () => fn.local("v128")));
+  const bRow = Array.from({ length: vectors }, () => fn.local("v128"));
+  const aSplat = fn.local("v128");
+  const bEnd = fn.local("i32");
+  const cOffset = (r: number, v: number): number => (r * n + v * ops.lanes) * es;
+
+  // v128 locals start at zero, which is the first k block's initial value.
+  if (!firstBlock) {
+    for (let r = 0; r < rows; r++) {
+      for (let v = 0; v < vectors; v++) fn.localGet(c).v128Load({ offset: cOffset(r, v) }).localSet(accumulators[r]![v]!);
+    }
+  }
+  const step = (u: number): void => {
+    for (let v = 0; v < vectors; v++) fn.localGet(b).v128Load({ offset: (u * nr + v * ops.lanes) * es }).localSet(bRow[v]!);
+    for (let r = 0; r < rows; r++) {
+      fn.localGet(a);
+      ops.loadSplat(fn, { offset: (r * k + u) * es });
+      fn.localSet(aSplat);
+      for (let v = 0; v < vectors; v++) ops.multiplyAdd(fn, accumulators[r]![v]!, aSplat, bRow[v]!);
+    }
+  };
+  const unrolledIterations = Math.floor(kSteps / kUnroll);
+  if (unrolledIterations > 1) {
+    fn.localGet(b).i32Const(unrolledIterations * kUnroll * nr * es).i32Add().localSet(bEnd);
+    fn.loop();
+    for (let u = 0; u < kUnroll; u++) step(u);
+    advance(fn, a, kUnroll * es);
+    advance(fn, b, kUnroll * nr * es);
+    fn.localGet(b).localGet(bEnd).i32Ne().brIf(0);
+    fn.end();
+    for (let u = 0; u < kSteps % kUnroll; u++) step(u);
+  } else {
+    for (let u = 0; u < kSteps; u++) step(u);
+  }
+
+  const fullVectors = Math.floor(columns / ops.lanes);
+  for (let r = 0; r < rows; r++) {
+    for (let v = 0; v < fullVectors; v++) fn.localGet(c).localGet(accumulators[r]![v]!).v128Store({ offset: cOffset(r, v) });
+    for (let j = fullVectors * ops.lanes; j < columns; j++) {
+      fn.localGet(c).localGet(accumulators[r]![fullVectors]!);
+      ops.extractLane(fn, j - fullVectors * ops.lanes);
+      ops.storeScalar(fn, { offset: (r * n + j) * es });
+    }
+  }
+}
+
+/**
+ * A GEMM kernel for one shape: its own memory sized for A, B, packed B and C; the wrapper copies the
+ * operands in and C out (O(mk + kn + mn) against O(mnk) of compute).
+ */
+export function wasmGemm(dtype: GemmDType, shape: GemmShape, options: GemmModuleOptions): GemmKernel {
+  const { batch, m, k, n } = shape;
+  const { bytes, layout } = emitGemmModule(dtype, shape, options);
+  const memory = allocateMemory(layout.totalBytes);
+  const run = instantiate(bytes, memory).exports["gemm"] as () => void;
+  const heap = dtype === "float32" ? new Float32Array(memory.buffer) : new Float64Array(memory.buffer);
+  const es = heap.BYTES_PER_ELEMENT;
+  const [aAt, bAt, cAt] = [layout.a / es, layout.b / es, layout.c / es];
+  const [aSize, bSize, cSize] = [batch * m * k, batch * k * n, batch * m * n];
+  return (a, b, out) => {
+    heap.set(a.length === aSize ? a : a.subarray(0, aSize), aAt);
+    heap.set(b.length === bSize ? b : b.subarray(0, bSize), bAt);
+    run();
+    out.set(heap.subarray(cAt, cAt + cSize));
+  };
+}

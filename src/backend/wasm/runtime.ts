@@ -1,0 +1,83 @@
+/**
+ * The slice of the WebAssembly JS API the kernels use, typed here because our compiler settings carry no
+ * DOM library; and feature detection (SIMD, relaxed SIMD) by validating tiny emitted modules.
+ */
+import { ModuleBuilder } from "./module-writer.js";
+
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+}
+
+export interface WasmMemoryDescriptor {
+  initial: number;
+  maximum?: number;
+  shared?: boolean;
+}
+
+export interface WasmInstance {
+  readonly exports: Readonly<Record<string, unknown>>;
+}
+
+/** An opaque compiled module. */
+export interface WasmCompiledModule {
+  readonly __compiledWasmModule?: never;
+}
+
+interface WebAssemblyApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => WasmCompiledModule;
+  Instance: new (module: WasmCompiledModule, imports: Record<string, Record<string, unknown>>) => WasmInstance;
+  Memory: new (descriptor: WasmMemoryDescriptor) => WasmMemory;
+}
+
+/** The engine's WebAssembly object, or null where there is none. */
+export const webAssembly: WebAssemblyApi | null =
+  (globalThis as { WebAssembly?: WebAssemblyApi }).WebAssembly ?? null;
+
+function validates(build: (module: ModuleBuilder) => void): boolean {
+  if (!webAssembly) return false;
+  try {
+    const module = new ModuleBuilder();
+    build(module);
+    return webAssembly.validate(module.toBytes());
+  } catch {
+    return false;
+  }
+}
+
+let simdCache: boolean | undefined;
+let relaxedSimdCache: boolean | undefined;
+
+/** Whether the engine accepts 128-bit SIMD (a function adding two f32x4 splats). */
+export function simdSupported(): boolean {
+  simdCache ??= validates((m) => {
+    const fn = m.function("probe", [], ["f32"]);
+    fn.f32Const(1).f32x4Splat().f32Const(2).f32x4Splat().f32x4Add().f32x4ExtractLane(0);
+  });
+  return simdCache;
+}
+
+/** Whether the engine accepts relaxed SIMD (f32x4.relaxed_madd). */
+export function relaxedSimdSupported(): boolean {
+  relaxedSimdCache ??=
+    simdSupported() &&
+    validates((m) => {
+      const fn = m.function("probe", [], ["f32"]);
+      fn.f32Const(1).f32x4Splat().f32Const(2).f32x4Splat().f32Const(3).f32x4Splat();
+      fn.f32x4RelaxedMadd().f32x4ExtractLane(0);
+    });
+  return relaxedSimdCache;
+}
+
+/** Compiles and instantiates `bytes` synchronously, importing `memory` as env.memory. */
+export function instantiate(bytes: Uint8Array, memory: WasmMemory): WasmInstance {
+  if (!webAssembly) throw new Error("WebAssembly is not available in this engine");
+  return new webAssembly.Instance(new webAssembly.Module(bytes), { env: { memory } });
+}
+
+/** A fresh memory of at least `bytes` bytes. */
+export function allocateMemory(bytes: number, shared = false): WasmMemory {
+  if (!webAssembly) throw new Error("WebAssembly is not available in this engine");
+  const pages = Math.max(1, Math.ceil(bytes / 65536));
+  return new webAssembly.Memory(shared ? { initial: pages, maximum: pages, shared } : { initial: pages });
+}

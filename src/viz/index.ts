@@ -1,0 +1,2 @@
+/** Pictures: training curves as SVG. */
+export { type LineChartOptions, lineChart, niceTicks, type Series } from "./line-chart.js";

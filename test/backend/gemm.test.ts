@@ -1,0 +1,231 @@
+import fc from "fast-check";
+import { afterEach, describe, expect, it } from "vitest";
+import { gemmKernel } from "../../src/backend/index.js";
+import { matmulKernel } from "../../src/backend/js/matmul.js";
+import { emitGemmModule, type GemmDType, type GemmTuning, wasmGemm } from "../../src/backend/wasm/gemm.js";
+import { relaxedSimdSupported, simdSupported, webAssembly } from "../../src/backend/wasm/runtime.js";
+import { backend, jit, np, setBackend } from "../../src/index.js";
+
+const initialBackend = backend().name === "js" ? "js" : "wasm";
+afterEach(() => setBackend(initialBackend));
+
+/** Deterministic values in [-1, 1) (mulberry32), in the storage of `dtype`. */
+function randomArray(dtype: GemmDType, size: number, seed: number): Float32Array | Float64Array {
+  const out = dtype === "float32" ? new Float32Array(size) : new Float64Array(size);
+  let s = seed >>> 0;
+  for (let i = 0; i < size; i++) {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(s ^ (s >>> 15), s | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
+  }
+  return out;
+}
+
+interface Case {
+  batch: number;
+  m: number;
+  k: number;
+  n: number;
+  seed: number;
+}
+
+/**
+ * Runs the wasm kernel and the JS one and compares element by element, relative to the magnitude of the
+ * terms summed (sum_p |a_ip b_pj|): the standard error bound of a dot product, which stays meaningful
+ * when the terms cancel.
+ */
+function expectMatchesJs(
+  dtype: GemmDType,
+  { batch, m, k, n, seed }: Case,
+  relativeTolerance: number,
+  options: { relaxedSimd: boolean; tuning?: Partial<GemmTuning> },
+): void {
+  const a = randomArray(dtype, batch * m * k, seed);
+  const b = randomArray(dtype, batch * k * n, seed + 1);
+  const want = dtype === "float32" ? new Float32Array(batch * m * n) : new Float64Array(batch * m * n);
+  matmulKernel(a, b, want, batch, m, k, n);
+  const got = want.slice().fill(Number.NaN);
+  wasmGemm(dtype, { batch, m, k, n }, options)(a, b, got);
+  for (let t = 0; t < batch; t++) {
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let magnitude = 0;
+        for (let p = 0; p < k; p++) magnitude += Math.abs(a[(t * m + i) * k + p]! * b[(t * k + p) * n + j]!);
+        const at = (t * m + i) * n + j;
+        const error = Math.abs(got[at]! - want[at]!);
+        if (!(error <= relativeTolerance * magnitude + 1e-300)) {
+          throw new Error(
+            `${dtype} ${batch}x${m}x${k}x${n} at [${t},${i},${j}]: got ${got[at]}, want ${want[at]} (error ${error}, terms ${magnitude})`,
+          );
+        }
+      }
+    }
+  }
+}
+
+const shapes = fc.record({
+  batch: fc.integer({ min: 1, max: 3 }),
+  m: fc.integer({ min: 1, max: 70 }),
+  k: fc.integer({ min: 1, max: 70 }),
+  n: fc.integer({ min: 1, max: 70 }),
+  seed: fc.nat(),
+});
+
+/** Small blocks and other tiles, so that k blocks, m blocks and their remainders are all exercised. */
+const tunings = fc.record({
+  tileRows: fc.integer({ min: 1, max: 6 }),
+  tileVectors: fc.integer({ min: 1, max: 3 }),
+  kUnroll: fc.integer({ min: 1, max: 4 }),
+  kBlock: fc.integer({ min: 1, max: 40 }),
+  mBlock: fc.integer({ min: 1, max: 24 }),
+});
+
+const TOLERANCE: Record<GemmDType, number> = { float32: 1e-5, float64: 1e-12 };
+const featureSets = [false, ...(relaxedSimdSupported() ? [true] : [])];
+
+describe.runIf(simdSupported())("wasm GEMM", () => {
+  for (const dtype of ["float32", "float64"] as const) {
+    for (const relaxedSimd of featureSets) {
+      const label = `${dtype}${relaxedSimd ? " (relaxed SIMD)" : ""}`;
+
+      it(`${label}: matches the JS kernel on random shapes, odd sizes included`, () => {
+        fc.assert(
+          fc.property(shapes, (c) => expectMatchesJs(dtype, c, TOLERANCE[dtype], { relaxedSimd })),
+          { numRuns: 60 },
+        );
+      });
+
+      it(`${label}: matches the JS kernel with other tiles and blockings`, () => {
+        fc.assert(
+          fc.property(shapes, tunings, (c, tuning) =>
+            expectMatchesJs(dtype, c, TOLERANCE[dtype], { relaxedSimd, tuning }),
+          ),
+          { numRuns: 60 },
+        );
+      });
+    }
+
+    it(`${dtype}: handles shapes past one block and tile exactly at the edges`, () => {
+      for (const [batch, m, k, n] of [
+        [1, 1, 1, 1],
+        [1, 4, 8, 8],
+        [1, 64, 256, 8],
+        [2, 65, 257, 9],
+        [1, 130, 600, 67],
+        [1, 3, 300, 1],
+      ] as const) {
+        expectMatchesJs(dtype, { batch, m, k, n, seed: m + k + n }, TOLERANCE[dtype], { relaxedSimd: false });
+      }
+    });
+
+    it(`${dtype}: k = 0 gives zeros, m = 0 or n = 0 writes nothing`, () => {
+      const out = dtype === "float32" ? new Float32Array(6).fill(7) : new Float64Array(6).fill(7);
+      const empty = dtype === "float32" ? new Float32Array(0) : new Float64Array(0);
+      wasmGemm(dtype, { batch: 1, m: 2, k: 0, n: 3 }, { relaxedSimd: false })(empty, empty, out);
+      expect([...out]).toEqual([0, 0, 0, 0, 0, 0]);
+      wasmGemm(dtype, { batch: 2, m: 0, k: 5, n: 3 }, { relaxedSimd: false })(empty, randomArray(dtype, 30, 1), empty);
+    });
+  }
+
+  it("emits modules that validate, specialised on the shape", () => {
+    const small = emitGemmModule("float32", { batch: 1, m: 5, k: 7, n: 9 }, { relaxedSimd: false });
+    const large = emitGemmModule("float32", { batch: 2, m: 300, k: 700, n: 90 }, { relaxedSimd: false });
+    expect(webAssembly!.validate(small.bytes)).toBe(true);
+    expect(webAssembly!.validate(large.bytes)).toBe(true);
+    expect(large.layout.totalBytes).toBeGreaterThanOrEqual(4 * (2 * 300 * 700 + 2 * 700 * 90 + 2 * 300 * 90));
+    // Loops keep the code small for large shapes.
+    expect(large.bytes.length).toBeLessThan(20_000);
+    expect(() => emitGemmModule("float64", { batch: 1, m: -1, k: 2, n: 2 }, { relaxedSimd: false })).toThrow(
+      RangeError,
+    );
+  });
+});
+
+describe("backend selection", () => {
+  it("reports and switches the active backend", () => {
+    setBackend("js");
+    expect(backend()).toEqual({ name: "js", simd: false, relaxedSimd: false, threads: 1 });
+    if (!simdSupported()) {
+      expect(() => setBackend("wasm")).toThrow(/SIMD/);
+      return;
+    }
+    setBackend("wasm");
+    const info = backend();
+    expect(info.simd).toBe(true);
+    expect(info.relaxedSimd).toBe(relaxedSimdSupported());
+    expect(info.name).toBe(relaxedSimdSupported() ? "wasm-relaxed-simd" : "wasm-simd");
+    expect(info.threads).toBeGreaterThanOrEqual(1);
+  });
+
+  it.runIf(simdSupported())("gemmKernel gives the same products on both backends, at any size", () => {
+    for (const [dtype, batch, m, k, n] of [
+      ["float32", 1, 2, 3, 4],
+      ["float32", 2, 33, 17, 21],
+      ["float64", 3, 16, 16, 16],
+      ["int32", 1, 20, 20, 20],
+    ] as const) {
+      const make = (size: number, seed: number) =>
+        dtype === "int32" ? Int32Array.from(randomArray("float64", size, seed), (v) => Math.round(v * 9)) : randomArray(dtype, size, seed);
+      const a = make(batch * m * k, 1);
+      const b = make(batch * k * n, 2);
+      const results = (["js", "wasm"] as const).map((kind) => {
+        setBackend(kind);
+        const out = dtype === "int32" ? new Int32Array(batch * m * n) : make(batch * m * n, 0).fill(0);
+        gemmKernel(dtype, batch, m, k, n)(a, b, out);
+        return [...out];
+      });
+      results[1]!.forEach((v, i) => expect(v).toBeCloseTo(results[0]![i]!, 4));
+    }
+  });
+});
+
+describe.runIf(simdSupported())("jit(np.matmul) on the wasm backend", () => {
+  it("equals eager matmul, for matrices, batches, vectors and both float dtypes", () => {
+    setBackend("wasm");
+    const cases: [number[], number[]][] = [
+      [
+        [33, 47],
+        [47, 29],
+      ],
+      [
+        [3, 20, 30],
+        [3, 30, 25],
+      ],
+      [[64], [64, 70]],
+      [
+        [2, 1, 40, 50],
+        [3, 50, 45],
+      ],
+    ];
+    for (const dtype of ["float32", "float64"] as const) {
+      cases.forEach(([sx, sy], c) => {
+        const size = (s: number[]) => s.reduce((p, d) => p * d, 1);
+        const x = np.array(randomArray(dtype, size(sx), 10 + c), { shape: sx, dtype });
+        const y = np.array(randomArray(dtype, size(sy), 20 + c), { shape: sy, dtype });
+        const eager = np.matmul(x, y);
+        const compiled = jit(np.matmul)(x, y);
+        expect(compiled.shape).toEqual(eager.shape);
+        expect(compiled.dtype).toBe(dtype);
+        const got = compiled.toTypedArray();
+        const want = eager.toTypedArray();
+        const k = sx[sx.length - 1]!;
+        // Each element sums k terms of magnitude < 1.
+        for (let i = 0; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThanOrEqual(TOLERANCE[dtype] * k);
+      });
+    }
+  });
+
+  it("keeps int32 matmul exact (JS kernel) under jit", () => {
+    setBackend("wasm");
+    const x = np.array(
+      Array.from({ length: 40 * 30 }, (_, i) => (i % 7) - 3),
+      { shape: [40, 30], dtype: "int32" },
+    );
+    const y = np.array(
+      Array.from({ length: 30 * 20 }, (_, i) => (i % 5) - 2),
+      { shape: [30, 20], dtype: "int32" },
+    );
+    expect([...jit(np.matmul)(x, y).toTypedArray()]).toEqual([...np.matmul(x, y).toTypedArray()]);
+  });
+});

@@ -1,0 +1,85 @@
+"""PyTorch side of test/io/torch-interop.test.ts.
+
+    python3 torch_interop.py forward FILE   read our file, run the same model in PyTorch, print JSON
+    python3 torch_interop.py write FILE     write a state_dict as safetensors (own writer), print JSON of values
+"""
+
+import json
+import os
+import struct
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from read_safetensors import read_safetensors  # noqa: E402
+
+NAMES = {
+    torch.float64: "F64",
+    torch.float32: "F32",
+    torch.float16: "F16",
+    torch.bfloat16: "BF16",
+    torch.int64: "I64",
+    torch.int32: "I32",
+    torch.uint8: "U8",
+    torch.bool: "BOOL",
+}
+# Reinterpretations numpy can serialize (numpy has no bfloat16).
+RAW_VIEW = {torch.bfloat16: torch.int16, torch.float16: torch.int16}
+
+
+def values(t):
+    """Exact values as JSON: float64 holds every value of these dtypes; non-finite values as strings."""
+    out = []
+    for v in t.detach().double().flatten().tolist():
+        out.append(v if v == v and abs(v) != float("inf") else repr(v))
+    return out
+
+
+def forward(path):
+    tensors, metadata = read_safetensors(path)
+    model = torch.nn.Linear(4, 3)
+    # strict=True: the file must hold exactly the model's parameters under PyTorch's names.
+    model.load_state_dict({"weight": tensors["linear.weight"], "bias": tensors["linear.bias"]}, strict=True)
+    with torch.no_grad():
+        y = torch.tanh(model(tensors["x"]))
+    others = {name: {"dtype": str(t.dtype), "shape": list(t.shape), "values": values(t)} for name, t in tensors.items()}
+    print(json.dumps({"metadata": metadata, "y": values(y), "y_shape": list(y.shape), "tensors": others}))
+
+
+def write(path):
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.BatchNorm1d(3))
+    model(torch.randn(8, 4))  # one training step so the BatchNorm buffers are not their defaults
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()}  # has 1.num_batches_tracked: int64
+    state["half_weight"] = state["0.weight"].half()
+    state["bf16_weight"] = state["0.weight"].bfloat16()
+    state["indices"] = torch.tensor([[0, -1], [2147483647, -2147483648]], dtype=torch.int64)
+    state["mask"] = torch.tensor([True, False, True])
+    state["double"] = torch.tensor([1 / 3, -2.5e-300], dtype=torch.float64)
+    state["bytes"] = torch.tensor([0, 255], dtype=torch.uint8)
+    # Every binary16 and bfloat16 bit pattern, with PyTorch's own float32 conversion beside it.
+    all_bits = torch.arange(-32768, 32768, dtype=torch.int32).to(torch.int16)
+    state["all_f16"] = all_bits.view(torch.float16)
+    state["all_f16_as_f32"] = all_bits.view(torch.float16).float()
+    state["all_bf16"] = all_bits.view(torch.bfloat16)
+    state["all_bf16_as_f32"] = all_bits.view(torch.bfloat16).float()
+
+    header = {"__metadata__": {"format": "pt", "writer": "torch_interop.py"}}
+    chunks = []
+    offset = 0
+    for name, t in state.items():
+        raw = t.contiguous().view(RAW_VIEW.get(t.dtype, t.dtype)).numpy().tobytes()
+        header[name] = {"dtype": NAMES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(raw)]}
+        chunks.append(raw)
+        offset += len(raw)
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + b"".join(chunks))
+    skip = {"all_f16", "all_f16_as_f32", "all_bf16", "all_bf16_as_f32"}
+    print(json.dumps({name: {"dtype": str(t.dtype), "shape": list(t.shape), "values": values(t)} for name, t in state.items() if name not in skip}))
+
+
+if __name__ == "__main__":
+    {"forward": forward, "write": write}[sys.argv[1]](sys.argv[2])
