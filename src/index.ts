@@ -8,7 +8,10 @@ export { NdArray, NdArray as Array, ConcreteArray, ConcretizationError, ShapeDty
 export type { DType } from "./core/dtype.js";
 export { ShapeError } from "./core/shape.js";
 export {
+  checkpoint,
+  cond,
   customVjp,
+  forLoop,
   grad,
   hessian,
   jacfwd,
@@ -17,6 +20,7 @@ export {
   jvp,
   linearize,
   makeProgram,
+  scan,
   valueAndGrad,
   vjp,
   vmap,

@@ -1,3 +1,4 @@
+export { checkpoint, cond, forLoop, type ScanOptions, scan } from "./control-flow.js";
 export { customVjp } from "./custom-vjp.js";
 export { hessian, type JacobianOptions, jacfwd, jacrev } from "./jacobian.js";
 export { type JitOptions, type JittedFunction, jit, type Lowered } from "./jit.js";

@@ -6,14 +6,13 @@
 
 import { compile, type Executable } from "../compiler/executor.js";
 import { ConcreteArray, fmtAval, type NdArray } from "../core/array.js";
-import { evalProgram, Program } from "../core/ir.js";
-import { type BatchDim, type Primitive, primitive } from "../core/primitive.js";
+import { evalProgram, type Program } from "../core/ir.js";
+import { type Primitive, primitive } from "../core/primitive.js";
 import { stageFlat } from "../core/staging.js";
 import { type TreeDef, treeDefToString, unflatten } from "../tree/treedef.js";
 import { flattenArgs, flattenFun, normalizeArgnums } from "./flat.js";
-import { instantiate, jvpFlat } from "./jvp.js";
 import { abstractLeaves } from "./make-program.js";
-import { vmapFlat } from "./vmap.js";
+import { closeOver, jvpProgram, vmapProgram } from "./program-transforms.js";
 
 export interface JitParams {
   name: string;
@@ -24,8 +23,6 @@ export interface JitParams {
 }
 
 const executables = new WeakMap<Program, Map<string, Executable>>();
-const jvpPrograms = new WeakMap<Program, { program: Program; consts: NdArray[] }>();
-const batchPrograms = new WeakMap<Program, Map<string, { program: Program; consts: NdArray[] }>>();
 
 function executableFor(p: JitParams): Executable {
   let byDonation = executables.get(p.program);
@@ -37,12 +34,6 @@ function executableFor(p: JitParams): Executable {
     byDonation.set(key, exe);
   }
   return exe;
-}
-
-/** A staged program with its constants moved into leading inputs. */
-function closeOver(staged: { program: Program; consts: NdArray[] }): Program {
-  const p = staged.program;
-  return new Program([], [...p.constVars, ...p.inputs], p.equations, p.outputs);
 }
 
 export const jitCallPrim: Primitive<JitParams> = primitive<JitParams>({
@@ -63,20 +54,7 @@ export const jitCallPrim: Primitive<JitParams> = primitive<JitParams>({
   },
   impl: (args, p) => executableFor(p).run(args, p.donate),
   jvp(primals, tangents, p) {
-    let jp = jvpPrograms.get(p.program);
-    if (!jp) {
-      const n = primals.length;
-      const avals = p.program.inputs.map((v) => v.aval);
-      const staged = stageFlat(
-        (xs) => {
-          const [outs, touts] = jvpFlat((ys) => evalProgram(p.program, [], ys), xs.slice(0, n), xs.slice(n));
-          return [...outs, ...touts.map(instantiate)];
-        },
-        [...avals, ...avals],
-      );
-      jp = { program: closeOver(staged), consts: staged.consts };
-      jvpPrograms.set(p.program, jp);
-    }
+    const jp = jvpProgram(p.program);
     const outs = jitCallPrim.bind([...jp.consts, ...primals, ...tangents], {
       name: `jvp(${p.name})`,
       program: jp.program,
@@ -86,25 +64,7 @@ export const jitCallPrim: Primitive<JitParams> = primitive<JitParams>({
     return { primalsOut: outs.slice(0, nOut), tangentsOut: outs.slice(nOut) };
   },
   batch(args, dims, p) {
-    let byDims = batchPrograms.get(p.program);
-    if (!byDims) batchPrograms.set(p.program, (byDims = new Map()));
-    const key = dims.map((d) => (d === null ? "n" : d)).join(",");
-    let bp = byDims.get(key);
-    if (!bp) {
-      const avals = args.map((a) => a.aval);
-      const staged = stageFlat(
-        (xs) =>
-          vmapFlat(
-            (ys) => evalProgram(p.program, [], ys),
-            dims,
-            (n) => new Array<BatchDim>(n).fill(0),
-            xs,
-          ),
-        avals,
-      );
-      bp = { program: closeOver(staged), consts: staged.consts };
-      byDims.set(key, bp);
-    }
+    const bp = vmapProgram(p.program, args, dims);
     const outs = jitCallPrim.bind([...bp.consts, ...args], {
       name: `vmap(${p.name})`,
       program: bp.program,
@@ -212,7 +172,7 @@ export function jit<Args extends unknown[], Out>(
         (f as (...a: unknown[]) => Out)(...dyn.map((d, i) => (statics.includes(i) ? args[i] : d)));
       const flat = flattenFun(`jit(${name})`, withStatics as (...a: never[]) => unknown, inTree);
       const staged = stageFlat(flat, avals);
-      const program = closeOver(staged);
+      const { program } = closeOver(staged);
       // Which leaves belong to donated arguments (flatten order follows argument order).
       const donateLeaf: boolean[] = [];
       dynamic.forEach((a, i) => {

@@ -1,0 +1,530 @@
+/**
+ * Control flow and memory as traced primitives, composable with every transform:
+ * `cond` (JAX's lax.cond), `scan` (lax.scan), `forLoop` (a scan without outputs), and `checkpoint`
+ * (rematerialization: the backward pass recomputes the function's intermediates from its inputs).
+ *
+ * Under partial evaluation (linearize, vjp, grad) a scan is unrolled into the recorded program and a
+ * cond on a known predicate takes its branch; on a traced predicate (inside jit) both branches are
+ * computed and the results selected.
+ */
+import {
+  type AbstractValue,
+  ConcreteArray,
+  ConcretizationError,
+  fmtAval,
+  type NdArray,
+} from "../core/array.js";
+import { storageFor } from "../core/dtype.js";
+import { evalProgram, Program, Var } from "../core/ir.js";
+import { type BatchDim, type Primitive, primitive } from "../core/primitive.js";
+import { ShapeError, shapeEquals, sizeOf } from "../core/shape.js";
+import { astype, where } from "../ops/binary.js";
+import { arange } from "../ops/creation.js";
+import { broadcastTo, moveAxisTo0, moveaxis, reshape } from "../ops/layout.js";
+import { slice, stack } from "../ops/shape.js";
+import { assertSameStructure, type TreeDef, treeDefToString, unflatten } from "../tree/treedef.js";
+import { flattenArgs, flattenFun } from "./flat.js";
+import { instantiate, jvpFlat } from "./jvp.js";
+import { type ClosedOver, stageClosed, vmapProgram } from "./program-transforms.js";
+import { linearizeFlat } from "./vjp.js";
+import { vmapFlat } from "./vmap.js";
+
+const sameAval = (a: AbstractValue, b: AbstractValue): boolean =>
+  a.dtype === b.dtype && shapeEquals(a.shape, b.shape);
+
+function checkAvals(
+  op: string,
+  what: string,
+  got: readonly AbstractValue[],
+  want: readonly AbstractValue[],
+): void {
+  if (got.length !== want.length || got.some((g, i) => !sameAval(g, want[i]!))) {
+    throw new ShapeError(
+      `${op}: ${what}: got (${got.map(fmtAval).join(", ")}), expected (${want.map(fmtAval).join(", ")})`,
+    );
+  }
+}
+
+/** Whether a tracer's value can be read now (a concrete predicate picks a branch). */
+function tryConcrete(x: NdArray): ConcreteArray | null {
+  try {
+    return x.concrete();
+  } catch (e) {
+    if (e instanceof ConcretizationError) return null;
+    throw e;
+  }
+}
+
+/** The same program with extra, unused inputs inserted at position `at`. */
+function insertInputs(program: Program, at: number, avals: readonly AbstractValue[]): Program {
+  const inputs = [...program.inputs];
+  inputs.splice(at, 0, ...avals.map((a) => new Var(a)));
+  return new Program([], inputs, program.equations, program.outputs);
+}
+
+/** Two closed branches as programs over the same inputs: [constsA, constsB, operands]. */
+function joinBranches(a: ClosedOver, b: ClosedOver): { branches: [Program, Program]; consts: NdArray[] } {
+  const avalsA = a.consts.map((c) => c.aval);
+  const avalsB = b.consts.map((c) => c.aval);
+  return {
+    branches: [insertInputs(a.program, avalsA.length, avalsB), insertInputs(b.program, 0, avalsA)],
+    consts: [...a.consts, ...b.consts],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// cond
+
+export interface CondParams {
+  /** [true branch, false branch], both over the same inputs (all consts, then the operands). */
+  branches: readonly [Program, Program];
+}
+
+export const condPrim: Primitive<CondParams> = primitive<CondParams>({
+  name: "cond",
+  abstractEval([pred, ...ops], { branches }) {
+    if (pred!.dtype !== "bool" || pred!.shape.length !== 0) {
+      throw new ShapeError(`cond: the predicate must be a bool scalar, got ${fmtAval(pred!)}`);
+    }
+    checkAvals("cond", "operands", ops, branches[0].inAvals);
+    return branches[0].outAvals;
+  },
+  impl: ([pred, ...ops], { branches }) =>
+    evalProgram(branches[pred!.data[0] ? 0 : 1], [], ops) as ConcreteArray[],
+  jvp([pred, ...ops], [, ...tangents], { branches }) {
+    const joined = joinJvpBranches(branches);
+    const outs = condPrim.bind([pred!, ...joined.consts, ...ops, ...tangents], { branches: joined.branches });
+    const n = branches[0].outputs.length;
+    return { primalsOut: outs.slice(0, n), tangentsOut: outs.slice(n) };
+  },
+  batch([pred, ...ops], [predDim, ...dims], { branches }) {
+    if (predDim === null) {
+      const t = vmapProgram(branches[0], ops, dims);
+      const f = vmapProgram(branches[1], ops, dims);
+      const joined = joinBranches(t, f);
+      const outs = condPrim.bind([pred!, ...joined.consts, ...ops], { branches: joined.branches });
+      return [outs, outs.map(() => 0)];
+    }
+    // A batched predicate: each example takes its own branch, so compute both and select.
+    const outs = vmapFlat(
+      ([p, ...xs]) => selectBranches(p!, branches, xs),
+      [predDim, ...dims],
+      (n) => new Array<BatchDim>(n).fill(0),
+      [pred!, ...ops],
+    );
+    return [outs, outs.map(() => 0)];
+  },
+  partialEval([pred, ...ops], { branches }) {
+    const known = tryConcrete(pred!);
+    if (known !== null) return evalProgram(branches[known.data[0] ? 0 : 1], [], ops);
+    return selectBranches(pred!, branches, ops);
+  },
+  formatParams: ({ branches }) =>
+    `branches=(${branches[0].equations.length} eqns | ${branches[1].equations.length} eqns)`,
+});
+
+function selectBranches(
+  pred: NdArray,
+  branches: readonly [Program, Program],
+  ops: readonly NdArray[],
+): NdArray[] {
+  const a = evalProgram(branches[0], [], ops);
+  const b = evalProgram(branches[1], [], ops);
+  return a.map((x, i) => where(pred, x, b[i]!));
+}
+
+function joinJvpBranches(branches: readonly [Program, Program]): {
+  branches: [Program, Program];
+  consts: NdArray[];
+} {
+  const stageJvp = (branch: Program) => {
+    const n = branch.inputs.length;
+    const avals = branch.inAvals;
+    return stageClosed(
+      (xs) => {
+        const [outs, touts] = jvpFlat((ys) => evalProgram(branch, [], ys), xs.slice(0, n), xs.slice(n));
+        return [...outs, ...touts.map(instantiate)];
+      },
+      [...avals, ...avals],
+    );
+  };
+  return joinBranches(stageJvp(branches[0]), stageJvp(branches[1]));
+}
+
+/**
+ * `cond(pred, trueFn, falseFn, ...operands)`: `trueFn(...operands)` where `pred` holds, else
+ * `falseFn(...operands)`. Both branches must return the same structure, shapes and dtypes. A JS
+ * boolean predicate simply picks the branch.
+ */
+export function cond<Ops extends unknown[], Out>(
+  pred: NdArray | boolean,
+  trueFn: (...operands: Ops) => Out,
+  falseFn: (...operands: Ops) => Out,
+  ...operands: Ops
+): Out {
+  if (typeof pred === "boolean") return pred ? trueFn(...operands) : falseFn(...operands);
+  if (pred.shape.length !== 0)
+    throw new ShapeError(`cond: the predicate must be a scalar, got ${fmtAval(pred)}`);
+  const p = pred.dtype === "bool" ? pred : astype(pred, "bool");
+  const [leaves, inTree] = flattenArgs("cond", operands);
+  const avals = leaves.map((l) => l.aval);
+  const stage = (fn: (...o: Ops) => Out, which: string) => {
+    const flat = flattenFun(`cond (${which} branch)`, fn as (...a: never[]) => unknown, inTree);
+    const closed = stageClosed(flat, avals);
+    return { closed, outTree: flat.outTree() };
+  };
+  const t = stage(trueFn, "true");
+  const f = stage(falseFn, "false");
+  assertSameStructure("cond: true branch vs false branch outputs", t.outTree, f.outTree);
+  checkAvals(
+    "cond",
+    "the false branch's outputs differ from the true branch's",
+    f.closed.program.outAvals,
+    t.closed.program.outAvals,
+  );
+  const joined = joinBranches(t.closed, f.closed);
+  const outs = condPrim.bind([p, ...joined.consts, ...leaves], { branches: joined.branches });
+  return unflatten<Out>(t.outTree, outs);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// scan
+
+export interface ScanParams {
+  /** Over [consts, carry, x] to [carry, y]. */
+  body: Program;
+  numConsts: number;
+  numCarry: number;
+  length: number;
+  reverse: boolean;
+}
+
+function scanOutAvals(op: string, avals: readonly AbstractValue[], p: ScanParams): AbstractValue[] {
+  const { body, numConsts, numCarry, length } = p;
+  const consts = avals.slice(0, numConsts);
+  const carry = avals.slice(numConsts, numConsts + numCarry);
+  const xs = avals.slice(numConsts + numCarry);
+  for (const x of xs) {
+    if (x.shape[0] !== length)
+      throw new ShapeError(`${op}: scanned inputs must have leading size ${length}, got ${fmtAval(x)}`);
+  }
+  const xSlices = xs.map((x) => ({ shape: x.shape.slice(1), dtype: x.dtype }));
+  checkAvals(op, "body inputs", [...consts, ...carry, ...xSlices], body.inAvals);
+  const outs = body.outAvals;
+  checkAvals(
+    op,
+    "the carry returned by the body differs from the carry it was given",
+    outs.slice(0, numCarry),
+    carry,
+  );
+  return [
+    ...outs.slice(0, numCarry),
+    ...outs.slice(numCarry).map((y) => ({ shape: [length, ...y.shape], dtype: y.dtype })),
+  ];
+}
+
+/** Row `i` of a concrete array, as an array of the remaining shape (a view, no copy). */
+function row(x: ConcreteArray, i: number): ConcreteArray {
+  const inner = sizeOf(x.shape.slice(1));
+  return new ConcreteArray(x.shape.slice(1), x.dtype, x.data.subarray(i * inner, (i + 1) * inner));
+}
+
+export const scanPrim: Primitive<ScanParams> = primitive<ScanParams>({
+  name: "scan",
+  abstractEval: (avals, p) => scanOutAvals("scan", avals, p),
+  impl(args, p) {
+    const { body, numConsts, numCarry, length, reverse } = p;
+    const consts = args.slice(0, numConsts);
+    let carry: NdArray[] = args.slice(numConsts, numConsts + numCarry);
+    const xs = args.slice(numConsts + numCarry);
+    const yAvals = body.outAvals.slice(numCarry);
+    const ys = yAvals.map((a) => storageFor(a.dtype, length * sizeOf(a.shape)));
+    for (let k = 0; k < length; k++) {
+      const i = reverse ? length - 1 - k : k;
+      const outs = evalProgram(body, [], [...consts, ...carry, ...xs.map((x) => row(x, i))]);
+      carry = outs.slice(0, numCarry);
+      outs.slice(numCarry).forEach((y, j) => ys[j]!.set(y.concrete().data, i * sizeOf(yAvals[j]!.shape)));
+    }
+    return [
+      ...carry.map((c) => c.concrete()),
+      ...ys.map((data, j) => new ConcreteArray([length, ...yAvals[j]!.shape], yAvals[j]!.dtype, data)),
+    ];
+  },
+  jvp(args, tangents, p) {
+    const { body, numConsts: nC, numCarry: nK } = p;
+    const nX = args.length - nC - nK;
+    const avals = body.inAvals;
+    // New body over [consts, tconsts, carry, tcarry, x, tx] -> [carry, tcarry, y, ty].
+    const jbody = stageClosed(
+      (zs) => {
+        const part = (start: number, n: number) => zs.slice(start, start + n);
+        const c = part(0, nC);
+        const tc = part(nC, nC);
+        const k = part(2 * nC, nK);
+        const tk = part(2 * nC + nK, nK);
+        const x = part(2 * nC + 2 * nK, nX);
+        const tx = part(2 * nC + 2 * nK + nX, nX);
+        const [outs, touts] = jvpFlat(
+          (ys) => evalProgram(body, [], ys),
+          [...c, ...k, ...x],
+          [...tc, ...tk, ...tx],
+        );
+        const t = touts.map(instantiate);
+        return [...outs.slice(0, nK), ...t.slice(0, nK), ...outs.slice(nK), ...t.slice(nK)];
+      },
+      [
+        ...avals.slice(0, nC),
+        ...avals.slice(0, nC),
+        ...avals.slice(nC, nC + nK),
+        ...avals.slice(nC, nC + nK),
+        ...avals.slice(nC + nK),
+        ...avals.slice(nC + nK),
+      ],
+    );
+    const seg = (xs: readonly NdArray[], start: number, n: number) => xs.slice(start, start + n);
+    const outs = scanPrim.bind(
+      [
+        ...jbody.consts,
+        ...seg(args, 0, nC),
+        ...seg(tangents, 0, nC),
+        ...seg(args, nC, nK),
+        ...seg(tangents, nC, nK),
+        ...seg(args, nC + nK, nX),
+        ...seg(tangents, nC + nK, nX),
+      ],
+      { ...p, body: jbody.program, numConsts: jbody.consts.length + 2 * nC, numCarry: 2 * nK },
+    );
+    const nY = body.outputs.length - nK;
+    return {
+      primalsOut: [...outs.slice(0, nK), ...outs.slice(2 * nK, 2 * nK + nY)],
+      tangentsOut: [...outs.slice(nK, 2 * nK), ...outs.slice(2 * nK + nY)],
+    };
+  },
+  batch(args, dims, p) {
+    const { body, numConsts: nC, numCarry: nK, length } = p;
+    const size = args[dims.findIndex((d) => d !== null)]!.shape[dims.find((d) => d !== null)!]!;
+    // Consts keep their batch axis (moved to 0); carries are always batched; xs carry it on axis 1.
+    const consts = args.slice(0, nC).map((c, i) => (dims[i] === null ? c : moveAxisTo0(c, dims[i]!)));
+    const constDims = dims.slice(0, nC).map((d) => (d === null ? null : 0));
+    const carry = args.slice(nC, nC + nK).map((c, i) => {
+      const d = dims[nC + i]!;
+      return d === null ? broadcastTo(c, [size, ...c.shape]) : moveAxisTo0(c, d);
+    });
+    const xs = args.slice(nC + nK).map((x, i) => {
+      const d = dims[nC + nK + i]!;
+      return d === null ? x : moveaxis(x, d, 1);
+    });
+    const xDims = dims.slice(nC + nK).map((d) => (d === null ? null : 0));
+    const bodyArgs = [...consts, ...carry, ...xs.map((x) => ({ shape: x.shape.slice(1), dtype: x.dtype }))];
+    const vbody = vmapProgram(body, bodyArgs, [...constDims, ...carry.map(() => 0), ...xDims]);
+    const outs = scanPrim.bind([...vbody.consts, ...consts, ...carry, ...xs], {
+      ...p,
+      body: vbody.program,
+      numConsts: vbody.consts.length + nC,
+      length,
+    });
+    return [outs, outs.map((_, i) => (i < nK ? 0 : 1))];
+  },
+  // Linearizing a scan unrolls it into the recorded program, one body per step.
+  partialEval(args, p) {
+    const { body, numConsts: nC, numCarry: nK, length, reverse } = p;
+    const consts = args.slice(0, nC);
+    let carry = args.slice(nC, nC + nK);
+    const xs = args.slice(nC + nK);
+    const ys: NdArray[][] = [];
+    for (let k = 0; k < length; k++) {
+      const i = reverse ? length - 1 - k : k;
+      const xi = xs.map((x) => reshape(slice(x, [{ start: i, stop: i + 1 }]), x.shape.slice(1)));
+      const outs = evalProgram(body, [], [...consts, ...carry, ...xi]);
+      carry = outs.slice(0, nK);
+      ys[i] = outs.slice(nK);
+    }
+    const nY = body.outputs.length - nK;
+    const stacked = Array.from({ length: nY }, (_, j) =>
+      length === 0
+        ? zerosOf({ shape: [0, ...body.outAvals[nK + j]!.shape], dtype: body.outAvals[nK + j]!.dtype })
+        : stack(ys.map((y) => y[j]!)),
+    );
+    return [...carry, ...stacked];
+  },
+  formatParams: (p) =>
+    `length=${p.length} numCarry=${p.numCarry}${p.reverse ? " reverse" : ""} body=(${p.body.equations.length} eqns)`,
+});
+
+function zerosOf(aval: AbstractValue): NdArray {
+  return new ConcreteArray(aval.shape, aval.dtype, storageFor(aval.dtype, sizeOf(aval.shape)));
+}
+
+export interface ScanOptions {
+  /** The number of steps; needed when `xs` is null, otherwise the leading size of every leaf of xs. */
+  length?: number;
+  /** Scan from the last row to the first (outputs still indexed by row). */
+  reverse?: boolean;
+}
+
+/**
+ * `scan(f, init, xs)`: loops `[carry, y] = f(carry, x)` over the rows of `xs` (a pytree scanned along
+ * axis 0), returning the final carry and the stacked ys, like JAX's lax.scan. The carry must keep its
+ * structure, shapes and dtypes.
+ */
+export function scan<C, X, Y>(
+  f: (carry: C, x: X) => [C, Y],
+  init: C,
+  xs: X,
+  options: ScanOptions = {},
+): [C, Y] {
+  const [carryLeaves, carryTree] = flattenArgs("scan (init)", init);
+  const [xLeaves, xTree] = flattenArgs("scan (xs)", xs);
+  const lengths = new Set(xLeaves.map((x) => x.shape[0]));
+  if (xLeaves.some((x) => x.ndim === 0))
+    throw new ShapeError("scan: every leaf of xs needs a leading axis to scan over");
+  if (lengths.size > 1)
+    throw new ShapeError(`scan: leaves of xs have different leading sizes: ${[...lengths].join(", ")}`);
+  const length = options.length ?? (xLeaves.length ? xLeaves[0]!.shape[0]! : undefined);
+  if (length === undefined) throw new ShapeError("scan: give `length` when xs has no arrays");
+  if (lengths.size === 1 && !lengths.has(length))
+    throw new ShapeError(`scan: length ${length} differs from xs's leading size ${[...lengths][0]}`);
+  let yTree: TreeDef | null = null;
+  const bodyFn = (leaves: NdArray[]): NdArray[] => {
+    const carry = unflatten<C>(carryTree, leaves.slice(0, carryLeaves.length));
+    const x = unflatten<X>(xTree, leaves.slice(carryLeaves.length));
+    const result = f(carry, x);
+    if (!Array.isArray(result) || result.length !== 2)
+      throw new TypeError("scan: the body must return [carry, y]");
+    const [newCarry, y] = result as [C, Y];
+    const [newLeaves, newTree] = flattenArgs("scan (carry)", newCarry);
+    if (treeDefToString(newTree) !== treeDefToString(carryTree)) {
+      assertSameStructure("scan: the carry returned by the body vs init", carryTree, newTree);
+    }
+    const [yLeaves, yDef] = flattenArgs("scan (y)", y);
+    yTree = yDef;
+    return [...newLeaves, ...yLeaves];
+  };
+  const avals = [
+    ...carryLeaves.map((c) => c.aval),
+    ...xLeaves.map((x) => ({ shape: x.shape.slice(1), dtype: x.dtype })),
+  ];
+  const closed = stageClosed(bodyFn, avals);
+  const outs = scanPrim.bind([...closed.consts, ...carryLeaves, ...xLeaves], {
+    body: closed.program,
+    numConsts: closed.consts.length,
+    numCarry: carryLeaves.length,
+    length,
+    reverse: options.reverse ?? false,
+  });
+  return [
+    unflatten<C>(carryTree, outs.slice(0, carryLeaves.length)),
+    unflatten<Y>(yTree!, outs.slice(carryLeaves.length)),
+  ];
+}
+
+/** `forLoop(n, body, init)`: `carry = body(i, carry)` for i = 0..n-1 (a scan over arange(n)). */
+export function forLoop<C>(n: number, body: (i: NdArray, carry: C) => C, init: C): C {
+  if (!Number.isInteger(n) || n < 0)
+    throw new RangeError(`forLoop: the trip count must be a non-negative integer, got ${n}`);
+  const [carry] = scan((c: C, i: NdArray) => [body(i, c), null], init, arange(n), { length: n });
+  return carry;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// checkpoint
+
+export interface CheckpointParams {
+  name: string;
+  /** Over [consts, args]. */
+  program: Program;
+}
+
+/** The tangent outputs of `program` at `primals` along `tangents` (the linear part of its JVP). */
+function tangentOutputs(
+  program: Program,
+  primals: readonly NdArray[],
+  tangents: readonly NdArray[],
+): NdArray[] {
+  const [, touts] = jvpFlat((ys) => evalProgram(program, [], ys), [...primals], [...tangents]);
+  return touts.map(instantiate);
+}
+
+export const checkpointPrim: Primitive<CheckpointParams> = primitive<CheckpointParams>({
+  name: "checkpoint",
+  abstractEval: (avals, { program, name }) => {
+    checkAvals(`checkpoint(${name})`, "inputs", avals, program.inAvals);
+    return program.outAvals;
+  },
+  impl: (args, { program }) => evalProgram(program, [], args) as ConcreteArray[],
+  // The primal runs now; the tangent is a separate primitive whose only residuals are the inputs.
+  jvp: (primals, tangents, p) => ({
+    primalsOut: checkpointPrim.bind(primals, p),
+    tangentsOut: checkpointLinPrim.bind([...primals, ...tangents], p),
+  }),
+  batch(args, dims, p) {
+    const b = vmapProgram(p.program, args, dims);
+    const outs = checkpointPrim.bind([...b.consts, ...args], { ...p, program: b.program });
+    return [outs, outs.map(() => 0)];
+  },
+  inlineProgram: (_avals, { program }) => ({ program, consts: [] }),
+  formatParams: (p) => `name=${p.name} body=(${p.program.equations.length} eqns)`,
+});
+
+/** [primals, tangents] -> output tangents of a checkpointed function; linear in the tangents. */
+export const checkpointLinPrim: Primitive<CheckpointParams> = primitive<CheckpointParams>({
+  name: "checkpoint_lin",
+  abstractEval: (_avals, { program }) => program.outAvals,
+  impl(args, { program }) {
+    const n = program.inputs.length;
+    return tangentOutputs(program, args.slice(0, n), args.slice(n)) as ConcreteArray[];
+  },
+  jvp(args, targs, { program }) {
+    const n = program.inputs.length;
+    const [outs, touts] = jvpFlat(
+      (zs) => tangentOutputs(program, zs.slice(0, n), zs.slice(n)),
+      [...args],
+      [...targs],
+    );
+    return { primalsOut: outs, tangentsOut: touts.map(instantiate) };
+  },
+  // Transposing recomputes the forward pass from the saved inputs (the rematerialization).
+  transpose(cts, args, { program }) {
+    const n = program.inputs.length;
+    const primals = args.slice(0, n) as NdArray[];
+    const zeros = program.inputs.map((v) => zerosOf(v.aval));
+    const lin = linearizeFlat((ts) => tangentOutputs(program, primals, ts), zeros);
+    return [...primals.map(() => null), ...lin.transposed([...cts])];
+  },
+  batch(args, dims, { program }) {
+    const n = program.inputs.length;
+    const outs = vmapFlat(
+      (zs) => tangentOutputs(program, zs.slice(0, n), zs.slice(n)),
+      dims,
+      (m) => new Array<BatchDim>(m).fill(0),
+      [...args],
+    );
+    return [outs, outs.map(() => 0)];
+  },
+  inlineProgram(avals, { program }) {
+    const n = program.inputs.length;
+    return stageClosed((zs) => tangentOutputs(program, zs.slice(0, n), zs.slice(n)), avals);
+  },
+  formatParams: (p) => `name=${p.name}`,
+});
+
+/**
+ * `checkpoint(f)`: the same function, but reverse mode saves only its inputs and recomputes its
+ * intermediates during the backward pass (memory for compute, as jax.checkpoint).
+ */
+export function checkpoint<Args extends unknown[], Out>(
+  f: (...args: Args) => Out,
+  options: { name?: string } = {},
+) {
+  const name = options.name ?? (f.name || "checkpoint");
+  return (...args: Args): Out => {
+    const [leaves, inTree] = flattenArgs(`checkpoint(${name})`, args);
+    const flat = flattenFun(`checkpoint(${name})`, f as (...a: never[]) => unknown, inTree);
+    const closed = stageClosed(
+      flat,
+      leaves.map((l) => l.aval),
+    );
+    const outs = checkpointPrim.bind([...closed.consts, ...leaves], { name, program: closed.program });
+    return unflatten<Out>(flat.outTree(), outs);
+  };
+}
