@@ -61,6 +61,11 @@ export interface DecodeError {
   readonly key?: string;
 }
 
+/** Keys in messages are cut short: a hostile key may be megabytes long. */
+function clip(text: string): string {
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+}
+
 function fail(kind: DecodeErrorKind, message: string, key?: string): E.Either<DecodeError, never> {
   return E.left(key === undefined ? { kind, message } : { kind, message, key });
 }
@@ -180,7 +185,7 @@ export function encode(tree: unknown, options: EncodeOptions = {}): Uint8Array {
       throw new TypeError(`safetensors.encode: '${METADATA_KEY}' is reserved for metadata`);
     if (seen.has(path)) {
       throw new TypeError(
-        `safetensors.encode: two leaves have the path '${path}' (an object key containing a dot?)`,
+        `safetensors.encode: two leaves have the path '${clip(path)}' (an object key containing a dot?)`,
       );
     }
     seen.add(path);
@@ -283,12 +288,18 @@ interface TensorSlot {
 /** Tensors and metadata of a safetensors file. Everything is validated before any tensor is allocated. */
 export function decodeFile(bytes: Uint8Array): E.Either<DecodeError, DecodedFile> {
   if (bytes.length < 8) {
-    return fail("header-length-beyond-file", `the file has ${bytes.length} bytes, fewer than the 8-byte header length`);
+    return fail(
+      "header-length-beyond-file",
+      `the file has ${bytes.length} bytes, fewer than the 8-byte header length`,
+    );
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = view.getBigUint64(0, true);
   if (headerLength > BigInt(MAX_HEADER_BYTES)) {
-    return fail("header-too-large", `header length ${headerLength} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
+    return fail(
+      "header-too-large",
+      `header length ${headerLength} exceeds the ${MAX_HEADER_BYTES}-byte limit`,
+    );
   }
   const headerEnd = 8 + Number(headerLength);
   if (headerEnd > bytes.length) {
@@ -300,7 +311,9 @@ export function decodeFile(bytes: Uint8Array): E.Either<DecodeError, DecodedFile
   let headerText: string;
   try {
     // ignoreBOM keeps a byte-order mark in the text, so the parser rejects it as the reference does.
-    headerText = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes.subarray(8, headerEnd));
+    headerText = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(
+      bytes.subarray(8, headerEnd),
+    );
   } catch {
     return fail("invalid-json", "the header is not valid UTF-8");
   }
@@ -363,22 +376,31 @@ function readMetadata(reader: JsonReader, into: Record<string, string>): void {
   }
   reader.object((key) => {
     if (reader.peek() !== '"') {
-      stop("invalid-metadata", `metadata '${key}' is a JSON ${reader.skipValue(2)}, not a string`, key);
+      stop("invalid-metadata", `metadata '${clip(key)}' is a JSON ${reader.skipValue(2)}, not a string`, key);
     }
     defineOwn(into, key, reader.string());
   });
 }
 
-function readTensorInfo(reader: JsonReader, key: string, dataLength: number): E.Either<DecodeError, TensorSlot> {
+function readTensorInfo(
+  reader: JsonReader,
+  key: string,
+  dataLength: number,
+): E.Either<DecodeError, TensorSlot> {
   if (reader.peek() !== "{") {
-    return fail("invalid-header", `tensor '${key}' is a JSON ${reader.skipValue(1)}, not an object`, key);
+    return fail(
+      "invalid-header",
+      `tensor '${clip(key)}' is a JSON ${reader.skipValue(1)}, not an object`,
+      key,
+    );
   }
   let dtype: string | undefined;
   let dims: string[] | undefined;
   let offsets: string[] | undefined;
   reader.object((field) => {
     if (field === "dtype") {
-      if (reader.peek() !== '"') stop("invalid-header", `tensor '${key}': dtype is a JSON ${reader.skipValue(2)}`, key);
+      if (reader.peek() !== '"')
+        stop("invalid-header", `tensor '${clip(key)}': dtype is a JSON ${reader.skipValue(2)}`, key);
       dtype = reader.string();
     } else if (field === "shape") {
       dims = readNumberLexemes(reader, key, "shape", "bad-dimension");
@@ -389,33 +411,49 @@ function readTensorInfo(reader: JsonReader, key: string, dataLength: number): E.
     }
   });
   if (dtype === undefined || dims === undefined || offsets === undefined) {
-    return fail("invalid-header", `tensor '${key}' needs dtype, shape and data_offsets`, key);
+    return fail("invalid-header", `tensor '${clip(key)}' needs dtype, shape and data_offsets`, key);
   }
   if (!isSafetensorsDType(dtype)) {
     const why = KNOWN_UNREAD_DTYPES.has(dtype) ? "is not supported" : "is not a safetensors dtype";
-    return fail("unknown-dtype", `tensor '${key}': dtype ${JSON.stringify(dtype.slice(0, 40))} ${why}`, key);
+    return fail(
+      "unknown-dtype",
+      `tensor '${clip(key)}': dtype ${JSON.stringify(dtype.slice(0, 40))} ${why}`,
+      key,
+    );
   }
 
   const shape: number[] = [];
   for (const lexeme of dims) {
     const n = exactNonNegativeInteger(lexeme);
     if (n === null || n > BigInt(Number.MAX_SAFE_INTEGER)) {
-      return fail("bad-dimension", `tensor '${key}': dimension ${lexeme.slice(0, 40)} is not a non-negative safe integer`, key);
+      return fail(
+        "bad-dimension",
+        `tensor '${clip(key)}': dimension ${lexeme.slice(0, 40)} is not a non-negative safe integer`,
+        key,
+      );
     }
     shape.push(Number(n));
   }
 
   const [begin, end] = offsets.map(exactNonNegativeInteger);
   if (offsets.length !== 2 || begin === null || end === null || begin === undefined || end === undefined) {
-    return fail("invalid-header", `tensor '${key}': data_offsets must be two non-negative integers [begin, end]`, key);
+    return fail(
+      "invalid-header",
+      `tensor '${clip(key)}': data_offsets must be two non-negative integers [begin, end]`,
+      key,
+    );
   }
   if (end < begin) {
-    return fail("offsets-out-of-order", `tensor '${key}': data_offsets [${begin}, ${end}] end before they begin`, key);
+    return fail(
+      "offsets-out-of-order",
+      `tensor '${clip(key)}': data_offsets [${begin}, ${end}] end before they begin`,
+      key,
+    );
   }
   if (end > BigInt(dataLength)) {
     return fail(
       "offsets-beyond-data",
-      `tensor '${key}': data_offsets [${begin}, ${end}] reach past the ${dataLength} data bytes`,
+      `tensor '${clip(key)}': data_offsets [${begin}, ${end}] reach past the ${dataLength} data bytes`,
       key,
     );
   }
@@ -430,7 +468,7 @@ function readTensorInfo(reader: JsonReader, key: string, dataLength: number): E.
   if (bytesNeeded !== byteRange) {
     return fail(
       "shape-offset-mismatch",
-      `tensor '${key}': shape ${fmtDims(shape)} of ${dtype} does not fill data_offsets [${begin}, ${end}] (${byteRange} bytes)`,
+      `tensor '${clip(key)}': shape ${fmtDims(shape)} of ${dtype} does not fill data_offsets [${begin}, ${end}] (${byteRange} bytes)`,
       key,
     );
   }
@@ -440,19 +478,26 @@ function readTensorInfo(reader: JsonReader, key: string, dataLength: number): E.
 /** An array of JSON numbers, as their lexemes (so integers beyond 2^53 stay exact until checked). */
 function readNumberLexemes(reader: JsonReader, key: string, field: string, kind: DecodeErrorKind): string[] {
   if (reader.peek() !== "[") {
-    stop("invalid-header", `tensor '${key}': ${field} is a JSON ${reader.skipValue(2)}, not an array`, key);
+    stop(
+      "invalid-header",
+      `tensor '${clip(key)}': ${field} is a JSON ${reader.skipValue(2)}, not an array`,
+      key,
+    );
   }
   const lexemes: string[] = [];
   reader.array(() => {
     const lexeme = reader.number();
-    if (lexeme === null) stop(kind, `tensor '${key}': ${field} holds a JSON ${reader.skipValue(3)}, not a number`, key);
+    if (lexeme === null)
+      stop(kind, `tensor '${clip(key)}': ${field} holds a JSON ${reader.skipValue(3)}, not a number`, key);
     lexemes.push(lexeme);
   });
   return lexemes;
 }
 
 function fmtDims(shape: readonly number[]): string {
-  return shape.length <= 8 ? `[${shape.join(",")}]` : `[${shape.slice(0, 8).join(",")},… (${shape.length} dimensions)]`;
+  return shape.length <= 8
+    ? `[${shape.join(",")}]`
+    : `[${shape.slice(0, 8).join(",")},… (${shape.length} dimensions)]`;
 }
 
 /** The value of a JSON number lexeme when it is written as a plain non-negative integer (no sign, fraction or exponent). */
@@ -469,14 +514,14 @@ function checkLayout(slots: readonly TensorSlot[], dataLength: number): E.Either
     if (slot.begin < expected) {
       return fail(
         "overlapping-offsets",
-        `tensor '${slot.key}' [${slot.begin}, ${slot.end}] overlaps '${previous!.key}' [${previous!.begin}, ${previous!.end}]`,
+        `tensor '${clip(slot.key)}' [${slot.begin}, ${slot.end}] overlaps '${clip(previous!.key)}' [${previous!.begin}, ${previous!.end}]`,
         slot.key,
       );
     }
     if (slot.begin > expected) {
       return fail(
         "hole-in-data",
-        `bytes [${expected}, ${slot.begin}) before tensor '${slot.key}' belong to no tensor`,
+        `bytes [${expected}, ${slot.begin}) before tensor '${clip(slot.key)}' belong to no tensor`,
         slot.key,
       );
     }
@@ -566,7 +611,7 @@ function narrowToInt32(
             : low;
       return fail(
         "integer-out-of-range",
-        `tensor '${slot.key}': ${slot.dtype} value ${exact} at index ${i} does not fit int32`,
+        `tensor '${clip(slot.key)}': ${slot.dtype} value ${exact} at index ${i} does not fit int32`,
         slot.key,
       );
     }
@@ -589,9 +634,16 @@ function mapValues<T extends TypedArray>(
   return out;
 }
 
-/** Sets an own property even for keys like `__proto__`, so a hostile key cannot change an object's prototype. */
+/**
+ * Sets an own property even for the key `__proto__` (the one accessor on Object.prototype), so a hostile
+ * key cannot change an object's prototype. Other keys take the fast path of plain assignment.
+ */
 function defineOwn<T>(target: Record<string, T>, key: string, value: T): void {
-  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  if (key === "__proto__") {
+    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  } else {
+    target[key] = value;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -624,11 +676,7 @@ export function unflattenPaths<L>(
     }
     const segments = path.split(".", MAX_PATH_DEPTH + 1);
     if (segments.length > MAX_PATH_DEPTH)
-      return fail(
-        "bad-path",
-        `path '${path.slice(0, 80)}…' nests deeper than ${MAX_PATH_DEPTH} levels`,
-        path,
-      );
+      return fail("bad-path", `path '${clip(path)}' nests deeper than ${MAX_PATH_DEPTH} levels`, path);
     let node = root;
     for (let i = 0; i < segments.length; i++) {
       const segment = segments[i]!;
@@ -636,7 +684,7 @@ export function unflattenPaths<L>(
       const last = i === segments.length - 1;
       if (last) {
         if (existing !== undefined)
-          return fail("bad-path", `path '${path}' is given twice, or is also a subtree`, path);
+          return fail("bad-path", `path '${clip(path)}' is given twice, or is also a subtree`, path);
         node.children.set(segment, { kind: "leaf", value });
       } else if (existing === undefined) {
         const branch: PathNode<L> = { kind: "branch", children: new Map() };
@@ -645,7 +693,7 @@ export function unflattenPaths<L>(
       } else if (existing.kind === "leaf") {
         return fail(
           "bad-path",
-          `'${segments.slice(0, i + 1).join(".")}' is a leaf and also the prefix of '${path}'`,
+          `'${clip(segments.slice(0, i + 1).join("."))}' is a leaf and also the prefix of '${clip(path)}'`,
           path,
         );
       } else {
@@ -705,13 +753,13 @@ export function fillTemplate<T>(
   const paths = new Set(wanted.map(([p]) => p));
   for (const key of Object.keys(tensors)) {
     if (!paths.has(key))
-      return fail("template-mismatch", `the file has '${key}', which the template does not`, key);
+      return fail("template-mismatch", `the file has '${clip(key)}', which the template does not`, key);
   }
   const values: unknown[] = [];
   for (const [path, leaf] of wanted) {
     const found = Object.hasOwn(tensors, path) ? tensors[path] : undefined;
     if (found === undefined)
-      return fail("template-mismatch", `the template has '${path}', which the file does not`, path);
+      return fail("template-mismatch", `the template has '${clip(path)}', which the file does not`, path);
     if (leaf instanceof NdArray) {
       if (
         leaf.dtype !== found.dtype ||
@@ -720,7 +768,7 @@ export function fillTemplate<T>(
       ) {
         return fail(
           "template-mismatch",
-          `'${path}': the file has ${found.dtype}[${found.shape.join(",")}], the template ${leaf.dtype}[${leaf.shape.join(",")}]`,
+          `'${clip(path)}': the file has ${found.dtype}[${found.shape.join(",")}], the template ${leaf.dtype}[${leaf.shape.join(",")}]`,
           path,
         );
       }
@@ -729,14 +777,14 @@ export function fillTemplate<T>(
       if (found.size !== 1)
         return fail(
           "template-mismatch",
-          `'${path}': the template has a number, the file ${found.size} values`,
+          `'${clip(path)}': the template has a number, the file ${found.size} values`,
           path,
         );
       values.push(found.item());
     } else {
       return fail(
         "template-mismatch",
-        `'${path}': template leaf ${describeValue(leaf)} is neither an array nor a number`,
+        `'${clip(path)}': template leaf ${describeValue(leaf)} is neither an array nor a number`,
         path,
       );
     }
@@ -820,7 +868,11 @@ class JsonReader {
       if (this.peek() !== '"') this.syntax("expected a string key");
       const key = this.string();
       if (keys.has(key)) {
-        stop("duplicate-key", `header JSON has the key ${JSON.stringify(key.slice(0, 80))} twice in one object`, key);
+        stop(
+          "duplicate-key",
+          `header JSON has the key ${JSON.stringify(key.slice(0, 80))} twice in one object`,
+          key,
+        );
       }
       keys.add(key);
       if (this.peek() !== ":") this.syntax("expected ':'");
@@ -897,7 +949,8 @@ class JsonReader {
 
   /** Validates and discards one value (keeping nothing), returning its kind for error messages. */
   skipValue(depth: number): JsonKind {
-    if (depth > MAX_JSON_DEPTH) stop("invalid-header", `header JSON nests deeper than ${MAX_JSON_DEPTH} levels`);
+    if (depth > MAX_JSON_DEPTH)
+      stop("invalid-header", `header JSON nests deeper than ${MAX_JSON_DEPTH} levels`);
     const c = this.peek();
     if (c === "{") {
       // Keys of skipped objects are not kept, so duplicates there are not looked for: nothing reads them.
@@ -935,7 +988,6 @@ class JsonReader {
     if (this.number() !== null) return "number";
     return this.syntax(c === "" ? "unexpected end" : "unexpected character");
   }
-
 }
 
 const SIMPLE_ESCAPES: ReadonlyMap<string, string> = new Map([

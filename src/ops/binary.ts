@@ -245,8 +245,15 @@ export const convertPrim: ElementwisePrimitive<ConvertParams> = elementwisePrimi
   name: "convert",
   arity: 1,
   outDtype: (_d, p) => p.dtype,
+  // Rounding to float32 is explicit so that a conversion inside a fused loop rounds as eager does.
   expr: ([a], out, inD) =>
-    out === "bool" ? `(${a} !== 0 ? 1 : 0)` : out === "int32" && isFloat(inD) ? `(${a} | 0)` : a!,
+    out === "bool"
+      ? `(${a} !== 0 ? 1 : 0)`
+      : out === "int32" && isFloat(inD)
+        ? `(${a} | 0)`
+        : out === "float32" && inD !== "float32"
+          ? `Math.fround(${a})`
+          : a!,
   jvp([x], [t], p) {
     const y = convertPrim.bind1([x!], p);
     if (!isFloat(x!.dtype) || !isFloat(p.dtype)) return { primalsOut: [y], tangentsOut: [] };

@@ -389,15 +389,31 @@ describe("safetensors: hostile files", () => {
       "{",
       '{"a":}',
       "{'a':1}",
-      '{"a":1,}',
+      '{"__metadata__":{},}',
       "{} x",
-      '{"a":01}',
-      '{"a":"\\x"}',
-      '{"a":"\u0001"}',
+      '{"x":{"shape":[01]}}',
+      '{"x":{"shape":[-]}}',
+      '{"x":{"dtype":"F32" "shape":[2]}}',
+      '{"x":{"extra":[1,]}}',
+      '{"x":{"extra":tru}}',
+      '{"__metadata__":{"a":"\\x"}}',
+      '{"__metadata__":{"a":"\\u12"}}',
+      '{"__metadata__":{"a":"\u0001"}}',
+      '{"__metadata__":{"a":"b',
       "\ufeff{}",
     ]) {
       expectError(fileOf(text), "invalid-json");
     }
+  });
+
+  it("a 100 MB-class header of tiny values is refused at its first bad entry, without building a JSON tree", () => {
+    // JSON.parse or a generic tree would hold millions of values here; the header reader keeps none of them.
+    const zeros = `{"x":{"dtype":"F32","shape":[${"0,".repeat(5_000_000)}0],"data_offsets":[0,1]}}`;
+    expectError(fileOf(zeros), "offsets-beyond-data", "x");
+    const empties = `{${Array.from({ length: 1_000_000 }, (_, i) => `"k${i}":{}`).join(",")}}`;
+    expectError(fileOf(empties), "invalid-header", "k0");
+    const unknownFields = `{"x":{"extra":[${"[],".repeat(3_000_000)}[]]}}`;
+    expectError(fileOf(unknownFields), "invalid-header", "x");
   });
 
   it("header not UTF-8: invalid-json", () => {

@@ -11,6 +11,7 @@ import sys
 
 import torch
 
+sys.dont_write_bytecode = True  # no __pycache__ left in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from read_safetensors import read_safetensors  # noqa: E402
 
