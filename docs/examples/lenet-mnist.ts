@@ -91,7 +91,17 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   let params = lenet.init(initKey);
   log(`${layers.summary(lenet, params)}\n`);
 
-  const optimizer = optim.sgd({ lr: options.lr, momentum: options.momentum });
+  // SGD with momentum; the learning rate follows a cosine decay to zero over the whole run, which
+  // settles the last epoch instead of letting it bounce around the minimum.
+  const stepsPerEpoch = Math.min(
+    Math.floor(data.train.labels.shape[0]! / options.batchSize),
+    options.maxBatches,
+  );
+  const lr = optim.schedules.cosineDecay({
+    init: options.lr,
+    decaySteps: Math.max(1, stepsPerEpoch * options.epochs),
+  });
+  const optimizer = optim.sgd({ lr, momentum: options.momentum });
   let optState = optimizer.init(params);
   let firstEpoch = 1;
   if (options.resumePath) {
@@ -128,10 +138,6 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const losses: number[] = [];
   const testAccuracy: number[] = [];
   const started = performance.now();
-  const stepsPerEpoch = Math.min(
-    Math.ceil(data.train.labels.shape[0]! / options.batchSize),
-    options.maxBatches,
-  );
   for (let epoch = firstEpoch; epoch <= options.epochs; epoch++) {
     const epochKey = random.foldIn(dataKey, epoch);
     const epochStart = performance.now();
