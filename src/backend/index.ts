@@ -7,6 +7,7 @@ import type { DType, TypedArray } from "../core/dtype.js";
 import { matmulKernel } from "./js/matmul.js";
 import { wasmGemm } from "./wasm/gemm.js";
 import { relaxedSimdSupported, simdSupported } from "./wasm/runtime.js";
+import { availableCores, createWorkerPool, threadsSupported, type WorkerPool } from "./wasm/threads.js";
 
 export type BackendName = "wasm-simd" | "wasm-relaxed-simd" | "js";
 
@@ -17,8 +18,13 @@ export interface BackendInfo {
   readonly simd: boolean;
   /** Whether the active kernels use relaxed SIMD (fused multiply-add). */
   readonly relaxedSimd: boolean;
-  /** Threads a kernel runs on. */
+  /** Threads a large kernel runs on (the calling thread and workers). */
   readonly threads: number;
+}
+
+export interface BackendOptions {
+  /** Threads for large wasm kernels, the calling one included (default: the cores, where workers exist). */
+  readonly threads?: number;
 }
 
 /** C[t] = A[t] @ B[t] on row-major storage, for the shape the kernel was made for. */
@@ -27,28 +33,65 @@ export type GemmKernel = (a: TypedArray, b: TypedArray, out: TypedArray) => void
 /** Below this many multiply-adds the copies in and out of wasm memory cost more than they save. */
 const WASM_MIN_MULTIPLY_ADDS = 4096;
 
-/** Kernels by shape, so plans with the same matmul share one module and memory (kernels are synchronous). */
+/** From this many multiply-adds on, a kernel splits its rows over the worker threads too. */
+const THREADED_MIN_MULTIPLY_ADDS = 2 ** 22;
+
+/**
+ * Kernels by shape, so plans with the same matmul share one module and memory (kernels are synchronous).
+ * Only the small ones are kept here: a large kernel's memory lives as long as the plans holding it.
+ */
 const KERNEL_CACHE_SIZE = 16;
+const CACHED_KERNEL_MAX_ELEMENTS = 2 ** 22;
 const wasmKernels = new Map<string, GemmKernel>();
 
 let active: "js" | "wasm" | null = null;
+let threadCount: number | null = null;
+/** Workers are started on the first kernel that uses them, and kept (they do not hold the process open). */
+let pool: WorkerPool | null = null;
 
 function activeKind(): "js" | "wasm" {
   active ??= simdSupported() ? "wasm" : "js";
   return active;
 }
 
+function threads(): number {
+  threadCount ??= threadsSupported() ? availableCores() : 1;
+  return threadCount;
+}
+
+function workerPool(): WorkerPool | null {
+  const workers = threads() - 1;
+  if (workers < 1) return null;
+  if (pool && pool.workers !== workers) pool = null; // the old workers idle until the process exits
+  pool ??= createWorkerPool(workers);
+  return pool;
+}
+
 /** The active backend (by default WebAssembly SIMD where the engine supports it). */
 export function backend(): BackendInfo {
   if (activeKind() === "js") return { name: "js", simd: false, relaxedSimd: false, threads: 1 };
   const relaxedSimd = relaxedSimdSupported();
-  return { name: relaxedSimd ? "wasm-relaxed-simd" : "wasm-simd", simd: true, relaxedSimd, threads: 1 };
+  return {
+    name: relaxedSimd ? "wasm-relaxed-simd" : "wasm-simd",
+    simd: true,
+    relaxedSimd,
+    threads: threads(),
+  };
 }
 
-/** Chooses the kernels for jit plans compiled from now on; "wasm" throws where there is no Wasm SIMD. */
-export function setBackend(kind: "js" | "wasm"): void {
-  if (kind === "wasm" && !simdSupported()) throw new Error("setBackend: this engine has no WebAssembly SIMD");
+/**
+ * Chooses the kernels for jit plans compiled from now on; "wasm" throws where there is no Wasm SIMD.
+ * `threads` caps the threads of large wasm kernels (1: no workers).
+ */
+export function setBackend(kind: "js" | "wasm", options: BackendOptions = {}): void {
   if (kind !== "js" && kind !== "wasm") throw new Error(`setBackend: unknown backend ${String(kind)}`);
+  if (kind === "wasm" && !simdSupported()) throw new Error("setBackend: this engine has no WebAssembly SIMD");
+  if (options.threads !== undefined) {
+    if (!Number.isInteger(options.threads) || options.threads < 1) {
+      throw new Error(`setBackend: threads must be a positive integer, got ${options.threads}`);
+    }
+    threadCount = threadsSupported() ? options.threads : 1;
+  }
   active = kind;
 }
 
@@ -75,19 +118,33 @@ function cachedWasmGemm(
   n: number,
 ): GemmKernel | null {
   const relaxedSimd = relaxedSimdSupported();
-  const key = `${dtype} ${batch}x${m}x${k}x${n}${relaxedSimd ? " relaxed" : ""}`;
+  const work = batch * m * k * n;
+  const workers = work >= THREADED_MIN_MULTIPLY_ADDS ? workerPool() : null;
+  const key = `${dtype} ${batch}x${m}x${k}x${n}${relaxedSimd ? " relaxed" : ""} ${workers ? threads() : 1}`;
   let kernel = wasmKernels.get(key);
   if (kernel) {
     wasmKernels.delete(key); // most recently used goes last
   } else {
     try {
-      kernel = wasmGemm(dtype, { batch, m, k, n }, { relaxedSimd });
+      kernel = wasmGemm(
+        dtype,
+        { batch, m, k, n },
+        { relaxedSimd, pool: workers, ...threadTuning(workers, m) },
+      );
     } catch {
       // Too large for a 32-bit memory, or synchronous compilation refused (browsers' main thread): use JS.
       return null;
     }
+    if (batch * (m * k + k * n + m * n) > CACHED_KERNEL_MAX_ELEMENTS) return kernel;
     if (wasmKernels.size >= KERNEL_CACHE_SIZE) wasmKernels.delete(wasmKernels.keys().next().value!);
   }
   wasmKernels.set(key, kernel);
   return kernel;
+}
+
+/** Threaded kernels share rows in m blocks: smaller blocks balance the threads when m is small. */
+function threadTuning(workers: WorkerPool | null, m: number): { tuning?: { mBlock: number } } {
+  if (!workers) return {};
+  const perThread = Math.ceil(m / (workers.workers + 1));
+  return { tuning: { mBlock: Math.max(4, Math.min(64, Math.ceil(perThread / 4) * 4)) } };
 }

@@ -9,21 +9,19 @@
  * Each is bilinear, and the transpose of any of them in one argument is another of the three.
  */
 
+import { conv2dGemm, conv2dInputGradGemm, conv2dWeightGradGemm } from "../backend/conv-gemm.js";
 import {
   type ConvGeometry,
-  colsSize,
   conv2dInputGradKernel,
   conv2dKernel,
   conv2dWeightGradKernel,
   fromFloat64,
   toFloat64,
-  weightSize,
-  widenInto,
 } from "../backend/js/conv.js";
 import { type AbstractValue, ConcreteArray, type NdArray } from "../core/array.js";
 import { isFloat } from "../core/dtype.js";
 import { type BatchDim, type Primitive, primitive, UndefinedPrimal } from "../core/primitive.js";
-import { fmtShape, type Shape, ShapeError, shapeEquals, sizeOf } from "../core/shape.js";
+import { fmtShape, type Shape, ShapeError, shapeEquals } from "../core/shape.js";
 import { add } from "./binary.js";
 import { moveAxisTo0, moveaxis, reshape } from "./layout.js";
 
@@ -240,11 +238,6 @@ function productRule(
   return add(f(ta, b), f(a, tb));
 }
 
-/** Float64 scratch for each float32 operand (null where the operand already is float64). */
-function floatScratch(avals: readonly AbstractValue[]): (Float64Array | null)[] {
-  return avals.map((a) => (a.dtype === "float64" ? null : new Float64Array(sizeOf(a.shape))));
-}
-
 // ---------------------------------------------------------------------------------------------------
 // the primitives
 
@@ -260,19 +253,8 @@ export const conv2dPrim: Primitive<ConvParams> = primitive<ConvParams>({
     return [new ConcreteArray(outputShape(g), x!.dtype, fromFloat64(y, x!.dtype))];
   },
   lower([x, w], [y], p) {
-    const g = geometry("conv2d", x!.shape, w!.shape, p);
-    const s = floatScratch([x!, w!, y!]);
-    const cols = new Float64Array(colsSize(g));
-    return ([xa, wa], [ya]) => {
-      const out = conv2dKernel(
-        widenInto(xa!, s[0]!),
-        widenInto(wa!, s[1]!),
-        g,
-        s[2] ?? (ya as Float64Array),
-        cols,
-      );
-      if (s[2]) ya!.set(out);
-    };
+    const run = conv2dGemm(geometry("conv2d", x!.shape, w!.shape, p), y!.dtype);
+    return ([xa, wa], [ya]) => run(xa!, wa!, ya!);
   },
   jvp: ([x, w], [tx, tw], p) => ({
     primalsOut: [conv2dPrim.bind1([x!, w!], p)],
@@ -317,22 +299,9 @@ export const conv2dInputGradPrim: Primitive<ConvInputGradParams> = primitive<Con
     const x = conv2dInputGradKernel(toFloat64(ct!.data), toFloat64(w!.data), g);
     return [new ConcreteArray(p.inputShape, ct!.dtype, fromFloat64(x, ct!.dtype))];
   },
-  lower([ct, w], [x], p) {
-    const g = geometry("conv2d_input_grad", p.inputShape, w!.shape, p);
-    const s = floatScratch([ct!, w!, x!]);
-    const cols = new Float64Array(colsSize(g));
-    const wT = new Float64Array(weightSize(g));
-    return ([cta, wa], [xa]) => {
-      const out = conv2dInputGradKernel(
-        widenInto(cta!, s[0]!),
-        widenInto(wa!, s[1]!),
-        g,
-        s[2] ?? (xa as Float64Array),
-        cols,
-        wT,
-      );
-      if (s[2]) xa!.set(out);
-    };
+  lower([, w], [x], p) {
+    const run = conv2dInputGradGemm(geometry("conv2d_input_grad", p.inputShape, w!.shape, p), x!.dtype);
+    return ([cta, wa], [xa]) => run(cta!, wa!, xa!);
   },
   jvp: ([ct, w], [tct, tw], p) => ({
     primalsOut: [conv2dInputGradPrim.bind1([ct!, w!], p)],
@@ -393,20 +362,9 @@ export const conv2dWeightGradPrim: Primitive<ConvWeightGradParams> = primitive<C
     const w = conv2dWeightGradKernel(toFloat64(x!.data), toFloat64(ct!.data), g);
     return [new ConcreteArray(p.weightShape, x!.dtype, fromFloat64(w, x!.dtype))];
   },
-  lower([x, ct], [w], p) {
-    const g = geometry("conv2d_weight_grad", x!.shape, p.weightShape, p);
-    const s = floatScratch([x!, ct!, w!]);
-    const cols = new Float64Array(colsSize(g));
-    return ([xa, cta], [wa]) => {
-      const out = conv2dWeightGradKernel(
-        widenInto(xa!, s[0]!),
-        widenInto(cta!, s[1]!),
-        g,
-        s[2] ?? (wa as Float64Array),
-        cols,
-      );
-      if (s[2]) wa!.set(out);
-    };
+  lower([x], [w], p) {
+    const run = conv2dWeightGradGemm(geometry("conv2d_weight_grad", x!.shape, p.weightShape, p), w!.dtype);
+    return ([xa, cta], [wa]) => run(xa!, cta!, wa!);
   },
   jvp: ([x, ct], [tx, tct], p) => ({
     primalsOut: [conv2dWeightGradPrim.bind1([x!, ct!], p)],

@@ -3,11 +3,20 @@ import { afterEach, describe, expect, it } from "vitest";
 import { gemmKernel } from "../../src/backend/index.js";
 import { matmulKernel } from "../../src/backend/js/matmul.js";
 import { emitGemmModule, type GemmDType, type GemmTuning, wasmGemm } from "../../src/backend/wasm/gemm.js";
-import { relaxedSimdSupported, simdSupported, webAssembly } from "../../src/backend/wasm/runtime.js";
+import { ModuleBuilder } from "../../src/backend/wasm/module-writer.js";
+import {
+  allocateMemory,
+  compileModule,
+  instantiateCompiled,
+  relaxedSimdSupported,
+  simdSupported,
+  webAssembly,
+} from "../../src/backend/wasm/runtime.js";
+import { createWorkerPool, threadsSupported, type WorkerPool } from "../../src/backend/wasm/threads.js";
 import { backend, jit, np, setBackend } from "../../src/index.js";
 
-const initialBackend = backend().name === "js" ? "js" : "wasm";
-afterEach(() => setBackend(initialBackend));
+const initial = backend();
+afterEach(() => setBackend(initial.name === "js" ? "js" : "wasm", { threads: initial.threads }));
 
 /** Deterministic values in [-1, 1) (mulberry32), in the storage of `dtype`. */
 function randomArray(dtype: GemmDType, size: number, seed: number): Float32Array | Float64Array {
@@ -39,14 +48,31 @@ function expectMatchesJs(
   dtype: GemmDType,
   { batch, m, k, n, seed }: Case,
   relativeTolerance: number,
-  options: { relaxedSimd: boolean; tuning?: Partial<GemmTuning> },
+  options: { relaxedSimd: boolean; tuning?: Partial<GemmTuning>; pool?: WorkerPool | null },
+  calls = 1,
 ): void {
   const a = randomArray(dtype, batch * m * k, seed);
   const b = randomArray(dtype, batch * k * n, seed + 1);
   const want = dtype === "float32" ? new Float32Array(batch * m * n) : new Float64Array(batch * m * n);
   matmulKernel(a, b, want, batch, m, k, n);
-  const got = want.slice().fill(Number.NaN);
-  wasmGemm(dtype, { batch, m, k, n }, options)(a, b, got);
+  const got = want.slice();
+  const kernel = wasmGemm(dtype, { batch, m, k, n }, options);
+  for (let call = 0; call < calls; call++) {
+    got.fill(Number.NaN);
+    kernel(a, b, got);
+    expectWithin(dtype, { batch, m, k, n }, a, b, got, want, relativeTolerance);
+  }
+}
+
+function expectWithin(
+  dtype: GemmDType,
+  { batch, m, k, n }: Omit<Case, "seed">,
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  got: ArrayLike<number>,
+  want: ArrayLike<number>,
+  relativeTolerance: number,
+): void {
   for (let t = 0; t < batch; t++) {
     for (let i = 0; i < m; i++) {
       for (let j = 0; j < n; j++) {
@@ -124,7 +150,11 @@ describe.runIf(simdSupported())("wasm GEMM", () => {
       const empty = dtype === "float32" ? new Float32Array(0) : new Float64Array(0);
       wasmGemm(dtype, { batch: 1, m: 2, k: 0, n: 3 }, { relaxedSimd: false })(empty, empty, out);
       expect([...out]).toEqual([0, 0, 0, 0, 0, 0]);
-      wasmGemm(dtype, { batch: 2, m: 0, k: 5, n: 3 }, { relaxedSimd: false })(empty, randomArray(dtype, 30, 1), empty);
+      wasmGemm(dtype, { batch: 2, m: 0, k: 5, n: 3 }, { relaxedSimd: false })(
+        empty,
+        randomArray(dtype, 30, 1),
+        empty,
+      );
     });
   }
 
@@ -142,6 +172,74 @@ describe.runIf(simdSupported())("wasm GEMM", () => {
   });
 });
 
+describe.runIf(simdSupported() && threadsSupported())("wasm GEMM on worker threads", () => {
+  const pool = createWorkerPool(1);
+
+  it("registers a module with the workers and runs every chunk exactly once", () => {
+    expect(pool?.workers).toBe(1);
+    // rows(c): memory[64 + 4c] += c + 1, with a chunk counter at byte 0
+    const module = new ModuleBuilder().importMemory({
+      module: "env",
+      name: "memory",
+      initialPages: 1,
+      maximumPages: 1,
+      shared: true,
+    });
+    const rows = module.function("rows", ["i32"], []);
+    const chunk = rows.param(0);
+    rows.localGet(chunk).i32Const(2).i32Shl();
+    rows
+      .localGet(chunk)
+      .i32Const(2)
+      .i32Shl()
+      .i32Load({ offset: 64 })
+      .localGet(chunk)
+      .i32Const(1)
+      .i32Add()
+      .i32Add();
+    rows.i32Store({ offset: 64 });
+    const memory = allocateMemory(65536, true);
+    const compiled = compileModule(module.toBytes());
+    const run = instantiateCompiled(compiled, memory).exports["rows"] as (c: number) => void;
+    const chunks = 1000;
+    const id = pool!.register(compiled, memory, 0, chunks);
+    expect(id).not.toBeNull();
+    const words = new Int32Array(memory.buffer);
+    for (let call = 1; call <= 3; call++) {
+      Atomics.store(words, 0, 0);
+      const join = pool!.start(id!);
+      for (let c: number; (c = Atomics.add(words, 0, 1)) < chunks; ) run(c);
+      join();
+      for (let c = 0; c < chunks; c++) expect(words[16 + c]).toBe(call * (c + 1));
+    }
+  });
+
+  for (const dtype of ["float32", "float64"] as const) {
+    it(`${dtype}: splitting m blocks between threads matches the JS kernel, call after call`, () => {
+      fc.assert(
+        fc.property(shapes, fc.integer({ min: 4, max: 24 }), (c, mBlock) =>
+          expectMatchesJs(dtype, c, TOLERANCE[dtype], { relaxedSimd: false, pool, tuning: { mBlock } }, 3),
+        ),
+        { numRuns: 25 },
+      );
+    });
+  }
+
+  it("jit(np.matmul) of a large product uses the threads and equals eager", () => {
+    setBackend("wasm", { threads: 2 });
+    expect(backend().threads).toBe(2);
+    const x = np.array(randomArray("float32", 300 * 200, 5), { shape: [300, 200], dtype: "float32" });
+    const y = np.array(randomArray("float32", 200 * 90, 6), { shape: [200, 90], dtype: "float32" });
+    const f = jit(np.matmul);
+    const want = np.matmul(x, y).toTypedArray();
+    for (let call = 0; call < 3; call++) {
+      const got = f(x, y).toTypedArray();
+      for (let i = 0; i < want.length; i++)
+        expect(Math.abs(got[i]! - want[i]!)).toBeLessThanOrEqual(200 * 1e-5);
+    }
+  });
+});
+
 describe("backend selection", () => {
   it("reports and switches the active backend", () => {
     setBackend("js");
@@ -156,6 +254,9 @@ describe("backend selection", () => {
     expect(info.relaxedSimd).toBe(relaxedSimdSupported());
     expect(info.name).toBe(relaxedSimdSupported() ? "wasm-relaxed-simd" : "wasm-simd");
     expect(info.threads).toBeGreaterThanOrEqual(1);
+    setBackend("wasm", { threads: 1 });
+    expect(backend().threads).toBe(1);
+    expect(() => setBackend("wasm", { threads: 0 })).toThrow(/threads/);
   });
 
   it.runIf(simdSupported())("gemmKernel gives the same products on both backends, at any size", () => {
@@ -166,7 +267,9 @@ describe("backend selection", () => {
       ["int32", 1, 20, 20, 20],
     ] as const) {
       const make = (size: number, seed: number) =>
-        dtype === "int32" ? Int32Array.from(randomArray("float64", size, seed), (v) => Math.round(v * 9)) : randomArray(dtype, size, seed);
+        dtype === "int32"
+          ? Int32Array.from(randomArray("float64", size, seed), (v) => Math.round(v * 9))
+          : randomArray(dtype, size, seed);
       const a = make(batch * m * k, 1);
       const b = make(batch * k * n, 2);
       const results = (["js", "wasm"] as const).map((kind) => {
@@ -211,7 +314,8 @@ describe.runIf(simdSupported())("jit(np.matmul) on the wasm backend", () => {
         const want = eager.toTypedArray();
         const k = sx[sx.length - 1]!;
         // Each element sums k terms of magnitude < 1.
-        for (let i = 0; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThanOrEqual(TOLERANCE[dtype] * k);
+        for (let i = 0; i < want.length; i++)
+          expect(Math.abs(got[i]! - want[i]!)).toBeLessThanOrEqual(TOLERANCE[dtype] * k);
       });
     }
   });

@@ -80,7 +80,12 @@ describe("LEB128", () => {
 
   it("round-trips u32 and i64 values", () => {
     fc.assert(fc.property(fc.nat({ max: 0xffffffff }), (x) => decodeUnsigned(unsignedLeb128(x)) === x));
-    fc.assert(fc.property(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), (x) => decodeSigned(signedLeb128(x)) === x));
+    fc.assert(
+      fc.property(
+        fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
+        (x) => decodeSigned(signedLeb128(x)) === x,
+      ),
+    );
   });
 });
 
@@ -157,7 +162,12 @@ describe("ModuleBuilder", () => {
   it.runIf(relaxedSimdSupported())("computes a * b + c with f32x4.relaxed_madd", () => {
     const { exports } = build((module) => {
       const fn = module.function("madd", ["f32", "f32", "f32"], ["f32"]);
-      fn.localGet(fn.param(0)).f32x4Splat().localGet(fn.param(1)).f32x4Splat().localGet(fn.param(2)).f32x4Splat();
+      fn.localGet(fn.param(0))
+        .f32x4Splat()
+        .localGet(fn.param(1))
+        .f32x4Splat()
+        .localGet(fn.param(2))
+        .f32x4Splat();
       fn.f32x4RelaxedMadd().f32x4ExtractLane(2);
     });
     expect((exports["madd"] as (a: number, b: number, c: number) => number)(2, 3, 4)).toBe(10);

@@ -38,13 +38,6 @@ export function weightSize(g: ConvGeometry): number {
   return g.outChannels * (g.inChannels / g.groups) * g.kernelHeight * g.kernelWidth;
 }
 
-/** `data` as float64: itself when it already is, else widened into `scratch`. */
-export function widenInto(data: TypedArray, scratch: Float64Array | null): Float64Array {
-  if (scratch === null) return data as Float64Array;
-  scratch.set(data);
-  return scratch;
-}
-
 /** Storage as float64: the array itself when it already is, else a widened copy. */
 export function toFloat64(data: TypedArray): Float64Array {
   return data instanceof Float64Array ? data : Float64Array.from(data);

@@ -12,11 +12,15 @@
  *
  * Micro-kernels are separate functions on purpose: V8 tiers a function up from its baseline compiler on
  * calls, so a kernel that is called many times gets optimised code during the first GEMM.
+ *
+ * Threaded kernels (shared memory) split the work into chunks, one m block of one batch each, which the
+ * calling thread and the workers of threads.ts take from a counter in the kernel's memory.
  */
 import type { TypedArray } from "../../core/dtype.js";
 import type { FunctionBuilder, Local, MemoryArgument } from "./module-writer.js";
 import { ModuleBuilder } from "./module-writer.js";
-import { allocateMemory, instantiate } from "./runtime.js";
+import { allocateMemory, compileModule, instantiate, instantiateCompiled } from "./runtime.js";
+import type { WorkerPool } from "./threads.js";
 
 export type GemmDType = "float32" | "float64";
 
@@ -45,6 +49,8 @@ export interface GemmModuleOptions {
   /** Use f32x4/f64x2.relaxed_madd (fused where the hardware has FMA) instead of mul then add. */
   readonly relaxedSimd: boolean;
   readonly tuning?: Partial<GemmTuning>;
+  /** Emit `pack` and `rows(chunk)` over a shared memory instead of one `gemm` (see wasmGemm's pool). */
+  readonly threaded?: boolean;
 }
 
 /** Byte offsets of the regions of the kernel's memory. */
@@ -52,12 +58,22 @@ export interface GemmLayout {
   readonly a: number;
   readonly b: number;
   readonly packedB: number;
+  /** Bytes of one batch's packed B. */
+  readonly packedBytes: number;
   readonly c: number;
+  /** An i32 the threads of a threaded kernel take chunk numbers from. */
+  readonly chunkCounter: number;
+  /** Chunks of a threaded kernel: m blocks times batches. */
+  readonly chunks: number;
   readonly totalBytes: number;
 }
 
 export type GemmKernel = (a: TypedArray, b: TypedArray, out: TypedArray) => void;
 
+/**
+ * Measured on V8 11 (x64, 16 xmm registers): a 4 x 2-vector tile without k unrolling was fastest; wider
+ * tiles (6x8, 4x12) and unrolled k loops ran at half speed (register spills).
+ */
 const DEFAULT_TUNING: Record<GemmDType, GemmTuning> = {
   float32: { tileRows: 4, tileVectors: 2, kUnroll: 1, kBlock: 256, mBlock: 64 },
   float64: { tileRows: 4, tileVectors: 2, kUnroll: 1, kBlock: 256, mBlock: 64 },
@@ -109,19 +125,29 @@ export function resolveTuning(dtype: GemmDType, tuning: Partial<GemmTuning> = {}
   return { ...t, mBlock: Math.max(t.tileRows, Math.floor(t.mBlock / t.tileRows) * t.tileRows) };
 }
 
-/** Where A, B, packed B and C live (64-byte aligned regions; C has a vector of slack for edge tiles). */
-export function gemmLayout(dtype: GemmDType, shape: GemmShape, tuning: GemmTuning): GemmLayout {
+/**
+ * Where A, B, packed B and C live (64-byte aligned regions; C has a vector of slack for edge tiles). A
+ * threaded kernel packs every batch's B up front and keeps its chunk counter after C.
+ */
+export function gemmLayout(
+  dtype: GemmDType,
+  shape: GemmShape,
+  tuning: GemmTuning,
+  threaded = false,
+): GemmLayout {
   const { batch, m, k, n } = shape;
   const es = dtype === "float32" ? 4 : 8;
   const nr = tuning.tileVectors * (16 / es);
-  const panels = Math.ceil(n / nr);
+  const packedBytes = k * Math.ceil(n / nr) * nr * es;
   const a = 0;
   const b = alignUp(a + batch * m * k * es, 64);
   const packedB = alignUp(b + batch * k * n * es, 64);
-  const c = alignUp(packedB + k * panels * nr * es, 64);
+  const c = alignUp(packedB + (threaded ? batch : 1) * packedBytes, 64);
   // Edge tiles load a whole vector of C (lanes past the row end are computed but never stored).
-  const totalBytes = alignUp(c + batch * m * n * es + 16, 64);
-  return { a, b, packedB, c, totalBytes };
+  const chunkCounter = alignUp(c + batch * m * n * es + 16, 64);
+  const totalBytes = chunkCounter + 64;
+  const chunks = m * n === 0 ? 0 : batch * Math.ceil(m / tuning.mBlock);
+  return { a, b, packedB, packedBytes, c, chunkCounter, chunks, totalBytes };
 }
 
 /** Emits `body` `count` times: inline when once, else a do-while loop on a down-counter. */
@@ -148,7 +174,11 @@ function advance(fn: FunctionBuilder, pointer: Local, bytes: number): void {
   if (bytes !== 0) fn.localGet(pointer).i32Const(bytes).i32Add().localSet(pointer);
 }
 
-/** The binary of a module exporting `gemm()`, for a memory laid out as `gemmLayout` says. */
+/**
+ * The binary of a module for a memory laid out as `gemmLayout` says. It exports `gemm()` (everything), or
+ * when threaded `pack()` (B of every batch) and `rows(chunk)` (one m block of one batch, all of k and n),
+ * for threads that take chunks in turn.
+ */
 export function emitGemmModule(
   dtype: GemmDType,
   shape: GemmShape,
@@ -158,8 +188,9 @@ export function emitGemmModule(
   for (const [name, value] of Object.entries(shape)) {
     if (!Number.isInteger(value) || value < 0) throw new RangeError(`gemm: ${name} = ${value} is not a size`);
   }
+  const threaded = options.threaded ?? false;
   const tuning = resolveTuning(dtype, options.tuning);
-  const layout = gemmLayout(dtype, shape, tuning);
+  const layout = gemmLayout(dtype, shape, tuning, threaded);
   if (layout.totalBytes > 2 ** 31) throw new RangeError("gemm: operands exceed 2 GiB of wasm memory");
   const ops = elementOps(dtype, options.relaxedSimd);
   const es = ops.bytes;
@@ -167,36 +198,47 @@ export function emitGemmModule(
   const fullPanels = Math.floor(n / nr);
   const edgeColumns = n % nr;
   const panelStride = k * nr * es; // bytes from one packed panel to the next
+  const kBlocks: { start: number; steps: number }[] = [];
+  for (let p = 0; p < k; p += tuning.kBlock)
+    kBlocks.push({ start: p, steps: Math.min(tuning.kBlock, k - p) });
+  if (k === 0) kBlocks.push({ start: 0, steps: 0 }); // C = 0: tiles still store their (zero) accumulators
 
   const module = new ModuleBuilder();
-  module.importMemory({ module: "env", name: "memory", initialPages: Math.ceil(layout.totalBytes / 65536) });
-  const gemm = module.function("gemm", [], []);
-  const packB = module.function(null, ["i32"], []);
+  const pages = Math.ceil(layout.totalBytes / 65536);
+  module.importMemory({
+    module: "env",
+    name: "memory",
+    initialPages: pages,
+    ...(threaded ? { maximumPages: pages, shared: true } : {}),
+  });
 
-  // ---- packing: B[p, panel*nr + j] -> packed[panel][p][j]; lanes past n stay zero
+  // ---- packB(source, target): B[p, panel*nr + j] -> packed[panel][p][j]; lanes past n stay zero
+  const packB = module.function(null, ["i32", "i32"], []);
   {
     const fn = packB;
     const rowSource = fn.local("i32");
     const rowTarget = fn.local("i32");
     const source = fn.local("i32");
     const target = fn.local("i32");
-    const fullVectors = Math.floor(edgeColumns / ops.lanes);
+    const copyVector = (v: number): void => {
+      fn.localGet(target)
+        .localGet(source)
+        .v128Load({ offset: v * 16 })
+        .v128Store({ offset: v * 16 });
+    };
+    const edgeVectors = Math.floor(edgeColumns / ops.lanes);
     fn.localGet(fn.param(0)).localSet(rowSource);
-    fn.i32Const(layout.packedB).localSet(rowTarget);
+    fn.localGet(fn.param(1)).localSet(rowTarget);
     repeat(fn, k, () => {
       fn.localGet(rowSource).localSet(source);
       fn.localGet(rowTarget).localSet(target);
       repeat(fn, fullPanels, () => {
-        for (let v = 0; v < tuning.tileVectors; v++) {
-          fn.localGet(target).localGet(source).v128Load({ offset: v * 16 }).v128Store({ offset: v * 16 });
-        }
+        for (let v = 0; v < tuning.tileVectors; v++) copyVector(v);
         advance(fn, source, nr * es);
         advance(fn, target, panelStride);
       });
-      for (let v = 0; v < fullVectors; v++) {
-        fn.localGet(target).localGet(source).v128Load({ offset: v * 16 }).v128Store({ offset: v * 16 });
-      }
-      for (let j = fullVectors * ops.lanes; j < edgeColumns; j++) {
+      for (let v = 0; v < edgeVectors; v++) copyVector(v);
+      for (let j = edgeVectors * ops.lanes; j < edgeColumns; j++) {
         fn.localGet(target);
         fn.localGet(source);
         ops.loadScalar(fn, { offset: j * es });
@@ -209,7 +251,12 @@ export function emitGemmModule(
 
   // ---- micro-kernels, one per (rows, columns, k steps, first k block?) the shape needs
   const microKernels = new Map<string, FunctionBuilder>();
-  const microKernel = (rows: number, columns: number, kSteps: number, firstBlock: boolean): FunctionBuilder => {
+  const microKernel = (
+    rows: number,
+    columns: number,
+    kSteps: number,
+    firstBlock: boolean,
+  ): FunctionBuilder => {
     const key = `${rows}x${columns}k${kSteps}${firstBlock ? "first" : ""}`;
     let fn = microKernels.get(key);
     if (fn) return fn;
@@ -219,27 +266,29 @@ export function emitGemmModule(
     return fn;
   };
 
-  // ---- the driver: batch, k blocks, m blocks, column panels, row tiles
-  {
-    const fn = gemm;
-    const aBatch = fn.local("i32");
-    const bBatch = fn.local("i32");
-    const cBatch = fn.local("i32");
-    const aBlock = fn.local("i32");
-    const cBlock = fn.local("i32");
+  /**
+   * In `fn`: code computing C rows [mRows] from A rows at `aRows` (offset to the k block) into `cRows`, over
+   * every column panel, for one k block of the packed B at `packed`.
+   */
+  const rowBlockEmitter = (fn: FunctionBuilder) => {
     const bPanel = fn.local("i32");
     const cPanel = fn.local("i32");
     const aTile = fn.local("i32");
     const cTile = fn.local("i32");
-    const kBlocks: { start: number; steps: number }[] = [];
-    for (let p = 0; p < k; p += tuning.kBlock) kBlocks.push({ start: p, steps: Math.min(tuning.kBlock, k - p) });
-    if (k === 0) kBlocks.push({ start: 0, steps: 0 }); // C = 0: tiles still store their (zero) accumulators
-
-    const emitPanel = (mRows: number, columns: number, kSteps: number, firstBlock: boolean): void => {
-      fn.localGet(aBlock).localSet(aTile);
+    const emitPanel = (
+      aRows: Local,
+      mRows: number,
+      columns: number,
+      kSteps: number,
+      firstBlock: boolean,
+    ): void => {
+      fn.localGet(aRows).localSet(aTile);
       fn.localGet(cPanel).localSet(cTile);
       const callTile = (rows: number): void => {
-        fn.localGet(aTile).localGet(bPanel).localGet(cTile).call(microKernel(rows, columns, kSteps, firstBlock));
+        fn.localGet(aTile)
+          .localGet(bPanel)
+          .localGet(cTile)
+          .call(microKernel(rows, columns, kSteps, firstBlock));
       };
       repeat(fn, Math.floor(mRows / tuning.tileRows), () => {
         callTile(tuning.tileRows);
@@ -248,36 +297,104 @@ export function emitGemmModule(
       });
       if (mRows % tuning.tileRows) callTile(mRows % tuning.tileRows);
     };
-    const emitMBlock = (mRows: number, kStart: number, kSteps: number, firstBlock: boolean): void => {
-      fn.i32Const(layout.packedB + kStart * nr * es).localSet(bPanel);
-      fn.localGet(cBlock).localSet(cPanel);
+    return (
+      aRows: Local,
+      cRows: Local,
+      packed: Local | number,
+      mRows: number,
+      kBlock: (typeof kBlocks)[0],
+    ) => {
+      const firstBlock = kBlock.start === 0;
+      setSum(fn, bPanel, packed, kBlock.start * nr * es);
+      fn.localGet(cRows).localSet(cPanel);
       repeat(fn, fullPanels, () => {
-        emitPanel(mRows, nr, kSteps, firstBlock);
+        emitPanel(aRows, mRows, nr, kBlock.steps, firstBlock);
         advance(fn, bPanel, panelStride);
         advance(fn, cPanel, nr * es);
       });
-      if (edgeColumns) emitPanel(mRows, edgeColumns, kSteps, firstBlock);
+      if (edgeColumns) emitPanel(aRows, mRows, edgeColumns, kBlock.steps, firstBlock);
     };
+  };
 
+  if (!threaded) {
+    // ---- gemm(): batches, k blocks, m blocks, column panels, row tiles
+    const fn = module.function("gemm", [], []);
+    const aBatch = fn.local("i32");
+    const bBatch = fn.local("i32");
+    const cBatch = fn.local("i32");
+    const aBlock = fn.local("i32");
+    const cBlock = fn.local("i32");
+    const emitRowBlock = rowBlockEmitter(fn);
     fn.i32Const(layout.a).localSet(aBatch);
     fn.i32Const(layout.b).localSet(bBatch);
     fn.i32Const(layout.c).localSet(cBatch);
     repeat(fn, m * n === 0 ? 0 : batch, () => {
-      fn.localGet(bBatch).call(packB);
-      for (const { start, steps } of kBlocks) {
-        setSum(fn, aBlock, aBatch, start * es);
+      fn.localGet(bBatch).i32Const(layout.packedB).call(packB);
+      for (const kBlock of kBlocks) {
+        setSum(fn, aBlock, aBatch, kBlock.start * es);
         fn.localGet(cBatch).localSet(cBlock);
         repeat(fn, Math.floor(m / tuning.mBlock), () => {
-          emitMBlock(tuning.mBlock, start, steps, start === 0);
+          emitRowBlock(aBlock, cBlock, layout.packedB, tuning.mBlock, kBlock);
           advance(fn, aBlock, tuning.mBlock * k * es);
           advance(fn, cBlock, tuning.mBlock * n * es);
         });
-        if (m % tuning.mBlock) emitMBlock(m % tuning.mBlock, start, steps, start === 0);
+        if (m % tuning.mBlock) emitRowBlock(aBlock, cBlock, layout.packedB, m % tuning.mBlock, kBlock);
       }
       advance(fn, aBatch, m * k * es);
       advance(fn, bBatch, k * n * es);
       advance(fn, cBatch, m * n * es);
     });
+  } else {
+    // ---- pack(): B of every batch
+    const pack = module.function("pack", [], []);
+    const source = pack.local("i32");
+    const target = pack.local("i32");
+    pack.i32Const(layout.b).localSet(source);
+    pack.i32Const(layout.packedB).localSet(target);
+    repeat(pack, m * n === 0 ? 0 : batch, () => {
+      pack.localGet(source).localGet(target).call(packB);
+      advance(pack, source, k * n * es);
+      advance(pack, target, layout.packedBytes);
+    });
+
+    // ---- rows(chunk): m block (chunk mod blocks) of batch (chunk / blocks), over all k blocks and panels
+    const fn = module.function("rows", ["i32"], []);
+    const chunk = fn.param(0);
+    const mBlocks = Math.max(1, Math.ceil(m / tuning.mBlock));
+    const batchIndex = fn.local("i32");
+    const blockIndex = fn.local("i32");
+    const aRows = fn.local("i32");
+    const cRows = fn.local("i32");
+    const packed = fn.local("i32");
+    const aBlock = fn.local("i32");
+    const emitRowBlock = rowBlockEmitter(fn);
+    const offsetOf = (target: Local, base: number, batchBytes: number, blockBytes: number): void => {
+      fn.i32Const(base).localGet(batchIndex).i32Const(batchBytes).i32Mul().i32Add();
+      fn.localGet(blockIndex).i32Const(blockBytes).i32Mul().i32Add().localSet(target);
+    };
+    fn.localGet(chunk).i32Const(mBlocks).i32DivU().localSet(batchIndex);
+    fn.localGet(chunk).i32Const(mBlocks).i32RemU().localSet(blockIndex);
+    offsetOf(aRows, layout.a, m * k * es, tuning.mBlock * k * es);
+    offsetOf(cRows, layout.c, m * n * es, tuning.mBlock * n * es);
+    offsetOf(packed, layout.packedB, layout.packedBytes, 0);
+    const emitAllK = (mRows: number): void => {
+      for (const kBlock of kBlocks) {
+        setSum(fn, aBlock, aRows, kBlock.start * es);
+        emitRowBlock(aBlock, cRows, packed, mRows, kBlock);
+      }
+    };
+    const lastRows = m - (mBlocks - 1) * tuning.mBlock;
+    if (lastRows === tuning.mBlock) emitAllK(tuning.mBlock);
+    else {
+      fn.localGet(blockIndex)
+        .i32Const(mBlocks - 1)
+        .i32Eq();
+      fn.if();
+      emitAllK(lastRows);
+      fn.else();
+      emitAllK(tuning.mBlock);
+      fn.end();
+    }
   }
 
   return { bytes: module.toBytes(), layout, tuning };
@@ -305,7 +422,9 @@ function emitMicroKernel(fn: FunctionBuilder, ops: ElementOps, spec: MicroKernel
   const es = ops.bytes;
   const [a, b, c] = [fn.param(0), fn.param(1), fn.param(2)];
   const vectors = Math.ceil(columns / ops.lanes);
-  const accumulators = Array.from({ length: rows }, () => Array.from({ length: vectors }, () => fn.local("v128")));
+  const accumulators = Array.from({ length: rows }, () =>
+    Array.from({ length: vectors }, () => fn.local("v128")),
+  );
   const bRow = Array.from({ length: vectors }, () => fn.local("v128"));
   const aSplat = fn.local("v128");
   const bEnd = fn.local("i32");
@@ -314,11 +433,17 @@ function emitMicroKernel(fn: FunctionBuilder, ops: ElementOps, spec: MicroKernel
   // v128 locals start at zero, which is the first k block's initial value.
   if (!firstBlock) {
     for (let r = 0; r < rows; r++) {
-      for (let v = 0; v < vectors; v++) fn.localGet(c).v128Load({ offset: cOffset(r, v) }).localSet(accumulators[r]![v]!);
+      for (let v = 0; v < vectors; v++)
+        fn.localGet(c)
+          .v128Load({ offset: cOffset(r, v) })
+          .localSet(accumulators[r]![v]!);
     }
   }
   const step = (u: number): void => {
-    for (let v = 0; v < vectors; v++) fn.localGet(b).v128Load({ offset: (u * nr + v * ops.lanes) * es }).localSet(bRow[v]!);
+    for (let v = 0; v < vectors; v++)
+      fn.localGet(b)
+        .v128Load({ offset: (u * nr + v * ops.lanes) * es })
+        .localSet(bRow[v]!);
     for (let r = 0; r < rows; r++) {
       fn.localGet(a);
       ops.loadSplat(fn, { offset: (r * k + u) * es });
@@ -328,7 +453,10 @@ function emitMicroKernel(fn: FunctionBuilder, ops: ElementOps, spec: MicroKernel
   };
   const unrolledIterations = Math.floor(kSteps / kUnroll);
   if (unrolledIterations > 1) {
-    fn.localGet(b).i32Const(unrolledIterations * kUnroll * nr * es).i32Add().localSet(bEnd);
+    fn.localGet(b)
+      .i32Const(unrolledIterations * kUnroll * nr * es)
+      .i32Add()
+      .localSet(bEnd);
     fn.loop();
     for (let u = 0; u < kUnroll; u++) step(u);
     advance(fn, a, kUnroll * es);
@@ -342,7 +470,10 @@ function emitMicroKernel(fn: FunctionBuilder, ops: ElementOps, spec: MicroKernel
 
   const fullVectors = Math.floor(columns / ops.lanes);
   for (let r = 0; r < rows; r++) {
-    for (let v = 0; v < fullVectors; v++) fn.localGet(c).localGet(accumulators[r]![v]!).v128Store({ offset: cOffset(r, v) });
+    for (let v = 0; v < fullVectors; v++)
+      fn.localGet(c)
+        .localGet(accumulators[r]![v]!)
+        .v128Store({ offset: cOffset(r, v) });
     for (let j = fullVectors * ops.lanes; j < columns; j++) {
       fn.localGet(c).localGet(accumulators[r]![fullVectors]!);
       ops.extractLane(fn, j - fullVectors * ops.lanes);
@@ -353,21 +484,64 @@ function emitMicroKernel(fn: FunctionBuilder, ops: ElementOps, spec: MicroKernel
 
 /**
  * A GEMM kernel for one shape: its own memory sized for A, B, packed B and C; the wrapper copies the
- * operands in and C out (O(mk + kn + mn) against O(mnk) of compute).
+ * operands in and C out (O(mk + kn + mn) against O(mnk) of compute). With a worker pool and at least two
+ * m blocks, the memory is shared and the workers take m blocks alongside the calling thread.
  */
-export function wasmGemm(dtype: GemmDType, shape: GemmShape, options: GemmModuleOptions): GemmKernel {
+export function wasmGemm(
+  dtype: GemmDType,
+  shape: GemmShape,
+  options: GemmModuleOptions & { readonly pool?: WorkerPool | null },
+): GemmKernel {
   const { batch, m, k, n } = shape;
-  const { bytes, layout } = emitGemmModule(dtype, shape, options);
-  const memory = allocateMemory(layout.totalBytes);
-  const run = instantiate(bytes, memory).exports["gemm"] as () => void;
+  const pool = options.pool ?? null;
+  const threaded =
+    pool !== null && gemmLayout(dtype, shape, resolveTuning(dtype, options.tuning)).chunks >= 2;
+  const { bytes, layout } = emitGemmModule(dtype, shape, { ...options, threaded });
+  const memory = allocateMemory(layout.totalBytes, threaded);
   const heap = dtype === "float32" ? new Float32Array(memory.buffer) : new Float64Array(memory.buffer);
   const es = heap.BYTES_PER_ELEMENT;
   const [aAt, bAt, cAt] = [layout.a / es, layout.b / es, layout.c / es];
   const [aSize, bSize, cSize] = [batch * m * k, batch * k * n, batch * m * n];
-  return (a, b, out) => {
+  const cView = heap.subarray(cAt, cAt + cSize); // the memory never grows, so views stay valid
+  const copyIn = (a: TypedArray, b: TypedArray): void => {
     heap.set(a.length === aSize ? a : a.subarray(0, aSize), aAt);
     heap.set(b.length === bSize ? b : b.subarray(0, bSize), bAt);
+  };
+
+  if (threaded) {
+    const compiled = compileModule(bytes);
+    const { pack, rows } = instantiateCompiled(compiled, memory).exports as {
+      pack: () => void;
+      rows: (chunk: number) => void;
+    };
+    const counter = new Int32Array(memory.buffer);
+    const counterIndex = layout.chunkCounter / 4;
+    const chunks = layout.chunks;
+    const id = pool.register(compiled, memory, counterIndex, chunks);
+    if (id !== null) {
+      return (a, b, out) => {
+        copyIn(a, b);
+        pack();
+        Atomics.store(counter, counterIndex, 0);
+        const join = pool.start(id);
+        for (let c: number; (c = Atomics.add(counter, counterIndex, 1)) < chunks; ) rows(c);
+        join();
+        out.set(cView);
+      };
+    }
+    // The workers did not answer: the same module on this thread alone.
+    return (a, b, out) => {
+      copyIn(a, b);
+      pack();
+      for (let c = 0; c < chunks; c++) rows(c);
+      out.set(cView);
+    };
+  }
+
+  const run = instantiate(bytes, memory).exports["gemm"] as () => void;
+  return (a, b, out) => {
+    copyIn(a, b);
     run();
-    out.set(heap.subarray(cAt, cAt + cSize));
+    out.set(cView);
   };
 }

@@ -261,6 +261,12 @@ export class FunctionBuilder {
   i32Mul(): this {
     return this.raw(0x6c);
   }
+  i32DivU(): this {
+    return this.raw(0x6e);
+  }
+  i32RemU(): this {
+    return this.raw(0x70);
+  }
   i32And(): this {
     return this.raw(0x71);
   }
@@ -360,7 +366,8 @@ export class FunctionBuilder {
 
   /** The function's entry in the code section: locals (run-length grouped), instructions, end. */
   encodeBody(): number[] {
-    if (this.depth !== 0) throw new Error(`function ${this.name ?? this.index}: ${this.depth} block(s) not closed`);
+    if (this.depth !== 0)
+      throw new Error(`function ${this.name ?? this.index}: ${this.depth} block(s) not closed`);
     const groups: number[][] = [];
     for (let i = 0; i < this.localTypes.length; ) {
       let j = i;
@@ -378,7 +385,8 @@ export class FunctionBuilder {
 
   private memoryOp(opcode: readonly number[], mem: MemoryArgument, naturalAlign: number): this {
     const align = mem.align ?? naturalAlign;
-    if (align > naturalAlign) throw new RangeError(`alignment 2^${align} exceeds the natural 2^${naturalAlign}`);
+    if (align > naturalAlign)
+      throw new RangeError(`alignment 2^${align} exceeds the natural 2^${naturalAlign}`);
     return this.raw(...opcode, ...unsignedLeb128(align), ...unsignedLeb128(mem.offset ?? 0));
   }
 }
@@ -392,7 +400,8 @@ function blockTypeCode(type: BlockType): number {
 }
 
 function checkLane(lane: number, lanes: number): number {
-  if (!Number.isInteger(lane) || lane < 0 || lane >= lanes) throw new RangeError(`lane ${lane} out of 0..${lanes - 1}`);
+  if (!Number.isInteger(lane) || lane < 0 || lane >= lanes)
+    throw new RangeError(`lane ${lane} out of 0..${lanes - 1}`);
   return lane;
 }
 
@@ -413,7 +422,8 @@ export class ModuleBuilder {
   private readonly exports = new Map<string, number>();
 
   importMemory(memory: MemoryImport): this {
-    if (memory.shared && memory.maximumPages === undefined) throw new Error("a shared memory needs a maximum size");
+    if (memory.shared && memory.maximumPages === undefined)
+      throw new Error("a shared memory needs a maximum size");
     this.memory = memory;
     return this;
   }
@@ -422,7 +432,11 @@ export class ModuleBuilder {
    * Declares a function (its index is known at once, so others can call it before its body is written).
    * A named function is exported under that name.
    */
-  function(name: string | null, params: readonly ValueType[], results: readonly ValueType[]): FunctionBuilder {
+  function(
+    name: string | null,
+    params: readonly ValueType[],
+    results: readonly ValueType[],
+  ): FunctionBuilder {
     const fn = new FunctionBuilder(this.functions.length, name, params, results);
     this.functions.push(fn);
     if (name !== null) {
@@ -465,10 +479,15 @@ export class ModuleBuilder {
     }
     if (this.functions.length) append(bytes, section(3, vector(functionTypes)));
     if (this.exports.size) {
-      const entries = [...this.exports].map(([name, index]) => [...utf8Name(name), 0x00, ...unsignedLeb128(index)]);
+      const entries = [...this.exports].map(([name, index]) => [
+        ...utf8Name(name),
+        0x00,
+        ...unsignedLeb128(index),
+      ]);
       append(bytes, section(7, vector(entries)));
     }
-    if (this.functions.length) append(bytes, section(10, vector(this.functions.map((fn) => fn.encodeBody()))));
+    if (this.functions.length)
+      append(bytes, section(10, vector(this.functions.map((fn) => fn.encodeBody()))));
     return Uint8Array.from(bytes);
   }
 }

@@ -5,6 +5,7 @@
 import { ModuleBuilder } from "./module-writer.js";
 
 export interface WasmMemory {
+  /** A SharedArrayBuffer for a shared memory. */
   readonly buffer: ArrayBuffer;
 }
 
@@ -26,7 +27,10 @@ export interface WasmCompiledModule {
 interface WebAssemblyApi {
   validate(bytes: Uint8Array): boolean;
   Module: new (bytes: Uint8Array) => WasmCompiledModule;
-  Instance: new (module: WasmCompiledModule, imports: Record<string, Record<string, unknown>>) => WasmInstance;
+  Instance: new (
+    module: WasmCompiledModule,
+    imports: Record<string, Record<string, unknown>>,
+  ) => WasmInstance;
   Memory: new (descriptor: WasmMemoryDescriptor) => WasmMemory;
 }
 
@@ -69,15 +73,28 @@ export function relaxedSimdSupported(): boolean {
   return relaxedSimdCache;
 }
 
+function api(): WebAssemblyApi {
+  if (!webAssembly) throw new Error("WebAssembly is not available in this engine");
+  return webAssembly;
+}
+
+/** Compiles `bytes` synchronously. */
+export function compileModule(bytes: Uint8Array): WasmCompiledModule {
+  return new (api().Module)(bytes);
+}
+
+/** Instantiates a compiled module, importing `memory` as env.memory. */
+export function instantiateCompiled(module: WasmCompiledModule, memory: WasmMemory): WasmInstance {
+  return new (api().Instance)(module, { env: { memory } });
+}
+
 /** Compiles and instantiates `bytes` synchronously, importing `memory` as env.memory. */
 export function instantiate(bytes: Uint8Array, memory: WasmMemory): WasmInstance {
-  if (!webAssembly) throw new Error("WebAssembly is not available in this engine");
-  return new webAssembly.Instance(new webAssembly.Module(bytes), { env: { memory } });
+  return instantiateCompiled(compileModule(bytes), memory);
 }
 
 /** A fresh memory of at least `bytes` bytes. */
 export function allocateMemory(bytes: number, shared = false): WasmMemory {
-  if (!webAssembly) throw new Error("WebAssembly is not available in this engine");
   const pages = Math.max(1, Math.ceil(bytes / 65536));
-  return new webAssembly.Memory(shared ? { initial: pages, maximum: pages, shared } : { initial: pages });
+  return new (api().Memory)(shared ? { initial: pages, maximum: pages, shared } : { initial: pages });
 }

@@ -1,0 +1,212 @@
+/**
+ * Convolution kernels for jit plans, built on the backend's GEMM (WebAssembly SIMD when active): per
+ * group, the receptive fields of the whole batch are unrolled into one [K, N*P] matrix (K = Cg*KH*KW,
+ * P = OH*OW), so each of the three products of the convolution's trilinear form is a single large GEMM:
+ *
+ *   forward        y_g    [Og, N*P] = w_g   [Og, K]  @ cols_g [K, N*P]
+ *   input grad     dcols  [K, N*P]  = w_gᵀ  [K, Og]  @ ct_g   [Og, N*P]   (then col2im)
+ *   weight grad    dw_gᵀ  [K, Og]   = cols_g [K, N*P] @ ct_gᵀ [N*P, Og]
+ *
+ * All scratch is allocated once, when the plan is compiled. Storage stays in the array's dtype.
+ */
+import type { DType, TypedArray } from "../core/dtype.js";
+import { storageFor } from "../core/dtype.js";
+import { gemmKernel } from "./index.js";
+import type { ConvGeometry } from "./js/conv.js";
+
+type Kernel2 = (a: TypedArray, b: TypedArray, out: TypedArray) => void;
+
+/** First output index i with i*stride - pad + offset >= 0. */
+const firstValid = (stride: number, pad: number, offset: number): number =>
+  Math.max(0, Math.ceil((pad - offset) / stride));
+/** One past the last output index i with i*stride - pad + offset < inSize. */
+const endValid = (outSize: number, stride: number, pad: number, offset: number, inSize: number): number =>
+  Math.min(outSize, Math.floor((inSize - 1 + pad - offset) / stride) + 1);
+
+/** cols[(c*KH + p)*KW + q, n*P + i*OW + j] = x[n, c0 + c, i*sh - pt + p*dh, j*sw - pl + q*dw] (0 outside). */
+function im2colBatch(x: TypedArray, cols: TypedArray, c0: number, g: ConvGeometry): void {
+  const {
+    batch: N,
+    inChannels: C,
+    inHeight: H,
+    inWidth: W,
+    kernelHeight: KH,
+    kernelWidth: KW,
+    outHeight: OH,
+    outWidth: OW,
+  } = g;
+  const { strideH: sh, strideW: sw, padTop: pt, padLeft: pl, dilationH: dh, dilationW: dw } = g;
+  const Cg = C / g.groups;
+  const P = OH * OW;
+  const NP = N * P;
+  for (let c = 0; c < Cg; c++) {
+    for (let p = 0; p < KH; p++) {
+      const iLo = firstValid(sh, pt, p * dh);
+      const iHi = Math.max(iLo, endValid(OH, sh, pt, p * dh, H));
+      for (let q = 0; q < KW; q++) {
+        const jLo = firstValid(sw, pl, q * dw);
+        const jHi = Math.max(jLo, endValid(OW, sw, pl, q * dw, W));
+        const row = ((c * KH + p) * KW + q) * NP;
+        const partial = iLo > 0 || iHi < OH || jLo > 0 || jHi < OW;
+        const colOff = q * dw - pl;
+        for (let n = 0; n < N; n++) {
+          const dst0 = row + n * P;
+          if (partial) cols.fill(0, dst0, dst0 + P);
+          const plane = (n * C + c0 + c) * H * W;
+          for (let i = iLo; i < iHi; i++) {
+            const src = plane + (i * sh - pt + p * dh) * W + colOff;
+            const dst = dst0 + i * OW;
+            if (sw === 1) for (let j = jLo; j < jHi; j++) cols[dst + j] = x[src + j]!;
+            else for (let j = jLo; j < jHi; j++) cols[dst + j] = x[src + j * sw]!;
+          }
+        }
+      }
+    }
+  }
+}
+
+/** The transpose of im2colBatch: adds every column entry back into dx (which it does not clear). */
+function col2imBatch(cols: TypedArray, dx: TypedArray, c0: number, g: ConvGeometry): void {
+  const {
+    batch: N,
+    inChannels: C,
+    inHeight: H,
+    inWidth: W,
+    kernelHeight: KH,
+    kernelWidth: KW,
+    outHeight: OH,
+    outWidth: OW,
+  } = g;
+  const { strideH: sh, strideW: sw, padTop: pt, padLeft: pl, dilationH: dh, dilationW: dw } = g;
+  const Cg = C / g.groups;
+  const P = OH * OW;
+  const NP = N * P;
+  for (let c = 0; c < Cg; c++) {
+    for (let p = 0; p < KH; p++) {
+      const iLo = firstValid(sh, pt, p * dh);
+      const iHi = Math.max(iLo, endValid(OH, sh, pt, p * dh, H));
+      for (let q = 0; q < KW; q++) {
+        const jLo = firstValid(sw, pl, q * dw);
+        const jHi = Math.max(jLo, endValid(OW, sw, pl, q * dw, W));
+        const row = ((c * KH + p) * KW + q) * NP;
+        const colOff = q * dw - pl;
+        for (let n = 0; n < N; n++) {
+          const plane = (n * C + c0 + c) * H * W;
+          for (let i = iLo; i < iHi; i++) {
+            const dst = plane + (i * sh - pt + p * dh) * W + colOff;
+            const src = row + n * P + i * OW;
+            if (sw === 1) for (let j = jLo; j < jHi; j++) dx[dst + j]! += cols[src + j];
+            else for (let j = jLo; j < jHi; j++) dx[dst + j * sw]! += cols[src + j];
+          }
+        }
+      }
+    }
+  }
+}
+
+/** [N, O, P] -> [O, N, P] (or back with `inverse`). */
+function swapLeading(
+  src: TypedArray,
+  dst: TypedArray,
+  N: number,
+  O: number,
+  P: number,
+  inverse: boolean,
+): void {
+  for (let n = 0; n < N; n++) {
+    for (let o = 0; o < O; o++) {
+      const a = (n * O + o) * P;
+      const b = (o * N + n) * P;
+      if (inverse) for (let p = 0; p < P; p++) dst[a + p] = src[b + p]!;
+      else for (let p = 0; p < P; p++) dst[b + p] = src[a + p]!;
+    }
+  }
+}
+
+/** Rows x cols matrix at `srcOff` transposed into dst at `dstOff`. */
+function transposeBlock(
+  src: TypedArray,
+  srcOff: number,
+  dst: TypedArray,
+  dstOff: number,
+  rows: number,
+  cols: number,
+): void {
+  for (let r = 0; r < rows; r++)
+    for (let c = 0; c < cols; c++) dst[dstOff + c * rows + r] = src[srcOff + r * cols + c]!;
+}
+
+function sizes(g: ConvGeometry) {
+  const Cg = g.inChannels / g.groups;
+  const Og = g.outChannels / g.groups;
+  const K = Cg * g.kernelHeight * g.kernelWidth;
+  const P = g.outHeight * g.outWidth;
+  return { Cg, Og, K, P, NP: g.batch * P, G: g.groups };
+}
+
+/** y = conv2d(x, w) for one geometry. */
+export function conv2dGemm(
+  g: ConvGeometry,
+  dtype: DType,
+): (x: TypedArray, w: TypedArray, y: TypedArray) => void {
+  const { Cg, Og, K, NP, P, G } = sizes(g);
+  const cols = storageFor(dtype, K * NP);
+  const yONP = storageFor(dtype, g.outChannels * NP);
+  const gemm: Kernel2 = gemmKernel(dtype, 1, Og, K, NP);
+  return (x, w, y) => {
+    for (let gi = 0; gi < G; gi++) {
+      im2colBatch(x, cols, gi * Cg, g);
+      gemm(w.subarray(gi * Og * K, (gi + 1) * Og * K), cols, yONP.subarray(gi * Og * NP, (gi + 1) * Og * NP));
+    }
+    swapLeading(yONP, y, g.batch, g.outChannels, P, true);
+  };
+}
+
+/** dx = conv2d_input_grad(ct, w). */
+export function conv2dInputGradGemm(
+  g: ConvGeometry,
+  dtype: DType,
+): (ct: TypedArray, w: TypedArray, dx: TypedArray) => void {
+  const { Cg, Og, K, NP, P, G } = sizes(g);
+  const ctONP = storageFor(dtype, g.outChannels * NP);
+  const wT = storageFor(dtype, K * Og);
+  const dcols = storageFor(dtype, K * NP);
+  const gemm: Kernel2 = gemmKernel(dtype, 1, K, Og, NP);
+  return (ct, w, dx) => {
+    swapLeading(ct, ctONP, g.batch, g.outChannels, P, false);
+    dx.fill(0);
+    for (let gi = 0; gi < G; gi++) {
+      transposeBlock(w, gi * Og * K, wT, 0, Og, K);
+      gemm(wT, ctONP.subarray(gi * Og * NP, (gi + 1) * Og * NP), dcols);
+      col2imBatch(dcols, dx, gi * Cg, g);
+    }
+  };
+}
+
+/** dw = conv2d_weight_grad(x, ct). */
+export function conv2dWeightGradGemm(
+  g: ConvGeometry,
+  dtype: DType,
+): (x: TypedArray, ct: TypedArray, dw: TypedArray) => void {
+  const { Cg, Og, K, NP, P, G } = sizes(g);
+  const cols = storageFor(dtype, K * NP);
+  const ctT = storageFor(dtype, NP * Og); // one group's cotangent as [N*P, Og]
+  const dwT = storageFor(dtype, K * Og);
+  const gemm: Kernel2 = gemmKernel(dtype, 1, K, NP, Og);
+  const { batch: N, outChannels: O } = g;
+  return (x, ct, dw) => {
+    for (let gi = 0; gi < G; gi++) {
+      im2colBatch(x, cols, gi * Cg, g);
+      // ctT[n*P + p, o] = ct[n, gi*Og + o, p]
+      for (let n = 0; n < N; n++) {
+        for (let o = 0; o < Og; o++) {
+          const src = (n * O + gi * Og + o) * P;
+          const dst = n * P * Og + o;
+          for (let p = 0; p < P; p++) ctT[dst + p * Og] = ct[src + p]!;
+        }
+      }
+      gemm(cols, ctT, dwT);
+      transposeBlock(dwT, 0, dw, gi * Og * K, K, Og);
+    }
+  };
+}

@@ -1,0 +1,165 @@
+/**
+ * Worker threads for kernels (Node only): each worker instantiates a kernel's module over its shared
+ * memory once, then on request takes chunks of work from a counter in that memory, alongside the main
+ * thread. Kernels stay synchronous: the main thread works too, then waits (Atomics.wait) for the workers.
+ *
+ * Commands go through a small shared control array, one (command, argument) pair per worker; modules and
+ * memories are posted on a MessagePort the worker reads synchronously (receiveMessageOnPort), so the
+ * worker never needs its event loop. A worker that has not picked up a run by the time the main thread
+ * ran out of chunks is cancelled (compare-and-swap), so a busy core never delays a kernel.
+ */
+import type { WasmCompiledModule, WasmMemory } from "./runtime.js";
+
+const IDLE = 0;
+const RUN = 1;
+const RUNNING = 2;
+const REGISTER = 3;
+
+/** Runs in each worker (CommonJS, eval). `workerData`: { control, slot, port }. */
+const WORKER_SOURCE = `
+const { workerData, receiveMessageOnPort } = require("node:worker_threads");
+const { control, slot, port } = workerData;
+const COMMAND = 2 * slot, ARGUMENT = 2 * slot + 1;
+const kernels = new Map();
+for (;;) {
+  Atomics.wait(control, COMMAND, ${IDLE});
+  const command = Atomics.load(control, COMMAND);
+  if (command === ${REGISTER}) {
+    // Every kernel posted so far (a registration the main thread gave up on included).
+    let received = receiveMessageOnPort(port);
+    for (let tries = 0; !received && tries < 1000; tries++) {
+      Atomics.wait(control, COMMAND, ${REGISTER}, 1);
+      received = receiveMessageOnPort(port);
+    }
+    for (; received; received = receiveMessageOnPort(port)) {
+      const { id, module, memory, counterIndex, chunks } = received.message;
+      try {
+        const rows = new WebAssembly.Instance(module, { env: { memory } }).exports.rows;
+        kernels.set(id, { rows, counter: new Int32Array(memory.buffer), counterIndex, chunks });
+      } catch {}
+    }
+  } else if (command === ${RUN}) {
+    if (Atomics.compareExchange(control, COMMAND, ${RUN}, ${RUNNING}) !== ${RUN}) continue;
+    const kernel = kernels.get(Atomics.load(control, ARGUMENT));
+    try {
+      if (kernel) {
+        for (let c; (c = Atomics.add(kernel.counter, kernel.counterIndex, 1)) < kernel.chunks; ) kernel.rows(c);
+      }
+    } catch {}
+  } else continue;
+  Atomics.store(control, COMMAND, ${IDLE});
+  Atomics.notify(control, COMMAND);
+}
+`;
+
+/** Node's worker_threads, typed to what we use. */
+interface WorkerThreadsModule {
+  Worker: new (
+    source: string,
+    options: { eval: true; workerData: unknown; transferList: unknown[] },
+  ) => { unref(): void };
+  MessageChannel: new () => { port1: MessagePortLike; port2: unknown };
+}
+
+interface MessagePortLike {
+  postMessage(message: unknown): void;
+  unref(): void;
+}
+
+export interface WorkerPool {
+  /** Worker threads (the main thread works too). */
+  readonly workers: number;
+  /**
+   * Instantiates `module` (exporting `rows(chunk)`) over the shared `memory` in every worker; chunks are
+   * taken from the i32 at `counterIndex` until `chunks`. Returns the kernel's id, or null when a worker
+   * did not answer in time.
+   */
+  register(
+    module: WasmCompiledModule,
+    memory: WasmMemory,
+    counterIndex: number,
+    chunks: number,
+  ): number | null;
+  /** Sets every worker on kernel `id`; the returned function waits until none is still working on it. */
+  start(id: number): () => void;
+}
+
+const REGISTER_TIMEOUT_MS = 10_000;
+
+function nodeWorkerThreads(): WorkerThreadsModule | null {
+  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  const module = proc?.getBuiltinModule?.("node:worker_threads") as WorkerThreadsModule | undefined;
+  return module ?? null;
+}
+
+/** Whether this engine can run kernels on worker threads (Node with shared memory). */
+export function threadsSupported(): boolean {
+  return (
+    nodeWorkerThreads() !== null && typeof SharedArrayBuffer === "function" && typeof Atomics === "object"
+  );
+}
+
+/** The number of cores, as Node reports them (1 elsewhere). */
+export function availableCores(): number {
+  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  const os = proc?.getBuiltinModule?.("node:os") as { availableParallelism?: () => number } | undefined;
+  return Math.max(1, os?.availableParallelism?.() ?? 1);
+}
+
+/** Starts `workers` worker threads (unref'd: they never keep the process alive). */
+export function createWorkerPool(workers: number): WorkerPool | null {
+  const threads = nodeWorkerThreads();
+  if (!threads || workers < 1 || !threadsSupported()) return null;
+  const control = new Int32Array(new SharedArrayBuffer(8 * workers));
+  const ports: MessagePortLike[] = [];
+  for (let slot = 0; slot < workers; slot++) {
+    const { port1, port2 } = new threads.MessageChannel();
+    const worker = new threads.Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { control, slot, port: port2 },
+      transferList: [port2],
+    });
+    worker.unref();
+    port1.unref();
+    ports.push(port1);
+  }
+  let nextId = 0;
+  const waitIdle = (slot: number, timeoutMs: number): boolean => {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const command = Atomics.load(control, 2 * slot);
+      if (command === IDLE) return true;
+      const left = deadline - performance.now();
+      if (left <= 0) return false;
+      Atomics.wait(control, 2 * slot, command, left);
+    }
+  };
+  return {
+    workers,
+    register(module, memory, counterIndex, chunks) {
+      const id = nextId++;
+      for (let slot = 0; slot < workers; slot++) {
+        ports[slot]!.postMessage({ id, module, memory, counterIndex, chunks });
+        Atomics.store(control, 2 * slot, REGISTER);
+        Atomics.notify(control, 2 * slot);
+      }
+      // A worker still starting up answers once it runs; give up (and let the kernel run alone) if none does.
+      for (let slot = 0; slot < workers; slot++) if (!waitIdle(slot, REGISTER_TIMEOUT_MS)) return null;
+      return id;
+    },
+    start(id) {
+      for (let slot = 0; slot < workers; slot++) {
+        Atomics.store(control, 2 * slot + 1, id);
+        Atomics.store(control, 2 * slot, RUN);
+        Atomics.notify(control, 2 * slot);
+      }
+      return () => {
+        for (let slot = 0; slot < workers; slot++) {
+          // Not picked up yet: cancel. Picked up: wait for it to finish its chunk.
+          if (Atomics.compareExchange(control, 2 * slot, RUN, IDLE) !== RUN)
+            waitIdle(slot, Number.POSITIVE_INFINITY);
+        }
+      };
+    },
+  };
+}
