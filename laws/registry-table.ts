@@ -10,10 +10,27 @@
  */
 import * as fc from "fast-check";
 import type { NdArray } from "../src/core/array.js";
-import { customVjp, jit, nn, np, random, stopGradient, testing } from "../src/index.js";
-import { convOutputSize, conv2dInputGrad, conv2dWeightGrad, type ConvParams } from "../src/ops/conv.js";
+import {
+  checkpoint,
+  cond,
+  customVjp,
+  jit,
+  nn,
+  np,
+  random,
+  scan,
+  stopGradient,
+  testing,
+} from "../src/index.js";
+import { type ConvParams, conv2dInputGrad, conv2dWeightGrad, convOutputSize } from "../src/ops/conv.js";
 import { scatterAddAlongAxisPrim } from "../src/ops/indexing.js";
-import { type MaxPoolParams, maxPool2dGeneral, maxPool2dIndices, poolGatherPrim, poolScatterAddPrim } from "../src/ops/pool.js";
+import {
+  type MaxPoolParams,
+  maxPool2dGeneral,
+  maxPool2dIndices,
+  poolGatherPrim,
+  poolScatterAddPrim,
+} from "../src/ops/pool.js";
 import { padPrim } from "../src/ops/shape.js";
 import type { ElementOptions } from "../src/testing/arbitraries.js";
 import type { GradMode } from "../src/testing/check-grads.js";
@@ -134,7 +151,10 @@ export function lawsFor(entry: LawEntry): LawName[] {
 
 const EXAMPLES = 3;
 
-function cases<C>(config: fc.Arbitrary<C>, build: (c: C) => { fn: LawFn; inputs: fc.Arbitrary<NdArray[]> }): fc.Arbitrary<LawCase> {
+function cases<C>(
+  config: fc.Arbitrary<C>,
+  build: (c: C) => { fn: LawFn; inputs: fc.Arbitrary<NdArray[]> },
+): fc.Arbitrary<LawCase> {
   return config.chain((c) => {
     const { fn, inputs } = build(c);
     return fc
@@ -149,7 +169,8 @@ function arrays(...arbs: fc.Arbitrary<NdArray>[]): fc.Arbitrary<NdArray[]> {
 }
 
 const float = (shape: readonly number[], options: ElementOptions = {}) => arb.array({ shape, ...options });
-const ints = (shape: readonly number[], min: number, max: number) => arb.array({ shape, dtype: "int32", min, max });
+const ints = (shape: readonly number[], min: number, max: number) =>
+  arb.array({ shape, dtype: "int32", min, max });
 const bools = (shape: readonly number[]) => arb.array({ shape, dtype: "bool" });
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
@@ -160,7 +181,9 @@ const NONEMPTY = arb.shape({ minRank: 1, maxRank: 3, minDim: 1, maxDim: 3 });
 const withAxes = NONEMPTY.chain((shape) =>
   fc.subarray(range(shape.length), { minLength: 1 }).map((axes) => ({ shape, axes })),
 );
-const withAxis = NONEMPTY.chain((shape) => fc.integer({ min: 0, max: shape.length - 1 }).map((axis) => ({ shape, axis })));
+const withAxis = NONEMPTY.chain((shape) =>
+  fc.integer({ min: 0, max: shape.length - 1 }).map((axis) => ({ shape, axis })),
+);
 
 function unary(
   primitive: string,
@@ -178,7 +201,13 @@ function unary(
 }
 
 /** Binary elementwise functions on broadcastable shapes (the broadcast is part of the user function). */
-function broadcastBinary(primitive: string, fn: LawFn, a: ElementOptions, b: ElementOptions, extra: Partial<DifferentiableEntry> = {}): DifferentiableEntry {
+function broadcastBinary(
+  primitive: string,
+  fn: LawFn,
+  a: ElementOptions,
+  b: ElementOptions,
+  extra: Partial<DifferentiableEntry> = {},
+): DifferentiableEntry {
   return {
     kind: "differentiable",
     primitive,
@@ -191,7 +220,11 @@ function broadcastBinary(primitive: string, fn: LawFn, a: ElementOptions, b: Ele
   };
 }
 
-function nonDifferentiable(primitive: string, caseArb: fc.Arbitrary<LawCase>, note?: string): NonDifferentiableEntry {
+function nonDifferentiable(
+  primitive: string,
+  caseArb: fc.Arbitrary<LawCase>,
+  note?: string,
+): NonDifferentiableEntry {
   return { kind: "non-differentiable", primitive, cases: caseArb, ...(note ? { note } : {}) };
 }
 
@@ -294,7 +327,39 @@ const customSinTimes = customVjp(
   ([x, y]: [NdArray, NdArray], ct: NdArray) => [ct.mul(y).mul(np.cos(x)), ct.mul(np.sin(x))],
 );
 
-const jittedSmooth = jit((x: NdArray, y: NdArray) => np.sin(x).mul(y).add(np.exp(y.mul(0.5))));
+const jittedSmooth = jit((x: NdArray, y: NdArray) =>
+  np
+    .sin(x)
+    .mul(y)
+    .add(np.exp(y.mul(0.5))),
+);
+
+const checkpointed = checkpoint((x: NdArray, y: NdArray) => np.sin(x.mul(y)).add(np.exp(x.mul(0.5))));
+
+/** A cond on a traced predicate whose branches use both operands differently. */
+const branchy = (pred: NdArray, x: NdArray, y: NdArray): NdArray =>
+  cond(
+    pred,
+    (a: NdArray, b: NdArray) => np.sin(a).mul(b),
+    (a: NdArray, b: NdArray) => np.exp(a.mul(0.5)).sub(b.square()),
+    x,
+    y,
+  );
+
+/** A scan with a carry that mixes with each row, returning the final carry on top of the stacked ys. */
+function scanned(reverse: boolean) {
+  return (init: NdArray, xs: NdArray): NdArray => {
+    const [carry, ys] = scan(
+      (c: NdArray, x: NdArray): [NdArray, NdArray] => [c.mul(np.sin(x)).add(x), c.mul(x)],
+      init,
+      xs,
+      {
+        reverse,
+      },
+    );
+    return np.concatenate([np.expandDims(carry, 0), ys]);
+  };
+}
 
 const INT32_MIN = -2147483648;
 const INT32_MAX = 2147483647;
@@ -333,13 +398,34 @@ const entries: LawEntry[] = [
       inputs: arrays(float(shape)),
     })),
   },
-  nonDifferentiable("sign", cases(SHAPES, (shape) => ({ fn: np.sign, inputs: arrays(float(shape, { avoid: [0] })) }))),
-  nonDifferentiable("floor", cases(SHAPES, (shape) => ({ fn: np.floor, inputs: arrays(float(shape)) }))),
-  nonDifferentiable("ceil", cases(SHAPES, (shape) => ({ fn: np.ceil, inputs: arrays(float(shape)) }))),
-  nonDifferentiable("round", cases(SHAPES, (shape) => ({ fn: np.round, inputs: arrays(float(shape)) }))),
-  nonDifferentiable("is_nan", cases(SHAPES, (shape) => ({ fn: np.isnan, inputs: arrays(float(shape)) }))),
-  nonDifferentiable("is_finite", cases(SHAPES, (shape) => ({ fn: np.isfinite, inputs: arrays(float(shape)) }))),
-  nonDifferentiable("not", cases(SHAPES, (shape) => ({ fn: np.logicalNot, inputs: arrays(bools(shape)) }))),
+  nonDifferentiable(
+    "sign",
+    cases(SHAPES, (shape) => ({ fn: np.sign, inputs: arrays(float(shape, { avoid: [0] })) })),
+  ),
+  nonDifferentiable(
+    "floor",
+    cases(SHAPES, (shape) => ({ fn: np.floor, inputs: arrays(float(shape)) })),
+  ),
+  nonDifferentiable(
+    "ceil",
+    cases(SHAPES, (shape) => ({ fn: np.ceil, inputs: arrays(float(shape)) })),
+  ),
+  nonDifferentiable(
+    "round",
+    cases(SHAPES, (shape) => ({ fn: np.round, inputs: arrays(float(shape)) })),
+  ),
+  nonDifferentiable(
+    "is_nan",
+    cases(SHAPES, (shape) => ({ fn: np.isnan, inputs: arrays(float(shape)) })),
+  ),
+  nonDifferentiable(
+    "is_finite",
+    cases(SHAPES, (shape) => ({ fn: np.isfinite, inputs: arrays(float(shape)) })),
+  ),
+  nonDifferentiable(
+    "not",
+    cases(SHAPES, (shape) => ({ fn: np.logicalNot, inputs: arrays(bools(shape)) })),
+  ),
   nonDifferentiable(
     "stop_gradient",
     cases(SHAPES, (shape) => ({ fn: stopGradient, inputs: arrays(float(shape)) })),
@@ -350,13 +436,22 @@ const entries: LawEntry[] = [
   broadcastBinary("add", np.add, {}, {}, { linearIn: [[0, 1]] }),
   broadcastBinary("sub", np.subtract, {}, {}, { linearIn: [[0, 1]] }),
   broadcastBinary("mul", np.multiply, {}, {}, { linearIn: [[0], [1]] }),
-  broadcastBinary("div", np.divide, {}, { avoid: [0], margin: 0.5 }, { linearIn: [[0]], note: "denominators keep 0.5 from 0" }),
+  broadcastBinary(
+    "div",
+    np.divide,
+    {},
+    { avoid: [0], margin: 0.5 },
+    { linearIn: [[0]], note: "denominators keep 0.5 from 0" },
+  ),
   {
     kind: "differentiable",
     primitive: "pow",
     secondOrder: true,
     note: "positive bases",
-    cases: cases(SHAPES, (shape) => ({ fn: np.power, inputs: arrays(float(shape, { min: 0.5, max: 2 }), float(shape)) })),
+    cases: cases(SHAPES, (shape) => ({
+      fn: np.power,
+      inputs: arrays(float(shape, { min: 0.5, max: 2 }), float(shape)),
+    })),
   },
   {
     kind: "differentiable",
@@ -387,7 +482,10 @@ const entries: LawEntry[] = [
     primitive: "atan2",
     secondOrder: true,
     note: "y keeps 0.2 from 0 (the branch cut)",
-    cases: cases(SHAPES, (shape) => ({ fn: np.atan2, inputs: arrays(float(shape, { avoid: [0], margin: 0.2 }), float(shape)) })),
+    cases: cases(SHAPES, (shape) => ({
+      fn: np.atan2,
+      inputs: arrays(float(shape, { avoid: [0], margin: 0.2 }), float(shape)),
+    })),
   },
   {
     kind: "differentiable",
@@ -397,7 +495,10 @@ const entries: LawEntry[] = [
     cases: cases(SHAPES, (shape) => ({
       fn: np.rem,
       inputs: fc
-        .tuple(float(shape, { min: -3, max: 3, avoid: [-3, -2, -1, 0, 1, 2, 3], margin: 0.1 }), float(shape, { avoid: [0], margin: 0.5 }))
+        .tuple(
+          float(shape, { min: -3, max: 3, avoid: [-3, -2, -1, 0, 1, 2, 3], margin: 0.1 }),
+          float(shape, { avoid: [0], margin: 0.5 }),
+        )
         .map(([q, y]) => [np.multiply(q, y), y]),
     })),
   },
@@ -406,7 +507,10 @@ const entries: LawEntry[] = [
     primitive: "select",
     secondOrder: true,
     linearIn: [[1, 2]],
-    cases: cases(SHAPES, (shape) => ({ fn: np.where, inputs: arrays(bools(shape), float(shape), float(shape)) })),
+    cases: cases(SHAPES, (shape) => ({
+      fn: np.where,
+      inputs: arrays(bools(shape), float(shape), float(shape)),
+    })),
   },
   ...(
     [
@@ -436,7 +540,10 @@ const entries: LawEntry[] = [
   ).map(([name, fn]) =>
     nonDifferentiable(
       name,
-      cases(arb.broadcastableShapes({ maxRank: 3, maxDim: 3 }), ([sa, sb]) => ({ fn, inputs: arrays(bools(sa), bools(sb)) })),
+      cases(arb.broadcastableShapes({ maxRank: 3, maxDim: 3 }), ([sa, sb]) => ({
+        fn,
+        inputs: arrays(bools(sa), bools(sb)),
+      })),
     ),
   ),
 
@@ -446,21 +553,30 @@ const entries: LawEntry[] = [
     primitive: "reduce_sum",
     secondOrder: true,
     linearIn: [[0]],
-    cases: cases(withAxes, ({ shape, axes }) => ({ fn: (x) => np.sum(x, { axis: axes }), inputs: arrays(float(shape)) })),
+    cases: cases(withAxes, ({ shape, axes }) => ({
+      fn: (x) => np.sum(x, { axis: axes }),
+      inputs: arrays(float(shape)),
+    })),
   },
   {
     kind: "differentiable",
     primitive: "reduce_max",
     secondOrder: true,
     note: "distinct elements (no ties)",
-    cases: cases(withAxes, ({ shape, axes }) => ({ fn: (x) => np.max(x, { axis: axes }), inputs: arrays(float(shape, { distinct: true })) })),
+    cases: cases(withAxes, ({ shape, axes }) => ({
+      fn: (x) => np.max(x, { axis: axes }),
+      inputs: arrays(float(shape, { distinct: true })),
+    })),
   },
   {
     kind: "differentiable",
     primitive: "reduce_min",
     secondOrder: true,
     note: "distinct elements (no ties)",
-    cases: cases(withAxes, ({ shape, axes }) => ({ fn: (x) => np.min(x, { axis: axes }), inputs: arrays(float(shape, { distinct: true })) })),
+    cases: cases(withAxes, ({ shape, axes }) => ({
+      fn: (x) => np.min(x, { axis: axes }),
+      inputs: arrays(float(shape, { distinct: true })),
+    })),
   },
   {
     kind: "differentiable",
@@ -477,19 +593,31 @@ const entries: LawEntry[] = [
   },
   nonDifferentiable(
     "reduce_and",
-    cases(withAxes, ({ shape, axes }) => ({ fn: (x) => np.all(x, { axis: axes }), inputs: arrays(bools(shape)) })),
+    cases(withAxes, ({ shape, axes }) => ({
+      fn: (x) => np.all(x, { axis: axes }),
+      inputs: arrays(bools(shape)),
+    })),
   ),
   nonDifferentiable(
     "reduce_or",
-    cases(withAxes, ({ shape, axes }) => ({ fn: (x) => np.any(x, { axis: axes }), inputs: arrays(bools(shape)) })),
+    cases(withAxes, ({ shape, axes }) => ({
+      fn: (x) => np.any(x, { axis: axes }),
+      inputs: arrays(bools(shape)),
+    })),
   ),
   nonDifferentiable(
     "argmax",
-    cases(withAxis, ({ shape, axis }) => ({ fn: (x) => np.argmax(x, { axis }), inputs: arrays(float(shape)) })),
+    cases(withAxis, ({ shape, axis }) => ({
+      fn: (x) => np.argmax(x, { axis }),
+      inputs: arrays(float(shape)),
+    })),
   ),
   nonDifferentiable(
     "argmin",
-    cases(withAxis, ({ shape, axis }) => ({ fn: (x) => np.argmin(x, { axis }), inputs: arrays(float(shape)) })),
+    cases(withAxis, ({ shape, axis }) => ({
+      fn: (x) => np.argmin(x, { axis }),
+      inputs: arrays(float(shape)),
+    })),
   ),
   {
     kind: "differentiable",
@@ -498,7 +626,10 @@ const entries: LawEntry[] = [
     linearIn: [[0]],
     cases: cases(
       withAxis.chain((c) => fc.boolean().map((reverse) => ({ ...c, reverse }))),
-      ({ shape, axis, reverse }) => ({ fn: (x) => np.cumsum(x, { axis, reverse }), inputs: arrays(float(shape)) }),
+      ({ shape, axis, reverse }) => ({
+        fn: (x) => np.cumsum(x, { axis, reverse }),
+        inputs: arrays(float(shape)),
+      }),
     ),
   },
 
@@ -508,7 +639,10 @@ const entries: LawEntry[] = [
     primitive: "reshape",
     secondOrder: true,
     linearIn: [[0]],
-    cases: cases(NONEMPTY, (shape) => ({ fn: (x) => np.reshape(x, [1, ...[...shape].reverse()]), inputs: arrays(float(shape)) })),
+    cases: cases(NONEMPTY, (shape) => ({
+      fn: (x) => np.reshape(x, [1, ...[...shape].reverse()]),
+      inputs: arrays(float(shape)),
+    })),
   },
   {
     kind: "differentiable",
@@ -518,7 +652,11 @@ const entries: LawEntry[] = [
     cases: cases(
       arb
         .shape({ minRank: 2, maxRank: 4, minDim: 1, maxDim: 3 })
-        .chain((shape) => fc.shuffledSubarray(range(shape.length), { minLength: shape.length, maxLength: shape.length }).map((perm) => ({ shape, perm }))),
+        .chain((shape) =>
+          fc
+            .shuffledSubarray(range(shape.length), { minLength: shape.length, maxLength: shape.length })
+            .map((perm) => ({ shape, perm })),
+        ),
       ({ shape, perm }) => {
         const axes = perm.every((p, i) => p === i) ? [...perm].reverse() : perm;
         return { fn: (x) => np.transpose(x, axes), inputs: arrays(float(shape)) };
@@ -550,7 +688,10 @@ const entries: LawEntry[] = [
         k: fc.integer({ min: 1, max: 3 }),
         n: fc.integer({ min: 1, max: 3 }),
       }),
-      ({ batch, m, k, n }) => ({ fn: np.matmul, inputs: arrays(float([...batch, m, k]), float([...batch, k, n])) }),
+      ({ batch, m, k, n }) => ({
+        fn: np.matmul,
+        inputs: arrays(float([...batch, m, k]), float([...batch, k, n])),
+      }),
     ),
   },
 
@@ -576,10 +717,16 @@ const entries: LawEntry[] = [
     note: "edge and interior padding, straight on the primitive (np.pad has no interior padding)",
     cases: cases(
       arb.shape({ minRank: 1, maxRank: 3, maxDim: 3 }).chain((shape) => {
-        const perAxis = fc.array(fc.integer({ min: 0, max: 2 }), { minLength: shape.length, maxLength: shape.length });
+        const perAxis = fc.array(fc.integer({ min: 0, max: 2 }), {
+          minLength: shape.length,
+          maxLength: shape.length,
+        });
         return fc.record({ shape: fc.constant(shape), lo: perAxis, hi: perAxis, interior: perAxis });
       }),
-      ({ shape, lo, hi, interior }) => ({ fn: (x) => padPrim.bind1([x], { lo, hi, interior, value: 0 }), inputs: arrays(float(shape)) }),
+      ({ shape, lo, hi, interior }) => ({
+        fn: (x) => padPrim.bind1([x], { lo, hi, interior, value: 0 }),
+        inputs: arrays(float(shape)),
+      }),
     ),
   },
   {
@@ -590,8 +737,18 @@ const entries: LawEntry[] = [
     cases: cases(
       arb.shape({ minRank: 1, maxRank: 3, minDim: 2, maxDim: 4 }).chain((shape) =>
         fc
-          .tuple(...shape.map((d) => fc.record({ start: fc.integer({ min: 0, max: d - 1 }), step: fc.integer({ min: 1, max: 2 }) })))
-          .map((specs) => ({ shape, specs: specs.map((s, i) => (i === 0 ? { start: Math.max(1, s.start), step: s.step } : s)) })),
+          .tuple(
+            ...shape.map((d) =>
+              fc.record({
+                start: fc.integer({ min: 0, max: d - 1 }),
+                step: fc.integer({ min: 1, max: 2 }),
+              }),
+            ),
+          )
+          .map((specs) => ({
+            shape,
+            specs: specs.map((s, i) => (i === 0 ? { start: Math.max(1, s.start), step: s.step } : s)),
+          })),
       ),
       ({ shape, specs }) => ({ fn: (x) => np.slice(x, specs), inputs: arrays(float(shape)) }),
     ),
@@ -601,7 +758,10 @@ const entries: LawEntry[] = [
     primitive: "rev",
     secondOrder: true,
     linearIn: [[0]],
-    cases: cases(withAxes, ({ shape, axes }) => ({ fn: (x) => np.flip(x, { axis: axes }), inputs: arrays(float(shape)) })),
+    cases: cases(withAxes, ({ shape, axes }) => ({
+      fn: (x) => np.flip(x, { axis: axes }),
+      inputs: arrays(float(shape)),
+    })),
   },
 
   // indexing
@@ -612,7 +772,11 @@ const entries: LawEntry[] = [
     linearIn: [[0]],
     note: "negative and repeated indices",
     cases: cases(
-      fc.record({ x: arb.shape({ minRank: 1, maxRank: 2, minDim: 1, maxDim: 3 }), idx: arb.shape({ maxRank: 2, maxDim: 3 }), axisSeed: fc.nat() }),
+      fc.record({
+        x: arb.shape({ minRank: 1, maxRank: 2, minDim: 1, maxDim: 3 }),
+        idx: arb.shape({ maxRank: 2, maxDim: 3 }),
+        axisSeed: fc.nat(),
+      }),
       ({ x, idx, axisSeed }) => {
         const axis = axisSeed % x.length;
         const n = x[axis]!;
@@ -627,7 +791,11 @@ const entries: LawEntry[] = [
     linearIn: [[0, 2]],
     note: "repeated indices accumulate",
     cases: cases(
-      fc.record({ n: fc.integer({ min: 1, max: 3 }), m: fc.integer({ min: 1, max: 3 }), k: fc.integer({ min: 0, max: 4 }) }),
+      fc.record({
+        n: fc.integer({ min: 1, max: 3 }),
+        m: fc.integer({ min: 1, max: 3 }),
+        k: fc.integer({ min: 0, max: 4 }),
+      }),
       ({ n, m, k }) => ({
         fn: (x, i, u) => np.scatterAdd(x, i, u, { axis: 0 }),
         inputs: arrays(float([n, m]), ints([k], -n, n - 1), float([k, m])),
@@ -640,8 +808,15 @@ const entries: LawEntry[] = [
     secondOrder: true,
     linearIn: [[0]],
     cases: cases(
-      fc.record({ n: fc.integer({ min: 1, max: 3 }), m: fc.integer({ min: 1, max: 3 }), k: fc.integer({ min: 0, max: 4 }) }),
-      ({ n, m, k }) => ({ fn: (x, i) => np.takeAlongAxis(x, i, { axis: 1 }), inputs: arrays(float([n, m]), ints([n, k], -m, m - 1)) }),
+      fc.record({
+        n: fc.integer({ min: 1, max: 3 }),
+        m: fc.integer({ min: 1, max: 3 }),
+        k: fc.integer({ min: 0, max: 4 }),
+      }),
+      ({ n, m, k }) => ({
+        fn: (x, i) => np.takeAlongAxis(x, i, { axis: 1 }),
+        inputs: arrays(float([n, m]), ints([n, k], -m, m - 1)),
+      }),
     ),
   },
   {
@@ -651,7 +826,11 @@ const entries: LawEntry[] = [
     linearIn: [[0, 2]],
     note: "straight on the primitive (the transpose of take_along_axis; no numpy function)",
     cases: cases(
-      fc.record({ n: fc.integer({ min: 1, max: 3 }), m: fc.integer({ min: 1, max: 3 }), k: fc.integer({ min: 0, max: 4 }) }),
+      fc.record({
+        n: fc.integer({ min: 1, max: 3 }),
+        m: fc.integer({ min: 1, max: 3 }),
+        k: fc.integer({ min: 0, max: 4 }),
+      }),
       ({ n, m, k }) => ({
         fn: (x, i, u) => scatterAddAlongAxisPrim.bind1([x, i, u], { axis: 1 }),
         inputs: arrays(float([n, m]), ints([n, k], 0, m - 1), float([n, k])),
@@ -709,7 +888,10 @@ const entries: LawEntry[] = [
   },
   nonDifferentiable(
     "max_pool2d_argmax",
-    cases(poolCases, ({ xShape, params }) => ({ fn: (x) => maxPool2dIndices(x, params), inputs: arrays(float(xShape)) })),
+    cases(poolCases, ({ xShape, params }) => ({
+      fn: (x) => maxPool2dIndices(x, params),
+      inputs: arrays(float(xShape)),
+    })),
   ),
   {
     kind: "differentiable",
@@ -754,10 +936,51 @@ const entries: LawEntry[] = [
     cases: cases(SHAPES, (shape) => ({ fn: jittedSmooth, inputs: arrays(float(shape), float(shape)) })),
   },
 
+  // control flow and rematerialization
+  {
+    kind: "differentiable",
+    primitive: "cond",
+    secondOrder: true,
+    note: "a traced bool predicate (vmap batches it into a select)",
+    cases: cases(SHAPES, (shape) => ({ fn: branchy, inputs: arrays(bools([]), float(shape), float(shape)) })),
+  },
+  {
+    kind: "differentiable",
+    primitive: "scan",
+    secondOrder: true,
+    note: "forward and reverse scans of 1 to 3 steps",
+    cases: cases(
+      fc.record({
+        length: fc.integer({ min: 1, max: 3 }),
+        width: fc.integer({ min: 1, max: 3 }),
+        reverse: fc.boolean(),
+      }),
+      ({ length, width, reverse }) => ({
+        fn: scanned(reverse),
+        inputs: arrays(float([width]), float([length, width])),
+      }),
+    ),
+  },
+  {
+    kind: "differentiable",
+    primitive: "checkpoint",
+    secondOrder: true,
+    cases: cases(SHAPES, (shape) => ({ fn: checkpointed, inputs: arrays(float(shape), float(shape)) })),
+  },
+  {
+    kind: "covered-by",
+    primitive: "checkpoint_lin",
+    coveredBy: "checkpoint",
+    note: "the tangent half of a checkpoint (linear in the tangents): its impl and transpose run in checkpoint's jvp and vjp laws",
+  },
+
   // random
   nonDifferentiable(
     "random_bits",
-    cases(fc.constant(null), () => ({ fn: (key) => random.bits(key, [3]), inputs: arrays(ints([2], INT32_MIN, INT32_MAX)) })),
+    cases(fc.constant(null), () => ({
+      fn: (key) => random.bits(key, [3]),
+      inputs: arrays(ints([2], INT32_MIN, INT32_MAX)),
+    })),
     "integer keys in, integer bits out",
   ),
   nonDifferentiable(
@@ -775,7 +998,10 @@ const entries: LawEntry[] = [
     note: "few key values, so ties test the stable order",
     cases: cases(
       fc.record({ n: fc.integer({ min: 1, max: 4 }), m: fc.integer({ min: 1, max: 2 }) }),
-      ({ n, m }) => ({ fn: (keys, values) => random.sortByKey(keys, values, 0), inputs: arrays(ints([n], 0, 3), float([n, m])) }),
+      ({ n, m }) => ({
+        fn: (keys, values) => random.sortByKey(keys, values, 0),
+        inputs: arrays(ints([n], 0, 3), float([n, m])),
+      }),
     ),
   },
 ];

@@ -17,8 +17,10 @@ import { isFloat } from "../core/dtype.js";
 import type { ReduceOptions } from "../core/methods-types.js";
 import { type BatchDim, type Primitive, primitive } from "../core/primitive.js";
 import { fmtShape, normalizeAxes, normalizeAxis, type Shape, ShapeError, sizeOf } from "../core/shape.js";
-import { astype, div, equal, mul, sub, where } from "./binary.js";
-import { broadcastInDimPrim, moveAxisTo0, reshape } from "./layout.js";
+import { add, astype, div, equal, mul, sub } from "./binary.js";
+import { full } from "./creation.js";
+import { broadcastInDimPrim, moveAxisTo0, reshape, transpose } from "./layout.js";
+import { concatenate, slice } from "./shape.js";
 import { sqrt, square } from "./unary.js";
 
 export interface ReduceParams {
@@ -111,24 +113,38 @@ export const reduceMinPrim: Primitive<ReduceParams> = reducePrimitive("reduce_mi
 export const reduceProdPrim: Primitive<ReduceParams> = reducePrimitive("reduce_prod", "prod", {
   jvp([x], [t], p) {
     const y = reduceProdPrim.bind1([x!], p);
-    // d prod = sum_i t_i * prod_{j != i} x_j, written so that zeros in x are handled exactly.
-    const tOut = reduceSumPrim.bind1([mul(t!, productOfOthers(x!, p.axes))], p);
-    return { primalsOut: [y], tangentsOut: [tOut] };
+    return { primalsOut: [y], tangentsOut: [prodTangent(x!, t!, p.axes)] };
   },
 });
 
-/** For each element, the product of the other elements in its reduction group. */
-function productOfOthers(x: NdArray, axes: readonly number[]): NdArray {
-  const isZero = equal(x, 0);
-  const nonzero = where(isZero, 1, x);
-  const prodNonzero = expandReduced(reduceProdPrim.bind1([nonzero], { axes }), x.shape, axes);
-  const zeros = expandReduced(reduceSumPrim.bind1([astype(isZero, "int32")], { axes }), x.shape, axes);
-  // No zeros: prod / x. One zero: only that element sees the product of the others. More: all zero.
-  return where(
-    equal(zeros, 0),
-    div(prodNonzero, nonzero),
-    where(equal(zeros, 1), where(isZero, prodNonzero, 0), 0),
-  );
+/**
+ * d prod(x) along t, by a pairwise tree of products carrying (value, tangent) pairs (as JAX's
+ * _reduce_jvp): only products and sums, so it is exact at zeros and differentiable again, which a
+ * where-based "product of the others" is not (its second derivative is 0 where x has a zero).
+ */
+function prodTangent(x: NdArray, t: NdArray, axes: readonly number[]): NdArray {
+  const kept = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
+  const keptShape = kept.map((i) => x.shape[i]!);
+  let n = sizeOf(axes.map((a) => x.shape[a]!));
+  if (n === 0) return full(keptShape, 0, { dtype: x.dtype });
+  const toFront = (a: NdArray) => reshape(transpose(a, [...axes, ...kept]), [n, ...keptShape]);
+  let xs = toFront(x);
+  let ts = toFront(t);
+  while (n > 1) {
+    if (n % 2 === 1) {
+      // Pad with the identity of the product (and a zero tangent).
+      xs = concatenate([xs, full([1, ...keptShape], 1, { dtype: x.dtype })]);
+      ts = concatenate([ts, full([1, ...keptShape], 0, { dtype: x.dtype })]);
+      n += 1;
+    }
+    const half = n / 2;
+    const [x1, x2] = [slice(xs, [{ stop: half }]), slice(xs, [{ start: half }])];
+    const [t1, t2] = [slice(ts, [{ stop: half }]), slice(ts, [{ start: half }])];
+    xs = mul(x1, x2);
+    ts = add(mul(t1, x2), mul(x1, t2));
+    n = half;
+  }
+  return reshape(ts, keptShape);
 }
 
 const noGradient = (

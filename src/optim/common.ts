@@ -5,20 +5,20 @@
 import { ConcretizationError, NdArray } from "../core/array.js";
 import { fmtShape, ShapeError, shapeEquals } from "../core/shape.js";
 import * as np from "../np.js";
-import { assertSameStructureOf, flatten, flattenWithPath, leaves } from "../tree/index.js";
+import { assertSameStructureOf, flatten, flattenWithPath, leaves, type TreeDef } from "../tree/index.js";
 import { isSchedule, type LearningRate } from "./schedules.js";
 
 /**
  * A pure gradient transformation (optax's GradientTransformation): `init(params)` builds the state,
  * `update(grads, state, params?)` returns the updates (what gets ADDED to the parameters, see
- * `applyUpdates`) and the next state. Nothing is mutated; state is a plain tree of arrays and numbers.
+ * `applyUpdates`) and the next state. Nothing is mutated; the state is a plain tree of arrays.
  */
 export interface GradientTransformation<S = unknown> {
   init<T>(params: T): S;
   update<T>(grads: T, state: S, params?: T): [T, S];
 }
 
-/** A scalar value `x` (a number or a scalar array) at the dtype of `like`, for scaling a leaf. */
+/** `x * factor`, with a scalar-array factor cast to x's dtype first (so float32 leaves stay float32). */
 export function scaleLeaf(x: NdArray, factor: number | NdArray): NdArray {
   return np.multiply(x, typeof factor === "number" ? factor : np.astype(factor, x.dtype));
 }
@@ -89,7 +89,7 @@ export function recordHyperparams<K extends string>(
           ? np.scalar(v, "bool")
           : typeof v === "number"
             ? np.scalar(v, "float64")
-            : np.array([...(v as readonly number[])], { dtype: "float64" });
+            : np.array([...v], { dtype: "float64" });
   }
   return out;
 }
@@ -168,6 +168,6 @@ export function paramLeaves(who: string, grads: unknown, params: unknown, why: s
 }
 
 /** A tree's leaves as arrays with its structure, for per-leaf arithmetic over several aligned trees. */
-export function arrayLeaves(tree: unknown): [NdArray[], ReturnType<typeof flatten>[1]] {
+export function arrayLeaves(tree: unknown): [NdArray[], TreeDef] {
   return flatten<NdArray>(tree);
 }

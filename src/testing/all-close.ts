@@ -84,7 +84,12 @@ export function assertAllClose(actual: unknown, expected: unknown, options: AllC
       // Infinities are close only to themselves (handled above), whatever the relative tolerance.
       if (diff <= tol && Number.isFinite(x) && Number.isFinite(y)) continue;
       // NaN or a mismatched infinity counts as infinitely far.
-      differences.push({ where: `${path}${formatIndex(av.shape, i)}`, actual: x, expected: y, excess: Number.isFinite(diff / tol) ? diff / tol : Infinity });
+      differences.push({
+        where: `${path}${formatIndex(av.shape, i)}`,
+        actual: x,
+        expected: y,
+        excess: Number.isFinite(diff / tol) ? diff / tol : Infinity,
+      });
     }
   });
   if (differences.length === 0) return;
@@ -94,7 +99,8 @@ export function assertAllClose(actual: unknown, expected: unknown, options: AllC
     const rel = diff / Math.max(Math.abs(d.expected), Number.MIN_VALUE);
     return `  ${d.where}: actual ${formatNumber(d.actual)}, expected ${formatNumber(d.expected)} (|diff| ${formatShort(diff)}, relative ${formatShort(rel)})`;
   });
-  const more = differences.length > shown.length ? [`  ... and ${differences.length - shown.length} more`] : [];
+  const more =
+    differences.length > shown.length ? [`  ... and ${differences.length - shown.length} more`] : [];
   throw new AllCloseError(
     [
       `assertAllClose: ${differences.length} of ${compared} elements differ (atol=${formatSetting(atol)}, rtol=${formatSetting(rtol)}), worst first:`,

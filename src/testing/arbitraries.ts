@@ -4,7 +4,7 @@
  */
 import * as fc from "fast-check";
 import { ConcreteArray, type NdArray } from "../core/array.js";
-import { type DType, type TypedArray, storageFor } from "../core/dtype.js";
+import { type DType, storageFor, type TypedArray } from "../core/dtype.js";
 import { type Shape, sizeOf } from "../core/shape.js";
 import type { Tree } from "../tree/fp.js";
 
@@ -55,7 +55,12 @@ export interface ArrayOptions extends ElementOptions {
  * A strictly increasing map of [min, max] onto [min, max] with every (a - margin, a + margin) cut out:
  * values keep their order (so `distinct` survives) and shrink towards the same place.
  */
-function avoidingMap(min: number, max: number, avoid: readonly number[], margin: number): (v: number) => number {
+function avoidingMap(
+  min: number,
+  max: number,
+  avoid: readonly number[],
+  margin: number,
+): (v: number) => number {
   const cuts = avoid
     .filter((a) => a + margin > min && a - margin < max)
     .map((a) => [Math.max(min, a - margin), Math.min(max, a + margin)] as const)
@@ -70,7 +75,9 @@ function avoidingMap(min: number, max: number, avoid: readonly number[], margin:
   if (from < max) allowed.push([from, max]);
   const total = allowed.reduce((s, [lo, hi]) => s + (hi - lo), 0);
   if (!(total > 0)) {
-    throw new RangeError(`arb.array: no values in [${min}, ${max}] stay ${margin} away from ${JSON.stringify(avoid)}`);
+    throw new RangeError(
+      `arb.array: no values in [${min}, ${max}] stay ${margin} away from ${JSON.stringify(avoid)}`,
+    );
   }
   return (v) => {
     let s = ((v - min) / (max - min || 1)) * total;
@@ -96,15 +103,22 @@ export function elements(size: number, options: ElementOptions = {}): fc.Arbitra
   if (dtype === "bool") return fc.array(fc.boolean(), exactly).map((bs) => store(bs.map((b) => (b ? 1 : 0))));
   if (dtype === "int32") {
     const allowed = (v: number) => avoid.every((a) => Math.abs(v - a) >= margin);
-    return fc.array(fc.integer({ min: Math.ceil(min), max: Math.floor(max) }).filter(allowed), exactly).map(store);
+    return fc
+      .array(fc.integer({ min: Math.ceil(min), max: Math.floor(max) }).filter(allowed), exactly)
+      .map(store);
   }
   const away = avoidingMap(min, max, avoid, margin);
   if (distinct) {
     const slots = Array.from({ length: size }, (_, i) => i);
     const width = (max - min) / Math.max(size, 1);
     return fc
-      .tuple(fc.shuffledSubarray(slots, exactly), fc.array(fc.double({ min: 0, max: 1, noNaN: true }), exactly))
-      .map(([order, jitter]) => store(order.map((slot, i) => away(min + (slot + 0.1 + 0.8 * jitter[i]!) * width))));
+      .tuple(
+        fc.shuffledSubarray(slots, exactly),
+        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), exactly),
+      )
+      .map(([order, jitter]) =>
+        store(order.map((slot, i) => away(min + (slot + 0.1 + 0.8 * jitter[i]!) * width))),
+      );
   }
   return fc
     .array(fc.double({ min, max, noNaN: true, noDefaultInfinity: true }), exactly)
@@ -120,7 +134,9 @@ export function array(options: ArrayOptions = {}): fc.Arbitrary<NdArray> {
       : options.shape instanceof fc.Arbitrary
         ? options.shape
         : fc.constant([...options.shape]);
-  return shapes.chain((s) => elements(sizeOf(s), options).map((data): NdArray => new ConcreteArray([...s], dtype, data)));
+  return shapes.chain((s) =>
+    elements(sizeOf(s), options).map((data): NdArray => new ConcreteArray([...s], dtype, data)),
+  );
 }
 
 export interface BroadcastOptions extends Omit<ShapeOptions, "minRank"> {}
@@ -132,14 +148,21 @@ export interface BroadcastOptions extends Omit<ShapeOptions, "minRank"> {}
 export function broadcastableShapes(options: BroadcastOptions = {}): fc.Arbitrary<[number[], number[]]> {
   const operand = (full: readonly number[]) =>
     fc
-      .tuple(fc.integer({ min: 0, max: full.length }), fc.array(fc.boolean(), { minLength: full.length, maxLength: full.length }))
+      .tuple(
+        fc.integer({ min: 0, max: full.length }),
+        fc.array(fc.boolean(), { minLength: full.length, maxLength: full.length }),
+      )
       .map(([drop, ones]) => full.slice(drop).map((d, i) => (ones[i + drop] ? 1 : d)));
   return shape(options).chain((full) => fc.tuple(operand(full), operand(full)));
 }
 
 /** Two arrays whose shapes broadcast together, with elements as `ElementOptions` say. */
-export function broadcastablePair(options: BroadcastOptions & ElementOptions = {}): fc.Arbitrary<[NdArray, NdArray]> {
-  return broadcastableShapes(options).chain(([a, b]) => fc.tuple(array({ ...options, shape: a }), array({ ...options, shape: b })));
+export function broadcastablePair(
+  options: BroadcastOptions & ElementOptions = {},
+): fc.Arbitrary<[NdArray, NdArray]> {
+  return broadcastableShapes(options).chain(([a, b]) =>
+    fc.tuple(array({ ...options, shape: a }), array({ ...options, shape: b })),
+  );
 }
 
 export interface TreeOptions {
@@ -165,7 +188,11 @@ export function tree<L>(leaf: fc.Arbitrary<L>, options: TreeOptions = {}): fc.Ar
       { maxDepth, depthIdentifier },
       leaf,
       fc.array(tie("node"), { maxLength: maxChildren, depthIdentifier }),
-      fc.dictionary(fc.constantFrom(...keys), tie("node"), { maxKeys: maxChildren, depthIdentifier, noNullPrototype: true }),
+      fc.dictionary(fc.constantFrom(...keys), tie("node"), {
+        maxKeys: maxChildren,
+        depthIdentifier,
+        noNullPrototype: true,
+      }),
     ),
   }));
   return node;

@@ -18,7 +18,14 @@ import { type Shape, sizeOf } from "../core/shape.js";
 import { jvp } from "../transforms/jvp.js";
 import { vjp } from "../transforms/vjp.js";
 import { flatten, leafPaths, unflatten } from "../tree/treedef.js";
-import { formatIndex, formatNumber, formatSetting, formatShort, joinLeafPath, uniformStream } from "./format.js";
+import {
+  formatIndex,
+  formatNumber,
+  formatSetting,
+  formatShort,
+  joinLeafPath,
+  uniformStream,
+} from "./format.js";
 
 export type GradMode = "fwd" | "rev";
 
@@ -156,7 +163,15 @@ class Tally {
   worst: Ranked | null = null;
 
   /** `located`: the path names an input element; such failures are reported before directional ones. */
-  compare(check: string, path: string, output: string, analytic: number, numeric: number, tolerance: number, located: boolean): void {
+  compare(
+    check: string,
+    path: string,
+    output: string,
+    analytic: number,
+    numeric: number,
+    tolerance: number,
+    located: boolean,
+  ): void {
     this.comparisons++;
     const diff = Math.abs(analytic - numeric);
     if (diff <= tolerance) return;
@@ -173,7 +188,10 @@ class Tally {
 const MODE_NAMES: Record<GradMode, string> = { fwd: "forward mode (jvp)", rev: "reverse mode (vjp)" };
 
 function checkName(problem: Problem, mode: GradMode, what: string): string {
-  const name = problem.derivative === null ? MODE_NAMES[mode] : `second order, ${mode === "fwd" ? "jvp" : "vjp"} of ${problem.derivative}`;
+  const name =
+    problem.derivative === null
+      ? MODE_NAMES[mode]
+      : `second order, ${mode === "fwd" ? "jvp" : "vjp"} of ${problem.derivative}`;
   return `${name}, ${what}`;
 }
 
@@ -253,7 +271,15 @@ function checkProblem(problem: Problem, s: Settings, next: () => number, tally: 
       const analytic = jvpAt(problem, basisVector(nIn, i));
       const numeric = columns[c]!;
       analytic.forEach((a, j) =>
-        tally.compare(name, elementPath(problem.inputs, i), outputPath(j), a, numeric[j]!, s.atol + s.rtol * Math.abs(numeric[j]!), true),
+        tally.compare(
+          name,
+          elementPath(problem.inputs, i),
+          outputPath(j),
+          a,
+          numeric[j]!,
+          s.atol + s.rtol * Math.abs(numeric[j]!),
+          true,
+        ),
       );
     });
     tangentsAlong = directions.map((v) => jvpAt(problem, v));
@@ -261,7 +287,15 @@ function checkProblem(problem: Problem, s: Settings, next: () => number, tally: 
       const numeric = numericAlong[d]!;
       const name = checkName(problem, "fwd", "along a random direction");
       analytic.forEach((a, j) =>
-        tally.compare(name, `random direction ${d}`, outputPath(j), a, numeric[j]!, s.atol + s.rtol * Math.abs(numeric[j]!), false),
+        tally.compare(
+          name,
+          `random direction ${d}`,
+          outputPath(j),
+          a,
+          numeric[j]!,
+          s.atol + s.rtol * Math.abs(numeric[j]!),
+          false,
+        ),
       );
     });
   }
@@ -274,7 +308,15 @@ function checkProblem(problem: Problem, s: Settings, next: () => number, tally: 
       const name = checkName(problem, "rev", "per coordinate");
       coords.forEach((i, c) => {
         const column = columns[c]!;
-        tally.compare(name, elementPath(problem.inputs, i), weighted, g[i]!, dotOf(u, column), weightedTolerance(u, column, s), true);
+        tally.compare(
+          name,
+          elementPath(problem.inputs, i),
+          weighted,
+          g[i]!,
+          dotOf(u, column),
+          weightedTolerance(u, column, s),
+          true,
+        );
       });
       // The dot-product test: <Jᵀu, v> against <u, J v>.
       const v = directions[d]!;
@@ -310,7 +352,13 @@ function vjpProblem(problem: Problem, u: Float64Array): Problem {
   const uArrays = toArrays(u, problem.outputs);
   const fn = (xs: NdArray[]): NdArray[] => vjp((...ys: NdArray[]) => problem.fn(ys), ...xs)[1](uArrays);
   const paths = problem.inputs.paths.map((p) => `vjp(u)@${p}`);
-  return { fn, point: problem.point, inputs: problem.inputs, outputs: spaceOf(problem.inputs.shapes, paths), derivative: "vjp" };
+  return {
+    fn,
+    point: problem.point,
+    inputs: problem.inputs,
+    outputs: spaceOf(problem.inputs.shapes, paths),
+    derivative: "vjp",
+  };
 }
 
 /** x ↦ J v (for the second order checks), with v fixed. */
@@ -318,7 +366,13 @@ function jvpProblem(problem: Problem, v: Float64Array): Problem {
   const vArrays = toArrays(v, problem.inputs);
   const fn = (xs: NdArray[]): NdArray[] => jvp((...ys: NdArray[]) => problem.fn(ys), xs, vArrays)[1];
   const paths = problem.outputs.paths.map((p) => `jvp(v)@${p}`);
-  return { fn, point: problem.point, inputs: problem.inputs, outputs: spaceOf(problem.outputs.shapes, paths), derivative: "jvp" };
+  return {
+    fn,
+    point: problem.point,
+    inputs: problem.inputs,
+    outputs: spaceOf(problem.outputs.shapes, paths),
+    derivative: "jvp",
+  };
 }
 
 const isFloatArray = (x: unknown): x is NdArray => x instanceof NdArray && isFloat(x.dtype);
@@ -327,6 +381,10 @@ const isFloatArray = (x: unknown): x is NdArray => x instanceof NdArray && isFlo
  * Checks the derivatives of `f` at `args` against central finite differences in float64; throws a
  * GradientCheckError naming the worst element (its path like `args.0.conv1.weight[3]`, the analytic and
  * numeric values, and the relative error). `f` takes pytrees of arrays and returns a pytree.
+ *
+ * Float leaves of `args` (float32 included) are converted to float64 and `f` is called with those, so
+ * the check measures the derivative rules rather than float32 rounding; integer, bool and number leaves
+ * are passed through unchanged and not differentiated. Only float outputs are compared.
  */
 export function checkGrads<Args extends unknown[]>(
   f: (...args: Args) => unknown,

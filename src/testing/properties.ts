@@ -22,7 +22,8 @@ function integerFrom(name: string): number | undefined {
   const raw = environment(name);
   if (raw === undefined || raw.trim() === "") return undefined;
   const value = Number(raw);
-  if (!Number.isInteger(value)) throw new RangeError(`${name} must be an integer, got ${JSON.stringify(raw)}`);
+  if (!Number.isInteger(value))
+    throw new RangeError(`${name} must be an integer, got ${JSON.stringify(raw)}`);
   return value;
 }
 

@@ -74,11 +74,16 @@ const foldMap =
     split(fa)[0].reduce((acc, a) => M.concat(acc, f(a)), M.empty);
 
 // One implementation for every kind of Applicative, as fp-ts does for its own instances.
-const traverse = <F>(F: Applicative<F>) =>
+const traverse =
+  <F>(F: Applicative<F>) =>
   <A, B>(ta: Tree<A>, f: (a: A) => HKT<F, B>): HKT<F, Tree<B>> => {
     const [leaves, rebuild] = split(ta);
     const collected = leaves.reduce(
-      (acc, a) => F.ap(F.map(acc, (bs: readonly B[]) => (b: B) => [...bs, b]), f(a)),
+      (acc, a) =>
+        F.ap(
+          F.map(acc, (bs: readonly B[]) => (b: B) => [...bs, b]),
+          f(a),
+        ),
       F.of<readonly B[]>([]),
     );
     return F.map(collected, (bs) => rebuild(bs));

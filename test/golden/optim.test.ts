@@ -10,6 +10,7 @@ import {
   expectClose,
   type GoldenArrays,
   loadGolden,
+  type ModelCase,
   type OptimizerCase,
   type Tolerance,
   toArray,
@@ -141,8 +142,6 @@ describe("golden optimizers: LeNet, 5 steps (float64, PyTorch 1.13)", () => {
 
   it.each(FILES)("%s", (file) => checkTrajectory(model, file, false));
 
-  // KNOWN JIT BUG (not the optimizers): jit((p) => { const l = loss(p); return [update(p, grad(loss)(p)), l]; })
-  // gives LeNet gradients off by ~1e-4 for conv1..fc2 (fc3 exact), while returning [l, ...] first, or
-  // the same function eagerly, is exact. Remove `.fails` once jit is fixed.
-  it.fails.each(FILES)("%s under jit", (file) => checkTrajectory(model, file, true));
+  // The same through one jitted training step, the way the library is meant to be used.
+  it.each(FILES)("%s under jit", (file) => checkTrajectory(model, file, true));
 });

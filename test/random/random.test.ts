@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { grad, makeProgram, type NdArray, np, random, vmap } from "../../src/index.js";
+import { grad, jit, makeProgram, type NdArray, np, random, vmap } from "../../src/index.js";
 import { erfinvScalar } from "../../src/random/index.js";
 
 /** uint32 values of int32-stored bits. */
@@ -354,6 +354,24 @@ describe("transforms", () => {
     const text = program.toString();
     expect(text).toContain("random_bits");
     expect(text).toContain("erf_inv");
+  });
+
+  it("jit of the samplers gives the eager values bit for bit", () => {
+    const sample = (k: NdArray): NdArray[] => {
+      const [a, b, c, d] = [0, 1, 2, 3].map((i) => np.take(random.split(k, 4), i, { axis: 0 }));
+      return [
+        random.normal(a!, [5]),
+        random.uniform(b!, [5], { dtype: "float64" }),
+        random.randint(c!, [5], -10, 10),
+        random.permutation(d!, 7),
+        random.categorical(k, np.array([0.5, 1, 2])),
+      ];
+    };
+    const jitted = jit(sample);
+    for (const seed of [0, 1]) {
+      const want = sample(random.key(seed)).map(values);
+      expect(jitted(random.key(seed)).map(values)).toEqual(want);
+    }
   });
 
   it("vmap over keys equals sampling with each key", () => {

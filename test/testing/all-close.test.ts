@@ -17,7 +17,9 @@ function message(run: () => void): string {
 
 describe("assertAllClose", () => {
   it("accepts values within atol + rtol·|expected|", () => {
-    expect(() => assertAllClose(f64([1, 2]), f64([1 + 1e-9, 2 - 1e-6]), { rtol: 1e-6, atol: 1e-9 })).not.toThrow();
+    expect(() =>
+      assertAllClose(f64([1, 2]), f64([1 + 1e-9, 2 - 1e-6]), { rtol: 1e-6, atol: 1e-9 }),
+    ).not.toThrow();
     expect(() => assertAllClose({ a: [f64([0]), 3] }, { a: [f64([0]), 3] })).not.toThrow();
   });
 
@@ -34,14 +36,22 @@ describe("assertAllClose", () => {
 
   it("reports different structures and shapes", () => {
     expect(message(() => assertAllClose({ a: f64([1]) }, { b: f64([1]) }))).toContain("structures differ");
-    expect(message(() => assertAllClose(f64([1, 2]), f64([1, 2], [2, 1])))).toContain("has shape [2] but [2,1]");
+    expect(message(() => assertAllClose(f64([1, 2]), f64([1, 2], [2, 1])))).toContain(
+      "has shape [2] but [2,1]",
+    );
   });
 
   it("treats NaN as equal to NaN unless told otherwise, and never close to a number", () => {
     expect(() => assertAllClose(f64([Number.NaN]), f64([Number.NaN]))).not.toThrow();
-    expect(() => assertAllClose(f64([Number.NaN]), f64([Number.NaN]), { equalNan: false })).toThrow(AllCloseError);
+    expect(() => assertAllClose(f64([Number.NaN]), f64([Number.NaN]), { equalNan: false })).toThrow(
+      AllCloseError,
+    );
     expect(() => assertAllClose(f64([Number.NaN]), f64([1]))).toThrow(AllCloseError);
-    expect(() => assertAllClose(f64([Number.POSITIVE_INFINITY]), f64([Number.POSITIVE_INFINITY]))).not.toThrow();
-    expect(() => assertAllClose(f64([Number.POSITIVE_INFINITY]), f64([Number.NEGATIVE_INFINITY]))).toThrow(AllCloseError);
+    expect(() =>
+      assertAllClose(f64([Number.POSITIVE_INFINITY]), f64([Number.POSITIVE_INFINITY])),
+    ).not.toThrow();
+    expect(() => assertAllClose(f64([Number.POSITIVE_INFINITY]), f64([Number.NEGATIVE_INFINITY]))).toThrow(
+      AllCloseError,
+    );
   });
 });

@@ -47,11 +47,15 @@ describe("arb.array", () => {
 
   it("gives distinct elements on request", () => {
     fc.assert(
-      fc.property(arb.array({ shape: arb.shape({ minRank: 1, minDim: 1 }), distinct: true, avoid: [0] }), (x) => {
-        const values = [...x.toTypedArray()].sort((a, b) => a - b);
-        const gap = 4 / (5 * x.size);
-        for (let i = 1; i < values.length; i++) expect(values[i]! - values[i - 1]!).toBeGreaterThanOrEqual(gap * 0.9);
-      }),
+      fc.property(
+        arb.array({ shape: arb.shape({ minRank: 1, minDim: 1 }), distinct: true, avoid: [0] }),
+        (x) => {
+          const values = [...x.toTypedArray()].sort((a, b) => a - b);
+          const gap = 4 / (5 * x.size);
+          for (let i = 1; i < values.length; i++)
+            expect(values[i]! - values[i - 1]!).toBeGreaterThanOrEqual(gap * 0.9);
+        },
+      ),
       runs,
     );
   });

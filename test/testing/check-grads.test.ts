@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { NdArray } from "../../src/core/array.js";
-import { primitive } from "../../src/core/primitive.js";
+import { type Primitive, primitive } from "../../src/core/primitive.js";
 import { customVjp, np, stopGradient, testing } from "../../src/index.js";
 
 const { checkGrads, GradientCheckError } = testing;
@@ -23,7 +23,7 @@ function caught(run: () => unknown): InstanceType<typeof GradientCheckError> {
 }
 
 /** x ↦ x³ with a deliberately wrong forward rule (2x² instead of 3x²). */
-const wrongCubePrim = primitive<Record<string, never>>({
+const wrongCubePrim: Primitive<Record<string, never>> = primitive<Record<string, never>>({
   name: "test_wrong_cube",
   abstractEval: ([x]) => [x!],
   impl: ([x]) => [np.power(x!, 3).concrete()],
@@ -32,7 +32,7 @@ const wrongCubePrim = primitive<Record<string, never>>({
 });
 
 /** x ↦ x³ whose first derivative is right but treats 3x² as a constant: its second derivative is 0. */
-const flatSecondCubePrim = primitive<Record<string, never>>({
+const flatSecondCubePrim: Primitive<Record<string, never>> = primitive<Record<string, never>>({
   name: "test_flat_second_cube",
   abstractEval: ([x]) => [x!],
   impl: ([x]) => [np.power(x!, 3).concrete()],
@@ -70,13 +70,17 @@ describe("checkGrads accepts correct derivatives", () => {
       Array.from({ length: 200 }, (_, i) => Math.sin(i)),
       { shape: [10, 20], dtype: "float64" },
     );
-    expect(() => checkGrads((a: NdArray) => np.sum(np.exp(a).mul(a)), [x], { maxCoordinates: 8 })).not.toThrow();
+    expect(() =>
+      checkGrads((a: NdArray) => np.sum(np.exp(a).mul(a)), [x], { maxCoordinates: 8 }),
+    ).not.toThrow();
   });
 
   it("passes at second order for smooth functions", () => {
     const x = f64([0.4, -0.9]);
     const y = f64([1.2, 0.7]);
-    expect(() => checkGrads((a: NdArray, b: NdArray) => np.sum(np.sin(a.mul(b)).mul(np.exp(b))), [x, y], { order: 2 })).not.toThrow();
+    expect(() =>
+      checkGrads((a: NdArray, b: NdArray) => np.sum(np.sin(a.mul(b)).mul(np.exp(b))), [x, y], { order: 2 }),
+    ).not.toThrow();
   });
 });
 
@@ -97,7 +101,10 @@ describe("checkGrads catches wrong derivatives", () => {
     // The analytic value is twice the true derivative cos(w).
     expect(error.worst.analytic / error.worst.numeric).toBeCloseTo(2, 6);
     expect(error.worst.relativeError).toBeCloseTo(1, 6);
-    const [i, j] = error.worst.path.match(/\[(\d), (\d)\]/)!.slice(1).map(Number) as [number, number];
+    const [i, j] = error.worst.path
+      .match(/\[(\d), (\d)\]/)!
+      .slice(1)
+      .map(Number) as [number, number];
     expect(error.worst.numeric).toBeCloseTo(Math.cos(weight.toTypedArray()[i * 3 + j]!), 6);
     expect(error.message).toContain(error.worst.path);
     expect(error.message).toMatch(/analytic: -?\d/);
@@ -111,7 +118,9 @@ describe("checkGrads catches wrong derivatives", () => {
       (x: NdArray) => [x.square(), x],
       (x: NdArray, ct: NdArray) => [ct.mul(x)],
     );
-    const error = caught(() => checkGrads((x: NdArray) => halfGrad(x).sum(), [f64([1, -2, 3])], { modes: ["rev"] }));
+    const error = caught(() =>
+      checkGrads((x: NdArray) => halfGrad(x).sum(), [f64([1, -2, 3])], { modes: ["rev"] }),
+    );
     expect(error.worst.analytic * 2).toBeCloseTo(error.worst.numeric, 6);
   });
 
