@@ -1,19 +1,35 @@
 /** tracegrad: functional, immutable arrays with composable transforms. */
-export * as np from "./np.js";
-export * as tree from "./tree/index.js";
-export * as nn from "./nn/index.js";
-export * as layers from "./layers/index.js";
-export * as io from "./io/index.js";
-export { NdArray, NdArray as Array, ConcreteArray, ConcretizationError, ShapeDtype, type AbstractValue } from "./core/array.js";
+
+export { type BackendInfo, backend, setBackend } from "./backend/index.js";
+export {
+  type AbstractValue,
+  ConcreteArray,
+  ConcretizationError,
+  NdArray,
+  NdArray as Array,
+  ShapeDtype,
+} from "./core/array.js";
 export type { DType } from "./core/dtype.js";
 export { ShapeError } from "./core/shape.js";
+export * as io from "./io/index.js";
+export * as layers from "./layers/index.js";
+export * as nn from "./nn/index.js";
+export * as np from "./np.js";
+export { stopGradient } from "./ops/unary.js";
+export * as optim from "./optim/index.js";
+export * as random from "./random/index.js";
+export * as testing from "./testing/index.js";
 export {
   checkpoint,
   cond,
   customVjp,
   forLoop,
+  type GradOptions,
   grad,
   hessian,
+  type JacobianOptions,
+  type JitOptions,
+  type JittedFunction,
   jacfwd,
   jacrev,
   jit,
@@ -21,19 +37,11 @@ export {
   linearize,
   makeProgram,
   scan,
+  type TracedProgram,
+  type VmapOptions,
   valueAndGrad,
   vjp,
   vmap,
-  type GradOptions,
-  type JacobianOptions,
-  type JitOptions,
-  type JittedFunction,
-  type TracedProgram,
-  type VmapOptions,
 } from "./transforms/index.js";
-export { stopGradient } from "./ops/unary.js";
-export * as random from "./random/index.js";
-export { type BackendInfo, backend, setBackend } from "./backend/index.js";
-export * as optim from "./optim/index.js";
-export * as testing from "./testing/index.js";
+export * as tree from "./tree/index.js";
 export * as viz from "./viz/index.js";

@@ -6,8 +6,9 @@
  *
  * A training step is one pure function (loss, gradient, optimizer update) compiled by `jit`, with the
  * parameters and optimizer state donated so the step writes the new ones over the old buffers.
- * `--save` writes a checkpoint (params, optimizer state, epoch) after every epoch; `--resume` continues
- * from one with the next epoch, and the run then follows the same trajectory as one that never stopped.
+ * `--save` writes a checkpoint (params, optimizer state, epoch) after every epoch (`{epoch}` in the path
+ * keeps one file per epoch); `--resume` continues from one with the next epoch. Given the same options,
+ * the resumed run follows the same trajectory as one that never stopped.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -28,7 +29,7 @@ export interface TrainOptions {
   maxTest: number;
   outDir: string;
   quiet: boolean;
-  /** Write a checkpoint here after every epoch. */
+  /** Write a checkpoint here after every epoch; `{epoch}` in the path is replaced by the epoch. */
   savePath?: string;
   /** Continue from this checkpoint. */
   resumePath?: string;
@@ -165,7 +166,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     log(
       `  test accuracy ${(accuracy * 100).toFixed(2)}%  (${((performance.now() - epochStart) / 1000).toFixed(1)} s)\n`,
     );
-    if (options.savePath) await io.save(options.savePath, { params, optState, epoch });
+    if (options.savePath) {
+      await io.save(options.savePath.replace("{epoch}", String(epoch)), { params, optState, epoch });
+    }
   }
   const seconds = (performance.now() - started) / 1000;
   log(

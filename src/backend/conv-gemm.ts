@@ -12,7 +12,26 @@
 import type { DType, TypedArray } from "../core/dtype.js";
 import { storageFor } from "../core/dtype.js";
 import { gemmKernel } from "./index.js";
-import type { ConvGeometry } from "./js/conv.js";
+
+/** Everything a kernel needs to know about one convolution; spatial padding may be negative (cropping). */
+export interface ConvGeometry {
+  batch: number;
+  inChannels: number;
+  inHeight: number;
+  inWidth: number;
+  outChannels: number;
+  kernelHeight: number;
+  kernelWidth: number;
+  outHeight: number;
+  outWidth: number;
+  strideH: number;
+  strideW: number;
+  padTop: number;
+  padLeft: number;
+  dilationH: number;
+  dilationW: number;
+  groups: number;
+}
 
 type Kernel2 = (a: TypedArray, b: TypedArray, out: TypedArray) => void;
 

@@ -1,7 +1,8 @@
 /**
  * Which kernels run: the portable JS ones, or WebAssembly SIMD kernels the library emits at run time
  * (relaxed SIMD where the engine has it). The choice is read when a jit plan is compiled, so
- * `setBackend` affects plans compiled afterwards; eager calls always use the JS kernels.
+ * `setBackend` affects kernels compiled afterwards: a jit plan compiles its kernels once, an eager
+ * matmul or convolution per call (small GEMM kernels are cached by shape).
  */
 import type { DType, TypedArray } from "../core/dtype.js";
 import { matmulKernel } from "./js/matmul.js";

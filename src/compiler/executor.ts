@@ -236,7 +236,8 @@ const WIDTH = { float64: 8, float32: 4, int32: 4, bool: 1 } as const;
  * write lands on elements already read.
  */
 function fullShapeInputOf(step: Step, v: Var): boolean {
-  if (step.kind !== "fused" || !step.inputs.includes(v) || !shapeEquals(v.aval.shape, step.shape)) return false;
+  if (step.kind !== "fused" || !step.inputs.includes(v) || !shapeEquals(v.aval.shape, step.shape))
+    return false;
   return step.outputs.every((o) => WIDTH[o.aval.dtype] <= WIDTH[v.aval.dtype]);
 }
 

@@ -3,9 +3,10 @@
  * the kernel, the forward-mode derivative, the batching rule, and for linear primitives the transpose.
  * The registry lets tools (the laws coverage table, the IR printer) find any primitive by its name.
  */
-import type { AbstractValue, ConcreteArray, NdArray } from "./array.js";
-import type { TypedArray } from "./dtype.js";
+import { type AbstractValue, ConcreteArray, type NdArray } from "./array.js";
+import { storageFor, type TypedArray } from "./dtype.js";
 import type { Program } from "./ir.js";
+import { sizeOf } from "./shape.js";
 import { bind } from "./trace.js";
 
 /** A linear input whose value is unknown while transposing (JAX's UndefinedPrimal). */
@@ -72,6 +73,29 @@ export interface Primitive<P = unknown> extends PrimitiveRules<P> {
 
 /** A compiled kernel: reads `ins`, writes every element of `outs`. */
 export type Kernel = (ins: readonly TypedArray[], outs: readonly TypedArray[]) => void;
+
+/**
+ * An `impl` that compiles the primitive's `lower` kernel for these shapes and runs it once, for
+ * primitives whose one kernel implementation is the lowered one.
+ */
+export function evalByLowering<P>(
+  rules: Pick<PrimitiveRules<P>, "abstractEval" | "lower" | "name">,
+  args: readonly ConcreteArray[],
+  params: P,
+): ConcreteArray[] {
+  if (!rules.lower) throw new Error(`${rules.name}: no lower rule to evaluate with`);
+  const outAvals = rules.abstractEval(args, params);
+  const outs = outAvals.map((a) => storageFor(a.dtype, sizeOf(a.shape)));
+  rules.lower(
+    args,
+    outAvals,
+    params,
+  )(
+    args.map((a) => a.data),
+    outs,
+  );
+  return outs.map((o, i) => new ConcreteArray(outAvals[i]!.shape, outAvals[i]!.dtype, o));
+}
 
 const registry = new Map<string, Primitive<never>>();
 

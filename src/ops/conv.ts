@@ -9,18 +9,17 @@
  * Each is bilinear, and the transpose of any of them in one argument is another of the three.
  */
 
+import type { ConvGeometry } from "../backend/conv-gemm.js";
 import { conv2dGemm, conv2dInputGradGemm, conv2dWeightGradGemm } from "../backend/conv-gemm.js";
-import {
-  type ConvGeometry,
-  conv2dInputGradKernel,
-  conv2dKernel,
-  conv2dWeightGradKernel,
-  fromFloat64,
-  toFloat64,
-} from "../backend/js/conv.js";
 import { type AbstractValue, ConcreteArray, type NdArray } from "../core/array.js";
 import { isFloat } from "../core/dtype.js";
-import { type BatchDim, type Primitive, primitive, UndefinedPrimal } from "../core/primitive.js";
+import {
+  type BatchDim,
+  evalByLowering,
+  type Primitive,
+  primitive,
+  UndefinedPrimal,
+} from "../core/primitive.js";
 import { fmtShape, type Shape, ShapeError, shapeEquals } from "../core/shape.js";
 import { add } from "./binary.js";
 import { moveAxisTo0, moveaxis, reshape } from "./layout.js";
@@ -247,11 +246,7 @@ export const conv2dPrim: Primitive<ConvParams> = primitive<ConvParams>({
     checkOperands("conv2d", x!, w!);
     return [{ shape: outputShape(geometry("conv2d", x!.shape, w!.shape, p)), dtype: x!.dtype }];
   },
-  impl([x, w], p) {
-    const g = geometry("conv2d", x!.shape, w!.shape, p);
-    const y = conv2dKernel(toFloat64(x!.data), toFloat64(w!.data), g);
-    return [new ConcreteArray(outputShape(g), x!.dtype, fromFloat64(y, x!.dtype))];
-  },
+  impl: (args, p) => evalByLowering(conv2dPrim, args, p),
   lower([x, w], [y], p) {
     const run = conv2dGemm(geometry("conv2d", x!.shape, w!.shape, p), y!.dtype);
     return ([xa, wa], [ya]) => run(xa!, wa!, ya!);
@@ -294,11 +289,7 @@ export const conv2dInputGradPrim: Primitive<ConvInputGradParams> = primitive<Con
     checkCotangent("conv2d_input_grad", ct!.shape, g, p.inputShape, w!.shape);
     return [{ shape: p.inputShape, dtype: ct!.dtype }];
   },
-  impl([ct, w], p) {
-    const g = geometry("conv2d_input_grad", p.inputShape, w!.shape, p);
-    const x = conv2dInputGradKernel(toFloat64(ct!.data), toFloat64(w!.data), g);
-    return [new ConcreteArray(p.inputShape, ct!.dtype, fromFloat64(x, ct!.dtype))];
-  },
+  impl: (args, p) => evalByLowering(conv2dInputGradPrim, args, p),
   lower([, w], [x], p) {
     const run = conv2dInputGradGemm(geometry("conv2d_input_grad", p.inputShape, w!.shape, p), x!.dtype);
     return ([cta, wa], [xa]) => run(cta!, wa!, xa!);
@@ -357,11 +348,7 @@ export const conv2dWeightGradPrim: Primitive<ConvWeightGradParams> = primitive<C
     checkCotangent("conv2d_weight_grad", ct!.shape, g, x!.shape, p.weightShape);
     return [{ shape: p.weightShape, dtype: x!.dtype }];
   },
-  impl([x, ct], p) {
-    const g = geometry("conv2d_weight_grad", x!.shape, p.weightShape, p);
-    const w = conv2dWeightGradKernel(toFloat64(x!.data), toFloat64(ct!.data), g);
-    return [new ConcreteArray(p.weightShape, x!.dtype, fromFloat64(w, x!.dtype))];
-  },
+  impl: (args, p) => evalByLowering(conv2dWeightGradPrim, args, p),
   lower([x], [w], p) {
     const run = conv2dWeightGradGemm(geometry("conv2d_weight_grad", x!.shape, p.weightShape, p), w!.dtype);
     return ([xa, cta], [wa]) => run(xa!, cta!, wa!);

@@ -4,10 +4,8 @@
  */
 
 import { gemmKernel } from "../backend/index.js";
-import { matmulKernel } from "../backend/js/matmul.js";
-import { ConcreteArray, type NdArray } from "../core/array.js";
-import { storageFor } from "../core/dtype.js";
-import { type Primitive, primitive, UndefinedPrimal } from "../core/primitive.js";
+import type { NdArray } from "../core/array.js";
+import { evalByLowering, type Primitive, primitive, UndefinedPrimal } from "../core/primitive.js";
 import { broadcastShapes, fmtShape, ShapeError, shapeEquals, sizeOf } from "../core/shape.js";
 import { add, astype, multiply, promoteOperands } from "./binary.js";
 import { broadcastTo, expandDims, matrixTranspose, moveAxisTo0, reshape, squeeze } from "./layout.js";
@@ -41,15 +39,7 @@ export const matmulPrim: Primitive<Params> = primitive<Params>({
     if (a!.dtype === "bool") throw new ShapeError("matmul: bool operands are not supported");
     return [{ shape: matmulShape(a!.shape, b!.shape), dtype: a!.dtype }];
   },
-  impl([a, b]) {
-    const shape = matmulShape(a!.shape, b!.shape);
-    const r = shape.length;
-    const [m, k, n] = [a!.shape[r - 2]!, a!.shape[r - 1]!, b!.shape[r - 1]!];
-    const out = storageFor(a!.dtype, sizeOf(shape));
-    matmulKernel(a!.data, b!.data, out, sizeOf(shape.slice(0, -2)), m, k, n);
-    if (a!.dtype === "int32") for (let i = 0; i < out.length; i++) out[i] = out[i]! | 0;
-    return [new ConcreteArray(shape, a!.dtype, out)];
-  },
+  impl: (args, p) => evalByLowering(matmulPrim, args, p),
   lower(inAvals, [out]) {
     const r = out!.shape.length;
     const [m, k, n] = [inAvals[0]!.shape[r - 2]!, inAvals[0]!.shape[r - 1]!, out!.shape[r - 1]!];

@@ -1,6 +1,8 @@
 /**
  * A small dependency-free SVG line chart for training curves: one or two y axes (e.g. loss on the
- * left, accuracy on the right), labelled axes, ticks at round numbers, and a legend.
+ * left, accuracy on the right), labelled axes, ticks at round numbers, and a legend above the plot
+ * (never over the data). Long noisy series (per-step losses) are drawn faint with a bold moving
+ * average; short ones (per-epoch accuracy) get markers and their values written at each point.
  */
 
 export interface Series {
@@ -44,6 +46,13 @@ function formatTick(v: number): string {
   return String(Number(v.toPrecision(4)));
 }
 
+/** A data value for a label: three significant digits. */
+function formatValue(v: number): string {
+  const a = Math.abs(v);
+  if (a !== 0 && (a >= 1e5 || a < 1e-3)) return v.toExponential(2);
+  return String(Number(v.toPrecision(3)));
+}
+
 function extent(values: number[], fallback: [number, number]): [number, number] {
   const finite = values.filter(Number.isFinite);
   if (finite.length === 0) return fallback;
@@ -56,12 +65,58 @@ function extent(values: number[], fallback: [number, number]): [number, number] 
   return [lo, hi];
 }
 
+/** Rough width of `text` at `fontSize` in Helvetica (for laying out the legend without a browser). */
+function textWidth(text: string, fontSize: number): number {
+  return text.length * fontSize * 0.46;
+}
+
+/** A centred moving average over `window` points (shrinking at the ends), for noisy per-step curves. */
+function movingAverage(points: readonly (readonly [number, number])[], window: number): [number, number][] {
+  const half = Math.floor(window / 2);
+  return points.map((p, i) => {
+    const lo = Math.max(0, i - half);
+    const hi = Math.min(points.length, i + half + 1);
+    let sum = 0;
+    for (let j = lo; j < hi; j++) sum += points[j]![1];
+    return [p[0], sum / (hi - lo)];
+  });
+}
+
+/** Series with more points than this are drawn faint, with a bold moving average on top. */
+const SMOOTH_ABOVE = 60;
+/** Series with at most this many points get a marker and their value at each point. */
+const LABEL_AT_MOST = 12;
+
 export function lineChart(series: readonly Series[], options: LineChartOptions): string {
   const width = options.width ?? 720;
-  const height = options.height ?? 420;
-  const margin = { top: 48, right: options.rightLabel ? 72 : 24, bottom: 56, left: 72 };
+  const height = options.height ?? 440;
+  const fontSize = 13;
+
+  // The legend sits in rows between the title and the plot, so it never covers a curve.
+  const legendItems = series.map((s) => {
+    const finite = s.points.filter((p) => Number.isFinite(p[1]));
+    const window = finite.length > SMOOTH_ABOVE ? Math.max(5, Math.round(finite.length / 25)) : 0;
+    const label = window > 0 ? `${s.label}, bold: ${window}-point average` : s.label;
+    return { series: s, finite, window, label, width: 30 + textWidth(label, fontSize) + 28 };
+  });
+  const legendRows: (typeof legendItems)[] = [];
+  const maxRowWidth = width - 40;
+  for (const item of legendItems) {
+    const row = legendRows[legendRows.length - 1];
+    const used = row ? row.reduce((w, it) => w + it.width, 0) : Number.POSITIVE_INFINITY;
+    if (row && used + item.width <= maxRowWidth) row.push(item);
+    else legendRows.push([item]);
+  }
+  const legendTop = 50;
+  const margin = {
+    top: legendTop + legendRows.length * 20 + 6,
+    right: options.rightLabel ? 72 : 24,
+    bottom: 56,
+    left: 72,
+  };
   const plotW = width - margin.left - margin.right;
   const plotH = height - margin.top - margin.bottom;
+
   const xs = series.flatMap((s) => s.points.map((p) => p[0]));
   const [x0, x1] = extent(xs, [0, 1]);
   const leftYs = series
@@ -73,12 +128,19 @@ export function lineChart(series: readonly Series[], options: LineChartOptions):
   const leftTicks = niceTicks(Math.min(0, l0), l1);
   const leftLo = leftTicks[0]!;
   const leftHi = Math.max(leftTicks[leftTicks.length - 1]!, l1);
-  const sx = (x: number) => margin.left + ((x - x0) / (x1 - x0)) * plotW;
-  const syLeft = (y: number) => margin.top + plotH - ((y - leftLo) / (leftHi - leftLo)) * plotH;
-  const syRight = (y: number) => margin.top + plotH - ((y - r0) / (r1 - r0)) * plotH;
+  // A little room inside the frame, so points at the extremes are not drawn on the border.
+  const pad = 0.04;
+  const xPad = (x1 - x0) * 0.02;
+  const sx = (x: number) => margin.left + ((x - (x0 - xPad)) / (x1 - x0 + 2 * xPad)) * plotW;
+  const syRange = (lo: number, hi: number) => {
+    const span = hi - lo;
+    return (y: number) => margin.top + plotH - ((y - (lo - pad * span)) / ((1 + 2 * pad) * span)) * plotH;
+  };
+  const syLeft = syRange(leftLo, leftHi);
+  const syRight = syRange(r0, r1);
   const parts: string[] = [];
   parts.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="13">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="${fontSize}">`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
     `<text x="${width / 2}" y="26" text-anchor="middle" font-size="16" font-weight="bold">${escapeXml(options.title)}</text>`,
   );
@@ -92,7 +154,11 @@ export function lineChart(series: readonly Series[], options: LineChartOptions):
   }
   if (options.rightLabel) {
     for (const t of niceTicks(r0, r1)) {
-      parts.push(`<text x="${margin.left + plotW + 8}" y="${syRight(t) + 4}">${formatTick(t)}</text>`);
+      const y = syRight(t);
+      parts.push(
+        `<line x1="${margin.left + plotW}" x2="${margin.left + plotW + 5}" y1="${y}" y2="${y}" stroke="#333"/>`,
+        `<text x="${margin.left + plotW + 8}" y="${y + 4}">${formatTick(t)}</text>`,
+      );
     }
   }
   for (const t of niceTicks(x0, x1, 6)) {
@@ -112,26 +178,45 @@ export function lineChart(series: readonly Series[], options: LineChartOptions):
       `<text transform="translate(${width - 14} ${margin.top + plotH / 2}) rotate(90)" text-anchor="middle">${escapeXml(options.rightLabel)}</text>`,
     );
   }
-  // Lines and markers.
-  for (const s of series) {
+  // Lines: long noisy series faint with a bold moving average; short ones with markers and values.
+  const path = (pts: readonly (readonly [number, number])[], sy: (y: number) => number) =>
+    pts.map((p, i) => `${i === 0 ? "M" : "L"}${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join(" ");
+  for (const { series: s, finite: pts, window } of legendItems) {
     const sy = s.axis === "right" ? syRight : syLeft;
-    const pts = s.points.filter((p) => Number.isFinite(p[1]));
-    const d = pts
-      .map((p, i) => `${i === 0 ? "M" : "L"}${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`)
-      .join(" ");
-    parts.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2"/>`);
+    if (window > 0) {
+      parts.push(
+        `<path d="${path(pts, sy)}" fill="none" stroke="${s.color}" stroke-width="1" stroke-opacity="0.3"/>`,
+        `<path d="${path(movingAverage(pts, window), sy)}" fill="none" stroke="${s.color}" stroke-width="2.2"/>`,
+      );
+    } else {
+      parts.push(`<path d="${path(pts, sy)}" fill="none" stroke="${s.color}" stroke-width="2"/>`);
+    }
     if (pts.length <= 30)
       for (const p of pts)
         parts.push(`<circle cx="${sx(p[0])}" cy="${sy(p[1])}" r="3.5" fill="${s.color}"/>`);
+    if (pts.length <= LABEL_AT_MOST) {
+      for (const p of pts) {
+        const x = Math.min(Math.max(sx(p[0]), margin.left + 20), margin.left + plotW - 20);
+        const above = sy(p[1]) - 9;
+        const y = above < margin.top + 14 ? sy(p[1]) + 18 : above;
+        parts.push(
+          `<text x="${x}" y="${y}" text-anchor="middle" font-size="11" fill="${s.color}" stroke="white" stroke-width="3" paint-order="stroke">${formatValue(p[1])}</text>`,
+        );
+      }
+    }
   }
-  // Legend, top right inside the plot.
-  series.forEach((s, i) => {
-    const y = margin.top + 18 + i * 20;
-    const x = margin.left + plotW - 190;
-    parts.push(
-      `<line x1="${x}" x2="${x + 24}" y1="${y - 4}" y2="${y - 4}" stroke="${s.color}" stroke-width="3"/>`,
-      `<text x="${x + 32}" y="${y}">${escapeXml(s.label)}</text>`,
-    );
+  // Legend rows, centred under the title.
+  legendRows.forEach((row, r) => {
+    const rowWidth = row.reduce((w, it) => w + it.width, 0) - 28;
+    let x = (width - rowWidth) / 2;
+    const y = legendTop + r * 20 + 10;
+    for (const item of row) {
+      parts.push(
+        `<line x1="${x}" x2="${x + 24}" y1="${y - 4}" y2="${y - 4}" stroke="${item.series.color}" stroke-width="3"/>`,
+        `<text x="${x + 30}" y="${y}">${escapeXml(item.label)}</text>`,
+      );
+      x += item.width;
+    }
   });
   parts.push("</svg>");
   return parts.join("\n");
