@@ -17,7 +17,18 @@ export interface FusedGroup {
   inputs: Var[];
   /** Values of the group used after it (or program outputs). */
   outputs: Var[];
+  /**
+   * A reduction that consumes one of the loop's values, accumulated inside the loop (its output is
+   * among `outputs`; the reduced value itself is never stored).
+   */
+  reduction?: Equation;
 }
+
+const REDUCTIONS: Record<string, "sum" | "max" | "min"> = {
+  reduce_sum: "sum",
+  reduce_max: "max",
+  reduce_min: "min",
+};
 
 export interface EquationStep {
   kind: "eqn";
@@ -44,8 +55,27 @@ export function fuse(equations: readonly Equation[], programOutputs: readonly At
     open.delete(g);
     steps.push(g);
   };
+  const uses = new Map<Var, number>();
+  for (const e of equations)
+    for (const a of e.inputs) if (a instanceof Var) uses.set(a, (uses.get(a) ?? 0) + 1);
+  for (const a of programOutputs) if (a instanceof Var) uses.set(a, (uses.get(a) ?? 0) + 1);
   for (const e of equations) {
     const shape = e.outputs[0]!.aval.shape;
+    // A reduction of a loop value that nothing else reads is accumulated by that loop.
+    const source = e.inputs[0];
+    const producer = source instanceof Var ? groupOf.get(source) : undefined;
+    if (
+      e.primitive.name in REDUCTIONS &&
+      producer &&
+      open.has(producer) &&
+      !producer.reduction &&
+      uses.get(source as Var) === 1
+    ) {
+      producer.reduction = e;
+      groupOf.set(e.outputs[0]!, producer);
+      close(producer);
+      continue;
+    }
     const inputGroups = new Set<FusedGroup>();
     for (const a of e.inputs) if (a instanceof Var && groupOf.has(a)) inputGroups.add(groupOf.get(a)!);
     if (fusible(e) && e.outputs.length === 1 && sizeOf(shape) > 0) {
@@ -87,6 +117,7 @@ export function fuse(equations: readonly Equation[], programOutputs: readonly At
       for (const a of e.inputs) if (a instanceof Var && !defined.has(a)) ins.add(a);
     s.inputs = [...ins];
     s.outputs = s.equations.map((e) => e.outputs[0]!).filter((v) => usedOutside.has(v));
+    if (s.reduction) s.outputs.push(s.reduction.outputs[0]!);
   }
   return steps;
 }
@@ -172,13 +203,66 @@ export function generateFusedKernel(
     }
     names.set(out, name);
   });
+  const footer: string[] = [];
   group.outputs.forEach((v, k) => {
     header.push(`const out${k} = b[${slot(v)}];`);
-    body.push(`out${k}[i] = ${names.get(v)};`);
+    if (group.reduction && v === group.reduction.outputs[0]) {
+      const r = reductionCode(group.reduction, names.get(group.reduction.inputs[0] as Var)!, `out${k}`);
+      header.push(r.before);
+      body.push(r.step);
+      footer.push(r.after);
+    } else body.push(`out${k}[i] = ${names.get(v)};`);
   });
-  const source = `${header.join("\n")}\nfor (let i = 0; i < ${n}; i++) {\n  ${body.join("\n  ")}\n}`;
-  const run = new Function("lib", `return function fused(b) {\n${source}\n};`)(kernelLib) as FusedKernel;
+  const source = `${header.join("\n")}\nfor (let i = 0; i < ${n}; i++) {\n  ${body.join("\n  ")}\n}\n${footer.join("\n")}`;
+  // The accumulator of a partial reduction is float64 scratch, allocated once with the kernel.
+  const scratch = group.reduction ? new Float64Array(sizeOf(group.reduction.outputs[0]!.aval.shape)) : null;
+  const run = new Function("lib", "acc", `return function fused(b) {\n${source}\n};`)(
+    kernelLib,
+    scratch,
+  ) as FusedKernel;
   return { run, source };
+}
+
+/** Code that accumulates `value` into reduction output `out`: setup, per-element step, and final store. */
+function reductionCode(
+  eqn: Equation,
+  value: string,
+  out: string,
+): { before: string; step: string; after: string } {
+  const op = REDUCTIONS[eqn.primitive.name]!;
+  const inShape = eqn.inputs[0]!.aval.shape;
+  const axes = (eqn.params as { axes: readonly number[] }).axes;
+  const init = op === "sum" ? "0" : op === "max" ? "-Infinity" : "Infinity";
+  const combine = (target: string) =>
+    op === "sum"
+      ? `${target} += ${value};`
+      : `if (${value} ${op === "max" ? ">" : "<"} ${target} || ${value} !== ${value}) ${target} = ${value};`;
+  if (axes.length === inShape.length) {
+    // A full reduction accumulates in a local.
+    return { before: `let total = ${init};`, step: combine("total"), after: `${out}[0] = total;` };
+  }
+  const outSize = sizeOf(inShape.filter((_, i) => !axes.includes(i)));
+  return {
+    before: `acc.fill(${init});`,
+    step: combine(`acc[${reducedIndex(inShape, axes)}]`),
+    after: `for (let j = 0; j < ${outSize}; j++) ${out}[j] = acc[j];`,
+  };
+}
+
+/** The flat index into the reduced output of flat input index `i`. */
+function reducedIndex(inShape: Shape, axes: readonly number[]): string {
+  const inStrides = stridesOf(inShape);
+  const kept = inShape.map((_, i) => i).filter((i) => !axes.includes(i));
+  const outStrides = stridesOf(kept.map((i) => inShape[i]!));
+  const terms = kept
+    .map((axis, j) => {
+      if (inShape[axis] === 1) return null;
+      const coord =
+        axis === 0 ? `((i / ${inStrides[0]}) | 0)` : `(((i / ${inStrides[axis]}) | 0) % ${inShape[axis]})`;
+      return outStrides[j] === 1 ? coord : `${coord} * ${outStrides[j]}`;
+    })
+    .filter((t): t is string => t !== null);
+  return terms.length ? terms.join(" + ") : "0";
 }
 
 export function avalBytes(a: AbstractValue): number {

@@ -137,6 +137,34 @@ describe("memory planning", () => {
   });
 });
 
+describe("loop fusion", () => {
+  it("a reduction absorbs the elementwise loop that feeds it: sum((a - b)^2) is one pass", () => {
+    const f = (a: NdArray, b: NdArray) => np.sum(np.square(a.sub(b)));
+    const a = seededArray([37, 5], 21);
+    const b = seededArray([37, 5], 22);
+    const { executable } = jit(f).lower(a, b);
+    expect(executable.steps).toHaveLength(1);
+    expect(executable.kernelSources[0]).toMatch(/total \+=/);
+    expectClose(jit(f)(a, b), f(a, b), 1e-13);
+  });
+
+  it("partial reductions (sum, max, min over any axes) fused into their producer equal eager ones", () => {
+    const x = seededArray([4, 3, 5], 23);
+    const cases: ((v: NdArray) => NdArray)[] = [
+      (v) => np.sum(np.tanh(v), { axis: 1 }),
+      (v) => np.sum(np.exp(v), { axis: [0, 2] }),
+      (v) => np.max(v.mul(3).add(1), { axis: 2 }),
+      (v) => np.min(np.sin(v), { axis: 0 }),
+      (v) => np.sum(v.mul(v), { axis: -1, keepdims: true }),
+    ];
+    for (const f of cases) {
+      const { executable } = jit(f).lower(x);
+      expect(executable.steps.filter((s) => s.kind === "fused").length).toBe(1);
+      expectClose(jit(f)(x), f(x), 1e-13);
+    }
+  });
+});
+
 describe("compiler passes", () => {
   it("dead code and common subexpressions are removed", () => {
     const f = (a: NdArray) => {
