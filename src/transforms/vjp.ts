@@ -106,8 +106,12 @@ export interface GradOptions {
   hasAux?: boolean;
 }
 
-type GradOf<Args extends unknown[], O extends GradOptions> = O["argnums"] extends readonly number[]
-  ? unknown[]
+/** The arguments picked by a tuple of argnums, as a tuple. */
+type PickArgs<Args extends unknown[], N extends readonly number[]> = { -readonly [I in keyof N]: Args[N[I] & number] };
+
+/** The gradient's type: the differentiated argument's, or a tuple of them for a list of argnums. */
+type GradOf<Args extends unknown[], O extends GradOptions> = O["argnums"] extends infer N extends readonly number[]
+  ? PickArgs<Args, N>
   : O["argnums"] extends number
     ? Args[O["argnums"]]
     : Args[0];
@@ -116,7 +120,7 @@ type GradOf<Args extends unknown[], O extends GradOptions> = O["argnums"] extend
  * `valueAndGrad(f)(...args)` returns `[value, grad]` (`[[value, aux], grad]` with hasAux). The value
  * must be a float scalar.
  */
-export function valueAndGrad<Args extends unknown[], R, O extends GradOptions = GradOptions>(
+export function valueAndGrad<Args extends unknown[], R, const O extends GradOptions = GradOptions>(
   f: (...args: Args) => R,
   options?: O,
   who = "valueAndGrad",
@@ -169,7 +173,7 @@ export function valueAndGrad<Args extends unknown[], R, O extends GradOptions = 
 }
 
 /** `grad(f)(...args)`: the gradient of a scalar-valued `f` with respect to argument `argnums` (default 0). */
-export function grad<Args extends unknown[], R, O extends GradOptions = GradOptions>(
+export function grad<Args extends unknown[], R, const O extends GradOptions = GradOptions>(
   f: (...args: Args) => R,
   options?: O,
 ): (...args: Args) => O["hasAux"] extends true ? [GradOf<Args, O>, unknown] : GradOf<Args, O> {

@@ -1,0 +1,88 @@
+/**
+ * The code of jit.md: what jit traces, its cache, static and donated arguments, reading the program,
+ * and why a function is traced again. test/examples/guides.test.ts runs every function.
+ */
+import { type Array, ConcretizationError, grad, jit, makeProgram, np } from "../../src/index.js";
+
+export function tracing() {
+  let traces = 0;
+  const leakyRelu = jit((x: Array) => {
+    traces += 1; // JS side effects run while tracing, not on every call
+    return np.where(x.greater(0), x, x.mul(0.01));
+  });
+  leakyRelu(np.array([-1, 2, 3]));
+  leakyRelu(np.array([4, -5, 6])); // same shape and dtype: the compiled plan runs, f does not
+  return { traces }; // 1
+}
+
+export function valuesAreAbstract() {
+  // While tracing, arrays have a shape and a dtype but no values, so JS control flow on a value fails:
+  const bad = jit((x: Array) => (x.sum().item() > 0 ? x : x.neg()));
+  let message = "";
+  try {
+    bad(np.array([1, 2]));
+  } catch (error) {
+    if (error instanceof ConcretizationError) message = error.message;
+  }
+  // Decide with array operations instead; both branches are computed and one is selected.
+  const good = jit((x: Array) => np.where(x.sum().greater(0), x, x.neg()));
+  // JS control flow on shapes is fine: shapes are known while tracing.
+  const flattenIfMatrix = jit((x: Array) => (x.ndim === 2 ? x.flatten() : x));
+  return { message, good: good(np.array([-1, -2])), flat: flattenIfMatrix(np.ones([2, 3])) };
+}
+
+export function cacheKeys() {
+  const f = jit((x: Array, scale: number) => x.mul(scale).sum());
+  f(np.ones([3]), 2); // traced and compiled for (float32[3], a float32 scalar)
+  f(np.ones([3]), 5); // a different number is only a different value: cache hit
+  f(np.ones([4]), 2); // a new shape: traced again
+  f(np.ones([3], { dtype: "float64" }), 2); // a new dtype: traced again
+  return f.cacheInfo(); // { hits: 1, misses: 3, size: 3 }
+}
+
+export function staticArguments() {
+  // A static argument is a JS value baked into the trace (part of the cache key), so f can branch on it.
+  const power = jit((x: Array, n: number) => (n === 0 ? np.onesLike(x) : x.pow(n)), { staticArgnums: 1 });
+  const squares = power(np.array([1, 2, 3]), 2); // [1, 4, 9]
+  const ones = power(np.array([1, 2, 3]), 0); // traced again for n = 0
+  return { squares, ones, cache: power.cacheInfo() };
+}
+
+export function donation() {
+  // A donated argument's buffer may be reused for the outputs: the update happens in place.
+  const sgdStep = jit((w: Array, g: Array) => w.sub(g.mul(0.1)), { donateArgnums: 0 });
+  const w = np.array([1, 2, 3]);
+  const w2 = sgdStep(w, np.array([1, 1, 1]));
+  let message = "";
+  try {
+    w.add(1); // w was donated: its buffer now belongs to w2
+  } catch (error) {
+    message = (error as Error).message;
+  }
+  return { w2, message };
+}
+
+export function readingPrograms() {
+  const loss = (w: Array, x: Array) => np.tanh(np.matmul(x, w)).square().sum();
+  const w = np.ones([3, 2]);
+  const x = np.ones([4, 3]);
+  // The traced program, printed like a jaxpr: inputs, one equation per primitive, outputs.
+  const traced = makeProgram(grad(loss))(w, x).toString();
+  // What jit made of it: the optimized program, the fused loops, and the memory plan.
+  const compiled = jit(grad(loss)).lower(w, x).toString();
+  return { traced, compiled };
+}
+
+export function retracing() {
+  // A warning appears when a function keeps being traced: here every call has a new shape.
+  const warnings: string[] = [];
+  const originalWarn = console.warn;
+  console.warn = (message: string) => warnings.push(message);
+  try {
+    const mean = jit((x: Array) => x.mean());
+    for (let n = 1; n <= 10; n++) mean(np.ones([n]));
+  } finally {
+    console.warn = originalWarn;
+  }
+  return { warnings };
+}

@@ -1,0 +1,74 @@
+/**
+ * The code of optimizers.md: optimizers as pure gradient transformations, chains, and schedules.
+ * test/examples/guides.test.ts runs every function.
+ */
+import { type Array, grad, jit, np, optim, tree } from "../../src/index.js";
+
+type Params = { w: Array; b: Array };
+const target = np.array([1, -2, 3]);
+const loss = (p: Params) => np.sum(p.w.sub(target).square()).add(np.sum(p.b.square()));
+const start: Params = { w: np.zeros([3]), b: np.ones([2]) };
+
+export function updateAndApply() {
+  const optimizer = optim.adam({ lr: 0.1 });
+  let params = start;
+  let state = optimizer.init(params); // step count, first and second moments: a tree of arrays
+  for (let i = 0; i < 200; i++) {
+    const grads = grad(loss)(params);
+    const [updates, nextState] = optimizer.update(grads, state, params);
+    params = optim.applyUpdates(params, updates); // params + updates, leaf by leaf
+    state = nextState;
+  }
+  return { params, finalLoss: loss(params).item() };
+}
+
+export function torchOptimizers() {
+  // torch.optim's names, hyperparameters and update rules:
+  const sgd = optim.sgd({ lr: 0.01, momentum: 0.9, nesterov: true, weightDecay: 5e-4 });
+  const adam = optim.adam({ lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8 });
+  const adamw = optim.adamw({ lr: 1e-3, weightDecay: 0.01 }); // decoupled weight decay
+  const rmsprop = optim.rmsprop({ lr: 0.01, alpha: 0.99 });
+  const adagrad = optim.adagrad({ lr: 0.01 });
+  return { sgd, adam, adamw, rmsprop, adagrad };
+}
+
+export function chains() {
+  // Small transformations compose into an optimizer, applied left to right (optax.chain).
+  const clippedSgd = optim.chain(
+    optim.clipByGlobalNorm(1.0), // rescale the whole gradient tree to norm <= 1
+    optim.addWeightDecay(1e-4), // + 1e-4 * params (L2)
+    optim.scaleByLearningRate(0.1), // * -0.1: the descent step
+  );
+  // Without the clipping, this chain is exactly optim.sgd({ lr: 0.1, weightDecay: 1e-4 }):
+  const chained = optim.chain(optim.addWeightDecay(1e-4), optim.scaleByLearningRate(0.1));
+  const sgd = optim.sgd({ lr: 0.1, weightDecay: 1e-4 });
+  const grads = grad(loss)(start);
+  const [fromChain] = chained.update(grads, chained.init(start), start);
+  const [fromSgd] = sgd.update(grads, sgd.init(start), start);
+  const [clipped] = clippedSgd.update(grads, clippedSgd.init(start), start);
+  return { fromChain, fromSgd, clipped };
+}
+
+export function schedules() {
+  // A schedule maps the number of updates done so far to a value; use it wherever a learning rate goes.
+  const lr = optim.schedules.warmupCosineDecay({ peak: 0.1, warmupSteps: 10, decaySteps: 100 });
+  const values = [0, 5, 10, 55, 100].map((step) => lr(step)); // [0, 0.05, 0.1, 0.05, 0]
+  const optimizer = optim.sgd({ lr, momentum: 0.9 });
+  // Schedules are also array formulas of the step count, so they work inside jit.
+  const step = jit((p: Params, s: optim.SgdState) => {
+    const [updates, next] = optimizer.update(grad(loss)(p), s, p);
+    return [optim.applyUpdates(p, updates), next] as const;
+  });
+  let [params, state] = [start, optimizer.init(start)];
+  for (let i = 0; i < 100; i++) [params, state] = step(params, state);
+  const stepDecay = optim.schedules.stepDecay({ init: 0.1, stepSize: 30, gamma: 0.1 }); // torch's StepLR
+  return { values, finalLoss: loss(params).item(), count: state.count.item(), stepDecay: stepDecay(30) };
+}
+
+export function stateIsATree() {
+  const optimizer = optim.adam({ lr: 0.1 });
+  const state = optimizer.init(start);
+  // Nothing hides inside the optimizer: its state can be inspected, saved (io.save) and restored.
+  const paths = tree.flattenWithPath(state).map(([path]) => path);
+  return { paths };
+}

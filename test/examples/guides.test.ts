@@ -1,0 +1,290 @@
+/**
+ * The guides in docs/guides: every ```ts block of a guide must appear in the guide's .ts file (line by
+ * line, ignoring indentation and blank lines, with "tracegrad" for the source path), and every section
+ * function of that file runs and does what the guide says.
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import * as fromPytorch from "../../docs/guides/from-pytorch.js";
+import * as gettingStarted from "../../docs/guides/getting-started.js";
+import * as gradientChecking from "../../docs/guides/gradient-checking.js";
+import * as jitGuide from "../../docs/guides/jit.js";
+import * as optimizers from "../../docs/guides/optimizers.js";
+import * as savingLoading from "../../docs/guides/saving-loading.js";
+import * as transforms from "../../docs/guides/transforms.js";
+import { type NdArray, np, testing } from "../../src/index.js";
+
+const guidesDir = join(__dirname, "../../docs/guides");
+
+const normalizedLines = (text: string): string[] =>
+  text
+    .replaceAll('"../../src/index.js"', '"tracegrad"')
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line !== "");
+
+/** The ```ts blocks of a Markdown file. */
+function codeBlocks(markdown: string): string[] {
+  return [...markdown.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
+}
+
+/** How many leading lines of `block` occur in `source` as consecutive lines (at best). */
+function matchedPrefix(source: readonly string[], block: readonly string[]): number {
+  let best = 0;
+  for (let start = 0; start < source.length; start++) {
+    let n = 0;
+    while (n < block.length && source[start + n] === block[n]) n++;
+    best = Math.max(best, n);
+  }
+  return best;
+}
+
+const guideNames = [
+  "getting-started",
+  "from-pytorch",
+  "transforms",
+  "jit",
+  "optimizers",
+  "gradient-checking",
+  "saving-loading",
+] as const;
+
+describe.each(guideNames)("docs/guides/%s.md", (name) => {
+  it("shows only code that is in its .ts file, which the tests run", () => {
+    const markdown = readFileSync(join(guidesDir, `${name}.md`), "utf8");
+    const source = normalizedLines(readFileSync(join(guidesDir, `${name}.ts`), "utf8"));
+    const blocks = codeBlocks(markdown);
+    expect(blocks.length).toBeGreaterThan(0);
+    for (const block of blocks) {
+      const lines = normalizedLines(block);
+      const matched = matchedPrefix(source, lines);
+      if (matched < lines.length) {
+        throw new Error(
+          `a code block of ${name}.md is not in ${name}.ts; from its line\n  ${lines[matched]}\non, in:\n${block}`,
+        );
+      }
+    }
+  });
+});
+
+const values = (x: NdArray): number[] => [...x.toTypedArray()];
+const close = (actual: NdArray | number, expected: NdArray | number | number[], tolerance = 1e-5) =>
+  testing.assertAllClose(actual, Array.isArray(expected) ? np.array(expected) : expected, {
+    atol: tolerance,
+    rtol: tolerance,
+  });
+
+describe("getting-started.ts", () => {
+  it("creates, reads and prints arrays", () => {
+    const made = gettingStarted.creatingArrays();
+    expect([made.shape, made.dtype]).toEqual([[2, 3], "float32"]);
+    expect(made.flat.shape).toEqual([3, 2]);
+    expect(made.counts.dtype).toBe("int32");
+    expect(values(made.steps)).toEqual([0, 0.25, 0.5, 0.75, 1]);
+    expect(made.ids.dtype).toBe("int32");
+    const read = gettingStarted.readingValues();
+    expect(read.nested).toEqual([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
+    expect(read.typed).toBeInstanceOf(Float32Array);
+    expect(read.total).toBe(21);
+    expect(read.printed).toBe("array([[1., 2., 3.],\n       [4., 5., 6.]], shape=[2,3], dtype=float32)");
+  });
+
+  it("operates, broadcasts and promotes as the guide says", () => {
+    const ops = gettingStarted.operations();
+    expect(values(ops.rowSums)).toEqual([6, 15]);
+    expect(ops.columnMeans.shape).toEqual([1, 3]);
+    expect(ops.product.shape).toEqual([2, 2]);
+    const b = gettingStarted.broadcasting();
+    expect(b.table.toArray()).toEqual([
+      [11, 12, 13],
+      [21, 22, 23],
+    ]);
+    expect(b.message).toBe("add: shapes [2,3] and [2] cannot be broadcast together (dimension 2 vs 3)");
+    expect(gettingStarted.dtypes()).toEqual({
+      stillF32: "float32",
+      intPlusFloat: "float32",
+      mixed: "float64",
+      cast: "float64",
+      isPositive: "bool",
+    });
+    const imm = gettingStarted.immutability();
+    expect(values(imm.x)).toEqual([1, 2, 3]);
+    expect(values(imm.replaced)).toEqual([10, 2, 3]);
+    close(gettingStarted.noDispose().w, [3, 3, 3, 3], 1e-3);
+  });
+});
+
+describe("from-pytorch.ts", () => {
+  it("initialises, applies and names parameters like the tutorial", () => {
+    const r = fromPytorch.initAndApply();
+    expect(r.out.shape).toEqual([1, 10]);
+    expect(r.count).toBe(10);
+    expect(r.names[0]).toBe("conv1.weight");
+    expect(r.printed).toContain("Total: 61,706 parameters in 10 arrays");
+  });
+
+  it("differentiates, with and without a cotangent, and never accumulates", () => {
+    expect(fromPytorch.lossBackward().conv1BiasGrad.shape).toEqual([6]);
+    expect(fromPytorch.backwardWithVector().grads.fc3.weight.shape).toEqual([10, 84]);
+    const { first, second } = fromPytorch.noZeroGrad();
+    expect(values(first)).toEqual(values(second));
+  });
+
+  it("takes optimizer steps that lower the loss, eagerly and jitted", () => {
+    const { before, after } = fromPytorch.optimizerStep();
+    expect(after).toBeLessThan(before);
+    const { losses } = fromPytorch.jittedTrainingStep();
+    expect(losses[4]!).toBeLessThan(losses[0]!);
+  });
+
+  it("has train/eval as an argument, reinit by path, and stopGradient", () => {
+    const { training, evaluation } = fromPytorch.trainAndEvalMode();
+    expect(values(training)).not.toEqual(values(evaluation));
+    const { params, reinitialized, halved } = fromPytorch.customInit();
+    expect(values(reinitialized["0"].bias)).toEqual(new Array(100).fill(0));
+    close(halved["2"].weight, params["2"].weight.mul(0.5));
+    expect(values(halved["0"].weight)).toEqual(values(params["0"].weight));
+    expect(values(fromPytorch.noGrad().g)).toEqual([1, 2, 3]);
+  });
+});
+
+describe("transforms.ts", () => {
+  it("computes the derivatives the guide states", () => {
+    const g = transforms.gradients();
+    close(g.df, [0, Math.sin(1) + Math.cos(1), Math.sin(2) + 2 * Math.cos(2)]);
+    close(g.sameGradient, g.df);
+    expect(values(g.dw)).toEqual([8, 8, 8]);
+    expect(values(g.db)).toEqual([4, 4, 4]);
+    expect(values(g.dWithAux)).toEqual([2, -6]);
+    expect((g.aux as { largest: NdArray }).largest.item()).toBe(9);
+    const h = transforms.higherDerivatives();
+    expect([h.d2.item(), h.d3.item()]).toEqual([12, 6]);
+    const fr = transforms.forwardAndReverse();
+    expect([values(fr.jv), values(fr.uj), values(fr.jv2)]).toEqual([
+      [1, 2],
+      [2, 4, 6],
+      [1, 4],
+    ]);
+    const j = transforms.jacobiansAndHessians();
+    expect(j.forward.toArray()).toEqual([
+      [1, 1, 1],
+      [2, 4, 6],
+    ]);
+    expect(j.reverse.toArray()).toEqual(j.forward.toArray());
+    expect(j.h.toArray()).toEqual([
+      [6, 0, 0],
+      [0, 12, 0],
+      [0, 0, 18],
+    ]);
+  });
+
+  it("batches, including per-example gradients", () => {
+    const b = transforms.batching();
+    expect(values(b.dots)).toEqual([1, 4, 11]);
+    expect(values(b.withOne)).toEqual([-1, -1, -1]);
+    const p = transforms.perExampleGradients();
+    expect(p.perExample.shape).toEqual([4, 2]);
+    close(p.mean, p.batchGradient);
+  });
+
+  it("stops, customises and composes derivatives", () => {
+    const s = transforms.stoppingGradients();
+    expect([values(s.rounded), values(s.slope)]).toEqual([
+      [0, 2],
+      [1, 1],
+    ]);
+    const c = transforms.customDerivatives();
+    expect(values(c.g)).toEqual([1, 1]);
+    close(c.slope, [0.5, 1]);
+    const comp = transforms.composition();
+    expect(comp.perExample.shape).toEqual([5, 3]);
+    close(comp.hv, comp.firstColumn, 1e-4);
+  });
+});
+
+describe("jit.ts", () => {
+  it("traces once, refuses values while tracing, and caches by signature", () => {
+    expect(jitGuide.tracing().traces).toBe(1);
+    const v = jitGuide.valuesAreAbstract();
+    expect(v.message).toContain("cannot read the value of a traced array");
+    expect(values(v.good)).toEqual([1, 2]);
+    expect(v.flat.shape).toEqual([6]);
+    expect(jitGuide.cacheKeys()).toEqual({ hits: 1, misses: 3, size: 3 });
+    const s = jitGuide.staticArguments();
+    expect(values(s.squares)).toEqual([1, 4, 9]);
+    expect(values(s.ones)).toEqual([1, 1, 1]);
+    expect(s.cache.misses).toBe(2);
+  });
+
+  it("donates, prints programs and warns about retracing", () => {
+    const d = jitGuide.donation();
+    close(d.w2, [0.9, 1.9, 2.9]);
+    expect(d.message).toContain("was donated");
+    const p = jitGuide.readingPrograms();
+    expect(p.traced.startsWith("{ lambda ; a:f32[3,2] b:f32[4,3]. let")).toBe(true);
+    expect(p.compiled).toContain("optimized program:");
+    expect(p.compiled).toContain("fused[");
+    expect(p.compiled).toContain("memory: arena");
+    const { warnings } = jitGuide.retracing();
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain("has been traced 9 times");
+  });
+});
+
+describe("optimizers.ts", () => {
+  it("optimizes, chains and schedules", () => {
+    const u = optimizers.updateAndApply();
+    expect(u.finalLoss).toBeLessThan(1e-4);
+    expect(Object.keys(optimizers.torchOptimizers())).toEqual(["sgd", "adam", "adamw", "rmsprop", "adagrad"]);
+    const c = optimizers.chains();
+    close(c.fromChain.w, c.fromSgd.w, 1e-7);
+    close(c.fromChain.b, c.fromSgd.b, 1e-7);
+    const s = optimizers.schedules();
+    close(np.array(s.values), [0, 0.05, 0.1, 0.05, 0], 1e-9);
+    expect(s.finalLoss).toBeLessThan(0.01);
+    expect(s.count).toBe(100);
+    expect(s.stepDecay).toBeCloseTo(0.01, 12);
+    expect(optimizers.stateIsATree().paths).toContain("expAvgSq.w");
+  });
+});
+
+describe("gradient-checking.ts", () => {
+  it("checks gradients, catches a wrong one, and compares trees", () => {
+    const c = gradientChecking.checkAFunction();
+    expect(c.comparisons).toBeGreaterThan(0);
+    expect(c.secondOrder).toBeGreaterThan(c.comparisons);
+    const w = gradientChecking.catchAWrongDerivative();
+    expect(w.message).toContain("reverse mode (vjp)");
+    expect(w.message).toContain("analytic: 3");
+    expect(gradientChecking.propertyTest().trees).toBeGreaterThan(0);
+    expect(gradientChecking.compareTrees().message).toContain("params.w[2]");
+  });
+});
+
+describe("saving-loading.ts", () => {
+  const dir = mkdtempSync(join(tmpdir(), "tracegrad-guides-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("saves and loads checkpoints, and reports bad files as values", async () => {
+    const s = await savingLoading.saveAndLoad(join(mkdtempSync(join(dir, "a-"))));
+    testing.assertAllClose(s.restored, s.params, { atol: 0, rtol: 0 });
+    expect(s.epoch).toBe(3);
+    const l = await savingLoading.loadWithoutTemplate(mkdtempSync(join(dir, "b-")));
+    expect(Object.keys(l.tree as object)).toEqual(["0", "2"]);
+    expect((await savingLoading.failures(mkdtempSync(join(dir, "c-")))).kinds).toEqual([
+      "io-error",
+      "header-length-beyond-file",
+    ]);
+    const m = savingLoading.inMemory();
+    expect(m).toEqual({
+      keys: ["0.weight", "0.bias", "2.weight", "2.bias"],
+      metadata: { step: "100" },
+      roundTrip: true,
+    });
+  });
+});
