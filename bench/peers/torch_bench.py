@@ -1,0 +1,209 @@
+"""PyTorch (CPU, eager) side of the tracegrad benchmark.
+
+run.ts writes a request as JSON to stdin (mode, timing budget, workloads, threads) and reads one line
+`BENCH_RESULT <json>` from stdout. The workloads and the timing loop mirror bench/workloads.ts and
+bench/timing.ts; the BLAS library is chosen by the caller through LD_LIBRARY_PATH, and this script
+reports which one the process actually loaded.
+"""
+
+import ctypes
+import json
+import statistics
+import sys
+import time
+
+RESULT_PREFIX = "BENCH_RESULT "
+CHAIN_PATTERN = ["mul 1.5", "add 0.1", "maximum -1", "minimum 1"]
+LEARNING_RATE = 0.01
+
+
+def reply(payload):
+    sys.stdout.write("\n" + RESULT_PREFIX + json.dumps(payload) + "\n")
+    sys.stdout.flush()
+
+
+try:
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+except ImportError as error:  # the caller checks first, but stay well-behaved
+    reply({"status": "not installed", "description": f"torch: {error}"})
+    sys.exit(0)
+
+
+def log(line):
+    print(line, file=sys.stderr, flush=True)
+
+
+def time_call(call, budget):
+    """Warm-up, then timed calls until the budget is spent (bench/timing.ts, line for line)."""
+    warmup_started = time.perf_counter()
+    done = 0
+    while done < budget["warmup"] and (
+        done == 0 or (time.perf_counter() - warmup_started) * 1000 < budget["budgetMs"]
+    ):
+        call()
+        done += 1
+    samples = []
+    started = time.perf_counter()
+    while True:
+        spent = (time.perf_counter() - started) * 1000
+        if len(samples) >= budget["maxIterations"]:
+            break
+        if spent >= budget["hardCapMs"]:
+            if samples:
+                break
+        elif len(samples) >= budget["minIterations"] and spent >= budget["budgetMs"]:
+            break
+        t0 = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - t0) * 1000)
+    return {
+        "medianMs": statistics.median(samples),
+        "minMs": min(samples),
+        "iterations": len(samples),
+    }
+
+
+class LeNet(nn.Module):
+    """The tutorial's Net."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 6, 5)
+        self.conv2 = nn.Conv2d(6, 16, 5)
+        self.fc1 = nn.Linear(16 * 5 * 5, 120)
+        self.fc2 = nn.Linear(120, 84)
+        self.fc3 = nn.Linear(84, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        x = torch.flatten(x, 1)
+        x = F.relu(self.fc1(x))
+        x = F.relu(self.fc2(x))
+        return self.fc3(x)
+
+
+def mlp(sizes):
+    inp, h1, h2, classes = sizes
+    return nn.Sequential(
+        nn.Linear(inp, h1), nn.ReLU(), nn.Linear(h1, h2), nn.ReLU(), nn.Linear(h2, classes)
+    )
+
+
+def train_step(model, loss_fn, x, y):
+    optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        optimizer.step()
+        loss.item()  # read the loss back, as every runner does
+
+    return step
+
+
+def make_call(w):
+    kind = w["kind"]
+    if kind == "lenet-train":
+        x = torch.randn(w["batch"], 1, 32, 32)
+        y = torch.randn(w["batch"], 10)
+        return train_step(LeNet(), F.mse_loss, x, y)
+    if kind == "lenet-infer":
+        model = LeNet().eval()
+        x = torch.randn(w["batch"], 1, 32, 32)
+
+        def infer():
+            with torch.no_grad():
+                model(x)
+
+        return infer
+    if kind == "mlp-train":
+        sizes = w["sizes"]
+        x = torch.randn(w["batch"], sizes[0])
+        labels = torch.randint(0, sizes[-1], (w["batch"],))
+        return train_step(mlp(sizes), F.cross_entropy, x, labels)
+    if kind == "matmul":
+        a = torch.randn(w["size"], w["size"])
+        b = torch.randn(w["size"], w["size"])
+        return lambda: torch.mm(a, b)
+    if kind == "conv":
+        n, cin, cout, size, k = w["batch"], w["inChannels"], w["outChannels"], w["size"], w["kernel"]
+        x = torch.randn(n, cin, size, size, requires_grad=w["inputGradient"])
+        weight = torch.randn(cout, cin, k, k, requires_grad=True)
+        bias = torch.randn(cout, requires_grad=True)
+        cotangent = torch.randn(n, cout, size - k + 1, size - k + 1)
+
+        def conv_fwd_bwd():
+            for t in (x, weight, bias):
+                t.grad = None
+            F.conv2d(x, weight, bias).backward(cotangent)
+
+        return conv_fwd_bwd
+    if kind == "chain":
+        x = torch.randn(w["elements"])
+
+        def chain():
+            y = x
+            for _ in range(w["repeats"]):
+                for op in CHAIN_PATTERN:
+                    if op == "mul 1.5":
+                        y = y * 1.5
+                    elif op == "add 0.1":
+                        y = y + 0.1
+                    elif op == "maximum -1":
+                        y = torch.clamp_min(y, -1.0)
+                    else:
+                        y = torch.clamp_max(y, 1.0)
+            return y
+
+        return chain
+    raise ValueError(f"unknown workload kind {kind}")
+
+
+def loaded_blas():
+    """The BLAS/LAPACK shared objects this process mapped, and OpenBLAS's core if it is one of them."""
+    paths = []
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            path = line.split()[-1]
+            if ("blas" in path or "lapack" in path) and path not in paths:
+                paths.append(path)
+    description = ", ".join(paths) or "none found"
+    for path in paths:
+        if "openblas" in path:
+            try:
+                lib = ctypes.CDLL(path)
+                lib.openblas_get_corename.restype = ctypes.c_char_p
+                description += f" (OpenBLAS core {lib.openblas_get_corename().decode()})"
+            except (OSError, AttributeError):
+                pass
+            break
+    return description
+
+
+def main():
+    request = json.load(sys.stdin)
+    threads = request.get("threads") or 1
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    budget = request["budget"]
+    results = {}
+    for w in request["workloads"]:
+        try:
+            timing = time_call(make_call(w), budget)
+            results[w["id"]] = {"ok": True, "timing": timing}
+            log(f"torch {threads}T  {w['id']:<22} {timing['medianMs']:.2f} ms")
+        except Exception as error:  # one workload failing must not lose the others
+            results[w["id"]] = {"ok": False, "error": f"{type(error).__name__}: {error}"[:300]}
+            log(f"torch {threads}T  {w['id']:<22} failed: {error}")
+    description = (
+        f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), BLAS: {loaded_blas()}"
+    )
+    reply({"status": "ok", "description": description, "results": results})
+
+
+if __name__ == "__main__":
+    main()

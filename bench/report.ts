@@ -1,0 +1,267 @@
+/**
+ * The Markdown report: machine and build, one table of times (GFLOP/s for matmul), one of ratios
+ * against tracegrad's jit, one of jit memory figures, then the peers' status and failure notes.
+ */
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { cpus, loadavg, release } from "node:os";
+import type { Measurement } from "./timing.js";
+import type { TracegradSuiteResult } from "./tracegrad-suite.js";
+import { type BenchMode, BUDGETS, matmulFlops, type Workload } from "./workloads.js";
+
+export interface MachineInfo {
+  readonly date: string;
+  readonly cpuModel: string;
+  readonly cores: number;
+  readonly node: string;
+  readonly os: string;
+  readonly commit: string;
+  /** 1-minute load average when the run started: other processes on the machine skew every column. */
+  readonly loadAverage: number;
+}
+
+/** A peer column: measured, or the reason it has no column. */
+export interface PeerColumn {
+  readonly title: string;
+  readonly status: "ok" | "not installed" | "failed" | "skipped";
+  /** Version and configuration when it ran; the reason otherwise. */
+  readonly description: string;
+  readonly results: Readonly<Record<string, Measurement>>;
+}
+
+export interface BenchReport {
+  readonly mode: BenchMode;
+  readonly machine: MachineInfo;
+  readonly tracegrad: TracegradSuiteResult;
+  readonly peers: readonly PeerColumn[];
+  readonly loadAverageAtEnd?: number;
+}
+
+function cpuModelName(): string {
+  try {
+    const line = readFileSync("/proc/cpuinfo", "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("model name"));
+    if (line) return line.split(":")[1]!.trim();
+  } catch {
+    // not Linux: fall through to what Node knows
+  }
+  return cpus()[0]?.model ?? "unknown";
+}
+
+function gitCommit(): string {
+  try {
+    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8", stdio: "pipe" }).trim();
+  } catch {
+    return "unknown";
+  }
+}
+
+export function describeMachine(): MachineInfo {
+  return {
+    date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+    cpuModel: cpuModelName(),
+    cores: cpus().length,
+    node: process.version,
+    os: `${process.platform} ${release()}`,
+    commit: gitCommit(),
+    loadAverage: loadavg()[0]!,
+  };
+}
+
+function formatMs(ms: number): string {
+  if (ms >= 100) return ms.toFixed(0);
+  if (ms >= 10) return ms.toFixed(1);
+  if (ms >= 1) return ms.toFixed(2);
+  return ms.toFixed(3);
+}
+
+function formatGflops(w: Workload, ms: number): string {
+  const gflops = matmulFlops(w as Extract<Workload, { kind: "matmul" }>) / (ms * 1e6);
+  return gflops >= 10 ? gflops.toFixed(1) : gflops.toFixed(2);
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes >= 1 << 20) return `${(bytes / (1 << 20)).toFixed(2)} MiB`;
+  if (bytes >= 1 << 10) return `${(bytes / (1 << 10)).toFixed(1)} KiB`;
+  return `${Math.round(bytes)} B`;
+}
+
+/**
+ * Failure messages as numbered notes, so table cells stay short: one note per runner and message,
+ * listing the workloads that failed with it.
+ */
+class Notes {
+  private readonly notes: { who: string; error: string; workloads: string[] }[] = [];
+
+  ref(who: string, error: string, workload: string): string {
+    let index = this.notes.findIndex((n) => n.who === who && n.error === error);
+    if (index < 0) index = this.notes.push({ who, error, workloads: [] }) - 1;
+    const note = this.notes[index]!;
+    if (!note.workloads.includes(workload)) note.workloads.push(workload);
+    return `failed [${index + 1}]`;
+  }
+
+  lines(): string[] {
+    return this.notes.map((n, i) => `${i + 1}. ${n.who}: ${n.error} (${n.workloads.join("; ")})`);
+  }
+}
+
+function row(cells: readonly string[]): string {
+  return `| ${cells.join(" | ")} |`;
+}
+
+function alignedHeader(titles: readonly string[]): string[] {
+  // First column left-aligned (workload), the rest right-aligned (numbers).
+  return [row(titles), `| --- |${" ---: |".repeat(titles.length - 1)}`];
+}
+
+function methodNotes(mode: BenchMode): string[] {
+  const b = BUDGETS[mode];
+  return [
+    "## Method",
+    "",
+    "- The same workloads everywhere (bench/workloads.ts), float32, random inputs. A train step is forward, " +
+      "loss, backward and SGD (lr 0.01), with the loss read back; tracegrad's jitted steps donate the " +
+      "parameters and the optimizer state.",
+    `- Per runner and workload: up to ${b.warmup} untimed warm-up calls (compilation), then timed calls ` +
+      `until ${b.budgetMs} ms are spent and at least ${b.minIterations} calls are made (at most ` +
+      `${b.maxIterations}; calls slower than ${b.hardCapMs / 1000} s get fewer); the median is shown.`,
+    "- Peers run one after another, each in its own process. torch: eager, intra-op threads set with " +
+      "torch.set_num_threads (and the BLAS thread variables), the BLAS picked by LD_LIBRARY_PATH. " +
+      "TF.js: eager, NHWC layout, tf.variableGrads + tf.train.sgd. jax-js: every workload under its jit; " +
+      "2x2 max-pooling written as reshape + max (it has no pooling op).",
+    "",
+  ];
+}
+
+export function renderReport(report: BenchReport): string {
+  const { machine, tracegrad } = report;
+  const notes = new Notes();
+  const shown = report.peers.filter((p) => p.status === "ok");
+  const cell = (w: Workload, m: Measurement | undefined, who: string): string => {
+    if (!m) return "n/a";
+    if (!m.ok) return notes.ref(who, m.error, w.label);
+    return w.kind === "matmul" ? formatGflops(w, m.timing.medianMs) : formatMs(m.timing.medianMs);
+  };
+
+  const out: string[] = [];
+  out.push("# tracegrad benchmark results", "");
+  out.push(
+    `Generated by \`npm run bench${report.mode === "quick" ? " -- --quick" : ""}\` (bench/run.ts)` +
+      (report.mode === "quick"
+        ? " in QUICK mode: small workloads, few iterations; not for comparison."
+        : "."),
+    "",
+  );
+  out.push(`- Date: ${machine.date}`);
+  out.push(
+    `- Machine: ${machine.cpuModel}, ${machine.cores} cores, ${machine.os}; ` +
+      `load average ${machine.loadAverage.toFixed(2)} at the start` +
+      (report.loadAverageAtEnd === undefined ? "" : `, ${report.loadAverageAtEnd.toFixed(2)} at the end`),
+  );
+  out.push(`- Node ${machine.node}; tracegrad commit ${machine.commit}`);
+  out.push(`- tracegrad backend: ${tracegrad.backend}`);
+  if (machine.loadAverage > machine.cores) {
+    out.push(
+      `- **Warning**: the load average (${machine.loadAverage.toFixed(1)}) exceeded the ${machine.cores} cores: ` +
+        "other processes competed for the CPU, so timings are noisy, multi-threaded columns most of all.",
+    );
+  }
+  out.push("");
+  out.push(...methodNotes(report.mode));
+
+  out.push("## Time per call");
+  out.push("");
+  out.push(
+    "Median milliseconds per call (lower is better); matmul rows are GFLOP/s (higher is better). " +
+      "Train steps include reading the loss back; jax-js calls include waiting for every output.",
+  );
+  out.push("");
+  out.push(...alignedHeader(["Workload", "tracegrad eager", "tracegrad jit", ...shown.map((p) => p.title)]));
+  for (const r of tracegrad.rows) {
+    const w = r.workload;
+    out.push(
+      row([
+        w.kind === "matmul" ? `${w.label} (GFLOP/s)` : w.label,
+        cell(w, r.eager, "tracegrad eager"),
+        `**${cell(w, r.jit, "tracegrad jit")}**`,
+        ...shown.map((p) => cell(w, p.results[w.id], p.title)),
+      ]),
+    );
+  }
+  out.push("");
+
+  if (shown.length > 0) {
+    out.push("## Peers relative to tracegrad jit");
+    out.push("");
+    out.push(
+      "Peer time ÷ tracegrad-jit time, on every row including matmul: above 1 the peer is slower than " +
+        "tracegrad's jit, below 1 it is faster. The eager column is tracegrad's own eager mode.",
+    );
+    out.push("");
+    out.push(...alignedHeader(["Workload", "tracegrad eager", ...shown.map((p) => p.title)]));
+    for (const r of tracegrad.rows) {
+      const w = r.workload;
+      const ratio = (m: Measurement | undefined): string => {
+        if (!m?.ok || !r.jit.ok) return "–";
+        const x = m.timing.medianMs / r.jit.timing.medianMs;
+        return x >= 10 ? x.toFixed(0) : x.toFixed(2);
+      };
+      out.push(row([w.label, ratio(r.eager), ...shown.map((p) => ratio(p.results[w.id]))]));
+    }
+    out.push("");
+  }
+
+  out.push("## tracegrad jit memory");
+  out.push("");
+  out.push(
+    "Arena: the buffer the memory planner allocates once per compiled plan, against the intermediates' " +
+      "total size had each its own buffer. Allocated per call: ArrayBuffer bytes a warmed-up jitted call " +
+      "allocates (countAllocatedBytes over a few calls); with donation a train step allocates only its loss, " +
+      "other workloads their outputs. Calls: timed iterations behind each median (eager / jit).",
+  );
+  out.push("");
+  out.push(
+    ...alignedHeader([
+      "Workload",
+      "arena",
+      "intermediates",
+      "slots",
+      "allocated per call",
+      "calls (eager / jit)",
+    ]),
+  );
+  for (const r of tracegrad.rows) {
+    const iterations = (m: Measurement) => (m.ok ? String(m.timing.iterations) : "–");
+    const calls = `${iterations(r.eager)} / ${iterations(r.jit)}`;
+    if (r.memory.ok) {
+      const m = r.memory.value;
+      out.push(
+        row([
+          r.workload.label,
+          formatBytes(m.arenaBytes),
+          formatBytes(m.intermediateBytes),
+          String(m.slots),
+          formatBytes(m.allocatedBytesPerCall),
+          calls,
+        ]),
+      );
+    } else {
+      const failed = notes.ref("tracegrad jit memory", r.memory.error, r.workload.label);
+      out.push(row([r.workload.label, failed, "", "", "", calls]));
+    }
+  }
+  out.push("");
+
+  out.push("## Peers");
+  out.push("");
+  if (report.peers.length === 0) out.push("- none requested (`--no-peers`)");
+  for (const p of report.peers)
+    out.push(`- **${p.title}**: ${p.status === "ok" ? "" : `${p.status}: `}${p.description}`);
+  out.push("");
+
+  const failures = notes.lines();
+  if (failures.length > 0) out.push("## Failures", "", ...failures, "");
+  return out.join("\n");
+}

@@ -1,0 +1,94 @@
+/**
+ * The benchmark suite: tracegrad (eager and jit) and its peers side by side.
+ *
+ *   npm run bench                     full run; prints the Markdown report and writes bench/RESULTS.md
+ *   npm run bench -- --quick          small workloads, few iterations (report printed, no file written)
+ *   npm run bench -- --no-peers       tracegrad only
+ *   npm run bench -- --peers torch,tfjs,jaxjs   a subset of the peers
+ *   npm run bench -- --backend js|wasm          tracegrad's jit kernels (default: the library's choice)
+ *   npm run bench -- --only id,id     only these workload ids (see bench/workloads.ts)
+ *   npm run bench -- --out FILE       write the report there (also in quick mode)
+ *
+ * Progress goes to stderr, the report to stdout. Peers that are not installed are reported as such.
+ */
+import { writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { setBackend } from "../src/index.js";
+import { PEER_NAMES, type PeerName, runPeers } from "./peers/run-peers.js";
+import { type BenchReport, describeMachine, renderReport } from "./report.js";
+import { runTracegradSuite } from "./tracegrad-suite.js";
+import { type BenchMode, BUDGETS, workloadsFor } from "./workloads.js";
+
+export interface BenchOptions {
+  readonly mode: BenchMode;
+  readonly peers: readonly PeerName[];
+  readonly only?: readonly string[];
+  readonly log?: (line: string) => void;
+}
+
+/** Runs tracegrad's suite, then each requested peer on the same workloads. */
+export function runBenchmarks(options: BenchOptions): BenchReport {
+  const log = options.log ?? (() => {});
+  const machine = describeMachine();
+  const tracegrad = runTracegradSuite({ mode: options.mode, log, only: options.only });
+  const workloads = workloadsFor(options.mode).filter((w) => !options.only || options.only.includes(w.id));
+  const peers =
+    options.peers.length === 0
+      ? []
+      : runPeers(options.peers, { mode: options.mode, budget: BUDGETS[options.mode], workloads }, log);
+  return { mode: options.mode, machine, tracegrad, peers, loadAverageAtEnd: loadavg()[0]! };
+}
+
+interface CliOptions extends BenchOptions {
+  readonly out: string | null;
+}
+
+function listArgument(argv: readonly string[], name: string): string[] | undefined {
+  const i = argv.indexOf(`--${name}`);
+  if (i < 0) return undefined;
+  const value = argv[i + 1];
+  if (value === undefined || value.startsWith("--"))
+    throw new Error(`--${name} expects a comma-separated list`);
+  return value.split(",").filter((s) => s.length > 0);
+}
+
+function parseArgs(argv: readonly string[]): CliOptions {
+  const mode: BenchMode = argv.includes("--quick") ? "quick" : "full";
+  const requested = listArgument(argv, "peers") ?? [...PEER_NAMES];
+  const unknown = requested.filter((p) => !(PEER_NAMES as readonly string[]).includes(p));
+  if (unknown.length > 0)
+    throw new Error(`unknown peer(s) ${unknown.join(", ")}; known: ${PEER_NAMES.join(", ")}`);
+  const peers = argv.includes("--no-peers") ? [] : (requested as PeerName[]);
+  const backendIndex = argv.indexOf("--backend");
+  if (backendIndex >= 0) {
+    const kind = argv[backendIndex + 1];
+    if (kind !== "js" && kind !== "wasm") throw new Error("--backend expects js or wasm");
+    setBackend(kind);
+  }
+  const outIndex = argv.indexOf("--out");
+  const defaultOut = mode === "full" ? join(dirname(fileURLToPath(import.meta.url)), "RESULTS.md") : null;
+  return {
+    mode,
+    peers,
+    only: listArgument(argv, "only"),
+    out: outIndex >= 0 ? (argv[outIndex + 1] ?? null) : defaultOut,
+    log: (line) => process.stderr.write(`${line}\n`),
+  };
+}
+
+function main(): void {
+  const options = parseArgs(process.argv.slice(2));
+  const started = Date.now();
+  const markdown = renderReport(runBenchmarks(options));
+  process.stdout.write(`${markdown}\n`);
+  if (options.out) {
+    writeFileSync(options.out, `${markdown}\n`);
+    process.stderr.write(`wrote ${options.out}\n`);
+  }
+  process.stderr.write(`bench finished in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+}
+
+// Run as a script (not when the smoke test imports runBenchmarks).
+if (process.argv[1] && /bench[\\/]run\.ts$/.test(process.argv[1])) main();

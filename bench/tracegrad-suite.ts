@@ -1,0 +1,255 @@
+/**
+ * The tracegrad side of the benchmark: every workload eagerly and under jit (train steps donate their
+ * parameters and optimizer state), plus the jitted plan's arena and the bytes it allocates per call in
+ * steady state.
+ */
+import { lenet } from "../docs/examples/lenet.js";
+import { type Array, backend, jit, layers, nn, np, optim, random, valueAndGrad } from "../src/index.js";
+import { countAllocatedBytes } from "../test/helpers/allocations.js";
+import { errorMessage, type Measurement, timeSync } from "./timing.js";
+import {
+  type BenchMode,
+  BUDGETS,
+  CHAIN_PATTERN,
+  type ChainWorkload,
+  type ConvWorkload,
+  LEARNING_RATE,
+  type MlpTrainWorkload,
+  type Workload,
+  workloadsFor,
+} from "./workloads.js";
+
+/** What the jit planner reports for a workload's compiled plan, and what a steady-state call allocates. */
+export interface JitMemory {
+  readonly arenaBytes: number;
+  readonly intermediateBytes: number;
+  readonly slots: number;
+  /** ArrayBuffer bytes allocated per call after warm-up (outputs that are not donated count). */
+  readonly allocatedBytesPerCall: number;
+}
+
+export interface TracegradRow {
+  readonly workload: Workload;
+  readonly eager: Measurement;
+  readonly jit: Measurement;
+  readonly memory:
+    | { readonly ok: true; readonly value: JitMemory }
+    | { readonly ok: false; readonly error: string };
+}
+
+export interface TracegradSuiteResult {
+  readonly backend: string;
+  readonly rows: TracegradRow[];
+}
+
+interface PlanMemory {
+  arenaBytes: number;
+  intermediateBytes: number;
+  slots: number;
+}
+
+/** A workload ready to run: `eager()` and `jitted()` each build a fresh call with its own state. */
+interface BenchCase {
+  eager(): () => void;
+  jitted(): { call: () => void; plan: PlanMemory };
+}
+
+/** A train step (forward, loss, backward, SGD) over any parameter tree; jit donates params and state. */
+function trainStepCase<P>(
+  initParams: () => P,
+  loss: (p: P, x: Array, y: Array) => Array,
+  x: Array,
+  y: Array,
+): BenchCase {
+  const optimizer = optim.sgd({ lr: LEARNING_RATE });
+  type State = ReturnType<typeof optimizer.init>;
+  const step = (p: P, s: State, xb: Array, yb: Array) => {
+    const [value, grads] = valueAndGrad(loss)(p, xb, yb);
+    const [updates, next] = optimizer.update(grads, s, p);
+    return [optim.applyUpdates(p, updates), next, value] as const;
+  };
+  // Every call reads the loss back, as a training loop does (and as the peers do).
+  const runner = (stepFn: typeof step) => {
+    let params = initParams();
+    let state = optimizer.init(params);
+    return {
+      first: { params, state },
+      call: () => {
+        let value: Array;
+        [params, state, value] = stepFn(params, state, x, y);
+        value.item();
+      },
+    };
+  };
+  return {
+    eager: () => runner(step).call,
+    jitted: () => {
+      const compiled = jit(step, { donateArgnums: [0, 1] });
+      const { first, call } = runner(compiled);
+      // lower() traces and compiles without running, so the donated arrays are still alive after it.
+      const plan = compiled.lower(first.params, first.state, x, y).executable.memory;
+      return { call, plan };
+    },
+  };
+}
+
+/** A pure function of fixed inputs, eagerly and jitted (no donation: the inputs are reused). */
+function pureCase<Args extends Array[]>(f: (...args: Args) => unknown, args: Args): BenchCase {
+  return {
+    eager: () => () => void f(...args),
+    jitted: () => {
+      const compiled = jit(f);
+      const plan = compiled.lower(...args).executable.memory;
+      return { call: () => void compiled(...args), plan };
+    },
+  };
+}
+
+function mlp(sizes: readonly number[]) {
+  const [input, hidden1, hidden2, classes] = sizes as [number, number, number, number];
+  return layers.sequential(
+    layers.linear(input, hidden1),
+    layers.relu(),
+    layers.linear(hidden1, hidden2),
+    layers.relu(),
+    layers.linear(hidden2, classes),
+  );
+}
+
+function mlpCase(w: MlpTrainWorkload, key: Array): BenchCase {
+  const model = mlp(w.sizes);
+  const [initKey, xKey, yKey] = random.split(key, 3);
+  const x = random.normal(xKey, [w.batch, w.sizes[0]!]);
+  const labels = random.randint(yKey, [w.batch], 0, w.sizes[w.sizes.length - 1]!);
+  return trainStepCase(
+    () => model.init(initKey),
+    (p, xb, yb) => nn.crossEntropy(model.apply(p, xb), yb),
+    x,
+    labels,
+  );
+}
+
+function convCase(w: ConvWorkload, key: Array): BenchCase {
+  const [xKey, wKey, bKey, cKey] = random.split(key, 4);
+  const out = w.size - w.kernel + 1;
+  const x = random.normal(xKey, [w.batch, w.inChannels, w.size, w.size]);
+  const weight = random.normal(wKey, [w.outChannels, w.inChannels, w.kernel, w.kernel]);
+  const bias = random.normal(bKey, [w.outChannels]);
+  // Backward against a random cotangent: <conv(x), cotangent> has exactly that vector-Jacobian product.
+  const cotangent = random.normal(cKey, [w.batch, w.outChannels, out, out]);
+  const project = (input: Array, wt: Array, b: Array) =>
+    np.sum(np.multiply(nn.conv2d(input, wt, b), cotangent));
+  if (w.inputGradient) {
+    const f = (input: Array, wt: Array, b: Array) =>
+      valueAndGrad(project, { argnums: [0, 1, 2] })(input, wt, b);
+    return pureCase(f, [x, weight, bias]);
+  }
+  const f = (input: Array, wt: Array, b: Array) =>
+    valueAndGrad((wb: { wt: Array; b: Array }) => project(input, wb.wt, wb.b))({ wt, b });
+  return pureCase(f, [x, weight, bias]);
+}
+
+/** The chain, op for op as CHAIN_PATTERN says. */
+export function tracegradChain(x: Array, repeats: number): Array {
+  let y = x;
+  for (let r = 0; r < repeats; r++) {
+    for (const op of CHAIN_PATTERN) {
+      if (op === "mul 1.5") y = np.multiply(y, 1.5);
+      else if (op === "add 0.1") y = np.add(y, 0.1);
+      else if (op === "maximum -1") y = np.maximum(y, -1);
+      else y = np.minimum(y, 1);
+    }
+  }
+  return y;
+}
+
+function chainCase(w: ChainWorkload, key: Array): BenchCase {
+  const x = random.normal(key, [w.elements]);
+  return pureCase((v: Array) => tracegradChain(v, w.repeats), [x]);
+}
+
+function caseFor(w: Workload, key: Array): BenchCase {
+  switch (w.kind) {
+    case "lenet-train": {
+      const [initKey, xKey, yKey] = random.split(key, 3);
+      return trainStepCase(
+        () => lenet.init(initKey),
+        (p, xb, yb) => nn.mseLoss(lenet.apply(p, xb), yb),
+        random.normal(xKey, [w.batch, 1, 32, 32]),
+        random.normal(yKey, [w.batch, 10]),
+      );
+    }
+    case "lenet-infer": {
+      const [initKey, xKey] = random.split(key, 2);
+      const params = lenet.init(initKey);
+      const x = random.normal(xKey, [w.batch, 1, 32, 32]);
+      return pureCase((input: Array) => lenet.apply(params, input), [x]);
+    }
+    case "mlp-train":
+      return mlpCase(w, key);
+    case "matmul": {
+      const [aKey, bKey] = random.split(key, 2);
+      const a = random.normal(aKey, [w.size, w.size]);
+      const b = random.normal(bKey, [w.size, w.size]);
+      return pureCase((l: Array, r: Array) => np.matmul(l, r), [a, b]);
+    }
+    case "conv":
+      return convCase(w, key);
+    case "chain":
+      return chainCase(w, key);
+  }
+}
+
+export interface TracegradSuiteOptions {
+  readonly mode: BenchMode;
+  /** Progress lines (to stderr in the CLI; silent in tests). */
+  readonly log?: (line: string) => void;
+  /** Only these workload ids (all when absent). */
+  readonly only?: readonly string[];
+}
+
+/** Calls counted for the steady-state allocation figure (after the timed calls warmed everything up). */
+const ALLOCATION_CALLS = 3;
+
+export function runTracegradSuite(options: TracegradSuiteOptions): TracegradSuiteResult {
+  const log = options.log ?? (() => {});
+  const budget = BUDGETS[options.mode];
+  const rows: TracegradRow[] = [];
+  const workloads = workloadsFor(options.mode).filter((w) => !options.only || options.only.includes(w.id));
+  workloads.forEach((w, index) => {
+    const benchCase = caseFor(w, random.key(index));
+    let eager: Measurement;
+    try {
+      eager = { ok: true, timing: timeSync(benchCase.eager(), budget) };
+    } catch (e) {
+      eager = { ok: false, error: errorMessage(e) };
+    }
+    let jitted: Measurement;
+    let memory: TracegradRow["memory"];
+    try {
+      const { call, plan } = benchCase.jitted();
+      jitted = { ok: true, timing: timeSync(call, budget) };
+      try {
+        const bytes = countAllocatedBytes(() => {
+          for (let i = 0; i < ALLOCATION_CALLS; i++) call();
+        });
+        memory = { ok: true, value: { ...plan, allocatedBytesPerCall: bytes / ALLOCATION_CALLS } };
+      } catch (e) {
+        memory = { ok: false, error: errorMessage(e) };
+      }
+    } catch (e) {
+      jitted = { ok: false, error: errorMessage(e) };
+      memory = { ok: false, error: jitted.error };
+    }
+    rows.push({ workload: w, eager, jit: jitted, memory });
+    const show = (m: Measurement) => (m.ok ? `${m.timing.medianMs.toFixed(2)} ms` : `failed (${m.error})`);
+    log(`tracegrad  ${w.id.padEnd(22)} eager ${show(eager)}, jit ${show(jitted)}`);
+  });
+  return { backend: describeBackend(), rows };
+}
+
+export function describeBackend(): string {
+  const b = backend();
+  const features = b.relaxedSimd ? "relaxed SIMD" : b.simd ? "SIMD" : "no SIMD";
+  return `${b.name} for jit plans (${features}, ${b.threads} thread${b.threads === 1 ? "" : "s"})`;
+}

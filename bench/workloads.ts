@@ -1,0 +1,184 @@
+/**
+ * The benchmark workloads, described as data so that every runner (tracegrad, and the peers in their
+ * own processes, Python included) measures exactly the same shapes. run.ts hands this list to the peers
+ * as JSON.
+ */
+
+export type BenchMode = "full" | "quick";
+
+interface WorkloadBase {
+  /** Stable key used in the JSON the runners exchange. */
+  readonly id: string;
+  /** The row title in the report. */
+  readonly label: string;
+}
+
+/** LeNet forward + MSE against a random [N, 10] target + backward + SGD(lr 0.01), as the tutorial. */
+export interface LenetTrainWorkload extends WorkloadBase {
+  readonly kind: "lenet-train";
+  readonly batch: number;
+}
+
+/** LeNet forward only. */
+export interface LenetInferWorkload extends WorkloadBase {
+  readonly kind: "lenet-infer";
+  readonly batch: number;
+}
+
+/** MLP 784-512-512-10 with ReLU: cross-entropy on class labels + backward + SGD(lr 0.01). */
+export interface MlpTrainWorkload extends WorkloadBase {
+  readonly kind: "mlp-train";
+  readonly batch: number;
+  readonly sizes: readonly number[];
+}
+
+/** float32 [n, n] @ [n, n]; reported in GFLOP/s. */
+export interface MatmulWorkload extends WorkloadBase {
+  readonly kind: "matmul";
+  readonly size: number;
+}
+
+/**
+ * One of LeNet's conv layers (valid padding, stride 1), forward and backward against a random cotangent.
+ * `inputGradient` mirrors the train step: the first layer needs no gradient for its input.
+ */
+export interface ConvWorkload extends WorkloadBase {
+  readonly kind: "conv";
+  readonly batch: number;
+  readonly inChannels: number;
+  readonly outChannels: number;
+  readonly size: number;
+  readonly kernel: number;
+  readonly inputGradient: boolean;
+}
+
+/** A chain of elementwise ops on one vector: what fusion is for. */
+export interface ChainWorkload extends WorkloadBase {
+  readonly kind: "chain";
+  readonly elements: number;
+  /** The pattern applied `repeats` times; each repeat is CHAIN_PATTERN.length ops. */
+  readonly repeats: number;
+}
+
+export type Workload =
+  | LenetTrainWorkload
+  | LenetInferWorkload
+  | MlpTrainWorkload
+  | MatmulWorkload
+  | ConvWorkload
+  | ChainWorkload;
+
+/**
+ * One repeat of the elementwise chain: x -> clip(x * 1.5 + 0.1, -1, 1). Cheap ops, so the chain measures
+ * memory traffic and dispatch (what fusion removes) rather than a transcendental function; the clip
+ * keeps any number of repeats finite. Every runner implements exactly these four ops in this order.
+ */
+export const CHAIN_PATTERN = ["mul 1.5", "add 0.1", "maximum -1", "minimum 1"] as const;
+
+const CHAIN_REPEATS = 5;
+
+export const LEARNING_RATE = 0.01;
+
+/** How long to measure each (runner, workload) pair. */
+export interface TimingBudget {
+  /** Untimed calls first (compilation, caches, allocator warm-up). */
+  readonly warmup: number;
+  readonly minIterations: number;
+  readonly maxIterations: number;
+  /** Stop once this much time has been spent, once minIterations are done. */
+  readonly budgetMs: number;
+  /** Stop even before minIterations when this much time has been spent (very slow eager cases). */
+  readonly hardCapMs: number;
+}
+
+export const BUDGETS: Record<BenchMode, TimingBudget> = {
+  full: { warmup: 2, minIterations: 5, maxIterations: 300, budgetMs: 1200, hardCapMs: 4000 },
+  quick: { warmup: 1, minIterations: 2, maxIterations: 3, budgetMs: 30, hardCapMs: 2000 },
+};
+
+export function matmulFlops(w: MatmulWorkload): number {
+  return 2 * w.size ** 3;
+}
+
+/** The suite: full sizes, or small ones that keep every row for a smoke test. */
+export function workloadsFor(mode: BenchMode): Workload[] {
+  const quick = mode === "quick";
+  const lenetTrainBatches = quick ? [1, 2, 4] : [1, 32, 128];
+  const lenetInferBatches = quick ? [1, 4] : [1, 128];
+  const mlpBatch = quick ? 4 : 128;
+  const mlpSizes = quick ? [784, 32, 32, 10] : [784, 512, 512, 10];
+  const matmulSizes = quick ? [16, 32, 64] : [128, 512, 1024];
+  const convBatch = quick ? 2 : 32;
+  const chainElements = quick ? 4096 : 1 << 20;
+  // Row ids name the full-size workload, so quick and full reports share their rows.
+  const fullTrain = [1, 32, 128];
+  const fullInfer = [1, 128];
+  const fullMatmul = [128, 512, 1024];
+  return [
+    ...lenetTrainBatches.map(
+      (batch, i): LenetTrainWorkload => ({
+        kind: "lenet-train",
+        id: `lenet-train-b${fullTrain[i]}`,
+        label: `LeNet train step, batch ${batch}`,
+        batch,
+      }),
+    ),
+    ...lenetInferBatches.map(
+      (batch, i): LenetInferWorkload => ({
+        kind: "lenet-infer",
+        id: `lenet-infer-b${fullInfer[i]}`,
+        label: `LeNet inference, batch ${batch}`,
+        batch,
+      }),
+    ),
+    {
+      kind: "mlp-train",
+      id: "mlp-train-b128",
+      label: `MLP ${mlpSizes.join("-")} train step, batch ${mlpBatch}`,
+      batch: mlpBatch,
+      sizes: mlpSizes,
+    },
+    ...matmulSizes.map(
+      (size, i): MatmulWorkload => ({
+        kind: "matmul",
+        id: `matmul-${fullMatmul[i]}`,
+        label: `matmul f32 ${size}x${size}`,
+        size,
+      }),
+    ),
+    {
+      kind: "conv",
+      id: "conv1-fwd-bwd-b32",
+      label: `conv1 1->6 5x5 on 32x32, fwd+bwd, batch ${convBatch}`,
+      batch: convBatch,
+      inChannels: 1,
+      outChannels: 6,
+      size: 32,
+      kernel: 5,
+      inputGradient: false,
+    },
+    {
+      kind: "conv",
+      id: "conv2-fwd-bwd-b32",
+      label: `conv2 6->16 5x5 on 14x14, fwd+bwd, batch ${convBatch}`,
+      batch: convBatch,
+      inChannels: 6,
+      outChannels: 16,
+      size: 14,
+      kernel: 5,
+      inputGradient: true,
+    },
+    {
+      kind: "chain",
+      id: "elementwise-chain-1m",
+      label: `elementwise chain, ${CHAIN_REPEATS * CHAIN_PATTERN.length} ops on ${chainElements >= 1 << 20 ? `${chainElements / (1 << 20)}M` : chainElements} f32`,
+      elements: chainElements,
+      repeats: CHAIN_REPEATS,
+    },
+  ];
+}
+
+/** Train steps are the workloads jit compiles with donated parameters and optimizer state. */
+export function isTrainStep(w: Workload): boolean {
+  return w.kind === "lenet-train" || w.kind === "mlp-train";
+}
