@@ -129,20 +129,27 @@ function literalCode(l: Literal): string {
   return `(${String(v)})`;
 }
 
-/** The flat index into a broadcast input for flat output index `i`. */
-function broadcastIndex(inShape: Shape, outShape: Shape, dims: readonly number[]): string {
-  const outStrides = stridesOf(outShape);
+/** The expression for output coordinate `d` of the loop. */
+type Coordinate = (d: number) => string;
+
+/** Coordinates computed from the flat index `i` (divisions: for flat loops). */
+function flatCoordinates(shape: Shape): Coordinate {
+  const strides = stridesOf(shape);
+  return (d) =>
+    d === 0
+      ? `((i / ${strides[0]}) | 0)`
+      : strides[d] === 1
+        ? `(i % ${shape[d]})`
+        : `(((i / ${strides[d]}) | 0) % ${shape[d]})`;
+}
+
+/** The flat index into a broadcast input at the loop's current coordinates. */
+function broadcastIndex(inShape: Shape, dims: readonly number[], coord: Coordinate): string {
   const inStrides = stridesOf(inShape);
   const terms: string[] = [];
   dims.forEach((d, j) => {
     if (inShape[j] === 1) return;
-    const coord =
-      d === 0
-        ? `((i / ${outStrides[0]}) | 0)`
-        : outStrides[d] === 1
-          ? `(i % ${outShape[d]})`
-          : `(((i / ${outStrides[d]}) | 0) % ${outShape[d]})`;
-    terms.push(inStrides[j] === 1 ? coord : `${coord} * ${inStrides[j]}`);
+    terms.push(inStrides[j] === 1 ? coord(d) : `${coord(d)} * ${inStrides[j]}`);
   });
   return terms.length ? terms.join(" + ") : "0";
 }
@@ -158,6 +165,19 @@ export function generateFusedKernel(
   slot: (v: Var) => number,
 ): { run: FusedKernel; source: string } {
   const n = sizeOf(group.shape);
+  const rank = group.shape.length;
+  // Broadcast loads and partial reductions index by coordinates: nested loops give them without divisions.
+  const broadcastLoad = group.equations.some(
+    (e) =>
+      e.primitive.name === "broadcast_in_dim" &&
+      e.inputs[0] instanceof Var &&
+      sizeOf(e.inputs[0].aval.shape) > 1,
+  );
+  const partialReduction =
+    group.reduction !== undefined &&
+    (group.reduction.params as { axes: readonly number[] }).axes.length < rank;
+  const nested = rank >= 2 && (broadcastLoad || partialReduction);
+  const coord: Coordinate = nested ? (d) => `i${d}` : flatCoordinates(group.shape);
   const names = new Map<Var, string>();
   const header: string[] = [];
   const body: string[] = [];
@@ -192,9 +212,7 @@ export function generateFusedKernel(
       else if (sizeOf(src.aval.shape) === 1) body.push(`const ${name} = ${ref(src)};`);
       else {
         const k2 = inputIndex.get(src)!;
-        body.push(
-          `const ${name} = in${k2}[${broadcastIndex(src.aval.shape, out.aval.shape, broadcastDimensions)}];`,
-        );
+        body.push(`const ${name} = in${k2}[${broadcastIndex(src.aval.shape, broadcastDimensions, coord)}];`);
       }
     } else {
       const spec = (e.primitive as ElementwisePrimitive).elementwise;
@@ -207,13 +225,25 @@ export function generateFusedKernel(
   group.outputs.forEach((v, k) => {
     header.push(`const out${k} = b[${slot(v)}];`);
     if (group.reduction && v === group.reduction.outputs[0]) {
-      const r = reductionCode(group.reduction, names.get(group.reduction.inputs[0] as Var)!, `out${k}`);
+      const r = reductionCode(
+        group.reduction,
+        names.get(group.reduction.inputs[0] as Var)!,
+        `out${k}`,
+        coord,
+      );
       header.push(r.before);
       body.push(r.step);
       footer.push(r.after);
     } else body.push(`out${k}[i] = ${names.get(v)};`);
   });
-  const source = `${header.join("\n")}\nfor (let i = 0; i < ${n}; i++) {\n  ${body.join("\n  ")}\n}\n${footer.join("\n")}`;
+  let loop: string;
+  if (nested) {
+    loop = `${body.join("\n  ")}\n  i++;`;
+    for (let d = rank - 1; d >= 0; d--)
+      loop = `for (let i${d} = 0; i${d} < ${group.shape[d]}; i${d}++) {\n  ${loop}\n}`;
+    loop = `let i = 0;\n${loop}`;
+  } else loop = `for (let i = 0; i < ${n}; i++) {\n  ${body.join("\n  ")}\n}`;
+  const source = `${header.join("\n")}\n${loop}\n${footer.join("\n")}`;
   // The accumulator of a partial reduction is float64 scratch, allocated once with the kernel.
   const scratch = group.reduction ? new Float64Array(sizeOf(group.reduction.outputs[0]!.aval.shape)) : null;
   const run = new Function("lib", "acc", `return function fused(b) {\n${source}\n};`)(
@@ -228,6 +258,7 @@ function reductionCode(
   eqn: Equation,
   value: string,
   out: string,
+  coord: Coordinate,
 ): { before: string; step: string; after: string } {
   const op = REDUCTIONS[eqn.primitive.name]!;
   const inShape = eqn.inputs[0]!.aval.shape;
@@ -244,22 +275,19 @@ function reductionCode(
   const outSize = sizeOf(inShape.filter((_, i) => !axes.includes(i)));
   return {
     before: `acc.fill(${init});`,
-    step: combine(`acc[${reducedIndex(inShape, axes)}]`),
+    step: combine(`acc[${reducedIndex(inShape, axes, coord)}]`),
     after: `for (let j = 0; j < ${outSize}; j++) ${out}[j] = acc[j];`,
   };
 }
 
-/** The flat index into the reduced output of flat input index `i`. */
-function reducedIndex(inShape: Shape, axes: readonly number[]): string {
-  const inStrides = stridesOf(inShape);
+/** The flat index into the reduced output at the loop's current coordinates. */
+function reducedIndex(inShape: Shape, axes: readonly number[], coord: Coordinate): string {
   const kept = inShape.map((_, i) => i).filter((i) => !axes.includes(i));
   const outStrides = stridesOf(kept.map((i) => inShape[i]!));
   const terms = kept
     .map((axis, j) => {
       if (inShape[axis] === 1) return null;
-      const coord =
-        axis === 0 ? `((i / ${inStrides[0]}) | 0)` : `(((i / ${inStrides[axis]}) | 0) % ${inShape[axis]})`;
-      return outStrides[j] === 1 ? coord : `${coord} * ${outStrides[j]}`;
+      return outStrides[j] === 1 ? coord(axis) : `${coord(axis)} * ${outStrides[j]}`;
     })
     .filter((t): t is string => t !== null);
   return terms.length ? terms.join(" + ") : "0";

@@ -3,7 +3,7 @@
  * reshape with -1, transpose with axes, squeeze, expandDims, flatten, broadcastTo, moveaxis.
  */
 
-import { broadcastInto, broadcastKernel, transposeInto, transposeKernel } from "../backend/js/layout.js";
+import { broadcastInto, broadcastKernel, transposeCompiled, transposeKernel } from "../backend/js/layout.js";
 import { ConcreteArray, type NdArray } from "../core/array.js";
 import type { Axis } from "../core/methods-types.js";
 import { type Primitive, primitive, type UndefinedPrimal } from "../core/primitive.js";
@@ -97,11 +97,10 @@ export const transposePrim: Primitive<TransposeParams> = primitive<TransposePara
       transposeKernel(x!.data, x!.shape, permutation, x!.dtype),
     ),
   ],
-  lower:
-    ([x], _outs, { permutation }) =>
-    ([a], [o]) => {
-      transposeInto(a!, x!.shape, permutation, o!);
-    },
+  lower: ([x], _outs, { permutation }) => {
+    const run = transposeCompiled(x!.shape, permutation);
+    return ([a], [o]) => run(a!, o!);
+  },
   jvp: ([x], [t], p) => ({
     primalsOut: [transposePrim.bind1([x!], p)],
     tangentsOut: [transposePrim.bind1([t!], p)],

@@ -108,3 +108,50 @@ export function broadcastInto(
   }
   return out;
 }
+
+/**
+ * A transpose specialised for one shape and permutation (constant bounds and strides, one element type
+ * per call site), generated once; transposes of the last two axes run in cache-sized tiles.
+ */
+export function transposeCompiled(
+  shape: Shape,
+  perm: readonly number[],
+): (x: TypedArray, out: TypedArray) => void {
+  const rank = shape.length;
+  const inStrides = stridesOf(shape);
+  const outShape = perm.map((p) => shape[p]!);
+  const src = perm.map((p) => inStrides[p]!);
+  const swapsLastTwo =
+    rank >= 2 &&
+    perm[rank - 1] === rank - 2 &&
+    perm[rank - 2] === rank - 1 &&
+    perm.slice(0, -2).every((p, i) => p === i);
+  let code: string;
+  if (swapsLastTwo) {
+    // out[b, j, i] = x[b, i, j], in TILE x TILE blocks.
+    const rows = shape[rank - 2]!;
+    const cols = shape[rank - 1]!;
+    const TILE = 32;
+    code = `for (let b = 0; b < ${sizeOf(shape.slice(0, -2))}; b++) {
+  const base = b * ${rows * cols};
+  for (let i0 = 0; i0 < ${rows}; i0 += ${TILE}) {
+    const i1 = Math.min(i0 + ${TILE}, ${rows});
+    for (let j0 = 0; j0 < ${cols}; j0 += ${TILE}) {
+      const j1 = Math.min(j0 + ${TILE}, ${cols});
+      for (let i = i0; i < i1; i++) {
+        const row = base + i * ${cols};
+        for (let j = j0; j < j1; j++) out[base + j * ${rows} + i] = x[row + j];
+      }
+    }
+  }
+}`;
+  } else {
+    // Nested loops over the output, reading the input with constant strides.
+    const idx = outShape.map((_, d) => `i${d}`);
+    let body = `out[o++] = x[${idx.map((v, d) => `${v} * ${src[d]}`).join(" + ") || "0"}];`;
+    for (let d = rank - 1; d >= 0; d--)
+      body = `for (let ${idx[d]} = 0; ${idx[d]} < ${outShape[d]}; ${idx[d]}++) { ${body} }`;
+    code = `let o = 0;\n${body}`;
+  }
+  return new Function("x", "out", code) as (x: TypedArray, out: TypedArray) => void;
+}
