@@ -187,6 +187,24 @@ export function simplify(p: ClosedProgram): ClosedProgram {
     out.push(e);
     for (const o of e.outputs) producer.set(o, e);
   };
+  const uses = useCounts(p.program);
+  /** x with its two axes swapped: cancels a swap that produced x; a swap of a size-1 axis is a reshape. */
+  const swapped = (x: Atom): Atom => {
+    const pe = x instanceof Var ? producer.get(x) : undefined;
+    if (
+      pe &&
+      pe.primitive.name === "transpose" &&
+      isMatrixSwap((pe.params as { permutation: number[] }).permutation)
+    ) {
+      return pe.inputs[0]!;
+    }
+    const [r, c] = x.aval.shape as [number, number];
+    const v = new Var({ shape: [c, r], dtype: x.aval.dtype });
+    push(transposeOrReshape(x, v, [1, 0]));
+    return v;
+  };
+  const matmulInto = (a: Atom, b: Atom, out: Var): void =>
+    push({ primitive: prim("matmul"), params: {}, inputs: [a, b], outputs: [out] });
   for (const e0 of p.program.equations) {
     const e: Equation = { ...e0, inputs: e0.inputs.map(atom) };
     const name = e.primitive.name;
@@ -249,6 +267,44 @@ export function simplify(p: ClosedProgram): ClosedProgram {
       filled.set(o, 0);
       continue;
     }
+    // Matrix transposes around products (XLA's algebraic simplifier): keep the smaller transposes.
+    if (name === "matmul" && o.aval.shape.length === 2 && b instanceof Var) {
+      // X @ W.T -> (W @ X.T).T when X and the product are smaller than W (small batches).
+      const pb = producer.get(b);
+      const [m, k] = a!.aval.shape as [number, number];
+      const n = o.aval.shape[1]!;
+      if (
+        pb &&
+        pb.primitive.name === "transpose" &&
+        isMatrixSwap((pb.params as { permutation: number[] }).permutation) &&
+        m * k + m * n < n * k
+      ) {
+        const w = pb.inputs[0]!;
+        const product = new Var({ shape: [n, m], dtype: o.aval.dtype });
+        matmulInto(w, swapped(a!), product);
+        push(transposeOrReshape(product, o, [1, 0]));
+        continue;
+      }
+    }
+    if (name === "transpose" && a instanceof Var && o.aval.shape.length === 2 && uses.get(a) === 1) {
+      // (A @ B).T -> B.T @ A.T when A and B are smaller than their product (weight gradients).
+      const pm = producer.get(a);
+      if (pm && pm.primitive.name === "matmul") {
+        const [lhs, rhs] = pm.inputs as [Atom, Atom];
+        if (sizeOf(lhs.aval.shape) + sizeOf(rhs.aval.shape) < sizeOf(o.aval.shape)) {
+          matmulInto(swapped(rhs), swapped(lhs), o);
+          continue;
+        }
+      }
+    }
+    // A transpose that only moves size-1 axes is a reshape (no data moves).
+    if (
+      name === "transpose" &&
+      onlyMovesUnitAxes(a!.aval.shape, (e.params as { permutation: number[] }).permutation)
+    ) {
+      push(transposeOrReshape(a!, o, (e.params as { permutation: number[] }).permutation));
+      continue;
+    }
     // reshape(reshape(x)) -> reshape(x); transpose(transpose(x)) -> one transpose.
     if ((name === "reshape" || name === "transpose") && a instanceof Var) {
       const pe = producer.get(a);
@@ -273,6 +329,33 @@ export function simplify(p: ClosedProgram): ClosedProgram {
     program: new Program(p.program.constVars, p.program.inputs, out, p.program.outputs.map(atom)),
     consts: p.consts,
   };
+}
+
+function useCounts(program: Program): Map<Var, number> {
+  const uses = new Map<Var, number>();
+  const use = (a: Atom) => {
+    if (a instanceof Var) uses.set(a, (uses.get(a) ?? 0) + 1);
+  };
+  for (const e of program.equations) e.inputs.forEach(use);
+  program.outputs.forEach(use);
+  return uses;
+}
+
+function isMatrixSwap(perm: readonly number[]): boolean {
+  return perm.length === 2 && perm[0] === 1 && perm[1] === 0;
+}
+
+/** Whether the permutation keeps every axis of size > 1 in order (so the data does not move). */
+function onlyMovesUnitAxes(shape: readonly number[], perm: readonly number[]): boolean {
+  const moved = perm.filter((axis) => shape[axis] !== 1);
+  return moved.every((axis, i) => i === 0 || axis > moved[i - 1]!);
+}
+
+/** transpose(x) into `out`, or a reshape when the transpose moves no data. */
+function transposeOrReshape(x: Atom, out: Var, perm: readonly number[]): Equation {
+  return onlyMovesUnitAxes(x.aval.shape, perm)
+    ? { primitive: prim("reshape"), params: { shape: out.aval.shape }, inputs: [x], outputs: [out] }
+    : { primitive: prim("transpose"), params: { permutation: perm }, inputs: [x], outputs: [out] };
 }
 
 function isFloatAval(v: Var): boolean {

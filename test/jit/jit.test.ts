@@ -188,6 +188,20 @@ describe("compiler passes", () => {
     expect(opt.program.equations).toHaveLength(0);
   });
 
+  it("a linear layer at batch 1 moves no data for its transposes, and stays equal to eager", () => {
+    // x @ W.T becomes (W @ x.T).T and the weight gradient (x.T @ ct).T becomes ct.T @ x; transposes of
+    // [1, n] matrices are reshapes.
+    const loss = (w: NdArray, xb: NdArray) => np.sum(np.tanh(np.matmul(xb, w.T)));
+    const w = seededArray([6, 9], 30);
+    const xb = seededArray([1, 9], 31);
+    const { executable } = jit(grad(loss)).lower(w, xb);
+    const names = executable.program.equations.map((e) => e.primitive.name);
+    expect(names).not.toContain("transpose");
+    expectClose(jit(grad(loss))(w, xb), grad(loss)(w, xb), 1e-13);
+    const xs = seededArray([64, 9], 32); // a large batch keeps the plain form, and the same values
+    expectClose(jit(grad(loss))(w, xs), grad(loss)(w, xs), 1e-12);
+  });
+
   it("the backward program of a closed-over argument keeps no zero-tangent work", () => {
     const f = (w: NdArray, v: NdArray) => np.sum(np.tanh(np.matmul(v, w)));
     const staged = makeProgram(grad(f))(new ShapeDtype([3, 4]), new ShapeDtype([2, 3]));
