@@ -1,4 +1,8 @@
-/** tracegrad: functional, immutable arrays with composable transforms. */
+/**
+ * tracegrad: functional, immutable arrays with composable transforms (`grad`, `vjp`, `jvp`, `vmap`,
+ * `jit`, in any nesting), numpy-style `np`, and PyTorch-style `nn`, `layers` and `optim`.
+ * @module
+ */
 
 export { type BackendInfo, backend, setBackend } from "./backend/index.js";
 export {

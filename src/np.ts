@@ -1,8 +1,56 @@
-/** The numpy-style namespace: `np.array`, `np.add`, `np.sum(x, { axis })`, ... */
+/**
+ * The numpy-style namespace: `np.array`, `np.add`, `np.sum(x, { axis })`, ... with numpy's names,
+ * numpy broadcasting and JAX-style weak typing of JS numbers. Arrays offer the common ones as methods too
+ * (`x.add(y).sum()`).
+ * @module
+ */
 import "./ops/methods.js";
 
-export * from "./ops/binary.js";
-export * from "./ops/creation.js";
+export {
+  add,
+  astype,
+  atan2,
+  clip,
+  div,
+  divide,
+  equal,
+  floorDivide,
+  greater,
+  greaterEqual,
+  less,
+  lessEqual,
+  logicalAnd,
+  logicalOr,
+  logicalXor,
+  maximum,
+  minimum,
+  mod,
+  mul,
+  multiply,
+  notEqual,
+  pow,
+  power,
+  rem,
+  sub,
+  subtract,
+  where,
+} from "./ops/binary.js";
+export {
+  type ArrayOptions,
+  arange,
+  array,
+  asArray,
+  eye,
+  full,
+  fullLike,
+  linspace,
+  type NestedNumbers,
+  ones,
+  onesLike,
+  scalar,
+  zeros,
+  zerosLike,
+} from "./ops/creation.js";
 export { einsum, tensordot } from "./ops/einsum.js";
 export { oneHot, scatterAdd, take, takeAlongAxis } from "./ops/indexing.js";
 export {
@@ -33,4 +81,30 @@ export {
   variance,
 } from "./ops/reduce.js";
 export { concatenate, flip, pad, repeat, slice, split, stack, tile } from "./ops/shape.js";
-export * from "./ops/unary.js";
+export {
+  abs,
+  atan,
+  ceil,
+  cos,
+  erf,
+  exp,
+  expm1,
+  floor,
+  isfinite,
+  isnan,
+  log,
+  log1p,
+  logicalNot,
+  negative,
+  reciprocal,
+  round,
+  rsqrt,
+  sigmoid,
+  sign,
+  sin,
+  sqrt,
+  square,
+  stopGradient,
+  tan,
+  tanh,
+} from "./ops/unary.js";

@@ -10,8 +10,10 @@ import { wasmGemm } from "./wasm/gemm.js";
 import { relaxedSimdSupported, simdSupported } from "./wasm/runtime.js";
 import { availableCores, createWorkerPool, threadsSupported, type WorkerPool } from "./wasm/threads.js";
 
+/** The kernels in use: WebAssembly SIMD (with or without relaxed SIMD) or portable JS. */
 export type BackendName = "wasm-simd" | "wasm-relaxed-simd" | "js";
 
+/** What `backend()` reports: the active kernels and how many threads large ones use. */
 export interface BackendInfo {
   /** The kernels jit plans get: the WebAssembly ones (with relaxed SIMD or not) or the JS ones. */
   readonly name: BackendName;
@@ -23,6 +25,7 @@ export interface BackendInfo {
   readonly threads: number;
 }
 
+/** Options of `setBackend`. */
 export interface BackendOptions {
   /** Threads for large wasm kernels, the calling one included (default: the cores, where workers exist). */
   readonly threads?: number;

@@ -25,21 +25,35 @@ export function fmtAval(aval: AbstractValue): string {
   return `${aval.dtype}${fmtShape(aval.shape)}`;
 }
 
+/**
+ * Thrown when code reads the value of a traced array (`item()`, `toArray()`, JS control flow on it) inside
+ * `jit`, `vmap` or `makeProgram`, where only its shape and dtype are known (JAX's ConcretizationTypeError).
+ */
 export class ConcretizationError extends Error {
   override name = "ConcretizationError";
 }
 
+/**
+ * An n-dimensional array: immutable, with a shape and a dtype (exported as `Array`). Concrete arrays hold
+ * their values; inside a transform the same type stands for a traced value. The numpy-style methods
+ * (`x.add(y).sum()`) are those of `ArrayMethods`; `np` has them all as functions.
+ */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: methods are installed by ops/methods.ts
 export abstract class NdArray implements AbstractValue {
+  /** The size of each axis. */
   abstract readonly shape: Shape;
+  /** The element type. */
   abstract readonly dtype: DType;
 
+  /** The number of axes (rank). */
   get ndim(): number {
     return this.shape.length;
   }
+  /** The number of elements. */
   get size(): number {
     return sizeOf(this.shape);
   }
+  /** The shape and dtype, without the values. */
   get aval(): AbstractValue {
     return { shape: this.shape, dtype: this.dtype };
   }
@@ -77,6 +91,7 @@ export abstract class NdArray implements AbstractValue {
     return c.data[0]!;
   }
 
+  /** numpy-style printing: `array([1., 2.], shape=[2], dtype=float32)`; `Traced<...>` for a tracer. */
   toString(): string {
     return formatArray(this);
   }
@@ -87,11 +102,13 @@ export abstract class NdArray implements AbstractValue {
   }
 }
 
+/** The values of an array as nested JS arrays (`toArray()`): numbers, or booleans for bool arrays. */
 export type NestedArray = number | boolean | NestedArray[];
 
 // Declaration merging gives NdArray its methods (x.add(y), x.sum(), ...) without a circular import.
 export interface NdArray extends ArrayMethods {}
 
+/** An array with its values in row-major typed storage (what `np.array` and eager ops return). */
 export class ConcreteArray extends NdArray {
   private storage: TypedArray | null;
   constructor(
@@ -103,6 +120,7 @@ export class ConcreteArray extends NdArray {
     super();
     this.storage = data;
   }
+  /** The row-major storage (not a copy: do not write to it); throws once the array was donated. */
   get data(): TypedArray {
     if (this.storage === null) {
       throw new Error(
@@ -117,9 +135,11 @@ export class ConcreteArray extends NdArray {
     this.storage = null;
     return s;
   }
+  /** Whether the array was donated to a jitted function (its values are gone). */
   get isDonated(): boolean {
     return this.storage === null;
   }
+  /** Itself: its values are known. */
   concrete(): ConcreteArray {
     return this;
   }

@@ -2,48 +2,92 @@
 import type { NdArray } from "./array.js";
 import type { DType } from "./dtype.js";
 
+/** An operand of the elementwise functions: an array, or a JS number or boolean (weakly typed, as in JAX). */
 export type ArrayLike = NdArray | number | boolean;
+/** Axes to reduce over: one (negative counts from the end), several, or `null` for all of them. */
 export type Axis = number | readonly number[] | null;
+/** Options of the reductions (`np.sum(x, { axis, keepdims })`), as numpy's. */
 export interface ReduceOptions {
+  /** The axes to reduce (default: all). */
   axis?: Axis;
+  /** Keep the reduced axes as size 1, so the result broadcasts against the input (default false). */
   keepdims?: boolean;
 }
 
+/**
+ * The methods every array offers, the same functions as `np`'s (`x.add(y)` is `np.add(x, y)`), with
+ * numpy broadcasting and dtype promotion.
+ */
 export interface ArrayMethods {
+  /** x + y, elementwise with broadcasting (`np.add`). */
   add(y: ArrayLike): NdArray;
+  /** x - y, elementwise with broadcasting (`np.subtract`). */
   sub(y: ArrayLike): NdArray;
+  /** x * y, elementwise with broadcasting (`np.multiply`). */
   mul(y: ArrayLike): NdArray;
+  /** x / y, true division (integer operands give float32; `np.divide`). */
   div(y: ArrayLike): NdArray;
+  /** x ** y (`np.power`); a JS number exponent is a constant, so the gradient has no log(x) term. */
   pow(y: ArrayLike): NdArray;
+  /** The elementwise maximum, propagating NaN (`np.maximum`). */
   maximum(y: ArrayLike): NdArray;
+  /** The elementwise minimum, propagating NaN (`np.minimum`). */
   minimum(y: ArrayLike): NdArray;
+  /** x == y, elementwise, as a bool array (`np.equal`). */
   equal(y: ArrayLike): NdArray;
+  /** x != y, elementwise, as a bool array (`np.notEqual`). */
   notEqual(y: ArrayLike): NdArray;
+  /** x < y, elementwise, as a bool array (`np.less`). */
   less(y: ArrayLike): NdArray;
+  /** x <= y, elementwise, as a bool array (`np.lessEqual`). */
   lessEqual(y: ArrayLike): NdArray;
+  /** x > y, elementwise, as a bool array (`np.greater`). */
   greater(y: ArrayLike): NdArray;
+  /** x >= y, elementwise, as a bool array (`np.greaterEqual`). */
   greaterEqual(y: ArrayLike): NdArray;
+  /** -x (`np.negative`). */
   neg(): NdArray;
+  /** |x| (`np.abs`). */
   abs(): NdArray;
+  /** e ** x (`np.exp`). */
   exp(): NdArray;
+  /** The natural logarithm (`np.log`). */
   log(): NdArray;
+  /** The square root (`np.sqrt`). */
   sqrt(): NdArray;
+  /** x * x (`np.square`). */
   square(): NdArray;
+  /** The hyperbolic tangent (`np.tanh`). */
   tanh(): NdArray;
+  /** Sum over `axis` (all axes by default; `np.sum`). */
   sum(options?: ReduceOptions): NdArray;
+  /** Mean over `axis` (all axes by default; `np.mean`). */
   mean(options?: ReduceOptions): NdArray;
+  /** Maximum over `axis` (all axes by default; `np.max`). */
   max(options?: ReduceOptions): NdArray;
+  /** Minimum over `axis` (all axes by default; `np.min`). */
   min(options?: ReduceOptions): NdArray;
+  /** Product over `axis` (all axes by default; `np.prod`). */
   prod(options?: ReduceOptions): NdArray;
+  /** Index of the first maximum along `axis`, int32 (of the flattened array by default; `np.argmax`). */
   argmax(options?: { axis?: number; keepdims?: boolean }): NdArray;
+  /** Index of the first minimum along `axis`, int32 (of the flattened array by default; `np.argmin`). */
   argmin(options?: { axis?: number; keepdims?: boolean }): NdArray;
+  /** The same values in a new shape; one dimension may be -1 (`np.reshape`). */
   reshape(shape: readonly number[]): NdArray;
+  /** Permutes the axes; without `axes`, reverses them (`np.transpose`). */
   transpose(axes?: readonly number[]): NdArray;
+  /** Flattens the axes from `startAxis` (default 0) on into one, like `torch.flatten`. */
   flatten(startAxis?: number): NdArray;
+  /** Removes size-1 axes: those in `axis`, or all of them (`np.squeeze`). */
   squeeze(axis?: Axis): NdArray;
+  /** Inserts a size-1 axis at `axis` (`np.expandDims`). */
   expandDims(axis: number): NdArray;
+  /** Broadcasts to `shape` by numpy's rules (`np.broadcastTo`). */
   broadcastTo(shape: readonly number[]): NdArray;
+  /** Converts to `dtype` (float to int truncates toward zero; `np.astype`). */
   astype(dtype: DType): NdArray;
+  /** Matrix product with numpy's matmul rules (`np.matmul`). */
   matmul(y: NdArray): NdArray;
   /** Iterates over the first axis, like numpy (`const [k1, k2] = random.split(key)`). */
   [Symbol.iterator](): Iterator<NdArray>;

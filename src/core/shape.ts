@@ -27,6 +27,7 @@ export function fmtShape(shape: Shape): string {
   return `[${shape.join(",")}]`;
 }
 
+/** Thrown for invalid shapes and axes, and operands whose shapes do not fit (e.g. do not broadcast). */
 export class ShapeError extends Error {
   override name = "ShapeError";
 }

@@ -76,8 +76,11 @@ export class StagingTrace extends Trace {
 }
 
 /** A staged program and the values of its constants (which may be tracers of outer transforms). */
+/** A traced program and the values of its constants (arrays the traced function closed over). */
 export interface StagedProgram {
+  /** The traced program; its leading inputs stand for `consts`. */
   program: Program;
+  /** The non-scalar constants the function captured, in the order of the program's constant inputs. */
   consts: NdArray[];
 }
 

@@ -6,6 +6,7 @@ import { take } from "../ops/indexing.js";
 import { slice } from "../ops/shape.js";
 import { type Key, permutation } from "../random/index.js";
 
+/** Options of `batches`. */
 export interface BatchOptions {
   /** Visit the examples in the order of random.permutation(key, N) (default true); else in order. */
   shuffle?: boolean;
@@ -13,8 +14,11 @@ export interface BatchOptions {
   dropLast?: boolean;
 }
 
+/** One mini-batch: examples and their labels, along the leading axis. */
 export interface Batch {
+  /** The examples (rows of `images`). */
   readonly x: NdArray;
+  /** Their labels (the same rows of `labels`). */
   readonly y: NdArray;
 }
 

@@ -1,4 +1,7 @@
-/** Data loading: MNIST (the bundled digits and IDX files) and shuffled mini-batches. */
+/**
+ * Data loading: MNIST (the bundled digits and IDX files) and shuffled mini-batches.
+ * @module
+ */
 
 export { type Batch, type BatchOptions, batches } from "./batches.js";
 export { load, save } from "./checkpoint.js";

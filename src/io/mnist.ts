@@ -4,6 +4,7 @@
  * `loadBundled` reads the package's JSON files directly (its own JS API shuffles with Math.random, which
  * would make runs irreproducible) and splits them deterministically. `readIdx` parses the IDX format
  * defensively: it returns a typed error instead of throwing, and never allocates more than the file holds.
+ * @module
  */
 import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -15,23 +16,30 @@ import { type DType, isFloat } from "../core/dtype.js";
 
 /** Images NCHW with one channel, labels int32. */
 export interface LabeledImages {
+  /** [N, 1, H, W] pixels. */
   readonly images: NdArray;
+  /** [N] digits 0-9, int32. */
   readonly labels: NdArray;
 }
 
+/** A data set's training and test splits. */
 export interface MnistSplits {
   readonly train: LabeledImages;
   readonly test: LabeledImages;
 }
 
+/** Pixel statistics to normalize with: `(pixel - mean) / std`, as torchvision's Normalize. */
 export interface Normalization {
+  /** Subtracted from every pixel. */
   readonly mean: number;
+  /** Divides every pixel after the mean is subtracted. */
   readonly std: number;
 }
 
 /** The mean and standard deviation of the full MNIST training set (pixels in [0, 1]), as torchvision uses. */
 export const MNIST_NORMALIZATION: Normalization = { mean: 0.1307, std: 0.3081 };
 
+/** How images are prepared: padding, dtype and normalization. */
 export interface ImageOptions {
   /** Zero rows/columns added on every side: 2 (the default) turns 28x28 into the 32x32 LeNet expects. */
   pad?: number;
@@ -44,6 +52,7 @@ export interface ImageOptions {
   normalize?: Normalization;
 }
 
+/** Options of `loadBundled`: the image preparation and the test split's size. */
 export interface BundledOptions extends ImageOptions {
   /** Fraction of each digit's images that go to the test split (0.2 by default). */
   testFraction?: number;
@@ -155,14 +164,19 @@ const IDX_TYPES = {
   14: { name: "float64", bytes: 8 },
 } as const;
 
+/** The element types the IDX format can hold. */
 export type IdxElementType = (typeof IDX_TYPES)[keyof typeof IDX_TYPES]["name"];
 
-/** Magic numbers of the MNIST files: unsigned bytes with 3 dims (images) and 1 dim (labels). */
+/** The magic number of MNIST image files: unsigned bytes with 3 dims. */
 export const IDX_IMAGES_MAGIC = 0x00000803;
+/** The magic number of MNIST label files: unsigned bytes with 1 dim. */
 export const IDX_LABELS_MAGIC = 0x00000801;
 
+/** An array as stored in an IDX file: shape, element type and raw values. */
 export interface IdxArray {
+  /** The dimensions, outermost first. */
   readonly shape: readonly number[];
+  /** The element type (the header's type byte). */
   readonly elementType: IdxElementType;
   /** Row-major values: Uint8Array, Int8Array, Int16Array, Int32Array, Float32Array or Float64Array. */
   readonly data: Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;

@@ -8,6 +8,7 @@
  * Keys are tree paths (`conv1.weight`, `layers.0.bias`). `decode` treats its input as hostile: every
  * malformed file gives a typed `DecodeError` (never an exception, a hang, or an allocation sized by what
  * the header claims rather than by the bytes actually present).
+ * @module
  */
 import * as E from "fp-ts/lib/Either.js";
 import { ConcreteArray, NdArray } from "../core/array.js";
@@ -18,6 +19,7 @@ import { isPlainObject } from "../tree/treedef.js";
 // ---------------------------------------------------------------------------------------------------
 // Errors
 
+/** Why `decode` rejected a file: one kind per way a file can be malformed. */
 export type DecodeErrorKind =
   /** Fewer than 8 bytes, or a header length that points past the end of the file. */
   | "header-length-beyond-file"
@@ -54,8 +56,11 @@ export type DecodeErrorKind =
   /** The file's tensors differ from the template's leaves (a missing or extra key, shape or dtype). */
   | "template-mismatch";
 
+/** A rejected file, as a value (decode never throws on bad input). */
 export interface DecodeError {
+  /** What is wrong, to match on. */
   readonly kind: DecodeErrorKind;
+  /** A readable explanation. */
   readonly message: string;
   /** The tensor (or metadata) key the error is about, when there is one. */
   readonly key?: string;
@@ -159,6 +164,7 @@ const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 // ---------------------------------------------------------------------------------------------------
 // Encoding
 
+/** Options of `encode`. */
 export interface EncodeOptions {
   /** Free-form strings stored under `__metadata__` (as Python's `save_file(..., metadata=...)`). */
   readonly metadata?: Readonly<Record<string, string>>;
@@ -265,6 +271,7 @@ function describeValue(x: unknown): string {
 /** The reference implementation's header limit. */
 export const MAX_HEADER_BYTES = 100_000_000;
 
+/** A decoded file: its tensors and metadata. */
 export interface DecodedFile {
   /** Tensors by key, in header order. */
   readonly tensors: Record<string, NdArray>;

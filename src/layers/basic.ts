@@ -45,6 +45,7 @@ function checkCount(who: string, what: string, n: number, min = 1): void {
     throw new RangeError(`${who}: ${what} must be an integer >= ${min}, got ${n}`);
 }
 
+/** A (height, width) pair, as PyTorch's int-or-tuple arguments. */
 export type Pair = readonly [number, number];
 const pairOf = (v: number | Pair): Pair => (typeof v === "number" ? [v, v] : v);
 /** Python's repr of a tuple of two ints: (5, 5). */
@@ -71,9 +72,12 @@ export const pyBool = (b: boolean): string => (b ? "True" : "False");
 
 /** The parameters of linear and conv2d layers (`bias` absent with `bias: false`). */
 export type WeightAndBias = { weight: NdArray; bias: NdArray };
+/** The parameters of linear and conv2d layers made with `bias: false`. */
 export type WeightOnly = { weight: NdArray };
+/** The parameters of a linear layer: with or without a bias. */
 export type LinearParams = WeightAndBias | WeightOnly;
 
+/** Options of `linear`, as torch.nn.Linear's, plus the initializers. */
 export interface LinearOptions {
   /** Add a learned bias (default true). */
   bias?: boolean;
@@ -137,17 +141,24 @@ export function linear(
 // ---------------------------------------------------------------------------------------------------
 // conv2d
 
+/** The parameters of a conv2d layer: with or without a bias. */
 export type Conv2dParams = LinearParams;
 
+/** Options of `conv2d`, as torch.nn.Conv2d's, plus the initializers. */
 export interface Conv2dOptions {
+  /** The step between windows (default 1). */
   stride?: number | Pair;
   /** Zeros added on both sides: rows top and bottom, columns left and right. */
   padding?: number | Pair;
+  /** The spacing between kernel elements (default 1). */
   dilation?: number | Pair;
   /** Split channels into this many independent groups (inChannels and outChannels must divide). */
   groups?: number;
+  /** Add a learned bias (default true). */
   bias?: boolean;
+  /** Default: PyTorch's kaiming-uniform with a = sqrt(5), i.e. U(-1/sqrt(fanIn), 1/sqrt(fanIn)). */
   weightInit?: Initializer;
+  /** Default: U(-1/sqrt(fanIn), 1/sqrt(fanIn)), fanIn = in/groups * kh * kw. */
   biasInit?: Initializer;
 }
 
@@ -252,6 +263,7 @@ function requireImages(name: string, x: NdArray, ctx: ForwardContext): void {
     throw new ShapeError(`${describeAt(name, ctx.path)}: expected input [N,C,H,W], got ${fmtShape(x.shape)}`);
 }
 
+/** Options of `maxPool2d`, as torch.nn.MaxPool2d's. */
 export interface MaxPool2dOptions {
   /** Default: the kernel size (non-overlapping windows). */
   stride?: number | Pair;
@@ -276,6 +288,7 @@ export function maxPool2d(kernelSize: number | Pair, options: MaxPool2dOptions =
   });
 }
 
+/** Options of `avgPool2d`, as torch.nn.AvgPool2d's. */
 export interface AvgPool2dOptions extends MaxPool2dOptions {
   /** Count padding zeros in the divisor (default true, as torch). */
   countIncludePad?: boolean;
@@ -315,8 +328,11 @@ export function flatten(options: { startAxis?: number; endAxis?: number } = {}):
   });
 }
 
+/** torch.nn.ReLU: max(x, 0). */
 export const relu = (): Layer<null, null> => lambda(reluFn, { name: "relu", repr: "ReLU()" });
+/** torch.nn.Sigmoid: 1 / (1 + exp(-x)). */
 export const sigmoid = (): Layer<null, null> => lambda(sigmoidFn, { name: "sigmoid", repr: "Sigmoid()" });
+/** torch.nn.Tanh. */
 export const tanh = (): Layer<null, null> => lambda(tanhFn, { name: "tanh", repr: "Tanh()" });
 
 /** torch.nn.Softmax along `axis` (default -1). */

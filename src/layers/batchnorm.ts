@@ -13,9 +13,12 @@ import { sqrt, square, stopGradient } from "../ops/unary.js";
 import { pyBool, pyFloat, withLayerContext } from "./basic.js";
 import { defineLayer, describeAt, type FloatDType, type Layer, spec } from "./layer.js";
 
+/** BatchNorm's learned per-channel scale (`weight`, init 1) and shift (`bias`, init 0), PyTorch's names. */
 export type BatchNormParams = { weight: NdArray; bias: NdArray };
+/** BatchNorm's running statistics, per channel (PyTorch's running_mean, init 0, and running_var, init 1). */
 export type BatchNormState = { runningMean: NdArray; runningVar: NdArray };
 
+/** Options of `batchNorm1d` and `batchNorm2d`, as torch.nn.BatchNorm's (statistics are always tracked). */
 export interface BatchNormOptions {
   /** Added to the variance before the square root (default 1e-5). */
   eps?: number;

@@ -41,6 +41,7 @@ export type SequentialParams<Ls extends readonly Layer[]> = {
     Ls[I]
   >;
 };
+/** The state of a sequential: keyed by the index of each child that has state. */
 export type SequentialState<Ls extends readonly Layer[]> = {
   [I in keyof Ls as I extends `${number}` ? (StateOf<Ls[I]> extends Empty ? never : I) : never]: StateOf<
     Ls[I]
@@ -52,6 +53,7 @@ export type BoundLayers<L> = { readonly [K in keyof L]: (x: NdArray) => NdArray 
 
 /** What a `named` forward function receives besides its input. */
 export interface ModelContext {
+  /** Training mode (see ApplyOptions.train). */
   readonly train: boolean;
   /** A key of the model's own (distinct from its children's) in training mode with a key; else undefined. */
   readonly key: Key | undefined;

@@ -1,6 +1,7 @@
 /**
  * `{ init, apply }` layers: the functional form of torch.nn modules, with PyTorch's parameter names,
- * shapes and default initializations. See layer.ts for the Layer type.
+ * shapes and default initializations. See `Layer` for what a layer offers.
+ * @module
  */
 
 export {

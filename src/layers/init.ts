@@ -2,14 +2,17 @@
  * Parameter initializers, as torch.nn.init: each is a function `(key, shape, dtype) => array`.
  * Fans follow PyTorch: for a weight [out, in, ...kernel], fanIn = in * prod(kernel) and
  * fanOut = out * prod(kernel).
+ * @module
  */
 import type { NdArray } from "../core/array.js";
 import { fmtShape } from "../core/shape.js";
 import { full } from "../ops/creation.js";
 import { type Key, normal as normalSample, uniform as uniformSample } from "../random/index.js";
 
+/** The dtypes parameters can have. */
 export type FloatDType = "float32" | "float64";
 
+/** An initializer: a fresh array of `shape` and `dtype` (default float32) drawn with `key`. */
 export type Initializer = (key: Key, shape: readonly number[], dtype?: FloatDType) => NdArray;
 
 /** PyTorch's fan-in and fan-out of a weight of `shape` (at least 2 dims). */
@@ -23,6 +26,7 @@ export function fans(shape: readonly number[], who = "init"): { fanIn: number; f
   return { fanIn: shape[1]! * receptive, fanOut: shape[0]! * receptive };
 }
 
+/** The nonlinearities `calculateGain` knows (torch.nn.init's names, in camelCase). */
 export type Nonlinearity = "linear" | "conv" | "sigmoid" | "tanh" | "relu" | "leakyRelu" | "selu";
 
 /** torch.nn.init.calculate_gain: the recommended scale for a nonlinearity (`param` is leakyRelu's slope). */
@@ -43,6 +47,7 @@ export function calculateGain(nonlinearity: Nonlinearity, param = 0.01): number 
   }
 }
 
+/** Options of `kaimingUniform` and `kaimingNormal`, as torch.nn.init's kaiming_*_ arguments. */
 export interface KaimingOptions {
   /** The negative slope of the leaky ReLU that follows (0 by default, as torch). */
   a?: number;
@@ -112,7 +117,9 @@ export function constant(value: number): Initializer {
   return (_key, shape, dtype = "float32") => full(shape, value, { dtype });
 }
 
+/** All zeros (torch.nn.init.zeros_). */
 export const zeros: Initializer = constant(0);
+/** All ones (torch.nn.init.ones_). */
 export const ones: Initializer = constant(1);
 
 /**

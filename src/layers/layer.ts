@@ -28,11 +28,13 @@ export type ParamTree = ArrayTree;
 /** The shapes a params or state tree must have: the same tree with ShapeDtype leaves. */
 export type SpecTree = ShapeDtype | null | { readonly [name: string]: SpecTree };
 
+/** Options of a layer's `init` and `initState`. */
 export interface InitOptions {
   /** The dtype of parameters and state: float32 (default) or float64. */
   dtype?: FloatDType;
 }
 
+/** Options of a layer's `apply` and `applyWithState`: the mode, as `net.train()` / `net.eval()`, and the key. */
 export interface ApplyOptions {
   /**
    * Training mode: dropout drops and BatchNorm uses (and updates) batch statistics. Default false
@@ -45,17 +47,26 @@ export interface ApplyOptions {
 
 /** What a layer's forward function receives besides its inputs. */
 export interface ForwardContext {
+  /** Training mode (see ApplyOptions.train). */
   readonly train: boolean;
+  /** The key for this layer's randomness, if one was given. */
   readonly key: Key | undefined;
   /** Where the layer sits in the model (`conv1`, `0`, `block.2`), "" at the top; used in error messages. */
   readonly path: string;
 }
 
+/** A forward pass's result: the output and the layer's new state. */
 export interface LayerOutput<S> {
+  /** The output. */
   readonly y: NdArray;
+  /** The new state (the old one when nothing changed; null for stateless layers). */
   readonly state: S;
 }
 
+/**
+ * A layer: the functional form of a torch.nn.Module. It holds no parameters; `init` makes a parameter tree
+ * `P` (and `initState` a state tree `S`), and `apply(params, x)` computes the output purely.
+ */
 export interface Layer<P extends ParamTree = ParamTree, S extends ParamTree = ParamTree> {
   /** A short description for error messages, e.g. `conv2d 1->6, k=5`. */
   readonly name: string;
@@ -83,18 +94,28 @@ export interface Layer<P extends ParamTree = ParamTree, S extends ParamTree = Pa
   applyWithState(params: P, state: S, x: NdArray, options?: ApplyOptions): LayerOutput<S>;
 }
 
+/** The parameter tree type of a layer type (`ParamsOf<typeof model>`). */
 export type ParamsOf<L> = L extends Layer<infer P, ParamTree> ? P : never;
+/** The state tree type of a layer type. */
 export type StateOf<L> = L extends Layer<ParamTree, infer S> ? S : never;
 
+/** What `defineLayer` builds a layer from; the checks, defaults and `apply` are derived from it. */
 export interface LayerDefinition<P extends ParamTree, S extends ParamTree> {
+  /** A short description for error messages (Layer.name). */
   name: string;
+  /** PyTorch's one-line repr (Layer.repr). */
   repr: string;
+  /** Named sub-layers, in order (containers only). */
   children?: readonly (readonly [string, Layer])[];
+  /** The shapes of the parameters `init` returns, for `dtype`. */
   paramSpec(dtype: FloatDType): SpecTree;
+  /** Fresh parameters of `dtype`, from `key`. */
   init(key: Key, dtype: FloatDType): P;
   /** Stateful layers give both; stateless ones neither (their state is null). */
   stateSpec?(dtype: FloatDType): SpecTree;
+  /** Fresh state of `dtype` (with stateSpec). */
   initState?(dtype: FloatDType): S;
+  /** The computation: the output and the new state, for checked params and state. */
   forward(params: P, state: S, x: NdArray, ctx: ForwardContext): LayerOutput<S>;
 }
 

@@ -31,6 +31,7 @@ export function relu(x: NdArray): NdArray {
 /** The logistic function 1 / (1 + exp(-x)), without overflow. */
 export const sigmoid = sigmoidOp;
 
+/** The hyperbolic tangent (the same function as `np.tanh`). */
 export const tanh = tanhOp;
 
 /** x * sigmoid(x) (also called swish). */
@@ -38,9 +39,11 @@ export function silu(x: NdArray): NdArray {
   return multiply(x, sigmoidOp(x));
 }
 
+/** Options of `softplus`, as torch.nn.functional.softplus. */
 export interface SoftplusOptions {
+  /** The sharpness: softplus(x) = log(1 + exp(beta * x)) / beta (default 1). */
   beta?: number;
-  /** Above `beta * x > threshold` the result is x itself (PyTorch's linear regime). */
+  /** Where `beta * x > threshold` the result is x itself (PyTorch's linear regime; default 20). */
   threshold?: number;
 }
 
@@ -55,6 +58,7 @@ export function softplus(x: NdArray, options: SoftplusOptions = {}): NdArray {
   return where(greater(z, threshold), x, beta === 1 ? stable : divide(stable, beta));
 }
 
+/** Options of `gelu`, as torch.nn.functional.gelu. */
 export interface GeluOptions {
   /** 'none': exact, with erf (the default); 'tanh': the tanh approximation. */
   approximate?: "none" | "tanh";
@@ -88,9 +92,11 @@ export function elu(x: NdArray, options: { alpha?: number } = {}): NdArray {
   return where(positive, x, alpha === 1 ? negativePart : multiply(negativePart, alpha));
 }
 
+/** Options of `logsumexp`. */
 export interface LogSumExpOptions {
   /** Axes to reduce (all by default). */
   axis?: Axis;
+  /** Keep the reduced axes as size 1 (default false). */
   keepdims?: boolean;
 }
 

@@ -29,7 +29,9 @@ import { logSoftmax } from "./activations.js";
 /** How per-element losses are combined: averaged (the default), summed, or returned as they are. */
 export type Reduction = "mean" | "sum" | "none";
 
+/** The `reduction` option of every loss. */
 export interface ReductionOptions {
+  /** 'mean' (the default, as PyTorch), 'sum', or 'none' for the per-element losses. */
   reduction?: Reduction;
 }
 
@@ -104,11 +106,13 @@ export function smoothL1Loss(
 // ---------------------------------------------------------------------------------------------------
 // classification
 
+/** Options of the losses on class-index targets (`nllLoss`, `crossEntropy`). */
 export interface ClassTargetOptions extends ReductionOptions {
   /** Targets equal to this are skipped (and not counted by 'mean'); PyTorch's default -100. */
   ignoreIndex?: number;
 }
 
+/** Options of `crossEntropy`, as torch.nn.functional.cross_entropy's. */
 export interface CrossEntropyOptions extends ClassTargetOptions {
   /** Mixes the target with the uniform distribution: (1 - s) * target + s / C (PyTorch's definition). */
   labelSmoothing?: number;
@@ -229,6 +233,7 @@ export function crossEntropy(logits: NdArray, target: NdArray, options: CrossEnt
   return reduceKept(op, where(kept, loss, 0), kept, options.reduction);
 }
 
+/** Options of `binaryCrossEntropyWithLogits`, as torch.nn.functional.binary_cross_entropy_with_logits's. */
 export interface BinaryCrossEntropyWithLogitsOptions extends ReductionOptions {
   /** Weight of the positive term, broadcast against the last (class) axis, as PyTorch's pos_weight. */
   posWeight?: ArrayLike;

@@ -99,6 +99,7 @@ export const powPrim: ElementwisePrimitive = elementwisePrimitive({
   },
 });
 
+/** Parameters of the pow_scalar primitive: the constant exponent. */
 export interface PowScalarParams {
   exponent: number;
 }
@@ -237,6 +238,7 @@ export const selectPrim: ElementwisePrimitive = elementwisePrimitive({
   },
 });
 
+/** Parameters of the convert primitive: the target dtype. */
 export interface ConvertParams {
   dtype: DType;
 }
@@ -297,19 +299,26 @@ function binary(
   return prim.bind1([broadcastTo(a, shape), broadcastTo(b, shape)], P);
 }
 
+/** x + y, elementwise with numpy broadcasting and dtype promotion (bool operands add as int32). */
 export const add = (x: ArrayLike, y: ArrayLike): NdArray => binary(addPrim, "add", x, y, "numeric");
+/** x - y, elementwise with numpy broadcasting and dtype promotion. */
 export const subtract = (x: ArrayLike, y: ArrayLike): NdArray => binary(subPrim, "subtract", x, y, "numeric");
+/** x * y, elementwise with numpy broadcasting and dtype promotion. */
 export const multiply = (x: ArrayLike, y: ArrayLike): NdArray => binary(mulPrim, "multiply", x, y, "numeric");
 /** True division: integer operands give float32. */
 export const divide = (x: ArrayLike, y: ArrayLike): NdArray => binary(divPrim, "divide", x, y, "float");
+/** floor(x / y), as numpy's `//`: integer operands give an integer result. */
 export const floorDivide = (x: ArrayLike, y: ArrayLike): NdArray => {
   const q = divide(x, y);
   const f = floorPrim.bind1([q], P);
   const [a] = promoteOperands("floorDivide", [x, y]);
   return isFloat(a!.dtype) ? f : astype(f, a!.dtype);
 };
+/** The elementwise maximum with numpy broadcasting; NaN propagates (numpy maximum). On ties the gradient is split evenly. */
 export const maximum = (x: ArrayLike, y: ArrayLike): NdArray => binary(maxPrim, "maximum", x, y, "numeric");
+/** The elementwise minimum with numpy broadcasting; NaN propagates (numpy minimum). On ties the gradient is split evenly. */
 export const minimum = (x: ArrayLike, y: ArrayLike): NdArray => binary(minPrim, "minimum", x, y, "numeric");
+/** The arctangent of x / y in radians, the quadrant from both signs (numpy arctan2, `Math.atan2`). */
 export const atan2 = (x: ArrayLike, y: ArrayLike): NdArray => binary(atan2Prim, "atan2", x, y, "float");
 /** C-style remainder (sign of the dividend). */
 export const rem = (x: ArrayLike, y: ArrayLike): NdArray => binary(remPrim, "rem", x, y, "numeric");
@@ -331,16 +340,25 @@ export function power(x: ArrayLike, y: ArrayLike): NdArray {
   return binary(powPrim, "power", x, y, "float");
 }
 
+/** x == y, elementwise, as a bool array. */
 export const equal = (x: ArrayLike, y: ArrayLike): NdArray => binary(equalPrim, "equal", x, y);
+/** x != y, elementwise, as a bool array. */
 export const notEqual = (x: ArrayLike, y: ArrayLike): NdArray => binary(notEqualPrim, "notEqual", x, y);
+/** x < y, elementwise, as a bool array. */
 export const less = (x: ArrayLike, y: ArrayLike): NdArray => binary(lessPrim, "less", x, y);
+/** x <= y, elementwise, as a bool array. */
 export const lessEqual = (x: ArrayLike, y: ArrayLike): NdArray => binary(lessEqualPrim, "lessEqual", x, y);
+/** x > y, elementwise, as a bool array. */
 export const greater = (x: ArrayLike, y: ArrayLike): NdArray => binary(greaterPrim, "greater", x, y);
+/** x >= y, elementwise, as a bool array. */
 export const greaterEqual = (x: ArrayLike, y: ArrayLike): NdArray =>
   binary(greaterEqualPrim, "greaterEqual", x, y);
+/** x AND y, elementwise (operands converted to bool: nonzero is true). */
 export const logicalAnd = (x: ArrayLike, y: ArrayLike): NdArray =>
   binary(andPrim, "logicalAnd", x, y, "bool");
+/** x OR y, elementwise (operands converted to bool: nonzero is true). */
 export const logicalOr = (x: ArrayLike, y: ArrayLike): NdArray => binary(orPrim, "logicalOr", x, y, "bool");
+/** x XOR y, elementwise (operands converted to bool: nonzero is true). */
 export const logicalXor = (x: ArrayLike, y: ArrayLike): NdArray =>
   binary(xorPrim, "logicalXor", x, y, "bool");
 
@@ -367,7 +385,11 @@ export function astype(x: NdArray, dtype: DType): NdArray {
   return convertPrim.bind1([x], { dtype });
 }
 
+/** Alias of `subtract`. */
 export const sub = subtract;
+/** Alias of `multiply`. */
 export const mul = multiply;
+/** Alias of `divide`. */
 export const div = divide;
+/** Alias of `power`. */
 export const pow = power;

@@ -13,10 +13,14 @@ import type { ArrayLike as ArrayLikeValue } from "../core/methods-types.js";
 import { checkShape, fmtShape, ShapeError, sizeOf } from "../core/shape.js";
 import { broadcastInDimPrim } from "./layout.js";
 
+/** Nested JS arrays of numbers or booleans (`[[1, 2], [3, 4]]`), as `np.array` takes them. */
 export type NestedNumbers = number | boolean | readonly NestedNumbers[];
 
+/** Options of `np.array`. */
 export interface ArrayOptions {
+  /** The shape to give the values (their count must match): for a flat list or a typed array. */
   shape?: readonly number[];
+  /** The element type (default: the typed array's, else float32 for numbers and bool for booleans). */
   dtype?: DType;
 }
 
@@ -132,22 +136,27 @@ export function full(
   return broadcastInDimPrim.bind1([s], { shape: [...shape], broadcastDimensions: [] });
 }
 
+/** An array of `shape` filled with zeros (float32 unless `dtype` says otherwise). */
 export function zeros(shape: readonly number[], options: { dtype?: DType } = {}): NdArray {
   return full(shape, 0, { dtype: options.dtype ?? "float32" });
 }
 
+/** An array of `shape` filled with ones (float32 unless `dtype` says otherwise). */
 export function ones(shape: readonly number[], options: { dtype?: DType } = {}): NdArray {
   return full(shape, 1, { dtype: options.dtype ?? "float32" });
 }
 
+/** Zeros of the shape of `x`, and its dtype unless `dtype` says otherwise. */
 export function zerosLike(x: NdArray, options: { dtype?: DType } = {}): NdArray {
   return full(x.shape, 0, { dtype: options.dtype ?? x.dtype });
 }
 
+/** Ones of the shape of `x`, and its dtype unless `dtype` says otherwise. */
 export function onesLike(x: NdArray, options: { dtype?: DType } = {}): NdArray {
   return full(x.shape, 1, { dtype: options.dtype ?? x.dtype });
 }
 
+/** `value` in the shape of `x`, and its dtype unless `dtype` says otherwise. */
 export function fullLike(x: NdArray, value: number | boolean, options: { dtype?: DType } = {}): NdArray {
   return full(x.shape, value, { dtype: options.dtype ?? x.dtype });
 }

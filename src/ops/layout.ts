@@ -243,7 +243,7 @@ export function broadcastTo(x: NdArray, shape: readonly number[]): NdArray {
   });
 }
 
-/** Broadcasts arrays against each other (numpy rules). */
+/** Broadcasts arrays against each other (numpy rules); `op` names the caller in error messages. */
 export function broadcastArrays(op: string, ...xs: NdArray[]): NdArray[] {
   const shape = broadcastShapes(op, ...xs.map((x) => x.shape));
   return xs.map((x) => broadcastTo(x, shape));
@@ -252,6 +252,7 @@ export function broadcastArrays(op: string, ...xs: NdArray[]): NdArray[] {
 // ---------------------------------------------------------------------------------------------------
 // squeeze, expandDims, flatten
 
+/** Removes size-1 axes: those in `axis` (each must have size 1), or all of them by default. */
 export function squeeze(x: NdArray, axis?: Axis): NdArray {
   const axes =
     axis === undefined || axis === null

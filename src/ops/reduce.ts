@@ -251,6 +251,7 @@ export function sum(x: NdArray, options?: ReduceOptions): NdArray {
   return reduceWith(reduceSumPrim, "sum", x.dtype === "bool" ? astype(x, "int32") : x, options);
 }
 
+/** Arithmetic mean over `axis` (all axes by default); integer and bool input gives float32. */
 export function mean(x: NdArray, options: ReduceOptions = {}): NdArray {
   const axes = normalizeAxes("mean", options.axis, x.ndim);
   const count = sizeOf(axes.map((a) => x.shape[a]!));
@@ -258,11 +259,16 @@ export function mean(x: NdArray, options: ReduceOptions = {}): NdArray {
   return div(sum(xf, options), count);
 }
 
+/**
+ * Maximum over `axis` (all axes by default); throws on an empty reduction. The gradient is split evenly
+ * among tied maxima (as torch.amax and JAX).
+ */
 export function max(x: NdArray, options?: ReduceOptions): NdArray {
   checkNonEmpty("max", x, options);
   return reduceWith(reduceMaxPrim, "max", x, options);
 }
 
+/** Minimum over `axis` (all axes by default); as `max`, for the smallest values. */
 export function min(x: NdArray, options?: ReduceOptions): NdArray {
   checkNonEmpty("min", x, options);
   return reduceWith(reduceMinPrim, "min", x, options);
@@ -277,14 +283,17 @@ function checkNonEmpty(op: string, x: NdArray, options: ReduceOptions = {}): voi
   }
 }
 
+/** Product over `axis` (all axes by default). bool products are int32. */
 export function prod(x: NdArray, options?: ReduceOptions): NdArray {
   return reduceWith(reduceProdPrim, "prod", x.dtype === "bool" ? astype(x, "int32") : x, options);
 }
 
+/** Whether any element over `axis` is true (nonzero), as a bool array. */
 export function any(x: NdArray, options?: ReduceOptions): NdArray {
   return reduceWith(reduceOrPrim, "any", x.dtype === "bool" ? x : astype(x, "bool"), options);
 }
 
+/** Whether every element over `axis` is true (nonzero), as a bool array. */
 export function all(x: NdArray, options?: ReduceOptions): NdArray {
   return reduceWith(reduceAndPrim, "all", x.dtype === "bool" ? x : astype(x, "bool"), options);
 }
@@ -301,6 +310,7 @@ export function variance(x: NdArray, options: ReduceOptions & { ddof?: number } 
   );
 }
 
+/** Standard deviation: the square root of `variance` with the same `ddof` (0 by default, as numpy). */
 export function std(x: NdArray, options: ReduceOptions & { ddof?: number } = {}): NdArray {
   return sqrt(variance(x, options));
 }
@@ -331,6 +341,7 @@ export function argmax(x: NdArray, options?: { axis?: number; keepdims?: boolean
   return argReduce(argmaxPrim, "argmax", x, options);
 }
 
+/** Index of the first minimum along `axis` (of the flattened array when no axis is given), int32. */
 export function argmin(x: NdArray, options?: { axis?: number; keepdims?: boolean }): NdArray {
   return argReduce(argminPrim, "argmin", x, options);
 }

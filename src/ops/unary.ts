@@ -158,30 +158,54 @@ export const stopGradientPrim: ElementwisePrimitive = elementwisePrimitive({
 const toFloat = (x: NdArray): NdArray => (isFloat(x.dtype) ? x : astype(x, "float32"));
 const numeric = (x: NdArray): NdArray => (x.dtype === "bool" ? astype(x, "int32") : x);
 
+/** -x, elementwise (bool input as int32). */
 export const negative = (x: NdArray): NdArray => negPrim.bind1([numeric(x)], {});
+/** |x|, elementwise; its derivative at 0 is 0, as PyTorch's. */
 export const abs = (x: NdArray): NdArray => absPrim.bind1([numeric(x)], {});
+/** -1, 0 or 1 by the sign of each element (bool input as int32). */
 export const sign = (x: NdArray): NdArray => signPrim.bind1([numeric(x)], {});
+/** e ** x, elementwise (integer input gives float32, as for the other float-valued functions). */
 export const exp = (x: NdArray): NdArray => expPrim.bind1([toFloat(x)], {});
+/** exp(x) - 1, accurate for small x. */
 export const expm1 = (x: NdArray): NdArray => expm1Prim.bind1([toFloat(x)], {});
+/** The natural logarithm, elementwise. */
 export const log = (x: NdArray): NdArray => logPrim.bind1([toFloat(x)], {});
+/** log(1 + x), accurate for small x. */
 export const log1p = (x: NdArray): NdArray => log1pPrim.bind1([toFloat(x)], {});
+/** The square root, elementwise. */
 export const sqrt = (x: NdArray): NdArray => sqrtPrim.bind1([toFloat(x)], {});
+/** 1 / sqrt(x), elementwise. */
 export const rsqrt = (x: NdArray): NdArray => rsqrtPrim.bind1([toFloat(x)], {});
+/** The sine (radians), elementwise. */
 export const sin = (x: NdArray): NdArray => sinPrim.bind1([toFloat(x)], {});
+/** The cosine (radians), elementwise. */
 export const cos = (x: NdArray): NdArray => cosPrim.bind1([toFloat(x)], {});
+/** The tangent (radians), elementwise. */
 export const tan = (x: NdArray): NdArray => tanPrim.bind1([toFloat(x)], {});
+/** The hyperbolic tangent, elementwise. */
 export const tanh = (x: NdArray): NdArray => tanhPrim.bind1([toFloat(x)], {});
+/** The arctangent (radians), elementwise. */
 export const atan = (x: NdArray): NdArray => atanPrim.bind1([toFloat(x)], {});
+/** The Gauss error function, elementwise. */
 export const erf = (x: NdArray): NdArray => erfPrim.bind1([toFloat(x)], {});
+/** The logistic sigmoid 1 / (1 + exp(-x)), elementwise, without overflow for large |x|. */
 export const sigmoid = (x: NdArray): NdArray => logisticPrim.bind1([toFloat(x)], {});
+/** Rounds down, elementwise (integer input is returned as is). */
 export const floor = (x: NdArray): NdArray => (isFloat(x.dtype) ? floorPrim.bind1([x], {}) : x);
+/** Rounds up, elementwise (integer input is returned as is). */
 export const ceil = (x: NdArray): NdArray => (isFloat(x.dtype) ? ceilPrim.bind1([x], {}) : x);
+/** Rounds to the nearest integer, halves to even as numpy (integer input is returned as is). */
 export const round = (x: NdArray): NdArray => (isFloat(x.dtype) ? roundPrim.bind1([x], {}) : x);
+/** Whether each element is NaN, as a bool array. */
 export const isnan = (x: NdArray): NdArray => isNanPrim.bind1([numeric(x)], {});
+/** Whether each element is finite (not NaN or ±Infinity), as a bool array. */
 export const isfinite = (x: NdArray): NdArray => isFinitePrim.bind1([numeric(x)], {});
+/** NOT x, elementwise (input converted to bool: nonzero is true). */
 export const logicalNot = (x: NdArray): NdArray =>
   logicalNotPrim.bind1([x.dtype === "bool" ? x : astype(x, "bool")], {});
+/** x * x, elementwise. */
 export const square = (x: NdArray): NdArray => mul(x, x);
+/** 1 / x, elementwise (integer input gives float32). */
 export const reciprocal = (x: NdArray): NdArray => div(1, x);
 /** The value of x, with a zero derivative: gradients do not flow through it. */
 export const stopGradient = (x: NdArray): NdArray => stopGradientPrim.bind1([x], {});

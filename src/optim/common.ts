@@ -14,7 +14,12 @@ import { isSchedule, type LearningRate } from "./schedules.js";
  * `applyUpdates`) and the next state. Nothing is mutated; the state is a plain tree of arrays.
  */
 export interface GradientTransformation<S = unknown> {
+  /** The initial state for a parameter tree (moments start at zero, the step count at 0). */
   init<T>(params: T): S;
+  /**
+   * The updates for `grads` (a tree of the parameters' structure) and the next state; `params` is needed
+   * only by transformations that read them (weight decay).
+   */
   update<T>(grads: T, state: S, params?: T): [T, S];
 }
 

@@ -1,6 +1,7 @@
 /**
  * Optimizers as pure gradient transformations (optax's design, torch.optim's names and update rules):
  * `const [updates, state2] = opt.update(grads, state, params); params = optim.applyUpdates(params, updates)`.
+ * @module
  */
 export type { GradientTransformation } from "./common.js";
 export {

@@ -40,19 +40,28 @@ function leavesOrNull(tree: unknown, count: number): (NdArray | null)[] {
 // ---------------------------------------------------------------------------------------------------
 // SGD
 
+/** Options of `sgd`, as torch.optim.SGD's. */
 export interface SgdOptions {
+  /** The learning rate, or a schedule of the step count (required, as in torch). */
   lr: LearningRate;
+  /** Momentum factor (default 0: plain SGD). */
   momentum?: number;
+  /** Dampening of the momentum's gradient term (default 0). */
   dampening?: number;
+  /** Nesterov momentum (default false; needs momentum > 0 and dampening 0). */
   nesterov?: boolean;
+  /** L2 penalty added to the gradient (default 0). */
   weightDecay?: number;
 }
 
+/** The hyperparameters recorded in an SGD state (scalar arrays; lr null when it is a schedule). */
 export type SgdHyperparams = HyperparamRecord<"lr" | "momentum" | "dampening" | "nesterov" | "weightDecay">;
 
+/** The state of `sgd`. */
 export interface SgdState {
   /** Updates done so far (int32 scalar). */
   count: NdArray;
+  /** The configuration, recorded so a checkpoint says what produced it (updates do not read it). */
   hyperparams: SgdHyperparams;
   /** PyTorch's momentum_buffer per parameter; null without momentum. */
   momentumBuffer: unknown;
@@ -119,18 +128,28 @@ export function sgd(options: SgdOptions): GradientTransformation<SgdState> {
 // ---------------------------------------------------------------------------------------------------
 // Adam, AdamW
 
+/** Options of `adam` and `adamw`, as torch.optim.Adam's and AdamW's. */
 export interface AdamOptions {
+  /** The learning rate, or a schedule of the step count (default 1e-3). */
   lr?: LearningRate;
+  /** Decay rates of the first and second moments (default [0.9, 0.999]). */
   betas?: readonly [number, number];
+  /** Added to the denominator for numerical stability (default 1e-8). */
   eps?: number;
+  /** adam: L2 penalty added to the gradient (default 0); adamw: decoupled weight decay (default 1e-2). */
   weightDecay?: number;
+  /** Use the running maximum of the second moment (AMSGrad; default false). */
   amsgrad?: boolean;
 }
 
+/** The hyperparameters recorded in an Adam state (scalar arrays; lr null when it is a schedule). */
 export type AdamHyperparams = HyperparamRecord<"lr" | "betas" | "eps" | "weightDecay" | "amsgrad">;
 
+/** The state of `adam` and `adamw`. */
 export interface AdamState {
+  /** Updates done so far (int32 scalar). */
   count: NdArray;
+  /** The configuration, recorded so a checkpoint says what produced it (updates do not read it). */
   hyperparams: AdamHyperparams;
   /** First moment (exp_avg). */
   expAvg: unknown;
@@ -244,22 +263,34 @@ export function adamw(options: AdamOptions = {}): GradientTransformation<AdamSta
 // ---------------------------------------------------------------------------------------------------
 // RMSprop
 
+/** Options of `rmsprop`, as torch.optim.RMSprop's. */
 export interface RmspropOptions {
+  /** The learning rate, or a schedule of the step count (default 1e-2). */
   lr?: LearningRate;
+  /** Smoothing constant of the squared-gradient average (default 0.99). */
   alpha?: number;
+  /** Added to the denominator for numerical stability (default 1e-8). */
   eps?: number;
+  /** L2 penalty added to the gradient (default 0). */
   weightDecay?: number;
+  /** Momentum factor (default 0). */
   momentum?: number;
+  /** Normalize by the estimated variance of the gradient instead of its second moment (default false). */
   centered?: boolean;
 }
 
+/** The hyperparameters recorded in an RMSprop state (scalar arrays; lr null when it is a schedule). */
 export type RmspropHyperparams = HyperparamRecord<
   "lr" | "alpha" | "eps" | "weightDecay" | "momentum" | "centered"
 >;
 
+/** The state of `rmsprop`. */
 export interface RmspropState {
+  /** Updates done so far (int32 scalar). */
   count: NdArray;
+  /** The configuration, recorded so a checkpoint says what produced it (updates do not read it). */
   hyperparams: RmspropHyperparams;
+  /** Running average of the squared gradient (square_avg). */
   squareAvg: unknown;
   /** Running mean of the gradient; null unless centered. */
   gradAvg: unknown;
@@ -350,20 +381,30 @@ export function rmsprop(options: RmspropOptions = {}): GradientTransformation<Rm
 // ---------------------------------------------------------------------------------------------------
 // Adagrad
 
+/** Options of `adagrad`, as torch.optim.Adagrad's. */
 export interface AdagradOptions {
+  /** The learning rate, or a schedule of the step count (default 1e-2). */
   lr?: LearningRate;
+  /** Learning-rate decay per step (default 0). */
   lrDecay?: number;
+  /** L2 penalty added to the gradient (default 0). */
   weightDecay?: number;
+  /** Starting value of the sum of squared gradients (default 0). */
   initialAccumulatorValue?: number;
+  /** Added to the denominator for numerical stability (default 1e-10). */
   eps?: number;
 }
 
+/** The hyperparameters recorded in an Adagrad state (scalar arrays; lr null when it is a schedule). */
 export type AdagradHyperparams = HyperparamRecord<
   "lr" | "lrDecay" | "weightDecay" | "initialAccumulatorValue" | "eps"
 >;
 
+/** The state of `adagrad`. */
 export interface AdagradState {
+  /** Updates done so far (int32 scalar). */
   count: NdArray;
+  /** The configuration, recorded so a checkpoint says what produced it (updates do not read it). */
   hyperparams: AdagradHyperparams;
   /** The running sum of squared gradients (state_sum). */
   sum: unknown;

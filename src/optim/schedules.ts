@@ -3,10 +3,12 @@
  * updates done so far (0 for the first update) to a value. Each is both a JS function of a number and,
  * through `onArray`, the same formula in array ops on the optimizer's int32 step count, so an optimizer
  * using it still traces under jit. JS and array forms compute in float64 with the same operations.
+ * @module
  */
 import type { NdArray } from "../core/array.js";
 import * as np from "../np.js";
 
+/** A learning-rate schedule: a function of the step count, with the same formula on arrays for tracing. */
 export interface Schedule {
   /** The value at `step` (updates done before this one). */
   (step: number): number;
@@ -17,6 +19,7 @@ export interface Schedule {
 /** A learning rate: a number, a `Schedule`, or any JS function of the step (evaluated only when not tracing). */
 export type LearningRate = number | Schedule | ((step: number) => number);
 
+/** Whether `x` is a Schedule (a function with an `onArray` form), as opposed to a plain JS function. */
 export function isSchedule(x: unknown): x is Schedule {
   return typeof x === "function" && typeof (x as { onArray?: unknown }).onArray === "function";
 }
@@ -60,7 +63,9 @@ export function constant(value: number): Schedule {
   );
 }
 
+/** Options of `stepDecay`. */
 export interface StepDecayOptions {
+  /** The value at step 0. */
   init: number;
   /** Steps between decays. */
   stepSize: number;
@@ -80,8 +85,11 @@ export function stepDecay({ init, stepSize, gamma = 0.1 }: StepDecayOptions): Sc
   );
 }
 
+/** Options of `exponentialDecay`, as optax's exponential_decay. */
 export interface ExponentialDecayOptions {
+  /** The value at step 0. */
   init: number;
+  /** The factor the value is multiplied by every `transitionSteps` steps. */
   decayRate: number;
   /** Steps over which the value is multiplied by `decayRate`. */
   transitionSteps: number;
@@ -123,8 +131,11 @@ export function exponentialDecay(options: ExponentialDecayOptions): Schedule {
   );
 }
 
+/** Options of `cosineDecay`, as optax's cosine_decay_schedule. */
 export interface CosineDecayOptions {
+  /** The value at step 0. */
   init: number;
+  /** Steps over which the value decays (constant afterwards). */
   decaySteps: number;
   /** The final value as a fraction of init. Default 0. */
   alpha?: number;
@@ -149,9 +160,13 @@ export function cosineDecay({ init, decaySteps, alpha = 0 }: CosineDecayOptions)
   );
 }
 
+/** Options of `linearSchedule`, as optax's linear_schedule. */
 export interface LinearScheduleOptions {
+  /** The value before the transition. */
   init: number;
+  /** The value after it. */
   end: number;
+  /** The length of the transition in steps. */
   transitionSteps: number;
   /** Steps before the transition starts. Default 0. */
   transitionBegin?: number;
@@ -181,10 +196,13 @@ export function linearSchedule({
   );
 }
 
+/** Options of `linearWarmup`. */
 export interface LinearWarmupOptions {
   /** Value at step 0. Default 0. */
   init?: number;
+  /** The value reached at `warmupSteps` and kept after. */
   peak: number;
+  /** The length of the warm-up in steps. */
   warmupSteps: number;
 }
 
@@ -193,10 +211,13 @@ export function linearWarmup({ init = 0, peak, warmupSteps }: LinearWarmupOption
   return linearSchedule({ init, end: peak, transitionSteps: warmupSteps });
 }
 
+/** Options of `warmupCosineDecay`, as optax's warmup_cosine_decay_schedule. */
 export interface WarmupCosineDecayOptions {
   /** Value at step 0. Default 0. */
   init?: number;
+  /** The value reached at the end of the warm-up. */
   peak: number;
+  /** The length of the warm-up in steps. */
   warmupSteps: number;
   /** Total steps including warm-up, as optax. */
   decaySteps: number;

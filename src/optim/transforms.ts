@@ -76,6 +76,7 @@ export function scale(factor: number): GradientTransformation<null> {
   };
 }
 
+/** The state of transformations that only count updates (e.g. `scaleByLearningRate`, for its schedule). */
 export interface CountState {
   /** Updates done so far (int32 scalar). */
   count: NdArray;

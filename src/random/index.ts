@@ -1,6 +1,7 @@
 /**
  * Explicit, counter-based randomness (threefry2x32, as JAX): `random.key(seed)`, `random.split(key)`,
  * `random.foldIn(key, data)`, and samplers that take a key. The same key always gives the same numbers.
+ * @module
  */
 export { bits, foldIn, type Key, key, split } from "./keys.js";
 export {
@@ -20,6 +21,6 @@ export {
   type UniformOptions,
   uniform,
 } from "./samplers.js";
-export { sortByKey, sortByKeyPrim } from "./sort.js";
-export { erfInv, erfInvPrim, erfinv as erfinvScalar } from "./special.js";
-export { foldInPrim, randomBitsPrim, threefry2x32 } from "./threefry.js";
+export { sortByKey } from "./sort.js";
+export { erfInv, erfinv as erfinvScalar } from "./special.js";
+export { threefry2x32 } from "./threefry.js";

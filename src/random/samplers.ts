@@ -79,11 +79,13 @@ function unitFloats(key: Key, shape: readonly number[], dtype: DType): NdArray {
   return np.sum(np.multiply(np.floor(np.multiply(words, keep)), place), { axis: 0 });
 }
 
+/** Options of `uniform`. */
 export interface UniformOptions {
   /** Inclusive lower bound (number or array broadcastable to the shape). Default 0. */
   minval?: Bound;
   /** Exclusive upper bound. Default 1. */
   maxval?: Bound;
+  /** float32 (default) or float64. */
   dtype?: DType;
 }
 
@@ -100,7 +102,9 @@ export function uniform(key: Key, shape: readonly number[] = [], options: Unifor
   return np.maximum(minval, np.add(np.multiply(floats, np.subtract(maxval, minval)), minval));
 }
 
+/** Options of the float samplers (`normal`, `gumbel`, `exponential`, ...). */
 export interface FloatOptions {
+  /** float32 (default) or float64. */
   dtype?: DType;
 }
 
@@ -197,7 +201,9 @@ function intBound(name: string, x: Bound): [NdArray, boolean] {
   return [np.astype(x, "int32"), false];
 }
 
+/** Options of `randint`. */
 export interface IntOptions {
+  /** Only int32 (the default) is supported. */
   dtype?: DType;
 }
 
@@ -257,6 +263,7 @@ export function exponential(key: Key, shape: readonly number[] = [], options: Fl
   return np.negative(np.log1p(np.negative(uniform(key, shape, { dtype }))));
 }
 
+/** Options of `categorical`. */
 export interface CategoricalOptions {
   /** The axis of `logits` holding the categories. Default -1. */
   axis?: number;
@@ -338,6 +345,7 @@ export function permutation(key: Key, x: number | NdArray, options: { axis?: num
   return np.take(x, shuffle(key, np.arange(x.shape[axis]!), 0), { axis });
 }
 
+/** Options of `choice`, as jax.random.choice's. */
 export interface ChoiceOptions {
   /** The sample shape. Default [] (one draw). */
   shape?: readonly number[];
@@ -345,6 +353,7 @@ export interface ChoiceOptions {
   replace?: boolean;
   /** Probabilities of the entries (1-D, summing to 1); with replace: false this is not supported. */
   p?: NdArray;
+  /** The axis of an array `a` to draw entries along (default 0). */
   axis?: number;
 }
 

@@ -7,6 +7,7 @@ import { fmtShape, type Shape, shapeEquals } from "../core/shape.js";
 import { firstDifference, flatten, leafPaths } from "../tree/treedef.js";
 import { formatIndex, formatNumber, formatSetting, formatShort, joinLeafPath } from "./format.js";
 
+/** Options of `assertAllClose`: the tolerances and how the message reads. */
 export interface AllCloseOptions {
   /** Absolute tolerance (default 1e-8, as numpy.allclose). */
   atol?: number;

@@ -1,6 +1,7 @@
 /**
  * fast-check arbitraries for shapes, arrays, broadcastable pairs and pytrees, for property tests of
  * array code (`fc.assert(fc.property(testing.arb.array(), (x) => ...))`).
+ * @module
  */
 import * as fc from "fast-check";
 import { ConcreteArray, type NdArray } from "../core/array.js";
@@ -8,6 +9,7 @@ import { type DType, storageFor, type TypedArray } from "../core/dtype.js";
 import { type Shape, sizeOf } from "../core/shape.js";
 import type { Tree } from "../tree/fp.js";
 
+/** Bounds of the shapes `shape()` generates. */
 export interface ShapeOptions {
   /** Default 0. */
   minRank?: number;
@@ -25,6 +27,7 @@ export function shape(options: ShapeOptions = {}): fc.Arbitrary<number[]> {
   return fc.array(fc.integer({ min: minDim, max: maxDim }), { minLength: minRank, maxLength: maxRank });
 }
 
+/** What the generated array elements are: dtype, range, and values to keep away from. */
 export interface ElementOptions {
   /** Default "float64". */
   dtype?: DType;
@@ -46,6 +49,7 @@ export interface ElementOptions {
   distinct?: boolean;
 }
 
+/** Options of `array()`: the elements and the shape. */
 export interface ArrayOptions extends ElementOptions {
   /** A fixed shape or an arbitrary of shapes (default `shape()`). */
   shape?: Shape | fc.Arbitrary<Shape>;
@@ -139,6 +143,7 @@ export function array(options: ArrayOptions = {}): fc.Arbitrary<NdArray> {
   );
 }
 
+/** Bounds of the common shape of `broadcastableShapes()` (rank up to maxRank, dims minDim..maxDim). */
 export interface BroadcastOptions extends Omit<ShapeOptions, "minRank"> {}
 
 /**
@@ -165,6 +170,7 @@ export function broadcastablePair(
   );
 }
 
+/** The shape of the trees `tree()` generates. */
 export interface TreeOptions {
   /** Nesting depth (default 3). */
   maxDepth?: number;

@@ -27,8 +27,10 @@ import {
   uniformStream,
 } from "./format.js";
 
+/** A differentiation mode to check: forward (jvp) or reverse (vjp). */
 export type GradMode = "fwd" | "rev";
 
+/** Options of `checkGrads`: what to check and the tolerances. */
 export interface CheckGradsOptions {
   /** 1: first derivatives; 2: also the derivatives of the derivatives (default 1). */
   order?: 1 | 2;
@@ -56,13 +58,17 @@ export interface GradientMismatch {
   readonly path: string;
   /** The output element compared, e.g. `out.loss`, or `<u, out>` for a cotangent-weighted sum. */
   readonly output: string;
+  /** The derivative from jvp or vjp. */
   readonly analytic: number;
+  /** The finite-difference estimate. */
   readonly numeric: number;
   /** |analytic - numeric| / |numeric|. */
   readonly relativeError: number;
+  /** The allowed |analytic - numeric| for this comparison (from atol and rtol). */
   readonly tolerance: number;
 }
 
+/** What `checkGrads` returns when every check passed. */
 export interface GradientCheckReport {
   /** How many scalar comparisons were made. */
   readonly comparisons: number;

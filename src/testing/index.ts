@@ -1,6 +1,7 @@
 /**
  * Testing tools (public API): gradient checking against finite differences, fast-check arbitraries for
  * arrays and pytrees, tree comparison with a readable diff, and property-run parameters.
+ * @module
  */
 
 export type { Tree } from "../tree/fp.js";
@@ -21,4 +22,4 @@ export {
   type GradientMismatch,
   type GradMode,
 } from "./check-grads.js";
-export { DEFAULT_RUNS, type PropertyOptions, propertyParameters } from "./properties.js";
+export { type PropertyOptions, propertyParameters } from "./properties.js";

@@ -5,8 +5,10 @@
  */
 import type * as fc from "fast-check";
 
+/** Property runs when LAWS_RUNS is not set. */
 export const DEFAULT_RUNS = 20;
 
+/** Options of `propertyParameters`. */
 export interface PropertyOptions {
   /** Runs relative to LAWS_RUNS, for expensive properties (e.g. 0.25; at least one run). */
   scale?: number;

@@ -8,6 +8,7 @@ import { jvp } from "./jvp.js";
 import { vjp } from "./vjp.js";
 import { vmap } from "./vmap.js";
 
+/** Options of `jacfwd`, `jacrev` and `hessian`. */
 export interface JacobianOptions {
   /** The argument to differentiate with respect to (default 0). */
   argnums?: number;

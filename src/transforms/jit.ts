@@ -78,6 +78,7 @@ export const jitCallPrim: Primitive<JitParams> = primitive<JitParams>({
   formatParams: (p) => `name=${p.name}`,
 });
 
+/** Options of `jit`. */
 export interface JitOptions {
   /** Positional arguments that are JS values baked into the trace (part of the cache key). */
   staticArgnums?: number | readonly number[];
@@ -87,6 +88,7 @@ export interface JitOptions {
   cacheSize?: number;
 }
 
+/** What `lower` returns: the traced program and the compiled plan (`toString` prints the plan). */
 export interface Lowered {
   /** The traced program before optimization. */
   program: Program;
@@ -95,16 +97,23 @@ export interface Lowered {
   toString(): string;
 }
 
+/** Statistics of a jitted function's cache of compiled signatures. */
 export interface JitInfo {
+  /** Calls that reused a compiled plan. */
   hits: number;
+  /** Calls that traced and compiled (a new signature). */
   misses: number;
+  /** Signatures compiled and kept now. */
   size: number;
 }
 
+/** A function compiled by `jit`: called like the original, with its cache of compiled plans. */
 export interface JittedFunction<Args extends unknown[], Out> {
+  /** Runs the compiled plan for the arguments' signature, tracing and compiling it first if it is new. */
   (...args: Args): Out;
   /** Traces and compiles for these arguments and shows the result. */
   lower(...args: Args): Lowered;
+  /** Cache hits, misses (traces) and size, to check that a function is not traced again and again. */
   cacheInfo(): JitInfo;
 }
 

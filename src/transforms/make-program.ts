@@ -5,9 +5,13 @@ import { type StagedProgram, stageFlat } from "../core/staging.js";
 import { flatten, type TreeDef } from "../tree/treedef.js";
 import { flattenFun } from "./flat.js";
 
+/** What `makeProgram` returns: the traced program (a jaxpr-like IR), its constants and argument trees. */
 export interface TracedProgram extends StagedProgram {
+  /** The tree structure of the arguments (their leaves are the program's inputs, in order). */
   readonly inTree: TreeDef;
+  /** The tree structure of the result (its leaves are the program's outputs, in order). */
   readonly outTree: TreeDef;
+  /** The program in a jaxpr-like text form. */
   toString(): string;
 }
 

@@ -99,6 +99,7 @@ export function linearize<Args extends unknown[], Out>(
   return [unflatten<Out>(outTree, lin.primalsOut), jvpFn];
 }
 
+/** Options of `grad` and `valueAndGrad`, as JAX's `argnums` and `has_aux`. */
 export interface GradOptions {
   /** Which positional arguments to differentiate with respect to (default 0). */
   argnums?: number | readonly number[];
@@ -107,10 +108,13 @@ export interface GradOptions {
 }
 
 /** The arguments picked by a tuple of argnums, as a tuple. */
-type PickArgs<Args extends unknown[], N extends readonly number[]> = { -readonly [I in keyof N]: Args[N[I] & number] };
+type PickArgs<Args extends unknown[], N extends readonly number[]> = {
+  -readonly [I in keyof N]: Args[N[I] & number];
+};
 
 /** The gradient's type: the differentiated argument's, or a tuple of them for a list of argnums. */
-type GradOf<Args extends unknown[], O extends GradOptions> = O["argnums"] extends infer N extends readonly number[]
+type GradOf<Args extends unknown[], O extends GradOptions> = O["argnums"] extends infer N extends
+  readonly number[]
   ? PickArgs<Args, N>
   : O["argnums"] extends number
     ? Args[O["argnums"]]

@@ -87,8 +87,10 @@ export function vmapFlat(
   );
 }
 
+/** `vmap`'s `inAxes`: one axis (or null) for all arguments, or per positional argument an axis, null or a tree of them. */
 export type InAxes = number | null | readonly (number | null | object)[];
 
+/** Options of `vmap`: which axes are mapped, as JAX's `in_axes` and `out_axes` (default 0 for both). */
 export interface VmapOptions {
   /** Per positional argument: the mapped axis, null for unmapped, or a tree of axes matching the argument. */
   inAxes?: InAxes;

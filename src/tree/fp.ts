@@ -21,7 +21,9 @@ import { assertSameStructure, flatten, isPlainObject, unflatten } from "./treede
 /** A pytree with leaves of type A. */
 export type Tree<A> = A | readonly Tree<A>[] | { readonly [key: string]: Tree<A> } | null | undefined;
 
+/** The fp-ts type-class tag of pytrees (`Tree<A>` as a kind), used by the instances below. */
 export const URI = "tracegrad/Tree";
+/** The type of `URI`. */
 export type URI = typeof URI;
 
 declare module "fp-ts/HKT" {

@@ -1,4 +1,7 @@
-/** Pytree utilities: map, leaves, flatten/unflatten, structure, paths, and arithmetic on array trees. */
+/**
+ * Pytree utilities: map, leaves, flatten/unflatten, structure, paths, and arithmetic on array trees.
+ * @module
+ */
 import { NdArray } from "../core/array.js";
 import * as b from "../ops/binary.js";
 import { zerosLike as zerosLikeArray } from "../ops/creation.js";
@@ -57,10 +60,12 @@ export function mapWithPath<T = unknown>(
   );
 }
 
+/** The leaves in flatten order (depth first, object keys in insertion order). */
 export function leaves<L = NdArray>(tree: unknown): L[] {
   return flatten<L>(tree)[0];
 }
 
+/** The tree's structure without its leaves (compare with treeDefEquals). */
 export function structure(tree: unknown): TreeDef {
   return flatten(tree)[1];
 }
@@ -77,9 +82,13 @@ export function assertSameStructureOf(who: string, a: unknown, c: unknown): void
   assertSameStructure(who, structure(a), structure(c));
 }
 
+/** The same tree of arrays with every leaf zero. */
 export const zerosLike = <T>(t: T): T => map((x: NdArray) => zerosLikeArray(x), t);
+/** Leafwise x + y of two trees of one structure. */
 export const add = <T>(x: T, y: T): T => map((a: NdArray, c: NdArray) => b.add(a, c), x, y);
+/** Leafwise x - y of two trees of one structure. */
 export const sub = <T>(x: T, y: T): T => map((a: NdArray, c: NdArray) => b.subtract(a, c), x, y);
+/** Every leaf multiplied by `s` (a number or a scalar array). */
 export const scale = <T>(s: number | NdArray, x: T): T => map((a: NdArray) => b.multiply(a, s), x);
 /** Sum over all leaves of the elementwise products: the inner product of two trees. */
 export function dot(x: unknown, y: unknown): NdArray {

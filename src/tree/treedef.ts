@@ -3,12 +3,14 @@
  * `null` and `undefined` are empty subtrees, as `None` is in JAX. Object keys keep insertion order.
  */
 
+/** The structure of a pytree without its leaves (JAX's PyTreeDef): compare with treeDefEquals. */
 export type TreeDef =
   | { readonly kind: "leaf" }
   | { readonly kind: "none"; readonly value: null | undefined }
   | { readonly kind: "array"; readonly children: readonly TreeDef[] }
   | { readonly kind: "object"; readonly keys: readonly string[]; readonly children: readonly TreeDef[] };
 
+/** Thrown when trees that must have one structure (e.g. params and grads) differ; names the first differing path. */
 export class TreeStructureError extends Error {
   override name = "TreeStructureError";
 }
@@ -78,6 +80,7 @@ export function unflatten<T = unknown>(def: TreeDef, leaves: readonly unknown[])
   return rec(def) as T;
 }
 
+/** Whether two structures are the same (same nesting, array lengths, object keys in order). */
 export function treeDefEquals(a: TreeDef, b: TreeDef): boolean {
   return firstDifference(a, b, "") === null;
 }
@@ -142,6 +145,7 @@ export function leafPaths(def: TreeDef): string[] {
   return out;
 }
 
+/** A compact form of a structure, leaves as `*`: `{w: *, b: [*, null]}`. */
 export function treeDefToString(def: TreeDef): string {
   switch (def.kind) {
     case "leaf":

@@ -8,6 +8,7 @@ import type { AbstractValue } from "../core/array.js";
 import { type Atom, type Equation, Literal, type Program, Var } from "../core/ir.js";
 import { leafPaths, type TreeDef } from "../tree/treedef.js";
 
+/** Which pass an equation belongs to, which sets its colour. */
 export type GraphPart = "forward" | "backward";
 
 /** What `programToDot` draws: a bare program, or anything carrying one (makeProgram's result, jit's `lower()`). */
@@ -15,6 +16,7 @@ export type DrawableProgram =
   | Program
   | { readonly program: Program; readonly inTree?: TreeDef; readonly outTree?: TreeDef };
 
+/** Options of `programToDot`: the title, how forward and backward are told apart, and names. */
 export interface ProgramToDotOptions {
   /** A title drawn above the graph. */
   title?: string;

@@ -5,21 +5,31 @@
  * average; short ones (per-epoch accuracy) get markers and their values written at each point.
  */
 
+/** One curve of a line chart. */
 export interface Series {
+  /** The legend entry. */
   label: string;
   /** [x, y] points in order of x. */
   points: readonly (readonly [number, number])[];
+  /** An SVG colour (`#1f77b4`, `steelblue`). */
   color: string;
   /** Which y axis the series is drawn against. Default "left". */
   axis?: "left" | "right";
 }
 
+/** The chart's title, axis labels and size. */
 export interface LineChartOptions {
+  /** Drawn above the legend. */
   title: string;
+  /** The label of the x axis. */
   xLabel: string;
+  /** The label of the left y axis. */
   leftLabel: string;
+  /** The label of the right y axis; without it that axis has no ticks or label. */
   rightLabel?: string;
+  /** In pixels (default 720). */
   width?: number;
+  /** In pixels (default 440). */
   height?: number;
   /** Fixed range for the right axis (e.g. [0, 1] for accuracy); otherwise from the data. */
   rightRange?: readonly [number, number];
@@ -87,6 +97,10 @@ const SMOOTH_ABOVE = 60;
 /** Series with at most this many points get a marker and their value at each point. */
 const LABEL_AT_MOST = 12;
 
+/**
+ * An SVG line chart (a standalone document, as text) of the series: one or two y axes, round ticks, a
+ * legend above the plot; long series drawn faint under a moving average, short ones with value labels.
+ */
 export function lineChart(series: readonly Series[], options: LineChartOptions): string {
   const width = options.width ?? 720;
   const height = options.height ?? 440;

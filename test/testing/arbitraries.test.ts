@@ -3,6 +3,7 @@ import * as fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { broadcastShapes } from "../../src/core/shape.js";
 import { NdArray, np, testing, tree } from "../../src/index.js";
+import { DEFAULT_RUNS } from "../../src/testing/properties.js";
 
 const { arb, propertyParameters } = testing;
 const runs = propertyParameters();
@@ -122,7 +123,7 @@ describe("propertyParameters", () => {
   it("defaults to a few runs and a fresh seed", () => {
     delete process.env.LAWS_RUNS;
     delete process.env.LAWS_SEED;
-    expect(propertyParameters()).toEqual({ numRuns: testing.DEFAULT_RUNS });
+    expect(propertyParameters()).toEqual({ numRuns: DEFAULT_RUNS });
   });
 
   it("a failing property reports its seed, which replays it", () => {
