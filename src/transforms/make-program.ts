@@ -3,6 +3,7 @@ import { type AbstractValue, NdArray, ShapeDtype } from "../core/array.js";
 import type { Program } from "../core/ir.js";
 import { type StagedProgram, stageFlat } from "../core/staging.js";
 import { flatten, type TreeDef } from "../tree/treedef.js";
+import { type ProgramToDotOptions, programToDot } from "../viz/graph.js";
 import { flattenFun } from "./flat.js";
 
 /** What `makeProgram` returns: the traced program (a jaxpr-like IR), its constants and argument trees. */
@@ -13,6 +14,8 @@ export interface TracedProgram extends StagedProgram {
   readonly outTree: TreeDef;
   /** The program in a jaxpr-like text form. */
   toString(): string;
+  /** The program as a Graphviz DOT graph, forward and backward parts told apart (see viz.programToDot). */
+  toDot(options?: ProgramToDotOptions): string;
 }
 
 /** Abstract values of a tree of arrays and ShapeDtype leaves. */
@@ -39,6 +42,13 @@ export function makeProgram<Args extends unknown[]>(f: (...args: Args) => unknow
     const flat = flattenFun("makeProgram", f as (...a: never[]) => unknown, inTree);
     const staged = stageFlat(flat, avals);
     const program: Program = staged.program;
-    return { ...staged, inTree, outTree: flat.outTree(), toString: () => program.toString() };
+    const traced: TracedProgram = {
+      ...staged,
+      inTree,
+      outTree: flat.outTree(),
+      toString: () => program.toString(),
+      toDot: (options) => programToDot(traced, options),
+    };
+    return traced;
   };
 }

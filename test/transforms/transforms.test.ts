@@ -171,5 +171,8 @@ describe("grad, vjp, jvp", () => {
     const bwd = makeProgram(grad(f))(new ShapeDtype([3, 4]), new ShapeDtype([2, 3])).toString();
     expect(bwd).toMatch(/transpose\[permutation=\[1,0\]\]/);
     expect(bwd.split("\n").length).toBeGreaterThan(fwd.split("\n").length);
+    const dot = makeProgram(grad(f))(new ShapeDtype([3, 4]), new ShapeDtype([2, 3])).toDot({ title: "grad" });
+    expect(dot).toMatch(/^digraph program \{/);
+    expect(dot).toMatch(/matmul/);
   });
 });
