@@ -42,19 +42,23 @@ const firstValid = (stride: number, pad: number, offset: number): number =>
 const endValid = (outSize: number, stride: number, pad: number, offset: number, inSize: number): number =>
   Math.min(outSize, Math.floor((inSize - 1 + pad - offset) / stride) + 1);
 
-/** cols[(c*KH + p)*KW + q, n*P + i*OW + j] = x[n, c0 + c, i*sh - pt + p*dh, j*sw - pl + q*dw] (0 outside). */
-function im2colBatch(x: TypedArray, cols: TypedArray, c0: number, g: ConvGeometry): void {
-  const {
-    batch: N,
-    inChannels: C,
-    inHeight: H,
-    inWidth: W,
-    kernelHeight: KH,
-    kernelWidth: KW,
-    outHeight: OH,
-    outWidth: OW,
-  } = g;
-  const { strideH: sh, strideW: sw, padTop: pt, padLeft: pl, dilationH: dh, dilationW: dw } = g;
+/**
+ * Between input x and the unrolled matrix cols, where
+ * cols[(c*KH + p)*KW + q, n*P + i*OW + j] corresponds to x[n, c0 + c, i*sh - pt + p*dh, j*sw - pl + q*dw]:
+ * "gather" fills cols from x (0 where a tap falls in the padding), "scatter-add" adds cols back into x
+ * (the transpose; it does not clear x first).
+ */
+function moveTaps(
+  mode: "gather" | "scatter-add",
+  x: TypedArray,
+  cols: TypedArray,
+  c0: number,
+  g: ConvGeometry,
+): void {
+  const { batch: N, inChannels: C, inHeight: H, inWidth: W, kernelHeight: KH, kernelWidth: KW } = g;
+  const { outHeight: OH, outWidth: OW, strideH: sh, strideW: sw, padTop: pt, padLeft: pl } = g;
+  const { dilationH: dh, dilationW: dw } = g;
+  const gather = mode === "gather";
   const Cg = C / g.groups;
   const P = OH * OW;
   const NP = N * P;
@@ -69,53 +73,18 @@ function im2colBatch(x: TypedArray, cols: TypedArray, c0: number, g: ConvGeometr
         const partial = iLo > 0 || iHi < OH || jLo > 0 || jHi < OW;
         const colOff = q * dw - pl;
         for (let n = 0; n < N; n++) {
-          const dst0 = row + n * P;
-          if (partial) cols.fill(0, dst0, dst0 + P);
+          const col0 = row + n * P;
+          if (gather && partial) cols.fill(0, col0, col0 + P);
           const plane = (n * C + c0 + c) * H * W;
           for (let i = iLo; i < iHi; i++) {
-            const src = plane + (i * sh - pt + p * dh) * W + colOff;
-            const dst = dst0 + i * OW;
-            if (sw === 1) for (let j = jLo; j < jHi; j++) cols[dst + j] = x[src + j]!;
-            else for (let j = jLo; j < jHi; j++) cols[dst + j] = x[src + j * sw]!;
-          }
-        }
-      }
-    }
-  }
-}
-
-/** The transpose of im2colBatch: adds every column entry back into dx (which it does not clear). */
-function col2imBatch(cols: TypedArray, dx: TypedArray, c0: number, g: ConvGeometry): void {
-  const {
-    batch: N,
-    inChannels: C,
-    inHeight: H,
-    inWidth: W,
-    kernelHeight: KH,
-    kernelWidth: KW,
-    outHeight: OH,
-    outWidth: OW,
-  } = g;
-  const { strideH: sh, strideW: sw, padTop: pt, padLeft: pl, dilationH: dh, dilationW: dw } = g;
-  const Cg = C / g.groups;
-  const P = OH * OW;
-  const NP = N * P;
-  for (let c = 0; c < Cg; c++) {
-    for (let p = 0; p < KH; p++) {
-      const iLo = firstValid(sh, pt, p * dh);
-      const iHi = Math.max(iLo, endValid(OH, sh, pt, p * dh, H));
-      for (let q = 0; q < KW; q++) {
-        const jLo = firstValid(sw, pl, q * dw);
-        const jHi = Math.max(jLo, endValid(OW, sw, pl, q * dw, W));
-        const row = ((c * KH + p) * KW + q) * NP;
-        const colOff = q * dw - pl;
-        for (let n = 0; n < N; n++) {
-          const plane = (n * C + c0 + c) * H * W;
-          for (let i = iLo; i < iHi; i++) {
-            const dst = plane + (i * sh - pt + p * dh) * W + colOff;
-            const src = row + n * P + i * OW;
-            if (sw === 1) for (let j = jLo; j < jHi; j++) dx[dst + j]! += cols[src + j];
-            else for (let j = jLo; j < jHi; j++) dx[dst + j * sw]! += cols[src + j];
+            const at = plane + (i * sh - pt + p * dh) * W + colOff;
+            const col = col0 + i * OW;
+            // The branches are per row, so each inner loop stays a tight copy or accumulation.
+            if (gather) {
+              if (sw === 1) for (let j = jLo; j < jHi; j++) cols[col + j] = x[at + j]!;
+              else for (let j = jLo; j < jHi; j++) cols[col + j] = x[at + j * sw]!;
+            } else if (sw === 1) for (let j = jLo; j < jHi; j++) x[at + j]! += cols[col + j];
+            else for (let j = jLo; j < jHi; j++) x[at + j * sw]! += cols[col + j];
           }
         }
       }
@@ -174,7 +143,7 @@ export function conv2dGemm(
   const gemm: Kernel2 = gemmKernel(dtype, 1, Og, K, NP);
   return (x, w, y) => {
     for (let gi = 0; gi < G; gi++) {
-      im2colBatch(x, cols, gi * Cg, g);
+      moveTaps("gather", x, cols, gi * Cg, g);
       gemm(w.subarray(gi * Og * K, (gi + 1) * Og * K), cols, yONP.subarray(gi * Og * NP, (gi + 1) * Og * NP));
     }
     swapLeading(yONP, y, g.batch, g.outChannels, P, true);
@@ -197,7 +166,7 @@ export function conv2dInputGradGemm(
     for (let gi = 0; gi < G; gi++) {
       transposeBlock(w, gi * Og * K, wT, 0, Og, K);
       gemm(wT, ctONP.subarray(gi * Og * NP, (gi + 1) * Og * NP), dcols);
-      col2imBatch(dcols, dx, gi * Cg, g);
+      moveTaps("scatter-add", dx, dcols, gi * Cg, g);
     }
   };
 }
@@ -215,7 +184,7 @@ export function conv2dWeightGradGemm(
   const { batch: N, outChannels: O } = g;
   return (x, ct, dw) => {
     for (let gi = 0; gi < G; gi++) {
-      im2colBatch(x, cols, gi * Cg, g);
+      moveTaps("gather", x, cols, gi * Cg, g);
       // ctT[n*P + p, o] = ct[n, gi*Og + o, p]
       for (let n = 0; n < N; n++) {
         for (let o = 0; o < Og; o++) {

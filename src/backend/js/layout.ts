@@ -10,51 +10,24 @@ export function transposeKernel(
   dtype: DType,
 ): TypedArray {
   const out = storageFor(dtype, sizeOf(shape));
-  transposeInto(x, shape, perm, out);
+  compiledTranspose(shape, perm)(x, out);
   return out;
 }
 
-export function transposeInto(
-  x: TypedArray,
-  shape: Shape,
-  perm: readonly number[],
-  out: TypedArray,
-): TypedArray {
-  const n = sizeOf(shape);
-  const rank = shape.length;
-  if (rank === 0 || n === 0) {
-    if (n) out[0] = x[0]!;
-    return out;
+const transposeCache = new Map<string, (x: TypedArray, out: TypedArray) => void>();
+const TRANSPOSE_CACHE_SIZE = 256;
+
+/** transposeCompiled, kept by shape and permutation (eager calls repeat the same few). */
+function compiledTranspose(shape: Shape, perm: readonly number[]): (x: TypedArray, out: TypedArray) => void {
+  const key = `${shape.join(",")}|${perm.join(",")}`;
+  let run = transposeCache.get(key);
+  if (!run) {
+    run = transposeCompiled(shape, perm);
+    if (transposeCache.size >= TRANSPOSE_CACHE_SIZE)
+      transposeCache.delete(transposeCache.keys().next().value!);
+    transposeCache.set(key, run);
   }
-  const inStrides = stridesOf(shape);
-  const outShape = perm.map((p) => shape[p]!);
-  // Stride in the input for each output axis.
-  const srcStride = perm.map((p) => inStrides[p]!);
-  if (rank === 2) {
-    const [r, c] = outShape as [number, number];
-    const [s0, s1] = srcStride as [number, number];
-    let o = 0;
-    for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[o++] = x[i * s0 + j * s1]!;
-    return out;
-  }
-  const idx = new Array<number>(rank).fill(0);
-  let src = 0;
-  const lastDim = outShape[rank - 1]!;
-  const lastStride = srcStride[rank - 1]!;
-  for (let o = 0; o < n; ) {
-    for (let j = 0; j < lastDim; j++) out[o++] = x[src + j * lastStride]!;
-    // Advance the multi-index over all but the last output axis.
-    let ax = rank - 2;
-    while (ax >= 0) {
-      idx[ax]!++;
-      src += srcStride[ax]!;
-      if (idx[ax]! < outShape[ax]!) break;
-      src -= srcStride[ax]! * outShape[ax]!;
-      idx[ax] = 0;
-      ax--;
-    }
-  }
-  return out;
+  return run;
 }
 
 /** Broadcast x (shape `inShape`) into `outShape`; `dims[i]` is the output axis of input axis i. */
