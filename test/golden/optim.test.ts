@@ -16,7 +16,8 @@ import {
   toArray,
 } from "./golden.js";
 
-const OPTIMIZER_TOLERANCE: Tolerance = { atol: 1e-10, rtol: 1e-7 };
+// The issue asks 1e-9 relative after 5 steps (the golden README suggests a looser 1e-7; we meet 1e-9).
+const OPTIMIZER_TOLERANCE: Tolerance = { atol: 1e-12, rtol: 1e-9 };
 const LOSS_TOLERANCE: Tolerance = { atol: 1e-12, rtol: 1e-9 };
 
 interface Linear {
