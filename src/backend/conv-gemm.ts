@@ -12,6 +12,7 @@
 import type { DType, TypedArray } from "../core/dtype.js";
 import { storageFor } from "../core/dtype.js";
 import { gemmKernel } from "./index.js";
+import { currentEpoch } from "./run-epoch.js";
 
 /** Everything a kernel needs to know about one convolution; spatial padding may be negative (cropping). */
 export interface ConvGeometry {
@@ -133,17 +134,53 @@ function sizes(g: ConvGeometry) {
 }
 
 /** y = conv2d(x, w) for one geometry. */
+/**
+ * The unrolled input of one geometry, shared by the forward and weight-gradient kernels compiled for it:
+ * the forward unrolls x, and the weight gradient of the same run, reading the same x, reuses it.
+ */
+interface SharedColumns {
+  readonly cols: TypedArray;
+  source: TypedArray | null;
+  epoch: number;
+}
+
+const sharedColumns = new Map<string, SharedColumns>();
+const SHARED_COLUMNS_CACHE_SIZE = 16;
+
+function columnsFor(g: ConvGeometry, dtype: DType, size: number): SharedColumns {
+  const { outChannels: _, ...input } = g; // the unrolled input does not depend on the output channels
+  const key = `${dtype} ${JSON.stringify(input)}`;
+  let shared = sharedColumns.get(key);
+  if (!shared) {
+    shared = { cols: storageFor(dtype, size), source: null, epoch: -1 };
+    if (sharedColumns.size >= SHARED_COLUMNS_CACHE_SIZE)
+      sharedColumns.delete(sharedColumns.keys().next().value!);
+    sharedColumns.set(key, shared);
+  }
+  return shared;
+}
+
+/** cols of group `gi` for input x: unrolled now, or reused when this run already unrolled this x. */
+function gatherColumns(x: TypedArray, shared: SharedColumns, gi: number, Cg: number, g: ConvGeometry): void {
+  // With several groups the columns hold only the last group's, so reuse is for one group.
+  if (g.groups === 1 && shared.source === x && shared.epoch === currentEpoch()) return;
+  moveTaps("gather", x, shared.cols, gi * Cg, g);
+  shared.source = g.groups === 1 ? x : null;
+  shared.epoch = currentEpoch();
+}
+
 export function conv2dGemm(
   g: ConvGeometry,
   dtype: DType,
 ): (x: TypedArray, w: TypedArray, y: TypedArray) => void {
   const { Cg, Og, K, NP, P, G } = sizes(g);
-  const cols = storageFor(dtype, K * NP);
+  const shared = columnsFor(g, dtype, K * NP);
+  const cols = shared.cols;
   const yONP = storageFor(dtype, g.outChannels * NP);
   const gemm: Kernel2 = gemmKernel(dtype, 1, Og, K, NP);
   return (x, w, y) => {
     for (let gi = 0; gi < G; gi++) {
-      moveTaps("gather", x, cols, gi * Cg, g);
+      gatherColumns(x, shared, gi, Cg, g);
       gemm(w.subarray(gi * Og * K, (gi + 1) * Og * K), cols, yONP.subarray(gi * Og * NP, (gi + 1) * Og * NP));
     }
     swapLeading(yONP, y, g.batch, g.outChannels, P, true);
@@ -177,14 +214,15 @@ export function conv2dWeightGradGemm(
   dtype: DType,
 ): (x: TypedArray, ct: TypedArray, dw: TypedArray) => void {
   const { Cg, Og, K, NP, P, G } = sizes(g);
-  const cols = storageFor(dtype, K * NP);
+  const shared = columnsFor(g, dtype, K * NP);
+  const cols = shared.cols;
   const ctT = storageFor(dtype, NP * Og); // one group's cotangent as [N*P, Og]
   const dwT = storageFor(dtype, K * Og);
   const gemm: Kernel2 = gemmKernel(dtype, 1, K, NP, Og);
   const { batch: N, outChannels: O } = g;
   return (x, ct, dw) => {
     for (let gi = 0; gi < G; gi++) {
-      moveTaps("gather", x, cols, gi * Cg, g);
+      gatherColumns(x, shared, gi, Cg, g);
       // ctT[n*P + p, o] = ct[n, gi*Og + o, p]
       for (let n = 0; n < N; n++) {
         for (let o = 0; o < Og; o++) {

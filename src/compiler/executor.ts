@@ -4,6 +4,8 @@
  * reused for outputs), then run a flat list of pre-bound kernel calls over a buffer table. All shape
  * logic and allocation of intermediates happen here, once.
  */
+
+import { nextEpoch } from "../backend/run-epoch.js";
 import { type AbstractValue, ConcreteArray, fmtAval, type NdArray } from "../core/array.js";
 import { storageFor, type TypedArray } from "../core/dtype.js";
 import { type Atom, type Equation, Literal, type Program, Var } from "../core/ir.js";
@@ -203,6 +205,7 @@ export function compile(closed: ClosedProgram, donatable: readonly boolean[]): E
       slots: allSlots.length,
     },
     run(args, donate) {
+      nextEpoch();
       for (let i = 0; i < inputCount; i++) table[tableIndex.get(program.inputs[i]!)!] = args[i]!.data;
       for (const { index, v, place } of perCall) {
         if (place.kind === "alias") table[index] = table[tableIndex.get(rootOf(v))!]!;

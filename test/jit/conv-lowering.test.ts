@@ -43,3 +43,49 @@ describe("jitted conv2d kernels equal eager ones", () => {
     });
   }
 });
+
+// The forward and weight-gradient kernels of one geometry share the unrolled input within a run
+// (src/backend/conv-gemm.ts): it must never be reused for another input or another run.
+describe("the unrolled conv input shared by forward and weight gradient", () => {
+  const w = seededArray([4, 3, 3, 3], 41);
+  const x1 = seededArray([2, 3, 8, 8], 42);
+  const x2 = seededArray([2, 3, 8, 8], 43);
+  const gradW = (f: (x: NdArray, v: NdArray) => NdArray) => grad(f, { argnums: 1 });
+
+  it("a plan called again with a different input recomputes it", () => {
+    const loss = (x: NdArray, v: NdArray) => np.sum(np.tanh(nn.conv2d(x, v)));
+    const jitted = jit(gradW(loss));
+    expectClose(jitted(x1, w), gradW(loss)(x1, w), 1e-12);
+    expectClose(jitted(x2, w), gradW(loss)(x2, w), 1e-12);
+    expectClose(jitted(x1, w), gradW(loss)(x1, w), 1e-12);
+  });
+
+  it("an intermediate buffer refilled by the next run is unrolled again (the run epoch)", () => {
+    // Linear in the conv output, so the plan keeps only the weight gradient, whose input tanh(x) lives
+    // in the same arena slot on every run, with new contents.
+    const c = seededArray([2, 4, 6, 6], 44);
+    const loss = (x: NdArray, v: NdArray) => np.sum(nn.conv2d(np.tanh(x), v).mul(c));
+    const [want1, want2] = [gradW(loss)(x1, w), gradW(loss)(x2, w)];
+    const jitted = jit(gradW(loss));
+    const got1 = jitted(x1, w);
+    const got2 = jitted(x2, w); // directly after: nothing else touched the shared columns
+    expectClose(got1, want1, 1e-12);
+    expectClose(got2, want2, 1e-12);
+  });
+
+  it("two convolutions of one geometry on different inputs in one run keep their own", () => {
+    const loss = (x: NdArray, v: NdArray) =>
+      np.sum(np.tanh(nn.conv2d(x, v)).mul(nn.conv2d(x.mul(-2).add(1), v)));
+    expectClose(jit(gradW(loss))(x1, w), gradW(loss)(x1, w), 1e-12);
+  });
+
+  it("eager calls between jit runs do not see a stale one", () => {
+    const loss = (x: NdArray, v: NdArray) => np.sum(np.square(nn.conv2d(x, v)));
+    const eager1 = gradW(loss)(x1, w);
+    const jitted = jit(gradW(loss));
+    jitted(x2, w);
+    expectClose(gradW(loss)(x1, w), eager1, 0);
+    expectClose(jitted(x1, w), eager1, 1e-12);
+    expectClose(gradW(loss)(x2, w), jitted(x2, w), 1e-12);
+  });
+});
