@@ -39,17 +39,23 @@ export function f64(data: number[] | number[][], shape?: number[]): NdArray {
   return shape ? np.array(data.flat(), { shape, dtype: "float64" }) : np.array(data, { dtype: "float64" });
 }
 
-/** A deterministic pseudo-random float64 array (mulberry32), for inputs that need no fast-check. */
-export function seededArray(shape: number[], seed: number, lo = -1, hi = 1): NdArray {
+/** A deterministic stream of uniform numbers in [-1, 1) (mulberry32). */
+export function rng(seed: number): () => number {
   let a = seed >>> 0;
-  const n = shape.reduce((p, d) => p * d, 1);
-  const data = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
+  return () => {
     a = (a + 0x6d2b79f5) >>> 0;
     let t = a;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    data[i] = lo + (((t ^ (t >>> 14)) >>> 0) / 4294967296) * (hi - lo);
-  }
+    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
+  };
+}
+
+/** A deterministic pseudo-random float64 array in [lo, hi), for inputs that need no fast-check. */
+export function seededArray(shape: number[], seed: number, lo = -1, hi = 1): NdArray {
+  const next = rng(seed);
+  const n = shape.reduce((p, d) => p * d, 1);
+  const data = new Float64Array(n);
+  for (let i = 0; i < n; i++) data[i] = lo + ((next() + 1) / 2) * (hi - lo);
   return np.array(data, { shape });
 }

@@ -16,19 +16,9 @@ import {
   poolScatterAddPrim,
 } from "../../src/ops/pool.js";
 import { expectClose, FLOAT64_TOLERANCE, loadVjpCases, toArray } from "../golden/golden.js";
+import { rng } from "../helpers/numeric.js";
 
 const TIGHT = { atol: 1e-12, rtol: 1e-12 };
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
-}
 
 function random(shape: Shape, seed: number): NdArray {
   const next = rng(seed);
