@@ -10,8 +10,9 @@
  * All scratch is allocated once, when the plan is compiled. Storage stays in the array's dtype.
  */
 import type { DType, TypedArray } from "../core/dtype.js";
-import { storageFor } from "../core/dtype.js";
+import type { KernelContext } from "../core/primitive.js";
 import { gemmKernel } from "./index.js";
+import { planArray, withResidency } from "./plan-memory.js";
 import { currentEpoch } from "./run-epoch.js";
 
 /** Everything a kernel needs to know about one convolution; spatial padding may be negative (cropping). */
@@ -133,57 +134,52 @@ function sizes(g: ConvGeometry) {
   return { Cg, Og, K, P, NP: g.batch * P, G: g.groups };
 }
 
-/** y = conv2d(x, w) for one geometry. */
 /**
- * The unrolled input of one geometry, shared by the forward and weight-gradient kernels compiled for it:
- * the forward unrolls x, and the weight gradient of the same run, reading the same x, reuses it.
+ * The unrolled input of one geometry, shared by the forward and weight-gradient kernels of one plan: the
+ * forward unrolls x, and the weight gradient of the same run, reading the same x, reuses it.
  */
 interface SharedColumns {
-  readonly cols: TypedArray;
+  readonly cols: () => TypedArray;
   source: TypedArray | null;
   epoch: number;
 }
 
-const sharedColumns = new Map<string, SharedColumns>();
-const SHARED_COLUMNS_CACHE_SIZE = 16;
-
-function columnsFor(g: ConvGeometry, dtype: DType, size: number): SharedColumns {
+function columnsFor(context: KernelContext, g: ConvGeometry, dtype: DType, size: number): SharedColumns {
   const { outChannels: _, ...input } = g; // the unrolled input does not depend on the output channels
-  const key = `${dtype} ${JSON.stringify(input)}`;
-  let shared = sharedColumns.get(key);
-  if (!shared) {
-    shared = { cols: storageFor(dtype, size), source: null, epoch: -1 };
-    if (sharedColumns.size >= SHARED_COLUMNS_CACHE_SIZE)
-      sharedColumns.delete(sharedColumns.keys().next().value!);
-    sharedColumns.set(key, shared);
-  }
-  return shared;
+  return context.perPlan(`conv columns ${dtype} ${JSON.stringify(input)}`, () => ({
+    cols: planArray(context, dtype, size),
+    source: null,
+    epoch: -1,
+  }));
 }
 
 /** cols of group `gi` for input x: unrolled now, or reused when this run already unrolled this x. */
 function gatherColumns(x: TypedArray, shared: SharedColumns, gi: number, Cg: number, g: ConvGeometry): void {
   // With several groups the columns hold only the last group's, so reuse is for one group.
   if (g.groups === 1 && shared.source === x && shared.epoch === currentEpoch()) return;
-  moveTaps("gather", x, shared.cols, gi * Cg, g);
+  moveTaps("gather", x, shared.cols(), gi * Cg, g);
   shared.source = g.groups === 1 ? x : null;
   shared.epoch = currentEpoch();
 }
 
+/** y = conv2d(x, w) for one geometry. */
 export function conv2dGemm(
   g: ConvGeometry,
   dtype: DType,
+  context: KernelContext,
 ): (x: TypedArray, w: TypedArray, y: TypedArray) => void {
   const { Cg, Og, K, NP, P, G } = sizes(g);
-  const shared = columnsFor(g, dtype, K * NP);
-  const cols = shared.cols;
-  const yONP = storageFor(dtype, g.outChannels * NP);
-  const gemm: Kernel2 = gemmKernel(dtype, 1, Og, K, NP);
+  const shared = columnsFor(context, g, dtype, K * NP);
+  const yONP = planArray(context, dtype, g.outChannels * NP);
+  const gemmContext = withResidency(context, [context.inputResident(1), true], [true]);
+  const gemm: Kernel2 = gemmKernel(dtype, 1, Og, K, NP, gemmContext);
   return (x, w, y) => {
+    const [cols, out] = [shared.cols(), yONP()];
     for (let gi = 0; gi < G; gi++) {
       gatherColumns(x, shared, gi, Cg, g);
-      gemm(w.subarray(gi * Og * K, (gi + 1) * Og * K), cols, yONP.subarray(gi * Og * NP, (gi + 1) * Og * NP));
+      gemm(w.subarray(gi * Og * K, (gi + 1) * Og * K), cols, out.subarray(gi * Og * NP, (gi + 1) * Og * NP));
     }
-    swapLeading(yONP, y, g.batch, g.outChannels, P, true);
+    swapLeading(out, y, g.batch, g.outChannels, P, true);
   };
 }
 
@@ -191,13 +187,15 @@ export function conv2dGemm(
 export function conv2dInputGradGemm(
   g: ConvGeometry,
   dtype: DType,
+  context: KernelContext,
 ): (ct: TypedArray, w: TypedArray, dx: TypedArray) => void {
   const { Cg, Og, K, NP, P, G } = sizes(g);
-  const ctONP = storageFor(dtype, g.outChannels * NP);
-  const wT = storageFor(dtype, K * Og);
-  const dcols = storageFor(dtype, K * NP);
-  const gemm: Kernel2 = gemmKernel(dtype, 1, K, Og, NP);
+  const ctONPArray = planArray(context, dtype, g.outChannels * NP);
+  const wTArray = planArray(context, dtype, K * Og);
+  const dcolsArray = planArray(context, dtype, K * NP);
+  const gemm: Kernel2 = gemmKernel(dtype, 1, K, Og, NP, withResidency(context, [true, true], [true]));
   return (ct, w, dx) => {
+    const [ctONP, wT, dcols] = [ctONPArray(), wTArray(), dcolsArray()];
     swapLeading(ct, ctONP, g.batch, g.outChannels, P, false);
     dx.fill(0);
     for (let gi = 0; gi < G; gi++) {
@@ -212,15 +210,16 @@ export function conv2dInputGradGemm(
 export function conv2dWeightGradGemm(
   g: ConvGeometry,
   dtype: DType,
+  context: KernelContext,
 ): (x: TypedArray, ct: TypedArray, dw: TypedArray) => void {
   const { Cg, Og, K, NP, P, G } = sizes(g);
-  const shared = columnsFor(g, dtype, K * NP);
-  const cols = shared.cols;
-  const ctT = storageFor(dtype, NP * Og); // one group's cotangent as [N*P, Og]
-  const dwT = storageFor(dtype, K * Og);
-  const gemm: Kernel2 = gemmKernel(dtype, 1, K, NP, Og);
+  const shared = columnsFor(context, g, dtype, K * NP);
+  const ctTArray = planArray(context, dtype, NP * Og); // one group's cotangent as [N*P, Og]
+  const dwTArray = planArray(context, dtype, K * Og);
+  const gemm: Kernel2 = gemmKernel(dtype, 1, K, NP, Og, withResidency(context, [true, true], [true]));
   const { batch: N, outChannels: O } = g;
   return (x, ct, dw) => {
+    const [cols, ctT, dwT] = [shared.cols(), ctTArray(), dwTArray()];
     for (let gi = 0; gi < G; gi++) {
       gatherColumns(x, shared, gi, Cg, g);
       // ctT[n*P + p, o] = ct[n, gi*Og + o, p]

@@ -5,8 +5,9 @@
  * matmul or convolution per call (small GEMM kernels are cached by shape).
  */
 import type { DType, TypedArray } from "../core/dtype.js";
+import type { KernelContext } from "../core/primitive.js";
 import { matmulKernel } from "./js/matmul.js";
-import { wasmGemm } from "./wasm/gemm.js";
+import { type WasmGemmKernel, wasmGemm } from "./wasm/gemm.js";
 import { relaxedSimdSupported, simdSupported } from "./wasm/runtime.js";
 import { availableCores, createWorkerPool, threadsSupported, type WorkerPool } from "./wasm/threads.js";
 
@@ -34,7 +35,7 @@ export interface BackendOptions {
 /** C[t] = A[t] @ B[t] on row-major storage, for the shape the kernel was made for. */
 export type GemmKernel = (a: TypedArray, b: TypedArray, out: TypedArray) => void;
 
-/** Below this many multiply-adds the copies in and out of wasm memory cost more than they save. */
+/** Below this many multiply-adds a call into wasm costs more than it saves. */
 const WASM_MIN_MULTIPLY_ADDS = 4096;
 
 /** From this many multiply-adds on, a kernel splits its rows over the worker threads too. */
@@ -53,18 +54,20 @@ let threadCount: number | null = null;
 /** Workers are started on the first kernel that uses them, and kept (they do not hold the process open). */
 let pool: WorkerPool | null = null;
 
-function activeKind(): "js" | "wasm" {
+/** The kernels plans compiled now get: "wasm" (SIMD) or "js". */
+export function activeBackendKind(): "js" | "wasm" {
   active ??= simdSupported() ? "wasm" : "js";
   return active;
 }
 
-function threads(): number {
+/** Threads large wasm kernels use (the calling one included). */
+export function kernelThreads(): number {
   threadCount ??= threadsSupported() ? availableCores() : 1;
   return threadCount;
 }
 
 function workerPool(): WorkerPool | null {
-  const workers = threads() - 1;
+  const workers = kernelThreads() - 1;
   if (workers < 1) return null;
   if (pool && pool.workers !== workers) pool = null; // the old workers idle until the process exits
   pool ??= createWorkerPool(workers);
@@ -73,13 +76,13 @@ function workerPool(): WorkerPool | null {
 
 /** The active backend (by default WebAssembly SIMD where the engine supports it). */
 export function backend(): BackendInfo {
-  if (activeKind() === "js") return { name: "js", simd: false, relaxedSimd: false, threads: 1 };
+  if (activeBackendKind() === "js") return { name: "js", simd: false, relaxedSimd: false, threads: 1 };
   const relaxedSimd = relaxedSimdSupported();
   return {
     name: relaxedSimd ? "wasm-relaxed-simd" : "wasm-simd",
     simd: true,
     relaxedSimd,
-    threads: threads(),
+    threads: kernelThreads(),
   };
 }
 
@@ -100,18 +103,50 @@ export function setBackend(kind: "js" | "wasm", options: BackendOptions = {}): v
 }
 
 /**
- * A GEMM kernel for `batch` products of (m x k) @ (k x n): the WebAssembly one when that backend is
- * active, the dtype is a float and the product is big enough to pay for the copies; else the JS one.
+ * A GEMM kernel for `batch` products of (m x k) @ (k x n): the WebAssembly one when the plan memory
+ * (`context`, that of the jit plan being compiled) is a WebAssembly memory, the dtype is a float and the
+ * product is big enough; else the JS one. Without a context (eager), small wasm kernels are cached by
+ * shape, each with a memory of its own.
  */
-export function gemmKernel(dtype: DType, batch: number, m: number, k: number, n: number): GemmKernel {
-  if (activeKind() === "wasm" && (dtype === "float32" || dtype === "float64")) {
-    if (batch * m * k * n >= WASM_MIN_MULTIPLY_ADDS) {
-      const kernel = cachedWasmGemm(dtype, batch, m, k, n);
-      if (kernel) return kernel;
-    }
+export function gemmKernel(
+  dtype: DType,
+  batch: number,
+  m: number,
+  k: number,
+  n: number,
+  context?: KernelContext,
+): GemmKernel {
+  const wasm = context ? context.wasm : activeBackendKind() === "wasm";
+  if (wasm && (dtype === "float32" || dtype === "float64") && batch * m * k * n >= WASM_MIN_MULTIPLY_ADDS) {
+    const kernel = context
+      ? planWasmGemm(dtype, batch, m, k, n, context)
+      : cachedWasmGemm(dtype, batch, m, k, n);
+    if (kernel) return kernel;
   }
   const row = new Float64Array(n);
   return (a, b, out) => matmulKernel(a, b, out, batch, m, k, n, row);
+}
+
+/** A wasm GEMM in a plan's memory (null when it cannot be built; the caller falls back to JS). */
+export function planWasmGemm(
+  dtype: "float32" | "float64",
+  batch: number,
+  m: number,
+  k: number,
+  n: number,
+  context: KernelContext,
+): WasmGemmKernel | null {
+  const workers = batch * m * k * n >= THREADED_MIN_MULTIPLY_ADDS && context.shared ? workerPool() : null;
+  try {
+    return wasmGemm(
+      dtype,
+      { batch, m, k, n },
+      { relaxedSimd: relaxedSimdSupported(), pool: workers, ...threadTuning(workers, m) },
+      context,
+    );
+  } catch {
+    return null; // synchronous compilation refused (browsers' main thread): use JS
+  }
 }
 
 function cachedWasmGemm(
@@ -124,7 +159,7 @@ function cachedWasmGemm(
   const relaxedSimd = relaxedSimdSupported();
   const work = batch * m * k * n;
   const workers = work >= THREADED_MIN_MULTIPLY_ADDS ? workerPool() : null;
-  const key = `${dtype} ${batch}x${m}x${k}x${n}${relaxedSimd ? " relaxed" : ""} ${workers ? threads() : 1}`;
+  const key = `${dtype} ${batch}x${m}x${k}x${n}${relaxedSimd ? " relaxed" : ""} ${workers ? kernelThreads() : 1}`;
   let kernel = wasmKernels.get(key);
   if (kernel) {
     wasmKernels.delete(key); // most recently used goes last

@@ -1,36 +1,26 @@
 /**
  * Compile a program into an executable plan: optimize, fuse, plan memory (liveness intervals and
  * best-fit slots, in place where a full-size input dies at an elementwise consumer, donated inputs
- * reused for outputs), then run a flat list of pre-bound kernel calls over a buffer table. All shape
- * logic and allocation of intermediates happen here, once.
+ * reused for outputs), lower every kernel, then run a flat list of pre-bound kernel calls over a buffer
+ * table. The slots and every kernel's scratch live in one plan memory (a WebAssembly memory on the wasm
+ * backend, so wasm kernels work on intermediates in place). All shape logic and allocation of
+ * intermediates happen here, once.
  */
 
+import { PlanMemory, viewAt } from "../backend/plan-memory.js";
 import { nextEpoch } from "../backend/run-epoch.js";
-import { type AbstractValue, ConcreteArray, fmtAval, type NdArray } from "../core/array.js";
+import { ConcreteArray, fmtAval, type NdArray } from "../core/array.js";
 import { storageFor, type TypedArray } from "../core/dtype.js";
 import { type Atom, type Equation, Literal, type Program, Var } from "../core/ir.js";
-import type { Kernel } from "../core/primitive.js";
+import type { Kernel, KernelContext } from "../core/primitive.js";
 import { shapeEquals, sizeOf } from "../core/shape.js";
 import { avalBytes, type FusedGroup, fuse, generateFusedKernel, type Step } from "./fusion.js";
 import { type ClosedProgram, optimize } from "./passes.js";
 
-function viewOf(buffer: ArrayBuffer, aval: AbstractValue): TypedArray {
-  const n = sizeOf(aval.shape);
-  switch (aval.dtype) {
-    case "float32":
-      return new Float32Array(buffer, 0, n);
-    case "float64":
-      return new Float64Array(buffer, 0, n);
-    case "int32":
-      return new Int32Array(buffer, 0, n);
-    case "bool":
-      return new Uint8Array(buffer, 0, n);
-  }
-}
-
 interface Slot {
   bytes: number;
-  buffer: ArrayBuffer | null;
+  /** Byte offset in the plan memory, once planning ends. */
+  offset: number;
 }
 
 /** Where a value lives while the plan runs. */
@@ -46,11 +36,23 @@ export interface MemoryReport {
   intermediateBytes: number;
   /** Bytes of the arena the planner allocated (shared, reused slots). */
   arenaBytes: number;
+  /** Bytes of the plan memory: the arena and the kernels' scratch. */
+  planBytes: number;
   slots: number;
+}
+
+/** Time spent in one step of a plan, from `Executable.profile`. */
+export interface StepProfile {
+  /** The step as `toString` lists it: its number, primitive (or fused primitives) and output. */
+  readonly step: string;
+  /** Mean milliseconds per run. */
+  readonly ms: number;
 }
 
 export interface Executable {
   run(args: readonly ConcreteArray[], donate: readonly boolean[]): ConcreteArray[];
+  /** Runs the plan `runs` times on `args` (nothing donated), timing every kernel call; in plan order. */
+  profile(args: readonly ConcreteArray[], runs: number): StepProfile[];
   readonly program: Program;
   readonly steps: readonly Step[];
   readonly memory: MemoryReport;
@@ -125,7 +127,7 @@ export function compile(closed: ClosedProgram, donatable: readonly boolean[]): E
       free[best]!.bytes = bytes;
     }
     if (best >= 0) return free.splice(best, 1)[0]!;
-    const s: Slot = { bytes, buffer: null };
+    const s: Slot = { bytes, offset: -1 };
     allSlots.push(s);
     return s;
   };
@@ -148,27 +150,29 @@ export function compile(closed: ClosedProgram, donatable: readonly boolean[]): E
         free.push((placement.get(v) as { slot: Slot }).slot);
     }
   });
-  for (const s of allSlots) s.buffer = new ArrayBuffer(s.bytes);
+  const memory = PlanMemory.forActiveBackend();
+  for (const s of allSlots) s.offset = memory.reserve(s.bytes);
 
-  // ---- the buffer table: one entry per value that kernels read or write
+  // ---- the buffer table: one entry per value that kernels read or write (filled once memory exists)
   const tableIndex = new Map<Var, number>();
   const table: TypedArray[] = [];
+  const entries: (() => TypedArray)[] = [];
   const perCall: { index: number; v: Var; place: Placement }[] = [];
   const indexOf = (v: Var): number => {
     let i = tableIndex.get(v);
     if (i !== undefined) return i;
     const p = placement.get(v)!;
-    i = table.length;
+    i = entries.length;
     tableIndex.set(v, i);
-    if (p.kind === "slot") table.push(viewOf(p.slot.buffer!, v.aval));
-    else if (p.kind === "const") table.push(p.value.concrete().data);
+    if (p.kind === "slot")
+      entries.push(() => viewAt(memory.view().buffer, v.aval.dtype, p.slot.offset, sizeOf(v.aval.shape)));
+    else if (p.kind === "const") entries.push(() => p.value.concrete().data);
     else if (p.kind === "alias") {
-      const root = rootOf(v);
-      const ri = indexOf(root);
-      table.push(table[ri]!);
+      const ri = indexOf(rootOf(v));
+      entries.push(() => table[ri]!);
       perCall.push({ index: i, v, place: p });
     } else {
-      table.push(storageFor(v.aval.dtype, 0));
+      entries.push(() => storageFor(v.aval.dtype, 0));
       perCall.push({ index: i, v, place: p });
     }
     return i;
@@ -179,22 +183,31 @@ export function compile(closed: ClosedProgram, donatable: readonly boolean[]): E
     for (const e of stepEqns(s)) for (const o of e.outputs) if (placement.has(o)) indexOf(o);
   perCall.sort((a, b) => a.index - b.index);
 
-  // ---- pre-bound kernel calls
-  const calls: (() => void)[] = [];
+  // ---- kernels: lowered with the plan memory (they reserve their scratch in it), then the memory exists
+  const resident = (a: Atom): boolean => a instanceof Var && placement.get(rootOf(a))?.kind === "slot";
+  const bindings: ((table: TypedArray[]) => () => void)[] = [];
+  const callNames: string[] = [];
   const kernelSources: string[] = [];
-  for (const s of steps) {
+  for (const [k, s] of steps.entries()) {
+    if (s.kind !== "fused" && placement.get(s.equation.outputs[0]!)?.kind !== "alias")
+      callNames.push(describeStep(s, k));
     if (s.kind === "fused") {
+      callNames.push(describeStep(s, k));
       const { run, source } = generateFusedKernel(s, indexOf);
       kernelSources.push(source);
-      calls.push(() => run(table));
+      bindings.push((t) => () => run(t));
       continue;
     }
     const e = s.equation;
     if (placement.get(e.outputs[0]!)?.kind === "alias") continue; // reshape: no work
-    calls.push(bindEquation(e, table, indexOf));
+    const context = memory.context({ inputs: e.inputs.map(resident), outputs: e.outputs.map(resident) });
+    bindings.push(lowerEquation(e, indexOf, context));
   }
+  for (const make of entries) table.push(make());
+  const calls = bindings.map((bind) => bind(table));
 
   const inputCount = program.inputs.length;
+  let timings: Float64Array | null = null;
   const executable: Executable = {
     program,
     steps,
@@ -202,7 +215,17 @@ export function compile(closed: ClosedProgram, donatable: readonly boolean[]): E
     memory: {
       intermediateBytes,
       arenaBytes: allSlots.reduce((n, s) => n + s.bytes, 0),
+      planBytes: memory.bytes,
       slots: allSlots.length,
+    },
+    profile(args, runs) {
+      timings = new Float64Array(calls.length);
+      try {
+        for (let r = 0; r < runs; r++) executable.run(args, []);
+        return callNames.map((step, k) => ({ step, ms: timings![k]! / runs }));
+      } finally {
+        timings = null;
+      }
     },
     run(args, donate) {
       nextEpoch();
@@ -216,7 +239,13 @@ export function compile(closed: ClosedProgram, donatable: readonly boolean[]): E
               : storageFor(v.aval.dtype, sizeOf(v.aval.shape));
         }
       }
-      for (const call of calls) call();
+      if (timings) {
+        for (let k = 0; k < calls.length; k++) {
+          const start = performance.now();
+          calls[k]!();
+          timings[k]! += performance.now() - start;
+        }
+      } else for (const call of calls) call();
       const outs = program.outputs.map((a) => materialize(a, table, tableIndex, placement, rootOf, args));
       // A donated input returned unchanged is its own output: it stays valid.
       for (let i = 0; i < inputCount; i++) {
@@ -263,14 +292,33 @@ function materialize(
   return new ConcreteArray(a.aval.shape, a.aval.dtype, owned ? data : data.slice());
 }
 
-/** A pre-bound call of one equation: its lowered kernel, or its impl plus a copy. */
-function bindEquation(e: Equation, table: TypedArray[], indexOf: (v: Var) => number): () => void {
+/**
+ * One equation's kernel, lowered now (reserving its scratch in the plan memory), and how to bind it to the
+ * buffer table once that memory exists: a pre-bound call of the kernel, or of `impl` plus a copy.
+ */
+function lowerEquation(
+  e: Equation,
+  indexOf: (v: Var) => number,
+  context: KernelContext,
+): (table: TypedArray[]) => () => void {
   const inAvals = e.inputs.map((a) => a.aval);
   const outAvals = e.outputs.map((v) => v.aval);
   const inIdx = e.inputs.map((a) => (a instanceof Var ? indexOf(a) : -1));
   const literals = e.inputs.map((a) => (a instanceof Literal ? a.value.data : null));
   const outIdx = e.outputs.map((v) => indexOf(v));
-  const kernel: Kernel | undefined = e.primitive.lower?.(inAvals, outAvals, e.params);
+  const kernel: Kernel | undefined = e.primitive.lower?.(inAvals, outAvals, e.params, context);
+  return (table) => bindEquation(e, table, inIdx, outIdx, literals, kernel);
+}
+
+function bindEquation(
+  e: Equation,
+  table: TypedArray[],
+  inIdx: readonly number[],
+  outIdx: readonly number[],
+  literals: readonly (TypedArray | null)[],
+  kernel: Kernel | undefined,
+): () => void {
+  const inAvals = e.inputs.map((a) => a.aval);
   const ins: TypedArray[] = inIdx.map((i, k) => (i < 0 ? literals[k]! : table[i]!));
   const outs: TypedArray[] = outIdx.map((i) => table[i]!);
   if (kernel) {
@@ -289,6 +337,14 @@ function bindEquation(e: Equation, table: TypedArray[], indexOf: (v: Var) => num
   };
 }
 
+function describeStep(s: Step, k: number): string {
+  if (s.kind === "fused") {
+    const g = s as FusedGroup;
+    return `${k}: fused[${g.equations.map((e) => e.primitive.name).join(",")}] -> ${g.outputs.map((v) => fmtAval(v.aval)).join(", ")}`;
+  }
+  return `${k}: ${s.equation.primitive.name} -> ${s.equation.outputs.map((v) => fmtAval(v.aval)).join(", ")}`;
+}
+
 function describe(x: Executable): string {
   const lines = [
     "optimized program:",
@@ -297,19 +353,11 @@ function describe(x: Executable): string {
     `steps: ${x.steps.length} (${x.steps.filter((s) => s.kind === "fused").length} fused loops)`,
   ];
   x.steps.forEach((s, k) => {
-    if (s.kind === "fused") {
-      const g = s as FusedGroup;
-      lines.push(
-        `  ${k}: fused[${g.equations.map((e) => e.primitive.name).join(",")}] -> ${g.outputs.map((v) => fmtAval(v.aval)).join(", ")}`,
-      );
-    } else
-      lines.push(
-        `  ${k}: ${s.equation.primitive.name} -> ${s.equation.outputs.map((v) => fmtAval(v.aval)).join(", ")}`,
-      );
+    lines.push(`  ${describeStep(s, k)}`);
   });
   lines.push(
     "",
-    `memory: arena ${x.memory.arenaBytes} bytes in ${x.memory.slots} slots for ${x.memory.intermediateBytes} bytes of intermediates`,
+    `memory: arena ${x.memory.arenaBytes} bytes in ${x.memory.slots} slots for ${x.memory.intermediateBytes} bytes of intermediates; plan memory ${x.memory.planBytes} bytes with kernel scratch`,
   );
   return lines.join("\n");
 }

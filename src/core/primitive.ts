@@ -3,6 +3,9 @@
  * the kernel, the forward-mode derivative, the batching rule, and for linear primitives the transpose.
  * The registry lets tools (the laws coverage table, the IR printer) find any primitive by its name.
  */
+
+import { standaloneContext } from "../backend/plan-memory.js";
+import type { WasmMemory } from "../backend/wasm/runtime.js";
 import { type AbstractValue, ConcreteArray, type NdArray } from "./array.js";
 import { storageFor, type TypedArray } from "./dtype.js";
 import type { Program } from "./ir.js";
@@ -54,7 +57,12 @@ export interface PrimitiveRules<P> {
    * A kernel specialised at jit compile time for these shapes, writing into buffers the memory planner
    * assigned (no allocation per call). Without it the executor calls `impl` and copies.
    */
-  lower?(inAvals: readonly AbstractValue[], outAvals: readonly AbstractValue[], params: P): Kernel;
+  lower?(
+    inAvals: readonly AbstractValue[],
+    outAvals: readonly AbstractValue[],
+    params: P,
+    context: KernelContext,
+  ): Kernel;
   /**
    * When some inputs are unknown during partial evaluation (linearize/vjp): how to proceed instead of
    * recording the primitive whole. Call-like primitives (jit) inline their program here.
@@ -69,6 +77,34 @@ export interface PrimitiveRules<P> {
 export interface Primitive<P = unknown> extends PrimitiveRules<P> {
   bind(args: readonly NdArray[], params: P): NdArray[];
   bind1(args: readonly NdArray[], params: P): NdArray;
+}
+
+/**
+ * What a kernel being lowered may ask of the plan it goes into (backend/plan-memory.ts): scratch space in
+ * the plan's one memory, that memory itself once the plan is laid out, and which operands live in it.
+ */
+export interface KernelContext {
+  /** Whether the plan's memory is a WebAssembly memory (else wasm kernels cannot run on it). */
+  readonly wasm: boolean;
+  /** Whether that memory is shared (worker threads); modules must import it with the same flag. */
+  readonly shared: boolean;
+  /** Reserves `bytes` of the plan's memory for this kernel alone; returns the byte offset (64-aligned). */
+  reserve(bytes: number): number;
+  /** The plan's memory, from the kernel's first run on (the plan is laid out after every kernel is lowered). */
+  memory(): PlanMemoryView;
+  /** Whether input `k` (output `k`) is a view on the plan's memory; other operands are plain arrays. */
+  inputResident(k: number): boolean;
+  outputResident(k: number): boolean;
+  /** One value per key and plan, e.g. scratch that two kernels of the same plan share. */
+  perPlan<T>(key: string, make: () => T): T;
+}
+
+/** The plan's memory as kernels see it at run time. */
+export interface PlanMemoryView {
+  /** The WebAssembly.Memory (null on the JS backend). */
+  readonly wasm: WasmMemory | null;
+  /** Its bytes: every resident operand is a view on this buffer. */
+  readonly buffer: ArrayBuffer;
 }
 
 /** A compiled kernel: reads `ins`, writes every element of `outs`. */
@@ -90,6 +126,7 @@ export function evalByLowering<P>(
     args,
     outAvals,
     params,
+    standaloneContext(),
   )(
     args.map((a) => a.data),
     outs,

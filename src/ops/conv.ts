@@ -247,8 +247,8 @@ export const conv2dPrim: Primitive<ConvParams> = primitive<ConvParams>({
     return [{ shape: outputShape(geometry("conv2d", x!.shape, w!.shape, p)), dtype: x!.dtype }];
   },
   impl: (args, p) => evalByLowering(conv2dPrim, args, p),
-  lower([x, w], [y], p) {
-    const run = conv2dGemm(geometry("conv2d", x!.shape, w!.shape, p), y!.dtype);
+  lower([x, w], [y], p, context) {
+    const run = conv2dGemm(geometry("conv2d", x!.shape, w!.shape, p), y!.dtype, context);
     return ([xa, wa], [ya]) => run(xa!, wa!, ya!);
   },
   jvp: ([x, w], [tx, tw], p) => ({
@@ -290,8 +290,12 @@ export const conv2dInputGradPrim: Primitive<ConvInputGradParams> = primitive<Con
     return [{ shape: p.inputShape, dtype: ct!.dtype }];
   },
   impl: (args, p) => evalByLowering(conv2dInputGradPrim, args, p),
-  lower([, w], [x], p) {
-    const run = conv2dInputGradGemm(geometry("conv2d_input_grad", p.inputShape, w!.shape, p), x!.dtype);
+  lower([, w], [x], p, context) {
+    const run = conv2dInputGradGemm(
+      geometry("conv2d_input_grad", p.inputShape, w!.shape, p),
+      x!.dtype,
+      context,
+    );
     return ([cta, wa], [xa]) => run(cta!, wa!, xa!);
   },
   jvp: ([ct, w], [tct, tw], p) => ({
@@ -349,8 +353,12 @@ export const conv2dWeightGradPrim: Primitive<ConvWeightGradParams> = primitive<C
     return [{ shape: p.weightShape, dtype: x!.dtype }];
   },
   impl: (args, p) => evalByLowering(conv2dWeightGradPrim, args, p),
-  lower([x], [w], p) {
-    const run = conv2dWeightGradGemm(geometry("conv2d_weight_grad", x!.shape, p.weightShape, p), w!.dtype);
+  lower([x], [w], p, context) {
+    const run = conv2dWeightGradGemm(
+      geometry("conv2d_weight_grad", x!.shape, p.weightShape, p),
+      w!.dtype,
+      context,
+    );
     return ([xa, cta], [wa]) => run(xa!, cta!, wa!);
   },
   jvp: ([x, ct], [tx, tct], p) => ({

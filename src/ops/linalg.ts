@@ -40,11 +40,11 @@ export const matmulPrim: Primitive<Params> = primitive<Params>({
     return [{ shape: matmulShape(a!.shape, b!.shape), dtype: a!.dtype }];
   },
   impl: (args, p) => evalByLowering(matmulPrim, args, p),
-  lower(inAvals, [out]) {
+  lower(inAvals, [out], _params, context) {
     const r = out!.shape.length;
     const [m, k, n] = [inAvals[0]!.shape[r - 2]!, inAvals[0]!.shape[r - 1]!, out!.shape[r - 1]!];
     const batch = sizeOf(out!.shape.slice(0, -2));
-    const gemm = gemmKernel(out!.dtype, batch, m, k, n);
+    const gemm = gemmKernel(out!.dtype, batch, m, k, n, context);
     const isInt = out!.dtype === "int32";
     return ([a, b], [o]) => {
       gemm(a!, b!, o!);

@@ -6,7 +6,7 @@ import {
   optimize,
   simplify,
 } from "../../src/compiler/passes.js";
-import { grad, jit, makeProgram, type Array as NdArray, np, ShapeDtype, vmap } from "../../src/index.js";
+import { grad, jit, makeProgram, type Array as NdArray, nn, np, ShapeDtype, vmap } from "../../src/index.js";
 import { countAllocatedBytes } from "../helpers/allocations.js";
 import { expectClose, seededArray } from "../helpers/numeric.js";
 
@@ -97,6 +97,33 @@ describe("jit", () => {
     expect(text).toMatch(/memory: arena \d+ bytes in \d+ slots for \d+ bytes of intermediates/);
     const { executable } = jit(grad(mlpLoss)).lower(mlpParams(2), x, y);
     expect(executable.memory.arenaBytes).toBeLessThan(executable.memory.intermediateBytes);
+  });
+
+  it("profile() times every kernel call of the plan, in plan order", () => {
+    const lowered = jit(grad(mlpLoss)).lower(mlpParams(2), x, y);
+    const rows = lowered.profile(3);
+    const listed = lowered
+      .toString()
+      .match(/^ {2}\d+: .*$/gm)!
+      .map((line) => line.trim());
+    // Every kernel call is a listed step (reshapes are views and make no call), in the same order.
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.length).toBeLessThanOrEqual(listed.length);
+    const positions = rows.map((r) => listed.indexOf(r.step));
+    expect(positions.every((at) => at >= 0)).toBe(true);
+    expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+    for (const r of rows) expect(r.ms).toBeGreaterThanOrEqual(0);
+  });
+
+  it("the plan memory holds the arena and the kernels' scratch", () => {
+    const x4 = seededArray([2, 3, 9, 9], 4);
+    const w4 = seededArray([4, 3, 3, 3], 5);
+    const { executable } = jit(grad((a: NdArray, b: NdArray) => nn.conv2d(a, b).sum(), { argnums: 1 })).lower(
+      x4,
+      w4,
+    );
+    // The unrolled input (27 x 2*49 doubles) is scratch the convolution reserved beyond the arena.
+    expect(executable.memory.planBytes).toBeGreaterThanOrEqual(executable.memory.arenaBytes + 27 * 98 * 8);
   });
 
   it("a donated training step allocates nothing but its loss in steady state", () => {

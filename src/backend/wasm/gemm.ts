@@ -17,9 +17,11 @@
  * calling thread and the workers of threads.ts take from a counter in the kernel's memory.
  */
 import type { TypedArray } from "../../core/dtype.js";
+import type { KernelContext } from "../../core/primitive.js";
+import { standaloneContext } from "../plan-memory.js";
 import type { FunctionBuilder, Local, MemoryArgument } from "./module-writer.js";
 import { ModuleBuilder } from "./module-writer.js";
-import { allocateMemory, compileModule, instantiate, instantiateCompiled } from "./runtime.js";
+import { compileModule, instantiateCompiled } from "./runtime.js";
 import type { WorkerPool } from "./threads.js";
 
 export type GemmDType = "float32" | "float64";
@@ -51,22 +53,27 @@ export interface GemmModuleOptions {
   readonly tuning?: Partial<GemmTuning>;
   /** Emit `pack` and `rows(chunk)` over a shared memory instead of one `gemm` (see wasmGemm's pool). */
   readonly threaded?: boolean;
+  /** Whether the imported memory is shared (always, when threaded). */
+  readonly sharedMemory?: boolean;
+  /** A threaded kernel's control block (CONTROL_BYTES at this byte offset of the memory). */
+  readonly control?: number;
 }
 
-/** Byte offsets of the regions of the kernel's memory. */
+/** The scratch a kernel needs besides its operands: packed B, and for threaded kernels a control block. */
 export interface GemmLayout {
-  readonly a: number;
-  readonly b: number;
-  readonly packedB: number;
   /** Bytes of one batch's packed B. */
   readonly packedBytes: number;
-  readonly c: number;
-  /** An i32 the threads of a threaded kernel take chunk numbers from. */
-  readonly chunkCounter: number;
+  /** Bytes of packed B in all (every batch's when threaded: it is packed up front). */
+  readonly scratchBytes: number;
   /** Chunks of a threaded kernel: m blocks times batches. */
   readonly chunks: number;
-  readonly totalBytes: number;
 }
+
+/**
+ * A threaded kernel's control block: the chunk counter the threads take chunks from, then the addresses
+ * of A, C and packed B for the current call (workers only know the chunk number).
+ */
+const CONTROL_BYTES = 16;
 
 export type GemmKernel = (a: TypedArray, b: TypedArray, out: TypedArray) => void;
 
@@ -118,17 +125,12 @@ function elementOps(dtype: GemmDType, relaxedSimd: boolean): ElementOps {
   };
 }
 
-const alignUp = (x: number, to: number): number => Math.ceil(x / to) * to;
-
 export function resolveTuning(dtype: GemmDType, tuning: Partial<GemmTuning> = {}): GemmTuning {
   const t = { ...DEFAULT_TUNING[dtype], ...tuning };
   return { ...t, mBlock: Math.max(t.tileRows, Math.floor(t.mBlock / t.tileRows) * t.tileRows) };
 }
 
-/**
- * Where A, B, packed B and C live (64-byte aligned regions; C has a vector of slack for edge tiles). A
- * threaded kernel packs every batch's B up front and keeps its chunk counter after C.
- */
+/** Scratch sizes for one shape. */
 export function gemmLayout(
   dtype: GemmDType,
   shape: GemmShape,
@@ -139,15 +141,8 @@ export function gemmLayout(
   const es = dtype === "float32" ? 4 : 8;
   const nr = tuning.tileVectors * (16 / es);
   const packedBytes = k * Math.ceil(n / nr) * nr * es;
-  const a = 0;
-  const b = alignUp(a + batch * m * k * es, 64);
-  const packedB = alignUp(b + batch * k * n * es, 64);
-  const c = alignUp(packedB + (threaded ? batch : 1) * packedBytes, 64);
-  // Edge tiles load a whole vector of C (lanes past the row end are computed but never stored).
-  const chunkCounter = alignUp(c + batch * m * n * es + 16, 64);
-  const totalBytes = chunkCounter + 64;
   const chunks = m * n === 0 ? 0 : batch * Math.ceil(m / tuning.mBlock);
-  return { a, b, packedB, packedBytes, c, chunkCounter, chunks, totalBytes };
+  return { packedBytes, scratchBytes: (threaded ? batch : 1) * packedBytes, chunks };
 }
 
 /** Emits `body` `count` times: inline when once, else a do-while loop on a down-counter. */
@@ -175,9 +170,10 @@ function advance(fn: FunctionBuilder, pointer: Local, bytes: number): void {
 }
 
 /**
- * The binary of a module for a memory laid out as `gemmLayout` says. It exports `gemm()` (everything), or
- * when threaded `pack()` (B of every batch) and `rows(chunk)` (one m block of one batch, all of k and n),
- * for threads that take chunks in turn.
+ * The binary of a module over an imported memory, with operands at byte addresses given at run time. It
+ * exports `gemm(a, b, c, packed)` (everything), or when threaded `pack(a, b, c, packed)` (records the
+ * addresses in the control block and packs B of every batch) and `rows(chunk)` (one m block of one batch,
+ * all of k and n), for threads that take chunks in turn.
  */
 export function emitGemmModule(
   dtype: GemmDType,
@@ -191,7 +187,7 @@ export function emitGemmModule(
   const threaded = options.threaded ?? false;
   const tuning = resolveTuning(dtype, options.tuning);
   const layout = gemmLayout(dtype, shape, tuning, threaded);
-  if (layout.totalBytes > 2 ** 31) throw new RangeError("gemm: operands exceed 2 GiB of wasm memory");
+  const control = options.control ?? 0;
   const ops = elementOps(dtype, options.relaxedSimd);
   const es = ops.bytes;
   const nr = tuning.tileVectors * ops.lanes;
@@ -204,12 +200,11 @@ export function emitGemmModule(
   if (k === 0) kBlocks.push({ start: 0, steps: 0 }); // C = 0: tiles still store their (zero) accumulators
 
   const module = new ModuleBuilder();
-  const pages = Math.ceil(layout.totalBytes / 65536);
   module.importMemory({
     module: "env",
     name: "memory",
-    initialPages: pages,
-    ...(threaded ? { maximumPages: pages, shared: true } : {}),
+    initialPages: 1,
+    ...(threaded || options.sharedMemory ? { maximumPages: 65536, shared: true } : {}),
   });
 
   // ---- packB(source, target): B[p, panel*nr + j] -> packed[panel][p][j]; lanes past n stay zero
@@ -318,27 +313,22 @@ export function emitGemmModule(
 
   if (!threaded) {
     // ---- gemm(): batches, k blocks, m blocks, column panels, row tiles
-    const fn = module.function("gemm", [], []);
-    const aBatch = fn.local("i32");
-    const bBatch = fn.local("i32");
-    const cBatch = fn.local("i32");
+    const fn = module.function("gemm", ["i32", "i32", "i32", "i32"], []);
+    const [aBatch, bBatch, cBatch, packed] = [fn.param(0), fn.param(1), fn.param(2), fn.param(3)];
     const aBlock = fn.local("i32");
     const cBlock = fn.local("i32");
     const emitRowBlock = rowBlockEmitter(fn);
-    fn.i32Const(layout.a).localSet(aBatch);
-    fn.i32Const(layout.b).localSet(bBatch);
-    fn.i32Const(layout.c).localSet(cBatch);
     repeat(fn, m * n === 0 ? 0 : batch, () => {
-      fn.localGet(bBatch).i32Const(layout.packedB).call(packB);
+      fn.localGet(bBatch).localGet(packed).call(packB);
       for (const kBlock of kBlocks) {
         setSum(fn, aBlock, aBatch, kBlock.start * es);
         fn.localGet(cBatch).localSet(cBlock);
         repeat(fn, Math.floor(m / tuning.mBlock), () => {
-          emitRowBlock(aBlock, cBlock, layout.packedB, tuning.mBlock, kBlock);
+          emitRowBlock(aBlock, cBlock, packed, tuning.mBlock, kBlock);
           advance(fn, aBlock, tuning.mBlock * k * es);
           advance(fn, cBlock, tuning.mBlock * n * es);
         });
-        if (m % tuning.mBlock) emitRowBlock(aBlock, cBlock, layout.packedB, m % tuning.mBlock, kBlock);
+        if (m % tuning.mBlock) emitRowBlock(aBlock, cBlock, packed, m % tuning.mBlock, kBlock);
       }
       advance(fn, aBatch, m * k * es);
       advance(fn, bBatch, k * n * es);
@@ -346,11 +336,19 @@ export function emitGemmModule(
     });
   } else {
     // ---- pack(): B of every batch
-    const pack = module.function("pack", [], []);
-    const source = pack.local("i32");
-    const target = pack.local("i32");
-    pack.i32Const(layout.b).localSet(source);
-    pack.i32Const(layout.packedB).localSet(target);
+    const pack = module.function("pack", ["i32", "i32", "i32", "i32"], []);
+    const [source, target] = [pack.param(1), pack.param(3)];
+    // The addresses for rows(): A, C and packed B.
+    for (const [slot, param] of [
+      [1, 0],
+      [2, 2],
+      [3, 3],
+    ] as const) {
+      pack
+        .i32Const(control)
+        .localGet(pack.param(param))
+        .i32Store({ offset: slot * 4 });
+    }
     repeat(pack, m * n === 0 ? 0 : batch, () => {
       pack.localGet(source).localGet(target).call(packB);
       advance(pack, source, k * n * es);
@@ -368,15 +366,16 @@ export function emitGemmModule(
     const packed = fn.local("i32");
     const aBlock = fn.local("i32");
     const emitRowBlock = rowBlockEmitter(fn);
-    const offsetOf = (target: Local, base: number, batchBytes: number, blockBytes: number): void => {
-      fn.i32Const(base).localGet(batchIndex).i32Const(batchBytes).i32Mul().i32Add();
+    const offsetOf = (target: Local, slot: number, batchBytes: number, blockBytes: number): void => {
+      fn.i32Const(control).i32Load({ offset: slot * 4 });
+      fn.localGet(batchIndex).i32Const(batchBytes).i32Mul().i32Add();
       fn.localGet(blockIndex).i32Const(blockBytes).i32Mul().i32Add().localSet(target);
     };
     fn.localGet(chunk).i32Const(mBlocks).i32DivU().localSet(batchIndex);
     fn.localGet(chunk).i32Const(mBlocks).i32RemU().localSet(blockIndex);
-    offsetOf(aRows, layout.a, m * k * es, tuning.mBlock * k * es);
-    offsetOf(cRows, layout.c, m * n * es, tuning.mBlock * n * es);
-    offsetOf(packed, layout.packedB, layout.packedBytes, 0);
+    offsetOf(aRows, 1, m * k * es, tuning.mBlock * k * es);
+    offsetOf(cRows, 2, m * n * es, tuning.mBlock * n * es);
+    offsetOf(packed, 3, layout.packedBytes, 0);
     const emitAllK = (mRows: number): void => {
       for (const kBlock of kBlocks) {
         setSum(fn, aBlock, aRows, kBlock.start * es);
@@ -482,66 +481,100 @@ function emitMicroKernel(fn: FunctionBuilder, ops: ElementOps, spec: MicroKernel
   }
 }
 
+/** A GEMM kernel on arrays, and on byte addresses in the plan memory for kernels built on it (conv). */
+export interface WasmGemmKernel extends GemmKernel {
+  /** C = A @ B with all three at these byte offsets of the plan memory. */
+  at(a: number, b: number, c: number): void;
+}
+
 /**
- * A GEMM kernel for one shape: its own memory sized for A, B, packed B and C; the wrapper copies the
- * operands in and C out (O(mk + kn + mn) against O(mnk) of compute). With a worker pool and at least two
- * m blocks, the memory is shared and the workers take m blocks alongside the calling thread.
+ * A GEMM kernel for one shape in a plan's memory (`context`; by default a memory of its own). Packed B
+ * (and a threaded kernel's control block) is reserved there; operands that are views on that memory are
+ * used in place, others are copied through staging reserved for them. With a worker pool and at least two
+ * m blocks, and a shared plan memory, the workers take m blocks alongside the calling thread. The module
+ * is instantiated on the first call, once the plan memory exists.
  */
 export function wasmGemm(
   dtype: GemmDType,
   shape: GemmShape,
   options: GemmModuleOptions & { readonly pool?: WorkerPool | null },
-): GemmKernel {
+  context: KernelContext = standaloneContext(),
+): WasmGemmKernel {
+  if (!context.wasm) throw new Error("gemm: the plan memory is not a WebAssembly memory");
   const { batch, m, k, n } = shape;
   const pool = options.pool ?? null;
-  const threaded =
-    pool !== null && gemmLayout(dtype, shape, resolveTuning(dtype, options.tuning)).chunks >= 2;
-  const { bytes, layout } = emitGemmModule(dtype, shape, { ...options, threaded });
-  const memory = allocateMemory(layout.totalBytes, threaded);
-  const heap = dtype === "float32" ? new Float32Array(memory.buffer) : new Float64Array(memory.buffer);
-  const es = heap.BYTES_PER_ELEMENT;
-  const [aAt, bAt, cAt] = [layout.a / es, layout.b / es, layout.c / es];
+  const tuning = resolveTuning(dtype, options.tuning);
+  const threaded = pool !== null && context.shared && gemmLayout(dtype, shape, tuning).chunks >= 2;
+  const layout = gemmLayout(dtype, shape, tuning, threaded);
+  const control = threaded ? context.reserve(CONTROL_BYTES) : 0;
+  const packed = context.reserve(layout.scratchBytes);
+  const { bytes } = emitGemmModule(dtype, shape, {
+    ...options,
+    threaded,
+    sharedMemory: context.shared,
+    control,
+  });
+  const es = dtype === "float32" ? 4 : 8;
   const [aSize, bSize, cSize] = [batch * m * k, batch * k * n, batch * m * n];
-  const cView = heap.subarray(cAt, cAt + cSize); // the memory never grows, so views stay valid
-  const copyIn = (a: TypedArray, b: TypedArray): void => {
-    heap.set(a.length === aSize ? a : a.subarray(0, aSize), aAt);
-    heap.set(b.length === bSize ? b : b.subarray(0, bSize), bAt);
-  };
+  const stage = (resident: boolean, size: number): number => (resident ? -1 : context.reserve(size * es));
+  const [aStage, bStage, cStage] = [
+    stage(context.inputResident(0), aSize),
+    stage(context.inputResident(1), bSize),
+    stage(context.outputResident(0), cSize),
+  ];
 
-  if (threaded) {
+  let run: ((a: number, b: number, c: number) => void) | null = null;
+  let buffer: ArrayBuffer | null = null;
+  let heap: Float32Array | Float64Array | null = null;
+  const instantiateOnce = (): ((a: number, b: number, c: number) => void) => {
+    const memory = context.memory();
+    buffer = memory.buffer;
+    heap = dtype === "float32" ? new Float32Array(buffer) : new Float64Array(buffer);
     const compiled = compileModule(bytes);
-    const { pack, rows } = instantiateCompiled(compiled, memory).exports as {
-      pack: () => void;
+    const instance = instantiateCompiled(compiled, memory.wasm!);
+    if (!threaded) {
+      const gemm = instance.exports["gemm"] as (a: number, b: number, c: number, p: number) => void;
+      return (a, b, c) => gemm(a, b, c, packed);
+    }
+    const { pack, rows } = instance.exports as {
+      pack: (a: number, b: number, c: number, p: number) => void;
       rows: (chunk: number) => void;
     };
-    const counter = new Int32Array(memory.buffer);
-    const counterIndex = layout.chunkCounter / 4;
+    const counter = new Int32Array(buffer);
+    const counterIndex = control / 4;
     const chunks = layout.chunks;
-    const id = pool.register(compiled, memory, counterIndex, chunks);
+    const id = pool!.register(compiled, memory.wasm!, counterIndex, chunks);
     if (id !== null) {
-      return (a, b, out) => {
-        copyIn(a, b);
-        pack();
+      return (a, b, c) => {
+        pack(a, b, c, packed);
         Atomics.store(counter, counterIndex, 0);
-        const join = pool.start(id);
-        for (let c: number; (c = Atomics.add(counter, counterIndex, 1)) < chunks; ) rows(c);
+        const join = pool!.start(id);
+        for (let chunk: number; (chunk = Atomics.add(counter, counterIndex, 1)) < chunks; ) rows(chunk);
         join();
-        out.set(cView);
       };
     }
     // The workers did not answer: the same module on this thread alone.
-    return (a, b, out) => {
-      copyIn(a, b);
-      pack();
-      for (let c = 0; c < chunks; c++) rows(c);
-      out.set(cView);
+    return (a, b, c) => {
+      pack(a, b, c, packed);
+      for (let chunk = 0; chunk < chunks; chunk++) rows(chunk);
     };
-  }
-
-  const run = instantiate(bytes, memory).exports["gemm"] as () => void;
-  return (a, b, out) => {
-    copyIn(a, b);
-    run();
-    out.set(cView);
   };
+  /** The operand's address: in place when it is a view on the plan memory, else copied to its staging. */
+  const addressOf = (x: TypedArray, size: number, staging: number, copyIn: boolean): number => {
+    if (x.buffer === buffer) return x.byteOffset;
+    if (staging < 0) throw new Error("gemm: an operand planned in the plan memory is not there");
+    if (copyIn) heap!.set(x.length === size ? x : x.subarray(0, size), staging / es);
+    return staging;
+  };
+  const kernel = ((a, b, out) => {
+    run ??= instantiateOnce();
+    const cAt = addressOf(out, cSize, cStage, false);
+    run(addressOf(a, aSize, aStage, true), addressOf(b, bSize, bStage, true), cAt);
+    if (cAt === cStage) out.set(heap!.subarray(cStage / es, cStage / es + cSize));
+  }) as WasmGemmKernel;
+  kernel.at = (a, b, c) => {
+    run ??= instantiateOnce();
+    run(a, b, c);
+  };
+  return kernel;
 }
