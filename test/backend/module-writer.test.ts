@@ -159,6 +159,35 @@ describe("ModuleBuilder", () => {
     expect((exports["lane"] as () => number)()).toBe(25);
   });
 
+  it.runIf(simdSupported())(
+    "emits instructions by name: SIMD divide and compare-select, bytes and lanes",
+    () => {
+      const { exports, heap } = build((module) => {
+        const fn = module.function("run", [], []);
+        // out = in < 0 ? in / 2 : sqrt(in), for 4 floats at 0 into 64
+        const x = fn.local("v128");
+        fn.i32Const(0).v128Load().localSet(x);
+        fn.i32Const(64);
+        fn.localGet(x).f32Const(2).f32x4Splat().op("f32x4Div");
+        fn.localGet(x).op("f32x4Sqrt");
+        fn.localGet(x).f32Const(0).f32x4Splat().op("f32x4Lt");
+        fn.op("v128Bitselect").v128Store();
+        // a byte at 128 -> i32 at 132, times 3; lane 2 of the vector at 0 stored alone at 136
+        fn.i32Const(132).i32Const(128).memory("i32Load8U").i32Const(3).i32Mul().i32Store();
+        fn.i32Const(136).localGet(x).laneMemory("v128Store32Lane", 2);
+        const scalar = module.function("scalar", ["f64", "f64"], ["f64"]);
+        scalar.localGet(scalar.param(0)).localGet(scalar.param(1)).op("f64Max").op("f64Sqrt");
+      });
+      new Float32Array(heap, 0, 4).set([-4, 9, -1, 16]);
+      new Uint8Array(heap, 128, 1).set([200]);
+      (exports["run"] as () => void)();
+      expect([...new Float32Array(heap, 64, 4)]).toEqual([-2, 3, -0.5, 4]);
+      expect(new Int32Array(heap, 132, 1)[0]).toBe(600);
+      expect(new Float32Array(heap, 136, 1)[0]).toBe(-1);
+      expect((exports["scalar"] as (a: number, b: number) => number)(4, 25)).toBe(5);
+    },
+  );
+
   it.runIf(relaxedSimdSupported())("computes a * b + c with f32x4.relaxed_madd", () => {
     const { exports } = build((module) => {
       const fn = module.function("madd", ["f32", "f32", "f32"], ["f32"]);

@@ -364,6 +364,38 @@ export class FunctionBuilder {
     return this.raw(...simd(SIMD.f64x2RelaxedMadd));
   }
 
+  // ---- by name (tables above)
+  /** An instruction without immediates, by name (e.g. "f32x4Div", "v128Bitselect", "f64Sqrt"). */
+  op(name: PlainOp): this {
+    return this.raw(...PLAIN_OPS[name]);
+  }
+  /** A memory instruction by name (e.g. "i32Load8U", "i32Store8", "v128Load32Zero"). */
+  memory(name: MemoryOp, mem: MemoryArgument = {}): this {
+    const { opcode, align } = MEMORY_OPS[name];
+    return this.memoryOp(opcode, mem, align);
+  }
+  /** A lane load or store (v128.load32_lane ...): address and vector on the stack, lane as immediate. */
+  laneMemory(name: LaneMemoryOp, lane: number, mem: MemoryArgument = {}): this {
+    const { opcode, align, lanes } = LANE_MEMORY_OPS[name];
+    return this.memoryOp(simd(opcode), mem, align).raw(checkLane(lane, lanes));
+  }
+  /** i8x16.shuffle: lanes 0-15 from the first vector, 16-31 from the second. */
+  i8x16Shuffle(lanes: readonly number[]): this {
+    if (lanes.length !== 16 || lanes.some((l) => !Number.isInteger(l) || l < 0 || l > 31))
+      throw new RangeError("i8x16Shuffle: expected 16 lane indices in 0..31");
+    return this.raw(...simd(0x0d), ...lanes);
+  }
+  /** Extract or replace a lane of an integer vector (i8x16 unsigned, i32x4). */
+  i8x16ExtractLaneU(lane: number): this {
+    return this.raw(...simd(0x16), checkLane(lane, 16));
+  }
+  i32x4ExtractLane(lane: number): this {
+    return this.raw(...simd(0x1b), checkLane(lane, 4));
+  }
+  i32x4ReplaceLane(lane: number): this {
+    return this.raw(...simd(0x1c), checkLane(lane, 4));
+  }
+
   /** The function's entry in the code section: locals (run-length grouped), instructions, end. */
   encodeBody(): number[] {
     if (this.depth !== 0)
@@ -390,6 +422,181 @@ export class FunctionBuilder {
     return this.raw(...opcode, ...unsignedLeb128(align), ...unsignedLeb128(mem.offset ?? 0));
   }
 }
+
+/**
+ * Instructions without immediates, by name, for code generators that pick them from tables (the fused
+ * elementwise kernels): scalar numeric and conversion ops, and SIMD ops after the 0xfd prefix.
+ */
+const PLAIN_OPS = {
+  select: [0x1b],
+  i32DivS: [0x6d],
+  i32RemS: [0x6f],
+  i32Xor: [0x73],
+  i32ShrS: [0x75],
+  i32LtS: [0x48],
+  f32Eq: [0x5b],
+  f32Ne: [0x5c],
+  f32Lt: [0x5d],
+  f32Gt: [0x5e],
+  f32Le: [0x5f],
+  f32Ge: [0x60],
+  f64Eq: [0x61],
+  f64Ne: [0x62],
+  f64Lt: [0x63],
+  f64Gt: [0x64],
+  f64Le: [0x65],
+  f64Ge: [0x66],
+  f32Abs: [0x8b],
+  f32Neg: [0x8c],
+  f32Ceil: [0x8d],
+  f32Floor: [0x8e],
+  f32Trunc: [0x8f],
+  f32Nearest: [0x90],
+  f32Sqrt: [0x91],
+  f32Div: [0x95],
+  f32Min: [0x96],
+  f32Max: [0x97],
+  f32Copysign: [0x98],
+  f64Abs: [0x99],
+  f64Neg: [0x9a],
+  f64Ceil: [0x9b],
+  f64Floor: [0x9c],
+  f64Trunc: [0x9d],
+  f64Nearest: [0x9e],
+  f64Sqrt: [0x9f],
+  f64Div: [0xa3],
+  f64Min: [0xa4],
+  f64Max: [0xa5],
+  f64Copysign: [0xa6],
+  i32TruncSatF32S: [0xfc, 0x00],
+  i32TruncSatF64S: [0xfc, 0x02],
+  f32ConvertI32S: [0xb2],
+  f32DemoteF64: [0xb6],
+  f64ConvertI32S: [0xb7],
+  f64PromoteF32: [0xbb],
+  i32ReinterpretF32: [0xbc],
+  f32ReinterpretI32: [0xbe],
+  i8x16Swizzle: simd(0x0e),
+  i8x16Splat: simd(0x0f),
+  i16x8Splat: simd(0x10),
+  i32x4Splat: simd(0x11),
+  i64x2Splat: simd(0x12),
+  i8x16Eq: simd(0x23),
+  i8x16Ne: simd(0x24),
+  i32x4Eq: simd(0x37),
+  i32x4Ne: simd(0x38),
+  i32x4LtS: simd(0x39),
+  i32x4GtS: simd(0x3b),
+  i32x4LeS: simd(0x3d),
+  i32x4GeS: simd(0x3f),
+  f32x4Eq: simd(0x41),
+  f32x4Ne: simd(0x42),
+  f32x4Lt: simd(0x43),
+  f32x4Gt: simd(0x44),
+  f32x4Le: simd(0x45),
+  f32x4Ge: simd(0x46),
+  f64x2Eq: simd(0x47),
+  f64x2Ne: simd(0x48),
+  f64x2Lt: simd(0x49),
+  f64x2Gt: simd(0x4a),
+  f64x2Le: simd(0x4b),
+  f64x2Ge: simd(0x4c),
+  v128Not: simd(0x4d),
+  v128And: simd(0x4e),
+  v128AndNot: simd(0x4f),
+  v128Or: simd(0x50),
+  v128Xor: simd(0x51),
+  v128Bitselect: simd(0x52),
+  v128AnyTrue: simd(0x53),
+  f32x4DemoteF64x2Zero: simd(0x5e),
+  f64x2PromoteLowF32x4: simd(0x5f),
+  i8x16AllTrue: simd(0x63),
+  i8x16Bitmask: simd(0x64),
+  i8x16NarrowI16x8S: simd(0x65),
+  i8x16NarrowI16x8U: simd(0x66),
+  f32x4Ceil: simd(0x67),
+  f32x4Floor: simd(0x68),
+  f32x4Trunc: simd(0x69),
+  f32x4Nearest: simd(0x6a),
+  f64x2Ceil: simd(0x74),
+  f64x2Floor: simd(0x75),
+  f64x2Trunc: simd(0x7a),
+  i16x8NarrowI32x4S: simd(0x85),
+  i16x8NarrowI32x4U: simd(0x86),
+  i16x8ExtendLowI8x16S: simd(0x87),
+  i16x8ExtendLowI8x16U: simd(0x89),
+  f64x2Nearest: simd(0x94),
+  i32x4Abs: simd(0xa0),
+  i32x4Neg: simd(0xa1),
+  i32x4AllTrue: simd(0xa3),
+  i32x4Bitmask: simd(0xa4),
+  i32x4ExtendLowI16x8S: simd(0xa7),
+  i32x4ExtendLowI16x8U: simd(0xa9),
+  i32x4Shl: simd(0xab),
+  i32x4ShrS: simd(0xac),
+  i32x4ShrU: simd(0xad),
+  i32x4Add: simd(0xae),
+  i32x4Sub: simd(0xb1),
+  i32x4Mul: simd(0xb5),
+  i32x4MinS: simd(0xb6),
+  i32x4MaxS: simd(0xb8),
+  i64x2Eq: simd(0xd6),
+  f32x4Abs: simd(0xe0),
+  f32x4Neg: simd(0xe1),
+  f32x4Sqrt: simd(0xe3),
+  f32x4Div: simd(0xe7),
+  f32x4Min: simd(0xe8),
+  f32x4Max: simd(0xe9),
+  f32x4Pmin: simd(0xea),
+  f32x4Pmax: simd(0xeb),
+  f64x2Abs: simd(0xec),
+  f64x2Neg: simd(0xed),
+  f64x2Sqrt: simd(0xef),
+  f64x2Div: simd(0xf3),
+  f64x2Min: simd(0xf4),
+  f64x2Max: simd(0xf5),
+  f64x2Pmin: simd(0xf6),
+  f64x2Pmax: simd(0xf7),
+  i32x4TruncSatF32x4S: simd(0xf8),
+  f32x4ConvertI32x4S: simd(0xfa),
+  i32x4TruncSatF64x2SZero: simd(0xfc),
+  f64x2ConvertLowI32x4S: simd(0xfe),
+} as const;
+
+/** The name of an instruction `FunctionBuilder.op` emits. */
+export type PlainOp = keyof typeof PLAIN_OPS;
+
+/** Memory instructions by name (opcode and natural alignment), for `FunctionBuilder.memory`. */
+const MEMORY_OPS = {
+  i32Load8U: { opcode: [0x2d], align: 0 },
+  i32Load8S: { opcode: [0x2c], align: 0 },
+  i32Store8: { opcode: [0x3a], align: 0 },
+  v128Load8Splat: { opcode: simd(0x07), align: 0 },
+  v128Load32Zero: { opcode: simd(0x5c), align: 2 },
+  v128Load64Zero: { opcode: simd(0x5d), align: 3 },
+  /** Loads 8 bytes (4 u16, 2 u32) and zero-extends each to twice its width. */
+  v128Load8x8U: { opcode: simd(0x02), align: 3 },
+  v128Load16x4U: { opcode: simd(0x04), align: 3 },
+  v128Load32x2U: { opcode: simd(0x06), align: 3 },
+} as const;
+
+/** The name of a memory instruction `FunctionBuilder.memory` emits. */
+export type MemoryOp = keyof typeof MEMORY_OPS;
+
+/** Lane memory instructions (v128.loadN_lane / storeN_lane), for `FunctionBuilder.laneMemory`. */
+const LANE_MEMORY_OPS = {
+  v128Load8Lane: { opcode: 0x54, align: 0, lanes: 16 },
+  v128Load16Lane: { opcode: 0x55, align: 1, lanes: 8 },
+  v128Load32Lane: { opcode: 0x56, align: 2, lanes: 4 },
+  v128Load64Lane: { opcode: 0x57, align: 3, lanes: 2 },
+  v128Store8Lane: { opcode: 0x58, align: 0, lanes: 16 },
+  v128Store16Lane: { opcode: 0x59, align: 1, lanes: 8 },
+  v128Store32Lane: { opcode: 0x5a, align: 2, lanes: 4 },
+  v128Store64Lane: { opcode: 0x5b, align: 3, lanes: 2 },
+} as const;
+
+/** The name of a lane memory instruction. */
+export type LaneMemoryOp = keyof typeof LANE_MEMORY_OPS;
 
 function simd(opcode: number): number[] {
   return [SIMD_PREFIX, ...unsignedLeb128(opcode)];
