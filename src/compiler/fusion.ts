@@ -99,14 +99,13 @@ export function fuse(equations: readonly Equation[], programOutputs: readonly At
     steps.push({ kind: "eqn", equation: e });
   }
   for (const g of [...open]) close(g);
+  recomputeCheapBroadcasts(steps, groupOf);
   // Inputs and outputs of each group.
   const usedOutside = new Set<Var>();
   for (const s of steps) {
     const eqns = s.kind === "fused" ? s.equations : [s.equation];
-    for (const e of eqns) {
-      for (const a of e.inputs)
-        if (a instanceof Var && groupOf.get(a) !== (s.kind === "fused" ? s : undefined)) usedOutside.add(a);
-    }
+    const local = new Set(s.kind === "fused" ? s.equations.map((e) => e.outputs[0]!) : []);
+    for (const e of eqns) for (const a of e.inputs) if (a instanceof Var && !local.has(a)) usedOutside.add(a);
   }
   for (const a of programOutputs) if (a instanceof Var) usedOutside.add(a);
   for (const s of steps) {
@@ -116,10 +115,47 @@ export function fuse(equations: readonly Equation[], programOutputs: readonly At
     for (const e of s.equations)
       for (const a of e.inputs) if (a instanceof Var && !defined.has(a)) ins.add(a);
     s.inputs = [...ins];
-    s.outputs = s.equations.map((e) => e.outputs[0]!).filter((v) => usedOutside.has(v));
+    // A recomputed broadcast is stored (if at all) by the loop it came from.
+    s.outputs = s.equations
+      .map((e) => e.outputs[0]!)
+      .filter((v) => usedOutside.has(v) && groupOf.get(v) === s);
     if (s.reduction) s.outputs.push(s.reduction.outputs[0]!);
   }
   return steps;
+}
+
+/**
+ * A broadcast of a literal or a one-element value (a `zeros_like`, a scalar scale) costs nothing to
+ * recompute, so a later loop of the same shape that reads it gets its own copy of the broadcast instead of
+ * the producing loop storing a full-size array for it (ReLU's zeros, read again by its backward pass).
+ */
+function recomputeCheapBroadcasts(steps: readonly Step[], groupOf: ReadonlyMap<Var, FusedGroup>): void {
+  const cheap = new Map<Var, Equation>();
+  for (const s of steps) {
+    if (s.kind !== "fused") continue;
+    for (const e of s.equations) {
+      const x = e.inputs[0];
+      if (e.primitive.name === "broadcast_in_dim" && (x instanceof Literal || sizeOf(x!.aval.shape) === 1))
+        cheap.set(e.outputs[0]!, e);
+    }
+  }
+  for (const s of steps) {
+    if (s.kind !== "fused") continue;
+    const copies: Equation[] = [];
+    for (const e of s.equations) {
+      for (const a of e.inputs) {
+        const b = a instanceof Var ? cheap.get(a) : undefined;
+        if (
+          b &&
+          groupOf.get(a as Var) !== s &&
+          !copies.includes(b) &&
+          shapeEquals(s.shape, b.outputs[0]!.aval.shape)
+        )
+          copies.push(b);
+      }
+    }
+    s.equations.unshift(...copies);
+  }
 }
 
 function literalCode(l: Literal): string {

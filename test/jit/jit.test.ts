@@ -175,6 +175,20 @@ describe("loop fusion", () => {
     expectClose(jit(f)(a, b), f(a, b), 1e-13);
   });
 
+  it("broadcast constants are recomputed by every loop that reads them, never stored", () => {
+    // ReLU's zeros are read by the forward select and again by the backward one.
+    const f = (v: NdArray) => np.sum(np.square(nn.relu(v.mul(2))));
+    const x = seededArray([6, 7, 5], 24);
+    const { executable } = jit(grad(f)).lower(x);
+    const stored = executable.steps.flatMap((s) => (s.kind === "fused" ? s.outputs : []));
+    const broadcasts = executable.steps.flatMap((s) =>
+      s.kind === "fused" ? s.equations.filter((e) => e.primitive.name === "broadcast_in_dim") : [],
+    );
+    expect(broadcasts.length).toBeGreaterThan(0);
+    for (const e of broadcasts) expect(stored).not.toContain(e.outputs[0]);
+    expectClose(jit(grad(f))(x), grad(f)(x), 1e-14);
+  });
+
   it("partial reductions (sum, max, min over any axes) fused into their producer equal eager ones", () => {
     const x = seededArray([4, 3, 5], 23);
     const cases: ((v: NdArray) => NdArray)[] = [
