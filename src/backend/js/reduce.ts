@@ -21,36 +21,6 @@ export function outStridesFor(shape: Shape, axes: readonly number[]): number[] {
   return shape.map((_, i) => (axes.includes(i) ? 0 : keptStrides[j++]!));
 }
 
-function forEachWithOutIndex(
-  shape: Shape,
-  outStrides: readonly number[],
-  visit: (inIndex: number, outIndex: number) => void,
-): void {
-  const n = sizeOf(shape);
-  const rank = shape.length;
-  if (n === 0) return;
-  if (rank === 0) {
-    visit(0, 0);
-    return;
-  }
-  const idx = new Array<number>(rank).fill(0);
-  const last = shape[rank - 1]!;
-  const lastStride = outStrides[rank - 1]!;
-  let o = 0;
-  for (let i = 0; i < n; ) {
-    for (let j = 0; j < last; j++) visit(i++, o + j * lastStride);
-    let ax = rank - 2;
-    while (ax >= 0) {
-      idx[ax]!++;
-      o += outStrides[ax]!;
-      if (idx[ax]! < shape[ax]!) break;
-      o -= outStrides[ax]! * shape[ax]!;
-      idx[ax] = 0;
-      ax--;
-    }
-  }
-}
-
 export function reduceKernel(
   op: ReduceOp,
   x: TypedArray,
@@ -64,6 +34,104 @@ export function reduceKernel(
   return out;
 }
 
+/**
+ * The input's axes with size-1 axes dropped and neighbours of the same kind merged (reduced with reduced;
+ * kept with kept), so the innermost loop runs over the longest contiguous stretch: [32, 6, 28, 28] summed
+ * over axes 0, 2, 3 becomes [32 reduced, 6 kept, 784 reduced].
+ */
+function collapseAxes(shape: Shape, outStrides: readonly number[]): { sizes: number[]; strides: number[] } {
+  const sizes: number[] = [];
+  const strides: number[] = [];
+  shape.forEach((size, i) => {
+    if (size === 1) return;
+    const stride = outStrides[i]!;
+    const k = sizes.length - 1;
+    if (k >= 0 && (stride === 0) === (strides[k] === 0)) {
+      sizes[k]! *= size;
+      strides[k] = stride;
+    } else {
+      sizes.push(size);
+      strides.push(stride);
+    }
+  });
+  if (sizes.length === 0) return { sizes: [1], strides: [0] };
+  return { sizes, strides };
+}
+
+/**
+ * Combines x[start .. start+length) into acc: all into acc[o] when the run is reduced (stride 0), else
+ * elementwise into acc[o ..] (a kept innermost axis has output stride 1). In input order, as a plain loop.
+ */
+function combineRun(
+  op: ReduceOp,
+  x: TypedArray,
+  start: number,
+  length: number,
+  acc: Float64Array,
+  o: number,
+  stride: number,
+): void {
+  const end = start + length;
+  if (stride === 0) {
+    let a = acc[o]!;
+    switch (op) {
+      case "sum":
+        for (let i = start; i < end; i++) a += x[i]!;
+        break;
+      case "prod":
+        for (let i = start; i < end; i++) a *= x[i]!;
+        break;
+      case "max":
+        for (let i = start; i < end; i++) {
+          const v = x[i]!;
+          if (v > a || v !== v) a = v;
+        }
+        break;
+      case "min":
+        for (let i = start; i < end; i++) {
+          const v = x[i]!;
+          if (v < a || v !== v) a = v;
+        }
+        break;
+      case "and":
+        for (let i = start; i < end; i++) if (!x[i]) a = 0;
+        break;
+      case "or":
+        for (let i = start; i < end; i++) if (x[i]) a = 1;
+        break;
+    }
+    acc[o] = a;
+    return;
+  }
+  const shift = o - start;
+  switch (op) {
+    case "sum":
+      for (let i = start; i < end; i++) acc[i + shift]! += x[i];
+      break;
+    case "prod":
+      for (let i = start; i < end; i++) acc[i + shift]! *= x[i];
+      break;
+    case "max":
+      for (let i = start; i < end; i++) {
+        const v = x[i]!;
+        if (v > acc[i + shift]! || v !== v) acc[i + shift] = v;
+      }
+      break;
+    case "min":
+      for (let i = start; i < end; i++) {
+        const v = x[i]!;
+        if (v < acc[i + shift]! || v !== v) acc[i + shift] = v;
+      }
+      break;
+    case "and":
+      for (let i = start; i < end; i++) if (!x[i]) acc[i + shift] = 0;
+      break;
+    case "or":
+      for (let i = start; i < end; i++) if (x[i]) acc[i + shift] = 1;
+      break;
+  }
+}
+
 /** Reduces into `out` using `acc` (float64, one per output element) as the accumulator. */
 export function reduceInto(
   op: ReduceOp,
@@ -75,46 +143,25 @@ export function reduceInto(
 ): void {
   const m = acc.length;
   acc.fill(INIT[op]);
-  if (op === "sum" && outStrides.every((s) => s === 0)) {
-    // Full sum: one tight loop.
-    let s = 0;
-    for (let i = 0; i < x.length; i++) s += x[i]!;
-    out[0] = s;
-    return;
-  }
-  switch (op) {
-    case "sum":
-      forEachWithOutIndex(shape, outStrides, (i, o) => {
-        acc[o]! += x[i];
-      });
-      break;
-    case "prod":
-      forEachWithOutIndex(shape, outStrides, (i, o) => {
-        acc[o]! *= x[i];
-      });
-      break;
-    case "max":
-      forEachWithOutIndex(shape, outStrides, (i, o) => {
-        const v = x[i]!;
-        if (v > acc[o]! || Number.isNaN(v)) acc[o] = v;
-      });
-      break;
-    case "min":
-      forEachWithOutIndex(shape, outStrides, (i, o) => {
-        const v = x[i]!;
-        if (v < acc[o]! || Number.isNaN(v)) acc[o] = v;
-      });
-      break;
-    case "and":
-      forEachWithOutIndex(shape, outStrides, (i, o) => {
-        if (!x[i]) acc[o] = 0;
-      });
-      break;
-    case "or":
-      forEachWithOutIndex(shape, outStrides, (i, o) => {
-        if (x[i]) acc[o] = 1;
-      });
-      break;
+  const n = sizeOf(shape);
+  if (n > 0) {
+    // An odometer over the outer axes; the innermost (collapsed) axis is one tight run.
+    const { sizes, strides } = collapseAxes(shape, outStrides);
+    const rank = sizes.length;
+    const run = sizes[rank - 1]!;
+    const runStride = strides[rank - 1]!;
+    const idx = new Array<number>(rank).fill(0);
+    let o = 0;
+    for (let i = 0; i < n; i += run) {
+      combineRun(op, x, i, run, acc, o, runStride);
+      for (let ax = rank - 2; ax >= 0; ax--) {
+        idx[ax]!++;
+        o += strides[ax]!;
+        if (idx[ax]! < sizes[ax]!) break;
+        o -= strides[ax]! * sizes[ax]!;
+        idx[ax] = 0;
+      }
+    }
   }
   if (out instanceof Int32Array) for (let i = 0; i < m; i++) out[i] = acc[i]! | 0;
   else for (let i = 0; i < m; i++) out[i] = acc[i]!;
