@@ -2,7 +2,15 @@
  * The code of jit.md: what jit traces, its cache, static and donated arguments, reading the program,
  * and why a function is traced again. test/examples/guides.test.ts runs every function.
  */
-import { type Array, ConcretizationError, grad, jit, makeProgram, np } from "../../src/index.js";
+import {
+  type Array,
+  ConcretizationError,
+  grad,
+  jit,
+  makeProgram,
+  np,
+  valueAndGrad,
+} from "../../src/index.js";
 
 export function tracing() {
   let traces = 0;
@@ -60,6 +68,33 @@ export function donation() {
     message = (error as Error).message;
   }
   return { w2, message };
+}
+
+export function metricsInDonatedState() {
+  // The loss sum travels in the donated state too, so a step allocates nothing at all in steady state.
+  const step = jit(
+    (w: Array, lossSum: Array, x: Array) => {
+      const loss = (v: Array) => np.tanh(np.matmul(x, v)).square().sum();
+      const [value, g] = valueAndGrad(loss)(w);
+      return [w.sub(g.mul(0.1)), lossSum.add(value)] as const;
+    },
+    { donateArgnums: [0, 1] },
+  );
+  let w = np.ones([3, 2]);
+  let lossSum = np.zeros([]);
+  const x = np.ones([4, 3]);
+  for (let i = 0; i < 10; i++) [w, lossSum] = step(w, lossSum, x);
+  const meanLoss = lossSum.item() / 10; // read back once, when it is wanted
+  return { meanLoss, w };
+}
+
+export function profiling() {
+  const loss = (w: Array, x: Array) => np.tanh(np.matmul(x, w)).square().sum();
+  // Mean milliseconds of every kernel call of the compiled plan, in plan order.
+  const [w, x] = [np.ones([256, 64]), np.ones([512, 256])];
+  const rows = jit(grad(loss)).lower(w, x).profile(10);
+  const slowest = [...rows].sort((a, b) => b.ms - a.ms)[0]!;
+  return { rows, slowest };
 }
 
 export function readingPrograms() {

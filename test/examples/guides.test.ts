@@ -225,6 +225,13 @@ describe("jit.ts", () => {
     const d = jitGuide.donation();
     close(d.w2, [0.9, 1.9, 2.9]);
     expect(d.message).toContain("was donated");
+    const m = jitGuide.metricsInDonatedState();
+    // Ten steps of gradient descent on a loss that starts at 4 * 2 * tanh(3)^2 and decreases.
+    expect(m.meanLoss).toBeLessThan(8 * Math.tanh(3) ** 2);
+    expect(m.meanLoss).toBeGreaterThan(0);
+    const prof = jitGuide.profiling();
+    expect(prof.rows.length).toBeGreaterThan(0);
+    expect(prof.slowest.step).toMatch(/matmul/);
     const p = jitGuide.readingPrograms();
     expect(p.traced.startsWith("{ lambda ; a:f32[3,2] b:f32[4,3]. let")).toBe(true);
     expect(p.compiled).toContain("optimized program:");
