@@ -132,6 +132,39 @@ describe.runIf(simdSupported())("wasm GEMM", () => {
       });
     }
 
+    it(`${dtype}: one row or one column (the matrix-vector kernels) matches the JS kernel`, () => {
+      const vectorShapes = fc.record({
+        batch: fc.integer({ min: 1, max: 3 }),
+        rows: fc.integer({ min: 1, max: 90 }),
+        k: fc.integer({ min: 1, max: 90 }),
+        oneRow: fc.boolean(),
+        seed: fc.nat(),
+      });
+      for (const relaxedSimd of featureSets) {
+        fc.assert(
+          fc.property(vectorShapes, ({ batch, rows, k, oneRow, seed }) =>
+            expectMatchesJs(
+              dtype,
+              oneRow ? { batch, m: 1, k, n: rows, seed } : { batch, m: rows, k, n: 1, seed },
+              TOLERANCE[dtype],
+              { relaxedSimd },
+              2,
+            ),
+          ),
+          { numRuns: 80 },
+        );
+      }
+      // The shapes of LeNet's linear layers at batch 1, forward and backward.
+      for (const [m, k, n] of [
+        [120, 400, 1],
+        [1, 120, 400],
+        [1, 84, 10],
+        [10, 84, 1],
+      ] as const) {
+        expectMatchesJs(dtype, { batch: 1, m, k, n, seed: m + k }, TOLERANCE[dtype], { relaxedSimd: false });
+      }
+    });
+
     it(`${dtype}: handles shapes past one block and tile exactly at the edges`, () => {
       for (const [batch, m, k, n] of [
         [1, 1, 1, 1],

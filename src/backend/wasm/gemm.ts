@@ -19,6 +19,7 @@
 import type { TypedArray } from "../../core/dtype.js";
 import type { KernelContext } from "../../core/primitive.js";
 import { standaloneContext } from "../plan-memory.js";
+import { emitGemvModule, isGemvShape } from "./gemv.js";
 import type { FunctionBuilder, Local, MemoryArgument } from "./module-writer.js";
 import { ModuleBuilder } from "./module-writer.js";
 import { compileModule, instantiateCompiled } from "./runtime.js";
@@ -87,7 +88,7 @@ const DEFAULT_TUNING: Record<GemmDType, GemmTuning> = {
 };
 
 /** The per-dtype instructions: element size, lanes, and the loads, stores and arithmetic on them. */
-interface ElementOps {
+export interface ElementOps {
   readonly bytes: number;
   readonly lanes: number;
   loadScalar(fn: FunctionBuilder, mem: MemoryArgument): void;
@@ -98,7 +99,7 @@ interface ElementOps {
   multiplyAdd(fn: FunctionBuilder, acc: Local, a: Local, b: Local): void;
 }
 
-function elementOps(dtype: GemmDType, relaxedSimd: boolean): ElementOps {
+export function elementOps(dtype: GemmDType, relaxedSimd: boolean): ElementOps {
   if (dtype === "float32") {
     return {
       bytes: 4,
@@ -504,16 +505,15 @@ export function wasmGemm(
   const { batch, m, k, n } = shape;
   const pool = options.pool ?? null;
   const tuning = resolveTuning(dtype, options.tuning);
-  const threaded = pool !== null && context.shared && gemmLayout(dtype, shape, tuning).chunks >= 2;
+  // One row or one column: a matrix-vector kernel reads both operands in place (gemv.ts).
+  const gemv = isGemvShape(shape);
+  const threaded = !gemv && pool !== null && context.shared && gemmLayout(dtype, shape, tuning).chunks >= 2;
   const layout = gemmLayout(dtype, shape, tuning, threaded);
   const control = threaded ? context.reserve(CONTROL_BYTES) : 0;
-  const packed = context.reserve(layout.scratchBytes);
-  const { bytes } = emitGemmModule(dtype, shape, {
-    ...options,
-    threaded,
-    sharedMemory: context.shared,
-    control,
-  });
+  const packed = gemv ? 0 : context.reserve(layout.scratchBytes);
+  const bytes = gemv
+    ? emitGemvModule(dtype, shape, { relaxedSimd: options.relaxedSimd, sharedMemory: context.shared })
+    : emitGemmModule(dtype, shape, { ...options, threaded, sharedMemory: context.shared, control }).bytes;
   const es = dtype === "float32" ? 4 : 8;
   const [aSize, bSize, cSize] = [batch * m * k, batch * k * n, batch * m * n];
   const stage = (resident: boolean, size: number): number => (resident ? -1 : context.reserve(size * es));

@@ -1,0 +1,202 @@
+/**
+ * Matrix-vector products in WebAssembly SIMD, for the GEMM shapes with one row or one column (a linear
+ * layer at batch 1 and its gradients). The packed GEMM would copy all of B into panels for a single pass
+ * over it, and fill 8-column tiles with one useful column; these kernels read both operands in place:
+ *
+ *   n = 1:  C[i] = Σ_p A[i, p] B[p]      rows of A against B, four rows per pass sharing each load of B
+ *   m = 1:  C[j] = Σ_p A[p] B[p, j]      A[p] splatted against row p of B, 4 vectors of C in registers
+ *
+ * The module exports `gemm(a, b, c, packed)` like the GEMM's (packed is unused), over the same memory.
+ */
+import { elementOps, type GemmDType, type GemmShape } from "./gemm.js";
+import type { FunctionBuilder, Local } from "./module-writer.js";
+import { ModuleBuilder } from "./module-writer.js";
+
+/** Rows of A per pass (n = 1), and vectors of C per column block (m = 1). */
+const ROWS_PER_PASS = 4;
+const VECTORS_PER_BLOCK = 4;
+
+/** Whether the shape is one the GEMV kernels take: one row or one column, and a k to sum over. */
+export function isGemvShape(shape: GemmShape): boolean {
+  return (shape.m === 1 || shape.n === 1) && shape.k > 0 && shape.batch > 0;
+}
+
+function loop(fn: FunctionBuilder, count: number, body: () => void): void {
+  if (count <= 0) return;
+  if (count === 1) {
+    body();
+    return;
+  }
+  const remaining = fn.local("i32");
+  fn.i32Const(count).localSet(remaining);
+  fn.loop();
+  body();
+  fn.localGet(remaining).i32Const(1).i32Sub().localTee(remaining).brIf(0);
+  fn.end();
+}
+
+function advance(fn: FunctionBuilder, pointer: Local, bytes: number): void {
+  if (bytes !== 0) fn.localGet(pointer).i32Const(bytes).i32Add().localSet(pointer);
+}
+
+export function emitGemvModule(
+  dtype: GemmDType,
+  shape: GemmShape,
+  options: { relaxedSimd: boolean; sharedMemory: boolean },
+): Uint8Array {
+  if (!isGemvShape(shape))
+    throw new RangeError(`gemv: ${JSON.stringify(shape)} has neither one row nor one column`);
+  const { batch, m, k, n } = shape;
+  const ops = elementOps(dtype, options.relaxedSimd);
+  const { bytes: es, lanes } = ops;
+  const scalar = dtype === "float32" ? "f32" : "f64";
+  const add = (fn: FunctionBuilder) => (dtype === "float32" ? fn.f32Add() : fn.f64Add());
+  const mul = (fn: FunctionBuilder) => (dtype === "float32" ? fn.f32Mul() : fn.f64Mul());
+
+  const module = new ModuleBuilder();
+  module.importMemory({
+    module: "env",
+    name: "memory",
+    initialPages: 1,
+    ...(options.sharedMemory ? { maximumPages: 65536, shared: true } : {}),
+  });
+  const fn = module.function("gemm", ["i32", "i32", "i32", "i32"], []);
+  const [aBatch, bBatch, cBatch] = [fn.param(0), fn.param(1), fn.param(2)];
+  const aPointer = fn.local("i32");
+  const bPointer = fn.local("i32");
+  const cPointer = fn.local("i32");
+  const rowStart = fn.local("i32");
+  const vector = fn.local("v128");
+  const splat = fn.local("v128");
+  const sum = fn.local(scalar);
+  const accumulators = Array.from({ length: Math.max(ROWS_PER_PASS, VECTORS_PER_BLOCK) }, () =>
+    fn.local("v128"),
+  );
+  const fullVectors = Math.floor(k / lanes);
+  const tail = k % lanes;
+
+  /** n = 1: C[rows] at cPointer from the A rows at rowStart and B at bBatch. */
+  const emitRows = (rows: number): void => {
+    for (let r = 0; r < rows; r++) fn.v128Const().localSet(accumulators[r]!);
+    fn.localGet(rowStart).localSet(aPointer);
+    fn.localGet(bBatch).localSet(bPointer);
+    loop(fn, fullVectors, () => {
+      fn.localGet(bPointer).v128Load().localSet(vector);
+      for (let r = 0; r < rows; r++) {
+        fn.localGet(aPointer)
+          .v128Load({ offset: r * k * es })
+          .localSet(splat);
+        ops.multiplyAdd(fn, accumulators[r]!, splat, vector);
+      }
+      advance(fn, aPointer, 16);
+      advance(fn, bPointer, 16);
+    });
+    for (let r = 0; r < rows; r++) {
+      // Lanes summed in order, then the tail elements of the row.
+      fn.localGet(accumulators[r]!);
+      ops.extractLane(fn, 0);
+      for (let lane = 1; lane < lanes; lane++) {
+        fn.localGet(accumulators[r]!);
+        ops.extractLane(fn, lane);
+        add(fn);
+      }
+      fn.localSet(sum);
+      for (let t = 0; t < tail; t++) {
+        fn.localGet(sum).localGet(aPointer);
+        ops.loadScalar(fn, { offset: (r * k + t) * es });
+        fn.localGet(bPointer);
+        ops.loadScalar(fn, { offset: t * es });
+        mul(fn);
+        add(fn);
+        fn.localSet(sum);
+      }
+      fn.localGet(cPointer).localGet(sum);
+      ops.storeScalar(fn, { offset: r * es });
+    }
+  };
+
+  /** m = 1: `vectors` vectors of C (columns from cPointer on) over all of k; B columns from bPointer. */
+  const emitColumnBlock = (vectors: number): void => {
+    for (let v = 0; v < vectors; v++) fn.v128Const().localSet(accumulators[v]!);
+    fn.localGet(aBatch).localSet(aPointer);
+    fn.localGet(rowStart).localSet(bPointer);
+    loop(fn, k, () => {
+      fn.localGet(aPointer);
+      ops.loadSplat(fn, {});
+      fn.localSet(splat);
+      for (let v = 0; v < vectors; v++) {
+        fn.localGet(bPointer)
+          .v128Load({ offset: v * 16 })
+          .localSet(vector);
+        ops.multiplyAdd(fn, accumulators[v]!, splat, vector);
+      }
+      advance(fn, aPointer, es);
+      advance(fn, bPointer, n * es);
+    });
+    for (let v = 0; v < vectors; v++)
+      fn.localGet(cPointer)
+        .localGet(accumulators[v]!)
+        .v128Store({ offset: v * 16 });
+  };
+  /** m = 1: one column of C alone (the columns past the last whole vector). */
+  const emitColumn = (): void => {
+    fn.localGet(aBatch).localSet(aPointer);
+    fn.localGet(rowStart).localSet(bPointer);
+    fn.localGet(aPointer); // start the sum from the first product, as the vector path does from zero
+    ops.loadScalar(fn, {});
+    fn.localGet(bPointer);
+    ops.loadScalar(fn, {});
+    mul(fn);
+    fn.localSet(sum);
+    loop(fn, k - 1, () => {
+      advance(fn, aPointer, es);
+      advance(fn, bPointer, n * es);
+      fn.localGet(sum).localGet(aPointer);
+      ops.loadScalar(fn, {});
+      fn.localGet(bPointer);
+      ops.loadScalar(fn, {});
+      mul(fn);
+      add(fn);
+      fn.localSet(sum);
+    });
+    fn.localGet(cPointer).localGet(sum);
+    ops.storeScalar(fn, {});
+  };
+
+  loop(fn, batch, () => {
+    if (n === 1) {
+      fn.localGet(aBatch).localSet(rowStart);
+      fn.localGet(cBatch).localSet(cPointer);
+      loop(fn, Math.floor(m / ROWS_PER_PASS), () => {
+        emitRows(ROWS_PER_PASS);
+        advance(fn, rowStart, ROWS_PER_PASS * k * es);
+        advance(fn, cPointer, ROWS_PER_PASS * es);
+      });
+      if (m % ROWS_PER_PASS) emitRows(m % ROWS_PER_PASS);
+    } else {
+      const blockColumns = VECTORS_PER_BLOCK * lanes;
+      fn.localGet(bBatch).localSet(rowStart);
+      fn.localGet(cBatch).localSet(cPointer);
+      loop(fn, Math.floor(n / blockColumns), () => {
+        emitColumnBlock(VECTORS_PER_BLOCK);
+        advance(fn, rowStart, blockColumns * es);
+        advance(fn, cPointer, blockColumns * es);
+      });
+      const rest = n % blockColumns;
+      if (rest >= lanes) {
+        emitColumnBlock(Math.floor(rest / lanes));
+        advance(fn, rowStart, Math.floor(rest / lanes) * lanes * es);
+        advance(fn, cPointer, Math.floor(rest / lanes) * lanes * es);
+      }
+      loop(fn, rest % lanes, () => {
+        emitColumn();
+        advance(fn, rowStart, es);
+        advance(fn, cPointer, es);
+      });
+    }
+    advance(fn, aBatch, m * k * es);
+    advance(fn, bBatch, k * n * es);
+    advance(fn, cBatch, m * n * es);
+  });
+  return module.toBytes();
+}
