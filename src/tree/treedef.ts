@@ -82,7 +82,27 @@ export function unflatten<T = unknown>(def: TreeDef, leaves: readonly unknown[])
 
 /** Whether two structures are the same (same nesting, array lengths, object keys in order). */
 export function treeDefEquals(a: TreeDef, b: TreeDef): boolean {
-  return firstDifference(a, b, "") === null;
+  // No paths built here: jit compares the structure of every call's arguments.
+  if (a === b) return true;
+  if (a.kind !== b.kind) return false;
+  switch (a.kind) {
+    case "leaf":
+      return true;
+    case "none":
+      return a.value === (b as typeof a).value;
+    case "array":
+    case "object": {
+      const other = b as typeof a;
+      if (a.children.length !== other.children.length) return false;
+      if (a.kind === "object") {
+        const keys = (other as typeof a).keys;
+        for (let i = 0; i < keys.length; i++) if (a.keys[i] !== keys[i]) return false;
+      }
+      for (let i = 0; i < a.children.length; i++)
+        if (!treeDefEquals(a.children[i]!, other.children[i]!)) return false;
+      return true;
+    }
+  }
 }
 
 /** The path where two structures first differ and what each has there, or null when they agree. */
