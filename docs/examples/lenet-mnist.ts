@@ -2,19 +2,32 @@
  * The main job: train the tutorial's LeNet on the bundled MNIST digits, the functional way.
  *
  *   npm run train -- [--epochs 5] [--batch 64] [--lr 0.05] [--seed 0] [--max-batches N] [--out out]
- *                    [--save ckpt.safetensors] [--resume ckpt.safetensors]
+ *                    [--save ckpt.safetensors] [--resume ckpt.safetensors] [--backend wasm|js]
  *
  * A training step is one pure function (loss, gradient, optimizer update) compiled by `jit`, with the
  * parameters and optimizer state donated so the step writes the new ones over the old buffers.
  * `--save` writes a checkpoint (params, optimizer state, epoch) after every epoch (`{epoch}` in the path
  * keeps one file per epoch); `--resume` continues from one with the next epoch. Given the same options,
- * the resumed run follows the same trajectory as one that never stopped.
+ * the resumed run follows the same trajectory as one that never stopped. `--backend js` runs the jitted
+ * steps on the portable JS kernels instead of the WebAssembly ones (to compare their speed).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import * as E from "fp-ts/lib/Either.js";
-import { type Array, io, jit, layers, nn, np, optim, random, valueAndGrad, viz } from "../../src/index.js";
+import {
+  type Array,
+  io,
+  jit,
+  layers,
+  nn,
+  np,
+  optim,
+  random,
+  setBackend,
+  valueAndGrad,
+  viz,
+} from "../../src/index.js";
 import { type LeNetParams, lenet } from "./lenet.js";
 
 export interface TrainOptions {
@@ -91,6 +104,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const [initKey, dataKey] = random.split(random.key(options.seed));
   let params = lenet.init(initKey);
   log(`${layers.summary(lenet, params)}\n`);
+  const kernels = backend();
+  log(`kernels: ${kernels.name}, ${kernels.threads} thread${kernels.threads === 1 ? "" : "s"}\n`);
 
   // SGD with momentum; the learning rate follows a cosine decay to zero over the whole run, which
   // settles the last epoch instead of letting it bounce around the minimum.
@@ -206,7 +221,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
 // Run as a script (not when imported by the tests).
 if (process.argv[1] && /lenet-mnist\.ts$/.test(process.argv[1])) {
-  train(parseArgs(process.argv.slice(2))).catch((error: unknown) => {
+  const argv = process.argv.slice(2);
+  const backendIndex = argv.indexOf("--backend");
+  if (backendIndex >= 0) {
+    const kind = argv[backendIndex + 1];
+    if (kind !== "js" && kind !== "wasm") throw new Error(`--backend expects js or wasm, got ${kind}`);
+    setBackend(kind);
+  }
+  train(parseArgs(argv)).catch((error: unknown) => {
     console.error(error instanceof Error ? error.message : error);
     process.exitCode = 1;
   });
