@@ -17,6 +17,7 @@ import { performance } from "node:perf_hooks";
 import * as E from "fp-ts/lib/Either.js";
 import {
   type Array,
+  backend,
   io,
   jit,
   layers,
