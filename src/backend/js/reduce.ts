@@ -84,13 +84,13 @@ function combineRun(
       case "max":
         for (let i = start; i < end; i++) {
           const v = x[i]!;
-          if (v > a || v !== v) a = v;
+          if (v > a || Number.isNaN(v)) a = v;
         }
         break;
       case "min":
         for (let i = start; i < end; i++) {
           const v = x[i]!;
-          if (v < a || v !== v) a = v;
+          if (v < a || Number.isNaN(v)) a = v;
         }
         break;
       case "and":
@@ -114,13 +114,13 @@ function combineRun(
     case "max":
       for (let i = start; i < end; i++) {
         const v = x[i]!;
-        if (v > acc[i + shift]! || v !== v) acc[i + shift] = v;
+        if (v > acc[i + shift]! || Number.isNaN(v)) acc[i + shift] = v;
       }
       break;
     case "min":
       for (let i = start; i < end; i++) {
         const v = x[i]!;
-        if (v < acc[i + shift]! || v !== v) acc[i + shift] = v;
+        if (v < acc[i + shift]! || Number.isNaN(v)) acc[i + shift] = v;
       }
       break;
     case "and":
