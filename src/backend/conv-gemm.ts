@@ -12,8 +12,11 @@
 import type { DType, TypedArray } from "../core/dtype.js";
 import type { KernelContext } from "../core/primitive.js";
 import { gemmKernel } from "./index.js";
-import { planArray, withResidency } from "./plan-memory.js";
+import { planArray, viewAt, withResidency } from "./plan-memory.js";
 import { currentEpoch } from "./run-epoch.js";
+import { type ConvMoves, convMovesKey, emitConvMoves } from "./wasm/conv-moves.js";
+import type { WasmGemmKernel } from "./wasm/gemm.js";
+import { type MoveDType, Operand, planExports, wasmMoveCalls } from "./wasm/move-support.js";
 
 /** Everything a kernel needs to know about one convolution; spatial padding may be negative (cropping). */
 export interface ConvGeometry {
@@ -153,13 +156,178 @@ function columnsFor(context: KernelContext, g: ConvGeometry, dtype: DType, size:
   }));
 }
 
-/** cols of group `gi` for input x: unrolled now, or reused when this run already unrolled this x. */
-function gatherColumns(x: TypedArray, shared: SharedColumns, gi: number, Cg: number, g: ConvGeometry): void {
+/**
+ * cols of group `gi` for input x: unrolled now (by `gather`, by default the JS one), or reused when this
+ * run already unrolled this x.
+ */
+function gatherColumns(
+  x: TypedArray,
+  shared: SharedColumns,
+  gi: number,
+  Cg: number,
+  g: ConvGeometry,
+  gather: () => void = () => moveTaps("gather", x, shared.cols(), gi * Cg, g),
+): void {
   // With several groups the columns hold only the last group's, so reuse is for one group.
   if (g.groups === 1 && shared.source === x && shared.epoch === currentEpoch()) return;
-  moveTaps("gather", x, shared.cols(), gi * Cg, g);
+  gather();
   shared.source = g.groups === 1 ? x : null;
   shared.epoch = currentEpoch();
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The WebAssembly path: the moves of wasm/conv-moves.ts and the GEMM on byte addresses of the plan memory,
+// with no loop in JS. Operands outside the plan memory (plan inputs and outputs) go through staging.
+
+type AddressGemm = (a: number, b: number, c: number) => void;
+
+/** The GEMM on plan-memory addresses: the wasm kernel's `at`, else the JS kernel on views there. */
+function gemmOnAddresses(
+  gemm: (a: TypedArray, b: TypedArray, out: TypedArray) => void,
+  context: KernelContext,
+  dtype: DType,
+  [aSize, bSize, cSize]: [number, number, number],
+): AddressGemm {
+  const at = (gemm as Partial<WasmGemmKernel>).at;
+  if (at) return at;
+  return (a, b, c) => {
+    const buffer = context.memory().buffer;
+    gemm(viewAt(buffer, dtype, a, aSize), viewAt(buffer, dtype, b, bSize), viewAt(buffer, dtype, c, cSize));
+  };
+}
+
+const elementBytes = (dtype: DType): number => (dtype === "float64" ? 8 : 4);
+
+const isMoveDType = (dtype: DType): dtype is MoveDType => dtype === "float32" || dtype === "float64";
+
+/** Whether convolutions lowered with `context` in `dtype` run the wasm moves. */
+export function wasmConvMoves(context: KernelContext, dtype: DType): dtype is MoveDType {
+  return context.wasm && isMoveDType(dtype);
+}
+
+function movesFor(context: KernelContext, g: ConvGeometry, dtype: MoveDType): () => ConvMoves {
+  return planExports<ConvMoves>(context, convMovesKey(g, dtype), () =>
+    emitConvMoves(g, dtype, context.shared),
+  );
+}
+
+const inputSize = (g: ConvGeometry): number => g.batch * g.inChannels * g.inHeight * g.inWidth;
+const planeBytes = (g: ConvGeometry, es: number): number => g.inHeight * g.inWidth * es;
+
+function conv2dWasm(
+  g: ConvGeometry,
+  dtype: MoveDType,
+  context: KernelContext,
+): (x: TypedArray, w: TypedArray, y: TypedArray) => void {
+  const { Cg, Og, K, NP, G } = sizes(g);
+  const es = elementBytes(dtype);
+  const moves = movesFor(context, g, dtype);
+  const shared = columnsFor(context, g, dtype, K * NP);
+  const yONP = planArray(context, dtype, g.outChannels * NP);
+  const xOperand = new Operand(context, context.inputResident(0), inputSize(g) * es);
+  const wOperand = new Operand(context, context.inputResident(1), g.outChannels * K * es);
+  const yOperand = new Operand(context, context.outputResident(0), g.outChannels * NP * es);
+  const gemm = gemmOnAddresses(
+    gemmKernel(dtype, 1, Og, K, NP, withResidency(context, [true, true], [true])),
+    context,
+    dtype,
+    [Og * K, K * NP, Og * NP],
+  );
+  return (x, w, y) => {
+    wasmMoveCalls.conv++;
+    const m = moves();
+    const [cols, out] = [shared.cols().byteOffset, yONP().byteOffset];
+    const wAt = wOperand.address(w, true);
+    const yAt = yOperand.address(y, false);
+    let xAt = -1;
+    for (let gi = 0; gi < G; gi++) {
+      gatherColumns(x, shared, gi, Cg, g, () => {
+        if (xAt < 0) xAt = xOperand.address(x, true);
+        m.gather(xAt + gi * Cg * planeBytes(g, es), cols);
+      });
+      gemm(wAt + gi * Og * K * es, cols, out + gi * Og * NP * es);
+    }
+    m.toNOP(out, yAt);
+    yOperand.copyOut(y, yAt);
+  };
+}
+
+function conv2dInputGradWasm(
+  g: ConvGeometry,
+  dtype: MoveDType,
+  context: KernelContext,
+): (ct: TypedArray, w: TypedArray, dx: TypedArray) => void {
+  const { Cg, Og, K, NP, G } = sizes(g);
+  const es = elementBytes(dtype);
+  const moves = movesFor(context, g, dtype);
+  const ctOperand = new Operand(context, context.inputResident(0), g.outChannels * NP * es);
+  const wOperand = new Operand(context, context.inputResident(1), g.outChannels * K * es);
+  const dxOperand = new Operand(context, context.outputResident(0), inputSize(g) * es);
+  const ctONPArray = planArray(context, dtype, g.outChannels * NP);
+  const wTArray = planArray(context, dtype, K * Og);
+  const dcolsArray = planArray(context, dtype, K * NP);
+  const gemm = gemmOnAddresses(
+    gemmKernel(dtype, 1, K, Og, NP, withResidency(context, [true, true], [true])),
+    context,
+    dtype,
+    [K * Og, Og * NP, K * NP],
+  );
+  return (ct, w, dx) => {
+    wasmMoveCalls.conv++;
+    const m = moves();
+    const [ctONP, wT, dcols] = [ctONPArray().byteOffset, wTArray().byteOffset, dcolsArray().byteOffset];
+    const ctAt = ctOperand.address(ct, true);
+    const wAt = wOperand.address(w, true);
+    const dxAt = dxOperand.address(dx, false);
+    m.toONP(ctAt, ctONP);
+    m.zeroInput(dxAt);
+    for (let gi = 0; gi < G; gi++) {
+      m.transposeW(wAt + gi * Og * K * es, wT);
+      gemm(wT, ctONP + gi * Og * NP * es, dcols);
+      m.scatter(dxAt + gi * Cg * planeBytes(g, es), dcols);
+    }
+    dxOperand.copyOut(dx, dxAt);
+  };
+}
+
+function conv2dWeightGradWasm(
+  g: ConvGeometry,
+  dtype: MoveDType,
+  context: KernelContext,
+): (x: TypedArray, ct: TypedArray, dw: TypedArray) => void {
+  const { Cg, Og, K, NP, P, G } = sizes(g);
+  const es = elementBytes(dtype);
+  const moves = movesFor(context, g, dtype);
+  const shared = columnsFor(context, g, dtype, K * NP);
+  const xOperand = new Operand(context, context.inputResident(0), inputSize(g) * es);
+  const ctOperand = new Operand(context, context.inputResident(1), g.outChannels * NP * es);
+  const dwOperand = new Operand(context, context.outputResident(0), g.outChannels * K * es);
+  const ctTArray = planArray(context, dtype, NP * Og);
+  const dwTArray = planArray(context, dtype, K * Og);
+  const gemm = gemmOnAddresses(
+    gemmKernel(dtype, 1, K, NP, Og, withResidency(context, [true, true], [true])),
+    context,
+    dtype,
+    [K * NP, NP * Og, K * Og],
+  );
+  return (x, ct, dw) => {
+    wasmMoveCalls.conv++;
+    const m = moves();
+    const [cols, ctT, dwT] = [shared.cols().byteOffset, ctTArray().byteOffset, dwTArray().byteOffset];
+    const ctAt = ctOperand.address(ct, true);
+    const dwAt = dwOperand.address(dw, false);
+    let xAt = -1;
+    for (let gi = 0; gi < G; gi++) {
+      gatherColumns(x, shared, gi, Cg, g, () => {
+        if (xAt < 0) xAt = xOperand.address(x, true);
+        m.gather(xAt + gi * Cg * planeBytes(g, es), cols);
+      });
+      m.transposeCt(ctAt + gi * Og * P * es, ctT);
+      gemm(cols, ctT, dwT);
+      m.transposeDw(dwT, dwAt + gi * Og * K * es);
+    }
+    dwOperand.copyOut(dw, dwAt);
+  };
 }
 
 /** y = conv2d(x, w) for one geometry. */
@@ -168,6 +336,7 @@ export function conv2dGemm(
   dtype: DType,
   context: KernelContext,
 ): (x: TypedArray, w: TypedArray, y: TypedArray) => void {
+  if (wasmConvMoves(context, dtype)) return conv2dWasm(g, dtype, context);
   const { Cg, Og, K, NP, P, G } = sizes(g);
   const shared = columnsFor(context, g, dtype, K * NP);
   const yONP = planArray(context, dtype, g.outChannels * NP);
@@ -189,6 +358,7 @@ export function conv2dInputGradGemm(
   dtype: DType,
   context: KernelContext,
 ): (ct: TypedArray, w: TypedArray, dx: TypedArray) => void {
+  if (wasmConvMoves(context, dtype)) return conv2dInputGradWasm(g, dtype, context);
   const { Cg, Og, K, NP, P, G } = sizes(g);
   const ctONPArray = planArray(context, dtype, g.outChannels * NP);
   const wTArray = planArray(context, dtype, K * Og);
@@ -212,6 +382,7 @@ export function conv2dWeightGradGemm(
   dtype: DType,
   context: KernelContext,
 ): (x: TypedArray, ct: TypedArray, dw: TypedArray) => void {
+  if (wasmConvMoves(context, dtype)) return conv2dWeightGradWasm(g, dtype, context);
   const { Cg, Og, K, NP, P, G } = sizes(g);
   const shared = columnsFor(context, g, dtype, K * NP);
   const ctTArray = planArray(context, dtype, NP * Og); // one group's cotangent as [N*P, Og]

@@ -12,6 +12,7 @@ import type { ModuleBuilder } from "./wasm/module-writer.js";
 import { allocateMemory } from "./wasm/runtime.js";
 
 const ALIGNMENT = 64;
+const TAIL_SLACK = 64;
 /** 65536 pages of 64 KiB: the most a 32-bit WebAssembly memory can address. */
 const WASM_MAX_BYTES = 2 ** 32;
 
@@ -51,7 +52,8 @@ export class PlanMemory {
   /** The memory, allocated on first use; reservations end there. */
   view(): PlanMemoryView {
     if (this.allocated) return this.allocated;
-    const bytes = Math.max(this.end, 1);
+    // Slack past the last reservation: vector kernels may read (never write) a vector beyond an operand.
+    const bytes = this.end + TAIL_SLACK;
     if (this.wasm) {
       if (bytes > WASM_MAX_BYTES) {
         throw new RangeError(

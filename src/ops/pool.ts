@@ -12,6 +12,7 @@ import {
   poolGatherKernel,
   poolScatterAddKernel,
 } from "../backend/js/pool.js";
+import { wasmMaxPool2d, wasmPoolGather, wasmPoolScatterAdd } from "../backend/wasm/pool.js";
 import { ConcreteArray, type NdArray } from "../core/array.js";
 import { type DType, storageFor } from "../core/dtype.js";
 import { type BatchDim, type Primitive, primitive, UndefinedPrimal } from "../core/primitive.js";
@@ -126,8 +127,10 @@ export const maxPool2dPrim: Primitive<MaxPoolParams> = primitive<MaxPoolParams>(
     maxPool2dKernel(x!.data, g, values, null);
     return [new ConcreteArray(shape, x!.dtype, values)];
   },
-  lower([x], _outs, p) {
+  lower([x], _outs, p, context) {
     const g = poolGeometry("max_pool2d", x!.shape, p);
+    const wasm = wasmMaxPool2d(g, x!.dtype, { values: true, indices: false }, context);
+    if (wasm) return ([xa], [o]) => wasm(xa!, o!, null);
     return ([xa], [o]) => maxPool2dKernel(xa!, g, o!, null);
   },
   jvp([x], [t], p) {
@@ -158,8 +161,10 @@ export const maxPool2dArgmaxPrim: Primitive<MaxPoolParams> = primitive<MaxPoolPa
     maxPool2dKernel(x!.data, g, null, indices);
     return [new ConcreteArray(shape, "int32", indices)];
   },
-  lower([x], _outs, p) {
+  lower([x], _outs, p, context) {
     const g = poolGeometry("max_pool2d_argmax", x!.shape, p);
+    const wasm = wasmMaxPool2d(g, x!.dtype, { values: false, indices: true }, context);
+    if (wasm) return ([xa], [o]) => wasm(xa!, null, o as Int32Array);
     return ([xa], [o]) => maxPool2dKernel(xa!, g, null, o as Int32Array);
   },
   jvp: ([x], _t, p) => ({ primalsOut: [maxPool2dArgmaxPrim.bind1([x!], p)], tangentsOut: [] }),
@@ -202,8 +207,10 @@ export const poolGatherPrim: Primitive<NoParams> = primitive<NoParams>({
     const out = poolGatherKernel(t!.data, idx!.data as Int32Array, n * c, h * w, t!.dtype);
     return [new ConcreteArray(idx!.shape, t!.dtype, out)];
   },
-  lower([t]) {
+  lower([t, idx], _outs, _p, context) {
     const [n, c, h, w] = t!.shape as [number, number, number, number];
+    const wasm = wasmPoolGather(t!.dtype, n * c, h * w, sizeOf(idx!.shape) / (n * c), context);
+    if (wasm) return ([ta, ia], [o]) => wasm(ta!, ia as Int32Array, o!);
     return ([ta, idx], [o]) => {
       poolGatherKernel(ta!, idx as Int32Array, n * c, h * w, t!.dtype, o!);
     };
@@ -241,8 +248,11 @@ export const poolScatterAddPrim: Primitive<PoolScatterParams> = primitive<PoolSc
     );
     return [new ConcreteArray([n, c, ...planeShape], ct!.dtype, out)];
   },
-  lower([ct], [out], { planeShape }) {
+  lower([ct], [out], { planeShape }, context) {
     const [n, c] = ct!.shape as [number, number];
+    const planeSize = planeShape[0] * planeShape[1];
+    const wasm = wasmPoolScatterAdd(ct!.dtype, n * c, planeSize, sizeOf(ct!.shape) / (n * c), context);
+    if (wasm) return ([cta, ia], [o]) => wasm(cta!, ia as Int32Array, o!);
     const acc = new Float64Array(sizeOf(out!.shape));
     return ([cta, idx], [o]) => {
       poolScatterAddKernel(cta!, idx as Int32Array, n * c, planeShape[0] * planeShape[1], ct!.dtype, acc, o!);

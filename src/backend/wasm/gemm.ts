@@ -58,6 +58,11 @@ export interface GemmModuleOptions {
   readonly sharedMemory?: boolean;
   /** A threaded kernel's control block (CONTROL_BYTES at this byte offset of the memory). */
   readonly control?: number;
+  /**
+   * Read B in place (rows at stride n) instead of packing it into panels; for a single-threaded kernel
+   * whose m fits one m block, where every panel is read once and packing would only add a copy of B.
+   */
+  readonly unpackedB?: boolean;
 }
 
 /** The scratch a kernel needs besides its operands: packed B, and for threaded kernels a control block. */
@@ -187,6 +192,7 @@ export function emitGemmModule(
   }
   const threaded = options.threaded ?? false;
   const tuning = resolveTuning(dtype, options.tuning);
+  const unpacked = (options.unpackedB ?? false) && !threaded;
   const layout = gemmLayout(dtype, shape, tuning, threaded);
   const control = options.control ?? 0;
   const ops = elementOps(dtype, options.relaxedSimd);
@@ -194,7 +200,8 @@ export function emitGemmModule(
   const nr = tuning.tileVectors * ops.lanes;
   const fullPanels = Math.floor(n / nr);
   const edgeColumns = n % nr;
-  const panelStride = k * nr * es; // bytes from one packed panel to the next
+  const panelStride = unpacked ? nr * es : k * nr * es; // bytes from one panel of B to the next
+  const bRowStride = unpacked ? n * es : nr * es; // bytes from one k step of a panel to the next
   const kBlocks: { start: number; steps: number }[] = [];
   for (let p = 0; p < k; p += tuning.kBlock)
     kBlocks.push({ start: p, steps: Math.min(tuning.kBlock, k - p) });
@@ -258,7 +265,16 @@ export function emitGemmModule(
     if (fn) return fn;
     fn = module.function(null, ["i32", "i32", "i32"], []);
     microKernels.set(key, fn);
-    emitMicroKernel(fn, ops, { rows, columns, kSteps, firstBlock, k, n, nr, kUnroll: tuning.kUnroll });
+    emitMicroKernel(fn, ops, {
+      rows,
+      columns,
+      kSteps,
+      firstBlock,
+      k,
+      n,
+      bRowStride,
+      kUnroll: tuning.kUnroll,
+    });
     return fn;
   };
 
@@ -301,7 +317,7 @@ export function emitGemmModule(
       kBlock: (typeof kBlocks)[0],
     ) => {
       const firstBlock = kBlock.start === 0;
-      setSum(fn, bPanel, packed, kBlock.start * nr * es);
+      setSum(fn, bPanel, packed, kBlock.start * bRowStride);
       fn.localGet(cRows).localSet(cPanel);
       repeat(fn, fullPanels, () => {
         emitPanel(aRows, mRows, nr, kBlock.steps, firstBlock);
@@ -319,17 +335,19 @@ export function emitGemmModule(
     const aBlock = fn.local("i32");
     const cBlock = fn.local("i32");
     const emitRowBlock = rowBlockEmitter(fn);
+    // Unpacked, the panels are read from B itself.
+    const panels = unpacked ? bBatch : packed;
     repeat(fn, m * n === 0 ? 0 : batch, () => {
-      fn.localGet(bBatch).localGet(packed).call(packB);
+      if (!unpacked) fn.localGet(bBatch).localGet(packed).call(packB);
       for (const kBlock of kBlocks) {
         setSum(fn, aBlock, aBatch, kBlock.start * es);
         fn.localGet(cBatch).localSet(cBlock);
         repeat(fn, Math.floor(m / tuning.mBlock), () => {
-          emitRowBlock(aBlock, cBlock, packed, tuning.mBlock, kBlock);
+          emitRowBlock(aBlock, cBlock, panels, tuning.mBlock, kBlock);
           advance(fn, aBlock, tuning.mBlock * k * es);
           advance(fn, cBlock, tuning.mBlock * n * es);
         });
-        if (m % tuning.mBlock) emitRowBlock(aBlock, cBlock, packed, m % tuning.mBlock, kBlock);
+        if (m % tuning.mBlock) emitRowBlock(aBlock, cBlock, panels, m % tuning.mBlock, kBlock);
       }
       advance(fn, aBatch, m * k * es);
       advance(fn, bBatch, k * n * es);
@@ -409,7 +427,8 @@ interface MicroKernelSpec {
   firstBlock: boolean;
   k: number;
   n: number;
-  nr: number;
+  /** Bytes from one k step of the B panel to the next: nr elements packed, n in place. */
+  bRowStride: number;
   kUnroll: number;
 }
 
@@ -418,7 +437,7 @@ interface MicroKernelSpec {
  * element (rows at stride k), `b` the packed micro-panel, `c` the tile's first C element (rows at stride n).
  */
 function emitMicroKernel(fn: FunctionBuilder, ops: ElementOps, spec: MicroKernelSpec): void {
-  const { rows, columns, kSteps, firstBlock, k, n, nr, kUnroll } = spec;
+  const { rows, columns, kSteps, firstBlock, k, n, bRowStride, kUnroll } = spec;
   const es = ops.bytes;
   const [a, b, c] = [fn.param(0), fn.param(1), fn.param(2)];
   const vectors = Math.ceil(columns / ops.lanes);
@@ -442,7 +461,7 @@ function emitMicroKernel(fn: FunctionBuilder, ops: ElementOps, spec: MicroKernel
   const step = (u: number): void => {
     for (let v = 0; v < vectors; v++)
       fn.localGet(b)
-        .v128Load({ offset: (u * nr + v * ops.lanes) * es })
+        .v128Load({ offset: u * bRowStride + v * ops.lanes * es })
         .localSet(bRow[v]!);
     for (let r = 0; r < rows; r++) {
       fn.localGet(a);
@@ -454,13 +473,13 @@ function emitMicroKernel(fn: FunctionBuilder, ops: ElementOps, spec: MicroKernel
   const unrolledIterations = Math.floor(kSteps / kUnroll);
   if (unrolledIterations > 1) {
     fn.localGet(b)
-      .i32Const(unrolledIterations * kUnroll * nr * es)
+      .i32Const(unrolledIterations * kUnroll * bRowStride)
       .i32Add()
       .localSet(bEnd);
     fn.loop();
     for (let u = 0; u < kUnroll; u++) step(u);
     advance(fn, a, kUnroll * es);
-    advance(fn, b, kUnroll * nr * es);
+    advance(fn, b, kUnroll * bRowStride);
     fn.localGet(b).localGet(bEnd).i32Ne().brIf(0);
     fn.end();
     for (let u = 0; u < kSteps % kUnroll; u++) step(u);
@@ -510,10 +529,13 @@ export function wasmGemm(
   const threaded = !gemv && pool !== null && context.shared && gemmLayout(dtype, shape, tuning).chunks >= 2;
   const layout = gemmLayout(dtype, shape, tuning, threaded);
   const control = threaded ? context.reserve(CONTROL_BYTES) : 0;
-  const packed = gemv ? 0 : context.reserve(layout.scratchBytes);
+  // Within one m block every panel of B is read once: reading B in place saves packing it.
+  const unpackedB = options.unpackedB ?? (!threaded && m <= tuning.mBlock);
+  const packed = gemv || unpackedB ? 0 : context.reserve(layout.scratchBytes);
   const bytes = gemv
     ? emitGemvModule(dtype, shape, { relaxedSimd: options.relaxedSimd, sharedMemory: context.shared })
-    : emitGemmModule(dtype, shape, { ...options, threaded, sharedMemory: context.shared, control }).bytes;
+    : emitGemmModule(dtype, shape, { ...options, threaded, unpackedB, sharedMemory: context.shared, control })
+        .bytes;
   const es = dtype === "float32" ? 4 : 8;
   const [aSize, bSize, cSize] = [batch * m * k, batch * k * n, batch * m * n];
   const stage = (resident: boolean, size: number): number => (resident ? -1 : context.reserve(size * es));

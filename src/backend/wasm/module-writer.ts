@@ -561,6 +561,10 @@ const PLAIN_OPS = {
   f32x4ConvertI32x4S: simd(0xfa),
   i32x4TruncSatF64x2SZero: simd(0xfc),
   f64x2ConvertLowI32x4S: simd(0xfe),
+  /** Bulk memory on memory 0: memory.copy (dst src n) and memory.fill (dst byte n). */
+  memoryCopy: [0xfc, 0x0a, 0x00, 0x00],
+  memoryFill: [0xfc, 0x0b, 0x00],
+  i32GeU: [0x4f],
 } as const;
 
 /** The name of an instruction `FunctionBuilder.op` emits. */

@@ -1,0 +1,368 @@
+/**
+ * Max-pooling kernels in WebAssembly, emitted for one geometry, with exactly the semantics of
+ * backend/js/pool.ts: the window maximum and the flat index h*W + w of its first maximum (padding never
+ * wins; NaN wins, and the last NaN's index is kept: `v > best || v != v`), the gather at those indices,
+ * and its transpose, the scatter-add (accumulated in float64 as the JS kernel does whenever windows
+ * overlap; without overlap every cell receives at most one value, so float32 accumulates in place).
+ * Windows that lie inside the input are unrolled with constant offsets; border windows loop.
+ */
+import type { TypedArray } from "../../core/dtype.js";
+import type { KernelContext } from "../../core/primitive.js";
+import type { PoolGeometry } from "../js/pool.js";
+import { importPlanMemory } from "../plan-memory.js";
+import type { FunctionBuilder, Local } from "./module-writer.js";
+import { ModuleBuilder } from "./module-writer.js";
+import { advance, type MoveDType, Operand, planExports, repeat, wasmMoveCalls } from "./move-support.js";
+
+/** Window elements unrolled in the fast path for interior windows. */
+const UNROLL_WINDOW = 64;
+
+interface PoolExports {
+  /** Window maxima and/or their indices (the module is emitted for one or both; the other is ignored). */
+  maxPool(x: number, values: number, indices: number): void;
+  /** out[p, k] = t[p, idx[p, k]]; 1 when an index is out of its plane, else 0. */
+  gather(t: number, idx: number, out: number): number;
+  /** out[p, idx[p, k]] += ct[p, k] on zeroed planes (acc: float64 scratch when used). */
+  scatterAdd(ct: number, idx: number, out: number, acc: number): number;
+}
+
+function floatOps(dtype: MoveDType) {
+  const f32 = dtype === "float32";
+  return {
+    es: f32 ? 4 : 8,
+    type: (f32 ? "f32" : "f64") as "f32" | "f64",
+    load: (fn: FunctionBuilder, offset = 0) => (f32 ? fn.f32Load({ offset }) : fn.f64Load({ offset })),
+    store: (fn: FunctionBuilder, offset = 0) => (f32 ? fn.f32Store({ offset }) : fn.f64Store({ offset })),
+    gt: (fn: FunctionBuilder) => fn.op(f32 ? "f32Gt" : "f64Gt"),
+    ne: (fn: FunctionBuilder) => fn.op(f32 ? "f32Ne" : "f64Ne"),
+    negInfinity: (fn: FunctionBuilder) =>
+      f32 ? fn.f32Const(Number.NEGATIVE_INFINITY) : fn.f64Const(Number.NEGATIVE_INFINITY),
+  };
+}
+
+/** Interior output indices: windows [i*s - pad, i*s - pad + k) inside [0, size). */
+function interior(out: number, k: number, s: number, pad: number, size: number): [number, number] {
+  const lo = Math.min(out, Math.ceil(pad / s));
+  const hi = Math.max(lo, Math.min(out, Math.floor((size - k + pad) / s) + 1));
+  return [lo, hi];
+}
+
+/** maxPool(x, values, indices): every window's maximum and/or its index, as `outputs` asks. */
+function emitMaxPool(
+  fn: FunctionBuilder,
+  dtype: MoveDType,
+  g: PoolGeometry,
+  outputs: { values: boolean; indices: boolean },
+): void {
+  const f = floatOps(dtype);
+  const { planes, inHeight: H, inWidth: W, outHeight: OH, outWidth: OW, kernelH: kh, kernelW: kw } = g;
+  const { strideH: sh, strideW: sw, padTop: pt, padLeft: pl } = g;
+  const [x, values, indices] = [fn.param(0), fn.param(1), fn.param(2)];
+  const [plane, i, j, h0, w0, at, idx0, ptr] = Array.from({ length: 8 }, () => fn.local("i32"));
+  const [hS, hE, wS, wE, h, w, cand] = Array.from({ length: 7 }, () => fn.local("i32"));
+  const best = fn.local(f.type);
+  const v = fn.local(f.type);
+  const cond = fn.local("i32");
+  const [iLo, iHi] = interior(OH, kh, sh, pt, H);
+  const [jLo, jHi] = interior(OW, kw, sw, pl, W);
+  const unrolled = kh * kw <= UNROLL_WINDOW && iHi > iLo && jHi > jLo;
+
+  /** Candidate v (in local v) at flat index (in local cand): best, at updated when v > best || v != v. */
+  const update = (): void => {
+    fn.localGet(v).localGet(best);
+    f.gt(fn);
+    fn.localGet(v).localGet(v);
+    f.ne(fn);
+    fn.i32Or().localSet(cond);
+    fn.localGet(v).localGet(best).localGet(cond).op("select").localSet(best);
+    fn.localGet(cand).localGet(at).localGet(cond).op("select").localSet(at);
+  };
+  const clamp = (target: Local, from: Local, add: number, bound: number, upper: boolean): void => {
+    // upper: min(from + add, bound); else max(from, 0)
+    if (upper) {
+      fn.localGet(from).i32Const(add).i32Add().localSet(target);
+      fn.localGet(target).i32Const(bound).localGet(target).i32Const(bound).i32LtS().op("select");
+      fn.localSet(target);
+    } else {
+      fn.localGet(from).i32Const(0).localGet(from).i32Const(0).i32GtS().op("select").localSet(target);
+    }
+  };
+
+  fn.localGet(x).localSet(plane);
+  repeat(fn, planes, () => {
+    fn.i32Const(0).localSet(i);
+    fn.loop();
+    fn.localGet(i).i32Const(sh).i32Mul().i32Const(pt).i32Sub().localSet(h0);
+    fn.i32Const(0).localSet(j);
+    fn.loop();
+    fn.localGet(j).i32Const(sw).i32Mul().i32Const(pl).i32Sub().localSet(w0);
+    if (unrolled) {
+      // interior: iLo <= i < iHi and jLo <= j < jHi
+      fn.localGet(i).i32Const(iLo).i32GeS();
+      fn.localGet(i).i32Const(iHi).i32LtS().i32And();
+      fn.localGet(j).i32Const(jLo).i32GeS().i32And();
+      fn.localGet(j).i32Const(jHi).i32LtS().i32And();
+      fn.if();
+      fn.localGet(h0).i32Const(W).i32Mul().localGet(w0).i32Add().localSet(idx0);
+      fn.localGet(plane).localGet(idx0).i32Const(f.es).i32Mul().i32Add().localSet(ptr);
+      for (let a = 0; a < kh; a++) {
+        for (let b = 0; b < kw; b++) {
+          const offset = a * W + b;
+          fn.localGet(ptr);
+          f.load(fn, offset * f.es);
+          if (a === 0 && b === 0) {
+            fn.localSet(best);
+            fn.localGet(idx0).localSet(at);
+          } else {
+            fn.localSet(v);
+            fn.localGet(idx0).i32Const(offset).i32Add().localSet(cand);
+            update();
+          }
+        }
+      }
+      fn.else();
+    }
+    // any window: bounds at run time
+    clamp(hS, h0, 0, 0, false);
+    clamp(hE, h0, kh, H, true);
+    clamp(wS, w0, 0, 0, false);
+    clamp(wE, w0, kw, W, true);
+    f.negInfinity(fn);
+    fn.localSet(best);
+    fn.localGet(hS).i32Const(W).i32Mul().localGet(wS).i32Add().localSet(at);
+    fn.localGet(hS).localSet(h);
+    fn.block();
+    fn.loop();
+    fn.localGet(h).localGet(hE).i32GeS().brIf(1);
+    fn.localGet(wS).localSet(w);
+    fn.block();
+    fn.loop();
+    fn.localGet(w).localGet(wE).i32GeS().brIf(1);
+    fn.localGet(h).i32Const(W).i32Mul().localGet(w).i32Add().localSet(cand);
+    fn.localGet(plane).localGet(cand).i32Const(f.es).i32Mul().i32Add();
+    f.load(fn);
+    fn.localSet(v);
+    update();
+    fn.localGet(w).i32Const(1).i32Add().localSet(w);
+    fn.br(0);
+    fn.end();
+    fn.end();
+    fn.localGet(h).i32Const(1).i32Add().localSet(h);
+    fn.br(0);
+    fn.end();
+    fn.end();
+    if (unrolled) fn.end();
+    // outputs
+    if (outputs.values) {
+      fn.localGet(values).localGet(best);
+      f.store(fn);
+      advance(fn, values, f.es);
+    }
+    if (outputs.indices) {
+      fn.localGet(indices).localGet(at).i32Store();
+      advance(fn, indices, 4);
+    }
+    fn.localGet(j).i32Const(1).i32Add().localTee(j).i32Const(OW).i32LtS().brIf(0);
+    fn.end();
+    fn.localGet(i).i32Const(1).i32Add().localTee(i).i32Const(OH).i32LtS().brIf(0);
+    fn.end();
+    advance(fn, plane, H * W * f.es);
+  });
+}
+
+/** gather(t, idx, out) and scatterAdd(ct, idx, out, acc) over `planes` planes of `per` indices. */
+function emitIndexed(
+  module: ModuleBuilder,
+  dtype: MoveDType,
+  planes: number,
+  planeSize: number,
+  per: number,
+): void {
+  const f = floatOps(dtype);
+  {
+    const fn = module.function("gather", ["i32", "i32", "i32"], ["i32"]);
+    const [t, idx, out] = [fn.param(0), fn.param(1), fn.param(2)];
+    const at = fn.local("i32");
+    repeat(fn, planes, () => {
+      repeat(fn, per, () => {
+        fn.localGet(idx).i32Load().localTee(at).i32Const(planeSize).op("i32GeU");
+        fn.if();
+        fn.i32Const(1).return();
+        fn.end();
+        fn.localGet(out).localGet(t).localGet(at).i32Const(f.es).i32Mul().i32Add();
+        f.load(fn);
+        f.store(fn);
+        advance(fn, idx, 4);
+        advance(fn, out, f.es);
+      });
+      advance(fn, t, planeSize * f.es);
+    });
+    fn.i32Const(0);
+  }
+  {
+    const fn = module.function("scatterAdd", ["i32", "i32", "i32", "i32"], ["i32"]);
+    const [ct, idx, out, acc] = [fn.param(0), fn.param(1), fn.param(2), fn.param(3)];
+    const at = fn.local("i32");
+    const base = fn.local("i32");
+    const wide = dtype === "float32";
+    const aes = wide ? 8 : f.es;
+    const target = wide ? acc : out;
+    fn.localGet(target)
+      .i32Const(0)
+      .i32Const(planes * planeSize * aes)
+      .op("memoryFill");
+    fn.localGet(target).localSet(base);
+    repeat(fn, planes, () => {
+      repeat(fn, per, () => {
+        fn.localGet(idx).i32Load().localTee(at).i32Const(planeSize).op("i32GeU");
+        fn.if();
+        fn.i32Const(1).return();
+        fn.end();
+        fn.localGet(base).localGet(at).i32Const(aes).i32Mul().i32Add().localTee(at);
+        if (wide) {
+          fn.localGet(at).f64Load();
+          fn.localGet(ct).f32Load().op("f64PromoteF32");
+          fn.f64Add().f64Store();
+        } else {
+          fn.localGet(at);
+          f.load(fn);
+          fn.localGet(ct);
+          f.load(fn);
+          fn.f64Add(); // not wide: float64
+          f.store(fn);
+        }
+        advance(fn, idx, 4);
+        advance(fn, ct, f.es);
+      });
+      advance(fn, base, planeSize * aes);
+    });
+    if (wide) {
+      // out = f32(acc), four at a time
+      const total = planes * planeSize;
+      const lanes = Array.from({ length: 8 }, (_, k) => k);
+      repeat(fn, Math.floor(total / 4), () => {
+        fn.localGet(out);
+        fn.localGet(acc).v128Load().op("f32x4DemoteF64x2Zero");
+        fn.localGet(acc).v128Load({ offset: 16 }).op("f32x4DemoteF64x2Zero");
+        fn.i8x16Shuffle([...lanes, ...lanes.map((k) => k + 16)]).v128Store();
+        advance(fn, out, 16);
+        advance(fn, acc, 32);
+      });
+      for (let k = 0; k < total % 4; k++)
+        fn.localGet(out)
+          .localGet(acc)
+          .f64Load({ offset: k * 8 })
+          .op("f32DemoteF64")
+          .f32Store({ offset: k * 4 });
+    }
+    fn.i32Const(0);
+  }
+}
+
+function emitPoolModule(shared: boolean, build: (module: ModuleBuilder) => void): Uint8Array {
+  const module = new ModuleBuilder();
+  importPlanMemory(module, shared);
+  build(module);
+  return module.toBytes();
+}
+
+const isMoveDType = (dtype: string): dtype is MoveDType => dtype === "float32" || dtype === "float64";
+
+/**
+ * The wasm max-pool kernel (values and/or indices) of one geometry in a plan's memory, or null when the
+ * plan memory is not a WebAssembly one (the caller uses the JS kernel).
+ */
+export function wasmMaxPool2d(
+  g: PoolGeometry,
+  dtype: string,
+  outputs: { values: boolean; indices: boolean },
+  context: KernelContext,
+): ((x: TypedArray, values: TypedArray | null, indices: Int32Array | null) => void) | null {
+  if (!context.wasm || !isMoveDType(dtype)) return null;
+  const key = `max pool ${dtype} ${JSON.stringify(g)} ${outputs.values} ${outputs.indices}`;
+  const exports = planExports<PoolExports>(context, key, () =>
+    emitPoolModule(context.shared, (module) =>
+      emitMaxPool(module.function("maxPool", ["i32", "i32", "i32"], []), dtype, g, outputs),
+    ),
+  );
+  const es = dtype === "float32" ? 4 : 8;
+  const outSize = g.planes * g.outHeight * g.outWidth;
+  const xOperand = new Operand(context, context.inputResident(0), g.planes * g.inHeight * g.inWidth * es);
+  const vOperand = outputs.values ? new Operand(context, context.outputResident(0), outSize * es) : null;
+  const iOperand = outputs.indices
+    ? new Operand(context, context.outputResident(outputs.values ? 1 : 0), outSize * 4)
+    : null;
+  return (x, values, indices) => {
+    wasmMoveCalls.pool++;
+    const xAt = xOperand.address(x, true);
+    const vAt = values && vOperand ? vOperand.address(values, false) : -1;
+    const iAt = indices && iOperand ? iOperand.address(indices, false) : -1;
+    exports().maxPool(xAt, vAt, iAt);
+    if (vAt >= 0) vOperand!.copyOut(values!, vAt);
+    if (iAt >= 0) iOperand!.copyOut(indices!, iAt);
+  };
+}
+
+/** Exports of the gather / scatter-add module of one shape. */
+function indexedExports(
+  context: KernelContext,
+  dtype: MoveDType,
+  planes: number,
+  planeSize: number,
+  per: number,
+): () => PoolExports {
+  const key = `pool indexed ${dtype} ${planes} ${planeSize} ${per}`;
+  return planExports<PoolExports>(context, key, () =>
+    emitPoolModule(context.shared, (module) => emitIndexed(module, dtype, planes, planeSize, per)),
+  );
+}
+
+/** out = t gathered at idx (pool_gather) in wasm, or null for the JS kernel. */
+export function wasmPoolGather(
+  dtype: string,
+  planes: number,
+  planeSize: number,
+  per: number,
+  context: KernelContext,
+): ((t: TypedArray, idx: Int32Array, out: TypedArray) => void) | null {
+  if (!context.wasm || !isMoveDType(dtype)) return null;
+  const exports = indexedExports(context, dtype, planes, planeSize, per);
+  const es = dtype === "float32" ? 4 : 8;
+  const tOperand = new Operand(context, context.inputResident(0), planes * planeSize * es);
+  const idxOperand = new Operand(context, context.inputResident(1), planes * per * 4);
+  const outOperand = new Operand(context, context.outputResident(0), planes * per * es);
+  return (t, idx, out) => {
+    wasmMoveCalls.pool++;
+    const outAt = outOperand.address(out, false);
+    const status = exports().gather(tOperand.address(t, true), idxOperand.address(idx, true), outAt);
+    if (status !== 0)
+      throw new RangeError(`pool_gather: an index is outside a plane of ${planeSize} elements`);
+    outOperand.copyOut(out, outAt);
+  };
+}
+
+/** out = ct scatter-added at idx into zero planes (pool_scatter_add) in wasm, or null for the JS kernel. */
+export function wasmPoolScatterAdd(
+  dtype: string,
+  planes: number,
+  planeSize: number,
+  per: number,
+  context: KernelContext,
+): ((ct: TypedArray, idx: Int32Array, out: TypedArray) => void) | null {
+  if (!context.wasm || !isMoveDType(dtype)) return null;
+  const exports = indexedExports(context, dtype, planes, planeSize, per);
+  const es = dtype === "float32" ? 4 : 8;
+  const acc = dtype === "float32" ? context.reserve(planes * planeSize * 8) : 0;
+  const ctOperand = new Operand(context, context.inputResident(0), planes * per * es);
+  const idxOperand = new Operand(context, context.inputResident(1), planes * per * 4);
+  const outOperand = new Operand(context, context.outputResident(0), planes * planeSize * es);
+  return (ct, idx, out) => {
+    wasmMoveCalls.pool++;
+    const outAt = outOperand.address(out, false);
+    const ctAt = ctOperand.address(ct, true);
+    const status = exports().scatterAdd(ctAt, idxOperand.address(idx, true), outAt, acc);
+    if (status !== 0)
+      throw new RangeError(`pool_scatter_add: an index is outside a plane of ${planeSize} elements`);
+    outOperand.copyOut(out, outAt);
+  };
+}
