@@ -9,6 +9,7 @@
 
 import { PlanMemory, viewAt } from "../backend/plan-memory.js";
 import { nextEpoch } from "../backend/run-epoch.js";
+import { wasmFusedKernel } from "../backend/wasm/fused.js";
 import { ConcreteArray, fmtAval, type NdArray } from "../core/array.js";
 import { storageFor, type TypedArray } from "../core/dtype.js";
 import { type Atom, type Equation, Literal, type Program, Var } from "../core/ir.js";
@@ -193,6 +194,13 @@ export function compile(closed: ClosedProgram, donatable: readonly boolean[]): E
       callNames.push(describeStep(s, k));
     if (s.kind === "fused") {
       callNames.push(describeStep(s, k));
+      const context = memory.context({ inputs: s.inputs.map(resident), outputs: s.outputs.map(resident) });
+      const simd = wasmFusedKernel(s, context, indexOf);
+      if (simd) {
+        kernelSources.push(simd.description);
+        bindings.push((t) => () => simd.run(t));
+        continue;
+      }
       const { run, source } = generateFusedKernel(s, indexOf);
       kernelSources.push(source);
       bindings.push((t) => () => run(t));

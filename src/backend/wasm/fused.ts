@@ -1,0 +1,777 @@
+/**
+ * Fused elementwise loops (compiler/fusion.ts) in WebAssembly SIMD, emitted for one group of a jit plan
+ * and run in place in the plan's memory.
+ *
+ * The loop walks the group's shape in row-major order, four elements per step: a float32 or bool value
+ * is one v128 (bools as i32x4 masks, all ones for true), a float64 value two f64x2. Dimensions every
+ * operand walks contiguously are collapsed; the innermost loop is vectorised with a lane-by-lane tail,
+ * and every bound is a constant. Each input stream (an input read directly, or through a broadcast) has
+ * its own pointer and strides over the loop shape: innermost stride 1 is a vector load, 0 a splat loaded
+ * once per inner loop, anything else a lane-by-lane gather.
+ *
+ * Semantics match the ops' JS expressions (the JS fused kernel): max/min propagate NaN and otherwise
+ * pick `a > b ? a : b` (so signed zeros come out as in JS), comparisons are IEEE (false with NaN but
+ * `ne`), round is half to even (f.nearest, as lib.roundHalfEven), sign keeps NaN and ±0. Float64 results
+ * are bit-identical to the JS kernel (up to NaN payloads), full reductions included (they accumulate
+ * lane by lane in element order, in a float64 local). Known difference: the JS kernel computes float32
+ * groups in double precision and rounds when storing, while this one rounds every op to float32 (within
+ * ~1e-6 relative per op; a comparison or select on a value that rounding moves across the threshold can
+ * differ, as can results that underflow or overflow float32 only as intermediates).
+ *
+ * Not handled (null: the JS kernel runs instead): the JS backend (no WebAssembly plan memory), engines
+ * without SIMD, int32 values anywhere in the group, ops without a cheap exact SIMD form (exp, log, tanh,
+ * pow, rem, erf, logistic, ...), order comparisons of bools, partial reductions, and groups smaller than
+ * `fusedThresholds` (a call into wasm costs more than the JS loop there).
+ */
+import type { FusedGroup } from "../../compiler/fusion.js";
+import type { DType, TypedArray } from "../../core/dtype.js";
+import { type Atom, type Equation, Literal, Var } from "../../core/ir.js";
+import type { KernelContext } from "../../core/primitive.js";
+import { fmtShape, sizeOf, stridesOf } from "../../core/shape.js";
+import { importPlanMemory, viewAt } from "../plan-memory.js";
+import { type FunctionBuilder, type Local, ModuleBuilder, type PlainOp } from "./module-writer.js";
+import { compileModule, instantiateCompiled, simdSupported } from "./runtime.js";
+
+/**
+ * Groups with fewer elements stay in JS. Measured per call (LeNet-like select/compare groups, float32):
+ * with every operand in the plan memory wasm and JS tie at 8-16 elements (~150-200 ns including the timer)
+ * and wasm wins from 24 on (128: 0.26 vs 2.3 us); with staged operands (program inputs and outputs, copied
+ * in and out) JS wins below ~32 and wasm from 64 on. Tests lower these to reach the wasm path on tiny shapes.
+ */
+export const fusedThresholds = { resident: 16, staged: 48 };
+
+/** Elements per step of the vector loop. */
+const W = 4;
+
+type VType = "float32" | "float64" | "bool";
+
+const BYTES: Record<VType, number> = { float32: 4, float64: 8, bool: 1 };
+
+/** A value of the loop body: one v128 (float32, bool masks) or two (float64, lanes 0-1 then 2-3). */
+interface Val {
+  readonly type: VType;
+  readonly regs: readonly Local[];
+}
+
+/** A stream of input elements: an input read at the loop index or through a broadcast. */
+interface Stream {
+  readonly input: number;
+  readonly type: VType;
+  /** Element strides over the loop shape (0 on broadcast dimensions). */
+  readonly strides: number[];
+  readonly val: Val;
+  ptr: Local;
+  /** Strides over the collapsed loop. */
+  collapsed: number[];
+}
+
+interface Output {
+  readonly index: number;
+  readonly v: Var;
+  readonly type: VType;
+  ptr: Local;
+}
+
+const REDUCE: Record<string, "sum" | "max" | "min"> = {
+  reduce_sum: "sum",
+  reduce_max: "max",
+  reduce_min: "min",
+};
+
+const FLOAT_BINARY: Record<string, readonly [(f: FunctionBuilder) => void, (f: FunctionBuilder) => void]> = {
+  add: [(f) => f.f32x4Add(), (f) => f.f64x2Add()],
+  sub: [(f) => f.f32x4Sub(), (f) => f.f64x2Sub()],
+  mul: [(f) => f.f32x4Mul(), (f) => f.f64x2Mul()],
+  div: [(f) => f.op("f32x4Div"), (f) => f.op("f64x2Div")],
+};
+
+const FLOAT_UNARY: Record<string, readonly [PlainOp, PlainOp]> = {
+  neg: ["f32x4Neg", "f64x2Neg"],
+  abs: ["f32x4Abs", "f64x2Abs"],
+  sqrt: ["f32x4Sqrt", "f64x2Sqrt"],
+  floor: ["f32x4Floor", "f64x2Floor"],
+  ceil: ["f32x4Ceil", "f64x2Ceil"],
+  // lib.roundHalfEven is round-to-nearest, ties to even: f.nearest.
+  round: ["f32x4Nearest", "f64x2Nearest"],
+};
+
+const COMPARE: Record<string, readonly [PlainOp, PlainOp, PlainOp | null]> = {
+  eq: ["f32x4Eq", "f64x2Eq", "i32x4Eq"],
+  ne: ["f32x4Ne", "f64x2Ne", "i32x4Ne"],
+  lt: ["f32x4Lt", "f64x2Lt", null],
+  le: ["f32x4Le", "f64x2Le", null],
+  gt: ["f32x4Gt", "f64x2Gt", null],
+  ge: ["f32x4Ge", "f64x2Ge", null],
+};
+
+const LOGICAL: Record<string, PlainOp> = { and: "v128And", or: "v128Or", xor: "v128Xor" };
+
+/** Lanes 0-1 of two f64x2 comparison masks, as one i32x4 mask. */
+const NARROW64 = [0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27];
+/** An i32x4 mask's lanes 0-1 (2-3) widened to an i64x2 mask. */
+const WIDEN_LO = [0, 1, 2, 3, 0, 1, 2, 3, 4, 5, 6, 7, 4, 5, 6, 7];
+const WIDEN_HI = [8, 9, 10, 11, 8, 9, 10, 11, 12, 13, 14, 15, 12, 13, 14, 15];
+/** Byte 0 of each i32 lane into bytes 0-3. */
+const BYTES_OF_MASK = [0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12];
+/** 1 in every byte (i8x16.splat 1). */
+const ONE_BYTES = new Uint8Array(16).fill(1);
+/** Lanes 2-3 of a f32x4 moved to lanes 0-1. */
+const HIGH_HALF = [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15];
+/** Lanes 0-1 of two f32x4 (demoted f64x2 pairs) joined. */
+const JOIN_LOW = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
+
+function vtype(d: DType): VType | null {
+  return d === "int32" ? null : d;
+}
+
+function splatBytes(type: "float32" | "float64" | "i32" | "i64", value: number): Uint8Array {
+  const bytes = new Uint8Array(16);
+  const view = new DataView(bytes.buffer);
+  for (let i = 0; i < 16; i += type === "float64" || type === "i64" ? 8 : 4) {
+    if (type === "float32") view.setFloat32(i, value, true);
+    else if (type === "float64") view.setFloat64(i, value, true);
+    else if (type === "i32") view.setInt32(i, value, true);
+    else view.setBigInt64(i, BigInt(value), true);
+  }
+  return bytes;
+}
+
+/** Whether the loop body can compute equation `e` (all dtypes are already known to be float or bool). */
+function supported(e: Equation): boolean {
+  const name = e.primitive.name;
+  const inType = e.inputs[e.inputs.length - 1]!.aval.dtype;
+  const outType = e.outputs[0]!.aval.dtype;
+  const float = inType === "float32" || inType === "float64";
+  if (name === "broadcast_in_dim" || name === "stop_gradient" || name === "select" || name === "convert")
+    return true;
+  if (name in FLOAT_BINARY || name in FLOAT_UNARY || name === "max" || name === "min") return float;
+  if (name === "sign" || name === "is_nan" || name === "is_finite" || name === "rsqrt") return float;
+  if (name === "pow_scalar") {
+    const { exponent } = e.params as { exponent: number };
+    return float && (exponent === 1 || exponent === 2);
+  }
+  if (name in COMPARE) return float || COMPARE[name]![2] !== null;
+  if (name in LOGICAL || name === "not") return inType === "bool" && outType === "bool";
+  return false;
+}
+
+export interface WasmFusedKernel {
+  /** Runs the loop on the plan's buffer table. */
+  run(table: readonly TypedArray[]): void;
+  /** What the loop computes, for kernelSources. */
+  readonly description: string;
+}
+
+/**
+ * A WebAssembly SIMD kernel for a fused group, or null where the JS kernel should run (see the file
+ * comment). `slot(v)` is the buffer-table index of an input or output; operands that are views on the
+ * plan memory are used in place, others go through staging reserved here.
+ */
+export function wasmFusedKernel(
+  group: FusedGroup,
+  context: KernelContext,
+  slot: (v: Var) => number,
+): WasmFusedKernel | null {
+  if (!context.wasm || !simdSupported()) return null;
+  const n = sizeOf(group.shape);
+  const allResident =
+    group.inputs.every((_, k) => context.inputResident(k)) &&
+    group.outputs.every((_, k) => context.outputResident(k));
+  if (n < (allResident ? fusedThresholds.resident : fusedThresholds.staged)) return null;
+  for (const e of group.equations) {
+    for (const a of [...e.inputs, ...e.outputs]) if (vtype(a.aval.dtype) === null) return null;
+    if (!supported(e)) return null;
+  }
+  const reduction = group.reduction;
+  if (reduction) {
+    const src = reduction.inputs[0]!;
+    const axes = (reduction.params as { axes: readonly number[] }).axes;
+    if (!(reduction.primitive.name in REDUCE) || axes.length !== src.aval.shape.length) return null;
+    if (src.aval.dtype !== "float32" && src.aval.dtype !== "float64") return null;
+    if (!(src instanceof Var)) return null;
+  }
+  for (const v of group.outputs) if (vtype(v.aval.dtype) === null) return null;
+  try {
+    return build(group, context, slot);
+  } catch {
+    // A bug in the emitter must not break the plan: the JS kernel computes the same.
+    return null;
+  }
+}
+
+function build(group: FusedGroup, context: KernelContext, slot: (v: Var) => number): WasmFusedKernel {
+  const shape = group.shape;
+  const rank = shape.length;
+  const loopStrides = stridesOf(shape);
+  const module = new ModuleBuilder();
+  importPlanMemory(module, context.shared);
+  const f = module.function("fused", ["i32"], []);
+  const args = f.param(0);
+  const prologue: (() => void)[] = [];
+  const lines: string[] = [];
+
+  const newVal = (type: VType): Val => ({
+    type,
+    regs: type === "float64" ? [f.local("v128"), f.local("v128")] : [f.local("v128")],
+  });
+
+  // ---- streams
+  const streams: Stream[] = [];
+  const inputIndex = new Map<Var, number>();
+  group.inputs.forEach((v, k) => {
+    inputIndex.set(v, k);
+  });
+  const streamFor = (v: Var, strides: number[]): Val => {
+    const input = inputIndex.get(v);
+    if (input === undefined) throw new Error("fused: input not found");
+    const found = streams.find((s) => s.input === input && s.strides.every((x, d) => x === strides[d]));
+    if (found) return found.val;
+    const type = vtype(v.aval.dtype)!;
+    const s: Stream = { input, type, strides, val: newVal(type), ptr: f.local("i32"), collapsed: [] };
+    streams.push(s);
+    const what = strides.every((x, d) => x === loopStrides[d])
+      ? "contiguous"
+      : `strides [${strides.join(",")}]`;
+    lines.push(`  in${input}: ${v.aval.dtype}${fmtShape(v.aval.shape)} ${what}`);
+    return s.val;
+  };
+
+  // ---- constants (hoisted into locals)
+  // Literals live in locals set once; constants of the ops' code are v128.const where used.
+  const constants = new Map<string, Local>();
+  const constOf = (type: VType, value: number): Local => {
+    const key = `${type}:${Object.is(value, -0) ? "-0" : String(value)}`;
+    let local = constants.get(key);
+    if (!local) {
+      const l = f.local("v128");
+      const bytes = type === "bool" ? splatBytes("i32", value !== 0 ? -1 : 0) : splatBytes(type, value);
+      prologue.push(() => {
+        f.v128Const(bytes).localSet(l);
+      });
+      constants.set(key, l);
+      local = l;
+    }
+    return local;
+  };
+
+  // ---- the body: a Val per value, and the code computing it
+  const values = new Map<Var, Val>();
+  const names = new Map<Var, string>();
+  const body: (() => void)[] = [];
+  const atom = (a: Atom): Val => {
+    if (a instanceof Literal) {
+      const type = vtype(a.aval.dtype)!;
+      const local = constOf(type, Number(a.value.data[0]!));
+      return { type, regs: type === "float64" ? [local, local] : [local] };
+    }
+    let val = values.get(a);
+    if (!val) {
+      // An input read at the loop index (its shape is the loop's, or it holds one element).
+      const strides = sizeOf(a.aval.shape) === 1 && rank > 0 ? shape.map(() => 0) : loopStrides.slice();
+      val = streamFor(a, strides);
+      values.set(a, val);
+      names.set(a, `in${inputIndex.get(a)}`);
+    }
+    return val;
+  };
+  const nameOf = (a: Atom): string =>
+    a instanceof Literal ? String(a.value.data[0]) : (names.get(a) ?? `in${inputIndex.get(a)}`);
+
+  group.equations.forEach((e, k) => {
+    const out = e.outputs[0]!;
+    const type = vtype(out.aval.dtype)!;
+    const name = e.primitive.name;
+    names.set(out, `t${k}`);
+    if (name === "broadcast_in_dim") {
+      const src = e.inputs[0]!;
+      const { broadcastDimensions } = e.params as { broadcastDimensions: number[] };
+      if (src instanceof Literal) values.set(out, atom(src));
+      else {
+        const inStrides = stridesOf(src.aval.shape);
+        const strides = shape.map(() => 0);
+        broadcastDimensions.forEach((d, j) => {
+          if (src.aval.shape[j] !== 1) strides[d] = inStrides[j]!;
+        });
+        values.set(out, streamFor(src, strides));
+      }
+      lines.push(`  t${k} = broadcast(${nameOf(src)})`);
+      return;
+    }
+    const ins = e.inputs.map(atom);
+    lines.push(`  t${k} = ${name}(${e.inputs.map(nameOf).join(", ")})`);
+    const a = ins[0]!;
+    if (
+      name === "stop_gradient" ||
+      (name === "pow_scalar" && (e.params as { exponent: number }).exponent === 1)
+    ) {
+      values.set(out, a);
+      return;
+    }
+    if (name === "convert" && a.type === type) {
+      values.set(out, a);
+      return;
+    }
+    const r = newVal(type);
+    values.set(out, r);
+    body.push(() => emitEquation(f, e, ins, r));
+  });
+
+  // ---- outputs and the reduction
+  const reduction = group.reduction;
+  const reductionOut = reduction?.outputs[0];
+  const outputs: Output[] = [];
+  group.outputs.forEach((v, index) => {
+    if (v === reductionOut) return;
+    outputs.push({ index, v, type: vtype(v.aval.dtype)!, ptr: f.local("i32") });
+    lines.push(`  out${index} = ${names.get(v)}`);
+  });
+  const acc = f.local("f64");
+  const tmp = f.local("f64");
+  const reduceAddr = f.local("i32");
+  const reduceOp = reduction ? REDUCE[reduction.primitive.name]! : "sum";
+  const reduceVal = reduction ? values.get(reduction.inputs[0] as Var)! : null;
+  if (reduction) {
+    const k = group.outputs.indexOf(reductionOut!);
+    lines.push(
+      reduceOp === "sum"
+        ? `  total += ${names.get(reduction.inputs[0] as Var)}  (reduce_sum; out${k} = total)`
+        : `  total = ${reduceOp}(total, ${names.get(reduction.inputs[0] as Var)})  (${reduction.primitive.name}; out${k} = total)`,
+    );
+  }
+
+  // ---- the loop shape: size-1 dimensions dropped, dimensions every stream walks alike collapsed
+  let dims: { n: number; s: number[] }[] = [];
+  shape.forEach((size, d) => {
+    if (size !== 1) dims.push({ n: size, s: streams.map((st) => st.strides[d]!) });
+  });
+  const merged: { n: number; s: number[] }[] = [];
+  for (const dim of dims) {
+    const last = merged[merged.length - 1];
+    if (last?.s.every((x, i) => x === dim.s[i]! * dim.n)) {
+      merged[merged.length - 1] = { n: last.n * dim.n, s: dim.s };
+    } else merged.push(dim);
+  }
+  dims = merged.length ? merged : [{ n: 1, s: streams.map(() => 0) }];
+  streams.forEach((st, i) => {
+    st.collapsed = dims.map((d) => d.s[i]!);
+  });
+  const outStrides = stridesOf(dims.map((d) => d.n));
+  const last = dims.length - 1;
+  const inner = dims[last]!.n;
+  const nIn = group.inputs.length;
+
+  // ---- emission
+  for (const st of streams)
+    f.localGet(args)
+      .i32Load({ offset: 4 * st.input })
+      .localSet(st.ptr);
+  for (const o of outputs)
+    f.localGet(args)
+      .i32Load({ offset: 4 * (nIn + o.index) })
+      .localSet(o.ptr);
+  if (reduction) {
+    const k = group.outputs.indexOf(reductionOut!);
+    f.localGet(args)
+      .i32Load({ offset: 4 * (nIn + k) })
+      .localSet(reduceAddr);
+    f.f64Const(reduceOp === "sum" ? 0 : reduceOp === "max" ? -Infinity : Infinity).localSet(acc);
+  }
+  for (const p of prologue) p();
+
+  const advance = (ptr: Local, bytes: number): void => {
+    if (bytes !== 0) f.localGet(ptr).i32Const(bytes).i32Add().localSet(ptr);
+  };
+  const compute = (): void => {
+    for (const b of body) b();
+  };
+  const reduce = (lanes: number): void => {
+    if (!reduceVal) return;
+    for (let j = 0; j < lanes; j++) {
+      if (reduceVal.type === "float32")
+        f.localGet(reduceVal.regs[0]!).f32x4ExtractLane(j).op("f64PromoteF32");
+      else f.localGet(reduceVal.regs[j >> 1]!).f64x2ExtractLane(j & 1);
+      if (reduceOp === "sum") f.localGet(acc).f64Add().localSet(acc);
+      else {
+        // JS: if (x > total || x !== x) total = x;
+        f.localSet(tmp).localGet(tmp).localGet(acc).localGet(tmp).localGet(acc);
+        f.op(reduceOp === "max" ? "f64Gt" : "f64Lt")
+          .localGet(tmp)
+          .localGet(tmp)
+          .op("f64Ne")
+          .i32Or();
+        f.op("select").localSet(acc);
+      }
+    }
+  };
+  const innerCounter = f.local("i32");
+  const emitInner = (): void => {
+    for (const st of streams) if (st.collapsed[last] === 0) loadSplat(f, st);
+    const q = Math.floor(inner / W);
+    const r = inner % W;
+    const moving = streams.filter((st) => st.collapsed[last] !== 0);
+    if (q > 0) {
+      f.i32Const(q).localSet(innerCounter);
+      f.loop();
+      for (const st of moving) loadLanes(f, st, W, st.collapsed[last]!);
+      compute();
+      for (const o of outputs) store(f, o, values.get(o.v)!, W);
+      reduce(W);
+      for (const st of moving) advance(st.ptr, W * st.collapsed[last]! * BYTES[st.type]);
+      for (const o of outputs) advance(o.ptr, W * BYTES[o.type]);
+      f.localGet(innerCounter).i32Const(1).i32Sub().localTee(innerCounter).brIf(0);
+      f.end();
+    }
+    if (r > 0) {
+      for (const st of moving) loadLanes(f, st, r, st.collapsed[last]!);
+      compute();
+      for (const o of outputs) store(f, o, values.get(o.v)!, r);
+      reduce(r);
+      for (const st of moving) advance(st.ptr, r * st.collapsed[last]! * BYTES[st.type]);
+      for (const o of outputs) advance(o.ptr, r * BYTES[o.type]);
+    }
+  };
+  const emitLevel = (d: number): void => {
+    if (d === last) {
+      emitInner();
+      return;
+    }
+    const counter = f.local("i32");
+    f.i32Const(dims[d]!.n).localSet(counter);
+    f.loop();
+    emitLevel(d + 1);
+    // After level d+1 each pointer moved n[d+1] * s[d+1] elements; step d wants s[d].
+    for (const st of streams) {
+      const delta = st.collapsed[d]! - dims[d + 1]!.n * st.collapsed[d + 1]!;
+      advance(st.ptr, delta * BYTES[st.type]);
+    }
+    for (const o of outputs) {
+      const delta = outStrides[d]! - dims[d + 1]!.n * outStrides[d + 1]!;
+      advance(o.ptr, delta * BYTES[o.type]);
+    }
+    f.localGet(counter).i32Const(1).i32Sub().localTee(counter).brIf(0);
+    f.end();
+  };
+  emitLevel(0);
+  if (reduction) {
+    f.localGet(reduceAddr).localGet(acc);
+    if (reduceVal!.type === "float32") f.op("f32DemoteF64").f32Store();
+    else f.f64Store();
+  }
+  const bytes = module.toBytes();
+  const compiled = compileModule(bytes);
+
+  // ---- operands: addresses in the plan memory (in place, or staging for the others)
+  const operands = [
+    ...group.inputs.map((v, k) => ({ v, resident: context.inputResident(k), input: true })),
+    ...group.outputs.map((v, k) => ({ v, resident: context.outputResident(k), input: false })),
+  ].map(({ v, resident, input }) => {
+    const size = sizeOf(v.aval.shape);
+    const bytesOf = size * BYTES[vtype(v.aval.dtype)!];
+    return { v, size, input, index: slot(v), staging: resident ? -1 : context.reserve(Math.max(bytesOf, 1)) };
+  });
+  const argBlock = context.reserve(4 * operands.length);
+  const description = [
+    `wasm simd fused loop over ${fmtLoop(
+      group,
+      dims.map((d) => d.n),
+    )}:`,
+    ...lines,
+  ].join("\n");
+
+  let call: (() => void) | null = null;
+  let buffer: ArrayBuffer | null = null;
+  let argView: Int32Array | null = null;
+  let stagingViews: (TypedArray | null)[] = [];
+  const init = (): (() => void) => {
+    const memory = context.memory();
+    buffer = memory.buffer;
+    argView = new Int32Array(buffer, argBlock, operands.length);
+    stagingViews = operands.map((o) =>
+      o.staging < 0 ? null : viewAt(memory.buffer, o.v.aval.dtype, o.staging, o.size),
+    );
+    const instance = instantiateCompiled(compiled, memory.wasm!);
+    return instance.exports["fused"] as () => void;
+  };
+  const count = operands.length;
+  // Operands seen by the previous call: resident ones are the same views every call, so their addresses
+  // are written once; staged ones are copied in (inputs) or out (outputs) every call.
+  const seen: (TypedArray | null)[] = operands.map(() => null);
+  const staged: boolean[] = operands.map(() => false);
+  const run = (table: readonly TypedArray[]): void => {
+    call ??= init();
+    for (let k = 0; k < count; k++) {
+      const x = table[operands[k]!.index]!;
+      if (x !== seen[k]) {
+        seen[k] = x;
+        staged[k] = x.buffer !== buffer;
+        if (!staged[k]) argView![k] = x.byteOffset;
+        else {
+          if (!stagingViews[k]) throw new Error("fused: an operand planned in the plan memory is not there");
+          argView![k] = operands[k]!.staging;
+        }
+      }
+      if (staged[k] && k < nIn) {
+        const o = operands[k]!;
+        stagingViews[k]!.set(x.length === o.size ? x : x.subarray(0, o.size));
+      }
+    }
+    (call as (a: number) => void)(argBlock);
+    for (let k = nIn; k < count; k++) if (staged[k]) table[operands[k]!.index]!.set(stagingViews[k]!);
+  };
+  return { run, description };
+}
+
+function fmtLoop(group: FusedGroup, loops: readonly number[]): string {
+  const dtype = group.outputs[0]?.aval.dtype ?? "";
+  return `${dtype}${fmtShape(group.shape)} (loops [${loops.join(", ")}], ${W} elements per step)`;
+}
+
+/** Loads a stream that is constant along the inner loop (all lanes one element). */
+function loadSplat(f: FunctionBuilder, st: Stream): void {
+  const [r0, r1] = st.val.regs;
+  if (st.type === "float32") f.localGet(st.ptr).v128Load32Splat().localSet(r0!);
+  else if (st.type === "float64") {
+    f.localGet(st.ptr).v128Load64Splat().localTee(r0!).localSet(r1!);
+  } else {
+    f.localGet(st.ptr).memory("i32Load8U").op("i32x4Splat").v128Const().op("i32x4Ne").localSet(r0!);
+  }
+}
+
+/** Loads `lanes` elements of a stream whose inner stride is `stride` elements (vector load when 1 and full). */
+function loadLanes(f: FunctionBuilder, st: Stream, lanes: number, stride: number): void {
+  const [r0, r1] = st.val.regs;
+  const es = BYTES[st.type];
+  if (lanes === W && stride === 1) {
+    if (st.type === "float32") f.localGet(st.ptr).v128Load({ align: 2 }).localSet(r0!);
+    else if (st.type === "float64") {
+      f.localGet(st.ptr).v128Load({ align: 3 }).localSet(r0!);
+      f.localGet(st.ptr).v128Load({ align: 3, offset: 16 }).localSet(r1!);
+    } else {
+      f.localGet(st.ptr).memory("v128Load32Zero", { align: 0 });
+      f.op("i16x8ExtendLowI8x16U").op("i32x4ExtendLowI16x8U").v128Const().op("i32x4Ne").localSet(r0!);
+    }
+    return;
+  }
+  // Lane by lane (gather, or the tail); lanes not loaded are zero.
+  f.v128Const().localSet(r0!);
+  if (r1) f.v128Const().localSet(r1);
+  for (let j = 0; j < lanes; j++) {
+    const offset = j * stride * es;
+    if (st.type === "float32") {
+      f.localGet(st.ptr).localGet(r0!).laneMemory("v128Load32Lane", j, { offset }).localSet(r0!);
+    } else if (st.type === "float64") {
+      const reg = j < 2 ? r0! : r1!;
+      f.localGet(st.ptr)
+        .localGet(reg)
+        .laneMemory("v128Load64Lane", j & 1, { offset })
+        .localSet(reg);
+    } else {
+      f.localGet(st.ptr)
+        .localGet(r0!)
+        .laneMemory("v128Load8Lane", 4 * j, { offset })
+        .localSet(r0!);
+    }
+  }
+  if (st.type === "bool") f.localGet(r0!).v128Const().op("i32x4Ne").localSet(r0!);
+}
+
+/** Stores `lanes` elements of `val` at the output's pointer (bool masks as bytes 0/1). */
+function store(f: FunctionBuilder, o: Output, val: Val, lanes: number): void {
+  const [r0, r1] = val.regs;
+  if (o.type === "bool") {
+    const bytes = (): void => {
+      f.localGet(r0!).localGet(r0!).i8x16Shuffle(BYTES_OF_MASK).v128Const(ONE_BYTES).op("v128And");
+    };
+    if (lanes === W) {
+      f.localGet(o.ptr);
+      bytes();
+      f.laneMemory("v128Store32Lane", 0, { align: 0 });
+    } else
+      for (let j = 0; j < lanes; j++) {
+        f.localGet(o.ptr);
+        bytes();
+        f.laneMemory("v128Store8Lane", j, { offset: j });
+      }
+    return;
+  }
+  if (lanes === W) {
+    if (o.type === "float32") f.localGet(o.ptr).localGet(r0!).v128Store({ align: 2 });
+    else {
+      f.localGet(o.ptr).localGet(r0!).v128Store({ align: 3 });
+      f.localGet(o.ptr).localGet(r1!).v128Store({ align: 3, offset: 16 });
+    }
+    return;
+  }
+  for (let j = 0; j < lanes; j++) {
+    if (o.type === "float32")
+      f.localGet(o.ptr)
+        .localGet(r0!)
+        .laneMemory("v128Store32Lane", j, { offset: 4 * j });
+    else
+      f.localGet(o.ptr)
+        .localGet(j < 2 ? r0! : r1!)
+        .laneMemory("v128Store64Lane", j & 1, { offset: 8 * j });
+  }
+}
+
+/** Emits the code computing `out` from `ins` for one equation (a supported one: see `supported`). */
+function emitEquation(f: FunctionBuilder, e: Equation, ins: readonly Val[], out: Val): void {
+  const name = e.primitive.name;
+  const k = (type: VType | "i32" | "i64", value: number): void => {
+    f.v128Const(splatBytes(type === "bool" ? "i32" : type, value));
+  };
+  const a = ins[0]!;
+  const halves = a.type === "float64" ? [0, 1] : [0];
+  const f64 = a.type === "float64";
+  const reg = (v: Val, h: number): Local => v.regs[h]!;
+  const binary = (op: (f: FunctionBuilder) => void, x: Val, y: Val): void => {
+    for (const h of halves) {
+      f.localGet(reg(x, h)).localGet(reg(y, h));
+      op(f);
+      f.localSet(reg(out, h));
+    }
+  };
+  /** A float comparison of x and y (y null: against x itself) into the bool mask `out`. */
+  const compare = (op: PlainOp, x: Val, y: (h: number) => void): void => {
+    for (const h of halves) {
+      f.localGet(reg(x, h));
+      y(h);
+      f.op(op);
+    }
+    if (f64) f.i8x16Shuffle(NARROW64);
+    f.localSet(reg(out, 0));
+  };
+  if (name in FLOAT_BINARY) {
+    binary(FLOAT_BINARY[name]![f64 ? 1 : 0], a, ins[1]!);
+    return;
+  }
+  if (name in FLOAT_UNARY) {
+    const op = FLOAT_UNARY[name]![f64 ? 1 : 0];
+    for (const h of halves) f.localGet(reg(a, h)).op(op).localSet(reg(out, h));
+    return;
+  }
+  if (name === "pow_scalar") {
+    binary(FLOAT_BINARY["mul"]![f64 ? 1 : 0], a, a);
+    return;
+  }
+  if (name === "rsqrt") {
+    for (const h of halves) {
+      k(a.type, 1);
+      f.localGet(reg(a, h))
+        .op(f64 ? "f64x2Sqrt" : "f32x4Sqrt")
+        .op(f64 ? "f64x2Div" : "f32x4Div")
+        .localSet(reg(out, h));
+    }
+    return;
+  }
+  if (name === "max" || name === "min") {
+    // JS: a !== a || b !== b ? NaN : a > b ? a : b (min: <). pmax(b, a) = b < a ? a : b; then NaN a wins.
+    const b = ins[1]!;
+    const pick: PlainOp =
+      name === "max" ? (f64 ? "f64x2Pmax" : "f32x4Pmax") : f64 ? "f64x2Pmin" : "f32x4Pmin";
+    const ne: PlainOp = f64 ? "f64x2Ne" : "f32x4Ne";
+    for (const h of halves) {
+      f.localGet(reg(b, h)).localGet(reg(a, h)).op(pick).localSet(reg(out, h));
+      f.localGet(reg(a, h)).localGet(reg(out, h)).localGet(reg(a, h)).localGet(reg(a, h)).op(ne);
+      f.op("v128Bitselect").localSet(reg(out, h));
+    }
+    return;
+  }
+  if (name === "sign") {
+    // Math.sign: NaN and ±0 as they are, else ±1 (the sign bit of a on 1).
+    for (const h of halves) {
+      f.localGet(reg(a, h));
+      k(a.type, 1);
+      k(f64 ? "i64" : "i32", f64 ? -(2 ** 63) : -(2 ** 31));
+      f.op("v128Bitselect").localGet(reg(a, h));
+      f.localGet(reg(a, h)).op(f64 ? "f64x2Abs" : "f32x4Abs");
+      k(a.type, 0);
+      f.op(f64 ? "f64x2Gt" : "f32x4Gt");
+      f.op("v128Bitselect").localSet(reg(out, h));
+    }
+    return;
+  }
+  if (name === "is_nan") {
+    compare(f64 ? "f64x2Ne" : "f32x4Ne", a, (h) => f.localGet(reg(a, h)));
+    return;
+  }
+  if (name === "is_finite") {
+    for (const h of halves) {
+      f.localGet(reg(a, h)).op(f64 ? "f64x2Abs" : "f32x4Abs");
+      k(a.type, Infinity);
+      f.op(f64 ? "f64x2Lt" : "f32x4Lt");
+    }
+    if (f64) f.i8x16Shuffle(NARROW64);
+    f.localSet(reg(out, 0));
+    return;
+  }
+  if (name in COMPARE) {
+    const [o32, o64, oBool] = COMPARE[name]!;
+    const b = ins[1]!;
+    if (a.type === "bool") {
+      f.localGet(reg(a, 0)).localGet(reg(b, 0)).op(oBool!).localSet(reg(out, 0));
+      return;
+    }
+    compare(f64 ? o64 : o32, a, (h) => f.localGet(reg(b, h)));
+    return;
+  }
+  if (name in LOGICAL) {
+    f.localGet(reg(a, 0)).localGet(reg(ins[1]!, 0)).op(LOGICAL[name]!).localSet(reg(out, 0));
+    return;
+  }
+  if (name === "not") {
+    f.localGet(reg(a, 0)).op("v128Not").localSet(reg(out, 0));
+    return;
+  }
+  if (name === "select") {
+    // c ? x : y, c a bool mask.
+    const [c, x, y] = ins as [Val, Val, Val];
+    if (x.type !== "float64") {
+      f.localGet(reg(x, 0)).localGet(reg(y, 0)).localGet(reg(c, 0)).op("v128Bitselect").localSet(reg(out, 0));
+      return;
+    }
+    for (const h of [0, 1]) {
+      f.localGet(reg(x, h)).localGet(reg(y, h));
+      f.localGet(reg(c, 0))
+        .localGet(reg(c, 0))
+        .i8x16Shuffle(h === 0 ? WIDEN_LO : WIDEN_HI);
+      f.op("v128Bitselect").localSet(reg(out, h));
+    }
+    return;
+  }
+  if (name === "convert") {
+    const to = out.type;
+    if (to === "bool") {
+      // a !== 0 (true for NaN).
+      compare(f64 ? "f64x2Ne" : "f32x4Ne", a, () => k(a.type, 0));
+      return;
+    }
+    if (a.type === "bool") {
+      if (to === "float32") {
+        f.localGet(reg(a, 0));
+        k(to, 1);
+        f.op("v128And").localSet(reg(out, 0));
+      } else
+        for (const h of [0, 1]) {
+          f.localGet(reg(a, 0))
+            .localGet(reg(a, 0))
+            .i8x16Shuffle(h === 0 ? WIDEN_LO : WIDEN_HI);
+          k(to, 1);
+          f.op("v128And").localSet(reg(out, h));
+        }
+      return;
+    }
+    if (a.type === "float32") {
+      // to float64: exact.
+      f.localGet(reg(a, 0)).op("f64x2PromoteLowF32x4").localSet(reg(out, 0));
+      f.localGet(reg(a, 0)).localGet(reg(a, 0)).i8x16Shuffle(HIGH_HALF).op("f64x2PromoteLowF32x4");
+      f.localSet(reg(out, 1));
+      return;
+    }
+    // float64 to float32: Math.fround, round to nearest even.
+    f.localGet(reg(a, 0)).op("f32x4DemoteF64x2Zero").localGet(reg(a, 1)).op("f32x4DemoteF64x2Zero");
+    f.i8x16Shuffle(JOIN_LOW).localSet(reg(out, 0));
+    return;
+  }
+  throw new Error(`fused: no SIMD form for ${name}`);
+}

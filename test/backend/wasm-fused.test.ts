@@ -1,0 +1,306 @@
+import fc from "fast-check";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { fusedThresholds } from "../../src/backend/wasm/fused.js";
+import { simdSupported } from "../../src/backend/wasm/runtime.js";
+import { backend, type DType, jit, type Array as NdArray, np, setBackend } from "../../src/index.js";
+import { broadcastInDimPrim } from "../../src/ops/layout.js";
+import { rng } from "../helpers/numeric.js";
+
+const initial = backend();
+const thresholds = { ...fusedThresholds };
+beforeEach(() => {
+  // Every group on the wasm path, however small (the thresholds are a speed choice only).
+  fusedThresholds.resident = 1;
+  fusedThresholds.staged = 1;
+});
+afterEach(() => {
+  Object.assign(fusedThresholds, thresholds);
+  setBackend(initial.name === "js" ? "js" : "wasm", { threads: initial.threads });
+});
+
+type Fn = (...args: NdArray[]) => NdArray | NdArray[];
+
+/** Values that exercise every special case: NaN, ±Infinity, ±0, halves (round), and plain numbers. */
+const SPECIAL = [Number.NaN, Infinity, -Infinity, 0, -0, 0.5, -0.5, 1.5, 2.5, -2.5, 1, -1, 3];
+
+function randomArray(shape: number[], dtype: "float32" | "float64", seed: number, special = 0.2): NdArray {
+  const next = rng(seed);
+  const n = shape.reduce((p, d) => p * d, 1);
+  const data = dtype === "float32" ? new Float32Array(n) : new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const u = next();
+    data[i] = Math.abs(u) < special ? SPECIAL[Math.floor(((next() + 1) / 2) * SPECIAL.length)]! : next() * 4;
+  }
+  return np.array(data, { shape });
+}
+
+/** Runs `f` jitted on the wasm backend (checking that every fused loop is wasm) and on the JS one. */
+function bothBackends(f: Fn, args: NdArray[], expectWasm = true): { wasm: NdArray[]; js: NdArray[] } {
+  const run = (kind: "js" | "wasm"): NdArray[] => {
+    setBackend(kind);
+    const g = jit((...a: NdArray[]) => f(...a));
+    if (kind === "wasm" && expectWasm) {
+      const { executable } = g.lower(...args);
+      const fusedCount = executable.steps.filter((s) => s.kind === "fused").length;
+      const wasmCount = executable.kernelSources.filter((s) => s.startsWith("wasm simd fused loop")).length;
+      expect(wasmCount).toBe(fusedCount);
+    }
+    const out = g(...args);
+    return Array.isArray(out) ? out : [out];
+  };
+  const wasm = run("wasm");
+  const js = run("js");
+  return { wasm, js };
+}
+
+/** Float64 and bool: identical (NaN matches NaN, and -0 must match -0). */
+function expectIdentical(got: NdArray[], want: NdArray[]): void {
+  expect(got.length).toBe(want.length);
+  got.forEach((g, k) => {
+    const w = want[k]!;
+    expect(g.dtype).toBe(w.dtype);
+    expect(g.shape).toEqual(w.shape);
+    const a = g.toTypedArray();
+    const b = w.toTypedArray();
+    for (let i = 0; i < b.length; i++) {
+      if (!Object.is(a[i], b[i]))
+        throw new Error(
+          `output ${k} element ${i}: wasm ${a[i]}, js ${b[i]} (${g.dtype}${JSON.stringify(g.shape)})`,
+        );
+    }
+  });
+}
+
+/** Float32: within 1e-5 relative (the JS loop computes in double precision), specials identical. */
+function expectNear(got: NdArray[], want: NdArray[], rtol = 1e-5): void {
+  expect(got.length).toBe(want.length);
+  got.forEach((g, k) => {
+    const w = want[k]!;
+    expect(g.dtype).toBe(w.dtype);
+    const a = g.toTypedArray();
+    const b = w.toTypedArray();
+    for (let i = 0; i < b.length; i++) {
+      const x = Number(a[i]);
+      const y = Number(b[i]);
+      if (Object.is(x, y) || (Number.isNaN(x) && Number.isNaN(y))) continue;
+      if (!(Math.abs(x - y) <= rtol * Math.max(Math.abs(x), Math.abs(y)) + 1e-30))
+        throw new Error(`output ${k} element ${i}: wasm ${x}, js ${y}`);
+    }
+  });
+}
+
+const describeWasm = simdSupported() ? describe : describe.skip;
+
+const dims = fc.constantFrom(1, 2, 3, 4, 5, 7, 8, 9, 13);
+const shapeArb = fc.array(dims, { minLength: 0, maxLength: 4 });
+/** A shape and a broadcastable operand shape: some dims set to 1, some leading dims dropped. */
+const broadcastCase = fc
+  .record({
+    shape: shapeArb,
+    ones: fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }),
+    drop: fc.nat(4),
+    seed: fc.nat(),
+    dtype: fc.constantFrom<"float32" | "float64">("float32", "float64"),
+  })
+  .map(({ shape, ones, drop, seed, dtype }) => {
+    const other = shape.map((d, i) => (ones[i] ? 1 : d)).slice(Math.min(drop, shape.length));
+    return { shape, other, seed, dtype };
+  });
+
+describeWasm("wasm fused loops", () => {
+  it("is used for a simple program (no silent fallback) and says what it computes", () => {
+    setBackend("wasm");
+    const f = (x: NdArray, b: NdArray) => np.where(np.lessEqual(x.add(b), 0), x.mul(2), np.maximum(x, b));
+    const x = randomArray([6, 7, 5], "float32", 1);
+    const b = randomArray([7, 1], "float32", 2);
+    const { executable } = jit(f).lower(x, b);
+    expect(executable.steps.filter((s) => s.kind === "fused")).toHaveLength(1);
+    expect(executable.kernelSources).toHaveLength(1);
+    expect(executable.kernelSources[0]).toMatch(/^wasm simd fused loop over float32\[6,7,5\]/);
+    expect(executable.kernelSources[0]).toMatch(/select\(/);
+  });
+
+  it("broadcast arithmetic, max/min, compare and select equal the JS loop on every broadcast kind", () => {
+    fc.assert(
+      fc.property(broadcastCase, ({ shape, other, seed, dtype }) => {
+        const x = randomArray(shape, dtype, seed);
+        const y = randomArray(other, dtype, seed + 1);
+        const s = randomArray([], dtype, seed + 2);
+        const f = (a: NdArray, b: NdArray, c: NdArray) => {
+          const m = np.maximum(a, b);
+          const n = np.minimum(b, a);
+          const t = np.where(np.less(a, b), m.sub(c), n.mul(b).add(2)).div(np.abs(b).add(1));
+          return [t, np.greaterEqual(a, b), np.notEqual(a, c), np.equal(b, a), np.negative(n)];
+        };
+        const { wasm, js } = bothBackends(f, [x, y, s]);
+        if (dtype === "float64") expectIdentical(wasm, js);
+        else expectNear(wasm, js);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("exact ops (compare, select, max, min, unary) are bit-identical in float32 and float64", () => {
+    fc.assert(
+      fc.property(broadcastCase, ({ shape, other, seed, dtype }) => {
+        const x = randomArray(shape, dtype, seed, 0.5);
+        const y = randomArray(other, dtype, seed + 1, 0.5);
+        const f = (a: NdArray, b: NdArray) => [
+          np.maximum(a, b),
+          np.minimum(a, b),
+          np.maximum(b, a),
+          np.where(np.greater(a, b), a, b),
+          np.sign(a),
+          np.floor(a),
+          np.ceil(b),
+          np.round(a),
+          np.sqrt(np.abs(a)),
+          np.isnan(a),
+          np.isfinite(b),
+          np.lessEqual(a, b),
+          np.greater(b, a),
+        ];
+        const { wasm, js } = bothBackends(f, [x, y]);
+        expectIdentical(wasm, js);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("bool logic and conversions between float32, float64 and bool", () => {
+    fc.assert(
+      fc.property(broadcastCase, ({ shape, other, seed }) => {
+        const x = randomArray(shape, "float32", seed, 0.5);
+        const y = randomArray(other, "float64", seed + 1, 0.5);
+        const f = (a: NdArray, b: NdArray) => {
+          const a64 = np.astype(a, "float64");
+          const p = np.less(a64, b);
+          const q = np.greater(np.astype(b, "float32"), a);
+          const r = np.logicalOr(np.logicalAnd(p, np.logicalNot(q)), np.logicalXor(p, np.isnan(a64)));
+          return [
+            r,
+            np.astype(r, "float32"),
+            np.astype(q, "float64").add(a64),
+            np.astype(a64.mul(b), "float32"),
+            np.astype(a, "bool"),
+            np.astype(b, "bool"),
+            np.where(r, a64, b),
+            np.equal(p, q),
+          ];
+        };
+        const { wasm, js } = bothBackends(f, [x, y]);
+        expectIdentical(wasm, js);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("full reductions absorbed into the loop (sum in element order; max/min with NaN and ±0)", () => {
+    fc.assert(
+      fc.property(broadcastCase, ({ shape, other, seed, dtype }) => {
+        const x = randomArray(shape, dtype, seed, 0.05);
+        const y = randomArray(other, dtype, seed + 1, 0.05);
+        const z = randomArray(shape, dtype, seed + 2, 0.6);
+        const cases: Fn[] = [
+          (a, b) => np.sum(np.square(a.sub(b))),
+          (a, b) => np.max(np.maximum(a, b).mul(-1)),
+          (a) => np.min(a.add(1)),
+        ];
+        for (const f of cases) {
+          const { wasm, js } = bothBackends(f, [x, y]);
+          if (dtype === "float64") expectIdentical(wasm, js);
+          else expectNear(wasm, js, 1e-5);
+        }
+        // NaN, ±Infinity and signed zeros: max/min pick exactly as the JS loop does.
+        for (const f of [(a: NdArray) => np.max(a.mul(1)), (a: NdArray) => np.min(a.mul(1))]) {
+          const { wasm, js } = bothBackends(f, [z]);
+          expectIdentical(wasm, js);
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it("signed zeros and NaN in max/min match the JS expression exactly", () => {
+    const a = np.array(new Float64Array([0, -0, 0, -0, Number.NaN, 1, Number.NaN, -Infinity, 5]));
+    const b = np.array(new Float64Array([-0, 0, 0, -0, 1, Number.NaN, Number.NaN, Infinity, 5]));
+    const f = (x: NdArray, y: NdArray) => [np.maximum(x, y), np.minimum(x, y), np.sign(x.mul(y))];
+    const { wasm, js } = bothBackends(f, [a, b]);
+    expectIdentical(wasm, js);
+    expect(Object.is(wasm[0]!.toTypedArray()[1], 0)).toBe(true);
+    expect(Object.is(wasm[0]!.toTypedArray()[0], -0)).toBe(true);
+  });
+
+  it("in-place loops over intermediates (a bool and a float output over a dying input)", () => {
+    fc.assert(
+      fc.property(
+        fc.record({ shape: fc.array(dims, { minLength: 2, maxLength: 3 }), seed: fc.nat() }),
+        ({ shape, seed }) => {
+          for (const dtype of ["float32", "float64"] as const) {
+            const x = randomArray(shape, dtype, seed);
+            const b = randomArray([shape[shape.length - 1]!], dtype, seed + 1);
+            // The transposes are separate steps, so the loop reads and writes plan memory in place.
+            const f = (v: NdArray, c: NdArray) => {
+              const t = np.transpose(np.transpose(v).mul(2));
+              const mask = np.lessEqual(t.add(c), 0);
+              const y = np.where(mask, np.zerosLike(t), t);
+              return [np.transpose(np.astype(mask, dtype)), np.transpose(y)];
+            };
+            const { wasm, js } = bothBackends(f, [x, b]);
+            expectIdentical(wasm, js);
+          }
+        },
+      ),
+      { numRuns: 30 },
+    );
+  });
+
+  it("non-contiguous inner strides (a broadcast whose innermost dim is a size-1 input dim)", () => {
+    // input [5, 1] into [3, 5, 4] along dims [1, 2]: stride 0 inside, 1 outside.
+    const x = randomArray([3, 5, 4], "float64", 7);
+    const b = randomArray([5, 1], "float64", 8);
+    const f = (v: NdArray, c: NdArray) =>
+      v.mul(broadcastInDimPrim.bind1([c], { shape: [3, 5, 4], broadcastDimensions: [1, 2] }));
+    const { wasm, js } = bothBackends(f, [x, b]);
+    expectIdentical(wasm, js);
+  });
+
+  it("falls back to the JS loop for ops without a SIMD form, with the same results", () => {
+    const x = randomArray([5, 9], "float64", 3, 0);
+    const f = (v: NdArray) => np.exp(v).add(1);
+    setBackend("wasm");
+    const { executable } = jit(f).lower(x);
+    expect(executable.kernelSources[0]).not.toMatch(/^wasm/);
+    const { wasm, js } = bothBackends(f, [x], false);
+    expectIdentical(wasm, js);
+  });
+
+  it("small groups stay in JS at the default thresholds", () => {
+    Object.assign(fusedThresholds, thresholds);
+    setBackend("wasm");
+    const f = (v: NdArray) => v.mul(2).add(1);
+    const small = jit(f).lower(randomArray([3], "float32", 1)).executable;
+    expect(small.kernelSources[0]).not.toMatch(/^wasm/);
+    const large = jit(f).lower(randomArray([300], "float32", 1)).executable;
+    expect(large.kernelSources[0]).toMatch(/^wasm/);
+  });
+
+  it("int32 groups fall back", () => {
+    const x = np.array(new Int32Array([1, 2, 3, 4, 5, 6, 7]));
+    const f = (v: NdArray) => v.mul(3).add(1);
+    setBackend("wasm");
+    expect(jit(f).lower(x).executable.kernelSources[0]).not.toMatch(/^wasm/);
+    const { wasm, js } = bothBackends(f, [x], false);
+    expectIdentical(wasm, js);
+  });
+
+  it("dtypes: every float and bool output kind has the right storage", () => {
+    const dtypes: DType[] = ["float32", "float64"];
+    for (const d of dtypes) {
+      const x = randomArray([4, 6], d as "float32" | "float64", 9);
+      const { wasm } = bothBackends((v) => [v.add(1), np.less(v, 0)], [x]);
+      expect(wasm[0]!.dtype).toBe(d);
+      expect(wasm[1]!.dtype).toBe("bool");
+    }
+  });
+});
