@@ -12,6 +12,13 @@ import type { ModuleBuilder } from "./wasm/module-writer.js";
 import { allocateMemory } from "./wasm/runtime.js";
 
 const ALIGNMENT = 64;
+/** Every plan memory's buffer: a plan must not write into another plan's memory. */
+const planBuffers = new WeakSet<ArrayBuffer>();
+
+/** Whether `buffer` is the memory of some plan. */
+export function isPlanMemoryBuffer(buffer: ArrayBufferLike): boolean {
+  return planBuffers.has(buffer as ArrayBuffer);
+}
 const TAIL_SLACK = 64;
 /** 65536 pages of 64 KiB: the most a 32-bit WebAssembly memory can address. */
 const WASM_MAX_BYTES = 2 ** 32;
@@ -66,6 +73,7 @@ export class PlanMemory {
     } else {
       this.allocated = { wasm: null, buffer: new ArrayBuffer(bytes) };
     }
+    planBuffers.add(this.allocated.buffer);
     return this.allocated;
   }
 

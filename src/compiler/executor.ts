@@ -7,7 +7,7 @@
  * intermediates happen here, once.
  */
 
-import { PlanMemory, viewAt } from "../backend/plan-memory.js";
+import { isPlanMemoryBuffer, PlanMemory, viewAt } from "../backend/plan-memory.js";
 import { nextEpoch } from "../backend/run-epoch.js";
 import { wasmFusedKernel } from "../backend/wasm/fused.js";
 import { ConcreteArray, fmtAval, type NdArray } from "../core/array.js";
@@ -30,7 +30,12 @@ type Placement =
   | { kind: "const"; value: NdArray }
   | { kind: "slot"; slot: Slot }
   | { kind: "alias"; of: Var }
-  | { kind: "output"; donatedFrom: number | null };
+  /**
+   * A plan output. `donatedFrom`: the donated input whose buffer it may take. `home`: where in the plan
+   * memory it lives while it is the output of the last call (offset, or -1), so a donated training loop
+   * keeps its parameters and optimizer state in the plan memory, read and written in place by the kernels.
+   */
+  | { kind: "output"; donatedFrom: number | null; home: number };
 
 export interface MemoryReport {
   /** Bytes of all intermediate buffers if each had its own. */
@@ -106,9 +111,9 @@ export function compile(closed: ClosedProgram, donatable: readonly boolean[]): E
           (inPlaceOk && (lastUse.get(d) ?? -1) === k && fullShapeInputOf(steps[k]!, d))),
     );
     if (j >= 0) {
-      placement.set(v, { kind: "output", donatedFrom: donatedFree[j]!.i });
+      placement.set(v, { kind: "output", donatedFrom: donatedFree[j]!.i, home: -1 });
       donatedFree.splice(j, 1);
-    } else placement.set(v, { kind: "output", donatedFrom: null });
+    } else placement.set(v, { kind: "output", donatedFrom: null, home: -1 });
   }
 
   // ---- slots for intermediates: best fit from the free list, freed after their last read
@@ -153,6 +158,13 @@ export function compile(closed: ClosedProgram, donatable: readonly boolean[]): E
   });
   const memory = PlanMemory.forActiveBackend();
   for (const s of allSlots) s.offset = memory.reserve(s.bytes);
+  // Homes for outputs that take a donated buffer (wasm kernels then find them in place next call).
+  if (memory.wasm) {
+    for (const v of outputSet) {
+      const p = placement.get(v);
+      if (p?.kind === "output" && p.donatedFrom !== null) p.home = memory.reserve(avalBytes(v.aval));
+    }
+  }
 
   // ---- the buffer table: one entry per value that kernels read or write (filled once memory exists)
   const tableIndex = new Map<Var, number>();
@@ -216,6 +228,19 @@ export function compile(closed: ClosedProgram, donatable: readonly boolean[]): E
 
   const inputCount = program.inputs.length;
   let timings: Float64Array | null = null;
+  /** The array that last received each home (by offset): the home is free once that array is donated. */
+  const homeOwners = new Map<number, ConcreteArray>();
+  const written: { index: number; offset: number }[] = [];
+  const homeViews = new Map<number, TypedArray>();
+  const homeView = (v: Var, offset: number): TypedArray => {
+    let view = homeViews.get(offset);
+    if (!view)
+      homeViews.set(
+        offset,
+        (view = viewAt(memory.view().buffer, v.aval.dtype, offset, sizeOf(v.aval.shape))),
+      );
+    return view;
+  };
   const executable: Executable = {
     program,
     steps,
@@ -237,15 +262,37 @@ export function compile(closed: ClosedProgram, donatable: readonly boolean[]): E
     },
     run(args, donate) {
       nextEpoch();
+      /**
+       * Where output v goes: over a donated input that lives in this plan's memory; else into its home
+       * when the array that had it was donated; else over a donated ordinary buffer; else a fresh one.
+       */
+      const outputBuffer = (
+        v: Var,
+        place: Extract<Placement, { kind: "output" }>,
+        index: number,
+      ): TypedArray => {
+        const d = place.donatedFrom;
+        const donated = d !== null && donate[d] ? args[d]!.data : null;
+        if (donated && donated.buffer === ours) {
+          written.push({ index, offset: donated.byteOffset });
+          return donated;
+        }
+        if (donated && place.home >= 0) {
+          const owner = homeOwners.get(place.home);
+          if (!owner || owner.isDonated) {
+            written.push({ index, offset: place.home });
+            return homeView(v, place.home);
+          }
+        }
+        if (donated && !isPlanMemoryBuffer(donated.buffer)) return donated;
+        return storageFor(v.aval.dtype, sizeOf(v.aval.shape));
+      };
       for (let i = 0; i < inputCount; i++) table[tableIndex.get(program.inputs[i]!)!] = args[i]!.data;
+      written.length = 0;
+      const ours = memory.view().buffer;
       for (const { index, v, place } of perCall) {
         if (place.kind === "alias") table[index] = table[tableIndex.get(rootOf(v))!]!;
-        else if (place.kind === "output") {
-          table[index] =
-            place.donatedFrom !== null && donate[place.donatedFrom]
-              ? args[place.donatedFrom]!.data
-              : storageFor(v.aval.dtype, sizeOf(v.aval.shape));
-        }
+        else if (place.kind === "output") table[index] = outputBuffer(v, place, index);
       }
       if (timings) {
         for (let k = 0; k < calls.length; k++) {
@@ -255,6 +302,16 @@ export function compile(closed: ClosedProgram, donatable: readonly boolean[]): E
         }
       } else for (const call of calls) call();
       const outs = program.outputs.map((a) => materialize(a, table, tableIndex, placement, rootOf, args));
+      // The same value returned twice: each array gets its own buffer, so donating one leaves the other.
+      for (let k = 1; k < outs.length; k++) {
+        const out = outs[k]!;
+        if (!args.includes(out) && outs.findIndex((o) => o.data === out.data) < k)
+          outs[k] = new ConcreteArray(out.shape, out.dtype, out.data.slice());
+      }
+      for (const { index, offset } of written) {
+        const k = program.outputs.findIndex((a) => a instanceof Var && tableIndex.get(a) === index);
+        if (k >= 0) homeOwners.set(offset, outs[k]!);
+      }
       // A donated input returned unchanged is its own output: it stays valid.
       for (let i = 0; i < inputCount; i++) {
         if (donate[i] && !args[i]!.isDonated && !outs.includes(args[i]!)) args[i]!.donate();

@@ -6,7 +6,18 @@ import {
   optimize,
   simplify,
 } from "../../src/compiler/passes.js";
-import { grad, jit, makeProgram, type Array as NdArray, nn, np, ShapeDtype, vmap } from "../../src/index.js";
+import {
+  backend,
+  grad,
+  jit,
+  makeProgram,
+  type Array as NdArray,
+  nn,
+  np,
+  ShapeDtype,
+  setBackend,
+  vmap,
+} from "../../src/index.js";
 import { countAllocatedBytes } from "../helpers/allocations.js";
 import { expectClose, seededArray } from "../helpers/numeric.js";
 
@@ -77,18 +88,57 @@ describe("jit", () => {
     expect(f.cacheInfo().size).toBe(2);
   });
 
-  it("donated arguments are reused for the outputs and cannot be used afterwards", () => {
+  it("donated arguments give their buffers to the outputs and cannot be used afterwards", () => {
     const step = jit((p: { w: NdArray }, g: { w: NdArray }) => ({ w: p.w.sub(g.w.mul(0.1)) }), {
       donateArgnums: 0,
     });
     const p = { w: np.array([1, 2, 3], { dtype: "float64" }) };
     const g = { w: np.array([1, 1, 1], { dtype: "float64" }) };
-    const buffer = (p.w as unknown as { data: Float64Array }).data;
     const out = step(p, g);
     expectClose(out.w, [0.9, 1.9, 2.9], 1e-15);
-    expect((out.w as unknown as { data: Float64Array }).data).toBe(buffer);
     expect(() => p.w.toArray()).toThrow(/donated/);
     expect(() => step(p, g)).toThrow(/donated/);
+    // Donating the output in turn: the next output is written over its buffer, in place.
+    const buffer = (out.w as unknown as { data: Float64Array }).data;
+    const out2 = step(out, g);
+    expect((out2.w as unknown as { data: Float64Array }).data).toBe(buffer);
+    expectClose(out2.w, [0.8, 1.8, 2.8], 1e-15);
+  });
+
+  it("on the JS backend a donated buffer is written over directly", () => {
+    const initial = backend();
+    setBackend("js");
+    try {
+      const step = jit((w: NdArray) => w.mul(2), { donateArgnums: 0 });
+      const w = np.array([1, 2, 3], { dtype: "float64" });
+      const buffer = (w as unknown as { data: Float64Array }).data;
+      const out = step(w);
+      expect((out as unknown as { data: Float64Array }).data).toBe(buffer);
+      expectClose(out, [2, 4, 6], 0);
+    } finally {
+      setBackend(initial.name === "js" ? "js" : "wasm", { threads: initial.threads });
+    }
+  });
+
+  it("an output that is kept rather than donated is never written over by later calls", () => {
+    const step = jit((w: NdArray) => w.add(1), { donateArgnums: 0 });
+    const kept = step(np.array([1, 2], { dtype: "float64" }));
+    const other = step(np.array([10, 20], { dtype: "float64" })); // kept still holds the first output
+    let chained = step(other);
+    chained = step(chained);
+    expectClose(kept, [2, 3], 0);
+    expectClose(chained, [13, 23], 0);
+    // Returned twice, one value gives two arrays: donating one leaves the other intact.
+    const twice = jit(
+      (w: NdArray) => {
+        const y = w.mul(3);
+        return [y, y] as const;
+      },
+      { donateArgnums: 0 },
+    );
+    const [a, b] = twice(np.array([1, 2], { dtype: "float64" }));
+    twice(a);
+    expectClose(b, [3, 6], 0);
   });
 
   it("lower() shows the optimized program, fused loops and the memory plan", () => {
