@@ -4,7 +4,7 @@
  * `setBackend` affects kernels compiled afterwards: a jit plan compiles its kernels once, an eager
  * matmul or convolution per call (small GEMM kernels are cached by shape).
  */
-import type { DType, TypedArray } from "../core/dtype.js";
+import { type DType, storageFor, type TypedArray } from "../core/dtype.js";
 import type { KernelContext } from "../core/primitive.js";
 import { matmulKernel } from "./js/matmul.js";
 import { type WasmGemmKernel, wasmGemm } from "./wasm/gemm.js";
@@ -115,16 +115,43 @@ export function gemmKernel(
   k: number,
   n: number,
   context?: KernelContext,
+  layout: OperandLayout = {},
 ): GemmKernel {
   const wasm = context ? context.wasm : activeBackendKind() === "wasm";
+  const transposed = (layout.transposeA ?? false) || (layout.transposeB ?? false);
   if (wasm && (dtype === "float32" || dtype === "float64") && batch * m * k * n >= WASM_MIN_MULTIPLY_ADDS) {
     const kernel = context
-      ? planWasmGemm(dtype, batch, m, k, n, context)
-      : cachedWasmGemm(dtype, batch, m, k, n);
+      ? planWasmGemm(dtype, batch, m, k, n, context, layout)
+      : transposed
+        ? null
+        : cachedWasmGemm(dtype, batch, m, k, n);
     if (kernel) return kernel;
   }
   const row = new Float64Array(n);
-  return (a, b, out) => matmulKernel(a, b, out, batch, m, k, n, row);
+  if (!transposed) return (a, b, out) => matmulKernel(a, b, out, batch, m, k, n, row);
+  // Transposed operands: laid out row-major first (scratch), then the plain kernel.
+  const aRows = layout.transposeA ? storageFor(dtype, batch * m * k) : null;
+  const bRows = layout.transposeB ? storageFor(dtype, batch * k * n) : null;
+  return (a, b, out) => {
+    if (aRows) transposeBatch(a, aRows, batch, k, m);
+    if (bRows) transposeBatch(b, bRows, batch, n, k);
+    matmulKernel(aRows ?? a, bRows ?? b, out, batch, m, k, n, row);
+  };
+}
+
+/** Which GEMM operands are stored transposed ([k, m] for A, [n, k] for B, row-major). */
+export interface OperandLayout {
+  readonly transposeA?: boolean;
+  readonly transposeB?: boolean;
+}
+
+/** dst[t] = src[t]ᵀ for `batch` row-major (rows x cols) matrices. */
+function transposeBatch(src: TypedArray, dst: TypedArray, batch: number, rows: number, cols: number): void {
+  for (let t = 0; t < batch; t++) {
+    const base = t * rows * cols;
+    for (let r = 0; r < rows; r++)
+      for (let c = 0; c < cols; c++) dst[base + c * rows + r] = src[base + r * cols + c]!;
+  }
 }
 
 /** A wasm GEMM in a plan's memory (null when it cannot be built; the caller falls back to JS). */
@@ -135,13 +162,14 @@ export function planWasmGemm(
   k: number,
   n: number,
   context: KernelContext,
+  layout: OperandLayout = {},
 ): WasmGemmKernel | null {
   const workers = batch * m * k * n >= THREADED_MIN_MULTIPLY_ADDS && context.shared ? workerPool() : null;
   try {
     return wasmGemm(
       dtype,
       { batch, m, k, n },
-      { relaxedSimd: relaxedSimdSupported(), pool: workers, ...threadTuning(workers, m) },
+      { relaxedSimd: relaxedSimdSupported(), pool: workers, ...threadTuning(workers, m), ...layout },
       context,
     );
   } catch {

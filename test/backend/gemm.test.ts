@@ -132,6 +132,52 @@ describe.runIf(simdSupported())("wasm GEMM", () => {
       });
     }
 
+    it(`${dtype}: operands stored transposed match the JS kernel on their transposes`, () => {
+      const transposeOf = (x: Float32Array | Float64Array, batch: number, rows: number, cols: number) => {
+        const out = x.slice();
+        for (let t = 0; t < batch; t++)
+          for (let r = 0; r < rows; r++)
+            for (let c = 0; c < cols; c++)
+              out[t * rows * cols + c * rows + r] = x[t * rows * cols + r * cols + c]!;
+        return out;
+      };
+      const layouts = fc.record({ transposeA: fc.boolean(), transposeB: fc.boolean() });
+      const threadPool = threadsSupported() ? createWorkerPool(1) : null;
+      fc.assert(
+        fc.property(
+          shapes,
+          layouts,
+          tunings,
+          fc.boolean(),
+          ({ batch, m, k, n, seed }, layout, tuning, threaded) => {
+            const a = randomArray(dtype, batch * m * k, seed);
+            const b = randomArray(dtype, batch * k * n, seed + 1);
+            const want =
+              dtype === "float32" ? new Float32Array(batch * m * n) : new Float64Array(batch * m * n);
+            matmulKernel(a, b, want, batch, m, k, n);
+            // The kernel gets A as [k, m] and B as [n, k] where transposed.
+            const aStored = layout.transposeA ? transposeOf(a, batch, m, k) : a;
+            const bStored = layout.transposeB ? transposeOf(b, batch, k, n) : b;
+            const got = want.slice().fill(Number.NaN);
+            const pool = threaded ? threadPool : null;
+            wasmGemm(dtype, { batch, m, k, n }, { relaxedSimd: false, tuning, pool, ...layout })(
+              aStored,
+              bStored,
+              got,
+            );
+            expectWithin(dtype, { batch, m, k, n }, a, b, got, want, TOLERANCE[dtype]);
+            // The JS fallback of gemmKernel takes the same layouts.
+            const js = want.slice().fill(Number.NaN);
+            setBackend("js");
+            gemmKernel(dtype, batch, m, k, n, undefined, layout)(aStored, bStored, js);
+            setBackend("wasm");
+            expectWithin(dtype, { batch, m, k, n }, a, b, js, want, TOLERANCE[dtype]);
+          },
+        ),
+        { numRuns: 60 },
+      );
+    });
+
     it(`${dtype}: one row or one column (the matrix-vector kernels) matches the JS kernel`, () => {
       const vectorShapes = fc.record({
         batch: fc.integer({ min: 1, max: 3 }),

@@ -63,6 +63,10 @@ export interface GemmModuleOptions {
    * whose m fits one m block, where every panel is read once and packing would only add a copy of B.
    */
   readonly unpackedB?: boolean;
+  /** A is stored transposed, as [k, m] row-major (so a transpose before the GEMM need not run). */
+  readonly transposeA?: boolean;
+  /** B is stored transposed, as [n, k] row-major (gathered while packing). */
+  readonly transposeB?: boolean;
 }
 
 /** The scratch a kernel needs besides its operands: packed B, and for threaded kernels a control block. */
@@ -192,11 +196,16 @@ export function emitGemmModule(
   }
   const threaded = options.threaded ?? false;
   const tuning = resolveTuning(dtype, options.tuning);
-  const unpacked = (options.unpackedB ?? false) && !threaded;
+  const transposeA = options.transposeA ?? false;
+  const transposeB = options.transposeB ?? false;
+  const unpacked = (options.unpackedB ?? false) && !threaded && !transposeB;
   const layout = gemmLayout(dtype, shape, tuning, threaded);
   const control = options.control ?? 0;
   const ops = elementOps(dtype, options.relaxedSimd);
   const es = ops.bytes;
+  // Where A's elements are: element (row r, step u) of a tile at r * aRowStep + u * aKStep bytes.
+  const aRowStep = (transposeA ? 1 : k) * es;
+  const aKStep = (transposeA ? m : 1) * es;
   const nr = tuning.tileVectors * ops.lanes;
   const fullPanels = Math.floor(n / nr);
   const edgeColumns = n % nr;
@@ -232,6 +241,29 @@ export function emitGemmModule(
     const edgeVectors = Math.floor(edgeColumns / ops.lanes);
     fn.localGet(fn.param(0)).localSet(rowSource);
     fn.localGet(fn.param(1)).localSet(rowTarget);
+    if (transposeB) {
+      // B stored as [n, k]: packed[panel][p][j] = Bt[panel*nr + j, p], element by element.
+      const copyColumns = (columns: number): void => {
+        fn.localGet(rowSource).localSet(source);
+        fn.localGet(rowTarget).localSet(target);
+        repeat(fn, k, () => {
+          for (let j = 0; j < columns; j++) {
+            fn.localGet(target);
+            fn.localGet(source);
+            ops.loadScalar(fn, { offset: j * k * es });
+            ops.storeScalar(fn, { offset: j * es });
+          }
+          advance(fn, source, es);
+          advance(fn, target, nr * es);
+        });
+      };
+      repeat(fn, fullPanels, () => {
+        copyColumns(nr);
+        advance(fn, rowSource, nr * k * es);
+        advance(fn, rowTarget, panelStride);
+      });
+      if (edgeColumns) copyColumns(edgeColumns);
+    } else
     repeat(fn, k, () => {
       fn.localGet(rowSource).localSet(source);
       fn.localGet(rowTarget).localSet(target);
@@ -270,8 +302,9 @@ export function emitGemmModule(
       columns,
       kSteps,
       firstBlock,
-      k,
       n,
+      aRowStep,
+      aKStep,
       bRowStride,
       kUnroll: tuning.kUnroll,
     });
@@ -304,7 +337,7 @@ export function emitGemmModule(
       };
       repeat(fn, Math.floor(mRows / tuning.tileRows), () => {
         callTile(tuning.tileRows);
-        advance(fn, aTile, tuning.tileRows * k * es);
+        advance(fn, aTile, tuning.tileRows * aRowStep);
         advance(fn, cTile, tuning.tileRows * n * es);
       });
       if (mRows % tuning.tileRows) callTile(mRows % tuning.tileRows);
@@ -340,11 +373,11 @@ export function emitGemmModule(
     repeat(fn, m * n === 0 ? 0 : batch, () => {
       if (!unpacked) fn.localGet(bBatch).localGet(packed).call(packB);
       for (const kBlock of kBlocks) {
-        setSum(fn, aBlock, aBatch, kBlock.start * es);
+        setSum(fn, aBlock, aBatch, kBlock.start * aKStep);
         fn.localGet(cBatch).localSet(cBlock);
         repeat(fn, Math.floor(m / tuning.mBlock), () => {
           emitRowBlock(aBlock, cBlock, panels, tuning.mBlock, kBlock);
-          advance(fn, aBlock, tuning.mBlock * k * es);
+          advance(fn, aBlock, tuning.mBlock * aRowStep);
           advance(fn, cBlock, tuning.mBlock * n * es);
         });
         if (m % tuning.mBlock) emitRowBlock(aBlock, cBlock, panels, m % tuning.mBlock, kBlock);
@@ -392,12 +425,12 @@ export function emitGemmModule(
     };
     fn.localGet(chunk).i32Const(mBlocks).i32DivU().localSet(batchIndex);
     fn.localGet(chunk).i32Const(mBlocks).i32RemU().localSet(blockIndex);
-    offsetOf(aRows, 1, m * k * es, tuning.mBlock * k * es);
+    offsetOf(aRows, 1, m * k * es, tuning.mBlock * aRowStep);
     offsetOf(cRows, 2, m * n * es, tuning.mBlock * n * es);
     offsetOf(packed, 3, layout.packedBytes, 0);
     const emitAllK = (mRows: number): void => {
       for (const kBlock of kBlocks) {
-        setSum(fn, aBlock, aRows, kBlock.start * es);
+        setSum(fn, aBlock, aRows, kBlock.start * aKStep);
         emitRowBlock(aBlock, cRows, packed, mRows, kBlock);
       }
     };
@@ -425,8 +458,11 @@ interface MicroKernelSpec {
   kSteps: number;
   /** First k block: accumulators start at zero instead of the current C. */
   firstBlock: boolean;
-  k: number;
   n: number;
+  /** Bytes from one row of the A tile to the next (k elements; 1 when A is stored transposed). */
+  aRowStep: number;
+  /** Bytes from one k step of A to the next (1 element; m when A is stored transposed). */
+  aKStep: number;
   /** Bytes from one k step of the B panel to the next: nr elements packed, n in place. */
   bRowStride: number;
   kUnroll: number;
@@ -434,10 +470,11 @@ interface MicroKernelSpec {
 
 /**
  * tile(a, b, c): C[rows, columns] (+)= A[rows, kSteps] @ packedB[kSteps, nr], with `a` the tile's first A
- * element (rows at stride k), `b` the packed micro-panel, `c` the tile's first C element (rows at stride n).
+ * element (rows and k steps at the strides of the spec), `b` the micro-panel, `c` the tile's first C
+ * element (rows at stride n).
  */
 function emitMicroKernel(fn: FunctionBuilder, ops: ElementOps, spec: MicroKernelSpec): void {
-  const { rows, columns, kSteps, firstBlock, k, n, bRowStride, kUnroll } = spec;
+  const { rows, columns, kSteps, firstBlock, n, aRowStep, aKStep, bRowStride, kUnroll } = spec;
   const es = ops.bytes;
   const [a, b, c] = [fn.param(0), fn.param(1), fn.param(2)];
   const vectors = Math.ceil(columns / ops.lanes);
@@ -465,7 +502,7 @@ function emitMicroKernel(fn: FunctionBuilder, ops: ElementOps, spec: MicroKernel
         .localSet(bRow[v]!);
     for (let r = 0; r < rows; r++) {
       fn.localGet(a);
-      ops.loadSplat(fn, { offset: (r * k + u) * es });
+      ops.loadSplat(fn, { offset: r * aRowStep + u * aKStep });
       fn.localSet(aSplat);
       for (let v = 0; v < vectors; v++) ops.multiplyAdd(fn, accumulators[r]![v]!, aSplat, bRow[v]!);
     }
@@ -478,7 +515,7 @@ function emitMicroKernel(fn: FunctionBuilder, ops: ElementOps, spec: MicroKernel
       .localSet(bEnd);
     fn.loop();
     for (let u = 0; u < kUnroll; u++) step(u);
-    advance(fn, a, kUnroll * es);
+    advance(fn, a, kUnroll * aKStep);
     advance(fn, b, kUnroll * bRowStride);
     fn.localGet(b).localGet(bEnd).i32Ne().brIf(0);
     fn.end();
@@ -525,12 +562,12 @@ export function wasmGemm(
   const pool = options.pool ?? null;
   const tuning = resolveTuning(dtype, options.tuning);
   // One row or one column: a matrix-vector kernel reads both operands in place (gemv.ts).
-  const gemv = isGemvShape(shape);
+  const gemv = isGemvShape(shape) && !options.transposeA && !options.transposeB;
   const threaded = !gemv && pool !== null && context.shared && gemmLayout(dtype, shape, tuning).chunks >= 2;
   const layout = gemmLayout(dtype, shape, tuning, threaded);
   const control = threaded ? context.reserve(CONTROL_BYTES) : 0;
   // Within one m block every panel of B is read once: reading B in place saves packing it.
-  const unpackedB = options.unpackedB ?? (!threaded && m <= tuning.mBlock);
+  const unpackedB = (options.unpackedB ?? (!threaded && m <= tuning.mBlock)) && !options.transposeB;
   const packed = gemv || unpackedB ? 0 : context.reserve(layout.scratchBytes);
   const bytes = gemv
     ? emitGemvModule(dtype, shape, { relaxedSimd: options.relaxedSimd, sharedMemory: context.shared })
