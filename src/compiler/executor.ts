@@ -7,6 +7,7 @@
  * intermediates happen here, once.
  */
 
+import { gemmKernel } from "../backend/index.js";
 import { isPlanMemoryBuffer, PlanMemory, viewAt } from "../backend/plan-memory.js";
 import { nextEpoch } from "../backend/run-epoch.js";
 import { wasmFusedKernel } from "../backend/wasm/fused.js";
@@ -16,6 +17,7 @@ import { type Atom, type Equation, Literal, type Program, Var } from "../core/ir
 import type { Kernel, KernelContext } from "../core/primitive.js";
 import { shapeEquals, sizeOf } from "../core/shape.js";
 import { avalBytes, type FusedGroup, fuse, generateFusedKernel, type Step } from "./fusion.js";
+import { absorbTransposes, type GemmStep } from "./gemm-steps.js";
 import { type ClosedProgram, optimize } from "./passes.js";
 
 interface Slot {
@@ -60,7 +62,7 @@ export interface Executable {
   /** Runs the plan `runs` times on `args` (nothing donated), timing every kernel call; in plan order. */
   profile(args: readonly ConcreteArray[], runs: number): StepProfile[];
   readonly program: Program;
-  readonly steps: readonly Step[];
+  readonly steps: readonly PlanStep[];
   readonly memory: MemoryReport;
   readonly kernelSources: readonly string[];
   toString(): string;
@@ -68,13 +70,21 @@ export interface Executable {
 
 const ALIASING = new Set(["reshape"]);
 
+/** A step of a plan: a fused loop, one equation, or a GEMM that absorbed transposes. */
+export type PlanStep = Step | GemmStep;
+
 export function compile(closed: ClosedProgram, donatable: readonly boolean[]): Executable {
   const { program, consts } = optimize(closed);
-  const steps = fuse(program.equations, program.outputs);
-  const stepEqns = (s: Step): Equation[] => (s.kind === "fused" ? s.equations : [s.equation]);
-  const stepInputs = (s: Step): Var[] =>
-    s.kind === "fused" ? s.inputs : s.equation.inputs.filter((a): a is Var => a instanceof Var);
-  const stepOutputs = (s: Step): Var[] => (s.kind === "fused" ? s.outputs : [...s.equation.outputs]);
+  const steps = absorbTransposes(fuse(program.equations, program.outputs), program.outputs);
+  const stepEqns = (s: PlanStep): Equation[] => (s.kind === "eqn" ? [s.equation] : s.equations);
+  const stepInputs = (s: PlanStep): Var[] =>
+    s.kind === "fused"
+      ? s.inputs
+      : s.kind === "gemm"
+        ? [s.a, s.b]
+        : s.equation.inputs.filter((a): a is Var => a instanceof Var);
+  const stepOutputs = (s: PlanStep): Var[] =>
+    s.kind === "fused" ? s.outputs : s.kind === "gemm" ? [s.out] : [...s.equation.outputs];
 
   // ---- liveness: the last step that reads each value (aliases extend their root's life)
   const placement = new Map<Var, Placement>();
@@ -202,6 +212,14 @@ export function compile(closed: ClosedProgram, donatable: readonly boolean[]): E
   const callNames: string[] = [];
   const kernelSources: string[] = [];
   for (const [k, s] of steps.entries()) {
+    if (s.kind === "gemm") {
+      callNames.push(describeStep(s, k));
+      const context = memory.context({ inputs: [s.a, s.b].map(resident), outputs: [resident(s.out)] });
+      const kernel = gemmKernel(s.dtype, 1, s.m, s.k, s.n, context, s);
+      const [ia, ib, io] = [indexOf(s.a), indexOf(s.b), indexOf(s.out)];
+      bindings.push((t) => () => kernel(t[ia]!, t[ib]!, t[io]!));
+      continue;
+    }
     if (s.kind !== "fused" && placement.get(s.equation.outputs[0]!)?.kind !== "alias")
       callNames.push(describeStep(s, k));
     if (s.kind === "fused") {
@@ -332,7 +350,7 @@ const WIDTH = { float64: 8, float32: 4, int32: 4, bool: 1 } as const;
  * shape as the loop, not through a broadcast), and no output is wider than v's elements, so every
  * write lands on elements already read.
  */
-function fullShapeInputOf(step: Step, v: Var): boolean {
+function fullShapeInputOf(step: PlanStep, v: Var): boolean {
   if (step.kind !== "fused" || !step.inputs.includes(v) || !shapeEquals(v.aval.shape, step.shape))
     return false;
   return step.outputs.every((o) => WIDTH[o.aval.dtype] <= WIDTH[v.aval.dtype]);
@@ -402,7 +420,11 @@ function bindEquation(
   };
 }
 
-function describeStep(s: Step, k: number): string {
+function describeStep(s: PlanStep, k: number): string {
+  if (s.kind === "gemm") {
+    const op = (transposed: boolean) => (transposed ? "ᵀ" : "");
+    return `${k}: gemm[A${op(s.transposeA)} B${op(s.transposeB)}] -> ${fmtAval(s.out.aval)}`;
+  }
   if (s.kind === "fused") {
     const g = s as FusedGroup;
     return `${k}: fused[${g.equations.map((e) => e.primitive.name).join(",")}] -> ${g.outputs.map((v) => fmtAval(v.aval)).join(", ")}`;
