@@ -263,25 +263,26 @@ export function emitGemmModule(
         advance(fn, rowTarget, panelStride);
       });
       if (edgeColumns) copyColumns(edgeColumns);
-    } else
-    repeat(fn, k, () => {
-      fn.localGet(rowSource).localSet(source);
-      fn.localGet(rowTarget).localSet(target);
-      repeat(fn, fullPanels, () => {
-        for (let v = 0; v < tuning.tileVectors; v++) copyVector(v);
-        advance(fn, source, nr * es);
-        advance(fn, target, panelStride);
+    } else {
+      repeat(fn, k, () => {
+        fn.localGet(rowSource).localSet(source);
+        fn.localGet(rowTarget).localSet(target);
+        repeat(fn, fullPanels, () => {
+          for (let v = 0; v < tuning.tileVectors; v++) copyVector(v);
+          advance(fn, source, nr * es);
+          advance(fn, target, panelStride);
+        });
+        for (let v = 0; v < edgeVectors; v++) copyVector(v);
+        for (let j = edgeVectors * ops.lanes; j < edgeColumns; j++) {
+          fn.localGet(target);
+          fn.localGet(source);
+          ops.loadScalar(fn, { offset: j * es });
+          ops.storeScalar(fn, { offset: j * es });
+        }
+        advance(fn, rowSource, n * es);
+        advance(fn, rowTarget, nr * es);
       });
-      for (let v = 0; v < edgeVectors; v++) copyVector(v);
-      for (let j = edgeVectors * ops.lanes; j < edgeColumns; j++) {
-        fn.localGet(target);
-        fn.localGet(source);
-        ops.loadScalar(fn, { offset: j * es });
-        ops.storeScalar(fn, { offset: j * es });
-      }
-      advance(fn, rowSource, n * es);
-      advance(fn, rowTarget, nr * es);
-    });
+    }
   }
 
   // ---- micro-kernels, one per (rows, columns, k steps, first k block?) the shape needs
