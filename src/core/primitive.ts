@@ -4,9 +4,9 @@
  * The registry lets tools (the laws coverage table, the IR printer) find any primitive by its name.
  */
 
-import { standaloneContext } from "../backend/plan-memory.js";
+import { standaloneKernel } from "../backend/plan-memory.js";
 import type { WasmMemory } from "../backend/wasm/runtime.js";
-import { type AbstractValue, ConcreteArray, type NdArray } from "./array.js";
+import { type AbstractValue, ConcreteArray, fmtAval, type NdArray } from "./array.js";
 import { storageFor, type TypedArray } from "./dtype.js";
 import type { Program } from "./ir.js";
 import { sizeOf } from "./shape.js";
@@ -122,12 +122,9 @@ export function evalByLowering<P>(
   if (!rules.lower) throw new Error(`${rules.name}: no lower rule to evaluate with`);
   const outAvals = rules.abstractEval(args, params);
   const outs = outAvals.map((a) => storageFor(a.dtype, sizeOf(a.shape)));
-  rules.lower(
-    args,
-    outAvals,
-    params,
-    standaloneContext(),
-  )(
+  const key = `${rules.name} ${args.map(fmtAval).join(",")} ${JSON.stringify(params)}`;
+  const kernel = standaloneKernel(key, (context) => rules.lower!(args, outAvals, params, context));
+  kernel(
     args.map((a) => a.data),
     outs,
   );
