@@ -12,6 +12,7 @@ import {
   reduceInto,
   reduceKernel,
 } from "../backend/js/reduce.js";
+import { wasmReduce } from "../backend/wasm/reduce.js";
 import { ConcreteArray, type NdArray } from "../core/array.js";
 import { isFloat } from "../core/dtype.js";
 import type { ReduceOptions } from "../core/methods-types.js";
@@ -74,7 +75,9 @@ function reducePrimitive(
       ),
     ],
     batch: (args, dims, params) => reductionBatch(prim)(args, dims, params),
-    lower([x], [out], { axes }) {
+    lower([x], [out], { axes }, context) {
+      const wasm = wasmReduce(op, x!.dtype, x!.shape, axes, context);
+      if (wasm) return ([a], [o]) => wasm(a!, o!);
       const acc = new Float64Array(sizeOf(out!.shape));
       const strides = outStridesFor(x!.shape, axes);
       return ([a], [o]) => reduceInto(op, a!, x!.shape, o!, acc, strides);
