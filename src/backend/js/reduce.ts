@@ -39,7 +39,10 @@ export function reduceKernel(
  * kept with kept), so the innermost loop runs over the longest contiguous stretch: [32, 6, 28, 28] summed
  * over axes 0, 2, 3 becomes [32 reduced, 6 kept, 784 reduced].
  */
-function collapseAxes(shape: Shape, outStrides: readonly number[]): { sizes: number[]; strides: number[] } {
+export function collapseAxes(
+  shape: Shape,
+  outStrides: readonly number[],
+): { sizes: number[]; strides: number[] } {
   const sizes: number[] = [];
   const strides: number[] = [];
   shape.forEach((size, i) => {

@@ -22,6 +22,7 @@ import { standaloneContext } from "../plan-memory.js";
 import { emitGemvModule, isGemvShape } from "./gemv.js";
 import type { FunctionBuilder, Local, MemoryArgument } from "./module-writer.js";
 import { ModuleBuilder } from "./module-writer.js";
+import { advance, repeat } from "./move-support.js";
 import { compileModule, instantiateCompiled } from "./runtime.js";
 import type { WorkerPool } from "./threads.js";
 
@@ -155,28 +156,9 @@ export function gemmLayout(
   return { packedBytes, scratchBytes: (threaded ? batch : 1) * packedBytes, chunks };
 }
 
-/** Emits `body` `count` times: inline when once, else a do-while loop on a down-counter. */
-function repeat(fn: FunctionBuilder, count: number, body: () => void): void {
-  if (count <= 0) return;
-  if (count === 1) {
-    body();
-    return;
-  }
-  const remaining = fn.local("i32");
-  fn.i32Const(count).localSet(remaining);
-  fn.loop();
-  body();
-  fn.localGet(remaining).i32Const(1).i32Sub().localTee(remaining).brIf(0);
-  fn.end();
-}
-
 function setSum(fn: FunctionBuilder, target: Local, base: Local | number, offset: number): void {
   if (typeof base === "number") fn.i32Const(base + offset).localSet(target);
   else fn.localGet(base).i32Const(offset).i32Add().localSet(target);
-}
-
-function advance(fn: FunctionBuilder, pointer: Local, bytes: number): void {
-  if (bytes !== 0) fn.localGet(pointer).i32Const(bytes).i32Add().localSet(pointer);
 }
 
 /**

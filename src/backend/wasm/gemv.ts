@@ -9,8 +9,9 @@
  * The module exports `gemm(a, b, c, packed)` like the GEMM's (packed is unused), over the same memory.
  */
 import { elementOps, type GemmDType, type GemmShape } from "./gemm.js";
-import type { FunctionBuilder, Local } from "./module-writer.js";
+import type { FunctionBuilder } from "./module-writer.js";
 import { ModuleBuilder } from "./module-writer.js";
+import { advance, repeat } from "./move-support.js";
 
 /** Rows of A per pass (n = 1), and vectors of C per column block (m = 1). */
 const ROWS_PER_PASS = 4;
@@ -19,24 +20,6 @@ const VECTORS_PER_BLOCK = 4;
 /** Whether the shape is one the GEMV kernels take: one row or one column, and a k to sum over. */
 export function isGemvShape(shape: GemmShape): boolean {
   return (shape.m === 1 || shape.n === 1) && shape.k > 0 && shape.batch > 0;
-}
-
-function loop(fn: FunctionBuilder, count: number, body: () => void): void {
-  if (count <= 0) return;
-  if (count === 1) {
-    body();
-    return;
-  }
-  const remaining = fn.local("i32");
-  fn.i32Const(count).localSet(remaining);
-  fn.loop();
-  body();
-  fn.localGet(remaining).i32Const(1).i32Sub().localTee(remaining).brIf(0);
-  fn.end();
-}
-
-function advance(fn: FunctionBuilder, pointer: Local, bytes: number): void {
-  if (bytes !== 0) fn.localGet(pointer).i32Const(bytes).i32Add().localSet(pointer);
 }
 
 export function emitGemvModule(
@@ -80,7 +63,7 @@ export function emitGemvModule(
     for (let r = 0; r < rows; r++) fn.v128Const().localSet(accumulators[r]!);
     fn.localGet(rowStart).localSet(aPointer);
     fn.localGet(bBatch).localSet(bPointer);
-    loop(fn, fullVectors, () => {
+    repeat(fn, fullVectors, () => {
       fn.localGet(bPointer).v128Load().localSet(vector);
       for (let r = 0; r < rows; r++) {
         fn.localGet(aPointer)
@@ -120,7 +103,7 @@ export function emitGemvModule(
     for (let v = 0; v < vectors; v++) fn.v128Const().localSet(accumulators[v]!);
     fn.localGet(aBatch).localSet(aPointer);
     fn.localGet(rowStart).localSet(bPointer);
-    loop(fn, k, () => {
+    repeat(fn, k, () => {
       fn.localGet(aPointer);
       ops.loadSplat(fn, {});
       fn.localSet(splat);
@@ -148,7 +131,7 @@ export function emitGemvModule(
     ops.loadScalar(fn, {});
     mul(fn);
     fn.localSet(sum);
-    loop(fn, k - 1, () => {
+    repeat(fn, k - 1, () => {
       advance(fn, aPointer, es);
       advance(fn, bPointer, n * es);
       fn.localGet(sum).localGet(aPointer);
@@ -163,11 +146,11 @@ export function emitGemvModule(
     ops.storeScalar(fn, {});
   };
 
-  loop(fn, batch, () => {
+  repeat(fn, batch, () => {
     if (n === 1) {
       fn.localGet(aBatch).localSet(rowStart);
       fn.localGet(cBatch).localSet(cPointer);
-      loop(fn, Math.floor(m / ROWS_PER_PASS), () => {
+      repeat(fn, Math.floor(m / ROWS_PER_PASS), () => {
         emitRows(ROWS_PER_PASS);
         advance(fn, rowStart, ROWS_PER_PASS * k * es);
         advance(fn, cPointer, ROWS_PER_PASS * es);
@@ -177,7 +160,7 @@ export function emitGemvModule(
       const blockColumns = VECTORS_PER_BLOCK * lanes;
       fn.localGet(bBatch).localSet(rowStart);
       fn.localGet(cBatch).localSet(cPointer);
-      loop(fn, Math.floor(n / blockColumns), () => {
+      repeat(fn, Math.floor(n / blockColumns), () => {
         emitColumnBlock(VECTORS_PER_BLOCK);
         advance(fn, rowStart, blockColumns * es);
         advance(fn, cPointer, blockColumns * es);
@@ -188,7 +171,7 @@ export function emitGemvModule(
         advance(fn, rowStart, Math.floor(rest / lanes) * lanes * es);
         advance(fn, cPointer, Math.floor(rest / lanes) * lanes * es);
       }
-      loop(fn, rest % lanes, () => {
+      repeat(fn, rest % lanes, () => {
         emitColumn();
         advance(fn, rowStart, es);
         advance(fn, cPointer, es);

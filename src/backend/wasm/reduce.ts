@@ -11,7 +11,7 @@
 import type { TypedArray } from "../../core/dtype.js";
 import type { KernelContext } from "../../core/primitive.js";
 import { type Shape, sizeOf } from "../../core/shape.js";
-import { outStridesFor, type ReduceOp } from "../js/reduce.js";
+import { collapseAxes, outStridesFor, type ReduceOp } from "../js/reduce.js";
 import { importPlanMemory } from "../plan-memory.js";
 import { type FunctionBuilder, type Local, ModuleBuilder } from "./module-writer.js";
 import { advance, type MoveDType, Operand, planExports, repeat } from "./move-support.js";
@@ -43,23 +43,7 @@ interface ReduceExports {
  * collapseAxes): sizes and output strides in elements, 0 for reduced runs.
  */
 function collapse(shape: Shape, axes: readonly number[]): { sizes: number[]; strides: number[] } {
-  const outStrides = outStridesFor(shape, axes);
-  const sizes: number[] = [];
-  const strides: number[] = [];
-  shape.forEach((size, i) => {
-    if (size === 1) return;
-    const stride = outStrides[i]!;
-    const k = sizes.length - 1;
-    if (k >= 0 && (stride === 0) === (strides[k] === 0)) {
-      sizes[k]! *= size;
-      strides[k] = stride;
-    } else {
-      sizes.push(size);
-      strides.push(stride);
-    }
-  });
-  if (sizes.length === 0) return { sizes: [1], strides: [0] };
-  return { sizes, strides };
+  return collapseAxes(shape, outStridesFor(shape, axes));
 }
 
 class Emitter {
