@@ -12,6 +12,11 @@ import type { ModuleBuilder } from "./wasm/module-writer.js";
 import { allocateMemory } from "./wasm/runtime.js";
 
 const ALIGNMENT = 64;
+/** Bytes past the last reservation, for kernels that read a whole vector at an operand's end. */
+const TAIL_SLACK = 64;
+/** 65536 pages of 64 KiB: the most a 32-bit WebAssembly memory can address. */
+const WASM_MAX_BYTES = 2 ** 32;
+
 /** Every plan memory's buffer: a plan must not write into another plan's memory. */
 const planBuffers = new WeakSet<ArrayBuffer>();
 
@@ -19,9 +24,6 @@ const planBuffers = new WeakSet<ArrayBuffer>();
 export function isPlanMemoryBuffer(buffer: ArrayBufferLike): boolean {
   return planBuffers.has(buffer as ArrayBuffer);
 }
-const TAIL_SLACK = 64;
-/** 65536 pages of 64 KiB: the most a 32-bit WebAssembly memory can address. */
-const WASM_MAX_BYTES = 2 ** 32;
 
 export class PlanMemory {
   readonly wasm: boolean;
@@ -59,7 +61,7 @@ export class PlanMemory {
   /** The memory, allocated on first use; reservations end there. */
   view(): PlanMemoryView {
     if (this.allocated) return this.allocated;
-    // Slack past the last reservation: vector kernels may read (never write) a vector beyond an operand.
+    // Vector kernels may read (never write) a vector beyond an operand.
     const bytes = this.end + TAIL_SLACK;
     if (this.wasm) {
       if (bytes > WASM_MAX_BYTES) {
