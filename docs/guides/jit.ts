@@ -4,11 +4,13 @@
  */
 import {
   type Array,
+  backend,
   ConcretizationError,
   grad,
   jit,
   makeProgram,
   np,
+  setBackend,
   valueAndGrad,
 } from "../../src/index.js";
 
@@ -95,6 +97,18 @@ export function profiling() {
   const rows = jit(grad(loss)).lower(w, x).profile(10);
   const slowest = [...rows].sort((a, b) => b.ms - a.ms)[0]!;
   return { rows, slowest };
+}
+
+export function kernels() {
+  // Which kernels compiled plans get: WebAssembly SIMD (relaxed SIMD where the engine has it) or JS.
+  const active = backend(); // e.g. { name: "wasm-simd", simd: true, relaxedSimd: false, threads: 2 }
+  const f = (x: Array) => np.tanh(x).square().mul(2).sum();
+  const x = np.linspace(-1, 1, 1000);
+  setBackend("js"); // plans compiled from now on use the portable JS kernels
+  const onJs = jit(f)(x).item();
+  setBackend("wasm", { threads: active.threads }); // and back (throws where there is no Wasm SIMD)
+  const onWasm = jit(f)(x).item();
+  return { active, onJs, onWasm, eager: f(x).item() };
 }
 
 export function readingPrograms() {

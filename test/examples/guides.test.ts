@@ -232,6 +232,12 @@ describe("jit.ts", () => {
     const prof = jitGuide.profiling();
     expect(prof.rows.length).toBeGreaterThan(0);
     expect(prof.slowest.step).toMatch(/matmul/);
+    const k = jitGuide.kernels();
+    expect(["wasm-simd", "wasm-relaxed-simd", "js"]).toContain(k.active.name);
+    // Σ 2·tanh(x)² over 1000 points of [-1, 1]: about 2000 times the mean of tanh² there, 1 - tanh(1).
+    expect(Math.abs(k.eager - 2000 * (1 - Math.tanh(1)))).toBeLessThan(0.01 * k.eager);
+    expect(Math.abs(k.onJs - k.eager)).toBeLessThan(1e-4 * k.eager);
+    expect(Math.abs(k.onWasm - k.eager)).toBeLessThan(1e-4 * k.eager);
     const p = jitGuide.readingPrograms();
     expect(p.traced.startsWith("{ lambda ; a:f32[3,2] b:f32[4,3]. let")).toBe(true);
     expect(p.compiled).toContain("optimized program:");
