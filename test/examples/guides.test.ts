@@ -243,6 +243,7 @@ describe("jit.ts", () => {
     expect(p.compiled).toContain("optimized program:");
     expect(p.compiled).toContain("fused[");
     expect(p.compiled).toContain("memory: arena");
+    expect(p.compiled).toContain("gemm[Aᵀ B]");
     const { warnings } = jitGuide.retracing();
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain("has been traced 9 times");
