@@ -270,6 +270,8 @@ export function compile(closed: ClosedProgram, donatable: readonly boolean[]): E
       slots: allSlots.length,
     },
     profile(args, runs) {
+      if (!Number.isInteger(runs) || runs < 1)
+        throw new RangeError(`profile: runs must be a positive integer, got ${runs}`);
       timings = new Float64Array(calls.length);
       try {
         for (let r = 0; r < runs; r++) executable.run(args, []);

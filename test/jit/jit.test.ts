@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it, vi } from "vitest";
+import { PlanMemory } from "../../src/backend/plan-memory.js";
 import {
   eliminateCommonSubexpressions,
   eliminateDeadCode,
@@ -163,6 +164,25 @@ describe("jit", () => {
     expect(positions.every((at) => at >= 0)).toBe(true);
     expect([...positions].sort((a, b) => a - b)).toEqual(positions);
     for (const r of rows) expect(r.ms).toBeGreaterThanOrEqual(0);
+    expect(() => lowered.profile(0)).toThrow(/profile: runs must be a positive integer, got 0/);
+    expect(() => lowered.profile(1.5)).toThrow(RangeError);
+  });
+
+  it("the plan memory rejects bad reservations and plans too large for a WebAssembly memory", () => {
+    const memory = new PlanMemory({ wasm: true, shared: false });
+    expect(() => memory.reserve(-1)).toThrow(/cannot reserve -1 bytes/);
+    expect(() => memory.reserve(0.5)).toThrow(RangeError);
+    memory.reserve(2 ** 32);
+    // Refused before anything is allocated, with the way out named.
+    expect(() => memory.view()).toThrow(
+      /more than a WebAssembly memory holds \(4 GiB\); use setBackend\("js"\)/,
+    );
+    const small = new PlanMemory({ wasm: false, shared: false });
+    const at = small.reserve(10);
+    expect(small.reserve(4) % 64).toBe(0);
+    expect(at).toBe(0);
+    small.view();
+    expect(() => small.reserve(8)).toThrow(/reserve after the memory was allocated/);
   });
 
   it("the plan memory holds the arena and the kernels' scratch", () => {
