@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { fusedThresholds } from "../../src/backend/wasm/fused.js";
 import { simdSupported } from "../../src/backend/wasm/runtime.js";
-import { backend, type DType, jit, type Array as NdArray, np, setBackend } from "../../src/index.js";
+import { backend, type DType, jit, type Array as NdArray, nn, np, setBackend } from "../../src/index.js";
 import { broadcastInDimPrim } from "../../src/ops/layout.js";
 import { rng } from "../helpers/numeric.js";
 
@@ -265,14 +265,83 @@ describeWasm("wasm fused loops", () => {
     expectIdentical(wasm, js);
   });
 
-  it("falls back to the JS loop for ops without a SIMD form, with the same results", () => {
-    const x = randomArray([5, 9], "float64", 3, 0);
-    const f = (v: NdArray) => np.exp(v).add(1);
+  it("float32 exp, log, tanh and logistic run in the wasm loop and match eager evaluation", () => {
+    const cases: Fn[] = [
+      (v) => np.exp(v.mul(0.5)).add(1),
+      (v) => np.log(np.abs(v).add(0.25)).mul(2),
+      (v, w) => nn.sigmoid(v.mul(w).add(0.5)),
+      (v) => np.tanh(np.tanh(v).mul(2)).mul(v),
+      (v, w) => [np.exp(v.sub(w)), np.log(np.abs(w)), nn.sigmoid(v), np.tanh(w)],
+      (v) => np.sum(np.exp(np.tanh(v))),
+    ];
+    fc.assert(
+      fc.property(broadcastCase, ({ shape, other, seed }) => {
+        const x = randomArray(shape, "float32", seed);
+        const y = randomArray(other, "float32", seed + 1);
+        for (const f of cases) {
+          const { wasm } = bothBackends(f, [x, y]);
+          setBackend("js");
+          const eager = f(x, y);
+          // Per element within 1e-5 relative, with an absolute floor where a result is near 0.
+          const want = Array.isArray(eager) ? eager : [eager];
+          wasm.forEach((g, k) => {
+            const a = g.toTypedArray();
+            const b = want[k]!.toTypedArray();
+            for (let i = 0; i < b.length; i++) {
+              const [p, q] = [Number(a[i]), Number(b[i])];
+              if (Object.is(p, q) || (Number.isNaN(p) && Number.isNaN(q))) continue;
+              if (!(Math.abs(p - q) <= 1e-5 * Math.max(Math.abs(p), Math.abs(q)) + 1e-6))
+                throw new Error(`case ${cases.indexOf(f)} output ${k} element ${i}: wasm ${p}, eager ${q}`);
+            }
+          });
+        }
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it("special values of float32 exp, log, tanh and logistic in the wasm loop are as in JS", () => {
+    const x = np.array(
+      new Float32Array([Number.NaN, Infinity, -Infinity, 0, -0, -1, 100, -100, 1e-40, 88.8, -104, 0.5]),
+    );
+    const f = (v: NdArray) => [np.exp(v), np.log(v), np.tanh(v), nn.sigmoid(v)];
     setBackend("wasm");
-    const { executable } = jit(f).lower(x);
-    expect(executable.kernelSources[0]).not.toMatch(/^wasm/);
-    const { wasm, js } = bothBackends(f, [x], false);
-    expectIdentical(wasm, js);
+    const sources = jit(f).lower(x).executable.kernelSources.join("\n");
+    for (const op of ["exp", "log", "tanh", "logistic"])
+      expect(sources).toMatch(new RegExp(`= ${op}\\(in0\\)`));
+    expect(sources).toMatch(/^wasm simd fused loop/);
+    const { wasm, js } = bothBackends(f, [x]);
+    expectNear(wasm, js);
+    expect(Object.is(wasm[2]!.toTypedArray()[4], -0)).toBe(true);
+    expect([...wasm[0]!.toTypedArray().slice(0, 5)]).toEqual([Number.NaN, Infinity, 0, 1, 1]);
+    expect([...wasm[1]!.toTypedArray().slice(3, 6)]).toEqual([-Infinity, -Infinity, Number.NaN]);
+    expect([...wasm[3]!.toTypedArray().slice(1, 3)]).toEqual([1, 0]);
+  });
+
+  it("falls back to the JS loop for ops without a SIMD form, with the same results", () => {
+    // exp, log, tanh and logistic have SIMD forms in float32 only: float64 must equal JS bit for bit.
+    const x = randomArray([5, 9], "float64", 3, 0);
+    const cases: Fn[] = [
+      (v) => np.exp(v).add(1),
+      (v) => np.log(np.abs(v)).mul(2),
+      (v) => np.tanh(v).mul(3),
+      (v) => nn.sigmoid(v.mul(2)),
+    ];
+    setBackend("wasm");
+    for (const f of cases) {
+      const { executable } = jit(f).lower(x);
+      expect(executable.kernelSources[0]).not.toMatch(/^wasm/);
+      const { wasm, js } = bothBackends(f, [x], false);
+      expectIdentical(wasm, js);
+    }
+    // expm1 and log1p have no SIMD form in either dtype.
+    const y = randomArray([5, 9], "float32", 4, 0);
+    for (const f of [(v: NdArray) => np.expm1(v).add(1), (v: NdArray) => np.log1p(np.abs(v)).mul(2)]) {
+      setBackend("wasm");
+      expect(jit(f).lower(y).executable.kernelSources[0]).not.toMatch(/^wasm/);
+      const { wasm, js } = bothBackends(f, [y], false);
+      expectNear(wasm, js);
+    }
   });
 
   it("small groups stay in JS at the default thresholds", () => {

@@ -18,10 +18,14 @@
  * ~1e-6 relative per op; a comparison or select on a value that rounding moves across the threshold can
  * differ, as can results that underflow or overflow float32 only as intermediates).
  *
+ * In float32 groups exp, log, tanh and logistic are polynomial approximations (./math.ts, within 2 ulp
+ * of the float32-rounded JS result, special values as in JS).
+ *
  * Not handled (null: the JS kernel runs instead): the JS backend (no WebAssembly plan memory), engines
- * without SIMD, int32 values anywhere in the group, ops without a cheap exact SIMD form (exp, log, tanh,
- * pow, rem, erf, logistic, ...), order comparisons of bools, partial reductions, and groups smaller than
- * `fusedThresholds` (a call into wasm costs more than the JS loop there).
+ * without SIMD, int32 values anywhere in the group, ops without a cheap exact SIMD form (exp, log, tanh
+ * and logistic in float64 groups, expm1, log1p, pow, rem, erf, ...), order comparisons of bools, partial
+ * reductions, and groups smaller than `fusedThresholds` (a call into wasm costs more than the JS loop
+ * there).
  */
 import type { FusedGroup } from "../../compiler/fusion.js";
 import type { DType, TypedArray } from "../../core/dtype.js";
@@ -29,6 +33,7 @@ import { type Atom, type Equation, Literal, Var } from "../../core/ir.js";
 import type { KernelContext } from "../../core/primitive.js";
 import { fmtShape, sizeOf, stridesOf } from "../../core/shape.js";
 import { importPlanMemory, viewAt } from "../plan-memory.js";
+import { emitF32Math, F32_MATH, type F32MathName } from "./math.js";
 import { type FunctionBuilder, type Local, ModuleBuilder, type PlainOp } from "./module-writer.js";
 import { compileModule, instantiateCompiled, simdSupported } from "./runtime.js";
 
@@ -146,6 +151,8 @@ function supported(e: Equation): boolean {
     return true;
   if (name in FLOAT_BINARY || name in FLOAT_UNARY || name === "max" || name === "min") return float;
   if (name === "sign" || name === "is_nan" || name === "is_finite" || name === "rsqrt") return float;
+  // Polynomial approximations (./math.ts): float32 only, float64 must stay bit-identical to JS.
+  if (F32_MATH.has(name)) return inType === "float32" && outType === "float32";
   if (name === "pow_scalar") {
     const { exponent } = e.params as { exponent: number };
     return float && (exponent === 1 || exponent === 2);
@@ -648,6 +655,10 @@ function emitEquation(f: FunctionBuilder, e: Equation, ins: readonly Val[], out:
   if (name in FLOAT_UNARY) {
     const op = FLOAT_UNARY[name]![f64 ? 1 : 0];
     for (const h of halves) f.localGet(reg(a, h)).op(op).localSet(reg(out, h));
+    return;
+  }
+  if (F32_MATH.has(name)) {
+    emitF32Math(f, name as F32MathName, reg(a, 0), reg(out, 0));
     return;
   }
   if (name === "pow_scalar") {
