@@ -155,7 +155,7 @@ function transposeBatch(src: TypedArray, dst: TypedArray, batch: number, rows: n
 }
 
 /** A wasm GEMM in a plan's memory (null when it cannot be built; the caller falls back to JS). */
-export function planWasmGemm(
+function planWasmGemm(
   dtype: "float32" | "float64",
   batch: number,
   m: number,

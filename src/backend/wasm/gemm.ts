@@ -18,7 +18,7 @@
  */
 import type { TypedArray } from "../../core/dtype.js";
 import type { KernelContext } from "../../core/primitive.js";
-import { standaloneContext } from "../plan-memory.js";
+import { importPlanMemory, standaloneContext } from "../plan-memory.js";
 import { emitGemvModule, isGemvShape } from "./gemv.js";
 import type { FunctionBuilder, Local, MemoryArgument } from "./module-writer.js";
 import { ModuleBuilder } from "./module-writer.js";
@@ -199,12 +199,7 @@ export function emitGemmModule(
   if (k === 0) kBlocks.push({ start: 0, steps: 0 }); // C = 0: tiles still store their (zero) accumulators
 
   const module = new ModuleBuilder();
-  module.importMemory({
-    module: "env",
-    name: "memory",
-    initialPages: 1,
-    ...(threaded || options.sharedMemory ? { maximumPages: 65536, shared: true } : {}),
-  });
+  importPlanMemory(module, threaded || (options.sharedMemory ?? false));
 
   // ---- packB(source, target): B[p, panel*nr + j] -> packed[panel][p][j]; lanes past n stay zero
   const packB = module.function(null, ["i32", "i32"], []);

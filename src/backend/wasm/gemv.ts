@@ -8,6 +8,7 @@
  *
  * The module exports `gemm(a, b, c, packed)` like the GEMM's (packed is unused), over the same memory.
  */
+import { importPlanMemory } from "../plan-memory.js";
 import { elementOps, type GemmDType, type GemmShape } from "./gemm.js";
 import type { FunctionBuilder } from "./module-writer.js";
 import { ModuleBuilder } from "./module-writer.js";
@@ -37,12 +38,7 @@ export function emitGemvModule(
   const mul = (fn: FunctionBuilder) => (dtype === "float32" ? fn.f32Mul() : fn.f64Mul());
 
   const module = new ModuleBuilder();
-  module.importMemory({
-    module: "env",
-    name: "memory",
-    initialPages: 1,
-    ...(options.sharedMemory ? { maximumPages: 65536, shared: true } : {}),
-  });
+  importPlanMemory(module, options.sharedMemory);
   const fn = module.function("gemm", ["i32", "i32", "i32", "i32"], []);
   const [aBatch, bBatch, cBatch] = [fn.param(0), fn.param(1), fn.param(2)];
   const aPointer = fn.local("i32");
