@@ -188,6 +188,32 @@ describe("ModuleBuilder", () => {
     },
   );
 
+  it.runIf(typeof SharedArrayBuffer === "function")(
+    "emits atomic load, store and add on a shared memory",
+    () => {
+      const module = new ModuleBuilder().importMemory({
+        module: "env",
+        name: "memory",
+        initialPages: 1,
+        maximumPages: 1,
+        shared: true,
+      });
+      // bump(): word[2] = word[1] + (old word[3], which gains 5); returns the new word[3]
+      const fn = module.function("bump", [], ["i32"]);
+      fn.i32Const(0).i32Const(0).memory("i32AtomicLoad", { offset: 4 });
+      fn.i32Const(0).i32Const(5).memory("i32AtomicRmwAdd", { offset: 12 }).i32Add();
+      fn.memory("i32AtomicStore", { offset: 8 });
+      fn.i32Const(0).memory("i32AtomicLoad", { offset: 12 });
+      const bytes = module.toBytes();
+      expect(webAssembly!.validate(bytes)).toBe(true);
+      const memory = allocateMemory(65536, true);
+      const words = new Int32Array(memory.buffer);
+      words.set([0, 40, 0, 2]);
+      expect((instantiate(bytes, memory).exports["bump"] as () => number)()).toBe(7);
+      expect([...words.subarray(0, 4)]).toEqual([0, 40, 42, 7]);
+    },
+  );
+
   it.runIf(relaxedSimdSupported())("computes a * b + c with f32x4.relaxed_madd", () => {
     const { exports } = build((module) => {
       const fn = module.function("madd", ["f32", "f32", "f32"], ["f32"]);

@@ -13,8 +13,12 @@
  * Micro-kernels are separate functions on purpose: V8 tiers a function up from its baseline compiler on
  * calls, so a kernel that is called many times gets optimised code during the first GEMM.
  *
- * Threaded kernels (shared memory) split the work into chunks, one m block of one batch each, which the
- * calling thread and the workers of threads.ts take from a counter in the kernel's memory.
+ * Threaded kernels (shared memory) split the work into chunks, which the calling thread and the workers
+ * of threads.ts take from a counter in the kernel's memory: first the packing of B, a group of panels each,
+ * then one m block of one batch each.
+ *
+ * A stored transposed ([k, m]) is packed block by block, since its tiles read in place would stride
+ * through memory at one cache line per k step.
  */
 import type { TypedArray } from "../../core/dtype.js";
 import type { KernelContext } from "../../core/primitive.js";
@@ -22,7 +26,7 @@ import { importPlanMemory, standaloneContext } from "../plan-memory.js";
 import { emitGemvModule, isGemvShape } from "./gemv.js";
 import type { FunctionBuilder, Local, MemoryArgument } from "./module-writer.js";
 import { ModuleBuilder } from "./module-writer.js";
-import { advance, repeat } from "./move-support.js";
+import { advance, copyRun, repeat } from "./move-support.js";
 import { compileModule, instantiateCompiled } from "./runtime.js";
 import type { WorkerPool } from "./threads.js";
 
@@ -53,7 +57,7 @@ export interface GemmModuleOptions {
   /** Use f32x4/f64x2.relaxed_madd (fused where the hardware has FMA) instead of mul then add. */
   readonly relaxedSimd: boolean;
   readonly tuning?: Partial<GemmTuning>;
-  /** Emit `pack` and `rows(chunk)` over a shared memory instead of one `gemm` (see wasmGemm's pool). */
+  /** Emit `prepare` and `rows(chunk, thread)` over a shared memory instead of one `gemm` (wasmGemm's pool). */
   readonly threaded?: boolean;
   /** Whether the imported memory is shared (always, when threaded). */
   readonly sharedMemory?: boolean;
@@ -66,8 +70,10 @@ export interface GemmModuleOptions {
   readonly unpackedB?: boolean;
   /** A is stored transposed, as [k, m] row-major (so a transpose before the GEMM need not run). */
   readonly transposeA?: boolean;
-  /** B is stored transposed, as [n, k] row-major (gathered while packing). */
+  /** B is stored transposed, as [n, k] row-major (transposed while packing). */
   readonly transposeB?: boolean;
+  /** Where A is packed when it is stored transposed: `layout.packedABytes` per thread from this address. */
+  readonly packedA?: number;
 }
 
 /** The scratch a kernel needs besides its operands: packed B, and for threaded kernels a control block. */
@@ -76,15 +82,27 @@ export interface GemmLayout {
   readonly packedBytes: number;
   /** Bytes of packed B in all (every batch's when threaded: it is packed up front). */
   readonly scratchBytes: number;
-  /** Chunks of a threaded kernel: m blocks times batches. */
+  /** Bytes of one thread's packed block of A (when A is stored transposed; else 0). */
+  readonly packedABytes: number;
+  /** B's column panels are packed in this many groups per batch, of `panelsPerGroup` panels. */
+  readonly packGroups: number;
+  readonly panelsPerGroup: number;
+  /** Chunks of a threaded kernel that pack a group of B (they come first): batches times groups. */
+  readonly packChunks: number;
+  /** All chunks of a threaded kernel (pack chunks, then m blocks times batches); m blocks unthreaded. */
   readonly chunks: number;
 }
 
 /**
- * A threaded kernel's control block: the chunk counter the threads take chunks from, then the addresses
- * of A, C and packed B for the current call (workers only know the chunk number).
+ * A threaded kernel's control block (i32 words): the chunk counter the threads take chunks from, the
+ * addresses of A, B, C and packed B for the current call (workers only know the chunk number), and how
+ * many groups of B are packed so far.
  */
-const CONTROL_BYTES = 16;
+const CONTROL = { counter: 0, a: 1, b: 2, c: 3, packed: 4, packDone: 5 } as const;
+const CONTROL_BYTES = 24;
+
+/** B is packed in about this many groups per batch, so that every thread packs some (threaded kernels). */
+const PACK_GROUPS = 8;
 
 export type GemmKernel = (a: TypedArray, b: TypedArray, out: TypedArray) => void;
 
@@ -147,13 +165,29 @@ export function gemmLayout(
   shape: GemmShape,
   tuning: GemmTuning,
   threaded = false,
+  transposeA = false,
 ): GemmLayout {
   const { batch, m, k, n } = shape;
   const es = dtype === "float32" ? 4 : 8;
   const nr = tuning.tileVectors * (16 / es);
-  const packedBytes = k * Math.ceil(n / nr) * nr * es;
-  const chunks = m * n === 0 ? 0 : batch * Math.ceil(m / tuning.mBlock);
-  return { packedBytes, scratchBytes: (threaded ? batch : 1) * packedBytes, chunks };
+  const panels = Math.ceil(n / nr);
+  const packedBytes = k * panels * nr * es;
+  const tileRows = Math.ceil(Math.min(tuning.mBlock, m) / tuning.tileRows) * tuning.tileRows;
+  const packedABytes = transposeA ? tileRows * Math.min(tuning.kBlock, k) * es : 0;
+  const panelsPerGroup = Math.max(1, Math.ceil(panels / PACK_GROUPS));
+  const packGroups = Math.ceil(panels / panelsPerGroup);
+  const empty = m * n === 0;
+  const packChunks = threaded && !empty ? batch * packGroups : 0;
+  const rowChunks = empty ? 0 : batch * Math.ceil(m / tuning.mBlock);
+  return {
+    packedBytes,
+    scratchBytes: (threaded ? batch : 1) * packedBytes,
+    packedABytes,
+    packGroups,
+    panelsPerGroup,
+    packChunks,
+    chunks: packChunks + rowChunks,
+  };
 }
 
 function setSum(fn: FunctionBuilder, target: Local, base: Local | number, offset: number): void {
@@ -163,9 +197,10 @@ function setSum(fn: FunctionBuilder, target: Local, base: Local | number, offset
 
 /**
  * The binary of a module over an imported memory, with operands at byte addresses given at run time. It
- * exports `gemm(a, b, c, packed)` (everything), or when threaded `pack(a, b, c, packed)` (records the
- * addresses in the control block and packs B of every batch) and `rows(chunk)` (one m block of one batch,
- * all of k and n), for threads that take chunks in turn.
+ * exports `gemm(a, b, c, packed)` (everything), or when threaded `prepare(a, b, c, packed)` (records the
+ * addresses in the control block) and `rows(chunk, thread)`, for threads that take chunks in turn: the
+ * first chunks each pack a group of B's panels, the others compute one m block of one batch over all of
+ * k and n, once every group is packed (`thread` < the threads option picks the scratch for packing A).
  */
 export function emitGemmModule(
   dtype: GemmDType,
@@ -181,7 +216,7 @@ export function emitGemmModule(
   const transposeA = options.transposeA ?? false;
   const transposeB = options.transposeB ?? false;
   const unpacked = (options.unpackedB ?? false) && !threaded && !transposeB;
-  const layout = gemmLayout(dtype, shape, tuning, threaded);
+  const layout = gemmLayout(dtype, shape, tuning, threaded, transposeA);
   const control = options.control ?? 0;
   const ops = elementOps(dtype, options.relaxedSimd);
   const es = ops.bytes;
@@ -200,67 +235,101 @@ export function emitGemmModule(
 
   const module = new ModuleBuilder();
   importPlanMemory(module, threaded || (options.sharedMemory ?? false));
+  // A stored transposed has its tile's rows side by side and its k steps m apart: read in place, a tile
+  // would touch one cache line per k step, all in a few cache sets. Each block is packed first instead,
+  // tile by tile as [k step][tile row], so the micro-kernels read it contiguously.
+  const packA = transposeA;
+  const tileRowStep = packA ? es : aRowStep;
+  const tileKStep = packA ? tuning.tileRows * es : aKStep;
 
-  // ---- packB(source, target): B[p, panel*nr + j] -> packed[panel][p][j]; lanes past n stay zero
-  const packB = module.function(null, ["i32", "i32"], []);
-  {
-    const fn = packB;
+  // ---- packing B: packed[panel][p][j] = B[p, panel*nr + j]; lanes past n are never written (zero)
+  const packFunctions = new Map<string, FunctionBuilder>();
+  /** pack(source, target): `panels` full panels then `edge` columns, from the first panel's column 0. */
+  const packPanels = (panels: number, edge: number): FunctionBuilder => {
+    const key = `${panels} ${edge}`;
+    const existing = packFunctions.get(key);
+    if (existing) return existing;
+    const fn = module.function(null, ["i32", "i32"], []);
+    packFunctions.set(key, fn);
     const rowSource = fn.local("i32");
     const rowTarget = fn.local("i32");
     const source = fn.local("i32");
     const target = fn.local("i32");
+    fn.localGet(fn.param(0)).localSet(rowSource);
+    fn.localGet(fn.param(1)).localSet(rowTarget);
+    if (transposeB) {
+      const columnBytes = k * es; // B stored as [n, k]: a column of B is a row there
+      repeat(fn, panels, () => {
+        emitTransposedPanel(fn, ops, { source, target, rowSource, rowTarget, k, nr });
+        advance(fn, rowSource, nr * columnBytes);
+        advance(fn, rowTarget, panelStride);
+      });
+      if (edge) {
+        // The edge panel element by element.
+        fn.localGet(rowSource).localSet(source);
+        fn.localGet(rowTarget).localSet(target);
+        repeat(fn, k, () => {
+          for (let j = 0; j < edge; j++) {
+            fn.localGet(target);
+            fn.localGet(source);
+            ops.loadScalar(fn, { offset: j * columnBytes });
+            ops.storeScalar(fn, { offset: j * es });
+          }
+          advance(fn, source, es);
+          advance(fn, target, nr * es);
+        });
+      }
+      return fn;
+    }
     const copyVector = (v: number): void => {
       fn.localGet(target)
         .localGet(source)
         .v128Load({ offset: v * 16 })
         .v128Store({ offset: v * 16 });
     };
-    const edgeVectors = Math.floor(edgeColumns / ops.lanes);
-    fn.localGet(fn.param(0)).localSet(rowSource);
-    fn.localGet(fn.param(1)).localSet(rowTarget);
-    if (transposeB) {
-      // B stored as [n, k]: packed[panel][p][j] = Bt[panel*nr + j, p], element by element.
-      const copyColumns = (columns: number): void => {
-        fn.localGet(rowSource).localSet(source);
-        fn.localGet(rowTarget).localSet(target);
-        repeat(fn, k, () => {
-          for (let j = 0; j < columns; j++) {
-            fn.localGet(target);
-            fn.localGet(source);
-            ops.loadScalar(fn, { offset: j * k * es });
-            ops.storeScalar(fn, { offset: j * es });
-          }
-          advance(fn, source, es);
-          advance(fn, target, nr * es);
-        });
-      };
-      repeat(fn, fullPanels, () => {
-        copyColumns(nr);
-        advance(fn, rowSource, nr * k * es);
-        advance(fn, rowTarget, panelStride);
+    const edgeVectors = Math.floor(edge / ops.lanes);
+    repeat(fn, k, () => {
+      fn.localGet(rowSource).localSet(source);
+      fn.localGet(rowTarget).localSet(target);
+      repeat(fn, panels, () => {
+        for (let v = 0; v < tuning.tileVectors; v++) copyVector(v);
+        advance(fn, source, nr * es);
+        advance(fn, target, panelStride);
       });
-      if (edgeColumns) copyColumns(edgeColumns);
-    } else {
-      repeat(fn, k, () => {
-        fn.localGet(rowSource).localSet(source);
-        fn.localGet(rowTarget).localSet(target);
-        repeat(fn, fullPanels, () => {
-          for (let v = 0; v < tuning.tileVectors; v++) copyVector(v);
-          advance(fn, source, nr * es);
-          advance(fn, target, panelStride);
-        });
-        for (let v = 0; v < edgeVectors; v++) copyVector(v);
-        for (let j = edgeVectors * ops.lanes; j < edgeColumns; j++) {
-          fn.localGet(target);
-          fn.localGet(source);
-          ops.loadScalar(fn, { offset: j * es });
-          ops.storeScalar(fn, { offset: j * es });
-        }
-        advance(fn, rowSource, n * es);
-        advance(fn, rowTarget, nr * es);
-      });
-    }
-  }
+      for (let v = 0; v < edgeVectors; v++) copyVector(v);
+      for (let j = edgeVectors * ops.lanes; j < edge; j++) {
+        fn.localGet(target);
+        fn.localGet(source);
+        ops.loadScalar(fn, { offset: j * es });
+        ops.storeScalar(fn, { offset: j * es });
+      }
+      advance(fn, rowSource, n * es);
+      advance(fn, rowTarget, nr * es);
+    });
+    return fn;
+  };
+
+  // ---- packing A (stored transposed): a block of mRows x kSteps into tiles of [kSteps][tileRows]
+  const packAFunctions = new Map<string, FunctionBuilder>();
+  const packABlock = (mRows: number, kSteps: number): FunctionBuilder => {
+    const key = `${mRows} ${kSteps}`;
+    const existing = packAFunctions.get(key);
+    if (existing) return existing;
+    const fn = module.function(null, ["i32", "i32"], []);
+    packAFunctions.set(key, fn);
+    const [source, target] = [fn.param(0), fn.param(1)];
+    const tileBytes = tuning.tileRows * es;
+    const tiles = Math.floor(mRows / tuning.tileRows);
+    const edgeRows = mRows % tuning.tileRows;
+    repeat(fn, kSteps, () => {
+      for (let t = 0; t < tiles; t++)
+        copyRun(fn, target, t * kSteps * tileBytes, source, t * tileBytes, tileBytes);
+      if (edgeRows) copyRun(fn, target, tiles * kSteps * tileBytes, source, tiles * tileBytes, edgeRows * es);
+      advance(fn, source, aKStep);
+      advance(fn, target, tileBytes);
+    });
+    return fn;
+  };
 
   // ---- micro-kernels, one per (rows, columns, k steps, first k block?) the shape needs
   const microKernels = new Map<string, FunctionBuilder>();
@@ -281,8 +350,8 @@ export function emitGemmModule(
       kSteps,
       firstBlock,
       n,
-      aRowStep,
-      aKStep,
+      aRowStep: tileRowStep,
+      aKStep: tileKStep,
       bRowStride,
       kUnroll: tuning.kUnroll,
     });
@@ -291,21 +360,17 @@ export function emitGemmModule(
 
   /**
    * In `fn`: code computing C rows [mRows] from A rows at `aRows` (offset to the k block) into `cRows`, over
-   * every column panel, for one k block of the packed B at `packed`.
+   * every column panel, for one k block of the packed B at `packed`; A is packed to `aPacked` first when
+   * it is stored transposed.
    */
-  const rowBlockEmitter = (fn: FunctionBuilder) => {
+  const rowBlockEmitter = (fn: FunctionBuilder, aPacked: Local | number) => {
     const bPanel = fn.local("i32");
     const cPanel = fn.local("i32");
     const aTile = fn.local("i32");
     const cTile = fn.local("i32");
-    const emitPanel = (
-      aRows: Local,
-      mRows: number,
-      columns: number,
-      kSteps: number,
-      firstBlock: boolean,
-    ): void => {
-      fn.localGet(aRows).localSet(aTile);
+    const aStart = fn.local("i32");
+    const emitPanel = (mRows: number, columns: number, kSteps: number, firstBlock: boolean): void => {
+      fn.localGet(aStart).localSet(aTile);
       fn.localGet(cPanel).localSet(cTile);
       const callTile = (rows: number): void => {
         fn.localGet(aTile)
@@ -315,7 +380,7 @@ export function emitGemmModule(
       };
       repeat(fn, Math.floor(mRows / tuning.tileRows), () => {
         callTile(tuning.tileRows);
-        advance(fn, aTile, tuning.tileRows * aRowStep);
+        advance(fn, aTile, packA ? kSteps * tuning.tileRows * es : tuning.tileRows * aRowStep);
         advance(fn, cTile, tuning.tileRows * n * es);
       });
       if (mRows % tuning.tileRows) callTile(mRows % tuning.tileRows);
@@ -328,28 +393,35 @@ export function emitGemmModule(
       kBlock: (typeof kBlocks)[0],
     ) => {
       const firstBlock = kBlock.start === 0;
+      if (packA) {
+        setSum(fn, aStart, aPacked, 0);
+        fn.localGet(aRows).localGet(aStart).call(packABlock(mRows, kBlock.steps));
+      } else {
+        fn.localGet(aRows).localSet(aStart);
+      }
       setSum(fn, bPanel, packed, kBlock.start * bRowStride);
       fn.localGet(cRows).localSet(cPanel);
       repeat(fn, fullPanels, () => {
-        emitPanel(aRows, mRows, nr, kBlock.steps, firstBlock);
+        emitPanel(mRows, nr, kBlock.steps, firstBlock);
         advance(fn, bPanel, panelStride);
         advance(fn, cPanel, nr * es);
       });
-      if (edgeColumns) emitPanel(aRows, mRows, edgeColumns, kBlock.steps, firstBlock);
+      if (edgeColumns) emitPanel(mRows, edgeColumns, kBlock.steps, firstBlock);
     };
   };
 
+  const packedA = options.packedA ?? 0;
   if (!threaded) {
     // ---- gemm(): batches, k blocks, m blocks, column panels, row tiles
     const fn = module.function("gemm", ["i32", "i32", "i32", "i32"], []);
     const [aBatch, bBatch, cBatch, packed] = [fn.param(0), fn.param(1), fn.param(2), fn.param(3)];
     const aBlock = fn.local("i32");
     const cBlock = fn.local("i32");
-    const emitRowBlock = rowBlockEmitter(fn);
+    const emitRowBlock = rowBlockEmitter(fn, packedA);
     // Unpacked, the panels are read from B itself.
     const panels = unpacked ? bBatch : packed;
     repeat(fn, m * n === 0 ? 0 : batch, () => {
-      if (!unpacked) fn.localGet(bBatch).localGet(packed).call(packB);
+      if (!unpacked) fn.localGet(bBatch).localGet(packed).call(packPanels(fullPanels, edgeColumns));
       for (const kBlock of kBlocks) {
         setSum(fn, aBlock, aBatch, kBlock.start * aKStep);
         fn.localGet(cBatch).localSet(cBlock);
@@ -365,47 +437,106 @@ export function emitGemmModule(
       advance(fn, cBatch, m * n * es);
     });
   } else {
-    // ---- pack(): B of every batch
-    const pack = module.function("pack", ["i32", "i32", "i32", "i32"], []);
-    const [source, target] = [pack.param(1), pack.param(3)];
-    // The addresses for rows(): A, C and packed B.
+    // ---- prepare(): the addresses for rows(), and no B group packed yet
+    const prepare = module.function("prepare", ["i32", "i32", "i32", "i32"], []);
     for (const [slot, param] of [
-      [1, 0],
-      [2, 2],
-      [3, 3],
+      [CONTROL.a, 0],
+      [CONTROL.b, 1],
+      [CONTROL.c, 2],
+      [CONTROL.packed, 3],
     ] as const) {
-      pack
+      prepare
         .i32Const(control)
-        .localGet(pack.param(param))
+        .localGet(prepare.param(param))
         .i32Store({ offset: slot * 4 });
     }
-    repeat(pack, m * n === 0 ? 0 : batch, () => {
-      pack.localGet(source).localGet(target).call(packB);
-      advance(pack, source, k * n * es);
-      advance(pack, target, layout.packedBytes);
-    });
+    prepare
+      .i32Const(control)
+      .i32Const(0)
+      .memory("i32AtomicStore", { offset: CONTROL.packDone * 4 });
 
-    // ---- rows(chunk): m block (chunk mod blocks) of batch (chunk / blocks), over all k blocks and panels
-    const fn = module.function("rows", ["i32"], []);
-    const chunk = fn.param(0);
-    const mBlocks = Math.max(1, Math.ceil(m / tuning.mBlock));
+    // ---- rows(chunk, thread): a group of B panels, or (once all are packed) an m block, all k and panels
+    const fn = module.function("rows", ["i32", "i32"], []);
+    const [chunk, thread] = [fn.param(0), fn.param(1)];
+    const { packGroups, panelsPerGroup } = layout;
     const batchIndex = fn.local("i32");
     const blockIndex = fn.local("i32");
+    const controlWord = (slot: number): void => void fn.i32Const(control).i32Load({ offset: slot * 4 });
+    if (layout.packChunks > 0) {
+      fn.localGet(chunk).i32Const(layout.packChunks).i32LtU();
+      fn.if();
+      {
+        const source = fn.local("i32");
+        const target = fn.local("i32");
+        fn.localGet(chunk).i32Const(packGroups).i32DivU().localSet(batchIndex);
+        fn.localGet(chunk).i32Const(packGroups).i32RemU().localSet(blockIndex);
+        const groupSourceBytes = panelsPerGroup * nr * (transposeB ? k : 1) * es;
+        controlWord(CONTROL.b);
+        fn.localGet(batchIndex)
+          .i32Const(k * n * es)
+          .i32Mul()
+          .i32Add();
+        fn.localGet(blockIndex).i32Const(groupSourceBytes).i32Mul().i32Add().localSet(source);
+        controlWord(CONTROL.packed);
+        fn.localGet(batchIndex).i32Const(layout.packedBytes).i32Mul().i32Add();
+        fn.localGet(blockIndex)
+          .i32Const(panelsPerGroup * panelStride)
+          .i32Mul()
+          .i32Add()
+          .localSet(target);
+        const lastFull = fullPanels - (packGroups - 1) * panelsPerGroup;
+        const packLast = (): void =>
+          void fn.localGet(source).localGet(target).call(packPanels(lastFull, edgeColumns));
+        if (packGroups === 1) packLast();
+        else {
+          fn.localGet(blockIndex)
+            .i32Const(packGroups - 1)
+            .i32Eq();
+          fn.if();
+          packLast();
+          fn.else();
+          fn.localGet(source).localGet(target).call(packPanels(panelsPerGroup, 0));
+          fn.end();
+        }
+        // Publish the packed group (a sequentially consistent add orders the stores before it).
+        fn.i32Const(control)
+          .i32Const(1)
+          .memory("i32AtomicRmwAdd", { offset: CONTROL.packDone * 4 })
+          .drop();
+        fn.return();
+      }
+      fn.end();
+      // Every group is taken before any m block: wait for the ones other threads are still packing.
+      fn.loop();
+      fn.i32Const(control)
+        .memory("i32AtomicLoad", { offset: CONTROL.packDone * 4 })
+        .i32Const(layout.packChunks)
+        .i32Ne()
+        .brIf(0);
+      fn.end();
+    }
+    const mBlocks = Math.max(1, Math.ceil(m / tuning.mBlock));
     const aRows = fn.local("i32");
     const cRows = fn.local("i32");
     const packed = fn.local("i32");
     const aBlock = fn.local("i32");
-    const emitRowBlock = rowBlockEmitter(fn);
+    const aPacked = fn.local("i32");
+    const rowChunk = fn.local("i32");
+    fn.localGet(chunk).i32Const(layout.packChunks).i32Sub().localSet(rowChunk);
+    setSum(fn, aPacked, packedA, 0);
+    if (packA)
+      fn.localGet(thread).i32Const(layout.packedABytes).i32Mul().localGet(aPacked).i32Add().localSet(aPacked);
+    const emitRowBlock = rowBlockEmitter(fn, aPacked);
     const offsetOf = (target: Local, slot: number, batchBytes: number, blockBytes: number): void => {
-      fn.i32Const(control).i32Load({ offset: slot * 4 });
+      controlWord(slot);
       fn.localGet(batchIndex).i32Const(batchBytes).i32Mul().i32Add();
       fn.localGet(blockIndex).i32Const(blockBytes).i32Mul().i32Add().localSet(target);
     };
-    fn.localGet(chunk).i32Const(mBlocks).i32DivU().localSet(batchIndex);
-    fn.localGet(chunk).i32Const(mBlocks).i32RemU().localSet(blockIndex);
-    offsetOf(aRows, 1, m * k * es, tuning.mBlock * aRowStep);
-    offsetOf(cRows, 2, m * n * es, tuning.mBlock * n * es);
-    offsetOf(packed, 3, layout.packedBytes, 0);
+    fn.localGet(rowChunk).i32Const(mBlocks).i32DivU().localSet(batchIndex);
+    fn.localGet(rowChunk).i32Const(mBlocks).i32RemU().localSet(blockIndex);
+    offsetOf(aRows, CONTROL.a, m * k * es, tuning.mBlock * aRowStep);
+    offsetOf(cRows, CONTROL.c, m * n * es, tuning.mBlock * n * es);
+    offsetOf(packed, CONTROL.packed, layout.packedBytes, 0);
     const emitAllK = (mRows: number): void => {
       for (const kBlock of kBlocks) {
         setSum(fn, aBlock, aRows, kBlock.start * aKStep);
@@ -427,6 +558,78 @@ export function emitGemmModule(
   }
 
   return { bytes: module.toBytes(), layout, tuning };
+}
+
+/**
+ * In `fn`: one full panel of B stored transposed ([n, k]: the panel's nr columns are nr rows there, at
+ * `rowSource`) packed as [k][nr] at `rowTarget`, `lanes` k steps of `lanes` columns at a time: a vector
+ * load from each of `lanes` rows, transposed in registers by shuffles, is `lanes` vector stores.
+ */
+function emitTransposedPanel(
+  fn: FunctionBuilder,
+  ops: ElementOps,
+  at: { source: Local; target: Local; rowSource: Local; rowTarget: Local; k: number; nr: number },
+): void {
+  const { source, target, rowSource, rowTarget, k, nr } = at;
+  const es = ops.bytes;
+  const lanes = ops.lanes;
+  const columnBytes = k * es;
+  const rows = Array.from({ length: lanes }, () => fn.local("v128"));
+  const pairs = Array.from({ length: lanes }, () => fn.local("v128"));
+  /** i8x16.shuffle lanes taking `elements` (each of `es` bytes; >= lanes means the second vector). */
+  const shuffle = (elements: readonly number[]): number[] =>
+    elements.flatMap((e) => Array.from({ length: es }, (_, b) => e * es + b));
+  const transposed = (u: number): void => {
+    if (lanes === 2) {
+      fn.localGet(rows[0]!)
+        .localGet(rows[1]!)
+        .i8x16Shuffle(shuffle([u, u + 2]));
+      return;
+    }
+    // 4 x 4: interleave rows (0,1) and (2,3) by halves, then take the matching halves of each pair.
+    const [low, high] = u < 2 ? [pairs[0]!, pairs[1]!] : [pairs[2]!, pairs[3]!];
+    fn.localGet(low)
+      .localGet(high)
+      .i8x16Shuffle(shuffle(u % 2 === 0 ? [0, 1, 4, 5] : [2, 3, 6, 7]));
+  };
+  fn.localGet(rowSource).localSet(source);
+  fn.localGet(rowTarget).localSet(target);
+  repeat(fn, Math.floor(k / lanes), () => {
+    for (let j0 = 0; j0 < nr; j0 += lanes) {
+      for (let i = 0; i < lanes; i++)
+        fn.localGet(source)
+          .v128Load({ offset: (j0 + i) * columnBytes, align: 0 })
+          .localSet(rows[i]!);
+      if (lanes === 4) {
+        const interleave = (pair: Local, first: number, half: number): void => {
+          fn.localGet(rows[first]!)
+            .localGet(rows[first + 1]!)
+            .i8x16Shuffle(shuffle(half === 0 ? [0, 4, 1, 5] : [2, 6, 3, 7]))
+            .localSet(pair);
+        };
+        interleave(pairs[0]!, 0, 0); // r0[0] r1[0] r0[1] r1[1]
+        interleave(pairs[1]!, 2, 0); // r2[0] r3[0] r2[1] r3[1]
+        interleave(pairs[2]!, 0, 1); // r0[2] r1[2] r0[3] r1[3]
+        interleave(pairs[3]!, 2, 1);
+      }
+      for (let u = 0; u < lanes; u++) {
+        fn.localGet(target);
+        transposed(u);
+        fn.v128Store({ offset: (u * nr + j0) * es });
+      }
+    }
+    advance(fn, source, lanes * es);
+    advance(fn, target, lanes * nr * es);
+  });
+  // The k steps left over, element by element.
+  for (let u = 0; u < k % lanes; u++) {
+    for (let j = 0; j < nr; j++) {
+      fn.localGet(target);
+      fn.localGet(source);
+      ops.loadScalar(fn, { offset: j * columnBytes + u * es });
+      ops.storeScalar(fn, { offset: (u * nr + j) * es });
+    }
+  }
 }
 
 interface MicroKernelSpec {
@@ -542,15 +745,24 @@ export function wasmGemm(
   // One row or one column: a matrix-vector kernel reads both operands in place (gemv.ts).
   const gemv = isGemvShape(shape) && !options.transposeA && !options.transposeB;
   const threaded = !gemv && pool !== null && context.shared && gemmLayout(dtype, shape, tuning).chunks >= 2;
-  const layout = gemmLayout(dtype, shape, tuning, threaded);
+  const transposeA = options.transposeA ?? false;
+  const layout = gemmLayout(dtype, shape, tuning, threaded, transposeA);
   const control = threaded ? context.reserve(CONTROL_BYTES) : 0;
   // Within one m block every panel of B is read once: reading B in place saves packing it.
   const unpackedB = (options.unpackedB ?? (!threaded && m <= tuning.mBlock)) && !options.transposeB;
   const packed = gemv || unpackedB ? 0 : context.reserve(layout.scratchBytes);
+  const threads = threaded ? pool!.workers + 1 : 1;
+  const packedA = gemv ? 0 : context.reserve(layout.packedABytes * threads);
   const bytes = gemv
     ? emitGemvModule(dtype, shape, { relaxedSimd: options.relaxedSimd, sharedMemory: context.shared })
-    : emitGemmModule(dtype, shape, { ...options, threaded, unpackedB, sharedMemory: context.shared, control })
-        .bytes;
+    : emitGemmModule(dtype, shape, {
+        ...options,
+        threaded,
+        unpackedB,
+        sharedMemory: context.shared,
+        control,
+        packedA,
+      }).bytes;
   const es = dtype === "float32" ? 4 : 8;
   const [aSize, bSize, cSize] = [batch * m * k, batch * k * n, batch * m * n];
   const stage = (resident: boolean, size: number): number => (resident ? -1 : context.reserve(size * es));
@@ -573,9 +785,9 @@ export function wasmGemm(
       const gemm = instance.exports["gemm"] as (a: number, b: number, c: number, p: number) => void;
       return (a, b, c) => gemm(a, b, c, packed);
     }
-    const { pack, rows } = instance.exports as {
-      pack: (a: number, b: number, c: number, p: number) => void;
-      rows: (chunk: number) => void;
+    const { prepare, rows } = instance.exports as {
+      prepare: (a: number, b: number, c: number, p: number) => void;
+      rows: (chunk: number, thread: number) => void;
     };
     const counter = new Int32Array(buffer);
     const counterIndex = control / 4;
@@ -583,17 +795,17 @@ export function wasmGemm(
     const id = pool!.register(compiled, memory.wasm!, counterIndex, chunks);
     if (id !== null) {
       return (a, b, c) => {
-        pack(a, b, c, packed);
+        prepare(a, b, c, packed);
         Atomics.store(counter, counterIndex, 0);
         const join = pool!.start(id);
-        for (let chunk: number; (chunk = Atomics.add(counter, counterIndex, 1)) < chunks; ) rows(chunk);
+        for (let chunk: number; (chunk = Atomics.add(counter, counterIndex, 1)) < chunks; ) rows(chunk, 0);
         join();
       };
     }
     // The workers did not answer: the same module on this thread alone.
     return (a, b, c) => {
-      pack(a, b, c, packed);
-      for (let chunk = 0; chunk < chunks; chunk++) rows(chunk);
+      prepare(a, b, c, packed);
+      for (let chunk = 0; chunk < chunks; chunk++) rows(chunk, 0);
     };
   };
   /** The operand's address: in place when it is a view on the plan memory, else copied to its staging. */

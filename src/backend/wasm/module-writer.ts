@@ -582,6 +582,10 @@ const MEMORY_OPS = {
   v128Load8x8U: { opcode: simd(0x02), align: 3 },
   v128Load16x4U: { opcode: simd(0x04), align: 3 },
   v128Load32x2U: { opcode: simd(0x06), align: 3 },
+  /** Threads (shared memory): sequentially consistent i32 load, store and add (value, old value on the stack). */
+  i32AtomicLoad: { opcode: [0xfe, 0x10], align: 2 },
+  i32AtomicStore: { opcode: [0xfe, 0x17], align: 2 },
+  i32AtomicRmwAdd: { opcode: [0xfe, 0x1e], align: 2 },
 } as const;
 
 /** The name of a memory instruction `FunctionBuilder.memory` emits. */

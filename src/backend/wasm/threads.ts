@@ -43,7 +43,7 @@ for (;;) {
     const kernel = kernels.get(Atomics.load(control, ARGUMENT));
     try {
       if (kernel) {
-        for (let c; (c = Atomics.add(kernel.counter, kernel.counterIndex, 1)) < kernel.chunks; ) kernel.rows(c);
+        for (let c; (c = Atomics.add(kernel.counter, kernel.counterIndex, 1)) < kernel.chunks; ) kernel.rows(c, slot + 1);
       }
     } catch {}
   } else continue;
@@ -70,9 +70,9 @@ export interface WorkerPool {
   /** Worker threads (the main thread works too). */
   readonly workers: number;
   /**
-   * Instantiates `module` (exporting `rows(chunk)`) over the shared `memory` in every worker; chunks are
-   * taken from the i32 at `counterIndex` until `chunks`. Returns the kernel's id, or null when a worker
-   * did not answer in time.
+   * Instantiates `module` (exporting `rows(chunk, thread)`) over the shared `memory` in every worker;
+   * chunks are taken from the i32 at `counterIndex` until `chunks`. The calling thread is thread 0, worker
+   * slot i is thread i + 1. Returns the kernel's id, or null when a worker did not answer in time.
    */
   register(
     module: WasmCompiledModule,
