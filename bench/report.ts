@@ -5,6 +5,7 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { cpus, loadavg, release } from "node:os";
+import { RELAXED_TITLES } from "./peers/protocol.js";
 import type { Measurement } from "./timing.js";
 import type { TracegradSuiteResult } from "./tracegrad-suite.js";
 import { type BenchMode, BUDGETS, matmulFlops, type Workload } from "./workloads.js";
@@ -116,6 +117,13 @@ function alignedHeader(titles: readonly string[]): string[] {
   return [row(titles), `| --- |${" ---: |".repeat(titles.length - 1)}`];
 }
 
+/** a's time ÷ b's time, or a dash when either is missing. */
+function ratio(a: Measurement | undefined, b: Measurement | undefined): string {
+  if (!a?.ok || !b?.ok) return "–";
+  const x = a.timing.medianMs / b.timing.medianMs;
+  return x >= 10 ? x.toFixed(0) : x.toFixed(2);
+}
+
 function methodNotes(mode: BenchMode): string[] {
   const b = BUDGETS[mode];
   return [
@@ -192,7 +200,9 @@ export function renderReport(report: BenchReport): string {
   }
   out.push("");
 
-  if (shown.length > 0) {
+  const relaxedTitles: readonly string[] = Object.values(RELAXED_TITLES);
+  const compared = shown.filter((p) => !relaxedTitles.includes(p.title));
+  if (compared.length > 0) {
     out.push("## Peers relative to tracegrad jit");
     out.push("");
     out.push(
@@ -200,15 +210,31 @@ export function renderReport(report: BenchReport): string {
         "tracegrad's jit, below 1 it is faster. The eager column is tracegrad's own eager mode.",
     );
     out.push("");
-    out.push(...alignedHeader(["Workload", "tracegrad eager", ...shown.map((p) => p.title)]));
+    out.push(...alignedHeader(["Workload", "tracegrad eager", ...compared.map((p) => p.title)]));
     for (const r of tracegrad.rows) {
       const w = r.workload;
-      const ratio = (m: Measurement | undefined): string => {
-        if (!m?.ok || !r.jit.ok) return "–";
-        const x = m.timing.medianMs / r.jit.timing.medianMs;
-        return x >= 10 ? x.toFixed(0) : x.toFixed(2);
-      };
-      out.push(row([w.label, ratio(r.eager), ...shown.map((p) => ratio(p.results[w.id]))]));
+      out.push(row([w.label, ratio(r.eager, r.jit), ...compared.map((p) => ratio(p.results[w.id], r.jit))]));
+    }
+    out.push("");
+  }
+
+  const relaxedTracegrad = shown.find((p) => p.title === RELAXED_TITLES.tracegrad);
+  const relaxedJaxjs = shown.find((p) => p.title === RELAXED_TITLES.jaxjs);
+  if (relaxedTracegrad && relaxedJaxjs) {
+    out.push("## With relaxed SIMD");
+    out.push("");
+    out.push(
+      "Both relaxed-SIMD columns ran in a Node started with --experimental-wasm-relaxed-simd (Node 20 " +
+        "keeps f32x4.relaxed_madd behind it; later versions enable it by default), where tracegrad and " +
+        "jax-js both use it. First column: tracegrad's jit, plain time ÷ relaxed time (its speed-up from " +
+        "FMA). Second: jax-js time ÷ tracegrad time, both with relaxed SIMD.",
+    );
+    out.push("");
+    out.push(...alignedHeader(["Workload", "tracegrad jit: plain ÷ relaxed", "jax-js ÷ tracegrad, relaxed"]));
+    for (const r of tracegrad.rows) {
+      const w = r.workload;
+      const fast = relaxedTracegrad.results[w.id];
+      out.push(row([w.label, ratio(r.jit, fast), ratio(relaxedJaxjs.results[w.id], fast)]));
     }
     out.push("");
   }

@@ -206,6 +206,8 @@ export interface TracegradSuiteOptions {
   readonly log?: (line: string) => void;
   /** Only these workload ids (all when absent). */
   readonly only?: readonly string[];
+  /** Time the jitted calls only (eager rows are failed measurements saying so). */
+  readonly jitOnly?: boolean;
 }
 
 /** Calls counted for the steady-state allocation figure (after the timed calls warmed everything up). */
@@ -218,11 +220,13 @@ export function runTracegradSuite(options: TracegradSuiteOptions): TracegradSuit
   const workloads = workloadsFor(options.mode).filter((w) => !options.only || options.only.includes(w.id));
   workloads.forEach((w, index) => {
     const benchCase = caseFor(w, random.key(index));
-    let eager: Measurement;
-    try {
-      eager = { ok: true, timing: timeSync(benchCase.eager(), budget) };
-    } catch (e) {
-      eager = { ok: false, error: errorMessage(e) };
+    let eager: Measurement = { ok: false, error: "not measured (jit only)" };
+    if (!options.jitOnly) {
+      try {
+        eager = { ok: true, timing: timeSync(benchCase.eager(), budget) };
+      } catch (e) {
+        eager = { ok: false, error: errorMessage(e) };
+      }
     }
     let jitted: Measurement;
     let memory: TracegradRow["memory"];

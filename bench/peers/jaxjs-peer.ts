@@ -8,6 +8,7 @@
  */
 import { readFileSync } from "node:fs";
 import type * as JAX from "@jax-js/jax";
+import { relaxedSimdSupported } from "../../src/backend/wasm/runtime.js";
 import { errorMessage, type Measurement, timeAsync } from "../timing.js";
 import { CHAIN_PATTERN, LEARNING_RATE, type Workload } from "../workloads.js";
 import { isMissingModule, type PeerRequest, readRequest, writeReply } from "./protocol.js";
@@ -231,7 +232,12 @@ async function main(): Promise<void> {
   }
   // jax-js spreads wasm work over Web Workers, which Node does not have as a global.
   const threads = typeof (globalThis as { Worker?: unknown }).Worker === "undefined" ? "1 thread" : "workers";
-  writeReply({ status: "ok", description: `jax-js ${jaxVersion()}, wasm device, jit, ${threads}`, results });
+  const relaxed = relaxedSimdSupported() ? "relaxed SIMD available" : "no relaxed SIMD";
+  writeReply({
+    status: "ok",
+    description: `jax-js ${jaxVersion()}, wasm device, jit, ${threads}, ${relaxed}`,
+    results,
+  });
 }
 
 await main();

@@ -26,6 +26,12 @@ export type PeerReply =
 
 export const RESULT_PREFIX = "BENCH_RESULT ";
 
+/** The columns of tracegrad's jit and jax-js in a Node with relaxed SIMD enabled (peer "relaxed"). */
+export const RELAXED_TITLES = {
+  tracegrad: "tracegrad jit, relaxed SIMD",
+  jaxjs: "jax-js wasm jit, relaxed SIMD",
+} as const;
+
 /** For the JS peers: read the request from stdin. */
 export async function readRequest(): Promise<PeerRequest> {
   const chunks: Buffer[] = [];

@@ -7,10 +7,12 @@ import { type SpawnSyncReturns, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { relaxedSimdSupported } from "../../src/backend/wasm/runtime.js";
 import type { PeerColumn } from "../report.js";
-import { type PeerReply, type PeerRequest, RESULT_PREFIX } from "./protocol.js";
+import { type PeerReply, type PeerRequest, RELAXED_TITLES, RESULT_PREFIX } from "./protocol.js";
 
-export const PEER_NAMES = ["torch", "tfjs", "jaxjs"] as const;
+/** "relaxed": tracegrad's jit and jax-js again, in a Node with relaxed SIMD (FMA) enabled by its flag. */
+export const PEER_NAMES = ["torch", "tfjs", "jaxjs", "relaxed"] as const;
 export type PeerName = (typeof PEER_NAMES)[number];
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -154,15 +156,46 @@ function nodeColumn(
   request: PeerRequest,
   timeoutMs: number,
   log: (line: string) => void,
+  nodeFlags: readonly string[] = [],
 ): PeerColumn {
   log(`-- ${title}`);
   // The peers are TypeScript: run them through tsx's loader in a fresh Node.
   return runChild(
     title,
-    { command: process.execPath, args: ["--import", "tsx", join(here, script), ...args] },
+    { command: process.execPath, args: [...nodeFlags, "--import", "tsx", join(here, script), ...args] },
     request,
     timeoutMs,
   );
+}
+
+/** Node 20 keeps relaxed SIMD behind this V8 flag; later Nodes enable it by default. */
+const RELAXED_SIMD_FLAG = "--experimental-wasm-relaxed-simd";
+
+/** tracegrad's jit and jax-js in a Node started with relaxed SIMD, when the main run's Node lacks it. */
+function relaxedColumns(request: PeerRequest, timeoutMs: number, log: (line: string) => void): PeerColumn[] {
+  if (relaxedSimdSupported()) {
+    const description = `this Node (${process.version}) has relaxed SIMD on: the main columns use it already`;
+    return Object.values(RELAXED_TITLES).map((title) => ({
+      title,
+      status: "skipped",
+      description,
+      results: {},
+    }));
+  }
+  const flags = [RELAXED_SIMD_FLAG];
+  const note = `; Node started with ${RELAXED_SIMD_FLAG}`;
+  return [
+    nodeColumn(
+      RELAXED_TITLES.tracegrad,
+      "tracegrad-peer.ts",
+      ["--expect-relaxed-simd"],
+      request,
+      timeoutMs,
+      log,
+      flags,
+    ),
+    nodeColumn(RELAXED_TITLES.jaxjs, "jaxjs-peer.ts", [], request, timeoutMs, log, flags),
+  ].map((c) => ({ ...c, description: `${c.description}${note}` }));
 }
 
 export function runPeers(
@@ -181,5 +214,6 @@ export function runPeers(
   if (names.includes("jaxjs")) {
     columns.push(nodeColumn("jax-js wasm jit", "jaxjs-peer.ts", [], request, timeoutMs, log));
   }
+  if (names.includes("relaxed")) columns.push(...relaxedColumns(request, timeoutMs, log));
   return columns;
 }

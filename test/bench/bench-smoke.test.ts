@@ -3,9 +3,13 @@
  * peers) produces a report with a row for every workload. Timings are not asserted.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { type BenchReport, renderReport } from "../../bench/report.js";
+import { RELAXED_TITLES } from "../../bench/peers/protocol.js";
+import { runPeers } from "../../bench/peers/run-peers.js";
+import { type BenchReport, describeMachine, type PeerColumn, renderReport } from "../../bench/report.js";
 import { runBenchmarks } from "../../bench/run.js";
-import { isTrainStep, workloadsFor } from "../../bench/workloads.js";
+import { runTracegradSuite } from "../../bench/tracegrad-suite.js";
+import { BUDGETS, isTrainStep, workloadsFor } from "../../bench/workloads.js";
+import { relaxedSimdSupported } from "../../src/backend/wasm/runtime.js";
 
 describe("npm run bench -- --quick", () => {
   const workloads = workloadsFor("quick");
@@ -42,5 +46,39 @@ describe("npm run bench -- --quick", () => {
       if (!row.memory.ok) throw new Error(row.memory.error);
       expect(row.memory.value.allocatedBytesPerCall, row.workload.id).toBeLessThanOrEqual(8);
     }
+  });
+});
+
+describe("npm run bench -- --peers relaxed", () => {
+  it("runs tracegrad's jit and jax-js again in a Node with relaxed SIMD, compared in their own table", () => {
+    const workload = workloadsFor("quick").find((w) => w.kind === "mlp-train")!;
+    const request = { mode: "quick" as const, budget: BUDGETS.quick, workloads: [workload] };
+    const columns = runPeers(["relaxed"], request, () => {});
+    expect(columns.map((c) => c.title)).toEqual(Object.values(RELAXED_TITLES));
+    if (relaxedSimdSupported()) {
+      // This Node has it on already: nothing to run twice.
+      for (const c of columns) expect(c.status).toBe("skipped");
+      return;
+    }
+    const [tracegrad, jaxjs] = columns as [PeerColumn, PeerColumn];
+    expect(tracegrad.status, tracegrad.description).toBe("ok");
+    expect(tracegrad.description).toMatch(/\(relaxed SIMD, /);
+    expect(tracegrad.results[workload.id]).toMatchObject({ ok: true });
+    // jax-js is a dev dependency; if it is absent the column says so and the table is left out.
+    expect(["ok", "not installed"]).toContain(jaxjs.status);
+    const markdown = renderReport({
+      mode: "quick",
+      machine: describeMachine(),
+      tracegrad: runTracegradSuite({ mode: "quick", only: [workload.id] }),
+      peers: columns,
+    });
+    if (jaxjs.status === "ok") {
+      expect(jaxjs.description).toMatch(/relaxed SIMD available/);
+      expect(markdown).toMatch(/## With relaxed SIMD/);
+      expect(markdown).toMatch(new RegExp(`\\| ${workload.label} \\| \\d+\\.\\d+ \\| \\d+\\.\\d+ \\|`));
+    }
+    // The relaxed columns are not in the table of ratios against the plain jit.
+    const ratios = markdown.split("## Peers relative to tracegrad jit")[1] ?? "";
+    expect(ratios.split("##")[0]).not.toContain(RELAXED_TITLES.tracegrad);
   });
 });
