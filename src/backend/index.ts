@@ -209,9 +209,12 @@ function cachedWasmGemm(
   return kernel;
 }
 
-/** Threaded kernels share rows in m blocks: smaller blocks balance the threads when m is small. */
+/**
+ * Threaded kernels share rows in m blocks, taken in turn: about four per thread, so that a thread that
+ * started late (a worker waking up, or a core busy with another process) leaves its share to the others.
+ */
 function threadTuning(workers: WorkerPool | null, m: number): { tuning?: { mBlock: number } } {
   if (!workers) return {};
-  const perThread = Math.ceil(m / (workers.workers + 1));
-  return { tuning: { mBlock: Math.max(4, Math.min(64, Math.ceil(perThread / 4) * 4)) } };
+  const perChunk = Math.ceil(m / (4 * (workers.workers + 1)));
+  return { tuning: { mBlock: Math.max(4, Math.min(64, Math.ceil(perChunk / 4) * 4)) } };
 }
