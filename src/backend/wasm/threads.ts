@@ -15,6 +15,14 @@ const RUN = 1;
 const RUNNING = 2;
 const REGISTER = 3;
 
+/**
+ * Waking a thread from Atomics.wait costs tens of microseconds, about the time of a small kernel, and a
+ * plan's kernels follow each other closely: a worker polls this long for the next run before it sleeps,
+ * and the calling thread polls this long for a worker's last chunk before it sleeps.
+ */
+const WORKER_POLL_MS = 2;
+const JOIN_POLL_MS = 1;
+
 /** Runs in each worker (CommonJS, eval). `workerData`: { control, slot, port }. */
 const WORKER_SOURCE = `
 const { workerData, receiveMessageOnPort } = require("node:worker_threads");
@@ -22,6 +30,8 @@ const { control, slot, port } = workerData;
 const COMMAND = 2 * slot, ARGUMENT = 2 * slot + 1;
 const kernels = new Map();
 for (;;) {
+  const pollUntil = performance.now() + ${WORKER_POLL_MS};
+  while (Atomics.load(control, COMMAND) === ${IDLE} && performance.now() < pollUntil);
   Atomics.wait(control, COMMAND, ${IDLE});
   const command = Atomics.load(control, COMMAND);
   if (command === ${REGISTER}) {
@@ -124,7 +134,9 @@ export function createWorkerPool(workers: number): WorkerPool | null {
     ports.push(port1);
   }
   let nextId = 0;
-  const waitIdle = (slot: number, timeoutMs: number): boolean => {
+  const waitIdle = (slot: number, timeoutMs: number, pollMs = 0): boolean => {
+    const pollUntil = performance.now() + pollMs;
+    while (Atomics.load(control, 2 * slot) !== IDLE && performance.now() < pollUntil);
     const deadline = performance.now() + timeoutMs;
     for (;;) {
       const command = Atomics.load(control, 2 * slot);
@@ -157,7 +169,7 @@ export function createWorkerPool(workers: number): WorkerPool | null {
         for (let slot = 0; slot < workers; slot++) {
           // Not picked up yet: cancel. Picked up: wait for it to finish its chunk.
           if (Atomics.compareExchange(control, 2 * slot, RUN, IDLE) !== RUN)
-            waitIdle(slot, Number.POSITIVE_INFINITY);
+            waitIdle(slot, Number.POSITIVE_INFINITY, JOIN_POLL_MS);
         }
       };
     },
