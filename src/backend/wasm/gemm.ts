@@ -200,7 +200,8 @@ function setSum(fn: FunctionBuilder, target: Local, base: Local | number, offset
  * exports `gemm(a, b, c, packed)` (everything), or when threaded `prepare(a, b, c, packed)` (records the
  * addresses in the control block) and `rows(chunk, thread)`, for threads that take chunks in turn: the
  * first chunks each pack a group of B's panels, the others compute one m block of one batch over all of
- * k and n, once every group is packed (`thread` < the threads option picks the scratch for packing A).
+ * k and n, once every group is packed (`thread`, 0 for the calling thread, picks its block of the
+ * packed-A scratch).
  */
 export function emitGemmModule(
   dtype: GemmDType,
@@ -752,7 +753,7 @@ export function wasmGemm(
   const unpackedB = (options.unpackedB ?? (!threaded && m <= tuning.mBlock)) && !options.transposeB;
   const packed = gemv || unpackedB ? 0 : context.reserve(layout.scratchBytes);
   const threads = threaded ? pool!.workers + 1 : 1;
-  const packedA = gemv ? 0 : context.reserve(layout.packedABytes * threads);
+  const packedA = gemv || !transposeA ? 0 : context.reserve(layout.packedABytes * threads);
   const bytes = gemv
     ? emitGemvModule(dtype, shape, { relaxedSimd: options.relaxedSimd, sharedMemory: context.shared })
     : emitGemmModule(dtype, shape, {
