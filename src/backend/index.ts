@@ -66,7 +66,8 @@ export function kernelThreads(): number {
   return threadCount;
 }
 
-function workerPool(): WorkerPool | null {
+/** The worker threads of large kernels (started on first use), or null with one thread. */
+export function workerPool(): WorkerPool | null {
   const workers = kernelThreads() - 1;
   if (workers < 1) return null;
   if (pool && pool.workers !== workers) pool = null; // the old workers idle until the process exits

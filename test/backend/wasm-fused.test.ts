@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { fusedThresholds } from "../../src/backend/wasm/fused.js";
 import { simdSupported } from "../../src/backend/wasm/runtime.js";
+import { threadsSupported } from "../../src/backend/wasm/threads.js";
 import { backend, type DType, jit, type Array as NdArray, nn, np, setBackend } from "../../src/index.js";
 import { broadcastInDimPrim } from "../../src/ops/layout.js";
 import { rng } from "../helpers/numeric.js";
@@ -353,6 +354,51 @@ describeWasm("wasm fused loops", () => {
     const large = jit(f).lower(randomArray([300], "float32", 1)).executable;
     expect(large.kernelSources[0]).toMatch(/^wasm/);
   });
+
+  it.runIf(threadsSupported())(
+    "loops split between the threads equal the JS loop, in place and staged",
+    () => {
+      fusedThresholds.threaded = 8;
+      const sourcesOf = (f: Fn, args: NdArray[]): string => {
+        setBackend("wasm", { threads: 2 });
+        return jit((...a: NdArray[]) => f(...a))
+          .lower(...args)
+          .executable.kernelSources.join("\n");
+      };
+      fc.assert(
+        fc.property(broadcastCase, ({ shape, other, seed, dtype }) => {
+          const x = randomArray(shape, dtype, seed);
+          const y = randomArray(other, dtype, seed + 1);
+          // Two loops: one over the inputs (staged), one over its intermediates (in the plan memory).
+          const f = (a: NdArray, b: NdArray) => {
+            const t = np.where(np.less(a, b), np.maximum(a, b).mul(3), np.minimum(b, a).sub(1));
+            const u = np
+              .sqrt(np.abs(t.mul(0.01)))
+              .add(t)
+              .div(np.abs(b).add(1));
+            return [u.mul(t).add(b), np.greaterEqual(u, t), np.negative(u)];
+          };
+          setBackend("wasm", { threads: 2 });
+          const { wasm, js } = bothBackends(f, [x, y]);
+          if (dtype === "float64") expectIdentical(wasm, js);
+          else expectNear(wasm, js);
+        }),
+        { numRuns: 60 },
+      );
+      // Which loops were split: a 2-D one over its rows, a 1-D one cut into [outer, whole vectors].
+      const rows = sourcesOf((a) => a.mul(2).add(np.ones([5, 1])), [randomArray([5, 13], "float32", 3)]);
+      expect(rows).toMatch(/loops \[5, 13\].*in 5 chunks over 2 threads/);
+      const flat = sourcesOf((a) => np.maximum(a, 0), [randomArray([4096], "float32", 4)]);
+      expect(flat).toMatch(/loops \[16, 256\].*in 8 chunks over 2 threads/);
+      // Not split: a prime length (no whole-vector split), a full reduction (summed in element order).
+      expect(sourcesOf((a) => a.mul(2), [randomArray([13], "float32", 5)])).not.toMatch(/chunks/);
+      expect(sourcesOf((a) => a.mul(2).sum(), [randomArray([64], "float64", 6)])).not.toMatch(/chunks/);
+      // One thread: nothing to split.
+      setBackend("wasm", { threads: 1 });
+      const single = jit((a: NdArray) => a.mul(2)).lower(randomArray([64], "float32", 7));
+      expect(single.executable.kernelSources.join("\n")).not.toMatch(/chunks/);
+    },
+  );
 
   it("int32 groups fall back", () => {
     const x = np.array(new Int32Array([1, 2, 3, 4, 5, 6, 7]));
