@@ -247,7 +247,9 @@ export function runTracegradSuite(options: TracegradSuiteOptions): TracegradSuit
     }
     rows.push({ workload: w, eager, jit: jitted, memory });
     const show = (m: Measurement) => (m.ok ? `${m.timing.medianMs.toFixed(2)} ms` : `failed (${m.error})`);
-    log(`tracegrad  ${w.id.padEnd(22)} eager ${show(eager)}, jit ${show(jitted)}`);
+    log(
+      `tracegrad  ${w.id.padEnd(22)} ${options.jitOnly ? "" : `eager ${show(eager)}, `}jit ${show(jitted)}`,
+    );
   });
   return { backend: describeBackend(), rows };
 }
