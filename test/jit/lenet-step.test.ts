@@ -1,6 +1,18 @@
 import { describe, expect, it } from "vitest";
 import { lenet } from "../../docs/examples/lenet.js";
-import { jit, type Array as NdArray, nn, np, optim, random, valueAndGrad } from "../../src/index.js";
+import { fusedThresholds, wasmFusedCalls } from "../../src/backend/wasm/fused.js";
+import { simdSupported } from "../../src/backend/wasm/runtime.js";
+import { threadsSupported } from "../../src/backend/wasm/threads.js";
+import {
+  jit,
+  type Array as NdArray,
+  nn,
+  np,
+  optim,
+  random,
+  setBackend,
+  valueAndGrad,
+} from "../../src/index.js";
 import { countAllocatedBytes } from "../helpers/allocations.js";
 import { expectClose } from "../helpers/numeric.js";
 
@@ -48,4 +60,40 @@ describe("a jitted LeNet training step in steady state", () => {
     expectClose(pj.conv1.weight, pe.conv1.weight, 1e-5, 1e-6);
     expectClose(pj.fc3.bias, pe.fc3.bias, 1e-5, 1e-6);
   });
+
+  it.runIf(threadsSupported() && simdSupported())(
+    "is bit-identical with its large loops split between threads or not (batch 64)",
+    () => {
+      const xs = random.normal(random.key(3), [64, 1, 32, 32]);
+      const ys = random.normal(random.key(4), [64, 10]);
+      const initial = fusedThresholds.threaded;
+      const train = (threadedFrom: number) => {
+        fusedThresholds.threaded = threadedFrom;
+        try {
+          setBackend("wasm", { threads: 2 });
+          const jitted = jit(step, { donateArgnums: [0, 1, 2] });
+          let [p, s, l] = [
+            lenet.init(random.key(0)),
+            optimizer.init(lenet.init(random.key(0))),
+            np.zeros([]),
+          ];
+          const sums: number[] = [];
+          for (let i = 0; i < 3; i++) {
+            [p, s, l] = jitted(p, s, l, xs, ys);
+            sums.push(l.item());
+          }
+          return { sums, weight: [...p.conv1.weight.toTypedArray()] };
+        } finally {
+          fusedThresholds.threaded = initial;
+        }
+      };
+      const before = wasmFusedCalls.threaded;
+      const split = train(initial);
+      // The loops over [64, 6, 28, 28] (301k elements) are past the threshold: some ran split.
+      expect(wasmFusedCalls.threaded).toBeGreaterThan(before);
+      const whole = train(Number.POSITIVE_INFINITY);
+      expect(split.sums).toEqual(whole.sums);
+      expect(split.weight).toEqual(whole.weight);
+    },
+  );
 });

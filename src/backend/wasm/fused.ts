@@ -529,11 +529,11 @@ function build(group: FusedGroup, context: KernelContext, slot: (v: Var) => numb
     ...lines,
   ].join("\n");
 
-  let call: (() => void) | null = null;
+  let call: { whole(): void; threaded: (() => void) | null } | null = null;
   let buffer: ArrayBuffer | null = null;
   let argView: Int32Array | null = null;
   let stagingViews: (TypedArray | null)[] = [];
-  const init = (): (() => void) => {
+  const init = (): { whole(): void; threaded: (() => void) | null } => {
     const memory = context.memory();
     buffer = memory.buffer;
     argView = new Int32Array(buffer, argBlock, operands.length);
@@ -543,20 +543,39 @@ function build(group: FusedGroup, context: KernelContext, slot: (v: Var) => numb
     const instance = instantiateCompiled(compiled, memory.wasm!);
     const fused = instance.exports["fused"] as (args: number, start: number, count: number) => void;
     const whole = (): void => fused(argBlock, 0, outerIterations);
-    if (!outerChunks) return whole;
+    if (!outerChunks) return { whole, threaded: null };
     const rows = instance.exports["rows"] as (chunk: number, thread: number) => void;
     const counter = new Int32Array(buffer);
     const counterIndex = counterAt / 4;
     const { chunks } = outerChunks;
     const id = pool!.register(compiled, memory.wasm!, counterIndex, chunks);
-    if (id === null) return whole; // the workers did not answer: this thread alone
-    return () => {
+    if (id === null) return { whole, threaded: null }; // the workers did not answer: this thread alone
+    const threaded = (): void => {
       Atomics.store(counter, counterIndex, 0);
       const join = pool!.start(id);
       for (let c: number; (c = Atomics.add(counter, counterIndex, 1)) < chunks; ) rows(c, 0);
       join();
+      wasmFusedCalls.threaded++;
     };
+    return { whole, threaded };
   };
+  const elementBytes = operands.map((o) => BYTES[vtype(o.v.aval.dtype)!]);
+  /**
+   * Whether the chunks may run at once: no output overlaps an input other than element for element. The
+   * planner may put a narrower output (a bool mask) inside a dying input, which is safe only in order.
+   */
+  const chunksIndependent = (): boolean => {
+    for (let o = nIn; o < operandCount; o++) {
+      const [oStart, oEnd] = [argView![o]!, argView![o]! + operands[o]!.size * elementBytes[o]!];
+      for (let i = 0; i < nIn; i++) {
+        const [iStart, iEnd] = [argView![i]!, argView![i]! + operands[i]!.size * elementBytes[i]!];
+        const overlap = oStart < iEnd && iStart < oEnd;
+        if (overlap && (oStart !== iStart || elementBytes[o] !== elementBytes[i])) return false;
+      }
+    }
+    return true;
+  };
+  let parallel = false;
   const operandCount = operands.length;
   // Operands seen by the previous call: resident ones are the same views every call, so their addresses
   // are written once; staged ones are copied in (inputs) or out (outputs) every call.
@@ -564,9 +583,11 @@ function build(group: FusedGroup, context: KernelContext, slot: (v: Var) => numb
   const staged: boolean[] = operands.map(() => false);
   const run = (table: readonly TypedArray[]): void => {
     call ??= init();
+    let moved = false;
     for (let k = 0; k < operandCount; k++) {
       const x = table[operands[k]!.index]!;
       if (x !== seen[k]) {
+        moved = true;
         seen[k] = x;
         staged[k] = x.buffer !== buffer;
         if (!staged[k]) argView![k] = x.byteOffset;
@@ -580,11 +601,16 @@ function build(group: FusedGroup, context: KernelContext, slot: (v: Var) => numb
         stagingViews[k]!.set(x.length === o.size ? x : x.subarray(0, o.size));
       }
     }
-    call();
+    if (moved && call.threaded) parallel = chunksIndependent();
+    if (parallel) call.threaded!();
+    else call.whole();
     for (let k = nIn; k < operandCount; k++) if (staged[k]) table[operands[k]!.index]!.set(stagingViews[k]!);
   };
   return { run, description };
 }
+
+/** Calls of fused loops that ran on the worker threads too (for tests). */
+export const wasmFusedCalls = { threaded: 0 };
 
 /** Chunks per thread of a threaded loop, so that a thread that starts late leaves its share to others. */
 const CHUNKS_PER_THREAD = 4;
