@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { gemmKernel } from "../../src/backend/index.js";
 import { matmulKernel } from "../../src/backend/js/matmul.js";
 import { emitGemmModule, type GemmDType, type GemmTuning, wasmGemm } from "../../src/backend/wasm/gemm.js";
-import { ModuleBuilder } from "../../src/backend/wasm/module-writer.js";
+import { type FunctionBuilder, ModuleBuilder } from "../../src/backend/wasm/module-writer.js";
 import {
   allocateMemory,
   compileModule,
@@ -12,7 +12,13 @@ import {
   simdSupported,
   webAssembly,
 } from "../../src/backend/wasm/runtime.js";
-import { createWorkerPool, threadsSupported, type WorkerPool } from "../../src/backend/wasm/threads.js";
+import {
+  CHUNKS_FAILED,
+  createWorkerPool,
+  runChunks,
+  threadsSupported,
+  type WorkerPool,
+} from "../../src/backend/wasm/threads.js";
 import { backend, jit, np, setBackend } from "../../src/index.js";
 
 const initial = backend();
@@ -255,9 +261,8 @@ describe.runIf(simdSupported())("wasm GEMM", () => {
 describe.runIf(simdSupported() && threadsSupported())("wasm GEMM on worker threads", () => {
   const pool = createWorkerPool(1);
 
-  it("registers a module with the workers and runs every chunk exactly once", () => {
-    expect(pool?.workers).toBe(1);
-    // rows(c): memory[64 + 4c] += c + 1, with a chunk counter at byte 0
+  /** A kernel over one shared page with a chunk counter at byte 0: `rows` is written by `define`. */
+  const chunkKernel = (define: (rows: FunctionBuilder) => void, chunks: number) => {
     const module = new ModuleBuilder().importMemory({
       module: "env",
       name: "memory",
@@ -265,7 +270,17 @@ describe.runIf(simdSupported() && threadsSupported())("wasm GEMM on worker threa
       maximumPages: 1,
       shared: true,
     });
-    const rows = module.function("rows", ["i32"], []);
+    define(module.function("rows", ["i32", "i32"], []));
+    const memory = allocateMemory(65536, true);
+    const compiled = compileModule(module.toBytes());
+    const rows = instantiateCompiled(compiled, memory).exports["rows"] as (c: number, t: number) => void;
+    const id = pool!.register(compiled, memory, 0, chunks);
+    expect(id).not.toBeNull();
+    const words = new Int32Array(memory.buffer);
+    return { words, run: () => runChunks(pool!, id!, words, 0, chunks, rows) };
+  };
+  /** rows(c): memory[64 + 4c] += c + 1 */
+  const countChunks = (rows: FunctionBuilder): void => {
     const chunk = rows.param(0);
     rows.localGet(chunk).i32Const(2).i32Shl();
     rows
@@ -278,20 +293,33 @@ describe.runIf(simdSupported() && threadsSupported())("wasm GEMM on worker threa
       .i32Add()
       .i32Add();
     rows.i32Store({ offset: 64 });
-    const memory = allocateMemory(65536, true);
-    const compiled = compileModule(module.toBytes());
-    const run = instantiateCompiled(compiled, memory).exports["rows"] as (c: number) => void;
+  };
+
+  it("registers a module with the workers and runs every chunk exactly once", () => {
+    expect(pool?.workers).toBe(1);
     const chunks = 1000;
-    const id = pool!.register(compiled, memory, 0, chunks);
-    expect(id).not.toBeNull();
-    const words = new Int32Array(memory.buffer);
+    const { words, run } = chunkKernel(countChunks, chunks);
     for (let call = 1; call <= 3; call++) {
-      Atomics.store(words, 0, 0);
-      const join = pool!.start(id!);
-      for (let c: number; (c = Atomics.add(words, 0, 1)) < chunks; ) run(c);
-      join();
+      run();
       for (let c = 0; c < chunks; c++) expect(words[16 + c]).toBe(call * (c + 1));
     }
+  });
+
+  it("throws a worker's trap from the calling thread, stops the other chunks, and the pool goes on", () => {
+    // rows(c, thread): on a worker, a load out of bounds; on the calling thread, wait until a thread
+    // failed (as GEMM's m blocks wait for packing), which only the worker's error can end.
+    const failing = chunkKernel((rows) => {
+      rows.localGet(rows.param(1)).if();
+      rows.i32Const(-16).i32Load().drop();
+      rows.end();
+      rows.loop();
+      rows.i32Const(0).memory("i32AtomicLoad").i32Const(CHUNKS_FAILED).op("i32GeU").i32Eqz().brIf(0);
+      rows.end();
+    }, 2);
+    expect(() => failing.run()).toThrow(/a kernel failed on worker thread 1: .*out of bounds/);
+    const counting = chunkKernel(countChunks, 100);
+    counting.run();
+    for (let c = 0; c < 100; c++) expect(counting.words[16 + c]).toBe(c + 1);
   });
 
   for (const dtype of ["float32", "float64"] as const) {

@@ -40,7 +40,7 @@ import { importPlanMemory, viewAt } from "../plan-memory.js";
 import { emitF32Math, F32_MATH, type F32MathName } from "./math.js";
 import { type FunctionBuilder, type Local, ModuleBuilder, type PlainOp } from "./module-writer.js";
 import { compileModule, instantiateCompiled, simdSupported } from "./runtime.js";
-import type { WorkerPool } from "./threads.js";
+import { runChunks, type WorkerPool } from "./threads.js";
 
 /**
  * Groups with fewer elements stay in JS. Measured per call (LeNet-like select/compare groups, float32):
@@ -551,10 +551,7 @@ function build(group: FusedGroup, context: KernelContext, slot: (v: Var) => numb
     const id = pool!.register(compiled, memory.wasm!, counterIndex, chunks);
     if (id === null) return { whole, threaded: null }; // the workers did not answer: this thread alone
     const threaded = (): void => {
-      Atomics.store(counter, counterIndex, 0);
-      const join = pool!.start(id);
-      for (let c: number; (c = Atomics.add(counter, counterIndex, 1)) < chunks; ) rows(c, 0);
-      join();
+      runChunks(pool!, id, counter, counterIndex, chunks, rows);
       wasmFusedCalls.threaded++;
     };
     return { whole, threaded };

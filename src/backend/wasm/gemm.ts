@@ -28,7 +28,7 @@ import type { FunctionBuilder, Local, MemoryArgument } from "./module-writer.js"
 import { ModuleBuilder } from "./module-writer.js";
 import { advance, copyRun, repeat } from "./move-support.js";
 import { compileModule, instantiateCompiled } from "./runtime.js";
-import type { WorkerPool } from "./threads.js";
+import { CHUNKS_FAILED, runChunks, type WorkerPool } from "./threads.js";
 
 export type GemmDType = "float32" | "float64";
 
@@ -507,8 +507,14 @@ export function emitGemmModule(
         fn.return();
       }
       fn.end();
-      // Every group is taken before any m block: wait for the ones other threads are still packing.
+      // Every group is taken before any m block: wait for the ones other threads are still packing
+      // (unless a thread failed: threads.ts sets the chunk counter to CHUNKS_FAILED).
       fn.loop();
+      fn.i32Const(control)
+        .memory("i32AtomicLoad", { offset: CONTROL.counter * 4 })
+        .i32Const(CHUNKS_FAILED)
+        .op("i32GeU");
+      fn.if().return().end();
       fn.i32Const(control)
         .memory("i32AtomicLoad", { offset: CONTROL.packDone * 4 })
         .i32Const(layout.packChunks)
@@ -797,10 +803,7 @@ export function wasmGemm(
     if (id !== null) {
       return (a, b, c) => {
         prepare(a, b, c, packed);
-        Atomics.store(counter, counterIndex, 0);
-        const join = pool!.start(id);
-        for (let chunk: number; (chunk = Atomics.add(counter, counterIndex, 1)) < chunks; ) rows(chunk, 0);
-        join();
+        runChunks(pool!, id, counter, counterIndex, chunks, rows);
       };
     }
     // The workers did not answer: the same module on this thread alone.

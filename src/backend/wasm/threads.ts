@@ -6,7 +6,8 @@
  * Commands go through a small shared control array, one (command, argument) pair per worker; modules and
  * memories are posted on a MessagePort the worker reads synchronously (receiveMessageOnPort), so the
  * worker never needs its event loop. A worker that has not picked up a run by the time the main thread
- * ran out of chunks is cancelled (compare-and-swap), so a busy core never delays a kernel.
+ * ran out of chunks is cancelled (compare-and-swap), so a busy core never delays a kernel. A worker
+ * whose chunk fails stops the kernel's chunks and posts the error back, and the caller throws it.
  */
 import type { WasmCompiledModule, WasmMemory } from "./runtime.js";
 
@@ -23,11 +24,20 @@ const REGISTER = 3;
 const WORKER_POLL_MS = 2;
 const JOIN_POLL_MS = 1;
 
+/**
+ * A kernel's chunk counter is set to this when a worker fails (a trap): no thread takes another chunk,
+ * and kernels whose chunks wait for other chunks (GEMM's packing) stop waiting. The caller then throws.
+ */
+export const CHUNKS_FAILED = 0x40000000;
+
+/** Per worker slot in the control array: the command, its argument, and whether its last run failed. */
+const SLOT_WORDS = 3;
+
 /** Runs in each worker (CommonJS, eval). `workerData`: { control, slot, port }. */
 const WORKER_SOURCE = `
 const { workerData, receiveMessageOnPort } = require("node:worker_threads");
 const { control, slot, port } = workerData;
-const COMMAND = 2 * slot, ARGUMENT = 2 * slot + 1;
+const COMMAND = ${SLOT_WORDS} * slot, ARGUMENT = COMMAND + 1, FAILED = COMMAND + 2;
 const kernels = new Map();
 for (;;) {
   const pollUntil = performance.now() + ${WORKER_POLL_MS};
@@ -55,7 +65,11 @@ for (;;) {
       if (kernel) {
         for (let c; (c = Atomics.add(kernel.counter, kernel.counterIndex, 1)) < kernel.chunks; ) kernel.rows(c, slot + 1);
       }
-    } catch {}
+    } catch (e) {
+      if (kernel) Atomics.store(kernel.counter, kernel.counterIndex, ${CHUNKS_FAILED});
+      port.postMessage(String((e && e.message) || e));
+      Atomics.store(control, FAILED, 1);
+    }
   } else continue;
   Atomics.store(control, COMMAND, ${IDLE});
   Atomics.notify(control, COMMAND);
@@ -69,6 +83,7 @@ interface WorkerThreadsModule {
     options: { eval: true; workerData: unknown; transferList: unknown[] },
   ) => { unref(): void };
   MessageChannel: new () => { port1: MessagePortLike; port2: unknown };
+  receiveMessageOnPort(port: MessagePortLike): { message: unknown } | undefined;
 }
 
 interface MessagePortLike {
@@ -120,7 +135,8 @@ export function availableCores(): number {
 export function createWorkerPool(workers: number): WorkerPool | null {
   const threads = nodeWorkerThreads();
   if (!threads || workers < 1 || !threadsSupported()) return null;
-  const control = new Int32Array(new SharedArrayBuffer(8 * workers));
+  const control = new Int32Array(new SharedArrayBuffer(4 * SLOT_WORDS * workers));
+  const commandAt = (slot: number): number => SLOT_WORDS * slot;
   const ports: MessagePortLike[] = [];
   for (let slot = 0; slot < workers; slot++) {
     const { port1, port2 } = new threads.MessageChannel();
@@ -136,15 +152,21 @@ export function createWorkerPool(workers: number): WorkerPool | null {
   let nextId = 0;
   const waitIdle = (slot: number, timeoutMs: number, pollMs = 0): boolean => {
     const pollUntil = performance.now() + pollMs;
-    while (Atomics.load(control, 2 * slot) !== IDLE && performance.now() < pollUntil);
+    while (Atomics.load(control, commandAt(slot)) !== IDLE && performance.now() < pollUntil);
     const deadline = performance.now() + timeoutMs;
     for (;;) {
-      const command = Atomics.load(control, 2 * slot);
+      const command = Atomics.load(control, commandAt(slot));
       if (command === IDLE) return true;
       const left = deadline - performance.now();
       if (left <= 0) return false;
-      Atomics.wait(control, 2 * slot, command, left);
+      Atomics.wait(control, commandAt(slot), command, left);
     }
+  };
+  /** The error of a worker whose last run failed (once), or null. */
+  const failureOf = (slot: number): string | null => {
+    if (Atomics.exchange(control, commandAt(slot) + 2, 0) !== 1) return null;
+    const message = threads.receiveMessageOnPort(ports[slot]!)?.message;
+    return typeof message === "string" ? message : "unknown error";
   };
   return {
     workers,
@@ -152,8 +174,8 @@ export function createWorkerPool(workers: number): WorkerPool | null {
       const id = nextId++;
       for (let slot = 0; slot < workers; slot++) {
         ports[slot]!.postMessage({ id, module, memory, counterIndex, chunks });
-        Atomics.store(control, 2 * slot, REGISTER);
-        Atomics.notify(control, 2 * slot);
+        Atomics.store(control, commandAt(slot), REGISTER);
+        Atomics.notify(control, commandAt(slot));
       }
       // A worker still starting up answers once it runs; give up (and let the kernel run alone) if none does.
       for (let slot = 0; slot < workers; slot++) if (!waitIdle(slot, REGISTER_TIMEOUT_MS)) return null;
@@ -161,17 +183,50 @@ export function createWorkerPool(workers: number): WorkerPool | null {
     },
     start(id) {
       for (let slot = 0; slot < workers; slot++) {
-        Atomics.store(control, 2 * slot + 1, id);
-        Atomics.store(control, 2 * slot, RUN);
-        Atomics.notify(control, 2 * slot);
+        Atomics.store(control, commandAt(slot) + 1, id);
+        Atomics.store(control, commandAt(slot), RUN);
+        Atomics.notify(control, commandAt(slot));
       }
       return () => {
+        const failures: string[] = [];
         for (let slot = 0; slot < workers; slot++) {
           // Not picked up yet: cancel. Picked up: wait for it to finish its chunk.
-          if (Atomics.compareExchange(control, 2 * slot, RUN, IDLE) !== RUN)
+          if (Atomics.compareExchange(control, commandAt(slot), RUN, IDLE) !== RUN)
             waitIdle(slot, Number.POSITIVE_INFINITY, JOIN_POLL_MS);
+          const failure = failureOf(slot);
+          if (failure !== null) failures.push(`worker thread ${slot + 1}: ${failure}`);
         }
+        if (failures.length > 0) throw new Error(`a kernel failed on ${failures.join("; ")}`);
       };
     },
   };
+}
+
+/**
+ * Runs chunks [0, chunks) of the kernel registered as `id`: the calling thread (thread 0) and the pool's
+ * workers take them from the i32 at `counterIndex` of `counter` in turn. An error on any thread stops
+ * the chunks, waits for the workers, and is thrown.
+ */
+export function runChunks(
+  pool: WorkerPool,
+  id: number,
+  counter: Int32Array,
+  counterIndex: number,
+  chunks: number,
+  rows: (chunk: number, thread: number) => void,
+): void {
+  Atomics.store(counter, counterIndex, 0);
+  const join = pool.start(id);
+  try {
+    for (let chunk: number; (chunk = Atomics.add(counter, counterIndex, 1)) < chunks; ) rows(chunk, 0);
+  } catch (e) {
+    Atomics.store(counter, counterIndex, CHUNKS_FAILED);
+    try {
+      join();
+    } catch {
+      // The calling thread's own error is the one to report.
+    }
+    throw e;
+  }
+  join();
 }
