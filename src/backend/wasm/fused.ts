@@ -378,7 +378,7 @@ function build(group: FusedGroup, context: KernelContext, slot: (v: Var) => numb
   dims = merged.length ? merged : [{ n: 1, s: streams.map(() => 0) }];
   const pool = threadPoolFor(group, context, sizeOf(shape));
   if (pool && dims.length === 1) dims = splitForThreads(dims[0]!) ?? dims;
-  const outerChunks = pool && dims.length > 1 ? chunking(dims[0]!.n) : null;
+  const outerChunks = pool && dims.length > 1 ? chunking(dims[0]!.n, pool.workers + 1) : null;
   streams.forEach((st, i) => {
     st.collapsed = dims.map((d) => d.s[i]!);
   });
@@ -635,9 +635,8 @@ function splitForThreads(dim: { n: number; s: number[] }): { n: number; s: numbe
 }
 
 /** The outer loop's iterations in chunks: `per` each, the last one the rest (never empty). */
-function chunking(iterations: number): { per: number; chunks: number } | null {
-  const threads = (workerPool()?.workers ?? 0) + 1;
-  if (iterations < 2 || threads < 2) return null;
+function chunking(iterations: number, threads: number): { per: number; chunks: number } | null {
+  if (iterations < 2) return null;
   const per = Math.ceil(iterations / Math.min(iterations, CHUNKS_PER_THREAD * threads));
   return { per, chunks: Math.ceil(iterations / per) };
 }
