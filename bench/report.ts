@@ -6,6 +6,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { cpus, loadavg, release } from "node:os";
 import { RELAXED_TITLES } from "./peers/protocol.js";
+import { roundRatios } from "./rounds.js";
 import type { Measurement } from "./timing.js";
 import type { TracegradSuiteResult } from "./tracegrad-suite.js";
 import { type BenchMode, BUDGETS, matmulFlops, type Workload } from "./workloads.js";
@@ -32,6 +33,8 @@ export interface PeerColumn {
 
 export interface BenchReport {
   readonly mode: BenchMode;
+  /** Rounds of the whole suite merged into the report (rounds.ts); 1 when absent. */
+  readonly rounds?: number;
   readonly machine: MachineInfo;
   readonly tracegrad: TracegradSuiteResult;
   readonly peers: readonly PeerColumn[];
@@ -117,24 +120,42 @@ function alignedHeader(titles: readonly string[]): string[] {
   return [row(titles), `| --- |${" ---: |".repeat(titles.length - 1)}`];
 }
 
-/** a's time ÷ b's time, or a dash when either is missing. */
-function ratio(a: Measurement | undefined, b: Measurement | undefined): string {
-  if (!a?.ok || !b?.ok) return "–";
-  const x = a.timing.medianMs / b.timing.medianMs;
+function formatRatio(x: number): string {
   return x >= 10 ? x.toFixed(0) : x.toFixed(2);
 }
 
-function methodNotes(mode: BenchMode): string[] {
+/**
+ * a's time ÷ b's time (medians), or a dash when either is missing; with several rounds, followed by the
+ * lowest and highest of the ratios within one round.
+ */
+function ratio(a: Measurement | undefined, b: Measurement | undefined): string {
+  if (!a?.ok || !b?.ok) return "–";
+  const text = formatRatio(a.timing.medianMs / b.timing.medianMs);
+  const perRound = roundRatios(a, b);
+  if (perRound.length < 2) return text;
+  return `${text} (${formatRatio(Math.min(...perRound))}–${formatRatio(Math.max(...perRound))})`;
+}
+
+function methodNotes(mode: BenchMode, rounds: number): string[] {
   const b = BUDGETS[mode];
+  const perRound = rounds > 1 ? " in each round" : "";
   return [
     "## Method",
     "",
     "- The same workloads everywhere (bench/workloads.ts), float32, random inputs. A train step is forward, " +
       "loss, backward and SGD (lr 0.01), with the loss read back; tracegrad's jitted steps donate the " +
       "parameters and the optimizer state.",
-    `- Per runner and workload: up to ${b.warmup} untimed warm-up calls (compilation), then timed calls ` +
-      `until ${b.budgetMs} ms are spent and at least ${b.minIterations} calls are made (at most ` +
-      `${b.maxIterations}; calls slower than ${b.hardCapMs / 1000} s get fewer); the median is shown.`,
+    `- Per runner and workload${perRound}: up to ${b.warmup} untimed warm-up calls (compilation), then timed ` +
+      `calls until ${b.budgetMs} ms are spent and at least ${b.minIterations} calls are made (at most ` +
+      `${b.maxIterations}; calls slower than ${b.hardCapMs / 1000} s get fewer); the median of those calls.`,
+    ...(rounds > 1
+      ? [
+          `- ${rounds} rounds: in each, tracegrad and then every peer measure every workload once. A time ` +
+            `shown is the median of a runner's ${rounds} round medians; a ratio is the ratio of those, with ` +
+            "in parentheses the lowest and highest ratio of two runners within one round. Rounds spread a " +
+            "slow period of the machine over all runners instead of one runner's whole column.",
+        ]
+      : []),
     "- Peers run one after another, each in its own process. torch: eager, intra-op threads set with " +
       "torch.set_num_threads (and the BLAS thread variables), the BLAS picked by LD_LIBRARY_PATH. " +
       "TF.js: eager, NHWC layout, tf.variableGrads + tf.train.sgd. jax-js: every workload under its jit; " +
@@ -177,7 +198,7 @@ export function renderReport(report: BenchReport): string {
     );
   }
   out.push("");
-  out.push(...methodNotes(report.mode));
+  out.push(...methodNotes(report.mode, report.rounds ?? 1));
 
   out.push("## Time per call");
   out.push("");

@@ -9,6 +9,7 @@
  *   npm run bench -- --backend js|wasm          tracegrad's jit kernels (default: the library's choice)
  *   npm run bench -- --only id,id     only these workload ids (see bench/workloads.ts)
  *   npm run bench -- --out FILE       write the report there (also in quick mode)
+ *   npm run bench -- --rounds N       rounds of the whole suite (default 3; 1 in quick mode), see rounds.ts
  *
  * Progress goes to stderr, the report to stdout. Peers that are not installed are reported as such.
  */
@@ -18,28 +19,44 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setBackend } from "../src/index.js";
 import { PEER_NAMES, type PeerName, runPeers } from "./peers/run-peers.js";
-import { type BenchReport, describeMachine, renderReport } from "./report.js";
-import { runTracegradSuite } from "./tracegrad-suite.js";
-import { type BenchMode, BUDGETS, workloadsFor } from "./workloads.js";
+import { type BenchReport, describeMachine, type PeerColumn, renderReport } from "./report.js";
+import { mergePeerColumns, mergeSuites } from "./rounds.js";
+import { runTracegradSuite, type TracegradSuiteResult } from "./tracegrad-suite.js";
+import { type BenchMode, BUDGETS, ROUNDS, workloadsFor } from "./workloads.js";
 
 export interface BenchOptions {
   readonly mode: BenchMode;
   readonly peers: readonly PeerName[];
   readonly only?: readonly string[];
+  /** Rounds of the whole suite (default ROUNDS[mode]). */
+  readonly rounds?: number;
   readonly log?: (line: string) => void;
 }
 
-/** Runs tracegrad's suite, then each requested peer on the same workloads. */
+/** Runs tracegrad's suite, then each requested peer on the same workloads; all of it `rounds` times. */
 export function runBenchmarks(options: BenchOptions): BenchReport {
   const log = options.log ?? (() => {});
   const machine = describeMachine();
-  const tracegrad = runTracegradSuite({ mode: options.mode, log, only: options.only });
+  const rounds = options.rounds ?? ROUNDS[options.mode];
+  if (!Number.isInteger(rounds) || rounds < 1)
+    throw new RangeError(`bench: rounds must be >= 1, got ${rounds}`);
   const workloads = workloadsFor(options.mode).filter((w) => !options.only || options.only.includes(w.id));
-  const peers =
-    options.peers.length === 0
-      ? []
-      : runPeers(options.peers, { mode: options.mode, budget: BUDGETS[options.mode], workloads }, log);
-  return { mode: options.mode, machine, tracegrad, peers, loadAverageAtEnd: loadavg()[0]! };
+  const suites: TracegradSuiteResult[] = [];
+  const peerRounds: PeerColumn[][] = [];
+  for (let round = 1; round <= rounds; round++) {
+    if (rounds > 1) log(`== round ${round} of ${rounds}`);
+    suites.push(runTracegradSuite({ mode: options.mode, log, only: options.only }));
+    const request = { mode: options.mode, budget: BUDGETS[options.mode], workloads };
+    peerRounds.push(options.peers.length === 0 ? [] : runPeers(options.peers, request, log));
+  }
+  return {
+    mode: options.mode,
+    rounds,
+    machine,
+    tracegrad: mergeSuites(suites),
+    peers: mergePeerColumns(peerRounds),
+    loadAverageAtEnd: loadavg()[0]!,
+  };
 }
 
 interface CliOptions extends BenchOptions {
@@ -68,12 +85,15 @@ function parseArgs(argv: readonly string[]): CliOptions {
     if (kind !== "js" && kind !== "wasm") throw new Error("--backend expects js or wasm");
     setBackend(kind);
   }
+  const roundsIndex = argv.indexOf("--rounds");
+  const rounds = roundsIndex >= 0 ? Number(argv[roundsIndex + 1]) : undefined;
   const outIndex = argv.indexOf("--out");
   const defaultOut = mode === "full" ? join(dirname(fileURLToPath(import.meta.url)), "RESULTS.md") : null;
   return {
     mode,
     peers,
     only: listArgument(argv, "only"),
+    rounds,
     out: outIndex >= 0 ? (argv[outIndex + 1] ?? null) : defaultOut,
     log: (line) => process.stderr.write(`${line}\n`),
   };

@@ -10,6 +10,8 @@ export interface Timing {
   readonly medianMs: number;
   readonly minMs: number;
   readonly iterations: number;
+  /** With several rounds (rounds.ts): each round's median, in round order; medianMs is their median. */
+  readonly roundMediansMs?: readonly number[];
 }
 
 /** A runner's outcome for one workload: a timing, or why there is none. */

@@ -15,6 +15,7 @@ import {
   type ConvWorkload,
   LEARNING_RATE,
   type MlpTrainWorkload,
+  type TimingBudget,
   type Workload,
   workloadsFor,
 } from "./workloads.js";
@@ -208,6 +209,8 @@ export interface TracegradSuiteOptions {
   readonly only?: readonly string[];
   /** Time the jitted calls only (eager rows are failed measurements saying so). */
   readonly jitOnly?: boolean;
+  /** Default BUDGETS[mode]. */
+  readonly budget?: TimingBudget;
 }
 
 /** Calls counted for the steady-state allocation figure (after the timed calls warmed everything up). */
@@ -215,7 +218,7 @@ const ALLOCATION_CALLS = 3;
 
 export function runTracegradSuite(options: TracegradSuiteOptions): TracegradSuiteResult {
   const log = options.log ?? (() => {});
-  const budget = BUDGETS[options.mode];
+  const budget = options.budget ?? BUDGETS[options.mode];
   const rows: TracegradRow[] = [];
   const workloads = workloadsFor(options.mode).filter((w) => !options.only || options.only.includes(w.id));
   workloads.forEach((w, index) => {

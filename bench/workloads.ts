@@ -91,10 +91,14 @@ export interface TimingBudget {
   readonly hardCapMs: number;
 }
 
+/** The budget of one round (rounds.ts): a full run measures every pair ROUNDS.full times. */
 export const BUDGETS: Record<BenchMode, TimingBudget> = {
-  full: { warmup: 2, minIterations: 5, maxIterations: 300, budgetMs: 1200, hardCapMs: 4000 },
+  full: { warmup: 2, minIterations: 5, maxIterations: 300, budgetMs: 600, hardCapMs: 4000 },
   quick: { warmup: 1, minIterations: 2, maxIterations: 3, budgetMs: 30, hardCapMs: 2000 },
 };
+
+/** Rounds of the whole suite, every runner in turn in each (rounds.ts). */
+export const ROUNDS: Record<BenchMode, number> = { full: 3, quick: 1 };
 
 export function matmulFlops(w: MatmulWorkload): number {
   return 2 * w.size ** 3;

@@ -18,6 +18,7 @@ async function main(): Promise<void> {
   }
   const suite = runTracegradSuite({
     mode: request.mode,
+    budget: request.budget,
     only: request.workloads.map((w) => w.id),
     jitOnly: true,
     log: (line) => process.stderr.write(`${line}\n`),
