@@ -6,14 +6,8 @@
  * the spread between rounds shows how noisy the run was.
  */
 import type { PeerColumn } from "./report.js";
-import type { Measurement, Timing } from "./timing.js";
+import { type Measurement, median, type Timing } from "./timing.js";
 import type { TracegradRow, TracegradSuiteResult } from "./tracegrad-suite.js";
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 /** One runner's measurements of one workload, a round each: the median round, or the first failure. */
 export function mergeMeasurements(rounds: readonly (Measurement | undefined)[]): Measurement | undefined {
@@ -24,7 +18,7 @@ export function mergeMeasurements(rounds: readonly (Measurement | undefined)[]):
   if (timings.length === 1) return { ok: true, timing: timings[0]! };
   const roundMediansMs = timings.map((t) => t.medianMs);
   const timing: Timing = {
-    medianMs: median(roundMediansMs),
+    medianMs: median([...roundMediansMs].sort((a, b) => a - b)),
     minMs: Math.min(...timings.map((t) => t.minMs)),
     iterations: timings.reduce((sum, t) => sum + t.iterations, 0),
     roundMediansMs,

@@ -19,7 +19,8 @@ export type Measurement =
   | { readonly ok: true; readonly timing: Timing }
   | { readonly ok: false; readonly error: string };
 
-function median(sorted: readonly number[]): number {
+/** The median of values sorted in ascending order. */
+export function median(sorted: readonly number[]): number {
   const mid = sorted.length >> 1;
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
