@@ -86,7 +86,8 @@ describe("wasm pooling equals the JS kernels", () => {
     batch: fc.integer({ min: 1, max: 3 }),
     channels: fc.integer({ min: 1, max: 4 }),
     height: fc.integer({ min: 2, max: 12 }),
-    width: fc.integer({ min: 2, max: 12 }),
+    // Up to 24 columns: float32 rows with column stride 1 or 2 take four windows at a time, then the rest.
+    width: fc.integer({ min: 2, max: 24 }),
     kernel: fc.tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 4 })),
     stride: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
     padding: fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 })),

@@ -4,7 +4,9 @@
  * wins; NaN wins, and the last NaN's index is kept: `v > best || v != v`), the gather at those indices,
  * and its transpose, the scatter-add (accumulated in float64 as the JS kernel does whenever windows
  * overlap; without overlap every cell receives at most one value, so float32 accumulates in place).
- * Windows that lie inside the input are unrolled with constant offsets; border windows loop.
+ * Windows that lie inside the input are unrolled with constant offsets; border windows loop. In float32
+ * with a column stride of 1 or 2, four neighbouring interior windows are computed at once in f32x4 lanes,
+ * with the same comparison per lane.
  */
 import type { TypedArray } from "../../core/dtype.js";
 import type { KernelContext } from "../../core/primitive.js";
@@ -63,9 +65,14 @@ function emitMaxPool(
   const best = fn.local(f.type);
   const v = fn.local(f.type);
   const cond = fn.local("i32");
+  const four = fourWindowLocals(fn);
   const [iLo, iHi] = interior(OH, kh, sh, pt, H);
   const [jLo, jHi] = interior(OW, kw, sw, pl, W);
   const unrolled = kh * kw <= UNROLL_WINDOW && iHi > iLo && jHi > jLo;
+  // Four windows j..j+3 at once: all interior, and (stride 2 loads 8 columns from each even window
+  // column b, the last of them one past the window when kw is odd) no load past the end of the row.
+  const lastFour = sw === 2 ? Math.min(jHi - 4, Math.floor((W - 8 + pl - ((kw - 1) & ~1)) / 2)) : jHi - 4; // the last j that starts four windows
+  const vectorized = dtype === "float32" && unrolled && (sw === 1 || sw === 2) && lastFour >= jLo;
 
   /** Candidate v (in local v) at flat index (in local cand): best, at updated when v > best || v != v. */
   const update = (): void => {
@@ -95,6 +102,15 @@ function emitMaxPool(
     fn.localGet(i).i32Const(sh).i32Mul().i32Const(pt).i32Sub().localSet(h0);
     fn.i32Const(0).localSet(j);
     fn.loop();
+    if (vectorized) {
+      fn.localGet(i).i32Const(iLo).i32GeS();
+      fn.localGet(i).i32Const(iHi).i32LtS().i32And();
+      fn.localGet(j).i32Const(jLo).i32GeS().i32And();
+      fn.localGet(j).i32Const(lastFour).i32LeS().i32And();
+      fn.if();
+      emitFourWindows(fn, g, { x: plane, values, indices, i, j }, outputs, four);
+      fn.else();
+    }
     fn.localGet(j).i32Const(sw).i32Mul().i32Const(pl).i32Sub().localSet(w0);
     if (unrolled) {
       // interior: iLo <= i < iHi and jLo <= j < jHi
@@ -162,12 +178,138 @@ function emitMaxPool(
       fn.localGet(indices).localGet(at).i32Store();
       advance(fn, indices, 4);
     }
+    if (vectorized) fn.end();
     fn.localGet(j).i32Const(1).i32Add().localTee(j).i32Const(OW).i32LtS().brIf(0);
     fn.end();
     fn.localGet(i).i32Const(1).i32Add().localTee(i).i32Const(OH).i32LtS().brIf(0);
     fn.end();
     advance(fn, plane, H * W * f.es);
   });
+}
+
+interface FourWindowLocals {
+  readonly h0: Local;
+  readonly idx0: Local;
+  readonly ptr: Local;
+  /** v128: the windows' maxima, their flat indices, a candidate, its indices, the lanes it wins. */
+  readonly best: Local;
+  readonly at: Local;
+  readonly v: Local;
+  readonly cand: Local;
+  readonly wins: Local;
+  /** v128: the four windows' first indices, and the 8 columns a stride-2 load spans. */
+  readonly first: Local;
+  readonly low: Local;
+  readonly high: Local;
+}
+
+function fourWindowLocals(fn: FunctionBuilder): FourWindowLocals {
+  const i32 = () => fn.local("i32");
+  const v128 = () => fn.local("v128");
+  return {
+    h0: i32(),
+    idx0: i32(),
+    ptr: i32(),
+    best: v128(),
+    at: v128(),
+    v: v128(),
+    cand: v128(),
+    wins: v128(),
+    first: v128(),
+    low: v128(),
+    high: v128(),
+  };
+}
+
+/** v128.const bytes of four little-endian i32 lanes. */
+function i32Lanes(lanes: readonly number[]): Uint8Array {
+  return new Uint8Array(Int32Array.from(lanes).buffer);
+}
+
+/** i8x16.shuffle lanes picking f32 elements (0-3 of the first vector, 4-7 of the second). */
+function f32Shuffle(elements: readonly number[]): number[] {
+  return elements.flatMap((e) => [0, 1, 2, 3].map((b) => e * 4 + b));
+}
+
+/**
+ * In the window loop (float32, interior row i, interior windows j..j+3): the four windows' maxima and
+ * first-maximum indices in f32x4 / i32x4 lanes, stored at `values` / `indices` (advanced by 4
+ * elements), and j advanced by 3 (the loop adds the fourth). Each lane compares as the scalar code does:
+ * a candidate wins when v > best or v is NaN, in the window's row-major order. With column stride 2,
+ * two vector loads of 8 columns give the candidates of columns b (even lanes) and b + 1 (odd lanes).
+ */
+function emitFourWindows(
+  fn: FunctionBuilder,
+  g: PoolGeometry,
+  at: { x: Local; values: Local; indices: Local; i: Local; j: Local },
+  outputs: { values: boolean; indices: boolean },
+  l: FourWindowLocals,
+): void {
+  const { inWidth: W, kernelH: kh, kernelW: kw, strideH: sh, strideW: sw, padTop: pt, padLeft: pl } = g;
+  fn.localGet(at.i).i32Const(sh).i32Mul().i32Const(pt).i32Sub().localSet(l.h0);
+  fn.localGet(l.h0).i32Const(W).i32Mul();
+  fn.localGet(at.j).i32Const(sw).i32Mul().i32Const(pl).i32Sub().i32Add().localSet(l.idx0);
+  fn.localGet(at.x).localGet(l.idx0).i32Const(4).i32Mul().i32Add().localSet(l.ptr);
+  fn.localGet(l.idx0)
+    .op("i32x4Splat")
+    .v128Const(i32Lanes([0, sw, 2 * sw, 3 * sw]))
+    .op("i32x4Add");
+  fn.localSet(l.first);
+  const candidate = (a: number, b: number): void => {
+    const offset = a * W + b;
+    if (a === 0 && b === 0) {
+      fn.localGet(l.v).localSet(l.best);
+      fn.localGet(l.first).localSet(l.at);
+      return;
+    }
+    fn.localGet(l.v).localGet(l.best).op("f32x4Gt");
+    fn.localGet(l.v).localGet(l.v).op("f32x4Ne").op("v128Or").localSet(l.wins);
+    fn.localGet(l.v).localGet(l.best).localGet(l.wins).op("v128Bitselect").localSet(l.best);
+    fn.localGet(l.first)
+      .v128Const(i32Lanes([offset, offset, offset, offset]))
+      .op("i32x4Add");
+    fn.localGet(l.at).localGet(l.wins).op("v128Bitselect").localSet(l.at);
+  };
+  for (let a = 0; a < kh; a++) {
+    if (sw === 1) {
+      for (let b = 0; b < kw; b++) {
+        fn.localGet(l.ptr)
+          .v128Load({ offset: (a * W + b) * 4, align: 0 })
+          .localSet(l.v);
+        candidate(a, b);
+      }
+      continue;
+    }
+    for (let b = 0; b < kw; b += 2) {
+      fn.localGet(l.ptr)
+        .v128Load({ offset: (a * W + b) * 4, align: 0 })
+        .localSet(l.low);
+      fn.localGet(l.ptr)
+        .v128Load({ offset: (a * W + b + 4) * 4, align: 0 })
+        .localSet(l.high);
+      fn.localGet(l.low)
+        .localGet(l.high)
+        .i8x16Shuffle(f32Shuffle([0, 2, 4, 6]))
+        .localSet(l.v);
+      candidate(a, b);
+      if (b + 1 < kw) {
+        fn.localGet(l.low)
+          .localGet(l.high)
+          .i8x16Shuffle(f32Shuffle([1, 3, 5, 7]))
+          .localSet(l.v);
+        candidate(a, b + 1);
+      }
+    }
+  }
+  if (outputs.values) {
+    fn.localGet(at.values).localGet(l.best).v128Store({ offset: 0, align: 0 });
+    advance(fn, at.values, 16);
+  }
+  if (outputs.indices) {
+    fn.localGet(at.indices).localGet(l.at).v128Store({ offset: 0, align: 0 });
+    advance(fn, at.indices, 16);
+  }
+  fn.localGet(at.j).i32Const(3).i32Add().localSet(at.j);
 }
 
 /** gather(t, idx, out) and scatterAdd(ct, idx, out, acc) over `planes` planes of `per` indices. */
