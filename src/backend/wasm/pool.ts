@@ -69,9 +69,10 @@ function emitMaxPool(
   const [iLo, iHi] = interior(OH, kh, sh, pt, H);
   const [jLo, jHi] = interior(OW, kw, sw, pl, W);
   const unrolled = kh * kw <= UNROLL_WINDOW && iHi > iLo && jHi > jLo;
-  // Four windows j..j+3 at once: all interior, and (stride 2 loads 8 columns from each even window
-  // column b, the last of them one past the window when kw is odd) no load past the end of the row.
-  const lastFour = sw === 2 ? Math.min(jHi - 4, Math.floor((W - 8 + pl - ((kw - 1) & ~1)) / 2)) : jHi - 4; // the last j that starts four windows
+  // The last j that starts four windows j..j+3 at once: all interior, and (stride 2 loads 8 columns
+  // from each even window column b, the last of them one past the window when kw is odd) no load past
+  // the end of the row.
+  const lastFour = sw === 2 ? Math.min(jHi - 4, Math.floor((W - 8 + pl - ((kw - 1) & ~1)) / 2)) : jHi - 4;
   const vectorized = dtype === "float32" && unrolled && (sw === 1 || sw === 2) && lastFour >= jLo;
 
   /** Candidate v (in local v) at flat index (in local cand): best, at updated when v > best || v != v. */
@@ -191,11 +192,10 @@ interface FourWindowLocals {
   readonly h0: Local;
   readonly idx0: Local;
   readonly ptr: Local;
-  /** v128: the windows' maxima, their flat indices, a candidate, its indices, the lanes it wins. */
+  /** v128: the windows' maxima, their flat indices, a candidate, the lanes it wins. */
   readonly best: Local;
   readonly at: Local;
   readonly v: Local;
-  readonly cand: Local;
   readonly wins: Local;
   /** v128: the four windows' first indices, and the 8 columns a stride-2 load spans. */
   readonly first: Local;
@@ -213,7 +213,6 @@ function fourWindowLocals(fn: FunctionBuilder): FourWindowLocals {
     best: v128(),
     at: v128(),
     v: v128(),
-    cand: v128(),
     wins: v128(),
     first: v128(),
     low: v128(),
