@@ -85,6 +85,13 @@ function emitMaxPool(
     fn.localGet(v).localGet(best).localGet(cond).op("select").localSet(best);
     fn.localGet(cand).localGet(at).localGet(cond).op("select").localSet(at);
   };
+  /** Pushes whether iLo <= i < iHi and jLo <= j < jEnd (an interior row, and j in the interior columns). */
+  const interiorWindows = (jEnd: number): void => {
+    fn.localGet(i).i32Const(iLo).i32GeS();
+    fn.localGet(i).i32Const(iHi).i32LtS().i32And();
+    fn.localGet(j).i32Const(jLo).i32GeS().i32And();
+    fn.localGet(j).i32Const(jEnd).i32LtS().i32And();
+  };
   const clamp = (target: Local, from: Local, add: number, bound: number, upper: boolean): void => {
     // upper: min(from + add, bound); else max(from, 0)
     if (upper) {
@@ -104,21 +111,14 @@ function emitMaxPool(
     fn.i32Const(0).localSet(j);
     fn.loop();
     if (vectorized) {
-      fn.localGet(i).i32Const(iLo).i32GeS();
-      fn.localGet(i).i32Const(iHi).i32LtS().i32And();
-      fn.localGet(j).i32Const(jLo).i32GeS().i32And();
-      fn.localGet(j).i32Const(lastFour).i32LeS().i32And();
+      interiorWindows(lastFour + 1);
       fn.if();
-      emitFourWindows(fn, g, { x: plane, values, indices, i, j }, outputs, four);
+      emitFourWindows(fn, g, { x: plane, values, indices, j, h0, idx0, ptr }, outputs, four);
       fn.else();
     }
     fn.localGet(j).i32Const(sw).i32Mul().i32Const(pl).i32Sub().localSet(w0);
     if (unrolled) {
-      // interior: iLo <= i < iHi and jLo <= j < jHi
-      fn.localGet(i).i32Const(iLo).i32GeS();
-      fn.localGet(i).i32Const(iHi).i32LtS().i32And();
-      fn.localGet(j).i32Const(jLo).i32GeS().i32And();
-      fn.localGet(j).i32Const(jHi).i32LtS().i32And();
+      interiorWindows(jHi);
       fn.if();
       fn.localGet(h0).i32Const(W).i32Mul().localGet(w0).i32Add().localSet(idx0);
       fn.localGet(plane).localGet(idx0).i32Const(f.es).i32Mul().i32Add().localSet(ptr);
@@ -189,9 +189,6 @@ function emitMaxPool(
 }
 
 interface FourWindowLocals {
-  readonly h0: Local;
-  readonly idx0: Local;
-  readonly ptr: Local;
   /** v128: the windows' maxima, their flat indices, a candidate, the lanes it wins. */
   readonly best: Local;
   readonly at: Local;
@@ -204,12 +201,8 @@ interface FourWindowLocals {
 }
 
 function fourWindowLocals(fn: FunctionBuilder): FourWindowLocals {
-  const i32 = () => fn.local("i32");
   const v128 = () => fn.local("v128");
   return {
-    h0: i32(),
-    idx0: i32(),
-    ptr: i32(),
     best: v128(),
     at: v128(),
     v: v128(),
@@ -231,7 +224,7 @@ function f32Shuffle(elements: readonly number[]): number[] {
 }
 
 /**
- * In the window loop (float32, interior row i, interior windows j..j+3): the four windows' maxima and
+ * In the window loop (float32, an interior row, interior windows j..j+3): the four windows' maxima and
  * first-maximum indices in f32x4 / i32x4 lanes, stored at `values` / `indices` (advanced by 4
  * elements), and j advanced by 3 (the loop adds the fourth). Each lane compares as the scalar code does:
  * a candidate wins when v > best or v is NaN, in the window's row-major order. With column stride 2,
@@ -240,16 +233,16 @@ function f32Shuffle(elements: readonly number[]): number[] {
 function emitFourWindows(
   fn: FunctionBuilder,
   g: PoolGeometry,
-  at: { x: Local; values: Local; indices: Local; i: Local; j: Local },
+  at: { x: Local; values: Local; indices: Local; j: Local; h0: Local; idx0: Local; ptr: Local },
   outputs: { values: boolean; indices: boolean },
   l: FourWindowLocals,
 ): void {
-  const { inWidth: W, kernelH: kh, kernelW: kw, strideH: sh, strideW: sw, padTop: pt, padLeft: pl } = g;
-  fn.localGet(at.i).i32Const(sh).i32Mul().i32Const(pt).i32Sub().localSet(l.h0);
-  fn.localGet(l.h0).i32Const(W).i32Mul();
-  fn.localGet(at.j).i32Const(sw).i32Mul().i32Const(pl).i32Sub().i32Add().localSet(l.idx0);
-  fn.localGet(at.x).localGet(l.idx0).i32Const(4).i32Mul().i32Add().localSet(l.ptr);
-  fn.localGet(l.idx0)
+  const { inWidth: W, kernelH: kh, kernelW: kw, strideW: sw, padLeft: pl } = g;
+  // The first window's flat index and address (h0, the row's first input row, is set by the row loop).
+  fn.localGet(at.h0).i32Const(W).i32Mul();
+  fn.localGet(at.j).i32Const(sw).i32Mul().i32Const(pl).i32Sub().i32Add().localSet(at.idx0);
+  fn.localGet(at.x).localGet(at.idx0).i32Const(4).i32Mul().i32Add().localSet(at.ptr);
+  fn.localGet(at.idx0)
     .op("i32x4Splat")
     .v128Const(i32Lanes([0, sw, 2 * sw, 3 * sw]))
     .op("i32x4Add");
@@ -272,7 +265,7 @@ function emitFourWindows(
   for (let a = 0; a < kh; a++) {
     if (sw === 1) {
       for (let b = 0; b < kw; b++) {
-        fn.localGet(l.ptr)
+        fn.localGet(at.ptr)
           .v128Load({ offset: (a * W + b) * 4, align: 0 })
           .localSet(l.v);
         candidate(a, b);
@@ -280,10 +273,10 @@ function emitFourWindows(
       continue;
     }
     for (let b = 0; b < kw; b += 2) {
-      fn.localGet(l.ptr)
+      fn.localGet(at.ptr)
         .v128Load({ offset: (a * W + b) * 4, align: 0 })
         .localSet(l.low);
-      fn.localGet(l.ptr)
+      fn.localGet(at.ptr)
         .v128Load({ offset: (a * W + b + 4) * 4, align: 0 })
         .localSet(l.high);
       fn.localGet(l.low)
