@@ -504,6 +504,28 @@ const entries: LawEntry[] = [
   },
   {
     kind: "differentiable",
+    primitive: "mod",
+    secondOrder: true,
+    note: "x / y keeps 0.1 from the integers (the jumps)",
+    cases: cases(SHAPES, (shape) => ({
+      fn: np.mod,
+      inputs: fc
+        .tuple(
+          float(shape, { min: -3, max: 3, avoid: [-3, -2, -1, 0, 1, 2, 3], margin: 0.1 }),
+          float(shape, { avoid: [0], margin: 0.5 }),
+        )
+        .map(([q, y]) => [np.multiply(q, y), y]),
+    })),
+  },
+  nonDifferentiable(
+    "floor_divide",
+    cases(SHAPES, (shape) => ({
+      fn: np.floorDivide,
+      inputs: arrays(float(shape), float(shape, { avoid: [0], margin: 0.5 })),
+    })),
+  ),
+  {
+    kind: "differentiable",
     primitive: "select",
     secondOrder: true,
     linearIn: [[1, 2]],

@@ -49,6 +49,65 @@ export function weakScalarDType(dtype: DType, value: number | boolean): DType {
   return "float32";
 }
 
+/**
+ * What each op does when its operands (after promotion) are bool: JAX's rules, in one table that the ops
+ * consult. `bool`: the op stays in bool as its logical counterpart (add is OR, multiply and matmul are
+ * AND then OR, maximum is OR, minimum is AND, abs is the identity); `int32`/`float32`: the operands are
+ * converted first; `error`: refused, as numpy and JAX refuse them. Functions not listed that compute
+ * floats (exp, sqrt, ...) convert bool to float32; comparisons and logical ops take bool as it is.
+ */
+export const BOOL_OPERANDS = {
+  add: "bool",
+  subtract: "error",
+  multiply: "bool",
+  divide: "float32",
+  floorDivide: "int32",
+  mod: "int32",
+  rem: "int32",
+  power: "int32",
+  maximum: "bool",
+  minimum: "bool",
+  clip: "bool",
+  atan2: "float32",
+  negative: "error",
+  sign: "error",
+  abs: "bool",
+  square: "int32",
+  matmul: "bool",
+  dot: "bool",
+  outer: "bool",
+  einsum: "bool",
+  tensordot: "bool",
+  sum: "int32",
+  prod: "int32",
+  cumsum: "int32",
+  mean: "float32",
+} as const satisfies Record<string, "bool" | "int32" | "float32" | "error">;
+
+/** An op named in `BOOL_OPERANDS`. */
+export type BoolOperandsOp = keyof typeof BOOL_OPERANDS;
+
+/** What to use instead where an op refuses bool operands. */
+const BOOL_ADVICE: Partial<Record<BoolOperandsOp, string>> = {
+  subtract: "use logicalXor, or astype('int32') first",
+  negative: "use logicalNot, or astype('int32') first",
+  sign: "use astype('int32') first",
+};
+
+/**
+ * The dtype `op` computes in when its operands are `dtype` (after promotion): `dtype` itself unless it is
+ * bool, then the `BOOL_OPERANDS` rule. Throws a TypeError naming the op where the rule is `error`.
+ */
+export function operandDTypeFor(op: BoolOperandsOp, dtype: DType): DType {
+  if (dtype !== "bool") return dtype;
+  const rule = BOOL_OPERANDS[op];
+  if (rule === "error")
+    throw new TypeError(
+      `${op}: bool operands are not supported (numpy and JAX refuse them too); ${BOOL_ADVICE[op] ?? "convert them first"}`,
+    );
+  return rule;
+}
+
 /** The dtype of a number with nothing to take its type from. */
 export function defaultDTypeOf(value: number | boolean): DType {
   if (typeof value === "boolean") return "bool";

@@ -70,9 +70,9 @@ export interface ArrayMethods {
   /** Product over `axis` (all axes by default; `np.prod`). */
   prod(options?: ReduceOptions): NdArray;
   /** Index of the first maximum along `axis`, int32 (of the flattened array by default; `np.argmax`). */
-  argmax(options?: { axis?: number; keepdims?: boolean }): NdArray;
+  argmax(options?: { axis?: number | null; keepdims?: boolean }): NdArray;
   /** Index of the first minimum along `axis`, int32 (of the flattened array by default; `np.argmin`). */
-  argmin(options?: { axis?: number; keepdims?: boolean }): NdArray;
+  argmin(options?: { axis?: number | null; keepdims?: boolean }): NdArray;
   /** The same values in a new shape; one dimension may be -1 (`np.reshape`). */
   reshape(shape: readonly number[]): NdArray;
   /** Permutes the axes; without `axes`, reverses them (`np.transpose`). */

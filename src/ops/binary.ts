@@ -4,7 +4,14 @@
  * JS numbers (`x_f32 * 2` stays float32).
  */
 import type { NdArray } from "../core/array.js";
-import { type DType, isFloat, promoteTypes, weakScalarDType } from "../core/dtype.js";
+import {
+  type BoolOperandsOp,
+  type DType,
+  isFloat,
+  operandDTypeFor,
+  promoteTypes,
+  weakScalarDType,
+} from "../core/dtype.js";
 import type { ArrayLike } from "../core/methods-types.js";
 import { type Primitive, UndefinedPrimal } from "../core/primitive.js";
 import { broadcastShapes } from "../core/shape.js";
@@ -85,10 +92,11 @@ export const divPrim: ElementwisePrimitive = elementwisePrimitive({
 export const powPrim: ElementwisePrimitive = elementwisePrimitive({
   name: "pow",
   arity: 2,
-  accepts: FLOATS,
-  expr: ([a, b]) => `Math.pow(${a}, ${b})`,
+  accepts: NUMERIC,
+  expr: ([a, b], d) => (d === "int32" ? `lib.intPow(${a}, ${b})` : `Math.pow(${a}, ${b})`),
   jvp([x, y], [tx, ty]) {
     const out = powPrim.bind1([x!, y!], P);
+    if (!isFloat(out.dtype)) return { primalsOut: [out], tangentsOut: [] };
     // d/dx = y * x^(y-1) (written so that x = 0 with y >= 1 stays finite); d/dy = out * log(x), 0 at x = 0.
     const dx = mulPrim.bind1([y!, powPrim.bind1([x!, subPrim.bind1([y!, onesLike(y!)], P)], P)], P);
     const isZero = equalPrim.bind1([x!, zerosLike(x!)], P);
@@ -108,11 +116,18 @@ export interface PowScalarParams {
 export const powScalarPrim: ElementwisePrimitive<PowScalarParams> = elementwisePrimitive<PowScalarParams>({
   name: "pow_scalar",
   arity: 1,
-  accepts: FLOATS,
-  expr: ([a], _d, _i, { exponent }) =>
-    exponent === 2 ? `${a} * ${a}` : exponent === 1 ? a! : `Math.pow(${a}, ${JSON.stringify(exponent)})`,
+  accepts: NUMERIC,
+  expr: ([a], d, _i, { exponent }) =>
+    d === "int32"
+      ? `lib.intPow(${a}, ${JSON.stringify(exponent)})`
+      : exponent === 2
+        ? `${a} * ${a}`
+        : exponent === 1
+          ? a!
+          : `Math.pow(${a}, ${JSON.stringify(exponent)})`,
   jvp([x], [t], p) {
     const out = powScalarPrim.bind1([x!], p);
+    if (!isFloat(out.dtype)) return { primalsOut: [out], tangentsOut: [] };
     const c = p.exponent;
     const d =
       c === 0
@@ -181,6 +196,36 @@ export const remPrim: ElementwisePrimitive = elementwisePrimitive({
       P,
     );
     return { primalsOut: [out], tangentsOut: [subPrim.bind1([tx!, mulPrim.bind1([ty!, trunc], P)], P)] };
+  },
+});
+
+/** The numpy kernel of a float or int32 `//` or `%` (kernelLib: npy_divmod, rounding per dtype). */
+const divmodExpr =
+  (fn: "floorDivide" | "mod") =>
+  ([a, b]: readonly string[], d: DType): string =>
+    `lib.${fn}${d === "int32" ? "Int" : d === "float32" ? "32" : "64"}(${a}, ${b})`;
+
+/** numpy's `//` (Python's floor division: `4 // 0.4` is 9). Piecewise constant: zero derivative. */
+export const floorDividePrim: ElementwisePrimitive = elementwisePrimitive({
+  name: "floor_divide",
+  arity: 2,
+  accepts: NUMERIC,
+  expr: divmodExpr("floorDivide"),
+  jvp: ([x, y]) => ({ primalsOut: [floorDividePrim.bind1([x!, y!], P)], tangentsOut: [] }),
+});
+
+/** numpy's `%`: the remainder with the sign of the divisor, `x - y * (x // y)` as npy_divmod computes it. */
+export const modPrim: ElementwisePrimitive = elementwisePrimitive({
+  name: "mod",
+  arity: 2,
+  accepts: NUMERIC,
+  expr: divmodExpr("mod"),
+  jvp([x, y], [tx, ty]) {
+    const out = modPrim.bind1([x!, y!], P);
+    if (!isFloat(out.dtype)) return { primalsOut: [out], tangentsOut: [] };
+    // d/dx = 1, d/dy = -(x // y)
+    const q = floorDividePrim.bind1([x!, y!], P);
+    return { primalsOut: [out], tangentsOut: [subPrim.bind1([tx!, mulPrim.bind1([ty!, q], P)], P)] };
   },
 });
 
@@ -285,59 +330,81 @@ export function promoteOperands(_op: string, xs: readonly ArrayLike[], minimum?:
   });
 }
 
+/** The logical primitive that an arithmetic op is on bool operands (`BOOL_OPERANDS` rule `bool`). */
+const BOOL_PRIMS: Partial<Record<BoolOperandsOp, Primitive<Params>>> = {
+  add: orPrim,
+  multiply: andPrim,
+  maximum: orPrim,
+  minimum: andPrim,
+};
+
 function binary(
   prim: Primitive<Params>,
   op: string,
   x: ArrayLike,
   y: ArrayLike,
-  minimum?: "float" | "numeric" | "bool",
+  minimum?: "float" | "bool",
 ): NdArray {
   let [a, b] = promoteOperands(op, [x, y], minimum === "float" ? "float" : undefined) as [NdArray, NdArray];
-  if (minimum === "numeric" && a.dtype === "bool") [a, b] = [astype(a, "int32"), astype(b, "int32")];
   if (minimum === "bool" && a.dtype !== "bool") [a, b] = [astype(a, "bool"), astype(b, "bool")];
   const shape = broadcastShapes(op, a.shape, b.shape);
   return prim.bind1([broadcastTo(a, shape), broadcastTo(b, shape)], P);
 }
 
-/** x + y, elementwise with numpy broadcasting and dtype promotion (bool operands add as int32). */
-export const add = (x: ArrayLike, y: ArrayLike): NdArray => binary(addPrim, "add", x, y, "numeric");
-/** x - y, elementwise with numpy broadcasting and dtype promotion. */
-export const subtract = (x: ArrayLike, y: ArrayLike): NdArray => binary(subPrim, "subtract", x, y, "numeric");
-/** x * y, elementwise with numpy broadcasting and dtype promotion. */
-export const multiply = (x: ArrayLike, y: ArrayLike): NdArray => binary(mulPrim, "multiply", x, y, "numeric");
+/** An arithmetic op: bool operands follow its `BOOL_OPERANDS` rule (a logical op, a conversion or an error). */
+function arithmetic(prim: Primitive<Params>, op: BoolOperandsOp, x: ArrayLike, y: ArrayLike): NdArray {
+  let [a, b] = promoteOperands(op, [x, y]) as [NdArray, NdArray];
+  const dtype = operandDTypeFor(op, a.dtype);
+  const shape = broadcastShapes(op, a.shape, b.shape);
+  if (dtype === "bool") return BOOL_PRIMS[op]!.bind1([broadcastTo(a, shape), broadcastTo(b, shape)], P);
+  [a, b] = [astype(a, dtype), astype(b, dtype)];
+  return prim.bind1([broadcastTo(a, shape), broadcastTo(b, shape)], P);
+}
+
+/** x + y, elementwise with numpy broadcasting and dtype promotion (bool + bool is OR, as JAX). */
+export const add = (x: ArrayLike, y: ArrayLike): NdArray => arithmetic(addPrim, "add", x, y);
+/** x - y, elementwise with numpy broadcasting and dtype promotion (bool - bool throws, as numpy and JAX). */
+export const subtract = (x: ArrayLike, y: ArrayLike): NdArray => arithmetic(subPrim, "subtract", x, y);
+/** x * y, elementwise with numpy broadcasting and dtype promotion (bool * bool is AND, as JAX). */
+export const multiply = (x: ArrayLike, y: ArrayLike): NdArray => arithmetic(mulPrim, "multiply", x, y);
 /** True division: integer operands give float32. */
 export const divide = (x: ArrayLike, y: ArrayLike): NdArray => binary(divPrim, "divide", x, y, "float");
-/** floor(x / y), as numpy's `//`: integer operands give an integer result. */
-export const floorDivide = (x: ArrayLike, y: ArrayLike): NdArray => {
-  const q = divide(x, y);
-  const f = floorPrim.bind1([q], P);
-  const [a] = promoteOperands("floorDivide", [x, y]);
-  return isFloat(a!.dtype) ? f : astype(f, a!.dtype);
-};
+/**
+ * numpy's `//` (Python's floor division, npy_divmod): `4 // 0.4` is 9 and `3 // -Infinity` is -1, so that
+ * `floorDivide(x, y) * y + mod(x, y)` is x. Integer operands give an integer result, 0 for a zero divisor
+ * (as numpy); bool operands give int32 (as JAX).
+ */
+export const floorDivide = (x: ArrayLike, y: ArrayLike): NdArray =>
+  arithmetic(floorDividePrim, "floorDivide", x, y);
 /** The elementwise maximum with numpy broadcasting; NaN propagates (numpy maximum). On ties the gradient is split evenly. */
-export const maximum = (x: ArrayLike, y: ArrayLike): NdArray => binary(maxPrim, "maximum", x, y, "numeric");
+export const maximum = (x: ArrayLike, y: ArrayLike): NdArray => arithmetic(maxPrim, "maximum", x, y);
 /** The elementwise minimum with numpy broadcasting; NaN propagates (numpy minimum). On ties the gradient is split evenly. */
-export const minimum = (x: ArrayLike, y: ArrayLike): NdArray => binary(minPrim, "minimum", x, y, "numeric");
+export const minimum = (x: ArrayLike, y: ArrayLike): NdArray => arithmetic(minPrim, "minimum", x, y);
 /** The arctangent of x / y in radians, the quadrant from both signs (numpy arctan2, `Math.atan2`). */
 export const atan2 = (x: ArrayLike, y: ArrayLike): NdArray => binary(atan2Prim, "atan2", x, y, "float");
-/** C-style remainder (sign of the dividend). */
-export const rem = (x: ArrayLike, y: ArrayLike): NdArray => binary(remPrim, "rem", x, y, "numeric");
-/** numpy mod: the remainder has the sign of the divisor. */
-export const mod = (x: ArrayLike, y: ArrayLike): NdArray => {
-  const [a, b] = promoteOperands("mod", [x, y]) as [NdArray, NdArray];
-  const r = rem(a, b);
-  const zero = asArray(0, r.dtype);
-  const fix = logicalAnd(notEqual(r, zero), notEqual(less(r, zero), less(b, zero)));
-  return where(fix, add(r, b), r);
-};
+/** C-style remainder (sign of the dividend); an integer zero divisor gives 0. */
+export const rem = (x: ArrayLike, y: ArrayLike): NdArray => arithmetic(remPrim, "rem", x, y);
+/**
+ * numpy mod (`%`): the remainder has the sign of the divisor, consistent with `floorDivide`
+ * (npy_divmod). An integer zero divisor gives 0, as numpy.
+ */
+export const mod = (x: ArrayLike, y: ArrayLike): NdArray => arithmetic(modPrim, "mod", x, y);
 
-/** x ** y. A JS number exponent becomes a parameter (pow_scalar), so d/dx has no log(x) term. */
+/**
+ * x ** y. Integers stay integers (int32 wraparound, as numpy and JAX); an integer array raised to a
+ * negative integer array gives ±1 for a base of ±1, else 0, and to a negative JS number throws. A JS
+ * number exponent becomes a parameter (pow_scalar), so d/dx has no log(x) term.
+ */
 export function power(x: ArrayLike, y: ArrayLike): NdArray {
   if (typeof y === "number" && typeof x === "object") {
-    const xf = isFloat(x.dtype) ? x : astype(x, "float32");
-    return powScalarPrim.bind1([xf], { exponent: y });
+    const dtype = operandDTypeFor("power", weakScalarDType(x.dtype, y));
+    if (dtype === "int32" && y < 0)
+      throw new TypeError(
+        `power: an integer array (${x.dtype}) to the negative integer power ${y} is not supported (numpy and JAX refuse it too); use a float base`,
+      );
+    return powScalarPrim.bind1([astype(x, dtype)], { exponent: y });
   }
-  return binary(powPrim, "power", x, y, "float");
+  return arithmetic(powPrim, "power", x, y);
 }
 
 /** x == y, elementwise, as a bool array. */
@@ -373,10 +440,19 @@ export function where(cond: ArrayLike, x: ArrayLike, y: ArrayLike): NdArray {
 
 /** Limits values to [lo, hi] (either may be omitted with null). */
 export function clip(x: NdArray, lo: ArrayLike | null, hi: ArrayLike | null): NdArray {
+  // bool stays bool with bool bounds (BOOL_OPERANDS "clip"), through maximum/minimum's rules.
   let out = x;
   if (lo !== null) out = maximum(out, lo);
   if (hi !== null) out = minimum(out, hi);
   return out;
+}
+
+/**
+ * A sum of products computed in int32 for bool operands, back in bool where `op`'s `BOOL_OPERANDS` rule
+ * keeps bool (OR of ANDs: nonzero is true, as numpy's bool matmul).
+ */
+export function asBoolResult(op: BoolOperandsOp, operandDType: DType, out: NdArray): NdArray {
+  return operandDType === "bool" && operandDTypeFor(op, "bool") === "bool" ? notEqual(out, 0) : out;
 }
 
 /** Converts to another dtype (float to int truncates toward zero; nonzero to bool is true). */

@@ -4,7 +4,7 @@
  */
 import type { NdArray } from "../core/array.js";
 import { fmtShape, ShapeError } from "../core/shape.js";
-import { astype, promoteOperands, where } from "./binary.js";
+import { asBoolResult, astype, promoteOperands, where } from "./binary.js";
 import { eye } from "./creation.js";
 import { broadcastTo, reshape, transpose } from "./layout.js";
 import { matmul } from "./linalg.js";
@@ -90,7 +90,7 @@ export function einsum(subscripts: string, ...operands: NdArray[]): NdArray {
     const once = [...counts].filter(([l, n]) => n === 1 && !isEllipsisLabel(l)).map(([l]) => l);
     output = [...allEllipsis, ...once.sort()];
   }
-  return contract(ctx, labelled, output);
+  return asBoolResult("einsum", promoted[0]!.dtype, contract(ctx, labelled, output));
 }
 
 function ellipsisAxisLabel(j: number): string {
@@ -282,7 +282,7 @@ export function tensordot(
   const output = [...labelsA, ...labelsB].filter((l) => !l.startsWith("c"));
   const [pa, pb] = promoteOperands("tensordot", [a, b]) as [NdArray, NdArray];
   const cast = (x: NdArray): NdArray => (x.dtype === "bool" ? astype(x, "int32") : x);
-  return contract(
+  const out = contract(
     ctx,
     [
       { x: cast(pa), labels: labelsA },
@@ -290,6 +290,7 @@ export function tensordot(
     ],
     output,
   );
+  return asBoolResult("tensordot", pa.dtype, out);
 }
 
 function normalize(ctx: Context, axis: number, ndim: number): number {

@@ -57,7 +57,71 @@ export const kernelLib = {
     const r = Math.round(x);
     return Math.abs(x % 1) === 0.5 ? 2 * Math.round(x / 2) : r;
   },
+  /**
+   * int32 `base ** exp` with int32 wraparound, as numpy. A negative exponent gives the reciprocal rounded
+   * toward zero: ±1 for a base of ±1, else 0 (numpy refuses it; JAX's result is unspecified).
+   */
+  intPow(base: number, exp: number): number {
+    if (exp < 0) return base === 1 ? 1 : base === -1 ? (exp % 2 === 0 ? 1 : -1) : 0;
+    let acc = 1;
+    let b = base | 0;
+    // Halving (not >>) keeps exponents beyond 2**31 exact; multiplication mod 2**32 needs no order.
+    for (let e = exp; e > 0; e = Math.floor(e / 2)) {
+      if (e % 2 === 1) acc = Math.imul(acc, b);
+      b = Math.imul(b, b);
+    }
+    return acc;
+  },
+  /** numpy's int `//`: rounds toward -inf; a zero divisor gives 0, as numpy. */
+  floorDivideInt(a: number, b: number): number {
+    return b === 0 ? 0 : Math.floor(a / b) | 0;
+  },
+  /** numpy's int `%`: the sign of the divisor; a zero divisor gives 0, as numpy. */
+  modInt(a: number, b: number): number {
+    if (b === 0) return 0;
+    const r = a % b;
+    return r !== 0 && r < 0 !== b < 0 ? r + b : r | 0;
+  },
+  ...pythonDivmod("64", (v) => v),
+  ...pythonDivmod("32", Math.fround),
 };
+
+/**
+ * numpy's float `//` and `%` (npy_divmod, after CPython's float_divmod): the remainder from fmod, the
+ * quotient from (x - mod) / y snapped to an integer, so that `q * y + mod` is x as closely as floats allow
+ * (`4 // 0.4` is 9, not floor(4 / 0.4) = 10). `round` rounds each step to the dtype (Math.fround for
+ * float32), so float32 gives numpy's float32 results.
+ */
+function pythonDivmod<S extends string>(
+  suffix: S,
+  round: (v: number) => number,
+): Record<`floorDivide${S}` | `mod${S}`, (a: number, b: number) => number> {
+  const floorDivide = (a: number, b: number): number => {
+    if (b === 0) return round(a / b);
+    let mod = a % b;
+    let div = round(round(a - mod) / b);
+    if (mod !== 0) {
+      if (b < 0 !== mod < 0) {
+        mod = round(mod + b);
+        div = round(div - 1);
+      }
+    }
+    if (div === 0) return a / b < 0 || Object.is(a / b, -0) ? -0 : 0;
+    let q = Math.floor(div);
+    if (round(div - q) > 0.5) q += 1;
+    return q;
+  };
+  const mod = (a: number, b: number): number => {
+    const r = a % b;
+    if (b === 0) return r;
+    if (r === 0) return b < 0 ? -0 : 0;
+    return b < 0 !== r < 0 ? round(r + b) : r;
+  };
+  return { [`floorDivide${suffix}`]: floorDivide, [`mod${suffix}`]: mod } as Record<
+    `floorDivide${S}` | `mod${S}`,
+    (a: number, b: number) => number
+  >;
+}
 
 function erf(x: number): number {
   if (Number.isNaN(x)) return x;

@@ -7,7 +7,7 @@ import { gemmKernel } from "../backend/index.js";
 import type { NdArray } from "../core/array.js";
 import { evalByLowering, type Primitive, primitive, UndefinedPrimal } from "../core/primitive.js";
 import { broadcastShapes, fmtShape, ShapeError, shapeEquals, sizeOf } from "../core/shape.js";
-import { add, astype, multiply, promoteOperands } from "./binary.js";
+import { add, asBoolResult, astype, multiply, promoteOperands } from "./binary.js";
 import { broadcastTo, expandDims, matrixTranspose, moveAxisTo0, reshape, squeeze } from "./layout.js";
 
 type Params = Record<string, never>;
@@ -89,6 +89,7 @@ export function matmul(x: NdArray, y: NdArray): NdArray {
       `matmul: operands must be at least 1-D, got ${fmtShape(x.shape)} @ ${fmtShape(y.shape)}`,
     );
   let [a, b] = promoteOperands("matmul", [x, y]) as [NdArray, NdArray];
+  const operandDType = a.dtype;
   if (a.dtype === "bool") [a, b] = [astype(a, "int32"), astype(b, "int32")];
   const aVec = a.ndim === 1;
   const bVec = b.ndim === 1;
@@ -105,10 +106,10 @@ export function matmul(x: NdArray, y: NdArray): NdArray {
   let out = matmulPrim.bind1([a, b], P);
   if (aVec) out = squeeze(out, out.ndim - 2);
   if (bVec) out = squeeze(out, out.ndim - 1);
-  return out;
+  return asBoolResult("matmul", operandDType, out);
 }
 
-/** numpy dot for rank <= 2 (inner product, matrix-vector, matrix product); scalars multiply. */
+/** numpy dot for rank <= 2 (inner product, matrix-vector, matrix product); scalars multiply. bool stays bool. */
 export function dot(x: NdArray, y: NdArray): NdArray {
   if (x.ndim === 0 || y.ndim === 0) return multiply(x, y);
   if (x.ndim > 2 || y.ndim > 2) {
@@ -119,7 +120,7 @@ export function dot(x: NdArray, y: NdArray): NdArray {
   return matmul(x, y);
 }
 
-/** Outer product of two vectors (flattened first, as numpy). */
+/** Outer product of two vectors (flattened first, as numpy); bool stays bool (AND). */
 export function outer(x: NdArray, y: NdArray): NdArray {
   const a = reshape(x, [x.size, 1]);
   const b = reshape(y, [1, y.size]);

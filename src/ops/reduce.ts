@@ -14,7 +14,7 @@ import {
 } from "../backend/js/reduce.js";
 import { wasmReduce } from "../backend/wasm/reduce.js";
 import { ConcreteArray, type NdArray } from "../core/array.js";
-import { isFloat } from "../core/dtype.js";
+import { isFloat, operandDTypeFor } from "../core/dtype.js";
 import type { ReduceOptions } from "../core/methods-types.js";
 import { type BatchDim, type Primitive, primitive } from "../core/primitive.js";
 import { fmtShape, normalizeAxes, normalizeAxis, type Shape, ShapeError, sizeOf } from "../core/shape.js";
@@ -251,7 +251,7 @@ function keepDims(y: NdArray, inShape: Shape, axes: readonly number[]): NdArray 
 
 /** Sum over `axis` (all axes by default). bool sums count as int32. */
 export function sum(x: NdArray, options?: ReduceOptions): NdArray {
-  return reduceWith(reduceSumPrim, "sum", x.dtype === "bool" ? astype(x, "int32") : x, options);
+  return reduceWith(reduceSumPrim, "sum", astype(x, operandDTypeFor("sum", x.dtype)), options);
 }
 
 /** Arithmetic mean over `axis` (all axes by default); integer and bool input gives float32. */
@@ -288,7 +288,7 @@ function checkNonEmpty(op: string, x: NdArray, options: ReduceOptions = {}): voi
 
 /** Product over `axis` (all axes by default). bool products are int32. */
 export function prod(x: NdArray, options?: ReduceOptions): NdArray {
-  return reduceWith(reduceProdPrim, "prod", x.dtype === "bool" ? astype(x, "int32") : x, options);
+  return reduceWith(reduceProdPrim, "prod", astype(x, operandDTypeFor("prod", x.dtype)), options);
 }
 
 /** Whether any element over `axis` is true (nonzero), as a bool array. */
@@ -322,9 +322,9 @@ function argReduce(
   prim: Primitive<ArgReduceParams>,
   op: string,
   x: NdArray,
-  options: { axis?: number; keepdims?: boolean } = {},
+  options: { axis?: number | null; keepdims?: boolean } = {},
 ) {
-  if (options.axis === undefined) {
+  if (options.axis === undefined || options.axis === null) {
     const flat = reshape(x, [x.size]);
     const y = prim.bind1([flat], { axis: 0 });
     return options.keepdims
@@ -339,20 +339,20 @@ function argReduce(
   return options.keepdims ? keepDims(y, x.shape, [axis]) : y;
 }
 
-/** Index of the first maximum along `axis` (of the flattened array when no axis is given). */
-export function argmax(x: NdArray, options?: { axis?: number; keepdims?: boolean }): NdArray {
+/** Index of the first maximum along `axis` (of the flattened array when `axis` is omitted or null), int32. */
+export function argmax(x: NdArray, options?: { axis?: number | null; keepdims?: boolean }): NdArray {
   return argReduce(argmaxPrim, "argmax", x, options);
 }
 
-/** Index of the first minimum along `axis` (of the flattened array when no axis is given), int32. */
-export function argmin(x: NdArray, options?: { axis?: number; keepdims?: boolean }): NdArray {
+/** Index of the first minimum along `axis` (of the flattened array when `axis` is omitted or null), int32. */
+export function argmin(x: NdArray, options?: { axis?: number | null; keepdims?: boolean }): NdArray {
   return argReduce(argminPrim, "argmin", x, options);
 }
 
-/** Inclusive cumulative sum along `axis` (of the flattened array when no axis is given). */
-export function cumsum(x: NdArray, options: { axis?: number; reverse?: boolean } = {}): NdArray {
-  const xx = x.dtype === "bool" ? astype(x, "int32") : x;
-  if (options.axis === undefined)
+/** Inclusive cumulative sum along `axis` (of the flattened array when `axis` is omitted or null). */
+export function cumsum(x: NdArray, options: { axis?: number | null; reverse?: boolean } = {}): NdArray {
+  const xx = astype(x, operandDTypeFor("cumsum", x.dtype));
+  if (options.axis === undefined || options.axis === null)
     return cumsumPrim.bind1([reshape(xx, [x.size])], { axis: 0, reverse: options.reverse ?? false });
   return cumsumPrim.bind1([xx], {
     axis: normalizeAxis("cumsum", options.axis, x.ndim),

@@ -3,7 +3,7 @@
  * functions (which convert integer input to float32 for the float-only ones, as numpy does).
  */
 import type { NdArray } from "../core/array.js";
-import { type DType, isFloat } from "../core/dtype.js";
+import { type BoolOperandsOp, type DType, isFloat, operandDTypeFor } from "../core/dtype.js";
 import type { JvpResult } from "../core/primitive.js";
 import { add, astype, div, mul, sub } from "./binary.js";
 import { type ElementwisePrimitive, elementwisePrimitive } from "./elementwise-kit.js";
@@ -157,13 +157,15 @@ export const stopGradientPrim: ElementwisePrimitive = elementwisePrimitive({
 
 const toFloat = (x: NdArray): NdArray => (isFloat(x.dtype) ? x : astype(x, "float32"));
 const numeric = (x: NdArray): NdArray => (x.dtype === "bool" ? astype(x, "int32") : x);
+/** `x` in the dtype that `op` computes in (BOOL_OPERANDS: bool may be converted, or refused). */
+const operand = (op: BoolOperandsOp, x: NdArray): NdArray => astype(x, operandDTypeFor(op, x.dtype));
 
-/** -x, elementwise (bool input as int32). */
-export const negative = (x: NdArray): NdArray => negPrim.bind1([numeric(x)], {});
-/** |x|, elementwise; its derivative at 0 is 0, as PyTorch's. */
-export const abs = (x: NdArray): NdArray => absPrim.bind1([numeric(x)], {});
-/** -1, 0 or 1 by the sign of each element (bool input as int32). */
-export const sign = (x: NdArray): NdArray => signPrim.bind1([numeric(x)], {});
+/** -x, elementwise (bool input throws, as numpy and JAX: use logicalNot). */
+export const negative = (x: NdArray): NdArray => negPrim.bind1([operand("negative", x)], {});
+/** |x|, elementwise (bool stays bool); its derivative at 0 is 0, as PyTorch's. */
+export const abs = (x: NdArray): NdArray => (x.dtype === "bool" ? x : absPrim.bind1([x], {}));
+/** -1, 0 or 1 by the sign of each element (bool input throws, as numpy and JAX). */
+export const sign = (x: NdArray): NdArray => signPrim.bind1([operand("sign", x)], {});
 /** e ** x, elementwise (integer input gives float32, as for the other float-valued functions). */
 export const exp = (x: NdArray): NdArray => expPrim.bind1([toFloat(x)], {});
 /** exp(x) - 1, accurate for small x. */
@@ -203,8 +205,11 @@ export const isfinite = (x: NdArray): NdArray => isFinitePrim.bind1([numeric(x)]
 /** NOT x, elementwise (input converted to bool: nonzero is true). */
 export const logicalNot = (x: NdArray): NdArray =>
   logicalNotPrim.bind1([x.dtype === "bool" ? x : astype(x, "bool")], {});
-/** x * x, elementwise. */
-export const square = (x: NdArray): NdArray => mul(x, x);
+/** x * x, elementwise (bool gives int32, as JAX). */
+export const square = (x: NdArray): NdArray => {
+  const xx = operand("square", x);
+  return mul(xx, xx);
+};
 /** 1 / x, elementwise (integer input gives float32). */
 export const reciprocal = (x: NdArray): NdArray => div(1, x);
 /** The value of x, with a zero derivative: gradients do not flow through it. */
