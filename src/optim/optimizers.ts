@@ -1,6 +1,6 @@
 /**
  * torch.optim's optimizers as pure gradient transformations, with PyTorch 1.13's exact update rules
- * (single-tensor path, ../shared/golden/README.md "Optimizers"). Each returns updates to ADD to the
+ * (single-tensor path; test/golden/README.md, "Optimizers"). Each returns updates to ADD to the
  * parameters, computed with array ops only, so `update` traces under jit. Each state holds an int32 step
  * count, the buffers PyTorch keeps per parameter (zeros at first), and a record of the hyperparameters
  * (scalar arrays; the update computes with the optimizer's own configuration).
