@@ -843,6 +843,19 @@ const entries: LawEntry[] = [
   },
   {
     kind: "differentiable",
+    primitive: "check_class_target",
+    secondOrder: true,
+    note: "through nllLoss (the check is the identity on valid labels); -1 is the ignored label, summed so no mean divides by 0",
+    cases: cases(
+      fc.record({ n: fc.integer({ min: 1, max: 3 }), c: fc.integer({ min: 1, max: 3 }) }),
+      ({ n, c }) => ({
+        fn: (x, t) => nn.nllLoss(x, t, { ignoreIndex: -1, reduction: "sum" }),
+        inputs: arrays(float([n, c]), ints([n], -1, c - 1)),
+      }),
+    ),
+  },
+  {
+    kind: "differentiable",
     primitive: "scatter_add_along_axis",
     secondOrder: true,
     linearIn: [[0, 2]],

@@ -9,6 +9,7 @@ export {
   type AbstractValue,
   ConcreteArray,
   ConcretizationError,
+  DonationError,
   NdArray,
   NdArray as Array,
   ShapeDtype,

@@ -58,6 +58,26 @@ export function staticArguments() {
   return { squares, ones, cache: power.cacheInfo() };
 }
 
+class Config {
+  constructor(readonly scale: number) {}
+}
+
+export function staticIdentity() {
+  // Functions are keyed by identity: each closure gets its own plan.
+  const scaleBy = (k: number) => (x: Array) => x.mul(k);
+  const apply = jit((x: Array, act: (x: Array) => Array) => act(x), { staticArgnums: 1 });
+  const doubled = apply(np.ones([2]), scaleBy(2)); // [2, 2]
+  const tripled = apply(np.ones([2]), scaleBy(3)); // [3, 3]: a new closure, traced again
+  // A class instance is keyed by identity too, unless staticKey says what makes two equal.
+  const withConfig = jit((x: Array, c: Config) => x.mul(c.scale), {
+    staticArgnums: 1,
+    staticKey: (c) => (c as Config).scale,
+  });
+  withConfig(np.ones([2]), new Config(2));
+  withConfig(np.ones([2]), new Config(2)); // an equal configuration: cache hit
+  return { doubled, tripled, configCache: withConfig.cacheInfo() };
+}
+
 export function donation() {
   // A donated argument's buffer may be reused for the outputs: the update happens in place.
   const sgdStep = jit((w: Array, g: Array) => w.sub(g.mul(0.1)), { donateArgnums: 0 });

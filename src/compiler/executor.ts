@@ -211,7 +211,17 @@ export function compile(closed: ClosedProgram, donatable: readonly boolean[]): E
   const bindings: ((table: TypedArray[]) => () => void)[] = [];
   const callNames: string[] = [];
   const kernelSources: string[] = [];
+  // The first kernel call that may write over a donated input (its output takes that input's buffer).
+  const firstDonatedWriteStep = steps.findIndex((s) =>
+    stepOutputs(s).some((v) => {
+      const p = placement.get(v);
+      return p?.kind === "output" && p.donatedFrom !== null;
+    }),
+  );
+  let firstDonatedWrite = Number.POSITIVE_INFINITY;
+  const returnedUnchanged = program.inputs.map((v) => outputSet.has(v));
   for (const [k, s] of steps.entries()) {
+    if (k === firstDonatedWriteStep) firstDonatedWrite = bindings.length;
     if (s.kind === "gemm") {
       callNames.push(describeStep(s, k));
       const context = memory.context({ inputs: [s.a, s.b].map(resident), outputs: [resident(s.out)] });
@@ -314,13 +324,24 @@ export function compile(closed: ClosedProgram, donatable: readonly boolean[]): E
         if (place.kind === "alias") table[index] = table[tableIndex.get(rootOf(v))!]!;
         else if (place.kind === "output") table[index] = outputBuffer(v, place, index);
       }
-      if (timings) {
-        for (let k = 0; k < calls.length; k++) {
-          const start = performance.now();
-          calls[k]!();
-          timings[k]! += performance.now() - start;
+      let k = 0;
+      try {
+        if (timings) {
+          for (; k < calls.length; k++) {
+            const start = performance.now();
+            calls[k]!();
+            timings[k]! += performance.now() - start;
+          }
+        } else for (; k < calls.length; k++) calls[k]!();
+      } catch (error) {
+        // Past the first write over a donated buffer the inputs may be torn: none stays readable (but
+        // those returned unchanged, which no step writes, stay valid as after a successful call).
+        if (k >= firstDonatedWrite) {
+          for (let i = 0; i < inputCount; i++)
+            if (donate[i] && !returnedUnchanged[i] && !args[i]!.isDonated) args[i]!.donate(true);
         }
-      } else for (const call of calls) call();
+        throw error;
+      }
       const outs = program.outputs.map((a) => materialize(a, table, tableIndex, placement, rootOf, args));
       // The same value returned twice: each array gets its own buffer, so donating one leaves the other.
       for (let k = 1; k < outs.length; k++) {

@@ -34,6 +34,15 @@ export class ConcretizationError extends Error {
 }
 
 /**
+ * Thrown when donation (`jit`'s `donateArgnums`) is misused: reading an array after it was donated (its
+ * buffer now belongs to the outputs, or a failed call may have half-overwritten it), or donating one
+ * array twice in a call.
+ */
+export class DonationError extends Error {
+  override name = "DonationError";
+}
+
+/**
  * An n-dimensional array: immutable, with a shape and a dtype (exported as `Array`). Concrete arrays hold
  * their values; inside a transform the same type stands for a traced value. The numpy-style methods
  * (`x.add(y).sum()`) are those of `ArrayMethods`; `np` has them all as functions.
@@ -111,6 +120,8 @@ export interface NdArray extends ArrayMethods {}
 /** An array with its values in row-major typed storage (what `np.array` and eager ops return). */
 export class ConcreteArray extends NdArray {
   private storage: TypedArray | null;
+  /** Set when a donated call failed after the plan may have written over this array's buffer. */
+  private donatedToFailedCall = false;
   constructor(
     readonly shape: Shape,
     readonly dtype: DType,
@@ -123,16 +134,22 @@ export class ConcreteArray extends NdArray {
   /** The row-major storage (not a copy: do not write to it); throws once the array was donated. */
   get data(): TypedArray {
     if (this.storage === null) {
-      throw new Error(
-        `this ${fmtAval(this)} array was donated to a jitted function (donateArgnums) and its buffer reused; use the function's outputs instead`,
+      throw new DonationError(
+        this.donatedToFailedCall
+          ? `this ${fmtAval(this)} array was donated to a jitted function (donateArgnums) whose call failed after it may have written over its buffer; keep a copy of donated arguments if a failed step must be retried`
+          : `this ${fmtAval(this)} array was donated to a jitted function (donateArgnums) and its buffer reused; use the function's outputs instead`,
       );
     }
     return this.storage;
   }
-  /** Marks the array donated: its buffer now belongs to a jitted function's outputs. */
-  donate(): TypedArray {
+  /**
+   * Marks the array donated: its buffer now belongs to a jitted function's outputs, or (`failedCall`)
+   * the call it was donated to failed part way and its values may be torn.
+   */
+  donate(failedCall = false): TypedArray {
     const s = this.data;
     this.storage = null;
+    this.donatedToFailedCall = failedCall;
     return s;
   }
   /** Whether the array was donated to a jitted function (its values are gone). */

@@ -6,6 +6,7 @@
 import { ConcretizationError, type NdArray } from "../core/array.js";
 import { isFloat, type TypedArray } from "../core/dtype.js";
 import type { ArrayLike } from "../core/methods-types.js";
+import { type Primitive, primitive } from "../core/primitive.js";
 import { broadcastShapes, fmtShape, ShapeError, shapeEquals } from "../core/shape.js";
 import {
   add,
@@ -127,17 +128,57 @@ function classAxisOf(op: string, input: NdArray): number {
   return input.ndim === 1 ? 0 : 1;
 }
 
+interface ClassTargetParams {
+  /** The loss the user called, named in the error. */
+  op: string;
+  classes: number;
+  ignoreIndex: number;
+}
+
+/** The first label outside [0, classes) that is not the ignored index: a RangeError naming the loss. */
+function checkLabels(labels: TypedArray, { op, classes, ignoreIndex }: ClassTargetParams): void {
+  for (let i = 0; i < labels.length; i++) {
+    const v = labels[i]!;
+    if (v !== ignoreIndex && (v < 0 || v >= classes)) {
+      throw new RangeError(
+        `${op}: target ${v} at flat index ${i} is out of range for ${classes} classes (ignoreIndex is ${ignoreIndex})`,
+      );
+    }
+  }
+}
+
 /**
- * Checks that `target` holds int32 class indices of the input's shape without its class axis, and (when
- * its values are known, i.e. not while tracing) that each is a class or the ignored index.
+ * The identity on int32 class labels that checks each is a class or the ignored index when it runs:
+ * eagerly, and in a jitted plan (a label's value is unknown while tracing), with the same error.
  */
-function checkClassTarget(
+export const checkClassTargetPrim: Primitive<ClassTargetParams> = primitive<ClassTargetParams>({
+  name: "check_class_target",
+  abstractEval: ([target]) => [target!],
+  impl([target], params) {
+    checkLabels(target!.data, params);
+    return [target!];
+  },
+  // One pass over the labels before the copy: a plan writes nothing past a bad label.
+  lower: (_inAvals, _outAvals, params) => (ins, outs) => {
+    checkLabels(ins[0]!, params);
+    outs[0]!.set(ins[0]!);
+  },
+  jvp: ([target], [t], p) => ({ primalsOut: [checkClassTargetPrim.bind1([target!], p)], tangentsOut: [t!] }),
+  batch: ([target], [d], p) => [[checkClassTargetPrim.bind1([target!], p)], [d!]],
+  formatParams: ({ classes, ignoreIndex }) => `classes=${classes} ignoreIndex=${ignoreIndex}`,
+});
+
+/**
+ * `target` checked to hold int32 class indices of the input's shape without its class axis, each a
+ * class or the ignored index (checked when the values are there: eagerly, or when a jitted plan runs).
+ */
+function checkedClassTarget(
   op: string,
   input: NdArray,
   classAxis: number,
   target: NdArray,
   ignoreIndex: number,
-): void {
+): NdArray {
   const expected = input.shape.filter((_, i) => i !== classAxis);
   if (target.dtype !== "int32" || !shapeEquals(target.shape, expected)) {
     throw new ShapeError(
@@ -145,22 +186,7 @@ function checkClassTarget(
         `got ${target.dtype}${fmtShape(target.shape)}`,
     );
   }
-  let values: TypedArray;
-  try {
-    values = target.concrete().data;
-  } catch (e) {
-    if (e instanceof ConcretizationError) return;
-    throw e;
-  }
-  const classes = input.shape[classAxis]!;
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i]!;
-    if (v !== ignoreIndex && (v < 0 || v >= classes)) {
-      throw new RangeError(
-        `${op}: target ${v} at flat index ${i} is out of range for ${classes} classes (ignoreIndex is ${ignoreIndex})`,
-      );
-    }
-  }
+  return checkClassTargetPrim.bind1([target], { op, classes: input.shape[classAxis]!, ignoreIndex });
 }
 
 /** values[..., target[...], ...] along `classAxis`, via a one-hot selection (differentiable in `values`). */
@@ -190,9 +216,9 @@ export function nllLoss(logProbs: NdArray, target: NdArray, options: ClassTarget
   const op = "nllLoss";
   const ignoreIndex = options.ignoreIndex ?? DEFAULT_IGNORE_INDEX;
   const classAxis = classAxisOf(op, logProbs);
-  checkClassTarget(op, logProbs, classAxis, target, ignoreIndex);
-  const kept = notEqual(target, ignoreIndex);
-  const loss = where(kept, negative(pickClass(logProbs, target, classAxis)), 0);
+  const labels = checkedClassTarget(op, logProbs, classAxis, target, ignoreIndex);
+  const kept = notEqual(labels, ignoreIndex);
+  const loss = where(kept, negative(pickClass(logProbs, labels, classAxis)), 0);
   return reduceKept(op, loss, kept, options.reduction);
 }
 
@@ -207,9 +233,9 @@ export function crossEntropy(logits: NdArray, target: NdArray, options: CrossEnt
   checkLabelSmoothing(op, smoothing);
   const classAxis = classAxisOf(op, logits);
   const classes = logits.shape[classAxis]!;
-  const logProbs = logSoftmax(logits, { axis: classAxis });
 
   if (isFloat(target.dtype) && shapeEquals(target.shape, logits.shape)) {
+    const logProbs = logSoftmax(logits, { axis: classAxis });
     const probs = smoothing > 0 ? add(multiply(target, 1 - smoothing), smoothing / classes) : target;
     const loss = negative(sum(multiply(logProbs, probs), { axis: classAxis }));
     return reduceLoss(op, loss, options.reduction);
@@ -222,9 +248,11 @@ export function crossEntropy(logits: NdArray, target: NdArray, options: CrossEnt
     );
   }
   const ignoreIndex = options.ignoreIndex ?? DEFAULT_IGNORE_INDEX;
-  checkClassTarget(op, logits, classAxis, target, ignoreIndex);
-  const kept = notEqual(target, ignoreIndex);
-  let loss = negative(pickClass(logProbs, target, classAxis));
+  // Labels first: a jitted step that gets a bad one fails before it computes (or writes) anything else.
+  const labels = checkedClassTarget(op, logits, classAxis, target, ignoreIndex);
+  const logProbs = logSoftmax(logits, { axis: classAxis });
+  const kept = notEqual(labels, ignoreIndex);
+  let loss = negative(pickClass(logProbs, labels, classAxis));
   if (smoothing > 0) {
     // PyTorch: (1 - s) * nll + (s / C) * (-sum_c logProbs_c), both over the kept samples.
     const uniform = negative(sum(logProbs, { axis: classAxis }));

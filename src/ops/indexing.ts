@@ -31,6 +31,12 @@ import { broadcastInDimPrim, broadcastTo, expandDims, moveAxisTo0, reshape } fro
 
 export interface AxisParams {
   axis: number;
+  /**
+   * The function the user called (take, takeAlongAxis, scatterAdd), named in an index error: the
+   * transposes and batching rules pass it on, so a gradient or a jitted plan reports what eager does.
+   * Default: the primitive's name.
+   */
+  op?: string;
 }
 
 function checkAxisParam(op: string, axis: number, shape: Shape): void {
@@ -92,11 +98,11 @@ export const takePrim: Primitive<AxisParams> = primitive<AxisParams>({
     checkIndexDtype("take", indices!);
     return [{ shape: takenShape(x!.shape, indices!.shape, axis), dtype: x!.dtype }];
   },
-  impl: ([x, indices], { axis }) => [
+  impl: ([x, indices], { axis, op = "take" }) => [
     new ConcreteArray(
       takenShape(x!.shape, indices!.shape, axis),
       x!.dtype,
-      takeKernel(x!.data, x!.shape, axis, indexData(indices!), x!.dtype),
+      takeKernel(op, x!.data, x!.shape, axis, indexData(indices!), x!.dtype),
     ),
   ],
   jvp: ([x, indices], [t], p) => ({
@@ -108,13 +114,19 @@ export const takePrim: Primitive<AxisParams> = primitive<AxisParams>({
     if (indices instanceof UndefinedPrimal) throw new Error("take: indices cannot be a linear input");
     return [scatterAddPrim.bind1([zeros(x.aval.shape, { dtype: x.aval.dtype }), indices, ct!], p), null];
   },
-  batch([x, indices], [dx, di], { axis }) {
-    if (di === null) return [[takePrim.bind1([moveAxisTo0(x!, dx!), indices!], { axis: axis + 1 })], [0]];
+  batch([x, indices], [dx, di], p) {
+    const { axis } = p;
+    if (di === null)
+      return [[takePrim.bind1([moveAxisTo0(x!, dx!), indices!], { ...p, axis: axis + 1 })], [0]];
     const idx = moveAxisTo0(indices!, di!);
     // Shared operand: the batch of index arrays lands where the gathered axis was.
-    if (dx === null) return [[takePrim.bind1([x!, idx], { axis })], [axis]];
+    if (dx === null) return [[takePrim.bind1([x!, idx], p)], [axis]];
     const xb = moveAxisTo0(x!, dx!);
-    const gathered = takeAlongAxisPrim.bind1([xb, alongAxisIndices(xb, idx, axis + 1)], { axis: axis + 1 });
+    const gathered = takeAlongAxisPrim.bind1([xb, alongAxisIndices(xb, idx, axis + 1)], {
+      op: "take",
+      ...p,
+      axis: axis + 1,
+    });
     return [[reshape(gathered, takenShape(xb.shape, idx.shape.slice(1), axis + 1))], [0]];
   },
 });
@@ -136,11 +148,11 @@ export const scatterAddPrim: Primitive<AxisParams> = primitive<AxisParams>({
     }
     return [x!];
   },
-  impl: ([x, indices, updates], { axis }) => [
+  impl: ([x, indices, updates], { axis, op = "scatter_add" }) => [
     new ConcreteArray(
       x!.shape,
       x!.dtype,
-      scatterAddKernel(x!.data, x!.shape, axis, indexData(indices!), updates!.data, x!.dtype),
+      scatterAddKernel(op, x!.data, x!.shape, axis, indexData(indices!), updates!.data, x!.dtype),
     ),
   ],
   // Linear in (x, updates) jointly.
@@ -156,16 +168,17 @@ export const scatterAddPrim: Primitive<AxisParams> = primitive<AxisParams>({
       updates instanceof UndefinedPrimal ? takePrim.bind1([ct!, indices!], p) : null,
     ];
   },
-  batch(args, dims, { axis }) {
+  batch(args, dims, p) {
     const [dx, di, du] = dims;
+    const axis = p.axis + 1;
     if (di === null) {
       const [x, updates] = alignBatched([args[0]!, args[2]!], [dx!, du!]);
-      return [[scatterAddPrim.bind1([x!, args[1]!, updates!], { axis: axis + 1 })], [0]];
+      return [[scatterAddPrim.bind1([x!, args[1]!, updates!], { ...p, axis })], [0]];
     }
     const [x, indices, updates] = alignBatched(args, dims) as [NdArray, NdArray, NdArray];
-    const idx = alongAxisIndices(x, indices, axis + 1);
+    const idx = alongAxisIndices(x, indices, axis);
     const upd = reshape(updates, idx.shape);
-    return [[scatterAddAlongAxisPrim.bind1([x, idx, upd], { axis: axis + 1 })], [0]];
+    return [[scatterAddAlongAxisPrim.bind1([x, idx, upd], { op: "scatter_add", ...p, axis })], [0]];
   },
 });
 
@@ -179,11 +192,11 @@ export const takeAlongAxisPrim: Primitive<AxisParams> = primitive<AxisParams>({
     checkIndexDtype("take_along_axis", indices!);
     return [{ shape: indices!.shape, dtype: x!.dtype }];
   },
-  impl: ([x, indices], { axis }) => [
+  impl: ([x, indices], { axis, op = "take_along_axis" }) => [
     new ConcreteArray(
       indices!.shape,
       x!.dtype,
-      takeAlongAxisKernel(x!.data, x!.shape, axis, indexData(indices!), indices!.shape, x!.dtype),
+      takeAlongAxisKernel(op, x!.data, x!.shape, axis, indexData(indices!), indices!.shape, x!.dtype),
     ),
   ],
   jvp: ([x, indices], [t], p) => ({
@@ -199,8 +212,8 @@ export const takeAlongAxisPrim: Primitive<AxisParams> = primitive<AxisParams>({
       null,
     ];
   },
-  batch: (args, dims, { axis }) => [
-    [takeAlongAxisPrim.bind1(alignBatched(args, dims), { axis: axis + 1 })],
+  batch: (args, dims, p) => [
+    [takeAlongAxisPrim.bind1(alignBatched(args, dims), { ...p, axis: p.axis + 1 })],
     [0],
   ],
 });
@@ -221,11 +234,12 @@ export const scatterAddAlongAxisPrim: Primitive<AxisParams> = primitive<AxisPara
     }
     return [x!];
   },
-  impl: ([x, indices, updates], { axis }) => [
+  impl: ([x, indices, updates], { axis, op = "scatter_add_along_axis" }) => [
     new ConcreteArray(
       x!.shape,
       x!.dtype,
       scatterAddAlongAxisKernel(
+        op,
         x!.data,
         x!.shape,
         axis,
@@ -249,8 +263,8 @@ export const scatterAddAlongAxisPrim: Primitive<AxisParams> = primitive<AxisPara
       updates instanceof UndefinedPrimal ? takeAlongAxisPrim.bind1([ct!, indices!], p) : null,
     ];
   },
-  batch: (args, dims, { axis }) => [
-    [scatterAddAlongAxisPrim.bind1(alignBatched(args, dims), { axis: axis + 1 })],
+  batch: (args, dims, p) => [
+    [scatterAddAlongAxisPrim.bind1(alignBatched(args, dims), { ...p, axis: p.axis + 1 })],
     [0],
   ],
 });
@@ -279,8 +293,8 @@ function asIndices(op: string, indices: IndicesLike): NdArray {
  */
 export function take(x: NdArray, indices: IndicesLike, options: { axis?: number } = {}): NdArray {
   const idx = asIndices("take", indices);
-  if (options.axis === undefined) return takePrim.bind1([reshape(x, [x.size]), idx], { axis: 0 });
-  return takePrim.bind1([x, idx], { axis: normalizeAxis("take", options.axis, x.ndim) });
+  if (options.axis === undefined) return takePrim.bind1([reshape(x, [x.size]), idx], { axis: 0, op: "take" });
+  return takePrim.bind1([x, idx], { axis: normalizeAxis("take", options.axis, x.ndim), op: "take" });
 }
 
 /**
@@ -294,7 +308,7 @@ export function takeAlongAxis(x: NdArray, indices: NdArray, options: { axis?: nu
       throw new ShapeError(
         `takeAlongAxis: with axis null the indices must be 1-D, got ${fmtShape(idx.shape)}`,
       );
-    return takeAlongAxisPrim.bind1([reshape(x, [x.size]), idx], { axis: 0 });
+    return takeAlongAxisPrim.bind1([reshape(x, [x.size]), idx], { axis: 0, op: "takeAlongAxis" });
   }
   if (idx.ndim !== x.ndim) {
     throw new ShapeError(
@@ -303,7 +317,7 @@ export function takeAlongAxis(x: NdArray, indices: NdArray, options: { axis?: nu
   }
   const axis = normalizeAxis("takeAlongAxis", options.axis ?? -1, x.ndim);
   const [xb, ib] = broadcastExceptAxis("takeAlongAxis", x, idx, axis);
-  return takeAlongAxisPrim.bind1([xb, ib], { axis });
+  return takeAlongAxisPrim.bind1([xb, ib], { axis, op: "takeAlongAxis" });
 }
 
 /** Broadcasts x and indices against each other in every axis except `axis`. */
@@ -342,7 +356,10 @@ export function scatterAdd(
       `scatterAdd: updates of shape ${fmtShape(upd.shape)} do not broadcast to ${fmtShape(shape)}, the shape take(x, indices) gives`,
     );
   }
-  const out = scatterAddPrim.bind1([operand, idx, broadcastTo(astype(upd, x.dtype), shape)], { axis });
+  const out = scatterAddPrim.bind1([operand, idx, broadcastTo(astype(upd, x.dtype), shape)], {
+    axis,
+    op: "scatterAdd",
+  });
   return reshape(out, x.shape);
 }
 

@@ -5,7 +5,7 @@
  */
 
 import { compile, type Executable, type StepProfile } from "../compiler/executor.js";
-import { type AbstractValue, ConcreteArray, fmtAval, type NdArray } from "../core/array.js";
+import { type AbstractValue, ConcreteArray, DonationError, fmtAval, type NdArray } from "../core/array.js";
 import { evalProgram, type Program } from "../core/ir.js";
 import { type Primitive, primitive } from "../core/primitive.js";
 import { shapeEquals } from "../core/shape.js";
@@ -13,6 +13,7 @@ import { stageFlat } from "../core/staging.js";
 import { type TreeDef, treeDefEquals, treeDefToString, unflatten } from "../tree/treedef.js";
 import { flattenArgs, flattenFun, normalizeArgnums } from "./flat.js";
 import { closeOver, jvpProgram, vmapProgram } from "./program-transforms.js";
+import { staticValueKey } from "./static-key.js";
 
 export interface JitParams {
   name: string;
@@ -85,8 +86,17 @@ export const jitCallPrim: Primitive<JitParams> = primitive<JitParams>({
 
 /** Options of `jit`. */
 export interface JitOptions {
-  /** Positional arguments that are JS values baked into the trace (part of the cache key). */
+  /**
+   * Positional arguments that are JS values baked into the trace (part of the cache key): numbers by
+   * exact value (NaN equals NaN, -0 differs from 0), strings, booleans, null and undefined by value,
+   * plain arrays and objects structurally, functions and other objects by identity.
+   */
   staticArgnums?: number | readonly number[];
+  /**
+   * The cache key of a static argument, keyed by the rules above in its place (JAX's `__hash__` and
+   * `__eq__`): e.g. `(config) => config.toJSON()` so that equal configurations share a compiled plan.
+   */
+  staticKey?: (value: unknown, argnum: number) => unknown;
   /** Positional arguments whose buffers the outputs may reuse; using them afterwards throws. */
   donateArgnums?: number | readonly number[];
   /** How many signatures to keep compiled (least recently used evicted). Default 64. */
@@ -136,16 +146,6 @@ interface CacheEntry {
 
 const RETRACE_WARNING_THRESHOLD = 8;
 
-function staticKey(value: unknown): string {
-  try {
-    return JSON.stringify(value, (_k, v) => (typeof v === "function" ? `fn:${v.name}` : v)) ?? "undefined";
-  } catch {
-    throw new TypeError(
-      "jit: static arguments must be JSON-serializable values (numbers, strings, plain objects)",
-    );
-  }
-}
-
 /**
  * Compiles `f`. The jitted function traces `f` once per input signature, caches the compiled plan,
  * and afterwards runs with no per-op dispatch and no allocation of intermediates.
@@ -192,7 +192,10 @@ export function jit<Args extends unknown[], Out>(
       hits++;
       return { entry: last.entry, leaves };
     }
-    const key = `${treeDefToString(inTree)}|${avals.map(fmtAval).join(",")}|${statics.map((i) => staticKey(args[i])).join(",")}|${donated.join(",")}`;
+    const staticKeys = statics.map((i) =>
+      staticValueKey(`jit(${name})`, options.staticKey ? options.staticKey(args[i], i) : args[i]),
+    );
+    const key = `${treeDefToString(inTree)}|${avals.map(fmtAval).join(",")}|${staticKeys.join(",")}|${donated.join(",")}`;
     let entry = cache.get(key);
     if (entry) {
       hits++;
@@ -267,8 +270,11 @@ function checkDonation(name: string, leaves: readonly NdArray[], donate: readonl
   leaves.forEach((l, i) => {
     if (!donate[i]) return;
     if (!(l instanceof ConcreteArray)) return;
-    if (leaves.some((m, j) => j !== i && m === l)) {
-      throw new Error(`jit(${name}): a donated array is passed more than once (argument leaf ${i})`);
+    const j = leaves.findIndex((m, k) => k !== i && m === l);
+    if (j >= 0) {
+      throw new DonationError(
+        `jit(${name}): a donated array is passed more than once (argument leaves ${Math.min(i, j)} and ${Math.max(i, j)}); pass a copy for the other use`,
+      );
     }
   });
 }

@@ -219,6 +219,10 @@ describe("jit.ts", () => {
     expect(values(s.squares)).toEqual([1, 4, 9]);
     expect(values(s.ones)).toEqual([1, 1, 1]);
     expect(s.cache.misses).toBe(2);
+    const identity = jitGuide.staticIdentity();
+    expect(values(identity.doubled)).toEqual([2, 2]);
+    expect(values(identity.tripled)).toEqual([3, 3]);
+    expect(identity.configCache).toEqual({ hits: 1, misses: 1, size: 1 });
   });
 
   it("donates, prints programs and warns about retracing", () => {

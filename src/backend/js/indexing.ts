@@ -1,7 +1,8 @@
 /**
  * Gather and scatter kernels along one axis. The operand is viewed as [outer, n, inner] around the
  * indexed axis, so each index moves a contiguous run of `inner` elements. Indices are checked and
- * wrapped (negative counts from the end, as numpy) before any element moves.
+ * wrapped (negative counts from the end, as numpy) before any element moves; an error names `op`, the
+ * function the user called.
  */
 import { type DType, storageFor, type TypedArray } from "../../core/dtype.js";
 import { type Shape, sizeOf } from "../../core/shape.js";
@@ -31,6 +32,7 @@ export function wrapIndices(op: string, indices: Int32Array, size: number, axis:
 
 /** out[o, k, i] = x[o, indices[k], i]: x of `shape` gathered along `axis` at the flat list of indices. */
 export function takeKernel(
+  op: string,
   x: TypedArray,
   shape: Shape,
   axis: number,
@@ -38,7 +40,7 @@ export function takeKernel(
   dtype: DType,
 ): TypedArray {
   const { outer, n, inner } = viewAround(shape, axis);
-  const idx = wrapIndices("take", indices, n, axis);
+  const idx = wrapIndices(op, indices, n, axis);
   const k = idx.length;
   const out = storageFor(dtype, outer * k * inner);
   for (let o = 0; o < outer; o++) {
@@ -54,6 +56,7 @@ export function takeKernel(
 
 /** x + updates added at the positions `take` reads (duplicates accumulate); updates are [outer, k, inner]. */
 export function scatterAddKernel(
+  op: string,
   x: TypedArray,
   shape: Shape,
   axis: number,
@@ -62,7 +65,7 @@ export function scatterAddKernel(
   dtype: DType,
 ): TypedArray {
   const { outer, n, inner } = viewAround(shape, axis);
-  const idx = wrapIndices("scatter_add", indices, n, axis);
+  const idx = wrapIndices(op, indices, n, axis);
   const k = idx.length;
   const out = x.slice();
   const wrapInt = dtype === "int32";
@@ -79,6 +82,7 @@ export function scatterAddKernel(
 
 /** out[o, j, i] = x[o, indices[o, j, i], i]; indices have x's shape except `k` along `axis`. */
 export function takeAlongAxisKernel(
+  op: string,
   x: TypedArray,
   shape: Shape,
   axis: number,
@@ -88,7 +92,7 @@ export function takeAlongAxisKernel(
 ): TypedArray {
   const { outer, n, inner } = viewAround(shape, axis);
   const k = indicesShape[axis]!;
-  const idx = wrapIndices("take_along_axis", indices, n, axis);
+  const idx = wrapIndices(op, indices, n, axis);
   const out = storageFor(dtype, idx.length);
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < k; j++) {
@@ -101,6 +105,7 @@ export function takeAlongAxisKernel(
 
 /** x + updates[o, j, i] added at x[o, indices[o, j, i], i] (duplicates accumulate). */
 export function scatterAddAlongAxisKernel(
+  op: string,
   x: TypedArray,
   shape: Shape,
   axis: number,
@@ -111,7 +116,7 @@ export function scatterAddAlongAxisKernel(
 ): TypedArray {
   const { outer, n, inner } = viewAround(shape, axis);
   const k = indicesShape[axis]!;
-  const idx = wrapIndices("scatter_add_along_axis", indices, n, axis);
+  const idx = wrapIndices(op, indices, n, axis);
   const out = x.slice();
   const wrapInt = dtype === "int32";
   for (let o = 0; o < outer; o++) {
