@@ -14,7 +14,7 @@ export {
   NdArray as Array,
   ShapeDtype,
 } from "./core/array.js";
-export type { DType } from "./core/dtype.js";
+export { type DType, MAX_ARRAY_BYTES } from "./core/dtype.js";
 export { ShapeError } from "./core/shape.js";
 export * as io from "./io/index.js";
 export * as layers from "./layers/index.js";

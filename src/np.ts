@@ -47,6 +47,7 @@ export {
   type NestedNumbers,
   ones,
   onesLike,
+  type ShapeLike,
   scalar,
   zeros,
   zerosLike,

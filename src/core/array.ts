@@ -105,6 +105,22 @@ export abstract class NdArray implements AbstractValue {
     return formatArray(this);
   }
 
+  /**
+   * An array in a numeric context (`x.sum() < 1`, `+x`, `x * 2` in plain JS) is its value when it has
+   * one element, as numpy's `float(x)`; any other size throws a TypeError, and a traced array (inside
+   * jit, vmap or makeProgram) throws a ConcretizationError, as `item()` does. In a string context
+   * (`${x}`, String(x)) it prints as `toString()`.
+   */
+  [Symbol.toPrimitive](hint: "number" | "string" | "default"): number | string {
+    if (hint === "string") return this.toString();
+    const c = this.concrete();
+    if (c.size !== 1)
+      throw new TypeError(
+        `an array of shape ${fmtShape(c.shape)} (${c.size} elements) was used as a JS number; only a size-1 array converts (as numpy's float(x)): reduce it, index it or use .item(), and String(x) to print it`,
+      );
+    return c.data[0]!;
+  }
+
   /** console.log and the Node REPL show the values, not the storage. */
   [Symbol.for("nodejs.util.inspect.custom")](): string {
     return this.toString();

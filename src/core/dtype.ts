@@ -9,7 +9,26 @@ export function isFloat(dtype: DType): boolean {
   return dtype === "float32" || dtype === "float64";
 }
 
+/** Bytes per element of each dtype's storage. */
+export const BYTES_PER_ELEMENT: Readonly<Record<DType, number>> = {
+  bool: 1,
+  int32: 4,
+  float32: 4,
+  float64: 8,
+};
+
+/**
+ * The largest array this library allocates: 2 GiB of storage (2**29 float32 elements, 2**28 float64).
+ * Creation functions check it before allocating and throw a ShapeError naming the function and shape.
+ */
+export const MAX_ARRAY_BYTES = 2 ** 31;
+
+/** Fresh zeroed storage for `size` elements; a RangeError (not an engine crash) past MAX_ARRAY_BYTES. */
 export function storageFor(dtype: DType, size: number): TypedArray {
+  if (!(size * BYTES_PER_ELEMENT[dtype] <= MAX_ARRAY_BYTES))
+    throw new RangeError(
+      `cannot allocate ${size} ${dtype} elements: over the ${MAX_ARRAY_BYTES / 2 ** 30} GiB limit of one array (MAX_ARRAY_BYTES)`,
+    );
   switch (dtype) {
     case "float32":
       return new Float32Array(size);
@@ -26,11 +45,12 @@ export function isDType(value: unknown): value is DType {
   return typeof value === "string" && (DTYPES as readonly string[]).includes(value);
 }
 
-export function dtypeOfTypedArray(data: TypedArray): DType {
-  if (data instanceof Float32Array) return "float32";
-  if (data instanceof Float64Array) return "float64";
-  if (data instanceof Int32Array) return "int32";
-  return "bool";
+/** Throws a TypeError naming `op` unless `value` is one of the dtypes. */
+export function checkDType(op: string, value: unknown): asserts value is DType {
+  if (!isDType(value))
+    throw new TypeError(
+      `${op}: unknown dtype ${typeof value === "string" ? JSON.stringify(value) : String(value)} (expected one of ${DTYPES.join(", ")})`,
+    );
 }
 
 /** numpy/JAX promotion between two strongly typed dtypes: bool < int32 < float32 < float64. */

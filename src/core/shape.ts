@@ -1,4 +1,6 @@
 /** Shapes, axes and broadcasting: pure helpers with clear errors. */
+import { BYTES_PER_ELEMENT, type DType, MAX_ARRAY_BYTES } from "./dtype.js";
+
 export type Shape = readonly number[];
 
 export function sizeOf(shape: Shape): number {
@@ -74,8 +76,34 @@ export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
   return out;
 }
 
-export function checkShape(op: string, shape: Shape): void {
+/**
+ * Checks a shape: a list of non-negative safe integers; with a dtype, also that the array fits in
+ * MAX_ARRAY_BYTES (checked before anything is allocated). Errors name the op and the shape.
+ */
+export function checkShape(op: string, shape: Shape, dtype?: DType): void {
+  if (!Array.isArray(shape))
+    throw new ShapeError(
+      `${op}: expected a shape (a list of non-negative integers), got ${describeValue(shape)}`,
+    );
   for (const d of shape) {
-    if (!Number.isInteger(d) || d < 0) throw new ShapeError(`${op}: invalid shape ${fmtShape(shape)}`);
+    if (!Number.isSafeInteger(d) || d < 0)
+      throw new ShapeError(
+        `${op}: invalid shape ${fmtShape(shape)}: ${describeValue(d)} is not a non-negative integer`,
+      );
   }
+  if (dtype === undefined) return;
+  const bytes = sizeOf(shape) * BYTES_PER_ELEMENT[dtype];
+  if (bytes > MAX_ARRAY_BYTES)
+    throw new ShapeError(
+      `${op}: shape ${fmtShape(shape)} of ${dtype} needs ${(bytes / 2 ** 30).toPrecision(3)} GiB, over the ${MAX_ARRAY_BYTES / 2 ** 30} GiB limit of one array (MAX_ARRAY_BYTES)`,
+    );
+}
+
+/** A short description of a bad value for an error message: `null`, `"x"`, `NaN`, `an object`. */
+export function describeValue(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v);
+  if (typeof v === "number" || typeof v === "boolean" || v === null || v === undefined) return String(v);
+  if (Array.isArray(v)) return `a JS array of length ${v.length}`;
+  if (typeof v === "object") return `a ${v.constructor?.name ?? "object"}`;
+  return `a ${typeof v}`;
 }

@@ -3,9 +3,10 @@
  * conversion, with the user-facing functions that do numpy broadcasting and JAX-style weak typing of
  * JS numbers (`x_f32 * 2` stays float32).
  */
-import type { NdArray } from "../core/array.js";
+import { NdArray } from "../core/array.js";
 import {
   type BoolOperandsOp,
+  checkDType,
   type DType,
   isFloat,
   operandDTypeFor,
@@ -14,7 +15,7 @@ import {
 } from "../core/dtype.js";
 import type { ArrayLike } from "../core/methods-types.js";
 import { type Primitive, UndefinedPrimal } from "../core/primitive.js";
-import { broadcastShapes } from "../core/shape.js";
+import { broadcastShapes, describeValue } from "../core/shape.js";
 import { asArray, onesLike, zerosLike } from "./creation.js";
 import { type ElementwisePrimitive, elementwisePrimitive } from "./elementwise-kit.js";
 import { broadcastTo } from "./layout.js";
@@ -314,7 +315,13 @@ export const convertPrim: ElementwisePrimitive<ConvertParams> = elementwisePrimi
 // user-facing: weak typing, promotion, broadcasting
 
 /** Converts operands to arrays of one dtype, JS numbers taking the dtype of the array operands. */
-export function promoteOperands(_op: string, xs: readonly ArrayLike[], minimum?: "float"): NdArray[] {
+export function promoteOperands(op: string, xs: readonly ArrayLike[], minimum?: "float"): NdArray[] {
+  xs.forEach((x, i) => {
+    if (!(x instanceof NdArray) && typeof x !== "number" && typeof x !== "boolean")
+      throw new TypeError(
+        `${op}: operand ${i + 1} is ${Array.isArray(x) ? "a JS array (wrap it with np.array)" : describeValue(x)}; expected an array or a JS number or boolean`,
+      );
+  });
   const arrays = xs.filter((x): x is NdArray => typeof x === "object");
   let dtype: DType | null = null;
   for (const a of arrays) dtype = dtype === null ? a.dtype : promoteTypes(dtype, a.dtype);
@@ -458,6 +465,7 @@ export function asBoolResult(op: BoolOperandsOp, operandDType: DType, out: NdArr
 /** Converts to another dtype (float to int truncates toward zero; nonzero to bool is true). */
 export function astype(x: NdArray, dtype: DType): NdArray {
   if (x.dtype === dtype) return x;
+  checkDType("astype", dtype);
   return convertPrim.bind1([x], { dtype });
 }
 

@@ -2,15 +2,14 @@
 import { ConcreteArray, NdArray } from "../core/array.js";
 import {
   castScalar,
+  checkDType as checkDTypeValue,
   type DType,
   defaultDTypeOf,
-  dtypeOfTypedArray,
-  isDType,
   storageFor,
   type TypedArray,
 } from "../core/dtype.js";
 import type { ArrayLike as ArrayLikeValue } from "../core/methods-types.js";
-import { checkShape, fmtShape, ShapeError, sizeOf } from "../core/shape.js";
+import { checkShape, describeValue, fmtShape, ShapeError, sizeOf } from "../core/shape.js";
 import { broadcastInDimPrim } from "./layout.js";
 
 /** Nested JS arrays of numbers or booleans (`[[1, 2], [3, 4]]`), as `np.array` takes them. */
@@ -25,14 +24,58 @@ export interface ArrayOptions {
 }
 
 function checkDType(op: string, dtype: DType | undefined): void {
-  if (dtype !== undefined && !isDType(dtype)) throw new TypeError(`${op}: unknown dtype ${String(dtype)}`);
+  if (dtype !== undefined) checkDTypeValue(op, dtype);
+}
+
+/** A shape as the creation functions take it: a list of sizes, or one size for a 1-D array (as numpy). */
+export type ShapeLike = number | readonly number[];
+
+/** The shape as a list, checked (non-negative safe integers, within MAX_ARRAY_BYTES for `dtype`). */
+function toShape(op: string, shape: ShapeLike, dtype: DType): number[] {
+  const list = typeof shape === "number" ? [shape] : shape;
+  checkShape(op, list, dtype);
+  return [...list];
+}
+
+/**
+ * The dtype a typed array becomes in `np.array` (until the library has 8- and 16-bit dtypes): float32,
+ * float64 and int32 arrays keep theirs; Int8, Uint8, Uint8Clamped, Int16 and Uint16 become int32 (exact);
+ * Uint32 becomes int32 and throws for a value of 2**31 or more (unless a `dtype` is given: "float64" keeps
+ * it exactly);
+ * 64-bit integer arrays and DataViews throw. No value is ever dropped.
+ */
+function typedArrayDType(data: ArrayBufferView, requested: DType | undefined): DType {
+  if (data instanceof Float32Array) return "float32";
+  if (data instanceof Float64Array) return "float64";
+  if (
+    data instanceof Int32Array ||
+    data instanceof Int16Array ||
+    data instanceof Int8Array ||
+    data instanceof Uint16Array ||
+    data instanceof Uint8Array ||
+    data instanceof Uint8ClampedArray
+  )
+    return "int32";
+  if (data instanceof Uint32Array) {
+    if (requested !== undefined) return requested;
+    const i = data.findIndex((v) => v >= 2 ** 31);
+    if (i >= 0)
+      throw new RangeError(
+        `array: Uint32Array value ${data[i]} at index ${i} does not fit int32; pass { dtype: "float64" } to keep it exactly`,
+      );
+    return "int32";
+  }
+  if (data.constructor.name === "Float16Array") return "float32";
+  throw new TypeError(
+    `array: a ${data.constructor.name} is not supported (expected a Float32Array, Float64Array or an 8-, 16- or 32-bit integer array; convert 64-bit integers to a Float64Array)`,
+  );
 }
 
 /**
  * An array from nested numbers, a flat list with `shape`, or a typed array (whose dtype it keeps unless
  * `dtype` says otherwise). Numbers default to float32, booleans to bool.
  */
-export function array(data: NestedNumbers | TypedArray | NdArray, options: ArrayOptions = {}): NdArray {
+export function array(data: NestedNumbers | ArrayBufferView | NdArray, options: ArrayOptions = {}): NdArray {
   checkDType("array", options.dtype);
   if (data instanceof NdArray) {
     const x = options.dtype && options.dtype !== data.dtype ? data.astype(options.dtype) : data;
@@ -42,9 +85,9 @@ export function array(data: NestedNumbers | TypedArray | NdArray, options: Array
   let shape: number[];
   let inferred: DType;
   if (ArrayBuffer.isView(data)) {
+    inferred = typedArrayDType(data, options.dtype);
     flat = data as TypedArray;
-    shape = [data.length];
-    inferred = dtypeOfTypedArray(data as TypedArray);
+    shape = [flat.length];
   } else {
     const values: (number | boolean)[] = [];
     shape = nestedShape(data);
@@ -52,8 +95,9 @@ export function array(data: NestedNumbers | TypedArray | NdArray, options: Array
     flat = values;
     inferred = values.length > 0 && values.every((v) => typeof v === "boolean") ? "bool" : "float32";
   }
+  const dtype = options.dtype ?? inferred;
   if (options.shape) {
-    checkShape("array", options.shape);
+    checkShape("array", options.shape, dtype);
     if (sizeOf(options.shape) !== flat.length) {
       throw new ShapeError(
         `array: ${flat.length} values do not fill shape ${fmtShape(options.shape)} (${sizeOf(options.shape)} elements)`,
@@ -61,7 +105,6 @@ export function array(data: NestedNumbers | TypedArray | NdArray, options: Array
     }
     shape = [...options.shape];
   }
-  const dtype = options.dtype ?? inferred;
   const storage = storageFor(dtype, flat.length);
   for (let i = 0; i < flat.length; i++) storage[i] = castScalar(Number(flat[i]), dtype);
   return new ConcreteArray(shape, dtype, storage);
@@ -103,8 +146,10 @@ function flattenNested(
   for (const item of data) flattenNested(item as NestedNumbers, shape, dim + 1, out);
 }
 
-/** A 0-d array. */
+/** A 0-d array of a JS number or boolean (float32 for numbers, bool for booleans unless `dtype` says). */
 export function scalar(value: number | boolean, dtype?: DType): NdArray {
+  checkFillValue("scalar", value);
+  checkDType("scalar", dtype);
   const d = dtype ?? defaultDTypeOf(value);
   const s = storageFor(d, 1);
   s[0] = castScalar(Number(value), d);
@@ -119,31 +164,38 @@ export function asArray(x: ArrayLikeValue, dtype?: DType): NdArray {
 }
 
 function describe(x: unknown): string {
-  if (x === null) return "null";
   if (Array.isArray(x)) return "a JS array (wrap it with np.array)";
-  return typeof x;
+  return describeValue(x);
 }
 
-/** An array of `shape` filled with `value`. */
-export function full(
-  shape: readonly number[],
-  value: number | boolean,
-  options: { dtype?: DType } = {},
-): NdArray {
-  checkDType("full", options.dtype);
-  checkShape("full", shape);
-  const s = scalar(value, options.dtype);
-  return broadcastInDimPrim.bind1([s], { shape: [...shape], broadcastDimensions: [] });
+function checkFillValue(op: string, value: unknown): void {
+  if (typeof value !== "number" && typeof value !== "boolean")
+    throw new TypeError(
+      `${op}: expected a JS number or boolean, got ${value instanceof NdArray ? `an array of shape ${fmtShape(value.shape)} (use it as is, or .item() for its value)` : describe(value)}`,
+    );
 }
 
-/** An array of `shape` filled with zeros (float32 unless `dtype` says otherwise). */
-export function zeros(shape: readonly number[], options: { dtype?: DType } = {}): NdArray {
-  return full(shape, 0, { dtype: options.dtype ?? "float32" });
+function filled(op: string, shape: ShapeLike, value: number | boolean, dtype: DType | undefined): NdArray {
+  checkFillValue(op, value);
+  checkDType(op, dtype);
+  const d = dtype ?? defaultDTypeOf(value);
+  const s = scalar(value, d);
+  return broadcastInDimPrim.bind1([s], { shape: toShape(op, shape, d), broadcastDimensions: [] });
 }
 
-/** An array of `shape` filled with ones (float32 unless `dtype` says otherwise). */
-export function ones(shape: readonly number[], options: { dtype?: DType } = {}): NdArray {
-  return full(shape, 1, { dtype: options.dtype ?? "float32" });
+/** An array of `shape` (a list of sizes, or one size) filled with `value`. */
+export function full(shape: ShapeLike, value: number | boolean, options: { dtype?: DType } = {}): NdArray {
+  return filled("full", shape, value, options.dtype);
+}
+
+/** An array of `shape` (a list of sizes, or one size) filled with zeros (float32 unless `dtype` says otherwise). */
+export function zeros(shape: ShapeLike, options: { dtype?: DType } = {}): NdArray {
+  return filled("zeros", shape, 0, options.dtype ?? "float32");
+}
+
+/** An array of `shape` (a list of sizes, or one size) filled with ones (float32 unless `dtype` says otherwise). */
+export function ones(shape: ShapeLike, options: { dtype?: DType } = {}): NdArray {
+  return filled("ones", shape, 1, options.dtype ?? "float32");
 }
 
 /** Zeros of the shape of `x`, and its dtype unless `dtype` says otherwise. */
@@ -158,7 +210,7 @@ export function onesLike(x: NdArray, options: { dtype?: DType } = {}): NdArray {
 
 /** `value` in the shape of `x`, and its dtype unless `dtype` says otherwise. */
 export function fullLike(x: NdArray, value: number | boolean, options: { dtype?: DType } = {}): NdArray {
-  return full(x.shape, value, { dtype: options.dtype ?? x.dtype });
+  return filled("fullLike", x.shape, value, options.dtype ?? x.dtype);
 }
 
 /**
@@ -168,10 +220,18 @@ export function fullLike(x: NdArray, value: number | boolean, options: { dtype?:
 export function arange(start: number, stop?: number, step = 1, options: { dtype?: DType } = {}): NdArray {
   checkDType("arange", options.dtype);
   const [lo, hi] = stop === undefined ? [0, start] : [start, stop];
-  if (step === 0 || !Number.isFinite(step))
-    throw new RangeError(`arange: step must be a finite non-zero number, got ${step}`);
+  for (const [name, v] of [
+    stop === undefined ? ["stop", start] : ["start", start],
+    ["stop", stop],
+    ["step", step],
+  ] as const) {
+    if (v !== undefined && (typeof v !== "number" || !Number.isFinite(v)))
+      throw new RangeError(`arange: ${name} must be a finite number, got ${describe(v)}`);
+  }
+  if (step === 0) throw new RangeError("arange: step must be non-zero, got 0");
   const n = Math.max(0, Math.ceil((hi - lo) / step));
   const dtype = options.dtype ?? ([lo, hi, step].every(Number.isInteger) ? "int32" : "float32");
+  checkShape("arange", [n], dtype);
   const s = storageFor(dtype, n);
   for (let i = 0; i < n; i++) s[i] = castScalar(lo + i * step, dtype);
   return new ConcreteArray([n], dtype, s);
@@ -185,10 +245,11 @@ export function linspace(
   options: { endpoint?: boolean; dtype?: DType } = {},
 ): NdArray {
   checkDType("linspace", options.dtype);
-  if (!Number.isInteger(num) || num < 0)
-    throw new RangeError(`linspace: num must be a non-negative integer, got ${num}`);
+  if (!Number.isSafeInteger(num) || num < 0)
+    throw new RangeError(`linspace: num must be a non-negative integer, got ${describe(num)}`);
   const endpoint = options.endpoint ?? true;
   const dtype = options.dtype ?? "float32";
+  checkShape("linspace", [num], dtype);
   const div = endpoint ? num - 1 : num;
   const step = div > 0 ? (stop - start) / div : 0;
   const s = storageFor(dtype, num);
@@ -200,8 +261,8 @@ export function linspace(
 /** An `n` x `m` matrix with ones on diagonal `k`. */
 export function eye(n: number, m = n, options: { k?: number; dtype?: DType } = {}): NdArray {
   checkDType("eye", options.dtype);
-  checkShape("eye", [n, m]);
   const dtype = options.dtype ?? "float32";
+  checkShape("eye", [n, m], dtype);
   const k = options.k ?? 0;
   const s = storageFor(dtype, n * m);
   for (let i = 0; i < n; i++) {

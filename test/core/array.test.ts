@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConcretizationError, jit, makeProgram, np, ShapeError } from "../../src/index.js";
+import { ConcretizationError, jit, makeProgram, type NdArray, np, ShapeError } from "../../src/index.js";
 
 describe("arrays", () => {
   it("creates from nested lists, flat lists with a shape, and typed arrays", () => {
@@ -205,5 +205,35 @@ describe("elementwise and reductions", () => {
     expect(np.matmul(np.ones([5, 2, 3]), np.ones([3, 4])).shape).toEqual([5, 2, 4]);
     expect(np.matmul(np.ones([2, 1, 2, 3]), np.ones([3, 3, 4])).shape).toEqual([2, 3, 2, 4]);
     expect(np.outer(np.array([1, 2]), np.array([3, 4, 5])).shape).toEqual([2, 3]);
+  });
+});
+
+describe("arrays in a numeric context (Symbol.toPrimitive)", () => {
+  it("a concrete size-1 array is its number, as numpy's float(x)", () => {
+    // TypeScript wants a number on each side of `<`; plain JS (and `+x`) converts the same way.
+    expect((np.array([0.5]).sum() as unknown as number) < 1).toBe(true);
+    expect(+np.array([[2.5]])).toBe(2.5);
+    expect(Number(np.scalar(3, "int32"))).toBe(3);
+    expect(Number(np.array([true]))).toBe(1);
+    expect((np.scalar(2) as unknown as number) * 3).toBe(6);
+  });
+
+  it("any other size throws a TypeError naming the shape", () => {
+    expect(() => +np.ones([2])).toThrow(TypeError);
+    expect(() => (np.ones([2, 3]) as unknown as number) > 1).toThrow(
+      /array of shape \[2,3\] \(6 elements\) was used as a JS number/,
+    );
+    expect(() => +np.zeros([0])).toThrow(/shape \[0\]/);
+  });
+
+  it("a traced array throws a ConcretizationError, as item() does", () => {
+    const f = jit((x: NdArray) => ((x.sum() as unknown as number) > 100 ? x.neg() : x));
+    expect(() => f(np.ones([2]))).toThrow(ConcretizationError);
+    expect(() => f(np.ones([2]))).toThrow(/use np.where \/ cond instead of JS control flow/);
+  });
+
+  it("a string context still prints the array", () => {
+    expect(`${np.array([1, 2])}`).toBe("array([1., 2.], shape=[2], dtype=float32)");
+    expect(String(np.ones([1]))).toBe("array([1.], shape=[1], dtype=float32)");
   });
 });

@@ -1,0 +1,116 @@
+/**
+ * Bad input to the creation functions gets a clear typed error naming the function, the bad value and
+ * what was expected, before anything is allocated (issue 15, "Bad input"); typed arrays convert by the
+ * documented rule and never lose values.
+ */
+import { describe, expect, it } from "vitest";
+import { MAX_ARRAY_BYTES, np, ShapeError } from "../../src/index.js";
+
+describe("creation checks the size before allocating", () => {
+  it("throws a ShapeError naming the function and shape past MAX_ARRAY_BYTES", () => {
+    expect(MAX_ARRAY_BYTES).toBe(2 ** 31);
+    expect(() => np.zeros([1e6, 1e6])).toThrow(ShapeError);
+    expect(() => np.zeros([1e6, 1e6])).toThrow(/zeros: shape \[1000000,1000000\] of float32 .*2 GiB limit/);
+    expect(() => np.zeros([2 ** 32])).toThrow(/zeros: shape \[4294967296\] of float32/);
+    expect(() => np.ones([2 ** 31])).toThrow(/ones: shape \[2147483648\] of float32/);
+    expect(() => np.full([2 ** 28 + 1], 1, { dtype: "float64" })).toThrow(/full: .* of float64/);
+    expect(() => np.eye(2 ** 16, 2 ** 16)).toThrow(/eye: shape \[65536,65536\]/);
+    expect(() => np.arange(2 ** 30)).toThrow(/arange: shape \[1073741824\] of int32/);
+    expect(() => np.linspace(0, 1, 2 ** 29 + 1)).toThrow(/linspace: /);
+    expect(() => np.array([1, 2], { shape: [2 ** 40, 0, 1] })).not.toThrow(/GiB/);
+  });
+
+  it("shapes must be lists of non-negative safe integers, or one size", () => {
+    expect(np.zeros(3).shape).toEqual([3]);
+    expect(np.full(2, 7).toArray()).toEqual([7, 7]);
+    expect(() => np.zeros([2, -1])).toThrow(
+      /zeros: invalid shape \[2,-1\]: -1 is not a non-negative integer/,
+    );
+    expect(() => np.zeros([1.5])).toThrow(ShapeError);
+    expect(() => np.zeros([NaN])).toThrow(/NaN is not a non-negative integer/);
+    expect(() => np.ones([2 ** 53])).toThrow(/is not a non-negative integer/);
+    expect(() => np.zeros("3" as never)).toThrow(/zeros: expected a shape .*got "3"/);
+    expect(() => np.zeros(null as never)).toThrow(/zeros: expected a shape .*got null/);
+  });
+});
+
+describe("bad values get typed errors naming the function, value and expectation", () => {
+  it("arange refuses non-finite bounds and a zero step", () => {
+    expect(() => np.arange(NaN)).toThrow(RangeError);
+    expect(() => np.arange(NaN)).toThrow(/arange: stop must be a finite number, got NaN/);
+    expect(() => np.arange(0, Infinity)).toThrow(/arange: stop must be a finite number, got Infinity/);
+    expect(() => np.arange(NaN, 3)).toThrow(/arange: start must be a finite number, got NaN/);
+    expect(() => np.arange(0, 3, 0)).toThrow(/arange: step must be non-zero/);
+    expect(np.arange(3).toArray()).toEqual([0, 1, 2]);
+  });
+
+  it("full and scalar take JS numbers and booleans only", () => {
+    expect(() => np.full([2], "x" as never)).toThrow(TypeError);
+    expect(() => np.full([2], "x" as never)).toThrow(/full: expected a JS number or boolean, got "x"/);
+    expect(() => np.scalar(np.ones([2]) as never)).toThrow(
+      /scalar: expected a JS number or boolean, got an array of shape \[2\]/,
+    );
+    expect(() => np.scalar(undefined as never)).toThrow(/scalar: .*got undefined/);
+  });
+
+  it("an unknown dtype names the function and the dtypes there are", () => {
+    expect(() => np.ones([2]).astype("int8" as never)).toThrow(TypeError);
+    expect(() => np.ones([2]).astype("int8" as never)).toThrow(
+      /astype: unknown dtype "int8" \(expected one of bool, int32, float32, float64\)/,
+    );
+    expect(() => np.zeros([2], { dtype: "uint8" as never })).toThrow(/zeros: unknown dtype "uint8"/);
+  });
+
+  it("an operand that is not an array, number or boolean names the op and the operand", () => {
+    const x = np.ones([2]);
+    expect(() => x.mul(null as never)).toThrow(TypeError);
+    expect(() => x.mul(null as never)).toThrow(
+      /multiply: operand 2 is null; expected an array or a JS number or boolean/,
+    );
+    expect(() => np.add([1, 2] as never, x)).toThrow(
+      /add: operand 1 is a JS array \(wrap it with np.array\)/,
+    );
+    expect(() => np.where(true, x, undefined as never)).toThrow(/where: operand 2 is undefined/);
+  });
+});
+
+describe("typed arrays keep their values (documented rule in np.array)", () => {
+  it("8- and 16-bit integer arrays become int32, exactly", () => {
+    for (const data of [
+      new Uint8Array([1, 2, 255]),
+      new Int8Array([1, -2, 127]),
+      new Uint8ClampedArray([1, 2, 255]),
+      new Int16Array([1, -2, -32768]),
+      new Uint16Array([1, 2, 65535]),
+    ]) {
+      const x = np.array(data);
+      expect(x.dtype).toBe("int32");
+      expect(x.toArray()).toEqual(Array.from(data));
+    }
+  });
+
+  it("Uint32 values that fit become int32; larger ones throw unless a dtype is given", () => {
+    expect(np.array(new Uint32Array([1, 2 ** 31 - 1])).toArray()).toEqual([1, 2 ** 31 - 1]);
+    expect(() => np.array(new Uint32Array([1, 2 ** 31]))).toThrow(RangeError);
+    expect(() => np.array(new Uint32Array([1, 2 ** 31]))).toThrow(
+      /array: Uint32Array value 2147483648 at index 1/,
+    );
+    expect(np.array(new Uint32Array([2 ** 32 - 1]), { dtype: "float64" }).toArray()).toEqual([2 ** 32 - 1]);
+  });
+
+  it("64-bit integer arrays and DataViews throw", () => {
+    expect(() => np.array(new BigInt64Array([1n]) as never)).toThrow(
+      /array: a BigInt64Array is not supported/,
+    );
+    expect(() => np.array(new BigUint64Array([1n]) as never)).toThrow(TypeError);
+    expect(() => np.array(new DataView(new ArrayBuffer(4)) as never)).toThrow(
+      /array: a DataView is not supported/,
+    );
+  });
+
+  it("float and int32 arrays keep their dtype", () => {
+    expect(np.array(new Float64Array([0.1])).dtype).toBe("float64");
+    expect(np.array(new Float32Array([0.5])).dtype).toBe("float32");
+    expect(np.array(new Int32Array([-1])).dtype).toBe("int32");
+  });
+});
