@@ -67,7 +67,9 @@ export function absorbTransposes(
     const e = s.equation;
     const operand = (x: Var): { v: Var; transposed: boolean; eqn: Equation | null } => {
       const t = producer.get(x);
-      if (t && isMatrixTranspose(t) && onlyUse(x) && t.inputs[0] instanceof Var)
+      // A transpose already absorbed (as the transposed result of an earlier GEMM) no longer runs: its
+      // input is not computed, so x is read as it is, the output of that GEMM.
+      if (t && isMatrixTranspose(t) && onlyUse(x) && t.inputs[0] instanceof Var && !absorbed.has(t))
         return { v: t.inputs[0], transposed: true, eqn: t };
       return { v: x, transposed: false, eqn: null };
     };
@@ -79,7 +81,7 @@ export function absorbTransposes(
     const equations = [e, ...[lhs.eqn, rhs.eqn].filter((x): x is Equation => x !== null)];
     const after = consumer.get(product);
     let step: GemmStep;
-    if (after && isMatrixTranspose(after) && onlyUse(product)) {
+    if (after && isMatrixTranspose(after) && onlyUse(product) && !absorbed.has(after)) {
       // (op(A) op(B))ᵀ = op(B)ᵀ op(A)ᵀ: the operands swap and their flags flip.
       step = {
         kind: "gemm",

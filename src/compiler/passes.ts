@@ -100,7 +100,10 @@ function paramsKey(params: unknown): string | null {
 export function eliminateCommonSubexpressions(p: ClosedProgram): ClosedProgram {
   const ids = new Map<Var, number>();
   const id = (a: Atom): string => {
-    if (a instanceof Literal) return `L${a.value.dtype}:${a.value.data[0]}`;
+    if (a instanceof Literal) {
+      const v = a.value.data[0]!;
+      return `L${a.value.dtype}:${Object.is(v, -0) ? "-0" : v}`; // a -0 literal is not a 0 literal
+    }
     let n = ids.get(a);
     if (n === undefined) {
       n = ids.size;
@@ -162,10 +165,11 @@ export function foldConstants(p: ClosedProgram): ClosedProgram {
 }
 
 /**
- * Algebraic clean-up: tracks values known to be all zeros (broadcasts of a literal 0 and what they flow
- * into linearly) and ones; drops adds of zeros and multiplies by one, replaces products with zeros,
- * merges reshape chains and transpose chains, and drops identity reshapes, transposes, broadcasts and
- * converts.
+ * Algebraic clean-up, exact for every IEEE value: tracks values known to hold one constant (broadcasts
+ * of a literal and what moves, negates or sums them); drops adds of -0, subtractions of +0 and
+ * multiplies by one, merges reshape chains and transpose chains, and drops identity reshapes,
+ * transposes, broadcasts and converts. jit computes what eager computes, bit for bit, so nothing is
+ * rewritten that only holds for finite values (x * 0 is NaN for x = Inf, x + 0 is +0 for x = -0).
  */
 export function simplify(p: ClosedProgram): ClosedProgram {
   const rename = new Map<Var, Atom>();
@@ -174,8 +178,10 @@ export function simplify(p: ClosedProgram): ClosedProgram {
   const producer = new Map<Var, Equation>();
   const out: Equation[] = [];
   const fillValue = (a: Atom): number | undefined => (a instanceof Literal ? a.value.data[0] : filled.get(a));
-  const zerosOf = (v: Var): Equation => {
-    const lit = new Literal(new ConcreteArray([], v.aval.dtype, scalarStorage(v.aval.dtype)));
+  const constantOf = (v: Var, value: number): Equation => {
+    const storage = scalarStorage(v.aval.dtype);
+    storage[0] = value;
+    const lit = new Literal(new ConcreteArray([], v.aval.dtype, storage));
     return {
       primitive: prim("broadcast_in_dim"),
       params: { shape: v.aval.shape, broadcastDimensions: [] },
@@ -229,15 +235,18 @@ export function simplify(p: ClosedProgram): ClosedProgram {
       replaceBy(a!);
       continue;
     }
-    if (name === "add" && fb === 0 && same(a)) {
+    // Only rewrites exact for every IEEE value (NaN, ±Inf, ±0) are made: x + (-0) = x and x - (+0) = x
+    // (x + 0 is not: -0 + 0 = +0), x * 1 = x. Products and quotients with zeros are kept (0 * Inf is NaN,
+    // -3 * 0 is -0), as XLA and JAX keep them.
+    if (name === "add" && Object.is(fb, -0) && same(a)) {
       replaceBy(a!);
       continue;
     }
-    if (name === "add" && fa === 0 && same(b)) {
+    if (name === "add" && Object.is(fa, -0) && same(b)) {
       replaceBy(b!);
       continue;
     }
-    if (name === "sub" && fb === 0 && same(a)) {
+    if (name === "sub" && Object.is(fb, 0) && same(a)) {
       replaceBy(a!);
       continue;
     }
@@ -249,22 +258,22 @@ export function simplify(p: ClosedProgram): ClosedProgram {
       replaceBy(b!);
       continue;
     }
-    const zeroIn = fa === 0 || fb === 0;
-    const linearInZero =
-      ((name === "mul" || name === "matmul") && zeroIn) ||
-      ((name === "neg" ||
-        name === "reduce_sum" ||
-        name === "reshape" ||
-        name === "transpose" ||
-        name === "convert" ||
-        name === "cumsum") &&
-        fa === 0) ||
-      (name === "div" && fa === 0) ||
-      (name === "select" && fillValue(e.inputs[1]!) === 0 && fillValue(e.inputs[2]!) === 0);
-    if (linearInZero && e.outputs.length === 1 && isFloatAval(o)) {
-      const z = zerosOf(o);
-      push(z);
-      filled.set(o, 0);
+    // Moves and sums of an array of +0 are +0 (a sum of +0 is +0 in any order); select between equal
+    // constants is that constant.
+    const movedConstant =
+      (name === "reshape" || name === "transpose" || name === "convert") && fa !== undefined
+        ? fa
+        : name === "neg" && fa !== undefined
+          ? -fa
+          : (name === "reduce_sum" || name === "cumsum") && Object.is(fa, 0)
+            ? 0
+            : name === "select" && Object.is(fillValue(e.inputs[1]!), fillValue(e.inputs[2]!))
+              ? fillValue(e.inputs[1]!)
+              : undefined;
+    if (movedConstant !== undefined && e.outputs.length === 1 && isFloatAval(o)) {
+      const c = constantOf(o, movedConstant);
+      push(c);
+      filled.set(o, (c.inputs[0] as Literal).value.data[0]!); // rounded to o's dtype
       continue;
     }
     // Matrix transposes around products (XLA's algebraic simplifier): keep the smaller transposes.

@@ -288,15 +288,28 @@ describe("compiler passes", () => {
     expect(names).toEqual(["tanh", "add"]);
   });
 
-  it("simplify drops adds of zeros, multiplies by one and chains of transposes", () => {
+  it("simplify drops subtractions of zeros, multiplies by one and chains of transposes", () => {
     const f = (a: NdArray) =>
       np
-        .transpose(np.transpose(a.add(np.zerosLike(a)).mul(1)))
+        .transpose(np.transpose(a.sub(np.zerosLike(a)).mul(1)))
         .reshape([6])
         .reshape([2, 3]);
     const out = simplify(makeProgram(f)(new ShapeDtype([2, 3])));
     const opt = optimize(out);
     expect(opt.program.equations).toHaveLength(0);
+  });
+
+  it("simplify keeps what is exact only for finite values: x + 0, x * 0, 0 / x", () => {
+    // -0 + 0 is +0, Inf * 0 is NaN, 0 / -1 is -0 (ieee-exact.test.ts checks the values).
+    for (const f of [
+      (a: NdArray) => a.add(np.zerosLike(a)),
+      (a: NdArray) => a.mul(np.zerosLike(a)),
+      (a: NdArray) => np.divide(np.zerosLike(a), a),
+    ]) {
+      const opt = optimize(makeProgram(f)(new ShapeDtype([2, 3])));
+      expect(opt.program.equations.map((e) => e.primitive.name)).toContain("broadcast_in_dim");
+      expect(opt.program.equations).toHaveLength(2);
+    }
   });
 
   it("a linear layer at batch 1 moves no data for its transposes, and stays equal to eager", () => {

@@ -20,8 +20,8 @@ export function matmulKernel(
       row.fill(0);
       const aRow = aOff + i * k;
       for (let p = 0; p < k; p++) {
+        // No skipping of zero entries of A: 0 * NaN and 0 * Inf in B are NaN, as in the wasm kernels.
         const av = a[aRow + p]!;
-        if (av === 0) continue;
         const bRow = bOff + p * n;
         for (let j = 0; j < n; j++) row[j]! += av * b[bRow + j]!;
       }
