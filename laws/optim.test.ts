@@ -5,8 +5,9 @@
  */
 import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { NdArray, np, optim, testing, tree } from "../src/index.js";
+import { NdArray, np, optim, tree } from "../src/index.js";
 import type { GradientTransformation } from "../src/optim/index.js";
+import { testing } from "../src/testing.js";
 import { randomLike, seedArb, signedStream } from "./helpers.js";
 
 const { arb, assertAllClose, propertyParameters } = testing;

@@ -10,18 +10,7 @@
  */
 import * as fc from "fast-check";
 import type { NdArray } from "../src/core/array.js";
-import {
-  checkpoint,
-  cond,
-  customVjp,
-  jit,
-  nn,
-  np,
-  random,
-  scan,
-  stopGradient,
-  testing,
-} from "../src/index.js";
+import { checkpoint, cond, customVjp, jit, nn, np, random, scan, stopGradient } from "../src/index.js";
 import { type ConvParams, conv2dInputGrad, conv2dWeightGrad, convOutputSize } from "../src/ops/conv.js";
 import { scatterAddAlongAxisPrim } from "../src/ops/indexing.js";
 import {
@@ -34,6 +23,7 @@ import {
 import { padPrim } from "../src/ops/shape.js";
 import type { ElementOptions } from "../src/testing/arbitraries.js";
 import type { GradMode } from "../src/testing/check-grads.js";
+import { testing } from "../src/testing.js";
 
 const { arb } = testing;
 

@@ -17,11 +17,11 @@ import {
   type NdArray,
   np,
   stopGradient,
-  testing,
   valueAndGrad,
   vjp,
   vmap,
 } from "../src/index.js";
+import { testing } from "../src/testing.js";
 import { randomLike, seedArb, signedStream } from "./helpers.js";
 
 const { arb, assertAllClose, checkGrads, propertyParameters } = testing;

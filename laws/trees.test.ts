@@ -11,7 +11,8 @@ import { concatAll } from "fp-ts/Monoid";
 import * as O from "fp-ts/Option";
 import * as S from "fp-ts/string";
 import { describe, expect, it } from "vitest";
-import { type NdArray, np, testing, tree } from "../src/index.js";
+import { type NdArray, np, tree } from "../src/index.js";
+import { testing } from "../src/testing.js";
 import { isPlainObject } from "../src/tree/treedef.js";
 import { signedStream } from "./helpers.js";
 

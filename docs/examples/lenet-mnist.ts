@@ -18,7 +18,6 @@ import * as E from "fp-ts/lib/Either.js";
 import {
   type Array,
   backend,
-  io,
   jit,
   layers,
   nn,
@@ -29,6 +28,7 @@ import {
   valueAndGrad,
   viz,
 } from "../../src/index.js";
+import { io } from "../../src/node.js";
 import { type LeNetParams, lenet } from "./lenet.js";
 
 export interface TrainOptions {

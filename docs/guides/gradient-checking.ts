@@ -3,7 +3,8 @@
  * fast-check, and assertAllClose. test/examples/guides.test.ts runs every function.
  */
 import * as fc from "fast-check";
-import { type Array, customVjp, grad, nn, np, testing, tree } from "../../src/index.js";
+import { type Array, customVjp, grad, nn, np, tree } from "../../src/index.js";
+import { testing } from "../../src/testing.js";
 
 export function checkAFunction() {
   // A small model's loss, as a function of a parameter tree and an input.

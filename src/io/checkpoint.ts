@@ -7,23 +7,14 @@
  * Paths become keys (`params.conv1.weight`); without a template, `load` rebuilds the tree from them, so
  * empty subtrees and nulls (which hold no tensors) are not restored: pass the tree you saved (or one of
  * the same structure) as the template to get exactly its shape back.
+ *
+ * The bytes (`encodeCheckpoint`, `decodeCheckpoint`) work everywhere; `save` and `load` of a file are in
+ * `tracegrad/node`.
  */
-import { randomBytes } from "node:crypto";
-import { open, readFile, rename, rm } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
 import * as E from "fp-ts/lib/Either.js";
 import { ConcreteArray, NdArray } from "../core/array.js";
 import { flattenWithPath, map as mapTree } from "../tree/index.js";
 import { type DecodeError, decodeFile, encode, fillTemplate, unflattenPaths } from "./safetensors.js";
-
-/** A file that could not be read. */
-export interface IoError {
-  readonly kind: "io-error";
-  readonly path: string;
-  /** Node's error code (`ENOENT`, `EACCES`, ...), when it gave one. */
-  readonly code?: string;
-  readonly message: string;
-}
 
 export interface SaveOptions {
   /** Strings stored in the file's `__metadata__` (keys starting with `tracegrad.` are reserved). */
@@ -34,33 +25,7 @@ export interface SaveOptions {
 export const NUMBERS_METADATA_KEY = "tracegrad.numbers";
 const RESERVED_PREFIX = "tracegrad.";
 
-/**
- * Writes `tree` to `path` atomically: to a temporary file in the same directory, flushed to disk, then
- * renamed over `path`, so a crash never leaves a half-written checkpoint. Leaves must be arrays or
- * numbers (TypeError otherwise); rejects with Node's error when the file cannot be written.
- */
-export async function save(path: string, tree: unknown, options: SaveOptions = {}): Promise<void> {
-  const bytes = encodeCheckpoint(tree, options);
-  const temporary = join(
-    dirname(path),
-    `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`,
-  );
-  try {
-    const handle = await open(temporary, "wx");
-    try {
-      await handle.writeFile(bytes);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temporary, path);
-  } catch (error) {
-    await rm(temporary, { force: true });
-    throw error;
-  }
-}
-
-/** The safetensors bytes `save` writes: numbers become 0-d float64 tensors, listed in the metadata. */
+/** The safetensors bytes `save` (of `tracegrad/node`) writes: numbers become 0-d float64 tensors, listed in the metadata. */
 export function encodeCheckpoint(tree: unknown, options: SaveOptions = {}): Uint8Array {
   const metadata: Record<string, string> = {};
   for (const [key, value] of Object.entries(options.metadata ?? {})) {
@@ -81,28 +46,10 @@ export function encodeCheckpoint(tree: unknown, options: SaveOptions = {}): Uint
 }
 
 /**
- * Reads a checkpoint written by `save` (or any safetensors file). With a template, the result has the
- * template's structure and every leaf is checked against it; without one, the tree comes from the keys.
- * Never throws: unreadable files give an IoError, malformed ones a DecodeError.
+ * The tree in checkpoint bytes, as `load` (of `tracegrad/node`) reads it: with a template, the result has
+ * the template's structure and every leaf is checked against it; without one, the tree comes from the
+ * keys. Never throws: malformed bytes give a DecodeError.
  */
-export async function load<T = unknown>(
-  path: string,
-  template?: T,
-): Promise<E.Either<DecodeError | IoError, T>> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const message = `cannot read checkpoint ${path}: ${error instanceof Error ? error.message : String(error)}`;
-    return E.left(
-      code === undefined ? { kind: "io-error", path, message } : { kind: "io-error", path, code, message },
-    );
-  }
-  return decodeCheckpoint<T>(bytes, template);
-}
-
-/** The tree in checkpoint bytes (see `load`). */
 export function decodeCheckpoint<T = unknown>(bytes: Uint8Array, template?: T): E.Either<DecodeError, T> {
   const file = decodeFile(bytes);
   if (E.isLeft(file)) return file;

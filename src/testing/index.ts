@@ -1,19 +1,13 @@
 /**
- * Testing tools (public API): gradient checking against finite differences, fast-check arbitraries for
- * arrays and pytrees, tree comparison with a readable diff, and property-run parameters.
+ * Testing tools (public API): gradient checking against finite differences, tree comparison with a
+ * readable diff, and property-run parameters. The fast-check arbitraries for arrays and pytrees
+ * (`testing.arb`) are in the `testing` of `tracegrad/testing`, as they need the optional peer
+ * dependency fast-check.
  * @module
  */
 
 export type { Tree } from "../tree/fp.js";
 export { AllCloseError, type AllCloseOptions, assertAllClose } from "./all-close.js";
-export type {
-  ArrayOptions,
-  BroadcastOptions,
-  ElementOptions,
-  ShapeOptions,
-  TreeOptions,
-} from "./arbitraries.js";
-export * as arb from "./arbitraries.js";
 export {
   type CheckGradsOptions,
   checkGrads,
@@ -22,4 +16,4 @@ export {
   type GradientMismatch,
   type GradMode,
 } from "./check-grads.js";
-export { type PropertyOptions, propertyParameters } from "./properties.js";
+export { type PropertyOptions, type PropertyParameters, propertyParameters } from "./properties.js";

@@ -3,7 +3,6 @@
  * fixes the seed (fast-check prints the seed and path of any failure; set it to replay), `LAWS_RUNS`
  * the number of runs (default 20: quick enough for CI, raise it for a thorough search).
  */
-import type * as fc from "fast-check";
 
 /** Property runs when LAWS_RUNS is not set. */
 export const DEFAULT_RUNS = 20;
@@ -29,8 +28,17 @@ function integerFrom(name: string): number | undefined {
   return value;
 }
 
-/** Parameters for `fc.assert`: `{ numRuns, seed? }` from LAWS_RUNS and LAWS_SEED. */
-export function propertyParameters<T = unknown>(options: PropertyOptions = {}): fc.Parameters<T> {
+/** What `propertyParameters` gives: fast-check's run parameters (`fc.Parameters`) it sets. */
+export interface PropertyParameters {
+  readonly numRuns: number;
+  readonly seed?: number;
+}
+
+/**
+ * Parameters for `fc.assert`: `{ numRuns, seed? }` from LAWS_RUNS and LAWS_SEED (typed without
+ * fast-check, which `tracegrad` does not depend on).
+ */
+export function propertyParameters(options: PropertyOptions = {}): PropertyParameters {
   const runs = options.numRuns ?? integerFrom("LAWS_RUNS") ?? DEFAULT_RUNS;
   const numRuns = Math.max(1, Math.round(runs * (options.scale ?? 1)));
   const seed = integerFrom("LAWS_SEED");

@@ -21,6 +21,7 @@ const guidesDir = join(__dirname, "../../docs/guides");
 const normalizedLines = (text: string): string[] =>
   text
     .replaceAll('"../../src/index.js"', '"tracegrad"')
+    .replaceAll(/"\.\.\/\.\.\/src\/(\w+)\.js"/g, '"tracegrad/$1"')
     .split("\n")
     .map((line) => line.trim())
     .filter((line) => line !== "");

@@ -3,8 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as E from "fp-ts/lib/Either.js";
 import { afterAll, describe, expect, it } from "vitest";
-import { io, type Array as NdArray, np, random, tree } from "../../src/index.js";
+import { type Array as NdArray, np, random, tree } from "../../src/index.js";
 import { NUMBERS_METADATA_KEY } from "../../src/io/checkpoint.js";
+import { io } from "../../src/node.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tracegrad-checkpoint-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -5,8 +5,9 @@ import { dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
 import * as E from "fp-ts/lib/Either.js";
 import { afterAll, describe, expect, it } from "vitest";
-import { io, type NdArray, np, random } from "../../src/index.js";
+import { type NdArray, np, random } from "../../src/index.js";
 import type { IdxArray, IdxError } from "../../src/io/mnist.js";
+import { io } from "../../src/node.js";
 
 const { mnist } = io;
 const values = (x: NdArray): number[] => Array.from(x.toTypedArray());

@@ -2,8 +2,9 @@
 import * as fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { broadcastShapes } from "../../src/core/shape.js";
-import { NdArray, np, testing, tree } from "../../src/index.js";
+import { NdArray, np, tree } from "../../src/index.js";
 import { DEFAULT_RUNS } from "../../src/testing/properties.js";
+import { testing } from "../../src/testing.js";
 
 const { arb, propertyParameters } = testing;
 const runs = propertyParameters();
