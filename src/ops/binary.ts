@@ -331,6 +331,13 @@ export function promoteOperands(op: string, xs: readonly ArrayLike[], minimum?: 
   }
   let target: DType = dtype ?? "float32";
   if (minimum === "float" && !isFloat(target)) target = "float32";
+  for (const x of xs) {
+    // As JAX: a weak integer must fit the int32 it becomes (a silent wraparound would be a wrong answer).
+    if (target === "int32" && typeof x === "number" && (x < -(2 ** 31) || x >= 2 ** 31))
+      throw new RangeError(
+        `${op}: the JS number ${x} does not fit int32 (the dtype of the array operands); convert the array to float first`,
+      );
+  }
   return xs.map((x) => {
     const a = asArray(x, target);
     return a.dtype === target ? a : astype(a, target);

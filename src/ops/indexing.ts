@@ -288,12 +288,13 @@ function asIndices(op: string, indices: IndicesLike): NdArray {
 }
 
 /**
- * numpy take: elements of `x` at `indices` along `axis` (of the flattened array when no axis is given).
+ * numpy take: elements of `x` at `indices` along `axis` (of the flattened array when `axis` is omitted or null).
  * The result has shape x.shape[:axis] + indices.shape + x.shape[axis+1:]; negative indices count from the end.
  */
-export function take(x: NdArray, indices: IndicesLike, options: { axis?: number } = {}): NdArray {
+export function take(x: NdArray, indices: IndicesLike, options: { axis?: number | null } = {}): NdArray {
   const idx = asIndices("take", indices);
-  if (options.axis === undefined) return takePrim.bind1([reshape(x, [x.size]), idx], { axis: 0, op: "take" });
+  if (options.axis === undefined || options.axis === null)
+    return takePrim.bind1([reshape(x, [x.size]), idx], { axis: 0, op: "take" });
   return takePrim.bind1([x, idx], { axis: normalizeAxis("take", options.axis, x.ndim), op: "take" });
 }
 

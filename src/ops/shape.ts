@@ -496,10 +496,10 @@ export function tile(x: NdArray, reps: number | readonly number[]): NdArray {
   );
 }
 
-/** numpy repeat: each element repeated `repeats` times along `axis` (of the flattened array by default). */
-export function repeat(x: NdArray, repeats: number, options: { axis?: number } = {}): NdArray {
+/** numpy repeat: each element repeated `repeats` times along `axis` (of the flattened array when `axis` is omitted or null). */
+export function repeat(x: NdArray, repeats: number, options: { axis?: number | null } = {}): NdArray {
   checkCount("repeat", "repeats", repeats);
-  const source = options.axis === undefined ? reshape(x, [x.size]) : x;
+  const source = options.axis === undefined || options.axis === null ? reshape(x, [x.size]) : x;
   const axis = normalizeAxis("repeat", options.axis ?? 0, source.ndim);
   if (repeats === 1) return source;
   // [..., d, repeats, ...]: the copies of one element sit next to each other.

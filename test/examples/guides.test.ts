@@ -11,6 +11,7 @@ import * as fromPytorch from "../../docs/guides/from-pytorch.js";
 import * as gettingStarted from "../../docs/guides/getting-started.js";
 import * as gradientChecking from "../../docs/guides/gradient-checking.js";
 import * as jitGuide from "../../docs/guides/jit.js";
+import * as numpyDifferences from "../../docs/guides/numpy-differences.js";
 import * as optimizers from "../../docs/guides/optimizers.js";
 import * as savingLoading from "../../docs/guides/saving-loading.js";
 import * as transforms from "../../docs/guides/transforms.js";
@@ -50,6 +51,7 @@ const guideNames = [
   "optimizers",
   "gradient-checking",
   "saving-loading",
+  "numpy-differences",
 ] as const;
 
 describe.each(guideNames)("docs/guides/%s.md", (name) => {
@@ -305,5 +307,57 @@ describe("saving-loading.ts", () => {
       metadata: { step: "100" },
       roundTrip: true,
     });
+  });
+});
+
+describe("numpy-differences.ts", () => {
+  it("weak typing, and JS integers that do not fit int32", () => {
+    expect(numpyDifferences.weakTyping()).toEqual({
+      scaled: "float32",
+      intTimesInt: "int32",
+      intTimesFraction: "float32",
+      mean: "float32",
+    });
+    expect(numpyDifferences.tooLargeForInt32()).toMatch(
+      /^add: the JS number 1099511627776 does not fit int32/,
+    );
+  });
+
+  it("bool operands, integer power and floor division as the tables say", () => {
+    const b = numpyDifferences.boolOperands();
+    expect([b.sum.dtype, b.product.dtype, b.matmul.dtype]).toEqual(["bool", "bool", "bool"]);
+    expect(b.sum.toArray()).toEqual([true, true, true]);
+    expect(b.product.toArray()).toEqual([true, false, false]);
+    expect(b.matmul.toArray()).toBe(true);
+    expect([b.floorDivide, b.count, b.plusOne]).toEqual(["int32", "int32", "int32"]);
+    const p = numpyDifferences.integerPower();
+    expect(p.power.toArray()).toEqual([40353607, 14348907, 9765625]);
+    expect(p.squared).toBe("int32");
+    expect(p.wrapped.toArray()).toEqual([-2147483648]);
+    expect(p.negative.toArray()).toEqual([0, 1, -1]);
+    const f = numpyDifferences.floorDivision();
+    expect(f.q.toArray()).toEqual([9, 9, -1]);
+    expect(values(f.r)).toEqual([Math.fround(0.39999995), Math.fround(-0.29999989), -Infinity]);
+    expect(f.byZero.toArray()).toEqual([0]);
+  });
+
+  it("gradient conventions, typed arrays, numeric context and the size limit", () => {
+    const g = numpyDifferences.gradientConventions();
+    expect(g.clipGrad.toArray()).toEqual([0.5, 1, 0.5]);
+    expect(values(g.stdGrad).every(Number.isNaN)).toBe(true);
+    const t = numpyDifferences.typedArrays();
+    expect([t.bytes.dtype, t.big.dtype]).toEqual(["int32", "float64"]);
+    expect(t.bytes.toArray()).toEqual([1, 2, 255]);
+    expect(t.big.toArray()).toEqual([2 ** 32 - 1]);
+    expect(t.message).toContain("does not fit int32");
+    expect(numpyDifferences.numericContext()).toEqual({
+      small: true,
+      printed: "array([1., 2.], shape=[2], dtype=float32)",
+      error: "ConcretizationError",
+    });
+    const s = numpyDifferences.sizeLimit();
+    expect(s.limit).toBe(2 ** 31);
+    expect(s.message).toMatch(/^zeros: shape \[1000000,1000000\] of float32/);
+    expect(s.vector).toEqual([3]);
   });
 });

@@ -131,6 +131,17 @@ describe("floorDivide and mod are numpy's // and % (npy_divmod)", () => {
   });
 });
 
+describe("a JS integer next to int32 must fit int32 (as JAX)", () => {
+  it("throws a RangeError naming the op and the number instead of wrapping", () => {
+    const i = np.array([1, 2], { dtype: "int32" });
+    expect(() => np.add(i, 2 ** 40)).toThrow(RangeError);
+    expect(() => i.mul(2 ** 31)).toThrow(/multiply: the JS number 2147483648 does not fit int32/);
+    expect(() => np.maximum(np.array([true]), -(2 ** 31) - 1)).toThrow(/maximum: the JS number -2147483649/);
+    expect(np.add(i, 2 ** 31 - 1).toArray()).toEqual([-2147483648, -2147483647]);
+    expect(np.add(i, 2 ** 40 + 0.5).dtype).toBe("float32");
+  });
+});
+
 describe("bool operands follow one table (BOOL_OPERANDS, JAX's rules)", () => {
   const t = np.array([true, false, true, false]);
   const f = np.array([true, true, false, false]);
@@ -244,5 +255,10 @@ describe("axis null means all axes everywhere axis is accepted", () => {
     expect(x.argmax({ axis: null, keepdims: true }).shape).toEqual([1, 1]);
     expect(np.cumsum(x, { axis: null }).toArray()).toEqual([1, 6, 8, 15, 15, 18]);
     expect(np.sum(x, { axis: null }).toArray()).toBe(18);
+  });
+
+  it("take and repeat flatten for axis null (repeat used to repeat rows silently)", () => {
+    expect(np.take(x, [3, 0], { axis: null }).toArray()).toEqual([7, 1]);
+    expect(np.repeat(x, 2, { axis: null }).toArray()).toEqual([1, 1, 5, 5, 2, 2, 7, 7, 0, 0, 3, 3]);
   });
 });

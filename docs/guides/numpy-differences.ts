@@ -1,0 +1,104 @@
+/**
+ * The code of numpy-differences.md: where `np` deliberately follows JAX rather than numpy or PyTorch.
+ * test/examples/guides.test.ts runs every function and checks what the guide says it returns.
+ */
+import { type Array, grad, jit, MAX_ARRAY_BYTES, np, ShapeError } from "../../src/index.js";
+
+export function weakTyping() {
+  const x = np.array([1, 2, 3]); // JS numbers give float32 (numpy: int64 or float64)
+  const i = np.array([1, 2, 3], { dtype: "int32" });
+  return {
+    scaled: x.mul(2).dtype, // "float32": a JS number takes the array's dtype (numpy 1.24 agrees here)
+    intTimesInt: i.mul(2).dtype, // "int32"
+    intTimesFraction: i.mul(2.5).dtype, // "float32" (numpy: float64)
+    mean: i.mean().dtype, // "float32" (numpy: float64)
+  };
+}
+
+export function tooLargeForInt32() {
+  // A JS integer next to an int32 array must fit int32: JAX refuses it too, numpy 1.24 widens to int64.
+  let message = "";
+  try {
+    np.array([1], { dtype: "int32" }).add(2 ** 40);
+  } catch (error) {
+    if (error instanceof RangeError) message = error.message;
+  }
+  return message; // "add: the JS number 1099511627776 does not fit int32, ..."
+}
+
+export function boolOperands() {
+  const a = np.array([true, false, true]);
+  const b = np.array([true, true, false]);
+  return {
+    sum: np.add(a, b), // bool [true, true, true]: logical OR
+    product: np.multiply(a, b), // bool [true, false, false]: logical AND
+    matmul: np.matmul(a, b), // bool true: OR of ANDs
+    floorDivide: np.floorDivide(a, b).dtype, // "int32" (numpy: int8)
+    count: np.sum(a).dtype, // "int32": reductions that count give int32
+    plusOne: np.add(a, 1).dtype, // "int32": a JS integer next to bool
+  };
+}
+
+export function integerPower() {
+  const base = np.array([7, 3, 5], { dtype: "int32" });
+  const exponent = np.array([9, 15, 10], { dtype: "int32" });
+  return {
+    power: np.power(base, exponent), // int32 [40353607, 14348907, 9765625], exactly
+    squared: np.power(base, 2).dtype, // "int32"
+    wrapped: np.power(np.array([2], { dtype: "int32" }), 31), // int32 [-2147483648]: wraps around, as numpy
+    negative: np.power(np.array([2, 1, -1], { dtype: "int32" }), np.array([-1, -1, -1], { dtype: "int32" })), // [0, 1, -1]
+  };
+}
+
+export function floorDivision() {
+  const x = np.array([4, -3, 3]);
+  const y = np.array([0.4, -0.3, -Infinity]);
+  const q = np.floorDivide(x, y); // [9, 9, -1], as numpy's 4 // 0.4 (not floor(4 / 0.4) = 10)
+  const r = np.mod(x, y); // [0.39999995, -0.29999989, -Infinity]: q * y + r is x
+  const byZero = np.floorDivide(np.array([7], { dtype: "int32" }), 0); // int32 [0], as numpy
+  return { q, r, byZero };
+}
+
+export function gradientConventions() {
+  // clip: at a bound the gradient is split, as JAX (maximum/minimum split ties); torch.clamp passes 1.
+  const clipGrad = grad((x: Array) => np.clip(x, 0, 1).sum())(np.array([0, 0.5, 1]));
+  // std at zero variance: sqrt'(0) is infinite and the chain rule gives NaN, as JAX; torch.std gives 0.
+  const stdGrad = grad((x: Array) => np.std(x))(np.array([2, 2, 2]));
+  return { clipGrad, stdGrad }; // [0.5, 1, 0.5] and [NaN, NaN, NaN]
+}
+
+export function typedArrays() {
+  const bytes = np.array(new Uint8Array([1, 2, 255])); // int32 [1, 2, 255]: no uint8 dtype yet
+  const big = np.array(new Uint32Array([2 ** 32 - 1]), { dtype: "float64" }); // float64 [4294967295]
+  let message = "";
+  try {
+    np.array(new Uint32Array([2 ** 32 - 1])); // does not fit int32: throws rather than wraps
+  } catch (error) {
+    if (error instanceof RangeError) message = error.message;
+  }
+  return { bytes, big, message };
+}
+
+export function numericContext() {
+  const loss = np.array([0.25, 0.25]).sum();
+  const small = Number(loss) < 1; // true: a size-1 array converts to its number, as numpy's float(x)
+  const printed = `${np.array([1, 2])}`; // a template literal prints the array
+  const branchy = jit((x: Array) => (Number(x.sum()) > 100 ? x.neg() : x));
+  let error = "";
+  try {
+    branchy(np.ones([2])); // traced values cannot decide JS control flow: ConcretizationError
+  } catch (e) {
+    error = (e as Error).name;
+  }
+  return { small, printed, error };
+}
+
+export function sizeLimit() {
+  let message = "";
+  try {
+    np.zeros([1e6, 1e6]); // 4 TB: refused before anything is allocated
+  } catch (error) {
+    if (error instanceof ShapeError) message = error.message;
+  }
+  return { limit: MAX_ARRAY_BYTES, message, vector: np.zeros(3).shape }; // 2 GiB; a single size is a 1-D shape
+}
