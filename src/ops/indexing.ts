@@ -12,7 +12,7 @@ import {
   takeKernel,
 } from "../backend/js/indexing.js";
 import { type AbstractValue, ConcreteArray, type NdArray } from "../core/array.js";
-import type { DType } from "../core/dtype.js";
+import { type DType, storageFor } from "../core/dtype.js";
 import type { ArrayLike } from "../core/methods-types.js";
 import { type Primitive, primitive, UndefinedPrimal } from "../core/primitive.js";
 import {
@@ -76,6 +76,10 @@ function checkAlongAxis(op: string, x: Shape, indices: Shape, axis: number): voi
 
 const indexData = (a: ConcreteArray): Int32Array => a.data as Int32Array;
 
+/** A new array of zeros for a kernel to write (eager evaluation; a plan passes its own buffers). */
+const fresh = (dtype: DType, shape: Shape): ConcreteArray =>
+  new ConcreteArray(shape, dtype, storageFor(dtype, sizeOf(shape)));
+
 /**
  * Per-example indices for an operand with its batch axis at 0 and gather axis at `axis`: indices
  * [B, ...I] become [B, ...x.shape[1:axis], K, ...x.shape[axis+1:]] (K = size of I), the layout
@@ -98,13 +102,15 @@ export const takePrim: Primitive<AxisParams> = primitive<AxisParams>({
     checkIndexDtype("take", indices!);
     return [{ shape: takenShape(x!.shape, indices!.shape, axis), dtype: x!.dtype }];
   },
-  impl: ([x, indices], { axis, op = "take" }) => [
-    new ConcreteArray(
-      takenShape(x!.shape, indices!.shape, axis),
-      x!.dtype,
-      takeKernel(op, x!.data, x!.shape, axis, indexData(indices!), x!.dtype),
-    ),
-  ],
+  impl([x, indices], { axis, op = "take" }) {
+    const out = fresh(x!.dtype, takenShape(x!.shape, indices!.shape, axis));
+    takeKernel(op, x!.data, x!.shape, axis, indexData(indices!), out.data);
+    return [out];
+  },
+  lower:
+    ([x], _outAvals, { axis, op = "take" }) =>
+    ([xd, idx], [out]) =>
+      takeKernel(op, xd!, x!.shape, axis, idx as Int32Array, out!),
   jvp: ([x, indices], [t], p) => ({
     primalsOut: [takePrim.bind1([x!, indices!], p)],
     tangentsOut: [takePrim.bind1([t!, indices!], p)],
@@ -148,13 +154,15 @@ export const scatterAddPrim: Primitive<AxisParams> = primitive<AxisParams>({
     }
     return [x!];
   },
-  impl: ([x, indices, updates], { axis, op = "scatter_add" }) => [
-    new ConcreteArray(
-      x!.shape,
-      x!.dtype,
-      scatterAddKernel(op, x!.data, x!.shape, axis, indexData(indices!), updates!.data, x!.dtype),
-    ),
-  ],
+  impl([x, indices, updates], { axis, op = "scatter_add" }) {
+    const out = fresh(x!.dtype, x!.shape);
+    scatterAddKernel(op, x!.data, x!.shape, axis, indexData(indices!), updates!.data, out.data);
+    return [out];
+  },
+  lower:
+    ([x], _outAvals, { axis, op = "scatter_add" }) =>
+    ([xd, idx, upd], [out]) =>
+      scatterAddKernel(op, xd!, x!.shape, axis, idx as Int32Array, upd!, out!),
   // Linear in (x, updates) jointly.
   jvp: ([x, indices, updates], [tx, , tu], p) => ({
     primalsOut: [scatterAddPrim.bind1([x!, indices!, updates!], p)],
@@ -192,13 +200,15 @@ export const takeAlongAxisPrim: Primitive<AxisParams> = primitive<AxisParams>({
     checkIndexDtype("take_along_axis", indices!);
     return [{ shape: indices!.shape, dtype: x!.dtype }];
   },
-  impl: ([x, indices], { axis, op = "take_along_axis" }) => [
-    new ConcreteArray(
-      indices!.shape,
-      x!.dtype,
-      takeAlongAxisKernel(op, x!.data, x!.shape, axis, indexData(indices!), indices!.shape, x!.dtype),
-    ),
-  ],
+  impl([x, indices], { axis, op = "take_along_axis" }) {
+    const out = fresh(x!.dtype, indices!.shape);
+    takeAlongAxisKernel(op, x!.data, x!.shape, axis, indexData(indices!), indices!.shape, out.data);
+    return [out];
+  },
+  lower:
+    ([x, indices], _outAvals, { axis, op = "take_along_axis" }) =>
+    ([xd, idx], [out]) =>
+      takeAlongAxisKernel(op, xd!, x!.shape, axis, idx as Int32Array, indices!.shape, out!),
   jvp: ([x, indices], [t], p) => ({
     primalsOut: [takeAlongAxisPrim.bind1([x!, indices!], p)],
     tangentsOut: [takeAlongAxisPrim.bind1([t!, indices!], p)],
@@ -234,22 +244,24 @@ export const scatterAddAlongAxisPrim: Primitive<AxisParams> = primitive<AxisPara
     }
     return [x!];
   },
-  impl: ([x, indices, updates], { axis, op = "scatter_add_along_axis" }) => [
-    new ConcreteArray(
+  impl([x, indices, updates], { axis, op = "scatter_add_along_axis" }) {
+    const out = fresh(x!.dtype, x!.shape);
+    scatterAddAlongAxisKernel(
+      op,
+      x!.data,
       x!.shape,
-      x!.dtype,
-      scatterAddAlongAxisKernel(
-        op,
-        x!.data,
-        x!.shape,
-        axis,
-        indexData(indices!),
-        indices!.shape,
-        updates!.data,
-        x!.dtype,
-      ),
-    ),
-  ],
+      axis,
+      indexData(indices!),
+      indices!.shape,
+      updates!.data,
+      out.data,
+    );
+    return [out];
+  },
+  lower:
+    ([x, indices], _outAvals, { axis, op = "scatter_add_along_axis" }) =>
+    ([xd, idx, upd], [out]) =>
+      scatterAddAlongAxisKernel(op, xd!, x!.shape, axis, idx as Int32Array, indices!.shape, upd!, out!),
   jvp: ([x, indices, updates], [tx, , tu], p) => ({
     primalsOut: [scatterAddAlongAxisPrim.bind1([x!, indices!, updates!], p)],
     tangentsOut: [scatterAddAlongAxisPrim.bind1([tx!, indices!, tu!], p)],

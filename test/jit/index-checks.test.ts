@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { backend, grad, jit, type Array as NdArray, nn, np, setBackend, vmap } from "../../src/index.js";
+import { countAllocatedBytes } from "../helpers/allocations.js";
 
 const initial = backend().name.startsWith("wasm") ? "wasm" : "js";
 afterEach(() => setBackend(initial));
@@ -115,4 +116,45 @@ describe.each(["wasm", "js"] as const)("index checks on the %s backend", (name) 
     expect(jit(nll)(logits, labels).item()).toBe(nll(logits, labels).item());
     expect(nll(logits, labels).item()).toBe(1);
   });
+});
+
+describe("indexing in a compiled plan", () => {
+  it.each(["wasm", "js"] as const)(
+    "a donated step that gathers rows and scatters their gradient allocates nothing in steady state (%s)",
+    (name) => {
+      setBackend(name);
+      const loss = (emb: NdArray, ids: NdArray, y: NdArray) => {
+        const logits = np.take(emb, ids, { axis: 0 });
+        const picked = np.takeAlongAxis(logits, y.reshape([-1, 1]), { axis: 1 });
+        return nn.crossEntropy(logits, y).add(picked.sum());
+      };
+      const step = jit(
+        (emb: NdArray, ids: NdArray, y: NdArray) => emb.sub(grad(loss)(emb, ids, y).mul(0.1)),
+        {
+          donateArgnums: 0,
+        },
+      );
+      const ids = i32([0, 3, 3, 1]);
+      const y = i32([1, 0, 0, 0]);
+      const start = np
+        .array([
+          [0, 0.25],
+          [0.5, 0.75],
+          [1, 1.25],
+          [1.5, 1.75],
+        ])
+        .astype("float64");
+      let emb = start;
+      let eager = start.add(0);
+      for (let i = 0; i < 3; i++) {
+        emb = step(emb, ids, y);
+        eager = eager.sub((grad(loss)(eager, ids, y) as NdArray).mul(0.1));
+      }
+      expect(emb.toArray()).toEqual(eager.toArray());
+      const bytes = countAllocatedBytes(() => {
+        for (let i = 0; i < 5; i++) emb = step(emb, ids, y);
+      });
+      expect(bytes).toBe(0);
+    },
+  );
 });

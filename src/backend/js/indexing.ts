@@ -1,10 +1,11 @@
 /**
- * Gather and scatter kernels along one axis. The operand is viewed as [outer, n, inner] around the
- * indexed axis, so each index moves a contiguous run of `inner` elements. Indices are checked and
- * wrapped (negative counts from the end, as numpy) before any element moves; an error names `op`, the
- * function the user called.
+ * Gather and scatter kernels along one axis, writing into a given output (a plan's buffer, or a fresh
+ * one eagerly). The operand is viewed as [outer, n, inner] around the indexed axis, so each index moves
+ * a contiguous run of `inner` elements. One pass checks every index before any element is written (an
+ * error names `op`, the function the user called); the copy loops then wrap negative indices (counted
+ * from the end, as numpy) as they go, so nothing is allocated.
  */
-import { type DType, storageFor, type TypedArray } from "../../core/dtype.js";
+import type { TypedArray } from "../../core/dtype.js";
 import { type Shape, sizeOf } from "../../core/shape.js";
 
 interface AxisView {
@@ -17,17 +18,14 @@ function viewAround(shape: Shape, axis: number): AxisView {
   return { outer: sizeOf(shape.slice(0, axis)), n: shape[axis]!, inner: sizeOf(shape.slice(axis + 1)) };
 }
 
-/** Indices wrapped into [0, size); an index outside [-size, size) throws a RangeError naming the op. */
-export function wrapIndices(op: string, indices: Int32Array, size: number, axis: number): Int32Array {
-  const out = new Int32Array(indices.length);
+/** Throws a RangeError naming the op for the first index outside [-size, size). */
+export function checkIndices(op: string, indices: Int32Array, size: number, axis: number): void {
   for (let i = 0; i < indices.length; i++) {
     const v = indices[i]!;
     if (v < -size || v >= size) {
       throw new RangeError(`${op}: index ${v} is out of bounds for axis ${axis} with size ${size}`);
     }
-    out[i] = v < 0 ? v + size : v;
   }
-  return out;
 }
 
 /** out[o, k, i] = x[o, indices[k], i]: x of `shape` gathered along `axis` at the flat list of indices. */
@@ -37,24 +35,22 @@ export function takeKernel(
   shape: Shape,
   axis: number,
   indices: Int32Array,
-  dtype: DType,
-): TypedArray {
+  out: TypedArray,
+): void {
   const { outer, n, inner } = viewAround(shape, axis);
-  const idx = wrapIndices(op, indices, n, axis);
-  const k = idx.length;
-  const out = storageFor(dtype, outer * k * inner);
+  checkIndices(op, indices, n, axis);
+  const k = indices.length;
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < k; j++) {
-      const src = (o * n + idx[j]!) * inner;
+      const at = indices[j]!;
+      const src = (o * n + (at < 0 ? at + n : at)) * inner;
       const dst = (o * k + j) * inner;
-      if (inner >= 16) out.set(x.subarray(src, src + inner) as never, dst);
-      else for (let i = 0; i < inner; i++) out[dst + i] = x[src + i]!;
+      for (let i = 0; i < inner; i++) out[dst + i] = x[src + i]!;
     }
   }
-  return out;
 }
 
-/** x + updates added at the positions `take` reads (duplicates accumulate); updates are [outer, k, inner]. */
+/** out = x + updates added at the positions `take` reads (duplicates accumulate); updates are [outer, k, inner]. */
 export function scatterAddKernel(
   op: string,
   x: TypedArray,
@@ -62,22 +58,22 @@ export function scatterAddKernel(
   axis: number,
   indices: Int32Array,
   updates: TypedArray,
-  dtype: DType,
-): TypedArray {
+  out: TypedArray,
+): void {
   const { outer, n, inner } = viewAround(shape, axis);
-  const idx = wrapIndices(op, indices, n, axis);
-  const k = idx.length;
-  const out = x.slice();
-  const wrapInt = dtype === "int32";
+  checkIndices(op, indices, n, axis);
+  const k = indices.length;
+  out.set(x);
+  const wrapInt = out instanceof Int32Array;
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < k; j++) {
-      const dst = (o * n + idx[j]!) * inner;
+      const at = indices[j]!;
+      const dst = (o * n + (at < 0 ? at + n : at)) * inner;
       const src = (o * k + j) * inner;
       if (wrapInt) for (let i = 0; i < inner; i++) out[dst + i] = (out[dst + i]! + updates[src + i]!) | 0;
       else for (let i = 0; i < inner; i++) out[dst + i]! += updates[src + i];
     }
   }
-  return out;
 }
 
 /** out[o, j, i] = x[o, indices[o, j, i], i]; indices have x's shape except `k` along `axis`. */
@@ -88,22 +84,23 @@ export function takeAlongAxisKernel(
   axis: number,
   indices: Int32Array,
   indicesShape: Shape,
-  dtype: DType,
-): TypedArray {
+  out: TypedArray,
+): void {
   const { outer, n, inner } = viewAround(shape, axis);
   const k = indicesShape[axis]!;
-  const idx = wrapIndices(op, indices, n, axis);
-  const out = storageFor(dtype, idx.length);
+  checkIndices(op, indices, n, axis);
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < k; j++) {
       const row = (o * k + j) * inner;
-      for (let i = 0; i < inner; i++) out[row + i] = x[(o * n + idx[row + i]!) * inner + i]!;
+      for (let i = 0; i < inner; i++) {
+        const at = indices[row + i]!;
+        out[row + i] = x[(o * n + (at < 0 ? at + n : at)) * inner + i]!;
+      }
     }
   }
-  return out;
 }
 
-/** x + updates[o, j, i] added at x[o, indices[o, j, i], i] (duplicates accumulate). */
+/** out = x + updates[o, j, i] added at x[o, indices[o, j, i], i] (duplicates accumulate). */
 export function scatterAddAlongAxisKernel(
   op: string,
   x: TypedArray,
@@ -112,21 +109,21 @@ export function scatterAddAlongAxisKernel(
   indices: Int32Array,
   indicesShape: Shape,
   updates: TypedArray,
-  dtype: DType,
-): TypedArray {
+  out: TypedArray,
+): void {
   const { outer, n, inner } = viewAround(shape, axis);
   const k = indicesShape[axis]!;
-  const idx = wrapIndices(op, indices, n, axis);
-  const out = x.slice();
-  const wrapInt = dtype === "int32";
+  checkIndices(op, indices, n, axis);
+  out.set(x);
+  const wrapInt = out instanceof Int32Array;
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < k; j++) {
       const row = (o * k + j) * inner;
       for (let i = 0; i < inner; i++) {
-        const dst = (o * n + idx[row + i]!) * inner + i;
+        const at = indices[row + i]!;
+        const dst = (o * n + (at < 0 ? at + n : at)) * inner + i;
         out[dst] = wrapInt ? (out[dst]! + updates[row + i]!) | 0 : out[dst]! + updates[row + i]!;
       }
     }
   }
-  return out;
 }
