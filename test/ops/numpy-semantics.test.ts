@@ -3,9 +3,9 @@
  * floor division and mod as numpy's `//` and `%`, and bool operands by the one table (BOOL_OPERANDS).
  * Expected values come from numpy-reference.json, written by numpy_reference.py with numpy 1.24.
  */
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { BOOL_OPERANDS, type DType } from "../../src/core/dtype.js";
-import { grad, jit, type NdArray, np } from "../../src/index.js";
+import { backend, grad, jit, type NdArray, np, setBackend } from "../../src/index.js";
 import reference from "./numpy-reference.json";
 
 type Encoded = number | string;
@@ -103,6 +103,23 @@ describe("floorDivide and mod are numpy's // and % (npy_divmod)", () => {
       expectBitEqual(r(x, y).toTypedArray(), values(np.mod(x.neg(), y.neg()).neg()), labels);
     });
   }
+
+  it("300 random pairs (near-multiples included) match numpy in float32 and float64, and int32", () => {
+    const { random, randomInt } = reference;
+    for (const dtype of ["float32", "float64"] as const) {
+      const x = np.array(random.x, { dtype });
+      const y = np.array(random.y, { dtype });
+      expectBitEqual(np.floorDivide(x, y).toTypedArray(), random[dtype].floorDivide.map(decode));
+      expectBitEqual(np.mod(x, y).toTypedArray(), random[dtype].mod.map(decode));
+    }
+    const [a, b] = [int32(randomInt.x), int32(randomInt.y)];
+    expectBitEqual(np.floorDivide(a, b).toTypedArray(), randomInt.floorDivide);
+    expectBitEqual(np.mod(a, b).toTypedArray(), randomInt.mod);
+    expectBitEqual(
+      np.power(int32(randomInt.base), int32(randomInt.exponent)).toTypedArray(),
+      randomInt.power,
+    );
+  });
 
   it("the issue's float32 cases", () => {
     expect(np.floorDivide(4, np.array([0.4])).toArray()).toEqual([9]);
@@ -260,5 +277,25 @@ describe("axis null means all axes everywhere axis is accepted", () => {
   it("take and repeat flatten for axis null (repeat used to repeat rows silently)", () => {
     expect(np.take(x, [3, 0], { axis: null }).toArray()).toEqual([7, 1]);
     expect(np.repeat(x, 2, { axis: null }).toArray()).toEqual([1, 1, 5, 5, 2, 2, 7, 7, 0, 0, 3, 3]);
+  });
+});
+
+describe("jitted on the JS backend too, the new kernels equal eager bit for bit", () => {
+  const initial = backend();
+  afterEach(() => setBackend(initial.name === "js" ? "js" : "wasm", { threads: initial.threads }));
+
+  it("power, floorDivide and mod, int32, float32 and float64", () => {
+    setBackend("js");
+    const xs = reference.float.x.map(decode);
+    const ys = reference.float.y.map(decode);
+    const f = jitted((a, b) => np.stack([np.floorDivide(a, b), np.mod(a, b), np.power(a, b)]).neg());
+    const eager = (a: NdArray, b: NdArray) =>
+      np.stack([np.floorDivide(a, b), np.mod(a, b), np.power(a, b)]).neg();
+    for (const dtype of ["float32", "float64"] as const) {
+      const [x, y] = [np.array(xs, { dtype }), np.array(ys, { dtype })];
+      expectBitEqual(f(x, y).toTypedArray(), values(eager(x, y)));
+    }
+    const [x, y] = [int32(reference.power.x), int32(reference.power.y)];
+    expectBitEqual(f(x, y).toTypedArray(), values(eager(x, y)));
   });
 });

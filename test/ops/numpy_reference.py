@@ -31,4 +31,23 @@ px = [7, 3, 5, 2, 2, 3, -3, 10, 0, 0, 1, -1, -1, 2, -2, 46341, 5, 7, 12345, -123
 py = [9, 15, 10, 31, 32, 21, 21, 10, 0, 5, 1000000, 7, 8, 0, 63, 2, 13, 23, 5, 6]
 a = np.array(px, dtype=np.int32); b = np.array(py, dtype=np.int32)
 out["power"] = {"x": px, "y": py, "int32": [int(v) for v in np.power(a, b)]}
+# Random cases: magnitudes from 1e-3 to 1e3, both signs, divisors that are near-multiples of the dividends.
+rng = np.random.default_rng(15)
+n = 300
+mag = lambda: 10.0 ** rng.uniform(-3, 3, n) * rng.choice([-1.0, 1.0], n)
+rx = mag()
+ry = np.where(rng.random(n) < 0.3, rx / rng.integers(1, 50, n) * (1 + rng.normal(0, 1e-7, n)), mag())
+out["random"] = {"x": [float(v) for v in rx], "y": [float(v) for v in ry]}
+for dt in ["float32", "float64"]:
+    a = rx.astype(dt); b = ry.astype(dt)
+    out["random"][dt] = {"floorDivide": [enc(v) for v in np.floor_divide(a, b)], "mod": [enc(v) for v in np.mod(a, b)]}
+ia = rng.integers(-2**31, 2**31, n, dtype=np.int64).astype(np.int32)
+ib = np.where(rng.random(n) < 0.5, rng.integers(-20, 21, n), rng.integers(-2**31, 2**31, n, dtype=np.int64)).astype(np.int32)
+pb = rng.integers(-50, 51, n).astype(np.int32)
+pe = rng.integers(0, 40, n).astype(np.int32)
+out["randomInt"] = {
+    "x": [int(v) for v in ia], "y": [int(v) for v in ib],
+    "floorDivide": [int(v) for v in np.floor_divide(ia, ib)], "mod": [int(v) for v in np.mod(ia, ib)],
+    "base": [int(v) for v in pb], "exponent": [int(v) for v in pe], "power": [int(v) for v in np.power(pb, pe)],
+}
 json.dump(out, open(os.path.join(os.path.dirname(__file__), "numpy-reference.json"), "w"))
