@@ -50,6 +50,13 @@ export function integerPower() {
   };
 }
 
+export function floatPower() {
+  // Float power is C's pow, as numpy, JAX and PyTorch: JS's 1 ** NaN and (-1) ** Infinity are NaN.
+  const ones = np.array([1, -1]).pow(Infinity); // [1, 1]
+  const oneToNaN = np.power(1, np.array([NaN])); // [1]
+  return { ones, oneToNaN };
+}
+
 export function floorDivision() {
   const x = np.array([4, -3, 3]);
   const y = np.array([0.4, -0.3, -Infinity]);

@@ -5,7 +5,7 @@
  */
 import { ConcreteArray, type NdArray } from "../core/array.js";
 import { type Atom, type Equation, Literal, Program, Var } from "../core/ir.js";
-import { type Primitive, primitives } from "../core/primitive.js";
+import { type Primitive, paramsKey, primitives } from "../core/primitive.js";
 import { shapeEquals, sizeOf } from "../core/shape.js";
 import { evalPrimitive } from "../core/trace.js";
 
@@ -85,12 +85,9 @@ export function eliminateDeadCode(p: ClosedProgram): ClosedProgram {
   return { program: new Program(constVars, p.program.inputs, kept, p.program.outputs), consts };
 }
 
-function paramsKey(params: unknown): string | null {
+function cseKey(params: unknown): string | null {
   try {
-    return JSON.stringify(params, (_k, v) => {
-      if (typeof v === "function") throw new Error("unkeyable");
-      return v;
-    });
+    return paramsKey(params);
   } catch {
     return null;
   }
@@ -117,7 +114,7 @@ export function eliminateCommonSubexpressions(p: ClosedProgram): ClosedProgram {
   const out: Equation[] = [];
   for (const e0 of p.program.equations) {
     const e = { ...e0, inputs: e0.inputs.map(atom) };
-    const pk = paramsKey(e.params);
+    const pk = cseKey(e.params);
     if (pk !== null) {
       const key = `${e.primitive.name}|${pk}|${e.inputs.map(id).join(",")}`;
       const prev = seen.get(key);

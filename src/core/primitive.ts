@@ -111,6 +111,19 @@ export interface PlanMemoryView {
 export type Kernel = (ins: readonly TypedArray[], outs: readonly TypedArray[]) => void;
 
 /**
+ * Params as a cache or CSE key: JSON, with NaN, ±Infinity and -0 kept apart (plain JSON writes the first
+ * three as null, so `x ** NaN` and `x ** Infinity` would share a kernel). Functions throw "unkeyable".
+ */
+export function paramsKey(params: unknown): string {
+  return JSON.stringify(params, (_k, v: unknown) => {
+    if (typeof v === "function") throw new Error("unkeyable");
+    if (typeof v === "number" && (!Number.isFinite(v) || Object.is(v, -0)))
+      return { nonFiniteNumber: Object.is(v, -0) ? "-0" : String(v) };
+    return v;
+  });
+}
+
+/**
  * An `impl` that compiles the primitive's `lower` kernel for these shapes and runs it once, for
  * primitives whose one kernel implementation is the lowered one.
  */
@@ -122,7 +135,7 @@ export function evalByLowering<P>(
   if (!rules.lower) throw new Error(`${rules.name}: no lower rule to evaluate with`);
   const outAvals = rules.abstractEval(args, params);
   const outs = outAvals.map((a) => storageFor(a.dtype, sizeOf(a.shape)));
-  const key = `${rules.name} ${args.map(fmtAval).join(",")} ${JSON.stringify(params)}`;
+  const key = `${rules.name} ${args.map(fmtAval).join(",")} ${paramsKey(params)}`;
   const kernel = standaloneKernel(key, (context) => rules.lower!(args, outAvals, params, context));
   kernel(
     args.map((a) => a.data),

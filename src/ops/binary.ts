@@ -94,7 +94,7 @@ export const powPrim: ElementwisePrimitive = elementwisePrimitive({
   name: "pow",
   arity: 2,
   accepts: NUMERIC,
-  expr: ([a, b], d) => (d === "int32" ? `lib.intPow(${a}, ${b})` : `Math.pow(${a}, ${b})`),
+  expr: ([a, b], d) => (d === "int32" ? `lib.intPow(${a}, ${b})` : `lib.pow(${a}, ${b})`),
   jvp([x, y], [tx, ty]) {
     const out = powPrim.bind1([x!, y!], P);
     if (!isFloat(out.dtype)) return { primalsOut: [out], tangentsOut: [] };
@@ -120,12 +120,14 @@ export const powScalarPrim: ElementwisePrimitive<PowScalarParams> = elementwiseP
   accepts: NUMERIC,
   expr: ([a], d, _i, { exponent }) =>
     d === "int32"
-      ? `lib.intPow(${a}, ${JSON.stringify(exponent)})`
+      ? `lib.intPow(${a}, ${exponent})`
       : exponent === 2
         ? `${a} * ${a}`
         : exponent === 1
           ? a!
-          : `Math.pow(${a}, ${JSON.stringify(exponent)})`,
+          : Number.isFinite(exponent)
+            ? `Math.pow(${a}, ${exponent})`
+            : `lib.pow(${a}, ${exponent})`, // NaN, Infinity and -Infinity are JS globals
   jvp([x], [t], p) {
     const out = powScalarPrim.bind1([x!], p);
     if (!isFloat(out.dtype)) return { primalsOut: [out], tangentsOut: [] };

@@ -10,6 +10,7 @@ import {
   type JvpResult,
   type Primitive,
   type PrimitiveRules,
+  paramsKey,
   primitive,
   type UndefinedPrimal,
 } from "../core/primitive.js";
@@ -56,6 +57,13 @@ export const kernelLib = {
   roundHalfEven(x: number): number {
     const r = Math.round(x);
     return Math.abs(x % 1) === 0.5 ? 2 * Math.round(x / 2) : r;
+  },
+  /**
+   * IEEE/C pow, as numpy, JAX and PyTorch: `1 ** y` and `(-1) ** ±Infinity` are 1, where JS's `**` gives
+   * NaN (the only cases where the two differ).
+   */
+  pow(a: number, b: number): number {
+    return a === 1 || (a === -1 && (b === Infinity || b === -Infinity)) ? 1 : a ** b;
   },
   /**
    * int32 `base ** exp` with int32 wraparound, as numpy. A negative exponent gives the reciprocal rounded
@@ -170,7 +178,7 @@ export function elementwiseKernel<P>(
   outDtype: DType,
   params: P,
 ): (ins: TypedArray[], out: TypedArray, n: number) => void {
-  const key = `${name}:${inDtype}:${outDtype}:${JSON.stringify(params)}`;
+  const key = `${name}:${inDtype}:${outDtype}:${paramsKey(params)}`;
   let k = kernelCache.get(key);
   if (k === undefined) {
     const names = ["a", "b", "c"].slice(0, arity);

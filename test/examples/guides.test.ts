@@ -335,6 +335,8 @@ describe("numpy-differences.ts", () => {
     expect(p.squared).toBe("int32");
     expect(p.wrapped.toArray()).toEqual([-2147483648]);
     expect(p.negative.toArray()).toEqual([0, 1, -1]);
+    const c = numpyDifferences.floatPower();
+    expect([c.ones.toArray(), c.oneToNaN.toArray()]).toEqual([[1, 1], [1]]);
     const f = numpyDifferences.floorDivision();
     expect(f.q.toArray()).toEqual([9, 9, -1]);
     expect(values(f.r)).toEqual([Math.fround(0.39999995), Math.fround(-0.29999989), -Infinity]);

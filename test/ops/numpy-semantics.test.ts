@@ -69,6 +69,26 @@ describe("power keeps integers integers (int32 wraparound, as numpy and JAX)", (
     expect(out.toArray()).toEqual([0, 1, -1, 1, 0, 0]);
   });
 
+  it("float power follows C's pow as numpy (1 ** NaN = 1), and NaN/±Infinity exponents are not confused", () => {
+    // numpy 1.24: np.power([2, 1, -1, nan, 0.5, -2, 0], e) for e = nan, inf, -inf.
+    const base = np.array([2, 1, -1, NaN, 0.5, -2, 0], { dtype: "float64" });
+    const expected: [number, number[]][] = [
+      [NaN, [NaN, 1, NaN, NaN, NaN, NaN, NaN]],
+      [Infinity, [Infinity, 1, 1, NaN, 0, Infinity, 0]],
+      [-Infinity, [0, 1, 1, NaN, Infinity, 0, Infinity]],
+    ];
+    for (const [e, values] of expected) {
+      expectBitEqual(base.pow(e).toTypedArray(), values);
+      expectBitEqual(np.power(base, np.full([7], e, { dtype: "float64" })).toTypedArray(), values);
+    }
+    // Under jit, x ** NaN and x ** Infinity were one common subexpression (their params keyed alike).
+    const both = jitted((x) => np.stack([x.pow(NaN), x.pow(Infinity), x.pow(-Infinity)]));
+    expectBitEqual(
+      both(base).toTypedArray(),
+      expected.flatMap(([, v]) => v),
+    );
+  });
+
   it("float gradients are unchanged", () => {
     expect(grad((v: NdArray) => np.power(v, 3).sum())(np.array([2], { dtype: "float64" })).toArray()).toEqual(
       [12],
