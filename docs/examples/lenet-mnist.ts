@@ -96,6 +96,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const log = (s: string) => {
     if (!options.quiet) process.stdout.write(s);
   };
+  // A progress bar redrawn in place on a terminal; into a file or a pipe, one line per epoch.
+  const interactive = process.stdout.isTTY === true;
   const data = io.mnist.loadBundled({ normalize: { mean: MNIST_MEAN, std: MNIST_STD } });
   const testCount = Math.min(options.maxTest, data.test.labels.shape[0]!);
   log(
@@ -170,12 +172,18 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       running = step === 0 ? value : 0.95 * running + 0.05 * value;
       step++;
       seen += x.shape[0]!;
-      if (step % 5 === 0 || step === stepsPerEpoch) {
+      if (interactive && (step % 5 === 0 || step === stepsPerEpoch)) {
         const rate = seen / ((performance.now() - epochStart) / 1000);
         log(
           `\repoch ${epoch}/${options.epochs} ${progressBar(step, stepsPerEpoch)} ${step}/${stepsPerEpoch} loss ${running.toFixed(4)} ${rate.toFixed(0)} img/s`,
         );
       }
+    }
+    if (!interactive) {
+      const rate = seen / ((performance.now() - epochStart) / 1000);
+      log(
+        `epoch ${epoch}/${options.epochs} ${step} steps, loss ${running.toFixed(4)} ${rate.toFixed(0)} img/s`,
+      );
     }
     const accuracy = evaluate(params);
     testAccuracy.push(accuracy);
@@ -196,7 +204,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     [
       {
         label: "training loss (per step)",
-        points: losses.map((l, i) => [(i + 1) / stepsPerEpoch, l]),
+        points: losses.map((l, i) => [firstEpoch - 1 + (i + 1) / stepsPerEpoch, l]),
         color: "#1f77b4",
       },
       {
@@ -211,7 +219,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       xLabel: "epoch",
       leftLabel: "cross-entropy loss",
       rightLabel: "test accuracy",
-      rightRange: [Math.min(0.9, ...testAccuracy), 1],
+      // Accuracy from 0.8 up: its points sit above the loss curve, which is low by the first epoch's end.
+      rightRange: [Math.min(0.8, ...testAccuracy), 1],
+      xRange: [firstEpoch - 1, options.epochs],
+      // The first steps' spikes would flatten the rest of the loss curve.
+      clipLeftQuantile: 0.99,
     },
   );
   const chartPath = join(options.outDir, "lenet-curves.svg");

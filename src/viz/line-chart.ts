@@ -2,7 +2,9 @@
  * A small dependency-free SVG line chart for training curves: one or two y axes (e.g. loss on the
  * left, accuracy on the right), labelled axes, ticks at round numbers, and a legend above the plot
  * (never over the data). Long noisy series (per-step losses) are drawn faint with a bold moving
- * average; short ones (per-epoch accuracy) get markers and their values written at each point.
+ * average; short ones (per-epoch accuracy) get markers and their values written at each point, on the
+ * side of the point away from the other curves. An early spike need not flatten the left axis:
+ * `clipLeftQuantile` ends it at a quantile of the values and marks what lies above with ▲ and its value.
  */
 
 /** One curve of a line chart. */
@@ -33,6 +35,14 @@ export interface LineChartOptions {
   height?: number;
   /** Fixed range for the right axis (e.g. [0, 1] for accuracy); otherwise from the data. */
   rightRange?: readonly [number, number];
+  /** Fixed range for the x axis (e.g. [0, epochs], so that 0 has a tick); otherwise from the data. */
+  xRange?: readonly [number, number];
+  /**
+   * Ends the left axis at this quantile of its values (e.g. 0.99) instead of their maximum, but never
+   * below a moving average or a short series' point; the values above are cut off at the top edge and
+   * marked with ▲ and their value. A linear axis that one early spike does not flatten. Default 1.
+   */
+  clipLeftQuantile?: number;
 }
 
 const escapeXml = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
@@ -92,6 +102,53 @@ function movingAverage(points: readonly (readonly [number, number])[], window: n
   });
 }
 
+/** The value at quantile `q` (0..1) of `values` (nearest rank). */
+function quantile(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+/** The y of a polyline (points in order of x) at `x`, or null outside its x range. */
+function yAt(line: readonly (readonly [number, number])[], x: number): number | null {
+  for (let i = 1; i < line.length; i++) {
+    const [xa, ya] = line[i - 1]!;
+    const [xb, yb] = line[i]!;
+    if (x >= xa && x <= xb) return xb === xa ? Math.min(ya, yb) : ya + ((x - xa) / (xb - xa)) * (yb - ya);
+  }
+  return null;
+}
+
+/**
+ * ▲ and the value at the top edge for each run of points above the axis's top (the highest point of
+ * the run; runs closer than a marker's width share one).
+ */
+function clipMarkers(
+  points: readonly (readonly [number, number])[],
+  top: number,
+  sx: (x: number) => number,
+  frameTop: number,
+  color: string,
+): string[] {
+  const peaks: (readonly [number, number])[] = [];
+  let lastX = Number.NEGATIVE_INFINITY;
+  for (const p of points) {
+    if (!(p[1] > top)) continue;
+    const current = peaks[peaks.length - 1];
+    if (current && sx(p[0]) - lastX < 40) {
+      if (p[1] > current[1]) peaks[peaks.length - 1] = p;
+    } else peaks.push(p);
+    lastX = sx(p[0]);
+  }
+  return peaks.map((p) => {
+    const x = sx(p[0]);
+    const y = frameTop + 2;
+    return (
+      `<path d="M${x - 5},${y + 8} L${x + 5},${y + 8} L${x},${y} Z" fill="${color}"/>` +
+      `<text x="${x + 8}" y="${y + 10}" font-size="11" fill="${color}" stroke="white" stroke-width="3" paint-order="stroke">${formatValue(p[1])}</text>`
+    );
+  });
+}
+
 /** Series with more points than this are drawn faint, with a bold moving average on top. */
 const SMOOTH_ABOVE = 60;
 /** Series with at most this many points get a marker and their value at each point. */
@@ -105,13 +162,31 @@ export function lineChart(series: readonly Series[], options: LineChartOptions):
   const width = options.width ?? 720;
   const height = options.height ?? 440;
   const fontSize = 13;
+  const clipQuantile = options.clipLeftQuantile ?? 1;
+  if (!(clipQuantile > 0 && clipQuantile <= 1)) {
+    throw new RangeError(`lineChart: clipLeftQuantile must be in (0, 1], got ${clipQuantile}`);
+  }
 
   // The legend sits in rows between the title and the plot, so it never covers a curve.
-  const legendItems = series.map((s) => {
+  const smoothed = series.map((s) => {
     const finite = s.points.filter((p) => Number.isFinite(p[1]));
     const window = finite.length > SMOOTH_ABOVE ? Math.max(5, Math.round(finite.length / 25)) : 0;
-    const label = window > 0 ? `${s.label}, bold: ${window}-point average` : s.label;
-    return { series: s, finite, window, label, width: 30 + textWidth(label, fontSize) + 28 };
+    return { series: s, finite, window, average: window > 0 ? movingAverage(finite, window) : finite };
+  });
+  const isLeft = (s: Series) => (s.axis ?? "left") === "left";
+
+  // The left axis's top: the maximum, or the quantile but never below what is drawn bold.
+  const leftYs = smoothed.filter((d) => isLeft(d.series)).flatMap((d) => d.finite.map((p) => p[1]));
+  const boldLeftYs = smoothed.filter((d) => isLeft(d.series)).flatMap((d) => d.average.map((p) => p[1]));
+  const leftMax = leftYs.length > 0 ? Math.max(...leftYs) : Number.NEGATIVE_INFINITY;
+  const leftTop =
+    clipQuantile < 1 && leftYs.length > 0 ? Math.max(quantile(leftYs, clipQuantile), ...boldLeftYs) : leftMax;
+  const clipped = (d: (typeof smoothed)[number]) => isLeft(d.series) && d.finite.some((p) => p[1] > leftTop);
+
+  const legendItems = smoothed.map((d) => {
+    const bold = d.window > 0 ? `, bold: ${d.window}-point average` : "";
+    const label = `${d.series.label}${bold}${clipped(d) ? ", ▲ above the axis" : ""}`;
+    return { ...d, label, width: 30 + textWidth(label, fontSize) + 28 };
   });
   const legendRows: (typeof legendItems)[] = [];
   const maxRowWidth = width - 40;
@@ -132,12 +207,12 @@ export function lineChart(series: readonly Series[], options: LineChartOptions):
   const plotH = height - margin.top - margin.bottom;
 
   const xs = series.flatMap((s) => s.points.map((p) => p[0]));
-  const [x0, x1] = extent(xs, [0, 1]);
-  const leftYs = series
-    .filter((s) => (s.axis ?? "left") === "left")
-    .flatMap((s) => s.points.map((p) => p[1]));
+  const [x0, x1] = options.xRange ? [...options.xRange] : extent(xs, [0, 1]);
   const rightYs = series.filter((s) => s.axis === "right").flatMap((s) => s.points.map((p) => p[1]));
-  const [l0, l1] = extent(leftYs, [0, 1]);
+  const [l0, l1] = extent(
+    leftYs.filter((y) => y <= leftTop),
+    [0, 1],
+  );
   const [r0, r1] = options.rightRange ? [...options.rightRange] : extent(rightYs, [0, 1]);
   const leftTicks = niceTicks(Math.min(0, l0), l1);
   const leftLo = leftTicks[0]!;
@@ -155,6 +230,7 @@ export function lineChart(series: readonly Series[], options: LineChartOptions):
   const parts: string[] = [];
   parts.push(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="${fontSize}">`,
+    `<defs><clipPath id="plot-area"><rect x="${margin.left}" y="${margin.top}" width="${plotW}" height="${plotH}"/></clipPath></defs>`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
     `<text x="${width / 2}" y="26" text-anchor="middle" font-size="16" font-weight="bold">${escapeXml(options.title)}</text>`,
   );
@@ -195,30 +271,65 @@ export function lineChart(series: readonly Series[], options: LineChartOptions):
   // Lines: long noisy series faint with a bold moving average; short ones with markers and values.
   const path = (pts: readonly (readonly [number, number])[], sy: (y: number) => number) =>
     pts.map((p, i) => `${i === 0 ? "M" : "L"}${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join(" ");
-  for (const { series: s, finite: pts, window } of legendItems) {
+  const clip = 'clip-path="url(#plot-area)"';
+  // Every curve as drawn boldly, in pixels: what a value label must keep clear of.
+  const drawn = legendItems.map((d) => {
+    const sy = d.series.axis === "right" ? syRight : syLeft;
+    return d.average.map((p) => [sx(p[0]), sy(p[1])] as const);
+  });
+  /** Pixels between a label box (x ± half, from top to bottom) and the nearest other curve. */
+  const clearance = (
+    others: (readonly (readonly [number, number])[])[],
+    x: number,
+    half: number,
+    top: number,
+    bottom: number,
+  ) => {
+    let best = Number.POSITIVE_INFINITY;
+    for (const line of others) {
+      for (const dx of [-half, -half / 2, 0, half / 2, half]) {
+        const y = yAt(line, x + dx);
+        if (y !== null) best = Math.min(best, y < top ? top - y : y > bottom ? y - bottom : 0);
+      }
+    }
+    return best;
+  };
+  legendItems.forEach(({ series: s, finite: pts, window, average }, index) => {
     const sy = s.axis === "right" ? syRight : syLeft;
     if (window > 0) {
       parts.push(
-        `<path d="${path(pts, sy)}" fill="none" stroke="${s.color}" stroke-width="1" stroke-opacity="0.3"/>`,
-        `<path d="${path(movingAverage(pts, window), sy)}" fill="none" stroke="${s.color}" stroke-width="2.2"/>`,
+        `<path d="${path(pts, sy)}" fill="none" stroke="${s.color}" stroke-width="1" stroke-opacity="0.3" ${clip}/>`,
+        `<path d="${path(average, sy)}" fill="none" stroke="${s.color}" stroke-width="2.2" ${clip}/>`,
       );
     } else {
-      parts.push(`<path d="${path(pts, sy)}" fill="none" stroke="${s.color}" stroke-width="2"/>`);
+      parts.push(`<path d="${path(pts, sy)}" fill="none" stroke="${s.color}" stroke-width="2" ${clip}/>`);
     }
     if (pts.length <= 30)
       for (const p of pts)
         parts.push(`<circle cx="${sx(p[0])}" cy="${sy(p[1])}" r="3.5" fill="${s.color}"/>`);
     if (pts.length <= LABEL_AT_MOST) {
+      const others = drawn.filter((_, j) => j !== index);
       for (const p of pts) {
+        const text = formatValue(p[1]);
         const x = Math.min(Math.max(sx(p[0]), margin.left + 20), margin.left + plotW - 20);
-        const above = sy(p[1]) - 9;
-        const y = above < margin.top + 14 ? sy(p[1]) + 18 : above;
+        const half = textWidth(text, 11) / 2 + 2;
+        // Above the point or below it, inside the frame, whichever is farther from the other curves.
+        const candidates = [sy(p[1]) - 9, sy(p[1]) + 18].filter(
+          (y) => y - 11 >= margin.top + 2 && y <= margin.top + plotH - 2,
+        );
+        const y =
+          candidates.length === 0
+            ? sy(p[1]) - 9
+            : candidates.reduce((a, b) =>
+                clearance(others, x, half, b - 11, b + 2) > clearance(others, x, half, a - 11, a + 2) ? b : a,
+              );
         parts.push(
-          `<text x="${x}" y="${y}" text-anchor="middle" font-size="11" fill="${s.color}" stroke="white" stroke-width="3" paint-order="stroke">${formatValue(p[1])}</text>`,
+          `<text x="${x}" y="${y}" text-anchor="middle" font-size="11" fill="${s.color}" stroke="white" stroke-width="3" paint-order="stroke">${text}</text>`,
         );
       }
     }
-  }
+    if (clipped(legendItems[index]!)) parts.push(...clipMarkers(pts, leftTop, sx, margin.top, s.color));
+  });
   // Legend rows, centred under the title.
   legendRows.forEach((row, r) => {
     const rowWidth = row.reduce((w, it) => w + it.width, 0) - 28;

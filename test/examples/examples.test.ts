@@ -5,7 +5,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { fizzBuzzClass, fizzBuzzText, run as runFizzBuzz } from "../../docs/examples/fizzbuzz.js";
 import { train } from "../../docs/examples/lenet-mnist.js";
 import { main as runTutorial } from "../../docs/examples/tutorial.js";
@@ -34,6 +34,38 @@ describe("docs/examples/lenet-mnist.ts", () => {
     const svg = readFileSync(join(outDir, "lenet-curves.svg"), "utf8");
     expect(svg.startsWith("<svg")).toBe(true);
     expect(svg).toContain("test accuracy");
+  });
+
+  it("logs one line per epoch, without carriage returns, when stdout is not a terminal", async () => {
+    const written: string[] = [];
+    const tty = Object.getOwnPropertyDescriptor(process.stdout, "isTTY");
+    Object.defineProperty(process.stdout, "isTTY", { value: false, configurable: true });
+    const write = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
+      written.push(String(chunk));
+      return true;
+    });
+    try {
+      await train({
+        epochs: 2,
+        batchSize: 64,
+        lr: 0.05,
+        momentum: 0.9,
+        seed: 0,
+        maxBatches: 10,
+        maxTest: 100,
+        outDir,
+        quiet: false,
+      });
+    } finally {
+      write.mockRestore();
+      if (tty) Object.defineProperty(process.stdout, "isTTY", tty);
+      else delete (process.stdout as { isTTY?: boolean }).isTTY;
+    }
+    const log = written.join("");
+    expect(log).not.toContain("\r");
+    const epochLines = log.split("\n").filter((line) => line.startsWith("epoch "));
+    expect(epochLines).toHaveLength(2);
+    expect(epochLines[0]).toMatch(/^epoch 1\/2 10 steps, loss [\d.]+ \d+ img\/s {2}test accuracy [\d.]+%/);
   });
 });
 

@@ -105,4 +105,62 @@ describe("viz.lineChart", () => {
     expect(svg).toContain(">0.985</text>");
     expect(svg).toContain(">accuracy</text>");
   });
+
+  // A loss from step 1 (x > 0) with one spike to 40 at step 10, and an accuracy that starts low.
+  const spiky = steps.map(([x, y], i) => [x + 1 / 40, i === 10 ? 40 : y] as const);
+  const accuracy = [
+    [1, 0.3],
+    [2, 0.9],
+    [3, 0.95],
+  ] as const;
+  const chart = (clipLeftQuantile?: number) =>
+    viz.lineChart(
+      [
+        { label: "loss", points: spiky, color: "#1f77b4" },
+        { label: "accuracy", points: accuracy, color: "#d62728", axis: "right" },
+      ],
+      {
+        title: "curves",
+        xLabel: "epoch",
+        leftLabel: "loss",
+        rightLabel: "accuracy",
+        rightRange: [0, 1],
+        xRange: [0, 5],
+        ...(clipLeftQuantile === undefined ? {} : { clipLeftQuantile }),
+      },
+    );
+  const tickLabels = (doc: string, anchor: string) =>
+    [
+      ...doc.matchAll(
+        new RegExp(`<text x="[\\d.]+" y="[\\d.]+" text-anchor="${anchor}">([^<]+)</text>`, "g"),
+      ),
+    ].map((m) => m[1]);
+  const leftTicks = (doc: string) => tickLabels(doc, "end").map(Number);
+
+  it("ends the left axis at a quantile, marking the spike above it with ▲ and its value", () => {
+    expect(Math.max(...leftTicks(chart()))).toBeGreaterThanOrEqual(40);
+    const clipped = chart(0.99);
+    expect(Math.max(...leftTicks(clipped))).toBeLessThanOrEqual(2.5);
+    expect(clipped).toContain(">40</text>");
+    expect(clipped).toContain("▲ above the axis");
+    expect(clipped).toContain('clip-path="url(#plot-area)"');
+    expect(chart()).not.toContain("▲");
+    expect(() => chart(0)).toThrow("clipLeftQuantile must be in (0, 1]");
+  });
+
+  it("starts the x axis at 0 with a tick when asked (the data start after 0)", () => {
+    expect(tickLabels(chart(0.99), "middle").slice(0, 2)).toEqual(["0", "1"]);
+  });
+
+  it("writes a value label on the side of its point away from the other curve", () => {
+    // At epoch 1 the loss (about 1 on an axis to 2.5) runs just above the accuracy 0.3 (on [0, 1]):
+    // the label goes below the point.
+    const doc = chart(0.99);
+    const point = /<circle cx="([\d.]+)" cy="([\d.]+)" r="3.5" fill="#d62728"\/>/.exec(doc)!;
+    const label =
+      /<text x="[\d.]+" y="([\d.]+)" text-anchor="middle" font-size="11" fill="#d62728"[^>]*>0.3<\/text>/.exec(
+        doc,
+      )!;
+    expect(Number(label[1])).toBeGreaterThan(Number(point[2]));
+  });
 });
