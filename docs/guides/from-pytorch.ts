@@ -5,6 +5,7 @@
 import {
   type Array,
   grad,
+  io,
   jit,
   layers,
   nn,
@@ -48,8 +49,9 @@ export function initAndApply() {
   const out = net.apply(params, input); // out = net(input): shape [1, 10]
   const printed = layers.summary(net, params); // print(net), plus a table of parameters
   const count = tree.leaves(params).length; // len(list(net.parameters())): 10
+  const numbers = tree.size(params); // sum(p.numel() for p in net.parameters()): 61706
   const names = tree.flattenWithPath(params).map(([path]) => path); // state_dict().keys(): "conv1.weight", ...
-  return { params, input, out, printed, count, names };
+  return { params, input, out, printed, count, numbers, names };
 }
 
 export function lossBackward() {
@@ -76,6 +78,24 @@ export function noZeroGrad() {
   const first = grad(loss)(params).fc3.bias;
   const second = grad(loss)(params).fc3.bias;
   return { first, second };
+}
+
+export function dataLoader() {
+  const [imagesKey, labelsKey, epochKey] = random.split(random.key(1), 3);
+  // A data set of 10 one-channel 8x8 images with labels 0..2; rows are examples.
+  const data = {
+    images: random.normal(imagesKey!, [10, 1, 8, 8]),
+    labels: random.randint(labelsKey!, [10], 0, 3),
+  };
+  // DataLoader(dataset, batch_size=4, shuffle=True): the key fixes this epoch's order; use a new key
+  // (random.split, random.foldIn(key, epoch)) for each epoch. The last batch is smaller unless dropLast.
+  const batchSizes: number[] = [];
+  const targets: Array[] = [];
+  for (const { x, y } of io.batches(epochKey!, data, 4)) {
+    batchSizes.push(x.shape[0]!); // x: [4, 1, 8, 8], y: [4]
+    targets.push(np.oneHot(y, 3)); // F.one_hot(y, 3).float(): [4, 3], float32
+  }
+  return { data, batchSizes, targets };
 }
 
 export function optimizerStep() {

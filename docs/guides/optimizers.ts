@@ -32,6 +32,28 @@ export function torchOptimizers() {
   return { sgd, adam, adamw, rmsprop, adagrad };
 }
 
+export function anyOptimizer() {
+  // Every optimizer is an optim.GradientTransformation, whatever its state: the type for a record of
+  // different ones, or for a function that trains with any of them.
+  const candidates: Record<string, optim.GradientTransformation> = {
+    sgd: optim.sgd({ lr: 0.1, momentum: 0.9 }),
+    adam: optim.adam({ lr: 0.1 }),
+    rmsprop: optim.rmsprop({ lr: 0.03 }),
+  };
+  const fit = (optimizer: optim.GradientTransformation, steps: number): number => {
+    let params = start;
+    let state = optimizer.init(params);
+    for (let i = 0; i < steps; i++) {
+      const [updates, nextState] = optimizer.update(grad(loss)(params), state, params);
+      params = optim.applyUpdates(params, updates);
+      state = nextState;
+    }
+    return loss(params).item();
+  };
+  const finalLoss = Object.fromEntries(Object.entries(candidates).map(([name, o]) => [name, fit(o, 200)]));
+  return { finalLoss }; // { sgd: ..., adam: ..., rmsprop: ... }
+}
+
 export function chains() {
   // Small transformations compose into an optimizer, applied left to right (optax.chain).
   const clippedSgd = optim.chain(

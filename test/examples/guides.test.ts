@@ -127,8 +127,21 @@ describe("from-pytorch.ts", () => {
     const r = fromPytorch.initAndApply();
     expect(r.out.shape).toEqual([1, 10]);
     expect(r.count).toBe(10);
+    expect(r.numbers).toBe(61_706); // the tutorial's count: 150+6 + 2400+16 + 48000+120 + 10080+84 + 840+10
     expect(r.names[0]).toBe("conv1.weight");
     expect(r.printed).toContain("Total: 61,706 parameters in 10 arrays");
+  });
+
+  it("batches a data set like a DataLoader and one-hot encodes the labels", () => {
+    const { data, batchSizes, targets } = fromPytorch.dataLoader();
+    expect(batchSizes).toEqual([4, 4, 2]);
+    const oneHot = np.concatenate(targets);
+    expect(oneHot.shape).toEqual([10, 3]);
+    expect(oneHot.dtype).toBe("float32");
+    // every row is one-hot, and the batches hold every label once: the column sums are the class counts
+    expect(values(np.sum(oneHot, { axis: 1 }))).toEqual(new Array(10).fill(1));
+    const counts = [0, 1, 2].map((c) => values(data.labels).filter((l) => l === c).length);
+    expect(values(np.sum(oneHot, { axis: 0 }))).toEqual(counts);
   });
 
   it("differentiates, with and without a cotangent, and never accumulates", () => {
@@ -271,6 +284,9 @@ describe("optimizers.ts", () => {
     expect(s.count).toBe(100);
     expect(s.stepDecay).toBeCloseTo(0.01, 12);
     expect(optimizers.stateIsATree().paths).toContain("expAvgSq.w");
+    const { finalLoss } = optimizers.anyOptimizer();
+    expect(Object.keys(finalLoss)).toEqual(["sgd", "adam", "rmsprop"]);
+    for (const value of Object.values(finalLoss)) expect(value).toBeLessThan(0.01);
   });
 });
 
