@@ -17,7 +17,7 @@
  * to evaluate. With `--dropout p` a Dropout layer after the sigmoid drops units in training mode only.
  */
 import { performance } from "node:perf_hooks";
-import { type Array, jit, layers, nn, np, optim, random, valueAndGrad } from "../../src/index.js";
+import { jit, layers, type NdArray, nn, np, optim, random, valueAndGrad } from "tracegrad";
 
 export interface FizzBuzzOptions {
   epochs: number;
@@ -83,7 +83,7 @@ export function fizzBuzzText(n: number, classIndex: number): string {
 }
 
 /** The integers lo..hi as rows of their 10 binary digits, least significant first: float32 [count, 10]. */
-export function binaryEncode(lo: number, hi: number): Array {
+export function binaryEncode(lo: number, hi: number): NdArray {
   const rows: number[][] = [];
   for (let n = lo; n <= hi; n++) {
     const bits: number[] = [];
@@ -93,7 +93,7 @@ export function binaryEncode(lo: number, hi: number): Array {
   return np.array(rows);
 }
 
-function classesOf(lo: number, hi: number): Array {
+function classesOf(lo: number, hi: number): NdArray {
   const classes: number[] = [];
   for (let n = lo; n <= hi; n++) classes.push(fizzBuzzClass(n));
   return np.array(classes, { dtype: "int32" });
@@ -117,7 +117,7 @@ export function fizzBuzzNet(dropout = 0): layers.Layer<FizzBuzzParams> {
 }
 
 /** Shuffled mini-batches; a last, smaller batch is left out so the jitted step keeps one shape. */
-function* shuffledBatches(key: Array, x: Array, classes: Array, batchSize: number) {
+function* shuffledBatches(key: NdArray, x: NdArray, classes: NdArray, batchSize: number) {
   const n = x.shape[0]!;
   const size = Math.min(batchSize, n);
   const order = random.permutation(key, n);
@@ -148,7 +148,7 @@ export function run(overrides: Partial<FizzBuzzOptions> = {}): FizzBuzzResult {
   log(`${layers.summary(net, initialParams)}\n\n`);
 
   // Training mode is an argument: dropout (if any) uses `key` to pick the units it drops.
-  const loss = (p: FizzBuzzParams, x: Array, classes: Array, key: Array) => {
+  const loss = (p: FizzBuzzParams, x: NdArray, classes: NdArray, key: NdArray) => {
     const out = net.apply(p, x, { train: true, key });
     return options.loss === "mse"
       ? nn.mseLoss(out, np.oneHot(classes, CLASSES.length))
@@ -160,7 +160,7 @@ export function run(overrides: Partial<FizzBuzzOptions> = {}): FizzBuzzResult {
   // The whole step is one pure function, compiled once; params and optimizer state are donated, so the
   // compiled step writes the new values over the old buffers.
   const trainStep = jit(
-    (p: FizzBuzzParams, s: OptState, x: Array, classes: Array, key: Array) => {
+    (p: FizzBuzzParams, s: OptState, x: NdArray, classes: NdArray, key: NdArray) => {
       const [value, grads] = valueAndGrad(loss)(p, x, classes, key);
       const [updates, next] = optimizer.update(grads, s, p);
       return [optim.applyUpdates(p, updates), next, value] as const;
@@ -168,8 +168,8 @@ export function run(overrides: Partial<FizzBuzzOptions> = {}): FizzBuzzResult {
     { donateArgnums: [0, 1] },
   );
   // Evaluation mode: no `train` flag, so a dropout layer passes everything through.
-  const predict = jit((p: FizzBuzzParams, x: Array) => np.argmax(net.apply(p, x), { axis: 1 }));
-  const countCorrect = (p: FizzBuzzParams, x: Array, classes: Array): number =>
+  const predict = jit((p: FizzBuzzParams, x: NdArray) => np.argmax(net.apply(p, x), { axis: 1 }));
+  const countCorrect = (p: FizzBuzzParams, x: NdArray, classes: NdArray): number =>
     np.sum(np.equal(predict(p, x), classes)).item();
 
   let params = initialParams;
@@ -182,7 +182,7 @@ export function run(overrides: Partial<FizzBuzzOptions> = {}): FizzBuzzResult {
     let total = 0;
     let steps = 0;
     for (const batch of shuffledBatches(orderKey!, trainX, trainClasses, options.batchSize)) {
-      let value: Array;
+      let value: NdArray;
       const stepKey = random.foldIn(dropoutKey!, steps);
       [params, optState, value] = trainStep(params, optState, batch.x, batch.classes, stepKey);
       total += value.item();

@@ -16,10 +16,10 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import * as E from "fp-ts/lib/Either.js";
 import {
-  type Array,
   backend,
   jit,
   layers,
+  type NdArray,
   nn,
   np,
   optim,
@@ -27,8 +27,8 @@ import {
   setBackend,
   valueAndGrad,
   viz,
-} from "../../src/index.js";
-import { io } from "../../src/node.js";
+} from "tracegrad";
+import { io } from "tracegrad/node";
 import { type LeNetParams, lenet } from "./lenet.js";
 
 export interface TrainOptions {
@@ -131,16 +131,16 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     log(`resumed from ${options.resumePath} after epoch ${loaded.right.epoch}\n`);
   }
 
-  const lossFn = (p: LeNetParams, x: Array, y: Array) => nn.crossEntropy(lenet.apply(p, x), y);
+  const lossFn = (p: LeNetParams, x: NdArray, y: NdArray) => nn.crossEntropy(lenet.apply(p, x), y);
   const trainStep = jit(
-    (p: LeNetParams, s: typeof optState, x: Array, y: Array) => {
+    (p: LeNetParams, s: typeof optState, x: NdArray, y: NdArray) => {
       const [loss, grads] = valueAndGrad(lossFn)(p, x, y);
       const [updates, nextState] = optimizer.update(grads, s, p);
       return [optim.applyUpdates(p, updates), nextState, loss] as const;
     },
     { donateArgnums: [0, 1] },
   );
-  const predict = jit((p: LeNetParams, x: Array) => np.argmax(lenet.apply(p, x), { axis: 1 }));
+  const predict = jit((p: LeNetParams, x: NdArray) => np.argmax(lenet.apply(p, x), { axis: 1 }));
 
   const evaluate = (p: LeNetParams): number => {
     let correct = 0;
@@ -165,7 +165,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     let running = 0;
     for (const { x, y } of io.batches(epochKey, data.train, options.batchSize, { dropLast: true })) {
       if (step >= options.maxBatches) break;
-      let loss: Array;
+      let loss: NdArray;
       [params, optState, loss] = trainStep(params, optState, x, y);
       const value = loss.item();
       losses.push(value);

@@ -2,7 +2,7 @@
  * The PyTorch tutorial's LeNet as a pure model: `lenet.init(key)` gives the parameter tree
  * `{ conv1, conv2, fc1, fc2, fc3 }` (PyTorch's state_dict names), `lenet.apply(params, x)` the logits.
  */
-import { layers, nn } from "../../src/index.js";
+import { layers, nn } from "tracegrad";
 
 export const lenet = layers.named(
   {

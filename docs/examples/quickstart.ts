@@ -1,9 +1,9 @@
 /** The README's first example, runnable: `npx tsx docs/examples/quickstart.ts`. */
-import { type Array, grad, jit, np, vmap } from "../../src/index.js";
+import { grad, jit, type NdArray, np, vmap } from "tracegrad";
 
 export function main(): { before: number; after: number; perExampleShape: readonly number[] } {
   // A pure function of a parameter tree.
-  const loss = (p: { w: Array; b: Array }, x: Array, y: Array) =>
+  const loss = (p: { w: NdArray; b: NdArray }, x: NdArray, y: NdArray) =>
     np.mean(np.square(np.tanh(np.matmul(x, p.w).add(p.b)).sub(y)));
 
   const params = { w: np.zeros([3, 1]), b: np.zeros([1]) };

@@ -16,11 +16,11 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
-  type Array,
   grad,
   jit,
   layers,
   makeProgram,
+  type NdArray,
   nn,
   optim,
   random,
@@ -28,7 +28,7 @@ import {
   valueAndGrad,
   viz,
   vjp,
-} from "../../src/index.js";
+} from "tracegrad";
 import { type LeNetParams, lenet } from "./lenet.js";
 
 export interface TutorialOptions {
@@ -90,7 +90,7 @@ export function main(overrides: Partial<TutorialOptions> = {}): TutorialResult {
 
   // 5. A loss against a dummy target, and its gradient: loss.backward() is grad(loss).
   const target = random.normal(targetKey!, [1, 10]);
-  const loss = (p: LeNetParams, x: Array, y: Array) => nn.mseLoss(lenet.apply(p, x), y);
+  const loss = (p: LeNetParams, x: NdArray, y: NdArray) => nn.mseLoss(lenet.apply(p, x), y);
   const initialLoss = loss(params, input, target).item();
   say("\n## loss = criterion(output, target)", `loss: ${initialLoss.toFixed(6)}`);
   const grads = grad(loss)(params, input, target);
@@ -98,7 +98,7 @@ export function main(overrides: Partial<TutorialOptions> = {}): TutorialResult {
 
   // 6. The manual update, for each parameter p: p <- p - lr * grad. Pure: params is a new tree.
   const learningRate = 0.01;
-  const manual = tree.map((p: Array, g: Array) => p.sub(g.mul(learningRate)), params, grads);
+  const manual = tree.map((p: NdArray, g: NdArray) => p.sub(g.mul(learningRate)), params, grads);
   const afterManualUpdate = loss(manual, input, target).item();
   say("\n## p.data.sub_(p.grad.data * learning_rate) -> tree.map", `loss: ${afterManualUpdate.toFixed(6)}`);
 

@@ -3,11 +3,11 @@
  * test/examples/guides.test.ts runs them.
  */
 import {
-  type Array,
   grad,
   io,
   jit,
   layers,
+  type NdArray,
   nn,
   np,
   optim,
@@ -16,7 +16,7 @@ import {
   tree,
   valueAndGrad,
   vjp,
-} from "../../src/index.js";
+} from "tracegrad";
 
 // class Net(nn.Module): the sub-layers and the forward function, as one value.
 export const net = layers.named(
@@ -57,7 +57,7 @@ export function initAndApply() {
 export function lossBackward() {
   const { params, input } = initAndApply();
   const target = random.normal(targetKey!, [1, 10]);
-  const loss = (p: Params, x: Array, y: Array) => nn.mseLoss(net.apply(p, x), y);
+  const loss = (p: Params, x: NdArray, y: NdArray) => nn.mseLoss(net.apply(p, x), y);
   const grads = grad(loss)(params, input, target); // loss.backward(): a tree shaped like params
   const conv1BiasGrad = grads.conv1.bias; // net.conv1.bias.grad
   return { grads, conv1BiasGrad };
@@ -90,7 +90,7 @@ export function dataLoader() {
   // DataLoader(dataset, batch_size=4, shuffle=True): the key fixes this epoch's order; use a new key
   // (random.split, random.foldIn(key, epoch)) for each epoch. The last batch is smaller unless dropLast.
   const batchSizes: number[] = [];
-  const targets: Array[] = [];
+  const targets: NdArray[] = [];
   for (const { x, y } of io.batches(epochKey!, data, 4)) {
     batchSizes.push(x.shape[0]!); // x: [4, 1, 8, 8], y: [4]
     targets.push(np.oneHot(y, 3)); // F.one_hot(y, 3).float(): [4, 3], float32
@@ -101,7 +101,7 @@ export function dataLoader() {
 export function optimizerStep() {
   const { params, input } = initAndApply();
   const target = random.normal(targetKey!, [1, 10]);
-  const loss = (p: Params, x: Array, y: Array) => nn.mseLoss(net.apply(p, x), y);
+  const loss = (p: Params, x: NdArray, y: NdArray) => nn.mseLoss(net.apply(p, x), y);
 
   const optimizer = optim.sgd({ lr: 0.01, momentum: 0.9 }); // optim.SGD(net.parameters(), ...)
   let state = optimizer.init(params); // the momentum buffers live here, not in the optimizer
@@ -120,12 +120,12 @@ export function optimizerStep() {
 export function jittedTrainingStep() {
   const { params, input } = initAndApply();
   const target = random.normal(targetKey!, [1, 10]);
-  const loss = (p: Params, x: Array, y: Array) => nn.mseLoss(net.apply(p, x), y);
+  const loss = (p: Params, x: NdArray, y: NdArray) => nn.mseLoss(net.apply(p, x), y);
   const optimizer = optim.sgd({ lr: 0.01, momentum: 0.9 });
   type State = ReturnType<typeof optimizer.init>;
 
   // The whole step as one pure function, compiled once by jit.
-  const step = jit((p: Params, s: State, x: Array, y: Array) => {
+  const step = jit((p: Params, s: State, x: NdArray, y: NdArray) => {
     const [value, grads] = valueAndGrad(loss)(p, x, y);
     const [updates, nextState] = optimizer.update(grads, s, p);
     return [optim.applyUpdates(p, updates), nextState, value] as const;
@@ -133,7 +133,7 @@ export function jittedTrainingStep() {
   let [p, s] = [params, optimizer.init(params)];
   const losses: number[] = [];
   for (let i = 0; i < 5; i++) {
-    let value: Array;
+    let value: NdArray;
     [p, s, value] = step(p, s, input, target);
     losses.push(value.item());
   }
@@ -165,7 +165,7 @@ export function customInit() {
   );
   // Without randomness, tree.mapWithPath does the same kind of walk.
   const halved = tree.mapWithPath(
-    (path: string, leaf: Array) => (path.startsWith("2.") ? leaf.mul(0.5) : leaf),
+    (path: string, leaf: NdArray) => (path.startsWith("2.") ? leaf.mul(0.5) : leaf),
     params,
   );
   return { params, reinitialized, halved };
@@ -174,7 +174,7 @@ export function customInit() {
 export function noGrad() {
   // with torch.no_grad(): nothing is recorded unless you ask for a gradient, so evaluation is just apply.
   // Inside a differentiated function, stopGradient blocks the flow through one value:
-  const f = (x: Array) => x.mul(stopGradient(x)).sum(); // d/dx = stop(x), not 2x
+  const f = (x: NdArray) => x.mul(stopGradient(x)).sum(); // d/dx = stop(x), not 2x
   const g = grad(f)(np.array([1, 2, 3])); // [1, 2, 3]
   return { g };
 }

@@ -2,7 +2,7 @@
  * The code of getting-started.md. Each function is one section of the guide; the test
  * (test/examples/guides.test.ts) runs them all and checks what the guide says they print.
  */
-import { type Array, grad, jit, np, ShapeError } from "../../src/index.js";
+import { grad, jit, type NdArray, np, ShapeError } from "tracegrad";
 
 export function creatingArrays() {
   const x = np.array([
@@ -90,8 +90,8 @@ export function immutability() {
 export function noDispose() {
   // Arrays are plain JS objects: the garbage collector frees them, so there is no dispose(), tidy()
   // or reference counting. A training loop just rebinds its variables:
-  const loss = (w: Array) => w.sub(3).square().sum();
-  const step = jit((w: Array) => w.sub(grad(loss)(w).mul(0.1)));
+  const loss = (w: NdArray) => w.sub(3).square().sum();
+  const step = jit((w: NdArray) => w.sub(grad(loss)(w).mul(0.1)));
   let w = np.zeros([4]);
   for (let i = 0; i < 50; i++) w = step(w); // the old w becomes garbage
   // Inside jit, intermediates live in one preallocated arena that is reused on every call.

@@ -3,8 +3,8 @@
  * fast-check, and assertAllClose. test/examples/guides.test.ts runs every function.
  */
 import * as fc from "fast-check";
-import { type Array, customVjp, grad, nn, np, tree } from "../../src/index.js";
-import { testing } from "../../src/testing.js";
+import { customVjp, grad, type NdArray, nn, np, tree } from "tracegrad";
+import { testing } from "tracegrad/testing";
 
 export function checkAFunction() {
   // A small model's loss, as a function of a parameter tree and an input.
@@ -16,7 +16,7 @@ export function checkAFunction() {
     b: np.array([0.1, -0.4]),
   };
   const x = np.array([0.5, -1.5]);
-  const loss = (p: typeof params, input: Array) => np.sum(np.tanh(np.matmul(p.w, input).add(p.b)).square());
+  const loss = (p: typeof params, input: NdArray) => np.sum(np.tanh(np.matmul(p.w, input).add(p.b)).square());
   // Forward (jvp) and reverse (vjp) derivatives against central differences, in float64.
   const report = testing.checkGrads(loss, [params, x]);
   // Second derivatives too (jvp of vjp, vjp of vjp, ...).
@@ -27,14 +27,14 @@ export function checkAFunction() {
 export function catchAWrongDerivative() {
   // x ↦ x², with a hand-written backward pass that forgot the factor 2.
   const square = customVjp(
-    (x: Array) => x.square(),
-    (x: Array) => [x.square(), x] as [Array, Array],
-    (x: Array, g: Array) => [g.mul(x)] as [Array], // should be g * 2x
+    (x: NdArray) => x.square(),
+    (x: NdArray) => [x.square(), x] as [NdArray, NdArray],
+    (x: NdArray, g: NdArray) => [g.mul(x)] as [NdArray], // should be g * 2x
   );
   let message = "";
   try {
     // customVjp defines only the reverse mode, so check that one.
-    testing.checkGrads((v: Array) => square(v).sum(), [np.array([1, 2, 3])], { modes: ["rev"] });
+    testing.checkGrads((v: NdArray) => square(v).sum(), [np.array([1, 2, 3])], { modes: ["rev"] });
   } catch (error) {
     if (error instanceof testing.GradientCheckError) message = error.message;
   }
@@ -43,7 +43,7 @@ export function catchAWrongDerivative() {
 
 export function propertyTest() {
   // For every input fast-check draws (away from relu's kink at 0), the gradient matches the differences.
-  const f = (x: Array) => nn.relu(x).mul(np.sin(x)).sum();
+  const f = (x: NdArray) => nn.relu(x).mul(np.sin(x)).sum();
   fc.assert(
     fc.property(testing.arb.array({ shape: [4], avoid: [0] }), (x) => {
       testing.checkGrads(f, [x]);
@@ -51,7 +51,7 @@ export function propertyTest() {
     testing.propertyParameters(), // { numRuns } from LAWS_RUNS (default 20), and LAWS_SEED to replay
   );
   // Trees of arrays, for functions of parameter trees:
-  const total = (t: testing.Tree<Array>) =>
+  const total = (t: testing.Tree<NdArray>) =>
     tree.leaves(t).reduce((sum, leaf) => sum.add(np.sin(leaf).mul(leaf).sum()), np.scalar(0, "float64"));
   let trees = 0;
   fc.assert(
@@ -65,7 +65,7 @@ export function propertyTest() {
 }
 
 export function compareTrees() {
-  const f = (x: Array) => np.sum(np.exp(x));
+  const f = (x: NdArray) => np.sum(np.exp(x));
   const x = np.array([0, 1, 2], { dtype: "float64" });
   // Passes: grad(sum(exp(x))) is exp(x).
   testing.assertAllClose(grad(f)(x), np.exp(x), { rtol: 1e-12 });

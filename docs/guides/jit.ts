@@ -3,20 +3,20 @@
  * and why a function is traced again. test/examples/guides.test.ts runs every function.
  */
 import {
-  type Array,
   backend,
   ConcretizationError,
   grad,
   jit,
   makeProgram,
+  type NdArray,
   np,
   setBackend,
   valueAndGrad,
-} from "../../src/index.js";
+} from "tracegrad";
 
 export function tracing() {
   let traces = 0;
-  const leakyRelu = jit((x: Array) => {
+  const leakyRelu = jit((x: NdArray) => {
     traces += 1; // JS side effects run while tracing, not on every call
     return np.where(x.greater(0), x, x.mul(0.01));
   });
@@ -27,7 +27,7 @@ export function tracing() {
 
 export function valuesAreAbstract() {
   // While tracing, arrays have a shape and a dtype but no values, so JS control flow on a value fails:
-  const bad = jit((x: Array) => (x.sum().item() > 0 ? x : x.neg()));
+  const bad = jit((x: NdArray) => (x.sum().item() > 0 ? x : x.neg()));
   let message = "";
   try {
     bad(np.array([1, 2]));
@@ -35,14 +35,14 @@ export function valuesAreAbstract() {
     if (error instanceof ConcretizationError) message = error.message;
   }
   // Decide with array operations instead; both branches are computed and one is selected.
-  const good = jit((x: Array) => np.where(x.sum().greater(0), x, x.neg()));
+  const good = jit((x: NdArray) => np.where(x.sum().greater(0), x, x.neg()));
   // JS control flow on shapes is fine: shapes are known while tracing.
-  const flattenIfMatrix = jit((x: Array) => (x.ndim === 2 ? x.flatten() : x));
+  const flattenIfMatrix = jit((x: NdArray) => (x.ndim === 2 ? x.flatten() : x));
   return { message, good: good(np.array([-1, -2])), flat: flattenIfMatrix(np.ones([2, 3])) };
 }
 
 export function cacheKeys() {
-  const f = jit((x: Array, scale: number) => x.mul(scale).sum());
+  const f = jit((x: NdArray, scale: number) => x.mul(scale).sum());
   f(np.ones([3]), 2); // traced and compiled for (float32[3], a float32 scalar)
   f(np.ones([3]), 5); // a different number is only a different value: cache hit
   f(np.ones([4]), 2); // a new shape: traced again
@@ -52,7 +52,7 @@ export function cacheKeys() {
 
 export function staticArguments() {
   // A static argument is a JS value baked into the trace (part of the cache key), so f can branch on it.
-  const power = jit((x: Array, n: number) => (n === 0 ? np.onesLike(x) : x.pow(n)), { staticArgnums: 1 });
+  const power = jit((x: NdArray, n: number) => (n === 0 ? np.onesLike(x) : x.pow(n)), { staticArgnums: 1 });
   const squares = power(np.array([1, 2, 3]), 2); // [1, 4, 9]
   const ones = power(np.array([1, 2, 3]), 0); // traced again for n = 0
   return { squares, ones, cache: power.cacheInfo() };
@@ -64,12 +64,12 @@ class Config {
 
 export function staticIdentity() {
   // Functions are keyed by identity: each closure gets its own plan.
-  const scaleBy = (k: number) => (x: Array) => x.mul(k);
-  const apply = jit((x: Array, act: (x: Array) => Array) => act(x), { staticArgnums: 1 });
+  const scaleBy = (k: number) => (x: NdArray) => x.mul(k);
+  const apply = jit((x: NdArray, act: (x: NdArray) => NdArray) => act(x), { staticArgnums: 1 });
   const doubled = apply(np.ones([2]), scaleBy(2)); // [2, 2]
   const tripled = apply(np.ones([2]), scaleBy(3)); // [3, 3]: a new closure, traced again
   // A class instance is keyed by identity too, unless staticKey says what makes two equal.
-  const withConfig = jit((x: Array, c: Config) => x.mul(c.scale), {
+  const withConfig = jit((x: NdArray, c: Config) => x.mul(c.scale), {
     staticArgnums: 1,
     staticKey: (c) => (c as Config).scale,
   });
@@ -80,7 +80,7 @@ export function staticIdentity() {
 
 export function donation() {
   // A donated argument's buffer may be reused for the outputs: the update happens in place.
-  const sgdStep = jit((w: Array, g: Array) => w.sub(g.mul(0.1)), { donateArgnums: 0 });
+  const sgdStep = jit((w: NdArray, g: NdArray) => w.sub(g.mul(0.1)), { donateArgnums: 0 });
   const w = np.array([1, 2, 3]);
   const w2 = sgdStep(w, np.array([1, 1, 1]));
   let message = "";
@@ -95,8 +95,8 @@ export function donation() {
 export function metricsInDonatedState() {
   // The loss sum travels in the donated state too, so a step allocates nothing at all in steady state.
   const step = jit(
-    (w: Array, lossSum: Array, x: Array) => {
-      const loss = (v: Array) => np.tanh(np.matmul(x, v)).square().sum();
+    (w: NdArray, lossSum: NdArray, x: NdArray) => {
+      const loss = (v: NdArray) => np.tanh(np.matmul(x, v)).square().sum();
       const [value, g] = valueAndGrad(loss)(w);
       return [w.sub(g.mul(0.1)), lossSum.add(value)] as const;
     },
@@ -111,7 +111,7 @@ export function metricsInDonatedState() {
 }
 
 export function profiling() {
-  const loss = (w: Array, x: Array) => np.tanh(np.matmul(x, w)).square().sum();
+  const loss = (w: NdArray, x: NdArray) => np.tanh(np.matmul(x, w)).square().sum();
   // Mean milliseconds of every kernel call of the compiled plan, in plan order.
   const [w, x] = [np.ones([256, 64]), np.ones([512, 256])];
   const rows = jit(grad(loss)).lower(w, x).profile(10);
@@ -122,7 +122,7 @@ export function profiling() {
 export function kernels() {
   // Which kernels compiled plans get: WebAssembly SIMD (relaxed SIMD where the engine has it) or JS.
   const active = backend(); // e.g. { name: "wasm-simd", simd: true, relaxedSimd: false, threads: 2 }
-  const f = (x: Array) => np.tanh(x).square().mul(2).sum();
+  const f = (x: NdArray) => np.tanh(x).square().mul(2).sum();
   const x = np.linspace(-1, 1, 1000);
   setBackend("js"); // plans compiled from now on use the portable JS kernels
   const onJs = jit(f)(x).item();
@@ -132,7 +132,7 @@ export function kernels() {
 }
 
 export function readingPrograms() {
-  const loss = (w: Array, x: Array) => np.tanh(np.matmul(x, w)).square().sum();
+  const loss = (w: NdArray, x: NdArray) => np.tanh(np.matmul(x, w)).square().sum();
   const w = np.ones([3, 2]);
   const x = np.ones([4, 3]);
   // The traced program, printed like a jaxpr: inputs, one equation per primitive, outputs.
@@ -148,7 +148,7 @@ export function retracing() {
   const originalWarn = console.warn;
   console.warn = (message: string) => warnings.push(message);
   try {
-    const mean = jit((x: Array) => x.mean());
+    const mean = jit((x: NdArray) => x.mean());
     for (let n = 1; n <= 10; n++) mean(np.ones([n]));
   } finally {
     console.warn = originalWarn;

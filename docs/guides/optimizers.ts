@@ -2,9 +2,9 @@
  * The code of optimizers.md: optimizers as pure gradient transformations, chains, and schedules.
  * test/examples/guides.test.ts runs every function.
  */
-import { type Array, grad, jit, np, optim, tree } from "../../src/index.js";
+import { grad, jit, type NdArray, np, optim, tree } from "tracegrad";
 
-type Params = { w: Array; b: Array };
+type Params = { w: NdArray; b: NdArray };
 const target = np.array([1, -2, 3]);
 const loss = (p: Params) => np.sum(p.w.sub(target).square()).add(np.sum(p.b.square()));
 const start: Params = { w: np.zeros([3]), b: np.ones([2]) };
@@ -40,7 +40,7 @@ export function anyOptimizer() {
     adam: optim.adam({ lr: 0.1 }),
     rmsprop: optim.rmsprop({ lr: 0.03 }),
   };
-  const fit = (optimizer: optim.GradientTransformation, steps: number): number => {
+  const train = (optimizer: optim.GradientTransformation, steps: number): number => {
     let params = start;
     let state = optimizer.init(params);
     for (let i = 0; i < steps; i++) {
@@ -50,7 +50,7 @@ export function anyOptimizer() {
     }
     return loss(params).item();
   };
-  const finalLoss = Object.fromEntries(Object.entries(candidates).map(([name, o]) => [name, fit(o, 200)]));
+  const finalLoss = Object.fromEntries(Object.entries(candidates).map(([name, o]) => [name, train(o, 200)]));
   return { finalLoss }; // { sgd: ..., adam: ..., rmsprop: ... }
 }
 

@@ -6,8 +6,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as E from "fp-ts/lib/Either.js";
-import { layers, optim, random } from "../../src/index.js";
-import { io } from "../../src/node.js";
+import { layers, optim, random } from "tracegrad";
+import { io } from "tracegrad/node";
 
 const model = layers.sequential(layers.linear(4, 8), layers.relu(), layers.linear(8, 2));
 const scratch = () => mkdtempSync(join(tmpdir(), "tracegrad-guide-"));

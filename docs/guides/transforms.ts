@@ -3,7 +3,6 @@
  * stopGradient, customVjp, and how they compose. test/examples/guides.test.ts runs every function.
  */
 import {
-  type Array,
   customVjp,
   grad,
   hessian,
@@ -12,23 +11,24 @@ import {
   jit,
   jvp,
   linearize,
+  type NdArray,
   np,
   stopGradient,
   valueAndGrad,
   vjp,
   vmap,
-} from "../../src/index.js";
+} from "tracegrad";
 
 export function gradients() {
-  const f = (x: Array) => np.sum(np.sin(x).mul(x));
+  const f = (x: NdArray) => np.sum(np.sin(x).mul(x));
   const x = np.array([0, 1, 2]);
   const df = grad(f)(x); // sin(x) + x cos(x), elementwise
   const [value, sameGradient] = valueAndGrad(f)(x);
 
   // With respect to several arguments, and with an auxiliary output that is not differentiated.
-  const loss = (w: Array, b: Array) => np.sum(w.mul(2).add(b).square());
-  const [dw, db] = grad(loss, { argnums: [0, 1] })(np.ones([3]), np.zeros([3])) as [Array, Array];
-  const withAux = (w: Array) => {
+  const loss = (w: NdArray, b: NdArray) => np.sum(w.mul(2).add(b).square());
+  const [dw, db] = grad(loss, { argnums: [0, 1] })(np.ones([3]), np.zeros([3])) as [NdArray, NdArray];
+  const withAux = (w: NdArray) => {
     const y = w.square();
     return [np.sum(y), { largest: np.max(y) }] as const;
   };
@@ -37,14 +37,14 @@ export function gradients() {
 }
 
 export function higherDerivatives() {
-  const cube = (x: Array) => x.mul(x).mul(x);
+  const cube = (x: NdArray) => x.mul(x).mul(x);
   const d2 = grad(grad(cube))(np.scalar(2)); // d²/dx² x³ = 6x = 12
   const d3 = grad(grad(grad(cube)))(np.scalar(2)); // 6
   return { d2, d3 };
 }
 
 export function forwardAndReverse() {
-  const f = (x: Array) => np.stack([x.sum(), x.square().sum()]); // R^3 -> R^2
+  const f = (x: NdArray) => np.stack([x.sum(), x.square().sum()]); // R^3 -> R^2
   const x = np.array([1, 2, 3]);
 
   // Forward mode: the output and J·v for a tangent v, in one pass.
@@ -61,17 +61,17 @@ export function forwardAndReverse() {
 }
 
 export function jacobiansAndHessians() {
-  const f = (x: Array) => np.stack([x.sum(), x.square().sum()]);
+  const f = (x: NdArray) => np.stack([x.sum(), x.square().sum()]);
   const x = np.array([1, 2, 3]);
   const forward = jacfwd(f)(x); // [2, 3]: one jvp per input coordinate
   const reverse = jacrev(f)(x); // the same, one vjp per output coordinate
-  const cubes = (v: Array) => v.mul(v).mul(v).sum();
+  const cubes = (v: NdArray) => v.mul(v).mul(v).sum();
   const h = hessian(cubes)(x); // diag(6x): jacfwd(jacrev(f))
   return { forward, reverse, h };
 }
 
 export function batching() {
-  const dot = (a: Array, b: Array) => np.sum(a.mul(b)); // written for one pair of vectors
+  const dot = (a: NdArray, b: NdArray) => np.sum(a.mul(b)); // written for one pair of vectors
   const as = np.array([
     [1, 2],
     [3, 4],
@@ -89,7 +89,7 @@ export function batching() {
 
 export function perExampleGradients() {
   // A linear model's squared error on ONE example...
-  const loss = (w: Array, x: Array, y: Array) => np.dot(x, w).sub(y).square();
+  const loss = (w: NdArray, x: NdArray, y: NdArray) => np.dot(x, w).sub(y).square();
   const w = np.array([0.5, -0.5]);
   const xs = np.array([
     [1, 2],
@@ -101,7 +101,7 @@ export function perExampleGradients() {
   // ...and its gradient for every example of a batch at once: w is shared, x and y are mapped.
   const perExample = vmap(grad(loss), { inAxes: [null, 0, 0] })(w, xs, ys); // [4, 2]
   // Their mean is the gradient of the mean loss.
-  const meanLoss = (v: Array) => np.mean(vmap(loss, { inAxes: [null, 0, 0] })(v, xs, ys));
+  const meanLoss = (v: NdArray) => np.mean(vmap(loss, { inAxes: [null, 0, 0] })(v, xs, ys));
   const batchGradient = grad(meanLoss)(w);
   const mean = np.mean(perExample, { axis: 0 });
   // Per-example norms, e.g. to clip each example's gradient (DP-SGD).
@@ -111,43 +111,43 @@ export function perExampleGradients() {
 
 export function stoppingGradients() {
   // Round in the forward pass, identity in the backward pass (a straight-through estimator).
-  const roundStraightThrough = (x: Array) => x.add(stopGradient(np.round(x).sub(x)));
+  const roundStraightThrough = (x: NdArray) => x.add(stopGradient(np.round(x).sub(x)));
   const x = np.array([0.2, 1.7]);
   const rounded = roundStraightThrough(x); // [0, 2]
-  const slope = grad((v: Array) => roundStraightThrough(v).sum())(x); // [1, 1], not [0, 0]
+  const slope = grad((v: NdArray) => roundStraightThrough(v).sum())(x); // [1, 1], not [0, 0]
   return { rounded, slope };
 }
 
 export function customDerivatives() {
   // The identity, with a backward pass that clips the incoming gradient to [-1, 1].
   const clipGradient = customVjp(
-    (x: Array) => x,
-    (x: Array) => [x, null] as [Array, null], // output, and what the backward pass needs (nothing)
-    (_saved: null, g: Array) => [np.clip(g, -1, 1)] as [Array], // one cotangent per argument
+    (x: NdArray) => x,
+    (x: NdArray) => [x, null] as [NdArray, null], // output, and what the backward pass needs (nothing)
+    (_saved: null, g: NdArray) => [np.clip(g, -1, 1)] as [NdArray], // one cotangent per argument
   );
-  const f = (x: Array) => clipGradient(x).mul(10).sum();
+  const f = (x: NdArray) => clipGradient(x).mul(10).sum();
   const g = grad(f)(np.array([1, 2])); // the 10 flowing back is clipped to 1: [1, 1], not [10, 10]
 
   // A numerically stable derivative: log(1 + e^x) has derivative sigmoid(x), which never overflows.
   const softplus = customVjp(
-    (x: Array) => np.log1p(np.exp(x)),
-    (x: Array) => [np.log1p(np.exp(x)), x] as [Array, Array],
-    (x: Array, g: Array) => [g.mul(np.sigmoid(x))] as [Array],
+    (x: NdArray) => np.log1p(np.exp(x)),
+    (x: NdArray) => [np.log1p(np.exp(x)), x] as [NdArray, NdArray],
+    (x: NdArray, g: NdArray) => [g.mul(np.sigmoid(x))] as [NdArray],
   );
-  const slope = grad((x: Array) => softplus(x).sum())(np.array([0, 100])); // [0.5, 1]
+  const slope = grad((x: NdArray) => softplus(x).sum())(np.array([0, 100])); // [0.5, 1]
   return { g, slope };
 }
 
 export function composition() {
-  const loss = (w: Array, x: Array) => np.tanh(np.dot(x, w)).square();
+  const loss = (w: NdArray, x: NdArray) => np.tanh(np.dot(x, w)).square();
   const w = np.array([0.1, 0.2, 0.3]);
   const xs = np.ones([5, 3]);
   // Per-example gradients, compiled: transforms nest in any order.
   const fast = jit(vmap(grad(loss), { inAxes: [null, 0] }));
   const perExample = fast(w, xs); // [5, 3]
   // Hessian-vector product without forming the Hessian: forward mode over reverse mode.
-  const total = (v: Array) => loss(v, np.array([1, 2, 3]));
-  const hvp = (v: Array, t: Array) => jvp(grad(total), [v], [t])[1];
+  const total = (v: NdArray) => loss(v, np.array([1, 2, 3]));
+  const hvp = (v: NdArray, t: NdArray) => jvp(grad(total), [v], [t])[1];
   const hv = hvp(w, np.array([1, 0, 0]));
   const firstColumn = np.take(hessian(total)(w), 0, { axis: 1 }); // the same numbers
   return { perExample, hv, firstColumn };

@@ -1,6 +1,6 @@
 /**
  * The guides in docs/guides: every ```ts block of a guide must appear in the guide's .ts file (line by
- * line, ignoring indentation and blank lines, with "tracegrad" for the source path), and every section
+ * line, ignoring indentation and blank lines; both import the package as "tracegrad"), and every section
  * function of that file runs and does what the guide says.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -21,8 +21,6 @@ const guidesDir = join(__dirname, "../../docs/guides");
 
 const normalizedLines = (text: string): string[] =>
   text
-    .replaceAll('"../../src/index.js"', '"tracegrad"')
-    .replaceAll(/"\.\.\/\.\.\/src\/(\w+)\.js"/g, '"tracegrad/$1"')
     .split("\n")
     .map((line) => line.trim())
     .filter((line) => line !== "");

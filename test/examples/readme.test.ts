@@ -6,7 +6,6 @@ import { main } from "../../docs/examples/quickstart.js";
 
 const lines = (text: string): string[] =>
   text
-    .replaceAll('"../../src/index.js"', '"tracegrad"')
     .split("\n")
     .map((l) => l.trim())
     .filter((l) => l !== "");
