@@ -2,7 +2,7 @@
  * The code of numpy-differences.md: where `np` deliberately follows JAX rather than numpy or PyTorch.
  * test/examples/guides.test.ts runs every function and checks what the guide says it returns.
  */
-import { type Array, grad, jit, MAX_ARRAY_BYTES, np, ShapeError } from "../../src/index.js";
+import { grad, jit, MAX_ARRAY_BYTES, type NdArray, np, ShapeError } from "tracegrad";
 
 export function weakTyping() {
   const x = np.array([1, 2, 3]); // JS numbers give float32 (numpy: int64 or float64)
@@ -68,9 +68,9 @@ export function floorDivision() {
 
 export function gradientConventions() {
   // clip: at a bound the gradient is split, as JAX (maximum/minimum split ties); torch.clamp passes 1.
-  const clipGrad = grad((x: Array) => np.clip(x, 0, 1).sum())(np.array([0, 0.5, 1]));
+  const clipGrad = grad((x: NdArray) => np.clip(x, 0, 1).sum())(np.array([0, 0.5, 1]));
   // std at zero variance: sqrt'(0) is infinite and the chain rule gives NaN, as JAX; torch.std gives 0.
-  const stdGrad = grad((x: Array) => np.std(x))(np.array([2, 2, 2]));
+  const stdGrad = grad((x: NdArray) => np.std(x))(np.array([2, 2, 2]));
   return { clipGrad, stdGrad }; // [0.5, 1, 0.5] and [NaN, NaN, NaN]
 }
 
@@ -90,7 +90,7 @@ export function numericContext() {
   const loss = np.array([0.25, 0.25]).sum();
   const small = Number(loss) < 1; // true: a size-1 array converts to its number, as numpy's float(x)
   const printed = `${np.array([1, 2])}`; // a template literal prints the array
-  const branchy = jit((x: Array) => (Number(x.sum()) > 100 ? x.neg() : x));
+  const branchy = jit((x: NdArray) => (Number(x.sum()) > 100 ? x.neg() : x));
   let error = "";
   try {
     branchy(np.ones([2])); // traced values cannot decide JS control flow: ConcretizationError
