@@ -16,6 +16,7 @@ import { ConcreteArray, NdArray } from "../core/array.js";
 import { flattenWithPath, map as mapTree } from "../tree/index.js";
 import { type DecodeError, decodeFile, encode, fillTemplate, unflattenPaths } from "./safetensors.js";
 
+/** Options of `io.save` and `io.encodeCheckpoint`. */
 export interface SaveOptions {
   /** Strings stored in the file's `__metadata__` (keys starting with `tracegrad.` are reserved). */
   readonly metadata?: Readonly<Record<string, string>>;
