@@ -1,30 +1,32 @@
 import { defineConfig } from "tsup";
 
 // Each entry is a subpath of the package: "tracegrad" is src/index.ts, "tracegrad/X" is src/X.ts.
-// `npm run build` empties dist first (the two builds below run at once, so neither cleans).
+// `npm run build` (scripts/build.mjs) empties dist/ first, runs this, then emits the declarations.
+const entry = ["src/index.ts", "src/node.ts", "src/testing.ts"];
+// Entries share chunks, so that they share classes (an NdArray of tracegrad/node is one of tracegrad).
+const common = { splitting: true, sourcemap: false, dts: false } as const;
+
 export default defineConfig([
+  // Node, Deno and Bun: ESM in dist/, CommonJS in dist/cjs/.
+  { ...common, entry, format: "esm", platform: "node", target: "node20" },
   {
-    // For Node (and Deno, Bun): ESM and CommonJS, sharing chunks so that every entry uses the same
-    // classes (an NdArray from tracegrad/node is an NdArray of tracegrad).
-    entry: ["src/index.ts", "src/node.ts", "src/testing.ts"],
-    format: ["esm", "cjs"],
+    ...common,
+    entry,
+    format: "cjs",
+    outDir: "dist/cjs",
+    outExtension: () => ({ js: ".js" }),
     platform: "node",
     target: "node20",
-    splitting: true,
-    // import.meta.url in the CommonJS build (tracegrad/node resolves the optional `mnist` package by it).
+    // import.meta.url in CommonJS (tracegrad/node resolves the optional `mnist` package by it).
     shims: true,
-    dts: true,
-    sourcemap: false,
   },
+  // Browsers (the "browser" condition): the platform-neutral entries as ESM.
   {
-    // For browsers (the package's "browser" condition): the platform-neutral entries as ESM.
+    ...common,
     entry: ["src/index.ts", "src/testing.ts"],
+    format: "esm",
     outDir: "dist/browser",
-    format: ["esm"],
     platform: "browser",
     target: "es2022",
-    splitting: true,
-    dts: false,
-    sourcemap: false,
   },
 ]);

@@ -1,10 +1,12 @@
-/** Mini-batches of a labelled data set, shuffled by an explicit key (so an epoch's order is reproducible). */
-import { fmtAval, type NdArray } from "../core/array.js";
+/** Mini-batches of a data set (any tree of arrays), shuffled by an explicit key (so an epoch's order is reproducible). */
+import { fmtAval, NdArray } from "../core/array.js";
 import { ShapeError } from "../core/shape.js";
 import { arange } from "../ops/creation.js";
 import { take } from "../ops/indexing.js";
 import { slice } from "../ops/shape.js";
 import { type Key, permutation } from "../random/index.js";
+import { flattenWithPath, map as mapTree } from "../tree/index.js";
+import { isPlainObject } from "../tree/treedef.js";
 
 /** Options of `batches`. */
 export interface BatchOptions {
@@ -14,7 +16,7 @@ export interface BatchOptions {
   dropLast?: boolean;
 }
 
-/** One mini-batch: examples and their labels, along the leading axis. */
+/** One mini-batch of `{ images, labels }`: examples and their labels, along the leading axis. */
 export interface Batch {
   /** The examples (rows of `images`). */
   readonly x: NdArray;
@@ -23,30 +25,75 @@ export interface Batch {
 }
 
 /**
- * Yields `{ x, y }` batches along the leading axis of `images` and `labels`: every example exactly once
- * per pass (the last batch may be smaller unless dropLast). One key gives one epoch's order; use a new
- * key (random.split) for each epoch.
+ * What `batches` yields for data of type `T`: `{ x, y }` for `{ images, labels }` (and nothing else, as
+ * io.mnist's splits are), else a tree of the same structure as `T`.
  */
-export function* batches(
+export type BatchOf<T> = T extends { readonly images: NdArray; readonly labels: NdArray }
+  ? [Exclude<keyof T, "images" | "labels">] extends [never]
+    ? Batch
+    : T
+  : T;
+
+/** Whether `data` is exactly `{ images, labels }` of arrays, which batches yields as `{ x, y }`. */
+function isImagesAndLabels(data: unknown): data is { readonly images: NdArray; readonly labels: NdArray } {
+  if (!isPlainObject(data)) return false;
+  const keys = Object.keys(data);
+  return keys.length === 2 && data.images instanceof NdArray && data.labels instanceof NdArray;
+}
+
+/**
+ * Yields mini-batches of `data`, a tree of arrays (one array, `{ images, labels }`, `[x, y]`,
+ * `{ tokens, mask, targets }`, ...) that all have the same leading size N, the examples: each batch is
+ * the same tree with every array cut to the batch's rows, one shuffle shared by all of them. Every
+ * example comes exactly once per pass (the last batch may be smaller unless dropLast). One key gives one
+ * epoch's order; use a new key (random.split) for each epoch.
+ *
+ * `{ images, labels }` (nothing else, as io.mnist's splits are) yields `{ x, y }`: the rows of `images`
+ * and of `labels`.
+ */
+export function* batches<T>(
   key: Key,
-  data: { readonly images: NdArray; readonly labels: NdArray },
+  data: T,
   batchSize: number,
   options: BatchOptions = {},
-): Generator<Batch, void, undefined> {
-  const { images, labels } = data;
+): Generator<BatchOf<T>, void, undefined> {
   if (!Number.isInteger(batchSize) || batchSize <= 0) {
     throw new RangeError(`io.batches: batchSize must be a positive integer, got ${batchSize}`);
   }
-  if (images.ndim === 0 || labels.ndim === 0 || images.shape[0] !== labels.shape[0]) {
-    throw new ShapeError(
-      `io.batches: images and labels need the same leading size, got ${fmtAval(images)} and ${fmtAval(labels)}`,
-    );
-  }
-  const n = images.shape[0]!;
+  const n = examples(data);
   const order = (options.shuffle ?? true) ? permutation(key, n) : arange(0, n, 1, { dtype: "int32" });
   const stop = options.dropLast ? n - (n % batchSize) : n;
+  const imagesAndLabels = isImagesAndLabels(data);
   for (let start = 0; start < stop; start += batchSize) {
     const indices = slice(order, [{ start, stop: Math.min(start + batchSize, n) }]);
-    yield { x: take(images, indices, { axis: 0 }), y: take(labels, indices, { axis: 0 }) };
+    const rows = (array: NdArray) => take(array, indices, { axis: 0 });
+    yield (
+      imagesAndLabels ? { x: rows(data.images), y: rows(data.labels) } : mapTree(rows, data)
+    ) as BatchOf<T>;
   }
+}
+
+/** The leading size every array of `data` shares, or a TypeError/ShapeError saying which leaf differs. */
+function examples(data: unknown): number {
+  const leaves = flattenWithPath<unknown>(data);
+  const name = (path: string) => (path === "" ? "the data" : `'${path}'`);
+  if (leaves.length === 0) throw new TypeError("io.batches: the data holds no arrays");
+  for (const [path, leaf] of leaves) {
+    if (!(leaf instanceof NdArray)) {
+      const what = typeof leaf === "object" ? "an object" : `a ${typeof leaf}`;
+      throw new TypeError(
+        `io.batches: every leaf of the data must be an array, but ${name(path)} is ${what}`,
+      );
+    }
+    if (leaf.ndim === 0) {
+      throw new ShapeError(`io.batches: ${name(path)} is ${fmtAval(leaf)}, a scalar with no examples axis`);
+    }
+  }
+  const arrays = leaves as [string, NdArray][];
+  const n = arrays[0]![1].shape[0]!;
+  if (arrays.some(([, a]) => a.shape[0] !== n)) {
+    const listed = arrays.map(([path, a]) => `${name(path)} ${fmtAval(a)}`).join(", ");
+    throw new ShapeError(`io.batches: every array needs the same leading size (the examples), got ${listed}`);
+  }
+  return n;
 }
