@@ -846,6 +846,16 @@ const entries: LawEntry[] = [
   },
   {
     kind: "differentiable",
+    primitive: "check_probabilities",
+    secondOrder: true,
+    note: "through binaryCrossEntropy (the check is the identity on probabilities), away from 0 and 1",
+    cases: cases(arb.shape({ maxRank: 2, maxDim: 3 }), (shape) => ({
+      fn: (p, y) => nn.binaryCrossEntropy(p, y, { reduction: "sum" }),
+      inputs: arrays(float(shape, { min: 0.1, max: 0.9 }), float(shape, { min: 0, max: 1 })),
+    })),
+  },
+  {
+    kind: "differentiable",
     primitive: "scatter_add_along_axis",
     secondOrder: true,
     linearIn: [[0, 2]],

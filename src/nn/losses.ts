@@ -3,7 +3,7 @@
  * existing primitives so every transform applies. Differences from PyTorch: a target whose shape differs
  * from the input's is an error here (PyTorch broadcasts with a warning), and class targets are int32.
  */
-import { ConcretizationError, type NdArray } from "../core/array.js";
+import type { NdArray } from "../core/array.js";
 import { isFloat, type TypedArray } from "../core/dtype.js";
 import type { ArrayLike } from "../core/methods-types.js";
 import { type Primitive, primitive } from "../core/primitive.js";
@@ -311,29 +311,42 @@ function clampedLog(p: NdArray): NdArray {
 
 /**
  * Binary cross entropy on probabilities: -(y log p + (1 - y) log(1 - p)) with each log clamped to >= -100
- * (PyTorch). Probabilities outside [0, 1] are an error when their values are known.
+ * (PyTorch). Probabilities outside [0, 1] are a RangeError, eagerly and when a jitted plan runs.
  */
 export function binaryCrossEntropy(probs: NdArray, target: NdArray, options: ReductionOptions = {}): NdArray {
   const op = "binaryCrossEntropy";
   checkSameShape(op, probs, target);
-  checkProbabilities(op, probs);
+  const p = checkProbabilitiesPrim.bind1([probs], { op });
   const loss = negative(
-    add(multiply(target, clampedLog(probs)), multiply(subtract(1, target), clampedLog(subtract(1, probs)))),
+    add(multiply(target, clampedLog(p)), multiply(subtract(1, target), clampedLog(subtract(1, p)))),
   );
   return reduceLoss(op, loss, options.reduction);
 }
 
-function checkProbabilities(op: string, probs: NdArray): void {
-  let values: TypedArray;
-  try {
-    values = probs.concrete().data;
-  } catch (e) {
-    if (e instanceof ConcretizationError) return;
-    throw e;
-  }
+/** The first value outside [0, 1] (or NaN): a RangeError naming the loss. */
+function checkProbabilityValues(values: TypedArray, { op }: { op: string }): void {
   for (let i = 0; i < values.length; i++) {
     const v = values[i]!;
     if (!(v >= 0 && v <= 1))
       throw new RangeError(`${op}: input ${v} at flat index ${i} is not a probability in [0, 1]`);
   }
 }
+
+/**
+ * The identity on probabilities that checks each is in [0, 1] when it runs, eagerly and in a jitted plan
+ * alike (the values are unknown while tracing); the tangent passes through unchanged.
+ */
+export const checkProbabilitiesPrim: Primitive<{ op: string }> = primitive<{ op: string }>({
+  name: "check_probabilities",
+  abstractEval: ([probs]) => [probs!],
+  impl([probs], params) {
+    checkProbabilityValues(probs!.data, params);
+    return [probs!];
+  },
+  lower: (_inAvals, _outAvals, params) => (ins, outs) => {
+    checkProbabilityValues(ins[0]!, params);
+    outs[0]!.set(ins[0]!);
+  },
+  jvp: ([probs], [t], p) => ({ primalsOut: [checkProbabilitiesPrim.bind1([probs!], p)], tangentsOut: [t!] }),
+  batch: ([probs], [d], p) => [[checkProbabilitiesPrim.bind1([probs!], p)], [d!]],
+});

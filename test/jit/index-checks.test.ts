@@ -2,7 +2,8 @@
  * Index checks hold in compiled plans as they do eagerly: every op that indexes with data (class labels
  * of nllLoss and crossEntropy, take, takeAlongAxis, scatterAdd, and the scatter in take's gradient)
  * throws the same RangeError (naming the op, the bad index and the valid range) eagerly and jitted, on
- * both backends; an ignored label is not an error.
+ * both backends; an ignored label is not an error. So does binaryCrossEntropy's check of its
+ * probabilities.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { backend, grad, jit, type Array as NdArray, nn, np, setBackend, vmap } from "../../src/index.js";
@@ -85,6 +86,12 @@ const cases: Case[] = [
     (x, i) => np.scatterAdd(x, i, 1, { axis: 0 }),
     () => [np.zeros([2, 3]), i32([2])],
     "scatterAdd: index 2 is out of bounds for axis 0 with size 2",
+  ],
+  [
+    "binaryCrossEntropy with a value that is not a probability",
+    (p, y) => nn.binaryCrossEntropy(p, y),
+    () => [np.array([0.5, 1.5]), np.array([1, 0])],
+    "binaryCrossEntropy: input 1.5 at flat index 1 is not a probability in [0, 1]",
   ],
 ];
 
