@@ -104,6 +104,6 @@ export function describeValue(v: unknown): string {
   if (typeof v === "string") return JSON.stringify(v);
   if (typeof v === "number" || typeof v === "boolean" || v === null || v === undefined) return String(v);
   if (Array.isArray(v)) return `a JS array of length ${v.length}`;
-  if (typeof v === "object") return `a ${v.constructor?.name ?? "object"}`;
-  return `a ${typeof v}`;
+  const kind = typeof v === "object" ? (v.constructor?.name ?? "object") : typeof v;
+  return `${/^[aeiou]/i.test(kind) ? "an" : "a"} ${kind}`;
 }

@@ -130,9 +130,14 @@ function flattenNested(
   out: (number | boolean)[],
 ): void {
   if (dim === shape.length) {
-    if (typeof data !== "number" && typeof data !== "boolean") {
+    if (Array.isArray(data)) {
       throw new ShapeError(
         `array: ragged nested data: expected a number at depth ${dim}, shape ${fmtShape(shape)}`,
+      );
+    }
+    if (typeof data !== "number" && typeof data !== "boolean") {
+      throw new TypeError(
+        `array: expected nested lists of JS numbers or booleans, got ${data instanceof NdArray ? `an array of shape ${fmtShape(data.shape)} inside a list (use np.stack)` : describe(data)} at depth ${dim}`,
       );
     }
     out.push(data);
@@ -264,6 +269,7 @@ export function eye(n: number, m = n, options: { k?: number; dtype?: DType } = {
   const dtype = options.dtype ?? "float32";
   checkShape("eye", [n, m], dtype);
   const k = options.k ?? 0;
+  if (!Number.isSafeInteger(k)) throw new RangeError(`eye: k must be an integer, got ${describe(k)}`);
   const s = storageFor(dtype, n * m);
   for (let i = 0; i < n; i++) {
     const j = i + k;

@@ -171,7 +171,7 @@ export interface BroadcastInDimParams {
 export const broadcastInDimPrim: Primitive<BroadcastInDimParams> = primitive<BroadcastInDimParams>({
   name: "broadcast_in_dim",
   abstractEval([x], { shape, broadcastDimensions: dims }) {
-    checkShape("broadcast_in_dim", shape);
+    checkShape("broadcast_in_dim", shape, x!.dtype);
     const ok =
       dims.length === x!.shape.length &&
       dims.every((d, i) => d >= 0 && d < shape.length && (i === 0 || d > dims[i - 1]!)) &&

@@ -74,6 +74,29 @@ describe("bad values get typed errors naming the function, value and expectation
   });
 });
 
+describe("np.array names what is wrong with its data", () => {
+  it("a value that is not a number or boolean is a TypeError naming it; raggedness stays a ShapeError", () => {
+    expect(() => np.array([1, "2"] as never)).toThrow(TypeError);
+    expect(() => np.array([1, "2"] as never)).toThrow(
+      /array: expected nested lists of JS numbers or booleans, got "2" at depth 1/,
+    );
+    expect(() => np.array(null as never)).toThrow(/got null at depth 0/);
+    expect(() => np.array({} as never)).toThrow(/got an Object/);
+    expect(() => np.array([np.ones([2])] as never)).toThrow(
+      /an array of shape \[2\] inside a list \(use np.stack\)/,
+    );
+    expect(() => np.array([[1, 2], [3]])).toThrow(ShapeError);
+  });
+
+  it("eye's k must be an integer, and broadcasts past the limit are refused before allocating", () => {
+    expect(() => np.eye(2, 2, { k: 0.5 })).toThrow(/eye: k must be an integer, got 0.5/);
+    expect(() => np.broadcastTo(np.ones([1]), [2 ** 31])).toThrow(ShapeError);
+    expect(() => np.outer(np.ones([70000]), np.ones([70000]))).toThrow(
+      /shape \[70000,70000\] of float32 needs 18.3 GiB/,
+    );
+  });
+});
+
 describe("typed arrays keep their values (documented rule in np.array)", () => {
   it("8- and 16-bit integer arrays become int32, exactly", () => {
     for (const data of [
