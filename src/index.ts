@@ -4,7 +4,7 @@
  * @module
  */
 
-export { type BackendInfo, backend, setBackend } from "./backend/index.js";
+export { type BackendInfo, backend, type Platform, setBackend, startThreads } from "./backend/index.js";
 export {
   type AbstractValue,
   ConcreteArray,

@@ -10,6 +10,9 @@ import { matmulKernel } from "./js/matmul.js";
 import { type WasmGemmKernel, wasmGemm } from "./wasm/gemm.js";
 import { relaxedSimdSupported, simdSupported } from "./wasm/runtime.js";
 import { availableCores, createWorkerPool, threadsSupported, type WorkerPool } from "./wasm/threads.js";
+import { currentPlatform, type Platform, workerHost } from "./wasm/worker-hosts.js";
+
+export type { Platform } from "./wasm/worker-hosts.js";
 
 /** The kernels in use: WebAssembly SIMD (with or without relaxed SIMD) or portable JS. */
 export type BackendName = "wasm-simd" | "wasm-relaxed-simd" | "js";
@@ -22,8 +25,13 @@ export interface BackendInfo {
   readonly simd: boolean;
   /** Whether the active kernels use relaxed SIMD (fused multiply-add). */
   readonly relaxedSimd: boolean;
-  /** Threads a large kernel runs on (the calling thread and workers). */
+  /**
+   * Threads a large kernel compiled now runs on (the calling thread and workers): in a browser, more than
+   * one only inside a cross-origin isolated dedicated Worker, once its workers have started (startThreads).
+   */
   readonly threads: number;
+  /** Where the library runs: Node (worker_threads), a browser's dedicated Worker, a browser page, or other. */
+  readonly platform: Platform;
 }
 
 /** Options of `setBackend`. */
@@ -75,16 +83,40 @@ export function workerPool(): WorkerPool | null {
   return pool;
 }
 
+/**
+ * The threads kernels compiled now use: where workers start only after the calling thread yields (Web
+ * Workers), one until they all have.
+ */
+function startedThreads(): number {
+  const threads = kernelThreads();
+  if (threads === 1 || !workerHost()?.startsAfterYield) return threads;
+  return pool !== null && pool.workers === threads - 1 && pool.started() ? threads : 1;
+}
+
 /** The active backend (by default WebAssembly SIMD where the engine supports it). */
 export function backend(): BackendInfo {
-  if (activeBackendKind() === "js") return { name: "js", simd: false, relaxedSimd: false, threads: 1 };
+  const platform = currentPlatform();
+  if (activeBackendKind() === "js")
+    return { name: "js", simd: false, relaxedSimd: false, threads: 1, platform };
   const relaxedSimd = relaxedSimdSupported();
   return {
     name: relaxedSimd ? "wasm-relaxed-simd" : "wasm-simd",
     simd: true,
     relaxedSimd,
-    threads: kernelThreads(),
+    threads: startedThreads(),
+    platform,
   };
+}
+
+/**
+ * Starts the worker threads of large kernels now and resolves, with `backend()`, once they run. In a
+ * browser's Worker they start only after the calling thread returns to its event loop, so await this
+ * before compiling (jit) the plans that should use them; kernels compiled earlier run on one thread.
+ * Elsewhere workers start on first use anyway, and this only starts them early.
+ */
+export async function startThreads(): Promise<BackendInfo> {
+  if (activeBackendKind() === "wasm") await workerPool()?.whenStarted();
+  return backend();
 }
 
 /**
