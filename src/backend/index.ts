@@ -38,6 +38,12 @@ export interface BackendInfo {
 export interface BackendOptions {
   /** Threads for large wasm kernels, the calling one included (default: the cores, where workers exist). */
   readonly threads?: number;
+  /**
+   * Whether wasm kernels may use relaxed SIMD where the engine has it (default true). Its fused
+   * multiply-add rounds once where plain SIMD rounds twice, so `false` gives the same float results as an
+   * engine without it (e.g. a browser's against Node 20's, bit for bit).
+   */
+  readonly relaxedSimd?: boolean;
 }
 
 /** C[t] = A[t] @ B[t] on row-major storage, for the shape the kernel was made for. */
@@ -59,6 +65,7 @@ const wasmKernels = new Map<string, GemmKernel>();
 
 let active: "js" | "wasm" | null = null;
 let threadCount: number | null = null;
+let relaxedSimdAllowed = true;
 /** Workers are started on the first kernel that uses them, and kept (they do not hold the process open). */
 let pool: WorkerPool | null = null;
 
@@ -66,6 +73,11 @@ let pool: WorkerPool | null = null;
 export function activeBackendKind(): "js" | "wasm" {
   active ??= simdSupported() ? "wasm" : "js";
   return active;
+}
+
+/** Whether wasm kernels compiled now use relaxed SIMD (the engine has it and setBackend allows it). */
+export function relaxedSimdActive(): boolean {
+  return relaxedSimdAllowed && relaxedSimdSupported();
 }
 
 /** Threads large wasm kernels use (the calling one included). */
@@ -98,7 +110,7 @@ export function backend(): BackendInfo {
   const platform = currentPlatform();
   if (activeBackendKind() === "js")
     return { name: "js", simd: false, relaxedSimd: false, threads: 1, platform };
-  const relaxedSimd = relaxedSimdSupported();
+  const relaxedSimd = relaxedSimdActive();
   return {
     name: relaxedSimd ? "wasm-relaxed-simd" : "wasm-simd",
     simd: true,
@@ -132,6 +144,7 @@ export function setBackend(kind: "js" | "wasm", options: BackendOptions = {}): v
     }
     threadCount = threadsSupported() ? options.threads : 1;
   }
+  if (options.relaxedSimd !== undefined) relaxedSimdAllowed = options.relaxedSimd;
   active = kind;
 }
 
@@ -202,7 +215,7 @@ function planWasmGemm(
     return wasmGemm(
       dtype,
       { batch, m, k, n },
-      { relaxedSimd: relaxedSimdSupported(), pool: workers, ...threadTuning(workers, m), ...layout },
+      { relaxedSimd: relaxedSimdActive(), pool: workers, ...threadTuning(workers, m), ...layout },
       context,
     );
   } catch {
@@ -217,7 +230,7 @@ function cachedWasmGemm(
   k: number,
   n: number,
 ): GemmKernel | null {
-  const relaxedSimd = relaxedSimdSupported();
+  const relaxedSimd = relaxedSimdActive();
   const work = batch * m * k * n;
   const workers = work >= THREADED_MIN_MULTIPLY_ADDS ? workerPool() : null;
   const key = `${dtype} ${batch}x${m}x${k}x${n}${relaxedSimd ? " relaxed" : ""} ${workers ? kernelThreads() : 1}`;

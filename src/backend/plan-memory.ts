@@ -7,7 +7,7 @@
  */
 import type { DType, TypedArray } from "../core/dtype.js";
 import type { Kernel, KernelContext, PlanMemoryView } from "../core/primitive.js";
-import { activeBackendKind, kernelThreads } from "./index.js";
+import { activeBackendKind, kernelThreads, relaxedSimdActive } from "./index.js";
 import type { ModuleBuilder } from "./wasm/module-writer.js";
 import { allocateMemory } from "./wasm/runtime.js";
 
@@ -107,7 +107,7 @@ export function standaloneContext(): KernelContext {
  * shape compile once. Kernels whose memory passes CACHED_KERNEL_MAX_BYTES are not kept.
  */
 export function standaloneKernel(key: string, lower: (context: KernelContext) => Kernel): Kernel {
-  const fullKey = `${activeBackendKind()} ${kernelThreads()} ${key}`;
+  const fullKey = `${activeBackendKind()}${relaxedSimdActive() ? " relaxed" : ""} ${kernelThreads()} ${key}`;
   const cached = standaloneKernels.get(fullKey);
   if (cached) {
     standaloneKernels.delete(fullKey); // most recently used goes last

@@ -1,0 +1,124 @@
+/**
+ * The demo's Worker: trains LeNet on the bundled digits and classifies drawn ones. In a dedicated Worker
+ * with cross-origin isolation the large kernels run on Web Workers too (startThreads).
+ */
+import { backend, type NdArray, np, setBackend, startThreads } from "../../src/index.js";
+import { decodeDigits, prepareImage } from "./digits.js";
+import { pageOptions, type Reply, type Request } from "./protocol.js";
+import {
+  createTrainer,
+  DEFAULT_TRAINER_OPTIONS,
+  firstLosses,
+  MNIST_NORMALIZATION,
+  type Trainer,
+} from "./training.js";
+
+interface WorkerScope {
+  location: { search: string; href: string };
+  postMessage(message: Reply): void;
+  onmessage: ((event: { data: Request }) => void) | null;
+}
+const scope = globalThis as unknown as WorkerScope;
+const post = (reply: Reply) => scope.postMessage(reply);
+
+/** Fetches a gzipped file next to this script and gunzips it. */
+async function gunzipped(name: string): Promise<Uint8Array> {
+  const response = await fetch(new URL(name, scope.location.href));
+  if (!response.ok || !response.body) throw new Error(`${name}: HTTP ${response.status}`);
+  const stream = response.body.pipeThrough(new DecompressionStream("gzip"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+/** Lets queued messages (a drawn digit) through between training steps; faster than setTimeout's clamp. */
+const channel = new MessageChannel() as unknown as {
+  port1: { onmessage: (() => void) | null };
+  port2: { postMessage(message: null): void };
+};
+const yieldToEvents = (): Promise<void> =>
+  new Promise((resolve) => {
+    channel.port1.onmessage = () => resolve();
+    channel.port2.postMessage(null);
+  });
+
+async function main(): Promise<void> {
+  const options = pageOptions(scope.location.search);
+  if (!options.relaxedSimd) setBackend("wasm", { relaxedSimd: false });
+  await startThreads();
+  const files = {
+    images: await gunzipped("digits-images.idx.gz"),
+    labels: await gunzipped("digits-labels.idx.gz"),
+  };
+  const data = decodeDigits(files, { dtype: "float32", normalize: MNIST_NORMALIZATION });
+  const trainer = createTrainer(data, { ...DEFAULT_TRAINER_OPTIONS, epochs: options.epochs });
+  let float64Trainer: Trainer | null = null;
+  const handle = (request: Request): void => {
+    if (request.type === "predict") {
+      const side = 32;
+      const input = new Float32Array(side * side);
+      prepareImage(request.pixels, input, 0, MNIST_NORMALIZATION);
+      const probabilities: NdArray = trainer.probabilities(np.array(input, { shape: [1, 1, side, side] }));
+      post({ type: "prediction", id: request.id, probabilities: Array.from(probabilities.toTypedArray()) });
+    } else if (request.type === "losses") {
+      float64Trainer ??= createTrainer(
+        decodeDigits(files, { dtype: "float64", normalize: MNIST_NORMALIZATION }),
+        {
+          ...DEFAULT_TRAINER_OPTIONS,
+          epochs: 1,
+        },
+      );
+      post({
+        type: "losses",
+        id: request.id,
+        losses: firstLosses(float64Trainer, request.steps),
+        backend: backend(),
+      });
+    } else {
+      void train(trainer, request.epochs);
+    }
+  };
+  scope.onmessage = (event) => {
+    try {
+      handle(event.data);
+    } catch (error) {
+      post({ type: "error", message: error instanceof Error ? error.message : String(error) });
+    }
+  };
+  post({
+    type: "ready",
+    backend: backend(),
+    trainImages: data.train.labels.shape[0]!,
+    testImages: data.test.labels.shape[0]!,
+  });
+}
+
+let training = false;
+
+async function train(trainer: Trainer, epochs: number): Promise<void> {
+  if (training) return;
+  training = true;
+  for (let epoch = 1; epoch <= epochs; epoch++) {
+    let step = 0;
+    const started = performance.now();
+    for (const batch of trainer.batches(epoch)) {
+      const loss = trainer.step(batch);
+      post({ type: "loss", epoch, step: ++step, loss });
+      await yieldToEvents();
+    }
+    const imagesPerSecond =
+      (step * DEFAULT_TRAINER_OPTIONS.batchSize) / ((performance.now() - started) / 1000);
+    post({
+      type: "epoch",
+      epoch,
+      accuracy: trainer.evaluate(),
+      imagesPerSecond,
+      stepsPerEpoch: trainer.stepsPerEpoch,
+    });
+    await yieldToEvents();
+  }
+  post({ type: "done" });
+  training = false;
+}
+
+main().catch((error: unknown) =>
+  post({ type: "error", message: error instanceof Error ? error.message : String(error) }),
+);
