@@ -15,6 +15,11 @@ export interface TrainerOptions {
   readonly seed: number;
   /** Epochs the learning rate decays over. */
   readonly epochs: number;
+  /**
+   * The learning rate: cosine-decayed to zero over `epochs`, or constant. The decay takes Math.cos, which
+   * engines compute differently in the last bit (Chrome's V8 and Node 20's do), the constant rate does not.
+   */
+  readonly schedule: "cosine" | "constant";
 }
 
 export const DEFAULT_TRAINER_OPTIONS: TrainerOptions = {
@@ -23,6 +28,7 @@ export const DEFAULT_TRAINER_OPTIONS: TrainerOptions = {
   momentum: 0.9,
   seed: 0,
   epochs: 3,
+  schedule: "cosine",
 };
 
 export interface Trainer {
@@ -45,10 +51,13 @@ export function createTrainer(data: io.mnist.MnistSplits, options: TrainerOption
   const dtype = data.train.images.dtype;
   let params = tree.map((a: NdArray) => a.astype(dtype), lenet.init(initKey));
   const stepsPerEpoch = Math.floor(data.train.labels.shape[0]! / options.batchSize);
-  const lr = optim.schedules.cosineDecay({
-    init: options.lr,
-    decaySteps: Math.max(1, stepsPerEpoch * options.epochs),
-  });
+  const lr =
+    options.schedule === "cosine"
+      ? optim.schedules.cosineDecay({
+          init: options.lr,
+          decaySteps: Math.max(1, stepsPerEpoch * options.epochs),
+        })
+      : options.lr;
   const optimizer = optim.sgd({ lr, momentum: options.momentum });
   let optState = optimizer.init(params);
   const lossFn = (p: LeNetParams, x: NdArray, y: NdArray) => nn.crossEntropy(lenet.apply(p, x), y);

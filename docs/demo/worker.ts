@@ -63,7 +63,7 @@ async function main(): Promise<void> {
         decodeDigits(files, { dtype: "float64", normalize: MNIST_NORMALIZATION }),
         {
           ...DEFAULT_TRAINER_OPTIONS,
-          epochs: 1,
+          schedule: "constant",
         },
       );
       post({

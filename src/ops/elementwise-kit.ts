@@ -15,6 +15,7 @@ import {
   type UndefinedPrimal,
 } from "../core/primitive.js";
 import { fmtShape, ShapeError, shapeEquals, sizeOf } from "../core/shape.js";
+import * as fdlibm from "./fdlibm.js";
 import { broadcastInDimPrim, moveAxisTo0 } from "./layout.js";
 
 /** An expression over operand names (`a`, `b`, `c`) for one output element; `dtype` is the output's. */
@@ -48,8 +49,13 @@ export interface ElementwiseRules<P> {
 
 export type ElementwisePrimitive<P = unknown> = Primitive<P> & { readonly elementwise: ElementwiseSpec };
 
-/** Helpers that expressions may call as `lib.name(...)` (functions Math lacks). */
+/**
+ * Helpers that expressions may call as `lib.name(...)`: functions Math lacks, and exp and log as fdlibm
+ * computes them (engines' Math.exp and Math.log differ in the last bit, see ./fdlibm.ts).
+ */
 export const kernelLib = {
+  exp: fdlibm.exp,
+  log: fdlibm.log,
   /** Error function: Maclaurin series below 2.5, continued fraction for erfc above; about 1e-16 in float64. */
   erf(x: number): number {
     return erf(x);

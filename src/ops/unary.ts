@@ -71,7 +71,7 @@ export const absPrim: ElementwisePrimitive = elementwisePrimitive({
 
 export const expPrim = floatUnary(
   "exp",
-  (a) => `Math.exp(${a})`,
+  (a) => `lib.exp(${a})`,
   (_x, t, y) => mul(t, y),
 );
 export const expm1Prim = floatUnary(
@@ -81,7 +81,7 @@ export const expm1Prim = floatUnary(
 );
 export const logPrim = floatUnary(
   "log",
-  (a) => `Math.log(${a})`,
+  (a) => `lib.log(${a})`,
   (x, t) => div(t, x),
 );
 export const log1pPrim = floatUnary(
@@ -132,7 +132,7 @@ export const erfPrim = floatUnary(
 /** The logistic sigmoid 1 / (1 + exp(-x)), computed without overflow. */
 export const logisticPrim = floatUnary(
   "logistic",
-  (a) => `(${a} >= 0 ? 1 / (1 + Math.exp(-${a})) : Math.exp(${a}) / (1 + Math.exp(${a})))`,
+  (a) => `(${a} >= 0 ? 1 / (1 + lib.exp(-${a})) : lib.exp(${a}) / (1 + lib.exp(${a})))`,
   (_x, t, y) => mul(t, mul(y, sub(1, y))),
 );
 
