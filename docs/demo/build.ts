@@ -27,19 +27,6 @@ export async function buildDemo(outDir: string = DEMO_OUT_DIR): Promise<void> {
     target: "es2022",
     minify: true,
     logLevel: "warning",
-    // TEMPORARY until the platform-neutral root entry lands
-    plugins: [
-      {
-        name: "stub-node",
-        setup(b) {
-          b.onResolve({ filter: /^node:/ }, (a) => ({ path: a.path, namespace: "stub" }));
-          b.onLoad({ filter: /.*/, namespace: "stub" }, () => ({
-            contents: "module.exports = {}",
-            loader: "js",
-          }));
-        },
-      },
-    ],
   });
   copyFileSync(join(here, "index.html"), join(outDir, "index.html"));
   const mnist = dirname(createRequire(import.meta.url).resolve("mnist/package.json"));

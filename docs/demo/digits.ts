@@ -1,11 +1,11 @@
 /**
  * The `mnist` package's 10,000 digits in a compact form for the page: two IDX files (uint8 pixels
  * [N, 28, 28] and uint8 labels [N], in the package's order), gzipped at build time. Decoded here into
- * exactly the splits `io.mnist.loadBundled` gives in Node: the package stores each pixel as k/255 rounded
- * to three decimals, so the byte k gives it back.
+ * exactly the splits `io.mnist.loadBundled` gives in Node (through `io.mnist.splitDigits`): the package
+ * stores each pixel as k/255 rounded to three decimals, so the byte k gives it back.
  */
 import * as E from "fp-ts/lib/Either.js";
-import { type DType, io, np } from "../../src/index.js";
+import { io } from "../../src/index.js";
 
 const SIDE = 28;
 const PIXELS = SIDE * SIDE;
@@ -42,29 +42,8 @@ export function encodeDigits(digits: readonly { readonly data: readonly number[]
   };
 }
 
-/** Image preparation, as io.mnist.loadBundled's options. */
-export interface DigitOptions {
-  readonly dtype: DType;
-  readonly normalize: { readonly mean: number; readonly std: number };
-  readonly testFraction?: number;
-}
-
-/** The pixels of one 28x28 image in [0, 1], padded by 2 to 32x32 and normalized, into `out` at `offset`. */
-export function prepareImage(
-  pixels: ArrayLike<number>,
-  out: Float32Array | Float64Array,
-  offset: number,
-  { mean, std }: DigitOptions["normalize"],
-): void {
-  const side = SIDE + 4;
-  out.fill((0 - mean) / std, offset, offset + side * side);
-  for (let r = 0; r < SIDE; r++)
-    for (let c = 0; c < SIDE; c++)
-      out[offset + (r + 2) * side + c + 2] = (pixels[r * SIDE + c]! - mean) / std;
-}
-
-/** The splits of io.mnist.loadBundled (pad 2) from the IDX files of encodeDigits. */
-export function decodeDigits(files: DigitFiles, options: DigitOptions): io.mnist.MnistSplits {
+/** The splits of io.mnist.loadBundled (its options) from the IDX files of encodeDigits. */
+export function decodeDigits(files: DigitFiles, options: io.mnist.BundledOptions): io.mnist.MnistSplits {
   const read = (bytes: Uint8Array, what: string) => {
     const parsed = io.mnist.readIdx(bytes);
     if (E.isLeft(parsed)) throw new Error(`decodeDigits: ${what}: ${parsed.left.message}`);
@@ -75,31 +54,16 @@ export function decodeDigits(files: DigitFiles, options: DigitOptions): io.mnist
   const count = labels.shape[0]!;
   if (images.shape.join() !== `${count},${SIDE},${SIDE}`)
     throw new Error(`decodeDigits: images [${images.shape}] do not match ${count} labels`);
-  const testFraction = options.testFraction ?? 0.2;
-  const seen = new Array<number>(10).fill(0);
-  const indices = { train: [] as number[], test: [] as number[] };
-  for (let i = 0; i < count; i++) {
-    const digit = labels.data[i]!;
-    (io.mnist.isTestIndex(seen[digit]!++, testFraction) ? indices.test : indices.train).push(i);
-  }
-  const pixels = new Float32Array(PIXELS);
-  const split = (chosen: number[]): io.mnist.LabeledImages => {
-    const side = SIDE + 4;
-    const data =
-      options.dtype === "float64"
-        ? new Float64Array(chosen.length * side * side)
-        : new Float32Array(chosen.length * side * side);
-    chosen.forEach((image, k) => {
-      for (let p = 0; p < PIXELS; p++) pixels[p] = PIXEL_VALUES[images.data[image * PIXELS + p]!]!;
-      prepareImage(pixels, data, k * side * side, options.normalize);
+  // Each digit's pixels in the package's order, as its JSON file holds them.
+  const perDigit = Array.from({ length: 10 }, () => [] as number[]);
+  for (let i = 0; i < count; i++) perDigit[labels.data[i]!]!.push(i);
+  const digits = perDigit.map((indices) => {
+    const pixels = new Float32Array(indices.length * PIXELS);
+    indices.forEach((image, k) => {
+      for (let p = 0; p < PIXELS; p++)
+        pixels[k * PIXELS + p] = PIXEL_VALUES[images.data[image * PIXELS + p]!]!;
     });
-    return {
-      images: np.array(data, { shape: [chosen.length, 1, side, side], dtype: options.dtype }),
-      labels: np.array(
-        Int32Array.from(chosen, (i) => labels.data[i]!),
-        { shape: [chosen.length], dtype: "int32" },
-      ),
-    };
-  };
-  return { train: split(indices.train), test: split(indices.test) };
+    return pixels;
+  });
+  return io.mnist.splitDigits(digits, options);
 }

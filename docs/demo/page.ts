@@ -178,9 +178,9 @@ const scaled = scratch.getContext("2d", { willReadFrequently: true })!;
 
 /**
  * The drawing as MNIST prepares digits: the ink's bounding box scaled to fit 20x20, centred by its
- * centre of mass in 28x28; pixels in [0, 1]. Null for an empty pad.
+ * centre of mass in 28x28; a byte per pixel. Null for an empty pad.
  */
-function drawnDigit(): Float32Array | null {
+function drawnDigit(): Uint8Array | null {
   const { width, height } = pad;
   const pixels = ink.getImageData(0, 0, width, height).data;
   let [left, top, right, bottom] = [width, height, -1, -1];
@@ -204,7 +204,7 @@ function drawnDigit(): Float32Array | null {
   draw((28 - w * scale) / 2, (28 - h * scale) / 2);
   const grey = () => {
     const rgba = scaled.getImageData(0, 0, 28, 28).data;
-    return Float32Array.from({ length: 784 }, (_, i) => rgba[4 * i]! / 255);
+    return Uint8Array.from({ length: 784 }, (_, i) => rgba[4 * i]!);
   };
   let values = grey();
   let [mass, cx, cy] = [0, 0, 0];

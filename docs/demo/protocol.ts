@@ -5,8 +5,8 @@ import type { BackendInfo } from "../../src/index.js";
 export type Request =
   /** Train `epochs` epochs of float32 LeNet, posting progress. */
   | { readonly type: "train"; readonly epochs: number }
-  /** Class probabilities of a 28x28 image with pixels in [0, 1] (row-major), prepared as in training. */
-  | { readonly type: "predict"; readonly id: number; readonly pixels: Float32Array }
+  /** Class probabilities of a 28x28 image, one byte per pixel (row-major), prepared as in training. */
+  | { readonly type: "predict"; readonly id: number; readonly pixels: Uint8Array }
   /** The losses of the first `steps` float64 training steps (for the browser test). */
   | { readonly type: "losses"; readonly id: number; readonly steps: number };
 

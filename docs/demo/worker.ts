@@ -2,8 +2,9 @@
  * The demo's Worker: trains LeNet on the bundled digits and classifies drawn ones. In a dedicated Worker
  * with cross-origin isolation the large kernels run on Web Workers too (startThreads).
  */
-import { backend, type NdArray, np, setBackend, startThreads } from "../../src/index.js";
-import { decodeDigits, prepareImage } from "./digits.js";
+import * as E from "fp-ts/lib/Either.js";
+import { backend, io, setBackend, startThreads } from "../../src/index.js";
+import { decodeDigits } from "./digits.js";
 import { pageOptions, type Reply, type Request } from "./protocol.js";
 import {
   createTrainer,
@@ -53,11 +54,13 @@ async function main(): Promise<void> {
   let float64Trainer: Trainer | null = null;
   const handle = (request: Request): void => {
     if (request.type === "predict") {
-      const side = 32;
-      const input = new Float32Array(side * side);
-      prepareImage(request.pixels, input, 0, MNIST_NORMALIZATION);
-      const probabilities: NdArray = trainer.probabilities(np.array(input, { shape: [1, 1, side, side] }));
-      post({ type: "prediction", id: request.id, probabilities: Array.from(probabilities.toTypedArray()) });
+      // The drawn digit as an IDX image, prepared by the library as MNIST's own files are.
+      const image = { shape: [1, 28, 28], elementType: "uint8", data: request.pixels } as const;
+      const label = { shape: [1], elementType: "uint8", data: new Uint8Array(1) } as const;
+      const input = io.mnist.fromIdx(image, label, { normalize: MNIST_NORMALIZATION });
+      if (E.isLeft(input)) throw new Error(input.left.message);
+      const probabilities = trainer.probabilities(input.right.images).toTypedArray();
+      post({ type: "prediction", id: request.id, probabilities: Array.from(probabilities) });
     } else if (request.type === "losses") {
       float64Trainer ??= createTrainer(
         decodeDigits(files, { dtype: "float64", normalize: MNIST_NORMALIZATION }),

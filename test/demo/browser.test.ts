@@ -19,7 +19,8 @@ import {
   firstLosses,
   MNIST_NORMALIZATION,
 } from "../../docs/demo/training.js";
-import { type BackendInfo, io } from "../../src/index.js";
+import type { BackendInfo } from "../../src/index.js";
+import { io } from "../../src/node.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const hasChromium = existsSync(CHROMIUM);
@@ -67,7 +68,7 @@ describe.skipIf(!hasChromium)("the demo page in headless Chromium", () => {
       executablePath: CHROMIUM,
       headless: true,
       args: FLAGS,
-      viewport: { width: 1180, height: 620 },
+      viewport: { width: 1180, height: 800 },
     });
   });
 

@@ -5,7 +5,7 @@ import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { decodeDigits, encodeDigits } from "../../docs/demo/digits.js";
 import { MNIST_NORMALIZATION } from "../../docs/demo/training.js";
-import { io } from "../../src/index.js";
+import { io } from "../../src/node.js";
 
 const mnist = dirname(createRequire(import.meta.url).resolve("mnist/package.json"));
 const digits = Array.from(
