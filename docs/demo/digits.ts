@@ -5,7 +5,7 @@
  * stores each pixel as k/255 rounded to three decimals, so the byte k gives it back.
  */
 import * as E from "fp-ts/lib/Either.js";
-import { io } from "../../src/index.js";
+import { io } from "tracegrad";
 
 const SIDE = 28;
 const PIXELS = SIDE * SIDE;

@@ -4,7 +4,7 @@
  * and classifies the digit drawn on the canvas (cropped, scaled and centred as MNIST's digits are).
  * `window.tracegradDemo` exposes the state and a request function to the browser test.
  */
-import { viz } from "../../src/index.js";
+import { viz } from "tracegrad";
 import { pageOptions, type Reply, type Request } from "./protocol.js";
 
 type ReadyReply = Extract<Reply, { type: "ready" }>;

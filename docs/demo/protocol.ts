@@ -1,5 +1,5 @@
 /** The messages between the demo page and its training Worker. */
-import type { BackendInfo } from "../../src/index.js";
+import type { BackendInfo } from "tracegrad";
 
 /** Page to Worker. Requests with an `id` get a reply with that `id`. */
 export type Request =

@@ -2,7 +2,7 @@
  * The demo's training, shared by the page's Worker and the Node side of its browser test: LeNet
  * (docs/examples/lenet.ts), SGD with momentum and a cosine-decayed learning rate, as `npm run train`.
  */
-import { io, jit, type NdArray, nn, np, optim, random, tree, valueAndGrad } from "../../src/index.js";
+import { io, jit, type NdArray, nn, np, optim, random, tree, valueAndGrad } from "tracegrad";
 import { type LeNetParams, lenet } from "../examples/lenet.js";
 
 /** The normalization of training, also applied to a drawn digit. */

@@ -3,7 +3,7 @@
  * with cross-origin isolation the large kernels run on Web Workers too (startThreads).
  */
 import * as E from "fp-ts/lib/Either.js";
-import { backend, io, setBackend, startThreads } from "../../src/index.js";
+import { backend, io, setBackend, startThreads } from "tracegrad";
 import { decodeDigits } from "./digits.js";
 import { pageOptions, type Reply, type Request } from "./protocol.js";
 import {

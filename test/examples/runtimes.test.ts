@@ -5,9 +5,10 @@
  * reason printed.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { main } from "../../docs/examples/quickstart.js";
 
@@ -22,9 +23,23 @@ function onPath(command: string): string | null {
   return null;
 }
 
+/**
+ * The examples import the package by name; Bun maps it to the source by tsconfig.json's paths as tsx
+ * does, Deno by an import map (without one it would take package.json's exports, the built dist/).
+ */
+function denoImportMap(): string {
+  const file = join(mkdtempSync(join(tmpdir(), "tracegrad-deno-")), "import-map.json");
+  const src = pathToFileURL(join(root, "src")).href;
+  writeFileSync(file, JSON.stringify({ imports: { tracegrad: `${src}/index.ts`, "tracegrad/": `${src}/` } }));
+  return file;
+}
+
 const runtimes = [
-  { name: "deno", args: ["run", "--allow-read", "--allow-env", quickstart] },
-  { name: "bun", args: [quickstart] },
+  {
+    name: "deno",
+    args: () => ["run", "--allow-read", "--allow-env", `--import-map=${denoImportMap()}`, quickstart],
+  },
+  { name: "bun", args: () => [quickstart] },
 ] as const;
 
 describe("the README quickstart on other runtimes", () => {
@@ -34,7 +49,7 @@ describe("the README quickstart on other runtimes", () => {
     const binary = onPath(name);
     if (!binary) console.warn(`test/examples/runtimes.test.ts: ${name} skipped: no ${name} on PATH`);
     it.skipIf(!binary)(`${name} prints the losses and the per-example gradient shape Node computes`, () => {
-      const output = execFileSync(binary!, args, {
+      const output = execFileSync(binary!, args(), {
         cwd: root,
         encoding: "utf8",
         timeout: 120_000,
