@@ -18,6 +18,7 @@ import type { Kernel, KernelContext } from "../core/primitive.js";
 import { shapeEquals, sizeOf } from "../core/shape.js";
 import { avalBytes, type FusedGroup, fuse, generateFusedKernel, type Step } from "./fusion.js";
 import { absorbTransposes, type GemmStep } from "./gemm-steps.js";
+import { hoistChecks } from "./hoist-checks.js";
 import { type ClosedProgram, optimize } from "./passes.js";
 
 interface Slot {
@@ -74,7 +75,9 @@ const ALIASING = new Set(["reshape"]);
 export type PlanStep = Step | GemmStep;
 
 export function compile(closed: ClosedProgram, donatable: readonly boolean[]): Executable {
-  const { program, consts } = optimize(closed);
+  const optimized = optimize(closed);
+  const { consts } = optimized;
+  const program = hoistChecks(optimized.program);
   const steps = absorbTransposes(fuse(program.equations, program.outputs), program.outputs);
   const stepEqns = (s: PlanStep): Equation[] => (s.kind === "eqn" ? [s.equation] : s.equations);
   const stepInputs = (s: PlanStep): Var[] =>

@@ -70,6 +70,12 @@ export interface PrimitiveRules<P> {
   partialEval?(tracers: readonly NdArray[], params: P): NdArray[];
   /** Call-like primitives (jit, customVjp): the program they run, for the jit compiler to inline. */
   inlineProgram?(inAvals: readonly AbstractValue[], params: P): { program: Program; consts: NdArray[] };
+  /**
+   * The primitive only checks its input's values when it runs and is the identity otherwise (a label
+   * check): a jitted plan runs it as early as its inputs allow, so a bad value fails the call before the
+   * plan writes over any donated buffer.
+   */
+  readonly validatesOnly?: boolean;
   /** Parameters as shown by the IR printer (default: the params object as JSON). */
   formatParams?(params: P): string;
 }

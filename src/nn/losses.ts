@@ -153,6 +153,7 @@ function checkLabels(labels: TypedArray, { op, classes, ignoreIndex }: ClassTarg
  */
 export const checkClassTargetPrim: Primitive<ClassTargetParams> = primitive<ClassTargetParams>({
   name: "check_class_target",
+  validatesOnly: true,
   abstractEval: ([target]) => [target!],
   impl([target], params) {
     checkLabels(target!.data, params);
@@ -338,6 +339,7 @@ function checkProbabilityValues(values: TypedArray, { op }: { op: string }): voi
  */
 export const checkProbabilitiesPrim: Primitive<{ op: string }> = primitive<{ op: string }>({
   name: "check_probabilities",
+  validatesOnly: true,
   abstractEval: ([probs]) => [probs!],
   impl([probs], params) {
     checkProbabilityValues(probs!.data, params);

@@ -103,6 +103,28 @@ describe.each(backends)("a donated jit call that fails at run time (%s backend)"
     const after = [...tree.leaves(params), ...tree.leaves(state)].map((l) => (l as NdArray).toArray());
     expect(after).toEqual(before);
   });
+
+  it("checks labels before any update even when the loss that reads them comes after it", () => {
+    setBackend(name);
+    // The update is traced first; the validation loss on the updated parameters reads the labels last.
+    const stepThenValidate = jit(
+      (params: Params, state: unknown, yValid: NdArray) => {
+        const grads = grad(loss)(params, ids, y);
+        const [updates, state2] = opt.update(grads, state as never, params);
+        const next = optim.applyUpdates(params, updates);
+        return [next, state2, loss(next, ids, yValid)] as const;
+      },
+      { donateArgnums: [0, 1] },
+    );
+    const params = freshParams();
+    const state = opt.init(params);
+    const before = [...tree.leaves(params), ...tree.leaves(state)].map((l) => (l as NdArray).toArray());
+    expect(() => stepThenValidate(params, state, np.array([0, 9, 1], { dtype: "int32" }))).toThrow(
+      "crossEntropy: target 9 at flat index 1 is out of range for 3 classes (ignoreIndex is -100)",
+    );
+    const after = [...tree.leaves(params), ...tree.leaves(state)].map((l) => (l as NdArray).toArray());
+    expect(after).toEqual(before);
+  });
 });
 
 describe("donation misuse", () => {
