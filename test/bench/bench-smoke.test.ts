@@ -75,7 +75,9 @@ describe("npm run bench -- --peers relaxed", () => {
     if (jaxjs.status === "ok") {
       expect(jaxjs.description).toMatch(/relaxed SIMD available/);
       expect(markdown).toMatch(/## With relaxed SIMD/);
-      expect(markdown).toMatch(new RegExp(`\\| ${workload.label} \\| \\d+\\.\\d+ \\| \\d+\\.\\d+ \\|`));
+      // A ratio of 10 or more is printed without decimals (formatRatio), and under load either can occur.
+      const cell = "\\d+(?:\\.\\d+)?";
+      expect(markdown).toMatch(new RegExp(`\\| ${workload.label} \\| ${cell} \\| ${cell} \\|`));
     }
     // The relaxed columns are not in the table of ratios against the plain jit.
     const ratios = markdown.split("## Peers relative to tracegrad jit")[1] ?? "";
