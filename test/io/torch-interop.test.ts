@@ -12,21 +12,10 @@ import * as E from "fp-ts/lib/Either.js";
 import { afterAll, describe, expect, it } from "vitest";
 import { io, type Array as NdArray, np } from "../../src/index.js";
 import { expectClose, seededArray } from "../helpers/numeric.js";
+import { findTorchPython } from "../helpers/torch-python.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const SCRIPT = join(HERE, "torch_interop.py");
-
-/** The first interpreter that can import torch: Debian's python3-torch lives in /usr/bin/python3's dist-packages. */
-function findTorchPython(): string | null {
-  const candidates = [process.env.TRACEGRAD_PYTHON, "/usr/bin/python3", "python3"].filter(
-    (c): c is string => !!c,
-  );
-  for (const python of candidates) {
-    const probe = spawnSync(python, ["-c", "import torch"], { encoding: "utf8", timeout: 120_000 });
-    if (probe.status === 0) return python;
-  }
-  return null;
-}
 
 const PYTHON = findTorchPython();
 const itWithTorch = PYTHON === null ? it.skip : it;
