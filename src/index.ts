@@ -33,6 +33,7 @@ export {
   grad,
   hessian,
   type JacobianOptions,
+  type JacrevOptions,
   type JitOptions,
   type JittedFunction,
   jacfwd,

@@ -81,7 +81,18 @@ export {
   variance as var,
   variance,
 } from "./ops/reduce.js";
-export { concatenate, flip, pad, repeat, slice, split, stack, tile } from "./ops/shape.js";
+export {
+  concatenate,
+  flip,
+  type PadMode,
+  type PadOptions,
+  pad,
+  repeat,
+  slice,
+  split,
+  stack,
+  tile,
+} from "./ops/shape.js";
 export {
   abs,
   atan,

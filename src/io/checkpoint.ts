@@ -13,6 +13,7 @@
  */
 import * as E from "fp-ts/lib/Either.js";
 import { ConcreteArray, NdArray } from "../core/array.js";
+import { checkOptions } from "../core/options.js";
 import { flattenWithPath, map as mapTree } from "../tree/index.js";
 import { type DecodeError, decodeFile, encode, fillTemplate, unflattenPaths } from "./safetensors.js";
 
@@ -28,6 +29,7 @@ const RESERVED_PREFIX = "tracegrad.";
 
 /** The safetensors bytes `save` (of `tracegrad/node`) writes: numbers become 0-d float64 tensors, listed in the metadata. */
 export function encodeCheckpoint(tree: unknown, options: SaveOptions = {}): Uint8Array {
+  checkOptions("io.encodeCheckpoint", options, ["metadata"]);
   const metadata: Record<string, string> = {};
   for (const [key, value] of Object.entries(options.metadata ?? {})) {
     if (key.startsWith(RESERVED_PREFIX))

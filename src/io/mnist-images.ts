@@ -6,6 +6,7 @@
 import * as E from "fp-ts/lib/Either.js";
 import { ConcreteArray } from "../core/array.js";
 import { isFloat } from "../core/dtype.js";
+import { checkOptions } from "../core/options.js";
 import type {
   BundledOptions,
   IdxArray,
@@ -32,6 +33,7 @@ export function splitDigitsAs(
   digits: readonly ArrayLike<number>[],
   options: BundledOptions,
 ): MnistSplits {
+  checkOptions(who, options, ["pad", "dtype", "normalize", "testFraction"]);
   const testFraction = options.testFraction ?? 0.2;
   if (!(testFraction >= 0 && testFraction <= 1)) {
     throw new RangeError(`${who}: testFraction must be in [0, 1], got ${testFraction}`);
@@ -100,6 +102,7 @@ export function fromIdxAs(
   labels: IdxArray,
   options: ImageOptions,
 ): E.Either<NotMnistError, LabeledImages> {
+  checkOptions(who, options, ["pad", "dtype", "normalize"]);
   const [n, h, w] = images.shape;
   if (images.elementType !== "uint8" || images.shape.length !== 3 || h !== SIDE || w !== SIDE) {
     return E.left({

@@ -13,6 +13,7 @@
 import * as E from "fp-ts/lib/Either.js";
 import { ConcreteArray, NdArray } from "../core/array.js";
 import type { DType, TypedArray } from "../core/dtype.js";
+import { checkOptions } from "../core/options.js";
 import { flattenWithPath } from "../tree/index.js";
 import { isPlainObject } from "../tree/treedef.js";
 
@@ -179,6 +180,7 @@ const METADATA_KEY = "__metadata__";
  * Leaves must be arrays; throws a TypeError otherwise, or when two leaves would share a key.
  */
 export function encode(tree: unknown, options: EncodeOptions = {}): Uint8Array {
+  checkOptions("safetensors.encode", options, ["metadata"]);
   const leaves = flattenWithPath<unknown>(tree);
   const seen = new Set<string>();
   const entries = leaves.map(([path, leaf]) => {

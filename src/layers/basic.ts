@@ -4,6 +4,7 @@
  * a params tree maps one to one onto a state_dict.
  */
 import type { NdArray } from "../core/array.js";
+import { checkOptions } from "../core/options.js";
 import { fmtShape, ShapeError } from "../core/shape.js";
 import {
   relu as reluFn,
@@ -109,6 +110,7 @@ export function linear(
   options: LinearOptions = {},
 ): Layer<LinearParams, null> {
   checkCount("linear", "inFeatures", inFeatures);
+  checkOptions("linear", options, ["bias", "weightInit", "biasInit"]);
   checkCount("linear", "outFeatures", outFeatures);
   const useBias = options.bias ?? true;
   const name = `linear ${inFeatures}->${outFeatures}`;
@@ -188,6 +190,15 @@ export function conv2d(
   options: Conv2dOptions = {},
 ): Layer<Conv2dParams, null> {
   checkCount("conv2d", "inChannels", inChannels);
+  checkOptions("conv2d", options, [
+    "stride",
+    "padding",
+    "dilation",
+    "groups",
+    "bias",
+    "weightInit",
+    "biasInit",
+  ]);
   checkCount("conv2d", "outChannels", outChannels);
   const kernel = pairOf(kernelSize);
   const stride = pairOf(options.stride ?? 1);
@@ -249,6 +260,7 @@ export function lambda(
   options: { name?: string; repr?: string } = {},
 ): Layer<null, null> {
   const name = options.name ?? "lambda";
+  checkOptions("lambda", options, ["name", "repr"]);
   return defineLayer<null>({
     name,
     repr: options.repr ?? "Lambda()",
@@ -273,6 +285,7 @@ export interface MaxPool2dOptions {
 
 /** torch.nn.MaxPool2d (floor output size, -infinity padding). */
 export function maxPool2d(kernelSize: number | Pair, options: MaxPool2dOptions = {}): Layer<null, null> {
+  checkOptions("maxPool2d", options, ["stride", "padding"]);
   const stride = options.stride ?? kernelSize;
   const padding = options.padding ?? 0;
   const name = `maxPool2d k=${pyIntOrPair(kernelSize)}`;
@@ -296,6 +309,7 @@ export interface AvgPool2dOptions extends MaxPool2dOptions {
 
 /** torch.nn.AvgPool2d. */
 export function avgPool2d(kernelSize: number | Pair, options: AvgPool2dOptions = {}): Layer<null, null> {
+  checkOptions("avgPool2d", options, ["stride", "padding", "countIncludePad"]);
   const stride = options.stride ?? kernelSize;
   const padding = options.padding ?? 0;
   const countIncludePad = options.countIncludePad ?? true;
@@ -320,6 +334,7 @@ export function avgPool2d(kernelSize: number | Pair, options: AvgPool2dOptions =
 
 /** torch.nn.Flatten: axes startAxis..endAxis merged into one (default 1..-1, keeping the batch axis). */
 export function flatten(options: { startAxis?: number; endAxis?: number } = {}): Layer<null, null> {
+  checkOptions("flatten", options, ["startAxis", "endAxis"]);
   const startAxis = options.startAxis ?? 1;
   const endAxis = options.endAxis ?? -1;
   return lambda((x) => flattenArray(x, startAxis, endAxis), {
@@ -337,6 +352,7 @@ export const tanh = (): Layer<null, null> => lambda(tanhFn, { name: "tanh", repr
 
 /** torch.nn.Softmax along `axis` (default -1). */
 export function softmax(options: { axis?: number } = {}): Layer<null, null> {
+  checkOptions("softmax", options, ["axis"]);
   const axis = options.axis ?? -1;
   return lambda((x) => softmaxFn(x, { axis }), { name: "softmax", repr: `Softmax(dim=${axis})` });
 }

@@ -4,6 +4,7 @@
  * with momentum (the variance unbiased, n/(n-1)); in evaluation mode it normalizes with the running ones.
  */
 import type { NdArray } from "../core/array.js";
+import { checkOptions } from "../core/options.js";
 import { fmtShape, ShapeError } from "../core/shape.js";
 import { add, divide, multiply, subtract } from "../ops/binary.js";
 import { full } from "../ops/creation.js";
@@ -45,6 +46,7 @@ function batchNorm(
   options: BatchNormOptions,
 ): Layer<BatchNormParams | null, BatchNormState> {
   const variant = VARIANTS[kind];
+  checkOptions(kind, options, ["eps", "momentum", "affine"]);
   if (!Number.isInteger(numFeatures) || numFeatures < 1) {
     throw new RangeError(`${kind}: numFeatures must be a positive integer, got ${numFeatures}`);
   }

@@ -8,6 +8,7 @@
  * the same with the training key, so every dropout gets its own randomness.
  */
 import { NdArray } from "../core/array.js";
+import { checkOptions } from "../core/options.js";
 import { foldIn } from "../random/index.js";
 import { joinPath } from "../tree/treedef.js";
 import {
@@ -168,6 +169,7 @@ export function named<L extends Record<string, Layer>>(
   forward: (layers: BoundLayers<L>, x: NdArray, ctx: ModelContext) => NdArray,
   options: { name?: string } = {},
 ): Layer<NamedParams<L>, NamedState<L>> {
+  checkOptions("named", options, ["name"]);
   const entries: Entries = Object.entries(layers);
   const name = options.name ?? "Model";
   return containerLayer(

@@ -5,6 +5,7 @@
  * @module
  */
 import type { NdArray } from "../core/array.js";
+import { checkOptions, checkOptionValue } from "../core/options.js";
 import { fmtShape } from "../core/shape.js";
 import { full } from "../ops/creation.js";
 import { type Key, normal as normalSample, uniform as uniformSample } from "../random/index.js";
@@ -57,6 +58,22 @@ export interface KaimingOptions {
   nonlinearity?: Nonlinearity;
 }
 
+const NONLINEARITIES: readonly Nonlinearity[] = [
+  "linear",
+  "conv",
+  "sigmoid",
+  "tanh",
+  "relu",
+  "leakyRelu",
+  "selu",
+];
+
+function checkKaimingOptions(who: string, options: KaimingOptions): void {
+  checkOptions(who, options, ["a", "mode", "nonlinearity"]);
+  checkOptionValue(who, "mode", options.mode, ["fanIn", "fanOut"]);
+  checkOptionValue(who, "nonlinearity", options.nonlinearity, NONLINEARITIES);
+}
+
 function kaimingStd(shape: readonly number[], options: KaimingOptions, who: string): number {
   const { fanIn, fanOut } = fans(shape, who);
   const fan = (options.mode ?? "fanIn") === "fanIn" ? fanIn : fanOut;
@@ -66,6 +83,7 @@ function kaimingStd(shape: readonly number[], options: KaimingOptions, who: stri
 
 /** Uniform(-b, b) with b = gain * sqrt(3 / fan): torch.nn.init.kaiming_uniform_. */
 export function kaimingUniform(options: KaimingOptions = {}): Initializer {
+  checkKaimingOptions("kaimingUniform", options);
   return (key, shape, dtype = "float32") => {
     const bound = Math.sqrt(3) * kaimingStd(shape, options, "kaimingUniform");
     return uniformSample(key, shape, { minval: -bound, maxval: bound, dtype });
@@ -74,12 +92,14 @@ export function kaimingUniform(options: KaimingOptions = {}): Initializer {
 
 /** Normal(0, std) with std = gain / sqrt(fan): torch.nn.init.kaiming_normal_. */
 export function kaimingNormal(options: KaimingOptions = {}): Initializer {
+  checkKaimingOptions("kaimingNormal", options);
   return (key, shape, dtype = "float32") =>
     normalSample(key, shape, { dtype }).mul(kaimingStd(shape, options, "kaimingNormal"));
 }
 
 /** Uniform(-b, b) with b = gain * sqrt(6 / (fanIn + fanOut)): torch.nn.init.xavier_uniform_. */
 export function xavierUniform(options: { gain?: number } = {}): Initializer {
+  checkOptions("xavierUniform", options, ["gain"]);
   return (key, shape, dtype = "float32") => {
     const { fanIn, fanOut } = fans(shape, "xavierUniform");
     const bound = (options.gain ?? 1) * Math.sqrt(6 / (fanIn + fanOut));
@@ -89,6 +109,7 @@ export function xavierUniform(options: { gain?: number } = {}): Initializer {
 
 /** Normal(0, std) with std = gain * sqrt(2 / (fanIn + fanOut)): torch.nn.init.xavier_normal_. */
 export function xavierNormal(options: { gain?: number } = {}): Initializer {
+  checkOptions("xavierNormal", options, ["gain"]);
   return (key, shape, dtype = "float32") => {
     const { fanIn, fanOut } = fans(shape, "xavierNormal");
     return normalSample(key, shape, { dtype }).mul((options.gain ?? 1) * Math.sqrt(2 / (fanIn + fanOut)));
@@ -97,6 +118,7 @@ export function xavierNormal(options: { gain?: number } = {}): Initializer {
 
 /** Normal(mean, std), by default N(0, 1) as torch.nn.init.normal_. */
 export function normal(options: { mean?: number; std?: number } = {}): Initializer {
+  checkOptions("normal", options, ["mean", "std"]);
   const mean = options.mean ?? 0;
   const std = options.std ?? 1;
   return (key, shape, dtype = "float32") => {
@@ -108,6 +130,7 @@ export function normal(options: { mean?: number; std?: number } = {}): Initializ
 
 /** Uniform(minval, maxval), by default U(0, 1) as torch.nn.init.uniform_. */
 export function uniform(options: { minval?: number; maxval?: number } = {}): Initializer {
+  checkOptions("uniform", options, ["minval", "maxval"]);
   return (key, shape, dtype = "float32") =>
     uniformSample(key, shape, { minval: options.minval ?? 0, maxval: options.maxval ?? 1, dtype });
 }

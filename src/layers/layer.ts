@@ -8,6 +8,7 @@
  * and check the params (and state) tree against the layer's spec before running.
  */
 import { NdArray, ShapeDtype } from "../core/array.js";
+import { checkOptions } from "../core/options.js";
 import { fmtShape, ShapeError, shapeEquals } from "../core/shape.js";
 import { take } from "../ops/indexing.js";
 import { type Key, split } from "../random/index.js";
@@ -126,8 +127,10 @@ export function defineLayer<P extends ParamTree, S extends ParamTree = null>(
   const stateSpec = (dtype: FloatDType = "float32"): SpecTree =>
     def.stateSpec ? def.stateSpec(dtype) : null;
   const hasState = specLeaves(stateSpec()).length > 0;
-  const initState = (options?: InitOptions): S =>
-    def.initState ? def.initState(checkDType(def.name, options?.dtype)) : (null as S);
+  const initState = (options?: InitOptions, who = `${def.name}: initState`): S => {
+    checkOptions(who, options, INIT_KEYS);
+    return def.initState ? def.initState(checkDType(def.name, options?.dtype)) : (null as S);
+  };
   const layer: Layer<P, S> = {
     name: def.name,
     repr: def.repr,
@@ -135,11 +138,18 @@ export function defineLayer<P extends ParamTree, S extends ParamTree = null>(
     hasState,
     paramSpec: (dtype = "float32") => def.paramSpec(dtype),
     stateSpec,
-    init: (key, options) => def.init(key, checkDType(def.name, options?.dtype)),
-    initState,
-    initWithState: (key, options) => ({ params: layer.init(key, options), state: initState(options) }),
+    init: (key, options) => {
+      checkOptions(`${def.name}: init`, options, INIT_KEYS);
+      return def.init(key, checkDType(def.name, options?.dtype));
+    },
+    initState: (options) => initState(options),
+    initWithState: (key, options) => ({
+      params: layer.init(key, options),
+      state: initState(options, `${def.name}: initWithState`),
+    }),
     forward: def.forward,
     apply(params, x, options = {}) {
+      checkOptions(`${def.name}: apply`, options, APPLY_KEYS);
       if (hasState) {
         throw new TypeError(
           `${def.name} has state (running statistics); call applyWithState(params, state, x, { train }) instead of apply`,
@@ -149,6 +159,7 @@ export function defineLayer<P extends ParamTree, S extends ParamTree = null>(
       return def.forward(params, null as S, x, contextOf(options)).y;
     },
     applyWithState(params, state, x, options = {}) {
+      checkOptions(`${def.name}: applyWithState`, options, APPLY_KEYS);
       checkTree(def.name, "params", def.paramSpec("float32"), params);
       checkTree(def.name, "state", stateSpec(), state);
       return def.forward(params, state, x, contextOf(options));
@@ -156,6 +167,9 @@ export function defineLayer<P extends ParamTree, S extends ParamTree = null>(
   };
   return layer;
 }
+
+const INIT_KEYS = ["dtype"] as const;
+const APPLY_KEYS = ["train", "key"] as const;
 
 function contextOf(options: ApplyOptions): ForwardContext {
   return { train: options.train ?? false, key: options.key, path: "" };

@@ -4,9 +4,22 @@
  * leakyRelu'(0) = negativeSlope, elu'(0) = alpha.
  */
 import type { NdArray } from "../core/array.js";
+import { isFloat } from "../core/dtype.js";
 import type { Axis } from "../core/methods-types.js";
-import { normalizeAxes } from "../core/shape.js";
-import { add, divide, greater, lessEqual, maximum, multiply, subtract, where } from "../ops/binary.js";
+import { checkOptions, checkOptionValue } from "../core/options.js";
+import { normalizeAxes, normalizeAxis } from "../core/shape.js";
+import {
+  add,
+  astype,
+  divide,
+  greater,
+  lessEqual,
+  maximum,
+  multiply,
+  subtract,
+  where,
+} from "../ops/binary.js";
+import { full } from "../ops/creation.js";
 import { reshape } from "../ops/layout.js";
 import { max, sum } from "../ops/reduce.js";
 import {
@@ -49,6 +62,7 @@ export interface SoftplusOptions {
 
 /** log(1 + exp(beta * x)) / beta, computed without overflow for any x. */
 export function softplus(x: NdArray, options: SoftplusOptions = {}): NdArray {
+  checkOptions("softplus", options, ["beta", "threshold"]);
   const beta = options.beta ?? 1;
   const threshold = options.threshold ?? 20;
   const z = beta === 1 ? x : multiply(x, beta);
@@ -66,24 +80,26 @@ export interface GeluOptions {
 
 /** Gaussian error linear unit, x * Phi(x). */
 export function gelu(x: NdArray, options: GeluOptions = {}): NdArray {
-  const approximate = options.approximate ?? "none";
+  checkOptions("gelu", options, ["approximate"]);
+  const approximate =
+    checkOptionValue("gelu", "approximate", options.approximate, ["none", "tanh"]) ?? "none";
   if (approximate === "tanh") {
     const inner = multiply(add(x, multiply(multiply(x, multiply(x, x)), 0.044715)), Math.sqrt(2 / Math.PI));
     return multiply(multiply(x, 0.5), add(tanhOp(inner), 1));
   }
-  if (approximate !== "none")
-    throw new Error(`gelu: approximate must be 'none' or 'tanh', got '${String(approximate)}'`);
   return multiply(multiply(x, 0.5), add(erf(multiply(x, Math.SQRT1_2)), 1));
 }
 
 /** x where x > 0, else negativeSlope * x (0.01 by default). */
 export function leakyRelu(x: NdArray, options: { negativeSlope?: number } = {}): NdArray {
+  checkOptions("leakyRelu", options, ["negativeSlope"]);
   const slope = options.negativeSlope ?? 0.01;
   return where(greater(x, 0), x, multiply(x, slope));
 }
 
 /** x where x > 0, else alpha * (exp(x) - 1) (alpha = 1 by default). */
 export function elu(x: NdArray, options: { alpha?: number } = {}): NdArray {
+  checkOptions("elu", options, ["alpha"]);
   const alpha = options.alpha ?? 1;
   const positive = greater(x, 0);
   // Feed expm1 only non-positive values: exp of a large x would overflow and, although where() discards
@@ -105,8 +121,20 @@ export interface LogSumExpOptions {
  * gradient, since the result does not depend on it). A row of all -inf gives -inf, as JAX.
  */
 export function logsumexp(x: NdArray, options: LogSumExpOptions = {}): NdArray {
+  checkOptions("logsumexp", options, ["axis", "keepdims"]);
   const axes = normalizeAxes("logsumexp", options.axis, x.ndim);
   const keepdims = options.keepdims ?? false;
+  if (axes.some((a) => x.shape[a] === 0)) {
+    // The sum of no terms is 0 and its log -inf (as numpy's log(sum(exp(x))), JAX and PyTorch).
+    const shape = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+    const out = full(shape, Number.NEGATIVE_INFINITY, { dtype: isFloat(x.dtype) ? x.dtype : "float32" });
+    return keepdims
+      ? out
+      : reshape(
+          out,
+          x.shape.filter((_, i) => !axes.includes(i)),
+        );
+  }
   const rawMax = max(stopGradient(x), { axis: axes, keepdims: true });
   // An all -inf (or +inf) group would give inf - inf = NaN; shifting by 0 there keeps the result exact.
   const shift = where(isfinite(rawMax), rawMax, 0);
@@ -121,14 +149,19 @@ export function logsumexp(x: NdArray, options: LogSumExpOptions = {}): NdArray {
 
 /** exp(x) / sum(exp(x)) along `axis` (the last by default), stable for large |x|. */
 export function softmax(x: NdArray, options: { axis?: number } = {}): NdArray {
-  const axis = options.axis ?? -1;
+  checkOptions("softmax", options, ["axis"]);
+  const axis = normalizeAxis("softmax", options.axis ?? -1, x.ndim);
+  // Nothing to normalize over: the result is as empty as the input (as PyTorch and JAX).
+  if (x.shape[axis] === 0) return isFloat(x.dtype) ? x : astype(x, "float32");
   const unnormalized = exp(subtract(x, max(stopGradient(x), { axis, keepdims: true })));
   return divide(unnormalized, sum(unnormalized, { axis, keepdims: true }));
 }
 
 /** x - logsumexp(x) along `axis` (the last by default), stable for large |x|. */
 export function logSoftmax(x: NdArray, options: { axis?: number } = {}): NdArray {
-  const axis = options.axis ?? -1;
+  checkOptions("logSoftmax", options, ["axis"]);
+  const axis = normalizeAxis("logSoftmax", options.axis ?? -1, x.ndim);
+  if (x.shape[axis] === 0) return isFloat(x.dtype) ? x : astype(x, "float32");
   const shifted = subtract(x, max(stopGradient(x), { axis, keepdims: true }));
   return subtract(shifted, log(sum(exp(shifted), { axis, keepdims: true })));
 }

@@ -4,6 +4,7 @@
  * unbatched image, as in PyTorch.
  */
 import type { NdArray } from "../core/array.js";
+import { checkOptions } from "../core/options.js";
 import { fmtShape, type Shape, ShapeError } from "../core/shape.js";
 import { add, promoteOperands } from "../ops/binary.js";
 import {
@@ -114,6 +115,7 @@ export function conv2d(
   options: Conv2dOptions = {},
 ): NdArray {
   const op = "conv2d";
+  checkOptions(op, options, ["stride", "padding", "dilation", "groups"]);
   const [x4, unbatch] = batched(op, x, "[N, C, H, W]");
   checkWeight(op, weight, "[out_channels, in_channels/groups, kh, kw]");
   const groups = checkGroups(op, options.groups ?? 1);
@@ -184,6 +186,7 @@ export function convTranspose2d(
   options: ConvTranspose2dOptions = {},
 ): NdArray {
   const op = "convTranspose2d";
+  checkOptions(op, options, ["stride", "padding", "outputPadding", "groups", "dilation"]);
   const [x4, unbatch] = batched(op, x, "[N, C_in, H, W]");
   checkWeight(op, weight, "[in_channels, out_channels/groups, kh, kw]");
   const groups = checkGroups(op, options.groups ?? 1);
@@ -275,6 +278,7 @@ function floatInput(op: string, x: NdArray): void {
 /** Max pooling over kernel windows (padding is -infinity; floor output size): torch.nn.functional.max_pool2d. */
 export function maxPool2d(x: NdArray, kernel: IntPair, options: MaxPool2dOptions = {}): NdArray {
   const op = "maxPool2d";
+  checkOptions(op, options, ["stride", "padding"]);
   const [x4, unbatch] = batched(op, x, "[N, C, H, W]");
   floatInput(op, x);
   return unbatch(maxPool2dGeneral(x4, poolParams(op, x, kernel, options.stride, options.padding)));
@@ -283,6 +287,7 @@ export function maxPool2d(x: NdArray, kernel: IntPair, options: MaxPool2dOptions
 /** Average pooling over kernel windows: torch.nn.functional.avg_pool2d. */
 export function avgPool2d(x: NdArray, kernel: IntPair, options: AvgPool2dOptions = {}): NdArray {
   const op = "avgPool2d";
+  checkOptions(op, options, ["stride", "padding", "countIncludePad", "divisorOverride"]);
   const [x4, unbatch] = batched(op, x, "[N, C, H, W]");
   floatInput(op, x);
   const params = poolParams(op, x, kernel, options.stride, options.padding);

@@ -3,9 +3,10 @@
  * existing primitives so every transform applies. Differences from PyTorch: a target whose shape differs
  * from the input's is an error here (PyTorch broadcasts with a warning), and class targets are int32.
  */
-import type { NdArray } from "../core/array.js";
+import { NdArray } from "../core/array.js";
 import { isFloat, type TypedArray } from "../core/dtype.js";
 import type { ArrayLike } from "../core/methods-types.js";
+import { checkOptions, checkOptionValue } from "../core/options.js";
 import { type Primitive, primitive } from "../core/primitive.js";
 import { broadcastShapes, fmtShape, ShapeError, shapeEquals } from "../core/shape.js";
 import {
@@ -21,7 +22,7 @@ import {
   subtract,
   where,
 } from "../ops/binary.js";
-import { arange, asArray } from "../ops/creation.js";
+import { arange, array, asArray } from "../ops/creation.js";
 import { expandDims, reshape } from "../ops/layout.js";
 import { mean, sum } from "../ops/reduce.js";
 import { abs, exp, log, log1p, negative } from "../ops/unary.js";
@@ -36,16 +37,16 @@ export interface ReductionOptions {
   reduction?: Reduction;
 }
 
+const REDUCTIONS: readonly Reduction[] = ["mean", "sum", "none"];
+
 function reduceLoss(op: string, loss: NdArray, reduction: Reduction = "mean"): NdArray {
-  switch (reduction) {
+  switch (checkOptionValue(op, "reduction", reduction, REDUCTIONS)) {
     case "mean":
       return mean(loss);
     case "sum":
       return sum(loss);
-    case "none":
-      return loss;
     default:
-      throw new Error(`${op}: reduction must be 'mean', 'sum' or 'none', got '${String(reduction)}'`);
+      return loss;
   }
 }
 
@@ -60,6 +61,7 @@ function checkSameShape(op: string, input: NdArray, target: NdArray): void {
 
 /** Mean (or sum) of squared differences over all elements. */
 export function mseLoss(input: NdArray, target: NdArray, options: ReductionOptions = {}): NdArray {
+  checkOptions("mseLoss", options, ["reduction"]);
   checkSameShape("mseLoss", input, target);
   const diff = subtract(input, target);
   return reduceLoss("mseLoss", multiply(diff, diff), options.reduction);
@@ -67,6 +69,7 @@ export function mseLoss(input: NdArray, target: NdArray, options: ReductionOptio
 
 /** Mean (or sum) of absolute differences; the derivative at a zero difference is 0, as PyTorch. */
 export function l1Loss(input: NdArray, target: NdArray, options: ReductionOptions = {}): NdArray {
+  checkOptions("l1Loss", options, ["reduction"]);
   checkSameShape("l1Loss", input, target);
   return reduceLoss("l1Loss", abs(subtract(input, target)), options.reduction);
 }
@@ -77,6 +80,7 @@ export function huberLoss(
   target: NdArray,
   options: ReductionOptions & { delta?: number } = {},
 ): NdArray {
+  checkOptions("huberLoss", options, ["reduction", "delta"]);
   const delta = options.delta ?? 1;
   if (!(delta > 0)) throw new RangeError(`huberLoss: delta must be positive, got ${delta}`);
   checkSameShape("huberLoss", input, target);
@@ -93,6 +97,7 @@ export function smoothL1Loss(
   target: NdArray,
   options: ReductionOptions & { beta?: number } = {},
 ): NdArray {
+  checkOptions("smoothL1Loss", options, ["reduction", "beta"]);
   const beta = options.beta ?? 1;
   if (!(beta >= 0)) throw new RangeError(`smoothL1Loss: beta must be non-negative, got ${beta}`);
   checkSameShape("smoothL1Loss", input, target);
@@ -111,6 +116,11 @@ export function smoothL1Loss(
 export interface ClassTargetOptions extends ReductionOptions {
   /** Targets equal to this are skipped (and not counted by 'mean'); PyTorch's default -100. */
   ignoreIndex?: number;
+  /**
+   * A weight per class (shape [C]), as PyTorch's `weight`: each sample's loss is multiplied by the weight
+   * of its target class, and 'mean' divides by the sum of the weights of the non-ignored targets.
+   */
+  weight?: NdArray | readonly number[];
 }
 
 /** Options of `crossEntropy`, as torch.nn.functional.cross_entropy's. */
@@ -120,6 +130,44 @@ export interface CrossEntropyOptions extends ClassTargetOptions {
 }
 
 const DEFAULT_IGNORE_INDEX = -100;
+const CLASS_TARGET_KEYS = ["reduction", "ignoreIndex", "weight"] as const;
+
+/** The class weights in the input's dtype and rank, [1, C, 1, ...], to broadcast along the class axis. */
+function classWeights(
+  op: string,
+  weight: NdArray | readonly number[],
+  input: NdArray,
+  classAxis: number,
+): NdArray {
+  const w = weight instanceof NdArray ? weight : array([...weight], { dtype: input.dtype });
+  const classes = input.shape[classAxis]!;
+  if (w.ndim !== 1 || w.shape[0] !== classes) {
+    throw new ShapeError(
+      `${op}: weight must have shape [${classes}] (one per class of input ${fmtShape(input.shape)}), got ${fmtShape(w.shape)}`,
+    );
+  }
+  if (!isFloat(w.dtype)) throw new TypeError(`${op}: weight must be a float array, got ${w.dtype}`);
+  return reshape(
+    astype(w, input.dtype),
+    input.shape.map((d, i) => (i === classAxis ? d : 1)),
+  );
+}
+
+/**
+ * Each sample's weight: the weight of its target class (1 without class weights), 0 where the target
+ * is ignored. 'mean' divides by their sum, as PyTorch.
+ */
+function targetWeights(
+  op: string,
+  weight: NdArray | readonly number[] | undefined,
+  input: NdArray,
+  classAxis: number,
+  labels: NdArray,
+  kept: NdArray,
+): NdArray {
+  if (weight === undefined) return astype(kept, input.dtype);
+  return where(kept, pickClass(classWeights(op, weight, input, classAxis), labels, classAxis), 0);
+}
 
 /** The class axis of an input [C], [N, C] or [N, C, d1, ...] (PyTorch's layout). */
 function classAxisOf(op: string, input: NdArray): number {
@@ -199,9 +247,17 @@ function pickClass(values: NdArray, target: NdArray, classAxis: number): NdArray
   return sum(where(oneHot, values, 0), { axis: classAxis });
 }
 
-/** Reduces per-sample losses whose ignored entries are already zero; 'mean' divides by the kept count. */
-function reduceKept(op: string, loss: NdArray, kept: NdArray, reduction: Reduction = "mean"): NdArray {
-  if (reduction === "mean") return divide(sum(loss), sum(astype(kept, loss.dtype)));
+/**
+ * Reduces per-sample losses whose ignored entries are already zero; 'mean' divides by the summed sample
+ * weights (the kept count without class weights).
+ */
+function reduceKept(
+  op: string,
+  loss: NdArray,
+  sampleWeight: NdArray,
+  reduction: Reduction = "mean",
+): NdArray {
+  if (reduction === "mean") return divide(sum(loss), sum(sampleWeight));
   return reduceLoss(op, loss, reduction);
 }
 
@@ -215,12 +271,15 @@ function checkLabelSmoothing(op: string, s: number): void {
  */
 export function nllLoss(logProbs: NdArray, target: NdArray, options: ClassTargetOptions = {}): NdArray {
   const op = "nllLoss";
+  checkOptions(op, options, CLASS_TARGET_KEYS);
   const ignoreIndex = options.ignoreIndex ?? DEFAULT_IGNORE_INDEX;
   const classAxis = classAxisOf(op, logProbs);
   const labels = checkedClassTarget(op, logProbs, classAxis, target, ignoreIndex);
   const kept = notEqual(labels, ignoreIndex);
-  const loss = where(kept, negative(pickClass(logProbs, labels, classAxis)), 0);
-  return reduceKept(op, loss, kept, options.reduction);
+  const sampleWeight = targetWeights(op, options.weight, logProbs, classAxis, labels, kept);
+  const nll = negative(pickClass(logProbs, labels, classAxis));
+  const loss = options.weight === undefined ? nll : multiply(nll, sampleWeight);
+  return reduceKept(op, where(kept, loss, 0), sampleWeight, options.reduction);
 }
 
 /**
@@ -230,14 +289,18 @@ export function nllLoss(logProbs: NdArray, target: NdArray, options: ClassTarget
  */
 export function crossEntropy(logits: NdArray, target: NdArray, options: CrossEntropyOptions = {}): NdArray {
   const op = "crossEntropy";
+  checkOptions(op, options, [...CLASS_TARGET_KEYS, "labelSmoothing"]);
   const smoothing = options.labelSmoothing ?? 0;
   checkLabelSmoothing(op, smoothing);
   const classAxis = classAxisOf(op, logits);
   const classes = logits.shape[classAxis]!;
+  const weight = options.weight === undefined ? null : classWeights(op, options.weight, logits, classAxis);
 
   if (isFloat(target.dtype) && shapeEquals(target.shape, logits.shape)) {
     const logProbs = logSoftmax(logits, { axis: classAxis });
-    const probs = smoothing > 0 ? add(multiply(target, 1 - smoothing), smoothing / classes) : target;
+    const smoothed = smoothing > 0 ? add(multiply(target, 1 - smoothing), smoothing / classes) : target;
+    // PyTorch weights each class's term; 'mean' still averages over the samples.
+    const probs = weight === null ? smoothed : multiply(smoothed, weight);
     const loss = negative(sum(multiply(logProbs, probs), { axis: classAxis }));
     return reduceLoss(op, loss, options.reduction);
   }
@@ -253,13 +316,18 @@ export function crossEntropy(logits: NdArray, target: NdArray, options: CrossEnt
   const labels = checkedClassTarget(op, logits, classAxis, target, ignoreIndex);
   const logProbs = logSoftmax(logits, { axis: classAxis });
   const kept = notEqual(labels, ignoreIndex);
-  let loss = negative(pickClass(logProbs, labels, classAxis));
+  const sampleWeight = targetWeights(op, options.weight, logits, classAxis, labels, kept);
+  const nll = negative(pickClass(logProbs, labels, classAxis));
+  let loss = weight === null ? nll : multiply(nll, sampleWeight);
   if (smoothing > 0) {
-    // PyTorch: (1 - s) * nll + (s / C) * (-sum_c logProbs_c), both over the kept samples.
-    const uniform = negative(sum(logProbs, { axis: classAxis }));
+    // PyTorch: (1 - s) * nll + (s / C) * (-sum_c weight_c logProbs_c), both over the kept samples and
+    // (for 'mean') both divided by the summed weights of the kept targets.
+    const uniform = negative(
+      sum(weight === null ? logProbs : multiply(logProbs, weight), { axis: classAxis }),
+    );
     loss = add(multiply(loss, 1 - smoothing), multiply(uniform, smoothing / classes));
   }
-  return reduceKept(op, where(kept, loss, 0), kept, options.reduction);
+  return reduceKept(op, where(kept, loss, 0), sampleWeight, options.reduction);
 }
 
 /** Options of `binaryCrossEntropyWithLogits`, as torch.nn.functional.binary_cross_entropy_with_logits's. */
@@ -283,6 +351,7 @@ export function binaryCrossEntropyWithLogits(
   options: BinaryCrossEntropyWithLogitsOptions = {},
 ): NdArray {
   const op = "binaryCrossEntropyWithLogits";
+  checkOptions(op, options, ["reduction", "posWeight"]);
   checkSameShape(op, logits, target);
   let loss: NdArray;
   if (options.posWeight === undefined) {
@@ -316,6 +385,7 @@ function clampedLog(p: NdArray): NdArray {
  */
 export function binaryCrossEntropy(probs: NdArray, target: NdArray, options: ReductionOptions = {}): NdArray {
   const op = "binaryCrossEntropy";
+  checkOptions(op, options, ["reduction"]);
   checkSameShape(op, probs, target);
   const p = checkProbabilitiesPrim.bind1([probs], { op });
   const loss = negative(

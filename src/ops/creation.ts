@@ -9,6 +9,7 @@ import {
   type TypedArray,
 } from "../core/dtype.js";
 import type { ArrayLike as ArrayLikeValue } from "../core/methods-types.js";
+import { checkOptions } from "../core/options.js";
 import { checkShape, describeValue, fmtShape, ShapeError, sizeOf } from "../core/shape.js";
 import { broadcastInDimPrim } from "./layout.js";
 
@@ -76,6 +77,7 @@ function typedArrayDType(data: ArrayBufferView, requested: DType | undefined): D
  * `dtype` says otherwise). Numbers default to float32, booleans to bool.
  */
 export function array(data: NestedNumbers | ArrayBufferView | NdArray, options: ArrayOptions = {}): NdArray {
+  checkOptions("array", options, ["shape", "dtype"]);
   checkDType("array", options.dtype);
   if (data instanceof NdArray) {
     const x = options.dtype && options.dtype !== data.dtype ? data.astype(options.dtype) : data;
@@ -190,31 +192,37 @@ function filled(op: string, shape: ShapeLike, value: number | boolean, dtype: DT
 
 /** An array of `shape` (a list of sizes, or one size) filled with `value`. */
 export function full(shape: ShapeLike, value: number | boolean, options: { dtype?: DType } = {}): NdArray {
+  checkOptions("full", options, ["dtype"]);
   return filled("full", shape, value, options.dtype);
 }
 
 /** An array of `shape` (a list of sizes, or one size) filled with zeros (float32 unless `dtype` says otherwise). */
 export function zeros(shape: ShapeLike, options: { dtype?: DType } = {}): NdArray {
+  checkOptions("zeros", options, ["dtype"]);
   return filled("zeros", shape, 0, options.dtype ?? "float32");
 }
 
 /** An array of `shape` (a list of sizes, or one size) filled with ones (float32 unless `dtype` says otherwise). */
 export function ones(shape: ShapeLike, options: { dtype?: DType } = {}): NdArray {
+  checkOptions("ones", options, ["dtype"]);
   return filled("ones", shape, 1, options.dtype ?? "float32");
 }
 
 /** Zeros of the shape of `x`, and its dtype unless `dtype` says otherwise. */
 export function zerosLike(x: NdArray, options: { dtype?: DType } = {}): NdArray {
+  checkOptions("zerosLike", options, ["dtype"]);
   return full(x.shape, 0, { dtype: options.dtype ?? x.dtype });
 }
 
 /** Ones of the shape of `x`, and its dtype unless `dtype` says otherwise. */
 export function onesLike(x: NdArray, options: { dtype?: DType } = {}): NdArray {
+  checkOptions("onesLike", options, ["dtype"]);
   return full(x.shape, 1, { dtype: options.dtype ?? x.dtype });
 }
 
 /** `value` in the shape of `x`, and its dtype unless `dtype` says otherwise. */
 export function fullLike(x: NdArray, value: number | boolean, options: { dtype?: DType } = {}): NdArray {
+  checkOptions("fullLike", options, ["dtype"]);
   return filled("fullLike", x.shape, value, options.dtype ?? x.dtype);
 }
 
@@ -223,6 +231,7 @@ export function fullLike(x: NdArray, value: number | boolean, options: { dtype?:
  * int32 (as numpy), others float32.
  */
 export function arange(start: number, stop?: number, step = 1, options: { dtype?: DType } = {}): NdArray {
+  checkOptions("arange", options, ["dtype"]);
   checkDType("arange", options.dtype);
   const [lo, hi] = stop === undefined ? [0, start] : [start, stop];
   for (const [name, v] of [
@@ -249,6 +258,7 @@ export function linspace(
   num = 50,
   options: { endpoint?: boolean; dtype?: DType } = {},
 ): NdArray {
+  checkOptions("linspace", options, ["endpoint", "dtype"]);
   checkDType("linspace", options.dtype);
   if (!Number.isSafeInteger(num) || num < 0)
     throw new RangeError(`linspace: num must be a non-negative integer, got ${describe(num)}`);
@@ -265,6 +275,7 @@ export function linspace(
 
 /** An `n` x `m` matrix with ones on diagonal `k`. */
 export function eye(n: number, m = n, options: { k?: number; dtype?: DType } = {}): NdArray {
+  checkOptions("eye", options, ["k", "dtype"]);
   checkDType("eye", options.dtype);
   const dtype = options.dtype ?? "float32";
   checkShape("eye", [n, m], dtype);

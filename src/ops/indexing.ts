@@ -14,6 +14,7 @@ import {
 import { type AbstractValue, ConcreteArray, type NdArray } from "../core/array.js";
 import { type DType, storageFor } from "../core/dtype.js";
 import type { ArrayLike } from "../core/methods-types.js";
+import { checkOptions } from "../core/options.js";
 import { type Primitive, primitive, UndefinedPrimal } from "../core/primitive.js";
 import {
   broadcastShapes,
@@ -304,6 +305,7 @@ function asIndices(op: string, indices: IndicesLike): NdArray {
  * The result has shape x.shape[:axis] + indices.shape + x.shape[axis+1:]; negative indices count from the end.
  */
 export function take(x: NdArray, indices: IndicesLike, options: { axis?: number | null } = {}): NdArray {
+  checkOptions("take", options, ["axis"]);
   const idx = asIndices("take", indices);
   if (options.axis === undefined || options.axis === null)
     return takePrim.bind1([reshape(x, [x.size]), idx], { axis: 0, op: "take" });
@@ -315,6 +317,7 @@ export function take(x: NdArray, indices: IndicesLike, options: { axis?: number 
  * null flattens x and takes 1-D indices). x and indices have one rank and broadcast in the other axes.
  */
 export function takeAlongAxis(x: NdArray, indices: NdArray, options: { axis?: number | null } = {}): NdArray {
+  checkOptions("takeAlongAxis", options, ["axis"]);
   const idx = asIndices("takeAlongAxis", indices);
   if (options.axis === null) {
     if (idx.ndim !== 1)
@@ -359,6 +362,7 @@ export function scatterAdd(
   updates: ArrayLike,
   options: { axis?: number } = {},
 ): NdArray {
+  checkOptions("scatterAdd", options, ["axis"]);
   const idx = asIndices("scatterAdd", indices);
   const operand = options.axis === undefined ? reshape(x, [x.size]) : x;
   const axis = options.axis === undefined ? 0 : normalizeAxis("scatterAdd", options.axis, x.ndim);
@@ -381,6 +385,7 @@ export function scatterAdd(
  * outside [0, numClasses) give a row of zeros, as jax.nn.one_hot.
  */
 export function oneHot(labels: NdArray, numClasses: number, options: { dtype?: DType } = {}): NdArray {
+  checkOptions("oneHot", options, ["dtype"]);
   if (!Number.isInteger(numClasses) || numClasses < 0) {
     throw new RangeError(`oneHot: numClasses must be a non-negative integer, got ${numClasses}`);
   }

@@ -16,6 +16,7 @@ import { wasmReduce } from "../backend/wasm/reduce.js";
 import { ConcreteArray, type NdArray } from "../core/array.js";
 import { isFloat, operandDTypeFor } from "../core/dtype.js";
 import type { ReduceOptions } from "../core/methods-types.js";
+import { checkOptions } from "../core/options.js";
 import { type BatchDim, type Primitive, primitive } from "../core/primitive.js";
 import { fmtShape, normalizeAxes, normalizeAxis, type Shape, ShapeError, sizeOf } from "../core/shape.js";
 import { add, astype, div, equal, mul, sub } from "./binary.js";
@@ -231,12 +232,15 @@ export const cumsumPrim: Primitive<CumsumParams> = primitive<CumsumParams>({
 // ---------------------------------------------------------------------------------------------------
 // user-facing reductions
 
+const REDUCE_KEYS = ["axis", "keepdims"] as const;
+
 function reduceWith(
   prim: Primitive<ReduceParams>,
   op: string,
   x: NdArray,
   options: ReduceOptions = {},
 ): NdArray {
+  checkOptions(op, options, REDUCE_KEYS);
   const axes = normalizeAxes(op, options.axis, x.ndim);
   const y = axes.length === 0 ? x : prim.bind1([x], { axes });
   return options.keepdims ? keepDims(y, x.shape, axes) : y;
@@ -256,6 +260,7 @@ export function sum(x: NdArray, options?: ReduceOptions): NdArray {
 
 /** Arithmetic mean over `axis` (all axes by default); integer and bool input gives float32. */
 export function mean(x: NdArray, options: ReduceOptions = {}): NdArray {
+  checkOptions("mean", options, REDUCE_KEYS);
   const axes = normalizeAxes("mean", options.axis, x.ndim);
   const count = sizeOf(axes.map((a) => x.shape[a]!));
   const xf = isFloat(x.dtype) ? x : astype(x, "float32");
@@ -278,6 +283,7 @@ export function min(x: NdArray, options?: ReduceOptions): NdArray {
 }
 
 function checkNonEmpty(op: string, x: NdArray, options: ReduceOptions = {}): void {
+  checkOptions(op, options, REDUCE_KEYS);
   const axes = normalizeAxes(op, options.axis, x.ndim);
   if (axes.some((a) => x.shape[a] === 0)) {
     throw new ShapeError(
@@ -303,6 +309,7 @@ export function all(x: NdArray, options?: ReduceOptions): NdArray {
 
 /** Variance with `ddof` (0 by default, as numpy; torch.var uses 1). */
 export function variance(x: NdArray, options: ReduceOptions & { ddof?: number } = {}): NdArray {
+  checkOptions("var", options, [...REDUCE_KEYS, "ddof"]);
   const axes = normalizeAxes("var", options.axis, x.ndim);
   const n = sizeOf(axes.map((a) => x.shape[a]!));
   const xf = isFloat(x.dtype) ? x : astype(x, "float32");
@@ -315,6 +322,7 @@ export function variance(x: NdArray, options: ReduceOptions & { ddof?: number } 
 
 /** Standard deviation: the square root of `variance` with the same `ddof` (0 by default, as numpy). */
 export function std(x: NdArray, options: ReduceOptions & { ddof?: number } = {}): NdArray {
+  checkOptions("std", options, [...REDUCE_KEYS, "ddof"]);
   return sqrt(variance(x, options));
 }
 
@@ -324,6 +332,7 @@ function argReduce(
   x: NdArray,
   options: { axis?: number | null; keepdims?: boolean } = {},
 ) {
+  checkOptions(op, options, REDUCE_KEYS);
   if (options.axis === undefined || options.axis === null) {
     const flat = reshape(x, [x.size]);
     const y = prim.bind1([flat], { axis: 0 });
@@ -351,6 +360,7 @@ export function argmin(x: NdArray, options?: { axis?: number | null; keepdims?: 
 
 /** Inclusive cumulative sum along `axis` (of the flattened array when `axis` is omitted or null). */
 export function cumsum(x: NdArray, options: { axis?: number | null; reverse?: boolean } = {}): NdArray {
+  checkOptions("cumsum", options, ["axis", "reverse"]);
   const xx = astype(x, operandDTypeFor("cumsum", x.dtype));
   if (options.axis === undefined || options.axis === null)
     return cumsumPrim.bind1([reshape(xx, [x.size])], { axis: 0, reverse: options.reverse ?? false });

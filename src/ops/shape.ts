@@ -8,6 +8,7 @@ import { concatenateKernel, paddedSize, padKernel, revKernel, sliceKernel } from
 import { type AbstractValue, ConcreteArray, type NdArray } from "../core/array.js";
 import type { DType } from "../core/dtype.js";
 import type { Axis } from "../core/methods-types.js";
+import { checkOptions, checkOptionValue } from "../core/options.js";
 import { type Primitive, primitive, UndefinedPrimal } from "../core/primitive.js";
 import {
   fmtShape,
@@ -19,7 +20,7 @@ import {
 } from "../core/shape.js";
 import { promoteOperands } from "./binary.js";
 import { alignBatched } from "./elementwise-kit.js";
-import { broadcastInDimPrim, expandDims, moveAxisTo0, reshape } from "./layout.js";
+import { broadcastInDimPrim, broadcastTo, expandDims, moveAxisTo0, reshape } from "./layout.js";
 
 const fmtShapes = (shapes: readonly Shape[]): string => shapes.map(fmtShape).join(", ");
 const shapeOfArg = (a: NdArray | UndefinedPrimal): Shape =>
@@ -290,6 +291,7 @@ export const revPrim: Primitive<RevParams> = primitive<RevParams>({
 
 /** Joins arrays along an existing axis (default 0; null flattens them first), promoting dtypes. */
 export function concatenate(xs: readonly NdArray[], options: { axis?: number | null } = {}): NdArray {
+  checkOptions("concatenate", options, ["axis"]);
   if (xs.length === 0) throw new ShapeError("concatenate: expected at least one array");
   let arrays = promoteOperands("concatenate", xs);
   if (options.axis === null) arrays = arrays.map((x) => reshape(x, [x.size]));
@@ -309,6 +311,7 @@ export function concatenate(xs: readonly NdArray[], options: { axis?: number | n
 
 /** Joins arrays of one shape along a new axis (default 0). */
 export function stack(xs: readonly NdArray[], options: { axis?: number } = {}): NdArray {
+  checkOptions("stack", options, ["axis"]);
   if (xs.length === 0) throw new ShapeError("stack: expected at least one array");
   const shape = xs[0]!.shape;
   if (xs.some((x) => !shapeEquals(x.shape, shape))) {
@@ -332,6 +335,7 @@ export function split(
   indicesOrSections: number | readonly number[],
   options: { axis?: number } = {},
 ): NdArray[] {
+  checkOptions("split", options, ["axis"]);
   if (x.ndim === 0) throw new ShapeError("split: cannot split a zero-dimensional array");
   const axis = normalizeAxis("split", options.axis ?? 0, x.ndim);
   const n = x.shape[axis]!;
@@ -453,15 +457,110 @@ function resolvePadWidth(padWidth: PadWidth, shape: Shape): [number[], number[]]
   return [pairs.map((p) => p[0]), pairs.map((p) => p[1])];
 }
 
-/** Constant padding (numpy pad with mode "constant"); `value` defaults to 0. */
-export function pad(x: NdArray, padWidth: PadWidth, options: { value?: number } = {}): NdArray {
+/** The numpy pad modes implemented: constant (the default), edge, reflect, symmetric and wrap. */
+export type PadMode = "constant" | "edge" | "reflect" | "symmetric" | "wrap";
+
+const PAD_MODES: readonly PadMode[] = ["constant", "edge", "reflect", "symmetric", "wrap"];
+
+/** Options of `pad`, as numpy's (`value` is numpy's constant_values, a single number). */
+export interface PadOptions {
+  /** How the border is filled (numpy's mode names; default "constant"). */
+  mode?: PadMode;
+  /** The fill of mode "constant" (default 0). */
+  value?: number;
+}
+
+/**
+ * numpy pad. "constant" fills with `value`; "edge" repeats the border element; "reflect" mirrors without
+ * repeating the border (`[1,2,3]` → `3,2 | 1,2,3 | 2,1`), "symmetric" with it (`2,1 | 1,2,3 | 3,2`), both
+ * repeating the mirror images for pads wider than the axis, as numpy; "wrap" continues the array
+ * periodically. (For a wrap pad wider than the axis numpy 1.24 repeats border pieces irregularly; this is
+ * the periodic result of JAX and numpy 2.) Every mode is built from slices, flips, broadcasts and a
+ * concatenation, so all transforms apply.
+ */
+export function pad(x: NdArray, padWidth: PadWidth, options: PadOptions = {}): NdArray {
+  checkOptions("pad", options, ["mode", "value"]);
+  const mode = checkOptionValue("pad", "mode", options.mode, PAD_MODES) ?? "constant";
+  if (mode !== "constant" && options.value !== undefined) {
+    throw new TypeError(`pad: option value applies to mode 'constant' only, got mode '${mode}'`);
+  }
   const [lo, hi] = resolvePadWidth(padWidth, x.shape);
   if (lo.every((v) => v === 0) && hi.every((v) => v === 0)) return x;
-  return padPrim.bind1([x], { lo, hi, interior: filled(x.ndim, 0), value: options.value ?? 0 });
+  if (mode === "constant")
+    return padPrim.bind1([x], { lo, hi, interior: filled(x.ndim, 0), value: options.value ?? 0 });
+  let y = x;
+  for (let axis = 0; axis < x.ndim; axis++) {
+    if (lo[axis]! > 0 || hi[axis]! > 0) y = padAlongAxis(y, axis, lo[axis]!, hi[axis]!, mode);
+  }
+  return y;
+}
+
+/** The element of an axis of size n that a non-constant pad mode puts at position i (-lo <= i < n + hi). */
+function padSource(mode: Exclude<PadMode, "constant">, i: number, n: number): number {
+  const mod = (a: number, m: number): number => ((a % m) + m) % m;
+  switch (mode) {
+    case "edge":
+      return Math.min(Math.max(i, 0), n - 1);
+    case "wrap":
+      return mod(i, n);
+    case "symmetric": {
+      const j = mod(i, 2 * n);
+      return j < n ? j : 2 * n - 1 - j;
+    }
+    case "reflect": {
+      if (n === 1) return 0;
+      const j = mod(i, 2 * n - 2);
+      return j < n ? j : 2 * n - 2 - j;
+    }
+  }
+}
+
+/** Pads one axis: the source positions split into runs (ascending, descending or repeated), one piece each. */
+function padAlongAxis(
+  x: NdArray,
+  axis: number,
+  lo: number,
+  hi: number,
+  mode: Exclude<PadMode, "constant">,
+): NdArray {
+  const n = x.shape[axis]!;
+  if (n === 0) {
+    throw new ShapeError(
+      `pad: cannot extend the empty axis ${axis} of ${fmtShape(x.shape)} with mode '${mode}' (only 'constant' can)`,
+    );
+  }
+  const along = (start: number, stop: number): NdArray =>
+    slice(x, [...Array.from({ length: axis }, () => ({})), { start, stop }]);
+  const source = (i: number): number => padSource(mode, i, n);
+  const pieces: NdArray[] = [];
+  const end = n + hi;
+  for (let i = -lo; i < end; ) {
+    const s = source(i);
+    const next = i + 1 < end ? source(i + 1) : Number.NaN;
+    const step = next === s + 1 ? 1 : next === s - 1 ? -1 : 0;
+    let len = 1;
+    while (i + len < end && source(i + len) === s + step * len) len++;
+    if (step === 1) pieces.push(along(s, s + len));
+    else if (step === -1) pieces.push(revPrim.bind1([along(s - len + 1, s + 1)], { axes: [axis] }));
+    else {
+      const one = along(s, s + 1);
+      pieces.push(
+        len === 1
+          ? one
+          : broadcastTo(
+              one,
+              one.shape.map((d, a) => (a === axis ? len : d)),
+            ),
+      );
+    }
+    i += len;
+  }
+  return concatenate(pieces, { axis });
 }
 
 /** Reverses the order of elements along `axis` (all axes by default). */
 export function flip(x: NdArray, options: { axis?: Axis } = {}): NdArray {
+  checkOptions("flip", options, ["axis"]);
   const axes = normalizeAxes("flip", options.axis, x.ndim);
   if (axes.length === 0) return x;
   return revPrim.bind1([x], { axes });
@@ -498,6 +597,7 @@ export function tile(x: NdArray, reps: number | readonly number[]): NdArray {
 
 /** numpy repeat: each element repeated `repeats` times along `axis` (of the flattened array when `axis` is omitted or null). */
 export function repeat(x: NdArray, repeats: number, options: { axis?: number | null } = {}): NdArray {
+  checkOptions("repeat", options, ["axis"]);
   checkCount("repeat", "repeats", repeats);
   const source = options.axis === undefined || options.axis === null ? reshape(x, [x.size]) : x;
   const axis = normalizeAxis("repeat", options.axis ?? 0, source.ndim);

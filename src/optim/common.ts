@@ -136,30 +136,89 @@ export function nextCount(count: NdArray): NdArray {
 const pathName = (path: string): string => (path === "" ? "<root>" : path);
 
 /**
- * Checks that `grads` is a tree of arrays with the structure and leaf shapes of `reference` (a state
- * buffer or the params), with errors naming the transformation and the first differing path.
+ * Checks that `tree` (gradients or updates) is a tree of arrays with exactly the structure, leaf shapes
+ * and dtypes of `reference` (a state buffer or the params): nothing is broadcast or cast. Errors name
+ * the transformation and the first differing path (`conv1.weight`).
  */
-export function checkGrads(who: string, grads: unknown, reference: unknown, what: string): void {
-  assertSameStructureOf(`${who}: grads vs ${what}`, grads, reference);
+export function checkLikeReference(
+  who: string,
+  tree: unknown,
+  reference: unknown,
+  what: string,
+  leafName = "gradient",
+): void {
+  assertSameStructureOf(
+    `${who}: ${leafName === "gradient" ? "grads" : `${leafName}s`} vs ${what}`,
+    tree,
+    reference,
+  );
   const expected = leaves<unknown>(reference);
-  flattenWithPath<unknown>(grads).forEach(([path, leaf], i) => {
+  flattenWithPath<unknown>(tree).forEach(([path, leaf], i) => {
     const ref = expected[i];
     if (!(leaf instanceof NdArray)) {
-      throw new TypeError(`${who}: the gradient at ${pathName(path)} is not an array (got ${typeof leaf})`);
+      throw new TypeError(
+        `${who}: the ${leafName} at ${pathName(path)} is not an array (got ${typeof leaf})`,
+      );
     }
-    if (ref instanceof NdArray && !shapeEquals(leaf.shape, ref.shape)) {
+    if (!(ref instanceof NdArray)) return;
+    if (!shapeEquals(leaf.shape, ref.shape)) {
       throw new ShapeError(
-        `${who}: the gradient at ${pathName(path)} has shape ${fmtShape(leaf.shape)} but the ${what} has ${fmtShape(ref.shape)}`,
+        `${who}: the ${leafName} at ${pathName(path)} has shape ${fmtShape(leaf.shape)} but the ${what} has ${fmtShape(ref.shape)}`,
+      );
+    }
+    if (leaf.dtype !== ref.dtype) {
+      throw new ShapeError(
+        `${who}: the ${leafName} at ${pathName(path)} is ${leaf.dtype} but the ${what} is ${ref.dtype} (cast it explicitly)`,
       );
     }
   });
 }
 
-/** Checks that every leaf of `grads` is an array. */
-export function checkArrayLeaves(who: string, grads: unknown): void {
+/** Checks grads against a reference tree (a state buffer or the params); see checkLikeReference. */
+export function checkGrads(who: string, grads: unknown, reference: unknown, what: string): void {
+  checkLikeReference(who, grads, reference, what);
+}
+
+/**
+ * Checks `update`'s arguments before anything reads them: grads present, and a state object with the
+ * fields `init` makes (a plain-JS caller that forgets the state gets this, not a TypeError from deep
+ * inside). `init` names where the state comes from, e.g. `adam(...).init(params)`.
+ */
+export function checkUpdateArgs(
+  who: string,
+  grads: unknown,
+  state: unknown,
+  stateFields: readonly string[],
+  init: string,
+): void {
+  if (grads === undefined || grads === null) {
+    throw new TypeError(
+      `${who}: the gradients are missing (got ${String(grads)}): call update(grads, state, params)`,
+    );
+  }
+  if (stateFields.length === 0) return;
+  if (typeof state !== "object" || state === null || Array.isArray(state)) {
+    throw new TypeError(
+      `${who}: the optimizer state is missing (got ${state === null ? "null" : Array.isArray(state) ? "an array" : typeof state}): ` +
+        `call update(grads, state, params) with the state from ${init} or from the previous update`,
+    );
+  }
+  const missing = stateFields.filter((f) => !(f in state));
+  if (missing.length > 0) {
+    throw new TypeError(
+      `${who}: the state has no ${missing.join(", ")}: expected the state from ${init} or from the previous update ` +
+        `(fields ${stateFields.join(", ")}), got one with ${Object.keys(state).join(", ") || "no fields"}`,
+    );
+  }
+}
+
+/** Checks that every leaf of `grads` is an array (`leafName` says what the leaves are in errors). */
+export function checkArrayLeaves(who: string, grads: unknown, leafName = "gradient"): void {
   for (const [path, leaf] of flattenWithPath<unknown>(grads)) {
     if (!(leaf instanceof NdArray)) {
-      throw new TypeError(`${who}: the gradient at ${pathName(path)} is not an array (got ${typeof leaf})`);
+      throw new TypeError(
+        `${who}: the ${leafName} at ${pathName(path)} is not an array (got ${typeof leaf})`,
+      );
     }
   }
 }

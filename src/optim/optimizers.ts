@@ -6,6 +6,7 @@
  * (scalar arrays; the update computes with the optimizer's own configuration).
  */
 import type { NdArray } from "../core/array.js";
+import { checkOptions } from "../core/options.js";
 import * as np from "../np.js";
 import { unflatten, zerosLike } from "../tree/index.js";
 import {
@@ -14,6 +15,7 @@ import {
   checkGrads,
   checkHyperparameter,
   checkLearningRate,
+  checkUpdateArgs,
   type GradientTransformation,
   type HyperparamRecord,
   learningRateAt,
@@ -74,6 +76,7 @@ export interface SgdState {
  */
 export function sgd(options: SgdOptions): GradientTransformation<SgdState> {
   const who = "sgd";
+  checkOptions(who, options, ["lr", "momentum", "dampening", "nesterov", "weightDecay"]);
   const lr = checkLearningRate(who, options.lr);
   const momentum = checkHyperparameter(who, "momentum", options.momentum ?? 0);
   const dampening = checkHyperparameter(who, "dampening", options.dampening ?? 0);
@@ -93,6 +96,9 @@ export function sgd(options: SgdOptions): GradientTransformation<SgdState> {
     }),
     update(grads, state, params) {
       const at = `${who}.update`;
+      const fields = momentum !== 0 ? ["count", "momentumBuffer"] : ["count"];
+      checkUpdateArgs(at, grads, state, fields, `${who}(...).init(params)`);
+      if (params !== undefined) checkGrads(at, grads, params, "params");
       if (momentum !== 0) checkGrads(at, grads, state.momentumBuffer, "optimizer state");
       else checkArrayLeaves(at, grads);
       const [g, def] = arrayLeaves(grads);
@@ -164,6 +170,7 @@ function adamFamily(
   options: AdamOptions,
   defaultWeightDecay: number,
 ): GradientTransformation<AdamState> {
+  checkOptions(who, options, ["lr", "betas", "eps", "weightDecay", "amsgrad"]);
   const lr = checkLearningRate(who, options.lr ?? 1e-3);
   const betas = options.betas ?? [0.9, 0.999];
   if (!Array.isArray(betas) || betas.length !== 2)
@@ -194,6 +201,9 @@ function adamFamily(
     },
     update(grads, state, params) {
       const at = `${who}.update`;
+      const fields = ["count", "expAvg", "expAvgSq", ...(amsgrad ? ["maxExpAvgSq"] : [])];
+      checkUpdateArgs(at, grads, state, fields, `${who}(...).init(params)`);
+      if (params !== undefined) checkGrads(at, grads, params, "params");
       checkGrads(at, grads, state.expAvg, "optimizer state");
       const [g, def] = arrayLeaves(grads);
       const p = weightDecay !== 0 ? paramLeaves(at, grads, params, "weightDecay") : null;
@@ -305,6 +315,7 @@ export interface RmspropState {
  */
 export function rmsprop(options: RmspropOptions = {}): GradientTransformation<RmspropState> {
   const who = "rmsprop";
+  checkOptions(who, options, ["lr", "alpha", "eps", "weightDecay", "momentum", "centered"]);
   const lr = checkLearningRate(who, options.lr ?? 1e-2);
   const alpha = checkHyperparameter(who, "alpha", options.alpha ?? 0.99);
   const eps = checkHyperparameter(who, "eps", options.eps ?? 1e-8);
@@ -332,6 +343,14 @@ export function rmsprop(options: RmspropOptions = {}): GradientTransformation<Rm
     },
     update(grads, state, params) {
       const at = `${who}.update`;
+      const fields = [
+        "count",
+        "squareAvg",
+        ...(centered ? ["gradAvg"] : []),
+        ...(momentum > 0 ? ["momentumBuffer"] : []),
+      ];
+      checkUpdateArgs(at, grads, state, fields, `${who}(...).init(params)`);
+      if (params !== undefined) checkGrads(at, grads, params, "params");
       checkGrads(at, grads, state.squareAvg, "optimizer state");
       const [g, def] = arrayLeaves(grads);
       const p = weightDecay !== 0 ? paramLeaves(at, grads, params, "weightDecay") : null;
@@ -416,6 +435,7 @@ export interface AdagradState {
  */
 export function adagrad(options: AdagradOptions = {}): GradientTransformation<AdagradState> {
   const who = "adagrad";
+  checkOptions(who, options, ["lr", "lrDecay", "weightDecay", "initialAccumulatorValue", "eps"]);
   const lr = checkLearningRate(who, options.lr ?? 1e-2);
   const lrDecay = checkHyperparameter(who, "lrDecay", options.lrDecay ?? 0);
   const weightDecay = checkHyperparameter(who, "weightDecay", options.weightDecay ?? 0);
@@ -447,6 +467,8 @@ export function adagrad(options: AdagradOptions = {}): GradientTransformation<Ad
     },
     update(grads, state, params) {
       const at = `${who}.update`;
+      checkUpdateArgs(at, grads, state, ["count", "sum"], `${who}(...).init(params)`);
+      if (params !== undefined) checkGrads(at, grads, params, "params");
       checkGrads(at, grads, state.sum, "optimizer state");
       const [g, def] = arrayLeaves(grads);
       const p = weightDecay !== 0 ? paramLeaves(at, grads, params, "weightDecay") : null;

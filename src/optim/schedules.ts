@@ -6,6 +6,7 @@
  * @module
  */
 import type { NdArray } from "../core/array.js";
+import { checkOptions } from "../core/options.js";
 import * as np from "../np.js";
 
 /** A learning-rate schedule: a function of the step count, with the same formula on arrays for tracing. */
@@ -74,7 +75,9 @@ export interface StepDecayOptions {
 }
 
 /** torch's StepLR: init * gamma^floor(step / stepSize). */
-export function stepDecay({ init, stepSize, gamma = 0.1 }: StepDecayOptions): Schedule {
+export function stepDecay(options: StepDecayOptions): Schedule {
+  checkOptions("schedules.stepDecay", options, ["init", "stepSize", "gamma"]);
+  const { init, stepSize, gamma = 0.1 } = options;
   const who = "schedules.stepDecay";
   finite(who, "init", init);
   finite(who, "gamma", gamma);
@@ -104,6 +107,14 @@ export interface ExponentialDecayOptions {
 /** optax's exponential_decay: init * decayRate^((step - begin) / transitionSteps), held at init before begin. */
 export function exponentialDecay(options: ExponentialDecayOptions): Schedule {
   const who = "schedules.exponentialDecay";
+  checkOptions(who, options, [
+    "init",
+    "decayRate",
+    "transitionSteps",
+    "transitionBegin",
+    "staircase",
+    "endValue",
+  ]);
   const { init, decayRate, transitionSteps, transitionBegin = 0, staircase = false, endValue } = options;
   finite(who, "init", init);
   finite(who, "decayRate", decayRate);
@@ -142,7 +153,9 @@ export interface CosineDecayOptions {
 }
 
 /** optax's cosine_decay_schedule: init * ((1 - alpha) * (1 + cos(pi * min(step, decaySteps) / decaySteps)) / 2 + alpha). */
-export function cosineDecay({ init, decaySteps, alpha = 0 }: CosineDecayOptions): Schedule {
+export function cosineDecay(options: CosineDecayOptions): Schedule {
+  checkOptions("schedules.cosineDecay", options, ["init", "decaySteps", "alpha"]);
+  const { init, decaySteps, alpha = 0 } = options;
   const who = "schedules.cosineDecay";
   finite(who, "init", init);
   finite(who, "alpha", alpha);
@@ -173,12 +186,9 @@ export interface LinearScheduleOptions {
 }
 
 /** optax's linear_schedule: from init to end over transitionSteps (after transitionBegin), then end. */
-export function linearSchedule({
-  init,
-  end,
-  transitionSteps,
-  transitionBegin = 0,
-}: LinearScheduleOptions): Schedule {
+export function linearSchedule(options: LinearScheduleOptions): Schedule {
+  checkOptions("schedules.linearSchedule", options, ["init", "end", "transitionSteps", "transitionBegin"]);
+  const { init, end, transitionSteps, transitionBegin = 0 } = options;
   const who = "schedules.linearSchedule";
   finite(who, "init", init);
   finite(who, "end", end);
@@ -207,7 +217,9 @@ export interface LinearWarmupOptions {
 }
 
 /** Linear warm-up from init to peak over warmupSteps, then constant at peak. */
-export function linearWarmup({ init = 0, peak, warmupSteps }: LinearWarmupOptions): Schedule {
+export function linearWarmup(options: LinearWarmupOptions): Schedule {
+  checkOptions("schedules.linearWarmup", options, ["init", "peak", "warmupSteps"]);
+  const { init = 0, peak, warmupSteps } = options;
   return linearSchedule({ init, end: peak, transitionSteps: warmupSteps });
 }
 
@@ -226,13 +238,9 @@ export interface WarmupCosineDecayOptions {
 }
 
 /** optax's warmup_cosine_decay_schedule: linear warm-up to peak, then cosine decay to end by decaySteps. */
-export function warmupCosineDecay({
-  init = 0,
-  peak,
-  warmupSteps,
-  decaySteps,
-  end = 0,
-}: WarmupCosineDecayOptions): Schedule {
+export function warmupCosineDecay(options: WarmupCosineDecayOptions): Schedule {
+  checkOptions("schedules.warmupCosineDecay", options, ["init", "peak", "warmupSteps", "decaySteps", "end"]);
+  const { init = 0, peak, warmupSteps, decaySteps, end = 0 } = options;
   const who = "schedules.warmupCosineDecay";
   finite(who, "peak", peak);
   if (peak === 0) throw new RangeError(`${who}: peak must be non-zero`);

@@ -4,12 +4,14 @@
  */
 import type { NdArray } from "../core/array.js";
 import * as np from "../np.js";
-import { assertSameStructureOf, map, unflatten } from "../tree/index.js";
+import { map, unflatten } from "../tree/index.js";
 import {
   arrayLeaves,
   checkArrayLeaves,
   checkHyperparameter,
   checkLearningRate,
+  checkLikeReference,
+  checkUpdateArgs,
   type GradientTransformation,
   learningRateAt,
   negate,
@@ -20,10 +22,18 @@ import {
 } from "./common.js";
 import type { LearningRate } from "./schedules.js";
 
-/** `params + updates`, leaf by leaf (updates cast to each parameter's dtype). */
+/**
+ * `params + updates`, leaf by leaf. The updates must have exactly the params' structure, shapes and
+ * dtypes (a ShapeError names the first path that differs): a broadcast or a cast here would silently
+ * change the parameters' shapes or precision.
+ */
 export function applyUpdates<T>(params: T, updates: T): T {
-  assertSameStructureOf("optim.applyUpdates: params vs updates", params, updates);
-  return map((p: NdArray, u: NdArray) => np.add(p, np.astype(u, p.dtype)), params, updates);
+  const who = "optim.applyUpdates";
+  if (updates === undefined)
+    throw new TypeError(`${who}: the updates are missing: call applyUpdates(params, updates)`);
+  checkArrayLeaves(who, params, "param");
+  checkLikeReference(who, updates, params, "param", "update");
+  return map((p: NdArray, u: NdArray) => np.add(p, u), params, updates);
 }
 
 /** Leaves of `tree` mapped by `f`, rebuilt with the same structure. */
@@ -40,6 +50,7 @@ export function chain(...transforms: GradientTransformation[]): GradientTransfor
   return {
     init: (params) => transforms.map((t) => t.init(params)),
     update(grads, state, params) {
+      checkUpdateArgs("chain.update", grads, state, [], "chain(...).init(params)");
       if (!Array.isArray(state) || state.length !== transforms.length) {
         throw new TypeError(
           `chain.update: expected a state list of ${transforms.length} entries (from chain.init)`,
@@ -60,7 +71,10 @@ export function chain(...transforms: GradientTransformation[]): GradientTransfor
 export function identity(): GradientTransformation<null> {
   return {
     init: () => null,
-    update: (grads) => [grads, null],
+    update(grads) {
+      checkUpdateArgs("identity.update", grads, null, [], "identity().init(params)");
+      return [grads, null];
+    },
   };
 }
 
@@ -70,6 +84,7 @@ export function scale(factor: number): GradientTransformation<null> {
   return {
     init: () => null,
     update(grads) {
+      checkUpdateArgs("scale.update", grads, null, [], "");
       checkArrayLeaves("scale.update", grads);
       return [mapLeaves(grads, (g) => np.multiply(g, f)), null];
     },
@@ -88,7 +103,9 @@ export function scaleByLearningRate(lr: LearningRate): GradientTransformation<Co
   return {
     init: () => ({ count: zeroCount() }),
     update(grads, state) {
-      checkArrayLeaves("scaleByLearningRate.update", grads);
+      const at = "scaleByLearningRate.update";
+      checkUpdateArgs(at, grads, state, ["count"], "scaleByLearningRate(lr).init(params)");
+      checkArrayLeaves(at, grads);
       const negLr = negate(learningRateAt("scaleByLearningRate.update", rate, state.count));
       return [mapLeaves(grads, (g) => scaleLeaf(g, negLr)), { count: nextCount(state.count) }];
     },
@@ -101,6 +118,7 @@ export function clip(maxDelta: number): GradientTransformation<null> {
   return {
     init: () => null,
     update(grads) {
+      checkUpdateArgs("clip.update", grads, null, [], "");
       checkArrayLeaves("clip.update", grads);
       return [mapLeaves(grads, (g) => np.clip(g, -bound, bound)), null];
     },
@@ -116,6 +134,7 @@ export function clipByGlobalNorm(maxNorm: number): GradientTransformation<null> 
   return {
     init: () => null,
     update(grads) {
+      checkUpdateArgs("clipByGlobalNorm.update", grads, null, [], "");
       checkArrayLeaves("clipByGlobalNorm.update", grads);
       const [leaves] = arrayLeaves(grads);
       if (leaves.length === 0) return [grads, null];
@@ -140,6 +159,7 @@ export function addWeightDecay(weightDecay: number): GradientTransformation<null
   return {
     init: () => null,
     update(grads, _state, params) {
+      checkUpdateArgs("addWeightDecay.update", grads, null, [], "");
       const p = paramLeaves("addWeightDecay.update", grads, params, "weight decay");
       return [mapLeaves(grads, (g, i) => np.add(g, np.multiply(p[i]!, decay))), null];
     },

@@ -8,6 +8,7 @@
  */
 import { fmtAval, NdArray } from "../core/array.js";
 import { type DType, isFloat } from "../core/dtype.js";
+import { checkOptions } from "../core/options.js";
 import { broadcastShapes, fmtShape, ShapeError, shapeEquals, sizeOf } from "../core/shape.js";
 import * as np from "../np.js";
 import { checkKey, checkSampleShape, type Key, split } from "./keys.js";
@@ -91,6 +92,7 @@ export interface UniformOptions {
 
 /** Uniform floats in [minval, maxval). */
 export function uniform(key: Key, shape: readonly number[] = [], options: UniformOptions = {}): NdArray {
+  checkOptions("random.uniform", options, ["minval", "maxval", "dtype"]);
   checkKey("random.uniform", key);
   checkSampleShape("random.uniform", shape);
   const dtype = options.dtype ?? "float32";
@@ -110,6 +112,7 @@ export interface FloatOptions {
 
 /** Standard normal floats: sqrt(2) * erfinv(u), u uniform in (-1, 1). */
 export function normal(key: Key, shape: readonly number[] = [], options: FloatOptions = {}): NdArray {
+  checkOptions("random.normal", options, ["dtype"]);
   checkKey("random.normal", key);
   checkSampleShape("random.normal", shape);
   const dtype = options.dtype ?? "float32";
@@ -162,6 +165,7 @@ export function truncatedNormal(
   options: FloatOptions = {},
 ): NdArray {
   checkKey("random.truncatedNormal", key);
+  checkOptions("random.truncatedNormal", options, ["dtype"]);
   const dtype = options.dtype ?? "float32";
   checkFloatDType("random.truncatedNormal", dtype);
   const lowerArray = boundArray(lower, dtype);
@@ -219,6 +223,7 @@ export function randint(
   options: IntOptions = {},
 ): NdArray {
   checkKey("random.randint", key);
+  checkOptions("random.randint", options, ["dtype"]);
   checkSampleShape("random.randint", shape);
   if ((options.dtype ?? "int32") !== "int32")
     throw new TypeError(`random.randint: dtype must be int32, got ${options.dtype}`);
@@ -246,6 +251,7 @@ export function randint(
 
 /** Standard Gumbel floats: -log(-log(u)), u uniform in [tiny, 1). */
 export function gumbel(key: Key, shape: readonly number[] = [], options: FloatOptions = {}): NdArray {
+  checkOptions("random.gumbel", options, ["dtype"]);
   checkKey("random.gumbel", key);
   checkSampleShape("random.gumbel", shape);
   const dtype = options.dtype ?? "float32";
@@ -256,6 +262,7 @@ export function gumbel(key: Key, shape: readonly number[] = [], options: FloatOp
 
 /** Exponential floats with rate 1: -log(1 - u). */
 export function exponential(key: Key, shape: readonly number[] = [], options: FloatOptions = {}): NdArray {
+  checkOptions("random.exponential", options, ["dtype"]);
   checkKey("random.exponential", key);
   checkSampleShape("random.exponential", shape);
   const dtype = options.dtype ?? "float32";
@@ -273,6 +280,7 @@ export interface CategoricalOptions {
 
 /** Category indices (int32) drawn with probabilities softmax(logits) along `axis`, by Gumbel-max. */
 export function categorical(key: Key, logits: NdArray, options: CategoricalOptions = {}): NdArray {
+  checkOptions("random.categorical", options, ["axis", "shape"]);
   checkKey("random.categorical", key);
   if (!(logits instanceof NdArray) || !isFloat(logits.dtype) || logits.ndim === 0) {
     throw new TypeError(
@@ -323,6 +331,7 @@ function shuffle(key: Key, values: NdArray, axis: number): NdArray {
  * bit for bit as `jax.random.permutation`.
  */
 export function permutation(key: Key, x: number | NdArray, options: { axis?: number } = {}): NdArray {
+  checkOptions("random.permutation", options, ["axis"]);
   checkKey("random.permutation", key);
   if (typeof x === "number") {
     if (!Number.isInteger(x) || x < 0)
@@ -359,6 +368,7 @@ export interface ChoiceOptions {
 
 /** Random entries of `arange(a)` (a number) or of an array along `axis`, as `jax.random.choice`. */
 export function choice(key: Key, a: number | NdArray, options: ChoiceOptions = {}): NdArray {
+  checkOptions("random.choice", options, ["shape", "replace", "p", "axis"]);
   checkKey("random.choice", key);
   const shape = checkSampleShape("random.choice", options.shape ?? []);
   const replace = options.replace ?? true;

@@ -3,6 +3,7 @@
  * |actual - expected| <= atol + rtol * |expected|, with a diff that names each differing element's path.
  */
 import { NdArray } from "../core/array.js";
+import { checkOptions } from "../core/options.js";
 import { fmtShape, type Shape, shapeEquals } from "../core/shape.js";
 import { firstDifference, flatten, leafPaths } from "../tree/treedef.js";
 import { formatIndex, formatNumber, formatSetting, formatShort, joinLeafPath } from "./format.js";
@@ -51,6 +52,7 @@ interface Difference {
  * Leaves may be arrays, numbers or booleans; dtypes are not compared.
  */
 export function assertAllClose(actual: unknown, expected: unknown, options: AllCloseOptions = {}): void {
+  checkOptions("testing.assertAllClose", options, ["atol", "rtol", "equalNan", "maxReported", "name"]);
   const atol = options.atol ?? 1e-8;
   const rtol = options.rtol ?? 1e-5;
   const equalNan = options.equalNan ?? true;

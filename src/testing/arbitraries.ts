@@ -6,6 +6,7 @@
 import * as fc from "fast-check";
 import { ConcreteArray, type NdArray } from "../core/array.js";
 import { type DType, storageFor, type TypedArray } from "../core/dtype.js";
+import { checkOptions } from "../core/options.js";
 import { type Shape, sizeOf } from "../core/shape.js";
 import type { Tree } from "../tree/fp.js";
 
@@ -23,6 +24,7 @@ export interface ShapeOptions {
 
 /** Shapes of rank minRank..maxRank with dimensions minDim..maxDim. */
 export function shape(options: ShapeOptions = {}): fc.Arbitrary<number[]> {
+  checkOptions("testing.arbitraries.shape", options, ["minRank", "maxRank", "minDim", "maxDim"]);
   const { minRank = 0, maxRank = 3, minDim = 0, maxDim = 4 } = options;
   return fc.array(fc.integer({ min: minDim, max: maxDim }), { minLength: minRank, maxLength: maxRank });
 }
@@ -93,8 +95,11 @@ function avoidingMap(
   };
 }
 
+const ELEMENT_KEYS = ["dtype", "min", "max", "avoid", "margin", "distinct"] as const;
+
 /** `size` elements of the dtype, as its storage. */
 export function elements(size: number, options: ElementOptions = {}): fc.Arbitrary<TypedArray> {
+  checkOptions("testing.arbitraries.elements", options, ELEMENT_KEYS);
   const { dtype = "float64", min = -2, max = 2, avoid = [], margin = 0.05, distinct = false } = options;
   const exactly = { minLength: size, maxLength: size };
   const store = (values: readonly number[]): TypedArray => {
@@ -131,6 +136,8 @@ export function elements(size: number, options: ElementOptions = {}): fc.Arbitra
 
 /** Arrays of a shape (fixed or generated) with elements as `ElementOptions` say. */
 export function array(options: ArrayOptions = {}): fc.Arbitrary<NdArray> {
+  checkOptions("testing.arbitraries.array", options, [...ELEMENT_KEYS, "shape"]);
+  const { shape: _shape, ...elementOptions } = options;
   const dtype = options.dtype ?? "float64";
   const shapes: fc.Arbitrary<Shape> =
     options.shape === undefined
@@ -139,9 +146,11 @@ export function array(options: ArrayOptions = {}): fc.Arbitrary<NdArray> {
         ? options.shape
         : fc.constant([...options.shape]);
   return shapes.chain((s) =>
-    elements(sizeOf(s), options).map((data): NdArray => new ConcreteArray([...s], dtype, data)),
+    elements(sizeOf(s), elementOptions).map((data): NdArray => new ConcreteArray([...s], dtype, data)),
   );
 }
+
+const BROADCAST_KEYS = ["maxRank", "minDim", "maxDim"] as const;
 
 /** Bounds of the common shape of `broadcastableShapes()` (rank up to maxRank, dims minDim..maxDim). */
 export interface BroadcastOptions extends Omit<ShapeOptions, "minRank"> {}
@@ -151,6 +160,7 @@ export interface BroadcastOptions extends Omit<ShapeOptions, "minRank"> {}
  * dimensions replaced by 1.
  */
 export function broadcastableShapes(options: BroadcastOptions = {}): fc.Arbitrary<[number[], number[]]> {
+  checkOptions("testing.arbitraries.broadcastableShapes", options, BROADCAST_KEYS);
   const operand = (full: readonly number[]) =>
     fc
       .tuple(
@@ -165,8 +175,10 @@ export function broadcastableShapes(options: BroadcastOptions = {}): fc.Arbitrar
 export function broadcastablePair(
   options: BroadcastOptions & ElementOptions = {},
 ): fc.Arbitrary<[NdArray, NdArray]> {
-  return broadcastableShapes(options).chain(([a, b]) =>
-    fc.tuple(array({ ...options, shape: a }), array({ ...options, shape: b })),
+  checkOptions("testing.arbitraries.broadcastablePair", options, [...BROADCAST_KEYS, ...ELEMENT_KEYS]);
+  const { maxRank, minDim, maxDim, ...elementOptions } = options;
+  return broadcastableShapes({ maxRank, minDim, maxDim }).chain(([a, b]) =>
+    fc.tuple(array({ ...elementOptions, shape: a }), array({ ...elementOptions, shape: b })),
   );
 }
 
@@ -187,6 +199,7 @@ const DEFAULT_KEYS = ["weight", "bias", "conv1", "fc", "a", "b"];
  * subtrees). Leaves must not themselves be JS arrays or plain objects.
  */
 export function tree<L>(leaf: fc.Arbitrary<L>, options: TreeOptions = {}): fc.Arbitrary<Tree<L>> {
+  checkOptions("testing.arbitraries.tree", options, ["maxDepth", "maxChildren", "keys"]);
   const { maxDepth = 3, maxChildren = 3, keys = DEFAULT_KEYS } = options;
   const depthIdentifier = fc.createDepthIdentifier();
   const { node } = fc.letrec<{ node: Tree<L> }>((tie) => ({

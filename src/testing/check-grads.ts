@@ -12,8 +12,9 @@
  * Float inputs (float32 too) are converted to float64 before anything runs, so the finite differences
  * are accurate; integer and bool leaves are held constant. Outputs that are not floats are ignored.
  */
-import { ConcreteArray, NdArray } from "../core/array.js";
+import { ConcreteArray, fmtAval, NdArray } from "../core/array.js";
 import { isFloat } from "../core/dtype.js";
+import { checkOptions, checkOptionValue } from "../core/options.js";
 import { type Shape, sizeOf } from "../core/shape.js";
 import { jvp } from "../transforms/jvp.js";
 import { vjp } from "../transforms/vjp.js";
@@ -397,6 +398,18 @@ export function checkGrads<Args extends unknown[]>(
   args: Args,
   options: CheckGradsOptions = {},
 ): GradientCheckReport {
+  checkOptions("checkGrads", options, [
+    "order",
+    "modes",
+    "eps",
+    "atol",
+    "rtol",
+    "directions",
+    "maxCoordinates",
+    "seed",
+  ]);
+  checkOptionValue("checkGrads", "order", options.order, [1, 2]);
+  for (const mode of options.modes ?? []) checkOptionValue("checkGrads", "modes", mode, ["fwd", "rev"]);
   const settings: Settings = {
     modes: options.modes ?? ["fwd", "rev"],
     eps: options.eps ?? 1e-6,
@@ -412,6 +425,15 @@ export function checkGrads<Args extends unknown[]>(
   const argPaths = leafPaths(argDef);
   // Float leaves are the variables (in float64); every other leaf is held constant.
   const variable = argLeaves.map((l, k) => (isFloatArray(l) ? k : -1)).filter((k) => k >= 0);
+  // Inputs that are all integer, bool or numbers leave nothing to check: an error, never a pass with 0
+  // comparisons. (Empty trees and empty arrays do give 0 comparisons, which property tests rely on.)
+  if (variable.length === 0 && argLeaves.length > 0) {
+    const leaves = argLeaves.map((l, k) => `${joinLeafPath("args", argPaths[k]!)} is ${describeLeaf(l)}`);
+    throw new TypeError(
+      `checkGrads: no float input to differentiate with respect to (${leaves.join(", ")}); ` +
+        "integer, bool and number inputs are held constant, so give at least one float32 or float64 array",
+    );
+  }
   const variableArrays = variable.map((k) => argLeaves[k] as NdArray);
   const inputs = spaceOf(
     variableArrays.map((a) => a.shape),
@@ -454,6 +476,11 @@ export function checkGrads<Args extends unknown[]>(
   }
   if (tally.worst !== null) throw gradientError(tally, settings);
   return { comparisons: tally.comparisons };
+}
+
+function describeLeaf(leaf: unknown): string {
+  if (leaf instanceof NdArray) return fmtAval(leaf);
+  return typeof leaf === "number" ? `the number ${leaf}` : typeof leaf;
 }
 
 function gradientError(tally: Tally, s: Settings): GradientCheckError {

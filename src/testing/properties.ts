@@ -1,3 +1,4 @@
+import { checkOptions } from "../core/options.js";
 /**
  * fast-check run parameters from the environment, so every property run is reproducible: `LAWS_SEED`
  * fixes the seed (fast-check prints the seed and path of any failure; set it to replay), `LAWS_RUNS`
@@ -39,6 +40,7 @@ export interface PropertyParameters {
  * fast-check, which `tracegrad` does not depend on).
  */
 export function propertyParameters(options: PropertyOptions = {}): PropertyParameters {
+  checkOptions("testing.propertyParameters", options, ["scale", "numRuns"]);
   const runs = options.numRuns ?? integerFrom("LAWS_RUNS") ?? DEFAULT_RUNS;
   const numRuns = Math.max(1, Math.round(runs * (options.scale ?? 1)));
   const seed = integerFrom("LAWS_SEED");

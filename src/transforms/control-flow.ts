@@ -16,6 +16,7 @@ import {
 } from "../core/array.js";
 import { storageFor } from "../core/dtype.js";
 import { evalProgram, Program, Var } from "../core/ir.js";
+import { checkOptions } from "../core/options.js";
 import { type BatchDim, type Primitive, primitive } from "../core/primitive.js";
 import { ShapeError, shapeEquals, sizeOf } from "../core/shape.js";
 import { astype, where } from "../ops/binary.js";
@@ -373,6 +374,7 @@ export function scan<C, X, Y>(
   xs: X,
   options: ScanOptions = {},
 ): [C, Y] {
+  checkOptions("scan", options, ["length", "reverse"]);
   const [carryLeaves, carryTree] = flattenArgs("scan (init)", init);
   const [xLeaves, xTree] = flattenArgs("scan (xs)", xs);
   const lengths = new Set(xLeaves.map((x) => x.shape[0]));
@@ -516,6 +518,7 @@ export function checkpoint<Args extends unknown[], Out>(
   f: (...args: Args) => Out,
   options: { name?: string } = {},
 ) {
+  checkOptions("checkpoint", options, ["name"]);
   const name = options.name ?? (f.name || "checkpoint");
   return (...args: Args): Out => {
     const [leaves, inTree] = flattenArgs(`checkpoint(${name})`, args);

@@ -1,7 +1,8 @@
 /** Adapting user functions on pytrees to the flat array-list functions the interpreters work with. */
-import { NdArray } from "../core/array.js";
+import { fmtAval, NdArray } from "../core/array.js";
+import { isFloat } from "../core/dtype.js";
 import { asArray } from "../ops/creation.js";
-import { flatten, type TreeDef, unflatten } from "../tree/treedef.js";
+import { flatten, leafPaths, type TreeDef, unflatten } from "../tree/treedef.js";
 
 /** Flattens a tree of inputs; JS numbers become float32 scalars. Errors name the transform. */
 export function flattenArgs(who: string, args: unknown): [NdArray[], TreeDef] {
@@ -49,4 +50,26 @@ export function normalizeArgnums(who: string, argnums: number | readonly number[
     }
     return i;
   });
+}
+
+/**
+ * JAX's rule for grad, jacrev and jacfwd: the inputs differentiated with respect to must be floats (an
+ * integer or bool input has no tangent space; its gradient would be a silent zero). `diffLeaves` and
+ * `diffTree` flatten the list of differentiated arguments, `argnums[j]` being the position of the j-th.
+ * Errors name the argument, its path inside a tree, and its dtype.
+ */
+export function checkFloatInputs(
+  who: string,
+  diffLeaves: readonly NdArray[],
+  diffTree: TreeDef,
+  argnums: readonly number[],
+  advice: string,
+): void {
+  const bad = diffLeaves.findIndex((x) => !isFloat(x.dtype));
+  if (bad < 0) return;
+  const [position, ...rest] = leafPaths(diffTree)[bad]!.split(".");
+  const where = `argument ${argnums[Number(position)]}${rest.length ? ` at ${rest.join(".")}` : ""}`;
+  throw new TypeError(
+    `${who} requires float inputs (float32 or float64), but ${where} is ${fmtAval(diffLeaves[bad]!)}. ${advice}`,
+  );
 }

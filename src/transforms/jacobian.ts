@@ -1,9 +1,10 @@
 /** Jacobians and Hessians from jvp/vjp and vmap over a basis (as JAX's jacfwd/jacrev). */
-import type { NdArray } from "../core/array.js";
+import { NdArray } from "../core/array.js";
+import { checkOptions } from "../core/options.js";
 import { eye } from "../ops/creation.js";
 import { moveaxis, reshape } from "../ops/layout.js";
 import { flatten, unflatten } from "../tree/treedef.js";
-import { normalizeArgnums } from "./flat.js";
+import { checkFloatInputs, normalizeArgnums } from "./flat.js";
 import { jvp } from "./jvp.js";
 import { vjp } from "./vjp.js";
 import { vmap } from "./vmap.js";
@@ -12,6 +13,16 @@ import { vmap } from "./vmap.js";
 export interface JacobianOptions {
   /** The argument to differentiate with respect to (default 0). */
   argnums?: number;
+}
+
+/** Options of `jacrev`: JacobianOptions and JAX's `allow_int`. */
+export interface JacrevOptions extends JacobianOptions {
+  /** Accept an int32 or bool argument, whose Jacobian is then zeros of its dtype (default false, as JAX). */
+  allowInt?: boolean;
+}
+
+function checkFloatArgument(who: string, x: unknown, i: number, advice: string): void {
+  if (x instanceof NdArray) checkFloatInputs(who, [x], { kind: "leaf" }, [i], advice);
 }
 
 function basis(x: NdArray): NdArray {
@@ -32,9 +43,19 @@ export function jacfwd<Args extends unknown[], Out>(
   f: (...args: Args) => Out,
   options: JacobianOptions = {},
 ) {
+  return jacfwdAs("jacfwd", f, options);
+}
+
+function jacfwdAs<Args extends unknown[], Out>(
+  who: string,
+  f: (...args: Args) => Out,
+  options: JacobianOptions,
+) {
+  checkOptions(who, options, ["argnums"]);
   return (...args: Args): Out => {
-    const [i] = normalizeArgnums("jacfwd", options.argnums ?? 0, args.length);
+    const [i] = normalizeArgnums(who, options.argnums ?? 0, args.length);
     const x = args[i!] as NdArray;
+    checkFloatArgument(who, x, i!, "To push integer or bool inputs forward, use jvp directly.");
     const push = (t: NdArray) => {
       const tangents = args.map((a) => zerosTreeLike(a));
       tangents[i!] = t;
@@ -54,13 +75,25 @@ export function jacfwd<Args extends unknown[], Out>(
 }
 
 /** Reverse-mode Jacobian, shaped like jacfwd's. */
-export function jacrev<Args extends unknown[], Out>(
+export function jacrev<Args extends unknown[], Out>(f: (...args: Args) => Out, options: JacrevOptions = {}) {
+  return jacrevAs("jacrev", f, options, ["argnums", "allowInt"]);
+}
+
+function jacrevAs<Args extends unknown[], Out>(
+  who: string,
   f: (...args: Args) => Out,
-  options: JacobianOptions = {},
+  options: JacrevOptions,
+  keys: readonly string[],
 ) {
+  checkOptions(who, options, keys);
   return (...args: Args): Out => {
-    const [i] = normalizeArgnums("jacrev", options.argnums ?? 0, args.length);
+    const [i] = normalizeArgnums(who, options.argnums ?? 0, args.length);
     const x = args[i!] as NdArray;
+    if (!options.allowInt) {
+      const advice =
+        "To differentiate with respect to integer or bool inputs, use vjp, or set allowInt: true.";
+      checkFloatArgument(who, x, i!, advice);
+    }
     const g = (xi: NdArray) => f(...(withArg(args, i!, xi) as Args));
     const [out, pullback] = vjp(g, x);
     const [outLeaves, outDef] = flatten<NdArray>(out);
@@ -84,7 +117,9 @@ export function hessian<Args extends unknown[]>(
   f: (...args: Args) => NdArray,
   options: JacobianOptions = {},
 ) {
-  return jacfwd(jacrev(f, options), options);
+  // Checked here so errors name hessian; JAX's hessian has no allow_int either.
+  checkOptions("hessian", options, ["argnums"]);
+  return jacfwdAs("hessian", jacrevAs("hessian", f, options, ["argnums"]), options);
 }
 
 function zerosArray(x: NdArray): NdArray {

@@ -7,10 +7,11 @@
 import { fmtAval, type NdArray } from "../core/array.js";
 import { isFloat } from "../core/dtype.js";
 import { evalProgram } from "../core/ir.js";
+import { checkOptions } from "../core/options.js";
 import { shapeEquals } from "../core/shape.js";
 import { full } from "../ops/creation.js";
 import { assertSameStructure, type TreeDef, unflatten } from "../tree/treedef.js";
-import { flattenArgs, flattenFun, normalizeArgnums } from "./flat.js";
+import { checkFloatInputs, flattenArgs, flattenFun, normalizeArgnums } from "./flat.js";
 import { instantiate, jvpFlat, Zero } from "./jvp.js";
 import { partialEvalFlat } from "./partial-eval.js";
 import { transposeProgram } from "./transpose.js";
@@ -105,7 +106,15 @@ export interface GradOptions {
   argnums?: number | readonly number[];
   /** The function returns `[value, aux]`; aux is passed through undifferentiated. */
   hasAux?: boolean;
+  /**
+   * Accept int32 and bool inputs, whose gradients are then zeros of their own dtype (JAX's `allow_int`,
+   * where they are float0 zeros). Default false: such an input is an error, as in JAX.
+   */
+  allowInt?: boolean;
 }
+
+const INT_ADVICE =
+  "To differentiate a function of integer or bool inputs, use vjp, or set allowInt: true (their gradients are then zeros).";
 
 /** The arguments picked by a tuple of argnums, as a tuple. */
 type PickArgs<Args extends unknown[], N extends readonly number[]> = {
@@ -129,6 +138,7 @@ export function valueAndGrad<Args extends unknown[], R, const O extends GradOpti
   options?: O,
   who = "valueAndGrad",
 ): (...args: Args) => [R, GradOf<Args, O>] {
+  checkOptions(who, options, ["argnums", "hasAux", "allowInt"]);
   return (...args: Args) => {
     const argnums = normalizeArgnums(who, options?.argnums ?? 0, args.length);
     const diffArgs = argnums.map((i) => args[i]);
@@ -147,6 +157,7 @@ export function valueAndGrad<Args extends unknown[], R, const O extends GradOpti
       return out;
     };
     const [flatPrimals, inTree] = flattenArgs(who, diffArgs);
+    if (!options?.allowInt) checkFloatInputs(who, flatPrimals, inTree, argnums, INT_ADVICE);
     const flat = flattenFun(who, g as (...args: never[]) => unknown, inTree);
     const lin = linearizeFlat(flat, flatPrimals);
     const outTree = flat.outTree();

@@ -3,11 +3,12 @@
  * (or none) and applies each primitive's `batch` rule.
  */
 import { type AbstractValue, fmtAval, type NdArray } from "../core/array.js";
+import { checkOptions } from "../core/options.js";
 import type { BatchDim, Primitive } from "../core/primitive.js";
-import { fmtShape } from "../core/shape.js";
+import { ShapeError } from "../core/shape.js";
 import { fullRaise, type MainTrace, Trace, Tracer, withNewMain } from "../core/trace.js";
 import { broadcastTo, moveaxis } from "../ops/layout.js";
-import { flatten, type TreeDef, unflatten } from "../tree/treedef.js";
+import { flatten, leafPaths, type TreeDef, unflatten } from "../tree/treedef.js";
 import { flattenArgs, flattenFun } from "./flat.js";
 
 export class BatchTracer extends Tracer {
@@ -49,7 +50,7 @@ export class BatchTrace extends Trace {
 export function moveBatchAxis(x: NdArray, from: BatchDim, to: BatchDim, size: number): NdArray {
   if (from === to) return x;
   if (to === null)
-    throw new Error("vmap: an output batched along an axis was declared unbatched (outAxes null)");
+    throw new ShapeError("vmap: an output batched along an axis was declared unbatched (outAxes null)");
   if (from === null) {
     const withAxis = broadcastTo(x, [size, ...x.shape]);
     return to === 0 ? withAxis : moveaxis(withAxis, 0, to);
@@ -57,21 +58,35 @@ export function moveBatchAxis(x: NdArray, from: BatchDim, to: BatchDim, size: nu
   return moveaxis(x, from, to);
 }
 
+/**
+ * `vmapFlat` over leaves; `leafName(i)` names leaf i in errors (default `argument i`; `vmap` gives the
+ * argument's position and path inside its tree).
+ */
 export function vmapFlat(
   f: (xs: NdArray[]) => NdArray[],
   inDims: readonly BatchDim[],
   outDims: (nOut: number) => readonly BatchDim[],
   args: NdArray[],
+  leafName: (i: number) => string = (i) => `argument ${i}`,
 ): NdArray[] {
   const sizes = new Set<number>();
   args.forEach((a, i) => {
     const d = inDims[i];
     if (d !== null && d !== undefined) sizes.add(a.shape[d]!);
   });
-  if (sizes.size === 0) throw new Error("vmap: no argument is mapped (every inAxes entry is null)");
+  if (sizes.size === 0) {
+    throw new ShapeError(
+      "vmap must have at least one non-null value in inAxes (every argument is unmapped, so there is no axis size)",
+    );
+  }
   if (sizes.size > 1) {
-    const desc = args.map((a, i) => `arg ${i} ${fmtShape(a.shape)} axis ${inDims[i]}`).join(", ");
-    throw new Error(`vmap: mapped axes have different sizes ${[...sizes].join(" vs ")} (${desc})`);
+    // JAX's message: each mapped argument with its axis and size.
+    const lines = args.flatMap((a, i) => {
+      const d = inDims[i];
+      if (d === null || d === undefined) return [];
+      return [`  * one axis had size ${a.shape[d]}: axis ${d} of ${leafName(i)} of type ${fmtAval(a)}`];
+    });
+    throw new ShapeError(`vmap got inconsistent sizes for array axes to be mapped:\n${lines.join("\n")}`);
   }
   const size = [...sizes][0]!;
   return withNewMain(
@@ -96,6 +111,16 @@ export interface VmapOptions {
   inAxes?: InAxes;
   /** The batch axis of every output (a number), or a tree of axes matching the output. */
   outAxes?: number | null | readonly unknown[] | object;
+}
+
+function checkVmapOptions(options: VmapOptions): void {
+  if (typeof options === "object" && options !== null && "axisName" in options) {
+    throw new TypeError(
+      "vmap: axisName is not supported: tracegrad has no collective operations (psum, pmean, all_gather, ...) " +
+        "that could refer to a named axis; reduce over the batch outside vmap instead",
+    );
+  }
+  checkOptions("vmap", options, ["inAxes", "outAxes"]);
 }
 
 /** Broadcasts an axes spec (a number/null prefix of the tree) over a tree's leaves. */
@@ -134,8 +159,9 @@ export function vmap<Args extends unknown[], Out>(
   f: (...args: Args) => Out,
   options: VmapOptions = {},
 ): (...args: Args) => Out {
+  checkVmapOptions(options);
   return (...args: Args): Out => {
-    const spec = options.inAxes ?? 0;
+    const spec = options.inAxes === undefined ? 0 : options.inAxes;
     const perArg = typeof spec === "number" || spec === null ? args.map(() => spec) : spec;
     if (perArg.length !== args.length) {
       throw new TypeError(
@@ -159,11 +185,15 @@ export function vmap<Args extends unknown[], Out>(
       dims,
       (n) => {
         outTree = flat.outTree();
-        const spec = options.outAxes ?? 0;
+        const spec = options.outAxes === undefined ? 0 : options.outAxes;
         const d = axesForLeaves("vmap outAxes", spec, unflatten(outTree, new Array(n).fill(0)));
         return d;
       },
       flatArgs,
+      (i) => {
+        const [position, ...rest] = leafPaths(inTree)[i]!.split(".");
+        return `argument ${position}${rest.length ? ` at ${rest.join(".")}` : ""}`;
+      },
     );
     return unflatten<Out>(outTree!, outs);
   };

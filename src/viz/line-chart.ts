@@ -1,3 +1,4 @@
+import { checkOptions } from "../core/options.js";
 /**
  * A small dependency-free SVG line chart for training curves: one or two y axes (e.g. loss on the
  * left, accuracy on the right), labelled axes, ticks at round numbers, and a legend above the plot
@@ -159,6 +160,15 @@ const LABEL_AT_MOST = 12;
  * legend above the plot; long series drawn faint under a moving average, short ones with value labels.
  */
 export function lineChart(series: readonly Series[], options: LineChartOptions): string {
+  checkOptions("lineChart", options, [
+    "title",
+    "xLabel",
+    "leftLabel",
+    "rightLabel",
+    "width",
+    "height",
+    "rightRange",
+  ]);
   const width = options.width ?? 720;
   const height = options.height ?? 440;
   const fontSize = 13;

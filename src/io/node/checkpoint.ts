@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { open, readFile, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import * as E from "fp-ts/lib/Either.js";
+import { checkOptions } from "../../core/options.js";
 import { decodeCheckpoint, encodeCheckpoint, type SaveOptions } from "../checkpoint.js";
 import type { DecodeError } from "../safetensors.js";
 
@@ -25,6 +26,7 @@ export interface IoError {
  * numbers (TypeError otherwise); rejects with Node's error when the file cannot be written.
  */
 export async function save(path: string, tree: unknown, options: SaveOptions = {}): Promise<void> {
+  checkOptions("io.save", options, ["metadata"]);
   const bytes = encodeCheckpoint(tree, options);
   const temporary = join(
     dirname(path),

@@ -12,6 +12,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import * as E from "fp-ts/lib/Either.js";
+import { checkOptions } from "../../core/options.js";
 import {
   type BundledOptions,
   type IdxArray,
@@ -121,6 +122,7 @@ export function loadIdxFiles(
   dir: string,
   options: ImageOptions = {},
 ): E.Either<MnistFilesError, MnistSplits> {
+  checkOptions("mnist.loadIdxFiles", options, ["pad", "dtype", "normalize"]);
   const read = (name: string) => readMnistFile(dir, name);
   const split = (imagesName: string, labelsName: string) =>
     E.flatMap(read(imagesName), (images) =>
