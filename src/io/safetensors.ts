@@ -22,6 +22,8 @@ import { isPlainObject } from "../tree/treedef.js";
 
 /** Why `decode` rejected a file: one kind per way a file can be malformed. */
 export type DecodeErrorKind =
+  /** Not a safetensors file at all: the header after the 8-byte length does not start with `{`. */
+  | "not-safetensors"
   /** Fewer than 8 bytes, or a header length that points past the end of the file. */
   | "header-length-beyond-file"
   /** A header length over 100 MB, the reference implementation's limit. */
@@ -304,6 +306,20 @@ export function decodeFile(bytes: Uint8Array): E.Either<DecodeError, DecodedFile
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = view.getBigUint64(0, true);
+  // The format requires the header to start with "{" (the reference's InvalidHeaderStart): anything else
+  // is some other kind of file, whatever its first 8 bytes say as a length.
+  if (bytes.length > 8 && bytes[8] !== 0x7b) {
+    const plausible = headerLength <= BigInt(bytes.length - 8);
+    return fail(
+      "not-safetensors",
+      `not a safetensors file: the header must start with '{' after the 8-byte length, found byte 0x${bytes[8]!
+        .toString(16)
+        .padStart(2, "0")}` +
+        (plausible
+          ? ""
+          : ` (and the length field reads ${headerLength}, more than the ${bytes.length}-byte file holds)`),
+    );
+  }
   if (headerLength > BigInt(MAX_HEADER_BYTES)) {
     return fail(
       "header-too-large",
@@ -484,6 +500,13 @@ function readTensorInfo(
   return E.right({ key, dtype, shape, begin: Number(begin), end: Number(end) });
 }
 
+/**
+ * The longest number lexeme that is parsed: any valid dimension or offset is a safe integer (at most 16
+ * digits); 20 digits hold every u64. Longer ones are refused unread, since turning an n-digit lexeme into
+ * a BigInt takes time quadratic in n (a 10 MB header holding one number took seconds).
+ */
+const MAX_NUMBER_LEXEME = 20;
+
 /** An array of JSON numbers, as their lexemes (so integers beyond 2^53 stay exact until checked). */
 function readNumberLexemes(reader: JsonReader, key: string, field: string, kind: DecodeErrorKind): string[] {
   if (reader.peek() !== "[") {
@@ -498,6 +521,16 @@ function readNumberLexemes(reader: JsonReader, key: string, field: string, kind:
     const lexeme = reader.number();
     if (lexeme === null)
       stop(kind, `tensor '${clip(key)}': ${field} holds a JSON ${reader.skipValue(3)}, not a number`, key);
+    if (lexeme.length > MAX_NUMBER_LEXEME) {
+      // An integer this long lies past any data section; other long lexemes are not integers at all.
+      const tooLong = kind === "invalid-header" && /^[0-9]+$/.test(lexeme) ? "offsets-beyond-data" : kind;
+      stop(
+        tooLong,
+        `tensor '${clip(key)}': ${field} holds a number of ${lexeme.length} characters (${clip(lexeme)}); ` +
+          `no dimension or offset has more than ${MAX_NUMBER_LEXEME} digits`,
+        key,
+      );
+    }
     lexemes.push(lexeme);
   });
   return lexemes;

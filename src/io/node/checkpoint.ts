@@ -66,5 +66,8 @@ export async function load<T = unknown>(
       code === undefined ? { kind: "io-error", path, message } : { kind: "io-error", path, code, message },
     );
   }
-  return decodeCheckpoint<T>(bytes, template);
+  // The message names the file: "not a safetensors file" means little without which one.
+  return E.mapLeft((error: DecodeError): DecodeError => ({ ...error, message: `${path}: ${error.message}` }))(
+    decodeCheckpoint<T>(bytes, template),
+  );
 }
