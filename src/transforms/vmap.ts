@@ -97,7 +97,10 @@ export function vmapFlat(
       const ins = args.map((a, i) => new BatchTracer(trace, a, inDims[i] ?? null));
       const outs = f(ins).map((o) => fullRaise(trace, o) as BatchTracer);
       const dims = outDims(outs.length);
-      return outs.map((o, i) => moveBatchAxis(o.value, o.batchDim, dims[i] ?? 0, size));
+      // An outAxes entry null keeps that output unbatched (it must not depend on the mapped axis).
+      return outs.map((o, i) =>
+        moveBatchAxis(o.value, o.batchDim, dims[i] === undefined ? 0 : dims[i]!, size),
+      );
     },
   );
 }

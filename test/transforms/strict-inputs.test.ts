@@ -101,6 +101,13 @@ describe("vmap", () => {
     expect(() => vmap((a: NdArray) => a, { inAxes: null })(np.ones([2]))).toThrow(ShapeError);
   });
 
+  it("inAxes null and outAxes null mean unmapped (as JAX's None), not axis 0", () => {
+    const f = vmap((a: NdArray, b: NdArray) => [a.mul(2), b], { inAxes: [0, null], outAxes: [0, null] });
+    const [doubled, same] = f(np.ones([3, 2]), np.ones([5])) as NdArray[];
+    expect(doubled!.shape).toEqual([3, 2]);
+    expect(same!.shape).toEqual([5]);
+  });
+
   it("axisName is rejected: there are no collective operations", () => {
     expect(() => vmap((a: NdArray) => a, { axisName: "batch" } as never)).toThrow(
       /vmap: axisName is not supported: tracegrad has no collective operations/,
