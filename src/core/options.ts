@@ -32,6 +32,17 @@ export function checkOptions(fnName: string, options: unknown, allowedKeys: read
 }
 
 /**
+ * The keys of an options interface as a list for `checkOptions`, written as an object so the compiler
+ * checks that the list is complete and has no extra key: `optionKeys<LineChartOptions>({ title: true, ... })`.
+ * A new option added to the interface then fails to compile until it is listed here too.
+ */
+export function optionKeys<T extends object>(
+  keys: { readonly [K in keyof Required<T>]: true },
+): readonly string[] {
+  return Object.keys(keys);
+}
+
+/**
  * Throws a RangeError naming `fnName` and the allowed values unless `value` is undefined (the default) or
  * one of `allowed`: for options whose other values the function does not implement.
  */

@@ -1,4 +1,4 @@
-import { checkOptions } from "../core/options.js";
+import { checkOptions, optionKeys } from "../core/options.js";
 /**
  * A small dependency-free SVG line chart for training curves: one or two y axes (e.g. loss on the
  * left, accuracy on the right), labelled axes, ticks at round numbers, and a legend above the plot
@@ -155,20 +155,24 @@ const SMOOTH_ABOVE = 60;
 /** Series with at most this many points get a marker and their value at each point. */
 const LABEL_AT_MOST = 12;
 
+const LINE_CHART_KEYS = optionKeys<LineChartOptions>({
+  title: true,
+  xLabel: true,
+  leftLabel: true,
+  rightLabel: true,
+  width: true,
+  height: true,
+  rightRange: true,
+  xRange: true,
+  clipLeftQuantile: true,
+});
+
 /**
  * An SVG line chart (a standalone document, as text) of the series: one or two y axes, round ticks, a
  * legend above the plot; long series drawn faint under a moving average, short ones with value labels.
  */
 export function lineChart(series: readonly Series[], options: LineChartOptions): string {
-  checkOptions("lineChart", options, [
-    "title",
-    "xLabel",
-    "leftLabel",
-    "rightLabel",
-    "width",
-    "height",
-    "rightRange",
-  ]);
+  checkOptions("lineChart", options, LINE_CHART_KEYS);
   const width = options.width ?? 720;
   const height = options.height ?? 440;
   const fontSize = 13;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkOptions, checkOptionValue } from "../../src/core/options.js";
+import { checkOptions, checkOptionValue, optionKeys } from "../../src/core/options.js";
 import { io as nodeIo } from "../../src/node.js";
 import { testing as testingWithArb } from "../../src/testing.js";
 
@@ -208,6 +208,12 @@ describe("checkOptions and checkOptionValue", () => {
     expect(() => checkOptionValue("f", "mode", "z", ["x", "y"])).toThrow(
       'f: option mode must be one of "x", "y", got "z"',
     );
+  });
+
+  it("optionKeys lists an interface's keys, checked complete by the compiler", () => {
+    expect(optionKeys<{ a?: number; b: string }>({ a: true, b: true })).toEqual(["a", "b"]);
+    // @ts-expect-error: key b is missing, so the list would be incomplete.
+    optionKeys<{ a?: number; b: string }>({ a: true });
   });
 
   it("values a function does not implement are rejected", () => {
