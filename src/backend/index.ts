@@ -5,7 +5,7 @@
  * matmul or convolution per call (small GEMM kernels are cached by shape).
  */
 import { type DType, storageFor, type TypedArray } from "../core/dtype.js";
-import { checkOptions } from "../core/options.js";
+import { checkOptions, optionKeys } from "../core/options.js";
 import type { KernelContext } from "../core/primitive.js";
 import { matmulKernel } from "./js/matmul.js";
 import { type WasmGemmKernel, wasmGemm } from "./wasm/gemm.js";
@@ -132,12 +132,14 @@ export async function startThreads(): Promise<BackendInfo> {
   return backend();
 }
 
+const BACKEND_OPTION_KEYS = optionKeys<BackendOptions>({ threads: true, relaxedSimd: true });
+
 /**
  * Chooses the kernels for jit plans compiled from now on; "wasm" throws where there is no Wasm SIMD.
  * `threads` caps the threads of large wasm kernels (1: no workers).
  */
 export function setBackend(kind: "js" | "wasm", options: BackendOptions = {}): void {
-  checkOptions("setBackend", options, ["threads"]);
+  checkOptions("setBackend", options, BACKEND_OPTION_KEYS);
   if (kind !== "js" && kind !== "wasm") throw new Error(`setBackend: unknown backend ${String(kind)}`);
   if (kind === "wasm" && !simdSupported()) throw new Error("setBackend: this engine has no WebAssembly SIMD");
   if (options.threads !== undefined) {
