@@ -177,7 +177,7 @@ export function gemmKernel(
         : cachedWasmGemm(dtype, batch, m, k, n);
     if (kernel) return kernel;
   }
-  const row = new Float64Array(n);
+  const row = dtype === "float32" ? new Float32Array(n) : new Float64Array(n);
   if (!transposed) return (a, b, out) => matmulKernel(a, b, out, batch, m, k, n, row);
   // Transposed operands: laid out row-major first (scratch), then the plain kernel.
   const aRows = layout.transposeA ? storageFor(dtype, batch * m * k) : null;

@@ -295,11 +295,23 @@ export function generateFusedKernel(
   const source = `${header.join("\n")}\n${loop}\n${footer.join("\n")}`;
   // The accumulator of a partial reduction is float64 scratch, allocated once with the kernel.
   const scratch = group.reduction ? new Float64Array(sizeOf(group.reduction.outputs[0]!.aval.shape)) : null;
-  const run = new Function("lib", "acc", `return function fused(b) {\n${source}\n};`)(
-    kernelLib,
-    scratch,
-  ) as FusedKernel;
+  const run = kernelFactory(source)(kernelLib, scratch);
   return { run, source };
+}
+
+type KernelFactory = (lib: typeof kernelLib, acc: Float64Array | null) => FusedKernel;
+/** Compiled loops by source: plans of the same shapes (retraces, a function and its gradient) share them. */
+const factories = new Map<string, KernelFactory>();
+const FACTORY_CACHE_SIZE = 256;
+
+function kernelFactory(source: string): KernelFactory {
+  let make = factories.get(source);
+  if (!make) {
+    make = new Function("lib", "acc", `return function fused(b) {\n${source}\n};`) as KernelFactory;
+    if (factories.size >= FACTORY_CACHE_SIZE) factories.delete(factories.keys().next().value!);
+    factories.set(source, make);
+  }
+  return make;
 }
 
 /** Code that accumulates `value` into reduction output `out`: setup, per-element step, and final store. */

@@ -3,6 +3,8 @@
  * expression (the same expression the jit fuses), and the batching rule. A primitive built here still
  * declares its own derivative rules in its own file.
  */
+
+import { expf, logf, logisticf, tanhf } from "../backend/js/f32-math.js";
 import { type AbstractValue, ConcreteArray, type NdArray } from "../core/array.js";
 import { type DType, storageFor, type TypedArray } from "../core/dtype.js";
 import {
@@ -50,8 +52,9 @@ export interface ElementwiseRules<P> {
 export type ElementwisePrimitive<P = unknown> = Primitive<P> & { readonly elementwise: ElementwiseSpec };
 
 /**
- * Helpers that expressions may call as `lib.name(...)`: functions Math lacks, and exp and log as fdlibm
- * computes them (engines' Math.exp and Math.log differ in the last bit, see ./fdlibm.ts).
+ * Helpers that expressions may call as `lib.name(...)`: functions Math lacks, exp and log as fdlibm
+ * computes them (engines' Math.exp and Math.log differ in the last bit, see ./fdlibm.ts), and the float32
+ * exp, log, tanh and logistic that every kernel computes alike (backend/js/f32-math.ts).
  */
 export const kernelLib = {
   exp: fdlibm.exp,
@@ -60,6 +63,10 @@ export const kernelLib = {
   erf(x: number): number {
     return erf(x);
   },
+  expf,
+  logf,
+  tanhf,
+  logisticf,
   roundHalfEven(x: number): number {
     const r = Math.round(x);
     return Math.abs(x % 1) === 0.5 ? 2 * Math.round(x / 2) : r;

@@ -13,13 +13,13 @@ const NUMERIC: readonly DType[] = ["int32", "float32", "float64"];
 
 type Rule = (x: NdArray, t: NdArray, y: NdArray) => NdArray;
 
-/** A float unary primitive whose tangent is `rule(x, t, y)`. */
-function floatUnary(name: string, op: (a: string) => string, rule: Rule): ElementwisePrimitive {
+/** A float unary primitive whose tangent is `rule(x, t, y)`; `op` gets the operand and the dtype. */
+function floatUnary(name: string, op: (a: string, dtype: DType) => string, rule: Rule): ElementwisePrimitive {
   const prim: ElementwisePrimitive = elementwisePrimitive({
     name,
     arity: 1,
     accepts: FLOATS,
-    expr: ([a]) => op(a!),
+    expr: ([a], dtype) => op(a!, dtype),
     jvp: ([x], [t]): JvpResult => {
       const y = prim.bind1([x!], {});
       return { primalsOut: [y], tangentsOut: [rule(x!, t!, y)] };
@@ -71,7 +71,8 @@ export const absPrim: ElementwisePrimitive = elementwisePrimitive({
 
 export const expPrim = floatUnary(
   "exp",
-  (a) => `lib.exp(${a})`,
+  // float32: the float32 algorithm every kernel (wasm fused loops too) computes bit for bit.
+  (a, d) => (d === "float32" ? `lib.expf(${a})` : `lib.exp(${a})`),
   (_x, t, y) => mul(t, y),
 );
 export const expm1Prim = floatUnary(
@@ -81,7 +82,7 @@ export const expm1Prim = floatUnary(
 );
 export const logPrim = floatUnary(
   "log",
-  (a) => `lib.log(${a})`,
+  (a, d) => (d === "float32" ? `lib.logf(${a})` : `lib.log(${a})`),
   (x, t) => div(t, x),
 );
 export const log1pPrim = floatUnary(
@@ -116,7 +117,7 @@ export const tanPrim = floatUnary(
 );
 export const tanhPrim = floatUnary(
   "tanh",
-  (a) => `Math.tanh(${a})`,
+  (a, d) => (d === "float32" ? `lib.tanhf(${a})` : `Math.tanh(${a})`),
   (_x, t, y) => mul(t, sub(1, mul(y, y))),
 );
 export const atanPrim = floatUnary(
@@ -132,7 +133,10 @@ export const erfPrim = floatUnary(
 /** The logistic sigmoid 1 / (1 + exp(-x)), computed without overflow. */
 export const logisticPrim = floatUnary(
   "logistic",
-  (a) => `(${a} >= 0 ? 1 / (1 + lib.exp(-${a})) : lib.exp(${a}) / (1 + lib.exp(${a})))`,
+  (a, d) =>
+    d === "float32"
+      ? `lib.logisticf(${a})`
+      : `(${a} >= 0 ? 1 / (1 + lib.exp(-${a})) : lib.exp(${a}) / (1 + lib.exp(${a})))`,
   (_x, t, y) => mul(t, mul(y, sub(1, y))),
 );
 

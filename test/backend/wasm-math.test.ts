@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { expf, logf, logisticf, tanhf } from "../../src/backend/js/f32-math.js";
 import { emitF32Math, type F32MathName } from "../../src/backend/wasm/math.js";
 import { ModuleBuilder } from "../../src/backend/wasm/module-writer.js";
 import { allocateMemory, instantiate, simdSupported, webAssembly } from "../../src/backend/wasm/runtime.js";
@@ -156,6 +157,33 @@ describe.runIf(simdSupported())("float32 SIMD math (wasm/math.ts)", () => {
       });
     });
   }
+
+  it("is bit-identical to the float32 JS functions (js/f32-math.ts) on 200k samples and the edge cases", () => {
+    const js: Record<F32MathName, (x: number) => number> = {
+      exp: expf,
+      log: logf,
+      tanh: tanhf,
+      logistic: logisticf,
+    };
+    for (const name of ["exp", "log", "tanh", "logistic"] as const) {
+      const [lo, hi] = RANGES[name];
+      const xs = Float32Array.from([
+        ...samples(name.length * 104729, lo, hi),
+        ...EDGES,
+        ...EDGES.map((x) => -x),
+      ]);
+      const got = runWasm(name, xs);
+      let mismatches = 0;
+      let first = "";
+      xs.forEach((x, i) => {
+        const want = js[name](x);
+        if (!(Object.is(got[i], want) || (Number.isNaN(got[i]) && Number.isNaN(want)))) {
+          if (!mismatches++) first = `${name}(${x}): wasm ${got[i]}, JS ${want}`;
+        }
+      });
+      expect([name, mismatches, first]).toEqual([name, 0, ""]);
+    }
+  });
 
   it("special values match the JS functions", () => {
     const at = (name: F32MathName, x: number): number => runWasm(name, Float32Array.of(x))[0]!;

@@ -1,7 +1,9 @@
 /**
  * Float32 transcendental functions as f32x4 SIMD code (for the fused loops of ./fused.ts): exp, log, tanh
  * and the logistic sigmoid, each within 2 ulp of Math.fround(Math.<f>(x)) over the whole float32 range
- * (test/backend/wasm-math.test.ts measures it), with the JS expressions' special values: NaN propagates,
+ * (test/backend/wasm-math.test.ts measures it), and bit-identical to ../js/f32-math.ts, the float32
+ * definitions of these ops in every kernel (the same operations, each rounded to float32; its
+ * constants), with the special values: NaN propagates,
  * exp(-Inf) = 0, exp(Inf) = Inf, log(±0) = -Inf, log(x < 0) = NaN, tanh(±Inf) = ±1, tanh(-0) = -0,
  * logistic(Inf) = 1, logistic(-Inf) = 0.
  *
@@ -15,6 +17,18 @@
  *   with the sign of x (1 once e^{2|x|} overflows).
  * - logistic: t = e^{-|x|}, then 1 / (1 + t) for x ≥ 0 and t / (1 + t) below (the JS formula).
  */
+import {
+  EXP_C1,
+  EXP_C2,
+  EXP_HI,
+  EXP_LO,
+  EXP_LOG2E,
+  EXP_P,
+  LOG_P,
+  LOG_SQRTHF,
+  TANH_P,
+  TANH_SMALL,
+} from "../js/f32-math.js";
 import type { FunctionBuilder, Local } from "./module-writer.js";
 
 /** The functions emitted here (primitive names). */
@@ -32,24 +46,8 @@ function splat32(value: number, int = false): Uint8Array {
   return bytes;
 }
 
-// exp (Cephes expf)
-const LOG2E = Math.LOG2E;
-const EXP_C1 = 0.693359375;
-const EXP_C2 = -2.1219444e-4;
-const EXP_P = [
-  1.98756915e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1,
-];
-const EXP_LO = -104;
-const EXP_HI = 89;
-// log (Cephes logf)
-const SQRTHF = Math.SQRT1_2;
-const LOG_P = [
-  7.0376836292e-2, -1.151461031e-1, 1.167699874e-1, -1.2420140846e-1, 1.4249322787e-1, -1.6668057665e-1,
-  2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1,
-];
-// tanh (Cephes tanhf)
-const TANH_SMALL = 0.625;
-const TANH_P = [-5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1, -3.33332819422e-1];
+const LOG2E = EXP_LOG2E;
+const SQRTHF = LOG_SQRTHF;
 
 /** Scratch v128 locals of one function, reused by every emitted call (calls never interleave). */
 const scratch = new WeakMap<FunctionBuilder, Local[]>();
