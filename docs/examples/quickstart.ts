@@ -15,7 +15,7 @@ export function main(): { before: number; after: number; perExampleShape: readon
 
   const step = jit((p: typeof params) => {
     const g = grad(loss)(p, x, y); // same tree structure as p
-    return { w: p.w.sub(g.w.mul(0.1)), b: p.b.sub(g.b.mul(0.1)) };
+    return { w: p.w.sub(g.w.mul(0.03)), b: p.b.sub(g.b.mul(0.03)) };
   });
   let trained = params;
   for (let i = 0; i < 100; i++) trained = step(trained);
