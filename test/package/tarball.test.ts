@@ -97,7 +97,7 @@ const x = np.array([[1, 2, 3], [4, 5, 6]]);
 const y = np.array([[0.5], [-0.5]]);
 const step = jit((p) => {
   const g = grad(loss)(p, x, y);
-  return { w: p.w.sub(g.w.mul(0.1)), b: p.b.sub(g.b.mul(0.1)) };
+  return { w: p.w.sub(g.w.mul(0.03)), b: p.b.sub(g.b.mul(0.03)) };
 });
 let trained = params;
 for (let i = 0; i < 100; i++) trained = step(trained);
