@@ -1,6 +1,6 @@
 /** Mini-batches of a data set (any tree of arrays), shuffled by an explicit key (so an epoch's order is reproducible). */
 import { fmtAval, NdArray } from "../core/array.js";
-import { checkOptions } from "../core/options.js";
+import { checkOptions, optionKeys } from "../core/options.js";
 import { ShapeError } from "../core/shape.js";
 import { arange } from "../ops/creation.js";
 import { take } from "../ops/indexing.js";
@@ -58,7 +58,7 @@ export function* batches<T>(
   batchSize: number,
   options: BatchOptions = {},
 ): Generator<BatchOf<T>, void, undefined> {
-  checkOptions("io.batches", options, ["shuffle", "dropLast"]);
+  checkOptions("io.batches", options, optionKeys<BatchOptions>({ shuffle: true, dropLast: true }));
   if (!Number.isInteger(batchSize) || batchSize <= 0) {
     throw new RangeError(`io.batches: batchSize must be a positive integer, got ${batchSize}`);
   }

@@ -3,7 +3,7 @@
  * |actual - expected| <= atol + rtol * |expected|, with a diff that names each differing element's path.
  */
 import { NdArray } from "../core/array.js";
-import { checkOptions } from "../core/options.js";
+import { checkOptions, optionKeys } from "../core/options.js";
 import { fmtShape, type Shape, shapeEquals } from "../core/shape.js";
 import { firstDifference, flatten, leafPaths } from "../tree/treedef.js";
 import { formatIndex, formatNumber, formatSetting, formatShort, joinLeafPath } from "./format.js";
@@ -52,7 +52,11 @@ interface Difference {
  * Leaves may be arrays, numbers or booleans; dtypes are not compared.
  */
 export function assertAllClose(actual: unknown, expected: unknown, options: AllCloseOptions = {}): void {
-  checkOptions("testing.assertAllClose", options, ["atol", "rtol", "equalNan", "maxReported", "name"]);
+  checkOptions(
+    "testing.assertAllClose",
+    options,
+    optionKeys<AllCloseOptions>({ atol: true, rtol: true, equalNan: true, maxReported: true, name: true }),
+  );
   const atol = options.atol ?? 1e-8;
   const rtol = options.rtol ?? 1e-5;
   const equalNan = options.equalNan ?? true;

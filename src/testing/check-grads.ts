@@ -14,7 +14,7 @@
  */
 import { ConcreteArray, fmtAval, NdArray } from "../core/array.js";
 import { isFloat } from "../core/dtype.js";
-import { checkOptions, checkOptionValue } from "../core/options.js";
+import { checkOptions, checkOptionValue, optionKeys } from "../core/options.js";
 import { type Shape, sizeOf } from "../core/shape.js";
 import { jvp } from "../transforms/jvp.js";
 import { vjp } from "../transforms/vjp.js";
@@ -398,16 +398,20 @@ export function checkGrads<Args extends unknown[]>(
   args: Args,
   options: CheckGradsOptions = {},
 ): GradientCheckReport {
-  checkOptions("checkGrads", options, [
-    "order",
-    "modes",
-    "eps",
-    "atol",
-    "rtol",
-    "directions",
-    "maxCoordinates",
-    "seed",
-  ]);
+  checkOptions(
+    "checkGrads",
+    options,
+    optionKeys<CheckGradsOptions>({
+      order: true,
+      modes: true,
+      eps: true,
+      atol: true,
+      rtol: true,
+      directions: true,
+      maxCoordinates: true,
+      seed: true,
+    }),
+  );
   checkOptionValue("checkGrads", "order", options.order, [1, 2]);
   for (const mode of options.modes ?? []) checkOptionValue("checkGrads", "modes", mode, ["fwd", "rev"]);
   const settings: Settings = {

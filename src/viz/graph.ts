@@ -6,7 +6,7 @@
  */
 import type { AbstractValue } from "../core/array.js";
 import { type Atom, type Equation, Literal, type Program, Var } from "../core/ir.js";
-import { checkOptions } from "../core/options.js";
+import { checkOptions, optionKeys } from "../core/options.js";
 import { leafPaths, type TreeDef } from "../tree/treedef.js";
 
 /** Which pass an equation belongs to, which sets its colour. */
@@ -162,15 +162,19 @@ function partsOf(program: Program, options: ProgramToDotOptions): ((i: number) =
  * and backward ones orange.
  */
 export function programToDot(drawable: DrawableProgram, options: ProgramToDotOptions = {}): string {
-  checkOptions("programToDot", options, [
-    "title",
-    "forwardOutputs",
-    "cotangentInputs",
-    "partOf",
-    "pruneUnused",
-    "argNames",
-    "resultNames",
-  ]);
+  checkOptions(
+    "programToDot",
+    options,
+    optionKeys<ProgramToDotOptions>({
+      title: true,
+      forwardOutputs: true,
+      cotangentInputs: true,
+      partOf: true,
+      pruneUnused: true,
+      argNames: true,
+      resultNames: true,
+    }),
+  );
   const program = "program" in drawable ? drawable.program : drawable;
   const inTree = "program" in drawable ? drawable.inTree : undefined;
   const outTree = "program" in drawable ? drawable.outTree : undefined;
