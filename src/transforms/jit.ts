@@ -7,6 +7,7 @@
 import { compile, type Executable, type StepProfile } from "../compiler/executor.js";
 import { type AbstractValue, ConcreteArray, DonationError, fmtAval, type NdArray } from "../core/array.js";
 import { evalProgram, type Program } from "../core/ir.js";
+import { checkOptions, optionKeys } from "../core/options.js";
 import { type Primitive, primitive } from "../core/primitive.js";
 import { shapeEquals } from "../core/shape.js";
 import { stageFlat } from "../core/staging.js";
@@ -146,6 +147,13 @@ interface CacheEntry {
 
 const RETRACE_WARNING_THRESHOLD = 8;
 
+const JIT_OPTION_KEYS = optionKeys<JitOptions>({
+  staticArgnums: true,
+  staticKey: true,
+  donateArgnums: true,
+  cacheSize: true,
+});
+
 /**
  * Compiles `f`. The jitted function traces `f` once per input signature, caches the compiled plan,
  * and afterwards runs with no per-op dispatch and no allocation of intermediates.
@@ -154,9 +162,12 @@ export function jit<Args extends unknown[], Out>(
   f: (...args: Args) => Out,
   options: JitOptions = {},
 ): JittedFunction<Args, Out> {
+  checkOptions("jit", options, JIT_OPTION_KEYS);
   const name = f.name || "fn";
   const cache = new Map<string, CacheEntry>();
   const capacity = options.cacheSize ?? 64;
+  if (!Number.isInteger(capacity) || capacity < 1)
+    throw new RangeError(`jit: cacheSize must be a positive integer, got ${capacity}`);
   let hits = 0;
   let misses = 0;
   let warned = false;

@@ -12,6 +12,7 @@ import {
   io,
   jacfwd,
   jacrev,
+  jit,
   layers,
   type NdArray,
   nn,
@@ -145,6 +146,7 @@ const CALLS: [string, () => unknown][] = [
   ["jacrev", () => jacrev((v: NdArray) => v, bogus)],
   ["hessian", () => hessian((v: NdArray) => v.sum(), bogus)],
   ["vmap", () => vmap((v: NdArray) => v, bogus)],
+  ["jit", () => jit((v: NdArray) => v, bogus)],
   ["scan", () => scan((c: NdArray, r: NdArray) => [c, r], np.zeros([]), np.ones([2]), bogus)],
   ["checkpoint", () => checkpoint((v: NdArray) => v, bogus)],
   // random
@@ -223,5 +225,8 @@ describe("checkOptions and checkOptionValue", () => {
       /kaimingUniform: option mode must be one of "fanIn", "fanOut", got "fan_in"/,
     );
     expect(() => testing.checkGrads((v: NdArray) => v.sum(), [x], { order: 3 as never })).toThrow(RangeError);
+    expect(() => jit((v: NdArray) => v, { cacheSize: 0 })).toThrow(
+      /jit: cacheSize must be a positive integer/,
+    );
   });
 });

@@ -249,7 +249,8 @@ describe("jit.ts", () => {
     expect(m.meanLoss).toBeGreaterThan(0);
     const prof = jitGuide.profiling();
     expect(prof.rows.length).toBeGreaterThan(0);
-    expect(prof.slowest.step).toMatch(/matmul/);
+    // The slowest kernel is a GEMM: the matmul itself or its transposed-operand gradient, by the machine's load.
+    expect(prof.slowest.step).toMatch(/matmul|gemm/);
     const k = jitGuide.kernels();
     expect(["wasm-simd", "wasm-relaxed-simd", "js"]).toContain(k.active.name);
     // Σ 2·tanh(x)² over 1000 points of [-1, 1]: about 2000 times the mean of tanh² there, 1 - tanh(1).
