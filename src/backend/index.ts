@@ -7,8 +7,9 @@
 import { type DType, storageFor, type TypedArray } from "../core/dtype.js";
 import { checkOptions, optionKeys } from "../core/options.js";
 import type { KernelContext } from "../core/primitive.js";
-import { matmulKernel } from "./js/matmul.js";
+import { gemvLaneKernel, matmulKernel } from "./js/matmul.js";
 import { type WasmGemmKernel, wasmGemm } from "./wasm/gemm.js";
+import { isGemvShape } from "./wasm/gemv.js";
 import { relaxedSimdSupported, simdSupported } from "./wasm/runtime.js";
 import { availableCores, createWorkerPool, threadsSupported, type WorkerPool } from "./wasm/threads.js";
 import { currentPlatform, type Platform, workerHost } from "./wasm/worker-hosts.js";
@@ -177,6 +178,8 @@ export function gemmKernel(
         : cachedWasmGemm(dtype, batch, m, k, n);
     if (kernel) return kernel;
   }
+  if (gemvLaneOrder(dtype, batch, m, k, n, layout))
+    return (a, b, out) => gemvLaneKernel(a, b, out, batch, m, k);
   const row = dtype === "float32" ? new Float32Array(n) : new Float64Array(n);
   if (!transposed) return (a, b, out) => matmulKernel(a, b, out, batch, m, k, n, row);
   // Transposed operands: laid out row-major first (scratch), then the plain kernel.
@@ -187,6 +190,29 @@ export function gemmKernel(
     if (bRows) transposeBatch(b, bRows, batch, n, k);
     matmulKernel(aRows ?? a, bRows ?? b, out, batch, m, k, n, row);
   };
+}
+
+/**
+ * Whether a GEMM of this shape sums in the lanes of the wasm GEMV kernel (wasm/gemv.ts: n = 1, operands
+ * untransposed, big enough for wasm) rather than in k order, on either backend (the JS one emulates it:
+ * gemvLaneKernel), so that eager, jit and both backends give the same bits.
+ */
+export function gemvLaneOrder(
+  dtype: DType,
+  batch: number,
+  m: number,
+  k: number,
+  n: number,
+  layout: OperandLayout = {},
+): boolean {
+  return (
+    (dtype === "float32" || dtype === "float64") &&
+    n === 1 &&
+    !layout.transposeA &&
+    !layout.transposeB &&
+    batch * m * k * n >= WASM_MIN_MULTIPLY_ADDS &&
+    isGemvShape({ batch, m, k, n })
+  );
 }
 
 /** Which GEMM operands are stored transposed ([k, m] for A, [n, k] for B, row-major). */

@@ -4,6 +4,7 @@
  * not run: the product becomes one GEMM step on the untransposed arrays. `x @ W.T` (a linear layer with
  * PyTorch's [out, in] weights) and the transposes its gradient brings stop moving data.
  */
+import { gemvLaneOrder } from "../backend/index.js";
 import type { DType } from "../core/dtype.js";
 import { type Atom, type Equation, Var } from "../core/ir.js";
 import type { FusedGroup, Step } from "./fusion.js";
@@ -96,7 +97,6 @@ export function absorbTransposes(
         dtype: product.aval.dtype,
         equations: [...equations, after],
       };
-      absorbed.add(after);
     } else {
       if (!lhs.transposed && !rhs.transposed) continue; // a plain matmul stays as it is
       step = {
@@ -113,7 +113,11 @@ export function absorbTransposes(
         equations,
       };
     }
-    for (const x of [lhs.eqn, rhs.eqn]) if (x) absorbed.add(x);
+    // A product summed in the GEMV kernel's lanes eagerly (n = 1) or as the step (n = 1, untransposed)
+    // stays a plain matmul: the other of the two would sum in k order, other bits.
+    if (gemvLaneOrder(step.dtype, 1, m, k, n) || gemvLaneOrder(step.dtype, 1, step.m, step.k, step.n, step))
+      continue;
+    for (const x of [lhs.eqn, rhs.eqn, step.out === product ? null : after]) if (x) absorbed.add(x);
     replaced.set(e, step);
   }
   const out: (Step | GemmStep)[] = [];

@@ -3,7 +3,9 @@
  * simplification (mostly of the zeros and ones that transposition leaves), constant folding,
  * common-subexpression elimination and dead-code elimination. Each is a small pure function.
  */
+import { gemvLaneOrder } from "../backend/index.js";
 import { ConcreteArray, type NdArray } from "../core/array.js";
+import type { DType } from "../core/dtype.js";
 import { type Atom, type Equation, Literal, Program, Var } from "../core/ir.js";
 import { type Primitive, paramsKey, primitives } from "../core/primitive.js";
 import { shapeEquals, sizeOf } from "../core/shape.js";
@@ -283,7 +285,8 @@ export function simplify(p: ClosedProgram): ClosedProgram {
         pb &&
         pb.primitive.name === "transpose" &&
         isMatrixSwap((pb.params as { permutation: number[] }).permutation) &&
-        m * k + m * n < n * k
+        m * k + m * n < n * k &&
+        !gemvLaneOrderEither(o.aval.dtype, m, k, n)
       ) {
         const w = pb.inputs[0]!;
         const product = new Var({ shape: [n, m], dtype: o.aval.dtype });
@@ -297,7 +300,11 @@ export function simplify(p: ClosedProgram): ClosedProgram {
       const pm = producer.get(a);
       if (pm && pm.primitive.name === "matmul") {
         const [lhs, rhs] = pm.inputs as [Atom, Atom];
-        if (sizeOf(lhs.aval.shape) + sizeOf(rhs.aval.shape) < sizeOf(o.aval.shape)) {
+        const [m, k] = lhs.aval.shape as [number, number];
+        if (
+          sizeOf(lhs.aval.shape) + sizeOf(rhs.aval.shape) < sizeOf(o.aval.shape) &&
+          !gemvLaneOrderEither(o.aval.dtype, m, k, rhs.aval.shape[1]!)
+        ) {
           matmulInto(swapped(rhs), swapped(lhs), o);
           continue;
         }
@@ -387,4 +394,12 @@ export function optimize(p: ClosedProgram): ClosedProgram {
     if (cur.program.equations.length === before) break;
   }
   return cur;
+}
+
+/**
+ * Whether (m x k) @ (k x n) or its transposed form (n x k) @ (k x m) sums in the wasm GEMV kernel's lanes
+ * (backend gemvLaneOrder) and so the other in k order: rewriting one as the other would change the bits.
+ */
+function gemvLaneOrderEither(dtype: DType, m: number, k: number, n: number): boolean {
+  return gemvLaneOrder(dtype, 1, m, k, n) || gemvLaneOrder(dtype, 1, n, k, m);
 }

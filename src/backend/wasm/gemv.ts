@@ -3,7 +3,7 @@
  * layer at batch 1 and its gradients). The packed GEMM would copy all of B into panels for a single pass
  * over it, and fill 8-column tiles with one useful column; these kernels read both operands in place:
  *
- *   n = 1:  C[i] = Σ_p A[i, p] B[p]      B[p] splatted against a column of A, 4 vectors of C in registers
+ *   n = 1:  C[i] = Σ_p A[i, p] B[p]      rows of A against B, four rows per pass sharing each load of B
  *   m = 1:  C[j] = Σ_p A[p] B[p, j]      A[p] splatted against row p of B, 4 vectors of C in registers
  *
  * The module exports `gemm(a, b, c, packed)` like the GEMM's (packed is unused), over the same memory.
@@ -14,8 +14,8 @@ import type { FunctionBuilder } from "./module-writer.js";
 import { ModuleBuilder } from "./module-writer.js";
 import { advance, repeat } from "./move-support.js";
 
-/** Vectors of C per pass: of rows (n = 1), or of columns per column block (m = 1). */
-const VECTORS_PER_PASS = 4;
+/** Rows of A per pass (n = 1), and vectors of C per column block (m = 1). */
+const ROWS_PER_PASS = 4;
 const VECTORS_PER_BLOCK = 4;
 
 /** Whether the shape is one the GEMV kernels take: one row or one column, and a k to sum over. */
@@ -48,56 +48,55 @@ export function emitGemvModule(
   const vector = fn.local("v128");
   const splat = fn.local("v128");
   const sum = fn.local(scalar);
-  const accumulators = Array.from({ length: Math.max(VECTORS_PER_PASS, VECTORS_PER_BLOCK) }, () =>
+  const accumulators = Array.from({ length: Math.max(ROWS_PER_PASS, VECTORS_PER_BLOCK) }, () =>
     fn.local("v128"),
   );
+  const fullVectors = Math.floor(k / lanes);
+  const tail = k % lanes;
 
   /**
-   * n = 1: C[rows] at cPointer from the A rows at rowStart and B at bBatch, `vectors` vectors of rows at
-   * a time. Each row sums its products in k order from +0, as every other GEMM kernel (and the JS one)
-   * does, so a product is bit-identical whichever kernel computes it: the lanes are rows, A's column
-   * elements are loaded lane by lane and B[p] is splatted.
+   * n = 1: C[rows] at cPointer from the A rows at rowStart and B at bBatch. A row sums its products in
+   * lanes (lane l takes p ≡ l mod lanes over the whole vectors of k, from +0), then the lanes in order,
+   * then the tail elements in k order; the JS kernel sums n = 1 products in this order too
+   * (js/matmul.ts, gemvLaneKernel), so that both give the same bits.
    */
-  const emitRowVectors = (vectors: number): void => {
-    for (let v = 0; v < vectors; v++) fn.v128Const().localSet(accumulators[v]!);
+  const emitRows = (rows: number): void => {
+    for (let r = 0; r < rows; r++) fn.v128Const().localSet(accumulators[r]!);
     fn.localGet(rowStart).localSet(aPointer);
     fn.localGet(bBatch).localSet(bPointer);
-    repeat(fn, k, () => {
-      fn.localGet(bPointer);
-      ops.loadSplat(fn, {});
-      fn.localSet(vector);
-      for (let v = 0; v < vectors; v++) {
-        fn.localGet(aPointer);
-        ops.loadSplat(fn, { offset: v * lanes * k * es });
-        for (let lane = 1; lane < lanes; lane++) {
-          fn.localSet(splat).localGet(aPointer).localGet(splat);
-          fn.laneMemory(dtype === "float32" ? "v128Load32Lane" : "v128Load64Lane", lane, {
-            offset: (v * lanes + lane) * k * es,
-          });
-        }
-        fn.localSet(splat);
-        ops.multiplyAdd(fn, accumulators[v]!, splat, vector);
+    repeat(fn, fullVectors, () => {
+      fn.localGet(bPointer).v128Load().localSet(vector);
+      for (let r = 0; r < rows; r++) {
+        fn.localGet(aPointer)
+          .v128Load({ offset: r * k * es })
+          .localSet(splat);
+        ops.multiplyAdd(fn, accumulators[r]!, splat, vector);
       }
-      advance(fn, aPointer, es);
-      advance(fn, bPointer, es);
+      advance(fn, aPointer, 16);
+      advance(fn, bPointer, 16);
     });
-    for (let v = 0; v < vectors; v++)
-      fn.localGet(cPointer)
-        .localGet(accumulators[v]!)
-        .v128Store({ offset: v * 16 });
-  };
-  /** n = 1: one row of C alone (the rows past the last whole vector), summed in k order from +0. */
-  const emitRow = (): void => {
-    fn.localGet(rowStart).localSet(aPointer);
-    fn.localGet(bBatch).localSet(bPointer);
-    zeroSum();
-    repeat(fn, k, () => {
-      accumulateProduct();
-      advance(fn, aPointer, es);
-      advance(fn, bPointer, es);
-    });
-    fn.localGet(cPointer).localGet(sum);
-    ops.storeScalar(fn, {});
+    for (let r = 0; r < rows; r++) {
+      // ((lane 0 + lane 1) + lane 2) + lane 3, then the tail elements of the row.
+      fn.localGet(accumulators[r]!);
+      ops.extractLane(fn, 0);
+      for (let lane = 1; lane < lanes; lane++) {
+        fn.localGet(accumulators[r]!);
+        ops.extractLane(fn, lane);
+        add(fn);
+      }
+      fn.localSet(sum);
+      for (let t = 0; t < tail; t++) {
+        fn.localGet(sum).localGet(aPointer);
+        ops.loadScalar(fn, { offset: (r * k + t) * es });
+        fn.localGet(bPointer);
+        ops.loadScalar(fn, { offset: t * es });
+        mul(fn);
+        add(fn);
+        fn.localSet(sum);
+      }
+      fn.localGet(cPointer).localGet(sum);
+      ops.storeScalar(fn, { offset: r * es });
+    }
   };
   const zeroSum = (): void => {
     if (dtype === "float32") fn.f32Const(0);
@@ -156,23 +155,12 @@ export function emitGemvModule(
     if (n === 1) {
       fn.localGet(aBatch).localSet(rowStart);
       fn.localGet(cBatch).localSet(cPointer);
-      const passRows = VECTORS_PER_PASS * lanes;
-      repeat(fn, Math.floor(m / passRows), () => {
-        emitRowVectors(VECTORS_PER_PASS);
-        advance(fn, rowStart, passRows * k * es);
-        advance(fn, cPointer, passRows * es);
+      repeat(fn, Math.floor(m / ROWS_PER_PASS), () => {
+        emitRows(ROWS_PER_PASS);
+        advance(fn, rowStart, ROWS_PER_PASS * k * es);
+        advance(fn, cPointer, ROWS_PER_PASS * es);
       });
-      const rest = m % passRows;
-      if (rest >= lanes) {
-        emitRowVectors(Math.floor(rest / lanes));
-        advance(fn, rowStart, Math.floor(rest / lanes) * lanes * k * es);
-        advance(fn, cPointer, Math.floor(rest / lanes) * lanes * es);
-      }
-      repeat(fn, rest % lanes, () => {
-        emitRow();
-        advance(fn, rowStart, k * es);
-        advance(fn, cPointer, es);
-      });
+      if (m % ROWS_PER_PASS) emitRows(m % ROWS_PER_PASS);
     } else {
       const blockColumns = VECTORS_PER_BLOCK * lanes;
       fn.localGet(bBatch).localSet(rowStart);
