@@ -5,7 +5,11 @@
 Needs PyTorch (Debian's python3-torch, 1.13) and nothing else. Every case is computed in float64 on the
 CPU with one thread. Each case seeds torch's generator from its name (`seed_of`) and then draws its
 inputs in the order they are listed, then its random cotangent; so a run with the same PyTorch writes
-the same numbers, and a case keeps its values when others are added or removed.
+the same numbers, and a case keeps its values when others are added or removed. The committed data was
+made on Debian's reference BLAS (libblas3); with OpenBLAS as the system's libblas.so.3 some numbers
+differ in their last bits, so put the reference library first to write the same bytes:
+
+    LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/blas:/usr/lib/x86_64-linux-gnu/lapack /usr/bin/python3 ...
 """
 
 import gzip
