@@ -4,6 +4,7 @@
  * steady state.
  */
 import { lenet } from "../docs/examples/lenet.js";
+import type { Tuple } from "../src/core/tuple.js";
 import { type Array, backend, jit, layers, nn, np, optim, random, valueAndGrad } from "../src/index.js";
 import { countAllocatedBytes } from "../test/helpers/allocations.js";
 import { errorMessage, type Measurement, timeSync } from "./timing.js";
@@ -117,9 +118,14 @@ function mlp(sizes: readonly number[]) {
   );
 }
 
+/** `n` keys from `key` as a tuple to destructure (random.split gives exactly `n`, as an array of shape [n, 2]). */
+function splitKeys<N extends number>(key: Array, n: N): Tuple<Array, N> {
+  return [...random.split(key, n)] as Tuple<Array, N>;
+}
+
 function mlpCase(w: MlpTrainWorkload, key: Array): BenchCase {
   const model = mlp(w.sizes);
-  const [initKey, xKey, yKey] = random.split(key, 3);
+  const [initKey, xKey, yKey] = splitKeys(key, 3);
   const x = random.normal(xKey, [w.batch, w.sizes[0]!]);
   const labels = random.randint(yKey, [w.batch], 0, w.sizes[w.sizes.length - 1]!);
   return trainStepCase(
@@ -131,7 +137,7 @@ function mlpCase(w: MlpTrainWorkload, key: Array): BenchCase {
 }
 
 function convCase(w: ConvWorkload, key: Array): BenchCase {
-  const [xKey, wKey, bKey, cKey] = random.split(key, 4);
+  const [xKey, wKey, bKey, cKey] = splitKeys(key, 4);
   const out = w.size - w.kernel + 1;
   const x = random.normal(xKey, [w.batch, w.inChannels, w.size, w.size]);
   const weight = random.normal(wKey, [w.outChannels, w.inChannels, w.kernel, w.kernel]);
@@ -172,7 +178,7 @@ function chainCase(w: ChainWorkload, key: Array): BenchCase {
 function caseFor(w: Workload, key: Array): BenchCase {
   switch (w.kind) {
     case "lenet-train": {
-      const [initKey, xKey, yKey] = random.split(key, 3);
+      const [initKey, xKey, yKey] = splitKeys(key, 3);
       return trainStepCase(
         () => lenet.init(initKey),
         (p, xb, yb) => nn.mseLoss(lenet.apply(p, xb), yb),
@@ -181,7 +187,7 @@ function caseFor(w: Workload, key: Array): BenchCase {
       );
     }
     case "lenet-infer": {
-      const [initKey, xKey] = random.split(key, 2);
+      const [initKey, xKey] = splitKeys(key, 2);
       const params = lenet.init(initKey);
       const x = random.normal(xKey, [w.batch, 1, 32, 32]);
       return pureCase((input: Array) => lenet.apply(params, input), [x]);
@@ -189,7 +195,7 @@ function caseFor(w: Workload, key: Array): BenchCase {
     case "mlp-train":
       return mlpCase(w, key);
     case "matmul": {
-      const [aKey, bKey] = random.split(key, 2);
+      const [aKey, bKey] = splitKeys(key, 2);
       const a = random.normal(aKey, [w.size, w.size]);
       const b = random.normal(bKey, [w.size, w.size]);
       return pureCase((l: Array, r: Array) => np.matmul(l, r), [a, b]);

@@ -49,7 +49,7 @@ export function createTrainer(data: io.mnist.MnistSplits, options: TrainerOption
   const [initKey, dataKey] = random.split(random.key(options.seed));
   // lenet.init gives float32; train in the data's float dtype.
   const dtype = data.train.images.dtype;
-  let params = tree.map((a: NdArray) => a.astype(dtype), lenet.init(initKey));
+  let params = tree.map((a: NdArray) => a.astype(dtype), lenet.init(initKey!));
   const stepsPerEpoch = Math.floor(data.train.labels.shape[0]! / options.batchSize);
   const lr =
     options.schedule === "cosine"
@@ -76,7 +76,7 @@ export function createTrainer(data: io.mnist.MnistSplits, options: TrainerOption
     stepsPerEpoch,
     *batches(epoch) {
       let step = 0;
-      for (const batch of io.batches(random.foldIn(dataKey, epoch), data.train, options.batchSize, {
+      for (const batch of io.batches(random.foldIn(dataKey!, epoch), data.train, options.batchSize, {
         dropLast: true,
       })) {
         if (step++ >= stepsPerEpoch) return;

@@ -105,7 +105,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   );
 
   const [initKey, dataKey] = random.split(random.key(options.seed));
-  let params = lenet.init(initKey);
+  let params = lenet.init(initKey!);
   log(`${layers.summary(lenet, params)}\n`);
   const kernels = backend();
   log(`kernels: ${kernels.name}, ${kernels.threads} thread${kernels.threads === 1 ? "" : "s"}\n`);
@@ -158,7 +158,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const testAccuracy: number[] = [];
   const started = performance.now();
   for (let epoch = firstEpoch; epoch <= options.epochs; epoch++) {
-    const epochKey = random.foldIn(dataKey, epoch);
+    const epochKey = random.foldIn(dataKey!, epoch);
     const epochStart = performance.now();
     let step = 0;
     let seen = 0;

@@ -88,8 +88,8 @@ function moveTaps(
             if (gather) {
               if (sw === 1) for (let j = jLo; j < jHi; j++) cols[col + j] = x[at + j]!;
               else for (let j = jLo; j < jHi; j++) cols[col + j] = x[at + j * sw]!;
-            } else if (sw === 1) for (let j = jLo; j < jHi; j++) x[at + j]! += cols[col + j];
-            else for (let j = jLo; j < jHi; j++) x[at + j * sw]! += cols[col + j];
+            } else if (sw === 1) for (let j = jLo; j < jHi; j++) x[at + j] = x[at + j]! + cols[col + j]!;
+            else for (let j = jLo; j < jHi; j++) x[at + j * sw] = x[at + j * sw]! + cols[col + j]!;
           }
         }
       }

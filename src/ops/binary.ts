@@ -66,7 +66,7 @@ export const mulPrim: ElementwisePrimitive = elementwisePrimitive({
       throw new Error("mul: transpose of a product of two linear inputs (not linear)");
     return isUndefined(x)
       ? [mulPrim.bind1([ct!, y as NdArray], P), null]
-      : [null, mulPrim.bind1([x as NdArray, ct!], P)];
+      : [null, mulPrim.bind1([x! as NdArray, ct!], P)];
   },
 });
 
@@ -86,7 +86,7 @@ export const divPrim: ElementwisePrimitive = elementwisePrimitive({
   },
   transpose([ct], [x, y]) {
     if (!isUndefined(x) || isUndefined(y)) throw new Error("div: transpose is linear only in the numerator");
-    return [divPrim.bind1([ct!, y as NdArray], P), null];
+    return [divPrim.bind1([ct!, y! as NdArray], P), null];
   },
 });
 
@@ -280,8 +280,8 @@ export const selectPrim: ElementwisePrimitive = elementwisePrimitive({
     const zero = zerosLike(ct!);
     return [
       null,
-      isUndefined(x) ? selectPrim.bind1([c as NdArray, ct!, zero], P) : null,
-      isUndefined(y) ? selectPrim.bind1([c as NdArray, zero, ct!], P) : null,
+      isUndefined(x) ? selectPrim.bind1([c! as NdArray, ct!, zero], P) : null,
+      isUndefined(y) ? selectPrim.bind1([c! as NdArray, zero, ct!], P) : null,
     ];
   },
 });

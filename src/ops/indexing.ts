@@ -119,7 +119,7 @@ export const takePrim: Primitive<AxisParams> = primitive<AxisParams>({
   transpose([ct], [x, indices], p) {
     if (!(x instanceof UndefinedPrimal)) return [null, null];
     if (indices instanceof UndefinedPrimal) throw new Error("take: indices cannot be a linear input");
-    return [scatterAddPrim.bind1([zeros(x.aval.shape, { dtype: x.aval.dtype }), indices, ct!], p), null];
+    return [scatterAddPrim.bind1([zeros(x.aval.shape, { dtype: x.aval.dtype }), indices!, ct!], p), null];
   },
   batch([x, indices], [dx, di], p) {
     const { axis } = p;
@@ -219,7 +219,7 @@ export const takeAlongAxisPrim: Primitive<AxisParams> = primitive<AxisParams>({
     if (indices instanceof UndefinedPrimal)
       throw new Error("take_along_axis: indices cannot be a linear input");
     return [
-      scatterAddAlongAxisPrim.bind1([zeros(x.aval.shape, { dtype: x.aval.dtype }), indices, ct!], p),
+      scatterAddAlongAxisPrim.bind1([zeros(x.aval.shape, { dtype: x.aval.dtype }), indices!, ct!], p),
       null,
     ];
   },

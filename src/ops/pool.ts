@@ -222,7 +222,7 @@ export const poolGatherPrim: Primitive<NoParams> = primitive<NoParams>({
   transpose([ct], [t, idx]) {
     if (idx instanceof UndefinedPrimal) throw new Error("pool_gather: the indices cannot be a linear input");
     const shape = (t as UndefinedPrimal).aval.shape;
-    return [poolScatterAddPrim.bind1([ct!, idx], { planeShape: [shape[2]!, shape[3]!] }), null];
+    return [poolScatterAddPrim.bind1([ct!, idx!], { planeShape: [shape[2]!, shape[3]!] }), null];
   },
   batch(args, dims) {
     const [[t, idx], size] = foldIntoN(args, dims);
@@ -265,7 +265,7 @@ export const poolScatterAddPrim: Primitive<PoolScatterParams> = primitive<PoolSc
   transpose([ct], [_values, idx]) {
     if (idx instanceof UndefinedPrimal)
       throw new Error("pool_scatter_add: the indices cannot be a linear input");
-    return [poolGatherPrim.bind1([ct!, idx], NO_PARAMS), null];
+    return [poolGatherPrim.bind1([ct!, idx!], NO_PARAMS), null];
   },
   batch(args, dims, p) {
     const [[ct, idx], size] = foldIntoN(args, dims);

@@ -4,7 +4,7 @@
  * one key per position along `axis`, shared by every lane that only differs in the axes after `axis` or
  * between the keys' leading axes and `axis`, so one set of keys permutes whole rows at O(n log n + size).
  */
-import { ConcreteArray, fmtAval, type NdArray } from "../core/array.js";
+import { ConcreteArray, fmtAval, NdArray } from "../core/array.js";
 import { storageFor } from "../core/dtype.js";
 import { type Primitive, primitive, UndefinedPrimal } from "../core/primitive.js";
 import { fmtShape, type Shape, ShapeError, sizeOf } from "../core/shape.js";
@@ -88,7 +88,7 @@ export const sortByKeyPrim: Primitive<SortByKeyParams> = primitive<SortByKeyPara
     tangentsOut: [sortByKeyPrim.bind1([keys!, tValues!], params)],
   }),
   transpose([ct], [keys, values], { axis }) {
-    if (keys instanceof UndefinedPrimal || !(values instanceof UndefinedPrimal)) {
+    if (!(keys instanceof NdArray) || !(values instanceof UndefinedPrimal)) {
       throw new Error("sort_by_key: transpose is linear only in the values");
     }
     const k = keys;

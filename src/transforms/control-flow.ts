@@ -109,7 +109,7 @@ export const condPrim: Primitive<CondParams> = primitive<CondParams>({
     // A batched predicate: each example takes its own branch, so compute both and select.
     const outs = vmapFlat(
       ([p, ...xs]) => selectBranches(p!, branches, xs),
-      [predDim, ...dims],
+      [predDim!, ...dims],
       (n) => new Array<BatchDim>(n).fill(0),
       [pred!, ...ops],
     );

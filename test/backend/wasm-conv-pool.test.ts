@@ -126,13 +126,13 @@ describe("wasm pooling equals the JS kernels", () => {
     it(`${dtype}: values, indices, gradient (bit for bit, NaNs included)`, () => {
       fc.assert(
         fc.property(geometry, (g) => {
-          const padding = [
+          const padding: [number, number] = [
             Math.min(g.padding[0], g.kernel[0] >> 1),
             Math.min(g.padding[1], g.kernel[1] >> 1),
           ];
           if (g.kernel[0] > g.height + 2 * padding[0] || g.kernel[1] > g.width + 2 * padding[1]) return;
           const x = input(g, dtype);
-          const opts = { stride: g.stride as [number, number], padding: padding as [number, number] };
+          const opts = { stride: g.stride as [number, number], padding };
           const f = (a: NdArray) => nn.maxPool2d(a, g.kernel as [number, number], opts);
           const params = {
             kernel: g.kernel as [number, number],

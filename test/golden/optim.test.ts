@@ -54,7 +54,8 @@ function nest(arrays: GoldenArrays): LeNetParams {
 
 /** Our optimizer for the case's PyTorch class and param group. */
 function optimizerFor(c: OptimizerCase): GradientTransformation {
-  const h = c.hyperparameters as Record<string, number & boolean & [number, number]>;
+  // PyTorch's param groups always carry lr; the other keys depend on the optimizer.
+  const h = c.hyperparameters as { lr: number } & Record<string, number & boolean & [number, number]>;
   switch (c.optimizer) {
     case "SGD":
       return optim.sgd({

@@ -71,7 +71,7 @@ export function scatterAddKernel(
       const dst = (o * n + (at < 0 ? at + n : at)) * inner;
       const src = (o * k + j) * inner;
       if (wrapInt) for (let i = 0; i < inner; i++) out[dst + i] = (out[dst + i]! + updates[src + i]!) | 0;
-      else for (let i = 0; i < inner; i++) out[dst + i]! += updates[src + i];
+      else for (let i = 0; i < inner; i++) out[dst + i] = out[dst + i]! + updates[src + i]!;
     }
   }
 }

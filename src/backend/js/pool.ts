@@ -101,7 +101,7 @@ export function poolScatterAddKernel(
       const at = idx[o0 + k]!;
       if (at < 0 || at >= planeSize)
         throw new RangeError(`pool_scatter_add: index ${at} is outside a plane of ${planeSize} elements`);
-      acc[base + at]! += ct[o0 + k];
+      acc[base + at] = acc[base + at]! + ct[o0 + k]!;
     }
   }
   if (out !== null) {

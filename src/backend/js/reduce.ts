@@ -109,10 +109,10 @@ function combineRun(
   const shift = o - start;
   switch (op) {
     case "sum":
-      for (let i = start; i < end; i++) acc[i + shift]! += x[i];
+      for (let i = start; i < end; i++) acc[i + shift] = acc[i + shift]! + x[i]!;
       break;
     case "prod":
-      for (let i = start; i < end; i++) acc[i + shift]! *= x[i];
+      for (let i = start; i < end; i++) acc[i + shift] = acc[i + shift]! * x[i]!;
       break;
     case "max":
       for (let i = start; i < end; i++) {

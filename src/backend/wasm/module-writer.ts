@@ -6,6 +6,8 @@
  * Functions are written with a chaining builder: `fn.localGet(x).i32Const(1).i32Add().localSet(x)`.
  */
 
+import type { Tuple } from "../../core/tuple.js";
+
 export type ValueType = "i32" | "i64" | "f32" | "f64" | "v128";
 
 const VALUE_TYPE_CODE: Record<ValueType, number> = { i32: 0x7f, i64: 0x7e, f32: 0x7d, f64: 0x7c, v128: 0x7b };
@@ -132,6 +134,11 @@ export class FunctionBuilder {
   local(type: ValueType): Local {
     this.localTypes.push(type);
     return { index: this.paramTypes.length + this.localTypes.length - 1, type };
+  }
+
+  /** Declares `count` new locals of `type`, as a tuple to destructure. */
+  locals<N extends number>(type: ValueType, count: N): Tuple<Local, N> {
+    return Array.from({ length: count }, () => this.local(type)) as Tuple<Local, N>;
   }
 
   /** Appends raw bytes (an instruction this builder has no method for). */

@@ -60,8 +60,8 @@ function emitMaxPool(
   const { planes, inHeight: H, inWidth: W, outHeight: OH, outWidth: OW, kernelH: kh, kernelW: kw } = g;
   const { strideH: sh, strideW: sw, padTop: pt, padLeft: pl } = g;
   const [x, values, indices] = [fn.param(0), fn.param(1), fn.param(2)];
-  const [plane, i, j, h0, w0, at, idx0, ptr] = Array.from({ length: 8 }, () => fn.local("i32"));
-  const [hS, hE, wS, wE, h, w, cand] = Array.from({ length: 7 }, () => fn.local("i32"));
+  const [plane, i, j, h0, w0, at, idx0, ptr] = fn.locals("i32", 8);
+  const [hS, hE, wS, wE, h, w, cand] = fn.locals("i32", 7);
   const best = fn.local(f.type);
   const v = fn.local(f.type);
   const cond = fn.local("i32");
