@@ -11,41 +11,15 @@
  */
 import type { DType, TypedArray } from "../core/dtype.js";
 import type { KernelContext } from "../core/primitive.js";
+import { type ConvGeometry, tapRanges } from "./conv-geometry.js";
 import { gemmKernel } from "./index.js";
 import { planArray, viewAt, withResidency } from "./plan-memory.js";
 import { currentEpoch } from "./run-epoch.js";
 import { type ConvMoves, convMovesKey, emitConvMoves } from "./wasm/conv-moves.js";
-import type { WasmGemmKernel } from "./wasm/gemm.js";
+import type { WasmGemmKernel } from "./wasm/gemm-kernel.js";
 import { type MoveDType, Operand, planExports, wasmMoveCalls } from "./wasm/move-support.js";
 
-/** Everything a kernel needs to know about one convolution; spatial padding may be negative (cropping). */
-export interface ConvGeometry {
-  batch: number;
-  inChannels: number;
-  inHeight: number;
-  inWidth: number;
-  outChannels: number;
-  kernelHeight: number;
-  kernelWidth: number;
-  outHeight: number;
-  outWidth: number;
-  strideH: number;
-  strideW: number;
-  padTop: number;
-  padLeft: number;
-  dilationH: number;
-  dilationW: number;
-  groups: number;
-}
-
 type Kernel2 = (a: TypedArray, b: TypedArray, out: TypedArray) => void;
-
-/** First output index i with i*stride - pad + offset >= 0. */
-const firstValid = (stride: number, pad: number, offset: number): number =>
-  Math.max(0, Math.ceil((pad - offset) / stride));
-/** One past the last output index i with i*stride - pad + offset < inSize. */
-const endValid = (outSize: number, stride: number, pad: number, offset: number, inSize: number): number =>
-  Math.min(outSize, Math.floor((inSize - 1 + pad - offset) / stride) + 1);
 
 /**
  * Between input x and the unrolled matrix cols, where
@@ -67,13 +41,12 @@ function moveTaps(
   const Cg = C / g.groups;
   const P = OH * OW;
   const NP = N * P;
+  const taps = tapRanges(g);
   for (let c = 0; c < Cg; c++) {
     for (let p = 0; p < KH; p++) {
-      const iLo = firstValid(sh, pt, p * dh);
-      const iHi = Math.max(iLo, endValid(OH, sh, pt, p * dh, H));
+      const { lo: iLo, hi: iHi } = taps.rows[p]!;
       for (let q = 0; q < KW; q++) {
-        const jLo = firstValid(sw, pl, q * dw);
-        const jHi = Math.max(jLo, endValid(OW, sw, pl, q * dw, W));
+        const { lo: jLo, hi: jHi } = taps.cols[q]!;
         const row = ((c * KH + p) * KW + q) * NP;
         const partial = iLo > 0 || iHi < OH || jLo > 0 || jHi < OW;
         const colOff = q * dw - pl;

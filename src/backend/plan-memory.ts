@@ -7,7 +7,7 @@
  */
 import type { DType, TypedArray } from "../core/dtype.js";
 import type { Kernel, KernelContext, PlanMemoryView } from "../core/primitive.js";
-import { activeBackendKind, kernelThreads, relaxedSimdActive } from "./index.js";
+import { activeBackendKind, kernelThreads, relaxedSimdActive } from "./active.js";
 import type { ModuleBuilder } from "./wasm/module-writer.js";
 import { allocateMemory } from "./wasm/runtime.js";
 

@@ -4,12 +4,9 @@
  * The registry lets tools (the laws coverage table, the IR printer) find any primitive by its name.
  */
 
-import { standaloneKernel } from "../backend/plan-memory.js";
-import type { WasmMemory } from "../backend/wasm/runtime.js";
-import { type AbstractValue, ConcreteArray, fmtAval, type NdArray } from "./array.js";
-import { storageFor, type TypedArray } from "./dtype.js";
+import type { AbstractValue, ConcreteArray, NdArray } from "./array.js";
+import type { TypedArray } from "./dtype.js";
 import type { Program } from "./ir.js";
-import { sizeOf } from "./shape.js";
 import { bind } from "./trace.js";
 
 /** A linear input whose value is unknown while transposing (JAX's UndefinedPrimal). */
@@ -105,6 +102,12 @@ export interface KernelContext {
   perPlan<T>(key: string, make: () => T): T;
 }
 
+/** A WebAssembly.Memory, as far as kernels use it (the compiler settings carry no DOM library). */
+export interface WasmMemory {
+  /** A SharedArrayBuffer for a shared memory. */
+  readonly buffer: ArrayBuffer;
+}
+
 /** The plan's memory as kernels see it at run time. */
 export interface PlanMemoryView {
   /** The WebAssembly.Memory (null on the JS backend). */
@@ -127,27 +130,6 @@ export function paramsKey(params: unknown): string {
       return { nonFiniteNumber: Object.is(v, -0) ? "-0" : String(v) };
     return v;
   });
-}
-
-/**
- * An `impl` that compiles the primitive's `lower` kernel for these shapes and runs it once, for
- * primitives whose one kernel implementation is the lowered one.
- */
-export function evalByLowering<P>(
-  rules: Pick<PrimitiveRules<P>, "abstractEval" | "lower" | "name">,
-  args: readonly ConcreteArray[],
-  params: P,
-): ConcreteArray[] {
-  if (!rules.lower) throw new Error(`${rules.name}: no lower rule to evaluate with`);
-  const outAvals = rules.abstractEval(args, params);
-  const outs = outAvals.map((a) => storageFor(a.dtype, sizeOf(a.shape)));
-  const key = `${rules.name} ${args.map(fmtAval).join(",")} ${paramsKey(params)}`;
-  const kernel = standaloneKernel(key, (context) => rules.lower!(args, outAvals, params, context));
-  kernel(
-    args.map((a) => a.data),
-    outs,
-  );
-  return outs.map((o, i) => new ConcreteArray(outAvals[i]!.shape, outAvals[i]!.dtype, o));
 }
 
 const registry = new Map<string, Primitive<never>>();

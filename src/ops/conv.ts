@@ -9,19 +9,14 @@
  * Each is bilinear, and the transpose of any of them in one argument is another of the three.
  */
 
-import type { ConvGeometry } from "../backend/conv-gemm.js";
 import { conv2dGemm, conv2dInputGradGemm, conv2dWeightGradGemm } from "../backend/conv-gemm.js";
+import type { ConvGeometry } from "../backend/conv-geometry.js";
 import { type AbstractValue, ConcreteArray, type NdArray } from "../core/array.js";
 import { isFloat } from "../core/dtype.js";
-import {
-  type BatchDim,
-  evalByLowering,
-  type Primitive,
-  primitive,
-  UndefinedPrimal,
-} from "../core/primitive.js";
+import { type BatchDim, type Primitive, primitive, UndefinedPrimal } from "../core/primitive.js";
 import { fmtShape, type Shape, ShapeError, shapeEquals } from "../core/shape.js";
 import { add } from "./binary.js";
+import { evalByLowering } from "./eager.js";
 import { moveAxisTo0, moveaxis, reshape } from "./layout.js";
 
 export type Pair = readonly [number, number];

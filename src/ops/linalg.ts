@@ -5,9 +5,10 @@
 
 import { gemmKernel } from "../backend/index.js";
 import type { NdArray } from "../core/array.js";
-import { evalByLowering, type Primitive, primitive, UndefinedPrimal } from "../core/primitive.js";
+import { type Primitive, primitive, UndefinedPrimal } from "../core/primitive.js";
 import { broadcastShapes, fmtShape, ShapeError, shapeEquals, sizeOf } from "../core/shape.js";
 import { add, asBoolResult, astype, multiply, promoteOperands } from "./binary.js";
+import { evalByLowering } from "./eager.js";
 import { broadcastTo, expandDims, matrixTranspose, moveAxisTo0, reshape, squeeze } from "./layout.js";
 
 type Params = Record<string, never>;

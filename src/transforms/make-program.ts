@@ -3,7 +3,6 @@ import { type AbstractValue, NdArray, ShapeDtype } from "../core/array.js";
 import type { Program } from "../core/ir.js";
 import { type StagedProgram, stageFlat } from "../core/staging.js";
 import { flatten, type TreeDef } from "../tree/treedef.js";
-import { type ProgramToDotOptions, programToDot } from "../viz/graph.js";
 import { flattenFun } from "./flat.js";
 
 /** What `makeProgram` returns: the traced program (a jaxpr-like IR), its constants and argument trees. */
@@ -12,10 +11,8 @@ export interface TracedProgram extends StagedProgram {
   readonly inTree: TreeDef;
   /** The tree structure of the result (its leaves are the program's outputs, in order). */
   readonly outTree: TreeDef;
-  /** The program in a jaxpr-like text form. */
+  /** The program in a jaxpr-like text form (`viz.programToDot` draws it as a graph). */
   toString(): string;
-  /** The program as a Graphviz DOT graph, forward and backward parts told apart (see viz.programToDot). */
-  toDot(options?: ProgramToDotOptions): string;
 }
 
 /** Abstract values of a tree of arrays and ShapeDtype leaves. */
@@ -42,13 +39,6 @@ export function makeProgram<Args extends unknown[]>(f: (...args: Args) => unknow
     const flat = flattenFun("makeProgram", f as (...a: never[]) => unknown, inTree);
     const staged = stageFlat(flat, avals);
     const program: Program = staged.program;
-    const traced: TracedProgram = {
-      ...staged,
-      inTree,
-      outTree: flat.outTree(),
-      toString: () => program.toString(),
-      toDot: (options) => programToDot(traced, options),
-    };
-    return traced;
+    return { ...staged, inTree, outTree: flat.outTree(), toString: () => program.toString() };
   };
 }

@@ -2,7 +2,8 @@ import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { gemmKernel } from "../../src/backend/index.js";
 import { matmulKernel } from "../../src/backend/js/matmul.js";
-import { emitGemmModule, type GemmDType, type GemmTuning, wasmGemm } from "../../src/backend/wasm/gemm.js";
+import { emitGemmModule, type GemmDType, type GemmTuning } from "../../src/backend/wasm/gemm.js";
+import { wasmGemm } from "../../src/backend/wasm/gemm-kernel.js";
 import { type FunctionBuilder, ModuleBuilder } from "../../src/backend/wasm/module-writer.js";
 import {
   allocateMemory,

@@ -7,7 +7,7 @@ import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { gemvLaneOrder } from "../../src/backend/index.js";
 import { gemvLaneKernel, matmulKernel } from "../../src/backend/js/matmul.js";
-import { wasmGemm } from "../../src/backend/wasm/gemm.js";
+import { wasmGemm } from "../../src/backend/wasm/gemm-kernel.js";
 import { simdSupported } from "../../src/backend/wasm/runtime.js";
 import { backend, jit, type Array as NdArray, np, setBackend } from "../../src/index.js";
 

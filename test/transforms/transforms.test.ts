@@ -12,6 +12,7 @@ import {
   ShapeDtype,
   stopGradient,
   valueAndGrad,
+  viz,
   vjp,
   vmap,
 } from "../../src/index.js";
@@ -171,7 +172,8 @@ describe("grad, vjp, jvp", () => {
     const bwd = makeProgram(grad(f))(new ShapeDtype([3, 4]), new ShapeDtype([2, 3])).toString();
     expect(bwd).toMatch(/transpose\[permutation=\[1,0\]\]/);
     expect(bwd.split("\n").length).toBeGreaterThan(fwd.split("\n").length);
-    const dot = makeProgram(grad(f))(new ShapeDtype([3, 4]), new ShapeDtype([2, 3])).toDot({ title: "grad" });
+    const traced = makeProgram(grad(f))(new ShapeDtype([3, 4]), new ShapeDtype([2, 3]));
+    const dot = viz.programToDot(traced, { title: "grad" });
     expect(dot).toMatch(/^digraph program \{/);
     expect(dot).toMatch(/matmul/);
   });

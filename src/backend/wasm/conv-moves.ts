@@ -5,7 +5,7 @@
  * stride-1 taps are vector copies (or memory.copy when long) with scalar tails; other strides move
  * element by element. Functions take byte addresses in the plan memory.
  */
-import type { ConvGeometry } from "../conv-gemm.js";
+import { type ConvGeometry, tapRanges } from "../conv-geometry.js";
 import { importPlanMemory } from "../plan-memory.js";
 import type { FunctionBuilder, Local } from "./module-writer.js";
 import { ModuleBuilder } from "./module-writer.js";
@@ -39,13 +39,6 @@ export interface ConvMoves {
   /** Zeroes an input-shaped array. */
   zeroInput(dst: number): void;
 }
-
-/** First output index i with i*stride - pad + offset >= 0. */
-const firstValid = (stride: number, pad: number, offset: number): number =>
-  Math.max(0, Math.ceil((pad - offset) / stride));
-/** One past the last output index i with i*stride - pad + offset < inSize. */
-const endValid = (outSize: number, stride: number, pad: number, offset: number, inSize: number): number =>
-  Math.min(outSize, Math.floor((inSize - 1 + pad - offset) / stride) + 1);
 
 /** Elements moved one by one: unrolled up to this many, else a loop. */
 const UNROLL_ELEMENTS = 64;
@@ -127,15 +120,14 @@ function emitTaps(fn: FunctionBuilder, el: Elements, g: ConvGeometry, gather: bo
     if (gather) zeroRun(fn, rowCols, jHi * es, (OW - jHi) * es);
   };
 
+  const taps = tapRanges(g);
   fn.localGet(x).localSet(xc);
   fn.localGet(cols).localSet(cc);
   repeat(fn, Cg, () => {
     for (let p = 0; p < KH; p++) {
-      const iLo = firstValid(sh, pt, p * dh);
-      const iHi = Math.max(iLo, endValid(OH, sh, pt, p * dh, H));
+      const { lo: iLo, hi: iHi } = taps.rows[p]!;
       for (let q = 0; q < KW; q++) {
-        const jLo = firstValid(sw, pl, q * dw);
-        const jHi = Math.max(jLo, endValid(OW, sw, pl, q * dw, W));
+        const { lo: jLo, hi: jHi } = taps.cols[q]!;
         const tapRow = (p * KW + q) * NP * es;
         if (iHi === iLo || jHi === jLo) {
           if (gather) zeroRun(fn, cc, tapRow, NP * es); // every tap of this (p, q) is padding

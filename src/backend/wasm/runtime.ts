@@ -2,12 +2,8 @@
  * The slice of the WebAssembly JS API the kernels use, typed here because our compiler settings carry no
  * DOM library; and feature detection (SIMD, relaxed SIMD) by validating tiny emitted modules.
  */
+import type { WasmMemory } from "../../core/primitive.js";
 import { ModuleBuilder } from "./module-writer.js";
-
-export interface WasmMemory {
-  /** A SharedArrayBuffer for a shared memory. */
-  readonly buffer: ArrayBuffer;
-}
 
 export interface WasmMemoryDescriptor {
   initial: number;

@@ -12,7 +12,8 @@
  * out of chunks is cancelled (compare-and-swap), so a busy core never delays a kernel. A worker whose
  * chunk fails stops the kernel's chunks and leaves its error in shared memory, and the caller throws it.
  */
-import type { WasmCompiledModule, WasmMemory } from "./runtime.js";
+import type { WasmMemory } from "../../core/primitive.js";
+import type { WasmCompiledModule } from "./runtime.js";
 import { type WorkerHost, type WorkerPost, workerHost } from "./worker-hosts.js";
 
 const IDLE = 0;
