@@ -11,7 +11,8 @@ import { activeBackendKind, kernelThreads, relaxedSimdActive } from "./active.js
 import type { ModuleBuilder } from "./wasm/module-writer.js";
 import { allocateMemory } from "./wasm/runtime.js";
 
-const ALIGNMENT = 64;
+/** Every reservation starts at a multiple of this many bytes (vector loads, every element type). */
+export const PLAN_MEMORY_ALIGNMENT = 64;
 /** Bytes past the last reservation, for kernels that read a whole vector at an operand's end. */
 const TAIL_SLACK = 64;
 /** 65536 pages of 64 KiB: the most a 32-bit WebAssembly memory can address. */
@@ -53,7 +54,7 @@ export class PlanMemory {
     if (this.allocated) throw new Error("plan memory: reserve after the memory was allocated");
     if (!Number.isInteger(bytes) || bytes < 0)
       throw new RangeError(`plan memory: cannot reserve ${bytes} bytes`);
-    const at = Math.ceil(this.end / ALIGNMENT) * ALIGNMENT;
+    const at = Math.ceil(this.end / PLAN_MEMORY_ALIGNMENT) * PLAN_MEMORY_ALIGNMENT;
     this.end = at + bytes;
     return at;
   }

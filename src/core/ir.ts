@@ -76,6 +76,17 @@ function varName(i: number): string {
   return s;
 }
 
+/** The names `printProgram` gives a program's values: constants, inputs, then each equation's outputs. */
+export function programNames(program: Program): Map<Var, string> {
+  const names = new Map<Var, string>();
+  const add = (v: Var) => {
+    if (!names.has(v)) names.set(v, varName(names.size));
+  };
+  for (const v of [...program.constVars, ...program.inputs]) add(v);
+  for (const e of program.equations) for (const v of e.outputs) add(v);
+  return names;
+}
+
 /** Prints a program like a jaxpr: `{ lambda consts ; inputs . let eqns in ( outputs ) }`. */
 export function printProgram(program: Program, indent = ""): string {
   const names = new Map<Var, string>();

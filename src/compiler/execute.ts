@@ -1,0 +1,132 @@
+/**
+ * Running a lowered plan: bind the call's inputs and output buffers into the table (a donated buffer or
+ * the output's home when the plan allows it), run the pre-bound kernel calls, hand the outputs over and
+ * mark donated inputs as consumed. Nothing here allocates in steady state but outputs that take no
+ * donated buffer.
+ */
+import { isPlanMemoryBuffer, type PlanMemory, viewAt } from "../backend/plan-memory.js";
+import { nextEpoch } from "../backend/run-epoch.js";
+import { ConcreteArray } from "../core/array.js";
+import { storageFor, type TypedArray } from "../core/dtype.js";
+import { type Atom, Literal, Var } from "../core/ir.js";
+import { sizeOf } from "../core/shape.js";
+import { programOutputVars } from "./liveness.js";
+import type { LoweredPlan } from "./lower-plan.js";
+import type { Placement, Plan } from "./memory-plan.js";
+
+export interface PlanRunner {
+  /**
+   * Runs the plan once. `timings`, when given, gets each kernel call's milliseconds added (profiling).
+   * A donated input is consumed (or, past a failed call's first write over donated buffers, torn).
+   */
+  run(
+    args: readonly ConcreteArray[],
+    donate: readonly boolean[],
+    timings: Float64Array | null,
+  ): ConcreteArray[];
+}
+
+export function execute(plan: Plan, lowered: LoweredPlan, memory: PlanMemory): PlanRunner {
+  const { program, placement } = plan;
+  const { table, tableIndex, perCall, calls, firstDonatedWrite } = lowered;
+  const inputCount = program.inputs.length;
+  const inputIndex = program.inputs.map((v) => tableIndex.get(v)!);
+  const outputSet = programOutputVars(program);
+  const returnedUnchanged = program.inputs.map((v) => outputSet.has(v));
+  /** The array that last received each home (by offset): the home is free once that array is donated. */
+  const homeOwners = new Map<number, ConcreteArray>();
+  const written: { index: number; offset: number }[] = [];
+  const homeViews = new Map<number, TypedArray>();
+  const homeView = (v: Var, offset: number): TypedArray => {
+    let view = homeViews.get(offset);
+    if (!view)
+      homeViews.set(
+        offset,
+        (view = viewAt(memory.view().buffer, v.aval.dtype, offset, sizeOf(v.aval.shape))),
+      );
+    return view;
+  };
+  const materialize = (a: Atom, args: readonly ConcreteArray[]): ConcreteArray => {
+    if (a instanceof Literal) return a.value;
+    const p = placement.get(a)!;
+    if (p.kind === "input") return args[p.index]!;
+    if (p.kind === "const") return p.value.concrete();
+    const data = table[tableIndex.get(a)!]!;
+    // Outputs in their own per-call buffers are handed over; anything living in the arena is copied.
+    const root = placement.get(plan.rootOf(a))!;
+    const owned = p.kind === "output" || (p.kind === "alias" && root.kind === "output");
+    return new ConcreteArray(a.aval.shape, a.aval.dtype, owned ? data : data.slice());
+  };
+
+  return {
+    run(args, donate, timings) {
+      nextEpoch();
+      const ours = memory.view().buffer;
+      /**
+       * Where output v goes: over a donated input that lives in this plan's memory; else into its home
+       * when the array that had it was donated; else over a donated ordinary buffer; else a fresh one.
+       */
+      const outputBuffer = (
+        v: Var,
+        place: Extract<Placement, { kind: "output" }>,
+        index: number,
+      ): TypedArray => {
+        const d = place.donatedFrom;
+        const donated = d !== null && donate[d] ? args[d]!.data : null;
+        if (donated && donated.buffer === ours) {
+          written.push({ index, offset: donated.byteOffset });
+          return donated;
+        }
+        if (donated && place.home >= 0) {
+          const owner = homeOwners.get(place.home);
+          if (!owner || owner.isDonated) {
+            written.push({ index, offset: place.home });
+            return homeView(v, place.home);
+          }
+        }
+        if (donated && !isPlanMemoryBuffer(donated.buffer)) return donated;
+        return storageFor(v.aval.dtype, sizeOf(v.aval.shape));
+      };
+      for (let i = 0; i < inputCount; i++) table[inputIndex[i]!] = args[i]!.data;
+      written.length = 0;
+      for (const { index, v, place } of perCall) {
+        if (place.kind === "alias") table[index] = table[tableIndex.get(plan.rootOf(v))!]!;
+        else table[index] = outputBuffer(v, place, index);
+      }
+      let k = 0;
+      try {
+        if (timings) {
+          for (; k < calls.length; k++) {
+            const start = performance.now();
+            calls[k]!();
+            timings[k]! += performance.now() - start;
+          }
+        } else for (; k < calls.length; k++) calls[k]!();
+      } catch (error) {
+        // Past the first write over a donated buffer the inputs may be torn: none stays readable (but
+        // those returned unchanged, which no step writes, stay valid as after a successful call).
+        if (k >= firstDonatedWrite) {
+          for (let i = 0; i < inputCount; i++)
+            if (donate[i] && !returnedUnchanged[i] && !args[i]!.isDonated) args[i]!.donate(true);
+        }
+        throw error;
+      }
+      const outs = program.outputs.map((a) => materialize(a, args));
+      // The same value returned twice: each array gets its own buffer, so donating one leaves the other.
+      for (let k = 1; k < outs.length; k++) {
+        const out = outs[k]!;
+        if (!args.includes(out) && outs.findIndex((o) => o.data === out.data) < k)
+          outs[k] = new ConcreteArray(out.shape, out.dtype, out.data.slice());
+      }
+      for (const { index, offset } of written) {
+        const k = program.outputs.findIndex((a) => a instanceof Var && tableIndex.get(a) === index);
+        if (k >= 0) homeOwners.set(offset, outs[k]!);
+      }
+      // A donated input returned unchanged is its own output: it stays valid.
+      for (let i = 0; i < inputCount; i++) {
+        if (donate[i] && !args[i]!.isDonated && !outs.includes(args[i]!)) args[i]!.donate();
+      }
+      return outs;
+    },
+  };
+}

@@ -1,0 +1,163 @@
+/**
+ * Lowering a plan to kernel calls: one buffer table entry per value that kernels read or write (views on
+ * the plan memory for slots, per-call entries for plan inputs, outputs and aliases), and for every step
+ * its kernel, lowered with the plan memory (where it reserves its scratch) and pre-bound to the table.
+ */
+import { gemmKernel } from "../backend/index.js";
+import { type PlanMemory, viewAt } from "../backend/plan-memory.js";
+import { wasmFusedKernel } from "../backend/wasm/fused.js";
+import { ConcreteArray } from "../core/array.js";
+import { storageFor, type TypedArray } from "../core/dtype.js";
+import { type Atom, type Equation, Literal, Var } from "../core/ir.js";
+import type { Kernel, KernelContext } from "../core/primitive.js";
+import { sizeOf } from "../core/shape.js";
+import { generateFusedKernel } from "./fusion.js";
+import type { Placement, Plan } from "./memory-plan.js";
+import { describeStep, stepEquations, stepOutputs } from "./plan-steps.js";
+
+/** A table entry the executor sets on every call: a plan input's, output's or alias's buffer. */
+export interface PerCallEntry {
+  readonly index: number;
+  readonly v: Var;
+  readonly place: Extract<Placement, { kind: "output" | "alias" }>;
+}
+
+export interface LoweredPlan {
+  /** The buffer table the kernel calls read and write. */
+  readonly table: TypedArray[];
+  readonly tableIndex: ReadonlyMap<Var, number>;
+  /** Entries set per call, in table order (an alias after its root). */
+  readonly perCall: readonly PerCallEntry[];
+  /** The kernel calls, in plan order. */
+  readonly calls: readonly (() => void)[];
+  /** Each call as `toString` lists its step. */
+  readonly callNames: readonly string[];
+  /** The fused loops' generated code (or the description of their wasm kernel). */
+  readonly kernelSources: readonly string[];
+  /** The first call that may write over a donated input (its output takes that buffer); else Infinity. */
+  readonly firstDonatedWrite: number;
+}
+
+export function lowerPlan(plan: Plan, memory: PlanMemory): LoweredPlan {
+  const { program, steps, placement } = plan;
+  const tableIndex = new Map<Var, number>();
+  const table: TypedArray[] = [];
+  const entries: (() => TypedArray)[] = [];
+  const perCall: PerCallEntry[] = [];
+  const indexOf = (v: Var): number => {
+    let i = tableIndex.get(v);
+    if (i !== undefined) return i;
+    const p = placement.get(v)!;
+    i = entries.length;
+    tableIndex.set(v, i);
+    if (p.kind === "slot") {
+      const offset = plan.slots[p.slot]!.offset;
+      entries.push(() => viewAt(memory.view().buffer, v.aval.dtype, offset, sizeOf(v.aval.shape)));
+    } else if (p.kind === "const") entries.push(() => p.value.concrete().data);
+    else if (p.kind === "alias") {
+      const ri = indexOf(plan.rootOf(v));
+      entries.push(() => table[ri]!);
+      perCall.push({ index: i, v, place: p });
+    } else if (p.kind === "output") {
+      entries.push(() => storageFor(v.aval.dtype, 0));
+      perCall.push({ index: i, v, place: p });
+    } else entries.push(() => storageFor(v.aval.dtype, 0));
+    return i;
+  };
+  // Order matters for aliases (roots first): walk values in definition order.
+  for (const v of [...program.constVars, ...program.inputs]) indexOf(v);
+  for (const s of steps)
+    for (const e of stepEquations(s)) for (const o of e.outputs) if (placement.has(o)) indexOf(o);
+  perCall.sort((a, b) => a.index - b.index);
+
+  // ---- kernels: lowered with the plan memory (they reserve their scratch in it), then the memory exists
+  const resident = (a: Atom): boolean => a instanceof Var && placement.get(plan.rootOf(a))?.kind === "slot";
+  const bindings: ((table: TypedArray[]) => () => void)[] = [];
+  const callNames: string[] = [];
+  const kernelSources: string[] = [];
+  const firstDonatedWriteStep = steps.findIndex((s) =>
+    stepOutputs(s).some((v) => {
+      const p = placement.get(v);
+      return p?.kind === "output" && p.donatedFrom !== null;
+    }),
+  );
+  let firstDonatedWrite = Number.POSITIVE_INFINITY;
+  for (const [k, s] of steps.entries()) {
+    if (k === firstDonatedWriteStep) firstDonatedWrite = bindings.length;
+    if (s.kind === "gemm") {
+      callNames.push(describeStep(s, k));
+      const context = memory.context({ inputs: [s.a, s.b].map(resident), outputs: [resident(s.out)] });
+      const kernel = gemmKernel(s.dtype, 1, s.m, s.k, s.n, context, s);
+      const [ia, ib, io] = [indexOf(s.a), indexOf(s.b), indexOf(s.out)];
+      bindings.push((t) => () => kernel(t[ia]!, t[ib]!, t[io]!));
+      continue;
+    }
+    if (s.kind === "fused") {
+      callNames.push(describeStep(s, k));
+      const context = memory.context({ inputs: s.inputs.map(resident), outputs: s.outputs.map(resident) });
+      const simd = wasmFusedKernel(s, context, indexOf);
+      if (simd) {
+        kernelSources.push(simd.description);
+        bindings.push((t) => () => simd.run(t));
+        continue;
+      }
+      const { run, source } = generateFusedKernel(s, indexOf);
+      kernelSources.push(source);
+      bindings.push((t) => () => run(t));
+      continue;
+    }
+    const e = s.equation;
+    if (placement.get(e.outputs[0]!)?.kind === "alias") continue; // reshape: no work
+    callNames.push(describeStep(s, k));
+    const context = memory.context({ inputs: e.inputs.map(resident), outputs: e.outputs.map(resident) });
+    bindings.push(lowerEquation(e, indexOf, context));
+  }
+  for (const make of entries) table.push(make());
+  const calls = bindings.map((bind) => bind(table));
+  return { table, tableIndex, perCall, calls, callNames, kernelSources, firstDonatedWrite };
+}
+
+/**
+ * One equation's kernel, lowered now (reserving its scratch in the plan memory), and how to bind it to the
+ * buffer table once that memory exists: a pre-bound call of the kernel, or of `impl` plus a copy.
+ */
+function lowerEquation(
+  e: Equation,
+  indexOf: (v: Var) => number,
+  context: KernelContext,
+): (table: TypedArray[]) => () => void {
+  const inAvals = e.inputs.map((a) => a.aval);
+  const outAvals = e.outputs.map((v) => v.aval);
+  const inIdx = e.inputs.map((a) => (a instanceof Var ? indexOf(a) : -1));
+  const literals = e.inputs.map((a) => (a instanceof Literal ? a.value.data : null));
+  const outIdx = e.outputs.map((v) => indexOf(v));
+  const kernel: Kernel | undefined = e.primitive.lower?.(inAvals, outAvals, e.params, context);
+  return (table) => bindEquation(e, table, inIdx, outIdx, literals, kernel);
+}
+
+function bindEquation(
+  e: Equation,
+  table: TypedArray[],
+  inIdx: readonly number[],
+  outIdx: readonly number[],
+  literals: readonly (TypedArray | null)[],
+  kernel: Kernel | undefined,
+): () => void {
+  const inAvals = e.inputs.map((a) => a.aval);
+  const ins: TypedArray[] = inIdx.map((i, k) => (i < 0 ? literals[k]! : table[i]!));
+  const outs: TypedArray[] = outIdx.map((i) => table[i]!);
+  if (kernel) {
+    return () => {
+      for (let k = 0; k < inIdx.length; k++) if (inIdx[k]! >= 0) ins[k] = table[inIdx[k]!]!;
+      for (let k = 0; k < outIdx.length; k++) outs[k] = table[outIdx[k]!]!;
+      kernel(ins, outs);
+    };
+  }
+  return () => {
+    const args = inIdx.map(
+      (i, k) => new ConcreteArray(inAvals[k]!.shape, inAvals[k]!.dtype, i < 0 ? literals[k]! : table[i]!),
+    );
+    const results = e.primitive.impl(args, e.params);
+    results.forEach((r, k) => table[outIdx[k]!]!.set(r.data));
+  };
+}

@@ -1,0 +1,222 @@
+/**
+ * The memory planner: a pure function from a program's steps and their liveness to a `Plan` that says
+ * where every value lives while the plan runs. Intermediates get best-fit slots of one arena, freed after
+ * their last read; a fused loop writes in place over a full-size input that dies there; outputs take
+ * the buffer of a donated input that is no longer read (and, in a WebAssembly plan memory, a home there).
+ * Offsets are laid out from 0 with the plan memory's alignment, so the executor reserves the whole
+ * layout as the first block of the plan memory and kernels add their scratch after it.
+ */
+import { PLAN_MEMORY_ALIGNMENT } from "../backend/plan-memory.js";
+import type { NdArray } from "../core/array.js";
+import { type Program, programNames, Var } from "../core/ir.js";
+import { shapeEquals } from "../core/shape.js";
+import { avalBytes } from "./fusion.js";
+import { type Liveness, programOutputVars, rootOf } from "./liveness.js";
+import { type PlanStep, stepInputs, stepOutputs } from "./plan-steps.js";
+
+/** Where a value lives while the plan runs. */
+export type Placement =
+  | { readonly kind: "input"; readonly index: number }
+  | { readonly kind: "const"; readonly value: NdArray }
+  /** An intermediate in `plan.slots[slot]`. */
+  | { readonly kind: "slot"; readonly slot: number }
+  /** A view of another value's buffer (reshape): no buffer of its own. */
+  | { readonly kind: "alias"; readonly of: Var }
+  /**
+   * A plan output. `donatedFrom`: the donated input whose buffer it may take. `home`: where in the plan
+   * memory it lives while it is the output of the last call (byte offset, or -1), so a donated training
+   * loop keeps its parameters and optimizer state in the plan memory, read and written in place.
+   */
+  | { readonly kind: "output"; readonly donatedFrom: number | null; readonly home: number };
+
+/** One value's stay in a slot: written by step `from`, last read by step `to` (steps.length: returned). */
+export interface Tenancy {
+  readonly value: Var;
+  readonly from: number;
+  readonly to: number;
+  /** The value whose buffer this one overwrites while the same fused loop still reads it. */
+  readonly inPlaceOf: Var | null;
+}
+
+/** A buffer of the arena, reused by values whose lives do not overlap. */
+export interface Slot {
+  /** Byte offset in the plan memory. */
+  readonly offset: number;
+  readonly bytes: number;
+  /** The values that live in it, in plan order. */
+  readonly tenants: readonly Tenancy[];
+}
+
+export interface Plan {
+  readonly program: Program;
+  readonly steps: readonly PlanStep[];
+  readonly placement: ReadonlyMap<Var, Placement>;
+  readonly slots: readonly Slot[];
+  readonly liveness: Liveness;
+  /** Bytes of all intermediate buffers if each had its own. */
+  readonly intermediateBytes: number;
+  /** Bytes of the arena's slots. */
+  readonly arenaBytes: number;
+  /** End of the layout (slots, then homes): the executor reserves this much first. */
+  readonly bytes: number;
+  /** The value whose buffer `v` is (itself unless an alias). */
+  rootOf(v: Var): Var;
+  /** Slots with their tenants' lifetimes, donations and homes, in-place writes. */
+  toString(): string;
+}
+
+export interface PlanOptions {
+  /** Per program input: may the plan write outputs over its buffer. */
+  readonly donatable: readonly boolean[];
+  /** Give outputs that take a donated buffer a home in the plan memory (a WebAssembly memory). */
+  readonly homes: boolean;
+}
+
+const WIDTH = { float64: 8, float32: 4, int32: 4, bool: 1 } as const;
+
+export function planMemory(
+  program: Program,
+  consts: readonly NdArray[],
+  steps: readonly PlanStep[],
+  live: Liveness,
+  options: PlanOptions,
+): Plan {
+  const { lastUse, definedAt, aliasOf } = live;
+  const root = (v: Var): Var => rootOf(live, v);
+  const placement = new Map<Var, Placement>();
+  program.inputs.forEach((v, i) => placement.set(v, { kind: "input", index: i }));
+  program.constVars.forEach((v, i) => placement.set(v, { kind: "const", value: consts[i]! }));
+  for (const [v, of] of aliasOf) placement.set(v, { kind: "alias", of });
+  const outputSet = programOutputVars(program);
+
+  // ---- outputs: a donated input buffer of the same size whose last read comes no later
+  const donatedFree = program.inputs.map((v, i) => ({ v, i })).filter(({ i }) => options.donatable[i]);
+  const donatedOutputs: Var[] = [];
+  for (const v of outputSet) {
+    if (placement.has(v)) continue; // an input, const or alias
+    const k = definedAt.get(v)!;
+    const inPlaceOk = steps[k]!.kind === "fused";
+    const j = donatedFree.findIndex(
+      ({ v: d }) =>
+        avalBytes(d.aval) === avalBytes(v.aval) &&
+        ((lastUse.get(d) ?? -1) < k ||
+          (inPlaceOk && (lastUse.get(d) ?? -1) === k && fullShapeInputOf(steps[k]!, d))),
+    );
+    if (j >= 0) {
+      placement.set(v, { kind: "output", donatedFrom: donatedFree[j]!.i, home: -1 });
+      donatedOutputs.push(v);
+      donatedFree.splice(j, 1);
+    } else placement.set(v, { kind: "output", donatedFrom: null, home: -1 });
+  }
+
+  // ---- slots for intermediates: best fit from the free list, freed after their last read
+  const slotBytes: number[] = [];
+  const tenants: Tenancy[][] = [];
+  const free: number[] = [];
+  let intermediateBytes = 0;
+  const take = (bytes: number): number => {
+    let best = -1;
+    free.forEach((s, i) => {
+      if (slotBytes[s]! >= bytes && (best < 0 || slotBytes[s]! < slotBytes[free[best]!]!)) best = i;
+    });
+    if (best < 0 && free.length) {
+      // Grow the largest free slot rather than adding another (nothing is allocated until planning ends).
+      free.forEach((s, i) => {
+        if (best < 0 || slotBytes[s]! > slotBytes[free[best]!]!) best = i;
+      });
+      slotBytes[free[best]!] = bytes;
+    }
+    if (best >= 0) return free.splice(best, 1)[0]!;
+    slotBytes.push(bytes);
+    tenants.push([]);
+    return slotBytes.length - 1;
+  };
+  const slotOf = (v: Var): number => (placement.get(v) as { slot: number }).slot;
+  steps.forEach((s, k) => {
+    const dying = [...new Set(stepInputs(s).map(root))].filter(
+      (v) => lastUse.get(v) === k && placement.get(v)?.kind === "slot",
+    );
+    // In place: a fused loop may write over a full-size input that dies here.
+    const early = s.kind === "fused" ? dying.filter((v) => fullShapeInputOf(s, v)) : [];
+    for (const v of early) free.push(slotOf(v));
+    for (const v of stepOutputs(s)) {
+      if (placement.has(v)) continue;
+      intermediateBytes += avalBytes(v.aval);
+      const slot = take(Math.max(avalBytes(v.aval), 8));
+      placement.set(v, { kind: "slot", slot });
+      const over = early.find((e) => slotOf(e) === slot) ?? null;
+      tenants[slot]!.push({ value: v, from: k, to: lastUse.get(v) ?? k, inPlaceOf: over });
+    }
+    for (const v of dying) if (!early.includes(v)) free.push(slotOf(v));
+    // Values defined here and never read (an unused output of a multi-output equation) die at once.
+    for (const v of stepOutputs(s)) {
+      if (!lastUse.has(v) && placement.get(v)?.kind === "slot") free.push(slotOf(v));
+    }
+  });
+
+  // ---- layout: the slots, then the homes of outputs that take a donated buffer
+  let end = 0;
+  const place = (bytes: number): number => {
+    const at = Math.ceil(end / PLAN_MEMORY_ALIGNMENT) * PLAN_MEMORY_ALIGNMENT;
+    end = at + bytes;
+    return at;
+  };
+  const slots: Slot[] = slotBytes.map((bytes, s) => ({ offset: place(bytes), bytes, tenants: tenants[s]! }));
+  if (options.homes) {
+    for (const v of donatedOutputs) {
+      const p = placement.get(v) as Extract<Placement, { kind: "output" }>;
+      placement.set(v, { ...p, home: place(avalBytes(v.aval)) });
+    }
+  }
+
+  const plan: Plan = {
+    program,
+    steps,
+    placement,
+    slots,
+    liveness: live,
+    intermediateBytes,
+    arenaBytes: slotBytes.reduce((n, b) => n + b, 0),
+    bytes: end,
+    rootOf: root,
+    toString: () => describePlan(plan),
+  };
+  return plan;
+}
+
+/**
+ * Whether a fused loop may write its outputs over input `v`: v is read only at the loop index (same
+ * shape as the loop, not through a broadcast), and no output is wider than v's elements, so every
+ * write lands on elements already read.
+ */
+export function fullShapeInputOf(step: PlanStep, v: Var): boolean {
+  if (step.kind !== "fused" || !step.inputs.includes(v) || !shapeEquals(v.aval.shape, step.shape))
+    return false;
+  return step.outputs.every((o) => WIDTH[o.aval.dtype] <= WIDTH[v.aval.dtype]);
+}
+
+/** The plan as `jit(f).lower(...)` prints it, naming values as the optimized program does. */
+function describePlan(plan: Plan): string {
+  const names = programNames(plan.program);
+  const name = (v: Var): string => names.get(v) ?? "?";
+  const end = plan.steps.length;
+  const at = (k: number): string => (k === end ? "out" : String(k));
+  const lines = [`slots: ${plan.slots.length} (value [written at step..last read], "out": returned)`];
+  plan.slots.forEach((slot, s) => {
+    const lives = slot.tenants.map(
+      (t) =>
+        `${name(t.value)} [${t.from}..${at(t.to)}]${t.inPlaceOf ? ` in place of ${name(t.inPlaceOf)}` : ""}`,
+    );
+    lines.push(`  slot ${s} @${slot.offset} ${slot.bytes} bytes: ${lives.join(", ")}`);
+  });
+  const outputs: string[] = [];
+  plan.program.outputs.forEach((a, i) => {
+    const p = a instanceof Var ? plan.placement.get(a) : undefined;
+    if (!(a instanceof Var) || p?.kind !== "output" || p.donatedFrom === null) return;
+    const input = plan.program.inputs[p.donatedFrom]!;
+    const home = p.home >= 0 ? `, home @${p.home}` : "";
+    outputs.push(`  output ${i} ${name(a)} takes donated input ${name(input)}'s buffer${home}`);
+  });
+  if (outputs.length) lines.push("donations:", ...outputs);
+  return lines.join("\n");
+}
