@@ -28,26 +28,44 @@ export interface PartialEvalHooks {
   isKnown(x: NdArray): boolean;
 }
 
-export interface PrimitiveRules<P> {
+/**
+ * How many inputs (or outputs) a primitive has, as a tuple type whose length is all that counts:
+ * `[x: unknown, y: unknown]` for two, `[pred: unknown, ...operands: unknown[]]` for one or more, and the
+ * default `readonly unknown[]` for any number. Rules then receive one value per input as a tuple, so
+ * `jvp: ([x, y], [tx, ty]) => …` destructures to arrays, not possibly-undefined ones. The arity is the
+ * promise of the op that binds the primitive (one value per input, as its equations then keep); it is not
+ * checked at run time, as the `!`s it replaces were not.
+ */
+export type Arity = readonly unknown[];
+
+/** One `T` per element of arity `A`: a readonly tuple for a tuple arity, `readonly T[]` for the default. */
+export type PerInput<T, A extends Arity> = { readonly [K in keyof A]: T };
+
+/**
+ * The rules of a primitive with params `P`, `In` inputs and `Out` outputs (see Arity; both default to
+ * any number). The arities only type what the rules receive, so a `PrimitiveRules<P, [x: unknown]>` is
+ * still a `PrimitiveRules<P>` for the code that runs any primitive.
+ */
+export interface PrimitiveRules<P, In extends Arity = Arity, Out extends Arity = Arity> {
   readonly name: string;
   /** Output shapes and dtypes; throws a ShapeError naming the op, the shapes and what was expected. */
-  abstractEval(args: readonly AbstractValue[], params: P): AbstractValue[];
+  abstractEval(args: PerInput<AbstractValue, In>, params: P): AbstractValue[];
   /** The kernel on concrete arrays. */
-  impl(args: readonly ConcreteArray[], params: P): ConcreteArray[];
+  impl(args: PerInput<ConcreteArray, In>, params: P): ConcreteArray[];
   /**
    * Forward-mode derivative, written with other primitives. Tangents come instantiated (zeros where the
    * input's tangent is zero; integer and bool inputs get zeros of their own dtype, to be ignored).
    */
-  jvp(primals: readonly NdArray[], tangents: readonly NdArray[], params: P): JvpResult;
+  jvp(primals: PerInput<NdArray, In>, tangents: PerInput<NdArray, In>, params: P): JvpResult;
   /** The batching rule: batch dims in, batch dims out (at least one input is batched). */
-  batch(args: readonly NdArray[], dims: readonly BatchDim[], params: P): [NdArray[], BatchDim[]];
+  batch(args: PerInput<NdArray, In>, dims: PerInput<BatchDim, In>, params: P): [NdArray[], BatchDim[]];
   /**
    * Linear primitives only: the cotangent of each input from the cotangents of the outputs. Linear inputs
    * arrive as UndefinedPrimal; return null for inputs the primitive is not linear in.
    */
   transpose?(
-    cts: readonly NdArray[],
-    args: readonly (NdArray | UndefinedPrimal)[],
+    cts: PerInput<NdArray, Out>,
+    args: PerInput<NdArray | UndefinedPrimal, In>,
     params: P,
   ): (NdArray | null)[];
   /**
@@ -55,8 +73,8 @@ export interface PrimitiveRules<P> {
    * assigned (no allocation per call). Without it the executor calls `impl` and copies.
    */
   lower?(
-    inAvals: readonly AbstractValue[],
-    outAvals: readonly AbstractValue[],
+    inAvals: PerInput<AbstractValue, In>,
+    outAvals: PerInput<AbstractValue, Out>,
     params: P,
     context: KernelContext,
   ): Kernel;
@@ -64,9 +82,9 @@ export interface PrimitiveRules<P> {
    * When some inputs are unknown during partial evaluation (linearize/vjp): how to proceed instead of
    * recording the primitive whole. Call-like primitives (jit) inline their program here.
    */
-  partialEval?(tracers: readonly NdArray[], params: P): NdArray[];
+  partialEval?(tracers: PerInput<NdArray, In>, params: P): NdArray[];
   /** Call-like primitives (jit, customVjp): the program they run, for the jit compiler to inline. */
-  inlineProgram?(inAvals: readonly AbstractValue[], params: P): { program: Program; consts: NdArray[] };
+  inlineProgram?(inAvals: PerInput<AbstractValue, In>, params: P): { program: Program; consts: NdArray[] };
   /**
    * The primitive only checks its input's values when it runs and is the identity otherwise (a label
    * check): a jitted plan runs it as early as its inputs allow, so a bad value fails the call before the
@@ -77,7 +95,8 @@ export interface PrimitiveRules<P> {
   formatParams?(params: P): string;
 }
 
-export interface Primitive<P = unknown> extends PrimitiveRules<P> {
+export interface Primitive<P = unknown, In extends Arity = Arity, Out extends Arity = Arity>
+  extends PrimitiveRules<P, In, Out> {
   bind(args: readonly NdArray[], params: P): NdArray[];
   bind1(args: readonly NdArray[], params: P): NdArray;
 }
@@ -135,9 +154,11 @@ export function paramsKey(params: unknown): string {
 const registry = new Map<string, Primitive<never>>();
 
 /** Declares a primitive; its name must be unique. */
-export function primitive<P>(rules: PrimitiveRules<P>): Primitive<P> {
+export function primitive<P, In extends Arity = Arity, Out extends Arity = Arity>(
+  rules: PrimitiveRules<P, In, Out>,
+): Primitive<P, In, Out> {
   if (registry.has(rules.name)) throw new Error(`primitive ${rules.name} is declared twice`);
-  const prim: Primitive<P> = {
+  const prim: Primitive<P, In, Out> = {
     ...rules,
     bind(args, params) {
       return bind(prim, args, params);

@@ -54,60 +54,61 @@ function stableOrder(keys: ArrayLike<number>, offset: number, n: number): Uint32
   return order.sort((a, b) => (keys[offset + a]! >>> 0) - (keys[offset + b]! >>> 0) || a - b);
 }
 
-export const sortByKeyPrim: Primitive<SortByKeyParams> = primitive<SortByKeyParams>({
-  name: "sort_by_key",
-  abstractEval([keys, values], { axis }) {
-    checkSortArgs(keys!, values!, axis);
-    return [values!];
-  },
-  impl([keys, values], { axis }) {
-    const shape = values!.shape;
-    const lead = keys!.shape.length - 1;
-    const n = shape[axis]!;
-    const outer = sizeOf(shape.slice(0, lead));
-    const middle = sizeOf(shape.slice(lead, axis));
-    const inner = sizeOf(shape.slice(axis + 1));
-    const src = values!.data;
-    const out = storageFor(values!.dtype, src.length);
-    for (let o = 0; o < outer; o++) {
-      const order = stableOrder(keys!.data, o * n, n);
-      for (let m = 0; m < middle; m++) {
-        const base = (o * middle + m) * n * inner;
-        for (let j = 0; j < n; j++) {
-          const from = base + order[j]! * inner;
-          const to = base + j * inner;
-          for (let k = 0; k < inner; k++) out[to + k] = src[from + k]!;
+export const sortByKeyPrim: Primitive<SortByKeyParams, [keys: unknown, values: unknown], [sorted: unknown]> =
+  primitive({
+    name: "sort_by_key",
+    abstractEval([keys, values], { axis }) {
+      checkSortArgs(keys, values, axis);
+      return [values];
+    },
+    impl([keys, values], { axis }) {
+      const shape = values.shape;
+      const lead = keys.shape.length - 1;
+      const n = shape[axis]!;
+      const outer = sizeOf(shape.slice(0, lead));
+      const middle = sizeOf(shape.slice(lead, axis));
+      const inner = sizeOf(shape.slice(axis + 1));
+      const src = values.data;
+      const out = storageFor(values.dtype, src.length);
+      for (let o = 0; o < outer; o++) {
+        const order = stableOrder(keys.data, o * n, n);
+        for (let m = 0; m < middle; m++) {
+          const base = (o * middle + m) * n * inner;
+          for (let j = 0; j < n; j++) {
+            const from = base + order[j]! * inner;
+            const to = base + j * inner;
+            for (let k = 0; k < inner; k++) out[to + k] = src[from + k]!;
+          }
         }
       }
-    }
-    return [new ConcreteArray(shape, values!.dtype, out)];
-  },
-  // A permutation chosen by the keys: linear in the values, constant in the keys.
-  jvp: ([keys, values], [, tValues], params) => ({
-    primalsOut: [sortByKeyPrim.bind1([keys!, values!], params)],
-    tangentsOut: [sortByKeyPrim.bind1([keys!, tValues!], params)],
-  }),
-  transpose([ct], [keys, values], { axis }) {
-    if (!(keys instanceof NdArray) || !(values instanceof UndefinedPrimal)) {
-      throw new Error("sort_by_key: transpose is linear only in the values");
-    }
-    const k = keys;
-    // The inverse permutation: sort the positions 0..n-1 by the keys, then sort the cotangent by that.
-    const lead = k.shape.slice(0, -1);
-    const n = k.shape[k.shape.length - 1]!;
-    const positions = broadcastInDimPrim.bind1([arange(n)], {
-      shape: k.shape,
-      broadcastDimensions: [lead.length],
-    });
-    const perm = sortByKeyPrim.bind1([k, positions], { axis: lead.length });
-    return [null, sortByKeyPrim.bind1([perm, ct!], { axis })];
-  },
-  batch(args, dims, { axis }) {
-    // Both operands get the batch axis in front (unbatched ones are broadcast), which keeps keys a prefix.
-    return [[sortByKeyPrim.bind1(alignBatched(args, dims), { axis: axis + 1 })], [0]];
-  },
-  formatParams: ({ axis }) => `axis=${axis}`,
-});
+      return [new ConcreteArray(shape, values.dtype, out)];
+    },
+    // A permutation chosen by the keys: linear in the values, constant in the keys.
+    jvp: ([keys, values], [, tValues], params) => ({
+      primalsOut: [sortByKeyPrim.bind1([keys, values], params)],
+      tangentsOut: [sortByKeyPrim.bind1([keys, tValues], params)],
+    }),
+    transpose([ct], [keys, values], { axis }) {
+      if (!(keys instanceof NdArray) || !(values instanceof UndefinedPrimal)) {
+        throw new Error("sort_by_key: transpose is linear only in the values");
+      }
+      const k = keys;
+      // The inverse permutation: sort the positions 0..n-1 by the keys, then sort the cotangent by that.
+      const lead = k.shape.slice(0, -1);
+      const n = k.shape[k.shape.length - 1]!;
+      const positions = broadcastInDimPrim.bind1([arange(n)], {
+        shape: k.shape,
+        broadcastDimensions: [lead.length],
+      });
+      const perm = sortByKeyPrim.bind1([k, positions], { axis: lead.length });
+      return [null, sortByKeyPrim.bind1([perm, ct], { axis })];
+    },
+    batch(args, dims, { axis }) {
+      // Both operands get the batch axis in front (unbatched ones are broadcast), which keeps keys a prefix.
+      return [[sortByKeyPrim.bind1(alignBatched(args, dims), { axis: axis + 1 })], [0]];
+    },
+    formatParams: ({ axis }) => `axis=${axis}`,
+  });
 
 /** Reorders `values` along `axis` by the stable ascending order of `keys` (compared as uint32). */
 export function sortByKey(keys: NdArray, values: NdArray, axis: number): NdArray {
