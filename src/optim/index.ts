@@ -1,6 +1,8 @@
 /**
  * Optimizers as pure gradient transformations (optax's design, torch.optim's names and update rules):
  * `const [updates, state2] = opt.update(grads, state, params); params = optim.applyUpdates(params, updates)`.
+ * Every optimizer is a chain of the atoms exported here (`adam` is addWeightDecay, scaleByAdam and
+ * scaleByLearningRate), with its state kept flat under torch's names.
  * @module
  */
 export type { GradientTransformation } from "./common.js";
@@ -23,16 +25,32 @@ export {
   type SgdState,
   sgd,
 } from "./optimizers.js";
-export type { LearningRate, Schedule } from "./schedules.js";
+export {
+  type ScaleByAdamOptions,
+  type ScaleByAdamState,
+  type ScaleByRmsOptions,
+  type ScaleByRmsState,
+  type ScaleByRssOptions,
+  type ScaleByRssState,
+  scaleByAdam,
+  scaleByRms,
+  scaleByRss,
+} from "./scale-by.js";
+export type { LearningRate, Schedule, ScheduleFormula, ScheduleMath } from "./schedules.js";
 export * as schedules from "./schedules.js";
 export {
+  addDecoupledWeightDecay,
   addWeightDecay,
   applyUpdates,
   type CountState,
   chain,
   clip,
   clipByGlobalNorm,
+  type DecoupledWeightDecayOptions,
   identity,
   scale,
   scaleByLearningRate,
+  type TraceOptions,
+  type TraceState,
+  trace,
 } from "./transforms.js";

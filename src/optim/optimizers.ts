@@ -1,43 +1,31 @@
 /**
  * torch.optim's optimizers as pure gradient transformations, with PyTorch 1.13's exact update rules
- * (single-tensor path; test/golden/README.md, "Optimizers"). Each returns updates to ADD to the
- * parameters, computed with array ops only, so `update` traces under jit. Each state holds an int32 step
- * count, the buffers PyTorch keeps per parameter (zeros at first), and a record of the hyperparameters
- * (scalar arrays; the update computes with the optimizer's own configuration).
+ * (single-tensor path; test/golden/README.md, "Optimizers"), each a chain of atoms as optax builds them:
+ * `adam = chainStages(addWeightDecay, scaleByAdam, scaleByLearningRate)`. `chainStages` keeps the state
+ * flat under torch's names — an int32 step count, a record of the hyperparameters (scalar arrays; the
+ * update computes with the optimizer's own configuration) and the buffers PyTorch keeps per parameter —
+ * so checkpoints read as torch's. Updates are what gets ADDED to the parameters, in array ops only, so
+ * `update` traces under jit.
  */
 import type { NdArray } from "../core/array.js";
 import { checkOptions } from "../core/options.js";
-import * as np from "../np.js";
-import { unflatten, zerosLike } from "../tree/index.js";
 import {
-  arrayLeaves,
-  checkArrayLeaves,
-  checkGrads,
   checkHyperparameter,
   checkLearningRate,
-  checkUpdateArgs,
   type GradientTransformation,
   type HyperparamRecord,
-  learningRateAt,
-  negate,
-  nextCount,
-  paramLeaves,
   recordHyperparams,
-  scaleLeaf,
-  zeroCount,
 } from "./common.js";
+import { adamStage, adamStepSize, checkBetas, lrDecayStepSize, rmsStage, rssStage } from "./scale-by.js";
 import type { LearningRate } from "./schedules.js";
-
-/** Zero buffers shaped like the params (after checking they are a tree of arrays). */
-function zerosLikeParams(who: string, params: unknown): unknown {
-  checkArrayLeaves(who, params);
-  return zerosLike(params);
-}
-
-/** A tree's leaves, or nulls when the tree is absent (so per-leaf code can index either). */
-function leavesOrNull(tree: unknown, count: number): (NdArray | null)[] {
-  return tree === null ? new Array<null>(count).fill(null) : arrayLeaves(tree)[0];
-}
+import { chainStages } from "./stage.js";
+import {
+  checkNesterov,
+  decoupledWeightDecayStage,
+  learningRateStage,
+  traceStage,
+  weightDecayStage,
+} from "./transforms.js";
 
 // ---------------------------------------------------------------------------------------------------
 // SGD
@@ -72,7 +60,7 @@ export interface SgdState {
 /**
  * torch.optim.SGD: g = grad + weightDecay * p; with momentum, buf = g at the first step and
  * momentum * buf + (1 - dampening) * g after; the step is buf, or g + momentum * buf with nesterov;
- * update = -lr * step.
+ * update = -lr * step. `chain(addWeightDecay, trace, scaleByLearningRate)`.
  */
 export function sgd(options: SgdOptions): GradientTransformation<SgdState> {
   const who = "sgd";
@@ -82,53 +70,17 @@ export function sgd(options: SgdOptions): GradientTransformation<SgdState> {
   const dampening = checkHyperparameter(who, "dampening", options.dampening ?? 0);
   const weightDecay = checkHyperparameter(who, "weightDecay", options.weightDecay ?? 0);
   const nesterov = options.nesterov ?? false;
-  if (nesterov && (momentum <= 0 || dampening !== 0)) {
-    throw new RangeError(
-      `${who}: nesterov requires momentum > 0 and dampening = 0, got momentum ${momentum}, dampening ${dampening}`,
-    );
-  }
+  checkNesterov(who, nesterov, momentum, dampening);
   const hyperparams: SgdHyperparams = recordHyperparams({ lr, momentum, dampening, nesterov, weightDecay });
-  return {
-    init: (params) => ({
-      count: zeroCount(),
-      hyperparams,
-      momentumBuffer: momentum !== 0 ? zerosLikeParams(`${who}.init`, params) : null,
-    }),
-    update(grads, state, params) {
-      const at = `${who}.update`;
-      const fields = momentum !== 0 ? ["count", "momentumBuffer"] : ["count"];
-      checkUpdateArgs(at, grads, state, fields, `${who}(...).init(params)`);
-      if (params !== undefined) checkGrads(at, grads, params, "params");
-      if (momentum !== 0) checkGrads(at, grads, state.momentumBuffer, "optimizer state");
-      else checkArrayLeaves(at, grads);
-      const [g, def] = arrayLeaves(grads);
-      const p = weightDecay !== 0 ? paramLeaves(at, grads, params, "weightDecay") : null;
-      const buffers = leavesOrNull(state.momentumBuffer, g.length);
-      const negLr = negate(learningRateAt(at, lr, state.count));
-      const first = np.equal(state.count, 0);
-      const updates: NdArray[] = [];
-      const newBuffers: NdArray[] = [];
-      g.forEach((grad, i) => {
-        let d = weightDecay !== 0 ? np.add(grad, np.multiply(p![i]!, weightDecay)) : grad;
-        if (momentum !== 0) {
-          // PyTorch's first step copies g into the buffer, without dampening.
-          const decayed = np.add(np.multiply(buffers[i]!, momentum), np.multiply(d, 1 - dampening));
-          const buf = np.where(first, d, decayed);
-          newBuffers.push(buf);
-          d = nesterov ? np.add(d, np.multiply(buf, momentum)) : buf;
-        }
-        updates.push(scaleLeaf(d, negLr));
-      });
-      return [
-        unflatten(def, updates),
-        {
-          count: nextCount(state.count),
-          hyperparams: state.hyperparams,
-          momentumBuffer: momentum !== 0 ? unflatten(def, newBuffers) : null,
-        },
-      ];
-    },
-  };
+  return chainStages(
+    who,
+    [
+      weightDecayStage(weightDecay),
+      traceStage(momentum, { dampening, nesterov, copyFirst: true }),
+      learningRateStage(lr),
+    ],
+    hyperparams,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -172,15 +124,10 @@ function adamFamily(
 ): GradientTransformation<AdamState> {
   checkOptions(who, options, ["lr", "betas", "eps", "weightDecay", "amsgrad"]);
   const lr = checkLearningRate(who, options.lr ?? 1e-3);
-  const betas = options.betas ?? [0.9, 0.999];
-  if (!Array.isArray(betas) || betas.length !== 2)
-    throw new TypeError(`${who}: betas must be a pair of numbers`);
-  const beta1 = checkHyperparameter(who, "betas[0]", betas[0], { min: 0, below: 1 });
-  const beta2 = checkHyperparameter(who, "betas[1]", betas[1], { min: 0, below: 1 });
+  const [beta1, beta2] = checkBetas(who, options.betas ?? [0.9, 0.999]);
   const eps = checkHyperparameter(who, "eps", options.eps ?? 1e-8);
   const weightDecay = checkHyperparameter(who, "weightDecay", options.weightDecay ?? defaultWeightDecay);
   const amsgrad = options.amsgrad ?? false;
-  const decoupled = who === "adamw";
   const hyperparams: AdamHyperparams = recordHyperparams({
     lr,
     betas: [beta1, beta2],
@@ -188,84 +135,33 @@ function adamFamily(
     weightDecay,
     amsgrad,
   });
-  return {
-    init(params) {
-      const zeros = (): unknown => zerosLikeParams(`${who}.init`, params);
-      return {
-        count: zeroCount(),
-        hyperparams,
-        expAvg: zeros(),
-        expAvgSq: zeros(),
-        maxExpAvgSq: amsgrad ? zeros() : null,
-      };
-    },
-    update(grads, state, params) {
-      const at = `${who}.update`;
-      const fields = ["count", "expAvg", "expAvgSq", ...(amsgrad ? ["maxExpAvgSq"] : [])];
-      checkUpdateArgs(at, grads, state, fields, `${who}(...).init(params)`);
-      if (params !== undefined) checkGrads(at, grads, params, "params");
-      checkGrads(at, grads, state.expAvg, "optimizer state");
-      const [g, def] = arrayLeaves(grads);
-      const p = weightDecay !== 0 ? paramLeaves(at, grads, params, "weightDecay") : null;
-      const m = arrayLeaves(state.expAvg)[0];
-      const v = arrayLeaves(state.expAvgSq)[0];
-      const vMax = leavesOrNull(state.maxExpAvgSq, g.length);
-      const rate = learningRateAt(at, lr, state.count);
-      // Bias corrections in float64 scalars (PyTorch computes them as Python floats), cast per leaf.
-      const t = np.astype(nextCount(state.count), "float64");
-      const stepSize = np.divide(rate, np.subtract(1, np.power(beta1, t)));
-      const correction2Sqrt = np.sqrt(np.subtract(1, np.power(beta2, t)));
-      const negStepSize = np.negative(stepSize);
-      const decayFactor =
-        decoupled && weightDecay !== 0
-          ? negate(typeof rate === "number" ? rate * weightDecay : np.multiply(rate, weightDecay))
-          : 0;
-      const updates: NdArray[] = [];
-      const newM: NdArray[] = [];
-      const newV: NdArray[] = [];
-      const newVMax: NdArray[] = [];
-      g.forEach((grad, i) => {
-        const gi = !decoupled && weightDecay !== 0 ? np.add(grad, np.multiply(p![i]!, weightDecay)) : grad;
-        const mi = np.add(np.multiply(m[i]!, beta1), np.multiply(gi, 1 - beta1));
-        const vi = np.add(np.multiply(v[i]!, beta2), np.multiply(np.multiply(gi, gi), 1 - beta2));
-        newM.push(mi);
-        newV.push(vi);
-        let second = vi;
-        if (amsgrad) {
-          second = np.maximum(vMax[i]!, vi);
-          newVMax.push(second);
-        }
-        // eps after the sqrt and after the bias correction, as PyTorch.
-        const denom = np.add(np.divide(np.sqrt(second), np.astype(correction2Sqrt, gi.dtype)), eps);
-        let update = scaleLeaf(np.divide(mi, denom), negStepSize);
-        // AdamW: p *= 1 - lr * weightDecay, i.e. the update gains -lr * weightDecay * p.
-        if (decoupled && weightDecay !== 0) update = np.add(scaleLeaf(p![i]!, decayFactor), update);
-        updates.push(update);
-      });
-      return [
-        unflatten(def, updates),
-        {
-          count: nextCount(state.count),
-          hyperparams: state.hyperparams,
-          expAvg: unflatten(def, newM),
-          expAvgSq: unflatten(def, newV),
-          maxExpAvgSq: amsgrad ? unflatten(def, newVMax) : null,
-        },
-      ];
-    },
-  };
+  const decoupled = who === "adamw";
+  return chainStages(
+    who,
+    [
+      weightDecayStage(decoupled ? 0 : weightDecay),
+      // The first moment's bias correction goes into the step size, as torch's step_size = lr / (1 - b1^t).
+      adamStage({ beta1, beta2, eps, amsgrad, correctFirstMoment: false }),
+      learningRateStage(lr, adamStepSize(beta1)),
+      decoupledWeightDecayStage(lr, decoupled ? weightDecay : 0),
+    ],
+    hyperparams,
+  );
 }
 
 /**
  * torch.optim.Adam: g = grad + weightDecay * p; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
  * update = -(lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps) (v replaced by its running
- * maximum with amsgrad).
+ * maximum with amsgrad). `chain(addWeightDecay, scaleByAdam, scaleByLearningRate)`.
  */
 export function adam(options: AdamOptions = {}): GradientTransformation<AdamState> {
   return adamFamily("adam", options, 0);
 }
 
-/** torch.optim.AdamW: Adam without weight decay in the gradient, plus the decoupled -lr * weightDecay * p. */
+/**
+ * torch.optim.AdamW: Adam without weight decay in the gradient, plus the decoupled -lr * weightDecay * p.
+ * `chain(scaleByAdam, scaleByLearningRate, addDecoupledWeightDecay)`.
+ */
 export function adamw(options: AdamOptions = {}): GradientTransformation<AdamState> {
   return adamFamily("adamw", options, 1e-2);
 }
@@ -312,6 +208,7 @@ export interface RmspropState {
  * torch.optim.RMSprop: g = grad + weightDecay * p; v = alpha v + (1 - alpha) g^2; avg = sqrt(v) + eps
  * (sqrt(v - gAvg^2) + eps when centered, gAvg = alpha gAvg + (1 - alpha) g); with momentum
  * buf = momentum buf + g / avg and update = -lr buf, else update = -lr g / avg.
+ * `chain(addWeightDecay, scaleByRms, trace, scaleByLearningRate)`.
  */
 export function rmsprop(options: RmspropOptions = {}): GradientTransformation<RmspropState> {
   const who = "rmsprop";
@@ -330,71 +227,17 @@ export function rmsprop(options: RmspropOptions = {}): GradientTransformation<Rm
     momentum,
     centered,
   });
-  return {
-    init(params) {
-      const zeros = (): unknown => zerosLikeParams(`${who}.init`, params);
-      return {
-        count: zeroCount(),
-        hyperparams,
-        squareAvg: zeros(),
-        gradAvg: centered ? zeros() : null,
-        momentumBuffer: momentum > 0 ? zeros() : null,
-      };
-    },
-    update(grads, state, params) {
-      const at = `${who}.update`;
-      const fields = [
-        "count",
-        "squareAvg",
-        ...(centered ? ["gradAvg"] : []),
-        ...(momentum > 0 ? ["momentumBuffer"] : []),
-      ];
-      checkUpdateArgs(at, grads, state, fields, `${who}(...).init(params)`);
-      if (params !== undefined) checkGrads(at, grads, params, "params");
-      checkGrads(at, grads, state.squareAvg, "optimizer state");
-      const [g, def] = arrayLeaves(grads);
-      const p = weightDecay !== 0 ? paramLeaves(at, grads, params, "weightDecay") : null;
-      const sq = arrayLeaves(state.squareAvg)[0];
-      const ga = leavesOrNull(state.gradAvg, g.length);
-      const buffers = leavesOrNull(state.momentumBuffer, g.length);
-      const negLr = negate(learningRateAt(at, lr, state.count));
-      const updates: NdArray[] = [];
-      const newSq: NdArray[] = [];
-      const newGa: NdArray[] = [];
-      const newBuffers: NdArray[] = [];
-      g.forEach((grad, i) => {
-        const gi = weightDecay !== 0 ? np.add(grad, np.multiply(p![i]!, weightDecay)) : grad;
-        const sqi = np.add(np.multiply(sq[i]!, alpha), np.multiply(np.multiply(gi, gi), 1 - alpha));
-        newSq.push(sqi);
-        let avg: NdArray;
-        if (centered) {
-          const gai = np.add(np.multiply(ga[i]!, alpha), np.multiply(gi, 1 - alpha));
-          newGa.push(gai);
-          avg = np.sqrt(np.subtract(sqi, np.multiply(gai, gai)));
-        } else {
-          avg = np.sqrt(sqi);
-        }
-        avg = np.add(avg, eps);
-        if (momentum > 0) {
-          const buf = np.add(np.multiply(buffers[i]!, momentum), np.divide(gi, avg));
-          newBuffers.push(buf);
-          updates.push(scaleLeaf(buf, negLr));
-        } else {
-          updates.push(scaleLeaf(np.divide(gi, avg), negLr));
-        }
-      });
-      return [
-        unflatten(def, updates),
-        {
-          count: nextCount(state.count),
-          hyperparams: state.hyperparams,
-          squareAvg: unflatten(def, newSq),
-          gradAvg: centered ? unflatten(def, newGa) : null,
-          momentumBuffer: momentum > 0 ? unflatten(def, newBuffers) : null,
-        },
-      ];
-    },
-  };
+  return chainStages(
+    who,
+    [
+      weightDecayStage(weightDecay),
+      rmsStage({ alpha, eps, centered }),
+      // RMSprop's buffer starts at zero (no first-step copy, unlike SGD's).
+      traceStage(momentum, { copyFirst: false }),
+      learningRateStage(lr),
+    ],
+    hyperparams,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -431,7 +274,7 @@ export interface AdagradState {
 
 /**
  * torch.optim.Adagrad: g = grad + weightDecay * p; clr = lr / (1 + (t - 1) lrDecay);
- * sum += g^2; update = -clr * g / (sqrt(sum) + eps).
+ * sum += g^2; update = -clr * g / (sqrt(sum) + eps). `chain(addWeightDecay, scaleByRss, scaleByLearningRate)`.
  */
 export function adagrad(options: AdagradOptions = {}): GradientTransformation<AdagradState> {
   const who = "adagrad";
@@ -452,43 +295,13 @@ export function adagrad(options: AdagradOptions = {}): GradientTransformation<Ad
     initialAccumulatorValue,
     eps,
   });
-  return {
-    init(params) {
-      checkArrayLeaves(`${who}.init`, params);
-      const [leaves, def] = arrayLeaves(params);
-      return {
-        count: zeroCount(),
-        hyperparams,
-        sum: unflatten(
-          def,
-          leaves.map((x) => np.fullLike(x, initialAccumulatorValue)),
-        ),
-      };
-    },
-    update(grads, state, params) {
-      const at = `${who}.update`;
-      checkUpdateArgs(at, grads, state, ["count", "sum"], `${who}(...).init(params)`);
-      if (params !== undefined) checkGrads(at, grads, params, "params");
-      checkGrads(at, grads, state.sum, "optimizer state");
-      const [g, def] = arrayLeaves(grads);
-      const p = weightDecay !== 0 ? paramLeaves(at, grads, params, "weightDecay") : null;
-      const sums = arrayLeaves(state.sum)[0];
-      const rate = learningRateAt(at, lr, state.count);
-      // clr = lr / (1 + (t - 1) * lrDecay), with t - 1 the updates done before this one.
-      const decay = np.add(np.multiply(np.astype(state.count, "float64"), lrDecay), 1);
-      const negClr = np.negative(np.divide(rate, decay));
-      const updates: NdArray[] = [];
-      const newSums: NdArray[] = [];
-      g.forEach((grad, i) => {
-        const gi = weightDecay !== 0 ? np.add(grad, np.multiply(p![i]!, weightDecay)) : grad;
-        const si = np.add(sums[i]!, np.multiply(gi, gi));
-        newSums.push(si);
-        updates.push(scaleLeaf(np.divide(gi, np.add(np.sqrt(si), eps)), negClr));
-      });
-      return [
-        unflatten(def, updates),
-        { count: nextCount(state.count), hyperparams: state.hyperparams, sum: unflatten(def, newSums) },
-      ];
-    },
-  };
+  return chainStages(
+    who,
+    [
+      weightDecayStage(weightDecay),
+      rssStage({ initialAccumulatorValue, eps }),
+      learningRateStage(lr, lrDecayStepSize(lrDecay)),
+    ],
+    hyperparams,
+  );
 }

@@ -1,8 +1,9 @@
 /**
  * Learning-rate schedules (optax's, with torch's StepLR as `stepDecay`). A schedule maps the number of
- * updates done so far (0 for the first update) to a value. Each is both a JS function of a number and,
- * through `onArray`, the same formula in array ops on the optimizer's int32 step count, so an optimizer
- * using it still traces under jit. JS and array forms compute in float64 with the same operations.
+ * updates done so far (0 for the first update) to a value. Each is written once, as a formula over a small
+ * arithmetic (`ScheduleMath`) that `makeSchedule` runs twice: on JS numbers, and through `onArray` on the
+ * optimizer's int32 step count as float64 scalar arrays, so an optimizer using it still traces under jit.
+ * Both forms do the same operations in the same order.
  * @module
  */
 import type { NdArray } from "../core/array.js";
@@ -25,15 +26,94 @@ export function isSchedule(x: unknown): x is Schedule {
   return typeof x === "function" && typeof (x as { onArray?: unknown }).onArray === "function";
 }
 
-/** Builds a Schedule from its two forms. */
+/**
+ * The arithmetic a schedule's formula is written in: `T` is a JS number or a float64 scalar array, `B` a
+ * boolean or a bool array. Arguments may be plain numbers in either form.
+ */
+export interface ScheduleMath<T, B> {
+  add(a: T | number, b: T | number): T;
+  subtract(a: T | number, b: T | number): T;
+  multiply(a: T | number, b: T | number): T;
+  divide(a: T | number, b: T | number): T;
+  power(a: T | number, b: T | number): T;
+  minimum(a: T | number, b: T | number): T;
+  maximum(a: T | number, b: T | number): T;
+  floor(a: T): T;
+  cos(a: T): T;
+  less(a: T | number, b: T | number): B;
+  lessEqual(a: T | number, b: T | number): B;
+  /** `a` where `condition` holds, else `b` (both are computed). */
+  where(condition: B, a: T | number, b: T | number): T;
+  /** Another schedule at `step`, in this arithmetic. */
+  schedule(s: Schedule, step: T): T;
+}
+
+/** A schedule written once: its value at `step` (the updates done so far) in either arithmetic. */
+export type ScheduleFormula = <T, B>(math: ScheduleMath<T, B>, step: T) => T | number;
+
+const numberMath: ScheduleMath<number, boolean> = {
+  add: (a, b) => a + b,
+  subtract: (a, b) => a - b,
+  multiply: (a, b) => a * b,
+  divide: (a, b) => a / b,
+  power: (a, b) => a ** b,
+  minimum: (a, b) => Math.min(a, b),
+  maximum: (a, b) => Math.max(a, b),
+  floor: Math.floor,
+  cos: Math.cos,
+  less: (a, b) => a < b,
+  lessEqual: (a, b) => a <= b,
+  where: (condition, a, b) => (condition ? a : b),
+  schedule: (s, step) => s(step),
+};
+
+/** Two plain numbers become a float64 scalar first, so no result is a float32 default-dtype array. */
+const both =
+  (f: (a: NdArray | number, b: NdArray | number) => NdArray) =>
+  (a: NdArray | number, b: NdArray | number): NdArray =>
+    typeof a === "number" && typeof b === "number" ? f(np.scalar(a, "float64"), b) : f(a, b);
+
+const arrayMath: ScheduleMath<NdArray, NdArray> = {
+  add: both(np.add),
+  subtract: both(np.subtract),
+  multiply: both(np.multiply),
+  divide: both(np.divide),
+  power: both(np.power),
+  minimum: both(np.minimum),
+  maximum: both(np.maximum),
+  floor: np.floor,
+  cos: np.cos,
+  less: both(np.less),
+  lessEqual: both(np.lessEqual),
+  where: (condition, a, b) => np.where(condition, a, b),
+  schedule: (s, step) => s.onArray(step),
+};
+
+/**
+ * Builds a Schedule from its formula, written once over `ScheduleMath` and run on numbers and on arrays:
+ * `makeSchedule((m, step) => m.multiply(0.1, m.power(0.5, m.floor(m.divide(step, 10)))))`. The older
+ * two-argument form takes the number form and the array form separately.
+ */
+export function makeSchedule(formula: ScheduleFormula): Schedule;
 export function makeSchedule(
   onNumber: (step: number) => number,
   onArray: (step: NdArray) => NdArray,
+): Schedule;
+export function makeSchedule(
+  formulaOrNumber: ScheduleFormula | ((step: number) => number),
+  onArray?: (step: NdArray) => NdArray,
 ): Schedule {
-  return Object.assign((step: number) => onNumber(step), { onArray });
+  if (onArray !== undefined) {
+    const onNumber = formulaOrNumber as (step: number) => number;
+    return Object.assign((step: number) => onNumber(step), { onArray });
+  }
+  const formula = formulaOrNumber as ScheduleFormula;
+  const asArray = (value: NdArray | number): NdArray =>
+    typeof value === "number" ? np.scalar(value, "float64") : value;
+  return Object.assign((step: number) => formula(numberMath, step), {
+    onArray: (step: NdArray) => asArray(formula(arrayMath, np.astype(step, "float64"))),
+  });
 }
-
-const asFloat = (step: NdArray): NdArray => np.astype(step, "float64");
 
 function finite(who: string, name: string, value: number): number {
   if (typeof value !== "number" || !Number.isFinite(value)) {
@@ -58,10 +138,7 @@ function nonNegativeInteger(who: string, name: string, value: number): number {
 /** The same value at every step. */
 export function constant(value: number): Schedule {
   finite("schedules.constant", "value", value);
-  return makeSchedule(
-    () => value,
-    () => np.scalar(value, "float64"),
-  );
+  return makeSchedule(() => value);
 }
 
 /** Options of `stepDecay`. */
@@ -82,10 +159,7 @@ export function stepDecay(options: StepDecayOptions): Schedule {
   finite(who, "init", init);
   finite(who, "gamma", gamma);
   positiveInteger(who, "stepSize", stepSize);
-  return makeSchedule(
-    (step) => init * gamma ** Math.floor(step / stepSize),
-    (step) => np.multiply(np.power(gamma, np.floor(np.divide(asFloat(step), stepSize))), init),
-  );
+  return makeSchedule((m, step) => m.multiply(m.power(gamma, m.floor(m.divide(step, stepSize))), init));
 }
 
 /** Options of `exponentialDecay`, as optax's exponential_decay. */
@@ -121,25 +195,19 @@ export function exponentialDecay(options: ExponentialDecayOptions): Schedule {
   positiveInteger(who, "transitionSteps", transitionSteps);
   nonNegativeInteger(who, "transitionBegin", transitionBegin);
   if (endValue !== undefined) finite(who, "endValue", endValue);
-  const bound = (v: number): number =>
-    endValue === undefined ? v : decayRate < 1 ? Math.max(v, endValue) : Math.min(v, endValue);
-  const boundArray = (v: NdArray): NdArray =>
-    endValue === undefined ? v : decayRate < 1 ? np.maximum(v, endValue) : np.minimum(v, endValue);
-  return makeSchedule(
-    (step) => {
-      const elapsed = step - transitionBegin;
-      if (elapsed <= 0) return init;
-      const periods = staircase ? Math.floor(elapsed / transitionSteps) : elapsed / transitionSteps;
-      return bound(init * decayRate ** periods);
-    },
-    (step) => {
-      const elapsed = np.subtract(asFloat(step), transitionBegin);
-      const ratio = np.divide(elapsed, transitionSteps);
-      const periods = staircase ? np.floor(ratio) : ratio;
-      const decayed = boundArray(np.multiply(np.power(decayRate, periods), init));
-      return np.where(np.lessEqual(elapsed, 0), init, decayed);
-    },
-  );
+  return makeSchedule((m, step) => {
+    const elapsed = m.subtract(step, transitionBegin);
+    const ratio = m.divide(elapsed, transitionSteps);
+    const periods = staircase ? m.floor(ratio) : ratio;
+    const decayed = m.multiply(m.power(decayRate, periods), init);
+    const bounded =
+      endValue === undefined
+        ? decayed
+        : decayRate < 1
+          ? m.maximum(decayed, endValue)
+          : m.minimum(decayed, endValue);
+    return m.where(m.lessEqual(elapsed, 0), init, bounded);
+  });
 }
 
 /** Options of `cosineDecay`, as optax's cosine_decay_schedule. */
@@ -160,17 +228,11 @@ export function cosineDecay(options: CosineDecayOptions): Schedule {
   finite(who, "init", init);
   finite(who, "alpha", alpha);
   positiveInteger(who, "decaySteps", decaySteps);
-  return makeSchedule(
-    (step) => {
-      const cosine = 0.5 * (1 + Math.cos((Math.PI * Math.min(step, decaySteps)) / decaySteps));
-      return init * ((1 - alpha) * cosine + alpha);
-    },
-    (step) => {
-      const progress = np.divide(np.multiply(np.minimum(asFloat(step), decaySteps), Math.PI), decaySteps);
-      const cosine = np.multiply(np.add(np.cos(progress), 1), 0.5);
-      return np.multiply(np.add(np.multiply(cosine, 1 - alpha), alpha), init);
-    },
-  );
+  return makeSchedule((m, step) => {
+    const progress = m.divide(m.multiply(m.minimum(step, decaySteps), Math.PI), decaySteps);
+    const cosine = m.multiply(m.add(m.cos(progress), 1), 0.5);
+    return m.multiply(m.add(m.multiply(cosine, 1 - alpha), alpha), init);
+  });
 }
 
 /** Options of `linearSchedule`, as optax's linear_schedule. */
@@ -194,16 +256,10 @@ export function linearSchedule(options: LinearScheduleOptions): Schedule {
   finite(who, "end", end);
   positiveInteger(who, "transitionSteps", transitionSteps);
   nonNegativeInteger(who, "transitionBegin", transitionBegin);
-  return makeSchedule(
-    (step) => {
-      const done = Math.min(Math.max(step - transitionBegin, 0), transitionSteps);
-      return (init - end) * (1 - done / transitionSteps) + end;
-    },
-    (step) => {
-      const done = np.clip(np.subtract(asFloat(step), transitionBegin), 0, transitionSteps);
-      return np.add(np.multiply(np.subtract(1, np.divide(done, transitionSteps)), init - end), end);
-    },
-  );
+  return makeSchedule((m, step) => {
+    const done = m.minimum(m.maximum(m.subtract(step, transitionBegin), 0), transitionSteps);
+    return m.add(m.multiply(m.subtract(1, m.divide(done, transitionSteps)), init - end), end);
+  });
 }
 
 /** Options of `linearWarmup`. */
@@ -276,20 +332,13 @@ export function joinSchedules(schedules: readonly Schedule[], boundaries: readon
     nonNegativeInteger(who, `boundaries[${i}]`, b);
     if (i > 0 && b < boundaries[i - 1]!) throw new RangeError(`${who}: boundaries must be non-decreasing`);
   });
-  return makeSchedule(
-    (step) => {
-      let out = schedules[0]!(step);
-      boundaries.forEach((b, i) => {
-        if (step >= b) out = schedules[i + 1]!(step - b);
-      });
-      return out;
-    },
-    (step) => {
-      let out = schedules[0]!.onArray(step);
-      boundaries.forEach((b, i) => {
-        out = np.where(np.less(step, b), out, schedules[i + 1]!.onArray(np.subtract(step, b)));
-      });
-      return out;
-    },
-  );
+  const [first, ...rest] = schedules as readonly [Schedule, ...Schedule[]];
+  return makeSchedule((m, step) => {
+    let out = m.schedule(first, step);
+    rest.forEach((next, i) => {
+      const b = boundaries[i] ?? 0;
+      out = m.where(m.less(step, b), out, m.schedule(next, m.subtract(step, b)));
+    });
+    return out;
+  });
 }

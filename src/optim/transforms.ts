@@ -1,8 +1,13 @@
 /**
- * Composable gradient transformations in optax's style (chain, identity, scale, scaleByLearningRate,
- * clip, clipByGlobalNorm, addWeightDecay) and `applyUpdates`. Stateless ones keep `null` as their state.
+ * Composable gradient transformations in optax's style and `applyUpdates`: `chain`, `identity`, `scale`,
+ * `clip`, `clipByGlobalNorm`, and the stage-built atoms every optimizer is made of — `addWeightDecay`,
+ * `trace`, `scaleByLearningRate`, `addDecoupledWeightDecay` here, the gradient statistics
+ * (`scaleByAdam`, …) in scale-by.ts. Each atom is a `Stage` factory (for optimizers, which chain stages
+ * into one flat state) and a public transformation (the stage alone). Stateless ones keep `null` as their
+ * state; the others `{ count, ...buffers }`.
  */
 import type { NdArray } from "../core/array.js";
+import { checkOptions, optionKeys } from "../core/options.js";
 import * as np from "../np.js";
 import { map, unflatten } from "../tree/index.js";
 import {
@@ -15,12 +20,19 @@ import {
   type GradientTransformation,
   learningRateAt,
   negate,
-  nextCount,
-  paramLeaves,
   scaleLeaf,
-  zeroCount,
 } from "./common.js";
 import type { LearningRate } from "./schedules.js";
+import {
+  type Buffers,
+  buffer,
+  chainStages,
+  leafAt,
+  leafwise,
+  paramsOf,
+  type Stage,
+  zerosFor,
+} from "./stage.js";
 
 /**
  * `params + updates`, leaf by leaf. The updates must have exactly the params' structure, shapes and
@@ -78,17 +90,14 @@ export function identity(): GradientTransformation<null> {
   };
 }
 
+/** The stage of `scale`. */
+export function scaleStage(factor: number): Stage {
+  return leafwise((u) => np.multiply(u, factor));
+}
+
 /** Multiplies the updates by a constant. */
 export function scale(factor: number): GradientTransformation<null> {
-  const f = checkHyperparameter("scale", "factor", factor, {});
-  return {
-    init: () => null,
-    update(grads) {
-      checkUpdateArgs("scale.update", grads, null, [], "");
-      checkArrayLeaves("scale.update", grads);
-      return [mapLeaves(grads, (g) => np.multiply(g, f)), null];
-    },
-  };
+  return chainStages("scale", [scaleStage(checkHyperparameter("scale", "factor", factor, {}))]);
 }
 
 /** The state of transformations that only count updates (e.g. `scaleByLearningRate`, for its schedule). */
@@ -97,32 +106,39 @@ export interface CountState {
   count: NdArray;
 }
 
-/** Multiplies the updates by -lr (a number or a schedule of the step count): the descent step. */
-export function scaleByLearningRate(lr: LearningRate): GradientTransformation<CountState> {
-  const rate = checkLearningRate("scaleByLearningRate", lr);
+/**
+ * How an optimizer turns its learning rate at a step into the factor its updates are multiplied by
+ * (before the sign flip): torch folds bias corrections and decays into this scalar (Adam's
+ * `lr / (1 - beta1^t)`), and doing the same here keeps its rounding.
+ */
+export type StepSize = (rate: number | NdArray, count: NdArray) => number | NdArray;
+
+/** The stage of `scaleByLearningRate`: updates times -stepSize(lr at this step). */
+export function learningRateStage(lr: LearningRate, stepSize?: StepSize): Stage {
   return {
-    init: () => ({ count: zeroCount() }),
-    update(grads, state) {
-      const at = "scaleByLearningRate.update";
-      checkUpdateArgs(at, grads, state, ["count"], "scaleByLearningRate(lr).init(params)");
-      checkArrayLeaves(at, grads);
-      const negLr = negate(learningRateAt("scaleByLearningRate.update", rate, state.count));
-      return [mapLeaves(grads, (g) => scaleLeaf(g, negLr)), { count: nextCount(state.count) }];
+    fields: {},
+    needsParams: null,
+    usesCount: true,
+    init: () => ({}),
+    update(updates, _buffers, step) {
+      const rate = learningRateAt(step.at, lr, step.count);
+      const negLr = negate(stepSize === undefined ? rate : stepSize(rate, step.count));
+      return [updates.map((u) => scaleLeaf(u, negLr)), {}];
     },
   };
+}
+
+/** Multiplies the updates by -lr (a number or a schedule of the step count): the descent step. */
+export function scaleByLearningRate(lr: LearningRate): GradientTransformation<CountState> {
+  return chainStages("scaleByLearningRate", [
+    learningRateStage(checkLearningRate("scaleByLearningRate", lr)),
+  ]);
 }
 
 /** Clips every update element to [-maxDelta, maxDelta] (optax.clip). */
 export function clip(maxDelta: number): GradientTransformation<null> {
   const bound = checkHyperparameter("clip", "maxDelta", maxDelta);
-  return {
-    init: () => null,
-    update(grads) {
-      checkUpdateArgs("clip.update", grads, null, [], "");
-      checkArrayLeaves("clip.update", grads);
-      return [mapLeaves(grads, (g) => np.clip(g, -bound, bound)), null];
-    },
-  };
+  return chainStages("clip", [leafwise((u) => np.clip(u, -bound, bound))]);
 }
 
 /**
@@ -153,15 +169,136 @@ export function clipByGlobalNorm(maxNorm: number): GradientTransformation<null> 
   };
 }
 
+/**
+ * The stage of `addWeightDecay`: updates + weightDecay * params (torch's L2 penalty on the gradient).
+ * `option` names the hyperparameter in the error when the params are missing; 0 leaves the updates alone.
+ */
+export function weightDecayStage(weightDecay: number, option = "weightDecay"): Stage {
+  if (weightDecay === 0) return leafwise((u) => u);
+  return leafwise((u, i, step) => np.add(u, np.multiply(leafAt(paramsOf(step), i), weightDecay)), {
+    needsParams: option,
+  });
+}
+
 /** Adds weightDecay * params to the updates (optax.add_decayed_weights): L2 regularization. */
 export function addWeightDecay(weightDecay: number): GradientTransformation<null> {
   const decay = checkHyperparameter("addWeightDecay", "weightDecay", weightDecay);
+  return chainStages("addWeightDecay", [weightDecayStage(decay, "weight decay")]);
+}
+
+/**
+ * The stage of `addDecoupledWeightDecay`: updates - lr * weightDecay * params, after the learning-rate
+ * step (AdamW's decay, `p *= 1 - lr * weightDecay`, as an update).
+ */
+export function decoupledWeightDecayStage(lr: LearningRate, weightDecay: number): Stage {
+  if (weightDecay === 0) return leafwise((u) => u);
   return {
-    init: () => null,
-    update(grads, _state, params) {
-      checkUpdateArgs("addWeightDecay.update", grads, null, [], "");
-      const p = paramLeaves("addWeightDecay.update", grads, params, "weight decay");
-      return [mapLeaves(grads, (g, i) => np.add(g, np.multiply(p[i]!, decay))), null];
+    fields: {},
+    needsParams: "weightDecay",
+    usesCount: true,
+    init: () => ({}),
+    update(updates, _buffers, step) {
+      const rate = learningRateAt(step.at, lr, step.count);
+      const factor = negate(typeof rate === "number" ? rate * weightDecay : np.multiply(rate, weightDecay));
+      const params = paramsOf(step);
+      return [updates.map((u, i) => np.add(scaleLeaf(leafAt(params, i), factor), u)), {}];
     },
   };
+}
+
+/** Options of `addDecoupledWeightDecay`. */
+export interface DecoupledWeightDecayOptions {
+  /** The learning rate the decay is scaled by, or a schedule of the step count. */
+  lr: LearningRate;
+  /** The decay coefficient. */
+  weightDecay: number;
+}
+
+/**
+ * Adds -lr * weightDecay * params to updates that already carry the learning rate (torch's decoupled
+ * weight decay, AdamW's `p *= 1 - lr * weightDecay`); goes after `scaleByLearningRate` in a chain.
+ */
+export function addDecoupledWeightDecay(
+  options: DecoupledWeightDecayOptions,
+): GradientTransformation<CountState> {
+  const who = "addDecoupledWeightDecay";
+  checkOptions(who, options, optionKeys<DecoupledWeightDecayOptions>({ lr: true, weightDecay: true }));
+  const lr = checkLearningRate(who, options.lr);
+  const weightDecay = checkHyperparameter(who, "weightDecay", options.weightDecay);
+  return chainStages(who, [decoupledWeightDecayStage(lr, weightDecay)]);
+}
+
+/** Options of `trace`, as torch.optim.SGD's momentum options. */
+export interface TraceOptions {
+  /** Momentum factor (0 leaves the updates alone and keeps no buffer). */
+  momentum: number;
+  /** Dampening of the new update's term (default 0). */
+  dampening?: number;
+  /** Nesterov momentum: the step is u + momentum * buf (default false). */
+  nesterov?: boolean;
+}
+
+/**
+ * The stage of `trace`, torch's momentum buffer (`momentumBuffer`): buf = momentum * buf +
+ * (1 - dampening) * u, the step is buf (u + momentum * buf with nesterov). `copyFirst` is torch.optim.SGD's
+ * first step, buf = u (no dampening); without it the buffer starts at zero, as RMSprop's.
+ */
+export function traceStage(
+  momentum: number,
+  options: { dampening?: number; nesterov?: boolean; copyFirst: boolean },
+): Stage {
+  const { dampening = 0, nesterov = false, copyFirst } = options;
+  if (momentum === 0) {
+    return { ...leafwise((u) => u), fields: { momentumBuffer: false } };
+  }
+  return {
+    fields: { momentumBuffer: true },
+    needsParams: null,
+    usesCount: copyFirst,
+    init: (params) => ({ momentumBuffer: zerosFor(params) }),
+    update(updates, buffers: Buffers, step) {
+      const previous = buffer(buffers, "momentumBuffer");
+      const first = copyFirst ? np.equal(step.count, 0) : null;
+      const next: NdArray[] = [];
+      const out = updates.map((u, i) => {
+        const decayed = np.multiply(leafAt(previous, i), momentum);
+        const added = np.add(decayed, dampening === 0 ? u : np.multiply(u, 1 - dampening));
+        const buf = first === null ? added : np.where(first, u, added);
+        next.push(buf);
+        return nesterov ? np.add(u, np.multiply(buf, momentum)) : buf;
+      });
+      return [out, { momentumBuffer: next }];
+    },
+  };
+}
+
+/** The state of `trace`. */
+export interface TraceState {
+  /** Updates done so far (int32 scalar). */
+  count: NdArray;
+  /** torch's momentum_buffer per parameter (null with momentum 0). */
+  momentumBuffer: unknown;
+}
+
+/**
+ * torch.optim.SGD's momentum as an atom: buf = u at the first step, then momentum * buf +
+ * (1 - dampening) * u; the updates become buf (or u + momentum * buf with nesterov).
+ */
+export function trace(options: TraceOptions): GradientTransformation<TraceState> {
+  const who = "trace";
+  checkOptions(who, options, optionKeys<TraceOptions>({ momentum: true, dampening: true, nesterov: true }));
+  const momentum = checkHyperparameter(who, "momentum", options.momentum);
+  const dampening = checkHyperparameter(who, "dampening", options.dampening ?? 0);
+  const nesterov = options.nesterov ?? false;
+  checkNesterov(who, nesterov, momentum, dampening);
+  return chainStages(who, [traceStage(momentum, { dampening, nesterov, copyFirst: true })]);
+}
+
+/** torch's rule: nesterov momentum needs momentum > 0 and no dampening. */
+export function checkNesterov(who: string, nesterov: boolean, momentum: number, dampening: number): void {
+  if (nesterov && (momentum <= 0 || dampening !== 0)) {
+    throw new RangeError(
+      `${who}: nesterov requires momentum > 0 and dampening = 0, got momentum ${momentum}, dampening ${dampening}`,
+    );
+  }
 }
