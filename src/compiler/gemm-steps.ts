@@ -1,8 +1,9 @@
 /**
  * Transposes absorbed into matrix products. The GEMM reads either operand stored transposed, and
- * (A·B)ᵀ = Bᵀ·Aᵀ, so a `transpose[1,0]` that only feeds a 2-D `matmul`, or only reads its result, need
- * not run: the product becomes one GEMM step on the untransposed arrays. `x @ W.T` (a linear layer with
- * PyTorch's [out, in] weights) and the transposes its gradient brings stop moving data.
+ * (A·B)ᵀ = Bᵀ·Aᵀ, so a matrix transpose that only feeds a product, or only reads its result, need not
+ * run: the product becomes one GEMM step on the untransposed arrays. `x @ W.T` (a linear layer with
+ * PyTorch's [out, in] weights) and the transposes its gradient brings stop moving data. Which equations
+ * are such products, and which are such transposes, the product's primitive says (`compiler.gemm`).
  */
 import { gemvLaneOrder } from "../backend/index.js";
 import type { DType } from "../core/dtype.js";
@@ -25,18 +26,7 @@ export interface GemmStep {
   equations: Equation[];
 }
 
-const isMatrixTranspose = (e: Equation): boolean =>
-  e.primitive.name === "transpose" &&
-  e.outputs[0]!.aval.shape.length === 2 &&
-  (e.params as { permutation: readonly number[] }).permutation[0] === 1;
-
-const isFloatMatmul2d = (e: Equation): boolean =>
-  e.primitive.name === "matmul" &&
-  e.outputs[0]!.aval.shape.length === 2 &&
-  e.inputs.every((a) => a instanceof Var && a.aval.shape.length === 2) &&
-  (e.outputs[0]!.aval.dtype === "float32" || e.outputs[0]!.aval.dtype === "float64");
-
-/** Replaces 2-D float matmul steps (and the transposes that only they read or that only read them). */
+/** Replaces GEMM-able product steps (and the transposes that only they read or that only read them). */
 export function absorbTransposes(
   steps: readonly Step[],
   programOutputs: readonly Atom[],
@@ -64,25 +54,27 @@ export function absorbTransposes(
   const absorbed = new Set<Equation>();
   const replaced = new Map<Equation, GemmStep>();
   for (const s of steps) {
-    if (s.kind !== "eqn" || !isFloatMatmul2d(s.equation)) continue;
+    if (s.kind !== "eqn") continue;
     const e = s.equation;
+    const gemm = e.primitive.compiler?.gemm;
+    const dims = gemm?.dims(e);
+    if (!gemm || !dims) continue;
     const operand = (x: Var): { v: Var; transposed: boolean; eqn: Equation | null } => {
       const t = producer.get(x);
+      const source = t ? gemm.transposedMatrix(t) : null;
       // A transpose already absorbed (as the transposed result of an earlier GEMM) no longer runs: its
       // input is not computed, so x is read as it is, the output of that GEMM.
-      if (t && isMatrixTranspose(t) && onlyUse(x) && t.inputs[0] instanceof Var && !absorbed.has(t))
-        return { v: t.inputs[0], transposed: true, eqn: t };
+      if (t && source && onlyUse(x) && !absorbed.has(t)) return { v: source, transposed: true, eqn: t };
       return { v: x, transposed: false, eqn: null };
     };
     const lhs = operand(e.inputs[0] as Var);
     const rhs = operand(e.inputs[1] as Var);
     const product = e.outputs[0]!;
-    const [m, k] = (e.inputs[0] as Var).aval.shape as [number, number];
-    const n = product.aval.shape[1]!;
+    const { m, k, n } = dims;
     const equations = [e, ...[lhs.eqn, rhs.eqn].filter((x): x is Equation => x !== null)];
     const after = consumer.get(product);
     let step: GemmStep;
-    if (after && isMatrixTranspose(after) && onlyUse(product) && !absorbed.has(after)) {
+    if (after && gemm.transposedMatrix(after) && onlyUse(product) && !absorbed.has(after)) {
       // (op(A) op(B))ᵀ = op(B)ᵀ op(A)ᵀ: the operands swap and their flags flip.
       step = {
         kind: "gemm",

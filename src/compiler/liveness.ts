@@ -3,11 +3,9 @@
  * defined, and the last step that reads it. Reads of an alias extend its root's life; program outputs
  * live past the last step.
  */
+import { aliasedInput } from "../core/compiler-facts.js";
 import { type Program, Var } from "../core/ir.js";
 import { type PlanStep, stepInputs, stepOutputs } from "./plan-steps.js";
-
-/** Primitives whose output is a view of their input's buffer: no kernel, no buffer of their own. */
-const ALIASING = new Set(["reshape"]);
 
 export interface Liveness {
   /** Each alias and the value it views. */
@@ -24,10 +22,9 @@ export function liveness(program: Program, steps: readonly PlanStep[]): Liveness
   const lastUse = new Map<Var, number>();
   const root = (v: Var): Var => rootOf({ aliasOf }, v);
   steps.forEach((s, k) => {
-    if (s.kind === "eqn" && ALIASING.has(s.equation.primitive.name)) {
-      const input = s.equation.inputs[0];
-      if (input instanceof Var) aliasOf.set(s.equation.outputs[0]!, input);
-    }
+    // A primitive whose output is a view of an input's buffer (compiler.aliasesInput: reshape) runs no kernel.
+    const input = s.kind === "eqn" ? aliasedInput(s.equation) : undefined;
+    if (s.kind === "eqn" && input instanceof Var) aliasOf.set(s.equation.outputs[0]!, input);
     for (const v of stepInputs(s)) lastUse.set(root(v), k);
     for (const v of stepOutputs(s)) definedAt.set(v, k);
   });

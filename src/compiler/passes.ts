@@ -3,21 +3,20 @@
  * simplification (mostly of the zeros and ones that transposition leaves), constant folding,
  * common-subexpression elimination and dead-code elimination. Each is a small pure function.
  */
-import { gemvLaneOrder } from "../backend/index.js";
-import { ConcreteArray, type NdArray } from "../core/array.js";
-import type { DType } from "../core/dtype.js";
+import type { NdArray } from "../core/array.js";
+import type { Rewrite, RewriteMatch, RewriteRule } from "../core/compiler-facts.js";
+import { isFloat } from "../core/dtype.js";
 import { type Atom, type Equation, Literal, Program, Var } from "../core/ir.js";
 import { type Primitive, paramsKey, primitives } from "../core/primitive.js";
 import { shapeEquals, sizeOf } from "../core/shape.js";
 import { evalPrimitive } from "../core/trace.js";
+import { fillEquation } from "../ops/layout.js";
 
 /** A program with concrete values for its constVars: what the compiler works on. */
 export interface ClosedProgram {
   program: Program;
   consts: NdArray[];
 }
-
-const prim = (name: string): Primitive<unknown> => primitives().get(name) as unknown as Primitive<unknown>;
 
 /** Replaces call-like equations (nested jit, customVjp) by the equations of the program they call. */
 export function inlineCalls({ program, consts }: ClosedProgram): ClosedProgram {
@@ -164,185 +163,166 @@ export function foldConstants(p: ClosedProgram): ClosedProgram {
 }
 
 /**
- * Algebraic clean-up, exact for every IEEE value: tracks values known to hold one constant (broadcasts
- * of a literal and what moves, negates or sums them); drops adds of -0, subtractions of +0 and
- * multiplies by one, merges reshape chains and transpose chains, and drops identity reshapes,
- * transposes, broadcasts and converts. jit computes what eager computes, bit for bit, so nothing is
- * rewritten that only holds for finite values (x * 0 is NaN for x = Inf, x + 0 is +0 for x = -0).
+ * Algebraic clean-up by the rewrite rules that primitives declare (`compiler.rewrites`, see
+ * core/compiler-facts.ts): one pass in program order, tracking which values hold one constant in every
+ * element (literals, broadcasts of them, results a rule found constant) and which equation computes
+ * each value; each equation gets the first rule of its primitive that matches. The rules are exact for
+ * every IEEE value, so jit computes what eager computes, bit for bit.
  */
 export function simplify(p: ClosedProgram): ClosedProgram {
+  const rules = rulesByRoot();
   const rename = new Map<Var, Atom>();
   const atom = (a: Atom): Atom => (a instanceof Var ? (rename.get(a) ?? a) : a);
   const filled = new Map<Var, number>(); // var -> the constant every element holds
-  const producer = new Map<Var, Equation>();
+  const producers = new Map<Var, Equation>();
   const out: Equation[] = [];
-  const fillValue = (a: Atom): number | undefined => (a instanceof Literal ? a.value.data[0] : filled.get(a));
-  const constantOf = (v: Var, value: number): Equation => {
-    const storage = scalarStorage(v.aval.dtype);
-    storage[0] = value;
-    const lit = new Literal(new ConcreteArray([], v.aval.dtype, storage));
-    return {
-      primitive: prim("broadcast_in_dim"),
-      params: { shape: v.aval.shape, broadcastDimensions: [] },
-      inputs: [lit],
-      outputs: [v],
-    };
-  };
+  const constantOf = (a: Atom): number | undefined =>
+    a instanceof Literal ? a.value.data[0] : filled.get(a);
+  const producer = (a: Atom): Equation | undefined => (a instanceof Var ? producers.get(a) : undefined);
   const push = (e: Equation): void => {
     out.push(e);
-    for (const o of e.outputs) producer.set(o, e);
+    for (const o of e.outputs) producers.set(o, e);
   };
   const uses = useCounts(p.program);
-  /** x with its two axes swapped: cancels a swap that produced x; a swap of a size-1 axis is a reshape. */
-  const swapped = (x: Atom): Atom => {
-    const pe = x instanceof Var ? producer.get(x) : undefined;
-    if (
-      pe &&
-      pe.primitive.name === "transpose" &&
-      isMatrixSwap((pe.params as { permutation: number[] }).permutation)
-    ) {
-      return pe.inputs[0]!;
-    }
-    const [r, c] = x.aval.shape as [number, number];
-    const v = new Var({ shape: [c, r], dtype: x.aval.dtype });
-    push(transposeOrReshape(x, v, [1, 0]));
-    return v;
+  /** Applies a rule's rewrite of `e`; false when a constant cannot replace it (the next rule is tried). */
+  const apply = (e: Equation, o: Var, r: Rewrite): boolean => {
+    if (r.kind === "operand") {
+      rename.set(o, r.atom);
+      const v = constantOf(r.atom);
+      if (v !== undefined && r.atom instanceof Var) filled.set(o, v);
+    } else if (r.kind === "constant") {
+      if (e.outputs.length !== 1 || !isFloat(o.aval.dtype)) return false;
+      const fill = fillEquation(o, r.value);
+      push(fill);
+      filled.set(o, (fill.inputs[0] as Literal).value.data[0]!); // rounded to o's dtype
+    } else for (const x of r.equations) push(x);
+    return true;
   };
-  const matmulInto = (a: Atom, b: Atom, out: Var): void =>
-    push({ primitive: prim("matmul"), params: {}, inputs: [a, b], outputs: [out] });
   for (const e0 of p.program.equations) {
     const e: Equation = { ...e0, inputs: e0.inputs.map(atom) };
-    const name = e.primitive.name;
-    const [a, b] = e.inputs;
-    const o = e.outputs[0]!;
-    const same = (x: Atom | undefined): boolean =>
-      x !== undefined && shapeEquals(x.aval.shape, o.aval.shape) && x.aval.dtype === o.aval.dtype;
-    const replaceBy = (x: Atom): void => {
-      rename.set(o, x);
-      const v = fillValue(x);
-      if (v !== undefined && x instanceof Var) filled.set(o, v);
-    };
-    const fa = a === undefined ? undefined : fillValue(a);
-    const fb = b === undefined ? undefined : fillValue(b);
-    if (name === "broadcast_in_dim" && fa !== undefined) filled.set(o, fa);
-    const identityTranspose =
-      name === "transpose" && (e.params as { permutation: number[] }).permutation.every((q, i) => q === i);
-    if (
-      ((name === "reshape" || name === "broadcast_in_dim" || name === "convert") && same(a)) ||
-      identityTranspose
-    ) {
-      replaceBy(a!);
-      continue;
-    }
-    // Only rewrites exact for every IEEE value (NaN, ±Inf, ±0) are made: x + (-0) = x and x - (+0) = x
-    // (x + 0 is not: -0 + 0 = +0), x * 1 = x. Products and quotients with zeros are kept (0 * Inf is NaN,
-    // -3 * 0 is -0), as XLA and JAX keep them.
-    if (name === "add" && Object.is(fb, -0) && same(a)) {
-      replaceBy(a!);
-      continue;
-    }
-    if (name === "add" && Object.is(fa, -0) && same(b)) {
-      replaceBy(b!);
-      continue;
-    }
-    if (name === "sub" && Object.is(fb, 0) && same(a)) {
-      replaceBy(a!);
-      continue;
-    }
-    if (name === "mul" && fb === 1 && same(a)) {
-      replaceBy(a!);
-      continue;
-    }
-    if (name === "mul" && fa === 1 && same(b)) {
-      replaceBy(b!);
-      continue;
-    }
-    // Moves and sums of an array of +0 are +0 (a sum of +0 is +0 in any order); select between equal
-    // constants is that constant.
-    const movedConstant =
-      (name === "reshape" || name === "transpose" || name === "convert") && fa !== undefined
-        ? fa
-        : name === "neg" && fa !== undefined
-          ? -fa
-          : (name === "reduce_sum" || name === "cumsum") && Object.is(fa, 0)
-            ? 0
-            : name === "select" && Object.is(fillValue(e.inputs[1]!), fillValue(e.inputs[2]!))
-              ? fillValue(e.inputs[1]!)
-              : undefined;
-    if (movedConstant !== undefined && e.outputs.length === 1 && isFloatAval(o)) {
-      const c = constantOf(o, movedConstant);
-      push(c);
-      filled.set(o, (c.inputs[0] as Literal).value.data[0]!); // rounded to o's dtype
-      continue;
-    }
-    // Matrix transposes around products (XLA's algebraic simplifier): keep the smaller transposes.
-    if (name === "matmul" && o.aval.shape.length === 2 && b instanceof Var) {
-      // X @ W.T -> (W @ X.T).T when X and the product are smaller than W (small batches).
-      const pb = producer.get(b);
-      const [m, k] = a!.aval.shape as [number, number];
-      const n = o.aval.shape[1]!;
-      if (
-        pb &&
-        pb.primitive.name === "transpose" &&
-        isMatrixSwap((pb.params as { permutation: number[] }).permutation) &&
-        m * k + m * n < n * k &&
-        !gemvLaneOrderEither(o.aval.dtype, m, k, n)
-      ) {
-        const w = pb.inputs[0]!;
-        const product = new Var({ shape: [n, m], dtype: o.aval.dtype });
-        matmulInto(w, swapped(a!), product);
-        push(transposeOrReshape(product, o, [1, 0]));
-        continue;
-      }
-    }
-    if (name === "transpose" && a instanceof Var && o.aval.shape.length === 2 && uses.get(a) === 1) {
-      // (A @ B).T -> B.T @ A.T when A and B are smaller than their product (weight gradients).
-      const pm = producer.get(a);
-      if (pm && pm.primitive.name === "matmul") {
-        const [lhs, rhs] = pm.inputs as [Atom, Atom];
-        const [m, k] = lhs.aval.shape as [number, number];
-        if (
-          sizeOf(lhs.aval.shape) + sizeOf(rhs.aval.shape) < sizeOf(o.aval.shape) &&
-          !gemvLaneOrderEither(o.aval.dtype, m, k, rhs.aval.shape[1]!)
-        ) {
-          matmulInto(swapped(rhs), swapped(lhs), o);
-          continue;
-        }
-      }
-    }
-    // A transpose that only moves size-1 axes is a reshape (no data moves).
-    if (
-      name === "transpose" &&
-      onlyMovesUnitAxes(a!.aval.shape, (e.params as { permutation: number[] }).permutation)
-    ) {
-      push(transposeOrReshape(a!, o, (e.params as { permutation: number[] }).permutation));
-      continue;
-    }
-    // reshape(reshape(x)) -> reshape(x); transpose(transpose(x)) -> one transpose.
-    if ((name === "reshape" || name === "transpose") && a instanceof Var) {
-      const pe = producer.get(a);
-      if (pe && pe.primitive.name === name) {
-        const inner = pe.inputs[0]!;
-        if (name === "reshape") {
-          if (shapeEquals(inner.aval.shape, o.aval.shape)) replaceBy(inner);
-          else push({ ...e, inputs: [inner] });
-          continue;
-        }
-        const p1 = (pe.params as { permutation: number[] }).permutation;
-        const p2 = (e.params as { permutation: number[] }).permutation;
-        const composed = p2.map((i) => p1[i]!);
-        if (composed.every((x, i) => x === i)) replaceBy(inner);
-        else push({ ...e, inputs: [inner], params: { permutation: composed } });
-        continue;
-      }
-    }
-    push(e);
+    const o = e.outputs[0];
+    const constants = e.inputs.map(constantOf);
+    if (o && e.primitive.compiler?.keepsConstant && constants[0] !== undefined) filled.set(o, constants[0]);
+    const candidates = o ? rules.get(e.primitive) : undefined;
+    const rewritten = candidates?.some((rule) => {
+      const m = match(rule, e, o!, constants, producer, uses);
+      return m !== null && apply(e, o!, rule.rewrite(m));
+    });
+    if (!rewritten) push(e);
   }
   return {
     program: new Program(p.program.constVars, p.program.inputs, out, p.program.outputs.map(atom)),
     consts: p.consts,
   };
 }
+
+/** The match of `rule` on `e`, or null when an operand pattern or the rule's condition fails. */
+function match(
+  rule: RewriteRule<unknown>,
+  e: Equation,
+  output: Var,
+  constants: readonly (number | undefined)[],
+  producer: (a: Atom) => Equation | undefined,
+  uses: ReadonlyMap<Var, number>,
+): RewriteMatch<unknown> | null {
+  const producers = e.inputs.map(producer);
+  const patterns = rule.operands ?? [];
+  for (let i = 0; i < patterns.length; i++) {
+    const pattern = patterns[i];
+    const x = e.inputs[i];
+    if (!pattern) continue;
+    if (x === undefined) return null;
+    const c = constants[i];
+    if (
+      pattern.constant !== undefined &&
+      (c === undefined || (pattern.constant !== "any" && !Object.is(c, pattern.constant)))
+    )
+      return null;
+    if (
+      pattern.likeOutput &&
+      !(shapeEquals(x.aval.shape, output.aval.shape) && x.aval.dtype === output.aval.dtype)
+    )
+      return null;
+    if (pattern.producedBy && producers[i]?.primitive !== (pattern.producedBy as Primitive<unknown>))
+      return null;
+    if (pattern.onlyUse && !(x instanceof Var && uses.get(x) === 1)) return null;
+  }
+  const m: RewriteMatch<unknown> = {
+    equation: e,
+    params: e.params,
+    inputs: e.inputs,
+    output,
+    constants,
+    producers,
+    producer,
+  };
+  return rule.when && !rule.when(m) ? null : m;
+}
+
+let ruleIndex: { registered: number; byRoot: Map<Primitive<unknown>, RewriteRule<unknown>[]> } | null = null;
+
+/**
+ * Every declared primitive's rewrite rules, keyed by the primitive whose equations they rewrite: the
+ * rules other primitives declare about it (`rewritesOf`) first, then its own. Rebuilt when primitives
+ * are declared after the last build.
+ */
+function rulesByRoot(): Map<Primitive<unknown>, RewriteRule<unknown>[]> {
+  const registry = primitives();
+  if (ruleIndex?.registered === registry.size) return ruleIndex.byRoot;
+  const byRoot = new Map<Primitive<unknown>, RewriteRule<unknown>[]>();
+  const add = (root: Primitive<unknown>, rule: RewriteRule<unknown>): void => {
+    const list = byRoot.get(root);
+    if (list) list.push(rule);
+    else byRoot.set(root, [rule]);
+  };
+  const all = [...registry.values()] as Primitive<unknown>[];
+  for (const prim of all)
+    for (const { root, rule } of prim.compiler?.rewritesOf?.() ?? [])
+      add(root as Primitive<unknown>, rule as RewriteRule<unknown>);
+  for (const prim of all) for (const rule of prim.compiler?.rewrites?.() ?? []) add(prim, rule);
+  for (const prim of all) for (const rule of INTERIM_ELEMENTWISE_RULES[prim.name] ?? []) add(prim, rule);
+  ruleIndex = { registered: registry.size, byRoot };
+  return byRoot;
+}
+
+// TODO(rewrites): these move onto their primitives in ops/binary.ts and ops/unary.ts once the
+// elementwise primitives' new declarations land (helper exprir); until then they are keyed by name here.
+const operand0 = (m: RewriteMatch<unknown>): Rewrite => ({ kind: "operand", atom: m.inputs[0]! });
+const operand1 = (m: RewriteMatch<unknown>): Rewrite => ({ kind: "operand", atom: m.inputs[1]! });
+const INTERIM_ELEMENTWISE_RULES: Record<string, RewriteRule<unknown>[]> = {
+  convert: [
+    { law: "convert(x) to x's dtype -> x", operands: [{ likeOutput: true }], rewrite: operand0 },
+    {
+      law: "convert(c) -> c",
+      operands: [{ constant: "any" }],
+      rewrite: (m) => ({ kind: "constant", value: m.constants[0]! }),
+    },
+  ],
+  add: [
+    { law: "x + (-0) -> x", operands: [{ likeOutput: true }, { constant: -0 }], rewrite: operand0 },
+    { law: "(-0) + x -> x", operands: [{ constant: -0 }, { likeOutput: true }], rewrite: operand1 },
+  ],
+  sub: [{ law: "x - (+0) -> x", operands: [{ likeOutput: true }, { constant: 0 }], rewrite: operand0 }],
+  mul: [
+    { law: "x * 1 -> x", operands: [{ likeOutput: true }, { constant: 1 }], rewrite: operand0 },
+    { law: "1 * x -> x", operands: [{ constant: 1 }, { likeOutput: true }], rewrite: operand1 },
+  ],
+  neg: [
+    {
+      law: "-(c) -> -c",
+      operands: [{ constant: "any" }],
+      rewrite: (m) => ({ kind: "constant", value: -m.constants[0]! }),
+    },
+  ],
+  select: [
+    {
+      law: "select(p, c, c) -> c",
+      operands: [null, { constant: "any" }, { constant: "any" }],
+      when: (m) => Object.is(m.constants[1], m.constants[2]),
+      rewrite: (m) => ({ kind: "constant", value: m.constants[1]! }),
+    },
+  ],
+};
 
 function useCounts(program: Program): Map<Var, number> {
   const uses = new Map<Var, number>();
@@ -354,37 +334,6 @@ function useCounts(program: Program): Map<Var, number> {
   return uses;
 }
 
-function isMatrixSwap(perm: readonly number[]): boolean {
-  return perm.length === 2 && perm[0] === 1 && perm[1] === 0;
-}
-
-/** Whether the permutation keeps every axis of size > 1 in order (so the data does not move). */
-function onlyMovesUnitAxes(shape: readonly number[], perm: readonly number[]): boolean {
-  const moved = perm.filter((axis) => shape[axis] !== 1);
-  return moved.every((axis, i) => i === 0 || axis > moved[i - 1]!);
-}
-
-/** transpose(x) into `out`, or a reshape when the transpose moves no data. */
-function transposeOrReshape(x: Atom, out: Var, perm: readonly number[]): Equation {
-  return onlyMovesUnitAxes(x.aval.shape, perm)
-    ? { primitive: prim("reshape"), params: { shape: out.aval.shape }, inputs: [x], outputs: [out] }
-    : { primitive: prim("transpose"), params: { permutation: perm }, inputs: [x], outputs: [out] };
-}
-
-function isFloatAval(v: Var): boolean {
-  return v.aval.dtype === "float32" || v.aval.dtype === "float64";
-}
-
-function scalarStorage(dtype: string) {
-  return dtype === "float64"
-    ? new Float64Array(1)
-    : dtype === "int32"
-      ? new Int32Array(1)
-      : dtype === "bool"
-        ? new Uint8Array(1)
-        : new Float32Array(1);
-}
-
 /** The whole pipeline, repeated until the program stops shrinking. */
 export function optimize(p: ClosedProgram): ClosedProgram {
   let cur = inlineCalls(p);
@@ -394,12 +343,4 @@ export function optimize(p: ClosedProgram): ClosedProgram {
     if (cur.program.equations.length === before) break;
   }
   return cur;
-}
-
-/**
- * Whether (m x k) @ (k x n) or its transposed form (n x k) @ (k x m) sums in the wasm GEMV kernel's lanes
- * (backend gemvLaneOrder) and so the other in k order: rewriting one as the other would change the bits.
- */
-function gemvLaneOrderEither(dtype: DType, m: number, k: number, n: number): boolean {
-  return gemvLaneOrder(dtype, 1, m, k, n) || gemvLaneOrder(dtype, 1, n, k, m);
 }

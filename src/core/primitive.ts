@@ -5,6 +5,7 @@
  */
 
 import type { AbstractValue, ConcreteArray, NdArray } from "./array.js";
+import type { CompilerFacts } from "./compiler-facts.js";
 import type { TypedArray } from "./dtype.js";
 import type { Program } from "./ir.js";
 import { bind } from "./trace.js";
@@ -93,6 +94,8 @@ export interface PrimitiveRules<P, In extends Arity = Arity, Out extends Arity =
   readonly validatesOnly?: boolean;
   /** Parameters as shown by the IR printer (default: the params object as JSON). */
   formatParams?(params: P): string;
+  /** What the jit compiler may know of it: aliasing, algebraic rewrites, GEMM transposes (core/compiler-facts.ts). */
+  readonly compiler?: CompilerFacts<P>;
 }
 
 export interface Primitive<P = unknown, In extends Arity = Arity, Out extends Arity = Arity>

@@ -5,6 +5,9 @@
 
 import { broadcastInto, broadcastKernel, transposeCompiled, transposeKernel } from "../backend/js/layout.js";
 import { ConcreteArray, type NdArray } from "../core/array.js";
+import { makeEquation } from "../core/compiler-facts.js";
+import { storageFor } from "../core/dtype.js";
+import { type Atom, type Equation, Literal, Var } from "../core/ir.js";
 import type { Axis } from "../core/methods-types.js";
 import { type Primitive, primitive, type UndefinedPrimal } from "../core/primitive.js";
 import {
@@ -19,6 +22,7 @@ import {
   sizeOf,
 } from "../core/shape.js";
 import { reduceSumPrim } from "./reduce.js";
+import { keepsConstantOf, noOpWhenLikeOutput, toOperand } from "./rewrite-kit.js";
 
 // ---------------------------------------------------------------------------------------------------
 // reshape
@@ -47,6 +51,23 @@ export const reshapePrim: Primitive<ReshapeParams> = primitive<ReshapeParams>({
   batch([x], [d], { shape }) {
     const moved = moveAxisTo0(x!, d!);
     return [[reshapePrim.bind1([moved], { shape: [moved.shape[0]!, ...shape] })], [0]];
+  },
+  compiler: {
+    aliasesInput: 0,
+    rewrites: () => [
+      noOpWhenLikeOutput("reshape(x) -> x when x has the shape"),
+      keepsConstantOf("reshape(c) -> c"),
+      {
+        law: "reshape(reshape(x)) -> reshape(x), or x when x has the shape",
+        operands: [{ producedBy: reshapePrim }],
+        rewrite: ({ equation, output, producers: [inner] }) => {
+          const x = inner!.inputs[0]!;
+          return shapeEquals(x.aval.shape, output.aval.shape)
+            ? toOperand(x)
+            : { kind: "equations", equations: [{ ...equation, inputs: [x] }] };
+        },
+      },
+    ],
   },
 });
 
@@ -112,7 +133,73 @@ export const transposePrim: Primitive<TransposeParams> = primitive<TransposePara
     const moved = moveAxisTo0(x!, d!);
     return [[transposePrim.bind1([moved], { permutation: [0, ...permutation.map((p) => p + 1)] })], [0]];
   },
+  compiler: {
+    rewrites: () => [
+      {
+        law: "transpose(x) with the identity permutation -> x",
+        when: ({ params }) => params.permutation.every((q, i) => q === i),
+        rewrite: ({ inputs: [x] }) => toOperand(x!),
+      },
+      keepsConstantOf("transpose(c) -> c"),
+      {
+        law: "a transpose that only moves size-1 axes -> a reshape (no data moves)",
+        when: ({ inputs: [x], params }) => onlyMovesUnitAxes(x!.aval.shape, params.permutation),
+        rewrite: ({ inputs: [x], output, params }) => ({
+          kind: "equations",
+          equations: [transposeOrReshape(x!, output, params.permutation)],
+        }),
+      },
+      {
+        law: "transpose(transpose(x)) -> one transpose, or x",
+        operands: [{ producedBy: transposePrim }],
+        rewrite: ({ equation, params, producers: [inner] }) => {
+          const first = (inner!.params as TransposeParams).permutation;
+          const composed = params.permutation.map((i) => first[i]!);
+          const x = inner!.inputs[0]!;
+          return composed.every((q, i) => q === i)
+            ? toOperand(x)
+            : {
+                kind: "equations",
+                equations: [{ ...equation, inputs: [x], params: { permutation: composed } }],
+              };
+        },
+      },
+    ],
+  },
 });
+
+/** Whether the permutation keeps every axis of size > 1 in order (so the data does not move). */
+export function onlyMovesUnitAxes(shape: Shape, perm: readonly number[]): boolean {
+  const moved = perm.filter((axis) => shape[axis] !== 1);
+  return moved.every((axis, i) => i === 0 || axis > moved[i - 1]!);
+}
+
+/** The equation transpose(x) into `out`, or a reshape when the transpose moves no data. */
+export function transposeOrReshape(x: Atom, out: Var, perm: readonly number[]): Equation {
+  return onlyMovesUnitAxes(x.aval.shape, perm)
+    ? makeEquation(reshapePrim, { shape: out.aval.shape }, [x], [out])
+    : makeEquation(transposePrim, { permutation: perm }, [x], [out]);
+}
+
+/** The matrix that `e` transposes when it is a matrix transpose (`transpose[1,0]` of a 2-D array), else null. */
+export function matrixTransposed(e: Equation): Var | null {
+  const x = e.inputs[0];
+  if (e.primitive !== (transposePrim as Primitive<unknown>) || !(x instanceof Var)) return null;
+  const perm = (e.params as TransposeParams).permutation;
+  return perm.length === 2 && perm[0] === 1 ? x : null;
+}
+
+/** x with its two axes swapped: the input of the swap that made x, else a new swap (or reshape) into a new value. */
+export function swapMatrixAxes(
+  x: Atom,
+  producer: Equation | undefined,
+): { value: Atom; equations: Equation[] } {
+  const source = producer ? matrixTransposed(producer) : null;
+  if (source) return { value: source, equations: [] };
+  const [r, c] = x.aval.shape as [number, number];
+  const v = new Var({ shape: [c, r], dtype: x.aval.dtype });
+  return { value: v, equations: [transposeOrReshape(x, v, [1, 0])] };
+}
 
 export function invertPermutation(perm: readonly number[]): number[] {
   const inv = new Array<number>(perm.length);
@@ -223,7 +310,24 @@ export const broadcastInDimPrim: Primitive<BroadcastInDimParams> = primitive<Bro
       [0],
     ];
   },
+  compiler: {
+    keepsConstant: true,
+    rewrites: () => [noOpWhenLikeOutput("broadcast_in_dim(x) to x's own shape -> x")],
+  },
 });
+
+/** The equation that fills `out` with `value` (a broadcast of a scalar literal, rounded to out's dtype). */
+export function fillEquation(out: Var, value: number): Equation {
+  const storage = storageFor(out.aval.dtype, 1);
+  storage[0] = value;
+  const literal = new Literal(new ConcreteArray([], out.aval.dtype, storage));
+  return makeEquation(
+    broadcastInDimPrim,
+    { shape: out.aval.shape, broadcastDimensions: [] },
+    [literal],
+    [out],
+  );
+}
 
 function reshapeIfNeeded(x: NdArray, shape: Shape): NdArray {
   return shapeEquals(x.shape, shape) ? x : reshapePrim.bind1([x], { shape });

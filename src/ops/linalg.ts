@@ -3,13 +3,27 @@
  * batch dims; numpy's matmul (1-D operands, broadcast batch dims), dot and outer are built on it.
  */
 
-import { gemmKernel } from "../backend/index.js";
+import { gemmKernel, gemvLaneOrder } from "../backend/index.js";
 import type { NdArray } from "../core/array.js";
+import { type GemmDims, makeEquation, rewriteOf } from "../core/compiler-facts.js";
+import type { DType } from "../core/dtype.js";
+import { type Atom, type Equation, Var } from "../core/ir.js";
 import { type Primitive, primitive, UndefinedPrimal } from "../core/primitive.js";
 import { broadcastShapes, fmtShape, ShapeError, shapeEquals, sizeOf } from "../core/shape.js";
 import { add, asBoolResult, astype, multiply, promoteOperands } from "./binary.js";
 import { evalByLowering } from "./eager.js";
-import { broadcastTo, expandDims, matrixTranspose, moveAxisTo0, reshape, squeeze } from "./layout.js";
+import {
+  broadcastTo,
+  expandDims,
+  matrixTranspose,
+  matrixTransposed,
+  moveAxisTo0,
+  reshape,
+  squeeze,
+  swapMatrixAxes,
+  transposeOrReshape,
+  transposePrim,
+} from "./layout.js";
 
 type Params = Record<string, never>;
 const P: Params = {};
@@ -78,7 +92,85 @@ export const matmulPrim: Primitive<Params> = primitive<Params>({
       d !== null ? moveAxisTo0(x, d) : broadcastTo(x, [size, ...x.shape]);
     return [[matmulPrim.bind1([lift(a!, da!), lift(b!, db!)], P)], [0]];
   },
+  compiler: {
+    gemm: { dims: gemmDims, transposedMatrix: matrixTransposed },
+    // Matrix transposes around products (XLA's algebraic simplifier): keep the smaller transposes.
+    rewrites: () => [
+      {
+        law: "X @ Wᵀ -> (W @ Xᵀ)ᵀ when X and the product are smaller than W (small batches)",
+        operands: [null, { producedBy: transposePrim }],
+        when: ({ inputs: [x], output, producers: [, t] }) => {
+          if (output.aval.shape.length !== 2 || matrixTransposed(t!) === null) return false;
+          const [m, k] = x!.aval.shape as [number, number];
+          const n = output.aval.shape[1]!;
+          return m * k + m * n < n * k && !gemvLaneOrderEither(output.aval.dtype, m, k, n);
+        },
+        rewrite: ({ inputs: [x], output, producers: [, t], producer }) => {
+          const xT = swapMatrixAxes(x!, producer(x!));
+          const [m, n] = output.aval.shape as [number, number];
+          const product = new Var({ shape: [n, m], dtype: output.aval.dtype });
+          return {
+            kind: "equations",
+            equations: [
+              ...xT.equations,
+              makeEquation(matmulPrim, P, [t!.inputs[0]!, xT.value], [product]),
+              transposeOrReshape(product, output, [1, 0]),
+            ],
+          };
+        },
+      },
+    ],
+    rewritesOf: () => [
+      rewriteOf(transposePrim, {
+        law: "(A @ B)ᵀ -> Bᵀ @ Aᵀ when A and B are smaller than their product (weight gradients)",
+        operands: [{ producedBy: matmulPrim, onlyUse: true }],
+        when: ({ output, params, producers: [product] }) => {
+          if (output.aval.shape.length !== 2 || params.permutation[0] !== 1) return false;
+          const [a, b] = product!.inputs as [Atom, Atom];
+          const [m, k] = a.aval.shape as [number, number];
+          return (
+            sizeOf(a.aval.shape) + sizeOf(b.aval.shape) < sizeOf(output.aval.shape) &&
+            !gemvLaneOrderEither(output.aval.dtype, m, k, b.aval.shape[1]!)
+          );
+        },
+        rewrite: ({ output, producers: [product], producer }) => {
+          const [a, b] = product!.inputs as [Atom, Atom];
+          const bT = swapMatrixAxes(b, producer(b));
+          const aT = swapMatrixAxes(a, producer(a));
+          return {
+            kind: "equations",
+            equations: [
+              ...bT.equations,
+              ...aT.equations,
+              makeEquation(matmulPrim, P, [bT.value, aT.value], [output]),
+            ],
+          };
+        },
+      }),
+    ],
+  },
 });
+
+/** A 2-D float product is one GEMM step (batched and integer products run the primitive's kernel). */
+function gemmDims(e: Equation): GemmDims | null {
+  const out = e.outputs[0]!.aval;
+  const a = e.inputs[0]!;
+  if (
+    out.shape.length !== 2 ||
+    !e.inputs.every((x) => x instanceof Var && x.aval.shape.length === 2) ||
+    (out.dtype !== "float32" && out.dtype !== "float64")
+  )
+    return null;
+  return { m: a.aval.shape[0]!, k: a.aval.shape[1]!, n: out.shape[1]!, dtype: out.dtype };
+}
+
+/**
+ * Whether (m x k) @ (k x n) or its transposed form (n x k) @ (k x m) sums in the wasm GEMV kernel's lanes
+ * (backend gemvLaneOrder) and so the other in k order: rewriting one as the other would change the bits.
+ */
+function gemvLaneOrderEither(dtype: DType, m: number, k: number, n: number): boolean {
+  return gemvLaneOrder(dtype, 1, m, k, n) || gemvLaneOrder(dtype, 1, n, k, m);
+}
 
 /**
  * numpy matmul: 1-D operands are promoted to a matrix and the added axis removed afterwards; batch

@@ -14,6 +14,7 @@ import {
 } from "../backend/js/reduce.js";
 import { wasmReduce } from "../backend/wasm/reduce.js";
 import { ConcreteArray, type NdArray } from "../core/array.js";
+import type { RewriteRule } from "../core/compiler-facts.js";
 import { isFloat, operandDTypeFor } from "../core/dtype.js";
 import type { ReduceOptions } from "../core/methods-types.js";
 import { checkOptions } from "../core/options.js";
@@ -59,7 +60,7 @@ export function expandReduced(y: NdArray, inShape: Shape, axes: readonly number[
 function reducePrimitive(
   name: string,
   op: ReduceOp,
-  rules: Pick<Parameters<typeof primitive<ReduceParams>>[0], "jvp" | "transpose">,
+  rules: Pick<Parameters<typeof primitive<ReduceParams>>[0], "jvp" | "transpose" | "compiler">,
 ) {
   const prim: Primitive<ReduceParams> = primitive<ReduceParams>({
     name,
@@ -94,7 +95,13 @@ export const reduceSumPrim = reducePrimitive("reduce_sum", "sum", {
     tangentsOut: [reduceSumPrim.bind1([t!], p)],
   }),
   transpose: ([ct], [x], { axes }) => [expandReduced(ct!, x!.aval.shape, axes)],
+  compiler: { rewrites: () => [sumOfPositiveZeros("reduce_sum(+0) -> +0")] },
 });
+
+/** A sum of +0 is +0, in any order. */
+function sumOfPositiveZeros<P>(law: string): RewriteRule<P> {
+  return { law, operands: [{ constant: 0 }], rewrite: () => ({ kind: "constant", value: 0 }) };
+}
 
 function extremumJvp(prim: () => Primitive<ReduceParams>) {
   return ([x]: readonly NdArray[], [t]: readonly NdArray[], p: ReduceParams) => {
@@ -227,6 +234,7 @@ export const cumsumPrim: Primitive<CumsumParams> = primitive<CumsumParams>({
   }),
   transpose: ([ct], _x, { axis, reverse }) => [cumsumPrim.bind1([ct!], { axis, reverse: !reverse })],
   batch: ([x], [d], p) => [[cumsumPrim.bind1([moveAxisTo0(x!, d!)], { ...p, axis: p.axis + 1 })], [0]],
+  compiler: { rewrites: () => [sumOfPositiveZeros("cumsum(+0) -> +0")] },
 });
 
 // ---------------------------------------------------------------------------------------------------
