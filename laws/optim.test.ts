@@ -35,6 +35,12 @@ const optimizers: Record<string, () => GradientTransformation> = {
   adamw: () => optim.adamw({ lr: 0.01, weightDecay: 0.1 }),
   rmsprop: () => optim.rmsprop({ lr: 0.01, momentum: 0.5, centered: true }),
   adagrad: () => optim.adagrad({ lr: 0.1 }),
+  adadelta: () => optim.adadelta({ weightDecay: 0.01 }),
+  adamax: () => optim.adamax({ lr: 0.01 }),
+  nadam: () => optim.nadam({ lr: 0.01 }),
+  radam: () => optim.radam({ lr: 0.01 }),
+  asgd: () => optim.asgd({ lr: 0.05, t0: 1 }),
+  rprop: () => optim.rprop(),
   "chain(clipByGlobalNorm, adam)": () => optim.chain(optim.clipByGlobalNorm(1), optim.adam({ lr: 0.01 })),
 };
 

@@ -8,7 +8,7 @@
  * `update` traces under jit.
  */
 import type { NdArray } from "../core/array.js";
-import { checkOptions } from "../core/options.js";
+import { checkOptions, optionKeys } from "../core/options.js";
 import {
   checkHyperparameter,
   checkLearningRate,
@@ -16,13 +16,27 @@ import {
   type HyperparamRecord,
   recordHyperparams,
 } from "./common.js";
-import { adamStage, adamStepSize, checkBetas, lrDecayStepSize, rmsStage, rssStage } from "./scale-by.js";
+import {
+  adadeltaStage,
+  adamaxStage,
+  adamStage,
+  adamStepSize,
+  averagedSgdStage,
+  checkBetas,
+  lrDecayStepSize,
+  nadamStage,
+  radamStage,
+  rmsStage,
+  rpropStage,
+  rssStage,
+} from "./scale-by.js";
 import type { LearningRate } from "./schedules.js";
 import { chainStages } from "./stage.js";
 import {
   checkNesterov,
   decoupledWeightDecayStage,
   learningRateStage,
+  scaleStage,
   traceStage,
   weightDecayStage,
 } from "./transforms.js";
@@ -303,5 +317,290 @@ export function adagrad(options: AdagradOptions = {}): GradientTransformation<Ad
       learningRateStage(lr, lrDecayStepSize(lrDecay)),
     ],
     hyperparams,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Adadelta, Adamax, NAdam, RAdam, ASGD, Rprop: torch.optim 1.13's, each a few atoms
+
+/** The step count and hyperparameter record every optimizer's state starts with. */
+interface OptimizerState<K extends string> {
+  /** Updates done so far (int32 scalar). */
+  count: NdArray;
+  /** The configuration, recorded so a checkpoint says what produced it (updates do not read it). */
+  hyperparams: HyperparamRecord<K>;
+}
+
+/** Options of `adadelta`, as torch.optim.Adadelta's. */
+export interface AdadeltaOptions {
+  /** Scales delta before it is applied, or a schedule of the step count (default 1.0). */
+  lr?: LearningRate;
+  /** Decay rate of the running averages (default 0.9). */
+  rho?: number;
+  /** Added inside both square roots (default 1e-6). */
+  eps?: number;
+  /** L2 penalty added to the gradient (default 0). */
+  weightDecay?: number;
+}
+
+/** The state of `adadelta`. */
+export interface AdadeltaState extends OptimizerState<"lr" | "rho" | "eps" | "weightDecay"> {
+  /** Running average of the squared gradient (square_avg). */
+  squareAvg: unknown;
+  /** Running average of the squared update (acc_delta). */
+  accDelta: unknown;
+}
+
+/**
+ * torch.optim.Adadelta: g = grad + weightDecay * p; v = rho v + (1 - rho) g^2;
+ * delta = sqrt(u + eps) / sqrt(v + eps) * g; u = rho u + (1 - rho) delta^2; update = -lr * delta.
+ * `chain(addWeightDecay, scaleByAdadelta, scaleByLearningRate)`.
+ */
+export function adadelta(options: AdadeltaOptions = {}): GradientTransformation<AdadeltaState> {
+  const who = "adadelta";
+  checkOptions(
+    who,
+    options,
+    optionKeys<AdadeltaOptions>({ lr: true, rho: true, eps: true, weightDecay: true }),
+  );
+  const lr = checkLearningRate(who, options.lr ?? 1.0);
+  const rho = checkHyperparameter(who, "rho", options.rho ?? 0.9);
+  if (rho > 1) throw new RangeError(`${who}: rho must be a finite number in [0, 1], got ${rho}`);
+  const eps = checkHyperparameter(who, "eps", options.eps ?? 1e-6);
+  const weightDecay = checkHyperparameter(who, "weightDecay", options.weightDecay ?? 0);
+  return chainStages(
+    who,
+    [weightDecayStage(weightDecay), adadeltaStage({ rho, eps }), learningRateStage(lr)],
+    recordHyperparams({ lr, rho, eps, weightDecay }),
+  );
+}
+
+/** Options of `adamax`, as torch.optim.Adamax's. */
+export interface AdamaxOptions {
+  /** The learning rate, or a schedule of the step count (default 2e-3). */
+  lr?: LearningRate;
+  /** Decay rates of the first moment and of the infinity norm (default [0.9, 0.999]). */
+  betas?: readonly [number, number];
+  /** Added to |g| before the maximum (default 1e-8). */
+  eps?: number;
+  /** L2 penalty added to the gradient (default 0). */
+  weightDecay?: number;
+}
+
+/** The state of `adamax`. */
+export interface AdamaxState extends OptimizerState<"lr" | "betas" | "eps" | "weightDecay"> {
+  /** First moment (exp_avg). */
+  expAvg: unknown;
+  /** Exponentially weighted infinity norm (exp_inf). */
+  expInf: unknown;
+}
+
+/**
+ * torch.optim.Adamax: g = grad + weightDecay * p; m = b1 m + (1 - b1) g; u = max(b2 u, |g| + eps);
+ * update = -(lr / (1 - b1^t)) * m / u. `chain(addWeightDecay, scaleByAdamax, scaleByLearningRate)`.
+ */
+export function adamax(options: AdamaxOptions = {}): GradientTransformation<AdamaxState> {
+  const who = "adamax";
+  checkOptions(
+    who,
+    options,
+    optionKeys<AdamaxOptions>({ lr: true, betas: true, eps: true, weightDecay: true }),
+  );
+  const lr = checkLearningRate(who, options.lr ?? 2e-3);
+  const [beta1, beta2] = checkBetas(who, options.betas ?? [0.9, 0.999]);
+  const eps = checkHyperparameter(who, "eps", options.eps ?? 1e-8);
+  const weightDecay = checkHyperparameter(who, "weightDecay", options.weightDecay ?? 0);
+  return chainStages(
+    who,
+    [
+      weightDecayStage(weightDecay),
+      adamaxStage({ beta1, beta2, eps }),
+      learningRateStage(lr, adamStepSize(beta1)),
+    ],
+    recordHyperparams({ lr, betas: [beta1, beta2], eps, weightDecay }),
+  );
+}
+
+/** Options of `nadam`, as torch.optim.NAdam's. */
+export interface NadamOptions {
+  /** The learning rate, or a schedule of the step count (default 2e-3). */
+  lr?: LearningRate;
+  /** Decay rates of the first and second moments (default [0.9, 0.999]). */
+  betas?: readonly [number, number];
+  /** Added to the denominator (default 1e-8). */
+  eps?: number;
+  /** L2 penalty added to the gradient (default 0). */
+  weightDecay?: number;
+  /** The momentum schedule's decay, psi (default 4e-3). */
+  momentumDecay?: number;
+}
+
+/** The state of `nadam`. */
+export interface NadamState extends OptimizerState<"lr" | "betas" | "eps" | "weightDecay" | "momentumDecay"> {
+  /** The product of the momentum coefficients so far (mu_product; a float64 scalar). */
+  muProduct: NdArray;
+  /** First moment (exp_avg). */
+  expAvg: unknown;
+  /** Second moment (exp_avg_sq). */
+  expAvgSq: unknown;
+}
+
+/**
+ * torch.optim.NAdam: mu_t = b1 (1 - 0.5 * 0.96^(t momentumDecay)); muProduct *= mu_t; m, v as Adam's;
+ * denom = sqrt(v / (1 - b2^t)) + eps; update = -lr ((1 - mu_t) / (1 - muProduct) g / denom +
+ * mu_{t+1} / (1 - muProduct mu_t mu_{t+1}) m / denom), with torch 1.13's repeated mu_t in the last
+ * denominator (later torch versions drop it). `chain(addWeightDecay, scaleByNadam, scaleByLearningRate)`.
+ */
+export function nadam(options: NadamOptions = {}): GradientTransformation<NadamState> {
+  const who = "nadam";
+  checkOptions(
+    who,
+    options,
+    optionKeys<NadamOptions>({ lr: true, betas: true, eps: true, weightDecay: true, momentumDecay: true }),
+  );
+  const lr = checkLearningRate(who, options.lr ?? 2e-3);
+  const [beta1, beta2] = checkBetas(who, options.betas ?? [0.9, 0.999]);
+  const eps = checkHyperparameter(who, "eps", options.eps ?? 1e-8);
+  const weightDecay = checkHyperparameter(who, "weightDecay", options.weightDecay ?? 0);
+  const momentumDecay = checkHyperparameter(who, "momentumDecay", options.momentumDecay ?? 4e-3);
+  return chainStages(
+    who,
+    [weightDecayStage(weightDecay), nadamStage({ beta1, beta2, eps, momentumDecay }), learningRateStage(lr)],
+    recordHyperparams({ lr, betas: [beta1, beta2], eps, weightDecay, momentumDecay }),
+  );
+}
+
+/** Options of `radam`, as torch.optim.RAdam's. */
+export interface RadamOptions {
+  /** The learning rate, or a schedule of the step count (default 1e-3). */
+  lr?: LearningRate;
+  /** Decay rates of the first and second moments (default [0.9, 0.999]). */
+  betas?: readonly [number, number];
+  /** Added to the denominator (default 1e-8). */
+  eps?: number;
+  /** L2 penalty added to the gradient (default 0). */
+  weightDecay?: number;
+}
+
+/** The state of `radam`. */
+export interface RadamState extends OptimizerState<"lr" | "betas" | "eps" | "weightDecay"> {
+  /** First moment (exp_avg). */
+  expAvg: unknown;
+  /** Second moment (exp_avg_sq). */
+  expAvgSq: unknown;
+}
+
+/**
+ * torch.optim.RAdam: m, v as Adam's; while the approximated SMA length rho_t <= 5 the update is
+ * -lr m / (1 - b1^t) (momentum SGD), after it Adam's step times the variance rectification r_t.
+ * `chain(addWeightDecay, scaleByRadam, scaleByLearningRate)`.
+ */
+export function radam(options: RadamOptions = {}): GradientTransformation<RadamState> {
+  const who = "radam";
+  checkOptions(
+    who,
+    options,
+    optionKeys<RadamOptions>({ lr: true, betas: true, eps: true, weightDecay: true }),
+  );
+  const lr = checkLearningRate(who, options.lr ?? 1e-3);
+  const [beta1, beta2] = checkBetas(who, options.betas ?? [0.9, 0.999]);
+  const eps = checkHyperparameter(who, "eps", options.eps ?? 1e-8);
+  const weightDecay = checkHyperparameter(who, "weightDecay", options.weightDecay ?? 0);
+  return chainStages(
+    who,
+    [weightDecayStage(weightDecay), radamStage({ beta1, beta2, eps }), learningRateStage(lr)],
+    recordHyperparams({ lr, betas: [beta1, beta2], eps, weightDecay }),
+  );
+}
+
+/** Options of `asgd`, as torch.optim.ASGD's. */
+export interface AsgdOptions {
+  /** The initial learning rate eta (a number: eta then follows ASGD's own decay; default 1e-2). */
+  lr?: number;
+  /** Decay term (default 1e-4). */
+  lambd?: number;
+  /** Power of the eta update (default 0.75). */
+  alpha?: number;
+  /** The step at which averaging starts (default 1e6). */
+  t0?: number;
+  /** L2 penalty added to the gradient (default 0). */
+  weightDecay?: number;
+}
+
+/** The state of `asgd`. */
+export interface AsgdState extends OptimizerState<"lr" | "lambd" | "alpha" | "t0" | "weightDecay"> {
+  /** The learning rate of the next step (a float64 scalar). */
+  eta: NdArray;
+  /** The averaging coefficient of the next step (a float64 scalar). */
+  mu: NdArray;
+  /** The averaged parameters (ax): use them, not the params, as the model ASGD returns. */
+  ax: unknown;
+}
+
+/**
+ * torch.optim.ASGD: g = grad + weightDecay * p; p = p (1 - lambd eta) - eta g; ax = p while mu = 1,
+ * else ax + mu (p - ax); eta = lr / (1 + lambd lr t)^alpha, mu = 1 / max(1, t - t0).
+ * `chain(addWeightDecay, averagedSgd)` (its learning rate is its own state).
+ */
+export function asgd(options: AsgdOptions = {}): GradientTransformation<AsgdState> {
+  const who = "asgd";
+  checkOptions(
+    who,
+    options,
+    optionKeys<AsgdOptions>({ lr: true, lambd: true, alpha: true, t0: true, weightDecay: true }),
+  );
+  const lr = checkHyperparameter(who, "lr", options.lr ?? 1e-2);
+  const lambd = checkHyperparameter(who, "lambd", options.lambd ?? 1e-4);
+  const alpha = checkHyperparameter(who, "alpha", options.alpha ?? 0.75);
+  const t0 = checkHyperparameter(who, "t0", options.t0 ?? 1e6);
+  const weightDecay = checkHyperparameter(who, "weightDecay", options.weightDecay ?? 0);
+  return chainStages(
+    who,
+    [weightDecayStage(weightDecay), averagedSgdStage({ lr, lambd, alpha, t0 })],
+    recordHyperparams({ lr, lambd, alpha, t0, weightDecay }),
+  );
+}
+
+/** Options of `rprop`, as torch.optim.Rprop's. */
+export interface RpropOptions {
+  /** The initial step size (default 1e-2). */
+  lr?: number;
+  /** Multiplicative decrease and increase factors [etaminus, etaplus] (default [0.5, 1.2]). */
+  etas?: readonly [number, number];
+  /** Minimal and maximal step sizes (default [1e-6, 50]). */
+  stepSizes?: readonly [number, number];
+}
+
+/** The state of `rprop`. */
+export interface RpropState extends OptimizerState<"lr" | "etas" | "stepSizes"> {
+  /** The previous step's gradient, zeroed where its sign flipped (prev). */
+  prev: unknown;
+  /** The per-element step sizes (step_size). */
+  stepSize: unknown;
+}
+
+/**
+ * torch.optim.Rprop: per element, the step size grows by etaplus while the gradient keeps its sign and
+ * shrinks by etaminus when it flips (and that step is skipped), clipped to stepSizes;
+ * update = -sign(g) * stepSize. `chain(scaleByRprop, scale(-1))`, as optax.rprop.
+ */
+export function rprop(options: RpropOptions = {}): GradientTransformation<RpropState> {
+  const who = "rprop";
+  checkOptions(who, options, optionKeys<RpropOptions>({ lr: true, etas: true, stepSizes: true }));
+  const lr = checkHyperparameter(who, "lr", options.lr ?? 1e-2);
+  const etas = options.etas ?? [0.5, 1.2];
+  const sizes = options.stepSizes ?? [1e-6, 50];
+  if (!Array.isArray(etas) || etas.length !== 2)
+    throw new TypeError(`${who}: etas must be a pair of numbers`);
+  if (!Array.isArray(sizes) || sizes.length !== 2)
+    throw new TypeError(`${who}: stepSizes must be a pair of numbers`);
+  const etaMinus = checkHyperparameter(who, "etas[0]", etas[0], { min: 0, below: 1 });
+  const etaPlus = checkHyperparameter(who, "etas[1]", etas[1], { min: 1 });
+  const stepSizeMin = checkHyperparameter(who, "stepSizes[0]", sizes[0]);
+  const stepSizeMax = checkHyperparameter(who, "stepSizes[1]", sizes[1], { min: stepSizeMin });
+  return chainStages(
+    who,
+    [rpropStage({ lr, etaMinus, etaPlus, stepSizeMin, stepSizeMax }), scaleStage(-1)],
+    recordHyperparams({ lr, etas: [etaMinus, etaPlus], stepSizes: [stepSizeMin, stepSizeMax] }),
   );
 }

@@ -37,10 +37,12 @@ export interface StepContext {
 
 export interface Stage {
   /**
-   * The state fields this stage owns, in state order: true for a buffer it keeps, false for one that is
-   * null under this configuration (torch's `momentum_buffer` without momentum). The state keeps both.
+   * The state fields this stage owns, in state order: true for a buffer it keeps (one array per
+   * parameter, shaped like it), "scalar" for one float64 scalar (NAdam's `muProduct`; its Buffers entry
+   * is a one-element list), false for a field that is null under this configuration (torch's
+   * `momentum_buffer` without momentum). The state keeps all three.
    */
-  readonly fields: Readonly<Record<string, boolean>>;
+  readonly fields: Readonly<Record<string, boolean | "scalar">>;
   /** The option that makes the stage read the params (named when they are missing), or null. */
   readonly needsParams: string | null;
   /** Whether it reads the step count (a stand-alone stage then keeps one in its state). */
@@ -89,6 +91,16 @@ export function leafwise(
   };
 }
 
+/** A stage's field as the state holds it: a tree like the params, one scalar, or null. */
+function toField(
+  keep: boolean | "scalar",
+  b: readonly NdArray[] | null | undefined,
+  def: ReturnType<typeof arrayLeaves>[1],
+): unknown {
+  if (keep === false || b === undefined || b === null) return null;
+  return keep === "scalar" ? leafAt(b, 0) : unflatten(def, [...b]);
+}
+
 /** The state of a chain of stages: a step count, the hyperparameter record if any, the stages' buffers. */
 type FlatState = Record<string, unknown> & { count: NdArray };
 
@@ -109,7 +121,8 @@ export function chainStages<S>(
   if (new Set(names).size !== names.length || names.includes("count") || names.includes("hyperparams")) {
     throw new Error(`${who}: internal error, stage fields collide: ${names.join(", ")}`);
   }
-  const kept = fieldOrder.filter(([, keep]) => keep).map(([name]) => name);
+  const kept = fieldOrder.filter(([, keep]) => keep !== false).map(([name]) => name);
+  const perLeaf = fieldOrder.filter(([, keep]) => keep === true).map(([name]) => name);
   const stateful = hyperparams !== undefined || stages.some((s) => s.usesCount || kept.length > 0);
   const required = stateful ? ["count", ...kept] : [];
   const paramsFor = stages.find((s) => s.needsParams !== null)?.needsParams ?? null;
@@ -124,10 +137,8 @@ export function chainStages<S>(
       const [p, def] = arrayLeaves(params);
       for (const stage of stages) {
         const buffers = stage.init(p);
-        for (const [name, keep] of Object.entries(stage.fields)) {
-          const b = buffers[name];
-          state[name] = keep && b !== undefined && b !== null ? unflatten(def, [...b]) : null;
-        }
+        for (const [name, keep] of Object.entries(stage.fields))
+          state[name] = toField(keep, buffers[name], def);
       }
       return state as S;
     },
@@ -136,8 +147,8 @@ export function chainStages<S>(
       checkUpdateArgs(at, grads, state, required, initName);
       if (params !== undefined) checkGrads(at, grads, params, "params");
       const flat = (state ?? {}) as FlatState;
-      for (const name of kept) checkGrads(at, grads, flat[name], "optimizer state");
-      if (kept.length === 0) checkArrayLeaves(at, grads);
+      for (const name of perLeaf) checkGrads(at, grads, flat[name], "optimizer state");
+      if (perLeaf.length === 0) checkArrayLeaves(at, grads);
       const [g, def] = arrayLeaves(grads);
       const p =
         paramsFor !== null
@@ -153,14 +164,13 @@ export function chainStages<S>(
       for (const stage of stages) {
         const buffers: Record<string, NdArray[] | null> = {};
         for (const [name, keep] of Object.entries(stage.fields)) {
-          buffers[name] = keep ? arrayLeaves(flat[name])[0] : null;
+          buffers[name] =
+            keep === false ? null : keep === true ? arrayLeaves(flat[name])[0] : [flat[name] as NdArray];
         }
         const [u, nextBuffers] = stage.update(updates, buffers, step);
         updates = u;
-        for (const [name, keep] of Object.entries(stage.fields)) {
-          const b = nextBuffers[name];
-          next[name] = keep && b !== undefined && b !== null ? unflatten(def, [...b]) : null;
-        }
+        for (const [name, keep] of Object.entries(stage.fields))
+          next[name] = toField(keep, nextBuffers[name], def);
       }
       return [unflatten(def, updates), (stateful ? next : null) as S];
     },

@@ -757,12 +757,39 @@ OPTIMIZERS = [
      "v = alpha*v + (1-alpha)*g*g  [v starts at 0, no bias correction]; p = p - lr * g / (sqrt(v) + eps)"),
 ]
 
+# The optimizers added later. Their cases also record the sum of every state tensor after the last step
+# (`final_state_sums`), and they step with float64 as torch's default dtype: NAdam's mu_product and ASGD's
+# eta and mu are made with torch.tensor(python float), which is float32 otherwise.
+MORE_OPTIMIZERS = [
+    ("optim_adadelta", "LeNet, 5 steps Adadelta lr=1.0", 5, lambda p: torch.optim.Adadelta(p, lr=1.0),
+     "v = rho*v + (1-rho)*g*g; delta = sqrt(u + eps) / sqrt(v + eps) * g; u = rho*u + (1-rho)*delta*delta; "
+     "p = p - lr*delta   [v = square_avg, u = acc_delta, both start at 0]"),
+    ("optim_adamax", "LeNet, 5 steps Adamax lr=2e-3", 5, lambda p: torch.optim.Adamax(p, lr=2e-3),
+     "t += 1; m = b1*m + (1-b1)*g; u = max(b2*u, |g| + eps); p = p - (lr/(1-b1^t)) * m / u   [u = exp_inf]"),
+    ("optim_nadam", "LeNet, 5 steps NAdam lr=2e-3", 5, lambda p: torch.optim.NAdam(p, lr=2e-3),
+     "t += 1; mu_t = b1*(1 - 0.5*0.96^(t*momentum_decay)); mu_product *= mu_t; m = b1*m + (1-b1)*g; "
+     "v = b2*v + (1-b2)*g*g; denom = sqrt(v/(1-b2^t)) + eps; p = p - lr*(1-mu_t)/(1-mu_product) * g/denom; "
+     "p = p - lr*mu_{t+1}/(1-mu_product*mu_t*mu_{t+1}) * m/denom   [torch 1.13 multiplies by mu_t twice there]"),
+    ("optim_radam", "LeNet, 8 steps RAdam lr=1e-3 (rectified from step 6)", 8, lambda p: torch.optim.RAdam(p, lr=1e-3),
+     "t += 1; m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g*g; rho_inf = 2/(1-b2) - 1; "
+     "rho_t = rho_inf - 2*t*b2^t/(1-b2^t); if rho_t > 5: r = sqrt((rho_t-4)(rho_t-2)rho_inf/((rho_inf-4)(rho_inf-2)rho_t)); "
+     "p = p - m/(1-b1^t) * lr * sqrt(1-b2^t)/(sqrt(v) + eps) * r; else p = p - m/(1-b1^t) * lr"),
+    ("optim_asgd", "LeNet, 5 steps ASGD lr=0.01 lambd=0.1 t0=2", 5,
+     lambda p: torch.optim.ASGD(p, lr=0.01, lambd=0.1, t0=2),
+     "t += 1; p = p*(1 - lambd*eta); p = p - eta*g; ax = p if mu == 1 else ax + mu*(p - ax); "
+     "eta = lr / (1 + lambd*lr*t)^alpha; mu = 1/max(1, t - t0)   [eta starts at lr, mu at 1]"),
+    ("optim_rprop", "LeNet, 5 steps Rprop lr=1e-3", 5, lambda p: torch.optim.Rprop(p, lr=1e-3),
+     "s = sign(g*prev); f = etaplus where s > 0, etaminus where s < 0, else 1; step_size = clamp(step_size*f, "
+     "step_size_min, step_size_max); g = 0 where f == etaminus; p = p - sign(g)*step_size; prev = g   "
+     "[step_size starts at lr, prev at 0]"),
+]
+
 
 def plain(value):
     return list(value) if isinstance(value, tuple) else value
 
 
-def optimizer_case(name, make, update_rule):
+def optimizer_case(name, make, update_rule, steps=STEPS, with_state=False):
     seed, net, x, target = lenet_setup()
     # The single-tensor code path, the one the update rules above describe.
     opt = make(net.parameters())
@@ -770,17 +797,30 @@ def optimizer_case(name, make, update_rule):
         group["foreach"] = False
     order = [k for k, _ in net.named_parameters()]
     losses, sums = [], {k: [] for k in order}
-    for _ in range(STEPS):
-        opt.zero_grad()
-        value = F.mse_loss(net(x), target)
-        losses.append(value.item())
-        value.backward()
-        opt.step()
-        for k, p in net.named_parameters():
-            sums[k].append(p.detach().sum().item())
+    previous = torch.get_default_dtype()
+    if with_state:
+        torch.set_default_dtype(F64)
+    try:
+        for _ in range(steps):
+            opt.zero_grad()
+            value = F.mse_loss(net(x), target)
+            losses.append(value.item())
+            value.backward()
+            opt.step()
+            for k, p in net.named_parameters():
+                sums[k].append(p.detach().sum().item())
+    finally:
+        torch.set_default_dtype(previous)
     with torch.no_grad():
         final = F.mse_loss(net(x), target)
     group = opt.param_groups[0]
+    extra = {}
+    if with_state:
+        extra["final_state_sums"] = {
+            k: {s: float(torch.as_tensor(v).sum()) for s, v in opt.state[p].items() if s != "step"}
+            for k, p in net.named_parameters()
+        }
+        extra["final_state_note"] = "sum of all elements of each state tensor of each parameter after the last step (torch's state names)"
     return {
         "name": name,
         "kind": "optimizer",
@@ -792,7 +832,7 @@ def optimizer_case(name, make, update_rule):
         "initial_params": "params of case 'lenet_tutorial' in lenet.json",
         "batch": "inputs 'input' and 'target' of case 'lenet_tutorial' in lenet.json (same batch every step)",
         "loss_fn": "mse_loss(output, target, reduction='mean')",
-        "steps": STEPS,
+        "steps": steps,
         "step_procedure": "for t in 1..steps: zero_grad(); loss = mse(net(input), target); losses[t-1] = loss; loss.backward(); opt.step()",
         "seed": seed,
         "param_order": order,
@@ -800,6 +840,7 @@ def optimizer_case(name, make, update_rule):
         "final_loss": arr(final),
         "param_sums_after_step": {k: arr(torch.tensor(v, dtype=F64)) for k, v in sums.items()},
         "final_params": {k: arr(p) for k, p in net.named_parameters()},
+        **extra,
     }
 
 
@@ -819,6 +860,10 @@ def files():
     yield "fizzbuzz_mlp.json", "Linear(10,100)-Sigmoid-Linear(100,4) MLP, batch 8, MSE loss, grads", lambda: [fizzbuzz_mlp()]
     for name, description, make, rule in OPTIMIZERS:
         yield f"{name}.json", description, lambda name=name, make=make, rule=rule: [optimizer_case(name, make, rule)]
+    for name, description, steps, make, rule in MORE_OPTIMIZERS:
+        yield f"{name}.json", description, lambda name=name, make=make, rule=rule, steps=steps: [
+            optimizer_case(name, make, rule, steps, with_state=True)
+        ]
     yield "second_order.json", "gradient, Hessian and Hessian-vector product; Jacobians", second_order
     yield "edge_semantics.json", "fixed inputs showing PyTorch's tie and kink conventions (cotangent 1)", lambda: [edge(e) for e in EDGE_SEMANTICS]
 
@@ -837,13 +882,15 @@ def write_gzip(path, text):
         gz.write(text.encode("utf8"))
 
 
-def main(out_dir):
+def main(out_dir, only=None):
     torch.set_num_threads(1)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     versions = {"torch_version": torch.__version__, "debian_python3_torch": debian_torch_version()}
     manifest = {"format": "golden-v1", "base_seed": BASE_SEED, **versions, "files": {}}
     for file, description, make in files():
+        if only is not None and not file.startswith(only):
+            continue
         cases = make()
         meta = {
             "format": "golden-v1",
@@ -861,10 +908,16 @@ def main(out_dir):
         write_gzip(out / f"{file}.gz", '{"meta":' + json.dumps(meta, indent=1) + ',\n"cases":[\n' + lines + "\n]}\n")
         manifest["files"][file] = {"description": description, "cases": [c["name"] for c in cases]}
         print(f"{file}: {len(cases)} cases", file=sys.stderr)
-    write_gzip(out / "manifest.json.gz", json.dumps(manifest, indent=1) + "\n")
+    if only is None:
+        write_gzip(out / "manifest.json.gz", json.dumps(manifest, indent=1) + "\n")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: python3 test/golden/generate.py OUT_DIR")
-    main(sys.argv[1])
+    # --only PREFIX writes just the files whose names start with it (e.g. --only optim_), no manifest.
+    args = sys.argv[1:]
+    only = None
+    if len(args) == 3 and args[0] == "--only":
+        only, args = args[1], args[2:]
+    if len(args) != 1:
+        sys.exit("usage: python3 test/golden/generate.py [--only FILE_PREFIX] OUT_DIR")
+    main(args[0], only)

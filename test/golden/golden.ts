@@ -74,8 +74,11 @@ export interface OptimizerCase {
   step_procedure: string;
   losses: GoldenArray;
   final_loss: GoldenArray;
+  steps: number;
   param_sums_after_step: GoldenArrays;
   final_params: GoldenArrays;
+  /** The later optimizers: the sum of every state tensor (torch's names) of each parameter at the end. */
+  final_state_sums?: Record<string, Record<string, number>>;
 }
 
 export interface HessianCase {

@@ -1,10 +1,11 @@
 /**
- * The optimizers against PyTorch 1.13 (float64): the tutorial's LeNet trained for 5 steps on one batch
- * with SGD (plain, momentum, nesterov, weight decay), Adam, AdamW and RMSprop. Checks the loss before
- * every step, the final loss and every final parameter (tolerance from the golden README).
+ * The optimizers against PyTorch 1.13 (float64): the tutorial's LeNet trained for 5 steps (RAdam: 8) on
+ * one batch with SGD (plain, momentum, nesterov, weight decay), Adam, AdamW, RMSprop, Adadelta, Adamax,
+ * NAdam, RAdam, ASGD and Rprop. Checks the loss before every step, the final loss and every final
+ * parameter (tolerance from the golden README), and for the later six the sum of every state tensor.
  */
 import { describe, expect, it } from "vitest";
-import { grad, jit, type NdArray, nn, np, optim } from "../../src/index.js";
+import { grad, jit, NdArray, nn, np, optim } from "../../src/index.js";
 import type { GradientTransformation } from "../../src/optim/index.js";
 import {
   expectClose,
@@ -90,6 +91,24 @@ function optimizerFor(c: OptimizerCase): GradientTransformation {
         momentum: h.momentum,
         centered: h.centered,
       });
+    case "Adadelta":
+      return optim.adadelta({ lr: h.lr, rho: h.rho, eps: h.eps, weightDecay: h.weight_decay });
+    case "Adamax":
+      return optim.adamax({ lr: h.lr, betas: h.betas, eps: h.eps, weightDecay: h.weight_decay });
+    case "NAdam":
+      return optim.nadam({
+        lr: h.lr,
+        betas: h.betas,
+        eps: h.eps,
+        weightDecay: h.weight_decay,
+        momentumDecay: h.momentum_decay,
+      });
+    case "RAdam":
+      return optim.radam({ lr: h.lr, betas: h.betas, eps: h.eps, weightDecay: h.weight_decay });
+    case "ASGD":
+      return optim.asgd({ lr: h.lr, lambd: h.lambd, alpha: h.alpha, t0: h.t0, weightDecay: h.weight_decay });
+    case "Rprop":
+      return optim.rprop({ lr: h.lr, etas: h.etas, stepSizes: h.step_sizes });
     default:
       throw new Error(`no optimizer for ${c.optimizer}`);
   }
@@ -103,7 +122,24 @@ const FILES = [
   "optim_adam.json",
   "optim_adamw.json",
   "optim_rmsprop.json",
+  "optim_adadelta.json",
+  "optim_adamax.json",
+  "optim_nadam.json",
+  "optim_radam.json",
+  "optim_asgd.json",
+  "optim_rprop.json",
 ];
+
+/** torch's state name (`exp_avg_sq`) as ours (`expAvgSq`). */
+const camel = (name: string): string => name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/** The sum of our state field `field` for the parameter at `path` (a scalar field is shared by all). */
+function stateSum(state: Record<string, unknown>, field: string, path: string): number {
+  const value = state[field];
+  if (value instanceof NdArray) return value.item();
+  const [module, leaf] = path.split(".") as [keyof LeNetParams, keyof Linear];
+  return np.sum((value as LeNetParams)[module][leaf]).item();
+}
 
 /** Trains 5 steps from lenet.json's params and checks losses and final params against the case. */
 function checkTrajectory(model: ModelCase, file: string, useJit: boolean): void {
@@ -122,7 +158,7 @@ function checkTrajectory(model: ModelCase, file: string, useJit: boolean): void 
   let params = nest(model.params);
   let state = opt.init(params);
   const losses: number[] = [];
-  for (let t = 0; t < 5; t++) {
+  for (let t = 0; t < c.steps; t++) {
     const [p, s, l] = step(params, state);
     losses.push(l.item());
     params = p;
@@ -134,6 +170,14 @@ function checkTrajectory(model: ModelCase, file: string, useJit: boolean): void 
     for (const leaf of ["weight", "bias"] as const) {
       const path = `${module}.${leaf}`;
       expectClose(params[module][leaf], c.final_params[path]!, OPTIMIZER_TOLERANCE, `${file} ${path}`);
+    }
+  }
+  for (const [path, sums] of Object.entries(c.final_state_sums ?? {})) {
+    for (const [name, want] of Object.entries(sums)) {
+      const got = stateSum(state as Record<string, unknown>, camel(name), path);
+      expect(Math.abs(got - want), `${file} state ${name} of ${path}: ${got} vs ${want}`).toBeLessThanOrEqual(
+        1e-12 + 1e-9 * Math.abs(want),
+      );
     }
   }
 }
