@@ -4,10 +4,10 @@
  * it; the first outside use closes it, so the group runs before that use.
  */
 import type { AbstractValue } from "../core/array.js";
-import type { DType } from "../core/dtype.js";
 import { type Atom, type Equation, Literal, Var } from "../core/ir.js";
 import { type Shape, shapeEquals, sizeOf, stridesOf } from "../core/shape.js";
-import { type ElementwisePrimitive, kernelLib } from "../ops/elementwise-kit.js";
+import { isElementwise } from "../ops/elementwise-kit.js";
+import { jsLiteral, kernelLib, renderJs } from "../ops/expr-js.js";
 
 export interface FusedGroup {
   kind: "fused";
@@ -37,10 +37,8 @@ export interface EquationStep {
 
 export type Step = FusedGroup | EquationStep;
 
-const isElementwise = (e: Equation): boolean => "elementwise" in e.primitive;
-
 function fusible(e: Equation): boolean {
-  if (isElementwise(e)) return true;
+  if (isElementwise(e.primitive)) return true;
   // A broadcast is fused into the loop that consumes it, as an indexed load.
   return e.primitive.name === "broadcast_in_dim";
 }
@@ -158,23 +156,8 @@ function recomputeCheapBroadcasts(steps: readonly Step[], groupOf: ReadonlyMap<V
   }
 }
 
-/**
- * The value an element of `dtype` takes when stored, as eager's kernel stores every op's result: a
- * float32 intermediate is rounded per op (Math.fround), as eager rounds it, so a fused loop computes
- * bit for bit what the ops compute one by one (doubles would differ: floor((1 + 0.285) * 1000)).
- */
-function storedAs(dtype: DType, expr: string): string {
-  if (dtype === "float32") return `Math.fround(${expr})`;
-  if (dtype === "int32") return `((${expr}) | 0)`;
-  return expr;
-}
-
 function literalCode(l: Literal): string {
-  const v = l.value.data[0]!;
-  if (Number.isNaN(v)) return "NaN";
-  if (!Number.isFinite(v)) return v > 0 ? "Infinity" : "-Infinity";
-  if (Object.is(v, -0)) return "(-0)"; // String(-0) is "0"
-  return `(${String(v)})`;
+  return jsLiteral(l.value.data[0]!);
 }
 
 /** The expression for output coordinate `d` of the loop. */
@@ -263,10 +246,15 @@ export function generateFusedKernel(
         body.push(`const ${name} = in${k2}[${broadcastIndex(src.aval.shape, broadcastDimensions, coord)}];`);
       }
     } else {
-      const spec = (e.primitive as ElementwisePrimitive).elementwise;
-      const inDtype: DType = e.inputs[e.inputs.length - 1]!.aval.dtype;
-      const expr = spec.expr(e.inputs.map(ref), out.aval.dtype, inDtype, e.params);
-      body.push(`const ${name} = ${storedAs(out.aval.dtype, expr)};`);
+      // Every node of the tree rounds to its dtype (float32) or wraps (int32), as eager's kernel computes
+      // it, so the loop gives eager's bits (doubles would differ: floor((1 + 0.285) * 1000)).
+      if (!isElementwise(e.primitive)) throw new Error(`fusion: ${e.primitive.name} is not elementwise`);
+      const tree = e.primitive.elementwise.tree(
+        e.inputs.map((a) => a.aval.dtype),
+        e.params as never,
+      );
+      const { statements, value } = renderJs(tree, e.inputs.map(ref), `${name}_`);
+      body.push(...statements, `const ${name} = ${value};`);
     }
     names.set(out, name);
   });

@@ -3,13 +3,15 @@
  * simplification (mostly of the zeros and ones that transposition leaves), constant folding,
  * common-subexpression elimination and dead-code elimination. Each is a small pure function.
  */
-import type { NdArray } from "../core/array.js";
+import { ConcreteArray, type NdArray } from "../core/array.js";
 import type { Rewrite, RewriteMatch, RewriteRule } from "../core/compiler-facts.js";
-import { isFloat } from "../core/dtype.js";
+import { isFloat, storageFor } from "../core/dtype.js";
 import { type Atom, type Equation, Literal, Program, Var } from "../core/ir.js";
 import { type Primitive, paramsKey, primitives } from "../core/primitive.js";
 import { shapeEquals, sizeOf } from "../core/shape.js";
 import { evalPrimitive } from "../core/trace.js";
+import { type ElementwisePrimitive, isElementwise } from "../ops/elementwise-kit.js";
+import { evaluateExpr } from "../ops/expr-js.js";
 import { fillEquation } from "../ops/layout.js";
 
 /** A program with concrete values for its constVars: what the compiler works on. */
@@ -146,11 +148,10 @@ export function foldConstants(p: ClosedProgram): ClosedProgram {
       e.inputs.every((a) => a instanceof Literal) &&
       e.outputs.every((o) => sizeOf(o.aval.shape) === 1 && o.aval.shape.length === 0);
     if (foldable) {
-      const values = evalPrimitive(
-        e.primitive,
-        e.inputs.map((a) => (a as Literal).value),
-        e.params,
-      );
+      const literals = e.inputs.map((a) => (a as Literal).value);
+      const values = isElementwise(e.primitive)
+        ? [foldElementwise(e.primitive, literals, e.params)]
+        : evalPrimitive(e.primitive, literals, e.params);
       e.outputs.forEach((o, i) => rename.set(o, new Literal(values[i]!)));
       continue;
     }
@@ -160,6 +161,24 @@ export function foldConstants(p: ClosedProgram): ClosedProgram {
     program: new Program(p.program.constVars, p.program.inputs, out, p.program.outputs.map(atom)),
     consts: p.consts,
   };
+}
+
+/** An elementwise op of scalar literals: its kernel's tree evaluated on their values. */
+function foldElementwise(
+  p: ElementwisePrimitive<never>,
+  literals: readonly ConcreteArray[],
+  params: unknown,
+): ConcreteArray {
+  const tree = p.elementwise.tree(
+    literals.map((l) => l.dtype),
+    params as never,
+  );
+  const out = storageFor(tree.dtype, 1);
+  out[0] = evaluateExpr(
+    tree,
+    literals.map((l) => l.data[0]!),
+  );
+  return new ConcreteArray([], tree.dtype, out);
 }
 
 /**

@@ -13,11 +13,13 @@ import {
   promoteTypes,
   weakScalarDType,
 } from "../core/dtype.js";
+import * as ex from "../core/expr.js";
 import type { ArrayLike } from "../core/methods-types.js";
 import { type Primitive, UndefinedPrimal } from "../core/primitive.js";
 import { broadcastShapes, describeValue } from "../core/shape.js";
 import { asArray, onesLike, zerosLike } from "./creation.js";
 import { type ElementwisePrimitive, elementwisePrimitive } from "./elementwise-kit.js";
+import { callHelper } from "./expr-js.js";
 import { broadcastTo } from "./layout.js";
 import { floorPrim, logPrim, negPrim } from "./unary.js";
 
@@ -32,7 +34,7 @@ export const addPrim: ElementwisePrimitive = elementwisePrimitive({
   name: "add",
   arity: 2,
   accepts: NUMERIC,
-  expr: ([a, b], d) => (d === "int32" ? `(${a} + ${b}) | 0` : `${a} + ${b}`),
+  kernel: ([a, b]) => ex.add(a!, b!),
   jvp: ([x, y], [tx, ty]) => ({
     primalsOut: [addPrim.bind1([x!, y!], P)],
     tangentsOut: [addPrim.bind1([tx!, ty!], P)],
@@ -44,7 +46,7 @@ export const subPrim: ElementwisePrimitive = elementwisePrimitive({
   name: "sub",
   arity: 2,
   accepts: NUMERIC,
-  expr: ([a, b], d) => (d === "int32" ? `(${a} - ${b}) | 0` : `${a} - ${b}`),
+  kernel: ([a, b]) => ex.sub(a!, b!),
   jvp: ([x, y], [tx, ty]) => ({
     primalsOut: [subPrim.bind1([x!, y!], P)],
     tangentsOut: [subPrim.bind1([tx!, ty!], P)],
@@ -56,7 +58,7 @@ export const mulPrim: ElementwisePrimitive = elementwisePrimitive({
   name: "mul",
   arity: 2,
   accepts: NUMERIC,
-  expr: ([a, b], d) => (d === "int32" ? `Math.imul(${a}, ${b})` : `${a} * ${b}`),
+  kernel: ([a, b]) => ex.mul(a!, b!),
   jvp: ([x, y], [tx, ty]) => ({
     primalsOut: [mulPrim.bind1([x!, y!], P)],
     tangentsOut: [addPrim.bind1([mulPrim.bind1([tx!, y!], P), mulPrim.bind1([x!, ty!], P)], P)],
@@ -74,7 +76,7 @@ export const divPrim: ElementwisePrimitive = elementwisePrimitive({
   name: "div",
   arity: 2,
   accepts: FLOATS,
-  expr: ([a, b]) => `${a} / ${b}`,
+  kernel: ([a, b]) => ex.div(a!, b!),
   jvp([x, y], [tx, ty]) {
     const out = divPrim.bind1([x!, y!], P);
     // d(x/y) = tx/y - ty * out / y
@@ -94,7 +96,7 @@ export const powPrim: ElementwisePrimitive = elementwisePrimitive({
   name: "pow",
   arity: 2,
   accepts: NUMERIC,
-  expr: ([a, b], d) => (d === "int32" ? `lib.intPow(${a}, ${b})` : `lib.pow(${a}, ${b})`),
+  kernel: ([a, b]) => ex.pow(a!, b!),
   jvp([x, y], [tx, ty]) {
     const out = powPrim.bind1([x!, y!], P);
     if (!isFloat(out.dtype)) return { primalsOut: [out], tangentsOut: [] };
@@ -118,16 +120,15 @@ export const powScalarPrim: ElementwisePrimitive<PowScalarParams> = elementwiseP
   name: "pow_scalar",
   arity: 1,
   accepts: NUMERIC,
-  expr: ([a], d, _i, { exponent }) =>
-    d === "int32"
-      ? `lib.intPow(${a}, ${exponent})`
+  kernel: ([a], { exponent }) =>
+    exponent === 1
+      ? a!
       : exponent === 2
-        ? `${a} * ${a}`
-        : exponent === 1
-          ? a!
-          : Number.isFinite(exponent)
-            ? `Math.pow(${a}, ${exponent})`
-            : `lib.pow(${a}, ${exponent})`, // NaN, Infinity and -Infinity are JS globals
+        ? ex.mul(a!, a!)
+        : a!.dtype === "int32"
+          ? callHelper("intPow", [a!, ex.constant(exponent, "float64")], "int32")
+          : // In float64 and rounded once: the exponent is not rounded to float32.
+            ex.cast(ex.pow(ex.cast(a!, "float64"), ex.constant(exponent, "float64")), a!.dtype),
   jvp([x], [t], p) {
     const out = powScalarPrim.bind1([x!], p);
     if (!isFloat(out.dtype)) return { primalsOut: [out], tangentsOut: [] };
@@ -150,8 +151,7 @@ function extremum(name: string, greater: boolean): ElementwisePrimitive {
     arity: 2,
     accepts: NUMERIC,
     // NaN propagates, as numpy.maximum.
-    expr: ([a, b]) =>
-      `(${a} !== ${a} || ${b} !== ${b} ? NaN : ${a} ${greater ? ">" : "<"} ${b} ? ${a} : ${b})`,
+    kernel: ([a, b]) => (greater ? ex.max : ex.min)(a!, b!),
     jvp([x, y], [tx, ty]) {
       const out = prim.bind1([x!, y!], P);
       const xWins = (greater ? greaterPrim : lessPrim).bind1([x!, y!], P);
@@ -171,7 +171,7 @@ export const atan2Prim: ElementwisePrimitive = elementwisePrimitive({
   name: "atan2",
   arity: 2,
   accepts: FLOATS,
-  expr: ([a, b]) => `Math.atan2(${a}, ${b})`,
+  kernel: ([a, b]) => ex.atan2(a!, b!),
   jvp([x, y], [tx, ty]) {
     const out = atan2Prim.bind1([x!, y!], P);
     const denom = addPrim.bind1([mulPrim.bind1([x!, x!], P), mulPrim.bind1([y!, y!], P)], P);
@@ -185,7 +185,7 @@ export const remPrim: ElementwisePrimitive = elementwisePrimitive({
   name: "rem",
   arity: 2,
   accepts: NUMERIC,
-  expr: ([a, b], d) => (d === "int32" ? `(${b} === 0 ? 0 : ${a} % ${b})` : `${a} % ${b}`),
+  kernel: ([a, b]) => ex.rem(a!, b!),
   jvp([x, y], [tx, ty]) {
     const out = remPrim.bind1([x!, y!], P);
     // d/dx = 1, d/dy = -trunc(x / y)
@@ -203,17 +203,19 @@ export const remPrim: ElementwisePrimitive = elementwisePrimitive({
 });
 
 /** The numpy kernel of a float or int32 `//` or `%` (kernelLib: npy_divmod, rounding per dtype). */
-const divmodExpr =
+const divmodKernel =
   (fn: "floorDivide" | "mod") =>
-  ([a, b]: readonly string[], d: DType): string =>
-    `lib.${fn}${d === "int32" ? "Int" : d === "float32" ? "32" : "64"}(${a}, ${b})`;
+  ([a, b]: readonly ex.Expr[]): ex.Expr => {
+    const d = a!.dtype;
+    return callHelper(`${fn}${d === "int32" ? "Int" : d === "float32" ? "32" : "64"}`, [a!, b!], d);
+  };
 
 /** numpy's `//` (Python's floor division: `4 // 0.4` is 9). Piecewise constant: zero derivative. */
 export const floorDividePrim: ElementwisePrimitive = elementwisePrimitive({
   name: "floor_divide",
   arity: 2,
   accepts: NUMERIC,
-  expr: divmodExpr("floorDivide"),
+  kernel: divmodKernel("floorDivide"),
   jvp: ([x, y]) => ({ primalsOut: [floorDividePrim.bind1([x!, y!], P)], tangentsOut: [] }),
 });
 
@@ -222,7 +224,7 @@ export const modPrim: ElementwisePrimitive = elementwisePrimitive({
   name: "mod",
   arity: 2,
   accepts: NUMERIC,
-  expr: divmodExpr("mod"),
+  kernel: divmodKernel("mod"),
   jvp([x, y], [tx, ty]) {
     const out = modPrim.bind1([x!, y!], P);
     if (!isFloat(out.dtype)) return { primalsOut: [out], tangentsOut: [] };
@@ -232,45 +234,44 @@ export const modPrim: ElementwisePrimitive = elementwisePrimitive({
   },
 });
 
-function comparison(name: string, op: string): ElementwisePrimitive {
+function comparison(name: string, op: (x: ex.Expr, y: ex.Expr) => ex.Expr): ElementwisePrimitive {
   const prim: ElementwisePrimitive = elementwisePrimitive({
     name,
     arity: 2,
-    outDtype: () => "bool",
-    expr: ([a, b]) => `(${a} ${op} ${b} ? 1 : 0)`,
+    kernel: ([a, b]) => op(a!, b!),
     jvp: ([x, y]) => ({ primalsOut: [prim.bind1([x!, y!], P)], tangentsOut: [] }),
   });
   return prim;
 }
 
-export const equalPrim = comparison("eq", "===");
-export const notEqualPrim = comparison("ne", "!==");
-export const lessPrim = comparison("lt", "<");
-export const lessEqualPrim = comparison("le", "<=");
-export const greaterPrim = comparison("gt", ">");
-export const greaterEqualPrim = comparison("ge", ">=");
+export const equalPrim = comparison("eq", ex.eq);
+export const notEqualPrim = comparison("ne", ex.ne);
+export const lessPrim = comparison("lt", ex.lt);
+export const lessEqualPrim = comparison("le", ex.le);
+export const greaterPrim = comparison("gt", ex.gt);
+export const greaterEqualPrim = comparison("ge", ex.ge);
 
-function logical(name: string, op: (a: string, b: string) => string): ElementwisePrimitive {
+function logical(name: string, op: (x: ex.Expr, y: ex.Expr) => ex.Expr): ElementwisePrimitive {
   const prim: ElementwisePrimitive = elementwisePrimitive({
     name,
     arity: 2,
     accepts: ["bool"],
-    expr: ([a, b]) => `(${op(a!, b!)} ? 1 : 0)`,
+    kernel: ([a, b]) => op(a!, b!),
     jvp: ([x, y]) => ({ primalsOut: [prim.bind1([x!, y!], P)], tangentsOut: [] }),
   });
   return prim;
 }
 
-export const andPrim = logical("and", (a, b) => `${a} && ${b}`);
-export const orPrim = logical("or", (a, b) => `${a} || ${b}`);
-export const xorPrim = logical("xor", (a, b) => `${a} !== ${b}`);
+export const andPrim = logical("and", ex.and);
+export const orPrim = logical("or", ex.or);
+export const xorPrim = logical("xor", ex.xor);
 
 /** select(cond, a, b): a where cond, else b. Linear in a and b. */
 export const selectPrim: ElementwisePrimitive = elementwisePrimitive({
   name: "select",
   arity: 3,
   mixedDtypes: true,
-  expr: ([c, a, b]) => `(${c} ? ${a} : ${b})`,
+  kernel: ([c, a, b]) => ex.select(c!, a!, b!),
   jvp: ([c, x, y], [, tx, ty]) => ({
     primalsOut: [selectPrim.bind1([c!, x!, y!], P)],
     tangentsOut: [selectPrim.bind1([c!, tx!, ty!], P)],
@@ -294,16 +295,7 @@ export interface ConvertParams {
 export const convertPrim: ElementwisePrimitive<ConvertParams> = elementwisePrimitive<ConvertParams>({
   name: "convert",
   arity: 1,
-  outDtype: (_d, p) => p.dtype,
-  // Rounding to float32 is explicit so that a conversion inside a fused loop rounds as eager does.
-  expr: ([a], out, inD) =>
-    out === "bool"
-      ? `(${a} !== 0 ? 1 : 0)`
-      : out === "int32" && isFloat(inD)
-        ? `(${a} | 0)`
-        : out === "float32" && inD !== "float32"
-          ? `Math.fround(${a})`
-          : a!,
+  kernel: ([a], p) => ex.cast(a!, p.dtype),
   jvp([x], [t], p) {
     const y = convertPrim.bind1([x!], p);
     if (!isFloat(x!.dtype) || !isFloat(p.dtype)) return { primalsOut: [y], tangentsOut: [] };

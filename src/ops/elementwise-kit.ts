@@ -1,12 +1,37 @@
 /**
- * What every elementwise primitive shares: operands of one shape, a kernel generated from a JS
- * expression (the same expression the jit fuses), and the batching rule. A primitive built here still
- * declares its own derivative rules in its own file.
+ * What every elementwise primitive shares: operands of one shape, a kernel declared as a scalar
+ * expression tree (core/expr.ts), and the batching rule. From the tree come the eager kernel and the JS
+ * fused loop (./expr-js.ts), the WebAssembly SIMD fused loop (compiler/expr-wasm.ts), the output dtype and
+ * constant folding; no other file knows what the op computes. A primitive built here still declares its
+ * own derivative rules in its own file.
+ *
+ * Declaring an op: `kernel` maps the operands (expressions of their dtypes) and the params to the tree of
+ * one output element, built with core/expr.ts (`add`, `mul`, `exp`, `select`, `cast`, comparisons, ...;
+ * JS numbers become constants of the other operand's dtype). Every float32 node rounds and every int32
+ * node wraps, whichever kernel runs, so jit gives eager's bits. A fused loop runs in wasm when every node
+ * of every tree in it has a wasm rendering for its dtype; a node without one (sinh, a `call`) only sends
+ * its loop to JS, and `jit(f).lower(...)` says so. For example, log(1 + exp(x)) without overflow:
+ *
+ * ```ts
+ * import * as ex from "../core/expr.js";
+ *
+ * export const softplusPrim: ElementwisePrimitive = elementwisePrimitive({
+ *   name: "softplus",
+ *   arity: 1,
+ *   accepts: ["float32", "float64"],
+ *   // max(x, 0) + log1p(exp(-|x|))
+ *   kernel: ([x]) => ex.add(ex.max(x, 0), ex.log1p(ex.exp(ex.neg(ex.abs(x))))),
+ *   jvp: ([x], [t]) => ({
+ *     primalsOut: [softplusPrim.bind1([x], {})],
+ *     tangentsOut: [mul(t, logisticPrim.bind1([x], {}))],
+ *   }),
+ * });
+ * ```
  */
 
-import { expf, logf, logisticf, tanhf } from "../backend/js/f32-math.js";
 import { type AbstractValue, ConcreteArray, type NdArray } from "../core/array.js";
-import { type DType, storageFor, type TypedArray } from "../core/dtype.js";
+import { type DType, storageFor } from "../core/dtype.js";
+import { type Expr, ExprError, input } from "../core/expr.js";
 import {
   type BatchDim,
   type JvpResult,
@@ -17,29 +42,25 @@ import {
   type UndefinedPrimal,
 } from "../core/primitive.js";
 import { fmtShape, ShapeError, shapeEquals, sizeOf } from "../core/shape.js";
-import * as fdlibm from "./fdlibm.js";
+import { elementwiseLoop } from "./expr-js.js";
 import { broadcastInDimPrim, moveAxisTo0 } from "./layout.js";
 
-/** An expression over operand names (`a`, `b`, `c`) for one output element; `dtype` is the output's. */
-export type ElementwiseExpr<P = unknown> = (
-  args: readonly string[],
-  dtype: DType,
-  inDtype: DType,
-  params: P,
-) => string;
+/** One output element as an expression of the operands (`operands[k]` is operand k, of its dtype). */
+export type ElementwiseKernel<P = unknown> = (operands: readonly Expr[], params: P) => Expr;
 
-export interface ElementwiseSpec {
-  /** The JS expression computing one element; the jit fuses these. */
-  readonly expr: ElementwiseExpr;
+export interface ElementwiseSpec<P = unknown> {
   readonly arity: number;
+  /** The declared kernel. */
+  readonly kernel: ElementwiseKernel<P>;
+  /** The kernel's tree for operands of these dtypes (built once per dtypes and params). */
+  tree(dtypes: readonly DType[], params: P): Expr;
 }
 
 export interface ElementwiseRules<P> {
   name: string;
   arity: number;
-  expr: ElementwiseExpr<P>;
-  /** Output dtype from the (common) input dtype; default: the same. */
-  outDtype?: (dtype: DType, params: P) => DType;
+  /** The kernel, as an expression tree; its dtype is the output's. */
+  kernel: ElementwiseKernel<P>;
   /** Allowed input dtypes; others throw a clear error. Default: any. */
   accepts?: readonly DType[];
   /** Input dtypes may differ (select: the condition is bool). */
@@ -49,170 +70,36 @@ export interface ElementwiseRules<P> {
   formatParams?: PrimitiveRules<P>["formatParams"];
 }
 
-export type ElementwisePrimitive<P = unknown> = Primitive<P> & { readonly elementwise: ElementwiseSpec };
+export type ElementwisePrimitive<P = unknown> = Primitive<P> & { readonly elementwise: ElementwiseSpec<P> };
 
-/**
- * Helpers that expressions may call as `lib.name(...)`: functions Math lacks, exp and log as fdlibm
- * computes them (engines' Math.exp and Math.log differ in the last bit, see ./fdlibm.ts), and the float32
- * exp, log, tanh and logistic that every kernel computes alike (backend/js/f32-math.ts).
- */
-export const kernelLib = {
-  exp: fdlibm.exp,
-  log: fdlibm.log,
-  /** Error function: Maclaurin series below 2.5, continued fraction for erfc above; about 1e-16 in float64. */
-  erf(x: number): number {
-    return erf(x);
-  },
-  expf,
-  logf,
-  tanhf,
-  logisticf,
-  roundHalfEven(x: number): number {
-    const r = Math.round(x);
-    return Math.abs(x % 1) === 0.5 ? 2 * Math.round(x / 2) : r;
-  },
-  /**
-   * IEEE/C pow, as numpy, JAX and PyTorch: `1 ** y` and `(-1) ** ±Infinity` are 1, where JS's `**` gives
-   * NaN (the only cases where the two differ).
-   */
-  pow(a: number, b: number): number {
-    return a === 1 || (a === -1 && (b === Infinity || b === -Infinity)) ? 1 : a ** b;
-  },
-  /**
-   * int32 `base ** exp` with int32 wraparound, as numpy. A negative exponent gives the reciprocal rounded
-   * toward zero: ±1 for a base of ±1, else 0 (numpy refuses it; JAX's result is unspecified).
-   */
-  intPow(base: number, exp: number): number {
-    if (exp < 0) return base === 1 ? 1 : base === -1 ? (exp % 2 === 0 ? 1 : -1) : 0;
-    let acc = 1;
-    let b = base | 0;
-    // Halving (not >>) keeps exponents beyond 2**31 exact; multiplication mod 2**32 needs no order.
-    for (let e = exp; e > 0; e = Math.floor(e / 2)) {
-      if (e % 2 === 1) acc = Math.imul(acc, b);
-      b = Math.imul(b, b);
-    }
-    return acc;
-  },
-  /** numpy's int `//`: rounds toward -inf; a zero divisor gives 0, as numpy. */
-  floorDivideInt(a: number, b: number): number {
-    return b === 0 ? 0 : Math.floor(a / b) | 0;
-  },
-  /** numpy's int `%`: the sign of the divisor; a zero divisor gives 0, as numpy. */
-  modInt(a: number, b: number): number {
-    if (b === 0) return 0;
-    const r = a % b;
-    return r !== 0 && r < 0 !== b < 0 ? r + b : r | 0;
-  },
-  ...pythonDivmod("64", (v) => v),
-  ...pythonDivmod("32", Math.fround),
-};
-
-/**
- * numpy's float `//` and `%` (npy_divmod, after CPython's float_divmod): the remainder from fmod, the
- * quotient from (x - mod) / y snapped to an integer, so that `q * y + mod` is x as closely as floats allow
- * (`4 // 0.4` is 9, not floor(4 / 0.4) = 10). `round` rounds each step to the dtype (Math.fround for
- * float32), so float32 gives numpy's float32 results.
- */
-function pythonDivmod<S extends string>(
-  suffix: S,
-  round: (v: number) => number,
-): Record<`floorDivide${S}` | `mod${S}`, (a: number, b: number) => number> {
-  const floorDivide = (a: number, b: number): number => {
-    if (b === 0) return round(a / b);
-    let mod = a % b;
-    let div = round(round(a - mod) / b);
-    if (mod !== 0) {
-      if (b < 0 !== mod < 0) {
-        mod = round(mod + b);
-        div = round(div - 1);
-      }
-    }
-    if (div === 0) return a / b < 0 || Object.is(a / b, -0) ? -0 : 0;
-    let q = Math.floor(div);
-    if (round(div - q) > 0.5) q += 1;
-    return q;
-  };
-  const mod = (a: number, b: number): number => {
-    const r = a % b;
-    if (b === 0) return r;
-    if (r === 0) return b < 0 ? -0 : 0;
-    return b < 0 !== r < 0 ? round(r + b) : r;
-  };
-  return { [`floorDivide${suffix}`]: floorDivide, [`mod${suffix}`]: mod } as Record<
-    `floorDivide${S}` | `mod${S}`,
-    (a: number, b: number) => number
-  >;
-}
-
-function erf(x: number): number {
-  if (Number.isNaN(x)) return x;
-  const ax = Math.abs(x);
-  if (ax < 2.5) {
-    // Maclaurin series: converges quickly for small |x|.
-    let term = x;
-    let sum = x;
-    const x2 = x * x;
-    for (let n = 1; n < 200; n++) {
-      term *= -x2 / n;
-      const add = term / (2 * n + 1);
-      sum += add;
-      if (Math.abs(add) < 1e-17 * Math.abs(sum)) break;
-    }
-    return (2 / Math.sqrt(Math.PI)) * sum;
-  }
-  if (ax > 6) return Math.sign(x);
-  // Continued fraction for erfc (Lentz's method).
-  const tiny = 1e-300;
-  let f = ax;
-  let c = ax;
-  let d = 0;
-  for (let n = 1; n < 300; n++) {
-    const an = n / 2;
-    d = ax + an * d;
-    d = d === 0 ? tiny : 1 / d;
-    c = ax + an / c;
-    if (c === 0) c = tiny;
-    const delta = c * d;
-    f *= delta;
-    if (Math.abs(delta - 1) < 1e-16) break;
-  }
-  const erfc = Math.exp(-ax * ax) / Math.sqrt(Math.PI) / f;
-  return Math.sign(x) * (1 - erfc);
-}
-
-const kernelCache = new Map<string, (ins: TypedArray[], out: TypedArray, n: number) => void>();
-
-/** A loop over `n` elements for the expression, compiled once per (primitive, dtypes). */
-export function elementwiseKernel<P>(
-  name: string,
-  expr: ElementwiseExpr<P>,
-  arity: number,
-  inDtype: DType,
-  outDtype: DType,
-  params: P,
-): (ins: TypedArray[], out: TypedArray, n: number) => void {
-  const key = `${name}:${inDtype}:${outDtype}:${paramsKey(params)}`;
-  let k = kernelCache.get(key);
-  if (k === undefined) {
-    const names = ["a", "b", "c"].slice(0, arity);
-    const loads = names.map((v, i) => `const ${v} = in${i}[i];`).join(" ");
-    const decl = names.map((_, i) => `const in${i} = ins[${i}];`).join(" ");
-    const body = `${decl} for (let i = 0; i < n; i++) { ${loads} out[i] = ${expr(names, outDtype, inDtype, params)}; }`;
-    k = new Function("lib", `return function ${name}Kernel(ins, out, n) { ${body} };`)(kernelLib) as (
-      ins: TypedArray[],
-      out: TypedArray,
-      n: number,
-    ) => void;
-    kernelCache.set(key, k);
-  }
-  return k;
+/** Whether a primitive is elementwise (declares its kernel as a tree). */
+export function isElementwise(p: Primitive<never> | Primitive<unknown>): p is ElementwisePrimitive<never> {
+  return "elementwise" in p;
 }
 
 export function elementwisePrimitive<P = Record<string, never>>(
   rules: ElementwiseRules<P>,
 ): ElementwisePrimitive<P> {
   const { name, arity } = rules;
-  const outDtypeOf = (d: DType, p: P): DType => (rules.outDtype ? rules.outDtype(d, p) : d);
+  const trees = new Map<string, Expr>();
+  const tree = (dtypes: readonly DType[], params: P): Expr => {
+    const key = `${dtypes.join(",")}|${paramsKey(params)}`;
+    let t = trees.get(key);
+    if (t === undefined) {
+      try {
+        t = rules.kernel(
+          dtypes.map((d, k) => input(k, d)),
+          params,
+        );
+      } catch (err) {
+        if (err instanceof ExprError)
+          throw new ShapeError(`${name}: ${err.message} (operands ${dtypes.join(", ")})`);
+        throw err;
+      }
+      trees.set(key, t);
+    }
+    return t;
+  };
   const prim: Primitive<P> = primitive<P>({
     name,
     abstractEval(args, params) {
@@ -235,36 +122,40 @@ export function elementwisePrimitive<P = Record<string, never>>(
           `${name}: dtype ${d} is not supported (expected one of ${rules.accepts.join(", ")})`,
         );
       }
-      return [{ shape: first.shape, dtype: outDtypeOf(d, params) }];
+      return [
+        {
+          shape: first.shape,
+          dtype: tree(
+            args.map((a) => a.dtype),
+            params,
+          ).dtype,
+        },
+      ];
     },
     impl(args, params) {
-      const d = inputDtype(args);
-      const od = outDtypeOf(d, params);
-      const n = sizeOf(args[0]!.shape);
-      const out = storageFor(od, n);
-      elementwiseKernel(
-        name,
-        rules.expr,
-        arity,
-        d,
-        od,
+      const t = tree(
+        args.map((a) => a.dtype),
         params,
-      )(
+      );
+      const n = sizeOf(args[0]!.shape);
+      const out = storageFor(t.dtype, n);
+      elementwiseLoop(t, arity)(
         args.map((a) => a.data),
         out,
         n,
       );
-      return [new ConcreteArray(args[0]!.shape, od, out)];
+      return [new ConcreteArray(args[0]!.shape, t.dtype, out)];
     },
     jvp: rules.jvp,
     batch: (args, dims, params) => [[prim.bind1(alignBatched(args, dims), params)], [0]],
     ...(rules.transpose ? { transpose: rules.transpose } : {}),
     ...(rules.formatParams ? { formatParams: rules.formatParams } : {}),
   });
-  return Object.assign(prim, { elementwise: { expr: rules.expr as ElementwiseExpr, arity } });
+  const spec: ElementwiseSpec<P> = { arity, kernel: rules.kernel, tree };
+  return Object.assign(prim, { elementwise: spec });
 }
 
-/** The dtype the expression computes in: that of the last operand (select's condition comes first). */
+/** The dtype `accepts` checks: that of the last operand (select's condition comes first). */
 function inputDtype(args: readonly AbstractValue[]): DType {
   return args[args.length - 1]!.dtype;
 }

@@ -1,25 +1,28 @@
 /**
- * Elementwise unary primitives, each with its kernel expression and its derivative, and the user-facing
+ * Elementwise unary primitives, each with its kernel (an expression tree, core/expr.ts) and its derivative, and the user-facing
  * functions (which convert integer input to float32 for the float-only ones, as numpy does).
  */
 import type { NdArray } from "../core/array.js";
 import { type BoolOperandsOp, type DType, isFloat, operandDTypeFor } from "../core/dtype.js";
+import type { Expr } from "../core/expr.js";
+import * as ex from "../core/expr.js";
 import type { JvpResult } from "../core/primitive.js";
 import { add, astype, div, mul, sub } from "./binary.js";
 import { type ElementwisePrimitive, elementwisePrimitive } from "./elementwise-kit.js";
+import { callHelper } from "./expr-js.js";
 
 const FLOATS: readonly DType[] = ["float32", "float64"];
 const NUMERIC: readonly DType[] = ["int32", "float32", "float64"];
 
 type Rule = (x: NdArray, t: NdArray, y: NdArray) => NdArray;
 
-/** A float unary primitive whose tangent is `rule(x, t, y)`; `op` gets the operand and the dtype. */
-function floatUnary(name: string, op: (a: string, dtype: DType) => string, rule: Rule): ElementwisePrimitive {
+/** A float unary primitive whose tangent is `rule(x, t, y)`; `kernel` builds its tree from the operand. */
+function floatUnary(name: string, kernel: (a: Expr) => Expr, rule: Rule): ElementwisePrimitive {
   const prim: ElementwisePrimitive = elementwisePrimitive({
     name,
     arity: 1,
     accepts: FLOATS,
-    expr: ([a], dtype) => op(a!, dtype),
+    kernel: ([a]) => kernel(a!),
     jvp: ([x], [t]): JvpResult => {
       const y = prim.bind1([x!], {});
       return { primalsOut: [y], tangentsOut: [rule(x!, t!, y)] };
@@ -29,18 +32,12 @@ function floatUnary(name: string, op: (a: string, dtype: DType) => string, rule:
 }
 
 /** A primitive whose derivative is zero almost everywhere (or whose output is not a float). */
-function flatUnary(
-  name: string,
-  op: (a: string, out: DType) => string,
-  accepts: readonly DType[],
-  outDtype?: DType,
-) {
+function flatUnary(name: string, kernel: (a: Expr) => Expr, accepts: readonly DType[]) {
   const prim: ElementwisePrimitive = elementwisePrimitive({
     name,
     arity: 1,
     accepts,
-    expr: ([a], out) => op(a!, out),
-    ...(outDtype ? { outDtype: () => outDtype } : {}),
+    kernel: ([a]) => kernel(a!),
     jvp: ([x]) => ({ primalsOut: [prim.bind1([x!], {})], tangentsOut: [] }),
   });
   return prim;
@@ -50,18 +47,18 @@ export const negPrim: ElementwisePrimitive = elementwisePrimitive({
   name: "neg",
   arity: 1,
   accepts: NUMERIC,
-  expr: ([a], d) => (d === "int32" ? `(-${a}) | 0` : `-${a}`),
+  kernel: ([a]) => ex.neg(a!),
   jvp: ([x], [t]) => ({ primalsOut: [negPrim.bind1([x!], {})], tangentsOut: [negPrim.bind1([t!], {})] }),
   transpose: ([ct]) => [negPrim.bind1([ct!], {})],
 });
 
-export const signPrim = flatUnary("sign", (a) => `Math.sign(${a})`, NUMERIC);
+export const signPrim = flatUnary("sign", ex.sign, NUMERIC);
 
 export const absPrim: ElementwisePrimitive = elementwisePrimitive({
   name: "abs",
   arity: 1,
   accepts: NUMERIC,
-  expr: ([a], d) => (d === "int32" ? `Math.abs(${a}) | 0` : `Math.abs(${a})`),
+  kernel: ([a]) => ex.abs(a!),
   // abs'(0) = 0, as PyTorch: sign(0) = 0.
   jvp: ([x], [t]) => ({
     primalsOut: [absPrim.bind1([x!], {})],
@@ -72,87 +69,52 @@ export const absPrim: ElementwisePrimitive = elementwisePrimitive({
 export const expPrim = floatUnary(
   "exp",
   // float32: the float32 algorithm every kernel (wasm fused loops too) computes bit for bit.
-  (a, d) => (d === "float32" ? `lib.expf(${a})` : `lib.exp(${a})`),
+  ex.exp,
   (_x, t, y) => mul(t, y),
 );
-export const expm1Prim = floatUnary(
-  "expm1",
-  (a) => `Math.expm1(${a})`,
-  (_x, t, y) => mul(t, add(y, 1)),
-);
-export const logPrim = floatUnary(
-  "log",
-  (a, d) => (d === "float32" ? `lib.logf(${a})` : `lib.log(${a})`),
-  (x, t) => div(t, x),
-);
-export const log1pPrim = floatUnary(
-  "log1p",
-  (a) => `Math.log1p(${a})`,
-  (x, t) => div(t, add(x, 1)),
-);
-export const sqrtPrim = floatUnary(
-  "sqrt",
-  (a) => `Math.sqrt(${a})`,
-  (_x, t, y) => div(t, mul(y, 2)),
-);
+export const expm1Prim = floatUnary("expm1", ex.expm1, (_x, t, y) => mul(t, add(y, 1)));
+export const logPrim = floatUnary("log", ex.log, (x, t) => div(t, x));
+export const log1pPrim = floatUnary("log1p", ex.log1p, (x, t) => div(t, add(x, 1)));
+export const sqrtPrim = floatUnary("sqrt", ex.sqrt, (_x, t, y) => div(t, mul(y, 2)));
 export const rsqrtPrim = floatUnary(
   "rsqrt",
-  (a) => `1 / Math.sqrt(${a})`,
+  // Computed in float64 and rounded once (a float32 sqrt then division would round twice).
+  (a) => ex.cast(ex.div(1, ex.sqrt(ex.cast(a, "float64"))), a.dtype),
   (x, t, y) => mul(t, mul(div(y, x), -0.5)),
 );
-export const sinPrim = floatUnary(
-  "sin",
-  (a) => `Math.sin(${a})`,
-  (x, t) => mul(t, cosPrim.bind1([x], {})),
+export const sinPrim = floatUnary("sin", ex.sin, (x, t) => mul(t, cosPrim.bind1([x], {})));
+export const cosPrim = floatUnary("cos", ex.cos, (x, t) =>
+  mul(t, negPrim.bind1([sinPrim.bind1([x], {})], {})),
 );
-export const cosPrim = floatUnary(
-  "cos",
-  (a) => `Math.cos(${a})`,
-  (x, t) => mul(t, negPrim.bind1([sinPrim.bind1([x], {})], {})),
-);
-export const tanPrim = floatUnary(
-  "tan",
-  (a) => `Math.tan(${a})`,
-  (_x, t, y) => mul(t, add(mul(y, y), 1)),
-);
-export const tanhPrim = floatUnary(
-  "tanh",
-  (a, d) => (d === "float32" ? `lib.tanhf(${a})` : `Math.tanh(${a})`),
-  (_x, t, y) => mul(t, sub(1, mul(y, y))),
-);
-export const atanPrim = floatUnary(
-  "atan",
-  (a) => `Math.atan(${a})`,
-  (x, t) => div(t, add(mul(x, x), 1)),
-);
+export const tanPrim = floatUnary("tan", ex.tan, (_x, t, y) => mul(t, add(mul(y, y), 1)));
+export const tanhPrim = floatUnary("tanh", ex.tanh, (_x, t, y) => mul(t, sub(1, mul(y, y))));
+export const atanPrim = floatUnary("atan", ex.atan, (x, t) => div(t, add(mul(x, x), 1)));
 export const erfPrim = floatUnary(
   "erf",
-  (a) => `lib.erf(${a})`,
+  // erf in float64 (./erf.ts), rounded to float32 for float32.
+  (a) => ex.cast(callHelper("erf", [ex.cast(a, "float64")], "float64"), a.dtype),
   (x, t) => mul(t, mul(expPrim.bind1([negPrim.bind1([mul(x, x)], {})], {}), 2 / Math.sqrt(Math.PI))),
 );
 /** The logistic sigmoid 1 / (1 + exp(-x)), computed without overflow. */
-export const logisticPrim = floatUnary(
-  "logistic",
-  (a, d) =>
-    d === "float32"
-      ? `lib.logisticf(${a})`
-      : `(${a} >= 0 ? 1 / (1 + lib.exp(-${a})) : lib.exp(${a}) / (1 + lib.exp(${a})))`,
-  (_x, t, y) => mul(t, mul(y, sub(1, y))),
-);
+export const logisticPrim = floatUnary("logistic", ex.logistic, (_x, t, y) => mul(t, mul(y, sub(1, y))));
 
-export const floorPrim = flatUnary("floor", (a) => `Math.floor(${a})`, FLOATS);
-export const ceilPrim = flatUnary("ceil", (a) => `Math.ceil(${a})`, FLOATS);
+export const floorPrim = flatUnary("floor", ex.floor, FLOATS);
+export const ceilPrim = flatUnary("ceil", ex.ceil, FLOATS);
 /** Rounds half to even, as numpy. */
-export const roundPrim = flatUnary("round", (a) => `lib.roundHalfEven(${a})`, FLOATS);
-export const isNanPrim = flatUnary("is_nan", (a) => `(${a} !== ${a} ? 1 : 0)`, NUMERIC, "bool");
-export const isFinitePrim = flatUnary("is_finite", (a) => `(Number.isFinite(${a}) ? 1 : 0)`, NUMERIC, "bool");
-export const logicalNotPrim = flatUnary("not", (a) => `(${a} ? 0 : 1)`, ["bool"]);
+export const roundPrim = flatUnary("round", ex.round, FLOATS);
+export const isNanPrim = flatUnary("is_nan", (a) => ex.ne(a, a), NUMERIC);
+export const isFinitePrim = flatUnary(
+  "is_finite",
+  (a) => (a.dtype === "int32" ? ex.constant(true, "bool") : ex.lt(ex.abs(a), Infinity)),
+  NUMERIC,
+);
+export const logicalNotPrim = flatUnary("not", ex.not, ["bool"]);
 
 /** Identity whose derivative is zero: gradients do not flow through it. */
 export const stopGradientPrim: ElementwisePrimitive = elementwisePrimitive({
   name: "stop_gradient",
   arity: 1,
-  expr: ([a]) => a!,
+  kernel: ([a]) => a!,
   jvp: ([x]) => ({ primalsOut: [x!], tangentsOut: [] }),
 });
 

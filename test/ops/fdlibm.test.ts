@@ -1,7 +1,7 @@
 /** exp and log of the JS kernels (src/ops/fdlibm.ts): fdlibm's results on every engine. */
 import { describe, expect, it } from "vitest";
 import { np } from "../../src/index.js";
-import { kernelLib } from "../../src/ops/elementwise-kit.js";
+import { kernelLib } from "../../src/ops/expr-js.js";
 import { exp, log } from "../../src/ops/fdlibm.js";
 
 /** The distance in units in the last place between two finite doubles of the same sign. */
