@@ -78,7 +78,7 @@ export interface PrimitiveRules<P, In extends Arity = Arity, Out extends Arity =
     outAvals: PerInput<AbstractValue, Out>,
     params: P,
     context: KernelContext,
-  ): Kernel;
+  ): Kernel<In, Out>;
   /**
    * When some inputs are unknown during partial evaluation (linearize/vjp): how to proceed instead of
    * recording the primitive whole. Call-like primitives (jit) inline their program here.
@@ -138,8 +138,12 @@ export interface PlanMemoryView {
   readonly buffer: ArrayBuffer;
 }
 
-/** A compiled kernel: reads `ins`, writes every element of `outs`. */
-export type Kernel = (ins: readonly TypedArray[], outs: readonly TypedArray[]) => void;
+/** A compiled kernel: reads `ins`, writes every element of `outs` (one array per input and output). */
+export type Kernel<In extends Arity = Arity, Out extends Arity = Arity> = {
+  // Declared as a method so that a kernel of a known arity still is a Kernel to the executor, which
+  // passes one array per operand: TypeScript compares a method's parameters both ways.
+  run(ins: PerInput<TypedArray, In>, outs: PerInput<TypedArray, Out>): void;
+}["run"];
 
 /**
  * Params as a cache or CSE key: JSON, with NaN, ±Infinity and -0 kept apart (plain JSON writes the first

@@ -199,23 +199,24 @@ function checkLabels(labels: TypedArray, { op, classes, ignoreIndex }: ClassTarg
  * The identity on int32 class labels that checks each is a class or the ignored index when it runs:
  * eagerly, and in a jitted plan (a label's value is unknown while tracing), with the same error.
  */
-export const checkClassTargetPrim: Primitive<ClassTargetParams> = primitive<ClassTargetParams>({
-  name: "check_class_target",
-  validatesOnly: true,
-  abstractEval: ([target]) => [target!],
-  impl([target], params) {
-    checkLabels(target!.data, params);
-    return [target!];
-  },
-  // One pass over the labels before the copy: a plan writes nothing past a bad label.
-  lower: (_inAvals, _outAvals, params) => (ins, outs) => {
-    checkLabels(ins[0]!, params);
-    outs[0]!.set(ins[0]!);
-  },
-  jvp: ([target], [t], p) => ({ primalsOut: [checkClassTargetPrim.bind1([target!], p)], tangentsOut: [t!] }),
-  batch: ([target], [d], p) => [[checkClassTargetPrim.bind1([target!], p)], [d!]],
-  formatParams: ({ classes, ignoreIndex }) => `classes=${classes} ignoreIndex=${ignoreIndex}`,
-});
+export const checkClassTargetPrim: Primitive<ClassTargetParams, [target: unknown], [out: unknown]> =
+  primitive({
+    name: "check_class_target",
+    validatesOnly: true,
+    abstractEval: ([target]) => [target],
+    impl([target], params) {
+      checkLabels(target.data, params);
+      return [target];
+    },
+    // One pass over the labels before the copy: a plan writes nothing past a bad label.
+    lower: (_inAvals, _outAvals, params) => (ins, outs) => {
+      checkLabels(ins[0], params);
+      outs[0].set(ins[0]);
+    },
+    jvp: ([target], [t], p) => ({ primalsOut: [checkClassTargetPrim.bind1([target], p)], tangentsOut: [t] }),
+    batch: ([target], [d], p) => [[checkClassTargetPrim.bind1([target], p)], [d!]],
+    formatParams: ({ classes, ignoreIndex }) => `classes=${classes} ignoreIndex=${ignoreIndex}`,
+  });
 
 /**
  * `target` checked to hold int32 class indices of the input's shape without its class axis, each a
@@ -407,18 +408,18 @@ function checkProbabilityValues(values: TypedArray, { op }: { op: string }): voi
  * The identity on probabilities that checks each is in [0, 1] when it runs, eagerly and in a jitted plan
  * alike (the values are unknown while tracing); the tangent passes through unchanged.
  */
-export const checkProbabilitiesPrim: Primitive<{ op: string }> = primitive<{ op: string }>({
+export const checkProbabilitiesPrim: Primitive<{ op: string }, [probs: unknown], [out: unknown]> = primitive({
   name: "check_probabilities",
   validatesOnly: true,
-  abstractEval: ([probs]) => [probs!],
+  abstractEval: ([probs]) => [probs],
   impl([probs], params) {
-    checkProbabilityValues(probs!.data, params);
-    return [probs!];
+    checkProbabilityValues(probs.data, params);
+    return [probs];
   },
   lower: (_inAvals, _outAvals, params) => (ins, outs) => {
-    checkProbabilityValues(ins[0]!, params);
-    outs[0]!.set(ins[0]!);
+    checkProbabilityValues(ins[0], params);
+    outs[0].set(ins[0]);
   },
-  jvp: ([probs], [t], p) => ({ primalsOut: [checkProbabilitiesPrim.bind1([probs!], p)], tangentsOut: [t!] }),
-  batch: ([probs], [d], p) => [[checkProbabilitiesPrim.bind1([probs!], p)], [d!]],
+  jvp: ([probs], [t], p) => ({ primalsOut: [checkProbabilitiesPrim.bind1([probs], p)], tangentsOut: [t] }),
+  batch: ([probs], [d], p) => [[checkProbabilitiesPrim.bind1([probs], p)], [d!]],
 });

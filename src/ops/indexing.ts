@@ -96,39 +96,38 @@ function alongAxisIndices(x: NdArray, indices: NdArray, axis: number): NdArray {
 // ---------------------------------------------------------------------------------------------------
 // take
 
-export const takePrim: Primitive<AxisParams> = primitive<AxisParams>({
+export const takePrim: Primitive<AxisParams, [x: unknown, indices: unknown], [out: unknown]> = primitive({
   name: "take",
   abstractEval([x, indices], { axis }) {
-    checkAxisParam("take", axis, x!.shape);
-    checkIndexDtype("take", indices!);
-    return [{ shape: takenShape(x!.shape, indices!.shape, axis), dtype: x!.dtype }];
+    checkAxisParam("take", axis, x.shape);
+    checkIndexDtype("take", indices);
+    return [{ shape: takenShape(x.shape, indices.shape, axis), dtype: x.dtype }];
   },
   impl([x, indices], { axis, op = "take" }) {
-    const out = fresh(x!.dtype, takenShape(x!.shape, indices!.shape, axis));
-    takeKernel(op, x!.data, x!.shape, axis, indexData(indices!), out.data);
+    const out = fresh(x.dtype, takenShape(x.shape, indices.shape, axis));
+    takeKernel(op, x.data, x.shape, axis, indexData(indices), out.data);
     return [out];
   },
   lower:
     ([x], _outAvals, { axis, op = "take" }) =>
     ([xd, idx], [out]) =>
-      takeKernel(op, xd!, x!.shape, axis, idx as Int32Array, out!),
+      takeKernel(op, xd, x.shape, axis, idx as Int32Array, out),
   jvp: ([x, indices], [t], p) => ({
-    primalsOut: [takePrim.bind1([x!, indices!], p)],
-    tangentsOut: [takePrim.bind1([t!, indices!], p)],
+    primalsOut: [takePrim.bind1([x, indices], p)],
+    tangentsOut: [takePrim.bind1([t, indices], p)],
   }),
   transpose([ct], [x, indices], p) {
     if (!(x instanceof UndefinedPrimal)) return [null, null];
     if (indices instanceof UndefinedPrimal) throw new Error("take: indices cannot be a linear input");
-    return [scatterAddPrim.bind1([zeros(x.aval.shape, { dtype: x.aval.dtype }), indices!, ct!], p), null];
+    return [scatterAddPrim.bind1([zeros(x.aval.shape, { dtype: x.aval.dtype }), indices, ct], p), null];
   },
   batch([x, indices], [dx, di], p) {
     const { axis } = p;
-    if (di === null)
-      return [[takePrim.bind1([moveAxisTo0(x!, dx!), indices!], { ...p, axis: axis + 1 })], [0]];
-    const idx = moveAxisTo0(indices!, di!);
+    if (di === null) return [[takePrim.bind1([moveAxisTo0(x, dx!), indices], { ...p, axis: axis + 1 })], [0]];
+    const idx = moveAxisTo0(indices, di);
     // Shared operand: the batch of index arrays lands where the gathered axis was.
-    if (dx === null) return [[takePrim.bind1([x!, idx], p)], [axis]];
-    const xb = moveAxisTo0(x!, dx!);
+    if (dx === null) return [[takePrim.bind1([x, idx], p)], [axis]];
+    const xb = moveAxisTo0(x, dx);
     const gathered = takeAlongAxisPrim.bind1([xb, alongAxisIndices(xb, idx, axis + 1)], {
       op: "take",
       ...p,
@@ -141,48 +140,52 @@ export const takePrim: Primitive<AxisParams> = primitive<AxisParams>({
 // ---------------------------------------------------------------------------------------------------
 // scatter_add
 
-export const scatterAddPrim: Primitive<AxisParams> = primitive<AxisParams>({
+export const scatterAddPrim: Primitive<
+  AxisParams,
+  [x: unknown, indices: unknown, updates: unknown],
+  [out: unknown]
+> = primitive({
   name: "scatter_add",
   abstractEval([x, indices, updates], { axis }) {
-    checkAxisParam("scatter_add", axis, x!.shape);
-    checkIndexDtype("scatter_add", indices!);
-    checkScatterDtypes("scatter_add", x!, updates!);
-    const expected = takenShape(x!.shape, indices!.shape, axis);
-    if (!shapeEquals(updates!.shape, expected)) {
+    checkAxisParam("scatter_add", axis, x.shape);
+    checkIndexDtype("scatter_add", indices);
+    checkScatterDtypes("scatter_add", x, updates);
+    const expected = takenShape(x.shape, indices.shape, axis);
+    if (!shapeEquals(updates.shape, expected)) {
       throw new ShapeError(
-        `scatter_add: updates of shape ${fmtShape(updates!.shape)} do not match ${fmtShape(expected)}, the shape of take(operand ${fmtShape(x!.shape)}, indices ${fmtShape(indices!.shape)}, axis ${axis})`,
+        `scatter_add: updates of shape ${fmtShape(updates.shape)} do not match ${fmtShape(expected)}, the shape of take(operand ${fmtShape(x.shape)}, indices ${fmtShape(indices.shape)}, axis ${axis})`,
       );
     }
-    return [x!];
+    return [x];
   },
   impl([x, indices, updates], { axis, op = "scatter_add" }) {
-    const out = fresh(x!.dtype, x!.shape);
-    scatterAddKernel(op, x!.data, x!.shape, axis, indexData(indices!), updates!.data, out.data);
+    const out = fresh(x.dtype, x.shape);
+    scatterAddKernel(op, x.data, x.shape, axis, indexData(indices), updates.data, out.data);
     return [out];
   },
   lower:
     ([x], _outAvals, { axis, op = "scatter_add" }) =>
     ([xd, idx, upd], [out]) =>
-      scatterAddKernel(op, xd!, x!.shape, axis, idx as Int32Array, upd!, out!),
+      scatterAddKernel(op, xd, x.shape, axis, idx as Int32Array, upd, out),
   // Linear in (x, updates) jointly.
   jvp: ([x, indices, updates], [tx, , tu], p) => ({
-    primalsOut: [scatterAddPrim.bind1([x!, indices!, updates!], p)],
-    tangentsOut: [scatterAddPrim.bind1([tx!, indices!, tu!], p)],
+    primalsOut: [scatterAddPrim.bind1([x, indices, updates], p)],
+    tangentsOut: [scatterAddPrim.bind1([tx, indices, tu], p)],
   }),
   transpose([ct], [x, indices, updates], p) {
     if (indices instanceof UndefinedPrimal) throw new Error("scatter_add: indices cannot be a linear input");
     return [
-      x instanceof UndefinedPrimal ? ct! : null,
+      x instanceof UndefinedPrimal ? ct : null,
       null,
-      updates instanceof UndefinedPrimal ? takePrim.bind1([ct!, indices!], p) : null,
+      updates instanceof UndefinedPrimal ? takePrim.bind1([ct, indices], p) : null,
     ];
   },
   batch(args, dims, p) {
     const [dx, di, du] = dims;
     const axis = p.axis + 1;
     if (di === null) {
-      const [x, updates] = alignBatched([args[0]!, args[2]!], [dx!, du!]);
-      return [[scatterAddPrim.bind1([x!, args[1]!, updates!], { ...p, axis })], [0]];
+      const [x, updates] = alignBatched([args[0], args[2]], [dx!, du!]);
+      return [[scatterAddPrim.bind1([x!, args[1], updates!], { ...p, axis })], [0]];
     }
     const [x, indices, updates] = alignBatched(args, dims) as [NdArray, NdArray, NdArray];
     const idx = alongAxisIndices(x, indices, axis);
@@ -194,67 +197,72 @@ export const scatterAddPrim: Primitive<AxisParams> = primitive<AxisParams>({
 // ---------------------------------------------------------------------------------------------------
 // take_along_axis
 
-export const takeAlongAxisPrim: Primitive<AxisParams> = primitive<AxisParams>({
-  name: "take_along_axis",
-  abstractEval([x, indices], { axis }) {
-    checkAlongAxis("take_along_axis", x!.shape, indices!.shape, axis);
-    checkIndexDtype("take_along_axis", indices!);
-    return [{ shape: indices!.shape, dtype: x!.dtype }];
-  },
-  impl([x, indices], { axis, op = "take_along_axis" }) {
-    const out = fresh(x!.dtype, indices!.shape);
-    takeAlongAxisKernel(op, x!.data, x!.shape, axis, indexData(indices!), indices!.shape, out.data);
-    return [out];
-  },
-  lower:
-    ([x, indices], _outAvals, { axis, op = "take_along_axis" }) =>
-    ([xd, idx], [out]) =>
-      takeAlongAxisKernel(op, xd!, x!.shape, axis, idx as Int32Array, indices!.shape, out!),
-  jvp: ([x, indices], [t], p) => ({
-    primalsOut: [takeAlongAxisPrim.bind1([x!, indices!], p)],
-    tangentsOut: [takeAlongAxisPrim.bind1([t!, indices!], p)],
-  }),
-  transpose([ct], [x, indices], p) {
-    if (!(x instanceof UndefinedPrimal)) return [null, null];
-    if (indices instanceof UndefinedPrimal)
-      throw new Error("take_along_axis: indices cannot be a linear input");
-    return [
-      scatterAddAlongAxisPrim.bind1([zeros(x.aval.shape, { dtype: x.aval.dtype }), indices!, ct!], p),
-      null,
-    ];
-  },
-  batch: (args, dims, p) => [
-    [takeAlongAxisPrim.bind1(alignBatched(args, dims), { ...p, axis: p.axis + 1 })],
-    [0],
-  ],
-});
+export const takeAlongAxisPrim: Primitive<AxisParams, [x: unknown, indices: unknown], [out: unknown]> =
+  primitive({
+    name: "take_along_axis",
+    abstractEval([x, indices], { axis }) {
+      checkAlongAxis("take_along_axis", x.shape, indices.shape, axis);
+      checkIndexDtype("take_along_axis", indices);
+      return [{ shape: indices.shape, dtype: x.dtype }];
+    },
+    impl([x, indices], { axis, op = "take_along_axis" }) {
+      const out = fresh(x.dtype, indices.shape);
+      takeAlongAxisKernel(op, x.data, x.shape, axis, indexData(indices), indices.shape, out.data);
+      return [out];
+    },
+    lower:
+      ([x, indices], _outAvals, { axis, op = "take_along_axis" }) =>
+      ([xd, idx], [out]) =>
+        takeAlongAxisKernel(op, xd, x.shape, axis, idx as Int32Array, indices.shape, out),
+    jvp: ([x, indices], [t], p) => ({
+      primalsOut: [takeAlongAxisPrim.bind1([x, indices], p)],
+      tangentsOut: [takeAlongAxisPrim.bind1([t, indices], p)],
+    }),
+    transpose([ct], [x, indices], p) {
+      if (!(x instanceof UndefinedPrimal)) return [null, null];
+      if (indices instanceof UndefinedPrimal)
+        throw new Error("take_along_axis: indices cannot be a linear input");
+      return [
+        scatterAddAlongAxisPrim.bind1([zeros(x.aval.shape, { dtype: x.aval.dtype }), indices, ct], p),
+        null,
+      ];
+    },
+    batch: (args, dims, p) => [
+      [takeAlongAxisPrim.bind1(alignBatched(args, dims), { ...p, axis: p.axis + 1 })],
+      [0],
+    ],
+  });
 
 // ---------------------------------------------------------------------------------------------------
 // scatter_add_along_axis
 
-export const scatterAddAlongAxisPrim: Primitive<AxisParams> = primitive<AxisParams>({
+export const scatterAddAlongAxisPrim: Primitive<
+  AxisParams,
+  [x: unknown, indices: unknown, updates: unknown],
+  [out: unknown]
+> = primitive({
   name: "scatter_add_along_axis",
   abstractEval([x, indices, updates], { axis }) {
-    checkAlongAxis("scatter_add_along_axis", x!.shape, indices!.shape, axis);
-    checkIndexDtype("scatter_add_along_axis", indices!);
-    checkScatterDtypes("scatter_add_along_axis", x!, updates!);
-    if (!shapeEquals(updates!.shape, indices!.shape)) {
+    checkAlongAxis("scatter_add_along_axis", x.shape, indices.shape, axis);
+    checkIndexDtype("scatter_add_along_axis", indices);
+    checkScatterDtypes("scatter_add_along_axis", x, updates);
+    if (!shapeEquals(updates.shape, indices.shape)) {
       throw new ShapeError(
-        `scatter_add_along_axis: updates of shape ${fmtShape(updates!.shape)} must have the shape of the indices ${fmtShape(indices!.shape)}`,
+        `scatter_add_along_axis: updates of shape ${fmtShape(updates.shape)} must have the shape of the indices ${fmtShape(indices.shape)}`,
       );
     }
-    return [x!];
+    return [x];
   },
   impl([x, indices, updates], { axis, op = "scatter_add_along_axis" }) {
-    const out = fresh(x!.dtype, x!.shape);
+    const out = fresh(x.dtype, x.shape);
     scatterAddAlongAxisKernel(
       op,
-      x!.data,
-      x!.shape,
+      x.data,
+      x.shape,
       axis,
-      indexData(indices!),
-      indices!.shape,
-      updates!.data,
+      indexData(indices),
+      indices.shape,
+      updates.data,
       out.data,
     );
     return [out];
@@ -262,18 +270,18 @@ export const scatterAddAlongAxisPrim: Primitive<AxisParams> = primitive<AxisPara
   lower:
     ([x, indices], _outAvals, { axis, op = "scatter_add_along_axis" }) =>
     ([xd, idx, upd], [out]) =>
-      scatterAddAlongAxisKernel(op, xd!, x!.shape, axis, idx as Int32Array, indices!.shape, upd!, out!),
+      scatterAddAlongAxisKernel(op, xd, x.shape, axis, idx as Int32Array, indices.shape, upd, out),
   jvp: ([x, indices, updates], [tx, , tu], p) => ({
-    primalsOut: [scatterAddAlongAxisPrim.bind1([x!, indices!, updates!], p)],
-    tangentsOut: [scatterAddAlongAxisPrim.bind1([tx!, indices!, tu!], p)],
+    primalsOut: [scatterAddAlongAxisPrim.bind1([x, indices, updates], p)],
+    tangentsOut: [scatterAddAlongAxisPrim.bind1([tx, indices, tu], p)],
   }),
   transpose([ct], [x, indices, updates], p) {
     if (indices instanceof UndefinedPrimal)
       throw new Error("scatter_add_along_axis: indices cannot be a linear input");
     return [
-      x instanceof UndefinedPrimal ? ct! : null,
+      x instanceof UndefinedPrimal ? ct : null,
       null,
-      updates instanceof UndefinedPrimal ? takeAlongAxisPrim.bind1([ct!, indices!], p) : null,
+      updates instanceof UndefinedPrimal ? takeAlongAxisPrim.bind1([ct, indices], p) : null,
     ];
   },
   batch: (args, dims, p) => [

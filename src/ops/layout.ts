@@ -9,7 +9,7 @@ import { makeEquation } from "../core/compiler-facts.js";
 import { storageFor } from "../core/dtype.js";
 import { type Atom, type Equation, Literal, Var } from "../core/ir.js";
 import type { Axis } from "../core/methods-types.js";
-import { type Primitive, primitive, type UndefinedPrimal } from "../core/primitive.js";
+import { type BatchDim, type Primitive, primitive, type UndefinedPrimal } from "../core/primitive.js";
 import {
   broadcastShapes,
   checkShape,
@@ -31,25 +31,25 @@ export interface ReshapeParams {
   shape: Shape;
 }
 
-export const reshapePrim: Primitive<ReshapeParams> = primitive<ReshapeParams>({
+export const reshapePrim: Primitive<ReshapeParams, [x: unknown], [out: unknown]> = primitive({
   name: "reshape",
   abstractEval([x], { shape }) {
     checkShape("reshape", shape);
-    if (sizeOf(shape) !== sizeOf(x!.shape)) {
+    if (sizeOf(shape) !== sizeOf(x.shape)) {
       throw new ShapeError(
-        `reshape: cannot reshape ${fmtShape(x!.shape)} (${sizeOf(x!.shape)} elements) into ${fmtShape(shape)}`,
+        `reshape: cannot reshape ${fmtShape(x.shape)} (${sizeOf(x.shape)} elements) into ${fmtShape(shape)}`,
       );
     }
-    return [{ shape, dtype: x!.dtype }];
+    return [{ shape, dtype: x.dtype }];
   },
-  impl: ([x], { shape }) => [new ConcreteArray(shape, x!.dtype, x!.data)],
+  impl: ([x], { shape }) => [new ConcreteArray(shape, x.dtype, x.data)],
   jvp: ([x], [t], params) => ({
-    primalsOut: [reshapePrim.bind1([x!], params)],
-    tangentsOut: [reshapePrim.bind1([t!], params)],
+    primalsOut: [reshapePrim.bind1([x], params)],
+    tangentsOut: [reshapePrim.bind1([t], params)],
   }),
-  transpose: ([ct], [x]) => [reshapePrim.bind1([ct!], { shape: (x as UndefinedPrimal).aval.shape })],
+  transpose: ([ct], [x]) => [reshapePrim.bind1([ct], { shape: (x as UndefinedPrimal).aval.shape })],
   batch([x], [d], { shape }) {
-    const moved = moveAxisTo0(x!, d!);
+    const moved = moveAxisTo0(x, d!);
     return [[reshapePrim.bind1([moved], { shape: [moved.shape[0]!, ...shape] })], [0]];
   },
   compiler: {
@@ -99,38 +99,38 @@ export interface TransposeParams {
   permutation: readonly number[];
 }
 
-export const transposePrim: Primitive<TransposeParams> = primitive<TransposeParams>({
+export const transposePrim: Primitive<TransposeParams, [x: unknown], [out: unknown]> = primitive({
   name: "transpose",
   abstractEval([x], { permutation }) {
-    const r = x!.shape.length;
+    const r = x.shape.length;
     const sorted = [...permutation].sort((a, b) => a - b);
     if (permutation.length !== r || sorted.some((p, i) => p !== i)) {
       throw new ShapeError(
-        `transpose: axes ${JSON.stringify(permutation)} are not a permutation of ${r} axes of ${fmtShape(x!.shape)}`,
+        `transpose: axes ${JSON.stringify(permutation)} are not a permutation of ${r} axes of ${fmtShape(x.shape)}`,
       );
     }
-    return [{ shape: permutation.map((p) => x!.shape[p]!), dtype: x!.dtype }];
+    return [{ shape: permutation.map((p) => x.shape[p]!), dtype: x.dtype }];
   },
   impl: ([x], { permutation }) => [
     new ConcreteArray(
-      permutation.map((p) => x!.shape[p]!),
-      x!.dtype,
-      transposeKernel(x!.data, x!.shape, permutation, x!.dtype),
+      permutation.map((p) => x.shape[p]!),
+      x.dtype,
+      transposeKernel(x.data, x.shape, permutation, x.dtype),
     ),
   ],
   lower: ([x], _outs, { permutation }) => {
-    const run = transposeCompiled(x!.shape, permutation);
-    return ([a], [o]) => run(a!, o!);
+    const run = transposeCompiled(x.shape, permutation);
+    return ([a], [o]) => run(a, o);
   },
   jvp: ([x], [t], p) => ({
-    primalsOut: [transposePrim.bind1([x!], p)],
-    tangentsOut: [transposePrim.bind1([t!], p)],
+    primalsOut: [transposePrim.bind1([x], p)],
+    tangentsOut: [transposePrim.bind1([t], p)],
   }),
   transpose: ([ct], _args, { permutation }) => [
-    transposePrim.bind1([ct!], { permutation: invertPermutation(permutation) }),
+    transposePrim.bind1([ct], { permutation: invertPermutation(permutation) }),
   ],
   batch([x], [d], { permutation }) {
-    const moved = moveAxisTo0(x!, d!);
+    const moved = moveAxisTo0(x, d!);
     return [[transposePrim.bind1([moved], { permutation: [0, ...permutation.map((p) => p + 1)] })], [0]];
   },
   compiler: {
@@ -231,7 +231,9 @@ export function moveaxis(x: NdArray, from: number, to: number): NdArray {
   return transposePrim.bind1([x], { permutation: perm });
 }
 
-export function moveAxisTo0(x: NdArray, axis: number): NdArray {
+/** `x` with `axis` first; batching rules pass a batched input's dim, which is never null. */
+export function moveAxisTo0(x: NdArray, axis: BatchDim): NdArray {
+  if (axis === null) throw new Error("moveAxisTo0: the array has no batch axis to move");
   return axis === 0 ? x : moveaxis(x, axis, 0);
 }
 
@@ -255,36 +257,32 @@ export interface BroadcastInDimParams {
   broadcastDimensions: readonly number[];
 }
 
-export const broadcastInDimPrim: Primitive<BroadcastInDimParams> = primitive<BroadcastInDimParams>({
+export const broadcastInDimPrim: Primitive<BroadcastInDimParams, [x: unknown], [out: unknown]> = primitive({
   name: "broadcast_in_dim",
   abstractEval([x], { shape, broadcastDimensions: dims }) {
-    checkShape("broadcast_in_dim", shape, x!.dtype);
+    checkShape("broadcast_in_dim", shape, x.dtype);
     const ok =
-      dims.length === x!.shape.length &&
+      dims.length === x.shape.length &&
       dims.every((d, i) => d >= 0 && d < shape.length && (i === 0 || d > dims[i - 1]!)) &&
-      dims.every((d, i) => x!.shape[i] === 1 || x!.shape[i] === shape[d]);
+      dims.every((d, i) => x.shape[i] === 1 || x.shape[i] === shape[d]);
     if (!ok) {
       throw new ShapeError(
-        `broadcast_in_dim: cannot broadcast ${fmtShape(x!.shape)} to ${fmtShape(shape)} with dimensions ${JSON.stringify(dims)}`,
+        `broadcast_in_dim: cannot broadcast ${fmtShape(x.shape)} to ${fmtShape(shape)} with dimensions ${JSON.stringify(dims)}`,
       );
     }
-    return [{ shape, dtype: x!.dtype }];
+    return [{ shape, dtype: x.dtype }];
   },
   impl: ([x], { shape, broadcastDimensions }) => [
-    new ConcreteArray(
-      shape,
-      x!.dtype,
-      broadcastKernel(x!.data, x!.shape, shape, broadcastDimensions, x!.dtype),
-    ),
+    new ConcreteArray(shape, x.dtype, broadcastKernel(x.data, x.shape, shape, broadcastDimensions, x.dtype)),
   ],
   lower:
     ([x], _outs, { shape, broadcastDimensions }) =>
     ([a], [o]) => {
-      broadcastInto(a!, x!.shape, shape, broadcastDimensions, o!);
+      broadcastInto(a, x.shape, shape, broadcastDimensions, o);
     },
   jvp: ([x], [t], p) => ({
-    primalsOut: [broadcastInDimPrim.bind1([x!], p)],
-    tangentsOut: [broadcastInDimPrim.bind1([t!], p)],
+    primalsOut: [broadcastInDimPrim.bind1([x], p)],
+    tangentsOut: [broadcastInDimPrim.bind1([t], p)],
   }),
   transpose([ct], [x], { shape, broadcastDimensions }) {
     const inShape = (x as UndefinedPrimal).aval.shape;
@@ -295,11 +293,11 @@ export const broadcastInDimPrim: Primitive<BroadcastInDimParams> = primitive<Bro
         const j = broadcastDimensions.indexOf(i);
         return j < 0 || (inShape[j] === 1 && shape[i] !== 1);
       });
-    const reduced = summed.length ? reduceSumPrim.bind1([ct!], { axes: summed }) : ct!;
+    const reduced = summed.length ? reduceSumPrim.bind1([ct], { axes: summed }) : ct;
     return [reshapeIfNeeded(reduced, inShape)];
   },
   batch([x], [d], { shape, broadcastDimensions }) {
-    const moved = moveAxisTo0(x!, d!);
+    const moved = moveAxisTo0(x, d!);
     return [
       [
         broadcastInDimPrim.bind1([moved], {

@@ -46,51 +46,50 @@ function matmulShape(a: readonly number[], b: readonly number[]): number[] {
   return [...a.slice(0, -1), b[rb - 1]!];
 }
 
-export const matmulPrim: Primitive<Params> = primitive<Params>({
+export const matmulPrim: Primitive<Params, [a: unknown, b: unknown], [out: unknown]> = primitive({
   name: "matmul",
   abstractEval([a, b]) {
-    if (a!.dtype !== b!.dtype)
-      throw new ShapeError(`matmul: operand dtypes differ: ${a!.dtype} vs ${b!.dtype}`);
-    if (a!.dtype === "bool") throw new ShapeError("matmul: bool operands are not supported");
-    return [{ shape: matmulShape(a!.shape, b!.shape), dtype: a!.dtype }];
+    if (a.dtype !== b.dtype) throw new ShapeError(`matmul: operand dtypes differ: ${a.dtype} vs ${b.dtype}`);
+    if (a.dtype === "bool") throw new ShapeError("matmul: bool operands are not supported");
+    return [{ shape: matmulShape(a.shape, b.shape), dtype: a.dtype }];
   },
   impl: (args, p) => evalByLowering(matmulPrim, args, p),
   lower(inAvals, [out], _params, context) {
-    const r = out!.shape.length;
-    const [m, k, n] = [inAvals[0]!.shape[r - 2]!, inAvals[0]!.shape[r - 1]!, out!.shape[r - 1]!];
-    const batch = sizeOf(out!.shape.slice(0, -2));
-    const gemm = gemmKernel(out!.dtype, batch, m, k, n, context);
-    const isInt = out!.dtype === "int32";
+    const r = out.shape.length;
+    const [m, k, n] = [inAvals[0].shape[r - 2]!, inAvals[0].shape[r - 1]!, out.shape[r - 1]!];
+    const batch = sizeOf(out.shape.slice(0, -2));
+    const gemm = gemmKernel(out.dtype, batch, m, k, n, context);
+    const isInt = out.dtype === "int32";
     return ([a, b], [o]) => {
-      gemm(a!, b!, o!);
-      if (isInt) for (let i = 0; i < o!.length; i++) o![i] = o![i]! | 0;
+      gemm(a, b, o);
+      if (isInt) for (let i = 0; i < o.length; i++) o[i] = o[i]! | 0;
     };
   },
   jvp: ([a, b], [ta, tb]) => ({
-    primalsOut: [matmulPrim.bind1([a!, b!], P)],
-    tangentsOut: [add(matmulPrim.bind1([ta!, b!], P), matmulPrim.bind1([a!, tb!], P))],
+    primalsOut: [matmulPrim.bind1([a, b], P)],
+    tangentsOut: [add(matmulPrim.bind1([ta, b], P), matmulPrim.bind1([a, tb], P))],
   }),
   transpose([ct], [a, b]) {
     const ua = a instanceof UndefinedPrimal;
     const ub = b instanceof UndefinedPrimal;
     if (ua && ub) throw new Error("matmul: transpose with both operands linear (not linear)");
     return [
-      ua ? matmulPrim.bind1([ct!, matrixTranspose(b as NdArray)], P) : null,
-      ub ? matmulPrim.bind1([matrixTranspose(a as NdArray), ct!], P) : null,
+      ua ? matmulPrim.bind1([ct, matrixTranspose(b as NdArray)], P) : null,
+      ub ? matmulPrim.bind1([matrixTranspose(a as NdArray), ct], P) : null,
     ];
   },
   batch([a, b], [da, db]) {
     // Only the left operand batched against a plain matrix: fold the batch into its rows.
-    if (db === null && b!.ndim === 2) {
-      const am = moveAxisTo0(a!, da!);
+    if (db === null && b.ndim === 2) {
+      const am = moveAxisTo0(a, da!);
       const [nb, m, k] = [am.shape[0]!, am.shape[1]!, am.shape[2]!];
-      const flat = matmulPrim.bind1([reshape(am, [nb * m, k]), b!], P);
-      return [[reshape(flat, [nb, m, b!.shape[1]!])], [0]];
+      const flat = matmulPrim.bind1([reshape(am, [nb * m, k]), b], P);
+      return [[reshape(flat, [nb, m, b.shape[1]!])], [0]];
     }
-    const size = da !== null ? a!.shape[da!]! : b!.shape[db!]!;
+    const size = da !== null ? a.shape[da]! : b.shape[db!]!;
     const lift = (x: NdArray, d: number | null): NdArray =>
       d !== null ? moveAxisTo0(x, d) : broadcastTo(x, [size, ...x.shape]);
-    return [[matmulPrim.bind1([lift(a!, da!), lift(b!, db!)], P)], [0]];
+    return [[matmulPrim.bind1([lift(a, da!), lift(b, db!)], P)], [0]];
   },
   compiler: {
     gemm: { dims: gemmDims, transposedMatrix: matrixTransposed },

@@ -18,7 +18,7 @@ import type { RewriteRule } from "../core/compiler-facts.js";
 import { isFloat, operandDTypeFor } from "../core/dtype.js";
 import type { ReduceOptions } from "../core/methods-types.js";
 import { checkOptions } from "../core/options.js";
-import { type BatchDim, type Primitive, primitive } from "../core/primitive.js";
+import { type BatchDim, type Primitive, type PrimitiveRules, primitive } from "../core/primitive.js";
 import { fmtShape, normalizeAxes, normalizeAxis, type Shape, ShapeError, sizeOf } from "../core/shape.js";
 import { add, astype, div, equal, mul, sub } from "./binary.js";
 import { full } from "./creation.js";
@@ -45,8 +45,8 @@ function batchAxes(axes: readonly number[]): number[] {
 }
 
 function reductionBatch<P extends ReduceParams>(prim: Primitive<P>) {
-  return (args: readonly NdArray[], dims: readonly BatchDim[], params: P): [NdArray[], BatchDim[]] => [
-    [prim.bind1([moveAxisTo0(args[0]!, dims[0]!)], { ...params, axes: batchAxes(params.axes) })],
+  return ([x]: readonly [NdArray], [d]: readonly [BatchDim], params: P): [NdArray[], BatchDim[]] => [
+    [prim.bind1([moveAxisTo0(x, d)], { ...params, axes: batchAxes(params.axes) })],
     [0],
   ];
 }
@@ -60,29 +60,29 @@ export function expandReduced(y: NdArray, inShape: Shape, axes: readonly number[
 function reducePrimitive(
   name: string,
   op: ReduceOp,
-  rules: Pick<Parameters<typeof primitive<ReduceParams>>[0], "jvp" | "transpose" | "compiler">,
+  rules: Pick<PrimitiveRules<ReduceParams, [x: unknown], [out: unknown]>, "jvp" | "transpose" | "compiler">,
 ) {
-  const prim: Primitive<ReduceParams> = primitive<ReduceParams>({
+  const prim: Primitive<ReduceParams, [x: unknown], [out: unknown]> = primitive({
     name,
     abstractEval([x], { axes }) {
-      if ((op === "and" || op === "or") && x!.dtype !== "bool")
-        throw new ShapeError(`${name}: expected a bool array, got ${x!.dtype}`);
-      return [{ shape: reducedShape(name, x!.shape, axes), dtype: x!.dtype }];
+      if ((op === "and" || op === "or") && x.dtype !== "bool")
+        throw new ShapeError(`${name}: expected a bool array, got ${x.dtype}`);
+      return [{ shape: reducedShape(name, x.shape, axes), dtype: x.dtype }];
     },
     impl: ([x], { axes }) => [
       new ConcreteArray(
-        reducedShape(name, x!.shape, axes),
-        x!.dtype,
-        reduceKernel(op, x!.data, x!.shape, axes, x!.dtype),
+        reducedShape(name, x.shape, axes),
+        x.dtype,
+        reduceKernel(op, x.data, x.shape, axes, x.dtype),
       ),
     ],
     batch: (args, dims, params) => reductionBatch(prim)(args, dims, params),
     lower([x], [out], { axes }, context) {
-      const wasm = wasmReduce(op, x!.dtype, x!.shape, axes, context);
-      if (wasm) return ([a], [o]) => wasm(a!, o!);
-      const acc = new Float64Array(sizeOf(out!.shape));
-      const strides = outStridesFor(x!.shape, axes);
-      return ([a], [o]) => reduceInto(op, a!, x!.shape, o!, acc, strides);
+      const wasm = wasmReduce(op, x.dtype, x.shape, axes, context);
+      if (wasm) return ([a], [o]) => wasm(a, o);
+      const acc = new Float64Array(sizeOf(out.shape));
+      const strides = outStridesFor(x.shape, axes);
+      return ([a], [o]) => reduceInto(op, a, x.shape, o, acc, strides);
     },
     ...rules,
   });
@@ -91,10 +91,10 @@ function reducePrimitive(
 
 export const reduceSumPrim = reducePrimitive("reduce_sum", "sum", {
   jvp: ([x], [t], p) => ({
-    primalsOut: [reduceSumPrim.bind1([x!], p)],
-    tangentsOut: [reduceSumPrim.bind1([t!], p)],
+    primalsOut: [reduceSumPrim.bind1([x], p)],
+    tangentsOut: [reduceSumPrim.bind1([t], p)],
   }),
-  transpose: ([ct], [x], { axes }) => [expandReduced(ct!, x!.aval.shape, axes)],
+  transpose: ([ct], [x], { axes }) => [expandReduced(ct, x.aval.shape, axes)],
   compiler: { rewrites: () => [sumOfPositiveZeros("reduce_sum(+0) -> +0")] },
 });
 
@@ -104,12 +104,12 @@ function sumOfPositiveZeros<P>(law: string): RewriteRule<P> {
 }
 
 function extremumJvp(prim: () => Primitive<ReduceParams>) {
-  return ([x]: readonly NdArray[], [t]: readonly NdArray[], p: ReduceParams) => {
-    const y = prim().bind1([x!], p);
+  return ([x]: readonly [NdArray], [t]: readonly [NdArray], p: ReduceParams) => {
+    const y = prim().bind1([x], p);
     // Ties share the tangent evenly: sum(t * mask) / count(mask).
-    const mask = astype(equal(x!, expandReduced(y, x!.shape, p.axes)), x!.dtype);
+    const mask = astype(equal(x, expandReduced(y, x.shape, p.axes)), x.dtype);
     const count = reduceSumPrim.bind1([mask], p);
-    const tOut = div(reduceSumPrim.bind1([mul(t!, mask)], p), count);
+    const tOut = div(reduceSumPrim.bind1([mul(t, mask)], p), count);
     return { primalsOut: [y], tangentsOut: [tOut] };
   };
 }
@@ -123,8 +123,8 @@ export const reduceMinPrim: Primitive<ReduceParams> = reducePrimitive("reduce_mi
 
 export const reduceProdPrim: Primitive<ReduceParams> = reducePrimitive("reduce_prod", "prod", {
   jvp([x], [t], p) {
-    const y = reduceProdPrim.bind1([x!], p);
-    return { primalsOut: [y], tangentsOut: [prodTangent(x!, t!, p.axes)] };
+    const y = reduceProdPrim.bind1([x], p);
+    return { primalsOut: [y], tangentsOut: [prodTangent(x, t, p.axes)] };
   },
 });
 
@@ -159,12 +159,12 @@ function prodTangent(x: NdArray, t: NdArray, axes: readonly number[]): NdArray {
 }
 
 const noGradient = (
-  [x]: readonly NdArray[],
-  _t: readonly NdArray[],
+  [x]: readonly [NdArray],
+  _t: readonly [NdArray],
   p: ReduceParams,
   prim: Primitive<ReduceParams>,
 ) => ({
-  primalsOut: [prim.bind1([x!], p)],
+  primalsOut: [prim.bind1([x], p)],
   tangentsOut: [],
 });
 
@@ -184,24 +184,24 @@ export interface ArgReduceParams {
 
 function argPrimitive(kind: "max" | "min"): Primitive<ArgReduceParams> {
   const name = `arg${kind}`;
-  const prim: Primitive<ArgReduceParams> = primitive<ArgReduceParams>({
+  const prim: Primitive<ArgReduceParams, [x: unknown], [out: unknown]> = primitive({
     name,
     abstractEval([x], { axis }) {
-      if (axis < 0 || axis >= x!.shape.length)
-        throw new ShapeError(`${name}: axis ${axis} is out of bounds for shape ${fmtShape(x!.shape)}`);
-      if (x!.shape[axis] === 0)
-        throw new ShapeError(`${name}: cannot reduce an empty axis ${axis} of ${fmtShape(x!.shape)}`);
-      return [{ shape: x!.shape.filter((_, i) => i !== axis), dtype: "int32" }];
+      if (axis < 0 || axis >= x.shape.length)
+        throw new ShapeError(`${name}: axis ${axis} is out of bounds for shape ${fmtShape(x.shape)}`);
+      if (x.shape[axis] === 0)
+        throw new ShapeError(`${name}: cannot reduce an empty axis ${axis} of ${fmtShape(x.shape)}`);
+      return [{ shape: x.shape.filter((_, i) => i !== axis), dtype: "int32" }];
     },
     impl: ([x], { axis }) => [
       new ConcreteArray(
-        x!.shape.filter((_, i) => i !== axis),
+        x.shape.filter((_, i) => i !== axis),
         "int32",
-        argReduceKernel(kind, x!.data, x!.shape, axis),
+        argReduceKernel(kind, x.data, x.shape, axis),
       ),
     ],
-    jvp: ([x], _t, p) => ({ primalsOut: [prim.bind1([x!], p)], tangentsOut: [] }),
-    batch: ([x], [d], { axis }) => [[prim.bind1([moveAxisTo0(x!, d!)], { axis: axis + 1 })], [0]],
+    jvp: ([x], _t, p) => ({ primalsOut: [prim.bind1([x], p)], tangentsOut: [] }),
+    batch: ([x], [d], { axis }) => [[prim.bind1([moveAxisTo0(x, d!)], { axis: axis + 1 })], [0]],
   });
   return prim;
 }
@@ -217,23 +217,23 @@ export interface CumsumParams {
   reverse: boolean;
 }
 
-export const cumsumPrim: Primitive<CumsumParams> = primitive<CumsumParams>({
+export const cumsumPrim: Primitive<CumsumParams, [x: unknown], [out: unknown]> = primitive({
   name: "cumsum",
   abstractEval([x], { axis }) {
-    if (axis < 0 || axis >= x!.shape.length)
-      throw new ShapeError(`cumsum: axis ${axis} is out of bounds for shape ${fmtShape(x!.shape)}`);
-    if (x!.dtype === "bool") throw new ShapeError("cumsum: expected a numeric array, got bool");
-    return [x!];
+    if (axis < 0 || axis >= x.shape.length)
+      throw new ShapeError(`cumsum: axis ${axis} is out of bounds for shape ${fmtShape(x.shape)}`);
+    if (x.dtype === "bool") throw new ShapeError("cumsum: expected a numeric array, got bool");
+    return [x];
   },
   impl: ([x], { axis, reverse }) => [
-    new ConcreteArray(x!.shape, x!.dtype, cumsumKernel(x!.data, x!.shape, axis, reverse, x!.dtype)),
+    new ConcreteArray(x.shape, x.dtype, cumsumKernel(x.data, x.shape, axis, reverse, x.dtype)),
   ],
   jvp: ([x], [t], p) => ({
-    primalsOut: [cumsumPrim.bind1([x!], p)],
-    tangentsOut: [cumsumPrim.bind1([t!], p)],
+    primalsOut: [cumsumPrim.bind1([x], p)],
+    tangentsOut: [cumsumPrim.bind1([t], p)],
   }),
-  transpose: ([ct], _x, { axis, reverse }) => [cumsumPrim.bind1([ct!], { axis, reverse: !reverse })],
-  batch: ([x], [d], p) => [[cumsumPrim.bind1([moveAxisTo0(x!, d!)], { ...p, axis: p.axis + 1 })], [0]],
+  transpose: ([ct], _x, { axis, reverse }) => [cumsumPrim.bind1([ct], { axis, reverse: !reverse })],
+  batch: ([x], [d], p) => [[cumsumPrim.bind1([moveAxisTo0(x, d!)], { ...p, axis: p.axis + 1 })], [0]],
   compiler: { rewrites: () => [sumOfPositiveZeros("cumsum(+0) -> +0")] },
 });
 

@@ -78,7 +78,11 @@ function commonDtype(op: string, args: readonly AbstractValue[]): DType {
   return d;
 }
 
-export const concatenatePrim: Primitive<ConcatenateParams> = primitive<ConcatenateParams>({
+export const concatenatePrim: Primitive<
+  ConcatenateParams,
+  [first: unknown, ...rest: unknown[]],
+  [out: unknown]
+> = primitive({
   name: "concatenate",
   abstractEval(args, { axis }) {
     const shape = concatenatedShape(
@@ -92,7 +96,7 @@ export const concatenatePrim: Primitive<ConcatenateParams> = primitive<Concatena
       args.map((a) => a.shape),
       axis,
     );
-    const dtype = args[0]!.dtype;
+    const dtype = args[0].dtype;
     return [new ConcreteArray(shape, dtype, concatenateKernel(args, axis, shape, dtype))];
   },
   jvp: (xs, ts, p) => ({
@@ -107,9 +111,9 @@ export const concatenatePrim: Primitive<ConcatenateParams> = primitive<Concatena
       const start = offset;
       offset += shape[axis]!;
       if (!(a instanceof UndefinedPrimal)) return null;
-      return slicePrim.bind1([ct!], {
+      return slicePrim.bind1([ct], {
         start: shape.map((_, i) => (i === axis ? start : 0)),
-        limit: ct!.shape.map((d, i) => (i === axis ? start + shape[axis]! : d)),
+        limit: ct.shape.map((d, i) => (i === axis ? start + shape[axis]! : d)),
         strides: filled(shape.length, 1),
       });
     });
@@ -141,25 +145,25 @@ function paddedShape(shape: Shape, { lo, hi, interior }: PadParams): number[] {
   return shape.map((d, a) => paddedSize(d, lo[a]!, hi[a]!, interior[a]!));
 }
 
-export const padPrim: Primitive<PadParams> = primitive<PadParams>({
+export const padPrim: Primitive<PadParams, [x: unknown], [out: unknown]> = primitive({
   name: "pad",
-  abstractEval: ([x], p) => [{ shape: paddedShape(x!.shape, p), dtype: x!.dtype }],
+  abstractEval: ([x], p) => [{ shape: paddedShape(x.shape, p), dtype: x.dtype }],
   impl: ([x], p) => [
     new ConcreteArray(
-      paddedShape(x!.shape, p),
-      x!.dtype,
-      padKernel(x!.data, x!.shape, p.lo, p.hi, p.interior, p.value, x!.dtype),
+      paddedShape(x.shape, p),
+      x.dtype,
+      padKernel(x.data, x.shape, p.lo, p.hi, p.interior, p.value, x.dtype),
     ),
   ],
   // The padding value is a constant, so the tangent is padded with zeros.
   jvp: ([x], [t], p) => ({
-    primalsOut: [padPrim.bind1([x!], p)],
-    tangentsOut: [padPrim.bind1([t!], { ...p, value: 0 })],
+    primalsOut: [padPrim.bind1([x], p)],
+    tangentsOut: [padPrim.bind1([t], { ...p, value: 0 })],
   }),
   transpose([ct], [x], { lo, interior }) {
-    const shape = shapeOfArg(x!);
+    const shape = shapeOfArg(x);
     return [
-      slicePrim.bind1([ct!], {
+      slicePrim.bind1([ct], {
         start: lo,
         limit: shape.map((d, a) => (d === 0 ? lo[a]! : lo[a]! + (d - 1) * (interior[a]! + 1) + 1)),
         strides: interior.map((i) => i + 1),
@@ -169,7 +173,7 @@ export const padPrim: Primitive<PadParams> = primitive<PadParams>({
   batch([x], [d], p) {
     return [
       [
-        padPrim.bind1([moveAxisTo0(x!, d!)], {
+        padPrim.bind1([moveAxisTo0(x, d!)], {
           lo: [0, ...p.lo],
           hi: [0, ...p.hi],
           interior: [0, ...p.interior],
@@ -207,25 +211,25 @@ function slicedShape(shape: Shape, { start, limit, strides }: SliceParams): numb
   return shape.map((_, a) => Math.ceil((limit[a]! - start[a]!) / strides[a]!));
 }
 
-export const slicePrim: Primitive<SliceParams> = primitive<SliceParams>({
+export const slicePrim: Primitive<SliceParams, [x: unknown], [out: unknown]> = primitive({
   name: "slice",
-  abstractEval: ([x], p) => [{ shape: slicedShape(x!.shape, p), dtype: x!.dtype }],
+  abstractEval: ([x], p) => [{ shape: slicedShape(x.shape, p), dtype: x.dtype }],
   impl: ([x], p) => [
     new ConcreteArray(
-      slicedShape(x!.shape, p),
-      x!.dtype,
-      sliceKernel(x!.data, x!.shape, p.start, p.limit, p.strides, x!.dtype),
+      slicedShape(x.shape, p),
+      x.dtype,
+      sliceKernel(x.data, x.shape, p.start, p.limit, p.strides, x.dtype),
     ),
   ],
-  jvp: ([x], [t], p) => ({ primalsOut: [slicePrim.bind1([x!], p)], tangentsOut: [slicePrim.bind1([t!], p)] }),
+  jvp: ([x], [t], p) => ({ primalsOut: [slicePrim.bind1([x], p)], tangentsOut: [slicePrim.bind1([t], p)] }),
   transpose([ct], [x], { start, strides }) {
     // Put the cotangent back where the slice read it: zeros around, and between elements when strided.
-    const shape = shapeOfArg(x!);
+    const shape = shapeOfArg(x);
     const lo: number[] = [];
     const hi: number[] = [];
     const interior: number[] = [];
     shape.forEach((d, a) => {
-      const n = ct!.shape[a]!;
+      const n = ct.shape[a]!;
       if (n === 0) {
         lo.push(d);
         hi.push(0);
@@ -237,13 +241,13 @@ export const slicePrim: Primitive<SliceParams> = primitive<SliceParams>({
         interior.push(strides[a]! - 1);
       }
     });
-    return [padPrim.bind1([ct!], { lo, hi, interior, value: 0 })];
+    return [padPrim.bind1([ct], { lo, hi, interior, value: 0 })];
   },
   batch: ([x], [d], p) => [
     [
-      slicePrim.bind1([moveAxisTo0(x!, d!)], {
+      slicePrim.bind1([moveAxisTo0(x, d!)], {
         start: [0, ...p.start],
-        limit: [x!.shape[d!]!, ...p.limit],
+        limit: [x.shape[d!]!, ...p.limit],
         strides: [1, ...p.strides],
       }),
     ],
@@ -268,20 +272,20 @@ function checkRevAxes(shape: Shape, axes: readonly number[]): void {
   }
 }
 
-export const revPrim: Primitive<RevParams> = primitive<RevParams>({
+export const revPrim: Primitive<RevParams, [x: unknown], [out: unknown]> = primitive({
   name: "rev",
   abstractEval([x], { axes }) {
-    checkRevAxes(x!.shape, axes);
-    return [x!];
+    checkRevAxes(x.shape, axes);
+    return [x];
   },
   impl([x], { axes }) {
-    checkRevAxes(x!.shape, axes);
-    return [new ConcreteArray(x!.shape, x!.dtype, revKernel(x!.data, x!.shape, axes, x!.dtype))];
+    checkRevAxes(x.shape, axes);
+    return [new ConcreteArray(x.shape, x.dtype, revKernel(x.data, x.shape, axes, x.dtype))];
   },
-  jvp: ([x], [t], p) => ({ primalsOut: [revPrim.bind1([x!], p)], tangentsOut: [revPrim.bind1([t!], p)] }),
-  transpose: ([ct], _args, p) => [revPrim.bind1([ct!], p)],
+  jvp: ([x], [t], p) => ({ primalsOut: [revPrim.bind1([x], p)], tangentsOut: [revPrim.bind1([t], p)] }),
+  transpose: ([ct], _args, p) => [revPrim.bind1([ct], p)],
   batch: ([x], [d], { axes }) => [
-    [revPrim.bind1([moveAxisTo0(x!, d!)], { axes: axes.map((a) => a + 1) })],
+    [revPrim.bind1([moveAxisTo0(x, d!)], { axes: axes.map((a) => a + 1) })],
     [0],
   ],
 });

@@ -84,25 +84,25 @@ export function erfinv(y: number): number {
 // ---------------------------------------------------------------------------------------------------
 // the erf_inv primitive
 
-export const erfInvPrim: Primitive<Record<string, never>> = primitive<Record<string, never>>({
+export const erfInvPrim: Primitive<Record<string, never>, [x: unknown], [out: unknown]> = primitive({
   name: "erf_inv",
   abstractEval([x]) {
-    if (!isFloat(x!.dtype)) throw new ShapeError(`erf_inv: expected a float array, got ${x!.dtype}`);
-    return [x!];
+    if (!isFloat(x.dtype)) throw new ShapeError(`erf_inv: expected a float array, got ${x.dtype}`);
+    return [x];
   },
   impl([x]) {
-    const out = storageFor(x!.dtype, x!.size);
-    const d = x!.data;
+    const out = storageFor(x.dtype, x.size);
+    const d = x.data;
     for (let i = 0; i < d.length; i++) out[i] = erfinv(d[i]!);
-    return [new ConcreteArray(x!.shape, x!.dtype, out)];
+    return [new ConcreteArray(x.shape, x.dtype, out)];
   },
   jvp([x], [t]) {
     // d/dx erfinv(x) = sqrt(pi)/2 * exp(erfinv(x)^2)
-    const y = erfInvPrim.bind1([x!], {});
-    return { primalsOut: [y], tangentsOut: [multiply(t!, multiply(exp(square(y)), Math.sqrt(Math.PI) / 2))] };
+    const y = erfInvPrim.bind1([x], {});
+    return { primalsOut: [y], tangentsOut: [multiply(t, multiply(exp(square(y)), Math.sqrt(Math.PI) / 2))] };
   },
   // Elementwise: the batch axis stays where it is.
-  batch: ([x], [dim]) => [[erfInvPrim.bind1([x!], {})], [dim!]],
+  batch: ([x], [dim]) => [[erfInvPrim.bind1([x], {})], [dim!]],
 });
 
 /** The inverse error function, elementwise (integer input becomes float32). */

@@ -104,26 +104,26 @@ const MAX_BITS = 2 ** 32 - 1;
  * `random_bits(key) -> int32[...keyBatch, ...shape]`: uniformly random 32-bit words (uint32 bits stored as
  * int32). The key may carry leading batch axes (`[..., 2]`), which is how the batching rule works.
  */
-export const randomBitsPrim: Primitive<RandomBitsParams> = primitive<RandomBitsParams>({
+export const randomBitsPrim: Primitive<RandomBitsParams, [key: unknown], [out: unknown]> = primitive({
   name: "random_bits",
   abstractEval([key], { shape }) {
-    checkKeyAval("random_bits", key!);
+    checkKeyAval("random_bits", key);
     checkShape("random_bits", shape);
     if (sizeOf(shape) > MAX_BITS)
       throw new ShapeError(`random_bits: shape ${fmtShape(shape)} has too many elements`);
-    return [{ shape: [...key!.shape.slice(0, -1), ...shape], dtype: "int32" }];
+    return [{ shape: [...key.shape.slice(0, -1), ...shape], dtype: "int32" }];
   },
   impl([key], { shape }) {
-    const numKeys = key!.size / 2;
+    const numKeys = key.size / 2;
     const size = sizeOf(shape);
     const out = new Int32Array(numKeys * size);
-    const k = key!.data;
+    const k = key.data;
     for (let i = 0; i < numKeys; i++) iotaBitsInto(k[2 * i]!, k[2 * i + 1]!, size, out, i * size);
-    return [new ConcreteArray([...key!.shape.slice(0, -1), ...shape], "int32", out)];
+    return [new ConcreteArray([...key.shape.slice(0, -1), ...shape], "int32", out)];
   },
   // Integer output: no tangent.
-  jvp: ([key], _t, params) => ({ primalsOut: [randomBitsPrim.bind1([key!], params)], tangentsOut: [] }),
-  batch: ([key], [dim], params) => [[randomBitsPrim.bind1([moveAxisTo0(key!, dim!)], params)], [0]],
+  jvp: ([key], _t, params) => ({ primalsOut: [randomBitsPrim.bind1([key], params)], tangentsOut: [] }),
+  batch: ([key], [dim], params) => [[randomBitsPrim.bind1([moveAxisTo0(key, dim!)], params)], [0]],
   formatParams: ({ shape }) => `shape=${fmtShape(shape)}`,
 });
 
@@ -134,27 +134,31 @@ export const randomBitsPrim: Primitive<RandomBitsParams> = primitive<RandomBitsP
  * `random_fold_in(key, data) -> key'`: JAX's `_threefry_fold_in`, the hash of the counter pair (0, data).
  * `key` is `[..., 2]`, `data` an int32 array of the key's batch shape (uint32 bits).
  */
-export const foldInPrim: Primitive<Record<string, never>> = primitive<Record<string, never>>({
+export const foldInPrim: Primitive<
+  Record<string, never>,
+  [key: unknown, data: unknown],
+  [out: unknown]
+> = primitive({
   name: "random_fold_in",
   abstractEval([key, data]) {
-    checkKeyAval("random_fold_in", key!);
-    const batch = key!.shape.slice(0, -1);
-    if (data!.dtype !== "int32" || !shapeEquals(data!.shape, batch)) {
+    checkKeyAval("random_fold_in", key);
+    const batch = key.shape.slice(0, -1);
+    if (data.dtype !== "int32" || !shapeEquals(data.shape, batch)) {
       throw new ShapeError(
-        `random_fold_in: data must be int32${fmtShape(batch)} to match keys ${fmtAval(key!)}, got ${fmtAval(data!)}`,
+        `random_fold_in: data must be int32${fmtShape(batch)} to match keys ${fmtAval(key)}, got ${fmtAval(data)}`,
       );
     }
-    return [key!];
+    return [key];
   },
   impl([key, data]) {
-    const out = new Int32Array(key!.size);
-    const k = key!.data;
-    const d = data!.data;
+    const out = new Int32Array(key.size);
+    const k = key.data;
+    const d = data.data;
     for (let i = 0; i < d.length; i++) hashInto(k[2 * i]!, k[2 * i + 1]!, 0, d[i]!, out, 2 * i, 2 * i + 1);
-    return [new ConcreteArray(key!.shape, "int32", out)];
+    return [new ConcreteArray(key.shape, "int32", out)];
   },
   jvp: ([key, data], _t, params) => ({
-    primalsOut: [foldInPrim.bind1([key!, data!], params)],
+    primalsOut: [foldInPrim.bind1([key, data], params)],
     tangentsOut: [],
   }),
   batch: (args: readonly NdArray[], dims: readonly BatchDim[], params) => [

@@ -81,20 +81,20 @@ export interface CondParams {
   branches: readonly [Program, Program];
 }
 
-export const condPrim: Primitive<CondParams> = primitive<CondParams>({
+export const condPrim: Primitive<CondParams, [pred: unknown, ...operands: unknown[]]> = primitive({
   name: "cond",
   abstractEval([pred, ...ops], { branches }) {
-    if (pred!.dtype !== "bool" || pred!.shape.length !== 0) {
-      throw new ShapeError(`cond: the predicate must be a bool scalar, got ${fmtAval(pred!)}`);
+    if (pred.dtype !== "bool" || pred.shape.length !== 0) {
+      throw new ShapeError(`cond: the predicate must be a bool scalar, got ${fmtAval(pred)}`);
     }
     checkAvals("cond", "operands", ops, branches[0].inAvals);
     return branches[0].outAvals;
   },
   impl: ([pred, ...ops], { branches }) =>
-    evalProgram(branches[pred!.data[0] ? 0 : 1], [], ops) as ConcreteArray[],
+    evalProgram(branches[pred.data[0] ? 0 : 1], [], ops) as ConcreteArray[],
   jvp([pred, ...ops], [, ...tangents], { branches }) {
     const joined = joinJvpBranches(branches);
-    const outs = condPrim.bind([pred!, ...joined.consts, ...ops, ...tangents], { branches: joined.branches });
+    const outs = condPrim.bind([pred, ...joined.consts, ...ops, ...tangents], { branches: joined.branches });
     const n = branches[0].outputs.length;
     return { primalsOut: outs.slice(0, n), tangentsOut: outs.slice(n) };
   },
@@ -103,22 +103,22 @@ export const condPrim: Primitive<CondParams> = primitive<CondParams>({
       const t = vmapProgram(branches[0], ops, dims);
       const f = vmapProgram(branches[1], ops, dims);
       const joined = joinBranches(t, f);
-      const outs = condPrim.bind([pred!, ...joined.consts, ...ops], { branches: joined.branches });
+      const outs = condPrim.bind([pred, ...joined.consts, ...ops], { branches: joined.branches });
       return [outs, outs.map(() => 0)];
     }
     // A batched predicate: each example takes its own branch, so compute both and select.
     const outs = vmapFlat(
       ([p, ...xs]) => selectBranches(p!, branches, xs),
-      [predDim!, ...dims],
+      [predDim, ...dims],
       (n) => new Array<BatchDim>(n).fill(0),
-      [pred!, ...ops],
+      [pred, ...ops],
     );
     return [outs, outs.map(() => 0)];
   },
   partialEval([pred, ...ops], { branches }) {
-    const known = tryConcrete(pred!);
+    const known = tryConcrete(pred);
     if (known !== null) return evalProgram(branches[known.data[0] ? 0 : 1], [], ops);
-    return selectBranches(pred!, branches, ops);
+    return selectBranches(pred, branches, ops);
   },
   formatParams: ({ branches }) =>
     `branches=(${branches[0].equations.length} eqns | ${branches[1].equations.length} eqns)`,

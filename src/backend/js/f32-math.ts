@@ -75,7 +75,7 @@ export function logf(x: number): number {
   const bits = word[0]!;
   let e = ((bits >>> 23) - 126 + (tiny ? -23 : 0)) | 0;
   word[0] = (bits & 0x007fffff) | 0x3f000000;
-  let m = single[0]!;
+  let m = single[0];
   if (m < SQRTHF32) {
     e -= 1;
     m = f(m + m);

@@ -52,7 +52,7 @@ export function wasmGemm(
   // Within one m block every panel of B is read once: reading B in place saves packing it.
   const unpackedB = (options.unpackedB ?? (!threaded && m <= tuning.mBlock)) && !options.transposeB;
   const packed = gemv || unpackedB ? 0 : context.reserve(layout.scratchBytes);
-  const threads = threaded ? pool!.workers + 1 : 1;
+  const threads = threaded ? pool.workers + 1 : 1;
   const packedA = gemv || !transposeA ? 0 : context.reserve(layout.packedABytes * threads);
   const bytes = gemv
     ? emitGemvModule(dtype, shape, { relaxedSimd: options.relaxedSimd, sharedMemory: context.shared })
@@ -93,11 +93,11 @@ export function wasmGemm(
     const counter = new Int32Array(buffer);
     const counterIndex = control / 4;
     const chunks = layout.chunks;
-    const id = pool!.register(compiled, memory.wasm!, counterIndex, chunks);
+    const id = pool.register(compiled, memory.wasm!, counterIndex, chunks);
     if (id !== null) {
       return (a, b, c) => {
         prepare(a, b, c, packed);
-        runChunks(pool!, id, counter, counterIndex, chunks, rows);
+        runChunks(pool, id, counter, counterIndex, chunks, rows);
       };
     }
     // The workers did not answer: the same module on this thread alone.

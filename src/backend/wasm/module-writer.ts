@@ -695,7 +695,7 @@ export class ModuleBuilder {
       const limits = [
         (hasMax ? 0x01 : 0x00) | (m.shared ? 0x02 : 0x00),
         ...unsignedLeb128(m.initialPages),
-        ...(hasMax ? unsignedLeb128(m.maximumPages!) : []),
+        ...(hasMax ? unsignedLeb128(m.maximumPages) : []),
       ];
       append(bytes, section(2, vector([[...utf8Name(m.module), ...utf8Name(m.name), 0x02, ...limits]])));
     }
