@@ -310,6 +310,15 @@ const QUANTILE_METHODS: readonly QuantileMethod[] = [
   "nearest",
 ];
 
+/** Methods that pick one element rather than interpolate between two. */
+const DISCRETE_METHODS: readonly QuantileMethod[] = [
+  "inverted_cdf",
+  "closest_observation",
+  "lower",
+  "higher",
+  "nearest",
+];
+
 /** Options of `median`, `quantile` and `percentile`. */
 export interface QuantileOptions {
   /** The axes to reduce (default: all, of the flattened array). */
@@ -434,14 +443,17 @@ export function median(x: NdArray, options: Omit<QuantileOptions, "method"> = {}
     axis: sorted.ndim - 1,
     op: "median",
   });
-  // numpy's mean of the middle elements: their sum over their count, in the array's dtype.
+  // numpy's mean of the middle elements: their sum (from +0, so a -0 median is +0) over their count.
   const middle =
     n % 2 === 1
-      ? taken
+      ? add(taken, 0)
       : div(
           add(
-            takePrim.bind1([taken, array([0], { dtype: "int32" })], { axis: taken.ndim - 1 }),
-            takePrim.bind1([taken, array([1], { dtype: "int32" })], { axis: taken.ndim - 1 }),
+            add(
+              takePrim.bind1([taken, array([0], { dtype: "int32" })], { axis: taken.ndim - 1 }),
+              takePrim.bind1([taken, array([1], { dtype: "int32" })], { axis: taken.ndim - 1 }),
+            ),
+            0,
           ),
           2,
         );
@@ -481,7 +493,8 @@ function quantileOf(
     takePrim.bind1([sorted, array(positions, { dtype: "int32" })], { axis: last, op });
   const prev = gather(taps.map((t) => t.prev));
   let result: NdArray;
-  if (taps.every((t) => t.prev === t.next && t.gamma === 0)) {
+  if (DISCRETE_METHODS.includes(method)) {
+    // numpy takes the element itself (no interpolation, so -0 stays -0).
     result = prev;
   } else {
     // numpy's _lerp: a + (b - a)·γ, or b - (b - a)·(1 - γ) where γ >= 0.5 (so γ = 1 gives b exactly).
