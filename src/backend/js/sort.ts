@@ -24,10 +24,6 @@ export class SortScratch {
   private tmpHi: Uint32Array;
   private tmpOrder: Uint32Array;
   private readonly counts = new Uint32Array(BUCKETS * 6);
-  private readonly f32 = new Float32Array(1);
-  private readonly f32Bits = new Uint32Array(this.f32.buffer);
-  private readonly f64 = new Float64Array(1);
-  private readonly f64Bits = new Uint32Array(this.f64.buffer);
 
   constructor(capacity: number) {
     this.lo = new Uint32Array(capacity);
@@ -36,33 +32,6 @@ export class SortScratch {
     this.tmpLo = new Uint32Array(capacity);
     this.tmpHi = new Uint32Array(capacity);
     this.tmpOrder = new Uint32Array(capacity);
-  }
-
-  /** Order key of a float32: IEEE bits made monotone, -0 as +0, every NaN the largest key. */
-  keyFloat32(v: number): number {
-    if (Number.isNaN(v)) return 0xffffffff;
-    this.f32[0] = v === 0 ? 0 : v;
-    const bits = this.f32Bits[0]!;
-    return (bits & 0x80000000 ? ~bits : bits | 0x80000000) >>> 0;
-  }
-
-  /** Order key of a float64 in two words (hi in `hi`, lo returned through `lo`), as keyFloat32. */
-  keyFloat64(v: number, at: number): void {
-    if (Number.isNaN(v)) {
-      this.hi[at] = 0xffffffff;
-      this.lo[at] = 0xffffffff;
-      return;
-    }
-    this.f64[0] = v === 0 ? 0 : v;
-    const lo = this.f64Bits[0]!;
-    const hi = this.f64Bits[1]!;
-    if (hi & 0x80000000) {
-      this.hi[at] = ~hi >>> 0;
-      this.lo[at] = ~lo >>> 0;
-    } else {
-      this.hi[at] = (hi | 0x80000000) >>> 0;
-      this.lo[at] = lo;
-    }
   }
 
   /**
@@ -163,10 +132,27 @@ export function lanesAround(shape: Shape, axis: number): LaneView {
   return { outer: sizeOf(shape.slice(0, axis)), n: shape[axis]!, inner: sizeOf(shape.slice(axis + 1)) };
 }
 
-/** Writes the order keys of one lane into the scratch; returns whether the keys are two words wide. */
+/**
+ * The order key of a float's sign-and-exponent word `w` (the whole float32, or a float64's high word):
+ * IEEE bits made monotone as unsigned numbers (negatives complemented, positives above them).
+ */
+const monotone = (w: number): number => (w & 0x80000000 ? ~w : w | 0x80000000) >>> 0;
+
+/** The IEEE bits of a float array (a view, no copy); null for other dtypes. */
+function bitsOf(x: TypedArray, dtype: DType): Uint32Array | null {
+  if (dtype !== "float32" && dtype !== "float64") return null;
+  return new Uint32Array(x.buffer, x.byteOffset, x.byteLength / 4);
+}
+
+/**
+ * Writes the order keys of one lane into the scratch (read from the float bits `bits` for floats):
+ * -0 as +0, every NaN the largest key, complemented when descending. Returns whether the keys are two
+ * words wide (float64).
+ */
 function laneKeys(
   s: SortScratch,
   x: TypedArray,
+  bits: Uint32Array | null,
   dtype: DType,
   start: number,
   n: number,
@@ -174,24 +160,38 @@ function laneKeys(
   descending: boolean,
 ): boolean {
   const flip = descending ? 0xffffffff : 0;
+  const { lo, hi } = s;
   switch (dtype) {
     case "float64":
       for (let j = 0; j < n; j++) {
-        s.keyFloat64(x[start + j * stride]!, j);
-        if (descending) {
-          s.hi[j] = ~s.hi[j]!;
-          s.lo[j] = ~s.lo[j]!;
+        const at = 2 * (start + j * stride);
+        const l = bits![at]!;
+        const h = bits![at + 1]!;
+        const magnitude = h & 0x7fffffff;
+        if (magnitude > 0x7ff00000 || (magnitude === 0x7ff00000 && l !== 0)) {
+          hi[j] = ~flip;
+          lo[j] = ~flip;
+        } else if (magnitude === 0 && l === 0) {
+          hi[j] = 0x80000000 ^ flip;
+          lo[j] = flip;
+        } else {
+          hi[j] = monotone(h) ^ flip;
+          lo[j] = (h & 0x80000000 ? ~l : l) ^ flip;
         }
       }
       return true;
     case "float32":
-      for (let j = 0; j < n; j++) s.lo[j] = (s.keyFloat32(x[start + j * stride]!) ^ flip) >>> 0;
+      for (let j = 0; j < n; j++) {
+        const w = bits![start + j * stride]!;
+        const magnitude = w & 0x7fffffff;
+        lo[j] = (magnitude > 0x7f800000 ? 0xffffffff : magnitude === 0 ? 0x80000000 : monotone(w)) ^ flip;
+      }
       return false;
     case "int32":
-      for (let j = 0; j < n; j++) s.lo[j] = (x[start + j * stride]! ^ 0x80000000 ^ flip) >>> 0;
+      for (let j = 0; j < n; j++) lo[j] = x[start + j * stride]! ^ 0x80000000 ^ flip;
       return false;
     case "bool":
-      for (let j = 0; j < n; j++) s.lo[j] = (x[start + j * stride]! ^ flip) >>> 0;
+      for (let j = 0; j < n; j++) lo[j] = x[start + j * stride]! ^ flip;
       return false;
   }
 }
@@ -214,10 +214,11 @@ export function sortLanes(
   const { outer, n, inner } = lanesAround(shape, axis);
   if (n === 0 || outer * inner === 0) return;
   const s = scratch ?? new SortScratch(n);
+  const bits = bitsOf(x, dtype);
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
       const start = o * n * inner + i;
-      const wide = laneKeys(s, x, dtype, start, n, inner, descending);
+      const wide = laneKeys(s, x, bits, dtype, start, n, inner, descending);
       s.stableOrder(n, wide);
       const order = s.order;
       for (let j = 0; j < n; j++) {
@@ -258,8 +259,9 @@ export function topKLanes(
   if (k === 0 || rows === 0) return;
   if (k > 64 || k * 8 > n) {
     const s = new SortScratch(n);
+    const bits = bitsOf(x, dtype);
     for (let r = 0; r < rows; r++) {
-      laneKeys(s, x, dtype, r * n, n, 1, true);
+      laneKeys(s, x, bits, dtype, r * n, n, 1, true);
       s.stableOrder(n, dtype === "float64");
       for (let j = 0; j < k; j++) {
         const from = s.order[j]!;
