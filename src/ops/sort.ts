@@ -54,32 +54,32 @@ function checkAxisParam(op: string, axis: number, shape: Shape): void {
 // ---------------------------------------------------------------------------------------------------
 // sort: [x] -> [values, indices]
 
-export const sortPrim: Primitive<SortParams> = primitive<SortParams>({
+export const sortPrim: Primitive<SortParams, [x: unknown], [values: unknown, indices: unknown]> = primitive({
   name: "sort",
   abstractEval([x], { axis }) {
-    checkAxisParam("sort", axis, x!.shape);
-    return [x!, { shape: x!.shape, dtype: "int32" }];
+    checkAxisParam("sort", axis, x.shape);
+    return [x, { shape: x.shape, dtype: "int32" }];
   },
   impl([x], { axis, descending }) {
-    const values = fresh(x!.dtype, x!.shape);
-    const indices = fresh("int32", x!.shape);
-    sortLanes(x!.data, x!.dtype, x!.shape, axis, descending, values.data, indices.data as Int32Array);
+    const values = fresh(x.dtype, x.shape);
+    const indices = fresh("int32", x.shape);
+    sortLanes(x.data, x.dtype, x.shape, axis, descending, values.data, indices.data as Int32Array);
     return [values, indices];
   },
   lower([x], _outAvals, { axis, descending }) {
-    const scratch = new SortScratch(x!.shape[axis]!);
+    const scratch = new SortScratch(x.shape[axis]!);
     return ([xd], [values, indices]) =>
-      sortLanes(xd!, x!.dtype, x!.shape, axis, descending, values!, indices as Int32Array, scratch);
+      sortLanes(xd!, x.dtype, x.shape, axis, descending, values!, indices as Int32Array, scratch);
   },
   // A permutation chosen by the values: the tangent follows it (JAX gathers by the sort's iota operand).
   jvp([x], [t], params) {
-    const [values, indices] = sortPrim.bind([x!], params);
+    const [values, indices] = sortPrim.bind([x], params) as [NdArray, NdArray];
     return {
-      primalsOut: [values!, indices!],
-      tangentsOut: [takeAlongAxisPrim.bind1([t!, indices!], { axis: params.axis, op: "sort" })],
+      primalsOut: [values, indices],
+      tangentsOut: [takeAlongAxisPrim.bind1([t, indices], { axis: params.axis, op: "sort" })],
     };
   },
-  batch: ([x], [d], p) => [sortPrim.bind([moveAxisTo0(x!, d!)], { ...p, axis: p.axis + 1 }), [0, 0]],
+  batch: ([x], [d], p) => [sortPrim.bind([moveAxisTo0(x, d!)], { ...p, axis: p.axis + 1 }), [0, 0]],
 });
 
 // ---------------------------------------------------------------------------------------------------
@@ -97,34 +97,34 @@ function topKShape(x: AbstractValue, k: number): number[] {
   return [...x.shape.slice(0, -1), k];
 }
 
-export const topKPrim: Primitive<TopKParams> = primitive<TopKParams>({
+export const topKPrim: Primitive<TopKParams, [x: unknown], [values: unknown, indices: unknown]> = primitive({
   name: "top_k",
   abstractEval([x], { k }) {
-    const shape = topKShape(x!, k);
+    const shape = topKShape(x, k);
     return [
-      { shape, dtype: x!.dtype },
+      { shape, dtype: x.dtype },
       { shape, dtype: "int32" },
     ];
   },
   impl([x], { k }) {
-    const shape = topKShape(x!, k);
-    const values = fresh(x!.dtype, shape);
+    const shape = topKShape(x, k);
+    const values = fresh(x.dtype, shape);
     const indices = fresh("int32", shape);
-    topKLanes(x!.data, x!.dtype, x!.shape, k, values.data, indices.data as Int32Array);
+    topKLanes(x.data, x.dtype, x.shape, k, values.data, indices.data as Int32Array);
     return [values, indices];
   },
   lower:
     ([x], _outAvals, { k }) =>
     ([xd], [values, indices]) =>
-      topKLanes(xd!, x!.dtype, x!.shape, k, values!, indices as Int32Array),
+      topKLanes(xd!, x.dtype, x.shape, k, values!, indices as Int32Array),
   jvp([x], [t], params) {
-    const [values, indices] = topKPrim.bind([x!], params);
+    const [values, indices] = topKPrim.bind([x], params) as [NdArray, NdArray];
     return {
-      primalsOut: [values!, indices!],
-      tangentsOut: [takeAlongAxisPrim.bind1([t!, indices!], { axis: x!.ndim - 1, op: "topK" })],
+      primalsOut: [values, indices],
+      tangentsOut: [takeAlongAxisPrim.bind1([t, indices], { axis: x.ndim - 1, op: "topK" })],
     };
   },
-  batch: ([x], [d], p) => [topKPrim.bind([moveAxisTo0(x!, d!)], p), [0, 0]],
+  batch: ([x], [d], p) => [topKPrim.bind([moveAxisTo0(x, d!)], p), [0, 0]],
 });
 
 // ---------------------------------------------------------------------------------------------------
@@ -144,24 +144,28 @@ function checkSearchArgs(sorted: AbstractValue, values: AbstractValue): void {
   }
 }
 
-export const searchSortedPrim: Primitive<SearchSortedParams> = primitive<SearchSortedParams>({
+export const searchSortedPrim: Primitive<
+  SearchSortedParams,
+  [sorted: unknown, values: unknown],
+  [positions: unknown]
+> = primitive({
   name: "searchsorted",
   abstractEval([sorted, values]) {
-    checkSearchArgs(sorted!, values!);
-    return [{ shape: values!.shape, dtype: "int32" }];
+    checkSearchArgs(sorted, values);
+    return [{ shape: values.shape, dtype: "int32" }];
   },
   impl([sorted, values], { side }) {
-    const out = fresh("int32", values!.shape);
-    const n = sorted!.shape[sorted!.shape.length - 1]!;
-    const m = values!.shape[values!.shape.length - 1]!;
-    const lanes = sizeOf(sorted!.shape.slice(0, -1));
-    searchSortedLanes(sorted!.data, values!.data, lanes, n, m, side === "right", out.data as Int32Array);
+    const out = fresh("int32", values.shape);
+    const n = sorted.shape[sorted.shape.length - 1]!;
+    const m = values.shape[values.shape.length - 1]!;
+    const lanes = sizeOf(sorted.shape.slice(0, -1));
+    searchSortedLanes(sorted.data, values.data, lanes, n, m, side === "right", out.data as Int32Array);
     return [out];
   },
   lower([sorted, values], _outAvals, { side }) {
-    const n = sorted!.shape[sorted!.shape.length - 1]!;
-    const m = values!.shape[values!.shape.length - 1]!;
-    const lanes = sizeOf(sorted!.shape.slice(0, -1));
+    const n = sorted.shape[sorted.shape.length - 1]!;
+    const m = values.shape[values.shape.length - 1]!;
+    const lanes = sizeOf(sorted.shape.slice(0, -1));
     return ([s, v], [out]) => searchSortedLanes(s!, v!, lanes, n, m, side === "right", out as Int32Array);
   },
   jvp: (args, _t, params) => ({ primalsOut: searchSortedPrim.bind(args, params), tangentsOut: [] }),
