@@ -17,7 +17,8 @@ const probe = spawnSync(
   ["-c", "import numpy, mpmath; assert numpy.__version__.startswith('1.24'), numpy.__version__"],
   { encoding: "utf8" },
 );
-const skipReason = probe.status === 0 ? null : `no numpy 1.24 with mpmath for ${python}: ${probe.stderr.trim()}`;
+const skipReason =
+  probe.status === 0 ? null : `no numpy 1.24 with mpmath for ${python}: ${probe.stderr.trim()}`;
 if (skipReason !== null) console.log(`elementwise_math_reference.py test skipped: ${skipReason}`);
 
 describe.skipIf(skipReason !== null)("test/ops/elementwise_math_reference.py", () => {
