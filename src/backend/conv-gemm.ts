@@ -10,11 +10,10 @@
  * All scratch is allocated once, when the plan is compiled. Storage stays in the array's dtype.
  */
 import type { DType, TypedArray } from "../core/dtype.js";
-import type { KernelContext } from "../core/primitive.js";
+import type { DerivedInput, KernelContext } from "../core/primitive.js";
 import { type ConvGeometry, tapRanges } from "./conv-geometry.js";
 import { gemmKernel } from "./index.js";
 import { planArray, viewAt, withResidency } from "./plan-memory.js";
-import { currentEpoch } from "./run-epoch.js";
 import { type ConvMoves, convMovesKey, emitConvMoves } from "./wasm/conv-moves.js";
 import type { WasmGemmKernel } from "./wasm/gemm-kernel.js";
 import { type MoveDType, Operand, planExports, wasmMoveCalls } from "./wasm/move-support.js";
@@ -111,41 +110,34 @@ function sizes(g: ConvGeometry) {
 }
 
 /**
- * The unrolled input of one geometry, shared by the forward and weight-gradient kernels of one plan: the
- * forward unrolls x, and the weight gradient of the same run, reading the same x, reuses it.
+ * The unrolled input of one geometry (the `derivedInput` of conv2d and conv2d_weight_grad): the memory
+ * plan gives the convolutions of one key one buffer, filled by the first that reads a given x and reused
+ * by the later ones of the same run that read the same x (typically the weight gradient after the
+ * forward). Only one group's columns fit, so with several groups it is never reused.
  */
-interface SharedColumns {
-  readonly cols: () => TypedArray;
-  source: TypedArray | null;
-  epoch: number;
-}
-
-function columnsFor(context: KernelContext, g: ConvGeometry, dtype: DType, size: number): SharedColumns {
+export function unrolledInput(g: ConvGeometry, dtype: DType): DerivedInput {
   const { outChannels: _, ...input } = g; // the unrolled input does not depend on the output channels
-  return context.perPlan(`conv columns ${dtype} ${JSON.stringify(input)}`, () => ({
-    cols: planArray(context, dtype, size),
-    source: null,
-    epoch: -1,
-  }));
+  const { K, NP } = sizes(g);
+  return {
+    input: 0,
+    key: `conv columns ${dtype} ${JSON.stringify(input)}`,
+    bytes: K * NP * elementBytes(dtype),
+    reusable: g.groups === 1,
+    label: `unrolled conv input ${dtype}[${K},${NP}]`,
+  };
 }
 
-/**
- * cols of group `gi` for input x: unrolled now (by `gather`, by default the JS one), or reused when this
- * run already unrolled this x.
- */
-function gatherColumns(
-  x: TypedArray,
-  shared: SharedColumns,
-  gi: number,
-  Cg: number,
-  g: ConvGeometry,
-  gather: () => void = () => moveTaps("gather", x, shared.cols(), gi * Cg, g),
-): void {
-  // With several groups the columns hold only the last group's, so reuse is for one group.
-  if (g.groups === 1 && shared.source === x && shared.epoch === currentEpoch()) return;
-  gather();
-  shared.source = g.groups === 1 ? x : null;
-  shared.epoch = currentEpoch();
+/** The columns buffer: the plan's (filled here or not, as the plan says), else one of the kernel's own. */
+interface Columns {
+  readonly cols: () => TypedArray;
+  readonly fill: boolean;
+}
+
+function columnsFor(context: KernelContext, g: ConvGeometry, dtype: DType): Columns {
+  const { K, NP } = sizes(g);
+  const planned = context.derivedInput;
+  if (!planned) return { cols: planArray(context, dtype, K * NP), fill: true };
+  return { cols: planArray(context, dtype, K * NP, planned.offset), fill: planned.fill };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -195,7 +187,7 @@ function conv2dWasm(
   const { Cg, Og, K, NP, G } = sizes(g);
   const es = elementBytes(dtype);
   const moves = movesFor(context, g, dtype);
-  const shared = columnsFor(context, g, dtype, K * NP);
+  const columns = columnsFor(context, g, dtype);
   const yONP = planArray(context, dtype, g.outChannels * NP);
   const xOperand = new Operand(context, context.inputResident(0), inputSize(g) * es);
   const wOperand = new Operand(context, context.inputResident(1), g.outChannels * K * es);
@@ -209,15 +201,15 @@ function conv2dWasm(
   return (x, w, y) => {
     wasmMoveCalls.conv++;
     const m = moves();
-    const [cols, out] = [shared.cols().byteOffset, yONP().byteOffset];
+    const [cols, out] = [columns.cols().byteOffset, yONP().byteOffset];
     const wAt = wOperand.address(w, true);
     const yAt = yOperand.address(y, false);
     let xAt = -1;
     for (let gi = 0; gi < G; gi++) {
-      gatherColumns(x, shared, gi, Cg, g, () => {
+      if (columns.fill) {
         if (xAt < 0) xAt = xOperand.address(x, true);
         m.gather(xAt + gi * Cg * planeBytes(g, es), cols);
-      });
+      }
       gemm(wAt + gi * Og * K * es, cols, out + gi * Og * NP * es);
     }
     m.toNOP(out, yAt);
@@ -271,7 +263,7 @@ function conv2dWeightGradWasm(
   const { Cg, Og, K, NP, P, G } = sizes(g);
   const es = elementBytes(dtype);
   const moves = movesFor(context, g, dtype);
-  const shared = columnsFor(context, g, dtype, K * NP);
+  const columns = columnsFor(context, g, dtype);
   const xOperand = new Operand(context, context.inputResident(0), inputSize(g) * es);
   const ctOperand = new Operand(context, context.inputResident(1), g.outChannels * NP * es);
   const dwOperand = new Operand(context, context.outputResident(0), g.outChannels * K * es);
@@ -286,15 +278,15 @@ function conv2dWeightGradWasm(
   return (x, ct, dw) => {
     wasmMoveCalls.conv++;
     const m = moves();
-    const [cols, ctT, dwT] = [shared.cols().byteOffset, ctTArray().byteOffset, dwTArray().byteOffset];
+    const [cols, ctT, dwT] = [columns.cols().byteOffset, ctTArray().byteOffset, dwTArray().byteOffset];
     const ctAt = ctOperand.address(ct, true);
     const dwAt = dwOperand.address(dw, false);
     let xAt = -1;
     for (let gi = 0; gi < G; gi++) {
-      gatherColumns(x, shared, gi, Cg, g, () => {
+      if (columns.fill) {
         if (xAt < 0) xAt = xOperand.address(x, true);
         m.gather(xAt + gi * Cg * planeBytes(g, es), cols);
-      });
+      }
       m.transposeCt(ctAt + gi * Og * P * es, ctT);
       gemm(cols, ctT, dwT);
       m.transposeDw(dwT, dwAt + gi * Og * K * es);
@@ -311,14 +303,14 @@ export function conv2dGemm(
 ): (x: TypedArray, w: TypedArray, y: TypedArray) => void {
   if (wasmConvMoves(context, dtype)) return conv2dWasm(g, dtype, context);
   const { Cg, Og, K, NP, P, G } = sizes(g);
-  const shared = columnsFor(context, g, dtype, K * NP);
+  const columns = columnsFor(context, g, dtype);
   const yONP = planArray(context, dtype, g.outChannels * NP);
   const gemmContext = withResidency(context, [context.inputResident(1), true], [true]);
   const gemm: Kernel2 = gemmKernel(dtype, 1, Og, K, NP, gemmContext);
   return (x, w, y) => {
-    const [cols, out] = [shared.cols(), yONP()];
+    const [cols, out] = [columns.cols(), yONP()];
     for (let gi = 0; gi < G; gi++) {
-      gatherColumns(x, shared, gi, Cg, g);
+      if (columns.fill) moveTaps("gather", x, cols, gi * Cg, g);
       gemm(w.subarray(gi * Og * K, (gi + 1) * Og * K), cols, out.subarray(gi * Og * NP, (gi + 1) * Og * NP));
     }
     swapLeading(out, y, g.batch, g.outChannels, P, true);
@@ -357,15 +349,15 @@ export function conv2dWeightGradGemm(
 ): (x: TypedArray, ct: TypedArray, dw: TypedArray) => void {
   if (wasmConvMoves(context, dtype)) return conv2dWeightGradWasm(g, dtype, context);
   const { Cg, Og, K, NP, P, G } = sizes(g);
-  const shared = columnsFor(context, g, dtype, K * NP);
+  const columns = columnsFor(context, g, dtype);
   const ctTArray = planArray(context, dtype, NP * Og); // one group's cotangent as [N*P, Og]
   const dwTArray = planArray(context, dtype, K * Og);
   const gemm: Kernel2 = gemmKernel(dtype, 1, K, NP, Og, withResidency(context, [true, true], [true]));
   const { batch: N, outChannels: O } = g;
   return (x, ct, dw) => {
-    const [cols, ctT, dwT] = [shared.cols(), ctTArray(), dwTArray()];
+    const [cols, ctT, dwT] = [columns.cols(), ctTArray(), dwTArray()];
     for (let gi = 0; gi < G; gi++) {
-      gatherColumns(x, shared, gi, Cg, g);
+      if (columns.fill) moveTaps("gather", x, cols, gi * Cg, g);
       // ctT[n*P + p, o] = ct[n, gi*Og + o, p]
       for (let n = 0; n < N; n++) {
         for (let o = 0; o < Og; o++) {

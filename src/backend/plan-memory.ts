@@ -6,7 +6,7 @@
  * every reservation is known and never grows, so views on it stay valid.
  */
 import type { DType, TypedArray } from "../core/dtype.js";
-import type { Kernel, KernelContext, PlanMemoryView } from "../core/primitive.js";
+import type { Kernel, KernelContext, PlanMemoryView, PlannedDerivedInput } from "../core/primitive.js";
 import { activeBackendKind, kernelThreads, relaxedSimdActive } from "./active.js";
 import type { ModuleBuilder } from "./wasm/module-writer.js";
 import { allocateMemory } from "./wasm/runtime.js";
@@ -81,8 +81,13 @@ export class PlanMemory {
   }
 
   /** The context one kernel is lowered with, given which of its operands are views on this memory. */
-  context(resident: { inputs: readonly boolean[]; outputs: readonly boolean[] }): KernelContext {
+  context(resident: {
+    inputs: readonly boolean[];
+    outputs: readonly boolean[];
+    derivedInput?: PlannedDerivedInput | undefined;
+  }): KernelContext {
     return {
+      derivedInput: resident.derivedInput,
       wasm: this.wasm,
       shared: this.shared,
       reserve: (bytes) => this.reserve(bytes),
@@ -139,9 +144,16 @@ export function importPlanMemory(module: ModuleBuilder, shared: boolean): void {
   });
 }
 
-/** An array of `length` elements reserved in the plan memory now; the view exists from the first run on. */
-export function planArray(context: KernelContext, dtype: DType, length: number): () => TypedArray {
-  const offset = context.reserve(length * BYTES_PER_ELEMENT[dtype]);
+/**
+ * An array of `length` elements in the plan memory, reserved now (or at an `offset` the memory plan
+ * gave); the view exists from the first run on.
+ */
+export function planArray(
+  context: KernelContext,
+  dtype: DType,
+  length: number,
+  offset = context.reserve(length * BYTES_PER_ELEMENT[dtype]),
+): () => TypedArray {
   let view: TypedArray | null = null;
   return () => {
     view ??= viewAt(context.memory().buffer, dtype, offset, length);

@@ -5,7 +5,6 @@
  * donated buffer.
  */
 import { isPlanMemoryBuffer, type PlanMemory, viewAt } from "../backend/plan-memory.js";
-import { nextEpoch } from "../backend/run-epoch.js";
 import { ConcreteArray } from "../core/array.js";
 import { storageFor, type TypedArray } from "../core/dtype.js";
 import { type Atom, Literal, Var } from "../core/ir.js";
@@ -60,7 +59,6 @@ export function execute(plan: Plan, lowered: LoweredPlan, memory: PlanMemory): P
 
   return {
     run(args, donate, timings) {
-      nextEpoch();
       const ours = memory.view().buffer;
       /**
        * Where output v goes: over a donated input that lives in this plan's memory; else into its home

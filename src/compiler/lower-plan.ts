@@ -109,7 +109,11 @@ export function lowerPlan(plan: Plan, memory: PlanMemory): LoweredPlan {
     const e = s.equation;
     if (placement.get(e.outputs[0]!)?.kind === "alias") continue; // reshape: no work
     callNames.push(describeStep(s, k));
-    const context = memory.context({ inputs: e.inputs.map(resident), outputs: e.outputs.map(resident) });
+    const context = memory.context({
+      inputs: e.inputs.map(resident),
+      outputs: e.outputs.map(resident),
+      derivedInput: plan.derivedInputAt(k),
+    });
     bindings.push(lowerEquation(e, indexOf, context));
   }
   for (const make of entries) table.push(make());

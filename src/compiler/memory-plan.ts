@@ -3,16 +3,19 @@
  * where every value lives while the plan runs. Intermediates get best-fit slots of one arena, freed after
  * their last read; a fused loop writes in place over a full-size input that dies there; outputs take
  * the buffer of a donated input that is no longer read (and, in a WebAssembly plan memory, a home there).
- * Offsets are laid out from 0 with the plan memory's alignment, so the executor reserves the whole
+ * Kernels that derive the same scratch from the same input share one buffer, filled once per run
+ * (shared-buffers.ts). Offsets are laid out from 0 with the plan memory's alignment, so the executor reserves the whole
  * layout as the first block of the plan memory and kernels add their scratch after it.
  */
 import { PLAN_MEMORY_ALIGNMENT } from "../backend/plan-memory.js";
 import type { NdArray } from "../core/array.js";
 import { type Program, programNames, Var } from "../core/ir.js";
+import type { PlannedDerivedInput } from "../core/primitive.js";
 import { shapeEquals } from "../core/shape.js";
 import { avalBytes } from "./fusion.js";
 import { type Liveness, programOutputVars, rootOf } from "./liveness.js";
 import { type PlanStep, stepInputs, stepOutputs } from "./plan-steps.js";
+import { planSharedBuffers, type SharedBufferRequest } from "./shared-buffers.js";
 
 /** Where a value lives while the plan runs. */
 export type Placement =
@@ -47,21 +50,31 @@ export interface Slot {
   readonly tenants: readonly Tenancy[];
 }
 
+/** A buffer kernels of several steps share (e.g. a convolution's unrolled input), at its plan offset. */
+export interface SharedBuffer extends SharedBufferRequest {
+  /** Byte offset in the plan memory. */
+  readonly offset: number;
+}
+
 export interface Plan {
   readonly program: Program;
   readonly steps: readonly PlanStep[];
   readonly placement: ReadonlyMap<Var, Placement>;
   readonly slots: readonly Slot[];
   readonly liveness: Liveness;
+  /** Buffers shared between the kernels of several steps, with who fills and who reads them. */
+  readonly shared: readonly SharedBuffer[];
   /** Bytes of all intermediate buffers if each had its own. */
   readonly intermediateBytes: number;
   /** Bytes of the arena's slots. */
   readonly arenaBytes: number;
-  /** End of the layout (slots, then homes): the executor reserves this much first. */
+  /** End of the layout (slots, homes, shared buffers): the executor reserves this much first. */
   readonly bytes: number;
+  /** The shared buffer step `k`'s kernel uses for its `derivedInput`, if any, and whether it fills it. */
+  derivedInputAt(k: number): PlannedDerivedInput | undefined;
   /** The value whose buffer `v` is (itself unless an alias). */
   rootOf(v: Var): Var;
-  /** Slots with their tenants' lifetimes, donations and homes, in-place writes. */
+  /** Slots with their tenants' lifetimes, donations and homes, in-place writes, shared buffers. */
   toString(): string;
 }
 
@@ -169,16 +182,27 @@ export function planMemory(
     }
   }
 
+  // ---- shared buffers (after the homes): one per key, the plan says which step fills it
+  const shared: SharedBuffer[] = planSharedBuffers(steps, root).map((b) => ({
+    ...b,
+    offset: place(b.bytes),
+  }));
+  const derivedInputs = new Map<number, PlannedDerivedInput>();
+  for (const b of shared)
+    for (const u of b.uses) derivedInputs.set(u.step, { offset: b.offset, fill: u.fill });
+
   const plan: Plan = {
     program,
     steps,
     placement,
     slots,
+    shared,
     liveness: live,
     intermediateBytes,
     arenaBytes: slotBytes.reduce((n, b) => n + b, 0),
     bytes: end,
     rootOf: root,
+    derivedInputAt: (k) => derivedInputs.get(k),
     toString: () => describePlan(plan),
   };
   return plan;
@@ -218,5 +242,18 @@ function describePlan(plan: Plan): string {
     outputs.push(`  output ${i} ${name(a)} takes donated input ${name(input)}'s buffer${home}`);
   });
   if (outputs.length) lines.push("donations:", ...outputs);
+  if (plan.shared.length) {
+    lines.push(
+      `shared buffers: ${plan.shared.length} (a step fills one from its input; later steps reading that input reuse it)`,
+    );
+    plan.shared.forEach((b, i) => {
+      const uses = b.uses.map((u) => {
+        const eqn = plan.steps[u.step];
+        const prim = eqn?.kind === "eqn" ? eqn.equation.primitive.name : "?";
+        return `step ${u.step} ${prim} ${u.fill ? `fills from ${name(u.from)}` : `reads (${name(u.from)})`}`;
+      });
+      lines.push(`  shared ${i} @${b.offset} ${b.bytes} bytes, ${b.label}: ${uses.join(", ")}`);
+    });
+  }
   return lines.join("\n");
 }

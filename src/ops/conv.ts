@@ -9,7 +9,12 @@
  * Each is bilinear, and the transpose of any of them in one argument is another of the three.
  */
 
-import { conv2dGemm, conv2dInputGradGemm, conv2dWeightGradGemm } from "../backend/conv-gemm.js";
+import {
+  conv2dGemm,
+  conv2dInputGradGemm,
+  conv2dWeightGradGemm,
+  unrolledInput,
+} from "../backend/conv-gemm.js";
 import type { ConvGeometry } from "../backend/conv-geometry.js";
 import { type AbstractValue, ConcreteArray, type NdArray } from "../core/array.js";
 import { isFloat } from "../core/dtype.js";
@@ -242,6 +247,7 @@ export const conv2dPrim: Primitive<ConvParams> = primitive<ConvParams>({
     return [{ shape: outputShape(geometry("conv2d", x!.shape, w!.shape, p)), dtype: x!.dtype }];
   },
   impl: (args, p) => evalByLowering(conv2dPrim, args, p),
+  derivedInput: ([x, w], _, p) => unrolledInput(geometry("conv2d", x!.shape, w!.shape, p), x!.dtype),
   lower([x, w], [y], p, context) {
     const run = conv2dGemm(geometry("conv2d", x!.shape, w!.shape, p), y!.dtype, context);
     return ([xa, wa], [ya]) => run(xa!, wa!, ya!);
@@ -348,6 +354,8 @@ export const conv2dWeightGradPrim: Primitive<ConvWeightGradParams> = primitive<C
     return [{ shape: p.weightShape, dtype: x!.dtype }];
   },
   impl: (args, p) => evalByLowering(conv2dWeightGradPrim, args, p),
+  derivedInput: ([x], _, p) =>
+    unrolledInput(geometry("conv2d_weight_grad", x!.shape, p.weightShape, p), x!.dtype),
   lower([x], [w], p, context) {
     const run = conv2dWeightGradGemm(
       geometry("conv2d_weight_grad", x!.shape, p.weightShape, p),

@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { describe, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { grad, jit, type Array as NdArray, nn, np } from "../../src/index.js";
 import { expectClose, seededArray } from "../helpers/numeric.js";
 
@@ -44,8 +44,8 @@ describe("jitted conv2d kernels equal eager ones", () => {
   }
 });
 
-// The forward and weight-gradient kernels of one geometry share the unrolled input within a run
-// (src/backend/conv-gemm.ts): it must never be reused for another input or another run.
+// The forward and weight-gradient kernels of one geometry share the unrolled input within a run, as the
+// memory plan says (src/compiler/shared-buffers.ts): it must never be reused for another input or run.
 describe("the unrolled conv input shared by forward and weight gradient", () => {
   const w = seededArray([4, 3, 3, 3], 41);
   const x1 = seededArray([2, 3, 8, 8], 42);
@@ -60,7 +60,7 @@ describe("the unrolled conv input shared by forward and weight gradient", () => 
     expectClose(jitted(x1, w), gradW(loss)(x1, w), 1e-12);
   });
 
-  it("an intermediate buffer refilled by the next run is unrolled again (the run epoch)", () => {
+  it("an intermediate buffer refilled by the next run is unrolled again (a lone weight gradient fills)", () => {
     // Linear in the conv output, so the plan keeps only the weight gradient, whose input tanh(x) lives
     // in the same arena slot on every run, with new contents.
     const c = seededArray([2, 4, 6, 6], 44);
@@ -71,12 +71,35 @@ describe("the unrolled conv input shared by forward and weight gradient", () => 
     const got2 = jitted(x2, w); // directly after: nothing else touched the shared columns
     expectClose(got1, want1, 1e-12);
     expectClose(got2, want2, 1e-12);
+    expect(sharedLines(jit(gradW(loss)).lower(x1, w).toString())).toEqual([
+      "step 1 conv2d_weight_grad fills from d",
+    ]);
   });
 
   it("two convolutions of one geometry on different inputs in one run keep their own", () => {
     const loss = (x: NdArray, v: NdArray) =>
       np.sum(np.tanh(nn.conv2d(x, v)).mul(nn.conv2d(x.mul(-2).add(1), v)));
     expectClose(jit(gradW(loss))(x1, w), gradW(loss)(x1, w), 1e-12);
+    // One buffer for the geometry: each step finds it holding the other input's columns, so each fills.
+    expect(sharedLines(jit(gradW(loss)).lower(x1, w).toString())).toEqual([
+      "step 0 conv2d fills from a, step 2 conv2d fills from k, step 4 conv2d_weight_grad fills from a, step 5 conv2d_weight_grad fills from k",
+    ]);
+  });
+
+  it("the weight gradient reads what the forward of the same input filled, in the printed plan", () => {
+    const loss = (x: NdArray, v: NdArray) => np.sum(np.tanh(nn.conv2d(x, v)));
+    expect(sharedLines(jit(gradW(loss)).lower(x1, w).toString())).toEqual([
+      "step 0 conv2d fills from a, step 2 conv2d_weight_grad reads (a)",
+    ]);
+  });
+
+  it("with several groups the buffer holds one group's columns: never read again", () => {
+    const w3 = seededArray([6, 1, 3, 3], 45);
+    const loss = (x: NdArray, v: NdArray) => np.sum(np.tanh(nn.conv2d(x, v, undefined, { groups: 3 })));
+    expect(sharedLines(jit(gradW(loss)).lower(x1, w3).toString())).toEqual([
+      "step 0 conv2d fills from a, step 2 conv2d_weight_grad fills from a",
+    ]);
+    expectClose(jit(gradW(loss))(x1, w3), gradW(loss)(x1, w3), 1e-12);
   });
 
   it("eager calls between jit runs do not see a stale one", () => {
@@ -89,3 +112,8 @@ describe("the unrolled conv input shared by forward and weight gradient", () => 
     expectClose(gradW(loss)(x2, w), jitted(x2, w), 1e-12);
   });
 });
+
+/** The uses of each shared buffer, as the printed plan lists them. */
+function sharedLines(plan: string): string[] {
+  return [...plan.matchAll(/^ {2}shared \d+ @\d+ \d+ bytes, [^:]*: (.*)$/gm)].map((m) => m[1]!);
+}

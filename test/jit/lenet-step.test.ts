@@ -3,6 +3,7 @@ import { lenet } from "../../docs/examples/lenet.js";
 import { fusedThresholds, wasmFusedCalls } from "../../src/backend/wasm/fused.js";
 import { simdSupported } from "../../src/backend/wasm/runtime.js";
 import { threadsSupported } from "../../src/backend/wasm/threads.js";
+import { programNames } from "../../src/core/ir.js";
 import {
   backend,
   jit,
@@ -61,6 +62,58 @@ describe("a jitted LeNet training step in steady state", () => {
     expectClose(lj, le, 1e-5, 1e-6);
     expectClose(pj.conv1.weight, pe.conv1.weight, 1e-5, 1e-6);
     expectClose(pj.fc3.bias, pe.fc3.bias, 1e-5, 1e-6);
+  });
+
+  it("shares each convolution's unrolled input between its forward and weight gradient, in the printed plan", () => {
+    const params = lenet.init(random.key(0));
+    const lowered = jit(step, { donateArgnums: [0, 1, 2] }).lower(
+      params,
+      optimizer.init(params),
+      np.zeros([]),
+      x,
+      target,
+    );
+    const text = lowered.toString();
+    // conv1 unrolls the input images (25 taps x 4*28*28), conv2 the pooled activations (150 x 4*10*10);
+    // the weight gradient reads the buffer its forward filled from the same value, at a later step.
+    const shared = [
+      ...text.matchAll(
+        /^ {2}shared \d+ @\d+ (\d+) bytes, unrolled conv input float32\[(\d+),(\d+)\]: (.*)$/gm,
+      ),
+    ];
+    expect(shared.map((m) => [m[2], m[3]])).toEqual([
+      ["25", "3136"],
+      ["150", "400"],
+    ]);
+    for (const [, bytes, k, np_, uses] of shared) {
+      expect(Number(bytes)).toBe(Number(k) * Number(np_) * 4);
+      const match =
+        /^step (\d+) conv2d fills from (\w+), step (\d+) conv2d_weight_grad reads \((\w+)\)$/.exec(uses!);
+      expect(match).not.toBeNull();
+      const [, fillStep, filledFrom, readStep, readFrom] = match!;
+      expect(Number(readStep)).toBeGreaterThan(Number(fillStep));
+      expect(readFrom).toBe(filledFrom);
+    }
+    // conv1's input is the images: the plan's input x, second to last.
+    const { program } = lowered.executable;
+    const xName = programNames(program).get(program.inputs[program.inputs.length - 2]!);
+    expect(shared[0]![4]).toContain(`conv2d fills from ${xName},`);
+  });
+
+  it("computes the eager step's float64 parameters to 1e-12 with the shared unrolled inputs", () => {
+    const f64 = (a: NdArray) => a.astype("float64");
+    const [xs, ys] = [f64(x), f64(target)];
+    const jitted = jit(step, { donateArgnums: [0, 1, 2] });
+    let [pe, pj] = [tree.map(f64, lenet.init(random.key(0))), tree.map(f64, lenet.init(random.key(0)))];
+    let [se, sj] = [optimizer.init(pe), optimizer.init(pj)];
+    let [le, lj] = [np.zeros([], { dtype: "float64" }), np.zeros([], { dtype: "float64" })];
+    for (let i = 0; i < 3; i++) {
+      [pe, se, le] = step(pe, se, le, xs, ys);
+      [pj, sj, lj] = jitted(pj, sj, lj, xs, ys);
+    }
+    expectClose(lj, le, 1e-12, 1e-14);
+    expectClose(pj.conv1.weight, pe.conv1.weight, 1e-12, 1e-14);
+    expectClose(pj.conv2.weight, pe.conv2.weight, 1e-12, 1e-14);
   });
 
   it.runIf(threadsSupported() && simdSupported())(
