@@ -4,8 +4,8 @@
  * their last read; a fused loop writes in place over a full-size input that dies there; outputs take
  * the buffer of a donated input that is no longer read (and, in a WebAssembly plan memory, a home there).
  * Kernels that derive the same scratch from the same input share one buffer, filled once per run
- * (shared-buffers.ts). Offsets are laid out from 0 with the plan memory's alignment, so the executor reserves the whole
- * layout as the first block of the plan memory and kernels add their scratch after it.
+ * (shared-buffers.ts). Offsets are laid out from 0 with the plan memory's alignment, so the executor
+ * reserves the whole layout as the first block of the plan memory and kernels add their scratch after it.
  */
 import { PLAN_MEMORY_ALIGNMENT } from "../backend/plan-memory.js";
 import type { NdArray } from "../core/array.js";
