@@ -9,8 +9,10 @@
  *
  * All scratch is allocated once, when the plan is compiled. Storage stays in the array's dtype.
  */
+
+import type { DerivedInput } from "../core/compiler-facts.js";
 import type { DType, TypedArray } from "../core/dtype.js";
-import type { DerivedInput, KernelContext } from "../core/primitive.js";
+import type { KernelContext } from "../core/primitive.js";
 import { type ConvGeometry, tapRanges } from "./conv-geometry.js";
 import { gemmKernel } from "./index.js";
 import { planArray, viewAt, withResidency } from "./plan-memory.js";

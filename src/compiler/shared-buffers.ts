@@ -1,7 +1,7 @@
 /**
  * Buffers that kernels of different steps share: scratch a kernel derives from one of its inputs (the
- * primitive's `derivedInput` rule, e.g. a convolution's unrolled input, which the weight gradient needs
- * again). One buffer per key. Walking the steps in order, a kernel fills the buffer unless an earlier
+ * primitive's `compiler.derivedInput` fact, e.g. a convolution's unrolled input, which the weight
+ * gradient needs again). One buffer per key. Walking the steps in order, a kernel fills the buffer unless an earlier
  * step of the same run filled it from the same value; then it reads it as is. That value is still live
  * (it is read at the later step), so no slot reuse, in-place loop or donated output can have changed it.
  */
@@ -36,7 +36,7 @@ export function planSharedBuffers(
   steps.forEach((s, k) => {
     if (s.kind !== "eqn") return;
     const e = s.equation;
-    const derived = e.primitive.derivedInput?.(
+    const derived = e.primitive.compiler?.derivedInput?.(
       e.inputs.map((a) => a.aval),
       e.outputs.map((v) => v.aval),
       e.params,

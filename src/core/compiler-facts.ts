@@ -1,8 +1,8 @@
 /**
  * What the jit compiler may know about a primitive beyond its kernel, declared with the primitive (the
  * `compiler` field of its rules): whether its output is a view of an input, the algebraic rewrites of
- * equations it is the root of, and whether it is a matrix product that reads a transposed operand in
- * place. This file holds the types only; the facts are written in the op files (ops/layout.ts,
+ * equations it is the root of, whether it is a matrix product that reads a transposed operand in
+ * place, and scratch derived from an input that another step may reuse. This file holds the types only; the facts are written in the op files (ops/layout.ts,
  * ops/linalg.ts, ...) and applied by the generic passes in src/compiler.
  *
  * A rewrite rule is a pattern over one equation and what is known of its operands (the constant every
@@ -10,6 +10,7 @@
  * (a `UPat` and a function). The simplifier keys the rules by primitive object and, for each equation,
  * applies the first rule of its primitive that matches; nothing in the compiler names an op.
  */
+import type { AbstractValue } from "./array.js";
 import type { DType } from "./dtype.js";
 import type { Atom, Equation, Var } from "./ir.js";
 import type { Primitive } from "./primitive.js";
@@ -37,6 +38,30 @@ export interface CompilerFacts<P> {
   readonly rewritesOf?: () => readonly RootedRewriteRule[];
   /** The primitive is a matrix product that one GEMM computes, reading either operand transposed. */
   readonly gemm?: GemmFact;
+  /**
+   * Scratch the lowered kernel derives from one of its inputs that kernels of other equations may share
+   * (conv2d and conv2d_weight_grad both unroll x into the same columns): the memory planner gives the
+   * kernels of one key one buffer, and tells a kernel that finds it holding its input's columns from an
+   * earlier step of the same run not to fill it again (`KernelContext.derivedInput`). Null: none here.
+   */
+  derivedInput?(
+    inAvals: readonly AbstractValue[],
+    outAvals: readonly AbstractValue[],
+    params: P,
+  ): DerivedInput | null;
+}
+
+/** Scratch a kernel derives from one of its inputs (the `derivedInput` fact), e.g. an unrolled conv input. */
+export interface DerivedInput {
+  /** The input it is derived from. */
+  readonly input: number;
+  /** Kernels with equal keys derive equal contents from the same input, in a buffer of equal size. */
+  readonly key: string;
+  readonly bytes: number;
+  /** Whether the buffer holds all of it afterwards (else a part, e.g. the last group's: never reused). */
+  readonly reusable: boolean;
+  /** What the printed plan calls it. */
+  readonly label: string;
 }
 
 /** What an operand of an equation must be for a rule to match. */

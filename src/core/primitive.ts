@@ -80,17 +80,6 @@ export interface PrimitiveRules<P, In extends Arity = Arity, Out extends Arity =
     context: KernelContext,
   ): Kernel<In, Out>;
   /**
-   * Scratch the lowered kernel derives from one of its inputs that kernels of other equations may
-   * share (conv2d and conv2d_weight_grad both unroll x into the same columns): the memory planner gives
-   * the kernels of one key one buffer, and tells a kernel whose input it already holds, from an earlier
-   * step of the same run, not to fill it again (`KernelContext.derivedInput`). Null: nothing to share.
-   */
-  derivedInput?(
-    inAvals: readonly AbstractValue[],
-    outAvals: readonly AbstractValue[],
-    params: P,
-  ): DerivedInput | null;
-  /**
    * When some inputs are unknown during partial evaluation (linearize/vjp): how to proceed instead of
    * recording the primitive whole. Call-like primitives (jit) inline their program here.
    */
@@ -133,24 +122,11 @@ export interface KernelContext {
   outputResident(k: number): boolean;
   /** One value per key and plan, e.g. compiled code that two kernels of the same plan share. */
   perPlan<T>(key: string, make: () => T): T;
-  /** The plan's buffer for the kernel's `derivedInput`; absent outside a plan (the kernel reserves its own). */
+  /** The plan's buffer for the primitive's `compiler.derivedInput`; absent outside a plan (the kernel reserves its own). */
   readonly derivedInput?: PlannedDerivedInput | undefined;
 }
 
-/** Scratch a kernel derives from one of its inputs (the `derivedInput` rule), e.g. an unrolled conv input. */
-export interface DerivedInput {
-  /** The input it is derived from. */
-  readonly input: number;
-  /** Kernels with equal keys derive equal contents from the same input, in a buffer of equal size. */
-  readonly key: string;
-  readonly bytes: number;
-  /** Whether the buffer holds all of it afterwards (else a part, e.g. the last group's: never reused). */
-  readonly reusable: boolean;
-  /** What the printed plan calls it. */
-  readonly label: string;
-}
-
-/** The buffer the memory plan gives a kernel for its `derivedInput`. */
+/** The buffer the memory plan gives a kernel for its `derivedInput` (core/compiler-facts.ts). */
 export interface PlannedDerivedInput {
   /** Byte offset in the plan memory. */
   readonly offset: number;

@@ -247,7 +247,9 @@ export const conv2dPrim: Primitive<ConvParams> = primitive<ConvParams>({
     return [{ shape: outputShape(geometry("conv2d", x!.shape, w!.shape, p)), dtype: x!.dtype }];
   },
   impl: (args, p) => evalByLowering(conv2dPrim, args, p),
-  derivedInput: ([x, w], _, p) => unrolledInput(geometry("conv2d", x!.shape, w!.shape, p), x!.dtype),
+  compiler: {
+    derivedInput: ([x, w], _, p) => unrolledInput(geometry("conv2d", x!.shape, w!.shape, p), x!.dtype),
+  },
   lower([x, w], [y], p, context) {
     const run = conv2dGemm(geometry("conv2d", x!.shape, w!.shape, p), y!.dtype, context);
     return ([xa, wa], [ya]) => run(xa!, wa!, ya!);
@@ -354,8 +356,10 @@ export const conv2dWeightGradPrim: Primitive<ConvWeightGradParams> = primitive<C
     return [{ shape: p.weightShape, dtype: x!.dtype }];
   },
   impl: (args, p) => evalByLowering(conv2dWeightGradPrim, args, p),
-  derivedInput: ([x], _, p) =>
-    unrolledInput(geometry("conv2d_weight_grad", x!.shape, p.weightShape, p), x!.dtype),
+  compiler: {
+    derivedInput: ([x], _, p) =>
+      unrolledInput(geometry("conv2d_weight_grad", x!.shape, p.weightShape, p), x!.dtype),
+  },
   lower([x], [w], p, context) {
     const run = conv2dWeightGradGemm(
       geometry("conv2d_weight_grad", x!.shape, p.weightShape, p),
