@@ -299,49 +299,9 @@ function rulesByRoot(): Map<Primitive<unknown>, RewriteRule<unknown>[]> {
     for (const { root, rule } of prim.compiler?.rewritesOf?.() ?? [])
       add(root as Primitive<unknown>, rule as RewriteRule<unknown>);
   for (const prim of all) for (const rule of prim.compiler?.rewrites?.() ?? []) add(prim, rule);
-  for (const prim of all) for (const rule of INTERIM_ELEMENTWISE_RULES[prim.name] ?? []) add(prim, rule);
   ruleIndex = { registered: registry.size, byRoot };
   return byRoot;
 }
-
-// TODO(rewrites): these move onto their primitives in ops/binary.ts and ops/unary.ts once the
-// elementwise primitives' new declarations land (helper exprir); until then they are keyed by name here.
-const operand0 = (m: RewriteMatch<unknown>): Rewrite => ({ kind: "operand", atom: m.inputs[0]! });
-const operand1 = (m: RewriteMatch<unknown>): Rewrite => ({ kind: "operand", atom: m.inputs[1]! });
-const INTERIM_ELEMENTWISE_RULES: Record<string, RewriteRule<unknown>[]> = {
-  convert: [
-    { law: "convert(x) to x's dtype -> x", operands: [{ likeOutput: true }], rewrite: operand0 },
-    {
-      law: "convert(c) -> c",
-      operands: [{ constant: "any" }],
-      rewrite: (m) => ({ kind: "constant", value: m.constants[0]! }),
-    },
-  ],
-  add: [
-    { law: "x + (-0) -> x", operands: [{ likeOutput: true }, { constant: -0 }], rewrite: operand0 },
-    { law: "(-0) + x -> x", operands: [{ constant: -0 }, { likeOutput: true }], rewrite: operand1 },
-  ],
-  sub: [{ law: "x - (+0) -> x", operands: [{ likeOutput: true }, { constant: 0 }], rewrite: operand0 }],
-  mul: [
-    { law: "x * 1 -> x", operands: [{ likeOutput: true }, { constant: 1 }], rewrite: operand0 },
-    { law: "1 * x -> x", operands: [{ constant: 1 }, { likeOutput: true }], rewrite: operand1 },
-  ],
-  neg: [
-    {
-      law: "-(c) -> -c",
-      operands: [{ constant: "any" }],
-      rewrite: (m) => ({ kind: "constant", value: -m.constants[0]! }),
-    },
-  ],
-  select: [
-    {
-      law: "select(p, c, c) -> c",
-      operands: [null, { constant: "any" }, { constant: "any" }],
-      when: (m) => Object.is(m.constants[1], m.constants[2]),
-      rewrite: (m) => ({ kind: "constant", value: m.constants[1]! }),
-    },
-  ],
-};
 
 function useCounts(program: Program): Map<Var, number> {
   const uses = new Map<Var, number>();

@@ -21,6 +21,7 @@ import { asArray, onesLike, zerosLike } from "./creation.js";
 import { type ElementwisePrimitive, elementwisePrimitive } from "./elementwise-kit.js";
 import { callHelper } from "./expr-js.js";
 import { broadcastTo } from "./layout.js";
+import { keepsConstantOf, noOpWhenLikeOutput, toOperand } from "./rewrite-kit.js";
 import { floorPrim, logPrim, negPrim } from "./unary.js";
 
 const FLOATS: readonly DType[] = ["float32", "float64"];
@@ -40,6 +41,21 @@ export const addPrim: ElementwisePrimitive = elementwisePrimitive({
     tangentsOut: [addPrim.bind1([tx!, ty!], P)],
   }),
   transpose: ([ct], [x, y]) => [isUndefined(x) ? ct! : null, isUndefined(y) ? ct! : null],
+  // Only rewrites exact for every IEEE value: x + (-0) = x, but not x + 0 (-0 + 0 is +0).
+  compiler: {
+    rewrites: () => [
+      {
+        law: "x + (-0) -> x",
+        operands: [{ likeOutput: true }, { constant: -0 }],
+        rewrite: ({ inputs: [x] }) => toOperand(x!),
+      },
+      {
+        law: "(-0) + x -> x",
+        operands: [{ constant: -0 }, { likeOutput: true }],
+        rewrite: ({ inputs: [, x] }) => toOperand(x!),
+      },
+    ],
+  },
 });
 
 export const subPrim: ElementwisePrimitive = elementwisePrimitive({
@@ -52,6 +68,15 @@ export const subPrim: ElementwisePrimitive = elementwisePrimitive({
     tangentsOut: [subPrim.bind1([tx!, ty!], P)],
   }),
   transpose: ([ct], [x, y]) => [isUndefined(x) ? ct! : null, isUndefined(y) ? negPrim.bind1([ct!], P) : null],
+  compiler: {
+    rewrites: () => [
+      {
+        law: "x - (+0) -> x",
+        operands: [{ likeOutput: true }, { constant: 0 }],
+        rewrite: ({ inputs: [x] }) => toOperand(x!),
+      },
+    ],
+  },
 });
 
 export const mulPrim: ElementwisePrimitive = elementwisePrimitive({
@@ -69,6 +94,21 @@ export const mulPrim: ElementwisePrimitive = elementwisePrimitive({
     return isUndefined(x)
       ? [mulPrim.bind1([ct!, y as NdArray], P), null]
       : [null, mulPrim.bind1([x! as NdArray, ct!], P)];
+  },
+  // x * 1 = x; products with zeros are kept (0 * Inf is NaN, -3 * 0 is -0), as XLA and JAX keep them.
+  compiler: {
+    rewrites: () => [
+      {
+        law: "x * 1 -> x",
+        operands: [{ likeOutput: true }, { constant: 1 }],
+        rewrite: ({ inputs: [x] }) => toOperand(x!),
+      },
+      {
+        law: "1 * x -> x",
+        operands: [{ constant: 1 }, { likeOutput: true }],
+        rewrite: ({ inputs: [, x] }) => toOperand(x!),
+      },
+    ],
   },
 });
 
@@ -285,6 +325,16 @@ export const selectPrim: ElementwisePrimitive = elementwisePrimitive({
       isUndefined(y) ? selectPrim.bind1([c! as NdArray, zero, ct!], P) : null,
     ];
   },
+  compiler: {
+    rewrites: () => [
+      {
+        law: "select(p, c, c) -> c",
+        operands: [null, { constant: "any" }, { constant: "any" }],
+        when: ({ constants: [, a, b] }) => Object.is(a, b),
+        rewrite: ({ constants: [, c] }) => ({ kind: "constant", value: c! }),
+      },
+    ],
+  },
 });
 
 /** Parameters of the convert primitive: the target dtype. */
@@ -302,6 +352,9 @@ export const convertPrim: ElementwisePrimitive<ConvertParams> = elementwisePrimi
     return { primalsOut: [y], tangentsOut: [convertPrim.bind1([t!], p)] };
   },
   transpose: ([ct], [x]) => [convertPrim.bind1([ct!], { dtype: (x as UndefinedPrimal).aval.dtype })],
+  compiler: {
+    rewrites: () => [noOpWhenLikeOutput("convert(x) to x's dtype -> x"), keepsConstantOf("convert(c) -> c")],
+  },
   formatParams: (p) => `dtype=${p.dtype}`,
 });
 

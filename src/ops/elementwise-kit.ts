@@ -68,6 +68,7 @@ export interface ElementwiseRules<P> {
   jvp: (primals: readonly NdArray[], tangents: readonly NdArray[], params: P) => JvpResult;
   transpose?: PrimitiveRules<P>["transpose"];
   formatParams?: PrimitiveRules<P>["formatParams"];
+  compiler?: PrimitiveRules<P>["compiler"];
 }
 
 export type ElementwisePrimitive<P = unknown> = Primitive<P> & { readonly elementwise: ElementwiseSpec<P> };
@@ -150,6 +151,7 @@ export function elementwisePrimitive<P = Record<string, never>>(
     batch: (args, dims, params) => [[prim.bind1(alignBatched(args, dims), params)], [0]],
     ...(rules.transpose ? { transpose: rules.transpose } : {}),
     ...(rules.formatParams ? { formatParams: rules.formatParams } : {}),
+    ...(rules.compiler ? { compiler: rules.compiler } : {}),
   });
   const spec: ElementwiseSpec<P> = { arity, kernel: rules.kernel, tree };
   return Object.assign(prim, { elementwise: spec });

@@ -50,6 +50,15 @@ export const negPrim: ElementwisePrimitive = elementwisePrimitive({
   kernel: ([a]) => ex.neg(a!),
   jvp: ([x], [t]) => ({ primalsOut: [negPrim.bind1([x!], {})], tangentsOut: [negPrim.bind1([t!], {})] }),
   transpose: ([ct]) => [negPrim.bind1([ct!], {})],
+  compiler: {
+    rewrites: () => [
+      {
+        law: "-(c) -> -c",
+        operands: [{ constant: "any" }],
+        rewrite: ({ constants: [c] }) => ({ kind: "constant", value: -c! }),
+      },
+    ],
+  },
 });
 
 export const signPrim = flatUnary("sign", ex.sign, NUMERIC);

@@ -4,10 +4,11 @@
  * jit with no compiler edit; each rule of the op files fires where it applies, leaves alone what is
  * exact only for finite values, and jit stays equal to eager bit for bit.
  */
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { optimize } from "../../src/compiler/passes.js";
 import type { NdArray as CoreArray } from "../../src/core/array.js";
-import { type Primitive, primitive } from "../../src/core/primitive.js";
+import { type Primitive, primitive, primitives } from "../../src/core/primitive.js";
 import { jit, makeProgram, type Array as NdArray, np, ShapeDtype } from "../../src/index.js";
 import { convertPrim } from "../../src/ops/binary.js";
 import { transposePrim } from "../../src/ops/layout.js";
@@ -160,4 +161,17 @@ describe("aliasing and GEMM transposes are read from the primitives", () => {
     expect(plan.steps).toHaveLength(1);
     expect(plan.toString()).toContain("gemm[A Bᵀ]");
   });
+});
+
+describe("the compiler's passes name no op", () => {
+  // Op knowledge lives on the primitives; these passes read it from there.
+  for (const file of ["passes.ts", "gemm-steps.ts", "liveness.ts"]) {
+    it(`src/compiler/${file} holds no primitive's name as a string`, () => {
+      const source = readFileSync(new URL(`../../src/compiler/${file}`, import.meta.url), "utf8");
+      const named = [...primitives().keys()].filter(
+        (name) => source.includes(`"${name}"`) || source.includes(`'${name}'`),
+      );
+      expect(named).toEqual([]);
+    });
+  }
 });
