@@ -67,10 +67,10 @@ export function checkHyperparameter(
   return value as number;
 }
 
-/** Validates a learning rate given as a number or a schedule. */
-export function checkLearningRate(who: string, lr: unknown): LearningRate {
+/** Validates a learning rate given as a number or a schedule (`name` is its option's name). */
+export function checkLearningRate(who: string, lr: unknown, name = "lr"): LearningRate {
   if (typeof lr === "function") return lr as LearningRate;
-  return checkHyperparameter(who, "lr", lr);
+  return checkHyperparameter(who, name, lr);
 }
 
 /** Hyperparameters as recorded in a state: float64 (or bool) scalar arrays, null for a schedule's lr. */

@@ -6,6 +6,18 @@
  * @module
  */
 export type { GradientTransformation } from "./common.js";
+export { type LbfgsOptions, type LbfgsState, lbfgs } from "./lbfgs.js";
+export {
+  type AdafactorOptions,
+  type AdafactorState,
+  adafactor,
+  type LambOptions,
+  type LambState,
+  type LionOptions,
+  type LionState,
+  lamb,
+  lion,
+} from "./optax.js";
 export {
   type AdadeltaOptions,
   type AdadeltaState,

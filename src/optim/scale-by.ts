@@ -17,7 +17,8 @@ export function stepNumber(count: NdArray): NdArray {
 }
 
 /** Checks a `betas` option: a pair of numbers in [0, 1). */
-export function checkBetas(who: string, betas: unknown, name = "betas"): [number, number] {
+export function checkBetas(who: string, betas: unknown): [number, number] {
+  const name = "betas";
   if (!Array.isArray(betas) || betas.length !== 2)
     throw new TypeError(`${who}: ${name} must be a pair of numbers`);
   return [
@@ -332,7 +333,7 @@ export function nadamStage(options: {
   const muAt = (t: NdArray): NdArray =>
     np.multiply(np.subtract(1, np.multiply(np.power(0.96, np.multiply(t, momentumDecay)), 0.5)), beta1);
   return {
-    fields: { muProduct: "scalar", expAvg: true, expAvgSq: true },
+    fields: { muProduct: "single", expAvg: true, expAvgSq: true },
     needsParams: null,
     usesCount: true,
     init: (params) => ({
@@ -467,7 +468,7 @@ export function rpropStage(options: {
 export function averagedSgdStage(options: { lr: number; lambd: number; alpha: number; t0: number }): Stage {
   const { lr, lambd, alpha, t0 } = options;
   return {
-    fields: { eta: "scalar", mu: "scalar", ax: true },
+    fields: { eta: "single", mu: "single", ax: true },
     needsParams: "averaging (ax)",
     usesCount: true,
     init: (params) => ({

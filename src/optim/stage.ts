@@ -7,7 +7,7 @@
  * and checkpoints read as torch's, not as a list of sub-states. A single stage run this way is a
  * stand-alone optax-style atom (`optim.scaleByAdam()`, …).
  */
-import type { NdArray } from "../core/array.js";
+import { NdArray } from "../core/array.js";
 import * as np from "../np.js";
 import { leaves, unflatten } from "../tree/index.js";
 import {
@@ -35,14 +35,17 @@ export interface StepContext {
   readonly params: readonly NdArray[] | null;
 }
 
+/**
+ * What a state field holds: true, a buffer shaped like the params (one array per leaf, checked against
+ * the gradients); "tree", one array per leaf of any shape (Adafactor's row statistics); "single", one
+ * array for all leaves (NAdam's `muProduct`; its Buffers entry is a one-element list); false, null under
+ * this configuration (torch's `momentum_buffer` without momentum). The state keeps all four.
+ */
+export type FieldKind = boolean | "tree" | "single";
+
 export interface Stage {
-  /**
-   * The state fields this stage owns, in state order: true for a buffer it keeps (one array per
-   * parameter, shaped like it), "scalar" for one float64 scalar (NAdam's `muProduct`; its Buffers entry
-   * is a one-element list), false for a field that is null under this configuration (torch's
-   * `momentum_buffer` without momentum). The state keeps all three.
-   */
-  readonly fields: Readonly<Record<string, boolean | "scalar">>;
+  /** The state fields this stage owns, in state order, and what each holds (see FieldKind). */
+  readonly fields: Readonly<Record<string, FieldKind>>;
   /** The option that makes the stage read the params (named when they are missing), or null. */
   readonly needsParams: string | null;
   /** Whether it reads the step count (a stand-alone stage then keeps one in its state). */
@@ -91,14 +94,34 @@ export function leafwise(
   };
 }
 
-/** A stage's field as the state holds it: a tree like the params, one scalar, or null. */
+/** A stage's field as the state holds it: a tree of the params' structure, one array, or null. */
 function toField(
-  keep: boolean | "scalar",
+  keep: FieldKind,
   b: readonly NdArray[] | null | undefined,
   def: ReturnType<typeof arrayLeaves>[1],
 ): unknown {
   if (keep === false || b === undefined || b === null) return null;
-  return keep === "scalar" ? leafAt(b, 0) : unflatten(def, [...b]);
+  return keep === "single" ? leafAt(b, 0) : unflatten(def, [...b]);
+}
+
+/** A state field as a stage reads it; "tree" and "single" fields are checked here (grads check the rest). */
+function readField(
+  at: string,
+  name: string,
+  keep: FieldKind,
+  value: unknown,
+  leafCount: number,
+): NdArray[] | null {
+  if (keep === false) return null;
+  if (keep === "single") {
+    if (!(value instanceof NdArray)) throw new TypeError(`${at}: the state's ${name} is not an array`);
+    return [value];
+  }
+  const [list] = arrayLeaves(value);
+  if (keep === "tree" && (list.length !== leafCount || !list.every((x) => x instanceof NdArray))) {
+    throw new TypeError(`${at}: the state's ${name} must hold one array per gradient leaf (${leafCount})`);
+  }
+  return list;
 }
 
 /** The state of a chain of stages: a step count, the hyperparameter record if any, the stages' buffers. */
@@ -164,8 +187,7 @@ export function chainStages<S>(
       for (const stage of stages) {
         const buffers: Record<string, NdArray[] | null> = {};
         for (const [name, keep] of Object.entries(stage.fields)) {
-          buffers[name] =
-            keep === false ? null : keep === true ? arrayLeaves(flat[name])[0] : [flat[name] as NdArray];
+          buffers[name] = readField(at, name, keep, flat[name], g.length);
         }
         const [u, nextBuffers] = stage.update(updates, buffers, step);
         updates = u;

@@ -113,8 +113,11 @@ export interface CountState {
  */
 export type StepSize = (rate: number | NdArray, count: NdArray) => number | NdArray;
 
-/** The stage of `scaleByLearningRate`: updates times -stepSize(lr at this step). */
-export function learningRateStage(lr: LearningRate, stepSize?: StepSize): Stage {
+/**
+ * The stage of `scaleByLearningRate`: updates times -stepSize(lr at this step), or times +stepSize with
+ * `flipSign` false (optax's flip_sign, for chains that negate at their end).
+ */
+export function learningRateStage(lr: LearningRate, stepSize?: StepSize, flipSign = true): Stage {
   return {
     fields: {},
     needsParams: null,
@@ -122,8 +125,9 @@ export function learningRateStage(lr: LearningRate, stepSize?: StepSize): Stage 
     init: () => ({}),
     update(updates, _buffers, step) {
       const rate = learningRateAt(step.at, lr, step.count);
-      const negLr = negate(stepSize === undefined ? rate : stepSize(rate, step.count));
-      return [updates.map((u) => scaleLeaf(u, negLr)), {}];
+      const size = stepSize === undefined ? rate : stepSize(rate, step.count);
+      const factor = flipSign ? negate(size) : size;
+      return [updates.map((u) => scaleLeaf(u, factor)), {}];
     },
   };
 }
