@@ -32,6 +32,22 @@ export function torchOptimizers() {
   return { sgd, adam, adamw, rmsprop, adagrad };
 }
 
+export function moreOptimizers() {
+  // torch.optim's other optimizers, with its option names (etas, stepSizes, lambd, t0, ...):
+  const adadelta = optim.adadelta({ lr: 1.0, rho: 0.9 });
+  const adamax = optim.adamax({ lr: 2e-3 });
+  const nadam = optim.nadam({ lr: 2e-3, momentumDecay: 4e-3 });
+  const radam = optim.radam({ lr: 1e-3 });
+  const asgd = optim.asgd({ lr: 0.01, t0: 100 }); // its state's ax is the averaged model
+  const rprop = optim.rprop({ lr: 0.01, etas: [0.5, 1.2], stepSizes: [1e-6, 50] });
+  // optax's, with optax's option names:
+  const lamb = optim.lamb({ learningRate: 1e-3, weightDecay: 0.01 });
+  const lion = optim.lion({ learningRate: 1e-4, weightDecay: 1e-3 });
+  const adafactor = optim.adafactor({ learningRate: 1e-2 });
+  const lbfgs = optim.lbfgs({ memorySize: 10 }); // full steps -P g, no line search
+  return { adadelta, adamax, nadam, radam, asgd, rprop, lamb, lion, adafactor, lbfgs };
+}
+
 export function anyOptimizer() {
   // Every optimizer is an optim.GradientTransformation, whatever its state: the type for a record of
   // different ones, or for a function that trains with any of them.
@@ -71,6 +87,20 @@ export function chains() {
   return { fromChain, fromSgd, clipped };
 }
 
+export function atoms() {
+  // Every optimizer is a chain of atoms, as optax builds them; chained by hand they give its updates:
+  const adamByHand = optim.chain(
+    optim.addWeightDecay(0.01), // torch's L2 penalty on the gradient
+    optim.scaleByAdam({ betas: [0.9, 0.999] }), // m̂ / (sqrt(v̂) + eps), state expAvg, expAvgSq
+    optim.scaleByLearningRate(1e-3), // * -lr
+  );
+  const adam = optim.adam({ lr: 1e-3, weightDecay: 0.01 });
+  const grads = grad(loss)(start);
+  const [byHand] = adamByHand.update(grads, adamByHand.init(start), start);
+  const [fromAdam] = adam.update(grads, adam.init(start), start);
+  return { byHand, fromAdam };
+}
+
 export function schedules() {
   // A schedule maps the number of updates done so far to a value; use it wherever a learning rate goes.
   const lr = optim.schedules.warmupCosineDecay({ peak: 0.1, warmupSteps: 10, decaySteps: 100 });
@@ -84,7 +114,17 @@ export function schedules() {
   let [params, state] = [start, optimizer.init(start)];
   for (let i = 0; i < 100; i++) [params, state] = step(params, state);
   const stepDecay = optim.schedules.stepDecay({ init: 0.1, stepSize: 30, gamma: 0.1 }); // torch's StepLR
-  return { values, finalLoss: loss(params).item(), count: state.count.item(), stepDecay: stepDecay(30) };
+  // Your own schedule, written once: the formula runs on numbers and, inside jit, on arrays.
+  const halving = optim.schedules.makeSchedule((m, step) =>
+    m.multiply(0.1, m.power(0.5, m.floor(m.divide(step, 10)))),
+  );
+  return {
+    values,
+    finalLoss: loss(params).item(),
+    count: state.count.item(),
+    stepDecay: stepDecay(30),
+    halving: [halving(9), halving(10), halving.onArray(np.scalar(25, "int32")).item()],
+  };
 }
 
 export function stateIsATree() {

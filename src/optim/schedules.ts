@@ -31,16 +31,27 @@ export function isSchedule(x: unknown): x is Schedule {
  * boolean or a bool array. Arguments may be plain numbers in either form.
  */
 export interface ScheduleMath<T, B> {
+  /** a + b. */
   add(a: T | number, b: T | number): T;
+  /** a - b. */
   subtract(a: T | number, b: T | number): T;
+  /** a * b. */
   multiply(a: T | number, b: T | number): T;
+  /** a / b. */
   divide(a: T | number, b: T | number): T;
+  /** a ** b. */
   power(a: T | number, b: T | number): T;
+  /** The smaller of a and b. */
   minimum(a: T | number, b: T | number): T;
+  /** The larger of a and b. */
   maximum(a: T | number, b: T | number): T;
+  /** a rounded down. */
   floor(a: T): T;
+  /** cos(a). */
   cos(a: T): T;
+  /** a < b. */
   less(a: T | number, b: T | number): B;
+  /** a <= b. */
   lessEqual(a: T | number, b: T | number): B;
   /** `a` where `condition` holds, else `b` (both are computed). */
   where(condition: B, a: T | number, b: T | number): T;

@@ -282,6 +282,22 @@ describe("optimizers.ts", () => {
     expect(s.finalLoss).toBeLessThan(0.01);
     expect(s.count).toBe(100);
     expect(s.stepDecay).toBeCloseTo(0.01, 12);
+    expect(s.halving).toEqual([0.1, 0.05, 0.025]);
+    expect(Object.keys(optimizers.moreOptimizers())).toEqual([
+      "adadelta",
+      "adamax",
+      "nadam",
+      "radam",
+      "asgd",
+      "rprop",
+      "lamb",
+      "lion",
+      "adafactor",
+      "lbfgs",
+    ]);
+    const a = optimizers.atoms();
+    close(a.byHand.w, a.fromAdam.w, 1e-9); // float32 params: the two roundings differ by ~1e-7 relative
+    close(a.byHand.b, a.fromAdam.b, 1e-9);
     expect(optimizers.stateIsATree().paths).toContain("expAvgSq.w");
     const { finalLoss } = optimizers.anyOptimizer();
     expect(Object.keys(finalLoss)).toEqual(["sgd", "adam", "rmsprop"]);
