@@ -35,7 +35,6 @@ import {
 } from "./helpers.js";
 import {
   type DifferentiableEntry,
-  FUNCTION_LAWS,
   LAW_TABLE,
   LAW_TITLES,
   type LawCase,
@@ -302,12 +301,6 @@ for (const name of primitives().keys()) {
       });
       return;
     }
-    for (const law of lawsFor(entry)) it(LAW_TITLES[law], () => LAWS[law](entry));
-  });
-}
-
-for (const entry of FUNCTION_LAWS) {
-  describe(`function ${entry.function} (on ${entry.primitive})`, () => {
     for (const law of lawsFor(entry)) it(LAW_TITLES[law], () => LAWS[law](entry));
   });
 }

@@ -125,8 +125,8 @@ export function linear(
         : { weight: spec([outFeatures, inFeatures], dtype) },
     init(key, dtype) {
       const [wKey, bKey] = splitKeys(key, 2);
-      const weight = weightInit(wKey!, [outFeatures, inFeatures], dtype);
-      return useBias ? { weight, bias: biasInit(bKey!, [outFeatures], dtype) } : { weight };
+      const weight = weightInit(wKey, [outFeatures, inFeatures], dtype);
+      return useBias ? { weight, bias: biasInit(bKey, [outFeatures], dtype) } : { weight };
     },
     forward(params, state, x, ctx) {
       if (x.ndim < 1 || x.shape[x.ndim - 1] !== inFeatures) {
@@ -233,8 +233,8 @@ export function conv2d(
         : { weight: spec(weightShape, dtype) },
     init(key, dtype) {
       const [wKey, bKey] = splitKeys(key, 2);
-      const weight = weightInit(wKey!, weightShape, dtype);
-      return useBias ? { weight, bias: biasInit(bKey!, [outChannels], dtype) } : { weight };
+      const weight = weightInit(wKey, weightShape, dtype);
+      return useBias ? { weight, bias: biasInit(bKey, [outChannels], dtype) } : { weight };
     },
     forward(params, state, x, ctx) {
       if (x.ndim !== 4 || x.shape[1] !== inChannels) {

@@ -10,6 +10,7 @@
 import { NdArray, ShapeDtype } from "../core/array.js";
 import { checkOptions } from "../core/options.js";
 import { fmtShape, ShapeError, shapeEquals } from "../core/shape.js";
+import type { Tuple } from "../core/tuple.js";
 import { take } from "../ops/indexing.js";
 import { type Key, split } from "../random/index.js";
 import {
@@ -213,10 +214,10 @@ export function emptyTree(spec: SpecTree): ParamTree {
   return unflatten<ParamTree>(structure(spec), []);
 }
 
-/** `n` independent keys from one (rows of random.split). */
-export function splitKeys(key: Key, n: number): Key[] {
+/** `n` independent keys from one (rows of random.split), as a tuple when `n` is a literal. */
+export function splitKeys<N extends number>(key: Key, n: N): Tuple<Key, N> {
   const keys = split(key, n);
-  return Array.from({ length: n }, (_, i) => take(keys, i, { axis: 0 }));
+  return Array.from({ length: n }, (_, i) => take(keys, i, { axis: 0 })) as Tuple<Key, N>;
 }
 
 /** Whether a spec tree has any leaves (so the layer has parameters or state to store). */

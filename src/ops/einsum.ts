@@ -4,6 +4,7 @@
  */
 import type { NdArray } from "../core/array.js";
 import { fmtShape, ShapeError } from "../core/shape.js";
+import { zip } from "../core/tuple.js";
 import { asBoolResult, astype, promoteOperands, where } from "./binary.js";
 import { eye } from "./creation.js";
 import { broadcastTo, reshape, transpose } from "./layout.js";
@@ -40,29 +41,28 @@ export function einsum(subscripts: string, ...operands: NdArray[]): NdArray {
   };
   if (operands.length === 0) fail(ctx, "expected at least one operand");
   const spec = subscripts.replace(/\s+/g, "");
-  const arrow = spec.split("->");
-  if (arrow.length > 2) fail(ctx, `"->" appears more than once`);
-  const terms = arrow[0]!.split(",");
+  // split gives at least one part, so the default never applies.
+  const [inputSpec = "", outputSpec, ...more] = spec.split("->");
+  if (more.length > 0) fail(ctx, `"->" appears more than once`);
+  const terms = inputSpec.split(",");
   if (terms.length !== operands.length)
     fail(ctx, `${terms.length} operand subscripts but ${operands.length} operands`);
 
   const parsed = terms.map((t, i) => parseTerm(ctx, t, `operand ${i}`));
   const ellipsisRank = Math.max(
     0,
-    ...parsed.map((p, i) => {
+    ...zip(parsed, operands, terms).map(([p, x, term], i) => {
       if (!p.hasEllipsis) return 0;
-      const extra = operands[i]!.ndim - p.named;
-      if (extra < 0)
-        fail(ctx, `operand ${i} has ${p.named} indices "${terms[i]}" but rank ${operands[i]!.ndim}`);
+      const extra = x.ndim - p.named;
+      if (extra < 0) fail(ctx, `operand ${i} has ${p.named} indices "${term}" but rank ${x.ndim}`);
       return extra;
     }),
   );
   const promoted = promoteOperands("einsum", operands);
-  const labelled: Labelled[] = parsed.map((p, i) => {
-    const x = promoted[i]!;
+  const labelled: Labelled[] = zip(parsed, promoted, terms).map(([p, x, term], i) => {
     const extra = x.ndim - p.named;
     if (!p.hasEllipsis && extra !== 0) {
-      fail(ctx, `operand ${i} has ${p.named} indices "${terms[i]}" but rank ${x.ndim}`);
+      fail(ctx, `operand ${i} has ${p.named} indices "${term}" but rank ${x.ndim}`);
     }
     // "..." axes are right-aligned across operands, as numpy broadcasting.
     const ellipsisLabels = Array.from({ length: extra }, (_, j) =>
@@ -74,8 +74,8 @@ export function einsum(subscripts: string, ...operands: NdArray[]): NdArray {
 
   const allEllipsis = Array.from({ length: ellipsisRank }, (_, j) => ellipsisAxisLabel(j));
   let output: string[];
-  if (arrow.length === 2) {
-    const out = parseTerm(ctx, arrow[1]!, "output");
+  if (outputSpec !== undefined) {
+    const out = parseTerm(ctx, outputSpec, "output");
     output = out.letters.flatMap((l) => (l === ELLIPSIS_LABEL ? allEllipsis : [l]));
     const seen = new Set<string>();
     for (const l of output) {
@@ -149,8 +149,7 @@ function contract(ctx: Context, operands: readonly Labelled[], output: readonly 
 function labelSizes(ctx: Context, operands: readonly Labelled[]): Map<string, number> {
   const sizes = new Map<string, { size: number; operand: number }>();
   operands.forEach((o, i) => {
-    o.labels.forEach((l, axis) => {
-      const d = o.x.shape[axis]!;
+    zip(o.labels, o.x.shape).forEach(([l, d]) => {
       const prev = sizes.get(l);
       if (prev === undefined || (isEllipsisLabel(l) && prev.size === 1)) {
         sizes.set(l, { size: d, operand: i });
@@ -168,9 +167,16 @@ function labelSizes(ctx: Context, operands: readonly Labelled[]): Map<string, nu
   return new Map([...sizes].map(([l, s]) => [l, s.size]));
 }
 
+/** The size of label `l` (labelSizes gave every label of every operand one). */
+function labelSize(sizes: ReadonlyMap<string, number>, l: string): number {
+  const n = sizes.get(l);
+  if (n === undefined) throw new Error(`einsum: index '${l}' has no size`);
+  return n;
+}
+
 /** Stretches size-1 "..." axes to the common size. */
 function broadcastLabels(o: Labelled, sizes: ReadonlyMap<string, number>): Labelled {
-  const shape = o.labels.map((l) => sizes.get(l)!);
+  const shape = o.labels.map((l) => labelSize(sizes, l));
   return { x: broadcastTo(o.x, shape), labels: o.labels };
 }
 
@@ -211,7 +217,7 @@ function contractPair(
   const contracted = a.labels.filter((l) => inB.has(l) && !needed.has(l));
   const freeA = a.labels.filter((l) => !inB.has(l));
   const freeB = b.labels.filter((l) => !inA.has(l));
-  const size = (ls: readonly string[]): number => ls.reduce((n, l) => n * sizes.get(l)!, 1);
+  const size = (ls: readonly string[]): number => ls.reduce((n, l) => n * labelSize(sizes, l), 1);
   const [nb, nfa, nc, nfb] = [size(batch), size(freeA), size(contracted), size(freeB)];
   const lead = batch.length > 0 ? [nb] : [];
   const am = reshape(arrange(a, [...batch, ...freeA, ...contracted]), [...lead, nfa, nc]);
@@ -220,7 +226,7 @@ function contractPair(
   return {
     x: reshape(
       matmul(am, bm),
-      labels.map((l) => sizes.get(l)!),
+      labels.map((l) => labelSize(sizes, l)),
     ),
     labels,
   };
@@ -262,8 +268,7 @@ export function tensordot(
     if (new Set(axesA).size !== axesA.length || new Set(axesB).size !== axesB.length)
       fail(ctx, "repeated axis");
   }
-  axesA.forEach((ax, i) => {
-    const bx = axesB[i]!;
+  zip(axesA, axesB).forEach(([ax, bx]) => {
     if (a.shape[ax] !== b.shape[bx]) {
       fail(
         ctx,

@@ -123,7 +123,7 @@ export const takePrim: Primitive<AxisParams, [x: unknown, indices: unknown], [ou
   },
   batch([x, indices], [dx, di], p) {
     const { axis } = p;
-    if (di === null) return [[takePrim.bind1([moveAxisTo0(x, dx!), indices], { ...p, axis: axis + 1 })], [0]];
+    if (di === null) return [[takePrim.bind1([moveAxisTo0(x, dx), indices], { ...p, axis: axis + 1 })], [0]];
     const idx = moveAxisTo0(indices, di);
     // Shared operand: the batch of index arrays lands where the gathered axis was.
     if (dx === null) return [[takePrim.bind1([x, idx], p)], [axis]];

@@ -21,6 +21,7 @@ import {
   shapeEquals,
   sizeOf,
 } from "../core/shape.js";
+import { zip } from "../core/tuple.js";
 import { reduceSumPrim } from "./reduce.js";
 import { keepsConstantOf, noOpWhenLikeOutput, toOperand } from "./rewrite-kit.js";
 
@@ -49,7 +50,7 @@ export const reshapePrim: Primitive<ReshapeParams, [x: unknown], [out: unknown]>
   }),
   transpose: ([ct], [x]) => [reshapePrim.bind1([ct], { shape: (x as UndefinedPrimal).aval.shape })],
   batch([x], [d], { shape }) {
-    const moved = moveAxisTo0(x, d!);
+    const moved = moveAxisTo0(x, d);
     return [[reshapePrim.bind1([moved], { shape: [moved.shape[0]!, ...shape] })], [0]];
   },
   compiler: {
@@ -130,7 +131,7 @@ export const transposePrim: Primitive<TransposeParams, [x: unknown], [out: unkno
     transposePrim.bind1([ct], { permutation: invertPermutation(permutation) }),
   ],
   batch([x], [d], { permutation }) {
-    const moved = moveAxisTo0(x, d!);
+    const moved = moveAxisTo0(x, d);
     return [[transposePrim.bind1([moved], { permutation: [0, ...permutation.map((p) => p + 1)] })], [0]];
   },
   compiler: {
@@ -231,6 +232,15 @@ export function moveaxis(x: NdArray, from: number, to: number): NdArray {
   return transposePrim.bind1([x], { permutation: perm });
 }
 
+/**
+ * The size of the batch axis of the first batched value (a batching rule runs when at least one of its
+ * inputs is batched, and vmap has checked that their sizes agree).
+ */
+export function batchSize(xs: readonly NdArray[], dims: readonly BatchDim[]): number {
+  for (const [x, d] of zip(xs, dims)) if (d !== null) return x.shape[d]!;
+  throw new Error("batchSize: no value is batched");
+}
+
 /** `x` with `axis` first; batching rules pass a batched input's dim, which is never null. */
 export function moveAxisTo0(x: NdArray, axis: BatchDim): NdArray {
   if (axis === null) throw new Error("moveAxisTo0: the array has no batch axis to move");
@@ -297,7 +307,7 @@ export const broadcastInDimPrim: Primitive<BroadcastInDimParams, [x: unknown], [
     return [reshapeIfNeeded(reduced, inShape)];
   },
   batch([x], [d], { shape, broadcastDimensions }) {
-    const moved = moveAxisTo0(x, d!);
+    const moved = moveAxisTo0(x, d);
     return [
       [
         broadcastInDimPrim.bind1([moved], {

@@ -81,7 +81,7 @@ export const matmulPrim: Primitive<Params, [a: unknown, b: unknown], [out: unkno
   batch([a, b], [da, db]) {
     // Only the left operand batched against a plain matrix: fold the batch into its rows.
     if (db === null && b.ndim === 2) {
-      const am = moveAxisTo0(a, da!);
+      const am = moveAxisTo0(a, da);
       const [nb, m, k] = [am.shape[0]!, am.shape[1]!, am.shape[2]!];
       const flat = matmulPrim.bind1([reshape(am, [nb * m, k]), b], P);
       return [[reshape(flat, [nb, m, b.shape[1]!])], [0]];
@@ -89,7 +89,7 @@ export const matmulPrim: Primitive<Params, [a: unknown, b: unknown], [out: unkno
     const size = da !== null ? a.shape[da]! : b.shape[db!]!;
     const lift = (x: NdArray, d: number | null): NdArray =>
       d !== null ? moveAxisTo0(x, d) : broadcastTo(x, [size, ...x.shape]);
-    return [[matmulPrim.bind1([lift(a, da!), lift(b, db!)], P)], [0]];
+    return [[matmulPrim.bind1([lift(a, da), lift(b, db)], P)], [0]];
   },
   compiler: {
     gemm: { dims: gemmDims, transposedMatrix: matrixTransposed },

@@ -201,7 +201,7 @@ function argPrimitive(kind: "max" | "min"): Primitive<ArgReduceParams> {
       ),
     ],
     jvp: ([x], _t, p) => ({ primalsOut: [prim.bind1([x], p)], tangentsOut: [] }),
-    batch: ([x], [d], { axis }) => [[prim.bind1([moveAxisTo0(x, d!)], { axis: axis + 1 })], [0]],
+    batch: ([x], [d], { axis }) => [[prim.bind1([moveAxisTo0(x, d)], { axis: axis + 1 })], [0]],
   });
   return prim;
 }
@@ -233,7 +233,7 @@ export const cumsumPrim: Primitive<CumsumParams, [x: unknown], [out: unknown]> =
     tangentsOut: [cumsumPrim.bind1([t], p)],
   }),
   transpose: ([ct], _x, { axis, reverse }) => [cumsumPrim.bind1([ct], { axis, reverse: !reverse })],
-  batch: ([x], [d], p) => [[cumsumPrim.bind1([moveAxisTo0(x, d!)], { ...p, axis: p.axis + 1 })], [0]],
+  batch: ([x], [d], p) => [[cumsumPrim.bind1([moveAxisTo0(x, d)], { ...p, axis: p.axis + 1 })], [0]],
   compiler: { rewrites: () => [sumOfPositiveZeros("cumsum(+0) -> +0")] },
 });
 

@@ -18,6 +18,7 @@ import {
   ShapeError,
   shapeEquals,
 } from "../core/shape.js";
+import { zip } from "../core/tuple.js";
 import { promoteOperands } from "./binary.js";
 import { alignBatched } from "./elementwise-kit.js";
 import { broadcastInDimPrim, broadcastTo, expandDims, moveAxisTo0, reshape } from "./layout.js";
@@ -54,8 +55,8 @@ export interface ConcatenateParams {
 }
 
 function concatenatedShape(shapes: readonly Shape[], axis: number): number[] {
-  if (shapes.length === 0) throw new ShapeError("concatenate: expected at least one operand");
-  const first = shapes[0]!;
+  const [first] = shapes;
+  if (first === undefined) throw new ShapeError("concatenate: expected at least one operand");
   checkAxisParam("concatenate", axis, first);
   let total = 0;
   for (const s of shapes) {
@@ -70,8 +71,8 @@ function concatenatedShape(shapes: readonly Shape[], axis: number): number[] {
   return first.map((d, i) => (i === axis ? total : d));
 }
 
-function commonDtype(op: string, args: readonly AbstractValue[]): DType {
-  const d = args[0]!.dtype;
+function commonDtype(op: string, args: readonly [AbstractValue, ...AbstractValue[]]): DType {
+  const d = args[0].dtype;
   if (args.some((a) => a.dtype !== d)) {
     throw new ShapeError(`${op}: operand dtypes differ: ${args.map((a) => a.dtype).join(", ")}`);
   }
@@ -142,7 +143,7 @@ function paddedShape(shape: Shape, { lo, hi, interior }: PadParams): number[] {
   checkPerAxis("pad", "lo", lo, shape, 0);
   checkPerAxis("pad", "hi", hi, shape, 0);
   checkPerAxis("pad", "interior", interior, shape, 0);
-  return shape.map((d, a) => paddedSize(d, lo[a]!, hi[a]!, interior[a]!));
+  return zip(shape, lo, hi, interior).map(([d, l, h, i]) => paddedSize(d, l, h, i));
 }
 
 export const padPrim: Primitive<PadParams, [x: unknown], [out: unknown]> = primitive({
@@ -165,7 +166,7 @@ export const padPrim: Primitive<PadParams, [x: unknown], [out: unknown]> = primi
     return [
       slicePrim.bind1([ct], {
         start: lo,
-        limit: shape.map((d, a) => (d === 0 ? lo[a]! : lo[a]! + (d - 1) * (interior[a]! + 1) + 1)),
+        limit: zip(shape, lo, interior).map(([d, l, i]) => (d === 0 ? l : l + (d - 1) * (i + 1) + 1)),
         strides: interior.map((i) => i + 1),
       }),
     ];
@@ -173,7 +174,7 @@ export const padPrim: Primitive<PadParams, [x: unknown], [out: unknown]> = primi
   batch([x], [d], p) {
     return [
       [
-        padPrim.bind1([moveAxisTo0(x, d!)], {
+        padPrim.bind1([moveAxisTo0(x, d)], {
           lo: [0, ...p.lo],
           hi: [0, ...p.hi],
           interior: [0, ...p.interior],
@@ -201,14 +202,14 @@ function slicedShape(shape: Shape, { start, limit, strides }: SliceParams): numb
   checkPerAxis("slice", "start", start, shape, 0);
   checkPerAxis("slice", "limit", limit, shape, 0);
   checkPerAxis("slice", "strides", strides, shape, 1);
-  shape.forEach((d, a) => {
-    if (start[a]! > limit[a]! || limit[a]! > d) {
+  return zip(shape, start, limit, strides).map(([d, s, l, step]) => {
+    if (s > l || l > d) {
       throw new ShapeError(
         `slice: expected start <= limit <= size on every axis of ${fmtShape(shape)}, got start ${JSON.stringify(start)} and limit ${JSON.stringify(limit)}`,
       );
     }
+    return Math.ceil((l - s) / step);
   });
-  return shape.map((_, a) => Math.ceil((limit[a]! - start[a]!) / strides[a]!));
 }
 
 export const slicePrim: Primitive<SliceParams, [x: unknown], [out: unknown]> = primitive({
@@ -228,24 +229,23 @@ export const slicePrim: Primitive<SliceParams, [x: unknown], [out: unknown]> = p
     const lo: number[] = [];
     const hi: number[] = [];
     const interior: number[] = [];
-    shape.forEach((d, a) => {
-      const n = ct.shape[a]!;
+    for (const [d, n, s, step] of zip(shape, ct.shape, start, strides)) {
       if (n === 0) {
         lo.push(d);
         hi.push(0);
         interior.push(0);
       } else {
-        const lastRead = start[a]! + (n - 1) * strides[a]!;
-        lo.push(start[a]!);
+        const lastRead = s + (n - 1) * step;
+        lo.push(s);
         hi.push(d - lastRead - 1);
-        interior.push(strides[a]! - 1);
+        interior.push(step - 1);
       }
-    });
+    }
     return [padPrim.bind1([ct], { lo, hi, interior, value: 0 })];
   },
   batch: ([x], [d], p) => [
     [
-      slicePrim.bind1([moveAxisTo0(x, d!)], {
+      slicePrim.bind1([moveAxisTo0(x, d)], {
         start: [0, ...p.start],
         limit: [x.shape[d!]!, ...p.limit],
         strides: [1, ...p.strides],
@@ -285,7 +285,7 @@ export const revPrim: Primitive<RevParams, [x: unknown], [out: unknown]> = primi
   jvp: ([x], [t], p) => ({ primalsOut: [revPrim.bind1([x], p)], tangentsOut: [revPrim.bind1([t], p)] }),
   transpose: ([ct], _args, p) => [revPrim.bind1([ct], p)],
   batch: ([x], [d], { axes }) => [
-    [revPrim.bind1([moveAxisTo0(x, d!)], { axes: axes.map((a) => a + 1) })],
+    [revPrim.bind1([moveAxisTo0(x, d)], { axes: axes.map((a) => a + 1) })],
     [0],
   ],
 });

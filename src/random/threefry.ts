@@ -123,7 +123,7 @@ export const randomBitsPrim: Primitive<RandomBitsParams, [key: unknown], [out: u
   },
   // Integer output: no tangent.
   jvp: ([key], _t, params) => ({ primalsOut: [randomBitsPrim.bind1([key], params)], tangentsOut: [] }),
-  batch: ([key], [dim], params) => [[randomBitsPrim.bind1([moveAxisTo0(key, dim!)], params)], [0]],
+  batch: ([key], [dim], params) => [[randomBitsPrim.bind1([moveAxisTo0(key, dim)], params)], [0]],
   formatParams: ({ shape }) => `shape=${fmtShape(shape)}`,
 });
 

@@ -16,6 +16,7 @@ import { ConcreteArray, fmtAval, NdArray } from "../core/array.js";
 import { isFloat } from "../core/dtype.js";
 import { checkOptions, checkOptionValue, optionKeys } from "../core/options.js";
 import { type Shape, sizeOf } from "../core/shape.js";
+import { zip } from "../core/tuple.js";
 import { jvp } from "../transforms/jvp.js";
 import { vjp } from "../transforms/vjp.js";
 import { flatten, leafPaths, unflatten } from "../tree/treedef.js";
@@ -133,7 +134,7 @@ function concat(arrays: readonly NdArray[], total: number): Float64Array {
   return out;
 }
 
-const dotOf = (a: Float64Array, b: Float64Array): number => a.reduce((s, v, i) => s + v * b[i]!, 0);
+const dotOf = (a: Float64Array, b: Float64Array): number => zip(a, b).reduce((s, [x, y]) => s + x * y, 0);
 
 // ---------------------------------------------------------------------------------------------------
 // the checks
@@ -220,11 +221,16 @@ function vjpAt(problem: Problem, cotangent: Float64Array): Float64Array {
 
 /** (f(x + eps·v) - f(x - eps·v)) / (2·eps). */
 function finiteDifference(problem: Problem, direction: Float64Array, eps: number): Float64Array {
-  const plus = problem.point.map((x, i) => x + eps * direction[i]!);
-  const minus = problem.point.map((x, i) => x - eps * direction[i]!);
-  const fPlus = evaluate(problem, plus);
-  const fMinus = evaluate(problem, minus);
-  return fPlus.map((p, j) => (p - fMinus[j]!) / (2 * eps));
+  const steps = zip(problem.point, direction);
+  const fPlus = evaluate(
+    problem,
+    Float64Array.from(steps, ([x, v]) => x + eps * v),
+  );
+  const fMinus = evaluate(
+    problem,
+    Float64Array.from(steps, ([x, v]) => x - eps * v),
+  );
+  return Float64Array.from(zip(fPlus, fMinus), ([p, m]) => (p - m) / (2 * eps));
 }
 
 function randomVector(n: number, next: () => number): Float64Array {
@@ -250,7 +256,7 @@ function chooseCoordinates(total: number, max: number, next: () => number): numb
 
 /** The tolerance of <u, y> when each y_j is known to atol + rtol·|y_j|. */
 function weightedTolerance(u: Float64Array, y: Float64Array, s: Settings): number {
-  return u.reduce((t, uj, j) => t + Math.abs(uj) * (s.atol + s.rtol * Math.abs(y[j]!)), 0);
+  return zip(u, y).reduce((t, [uj, yj]) => t + Math.abs(uj) * (s.atol + s.rtol * Math.abs(yj)), 0);
 }
 
 /** Cotangents: 1 first for a scalar output (so the values shown are the gradient itself), then random. */
@@ -274,33 +280,31 @@ function checkProblem(problem: Problem, s: Settings, next: () => number, tally: 
 
   if (s.modes.includes("fwd")) {
     const name = checkName(problem, "fwd", "per coordinate");
-    coords.forEach((i, c) => {
+    for (const [i, numeric] of zip(coords, columns)) {
       const analytic = jvpAt(problem, basisVector(nIn, i));
-      const numeric = columns[c]!;
-      analytic.forEach((a, j) =>
+      zip(analytic, numeric).forEach(([a, n], j) =>
         tally.compare(
           name,
           elementPath(problem.inputs, i),
           outputPath(j),
           a,
-          numeric[j]!,
-          s.atol + s.rtol * Math.abs(numeric[j]!),
+          n,
+          s.atol + s.rtol * Math.abs(n),
           true,
         ),
       );
-    });
+    }
     tangentsAlong = directions.map((v) => jvpAt(problem, v));
-    tangentsAlong.forEach((analytic, d) => {
-      const numeric = numericAlong[d]!;
+    zip(tangentsAlong, numericAlong).forEach(([analytic, numeric], d) => {
       const name = checkName(problem, "fwd", "along a random direction");
-      analytic.forEach((a, j) =>
+      zip(analytic, numeric).forEach(([a, n], j) =>
         tally.compare(
           name,
           `random direction ${d}`,
           outputPath(j),
           a,
-          numeric[j]!,
-          s.atol + s.rtol * Math.abs(numeric[j]!),
+          n,
+          s.atol + s.rtol * Math.abs(n),
           false,
         ),
       );
@@ -309,12 +313,11 @@ function checkProblem(problem: Problem, s: Settings, next: () => number, tally: 
 
   if (s.modes.includes("rev")) {
     const us = cotangents(problem, s, next);
-    us.forEach((u, d) => {
+    zip(us, directions, numericAlong).forEach(([u, v, numeric], d) => {
       const g = vjpAt(problem, u);
       const weighted = nOut === 1 && u[0] === 1 ? outputPath(0) : "<u, out>";
       const name = checkName(problem, "rev", "per coordinate");
-      coords.forEach((i, c) => {
-        const column = columns[c]!;
+      for (const [i, column] of zip(coords, columns)) {
         tally.compare(
           name,
           elementPath(problem.inputs, i),
@@ -324,11 +327,9 @@ function checkProblem(problem: Problem, s: Settings, next: () => number, tally: 
           weightedTolerance(u, column, s),
           true,
         );
-      });
+      }
       // The dot-product test: <Jᵀu, v> against <u, J v>.
-      const v = directions[d]!;
       const lhs = dotOf(g, v);
-      const numeric = numericAlong[d]!;
       tally.compare(
         checkName(problem, "rev", "dot-product test <vjp(u), v> = <u, finite differences along v>"),
         `random direction ${d}`,

@@ -19,9 +19,10 @@ import { evalProgram, Program, Var } from "../core/ir.js";
 import { checkOptions } from "../core/options.js";
 import { type BatchDim, type Primitive, primitive } from "../core/primitive.js";
 import { ShapeError, shapeEquals, sizeOf } from "../core/shape.js";
+import { zip } from "../core/tuple.js";
 import { astype, where } from "../ops/binary.js";
 import { arange } from "../ops/creation.js";
-import { broadcastTo, moveAxisTo0, moveaxis, reshape } from "../ops/layout.js";
+import { batchSize, broadcastTo, moveAxisTo0, moveaxis, reshape } from "../ops/layout.js";
 import { slice, stack } from "../ops/shape.js";
 import { assertSameStructure, type TreeDef, treeDefToString, unflatten } from "../tree/treedef.js";
 import { flattenArgs, flattenFun } from "./flat.js";
@@ -131,7 +132,7 @@ function selectBranches(
 ): NdArray[] {
   const a = evalProgram(branches[0], [], ops);
   const b = evalProgram(branches[1], [], ops);
-  return a.map((x, i) => where(pred, x, b[i]!));
+  return zip(a, b).map(([x, y]) => where(pred, x, y));
 }
 
 function joinJvpBranches(branches: readonly [Program, Program]): {
@@ -244,11 +245,13 @@ export const scanPrim: Primitive<ScanParams> = primitive<ScanParams>({
       const i = reverse ? length - 1 - k : k;
       const outs = evalProgram(body, [], [...consts, ...carry, ...xs.map((x) => row(x, i))]);
       carry = outs.slice(0, numCarry);
-      outs.slice(numCarry).forEach((y, j) => ys[j]!.set(y.concrete().data, i * sizeOf(yAvals[j]!.shape)));
+      for (const [y, data, aval] of zip(outs.slice(numCarry), ys, yAvals)) {
+        data.set(y.concrete().data, i * sizeOf(aval.shape));
+      }
     }
     return [
       ...carry.map((c) => c.concrete()),
-      ...ys.map((data, j) => new ConcreteArray([length, ...yAvals[j]!.shape], yAvals[j]!.dtype, data)),
+      ...zip(ys, yAvals).map(([data, aval]) => new ConcreteArray([length, ...aval.shape], aval.dtype, data)),
     ];
   },
   jvp(args, tangents, p) {
@@ -303,18 +306,15 @@ export const scanPrim: Primitive<ScanParams> = primitive<ScanParams>({
   },
   batch(args, dims, p) {
     const { body, numConsts: nC, numCarry: nK, length } = p;
-    const size = args[dims.findIndex((d) => d !== null)]!.shape[dims.find((d) => d !== null)!]!;
+    const size = batchSize(args, dims);
     // Consts keep their batch axis (moved to 0); carries are always batched; xs carry it on axis 1.
-    const consts = args.slice(0, nC).map((c, i) => (dims[i] === null ? c : moveAxisTo0(c, dims[i]!)));
+    const part = (from: number, to?: number) => zip(args.slice(from, to), dims.slice(from, to));
+    const consts = part(0, nC).map(([c, d]) => (d === null ? c : moveAxisTo0(c, d)));
     const constDims = dims.slice(0, nC).map((d) => (d === null ? null : 0));
-    const carry = args.slice(nC, nC + nK).map((c, i) => {
-      const d = dims[nC + i]!;
-      return d === null ? broadcastTo(c, [size, ...c.shape]) : moveAxisTo0(c, d);
-    });
-    const xs = args.slice(nC + nK).map((x, i) => {
-      const d = dims[nC + nK + i]!;
-      return d === null ? x : moveaxis(x, d, 1);
-    });
+    const carry = part(nC, nC + nK).map(([c, d]) =>
+      d === null ? broadcastTo(c, [size, ...c.shape]) : moveAxisTo0(c, d),
+    );
+    const xs = part(nC + nK).map(([x, d]) => (d === null ? x : moveaxis(x, d, 1)));
     const xDims = dims.slice(nC + nK).map((d) => (d === null ? null : 0));
     const bodyArgs = [...consts, ...carry, ...xs.map((x) => ({ shape: x.shape.slice(1), dtype: x.dtype }))];
     const vbody = vmapProgram(body, bodyArgs, [...constDims, ...carry.map(() => 0), ...xDims]);

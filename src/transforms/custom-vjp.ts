@@ -6,8 +6,9 @@ import { type AbstractValue, type ConcreteArray, fmtAval, type NdArray } from ".
 import { type BatchDim, type Primitive, primitive } from "../core/primitive.js";
 import { shapeEquals } from "../core/shape.js";
 import { stageFlat } from "../core/staging.js";
+import { zip } from "../core/tuple.js";
 import { full } from "../ops/creation.js";
-import { broadcastTo, moveAxisTo0 } from "../ops/layout.js";
+import { batchSize, broadcastTo, moveAxisTo0 } from "../ops/layout.js";
 import { assertSameStructure, flatten, type TreeDef, unflatten } from "../tree/treedef.js";
 import { flattenArgs } from "./flat.js";
 import { vmapFlat } from "./vmap.js";
@@ -47,12 +48,7 @@ function outAvalsOf(fun: FlatFn, avals: readonly AbstractValue[]): AbstractValue
 
 /** Moves every batch axis to 0, broadcasting unbatched values, so the vmapped functions see axis 0. */
 function alignTo0(xs: readonly NdArray[], dims: readonly BatchDim[], size: number): NdArray[] {
-  return xs.map((x, i) => (dims[i] === null ? broadcastTo(x, [size, ...x.shape]) : moveAxisTo0(x, dims[i]!)));
-}
-
-function batchSize(xs: readonly NdArray[], dims: readonly BatchDim[]): number {
-  const i = dims.findIndex((d) => d !== null);
-  return xs[i]!.shape[dims[i]!]!;
+  return zip(xs, dims).map(([x, d]) => (d === null ? broadcastTo(x, [size, ...x.shape]) : moveAxisTo0(x, d)));
 }
 
 export const customVjpCallPrim: Primitive<CustomVjpParams> = primitive<CustomVjpParams>({

@@ -41,15 +41,21 @@ export function flattenFun(who: string, f: (...args: never[]) => unknown, inTree
 /** Normalizes argnums (number or list, negative allowed) against the argument count. */
 export function normalizeArgnums(who: string, argnums: number | readonly number[], nargs: number): number[] {
   const list = typeof argnums === "number" ? [argnums] : [...argnums];
-  return list.map((a) => {
-    const i = a < 0 ? a + nargs : a;
-    if (!Number.isInteger(i) || i < 0 || i >= nargs) {
-      throw new RangeError(
-        `${who}: argnums ${JSON.stringify(argnums)} is out of range for ${nargs} argument(s)`,
-      );
-    }
-    return i;
-  });
+  return list.map((a) => normalizeArgnum(who, a, nargs, argnums));
+}
+
+/** One argnum as an index into the arguments (negative counts from the end); `shown` is what the error quotes. */
+export function normalizeArgnum(
+  who: string,
+  argnum: number,
+  nargs: number,
+  shown: number | readonly number[] = argnum,
+): number {
+  const i = argnum < 0 ? argnum + nargs : argnum;
+  if (!Number.isInteger(i) || i < 0 || i >= nargs) {
+    throw new RangeError(`${who}: argnums ${JSON.stringify(shown)} is out of range for ${nargs} argument(s)`);
+  }
+  return i;
 }
 
 /**

@@ -4,7 +4,7 @@ import { checkOptions } from "../core/options.js";
 import { eye } from "../ops/creation.js";
 import { moveaxis, reshape } from "../ops/layout.js";
 import { flatten, unflatten } from "../tree/treedef.js";
-import { checkFloatInputs, normalizeArgnums } from "./flat.js";
+import { checkFloatInputs, normalizeArgnum } from "./flat.js";
 import { jvp } from "./jvp.js";
 import { vjp } from "./vjp.js";
 import { vmap } from "./vmap.js";
@@ -53,12 +53,12 @@ function jacfwdAs<Args extends unknown[], Out>(
 ) {
   checkOptions(who, options, ["argnums"]);
   return (...args: Args): Out => {
-    const [i] = normalizeArgnums(who, options.argnums ?? 0, args.length);
-    const x = args[i!] as NdArray;
-    checkFloatArgument(who, x, i!, "To push integer or bool inputs forward, use jvp directly.");
+    const i = normalizeArgnum(who, options.argnums ?? 0, args.length);
+    const x = args[i] as NdArray;
+    checkFloatArgument(who, x, i, "To push integer or bool inputs forward, use jvp directly.");
     const push = (t: NdArray) => {
       const tangents = args.map((a) => zerosTreeLike(a));
-      tangents[i!] = t;
+      tangents[i] = t;
       return jvp(f, args, tangents as Args)[1];
     };
     const cols = vmap(push)(basis(x)) as Out; // leaves [n, ...T]
@@ -87,14 +87,14 @@ function jacrevAs<Args extends unknown[], Out>(
 ) {
   checkOptions(who, options, keys);
   return (...args: Args): Out => {
-    const [i] = normalizeArgnums(who, options.argnums ?? 0, args.length);
-    const x = args[i!] as NdArray;
+    const i = normalizeArgnum(who, options.argnums ?? 0, args.length);
+    const x = args[i] as NdArray;
     if (!options.allowInt) {
       const advice =
         "To differentiate with respect to integer or bool inputs, use vjp, or set allowInt: true.";
-      checkFloatArgument(who, x, i!, advice);
+      checkFloatArgument(who, x, i, advice);
     }
-    const g = (xi: NdArray) => f(...(withArg(args, i!, xi) as Args));
+    const g = (xi: NdArray) => f(...(withArg(args, i, xi) as Args));
     const [out, pullback] = vjp(g, x);
     const [outLeaves, outDef] = flatten<NdArray>(out);
     const rows = outLeaves.map((o, k) => {

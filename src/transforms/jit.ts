@@ -11,6 +11,7 @@ import { checkOptions, optionKeys } from "../core/options.js";
 import { type Primitive, primitive } from "../core/primitive.js";
 import { shapeEquals } from "../core/shape.js";
 import { stageFlat } from "../core/staging.js";
+import { zip } from "../core/tuple.js";
 import { type TreeDef, treeDefEquals, treeDefToString, unflatten } from "../tree/treedef.js";
 import { flattenArgs, flattenFun, normalizeArgnums } from "./flat.js";
 import { closeOver, jvpProgram, vmapProgram } from "./program-transforms.js";
@@ -49,8 +50,7 @@ export const jitCallPrim: Primitive<JitParams> = primitive<JitParams>({
     const expected = program.inputs;
     if (avals.length !== expected.length)
       throw new Error(`jit(${name}): expected ${expected.length} inputs, got ${avals.length}`);
-    avals.forEach((a, i) => {
-      const e = expected[i]!.aval;
+    zip(avals, expected).forEach(([a, { aval: e }], i) => {
       if (a.dtype !== e.dtype || !shapeEquals(a.shape, e.shape)) {
         throw new Error(
           `jit(${name}): input ${i} is ${fmtAval(a)} but the program was traced for ${fmtAval(e)}`,

@@ -88,7 +88,8 @@ export function vmapFlat(
     });
     throw new ShapeError(`vmap got inconsistent sizes for array axes to be mapped:\n${lines.join("\n")}`);
   }
-  const size = [...sizes][0]!;
+  const [size] = sizes;
+  if (size === undefined) throw new Error("vmapFlat: no axis size");
   return withNewMain(
     (m: MainTrace) => new BatchTrace(m),
     null,
@@ -99,7 +100,7 @@ export function vmapFlat(
       const dims = outDims(outs.length);
       // An outAxes entry null keeps that output unbatched (it must not depend on the mapped axis).
       return outs.map((o, i) =>
-        moveBatchAxis(o.value, o.batchDim, dims[i] === undefined ? 0 : dims[i]!, size),
+        moveBatchAxis(o.value, o.batchDim, dims[i] === undefined ? 0 : dims[i], size),
       );
     },
   );

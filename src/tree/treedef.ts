@@ -3,6 +3,8 @@
  * `null` and `undefined` are empty subtrees, as `None` is in JAX. Object keys keep insertion order.
  */
 
+import { zip } from "../core/tuple.js";
+
 /** The structure of a pytree without its leaves (JAX's PyTreeDef): compare with treeDefEquals. */
 export type TreeDef =
   | { readonly kind: "leaf" }
@@ -70,9 +72,7 @@ export function unflatten<T = unknown>(def: TreeDef, leaves: readonly unknown[])
         return d.children.map(rec);
       case "object": {
         const out: Record<string, unknown> = {};
-        d.keys.forEach((k, j) => {
-          out[k] = rec(d.children[j]!);
-        });
+        for (const [k, c] of zip(d.keys, d.children)) out[k] = rec(c);
         return out;
       }
     }
@@ -98,9 +98,7 @@ export function treeDefEquals(a: TreeDef, b: TreeDef): boolean {
         const keys = (other as typeof a).keys;
         for (let i = 0; i < keys.length; i++) if (a.keys[i] !== keys[i]) return false;
       }
-      for (let i = 0; i < a.children.length; i++)
-        if (!treeDefEquals(a.children[i]!, other.children[i]!)) return false;
-      return true;
+      return zip(a.children, other.children).every(([x, y]) => treeDefEquals(x, y));
     }
   }
 }
@@ -113,8 +111,8 @@ export function firstDifference(a: TreeDef, b: TreeDef, path: string): string | 
     if (a.children.length !== b.children.length) {
       return `at ${here}: array of length ${a.children.length} vs ${b.children.length}`;
     }
-    for (let i = 0; i < a.children.length; i++) {
-      const d = firstDifference(a.children[i]!, b.children[i]!, joinPath(path, String(i)));
+    for (const [i, [x, y]] of zip(a.children, b.children).entries()) {
+      const d = firstDifference(x, y, joinPath(path, String(i)));
       if (d) return d;
     }
   }
@@ -122,8 +120,8 @@ export function firstDifference(a: TreeDef, b: TreeDef, path: string): string | 
     const ka = a.keys.join(",");
     const kb = b.keys.join(",");
     if (ka !== kb) return `at ${here}: keys {${ka}} vs {${kb}}`;
-    for (let i = 0; i < a.children.length; i++) {
-      const d = firstDifference(a.children[i]!, b.children[i]!, joinPath(path, a.keys[i]!));
+    for (const [k, x, y] of zip(a.keys, a.children, b.children)) {
+      const d = firstDifference(x, y, joinPath(path, k));
       if (d) return d;
     }
   }
@@ -159,7 +157,7 @@ export function leafPaths(def: TreeDef): string[] {
   const rec = (d: TreeDef, path: string): void => {
     if (d.kind === "leaf") out.push(path);
     else if (d.kind === "array") d.children.forEach((c, i) => rec(c, joinPath(path, String(i))));
-    else if (d.kind === "object") d.children.forEach((c, i) => rec(c, joinPath(path, d.keys[i]!)));
+    else if (d.kind === "object") for (const [k, c] of zip(d.keys, d.children)) rec(c, joinPath(path, k));
   };
   rec(def, "");
   return out;
@@ -175,6 +173,8 @@ export function treeDefToString(def: TreeDef): string {
     case "array":
       return `[${def.children.map(treeDefToString).join(", ")}]`;
     case "object":
-      return `{${def.keys.map((k, i) => `${k}: ${treeDefToString(def.children[i]!)}`).join(", ")}}`;
+      return `{${zip(def.keys, def.children)
+        .map(([k, c]) => `${k}: ${treeDefToString(c)}`)
+        .join(", ")}}`;
   }
 }
