@@ -204,6 +204,13 @@ function caseFor(w: Workload, key: Array): BenchCase {
       return convCase(w, key);
     case "chain":
       return chainCase(w, key);
+    case "sort": {
+      const x = random.normal(key, [w.elements]);
+      const k = w.k;
+      return k === null
+        ? pureCase((v: Array) => np.sort(v), [x])
+        : pureCase((v: Array) => np.topK(v, k), [x]);
+    }
   }
 }
 

@@ -60,13 +60,25 @@ export interface ChainWorkload extends WorkloadBase {
   readonly repeats: number;
 }
 
+/**
+ * Sorting one float32 vector of standard normals: the whole vector (values and the permutation, as
+ * torch.sort returns them; tracegrad's np.sort computes both), or with `k` the k largest (topK).
+ */
+export interface SortWorkload extends WorkloadBase {
+  readonly kind: "sort";
+  readonly elements: number;
+  /** The k largest only (torch.topk, jax.lax.top_k); null sorts everything. */
+  readonly k: number | null;
+}
+
 export type Workload =
   | LenetTrainWorkload
   | LenetInferWorkload
   | MlpTrainWorkload
   | MatmulWorkload
   | ConvWorkload
-  | ChainWorkload;
+  | ChainWorkload
+  | SortWorkload;
 
 /**
  * One repeat of the elementwise chain: x -> clip(x * 1.5 + 0.1, -1, 1). Cheap ops, so the chain measures
@@ -114,6 +126,8 @@ export function workloadsFor(mode: BenchMode): Workload[] {
   const matmulSizes = quick ? [16, 32, 64] : [128, 512, 1024];
   const convBatch = quick ? 2 : 32;
   const chainElements = quick ? 4096 : 1 << 20;
+  const sortElements = quick ? 4096 : 1_000_000;
+  const sortSize = quick ? "4096" : "1M";
   // Row ids name the full-size workload, so quick and full reports share their rows.
   const fullTrain = [1, 32, 128];
   const fullInfer = [1, 128];
@@ -179,6 +193,8 @@ export function workloadsFor(mode: BenchMode): Workload[] {
       elements: chainElements,
       repeats: CHAIN_REPEATS,
     },
+    { kind: "sort", id: "sort-1m", label: `sort ${sortSize} f32`, elements: sortElements, k: null },
+    { kind: "sort", id: "topk-10-1m", label: `topK 10 of ${sortSize} f32`, elements: sortElements, k: 10 },
   ];
 }
 

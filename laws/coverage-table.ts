@@ -6,6 +6,7 @@
 import "../src/index.js";
 import { primitives } from "../src/core/primitive.js";
 import {
+  FUNCTION_LAWS,
   LAW_COLUMNS,
   LAW_TABLE,
   LAW_TITLES,
@@ -69,6 +70,19 @@ export function coverageMarkdown(): string {
       return `| \`${r.primitive}\` | ${kindOf(r.entry)} | ${marks.join(" | ")} | ${note} |`;
     }),
   ];
+  const functionHeader = ["function", "built on", ...LAW_COLUMNS.map((l) => HEADERS[l]), "notes"];
+  const functionLines = [
+    "",
+    "Functions without a primitive of their own, checked by the same laws:",
+    "",
+    `| ${functionHeader.join(" | ")} |`,
+    `| ${functionHeader.map(() => "---").join(" | ")} |`,
+    ...FUNCTION_LAWS.map((e) => {
+      const laws = lawsFor(e);
+      const marks = LAW_COLUMNS.map((l) => (laws.includes(l) ? "✓" : ""));
+      return `| \`${e.function}\` | \`${e.primitive}\` | ${marks.join(" | ")} | ${(e.note ?? "").replace(/\|/g, "\\|")} |`;
+    }),
+  ];
   const missing = rows.filter((r) => r.entry === null).map((r) => r.primitive);
   const stale = staleEntries();
   const counts = {
@@ -86,5 +100,5 @@ export function coverageMarkdown(): string {
   if (missing.length)
     summary.push("", `Missing entries (add them to laws/registry-table.ts): ${missing.join(", ")}.`);
   if (stale.length) summary.push("", `Entries for unregistered primitives: ${stale.join(", ")}.`);
-  return [...lines, ...summary].join("\n");
+  return [...lines, ...functionLines, ...summary].join("\n");
 }

@@ -35,6 +35,7 @@ import {
 } from "./helpers.js";
 import {
   type DifferentiableEntry,
+  FUNCTION_LAWS,
   LAW_TABLE,
   LAW_TITLES,
   type LawCase,
@@ -301,6 +302,12 @@ for (const name of primitives().keys()) {
       });
       return;
     }
+    for (const law of lawsFor(entry)) it(LAW_TITLES[law], () => LAWS[law](entry));
+  });
+}
+
+for (const entry of FUNCTION_LAWS) {
+  describe(`function ${entry.function} (on ${entry.primitive})`, () => {
     for (const law of lawsFor(entry)) it(LAW_TITLES[law], () => LAWS[law](entry));
   });
 }

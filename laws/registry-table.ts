@@ -949,6 +949,49 @@ const entries: LawEntry[] = [
     })),
   },
 
+  // sorting
+  {
+    kind: "differentiable",
+    primitive: "sort",
+    secondOrder: true,
+    note: "distinct elements (a permutation is linear where no two elements tie); ascending and descending",
+    cases: cases(
+      withAxis.chain((c) => fc.boolean().map((descending) => ({ ...c, descending }))),
+      ({ shape, axis, descending }) => ({
+        fn: (x) => np.sort(x, { axis, descending }),
+        inputs: arrays(float(shape, { distinct: true })),
+      }),
+    ),
+  },
+  {
+    kind: "differentiable",
+    primitive: "top_k",
+    secondOrder: true,
+    note: "distinct elements; k from 0 to the last axis' size",
+    cases: cases(
+      NONEMPTY.chain((shape) =>
+        fc.integer({ min: 0, max: shape[shape.length - 1]! }).map((k) => ({ shape, k })),
+      ),
+      ({ shape, k }) => ({ fn: (x) => np.topK(x, k)[0], inputs: arrays(float(shape, { distinct: true })) }),
+    ),
+  },
+  nonDifferentiable(
+    "searchsorted",
+    cases(
+      fc.record({
+        n: fc.integer({ min: 0, max: 4 }),
+        v: arb.shape({ maxRank: 2, maxDim: 3 }),
+        side: fc.constantFrom("left" as const, "right" as const),
+      }),
+      ({ n, v, side }) => ({
+        fn: (a, x) => np.searchsorted(a, x, { side }),
+        // Sorted and rounded, so that values equal to elements occur.
+        inputs: arrays(float([n]), float(v)).map(([a, x]) => [np.sort(np.round(a!)), np.round(x!)]),
+      }),
+    ),
+    "integer positions out; values equal to elements test left against right",
+  ),
+
   // transforms as primitives
   {
     kind: "differentiable",
@@ -1036,6 +1079,66 @@ const entries: LawEntry[] = [
       ({ n, m }) => ({
         fn: (keys, values) => random.sortByKey(keys, values, 0),
         inputs: arrays(ints([n], 0, 3), float([n, m])),
+      }),
+    ),
+  },
+];
+
+/**
+ * Functions without a primitive of their own whose derivative is still worth its laws: compositions
+ * that select elements (median, quantile, kthValue). `primitive` names the primitive each is built on
+ * (the "traced" law checks that it is used); the coverage report lists them under their function name.
+ */
+export interface FunctionLawEntry extends DifferentiableEntry {
+  readonly function: string;
+}
+
+const QUANTILE_METHODS = ["linear", "lower", "higher", "nearest", "midpoint", "hazen", "weibull"] as const;
+
+export const FUNCTION_LAWS: readonly FunctionLawEntry[] = [
+  {
+    kind: "differentiable",
+    function: "median",
+    primitive: "sort",
+    secondOrder: true,
+    note: "distinct elements; one or several axes, odd and even counts",
+    cases: cases(withAxes, ({ shape, axes }) => ({
+      fn: (x) => np.median(x, { axis: axes }),
+      inputs: arrays(float(shape, { distinct: true })),
+    })),
+  },
+  {
+    kind: "differentiable",
+    function: "quantile",
+    primitive: "sort",
+    secondOrder: true,
+    note: `distinct elements; q a list in [0, 1]; methods ${QUANTILE_METHODS.join(", ")}`,
+    cases: cases(
+      withAxis.chain((c) =>
+        fc.record({
+          shape: fc.constant(c.shape),
+          axis: fc.constant(c.axis),
+          qs: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 1, maxLength: 3 }),
+          method: fc.constantFrom(...QUANTILE_METHODS),
+        }),
+      ),
+      ({ shape, axis, qs, method }) => ({
+        fn: (x) => np.quantile(x, qs, { axis, method }),
+        inputs: arrays(float(shape, { distinct: true })),
+      }),
+    ),
+  },
+  {
+    kind: "differentiable",
+    function: "kthValue",
+    primitive: "sort",
+    secondOrder: true,
+    note: "distinct elements; k from 1 to the axis' size",
+    cases: cases(
+      withAxis.chain((c) => fc.integer({ min: 1, max: c.shape[c.axis]! }).map((k) => ({ ...c, k }))),
+      ({ shape, axis, k }) => ({
+        fn: (x) => np.kthValue(x, k, { axis })[0],
+        inputs: arrays(float(shape, { distinct: true })),
       }),
     ),
   },

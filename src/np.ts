@@ -94,6 +94,21 @@ export {
   tile,
 } from "./ops/shape.js";
 export {
+  argsort,
+  type KthValueOptions,
+  kthValue,
+  median,
+  percentile,
+  type QuantileMethod,
+  type QuantileOptions,
+  quantile,
+  type SearchSortedOptions,
+  type SortOptions,
+  searchsorted,
+  sort,
+  topK,
+} from "./ops/sort.js";
+export {
   abs,
   atan,
   ceil,

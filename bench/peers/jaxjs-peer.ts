@@ -176,6 +176,13 @@ function callFor(jax: Jax, w: Workload, seed: number): () => Promise<void> {
         [weight, bias, x, cotangent],
       );
     }
+    case "sort": {
+      const k = w.k;
+      const x = rand(jax, [w.elements]);
+      return k === null
+        ? pure(jax, (v) => np.sort(v!), [x])
+        : pure(jax, (v) => lax.topK(v!, k) as unknown as JAX.JsTree<JArray>, [x]);
+    }
     case "chain": {
       const chain = (x: JArray | undefined) => {
         let y = x!;

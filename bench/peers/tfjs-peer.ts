@@ -126,6 +126,17 @@ function callFor(tf: Tf, w: Workload): () => void {
         : () => tf.grads((wt, b) => project(x, wt as TF.Tensor4D, b!))([weight, bias]);
       return () => tf.tidy(() => void gradients());
     }
+    case "sort": {
+      // tf has no sort: topk of every element is the full (descending) sort.
+      const x = tf.randomNormal([w.elements]);
+      const k = w.k ?? w.elements;
+      return () =>
+        tf.tidy(() => {
+          const { values, indices } = tf.topk(x, k);
+          values.dataSync();
+          indices.dataSync();
+        });
+    }
     case "chain": {
       const x = tf.randomNormal([w.elements]);
       return () =>

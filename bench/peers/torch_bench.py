@@ -160,6 +160,11 @@ def make_call(w):
             return y
 
         return chain
+    if kind == "sort":
+        x = torch.randn(w["elements"])
+        if w["k"] is None:
+            return lambda: torch.sort(x)
+        return lambda: torch.topk(x, w["k"])
     raise ValueError(f"unknown workload kind {kind}")
 
 

@@ -109,3 +109,18 @@ export function sizeLimit() {
   }
   return { limit: MAX_ARRAY_BYTES, message, vector: np.zeros(3).shape }; // 2 GiB; a single size is a 1-D shape
 }
+
+export function sorting() {
+  const x = np.array([2, NaN, 1, 2, -0, 0]);
+  const ascending = np.argsort(x); // [4, 5, 2, 0, 3, 1]: -0 and 0 tie and keep their order, NaN last
+  const descending = np.argsort(x, { descending: true }); // [1, 0, 3, 2, 4, 5]: NaN first, ties in order
+  const [values, indices] = np.topK(x, 3); // [NaN, 2, 2] at [1, 0, 3]: NaN is the largest, ties by index
+  return { ascending, descending, values, indices };
+}
+
+export function quantiles() {
+  const ints = np.array([3, -(2 ** 31)], { dtype: "int32" });
+  const q = np.quantile(ints, 0.6); // float32 -858993472 (numpy: 858993461 after int32 wraparound)
+  const medianDtype = np.median(np.array([1, 2], { dtype: "int32" })).dtype; // "float32" (numpy: float64)
+  return { q, medianDtype };
+}

@@ -73,6 +73,10 @@ export interface ArrayMethods {
   argmax(options?: { axis?: number | null; keepdims?: boolean }): NdArray;
   /** Index of the first minimum along `axis`, int32 (of the flattened array by default; `np.argmin`). */
   argmin(options?: { axis?: number | null; keepdims?: boolean }): NdArray;
+  /** Sorted along `axis` (default -1; null flattens), stable, NaN last (`np.sort`). */
+  sort(options?: { axis?: number | null; descending?: boolean }): NdArray;
+  /** The int32 indices that sort along `axis` (default -1; null flattens), stable (`np.argsort`). */
+  argsort(options?: { axis?: number | null; descending?: boolean }): NdArray;
   /** The same values in a new shape; one dimension may be -1 (`np.reshape`). */
   reshape(shape: readonly number[]): NdArray;
   /** Permutes the axes; without `axes`, reverses them (`np.transpose`). */

@@ -6,6 +6,7 @@ import { broadcastTo, expandDims, flatten, matrixTranspose, reshape, squeeze, tr
 import { matmul } from "./linalg.js";
 import * as r from "./reduce.js";
 import { slice } from "./shape.js";
+import { argsort, sort } from "./sort.js";
 import * as u from "./unary.js";
 
 const methods: Omit<ArrayMethods, "T" | typeof Symbol.iterator> & ThisType<NdArray> = {
@@ -89,6 +90,12 @@ const methods: Omit<ArrayMethods, "T" | typeof Symbol.iterator> & ThisType<NdArr
   },
   argmin(o) {
     return r.argmin(this, o);
+  },
+  sort(o) {
+    return sort(this, o);
+  },
+  argsort(o) {
+    return argsort(this, o);
   },
   reshape(shape) {
     return reshape(this, shape);

@@ -2,8 +2,10 @@
  * `sort_by_key`: reorders `values` along `axis` by the stable ascending order of random keys (uint32 bits
  * in int32 storage, compared as unsigned), as `lax.sort_key_val` does in JAX's `_shuffle`. The keys hold
  * one key per position along `axis`, shared by every lane that only differs in the axes after `axis` or
- * between the keys' leading axes and `axis`, so one set of keys permutes whole rows at O(n log n + size).
+ * between the keys' leading axes and `axis`, so one set of keys permutes whole rows at O(n + size) (the
+ * library's one sort kernel, backend/js/sort.ts).
  */
+import { stableOrderOfUint32 } from "../backend/js/sort.js";
 import { ConcreteArray, fmtAval, NdArray } from "../core/array.js";
 import { storageFor } from "../core/dtype.js";
 import { type Primitive, primitive, UndefinedPrimal } from "../core/primitive.js";
@@ -39,21 +41,6 @@ function checkSortArgs(keys: { shape: Shape; dtype: string }, values: { shape: S
   }
 }
 
-/** Indices that sort `keys[offset .. offset + n)` ascending as uint32, ties in their original order. */
-function stableOrder(keys: ArrayLike<number>, offset: number, n: number): Uint32Array {
-  const order = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  // Pack (key, index) into one float64 so a plain numeric sort is stable and exact (32 + 21 bits).
-  if (n <= 2 ** 21) {
-    const packed = new Float64Array(n);
-    for (let i = 0; i < n; i++) packed[i] = (keys[offset + i]! >>> 0) * 2 ** 21 + i;
-    packed.sort();
-    for (let i = 0; i < n; i++) order[i] = packed[i]! % 2 ** 21;
-    return order;
-  }
-  return order.sort((a, b) => (keys[offset + a]! >>> 0) - (keys[offset + b]! >>> 0) || a - b);
-}
-
 export const sortByKeyPrim: Primitive<SortByKeyParams, [keys: unknown, values: unknown], [sorted: unknown]> =
   primitive({
     name: "sort_by_key",
@@ -71,7 +58,7 @@ export const sortByKeyPrim: Primitive<SortByKeyParams, [keys: unknown, values: u
       const src = values.data;
       const out = storageFor(values.dtype, src.length);
       for (let o = 0; o < outer; o++) {
-        const order = stableOrder(keys.data, o * n, n);
+        const order = stableOrderOfUint32(keys.data, o * n, n);
         for (let m = 0; m < middle; m++) {
           const base = (o * middle + m) * n * inner;
           for (let j = 0; j < n; j++) {

@@ -393,4 +393,17 @@ describe("numpy-differences.ts", () => {
     expect(s.message).toMatch(/^zeros: shape \[1000000,1000000\] of float32/);
     expect(s.vector).toEqual([3]);
   });
+
+  it("sorting: stable, NaN last, descending ties in order; quantiles in float", () => {
+    const o = numpyDifferences.sorting();
+    expect(o.ascending.toArray()).toEqual([4, 5, 2, 0, 3, 1]);
+    expect(o.descending.toArray()).toEqual([1, 0, 3, 2, 4, 5]);
+    expect(values(o.values)).toEqual([NaN, 2, 2]);
+    expect(o.indices.toArray()).toEqual([1, 0, 3]);
+    const q = numpyDifferences.quantiles();
+    expect(q.q.dtype).toBe("float32");
+    // 0.6 of the way from -2**31 to 3, in float32.
+    expect(Math.abs(q.q.item() - (-(2 ** 31) + 0.6 * (2 ** 31 + 3)))).toBeLessThan(256);
+    expect(q.medianDtype).toBe("float32");
+  });
 });

@@ -1,0 +1,340 @@
+"""Writes data/numpy-cases.json.gz: random cases of tracegrad's np functions and NumPy 1.24's answers.
+
+    /usr/bin/python3 test/differential/generate.py [OUT_DIR]     (default: the data folder beside this file)
+
+numpy-differential.test.ts replays every case, eagerly and under jit; generate.test.ts runs this script
+where numpy 1.24 is installed and checks that it writes the committed file again, case for case.
+
+Adding a function: write `make(rng) -> (args, kw)` and `reference(args, kw) -> list of arrays`, and add
+`Entry("name", count, make, reference)` to ENTRIES. `name` is the function's name in tracegrad's `np`;
+`args` are positional (numpy arrays become arrays in TypeScript, Python numbers and lists stay JS
+values), `kw` is the options object with tracegrad's option names. The TypeScript side calls
+`np[name](...args, kw)` unless test/differential/functions.ts says otherwise. Each function draws from
+its own seed, so adding one leaves the other functions' cases as they are.
+"""
+import gzip
+import json
+import math
+import sys
+import warnings
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+warnings.simplefilter("ignore")
+
+DTYPES = ["bool", "int32", "float32", "float64"]
+FLOATS = ["float32", "float64"]
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+
+class Entry:
+    def __init__(self, name, count, make, reference):
+        self.name, self.count, self.make, self.reference = name, count, make, reference
+
+
+# ---------------------------------------------------------------------------------------------------
+# encoding: JSON has no NaN, infinities or -0, so those are strings
+
+def enc(v):
+    v = float(v)
+    if math.isnan(v):
+        return "nan"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    if v == 0 and math.copysign(1, v) < 0:
+        return "-0"
+    return int(v) if v.is_integer() and abs(v) < 2**53 else v
+
+
+def enc_array(a):
+    a = np.asarray(a)
+    dtype = a.dtype.name
+    flat = a.ravel()
+    if a.dtype == np.bool_:
+        data = [int(v) for v in flat]
+    elif np.issubdtype(a.dtype, np.integer):
+        data = [int(v) for v in flat]
+    else:
+        data = [enc(v) for v in flat]
+    return {"dtype": dtype, "shape": list(a.shape), "data": data}
+
+
+def enc_arg(a):
+    return enc_array(a) if isinstance(a, np.ndarray) else a
+
+
+# ---------------------------------------------------------------------------------------------------
+# random inputs: small shapes (size 0 and 1 included), ties, NaN, infinities and both zeros
+
+DIMS = [0, 1, 1, 2, 2, 3, 3, 4, 5, 7]
+
+
+def random_shape(rng, min_rank=0, max_rank=3, min_dim=0):
+    rank = int(rng.integers(min_rank, max_rank + 1))
+    dims = [d for d in DIMS if d >= min_dim]
+    return tuple(int(rng.choice(dims)) for _ in range(rank))
+
+
+def random_values(rng, shape, dtype, specials=True):
+    """Values of `dtype`: many ties; for floats NaN, infinities and -0 in some cases."""
+    n = int(np.prod(shape)) if shape else 1
+    if dtype == "bool":
+        return (rng.random(n) < 0.5).reshape(shape)
+    if dtype == "int32":
+        kind = rng.random(n)
+        v = np.where(kind < 0.6, rng.integers(-4, 5, n), rng.integers(-1000, 1001, n))
+        if specials:
+            v = np.where(kind > 0.97, rng.choice([INT32_MIN, INT32_MAX], n), v)
+        return v.astype(np.int32).reshape(shape)
+    kind = rng.random(n)
+    v = np.where(kind < 0.5, rng.integers(-6, 7, n) / 2, rng.normal(0, 1, n) * 10.0 ** rng.integers(-2, 4, n))
+    if specials and rng.random() < 0.6:
+        special = rng.choice([np.nan, np.inf, -np.inf, -0.0, 0.0], n)
+        v = np.where(rng.random(n) < 0.15, special, v)
+    return v.astype(dtype).reshape(shape)
+
+
+def random_axis(rng, rank, allow_none=True):
+    """An axis in [-rank, rank) or None (flattened)."""
+    if rank == 0 or (allow_none and rng.random() < 0.15):
+        return None
+    return int(rng.integers(-rank, rank))
+
+
+def pick(rng, options):
+    return options[int(rng.integers(len(options)))]
+
+
+# ---------------------------------------------------------------------------------------------------
+# the order tracegrad's descending sort, topK and kthValue define (numpy has no such functions)
+
+def descending_order(x, axis):
+    """Stable descending order along `axis`: larger first, ties in index order, NaN first."""
+    moved = np.moveaxis(x, axis, -1)
+    rows = moved.reshape(-1, moved.shape[-1]) if moved.size else np.zeros((0, moved.shape[-1]), moved.dtype)
+    out = np.zeros(rows.shape, dtype=np.int64)
+    for r, row in enumerate(rows):
+        if row.dtype.kind == "f":
+            key = -row.astype(np.float64)
+            out[r] = np.lexsort((key, ~np.isnan(row)))
+        else:
+            out[r] = np.lexsort((-row.astype(np.int64),))
+    return np.moveaxis(out.reshape(moved.shape), -1, axis)
+
+
+def flat_if_none(x, axis):
+    return (x.ravel(), 0) if axis is None else (x, axis)
+
+
+# ---------------------------------------------------------------------------------------------------
+# sorting
+
+def make_sort(rng):
+    dtype = pick(rng, DTYPES)
+    x = random_values(rng, random_shape(rng), dtype)
+    kw = {"axis": random_axis(rng, x.ndim)}
+    if rng.random() < 0.3:
+        kw["descending"] = True
+    return [x], kw
+
+
+def sort_order(x, kw):
+    y, axis = flat_if_none(x, kw["axis"])
+    if kw.get("descending"):
+        return y, axis, descending_order(y, axis)
+    return y, axis, np.argsort(y, axis=axis, kind="stable")
+
+
+def ref_sort(args, kw):
+    y, axis, order = sort_order(args[0], kw)
+    return [np.take_along_axis(y, order, axis=axis)]
+
+
+def ref_argsort(args, kw):
+    return [sort_order(args[0], kw)[2]]
+
+
+def make_top_k(rng):
+    dtype = pick(rng, DTYPES)
+    x = random_values(rng, random_shape(rng, min_rank=1), dtype)
+    k = int(rng.integers(0, x.shape[-1] + 1))
+    return [x, k], {}
+
+
+def ref_top_k(args, kw):
+    x, k = args
+    order = descending_order(x, -1)[..., :k]
+    return [np.take_along_axis(x, order, axis=-1), order]
+
+
+def make_kth_value(rng):
+    dtype = pick(rng, DTYPES)
+    x = random_values(rng, random_shape(rng, min_rank=1, min_dim=1), dtype)
+    axis = random_axis(rng, x.ndim, allow_none=False)
+    k = int(rng.integers(1, x.shape[axis] + 1))
+    kw = {"axis": axis}
+    if rng.random() < 0.3:
+        kw["keepdims"] = True
+    return [x, k], kw
+
+
+def ref_kth_value(args, kw):
+    x, k = args
+    axis = kw["axis"]
+    order = np.take(np.argsort(x, axis=axis, kind="stable"), [k - 1], axis=axis)
+    values = np.take_along_axis(x, order, axis=axis)
+    if not kw.get("keepdims"):
+        values, order = np.squeeze(values, axis), np.squeeze(order, axis)
+    return [values, order]
+
+
+# ---------------------------------------------------------------------------------------------------
+# median and quantiles
+
+QUANTILE_METHODS = [
+    "inverted_cdf", "averaged_inverted_cdf", "closest_observation", "interpolated_inverted_cdf", "hazen",
+    "weibull", "linear", "median_unbiased", "normal_unbiased", "lower", "higher", "midpoint", "nearest",
+]
+# numpy cannot subtract bools: these pick one element, so bool input works.
+DISCRETE_METHODS = ["inverted_cdf", "closest_observation", "lower", "higher", "nearest"]
+
+
+def random_axes(rng, rank):
+    """None, one axis, or a tuple of distinct axes (given as a list)."""
+    if rank == 0 or rng.random() < 0.25:
+        return None
+    if rank >= 2 and rng.random() < 0.3:
+        count = int(rng.integers(2, rank + 1))
+        return [int(a) for a in rng.choice(np.arange(-rank, 0), count, replace=False)]
+    return int(rng.integers(-rank, rank))
+
+
+def np_axis(axis):
+    return tuple(axis) if isinstance(axis, list) else axis
+
+
+def reduced_size(shape, axis):
+    if axis is None:
+        return int(np.prod(shape)) if shape else 1
+    axes = axis if isinstance(axis, list) else [axis]
+    return int(np.prod([shape[a] for a in axes]))
+
+
+def numpy_cannot_reduce(x, axis):
+    """numpy 1.24's _ureduce cannot reshape a zero-size array reduced over several axes (a numpy bug)."""
+    return x.size == 0 and isinstance(axis, list)
+
+
+def make_median(rng):
+    dtype = pick(rng, DTYPES)
+    for _ in range(100):
+        x = random_values(rng, random_shape(rng), dtype)
+        axis = random_axes(rng, x.ndim)
+        if not numpy_cannot_reduce(x, axis):
+            break
+    kw = {"axis": axis}
+    if rng.random() < 0.3:
+        kw["keepdims"] = True
+    return [x], kw
+
+
+def ref_median(args, kw):
+    return [np.asarray(np.median(args[0], axis=np_axis(kw["axis"]), keepdims=kw.get("keepdims", False)))]
+
+
+def random_q(rng, scale):
+    special = [0, 1, 0.5, 0.25, 0.75]
+    one = lambda: float(pick(rng, special)) if rng.random() < 0.4 else float(rng.random())
+    if rng.random() < 0.5:
+        return one() * scale
+    return [one() * scale for _ in range(int(rng.integers(1, 4)))]
+
+
+def make_quantile_with(scale):
+    def make(rng):
+        method = pick(rng, QUANTILE_METHODS)
+        dtype = pick(rng, DTYPES if method in DISCRETE_METHODS else DTYPES[1:])
+        # numpy interpolates int32 in int32 (b - a wraps around near the extremes): no extremes there.
+        specials = dtype != "int32" or method in DISCRETE_METHODS
+        for _ in range(100):
+            x = random_values(rng, random_shape(rng), dtype, specials)
+            axis = random_axes(rng, x.ndim)
+            if reduced_size(x.shape, axis) > 0 and not numpy_cannot_reduce(x, axis):
+                break
+        kw = {"axis": axis, "method": method}
+        if rng.random() < 0.3:
+            kw["keepdims"] = True
+        return [x, random_q(rng, scale)], kw
+
+    return make
+
+
+def ref_quantile_with(fn):
+    def reference(args, kw):
+        x, q = args
+        return [np.asarray(fn(x, q, axis=np_axis(kw["axis"]), method=kw["method"], keepdims=kw.get("keepdims", False)))]
+
+    return reference
+
+
+# ---------------------------------------------------------------------------------------------------
+# searchsorted
+
+def make_searchsorted(rng):
+    dtype = pick(rng, DTYPES)
+    a = np.sort(random_values(rng, (int(rng.choice(DIMS)),), dtype), kind="stable")
+    if rng.random() < 0.2:
+        # A JS number: weakly typed, as tracegrad's scalars are.
+        v = float(pick(rng, [0, 1, -0.5, 2.5, 3])) if dtype != "bool" else 1
+    else:
+        v_dtype = dtype if rng.random() < 0.7 else pick(rng, DTYPES)
+        v = random_values(rng, random_shape(rng), v_dtype)
+    kw = {"side": pick(rng, ["left", "right"])}
+    return [a, v], kw
+
+
+def ref_searchsorted(args, kw):
+    a, v = args
+    return [np.asarray(np.searchsorted(a, v, side=kw["side"]))]
+
+
+ENTRIES = [
+    Entry("sort", 130, make_sort, ref_sort),
+    Entry("argsort", 130, make_sort, ref_argsort),
+    Entry("topK", 70, make_top_k, ref_top_k),
+    Entry("kthValue", 70, make_kth_value, ref_kth_value),
+    Entry("median", 90, make_median, ref_median),
+    Entry("quantile", 160, make_quantile_with(1), ref_quantile_with(np.quantile)),
+    Entry("percentile", 50, make_quantile_with(100), ref_quantile_with(np.percentile)),
+    Entry("searchsorted", 90, make_searchsorted, ref_searchsorted),
+]
+
+
+def cases_of(entry):
+    rng = np.random.default_rng(zlib.crc32(entry.name.encode()))
+    for _ in range(entry.count):
+        args, kw = entry.make(rng)
+        out = entry.reference(args, kw)
+        yield {"fn": entry.name, "args": [enc_arg(a) for a in args], "kw": kw, "out": [enc_array(o) for o in out]}
+
+
+def write_gzip(path, text):
+    # mtime 0 and no file name: the same cases give the same bytes.
+    with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=9, mtime=0) as gz:
+        gz.write(text.encode("utf8"))
+
+
+def main():
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent / "data"
+    out.mkdir(parents=True, exist_ok=True)
+    cases = [c for entry in ENTRIES for c in cases_of(entry)]
+    meta = {"numpy_version": np.__version__, "cases": len(cases)}
+    lines = ",\n".join(json.dumps(c, separators=(",", ":")) for c in cases)
+    write_gzip(out / "numpy-cases.json.gz", '{"meta":' + json.dumps(meta) + ',\n"cases":[\n' + lines + "\n]}\n")
+    print(f"{len(cases)} cases -> {out / 'numpy-cases.json.gz'}")
+
+
+if __name__ == "__main__":
+    main()
