@@ -13,7 +13,7 @@
  */
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, it } from "vitest";
-import { fusedThresholds } from "../src/backend/wasm/fused.js";
+import { fusedThresholds } from "../src/compiler/fused-wasm.js";
 import { backend, grad, jit, type Array as NdArray, np, setBackend } from "../src/index.js";
 
 type Dtype = "float32" | "float64";

@@ -18,6 +18,7 @@ import { PlanMemory } from "../backend/plan-memory.js";
 import type { ConcreteArray } from "../core/array.js";
 import type { Program } from "../core/ir.js";
 import { execute } from "./execute.js";
+import { wasmFallback } from "./fused-wasm.js";
 import { fuse } from "./fusion.js";
 import { absorbTransposes } from "./gemm-steps.js";
 import { hoistChecks } from "./hoist-checks.js";
@@ -93,7 +94,10 @@ function describe(x: Executable): string {
     `steps: ${x.steps.length} (${x.steps.filter((s) => s.kind === "fused").length} fused loops)`,
   ];
   x.steps.forEach((s, k) => {
+    // A fused loop that a node keeps out of wasm says which (a performance cliff, not an error).
+    const fallback = s.kind === "fused" ? wasmFallback(s) : null;
     lines.push(`  ${describeStep(s, k)}`);
+    if (fallback) lines.push(`      (JS loop: ${fallback})`);
   });
   lines.push(
     "",

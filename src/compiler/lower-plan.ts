@@ -5,12 +5,12 @@
  */
 import { gemmKernel } from "../backend/index.js";
 import { type PlanMemory, viewAt } from "../backend/plan-memory.js";
-import { wasmFusedKernel } from "../backend/wasm/fused.js";
 import { ConcreteArray } from "../core/array.js";
 import { storageFor, type TypedArray } from "../core/dtype.js";
 import { type Atom, type Equation, Literal, Var } from "../core/ir.js";
 import type { Kernel, KernelContext } from "../core/primitive.js";
 import { sizeOf } from "../core/shape.js";
+import { wasmFusedKernel } from "./fused-wasm.js";
 import { generateFusedKernel } from "./fusion.js";
 import type { Placement, Plan } from "./memory-plan.js";
 import { describeStep, stepEquations, stepOutputs } from "./plan-steps.js";

@@ -8,7 +8,7 @@
  * Semantics, the same in every renderer: a node's value is rounded to its dtype. float32 arithmetic
  * rounds after every node (as a float32 machine does); int32 arithmetic wraps modulo 2^32; bool values
  * are true or false. Math nodes compute what the library's kernels compute: exp and log of float64 are
- * fdlibm's (ops/fdlibm.ts), exp, log, tanh and logistic of float32 the float32 algorithms of
+ * fdlibm.s (backend/js/fdlibm.ts), exp, log, tanh and logistic of float32 the float32 algorithms of
  * backend/js/f32-math.ts, the others JavaScript's Math functions rounded to the node's dtype. To compute
  * in float64 and round once (as `1 / sqrt(x)` in float32 does), cast to float64 and back.
  *
@@ -250,6 +250,14 @@ export function select(cond: Expr, x: Operand, y: Operand): Expr {
 /** `x` converted to `dtype` (itself when it has that dtype already). */
 export function cast(x: Expr, dtype: DType): Expr {
   return x.dtype === dtype ? x : { op: "cast", x, dtype };
+}
+
+/**
+ * What a float64 `logistic` node computes: 1 / (1 + exp(-x)) for x >= 0, exp(x) / (1 + exp(x)) below,
+ * without overflow (float32 has its own algorithm, backend/js/f32-math.ts). Renderers expand it to this.
+ */
+export function logisticFormula(x: Expr): Expr {
+  return select(ge(x, 0), div(1, add(1, exp(neg(x)))), div(exp(x), add(1, exp(x))));
 }
 
 /** `lib.fn(...args)` of the JS kernels' helpers (ops/expr-js.ts), with a result of `dtype`. */

@@ -50,6 +50,10 @@ export type ElementwiseKernel<P = unknown> = (operands: readonly Expr[], params:
 
 export interface ElementwiseSpec<P = unknown> {
   readonly arity: number;
+  /** The input dtypes the op accepts (undefined: any). */
+  readonly accepts: readonly DType[] | undefined;
+  /** Whether the first operand may have another dtype (select's bool condition). */
+  readonly mixedDtypes: boolean;
   /** The declared kernel. */
   readonly kernel: ElementwiseKernel<P>;
   /** The kernel's tree for operands of these dtypes (built once per dtypes and params). */
@@ -153,7 +157,13 @@ export function elementwisePrimitive<P = Record<string, never>>(
     ...(rules.formatParams ? { formatParams: rules.formatParams } : {}),
     ...(rules.compiler ? { compiler: rules.compiler } : {}),
   });
-  const spec: ElementwiseSpec<P> = { arity, kernel: rules.kernel, tree };
+  const spec: ElementwiseSpec<P> = {
+    arity,
+    accepts: rules.accepts,
+    mixedDtypes: rules.mixedDtypes ?? false,
+    kernel: rules.kernel,
+    tree,
+  };
   return Object.assign(prim, { elementwise: spec });
 }
 

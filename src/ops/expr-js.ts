@@ -5,15 +5,15 @@
  * (Math.fround) and every int32 node wraps (`| 0`, Math.imul), so a value means the same in every kernel.
  *
  * Generated code calls the helpers below as `lib.<name>`: functions Math lacks, exp and log as fdlibm
- * computes them (engines' Math.exp and Math.log differ in the last bit, see ./fdlibm.ts), and the float32
+ * computes them (engines' Math.exp and Math.log differ in the last bit, see backend/js/fdlibm.ts), and the float32
  * exp, log, tanh and logistic that every kernel computes alike (backend/js/f32-math.ts).
  */
 import { expf, logf, logisticf, tanhf } from "../backend/js/f32-math.js";
+import * as fdlibm from "../backend/js/fdlibm.js";
 import type { DType } from "../core/dtype.js";
 import * as ex from "../core/expr.js";
 import { children, type Expr } from "../core/expr.js";
 import { erf } from "./erf.js";
-import * as fdlibm from "./fdlibm.js";
 
 /** The helpers generated code may call (the `call` node's functions, and what nodes render to). */
 export const kernelLib = {
@@ -273,15 +273,9 @@ export function renderJs(root: Expr, inputs: readonly string[], prefix = "e"): R
         return e.dtype === "float32" ? `lib.tanhf(${render(e.x)})` : `Math.tanh(${render(e.x)})`;
       case "logistic": {
         if (e.dtype === "float32") return `lib.logisticf(${render(e.x)})`;
-        // 1 / (1 + exp(-x)) for x >= 0, exp(x) / (1 + exp(x)) below: no overflow.
-        const x = e.x;
-        return render(
-          ex.select(
-            ex.ge(x, 0),
-            ex.div(1, ex.add(1, ex.exp(ex.neg(x)))),
-            ex.div(ex.exp(x), ex.add(1, ex.exp(x))),
-          ),
-        );
+        // x appears thrice: computed once.
+        done.set(e.x, atom(render(e.x)));
+        return render(ex.logisticFormula(e.x));
       }
       case "eq":
       case "ne":

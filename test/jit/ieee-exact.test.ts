@@ -3,7 +3,7 @@
  * and -0 included, in float32 and float64, on both backends (items 1, 2, 6 and 7).
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { fusedThresholds } from "../../src/backend/wasm/fused.js";
+import { fusedThresholds } from "../../src/compiler/fused-wasm.js";
 import { backend, grad, jit, type Array as NdArray, np, setBackend } from "../../src/index.js";
 
 const initial = backend();

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { lenet } from "../../docs/examples/lenet.js";
-import { fusedThresholds, wasmFusedCalls } from "../../src/backend/wasm/fused.js";
 import { simdSupported } from "../../src/backend/wasm/runtime.js";
 import { threadsSupported } from "../../src/backend/wasm/threads.js";
+import { fusedThresholds, wasmFusedCalls } from "../../src/compiler/fused-wasm.js";
 import { programNames } from "../../src/core/ir.js";
 import {
   backend,

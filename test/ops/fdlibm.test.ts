@@ -1,8 +1,8 @@
-/** exp and log of the JS kernels (src/ops/fdlibm.ts): fdlibm's results on every engine. */
+/** exp and log of the JS kernels (src/backend/js/fdlibm.ts): fdlibm's results on every engine. */
 import { describe, expect, it } from "vitest";
+import { exp, log } from "../../src/backend/js/fdlibm.js";
 import { np } from "../../src/index.js";
 import { kernelLib } from "../../src/ops/expr-js.js";
-import { exp, log } from "../../src/ops/fdlibm.js";
 
 /** The distance in units in the last place between two finite doubles of the same sign. */
 function ulps(a: number, b: number): number {

@@ -1,5 +1,5 @@
 /**
- * Float32 transcendental functions as f32x4 SIMD code (for the fused loops of ./fused.ts): exp, log, tanh
+ * Float32 transcendental functions as f32x4 SIMD code (for the fused loops, compiler/expr-wasm.ts): exp, log, tanh
  * and the logistic sigmoid, each within 2 ulp of Math.fround(Math.<f>(x)) over the whole float32 range
  * (test/backend/wasm-math.test.ts measures it), and bit-identical to ../js/f32-math.ts, the float32
  * definitions of these ops in every kernel (the same operations, each rounded to float32; its
@@ -31,10 +31,8 @@ import {
 } from "../js/f32-math.js";
 import type { FunctionBuilder, Local } from "./module-writer.js";
 
-/** The functions emitted here (primitive names). */
+/** The functions emitted here (the expression IR's nodes, core/expr.ts). */
 export type F32MathName = "exp" | "log" | "tanh" | "logistic";
-
-export const F32_MATH: ReadonlySet<string> = new Set<F32MathName>(["exp", "log", "tanh", "logistic"]);
 
 function splat32(value: number, int = false): Uint8Array {
   const bytes = new Uint8Array(16);

@@ -1,46 +1,39 @@
 /**
- * Fused elementwise loops (compiler/fusion.ts) in WebAssembly SIMD, emitted for one group of a jit plan
- * and run in place in the plan's memory.
+ * Fused elementwise loops (./fusion.ts) in WebAssembly SIMD, emitted for one group of a jit plan and run
+ * in place in the plan's memory. The body of the loop is the group's expression trees (the kernels the
+ * elementwise primitives declare, core/expr.ts) rendered by ./expr-wasm.ts; this file writes the loop
+ * around them.
  *
- * The loop walks the group's shape in row-major order, four elements per step: a float32 or bool value
- * is one v128 (bools as i32x4 masks, all ones for true), a float64 value two f64x2. Dimensions every
- * operand walks contiguously are collapsed; the innermost loop is vectorised with a lane-by-lane tail,
- * and every bound is a constant. Each input stream (an input read directly, or through a broadcast) has
- * its own pointer and strides over the loop shape: innermost stride 1 is a vector load, 0 a splat loaded
- * once per inner loop, anything else a lane-by-lane gather.
+ * The loop walks the group's shape in row-major order, four elements per step (a float32, int32 or bool
+ * value is one v128, bools as i32x4 masks; a float64 value two f64x2). Dimensions every operand walks
+ * contiguously are collapsed; the innermost loop is vectorised with a lane-by-lane tail, and every bound
+ * is a constant. Each input stream (an input read directly, or through a broadcast) has its own pointer
+ * and strides over the loop shape: innermost stride 1 is a vector load, 0 a splat loaded once per inner
+ * loop, anything else a lane-by-lane gather. Results are bit-identical to the JS fused loop (up to NaN
+ * payloads), full reductions included (they accumulate lane by lane in element order, in a float64 local).
  *
- * Semantics match the ops' JS expressions (the JS fused kernel): max/min propagate NaN and otherwise
- * pick `a > b ? a : b` (so signed zeros come out as in JS), comparisons are IEEE (false with NaN but
- * `ne`), round is half to even (f.nearest, as lib.roundHalfEven), sign keeps NaN and ±0. Float64 results
- * are bit-identical to the JS kernel (up to NaN payloads), full reductions included (they accumulate
- * lane by lane in element order, in a float64 local). Known difference: the JS kernel computes float32
- * groups in double precision and rounds when storing, while this one rounds every op to float32 (within
- * ~1e-6 relative per op; a comparison or select on a value that rounding moves across the threshold can
- * differ, as can results that underflow or overflow float32 only as intermediates).
+ * Large loops without a reduction are shared with the worker threads (backend/wasm/threads.ts): the
+ * outermost loop (a one-dimensional loop first split as [outer, inner]) in chunks that the threads take
+ * in turn.
  *
- * In float32 groups exp, log, tanh and logistic are polynomial approximations (./math.ts, within 2 ulp
- * of the float32-rounded JS result, special values as in JS).
- *
- * Large loops without a reduction are shared with the worker threads (threads.ts): the outermost loop (a
- * one-dimensional loop first split as [outer, inner]) in chunks that the threads take in turn.
- *
- * Not handled (null: the JS kernel runs instead): the JS backend (no WebAssembly plan memory), engines
- * without SIMD, int32 values anywhere in the group, ops without a cheap exact SIMD form (exp, log, tanh
- * and logistic in float64 groups, expm1, log1p, pow, rem, erf, ...), order comparisons of bools, partial
- * reductions, and groups smaller than `fusedThresholds` (a call into wasm costs more than the JS loop
- * there).
+ * Not handled (null: the JS loop runs instead): the JS backend (no WebAssembly plan memory), engines
+ * without SIMD, a tree with a node that has no SIMD rendering (`wasmFallback` names it; jit's printed
+ * plan shows it), reductions other than full float sums, maxima and minima, and groups smaller than
+ * `fusedThresholds` (a call into wasm costs more than the JS loop there).
  */
-import type { FusedGroup } from "../../compiler/fusion.js";
-import type { DType, TypedArray } from "../../core/dtype.js";
-import { type Atom, type Equation, Literal, Var } from "../../core/ir.js";
-import type { KernelContext } from "../../core/primitive.js";
-import { fmtShape, sizeOf, stridesOf } from "../../core/shape.js";
-import { workerPool } from "../index.js";
-import { importPlanMemory, viewAt } from "../plan-memory.js";
-import { emitF32Math, F32_MATH, type F32MathName } from "./math.js";
-import { type FunctionBuilder, type Local, ModuleBuilder, type PlainOp } from "./module-writer.js";
-import { compileModule, instantiateCompiled, simdSupported } from "./runtime.js";
-import { runChunks, type WorkerPool } from "./threads.js";
+import { workerPool } from "../backend/index.js";
+import { importPlanMemory, viewAt } from "../backend/plan-memory.js";
+import { type FunctionBuilder, type Local, ModuleBuilder } from "../backend/wasm/module-writer.js";
+import { compileModule, instantiateCompiled, simdSupported } from "../backend/wasm/runtime.js";
+import { runChunks, type WorkerPool } from "../backend/wasm/threads.js";
+import type { DType, TypedArray } from "../core/dtype.js";
+import { describeNode, type Expr } from "../core/expr.js";
+import { type Atom, type Equation, Literal, Var } from "../core/ir.js";
+import type { KernelContext } from "../core/primitive.js";
+import { fmtShape, sizeOf, stridesOf } from "../core/shape.js";
+import { isElementwise } from "../ops/elementwise-kit.js";
+import { compileExpr, constBytes, type Val, wasmBlocker } from "./expr-wasm.js";
+import type { FusedGroup } from "./fusion.js";
 
 /**
  * Groups with fewer elements stay in JS. Measured per call (LeNet-like select/compare groups, float32):
@@ -63,15 +56,9 @@ export const fusedThresholds = {
 /** Elements per step of the vector loop. */
 const W = 4;
 
-type VType = "float32" | "float64" | "bool";
+type VType = DType;
 
-const BYTES: Record<VType, number> = { float32: 4, float64: 8, bool: 1 };
-
-/** A value of the loop body: one v128 (float32, bool masks) or two (float64, lanes 0-1 then 2-3). */
-interface Val {
-  readonly type: VType;
-  readonly regs: readonly Local[];
-}
+const BYTES: Record<VType, number> = { float32: 4, float64: 8, int32: 4, bool: 1 };
 
 /** A stream of input elements: an input read at the loop index or through a broadcast. */
 interface Stream {
@@ -98,85 +85,42 @@ const REDUCE: Record<string, "sum" | "max" | "min"> = {
   reduce_min: "min",
 };
 
-const FLOAT_BINARY: Record<string, readonly [(f: FunctionBuilder) => void, (f: FunctionBuilder) => void]> = {
-  add: [(f) => f.f32x4Add(), (f) => f.f64x2Add()],
-  sub: [(f) => f.f32x4Sub(), (f) => f.f64x2Sub()],
-  mul: [(f) => f.f32x4Mul(), (f) => f.f64x2Mul()],
-  div: [(f) => f.op("f32x4Div"), (f) => f.op("f64x2Div")],
-};
-
-const FLOAT_UNARY: Record<string, readonly [PlainOp, PlainOp]> = {
-  neg: ["f32x4Neg", "f64x2Neg"],
-  abs: ["f32x4Abs", "f64x2Abs"],
-  sqrt: ["f32x4Sqrt", "f64x2Sqrt"],
-  floor: ["f32x4Floor", "f64x2Floor"],
-  ceil: ["f32x4Ceil", "f64x2Ceil"],
-  // lib.roundHalfEven is round-to-nearest, ties to even: f.nearest.
-  round: ["f32x4Nearest", "f64x2Nearest"],
-};
-
-const COMPARE: Record<string, readonly [PlainOp, PlainOp, PlainOp | null]> = {
-  eq: ["f32x4Eq", "f64x2Eq", "i32x4Eq"],
-  ne: ["f32x4Ne", "f64x2Ne", "i32x4Ne"],
-  lt: ["f32x4Lt", "f64x2Lt", null],
-  le: ["f32x4Le", "f64x2Le", null],
-  gt: ["f32x4Gt", "f64x2Gt", null],
-  ge: ["f32x4Ge", "f64x2Ge", null],
-};
-
-const LOGICAL: Record<string, PlainOp> = { and: "v128And", or: "v128Or", xor: "v128Xor" };
-
-/** Lanes 0-1 of two f64x2 comparison masks, as one i32x4 mask. */
-const NARROW64 = [0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27];
-/** An i32x4 mask's lanes 0-1 (2-3) widened to an i64x2 mask. */
-const WIDEN_LO = [0, 1, 2, 3, 0, 1, 2, 3, 4, 5, 6, 7, 4, 5, 6, 7];
-const WIDEN_HI = [8, 9, 10, 11, 8, 9, 10, 11, 12, 13, 14, 15, 12, 13, 14, 15];
 /** Byte 0 of each i32 lane into bytes 0-3. */
 const BYTES_OF_MASK = [0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12];
 /** 1 in every byte (i8x16.splat 1). */
 const ONE_BYTES = new Uint8Array(16).fill(1);
-/** Lanes 2-3 of a f32x4 moved to lanes 0-1. */
-const HIGH_HALF = [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15];
-/** Lanes 0-1 of two f32x4 (demoted f64x2 pairs) joined. */
-const JOIN_LOW = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
 
-function vtype(d: DType): VType | null {
-  return d === "int32" ? null : d;
+const isBroadcast = (e: Equation): boolean => e.primitive.name === "broadcast_in_dim";
+
+/** The kernel tree of an elementwise equation (its operands are its inputs, in order). */
+function treeOf(e: Equation): Expr {
+  if (!isElementwise(e.primitive)) throw new Error(`fused: ${e.primitive.name} is not elementwise`);
+  return e.primitive.elementwise.tree(
+    e.inputs.map((a) => a.aval.dtype),
+    e.params as never,
+  );
 }
 
-function splatBytes(type: "float32" | "float64" | "i32" | "i64", value: number): Uint8Array {
-  const bytes = new Uint8Array(16);
-  const view = new DataView(bytes.buffer);
-  for (let i = 0; i < 16; i += type === "float64" || type === "i64" ? 8 : 4) {
-    if (type === "float32") view.setFloat32(i, value, true);
-    else if (type === "float64") view.setFloat64(i, value, true);
-    else if (type === "i32") view.setInt32(i, value, true);
-    else view.setBigInt64(i, BigInt(value), true);
+/**
+ * Why the group's loop cannot run in wasm whatever the backend and sizes, or null: the first node of its
+ * trees without a SIMD rendering (`exp(float64) in exp`), or a reduction the loop does not accumulate.
+ */
+export function wasmFallback(group: FusedGroup): string | null {
+  for (const e of group.equations) {
+    if (isBroadcast(e)) continue;
+    const blocker = wasmBlocker(treeOf(e));
+    if (blocker) return `${describeNode(blocker)} in ${e.primitive.name} has no wasm rendering`;
   }
-  return bytes;
-}
-
-/** Whether the loop body can compute equation `e` (all dtypes are already known to be float or bool). */
-function supported(e: Equation): boolean {
-  const name = e.primitive.name;
-  const inType = e.inputs[e.inputs.length - 1]!.aval.dtype;
-  const outType = e.outputs[0]!.aval.dtype;
-  const float = inType === "float32" || inType === "float64";
-  if (name === "broadcast_in_dim" || name === "stop_gradient" || name === "select" || name === "convert")
-    return true;
-  if (name in FLOAT_BINARY || name in FLOAT_UNARY || name === "max" || name === "min") return float;
-  if (name === "sign" || name === "is_nan" || name === "is_finite") return float;
-  // rsqrt is 1 / sqrt(x) rounded once: in float32, sqrt then a division each rounded would differ.
-  if (name === "rsqrt") return inType === "float64";
-  // Polynomial approximations (./math.ts): float32 only, float64 must stay bit-identical to JS.
-  if (F32_MATH.has(name)) return inType === "float32" && outType === "float32";
-  if (name === "pow_scalar") {
-    const { exponent } = e.params as { exponent: number };
-    return float && (exponent === 1 || exponent === 2);
+  const reduction = group.reduction;
+  if (reduction) {
+    const src = reduction.inputs[0]!;
+    const axes = (reduction.params as { axes: readonly number[] }).axes;
+    if (!(reduction.primitive.name in REDUCE) || axes.length !== src.aval.shape.length)
+      return `${reduction.primitive.name} over some axes is not accumulated in wasm`;
+    if (src.aval.dtype !== "float32" && src.aval.dtype !== "float64")
+      return `${reduction.primitive.name} of ${src.aval.dtype} is not accumulated in wasm`;
   }
-  if (name in COMPARE) return float || COMPARE[name]![2] !== null;
-  if (name in LOGICAL || name === "not") return inType === "bool" && outType === "bool";
-  return false;
+  return null;
 }
 
 export interface WasmFusedKernel {
@@ -202,19 +146,8 @@ export function wasmFusedKernel(
     group.inputs.every((_, k) => context.inputResident(k)) &&
     group.outputs.every((_, k) => context.outputResident(k));
   if (n < (allResident ? fusedThresholds.resident : fusedThresholds.staged)) return null;
-  for (const e of group.equations) {
-    for (const a of [...e.inputs, ...e.outputs]) if (vtype(a.aval.dtype) === null) return null;
-    if (!supported(e)) return null;
-  }
-  const reduction = group.reduction;
-  if (reduction) {
-    const src = reduction.inputs[0]!;
-    const axes = (reduction.params as { axes: readonly number[] }).axes;
-    if (!(reduction.primitive.name in REDUCE) || axes.length !== src.aval.shape.length) return null;
-    if (src.aval.dtype !== "float32" && src.aval.dtype !== "float64") return null;
-    if (!(src instanceof Var)) return null;
-  }
-  for (const v of group.outputs) if (vtype(v.aval.dtype) === null) return null;
+  if (wasmFallback(group) !== null) return null;
+  if (group.reduction && !(group.reduction.inputs[0] instanceof Var)) return null;
   try {
     return build(group, context, slot);
   } catch {
@@ -252,7 +185,7 @@ function build(group: FusedGroup, context: KernelContext, slot: (v: Var) => numb
     if (input === undefined) throw new Error("fused: input not found");
     const found = streams.find((s) => s.input === input && s.strides.every((x, d) => x === strides[d]));
     if (found) return found.val;
-    const type = vtype(v.aval.dtype)!;
+    const type = v.aval.dtype;
     const s: Stream = { input, type, strides, val: newVal(type), ptr: f.local("i32"), collapsed: [] };
     streams.push(s);
     const what = strides.every((x, d) => x === loopStrides[d])
@@ -263,14 +196,14 @@ function build(group: FusedGroup, context: KernelContext, slot: (v: Var) => numb
   };
 
   // ---- constants (hoisted into locals)
-  // Literals live in locals set once; constants of the ops' code are v128.const where used.
+  // Literals and the trees' constants live in locals set once.
   const constants = new Map<string, Local>();
   const constOf = (type: VType, value: number): Local => {
     const key = `${type}:${Object.is(value, -0) ? "-0" : String(value)}`;
     let local = constants.get(key);
     if (!local) {
       const l = f.local("v128");
-      const bytes = type === "bool" ? splatBytes("i32", value !== 0 ? -1 : 0) : splatBytes(type, value);
+      const bytes = constBytes(type, value);
       prologue.push(() => {
         f.v128Const(bytes).localSet(l);
       });
@@ -286,7 +219,7 @@ function build(group: FusedGroup, context: KernelContext, slot: (v: Var) => numb
   const body: (() => void)[] = [];
   const atom = (a: Atom): Val => {
     if (a instanceof Literal) {
-      const type = vtype(a.aval.dtype)!;
+      const type = a.aval.dtype;
       const local = constOf(type, Number(a.value.data[0]!));
       return { type, regs: type === "float64" ? [local, local] : [local] };
     }
@@ -305,10 +238,9 @@ function build(group: FusedGroup, context: KernelContext, slot: (v: Var) => numb
 
   group.equations.forEach((e, k) => {
     const out = e.outputs[0]!;
-    const type = vtype(out.aval.dtype)!;
     const name = e.primitive.name;
     names.set(out, `t${k}`);
-    if (name === "broadcast_in_dim") {
+    if (isBroadcast(e)) {
       const src = e.inputs[0]!;
       const { broadcastDimensions } = e.params as { broadcastDimensions: number[] };
       if (src instanceof Literal) values.set(out, atom(src));
@@ -325,21 +257,10 @@ function build(group: FusedGroup, context: KernelContext, slot: (v: Var) => numb
     }
     const ins = e.inputs.map(atom);
     lines.push(`  t${k} = ${name}(${e.inputs.map(nameOf).join(", ")})`);
-    const a = ins[0]!;
-    if (
-      name === "stop_gradient" ||
-      (name === "pow_scalar" && (e.params as { exponent: number }).exponent === 1)
-    ) {
-      values.set(out, a);
-      return;
-    }
-    if (name === "convert" && a.type === type) {
-      values.set(out, a);
-      return;
-    }
-    const r = newVal(type);
-    values.set(out, r);
-    body.push(() => emitEquation(f, e, ins, r));
+    // An identity (stop_gradient, a cast to the same dtype) is its operand's value: no code.
+    const compiled = compileExpr(f, treeOf(e), ins, constOf);
+    values.set(out, compiled.value);
+    body.push(() => compiled.emit());
   });
 
   // ---- outputs and the reduction
@@ -348,7 +269,7 @@ function build(group: FusedGroup, context: KernelContext, slot: (v: Var) => numb
   const outputs: Output[] = [];
   group.outputs.forEach((v, index) => {
     if (v === reductionOut) return;
-    outputs.push({ index, v, type: vtype(v.aval.dtype)!, ptr: f.local("i32") });
+    outputs.push({ index, v, type: v.aval.dtype, ptr: f.local("i32") });
     lines.push(`  out${index} = ${names.get(v)}`);
   });
   const acc = f.local("f64");
@@ -502,7 +423,7 @@ function build(group: FusedGroup, context: KernelContext, slot: (v: Var) => numb
     ...group.outputs.map((v, k) => ({ v, resident: context.outputResident(k), input: false })),
   ].map(({ v, resident, input }) => {
     const size = sizeOf(v.aval.shape);
-    const bytesOf = size * BYTES[vtype(v.aval.dtype)!];
+    const bytesOf = size * BYTES[v.aval.dtype];
     return { v, size, input, index: slot(v), staging: resident ? -1 : context.reserve(Math.max(bytesOf, 1)) };
   });
   const argBlock = context.reserve(4 * operands.length);
@@ -558,7 +479,7 @@ function build(group: FusedGroup, context: KernelContext, slot: (v: Var) => numb
     };
     return { whole, threaded };
   };
-  const elementBytes = operands.map((o) => BYTES[vtype(o.v.aval.dtype)!]);
+  const elementBytes = operands.map((o) => BYTES[o.v.aval.dtype]);
   /**
    * Whether the chunks may run at once: no output overlaps an input other than element for element. The
    * planner may put a narrower output (a bool mask) inside a dying input, which is safe only in order.
@@ -651,7 +572,7 @@ function fmtLoop(group: FusedGroup, loops: readonly number[]): string {
 /** Loads a stream that is constant along the inner loop (all lanes one element). */
 function loadSplat(f: FunctionBuilder, st: Stream): void {
   const [r0, r1] = st.val.regs;
-  if (st.type === "float32") f.localGet(st.ptr).v128Load32Splat().localSet(r0!);
+  if (BYTES[st.type] === 4) f.localGet(st.ptr).v128Load32Splat().localSet(r0!);
   else if (st.type === "float64") {
     f.localGet(st.ptr).v128Load64Splat().localTee(r0!).localSet(r1!);
   } else {
@@ -664,7 +585,7 @@ function loadLanes(f: FunctionBuilder, st: Stream, lanes: number, stride: number
   const [r0, r1] = st.val.regs;
   const es = BYTES[st.type];
   if (lanes === W && stride === 1) {
-    if (st.type === "float32") f.localGet(st.ptr).v128Load({ align: 2 }).localSet(r0!);
+    if (BYTES[st.type] === 4) f.localGet(st.ptr).v128Load({ align: 2 }).localSet(r0!);
     else if (st.type === "float64") {
       f.localGet(st.ptr).v128Load({ align: 3 }).localSet(r0!);
       f.localGet(st.ptr).v128Load({ align: 3, offset: 16 }).localSet(r1!);
@@ -679,7 +600,7 @@ function loadLanes(f: FunctionBuilder, st: Stream, lanes: number, stride: number
   if (r1) f.v128Const().localSet(r1);
   for (let j = 0; j < lanes; j++) {
     const offset = j * stride * es;
-    if (st.type === "float32") {
+    if (BYTES[st.type] === 4) {
       f.localGet(st.ptr).localGet(r0!).laneMemory("v128Load32Lane", j, { offset }).localSet(r0!);
     } else if (st.type === "float64") {
       const reg = j < 2 ? r0! : r1!;
@@ -717,7 +638,7 @@ function store(f: FunctionBuilder, o: Output, val: Val, lanes: number): void {
     return;
   }
   if (lanes === W) {
-    if (o.type === "float32") f.localGet(o.ptr).localGet(r0!).v128Store({ align: 2 });
+    if (BYTES[o.type] === 4) f.localGet(o.ptr).localGet(r0!).v128Store({ align: 2 });
     else {
       f.localGet(o.ptr).localGet(r0!).v128Store({ align: 3 });
       f.localGet(o.ptr).localGet(r1!).v128Store({ align: 3, offset: 16 });
@@ -725,7 +646,7 @@ function store(f: FunctionBuilder, o: Output, val: Val, lanes: number): void {
     return;
   }
   for (let j = 0; j < lanes; j++) {
-    if (o.type === "float32")
+    if (BYTES[o.type] === 4)
       f.localGet(o.ptr)
         .localGet(r0!)
         .laneMemory("v128Store32Lane", j, { offset: 4 * j });
@@ -734,170 +655,4 @@ function store(f: FunctionBuilder, o: Output, val: Val, lanes: number): void {
         .localGet(j < 2 ? r0! : r1!)
         .laneMemory("v128Store64Lane", j & 1, { offset: 8 * j });
   }
-}
-
-/** Emits the code computing `out` from `ins` for one equation (a supported one: see `supported`). */
-function emitEquation(f: FunctionBuilder, e: Equation, ins: readonly Val[], out: Val): void {
-  const name = e.primitive.name;
-  const k = (type: VType | "i32" | "i64", value: number): void => {
-    f.v128Const(splatBytes(type === "bool" ? "i32" : type, value));
-  };
-  const a = ins[0]!;
-  const halves = a.type === "float64" ? [0, 1] : [0];
-  const f64 = a.type === "float64";
-  const reg = (v: Val, h: number): Local => v.regs[h]!;
-  const binary = (op: (f: FunctionBuilder) => void, x: Val, y: Val): void => {
-    for (const h of halves) {
-      f.localGet(reg(x, h)).localGet(reg(y, h));
-      op(f);
-      f.localSet(reg(out, h));
-    }
-  };
-  /** A float comparison of x and y (y null: against x itself) into the bool mask `out`. */
-  const compare = (op: PlainOp, x: Val, y: (h: number) => void): void => {
-    for (const h of halves) {
-      f.localGet(reg(x, h));
-      y(h);
-      f.op(op);
-    }
-    if (f64) f.i8x16Shuffle(NARROW64);
-    f.localSet(reg(out, 0));
-  };
-  if (name in FLOAT_BINARY) {
-    binary(FLOAT_BINARY[name]![f64 ? 1 : 0], a, ins[1]!);
-    return;
-  }
-  if (name in FLOAT_UNARY) {
-    const op = FLOAT_UNARY[name]![f64 ? 1 : 0];
-    for (const h of halves) f.localGet(reg(a, h)).op(op).localSet(reg(out, h));
-    return;
-  }
-  if (F32_MATH.has(name)) {
-    emitF32Math(f, name as F32MathName, reg(a, 0), reg(out, 0));
-    return;
-  }
-  if (name === "pow_scalar") {
-    binary(FLOAT_BINARY["mul"]![f64 ? 1 : 0], a, a);
-    return;
-  }
-  if (name === "rsqrt") {
-    for (const h of halves) {
-      k(a.type, 1);
-      f.localGet(reg(a, h))
-        .op(f64 ? "f64x2Sqrt" : "f32x4Sqrt")
-        .op(f64 ? "f64x2Div" : "f32x4Div")
-        .localSet(reg(out, h));
-    }
-    return;
-  }
-  if (name === "max" || name === "min") {
-    // JS: a !== a || b !== b ? NaN : a > b ? a : b (min: <). pmax(b, a) = b < a ? a : b; then NaN a wins.
-    const b = ins[1]!;
-    const pick: PlainOp =
-      name === "max" ? (f64 ? "f64x2Pmax" : "f32x4Pmax") : f64 ? "f64x2Pmin" : "f32x4Pmin";
-    const ne: PlainOp = f64 ? "f64x2Ne" : "f32x4Ne";
-    for (const h of halves) {
-      f.localGet(reg(b, h)).localGet(reg(a, h)).op(pick).localSet(reg(out, h));
-      f.localGet(reg(a, h)).localGet(reg(out, h)).localGet(reg(a, h)).localGet(reg(a, h)).op(ne);
-      f.op("v128Bitselect").localSet(reg(out, h));
-    }
-    return;
-  }
-  if (name === "sign") {
-    // Math.sign: NaN and ±0 as they are, else ±1 (the sign bit of a on 1).
-    for (const h of halves) {
-      f.localGet(reg(a, h));
-      k(a.type, 1);
-      k(f64 ? "i64" : "i32", f64 ? -(2 ** 63) : -(2 ** 31));
-      f.op("v128Bitselect").localGet(reg(a, h));
-      f.localGet(reg(a, h)).op(f64 ? "f64x2Abs" : "f32x4Abs");
-      k(a.type, 0);
-      f.op(f64 ? "f64x2Gt" : "f32x4Gt");
-      f.op("v128Bitselect").localSet(reg(out, h));
-    }
-    return;
-  }
-  if (name === "is_nan") {
-    compare(f64 ? "f64x2Ne" : "f32x4Ne", a, (h) => f.localGet(reg(a, h)));
-    return;
-  }
-  if (name === "is_finite") {
-    for (const h of halves) {
-      f.localGet(reg(a, h)).op(f64 ? "f64x2Abs" : "f32x4Abs");
-      k(a.type, Infinity);
-      f.op(f64 ? "f64x2Lt" : "f32x4Lt");
-    }
-    if (f64) f.i8x16Shuffle(NARROW64);
-    f.localSet(reg(out, 0));
-    return;
-  }
-  if (name in COMPARE) {
-    const [o32, o64, oBool] = COMPARE[name]!;
-    const b = ins[1]!;
-    if (a.type === "bool") {
-      f.localGet(reg(a, 0)).localGet(reg(b, 0)).op(oBool!).localSet(reg(out, 0));
-      return;
-    }
-    compare(f64 ? o64 : o32, a, (h) => f.localGet(reg(b, h)));
-    return;
-  }
-  if (name in LOGICAL) {
-    f.localGet(reg(a, 0)).localGet(reg(ins[1]!, 0)).op(LOGICAL[name]!).localSet(reg(out, 0));
-    return;
-  }
-  if (name === "not") {
-    f.localGet(reg(a, 0)).op("v128Not").localSet(reg(out, 0));
-    return;
-  }
-  if (name === "select") {
-    // c ? x : y, c a bool mask.
-    const [c, x, y] = ins as [Val, Val, Val];
-    if (x.type !== "float64") {
-      f.localGet(reg(x, 0)).localGet(reg(y, 0)).localGet(reg(c, 0)).op("v128Bitselect").localSet(reg(out, 0));
-      return;
-    }
-    for (const h of [0, 1]) {
-      f.localGet(reg(x, h)).localGet(reg(y, h));
-      f.localGet(reg(c, 0))
-        .localGet(reg(c, 0))
-        .i8x16Shuffle(h === 0 ? WIDEN_LO : WIDEN_HI);
-      f.op("v128Bitselect").localSet(reg(out, h));
-    }
-    return;
-  }
-  if (name === "convert") {
-    const to = out.type;
-    if (to === "bool") {
-      // a !== 0 (true for NaN).
-      compare(f64 ? "f64x2Ne" : "f32x4Ne", a, () => k(a.type, 0));
-      return;
-    }
-    if (a.type === "bool") {
-      if (to === "float32") {
-        f.localGet(reg(a, 0));
-        k(to, 1);
-        f.op("v128And").localSet(reg(out, 0));
-      } else
-        for (const h of [0, 1]) {
-          f.localGet(reg(a, 0))
-            .localGet(reg(a, 0))
-            .i8x16Shuffle(h === 0 ? WIDEN_LO : WIDEN_HI);
-          k(to, 1);
-          f.op("v128And").localSet(reg(out, h));
-        }
-      return;
-    }
-    if (a.type === "float32") {
-      // to float64: exact.
-      f.localGet(reg(a, 0)).op("f64x2PromoteLowF32x4").localSet(reg(out, 0));
-      f.localGet(reg(a, 0)).localGet(reg(a, 0)).i8x16Shuffle(HIGH_HALF).op("f64x2PromoteLowF32x4");
-      f.localSet(reg(out, 1));
-      return;
-    }
-    // float64 to float32: Math.fround, round to nearest even.
-    f.localGet(reg(a, 0)).op("f32x4DemoteF64x2Zero").localGet(reg(a, 1)).op("f32x4DemoteF64x2Zero");
-    f.i8x16Shuffle(JOIN_LOW).localSet(reg(out, 0));
-    return;
-  }
-  throw new Error(`fused: no SIMD form for ${name}`);
 }

@@ -5,7 +5,8 @@
  * training run then drifts apart from its first softmax on. Both are within 1 ulp of the exact value.
  *
  * The high and low 32-bit words of a double are read through a shared Float64Array (little-endian, as
- * WebAssembly requires of every engine that runs these kernels).
+ * WebAssembly requires of every engine that runs these kernels). The constants are exported for the float64
+ * SIMD forms of these functions (../wasm/math.ts), which compute the same bits.
  */
 
 const float = new Float64Array(1);
@@ -13,17 +14,17 @@ const words = new Int32Array(float.buffer);
 const HIGH = 1;
 const LOW = 0;
 
-const LN2_HI = 0.6931471803691238;
-const LN2_LO = 1.9082149292705877e-10;
-const INV_LN2 = Math.LOG2E;
-const EXP_P1 = 0.16666666666666602;
-const EXP_P2 = -0.0027777777777015593;
-const EXP_P3 = 6.613756321437934e-5;
-const EXP_P4 = -1.6533902205465252e-6;
-const EXP_P5 = 4.1381367970572385e-8;
-const EXP_OVERFLOW = 709.782712893384;
-const EXP_UNDERFLOW = -745.1332191019411;
-const TWO_M1000 = 9.332636185032189e-302;
+export const LN2_HI = 0.6931471803691238;
+export const LN2_LO = 1.9082149292705877e-10;
+export const INV_LN2 = Math.LOG2E;
+export const EXP_P1 = 0.16666666666666602;
+export const EXP_P2 = -0.0027777777777015593;
+export const EXP_P3 = 6.613756321437934e-5;
+export const EXP_P4 = -1.6533902205465252e-6;
+export const EXP_P5 = 4.1381367970572385e-8;
+export const EXP_OVERFLOW = 709.782712893384;
+export const EXP_UNDERFLOW = -745.1332191019411;
+export const TWO_M1000 = 9.332636185032189e-302;
 
 /** The double whose high word is `high` and low word 0 (fdlibm compares high words; we compare |x| to these). */
 function withHighWord(high: number): number {
@@ -31,10 +32,10 @@ function withHighWord(high: number): number {
   words[LOW] = 0;
   return float[0]!;
 }
-const EXP_LARGE = withHighWord(0x40862e42); // |x| >= 709.78...: overflow or underflow possible
-const EXP_REDUCE = withHighWord(0x3fd62e43); // |x| > 0.5 ln2
-const EXP_ONE_STEP = withHighWord(0x3ff0a2b2); // |x| < 1.5 ln2
-const EXP_TINY = withHighWord(0x3e300000); // 2^-28
+export const EXP_LARGE = withHighWord(0x40862e42); // |x| >= 709.78...: overflow or underflow possible
+export const EXP_REDUCE = withHighWord(0x3fd62e43); // |x| > 0.5 ln2
+export const EXP_ONE_STEP = withHighWord(0x3ff0a2b2); // |x| < 1.5 ln2
+export const EXP_TINY = withHighWord(0x3e300000); // 2^-28
 
 /** 2^(j - POWER_ZERO) at j, for j - POWER_ZERO in [-1024, 1023] (all exact). */
 const POWER_ZERO = 1024;
@@ -83,14 +84,14 @@ export function exp(x: number): number {
   return y * POWERS_OF_TWO[POWER_ZERO + k + 1000]! * TWO_M1000;
 }
 
-const TWO_54 = 1.8014398509481984e16;
-const LG1 = 0.6666666666666735;
-const LG2 = 0.3999999999940942;
-const LG3 = 0.2857142874366239;
-const LG4 = 0.22222198432149784;
-const LG5 = 0.1818357216161805;
-const LG6 = 0.15313837699209373;
-const LG7 = 0.14798198605116586;
+export const TWO_54 = 1.8014398509481984e16;
+export const LG1 = 0.6666666666666735;
+export const LG2 = 0.3999999999940942;
+export const LG3 = 0.2857142874366239;
+export const LG4 = 0.22222198432149784;
+export const LG5 = 0.1818357216161805;
+export const LG6 = 0.15313837699209373;
+export const LG7 = 0.14798198605116586;
 
 /** The natural logarithm (fdlibm's __ieee754_log). */
 export function log(x: number): number {
