@@ -68,6 +68,18 @@ const UNARY: readonly ((u: NdArray) => NdArray)[] = [
   np.expm1,
   np.log1p,
   np.round,
+  np.sinh,
+  np.cosh,
+  np.asinh,
+  np.atanh,
+  np.asin,
+  np.acos,
+  np.cbrt,
+  np.log2,
+  np.exp2,
+  np.trunc,
+  np.sinc,
+  np.deg2rad,
 ];
 const BINARY: readonly ((u: NdArray, v: NdArray) => NdArray)[] = [
   np.add,
@@ -78,6 +90,13 @@ const BINARY: readonly ((u: NdArray, v: NdArray) => NdArray)[] = [
   np.minimum,
   np.power,
   np.mod,
+  np.hypot,
+  np.logaddexp,
+  np.logaddexp2,
+  np.xlogy,
+  np.xlog1py,
+  np.copysign,
+  np.heaviside,
 ];
 
 function broadcastable(s: readonly number[], t: readonly number[]): boolean {

@@ -5,13 +5,19 @@
  * with what the laws may assume (differentiable or not, which modes, smooth enough for second order,
  * which arguments it is linear in).
  *
+ * Elementwise primitives that declare their `laws` domain (ops/elementwise-kit.ts, `LawDomain`) need no
+ * entry here: `derivedEntries` builds theirs from it, so adding such an op touches only its own file.
+ *
  * `lawsFor(entry)` says which laws run for an entry; laws/gradients.test.ts runs exactly those and
  * laws/coverage.ts prints them, so the coverage table cannot drift from what is tested.
  */
 import * as fc from "fast-check";
 import type { NdArray } from "../src/core/array.js";
+import { primitives } from "../src/core/primitive.js";
+import { sizeOf } from "../src/core/shape.js";
 import { checkpoint, cond, customVjp, jit, nn, np, random, scan, stopGradient } from "../src/index.js";
 import { type ConvParams, conv2dInputGrad, conv2dWeightGrad, convOutputSize } from "../src/ops/conv.js";
+import { isElementwise, type LawDomain, type OperandDomain } from "../src/ops/elementwise-kit.js";
 import { scatterAddAlongAxisPrim } from "../src/ops/indexing.js";
 import {
   type MaxPoolParams,
@@ -1144,6 +1150,71 @@ export const FUNCTION_LAWS: readonly FunctionLawEntry[] = [
   },
 ];
 
+// ---------------------------------------------------------------------------------------------------
+// entries derived from the primitives' declared domains
+
+/** The elements of one operand as its domain says (held operands are built from their drawn values). */
+function operandArb(shape: readonly number[], d: OperandDomain): fc.Arbitrary<NdArray> {
+  const base = float(shape, {
+    ...(d.min !== undefined ? { min: d.min } : {}),
+    ...(d.max !== undefined ? { max: d.max } : {}),
+    ...(d.avoid !== undefined ? { avoid: d.avoid } : {}),
+    ...(d.margin !== undefined ? { margin: d.margin } : {}),
+  });
+  if (!d.zeros) return base;
+  return fc.tuple(base, bools(shape)).map(([x, keep]) => np.where(keep, x, 0));
+}
+
+/**
+ * The entry of an elementwise primitive from its `laws` domain: operands of one shape drawn from their
+ * ranges, the primitive applied directly (its user function's broadcasting and promotion are tested
+ * with the op). Operands with `values` are drawn once per case and held fixed: not differentiated.
+ */
+function derivedEntry(name: string, bind: (args: NdArray[]) => NdArray, domain: LawDomain): LawEntry {
+  const held = domain.operands.map((d) => d.values !== undefined);
+  const config = SHAPES.chain((shape) =>
+    fc
+      .tuple(
+        ...domain.operands
+          .filter((_, k) => held[k])
+          .map((d) =>
+            fc.array(fc.constantFrom(...d.values!), { minLength: sizeOf(shape), maxLength: sizeOf(shape) }),
+          ),
+      )
+      .map((fixed) => ({ shape, fixed })),
+  );
+  const caseArb = cases(config, ({ shape, fixed }) => {
+    const fixedArrays = fixed.map((v) => np.array(v, { shape: [...shape], dtype: "float64" }));
+    const fn: LawFn = (...free) => {
+      let [i, j] = [0, 0];
+      return bind(domain.operands.map((_, k) => (held[k] ? fixedArrays[j++]! : free[i++]!)));
+    };
+    const freeArbs = domain.operands.filter((_, k) => !held[k]).map((d) => operandArb(shape, d));
+    return { fn, inputs: arrays(...freeArbs) };
+  });
+  const note = domain.note ? { note: domain.note } : {};
+  if (domain.flat) return { kind: "non-differentiable", primitive: name, cases: caseArb, ...note };
+  return {
+    kind: "differentiable",
+    primitive: name,
+    secondOrder: domain.secondOrder ?? true,
+    cases: caseArb,
+    ...(domain.linearIn ? { linearIn: domain.linearIn } : {}),
+    ...note,
+  };
+}
+
+/** Entries of every registered elementwise primitive that declares its domain. */
+function derivedEntries(): LawEntry[] {
+  const out: LawEntry[] = [];
+  for (const [name, prim] of primitives()) {
+    if (!isElementwise(prim) || prim.elementwise.laws === undefined) continue;
+    const p = prim;
+    out.push(derivedEntry(name, (args) => p.bind1(args, {} as never), prim.elementwise.laws));
+  }
+  return out;
+}
+
 function buildTable(list: readonly LawEntry[]): ReadonlyMap<string, LawEntry> {
   const table = new Map<string, LawEntry>();
   for (const e of list) {
@@ -1154,4 +1225,4 @@ function buildTable(list: readonly LawEntry[]): ReadonlyMap<string, LawEntry> {
 }
 
 /** Law entries by primitive name. */
-export const LAW_TABLE: ReadonlyMap<string, LawEntry> = buildTable(entries);
+export const LAW_TABLE: ReadonlyMap<string, LawEntry> = buildTable([...entries, ...derivedEntries()]);

@@ -53,6 +53,7 @@ export {
   zerosLike,
 } from "./ops/creation.js";
 export { einsum, tensordot } from "./ops/einsum.js";
+export * from "./ops/elementwise-math.js";
 export { oneHot, scatterAdd, take, takeAlongAxis } from "./ops/indexing.js";
 export {
   broadcastArrays,

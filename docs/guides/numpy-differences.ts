@@ -74,6 +74,15 @@ export function gradientConventions() {
   return { clipGrad, stdGrad }; // [0.5, 1, 0.5] and [NaN, NaN, NaN]
 }
 
+export function moreFunctions() {
+  // logaddexp(-inf, -inf) is -inf, and its gradient ½ each (JAX: NaN)
+  const bothEmpty = grad((a: NdArray) => np.logaddexp(a, np.array(-Infinity)))(np.array(-Infinity));
+  // xlogy's derivative in y is 0 where x is 0, at y = 0 too (JAX: NaN)
+  const xlogyGrad = grad((y: NdArray) => np.xlogy(0, y))(np.array(0));
+  const signs = np.copysign(np.array([1, 1]), np.array([-0, NaN])); // [-1, 1]: -0 counts, NaN's sign not
+  return { bothEmpty, xlogyGrad, signs }; // 0.5, 0 and [-1, 1]
+}
+
 export function typedArrays() {
   const bytes = np.array(new Uint8Array([1, 2, 255])); // int32 [1, 2, 255]: no uint8 dtype yet
   const big = np.array(new Uint32Array([2 ** 32 - 1]), { dtype: "float64" }); // float64 [4294967295]

@@ -378,6 +378,9 @@ describe("numpy-differences.ts", () => {
     const g = numpyDifferences.gradientConventions();
     expect(g.clipGrad.toArray()).toEqual([0.5, 1, 0.5]);
     expect(values(g.stdGrad).every(Number.isNaN)).toBe(true);
+    const m = numpyDifferences.moreFunctions();
+    expect([m.bothEmpty.item(), m.xlogyGrad.item()]).toEqual([0.5, 0]);
+    expect(m.signs.toArray()).toEqual([-1, 1]);
     const t = numpyDifferences.typedArrays();
     expect([t.bytes.dtype, t.big.dtype]).toEqual(["int32", "float64"]);
     expect(t.bytes.toArray()).toEqual([1, 2, 255]);
