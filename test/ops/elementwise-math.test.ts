@@ -260,9 +260,12 @@ describe("fused in wasm without the compiler knowing the ops", () => {
       const found: Record<string, string> = {};
       for (const name of PRIMITIVES) {
         const prim = registered.get(name);
-        if (prim === undefined || !isElementwise(prim)) throw new Error(`${name} is not an elementwise primitive`);
+        if (prim === undefined || !isElementwise(prim))
+          throw new Error(`${name} is not an elementwise primitive`);
         const { arity } = prim.elementwise;
-        const blocker = wasmBlocker(prim.elementwise.tree(new Array<FloatDtype>(arity).fill(dtype), {} as never));
+        const blocker = wasmBlocker(
+          prim.elementwise.tree(new Array<FloatDtype>(arity).fill(dtype), {} as never),
+        );
         if (blocker !== null) found[name] = describeNode(blocker);
       }
       expect(Object.keys(found), JSON.stringify(found)).toEqual(IN_JS[dtype]);
