@@ -68,16 +68,46 @@ function log1pF32(u: Expr): Expr {
   return f32(ex.select(ex.eq(wMinus1, 0), u, ex.select(ex.eq(u, Infinity), u, corrected)));
 }
 
+/** log(1 + u) of a float64 u from the float64 log, with Goldberg's correction as log1pF32. */
+function log1p64(u: Expr): Expr {
+  const w = ex.add(u, 1);
+  const wMinus1 = ex.sub(w, 1);
+  const corrected = ex.mul(ex.log(w), ex.div(u, ex.select(ex.eq(wMinus1, 0), 1, wMinus1)));
+  return ex.select(ex.eq(wMinus1, 0), u, ex.select(ex.eq(u, Infinity), u, corrected));
+}
+
+/** Odd Taylor series x·Σ x^{2k} / (2k+1)! of sinh, to x^19 (below 2e-20 relative for |x| ≤ 1). */
+const SINH_SERIES = Array.from({ length: 9 }, (_, k) => {
+  let f = 1;
+  for (let i = 2; i <= 2 * k + 3; i++) f *= i;
+  return 1 / f;
+});
+/** Even Taylor series Σ x^{2k} / (2k)! of cosh, to x^20. */
+const COSH_SERIES = Array.from({ length: 11 }, (_, k) => {
+  let f = 1;
+  for (let i = 2; i <= 2 * k; i++) f *= i;
+  return 1 / f;
+});
+
 /** 2^n as float64 for an integer-valued float64 n in [-255, 255]: exact, from its binary digits. */
-function pow2(n: Expr): Expr {
+const pow2 = (n: Expr): Expr => pow2Bits(n, 8);
+
+/** 2^n for an integer-valued float64 n with |n| < 2^bits and 2^|n| finite. */
+function pow2Bits(n: Expr, bits: number): Expr {
   let m = ex.abs(n);
   let p: Expr = ex.like(n, 1);
-  for (let k = 7; k >= 0; k--) {
+  for (let k = bits - 1; k >= 0; k--) {
     const bit = ex.ge(m, 2 ** k);
     m = ex.select(bit, ex.sub(m, 2 ** k), m);
     p = ex.mul(p, ex.select(bit, ex.like(n, 2 ** (2 ** k)), 1));
   }
   return ex.select(ex.lt(n, 0), ex.div(1, p), p);
+}
+
+/** 2^n as float64 for an integer-valued n in [-1100, 1100] (two exact factors, each within range). */
+function pow2Wide(n: Expr): [Expr, Expr] {
+  const half = ex.trunc(ex.mul(n, 0.5));
+  return [pow2Bits(half, 10), pow2Bits(ex.sub(n, half), 10)];
 }
 
 /**
@@ -106,8 +136,32 @@ const logTimesTwo = (ax: Expr): Expr => ex.add(f64(ex.log(ax)), Math.LN2);
 // ---------------------------------------------------------------------------------------------------
 // kernels, by dtype
 
+/** sinh in float64 from the float64 exp: the series below 1, (e - 1/e) / 2 above, (e^{|x|/2})² / 2 near overflow. */
+function sinh64(x: Expr): Expr {
+  const ax = ex.abs(x);
+  const s = ex.mul(x, x);
+  const series = ex.add(x, ex.mul(ex.mul(x, s), horner(s, SINH_SERIES)));
+  const e = ex.exp(ax);
+  const h = ex.exp(ex.mul(ax, 0.5));
+  const magnitude = ex.select(
+    ex.le(ax, 709),
+    ex.mul(ex.sub(e, ex.div(1, e)), 0.5),
+    ex.mul(h, ex.mul(h, 0.5)),
+  );
+  return ex.select(ex.lt(ax, 1), series, signOf(x, magnitude));
+}
+
+function cosh64(x: Expr): Expr {
+  const ax = ex.abs(x);
+  const series = horner(ex.mul(x, x), COSH_SERIES);
+  const e = ex.exp(ax);
+  const h = ex.exp(ex.mul(ax, 0.5));
+  const large = ex.select(ex.le(ax, 709), ex.mul(ex.add(e, ex.div(1, e)), 0.5), ex.mul(h, ex.mul(h, 0.5)));
+  return ex.select(ex.lt(ax, 1), series, large);
+}
+
 function sinhKernel(x: Expr): Expr {
-  if (x.dtype === "float64") return ex.sinh(x);
+  if (x.dtype === "float64") return sinh64(x);
   const ax = ex.abs(x);
   const X = f64(x);
   const s = ex.mul(X, X);
@@ -126,7 +180,7 @@ function sinhKernel(x: Expr): Expr {
 }
 
 function coshKernel(x: Expr): Expr {
-  if (x.dtype === "float64") return ex.cosh(x);
+  if (x.dtype === "float64") return cosh64(x);
   const ax = ex.abs(x);
   const X = f64(x);
   const s = ex.mul(X, X);
@@ -138,8 +192,17 @@ function coshKernel(x: Expr): Expr {
   return f32(ex.select(ex.lt(ax, 1), series, ex.select(ex.le(ax, 88), moderate, large)));
 }
 
+/** fdlibm's asinh in float64 from log and log1p: x below 2^-28, log|x| + ln2 above 2^28. */
+function asinh64(x: Expr): Expr {
+  const ax = ex.abs(x);
+  const s = ex.mul(ax, ax);
+  const mid = log1p64(ex.add(ax, ex.div(s, ex.add(ex.sqrt(ex.add(s, 1)), 1))));
+  const magnitude = ex.select(ex.ge(ax, 2 ** 28), ex.add(ex.log(ax), Math.LN2), mid);
+  return ex.select(ex.lt(ax, 2 ** -28), x, signOf(x, magnitude));
+}
+
 function asinhKernel(x: Expr): Expr {
-  if (x.dtype === "float64") return ex.asinh(x);
+  if (x.dtype === "float64") return asinh64(x);
   const ax = ex.abs(x);
   const X = f64(ax);
   const s = ex.mul(X, X);
@@ -150,8 +213,14 @@ function asinhKernel(x: Expr): Expr {
   return ex.select(ex.lt(ax, 2 ** -12), x, signOf(x, magnitude));
 }
 
+function acosh64(x: Expr): Expr {
+  const t = ex.sub(x, 1);
+  const mid = log1p64(ex.add(t, ex.mul(ex.sqrt(t), ex.sqrt(ex.add(x, 1)))));
+  return ex.select(ex.ge(x, 2 ** 28), ex.add(ex.log(x), Math.LN2), mid);
+}
+
 function acoshKernel(x: Expr): Expr {
-  if (x.dtype === "float64") return ex.acosh(x);
+  if (x.dtype === "float64") return acosh64(x);
   const X = f64(x);
   const t = ex.sub(X, 1); // exact
   // acosh x = log1p((x - 1) + sqrt(x - 1)·sqrt(x + 1)); NaN below 1 (the square root of a negative).
@@ -159,8 +228,14 @@ function acoshKernel(x: Expr): Expr {
   return ex.select(ex.ge(x, 2 ** 60), f32(logTimesTwo(x)), log1pF32(u));
 }
 
+function atanh64(x: Expr): Expr {
+  const ax = ex.abs(x);
+  const magnitude = ex.mul(log1p64(ex.div(ex.mul(ax, 2), ex.sub(1, ax))), 0.5);
+  return ex.select(ex.lt(ax, 2 ** -28), x, signOf(x, magnitude));
+}
+
 function atanhKernel(x: Expr): Expr {
-  if (x.dtype === "float64") return ex.atanh(x);
+  if (x.dtype === "float64") return atanh64(x);
   const ax = ex.abs(x);
   const X = f64(ax);
   // atanh|x| = log1p(2|x| / (1 - |x|)) / 2 (fdlibm's form); 1 gives Infinity, beyond 1 NaN.
@@ -201,7 +276,13 @@ function cbrtKernel(x: Expr): Expr {
 const scaledLogF32 = (x: Expr, c: number): Expr => f32(ex.mul(f64(ex.log(x)), c));
 
 function log2Kernel(x: Expr): Expr {
-  if (x.dtype === "float64") return ex.log2(x);
+  if (x.dtype === "float64") {
+    // log(x)·log2(e), exact at powers of two (2^n computed exactly as two factors).
+    const r = ex.mul(ex.log(x), Math.LOG2E);
+    const n = ex.min(ex.max(ex.round(r), -1100), 1100);
+    const [p, q] = pow2Wide(n);
+    return ex.select(ex.and(ex.eq(ex.mul(p, q), x), ex.lt(ex.abs(r), Infinity)), n, r);
+  }
   // Exact at powers of two: the nearest integer n where 2^n is x.
   const r = scaledLogF32(x, Math.LOG2E);
   const n = ex.round(r);
@@ -213,8 +294,17 @@ function log10Kernel(x: Expr): Expr {
   return x.dtype === "float64" ? ex.log10(x) : scaledLogF32(x, Math.LOG10E);
 }
 
+/** 2^x in float64: 2^round(x) exactly (two factors) times exp(f·ln2), |f| ≤ 1/2. */
+function exp2F64(x: Expr): Expr {
+  const n = ex.min(ex.max(ex.round(x), -1100), 1100);
+  const f = ex.sub(x, n);
+  const [p, q] = pow2Wide(n);
+  const r = ex.mul(ex.mul(ex.exp(ex.mul(f, Math.LN2)), p), q);
+  return ex.select(ex.eq(x, Infinity), x, ex.select(ex.eq(x, -Infinity), 0, r));
+}
+
 function exp2Kernel(x: Expr): Expr {
-  return x.dtype === "float64" ? ex.exp2(x) : exp2F32(x);
+  return x.dtype === "float64" ? exp2F64(x) : exp2F32(x);
 }
 
 /**
@@ -245,7 +335,7 @@ function logaddexpKernel(x: Expr, y: Expr): Expr {
   const m = ex.max(x, y);
   const d = ex.abs(ex.sub(x, y));
   if (x.dtype === "float64")
-    return ex.select(ex.eq(x, y), ex.add(x, Math.LN2), ex.add(m, ex.log1p(ex.exp(ex.neg(d)))));
+    return ex.select(ex.eq(x, y), ex.add(x, Math.LN2), ex.add(m, log1p64(ex.exp(ex.neg(d)))));
   const tail = log1pF32(f64(ex.exp(ex.neg(d))));
   return ex.select(ex.eq(x, y), f32(ex.add(f64(x), Math.LN2)), f32(ex.add(f64(m), f64(tail))));
 }
@@ -255,7 +345,7 @@ function logaddexp2Kernel(x: Expr, y: Expr): Expr {
   const m = ex.max(x, y);
   const d = ex.abs(ex.sub(x, y));
   if (x.dtype === "float64")
-    return ex.select(ex.eq(x, y), ex.add(x, 1), ex.add(m, ex.mul(ex.log1p(ex.exp2(ex.neg(d))), Math.LOG2E)));
+    return ex.select(ex.eq(x, y), ex.add(x, 1), ex.add(m, ex.mul(log1p64(exp2F64(ex.neg(d))), Math.LOG2E)));
   const tail = ex.mul(f64(log1pF32(f64(exp2F32(ex.neg(d))))), Math.LOG2E);
   return ex.select(ex.eq(x, y), ex.add(x, 1), f32(ex.add(f64(m), tail)));
 }
@@ -267,7 +357,7 @@ function xlogyKernel(x: Expr, y: Expr): Expr {
 }
 
 function xlog1pyKernel(x: Expr, y: Expr): Expr {
-  const l = x.dtype === "float64" ? ex.log1p(y) : log1pF32(f64(y));
+  const l = x.dtype === "float64" ? log1p64(y) : log1pF32(f64(y));
   return ex.select(ex.and(ex.eq(x, 0), ex.eq(y, y)), ex.like(x, 0), ex.mul(x, l));
 }
 
