@@ -5,12 +5,13 @@
  * where it is linear, and the domain its gradient laws draw from (laws/registry-table.ts reads it). No
  * other file knows about them: np.ts re-exports this module whole.
  *
- * float64 kernels use the JS Math function where the tree has one (sinh, asin, log2, ...: they run in
- * JS), and plain arithmetic where that is exact enough (hypot, copysign, ...: these fuse in wasm).
- * float32 kernels are built from the nodes with a float32 SIMD rendering (arithmetic, sqrt, the float32
- * exp and log, comparisons, select, casts to float64 and back), computing in float64 where a float32
- * rounding would cost accuracy and rounding once at the end, so they fuse in wasm too; only sinc (sin)
- * has no float32 wasm form. How close each is to numpy is measured in test/ops/elementwise-math.test.ts.
+ * The kernels are built from nodes with SIMD renderings where that keeps them within a few ulps of
+ * numpy, so their fused loops run in wasm: arithmetic, sqrt, comparisons, select, exp and log (fdlibm's
+ * in float64, the float32 algorithms in float32), casts. float32 kernels compute in float64 where a
+ * float32 rounding would cost accuracy and round once at the end. log1p is log with Goldberg's
+ * correction, 2^n is built exactly from n's binary digits. Only asin, acos, cbrt and log10 in float64
+ * (JS's Math functions) and sinc (sin) in both dtypes keep a node without a SIMD form. How close each
+ * op is to numpy is measured in test/ops/elementwise-math.test.ts.
  *
  * Gradients at the edges follow JAX: sinc'(0) = 0, hypot's gradient at the origin is 0, copysign's
  * derivative in x is ±1 (JAX's abs'(0) = 1), xlogy's derivative in y is 0 where x = 0. Where JAX gives
