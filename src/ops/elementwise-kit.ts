@@ -48,12 +48,45 @@ import { broadcastInDimPrim, moveAxisTo0 } from "./layout.js";
 /** One output element as an expression of the operands (`operands[k]` is operand k, of its dtype). */
 export type ElementwiseKernel<P = unknown> = (operands: readonly Expr[], params: P) => Expr;
 
+/**
+ * Where one operand's elements are drawn for the gradient laws (testing's ElementOptions: min, max, avoid,
+ * margin), plus `zeros` (some elements exactly 0, where the op has a branch at 0) and `values` (drawn from
+ * these and held fixed, not differentiated: the step of heaviside).
+ */
+export interface OperandDomain {
+  readonly min?: number;
+  readonly max?: number;
+  readonly avoid?: readonly number[];
+  readonly margin?: number;
+  readonly zeros?: boolean;
+  readonly values?: readonly number[];
+}
+
+/**
+ * The domain an elementwise op's gradient laws draw from: where it is smooth, away from its poles and
+ * kinks. laws/registry-table.ts builds the op's entry from it, so a new op needs no entry of its own.
+ */
+export interface LawDomain {
+  /** One per operand. */
+  readonly operands: readonly OperandDomain[];
+  /** The derivative is zero wherever it exists (trunc) or the output is not a float (isinf). */
+  readonly flat?: boolean;
+  /** Smooth enough for second derivatives on the domain (default true). */
+  readonly secondOrder?: boolean;
+  /** Operand groups the op is jointly linear in: its transpose rule is checked directly. */
+  readonly linearIn?: readonly (readonly number[])[];
+  /** Why the domain looks the way it does. */
+  readonly note?: string;
+}
+
 export interface ElementwiseSpec<P = unknown> {
   readonly arity: number;
   /** The input dtypes the op accepts (undefined: any). */
   readonly accepts: readonly DType[] | undefined;
   /** Whether the first operand may have another dtype (select's bool condition). */
   readonly mixedDtypes: boolean;
+  /** The domain of the gradient laws, where the op declares one. */
+  readonly laws?: LawDomain;
   /** The declared kernel. */
   readonly kernel: ElementwiseKernel<P>;
   /** The kernel's tree for operands of these dtypes (built once per dtypes and params). */
@@ -73,6 +106,8 @@ export interface ElementwiseRules<P> {
   transpose?: PrimitiveRules<P>["transpose"];
   formatParams?: PrimitiveRules<P>["formatParams"];
   compiler?: PrimitiveRules<P>["compiler"];
+  /** The domain of the op's gradient laws (laws/registry-table.ts derives its entry from it). */
+  laws?: LawDomain;
 }
 
 export type ElementwisePrimitive<P = unknown> = Primitive<P> & { readonly elementwise: ElementwiseSpec<P> };
@@ -163,6 +198,7 @@ export function elementwisePrimitive<P = Record<string, never>>(
     mixedDtypes: rules.mixedDtypes ?? false,
     kernel: rules.kernel,
     tree,
+    ...(rules.laws ? { laws: rules.laws } : {}),
   };
   return Object.assign(prim, { elementwise: spec });
 }

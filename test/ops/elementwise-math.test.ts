@@ -9,11 +9,7 @@
  * (numpy's values, and mpmath's correctly rounded float64 values where mpmath has the function).
  */
 import { describe, expect, it } from "vitest";
-import { wasmBlocker } from "../../src/compiler/expr-wasm.js";
-import { describeNode } from "../../src/core/expr.js";
-import { primitives } from "../../src/core/primitive.js";
 import { grad, jit, type NdArray, np, vjp } from "../../src/index.js";
-import { isElementwise } from "../../src/ops/elementwise-kit.js";
 import { decode, type FloatDtype, type ReferenceCase, readReference } from "./elementwise-math-reference.js";
 
 const reference = readReference();
@@ -216,61 +212,6 @@ describe("jit computes eager's bits", () => {
         expect(differ.slice(0, 5)).toEqual([]);
       });
     }
-  }
-});
-
-/** The primitives of src/ops/elementwise-math.ts, and the ones whose fused loops run in JS, by dtype. */
-const PRIMITIVES = [
-  "sinh",
-  "cosh",
-  "asinh",
-  "acosh",
-  "atanh",
-  "asin",
-  "acos",
-  "cbrt",
-  "log2",
-  "log10",
-  "exp2",
-  "sinc",
-  "deg2rad",
-  "rad2deg",
-  "trunc",
-  "is_inf",
-  "is_posinf",
-  "is_neginf",
-  "hypot",
-  "logaddexp",
-  "logaddexp2",
-  "xlogy",
-  "xlog1py",
-  "copysign",
-  "heaviside",
-];
-const IN_JS: Record<FloatDtype, readonly string[]> = {
-  // sin has no float32 SIMD form.
-  float32: ["sinc"],
-  // float64: asin, acos, cbrt, log10 and sin are JS's Math functions (no SIMD form).
-  float64: ["asin", "acos", "cbrt", "log10", "sinc"],
-};
-
-describe("fused in wasm without the compiler knowing the ops", () => {
-  for (const dtype of ["float32", "float64"] as const) {
-    it(`${dtype}: every op's tree renders to SIMD but ${IN_JS[dtype].join(", ")}`, () => {
-      const registered = primitives();
-      const found: Record<string, string> = {};
-      for (const name of PRIMITIVES) {
-        const prim = registered.get(name);
-        if (prim === undefined || !isElementwise(prim))
-          throw new Error(`${name} is not an elementwise primitive`);
-        const { arity } = prim.elementwise;
-        const blocker = wasmBlocker(
-          prim.elementwise.tree(new Array<FloatDtype>(arity).fill(dtype), {} as never),
-        );
-        if (blocker !== null) found[name] = describeNode(blocker);
-      }
-      expect(Object.keys(found), JSON.stringify(found)).toEqual(IN_JS[dtype]);
-    });
   }
 });
 
