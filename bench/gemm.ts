@@ -5,6 +5,7 @@
  * Options: --sizes=128,512,1024  --dtype=float32|float64  --jit (also time jit(np.matmul) end to end).
  */
 import { type GemmKernel, gemmKernel } from "../src/backend/index.js";
+import { standaloneContext } from "../src/backend/plan-memory.js";
 import { backend, jit, np, setBackend } from "../src/index.js";
 
 const option = (name: string): string | undefined =>
@@ -56,7 +57,7 @@ for (const n of sizes) {
   ];
   for (const { kind, threads } of configurations) {
     setBackend(kind, { threads });
-    const kernel: GemmKernel = gemmKernel(dtype, 1, n, n, n);
+    const kernel: GemmKernel = gemmKernel(dtype, 1, n, n, n, standaloneContext());
     const label = kind === "js" ? "js" : `${backend().name} x${threads}`;
     rows.push([label, () => kernel(a, b, out), kind === "js" ? 1 : 5]);
   }

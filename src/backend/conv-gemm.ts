@@ -15,6 +15,7 @@ import type { DType, TypedArray } from "../core/dtype.js";
 import type { KernelContext } from "../core/primitive.js";
 import { type ConvGeometry, tapRanges } from "./conv-geometry.js";
 import { gemmKernel } from "./index.js";
+import { wantsWasm } from "./kernel-choice.js";
 import { planArray, viewAt, withResidency } from "./plan-memory.js";
 import { type ConvMoves, convMovesKey, emitConvMoves } from "./wasm/conv-moves.js";
 import type { WasmGemmKernel } from "./wasm/gemm-kernel.js";
@@ -165,11 +166,9 @@ function gemmOnAddresses(
 
 const elementBytes = (dtype: DType): number => (dtype === "float64" ? 8 : 4);
 
-const isMoveDType = (dtype: DType): dtype is MoveDType => dtype === "float32" || dtype === "float64";
-
-/** Whether convolutions lowered with `context` in `dtype` run the wasm moves. */
+/** Whether convolutions lowered with `context` in `dtype` run the wasm moves (kernel-choice.ts decides). */
 export function wasmConvMoves(context: KernelContext, dtype: DType): dtype is MoveDType {
-  return context.wasm && isMoveDType(dtype);
+  return wantsWasm(context, { dtype });
 }
 
 function movesFor(context: KernelContext, g: ConvGeometry, dtype: MoveDType): () => ConvMoves {

@@ -8,6 +8,7 @@
 import type { DType, TypedArray } from "../core/dtype.js";
 import type { Kernel, KernelContext, PlanMemoryView, PlannedDerivedInput } from "../core/primitive.js";
 import { activeBackendKind, kernelThreads, relaxedSimdActive } from "./active.js";
+import { cachedKernel } from "./kernel-cache.js";
 import type { ModuleBuilder } from "./wasm/module-writer.js";
 import { allocateMemory } from "./wasm/runtime.js";
 
@@ -108,31 +109,22 @@ export function standaloneContext(): KernelContext {
 }
 
 /**
- * Eager evaluation of a lowered primitive: its kernel with a memory of its own, kept by `key` (the
- * primitive, the operand shapes and the params) for the backend in use, so repeated eager calls of one
- * shape compile once. Kernels whose memory passes CACHED_KERNEL_MAX_BYTES are not kept.
+ * Eager evaluation of a lowered primitive: its kernel with a memory of its own, kept in the kernel cache
+ * by `key` (the primitive, the operand shapes and the params) and the backend in use, so repeated eager
+ * calls of one shape compile once.
  */
 export function standaloneKernel(key: string, lower: (context: KernelContext) => Kernel): Kernel {
-  const fullKey = `${activeBackendKind()}${relaxedSimdActive() ? " relaxed" : ""} ${kernelThreads()} ${key}`;
-  const cached = standaloneKernels.get(fullKey);
-  if (cached) {
-    standaloneKernels.delete(fullKey); // most recently used goes last
-    standaloneKernels.set(fullKey, cached);
-    return cached;
-  }
-  const memory = PlanMemory.forActiveBackend();
-  const kernel = lower(memory.context({ inputs: [], outputs: [] }));
-  if (memory.bytes <= CACHED_KERNEL_MAX_BYTES) {
-    if (standaloneKernels.size >= STANDALONE_CACHE_SIZE)
-      standaloneKernels.delete(standaloneKernels.keys().next().value!);
-    standaloneKernels.set(fullKey, kernel);
-  }
-  return kernel;
+  const fullKey = `eager ${activeBackendKind()}${relaxedSimdActive() ? " relaxed" : ""} ${kernelThreads()} ${key}`;
+  return cachedKernel(
+    fullKey,
+    () => {
+      const memory = PlanMemory.forActiveBackend();
+      const kernel = lower(memory.context({ inputs: [], outputs: [] }));
+      return { kernel, bytes: memory.bytes };
+    },
+    (built) => built.bytes,
+  ).kernel;
 }
-
-const STANDALONE_CACHE_SIZE = 64;
-const CACHED_KERNEL_MAX_BYTES = 32 * 2 ** 20;
-const standaloneKernels = new Map<string, Kernel>();
 
 /** Declares the plan memory as the module's env.memory import, matching whatever size it ends up with. */
 export function importPlanMemory(module: ModuleBuilder, shared: boolean): void {

@@ -7,7 +7,7 @@ import { NdArray } from "../core/array.js";
 import { isFloat, type TypedArray } from "../core/dtype.js";
 import type { ArrayLike } from "../core/methods-types.js";
 import { checkOptions, checkOptionValue } from "../core/options.js";
-import { type Primitive, primitive } from "../core/primitive.js";
+import type { Primitive } from "../core/primitive.js";
 import { broadcastShapes, fmtShape, ShapeError, shapeEquals } from "../core/shape.js";
 import {
   add,
@@ -23,6 +23,7 @@ import {
   where,
 } from "../ops/binary.js";
 import { arange, array, asArray } from "../ops/creation.js";
+import { loweredPrimitive } from "../ops/eager.js";
 import { expandDims, reshape } from "../ops/layout.js";
 import { mean, sum } from "../ops/reduce.js";
 import { abs, exp, log, log1p, negative } from "../ops/unary.js";
@@ -200,14 +201,10 @@ function checkLabels(labels: TypedArray, { op, classes, ignoreIndex }: ClassTarg
  * eagerly, and in a jitted plan (a label's value is unknown while tracing), with the same error.
  */
 export const checkClassTargetPrim: Primitive<ClassTargetParams, [target: unknown], [out: unknown]> =
-  primitive({
+  loweredPrimitive<ClassTargetParams, [target: unknown], [out: unknown]>({
     name: "check_class_target",
     validatesOnly: true,
     abstractEval: ([target]) => [target],
-    impl([target], params) {
-      checkLabels(target.data, params);
-      return [target];
-    },
     // One pass over the labels before the copy: a plan writes nothing past a bad label.
     lower: (_inAvals, _outAvals, params) => (ins, outs) => {
       checkLabels(ins[0], params);
@@ -408,18 +405,15 @@ function checkProbabilityValues(values: TypedArray, { op }: { op: string }): voi
  * The identity on probabilities that checks each is in [0, 1] when it runs, eagerly and in a jitted plan
  * alike (the values are unknown while tracing); the tangent passes through unchanged.
  */
-export const checkProbabilitiesPrim: Primitive<{ op: string }, [probs: unknown], [out: unknown]> = primitive({
-  name: "check_probabilities",
-  validatesOnly: true,
-  abstractEval: ([probs]) => [probs],
-  impl([probs], params) {
-    checkProbabilityValues(probs.data, params);
-    return [probs];
-  },
-  lower: (_inAvals, _outAvals, params) => (ins, outs) => {
-    checkProbabilityValues(ins[0], params);
-    outs[0].set(ins[0]);
-  },
-  jvp: ([probs], [t], p) => ({ primalsOut: [checkProbabilitiesPrim.bind1([probs], p)], tangentsOut: [t] }),
-  batch: ([probs], [d], p) => [[checkProbabilitiesPrim.bind1([probs], p)], [d!]],
-});
+export const checkProbabilitiesPrim: Primitive<{ op: string }, [probs: unknown], [out: unknown]> =
+  loweredPrimitive<{ op: string }, [probs: unknown], [out: unknown]>({
+    name: "check_probabilities",
+    validatesOnly: true,
+    abstractEval: ([probs]) => [probs],
+    lower: (_inAvals, _outAvals, params) => (ins, outs) => {
+      checkProbabilityValues(ins[0], params);
+      outs[0].set(ins[0]);
+    },
+    jvp: ([probs], [t], p) => ({ primalsOut: [checkProbabilitiesPrim.bind1([probs], p)], tangentsOut: [t] }),
+    batch: ([probs], [d], p) => [[checkProbabilitiesPrim.bind1([probs], p)], [d!]],
+  });

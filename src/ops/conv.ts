@@ -18,10 +18,10 @@ import {
 import type { ConvGeometry } from "../backend/conv-geometry.js";
 import { type AbstractValue, ConcreteArray, type NdArray } from "../core/array.js";
 import { isFloat } from "../core/dtype.js";
-import { type BatchDim, type Primitive, primitive, UndefinedPrimal } from "../core/primitive.js";
+import { type BatchDim, type Primitive, UndefinedPrimal } from "../core/primitive.js";
 import { fmtShape, type Shape, ShapeError, shapeEquals } from "../core/shape.js";
 import { add } from "./binary.js";
-import { evalByLowering } from "./eager.js";
+import { loweredPrimitive } from "./eager.js";
 import { moveAxisTo0, moveaxis, reshape } from "./layout.js";
 
 export type Pair = readonly [number, number];
@@ -240,13 +240,12 @@ function productRule(
 // ---------------------------------------------------------------------------------------------------
 // the primitives
 
-export const conv2dPrim: Primitive<ConvParams> = primitive<ConvParams>({
+export const conv2dPrim: Primitive<ConvParams> = loweredPrimitive<ConvParams>({
   name: "conv2d",
   abstractEval([x, w], p) {
     checkOperands("conv2d", x!, w!);
     return [{ shape: outputShape(geometry("conv2d", x!.shape, w!.shape, p)), dtype: x!.dtype }];
   },
-  impl: (args, p) => evalByLowering(conv2dPrim, args, p),
   compiler: {
     derivedInput: ([x, w], _, p) => unrolledInput(geometry("conv2d", x!.shape, w!.shape, p), x!.dtype),
   },
@@ -284,7 +283,7 @@ export const conv2dPrim: Primitive<ConvParams> = primitive<ConvParams>({
   formatParams: (p) => formatConvParams(p),
 });
 
-export const conv2dInputGradPrim: Primitive<ConvInputGradParams> = primitive<ConvInputGradParams>({
+export const conv2dInputGradPrim: Primitive<ConvInputGradParams> = loweredPrimitive<ConvInputGradParams>({
   name: "conv2d_input_grad",
   abstractEval([ct, w], p) {
     checkOperands("conv2d_input_grad", ct!, w!);
@@ -292,7 +291,6 @@ export const conv2dInputGradPrim: Primitive<ConvInputGradParams> = primitive<Con
     checkCotangent("conv2d_input_grad", ct!.shape, g, p.inputShape, w!.shape);
     return [{ shape: p.inputShape, dtype: ct!.dtype }];
   },
-  impl: (args, p) => evalByLowering(conv2dInputGradPrim, args, p),
   lower([, w], [x], p, context) {
     const run = conv2dInputGradGemm(
       geometry("conv2d_input_grad", p.inputShape, w!.shape, p),
@@ -347,7 +345,7 @@ export const conv2dInputGradPrim: Primitive<ConvInputGradParams> = primitive<Con
   formatParams: (p) => `${formatConvParams(p)} inputShape=${fmtShape(p.inputShape)}`,
 });
 
-export const conv2dWeightGradPrim: Primitive<ConvWeightGradParams> = primitive<ConvWeightGradParams>({
+export const conv2dWeightGradPrim: Primitive<ConvWeightGradParams> = loweredPrimitive<ConvWeightGradParams>({
   name: "conv2d_weight_grad",
   abstractEval([x, ct], p) {
     checkOperands("conv2d_weight_grad", x!, ct!);
@@ -355,7 +353,6 @@ export const conv2dWeightGradPrim: Primitive<ConvWeightGradParams> = primitive<C
     checkCotangent("conv2d_weight_grad", ct!.shape, g, x!.shape, p.weightShape);
     return [{ shape: p.weightShape, dtype: x!.dtype }];
   },
-  impl: (args, p) => evalByLowering(conv2dWeightGradPrim, args, p),
   compiler: {
     derivedInput: ([x], _, p) =>
       unrolledInput(geometry("conv2d_weight_grad", x!.shape, p.weightShape, p), x!.dtype),

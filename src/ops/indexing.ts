@@ -11,11 +11,11 @@ import {
   takeAlongAxisKernel,
   takeKernel,
 } from "../backend/js/indexing.js";
-import { type AbstractValue, ConcreteArray, type NdArray } from "../core/array.js";
-import { type DType, storageFor } from "../core/dtype.js";
+import type { AbstractValue, NdArray } from "../core/array.js";
+import type { DType } from "../core/dtype.js";
 import type { ArrayLike } from "../core/methods-types.js";
 import { checkOptions } from "../core/options.js";
-import { type Primitive, primitive, UndefinedPrimal } from "../core/primitive.js";
+import { type Primitive, UndefinedPrimal } from "../core/primitive.js";
 import {
   broadcastShapes,
   fmtShape,
@@ -27,6 +27,7 @@ import {
 } from "../core/shape.js";
 import { astype, equal } from "./binary.js";
 import { arange, array, asArray, scalar, zeros } from "./creation.js";
+import { loweredPrimitive } from "./eager.js";
 import { alignBatched } from "./elementwise-kit.js";
 import { broadcastInDimPrim, broadcastTo, expandDims, moveAxisTo0, reshape } from "./layout.js";
 
@@ -75,12 +76,6 @@ function checkAlongAxis(op: string, x: Shape, indices: Shape, axis: number): voi
   }
 }
 
-const indexData = (a: ConcreteArray): Int32Array => a.data as Int32Array;
-
-/** A new array of zeros for a kernel to write (eager evaluation; a plan passes its own buffers). */
-const fresh = (dtype: DType, shape: Shape): ConcreteArray =>
-  new ConcreteArray(shape, dtype, storageFor(dtype, sizeOf(shape)));
-
 /**
  * Per-example indices for an operand with its batch axis at 0 and gather axis at `axis`: indices
  * [B, ...I] become [B, ...x.shape[1:axis], K, ...x.shape[axis+1:]] (K = size of I), the layout
@@ -96,46 +91,43 @@ function alongAxisIndices(x: NdArray, indices: NdArray, axis: number): NdArray {
 // ---------------------------------------------------------------------------------------------------
 // take
 
-export const takePrim: Primitive<AxisParams, [x: unknown, indices: unknown], [out: unknown]> = primitive({
-  name: "take",
-  abstractEval([x, indices], { axis }) {
-    checkAxisParam("take", axis, x.shape);
-    checkIndexDtype("take", indices);
-    return [{ shape: takenShape(x.shape, indices.shape, axis), dtype: x.dtype }];
-  },
-  impl([x, indices], { axis, op = "take" }) {
-    const out = fresh(x.dtype, takenShape(x.shape, indices.shape, axis));
-    takeKernel(op, x.data, x.shape, axis, indexData(indices), out.data);
-    return [out];
-  },
-  lower:
-    ([x], _outAvals, { axis, op = "take" }) =>
-    ([xd, idx], [out]) =>
-      takeKernel(op, xd, x.shape, axis, idx as Int32Array, out),
-  jvp: ([x, indices], [t], p) => ({
-    primalsOut: [takePrim.bind1([x, indices], p)],
-    tangentsOut: [takePrim.bind1([t, indices], p)],
-  }),
-  transpose([ct], [x, indices], p) {
-    if (!(x instanceof UndefinedPrimal)) return [null, null];
-    if (indices instanceof UndefinedPrimal) throw new Error("take: indices cannot be a linear input");
-    return [scatterAddPrim.bind1([zeros(x.aval.shape, { dtype: x.aval.dtype }), indices, ct], p), null];
-  },
-  batch([x, indices], [dx, di], p) {
-    const { axis } = p;
-    if (di === null) return [[takePrim.bind1([moveAxisTo0(x, dx), indices], { ...p, axis: axis + 1 })], [0]];
-    const idx = moveAxisTo0(indices, di);
-    // Shared operand: the batch of index arrays lands where the gathered axis was.
-    if (dx === null) return [[takePrim.bind1([x, idx], p)], [axis]];
-    const xb = moveAxisTo0(x, dx);
-    const gathered = takeAlongAxisPrim.bind1([xb, alongAxisIndices(xb, idx, axis + 1)], {
-      op: "take",
-      ...p,
-      axis: axis + 1,
-    });
-    return [[reshape(gathered, takenShape(xb.shape, idx.shape.slice(1), axis + 1))], [0]];
-  },
-});
+export const takePrim: Primitive<AxisParams, [x: unknown, indices: unknown], [out: unknown]> =
+  loweredPrimitive<AxisParams, [x: unknown, indices: unknown], [out: unknown]>({
+    name: "take",
+    abstractEval([x, indices], { axis }) {
+      checkAxisParam("take", axis, x.shape);
+      checkIndexDtype("take", indices);
+      return [{ shape: takenShape(x.shape, indices.shape, axis), dtype: x.dtype }];
+    },
+    lower:
+      ([x], _outAvals, { axis, op = "take" }) =>
+      ([xd, idx], [out]) =>
+        takeKernel(op, xd, x.shape, axis, idx as Int32Array, out),
+    jvp: ([x, indices], [t], p) => ({
+      primalsOut: [takePrim.bind1([x, indices], p)],
+      tangentsOut: [takePrim.bind1([t, indices], p)],
+    }),
+    transpose([ct], [x, indices], p) {
+      if (!(x instanceof UndefinedPrimal)) return [null, null];
+      if (indices instanceof UndefinedPrimal) throw new Error("take: indices cannot be a linear input");
+      return [scatterAddPrim.bind1([zeros(x.aval.shape, { dtype: x.aval.dtype }), indices, ct], p), null];
+    },
+    batch([x, indices], [dx, di], p) {
+      const { axis } = p;
+      if (di === null)
+        return [[takePrim.bind1([moveAxisTo0(x, dx), indices], { ...p, axis: axis + 1 })], [0]];
+      const idx = moveAxisTo0(indices, di);
+      // Shared operand: the batch of index arrays lands where the gathered axis was.
+      if (dx === null) return [[takePrim.bind1([x, idx], p)], [axis]];
+      const xb = moveAxisTo0(x, dx);
+      const gathered = takeAlongAxisPrim.bind1([xb, alongAxisIndices(xb, idx, axis + 1)], {
+        op: "take",
+        ...p,
+        axis: axis + 1,
+      });
+      return [[reshape(gathered, takenShape(xb.shape, idx.shape.slice(1), axis + 1))], [0]];
+    },
+  });
 
 // ---------------------------------------------------------------------------------------------------
 // scatter_add
@@ -144,7 +136,7 @@ export const scatterAddPrim: Primitive<
   AxisParams,
   [x: unknown, indices: unknown, updates: unknown],
   [out: unknown]
-> = primitive({
+> = loweredPrimitive<AxisParams, [x: unknown, indices: unknown, updates: unknown], [out: unknown]>({
   name: "scatter_add",
   abstractEval([x, indices, updates], { axis }) {
     checkAxisParam("scatter_add", axis, x.shape);
@@ -157,11 +149,6 @@ export const scatterAddPrim: Primitive<
       );
     }
     return [x];
-  },
-  impl([x, indices, updates], { axis, op = "scatter_add" }) {
-    const out = fresh(x.dtype, x.shape);
-    scatterAddKernel(op, x.data, x.shape, axis, indexData(indices), updates.data, out.data);
-    return [out];
   },
   lower:
     ([x], _outAvals, { axis, op = "scatter_add" }) =>
@@ -198,17 +185,12 @@ export const scatterAddPrim: Primitive<
 // take_along_axis
 
 export const takeAlongAxisPrim: Primitive<AxisParams, [x: unknown, indices: unknown], [out: unknown]> =
-  primitive({
+  loweredPrimitive<AxisParams, [x: unknown, indices: unknown], [out: unknown]>({
     name: "take_along_axis",
     abstractEval([x, indices], { axis }) {
       checkAlongAxis("take_along_axis", x.shape, indices.shape, axis);
       checkIndexDtype("take_along_axis", indices);
       return [{ shape: indices.shape, dtype: x.dtype }];
-    },
-    impl([x, indices], { axis, op = "take_along_axis" }) {
-      const out = fresh(x.dtype, indices.shape);
-      takeAlongAxisKernel(op, x.data, x.shape, axis, indexData(indices), indices.shape, out.data);
-      return [out];
     },
     lower:
       ([x, indices], _outAvals, { axis, op = "take_along_axis" }) =>
@@ -240,7 +222,7 @@ export const scatterAddAlongAxisPrim: Primitive<
   AxisParams,
   [x: unknown, indices: unknown, updates: unknown],
   [out: unknown]
-> = primitive({
+> = loweredPrimitive<AxisParams, [x: unknown, indices: unknown, updates: unknown], [out: unknown]>({
   name: "scatter_add_along_axis",
   abstractEval([x, indices, updates], { axis }) {
     checkAlongAxis("scatter_add_along_axis", x.shape, indices.shape, axis);
@@ -252,20 +234,6 @@ export const scatterAddAlongAxisPrim: Primitive<
       );
     }
     return [x];
-  },
-  impl([x, indices, updates], { axis, op = "scatter_add_along_axis" }) {
-    const out = fresh(x.dtype, x.shape);
-    scatterAddAlongAxisKernel(
-      op,
-      x.data,
-      x.shape,
-      axis,
-      indexData(indices),
-      indices.shape,
-      updates.data,
-      out.data,
-    );
-    return [out];
   },
   lower:
     ([x, indices], _outAvals, { axis, op = "scatter_add_along_axis" }) =>

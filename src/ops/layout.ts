@@ -3,7 +3,7 @@
  * reshape with -1, transpose with axes, squeeze, expandDims, flatten, broadcastTo, moveaxis.
  */
 
-import { broadcastInto, broadcastKernel, transposeCompiled, transposeKernel } from "../backend/js/layout.js";
+import { broadcastInto, transposeCompiled } from "../backend/js/layout.js";
 import { ConcreteArray, type NdArray } from "../core/array.js";
 import { makeEquation } from "../core/compiler-facts.js";
 import { storageFor } from "../core/dtype.js";
@@ -22,6 +22,7 @@ import {
   sizeOf,
 } from "../core/shape.js";
 import { zip } from "../core/tuple.js";
+import { loweredPrimitive } from "./eager.js";
 import { reduceSumPrim } from "./reduce.js";
 import { keepsConstantOf, noOpWhenLikeOutput, toOperand } from "./rewrite-kit.js";
 
@@ -100,7 +101,11 @@ export interface TransposeParams {
   permutation: readonly number[];
 }
 
-export const transposePrim: Primitive<TransposeParams, [x: unknown], [out: unknown]> = primitive({
+export const transposePrim: Primitive<TransposeParams, [x: unknown], [out: unknown]> = loweredPrimitive<
+  TransposeParams,
+  [x: unknown],
+  [out: unknown]
+>({
   name: "transpose",
   abstractEval([x], { permutation }) {
     const r = x.shape.length;
@@ -112,13 +117,6 @@ export const transposePrim: Primitive<TransposeParams, [x: unknown], [out: unkno
     }
     return [{ shape: permutation.map((p) => x.shape[p]!), dtype: x.dtype }];
   },
-  impl: ([x], { permutation }) => [
-    new ConcreteArray(
-      permutation.map((p) => x.shape[p]!),
-      x.dtype,
-      transposeKernel(x.data, x.shape, permutation, x.dtype),
-    ),
-  ],
   lower: ([x], _outs, { permutation }) => {
     const run = transposeCompiled(x.shape, permutation);
     return ([a], [o]) => run(a, o);
@@ -267,62 +265,60 @@ export interface BroadcastInDimParams {
   broadcastDimensions: readonly number[];
 }
 
-export const broadcastInDimPrim: Primitive<BroadcastInDimParams, [x: unknown], [out: unknown]> = primitive({
-  name: "broadcast_in_dim",
-  abstractEval([x], { shape, broadcastDimensions: dims }) {
-    checkShape("broadcast_in_dim", shape, x.dtype);
-    const ok =
-      dims.length === x.shape.length &&
-      dims.every((d, i) => d >= 0 && d < shape.length && (i === 0 || d > dims[i - 1]!)) &&
-      dims.every((d, i) => x.shape[i] === 1 || x.shape[i] === shape[d]);
-    if (!ok) {
-      throw new ShapeError(
-        `broadcast_in_dim: cannot broadcast ${fmtShape(x.shape)} to ${fmtShape(shape)} with dimensions ${JSON.stringify(dims)}`,
-      );
-    }
-    return [{ shape, dtype: x.dtype }];
-  },
-  impl: ([x], { shape, broadcastDimensions }) => [
-    new ConcreteArray(shape, x.dtype, broadcastKernel(x.data, x.shape, shape, broadcastDimensions, x.dtype)),
-  ],
-  lower:
-    ([x], _outs, { shape, broadcastDimensions }) =>
-    ([a], [o]) => {
-      broadcastInto(a, x.shape, shape, broadcastDimensions, o);
+export const broadcastInDimPrim: Primitive<BroadcastInDimParams, [x: unknown], [out: unknown]> =
+  loweredPrimitive<BroadcastInDimParams, [x: unknown], [out: unknown]>({
+    name: "broadcast_in_dim",
+    abstractEval([x], { shape, broadcastDimensions: dims }) {
+      checkShape("broadcast_in_dim", shape, x.dtype);
+      const ok =
+        dims.length === x.shape.length &&
+        dims.every((d, i) => d >= 0 && d < shape.length && (i === 0 || d > dims[i - 1]!)) &&
+        dims.every((d, i) => x.shape[i] === 1 || x.shape[i] === shape[d]);
+      if (!ok) {
+        throw new ShapeError(
+          `broadcast_in_dim: cannot broadcast ${fmtShape(x.shape)} to ${fmtShape(shape)} with dimensions ${JSON.stringify(dims)}`,
+        );
+      }
+      return [{ shape, dtype: x.dtype }];
     },
-  jvp: ([x], [t], p) => ({
-    primalsOut: [broadcastInDimPrim.bind1([x], p)],
-    tangentsOut: [broadcastInDimPrim.bind1([t], p)],
-  }),
-  transpose([ct], [x], { shape, broadcastDimensions }) {
-    const inShape = (x as UndefinedPrimal).aval.shape;
-    // Sum over the new axes and over the stretched size-1 axes, then restore the input's shape.
-    const summed = shape
-      .map((_, i) => i)
-      .filter((i) => {
-        const j = broadcastDimensions.indexOf(i);
-        return j < 0 || (inShape[j] === 1 && shape[i] !== 1);
-      });
-    const reduced = summed.length ? reduceSumPrim.bind1([ct], { axes: summed }) : ct;
-    return [reshapeIfNeeded(reduced, inShape)];
-  },
-  batch([x], [d], { shape, broadcastDimensions }) {
-    const moved = moveAxisTo0(x, d);
-    return [
-      [
-        broadcastInDimPrim.bind1([moved], {
-          shape: [moved.shape[0]!, ...shape],
-          broadcastDimensions: [0, ...broadcastDimensions.map((b) => b + 1)],
-        }),
-      ],
-      [0],
-    ];
-  },
-  compiler: {
-    keepsConstant: true,
-    rewrites: () => [noOpWhenLikeOutput("broadcast_in_dim(x) to x's own shape -> x")],
-  },
-});
+    lower:
+      ([x], _outs, { shape, broadcastDimensions }) =>
+      ([a], [o]) => {
+        broadcastInto(a, x.shape, shape, broadcastDimensions, o);
+      },
+    jvp: ([x], [t], p) => ({
+      primalsOut: [broadcastInDimPrim.bind1([x], p)],
+      tangentsOut: [broadcastInDimPrim.bind1([t], p)],
+    }),
+    transpose([ct], [x], { shape, broadcastDimensions }) {
+      const inShape = (x as UndefinedPrimal).aval.shape;
+      // Sum over the new axes and over the stretched size-1 axes, then restore the input's shape.
+      const summed = shape
+        .map((_, i) => i)
+        .filter((i) => {
+          const j = broadcastDimensions.indexOf(i);
+          return j < 0 || (inShape[j] === 1 && shape[i] !== 1);
+        });
+      const reduced = summed.length ? reduceSumPrim.bind1([ct], { axes: summed }) : ct;
+      return [reshapeIfNeeded(reduced, inShape)];
+    },
+    batch([x], [d], { shape, broadcastDimensions }) {
+      const moved = moveAxisTo0(x, d);
+      return [
+        [
+          broadcastInDimPrim.bind1([moved], {
+            shape: [moved.shape[0]!, ...shape],
+            broadcastDimensions: [0, ...broadcastDimensions.map((b) => b + 1)],
+          }),
+        ],
+        [0],
+      ];
+    },
+    compiler: {
+      keepsConstant: true,
+      rewrites: () => [noOpWhenLikeOutput("broadcast_in_dim(x) to x's own shape -> x")],
+    },
+  });
 
 /** The equation that fills `out` with `value` (a broadcast of a scalar literal, rounded to out's dtype). */
 export function fillEquation(out: Var, value: number): Equation {

@@ -8,10 +8,10 @@ import type { NdArray } from "../core/array.js";
 import { type GemmDims, makeEquation, rewriteOf } from "../core/compiler-facts.js";
 import type { DType } from "../core/dtype.js";
 import { type Atom, type Equation, Var } from "../core/ir.js";
-import { type Primitive, primitive, UndefinedPrimal } from "../core/primitive.js";
+import { type Primitive, UndefinedPrimal } from "../core/primitive.js";
 import { broadcastShapes, fmtShape, ShapeError, shapeEquals, sizeOf } from "../core/shape.js";
 import { add, asBoolResult, astype, multiply, promoteOperands } from "./binary.js";
-import { evalByLowering } from "./eager.js";
+import { loweredPrimitive } from "./eager.js";
 import {
   broadcastTo,
   expandDims,
@@ -46,14 +46,17 @@ function matmulShape(a: readonly number[], b: readonly number[]): number[] {
   return [...a.slice(0, -1), b[rb - 1]!];
 }
 
-export const matmulPrim: Primitive<Params, [a: unknown, b: unknown], [out: unknown]> = primitive({
+export const matmulPrim: Primitive<Params, [a: unknown, b: unknown], [out: unknown]> = loweredPrimitive<
+  Params,
+  [a: unknown, b: unknown],
+  [out: unknown]
+>({
   name: "matmul",
   abstractEval([a, b]) {
     if (a.dtype !== b.dtype) throw new ShapeError(`matmul: operand dtypes differ: ${a.dtype} vs ${b.dtype}`);
     if (a.dtype === "bool") throw new ShapeError("matmul: bool operands are not supported");
     return [{ shape: matmulShape(a.shape, b.shape), dtype: a.dtype }];
   },
-  impl: (args, p) => evalByLowering(matmulPrim, args, p),
   lower(inAvals, [out], _params, context) {
     const r = out.shape.length;
     const [m, k, n] = [inAvals[0].shape[r - 2]!, inAvals[0].shape[r - 1]!, out.shape[r - 1]!];

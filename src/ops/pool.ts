@@ -12,13 +12,15 @@ import {
   poolGatherKernel,
   poolScatterAddKernel,
 } from "../backend/js/pool.js";
+import { chooseKernel } from "../backend/kernel-choice.js";
 import { wasmMaxPool2d, wasmPoolGather, wasmPoolScatterAdd } from "../backend/wasm/pool.js";
 import { ConcreteArray, type NdArray } from "../core/array.js";
 import { type DType, storageFor } from "../core/dtype.js";
-import { type BatchDim, type Primitive, primitive, UndefinedPrimal } from "../core/primitive.js";
+import { type BatchDim, type Kernel, type Primitive, UndefinedPrimal } from "../core/primitive.js";
 import { fmtShape, type Shape, ShapeError, shapeEquals, sizeOf } from "../core/shape.js";
 import { divide } from "./binary.js";
 import { conv2dPrim, convOutputSize, type Pair } from "./conv.js";
+import { loweredPrimitive } from "./eager.js";
 import { broadcastInDimPrim, moveAxisTo0, reshape } from "./layout.js";
 
 export interface MaxPoolParams {
@@ -114,24 +116,25 @@ function unfoldN(y: NdArray, size: number): [NdArray[], BatchDim[]] {
 // ---------------------------------------------------------------------------------------------------
 // max pooling and its argmax
 
-export const maxPool2dPrim: Primitive<MaxPoolParams> = primitive<MaxPoolParams>({
+export const maxPool2dPrim: Primitive<MaxPoolParams> = loweredPrimitive<MaxPoolParams>({
   name: "max_pool2d",
   abstractEval([x], p) {
     checkFloat("max_pool2d", x!.dtype);
     return [{ shape: pooledShape(x!.shape, poolGeometry("max_pool2d", x!.shape, p)), dtype: x!.dtype }];
   },
-  impl([x], p) {
-    const g = poolGeometry("max_pool2d", x!.shape, p);
-    const shape = pooledShape(x!.shape, g);
-    const values = storageFor(x!.dtype, sizeOf(shape));
-    maxPool2dKernel(x!.data, g, values, null);
-    return [new ConcreteArray(shape, x!.dtype, values)];
-  },
   lower([x], _outs, p, context) {
     const g = poolGeometry("max_pool2d", x!.shape, p);
-    const wasm = wasmMaxPool2d(g, x!.dtype, { values: true, indices: false }, context);
-    if (wasm) return ([xa], [o]) => wasm(xa!, o!, null);
-    return ([xa], [o]) => maxPool2dKernel(xa!, g, o!, null);
+    return chooseKernel<Kernel>(
+      context,
+      { dtype: x!.dtype },
+      () => {
+        const wasm = wasmMaxPool2d(g, x!.dtype, { values: true, indices: false }, context);
+        return wasm && (([xa], [o]) => wasm(xa!, o!, null));
+      },
+      () =>
+        ([xa], [o]) =>
+          maxPool2dKernel(xa!, g, o!, null),
+    );
   },
   jvp([x], [t], p) {
     // The primal is read through the same argmax that routes the tangent (one window scan, not two).
@@ -148,24 +151,25 @@ export const maxPool2dPrim: Primitive<MaxPoolParams> = primitive<MaxPoolParams>(
 });
 
 /** The flat index h*W + w (into the unpadded plane) of each window's first maximum, like PyTorch's indices. */
-export const maxPool2dArgmaxPrim: Primitive<MaxPoolParams> = primitive<MaxPoolParams>({
+export const maxPool2dArgmaxPrim: Primitive<MaxPoolParams> = loweredPrimitive<MaxPoolParams>({
   name: "max_pool2d_argmax",
   abstractEval([x], p) {
     checkFloat("max_pool2d_argmax", x!.dtype);
     return [{ shape: pooledShape(x!.shape, poolGeometry("max_pool2d_argmax", x!.shape, p)), dtype: "int32" }];
   },
-  impl([x], p) {
-    const g = poolGeometry("max_pool2d_argmax", x!.shape, p);
-    const shape = pooledShape(x!.shape, g);
-    const indices = new Int32Array(sizeOf(shape));
-    maxPool2dKernel(x!.data, g, null, indices);
-    return [new ConcreteArray(shape, "int32", indices)];
-  },
   lower([x], _outs, p, context) {
     const g = poolGeometry("max_pool2d_argmax", x!.shape, p);
-    const wasm = wasmMaxPool2d(g, x!.dtype, { values: false, indices: true }, context);
-    if (wasm) return ([xa], [o]) => wasm(xa!, null, o as Int32Array);
-    return ([xa], [o]) => maxPool2dKernel(xa!, g, null, o as Int32Array);
+    return chooseKernel<Kernel>(
+      context,
+      { dtype: x!.dtype },
+      () => {
+        const wasm = wasmMaxPool2d(g, x!.dtype, { values: false, indices: true }, context);
+        return wasm && (([xa], [o]) => wasm(xa!, null, o as Int32Array));
+      },
+      () =>
+        ([xa], [o]) =>
+          maxPool2dKernel(xa!, g, null, o as Int32Array),
+    );
   },
   jvp: ([x], _t, p) => ({ primalsOut: [maxPool2dArgmaxPrim.bind1([x!], p)], tangentsOut: [] }),
   batch([x], [d], p) {
@@ -196,24 +200,25 @@ function checkIndexed(
 }
 
 /** out[n, c, i, j] = t[n, c, idx[n, c, i, j]] with idx a flat h*W + w index. */
-export const poolGatherPrim: Primitive<NoParams> = primitive<NoParams>({
+export const poolGatherPrim: Primitive<NoParams> = loweredPrimitive<NoParams>({
   name: "pool_gather",
   abstractEval([t, idx]) {
     checkIndexed("pool_gather", t!.shape, t!.dtype, idx!.shape, idx!.dtype, false);
     return [{ shape: idx!.shape, dtype: t!.dtype }];
   },
-  impl([t, idx]) {
-    const [n, c, h, w] = t!.shape as [number, number, number, number];
-    const out = poolGatherKernel(t!.data, idx!.data as Int32Array, n * c, h * w, t!.dtype);
-    return [new ConcreteArray(idx!.shape, t!.dtype, out)];
-  },
   lower([t, idx], _outs, _p, context) {
     const [n, c, h, w] = t!.shape as [number, number, number, number];
-    const wasm = wasmPoolGather(t!.dtype, n * c, h * w, sizeOf(idx!.shape) / (n * c), context);
-    if (wasm) return ([ta, ia], [o]) => wasm(ta!, ia as Int32Array, o!);
-    return ([ta, idx], [o]) => {
-      poolGatherKernel(ta!, idx as Int32Array, n * c, h * w, t!.dtype, o!);
-    };
+    return chooseKernel<Kernel>(
+      context,
+      { dtype: t!.dtype },
+      () => {
+        const wasm = wasmPoolGather(t!.dtype, n * c, h * w, sizeOf(idx!.shape) / (n * c), context);
+        return wasm && (([ta, ia], [o]) => wasm(ta!, ia as Int32Array, o!));
+      },
+      () =>
+        ([ta, ia], [o]) =>
+          poolGatherKernel(ta!, ia as Int32Array, n * c, h * w, o!),
+    );
   },
   jvp: ([t, idx], [tt]) => ({
     primalsOut: [poolGatherPrim.bind1([t!, idx!], NO_PARAMS)],
@@ -231,32 +236,27 @@ export const poolGatherPrim: Primitive<NoParams> = primitive<NoParams>({
 });
 
 /** out[n, c, idx[n, c, k]] += ct[n, c, k] on zero planes of planeShape: the transpose of pool_gather. */
-export const poolScatterAddPrim: Primitive<PoolScatterParams> = primitive<PoolScatterParams>({
+export const poolScatterAddPrim: Primitive<PoolScatterParams> = loweredPrimitive<PoolScatterParams>({
   name: "pool_scatter_add",
   abstractEval([ct, idx], { planeShape }) {
     checkIndexed("pool_scatter_add", ct!.shape, ct!.dtype, idx!.shape, idx!.dtype, true);
     return [{ shape: [ct!.shape[0]!, ct!.shape[1]!, ...planeShape], dtype: ct!.dtype }];
   },
-  impl([ct, idx], { planeShape }) {
-    const [n, c] = ct!.shape as [number, number];
-    const out = poolScatterAddKernel(
-      ct!.data,
-      idx!.data as Int32Array,
-      n * c,
-      planeShape[0] * planeShape[1],
-      ct!.dtype,
-    );
-    return [new ConcreteArray([n, c, ...planeShape], ct!.dtype, out)];
-  },
   lower([ct], [out], { planeShape }, context) {
     const [n, c] = ct!.shape as [number, number];
     const planeSize = planeShape[0] * planeShape[1];
-    const wasm = wasmPoolScatterAdd(ct!.dtype, n * c, planeSize, sizeOf(ct!.shape) / (n * c), context);
-    if (wasm) return ([cta, ia], [o]) => wasm(cta!, ia as Int32Array, o!);
-    const acc = new Float64Array(sizeOf(out!.shape));
-    return ([cta, idx], [o]) => {
-      poolScatterAddKernel(cta!, idx as Int32Array, n * c, planeShape[0] * planeShape[1], ct!.dtype, acc, o!);
-    };
+    return chooseKernel<Kernel>(
+      context,
+      { dtype: ct!.dtype },
+      () => {
+        const wasm = wasmPoolScatterAdd(ct!.dtype, n * c, planeSize, sizeOf(ct!.shape) / (n * c), context);
+        return wasm && (([cta, ia], [o]) => wasm(cta!, ia as Int32Array, o!));
+      },
+      () => {
+        const acc = new Float64Array(sizeOf(out!.shape));
+        return ([cta, ia], [o]) => poolScatterAddKernel(cta!, ia as Int32Array, n * c, planeSize, acc, o!);
+      },
+    );
   },
   jvp: ([ct, idx], [tct], p) => ({
     primalsOut: [poolScatterAddPrim.bind1([ct!, idx!], p)],

@@ -10,18 +10,25 @@ import {
   outStridesFor,
   type ReduceOp,
   reduceInto,
-  reduceKernel,
 } from "../backend/js/reduce.js";
+import { chooseKernel } from "../backend/kernel-choice.js";
 import { wasmReduce } from "../backend/wasm/reduce.js";
 import { ConcreteArray, type NdArray } from "../core/array.js";
 import type { RewriteRule } from "../core/compiler-facts.js";
 import { isFloat, operandDTypeFor } from "../core/dtype.js";
 import type { ReduceOptions } from "../core/methods-types.js";
 import { checkOptions } from "../core/options.js";
-import { type BatchDim, type Primitive, type PrimitiveRules, primitive } from "../core/primitive.js";
+import {
+  type BatchDim,
+  type Kernel,
+  type Primitive,
+  type PrimitiveRules,
+  primitive,
+} from "../core/primitive.js";
 import { fmtShape, normalizeAxes, normalizeAxis, type Shape, ShapeError, sizeOf } from "../core/shape.js";
 import { add, astype, div, equal, mul, sub } from "./binary.js";
 import { full } from "./creation.js";
+import { loweredPrimitive } from "./eager.js";
 import { broadcastInDimPrim, moveAxisTo0, reshape, transpose } from "./layout.js";
 import { concatenate, slice } from "./shape.js";
 import { sqrt, square } from "./unary.js";
@@ -62,27 +69,32 @@ function reducePrimitive(
   op: ReduceOp,
   rules: Pick<PrimitiveRules<ReduceParams, [x: unknown], [out: unknown]>, "jvp" | "transpose" | "compiler">,
 ) {
-  const prim: Primitive<ReduceParams, [x: unknown], [out: unknown]> = primitive({
+  const prim: Primitive<ReduceParams, [x: unknown], [out: unknown]> = loweredPrimitive<
+    ReduceParams,
+    [x: unknown],
+    [out: unknown]
+  >({
     name,
     abstractEval([x], { axes }) {
       if ((op === "and" || op === "or") && x.dtype !== "bool")
         throw new ShapeError(`${name}: expected a bool array, got ${x.dtype}`);
       return [{ shape: reducedShape(name, x.shape, axes), dtype: x.dtype }];
     },
-    impl: ([x], { axes }) => [
-      new ConcreteArray(
-        reducedShape(name, x.shape, axes),
-        x.dtype,
-        reduceKernel(op, x.data, x.shape, axes, x.dtype),
-      ),
-    ],
     batch: (args, dims, params) => reductionBatch(prim)(args, dims, params),
     lower([x], [out], { axes }, context) {
-      const wasm = wasmReduce(op, x.dtype, x.shape, axes, context);
-      if (wasm) return ([a], [o]) => wasm(a, o);
-      const acc = new Float64Array(sizeOf(out.shape));
-      const strides = outStridesFor(x.shape, axes);
-      return ([a], [o]) => reduceInto(op, a, x.shape, o, acc, strides);
+      return chooseKernel<Kernel>(
+        context,
+        { dtype: x.dtype },
+        () => {
+          const wasm = wasmReduce(op, x.dtype, x.shape, axes, context);
+          return wasm && (([a], [o]) => wasm(a!, o!));
+        },
+        () => {
+          const acc = new Float64Array(sizeOf(out.shape));
+          const strides = outStridesFor(x.shape, axes);
+          return ([a], [o]) => reduceInto(op, a!, x.shape, o!, acc, strides);
+        },
+      );
     },
     ...rules,
   });

@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { gemmKernel } from "../../src/backend/index.js";
 import { matmulKernel } from "../../src/backend/js/matmul.js";
+import { standaloneContext } from "../../src/backend/plan-memory.js";
 import { emitGemmModule, type GemmDType, type GemmTuning } from "../../src/backend/wasm/gemm.js";
 import { wasmGemm } from "../../src/backend/wasm/gemm-kernel.js";
 import { type FunctionBuilder, ModuleBuilder } from "../../src/backend/wasm/module-writer.js";
@@ -176,7 +177,7 @@ describe.runIf(simdSupported())("wasm GEMM", () => {
             // The JS fallback of gemmKernel takes the same layouts.
             const js = want.slice().fill(Number.NaN);
             setBackend("js");
-            gemmKernel(dtype, batch, m, k, n, undefined, layout)(aStored, bStored, js);
+            gemmKernel(dtype, batch, m, k, n, standaloneContext(), layout)(aStored, bStored, js);
             setBackend("wasm");
             expectWithin(dtype, { batch, m, k, n }, a, b, js, want, TOLERANCE[dtype]);
           },
@@ -384,7 +385,7 @@ describe("backend selection", () => {
       const results = (["js", "wasm"] as const).map((kind) => {
         setBackend(kind);
         const out = dtype === "int32" ? new Int32Array(batch * m * n) : make(batch * m * n, 0).fill(0);
-        gemmKernel(dtype, batch, m, k, n)(a, b, out);
+        gemmKernel(dtype, batch, m, k, n, standaloneContext())(a, b, out);
         return [...out];
       });
       results[1]!.forEach((v, i) => expect(v).toBeCloseTo(results[0]![i]!, 4));

@@ -1,46 +1,9 @@
 /** Data-movement kernels on row-major storage. */
-import { type DType, storageFor, type TypedArray } from "../../core/dtype.js";
+import type { TypedArray } from "../../core/dtype.js";
 import { type Shape, sizeOf, stridesOf } from "../../core/shape.js";
+import { cachedKernel } from "../kernel-cache.js";
 
-/** out[i_perm] = x[i]: the copy behind transpose(x, perm). */
-export function transposeKernel(
-  x: TypedArray,
-  shape: Shape,
-  perm: readonly number[],
-  dtype: DType,
-): TypedArray {
-  const out = storageFor(dtype, sizeOf(shape));
-  compiledTranspose(shape, perm)(x, out);
-  return out;
-}
-
-const transposeCache = new Map<string, (x: TypedArray, out: TypedArray) => void>();
-const TRANSPOSE_CACHE_SIZE = 256;
-
-/** transposeCompiled, kept by shape and permutation (eager calls repeat the same few). */
-function compiledTranspose(shape: Shape, perm: readonly number[]): (x: TypedArray, out: TypedArray) => void {
-  const key = `${shape.join(",")}|${perm.join(",")}`;
-  let run = transposeCache.get(key);
-  if (!run) {
-    run = transposeCompiled(shape, perm);
-    if (transposeCache.size >= TRANSPOSE_CACHE_SIZE)
-      transposeCache.delete(transposeCache.keys().next().value!);
-    transposeCache.set(key, run);
-  }
-  return run;
-}
-
-/** Broadcast x (shape `inShape`) into `outShape`; `dims[i]` is the output axis of input axis i. */
-export function broadcastKernel(
-  x: TypedArray,
-  inShape: Shape,
-  outShape: Shape,
-  dims: readonly number[],
-  dtype: DType,
-): TypedArray {
-  return broadcastInto(x, inShape, outShape, dims, storageFor(dtype, sizeOf(outShape)));
-}
-
+/** Broadcast x (shape `inShape`) into `out` (`outShape`); `dims[i]` is the output axis of input axis i. */
 export function broadcastInto(
   x: TypedArray,
   inShape: Shape,
@@ -90,6 +53,12 @@ export function transposeCompiled(
   shape: Shape,
   perm: readonly number[],
 ): (x: TypedArray, out: TypedArray) => void {
+  return cachedKernel(`js transpose ${shape.join(",")}|${perm.join(",")}`, () =>
+    compileTranspose(shape, perm),
+  );
+}
+
+function compileTranspose(shape: Shape, perm: readonly number[]): (x: TypedArray, out: TypedArray) => void {
   const rank = shape.length;
   const inStrides = stridesOf(shape);
   const outShape = perm.map((p) => shape[p]!);

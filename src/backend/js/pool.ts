@@ -1,5 +1,5 @@
 /** Max-pooling kernels on NCHW planes, and the gather / scatter-add that route values through its argmax. */
-import { type DType, storageFor, type TypedArray } from "../../core/dtype.js";
+import type { TypedArray } from "../../core/dtype.js";
 
 export interface PoolGeometry {
   /** N * C: pooling treats every (n, c) plane alike. */
@@ -65,9 +65,8 @@ export function poolGatherKernel(
   idx: Int32Array,
   planes: number,
   planeSize: number,
-  dtype: DType,
-  out: TypedArray = storageFor(dtype, idx.length),
-): TypedArray {
+  out: TypedArray,
+): void {
   const per = idx.length / planes;
   for (let p = 0; p < planes; p++) {
     const base = p * planeSize;
@@ -79,19 +78,20 @@ export function poolGatherKernel(
       out[o0 + k] = t[base + at]!;
     }
   }
-  return out;
 }
 
-/** out[p, idx[p, k]] += ct[p, k]: the transpose of poolGatherKernel (overlapping windows accumulate). */
+/**
+ * out[p, idx[p, k]] += ct[p, k] on zero planes: the transpose of poolGatherKernel (overlapping windows
+ * accumulate, in `acc` in float64, then rounded once into out).
+ */
 export function poolScatterAddKernel(
   ct: TypedArray,
   idx: Int32Array,
   planes: number,
   planeSize: number,
-  dtype: DType,
-  acc: Float64Array = new Float64Array(planes * planeSize),
-  out: TypedArray | null = null,
-): TypedArray {
+  acc: Float64Array,
+  out: TypedArray,
+): void {
   const per = idx.length / planes;
   acc.fill(0);
   for (let p = 0; p < planes; p++) {
@@ -104,12 +104,5 @@ export function poolScatterAddKernel(
       acc[base + at] = acc[base + at]! + ct[o0 + k]!;
     }
   }
-  if (out !== null) {
-    out.set(acc);
-    return out;
-  }
-  if (dtype === "float64") return acc;
-  const narrowed = storageFor(dtype, acc.length);
-  narrowed.set(acc);
-  return narrowed;
+  out.set(acc);
 }

@@ -21,19 +21,6 @@ export function outStridesFor(shape: Shape, axes: readonly number[]): number[] {
   return shape.map((_, i) => (axes.includes(i) ? 0 : keptStrides[j++]!));
 }
 
-export function reduceKernel(
-  op: ReduceOp,
-  x: TypedArray,
-  shape: Shape,
-  axes: readonly number[],
-  dtype: DType,
-): TypedArray {
-  const m = sizeOf(shape.filter((_, i) => !axes.includes(i)));
-  const out = storageFor(dtype, m);
-  reduceInto(op, x, shape, out, new Float64Array(m), outStridesFor(shape, axes));
-  return out;
-}
-
 /**
  * The input's axes with size-1 axes dropped and neighbours of the same kind merged (reduced with reduced;
  * kept with kept), so the innermost loop runs over the longest contiguous stretch: [32, 6, 28, 28] summed

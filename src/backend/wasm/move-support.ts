@@ -5,6 +5,7 @@
  */
 import type { TypedArray } from "../../core/dtype.js";
 import type { KernelContext } from "../../core/primitive.js";
+import { cachedKernel } from "../kernel-cache.js";
 import type { FunctionBuilder, Local } from "./module-writer.js";
 import { compileModule, instantiateCompiled, type WasmCompiledModule } from "./runtime.js";
 
@@ -167,16 +168,16 @@ export function addRun(
   }
 }
 
-const compiledModules = new Map<string, WasmCompiledModule>();
-
-/** The compiled module for `key`, emitted and compiled once per process. */
+/** The compiled module for `key`, emitted and compiled once (while the kernel cache keeps it). */
 export function compiledFor(key: string, emit: () => Uint8Array): WasmCompiledModule {
-  let module = compiledModules.get(key);
-  if (!module) {
-    module = compileModule(emit());
-    compiledModules.set(key, module);
-  }
-  return module;
+  return cachedKernel(
+    `wasm module ${key}`,
+    () => {
+      const bytes = emit();
+      return { module: compileModule(bytes), bytes: bytes.length };
+    },
+    (built) => built.bytes,
+  ).module;
 }
 
 /** The module's exports, instantiated on the plan memory once per plan, on first use (at run time). */
