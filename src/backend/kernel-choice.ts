@@ -14,6 +14,24 @@ export const KERNEL_THRESHOLDS = {
   /** A GEMM splits its rows over the worker threads too from this many multiply-adds. */
   threadedGemmMultiplyAdds: 2 ** 22,
   // Data movement (convolution unrolling, pooling) and reductions run in wasm at any size.
+  /**
+   * Fused elementwise loops (wasm/fused.ts), in elements. Measured per call (LeNet-like select/compare
+   * groups, float32): with every operand in the plan memory wasm and JS tie at 8-16 elements (~150-200 ns
+   * including the timer) and wasm wins from 24 on (128: 0.26 vs 2.3 us); with staged operands (program
+   * inputs and outputs, copied in and out) JS wins below ~32 and wasm from 64 on. Tests lower these to
+   * reach the wasm path on tiny shapes.
+   */
+  fused: {
+    resident: 16,
+    staged: 48,
+    /**
+     * Loops of at least this many elements, without a reduction, are shared with the worker threads.
+     * Measured on 2 cores: a 20-op chain over 1M float32 went from 5.35 to 3.35 ms, the SGD update of a
+     * 512 x 784 weight inside a jitted train step from 0.21-0.25 to 0.16 ms; on smaller loops starting
+     * the workers costs about what they save.
+     */
+    threaded: 1 << 17,
+  },
 };
 
 /** What a lowering asks for: the element type, and the work against the threshold of its kind. */

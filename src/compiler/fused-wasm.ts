@@ -22,6 +22,7 @@
  * `fusedThresholds` (a call into wasm costs more than the JS loop there).
  */
 import { workerPool } from "../backend/index.js";
+import { KERNEL_THRESHOLDS } from "../backend/kernel-choice.js";
 import { importPlanMemory, viewAt } from "../backend/plan-memory.js";
 import { type FunctionBuilder, type Local, ModuleBuilder } from "../backend/wasm/module-writer.js";
 import { compileModule, instantiateCompiled, simdSupported } from "../backend/wasm/runtime.js";
@@ -35,23 +36,8 @@ import { isElementwise } from "../ops/elementwise-kit.js";
 import { compileExpr, constBytes, type Val, wasmBlocker } from "./expr-wasm.js";
 import type { FusedGroup } from "./fusion.js";
 
-/**
- * Groups with fewer elements stay in JS. Measured per call (LeNet-like select/compare groups, float32):
- * with every operand in the plan memory wasm and JS tie at 8-16 elements (~150-200 ns including the timer)
- * and wasm wins from 24 on (128: 0.26 vs 2.3 us); with staged operands (program inputs and outputs, copied
- * in and out) JS wins below ~32 and wasm from 64 on. Tests lower these to reach the wasm path on tiny shapes.
- */
-export const fusedThresholds = {
-  resident: 16,
-  staged: 48,
-  /**
-   * Loops of at least this many elements, without a reduction, are shared with the worker threads.
-   * Measured on 2 cores: a 20-op chain over 1M float32 went from 5.35 to 3.35 ms, the SGD update of a
-   * 512 x 784 weight inside a jitted train step from 0.21-0.25 to 0.16 ms; on smaller loops starting
-   * the workers costs about what they save.
-   */
-  threaded: 1 << 17,
-};
+/** The fused loops' thresholds, among all the kernels' (kernel-choice.ts). */
+export const fusedThresholds = KERNEL_THRESHOLDS.fused;
 
 /** Elements per step of the vector loop. */
 const W = 4;

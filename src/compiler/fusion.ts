@@ -3,6 +3,7 @@
  * one generated loop over the output. A group stays open while none of its values is needed outside
  * it; the first outside use closes it, so the group runs before that use.
  */
+import { cachedKernel } from "../backend/kernel-cache.js";
 import type { AbstractValue } from "../core/array.js";
 import { type Atom, type Equation, Literal, Var } from "../core/ir.js";
 import { type Shape, shapeEquals, sizeOf, stridesOf } from "../core/shape.js";
@@ -288,18 +289,12 @@ export function generateFusedKernel(
 }
 
 type KernelFactory = (lib: typeof kernelLib, acc: Float64Array | null) => FusedKernel;
-/** Compiled loops by source: plans of the same shapes (retraces, a function and its gradient) share them. */
-const factories = new Map<string, KernelFactory>();
-const FACTORY_CACHE_SIZE = 256;
-
+/** Compiled loops by source (kernel cache): plans of the same shapes (retraces, f and its gradient) share them. */
 function kernelFactory(source: string): KernelFactory {
-  let make = factories.get(source);
-  if (!make) {
-    make = new Function("lib", "acc", `return function fused(b) {\n${source}\n};`) as KernelFactory;
-    if (factories.size >= FACTORY_CACHE_SIZE) factories.delete(factories.keys().next().value!);
-    factories.set(source, make);
-  }
-  return make;
+  return cachedKernel(
+    `js fused ${source}`,
+    () => new Function("lib", "acc", `return function fused(b) {\n${source}\n};`) as KernelFactory,
+  );
 }
 
 /** Code that accumulates `value` into reduction output `out`: setup, per-element step, and final store. */

@@ -10,6 +10,7 @@
  */
 import { expf, logf, logisticf, tanhf } from "../backend/js/f32-math.js";
 import * as fdlibm from "../backend/js/fdlibm.js";
+import { cachedKernel } from "../backend/kernel-cache.js";
 import type { DType } from "../core/dtype.js";
 import * as ex from "../core/expr.js";
 import { children, type Expr } from "../core/expr.js";
@@ -323,8 +324,6 @@ export type ElementwiseLoop = (
   n: number,
 ) => void;
 
-const loops = new Map<string, ElementwiseLoop>();
-
 /** The eager kernel of a tree of `arity` operands, compiled once per distinct source. */
 export function elementwiseLoop(root: Expr, arity: number): ElementwiseLoop {
   const names = Array.from({ length: arity }, (_, k) => `x${k}`);
@@ -332,14 +331,13 @@ export function elementwiseLoop(root: Expr, arity: number): ElementwiseLoop {
   const decl = names.map((_, k) => `const in${k} = ins[${k}];`).join(" ");
   const loads = names.map((v, k) => `const ${v} = in${k}[i];`).join(" ");
   const source = `${decl}\nfor (let i = 0; i < n; i++) { ${loads} ${statements.join(" ")} out[i] = ${value}; }`;
-  let loop = loops.get(source);
-  if (loop === undefined) {
-    loop = new Function("lib", `return function elementwise(ins, out, n) {\n${source}\n};`)(
-      kernelLib,
-    ) as ElementwiseLoop;
-    loops.set(source, loop);
-  }
-  return loop;
+  return cachedKernel(
+    `js loop ${source}`,
+    () =>
+      new Function("lib", `return function elementwise(ins, out, n) {\n${source}\n};`)(
+        kernelLib,
+      ) as ElementwiseLoop,
+  );
 }
 
 /** The value of `root` for scalar operands (rounded to the root's dtype, as a kernel stores it). */
