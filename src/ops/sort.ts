@@ -12,14 +12,15 @@
  */
 
 import { SortScratch, searchSortedLanes, sortLanes, topKLanes } from "../backend/js/sort.js";
-import { type AbstractValue, ConcreteArray, type NdArray } from "../core/array.js";
-import { type DType, isFloat, promoteTypes, storageFor, weakScalarDType } from "../core/dtype.js";
+import type { AbstractValue, NdArray } from "../core/array.js";
+import { isFloat, promoteTypes, weakScalarDType } from "../core/dtype.js";
 import type { Axis } from "../core/methods-types.js";
 import { checkOptions, checkOptionValue, optionKeys } from "../core/options.js";
-import { type Primitive, primitive } from "../core/primitive.js";
+import type { Primitive } from "../core/primitive.js";
 import { fmtShape, normalizeAxes, type Shape, ShapeError, sizeOf } from "../core/shape.js";
 import { add, astype, div, mul, sub, where } from "./binary.js";
 import { array, full, scalar } from "./creation.js";
+import { loweredPrimitive } from "./eager.js";
 import { alignBatched } from "./elementwise-kit.js";
 import { takeAlongAxisPrim, takePrim } from "./indexing.js";
 import { moveAxisTo0, moveaxis, reshape, transpose } from "./layout.js";
@@ -42,9 +43,6 @@ export interface SearchSortedParams {
   side: "left" | "right";
 }
 
-const fresh = (dtype: DType, shape: Shape): ConcreteArray =>
-  new ConcreteArray(shape, dtype, storageFor(dtype, sizeOf(shape)));
-
 function checkAxisParam(op: string, axis: number, shape: Shape): void {
   if (!Number.isInteger(axis) || axis < 0 || axis >= shape.length) {
     throw new ShapeError(`${op}: axis ${axis} is out of bounds for an operand of shape ${fmtShape(shape)}`);
@@ -54,33 +52,28 @@ function checkAxisParam(op: string, axis: number, shape: Shape): void {
 // ---------------------------------------------------------------------------------------------------
 // sort: [x] -> [values, indices]
 
-export const sortPrim: Primitive<SortParams, [x: unknown], [values: unknown, indices: unknown]> = primitive({
-  name: "sort",
-  abstractEval([x], { axis }) {
-    checkAxisParam("sort", axis, x.shape);
-    return [x, { shape: x.shape, dtype: "int32" }];
-  },
-  impl([x], { axis, descending }) {
-    const values = fresh(x.dtype, x.shape);
-    const indices = fresh("int32", x.shape);
-    sortLanes(x.data, x.dtype, x.shape, axis, descending, values.data, indices.data as Int32Array);
-    return [values, indices];
-  },
-  lower([x], _outAvals, { axis, descending }) {
-    const scratch = new SortScratch(x.shape[axis]!);
-    return ([xd], [values, indices]) =>
-      sortLanes(xd!, x.dtype, x.shape, axis, descending, values!, indices as Int32Array, scratch);
-  },
-  // A permutation chosen by the values: the tangent follows it (JAX gathers by the sort's iota operand).
-  jvp([x], [t], params) {
-    const [values, indices] = sortPrim.bind([x], params) as [NdArray, NdArray];
-    return {
-      primalsOut: [values, indices],
-      tangentsOut: [takeAlongAxisPrim.bind1([t, indices], { axis: params.axis, op: "sort" })],
-    };
-  },
-  batch: ([x], [d], p) => [sortPrim.bind([moveAxisTo0(x, d!)], { ...p, axis: p.axis + 1 }), [0, 0]],
-});
+export const sortPrim: Primitive<SortParams, [x: unknown], [values: unknown, indices: unknown]> =
+  loweredPrimitive<SortParams, [x: unknown], [values: unknown, indices: unknown]>({
+    name: "sort",
+    abstractEval([x], { axis }) {
+      checkAxisParam("sort", axis, x.shape);
+      return [x, { shape: x.shape, dtype: "int32" }];
+    },
+    lower([x], _outAvals, { axis, descending }) {
+      const scratch = new SortScratch(x.shape[axis]!);
+      return ([xd], [values, indices]) =>
+        sortLanes(xd!, x.dtype, x.shape, axis, descending, values!, indices as Int32Array, scratch);
+    },
+    // A permutation chosen by the values: the tangent follows it (JAX gathers by the sort's iota operand).
+    jvp([x], [t], params) {
+      const [values, indices] = sortPrim.bind([x], params) as [NdArray, NdArray];
+      return {
+        primalsOut: [values, indices],
+        tangentsOut: [takeAlongAxisPrim.bind1([t, indices], { axis: params.axis, op: "sort" })],
+      };
+    },
+    batch: ([x], [d], p) => [sortPrim.bind([moveAxisTo0(x, d!)], { ...p, axis: p.axis + 1 }), [0, 0]],
+  });
 
 // ---------------------------------------------------------------------------------------------------
 // top_k: [x] -> [values, indices] along the last axis
@@ -97,35 +90,29 @@ function topKShape(x: AbstractValue, k: number): number[] {
   return [...x.shape.slice(0, -1), k];
 }
 
-export const topKPrim: Primitive<TopKParams, [x: unknown], [values: unknown, indices: unknown]> = primitive({
-  name: "top_k",
-  abstractEval([x], { k }) {
-    const shape = topKShape(x, k);
-    return [
-      { shape, dtype: x.dtype },
-      { shape, dtype: "int32" },
-    ];
-  },
-  impl([x], { k }) {
-    const shape = topKShape(x, k);
-    const values = fresh(x.dtype, shape);
-    const indices = fresh("int32", shape);
-    topKLanes(x.data, x.dtype, x.shape, k, values.data, indices.data as Int32Array);
-    return [values, indices];
-  },
-  lower:
-    ([x], _outAvals, { k }) =>
-    ([xd], [values, indices]) =>
-      topKLanes(xd!, x.dtype, x.shape, k, values!, indices as Int32Array),
-  jvp([x], [t], params) {
-    const [values, indices] = topKPrim.bind([x], params) as [NdArray, NdArray];
-    return {
-      primalsOut: [values, indices],
-      tangentsOut: [takeAlongAxisPrim.bind1([t, indices], { axis: x.ndim - 1, op: "topK" })],
-    };
-  },
-  batch: ([x], [d], p) => [topKPrim.bind([moveAxisTo0(x, d!)], p), [0, 0]],
-});
+export const topKPrim: Primitive<TopKParams, [x: unknown], [values: unknown, indices: unknown]> =
+  loweredPrimitive<TopKParams, [x: unknown], [values: unknown, indices: unknown]>({
+    name: "top_k",
+    abstractEval([x], { k }) {
+      const shape = topKShape(x, k);
+      return [
+        { shape, dtype: x.dtype },
+        { shape, dtype: "int32" },
+      ];
+    },
+    lower:
+      ([x], _outAvals, { k }) =>
+      ([xd], [values, indices]) =>
+        topKLanes(xd!, x.dtype, x.shape, k, values!, indices as Int32Array),
+    jvp([x], [t], params) {
+      const [values, indices] = topKPrim.bind([x], params) as [NdArray, NdArray];
+      return {
+        primalsOut: [values, indices],
+        tangentsOut: [takeAlongAxisPrim.bind1([t, indices], { axis: x.ndim - 1, op: "topK" })],
+      };
+    },
+    batch: ([x], [d], p) => [topKPrim.bind([moveAxisTo0(x, d!)], p), [0, 0]],
+  });
 
 // ---------------------------------------------------------------------------------------------------
 // searchsorted: [sorted [...L, n], values [...L, m]] -> int32 [...L, m]
@@ -148,19 +135,11 @@ export const searchSortedPrim: Primitive<
   SearchSortedParams,
   [sorted: unknown, values: unknown],
   [positions: unknown]
-> = primitive({
+> = loweredPrimitive<SearchSortedParams, [sorted: unknown, values: unknown], [positions: unknown]>({
   name: "searchsorted",
   abstractEval([sorted, values]) {
     checkSearchArgs(sorted, values);
     return [{ shape: values.shape, dtype: "int32" }];
-  },
-  impl([sorted, values], { side }) {
-    const out = fresh("int32", values.shape);
-    const n = sorted.shape[sorted.shape.length - 1]!;
-    const m = values.shape[values.shape.length - 1]!;
-    const lanes = sizeOf(sorted.shape.slice(0, -1));
-    searchSortedLanes(sorted.data, values.data, lanes, n, m, side === "right", out.data as Int32Array);
-    return [out];
   },
   lower([sorted, values], _outAvals, { side }) {
     const n = sorted.shape[sorted.shape.length - 1]!;
