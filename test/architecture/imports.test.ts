@@ -27,13 +27,6 @@ const ALLOWED_FILE_CYCLE = new Set([
   "ops/unary.ts",
 ]);
 
-/**
- * Temporary, until helper "exprir" lands its move (issue 17): backend/wasm/fused.ts walks IR (it is a
- * compiler code generator) and imports compiler/fusion.ts from below. It moves to compiler/; then this
- * allowance goes.
- */
-const PENDING_MOVE_TO_COMPILER = new Set(["backend/wasm/fused.ts"]);
-
 interface Import {
   readonly from: string; // path below src/
   readonly to: string;
@@ -223,7 +216,7 @@ describe("imports point down the layers of docs/design.md", () => {
   it("no module imports from a layer above its own or from another folder of its layer", () => {
     const wrong = imports.flatMap((i) => {
       const [a, b] = [unitOf(i.from), unitOf(i.to)];
-      if (a === b || PENDING_MOVE_TO_COMPILER.has(i.from)) return [];
+      if (a === b) return [];
       const [la, lb] = [layerOf.get(a)!, layerOf.get(b)!];
       if (lb.row > la.row) return [];
       const where =
@@ -234,10 +227,9 @@ describe("imports point down the layers of docs/design.md", () => {
   });
 
   it("no cycle between folders", () => {
-    const checked = imports.filter((i) => !PENDING_MOVE_TO_COMPILER.has(i.from));
-    const named = cycles(graph(checked, unitOf)).map((component) => {
+    const named = cycles(graph(imports, unitOf)).map((component) => {
       // The imports that close the cycle: those from a folder to one at its own layer or above.
-      const closing = checked.filter((i) => {
+      const closing = imports.filter((i) => {
         const [a, b] = [unitOf(i.from), unitOf(i.to)];
         return (
           a !== b &&
