@@ -1148,6 +1148,7 @@ export const FUNCTION_LAWS: readonly FunctionLawEntry[] = [
       }),
     ),
   },
+  ...shapeFunctionLaws(),
 ];
 
 // ---------------------------------------------------------------------------------------------------
@@ -1213,6 +1214,135 @@ function derivedEntries(): LawEntry[] {
     out.push(derivedEntry(name, (args) => p.bind1(args, {} as never), prim.elementwise.laws));
   }
   return out;
+}
+
+/**
+ * The shape and construction functions of issue 18: compositions of layout primitives, all linear (kron
+ * bilinear); the transpose law belongs to the primitives' own rows.
+ */
+function shapeFunctionLaws(): FunctionLawEntry[] {
+  // Shapes whose every axis has at least 2 elements (so rolls and stacks move something); batches of matrices.
+  const ATLEAST_TWO = arb.shape({ minRank: 1, maxRank: 3, minDim: 2, maxDim: 3 });
+  const MATRICES = arb.shape({ minRank: 2, maxRank: 3, minDim: 1, maxDim: 3 });
+  const row = (
+    fn: string,
+    primitive: string,
+    note: string,
+    arbitrary: fc.Arbitrary<LawCase>,
+  ): FunctionLawEntry => ({
+    kind: "differentiable",
+    function: fn,
+    primitive,
+    secondOrder: true,
+    note,
+    cases: arbitrary,
+  });
+  const diagonalConfig = MATRICES.chain((shape) =>
+    fc.record({
+      shape: fc.constant(shape),
+      offset: fc.integer({ min: -2, max: 2 }),
+      axes: fc.shuffledSubarray(range(shape.length), { minLength: 2, maxLength: 2 }),
+    }),
+  );
+  return [
+    row(
+      "roll",
+      "concatenate",
+      "shifts from 1 to the axis' size - 1, negative too",
+      cases(
+        withAxis
+          .filter(({ shape, axis }) => shape[axis]! >= 2)
+          .chain((c) =>
+            fc
+              .integer({ min: 1, max: c.shape[c.axis]! - 1 })
+              .chain((s) => fc.constantFrom(s, s - c.shape[c.axis]!))
+              .map((shift) => ({ ...c, shift })),
+          ),
+        ({ shape, axis, shift }) => ({
+          fn: (x) => np.roll(x, shift, { axis }),
+          inputs: arrays(float(shape)),
+        }),
+      ),
+    ),
+    ...(["tril", "triu"] as const).map((name) =>
+      row(
+        name,
+        "select",
+        "k from -2 to 2, batches of matrices",
+        cases(fc.record({ shape: MATRICES, k: fc.integer({ min: -2, max: 2 }) }), ({ shape, k }) => ({
+          fn: (x) => np[name](x, { k }),
+          inputs: arrays(float(shape)),
+        })),
+      ),
+    ),
+    row(
+      "diag",
+      "pad",
+      "a 1-d v built into a matrix, k from -2 to 2 (nonzero, so the pad is there)",
+      cases(
+        fc.record({ n: fc.integer({ min: 1, max: 4 }), k: fc.constantFrom(-2, -1, 1, 2) }),
+        ({ n, k }) => ({ fn: (v) => np.diag(v, { k }), inputs: arrays(float([n])) }),
+      ),
+    ),
+    row(
+      "diagonal",
+      "slice",
+      "offset from -2 to 2, any two axes",
+      cases(diagonalConfig, ({ shape, offset, axes }) => ({
+        fn: (x) => np.diagonal(x, { offset, axis1: axes[0]!, axis2: axes[1]! }),
+        inputs: arrays(float(shape)),
+      })),
+    ),
+    row(
+      "trace",
+      "reduce_sum",
+      "offset from -2 to 2, any two axes",
+      cases(diagonalConfig, ({ shape, offset, axes }) => ({
+        fn: (x) => np.trace(x, { offset, axis1: axes[0]!, axis2: axes[1]! }),
+        inputs: arrays(float(shape)),
+      })),
+    ),
+    row(
+      "kron",
+      "mul",
+      "bilinear: linear in each operand; ranks 1 to 3, the shorter padded",
+      cases(fc.record({ a: ATLEAST_TWO, b: ATLEAST_TWO }), ({ a, b }) => ({
+        fn: (x, y) => np.kron(x, y),
+        inputs: arrays(float(a), float(b)),
+      })),
+    ),
+    row(
+      "swapaxes",
+      "transpose",
+      "two distinct axes",
+      cases(
+        ATLEAST_TWO.filter((s) => s.length >= 2).chain((shape) =>
+          fc
+            .shuffledSubarray(range(shape.length), { minLength: 2, maxLength: 2 })
+            .map((axes) => ({ shape, axes })),
+        ),
+        ({ shape, axes }) => ({
+          fn: (x) => np.swapaxes(x, axes[0]!, axes[1]!),
+          inputs: arrays(float(shape)),
+        }),
+      ),
+    ),
+    ...(["vstack", "hstack"] as const).map((name) =>
+      row(
+        name,
+        "concatenate",
+        "two arrays of rank 1 to 3, sizes differing along the joined axis",
+        cases(fc.record({ shape: ATLEAST_TWO, n: fc.integer({ min: 1, max: 3 }) }), ({ shape, n }) => {
+          const axis = name === "vstack" ? (shape.length === 1 ? -1 : 0) : shape.length === 1 ? 0 : 1;
+          const other = shape.map((d, i) => (i === axis ? n : d));
+          return {
+            fn: (x, y) => np[name]([x, y]),
+            inputs: arrays(float(shape), float(axis < 0 ? shape : other)),
+          };
+        }),
+      ),
+    ),
+  ];
 }
 
 function buildTable(list: readonly LawEntry[]): ReadonlyMap<string, LawEntry> {

@@ -3,7 +3,7 @@
  * gives where it deliberately differs from numpy's (docs/guides/numpy-differences.md). A function not
  * listed is called as `np[name](...args, kw)` and must give numpy's dtype (int64 indices as int32).
  */
-import type { DType } from "../../src/core/dtype.js";
+import { type DType, promoteTypes } from "../../src/core/dtype.js";
 import { type NdArray, np } from "../../src/index.js";
 
 /** A decoded positional argument: arrays become NdArrays, numbers and lists of numbers stay JS values. */
@@ -28,6 +28,21 @@ const floatStatistic = (inputs: readonly DType[]): DType =>
 
 const arrayArg = (a: Arg | undefined): NdArray => a as NdArray;
 
+/**
+ * Joined and multiplied arrays of different dtypes take the library's promotion (int32 with float32 is
+ * float32; numpy's is float64), docs/guides/numpy-differences.md.
+ */
+const promoted = (inputs: readonly DType[]): DType => inputs.reduce(promoteTypes);
+
+/** The stacks take a list of arrays (numpy's tuple): the case's positional arrays. */
+const joined = (fn: (xs: readonly NdArray[]) => NdArray): DifferentialFunction => ({
+  call: (args) => fn(args.map(arrayArg)),
+  dtype: promoted,
+});
+
+/** numpy's default float64 of logspace and geomspace is the library's default float, float32. */
+const defaultFloat = (): DType => "float32";
+
 export const FUNCTIONS: Readonly<Record<string, DifferentialFunction>> = {
   topK: {
     call: ([x, k]) => np.topK(arrayArg(x), k as number),
@@ -36,6 +51,32 @@ export const FUNCTIONS: Readonly<Record<string, DifferentialFunction>> = {
     call: ([x, k], kw) => np.kthValue(arrayArg(x), k as number, kw),
   },
   median: { dtype: floatStatistic },
+  roll: { call: ([x, shift], kw) => np.roll(arrayArg(x), shift as number | number[], kw) },
+  tri: {
+    call: ([n, m], kw) => np.tri(n as number, m as number | undefined, kw),
+  },
+  swapaxes: { call: ([x, a, b]) => np.swapaxes(arrayArg(x), a as number, b as number) },
+  ravel: { call: ([x]) => np.ravel(arrayArg(x)) },
+  vstack: joined(np.vstack),
+  hstack: joined(np.hstack),
+  dstack: joined(np.dstack),
+  columnStack: joined(np.columnStack),
+  atleast1d: { call: ([x]) => np.atleast1d(arrayArg(x)) },
+  atleast2d: { call: ([x]) => np.atleast2d(arrayArg(x)) },
+  atleast3d: { call: ([x]) => np.atleast3d(arrayArg(x)) },
+  kron: { call: ([a, b]) => np.kron(arrayArg(a), arrayArg(b)), dtype: promoted },
+  meshgrid: { call: (args, kw) => np.meshgrid(...args.map(arrayArg), kw) },
+  indices: {
+    call: ([dims], kw) => np.indices(dims as number[], kw as { sparse?: false }),
+  },
+  logspace: {
+    call: ([start, stop, num], kw) => np.logspace(start as number, stop as number, num as number, kw),
+    dtype: defaultFloat,
+  },
+  geomspace: {
+    call: ([start, stop, num], kw) => np.geomspace(start as number, stop as number, num as number, kw),
+    dtype: defaultFloat,
+  },
   quantile: { dtype: floatStatistic, zerosTie: true },
   percentile: { dtype: floatStatistic, zerosTie: true },
 };

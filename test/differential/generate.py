@@ -300,6 +300,247 @@ def ref_searchsorted(args, kw):
     return [np.asarray(np.searchsorted(a, v, side=kw["side"]))]
 
 
+# ---------------------------------------------------------------------------------------------------
+# shape and construction
+
+def random_array(rng, min_rank=0, max_rank=3, min_dim=0):
+    return random_values(rng, random_shape(rng, min_rank, max_rank, min_dim), pick(rng, DTYPES))
+
+
+def make_roll(rng):
+    x = random_array(rng)
+    if x.ndim == 0 or rng.random() < 0.25:
+        return [x, int(rng.integers(-9, 10))], {}
+    if rng.random() < 0.4:
+        n = int(rng.integers(1, 4))
+        axes = [int(rng.integers(-x.ndim, x.ndim)) for _ in range(n)]
+        shifts = [int(rng.integers(-9, 10)) for _ in range(n)]
+        return [x, shifts if rng.random() < 0.7 else shifts[0]], {"axis": axes}
+    return [x, int(rng.integers(-9, 10))], {"axis": int(rng.integers(-x.ndim, x.ndim))}
+
+
+def ref_roll(args, kw):
+    axis = kw.get("axis")
+    shift = args[1]
+    return [np.roll(args[0], tuple(shift) if isinstance(shift, list) else shift, axis=np_axis(axis))]
+
+
+def make_triangle(rng):
+    x = random_array(rng, min_rank=1, max_rank=4)
+    kw = {}
+    if rng.random() < 0.6:
+        kw["k"] = int(rng.integers(-4, 5))
+    return [x], kw
+
+
+def ref_tril(args, kw):
+    return [np.tril(args[0], k=kw.get("k", 0))]
+
+
+def ref_triu(args, kw):
+    return [np.triu(args[0], k=kw.get("k", 0))]
+
+
+def make_tri(rng):
+    n = int(rng.choice(DIMS))
+    args = [n]
+    if rng.random() < 0.6:
+        args.append(int(rng.choice(DIMS)))
+    kw = {"dtype": pick(rng, DTYPES)}
+    if rng.random() < 0.6:
+        kw["k"] = int(rng.integers(-4, 5))
+    return args, kw
+
+
+def ref_tri(args, kw):
+    return [np.tri(*args, k=kw.get("k", 0), dtype=kw["dtype"])]
+
+
+def make_diag(rng):
+    x = random_array(rng, min_rank=1, max_rank=2)
+    kw = {}
+    if rng.random() < 0.6:
+        kw["k"] = int(rng.integers(-4, 5))
+    return [x], kw
+
+
+def ref_diag(args, kw):
+    return [np.diag(args[0], k=kw.get("k", 0))]
+
+
+def make_diagonal(rng):
+    x = random_array(rng, min_rank=2, max_rank=4)
+    kw = {}
+    if rng.random() < 0.6:
+        kw["offset"] = int(rng.integers(-4, 5))
+    if rng.random() < 0.5:
+        a1, a2 = rng.choice(np.arange(-x.ndim, x.ndim), 2, replace=False)
+        if (int(a1) % x.ndim) != (int(a2) % x.ndim):
+            kw["axis1"], kw["axis2"] = int(a1), int(a2)
+    return [x], kw
+
+
+def diagonal_kw(kw):
+    return {"offset": kw.get("offset", 0), "axis1": kw.get("axis1", 0), "axis2": kw.get("axis2", 1)}
+
+
+def ref_diagonal(args, kw):
+    return [np.diagonal(args[0], **diagonal_kw(kw))]
+
+
+def make_trace(rng):
+    # bool traces are sums of bools (numpy: int64, counted); the library's sum of bools is int32 too.
+    x = random_values(rng, random_shape(rng, 2, 4), pick(rng, DTYPES), specials=False)
+    return make_diagonal_kw(rng, x)
+
+
+def make_diagonal_kw(rng, x):
+    kw = {}
+    if rng.random() < 0.6:
+        kw["offset"] = int(rng.integers(-4, 5))
+    if rng.random() < 0.5:
+        a1, a2 = rng.choice(np.arange(-x.ndim, x.ndim), 2, replace=False)
+        if (int(a1) % x.ndim) != (int(a2) % x.ndim):
+            kw["axis1"], kw["axis2"] = int(a1), int(a2)
+    return [x], kw
+
+
+def ref_trace(args, kw):
+    return [np.asarray(np.trace(args[0], **diagonal_kw(kw)))]
+
+
+def make_swapaxes(rng):
+    x = random_array(rng, min_rank=1, max_rank=4)
+    return [x, int(rng.integers(-x.ndim, x.ndim)), int(rng.integers(-x.ndim, x.ndim))], {}
+
+
+def ref_swapaxes(args, kw):
+    return [np.swapaxes(*args)]
+
+
+def make_ravel(rng):
+    return [random_array(rng, max_rank=4)], {}
+
+
+def ref_ravel(args, kw):
+    return [np.ravel(args[0])]
+
+
+def make_arrays_for(stack_rank):
+    """Arrays that join under a stacking function: one random shape, the joined axis of each drawn anew."""
+    def make(rng):
+        dtype = pick(rng, DTYPES)
+        count = int(rng.integers(1, 4))
+        rank = int(rng.integers(0, 4))
+        shape = list(random_shape(rng, rank, rank))
+        arrays = []
+        for _ in range(count):
+            s = list(shape)
+            probe = np.zeros(s)
+            axis = stack_rank(probe)
+            if axis is not None and axis < len(s) and rng.random() < 0.7:
+                s[axis] = int(rng.choice(DIMS))
+            d = dtype if rng.random() < 0.8 else pick(rng, DTYPES)
+            arrays.append(random_values(rng, tuple(s), d))
+        return arrays, {}
+    return make
+
+
+def vstack_axis(x):
+    return 0 if x.ndim >= 2 else None
+
+
+def hstack_axis(x):
+    return 0 if x.ndim == 1 else (1 if x.ndim >= 2 else None)
+
+
+def dstack_axis(x):
+    return 2 if x.ndim >= 3 else None
+
+
+def column_stack_axis(x):
+    return 1 if x.ndim >= 2 else None
+
+
+def ref_stack_with(fn):
+    return lambda args, kw: [fn(args)]
+
+
+def make_atleast(rng):
+    return [random_array(rng, max_rank=4)], {}
+
+
+def make_kron(rng):
+    a = random_values(rng, random_shape(rng, 0, 3, 0), pick(rng, DTYPES), specials=False)
+    b = random_values(rng, random_shape(rng, 0, 3, 0), pick(rng, DTYPES), specials=False)
+    return [a, b], {}
+
+
+def ref_kron(args, kw):
+    return [np.asarray(np.kron(*args))]
+
+
+def make_meshgrid(rng):
+    count = int(rng.integers(0, 4))
+    dtype = pick(rng, DTYPES)
+    xs = [random_values(rng, random_shape(rng, 0, 2 if rng.random() < 0.2 else 1, 0), dtype) for _ in range(count)]
+    kw = {}
+    if rng.random() < 0.6:
+        kw["indexing"] = pick(rng, ["xy", "ij"])
+    if rng.random() < 0.3:
+        kw["sparse"] = True
+    return xs, kw
+
+
+def ref_meshgrid(args, kw):
+    return list(np.meshgrid(*args, indexing=kw.get("indexing", "xy"), sparse=kw.get("sparse", False)))
+
+
+def make_indices(rng):
+    dims = [int(d) for d in random_shape(rng, 0, 3)]
+    kw = {}
+    if rng.random() < 0.3:
+        kw["sparse"] = True
+    if rng.random() < 0.3:
+        kw["dtype"] = pick(rng, ["int32", "float32", "float64"])
+    return [dims], kw
+
+
+def ref_indices(args, kw):
+    out = np.indices(tuple(args[0]), dtype=kw.get("dtype", np.int64), sparse=kw.get("sparse", False))
+    return list(out) if kw.get("sparse") else [out]
+
+
+def make_logspace(rng):
+    start = float(pick(rng, [0, 1, -2, 0.5, 2.5])) if rng.random() < 0.5 else float(np.round(rng.normal(0, 3), 3))
+    stop = float(pick(rng, [0, 1, 3, -1.5])) if rng.random() < 0.5 else float(np.round(rng.normal(0, 3), 3))
+    num = int(rng.choice([0, 1, 2, 5, 7, 50]))
+    kw = {}
+    if rng.random() < 0.3:
+        kw["endpoint"] = False
+    if rng.random() < 0.4:
+        kw["base"] = float(pick(rng, [2, np.e, 0.5, 3]))
+    return [start, stop, num], kw
+
+
+def ref_logspace(args, kw):
+    return [np.logspace(*args, endpoint=kw.get("endpoint", True), base=kw.get("base", 10.0))]
+
+
+def make_geomspace(rng):
+    sign = -1 if rng.random() < 0.3 else 1
+    mag = lambda: float(pick(rng, [1, 2, 1000, 0.01, 3.5])) if rng.random() < 0.5 else float(np.round(10 ** rng.normal(0, 2), 4) or 1)
+    num = int(rng.choice([0, 1, 2, 5, 7, 50]))
+    kw = {}
+    if rng.random() < 0.3:
+        kw["endpoint"] = False
+    return [sign * mag(), sign * mag(), num], kw
+
+
+def ref_geomspace(args, kw):
+    return [np.geomspace(*args, endpoint=kw.get("endpoint", True))]
+
+
 ENTRIES = [
     Entry("sort", 130, make_sort, ref_sort),
     Entry("argsort", 130, make_sort, ref_argsort),
@@ -309,6 +550,27 @@ ENTRIES = [
     Entry("quantile", 160, make_quantile_with(1), ref_quantile_with(np.quantile)),
     Entry("percentile", 50, make_quantile_with(100), ref_quantile_with(np.percentile)),
     Entry("searchsorted", 90, make_searchsorted, ref_searchsorted),
+    Entry("roll", 120, make_roll, ref_roll),
+    Entry("tril", 70, make_triangle, ref_tril),
+    Entry("triu", 70, make_triangle, ref_triu),
+    Entry("tri", 40, make_tri, ref_tri),
+    Entry("diag", 80, make_diag, ref_diag),
+    Entry("diagonal", 90, make_diagonal, ref_diagonal),
+    Entry("trace", 70, make_trace, ref_trace),
+    Entry("swapaxes", 50, make_swapaxes, ref_swapaxes),
+    Entry("ravel", 30, make_ravel, ref_ravel),
+    Entry("vstack", 60, make_arrays_for(vstack_axis), ref_stack_with(np.vstack)),
+    Entry("hstack", 60, make_arrays_for(hstack_axis), ref_stack_with(np.hstack)),
+    Entry("dstack", 50, make_arrays_for(dstack_axis), ref_stack_with(np.dstack)),
+    Entry("columnStack", 50, make_arrays_for(column_stack_axis), ref_stack_with(np.column_stack)),
+    Entry("atleast1d", 25, make_atleast, lambda args, kw: [np.atleast_1d(args[0])]),
+    Entry("atleast2d", 25, make_atleast, lambda args, kw: [np.atleast_2d(args[0])]),
+    Entry("atleast3d", 25, make_atleast, lambda args, kw: [np.atleast_3d(args[0])]),
+    Entry("kron", 80, make_kron, ref_kron),
+    Entry("meshgrid", 60, make_meshgrid, ref_meshgrid),
+    Entry("indices", 40, make_indices, ref_indices),
+    Entry("logspace", 50, make_logspace, ref_logspace),
+    Entry("geomspace", 50, make_geomspace, ref_geomspace),
 ]
 
 

@@ -100,11 +100,12 @@ function compare(c: Case, arrays: readonly NdArray[], outs: readonly NdArray[]):
     const got = actual.toTypedArray();
     const want = e.data.map(decode);
     // Exact where the dtype is numpy's; else to float32 rounding of the inputs' scale.
-    const atol = dtype === numpyDType ? 0 : 8 * F32_EPS * inputScale(arrays);
+    const exact = dtype === numpyDType;
+    const atol = exact ? 0 : 8 * F32_EPS * inputScale(arrays);
     want.forEach((w, i) => {
       const g = got[i]!;
       const ok =
-        atol === 0 || !Number.isFinite(w)
+        exact || !Number.isFinite(w)
           ? Object.is(g, w) || (dtype === "bool" && g === Number(w)) || (spec?.zerosTie === true && g === w)
           : Math.abs(g - w) <= atol + 4 * F32_EPS * Math.abs(w);
       if (!ok && bad.length < 4) bad.push(`output ${k}[${i}]: ${g}, numpy ${w}`);
