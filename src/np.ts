@@ -97,6 +97,7 @@ export {
   transpose,
 } from "./ops/layout.js";
 export { dot, matmul, outer } from "./ops/linalg.js";
+export { argwhere, type NonzeroOptions, nonzero, type UniqueOptions, unique } from "./ops/nonzero.js";
 export {
   all,
   any,

@@ -20,7 +20,14 @@ export interface DifferentialFunction {
    * it returns is an accident of the partition (tracegrad selects by the stable sort).
    */
   zerosTie?: boolean;
+  /**
+   * Cases whose result size depends on the values (no static `size`): under jit they must throw the
+   * error that asks for `size`, instead of being replayed.
+   */
+  needsSizeUnderJit?(kw: Options): boolean;
 }
+
+const withoutSize = (kw: Options): boolean => kw.size === undefined;
 
 /** Reductions to a statistic compute in float32 for integer and bool input, as `mean` (numpy: float64). */
 const floatStatistic = (inputs: readonly DType[]): DType =>
@@ -69,6 +76,9 @@ export const FUNCTIONS: Readonly<Record<string, DifferentialFunction>> = {
   indices: {
     call: ([dims], kw) => np.indices(dims as number[], kw as { sparse?: false }),
   },
+  nonzero: { needsSizeUnderJit: withoutSize },
+  argwhere: { needsSizeUnderJit: withoutSize },
+  unique: { needsSizeUnderJit: withoutSize, zerosTie: true },
   logspace: {
     call: ([start, stop, num], kw) => np.logspace(start as number, stop as number, num as number, kw),
     dtype: defaultFloat,

@@ -541,6 +541,75 @@ def ref_geomspace(args, kw):
     return [np.geomspace(*args, endpoint=kw.get("endpoint", True))]
 
 
+# ---------------------------------------------------------------------------------------------------
+# nonzero, argwhere, unique: eager without size; with JAX's size and fill_value (jit too)
+
+def sparse_values(rng, shape, dtype):
+    x = random_values(rng, shape, dtype)
+    if dtype != "bool" and rng.random() < 0.7:
+        x = np.where(rng.random(shape) < 0.5, np.zeros((), dtype), x).astype(dtype)
+    return np.asarray(x)
+
+
+def with_size(rng, kw, count):
+    if rng.random() < 0.6:
+        kw["size"] = int(max(0, count + rng.integers(-2, 4)))
+        if rng.random() < 0.5:
+            kw["fillValue"] = int(rng.integers(-3, 4))
+    return kw
+
+
+def make_nonzero(rng):
+    x = sparse_values(rng, random_shape(rng, 1, 3), pick(rng, DTYPES))
+    return [x], with_size(rng, {}, int(np.count_nonzero(x)))
+
+
+def padded(a, size, fill, axis=0):
+    if size is None:
+        return a
+    a = np.take(a, np.arange(min(size, a.shape[axis])), axis=axis)
+    shape = list(a.shape)
+    shape[axis] = size - a.shape[axis]
+    return np.concatenate([a, np.full(shape, fill, a.dtype)], axis=axis)
+
+
+def ref_nonzero(args, kw):
+    return [padded(i, kw.get("size"), kw.get("fillValue", 0)) for i in np.nonzero(args[0])]
+
+
+def make_argwhere(rng):
+    x = sparse_values(rng, random_shape(rng, 0, 3), pick(rng, DTYPES))
+    return [x], with_size(rng, {}, int(np.count_nonzero(x)))
+
+
+def ref_argwhere(args, kw):
+    return [padded(np.argwhere(args[0]), kw.get("size"), kw.get("fillValue", 0))]
+
+
+def make_unique(rng):
+    dtype = pick(rng, DTYPES)
+    x = random_values(rng, random_shape(rng, 0, 3), dtype)
+    kw = {}
+    if rng.random() < 0.5:
+        kw["returnInverse"] = True
+    if rng.random() < 0.5:
+        kw["returnCounts"] = True
+    return [x], with_size(rng, kw, len(np.unique(x)))
+
+
+def ref_unique(args, kw):
+    x = args[0]
+    out = np.unique(x, return_inverse=kw.get("returnInverse", False), return_counts=kw.get("returnCounts", False))
+    out = list(out) if isinstance(out, tuple) else [out]
+    size = kw.get("size")
+    if size is not None:
+        fill = kw.get("fillValue", np.min(x) if x.size else 0)
+        out[0] = padded(out[0], size, fill)
+        if kw.get("returnCounts"):
+            out[-1] = padded(out[-1], size, 0)
+    return [np.asarray(o) for o in out]
+
+
 ENTRIES = [
     Entry("sort", 130, make_sort, ref_sort),
     Entry("argsort", 130, make_sort, ref_argsort),
@@ -571,6 +640,9 @@ ENTRIES = [
     Entry("indices", 40, make_indices, ref_indices),
     Entry("logspace", 50, make_logspace, ref_logspace),
     Entry("geomspace", 50, make_geomspace, ref_geomspace),
+    Entry("nonzero", 90, make_nonzero, ref_nonzero),
+    Entry("argwhere", 80, make_argwhere, ref_argwhere),
+    Entry("unique", 150, make_unique, ref_unique),
 ]
 
 
