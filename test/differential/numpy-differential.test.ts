@@ -143,7 +143,9 @@ describe(`np functions against NumPy ${file.meta.numpy_version} (${file.cases.le
               message = (e as Error).message;
             }
             if (!message.includes("pass { size }"))
-              failures.push(`${describeCase(c, index)}: expected the error asking for a size, got "${message}"`);
+              failures.push(
+                `${describeCase(c, index)}: expected the error asking for a size, got "${message}"`,
+              );
             continue;
           }
           let outs: NdArray[];
