@@ -134,12 +134,8 @@ export function wasmFusedKernel(
   if (n < (allResident ? fusedThresholds.resident : fusedThresholds.staged)) return null;
   if (wasmFallback(group) !== null) return null;
   if (group.reduction && !(group.reduction.inputs[0] instanceof Var)) return null;
-  try {
-    return build(group, context, slot);
-  } catch {
-    // A bug in the emitter must not break the plan: the JS kernel computes the same.
-    return null;
-  }
+  // No catch: an emitter bug must surface, not turn into a silent JS loop (the cliff wasmFallback reports).
+  return build(group, context, slot);
 }
 
 function build(group: FusedGroup, context: KernelContext, slot: (v: Var) => number): WasmFusedKernel {
