@@ -18,9 +18,23 @@ export interface GradientTransformation<S = unknown> {
   init<T>(params: T): S;
   /**
    * The updates for `grads` (a tree of the parameters' structure) and the next state; `params` is needed
-   * only by transformations that read them (weight decay).
+   * only by transformations that read them (weight decay); `extras` only by those that evaluate the
+   * objective (line searches, optax's GradientTransformationExtraArgs), every other one ignores them.
    */
-  update<T>(grads: T, state: S, params?: T): [T, S];
+  update<T>(grads: T, state: S, params?: T, extras?: UpdateExtras<T>): [T, S];
+}
+
+/**
+ * What a line search needs besides the updates (optax's `value`, `grad` and `value_fn` keywords): the
+ * objective's value and gradient at the current params, and the objective itself.
+ */
+export interface UpdateExtras<T> {
+  /** The objective at the current params (a scalar array or number). */
+  readonly value?: NdArray | number;
+  /** The objective's gradient at the current params (a tree of the params' structure). */
+  readonly grad?: T;
+  /** The objective: params to a scalar array (differentiated with `valueAndGrad`). */
+  readonly valueFn?: (params: T) => NdArray;
 }
 
 /** `x * factor`, with a scalar-array factor cast to x's dtype first (so float32 leaves stay float32). */

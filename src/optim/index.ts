@@ -5,8 +5,14 @@
  * scaleByLearningRate), with its state kept flat under torch's names.
  * @module
  */
-export type { GradientTransformation } from "./common.js";
+export type { GradientTransformation, UpdateExtras } from "./common.js";
 export { type LbfgsOptions, type LbfgsState, lbfgs } from "./lbfgs.js";
+export {
+  scaleByZoomLinesearch,
+  type ZoomLinesearchInfo,
+  type ZoomLinesearchOptions,
+  type ZoomLinesearchState,
+} from "./linesearch.js";
 export {
   type AdafactorOptions,
   type AdafactorState,

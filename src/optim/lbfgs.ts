@@ -14,6 +14,7 @@ import {
   type HyperparamRecord,
   recordHyperparams,
 } from "./common.js";
+import { scaleByZoomLinesearch } from "./linesearch.js";
 import type { LearningRate } from "./schedules.js";
 import { buffer, chainStages, leafAt, paramsOf, type Stage, zerosFor } from "./stage.js";
 import { learningRateStage, scaleStage } from "./transforms.js";
@@ -120,14 +121,20 @@ export function lbfgsStage(options: { memorySize: number; scaleInitPrecond: bool
   };
 }
 
-/** Options of `lbfgs`, as optax.lbfgs's (without its line search). */
+/** Options of `lbfgs`, as optax.lbfgs's. */
 export interface LbfgsOptions {
-  /** A learning rate or schedule; none (the default) takes the full step -P g, as optax's scale(-1). */
+  /** A learning rate or schedule; none (the default) takes the step -P g, as optax's scale(-1). */
   learningRate?: LearningRate | null;
   /** The number of (s, y) pairs remembered (default 10). */
   memorySize?: number;
   /** Scale the initial inverse-Hessian estimate by <y, s> / <y, y> (default true). */
   scaleInitPrecond?: boolean;
+  /**
+   * The line search chained last, given `update`'s `{ value, grad, valueFn }`. Default: optax's,
+   * `scaleByZoomLinesearch({ maxLinesearchSteps: 20, initialGuessStrategy: "one" })` (it runs eagerly,
+   * not under `jit`); null for none (then the step is -learningRate * P g, optax's `linesearch=None`).
+   */
+  linesearch?: GradientTransformation | null;
 }
 
 /** The state of `lbfgs` (optax's ScaleByLBFGSState, with the hyperparameter record). */
@@ -146,19 +153,29 @@ export interface LbfgsState {
   diffUpdatesMemory: unknown;
   /** rho = 1 / <y, s> per memory slot (float64 [memorySize]). */
   weightsMemory: NdArray;
+  /** The line search's state (a `ZoomLinesearchState` for the default); absent with `linesearch: null`. */
+  linesearch?: unknown;
 }
 
 /**
- * optax.lbfgs with `linesearch=None`: `chain(scaleByLbfgs, scaleByLearningRate(learningRate))`, or
- * `scale(-1)` without a learning rate. optax's default zoom line search is not implemented: without one
- * the step is -learningRate * P g (pass a small learningRate on problems that are not near-quadratic).
+ * optax.lbfgs: `chain(scaleByLbfgs, scaleByLearningRate(learningRate) or scale(-1), linesearch)`. With
+ * the default line search (optax's zoom line search, see `scaleByZoomLinesearch`) call
+ * `update(grads, state, params, { value, grad, valueFn })` eagerly, outside `jit` (the search is a JS
+ * loop until a traced while loop exists, issue #19). With `linesearch: null` it is optax's
+ * `lbfgs(linesearch=None)`, traceable: the step is -learningRate * P g (pass a small learningRate on
+ * problems that are not near-quadratic).
  */
 export function lbfgs(options: LbfgsOptions = {}): GradientTransformation<LbfgsState> {
   const who = "lbfgs";
   checkOptions(
     who,
     options,
-    optionKeys<LbfgsOptions>({ learningRate: true, memorySize: true, scaleInitPrecond: true }),
+    optionKeys<LbfgsOptions>({
+      learningRate: true,
+      memorySize: true,
+      scaleInitPrecond: true,
+      linesearch: true,
+    }),
   );
   const learningRate =
     options.learningRate === undefined || options.learningRate === null
@@ -170,7 +187,7 @@ export function lbfgs(options: LbfgsOptions = {}): GradientTransformation<LbfgsS
   const scaleInitPrecond = options.scaleInitPrecond ?? true;
   const record: Record<string, LearningRate | number | boolean> = { memorySize, scaleInitPrecond };
   if (learningRate !== null) record["learningRate"] = learningRate;
-  return chainStages(
+  const preconditioned = chainStages<LbfgsState>(
     who,
     [
       lbfgsStage({ memorySize, scaleInitPrecond }),
@@ -178,4 +195,26 @@ export function lbfgs(options: LbfgsOptions = {}): GradientTransformation<LbfgsS
     ],
     recordHyperparams(record),
   );
+  const linesearch =
+    options.linesearch === undefined
+      ? scaleByZoomLinesearch({ maxLinesearchSteps: 20, initialGuessStrategy: "one" })
+      : options.linesearch;
+  if (linesearch === null) return preconditioned;
+  if (typeof linesearch !== "object" || typeof linesearch.update !== "function")
+    throw new TypeError(
+      `${who}: linesearch must be a gradient transformation or null, got ${String(linesearch)}`,
+    );
+  return {
+    init: (params) => ({ ...preconditioned.init(params), linesearch: linesearch.init(params) }),
+    update(grads, state, params, extras) {
+      if (state === undefined || state === null || !("linesearch" in state))
+        throw new TypeError(
+          `${who}.update: expected the state from ${who}(...).init(params) or the previous update`,
+        );
+      const { linesearch: searchState, ...rest } = state;
+      const [direction, next] = preconditioned.update(grads, rest, params);
+      const [updates, nextSearch] = linesearch.update(direction, searchState, params, extras);
+      return [updates, { ...next, linesearch: nextSearch }];
+    },
+  };
 }

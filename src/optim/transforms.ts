@@ -61,7 +61,7 @@ function mapLeaves<T>(tree: T, f: (leaf: NdArray, i: number) => NdArray): T {
 export function chain(...transforms: GradientTransformation[]): GradientTransformation<unknown[]> {
   return {
     init: (params) => transforms.map((t) => t.init(params)),
-    update(grads, state, params) {
+    update(grads, state, params, extras) {
       checkUpdateArgs("chain.update", grads, state, [], "chain(...).init(params)");
       if (!Array.isArray(state) || state.length !== transforms.length) {
         throw new TypeError(
@@ -70,7 +70,7 @@ export function chain(...transforms: GradientTransformation[]): GradientTransfor
       }
       let updates = grads;
       const next = transforms.map((t, i) => {
-        const [u, s] = t.update(updates, state[i], params);
+        const [u, s] = t.update(updates, state[i], params, extras);
         updates = u;
         return s;
       });
