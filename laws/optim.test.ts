@@ -44,7 +44,7 @@ const optimizers: Record<string, () => GradientTransformation> = {
   lamb: () => optim.lamb({ learningRate: 0.01, weightDecay: 0.01 }),
   lion: () => optim.lion({ learningRate: 0.01 }),
   adafactor: () => optim.adafactor({ learningRate: 0.01, minDimSizeToFactor: 2, momentum: 0.9 }),
-  lbfgs: () => optim.lbfgs({ learningRate: 0.1, memorySize: 2 }),
+  lbfgs: () => optim.lbfgs({ learningRate: 0.1, memorySize: 2, linesearch: null }),
   "chain(clipByGlobalNorm, adam)": () => optim.chain(optim.clipByGlobalNorm(1), optim.adam({ lr: 0.01 })),
 };
 

@@ -44,7 +44,7 @@ export function moreOptimizers() {
   const lamb = optim.lamb({ learningRate: 1e-3, weightDecay: 0.01 });
   const lion = optim.lion({ learningRate: 1e-4, weightDecay: 1e-3 });
   const adafactor = optim.adafactor({ learningRate: 1e-2 });
-  const lbfgs = optim.lbfgs({ memorySize: 10 }); // full steps -P g, no line search
+  const lbfgs = optim.lbfgs({ memorySize: 10, linesearch: null }); // full steps -P g, traceable
   return { adadelta, adamax, nadam, radam, asgd, rprop, lamb, lion, adafactor, lbfgs };
 }
 
