@@ -34,7 +34,7 @@ import type { KernelContext } from "../core/primitive.js";
 import { fmtShape, sizeOf, stridesOf } from "../core/shape.js";
 import { isElementwise } from "../ops/elementwise-kit.js";
 import { compileExpr, constBytes, type Val, wasmBlocker } from "./expr-wasm.js";
-import type { FusedGroup } from "./fusion.js";
+import { type FusedGroup, fusedReductionMonoid, isFusedBroadcast } from "./fusion.js";
 
 /** The fused loops' thresholds, among all the kernels' (kernel-choice.ts). */
 export const fusedThresholds = KERNEL_THRESHOLDS.fused;
@@ -65,18 +65,10 @@ interface Output {
   ptr: Local;
 }
 
-const REDUCE: Record<string, "sum" | "max" | "min"> = {
-  reduce_sum: "sum",
-  reduce_max: "max",
-  reduce_min: "min",
-};
-
 /** Byte 0 of each i32 lane into bytes 0-3. */
 const BYTES_OF_MASK = [0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12];
 /** 1 in every byte (i8x16.splat 1). */
 const ONE_BYTES = new Uint8Array(16).fill(1);
-
-const isBroadcast = (e: Equation): boolean => e.primitive.name === "broadcast_in_dim";
 
 /** The kernel tree of an elementwise equation (its operands are its inputs, in order). */
 function treeOf(e: Equation): Expr {
@@ -93,7 +85,7 @@ function treeOf(e: Equation): Expr {
  */
 export function wasmFallback(group: FusedGroup): string | null {
   for (const e of group.equations) {
-    if (isBroadcast(e)) continue;
+    if (isFusedBroadcast(e)) continue;
     const blocker = wasmBlocker(treeOf(e));
     if (blocker) return `${describeNode(blocker)} in ${e.primitive.name} has no wasm rendering`;
   }
@@ -101,7 +93,7 @@ export function wasmFallback(group: FusedGroup): string | null {
   if (reduction) {
     const src = reduction.inputs[0]!;
     const axes = (reduction.params as { axes: readonly number[] }).axes;
-    if (!(reduction.primitive.name in REDUCE) || axes.length !== src.aval.shape.length)
+    if (fusedReductionMonoid(reduction) === null || axes.length !== src.aval.shape.length)
       return `${reduction.primitive.name} over some axes is not accumulated in wasm`;
     if (src.aval.dtype !== "float32" && src.aval.dtype !== "float64")
       return `${reduction.primitive.name} of ${src.aval.dtype} is not accumulated in wasm`;
@@ -222,7 +214,7 @@ function build(group: FusedGroup, context: KernelContext, slot: (v: Var) => numb
     const out = e.outputs[0]!;
     const name = e.primitive.name;
     names.set(out, `t${k}`);
-    if (isBroadcast(e)) {
+    if (isFusedBroadcast(e)) {
       const src = e.inputs[0]!;
       const { broadcastDimensions } = e.params as { broadcastDimensions: number[] };
       if (src instanceof Literal) values.set(out, atom(src));
@@ -257,7 +249,7 @@ function build(group: FusedGroup, context: KernelContext, slot: (v: Var) => numb
   const acc = f.local("f64");
   const tmp = f.local("f64");
   const reduceAddr = f.local("i32");
-  const reduceOp = reduction ? REDUCE[reduction.primitive.name]! : "sum";
+  const reduceOp = (reduction && fusedReductionMonoid(reduction)) ?? "sum";
   const reduceVal = reduction ? values.get(reduction.inputs[0] as Var)! : null;
   if (reduction) {
     const k = group.outputs.indexOf(reductionOut!);

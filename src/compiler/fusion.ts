@@ -25,11 +25,16 @@ export interface FusedGroup {
   reduction?: Equation;
 }
 
-const REDUCTIONS: Record<string, "sum" | "max" | "min"> = {
-  reduce_sum: "sum",
-  reduce_max: "max",
-  reduce_min: "min",
-};
+/** Whether the equation is a broadcast a fused loop reads as an indexed load (its `fusion` fact). */
+export function isFusedBroadcast(e: Equation): boolean {
+  return e.primitive.compiler?.fusion?.kind === "broadcast";
+}
+
+/** The monoid of a reduction a fused loop can accumulate (its `fusion` fact), else null. */
+export function fusedReductionMonoid(e: Equation): "sum" | "max" | "min" | null {
+  const fact = e.primitive.compiler?.fusion;
+  return fact?.kind === "reduction" ? fact.monoid : null;
+}
 
 export interface EquationStep {
   kind: "eqn";
@@ -41,7 +46,7 @@ export type Step = FusedGroup | EquationStep;
 function fusible(e: Equation): boolean {
   if (isElementwise(e.primitive)) return true;
   // A broadcast is fused into the loop that consumes it, as an indexed load.
-  return e.primitive.name === "broadcast_in_dim";
+  return isFusedBroadcast(e);
 }
 
 /** Groups fusible equations; returns steps in an order that respects every dependency. */
@@ -64,7 +69,7 @@ export function fuse(equations: readonly Equation[], programOutputs: readonly At
     const source = e.inputs[0];
     const producer = source instanceof Var ? groupOf.get(source) : undefined;
     if (
-      e.primitive.name in REDUCTIONS &&
+      fusedReductionMonoid(e) !== null &&
       producer &&
       open.has(producer) &&
       !producer.reduction &&
@@ -78,7 +83,7 @@ export function fuse(equations: readonly Equation[], programOutputs: readonly At
     const inputGroups = new Set<FusedGroup>();
     for (const a of e.inputs) if (a instanceof Var && groupOf.has(a)) inputGroups.add(groupOf.get(a)!);
     if (fusible(e) && e.outputs.length === 1 && sizeOf(shape) > 0) {
-      const isBroadcast = e.primitive.name === "broadcast_in_dim";
+      const isBroadcast = isFusedBroadcast(e);
       // A broadcast joins a group only as a load of an outside value.
       let target: FusedGroup | undefined;
       if (!isBroadcast)
@@ -134,7 +139,7 @@ function recomputeCheapBroadcasts(steps: readonly Step[], groupOf: ReadonlyMap<V
     if (s.kind !== "fused") continue;
     for (const e of s.equations) {
       const x = e.inputs[0];
-      if (e.primitive.name === "broadcast_in_dim" && (x instanceof Literal || sizeOf(x!.aval.shape) === 1))
+      if (isFusedBroadcast(e) && (x instanceof Literal || sizeOf(x!.aval.shape) === 1))
         cheap.set(e.outputs[0]!, e);
     }
   }
@@ -200,10 +205,7 @@ export function generateFusedKernel(
   const rank = group.shape.length;
   // Broadcast loads and partial reductions index by coordinates: nested loops give them without divisions.
   const broadcastLoad = group.equations.some(
-    (e) =>
-      e.primitive.name === "broadcast_in_dim" &&
-      e.inputs[0] instanceof Var &&
-      sizeOf(e.inputs[0].aval.shape) > 1,
+    (e) => isFusedBroadcast(e) && e.inputs[0] instanceof Var && sizeOf(e.inputs[0].aval.shape) > 1,
   );
   const partialReduction =
     group.reduction !== undefined &&
@@ -237,7 +239,7 @@ export function generateFusedKernel(
   group.equations.forEach((e, k) => {
     const out = e.outputs[0]!;
     const name = `t${k}`;
-    if (e.primitive.name === "broadcast_in_dim") {
+    if (isFusedBroadcast(e)) {
       const src = e.inputs[0]!;
       const { broadcastDimensions } = e.params as { broadcastDimensions: number[] };
       if (src instanceof Literal) body.push(`const ${name} = ${literalCode(src)};`);
@@ -304,7 +306,8 @@ function reductionCode(
   out: string,
   coord: Coordinate,
 ): { before: string; step: string; after: string } {
-  const op = REDUCTIONS[eqn.primitive.name]!;
+  const op = fusedReductionMonoid(eqn);
+  if (op === null) throw new Error(`fusion: ${eqn.primitive.name} is not a fusable reduction`);
   const inShape = eqn.inputs[0]!.aval.shape;
   const axes = (eqn.params as { axes: readonly number[] }).axes;
   const init = op === "sum" ? "0" : op === "max" ? "-Infinity" : "Infinity";

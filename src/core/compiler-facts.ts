@@ -39,6 +39,12 @@ export interface CompilerFacts<P> {
   /** The primitive is a matrix product that one GEMM computes, reading either operand transposed. */
   readonly gemm?: GemmFact;
   /**
+   * How a fused elementwise loop takes an equation of this (non-elementwise) primitive in: a broadcast
+   * becomes an indexed load of input 0 (params `shape`, `broadcastDimensions`); a reduction of a loop
+   * value over `axes` is accumulated inside the loop with its monoid.
+   */
+  readonly fusion?: FusionFact;
+  /**
    * Scratch the lowered kernel derives from one of its inputs that kernels of other equations may share
    * (conv2d and conv2d_weight_grad both unroll x into the same columns): the memory planner gives the
    * kernels of one key one buffer, and tells a kernel that finds it holding its input's columns from an
@@ -50,6 +56,11 @@ export interface CompilerFacts<P> {
     params: P,
   ): DerivedInput | null;
 }
+
+/** See `CompilerFacts.fusion`. */
+export type FusionFact =
+  | { readonly kind: "broadcast" }
+  | { readonly kind: "reduction"; readonly monoid: "sum" | "max" | "min" };
 
 /** Scratch a kernel derives from one of its inputs (the `derivedInput` fact), e.g. an unrolled conv input. */
 export interface DerivedInput {

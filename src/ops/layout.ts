@@ -316,6 +316,7 @@ export const broadcastInDimPrim: Primitive<BroadcastInDimParams, [x: unknown], [
     },
     compiler: {
       keepsConstant: true,
+      fusion: { kind: "broadcast" },
       rewrites: () => [noOpWhenLikeOutput("broadcast_in_dim(x) to x's own shape -> x")],
     },
   });

@@ -81,6 +81,11 @@ function reducePrimitive(
       return [{ shape: reducedShape(name, x.shape, axes), dtype: x.dtype }];
     },
     batch: (args, dims, params) => reductionBatch(prim)(args, dims, params),
+    ...rules,
+    compiler:
+      op === "sum" || op === "max" || op === "min"
+        ? { ...rules.compiler, fusion: { kind: "reduction", monoid: op } }
+        : rules.compiler,
     lower([x], [out], { axes }, context) {
       return chooseKernel<Kernel>(
         context,
@@ -96,7 +101,6 @@ function reducePrimitive(
         },
       );
     },
-    ...rules,
   });
   return prim;
 }
