@@ -324,8 +324,22 @@ export type ElementwiseLoop = (
   n: number,
 ) => void;
 
+/**
+ * The loop of each tree already rendered: eager calls reuse the primitive's memoized tree, so this skips
+ * rendering and the source-keyed cache look-up on every call (an eager op on a small array is mostly that).
+ */
+const renderedLoops = new WeakMap<Expr, { arity: number; loop: ElementwiseLoop }>();
+
 /** The eager kernel of a tree of `arity` operands, compiled once per distinct source. */
 export function elementwiseLoop(root: Expr, arity: number): ElementwiseLoop {
+  const rendered = renderedLoops.get(root);
+  if (rendered?.arity === arity) return rendered.loop;
+  const loop = compileElementwiseLoop(root, arity);
+  renderedLoops.set(root, { arity, loop });
+  return loop;
+}
+
+function compileElementwiseLoop(root: Expr, arity: number): ElementwiseLoop {
   const names = Array.from({ length: arity }, (_, k) => `x${k}`);
   const { statements, value } = renderJs(root, names);
   const decl = names.map((_, k) => `const in${k} = ins[${k}];`).join(" ");
