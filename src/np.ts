@@ -97,6 +97,20 @@ export {
   transpose,
 } from "./ops/layout.js";
 export { dot, matmul, outer } from "./ops/linalg.js";
+export {
+  type AverageOptions,
+  average,
+  countNonzero,
+  nanargmax,
+  nanargmin,
+  nanmax,
+  nanmean,
+  nanmin,
+  nanstd,
+  nansum,
+  nanvar,
+  ptp,
+} from "./ops/nan-reductions.js";
 export { argwhere, type NonzeroOptions, nonzero, type UniqueOptions, unique } from "./ops/nonzero.js";
 export {
   all,

@@ -25,6 +25,11 @@ export interface DifferentialFunction {
    * error that asks for `size`, instead of being replayed.
    */
   needsSizeUnderJit?(kw: Options): boolean;
+  /**
+   * Sums compare to rounding even where the dtype is numpy's: numpy adds pairwise in blocks (and keeps
+   * the sign of a lone -0), tracegrad's reductions add in another order.
+   */
+  summed?: boolean;
 }
 
 const withoutSize = (kw: Options): boolean => kw.size === undefined;
@@ -50,7 +55,24 @@ const joined = (fn: (xs: readonly NdArray[]) => NdArray): DifferentialFunction =
 /** numpy's default float64 of logspace and geomspace is the library's default float, float32. */
 const defaultFloat = (): DType => "float32";
 
+/** Float statistics of int or float64 weights: float64 if any input is, else float32 (numpy: float64 for int). */
+const averageDType = (inputs: readonly DType[]): DType =>
+  inputs.includes("float64") ? "float64" : "float32";
+
 export const FUNCTIONS: Readonly<Record<string, DifferentialFunction>> = {
+  nansum: { summed: true },
+  nanmean: { dtype: floatStatistic, summed: true },
+  nanvar: { dtype: floatStatistic, summed: true },
+  nanstd: { dtype: floatStatistic, summed: true },
+  nanmax: { zerosTie: true },
+  nanmin: { zerosTie: true },
+  ptp: { zerosTie: true },
+  average: {
+    call: ([x, weights], kw) =>
+      np.average(arrayArg(x), { ...kw, ...(weights === undefined ? {} : { weights: arrayArg(weights) }) }),
+    dtype: averageDType,
+    summed: true,
+  },
   topK: {
     call: ([x, k]) => np.topK(arrayArg(x), k as number),
   },

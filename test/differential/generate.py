@@ -610,6 +610,105 @@ def ref_unique(args, kw):
     return [np.asarray(o) for o in out]
 
 
+# ---------------------------------------------------------------------------------------------------
+# NaN-ignoring reductions, ptp, average, count_nonzero
+
+def nan_heavy(rng, x):
+    """Floats with many NaN: scattered, and in some cases whole rows (all-NaN slices)."""
+    if x.dtype.kind != "f" or x.size == 0:
+        return x
+    x = x.copy()
+    x[rng.random(x.shape) < rng.choice([0.0, 0.3, 0.7])] = np.nan
+    if x.ndim == 1 and rng.random() < 0.2:
+        x[:] = np.nan
+    if x.ndim >= 2 and rng.random() < 0.4:
+        x[int(rng.integers(x.shape[0]))] = np.nan
+        x[..., int(rng.integers(x.shape[-1]))] = np.nan
+    return x
+
+
+def make_nan_reduce_with(dtypes, nonempty=False, ddof=False, tuple_axes=True, int_extremes=True):
+    def make(rng):
+        dtype = pick(rng, dtypes)
+        specials = int_extremes or dtype != "int32"
+        for _ in range(100):
+            x = nan_heavy(rng, random_values(rng, random_shape(rng), dtype, specials))
+            axis = random_axes(rng, x.ndim) if tuple_axes else random_axis(rng, x.ndim)
+            if numpy_cannot_reduce(x, axis) or (nonempty and reduced_size(x.shape, axis) == 0):
+                continue
+            if nonempty and axis is None and x.size == 0:
+                continue
+            break
+        kw = {"axis": axis}
+        if rng.random() < 0.3:
+            kw["keepdims"] = True
+        if ddof and rng.random() < 0.6:
+            kw["ddof"] = int(rng.integers(0, 3))
+        return [x], kw
+
+    return make
+
+
+def ref_reduce_with(fn):
+    def reference(args, kw):
+        extra = {"ddof": kw["ddof"]} if "ddof" in kw else {}
+        return [np.asarray(fn(args[0], axis=np_axis(kw["axis"]), keepdims=kw.get("keepdims", False), **extra))]
+
+    return reference
+
+
+def ref_nan_arg_with(fn):
+    """numpy raises on an all-NaN slice; tracegrad (as jax.numpy) gives -1 there."""
+    def reference(args, kw):
+        x, axis, keepdims = args[0], kw["axis"], kw.get("keepdims", False)
+        if x.dtype.kind != "f":
+            return [np.asarray(fn(x, axis=axis, keepdims=keepdims))]
+        all_nan = np.all(np.isnan(x), axis=axis, keepdims=True)
+        filled = np.where(all_nan, 0, x)
+        index = np.asarray(fn(filled, axis=axis, keepdims=True))
+        index = np.where(all_nan, -1, index)
+        if not keepdims:
+            index = index.reshape(()) if axis is None else np.squeeze(index, axis)
+        return [np.asarray(index)]
+
+    return reference
+
+
+def make_average(rng):
+    dtype = pick(rng, DTYPES)
+    x = nan_heavy(rng, random_values(rng, random_shape(rng), dtype, dtype != "int32"))
+    kind = pick(rng, ["none", "full", "full", "1d"])
+    kw = {}
+    args = [x]
+    if kind == "1d" and x.ndim >= 1:
+        axis = random_axis(rng, x.ndim, allow_none=False)
+        kw["axis"] = axis
+        n = x.shape[axis]
+        w_dtype = pick(rng, ["int32", "float32", "float64"])
+        args.append((rng.integers(1, 5, n) if w_dtype == "int32" else rng.random(n) + 0.25).astype(w_dtype))
+    else:
+        kw["axis"] = random_axes(rng, x.ndim)
+        if kind != "none":
+            w_dtype = pick(rng, ["int32", "float32", "float64"])
+            w = rng.integers(1, 5, x.shape) if w_dtype == "int32" else rng.random(x.shape) + 0.25
+            args.append(np.asarray(w).astype(w_dtype))
+    # numpy raises when the weights sum to zero (an empty reduction), and cannot reduce size 0 over tuples
+    if (len(args) == 2 and reduced_size(x.shape, kw["axis"]) == 0) or numpy_cannot_reduce(x, kw["axis"]):
+        args, kw = [x], {"axis": None}
+    if rng.random() < 0.3:
+        kw["keepdims"] = True
+    if rng.random() < 0.3:
+        kw["returned"] = True
+    return args, kw
+
+
+def ref_average(args, kw):
+    weights = args[1] if len(args) > 1 else None
+    out = np.average(args[0], axis=np_axis(kw["axis"]), weights=weights, returned=kw.get("returned", False),
+                     keepdims=kw.get("keepdims", False))
+    return [np.asarray(o) for o in out] if kw.get("returned") else [np.asarray(out)]
+
+
 ENTRIES = [
     Entry("sort", 130, make_sort, ref_sort),
     Entry("argsort", 130, make_sort, ref_argsort),
@@ -643,6 +742,17 @@ ENTRIES = [
     Entry("nonzero", 90, make_nonzero, ref_nonzero),
     Entry("argwhere", 80, make_argwhere, ref_argwhere),
     Entry("unique", 150, make_unique, ref_unique),
+    Entry("nansum", 35, make_nan_reduce_with(DTYPES, int_extremes=False), ref_reduce_with(np.nansum)),
+    Entry("nanmean", 35, make_nan_reduce_with(DTYPES, int_extremes=False), ref_reduce_with(np.nanmean)),
+    Entry("nanmax", 30, make_nan_reduce_with(DTYPES, nonempty=True), ref_reduce_with(np.nanmax)),
+    Entry("nanmin", 30, make_nan_reduce_with(DTYPES, nonempty=True), ref_reduce_with(np.nanmin)),
+    Entry("nanvar", 35, make_nan_reduce_with(DTYPES, ddof=True, int_extremes=False), ref_reduce_with(np.nanvar)),
+    Entry("nanstd", 30, make_nan_reduce_with(DTYPES, ddof=True, int_extremes=False), ref_reduce_with(np.nanstd)),
+    Entry("nanargmax", 30, make_nan_reduce_with(DTYPES, nonempty=True, tuple_axes=False), ref_nan_arg_with(np.nanargmax)),
+    Entry("nanargmin", 30, make_nan_reduce_with(DTYPES, nonempty=True, tuple_axes=False), ref_nan_arg_with(np.nanargmin)),
+    Entry("ptp", 30, make_nan_reduce_with(DTYPES[1:], nonempty=True), ref_reduce_with(np.ptp)),
+    Entry("average", 45, make_average, ref_average),
+    Entry("countNonzero", 30, make_nan_reduce_with(DTYPES), ref_reduce_with(np.count_nonzero)),
 ]
 
 
