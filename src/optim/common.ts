@@ -87,6 +87,11 @@ export function checkLearningRate(who: string, lr: unknown, name = "lr"): Learni
   return checkHyperparameter(who, name, lr);
 }
 
+/** optax's optional `learningRate` (lbfgs, adafactor): null or undefined means none (a scale of -1). */
+export function checkOptionalLearningRate(who: string, lr: unknown): LearningRate | null {
+  return lr === undefined || lr === null ? null : checkLearningRate(who, lr, "learningRate");
+}
+
 /** Hyperparameters as recorded in a state: float64 (or bool) scalar arrays, null for a schedule's lr. */
 export type HyperparamRecord<K extends string> = { readonly [P in K]: NdArray | null };
 

@@ -9,7 +9,7 @@ import { checkOptions, optionKeys } from "../core/options.js";
 import * as np from "../np.js";
 import {
   checkHyperparameter,
-  checkLearningRate,
+  checkOptionalLearningRate,
   type GradientTransformation,
   type HyperparamRecord,
   recordHyperparams,
@@ -177,10 +177,7 @@ export function lbfgs(options: LbfgsOptions = {}): GradientTransformation<LbfgsS
       linesearch: true,
     }),
   );
-  const learningRate =
-    options.learningRate === undefined || options.learningRate === null
-      ? null
-      : checkLearningRate(who, options.learningRate, "learningRate");
+  const learningRate = checkOptionalLearningRate(who, options.learningRate);
   const memorySize = checkHyperparameter(who, "memorySize", options.memorySize ?? 10, { min: 1 });
   if (!Number.isInteger(memorySize))
     throw new RangeError(`${who}: memorySize must be an integer >= 1, got ${memorySize}`);

@@ -9,6 +9,7 @@ import * as np from "../np.js";
 import {
   checkHyperparameter,
   checkLearningRate,
+  checkOptionalLearningRate,
   type GradientTransformation,
   type HyperparamRecord,
   recordHyperparams,
@@ -396,10 +397,7 @@ export function adafactor(options: AdafactorOptions = {}): GradientTransformatio
       factored: true,
     }),
   );
-  const learningRate =
-    options.learningRate === undefined || options.learningRate === null
-      ? null
-      : checkLearningRate(who, options.learningRate, "learningRate");
+  const learningRate = checkOptionalLearningRate(who, options.learningRate);
   const minDimSizeToFactor = checkHyperparameter(
     who,
     "minDimSizeToFactor",

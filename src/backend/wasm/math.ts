@@ -50,9 +50,10 @@ const SQRTHF = LOG_SQRTHF;
 /** Scratch v128 locals of one function, reused by every emitted call (calls never interleave). */
 const scratch = new WeakMap<FunctionBuilder, Local[]>();
 
-class Emitter {
+/** An emitter of vector math into `f`, with scratch locals shared by every emitter of that function. */
+export class ScratchLocals {
   private next = 0;
-  constructor(private readonly f: FunctionBuilder) {}
+  constructor(protected readonly f: FunctionBuilder) {}
 
   temp(): Local {
     let pool = scratch.get(this.f);
@@ -60,7 +61,9 @@ class Emitter {
     if (this.next === pool.length) pool.push(this.f.local("v128"));
     return pool[this.next++]!;
   }
+}
 
+class Emitter extends ScratchLocals {
   c(value: number): this {
     this.f.v128Const(splat32(value));
     return this;

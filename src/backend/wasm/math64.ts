@@ -37,6 +37,7 @@ import {
   TWO_54,
   TWO_M1000,
 } from "../js/fdlibm.js";
+import { ScratchLocals } from "./math.js";
 import type { FunctionBuilder, Local } from "./module-writer.js";
 
 function splat64(value: number): Uint8Array {
@@ -50,22 +51,9 @@ function splat64(value: number): Uint8Array {
 /** i32 lanes 0-1 (as from trunc_sat_f64x2_s_zero) into the high words of two f64 lanes, low words 0. */
 const TO_HIGH_WORDS = [0, 1, 2, 3, 16, 17, 18, 19, 0, 1, 2, 3, 20, 21, 22, 23];
 
-/** Scratch v128 locals of one function, reused by every emitted call (calls never interleave). */
-const scratch = new WeakMap<FunctionBuilder, Local[]>();
-
-class Emitter64 {
-  private next = 0;
-  constructor(protected readonly f: FunctionBuilder) {}
-
+class Emitter64 extends ScratchLocals {
   protected get fb(): FunctionBuilder {
     return this.f;
-  }
-
-  temp(): Local {
-    let pool = scratch.get(this.f);
-    if (!pool) scratch.set(this.f, (pool = []));
-    if (this.next === pool.length) pool.push(this.f.local("v128"));
-    return pool[this.next++]!;
   }
 
   c(value: number): this {
