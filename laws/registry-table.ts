@@ -15,7 +15,7 @@ import * as fc from "fast-check";
 import type { NdArray } from "../src/core/array.js";
 import { primitives } from "../src/core/primitive.js";
 import { sizeOf } from "../src/core/shape.js";
-import { checkpoint, cond, customVjp, jit, nn, np, random, scan, stopGradient } from "../src/index.js";
+import { checkpoint, cond, customVjp, jit, lax, nn, np, random, scan, stopGradient } from "../src/index.js";
 import { type ConvParams, conv2dInputGrad, conv2dWeightGrad, convOutputSize } from "../src/ops/conv.js";
 import { isElementwise, type LawDomain, type OperandDomain } from "../src/ops/elementwise-kit.js";
 import { scatterAddAlongAxisPrim } from "../src/ops/indexing.js";
@@ -180,6 +180,15 @@ const withAxes = NONEMPTY.chain((shape) =>
 const withAxis = NONEMPTY.chain((shape) =>
   fc.integer({ min: 0, max: shape.length - 1 }).map((axis) => ({ shape, axis })),
 );
+
+/** An operand shape and a window inside it (sizes from 0 to the whole axis), for the dynamic slices. */
+const dynamicWindow = arb
+  .shape({ minRank: 1, maxRank: 3, minDim: 1, maxDim: 4 })
+  .chain((shape) =>
+    fc
+      .tuple(...shape.map((d) => fc.integer({ min: 0, max: d })))
+      .map((sizes) => ({ shape, sizes: sizes as number[] })),
+  );
 
 function unary(
   primitive: string,
@@ -836,6 +845,28 @@ const entries: LawEntry[] = [
         inputs: arrays(float([n, m]), ints([n, k], -m, m - 1)),
       }),
     ),
+  },
+  {
+    kind: "differentiable",
+    primitive: "dynamic_slice",
+    secondOrder: true,
+    linearIn: [[0]],
+    note: "traced int32 starts from -size-2 to size+2 (negative ones wrap, the rest clamp); vmap stacks the starts, so its law runs the batched-start gather",
+    cases: cases(dynamicWindow, ({ shape, sizes }) => ({
+      fn: (x, ...starts) => lax.dynamicSlice(x, starts, sizes),
+      inputs: arrays(float(shape), ...shape.map((d) => ints([], -d - 2, d + 2))),
+    })),
+  },
+  {
+    kind: "differentiable",
+    primitive: "dynamic_update_slice",
+    secondOrder: true,
+    linearIn: [[0, 1]],
+    note: "traced int32 starts from -size-2 to size+2; vmap stacks the starts (the batched-start select rule)",
+    cases: cases(dynamicWindow, ({ shape, sizes }) => ({
+      fn: (x, u, ...starts) => lax.dynamicUpdateSlice(x, u, starts),
+      inputs: arrays(float(shape), float(sizes), ...shape.map((d) => ints([], -d - 2, d + 2))),
+    })),
   },
   {
     kind: "differentiable",

@@ -17,6 +17,7 @@ export {
 export { type DType, MAX_ARRAY_BYTES } from "./core/dtype.js";
 export { ShapeError } from "./core/shape.js";
 export * as io from "./io/index.js";
+export * as lax from "./lax.js";
 export * as layers from "./layers/index.js";
 export * as nn from "./nn/index.js";
 export * as np from "./np.js";

@@ -82,6 +82,18 @@ export {
   zeros,
   zerosLike,
 } from "./ops/creation.js";
+export {
+  type DynamicIndexOptions,
+  type DynamicSliceOptions,
+  dynamicIndexInDim,
+  dynamicSlice,
+  dynamicSliceInDim,
+  dynamicUpdateIndexInDim,
+  dynamicUpdateSlice,
+  dynamicUpdateSliceInDim,
+  type StartIndex,
+  type StartIndices,
+} from "./ops/dynamic-slice.js";
 export { einsum, tensordot } from "./ops/einsum.js";
 export * from "./ops/elementwise-math.js";
 export { oneHot, scatterAdd, take, takeAlongAxis } from "./ops/indexing.js";
