@@ -128,6 +128,7 @@ export const dynamicSlicePrim: Primitive<DynamicSliceParams, SliceArity, [out: u
     const into = zeros(x.aval.shape, { dtype: x.aval.dtype });
     return [dynamicUpdateSlicePrim.bind1([into, ct, ...known], { allowNegativeIndices }), ...none];
   },
+  formatParams: (p) => `sliceSizes=${JSON.stringify(p.sliceSizes)}${formatAllowNegative(p)}`,
   batch([x, ...starts], [dx, ...ds], p) {
     if (ds.every((d) => d === null)) {
       const xb = moveAxisTo0(x, dx);
@@ -176,6 +177,7 @@ export const dynamicUpdateSlicePrim: Primitive<DynamicUpdateSliceParams, UpdateA
           : null;
       return [ctX, ctU, ...starts.map(() => null)];
     },
+    formatParams: (p) => formatAllowNegative(p).trim(),
     batch([x, update, ...starts], [dx, du, ...ds], p) {
       const size = batchSize([x, update, ...starts], [dx, du, ...ds]);
       const xb = batchedAt0(x, dx, size);
@@ -202,6 +204,12 @@ function knownStarts(op: string, starts: readonly (NdArray | UndefinedPrimal)[])
     if (s instanceof UndefinedPrimal) throw new Error(`${op}: start indices cannot be a linear input`);
     return s;
   });
+}
+
+/** The IR printer's params: allowNegativeIndices only where some axis turns it off. */
+function formatAllowNegative({ allowNegativeIndices }: DynamicUpdateSliceParams): string {
+  const all = allowNegativeIndices.every((v) => v);
+  return all ? "" : ` allowNegativeIndices=${JSON.stringify(allowNegativeIndices)}`;
 }
 
 const zeroIndex = (): NdArray => scalar(0, "int32");
