@@ -15,7 +15,21 @@ import * as fc from "fast-check";
 import type { NdArray } from "../src/core/array.js";
 import { primitives } from "../src/core/primitive.js";
 import { sizeOf } from "../src/core/shape.js";
-import { checkpoint, cond, customVjp, jit, lax, nn, np, random, scan, stopGradient } from "../src/index.js";
+import {
+  checkpoint,
+  cond,
+  customVjp,
+  forLoop,
+  jit,
+  lax,
+  nn,
+  np,
+  random,
+  scan,
+  stopGradient,
+  switchCase,
+  whileLoop,
+} from "../src/index.js";
 import { type ConvParams, conv2dInputGrad, conv2dWeightGrad, convOutputSize } from "../src/ops/conv.js";
 import { isElementwise, type LawDomain, type OperandDomain } from "../src/ops/elementwise-kit.js";
 import { scatterAddAlongAxisPrim } from "../src/ops/indexing.js";
@@ -349,6 +363,36 @@ const branchy = (pred: NdArray, x: NdArray, y: NdArray): NdArray =>
     (a: NdArray, b: NdArray) => np.exp(a.mul(0.5)).sub(b.square()),
     x,
     y,
+  );
+
+/** A three-way switch (the index drawn from -1 to 3, so clamping is exercised) over two operands. */
+const switched = (index: NdArray, x: NdArray, y: NdArray): NdArray =>
+  switchCase(
+    index,
+    [
+      (a: NdArray, b: NdArray) => np.sin(a).mul(b),
+      (a: NdArray, b: NdArray) => np.exp(a.mul(0.5)).sub(b.square()),
+      (a: NdArray, b: NdArray) => a.mul(b).add(np.cos(b)),
+    ],
+    x,
+    y,
+  );
+
+/** A while loop whose trip count is an int input (batched under vmap: a batched predicate). */
+const whileLooped = (x: NdArray, w: NdArray, n: NdArray): NdArray =>
+  whileLoop(
+    ([i]: NdArray[]) => i!.less(n),
+    ([i, y]: NdArray[]) => [i!.add(1), np.sin(y!).mul(w).add(y!.mul(0.5))],
+    [np.zeros([], { dtype: "int32" }), x],
+  )[1]!;
+
+/** forLoop with array bounds: a while loop when traced (makeProgram, vmap, jit), a scan when concrete. */
+const forLooped = (x: NdArray, w: NdArray, upper: NdArray): NdArray =>
+  forLoop(
+    np.ones([], { dtype: "int32" }),
+    upper,
+    (i, y: NdArray) => np.sin(y).mul(w).add(i.astype(y.dtype)),
+    x,
   );
 
 /** A scan with a carry that mixes with each row, returning the final carry on top of the stacked ys. */
@@ -1054,10 +1098,24 @@ const entries: LawEntry[] = [
   // control flow and rematerialization
   {
     kind: "differentiable",
-    primitive: "cond",
+    primitive: "switch",
     secondOrder: true,
-    note: "a traced bool predicate (vmap batches it into a select)",
-    cases: cases(SHAPES, (shape) => ({ fn: branchy, inputs: arrays(bools([]), float(shape), float(shape)) })),
+    note: "switchCase over three branches, the traced int index drawn from -1 to 3 (clamped; vmap batches it into a select)",
+    cases: cases(SHAPES, (shape) => ({
+      fn: switched,
+      inputs: arrays(ints([], -1, 3), float(shape), float(shape)),
+    })),
+  },
+  {
+    kind: "differentiable",
+    primitive: "while",
+    modes: ["fwd"],
+    secondOrder: false,
+    note: "whileLoop with a traced trip count of 0 to 3 (an int input, so vmap batches the predicate); forward mode only: reverse mode is refused, as in JAX",
+    cases: cases(SHAPES, (shape) => ({
+      fn: whileLooped,
+      inputs: arrays(float(shape), float(shape), ints([], 0, 3)),
+    })),
   },
   {
     kind: "differentiable",
@@ -1133,6 +1191,26 @@ export interface FunctionLawEntry extends DifferentiableEntry {
 const QUANTILE_METHODS = ["linear", "lower", "higher", "nearest", "midpoint", "hazen", "weibull"] as const;
 
 export const FUNCTION_LAWS: readonly FunctionLawEntry[] = [
+  {
+    kind: "differentiable",
+    function: "cond",
+    primitive: "switch",
+    secondOrder: true,
+    note: "a two-way switch on a traced bool predicate (vmap batches it into a select)",
+    cases: cases(SHAPES, (shape) => ({ fn: branchy, inputs: arrays(bools([]), float(shape), float(shape)) })),
+  },
+  {
+    kind: "differentiable",
+    function: "forLoop (traced bounds)",
+    primitive: "while",
+    modes: ["fwd"],
+    secondOrder: false,
+    note: "bounds 1..upper, upper an int input from 0 to 4: a while loop under makeProgram, vmap (per-example trip counts) and jit; the eager jvp law reads concrete bounds, so it runs the scan form (the while loop's jvp is checked by the `while` row)",
+    cases: cases(SHAPES, (shape) => ({
+      fn: forLooped,
+      inputs: arrays(float(shape), float(shape), ints([], 0, 4)),
+    })),
+  },
   {
     kind: "differentiable",
     function: "median",

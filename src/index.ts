@@ -43,12 +43,15 @@ export {
   jvp,
   linearize,
   makeProgram,
+  ReverseModeError,
   scan,
+  switchCase,
   type TracedProgram,
   type VmapOptions,
   valueAndGrad,
   vjp,
   vmap,
+  whileLoop,
 } from "./transforms/index.js";
 export * as tree from "./tree/index.js";
 export * as viz from "./viz/index.js";

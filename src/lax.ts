@@ -1,6 +1,6 @@
 /**
  * JAX's `lax` names for what tracegrad has of it: the dynamic slices (`lax.dynamicSlice`, ...) with
- * traced starts, and the structured control flow they are used in (`scan`, `cond`, `forLoop`). The same
+ * traced starts, and the structured control flow they are used in (`scan`, `cond`, `switchCase`, `whileLoop`, `forLoop`). The same
  * functions are reachable from `np` and the package root; this namespace is where JAX users look.
  * @module
  */
@@ -17,4 +17,6 @@ export {
   type StartIndices,
 } from "./ops/dynamic-slice.js";
 export { stopGradient } from "./ops/unary.js";
-export { cond, forLoop, type ScanOptions, scan } from "./transforms/control-flow.js";
+export { type ScanOptions, scan } from "./transforms/control-flow.js";
+export { cond, switchCase } from "./transforms/control-flow-switch.js";
+export { forLoop, ReverseModeError, whileLoop } from "./transforms/control-flow-while.js";

@@ -23,7 +23,7 @@ import { fuse } from "./fusion.js";
 import { absorbTransposes } from "./gemm-steps.js";
 import { hoistChecks } from "./hoist-checks.js";
 import { liveness } from "./liveness.js";
-import { lowerPlan } from "./lower-plan.js";
+import { type LoweredSubPlan, lowerPlan } from "./lower-plan.js";
 import { type Plan, planMemory } from "./memory-plan.js";
 import { type ClosedProgram, optimize } from "./passes.js";
 import { describeStep, type PlanStep } from "./plan-steps.js";
@@ -52,6 +52,8 @@ export interface Executable {
   readonly plan: Plan;
   readonly memory: MemoryReport;
   readonly kernelSources: readonly string[];
+  /** Plans of the sub-programs steps run (a loop's body and condition, a switch's branches), compiled once. */
+  readonly subPlans: readonly LoweredSubPlan<Executable>[];
   toString(): string;
 }
 
@@ -66,13 +68,16 @@ export function compile(closed: ClosedProgram, donatable: readonly boolean[]): E
   });
   // The plan's layout is the first block of the plan memory; kernels reserve their scratch after it.
   if (memory.reserve(plan.bytes) !== 0) throw new Error("jit: the plan memory must start empty");
-  const lowered = lowerPlan(plan, memory);
+  const lowered = lowerPlan(plan, memory, (sub, subDonatable) =>
+    compile({ program: sub, consts: [] }, subDonatable),
+  );
   const runner = execute(plan, lowered, memory);
   const executable: Executable = {
     program,
     steps,
     plan,
     kernelSources: lowered.kernelSources,
+    subPlans: lowered.subPlans,
     memory: {
       intermediateBytes: plan.intermediateBytes,
       arenaBytes: plan.arenaBytes,
@@ -92,17 +97,27 @@ function describe(x: Executable): string {
     x.program.toString(),
     "",
     `steps: ${x.steps.length} (${x.steps.filter((s) => s.kind === "fused").length} fused loops)`,
-  ];
-  x.steps.forEach((s, k) => {
-    // A fused loop that a node keeps out of wasm says which (a performance cliff, not an error).
-    const fallback = s.kind === "fused" ? wasmFallback(s) : null;
-    lines.push(`  ${describeStep(s, k)}`);
-    if (fallback) lines.push(`      (JS loop: ${fallback})`);
-  });
-  lines.push(
+    ...describeSteps(x, "  "),
     "",
     `memory: arena ${x.memory.arenaBytes} bytes in ${x.memory.slots} slots for ${x.memory.intermediateBytes} bytes of intermediates; plan memory ${x.memory.planBytes} bytes with kernel scratch`,
     x.plan.toString(),
-  );
+  ];
   return lines.join("\n");
+}
+
+/** The steps of a plan, each followed by the steps of the sub-plans it runs (a loop's body), indented. */
+function describeSteps(x: Executable, indent: string): string[] {
+  const lines: string[] = [];
+  x.steps.forEach((s, k) => {
+    // A fused loop that a node keeps out of wasm says which (a performance cliff, not an error).
+    const fallback = s.kind === "fused" ? wasmFallback(s) : null;
+    lines.push(`${indent}${describeStep(s, k)}`);
+    if (fallback) lines.push(`${indent}    (JS loop: ${fallback})`);
+    for (const sub of x.subPlans) {
+      if (sub.step !== k) continue;
+      lines.push(`${indent}    ${sub.label}: ${sub.plan.steps.length} steps, compiled once`);
+      lines.push(...describeSteps(sub.plan, `${indent}      `));
+    }
+  });
+  return lines;
 }

@@ -7,8 +7,8 @@ import { gemmKernel } from "../backend/index.js";
 import { type PlanMemory, viewAt } from "../backend/plan-memory.js";
 import { ConcreteArray } from "../core/array.js";
 import { storageFor, type TypedArray } from "../core/dtype.js";
-import { type Atom, type Equation, Literal, Var } from "../core/ir.js";
-import type { Kernel, KernelContext } from "../core/primitive.js";
+import { type Atom, type Equation, Literal, type Program, Var } from "../core/ir.js";
+import type { Kernel, KernelContext, SubPlan } from "../core/primitive.js";
 import { sizeOf } from "../core/shape.js";
 import { wasmFusedKernel } from "./fused-wasm.js";
 import { generateFusedKernel } from "./fusion.js";
@@ -36,9 +36,25 @@ export interface LoweredPlan {
   readonly kernelSources: readonly string[];
   /** The first call that may write over a donated input (its output takes that buffer); else Infinity. */
   readonly firstDonatedWrite: number;
+  /** The plans compiled for steps' sub-programs (a loop's body, a branch), by step, in order. */
+  readonly subPlans: readonly LoweredSubPlan[];
 }
 
-export function lowerPlan(plan: Plan, memory: PlanMemory): LoweredPlan {
+/** A sub-program a step's kernel runs, compiled once into a plan of its own. */
+export interface LoweredSubPlan<P extends SubPlan = SubPlan> {
+  readonly step: number;
+  readonly label: string;
+  readonly plan: P;
+}
+
+/** Compiles a sub-program into a plan (the compiler that called `lowerPlan`, passed in to keep imports one way). */
+export type CompileSubPlan<P extends SubPlan> = (program: Program, donatable: readonly boolean[]) => P;
+
+export function lowerPlan<P extends SubPlan>(
+  plan: Plan,
+  memory: PlanMemory,
+  compileSub: CompileSubPlan<P>,
+): LoweredPlan & { readonly subPlans: readonly LoweredSubPlan<P>[] } {
   const { program, steps, placement } = plan;
   const tableIndex = new Map<Var, number>();
   const table: TypedArray[] = [];
@@ -82,6 +98,7 @@ export function lowerPlan(plan: Plan, memory: PlanMemory): LoweredPlan {
     }),
   );
   let firstDonatedWrite = Number.POSITIVE_INFINITY;
+  const subPlans: LoweredSubPlan<P>[] = [];
   for (const [k, s] of steps.entries()) {
     if (k === firstDonatedWriteStep) firstDonatedWrite = bindings.length;
     if (s.kind === "gemm") {
@@ -109,16 +126,23 @@ export function lowerPlan(plan: Plan, memory: PlanMemory): LoweredPlan {
     const e = s.equation;
     if (placement.get(e.outputs[0]!)?.kind === "alias") continue; // reshape: no work
     callNames.push(describeStep(s, k));
-    const context = memory.context({
-      inputs: e.inputs.map(resident),
-      outputs: e.outputs.map(resident),
-      derivedInput: plan.derivedInputAt(k),
-    });
+    const context: KernelContext = {
+      ...memory.context({
+        inputs: e.inputs.map(resident),
+        outputs: e.outputs.map(resident),
+        derivedInput: plan.derivedInputAt(k),
+      }),
+      compileSubPlan: (label, program, donatable) => {
+        const sub = compileSub(program, donatable);
+        subPlans.push({ step: k, label, plan: sub });
+        return sub;
+      },
+    };
     bindings.push(lowerEquation(e, indexOf, context));
   }
   for (const make of entries) table.push(make());
   const calls = bindings.map((bind) => bind(table));
-  return { table, tableIndex, perCall, calls, callNames, kernelSources, firstDonatedWrite };
+  return { table, tableIndex, perCall, calls, callNames, kernelSources, firstDonatedWrite, subPlans };
 }
 
 /**

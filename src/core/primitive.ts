@@ -124,6 +124,19 @@ export interface KernelContext {
   perPlan<T>(key: string, make: () => T): T;
   /** The plan's buffer for the primitive's `compiler.derivedInput`; absent outside a plan (the kernel reserves its own). */
   readonly derivedInput?: PlannedDerivedInput | undefined;
+  /**
+   * Compiles a program the primitive runs (a loop's body or condition, a branch) into a plan of its own,
+   * once, with the compiler that compiles this plan; the printed plan shows it under the step as `label`.
+   * `donatable[i]`: may a call donate input i. Absent outside a jit plan.
+   */
+  readonly compileSubPlan?:
+    | ((label: string, program: Program, donatable: readonly boolean[]) => SubPlan)
+    | undefined;
+}
+
+/** A compiled sub-program (see `KernelContext.compileSubPlan`): runs on concrete arrays, donating as told. */
+export interface SubPlan {
+  run(args: readonly ConcreteArray[], donate: readonly boolean[]): ConcreteArray[];
 }
 
 /** The buffer the memory plan gives a kernel for its `derivedInput` (core/compiler-facts.ts). */

@@ -1,193 +1,27 @@
 /**
- * Control flow and memory as traced primitives, composable with every transform:
- * `cond` (JAX's lax.cond), `scan` (lax.scan), `forLoop` (a scan without outputs), and `checkpoint`
- * (rematerialization: the backward pass recomputes the function's intermediates from its inputs).
+ * `scan` (JAX's lax.scan) and `checkpoint` (rematerialization: the backward pass recomputes the
+ * function's intermediates from its inputs) as traced primitives, composable with every transform.
+ * `switchCase`/`cond` live in control-flow-switch.ts, `whileLoop`/`forLoop` in control-flow-while.ts.
  *
- * Under partial evaluation (linearize, vjp, grad) a scan is unrolled into the recorded program and a
- * cond on a known predicate takes its branch; on a traced predicate (inside jit) both branches are
- * computed and the results selected.
+ * Under partial evaluation (linearize, vjp, grad) a scan is unrolled into the recorded program; in a jit
+ * plan its body is compiled once into a plan of its own and run as a loop.
  */
-import {
-  type AbstractValue,
-  ConcreteArray,
-  ConcretizationError,
-  fmtAval,
-  type NdArray,
-} from "../core/array.js";
+import { type AbstractValue, ConcreteArray, fmtAval, type NdArray } from "../core/array.js";
 import { storageFor } from "../core/dtype.js";
-import { evalProgram, Program, Var } from "../core/ir.js";
+import { evalProgram, type Program } from "../core/ir.js";
 import { checkOptions } from "../core/options.js";
 import { type BatchDim, type Primitive, primitive } from "../core/primitive.js";
-import { ShapeError, shapeEquals, sizeOf } from "../core/shape.js";
+import { ShapeError, sizeOf } from "../core/shape.js";
 import { zip } from "../core/tuple.js";
-import { astype, where } from "../ops/binary.js";
-import { arange } from "../ops/creation.js";
 import { batchSize, broadcastTo, moveAxisTo0, moveaxis, reshape } from "../ops/layout.js";
 import { slice, stack } from "../ops/shape.js";
 import { assertSameStructure, type TreeDef, treeDefToString, unflatten } from "../tree/treedef.js";
+import { CarryBuffers, checkAvals, subPlanCompiler, wrapOperand, zerosOf } from "./control-flow-common.js";
 import { flattenArgs, flattenFun } from "./flat.js";
 import { instantiate, jvpFlat } from "./jvp.js";
-import { type ClosedOver, stageClosed, vmapProgram } from "./program-transforms.js";
+import { stageClosed, vmapProgram } from "./program-transforms.js";
 import { linearizeFlat } from "./vjp.js";
 import { vmapFlat } from "./vmap.js";
-
-const sameAval = (a: AbstractValue, b: AbstractValue): boolean =>
-  a.dtype === b.dtype && shapeEquals(a.shape, b.shape);
-
-function checkAvals(
-  op: string,
-  what: string,
-  got: readonly AbstractValue[],
-  want: readonly AbstractValue[],
-): void {
-  if (got.length !== want.length || got.some((g, i) => !sameAval(g, want[i]!))) {
-    throw new ShapeError(
-      `${op}: ${what}: got (${got.map(fmtAval).join(", ")}), expected (${want.map(fmtAval).join(", ")})`,
-    );
-  }
-}
-
-/** Whether a tracer's value can be read now (a concrete predicate picks a branch). */
-function tryConcrete(x: NdArray): ConcreteArray | null {
-  try {
-    return x.concrete();
-  } catch (e) {
-    if (e instanceof ConcretizationError) return null;
-    throw e;
-  }
-}
-
-/** The same program with extra, unused inputs inserted at position `at`. */
-function insertInputs(program: Program, at: number, avals: readonly AbstractValue[]): Program {
-  const inputs = [...program.inputs];
-  inputs.splice(at, 0, ...avals.map((a) => new Var(a)));
-  return new Program([], inputs, program.equations, program.outputs);
-}
-
-/** Two closed branches as programs over the same inputs: [constsA, constsB, operands]. */
-function joinBranches(a: ClosedOver, b: ClosedOver): { branches: [Program, Program]; consts: NdArray[] } {
-  const avalsA = a.consts.map((c) => c.aval);
-  const avalsB = b.consts.map((c) => c.aval);
-  return {
-    branches: [insertInputs(a.program, avalsA.length, avalsB), insertInputs(b.program, 0, avalsA)],
-    consts: [...a.consts, ...b.consts],
-  };
-}
-
-// ---------------------------------------------------------------------------------------------------
-// cond
-
-export interface CondParams {
-  /** [true branch, false branch], both over the same inputs (all consts, then the operands). */
-  branches: readonly [Program, Program];
-}
-
-export const condPrim: Primitive<CondParams, [pred: unknown, ...operands: unknown[]]> = primitive({
-  name: "cond",
-  abstractEval([pred, ...ops], { branches }) {
-    if (pred.dtype !== "bool" || pred.shape.length !== 0) {
-      throw new ShapeError(`cond: the predicate must be a bool scalar, got ${fmtAval(pred)}`);
-    }
-    checkAvals("cond", "operands", ops, branches[0].inAvals);
-    return branches[0].outAvals;
-  },
-  impl: ([pred, ...ops], { branches }) =>
-    evalProgram(branches[pred.data[0] ? 0 : 1], [], ops) as ConcreteArray[],
-  jvp([pred, ...ops], [, ...tangents], { branches }) {
-    const joined = joinJvpBranches(branches);
-    const outs = condPrim.bind([pred, ...joined.consts, ...ops, ...tangents], { branches: joined.branches });
-    const n = branches[0].outputs.length;
-    return { primalsOut: outs.slice(0, n), tangentsOut: outs.slice(n) };
-  },
-  batch([pred, ...ops], [predDim, ...dims], { branches }) {
-    if (predDim === null) {
-      const t = vmapProgram(branches[0], ops, dims);
-      const f = vmapProgram(branches[1], ops, dims);
-      const joined = joinBranches(t, f);
-      const outs = condPrim.bind([pred, ...joined.consts, ...ops], { branches: joined.branches });
-      return [outs, outs.map(() => 0)];
-    }
-    // A batched predicate: each example takes its own branch, so compute both and select.
-    const outs = vmapFlat(
-      ([p, ...xs]) => selectBranches(p!, branches, xs),
-      [predDim, ...dims],
-      (n) => new Array<BatchDim>(n).fill(0),
-      [pred, ...ops],
-    );
-    return [outs, outs.map(() => 0)];
-  },
-  partialEval([pred, ...ops], { branches }) {
-    const known = tryConcrete(pred);
-    if (known !== null) return evalProgram(branches[known.data[0] ? 0 : 1], [], ops);
-    return selectBranches(pred, branches, ops);
-  },
-  formatParams: ({ branches }) =>
-    `branches=(${branches[0].equations.length} eqns | ${branches[1].equations.length} eqns)`,
-});
-
-function selectBranches(
-  pred: NdArray,
-  branches: readonly [Program, Program],
-  ops: readonly NdArray[],
-): NdArray[] {
-  const a = evalProgram(branches[0], [], ops);
-  const b = evalProgram(branches[1], [], ops);
-  return zip(a, b).map(([x, y]) => where(pred, x, y));
-}
-
-function joinJvpBranches(branches: readonly [Program, Program]): {
-  branches: [Program, Program];
-  consts: NdArray[];
-} {
-  const stageJvp = (branch: Program) => {
-    const n = branch.inputs.length;
-    const avals = branch.inAvals;
-    return stageClosed(
-      (xs) => {
-        const [outs, touts] = jvpFlat((ys) => evalProgram(branch, [], ys), xs.slice(0, n), xs.slice(n));
-        return [...outs, ...touts.map(instantiate)];
-      },
-      [...avals, ...avals],
-    );
-  };
-  return joinBranches(stageJvp(branches[0]), stageJvp(branches[1]));
-}
-
-/**
- * `cond(pred, trueFn, falseFn, ...operands)`: `trueFn(...operands)` where `pred` holds, else
- * `falseFn(...operands)`. Both branches must return the same structure, shapes and dtypes. A JS
- * boolean predicate simply picks the branch.
- */
-export function cond<Ops extends unknown[], Out>(
-  pred: NdArray | boolean,
-  trueFn: (...operands: Ops) => Out,
-  falseFn: (...operands: Ops) => Out,
-  ...operands: Ops
-): Out {
-  if (typeof pred === "boolean") return pred ? trueFn(...operands) : falseFn(...operands);
-  if (pred.shape.length !== 0)
-    throw new ShapeError(`cond: the predicate must be a scalar, got ${fmtAval(pred)}`);
-  const p = pred.dtype === "bool" ? pred : astype(pred, "bool");
-  const [leaves, inTree] = flattenArgs("cond", operands);
-  const avals = leaves.map((l) => l.aval);
-  const stage = (fn: (...o: Ops) => Out, which: string) => {
-    const flat = flattenFun(`cond (${which} branch)`, fn as (...a: never[]) => unknown, inTree);
-    const closed = stageClosed(flat, avals);
-    return { closed, outTree: flat.outTree() };
-  };
-  const t = stage(trueFn, "true");
-  const f = stage(falseFn, "false");
-  assertSameStructure("cond: true branch vs false branch outputs", t.outTree, f.outTree);
-  checkAvals(
-    "cond",
-    "the false branch's outputs differ from the true branch's",
-    f.closed.program.outAvals,
-    t.closed.program.outAvals,
-  );
-  const joined = joinBranches(t.closed, f.closed);
-  const outs = condPrim.bind([p, ...joined.consts, ...leaves], { branches: joined.branches });
-  return unflatten<Out>(t.outTree, outs);
-}
 
 // ---------------------------------------------------------------------------------------------------
 // scan
@@ -326,6 +160,37 @@ export const scanPrim: Primitive<ScanParams> = primitive<ScanParams>({
     });
     return [outs, outs.map((_, i) => (i < nK ? 0 : 1))];
   },
+  // In a jit plan: the body compiled once, run `length` times on row views of xs, rows of ys written.
+  lower(inAvals, _outAvals, p, context) {
+    const { body, numConsts: nC, numCarry: nK, length, reverse } = p;
+    const bodyPlan = subPlanCompiler("scan", context)(
+      "body",
+      body,
+      body.inputs.map((_, i) => i >= nC && i < nC + nK),
+    );
+    const xAvals = inAvals.slice(nC + nK).map((x) => ({ shape: x.shape.slice(1), dtype: x.dtype }));
+    const xSizes = xAvals.map((a) => sizeOf(a.shape));
+    const ySizes = body.outAvals.slice(nK).map((a) => sizeOf(a.shape));
+    return (ins, outs) => {
+      const buffers = new CarryBuffers(ins);
+      const consts = ins.slice(0, nC).map((d, k) => wrapOperand(inAvals[k]!, d));
+      let carry = ins.slice(nC, nC + nK).map((d, k) => wrapOperand(inAvals[nC + k]!, d));
+      const xs = ins.slice(nC + nK);
+      for (let k = 0; k < length; k++) {
+        const i = reverse ? length - 1 - k : k;
+        const rows = xs.map((x, j) =>
+          wrapOperand(xAvals[j]!, x.subarray(i * xSizes[j]!, (i + 1) * xSizes[j]!)),
+        );
+        const outsK = bodyPlan.run(
+          [...consts, ...carry, ...rows],
+          [...consts.map(() => false), ...buffers.donatable(carry), ...rows.map(() => false)],
+        );
+        carry = outsK.slice(0, nK);
+        outsK.slice(nK).forEach((y, j) => outs[nK + j]!.set(y.data, i * ySizes[j]!));
+      }
+      carry.forEach((c, k) => outs[k]!.set(c.data));
+    };
+  },
   // Linearizing a scan unrolls it into the recorded program, one body per step.
   partialEval(args, p) {
     const { body, numConsts: nC, numCarry: nK, length, reverse } = p;
@@ -351,10 +216,6 @@ export const scanPrim: Primitive<ScanParams> = primitive<ScanParams>({
   formatParams: (p) =>
     `length=${p.length} numCarry=${p.numCarry}${p.reverse ? " reverse" : ""} body=(${p.body.equations.length} eqns)`,
 });
-
-function zerosOf(aval: AbstractValue): NdArray {
-  return new ConcreteArray(aval.shape, aval.dtype, storageFor(aval.dtype, sizeOf(aval.shape)));
-}
 
 export interface ScanOptions {
   /** The number of steps; needed when `xs` is null, otherwise the leading size of every leaf of xs. */
@@ -418,14 +279,6 @@ export function scan<C, X, Y>(
     unflatten<C>(carryTree, outs.slice(0, carryLeaves.length)),
     unflatten<Y>(yTree!, outs.slice(carryLeaves.length)),
   ];
-}
-
-/** `forLoop(n, body, init)`: `carry = body(i, carry)` for i = 0..n-1 (a scan over arange(n)). */
-export function forLoop<C>(n: number, body: (i: NdArray, carry: C) => C, init: C): C {
-  if (!Number.isInteger(n) || n < 0)
-    throw new RangeError(`forLoop: the trip count must be a non-negative integer, got ${n}`);
-  const [carry] = scan((c: C, i: NdArray) => [body(i, c), null], init, arange(n), { length: n });
-  return carry;
 }
 
 // ---------------------------------------------------------------------------------------------------

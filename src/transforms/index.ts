@@ -1,5 +1,7 @@
 export type { StepProfile } from "../compiler/executor.js";
-export { checkpoint, cond, forLoop, type ScanOptions, scan } from "./control-flow.js";
+export { checkpoint, type ScanOptions, scan } from "./control-flow.js";
+export { cond, switchCase } from "./control-flow-switch.js";
+export { forLoop, ReverseModeError, whileLoop } from "./control-flow-while.js";
 export { customVjp } from "./custom-vjp.js";
 export { hessian, type JacobianOptions, type JacrevOptions, jacfwd, jacrev } from "./jacobian.js";
 export { type JitOptions, type JittedFunction, jit, type Lowered } from "./jit.js";

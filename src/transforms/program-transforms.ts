@@ -51,15 +51,19 @@ export function jvpProgram(program: Program): ClosedOver {
 
 const batchCache = new WeakMap<Program, Map<string, ClosedOver>>();
 
-/** The program over batched inputs (`dims` per input, null for unbatched) with every output batched at 0. */
+/**
+ * The program over batched inputs (`dims` per input, null for unbatched) with every output batched at 0,
+ * or at `outDims` when given (null: an output that does not depend on a batched input stays unbatched).
+ */
 export function vmapProgram(
   program: Program,
   args: readonly AbstractValue[],
   dims: readonly BatchDim[],
+  outDims?: readonly BatchDim[],
 ): ClosedOver {
   let byDims = batchCache.get(program);
   if (!byDims) batchCache.set(program, (byDims = new Map()));
-  const key = args.map((a, i) => `${a.shape.join("x")}@${dims[i] ?? "n"}`).join(",");
+  const key = `${args.map((a, i) => `${a.shape.join("x")}@${dims[i] ?? "n"}`).join(",")}${outDims ? ` -> ${outDims.map((d) => d ?? "n").join(",")}` : ""}`;
   let out = byDims.get(key);
   if (!out) {
     out = stageClosed(
@@ -67,7 +71,7 @@ export function vmapProgram(
         vmapFlat(
           (ys) => evalProgram(program, [], ys),
           dims,
-          (n) => new Array<BatchDim>(n).fill(0),
+          (n) => outDims ?? new Array<BatchDim>(n).fill(0),
           xs,
         ),
       args.map((a) => ({ shape: a.shape, dtype: a.dtype })),

@@ -125,7 +125,7 @@ describe("forLoop and cond", () => {
     // A batched predicate: every example takes its own branch.
     const both = vmap(f)(np.stack([pos, neg]));
     expectClose(both, np.stack([np.sin(pos).mul(2), np.cos(neg)]), 1e-15);
-    expect(makeProgram(f)(new ShapeDtype([2], "float64")).toString()).toMatch(/cond\[branches=/);
+    expect(makeProgram(f)(new ShapeDtype([2], "float64")).toString()).toMatch(/switch\[branches=/);
   });
 
   it("cond rejects branches that disagree", () => {
@@ -136,7 +136,7 @@ describe("forLoop and cond", () => {
         (v: NdArray) => v.sum(),
         np.ones([2]),
       ),
-    ).toThrow(/cond: the false branch's outputs differ/);
+    ).toThrow(/cond: the outputs of the true branch differ from those of the false branch/);
   });
 });
 
