@@ -266,7 +266,8 @@ export function renderReport(report: BenchReport): string {
     "Arena: the buffer the memory planner allocates once per compiled plan, against the intermediates' " +
       "total size had each its own buffer. Allocated per call: ArrayBuffer bytes a warmed-up jitted call " +
       "allocates (countAllocatedBytes over a few calls); with donation a train step allocates only its loss, " +
-      "other workloads their outputs. Calls: timed iterations behind each median (eager / jit).",
+      "other workloads their outputs. Compile: one `jit(f).lower(...)` before any call (trace, optimize, plan, " +
+      "lower the kernels), from the first round. Calls: timed iterations behind each median (eager / jit).",
   );
   out.push("");
   out.push(
@@ -276,6 +277,7 @@ export function renderReport(report: BenchReport): string {
       "intermediates",
       "slots",
       "allocated per call",
+      "compile",
       "calls (eager / jit)",
     ]),
   );
@@ -291,12 +293,13 @@ export function renderReport(report: BenchReport): string {
           formatBytes(m.intermediateBytes),
           String(m.slots),
           formatBytes(m.allocatedBytesPerCall),
+          formatMs(m.compileMs),
           calls,
         ]),
       );
     } else {
       const failed = notes.ref("tracegrad jit memory", r.memory.error, r.workload.label);
-      out.push(row([r.workload.label, failed, "", "", "", calls]));
+      out.push(row([r.workload.label, failed, "", "", "", "", calls]));
     }
   }
   out.push("");

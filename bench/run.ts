@@ -22,7 +22,7 @@ import { PEER_NAMES, type PeerName, runPeers } from "./peers/run-peers.js";
 import { type BenchReport, describeMachine, type PeerColumn, renderReport } from "./report.js";
 import { mergePeerColumns, mergeSuites } from "./rounds.js";
 import { runTracegradSuite, type TracegradSuiteResult } from "./tracegrad-suite.js";
-import { type BenchMode, BUDGETS, ROUNDS, workloadsFor } from "./workloads.js";
+import { type BenchMode, BUDGETS, isPeerWorkload, ROUNDS, workloadsFor } from "./workloads.js";
 
 export interface BenchOptions {
   readonly mode: BenchMode;
@@ -46,7 +46,11 @@ export function runBenchmarks(options: BenchOptions): BenchReport {
   for (let round = 1; round <= rounds; round++) {
     if (rounds > 1) log(`== round ${round} of ${rounds}`);
     suites.push(runTracegradSuite({ mode: options.mode, log, only: options.only }));
-    const request = { mode: options.mode, budget: BUDGETS[options.mode], workloads };
+    const request = {
+      mode: options.mode,
+      budget: BUDGETS[options.mode],
+      workloads: workloads.filter(isPeerWorkload),
+    };
     peerRounds.push(options.peers.length === 0 ? [] : runPeers(options.peers, request, log));
   }
   return {

@@ -5,7 +5,18 @@
  */
 import { lenet } from "../docs/examples/lenet.js";
 import type { Tuple } from "../src/core/tuple.js";
-import { type Array, backend, jit, layers, nn, np, optim, random, valueAndGrad } from "../src/index.js";
+import {
+  type Array,
+  backend,
+  jit,
+  layers,
+  nn,
+  np,
+  optim,
+  random,
+  valueAndGrad,
+  whileLoop,
+} from "../src/index.js";
 import { countAllocatedBytes } from "../test/helpers/allocations.js";
 import { errorMessage, type Measurement, timeSync } from "./timing.js";
 import {
@@ -17,6 +28,7 @@ import {
   LEARNING_RATE,
   type MlpTrainWorkload,
   type TimingBudget,
+  type WhileLoopWorkload,
   type Workload,
   workloadsFor,
 } from "./workloads.js";
@@ -28,6 +40,8 @@ export interface JitMemory {
   readonly slots: number;
   /** ArrayBuffer bytes allocated per call after warm-up (outputs that are not donated count). */
   readonly allocatedBytesPerCall: number;
+  /** Milliseconds of the first `lower` (trace and compile the plan), once, before any call. */
+  readonly compileMs: number;
 }
 
 export interface TracegradRow {
@@ -48,6 +62,14 @@ interface PlanMemory {
   arenaBytes: number;
   intermediateBytes: number;
   slots: number;
+  compileMs: number;
+}
+
+/** The plan's memory figures, and how long `lower` (trace and compile) took. */
+function lowerTimed(lower: () => { executable: { memory: Omit<PlanMemory, "compileMs"> } }): PlanMemory {
+  const start = performance.now();
+  const { memory } = lower().executable;
+  return { ...memory, compileMs: performance.now() - start };
 }
 
 /** A workload ready to run: `eager()` and `jitted()` each build a fresh call with its own state. */
@@ -89,7 +111,7 @@ function trainStepCase<P>(
       const compiled = jit(step, { donateArgnums: [0, 1] });
       const { first, call } = runner(compiled);
       // lower() traces and compiles without running, so the donated arrays are still alive after it.
-      const plan = compiled.lower(first.params, first.state, x, y).executable.memory;
+      const plan = lowerTimed(() => compiled.lower(first.params, first.state, x, y));
       return { call, plan };
     },
   };
@@ -101,7 +123,7 @@ function pureCase<Args extends Array[]>(f: (...args: Args) => unknown, args: Arg
     eager: () => () => void f(...args),
     jitted: () => {
       const compiled = jit(f);
-      const plan = compiled.lower(...args).executable.memory;
+      const plan = lowerTimed(() => compiled.lower(...args));
       return { call: () => void compiled(...args), plan };
     },
   };
@@ -175,8 +197,22 @@ function chainCase(w: ChainWorkload, key: Array): BenchCase {
   return pureCase((v: Array) => tracegradChain(v, w.repeats), [x]);
 }
 
+/** y <- tanh(1.5 y + 0.1), `iterations` times (a constant of the program): a loop step over its body's plan. */
+function whileLoopCase(w: WhileLoopWorkload, key: Array): BenchCase {
+  const x = random.normal(key, [w.elements]);
+  const f = (v: Array) =>
+    whileLoop(
+      ([i]: Array[]) => i!.less(w.iterations),
+      ([i, y]: Array[]) => [i!.add(1), np.tanh(y!.mul(1.5).add(0.1))],
+      [np.zeros([], { dtype: "int32" }), v],
+    )[1]!;
+  return pureCase(f, [x]);
+}
+
 function caseFor(w: Workload, key: Array): BenchCase {
   switch (w.kind) {
+    case "while-loop":
+      return whileLoopCase(w, key);
     case "lenet-train": {
       const [initKey, xKey, yKey] = splitKeys(key, 3);
       return trainStepCase(

@@ -71,7 +71,26 @@ export interface SortWorkload extends WorkloadBase {
   readonly k: number | null;
 }
 
+/**
+ * A jitted whileLoop whose trip count is a constant of the traced program, over a small vector: the plan
+ * runs it as one loop step over its body's plan, so it compiles in the same time for 10 and for 10,000
+ * iterations (the compile column of the memory table). tracegrad only: no peer runs it.
+ */
+export interface WhileLoopWorkload extends WorkloadBase {
+  readonly kind: "while-loop";
+  readonly iterations: number;
+  readonly elements: number;
+}
+
+/** The workloads the peers run (all but tracegrad's own). */
+export type PeerWorkload = Exclude<Workload, WhileLoopWorkload>;
+
+export function isPeerWorkload(w: Workload): w is PeerWorkload {
+  return w.kind !== "while-loop";
+}
+
 export type Workload =
+  | WhileLoopWorkload
   | LenetTrainWorkload
   | LenetInferWorkload
   | MlpTrainWorkload
@@ -195,6 +214,15 @@ export function workloadsFor(mode: BenchMode): Workload[] {
     },
     { kind: "sort", id: "sort-1m", label: `sort ${sortSize} f32`, elements: sortElements, k: null },
     { kind: "sort", id: "topk-10-1m", label: `topK 10 of ${sortSize} f32`, elements: sortElements, k: 10 },
+    ...[10, 10_000].map(
+      (iterations): WhileLoopWorkload => ({
+        kind: "while-loop",
+        id: `while-loop-${iterations}`,
+        label: `whileLoop, ${iterations.toLocaleString("en-US")} iterations on 64 f32`,
+        iterations,
+        elements: 64,
+      }),
+    ),
   ];
 }
 

@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import type * as JAX from "@jax-js/jax";
 import { relaxedSimdSupported } from "../../src/backend/wasm/runtime.js";
 import { errorMessage, type Measurement, timeAsync } from "../timing.js";
-import { CHAIN_PATTERN, LEARNING_RATE, type Workload } from "../workloads.js";
+import { CHAIN_PATTERN, LEARNING_RATE, type PeerWorkload } from "../workloads.js";
 import { isMissingModule, type PeerRequest, readRequest, writeReply } from "./protocol.js";
 
 type Jax = typeof JAX;
@@ -116,7 +116,7 @@ function pure(jax: Jax, f: (...args: JArray[]) => JAX.JsTree<JArray>, args: JArr
   };
 }
 
-function callFor(jax: Jax, w: Workload, seed: number): () => Promise<void> {
+function callFor(jax: Jax, w: PeerWorkload, seed: number): () => Promise<void> {
   const rand = makeRandom(seed);
   const { numpy: np, lax } = jax;
   switch (w.kind) {

@@ -4,12 +4,12 @@
  * are free to print their own chatter around it).
  */
 import type { Measurement } from "../timing.js";
-import type { BenchMode, TimingBudget, Workload } from "../workloads.js";
+import type { BenchMode, PeerWorkload, TimingBudget } from "../workloads.js";
 
 export interface PeerRequest {
   readonly mode: BenchMode;
   readonly budget: TimingBudget;
-  readonly workloads: readonly Workload[];
+  readonly workloads: readonly PeerWorkload[];
   /** Intra-op threads, for peers that can set them (torch). */
   readonly threads?: number;
 }

@@ -5,7 +5,7 @@
  */
 import type * as TF from "@tensorflow/tfjs-core";
 import { errorMessage, type Measurement, timeSync } from "../timing.js";
-import { CHAIN_PATTERN, LEARNING_RATE, type Workload } from "../workloads.js";
+import { CHAIN_PATTERN, LEARNING_RATE, type PeerWorkload } from "../workloads.js";
 import { isMissingModule, type PeerRequest, readRequest, writeReply } from "./protocol.js";
 
 type Tf = typeof TF;
@@ -78,7 +78,7 @@ function trainStep(tf: Tf, loss: () => TF.Scalar): () => void {
   };
 }
 
-function callFor(tf: Tf, w: Workload): () => void {
+function callFor(tf: Tf, w: PeerWorkload): () => void {
   switch (w.kind) {
     case "lenet-train": {
       const model = lenet(tf);

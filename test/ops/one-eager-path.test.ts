@@ -55,7 +55,12 @@ describe("one eager path", () => {
   afterAll(() => setBackend("wasm"));
 
   it("every primitive with a lower rule takes its eager kernel from it", () => {
-    const withLower = [...primitives().values()].filter((p) => p.lower !== undefined);
+    // Control flow runs programs, not one kernel: eagerly op by op (each op on its own eager path), in a
+    // jit plan as loops over sub-plans the same compiler makes (transforms/control-flow-common.ts).
+    const runsPrograms = new Set(["scan", "switch", "while"]);
+    const withLower = [...primitives().values()].filter(
+      (p) => p.lower !== undefined && !runsPrograms.has(p.name),
+    );
     expect(withLower.length).toBeGreaterThanOrEqual(15);
     expect(withLower.filter((p) => !implFromLower(p)).map((p) => p.name)).toEqual([]);
   });
