@@ -96,6 +96,14 @@ export {
 } from "./ops/dynamic-slice.js";
 export { einsum, tensordot } from "./ops/einsum.js";
 export * from "./ops/elementwise-math.js";
+export { index } from "./ops/index.js";
+export {
+  type IndexArgs,
+  IndexError,
+  type IndexItem,
+  type IndexOptions,
+  type NestedIndexList,
+} from "./ops/index-spec.js";
 export { oneHot, scatterAdd, take, takeAlongAxis } from "./ops/indexing.js";
 export {
   broadcastArrays,
@@ -146,6 +154,7 @@ export {
   type PadOptions,
   pad,
   repeat,
+  type SliceSpec,
   slice,
   split,
   stack,

@@ -133,3 +133,13 @@ export function quantiles() {
   const medianDtype = np.median(np.array([1, 2], { dtype: "int32" })).dtype; // "float32" (numpy: float64)
   return { q, medianDtype };
 }
+
+export function indexing() {
+  const x = np.arange(24, undefined, 1, { dtype: "int32" }).reshape([2, 3, 4]);
+  const basic = np.index(x, 1, "::-1", { start: 1 }); // x[1, ::-1, 1:], shape [3, 3]
+  const inPlace = x.index(":", [0, 2], [1, 3]); // x[:, [0, 2], [1, 3]], shape [2, 2]
+  const first = x.index([0, 1], ":", [3, 3]); // x[[0, 1], :, [3, 3]], shape [2, 3]: separated, so first
+  const masked = x.index(x.greater(20)); // x[x > 20]: [21, 22, 23]
+  const sized = jit((y: NdArray) => y.index(y.greater(20), { size: 5, fillValue: -1 }));
+  return { basic, inPlace, first, masked, padded: sized(x) };
+}

@@ -14,6 +14,49 @@ export interface ReduceOptions {
   keepdims?: boolean;
 }
 
+/** One axis of a Python slice `start:stop:step`; omitted fields take Python's defaults. */
+export interface SliceSpec {
+  start?: number;
+  stop?: number;
+  step?: number;
+}
+
+/** Nested JS lists of integers (an integer index array) or of booleans (a mask). */
+export type NestedIndexList = readonly (number | boolean | NestedIndexList)[];
+
+/**
+ * One item of a numpy index (`x[i, 1:, ::-1, None, ..., idx, mask]`), as `np.index` and `x.at` take it:
+ *
+ * - an integer: one element along the axis (negative counts from the end); the axis is dropped;
+ * - a slice, either an object `{ start?, stop?, step? }` or a string in Python's syntax, `":"`,
+ *   `"1:"`, `":-1"`, `"::2"`, `"::-1"`, `"1:7:3"`; negative bounds count from the end and out-of-range
+ *   bounds are clamped exactly as Python's `slice.indices`; a negative step reads backwards;
+ * - `null`: a new axis of size 1 (numpy's `None`/`np.newaxis`);
+ * - `"..."`: as many full slices as the array has axes left over (at most one ellipsis);
+ * - an integer array (an integer `NdArray`, or nested JS lists of integers): advanced indexing;
+ *   all index arrays (and integers next to them) broadcast together;
+ * - a boolean mask (a bool `NdArray` or nested lists of booleans), standing for the integer arrays
+ *   `nonzero(mask)` over as many axes as the mask has; a bool scalar (`true`/`false`) adds an axis of
+ *   size 1 or 0, as in numpy.
+ */
+export type IndexItem = number | boolean | null | string | SliceSpec | NdArray | NestedIndexList;
+
+/**
+ * The options of a boolean-mask index under `jit` or `vmap`, given as the last argument of
+ * `np.index(x, mask, { size, fillValue })`. While tracing, the number of true elements of a mask is
+ * not known, so (as JAX's `size` argument of `nonzero`) the caller fixes it: the result holds the
+ * first `size` selected elements, and `fillValue` past the real count.
+ */
+export interface IndexOptions {
+  /** How many elements each mask selects: the first `size` true ones, padded past the real count. */
+  size: number;
+  /** The value of the result past the real count (default 0; cast to the array's dtype). */
+  fillValue?: number;
+}
+
+/** The arguments of `np.index(x, ...)` after the array: index items, then optionally the mask options. */
+export type IndexArgs = readonly IndexItem[] | readonly [...IndexItem[], IndexOptions];
+
 /**
  * The methods every array offers, the same functions as `np`'s (`x.add(y)` is `np.add(x, y)`), with
  * numpy broadcasting and dtype promotion.
@@ -93,6 +136,11 @@ export interface ArrayMethods {
   astype(dtype: DType): NdArray;
   /** Matrix product with numpy's matmul rules (`np.matmul`). */
   matmul(y: NdArray): NdArray;
+  /**
+   * numpy indexing, `x[i, 1:, ::-1, None, ..., idx, mask]` as `x.index(i, "1:", "::-1", null, "...",
+   * idx, mask)` (`np.index`; the item forms are `IndexItem`'s, the mask options `{ size, fillValue }` last).
+   */
+  index(...items: IndexArgs): NdArray;
   /** Iterates over the first axis, like numpy (`const [k1, k2] = random.split(key)`). */
   [Symbol.iterator](): Iterator<NdArray>;
   /** Transposed: the last two axes swapped (all axes reversed for rank < 2 is a no-op). */

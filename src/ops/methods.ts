@@ -2,6 +2,7 @@
 import { NdArray } from "../core/array.js";
 import type { ArrayMethods } from "../core/methods-types.js";
 import * as b from "./binary.js";
+import { index } from "./index.js";
 import { broadcastTo, expandDims, flatten, matrixTranspose, reshape, squeeze, transpose } from "./layout.js";
 import { matmul } from "./linalg.js";
 import * as r from "./reduce.js";
@@ -120,6 +121,9 @@ const methods: Omit<ArrayMethods, "T" | typeof Symbol.iterator> & ThisType<NdArr
   },
   matmul(y) {
     return matmul(this, y);
+  },
+  index(...items) {
+    return index(this, ...items);
   },
 };
 

@@ -7,7 +7,7 @@
 import { concatenateKernel, paddedSize, padKernel, revKernel, sliceKernel } from "../backend/js/shape.js";
 import { type AbstractValue, ConcreteArray, type NdArray } from "../core/array.js";
 import type { DType } from "../core/dtype.js";
-import type { Axis } from "../core/methods-types.js";
+import type { Axis, SliceSpec } from "../core/methods-types.js";
 import { checkOptions, checkOptionValue } from "../core/options.js";
 import { type Primitive, primitive, UndefinedPrimal } from "../core/primitive.js";
 import {
@@ -368,12 +368,7 @@ export function split(
 // ---------------------------------------------------------------------------------------------------
 // user-facing: slice, pad, flip
 
-/** One axis of a Python slice `start:stop:step`; omitted fields take Python's defaults. */
-export interface SliceSpec {
-  start?: number;
-  stop?: number;
-  step?: number;
-}
+export type { SliceSpec };
 
 /** Python's slice.indices(n): the first index, the step and the count of selected elements. */
 function resolveSlice(

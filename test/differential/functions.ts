@@ -24,7 +24,7 @@ export interface DifferentialFunction {
    * Cases whose result size depends on the values (no static `size`): under jit they must throw the
    * error that asks for `size`, instead of being replayed.
    */
-  needsSizeUnderJit?(kw: Options): boolean;
+  needsSizeUnderJit?(kw: Options, args: readonly unknown[]): boolean;
   /**
    * Sums compare to rounding even where the dtype is numpy's: numpy adds pairwise in blocks (and keeps
    * the sign of a lone -0), tracegrad's reductions add in another order.
@@ -108,6 +108,16 @@ export const FUNCTIONS: Readonly<Record<string, DifferentialFunction>> = {
   geomspace: {
     call: ([start, stop, num], kw) => np.geomspace(start as number, stop as number, num as number, kw),
     dtype: defaultFloat,
+  },
+  index: {
+    call: ([x, ...items], kw) =>
+      np.index(arrayArg(x), ...(items as np.IndexItem[]), ...(kw.size === undefined ? [] : [kw as never])),
+    // A bool mask array (traced under jit) without a static size; masks written as JS lists are constants.
+    needsSizeUnderJit: (kw, args) =>
+      kw.size === undefined &&
+      args
+        .slice(1)
+        .some((a) => typeof a === "object" && a !== null && (a as { dtype?: string }).dtype === "bool"),
   },
   quantile: { dtype: floatStatistic, zerosTie: true },
   percentile: { dtype: floatStatistic, zerosTie: true },

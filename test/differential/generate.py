@@ -708,6 +708,165 @@ def ref_average(args, kw):
                      keepdims=kw.get("keepdims", False))
     return [np.asarray(o) for o in out] if kw.get("returned") else [np.asarray(out)]
 
+# ---------------------------------------------------------------------------------------------------
+# numpy indexing: np.index(x, *items) is x[tuple(items)]; items are ints, slices (Python's syntax as a
+# string or a {start, stop, step} dict), None (newaxis), "..." (ellipsis), int32 arrays and nested lists,
+# bool masks (arrays, nested lists, scalars). kw {size, fillValue} gives masks a static size.
+
+def random_slice_bound(rng, n):
+    return None if rng.random() < 0.35 else int(rng.integers(-n - 3, n + 4))
+
+
+def random_slice_item(rng, n):
+    start, stop = random_slice_bound(rng, n), random_slice_bound(rng, n)
+    step = None if rng.random() < 0.4 else int(pick(rng, [1, 2, 3, -1, -2, -3]))
+    as_slice = slice(start, stop, step)
+    if rng.random() < 0.5:
+        text = ("" if start is None else str(start)) + ":" + ("" if stop is None else str(stop))
+        if step is not None or rng.random() < 0.2:
+            text += ":" + ("" if step is None else str(step))
+        return text, as_slice
+    spec = {k: v for k, v in (("start", start), ("stop", stop), ("step", step)) if v is not None}
+    return spec, as_slice
+
+
+def random_index_array(rng, n, shape, as_list):
+    values = rng.integers(-n, n, shape) if n > 0 else np.zeros(shape, np.int64)
+    values = np.asarray(values, np.int32)
+    return (values.tolist() if as_list else values), values
+
+
+def make_index(rng):
+    for _ in range(100):
+        x = random_values(rng, random_shape(rng, 0 if rng.random() < 0.1 else 1, 4), pick(rng, DTYPES))
+        # one broadcast shape for the integer arrays; masks bring their own count, so arrays beside a
+        # mask are 0-d or (1,)
+        b_shape = tuple(int(pick(rng, [1, 2, 3, 0, 1, 2])) for _ in range(int(rng.integers(0, 3))))
+        items, reference, kw = [], [], {}
+        has_mask = False
+        axis = 0
+        used_ellipsis = False
+        while axis < x.ndim or (rng.random() < 0.2 and len(items) < x.ndim + 2):
+            r = rng.random()
+            left = x.ndim - axis
+            if r < 0.1:
+                items.append(None)
+                reference.append(None)
+                continue
+            if r < 0.14:
+                v = bool(rng.random() < 0.6)
+                items.append(v)
+                reference.append(v)
+                continue
+            if left == 0:
+                break
+            n = x.shape[axis]
+            if r < 0.2 and not used_ellipsis:
+                used_ellipsis = True
+                items.append("...")
+                reference.append(Ellipsis)
+                axis = x.ndim - int(rng.integers(0, left + 1))
+                continue
+            if r < 0.32 and n > 0:
+                v = int(rng.integers(-n, n))
+                items.append(v)
+                reference.append(v)
+                axis += 1
+                continue
+            if r < 0.62:
+                item, as_slice = random_slice_item(rng, n)
+                items.append(item)
+                reference.append(as_slice)
+                axis += 1
+                continue
+            if r < 0.85 or has_mask:
+                shape = b_shape[len(b_shape) - int(rng.integers(0, len(b_shape) + 1)):]
+                if has_mask:
+                    shape = pick(rng, [(), (1,)])
+                if n == 0 and int(np.prod(shape)) > 0:
+                    shape = (0,)
+                item, values = random_index_array(rng, n, shape, rng.random() < 0.3)
+                items.append(item)
+                reference.append(values)
+                axis += 1
+                continue
+            # a mask over one or two axes; other arrays then must not broadcast against its count
+            if any(isinstance(v, np.ndarray) and v.ndim > 0 and v.size != 1 for v in reference):
+                continue
+            k = int(rng.integers(1, min(2, left) + 1))
+            mask = rng.random(x.shape[axis:axis + k]) < rng.choice([0.2, 0.5, 0.9])
+            has_mask = True
+            items.append(mask.tolist() if mask.size > 0 and rng.random() < 0.2 else mask)
+            reference.append(mask)
+            axis += k
+        masks = [m for m in reference if isinstance(m, np.ndarray) and m.dtype == np.bool_]
+        if masks and not any(isinstance(v, bool) for v in items) and rng.random() < 0.6:
+            counts = [int(np.count_nonzero(m)) for m in masks]
+            kw["size"] = int(rng.integers(0, max(counts) + 3))
+            if rng.random() < 0.7:
+                kw["fillValue"] = int(rng.integers(-3, 4))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                x[tuple(reference)]
+                ref_index([x, *items], kw)
+        except (IndexError, ValueError, DeprecationWarning, np.VisibleDeprecationWarning):
+            continue
+        return [x, *items], kw
+    return [x], {}
+
+
+def decoded_item(item):
+    if isinstance(item, str):
+        if item == "...":
+            return Ellipsis
+        parts = [int(p) if p else None for p in item.split(":")]
+        return slice(*parts) if len(parts) == 3 else slice(parts[0], parts[1])
+    if isinstance(item, dict):
+        return slice(item.get("start"), item.get("stop"), item.get("step"))
+    if isinstance(item, list):
+        return np.asarray(item, dtype=np.bool_ if any_bool(item) else np.int64)
+    return item
+
+
+def any_bool(v):
+    return any(any_bool(w) for w in v) if isinstance(v, list) else isinstance(v, bool)
+
+
+def ref_index(args, kw):
+    x, items = args[0], [decoded_item(i) for i in args[1:]]
+    size = kw.get("size")
+    if size is None:
+        return [np.asarray(x[tuple(items)])]
+    # A static size: each array mask becomes its nonzero positions, padded to `size` with the position
+    # one past the end of every axis it covers, where x is padded with the fill value.
+    fill = np.asarray(kw.get("fillValue", 0)).astype(x.dtype)
+    is_mask = [isinstance(i, np.ndarray) and i.dtype == np.bool_ for i in items]
+    consumed = sum(i.ndim if m else 1 for i, m in zip(items, is_mask)
+                   if i is not None and i is not Ellipsis and not isinstance(i, bool))
+    widths = [[0, 0] for _ in range(x.ndim)]
+    out_items, axis = [], 0
+    for i, m in zip(items, is_mask):
+        if i is Ellipsis:
+            out_items.append(i)
+            axis += x.ndim - consumed
+        elif i is None or isinstance(i, bool):
+            out_items.append(i)
+        elif m:
+            positions = np.nonzero(i)
+            for k, p in enumerate(positions):
+                widths[axis + k] = [0, 1]
+                ends = np.full(size, x.shape[axis + k], np.int64)
+                ends[:min(size, len(p))] = p[:size]
+                out_items.append(ends)
+            axis += i.ndim
+        else:
+            out_items.append(i)
+            axis += 1
+    padded_x = np.pad(x, widths, constant_values=fill)
+    return [np.asarray(padded_x[tuple(out_items)])]
+
+
 
 ENTRIES = [
     Entry("sort", 130, make_sort, ref_sort),
@@ -753,6 +912,7 @@ ENTRIES = [
     Entry("ptp", 30, make_nan_reduce_with(DTYPES[1:], nonempty=True), ref_reduce_with(np.ptp)),
     Entry("average", 45, make_average, ref_average),
     Entry("countNonzero", 30, make_nan_reduce_with(DTYPES), ref_reduce_with(np.count_nonzero)),
+    Entry("index", 400, make_index, ref_index),
 ]
 
 

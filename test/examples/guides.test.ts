@@ -409,4 +409,24 @@ describe("numpy-differences.ts", () => {
     expect(Math.abs(q.q.item() - (-(2 ** 31) + 0.6 * (2 ** 31 + 3)))).toBeLessThan(256);
     expect(q.medianDtype).toBe("float32");
   });
+
+  it("indexing: numpy's subscript as np.index, placement rule, masks with a static size under jit", () => {
+    // numpy 1.24 for x = np.arange(24).reshape(2, 3, 4).
+    const r = numpyDifferences.indexing();
+    expect(r.basic.toArray()).toEqual([
+      [21, 22, 23],
+      [17, 18, 19],
+      [13, 14, 15],
+    ]);
+    expect(r.inPlace.toArray()).toEqual([
+      [1, 11],
+      [13, 23],
+    ]);
+    expect(r.first.toArray()).toEqual([
+      [3, 7, 11],
+      [15, 19, 23],
+    ]);
+    expect(r.masked.toArray()).toEqual([21, 22, 23]);
+    expect(r.padded.toArray()).toEqual([21, 22, 23, -1, -1]);
+  });
 });
