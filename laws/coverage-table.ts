@@ -32,6 +32,7 @@ const HEADERS: Record<LawName, string> = {
   zeroTangent: "zero tangent",
   vmap: "vmap",
   jit: "jit",
+  effects: "effects",
   exercises: "traced",
 };
 

@@ -272,6 +272,45 @@ const LAWS: Record<LawName, Law> = {
     );
   },
 
+  effects(entry) {
+    const e = differentiable(entry);
+    const log = e.effects!;
+    fc.assert(
+      fc.property(e.cases, seedArb, (c, seed) => {
+        const next = signedStream(seed);
+        const inputs = c.examples[0]!;
+        log.take();
+        c.fn(...inputs);
+        const eager = log.take();
+        if (eager.length === 0) throw new Error("the law function logged nothing eagerly");
+        jit(c.fn)(...inputs);
+        expectSameLines(log.take(), eager, "jit(f)");
+        jvp(
+          c.fn,
+          [...inputs],
+          inputs.map((x) => randomLike(x, next)),
+        );
+        expectSameLines(log.take(), eager, "jvp(f)");
+        const [y, back] = vjp(c.fn, ...inputs);
+        expectSameLines(log.take(), eager, "vjp(f) forward");
+        back(randomLike(y, next));
+        expectSameLines(log.take(), [], "vjp(f) backward");
+        // vmap: each callback once per example, the examples of one callback before the next callback's.
+        const perExample = c.examples.map((ex) => {
+          c.fn(...ex);
+          return log.take();
+        });
+        const expected = eager.flatMap((_, site) => perExample.map((lines) => lines[site]!));
+        const stacked = inputs.map((_, k) => np.stack(c.examples.map((ex) => ex[k]!)));
+        vmap(c.fn)(...stacked);
+        expectSameLines(log.take(), expected, "vmap(f)");
+        jit(vmap(c.fn))(...stacked);
+        expectSameLines(log.take(), expected, "jit(vmap(f))");
+      }),
+      propertyParameters({ scale: 0.5 }),
+    );
+  },
+
   jit(entry) {
     if (entry.kind === "covered-by") return;
     fc.assert(
@@ -283,6 +322,29 @@ const LAWS: Record<LawName, Law> = {
     );
   },
 };
+
+/** Logged lines "tag shape v1,v2,..." equal up to float64 rounding of the values (1e-12 relative). */
+function expectSameLines(actual: readonly string[], expected: readonly string[], who: string): void {
+  const parse = (line: string) => {
+    const [tag, shape, values = ""] = line.split(" ");
+    return { head: `${tag} ${shape}`, values: values === "" ? [] : values.split(",").map(Number) };
+  };
+  const fail = () => {
+    throw new Error(
+      `${who} logged\n  ${actual.join("\n  ")}\nbut eager f logged\n  ${expected.join("\n  ")}`,
+    );
+  };
+  if (actual.length !== expected.length) fail();
+  actual.forEach((line, i) => {
+    const a = parse(line);
+    const e = parse(expected[i]!);
+    if (a.head !== e.head || a.values.length !== e.values.length) fail();
+    a.values.forEach((v, j) => {
+      const w = e.values[j]!;
+      if (!(Object.is(v, w) || Math.abs(v - w) <= 1e-12 * Math.max(Math.abs(v), Math.abs(w)))) fail();
+    });
+  });
+}
 
 for (const name of primitives().keys()) {
   describe(`primitive ${name}`, () => {

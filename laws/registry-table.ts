@@ -19,6 +19,7 @@ import {
   checkpoint,
   cond,
   customVjp,
+  debug,
   forLoop,
   jit,
   lax,
@@ -84,6 +85,13 @@ export interface DifferentiableEntry extends EntryBase {
   readonly linearIn?: readonly (readonly number[])[];
   /** Finite-difference settings for entries whose values pass through float32. */
   readonly tolerance?: Tolerance;
+  /** An effect primitive: the lines its law function's callbacks logged since the last take (the `effects` law). */
+  readonly effects?: EffectLog;
+}
+
+/** What the callbacks of an effect primitive's law function logged, in order; `take` empties the log. */
+export interface EffectLog {
+  take(): string[];
 }
 
 export interface NonDifferentiableEntry extends EntryBase {
@@ -110,7 +118,8 @@ export type LawName =
   | "transpose"
   | "zeroTangent"
   | "vmap"
-  | "jit";
+  | "jit"
+  | "effects";
 
 export const LAW_TITLES: Record<LawName, string> = {
   exercises: "its function's traced program contains it",
@@ -123,6 +132,8 @@ export const LAW_TITLES: Record<LawName, string> = {
   zeroTangent: "its jvp output tangent is zero",
   vmap: "vmap(f) equals stacking f over the batch",
   jit: "jit(f) equals f (float64, within 1e-12)",
+  effects:
+    "its effects run as in eager f: in the same order with the same values under jit, jvp and vjp (primals, forward pass only), once per example under vmap",
 };
 
 export const LAW_COLUMNS: readonly LawName[] = [
@@ -135,6 +146,7 @@ export const LAW_COLUMNS: readonly LawName[] = [
   "zeroTangent",
   "vmap",
   "jit",
+  "effects",
   "exercises",
 ];
 
@@ -153,6 +165,7 @@ export function lawsFor(entry: LawEntry): LawName[] {
   if (entry.secondOrder) laws.push("secondOrder");
   if (entry.linearIn) laws.push("transpose");
   laws.push("vmap", "jit");
+  if (entry.effects) laws.push("effects");
   return laws;
 }
 
@@ -354,6 +367,20 @@ const jittedSmooth = jit((x: NdArray, y: NdArray) =>
 );
 
 const checkpointed = checkpoint((x: NdArray, y: NdArray) => np.sin(x.mul(y)).add(np.exp(x.mul(0.5))));
+
+const effectLines: string[] = [];
+const effectLog: EffectLog = { take: () => effectLines.splice(0) };
+const logged = (tag: string) => (x: NdArray) => {
+  effectLines.push(`${tag} ${x.shape.join("x")} ${(x.toTypedArray() as Float64Array).join(",")}`);
+};
+/** sin(x)·y with a debug.callback on the inputs before and on the result after. */
+function withCallbacks(x: NdArray, y: NdArray): NdArray {
+  debug.callback(logged("x"), x);
+  debug.callback(logged("y"), y);
+  const z = np.sin(x).mul(y);
+  debug.callback(logged("z"), z);
+  return z;
+}
 
 /** A cond on a traced predicate whose branches use both operands differently. */
 const branchy = (pred: NdArray, x: NdArray, y: NdArray): NdArray =>
@@ -1145,6 +1172,16 @@ const entries: LawEntry[] = [
     primitive: "checkpoint_lin",
     coveredBy: "checkpoint",
     note: "the tangent half of a checkpoint (linear in the tangents): its impl and transpose run in checkpoint's jvp and vjp laws",
+  },
+
+  // effects
+  {
+    kind: "differentiable",
+    primitive: "debug_callback",
+    secondOrder: true,
+    effects: effectLog,
+    note: "debug.callback before and after sin(x)·y: transforms leave the values alone, and the callbacks see what eager f sees",
+    cases: cases(SHAPES, (shape) => ({ fn: withCallbacks, inputs: arrays(float(shape), float(shape)) })),
   },
 
   // random

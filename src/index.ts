@@ -14,8 +14,10 @@ export {
   NdArray as Array,
   ShapeDtype,
 } from "./core/array.js";
+export { FloatingPointError, setDebugNans } from "./core/debug-nans.js";
 export { type DType, MAX_ARRAY_BYTES } from "./core/dtype.js";
 export { ShapeError } from "./core/shape.js";
+export * as debug from "./debug/index.js";
 export * as io from "./io/index.js";
 export * as lax from "./lax.js";
 export * as layers from "./layers/index.js";

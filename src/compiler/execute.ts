@@ -6,12 +6,14 @@
  */
 import { isPlanMemoryBuffer, type PlanMemory, viewAt } from "../backend/plan-memory.js";
 import { ConcreteArray } from "../core/array.js";
+import { debugNansEnabled } from "../core/debug-nans.js";
 import { storageFor, type TypedArray } from "../core/dtype.js";
 import { type Atom, Literal, Var } from "../core/ir.js";
 import { sizeOf } from "../core/shape.js";
 import { programOutputVars } from "./liveness.js";
 import type { LoweredPlan } from "./lower-plan.js";
 import type { Placement, Plan } from "./memory-plan.js";
+import { type NanChecker, nanChecker } from "./nan-check.js";
 
 export interface PlanRunner {
   /**
@@ -36,6 +38,7 @@ export function execute(plan: Plan, lowered: LoweredPlan, memory: PlanMemory): P
   const homeOwners = new Map<number, ConcreteArray>();
   const written: { index: number; offset: number }[] = [];
   const homeViews = new Map<number, TypedArray>();
+  let nanCheck: NanChecker | null = null;
   const homeView = (v: Var, offset: number): TypedArray => {
     let view = homeViews.get(offset);
     if (!view)
@@ -98,6 +101,13 @@ export function execute(plan: Plan, lowered: LoweredPlan, memory: PlanMemory): P
             const start = performance.now();
             calls[k]!();
             timings[k]! += performance.now() - start;
+          }
+        } else if (debugNansEnabled) {
+          nanCheck ??= nanChecker(lowered);
+          for (; k < calls.length; k++) {
+            nanCheck.before(k);
+            calls[k]!();
+            nanCheck.after(k);
           }
         } else for (; k < calls.length; k++) calls[k]!();
       } catch (error) {

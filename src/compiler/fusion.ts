@@ -64,7 +64,14 @@ export function fuse(equations: readonly Equation[], programOutputs: readonly At
     for (const a of e.inputs) if (a instanceof Var) uses.set(a, (uses.get(a) ?? 0) + 1);
   for (const a of programOutputs) if (a instanceof Var) uses.set(a, (uses.get(a) ?? 0) + 1);
   for (const e of equations) {
-    const shape = e.outputs[0]!.aval.shape;
+    const first = e.outputs[0];
+    if (first === undefined) {
+      // An equation with no outputs (an effect: a print, a callback) runs on its own, in program order.
+      for (const a of e.inputs) if (a instanceof Var && groupOf.has(a)) close(groupOf.get(a)!);
+      steps.push({ kind: "eqn", equation: e });
+      continue;
+    }
+    const shape = first.aval.shape;
     // A reduction of a loop value that nothing else reads is accumulated by that loop.
     const source = e.inputs[0];
     const producer = source instanceof Var ? groupOf.get(source) : undefined;

@@ -13,7 +13,7 @@ import { sizeOf } from "../core/shape.js";
 import { wasmFusedKernel } from "./fused-wasm.js";
 import { generateFusedKernel } from "./fusion.js";
 import type { Placement, Plan } from "./memory-plan.js";
-import { describeStep, stepEquations, stepOutputs } from "./plan-steps.js";
+import { describeStep, type PlanStep, stepEquations, stepOutputs } from "./plan-steps.js";
 
 /** A table entry the executor sets on every call: a plan input's, output's or alias's buffer. */
 export interface PerCallEntry {
@@ -32,6 +32,8 @@ export interface LoweredPlan {
   readonly calls: readonly (() => void)[];
   /** Each call as `toString` lists its step. */
   readonly callNames: readonly string[];
+  /** The step each call runs (for checks of its outputs: compiler/nan-check.ts). */
+  readonly callSteps: readonly PlanStep[];
   /** The fused loops' generated code (or the description of their wasm kernel). */
   readonly kernelSources: readonly string[];
   /** The first call that may write over a donated input (its output takes that buffer); else Infinity. */
@@ -90,6 +92,7 @@ export function lowerPlan<P extends SubPlan>(
   const resident = (a: Atom): boolean => a instanceof Var && placement.get(plan.rootOf(a))?.kind === "slot";
   const bindings: ((table: TypedArray[]) => () => void)[] = [];
   const callNames: string[] = [];
+  const callSteps: PlanStep[] = [];
   const kernelSources: string[] = [];
   const firstDonatedWriteStep = steps.findIndex((s) =>
     stepOutputs(s).some((v) => {
@@ -103,6 +106,7 @@ export function lowerPlan<P extends SubPlan>(
     if (k === firstDonatedWriteStep) firstDonatedWrite = bindings.length;
     if (s.kind === "gemm") {
       callNames.push(describeStep(s, k));
+      callSteps.push(s);
       const context = memory.context({ inputs: [s.a, s.b].map(resident), outputs: [resident(s.out)] });
       const kernel = gemmKernel(s.dtype, 1, s.m, s.k, s.n, context, s);
       const [ia, ib, io] = [indexOf(s.a), indexOf(s.b), indexOf(s.out)];
@@ -111,6 +115,7 @@ export function lowerPlan<P extends SubPlan>(
     }
     if (s.kind === "fused") {
       callNames.push(describeStep(s, k));
+      callSteps.push(s);
       const context = memory.context({ inputs: s.inputs.map(resident), outputs: s.outputs.map(resident) });
       const simd = wasmFusedKernel(s, context, indexOf);
       if (simd) {
@@ -126,6 +131,7 @@ export function lowerPlan<P extends SubPlan>(
     const e = s.equation;
     if (placement.get(e.outputs[0]!)?.kind === "alias") continue; // reshape: no work
     callNames.push(describeStep(s, k));
+    callSteps.push(s);
     const context: KernelContext = {
       ...memory.context({
         inputs: e.inputs.map(resident),
@@ -142,7 +148,17 @@ export function lowerPlan<P extends SubPlan>(
   }
   for (const make of entries) table.push(make());
   const calls = bindings.map((bind) => bind(table));
-  return { table, tableIndex, perCall, calls, callNames, kernelSources, firstDonatedWrite, subPlans };
+  return {
+    table,
+    tableIndex,
+    perCall,
+    calls,
+    callNames,
+    callSteps,
+    kernelSources,
+    firstDonatedWrite,
+    subPlans,
+  };
 }
 
 /**

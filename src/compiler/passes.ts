@@ -6,6 +6,7 @@
 import { ConcreteArray, type NdArray } from "../core/array.js";
 import type { Rewrite, RewriteMatch, RewriteRule } from "../core/compiler-facts.js";
 import { isFloat, storageFor } from "../core/dtype.js";
+import { equationHasEffects } from "../core/effects.js";
 import { type Atom, type Equation, Literal, Program, Var } from "../core/ir.js";
 import { type Primitive, paramsKey, primitives } from "../core/primitive.js";
 import { shapeEquals, sizeOf } from "../core/shape.js";
@@ -65,14 +66,17 @@ export function inlineCalls({ program, consts }: ClosedProgram): ClosedProgram {
   return { program: new Program(constVars, program.inputs, equations, outputs), consts: allConsts };
 }
 
-/** Removes equations none of whose outputs are used (every primitive is pure). */
+/**
+ * Removes equations none of whose outputs are used, but for those with side effects (a print, a
+ * callback, a check: `hasSideEffects`), which run whether or not anything reads their outputs.
+ */
 export function eliminateDeadCode(p: ClosedProgram): ClosedProgram {
   const live = new Set<Var>();
   for (const o of p.program.outputs) if (o instanceof Var) live.add(o);
   const kept: Equation[] = [];
   for (let i = p.program.equations.length - 1; i >= 0; i--) {
     const e = p.program.equations[i]!;
-    if (!e.outputs.some((o) => live.has(o))) continue;
+    if (!e.outputs.some((o) => live.has(o)) && !equationHasEffects(e)) continue;
     kept.push(e);
     for (const a of e.inputs) if (a instanceof Var) live.add(a);
   }
@@ -96,7 +100,10 @@ function cseKey(params: unknown): string | null {
   }
 }
 
-/** Merges equations that apply the same primitive with the same params to the same inputs. */
+/**
+ * Merges equations that apply the same primitive with the same params to the same inputs (never two
+ * effects: two prints of one value print twice).
+ */
 export function eliminateCommonSubexpressions(p: ClosedProgram): ClosedProgram {
   const ids = new Map<Var, number>();
   const id = (a: Atom): string => {
@@ -117,7 +124,7 @@ export function eliminateCommonSubexpressions(p: ClosedProgram): ClosedProgram {
   const out: Equation[] = [];
   for (const e0 of p.program.equations) {
     const e = { ...e0, inputs: e0.inputs.map(atom) };
-    const pk = cseKey(e.params);
+    const pk = equationHasEffects(e) ? null : cseKey(e.params);
     if (pk !== null) {
       const key = `${e.primitive.name}|${pk}|${e.inputs.map(id).join(",")}`;
       const prev = seen.get(key);
@@ -135,7 +142,10 @@ export function eliminateCommonSubexpressions(p: ClosedProgram): ClosedProgram {
   };
 }
 
-/** Evaluates equations whose inputs are all scalar literals, replacing them by literals. */
+/**
+ * Evaluates equations whose inputs are all scalar literals, replacing them by literals (but effects,
+ * which must happen when the plan runs, not when it compiles).
+ */
 export function foldConstants(p: ClosedProgram): ClosedProgram {
   const rename = new Map<Var, Atom>();
   const atom = (a: Atom): Atom => (a instanceof Var ? (rename.get(a) ?? a) : a);
@@ -146,6 +156,7 @@ export function foldConstants(p: ClosedProgram): ClosedProgram {
       e.inputs.length > 0 &&
       !e.primitive.inlineProgram &&
       e.inputs.every((a) => a instanceof Literal) &&
+      !equationHasEffects(e) &&
       e.outputs.every((o) => sizeOf(o.aval.shape) === 1 && o.aval.shape.length === 0);
     if (foldable) {
       const literals = e.inputs.map((a) => (a as Literal).value);

@@ -199,10 +199,20 @@ function formatArray(x: NdArray): string {
   } catch {
     return `Traced<${fmtAval(x)}>`;
   }
+  return `array(${formatValues(c, undefined, "array(".length)}, shape=${fmtShape(c.shape)}, dtype=${c.dtype})`;
+}
+
+/**
+ * The values of an array as `toString` lays them out (`[[1., 2.],\n [3., 4.]]`, `2.` for a scalar),
+ * without the `array(..., shape, dtype)` around them: numpy's `str(x)` to `toString`'s `repr(x)`.
+ * `formatElement`, when given, writes each element instead of the default; `column` is where the first
+ * bracket stands on its line (rows below align with it).
+ */
+export function formatValues(c: ConcreteArray, formatElement?: (v: number) => string, column = 0): string {
+  const fmt = formatElement ?? ((v: number) => formatNumber(v, c.dtype));
   const summarize = c.size > SUMMARY_THRESHOLD;
-  const strs: string[] = [];
   const rec = (dim: number, offset: number, stride: number, indent: string): string => {
-    if (c.shape.length === 0) return formatNumber(c.data[0]!, c.dtype);
+    if (c.shape.length === 0) return fmt(c.data[0]!);
     const n = c.shape[dim]!;
     const inner = n === 0 ? 0 : stride / n;
     const idx: (number | null)[] = [];
@@ -216,12 +226,11 @@ function formatArray(x: NdArray): string {
       i === null
         ? "..."
         : last
-          ? formatNumber(c.data[offset + i]!, c.dtype)
+          ? fmt(c.data[offset + i]!)
           : rec(dim + 1, offset + i * inner, inner, `${indent} `),
     );
     const sep = last ? ", " : `,${"\n".repeat(c.shape.length - dim - 1)}${indent} `;
     return `[${parts.join(sep)}]`;
   };
-  strs.push(rec(0, 0, sizeOf(c.shape), "      "));
-  return `array(${strs[0]}, shape=${fmtShape(c.shape)}, dtype=${c.dtype})`;
+  return rec(0, 0, sizeOf(c.shape), " ".repeat(column));
 }

@@ -25,6 +25,8 @@ export interface Equation {
   readonly params: unknown;
   readonly inputs: readonly Atom[];
   readonly outputs: readonly Var[];
+  /** Where user code bound it: recorded while tracing with `setDebugNans(true)` on, for its error messages. */
+  readonly site?: Error;
 }
 
 export class Program {
@@ -108,7 +110,7 @@ export function printProgram(program: Program, indent = ""): string {
     const params = formatParams(eqn.primitive, eqn.params);
     const lhs = eqn.outputs.map(typed).join(" ");
     const rhs = `${eqn.primitive.name}${params ? `[${params}]` : ""} ${eqn.inputs.map(atom).join(" ")}`;
-    lines.push(`${indent}    ${lhs} = ${rhs}`);
+    lines.push(`${indent}    ${lhs ? `${lhs} = ` : ""}${rhs}`);
   }
   lines.push(`${indent}  in (${program.outputs.map(atom).join(", ")}) }`);
   return lines.join("\n");

@@ -92,6 +92,13 @@ export interface PrimitiveRules<P, In extends Arity = Arity, Out extends Arity =
    * plan writes over any donated buffer.
    */
   readonly validatesOnly?: boolean;
+  /**
+   * The primitive has an effect beyond its outputs (it prints, calls back into JS, or throws on a value),
+   * so it must run, and in program order among the other effects, even when nothing reads its outputs:
+   * dead-code elimination, CSE and constant folding keep such equations (core/effects.ts). A primitive
+   * whose params hold programs (jit, cond, scan) has the effects of those programs without declaring this.
+   */
+  readonly hasSideEffects?: (params: P) => boolean;
   /** Parameters as shown by the IR printer (default: the params object as JSON). */
   formatParams?(params: P): string;
   /** What the jit compiler may know of it: aliasing, algebraic rewrites, GEMM transposes (core/compiler-facts.ts). */

@@ -3,6 +3,7 @@
  * (Autodidax's JaxprTrace with a builder, under a dynamic trace so that even ops on constants are staged).
  */
 import { type AbstractValue, ConcreteArray, type NdArray } from "./array.js";
+import { captureCallSite, debugNansEnabled } from "./debug-nans.js";
 import { type Atom, type Equation, Literal, Program, Var } from "./ir.js";
 import type { Primitive } from "./primitive.js";
 import { fullRaise, type MainTrace, Trace, Tracer, withDynamic, withNewMain } from "./trace.js";
@@ -70,6 +71,7 @@ export class StagingTrace extends Trace {
       params,
       inputs: tracers.map((t) => b.varFor(t as StagingTracer)),
       outputs: outs.map((t) => b.varFor(t)),
+      ...(debugNansEnabled ? { site: captureCallSite() } : {}),
     });
     return outs;
   }

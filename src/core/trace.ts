@@ -4,6 +4,7 @@
  * other arguments into it. Evaluation at the bottom of the stack calls the primitive's kernel.
  */
 import { type AbstractValue, type ConcreteArray, ConcretizationError, fmtAval, NdArray } from "./array.js";
+import { checkOutputsForNans, debugNansEnabled } from "./debug-nans.js";
 import type { DType } from "./dtype.js";
 import type { Primitive } from "./primitive.js";
 import type { Shape } from "./shape.js";
@@ -59,10 +60,15 @@ class EvalTrace extends Trace {
   }
 }
 
-/** Runs a primitive's kernel, checking shapes through its abstract-eval rule first. */
+/**
+ * Runs a primitive's kernel, checking shapes through its abstract-eval rule first (and its outputs for
+ * NaN while `setDebugNans(true)` is on).
+ */
 export function evalPrimitive<P>(prim: Primitive<P>, args: ConcreteArray[], params: P): ConcreteArray[] {
   prim.abstractEval(args, params);
-  return prim.impl(args, params);
+  const outs = prim.impl(args, params);
+  if (debugNansEnabled) checkOutputsForNans(prim.name, args, outs, undefined);
+  return outs;
 }
 
 const traceStack: MainTrace[] = [new MainTrace(0, (m) => new EvalTrace(m), null)];

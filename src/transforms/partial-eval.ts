@@ -10,6 +10,7 @@ import {
   fmtAval,
   type NdArray,
 } from "../core/array.js";
+import { hasSideEffects } from "../core/effects.js";
 import { type Atom, type Equation, Program, Var } from "../core/ir.js";
 import type { Primitive } from "../core/primitive.js";
 import { fullLower, fullRaise, type MainTrace, Trace, Tracer, withNewMain } from "../core/trace.js";
@@ -47,6 +48,11 @@ export class PartialEvalTracer extends Tracer {
   }
 }
 
+/** What one partial evaluation records beside its tracers: the effects on unknown values, in order. */
+interface PartialEvalState {
+  readonly effects: EqnRecipe[];
+}
+
 export class PartialEvalTrace extends Trace {
   newArg(known: NdArray | null, aval: AbstractValue): PartialEvalTracer {
     const t = new PartialEvalTracer(this, known, aval);
@@ -82,6 +88,9 @@ export class PartialEvalTrace extends Trace {
     const outputs = avals.map((a) => new PartialEvalTracer(this, null, a));
     const eqn: EqnRecipe = { prim: prim as Primitive<unknown>, params, inputs, outputs };
     for (const o of outputs) o.recipe = { kind: "eqn", eqn };
+    // An effect on unknown values runs with the recorded program even if no output depends on it.
+    if (hasSideEffects(prim as Primitive<never>, params))
+      (this.main.globalData as PartialEvalState).effects.push(eqn);
     return outputs;
   }
 }
@@ -104,9 +113,10 @@ export function partialEvalFlat(
   avals: readonly AbstractValue[],
   instantiate: (i: number) => boolean,
 ): PartialEvalResult {
+  const state: PartialEvalState = { effects: [] };
   return withNewMain(
     (m: MainTrace) => new PartialEvalTrace(m),
-    null,
+    state,
     (main) => {
       const trace = new PartialEvalTrace(main);
       const ins = known.map((k, i) => trace.newArg(k, avals[i]!));
@@ -116,14 +126,21 @@ export function partialEvalFlat(
       });
       const unknownIns = ins.filter((t) => t.known === null);
       const unknownOuts = outs.filter((t) => t.known === null);
-      const [program, consts] = tracersToProgram(unknownIns, unknownOuts);
+      const [program, consts] = tracersToProgram(unknownIns, unknownOuts, state.effects);
       return { outsKnown: outs.map((t) => (t.known === null ? null : fullLower(t.known))), program, consts };
     },
   );
 }
 
-/** Builds the program recorded behind `outs`, in a topological order of its equations. */
-function tracersToProgram(ins: PartialEvalTracer[], outs: PartialEvalTracer[]): [Program, NdArray[]] {
+/**
+ * Builds the program recorded behind `outs` and `effects`, in a topological order of its equations in
+ * which the effects keep the order they were recorded in.
+ */
+function tracersToProgram(
+  ins: PartialEvalTracer[],
+  outs: PartialEvalTracer[],
+  effects: readonly EqnRecipe[],
+): [Program, NdArray[]] {
   const vars = new Map<PartialEvalTracer, Var>();
   const varOf = (t: PartialEvalTracer): Var => {
     let v = vars.get(t);
@@ -139,34 +156,43 @@ function tracersToProgram(ins: PartialEvalTracer[], outs: PartialEvalTracer[]): 
   const equations: Equation[] = [];
   const seenEqns = new Set<EqnRecipe>();
   const seenTracers = new Set<PartialEvalTracer>();
-  // Iterative post-order DFS: dependencies before users.
-  const stack: [PartialEvalTracer, boolean][] = outs.map((t) => [t, false]);
-  while (stack.length) {
-    const [t, expanded] = stack.pop()!;
-    const r = t.recipe!;
-    if (r.kind === "eqn") {
-      if (seenEqns.has(r.eqn) && !expanded) continue;
-      if (expanded) {
-        if (!seenEqns.has(r.eqn)) {
-          seenEqns.add(r.eqn);
-          equations.push({
-            primitive: r.eqn.prim,
-            params: r.eqn.params,
-            inputs: r.eqn.inputs.map(varOf) as Atom[],
-            outputs: r.eqn.outputs.map(varOf),
-          });
+  const emit = (eqn: EqnRecipe): void => {
+    if (seenEqns.has(eqn)) return;
+    seenEqns.add(eqn);
+    equations.push({
+      primitive: eqn.prim,
+      params: eqn.params,
+      inputs: eqn.inputs.map(varOf) as Atom[],
+      outputs: eqn.outputs.map(varOf),
+    });
+  };
+  // Iterative post-order DFS from `roots`: dependencies before users.
+  const visit = (roots: readonly PartialEvalTracer[]): void => {
+    const stack: [PartialEvalTracer, boolean][] = roots.map((t) => [t, false]);
+    while (stack.length) {
+      const [t, expanded] = stack.pop()!;
+      const r = t.recipe!;
+      if (r.kind === "eqn") {
+        if (seenEqns.has(r.eqn) && !expanded) continue;
+        if (expanded) {
+          emit(r.eqn);
+          continue;
         }
-        continue;
+        stack.push([t, true]);
+        for (const i of r.eqn.inputs) if (!seenTracers.has(i)) stack.push([i, false]);
+      } else if (r.kind === "const" && !seenTracers.has(t)) {
+        constVars.push(varOf(t));
+        consts.push(r.value);
+      } else if (r.kind === "input" && !inputVars.includes(varOf(t))) {
+        throw new Error("partial evaluation: an unknown input that was not declared as an input");
       }
-      stack.push([t, true]);
-      for (const i of r.eqn.inputs) if (!seenTracers.has(i)) stack.push([i, false]);
-    } else if (r.kind === "const" && !seenTracers.has(t)) {
-      constVars.push(varOf(t));
-      consts.push(r.value);
-    } else if (r.kind === "input" && !inputVars.includes(varOf(t))) {
-      throw new Error("partial evaluation: an unknown input that was not declared as an input");
+      seenTracers.add(t);
     }
-    seenTracers.add(t);
+  };
+  for (const effect of effects) {
+    visit(effect.inputs);
+    emit(effect);
   }
+  visit(outs);
   return [new Program(constVars, inputVars, equations, outs.map(varOf)), consts];
 }
