@@ -2,8 +2,10 @@
  * Moves the equations of primitives that only check values (`validatesOnly`, e.g. a loss's label check)
  * to just after the equations that define their inputs, keeping every other order. A plan then checks
  * its inputs before it computes anything else, in particular before it writes over donated buffers,
- * so a bad label leaves a donated training state intact.
+ * so a bad label leaves a donated training state intact. A check never moves before an effect (a print,
+ * a callback: `hasSideEffects`) that the program runs before it, so effects keep their order.
  */
+import { equationHasEffects } from "../core/effects.js";
 import { type Equation, Program, Var } from "../core/ir.js";
 
 export function hoistChecks(program: Program): Program {
@@ -15,6 +17,7 @@ export function hoistChecks(program: Program): Program {
   for (const e of program.equations) {
     if (!e.primitive.validatesOnly) {
       for (const v of e.outputs) definedAt.set(v, order.length);
+      if (equationHasEffects(e)) lastCheck = order.length;
       order.push(e);
       continue;
     }

@@ -4,7 +4,18 @@
  * string's fields; and that the compiler keeps the effect (no dead-code elimination, CSE or folding).
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { debug, grad, jit, jvp, makeProgram, type NdArray, np, valueAndGrad, vmap } from "../../src/index.js";
+import {
+  debug,
+  grad,
+  jit,
+  jvp,
+  makeProgram,
+  type NdArray,
+  nn,
+  np,
+  valueAndGrad,
+  vmap,
+} from "../../src/index.js";
 
 let lines: string[] = [];
 let previous: debug.PrintSink;
@@ -180,6 +191,18 @@ describe("the compiler keeps effects", () => {
     });
     g(np.array([1], { dtype: "float64" }));
     expect(lines).toEqual(["a=[2.]", "b=[3.]", "c=[9.]"]);
+  });
+});
+
+describe("effects and value checks keep their order", () => {
+  it("a loss's label check (hoisted to the plan's start) does not move before an earlier print", () => {
+    const loss = jit((logits: NdArray, labels: NdArray) => {
+      debug.print("logits {}", logits.sum());
+      return nn.crossEntropy(logits, labels);
+    });
+    const logits = np.zeros([2, 3]);
+    expect(() => loss(logits, np.array([0, 7], { dtype: "int32" }))).toThrow(RangeError);
+    expect(lines).toEqual(["logits 0."]);
   });
 });
 

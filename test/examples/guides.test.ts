@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import * as debugging from "../../docs/guides/debugging.js";
 import * as fromPytorch from "../../docs/guides/from-pytorch.js";
 import * as gettingStarted from "../../docs/guides/getting-started.js";
 import * as gradientChecking from "../../docs/guides/gradient-checking.js";
@@ -50,6 +51,7 @@ const guideNames = [
   "gradient-checking",
   "saving-loading",
   "numpy-differences",
+  "debugging",
 ] as const;
 
 describe.each(guideNames)("docs/guides/%s.md", (name) => {
@@ -428,5 +430,83 @@ describe("numpy-differences.ts", () => {
     ]);
     expect(r.masked.toArray()).toEqual([21, 22, 23]);
     expect(r.padded.toArray()).toEqual([21, 22, 23, -1, -1]);
+  });
+});
+
+describe("debugging.ts", () => {
+  const markdown = () => readFileSync(join(guidesDir, "debugging.md"), "utf8");
+  /** The guide shows these lines as the output of its code: they must be what the code prints. */
+  const shown = (lines: readonly string[]) => {
+    const text = markdown();
+    for (const line of lines) expect(text, line).toContain(line);
+  };
+
+  it("console.log inside jit shows a tracer", () => {
+    expect(debugging.consoleLogShowsTracers()).toBe("Traced<float32[3]>");
+  });
+
+  it("debug.print prints inside jit each time the plan runs, with the formats shown", () => {
+    const lines = debugging.printInsideJit();
+    expect(lines).toEqual([
+      "x: [0., 1., 2.]",
+      "y: [0., 0.841471, 0.909297]",
+      "x: [3., 4., 5.]",
+      "y: [0.14112, -0.756802, -0.958924]",
+    ]);
+    shown(lines);
+    const formatted = debugging.formatting();
+    expect(formatted).toEqual([
+      "[[1., 2.],\n [3., 4.]] and [0.5, -0.25]",
+      "b=[0.5, -0.25] sum=10.",
+      "w=[[1., 2.],\n [3., 4.]] b=[0.5, -0.25]",
+      "array([0.5, -0.25], shape=[2], dtype=float32)",
+      "[1.571, -0.785]",
+      "params: { w: [[1., 2.],\n [3., 4.]], b: [0.5, -0.25] }",
+    ]);
+    shown(formatted);
+  });
+
+  it("prints inside jit(grad(vmap(f))) once per example, and the gradient is right", () => {
+    const { lines, gradient } = debugging.insideJitGradVmap();
+    expect(lines).toEqual([
+      "x=[1., 2.] prediction=-0.4621 target=0.",
+      "x=[3., 1.] prediction=0.7616 target=1.",
+      "x=[0., 2.] prediction=-0.7616 target=-1.",
+    ]);
+    shown(lines);
+    // d/dw mean((tanh(x·w) - y)^2) by hand.
+    const xs = [
+      [1, 2],
+      [3, 1],
+      [0, 2],
+    ];
+    const ys = [0, 1, -1];
+    const expected = [0, 1].map((j) =>
+      xs.reduce((s, x, i) => {
+        const p = Math.tanh(0.5 * x[0]! - 0.5 * x[1]!);
+        return s + (2 * (p - ys[i]!) * (1 - p * p) * x[j]!) / 3;
+      }, 0),
+    );
+    close(gradient, expected);
+  });
+
+  it("callbacks get concrete values; checks throw from the plan; setDebugNans names log", () => {
+    const norms = debugging.callbacks();
+    expect(norms).toHaveLength(2);
+    expect(norms[0]).toBeCloseTo(Math.hypot(Math.tanh(0.3), Math.tanh(0.6)), 6);
+    const message = debugging.checks();
+    expect(message).toBe("safeLog needs positive inputs, got [1., -2.] (element 1 of bool[2] is false)");
+    shown([message]);
+    const { quiet, message: nanMessage } = debugging.nans();
+    expect(Number.isNaN(quiet.item())).toBe(true);
+    const [first, site] = nanMessage.split("\n");
+    expect(site).toMatch(/called at .*debugging\.ts:\d+:\d+/);
+    shown([first!]);
+  });
+
+  it("the printed program shows one debug_callback per example", () => {
+    const program = debugging.inThePrintedProgram();
+    expect(program.match(/debug_callback\[print "x: \{\}"\]/g)).toHaveLength(2);
+    shown(program.split("\n"));
   });
 });
