@@ -113,7 +113,7 @@ export function checks() {
   } catch (error) {
     if (error instanceof debug.CheckError) message = error.message;
   }
-  return message.split("\n")[0]; // "safeLog needs positive inputs, got [1., -2.] (element 1 of bool[2] is false)"
+  return message.split("\n")[0] ?? ""; // "safeLog needs positive inputs, got [1., -2.] (element 1 of bool[2] is false)"
 }
 
 export function nans() {
