@@ -335,6 +335,38 @@ describe("gradients, vmap and jit", () => {
     checkVmap((y, i) => np.index(y, i, 0), [rand([4, 5, 3], 4), idx], [2, 0]);
   });
 
+  it("vmap over masks with a static size: each example its own selection", () => {
+    const values = np.arange(12, undefined, 1, { dtype: "float32" }).reshape([3, 4]);
+    const masks = np.array([
+      [true, false, true, false],
+      [false, false, false, true],
+      [true, true, true, true],
+    ]);
+    const out = vmap((v: NdArray, m: NdArray) => np.index(v, m, { size: 3, fillValue: -1 }))(values, masks);
+    expect(out.toArray()).toEqual([
+      [0, 2, -1],
+      [7, -1, -1],
+      [8, 9, 10],
+    ]);
+  });
+
+  it("jit of grad checks traced indices even where only the scatter-add of the gradient reads them", () => {
+    const values = rand([3, 4], 9);
+    const g = jit(grad((v: NdArray, i: NdArray, j: NdArray) => np.sum(np.index(v, i, j))));
+    expect(g(values, i32([0, 2]), i32([1, -1])).toArray()).toEqual([
+      [0, 1, 0, 0],
+      [0, 0, 0, 0],
+      [0, 0, 0, 1],
+    ]);
+    expect(thrown(() => g(values, i32([0, 3]), i32([1, 1]))).message).toBe(
+      "index: index 3 is out of bounds for axis 0 with size 3",
+    );
+    const one = jit(grad((v: NdArray, i: NdArray) => np.sum(np.index(v, ":", i))));
+    expect(thrown(() => one(values, i32([0, 4]))).message).toBe(
+      "index: index 4 is out of bounds for axis 1 with size 4",
+    );
+  });
+
   it("jitted indexing with traced index arrays equals eager", () => {
     const i = i32([[2], [0]]);
     const j = i32([1, -1, 0]);
