@@ -18,6 +18,7 @@ import { sizeOf } from "../src/core/shape.js";
 import {
   checkpoint,
   cond,
+  customJvp,
   customVjp,
   debug,
   forLoop,
@@ -358,6 +359,23 @@ const customSinTimes = customVjp(
   (x: NdArray, y: NdArray): [NdArray, [NdArray, NdArray]] => [np.sin(x).mul(y), [x, y]],
   ([x, y]: [NdArray, NdArray], ct: NdArray) => [ct.mul(y).mul(np.cos(x)), ct.mul(np.sin(x))],
 );
+
+/** sin(x)·y + exp(y/2) with a hand-written (correct) forward rule, linear in the tangents. */
+const customSinTimesJvp = customJvp((x: NdArray, y: NdArray) =>
+  np
+    .sin(x)
+    .mul(y)
+    .add(np.exp(y.mul(0.5))),
+);
+customSinTimesJvp.defjvp(([x, y], [tx, ty]) => [
+  customSinTimesJvp(x, y),
+  np
+    .cos(x)
+    .mul(y)
+    .mul(tx)
+    .add(np.sin(x).mul(ty))
+    .add(np.exp(y.mul(0.5)).mul(0.5).mul(ty)),
+]);
 
 const jittedSmooth = jit((x: NdArray, y: NdArray) =>
   np
@@ -1114,6 +1132,13 @@ const entries: LawEntry[] = [
     primitive: "custom_lin",
     coveredBy: "custom_vjp_call",
     note: "the linear half of a customVjp under linearization: its transpose is the user's bwd, checked by custom_vjp_call's vjp laws",
+  },
+  {
+    kind: "differentiable",
+    primitive: "custom_jvp_call",
+    secondOrder: true,
+    note: "both modes through the user's jvp rule (reverse mode linearizes it); second order differentiates the rule",
+    cases: cases(SHAPES, (shape) => ({ fn: customSinTimesJvp, inputs: arrays(float(shape), float(shape)) })),
   },
   {
     kind: "differentiable",

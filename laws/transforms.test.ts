@@ -1,11 +1,13 @@
 /**
  * Laws of the transforms and their compositions, on random float64 inputs: linearity of grad, the
- * chain rule, jvp of linear maps, stopGradient and customVjp, and the compositions grad∘grad,
- * jacfwd∘jacrev, vmap∘grad, grad∘vmap and jit∘grad against finite differences or each other.
+ * chain rule, jvp of linear maps, stopGradient, customVjp and customJvp, the compositions grad∘grad,
+ * jacfwd∘jacrev, vmap∘grad, grad∘vmap and jit∘grad, and Jacobians and Hessians of functions of random
+ * pytrees, against finite differences or each other.
  */
 import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  customJvp,
   customVjp,
   grad,
   hessian,
@@ -17,6 +19,7 @@ import {
   type NdArray,
   np,
   stopGradient,
+  tree,
   valueAndGrad,
   vjp,
   vmap,
@@ -268,5 +271,240 @@ describe("jit", () => {
     jg(x);
     jg(x.mul(2));
     expect(jg.cacheInfo()).toMatchObject({ misses: 1, hits: 1 });
+  });
+});
+
+describe("customJvp", () => {
+  /** sin with a deliberately different rule (tangent 3·t): every mode must use it, not autodiff. */
+  const sinWithRule = customJvp((x: NdArray) => np.sin(x));
+  sinWithRule.defjvp(([x], [t]) => [np.sin(x), t.mul(3)]);
+
+  it("jvp, grad, jacfwd and jacrev use the user's rule, also under jit and vmap", () => {
+    fc.assert(
+      fc.property(batches, seedArb, (xs, seed) => {
+        const row = xs.reshape([-1]);
+        const t = randomLike(row, signedStream(seed));
+        assertAllClose(jvp(sinWithRule, [row], [t])[1], t.mul(3), TIGHT);
+        assertAllClose(
+          jit((y: NdArray, u: NdArray) => jvp(sinWithRule, [y], [u])[1])(row, t),
+          t.mul(3),
+          TIGHT,
+        );
+        const loss = (y: NdArray) => np.sum(sinWithRule(y));
+        const threes = np.fullLike(row, 3);
+        assertAllClose(grad(loss)(row), threes, TIGHT);
+        assertAllClose(jit(grad(loss))(row), threes, TIGHT);
+        assertAllClose(grad(jit(loss))(row), threes, TIGHT);
+        assertAllClose(vmap(grad(loss))(xs), np.fullLike(xs, 3), TIGHT);
+        assertAllClose(grad((y: NdArray) => np.sum(vmap(sinWithRule)(y)))(xs), np.fullLike(xs, 3), TIGHT);
+        const diagonal = np.diag(threes);
+        assertAllClose(jacfwd(sinWithRule)(row), diagonal, TIGHT);
+        assertAllClose(jacrev(sinWithRule)(row), diagonal, TIGHT);
+        // The forward value is the function's own, eagerly, jitted and vmapped.
+        assertAllClose(sinWithRule(row), np.sin(row), TIGHT);
+        assertAllClose(jit(vmap(sinWithRule))(xs), np.sin(xs), TIGHT);
+      }),
+      runs,
+    );
+  });
+
+  /** JAX's documentation example: log(1 + e^x), whose autodiff derivative is NaN at large x. */
+  const log1pexp = customJvp((x: NdArray) => np.log(np.add(1, np.exp(x))));
+  log1pexp.defjvp(([x], [t]) => [log1pexp(x), t.mul(np.subtract(1, np.divide(1, np.add(1, np.exp(x)))))]);
+
+  it("log1pexp: the rule's derivative is finite at large x where autodiff gives NaN", () => {
+    const x = np.array([0, 10, 100, 800], { dtype: "float64" });
+    const sigmoid = np.array([0.5, 1 / (1 + Math.exp(-10)), 1, 1], { dtype: "float64" });
+    const plain = (y: NdArray) => np.log(np.add(1, np.exp(y)));
+    expect(Number.isNaN(grad((y: NdArray) => np.sum(plain(y)))(x).toTypedArray()[3])).toBe(true);
+    assertAllClose(grad((y: NdArray) => np.sum(log1pexp(y)))(x), sigmoid, TIGHT);
+    assertAllClose(jvp(log1pexp, [x], [np.onesLike(x)])[1], sigmoid, TIGHT);
+    assertAllClose(jit(vmap(grad(log1pexp)))(x), sigmoid, TIGHT);
+  });
+
+  it("jvp and vjp through a correct rule match finite differences, to second order (checkGrads)", () => {
+    fc.assert(
+      fc.property(vectors, (x) => {
+        const smooth = (y: NdArray) => log1pexp(np.sin(y)).mul(y);
+        checkGrads(smooth, [x], { order: 2 });
+        checkGrads(jit(smooth), [x]);
+      }),
+      runs,
+    );
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Jacobians and Hessians over pytrees
+
+/** Random trees of small float64 arrays (empty arrays and empty trees included). */
+const trees = testing.arb.tree(arb.array({ shape: arb.shape({ maxRank: 2, maxDim: 3 }) }), {
+  maxDepth: 2,
+  maxChildren: 3,
+});
+
+/** A smooth function of a tree whose output is a tree: every leaf couples to every other through s. */
+function treeFunction(t: unknown): { mapped: unknown; total: NdArray } {
+  const leaves = tree.leaves(t);
+  const s = leaves.reduce<NdArray>((acc, l) => acc.add(np.sum(np.sin(l))), np.scalar(0.5, "float64"));
+  return {
+    mapped: tree.map((x: NdArray) => np.tanh(x).mul(np.cos(s)).add(x.square()), t),
+    total: s.square(),
+  };
+}
+
+/** A smooth scalar function of a tree, coupling its leaves. */
+function treeScalar(t: unknown): NdArray {
+  const leaves = tree.leaves(t);
+  const s = leaves.reduce<NdArray>((acc, l) => acc.add(np.sum(np.sin(l).mul(l))), np.scalar(0.3, "float64"));
+  return np
+    .tanh(s)
+    .add(leaves.reduce<NdArray>((acc, l) => acc.add(np.sum(l.square().mul(l))), np.scalar(0, "float64")));
+}
+
+/**
+ * Central differences of `fn` (a tree to a tree) with respect to every element of every input leaf:
+ * the blocks in JAX's order (output leaf k outer, input leaf j inner), each [...out_k.shape, ...in_j.shape].
+ */
+function numericJacobianBlocks(fn: (t: unknown) => unknown, t: unknown, eps = 1e-6): NdArray[] {
+  const [inLeaves, inDef] = tree.flatten<NdArray>(t);
+  const outLeaves = tree.leaves(fn(t));
+  const at = (j: number, e: number, delta: number): Float64Array[] => {
+    const moved = inLeaves.map((l, i) => {
+      if (i !== j) return l;
+      const d = Float64Array.from(l.toTypedArray());
+      d[e]! += delta;
+      return np.array(d, { shape: [...l.shape], dtype: "float64" });
+    });
+    return tree.leaves(fn(tree.unflatten(inDef, moved))).map((o) => Float64Array.from(o.toTypedArray()));
+  };
+  const columns = inLeaves.map((l, j) =>
+    Array.from({ length: l.size }, (_, e) => {
+      const plus = at(j, e, eps);
+      const minus = at(j, e, -eps);
+      return plus.map((p, k) => p.map((v, i) => (v - minus[k]![i]!) / (2 * eps)));
+    }),
+  );
+  return outLeaves.flatMap((o, k) =>
+    inLeaves.map((l, j) => {
+      const data = new Float64Array(o.size * l.size);
+      for (let i = 0; i < o.size; i++)
+        for (let e = 0; e < l.size; e++) data[i * l.size + e] = columns[j]![e]![k]![i]!;
+      return np.array(data, { shape: [...o.shape, ...l.shape], dtype: "float64" });
+    }),
+  );
+}
+
+/** The structure JAX gives a Jacobian: the output tree with the input tree at every leaf. */
+function jacobianStructure(out: unknown, input: unknown): string {
+  const [outLeaves, outDef] = tree.flatten(out);
+  return tree.treeDefToString(
+    tree.structure(
+      tree.unflatten(
+        outDef,
+        outLeaves.map(() => input),
+      ),
+    ),
+  );
+}
+
+const LOOSE = { atol: 1e-7, rtol: 1e-6 };
+
+describe("Jacobians and Hessians of functions of random pytrees", () => {
+  it("jacfwd and jacrev nest the output tree outside the input tree and match finite differences", () => {
+    fc.assert(
+      fc.property(trees, (t) => {
+        const forward = jacfwd(treeFunction)(t);
+        const reverse = jacrev(treeFunction)(t);
+        const expected = jacobianStructure(treeFunction(t), t);
+        expect(tree.treeDefToString(tree.structure(forward))).toBe(expected);
+        expect(tree.treeDefToString(tree.structure(reverse))).toBe(expected);
+        const numeric = numericJacobianBlocks(treeFunction, t);
+        const fwdBlocks = tree.leaves(forward);
+        const revBlocks = tree.leaves(reverse);
+        expect(fwdBlocks.length).toBe(numeric.length);
+        numeric.forEach((n, i) => {
+          assertAllClose(fwdBlocks[i]!, n, { ...LOOSE, name: `jacfwd block ${i}` });
+          assertAllClose(revBlocks[i]!, fwdBlocks[i]!, { ...TIGHT, name: `jacrev block ${i}` });
+        });
+      }),
+      propertyParameters({ scale: 0.5 }),
+    );
+  });
+
+  it("hessian = jacfwd(jacrev f) = jacrev(jacrev f) = finite differences of grad f", () => {
+    fc.assert(
+      fc.property(trees, (t) => {
+        const h = hessian(treeScalar)(t);
+        expect(tree.treeDefToString(tree.structure(h))).toBe(jacobianStructure(t, t));
+        const numeric = numericJacobianBlocks(grad(treeScalar) as (u: unknown) => unknown, t);
+        const blocks = tree.leaves(h);
+        const revRev = tree.leaves(jacrev(jacrev(treeScalar))(t));
+        expect(blocks.length).toBe(numeric.length);
+        numeric.forEach((n, i) => {
+          assertAllClose(blocks[i]!, n, { ...LOOSE, name: `hessian block ${i}` });
+          assertAllClose(revRev[i]!, blocks[i]!, { ...TIGHT, name: `jacrev(jacrev) block ${i}` });
+        });
+      }),
+      propertyParameters({ scale: 0.5 }),
+    );
+  });
+
+  it("a tuple of argnums gives, per output leaf, one Jacobian per listed argument", () => {
+    fc.assert(
+      fc.property(trees, vectors, trees, (a, b, c) => {
+        const f = (x: unknown, y: NdArray, z: unknown) => treeFunction([x, z, y.mul(np.sum(np.cos(y)))]);
+        for (const jac of [jacfwd, jacrev]) {
+          const both = jac(f, { argnums: [0, 2] })(a, b, c);
+          const first = jac(f, { argnums: 0 })(a, b, c);
+          const last = jac(f, { argnums: -1 })(a, b, c);
+          const [outLeaves, outDef] = tree.flatten(f(a, b, c));
+          expect(tree.treeDefToString(tree.structure(both))).toBe(
+            tree.treeDefToString(
+              tree.structure(
+                tree.unflatten(
+                  outDef,
+                  outLeaves.map(() => [a, c]),
+                ),
+              ),
+            ),
+          );
+          const bothBlocks = tree.leaves(both);
+          // Per output leaf: the blocks of argument 0 then those of argument 2.
+          const firstBlocks = tree.leaves(first);
+          const lastBlocks = tree.leaves(last);
+          const nA = tree.leaves(a).length;
+          const nC = tree.leaves(c).length;
+          outLeaves.forEach((_, k) => {
+            for (let j = 0; j < nA; j++)
+              assertAllClose(bothBlocks[k * (nA + nC) + j]!, firstBlocks[k * nA + j]!, TIGHT);
+            for (let j = 0; j < nC; j++)
+              assertAllClose(bothBlocks[k * (nA + nC) + nA + j]!, lastBlocks[k * nC + j]!, TIGHT);
+          });
+        }
+      }),
+      propertyParameters({ scale: 0.25 }),
+    );
+  });
+
+  it("hasAux returns [jacobian, aux] with aux undifferentiated, in jacfwd, jacrev and hessian", () => {
+    fc.assert(
+      fc.property(trees, (t) => {
+        const withAux = (u: unknown) =>
+          [treeFunction(u), { count: np.scalar(tree.leaves(u).length), t: u }] as const;
+        for (const jac of [jacfwd, jacrev]) {
+          const [j, aux] = jac(withAux, { hasAux: true })(t);
+          tree.leaves(jac(treeFunction)(t)).forEach((b, i) => assertAllClose(tree.leaves(j)[i]!, b, TIGHT));
+          expect(aux.count.item()).toBe(tree.leaves(t).length);
+          tree.leaves(t).forEach((l, i) => assertAllClose(tree.leaves(aux.t)[i]!, l, TIGHT));
+        }
+        const [h, aux] = hessian((u: unknown) => [treeScalar(u), treeScalar(u).mul(2)] as const, {
+          hasAux: true,
+        })(t);
+        tree.leaves(hessian(treeScalar)(t)).forEach((b, i) => assertAllClose(tree.leaves(h)[i]!, b, TIGHT));
+        assertAllClose(aux, treeScalar(t).mul(2), TIGHT);
+      }),
+      propertyParameters({ scale: 0.25 }),
+    );
   });
 });

@@ -3,17 +3,13 @@
  * and emits `custom_lin`, a linear primitive whose transpose calls the user's `bwd` (as JAX does).
  */
 import { type AbstractValue, type ConcreteArray, fmtAval, type NdArray } from "../core/array.js";
-import { type BatchDim, type Primitive, primitive } from "../core/primitive.js";
+import { type Primitive, primitive } from "../core/primitive.js";
 import { shapeEquals } from "../core/shape.js";
-import { stageFlat } from "../core/staging.js";
-import { zip } from "../core/tuple.js";
-import { full } from "../ops/creation.js";
-import { batchSize, broadcastTo, moveAxisTo0 } from "../ops/layout.js";
+import { batchSize } from "../ops/layout.js";
 import { assertSameStructure, flatten, type TreeDef, unflatten } from "../tree/treedef.js";
+import { alignTo0, type FlatFn, outAvalsOf, zerosIn, zerosTree } from "./custom-call.js";
 import { flattenArgs } from "./flat.js";
 import { vmapFlat } from "./vmap.js";
-
-type FlatFn = (xs: NdArray[]) => NdArray[];
 
 interface CustomVjpParams {
   name: string;
@@ -30,25 +26,6 @@ interface CustomLinParams {
   bwd: (residuals: NdArray[], cts: NdArray[]) => NdArray[];
   nResiduals: number;
   outAvals: readonly AbstractValue[];
-}
-
-const avalCache = new WeakMap<FlatFn, Map<string, AbstractValue[]>>();
-
-function outAvalsOf(fun: FlatFn, avals: readonly AbstractValue[]): AbstractValue[] {
-  let byKey = avalCache.get(fun);
-  if (!byKey) avalCache.set(fun, (byKey = new Map()));
-  const key = avals.map(fmtAval).join(";");
-  let out = byKey.get(key);
-  if (!out) {
-    out = stageFlat(fun, avals).program.outAvals;
-    byKey.set(key, out);
-  }
-  return out;
-}
-
-/** Moves every batch axis to 0, broadcasting unbatched values, so the vmapped functions see axis 0. */
-function alignTo0(xs: readonly NdArray[], dims: readonly BatchDim[], size: number): NdArray[] {
-  return zip(xs, dims).map(([x, d]) => (d === null ? broadcastTo(x, [size, ...x.shape]) : moveAxisTo0(x, d)));
 }
 
 export const customVjpCallPrim: Primitive<CustomVjpParams> = primitive<CustomVjpParams>({
@@ -70,7 +47,6 @@ export const customVjpCallPrim: Primitive<CustomVjpParams> = primitive<CustomVjp
   batch(args, dims, p) {
     const size = batchSize(args, dims);
     const aligned = alignTo0(args, dims, size);
-    const zerosIn = (n: number) => new Array<BatchDim>(n).fill(0);
     const fun: FlatFn = (xs) => vmapFlat(p.fun, zerosIn(xs.length), (n) => zerosIn(n), xs);
     const fwd: FlatFn = (xs) => vmapFlat(p.fwd, zerosIn(xs.length), (n) => zerosIn(n), xs);
     const bwd = (res: NdArray[], cts: NdArray[]) =>
@@ -107,7 +83,6 @@ export const customLinPrim: Primitive<CustomLinParams> = primitive<CustomLinPara
   batch(args, dims, p) {
     const size = batchSize(args, dims);
     const aligned = alignTo0(args, dims, size);
-    const zerosIn = (n: number) => new Array<BatchDim>(n).fill(0);
     const bwd = (res: NdArray[], cts: NdArray[]) =>
       vmapFlat(
         (all) => p.bwd(all.slice(0, res.length), all.slice(res.length)),
@@ -184,12 +159,4 @@ export function customVjp<Args extends unknown[], Out, Res>(
     if (outTree === null) outTree = flatten(f(...args))[1];
     return unflatten<Out>(outTree, outs);
   };
-}
-
-function zerosTree(t: unknown): unknown {
-  const [leaves, def] = flatten<NdArray>(t);
-  return unflatten(
-    def,
-    leaves.map((l) => full(l.shape, 0, { dtype: l.dtype })),
-  );
 }

@@ -4,6 +4,13 @@ import { isFloat } from "../core/dtype.js";
 import { asArray } from "../ops/creation.js";
 import { flatten, leafPaths, type TreeDef, unflatten } from "../tree/treedef.js";
 
+/** A tree's type with its number and boolean leaves as arrays (what the transforms turn them into). */
+export type ArrayLeaves<T> = T extends NdArray | number | boolean
+  ? NdArray
+  : T extends null | undefined
+    ? T
+    : { -readonly [K in keyof T]: ArrayLeaves<T[K]> };
+
 /** Flattens a tree of inputs; JS numbers become float32 scalars. Errors name the transform. */
 export function flattenArgs(who: string, args: unknown): [NdArray[], TreeDef] {
   const [leaves, def] = flatten(args);

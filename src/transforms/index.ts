@@ -2,8 +2,25 @@ export type { StepProfile } from "../compiler/executor.js";
 export { checkpoint, type ScanOptions, scan } from "./control-flow.js";
 export { cond, switchCase } from "./control-flow-switch.js";
 export { forLoop, ReverseModeError, whileLoop } from "./control-flow-while.js";
+export {
+  type CustomJvpFunction,
+  type CustomJvpOptions,
+  type CustomJvpRule,
+  type CustomJvpTerm,
+  customJvp,
+} from "./custom-jvp.js";
 export { customVjp } from "./custom-vjp.js";
-export { hessian, type JacobianOptions, type JacrevOptions, jacfwd, jacrev } from "./jacobian.js";
+export { type AbstractArgs, evalShape, type ShapeDtypeTree } from "./eval-shape.js";
+export {
+  type HessianResult,
+  hessian,
+  type JacobianOptions,
+  type JacobianResult,
+  type JacobianTree,
+  type JacrevOptions,
+  jacfwd,
+  jacrev,
+} from "./jacobian.js";
 export { type JitOptions, type JittedFunction, jit, type Lowered } from "./jit.js";
 export { jvp } from "./jvp.js";
 export { makeProgram, type TracedProgram } from "./make-program.js";

@@ -117,7 +117,7 @@ const INT_ADVICE =
   "To differentiate a function of integer or bool inputs, use vjp, or set allowInt: true (their gradients are then zeros).";
 
 /** The arguments picked by a tuple of argnums, as a tuple. */
-type PickArgs<Args extends unknown[], N extends readonly number[]> = {
+export type PickArgs<Args extends unknown[], N extends readonly number[]> = {
   -readonly [I in keyof N]: Args[N[I] & number];
 };
 

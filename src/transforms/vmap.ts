@@ -60,7 +60,8 @@ export function moveBatchAxis(x: NdArray, from: BatchDim, to: BatchDim, size: nu
 
 /**
  * `vmapFlat` over leaves; `leafName(i)` names leaf i in errors (default `argument i`; `vmap` gives the
- * argument's position and path inside its tree).
+ * argument's position and path inside its tree). `axisSize` is the size of the mapped axis when no
+ * input is mapped (JAX's `axis_size`); when inputs are mapped it must agree with them.
  */
 export function vmapFlat(
   f: (xs: NdArray[]) => NdArray[],
@@ -68,27 +69,36 @@ export function vmapFlat(
   outDims: (nOut: number) => readonly BatchDim[],
   args: NdArray[],
   leafName: (i: number) => string = (i) => `argument ${i}`,
+  axisSize?: number,
 ): NdArray[] {
   const sizes = new Set<number>();
   args.forEach((a, i) => {
     const d = inDims[i];
     if (d !== null && d !== undefined) sizes.add(a.shape[d]!);
   });
-  if (sizes.size === 0) {
-    throw new ShapeError(
-      "vmap must have at least one non-null value in inAxes (every argument is unmapped, so there is no axis size)",
-    );
-  }
-  if (sizes.size > 1) {
-    // JAX's message: each mapped argument with its axis and size.
-    const lines = args.flatMap((a, i) => {
+  // JAX's message: each mapped argument with its axis and size.
+  const mappedLines = () =>
+    args.flatMap((a, i) => {
       const d = inDims[i];
       if (d === null || d === undefined) return [];
       return [`  * one axis had size ${a.shape[d]}: axis ${d} of ${leafName(i)} of type ${fmtAval(a)}`];
     });
-    throw new ShapeError(`vmap got inconsistent sizes for array axes to be mapped:\n${lines.join("\n")}`);
+  if (sizes.size === 0 && axisSize === undefined) {
+    throw new ShapeError(
+      "vmap must have at least one non-null value in inAxes, or be given axisSize (every argument is unmapped, so there is no axis size)",
+    );
   }
-  const [size] = sizes;
+  if (sizes.size > 1) {
+    throw new ShapeError(
+      `vmap got inconsistent sizes for array axes to be mapped:\n${mappedLines().join("\n")}`,
+    );
+  }
+  if (axisSize !== undefined && sizes.size === 1 && !sizes.has(axisSize)) {
+    throw new ShapeError(
+      `vmap got axisSize ${axisSize} but the mapped axes have another size:\n${mappedLines().join("\n")}`,
+    );
+  }
+  const size = axisSize ?? [...sizes][0];
   if (size === undefined) throw new Error("vmapFlat: no axis size");
   return withNewMain(
     (m: MainTrace) => new BatchTrace(m),
@@ -115,6 +125,12 @@ export interface VmapOptions {
   inAxes?: InAxes;
   /** The batch axis of every output (a number), or a tree of axes matching the output. */
   outAxes?: number | null | readonly unknown[] | object;
+  /**
+   * The size of the mapped axis (JAX's `axis_size`): needed when no input is mapped (every `inAxes` entry
+   * null, or no arguments), and then every output is broadcast to it; when inputs are mapped it must
+   * equal their mapped size.
+   */
+  axisSize?: number;
 }
 
 function checkVmapOptions(options: VmapOptions): void {
@@ -124,7 +140,11 @@ function checkVmapOptions(options: VmapOptions): void {
         "that could refer to a named axis; reduce over the batch outside vmap instead",
     );
   }
-  checkOptions("vmap", options, ["inAxes", "outAxes"]);
+  checkOptions("vmap", options, ["inAxes", "outAxes", "axisSize"]);
+  const n = options.axisSize;
+  if (n !== undefined && !(Number.isInteger(n) && n >= 0)) {
+    throw new RangeError(`vmap: axisSize must be a non-negative integer, got ${String(n)}`);
+  }
 }
 
 /** Broadcasts an axes spec (a number/null prefix of the tree) over a tree's leaves. */
@@ -156,8 +176,10 @@ function countLeaves(d: TreeDef): number {
 }
 
 /**
- * `vmap(f, { inAxes, outAxes })` maps `f` over an axis of its arguments. `inAxes` defaults to 0 for every
- * argument; an entry null broadcasts the argument. Negative axes count from the end.
+ * `vmap(f, { inAxes, outAxes, axisSize })` maps `f` over an axis of its arguments. `inAxes` defaults to
+ * 0 for every argument; an entry null broadcasts the argument. Negative axes count from the end. With
+ * no mapped argument, `axisSize` says how many times to map (`vmap(f, { inAxes: null, axisSize: 3 })(x)`
+ * stacks three copies of `f(x)`).
  */
 export function vmap<Args extends unknown[], Out>(
   f: (...args: Args) => Out,
@@ -198,6 +220,7 @@ export function vmap<Args extends unknown[], Out>(
         const [position, ...rest] = leafPaths(inTree)[i]!.split(".");
         return `argument ${position}${rest.length ? ` at ${rest.join(".")}` : ""}`;
       },
+      options.axisSize,
     );
     return unflatten<Out>(outTree!, outs);
   };
