@@ -1,9 +1,12 @@
 /**
- * The code of transforms.md: grad, vjp/jvp, Jacobians and Hessians, vmap and per-example gradients,
- * stopGradient, customVjp, and how they compose. test/examples/guides.test.ts runs every function.
+ * The code of transforms.md: grad, vjp/jvp, Jacobians and Hessians (of pytrees too), vmap (axisSize)
+ * and per-example gradients, stopGradient, customVjp, customJvp, evalShape, and how they compose.
+ * test/examples/guides.test.ts runs every function.
  */
 import {
+  customJvp,
   customVjp,
+  evalShape,
   grad,
   hessian,
   jacfwd,
@@ -70,6 +73,22 @@ export function jacobiansAndHessians() {
   return { forward, reverse, h };
 }
 
+export function pytreeJacobians() {
+  const model = (p: { w: NdArray; b: NdArray }, x: NdArray) => ({
+    y: np.matmul(x, p.w).add(p.b), // [2]
+    norm: p.w.square().sum(), // []
+  });
+  const p = { w: np.ones([3, 2]), b: np.zeros([2]) };
+  const x = np.array([1, 2, 3]);
+  const J = jacrev(model)(p, x);
+  // J.y.w: [2, 3, 2], J.y.b: [2, 2], J.norm.w: [3, 2], J.norm.b: [2]
+  const [dParams, dInput] = jacfwd(model, { argnums: [0, 1] })(p, x).y; // [{ w, b }, [2, 3]]
+  const [Jy, aux] = jacfwd((v: NdArray) => [v.square(), { max: v.max() }] as const, { hasAux: true })(x);
+  const H = hessian((q: { a: NdArray; b: NdArray }) => q.a.mul(q.b).sum())({ a: x, b: x });
+  // H.a.b = identity [3, 3]: the mixed second derivative; H.a.a = zeros
+  return { J, dParams, dInput, Jy, aux, H };
+}
+
 export function batching() {
   const dot = (a: NdArray, b: NdArray) => np.sum(a.mul(b)); // written for one pair of vectors
   const as = np.array([
@@ -85,6 +104,12 @@ export function batching() {
   const dots = vmap(dot)(as, bs); // [1, 4, 11]: mapped over axis 0 of both
   const withOne = vmap(dot, { inAxes: [0, null] })(as, np.array([1, -1])); // b is shared: [-1, -1, -1]
   return { dots, withOne };
+}
+
+export function axisSize() {
+  const noise = (scale: NdArray) => np.ones([2]).mul(scale);
+  const copies = vmap(noise, { inAxes: null, axisSize: 4 })(np.scalar(0.5)); // [4, 2]
+  return { copies };
 }
 
 export function perExampleGradients() {
@@ -136,6 +161,39 @@ export function customDerivatives() {
   );
   const slope = grad((x: NdArray) => softplus(x).sum())(np.array([0, 100])); // [0.5, 1]
   return { g, slope };
+}
+
+export function customForwardRules() {
+  const log1pexp = customJvp((x: NdArray) => np.log(np.add(1, np.exp(x))));
+  log1pexp.defjvp(([x], [t]) => [log1pexp(x), t.mul(np.subtract(1, np.divide(1, np.add(1, np.exp(x)))))]);
+  const x = np.array([0, 10, 100]);
+  const forward = jvp(log1pexp, [x], [np.ones([3])])[1]; // [0.5, 0.99995, 1]
+  const reverse = grad((v: NdArray) => log1pexp(v).sum())(x); // the same, by linearizing the rule
+  const nested = jit(vmap(grad(log1pexp)))(x); // composes with jit and vmap too
+  const naive = grad((v: NdArray) => np.log(np.add(1, np.exp(v))).sum())(x); // [0.5, 0.99995, NaN]
+
+  // defjvps: one term per argument, each linear in its tangent (null: the argument does not contribute).
+  const scaleBy = customJvp((a: NdArray, b: NdArray) => a.mul(b));
+  scaleBy.defjvps(
+    (ta, _out, _a, b) => ta.mul(b),
+    (tb, _out, a) => tb.mul(a),
+  );
+  const [da, db] = grad((a: NdArray, b: NdArray) => scaleBy(a, b).sum(), { argnums: [0, 1] })(x, x.mul(2));
+  return { forward, reverse, nested, naive, da, db };
+}
+
+export function shapesWithoutComputing() {
+  const layer = (p: { w: NdArray; b: NdArray }, x: NdArray) => np.tanh(np.matmul(x, p.w).add(p.b));
+  const params = {
+    w: { shape: [784, 512], dtype: "float32" },
+    b: { shape: [512], dtype: "float32" },
+  } as const;
+  const out = evalShape(layer, params, { shape: [100_000, 784], dtype: "float32" }); // shape [100000, 512]
+  const gradShapes = evalShape(
+    grad((p: { w: NdArray; b: NdArray }) => layer(p, np.ones([1, 784])).sum()),
+    params,
+  );
+  return { out, gradShapes };
 }
 
 export function composition() {

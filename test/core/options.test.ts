@@ -7,6 +7,7 @@ const { arb } = testingWithArb;
 
 import {
   checkpoint,
+  customJvp,
   grad,
   hessian,
   io,
@@ -164,6 +165,7 @@ const CALLS: [string, () => unknown][] = [
   ["jacrev", () => jacrev((v: NdArray) => v, bogus)],
   ["hessian", () => hessian((v: NdArray) => v.sum(), bogus)],
   ["vmap", () => vmap((v: NdArray) => v, bogus)],
+  ["customJvp", () => customJvp((v: NdArray) => v, bogus)],
   ["jit", () => jit((v: NdArray) => v, bogus)],
   ["scan", () => scan((c: NdArray, r: NdArray) => [c, r], np.zeros([]), np.ones([2]), bogus)],
   ["checkpoint", () => checkpoint((v: NdArray) => v, bogus)],

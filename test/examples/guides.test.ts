@@ -200,9 +200,50 @@ describe("transforms.ts", () => {
   });
 
   it("batches, including per-example gradients", () => {
+    const pj = transforms.pytreeJacobians();
+    expect([pj.J.y.w.shape, pj.J.y.b.shape, pj.J.norm.w.shape, pj.J.norm.b.shape]).toEqual([
+      [2, 3, 2],
+      [2, 2],
+      [3, 2],
+      [2],
+    ]);
+    // y = x·w + b: dy_i/dw_{k,i} = x_k, dy/db = I, d norm/dw = 2w.
+    expect(pj.J.y.w.toArray()).toEqual([
+      [
+        [1, 0],
+        [2, 0],
+        [3, 0],
+      ],
+      [
+        [0, 1],
+        [0, 2],
+        [0, 3],
+      ],
+    ]);
+    expect(pj.J.y.b.toArray()).toEqual([
+      [1, 0],
+      [0, 1],
+    ]);
+    expect(values(pj.J.norm.w)).toEqual([2, 2, 2, 2, 2, 2]);
+    expect(pj.dParams.w.toArray()).toEqual(pj.J.y.w.toArray());
+    // dy/dx = wᵀ, all ones.
+    expect(pj.dInput.toArray()).toEqual([
+      [1, 1, 1],
+      [1, 1, 1],
+    ]);
+    expect(values(pj.Jy)).toEqual([2, 0, 0, 0, 4, 0, 0, 0, 6]);
+    expect(pj.aux.max.item()).toBe(3);
+    expect(pj.H.a.b.toArray()).toEqual(np.eye(3).toArray());
+    expect(values(pj.H.a.a)).toEqual(new Array(9).fill(0));
     const b = transforms.batching();
     expect(values(b.dots)).toEqual([1, 4, 11]);
     expect(values(b.withOne)).toEqual([-1, -1, -1]);
+    expect(transforms.axisSize().copies.toArray()).toEqual([
+      [0.5, 0.5],
+      [0.5, 0.5],
+      [0.5, 0.5],
+      [0.5, 0.5],
+    ]);
     const p = transforms.perExampleGradients();
     expect(p.perExample.shape).toEqual([4, 2]);
     close(p.mean, p.batchGradient);
@@ -217,6 +258,20 @@ describe("transforms.ts", () => {
     const c = transforms.customDerivatives();
     expect(values(c.g)).toEqual([1, 1]);
     close(c.slope, [0.5, 1]);
+    const rules = transforms.customForwardRules();
+    const sigmoid = [0.5, 1 / (1 + Math.exp(-10)), 1];
+    close(rules.forward, sigmoid);
+    close(rules.reverse, sigmoid);
+    close(rules.nested, sigmoid);
+    expect(Number.isNaN(values(rules.naive)[2])).toBe(true);
+    // d/da sum(a·b) = b = 2x, d/db = a = x, through the defjvps terms.
+    expect([values(rules.da), values(rules.db)]).toEqual([
+      [0, 20, 200],
+      [0, 10, 100],
+    ]);
+    const shapes = transforms.shapesWithoutComputing();
+    expect([shapes.out.shape, shapes.out.dtype]).toEqual([[100_000, 512], "float32"]);
+    expect([shapes.gradShapes.w.shape, shapes.gradShapes.b.shape]).toEqual([[784, 512], [512]]);
     const comp = transforms.composition();
     expect(comp.perExample.shape).toEqual([5, 3]);
     close(comp.hv, comp.firstColumn, 1e-4);
