@@ -103,7 +103,10 @@ export type CustomJvpTerm<Args extends unknown[], Out, T> = (
 /** A function made by `customJvp`: callable as `f`, with its derivative given by `defjvp` or `defjvps`. */
 export interface CustomJvpFunction<Args extends unknown[], Out, N extends readonly number[] = readonly []> {
   (...args: Args): Out;
-  /** Sets the JVP rule (JAX's `defjvp`) and returns it. */
+  /**
+   * Sets the JVP rule (JAX's `defjvp`) and returns it.
+   * @typeParam R - the rule's own type, returned unchanged (so `defjvp` can wrap a named rule).
+   */
   defjvp<R extends CustomJvpRule<Args, Out, N>>(rule: R): R;
   /**
    * Sets the JVP rule from one term per argument (JAX's `defjvps`): the output tangent is the sum of
