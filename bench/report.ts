@@ -266,8 +266,9 @@ export function renderReport(report: BenchReport): string {
     "Arena: the buffer the memory planner allocates once per compiled plan, against the intermediates' " +
       "total size had each its own buffer. Allocated per call: ArrayBuffer bytes a warmed-up jitted call " +
       "allocates (countAllocatedBytes over a few calls); with donation a train step allocates only its loss, " +
-      "other workloads their outputs. Compile: one `jit(f).lower(...)` before any call (trace, optimize, plan, " +
-      "lower the kernels), from the first round. Calls: timed iterations behind each median (eager / jit).",
+      "other workloads their outputs. Compile: milliseconds of `jit(f).lower(...)` (trace, optimize, plan, " +
+      "lower the kernels), the median of 3 fresh jitted functions after a first compilation, from the first " +
+      "round. Calls: timed iterations behind each median (eager / jit).",
   );
   out.push("");
   out.push(

@@ -203,25 +203,46 @@ export const whilePrim: Primitive<WhileParams> = primitive<WhileParams>({
   partialEval() {
     throw new ReverseModeError(REVERSE_MODE_MESSAGE);
   },
+  // In a jit plan: the condition compiled once for the first test, and the body followed by the next
+  // test as one sub-plan, so each iteration runs one plan; the carries are donated from step to step.
   lower(inAvals, _outAvals, p, context) {
     const compileSub = subPlanCompiler("while", context);
     const [ccAvals, bcAvals, kAvals] = parts(inAvals, p);
+    const nC = ccAvals.length;
+    const nB = bcAvals.length;
+    const step = stageClosed(
+      (zs) => {
+        const next = evalProgram(p.body, [], zs.slice(nC));
+        return [...next, ...evalProgram(p.cond, [], [...zs.slice(0, nC), ...next])];
+      },
+      [...ccAvals, ...bcAvals, ...kAvals],
+    );
+    const stepConsts = step.consts.map((c) => c.concrete());
     const condPlan = compileSub(
       "cond",
       p.cond,
       p.cond.inputs.map(() => false),
     );
-    const bodyPlan = compileSub("body", p.body, [...bcAvals.map(() => false), ...kAvals.map(() => true)]);
+    const stepPlan = compileSub("body, then cond", step.program, [
+      ...stepConsts.map(() => false),
+      ...ccAvals.map(() => false),
+      ...bcAvals.map(() => false),
+      ...kAvals.map(() => true),
+    ]);
     const condNoDonation = p.cond.inputs.map(() => false);
-    const bcNoDonation = bcAvals.map(() => false);
+    const constsNoDonation = new Array<boolean>(stepConsts.length + nC + nB).fill(false);
     return (ins, outs) => {
       const buffers = new CarryBuffers(ins);
       const [cc, bc, init] = parts(ins, p);
       const ccArrays = cc.map((d, k) => wrapOperand(ccAvals[k]!, d));
-      const bcArrays = bc.map((d, k) => wrapOperand(bcAvals[k]!, d));
+      const consts = [...stepConsts, ...ccArrays, ...bc.map((d, k) => wrapOperand(bcAvals[k]!, d))];
       let carry: ConcreteArray[] = init.map((d, k) => wrapOperand(kAvals[k]!, d));
-      while (condPlan.run([...ccArrays, ...carry], condNoDonation)[0]!.data[0])
-        carry = bodyPlan.run([...bcArrays, ...carry], [...bcNoDonation, ...buffers.donatable(carry)]);
+      let pred = condPlan.run([...ccArrays, ...carry], condNoDonation)[0]!.data[0];
+      while (pred) {
+        const outsK = stepPlan.run([...consts, ...carry], [...constsNoDonation, ...buffers.donatable(carry)]);
+        carry = outsK.slice(0, -1);
+        pred = outsK[outsK.length - 1]!.data[0];
+      }
       carry.forEach((c, k) => outs[k]!.set(c.data));
     };
   },
