@@ -172,7 +172,9 @@ describe("whileLoop", () => {
     expect(nested(i32(5)).item()).toBe(31);
     expect(jit(nested)(i32(6)).item()).toBe(63);
     const text = jit(nested).lower(i32(3)).toString();
-    expect(text).toMatch(/body, then cond: \d+ steps, compiled once\n(.*\n)*? {12}body, then cond: \d+ steps, compiled once/);
+    expect(text).toMatch(
+      /body, then cond: \d+ steps, compiled once\n(.*\n)*? {12}body, then cond: \d+ steps, compiled once/,
+    );
     expectClose(jit(vmap(nested))(np.array([0, 1, 4], { dtype: "int32" })), [0, 1, 15], 0, 0);
   });
 
