@@ -4,6 +4,7 @@
  */
 import { fmtAval } from "../core/array.js";
 import { type Equation, Var } from "../core/ir.js";
+import { formatParams } from "../core/primitive.js";
 import type { Step } from "./fusion.js";
 import type { GemmStep } from "./gemm-steps.js";
 
@@ -38,5 +39,8 @@ export function describeStep(s: PlanStep, k: number): string {
   if (s.kind === "fused") {
     return `${k}: fused[${s.equations.map((e) => e.primitive.name).join(",")}] -> ${s.outputs.map((v) => fmtAval(v.aval)).join(", ")}`;
   }
-  return `${k}: ${s.equation.primitive.name} -> ${s.equation.outputs.map((v) => fmtAval(v.aval)).join(", ")}`;
+  const e = s.equation;
+  // An effect (no outputs: a print, a callback) is named with its params, which say what it does.
+  if (e.outputs.length === 0) return `${k}: ${e.primitive.name}[${formatParams(e.primitive, e.params)}]`;
+  return `${k}: ${e.primitive.name} -> ${e.outputs.map((v) => fmtAval(v.aval)).join(", ")}`;
 }
