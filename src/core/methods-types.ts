@@ -25,7 +25,7 @@ export interface SliceSpec {
 export type NestedIndexList = readonly (number | boolean | NestedIndexList)[];
 
 /**
- * One item of a numpy index (`x[i, 1:, ::-1, None, ..., idx, mask]`), as `np.index` and `x.at` take it:
+ * One item of a numpy index (`x[i, 1:, ::-1, None, ..., idx, mask]`), as `np.index` takes it:
  *
  * - an integer: one element along the axis (negative counts from the end); the axis is dropped;
  * - a slice, either an object `{ start?, stop?, step? }` or a string in Python's syntax, `":"`,

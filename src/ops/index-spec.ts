@@ -1,5 +1,5 @@
 /**
- * The index forms of `np.index(x, ...items)` (and of `x.at(...)`): parsing the user's items into one
+ * The index forms of `np.index(x, ...items)`: parsing the user's items into one
  * normalised list, checked against the array's shape. Static parts (integers, slices, the ellipsis,
  * newaxis, the number of axes indexed) are checked here, at trace time, with numpy's IndexError
  * messages; index arrays are only classified (integer or boolean) and bound to the axes they index.
