@@ -161,7 +161,7 @@ export interface LbfgsState {
  * optax.lbfgs: `chain(scaleByLbfgs, scaleByLearningRate(learningRate) or scale(-1), linesearch)`. With
  * the default line search (optax's zoom line search, see `scaleByZoomLinesearch`) call
  * `update(grads, state, params, { value, grad, valueFn })` eagerly, outside `jit` (the search is a JS
- * loop until a traced while loop exists, issue #19). With `linesearch: null` it is optax's
+ * loop, not yet written with `whileLoop`). With `linesearch: null` it is optax's
  * `lbfgs(linesearch=None)`, traceable: the step is -learningRate * P g (pass a small learningRate on
  * problems that are not near-quadratic).
  */

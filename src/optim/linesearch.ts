@@ -7,7 +7,7 @@
  * quadratic or bisection steps), with optax's fallback to the best step of sufficient decrease.
  *
  * The search runs eagerly: a JS loop over evaluations of the objective, whose values it reads. Under
- * `jit` or `vmap` it throws (the loop needs a traced while loop, issue #19); call `update` outside them.
+ * `jit` or `vmap` it throws (the loop is not yet written with `whileLoop`); call `update` outside them.
  */
 import { ConcretizationError, type NdArray } from "../core/array.js";
 import { checkOptions, optionKeys } from "../core/options.js";
@@ -108,7 +108,7 @@ function quadMin(a: number, fa: number, fpa: number, b: number, fb: number): num
   return a - fpa / (2 * B);
 }
 
-/** A JS number read from a scalar array; traced values name the reason and issue #19. */
+/** A JS number read from a scalar array; traced values name the reason. */
 function concrete(who: string, x: NdArray | number): number {
   if (typeof x === "number") return x;
   try {
@@ -116,7 +116,7 @@ function concrete(who: string, x: NdArray | number): number {
   } catch (e) {
     if (e instanceof ConcretizationError) {
       throw new ConcretizationError(
-        `${who}: the line search runs eagerly (a JS loop over evaluations of valueFn) and cannot run under jit or vmap until a traced while loop exists (issue #19); call update outside jit`,
+        `${who}: the line search runs eagerly (a JS loop over evaluations of valueFn) and cannot run under jit or vmap (it is not yet written with whileLoop); call update outside jit`,
       );
     }
     throw e;
@@ -136,7 +136,7 @@ function vdot(who: string, a: readonly NdArray[], b: readonly NdArray[]): number
  * optax.scale_by_zoom_linesearch: `update(updates, state, params, { value, grad, valueFn })` returns
  * `t * updates` for a stepsize t satisfying the strong Wolfe conditions along `updates` (see the module
  * comment), and keeps t, the value and the gradient at the accepted step. `updates` must be a descent
- * direction (<updates, grad> < 0). Runs eagerly; not under `jit` (needs issue #19's while loop).
+ * direction (<updates, grad> < 0). Runs eagerly; not under `jit` (a JS loop, not yet written with `whileLoop`).
  */
 export function scaleByZoomLinesearch(
   options: ZoomLinesearchOptions,
