@@ -208,6 +208,7 @@ const withAxes = NONEMPTY.chain((shape) =>
 const withAxis = NONEMPTY.chain((shape) =>
   fc.integer({ min: 0, max: shape.length - 1 }).map((axis) => ({ shape, axis })),
 );
+const withAxisReverse = withAxis.chain((c) => fc.boolean().map((reverse) => ({ ...c, reverse })));
 
 /** An operand shape and a window inside it (sizes from 0 to the whole axis), for the dynamic slices. */
 const dynamicWindow = arb
@@ -740,13 +741,44 @@ const entries: LawEntry[] = [
     primitive: "cumsum",
     secondOrder: true,
     linearIn: [[0]],
-    cases: cases(
-      withAxis.chain((c) => fc.boolean().map((reverse) => ({ ...c, reverse }))),
-      ({ shape, axis, reverse }) => ({
-        fn: (x) => np.cumsum(x, { axis, reverse }),
-        inputs: arrays(float(shape)),
-      }),
-    ),
+    cases: cases(withAxisReverse, ({ shape, axis, reverse }) => ({
+      fn: (x) => np.cumsum(x, { axis, reverse }),
+      inputs: arrays(float(shape)),
+    })),
+  },
+  {
+    kind: "differentiable",
+    primitive: "cumprod",
+    secondOrder: true,
+    note: "a polynomial; some elements exactly zero (the scan's derivative divides by nothing)",
+    cases: cases(withAxisReverse, ({ shape, axis, reverse }) => ({
+      fn: (x) => np.cumprod(x, { axis, reverse }),
+      inputs: fc
+        .tuple(float(shape, { min: -1.5, max: 1.5 }), bools(shape))
+        .map(([x, keep]) => [np.where(keep, x, 0)]),
+    })),
+  },
+  ...(["cummax", "cummin"] as const).map(
+    (name): DifferentiableEntry => ({
+      kind: "differentiable",
+      primitive: name,
+      secondOrder: true,
+      note: "distinct elements (no ties), so the running extremum has one position",
+      cases: cases(withAxisReverse, ({ shape, axis, reverse }) => ({
+        fn: (x) => np[name](x, { axis, reverse }),
+        inputs: arrays(float(shape, { distinct: true })),
+      })),
+    }),
+  ),
+  {
+    kind: "differentiable",
+    primitive: "logcumsumexp",
+    secondOrder: true,
+    note: "elements from -6 to 6, so the softmax weights span several orders of magnitude",
+    cases: cases(withAxisReverse, ({ shape, axis, reverse }) => ({
+      fn: (x) => np.logcumsumexp(x, { axis, reverse }),
+      inputs: arrays(float(shape, { min: -6, max: 6 })),
+    })),
   },
 
   // layout
@@ -1320,6 +1352,9 @@ export const FUNCTION_LAWS: readonly FunctionLawEntry[] = [
     ),
   },
   ...shapeFunctionLaws(),
+  ...moreShapeFunctionLaws(),
+  ...nanReductionLaws(),
+  ...padLaws(),
 ];
 
 // ---------------------------------------------------------------------------------------------------
@@ -1511,6 +1546,218 @@ function shapeFunctionLaws(): FunctionLawEntry[] {
             fn: (x, y) => np[name]([x, y]),
             inputs: arrays(float(shape), float(axis < 0 ? shape : other)),
           };
+        }),
+      ),
+    ),
+  ];
+}
+
+/** A differentiable function row with second order (the rows below are all smooth on their domain). */
+function functionRow(
+  fn: string,
+  primitive: string,
+  note: string,
+  arbitrary: fc.Arbitrary<LawCase>,
+): FunctionLawEntry {
+  return { kind: "differentiable", function: fn, primitive, secondOrder: true, note, cases: arbitrary };
+}
+
+/** The rest of issue 18's shape functions: dstack, columnStack, ravel, meshgrid, atleast1d/2d/3d. */
+function moreShapeFunctionLaws(): FunctionLawEntry[] {
+  const TWO_PLUS = arb.shape({ minRank: 1, maxRank: 3, minDim: 2, maxDim: 3 });
+  const ANY_RANK = arb.shape({ minRank: 0, maxRank: 3, minDim: 1, maxDim: 3 });
+  // dstack joins along axis 2 (after atleast3d), columnStack along axis 1 (1-d arrays become columns).
+  const joined = (name: "dstack" | "columnStack", axis: number) =>
+    functionRow(
+      name,
+      "concatenate",
+      "two arrays of rank 1 to 3, sizes differing along the joined axis where they have it",
+      cases(fc.record({ shape: TWO_PLUS, n: fc.integer({ min: 1, max: 3 }) }), ({ shape, n }) => {
+        const other = shape.length > axis ? shape.map((d, i) => (i === axis ? n : d)) : shape;
+        return { fn: (x, y) => np[name]([x, y]), inputs: arrays(float(shape), float(other)) };
+      }),
+    );
+  return [
+    joined("dstack", 2),
+    joined("columnStack", 1),
+    functionRow(
+      "ravel",
+      "reshape",
+      "rank 2 and 3",
+      cases(arb.shape({ minRank: 2, maxRank: 3, minDim: 1, maxDim: 3 }), (shape) => ({
+        fn: (x) => np.ravel(x),
+        inputs: arrays(float(shape)),
+      })),
+    ),
+    functionRow(
+      "meshgrid",
+      "broadcast_in_dim",
+      "two 1-d arrays, xy and ij indexing; the grids stacked into one output",
+      cases(
+        fc.record({
+          a: fc.integer({ min: 1, max: 3 }),
+          b: fc.integer({ min: 1, max: 3 }),
+          indexing: fc.constantFrom("xy" as const, "ij" as const),
+        }),
+        ({ a, b, indexing }) => ({
+          fn: (x, y) => np.stack(np.meshgrid(x, y, { indexing })),
+          inputs: arrays(float([a]), float([b])),
+        }),
+      ),
+    ),
+    ...(["atleast1d", "atleast2d", "atleast3d"] as const).map((name) =>
+      functionRow(
+        name,
+        "reshape",
+        "ranks 0 to 3 (the ranks it leaves alone are the identity)",
+        cases(
+          ANY_RANK.filter((shape) => shape.length < Number(name[7])),
+          (shape) => ({ fn: (x) => np[name](x), inputs: arrays(float(shape)) }),
+        ),
+      ),
+    ),
+  ];
+}
+
+/**
+ * Floats with NaN where every coordinate is at least `from` (shapes of 2 or more per axis): every slice
+ * any reduction takes keeps at least `from` numbers, so no result is NaN and the NaN entries' zero
+ * gradient is checked against finite differences (which cannot move a NaN).
+ */
+function withNaN(
+  shape: readonly number[],
+  from: number,
+  options: ElementOptions = {},
+): fc.Arbitrary<NdArray> {
+  const mask = np.array(
+    Array.from({ length: sizeOf(shape) }, (_, flat) => {
+      let rest = flat;
+      let all = true;
+      for (let a = shape.length - 1; a >= 0; a--) {
+        if (rest % shape[a]! < from) all = false;
+        rest = Math.floor(rest / shape[a]!);
+      }
+      return all;
+    }),
+    { shape: [...shape], dtype: "bool" },
+  );
+  return float(shape, options).map((x) => np.where(mask, Number.NaN, x));
+}
+
+/** The NaN-ignoring reductions, ptp and average (issue 18): compositions of where, isnan and reductions. */
+function nanReductionLaws(): FunctionLawEntry[] {
+  const AXES = arb
+    .shape({ minRank: 1, maxRank: 3, minDim: 2, maxDim: 3 })
+    .chain((shape) => fc.subarray(range(shape.length), { minLength: 1 }).map((axes) => ({ shape, axes })));
+  const nanRow = (
+    name: "nansum" | "nanmean" | "nanvar" | "nanstd",
+    primitive: string,
+    from: number,
+    note: string,
+  ) =>
+    functionRow(
+      name,
+      primitive,
+      note,
+      cases(AXES, ({ shape, axes }) => ({
+        fn: (x) => np[name](x, { axis: axes }),
+        inputs: arrays(withNaN(shape, from, { distinct: true })),
+      })),
+    );
+  const extremum = (name: "nanmax" | "nanmin" | "ptp", primitive: string, note: string) =>
+    functionRow(
+      name,
+      primitive,
+      note,
+      cases(AXES, ({ shape, axes }) => ({
+        fn: (x) => np[name](x, { axis: axes }),
+        inputs: arrays(float(shape, { distinct: true })),
+      })),
+    );
+  return [
+    nanRow("nansum", "reduce_sum", 1, "NaN where every coordinate is >= 1: a zero gradient there"),
+    nanRow("nanmean", "reduce_sum", 1, "NaN where every coordinate is >= 1: a zero gradient there"),
+    nanRow(
+      "nanvar",
+      "reduce_sum",
+      1,
+      "NaN where every coordinate is >= 1 (one number left is variance 0, smooth)",
+    ),
+    nanRow(
+      "nanstd",
+      "sqrt",
+      2,
+      "distinct; NaN where every coordinate is 2, so each slice keeps 2 numbers (std > 0)",
+    ),
+    extremum("nanmax", "reduce_max", "distinct elements (no ties)"),
+    extremum("nanmin", "reduce_min", "distinct elements (no ties)"),
+    extremum("ptp", "reduce_max", "distinct elements (no ties)"),
+    functionRow(
+      "average",
+      "reduce_sum",
+      "weights of x's shape in [0.5, 2], differentiated too",
+      cases(AXES, ({ shape, axes }) => ({
+        fn: (x, w) => np.average(x, { axis: axes, weights: w }),
+        inputs: arrays(float(shape), float(shape, { min: 0.5, max: 2 })),
+      })),
+    ),
+  ];
+}
+
+/** pad's modes (issue 18): edge, reflect, symmetric, wrap as slices/flips/concatenations; constant per side. */
+function padLaws(): FunctionLawEntry[] {
+  const widths = (shape: readonly number[]) =>
+    fc.array(fc.tuple(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 0, max: 5 })), {
+      minLength: shape.length,
+      maxLength: shape.length,
+    });
+  // Axes of 2 or more and some padding, so every mode concatenates at least two pieces.
+  const config = arb
+    .shape({ minRank: 1, maxRank: 2, minDim: 2, maxDim: 3 })
+    .chain((shape) => fc.record({ shape: fc.constant(shape), width: widths(shape) }))
+    .filter(({ width }) => width.some(([lo, hi]) => lo + hi > 0));
+  return [
+    functionRow(
+      "pad",
+      "concatenate",
+      "modes edge, reflect, symmetric, wrap; widths up to 5, wider than the axis too",
+      cases(
+        config.chain((c) =>
+          fc
+            .constantFrom("edge" as const, "reflect" as const, "symmetric" as const, "wrap" as const)
+            .map((mode) => ({
+              ...c,
+              mode,
+            })),
+        ),
+        ({ shape, width, mode }) => ({
+          fn: (x) => np.pad(x, width, { mode }),
+          inputs: arrays(float(shape)),
+        }),
+      ),
+    ),
+    functionRow(
+      "pad (constantValues per side)",
+      "pad",
+      "a [before, after] pair per axis",
+      cases(
+        config.chain((c) =>
+          fc
+            .array(
+              fc.tuple(
+                fc.double({ min: -2, max: 2, noNaN: true }),
+                fc.double({ min: -2, max: 2, noNaN: true }),
+              ),
+              {
+                minLength: c.shape.length,
+                maxLength: c.shape.length,
+              },
+            )
+            .map((values) => ({ ...c, values })),
+        ),
+        ({ shape, width, values }) => ({
+          fn: (x) => np.pad(x, width, { constantValues: values }),
+          inputs: arrays(float(shape)),
         }),
       ),
     ),

@@ -83,6 +83,13 @@ export {
   zerosLike,
 } from "./ops/creation.js";
 export {
+  type CumulativeOptions,
+  cummax,
+  cummin,
+  cumprod,
+  logcumsumexp,
+} from "./ops/cumulative.js";
+export {
   type DynamicIndexOptions,
   type DynamicSliceOptions,
   dynamicIndexInDim,

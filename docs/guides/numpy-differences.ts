@@ -143,3 +143,22 @@ export function indexing() {
   const sized = jit((y: NdArray) => y.index(y.greater(20), { size: 5, fillValue: -1 }));
   return { basic, inPlace, first, masked, padded: sized(x) };
 }
+
+export function cumulative() {
+  const x = np.array([1, 3, 3, 2], { dtype: "int32" });
+  const running = np.cummax(x); // int32 [1, 3, 3, 3]
+  const fromEnd = np.cumsum(x, { reverse: true }); // [9, 8, 5, 2]: JAX's reverse
+  const wrapped = np.cumprod(np.array([65536, 65536], { dtype: "int32" })); // int32 [65536, 0] (numpy: int64)
+  const stable = np.logcumsumexp(np.array([-1000, 0, 1000], { dtype: "float64" })); // [-1000, 0, 1000]
+  // cummax's gradient goes to the latest element holding the running maximum (torch.cummax's indices)
+  const tieGrad = grad((v: NdArray) => np.sum(np.cummax(v)))(np.array([1, 3, 3, 2])); // [1, 1, 2, 0]
+  return { running, fromEnd, wrapped, stable, tieGrad };
+}
+
+export function padding() {
+  const x = np.array([0, 1, 2], { dtype: "int32" });
+  const wrapped = np.pad(x, [2, 7], { mode: "wrap" }); // periodic: [1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0]
+  const mirrored = np.pad(x, [1, 8], { mode: "reflect" }); // [1, 0, 1, 2, 1, 0, 1, 2, 1, 0, 1, 0], as numpy
+  const sides = np.pad(x, 1, { constantValues: [-1, 9] }); // [-1, 0, 1, 2, 9]
+  return { wrapped, mirrored, sides };
+}

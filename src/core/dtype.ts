@@ -101,6 +101,9 @@ export const BOOL_OPERANDS = {
   sum: "int32",
   prod: "int32",
   cumsum: "int32",
+  cumprod: "int32",
+  cummax: "bool",
+  cummin: "bool",
   mean: "float32",
 } as const satisfies Record<string, "bool" | "int32" | "float32" | "error">;
 

@@ -200,7 +200,10 @@ function diagonalOf(op: string, x: NdArray, options: DiagonalOptions): NdArray {
   return slice(y, [...lead.map(() => ({})), { step: d + 1 }]);
 }
 
-/** numpy trace: the sum along diagonal `offset` of the 2-d sub-arrays spanned by `axis1` and `axis2`. */
+/**
+ * numpy trace: the sum along diagonal `offset` of the 2-d sub-arrays spanned by `axis1` and `axis2`;
+ * int32 and bool input sum in int32, as `sum` (numpy: int64).
+ */
 export function trace(x: NdArray, options: DiagonalOptions = {}): NdArray {
   return sum(diagonalOf("trace", x, options), { axis: -1 });
 }
@@ -388,7 +391,8 @@ export function columnStack(xs: readonly NdArray[]): NdArray {
 
 /**
  * numpy kron: the Kronecker product, the blocks `a[i] * b` laid out in the shape of `a` (shapes aligned
- * at the end, the shorter one padded with 1s). With a 0-d operand, the product.
+ * at the end, the shorter one padded with 1s). With a 0-d operand, the product. Operands of different
+ * dtypes promote by the library's table (int32 with float32 is float32; numpy: float64).
  */
 export function kron(a: NdArray, b: NdArray): NdArray {
   if (a.ndim === 0 || b.ndim === 0) return mul(a, b);

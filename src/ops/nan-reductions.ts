@@ -20,7 +20,10 @@ type ArgOptions = { axis?: number | null; keepdims?: boolean };
 /** The float the statistics compute in: the input's float dtype, float32 for integer and bool input. */
 const asFloat = (x: NdArray): NdArray => (isFloat(x.dtype) ? x : astype(x, "float32"));
 
-/** Sum over `axis` treating NaN as zero (numpy.nansum); an all-NaN or empty slice sums to 0. */
+/**
+ * Sum over `axis` (all axes by default) treating NaN as zero (numpy.nansum); an all-NaN or empty slice
+ * sums to 0. bool and int32 input sums in int32, as `sum` (numpy: int64). NaN entries get a zero gradient.
+ */
 export function nansum(x: NdArray, options: ReduceOptions = {}): NdArray {
   checkOptions("nansum", options, REDUCE_KEYS);
   return sum(isFloat(x.dtype) ? where(isnan(x), 0, x) : x, options);
@@ -44,7 +47,10 @@ function nanExtreme(op: "nanmax" | "nanmin", x: NdArray, options: ReduceOptions)
   return where(allNan, Number.NaN, m);
 }
 
-/** Maximum over `axis` ignoring NaN (numpy.nanmax); NaN for an all-NaN slice; throws on an empty reduction. */
+/**
+ * Maximum over `axis` ignoring NaN (numpy.nanmax); NaN for an all-NaN slice; throws on an empty reduction.
+ * The gradient is split evenly among tied maxima, as `max`'s.
+ */
 export function nanmax(x: NdArray, options: ReduceOptions = {}): NdArray {
   return nanExtreme("nanmax", x, options);
 }
@@ -70,7 +76,10 @@ export function nanvar(x: NdArray, options: ReduceOptions & { ddof?: number } = 
   return where(greater(dof, 0), div(squares, dof), Number.NaN);
 }
 
-/** Standard deviation over `axis` of the non-NaN elements: the square root of `nanvar` (numpy.nanstd). */
+/**
+ * Standard deviation over `axis` of the non-NaN elements: the square root of `nanvar` with the same `ddof`
+ * (numpy.nanstd). Integer input gives float32 (as `std`).
+ */
 export function nanstd(x: NdArray, options: ReduceOptions & { ddof?: number } = {}): NdArray {
   checkOptions("nanstd", options, [...REDUCE_KEYS, "ddof"]);
   return isFloat(x.dtype) ? sqrt(nanvar(x, options)) : std(x, options);

@@ -7,7 +7,7 @@
 
 import { ConcreteArray, type NdArray } from "../core/array.js";
 import { checkOptions } from "../core/options.js";
-import { describeValue, fmtShape, ShapeError } from "../core/shape.js";
+import { describeValue, fmtShape, normalizeAxis, ShapeError } from "../core/shape.js";
 import {
   astype,
   floorDivide,
@@ -22,10 +22,10 @@ import {
 } from "./binary.js";
 import { arange, full } from "./creation.js";
 import { take } from "./indexing.js";
-import { reshape } from "./layout.js";
-import { cumsum, min } from "./reduce.js";
+import { moveaxis, reshape } from "./layout.js";
+import { any, cumsum } from "./reduce.js";
 import { concatenate, slice, stack } from "./shape.js";
-import { argsort, searchsorted, sort } from "./sort.js";
+import { argsort, searchsorted } from "./sort.js";
 import { isnan, logicalNot } from "./unary.js";
 
 /** Options of `nonzero` and `argwhere` (JAX's `size` and `fill_value`). */
@@ -110,12 +110,16 @@ export function argwhere(x: NdArray, options: NonzeroOptions = {}): NdArray {
   return stack(nonzeroOf("argwhere", x, options), { axis: 1 });
 }
 
-/** Options of `unique` (numpy's return flags; JAX's `size` and `fill_value`). */
+/** Options of `unique` (numpy's return flags and axis; JAX's `size` and `fill_value`). */
 export interface UniqueOptions {
-  /** Also return, for every element of the flattened input, the index of its value in the result. */
+  /** Also return, for every unique value, the index of its first occurrence in the input. */
+  returnIndex?: boolean;
+  /** Also return, for every element (row along `axis`) of the input, the index of its value in the result. */
   returnInverse?: boolean;
   /** Also return how many times each unique value occurs. */
   returnCounts?: boolean;
+  /** The axis whose slices are compared whole (numpy's axis); omitted or null flattens the array. */
+  axis?: number | null;
   /** The number of values returned: the `size` smallest unique ones, padded with `fillValue`. */
   size?: number;
   /** The value written past the real count when `size` is larger (default: the smallest value, as JAX). */
@@ -123,27 +127,62 @@ export interface UniqueOptions {
 }
 
 /**
- * numpy unique (of the flattened array): its distinct values in ascending order, NaNs collapsed into
- * one at the end (numpy 1.24's equal_nan); with `returnInverse` and `returnCounts`, the list
- * `[values, inverse, counts]` (those asked for, in that order; inverse and counts int32). Under jit pass
- * `size` (and optionally `fillValue`), as in JAX; counts past the real count are 0.
+ * The stable lexicographic order of the rows of the 2-d `rows` (JAX's lexsort): a stable argsort by
+ * each column, the last column first, so the first column decides and ties keep their input order.
+ */
+function lexicographicOrder(rows: NdArray): NdArray {
+  const [n, m] = rows.shape as [number, number];
+  let perm = arange(0, n, 1, { dtype: "int32" });
+  for (let c = m - 1; c >= 0; c--) {
+    const column = reshape(slice(rows, [{}, { start: c, stop: c + 1 }]), [n]);
+    perm = take(perm, argsort(take(column, perm)));
+  }
+  return perm;
+}
+
+/**
+ * numpy unique: the distinct values in ascending order, NaNs collapsed into one at the end (numpy 1.24's
+ * equal_nan); with `axis`, the distinct slices along that axis in lexicographic order (numpy compares
+ * them whole: a slice holding a NaN equals no other). With `returnIndex`, `returnInverse` and
+ * `returnCounts`, the list `[values, index, inverse, counts]` (those asked for, in that order; int32):
+ * the first occurrence of each value, the position of each input element (or slice) in the result, and
+ * the number of occurrences. Under jit pass `size` (and optionally `fillValue`), as in JAX: past the real
+ * count values are `fillValue` (default the smallest value), indices the smallest value's and counts 0.
  */
 export function unique(
   x: NdArray,
-  options?: UniqueOptions & { returnInverse?: false; returnCounts?: false },
+  options?: UniqueOptions & { returnIndex?: false; returnInverse?: false; returnCounts?: false },
 ): NdArray;
 export function unique(x: NdArray, options: UniqueOptions): NdArray[];
 export function unique(x: NdArray, options: UniqueOptions = {}): NdArray | NdArray[] {
-  checkOptions("unique", options, ["returnInverse", "returnCounts", "size", "fillValue"]);
+  checkOptions("unique", options, [
+    "returnIndex",
+    "returnInverse",
+    "returnCounts",
+    "axis",
+    "size",
+    "fillValue",
+  ]);
   const given = checkSize("unique", options.size);
-  const flat = reshape(x, [x.size]);
-  const sorted = sort(flat);
-  const n = x.size;
-  // A new value starts where the sorted value differs from the one before (NaN equal to NaN).
-  const prev = slice(sorted, [{ stop: n - 1 }]);
-  const next = slice(sorted, [{ start: 1 }]);
-  const differs = logicalAnd(notEqual(next, prev), logicalNot(logicalAnd(isnan(next), isnan(prev))));
-  const starts = n === 0 ? differs : concatenate([full([1], true, { dtype: "bool" }), differs]);
+  if (options.fillValue !== undefined && typeof options.fillValue !== "number")
+    throw new TypeError(`unique: fillValue must be a number, got ${describeValue(options.fillValue)}`);
+  const flat = options.axis === undefined || options.axis === null;
+  const axis = flat ? 0 : normalizeAxis("unique", options.axis!, x.ndim);
+  // Rows [n, m]: the flattened elements (m = 1), or the slices along `axis`.
+  const moved = flat ? reshape(x, [x.size]) : moveaxis(x, axis, 0);
+  const n = moved.shape[0]!;
+  const sliceShape = moved.shape.slice(1);
+  const m = sliceShape.reduce((a, b) => a * b, 1);
+  const rows = reshape(moved, [n, m]);
+  const perm = flat ? argsort(moved) : lexicographicOrder(rows);
+  const sortedRows = take(rows, perm, { axis: 0 });
+  // A new value starts where a sorted row differs from the one before (flattened: NaN equal to NaN).
+  const prev = slice(sortedRows, [{ stop: n - 1 }]);
+  const next = slice(sortedRows, [{ start: 1 }]);
+  let differs = notEqual(next, prev);
+  if (flat) differs = logicalAnd(differs, logicalNot(logicalAnd(isnan(next), isnan(prev))));
+  const changed = reshape(any(differs, { axis: 1 }), [Math.max(n - 1, 0)]);
+  const starts = n === 0 ? changed : concatenate([full([1], true, { dtype: "bool" }), changed]);
   let size = given ?? 0;
   if (given === undefined) {
     concreteData("unique", x);
@@ -153,18 +192,26 @@ export function unique(x: NdArray, options: UniqueOptions = {}): NdArray | NdArr
   const bounds = truePositions(starts, size + 1, n);
   const startPositions = slice(bounds, [{ stop: size }]);
   const valid = less(startPositions, n);
-  const values =
-    n === 0
-      ? full([size], options.fillValue ?? 0, { dtype: x.dtype })
-      : where(
-          valid,
-          take(sorted, minimum(startPositions, n - 1)),
-          options.fillValue === undefined ? min(flat) : full([], options.fillValue, { dtype: x.dtype }),
-        );
+  const first = minimum(startPositions, Math.max(n - 1, 0));
+  let values: NdArray;
+  if (n === 0) values = full([size, m], options.fillValue ?? 0, { dtype: x.dtype });
+  else {
+    const fill =
+      options.fillValue === undefined
+        ? slice(sortedRows, [{ stop: 1 }])
+        : full([], options.fillValue, { dtype: x.dtype });
+    values = where(reshape(valid, [size, 1]), take(sortedRows, first, { axis: 0 }), fill);
+  }
+  values = reshape(values, [size, ...sliceShape]);
+  if (!flat) values = moveaxis(values, 0, axis);
   const outs = [values];
+  const zeros = (k: number) => full([k], 0, { dtype: "int32" });
+  if (options.returnIndex) {
+    outs.push(n === 0 ? zeros(size) : where(valid, take(perm, first), take(perm, zeros(1))));
+  }
   if (options.returnInverse) {
     const group = sub(cumsum(astype(starts, "int32")), 1);
-    outs.push(n === 0 ? full([0], 0, { dtype: "int32" }) : take(group, argsort(argsort(flat))));
+    outs.push(n === 0 ? zeros(0) : take(group, argsort(perm)));
   }
   if (options.returnCounts) {
     const ends = slice(bounds, [{ start: 1 }]);

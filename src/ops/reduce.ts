@@ -386,8 +386,11 @@ export function argmin(x: NdArray, options?: { axis?: number | null; keepdims?: 
 export function cumsum(x: NdArray, options: { axis?: number | null; reverse?: boolean } = {}): NdArray {
   checkOptions("cumsum", options, ["axis", "reverse"]);
   const xx = astype(x, operandDTypeFor("cumsum", x.dtype));
-  if (options.axis === undefined || options.axis === null)
+  // No axis flattens; a 0-d array is accumulated as the 1-d array of its one element (numpy and JAX).
+  if (options.axis === undefined || options.axis === null || x.ndim === 0) {
+    if (options.axis !== undefined && options.axis !== null) normalizeAxis("cumsum", options.axis, 1);
     return cumsumPrim.bind1([reshape(xx, [x.size])], { axis: 0, reverse: options.reverse ?? false });
+  }
   return cumsumPrim.bind1([xx], {
     axis: normalizeAxis("cumsum", options.axis, x.ndim),
     reverse: options.reverse ?? false,

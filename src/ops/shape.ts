@@ -427,29 +427,42 @@ export function slice(x: NdArray, specs: readonly SliceSpec[]): NdArray {
 /** numpy pad_width: a number, a [before, after] pair for every axis, or one pair per axis. */
 export type PadWidth = number | readonly number[] | readonly (readonly number[])[];
 
-function resolvePadWidth(padWidth: PadWidth, shape: Shape): [number[], number[]] {
+/**
+ * numpy's `_as_pairs`: one number for every side, a [before, after] pair for every axis, or per axis a
+ * pair or a single number (`[[1], [2]]`), broadcast to one [before, after] pair per axis.
+ */
+function asPairs(what: string, value: PadWidth, shape: Shape): [number, number][] {
   const r = shape.length;
   const bad = (): ShapeError =>
     new ShapeError(
-      `pad: pad width ${JSON.stringify(padWidth)} does not fit shape ${fmtShape(shape)}; expected a number, [before, after], or ${r} pairs`,
+      `pad: ${what} ${JSON.stringify(value)} does not fit shape ${fmtShape(shape)}; expected a number, [before, after], or ${r} pairs`,
     );
-  const pair = (p: number | readonly number[]): [number, number] => {
-    if (typeof p === "number") return [p, p];
-    if (p.length === 1) return [p[0]!, p[0]!];
-    if (p.length === 2) return [p[0]!, p[1]!];
+  const same = (p: [number, number]): [number, number][] => filled(r, 0).map(() => [p[0], p[1]]);
+  if (typeof value === "number") return same([value, value]);
+  if (value.every((p) => typeof p === "number")) {
+    const flat = value as readonly number[];
+    if (flat.length === 1) return same([flat[0]!, flat[0]!]);
+    if (flat.length === 2) return same([flat[0]!, flat[1]!]);
     throw bad();
-  };
-  let pairs: [number, number][];
-  if (typeof padWidth === "number") pairs = filled(r, 0).map(() => pair(padWidth));
-  else if (padWidth.every((p) => typeof p === "number")) {
-    const p = pair(padWidth as readonly number[]);
-    pairs = filled(r, 0).map(() => p);
-  } else if (padWidth.every((p) => typeof p !== "number")) {
-    const list = padWidth as readonly (readonly number[])[];
-    if (list.length === 1) pairs = filled(r, 0).map(() => pair(list[0]!));
-    else if (list.length === r) pairs = list.map(pair);
-    else throw bad();
-  } else throw bad();
+  }
+  if (!value.every((p) => typeof p !== "number")) throw bad();
+  const rows = value as readonly (readonly number[])[];
+  const width = rows[0]!.length;
+  if (rows.some((p) => p.length !== width || p.some((v) => typeof v !== "number"))) throw bad();
+  // One element, or two that are not a column of two single numbers: the same pair everywhere.
+  if (rows.length * width === 1) return same([rows[0]![0]!, rows[0]![0]!]);
+  if (rows.length * width === 2 && !(rows.length === 2 && width === 1))
+    return same(rows.length === 1 ? [rows[0]![0]!, rows[0]![1]!] : [rows[0]![0]!, rows[1]![0]!]);
+  // Else numpy's broadcast to [rank, 2].
+  if ((rows.length !== 1 && rows.length !== r) || (width !== 1 && width !== 2)) throw bad();
+  return shape.map((_, axis) => {
+    const p = rows[rows.length === 1 ? 0 : axis]!;
+    return [p[0]!, p[width - 1]!];
+  });
+}
+
+function resolvePadWidth(padWidth: PadWidth, shape: Shape): [number[], number[]] {
+  const pairs = asPairs("pad width", padWidth, shape);
   if (pairs.some(([b, a]) => !Number.isInteger(b) || !Number.isInteger(a) || b < 0 || a < 0)) {
     throw new ShapeError(`pad: pad widths must be non-negative integers, got ${JSON.stringify(padWidth)}`);
   }
@@ -461,32 +474,37 @@ export type PadMode = "constant" | "edge" | "reflect" | "symmetric" | "wrap";
 
 const PAD_MODES: readonly PadMode[] = ["constant", "edge", "reflect", "symmetric", "wrap"];
 
-/** Options of `pad`, as numpy's (`value` is numpy's constant_values, a single number). */
+/** Options of `pad`, as numpy's. */
 export interface PadOptions {
   /** How the border is filled (numpy's mode names; default "constant"). */
   mode?: PadMode;
-  /** The fill of mode "constant" (default 0). */
-  value?: number;
+  /**
+   * The fill of mode "constant" (numpy's constant_values, default 0): one number, a [before, after] pair
+   * for every axis, or a pair per axis, broadcast as numpy's pad width.
+   */
+  constantValues?: PadWidth;
 }
 
 /**
- * numpy pad. "constant" fills with `value`; "edge" repeats the border element; "reflect" mirrors without
- * repeating the border (`[1,2,3]` → `3,2 | 1,2,3 | 2,1`), "symmetric" with it (`2,1 | 1,2,3 | 3,2`), both
- * repeating the mirror images for pads wider than the axis, as numpy; "wrap" continues the array
- * periodically. (For a wrap pad wider than the axis numpy 1.24 repeats border pieces irregularly; this is
- * the periodic result of JAX and numpy 2.) Every mode is built from slices, flips, broadcasts and a
- * concatenation, so all transforms apply.
+ * numpy pad (1.24). "constant" fills with `constantValues`, per side and axis if given so (where pads of
+ * two axes meet, the later axis' value is used, as numpy); "edge" repeats the border element; "reflect"
+ * mirrors without repeating the border (`[1,2,3]` → `3,2 | 1,2,3 | 2,1`), "symmetric" with it
+ * (`2,1 | 1,2,3 | 3,2`); pads wider than the axis mirror again off the pad already written, numpy's
+ * iteration, element for element. "wrap" continues the array periodically. (For a wrap pad wider than
+ * the axis numpy 1.24 repeats border pieces irregularly, a bug fixed in numpy 1.25; this is the periodic
+ * result of numpy 1.25 and JAX.) Every mode is built from slices, flips, broadcasts and concatenations
+ * (constant: `pad`), so all transforms apply and the gradient sums the cotangent back onto the elements
+ * each pad copied.
  */
 export function pad(x: NdArray, padWidth: PadWidth, options: PadOptions = {}): NdArray {
-  checkOptions("pad", options, ["mode", "value"]);
+  checkOptions("pad", options, ["mode", "constantValues"]);
   const mode = checkOptionValue("pad", "mode", options.mode, PAD_MODES) ?? "constant";
-  if (mode !== "constant" && options.value !== undefined) {
-    throw new TypeError(`pad: option value applies to mode 'constant' only, got mode '${mode}'`);
+  if (mode !== "constant" && options.constantValues !== undefined) {
+    throw new TypeError(`pad: option constantValues applies to mode 'constant' only, got mode '${mode}'`);
   }
   const [lo, hi] = resolvePadWidth(padWidth, x.shape);
   if (lo.every((v) => v === 0) && hi.every((v) => v === 0)) return x;
-  if (mode === "constant")
-    return padPrim.bind1([x], { lo, hi, interior: filled(x.ndim, 0), value: options.value ?? 0 });
+  if (mode === "constant") return padConstant(x, lo, hi, options.constantValues ?? 0);
   let y = x;
   for (let axis = 0; axis < x.ndim; axis++) {
     if (lo[axis]! > 0 || hi[axis]! > 0) y = padAlongAxis(y, axis, lo[axis]!, hi[axis]!, mode);
@@ -494,24 +512,74 @@ export function pad(x: NdArray, padWidth: PadWidth, options: PadOptions = {}): N
   return y;
 }
 
-/** The element of an axis of size n that a non-constant pad mode puts at position i (-lo <= i < n + hi). */
-function padSource(mode: Exclude<PadMode, "constant">, i: number, n: number): number {
+/** A constant pad value as the operand's dtype holds it; a value that dtype cannot hold throws, as numpy. */
+function constantFor(value: number, dtype: DType): number {
+  if (typeof value !== "number")
+    throw new TypeError(`pad: constantValues must be numbers, got ${String(value)}`);
+  if (dtype === "bool") return value !== 0 ? 1 : 0; // Python's bool(v): NaN is true
+  if (dtype === "int32" && !(value >= -(2 ** 31) && value < 2 ** 31))
+    throw new RangeError(
+      `pad: constant value ${value} does not fit the int32 operand; convert the array to float first`,
+    );
+  return value;
+}
+
+function padConstant(x: NdArray, lo: number[], hi: number[], values: PadWidth): NdArray {
+  const pairs = asPairs("constantValues", values, x.shape).map(
+    ([b, a]) => [constantFor(b, x.dtype), constantFor(a, x.dtype)] as const,
+  );
+  const zeros = filled(x.ndim, 0);
+  const first = pairs[0]?.[0] ?? 0;
+  if (pairs.every(([b, a]) => Object.is(b, first) && Object.is(a, first)))
+    return padPrim.bind1([x], { lo, hi, interior: zeros, value: first });
+  // Axis by axis, each side with its value: a later axis' pad covers the corners, as numpy's.
+  let y = x;
+  pairs.forEach(([before, after], axis) => {
+    const at = (n: number) => zeros.map((_, i) => (i === axis ? n : 0));
+    if (lo[axis]! > 0)
+      y = padPrim.bind1([y], { lo: at(lo[axis]!), hi: zeros, interior: zeros, value: before });
+    if (hi[axis]! > 0)
+      y = padPrim.bind1([y], { lo: zeros, hi: at(hi[axis]!), interior: zeros, value: after });
+  });
+  return y;
+}
+
+/**
+ * Which element of an axis of size n each position of the padded axis copies, for the non-constant
+ * modes: numpy 1.24's arraypad run on positions instead of values (its `_set_reflect_both` loop, whose
+ * later rounds mirror off the pad written before), wrap periodic.
+ */
+function padSources(mode: Exclude<PadMode, "constant">, n: number, lo: number, hi: number): number[] {
+  const total = lo + n + hi;
+  const position = (i: number) => i - lo;
   const mod = (a: number, m: number): number => ((a % m) + m) % m;
-  switch (mode) {
-    case "edge":
-      return Math.min(Math.max(i, 0), n - 1);
-    case "wrap":
-      return mod(i, n);
-    case "symmetric": {
-      const j = mod(i, 2 * n);
-      return j < n ? j : 2 * n - 1 - j;
+  if (mode === "edge")
+    return Array.from({ length: total }, (_, i) => Math.min(Math.max(position(i), 0), n - 1));
+  if (mode === "wrap") return Array.from({ length: total }, (_, i) => mod(position(i), n));
+  // numpy: reflecting a single element is legacy edge padding.
+  if (n === 1) return filled(total, 0);
+  const src = filled(total, -1);
+  for (let i = 0; i < n; i++) src[lo + i] = i;
+  const includeEdge = mode === "symmetric";
+  let [left, right] = [lo, hi];
+  while (left > 0 || right > 0) {
+    // One round of numpy's _set_reflect_both on the unfilled widths (left, right).
+    const edgeOffset = includeEdge ? 1 : 0;
+    const oldLength = total - left - right - (includeEdge ? 0 : 1);
+    if (left > 0) {
+      const chunk = Math.min(oldLength, left);
+      const stop = left - edgeOffset; // padded[stop + chunk : stop : -1]
+      for (let k = 0; k < chunk; k++) src[left - chunk + k] = src[stop + chunk - k]!;
+      left -= chunk;
     }
-    case "reflect": {
-      if (n === 1) return 0;
-      const j = mod(i, 2 * n - 2);
-      return j < n ? j : 2 * n - 2 - j;
+    if (right > 0) {
+      const chunk = Math.min(oldLength, right);
+      const start = total - right + edgeOffset - 2; // padded[start : start - chunk : -1]
+      for (let k = 0; k < chunk; k++) src[total - right + k] = src[start - k]!;
+      right -= chunk;
     }
   }
+  return src;
 }
 
 /** Pads one axis: the source positions split into runs (ascending, descending or repeated), one piece each. */
@@ -530,15 +598,15 @@ function padAlongAxis(
   }
   const along = (start: number, stop: number): NdArray =>
     slice(x, [...Array.from({ length: axis }, () => ({})), { start, stop }]);
-  const source = (i: number): number => padSource(mode, i, n);
+  const sources = padSources(mode, n, lo, hi);
   const pieces: NdArray[] = [];
-  const end = n + hi;
-  for (let i = -lo; i < end; ) {
-    const s = source(i);
-    const next = i + 1 < end ? source(i + 1) : Number.NaN;
+  const end = sources.length;
+  for (let i = 0; i < end; ) {
+    const s = sources[i]!;
+    const next = i + 1 < end ? sources[i + 1]! : Number.NaN;
     const step = next === s + 1 ? 1 : next === s - 1 ? -1 : 0;
     let len = 1;
-    while (i + len < end && source(i + len) === s + step * len) len++;
+    while (i + len < end && sources[i + len] === s + step * len) len++;
     if (step === 1) pieces.push(along(s, s + len));
     else if (step === -1) pieces.push(revPrim.bind1([along(s - len + 1, s + 1)], { axes: [axis] }));
     else {

@@ -30,6 +30,11 @@ export interface DifferentialFunction {
    * the sign of a lone -0), tracegrad's reductions add in another order.
    */
   summed?: boolean;
+  /**
+   * Computed with JS's Math.exp and Math.log1p, whose last bit may differ from the C library's that numpy
+   * calls: compared to rounding.
+   */
+  libm?: boolean;
 }
 
 const withoutSize = (kw: Options): boolean => kw.size === undefined;
@@ -59,7 +64,31 @@ const defaultFloat = (): DType => "float32";
 const averageDType = (inputs: readonly DType[]): DType =>
   inputs.includes("float64") ? "float64" : "float32";
 
+/** Numbers of an options object as generate.py's enc() writes them ("nan", "inf", "-inf", "-0"). */
+const decodeNumbers = (v: unknown): unknown =>
+  Array.isArray(v)
+    ? v.map(decodeNumbers)
+    : v === "nan"
+      ? Number.NaN
+      : v === "inf"
+        ? Number.POSITIVE_INFINITY
+        : v === "-inf"
+          ? Number.NEGATIVE_INFINITY
+          : v === "-0"
+            ? -0
+            : v;
+
 export const FUNCTIONS: Readonly<Record<string, DifferentialFunction>> = {
+  pad: {
+    call: ([x, width], kw) =>
+      np.pad(arrayArg(x), width as number, {
+        ...kw,
+        ...(kw.constantValues === undefined
+          ? {}
+          : { constantValues: decodeNumbers(kw.constantValues) as number }),
+      }),
+  },
+  logcumsumexp: { libm: true },
   nansum: { summed: true },
   nanmean: { dtype: floatStatistic, summed: true },
   nanvar: { dtype: floatStatistic, summed: true },

@@ -590,23 +590,48 @@ def make_unique(rng):
     dtype = pick(rng, DTYPES)
     x = random_values(rng, random_shape(rng, 0, 3), dtype)
     kw = {}
-    if rng.random() < 0.5:
-        kw["returnInverse"] = True
-    if rng.random() < 0.5:
-        kw["returnCounts"] = True
-    return [x], with_size(rng, kw, len(np.unique(x)))
+    if x.ndim >= 1 and rng.random() < 0.45:
+        kw["axis"] = int(rng.integers(-x.ndim, x.ndim))
+        if rng.random() < 0.5 and x.size:
+            # Few distinct values, so whole slices repeat.
+            x = np.take(x, rng.integers(0, x.shape[kw["axis"]], x.shape[kw["axis"]]), axis=kw["axis"])
+            if dtype != "bool" and rng.random() < 0.5:
+                x = np.round(x / 4).astype(dtype) if dtype == "int32" else np.where(np.isnan(x), x, np.sign(x)).astype(dtype)
+    elif rng.random() < 0.1:
+        kw["axis"] = None
+    for flag in ["returnIndex", "returnInverse", "returnCounts"]:
+        if rng.random() < 0.45:
+            kw[flag] = True
+    count = len(ref_unique([x], {"axis": kw.get("axis")})[0]) if "axis" not in kw or kw["axis"] is None else ref_unique([x], {"axis": kw["axis"]})[0].shape[kw["axis"]]
+    return [x], with_size(rng, kw, count)
 
 
 def ref_unique(args, kw):
-    x = args[0]
-    out = np.unique(x, return_inverse=kw.get("returnInverse", False), return_counts=kw.get("returnCounts", False))
-    out = list(out) if isinstance(out, tuple) else [out]
+    """numpy's unique with a stable sort (return_index makes numpy use mergesort), JAX's size padding."""
+    x, axis = args[0], kw.get("axis")
+    values, index, inverse, counts = np.unique(x, return_index=True, return_inverse=True, return_counts=True, axis=axis)
+    out = [values]
+    if kw.get("returnIndex"):
+        out.append(index)
+    if kw.get("returnInverse"):
+        out.append(inverse)
+    if kw.get("returnCounts"):
+        out.append(counts)
     size = kw.get("size")
     if size is not None:
-        fill = kw.get("fillValue", np.min(x) if x.size else 0)
-        out[0] = padded(out[0], size, fill)
+        rows = np.moveaxis(values, axis, 0) if axis is not None else values
+        fill = np.full(rows.shape[1:], kw["fillValue"], x.dtype) if "fillValue" in kw else (rows[0] if len(rows) else np.zeros(rows.shape[1:], x.dtype))
+        count = len(rows)
+        rows = np.concatenate([rows[:size], np.broadcast_to(fill, (max(size - count, 0),) + rows.shape[1:])]).astype(x.dtype)
+        out[0] = np.moveaxis(rows, 0, axis) if axis is not None else rows
+        k = 1
+        if kw.get("returnIndex"):
+            out[k] = padded(index, size, index[0] if count else 0)
+            k += 1
+        if kw.get("returnInverse"):
+            k += 1
         if kw.get("returnCounts"):
-            out[-1] = padded(out[-1], size, 0)
+            out[k] = padded(counts, size, 0)
     return [np.asarray(o) for o in out]
 
 
@@ -868,6 +893,126 @@ def ref_index(args, kw):
 
 
 
+# ---------------------------------------------------------------------------------------------------
+# cumulative reductions: numpy's accumulate in the library's dtypes (int32 sums and products wrap in
+# int32, as the library's and JAX's; numpy would widen to int64)
+
+def make_cumulative_with(dtypes):
+    def make(rng):
+        x = random_values(rng, random_shape(rng), pick(rng, dtypes))
+        kw = {"axis": random_axis(rng, x.ndim)}
+        if x.ndim == 0 and rng.random() < 0.5:
+            kw["axis"] = int(pick(rng, [0, -1]))  # numpy and JAX: a 0-d array accumulates as 1-d
+        if rng.random() < 0.35:
+            kw["reverse"] = True
+        return [x], kw
+
+    return make
+
+
+def ref_cumulative_with(accumulate, dtype_of):
+    def reference(args, kw):
+        x, axis = flat_if_none(args[0], None if args[0].ndim == 0 else kw["axis"])
+        x = x.astype(dtype_of(x.dtype))
+        if kw.get("reverse"):
+            return [np.flip(accumulate(np.flip(x, axis), axis), axis)]
+        return [accumulate(x, axis)]
+
+    return reference
+
+
+def counting_dtype(dtype):
+    """BOOL_OPERANDS' int32 for sums and products of bool; int32 stays int32 (numpy: int64)."""
+    return np.int32 if dtype.kind in "bi" else dtype
+
+
+def float_dtype(dtype):
+    return dtype if dtype.kind == "f" else np.float32
+
+
+# ---------------------------------------------------------------------------------------------------
+# pad: every mode, widths wider than the axis, per-side constant values in numpy's broadcast forms
+
+PAD_MODES = ["constant", "edge", "reflect", "symmetric", "wrap"]
+
+
+def random_pad_width(rng, shape, mode):
+    """numpy's pad_width forms; empty axes get no padding except in mode constant."""
+    width = lambda: int(pick(rng, [0, 0, 1, 1, 2, 3, 4, 6, 9]))
+    kind = rng.random()
+    if len(shape) == 0 or (mode != "constant" and 0 in shape and kind < 0.35):
+        kind = 1.0
+    if kind < 0.2:
+        return width()
+    if kind < 0.35:
+        return [width(), width()]
+    pairs = [[width(), width()] if (d > 0 or mode == "constant") else [0, 0] for d in shape]
+    if len(shape) == 0:
+        return width() if mode == "constant" or rng.random() < 0.5 else 0
+    if rng.random() < 0.15:
+        return [[p[0]] for p in pairs]
+    return pairs
+
+
+def random_constant_values(rng, ndim, dtype):
+    value = lambda: float(pick(rng, [0, 1, -2, 7]) if dtype == "int32" else pick(rng, [0, 1, -2.5, 0.5, np.nan, np.inf, -0.0]))
+    kind = pick(rng, ["none", "one", "pair", "per_axis", "column"])
+    if kind == "none":
+        return None
+    if kind == "one" or ndim == 0:
+        return value()
+    if kind == "pair":
+        return [value(), value()]
+    if kind == "column":
+        return [[value()] for _ in range(ndim)]
+    return [[value(), value()] for _ in range(ndim)]
+
+
+def encode_nested(v):
+    return [encode_nested(e) for e in v] if isinstance(v, list) else enc(v)
+
+
+def decode_nested(v):
+    return [decode_nested(e) for e in v] if isinstance(v, list) else float(v)
+
+
+def make_pad(rng):
+    mode = pick(rng, PAD_MODES)
+    x = random_array(rng, max_rank=3)
+    kw = {"mode": mode}
+    if mode == "constant":
+        values = random_constant_values(rng, x.ndim, x.dtype.name)
+        if values is not None:
+            # JSON has no NaN, infinities or -0: encoded as enc() writes them, decoded by functions.ts.
+            kw["constantValues"] = encode_nested(values)
+    return [x, random_pad_width(rng, x.shape, mode)], kw
+
+
+def periodic_pad(x, pairs):
+    """mode wrap as numpy 1.25 and JAX: the array continued periodically."""
+    for axis, (lo, hi) in enumerate(pairs):
+        n = x.shape[axis]
+        if n > 0:
+            x = np.take(x, np.arange(-lo, n + hi) % n, axis=axis)
+    return x
+
+
+def ref_pad(args, kw):
+    x, width = args
+    mode = kw["mode"]
+    if mode == "constant":
+        values = decode_nested(kw.get("constantValues", 0))
+        return [np.pad(x, width, mode="constant", constant_values=values)]
+    out = np.pad(x, width, mode=mode)
+    if mode == "wrap":
+        pairs = [list(p) for p in np.lib.arraypad._as_pairs(width, x.ndim, as_index=True)]
+        periodic = periodic_pad(x, pairs)
+        # numpy 1.24's wrap is periodic as long as no pad is wider than its axis (numpy/numpy#22464).
+        assert any(lo > n or hi > n for (lo, hi), n in zip(pairs, x.shape)) or np.array_equal(out, periodic, equal_nan=True)
+        out = periodic
+    return [out]
+
+
 ENTRIES = [
     Entry("sort", 130, make_sort, ref_sort),
     Entry("argsort", 130, make_sort, ref_argsort),
@@ -900,7 +1045,7 @@ ENTRIES = [
     Entry("geomspace", 50, make_geomspace, ref_geomspace),
     Entry("nonzero", 90, make_nonzero, ref_nonzero),
     Entry("argwhere", 80, make_argwhere, ref_argwhere),
-    Entry("unique", 150, make_unique, ref_unique),
+    Entry("unique", 260, make_unique, ref_unique),
     Entry("nansum", 35, make_nan_reduce_with(DTYPES, int_extremes=False), ref_reduce_with(np.nansum)),
     Entry("nanmean", 35, make_nan_reduce_with(DTYPES, int_extremes=False), ref_reduce_with(np.nanmean)),
     Entry("nanmax", 30, make_nan_reduce_with(DTYPES, nonempty=True), ref_reduce_with(np.nanmax)),
@@ -913,6 +1058,17 @@ ENTRIES = [
     Entry("average", 45, make_average, ref_average),
     Entry("countNonzero", 30, make_nan_reduce_with(DTYPES), ref_reduce_with(np.count_nonzero)),
     Entry("index", 400, make_index, ref_index),
+    Entry("cumsum", 70, make_cumulative_with(DTYPES),
+          ref_cumulative_with(lambda x, axis: np.add.accumulate(x, axis, dtype=x.dtype), counting_dtype)),
+    Entry("cumprod", 90, make_cumulative_with(DTYPES),
+          ref_cumulative_with(lambda x, axis: np.multiply.accumulate(x, axis, dtype=x.dtype), counting_dtype)),
+    Entry("cummax", 90, make_cumulative_with(DTYPES),
+          ref_cumulative_with(lambda x, axis: np.maximum.accumulate(x, axis), lambda d: d)),
+    Entry("cummin", 90, make_cumulative_with(DTYPES),
+          ref_cumulative_with(lambda x, axis: np.minimum.accumulate(x, axis), lambda d: d)),
+    Entry("logcumsumexp", 90, make_cumulative_with(DTYPES),
+          ref_cumulative_with(lambda x, axis: np.logaddexp.accumulate(x, axis), float_dtype)),
+    Entry("pad", 400, make_pad, ref_pad),
 ]
 
 

@@ -486,6 +486,23 @@ describe("numpy-differences.ts", () => {
     expect(r.masked.toArray()).toEqual([21, 22, 23]);
     expect(r.padded.toArray()).toEqual([21, 22, 23, -1, -1]);
   });
+
+  it("cumulative reductions: numpy's accumulate, int32 wraps, stable logcumsumexp, cummax's gradient", () => {
+    const c = numpyDifferences.cumulative();
+    expect([c.running.dtype, c.wrapped.dtype]).toEqual(["int32", "int32"]);
+    expect(c.running.toArray()).toEqual([1, 3, 3, 3]);
+    expect(c.fromEnd.toArray()).toEqual([9, 8, 5, 2]);
+    expect(c.wrapped.toArray()).toEqual([65536, 0]);
+    expect(c.stable.toArray()).toEqual([-1000, 0, 1000]);
+    expect(c.tieGrad.toArray()).toEqual([1, 1, 2, 0]);
+  });
+
+  it("padding: wrap periodic, reflect as numpy's iteration, constant values per side", () => {
+    const p = numpyDifferences.padding();
+    expect(p.wrapped.toArray()).toEqual([1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0]);
+    expect(p.mirrored.toArray()).toEqual([1, 0, 1, 2, 1, 0, 1, 2, 1, 0, 1, 0]);
+    expect(p.sides.toArray()).toEqual([-1, 0, 1, 2, 9]);
+  });
 });
 
 describe("debugging.ts", () => {

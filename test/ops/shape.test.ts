@@ -228,7 +228,7 @@ describe("pad", () => {
             [1, 0],
             [0, 2],
           ],
-          { value: -1 },
+          { constantValues: -1 },
         )
         .toArray(),
     ).toEqual([
@@ -239,7 +239,7 @@ describe("pad", () => {
     expect(np.pad(x, 0)).toBe(x);
   });
   it("casts the value to the dtype and pads empty axes", () => {
-    const out = np.pad(i32([1]), [1, 1], { value: 2.7 });
+    const out = np.pad(i32([1]), [1, 1], { constantValues: 2.7 });
     expect(out.dtype).toBe("int32");
     expect(out.toArray()).toEqual([2, 1, 2]);
     expect(
@@ -250,7 +250,7 @@ describe("pad", () => {
             [1, 1],
             [0, 0],
           ],
-          { value: 5 },
+          { constantValues: 5 },
         )
         .toArray(),
     ).toEqual([
@@ -419,7 +419,7 @@ describe("derivatives", () => {
             [1, 0],
             [2, 3],
           ],
-          { value: 4 },
+          { constantValues: 4 },
         ),
       [x],
     );
@@ -461,7 +461,7 @@ describe("vmap", () => {
               [1, 0],
               [0, 2],
             ],
-            { value: 3 },
+            { constantValues: 3 },
           ),
         [x],
         [axis],

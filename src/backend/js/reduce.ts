@@ -199,14 +199,20 @@ export function cumsumKernel(
   const n = shape[axis]!;
   const inner = sizeOf(shape.slice(axis + 1));
   const out = storageFor(dtype, x.length);
+  // numpy's add.accumulate: the first element as it is (a -0 stays -0), then each sum stored and read
+  // back, so the storage rounds it to the dtype (float32 sums in float32; integer ones wrap).
+  const first = reverse ? (n - 1) * inner : 0;
+  const delta = reverse ? -inner : inner;
+  if (n === 0) return out;
   for (let o = 0; o < outer; o++) {
     for (let k = 0; k < inner; k++) {
-      const base = o * n * inner + k;
-      let acc = 0;
-      for (let jj = 0; jj < n; jj++) {
-        const j = reverse ? n - 1 - jj : jj;
-        acc += x[base + j * inner]!;
-        out[base + j * inner] = acc;
+      let at = o * n * inner + k + first;
+      let acc = x[at]!;
+      out[at] = acc;
+      for (let j = 1; j < n; j++) {
+        at += delta;
+        out[at] = acc + x[at]!;
+        acc = out[at]!;
       }
     }
   }

@@ -83,7 +83,7 @@ export function padKernel(
   const outShape = shape.map((d, a) => paddedSize(d, lo[a]!, hi[a]!, interior[a]!));
   const out = storageFor(dtype, sizeOf(outShape));
   const fill = castScalar(value, dtype);
-  if (fill !== 0) out.fill(fill);
+  if (!Object.is(fill, 0)) out.fill(fill); // a -0 fill is written: storage starts at +0
   const outStrides = stridesOf(outShape);
   let base = 0;
   shape.forEach((_, a) => {
