@@ -1592,11 +1592,11 @@ function moreShapeFunctionLaws(): FunctionLawEntry[] {
     functionRow(
       "meshgrid",
       "broadcast_in_dim",
-      "two 1-d arrays, xy and ij indexing; the grids stacked into one output",
+      "two 1-d arrays of 2 or 3 (so each is broadcast), xy and ij indexing; the grids stacked into one output",
       cases(
         fc.record({
-          a: fc.integer({ min: 1, max: 3 }),
-          b: fc.integer({ min: 1, max: 3 }),
+          a: fc.integer({ min: 2, max: 3 }),
+          b: fc.integer({ min: 2, max: 3 }),
           indexing: fc.constantFrom("xy" as const, "ij" as const),
         }),
         ({ a, b, indexing }) => ({
