@@ -184,8 +184,25 @@ export function paramsKey(params: unknown): string {
     if (typeof v === "function") throw new Error("unkeyable");
     if (typeof v === "number" && (!Number.isFinite(v) || Object.is(v, -0)))
       return { nonFiniteNumber: Object.is(v, -0) ? "-0" : String(v) };
+    // A class instance (a loop body's Program, say) is keyed by identity: its JSON drops how its
+    // variables are wired, so two different programs could print alike.
+    if (typeof v === "object" && v !== null && !isPlainData(v)) return { instance: instanceId(v) };
     return v;
   });
+}
+
+const instanceIds = new WeakMap<object, number>();
+let nextInstanceId = 0;
+
+function instanceId(v: object): number {
+  let id = instanceIds.get(v);
+  if (id === undefined) instanceIds.set(v, (id = nextInstanceId++));
+  return id;
+}
+
+function isPlainData(v: object): boolean {
+  const proto: unknown = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === Array.prototype || proto === null;
 }
 
 const registry = new Map<string, Primitive<never>>();

@@ -63,7 +63,7 @@ export function vmapProgram(
 ): ClosedOver {
   let byDims = batchCache.get(program);
   if (!byDims) batchCache.set(program, (byDims = new Map()));
-  const key = `${args.map((a, i) => `${a.shape.join("x")}@${dims[i] ?? "n"}`).join(",")}${outDims ? ` -> ${outDims.map((d) => d ?? "n").join(",")}` : ""}`;
+  const key = `${args.map((a, i) => `${a.dtype}${a.shape.join("x")}@${dims[i] ?? "n"}`).join(",")}${outDims ? ` -> ${outDims.map((d) => d ?? "n").join(",")}` : ""}`;
   let out = byDims.get(key);
   if (!out) {
     out = stageClosed(
