@@ -263,6 +263,13 @@ function caseFor(w: Workload, key: Array): BenchCase {
         ? pureCase((v: Array) => np.sort(v), [x])
         : pureCase((v: Array) => np.topK(v, k), [x]);
     }
+    case "scatter-add": {
+      const [iKey, uKey] = splitKeys(key, 2);
+      const x = np.zeros([w.size]);
+      const positions = random.randint(iKey, [w.updates], 0, w.size);
+      const updates = random.normal(uKey, [w.updates]);
+      return pureCase((v: Array, i: Array, u: Array) => v.at(i).add(u), [x, positions, updates]);
+    }
   }
 }
 

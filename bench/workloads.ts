@@ -82,6 +82,16 @@ export interface WhileLoopWorkload extends WorkloadBase {
   readonly elements: number;
 }
 
+/**
+ * Scatter-add: `updates` float32 standard normals added into a float32 vector of `size` zeros at
+ * uniformly random int32 positions, repeated ones accumulating (x.at(i).add(u); torch index_add).
+ */
+export interface ScatterAddWorkload extends WorkloadBase {
+  readonly kind: "scatter-add";
+  readonly size: number;
+  readonly updates: number;
+}
+
 /** The workloads the peers run (all but tracegrad's own). */
 export type PeerWorkload = Exclude<Workload, WhileLoopWorkload>;
 
@@ -91,6 +101,7 @@ export function isPeerWorkload(w: Workload): w is PeerWorkload {
 
 export type Workload =
   | WhileLoopWorkload
+  | ScatterAddWorkload
   | LenetTrainWorkload
   | LenetInferWorkload
   | MlpTrainWorkload
@@ -147,6 +158,8 @@ export function workloadsFor(mode: BenchMode): Workload[] {
   const chainElements = quick ? 4096 : 1 << 20;
   const sortElements = quick ? 4096 : 1_000_000;
   const sortSize = quick ? "4096" : "1M";
+  const scatterUpdates = quick ? 4096 : 1_000_000;
+  const scatterSize = quick ? 256 : 65_536;
   // Row ids name the full-size workload, so quick and full reports share their rows.
   const fullTrain = [1, 32, 128];
   const fullInfer = [1, 128];
@@ -223,6 +236,13 @@ export function workloadsFor(mode: BenchMode): Workload[] {
         elements: 64,
       }),
     ),
+    {
+      kind: "scatter-add",
+      id: "scatter-add-1m-64k",
+      label: `scatter-add of ${quick ? "4096" : "1M"} updates into ${quick ? "256" : "64k"} f32`,
+      size: scatterSize,
+      updates: scatterUpdates,
+    },
   ];
 }
 

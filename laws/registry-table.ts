@@ -205,6 +205,12 @@ const NONEMPTY = arb.shape({ minRank: 1, maxRank: 3, minDim: 1, maxDim: 3 });
 const withAxes = NONEMPTY.chain((shape) =>
   fc.subarray(range(shape.length), { minLength: 1 }).map((axes) => ({ shape, axes })),
 );
+/** Operand [n, m] and k indices (0 included) for the functional-update rows. */
+const scatterSizes = fc.record({
+  n: fc.integer({ min: 1, max: 3 }),
+  m: fc.integer({ min: 1, max: 3 }),
+  k: fc.integer({ min: 0, max: 4 }),
+});
 const withAxis = NONEMPTY.chain((shape) =>
   fc.integer({ min: 0, max: shape.length - 1 }).map((axis) => ({ shape, axis })),
 );
@@ -1031,6 +1037,30 @@ const entries: LawEntry[] = [
     ),
   },
 
+  // functional updates (x.at(...)): one scatter primitive with a mode, and the gather that transposes it
+  {
+    kind: "differentiable",
+    primitive: "scatter",
+    secondOrder: true,
+    linearIn: [[0, 2]],
+    note: "x.at(i).add(u): repeated indices accumulate, out-of-bounds ones (-n-1 and n) are dropped",
+    cases: cases(scatterSizes, ({ n, m, k }) => ({
+      fn: (x, i, u) => np.at(x, i).add(u),
+      inputs: arrays(float([n, m]), ints([k], -n - 1, n), float([k, m])),
+    })),
+  },
+  {
+    kind: "differentiable",
+    primitive: "gather_flat",
+    secondOrder: true,
+    linearIn: [[0]],
+    note: 'x.at(i, j).get({ mode: "fill", fillValue: 0 }): indices one past either end read the fill',
+    cases: cases(scatterSizes, ({ n, m, k }) => ({
+      fn: (x, i, j) => np.at(x, i, j).get({ mode: "fill", fillValue: 0 }),
+      inputs: arrays(float([n, m]), ints([k], -n - 1, n), ints([k], -m, m - 1)),
+    })),
+  },
+
   // convolution and pooling
   {
     kind: "differentiable",
@@ -1351,6 +1381,49 @@ export const FUNCTION_LAWS: readonly FunctionLawEntry[] = [
       }),
     ),
   },
+  {
+    kind: "differentiable",
+    function: "at(...).set",
+    primitive: "scatter",
+    secondOrder: true,
+    linearIn: [[0, 2]],
+    note: "x.at(i, j).set(u) over two axes: with repeated indices the last update wins, in value and derivative",
+    cases: cases(scatterSizes, ({ n, m, k }) => ({
+      fn: (x, i, j, u) => np.at(x, i, j).set(u),
+      inputs: arrays(float([n, m]), ints([k], -n, n - 1), ints([k], -m, m - 1), float([k])),
+    })),
+  },
+  {
+    kind: "differentiable",
+    function: "at(...).mul",
+    primitive: "scatter",
+    secondOrder: true,
+    linearIn: [[0]],
+    note: "x.at(i).mul(u): repeated indices multiply (the product rule over every update at a position); linear in x only",
+    cases: cases(scatterSizes, ({ n, m, k }) => ({
+      fn: (x, i, u) => np.at(x, i).mul(u),
+      inputs: arrays(float([n, m]), ints([k], -n, n - 1), float([k, m])),
+    })),
+  },
+  ...(["min", "max"] as const).map(
+    (mode): FunctionLawEntry => ({
+      kind: "differentiable",
+      function: `at(...).${mode}`,
+      primitive: "scatter",
+      secondOrder: true,
+      note: `x.at(i).${mode}(u) with every element of x and u distinct (no ties to split a derivative)`,
+      cases: cases(scatterSizes, ({ n, m, k }) => ({
+        fn: (x, i, u) => (mode === "min" ? np.at(x, i).min(u) : np.at(x, i).max(u)),
+        inputs: fc
+          .tuple(float([(n + k) * m], { distinct: true }), ints([k], -n, n - 1))
+          .map(([all, i]) => [
+            np.reshape(np.slice(all, [{ stop: n * m }]), [n, m]),
+            i,
+            np.reshape(np.slice(all, [{ start: n * m }]), [k, m]),
+          ]),
+      })),
+    }),
+  ),
   ...shapeFunctionLaws(),
   ...moreShapeFunctionLaws(),
   ...nanReductionLaws(),

@@ -6,6 +6,7 @@
  */
 import "./ops/methods.js";
 
+export type { AtGetOptions, AtMode, AtUpdateOptions, IndexUpdateRef } from "./core/methods-types.js";
 export {
   add,
   astype,
@@ -154,6 +155,7 @@ export {
   variance as var,
   variance,
 } from "./ops/reduce.js";
+export { at } from "./ops/scatter.js";
 export {
   concatenate,
   flip,

@@ -183,6 +183,8 @@ function callFor(jax: Jax, w: PeerWorkload, seed: number): () => Promise<void> {
         ? pure(jax, (v) => np.sort(v!), [x])
         : pure(jax, (v) => lax.topK(v!, k) as unknown as JAX.JsTree<JArray>, [x]);
     }
+    case "scatter-add":
+      throw new Error("jax-js offers no scatter-add (no .at[...].add, segment_sum or index_add)");
     case "chain": {
       const chain = (x: JArray | undefined) => {
         let y = x!;

@@ -137,6 +137,16 @@ function callFor(tf: Tf, w: PeerWorkload): () => void {
           indices.dataSync();
         });
     }
+    case "scatter-add": {
+      // scatterND sums repeated indices; added to x, as x.at(i).add(u).
+      const x = tf.zeros([w.size]);
+      const positions = tf.randomUniformInt([w.updates, 1], 0, w.size);
+      const updates = tf.randomNormal([w.updates]);
+      return () =>
+        tf.tidy(() => {
+          tf.add(x, tf.scatterND(positions, updates, [w.size])).dataSync();
+        });
+    }
     case "chain": {
       const x = tf.randomNormal([w.elements]);
       return () =>

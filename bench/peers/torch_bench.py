@@ -165,6 +165,11 @@ def make_call(w):
         if w["k"] is None:
             return lambda: torch.sort(x)
         return lambda: torch.topk(x, w["k"])
+    if kind == "scatter-add":
+        x = torch.zeros(w["size"])
+        positions = torch.randint(0, w["size"], (w["updates"],))
+        updates = torch.randn(w["updates"])
+        return lambda: x.index_add(0, positions, updates)  # out of place, as x.at(i).add(u)
     raise ValueError(f"unknown workload kind {kind}")
 
 

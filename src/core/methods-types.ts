@@ -58,6 +58,45 @@ export interface IndexOptions {
 export type IndexArgs = readonly IndexItem[] | readonly [...IndexItem[], IndexOptions];
 
 /**
+ * Out-of-bounds indices in `x.at(...)` (JAX's `mode`): "drop" skips an update (and reads the fill value
+ * in `get`), "fill" is the same, "clip" moves the index to the nearest end of its axis.
+ */
+export type AtMode = "drop" | "clip" | "fill";
+
+/** Options of `x.at(...).set/add/mul/min/max`. */
+export interface AtUpdateOptions {
+  /** Out-of-bounds indices: "drop" (default, as JAX) skips those updates, "clip" clamps them into range. */
+  mode?: AtMode;
+}
+
+/** Options of `x.at(...).get()`. */
+export interface AtGetOptions {
+  /** Out-of-bounds indices: "clip" (default, as JAX) reads the nearest element; "fill" reads `fillValue`. */
+  mode?: AtMode;
+  /** Read out of bounds with mode "fill" (default, as JAX: NaN for floats, the smallest int32, true for bool). */
+  fillValue?: number | boolean;
+}
+
+/**
+ * JAX's functional updates `x.at[index]`: each method returns a new array, x is unchanged. Values
+ * broadcast to the shape `get()` returns and are cast to x's dtype (float to int truncates).
+ */
+export interface IndexUpdateRef {
+  /** x with the selected elements replaced by `values`; with repeated indices the last update wins. */
+  set(values: ArrayLike, options?: AtUpdateOptions): NdArray;
+  /** x with `values` added at the selected elements; repeated indices accumulate (numpy's add.at; bool adds as OR). */
+  add(values: ArrayLike, options?: AtUpdateOptions): NdArray;
+  /** x with the selected elements multiplied by `values`; repeated indices accumulate (numpy's multiply.at). */
+  mul(values: ArrayLike, options?: AtUpdateOptions): NdArray;
+  /** x with each selected element the minimum of itself and its values; NaN propagates (numpy's minimum.at). */
+  min(values: ArrayLike, options?: AtUpdateOptions): NdArray;
+  /** x with each selected element the maximum of itself and its values; NaN propagates (numpy's maximum.at). */
+  max(values: ArrayLike, options?: AtUpdateOptions): NdArray;
+  /** The selected elements, `x[index]`; out-of-bounds indices clamp unless mode is "fill". */
+  get(options?: AtGetOptions): NdArray;
+}
+
+/**
  * The methods every array offers, the same functions as `np`'s (`x.add(y)` is `np.add(x, y)`), with
  * numpy broadcasting and dtype promotion.
  */
@@ -141,6 +180,11 @@ export interface ArrayMethods {
    * idx, mask)` (`np.index`; the item forms are `IndexItem`'s, the mask options `{ size, fillValue }` last).
    */
   index(...items: IndexArgs): NdArray;
+  /**
+   * JAX's functional updates `x.at[index]`: `x.at(0, [1, 1]).add(v)` is x with v added at [0, 1] twice
+   * (`np.at`). The index takes `x.index`'s forms; out-of-bounds updates are dropped (JAX's default).
+   */
+  at(...index: IndexArgs): IndexUpdateRef;
   /** Iterates over the first axis, like numpy (`const [k1, k2] = random.split(key)`). */
   [Symbol.iterator](): Iterator<NdArray>;
   /** Transposed: the last two axes swapped (all axes reversed for rank < 2 is a no-op). */

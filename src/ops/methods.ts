@@ -6,6 +6,7 @@ import { index } from "./index.js";
 import { broadcastTo, expandDims, flatten, matrixTranspose, reshape, squeeze, transpose } from "./layout.js";
 import { matmul } from "./linalg.js";
 import * as r from "./reduce.js";
+import { at } from "./scatter.js";
 import { slice } from "./shape.js";
 import { argsort, sort } from "./sort.js";
 import * as u from "./unary.js";
@@ -124,6 +125,9 @@ const methods: Omit<ArrayMethods, "T" | typeof Symbol.iterator> & ThisType<NdArr
   },
   index(...items) {
     return index(this, ...items);
+  },
+  at(...items) {
+    return at(this, ...items);
   },
 };
 
