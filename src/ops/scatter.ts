@@ -129,6 +129,8 @@ const MUL_JVP_TINY: Partial<Record<DType, number>> = { float64: 2 ** -300, float
  * other updates and s the sum of the small ones, a small update's others are P (the only small one) or
  * P·(s - u_j) (one of two), a larger one's are P/u_j (no small one) or P/u_j·s (one small one); beyond
  * that the others hold a product of two small updates, taken as 0 (their derivative is 0 to first order).
+ * Known limit: through the division, second derivatives lose precision where two updates at one
+ * position differ in magnitude by more than ~1e16 (first derivatives are exact).
  */
 function productOfOthers(shape: Shape, positions: NdArray, updates: NdArray): NdArray {
   const dtype = updates.dtype;
