@@ -338,7 +338,7 @@ function flatPositions(
     ? pad(
         iota,
         padded.map((p) => [0, p]),
-        { value: -1 },
+        { constantValues: -1 },
       )
     : iota;
   const options = spec.options ? [{ size: spec.options.size, fillValue: -1 }] : [];
