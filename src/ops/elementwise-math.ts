@@ -587,10 +587,14 @@ const hypotPrim: ElementwisePrimitive = floatBinary(
   },
 );
 
-/** The weights of d logaddexp: σ(x - y) and σ(y - x) (times ln2 for base 2), ½ where x == y (±∞ too). */
+/**
+ * The weights of d logaddexp: σ(x - y) and σ(y - x) (times ln2 for base 2), ½ where x and y are the same
+ * infinity (x - y is NaN there). Equal finite values go through σ(0) = ½ itself, so the weights keep
+ * their own derivative (second order) there.
+ */
 function softmaxWeights(x: NdArray, y: NdArray, scale: number): [NdArray, NdArray] {
-  const same = equal(x, y);
-  const d = where(same, 0, mul(sub(x, y), scale));
+  const sameInfinity = logicalAnd(equal(x, y), isinf(x));
+  const d = where(sameInfinity, 0, mul(sub(x, y), scale));
   return [sigmoid(d), sigmoid(negative(d))];
 }
 

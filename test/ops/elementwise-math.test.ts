@@ -274,6 +274,19 @@ describe("gradients at the edges (JAX's conventions, or the limit where JAX has 
     expect(np.logaddexp2(f64(-Infinity), f64(-Infinity)).item()).toBe(-Infinity);
   });
 
+  it("logaddexp and logaddexp2: the second derivative at equal finite operands is σ'(0)·scale", () => {
+    // d²/dx² logaddexp(x, y) = σ(x - y)(1 - σ(x - y)) = ¼ at x = y; base 2 scales the argument by ln2.
+    for (const [f, scale] of [
+      [np.logaddexp, 1],
+      [np.logaddexp2, Math.LN2],
+    ] as const) {
+      for (const at of [0, 2.5]) {
+        const second = grad(grad((x: NdArray) => f(x, f64(at))))(f64(at)).item();
+        expect(second).toBeCloseTo(scale / 4, 14);
+      }
+    }
+  });
+
   it("copysign: ±1 in x (1 at x = 0 for a positive y, as JAX's abs'(0)), 0 in y", () => {
     expect(grad2(np.copysign, 2, -1)).toEqual([-1, 0]);
     expect(grad2(np.copysign, -2, -1)).toEqual([1, 0]);
