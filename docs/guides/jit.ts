@@ -5,8 +5,10 @@
 import {
   backend,
   ConcretizationError,
+  forLoop,
   grad,
   jit,
+  lax,
   makeProgram,
   type NdArray,
   np,
@@ -39,6 +41,24 @@ export function valuesAreAbstract() {
   // JS control flow on shapes is fine: shapes are known while tracing.
   const flattenIfMatrix = jit((x: NdArray) => (x.ndim === 2 ? x.flatten() : x));
   return { message, good: good(np.array([-1, -2])), flat: flattenIfMatrix(np.ones([2, 3])) };
+}
+
+export function tracedOffsets() {
+  // A slice's bounds are JS numbers; at an offset known only when the plan runs, use lax.dynamicSlice.
+  const window = jit((x: NdArray, i: NdArray) => lax.dynamicSlice(x, [i], [3]));
+  const x = np.arange(10);
+  const middle = window(x, np.scalar(2, "int32")); // [2, 3, 4]
+  const clamped = window(x, np.scalar(9, "int32")); // [7, 8, 9]: the start is clamped to fit
+  // In a loop, the index is traced too: write row i of a buffer.
+  const rows = jit(() =>
+    forLoop(
+      3,
+      (i, buf: NdArray) =>
+        lax.dynamicUpdateIndexInDim(buf, np.broadcastTo(np.astype(i, "float32"), [2]), i, 0),
+      np.zeros([3, 2]),
+    ),
+  )();
+  return { middle, clamped, rows };
 }
 
 export function cacheKeys() {

@@ -31,11 +31,13 @@ import {
 } from "./layout.js";
 import { slice } from "./shape.js";
 
+/** Params of dynamic_update_slice (the window's shape is the update's). */
 export interface DynamicUpdateSliceParams {
   /** Per axis: a negative start counts from the end once before clamping (JAX's allow_negative_indices). */
   allowNegativeIndices: readonly boolean[];
 }
 
+/** Params of dynamic_slice. */
 export interface DynamicSliceParams extends DynamicUpdateSliceParams {
   /** The window's size per axis, 0 <= size <= the operand's. */
   sliceSizes: readonly number[];
@@ -334,6 +336,7 @@ export type StartIndex = NdArray | number;
 /** Start indices, one per axis: a list, or a 1-D integer array. */
 export type StartIndices = readonly StartIndex[] | NdArray;
 
+/** Options of the dynamic slices. */
 export interface DynamicSliceOptions {
   /**
    * Whether a negative start counts from the end (start + size of the axis) before clamping; one boolean
@@ -475,6 +478,7 @@ export function dynamicSliceInDim(
   return dynamicSlice(x, inDim(x, ax, startIndex), sizes, options);
 }
 
+/** Options of `dynamicIndexInDim`. */
 export interface DynamicIndexOptions extends DynamicSliceOptions {
   /** Keep the indexed axis with size 1 (default true, as JAX's `dynamic_index_in_dim`). */
   keepdims?: boolean;

@@ -285,6 +285,14 @@ describe("jit.ts", () => {
     expect(v.message).toContain("cannot read the value of a traced array");
     expect(values(v.good)).toEqual([1, 2]);
     expect(v.flat.shape).toEqual([6]);
+    const offsets = jitGuide.tracedOffsets();
+    expect(values(offsets.middle)).toEqual([2, 3, 4]);
+    expect(values(offsets.clamped)).toEqual([7, 8, 9]);
+    expect(offsets.rows.toArray()).toEqual([
+      [0, 0],
+      [1, 1],
+      [2, 2],
+    ]);
     expect(jitGuide.cacheKeys()).toEqual({ hits: 1, misses: 3, size: 3 });
     const s = jitGuide.staticArguments();
     expect(values(s.squares)).toEqual([1, 4, 9]);
