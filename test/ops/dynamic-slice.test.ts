@@ -525,6 +525,25 @@ describe("vmap: a batched operand, batched starts, or both", () => {
     checkVmap(f, [base, rand([5, 4], 9), starts, other], [null, null, 0, 0]); // covering the operand
   });
 
+  it("nested vmap: per-example starts at both levels", () => {
+    const table = rand([6, 7], 15);
+    const rowsAt = ints([-1, 0, 4]);
+    const colsAt = ints([2, 9]);
+    const f = (r: NdArray, c: NdArray) => lax.dynamicSlice(table, [r, c], [2, 3]);
+    const got = vmap(vmap(f, { inAxes: [null, 0] }), { inAxes: [0, null] })(rowsAt, colsAt);
+    expect(got.shape).toEqual([3, 2, 2, 3]);
+    values(rowsAt).forEach((r, i) => {
+      values(colsAt).forEach((c, j) => {
+        const want = referenceSlice(values(table), [6, 7], [r, c], [2, 3], true);
+        expectClose(
+          np.take(np.take(got, i, { axis: 0 }), j, { axis: 0 }),
+          np.array(want, { shape: [2, 3], dtype: "float64" }),
+          0,
+        );
+      });
+    });
+  });
+
   it("gradients and jit through the batched-start rules", () => {
     const shared = rand([5, 4], 10);
     const sliceEach = (a: NdArray) =>
