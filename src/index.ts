@@ -15,7 +15,7 @@ export {
   ShapeDtype,
 } from "./core/array.js";
 export { FloatingPointError, setDebugNans } from "./core/debug-nans.js";
-export { type DType, MAX_ARRAY_BYTES } from "./core/dtype.js";
+export { type DType, DTypeError, MAX_ARRAY_BYTES, promoteTypes } from "./core/dtype.js";
 export { ShapeError } from "./core/shape.js";
 export * as debug from "./debug/index.js";
 export * as io from "./io/index.js";

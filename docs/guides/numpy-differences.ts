@@ -84,15 +84,10 @@ export function moreFunctions() {
 }
 
 export function typedArrays() {
-  const bytes = np.array(new Uint8Array([1, 2, 255])); // int32 [1, 2, 255]: no uint8 dtype yet
+  const bytes = np.array(new Uint8Array([1, 2, 255])); // uint8 [1, 2, 255]
   const big = np.array(new Uint32Array([2 ** 32 - 1]), { dtype: "float64" }); // float64 [4294967295]
-  let message = "";
-  try {
-    np.array(new Uint32Array([2 ** 32 - 1])); // does not fit int32: throws rather than wraps
-  } catch (error) {
-    if (error instanceof RangeError) message = error.message;
-  }
-  return { bytes, big, message };
+  const wrapped = np.array([300, -1], { dtype: "uint8" }); // uint8 [44, 255], as numpy's astype
+  return { bytes, big, wrapped };
 }
 
 export function numericContext() {

@@ -5,7 +5,7 @@
  * is one ArrayBuffer. Kernels reserve their scratch while they are lowered; the memory is allocated once
  * every reservation is known and never grows, so views on it stay valid.
  */
-import type { DType, TypedArray } from "../core/dtype.js";
+import { BYTES_PER_ELEMENT, type DType, STORAGE, type TypedArray } from "../core/dtype.js";
 import type { Kernel, KernelContext, PlanMemoryView, PlannedDerivedInput } from "../core/primitive.js";
 import { activeBackendKind, kernelThreads, relaxedSimdActive } from "./active.js";
 import { cachedKernel } from "./kernel-cache.js";
@@ -155,16 +155,7 @@ export function planArray(
 
 /** A view of `length` elements of `dtype` at byte `offset` of `buffer`. */
 export function viewAt(buffer: ArrayBuffer, dtype: DType, offset: number, length: number): TypedArray {
-  switch (dtype) {
-    case "float32":
-      return new Float32Array(buffer, offset, length);
-    case "float64":
-      return new Float64Array(buffer, offset, length);
-    case "int32":
-      return new Int32Array(buffer, offset, length);
-    case "bool":
-      return new Uint8Array(buffer, offset, length);
-  }
+  return new STORAGE[dtype](buffer, offset, length);
 }
 
 /** The same context, for a kernel built inside another, with its own operands' residency. */
@@ -179,5 +170,3 @@ export function withResidency(
     outputResident: (k) => outputs[k] ?? false,
   };
 }
-
-const BYTES_PER_ELEMENT: Record<DType, number> = { float32: 4, float64: 8, int32: 4, bool: 1 };

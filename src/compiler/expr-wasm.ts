@@ -9,7 +9,8 @@
  * is half to even (nearest), sign keeps NaN and ±0, float32 exp, log, tanh and logistic are the float32
  * algorithms of backend/js/f32-math.ts (emitted by backend/wasm/math.ts). A node that has no exact SIMD
  * form here (float64 exp, sin, pow, a helper `call`, float to int32, ...) has no rendering: `wasmBlocker`
- * names it, and its loop runs in JS.
+ * names it, and its loop runs in JS. Of the narrow dtypes only uint8 operands cast to a wider dtype (an
+ * image into float32 math) render here; other nodes of them run in the JS loop.
  */
 
 import { emitF32Math, type F32MathName } from "../backend/wasm/math.js";
@@ -54,7 +55,8 @@ export function splatBytes(type: "float32" | "float64" | "i32" | "i64", value: n
 export function constBytes(type: DType, value: number): Uint8Array {
   if (type === "bool") return splatBytes("i32", value !== 0 ? -1 : 0);
   if (type === "int32") return splatBytes("i32", value);
-  return splatBytes(type, value);
+  if (type === "float32" || type === "float64") return splatBytes(type, value);
+  throw new Error(`constBytes: no SIMD constant of ${type}`);
 }
 
 /** The SIMD arithmetic the module writer emits by method rather than by name. */
@@ -149,9 +151,19 @@ const constant = (at: At, type: DType, value: number): void => {
   at.f.v128Const(constBytes(type, value));
 };
 
+/** The dtypes a SIMD value may have: one v128 of float32, int32 or bool lanes, or two of float64. */
+const SIMD_DTYPES: ReadonlySet<DType> = new Set<DType>(["float32", "float64", "int32", "bool"]);
+
 /** The code of node `e`, or null where it has no SIMD rendering. */
 function rendering(e: Expr): Emit | null {
   const d = e.dtype;
+  if (!SIMD_DTYPES.has(d) || children(e).some((c) => !SIMD_DTYPES.has(c.dtype))) {
+    // uint8 (images) into float math: the loop loads a uint8 operand as int32 lanes (./fused-wasm.ts).
+    if (e.op === "input" && d === "uint8") return () => {};
+    if (e.op === "cast" && e.x.dtype === "uint8" && SIMD_DTYPES.has(d)) return castRendering("int32", d);
+    // Other narrow dtypes (8/16-bit integers, uint32, float16, bfloat16) run in the JS loop.
+    return null;
+  }
   const float = d === "float32" || d === "float64";
   switch (e.op) {
     case "input":
@@ -344,7 +356,8 @@ export function wasmBlocker(root: Expr): Expr | null {
     if (expanded) return visit(expanded);
     return rendering(e) ? null : e;
   };
-  return visit(root);
+  // A loop stores only SIMD dtypes (a uint8 operand passed through is no uint8 store).
+  return visit(root) ?? (SIMD_DTYPES.has(root.dtype) ? null : root);
 }
 
 /** The loop body's code of one tree: its value, and `emit()` to emit the code (once per loop body). */

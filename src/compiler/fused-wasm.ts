@@ -27,7 +27,7 @@ import { importPlanMemory, viewAt } from "../backend/plan-memory.js";
 import { type FunctionBuilder, type Local, ModuleBuilder } from "../backend/wasm/module-writer.js";
 import { compileModule, instantiateCompiled, simdSupported } from "../backend/wasm/runtime.js";
 import { runChunks, type WorkerPool } from "../backend/wasm/threads.js";
-import type { DType, TypedArray } from "../core/dtype.js";
+import { BYTES_PER_ELEMENT, type DType, type TypedArray } from "../core/dtype.js";
 import { describeNode, type Expr } from "../core/expr.js";
 import { type Atom, type Equation, Literal, Var } from "../core/ir.js";
 import type { KernelContext } from "../core/primitive.js";
@@ -44,7 +44,10 @@ const W = 4;
 
 type VType = DType;
 
-const BYTES: Record<VType, number> = { float32: 4, float64: 8, int32: 4, bool: 1 };
+const BYTES: Readonly<Record<VType, number>> = BYTES_PER_ELEMENT;
+
+/** The dtypes the loop stores (it loads uint8 too: an image cast to float32). */
+const WASM_STORED: ReadonlySet<DType> = new Set<DType>(["float32", "float64", "int32", "bool"]);
 
 /** A stream of input elements: an input read at the loop index or through a broadcast. */
 interface Stream {
@@ -89,6 +92,8 @@ export function wasmFallback(group: FusedGroup): string | null {
     const blocker = wasmBlocker(treeOf(e));
     if (blocker) return `${describeNode(blocker)} in ${e.primitive.name} has no wasm rendering`;
   }
+  const narrow = group.outputs.find((v) => !WASM_STORED.has(v.aval.dtype));
+  if (narrow) return `a ${narrow.aval.dtype} output is stored by the JS loop`;
   const reduction = group.reduction;
   if (reduction) {
     const src = reduction.inputs[0]!;
@@ -550,7 +555,9 @@ function loadSplat(f: FunctionBuilder, st: Stream): void {
   else if (st.type === "float64") {
     f.localGet(st.ptr).v128Load64Splat().localTee(r0!).localSet(r1!);
   } else {
-    f.localGet(st.ptr).memory("i32Load8U").op("i32x4Splat").v128Const().op("i32x4Ne").localSet(r0!);
+    f.localGet(st.ptr).memory("i32Load8U").op("i32x4Splat");
+    if (st.type === "bool") f.v128Const().op("i32x4Ne");
+    f.localSet(r0!);
   }
 }
 
@@ -565,7 +572,9 @@ function loadLanes(f: FunctionBuilder, st: Stream, lanes: number, stride: number
       f.localGet(st.ptr).v128Load({ align: 3, offset: 16 }).localSet(r1!);
     } else {
       f.localGet(st.ptr).memory("v128Load32Zero", { align: 0 });
-      f.op("i16x8ExtendLowI8x16U").op("i32x4ExtendLowI16x8U").v128Const().op("i32x4Ne").localSet(r0!);
+      f.op("i16x8ExtendLowI8x16U").op("i32x4ExtendLowI16x8U");
+      if (st.type === "bool") f.v128Const().op("i32x4Ne");
+      f.localSet(r0!);
     }
     return;
   }

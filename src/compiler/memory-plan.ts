@@ -9,6 +9,7 @@
  */
 import { PLAN_MEMORY_ALIGNMENT } from "../backend/plan-memory.js";
 import type { NdArray } from "../core/array.js";
+import { BYTES_PER_ELEMENT } from "../core/dtype.js";
 import { type Program, programNames, Var } from "../core/ir.js";
 import type { PlannedDerivedInput } from "../core/primitive.js";
 import { shapeEquals } from "../core/shape.js";
@@ -84,8 +85,6 @@ export interface PlanOptions {
   /** Give outputs that take a donated buffer a home in the plan memory (a WebAssembly memory). */
   readonly homes: boolean;
 }
-
-const WIDTH = { float64: 8, float32: 4, int32: 4, bool: 1 } as const;
 
 export function planMemory(
   program: Program,
@@ -216,7 +215,7 @@ export function planMemory(
 export function fullShapeInputOf(step: PlanStep, v: Var): boolean {
   if (step.kind !== "fused" || !step.inputs.includes(v) || !shapeEquals(v.aval.shape, step.shape))
     return false;
-  return step.outputs.every((o) => WIDTH[o.aval.dtype] <= WIDTH[v.aval.dtype]);
+  return step.outputs.every((o) => BYTES_PER_ELEMENT[o.aval.dtype] <= BYTES_PER_ELEMENT[v.aval.dtype]);
 }
 
 /** The plan as `jit(f).lower(...)` prints it, naming values as the optimized program does. */

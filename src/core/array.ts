@@ -3,7 +3,7 @@
  * hold row-major typed storage, tracers (core/trace.ts) stand for values inside a transform.
  * Immutable: nothing here writes to storage after construction.
  */
-import { type DType, isFloat, type TypedArray } from "./dtype.js";
+import { type DType, isFloat, readScalar, type TypedArray } from "./dtype.js";
 import type { ArrayMethods } from "./methods-types.js";
 import { fmtShape, type Shape, sizeOf } from "./shape.js";
 
@@ -70,7 +70,7 @@ export abstract class NdArray implements AbstractValue {
   /** The concrete value; tracers without one throw a ConcretizationError. */
   abstract concrete(): ConcreteArray;
 
-  /** A row-major copy of the values. */
+  /** A row-major copy of the storage (for float16 and bfloat16: their bits, in a Uint16Array). */
   toTypedArray(): TypedArray {
     return this.concrete().data.slice();
   }
@@ -78,7 +78,8 @@ export abstract class NdArray implements AbstractValue {
   /** The values as nested JS arrays (booleans for bool arrays). */
   toArray(): NestedArray {
     const c = this.concrete();
-    const read = (i: number): number | boolean => (c.dtype === "bool" ? c.data[i] === 1 : c.data[i]!);
+    const read = (i: number): number | boolean =>
+      c.dtype === "bool" ? c.data[i] === 1 : readScalar(c.data[i]!, c.dtype);
     if (c.shape.length === 0) return read(0);
     const build = (dim: number, offset: number, stride: number): NestedArray[] => {
       const n = c.shape[dim]!;
@@ -97,7 +98,7 @@ export abstract class NdArray implements AbstractValue {
     const c = this.concrete();
     if (c.size !== 1)
       throw new Error(`item: array of shape ${fmtShape(c.shape)} has ${c.size} elements, not 1`);
-    return c.data[0]!;
+    return readScalar(c.data[0]!, c.dtype);
   }
 
   /** numpy-style printing: `array([1., 2.], shape=[2], dtype=float32)`; `Traced<...>` for a tracer. */
@@ -118,7 +119,7 @@ export abstract class NdArray implements AbstractValue {
       throw new TypeError(
         `an array of shape ${fmtShape(c.shape)} (${c.size} elements) was used as a JS number; only a size-1 array converts (as numpy's float(x)): reduce it, index it or use .item(), and String(x) to print it`,
       );
-    return c.data[0]!;
+    return readScalar(c.data[0]!, c.dtype);
   }
 
   /** console.log and the Node REPL show the values, not the storage. */
@@ -181,15 +182,16 @@ export class ConcreteArray extends NdArray {
 const SUMMARY_THRESHOLD = 1000;
 const EDGE_ITEMS = 3;
 
-function formatNumber(v: number, dtype: DType): string {
-  if (dtype === "bool") return v ? "true" : "false";
+function formatNumber(stored: number, dtype: DType): string {
+  if (dtype === "bool") return stored ? "true" : "false";
+  const v = readScalar(stored, dtype);
   if (!isFloat(dtype)) return String(v);
   if (Number.isNaN(v)) return "nan";
   if (!Number.isFinite(v)) return v > 0 ? "inf" : "-inf";
   if (Number.isInteger(v) && Math.abs(v) < 1e16) return `${v}.`;
   const a = Math.abs(v);
   if (a !== 0 && (a < 1e-4 || a >= 1e8)) return v.toExponential(4);
-  return String(Number(v.toPrecision(dtype === "float32" ? 6 : 8)));
+  return String(Number(v.toPrecision(dtype === "float64" ? 8 : dtype === "float32" ? 6 : 4)));
 }
 
 function formatArray(x: NdArray): string {

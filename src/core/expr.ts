@@ -6,15 +6,18 @@
  * renderer (compiler/expr-wasm.ts) the wasm fused loop, and constant folding evaluates it.
  *
  * Semantics, the same in every renderer: a node's value is rounded to its dtype. float32 arithmetic
- * rounds after every node (as a float32 machine does); int32 arithmetic wraps modulo 2^32; bool values
- * are true or false. Math nodes compute what the library's kernels compute: exp and log of float64 are
+ * rounds after every node (as a float32 machine does); integer arithmetic wraps modulo 2^bits of its
+ * dtype (uint8 200 + 100 is 44, as numpy); bool values are true or false. float16 and bfloat16 are storage
+ * types here: only `input` and `cast` nodes have them (a half `input` is the stored bits, a cast to a half
+ * rounds to nearest even and gives bits); the elementwise kit (ops/elementwise-kit.ts) computes an op on
+ * half operands in float32 and casts its result back, so each op rounds once, as numpy on CPUs. Math nodes compute what the library's kernels compute: exp and log of float64 are
  * fdlibm.s (backend/js/fdlibm.ts), exp, log, tanh and logistic of float32 the float32 algorithms of
  * backend/js/f32-math.ts, the others JavaScript's Math functions rounded to the node's dtype. To compute
  * in float64 and round once (as `1 / sqrt(x)` in float32 does), cast to float64 and back.
  *
  * Nodes are immutable and may be shared (a tree is a DAG): renderers compute a shared node once.
  */
-import type { DType } from "./dtype.js";
+import { castScalar, type DType, isHalf, isInteger } from "./dtype.js";
 
 /** Arithmetic of two operands of one dtype. */
 export type BinaryOp =
@@ -91,8 +94,10 @@ export type ExprNode =
   /** `cond ? x : y`, cond bool. */
   | { readonly op: "select"; readonly cond: Expr; readonly x: Expr; readonly y: Expr }
   /**
-   * Conversion to the node's dtype: float to int32 truncates toward zero (then wraps, as `x | 0`), to bool
-   * is `x !== 0` (true for NaN), bool to a number is 0 or 1, to float32 rounds to nearest.
+   * Conversion to the node's dtype, as core/dtype.ts's castScalar: float to an integer dtype truncates
+   * toward zero, then wraps modulo 2^bits (NaN and ±Infinity give 0), to bool is `x !== 0` (true for
+   * NaN), bool to a number is 0 or 1, to float32 rounds to nearest, to float16/bfloat16 rounds to nearest
+   * even (overflowing to ±Infinity) and gives the bits; from a half type it reads the bits' value.
    */
   | { readonly op: "cast"; readonly x: Expr }
   /**
@@ -114,8 +119,15 @@ export class ExprError extends TypeError {
 const FLOAT_ONLY_BINARY: ReadonlySet<BinaryOp> = new Set(["div", "atan2", "hypot"]);
 const NUMERIC_UNARY: ReadonlySet<UnaryOp> = new Set(["neg", "abs", "sign"]);
 
+/** A dtype arithmetic nodes compute in: float32, float64 (halves are computed in float32). */
 function isFloatDType(d: DType): boolean {
   return d === "float32" || d === "float64";
+}
+
+/** Throws unless arithmetic nodes may have `dtype` (every dtype but the halves, which are stored only). */
+function checkComputed(op: string, dtype: DType): void {
+  if (isHalf(dtype))
+    throw new ExprError(`expression ${op}: ${dtype} is a storage type; cast it to float32 to compute`);
 }
 
 function sameDtype(op: string, x: Expr, y: Expr): DType {
@@ -129,14 +141,15 @@ export function input(index: number, dtype: DType): Expr {
   return { op: "input", index, dtype };
 }
 
-/** The constant `value` in `dtype` (rounded to float32, checked for int32, true/false for bool). */
+/** The constant `value` in `dtype` (rounded to float32, checked for the integer dtypes, true/false for bool). */
 export function constant(value: number | boolean, dtype: DType): Expr {
+  checkComputed("const", dtype);
   let v = typeof value === "boolean" ? (value ? 1 : 0) : value;
   if (dtype === "float32") v = Math.fround(v);
-  else if (dtype === "int32") {
-    if ((v | 0) !== v && !Object.is(v, -0))
-      throw new ExprError(`expression const: ${v} is not an int32 value`);
-    v = v | 0;
+  else if (isInteger(dtype)) {
+    if (castScalar(v, dtype) !== v && !Object.is(v, -0))
+      throw new ExprError(`expression const: ${v} is not an ${dtype} value`);
+    v = castScalar(v, dtype);
   } else if (dtype === "bool") v = v !== 0 ? 1 : 0;
   return { op: "const", value: v, dtype };
 }
@@ -148,12 +161,14 @@ export function like(x: Expr, value: number | boolean): Expr {
 
 function binary(op: BinaryOp, x: Expr, y: Expr): Expr {
   const dtype = sameDtype(op, x, y);
+  checkComputed(op, dtype);
   if (dtype === "bool" || (FLOAT_ONLY_BINARY.has(op) && !isFloatDType(dtype)))
     throw new ExprError(`expression ${op}: not defined for ${dtype}`);
   return { op, x, y, dtype };
 }
 
 function unary(op: UnaryOp, x: Expr): Expr {
+  checkComputed(op, x.dtype);
   const ok = NUMERIC_UNARY.has(op) ? x.dtype !== "bool" : isFloatDType(x.dtype);
   if (!ok) throw new ExprError(`expression ${op}: not defined for ${x.dtype}`);
   return { op, x, dtype: x.dtype };
@@ -212,7 +227,7 @@ export const logistic = (x: Expr): Expr => unary("logistic", x);
 
 function compare(op: CompareOp, x: Operand, y: Operand): Expr {
   const [a, b] = pair(x, y);
-  sameDtype(op, a, b);
+  checkComputed(op, sameDtype(op, a, b));
   return { op, x: a, y: b, dtype: "bool" };
 }
 
@@ -244,7 +259,9 @@ export function select(cond: Expr, x: Operand, y: Operand): Expr {
   if (cond.dtype !== "bool")
     throw new ExprError(`expression select: the condition must be bool, got ${cond.dtype}`);
   const [a, b] = pair(x, y);
-  return { op: "select", cond, x: a, y: b, dtype: sameDtype("select", a, b) };
+  const dtype = sameDtype("select", a, b);
+  checkComputed("select", dtype);
+  return { op: "select", cond, x: a, y: b, dtype };
 }
 
 /** `x` converted to `dtype` (itself when it has that dtype already). */

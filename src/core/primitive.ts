@@ -6,7 +6,7 @@
 
 import type { AbstractValue, ConcreteArray, NdArray } from "./array.js";
 import type { CompilerFacts } from "./compiler-facts.js";
-import type { TypedArray } from "./dtype.js";
+import { type DType, DTypeError, NARROW_DTYPES, type TypedArray, WIDE_DTYPES } from "./dtype.js";
 import type { Program } from "./ir.js";
 import { bind } from "./trace.js";
 
@@ -101,6 +101,22 @@ export interface PrimitiveRules<P, In extends Arity = Arity, Out extends Arity =
   readonly hasSideEffects?: (params: P) => boolean;
   /** Parameters as shown by the IR printer (default: the params object as JSON). */
   formatParams?(params: P): string;
+  /**
+   * The dtypes of `NARROW_DTYPES` (uint8, int8, uint16, int16, uint32, float16, bfloat16) that the
+   * primitive's rules and kernels handle: all of them for primitives that only move elements (reshape,
+   * slice, gather) or declare their kernel as an expression tree. Binding it to an operand of another
+   * narrow dtype throws a DTypeError naming the primitive and the dtype (default: none are handled).
+   */
+  readonly narrowDtypes?: readonly DType[];
+  /**
+   * How the primitive computes on narrow operands it does not handle (`narrowDtypes`): `bind` converts
+   * them to a wide dtype, binds the primitive on those, and converts the outputs back to the operands'
+   * narrow dtype (except `indexOutputs`). float16/bfloat16 compute in float32 (rounded once per op, as
+   * numpy on CPUs); 8- and 16-bit integers in int32; uint32 in int32 where the op is arithmetic modulo
+   * 2**32 (`"modular"`: sums, products, matmul, convolutions wrap as numpy's uint32 does) or in float64
+   * where it orders values (`"ordered"`: max, sort; exact).
+   */
+  readonly widenNarrow?: { readonly kind: "modular" | "ordered"; readonly indexOutputs?: readonly number[] };
   /** What the jit compiler may know of it: aliasing, algebraic rewrites, GEMM transposes (core/compiler-facts.ts). */
   readonly compiler?: CompilerFacts<P>;
 }
@@ -212,17 +228,63 @@ export function primitive<P, In extends Arity = Arity, Out extends Arity = Arity
   rules: PrimitiveRules<P, In, Out>,
 ): Primitive<P, In, Out> {
   if (registry.has(rules.name)) throw new Error(`primitive ${rules.name} is declared twice`);
+  const handled = new Set<DType>([...WIDE_DTYPES, ...(rules.narrowDtypes ?? [])]);
+  const widen = rules.widenNarrow;
+  const bindAny = (args: readonly NdArray[], params: P): NdArray[] => {
+    if (widen)
+      for (const a of args) if (!handled.has(a.dtype)) return bindWidened(prim, args, params, handled, widen);
+    return bind(prim, args, params);
+  };
   const prim: Primitive<P, In, Out> = {
     ...rules,
-    bind(args, params) {
-      return bind(prim, args, params);
+    abstractEval(args, params) {
+      for (const a of args as readonly AbstractValue[])
+        if (!handled.has(a.dtype)) refuse(rules.name, a.dtype, handled);
+      return rules.abstractEval(args, params);
     },
-    bind1(args, params) {
-      return bind(prim, args, params)[0]!;
-    },
+    bind: bindAny,
+    bind1: (args, params) => bindAny(args, params)[0]!,
   };
   registry.set(rules.name, prim as unknown as Primitive<never>);
   return prim;
+}
+
+type Converter = (x: NdArray, dtype: DType) => NdArray;
+let convert: Converter | null = null;
+
+/** Sets how `widenNarrow` converts (the convert primitive, declared above this layer: ops/binary.ts). */
+export function setNarrowConverter(converter: Converter): void {
+  convert = converter;
+}
+
+function wideDtypeOf(dtype: DType, kind: "modular" | "ordered"): DType {
+  if (dtype === "float16" || dtype === "bfloat16") return "float32";
+  return dtype === "uint32" && kind === "ordered" ? "float64" : "int32";
+}
+
+function bindWidened<P>(
+  prim: Primitive<P>,
+  args: readonly NdArray[],
+  params: P,
+  handled: ReadonlySet<DType>,
+  widen: NonNullable<PrimitiveRules<P>["widenNarrow"]>,
+): NdArray[] {
+  if (convert === null) throw new Error(`${prim.name}: no converter for narrow dtypes`);
+  const narrow = args.find((a) => !handled.has(a.dtype))!.dtype;
+  const wide = wideDtypeOf(narrow, widen.kind);
+  const outs = bind(
+    prim,
+    args.map((a) => (handled.has(a.dtype) ? a : convert!(a, wideDtypeOf(a.dtype, widen.kind)))),
+    params,
+  );
+  return outs.map((o, k) => (o.dtype === wide && !widen.indexOutputs?.includes(k) ? convert!(o, narrow) : o));
+}
+
+function refuse(name: string, dtype: DType, handled: ReadonlySet<DType>): never {
+  const narrow = NARROW_DTYPES.filter((d) => handled.has(d));
+  throw new DTypeError(
+    `${name}: ${dtype} operands are not supported (it takes ${[...WIDE_DTYPES, ...narrow].join(", ")}); astype("${dtype === "float16" || dtype === "bfloat16" ? "float32" : "int32"}") first`,
+  );
 }
 
 /** Every declared primitive, by name. */

@@ -5,7 +5,7 @@
  */
 import * as E from "fp-ts/lib/Either.js";
 import { ConcreteArray } from "../core/array.js";
-import { isFloat } from "../core/dtype.js";
+import { isFloat, storageFor } from "../core/dtype.js";
 import { checkOptions } from "../core/options.js";
 import type {
   BundledOptions,
@@ -67,26 +67,43 @@ interface Sample {
   readonly label: number;
 }
 
-function toLabeledImages(who: string, samples: readonly Sample[], options: ImageOptions): LabeledImages {
+function toLabeledImages(
+  who: string,
+  samples: readonly Sample[],
+  options: ImageOptions,
+  /** Whether the samples' pixels are bytes (0-255, IDX files) rather than values in [0, 1]. */
+  bytes = false,
+): LabeledImages {
   const pad = options.pad ?? 2;
   const dtype = options.dtype ?? "float32";
   if (!Number.isInteger(pad) || pad < 0)
     throw new RangeError(`${who}: pad must be a non-negative integer, got ${pad}`);
-  if (!isFloat(dtype)) throw new TypeError(`${who}: images must be float32 or float64, got ${dtype}`);
+  if (!isFloat(dtype) && dtype !== "uint8")
+    throw new TypeError(`${who}: images must be float32, float64 or uint8, got ${dtype}`);
+  if (dtype === "uint8" && options.normalize)
+    throw new TypeError(
+      `${who}: uint8 images are the raw bytes; normalize them after converting to float (inside the jitted step), not here`,
+    );
   const { mean, std } = options.normalize ?? { mean: 0, std: 1 };
   if (!(std > 0)) throw new RangeError(`${who}: normalize.std must be positive, got ${std}`);
   const side = SIDE + 2 * pad;
   const n = samples.length;
-  const images = dtype === "float64" ? new Float64Array(n * side * side) : new Float32Array(n * side * side);
+  const images = storageFor(dtype, n * side * side);
   const labels = new Int32Array(n);
-  const background = (0 - mean) / std;
+  // uint8: the byte itself, or of a pixel in [0, 1] (the bundled digits are k/255 to 3 decimals: k again).
+  // Float: bytes scaled to float32 [0, 1] first, as torchvision's ToTensor.
+  const value =
+    dtype === "uint8"
+      ? (p: number) => (bytes ? p : Math.round(p * 255))
+      : (p: number) => ((bytes ? Math.fround(p / 255) : p) - mean) / std;
+  const background = value(0);
   if (background !== 0) images.fill(background);
   samples.forEach((s, k) => {
     labels[k] = s.label;
     const base = k * side * side;
     for (let r = 0; r < SIDE; r++) {
       const row = base + (r + pad) * side + pad;
-      for (let c = 0; c < SIDE; c++) images[row + c] = (s.pixels[s.offset + r * SIDE + c]! - mean) / std;
+      for (let c = 0; c < SIDE; c++) images[row + c] = value(s.pixels[s.offset + r * SIDE + c]!);
     }
   });
   return {
@@ -118,8 +135,9 @@ export function fromIdxAs(
       message: `expected ${n} uint8 labels, got ${labels.elementType} [${labels.shape.join(",")}]`,
     });
   }
-  const scaled = Float32Array.from(images.data, (v) => v / 255);
+  // The bytes as they are: no float copy (scaled to [0, 1] per pixel where float images are asked for).
   const samples: Sample[] = [];
-  for (let i = 0; i < n!; i++) samples.push({ pixels: scaled, offset: i * PIXELS, label: labels.data[i]! });
-  return E.right(toLabeledImages(who, samples, options));
+  for (let i = 0; i < n!; i++)
+    samples.push({ pixels: images.data, offset: i * PIXELS, label: labels.data[i]! });
+  return E.right(toLabeledImages(who, samples, options, true));
 }

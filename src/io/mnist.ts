@@ -43,7 +43,10 @@ export const MNIST_NORMALIZATION: Normalization = { mean: 0.1307, std: 0.3081 };
 export interface ImageOptions {
   /** Zero rows/columns added on every side: 2 (the default) turns 28x28 into the 32x32 LeNet expects. */
   pad?: number;
-  /** float32 (default) or float64. */
+  /**
+   * float32 (default), float64, or uint8: the raw pixel bytes (0-255, the padding 0), with no float copy
+   * on the host; convert and normalize them inside the jitted step (`normalize` is refused with uint8).
+   */
   dtype?: DType;
   /**
    * `(pixel - mean) / std`, applied after padding (as torchvision's Pad then Normalize), so the padded

@@ -13,6 +13,7 @@
 import * as E from "fp-ts/lib/Either.js";
 import { ConcreteArray, NdArray } from "../core/array.js";
 import type { DType, TypedArray } from "../core/dtype.js";
+import { fromBfloat16Bits, fromFloat16Bits } from "../core/half.js";
 import { checkOptions } from "../core/options.js";
 import { flattenWithPath } from "../tree/index.js";
 import { isPlainObject } from "../tree/treedef.js";
@@ -52,7 +53,7 @@ export type DecodeErrorKind =
   | "offsets-beyond-data"
   /** Bytes after the last tensor. */
   | "trailing-bytes"
-  /** An integer tensor (I64, U32, U64) holding a value that does not fit int32. */
+  /** An integer tensor (I64, U64) holding a value that does not fit int32. */
   | "integer-out-of-range"
   /** Paths that cannot form one tree (`a` is both a leaf and a subtree), or absurdly deep paths. */
   | "bad-path"
@@ -81,7 +82,7 @@ function fail(kind: DecodeErrorKind, message: string, key?: string): E.Either<De
 // ---------------------------------------------------------------------------------------------------
 // Dtypes
 
-/** safetensors dtype names this module reads; it writes F32, F64, I32 and BOOL. */
+/** safetensors dtype names this module reads; it writes all but I64 and U64. */
 export type SafetensorsDType =
   | "F64"
   | "F32"
@@ -113,27 +114,39 @@ const ITEM_BYTES: Readonly<Record<SafetensorsDType, number>> = {
   BOOL: 1,
 };
 
-/** What each file dtype becomes here: halves widen to float32, every integer type narrows or widens to int32. */
+/**
+ * What each file dtype becomes here: its own dtype (F16 float16, BF16 bfloat16, U8 uint8, ... stored as
+ * they are, never widened); I64 and U64 narrow to int32 when every value fits (else an
+ * `integer-out-of-range` error).
+ */
 const TARGET_DTYPE: Readonly<Record<SafetensorsDType, DType>> = {
   F64: "float64",
   F32: "float32",
-  F16: "float32",
-  BF16: "float32",
+  F16: "float16",
+  BF16: "bfloat16",
   I64: "int32",
   U64: "int32",
   I32: "int32",
-  U32: "int32",
-  I16: "int32",
-  U16: "int32",
-  I8: "int32",
-  U8: "int32",
+  U32: "uint32",
+  I16: "int16",
+  U16: "uint16",
+  I8: "int8",
+  U8: "uint8",
   BOOL: "bool",
 };
 
+/** The file dtype of each dtype: every dtype is written as it is stored. */
 const WRITE_DTYPE: Readonly<Record<DType, SafetensorsDType>> = {
   float32: "F32",
   float64: "F64",
+  float16: "F16",
+  bfloat16: "BF16",
   int32: "I32",
+  uint32: "U32",
+  int16: "I16",
+  uint16: "U16",
+  int8: "I8",
+  uint8: "U8",
   bool: "BOOL",
 };
 
@@ -145,22 +158,10 @@ function isSafetensorsDType(name: string): name is SafetensorsDType {
 }
 
 /** IEEE 754 binary16 bits to a number: subnormals, signed zeros, infinities and NaN included. */
-export function halfToFloat(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >> 10) & 0x1f;
-  const fraction = bits & 0x3ff;
-  if (exponent === 0) return sign * fraction * 2 ** -24; // zero or subnormal: 0.fraction × 2^-14
-  if (exponent === 0x1f) return fraction === 0 ? sign * Number.POSITIVE_INFINITY : Number.NaN;
-  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
-}
+export const halfToFloat: (bits: number) => number = fromFloat16Bits;
 
 /** bfloat16 bits to a number: bfloat16 is the top half of a float32. */
-export function bfloat16ToFloat(bits: number): number {
-  BFLOAT_SCRATCH_BITS[0] = (bits & 0xffff) << 16;
-  return BFLOAT_SCRATCH_FLOAT[0]!;
-}
-const BFLOAT_SCRATCH_BITS = new Uint32Array(1);
-const BFLOAT_SCRATCH_FLOAT = new Float32Array(BFLOAT_SCRATCH_BITS.buffer);
+export const bfloat16ToFloat: (bits: number) => number = fromBfloat16Bits;
 
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -258,7 +259,9 @@ function writeLittleEndian(out: Uint8Array, at: number, data: TypedArray, count:
   for (let i = 0; i < count; i++) {
     if (data instanceof Float32Array) view.setFloat32(i * 4, data[i]!, true);
     else if (data instanceof Float64Array) view.setFloat64(i * 8, data[i]!, true);
-    else view.setInt32(i * 4, data[i]!, true);
+    else if (width === 2)
+      view.setUint16(i * 2, data[i]!, true); // the bits of either sign
+    else view.setUint32(i * 4, data[i]!, true);
   }
 }
 
@@ -605,18 +608,30 @@ function readTensor(slot: TensorSlot, data: Uint8Array): E.Either<DecodeError, C
       // Any non-zero byte is true (as numpy reads it); storage holds exactly 0 or 1.
       return make(mapValues(Uint8Array, count, (i) => (raw[i] === 0 ? 0 : 1)));
     case "F16":
-      return make(mapValues(Float32Array, count, (i) => halfToFloat(view.getUint16(i * 2, true))));
     case "BF16":
-      return make(mapValues(Float32Array, count, (i) => bfloat16ToFloat(view.getUint16(i * 2, true))));
-    case "I16":
-      return make(mapValues(Int32Array, count, (i) => view.getInt16(i * 2, true)));
     case "U16":
-      return make(mapValues(Int32Array, count, (i) => view.getUint16(i * 2, true)));
+      // float16 and bfloat16 are kept as their bits.
+      return make(
+        LITTLE_ENDIAN_HOST
+          ? new Uint16Array(copyBuffer(raw))
+          : mapValues(Uint16Array, count, (i) => view.getUint16(i * 2, true)),
+      );
+    case "I16":
+      return make(
+        LITTLE_ENDIAN_HOST
+          ? new Int16Array(copyBuffer(raw))
+          : mapValues(Int16Array, count, (i) => view.getInt16(i * 2, true)),
+      );
     case "I8":
-      return make(mapValues(Int32Array, count, (i) => view.getInt8(i)));
+      return make(new Int8Array(copyBuffer(raw)));
     case "U8":
-      return make(mapValues(Int32Array, count, (i) => raw[i]!));
+      return make(new Uint8Array(copyBuffer(raw)));
     case "U32":
+      return make(
+        LITTLE_ENDIAN_HOST
+          ? new Uint32Array(copyBuffer(raw))
+          : mapValues(Uint32Array, count, (i) => view.getUint32(i * 4, true)),
+      );
     case "I64":
     case "U64":
       return narrowToInt32(slot, view, count);

@@ -8,14 +8,16 @@ import {
   type BoolOperandsOp,
   checkDType,
   type DType,
+  INT_RANGE,
   isFloat,
+  isInteger,
   operandDTypeFor,
   promoteTypes,
   weakScalarDType,
 } from "../core/dtype.js";
 import * as ex from "../core/expr.js";
 import type { ArrayLike } from "../core/methods-types.js";
-import { type Primitive, UndefinedPrimal } from "../core/primitive.js";
+import { type Primitive, setNarrowConverter, UndefinedPrimal } from "../core/primitive.js";
 import { broadcastShapes, describeValue } from "../core/shape.js";
 import { asArray, onesLike, zerosLike } from "./creation.js";
 import { type ElementwisePrimitive, elementwisePrimitive } from "./elementwise-kit.js";
@@ -165,8 +167,11 @@ export const powScalarPrim: ElementwisePrimitive<PowScalarParams> = elementwiseP
       ? a!
       : exponent === 2
         ? ex.mul(a!, a!)
-        : a!.dtype === "int32"
-          ? callHelper("intPow", [a!, ex.constant(exponent, "float64")], "int32")
+        : isInteger(a!.dtype)
+          ? ex.cast(
+              callHelper("intPow", [ex.cast(a!, "int32"), ex.constant(exponent, "float64")], "int32"),
+              a!.dtype,
+            )
           : // In float64 and rounded once: the exponent is not rounded to float32.
             ex.cast(ex.pow(ex.cast(a!, "float64"), ex.constant(exponent, "float64")), a!.dtype),
   jvp([x], [t], p) {
@@ -242,12 +247,22 @@ export const remPrim: ElementwisePrimitive = elementwisePrimitive({
   },
 });
 
-/** The numpy kernel of a float or int32 `//` or `%` (kernelLib: npy_divmod, rounding per dtype). */
+/**
+ * The numpy kernel of a float or integer `//` or `%` (kernelLib: npy_divmod, rounding per dtype). Integers
+ * other than int32 compute in float64 (exact: their values and quotients are integers below 2**32) and
+ * wrap to their dtype.
+ */
 const divmodKernel =
   (fn: "floorDivide" | "mod") =>
   ([a, b]: readonly ex.Expr[]): ex.Expr => {
     const d = a!.dtype;
-    return callHelper(`${fn}${d === "int32" ? "Int" : d === "float32" ? "32" : "64"}`, [a!, b!], d);
+    if (d === "int32") return callHelper(`${fn}Int`, [a!, b!], d);
+    if (isInteger(d)) {
+      const [x, y] = [ex.cast(a!, "float64"), ex.cast(b!, "float64")];
+      // numpy: an integer divisor of 0 gives 0.
+      return ex.cast(ex.select(ex.eq(y, 0), 0, callHelper(`${fn}64`, [x, y], "float64")), d);
+    }
+    return callHelper(`${fn}${d === "float32" ? "32" : "64"}`, [a!, b!], d);
   };
 
 /** numpy's `//` (Python's floor division: `4 // 0.4` is 9). Piecewise constant: zero derivative. */
@@ -345,6 +360,7 @@ export interface ConvertParams {
 export const convertPrim: ElementwisePrimitive<ConvertParams> = elementwisePrimitive<ConvertParams>({
   name: "convert",
   arity: 1,
+  readsHalfBits: true,
   kernel: ([a], p) => ex.cast(a!, p.dtype),
   jvp([x], [t], p) {
     const y = convertPrim.bind1([x!], p);
@@ -357,6 +373,9 @@ export const convertPrim: ElementwisePrimitive<ConvertParams> = elementwisePrimi
   },
   formatParams: (p) => `dtype=${p.dtype}`,
 });
+
+// Primitives that compute narrow dtypes in wide ones (`widenNarrow`) convert with it.
+setNarrowConverter((x, dtype) => convertPrim.bind1([x], { dtype }));
 
 // ---------------------------------------------------------------------------------------------------
 // user-facing: weak typing, promotion, broadcasting
@@ -378,11 +397,12 @@ export function promoteOperands(op: string, xs: readonly ArrayLike[], minimum?: 
   }
   let target: DType = dtype ?? "float32";
   if (minimum === "float" && !isFloat(target)) target = "float32";
+  const range = INT_RANGE[target];
   for (const x of xs) {
-    // As JAX: a weak integer must fit the int32 it becomes (a silent wraparound would be a wrong answer).
-    if (target === "int32" && typeof x === "number" && (x < -(2 ** 31) || x >= 2 ** 31))
+    // As JAX: a weak integer must fit the integer dtype it becomes (a silent wraparound would be a wrong answer).
+    if (range && typeof x === "number" && (x < range[0] || x > range[1]))
       throw new RangeError(
-        `${op}: the JS number ${x} does not fit int32 (the dtype of the array operands); convert the array to float first`,
+        `${op}: the JS number ${x} does not fit ${target} (the dtype of the array operands); convert the array first`,
       );
   }
   return xs.map((x) => {
@@ -459,7 +479,7 @@ export const mod = (x: ArrayLike, y: ArrayLike): NdArray => arithmetic(modPrim, 
 export function power(x: ArrayLike, y: ArrayLike): NdArray {
   if (typeof y === "number" && typeof x === "object") {
     const dtype = operandDTypeFor("power", weakScalarDType(x.dtype, y));
-    if (dtype === "int32" && y < 0)
+    if (isInteger(dtype) && y < 0)
       throw new TypeError(
         `power: an integer array (${x.dtype}) to the negative integer power ${y} is not supported (numpy and JAX refuse it too); use a float base`,
       );

@@ -242,6 +242,7 @@ function productRule(
 
 export const conv2dPrim: Primitive<ConvParams> = loweredPrimitive<ConvParams>({
   name: "conv2d",
+  widenNarrow: { kind: "modular" },
   abstractEval([x, w], p) {
     checkOperands("conv2d", x!, w!);
     return [{ shape: outputShape(geometry("conv2d", x!.shape, w!.shape, p)), dtype: x!.dtype }];
@@ -285,6 +286,7 @@ export const conv2dPrim: Primitive<ConvParams> = loweredPrimitive<ConvParams>({
 
 export const conv2dInputGradPrim: Primitive<ConvInputGradParams> = loweredPrimitive<ConvInputGradParams>({
   name: "conv2d_input_grad",
+  widenNarrow: { kind: "modular" },
   abstractEval([ct, w], p) {
     checkOperands("conv2d_input_grad", ct!, w!);
     const g = geometry("conv2d_input_grad", p.inputShape, w!.shape, p);
@@ -347,6 +349,7 @@ export const conv2dInputGradPrim: Primitive<ConvInputGradParams> = loweredPrimit
 
 export const conv2dWeightGradPrim: Primitive<ConvWeightGradParams> = loweredPrimitive<ConvWeightGradParams>({
   name: "conv2d_weight_grad",
+  widenNarrow: { kind: "modular" },
   abstractEval([x, ct], p) {
     checkOperands("conv2d_weight_grad", x!, ct!);
     const g = geometry("conv2d_weight_grad", x!.shape, p.weightShape, p);

@@ -20,7 +20,10 @@ export type NestedNumbers = number | boolean | readonly NestedNumbers[];
 export interface ArrayOptions {
   /** The shape to give the values (their count must match): for a flat list or a typed array. */
   shape?: readonly number[];
-  /** The element type (default: the typed array's, else float32 for numbers and bool for booleans). */
+  /**
+   * The element type (default: the typed array's, else float32 for numbers and bool for booleans). Values
+   * convert as `castScalar` states: integers wrap (300 -> uint8 44), halves round to nearest even.
+   */
   dtype?: DType;
 }
 
@@ -39,34 +42,21 @@ function toShape(op: string, shape: ShapeLike, dtype: DType): number[] {
 }
 
 /**
- * The dtype a typed array becomes in `np.array` (until the library has 8- and 16-bit dtypes): float32,
- * float64 and int32 arrays keep theirs; Int8, Uint8, Uint8Clamped, Int16 and Uint16 become int32 (exact);
- * Uint32 becomes int32 and throws for a value of 2**31 or more (unless a `dtype` is given: "float64" keeps
- * it exactly);
- * 64-bit integer arrays and DataViews throw. No value is ever dropped.
+ * The dtype a typed array becomes in `np.array`: its own (Uint8Array and Uint8ClampedArray uint8,
+ * Int8Array int8, Uint16Array uint16, Int16Array int16, Uint32Array uint32, Int32Array int32,
+ * Float32Array float32, Float64Array float64, a Float16Array float16); 64-bit integer arrays and
+ * DataViews throw. No value is ever dropped.
  */
-function typedArrayDType(data: ArrayBufferView, requested: DType | undefined): DType {
+function typedArrayDType(data: ArrayBufferView): DType {
   if (data instanceof Float32Array) return "float32";
   if (data instanceof Float64Array) return "float64";
-  if (
-    data instanceof Int32Array ||
-    data instanceof Int16Array ||
-    data instanceof Int8Array ||
-    data instanceof Uint16Array ||
-    data instanceof Uint8Array ||
-    data instanceof Uint8ClampedArray
-  )
-    return "int32";
-  if (data instanceof Uint32Array) {
-    if (requested !== undefined) return requested;
-    const i = data.findIndex((v) => v >= 2 ** 31);
-    if (i >= 0)
-      throw new RangeError(
-        `array: Uint32Array value ${data[i]} at index ${i} does not fit int32; pass { dtype: "float64" } to keep it exactly`,
-      );
-    return "int32";
-  }
-  if (data.constructor.name === "Float16Array") return "float32";
+  if (data instanceof Int32Array) return "int32";
+  if (data instanceof Uint32Array) return "uint32";
+  if (data instanceof Int16Array) return "int16";
+  if (data instanceof Uint16Array) return "uint16";
+  if (data instanceof Int8Array) return "int8";
+  if (data instanceof Uint8Array || data instanceof Uint8ClampedArray) return "uint8";
+  if (data.constructor.name === "Float16Array") return "float16";
   throw new TypeError(
     `array: a ${data.constructor.name} is not supported (expected a Float32Array, Float64Array or an 8-, 16- or 32-bit integer array; convert 64-bit integers to a Float64Array)`,
   );
@@ -87,7 +77,7 @@ export function array(data: NestedNumbers | ArrayBufferView | NdArray, options: 
   let shape: number[];
   let inferred: DType;
   if (ArrayBuffer.isView(data)) {
-    inferred = typedArrayDType(data, options.dtype);
+    inferred = typedArrayDType(data);
     flat = data as TypedArray;
     shape = [flat.length];
   } else {
@@ -108,7 +98,8 @@ export function array(data: NestedNumbers | ArrayBufferView | NdArray, options: 
     shape = [...options.shape];
   }
   const storage = storageFor(dtype, flat.length);
-  for (let i = 0; i < flat.length; i++) storage[i] = castScalar(Number(flat[i]), dtype);
+  if (dtype === inferred && ArrayBuffer.isView(data) && dtype !== "float16") storage.set(flat as TypedArray);
+  else for (let i = 0; i < flat.length; i++) storage[i] = castScalar(Number(flat[i]), dtype);
   return new ConcreteArray(shape, dtype, storage);
 }
 

@@ -30,8 +30,8 @@
  */
 
 import { type AbstractValue, ConcreteArray, type NdArray } from "../core/array.js";
-import { type DType, storageFor } from "../core/dtype.js";
-import { type Expr, ExprError, input } from "../core/expr.js";
+import { type DType, isHalf, isInteger, NARROW_DTYPES, storageFor } from "../core/dtype.js";
+import { cast, type Expr, ExprError, input } from "../core/expr.js";
 import {
   type BatchDim,
   type JvpResult,
@@ -102,6 +102,12 @@ export interface ElementwiseRules<P> {
   accepts?: readonly DType[];
   /** Input dtypes may differ (select: the condition is bool). */
   mixedDtypes?: boolean;
+  /**
+   * The kernel takes float16/bfloat16 operands as stored (their bits; convert). Other kernels get them
+   * cast to float32, and a float32 result is cast back to the operands' half type: the op computes in
+   * float32 and rounds once, as numpy on CPUs without half arithmetic.
+   */
+  readsHalfBits?: boolean;
   jvp: (primals: readonly NdArray[], tangents: readonly NdArray[], params: P) => JvpResult;
   transpose?: PrimitiveRules<P>["transpose"];
   formatParams?: PrimitiveRules<P>["formatParams"];
@@ -127,10 +133,12 @@ export function elementwisePrimitive<P = Record<string, never>>(
     let t = trees.get(key);
     if (t === undefined) {
       try {
-        t = rules.kernel(
-          dtypes.map((d, k) => input(k, d)),
-          params,
+        const operands = dtypes.map((d, k) =>
+          isHalf(d) && !rules.readsHalfBits ? cast(input(k, d), "float32") : input(k, d),
         );
+        t = rules.kernel(operands, params);
+        const main = dtypes[dtypes.length - 1]!;
+        if (isHalf(main) && !rules.readsHalfBits && t.dtype === "float32") t = cast(t, main);
       } catch (err) {
         if (err instanceof ExprError)
           throw new ShapeError(`${name}: ${err.message} (operands ${dtypes.join(", ")})`);
@@ -157,7 +165,9 @@ export function elementwisePrimitive<P = Record<string, never>>(
         }
       }
       const d = inputDtype(args);
-      if (rules.accepts && !rules.accepts.includes(d)) {
+      // Half operands compute in float32, narrow integers as int32 does (wrapping to their width).
+      const computed = isHalf(d) ? "float32" : isInteger(d) ? "int32" : d;
+      if (rules.accepts && !rules.accepts.includes(computed)) {
         throw new ShapeError(
           `${name}: dtype ${d} is not supported (expected one of ${rules.accepts.join(", ")})`,
         );
@@ -191,6 +201,8 @@ export function elementwisePrimitive<P = Record<string, never>>(
     ...(rules.transpose ? { transpose: rules.transpose } : {}),
     ...(rules.formatParams ? { formatParams: rules.formatParams } : {}),
     ...(rules.compiler ? { compiler: rules.compiler } : {}),
+    // The tree renders every dtype (narrow integers wrap per node, halves compute in float32).
+    narrowDtypes: NARROW_DTYPES,
   });
   const spec: ElementwiseSpec<P> = {
     arity,

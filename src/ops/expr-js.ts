@@ -2,7 +2,9 @@
  * The JavaScript renderer of the scalar-expression IR (core/expr.ts): a tree becomes a JS expression
  * (with `const` temporaries where an operand is used twice), the body of the eager elementwise kernels
  * and of the JS fused loops (compiler/fusion.ts). Every float32 node that can leave float32 is rounded
- * (Math.fround) and every int32 node wraps (`| 0`, Math.imul), so a value means the same in every kernel.
+ * (Math.fround) and every integer node wraps to its dtype (`| 0`, `>>> 0`, `& 255`, `<< 24 >> 24`, ...;
+ * Math.imul for products), so a value means the same in every kernel. A float16/bfloat16 value is its
+ * bits: casts convert (`lib.fromFloat16`, `lib.toFloat16`, ...).
  *
  * Generated code calls the helpers below as `lib.<name>`: functions Math lacks, exp and log as fdlibm
  * computes them (engines' Math.exp and Math.log differ in the last bit, see backend/js/fdlibm.ts), and the float32
@@ -11,13 +13,18 @@
 import { expf, logf, logisticf, tanhf } from "../backend/js/f32-math.js";
 import * as fdlibm from "../backend/js/fdlibm.js";
 import { cachedKernel } from "../backend/kernel-cache.js";
-import type { DType } from "../core/dtype.js";
+import { castScalar, type DType, isInteger } from "../core/dtype.js";
 import * as ex from "../core/expr.js";
 import { children, type Expr } from "../core/expr.js";
+import { fromBfloat16Bits, fromFloat16Bits, toBfloat16Bits, toFloat16Bits } from "../core/half.js";
 import { erf } from "./erf.js";
 
 /** The helpers generated code may call (the `call` node's functions, and what nodes render to). */
 export const kernelLib = {
+  fromFloat16: fromFloat16Bits,
+  toFloat16: toFloat16Bits,
+  fromBfloat16: fromBfloat16Bits,
+  toBfloat16: toBfloat16Bits,
   exp: fdlibm.exp,
   log: fdlibm.log,
   /** The error function in float64 (./erf.ts). */
@@ -164,6 +171,18 @@ const EXACT_IN_F32: ReadonlySet<ex.ExprOp> = new Set<ex.ExprOp>([
   "select",
 ]);
 
+/** The dtypes whose every value is a float32 value (a cast from them needs no rounding). */
+const EXACT_TO_F32: ReadonlySet<DType> = new Set<DType>([
+  "bool",
+  "uint8",
+  "int8",
+  "uint16",
+  "int16",
+  "float16",
+  "bfloat16",
+  "float32",
+]);
+
 const COMPARE_JS: Record<ex.CompareOp, string> = {
   eq: "===",
   ne: "!==",
@@ -174,6 +193,24 @@ const COMPARE_JS: Record<ex.CompareOp, string> = {
 };
 
 const ARITH_JS: Partial<Record<ex.BinaryOp, string>> = { add: "+", sub: "-", mul: "*", div: "/" };
+
+/** `code` (an integer-valued double, or NaN/±Infinity for a cast) wrapped to the integer `dtype`. */
+function wrapInt(code: string, dtype: DType): string {
+  switch (dtype) {
+    case "uint32":
+      return `((${code}) >>> 0)`;
+    case "uint16":
+      return `((${code}) & 65535)`;
+    case "uint8":
+      return `((${code}) & 255)`;
+    case "int16":
+      return `(((${code}) << 16) >> 16)`;
+    case "int8":
+      return `(((${code}) << 24) >> 24)`;
+    default:
+      return `((${code}) | 0)`;
+  }
+}
 
 export interface RenderedJs {
   /** `const` statements computing shared operands, in order. */
@@ -209,13 +246,14 @@ export function renderJs(root: Expr, inputs: readonly string[], prefix = "e"): R
   const node = (e: Expr): string => {
     const code = unrounded(e);
     if (e.dtype === "float32" && !EXACT_IN_F32.has(e.op)) {
-      if (e.op === "cast" && (e.x.dtype === "bool" || e.x.dtype === "float32")) return code;
+      if (e.op === "cast" && EXACT_TO_F32.has(e.x.dtype)) return code;
       return `Math.fround(${code})`;
     }
     return code;
   };
   const unrounded = (e: Expr): string => {
-    const int = e.dtype === "int32";
+    const int = isInteger(e.dtype);
+    const wrap = (code: string): string => wrapInt(code, e.dtype);
     switch (e.op) {
       case "input": {
         const name = inputs[e.index];
@@ -229,15 +267,18 @@ export function renderJs(root: Expr, inputs: readonly string[], prefix = "e"): R
       case "mul":
       case "div": {
         const [x, y] = [render(e.x), render(e.y)];
-        if (int && e.op === "mul") return `Math.imul(${x}, ${y})`;
+        if (int && e.op === "mul") {
+          const product = `Math.imul(${x}, ${y})`;
+          return e.dtype === "int32" ? product : wrap(product);
+        }
         const sum = `${x} ${ARITH_JS[e.op]} ${y}`;
-        return int ? `((${sum}) | 0)` : `(${sum})`;
+        return int ? wrap(sum) : `(${sum})`;
       }
       case "rem": {
         const [x, y] = [render(e.x), render(e.y)];
         if (!int) return `(${x} % ${y})`;
         const ya = atom(y);
-        return `(${ya} === 0 ? 0 : (${x} % ${ya}) | 0)`;
+        return `(${ya} === 0 ? 0 : ${wrap(`${x} % ${ya}`)})`;
       }
       case "max":
       case "min": {
@@ -247,7 +288,7 @@ export function renderJs(root: Expr, inputs: readonly string[], prefix = "e"): R
       }
       case "pow": {
         const [x, y] = [render(e.x), render(e.y)];
-        if (int) return `lib.intPow(${x}, ${y})`;
+        if (int) return e.dtype === "int32" ? `lib.intPow(${x}, ${y})` : wrap(`lib.intPow(${x}, ${y})`);
         // Math.pow and IEEE pow differ only for an infinite exponent (or NaN, with a base of 1).
         if (e.y.op === "const" && Number.isFinite(e.y.value)) return `Math.pow(${x}, ${y})`;
         return `lib.pow(${x}, ${y})`;
@@ -257,9 +298,9 @@ export function renderJs(root: Expr, inputs: readonly string[], prefix = "e"): R
       case "hypot":
         return `Math.hypot(${render(e.x)}, ${render(e.y)})`;
       case "neg":
-        return int ? `((-${render(e.x)}) | 0)` : `(-${render(e.x)})`;
+        return int ? wrap(`-${render(e.x)}`) : `(-${render(e.x)})`;
       case "abs":
-        return int ? `(Math.abs(${render(e.x)}) | 0)` : `Math.abs(${render(e.x)})`;
+        return int ? wrap(`Math.abs(${render(e.x)})`) : `Math.abs(${render(e.x)})`;
       case "sign":
         return `Math.sign(${render(e.x)})`;
       case "round":
@@ -296,11 +337,20 @@ export function renderJs(root: Expr, inputs: readonly string[], prefix = "e"): R
       case "select":
         return `(${render(e.cond)} ? ${render(e.x)} : ${render(e.y)})`;
       case "cast": {
-        const x = render(e.x);
         const from = e.x.dtype;
-        if (e.dtype === "bool") return `(${x} !== 0 ? 1 : 0)`;
-        if (e.dtype === "int32") return from === "bool" ? x : `(${x} | 0)`;
-        return x; // to float: float32 rounds (node), bool and int32 are exact
+        const to = e.dtype;
+        // The value of a half operand's bits first.
+        const x =
+          from === "float16"
+            ? `lib.fromFloat16(${render(e.x)})`
+            : from === "bfloat16"
+              ? `lib.fromBfloat16(${render(e.x)})`
+              : render(e.x);
+        if (to === "bool") return `(${x} !== 0 ? 1 : 0)`;
+        if (int) return from === "bool" ? x : wrap(x);
+        if (to === "float16") return `lib.toFloat16(${x})`;
+        if (to === "bfloat16") return `lib.toBfloat16(${x})`;
+        return x; // to float: float32 rounds (node), bool, integers to float64 and halves are exact
       }
       case "call": {
         if (!(e.fn in kernelLib)) throw new ex.ExprError(`renderJs: no helper lib.${e.fn}`);
@@ -363,5 +413,5 @@ export function evaluateExpr(root: Expr, operands: readonly number[]): number {
     1,
   );
   const v = out[0]!;
-  return root.dtype === "float32" ? Math.fround(v) : root.dtype === "int32" ? v | 0 : v;
+  return root.dtype === "float32" ? Math.fround(v) : isInteger(root.dtype) ? castScalar(v, root.dtype) : v;
 }

@@ -12,7 +12,7 @@ import {
   takeKernel,
 } from "../backend/js/indexing.js";
 import type { AbstractValue, NdArray } from "../core/array.js";
-import type { DType } from "../core/dtype.js";
+import { type DType, NARROW_DTYPES } from "../core/dtype.js";
 import type { ArrayLike } from "../core/methods-types.js";
 import { checkOptions } from "../core/options.js";
 import { type Primitive, UndefinedPrimal } from "../core/primitive.js";
@@ -94,6 +94,7 @@ function alongAxisIndices(x: NdArray, indices: NdArray, axis: number): NdArray {
 export const takePrim: Primitive<AxisParams, [x: unknown, indices: unknown], [out: unknown]> =
   loweredPrimitive<AxisParams, [x: unknown, indices: unknown], [out: unknown]>({
     name: "take",
+    narrowDtypes: NARROW_DTYPES,
     abstractEval([x, indices], { axis }) {
       checkAxisParam("take", axis, x.shape);
       checkIndexDtype("take", indices);
@@ -138,6 +139,7 @@ export const scatterAddPrim: Primitive<
   [out: unknown]
 > = loweredPrimitive<AxisParams, [x: unknown, indices: unknown, updates: unknown], [out: unknown]>({
   name: "scatter_add",
+  widenNarrow: { kind: "modular" },
   abstractEval([x, indices, updates], { axis }) {
     checkAxisParam("scatter_add", axis, x.shape);
     checkIndexDtype("scatter_add", indices);
@@ -187,6 +189,7 @@ export const scatterAddPrim: Primitive<
 export const takeAlongAxisPrim: Primitive<AxisParams, [x: unknown, indices: unknown], [out: unknown]> =
   loweredPrimitive<AxisParams, [x: unknown, indices: unknown], [out: unknown]>({
     name: "take_along_axis",
+    narrowDtypes: NARROW_DTYPES,
     abstractEval([x, indices], { axis }) {
       checkAlongAxis("take_along_axis", x.shape, indices.shape, axis);
       checkIndexDtype("take_along_axis", indices);
@@ -224,6 +227,7 @@ export const scatterAddAlongAxisPrim: Primitive<
   [out: unknown]
 > = loweredPrimitive<AxisParams, [x: unknown, indices: unknown, updates: unknown], [out: unknown]>({
   name: "scatter_add_along_axis",
+  widenNarrow: { kind: "modular" },
   abstractEval([x, indices, updates], { axis }) {
     checkAlongAxis("scatter_add_along_axis", x.shape, indices.shape, axis);
     checkIndexDtype("scatter_add_along_axis", indices);

@@ -6,7 +6,7 @@
 import { broadcastInto, transposeCompiled } from "../backend/js/layout.js";
 import { ConcreteArray, type NdArray } from "../core/array.js";
 import { makeEquation } from "../core/compiler-facts.js";
-import { storageFor } from "../core/dtype.js";
+import { NARROW_DTYPES, storageFor } from "../core/dtype.js";
 import { type Atom, type Equation, Literal, Var } from "../core/ir.js";
 import type { Axis } from "../core/methods-types.js";
 import { type BatchDim, type Primitive, primitive, type UndefinedPrimal } from "../core/primitive.js";
@@ -35,6 +35,7 @@ export interface ReshapeParams {
 
 export const reshapePrim: Primitive<ReshapeParams, [x: unknown], [out: unknown]> = primitive({
   name: "reshape",
+  narrowDtypes: NARROW_DTYPES,
   abstractEval([x], { shape }) {
     checkShape("reshape", shape);
     if (sizeOf(shape) !== sizeOf(x.shape)) {
@@ -107,6 +108,7 @@ export const transposePrim: Primitive<TransposeParams, [x: unknown], [out: unkno
   [out: unknown]
 >({
   name: "transpose",
+  narrowDtypes: NARROW_DTYPES,
   abstractEval([x], { permutation }) {
     const r = x.shape.length;
     const sorted = [...permutation].sort((a, b) => a - b);
@@ -268,6 +270,7 @@ export interface BroadcastInDimParams {
 export const broadcastInDimPrim: Primitive<BroadcastInDimParams, [x: unknown], [out: unknown]> =
   loweredPrimitive<BroadcastInDimParams, [x: unknown], [out: unknown]>({
     name: "broadcast_in_dim",
+    narrowDtypes: NARROW_DTYPES,
     abstractEval([x], { shape, broadcastDimensions: dims }) {
       checkShape("broadcast_in_dim", shape, x.dtype);
       const ok =

@@ -52,6 +52,7 @@ export const matmulPrim: Primitive<Params, [a: unknown, b: unknown], [out: unkno
   [out: unknown]
 >({
   name: "matmul",
+  widenNarrow: { kind: "modular" },
   abstractEval([a, b]) {
     if (a.dtype !== b.dtype) throw new ShapeError(`matmul: operand dtypes differ: ${a.dtype} vs ${b.dtype}`);
     if (a.dtype === "bool") throw new ShapeError("matmul: bool operands are not supported");

@@ -118,6 +118,7 @@ function unfoldN(y: NdArray, size: number): [NdArray[], BatchDim[]] {
 
 export const maxPool2dPrim: Primitive<MaxPoolParams> = loweredPrimitive<MaxPoolParams>({
   name: "max_pool2d",
+  widenNarrow: { kind: "ordered" },
   abstractEval([x], p) {
     checkFloat("max_pool2d", x!.dtype);
     return [{ shape: pooledShape(x!.shape, poolGeometry("max_pool2d", x!.shape, p)), dtype: x!.dtype }];
@@ -153,6 +154,7 @@ export const maxPool2dPrim: Primitive<MaxPoolParams> = loweredPrimitive<MaxPoolP
 /** The flat index h*W + w (into the unpadded plane) of each window's first maximum, like PyTorch's indices. */
 export const maxPool2dArgmaxPrim: Primitive<MaxPoolParams> = loweredPrimitive<MaxPoolParams>({
   name: "max_pool2d_argmax",
+  widenNarrow: { kind: "ordered", indexOutputs: [0] },
   abstractEval([x], p) {
     checkFloat("max_pool2d_argmax", x!.dtype);
     return [{ shape: pooledShape(x!.shape, poolGeometry("max_pool2d_argmax", x!.shape, p)), dtype: "int32" }];
@@ -202,6 +204,7 @@ function checkIndexed(
 /** out[n, c, i, j] = t[n, c, idx[n, c, i, j]] with idx a flat h*W + w index. */
 export const poolGatherPrim: Primitive<NoParams> = loweredPrimitive<NoParams>({
   name: "pool_gather",
+  widenNarrow: { kind: "modular" },
   abstractEval([t, idx]) {
     checkIndexed("pool_gather", t!.shape, t!.dtype, idx!.shape, idx!.dtype, false);
     return [{ shape: idx!.shape, dtype: t!.dtype }];
@@ -238,6 +241,7 @@ export const poolGatherPrim: Primitive<NoParams> = loweredPrimitive<NoParams>({
 /** out[n, c, idx[n, c, k]] += ct[n, c, k] on zero planes of planeShape: the transpose of pool_gather. */
 export const poolScatterAddPrim: Primitive<PoolScatterParams> = loweredPrimitive<PoolScatterParams>({
   name: "pool_scatter_add",
+  widenNarrow: { kind: "modular" },
   abstractEval([ct, idx], { planeShape }) {
     checkIndexed("pool_scatter_add", ct!.shape, ct!.dtype, idx!.shape, idx!.dtype, true);
     return [{ shape: [ct!.shape[0]!, ct!.shape[1]!, ...planeShape], dtype: ct!.dtype }];

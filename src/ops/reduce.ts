@@ -75,6 +75,7 @@ function reducePrimitive(
     [out: unknown]
   >({
     name,
+    widenNarrow: { kind: op === "max" || op === "min" ? "ordered" : "modular" },
     abstractEval([x], { axes }) {
       if ((op === "and" || op === "or") && x.dtype !== "bool")
         throw new ShapeError(`${name}: expected a bool array, got ${x.dtype}`);
@@ -202,6 +203,7 @@ function argPrimitive(kind: "max" | "min"): Primitive<ArgReduceParams> {
   const name = `arg${kind}`;
   const prim: Primitive<ArgReduceParams, [x: unknown], [out: unknown]> = primitive({
     name,
+    widenNarrow: { kind: "ordered", indexOutputs: [0] },
     abstractEval([x], { axis }) {
       if (axis < 0 || axis >= x.shape.length)
         throw new ShapeError(`${name}: axis ${axis} is out of bounds for shape ${fmtShape(x.shape)}`);
@@ -235,6 +237,7 @@ export interface CumsumParams {
 
 export const cumsumPrim: Primitive<CumsumParams, [x: unknown], [out: unknown]> = primitive({
   name: "cumsum",
+  widenNarrow: { kind: "modular" },
   abstractEval([x], { axis }) {
     if (axis < 0 || axis >= x.shape.length)
       throw new ShapeError(`cumsum: axis ${axis} is out of bounds for shape ${fmtShape(x.shape)}`);

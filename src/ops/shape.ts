@@ -6,7 +6,7 @@
 
 import { concatenateKernel, paddedSize, padKernel, revKernel, sliceKernel } from "../backend/js/shape.js";
 import { type AbstractValue, ConcreteArray, type NdArray } from "../core/array.js";
-import type { DType } from "../core/dtype.js";
+import { type DType, NARROW_DTYPES } from "../core/dtype.js";
 import type { Axis, SliceSpec } from "../core/methods-types.js";
 import { checkOptions, checkOptionValue } from "../core/options.js";
 import { type Primitive, primitive, UndefinedPrimal } from "../core/primitive.js";
@@ -85,6 +85,7 @@ export const concatenatePrim: Primitive<
   [out: unknown]
 > = primitive({
   name: "concatenate",
+  narrowDtypes: NARROW_DTYPES,
   abstractEval(args, { axis }) {
     const shape = concatenatedShape(
       args.map((a) => a.shape),
@@ -148,6 +149,7 @@ function paddedShape(shape: Shape, { lo, hi, interior }: PadParams): number[] {
 
 export const padPrim: Primitive<PadParams, [x: unknown], [out: unknown]> = primitive({
   name: "pad",
+  narrowDtypes: NARROW_DTYPES,
   abstractEval: ([x], p) => [{ shape: paddedShape(x.shape, p), dtype: x.dtype }],
   impl: ([x], p) => [
     new ConcreteArray(
@@ -214,6 +216,7 @@ function slicedShape(shape: Shape, { start, limit, strides }: SliceParams): numb
 
 export const slicePrim: Primitive<SliceParams, [x: unknown], [out: unknown]> = primitive({
   name: "slice",
+  narrowDtypes: NARROW_DTYPES,
   abstractEval: ([x], p) => [{ shape: slicedShape(x.shape, p), dtype: x.dtype }],
   impl: ([x], p) => [
     new ConcreteArray(
@@ -274,6 +277,7 @@ function checkRevAxes(shape: Shape, axes: readonly number[]): void {
 
 export const revPrim: Primitive<RevParams, [x: unknown], [out: unknown]> = primitive({
   name: "rev",
+  narrowDtypes: NARROW_DTYPES,
   abstractEval([x], { axes }) {
     checkRevAxes(x.shape, axes);
     return [x];

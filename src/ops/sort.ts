@@ -55,6 +55,8 @@ function checkAxisParam(op: string, axis: number, shape: Shape): void {
 export const sortPrim: Primitive<SortParams, [x: unknown], [values: unknown, indices: unknown]> =
   loweredPrimitive<SortParams, [x: unknown], [values: unknown, indices: unknown]>({
     name: "sort",
+    narrowDtypes: ["uint8", "int8", "uint16", "int16", "uint32"],
+    widenNarrow: { kind: "ordered", indexOutputs: [1] },
     abstractEval([x], { axis }) {
       checkAxisParam("sort", axis, x.shape);
       return [x, { shape: x.shape, dtype: "int32" }];
@@ -93,6 +95,7 @@ function topKShape(x: AbstractValue, k: number): number[] {
 export const topKPrim: Primitive<TopKParams, [x: unknown], [values: unknown, indices: unknown]> =
   loweredPrimitive<TopKParams, [x: unknown], [values: unknown, indices: unknown]>({
     name: "top_k",
+    widenNarrow: { kind: "ordered", indexOutputs: [1] },
     abstractEval([x], { k }) {
       const shape = topKShape(x, k);
       return [
@@ -137,6 +140,7 @@ export const searchSortedPrim: Primitive<
   [positions: unknown]
 > = loweredPrimitive<SearchSortedParams, [sorted: unknown, values: unknown], [positions: unknown]>({
   name: "searchsorted",
+  widenNarrow: { kind: "ordered", indexOutputs: [0] },
   abstractEval([sorted, values]) {
     checkSearchArgs(sorted, values);
     return [{ shape: values.shape, dtype: "int32" }];

@@ -3,7 +3,7 @@
  * functions (which convert integer input to float32 for the float-only ones, as numpy does).
  */
 import type { NdArray } from "../core/array.js";
-import { type BoolOperandsOp, type DType, isFloat, operandDTypeFor } from "../core/dtype.js";
+import { type BoolOperandsOp, type DType, isFloat, isInteger, operandDTypeFor } from "../core/dtype.js";
 import type { Expr } from "../core/expr.js";
 import * as ex from "../core/expr.js";
 import type { JvpResult } from "../core/primitive.js";
@@ -114,7 +114,7 @@ export const roundPrim = flatUnary("round", ex.round, FLOATS);
 export const isNanPrim = flatUnary("is_nan", (a) => ex.ne(a, a), NUMERIC);
 export const isFinitePrim = flatUnary(
   "is_finite",
-  (a) => (a.dtype === "int32" ? ex.constant(true, "bool") : ex.lt(ex.abs(a), Infinity)),
+  (a) => (isInteger(a.dtype) ? ex.constant(true, "bool") : ex.lt(ex.abs(a), Infinity)),
   NUMERIC,
 );
 export const logicalNotPrim = flatUnary("not", ex.not, ["bool"]);

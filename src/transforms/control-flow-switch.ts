@@ -6,7 +6,7 @@
  * once into a plan of its own and only the chosen one runs.
  */
 import { type AbstractValue, type ConcreteArray, fmtAval, type NdArray } from "../core/array.js";
-import { isFloat } from "../core/dtype.js";
+import { isFloat, NARROW_DTYPES } from "../core/dtype.js";
 import { evalProgram, type Program } from "../core/ir.js";
 import { type BatchDim, type Primitive, primitive } from "../core/primitive.js";
 import { ShapeError } from "../core/shape.js";
@@ -38,6 +38,7 @@ const isIntegerDType = (dtype: string): boolean => dtype !== "bool" && !isFloat(
 
 export const switchPrim: Primitive<SwitchParams, [index: unknown, ...operands: unknown[]]> = primitive({
   name: "switch",
+  narrowDtypes: NARROW_DTYPES,
   abstractEval([index, ...ops], { branches }) {
     if (index.dtype !== "int32" || index.shape.length !== 0)
       throw new ShapeError(`switch: the index must be an int32 scalar, got ${fmtAval(index)}`);

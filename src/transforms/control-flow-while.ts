@@ -11,7 +11,7 @@
  */
 import type { AbstractValue, ConcreteArray, NdArray } from "../core/array.js";
 import { fmtAval } from "../core/array.js";
-import { isFloat } from "../core/dtype.js";
+import { isFloat, NARROW_DTYPES } from "../core/dtype.js";
 import { evalProgram, type Program, Var } from "../core/ir.js";
 import { type BatchDim, type Primitive, primitive } from "../core/primitive.js";
 import { ShapeError } from "../core/shape.js";
@@ -68,6 +68,7 @@ function isBoolScalar(a: AbstractValue): boolean {
 
 export const whilePrim: Primitive<WhileParams> = primitive<WhileParams>({
   name: "while",
+  narrowDtypes: NARROW_DTYPES,
   abstractEval(avals, p) {
     const [cc, bc, carry] = parts(avals, p);
     checkAvals("while", "the condition's inputs", [...cc, ...carry], p.cond.inAvals);

@@ -7,7 +7,7 @@
  * plan its body is compiled once into a plan of its own and run as a loop.
  */
 import { type AbstractValue, ConcreteArray, fmtAval, type NdArray } from "../core/array.js";
-import { storageFor } from "../core/dtype.js";
+import { NARROW_DTYPES, storageFor } from "../core/dtype.js";
 import { evalProgram, type Program } from "../core/ir.js";
 import { checkOptions } from "../core/options.js";
 import { type BatchDim, type Primitive, primitive } from "../core/primitive.js";
@@ -67,6 +67,7 @@ function row(x: ConcreteArray, i: number): ConcreteArray {
 
 export const scanPrim: Primitive<ScanParams> = primitive<ScanParams>({
   name: "scan",
+  narrowDtypes: NARROW_DTYPES,
   abstractEval: (avals, p) => scanOutAvals("scan", avals, p),
   impl(args, p) {
     const { body, numConsts, numCarry, length, reverse } = p;
@@ -302,6 +303,7 @@ function tangentOutputs(
 
 export const checkpointPrim: Primitive<CheckpointParams> = primitive<CheckpointParams>({
   name: "checkpoint",
+  narrowDtypes: NARROW_DTYPES,
   abstractEval: (avals, { program, name }) => {
     checkAvals(`checkpoint(${name})`, "inputs", avals, program.inAvals);
     return program.outAvals;
@@ -324,6 +326,7 @@ export const checkpointPrim: Primitive<CheckpointParams> = primitive<CheckpointP
 /** [primals, tangents] -> output tangents of a checkpointed function; linear in the tangents. */
 export const checkpointLinPrim: Primitive<CheckpointParams> = primitive<CheckpointParams>({
   name: "checkpoint_lin",
+  narrowDtypes: NARROW_DTYPES,
   abstractEval: (_avals, { program }) => program.outAvals,
   impl(args, { program }) {
     const n = program.inputs.length;

@@ -2,7 +2,9 @@
  * User-defined reverse-mode derivatives. Under forward mode a `custom_vjp_call` runs the user's `fwd`
  * and emits `custom_lin`, a linear primitive whose transpose calls the user's `bwd` (as JAX does).
  */
+
 import { type AbstractValue, type ConcreteArray, fmtAval, type NdArray } from "../core/array.js";
+import { NARROW_DTYPES } from "../core/dtype.js";
 import { type Primitive, primitive } from "../core/primitive.js";
 import { shapeEquals } from "../core/shape.js";
 import { batchSize } from "../ops/layout.js";
@@ -30,6 +32,7 @@ interface CustomLinParams {
 
 export const customVjpCallPrim: Primitive<CustomVjpParams> = primitive<CustomVjpParams>({
   name: "custom_vjp_call",
+  narrowDtypes: NARROW_DTYPES,
   abstractEval: (avals, p) => outAvalsOf(p.fun, avals),
   impl: (args, p) => p.fun([...args]) as ConcreteArray[],
   jvp(primals, tangents, p) {
@@ -64,6 +67,7 @@ export const customVjpCallPrim: Primitive<CustomVjpParams> = primitive<CustomVjp
 
 export const customLinPrim: Primitive<CustomLinParams> = primitive<CustomLinParams>({
   name: "custom_lin",
+  narrowDtypes: NARROW_DTYPES,
   abstractEval: (_avals, p) => [...p.outAvals],
   impl() {
     throw new Error(

@@ -6,6 +6,7 @@
 
 import { compile, type Executable, type StepProfile } from "../compiler/executor.js";
 import { type AbstractValue, ConcreteArray, DonationError, fmtAval, type NdArray } from "../core/array.js";
+import { NARROW_DTYPES } from "../core/dtype.js";
 import { evalProgram, type Program } from "../core/ir.js";
 import { checkOptions, optionKeys } from "../core/options.js";
 import { type Primitive, primitive } from "../core/primitive.js";
@@ -46,6 +47,7 @@ function executableFor(p: JitParams): Executable {
 
 export const jitCallPrim: Primitive<JitParams> = primitive<JitParams>({
   name: "jit",
+  narrowDtypes: NARROW_DTYPES,
   abstractEval(avals, { program, name }) {
     const expected = program.inputs;
     if (avals.length !== expected.length)

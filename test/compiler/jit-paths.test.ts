@@ -9,7 +9,7 @@ import { simdSupported } from "../../src/backend/wasm/runtime.js";
 import { wasmBlocker } from "../../src/compiler/expr-wasm.js";
 import { fusedThresholds } from "../../src/compiler/fused-wasm.js";
 import { ConcreteArray } from "../../src/core/array.js";
-import { DTYPES, type DType, storageFor } from "../../src/core/dtype.js";
+import { castScalar, DTYPES, type DType, isHalf, isInteger, storageFor } from "../../src/core/dtype.js";
 import { describeNode } from "../../src/core/expr.js";
 import { primitives } from "../../src/core/primitive.js";
 import { backend, jit, type Array as NdArray, setBackend } from "../../src/index.js";
@@ -64,6 +64,8 @@ const MUST_BE_WASM: readonly string[] = [
       .filter((to) => to !== from)
       .map((to) => `convert ${from} {"dtype":"${to}"}`),
   ),
+  // uint8 images into float math; other narrow dtypes are JS loops (listed below with their blocker).
+  ...["float32", "float64", "bool"].map((to) => `convert uint8 {"dtype":"${to}"}`),
 ];
 
 interface Entry {
@@ -81,7 +83,9 @@ function entries(): Entry[] {
     if (!isElementwise(p)) continue;
     const spec = p.elementwise;
     for (const d of DTYPES) {
-      if (spec.accepts && !spec.accepts.includes(d)) continue;
+      // Halves compute in float32, narrow integers as int32 does.
+      const computed = isHalf(d) ? "float32" : isInteger(d) ? "int32" : d;
+      if (spec.accepts && !spec.accepts.includes(computed)) continue;
       const dtypes = spec.mixedDtypes
         ? (["bool", ...Array(spec.arity - 1).fill(d)] as DType[])
         : (Array(spec.arity).fill(d) as DType[]);
@@ -152,6 +156,70 @@ const SPECIAL: Record<DType, readonly number[]> = {
   ],
   int32: [0, 1, -1, 2, -2, 2 ** 31 - 1, -(2 ** 31), 65536, 46341, 7, -7, 3, 100, -100, 12345, -9, 31, 5],
   bool: [0, 1, 1, 0, 0, 1, 0, 1, 1, 1, 0, 0, 1, 0, 1, 1, 0, 1],
+  uint8: [0, 1, 2, 255, 254, 128, 127, 100, 200, 16, 15, 3, 7, 9, 31, 64, 250, 5],
+  int8: [0, 1, -1, 127, -128, 100, -100, 64, -64, 2, -2, 3, 7, -9, 31, 16, -17, 5],
+  uint16: [0, 1, 2, 65535, 65534, 32768, 256, 255, 1000, 60000, 15, 3, 7, 9, 31, 300, 40000, 5],
+  int16: [0, 1, -1, 32767, -32768, 256, -256, 181, -182, 1000, -1000, 3, 7, -9, 31, 300, -300, 5],
+  uint32: [
+    0,
+    1,
+    2,
+    2 ** 32 - 1,
+    2 ** 31,
+    2 ** 31 - 1,
+    65536,
+    65537,
+    1e9,
+    4e9,
+    15,
+    3,
+    7,
+    9,
+    31,
+    300,
+    100000,
+    5,
+  ],
+  float16: [
+    Number.NaN,
+    Infinity,
+    -Infinity,
+    0,
+    -0,
+    0.5,
+    -0.5,
+    1.5,
+    2.5,
+    -2.5,
+    1,
+    -1,
+    3,
+    6e-8,
+    65504,
+    0.1,
+    11.1,
+    -17,
+  ],
+  bfloat16: [
+    Number.NaN,
+    Infinity,
+    -Infinity,
+    0,
+    -0,
+    0.5,
+    -0.5,
+    1.5,
+    2.5,
+    -2.5,
+    1,
+    -1,
+    3,
+    1e-39,
+    3e38,
+    0.1,
+    88.7,
+    -103,
+  ],
 };
 
 /** Operand k: the special values of its dtype, rotated by k so that operands meet in many pairs. */
@@ -161,7 +229,7 @@ function operand(dtype: DType, k: number): NdArray {
   const data = storageFor(dtype, n);
   for (let i = 0; i < n; i++) {
     const j = k === 0 ? i % values.length : Math.floor(i / values.length) + (k - 1);
-    data[i] = values[j % values.length]!;
+    data[i] = castScalar(values[j % values.length]!, dtype);
   }
   return new ConcreteArray([n], dtype, data);
 }

@@ -6,7 +6,7 @@
  * `stableOrderOfUint32` serves keys that already are unsigned (random permutations); `topKLanes` and
  * `searchSortedLanes` select and search in the same order.
  */
-import type { DType, TypedArray } from "../../core/dtype.js";
+import { type DType, DTypeError, type TypedArray } from "../../core/dtype.js";
 import { type Shape, sizeOf } from "../../core/shape.js";
 
 /** Lanes at most this long are insertion-sorted (a radix pass costs a 2048-entry histogram). */
@@ -188,11 +188,18 @@ function laneKeys(
       }
       return false;
     case "int32":
+    case "int16":
+    case "int8":
       for (let j = 0; j < n; j++) lo[j] = x[start + j * stride]! ^ 0x80000000 ^ flip;
       return false;
     case "bool":
+    case "uint8":
+    case "uint16":
+    case "uint32":
       for (let j = 0; j < n; j++) lo[j] = x[start + j * stride]! ^ flip;
       return false;
+    default:
+      throw new DTypeError(`sort: no sort keys for ${dtype} (sorted as float32)`);
   }
 }
 
