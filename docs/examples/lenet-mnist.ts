@@ -59,6 +59,15 @@ export interface TrainResult {
 const MNIST_MEAN = 0.1307;
 const MNIST_STD = 0.3081;
 
+/**
+ * uint8 pixel bytes [N, 1, 32, 32] to the network's float32 input: scaled to [0, 1] and normalized
+ * (torchvision's ToTensor then Normalize). Called inside the jitted step, so the host holds only the
+ * bytes: the conversion is one fused loop (in wasm: a uint8 -> float32 cast) per batch.
+ */
+export function pixelsToInput(bytes: NdArray): NdArray {
+  return np.divide(np.subtract(np.divide(bytes.astype("float32"), 255), MNIST_MEAN), MNIST_STD);
+}
+
 function parseArgs(argv: readonly string[]): TrainOptions {
   const get = (name: string, fallback: number): number => {
     const i = argv.indexOf(`--${name}`);
@@ -98,7 +107,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   };
   // A progress bar redrawn in place on a terminal; into a file or a pipe, one line per epoch.
   const interactive = process.stdout.isTTY === true;
-  const data = io.mnist.loadBundled({ normalize: { mean: MNIST_MEAN, std: MNIST_STD } });
+  // The images as uint8 bytes: no float copy on the host (pixelsToInput converts inside the jitted step).
+  const data = io.mnist.loadBundled({ dtype: "uint8" });
   const testCount = Math.min(options.maxTest, data.test.labels.shape[0]!);
   log(
     `LeNet on the bundled MNIST digits: ${data.train.labels.shape[0]} training and ${testCount} test images (32x32)\n`,
@@ -131,7 +141,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     log(`resumed from ${options.resumePath} after epoch ${loaded.right.epoch}\n`);
   }
 
-  const lossFn = (p: LeNetParams, x: NdArray, y: NdArray) => nn.crossEntropy(lenet.apply(p, x), y);
+  const lossFn = (p: LeNetParams, x: NdArray, y: NdArray) =>
+    nn.crossEntropy(lenet.apply(p, pixelsToInput(x)), y);
   const trainStep = jit(
     (p: LeNetParams, s: typeof optState, x: NdArray, y: NdArray) => {
       const [loss, grads] = valueAndGrad(lossFn)(p, x, y);
@@ -140,7 +151,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     },
     { donateArgnums: [0, 1] },
   );
-  const predict = jit((p: LeNetParams, x: NdArray) => np.argmax(lenet.apply(p, x), { axis: 1 }));
+  const predict = jit((p: LeNetParams, x: NdArray) =>
+    np.argmax(lenet.apply(p, pixelsToInput(x)), { axis: 1 }),
+  );
 
   const evaluate = (p: LeNetParams): number => {
     let correct = 0;

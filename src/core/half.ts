@@ -6,10 +6,40 @@
  * kept (NaN becomes the quiet NaN 0x7e00 / 0x7fc0 with the sign of the input).
  */
 
-const scratch = new DataView(new ArrayBuffer(8));
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
 
 /** The float16 bits nearest to `value` (round to nearest even, from the double, not via float32). */
 export function toFloat16Bits(value: number): number {
+  f32[0] = value;
+  // A float32 value (every op's result): from its bits. Else from the double (one rounding, as numpy).
+  return f32[0] === value ? float32ToFloat16Bits(u32[0]!) : doubleToFloat16Bits(value);
+}
+
+/** float32 bits to float16 bits, rounding half to even (NaN: the quiet NaN of the sign). */
+function float32ToFloat16Bits(x: number): number {
+  const sign = (x >>> 16) & 0x8000;
+  const exponent = (x >>> 23) & 0xff;
+  const mantissa = x & 0x7fffff;
+  if (exponent === 0xff) return sign | (mantissa !== 0 ? 0x7e00 : 0x7c00);
+  if (exponent > 142) return sign | 0x7c00; // 2**16 and beyond
+  if (exponent >= 113) {
+    // Normal in float16: 10 of the 23 fraction bits; a carry may reach the exponent (and infinity): right.
+    const h = ((exponent - 112) << 10) | (mantissa >>> 13);
+    const rest = mantissa & 0x1fff;
+    return sign | (rest > 0x1000 || (rest === 0x1000 && (h & 1) === 1) ? h + 1 : h);
+  }
+  if (exponent < 102) return sign; // below 2**-25: rounds to ±0
+  // Subnormal in float16: the significand in units of 2**-24.
+  const m = mantissa | 0x800000;
+  const shift = 126 - exponent;
+  const h = m >>> shift;
+  const rest = m & ((1 << shift) - 1);
+  const half = 1 << (shift - 1);
+  return sign | (rest > half || (rest === half && (h & 1) === 1) ? h + 1 : h);
+}
+
+function doubleToFloat16Bits(value: number): number {
   if (Number.isNaN(value)) return 0x7e00;
   const sign = value < 0 || Object.is(value, -0) ? 0x8000 : 0;
   const a = Math.abs(value);
@@ -28,8 +58,19 @@ export function toFloat16Bits(value: number): number {
   return sign | (((exponent + 15) << 10) + (significand - 1024));
 }
 
+/** The value of every float16 bit pattern (exact in float32). */
+const FLOAT16_VALUES: Float32Array = (() => {
+  const table = new Float32Array(0x10000);
+  for (let b = 0; b < 0x10000; b++) table[b] = float16Value(b);
+  return table;
+})();
+
 /** The value of float16 bits. */
 export function fromFloat16Bits(bits: number): number {
+  return FLOAT16_VALUES[bits & 0xffff]!;
+}
+
+function float16Value(bits: number): number {
   const sign = bits & 0x8000 ? -1 : 1;
   const exponent = (bits >> 10) & 0x1f;
   const fraction = bits & 0x3ff;
@@ -45,8 +86,8 @@ export function fromFloat16Bits(bits: number): number {
  */
 export function toBfloat16Bits(value: number): number {
   if (Number.isNaN(value)) return 0x7fc0;
-  scratch.setFloat32(0, value);
-  const bits = scratch.getUint32(0);
+  f32[0] = value;
+  const bits = u32[0]!;
   const lower = bits & 0xffff;
   let upper = bits >>> 16;
   if (lower > 0x8000 || (lower === 0x8000 && (upper & 1) === 1)) upper += 1; // may carry into infinity: right
@@ -55,8 +96,8 @@ export function toBfloat16Bits(value: number): number {
 
 /** The value of bfloat16 bits (exact in float32). */
 export function fromBfloat16Bits(bits: number): number {
-  scratch.setUint32(0, (bits & 0xffff) << 16);
-  return scratch.getFloat32(0);
+  u32[0] = (bits & 0xffff) << 16;
+  return f32[0]!;
 }
 
 /** `value` rounded to float16 (a JS number again). */
