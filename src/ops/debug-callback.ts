@@ -7,7 +7,9 @@
  * JAX does; and `hasSideEffects` keeps dead-code elimination, CSE and constant folding from dropping,
  * merging or running it early.
  */
+
 import { ConcreteArray, type NdArray } from "../core/array.js";
+import { NARROW_DTYPES } from "../core/dtype.js";
 import { type Primitive, primitive } from "../core/primitive.js";
 import { batchSize, moveAxisTo0, reshape } from "./layout.js";
 import { slicePrim } from "./shape.js";
@@ -23,6 +25,7 @@ export interface DebugCallbackParams {
 
 export const debugCallbackPrim: Primitive<DebugCallbackParams> = primitive<DebugCallbackParams>({
   name: "debug_callback",
+  narrowDtypes: NARROW_DTYPES,
   hasSideEffects: () => true,
   abstractEval: () => [],
   impl(args, { callback }) {

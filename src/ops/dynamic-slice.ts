@@ -11,7 +11,7 @@
 
 import { clampedStart, dynamicSliceKernel, dynamicUpdateSliceKernel } from "../backend/js/dynamic-slice.js";
 import { type AbstractValue, NdArray } from "../core/array.js";
-import { isFloat } from "../core/dtype.js";
+import { isFloat, NARROW_DTYPES } from "../core/dtype.js";
 import type { ArrayLike } from "../core/methods-types.js";
 import { checkOptions } from "../core/options.js";
 import { type BatchDim, type Primitive, UndefinedPrimal } from "../core/primitive.js";
@@ -109,6 +109,7 @@ export const dynamicSlicePrim: Primitive<DynamicSliceParams, SliceArity, [out: u
   [out: unknown]
 >({
   name: "dynamic_slice",
+  narrowDtypes: NARROW_DTYPES,
   abstractEval([x, ...starts], { sliceSizes, allowNegativeIndices }) {
     checkStartAvals("dynamic_slice", x, starts);
     checkSliceSizes("dynamic_slice", x.shape, sliceSizes);
@@ -146,6 +147,7 @@ export const dynamicSlicePrim: Primitive<DynamicSliceParams, SliceArity, [out: u
 export const dynamicUpdateSlicePrim: Primitive<DynamicUpdateSliceParams, UpdateArity, [out: unknown]> =
   loweredPrimitive<DynamicUpdateSliceParams, UpdateArity, [out: unknown]>({
     name: "dynamic_update_slice",
+    narrowDtypes: NARROW_DTYPES,
     abstractEval([x, update, ...starts], { allowNegativeIndices }) {
       checkUpdate("dynamic_update_slice", x, update);
       checkStartAvals("dynamic_update_slice", x, starts);
