@@ -7,7 +7,6 @@
  * JAX does; and `hasSideEffects` keeps dead-code elimination, CSE and constant folding from dropping,
  * merging or running it early.
  */
-
 import { ConcreteArray, type NdArray } from "../core/array.js";
 import { NARROW_DTYPES } from "../core/dtype.js";
 import { type Primitive, primitive } from "../core/primitive.js";
