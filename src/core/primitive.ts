@@ -229,19 +229,25 @@ export function primitive<P, In extends Arity = Arity, Out extends Arity = Arity
 ): Primitive<P, In, Out> {
   if (registry.has(rules.name)) throw new Error(`primitive ${rules.name} is declared twice`);
   const handled = new Set<DType>([...WIDE_DTYPES, ...(rules.narrowDtypes ?? [])]);
+  const handlesAll = NARROW_DTYPES.every((d) => handled.has(d));
   const widen = rules.widenNarrow;
-  const bindAny = (args: readonly NdArray[], params: P): NdArray[] => {
-    if (widen)
-      for (const a of args) if (!handled.has(a.dtype)) return bindWidened(prim, args, params, handled, widen);
-    return bind(prim, args, params);
-  };
+  const bindAny = widen
+    ? (args: readonly NdArray[], params: P): NdArray[] => {
+        for (const a of args)
+          if (!handled.has(a.dtype)) return bindWidened(prim, args, params, handled, widen);
+        return bind(prim, args, params);
+      }
+    : (args: readonly NdArray[], params: P): NdArray[] => bind(prim, args, params);
   const prim: Primitive<P, In, Out> = {
     ...rules,
-    abstractEval(args, params) {
-      for (const a of args as readonly AbstractValue[])
-        if (!handled.has(a.dtype)) refuse(rules.name, a.dtype, handled);
-      return rules.abstractEval(args, params);
-    },
+    // Primitives that handle every dtype (elementwise, data movement) skip the check.
+    abstractEval: handlesAll
+      ? rules.abstractEval
+      : (args, params) => {
+          for (const a of args as readonly AbstractValue[])
+            if (!handled.has(a.dtype)) refuse(rules.name, a.dtype, handled);
+          return rules.abstractEval(args, params);
+        },
     bind: bindAny,
     bind1: (args, params) => bindAny(args, params)[0]!,
   };
