@@ -324,3 +324,24 @@ describe("io.batches", () => {
     }
   });
 });
+
+describe("uint8 images (no float copy on the host)", () => {
+  it("loadBundled({ dtype: 'uint8' }) gives the pixel bytes: the float images are their k/255 to 3 decimals", () => {
+    const bytes = mnist.loadBundled({ dtype: "uint8" });
+    const floats = mnist.loadBundled();
+    expect(bytes.train.images.dtype).toBe("uint8");
+    expect(bytes.train.images.shape).toEqual(floats.train.images.shape);
+    const b = bytes.test.images.toTypedArray();
+    const f = floats.test.images.toTypedArray();
+    expect(b).toBeInstanceOf(Uint8Array);
+    let worst = 0;
+    for (let i = 0; i < f.length; i++) worst = Math.max(worst, Math.abs(b[i]! / 255 - f[i]!));
+    expect(worst).toBeLessThanOrEqual(0.0005 + 1e-7); // the package rounds k/255 to 3 decimals
+    expect(values(bytes.test.labels)).toEqual(values(floats.test.labels));
+  });
+  it("refuses normalize with uint8 images (normalize after converting, inside the step)", () => {
+    expect(() => mnist.loadBundled({ dtype: "uint8", normalize: { mean: 0.1307, std: 0.3081 } })).toThrow(
+      /uint8 images are the raw bytes/,
+    );
+  });
+});
