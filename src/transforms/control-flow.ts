@@ -218,6 +218,7 @@ export const scanPrim: Primitive<ScanParams> = primitive<ScanParams>({
     `length=${p.length} numCarry=${p.numCarry}${p.reverse ? " reverse" : ""} body=(${p.body.equations.length} eqns)`,
 });
 
+/** Options of `scan` (JAX's `length` and `reverse`). */
 export interface ScanOptions {
   /** The number of steps; needed when `xs` is null, otherwise the leading size of every leaf of xs. */
   length?: number;
