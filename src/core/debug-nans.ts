@@ -43,9 +43,28 @@ export function setDebugNans(on: boolean): boolean {
 
 /** The index of the first NaN in float storage, or -1 (integer and bool storage hold none). */
 export function firstNan(dtype: DType, data: TypedArray): number {
-  if (dtype !== "float32" && dtype !== "float64") return -1;
-  for (let i = 0; i < data.length; i++) if (Number.isNaN(data[i])) return i;
+  const isNan = nanTest(dtype);
+  if (!isNan) return -1;
+  for (let i = 0; i < data.length; i++) if (isNan(data[i]!)) return i;
   return -1;
+}
+
+/**
+ * How a stored element of `dtype` is tested for NaN, or null for dtypes without one. float16 and bfloat16
+ * are stored as their bits: a NaN has an all-ones exponent and a non-zero mantissa.
+ */
+function nanTest(dtype: DType): ((stored: number) => boolean) | null {
+  switch (dtype) {
+    case "float32":
+    case "float64":
+      return Number.isNaN;
+    case "float16":
+      return (bits) => (bits & 0x7c00) === 0x7c00 && (bits & 0x03ff) !== 0;
+    case "bfloat16":
+      return (bits) => (bits & 0x7f80) === 0x7f80 && (bits & 0x007f) !== 0;
+    default:
+      return null;
+  }
 }
 
 /** An operand as the check sees it: its shape and dtype and its storage. */
@@ -70,7 +89,8 @@ export function checkOutputsForNans(
     const at = firstNan(aval.dtype, data);
     if (at < 0) continue;
     let count = 0;
-    for (let i = at; i < data.length; i++) if (Number.isNaN(data[i])) count++;
+    const isNan = nanTest(aval.dtype)!;
+    for (let i = at; i < data.length; i++) if (isNan(data[i]!)) count++;
     const line = userLine(site?.stack ?? new Error().stack);
     throw new FloatingPointError(
       `invalid value (nan) encountered in ${primitive}${where}: output ${k} ${fmtAval(aval)} has ${count} NaN of ${data.length} ` +

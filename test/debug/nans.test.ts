@@ -86,6 +86,18 @@ describe("setDebugNans(true)", () => {
     expect(np.array([1, 2], { dtype: "int32" }).add(1).toArray()).toEqual([2, 3]);
   });
 
+  it("float16 and bfloat16 (stored as bits): a NaN is found, eagerly and in a jitted plan", () => {
+    setDebugNans(true);
+    for (const dtype of ["float16", "bfloat16"] as const) {
+      const x = np.array([2, 0.5, 3], { dtype });
+      const eager = caught(() => f(x));
+      expect(eager.primitive).toBe("log");
+      expect(eager.message).toContain(`output 0 ${dtype}[3] has 1 NaN of 3 (first at index [1])`);
+      expect(caught(() => jit(f)(x)).message).toContain("log");
+      expect(f(np.array([2, 3], { dtype })).item()).toBeCloseTo(2 * Math.log(2), 2);
+    }
+  });
+
   it("setDebugNans returns the previous setting and rejects non-booleans", () => {
     expect(setDebugNans(true)).toBe(false);
     expect(setDebugNans(false)).toBe(true);
