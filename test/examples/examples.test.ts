@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it, vi } from "vitest";
 import { fizzBuzzClass, fizzBuzzText, run as runFizzBuzz } from "../../docs/examples/fizzbuzz.js";
 import { train } from "../../docs/examples/lenet-mnist.js";
 import { main as runTutorial } from "../../docs/examples/tutorial.js";
+import { np } from "../../src/index.js";
 
 const outDir = mkdtempSync(join(tmpdir(), "tracegrad-examples-"));
 afterAll(() => rmSync(outDir, { recursive: true, force: true }));
@@ -90,6 +91,21 @@ describe("docs/examples/fizzbuzz.ts", () => {
     for (const loss of result.epochLosses) expect(Number.isFinite(loss)).toBe(true);
     expect(result.epochLosses[39]!).toBeLessThan(result.epochLosses[0]!);
     expect(result.progress.map((p) => p.epoch)).toEqual([20, 40]);
+  });
+
+  it("float16 parameters (Adam's moments in float32) train as float32 does", () => {
+    const common = { loss: "crossEntropy", epochs: 400, logEvery: 400, quiet: true } as const;
+    const single = runFizzBuzz({ ...common, dtype: "float32" });
+    const half = runFizzBuzz({ ...common, dtype: "float16" });
+    // The float16 run's loss is a float16 value (its forward pass rounds every op to float16)...
+    const last = half.epochLosses.at(-1)!;
+    const asHalf = np.array([last], { dtype: "float64" }).astype("float16").astype("float64").item();
+    expect(asHalf).toBe(last);
+    expect(single.epochLosses.at(-1)!).not.toBe(last);
+    // ...and follow float32's curve: the same loss to 1% and the same answers to within 3 of 100.
+    expect(Math.abs(last - single.epochLosses.at(-1)!) / single.epochLosses.at(-1)!).toBeLessThan(0.01);
+    expect(Math.abs(half.correct - single.correct)).toBeLessThanOrEqual(3);
+    expect(half.epochLosses.at(-1)!).toBeLessThan(half.epochLosses[0]! * 0.8);
   });
 
   it("learns FizzBuzz for 1..100 from 101..1023 (cross-entropy, the quicker loss)", () => {
