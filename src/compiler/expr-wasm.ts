@@ -9,8 +9,9 @@
  * is half to even (nearest), sign keeps NaN and ±0, float32 exp, log, tanh and logistic are the float32
  * algorithms of backend/js/f32-math.ts (emitted by backend/wasm/math.ts). A node that has no exact SIMD
  * form here (float64 exp, sin, pow, a helper `call`, float to int32, ...) has no rendering: `wasmBlocker`
- * names it, and its loop runs in JS. Of the narrow dtypes only uint8 operands cast to a wider dtype (an
- * image into float32 math) render here; other nodes of them run in the JS loop.
+ * names it, and its loop runs in JS. Of the narrow dtypes uint8 operands cast to a wider dtype (an
+ * image into float32 math) render here, and float16 bits (int32 lanes) cast to and from float32, exactly
+ * as core/half.ts; other nodes of them run in the JS loop.
  */
 
 import { emitF32Math, type F32MathName } from "../backend/wasm/math.js";
@@ -161,6 +162,10 @@ function rendering(e: Expr): Emit | null {
     // uint8 (images) into float math: the loop loads a uint8 operand as int32 lanes (./fused-wasm.ts).
     if (e.op === "input" && d === "uint8") return () => {};
     if (e.op === "cast" && e.x.dtype === "uint8" && SIMD_DTYPES.has(d)) return castRendering("int32", d);
+    // float16 (bits, loaded as int32 lanes) to and from float32, where the kit computes half ops.
+    if (e.op === "input" && d === "float16") return () => {};
+    if (e.op === "cast" && e.x.dtype === "float16" && d === "float32") return float16ToFloat32;
+    if (e.op === "cast" && e.x.dtype === "float32" && d === "float16") return float32ToFloat16;
     // Other narrow dtypes (8/16-bit integers, uint32, float16, bfloat16) run in the JS loop.
     return null;
   }
@@ -333,6 +338,85 @@ function castRendering(from: DType, to: DType): Emit | null {
   return null;
 }
 
+const splat32 = (at: At, value: number): void => {
+  at.f.v128Const(splatBytes("i32", value));
+};
+
+/**
+ * float16 bits (int32 lanes) to float32, exact as core/half.ts: the exponent and fraction shifted into
+ * float32 place and scaled by 2**112 (subnormals too); infinities keep their sign, NaN is 0x7fc00000.
+ */
+const float16ToFloat32: Emit = (at) => {
+  const { f, ins, out } = at;
+  const h = reg(ins[0]!, 0);
+  const magnitude = f.local("v128");
+  f.localGet(h);
+  splat32(at, 0x7fff);
+  f.op("v128And").localSet(magnitude);
+  // 0x7f800000 where the exponent is all ones, else the finite value.
+  splat32(at, 0x7f800000);
+  f.localGet(magnitude).i32Const(13).op("i32x4Shl");
+  splat32(at, 0x77800000); // 2**112
+  f.f32x4Mul();
+  f.localGet(magnitude);
+  splat32(at, 0x7bff);
+  f.op("i32x4GtS").op("v128Bitselect");
+  f.localGet(h).i32Const(16).op("i32x4Shl");
+  splat32(at, 0x80000000 | 0);
+  f.op("v128And").op("v128Or");
+  // NaN: the quiet NaN without sign (a Float32Array's NaN in the JS loop).
+  splat32(at, 0x7fc00000);
+  f.op("v128Xor");
+  f.localGet(magnitude);
+  splat32(at, 0x7c00);
+  f.op("i32x4GtS").op("v128Not").op("v128And");
+  splat32(at, 0x7fc00000);
+  f.op("v128Xor").localSet(reg(out, 0));
+};
+
+/**
+ * float32 to float16 bits (int32 lanes), round half to even as core/half.ts: normals by the integer
+ * rounding of the dropped 13 bits, subnormals by adding 0.5 (whose ulp is 2**-24, float16's subnormal
+ * step) in float32; 65520 and beyond to infinity; NaN to 0x7e00 (toFloat16Bits' NaN has no sign).
+ */
+const float32ToFloat16: Emit = (at) => {
+  const { f, ins, out } = at;
+  const x = reg(ins[0]!, 0);
+  const a = f.local("v128");
+  const res = f.local("v128");
+  f.localGet(x);
+  splat32(at, 0x7fffffff);
+  f.op("v128And").localSet(a);
+  // Subnormal (below 2**-14): the bits of a + 0.5 minus those of 0.5.
+  f.localGet(a);
+  splat32(at, 0x3f000000);
+  f.f32x4Add();
+  splat32(at, 0x3f000000);
+  f.op("i32x4Sub");
+  // Normal: rebias the exponent (-112), add 0xfff plus the kept lowest bit, shift out 13 bits.
+  f.localGet(a);
+  splat32(at, (0xfff - (112 << 23)) | 0);
+  f.op("i32x4Add");
+  f.localGet(a).i32Const(13).op("i32x4ShrU");
+  splat32(at, 1);
+  f.op("v128And").op("i32x4Add").i32Const(13).op("i32x4ShrU");
+  f.localGet(a);
+  splat32(at, 0x38800000);
+  f.op("i32x4LtS").op("v128Bitselect").localSet(res);
+  // 65520 and beyond (infinity included) round to infinity; then the sign.
+  splat32(at, 0x7c00);
+  f.localGet(res).localGet(a);
+  splat32(at, 0x477fefff);
+  f.op("i32x4GtS").op("v128Bitselect");
+  f.localGet(x).i32Const(16).op("i32x4ShrU");
+  splat32(at, 0x8000);
+  f.op("v128And").op("v128Or").localSet(res);
+  splat32(at, 0x7e00);
+  f.localGet(res).localGet(a);
+  splat32(at, 0x7f800000);
+  f.op("i32x4GtS").op("v128Bitselect").localSet(reg(out, 0));
+};
+
 /** The tree a node is rendered as, where it is a formula of other nodes (float64 logistic). */
 const expansions = new WeakMap<Expr, Expr>();
 function expansion(e: Expr): Expr | null {
@@ -356,8 +440,8 @@ export function wasmBlocker(root: Expr): Expr | null {
     if (expanded) return visit(expanded);
     return rendering(e) ? null : e;
   };
-  // A loop stores only SIMD dtypes (a uint8 operand passed through is no uint8 store).
-  return visit(root) ?? (SIMD_DTYPES.has(root.dtype) ? null : root);
+  // A loop stores only SIMD dtypes and float16 bits (a uint8 operand passed through is no uint8 store).
+  return visit(root) ?? (SIMD_DTYPES.has(root.dtype) || root.dtype === "float16" ? null : root);
 }
 
 /** The loop body's code of one tree: its value, and `emit()` to emit the code (once per loop body). */

@@ -33,7 +33,7 @@ import { type Atom, type Equation, Literal, Var } from "../core/ir.js";
 import type { KernelContext } from "../core/primitive.js";
 import { fmtShape, sizeOf, stridesOf } from "../core/shape.js";
 import { isElementwise } from "../ops/elementwise-kit.js";
-import { compileExpr, constBytes, type Val, wasmBlocker } from "./expr-wasm.js";
+import { compileExpr, constBytes, splatBytes, type Val, wasmBlocker } from "./expr-wasm.js";
 import { type FusedGroup, fusedReductionMonoid, isFusedBroadcast } from "./fusion.js";
 
 /** The fused loops' thresholds, among all the kernels' (kernel-choice.ts). */
@@ -46,8 +46,8 @@ type VType = DType;
 
 const BYTES: Readonly<Record<VType, number>> = BYTES_PER_ELEMENT;
 
-/** The dtypes the loop stores (it loads uint8 too: an image cast to float32). */
-const WASM_STORED: ReadonlySet<DType> = new Set<DType>(["float32", "float64", "int32", "bool"]);
+/** The dtypes the loop stores (float16 as bits; it loads uint8 too: an image cast to float32). */
+const WASM_STORED: ReadonlySet<DType> = new Set<DType>(["float32", "float64", "int32", "bool", "float16"]);
 
 /** A stream of input elements: an input read at the loop index or through a broadcast. */
 interface Stream {
@@ -182,7 +182,8 @@ function build(group: FusedGroup, context: KernelContext, slot: (v: Var) => numb
     let local = constants.get(key);
     if (!local) {
       const l = f.local("v128");
-      const bytes = constBytes(type, value);
+      // A float16 literal is its stored bits, in int32 lanes as a loaded float16 operand.
+      const bytes = type === "float16" ? splatBytes("i32", value) : constBytes(type, value);
       prologue.push(() => {
         f.v128Const(bytes).localSet(l);
       });
@@ -554,6 +555,8 @@ function loadSplat(f: FunctionBuilder, st: Stream): void {
   if (BYTES[st.type] === 4) f.localGet(st.ptr).v128Load32Splat().localSet(r0!);
   else if (st.type === "float64") {
     f.localGet(st.ptr).v128Load64Splat().localTee(r0!).localSet(r1!);
+  } else if (st.type === "float16") {
+    f.localGet(st.ptr).memory("i32Load16U").op("i32x4Splat").localSet(r0!);
   } else {
     f.localGet(st.ptr).memory("i32Load8U").op("i32x4Splat");
     if (st.type === "bool") f.v128Const().op("i32x4Ne");
@@ -570,6 +573,8 @@ function loadLanes(f: FunctionBuilder, st: Stream, lanes: number, stride: number
     else if (st.type === "float64") {
       f.localGet(st.ptr).v128Load({ align: 3 }).localSet(r0!);
       f.localGet(st.ptr).v128Load({ align: 3, offset: 16 }).localSet(r1!);
+    } else if (st.type === "float16") {
+      f.localGet(st.ptr).memory("v128Load16x4U", { align: 1 }).localSet(r0!);
     } else {
       f.localGet(st.ptr).memory("v128Load32Zero", { align: 0 });
       f.op("i16x8ExtendLowI8x16U").op("i32x4ExtendLowI16x8U");
@@ -591,6 +596,11 @@ function loadLanes(f: FunctionBuilder, st: Stream, lanes: number, stride: number
         .localGet(reg)
         .laneMemory("v128Load64Lane", j & 1, { offset })
         .localSet(reg);
+    } else if (st.type === "float16") {
+      f.localGet(st.ptr)
+        .localGet(r0!)
+        .laneMemory("v128Load16Lane", 2 * j, { offset })
+        .localSet(r0!);
     } else {
       f.localGet(st.ptr)
         .localGet(r0!)
@@ -618,6 +628,14 @@ function store(f: FunctionBuilder, o: Output, val: Val, lanes: number): void {
         bytes();
         f.laneMemory("v128Store8Lane", j, { offset: j });
       }
+    return;
+  }
+  if (o.type === "float16") {
+    // The bits' low halves of the int32 lanes.
+    for (let j = 0; j < lanes; j++)
+      f.localGet(o.ptr)
+        .localGet(r0!)
+        .laneMemory("v128Store16Lane", 2 * j, { offset: 2 * j });
     return;
   }
   if (lanes === W) {

@@ -66,6 +66,10 @@ const MUST_BE_WASM: readonly string[] = [
   ),
   // uint8 images into float math; other narrow dtypes are JS loops (listed below with their blocker).
   ...["float32", "float64", "bool"].map((to) => `convert uint8 {"dtype":"${to}"}`),
+  // float16 loads as bits to float32 and stores rounded bits (the kit computes half ops in float32).
+  ...["add", "mul", "div", "neg", "exp", "tanh", "sqrt", "lt"].map((p) => `${p} float16`),
+  'convert float16 {"dtype":"float32"}',
+  'convert float32 {"dtype":"float16"}',
 ];
 
 interface Entry {

@@ -581,6 +581,7 @@ export type PlainOp = keyof typeof PLAIN_OPS;
 const MEMORY_OPS = {
   i32Load8U: { opcode: [0x2d], align: 0 },
   i32Load8S: { opcode: [0x2c], align: 0 },
+  i32Load16U: { opcode: [0x2f], align: 1 },
   i32Store8: { opcode: [0x3a], align: 0 },
   v128Load8Splat: { opcode: simd(0x07), align: 0 },
   v128Load32Zero: { opcode: simd(0x5c), align: 2 },
