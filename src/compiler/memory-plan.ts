@@ -215,7 +215,13 @@ export function planMemory(
 export function fullShapeInputOf(step: PlanStep, v: Var): boolean {
   if (step.kind !== "fused" || !step.inputs.includes(v) || !shapeEquals(v.aval.shape, step.shape))
     return false;
-  return step.outputs.every((o) => BYTES_PER_ELEMENT[o.aval.dtype] <= BYTES_PER_ELEMENT[v.aval.dtype]);
+  // A float16 output goes over float16 inputs only: over a float32 input, the fizzbuzz float16 run's
+  // wasm loop diverged from the JS loop (cause not yet found; the separate placement is bit-identical).
+  return step.outputs.every(
+    (o) =>
+      BYTES_PER_ELEMENT[o.aval.dtype] <= BYTES_PER_ELEMENT[v.aval.dtype] &&
+      (o.aval.dtype !== "float16" || v.aval.dtype === "float16"),
+  );
 }
 
 /** The plan as `jit(f).lower(...)` prints it, naming values as the optimized program does. */
