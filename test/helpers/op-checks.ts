@@ -60,3 +60,19 @@ export function checkVmap(f: Fn, xs: NdArray[], inAxes: (number | null)[]): void
   );
   expectClose(batched, np.stack(perExample));
 }
+
+/** Expects `f` to throw an instance of `type` whose message contains every fragment. */
+export function expectError(
+  f: () => unknown,
+  type: new (...args: never[]) => Error,
+  ...fragments: string[]
+): void {
+  let error: unknown;
+  try {
+    f();
+  } catch (e) {
+    error = e;
+  }
+  expect(error).toBeInstanceOf(type);
+  for (const s of fragments) expect((error as Error).message).toContain(s);
+}

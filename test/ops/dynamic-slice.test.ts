@@ -22,22 +22,11 @@ import {
   vmap,
 } from "../../src/index.js";
 import { dynamicSlicePrim } from "../../src/ops/dynamic-slice.js";
-import { checkGradients, checkVmap, expectClose, rand } from "../helpers/op-checks.js";
+import { checkGradients, checkVmap, expectClose, expectError, rand } from "../helpers/op-checks.js";
 
 const i32 = (v: number): NdArray => np.scalar(v, "int32");
 const ints = (vs: readonly number[]): NdArray => np.array(vs, { dtype: "int32" });
 const values = (x: NdArray): number[] => Array.from(x.toTypedArray(), Number);
-
-function expectError(f: () => unknown, type: new (...args: never[]) => Error, ...fragments: string[]): void {
-  let error: unknown;
-  try {
-    f();
-  } catch (e) {
-    error = e;
-  }
-  expect(error).toBeInstanceOf(type);
-  for (const s of fragments) expect((error as Error).message).toContain(s);
-}
 
 /** A deterministic stream of integers in [lo, hi]. */
 function integers(seed: number): (lo: number, hi: number) => number {

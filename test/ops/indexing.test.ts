@@ -6,24 +6,13 @@ import {
   takeAlongAxisPrim,
   takePrim,
 } from "../../src/ops/indexing.js";
-import { checkGradients, checkVmap, rand } from "../helpers/op-checks.js";
+import { checkGradients, checkVmap, expectError, rand } from "../helpers/op-checks.js";
 
 // ---------------------------------------------------------------------------------------------------
 // helpers
 
 const f64 = (data: Parameters<typeof np.array>[0]) => np.array(data, { dtype: "float64" });
 const i32 = (data: Parameters<typeof np.array>[0]) => np.array(data, { dtype: "int32" });
-
-function expectError(f: () => unknown, type: new (...args: never[]) => Error, ...fragments: string[]): void {
-  let error: unknown;
-  try {
-    f();
-  } catch (e) {
-    error = e;
-  }
-  expect(error).toBeInstanceOf(type);
-  for (const s of fragments) expect((error as Error).message).toContain(s);
-}
 
 // ---------------------------------------------------------------------------------------------------
 // forward values

@@ -3,22 +3,11 @@ import { gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { type DType, grad, jit, NdArray, np, ShapeError, vjp, vmap } from "../../src/index.js";
 import { gatherFlatPrim, scatterPrim } from "../../src/ops/scatter.js";
-import { checkGradients, checkVmap, rand } from "../helpers/op-checks.js";
+import { checkGradients, checkVmap, expectError, rand } from "../helpers/op-checks.js";
 
 const f64 = (data: Parameters<typeof np.array>[0]) => np.array(data, { dtype: "float64" });
 const i32 = (data: Parameters<typeof np.array>[0]) => np.array(data, { dtype: "int32" });
 const rowOf = (a: NdArray, k: number): number[] => (a.toArray() as number[][])[k]!;
-
-function expectError(f: () => unknown, type: new (...args: never[]) => Error, ...fragments: string[]): void {
-  let error: unknown;
-  try {
-    f();
-  } catch (e) {
-    error = e;
-  }
-  expect(error).toBeInstanceOf(type);
-  for (const s of fragments) expect((error as Error).message).toContain(s);
-}
 
 // ---------------------------------------------------------------------------------------------------
 // numpy references (test/ops/scatter_reference.py)

@@ -8,21 +8,10 @@ import { describe, expect, it } from "vitest";
 import { stableOrderOfUint32 } from "../../src/backend/js/sort.js";
 import type { DType } from "../../src/core/dtype.js";
 import { grad, jit, makeProgram, type NdArray, np, random, ShapeError, vmap } from "../../src/index.js";
-import { checkGradients, rand } from "../helpers/op-checks.js";
+import { checkGradients, expectError, rand } from "../helpers/op-checks.js";
 
 const f64 = (data: Parameters<typeof np.array>[0]) => np.array(data, { dtype: "float64" });
 const values = (x: NdArray): number[] => Array.from(x.toTypedArray());
-
-function expectError(f: () => unknown, type: new (...args: never[]) => Error, ...fragments: string[]): void {
-  let error: unknown;
-  try {
-    f();
-  } catch (e) {
-    error = e;
-  }
-  expect(error).toBeInstanceOf(type);
-  for (const s of fragments) expect((error as Error).message).toContain(s);
-}
 
 /** numpy's order as a comparator: NaN last, -0 equal to +0. */
 const numpyLess = (a: number, b: number): boolean => a < b || (Number.isNaN(b) && !Number.isNaN(a));
