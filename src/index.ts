@@ -27,6 +27,7 @@ export { IndexError } from "./ops/index-spec.js";
 export { stopGradient } from "./ops/unary.js";
 export * as optim from "./optim/index.js";
 export * as random from "./random/index.js";
+export * as scipy from "./scipy.js";
 export * as testing from "./testing/index.js";
 export {
   type AbstractArgs,

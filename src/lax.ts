@@ -16,6 +16,7 @@ export {
   type StartIndex,
   type StartIndices,
 } from "./ops/dynamic-slice.js";
+export * as linalg from "./ops/lax-linalg.js";
 export { stopGradient } from "./ops/unary.js";
 export { type ScanOptions, scan } from "./transforms/control-flow.js";
 export { cond, switchCase } from "./transforms/control-flow-switch.js";

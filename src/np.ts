@@ -140,6 +140,7 @@ export {
   ptp,
 } from "./ops/nan-reductions.js";
 export { argwhere, type NonzeroOptions, nonzero, type UniqueOptions, unique } from "./ops/nonzero.js";
+export * as linalg from "./ops/np-linalg.js";
 export {
   all,
   any,

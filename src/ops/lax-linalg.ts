@@ -1,0 +1,6 @@
+/**
+ * `lax.linalg`: the factorization primitives under JAX's `jax.lax.linalg` names (`cholesky`,
+ * `triangularSolve`, `lu`, `qr`, `eigh`, `svd`), with their flags as options.
+ * @module
+ */
+export {};

@@ -1,0 +1,7 @@
+/**
+ * `np.linalg`: numpy's linear-algebra names (`solve`, `inv`, `det`, `slogdet`, `cholesky`, `qr`, `eigh`,
+ * `svd`, `norm`, ...) with numpy's semantics, batched over leading dims and differentiable. The
+ * factorizations are primitives in `src/ops/linalg-*.ts`; everything else is composed from them.
+ * @module
+ */
+export {};

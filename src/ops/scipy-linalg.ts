@@ -1,0 +1,6 @@
+/**
+ * `scipy.linalg`: SciPy's (and `jax.scipy.linalg`'s) names for the triangular and Cholesky solves and the
+ * LU factor/solve pair, built on the primitives of `src/ops/linalg-*.ts`.
+ * @module
+ */
+export {};
