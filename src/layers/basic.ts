@@ -13,11 +13,10 @@ import {
   tanh as tanhFn,
 } from "../nn/activations.js";
 import { avgPool2d as avgPool2dFn, conv2d as conv2dFn, maxPool2d as maxPool2dFn } from "../nn/conv.js";
-import { add, multiply, where } from "../ops/binary.js";
-import { zerosLike } from "../ops/creation.js";
+import { checkDropoutRate, dropout as dropoutFn } from "../nn/dropout.js";
+import { add } from "../ops/binary.js";
 import { flatten as flattenArray, matrixTranspose } from "../ops/layout.js";
 import { matmul } from "../ops/linalg.js";
-import { bernoulli } from "../random/index.js";
 import { fans, type Initializer, torchDefaultBias, torchDefaultWeight } from "./init.js";
 import {
   defineLayer,
@@ -362,7 +361,7 @@ export function softmax(options: { axis?: number } = {}): Layer<null, null> {
  * 1/(1-p), using the key passed to apply; in evaluation mode the identity.
  */
 export function dropout(p = 0.5): Layer<null, null> {
-  if (!(p >= 0 && p <= 1)) throw new RangeError(`dropout: p must be in [0, 1], got ${p}`);
+  checkDropoutRate("dropout", p);
   const name = `dropout p=${p}`;
   return defineLayer<null>({
     name,
@@ -376,9 +375,7 @@ export function dropout(p = 0.5): Layer<null, null> {
           `${describeAt(name, ctx.path)}: training mode needs a key: apply(params, x, { train: true, key })`,
         );
       }
-      if (p === 1) return { y: zerosLike(x), state };
-      const keep = bernoulli(ctx.key, 1 - p, x.shape);
-      return { y: where(keep, multiply(x, 1 / (1 - p)), 0), state };
+      return { y: dropoutFn(ctx.key, x, p), state };
     },
   });
 }

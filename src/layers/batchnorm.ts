@@ -2,15 +2,13 @@
  * Batch normalization with running statistics as explicit state, as torch.nn.BatchNorm1d/2d: in training
  * mode it normalizes with the batch's mean and biased variance and returns running statistics updated
  * with momentum (the variance unbiased, n/(n-1)); in evaluation mode it normalizes with the running ones.
+ * The math is `nn.batchNorm`'s; the layer adds the parameters, the state and the shape checks.
  */
 import type { NdArray } from "../core/array.js";
 import { checkOptions } from "../core/options.js";
 import { fmtShape, ShapeError } from "../core/shape.js";
-import { add, divide, multiply, subtract } from "../ops/binary.js";
+import { batchNorm as batchNormFn } from "../nn/normalization.js";
 import { full } from "../ops/creation.js";
-import { reshape } from "../ops/layout.js";
-import { mean } from "../ops/reduce.js";
-import { sqrt, square, stopGradient } from "../ops/unary.js";
 import { pyBool, pyFloat, withLayerContext } from "./basic.js";
 import { defineLayer, describeAt, type FloatDType, type Layer, spec } from "./layer.js";
 
@@ -70,44 +68,17 @@ function batchNorm(
         throw new ShapeError(`${where}: expected input ${variant.expected(c)}, got ${fmtShape(x.shape)}`);
       }
       return withLayerContext(name, ctx, () => {
-        const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
-        // Per-channel vectors broadcast against x as [1, C, 1, ...].
-        const perChannel = (v: NdArray): NdArray =>
-          reshape(
-            v,
-            x.shape.map((d, i) => (i === 1 ? d : 1)),
-          );
-        let centerBy: NdArray;
-        let variance: NdArray;
-        let newState = state;
-        if (ctx.train) {
-          const count = x.size / c;
-          if (count <= 1) {
-            throw new ShapeError(
-              `${where}: training needs more than 1 value per channel, got input ${fmtShape(x.shape)}`,
-            );
-          }
-          const batchMean = mean(x, { axis: axes });
-          const batchVar = mean(square(subtract(x, perChannel(batchMean))), { axis: axes });
-          centerBy = batchMean;
-          variance = batchVar;
-          // Running statistics are buffers, not part of the differentiated computation.
-          const update = (running: NdArray, batch: NdArray): NdArray =>
-            add(multiply(running, 1 - momentum), multiply(stopGradient(batch), momentum));
-          newState = {
-            runningMean: update(state.runningMean, batchMean),
-            runningVar: update(state.runningVar, multiply(batchVar, count / (count - 1))),
-          };
-        } else {
-          centerBy = state.runningMean;
-          variance = state.runningVar;
-        }
-        const normalized = divide(subtract(x, perChannel(centerBy)), perChannel(sqrt(add(variance, eps))));
-        const y =
-          params === null
-            ? normalized
-            : add(multiply(normalized, perChannel(params.weight)), perChannel(params.bias));
-        return { y, state: newState };
+        const result = batchNormFn(x, state.runningMean, state.runningVar, {
+          weight: params?.weight ?? null,
+          bias: params?.bias ?? null,
+          training: ctx.train,
+          momentum,
+          eps,
+        });
+        const newState = ctx.train
+          ? { runningMean: result.runningMean!, runningVar: result.runningVar! }
+          : state;
+        return { y: result.y, state: newState };
       });
     },
   });

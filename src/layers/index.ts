@@ -42,6 +42,7 @@ export {
   type SequentialState,
   sequential,
 } from "./containers.js";
+export { type EmbeddingLayerOptions, type EmbeddingParams, embedding } from "./embedding.js";
 export type { Initializer } from "./init.js";
 export * as init from "./init.js";
 export {
@@ -58,5 +59,14 @@ export {
   type SpecTree,
   type StateOf,
 } from "./layer.js";
+export {
+  type GroupNormOptions,
+  groupNorm,
+  type LayerNormOptions,
+  layerNorm,
+  type NormParams,
+  type RmsNormOptions,
+  rmsNorm,
+} from "./norms.js";
 export { reinit } from "./reinit.js";
 export { formatLayer, summary } from "./summary.js";

@@ -1,20 +1,23 @@
 /**
  * Activation functions and the stable log-sum-exp family, as compositions of existing primitives (so
  * every transform handles them with no extra rules). Conventions follow torch.nn.functional: relu'(0) = 0,
- * leakyRelu'(0) = negativeSlope, elu'(0) = alpha.
+ * leakyRelu'(0) = negativeSlope, elu'(0) = alpha, hardtanh' = 0 at its bounds, hardswish'(-3) = -0.5 and hardswish'(3) = 1.5.
  */
 import type { NdArray } from "../core/array.js";
 import { isFloat } from "../core/dtype.js";
 import type { Axis } from "../core/methods-types.js";
 import { checkOptions, checkOptionValue } from "../core/options.js";
-import { normalizeAxes, normalizeAxis } from "../core/shape.js";
+import { fmtShape, normalizeAxes, normalizeAxis, ShapeError } from "../core/shape.js";
 import {
   add,
   astype,
   divide,
   greater,
+  greaterEqual,
+  less,
   lessEqual,
   maximum,
+  minimum,
   multiply,
   subtract,
   where,
@@ -22,6 +25,7 @@ import {
 import { full } from "../ops/creation.js";
 import { reshape } from "../ops/layout.js";
 import { max, sum } from "../ops/reduce.js";
+import { split } from "../ops/shape.js";
 import {
   abs,
   erf,
@@ -164,4 +168,98 @@ export function logSoftmax(x: NdArray, options: { axis?: number } = {}): NdArray
   if (x.shape[axis] === 0) return isFloat(x.dtype) ? x : astype(x, "float32");
   const shifted = subtract(x, max(stopGradient(x), { axis, keepdims: true }));
   return subtract(shifted, log(sum(exp(shifted), { axis, keepdims: true })));
+}
+
+/** log(1 + exp(x)) without overflow or a threshold: max(x, 0) + log1p(exp(-|x|)). */
+function stableSoftplus(x: NdArray): NdArray {
+  return add(maximum(x, 0), log1p(exp(negative(abs(x)))));
+}
+
+/** x * tanh(softplus(x)), as torch.nn.functional.mish. */
+export function mish(x: NdArray): NdArray {
+  return multiply(x, tanhOp(stableSoftplus(x)));
+}
+
+/** SELU's alpha and scale (Klambauer et al.; PyTorch's constants). */
+const SELU_ALPHA = 1.6732632423543772; // 1.6732632423543772848170429916717 rounded to float64
+const SELU_SCALE = 1.0507009873554805; // 1.0507009873554804934193349852946 rounded to float64
+
+/** scale * elu(x, alpha) with PyTorch's constants (alpha 1.6733, scale 1.0507); the derivative at 0 is scale * alpha, as PyTorch. */
+export function selu(x: NdArray): NdArray {
+  return multiply(elu(x, { alpha: SELU_ALPHA }), SELU_SCALE);
+}
+
+/** Options of `hardtanh`, as torch.nn.functional.hardtanh's. */
+export interface HardtanhOptions {
+  /** The lower bound (default -1). */
+  minVal?: number;
+  /** The upper bound (default 1). */
+  maxVal?: number;
+}
+
+/**
+ * x clipped to [minVal, maxVal] (default [-1, 1]), as torch.nn.functional.hardtanh: the derivative is 1
+ * strictly inside and 0 at and beyond the bounds (PyTorch's), and NaN propagates.
+ */
+export function hardtanh(x: NdArray, options: HardtanhOptions = {}): NdArray {
+  checkOptions("hardtanh", options, ["minVal", "maxVal"]);
+  const minVal = options.minVal ?? -1;
+  const maxVal = options.maxVal ?? 1;
+  if (!(minVal <= maxVal)) {
+    throw new RangeError(`hardtanh: minVal ${minVal} must not exceed maxVal ${maxVal}`);
+  }
+  return where(lessEqual(x, minVal), minVal, where(greaterEqual(x, maxVal), maxVal, x));
+}
+
+/** min(max(x, 0), 6), as torch.nn.functional.relu6 (hardtanh on [0, 6]: derivative 0 at 0 and at 6). */
+export function relu6(x: NdArray): NdArray {
+  return hardtanh(x, { minVal: 0, maxVal: 6 });
+}
+
+/**
+ * x * relu6(x + 3) / 6, as torch.nn.functional.hardswish: 0 below -3, x above 3. Derivatives as PyTorch's:
+ * 0 below -3, (2x + 3) / 6 on [-3, 3] (so -0.5 at -3 and 1.5 at 3), 1 above.
+ */
+export function hardswish(x: NdArray): NdArray {
+  const middle = divide(multiply(x, add(x, 3)), 6);
+  return where(less(x, -3), 0, where(lessEqual(x, 3), middle, x));
+}
+
+/** log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)), finite for any x (torch.nn.functional.logsigmoid). */
+export function logSigmoid(x: NdArray): NdArray {
+  return subtract(minimum(x, 0), log1p(exp(negative(abs(x)))));
+}
+
+/**
+ * The gated linear unit, as torch.nn.functional.glu: x split in two halves a, b along `axis` (default -1,
+ * whose size must be even), a * sigmoid(b).
+ */
+export function glu(x: NdArray, axis = -1): NdArray {
+  const ax = normalizeAxis("glu", axis, x.ndim);
+  const size = x.shape[ax]!;
+  if (size % 2 !== 0) {
+    throw new ShapeError(`glu: the size ${size} of axis ${axis} of input ${fmtShape(x.shape)} must be even`);
+  }
+  const [a, b] = split(x, 2, { axis: ax }) as [NdArray, NdArray];
+  return multiply(a, sigmoidOp(b));
+}
+
+/** x / (1 + |x|), as torch.nn.functional.softsign. */
+export function softsign(x: NdArray): NdArray {
+  return divide(x, add(abs(x), 1));
+}
+
+/**
+ * max(0, x) + min(0, alpha * (exp(x / alpha) - 1)), as torch.nn.functional.celu (alpha = 1 by default,
+ * non-zero); the derivative at 0 is 1.
+ */
+export function celu(x: NdArray, options: { alpha?: number } = {}): NdArray {
+  checkOptions("celu", options, ["alpha"]);
+  const alpha = options.alpha ?? 1;
+  if (alpha === 0 || !Number.isFinite(alpha))
+    throw new RangeError(`celu: alpha must be finite and non-zero, got ${alpha}`);
+  const positive = greater(x, 0);
+  // expm1 sees only non-positive values, as in elu: no overflow in the branch where() discards.
+  const negativePart = multiply(expm1(divide(where(positive, 0, x), alpha)), alpha);
+  return where(positive, x, negativePart);
 }

@@ -15,6 +15,7 @@ import {
   divide,
   equal,
   greater,
+  greaterEqual,
   less,
   maximum,
   multiply,
@@ -24,9 +25,10 @@ import {
 } from "../ops/binary.js";
 import { arange, array, asArray } from "../ops/creation.js";
 import { loweredPrimitive } from "../ops/eager.js";
+import { xlogy } from "../ops/elementwise-math.js";
 import { expandDims, reshape } from "../ops/layout.js";
 import { mean, sum } from "../ops/reduce.js";
-import { abs, exp, log, log1p, negative } from "../ops/unary.js";
+import { abs, exp, log, log1p, negative, sqrt } from "../ops/unary.js";
 import { logSoftmax } from "./activations.js";
 
 /** How per-element losses are combined: averaged (the default), summed, or returned as they are. */
@@ -177,20 +179,26 @@ function classAxisOf(op: string, input: NdArray): number {
   return input.ndim === 1 ? 0 : 1;
 }
 
-interface ClassTargetParams {
-  /** The loss the user called, named in the error. */
+/** What `check_class_target` checks: labels of a loss, or the row indices of an embedding. */
+export interface ClassTargetParams {
+  /** The function the user called, named in the error. */
   op: string;
   classes: number;
-  ignoreIndex: number;
+  /** A label allowed besides [0, classes) (a loss's ignoreIndex); null for none. */
+  ignoreIndex: number | null;
+  /** "embedding": the labels are row indices of an embedding table of `classes` rows (for the message). */
+  kind?: "embedding";
 }
 
-/** The first label outside [0, classes) that is not the ignored index: a RangeError naming the loss. */
-function checkLabels(labels: TypedArray, { op, classes, ignoreIndex }: ClassTargetParams): void {
+/** The first label outside [0, classes) that is not the ignored index: a RangeError naming the function. */
+function checkLabels(labels: TypedArray, { op, classes, ignoreIndex, kind }: ClassTargetParams): void {
   for (let i = 0; i < labels.length; i++) {
     const v = labels[i]!;
     if (v !== ignoreIndex && (v < 0 || v >= classes)) {
       throw new RangeError(
-        `${op}: target ${v} at flat index ${i} is out of range for ${classes} classes (ignoreIndex is ${ignoreIndex})`,
+        kind === "embedding"
+          ? `${op}: index ${v} at flat index ${i} is out of range for ${classes} embeddings (expected 0 <= index < ${classes})`
+          : `${op}: target ${v} at flat index ${i} is out of range for ${classes} classes (ignoreIndex is ${ignoreIndex})`,
       );
     }
   }
@@ -198,7 +206,8 @@ function checkLabels(labels: TypedArray, { op, classes, ignoreIndex }: ClassTarg
 
 /**
  * The identity on int32 class labels that checks each is a class or the ignored index when it runs:
- * eagerly, and in a jitted plan (a label's value is unknown while tracing), with the same error.
+ * eagerly, and in a jitted plan (a label's value is unknown while tracing), with the same error. The
+ * embedding lookup checks its row indices with it too (`kind: "embedding"`).
  */
 export const checkClassTargetPrim: Primitive<ClassTargetParams, [target: unknown], [out: unknown]> =
   loweredPrimitive<ClassTargetParams, [target: unknown], [out: unknown]>({
@@ -212,7 +221,8 @@ export const checkClassTargetPrim: Primitive<ClassTargetParams, [target: unknown
     },
     jvp: ([target], [t], p) => ({ primalsOut: [checkClassTargetPrim.bind1([target], p)], tangentsOut: [t] }),
     batch: ([target], [d], p) => [[checkClassTargetPrim.bind1([target], p)], [d!]],
-    formatParams: ({ classes, ignoreIndex }) => `classes=${classes} ignoreIndex=${ignoreIndex}`,
+    formatParams: ({ classes, ignoreIndex, kind }) =>
+      kind === "embedding" ? `embeddings=${classes}` : `classes=${classes} ignoreIndex=${ignoreIndex}`,
   });
 
 /**
@@ -417,3 +427,115 @@ export const checkProbabilitiesPrim: Primitive<{ op: string }, [probs: unknown],
     jvp: ([probs], [t], p) => ({ primalsOut: [checkProbabilitiesPrim.bind1([probs], p)], tangentsOut: [t] }),
     batch: ([probs], [d], p) => [[checkProbabilitiesPrim.bind1([probs], p)], [d!]],
   });
+
+// ---------------------------------------------------------------------------------------------------
+// divergence, embedding and ranking losses
+
+/** How `klDiv` combines the pointwise terms: PyTorch's reductions, with 'batchmean' the true KL divergence. */
+export type KlDivReduction = Reduction | "batchmean";
+
+/** Options of `klDiv`, as torch.nn.functional.kl_div's. */
+export interface KlDivOptions {
+  /**
+   * 'mean' (the default, as PyTorch: the mean over every element), 'batchmean' (the sum divided by the
+   * size of the first axis: the KL divergence per sample), 'sum' or 'none'.
+   */
+  reduction?: KlDivReduction;
+  /** The target holds log-probabilities (default false: probabilities). */
+  logTarget?: boolean;
+}
+
+/**
+ * The Kullback-Leibler divergence of `target` from the distribution whose log-probabilities are `input`,
+ * as torch.nn.functional.kl_div: pointwise `target * (log(target) - input)` (0 where target is 0), or
+ * `exp(target) * (target - input)` with `logTarget`; then reduced ('batchmean' for the divergence per
+ * sample of the first axis).
+ */
+export function klDiv(input: NdArray, target: NdArray, options: KlDivOptions = {}): NdArray {
+  const op = "klDiv";
+  checkOptions(op, options, ["reduction", "logTarget"]);
+  checkSameShape(op, input, target);
+  const reduction =
+    checkOptionValue(op, "reduction", options.reduction, [...REDUCTIONS, "batchmean"]) ?? "mean";
+  const pointwise =
+    (options.logTarget ?? false)
+      ? multiply(exp(target), subtract(target, input))
+      : subtract(xlogy(target, target), multiply(target, input));
+  if (reduction !== "batchmean") return reduceLoss(op, pointwise, reduction);
+  const total = sum(pointwise);
+  return input.ndim === 0 ? total : divide(total, input.shape[0]!);
+}
+
+/** Options of `cosineEmbedding`, as torch.nn.functional.cosine_embedding_loss's. */
+export interface CosineEmbeddingOptions extends ReductionOptions {
+  /** The similarity below which a dissimilar pair (y = -1) costs nothing (default 0). */
+  margin?: number;
+}
+
+/** PyTorch's guard added to each squared norm in cosine_embedding_loss. */
+const COSINE_EPSILON = 1e-12;
+
+/**
+ * The cosine embedding loss, as torch.nn.functional.cosine_embedding_loss: for rows x1, x2 ([N, D], or
+ * [D] with a 0-d y) and labels y ([N]) of 1 (similar) or -1 (dissimilar), `1 - cos(x1, x2)` where y = 1
+ * and `max(0, cos(x1, x2) - margin)` where y = -1 (other labels cost 0, as PyTorch), with
+ * `cos = x1·x2 / sqrt((|x1|² + 1e-12)(|x2|² + 1e-12))`.
+ */
+export function cosineEmbedding(
+  x1: NdArray,
+  x2: NdArray,
+  y: NdArray,
+  options: CosineEmbeddingOptions = {},
+): NdArray {
+  const op = "cosineEmbedding";
+  checkOptions(op, options, ["reduction", "margin"]);
+  checkSameShape(op, x1, x2);
+  if (x1.ndim !== 1 && x1.ndim !== 2) {
+    throw new ShapeError(`${op}: inputs must be [N, D] or [D], got ${fmtShape(x1.shape)}`);
+  }
+  const expected = x1.shape.slice(0, -1);
+  if (!shapeEquals(y.shape, expected)) {
+    throw new ShapeError(
+      `${op}: target must have shape ${fmtShape(expected)} for inputs ${fmtShape(x1.shape)}, got ${fmtShape(y.shape)}`,
+    );
+  }
+  const margin = options.margin ?? 0;
+  const axis = x1.ndim - 1;
+  const dot = sum(multiply(x1, x2), { axis });
+  const norms = multiply(
+    add(sum(multiply(x1, x1), { axis }), COSINE_EPSILON),
+    add(sum(multiply(x2, x2), { axis }), COSINE_EPSILON),
+  );
+  const cos = divide(dot, sqrt(norms));
+  const dissimilar = subtract(cos, margin);
+  // clamp_min(0): PyTorch passes the gradient at exactly 0.
+  const hinge = where(greaterEqual(dissimilar, 0), dissimilar, 0);
+  const loss = add(where(equal(y, 1), subtract(1, cos), 0), where(equal(y, -1), hinge, 0));
+  return reduceLoss(op, loss, options.reduction);
+}
+
+/** Options of `marginRanking`, as torch.nn.functional.margin_ranking_loss's. */
+export interface MarginRankingOptions extends ReductionOptions {
+  /** The margin by which the preferred input should win (default 0). */
+  margin?: number;
+}
+
+/**
+ * The margin ranking loss, as torch.nn.functional.margin_ranking_loss: `max(0, -y * (x1 - x2) + margin)`
+ * for inputs x1, x2 and labels y (1: x1 should rank higher, -1: x2), all of one shape; the gradient passes
+ * where the hinge is exactly 0, as PyTorch's clamp_min.
+ */
+export function marginRanking(
+  x1: NdArray,
+  x2: NdArray,
+  y: NdArray,
+  options: MarginRankingOptions = {},
+): NdArray {
+  const op = "marginRanking";
+  checkOptions(op, options, ["reduction", "margin"]);
+  checkSameShape(op, x1, x2);
+  checkSameShape(op, x1, y);
+  const margin = options.margin ?? 0;
+  const raw = add(multiply(negative(y), subtract(x1, x2)), margin);
+  return reduceLoss(op, where(greaterEqual(raw, 0), raw, 0), options.reduction);
+}

@@ -25,6 +25,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+import gen_seq_ops
+
 F64 = torch.float64
 BASE_SEED = 1
 
@@ -866,6 +868,7 @@ def files():
         ]
     yield "second_order.json", "gradient, Hessian and Hessian-vector product; Jacobians", second_order
     yield "edge_semantics.json", "fixed inputs showing PyTorch's tie and kink conventions (cotangent 1)", lambda: [edge(e) for e in EDGE_SEMANTICS]
+    yield gen_seq_ops.FILE, gen_seq_ops.DESCRIPTION, lambda: gen_seq_ops.cases(sys.modules[__name__])
 
 
 def debian_torch_version():
