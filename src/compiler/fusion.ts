@@ -4,7 +4,6 @@
  * it; the first outside use closes it, so the group runs before that use.
  */
 import { cachedKernel } from "../backend/kernel-cache.js";
-import type { AbstractValue } from "../core/array.js";
 import { type Atom, type Equation, Literal, Var } from "../core/ir.js";
 import { type Shape, shapeEquals, sizeOf, stridesOf } from "../core/shape.js";
 import { isElementwise } from "../ops/elementwise-kit.js";
@@ -345,9 +344,4 @@ function reducedIndex(inShape: Shape, axes: readonly number[], coord: Coordinate
     })
     .filter((t): t is string => t !== null);
   return terms.length ? terms.join(" + ") : "0";
-}
-
-export function avalBytes(a: AbstractValue): number {
-  const width = a.dtype === "float64" ? 8 : a.dtype === "bool" ? 1 : 4;
-  return sizeOf(a.shape) * width;
 }

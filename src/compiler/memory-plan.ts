@@ -8,12 +8,11 @@
  * reserves the whole layout as the first block of the plan memory and kernels add their scratch after it.
  */
 import { PLAN_MEMORY_ALIGNMENT } from "../backend/plan-memory.js";
-import type { NdArray } from "../core/array.js";
+import type { AbstractValue, NdArray } from "../core/array.js";
 import { BYTES_PER_ELEMENT } from "../core/dtype.js";
 import { type Program, programNames, Var } from "../core/ir.js";
 import type { PlannedDerivedInput } from "../core/primitive.js";
-import { shapeEquals } from "../core/shape.js";
-import { avalBytes } from "./fusion.js";
+import { shapeEquals, sizeOf } from "../core/shape.js";
 import { type Liveness, programOutputVars, rootOf } from "./liveness.js";
 import { type PlanStep, stepInputs, stepOutputs } from "./plan-steps.js";
 import { planSharedBuffers, type SharedBufferRequest } from "./shared-buffers.js";
@@ -101,7 +100,10 @@ export function planMemory(
   for (const [v, of] of aliasOf) placement.set(v, { kind: "alias", of });
   const outputSet = programOutputVars(program);
 
-  // ---- outputs: a donated input buffer of the same size whose last read comes no later
+  // ---- outputs: a donated input buffer of the same dtype and size whose last read comes no later.
+  // The same dtype, not only the same bytes: the run hands the donated typed array itself to the output
+  // (kernel destination and the returned array's storage), so a float32 output in an int32 buffer would
+  // truncate its values and a float16 one in a float32 buffer would hold its bits as numbers.
   const donatedFree = program.inputs.map((v, i) => ({ v, i })).filter(({ i }) => options.donatable[i]);
   const donatedOutputs: Var[] = [];
   for (const v of outputSet) {
@@ -110,7 +112,8 @@ export function planMemory(
     const inPlaceOk = steps[k]!.kind === "fused";
     const j = donatedFree.findIndex(
       ({ v: d }) =>
-        avalBytes(d.aval) === avalBytes(v.aval) &&
+        d.aval.dtype === v.aval.dtype &&
+        sizeOf(d.aval.shape) === sizeOf(v.aval.shape) &&
         ((lastUse.get(d) ?? -1) < k ||
           (inPlaceOk && (lastUse.get(d) ?? -1) === k && fullShapeInputOf(steps[k]!, d))),
     );
@@ -208,20 +211,28 @@ export function planMemory(
 }
 
 /**
- * Whether a fused loop may write its outputs over input `v`: v is read only at the loop index (same
- * shape as the loop, not through a broadcast), and no output is wider than v's elements, so every
- * write lands on elements already read.
+ * Whether a fused loop may write its outputs over input `v` (a dying slot, or a donated input it reads
+ * last): v is read only at the loop index (the loop's shape, not through a broadcast) and no output is
+ * wider than v's elements. Then every write lands on elements already read, in each way a loop runs:
+ * - The JS loop (fusion.ts) reads all of element i's inputs before it writes element i's outputs; output
+ *   element i covers bytes [i*w_o, (i+1)*w_o), inside input elements 0..i when w_o <= w_v.
+ * - The wasm loop (fused-wasm.ts) loads the inputs of elements i..i+3 (or the tail's lanes), computes,
+ *   then stores those elements of every output: bytes below (i+4)*w_o, inside input elements 0..i+3.
+ *   Float16 and bool outputs are stored lane by lane in their own bytes (no 16-byte store past them).
+ * - Reductions write their output once, after the loop.
+ * - Threaded chunks run at once only if every output overlaps inputs element for element with equal
+ *   widths (fused-wasm.ts `chunksIndependent`); a narrower output over a wider input runs in order.
+ * Which output takes which dying slot does not matter: each is checked against every output.
  */
 export function fullShapeInputOf(step: PlanStep, v: Var): boolean {
   if (step.kind !== "fused" || !step.inputs.includes(v) || !shapeEquals(v.aval.shape, step.shape))
     return false;
-  // A float16 output goes over float16 inputs only: over a float32 input, the fizzbuzz float16 run's
-  // wasm loop diverged from the JS loop (cause not yet found; the separate placement is bit-identical).
-  return step.outputs.every(
-    (o) =>
-      BYTES_PER_ELEMENT[o.aval.dtype] <= BYTES_PER_ELEMENT[v.aval.dtype] &&
-      (o.aval.dtype !== "float16" || v.aval.dtype === "float16"),
-  );
+  return step.outputs.every((o) => BYTES_PER_ELEMENT[o.aval.dtype] <= BYTES_PER_ELEMENT[v.aval.dtype]);
+}
+
+/** A value's bytes in the plan memory: its elements at its dtype's width. */
+function avalBytes(a: AbstractValue): number {
+  return sizeOf(a.shape) * BYTES_PER_ELEMENT[a.dtype];
 }
 
 /** The plan as `jit(f).lower(...)` prints it, naming values as the optimized program does. */

@@ -4,6 +4,7 @@
  * closes over nothing and transforms can treat constants like any other input.
  */
 import { type AbstractValue, type ConcreteArray, fmtAval, type NdArray } from "./array.js";
+import { type DType, isFloat, readScalar } from "./dtype.js";
 import { formatParams, type Primitive } from "./primitive.js";
 
 export class Var {
@@ -66,7 +67,19 @@ export function evalProgram(
   return program.outputs.map(read);
 }
 
-const SHORT_DTYPE: Record<string, string> = { float32: "f32", float64: "f64", int32: "i32", bool: "bool" };
+const SHORT_DTYPE: Readonly<Record<DType, string>> = {
+  bool: "bool",
+  uint8: "u8",
+  int8: "i8",
+  uint16: "u16",
+  int16: "i16",
+  uint32: "u32",
+  int32: "i32",
+  bfloat16: "bf16",
+  float16: "f16",
+  float32: "f32",
+  float64: "f64",
+};
 
 function varName(i: number): string {
   let s = "";
@@ -117,11 +130,11 @@ export function printProgram(program: Program, indent = ""): string {
 }
 
 function formatLiteral(l: Literal): string {
-  const v = l.value.data[0]!;
+  const v = readScalar(l.value.data[0]!, l.value.dtype);
   const s =
     l.value.dtype === "bool"
       ? String(v === 1)
-      : Number.isInteger(v) && l.value.dtype !== "int32"
+      : Number.isInteger(v) && isFloat(l.value.dtype)
         ? `${v}.0`
         : String(v);
   return `${s}:${SHORT_DTYPE[l.value.dtype]}`;
