@@ -848,6 +848,34 @@ const entries: LawEntry[] = [
       }),
     ),
   },
+  {
+    kind: "differentiable",
+    primitive: "triangular_solve",
+    secondOrder: true,
+    linearIn: [[1]],
+    note: "every side/triangle/transpose/unit-diagonal variant; a = 3I + 0.3 R (well conditioned), batched or not",
+    cases: cases(
+      fc.record({
+        batch: fc.array(fc.integer({ min: 1, max: 2 }), { maxLength: 1 }),
+        n: fc.integer({ min: 1, max: 3 }),
+        k: fc.integer({ min: 1, max: 3 }),
+        leftSide: fc.boolean(),
+        lower: fc.boolean(),
+        transposeA: fc.boolean(),
+        unitDiagonal: fc.boolean(),
+      }),
+      ({ batch, n, k, ...flags }) => ({
+        fn: (a, b) => lax.linalg.triangularSolve(a, b, flags),
+        inputs: arrays(
+          float([...batch, n, n], { min: -1, max: 1 }),
+          float(flags.leftSide ? [...batch, n, k] : [...batch, k, n]),
+        ).map(([a, b]) => [
+          np.add(np.multiply(a!, 0.3), np.multiply(np.eye(n, n, { dtype: "float64" }), 3)),
+          b!,
+        ]),
+      }),
+    ),
+  },
 
   // shape
   {

@@ -3,4 +3,4 @@
  * `triangularSolve`, `lu`, `qr`, `eigh`, `svd`), with their flags as options.
  * @module
  */
-export {};
+export { type TriangularSolveOptions, triangularSolve } from "./linalg-triangular.js";

@@ -3,4 +3,4 @@
  * LU factor/solve pair, built on the primitives of `src/ops/linalg-*.ts`.
  * @module
  */
-export {};
+export { type SolveTriangularOptions, solveTriangular } from "./linalg-triangular.js";
