@@ -198,6 +198,23 @@ const ints = (shape: readonly number[], min: number, max: number) =>
 const bools = (shape: readonly number[]) => arb.array({ shape, dtype: "bool" });
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
+/**
+ * A matrix whose partial pivoting does not change under small perturbations: `x` (entries in ±0.5) made
+ * column-diagonally dominant, which elimination keeps, then its rows rotated so that pivoting swaps.
+ */
+function stablePivots(x: NdArray): NdArray {
+  const [m, n] = x.shape.slice(-2) as [number, number];
+  const dominant = np.add(x, np.multiply(np.eye(m, n, { dtype: x.dtype }), m + 1));
+  return np.take(
+    dominant,
+    np.array(
+      range(m).map((i) => (i + 1) % m),
+      { dtype: "int32" },
+    ),
+    { axis: -2 },
+  );
+}
+
 /** Small shapes, empty ones included, for elementwise primitives. */
 const SHAPES = arb.shape({ maxRank: 3, maxDim: 3 });
 /** Non-empty shapes of rank >= 1, for reductions and layout. */
@@ -876,6 +893,40 @@ const entries: LawEntry[] = [
       }),
     ),
   },
+
+  {
+    kind: "differentiable",
+    primitive: "lu",
+    secondOrder: true,
+    note: "column-dominant matrices with rotated rows: pivoting swaps rows, and no pivot is near a tie; square and rectangular",
+    cases: cases(
+      fc.record({
+        batch: fc.array(fc.integer({ min: 1, max: 2 }), { maxLength: 1 }),
+        m: fc.integer({ min: 1, max: 4 }),
+        n: fc.integer({ min: 1, max: 4 }),
+      }),
+      ({ batch, m, n }) => ({
+        fn: (x) => lax.linalg.lu(x)[0],
+        inputs: arrays(float([...batch, m, n], { min: -0.5, max: 0.5 })).map(([x]) => [stablePivots(x!)]),
+      }),
+    ),
+  },
+
+  nonDifferentiable(
+    "lu_pivots_to_permutation",
+    cases(
+      fc.record({
+        batch: fc.array(fc.integer({ min: 1, max: 2 }), { maxLength: 1 }),
+        m: fc.integer({ min: 1, max: 4 }),
+        n: fc.integer({ min: 1, max: 4 }),
+      }),
+      ({ batch, m, n }) => ({
+        fn: (x) => lax.linalg.luPivotsToPermutation(lax.linalg.lu(x)[1], m),
+        inputs: arrays(float([...batch, m, n])),
+      }),
+    ),
+    "int32 permutations out, from the pivots of lu",
+  ),
 
   // shape
   {

@@ -157,3 +157,17 @@ export function padding() {
   const sides = np.pad(x, 1, { constantValues: [-1, 9] }); // [-1, 0, 1, 2, 9]
   return { wrapped, mirrored, sides };
 }
+
+export function linearAlgebraLu() {
+  const singular = np.array([1, 2, 2, 4], { shape: [2, 2], dtype: "float64" });
+  const b = np.array([1, 1], { dtype: "float64" });
+  const solved = np.linalg.solve(singular, b); // infinities or NaNs, as JAX (numpy raises LinAlgError)
+  const determinant = np.linalg.det(singular); // 0, as numpy
+  const [sign, logabsdet] = np.linalg.slogdet(singular); // 0 and -Infinity, as numpy
+  const a = np.array([2, 1, 1, 3, 4, 1, 2, 3], { shape: [2, 2, 2], dtype: "float64" });
+  // b of shape [..., n] is a matrix [n, k] (numpy 2, JAX), not a batch of vectors as numpy 1 read it
+  const columns = np.linalg.solve(a, np.eye(2, 2, { dtype: "float64" })).shape; // [2, 2, 2]
+  const vectors = np.linalg.solve(a, b).shape; // [2, 2]: a 1-D b is one vector for every matrix
+  const diagonals = np.linalg.diagonal(a, { offset: 1 }); // [[1], [1]]: numpy 2's, the last two axes
+  return { solved, determinant, sign, logabsdet, columns, vectors, diagonals };
+}

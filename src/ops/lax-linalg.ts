@@ -3,4 +3,5 @@
  * `triangularSolve`, `lu`, `qr`, `eigh`, `svd`), with their flags as options.
  * @module
  */
+export { lu, luPivotsToPermutation } from "./linalg-lu.js";
 export { type TriangularSolveOptions, triangularSolve } from "./linalg-triangular.js";

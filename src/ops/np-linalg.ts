@@ -4,4 +4,16 @@
  * factorizations are primitives in `src/ops/linalg-*.ts`; everything else is composed from them.
  * @module
  */
-export {};
+export {
+  type CrossOptions,
+  cross,
+  det,
+  diagonal,
+  inv,
+  type MatrixDiagonalOptions,
+  matrixPower,
+  multiDot,
+  slogdet,
+  solve,
+  trace,
+} from "./linalg-functions.js";

@@ -3,4 +3,5 @@
  * LU factor/solve pair, built on the primitives of `src/ops/linalg-*.ts`.
  * @module
  */
+export { type LuSolveOptions, luFactor, luSolve } from "./linalg-lu.js";
 export { type SolveTriangularOptions, solveTriangular } from "./linalg-triangular.js";

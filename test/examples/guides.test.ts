@@ -511,6 +511,18 @@ describe("numpy-differences.ts", () => {
     expect(p.mirrored.toArray()).toEqual([1, 0, 1, 2, 1, 0, 1, 2, 1, 0, 1, 0]);
     expect(p.sides.toArray()).toEqual([-1, 0, 1, 2, 9]);
   });
+
+  it("linear algebra: singular solve gives non-finite values, det 0, slogdet (0, -Infinity); numpy 2's b", () => {
+    const l = numpyDifferences.linearAlgebraLu();
+    expect(values(l.solved).some((v) => !Number.isFinite(v))).toBe(true);
+    expect(l.determinant.item()).toBe(0);
+    expect([l.sign.item(), l.logabsdet.item()]).toEqual([0, Number.NEGATIVE_INFINITY]);
+    expect([l.columns, l.vectors]).toEqual([
+      [2, 2, 2],
+      [2, 2],
+    ]);
+    expect(l.diagonals.toArray()).toEqual([[1], [1]]);
+  });
 });
 
 describe("debugging.ts", () => {

@@ -850,6 +850,9 @@ def optimizer_case(name, make, update_rule, steps=STEPS, with_state=False):
 # files
 
 
+import gen_linalg_lu  # noqa: E402 (it imports the helpers above)
+
+
 def files():
     """(file name, description, function returning the cases), in the manifest's order."""
     yield "elementwise.json", "binary ops with broadcasting, unary ops, pow, maximum/minimum (random cotangent)", lambda: [elementwise(s) for s in ELEMENTWISE]
@@ -869,6 +872,7 @@ def files():
     yield "second_order.json", "gradient, Hessian and Hessian-vector product; Jacobians", second_order
     yield "edge_semantics.json", "fixed inputs showing PyTorch's tie and kink conventions (cotangent 1)", lambda: [edge(e) for e in EDGE_SEMANTICS]
     yield gen_seq_ops.FILE, gen_seq_ops.DESCRIPTION, lambda: gen_seq_ops.cases(sys.modules[__name__])
+    yield gen_linalg_lu.FILE
 
 
 def debian_torch_version():
