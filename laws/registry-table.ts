@@ -46,6 +46,7 @@ import { padPrim } from "../src/ops/shape.js";
 import type { ElementOptions } from "../src/testing/arbitraries.js";
 import type { GradMode } from "../src/testing/check-grads.js";
 import { testing } from "../src/testing.js";
+import { seqOpsLaws } from "./seq-ops-table.js";
 
 const { arb } = testing;
 
@@ -1507,6 +1508,7 @@ export const FUNCTION_LAWS: readonly FunctionLawEntry[] = [
   ...moreShapeFunctionLaws(),
   ...nanReductionLaws(),
   ...padLaws(),
+  ...seqOpsLaws(),
 ];
 
 // ---------------------------------------------------------------------------------------------------
