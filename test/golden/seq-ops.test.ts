@@ -2,12 +2,21 @@
  * The sequence-model ops of issue 21 against PyTorch (seq_ops.json, written by gen_seq_ops.py): every
  * functional op's outputs and vjp, and the layers layerNorm, groupNorm and embedding run with PyTorch's
  * parameters (loaded by their state_dict names through safetensors) for the output and every gradient.
- * float64, to the README's tolerance (1e-9 relative); eager, and jitted for the forward pass.
+ * float64, to the README's tolerance (1e-9 relative), eager and jitted for the forward pass; the functional
+ * ops' forward pass in float32 too, to about 1e-4.
  */
 import * as E from "fp-ts/lib/Either.js";
 import { describe, expect, it } from "vitest";
 import { io, jit, layers, type NdArray, nn, np, random, tree, vjp } from "../../src/index.js";
-import { expectClose, FLOAT64_TOLERANCE, loadVjpCases, toArray, type VjpCase } from "./golden.js";
+import {
+  expectClose,
+  FLOAT64_TOLERANCE,
+  type GoldenArray,
+  loadVjpCases,
+  type Tolerance,
+  toArray,
+  type VjpCase,
+} from "./golden.js";
 
 type Attrs = Record<string, unknown>;
 type Arrays = Record<string, NdArray>;
@@ -143,18 +152,26 @@ function moduleCase(inputs: Arrays, a: Attrs): Arrays {
   return out(layerOf(a).apply(params, inputs["input"]!));
 }
 
-function inputsOf(c: VjpCase): Arrays {
-  return Object.fromEntries(Object.entries(c.inputs).map(([k, g]) => [k, toArray(g)]));
+function inputsOf(c: VjpCase, floatDtype: "float32" | "float64" = "float64"): Arrays {
+  return Object.fromEntries(
+    Object.entries(c.inputs).map(([k, g]) => [k, toArray(g, g.dtype === "int64" ? "int32" : floatDtype)]),
+  );
 }
 
-function checkForward(c: VjpCase, impl: OpImpl, outs: Arrays): void {
+/** float32: about 1e-4 relative, with an absolute floor scaled to the array's magnitude (as ops.test.ts). */
+function float32Tolerance(ref: GoldenArray): Tolerance {
+  const scale = ref.data.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  return { atol: 1e-5 * Math.max(scale, 1), rtol: 1e-4 };
+}
+
+function checkForward(c: VjpCase, outs: Arrays, floatDtype: "float32" | "float64" = "float64"): void {
   for (const [name, ref] of Object.entries({ ...c.outputs, ...(c.intermediates ?? {}) })) {
     const got = outs[name];
     expect(got, `output ${name}`).toBeDefined();
-    expect(got!.dtype).toBe("float64");
-    expectClose(got!, ref, FLOAT64_TOLERANCE, `${c.name}: ${name}`);
+    expect(got!.dtype).toBe(floatDtype);
+    const tolerance = floatDtype === "float64" ? FLOAT64_TOLERANCE : float32Tolerance(ref);
+    expectClose(got!, ref, tolerance, `${c.name}: ${name}`);
   }
-  expect(impl).toBeDefined();
 }
 
 function checkGradients(c: VjpCase, impl: OpImpl): void {
@@ -190,16 +207,22 @@ describe("golden seq_ops.json", () => {
     it(`${c.name} [${c.op}] forward, eager and jitted`, () => {
       if (c.op === "module") loadStateDict(c);
       const inputs = inputsOf(c);
-      checkForward(c, impl, impl(inputs, c.attrs));
+      checkForward(c, impl(inputs, c.attrs));
       const names = Object.keys(inputs);
       const jitted = jit((...xs: NdArray[]) =>
         impl(Object.fromEntries(names.map((n, i) => [n, xs[i]!])), c.attrs),
       );
-      checkForward(c, impl, jitted(...names.map((n) => inputs[n]!)));
+      checkForward(c, jitted(...names.map((n) => inputs[n]!)));
     });
     it(`${c.name} [${c.op}] vjp`, () => {
       if (c.op === "module") loadStateDict(c);
       checkGradients(c, impl);
     });
+  }
+});
+
+describe("golden seq_ops.json (float32 forward)", () => {
+  for (const c of CASES.filter((c) => c.op !== "module")) {
+    it(`${c.name} [${c.op}]`, () => checkForward(c, OPS[c.op]!(inputsOf(c, "float32"), c.attrs), "float32"));
   }
 });

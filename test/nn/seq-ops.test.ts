@@ -99,6 +99,25 @@ describe("multiHeadAttention", () => {
     expect(nn.multiHeadAttention(x, x, x, w, { numHeads: 2, needWeights: false })[1]).toBeNull();
   });
 
+  it("isCausal is the upper-triangle bool attnMask (true = blocked); dropout needs a key and uses it", () => {
+    const blocked = np.triu(np.ones([3, 3], { dtype: "bool" }), { k: 1 });
+    const [causal, wCausal] = nn.multiHeadAttention(x, x, x, w, { numHeads: 2, isCausal: true });
+    const [masked, wMasked] = nn.multiHeadAttention(x, x, x, w, { numHeads: 2, attnMask: blocked });
+    expectClose(causal, masked, TIGHT);
+    expectClose(wCausal!, wMasked!, TIGHT);
+    expect(values(np.slice(wCausal!, [{}, { start: 0, stop: 1 }, { start: 1 }])).every((v) => v === 0)).toBe(
+      true,
+    );
+    expect(() => nn.multiHeadAttention(x, x, x, w, { numHeads: 2, dropoutP: 0.2 })).toThrow(
+      /multiHeadAttention: dropoutP 0.2 > 0 needs a key/,
+    );
+    const a = nn.multiHeadAttention(x, x, x, w, { numHeads: 2, dropoutP: 0.5, key })[0];
+    const b = nn.multiHeadAttention(x, x, x, w, { numHeads: 2, dropoutP: 0.5, key })[0];
+    expectClose(a, b, { atol: 0, rtol: 0 });
+    const plain = nn.multiHeadAttention(x, x, x, w, { numHeads: 2 })[0];
+    expect(values(np.abs(np.subtract(a, plain))).some((v) => v > 1e-6)).toBe(true);
+  });
+
   it("a fully padded batch element gives zeros, not NaN; errors name the function and shapes", () => {
     const keyPaddingMask = np.array(
       [
