@@ -868,6 +868,25 @@ const entries: LawEntry[] = [
   },
   {
     kind: "differentiable",
+    primitive: "cholesky",
+    secondOrder: true,
+    note: "a = M Mᵀ + n I (positive definite), batched or not; symmetrized as JAX, or the lower triangle alone (the primitive)",
+    cases: cases(
+      fc.record({
+        batch: fc.array(fc.integer({ min: 1, max: 2 }), { maxLength: 1 }),
+        n: fc.integer({ min: 1, max: 4 }),
+        symmetrizeInput: fc.boolean(),
+      }),
+      ({ batch, n, symmetrizeInput }) => ({
+        fn: (a) => lax.linalg.cholesky(a, { symmetrizeInput }),
+        inputs: arrays(float([...batch, n, n], { min: -1, max: 1 })).map(([m]) => [
+          np.add(np.matmul(m!, np.swapaxes(m!, -1, -2)), np.multiply(np.eye(n, n, { dtype: "float64" }), n)),
+        ]),
+      }),
+    ),
+  },
+  {
+    kind: "differentiable",
     primitive: "triangular_solve",
     secondOrder: true,
     linearIn: [[1]],

@@ -3,5 +3,6 @@
  * `triangularSolve`, `lu`, `qr`, `eigh`, `svd`), with their flags as options.
  * @module
  */
+export { cholesky, type LaxCholeskyOptions } from "./linalg-cholesky.js";
 export { lu, luPivotsToPermutation } from "./linalg-lu.js";
 export { type TriangularSolveOptions, triangularSolve } from "./linalg-triangular.js";

@@ -201,11 +201,16 @@ export function triangularSolve(a: NdArray, b: NdArray, options: TriangularSolve
     transposeA: flag(op, options, "transposeA"),
     unitDiagonal: flag(op, options, "unitDiagonal"),
   };
-  return solveWith(op, a, b, params);
+  return solveTriangularWith(op, a, b, params);
 }
 
 /** The solve as the user function `op` names it: operands promoted and broadcast, a vector b squeezed back. */
-function solveWith(op: string, a: NdArray, b: NdArray, params: TriangularSolveParams): NdArray {
+export function solveTriangularWith(
+  op: string,
+  a: NdArray,
+  b: NdArray,
+  params: TriangularSolveParams,
+): NdArray {
   const operands = solveOperands(op, a, b, params.leftSide);
   const x = triangularSolvePrim.bind1([operands.a, operands.b], params);
   return operands.vector ? squeeze(x, params.leftSide ? -1 : -2) : x;
@@ -238,7 +243,7 @@ export function solveTriangular(a: NdArray, b: NdArray, options: SolveTriangular
   const op = "solveTriangular";
   checkOptions(op, options, SOLVE_TRIANGULAR_KEYS);
   const trans = checkOptionValue(op, "trans", options.trans, [0, 1, 2, "N", "T", "C"]) ?? 0;
-  return solveWith(op, a, b, {
+  return solveTriangularWith(op, a, b, {
     leftSide: true,
     lower: flag(op, options, "lower"),
     transposeA: trans !== 0 && trans !== "N",

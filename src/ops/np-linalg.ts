@@ -4,6 +4,7 @@
  * factorizations are primitives in `src/ops/linalg-*.ts`; everything else is composed from them.
  * @module
  */
+export { type NpCholeskyOptions, npCholesky as cholesky } from "./linalg-cholesky.js";
 export {
   type CrossOptions,
   cross,

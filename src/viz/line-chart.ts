@@ -18,6 +18,10 @@ export interface Series {
   color: string;
   /** Which y axis the series is drawn against. Default "left". */
   axis?: "left" | "right";
+  /** "line" (default) joins the points; "points" draws a dot at each, no line and no value labels (data). */
+  style?: "line" | "points";
+  /** A shaded band drawn under the series, [x, lower, upper] in order of x (e.g. a 2σ interval). */
+  band?: readonly (readonly [number, number, number])[];
 }
 
 /** The chart's title, axis labels and size. */
@@ -184,13 +188,17 @@ export function lineChart(series: readonly Series[], options: LineChartOptions):
   // The legend sits in rows between the title and the plot, so it never covers a curve.
   const smoothed = series.map((s) => {
     const finite = s.points.filter((p) => Number.isFinite(p[1]));
-    const window = finite.length > SMOOTH_ABOVE ? Math.max(5, Math.round(finite.length / 25)) : 0;
+    const window =
+      finite.length > SMOOTH_ABOVE && s.style !== "points" ? Math.max(5, Math.round(finite.length / 25)) : 0;
     return { series: s, finite, window, average: window > 0 ? movingAverage(finite, window) : finite };
   });
   const isLeft = (s: Series) => (s.axis ?? "left") === "left";
 
   // The left axis's top: the maximum, or the quantile but never below what is drawn bold.
-  const leftYs = smoothed.filter((d) => isLeft(d.series)).flatMap((d) => d.finite.map((p) => p[1]));
+  const bandYs = (s: Series) => (s.band ?? []).flatMap((b) => [b[1], b[2]]).filter(Number.isFinite);
+  const leftYs = smoothed
+    .filter((d) => isLeft(d.series))
+    .flatMap((d) => [...d.finite.map((p) => p[1]), ...bandYs(d.series)]);
   const boldLeftYs = smoothed.filter((d) => isLeft(d.series)).flatMap((d) => d.average.map((p) => p[1]));
   const leftMax = leftYs.length > 0 ? Math.max(...leftYs) : Number.NEGATIVE_INFINITY;
   const leftTop =
@@ -220,9 +228,11 @@ export function lineChart(series: readonly Series[], options: LineChartOptions):
   const plotW = width - margin.left - margin.right;
   const plotH = height - margin.top - margin.bottom;
 
-  const xs = series.flatMap((s) => s.points.map((p) => p[0]));
+  const xs = series.flatMap((s) => [...s.points.map((p) => p[0]), ...(s.band ?? []).map((b) => b[0])]);
   const [x0, x1] = options.xRange ? [...options.xRange] : extent(xs, [0, 1]);
-  const rightYs = series.filter((s) => s.axis === "right").flatMap((s) => s.points.map((p) => p[1]));
+  const rightYs = series
+    .filter((s) => s.axis === "right")
+    .flatMap((s) => [...s.points.map((p) => p[1]), ...bandYs(s)]);
   const [l0, l1] = extent(
     leftYs.filter((y) => y <= leftTop),
     [0, 1],
@@ -308,8 +318,24 @@ export function lineChart(series: readonly Series[], options: LineChartOptions):
     }
     return best;
   };
+  // Bands first, under every line: the upper edge left to right, then the lower edge back.
+  for (const s of series) {
+    if (!s.band || s.band.length === 0) continue;
+    const sy = s.axis === "right" ? syRight : syLeft;
+    const upper = s.band.map((b) => [b[0], b[2]] as const);
+    const lower = s.band.map((b) => [b[0], b[1]] as const).reverse();
+    const edge = path([...upper, ...lower], sy);
+    parts.push(`<path d="${edge} Z" fill="${s.color}" fill-opacity="0.18" stroke="none" ${clip}/>`);
+  }
   legendItems.forEach(({ series: s, finite: pts, window, average }, index) => {
     const sy = s.axis === "right" ? syRight : syLeft;
+    if (s.style === "points") {
+      for (const p of pts)
+        parts.push(
+          `<circle cx="${sx(p[0]).toFixed(1)}" cy="${sy(p[1]).toFixed(1)}" r="3" fill="${s.color}"/>`,
+        );
+      return;
+    }
     if (window > 0) {
       parts.push(
         `<path d="${path(pts, sy)}" fill="none" stroke="${s.color}" stroke-width="1" stroke-opacity="0.3" ${clip}/>`,
@@ -350,8 +376,15 @@ export function lineChart(series: readonly Series[], options: LineChartOptions):
     let x = (width - rowWidth) / 2;
     const y = legendTop + r * 20 + 10;
     for (const item of row) {
+      const color = item.series.color;
+      if (item.series.band)
+        parts.push(
+          `<rect x="${x}" y="${y - 10}" width="24" height="12" fill="${color}" fill-opacity="0.18"/>`,
+        );
       parts.push(
-        `<line x1="${x}" x2="${x + 24}" y1="${y - 4}" y2="${y - 4}" stroke="${item.series.color}" stroke-width="3"/>`,
+        item.series.style === "points"
+          ? `<circle cx="${x + 12}" cy="${y - 4}" r="3" fill="${color}"/>`
+          : `<line x1="${x}" x2="${x + 24}" y1="${y - 4}" y2="${y - 4}" stroke="${color}" stroke-width="3"/>`,
         `<text x="${x + 30}" y="${y}">${escapeXml(item.label)}</text>`,
       );
       x += item.width;

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { fizzBuzzClass, fizzBuzzText, run as runFizzBuzz } from "../../docs/examples/fizzbuzz.js";
+import { run as runGp } from "../../docs/examples/gp-regression.js";
 import { train } from "../../docs/examples/lenet-mnist.js";
 import { main as runTutorial } from "../../docs/examples/tutorial.js";
 import { np } from "../../src/index.js";
@@ -129,5 +130,20 @@ describe("docs/examples/tutorial.ts", () => {
     expect(result.dot.startsWith("digraph")).toBe(true);
     expect(readFileSync(result.dotPath, "utf8")).toBe(result.dot);
     if (result.svgPath !== undefined) expect(existsSync(result.svgPath)).toBe(true);
+  });
+});
+
+describe("docs/examples/gp-regression.ts", () => {
+  it("fits the hyperparameters (the loss falls, the noise comes out near the data's 0.1) and draws the posterior", () => {
+    const out = join(outDir, "gp-regression.svg");
+    const result = runGp({ steps: 150, out, quiet: true });
+    expect(result.losses).toHaveLength(151);
+    expect(result.losses[150]!).toBeLessThan(result.losses[0]! - 10);
+    expect(result.noise).toBeGreaterThan(0.05);
+    expect(result.noise).toBeLessThan(0.2);
+    const svg = readFileSync(out, "utf8");
+    expect(svg.startsWith("<svg")).toBe(true);
+    expect(svg).toContain("posterior mean, 2σ band");
+    expect(svg).toContain('fill-opacity="0.18"');
   });
 });

@@ -163,4 +163,32 @@ describe("viz.lineChart", () => {
       )!;
     expect(Number(label[1])).toBeGreaterThan(Number(point[2]));
   });
+
+  it("draws a shaded band under a series, and a points series as dots without a line or labels", () => {
+    const xs = [0, 1, 2, 3];
+    const doc = viz.lineChart(
+      [
+        {
+          label: "mean",
+          color: "#1f77b4",
+          points: xs.map((x) => [x, x] as const),
+          band: xs.map((x) => [x, x - 1, x + 10] as const),
+        },
+        { label: "data", color: "#d62728", style: "points", points: xs.map((x) => [x, x + 0.5] as const) },
+      ],
+      { title: "band", xLabel: "x", leftLabel: "y" },
+    );
+    // The band: one closed filled path (4 upper + 4 lower corners), drawn before the lines.
+    const band = /<path d="(M[^"]+) Z" fill="#1f77b4" fill-opacity="0.18"/.exec(doc)!;
+    expect(band[1]!.split(" ")).toHaveLength(8);
+    expect(doc.indexOf('fill-opacity="0.18" stroke')).toBeLessThan(
+      doc.indexOf('stroke="#1f77b4" stroke-width="2"'),
+    );
+    // The band's top (13) is within the left axis: its ticks reach it.
+    expect(doc).toMatch(/text-anchor="end">1[0-5]<\/text>/);
+    // The points: four dots and a legend dot, no path and no value labels in their colour.
+    expect(doc.match(/<circle [^>]*fill="#d62728"\/>/g)).toHaveLength(5);
+    expect(doc).not.toMatch(/stroke="#d62728"/);
+    expect(doc).not.toMatch(/fill="#d62728" stroke="white"/);
+  });
 });

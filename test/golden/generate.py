@@ -851,6 +851,7 @@ def optimizer_case(name, make, update_rule, steps=STEPS, with_state=False):
 
 
 import gen_linalg_lu  # noqa: E402 (it imports the helpers above)
+import gen_linalg_cholesky  # noqa: E402 (it imports the helpers above)
 
 
 def files():
@@ -873,6 +874,7 @@ def files():
     yield "edge_semantics.json", "fixed inputs showing PyTorch's tie and kink conventions (cotangent 1)", lambda: [edge(e) for e in EDGE_SEMANTICS]
     yield gen_seq_ops.FILE, gen_seq_ops.DESCRIPTION, lambda: gen_seq_ops.cases(sys.modules[__name__])
     yield gen_linalg_lu.FILE
+    yield gen_linalg_cholesky.FILE
 
 
 def debian_torch_version():

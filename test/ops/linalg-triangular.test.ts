@@ -84,19 +84,20 @@ describe("triangular_solve residuals", () => {
   });
 
   it("the blocked kernel (several tiles, the last one padded) on both backends, float64 and float32", () => {
-    const n = 150;
+    const n = 130;
     const a = wellConditioned(n, 11);
-    for (const variant of VARIANTS) {
-      const b = rand(variant.leftSide ? [n, 70] : [3, n], 12);
-      setBackend("js");
-      const xJs = lax.linalg.triangularSolve(a, b, variant);
-      setBackend("wasm");
-      const xWasm = lax.linalg.triangularSolve(a, b, variant);
-      expect(residual(a, b, xJs, variant)).toBeLessThan(1e-13);
-      expectClose(xWasm, xJs, 1e-13);
+    for (const [i, variant] of VARIANTS.entries()) {
+      const b = rand(variant.leftSide ? [n, 5] : [3, n], 12);
+      const x = lax.linalg.triangularSolve(a, b, variant);
+      expect(residual(a, b, x, variant)).toBeLessThan(1e-13);
+      if (i % 5 !== 0) continue;
+      // The same solve with the other backend's GEMM (the same bits unless relaxed SIMD fuses multiply-adds).
+      setBackend(initial.name === "js" ? "wasm" : "js");
+      expectClose(lax.linalg.triangularSolve(a, b, variant), x, 1e-13);
+      setBackend(initial.name === "js" ? "js" : "wasm");
       const x32 = lax.linalg.triangularSolve(np.astype(a, "float32"), np.astype(b, "float32"), variant);
       expect(x32.dtype).toBe("float32");
-      expectClose(np.astype(x32, "float64"), xJs, 1e-4);
+      expectClose(np.astype(x32, "float64"), x, 1e-4);
     }
   });
 
