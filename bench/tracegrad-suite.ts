@@ -26,6 +26,7 @@ import {
   type ChainWorkload,
   type ConvWorkload,
   LEARNING_RATE,
+  type LinalgWorkload,
   type MlpTrainWorkload,
   type TimingBudget,
   type WhileLoopWorkload,
@@ -225,6 +226,23 @@ function whileLoopCase(w: WhileLoopWorkload, key: Array): BenchCase {
   return pureCase(f, [x]);
 }
 
+/** The matrices of LinalgWorkload, float64, and the op as np.linalg has it. */
+function linalgCase(w: LinalgWorkload, key: Array): BenchCase {
+  const n = w.size;
+  const [mKey] = splitKeys(key, 2);
+  const m = random.normal(mKey, [n, n], { dtype: "float64" });
+  const eye = np.eye(n, n, { dtype: "float64" });
+  switch (w.op) {
+    case "cholesky":
+      return pureCase(
+        (a: Array) => np.linalg.cholesky(a),
+        [np.add(np.divide(np.matmul(m, np.swapaxes(m, 0, 1)), n), eye)],
+      );
+    default:
+      throw new Error(`bench: no tracegrad case for linalg op ${w.op} yet`);
+  }
+}
+
 function caseFor(w: Workload, key: Array): BenchCase {
   switch (w.kind) {
     case "while-loop":
@@ -263,6 +281,8 @@ function caseFor(w: Workload, key: Array): BenchCase {
         ? pureCase((v: Array) => np.sort(v), [x])
         : pureCase((v: Array) => np.topK(v, k), [x]);
     }
+    case "linalg":
+      return linalgCase(w, key);
     case "scatter-add": {
       const [iKey, uKey] = splitKeys(key, 2);
       const x = np.zeros([w.size]);

@@ -92,6 +92,23 @@ export interface ScatterAddWorkload extends WorkloadBase {
   readonly updates: number;
 }
 
+/** The linear-algebra rows (issue 20), each in float64. */
+export type LinalgOp = "cholesky" | "solve" | "eigh" | "svd";
+
+/**
+ * One float64 [n, n] matrix M of standard normals, and: `cholesky` of M Mᵀ / n + I (the lower factor);
+ * `solve` of (M + n I) x = b for one vector b of standard normals; `eigh` of (M + Mᵀ) / 2 (eigenvalues and
+ * eigenvectors); `svd` of M (reduced: U, S, Vᵀ).
+ */
+export interface LinalgWorkload extends WorkloadBase {
+  readonly kind: "linalg";
+  readonly op: LinalgOp;
+  readonly size: number;
+}
+
+/** The ops with a bench row, in row order (each as its family lands on main). */
+export const LINALG_OPS: readonly LinalgOp[] = ["cholesky"];
+
 /** The workloads the peers run (all but tracegrad's own). */
 export type PeerWorkload = Exclude<Workload, WhileLoopWorkload>;
 
@@ -108,7 +125,8 @@ export type Workload =
   | MatmulWorkload
   | ConvWorkload
   | ChainWorkload
-  | SortWorkload;
+  | SortWorkload
+  | LinalgWorkload;
 
 /**
  * One repeat of the elementwise chain: x -> clip(x * 1.5 + 0.1, -1, 1). Cheap ops, so the chain measures
@@ -164,6 +182,8 @@ export function workloadsFor(mode: BenchMode): Workload[] {
   const fullTrain = [1, 32, 128];
   const fullInfer = [1, 128];
   const fullMatmul = [128, 512, 1024];
+  const fullLinalg = [64, 256, 512];
+  const linalgSizes = quick ? [8, 16, 32] : fullLinalg;
   return [
     ...lenetTrainBatches.map(
       (batch, i): LenetTrainWorkload => ({
@@ -243,6 +263,17 @@ export function workloadsFor(mode: BenchMode): Workload[] {
       size: scatterSize,
       updates: scatterUpdates,
     },
+    ...LINALG_OPS.flatMap((op) =>
+      linalgSizes.map(
+        (size, i): LinalgWorkload => ({
+          kind: "linalg",
+          id: `linalg-${op}-${fullLinalg[i]}`,
+          label: `${op} f64 ${size}x${size}`,
+          op,
+          size,
+        }),
+      ),
+    ),
   ];
 }
 

@@ -137,6 +137,8 @@ function callFor(tf: Tf, w: PeerWorkload): () => void {
           indices.dataSync();
         });
     }
+    case "linalg":
+      throw new Error("TensorFlow.js has no float64 and no cholesky, eigh, svd or solve");
     case "scatter-add": {
       // scatterND sums repeated indices; added to x, as x.at(i).add(u).
       const x = tf.zeros([w.size]);

@@ -105,6 +105,25 @@ def train_step(model, loss_fn, x, y):
     return step
 
 
+def linalg_call(op, n):
+    """bench/workloads.ts's LinalgWorkload: float64 matrices from one M of standard normals."""
+    m = torch.randn(n, n, dtype=torch.float64)
+    eye = torch.eye(n, dtype=torch.float64)
+    if op == "cholesky":
+        a = m @ m.T / n + eye
+        return lambda: torch.linalg.cholesky(a)
+    if op == "solve":
+        a = m + n * eye
+        b = torch.randn(n, dtype=torch.float64)
+        return lambda: torch.linalg.solve(a, b)
+    if op == "eigh":
+        a = (m + m.T) / 2
+        return lambda: torch.linalg.eigh(a)
+    if op == "svd":
+        return lambda: torch.linalg.svd(m, full_matrices=False)
+    raise ValueError(f"unknown linalg op {op}")
+
+
 def make_call(w):
     kind = w["kind"]
     if kind == "lenet-train":
@@ -165,6 +184,8 @@ def make_call(w):
         if w["k"] is None:
             return lambda: torch.sort(x)
         return lambda: torch.topk(x, w["k"])
+    if kind == "linalg":
+        return linalg_call(w["op"], w["size"])
     if kind == "scatter-add":
         x = torch.zeros(w["size"])
         positions = torch.randint(0, w["size"], (w["updates"],))

@@ -7,8 +7,9 @@
  * only A's lower triangle, as LAPACK's potrf. Its derivative is JAX's `L Φ(L⁻¹ dA L⁻ᵀ)` (Murray 2016,
  * arXiv:1602.07527), Φ taking the lower triangle with the diagonal halved, with dA the symmetric matrix
  * the tangent's lower triangle stands for, so the rule is the derivative of what the kernel computes.
- * The user functions symmetrize their input first, (A + Aᵀ)/2, as JAX's (`symmetrize_input`), so their
- * gradients are symmetric as torch's.
+ * `np.linalg.cholesky` and `lax.linalg.cholesky` symmetrize their input first, (A + Aᵀ)/2, as JAX's
+ * (`symmetrize_input`), so their gradients are symmetric as torch's; the SciPy functions read one
+ * triangle (the lower with `lower`, else the upper), as SciPy and `jax.scipy.linalg`.
  *
  * Not positive definite: every function returns NaNs for that matrix (the whole factor), as JAX, since a
  * check of the values cannot raise under jit; numpy and torch raise instead.
@@ -145,17 +146,20 @@ export interface ScipyCholeskyOptions {
   lower?: boolean;
 }
 
+/** SciPy's (and jax.scipy's) factor: from a's lower triangle, or the upper factor from its upper one. */
 function scipyFactor(op: string, a: NdArray, options: ScipyCholeskyOptions): [NdArray, boolean] {
   checkOptions(op, options, optionKeys<ScipyCholeskyOptions>({ lower: true }));
   const lower = checkOptionValue(op, "lower", options.lower, [true, false]) ?? false;
-  const l = lowerFactor(op, a, true);
-  return [lower ? l : matrixTranspose(l), lower];
+  const x = floatMatrix(op, a);
+  if (lower) return [choleskyPrim.bind1([x], P), true];
+  return [matrixTranspose(choleskyPrim.bind1([matrixTranspose(x)], P)), false];
 }
 
 /**
  * `scipy.linalg.cholesky` (as `jax.scipy.linalg.cholesky`): the upper factor U of symmetric
- * positive-definite a [..., n, n] (a = Uᵀ U), or the lower one with `lower`; the other triangle is zero.
- * Symmetrizes the input as JAX; not positive definite gives NaNs (scipy raises LinAlgError).
+ * positive-definite a [..., n, n] (a = Uᵀ U) from a's upper triangle, or the lower one from its lower
+ * triangle with `lower` (the other triangle of a is not read; that of the result is zero). Not positive
+ * definite gives NaNs (scipy raises LinAlgError).
  */
 export function scipyCholesky(a: NdArray, options: ScipyCholeskyOptions = {}): NdArray {
   return scipyFactor("cholesky", a, options)[0];
@@ -163,9 +167,9 @@ export function scipyCholesky(a: NdArray, options: ScipyCholeskyOptions = {}): N
 
 /**
  * `scipy.linalg.cho_factor` (as `jax.scipy.linalg.cho_factor`): `[c, lower]`, the Cholesky factor of
- * symmetric positive-definite a [..., n, n] (upper by default, lower with `lower`) and which one it is,
- * for `choSolve`. The other triangle of c is zero (scipy leaves whatever a had there). Not positive
- * definite gives NaNs (scipy raises LinAlgError).
+ * symmetric positive-definite a [..., n, n] (upper by default, lower with `lower`, each from that
+ * triangle of a) and which one it is, for `choSolve`. The other triangle of c is zero (scipy leaves
+ * whatever a had there). Not positive definite gives NaNs (scipy raises LinAlgError).
  */
 export function choFactor(a: NdArray, options: ScipyCholeskyOptions = {}): [c: NdArray, lower: boolean] {
   return scipyFactor("choFactor", a, options);

@@ -12,6 +12,7 @@ import * as fromPytorch from "../../docs/guides/from-pytorch.js";
 import * as gettingStarted from "../../docs/guides/getting-started.js";
 import * as gradientChecking from "../../docs/guides/gradient-checking.js";
 import * as jitGuide from "../../docs/guides/jit.js";
+import * as linearAlgebra from "../../docs/guides/linear-algebra.js";
 import * as numpyDifferences from "../../docs/guides/numpy-differences.js";
 import * as optimizers from "../../docs/guides/optimizers.js";
 import * as savingLoading from "../../docs/guides/saving-loading.js";
@@ -52,6 +53,7 @@ const guideNames = [
   "saving-loading",
   "numpy-differences",
   "debugging",
+  "linear-algebra",
 ] as const;
 
 describe.each(guideNames)("docs/guides/%s.md", (name) => {
@@ -600,5 +602,48 @@ describe("debugging.ts", () => {
     const program = debugging.inThePrintedProgram();
     expect(program.match(/debug_callback\[print "x: \{\}"\]/g)).toHaveLength(2);
     shown(program.split("\n"));
+  });
+});
+
+describe("linear-algebra.ts", () => {
+  const f64 = (data: number[], shape: number[]) => np.array(data, { shape, dtype: "float64" });
+
+  it("factors: l lᵀ = a with the values the guide shows, u = lᵀ", () => {
+    const { l, u, residual } = linearAlgebra.choleskyFactor();
+    close(l, f64([2, 0, 0, 1, 2, 0, 0.2, 0.4, 1.67332], [3, 3]), 1e-5);
+    close(u, np.swapaxes(l, 0, 1), 0);
+    expect(residual.item()).toBeLessThan(1e-15);
+  });
+
+  it("solves: choSolve, two triangular solves and the right-side form agree", () => {
+    const { x, x2, right, residual } = linearAlgebra.solves();
+    close(x2, x, 1e-15);
+    expect(residual.item()).toBeLessThan(1e-15);
+    const { l } = linearAlgebra.choleskyFactor();
+    close(np.matmul(right, np.swapaxes(l, 0, 1)), np.array([[1, 2, 3]], { dtype: "float64" }), 1e-15);
+  });
+
+  it("gradients, batches and jit: d log det a / da = a⁻¹; the batch, vmap and jit agree", () => {
+    const { g, direct, mapped, compiled } = linearAlgebra.transformsThrough();
+    close(
+      g,
+      np.array(
+        [
+          [0.375, -0.25],
+          [-0.25, 0.5],
+        ],
+        { dtype: "float64" },
+      ),
+      1e-15,
+    );
+    close(direct, f64([Math.log(8), Math.log(32), Math.log(16)], [3]), 1e-14);
+    close(mapped, direct, 1e-15);
+    close(compiled, direct, 1e-15);
+  });
+
+  it("a matrix that is not positive definite gives NaNs, and the check finds them", () => {
+    const { l, failed } = linearAlgebra.notPositiveDefinite();
+    expect(values(l).every(Number.isNaN)).toBe(true);
+    expect(failed).toBe(true);
   });
 });

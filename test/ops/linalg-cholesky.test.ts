@@ -75,13 +75,17 @@ describe("cholesky factors", () => {
     for (const n of [128, 65]) expectFactor(spd(n, n), np.linalg.cholesky(spd(n, n)), 1e-14);
   });
 
-  it("the primitive reads only the lower triangle; the user functions symmetrize (as JAX)", () => {
+  it("the primitive reads only the lower triangle; np and lax symmetrize (as JAX), scipy reads one triangle", () => {
     const a = spd(5, 8);
     const poisoned = np.where(np.triu(np.ones([5, 5], { dtype: "bool" }), { k: 1 }), Number.NaN, a);
     expectClose(lax.linalg.cholesky(poisoned, { symmetrizeInput: false }), lax.linalg.cholesky(a), 1e-15);
     // An unsymmetric input: the factor of (a + aᵀ)/2.
     const skew = np.subtract(rand([5, 5], 9), np.swapaxes(rand([5, 5], 9), 0, 1));
     expectClose(np.linalg.cholesky(np.add(a, skew)), np.linalg.cholesky(a), 1e-14);
+    // SciPy's functions read one triangle, as SciPy and jax.scipy: the lower with `lower`, else the upper.
+    const upperPoisoned = np.where(np.tril(np.ones([5, 5], { dtype: "bool" }), { k: -1 }), Number.NaN, a);
+    expectClose(scipy.linalg.cholesky(poisoned, { lower: true }), lax.linalg.cholesky(a), 1e-15);
+    expectClose(scipy.linalg.choFactor(upperPoisoned)[0], np.linalg.cholesky(a, { upper: true }), 1e-15);
   });
 
   it("not positive definite: NaNs for that matrix only, no error (as JAX; numpy and torch raise)", () => {

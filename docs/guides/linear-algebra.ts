@@ -1,0 +1,79 @@
+/**
+ * The code of linear-algebra.md: Cholesky factors and solves, triangular solves, gradients, batches and
+ * jit through them, what a matrix that is not positive definite gives, and the Gaussian-process loss of
+ * docs/examples/gp-regression.ts. test/examples/guides.test.ts runs every function and checks what the
+ * guide says of its result.
+ */
+import { grad, jit, lax, type NdArray, np, scipy, vmap } from "tracegrad";
+
+export function choleskyFactor() {
+  const a = np.array(
+    [
+      [4, 2, 0.4],
+      [2, 5, 1],
+      [0.4, 1, 3],
+    ],
+    { dtype: "float64" },
+  );
+  const l = np.linalg.cholesky(a); // lower: a = l lᵀ, zeros above the diagonal
+  const u = np.linalg.cholesky(a, { upper: true }); // upper: a = uᵀ u (u = lᵀ)
+  const residual = np.max(np.abs(np.subtract(np.matmul(l, l.T), a))); // about 1e-16
+  return { l, u, residual };
+}
+
+export function solves() {
+  const a = np.array(
+    [
+      [4, 2, 0.4],
+      [2, 5, 1],
+      [0.4, 1, 3],
+    ],
+    { dtype: "float64" },
+  );
+  const b = np.array([1, 2, 3], { dtype: "float64" });
+  // Factor once, solve a x = b for as many right-hand sides as needed.
+  const factor = scipy.linalg.choFactor(a, { lower: true }); // [c, lower]
+  const x = scipy.linalg.choSolve(factor, b);
+  // The same by hand: two triangular solves with the lower factor.
+  const [l] = factor;
+  const y = scipy.linalg.solveTriangular(l, b, { lower: true }); // l y = b
+  const x2 = scipy.linalg.solveTriangular(l, y, { lower: true, trans: "T" }); // lᵀ x = y
+  // JAX's flags: x op(l) = b on the right side, with op(l) = lᵀ.
+  const right = lax.linalg.triangularSolve(l, np.reshape(b, [1, 3]), { lower: true, transposeA: true });
+  return { x, x2, right, residual: np.max(np.abs(np.subtract(np.matmul(a, x), b))) };
+}
+
+export function transformsThrough() {
+  const a = np.array(
+    [
+      [4, 2],
+      [2, 3],
+    ],
+    { dtype: "float64" },
+  );
+  // log det a = 2 Σ log Lᵢᵢ; the diagonal of the last two axes, so that a batch works too.
+  const logDet = (a: NdArray) => {
+    const diag = np.diagonal(np.linalg.cholesky(a), { axis1: -2, axis2: -1 });
+    return np.multiply(2, np.sum(np.log(diag), { axis: -1 }));
+  };
+  const g = grad(logDet)(a); // d log det(a) / da = a⁻¹, symmetric
+  // A batch of matrices: leading axes are batch axes, or map with vmap; jit compiles the whole thing.
+  const batch = np.stack([a, np.multiply(a, 2), np.add(a, np.eye(2, 2, { dtype: "float64" }))]);
+  const direct = logDet(batch); // [3]: log det of each matrix
+  const mapped = vmap(logDet)(batch);
+  const compiled = jit(vmap(logDet))(batch);
+  return { g, direct, mapped, compiled };
+}
+
+export function notPositiveDefinite() {
+  const indefinite = np.array(
+    [
+      [1, 2],
+      [2, 1],
+    ],
+    { dtype: "float64" },
+  );
+  const l = np.linalg.cholesky(indefinite); // NaNs, no error (numpy and torch raise here)
+  const failed = np.any(np.isnan(l)).item() === 1; // check it yourself where it matters
+  return { l, failed };
+}
