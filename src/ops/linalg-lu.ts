@@ -49,7 +49,6 @@ export function matrixDims(op: string, x: AbstractValue): [number, number] {
 export const luPrim: Primitive<Params, [a: unknown], [lu: unknown, pivots: unknown, permutation: unknown]> =
   loweredPrimitive<Params, [a: unknown], [lu: unknown, pivots: unknown, permutation: unknown]>({
     name: "lu",
-    widenNarrow: { kind: "ordered", indexOutputs: [1, 2] },
     abstractEval([a]) {
       const [m, n] = matrixDims("lu", a);
       const lead = a.shape.slice(0, -2);
@@ -190,7 +189,8 @@ function luTangent(lu: NdArray, da: NdArray, permutation: NdArray): NdArray {
  * zero-based (row j was swapped with row `pivots[j]` at step j); `permutation` (int32 [..., m]) is the
  * permutation they make, so that `x[permutation]` (rows) equals `L U`.
  *
- * A singular matrix is factored as LAPACK factors it: a zero pivot stays on U's diagonal and the
+ * float16 and bfloat16 factor in float32 (the factors rounded once); integer arrays are refused (a
+ * `DTypeError`), as JAX's. A singular matrix is factored as LAPACK factors it: a zero pivot stays on U's diagonal and the
  * factorization continues (no error, no NaN); what is solved with such factors divides by zero. The
  * derivative is JAX's (De Hoog, Anderssen and Lukas); it is defined where U is nonsingular and the
  * pivot order does not change under a small perturbation.
@@ -200,8 +200,12 @@ function luTangent(lu: NdArray, da: NdArray, permutation: NdArray): NdArray {
  * // lu = [[3, 4], [1/3, 2/3]], pivots = [1, 1], perm = [1, 0]
  */
 export function lu(x: NdArray): [lu: NdArray, pivots: NdArray, permutation: NdArray] {
-  const [factors, pivots, permutation] = luPrim.bind([x], P);
-  return [factors!, pivots!, permutation!];
+  // Half floats factor in float32, rounded once at the end; integers are refused by the primitive.
+  const half = x.dtype === "float16" || x.dtype === "bfloat16";
+  const operand = half ? astype(x, "float32") : x;
+  matrixDims("lu", operand);
+  const [factors, pivots, permutation] = luPrim.bind([operand], P);
+  return [half ? astype(factors!, x.dtype) : factors!, pivots!, permutation!];
 }
 
 /**

@@ -156,13 +156,18 @@ describe("lu", () => {
 
   it("refuses non-matrices and integer arrays with typed errors naming the op", () => {
     expectError(() => lax.linalg.lu(np.zeros([3])), ShapeError, "lu", "[3]", "rank >= 2");
-    expectError(() => lax.linalg.lu(np.zeros([2, 2], { dtype: "int32" })), DTypeError, "lu", "int32");
+    for (const dtype of ["int32", "uint32", "uint8", "bool"] as const)
+      expectError(() => lax.linalg.lu(np.zeros([2, 2], { dtype })), DTypeError, "lu", dtype);
   });
 
-  it("computes float16 in float32", () => {
-    const a = np.astype(rand([3, 3], 4), "float16");
-    const [lu, pivots] = lax.linalg.lu(a);
-    expect([lu.dtype, pivots.dtype]).toEqual(["float16", "int32"]);
+  it("factors float16 and bfloat16 in float32, rounding the factors once", () => {
+    for (const dtype of ["float16", "bfloat16"] as const) {
+      const a = np.astype(rand([3, 3], 4), dtype);
+      const [lu, pivots] = lax.linalg.lu(a);
+      expect([lu.dtype, pivots.dtype]).toEqual([dtype, "int32"]);
+      const [reference] = lax.linalg.lu(np.astype(a, "float32"));
+      expect(values(lu)).toEqual(values(np.astype(reference, dtype)));
+    }
   });
 
   it("gives eager's bits under jit and vmap", () => {
