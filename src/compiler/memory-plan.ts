@@ -115,7 +115,7 @@ export function planMemory(
         d.aval.dtype === v.aval.dtype &&
         sizeOf(d.aval.shape) === sizeOf(v.aval.shape) &&
         ((lastUse.get(d) ?? -1) < k ||
-          (inPlaceOk && (lastUse.get(d) ?? -1) === k && fullShapeInputOf(steps[k]!, d))),
+          (inPlaceOk && (lastUse.get(d) ?? -1) === k && mayWriteOver(steps[k]!, v, d))),
     );
     if (j >= 0) {
       placement.set(v, { kind: "output", donatedFrom: donatedFree[j]!.i, home: -1 });
@@ -129,15 +129,17 @@ export function planMemory(
   const tenants: Tenancy[][] = [];
   const free: number[] = [];
   let intermediateBytes = 0;
-  const take = (bytes: number): number => {
+  /** A free slot for `bytes` (`allowed`: which free slots this value may take). */
+  const take = (bytes: number, allowed: (slot: number) => boolean): number => {
     let best = -1;
     free.forEach((s, i) => {
+      if (!allowed(s)) return;
       if (slotBytes[s]! >= bytes && (best < 0 || slotBytes[s]! < slotBytes[free[best]!]!)) best = i;
     });
-    if (best < 0 && free.length) {
+    if (best < 0 && free.some(allowed)) {
       // Grow the largest free slot rather than adding another (nothing is allocated until planning ends).
       free.forEach((s, i) => {
-        if (best < 0 || slotBytes[s]! > slotBytes[free[best]!]!) best = i;
+        if (allowed(s) && (best < 0 || slotBytes[s]! > slotBytes[free[best]!]!)) best = i;
       });
       slotBytes[free[best]!] = bytes;
     }
@@ -151,13 +153,17 @@ export function planMemory(
     const dying = [...new Set(stepInputs(s).map(root))].filter(
       (v) => lastUse.get(v) === k && placement.get(v)?.kind === "slot",
     );
-    // In place: a fused loop may write over a full-size input that dies here.
-    const early = s.kind === "fused" ? dying.filter((v) => fullShapeInputOf(s, v)) : [];
+    // In place: a fused loop may write an output over a full-size input that dies here, if no wider.
+    const early = dying.filter((v) => stepOutputs(s).some((o) => mayWriteOver(s, o, v)));
     for (const v of early) free.push(slotOf(v));
     for (const v of stepOutputs(s)) {
       if (placement.has(v)) continue;
       intermediateBytes += avalBytes(v.aval);
-      const slot = take(Math.max(avalBytes(v.aval), 8));
+      const allowed = (slot: number): boolean => {
+        const input = early.find((e) => slotOf(e) === slot);
+        return !input || mayWriteOver(s, v, input);
+      };
+      const slot = take(Math.max(avalBytes(v.aval), 8), allowed);
       placement.set(v, { kind: "slot", slot });
       const over = early.find((e) => slotOf(e) === slot) ?? null;
       tenants[slot]!.push({ value: v, from: k, to: lastUse.get(v) ?? k, inPlaceOf: over });
@@ -211,9 +217,9 @@ export function planMemory(
 }
 
 /**
- * Whether a fused loop may write its outputs over input `v` (a dying slot, or a donated input it reads
- * last): v is read only at the loop index (the loop's shape, not through a broadcast) and no output is
- * wider than v's elements. Then every write lands on elements already read, in each way a loop runs:
+ * Whether fused loop `step` may write its output `o` over the buffer of its input `v` (a dying slot, or
+ * a donated input it reads last): v is read only at the loop index (`readAtLoopIndex`) and o's elements
+ * are no wider than v's. Then o's writes land on elements of v already read, in each way a loop runs:
  * - The JS loop (fusion.ts) reads all of element i's inputs before it writes element i's outputs; output
  *   element i covers bytes [i*w_o, (i+1)*w_o), inside input elements 0..i when w_o <= w_v.
  * - The wasm loop (fused-wasm.ts) loads the inputs of elements i..i+3 (or the tail's lanes), computes,
@@ -222,12 +228,15 @@ export function planMemory(
  * - Reductions write their output once, after the loop.
  * - Threaded chunks run at once only if every output overlaps inputs element for element with equal
  *   widths (fused-wasm.ts `chunksIndependent`); a narrower output over a wider input runs in order.
- * Which output takes which dying slot does not matter: each is checked against every output.
+ * The loop's other outputs do not matter (wider ones included): each has a buffer of its own.
  */
-export function fullShapeInputOf(step: PlanStep, v: Var): boolean {
-  if (step.kind !== "fused" || !step.inputs.includes(v) || !shapeEquals(v.aval.shape, step.shape))
-    return false;
-  return step.outputs.every((o) => BYTES_PER_ELEMENT[o.aval.dtype] <= BYTES_PER_ELEMENT[v.aval.dtype]);
+export function mayWriteOver(step: PlanStep, o: Var, v: Var): boolean {
+  return readAtLoopIndex(step, v) && BYTES_PER_ELEMENT[o.aval.dtype] <= BYTES_PER_ELEMENT[v.aval.dtype];
+}
+
+/** Whether fused loop `step` reads input `v` only at the loop index (its shape, not through a broadcast). */
+function readAtLoopIndex(step: PlanStep, v: Var): boolean {
+  return step.kind === "fused" && step.inputs.includes(v) && shapeEquals(v.aval.shape, step.shape);
 }
 
 /** A value's bytes in the plan memory: its elements at its dtype's width. */

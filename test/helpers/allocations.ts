@@ -4,7 +4,17 @@
  */
 type Ctor = new (...args: never[]) => ArrayBufferView;
 
-const NAMES = ["Float32Array", "Float64Array", "Int32Array", "Uint8Array", "ArrayBuffer"] as const;
+const NAMES = [
+  "Float32Array",
+  "Float64Array",
+  "Int32Array",
+  "Uint32Array",
+  "Int16Array",
+  "Uint16Array",
+  "Int8Array",
+  "Uint8Array",
+  "ArrayBuffer",
+] as const;
 
 export function countAllocatedBytes(body: () => void): number {
   let bytes = 0;
@@ -16,7 +26,7 @@ export function countAllocatedBytes(body: () => void): number {
   const originalSlice = typedProto.slice;
   NAMES.forEach((name, i) => {
     const Orig = originals[i]! as unknown as new (...args: unknown[]) => object;
-    const width = name === "Float64Array" ? 8 : name === "Float32Array" || name === "Int32Array" ? 4 : 1;
+    const width = (Orig as { BYTES_PER_ELEMENT?: number }).BYTES_PER_ELEMENT ?? 1;
     g[name] = new Proxy(Orig, {
       construct(target, args, newTarget) {
         if (typeof args[0] === "number") bytes += args[0] * width;

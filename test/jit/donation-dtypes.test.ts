@@ -10,6 +10,7 @@ import { simdSupported } from "../../src/backend/wasm/runtime.js";
 import { threadsSupported } from "../../src/backend/wasm/threads.js";
 import { wasmFusedCalls } from "../../src/compiler/fused-wasm.js";
 import { backend, jit, type Array as NdArray, np, setBackend } from "../../src/index.js";
+import { countAllocatedBytes } from "../helpers/allocations.js";
 
 const initial = backend();
 afterEach(() => {
@@ -61,6 +62,68 @@ describe.each(["js", "wasm"] as const)("donated buffers on the %s backend", (kin
     }
     const text = jitted.lower(m0, p0, g(0)).toString();
     expect(text).not.toMatch(/output 0 \w+ takes donated input a's buffer/);
+  });
+});
+
+describe("one output over its own input, whatever the loop's other outputs", () => {
+  it("a float16 parameter and a float32 moment updated in one loop take their own buffers: no allocation", () => {
+    // The fizzbuzz --float16 step: the loop writes a float32 moment (wider than the float16 parameter)
+    // and the parameter; each output takes the buffer of its own donated input.
+    const step = (m: NdArray, p: NdArray, g: NdArray) => {
+      const m2 = m.mul(0.9).add(g);
+      return [p.sub(m2.mul(0.01).astype("float16")), m2] as const;
+    };
+    const jitted = jit(step, { donateArgnums: [0, 1] });
+    const g = np.linspace(-1, 1, 256);
+    let [m, p] = [np.zeros([256]), np.ones([256], { dtype: "float16" })];
+    let [me, pe] = [m.mul(1), p.mul(1)];
+    const text = jitted.lower(m, p, g).toString();
+    expect(text).toMatch(/^ {2}output 0 \w+ takes donated input b's buffer/m);
+    expect(text).toMatch(/^ {2}output 1 \w+ takes donated input a's buffer/m);
+    for (let i = 0; i < 3; i++) [p, m] = jitted(m, p, g);
+    const bytes = countAllocatedBytes(() => {
+      for (let i = 0; i < 3; i++) [p, m] = jitted(m, p, g);
+    });
+    expect(bytes).toBe(0);
+    for (let i = 0; i < 6; i++) [pe, me] = step(me, pe, g);
+    expect(values(p)).toEqual(values(pe));
+    expect(values(m)).toEqual(values(me));
+  });
+
+  it("an int32 counter takes its buffer in a loop that also writes a float64 value", () => {
+    // The float64 LeNet step's last loop: the step count, the loss mean and the first-step flag.
+    const step = (count: NdArray, sum: NdArray) => [count.add(1), sum.div(4), count.equal(0)] as const;
+    const jitted = jit(step, { donateArgnums: [0] });
+    const sum = np.array(10, { dtype: "float64" });
+    expect(jitted.lower(np.array(0, { dtype: "int32" }), sum).toString()).toMatch(
+      /^ {2}output 0 \w+ takes donated input a's buffer/m,
+    );
+    let count = np.array(0, { dtype: "int32" });
+    let results: readonly NdArray[] = [];
+    for (let i = 0; i < 3; i++) {
+      results = jitted(count, sum);
+      count = results[0]!;
+    }
+    expect(results.map((r) => Number(r.item()))).toEqual([3, 2.5, 0]);
+  });
+
+  it("a float16 output goes in place of a dying float16 input beside a float32 output", () => {
+    const f = (x: NdArray) => {
+      const y = np.transpose(x); // a float16 intermediate that dies in the loop writing a and b
+      const a = y.add(1);
+      const b = y.astype("float32").mul(3);
+      return [np.transpose(a), np.transpose(b)];
+    };
+    const x = np
+      .linspace(-4, 4, 64 * 32)
+      .reshape([64, 32])
+      .astype("float16");
+    const text = jit(f).lower(x).toString();
+    expect(text).toMatch(/^ {2}slot 0 @0 4096 bytes: b \[0\.\.1\], d \[1\.\.2\] in place of b$/m);
+    const [a, b] = jit(f)(x);
+    const [ae, be] = f(x);
+    expect(Array.from(a!.toTypedArray())).toEqual(Array.from(ae!.toTypedArray()));
+    expect(Array.from(b!.toTypedArray())).toEqual(Array.from(be!.toTypedArray()));
   });
 });
 
