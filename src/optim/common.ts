@@ -3,6 +3,7 @@
  * learning rates that may be schedules, and the checks that gradients match the optimizer's state.
  */
 import { ConcretizationError, NdArray } from "../core/array.js";
+import { isFloat } from "../core/dtype.js";
 import { fmtShape, ShapeError, shapeEquals } from "../core/shape.js";
 import * as np from "../np.js";
 import { assertSameStructureOf, flatten, flattenWithPath, leaves, type TreeDef } from "../tree/index.js";
@@ -81,10 +82,37 @@ export function checkHyperparameter(
   return value as number;
 }
 
-/** Validates a learning rate given as a number or a schedule (`name` is its option's name). */
+/** Validates a learning rate given as a number, a scalar array or a schedule (`name` is its option's name). */
 export function checkLearningRate(who: string, lr: unknown, name = "lr"): LearningRate {
   if (typeof lr === "function") return lr as LearningRate;
-  return checkHyperparameter(who, name, lr);
+  return checkArrayHyperparameter(who, name, lr);
+}
+
+/**
+ * A hyperparameter that may also be a float scalar array (e.g. a traced value from `injectHyperparams`'s
+ * state): a number is range-checked as `checkHyperparameter` does; an array must be a float scalar (its
+ * value is not read, so it can be traced).
+ */
+export function checkArrayHyperparameter(
+  who: string,
+  name: string,
+  value: unknown,
+  bounds: Bounds = { min: 0 },
+): number | NdArray {
+  if (value instanceof NdArray) {
+    if (value.ndim !== 0 || !isFloat(value.dtype)) {
+      throw new TypeError(
+        `${who}: ${name} given as an array must be a float scalar, got ${value.dtype}${fmtShape(value.shape)}`,
+      );
+    }
+    return value;
+  }
+  return checkHyperparameter(who, name, value, bounds);
+}
+
+/** a * b: a JS number when both are numbers, else a scalar array. */
+export function multiplyScalars(a: number | NdArray, b: number | NdArray): number | NdArray {
+  return typeof a === "number" && typeof b === "number" ? a * b : np.multiply(a, b);
 }
 
 /** optax's optional `learningRate` (lbfgs, adafactor): null or undefined means none (a scale of -1). */
@@ -109,11 +137,13 @@ export function recordHyperparams<K extends string>(
     out[name] =
       typeof v === "function"
         ? null
-        : typeof v === "boolean"
-          ? np.scalar(v, "bool")
-          : typeof v === "number"
-            ? np.scalar(v, "float64")
-            : np.array([...v], { dtype: "float64" });
+        : v instanceof NdArray
+          ? v
+          : typeof v === "boolean"
+            ? np.scalar(v, "bool")
+            : typeof v === "number"
+              ? np.scalar(v, "float64")
+              : np.array([...v], { dtype: "float64" });
   }
   return out;
 }
@@ -124,7 +154,7 @@ export function recordHyperparams<K extends string>(
  * works when the count is concrete (eager mode, grad) — not inside jit, vmap or makeProgram.
  */
 export function learningRateAt(who: string, lr: LearningRate, count: NdArray): number | NdArray {
-  if (typeof lr === "number") return lr;
+  if (typeof lr === "number" || lr instanceof NdArray) return lr;
   if (isSchedule(lr)) return lr.onArray(count);
   let step: number;
   try {

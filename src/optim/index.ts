@@ -6,6 +6,15 @@
  * @module
  */
 export type { GradientTransformation, UpdateExtras } from "./common.js";
+export {
+  type EmaOptions,
+  type EmaParams,
+  type EmaParamsState,
+  type EmaState,
+  ema,
+  emaParams,
+} from "./ema.js";
+export { type InjectHyperparamsOptions, type InjectHyperparamsState, injectHyperparams } from "./inject.js";
 export { type LbfgsOptions, type LbfgsState, lbfgs } from "./lbfgs.js";
 export {
   scaleByZoomLinesearch,
@@ -13,6 +22,15 @@ export {
   type ZoomLinesearchOptions,
   type ZoomLinesearchState,
 } from "./linesearch.js";
+export {
+  type DecayMaskOptions,
+  decayMask,
+  type Labels,
+  type LabelTree,
+  type Mask,
+  type MaskTree,
+} from "./mask.js";
+export { type MultiSteps, type MultiStepsState, multiSteps } from "./multi-steps.js";
 export {
   type AdafactorOptions,
   type AdafactorState,
@@ -61,6 +79,7 @@ export {
   type SgdState,
   sgd,
 } from "./optimizers.js";
+export { type MaskedState, type MultiTransformState, masked, multiTransform } from "./partition.js";
 export {
   type ScaleByAdamOptions,
   type ScaleByAdamState,
@@ -75,6 +94,8 @@ export {
 export type { LearningRate, Schedule, ScheduleFormula, ScheduleMath } from "./schedules.js";
 export * as schedules from "./schedules.js";
 export {
+  type AddDecayedWeightsOptions,
+  addDecayedWeights,
   addDecoupledWeightDecay,
   addWeightDecay,
   applyUpdates,

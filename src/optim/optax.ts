@@ -14,6 +14,7 @@ import {
   type HyperparamRecord,
   recordHyperparams,
 } from "./common.js";
+import { emaStage } from "./ema.js";
 import { stepNumber } from "./scale-by.js";
 import type { LearningRate } from "./schedules.js";
 import { buffer, chainStages, leafAt, leafwise, paramsOf, type Stage, zerosFor } from "./stage.js";
@@ -317,23 +318,6 @@ export function paramBlockRmsStage(minScale = 1e-3): Stage {
   });
 }
 
-/** optax.ema without debiasing: ema = decay ema + (1 - decay) u, and the updates become ema. */
-export function emaStage(decay: number): Stage {
-  return {
-    fields: { ema: true },
-    needsParams: null,
-    usesCount: true,
-    init: (params) => ({ ema: zerosFor(params) }),
-    update(updates, buffers) {
-      const ema = buffer(buffers, "ema");
-      const next = updates.map((u, i) =>
-        np.add(np.multiply(u, 1 - decay), np.multiply(leafAt(ema, i), decay)),
-      );
-      return [next, { ema: next }];
-    },
-  };
-}
-
 /** Options of `adafactor`, as optax.adafactor's. */
 export interface AdafactorOptions {
   /** A learning rate or schedule; none (the default) leaves the step relative to the parameter scale. */
@@ -424,7 +408,9 @@ export function adafactor(options: AdafactorOptions = {}): GradientTransformatio
   if (clippingThreshold !== null) stages.push(blockRmsClipStage(clippingThreshold));
   if (learningRate !== null) stages.push(learningRateStage(learningRate, undefined, false));
   if (multiplyByParameterScale) stages.push(paramBlockRmsStage());
-  stages.push(momentum !== null ? emaStage(momentum) : { ...leafwise((u) => u), fields: { ema: false } });
+  stages.push(
+    momentum !== null ? emaStage(momentum, false) : { ...leafwise((u) => u), fields: { ema: false } },
+  );
   if (weightDecayRate !== null) stages.push(weightDecayStage(weightDecayRate, "weightDecayRate"));
   stages.push(scaleStage(-1));
   // The record leaves out the parts this configuration does not have.

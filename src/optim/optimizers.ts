@@ -10,12 +10,14 @@
 import type { NdArray } from "../core/array.js";
 import { checkOptions, optionKeys } from "../core/options.js";
 import {
+  checkArrayHyperparameter,
   checkHyperparameter,
   checkLearningRate,
   type GradientTransformation,
   type HyperparamRecord,
   recordHyperparams,
 } from "./common.js";
+import { leafMask, type Mask } from "./mask.js";
 import {
   adadeltaStage,
   adamaxStage,
@@ -54,8 +56,10 @@ export interface SgdOptions {
   dampening?: number;
   /** Nesterov momentum (default false; needs momentum > 0 and dampening 0). */
   nesterov?: boolean;
-  /** L2 penalty added to the gradient (default 0). */
-  weightDecay?: number;
+  /** L2 penalty added to the gradient (default 0; a float scalar array too, e.g. from `injectHyperparams`). */
+  weightDecay?: number | NdArray;
+  /** Which params get the weight decay: a boolean tree or a function of the params (default all; see `decayMask`). */
+  mask?: Mask;
 }
 
 /** The hyperparameters recorded in an SGD state (scalar arrays; lr null when it is a schedule). */
@@ -78,18 +82,19 @@ export interface SgdState {
  */
 export function sgd(options: SgdOptions): GradientTransformation<SgdState> {
   const who = "sgd";
-  checkOptions(who, options, ["lr", "momentum", "dampening", "nesterov", "weightDecay"]);
+  checkOptions(who, options, ["lr", "momentum", "dampening", "nesterov", "weightDecay", "mask"]);
   const lr = checkLearningRate(who, options.lr);
   const momentum = checkHyperparameter(who, "momentum", options.momentum ?? 0);
   const dampening = checkHyperparameter(who, "dampening", options.dampening ?? 0);
-  const weightDecay = checkHyperparameter(who, "weightDecay", options.weightDecay ?? 0);
+  const weightDecay = checkArrayHyperparameter(who, "weightDecay", options.weightDecay ?? 0);
+  const mask = options.mask === undefined ? undefined : leafMask(who, options.mask);
   const nesterov = options.nesterov ?? false;
   checkNesterov(who, nesterov, momentum, dampening);
   const hyperparams: SgdHyperparams = recordHyperparams({ lr, momentum, dampening, nesterov, weightDecay });
   return chainStages(
     who,
     [
-      weightDecayStage(weightDecay),
+      weightDecayStage(weightDecay, "weightDecay", mask),
       traceStage(momentum, { dampening, nesterov, copyFirst: true }),
       learningRateStage(lr),
     ],
@@ -108,10 +113,19 @@ export interface AdamOptions {
   betas?: readonly [number, number];
   /** Added to the denominator for numerical stability (default 1e-8). */
   eps?: number;
-  /** adam: L2 penalty added to the gradient (default 0); adamw: decoupled weight decay (default 1e-2). */
-  weightDecay?: number;
+  /**
+   * adam: L2 penalty added to the gradient (default 0); adamw: decoupled weight decay (default 1e-2). A
+   * float scalar array too (e.g. from `injectHyperparams`).
+   */
+  weightDecay?: number | NdArray;
   /** Use the running maximum of the second moment (AMSGrad; default false). */
   amsgrad?: boolean;
+  /**
+   * Which params get the weight decay (optax's `mask`; torch's parameter groups with weight_decay 0 for the
+   * rest): a boolean tree shaped like the params (or a prefix of it), or a function of the params returning
+   * one, e.g. `optim.decayMask` (no decay on biases and norm scales). Default: all params.
+   */
+  mask?: Mask;
 }
 
 /** The hyperparameters recorded in an Adam state (scalar arrays; lr null when it is a schedule). */
@@ -136,12 +150,13 @@ function adamFamily(
   options: AdamOptions,
   defaultWeightDecay: number,
 ): GradientTransformation<AdamState> {
-  checkOptions(who, options, ["lr", "betas", "eps", "weightDecay", "amsgrad"]);
+  checkOptions(who, options, ["lr", "betas", "eps", "weightDecay", "amsgrad", "mask"]);
   const lr = checkLearningRate(who, options.lr ?? 1e-3);
   const [beta1, beta2] = checkBetas(who, options.betas ?? [0.9, 0.999]);
   const eps = checkHyperparameter(who, "eps", options.eps ?? 1e-8);
-  const weightDecay = checkHyperparameter(who, "weightDecay", options.weightDecay ?? defaultWeightDecay);
+  const weightDecay = checkArrayHyperparameter(who, "weightDecay", options.weightDecay ?? defaultWeightDecay);
   const amsgrad = options.amsgrad ?? false;
+  const mask = options.mask === undefined ? undefined : leafMask(who, options.mask);
   const hyperparams: AdamHyperparams = recordHyperparams({
     lr,
     betas: [beta1, beta2],
@@ -153,11 +168,11 @@ function adamFamily(
   return chainStages(
     who,
     [
-      weightDecayStage(decoupled ? 0 : weightDecay),
+      weightDecayStage(decoupled ? 0 : weightDecay, "weightDecay", mask),
       // The first moment's bias correction goes into the step size, as torch's step_size = lr / (1 - b1^t).
       adamStage({ beta1, beta2, eps, amsgrad, correctFirstMoment: false }),
       learningRateStage(lr, adamStepSize(beta1)),
-      decoupledWeightDecayStage(lr, decoupled ? weightDecay : 0),
+      decoupledWeightDecayStage(lr, decoupled ? weightDecay : 0, mask),
     ],
     hyperparams,
   );

@@ -18,8 +18,11 @@ export interface Schedule {
   readonly onArray: (step: NdArray) => NdArray;
 }
 
-/** A learning rate: a number, a `Schedule`, or any JS function of the step (evaluated only when not tracing). */
-export type LearningRate = number | Schedule | ((step: number) => number);
+/**
+ * A learning rate: a number, a float scalar array (possibly traced: what `injectHyperparams` passes), a
+ * `Schedule`, or any JS function of the step (evaluated only when not tracing).
+ */
+export type LearningRate = number | NdArray | Schedule | ((step: number) => number);
 
 /** Whether `x` is a Schedule (a function with an `onArray` form), as opposed to a plain JS function. */
 export function isSchedule(x: unknown): x is Schedule {

@@ -9,7 +9,7 @@
  */
 import { NdArray } from "../core/array.js";
 import * as np from "../np.js";
-import { leaves, unflatten } from "../tree/index.js";
+import { leaves, type TreeDef, unflatten } from "../tree/index.js";
 import {
   arrayLeaves,
   checkArrayLeaves,
@@ -33,6 +33,10 @@ export interface StepContext {
   readonly count: NdArray;
   /** The params' leaves, when given to update (always, for a stage with `needsParams`). */
   readonly params: readonly NdArray[] | null;
+  /** The structure of the gradient tree (for stages with a mask). */
+  readonly def: TreeDef;
+  /** The params as given to update, else the gradients: what a mask function is called with. */
+  readonly tree: unknown;
 }
 
 /**
@@ -180,7 +184,7 @@ export function chainStages<S>(
             ? leaves<NdArray>(params)
             : null;
       const count = stateful ? flat.count : zeroCount();
-      const step: StepContext = { at, count, params: p };
+      const step: StepContext = { at, count, params: p, def, tree: params ?? grads };
       let updates: NdArray[] = g;
       const next: FlatState = { count: nextCount(count) };
       if (hyperparams !== undefined) next["hyperparams"] = flat["hyperparams"];

@@ -12,6 +12,7 @@ import * as np from "../np.js";
 import { map, unflatten } from "../tree/index.js";
 import {
   arrayLeaves,
+  checkArrayHyperparameter,
   checkArrayLeaves,
   checkHyperparameter,
   checkLearningRate,
@@ -19,9 +20,11 @@ import {
   checkUpdateArgs,
   type GradientTransformation,
   learningRateAt,
+  multiplyScalars,
   negate,
   scaleLeaf,
 } from "./common.js";
+import { type LeafMask, leafMask, leafSelector, type Mask } from "./mask.js";
 import type { LearningRate } from "./schedules.js";
 import {
   type Buffers,
@@ -174,14 +177,21 @@ export function clipByGlobalNorm(maxNorm: number): GradientTransformation<null> 
 }
 
 /**
- * The stage of `addWeightDecay`: updates + weightDecay * params (torch's L2 penalty on the gradient).
- * `option` names the hyperparameter in the error when the params are missing; 0 leaves the updates alone.
+ * The stage of `addWeightDecay`: updates + weightDecay * params (torch's L2 penalty on the gradient), on the
+ * leaves `mask` selects (all by default; see `masked`). `option` names the hyperparameter in the error when
+ * the params are missing; a weight decay of 0 (the number) leaves the updates alone.
  */
-export function weightDecayStage(weightDecay: number, option = "weightDecay"): Stage {
+export function weightDecayStage(
+  weightDecay: number | NdArray,
+  option = "weightDecay",
+  mask?: LeafMask,
+): Stage {
   if (weightDecay === 0) return leafwise((u) => u);
-  return leafwise((u, i, step) => np.add(u, np.multiply(leafAt(paramsOf(step), i), weightDecay)), {
-    needsParams: option,
-  });
+  const decays = leafSelector(mask);
+  return leafwise(
+    (u, i, step) => (decays(step, i) ? np.add(u, scaleLeaf(leafAt(paramsOf(step), i), weightDecay)) : u),
+    { needsParams: option },
+  );
 }
 
 /** Adds weightDecay * params to the updates (optax.add_decayed_weights): L2 regularization. */
@@ -190,12 +200,43 @@ export function addWeightDecay(weightDecay: number): GradientTransformation<null
   return chainStages("addWeightDecay", [weightDecayStage(decay, "weight decay")]);
 }
 
+/** Options of `addDecayedWeights`. */
+export interface AddDecayedWeightsOptions {
+  /**
+   * Which parameters are decayed: a tree of booleans shaped like the params (or a prefix of them: a
+   * boolean for a whole subtree), or a function of the params returning one (see `decayMask`). Default:
+   * all of them.
+   */
+  mask?: Mask;
+}
+
+/**
+ * optax.add_decayed_weights: adds weightDecay * params to the updates of the parameters `mask` selects
+ * (the others pass through). Before the learning rate in a chain this is L2 regularization; after an
+ * Adam-type scaling and before `scaleByLearningRate` it is AdamW's decoupled decay, optax's way.
+ */
+export function addDecayedWeights(
+  weightDecay: number | NdArray,
+  options: AddDecayedWeightsOptions = {},
+): GradientTransformation<null> {
+  const who = "addDecayedWeights";
+  checkOptions(who, options, optionKeys<AddDecayedWeightsOptions>({ mask: true }));
+  const decay = checkArrayHyperparameter(who, "weightDecay", weightDecay);
+  const mask = options.mask === undefined ? undefined : leafMask(who, options.mask);
+  return chainStages(who, [weightDecayStage(decay, "weightDecay", mask)]);
+}
+
 /**
  * The stage of `addDecoupledWeightDecay`: updates - lr * weightDecay * params, after the learning-rate
- * step (AdamW's decay, `p *= 1 - lr * weightDecay`, as an update).
+ * step (AdamW's decay, `p *= 1 - lr * weightDecay`, as an update), on the leaves `mask` selects.
  */
-export function decoupledWeightDecayStage(lr: LearningRate, weightDecay: number): Stage {
+export function decoupledWeightDecayStage(
+  lr: LearningRate,
+  weightDecay: number | NdArray,
+  mask?: LeafMask,
+): Stage {
   if (weightDecay === 0) return leafwise((u) => u);
+  const decays = leafSelector(mask);
   return {
     fields: {},
     needsParams: "weightDecay",
@@ -203,9 +244,12 @@ export function decoupledWeightDecayStage(lr: LearningRate, weightDecay: number)
     init: () => ({}),
     update(updates, _buffers, step) {
       const rate = learningRateAt(step.at, lr, step.count);
-      const factor = negate(typeof rate === "number" ? rate * weightDecay : np.multiply(rate, weightDecay));
+      const factor = negate(multiplyScalars(rate, weightDecay));
       const params = paramsOf(step);
-      return [updates.map((u, i) => np.add(scaleLeaf(leafAt(params, i), factor), u)), {}];
+      return [
+        updates.map((u, i) => (decays(step, i) ? np.add(scaleLeaf(leafAt(params, i), factor), u) : u)),
+        {},
+      ];
     },
   };
 }
@@ -214,8 +258,10 @@ export function decoupledWeightDecayStage(lr: LearningRate, weightDecay: number)
 export interface DecoupledWeightDecayOptions {
   /** The learning rate the decay is scaled by, or a schedule of the step count. */
   lr: LearningRate;
-  /** The decay coefficient. */
-  weightDecay: number;
+  /** The decay coefficient (a number, or a float scalar array). */
+  weightDecay: number | NdArray;
+  /** Which parameters are decayed (a boolean tree or a function of the params, as `addDecayedWeights`). */
+  mask?: Mask;
 }
 
 /**
@@ -226,10 +272,15 @@ export function addDecoupledWeightDecay(
   options: DecoupledWeightDecayOptions,
 ): GradientTransformation<CountState> {
   const who = "addDecoupledWeightDecay";
-  checkOptions(who, options, optionKeys<DecoupledWeightDecayOptions>({ lr: true, weightDecay: true }));
+  checkOptions(
+    who,
+    options,
+    optionKeys<DecoupledWeightDecayOptions>({ lr: true, weightDecay: true, mask: true }),
+  );
   const lr = checkLearningRate(who, options.lr);
-  const weightDecay = checkHyperparameter(who, "weightDecay", options.weightDecay);
-  return chainStages(who, [decoupledWeightDecayStage(lr, weightDecay)]);
+  const weightDecay = checkArrayHyperparameter(who, "weightDecay", options.weightDecay);
+  const mask = options.mask === undefined ? undefined : leafMask(who, options.mask);
+  return chainStages(who, [decoupledWeightDecayStage(lr, weightDecay, mask)]);
 }
 
 /** Options of `trace`, as torch.optim.SGD's momentum options. */

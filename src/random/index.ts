@@ -3,6 +3,7 @@
  * `random.foldIn(key, data)`, and samplers that take a key. The same key always gives the same numbers.
  * @module
  */
+export { topKFilter, topPFilter } from "./filters.js";
 export { bits, foldIn, type Key, key, split } from "./keys.js";
 export {
   bernoulli,

@@ -276,11 +276,20 @@ export interface CategoricalOptions {
   axis?: number;
   /** The sample shape; must end with the logits' batch shape (logits' shape without `axis`). */
   shape?: readonly number[];
+  /**
+   * Divides the logits before sampling: below 1 sharpens the distribution, above 1 flattens it; 0 is
+   * greedy decoding (the argmax, first on ties, for every sample; the key is not used). Default 1.
+   */
+  temperature?: number;
 }
 
-/** Category indices (int32) drawn with probabilities softmax(logits) along `axis`, by Gumbel-max. */
+/**
+ * Category indices (int32) drawn with probabilities softmax(logits / temperature) along `axis`, by
+ * Gumbel-max as `jax.random.categorical` (bit for bit with JAX at temperature 1). Logits of -inf (e.g.
+ * from `topKFilter`/`topPFilter`) are never drawn.
+ */
 export function categorical(key: Key, logits: NdArray, options: CategoricalOptions = {}): NdArray {
-  checkOptions("random.categorical", options, ["axis", "shape"]);
+  checkOptions("random.categorical", options, ["axis", "shape", "temperature"]);
   checkKey("random.categorical", key);
   if (!(logits instanceof NdArray) || !isFloat(logits.dtype) || logits.ndim === 0) {
     throw new TypeError(
@@ -297,11 +306,19 @@ export function categorical(key: Key, logits: NdArray, options: CategoricalOptio
   const shape =
     options.shape === undefined ? batchShape : checkSampleShape("random.categorical", options.shape);
   checkParamShapes("random.categorical", shape, batchShape);
+  const temperature = options.temperature ?? 1;
+  if (typeof temperature !== "number" || !Number.isFinite(temperature) || temperature < 0) {
+    throw new RangeError(
+      `random.categorical: temperature must be a finite number >= 0, got ${String(temperature)}`,
+    );
+  }
+  if (temperature === 0) return np.broadcastTo(np.argmax(logits, { axis: rank + axis }), shape);
+  const scaled = temperature === 1 ? logits : np.divide(logits, temperature);
   const prefix = shape.slice(0, shape.length - batchShape.length);
   const logitsShape = [...shape.slice(shape.length - batchShape.length)];
   logitsShape.splice(rank + axis, 0, logits.shape[rank + axis]!);
   const noise = gumbel(key, [...prefix, ...logitsShape], { dtype: logits.dtype });
-  const expanded = np.reshape(logits, [...prefix.map(() => 1), ...logits.shape]);
+  const expanded = np.reshape(scaled, [...prefix.map(() => 1), ...logits.shape]);
   return np.argmax(np.add(noise, expanded), { axis: prefix.length + logitsShape.length + axis });
 }
 

@@ -26,6 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import gen_seq_ops
+import gen_seq_optim  # seq_optim.json (it imports this module's helpers back)
 
 F64 = torch.float64
 BASE_SEED = 1
@@ -875,6 +876,7 @@ def files():
     yield gen_seq_ops.FILE, gen_seq_ops.DESCRIPTION, lambda: gen_seq_ops.cases(sys.modules[__name__])
     yield gen_linalg_lu.FILE
     yield gen_linalg_cholesky.FILE
+    yield "seq_optim.json", "AdamW with torch parameter groups (no decay on biases/norms), 5 steps of a small LM; top-k/top-p logits filters", gen_seq_optim.seq_optim_cases
 
 
 def debian_torch_version():
