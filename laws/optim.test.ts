@@ -1,12 +1,14 @@
 /**
  * Laws of the optimizers as pure gradient transformations, on random parameter trees: a zero learning
  * rate leaves the parameters alone; updates never touch their inputs and are deterministic;
- * chain(a, identity()) = a = chain(identity(), a); Adam's first step moves each coordinate by lr.
+ * chain(a, identity()) = a = chain(identity(), a); Adam's first step moves each coordinate by lr;
+ * masked(t, all true) = t and masked(t, all false) = identity; multiSteps(t, k) steps t on the mean of k
+ * gradients.
  */
 import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { NdArray, np, optim, tree } from "../src/index.js";
-import type { GradientTransformation } from "../src/optim/index.js";
+import type { GradientTransformation, LabelTree } from "../src/optim/index.js";
 import { testing } from "../src/testing.js";
 import { randomLike, seedArb, signedStream } from "./helpers.js";
 
@@ -46,6 +48,16 @@ const optimizers: Record<string, () => GradientTransformation> = {
   adafactor: () => optim.adafactor({ learningRate: 0.01, minDimSizeToFactor: 2, momentum: 0.9 }),
   lbfgs: () => optim.lbfgs({ learningRate: 0.1, memorySize: 2, linesearch: null }),
   "chain(clipByGlobalNorm, adam)": () => optim.chain(optim.clipByGlobalNorm(1), optim.adam({ lr: 0.01 })),
+  "adamw with decayMask": () => optim.adamw({ lr: 0.01, weightDecay: 0.1, mask: optim.decayMask }),
+  "masked(sgd with momentum)": () => optim.masked(optim.sgd({ lr: 0.1, momentum: 0.9 }), optim.decayMask),
+  "multiTransform(adamw, adam) by rank": () =>
+    optim.multiTransform(
+      { decay: optim.adamw({ lr: 0.01 }), rest: optim.adam({ lr: 0.02 }) },
+      (p: unknown) => tree.map((x: NdArray) => (x.ndim >= 2 ? "decay" : "rest"), p) as LabelTree,
+    ),
+  "injectHyperparams(adamw)": () => optim.injectHyperparams(optim.adamw)({ lr: 0.01, weightDecay: 0.1 }),
+  "multiSteps(adam, 2)": () => optim.multiSteps(optim.adam({ lr: 0.01 }), 2),
+  ema: () => optim.ema(0.9),
 };
 
 /** A deep copy of every array's values in a tree, to detect mutation. */
@@ -149,6 +161,47 @@ describe("Adam", () => {
         const [updates] = opt.update({ w: g }, opt.init(params), params);
         // |update| = lr·|g| / (|g| + eps) with eps = 1e-8 and |g| >= 0.01.
         assertAllClose(updates.w, np.multiply(np.sign(g), -lr), { atol: 0, rtol: 1e-5 });
+      }),
+      runs,
+    );
+  });
+});
+
+describe("masked and multiSteps", () => {
+  it("masked(t, every leaf) = t, masked(t, no leaf) = identity, multiTransform with one label = t", () => {
+    fc.assert(
+      fc.property(problems, ({ params, grads }) => {
+        const make = () => optim.adam({ lr: 0.01 });
+        const alone = run(make(), params, grads);
+        const all = run(optim.masked(make(), true), params, grads);
+        const none = run(optim.masked(make(), false), params, grads);
+        const one = run(optim.multiTransform({ only: make() }, "only"), params, grads);
+        alone.forEach((step, i) => {
+          assertAllClose(all[i]!.updates, step.updates, { ...EXACT, name: "masked, all" });
+          assertAllClose(one[i]!.updates, step.updates, { ...EXACT, name: "multiTransform, one label" });
+          assertAllClose(none[i]!.updates, grads[i], { ...EXACT, name: "masked, none" });
+        });
+      }),
+      propertyParameters({ scale: 0.5 }),
+    );
+  });
+
+  it("multiSteps(sgd, 3) steps on the mean of three gradients, with zero updates in between", () => {
+    fc.assert(
+      fc.property(problems, ({ params, grads }) => {
+        const steps = run(optim.multiSteps(optim.sgd({ lr: 0.5 }), 3), params, grads);
+        const zeros = tree.Functor.map(params, (p: NdArray) => np.zerosLike(p));
+        assertAllClose(steps[0]!.updates, zeros, { ...EXACT, name: "first call" });
+        assertAllClose(steps[1]!.updates, zeros, { ...EXACT, name: "second call" });
+        const [g0, g1, g2] = grads.map((g) => tree.leaves<NdArray>(g));
+        const expected = tree
+          .leaves<NdArray>(params)
+          .map((_, i) => np.multiply(np.add(np.add(g0![i]!, g1![i]!), g2![i]!), -0.5 / 3));
+        assertAllClose(tree.leaves<NdArray>(steps[2]!.updates), expected, {
+          atol: 1e-15,
+          rtol: 1e-13,
+          name: "third call",
+        });
       }),
       runs,
     );

@@ -111,8 +111,8 @@ export interface AdamOptions {
   lr?: LearningRate;
   /** Decay rates of the first and second moments (default [0.9, 0.999]). */
   betas?: readonly [number, number];
-  /** Added to the denominator for numerical stability (default 1e-8). */
-  eps?: number;
+  /** Added to the denominator for numerical stability (default 1e-8; a float scalar array too). */
+  eps?: number | NdArray;
   /**
    * adam: L2 penalty added to the gradient (default 0); adamw: decoupled weight decay (default 1e-2). A
    * float scalar array too (e.g. from `injectHyperparams`).
@@ -153,7 +153,7 @@ function adamFamily(
   checkOptions(who, options, ["lr", "betas", "eps", "weightDecay", "amsgrad", "mask"]);
   const lr = checkLearningRate(who, options.lr ?? 1e-3);
   const [beta1, beta2] = checkBetas(who, options.betas ?? [0.9, 0.999]);
-  const eps = checkHyperparameter(who, "eps", options.eps ?? 1e-8);
+  const eps = checkArrayHyperparameter(who, "eps", options.eps ?? 1e-8);
   const weightDecay = checkArrayHyperparameter(who, "weightDecay", options.weightDecay ?? defaultWeightDecay);
   const amsgrad = options.amsgrad ?? false;
   const mask = options.mask === undefined ? undefined : leafMask(who, options.mask);

@@ -21,6 +21,21 @@ function restrict(tree: unknown, keep: readonly boolean[]): unknown {
   return unflatten(def, selectLeaves(leaves, keep));
 }
 
+/**
+ * `inner.update` on the restricted trees; when nothing is selected and the params are a single leaf the
+ * restricted gradients are null, which no transformation takes: then the updates are null (an empty
+ * tree) and the inner state stays as it is.
+ */
+function updateOn<S>(
+  inner: GradientTransformation<S>,
+  grads: unknown,
+  state: S,
+  params: unknown,
+): [unknown, S] {
+  if (grads === null) return [null, state];
+  return inner.update(grads, state, params);
+}
+
 /** Puts `part`'s leaves (in order) where `keep` holds, and `tree`'s leaves elsewhere. */
 function merge<T>(tree: T, part: unknown, keep: readonly boolean[]): T {
   const [leaves, def] = flatten(tree);
@@ -60,7 +75,8 @@ export function masked<S>(
       const at = `${who}.update`;
       checkWrapperState(at, grads, state, "innerState", "masked(...).init(params)");
       const keep = selected(grads);
-      const [updates, innerState] = inner.update(
+      const [updates, innerState] = updateOn(
+        inner,
         restrict(grads, keep),
         state.innerState,
         params === undefined ? undefined : restrict(params, keep),
@@ -137,7 +153,8 @@ export function multiTransform(
         if (!Object.hasOwn(state.innerStates, name))
           throw new TypeError(`${at}: the state has no inner state for label ${name}`);
         const keep = labels.map((l) => l === name);
-        const [u, s] = transforms[name]!.update(
+        const [u, s] = updateOn(
+          transforms[name]!,
           restrict(grads, keep),
           state.innerStates[name],
           params === undefined ? undefined : restrict(params, keep),

@@ -47,7 +47,7 @@ export function adamStepSize(beta1: number): StepSize {
 export function adamStage(options: {
   beta1: number;
   beta2: number;
-  eps: number;
+  eps: number | NdArray;
   amsgrad: boolean;
   correctFirstMoment: boolean;
 }): Stage {
@@ -82,7 +82,10 @@ export function adamStage(options: {
           newVMax.push(second);
         }
         // eps after the sqrt and after the bias correction, as torch.
-        const denom = np.add(np.divide(np.sqrt(second), np.astype(correction2Sqrt, g.dtype)), eps);
+        const denom = np.add(
+          np.divide(np.sqrt(second), np.astype(correction2Sqrt, g.dtype)),
+          typeof eps === "number" ? eps : np.astype(eps, g.dtype),
+        );
         const direction = np.divide(mi, denom);
         return correction1 === null ? direction : np.divide(direction, np.astype(correction1, g.dtype));
       });
