@@ -134,3 +134,51 @@ export function stateIsATree() {
   const paths = tree.flattenWithPath(state).map(([path]) => path);
   return { paths };
 }
+
+export function transformerRecipes() {
+  type Model = { embedding: { weight: NdArray }; norm: { weight: NdArray; bias: NdArray }; head: Params };
+  const model: Model = {
+    embedding: { weight: np.ones([10, 3]) },
+    norm: { weight: np.ones([3]), bias: np.zeros([3]) },
+    head: { w: np.zeros([3]), b: np.ones([2]) },
+  };
+  const grads = tree.map((p: NdArray) => np.onesLike(p), model);
+  // No weight decay on biases and norm scales: decayMask is true for matrices (rank >= 2) only.
+  const mask = optim.decayMask(model); // { embedding: { weight: true }, norm: { weight: false, ... }, ... }
+  const adamw = optim.adamw({ lr: 1e-3, weightDecay: 0.1, mask: optim.decayMask });
+  // The same with optax's atoms: decay on the masked leaves, between Adam's scaling and the step.
+  const adamwByHand = optim.chain(
+    optim.scaleByAdam(),
+    optim.addDecayedWeights(0.1, { mask: optim.decayMask }),
+    optim.scaleByLearningRate(1e-3),
+  );
+  // torch's parameter groups: one transformation per label, each with its own state.
+  const groups = optim.multiTransform(
+    {
+      decay: optim.adamw({ lr: 1e-3, weightDecay: 0.1 }),
+      noDecay: optim.adamw({ lr: 3e-4, weightDecay: 0 }),
+    },
+    (params: Model) => tree.map((p: NdArray) => (p.ndim >= 2 ? "decay" : "noDecay"), params),
+  );
+  // Gradient accumulation: the inner optimizer steps every 4th call, on the mean of the 4 gradients.
+  const accumulated = optim.multiSteps(adamw, 4);
+  // Hyperparameters in the state, changeable between (jitted) steps:
+  const injected = optim.injectHyperparams(optim.adamw)({ lr: 1e-3, weightDecay: 0.1 });
+  let state = injected.init(model);
+  state = { ...state, hyperparams: { ...state.hyperparams, lr: np.scalar(1e-4, "float64") } };
+  const [updates] = injected.update(grads, state, model);
+  // A moving average of the parameters, to evaluate with instead of the last ones:
+  const average = optim.emaParams(0.999);
+  let emaState = average.init(model);
+  emaState = average.update(optim.applyUpdates(model, updates), emaState);
+  const run = (opt: optim.GradientTransformation) => opt.update(grads, opt.init(model), model)[0];
+  return {
+    mask,
+    adamw: run(adamw),
+    adamwByHand: run(adamwByHand),
+    groups: run(groups),
+    accumulated: run(accumulated),
+    updates,
+    ema: emaState.ema,
+  };
+}

@@ -2,7 +2,9 @@
  * Optimizers as pure gradient transformations (optax's design, torch.optim's names and update rules):
  * `const [updates, state2] = opt.update(grads, state, params); params = optim.applyUpdates(params, updates)`.
  * Every optimizer is a chain of the atoms exported here (`adam` is addWeightDecay, scaleByAdam and
- * scaleByLearningRate), with its state kept flat under torch's names.
+ * scaleByLearningRate), with its state kept flat under torch's names. For transformers: weight decay
+ * with a mask (`decayMask`, `addDecayedWeights`, `masked`), parameter groups (`multiTransform`),
+ * `injectHyperparams`, gradient accumulation (`multiSteps`), `ema` and `emaParams`.
  * @module
  */
 export type { GradientTransformation, UpdateExtras } from "./common.js";

@@ -5,6 +5,7 @@
  */
 import { NdArray } from "../core/array.js";
 import { isFloat } from "../core/dtype.js";
+import { checkOptions, optionKeys } from "../core/options.js";
 import * as np from "../np.js";
 import { checkUpdateArgs, type GradientTransformation, nextCount, zeroCount } from "./common.js";
 import { isSchedule, type Schedule } from "./schedules.js";
@@ -51,6 +52,7 @@ export function injectHyperparams<O extends object, S>(
   options: InjectHyperparamsOptions = {},
 ): (hyperparams: O) => GradientTransformation<InjectHyperparamsState<S>> {
   const who = "injectHyperparams";
+  checkOptions(who, options, optionKeys<InjectHyperparamsOptions>({ staticArgs: true }));
   if (typeof factory !== "function")
     throw new TypeError(
       `${who}: expected an optimizer factory (a function of its options), got ${typeof factory}`,

@@ -20,10 +20,10 @@ export type MaskTree =
 
 /**
  * Which parameters a transformation applies to: a `MaskTree`, or a function of the params (of the
- * gradients in `update`, as optax: both have the same structure and shapes) returning one.
+ * gradients in `update`, as optax: both have the same structure and shapes) returning one (typed loosely,
+ * as `tree.map` returns the params' type: what it returns is checked when it runs).
  */
-// biome-ignore lint/suspicious/noExplicitAny: the function receives whatever tree the caller's params are.
-export type Mask = MaskTree | ((params: any) => MaskTree);
+export type Mask = MaskTree | ((params: never) => unknown);
 
 /** A tree of group labels with the params' structure, or a prefix of it (a label for a whole subtree). */
 export type LabelTree =
@@ -33,9 +33,8 @@ export type LabelTree =
   | readonly LabelTree[]
   | { readonly [key: string]: LabelTree };
 
-/** `multiTransform`'s labels: a `LabelTree`, or a function of the params returning one. */
-// biome-ignore lint/suspicious/noExplicitAny: the function receives whatever tree the caller's params are.
-export type Labels = LabelTree | ((params: any) => LabelTree);
+/** `multiTransform`'s labels: a `LabelTree`, or a function of the params returning one (checked when it runs). */
+export type Labels = LabelTree | ((params: never) => unknown);
 
 const where = (path: string): string => (path === "" ? "the root" : path);
 

@@ -188,8 +188,10 @@ export function adam(options: AdamOptions = {}): GradientTransformation<AdamStat
 }
 
 /**
- * torch.optim.AdamW: Adam without weight decay in the gradient, plus the decoupled -lr * weightDecay * p.
- * `chain(scaleByAdam, scaleByLearningRate, addDecoupledWeightDecay)`.
+ * torch.optim.AdamW: Adam without weight decay in the gradient, plus the decoupled -lr * weightDecay * p,
+ * on the params `mask` selects (`adamw({ lr, weightDecay: 0.1, mask: optim.decayMask })` is torch's two
+ * parameter groups with weight_decay 0 for biases and norms). `chain(scaleByAdam, scaleByLearningRate,
+ * addDecoupledWeightDecay)`.
  */
 export function adamw(options: AdamOptions = {}): GradientTransformation<AdamState> {
   return adamFamily("adamw", options, 1e-2);

@@ -136,6 +136,10 @@ const CALLS: [string, () => unknown][] = [
     "addDecoupledWeightDecay",
     () => optim.addDecoupledWeightDecay({ lr: 0.1, weightDecay: 0.1, ...(bogus as object) }),
   ],
+  ["addDecayedWeights", () => optim.addDecayedWeights(0.1, bogus)],
+  ["ema", () => optim.ema(0.9, bogus)],
+  ["decayMask", () => optim.decayMask({ w: np.zeros([2, 2]) }, bogus)],
+  ["injectHyperparams", () => optim.injectHyperparams(optim.sgd, bogus)],
   ["schedules.stepDecay", () => optim.schedules.stepDecay({ init: 1, stepSize: 2, ...(bogus as object) })],
   [
     "schedules.exponentialDecay",

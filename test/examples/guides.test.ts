@@ -369,6 +369,21 @@ describe("optimizers.ts", () => {
     const { finalLoss } = optimizers.anyOptimizer();
     expect(Object.keys(finalLoss)).toEqual(["sgd", "adam", "rmsprop"]);
     for (const value of Object.values(finalLoss)) expect(value).toBeLessThan(0.01);
+    const t = optimizers.transformerRecipes();
+    expect(t.mask).toEqual({
+      embedding: { weight: true },
+      norm: { weight: false, bias: false },
+      head: { w: false, b: false },
+    });
+    testing.assertAllClose(t.adamwByHand, t.adamw, { atol: 1e-9, rtol: 1e-6 });
+    // adamw's first step is -lr * sign(g) (g = 1), plus -lr * 0.1 * p on the embedding only.
+    close(t.adamw.embedding.weight, np.full([10, 3], -1e-3 - 1e-4), 1e-9);
+    close(t.adamw.norm.weight, np.full([3], -1e-3), 1e-9);
+    close(t.groups.norm.weight, np.full([3], -3e-4), 1e-9);
+    close(t.accumulated.norm.weight, np.zeros([3]), 0);
+    close(t.updates.norm.bias, np.full([3], -1e-4), 1e-9); // lr changed to 1e-4 in the state
+    close(t.updates.norm.weight, np.full([3], -1.1e-4), 1e-9); // injected adamw has no mask: decay 1e-4 * 0.1 * 1
+    close(t.ema.norm.bias, np.full([3], -1e-4 * 0.001), 1e-12);
   });
 });
 
