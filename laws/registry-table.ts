@@ -229,6 +229,14 @@ const scatterSizes = fc.record({
   m: fc.integer({ min: 1, max: 3 }),
   k: fc.integer({ min: 0, max: 4 }),
 });
+const svdSizes = fc.record({
+  batch: fc.array(fc.integer({ min: 1, max: 2 }), { maxLength: 1 }),
+  m: fc.integer({ min: 1, max: 3 }),
+  n: fc.integer({ min: 1, max: 3 }),
+});
+/** An m x n float64 matrix with 15, 30, 45 on its diagonal: added to |X| <= 2, well-separated singular values. */
+const separatedDiagonal = (m: number, n: number): NdArray =>
+  np.eye(m, n, { dtype: "float64" }).mul(np.arange(1, n + 1, 1, { dtype: "float64" }).mul(15));
 const withAxis = NONEMPTY.chain((shape) =>
   fc.integer({ min: 0, max: shape.length - 1 }).map((axis) => ({ shape, axis })),
 );
@@ -947,6 +955,20 @@ const entries: LawEntry[] = [
     ),
     "int32 permutations out, from the pivots of lu",
   ),
+  {
+    kind: "differentiable",
+    primitive: "svd",
+    secondOrder: true,
+    note: "U, s and Vh (reduced) of D + X, D diagonal 15, 30, 45 and |X| <= 2: distinct nonzero singular values and an unambiguous largest component in each column of U (the sign convention); tall, square and wide",
+    cases: cases(svdSizes, ({ batch, m, n }) => ({
+      fn: (x) => {
+        const [u, s, vh] = np.linalg.svd(x, { fullMatrices: false });
+        const flat = (y: NdArray) => np.reshape(y, [...batch, sizeOf(y.shape.slice(batch.length))]);
+        return np.concatenate([flat(u), s, flat(vh)], { axis: -1 });
+      },
+      inputs: arrays(float([...batch, m, n])).map(([x]) => [x!.add(separatedDiagonal(m, n))]),
+    })),
+  },
 
   // shape
   {

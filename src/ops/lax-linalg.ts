@@ -5,4 +5,5 @@
  */
 export { cholesky, type LaxCholeskyOptions } from "./linalg-cholesky.js";
 export { lu, luPivotsToPermutation } from "./linalg-lu.js";
+export { laxSvd as svd } from "./linalg-svd.js";
 export { type TriangularSolveOptions, triangularSolve } from "./linalg-triangular.js";

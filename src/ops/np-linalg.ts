@@ -18,3 +18,4 @@ export {
   solve,
   trace,
 } from "./linalg-functions.js";
+export { svd, svdvals } from "./linalg-svd.js";
