@@ -1438,6 +1438,60 @@ const QUANTILE_METHODS = ["linear", "lower", "higher", "nearest", "midpoint", "h
 export const FUNCTION_LAWS: readonly FunctionLawEntry[] = [
   {
     kind: "differentiable",
+    function: "linalg.svdvals",
+    primitive: "svd",
+    secondOrder: true,
+    note: "the values-only path (no rotations accumulated; the jvp decomposes again for U and V); D + X as for svd",
+    cases: cases(svdSizes, ({ batch, m, n }) => ({
+      fn: (x) => np.linalg.svdvals(x),
+      inputs: arrays(float([...batch, m, n])).map(([x]) => [x!.add(separatedDiagonal(m, n))]),
+    })),
+  },
+  {
+    kind: "differentiable",
+    function: "linalg.pinv",
+    primitive: "svd",
+    secondOrder: true,
+    note: "V diag(1/s) Uᵀ of D + X (distinct nonzero singular values)",
+    cases: cases(svdSizes, ({ batch, m, n }) => ({
+      fn: (x) => np.linalg.pinv(x),
+      inputs: arrays(float([...batch, m, n])).map(([x]) => [x!.add(separatedDiagonal(m, n))]),
+    })),
+  },
+  {
+    kind: "differentiable",
+    function: "linalg.lstsq",
+    primitive: "svd",
+    secondOrder: true,
+    note: 'the solution x of D + X against b (residuals: "always", so the function traces under vmap and jit)',
+    cases: cases(
+      svdSizes.chain((c) => fc.integer({ min: 1, max: 2 }).map((k) => ({ ...c, k }))),
+      ({ m, n, k }) => ({
+        fn: (a, b) => np.linalg.lstsq(a, b, { residuals: "always" })[0],
+        inputs: arrays(float([m, n]), float([m, k])).map(([a, b]) => [a!.add(separatedDiagonal(m, n)), b!]),
+      }),
+    ),
+  },
+  {
+    kind: "differentiable",
+    function: "linalg.norm (nuc, 2, -2)",
+    primitive: "svd",
+    secondOrder: true,
+    note: "matrix norms through the singular values, over a pair of axes in either order",
+    cases: cases(
+      fc.record({
+        ord: fc.constantFrom("nuc" as const, 2, -2),
+        swap: fc.boolean(),
+        m: fc.integer({ min: 1, max: 3 }),
+      }),
+      ({ ord, swap, m }) => ({
+        fn: (x) => np.linalg.norm(x, ord, { axis: swap ? [2, 0] : [0, 2] }),
+        inputs: arrays(float([m, 2, 3])).map(([x]) => [x!.add(np.expandDims(separatedDiagonal(m, 3), 1))]),
+      }),
+    ),
+  },
+  {
+    kind: "differentiable",
     function: "cond",
     primitive: "switch",
     secondOrder: true,

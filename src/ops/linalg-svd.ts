@@ -18,17 +18,18 @@
  */
 
 import { svdKernel } from "../backend/js/linalg-svd.js";
-import type { AbstractValue, NdArray } from "../core/array.js";
+import { type AbstractValue, ConcretizationError, type NdArray } from "../core/array.js";
 import { DTypeError } from "../core/dtype.js";
-import { checkOptions, optionKeys } from "../core/options.js";
+import { checkOptions, checkOptionValue, optionKeys } from "../core/options.js";
 import type { Primitive } from "../core/primitive.js";
 import { fmtShape, ShapeError, sizeOf } from "../core/shape.js";
-import { add, astype, div, mul, sub } from "./binary.js";
+import { add, astype, div, greater, mul, notEqual, promoteOperands, sub, where } from "./binary.js";
 import { diagonal } from "./construction.js";
-import { eye } from "./creation.js";
+import { asArray, eye, zeros } from "./creation.js";
 import { loweredPrimitive } from "./eager.js";
-import { expandDims, matrixTranspose, moveAxisTo0 } from "./layout.js";
+import { expandDims, matrixTranspose, moveAxisTo0, reshape } from "./layout.js";
 import { matmul } from "./linalg.js";
+import { any, max, sum } from "./reduce.js";
 
 /** Parameters of the `svd` primitive (JAX's `full_matrices` and `compute_uv`). */
 export interface SvdParams {
@@ -203,4 +204,183 @@ export function laxSvd(
   const computeUv = checkFlag("lax.linalg.svd", "computeUv", options.computeUv, true);
   const outs = svdPrim.bind([x], { fullMatrices: computeUv && fullMatrices, computeUv });
   return computeUv ? [outs[1]!, outs[0]!, outs[2]!] : outs[0]!;
+}
+
+/** Options of `np.linalg.pinv`. */
+export interface PinvOptions {
+  /**
+   * Singular values at or below `rcond` times the largest are treated as zero (numpy's `rcond`, default
+   * 1e-15 when `rtol` is not given either). May be an array broadcasting against the batch dims.
+   */
+  rcond?: number | NdArray;
+  /** numpy 2's name for the same cutoff; null means max(m, n) * eps of the dtype. Not with `rcond`. */
+  rtol?: number | NdArray | null;
+  /** The matrix is symmetric (numpy uses eigh then); accepted, and the result is the same svd-based one. */
+  hermitian?: boolean;
+}
+
+const PINV_KEYS = optionKeys<PinvOptions>({ rcond: true, rtol: true, hermitian: true });
+
+const machineEps = (dtype: string): number => (dtype === "float64" ? 2 ** -52 : 2 ** -23);
+
+/**
+ * The Moore-Penrose pseudo-inverse of a matrix or a stack [..., m, n], shape [..., n, m]
+ * (`numpy.linalg.pinv`): V diag(1/s) Uᵀ over the singular values above `rcond` (or `rtol`) times the
+ * largest, the others dropped. numpy's defaults: `rcond` 1e-15; `rtol: null` gives max(m, n) * eps.
+ * Differentiable through `svd` (distinct nonzero singular values; where singular values repeat, as for
+ * an orthogonal matrix, the derivative is NaN, unlike JAX's pinv, which has its own derivative rule).
+ */
+export function pinv(a: NdArray, options: PinvOptions = {}): NdArray {
+  checkOptions("pinv", options, PINV_KEYS);
+  checkFlag("pinv", "hermitian", options.hermitian, false);
+  if (options.rcond !== undefined && options.rtol !== undefined)
+    throw new RangeError("pinv: rcond and rtol cannot both be given (numpy's rule)");
+  const x = floatMatrices("pinv", a);
+  const m = x.shape[x.ndim - 2]!;
+  const n = x.shape[x.ndim - 1]!;
+  const rcond =
+    options.rcond ??
+    (options.rtol === undefined ? 1e-15 : (options.rtol ?? Math.max(m, n) * machineEps(x.dtype)));
+  if (m === 0 || n === 0) return zeros([...x.shape.slice(0, -2), n, m], { dtype: x.dtype });
+  const [s, u, vh] = svdPrim.bind([x], { fullMatrices: false, computeUv: true }) as [
+    NdArray,
+    NdArray,
+    NdArray,
+  ];
+  const sInv = invertAboveCutoff(s, rcond);
+  return matmul(matrixTranspose(vh), mul(expandDims(sInv, -1), matrixTranspose(u)));
+}
+
+/** 1/s where s exceeds rcond times the largest of its row (last axis), else 0; the masked ones get no gradient. */
+function invertAboveCutoff(s: NdArray, rcond: number | NdArray): NdArray {
+  const largest = max(s, { axis: -1, keepdims: true });
+  const cutoff = mul(typeof rcond === "number" ? rcond : expandDims(asArray(rcond), -1), largest);
+  const keep = greater(s, cutoff);
+  return where(keep, div(1, where(keep, s, 1)), 0);
+}
+
+/** Options of `np.linalg.matrixRank`. */
+export interface MatrixRankOptions {
+  /** Singular values above `tol` count (absolute; an array broadcasts against the batch dims). */
+  tol?: number | NdArray | null;
+  /** Relative instead: above `rtol` times the largest (default max(m, n) * eps of the dtype). */
+  rtol?: number | NdArray | null;
+  /** The matrix is symmetric: accepted; the singular values are the same. */
+  hermitian?: boolean;
+}
+
+const RANK_KEYS = optionKeys<MatrixRankOptions>({ tol: true, rtol: true, hermitian: true });
+
+/**
+ * The rank of a matrix or of each of a stack [..., m, n], int32 (`numpy.linalg.matrix_rank`): how many
+ * singular values exceed `tol`, by default max(s) * max(m, n) * eps (numpy's rule; `rtol` replaces the
+ * factor max(m, n) * eps). An array of rank < 2 has rank 1 unless every element is 0 (numpy's rule).
+ */
+export function matrixRank(a: NdArray, options: MatrixRankOptions = {}): NdArray {
+  checkOptions("matrixRank", options, RANK_KEYS);
+  checkFlag("matrixRank", "hermitian", options.hermitian, false);
+  if (a.ndim < 2) return astype(any(notEqual(a, 0)), "int32");
+  const x = floatMatrices("matrixRank", a);
+  const s = svdvals(x);
+  const m = x.shape[x.ndim - 2]!;
+  const n = x.shape[x.ndim - 1]!;
+  let tol: NdArray;
+  if (options.tol !== undefined && options.tol !== null) {
+    tol = typeof options.tol === "number" ? asArray(options.tol, s.dtype) : expandDims(options.tol, -1);
+  } else {
+    const rtol = options.rtol ?? Math.max(m, n) * machineEps(x.dtype);
+    tol = mul(max(s, { axis: -1, keepdims: true }), typeof rtol === "number" ? rtol : expandDims(rtol, -1));
+  }
+  return sum(astype(greater(s, tol), "int32"), { axis: -1 });
+}
+
+/** Options of `np.linalg.lstsq`. */
+export interface LstsqOptions {
+  /**
+   * Singular values at or below `rcond` times the largest are treated as zero (default max(m, n) * eps,
+   * numpy 2's default; a negative value means eps, as LAPACK).
+   */
+  rcond?: number | null;
+  /**
+   * "numpy" (default): numpy's residuals, an empty array unless m > n and the rank is n, which needs
+   * the rank's value (so not inside `jit` or `vmap`); "always": the residual sums in every case (JAX's
+   * default, `numpy_resid=False`), which works under every transform.
+   */
+  residuals?: "numpy" | "always";
+}
+
+const LSTSQ_KEYS = optionKeys<LstsqOptions>({ rcond: true, residuals: true });
+
+/**
+ * The least-squares solution of `a x = b` (`numpy.linalg.lstsq`): `a` is [m, n], `b` [m] or [m, k].
+ * Returns numpy's four values `[x, residuals, rank, s]`: x ([n] or [n, k]) minimises ‖b - a x‖₂ (and,
+ * among minimisers, ‖x‖₂), through the singular values above `rcond` times the largest; `residuals` are
+ * the squared 2-norms of the columns of b - a x, shape [k] ([1] for a 1-D b), but an empty [0] array
+ * when m <= n or the rank is below n (numpy's rule: the sums would then be zero or not unique
+ * information; `residuals: "always"` computes them anyway); `rank` is an int32 scalar; `s` the singular
+ * values of `a`. Differentiable in a and b through `svd` (distinct nonzero singular values).
+ */
+export function lstsq(
+  a: NdArray,
+  b: NdArray,
+  options: LstsqOptions = {},
+): [x: NdArray, residuals: NdArray, rank: NdArray, s: NdArray] {
+  checkOptions("lstsq", options, LSTSQ_KEYS);
+  const residualsRule =
+    checkOptionValue("lstsq", "residuals", options.residuals, ["numpy", "always"]) ?? "numpy";
+  if (a.ndim !== 2 || (b.ndim !== 1 && b.ndim !== 2) || a.shape[0] !== b.shape[0]) {
+    throw new ShapeError(
+      `lstsq: expected a [m, n] matrix and b of shape [m] or [m, k], got a ${fmtShape(a.shape)} and b ${fmtShape(b.shape)}`,
+    );
+  }
+  const [af, bf] = promoteOperands("lstsq", [floatMatrices("lstsq", a), b], "float");
+  const m = af!.shape[0]!;
+  const n = af!.shape[1]!;
+  const b2 = bf!.ndim === 1 ? expandDims(bf!, -1) : bf!;
+  const eps = machineEps(af!.dtype);
+  const rcond =
+    options.rcond === undefined || options.rcond === null
+      ? eps * Math.max(m, n)
+      : options.rcond < 0
+        ? eps
+        : options.rcond;
+  let x: NdArray;
+  let s: NdArray;
+  let rank: NdArray;
+  if (m === 0 || n === 0) {
+    x = zeros([n, b2.shape[1]!], { dtype: af!.dtype });
+    s = zeros([0], { dtype: af!.dtype });
+    rank = asArray(0, "int32");
+  } else {
+    const [sv, u, vh] = svdPrim.bind([af!], { fullMatrices: false, computeUv: true }) as [
+      NdArray,
+      NdArray,
+      NdArray,
+    ];
+    s = sv;
+    const sInv = invertAboveCutoff(s, rcond);
+    rank = sum(astype(greater(sInv, 0), "int32"));
+    x = matmul(matrixTranspose(vh), mul(expandDims(sInv, -1), matmul(matrixTranspose(u), b2)));
+  }
+  const sums = (): NdArray => {
+    const r = sub(b2, matmul(af!, x));
+    return sum(mul(r, r), { axis: 0 });
+  };
+  let residuals: NdArray;
+  if (residualsRule === "always") residuals = sums();
+  else if (m <= n) residuals = zeros([0], { dtype: af!.dtype });
+  else residuals = concreteRank(rank) === n ? sums() : zeros([0], { dtype: af!.dtype });
+  return [bf!.ndim === 1 ? reshape(x, [n]) : x, residuals, rank, s];
+}
+
+/** The rank's value, or a clear error where it is traced (jit, vmap). */
+function concreteRank(rank: NdArray): number {
+  try {
+    return rank.item();
+  } catch (e) {
+    if (!(e instanceof ConcretizationError)) throw e;
+    throw new ConcretizationError(
+      "lstsq: numpy's residuals are an empty array or not depending on the rank's value, which is not known while tracing (jit, vmap); pass { residuals: \"always\" } to get the residual sums in every case (JAX's default)",
+    );
+  }
 }

@@ -18,4 +18,15 @@ export {
   solve,
   trace,
 } from "./linalg-functions.js";
-export { svd, svdvals } from "./linalg-svd.js";
+export { type NormOptions, type NormOrder, norm } from "./linalg-norm.js";
+export {
+  type LstsqOptions,
+  lstsq,
+  type MatrixRankOptions,
+  matrixRank,
+  type PinvOptions,
+  pinv,
+  type SvdOptions,
+  svd,
+  svdvals,
+} from "./linalg-svd.js";

@@ -853,6 +853,7 @@ def optimizer_case(name, make, update_rule, steps=STEPS, with_state=False):
 
 import gen_linalg_lu  # noqa: E402 (it imports the helpers above)
 import gen_linalg_cholesky  # noqa: E402 (it imports the helpers above)
+import gen_linalg_svd  # noqa: E402 (it imports the helpers above)
 
 
 def files():
@@ -877,6 +878,7 @@ def files():
     yield gen_linalg_lu.FILE
     yield gen_linalg_cholesky.FILE
     yield "seq_optim.json", "AdamW with torch parameter groups (no decay on biases/norms), 5 steps of a small LM; top-k/top-p logits filters", gen_seq_optim.seq_optim_cases
+    yield gen_linalg_svd.FILE
 
 
 def debian_torch_version():

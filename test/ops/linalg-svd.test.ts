@@ -2,7 +2,8 @@
  * The svd primitive and np.linalg.svd/svdvals (issue 20): reconstruction and orthonormality on random
  * sizes (fast-check), the sign and order conventions, rank-deficient and degenerate inputs, NaN input,
  * float32, empty matrices, errors, jit/vmap, and derivatives against finite differences. Agreement with
- * torch.linalg in float64 is test/ops/linalg-svd-golden.test.ts.
+ * torch.linalg in float64 (svd, svdvals, pinv, lstsq, matrixRank) is the last block, from
+ * test/golden/data/linalg_svd.json.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -18,6 +19,8 @@ import {
   testing,
   vmap,
 } from "../../src/index.js";
+import { expectClose, FLOAT64_TOLERANCE, type GoldenArray, toArray } from "../golden/golden.js";
+import { checkLinalgCase, loadLinalgSvdCases } from "../helpers/linalg-golden.js";
 import { expectError, rand } from "../helpers/op-checks.js";
 
 const f64 = (data: Parameters<typeof np.array>[0]) => np.array(data, { dtype: "float64" });
@@ -309,4 +312,65 @@ describe("svd under jit, vmap and differentiation", () => {
     const [, du] = jvp((x: NdArray) => np.linalg.svd(x)[0], [a], [t]);
     expect(np.all(np.isfinite(du)).item()).toBe(0);
   });
+});
+
+describe("golden: torch.linalg in float64 (test/golden/gen_linalg_svd.py), values and vjp", () => {
+  /** Full U (Vh): the first k columns (rows) as stored, the rest through their projector, which is unique. */
+  function compareFactor(name: string, got: NdArray, ref: GoldenArray, k: number, label: string): void {
+    const r = toArray(ref);
+    const columns = name === "u";
+    const extra = columns ? r.shape[r.ndim - 1]! - k : r.shape[r.ndim - 2]! - k;
+    const part = (x: NdArray, range: string) =>
+      columns ? x.index("...", range) : x.index("...", range, ":");
+    expectClose(part(got, `:${k}`), part(r, `:${k}`), FLOAT64_TOLERANCE, `${label} ${name}[:k]`);
+    if (extra === 0) return;
+    const projector = (x: NdArray) => {
+      const q = part(x, `${k}:`);
+      return columns ? np.matmul(q, np.swapaxes(q, -1, -2)) : np.matmul(np.swapaxes(q, -1, -2), q);
+    };
+    expectClose(projector(got), projector(r), FLOAT64_TOLERANCE, `${label} ${name}[k:] projector`);
+  }
+
+  const ops = ["svd", "svdvals", "pinv", "lstsq", "matrix_rank"];
+  for (const c of loadLinalgSvdCases(ops)) {
+    it(`${c.name}: ${c.torch}`, () => {
+      switch (c.op) {
+        case "svd": {
+          const full = c.attrs["full_matrices"] as boolean;
+          const [m, n] = c.inputs["a"]!.shape.slice(-2) as [number, number];
+          checkLinalgCase(
+            c,
+            (a) => {
+              const [u, s, vh] = np.linalg.svd(a, { fullMatrices: full });
+              return { u, s, vh };
+            },
+            (name, got, ref) =>
+              name === "s"
+                ? expectClose(got, ref, FLOAT64_TOLERANCE, `${c.name} s`)
+                : compareFactor(name, got, ref, Math.min(m, n), c.name),
+          );
+          break;
+        }
+        case "svdvals":
+          checkLinalgCase(c, (a) => ({ out: np.linalg.svdvals(a) }));
+          break;
+        case "pinv":
+          checkLinalgCase(c, (a) => ({ out: np.linalg.pinv(a, { rcond: c.attrs["rcond"] as number }) }));
+          break;
+        case "lstsq":
+          checkLinalgCase(c, (a, b) => {
+            const [x, residuals, rank, s] = np.linalg.lstsq(a, b);
+            return { x, residuals, rank, s };
+          });
+          break;
+        case "matrix_rank": {
+          const tol = c.attrs["tol"] as number | null;
+          checkLinalgCase(c, (a) => ({ out: np.linalg.matrixRank(a, tol === null ? {} : { tol }) }));
+          break;
+        }
+        default:
+          throw new Error(`unexpected op ${c.op}`);
+      }
+    });
+  }
 });
