@@ -1,7 +1,8 @@
 /**
  * Vector and matrix norms and condition numbers with numpy's semantics (`numpy.linalg.norm`,
  * `numpy.linalg.cond`), composed from reductions and, for the spectral and nuclear norms, the singular
- * values of `svd` (ops/linalg-svd.ts). Everything is differentiable by composition.
+ * values of `svd` (ops/linalg-svd.ts) and `inv` (ops/linalg-functions.ts). Everything is differentiable
+ * by composition.
  *
  * The gradient of the 2-norm (and of the Frobenius norm) at x = 0 is NaN, as in JAX, whose norm is the same
  * `sqrt(sum(x * x))` (d sqrt at 0 is infinite, times a zero tangent); PyTorch defines it as 0 there.
@@ -11,11 +12,12 @@ import type { NdArray } from "../core/array.js";
 import { isFloat } from "../core/dtype.js";
 import { checkOptions, optionKeys } from "../core/options.js";
 import { fmtShape, ShapeError } from "../core/shape.js";
-import { astype, multiply, notEqual, power } from "./binary.js";
+import { astype, divide, logicalAnd, multiply, notEqual, power, where } from "./binary.js";
 import { moveaxis, reshape } from "./layout.js";
-import { svdvals } from "./linalg-svd.js";
-import { max, min, sum } from "./reduce.js";
-import { abs, sqrt } from "./unary.js";
+import { inv } from "./linalg-functions.js";
+import { floatMatrices, svdvals } from "./linalg-svd.js";
+import { any, max, min, sum } from "./reduce.js";
+import { abs, isnan, logicalNot, sqrt } from "./unary.js";
 
 /**
  * The order of a norm, as numpy's `ord`: a number (vectors: any p, with 0 counting the nonzero elements
@@ -144,4 +146,38 @@ function matrixNorm(x: NdArray, ord: NormOrder, row: number, col: number, keepdi
     out,
     x.shape.map((d, i) => (i === row || i === col ? 1 : d)),
   );
+}
+
+/**
+ * The condition number of a matrix or of each of a stack [..., m, n] in the norm `p`
+ * (`numpy.linalg.cond`): for p null (default), 2 or -2 the ratio of the largest to the smallest singular
+ * value (-2: its reciprocal), for any m x n; for "fro", "nuc", 1, -1, Infinity, -Infinity,
+ * norm(a, p) * norm(inv(a), p) of a square a. A singular matrix gives Infinity (numpy turns the NaN its
+ * computation makes into Infinity unless the matrix holds a NaN). Empty matrices are an error, as in
+ * numpy. Differentiable where the singular values involved are simple (p null/2/-2) or a is invertible.
+ */
+export function cond(x: NdArray, p: NormOrder = null): NdArray {
+  checkOrd(p);
+  const a = floatMatrices("cond", x);
+  const m = a.shape[a.ndim - 2]!;
+  const n = a.shape[a.ndim - 1]!;
+  if (m === 0 || n === 0)
+    throw new ShapeError(`cond: not defined on empty matrices, got shape ${fmtShape(a.shape)}`);
+  let r: NdArray;
+  if (p === null || p === 2 || p === -2) {
+    const s = svdvals(a);
+    const largest = s.index("...", 0);
+    const smallest = s.index("...", -1);
+    r = p === -2 ? divide(smallest, largest) : divide(largest, smallest);
+  } else {
+    if (m !== n) {
+      throw new ShapeError(
+        `cond: p = ${JSON.stringify(p)} needs square matrices (it inverts them), got shape ${fmtShape(a.shape)}; p null, 2 and -2 take any m x n`,
+      );
+    }
+    const axis: [number, number] = [-2, -1];
+    r = multiply(norm(a, p, { axis }), norm(inv(a), p, { axis }));
+  }
+  const nanInput = any(isnan(a), { axis: [-2, -1] });
+  return where(logicalAnd(isnan(r), logicalNot(nanInput)), Number.POSITIVE_INFINITY, r);
 }

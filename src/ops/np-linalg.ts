@@ -18,7 +18,7 @@ export {
   solve,
   trace,
 } from "./linalg-functions.js";
-export { type NormOptions, type NormOrder, norm } from "./linalg-norm.js";
+export { cond, type NormOptions, type NormOrder, norm } from "./linalg-norm.js";
 export {
   type LstsqOptions,
   lstsq,

@@ -1,5 +1,5 @@
 /**
- * np.linalg.norm (issue 20): every vector and matrix order, axes and keepdims, numpy's
+ * np.linalg.norm and np.linalg.cond (issue 20): every vector and matrix order, axes and keepdims, numpy's
  * errors, the gradient conventions (2-norm at 0, ord 0), jit and vmap, and agreement with torch.linalg in
  * float64, values and vjp (test/golden/data/linalg_svd.json, made by test/golden/gen_linalg_svd.py).
  */
@@ -92,7 +92,7 @@ describe("np.linalg.norm derivatives", () => {
   });
 });
 
-describe("np.linalg.norm under jit and vmap", () => {
+describe("np.linalg.norm and cond under jit and vmap", () => {
   it("jit gives eager's values; vmap stacks", () => {
     const x = rand([3, 4, 5], 2);
     for (const ord of [null, 1, 2, -2, INF, "nuc", "fro"] as const) {
@@ -101,17 +101,55 @@ describe("np.linalg.norm under jit and vmap", () => {
       const stacked = np.stack([0, 1, 2].map((i) => np.linalg.norm(x.index(i), ord)));
       expect(vmap((y: NdArray) => np.linalg.norm(y, ord))(x).toArray()).toEqual(stacked.toArray());
     }
+    const c = (y: NdArray) => np.linalg.cond(y);
+    const sq = rand([2, 3, 3], 3);
+    expect(jit(c)(sq).toArray()).toEqual(c(sq).toArray());
   });
 });
 
-describe("golden: torch.linalg.norm in float64, values and vjp", () => {
-  for (const c of loadLinalgSvdCases(["norm"])) {
+describe("np.linalg.cond: numpy's special cases", () => {
+  it("a singular matrix has condition number inf, a NaN matrix NaN", () => {
+    const singular = f64([
+      [1, 2],
+      [2, 4],
+    ]);
+    expect(np.linalg.cond(singular).item()).toBe(INF);
+    expect(np.linalg.cond(np.zeros([2, 2], { dtype: "float64" })).item()).toBe(INF);
+    expect(
+      Number.isNaN(
+        np.linalg
+          .cond(
+            f64([
+              [1, Number.NaN],
+              [0, 1],
+            ]),
+          )
+          .item(),
+      ),
+    ).toBe(true);
+  });
+
+  it("-2 is the reciprocal of 2, non-square matrices only for None/2/-2", () => {
+    const a = rand([4, 3], 5);
+    expect(np.linalg.cond(a, -2).item()).toBeCloseTo(1 / np.linalg.cond(a, 2).item(), 14);
+    expectError(() => np.linalg.cond(a, 1), ShapeError, "cond", "[4,3]", "square");
+    expectError(() => np.linalg.cond(np.zeros([0, 0], { dtype: "float64" })), ShapeError, "cond", "empty");
+    expectError(() => np.linalg.cond(rand([3], 1)), ShapeError, "cond", "[3]");
+  });
+});
+
+describe("golden: torch.linalg.norm and cond in float64, values and vjp", () => {
+  for (const c of loadLinalgSvdCases(["norm", "cond"])) {
     it(`${c.name}: ${c.torch}`, () => {
-      const dim = c.attrs["dim"] as number | [number, number] | null;
-      const keepdims = c.attrs["keepdim"] as boolean;
-      checkLinalgCase(c, (x) => ({
-        out: np.linalg.norm(x, goldenOrd(c.attrs["ord"]), { axis: dim, keepdims }),
-      }));
+      if (c.op === "norm") {
+        const dim = c.attrs["dim"] as number | [number, number] | null;
+        const keepdims = c.attrs["keepdim"] as boolean;
+        checkLinalgCase(c, (x) => ({
+          out: np.linalg.norm(x, goldenOrd(c.attrs["ord"]), { axis: dim, keepdims }),
+        }));
+      } else {
+        checkLinalgCase(c, (a) => ({ out: np.linalg.cond(a, goldenOrd(c.attrs["p"])) }));
+      }
     });
   }
 });
