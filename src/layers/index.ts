@@ -35,6 +35,8 @@ export {
 export {
   type BoundLayers,
   type ModelContext,
+  type NamedManyOptions,
+  type NamedOptions,
   type NamedParams,
   type NamedState,
   named,
@@ -46,16 +48,23 @@ export { type EmbeddingLayerOptions, type EmbeddingParams, embedding } from "./e
 export type { Initializer } from "./init.js";
 export * as init from "./init.js";
 export {
+  type AnyLayer,
+  type ApplyArgs,
   type ApplyOptions,
   defineLayer,
   type FloatDType,
   type ForwardContext,
+  type ForwardInput,
   type InitOptions,
+  type Inputs,
+  type InputsOf,
   type Layer,
   type LayerDefinition,
   type LayerOutput,
+  type OutputOf,
   type ParamsOf,
   type ParamTree,
+  type SingleArrayLayer,
   type SpecTree,
   type StateOf,
 } from "./layer.js";
@@ -68,5 +77,14 @@ export {
   type RmsNormOptions,
   rmsNorm,
 } from "./norms.js";
+export {
+  gru,
+  type LstmState,
+  lstm,
+  type RecurrentOptions,
+  type RecurrentParams,
+  type RnnOptions,
+  rnn,
+} from "./recurrent.js";
 export { reinit } from "./reinit.js";
 export { formatLayer, summary } from "./summary.js";

@@ -6,6 +6,11 @@
  * Every layer is built by `defineLayer` from one `forward(params, state, x, ctx) => { y, state }`; the
  * public `apply` (output only, for the common stateless case) and `applyWithState` are derived from it
  * and check the params (and state) tree against the layer's spec before running.
+ *
+ * Most layers take one array and return one (`Layer<P, S>`, which `sequential` chains). A layer may take
+ * several inputs and return any pytree, as PyTorch's forward does: `Layer<P, S, In, Out>` with `In` the
+ * tuple of its positional inputs (`[input: NdArray, hx?: [NdArray, NdArray]]` for an LSTM) and `Out` its
+ * output (`[NdArray, [NdArray, NdArray]]`); `apply(params, ...inputs, options?)`.
  */
 import { NdArray, ShapeDtype } from "../core/array.js";
 import { checkOptions } from "../core/options.js";
@@ -20,6 +25,7 @@ import {
   structure,
   unflatten,
 } from "../tree/index.js";
+import { isPlainObject } from "../tree/treedef.js";
 import type { FloatDType } from "./init.js";
 
 export type { FloatDType, Key };
@@ -58,26 +64,44 @@ export interface ForwardContext {
 }
 
 /** A forward pass's result: the output and the layer's new state. */
-export interface LayerOutput<S> {
-  /** The output. */
-  readonly y: NdArray;
+export interface LayerOutput<S, Out = NdArray> {
+  /** The output (one array for most layers; a pytree for layers such as lstm). */
+  readonly y: Out;
   /** The new state (the old one when nothing changed; null for stateless layers). */
   readonly state: S;
 }
 
+/** The positional inputs of a layer's apply, as a tuple type (`[x: NdArray]` for most layers). */
+export type Inputs = readonly unknown[];
+
+/** `apply`'s arguments after the params (or state): the inputs, then optionally the ApplyOptions. */
+export type ApplyArgs<In extends Inputs> = In | [...In, ApplyOptions];
+
 /**
  * A layer: the functional form of a torch.nn.Module. It holds no parameters; `init` makes a parameter tree
- * `P` (and `initState` a state tree `S`), and `apply(params, x)` computes the output purely.
+ * `P` (and `initState` a state tree `S`), and `apply(params, ...inputs)` computes the output purely.
+ * `In` is the tuple of the positional inputs and `Out` the output: one array each by default.
  */
-export interface Layer<P extends ParamTree = ParamTree, S extends ParamTree = ParamTree> {
+export interface Layer<
+  P extends ParamTree = ParamTree,
+  S extends ParamTree = ParamTree,
+  In extends Inputs = [x: NdArray],
+  Out = NdArray,
+> {
   /** A short description for error messages, e.g. `conv2d 1->6, k=5`. */
   readonly name: string;
   /** PyTorch's one-line repr, e.g. `Conv2d(1, 6, kernel_size=(5, 5), stride=(1, 1))`; containers: their class name. */
   readonly repr: string;
   /** Named sub-layers, in order (containers only). */
-  readonly children: readonly (readonly [string, Layer])[];
+  readonly children: readonly (readonly [string, AnyLayer])[];
   /** Whether the layer carries state (BatchNorm's running statistics), and so needs applyWithState. */
   readonly hasState: boolean;
+  /** The names of apply's positional inputs, as PyTorch's forward arguments (`["input", "hx"]`). */
+  readonly inputNames: readonly string[];
+  /** How many of the inputs are required (the rest may be omitted or undefined). */
+  readonly requiredInputs: number;
+  /** One array in, one array out: the layers `sequential` can chain. */
+  readonly singleArray: boolean;
   /** The shapes and dtypes of the parameters init returns. */
   paramSpec(dtype?: FloatDType): SpecTree;
   /** The shapes and dtypes of the state initState returns. */
@@ -88,27 +112,68 @@ export interface Layer<P extends ParamTree = ParamTree, S extends ParamTree = Pa
   initState(options?: InitOptions): S;
   /** `{ params: init(key), state: initState() }`. */
   initWithState(key: Key, options?: InitOptions): { params: P; state: S };
-  /** The layer's computation, without checks; containers call their children's forward. */
-  forward(params: P, state: S, x: NdArray, ctx: ForwardContext): LayerOutput<S>;
-  /** The output for input `x`; for layers without state (BatchNorm needs applyWithState). */
-  apply(params: P, x: NdArray, options?: ApplyOptions): NdArray;
+  /** The layer's computation on the tuple of its inputs, without checks; containers call their children's forward. */
+  forward(params: P, state: S, inputs: In, ctx: ForwardContext): LayerOutput<S, Out>;
+  /**
+   * The output for the inputs (`apply(params, x)`, `apply(params, x, { train: true, key })`); for layers
+   * without state (BatchNorm needs applyWithState).
+   */
+  apply(params: P, ...args: ApplyArgs<In>): Out;
   /** The output and the new state (updated running statistics in training mode). */
-  applyWithState(params: P, state: S, x: NdArray, options?: ApplyOptions): LayerOutput<S>;
+  applyWithState(params: P, state: S, ...args: ApplyArgs<In>): LayerOutput<S, Out>;
 }
 
+/** Any layer, whatever its params, inputs and output (what containers and summary accept). */
+export type AnyLayer = Layer<ParamTree, ParamTree, never, unknown>;
+/** A layer of one array in and one array out, as `sequential` chains. */
+export type SingleArrayLayer = Layer<ParamTree, ParamTree, [x: NdArray], NdArray>;
+
 /** The parameter tree type of a layer type (`ParamsOf<typeof model>`). */
-export type ParamsOf<L> = L extends Layer<infer P, ParamTree> ? P : never;
+export type ParamsOf<L> = L extends { init(key: Key, options?: InitOptions): infer P extends ParamTree }
+  ? P
+  : never;
 /** The state tree type of a layer type. */
-export type StateOf<L> = L extends Layer<ParamTree, infer S> ? S : never;
+export type StateOf<L> = L extends { initState(options?: InitOptions): infer S extends ParamTree }
+  ? S
+  : never;
+/** The input tuple type of a layer type. */
+export type InputsOf<L> = L extends {
+  forward(p: never, s: never, inputs: infer In extends Inputs, ctx: never): unknown;
+}
+  ? In
+  : never;
+/** The output type of a layer type. */
+export type OutputOf<L> = L extends {
+  forward(p: never, s: never, inputs: never, ctx: never): LayerOutput<unknown, infer Out>;
+}
+  ? Out
+  : never;
+
+/** What a layer definition's forward receives as its input: the array itself for one input, else the tuple. */
+export type ForwardInput<In extends Inputs> = In extends readonly [unknown] ? In[0] : In;
 
 /** What `defineLayer` builds a layer from; the checks, defaults and `apply` are derived from it. */
-export interface LayerDefinition<P extends ParamTree, S extends ParamTree> {
+export interface LayerDefinition<
+  P extends ParamTree,
+  S extends ParamTree,
+  In extends Inputs = [x: NdArray],
+  Out = NdArray,
+> {
   /** A short description for error messages (Layer.name). */
   name: string;
   /** PyTorch's one-line repr (Layer.repr). */
   repr: string;
   /** Named sub-layers, in order (containers only). */
-  children?: readonly (readonly [string, Layer])[];
+  children?: readonly (readonly [string, AnyLayer])[];
+  /**
+   * The names of the positional inputs (default `["input"]`: one array); with more than one, forward
+   * receives them as a tuple.
+   */
+  inputs?: readonly string[];
+  /** How many inputs are required (default all of them). */
+  requiredInputs?: number;
+  /** The output is one array (default true unless `inputs` is given); false for a pytree. */
+  arrayOutput?: boolean;
   /** The shapes of the parameters `init` returns, for `dtype`. */
   paramSpec(dtype: FloatDType): SpecTree;
   /** Fresh parameters of `dtype`, from `key`. */
@@ -118,25 +183,66 @@ export interface LayerDefinition<P extends ParamTree, S extends ParamTree> {
   /** Fresh state of `dtype` (with stateSpec). */
   initState?(dtype: FloatDType): S;
   /** The computation: the output and the new state, for checked params and state. */
-  forward(params: P, state: S, x: NdArray, ctx: ForwardContext): LayerOutput<S>;
+  forward(params: P, state: S, x: ForwardInput<In>, ctx: ForwardContext): LayerOutput<S, Out>;
 }
 
 /** Builds a layer from its forward function, specs and initializers; for custom layers too. */
-export function defineLayer<P extends ParamTree, S extends ParamTree = null>(
-  def: LayerDefinition<P, S>,
-): Layer<P, S> {
+export function defineLayer<
+  P extends ParamTree,
+  S extends ParamTree = null,
+  In extends Inputs = [x: NdArray],
+  Out = NdArray,
+>(def: LayerDefinition<P, S, In, Out>): Layer<P, S, In, Out> {
   const stateSpec = (dtype: FloatDType = "float32"): SpecTree =>
     def.stateSpec ? def.stateSpec(dtype) : null;
   const hasState = specLeaves(stateSpec()).length > 0;
+  const inputNames = def.inputs ?? ["input"];
+  const requiredInputs = def.requiredInputs ?? inputNames.length;
+  if (inputNames.length === 0 || requiredInputs < 0 || requiredInputs > inputNames.length)
+    throw new RangeError(
+      `${def.name}: a layer needs at least one input and 0..${inputNames.length} required inputs, got ${requiredInputs} of [${inputNames.join(", ")}]`,
+    );
+  // One required input: forward gets it as is (the tuple is only for several).
+  const unwrap = inputNames.length === 1 && requiredInputs === 1;
+  const singleArray = unwrap && (def.arrayOutput ?? def.inputs === undefined);
+  const forward = (params: P, state: S, inputs: In, ctx: ForwardContext): LayerOutput<S, Out> =>
+    def.forward(params, state, (unwrap ? inputs[0] : inputs) as ForwardInput<In>, ctx);
   const initState = (options?: InitOptions, who = `${def.name}: initState`): S => {
     checkOptions(who, options, INIT_KEYS);
     return def.initState ? def.initState(checkDType(def.name, options?.dtype)) : (null as S);
   };
-  const layer: Layer<P, S> = {
+  const signature = `(${inputNames.map((n, i) => (i < requiredInputs ? n : `${n}?`)).join(", ")})`;
+  /** The inputs and the options from apply's arguments, checked. */
+  const splitArgs = (who: string, args: readonly unknown[]): [In, ForwardContext] => {
+    let inputs = args;
+    let options: unknown = {};
+    const last = args[args.length - 1];
+    if (args.length > inputNames.length || (args.length > requiredInputs && isApplyOptions(last))) {
+      inputs = args.slice(0, -1);
+      options = last;
+    }
+    if (inputs.length > inputNames.length || inputs.length < requiredInputs) {
+      throw new TypeError(
+        `${who}: expected inputs ${signature} and optionally { train, key }, got ${args.length} argument${args.length === 1 ? "" : "s"}`,
+      );
+    }
+    checkOptions(who, options, APPLY_KEYS);
+    inputs.slice(0, requiredInputs).forEach((x, i) => {
+      if (x === undefined || x === null)
+        throw new TypeError(`${who}: input ${inputNames[i]} is required, got ${String(x)}`);
+    });
+    if (unwrap && !(inputs[0] instanceof NdArray))
+      throw new TypeError(`${who}: the input must be an array, got ${describeValue(inputs[0])}`);
+    return [inputs as unknown as In, contextOf(options as ApplyOptions)];
+  };
+  const layer: Layer<P, S, In, Out> = {
     name: def.name,
     repr: def.repr,
     children: def.children ?? [],
     hasState,
+    inputNames,
+    requiredInputs,
+    singleArray,
     paramSpec: (dtype = "float32") => def.paramSpec(dtype),
     stateSpec,
     init: (key, options) => {
@@ -148,25 +254,38 @@ export function defineLayer<P extends ParamTree, S extends ParamTree = null>(
       params: layer.init(key, options),
       state: initState(options, `${def.name}: initWithState`),
     }),
-    forward: def.forward,
-    apply(params, x, options = {}) {
-      checkOptions(`${def.name}: apply`, options, APPLY_KEYS);
+    forward,
+    apply(params, ...args) {
+      const [inputs, ctx] = splitArgs(`${def.name}: apply`, args);
       if (hasState) {
         throw new TypeError(
           `${def.name} has state (running statistics); call applyWithState(params, state, x, { train }) instead of apply`,
         );
       }
       checkTree(def.name, "params", def.paramSpec("float32"), params);
-      return def.forward(params, null as S, x, contextOf(options)).y;
+      return forward(params, null as S, inputs, ctx).y;
     },
-    applyWithState(params, state, x, options = {}) {
-      checkOptions(`${def.name}: applyWithState`, options, APPLY_KEYS);
+    applyWithState(params, state, ...args) {
+      const [inputs, ctx] = splitArgs(`${def.name}: applyWithState`, args);
       checkTree(def.name, "params", def.paramSpec("float32"), params);
       checkTree(def.name, "state", stateSpec(), state);
-      return def.forward(params, state, x, contextOf(options));
+      return forward(params, state, inputs, ctx);
     },
   };
   return layer;
+}
+
+/** Whether apply's last argument is its options rather than an optional input: `{ train }`, `{ key }`. */
+function isApplyOptions(x: unknown): boolean {
+  if (!isPlainObject(x)) return false;
+  const keys = Object.keys(x);
+  return keys.length > 0 && keys.every((k) => (APPLY_KEYS as readonly string[]).includes(k));
+}
+
+function describeValue(x: unknown): string {
+  if (x === null) return "null";
+  if (Array.isArray(x)) return "a JS array";
+  return typeof x;
 }
 
 const INIT_KEYS = ["dtype"] as const;

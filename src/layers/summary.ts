@@ -1,10 +1,10 @@
 /** `summary(model, params)`: PyTorch's `print(net)` followed by a table of parameter paths, shapes and counts. */
 import type { NdArray, ShapeDtype } from "../core/array.js";
 import { flattenWithPath } from "../tree/index.js";
-import { checkTree, type Layer, type ParamTree } from "./layer.js";
+import { type AnyLayer, checkTree, type ParamTree } from "./layer.js";
 
 /** The module tree as PyTorch prints it: containers as `Name(\n  (child): ...\n)`, leaves on one line. */
-export function formatLayer(layer: Layer): string {
+export function formatLayer(layer: AnyLayer): string {
   // A container without children prints as `Sequential()`, like torch.
   if (layer.children.length === 0) return layer.repr.endsWith(")") ? layer.repr : `${layer.repr}()`;
   const lines = layer.children.map(
@@ -19,7 +19,7 @@ const thousands = (n: number): string => n.toLocaleString("en-US");
  * The model's structure, then one row per parameter array (path, shape, dtype, element count) and the
  * totals. Without `params`, the shapes come from the model's spec (float32).
  */
-export function summary(model: Layer, params?: ParamTree): string {
+export function summary(model: AnyLayer, params?: ParamTree): string {
   const tree = params ?? model.paramSpec();
   if (params !== undefined) checkTree(model.name, "params", model.paramSpec(), params);
   const rows = flattenWithPath<NdArray | ShapeDtype>(tree).map(([path, leaf]) => {
