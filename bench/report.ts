@@ -9,7 +9,7 @@ import { RELAXED_TITLES } from "./peers/protocol.js";
 import { roundRatios } from "./rounds.js";
 import type { Measurement } from "./timing.js";
 import type { TracegradSuiteResult } from "./tracegrad-suite.js";
-import { type BenchMode, BUDGETS, matmulFlops, type Workload } from "./workloads.js";
+import { type BenchMode, BUDGETS, matmulFlops, tokensPerCall, type Workload } from "./workloads.js";
 
 export interface MachineInfo {
   readonly date: string;
@@ -83,6 +83,25 @@ function formatMs(ms: number): string {
 function formatGflops(w: Workload, ms: number): string {
   const gflops = matmulFlops(w as Extract<Workload, { kind: "matmul" }>) / (ms * 1e6);
   return gflops >= 10 ? gflops.toFixed(1) : gflops.toFixed(2);
+}
+
+function formatTokensPerSecond(w: Workload, ms: number): string {
+  const perSecond = tokensPerCall(w as Extract<Workload, { kind: "lstm-train" }>) / (ms / 1000);
+  return Math.round(perSecond).toLocaleString("en-US");
+}
+
+/** A timing cell: GFLOP/s for matmul, tokens/s for sequence models, else milliseconds. */
+function formatRate(w: Workload, ms: number): string {
+  if (w.kind === "matmul") return formatGflops(w, ms);
+  if (w.kind === "lstm-train") return formatTokensPerSecond(w, ms);
+  return formatMs(ms);
+}
+
+/** The row title, naming the unit of rate rows. */
+function rowTitle(w: Workload): string {
+  if (w.kind === "matmul") return `${w.label} (GFLOP/s)`;
+  if (w.kind === "lstm-train") return `${w.label} (tokens/s)`;
+  return w.label;
 }
 
 function formatBytes(bytes: number): string {
@@ -171,7 +190,7 @@ export function renderReport(report: BenchReport): string {
   const cell = (w: Workload, m: Measurement | undefined, who: string): string => {
     if (!m) return "n/a";
     if (!m.ok) return notes.ref(who, m.error, w.label);
-    return w.kind === "matmul" ? formatGflops(w, m.timing.medianMs) : formatMs(m.timing.medianMs);
+    return formatRate(w, m.timing.medianMs);
   };
 
   const out: string[] = [];
@@ -203,7 +222,8 @@ export function renderReport(report: BenchReport): string {
   out.push("## Time per call");
   out.push("");
   out.push(
-    "Median milliseconds per call (lower is better); matmul rows are GFLOP/s (higher is better). " +
+    "Median milliseconds per call (lower is better); matmul rows are GFLOP/s and the LSTM row tokens " +
+      "(batch × sequence length) per second (higher is better). " +
       "Train steps include reading the loss back; jax-js calls include waiting for every output.",
   );
   out.push("");
@@ -212,7 +232,7 @@ export function renderReport(report: BenchReport): string {
     const w = r.workload;
     out.push(
       row([
-        w.kind === "matmul" ? `${w.label} (GFLOP/s)` : w.label,
+        rowTitle(w),
         cell(w, r.eager, "tracegrad eager"),
         `**${cell(w, r.jit, "tracegrad jit")}**`,
         ...shown.map((p) => cell(w, p.results[w.id], p.title)),
@@ -227,7 +247,7 @@ export function renderReport(report: BenchReport): string {
     out.push("## Peers relative to tracegrad jit");
     out.push("");
     out.push(
-      "Peer time ÷ tracegrad-jit time, on every row including matmul: above 1 the peer is slower than " +
+      "Peer time ÷ tracegrad-jit time, on every row including matmul and the LSTM: above 1 the peer is slower than " +
         "tracegrad's jit, below 1 it is faster. The eager column is tracegrad's own eager mode.",
     );
     out.push("");

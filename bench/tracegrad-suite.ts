@@ -27,6 +27,7 @@ import {
   type ConvWorkload,
   LEARNING_RATE,
   type LinalgWorkload,
+  type LstmTrainWorkload,
   type MlpTrainWorkload,
   type TimingBudget,
   type WhileLoopWorkload,
@@ -175,6 +176,18 @@ function mlpCase(w: MlpTrainWorkload, key: Array): BenchCase {
   );
 }
 
+/** torch.nn.LSTM(hidden, hidden) on [seq, batch, hidden]; MSE of the output against a random target. */
+function lstmCase(w: LstmTrainWorkload, key: Array): BenchCase {
+  const model = layers.lstm(w.hidden, w.hidden);
+  const [initKey, xKey, yKey] = splitKeys(key, 3);
+  return trainStepCase(
+    () => model.init(initKey),
+    (p, xb, yb) => nn.mseLoss(model.apply(p, xb)[0], yb),
+    random.normal(xKey, [w.seq, w.batch, w.hidden]),
+    random.normal(yKey, [w.seq, w.batch, w.hidden]),
+  );
+}
+
 function convCase(w: ConvWorkload, key: Array): BenchCase {
   const [xKey, wKey, bKey, cKey] = splitKeys(key, 4);
   const out = w.size - w.kernel + 1;
@@ -264,6 +277,8 @@ function caseFor(w: Workload, key: Array): BenchCase {
     }
     case "mlp-train":
       return mlpCase(w, key);
+    case "lstm-train":
+      return lstmCase(w, key);
     case "matmul": {
       const [aKey, bKey] = splitKeys(key, 2);
       const a = random.normal(aKey, [w.size, w.size]);

@@ -109,6 +109,17 @@ export interface LinalgWorkload extends WorkloadBase {
 /** The ops with a bench row, in row order (each as its family lands on main). */
 export const LINALG_OPS: readonly LinalgOp[] = ["cholesky"];
 
+/**
+ * An LSTM train step, torch.nn.LSTM(hidden, hidden) over [seq, batch, hidden] float32: forward, MSE of the
+ * output against a random target, backward, SGD(lr 0.01). Reported in tokens (batch * seq) per second.
+ */
+export interface LstmTrainWorkload extends WorkloadBase {
+  readonly kind: "lstm-train";
+  readonly batch: number;
+  readonly seq: number;
+  readonly hidden: number;
+}
+
 /** The workloads the peers run (all but tracegrad's own). */
 export type PeerWorkload = Exclude<Workload, WhileLoopWorkload>;
 
@@ -118,6 +129,7 @@ export function isPeerWorkload(w: Workload): w is PeerWorkload {
 
 export type Workload =
   | WhileLoopWorkload
+  | LstmTrainWorkload
   | ScatterAddWorkload
   | LenetTrainWorkload
   | LenetInferWorkload
@@ -164,6 +176,11 @@ export function matmulFlops(w: MatmulWorkload): number {
   return 2 * w.size ** 3;
 }
 
+/** The tokens one call of a sequence workload processes (batch * sequence length). */
+export function tokensPerCall(w: LstmTrainWorkload): number {
+  return w.batch * w.seq;
+}
+
 /** The suite: full sizes, or small ones that keep every row for a smoke test. */
 export function workloadsFor(mode: BenchMode): Workload[] {
   const quick = mode === "quick";
@@ -178,6 +195,7 @@ export function workloadsFor(mode: BenchMode): Workload[] {
   const sortSize = quick ? "4096" : "1M";
   const scatterUpdates = quick ? 4096 : 1_000_000;
   const scatterSize = quick ? 256 : 65_536;
+  const lstm = quick ? { batch: 4, seq: 5, hidden: 16 } : { batch: 32, seq: 50, hidden: 256 };
   // Row ids name the full-size workload, so quick and full reports share their rows.
   const fullTrain = [1, 32, 128];
   const fullInfer = [1, 128];
@@ -257,6 +275,12 @@ export function workloadsFor(mode: BenchMode): Workload[] {
       }),
     ),
     {
+      kind: "lstm-train",
+      id: "lstm-train-b32-s50-h256",
+      label: `LSTM ${lstm.hidden}->${lstm.hidden} train step, batch ${lstm.batch}, seq ${lstm.seq}`,
+      ...lstm,
+    },
+    {
       kind: "scatter-add",
       id: "scatter-add-1m-64k",
       label: `scatter-add of ${quick ? "4096" : "1M"} updates into ${quick ? "256" : "64k"} f32`,
@@ -279,5 +303,5 @@ export function workloadsFor(mode: BenchMode): Workload[] {
 
 /** Train steps are the workloads jit compiles with donated parameters and optimizer state. */
 export function isTrainStep(w: Workload): boolean {
-  return w.kind === "lenet-train" || w.kind === "mlp-train";
+  return w.kind === "lenet-train" || w.kind === "mlp-train" || w.kind === "lstm-train";
 }

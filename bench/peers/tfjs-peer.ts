@@ -149,6 +149,8 @@ function callFor(tf: Tf, w: PeerWorkload): () => void {
           tf.add(x, tf.scatterND(positions, updates, [w.size])).dataSync();
         });
     }
+    case "lstm-train":
+      throw new Error("TF.js row not written (its tf.layers.lstm is a Keras layer, not a functional op)");
     case "chain": {
       const x = tf.randomNormal([w.elements]);
       return () =>

@@ -144,6 +144,11 @@ def make_call(w):
         x = torch.randn(w["batch"], sizes[0])
         labels = torch.randint(0, sizes[-1], (w["batch"],))
         return train_step(mlp(sizes), F.cross_entropy, x, labels)
+    if kind == "lstm-train":
+        model = nn.LSTM(w["hidden"], w["hidden"])
+        x = torch.randn(w["seq"], w["batch"], w["hidden"])
+        y = torch.randn(w["seq"], w["batch"], w["hidden"])
+        return train_step(model, lambda out, target: F.mse_loss(out[0], target), x, y)
     if kind == "matmul":
         a = torch.randn(w["size"], w["size"])
         b = torch.randn(w["size"], w["size"])

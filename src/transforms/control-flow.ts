@@ -3,14 +3,19 @@
  * function's intermediates from its inputs) as traced primitives, composable with every transform.
  * `switchCase`/`cond` live in control-flow-switch.ts, `whileLoop`/`forLoop` in control-flow-while.ts.
  *
- * Under partial evaluation (linearize, vjp, grad) a scan is unrolled into the recorded program; in a jit
- * plan its body is compiled once into a plan of its own and run as a loop.
+ * Under partial evaluation (linearize, vjp, grad) a scan splits into a scan of its known part, run now,
+ * which stacks the residuals, and one recorded scan linear in the unknown inputs, whose transpose is a
+ * scan in the other direction; in a jit plan each body is compiled once into a plan of its own and run as
+ * a loop.
  */
 import { type AbstractValue, ConcreteArray, fmtAval, type NdArray } from "../core/array.js";
 import { NARROW_DTYPES, storageFor } from "../core/dtype.js";
-import { evalProgram, type Program } from "../core/ir.js";
+import { type Atom, type Equation, evalProgram, Literal, Program, type Var } from "../core/ir.js";
 import { checkOptions } from "../core/options.js";
-import { type BatchDim, type Primitive, primitive } from "../core/primitive.js";
+import { programHasEffects } from "../core/effects.js";
+import { type BatchDim, type Primitive, primitive, UndefinedPrimal } from "../core/primitive.js";
+import { Tracer } from "../core/trace.js";
+import { add } from "../ops/binary.js";
 import { ShapeError, sizeOf } from "../core/shape.js";
 import { zip } from "../core/tuple.js";
 import { batchSize, broadcastTo, moveAxisTo0, moveaxis, reshape } from "../ops/layout.js";
@@ -19,7 +24,9 @@ import { assertSameStructure, type TreeDef, treeDefToString, unflatten } from ".
 import { CarryBuffers, checkAvals, subPlanCompiler, wrapOperand, zerosOf } from "./control-flow-common.js";
 import { flattenArgs, flattenFun } from "./flat.js";
 import { instantiate, jvpFlat } from "./jvp.js";
-import { stageClosed, vmapProgram } from "./program-transforms.js";
+import { type PartialEvalTrace, type PartialEvalTracer, partialEvalFlat } from "./partial-eval.js";
+import { type ClosedOver, stageClosed, vmapProgram } from "./program-transforms.js";
+import { transposeProgram } from "./transpose.js";
 import { linearizeFlat } from "./vjp.js";
 import { vmapFlat } from "./vmap.js";
 
@@ -192,31 +199,292 @@ export const scanPrim: Primitive<ScanParams> = primitive<ScanParams>({
       carry.forEach((c, k) => outs[k]!.set(c.data));
     };
   },
-  // Linearizing a scan unrolls it into the recorded program, one body per step.
+  // Linearizing a scan splits its body (JAX's _scan_partial_eval): a scan of the known part runs now and
+  // stacks the residuals the rest needs; the rest is recorded as one scan, linear in the unknown inputs.
   partialEval(args, p) {
-    const { body, numConsts: nC, numCarry: nK, length, reverse } = p;
-    const consts = args.slice(0, nC);
-    let carry = args.slice(nC, nC + nK);
-    const xs = args.slice(nC + nK);
-    const ys: NdArray[][] = [];
-    for (let k = 0; k < length; k++) {
-      const i = reverse ? length - 1 - k : k;
-      const xi = xs.map((x) => reshape(slice(x, [{ start: i, stop: i + 1 }]), x.shape.slice(1)));
-      const outs = evalProgram(body, [], [...consts, ...carry, ...xi]);
-      carry = outs.slice(0, nK);
-      ys[i] = outs.slice(nK);
-    }
-    const nY = body.outputs.length - nK;
-    const stacked = Array.from({ length: nY }, (_, j) =>
-      length === 0
-        ? zerosOf({ shape: [0, ...body.outAvals[nK + j]!.shape], dtype: body.outAvals[nK + j]!.dtype })
-        : stack(ys.map((y) => y[j]!)),
-    );
-    return [...carry, ...stacked];
+    return scanPartialEval(args, p) ?? unrolledScan(args, p);
+  },
+  // The transpose of a linear scan is a scan in the other direction over the residuals and output
+  // cotangents, carrying the carry's cotangent and the sum of the linear consts' cotangents.
+  transpose(cts, args, p) {
+    return transposeScan(cts, args, p);
   },
   formatParams: (p) =>
     `length=${p.length} numCarry=${p.numCarry}${p.reverse ? " reverse" : ""} body=(${p.body.equations.length} eqns)`,
 });
+
+// ---------------------------------------------------------------------------------------------------
+// scan under linearize (partial evaluation) and transposition
+
+/** The scan, one body per step, in the current interpreter (for bodies with effects, or no steps). */
+function unrolledScan(args: readonly NdArray[], p: ScanParams): NdArray[] {
+  const { body, numConsts: nC, numCarry: nK, length, reverse } = p;
+  const consts = args.slice(0, nC);
+  let carry = args.slice(nC, nC + nK);
+  const xs = args.slice(nC + nK);
+  const ys: NdArray[][] = [];
+  for (let k = 0; k < length; k++) {
+    const i = reverse ? length - 1 - k : k;
+    const xi = xs.map((x) => reshape(slice(x, [{ start: i, stop: i + 1 }]), x.shape.slice(1)));
+    const outs = evalProgram(body, [], [...consts, ...carry, ...xi]);
+    carry = outs.slice(0, nK);
+    ys[i] = outs.slice(nK);
+  }
+  const nY = body.outputs.length - nK;
+  const stacked = Array.from({ length: nY }, (_, j) =>
+    length === 0
+      ? zerosOf({ shape: [0, ...body.outAvals[nK + j]!.shape], dtype: body.outAvals[nK + j]!.dtype })
+      : stack(ys.map((y) => y[j]!)),
+  );
+  return [...carry, ...stacked];
+}
+
+/** Where a residual of the body's unknown part comes from. */
+type ResidualSource =
+  | { kind: "const"; input: number } // a known const of the scan: passed as a const
+  | { kind: "x"; input: number } // a row of a known xs: the xs passed as they are
+  | { kind: "constant"; value: NdArray } // a constant of the body
+  | { kind: "step" }; // computed per step: stacked as an extra output of the known scan
+
+interface BodySplit {
+  /** Over [its consts, the known inputs] to [known outputs, per-step residuals]. */
+  known: ClosedOver;
+  /** Over [the unknown inputs] with constVars = the residuals, to the unknown outputs. */
+  unknown: Program;
+  residuals: ResidualSource[];
+  outUnknown: boolean[];
+}
+
+/** Partially evaluates the body with the inputs flagged `unknown` unknown, staging the known part. */
+function splitBody(p: ScanParams, unknown: readonly boolean[], forceUnknown: (i: number) => boolean): BodySplit {
+  const { body, numConsts: nC, numCarry: nK } = p;
+  const inAvals = body.inputs.map((v) => v.aval);
+  const knownAt = unknown.flatMap((u, i) => (u ? [] : [i]));
+  let result: Omit<BodySplit, "known"> | undefined;
+  const known = stageClosed(
+    (ks) => {
+      const ins: (NdArray | null)[] = inAvals.map(() => null);
+      knownAt.forEach((pos, j) => {
+        ins[pos] = ks[j]!;
+      });
+      const pe = partialEvalFlat((xs) => evalProgram(body, [], xs), ins, inAvals, forceUnknown);
+      const residuals = pe.consts.map((r): ResidualSource => {
+        const j = ks.indexOf(r);
+        const pos = j < 0 ? -1 : knownAt[j]!;
+        if (pos >= 0 && pos < nC) return { kind: "const", input: pos };
+        if (pos >= nC + nK) return { kind: "x", input: pos };
+        return r instanceof Tracer ? { kind: "step" } : { kind: "constant", value: r };
+      });
+      result = { unknown: pe.program, residuals, outUnknown: pe.outsKnown.map((o) => o === null) };
+      return [
+        ...pe.outsKnown.filter((o): o is NdArray => o !== null),
+        ...pe.consts.filter((_, j) => residuals[j]!.kind === "step"),
+      ];
+    },
+    knownAt.map((i) => inAvals[i]!),
+  );
+  return { known, ...result! };
+}
+
+/**
+ * A scan with some inputs known and some not: the known part as a scan now, the unknown part recorded as
+ * one scan over the residuals. Null when the body has effects (their order would change) or no steps.
+ */
+function scanPartialEval(args: readonly NdArray[], p: ScanParams): NdArray[] | null {
+  const { body, numConsts: nC, numCarry: nK, length, reverse } = p;
+  if (length === 0 || programHasEffects(body)) return null;
+  const tracers = args as readonly PartialEvalTracer[];
+  const trace = tracers.find((t) => t.known === null)!.trace;
+  const unknown = tracers.map((t) => t.known === null);
+  // A carry is unknown if its initial value is, or if the body makes it so from unknown inputs.
+  let split: BodySplit;
+  for (;;) {
+    const flags = [...unknown];
+    split = splitBody(p, flags, (i) => i < nK && flags[nC + i]!);
+    const grew = split.outUnknown.slice(0, nK).map((u, i) => u && !unknown[nC + i]);
+    if (!grew.some((g) => g)) break;
+    grew.forEach((g, i) => {
+      if (g) unknown[nC + i] = true;
+    });
+  }
+  const { known, unknown: unknownBody, residuals, outUnknown } = split;
+  const nX = args.length - nC - nK;
+  const at = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
+  const knownIn = (positions: number[]) => positions.filter((i) => !unknown[i]).map((i) => tracers[i]!.known!);
+  const unknownIn = (positions: number[]) => positions.filter((i) => unknown[i]).map((i) => tracers[i]!);
+  const constPos = at(0, nC);
+  const carryPos = at(nC, nK);
+  const xPos = at(nC + nK, nX);
+
+  // The known part: [known carry, known ys, per-step residuals].
+  const knownOuts = scanPrim.bind(
+    [...known.consts, ...knownIn(constPos), ...knownIn(carryPos), ...knownIn(xPos)],
+    {
+      body: known.program,
+      numConsts: known.consts.length + knownIn(constPos).length,
+      numCarry: knownIn(carryPos).length,
+      length,
+      reverse,
+    },
+  );
+  const nKnownOut = outUnknown.filter((u) => !u).length;
+  const stepResiduals = knownOuts.slice(nKnownOut);
+
+  // The unknown part: consts [invariant residuals, unknown consts], carry, xs [unknown xs, residual xs].
+  const resVars = unknownBody.constVars;
+  const invariant = residuals.flatMap((r, j) => (r.kind === "const" || r.kind === "constant" ? [j] : []));
+  const perRow = residuals.flatMap((r, j) => (r.kind === "x" || r.kind === "step" ? [j] : []));
+  const nUkConsts = unknownIn(constPos).length;
+  const nUkCarry = unknownIn(carryPos).length;
+  const ukInputs = unknownBody.inputs;
+  const program = new Program(
+    [],
+    [
+      ...invariant.map((j) => resVars[j]!),
+      ...ukInputs.slice(0, nUkConsts + nUkCarry),
+      ...ukInputs.slice(nUkConsts + nUkCarry),
+      ...perRow.map((j) => resVars[j]!),
+    ],
+    unknownBody.equations,
+    unknownBody.outputs,
+  );
+  let step = 0;
+  const residualValue = (j: number): NdArray => {
+    const r = residuals[j]!;
+    if (r.kind === "const" || r.kind === "x") return tracers[r.input]!.known!;
+    if (r.kind === "constant") return r.value;
+    return stepResiduals[step++]!;
+  };
+  const invariantValues = invariant.map(residualValue);
+  const rowValues = perRow.map(residualValue);
+  const unknownOuts = (trace as PartialEvalTrace).recordEquation(
+    scanPrim,
+    [
+      ...invariantValues,
+      ...unknownIn(constPos),
+      ...carryPos.filter((i) => unknown[i]).map((i) => tracers[i]!),
+      ...unknownIn(xPos),
+      ...rowValues,
+    ],
+    {
+      body: program,
+      numConsts: invariant.length + nUkConsts,
+      numCarry: nUkCarry,
+      length,
+      reverse,
+    },
+  );
+  let k = 0;
+  let u = 0;
+  return outUnknown.map((isUnknown) => (isUnknown ? unknownOuts[u++]! : knownOuts[k++]!));
+}
+
+/**
+ * Cotangents of a program's unknown inputs (`known[i]` null) from its outputs' cotangents: equations on
+ * known values only are evaluated first, the rest transposed.
+ */
+function transposeWithKnown(
+  program: Program,
+  known: readonly (NdArray | null)[],
+  cts: readonly NdArray[],
+): NdArray[] {
+  const env = new Map<Var, NdArray>();
+  program.inputs.forEach((v, i) => {
+    if (known[i] !== null) env.set(v, known[i]!);
+  });
+  const value = (a: Atom): NdArray | undefined => (a instanceof Literal ? a.value : env.get(a));
+  const linear: Equation[] = [];
+  for (const e of program.equations) {
+    const ins = e.inputs.map(value);
+    if (ins.every((x) => x !== undefined)) {
+      const outs = e.primitive.bind(ins as NdArray[], e.params);
+      e.outputs.forEach((v, i) => env.set(v, outs[i]!));
+    } else linear.push(e);
+  }
+  const knownVars = [...env.keys()];
+  const unknownVars = program.inputs.filter((_, i) => known[i] === null);
+  return transposeProgram(
+    new Program(knownVars, unknownVars, linear, program.outputs),
+    knownVars.map((v) => env.get(v)!),
+    cts,
+  );
+}
+
+function transposeScan(
+  cts: readonly NdArray[],
+  args: readonly (NdArray | UndefinedPrimal)[],
+  p: ScanParams,
+): (NdArray | null)[] {
+  const { body, numConsts: nC, numCarry: nK, length, reverse } = p;
+  // The carry is linear in the body even when its initial value is a known constant (a zero tangent).
+  const linear = args.map((a, i) => a instanceof UndefinedPrimal || (i >= nC && i < nC + nK));
+  const nX = args.length - nC - nK;
+  const inAvals = body.inputs.map((v) => v.aval);
+  const kConsts = Array.from({ length: nC }, (_, i) => i).filter((i) => !linear[i]);
+  const lConsts = Array.from({ length: nC }, (_, i) => i).filter((i) => linear[i]);
+  const kXs = Array.from({ length: nX }, (_, j) => nC + nK + j).filter((i) => !linear[i]);
+  const lXs = Array.from({ length: nX }, (_, j) => nC + nK + j).filter((i) => linear[i]);
+  const carryAvals = inAvals.slice(nC, nC + nK);
+  const yAvals = body.outAvals.slice(nK);
+  // Over [known consts, carry cotangent, const cotangent sums, known x rows, y cotangents].
+  const tbody = stageClosed(
+    (zs) => {
+      let o = 0;
+      const take = (n: number) => zs.slice(o, (o += n));
+      const kc = take(kConsts.length);
+      const ctCarry = take(nK);
+      const acc = take(lConsts.length);
+      const kx = take(kXs.length);
+      const ctY = take(yAvals.length);
+      const known: (NdArray | null)[] = inAvals.map(() => null);
+      kConsts.forEach((pos, j) => {
+        known[pos] = kc[j]!;
+      });
+      kXs.forEach((pos, j) => {
+        known[pos] = kx[j]!;
+      });
+      const inCts = transposeWithKnown(body, known, [...ctCarry, ...ctY]);
+      // inCts follow the linear inputs in order: linear consts, the carry, linear xs.
+      const ctConsts = inCts.slice(0, lConsts.length);
+      const ctCarryIn = inCts.slice(lConsts.length, lConsts.length + nK);
+      const ctXs = inCts.slice(lConsts.length + nK);
+      return [...ctCarryIn, ...acc.map((a, j) => add(a, ctConsts[j]!)), ...ctXs];
+    },
+    [
+      ...kConsts.map((i) => inAvals[i]!),
+      ...carryAvals,
+      ...lConsts.map((i) => inAvals[i]!),
+      ...kXs.map((i) => inAvals[i]!),
+      ...yAvals,
+    ],
+  );
+  const outs = scanPrim.bind(
+    [
+      ...tbody.consts,
+      ...kConsts.map((i) => args[i] as NdArray),
+      ...cts.slice(0, nK),
+      ...lConsts.map((i) => zerosOf(inAvals[i]!)),
+      ...kXs.map((i) => args[i] as NdArray),
+      ...cts.slice(nK),
+    ],
+    {
+      body: tbody.program,
+      numConsts: tbody.consts.length + kConsts.length,
+      numCarry: nK + lConsts.length,
+      length,
+      reverse: !reverse,
+    },
+  );
+  const result: (NdArray | null)[] = args.map(() => null);
+  lConsts.forEach((pos, j) => {
+    result[pos] = outs[nK + j]!;
+  });
+  for (let i = 0; i < nK; i++) result[nC + i] = outs[i]!;
+  lXs.forEach((pos, j) => {
+    result[pos] = outs[nK + lConsts.length + j]!;
+  });
+  return result;
+}
 
 /** Options of `scan` (JAX's `length` and `reverse`). */
 export interface ScanOptions {

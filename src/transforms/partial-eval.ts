@@ -80,6 +80,16 @@ export class PartialEvalTrace extends Trace {
         params,
       );
     if (prim.partialEval) return prim.partialEval(ts, params);
+    return this.recordEquation(prim, ts, params);
+  }
+  /**
+   * Records `prim` on `values` as one equation of the program, all its outputs unknown, without its
+   * partialEval rule (which calls this for the part it leaves unknown). Known values become constants.
+   */
+  recordEquation<P>(prim: Primitive<P>, values: readonly NdArray[], params: P): PartialEvalTracer[] {
+    const ts = values.map((v) =>
+      v instanceof PartialEvalTracer && v.trace.main === this.main ? v : (this.pure(v) as PartialEvalTracer),
+    );
     const inputs = ts.map((t) => this.instantiateConst(t));
     const avals = prim.abstractEval(
       inputs.map((t) => t.aval),

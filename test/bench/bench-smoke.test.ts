@@ -31,7 +31,12 @@ describe("npm run bench -- --quick", () => {
 
   it("has a row for every workload in the time and memory tables", () => {
     for (const w of workloads) {
-      const title = w.kind === "matmul" ? `${w.label} (GFLOP/s)` : w.label;
+      const title =
+        w.kind === "matmul"
+          ? `${w.label} (GFLOP/s)`
+          : w.kind === "lstm-train"
+            ? `${w.label} (tokens/s)`
+            : w.label;
       expect(markdown).toContain(`| ${title} |`);
       expect(markdown).toContain(`| ${w.label} |`);
     }

@@ -79,6 +79,31 @@ describe("scan", () => {
     expectClose(grad(gv)(h0), numericGrad(gv, h0), 1e-6);
   });
 
+  it("reverse mode is a scan of the known part and one reverse scan, not an unrolled loop", () => {
+    const f = (w: NdArray, h: NdArray, rows: NdArray) => {
+      const step = (c: NdArray, x: NdArray): [NdArray, NdArray] => {
+        const next = np.tanh(np.matmul(w, c).add(np.matmul(U, x)));
+        return [next, np.sum(next)];
+      };
+      const [hn, ys] = scan(step, h, rows);
+      return np.sum(hn.mul(hn)).add(np.sum(ys.mul(ys)));
+    };
+    const g = grad(f, { argnums: [0, 1, 2] });
+    const program = makeProgram(g)(W, h0, xs).toString();
+    // One forward scan (stacking residuals) and its transpose, each over the 5 rows; nothing unrolled.
+    expect(program.match(/= scan\[length=5 /g)).toHaveLength(2);
+    expect(program.match(/= scan\[length=5 numCarry=\d+ reverse /g)).toHaveLength(1);
+    expect(program.match(/tanh/g) ?? []).toHaveLength(0);
+    const [gw, gh, gx] = g(W, h0, xs);
+    expectClose(gw, numericGrad((w) => f(w, h0, xs), W), 1e-7);
+    expectClose(gh, numericGrad((h) => f(W, h, xs), h0), 1e-7);
+    expectClose(gx, numericGrad((x) => f(W, h0, x), xs), 1e-7);
+    const [jw, jh, jx] = jit(g)(W, h0, xs);
+    expectClose(jw, gw, 1e-13);
+    expectClose(jh, gh, 1e-13);
+    expectClose(jx, gx, 1e-13);
+  });
+
   it("checks the carry", () => {
     expect(() => scan((c: NdArray, x: NdArray) => [c.reshape([2, 2]), x], h0, xs)).toThrow(
       /scan: the carry returned by the body differs/,
