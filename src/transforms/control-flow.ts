@@ -10,14 +10,14 @@
  */
 import { type AbstractValue, ConcreteArray, fmtAval, type NdArray } from "../core/array.js";
 import { NARROW_DTYPES, storageFor } from "../core/dtype.js";
+import { programHasEffects } from "../core/effects.js";
 import { type Atom, type Equation, evalProgram, Literal, Program, type Var } from "../core/ir.js";
 import { checkOptions } from "../core/options.js";
-import { programHasEffects } from "../core/effects.js";
 import { type BatchDim, type Primitive, primitive, UndefinedPrimal } from "../core/primitive.js";
-import { Tracer } from "../core/trace.js";
-import { add } from "../ops/binary.js";
 import { ShapeError, sizeOf } from "../core/shape.js";
+import { Tracer } from "../core/trace.js";
 import { zip } from "../core/tuple.js";
+import { add } from "../ops/binary.js";
 import { batchSize, broadcastTo, moveAxisTo0, moveaxis, reshape } from "../ops/layout.js";
 import { slice, stack } from "../ops/shape.js";
 import { assertSameStructure, type TreeDef, treeDefToString, unflatten } from "../tree/treedef.js";
@@ -256,7 +256,11 @@ interface BodySplit {
 }
 
 /** Partially evaluates the body with the inputs flagged `unknown` unknown, staging the known part. */
-function splitBody(p: ScanParams, unknown: readonly boolean[], forceUnknown: (i: number) => boolean): BodySplit {
+function splitBody(
+  p: ScanParams,
+  unknown: readonly boolean[],
+  forceUnknown: (i: number) => boolean,
+): BodySplit {
   const { body, numConsts: nC, numCarry: nK } = p;
   const inAvals = body.inputs.map((v) => v.aval);
   const knownAt = unknown.flatMap((u, i) => (u ? [] : [i]));
@@ -310,7 +314,8 @@ function scanPartialEval(args: readonly NdArray[], p: ScanParams): NdArray[] | n
   const { known, unknown: unknownBody, residuals, outUnknown } = split;
   const nX = args.length - nC - nK;
   const at = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
-  const knownIn = (positions: number[]) => positions.filter((i) => !unknown[i]).map((i) => tracers[i]!.known!);
+  const knownIn = (positions: number[]) =>
+    positions.filter((i) => !unknown[i]).map((i) => tracers[i]!.known!);
   const unknownIn = (positions: number[]) => positions.filter((i) => unknown[i]).map((i) => tracers[i]!);
   const constPos = at(0, nC);
   const carryPos = at(nC, nK);

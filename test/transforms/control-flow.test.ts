@@ -95,9 +95,21 @@ describe("scan", () => {
     expect(program.match(/= scan\[length=5 numCarry=\d+ reverse /g)).toHaveLength(1);
     expect(program.match(/tanh/g) ?? []).toHaveLength(0);
     const [gw, gh, gx] = g(W, h0, xs);
-    expectClose(gw, numericGrad((w) => f(w, h0, xs), W), 1e-7);
-    expectClose(gh, numericGrad((h) => f(W, h, xs), h0), 1e-7);
-    expectClose(gx, numericGrad((x) => f(W, h0, x), xs), 1e-7);
+    expectClose(
+      gw,
+      numericGrad((w) => f(w, h0, xs), W),
+      1e-7,
+    );
+    expectClose(
+      gh,
+      numericGrad((h) => f(W, h, xs), h0),
+      1e-7,
+    );
+    expectClose(
+      gx,
+      numericGrad((x) => f(W, h0, x), xs),
+      1e-7,
+    );
     const [jw, jh, jx] = jit(g)(W, h0, xs);
     expectClose(jw, gw, 1e-13);
     expectClose(jh, gh, 1e-13);
