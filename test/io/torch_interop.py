@@ -2,6 +2,7 @@
 
     python3 torch_interop.py forward FILE   read our file, run the same model in PyTorch, print JSON
     python3 torch_interop.py write FILE     write a state_dict as safetensors (own writer), print JSON of values
+    python3 torch_interop.py lstm FILE      write a model with an LSTM (state_dict and inputs), print its outputs
 """
 
 import json
@@ -66,6 +67,13 @@ def write(path):
     state["all_bf16"] = all_bits.view(torch.bfloat16)
     state["all_bf16_as_f32"] = all_bits.view(torch.bfloat16).float()
 
+    save(path, state)
+    skip = {"all_f16", "all_f16_as_f32", "all_bf16", "all_bf16_as_f32"}
+    print(json.dumps({name: {"dtype": str(t.dtype), "shape": list(t.shape), "values": values(t)} for name, t in state.items() if name not in skip}))
+
+
+def save(path, state):
+    """A safetensors file of `state` (name -> tensor), written by the spec."""
     header = {"__metadata__": {"format": "pt", "writer": "torch_interop.py"}}
     chunks = []
     offset = 0
@@ -78,9 +86,33 @@ def write(path):
     text += b" " * (-len(text) % 8)
     with open(path, "wb") as f:
         f.write(struct.pack("<Q", len(text)) + text + b"".join(chunks))
-    skip = {"all_f16", "all_f16_as_f32", "all_bf16", "all_bf16_as_f32"}
-    print(json.dumps({name: {"dtype": str(t.dtype), "shape": list(t.shape), "values": values(t)} for name, t in state.items() if name not in skip}))
+
+
+class Tagger(torch.nn.Module):
+    """A bidirectional 2-layer LSTM (batch_first) and a linear head on its output."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = torch.nn.LSTM(3, 5, num_layers=2, bidirectional=True, batch_first=True)
+        self.head = torch.nn.Linear(10, 2)
+
+    def forward(self, x, hx):
+        out, (h, c) = self.lstm(x, hx)
+        return self.head(out), h, c
+
+
+def lstm(path):
+    torch.manual_seed(0)
+    model = Tagger()
+    x = torch.randn(4, 6, 3)
+    h0 = torch.randn(4, 4, 5)
+    c0 = torch.randn(4, 4, 5)
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    save(path, {**state, "input.x": x, "input.h0": h0, "input.c0": c0})
+    with torch.no_grad():
+        y, h, c = model(x, (h0, c0))
+    print(json.dumps({"keys": list(state.keys()), **{k: {"shape": list(t.shape), "values": values(t)} for k, t in [("y", y), ("h", h), ("c", c)]}}))
 
 
 if __name__ == "__main__":
-    {"forward": forward, "write": write}[sys.argv[1]](sys.argv[2])
+    {"forward": forward, "write": write, "lstm": lstm}[sys.argv[1]](sys.argv[2])
