@@ -6,7 +6,7 @@
  * one scan in the jitted plan).
  */
 import { describe, expect, it } from "vitest";
-import { jit, layers, type NdArray, np, random, ShapeError, tree, vmap } from "../../src/index.js";
+import { grad, jit, layers, type NdArray, np, random, ShapeError, tree, vmap } from "../../src/index.js";
 import { checkGrads } from "../../src/testing/index.js";
 import { expectClose } from "../golden/golden.js";
 
@@ -219,6 +219,15 @@ describe("rnn, lstm and gru", () => {
     expectClose(vy, y, tol);
     expectClose(vh, h, tol);
     expectClose(vc, c, tol);
+    // Per-example gradients: vmap of grad (a scan forward, a reverse scan back) equals one grad per example.
+    const loss = (q: Params, xi: NdArray) => np.sum(np.square(lstm.apply(q, xi)[0]));
+    const perExample = vmap(grad(loss), { inAxes: [null, 1] })(p, x);
+    for (const n of [0, 5]) {
+      const one = grad(loss)(p, np.take(x, n, { axis: 1 }));
+      for (const k of ["weight_hh_l0", "bias_ih_l0_reverse"]) {
+        expectClose(np.take(perExample[k]!, n, { axis: 0 }), one[k]!, tol);
+      }
+    }
   });
 
   it("jit equals eager, and a jitted LSTM runs each direction of each layer as one scan loop", () => {
