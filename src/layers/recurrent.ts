@@ -11,12 +11,12 @@ import { NdArray } from "../core/array.js";
 import { checkOptions, checkOptionValue } from "../core/options.js";
 import { fmtShape, ShapeError } from "../core/shape.js";
 import { relu, sigmoid, tanh } from "../nn/activations.js";
-import { add, multiply, subtract, where } from "../ops/binary.js";
+import { dropout as dropoutFn } from "../nn/dropout.js";
+import { add, multiply, subtract } from "../ops/binary.js";
 import { zeros } from "../ops/creation.js";
 import { expandDims, matrixTranspose, reshape, squeeze, transpose } from "../ops/layout.js";
 import { matmul } from "../ops/linalg.js";
 import { concatenate, slice, split, stack } from "../ops/shape.js";
-import { bernoulli } from "../random/index.js";
 import { scan } from "../transforms/control-flow.js";
 import { pyBool, pyFloat, withLayerContext } from "./basic.js";
 import { type Initializer, uniform } from "./init.js";
@@ -209,16 +209,14 @@ function build(
       }
       return batched ? h : expandDims(h, 1);
     });
-    const dropKeys =
-      ctx.train && dropout > 0 && numLayers > 1
-        ? ctx.key === undefined
-          ? (() => {
-              throw new TypeError(
-                `${at}: training mode with dropout needs a key: apply(params, x, hx, { train: true, key })`,
-              );
-            })()
-          : splitKeys(ctx.key, numLayers - 1)
-        : undefined;
+    const dropping = ctx.train && dropout > 0 && numLayers > 1;
+    if (dropping && ctx.key === undefined) {
+      throw new TypeError(
+        `${at}: training mode with dropout needs a key: apply(params, x, hx, { train: true, key })`,
+      );
+    }
+    // One key per gap between layers.
+    const dropKeys = dropping ? splitKeys(ctx.key!, numLayers - 1) : undefined;
     return withLayerContext(name, ctx, () => {
       const zero = zeros([batch, hiddenSize], { dtype: params[shapes[0]![0]]!.dtype });
       const finals: NdArray[][] = Array.from({ length: carries }, () => []);
@@ -255,15 +253,8 @@ function build(
           outs.push(ys);
         }
         layerInput = outs.length === 1 ? outs[0]! : concatenate(outs, { axis: -1 });
-        if (dropKeys !== undefined && layer < numLayers - 1 && dropout > 0) {
-          layerInput =
-            dropout === 1
-              ? multiply(layerInput, 0)
-              : where(
-                  bernoulli(dropKeys[layer]!, 1 - dropout, layerInput.shape),
-                  multiply(layerInput, 1 / (1 - dropout)),
-                  0,
-                );
+        if (dropKeys !== undefined && layer < numLayers - 1) {
+          layerInput = dropoutFn(dropKeys[layer], layerInput, dropout);
         }
       }
       const output = !batched
