@@ -957,6 +957,30 @@ const entries: LawEntry[] = [
   ),
   {
     kind: "differentiable",
+    primitive: "eigh",
+    secondOrder: true,
+    note: "a + diag(0, 8, 16) with |a| <= 1 (eigenvalues at least 2 apart, eigenvectors near the axes so the sign convention never flips); not symmetric: the primitive reads one triangle (UPLO L or U), so the derivative is that of the mirrored triangle; eigh (w and v flattened into one output) or eigvalsh",
+    cases: cases(
+      fc.record({
+        batch: fc.array(fc.integer({ min: 1, max: 2 }), { maxLength: 1 }),
+        n: fc.integer({ min: 1, max: 3 }),
+        UPLO: fc.constantFrom("L" as const, "U" as const),
+        valuesOnly: fc.boolean(),
+      }),
+      ({ batch, n, UPLO, valuesOnly }) => ({
+        fn: (a) => {
+          const spread = np.diag(np.arange(0, n, 1, { dtype: a.dtype }).mul(8));
+          const x = np.add(a, spread);
+          if (valuesOnly) return np.linalg.eigvalsh(x, { UPLO });
+          const [w, v] = np.linalg.eigh(x, { UPLO });
+          return np.concatenate([np.reshape(w, [-1]), np.reshape(v, [-1])]);
+        },
+        inputs: arrays(float([...batch, n, n], { min: -1, max: 1 })),
+      }),
+    ),
+  },
+  {
+    kind: "differentiable",
     primitive: "svd",
     secondOrder: true,
     note: "U, s and Vh (reduced) of D + X, D diagonal 15, 30, 45 and |X| <= 2: distinct nonzero singular values and an unambiguous largest component in each column of U (the sign convention); tall, square and wide",

@@ -5,6 +5,7 @@
  * @module
  */
 export { type NpCholeskyOptions, npCholesky as cholesky } from "./linalg-cholesky.js";
+export { type EighOptions, eigh, eigvalsh } from "./linalg-eigh.js";
 export {
   type CrossOptions,
   cross,
