@@ -957,6 +957,30 @@ const entries: LawEntry[] = [
   ),
   {
     kind: "differentiable",
+    primitive: "qr",
+    secondOrder: true,
+    note: "a + 4·I (m x n) with 0.1 <= |a| <= 1: the leading min(m, n) columns well conditioned, R invertible, and no column zero below the diagonal (where LAPACK's reflector, and so the signs of Q and R, jump); tall, square and wide, reduced and (m <= n) complete; q and r flattened into one output",
+    cases: cases(
+      fc.record({
+        batch: fc.array(fc.integer({ min: 1, max: 2 }), { maxLength: 1 }),
+        m: fc.integer({ min: 1, max: 3 }),
+        n: fc.integer({ min: 1, max: 3 }),
+        complete: fc.boolean(),
+      }),
+      ({ batch, m, n, complete }) => ({
+        fn: (a) => {
+          const [q, r] = np.linalg.qr(
+            np.add(a, np.eye(m, n, { dtype: a.dtype }).mul(4)),
+            complete && m <= n ? "complete" : "reduced",
+          );
+          return np.concatenate([np.reshape(q, [-1]), np.reshape(r, [-1])]);
+        },
+        inputs: arrays(float([...batch, m, n], { min: -1, max: 1, avoid: [0], margin: 0.1 })),
+      }),
+    ),
+  },
+  {
+    kind: "differentiable",
     primitive: "eigh",
     secondOrder: true,
     note: "a + diag(0, 8, 16) with |a| <= 1 (eigenvalues at least 2 apart, eigenvectors near the axes so the sign convention never flips); not symmetric: the primitive reads one triangle (UPLO L or U), so the derivative is that of the mirrored triangle; eigh (w and v flattened into one output) or eigvalsh",

@@ -20,6 +20,7 @@ export {
   trace,
 } from "./linalg-functions.js";
 export { cond, type NormOptions, type NormOrder, norm } from "./linalg-norm.js";
+export { type QrMode, qr } from "./linalg-qr.js";
 export {
   type LstsqOptions,
   lstsq,
