@@ -251,6 +251,8 @@ function linalgCase(w: LinalgWorkload, key: Array): BenchCase {
         (a: Array) => np.linalg.cholesky(a),
         [np.add(np.divide(np.matmul(m, np.swapaxes(m, 0, 1)), n), eye)],
       );
+    case "eigh":
+      return pureCase((a: Array) => np.linalg.eigh(a), [np.divide(np.add(m, np.swapaxes(m, 0, 1)), 2)]);
     default:
       throw new Error(`bench: no tracegrad case for linalg op ${w.op} yet`);
   }
