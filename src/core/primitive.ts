@@ -114,9 +114,14 @@ export interface PrimitiveRules<P, In extends Arity = Arity, Out extends Arity =
    * narrow dtype (except `indexOutputs`). float16/bfloat16 compute in float32 (rounded once per op, as
    * numpy on CPUs); 8- and 16-bit integers in int32; uint32 in int32 where the op is arithmetic modulo
    * 2**32 (`"modular"`: sums, products, matmul, convolutions wrap as numpy's uint32 does) or in float64
-   * where it orders values (`"ordered"`: max, sort; exact).
+   * where it orders values (`"ordered"`: max, sort; exact). `"float"`: only float16/bfloat16 are
+   * computed in float32; narrow integers are refused (a factorization's factors are not integers, and
+   * rounding them back into an integer dtype would be a silent wrong answer).
    */
-  readonly widenNarrow?: { readonly kind: "modular" | "ordered"; readonly indexOutputs?: readonly number[] };
+  readonly widenNarrow?: {
+    readonly kind: "modular" | "ordered" | "float";
+    readonly indexOutputs?: readonly number[];
+  };
   /** What the jit compiler may know of it: aliasing, algebraic rewrites, GEMM transposes (core/compiler-facts.ts). */
   readonly compiler?: CompilerFacts<P>;
 }
@@ -233,8 +238,14 @@ export function primitive<P, In extends Arity = Arity, Out extends Arity = Arity
   const widen = rules.widenNarrow;
   const bindAny = widen
     ? (args: readonly NdArray[], params: P): NdArray[] => {
-        for (const a of args)
-          if (!handled.has(a.dtype)) return bindWidened(prim, args, params, handled, widen);
+        for (const a of args) {
+          if (handled.has(a.dtype)) continue;
+          if (widen.kind === "float" && a.dtype !== "float16" && a.dtype !== "bfloat16")
+            throw new DTypeError(
+              `${rules.name}: ${a.dtype} operands are not supported (it takes float32, float64, float16, bfloat16); astype("float32") first`,
+            );
+          return bindWidened(prim, args, params, handled, widen);
+        }
         return bind(prim, args, params);
       }
     : (args: readonly NdArray[], params: P): NdArray[] => bind(prim, args, params);
@@ -263,7 +274,7 @@ export function setNarrowConverter(converter: Converter): void {
   convert = converter;
 }
 
-function wideDtypeOf(dtype: DType, kind: "modular" | "ordered"): DType {
+function wideDtypeOf(dtype: DType, kind: "modular" | "ordered" | "float"): DType {
   if (dtype === "float16" || dtype === "bfloat16") return "float32";
   return dtype === "uint32" && kind === "ordered" ? "float64" : "int32";
 }

@@ -57,7 +57,7 @@ export const choleskyPrim: Primitive<Params, [a: unknown], [l: unknown]> = lower
   [l: unknown]
 >({
   name: "cholesky",
-  widenNarrow: { kind: "modular" },
+  widenNarrow: { kind: "float" },
   abstractEval([a]) {
     checkSquare("cholesky", a);
     return [a];

@@ -53,7 +53,7 @@ export const eighPrim: Primitive<EighParams, [a: unknown], readonly unknown[]> =
   readonly unknown[]
 >({
   name: "eigh",
-  widenNarrow: { kind: "ordered" },
+  widenNarrow: { kind: "float" },
   abstractEval([a], { vectors }) {
     checkSquareShape("eigh", a.shape);
     if (a.dtype !== "float32" && a.dtype !== "float64")

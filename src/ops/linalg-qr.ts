@@ -48,7 +48,7 @@ export const qrPrim: Primitive<QrParams, [a: unknown], [q: unknown, r: unknown]>
   [q: unknown, r: unknown]
 >({
   name: "qr",
-  widenNarrow: { kind: "ordered" },
+  widenNarrow: { kind: "float" },
   abstractEval([a], { fullMatrices }) {
     checkMatrixShape("qr", a.shape);
     if (a.dtype !== "float32" && a.dtype !== "float64")

@@ -63,7 +63,7 @@ function svdShapes(op: string, x: AbstractValue, { fullMatrices, computeUv }: Sv
 /** `svd`: [a [..., m, n]] -> [s [..., k]] or [s, U, Vh] (see SvdParams). */
 export const svdPrim: Primitive<SvdParams, [a: unknown]> = loweredPrimitive<SvdParams, [a: unknown]>({
   name: "svd",
-  widenNarrow: { kind: "ordered" },
+  widenNarrow: { kind: "float" },
   abstractEval: ([a], params) => svdShapes("svd", a, params),
   lower([a], _outs, { fullMatrices, computeUv }) {
     const r = a.shape.length;

@@ -69,7 +69,7 @@ function readTriangle(a: NdArray, p: TriangularSolveParams): NdArray {
 export const triangularSolvePrim: Primitive<TriangularSolveParams, [a: unknown, b: unknown], [x: unknown]> =
   loweredPrimitive<TriangularSolveParams, [a: unknown, b: unknown], [x: unknown]>({
     name: "triangular_solve",
-    widenNarrow: { kind: "modular" },
+    widenNarrow: { kind: "float" },
     abstractEval([a, b], params) {
       checkOperands(a, b, params);
       return [b];
