@@ -242,7 +242,7 @@ function whileLoopCase(w: WhileLoopWorkload, key: Array): BenchCase {
 /** The matrices of LinalgWorkload, float64, and the op as np.linalg has it. */
 function linalgCase(w: LinalgWorkload, key: Array): BenchCase {
   const n = w.size;
-  const [mKey] = splitKeys(key, 2);
+  const [mKey, bKey] = splitKeys(key, 2);
   const m = random.normal(mKey, [n, n], { dtype: "float64" });
   const eye = np.eye(n, n, { dtype: "float64" });
   switch (w.op) {
@@ -251,6 +251,10 @@ function linalgCase(w: LinalgWorkload, key: Array): BenchCase {
         (a: Array) => np.linalg.cholesky(a),
         [np.add(np.divide(np.matmul(m, np.swapaxes(m, 0, 1)), n), eye)],
       );
+    case "solve": {
+      const b = random.normal(bKey, [n], { dtype: "float64" });
+      return pureCase((a: Array, v: Array) => np.linalg.solve(a, v), [np.add(m, np.multiply(eye, n)), b]);
+    }
     case "eigh":
       return pureCase((a: Array) => np.linalg.eigh(a), [np.divide(np.add(m, np.swapaxes(m, 0, 1)), 2)]);
     default:

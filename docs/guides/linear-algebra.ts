@@ -43,6 +43,27 @@ export function solves() {
   return { x, x2, right, residual: np.max(np.abs(np.subtract(np.matmul(a, x), b))) };
 }
 
+export function generalMatrices() {
+  const a = np.array(
+    [
+      [2, 1, 1],
+      [4, -6, 0],
+      [-2, 7, 2],
+    ],
+    { dtype: "float64" },
+  );
+  const b = np.array([5, -2, 9], { dtype: "float64" });
+  const x = np.linalg.solve(a, b); // [1, 1, 2]
+  const d = np.linalg.det(a); // -16
+  const [sign, logAbsDet] = np.linalg.slogdet(a); // -1 and log 16: no overflow for large matrices
+  const aInv = np.linalg.inv(a);
+  // SciPy's pair: factor once (partial pivoting), solve for each right-hand side.
+  const factor = scipy.linalg.luFactor(a); // [lu, piv]
+  const x2 = scipy.linalg.luSolve(factor, b);
+  const xT = scipy.linalg.luSolve(factor, b, { trans: 1 }); // aᵀ x = b
+  return { a, b, x, d, sign, logAbsDet, aInv, x2, xT };
+}
+
 export function transformsThrough() {
   const a = np.array(
     [

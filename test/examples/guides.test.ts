@@ -638,6 +638,17 @@ describe("linear-algebra.ts", () => {
     close(np.matmul(right, np.swapaxes(l, 0, 1)), np.array([[1, 2, 3]], { dtype: "float64" }), 1e-15);
   });
 
+  it("general matrices: solve, det, slogdet, inv and the LU pair give what the guide says", () => {
+    const { a, b, x, d, sign, logAbsDet, aInv, x2, xT } = linearAlgebra.generalMatrices();
+    close(x, f64([1, 1, 2], [3]), 1e-14);
+    close(d, -16, 1e-13);
+    expect(sign.item()).toBe(-1);
+    close(logAbsDet, Math.log(16), 1e-14);
+    close(np.matmul(a, aInv), np.eye(3, 3, { dtype: "float64" }), 1e-14);
+    close(x2, x, 1e-14);
+    close(np.matmul(np.swapaxes(a, 0, 1), xT), b, 1e-13);
+  });
+
   it("gradients, batches and jit: d log det a / da = a⁻¹; the batch, vmap and jit agree", () => {
     const { g, direct, mapped, compiled } = linearAlgebra.transformsThrough();
     close(
