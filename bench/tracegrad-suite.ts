@@ -257,6 +257,8 @@ function linalgCase(w: LinalgWorkload, key: Array): BenchCase {
     }
     case "eigh":
       return pureCase((a: Array) => np.linalg.eigh(a), [np.divide(np.add(m, np.swapaxes(m, 0, 1)), 2)]);
+    case "svd":
+      return pureCase((a: Array) => np.linalg.svd(a, { fullMatrices: false }), [m]);
     default:
       throw new Error(`bench: no tracegrad case for linalg op ${w.op} yet`);
   }

@@ -107,7 +107,7 @@ export interface LinalgWorkload extends WorkloadBase {
 }
 
 /** The ops with a bench row, in row order (each as its family lands on main). */
-export const LINALG_OPS: readonly LinalgOp[] = ["cholesky", "solve", "eigh"];
+export const LINALG_OPS: readonly LinalgOp[] = ["cholesky", "solve", "eigh", "svd"];
 
 /**
  * An LSTM train step, torch.nn.LSTM(hidden, hidden) over [seq, batch, hidden] float32: forward, MSE of the

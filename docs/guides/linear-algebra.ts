@@ -64,6 +64,36 @@ export function generalMatrices() {
   return { a, b, x, d, sign, logAbsDet, aInv, x2, xT };
 }
 
+export function singularValues() {
+  const m = np.array(
+    [
+      [3, 0],
+      [4, 5],
+    ],
+    { dtype: "float64" },
+  );
+  const [u, s, vh] = np.linalg.svd(m); // m = u diag(s) vh, s = [√45, √5] descending
+  const sv = np.linalg.svdvals(m); // the same values, cheaper (no vectors)
+  const fro = np.linalg.norm(m); // √50
+  const two = np.linalg.norm(m, 2); // √45: the largest singular value
+  const kappa = np.linalg.cond(m); // 3: the largest over the smallest
+  const rank = np.linalg.matrixRank(m); // 2
+  // Least squares: the line c0 + c1 t closest to four points.
+  const design = np.array(
+    [
+      [1, 0],
+      [1, 1],
+      [1, 2],
+      [1, 3],
+    ],
+    { dtype: "float64" },
+  );
+  const y = np.array([1, 3, 4, 7], { dtype: "float64" });
+  const [coefficients, residuals] = np.linalg.lstsq(design, y); // [0.9, 1.9], the squared residual
+  const viaPinv = np.matmul(np.linalg.pinv(design), y); // the same line
+  return { m, u, s, vh, sv, fro, two, kappa, rank, coefficients, residuals, viaPinv };
+}
+
 export function transformsThrough() {
   const a = np.array(
     [

@@ -649,6 +649,21 @@ describe("linear-algebra.ts", () => {
     close(np.matmul(np.swapaxes(a, 0, 1), xT), b, 1e-13);
   });
 
+  it("singular values, norms and least squares give what the guide says", () => {
+    const r = linearAlgebra.singularValues();
+    close(r.s, f64([Math.sqrt(45), Math.sqrt(5)], [2]), 1e-14);
+    close(np.matmul(np.multiply(r.u, r.s), r.vh), r.m, 1e-14);
+    close(r.sv, r.s, 1e-14);
+    close(r.fro, Math.sqrt(50), 1e-14);
+    close(r.two, Math.sqrt(45), 1e-14);
+    close(r.kappa, 3, 1e-14);
+    expect(r.rank.item()).toBe(2);
+    close(r.coefficients, f64([0.9, 1.9], [2]), 1e-14);
+    // Residuals 0.1, 0.2, -0.7, 0.4 around the line 0.9 + 1.9 t: squared and summed, 0.7.
+    close(r.residuals, f64([0.7], [1]), 1e-13);
+    close(r.viaPinv, r.coefficients, 1e-14);
+  });
+
   it("gradients, batches and jit: d log det a / da = a⁻¹; the batch, vmap and jit agree", () => {
     const { g, direct, mapped, compiled } = linearAlgebra.transformsThrough();
     close(
