@@ -64,6 +64,21 @@ export function generalMatrices() {
   return { a, b, x, d, sign, logAbsDet, aInv, x2, xT };
 }
 
+export function eigenAndQr() {
+  const s = np.array(
+    [
+      [2, 1, 0],
+      [1, 2, 1],
+      [0, 1, 2],
+    ],
+    { dtype: "float64" },
+  );
+  const [w, v] = np.linalg.eigh(s); // ascending: 2 - √2, 2, 2 + √2; s = v diag(w) vᵀ
+  const values = np.linalg.eigvalsh(s); // the eigenvalues alone
+  const [q, r] = np.linalg.qr(s); // q orthogonal, r upper triangular, s = q r
+  return { s, w, v, values, q, r };
+}
+
 export function singularValues() {
   const m = np.array(
     [

@@ -649,6 +649,16 @@ describe("linear-algebra.ts", () => {
     close(np.matmul(np.swapaxes(a, 0, 1), xT), b, 1e-13);
   });
 
+  it("eigh and qr: the eigenvalues the guide shows, and both reconstruct the matrix", () => {
+    const { s, w, v, values, q, r } = linearAlgebra.eigenAndQr();
+    close(w, f64([2 - Math.SQRT2, 2, 2 + Math.SQRT2], [3]), 1e-14);
+    close(np.matmul(np.multiply(v, w), np.swapaxes(v, 0, 1)), s, 1e-14);
+    close(values, w, 1e-14);
+    close(np.matmul(q, r), s, 1e-14);
+    close(np.matmul(np.swapaxes(q, 0, 1), q), np.eye(3, 3, { dtype: "float64" }), 1e-14);
+    close(np.tril(r, { k: -1 }), np.zeros([3, 3], { dtype: "float64" }), 0);
+  });
+
   it("singular values, norms and least squares give what the guide says", () => {
     const r = linearAlgebra.singularValues();
     close(r.s, f64([Math.sqrt(45), Math.sqrt(5)], [2]), 1e-14);
