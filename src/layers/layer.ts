@@ -129,21 +129,29 @@ export type AnyLayer = Layer<ParamTree, ParamTree, never, unknown>;
 export type SingleArrayLayer = Layer<ParamTree, ParamTree, [x: NdArray], NdArray>;
 
 /** The parameter tree type of a layer type (`ParamsOf<typeof model>`). */
-export type ParamsOf<L> = L extends { init(key: Key, options?: InitOptions): infer P extends ParamTree }
+export type ParamsOf<L> = L extends {
+  /** The layer's `init`, whose result type is read. */
+  init(key: Key, options?: InitOptions): infer P extends ParamTree;
+}
   ? P
   : never;
 /** The state tree type of a layer type. */
-export type StateOf<L> = L extends { initState(options?: InitOptions): infer S extends ParamTree }
+export type StateOf<L> = L extends {
+  /** The layer's `initState`, whose result type is read. */
+  initState(options?: InitOptions): infer S extends ParamTree;
+}
   ? S
   : never;
 /** The input tuple type of a layer type. */
 export type InputsOf<L> = L extends {
+  /** The layer's `forward`, whose inputs type is read. */
   forward(p: never, s: never, inputs: infer In extends Inputs, ctx: never): unknown;
 }
   ? In
   : never;
 /** The output type of a layer type. */
 export type OutputOf<L> = L extends {
+  /** The layer's `forward`, whose output type is read. */
   forward(p: never, s: never, inputs: never, ctx: never): LayerOutput<unknown, infer Out>;
 }
   ? Out
