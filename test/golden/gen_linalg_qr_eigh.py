@@ -16,7 +16,7 @@ smallest singular value of at least 0.3 (R invertible: the derivative exists).
 import torch
 
 # generate.py's helpers, handed over by linalg_qr_eigh_cases (no import back: generate.py imports this module).
-F64 = arr = seed_of = vjp_case = None
+F64 = values_case = vjp_case = None
 
 
 def well_conditioned(shape):
@@ -57,28 +57,6 @@ def well_separated(read):
                 return {"a": a}
 
     return draw
-
-
-def values_case(spec, outputs_of, draw):
-    """A case with outputs only (no derivative exists): inputs from `draw`, seeded as vjp_case seeds."""
-    name, op, expr, attrs, note, shapes = spec
-    seed = seed_of(name)
-    torch.manual_seed(seed)
-    inputs = draw(shapes)
-    outputs = outputs_of(**inputs)
-    case = {
-        "name": name,
-        "kind": "values",
-        "op": op,
-        "torch": expr,
-        "attrs": attrs,
-        "seed": seed,
-        "inputs": {k: arr(t) for k, t in inputs.items()},
-        "outputs": {k: arr(t) for k, t in outputs.items()},
-    }
-    if note is not None:
-        case["note"] = note
-    return case
 
 
 def qr_spec(mode, shape, differentiable=True):
@@ -162,6 +140,6 @@ def eigh(spec):
 
 def linalg_qr_eigh_cases(generate):
     """Every case, made with the helpers of `generate` (the generate.py module)."""
-    global F64, arr, seed_of, vjp_case
-    F64, arr, seed_of, vjp_case = generate.F64, generate.arr, generate.seed_of, generate.vjp_case
+    global F64, values_case, vjp_case
+    F64, values_case, vjp_case = generate.F64, generate.values_case, generate.vjp_case
     return [qr(s) for s in QR] + [eigh(s) for s in EIGH]

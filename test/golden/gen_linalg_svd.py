@@ -16,7 +16,7 @@ import math
 
 import torch
 
-from generate import F64, arr, seed_of, vjp_case
+from generate import F64, values_case, vjp_case
 
 INF = math.inf
 
@@ -61,29 +61,6 @@ def low_rank(rank):
         return out
 
     return draw
-
-
-def values_case(spec, outputs_of, draw):
-    """Like vjp_case without a derivative: inputs, outputs (float or int64), no cotangent or grads."""
-    name, op, expr, attrs, note, shapes = spec
-    seed = seed_of(name)
-    torch.manual_seed(seed)
-    inputs = draw(shapes)
-    with torch.no_grad():
-        outputs = outputs_of(**inputs)
-    case = {
-        "name": name,
-        "kind": "values",
-        "op": op,
-        "torch": expr,
-        "attrs": attrs,
-        "seed": seed,
-        "inputs": {k: arr(t) for k, t in inputs.items()},
-        "outputs": {k: arr(t) for k, t in outputs.items()},
-    }
-    if note is not None:
-        case["note"] = note
-    return case
 
 
 def json_ord(p):

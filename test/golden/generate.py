@@ -101,6 +101,29 @@ def fixed(values):
 # vjp cases
 
 
+def values_case(spec, outputs_of, draw):
+    """Like vjp_case without a derivative (none exists): inputs, outputs (float or int64), no cotangent or grads."""
+    name, op, expr, attrs, note, shapes = spec
+    seed = seed_of(name)
+    torch.manual_seed(seed)
+    inputs = draw(shapes)
+    with torch.no_grad():
+        outputs = outputs_of(**inputs)
+    case = {
+        "name": name,
+        "kind": "values",
+        "op": op,
+        "torch": expr,
+        "attrs": attrs,
+        "seed": seed,
+        "inputs": {k: arr(t) for k, t in inputs.items()},
+        "outputs": {k: arr(t) for k, t in outputs.items()},
+    }
+    if note is not None:
+        case["note"] = note
+    return case
+
+
 def vjp_case(spec, outputs_of, draw, unit_cotangent, no_grad=(), intermediates_of=None):
     """One op case: inputs from `draw`, outputs, a cotangent per float output and the vector-Jacobian product."""
     name, op, expr, attrs, note, shapes = spec
