@@ -9,26 +9,16 @@ import { describe, expect, it } from "vitest";
 import { DTypeError } from "../../src/core/dtype.js";
 import { grad, jit, lax, type NdArray, np, ShapeError, vjp, vmap } from "../../src/index.js";
 import { eighPrim } from "../../src/ops/linalg-eigh.js";
-import { expectClose, FLOAT64_TOLERANCE, type GoldenArrays, loadGolden, toArray } from "../golden/golden.js";
+import { expectClose, FLOAT64_TOLERANCE, loadGolden, toArray } from "../golden/golden.js";
+import type { LinalgGoldenCase } from "../helpers/linalg-golden.js";
 import { expectError, rand } from "../helpers/op-checks.js";
 
-interface LinalgCase {
-  name: string;
-  kind: "vjp" | "values";
-  op: string;
-  attrs: Record<string, unknown>;
-  inputs: GoldenArrays;
-  outputs: GoldenArrays;
-  cotangent?: GoldenArrays;
-  grads?: GoldenArrays;
-}
-
-const golden = (loadGolden("linalg_qr_eigh.json").cases as unknown as LinalgCase[]).filter(
+const golden = (loadGolden("linalg_qr_eigh.json").cases as unknown as LinalgGoldenCase[]).filter(
   (c) => c.op === "eigh" || c.op === "eigvalsh",
 );
 
 /** How the case's torch expression builds its symmetric matrix, as eigh options. */
-function optionsOf(c: LinalgCase): np.linalg.EighOptions {
+function optionsOf(c: LinalgGoldenCase): np.linalg.EighOptions {
   const read = c.attrs["read"];
   return read === "sym" ? { symmetrizeInput: true } : { UPLO: read as "L" | "U" };
 }
