@@ -141,7 +141,7 @@ export function profiling() {
 
 export function kernels() {
   // Which kernels compiled plans get: WebAssembly SIMD (relaxed SIMD where the engine has it) or JS.
-  const active = backend(); // e.g. { name: "wasm-simd", simd: true, relaxedSimd: false, threads: 2, platform: "node" }
+  const active = backend(); // e.g. { name: "wasm-relaxed-simd", simd: true, relaxedSimd: true, threads: 2, platform: "node" }
   const f = (x: NdArray) => np.tanh(x).square().mul(2).sum();
   const x = np.linspace(-1, 1, 1000);
   setBackend("js"); // plans compiled from now on use the portable JS kernels

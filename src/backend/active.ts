@@ -1,10 +1,13 @@
 /**
  * Which kernels run: the portable JS ones, or WebAssembly SIMD kernels the library emits at run time
- * (relaxed SIMD where the engine has it), and on how many threads. The choice is read when a kernel is
+ * (relaxed SIMD where the engine has it: on Node 20 its V8 flag is turned on in-process, see
+ * wasm/runtime.ts; TRACEGRAD_RELAXED_SIMD=0 or `setBackend(..., { relaxedSimd: false })` opt out), and on
+ * how many threads. The choice is read when a kernel is
  * compiled, so `setBackend` affects kernels compiled afterwards: a jit plan compiles its kernels once, an
  * eager call looks its kernel up by shape (backend/kernel-cache.ts).
  */
 import { checkOptions, optionKeys } from "../core/options.js";
+import { environmentVariable } from "./wasm/node-builtins.js";
 import { relaxedSimdSupported, simdSupported } from "./wasm/runtime.js";
 import { availableCores, createWorkerPool, threadsSupported, type WorkerPool } from "./wasm/threads.js";
 import { currentPlatform, type Platform, workerHost } from "./wasm/worker-hosts.js";
@@ -20,7 +23,10 @@ export interface BackendInfo {
   readonly name: BackendName;
   /** Whether the active kernels use 128-bit SIMD. */
   readonly simd: boolean;
-  /** Whether the active kernels use relaxed SIMD (fused multiply-add). */
+  /**
+   * Whether the active kernels use relaxed SIMD: float32 and float64 GEMMs (matmul, convolutions, dense
+   * layers) then accumulate with a fused multiply-add, one rounding per step instead of two.
+   */
   readonly relaxedSimd: boolean;
   /**
    * Threads a large kernel compiled now runs on (the calling thread and workers): in a browser, more than
@@ -36,27 +42,50 @@ export interface BackendOptions {
   /** Threads for large wasm kernels, the calling one included (default: the cores, where workers exist). */
   readonly threads?: number;
   /**
-   * Whether wasm kernels may use relaxed SIMD where the engine has it (default true). Its fused
-   * multiply-add rounds once where plain SIMD rounds twice, so `false` gives the same float results as an
-   * engine without it (e.g. a browser's against Node 20's, bit for bit).
+   * Whether wasm kernels may use relaxed SIMD where the engine has it (default true, or false when the
+   * environment variable TRACEGRAD_RELAXED_SIMD is 0). Its fused multiply-add rounds once where plain SIMD
+   * rounds twice, so `false` gives the same float results as an engine without it, and as the JS kernels,
+   * bit for bit.
    */
   readonly relaxedSimd?: boolean;
 }
 
 let active: "js" | "wasm" | null = null;
 let threadCount: number | null = null;
-let relaxedSimdAllowed = true;
+let relaxedSimdAllowed: boolean | null = null;
 /** Workers are started on the first kernel that uses them, and kept (they do not hold the process open). */
 let pool: WorkerPool | null = null;
 
-/** The kernels plans compiled now get: "wasm" (SIMD) or "js". */
+/** The environment variable whose value 0 makes plain SIMD the default (1, or unset: relaxed SIMD). */
+export const RELAXED_SIMD_VARIABLE = "TRACEGRAD_RELAXED_SIMD";
+
+/** The default of `relaxedSimd`: TRACEGRAD_RELAXED_SIMD (0/false/off or 1/true/on), else true. */
+function relaxedSimdDefault(): boolean {
+  const value = environmentVariable(RELAXED_SIMD_VARIABLE)?.trim().toLowerCase();
+  if (value === undefined || value === "") return true;
+  if (["0", "false", "off"].includes(value)) return false;
+  if (["1", "true", "on"].includes(value)) return true;
+  throw new Error(
+    `${RELAXED_SIMD_VARIABLE}=${environmentVariable(RELAXED_SIMD_VARIABLE)}: expected 0 (plain SIMD, ` +
+      "bit-identical float32 GEMMs) or 1 (relaxed SIMD's fused multiply-add where the engine has it)",
+  );
+}
+
+/**
+ * The kernels plans compiled now get: "wasm" (SIMD) or "js". The first call also settles relaxed SIMD
+ * (turning on Node 20's flag), before any kernel module is compiled.
+ */
 export function activeBackendKind(): "js" | "wasm" {
-  active ??= simdSupported() ? "wasm" : "js";
+  if (active === null) {
+    active = simdSupported() ? "wasm" : "js";
+    if (active === "wasm") relaxedSimdActive();
+  }
   return active;
 }
 
 /** Whether wasm kernels compiled now use relaxed SIMD (the engine has it and setBackend allows it). */
 export function relaxedSimdActive(): boolean {
+  relaxedSimdAllowed ??= relaxedSimdDefault();
   return relaxedSimdAllowed && relaxedSimdSupported();
 }
 
@@ -127,6 +156,10 @@ export function setBackend(kind: "js" | "wasm", options: BackendOptions = {}): v
     }
     threadCount = threadsSupported() ? options.threads : 1;
   }
-  if (options.relaxedSimd !== undefined) relaxedSimdAllowed = options.relaxedSimd;
+  if (options.relaxedSimd !== undefined) {
+    if (typeof options.relaxedSimd !== "boolean")
+      throw new Error(`setBackend: relaxedSimd must be true or false, got ${String(options.relaxedSimd)}`);
+    relaxedSimdAllowed = options.relaxedSimd;
+  }
   active = kind;
 }

@@ -7,6 +7,7 @@ import type { KernelContext } from "../core/primitive.js";
 import { relaxedSimdActive, workerPool } from "./active.js";
 import { gemvLaneKernel, matmulKernel } from "./js/matmul.js";
 import { chooseKernel, KERNEL_THRESHOLDS } from "./kernel-choice.js";
+import { panelColumns } from "./wasm/gemm.js";
 import { type WasmGemmKernel, wasmGemm } from "./wasm/gemm-kernel.js";
 import { isGemvShape } from "./wasm/gemv.js";
 import type { WorkerPool } from "./wasm/threads.js";
@@ -123,17 +124,45 @@ function wasmGemmIn(
   return wasmGemm(
     dtype,
     { batch, m, k, n },
-    { relaxedSimd: relaxedSimdActive(), pool: workers, ...threadTuning(workers, m), ...layout },
+    {
+      relaxedSimd: relaxedSimdActive(),
+      pool: workers,
+      ...threadSplit(workers, dtype, m, k, n, layout),
+      ...layout,
+    },
     context,
   );
 }
 
+/** Chunks per thread of a threaded GEMM, taken in turn. */
+const CHUNKS_PER_THREAD = 4;
 /**
- * Threaded kernels share rows in m blocks, taken in turn: about four per thread, so that a thread that
- * started late (a worker waking up, or a core busy with another process) leaves its share to the others.
+ * A threaded GEMM splits its columns rather than its rows up to this many rows (one default m block) and
+ * this depth: it reads B in place, k rows at stride n per panel, which stays in L1 for short k (LeNet's
+ * convolutions have k = 25 and 150); deeper products keep the m blocks over packed B.
  */
-function threadTuning(workers: WorkerPool | null, m: number): { tuning?: { mBlock: number } } {
+const COLUMN_SPLIT_MAX = { rows: 64, depth: 256 };
+
+/**
+ * How a threaded kernel shares its work: about four chunks per thread, taken in turn, so that a thread
+ * that started late (a worker waking up, or a core busy with another process) leaves its share to the
+ * others. Chunks are m blocks, or with few rows (conv1's forward GEMM is [6, 25] @ [25, N*784]: m blocks
+ * of 4 rows would be two unequal chunks, each reading all of a packed copy of B) groups of column panels.
+ */
+function threadSplit(
+  workers: WorkerPool | null,
+  dtype: "float32" | "float64",
+  m: number,
+  k: number,
+  n: number,
+  layout: OperandLayout,
+): { tuning?: { mBlock: number }; columnChunks?: number } {
   if (!workers) return {};
-  const perChunk = Math.ceil(m / (4 * (workers.workers + 1)));
+  const threads = workers.workers + 1;
+  const panels = Math.ceil(n / panelColumns(dtype));
+  const fewRows = m <= COLUMN_SPLIT_MAX.rows && k <= COLUMN_SPLIT_MAX.depth;
+  if (fewRows && !layout.transposeB && panels >= 2 * threads)
+    return { columnChunks: CHUNKS_PER_THREAD * threads };
+  const perChunk = Math.ceil(m / (CHUNKS_PER_THREAD * threads));
   return { tuning: { mBlock: Math.max(4, Math.min(64, Math.ceil(perChunk / 4) * 4)) } };
 }

@@ -56,7 +56,12 @@ function expectMatchesJs(
   dtype: GemmDType,
   { batch, m, k, n, seed }: Case,
   relativeTolerance: number,
-  options: { relaxedSimd: boolean; tuning?: Partial<GemmTuning>; pool?: WorkerPool | null },
+  options: {
+    relaxedSimd: boolean;
+    tuning?: Partial<GemmTuning>;
+    pool?: WorkerPool | null;
+    columnChunks?: number;
+  },
   calls = 1,
 ): void {
   const a = randomArray(dtype, batch * m * k, seed);
@@ -157,7 +162,8 @@ describe.runIf(simdSupported())("wasm GEMM", () => {
           layouts,
           tunings,
           fc.boolean(),
-          ({ batch, m, k, n, seed }, layout, tuning, threaded) => {
+          fc.integer({ min: 0, max: 9 }),
+          ({ batch, m, k, n, seed }, layout, tuning, threaded, columnChunks) => {
             const a = randomArray(dtype, batch * m * k, seed);
             const b = randomArray(dtype, batch * k * n, seed + 1);
             const want =
@@ -168,7 +174,8 @@ describe.runIf(simdSupported())("wasm GEMM", () => {
             const bStored = layout.transposeB ? transposeOf(b, batch, k, n) : b;
             const got = want.slice().fill(Number.NaN);
             const pool = threaded ? threadPool : null;
-            wasmGemm(dtype, { batch, m, k, n }, { relaxedSimd: false, tuning, pool, ...layout })(
+            const split = { columnChunks }; // threaded: column panels (> 0) or m blocks
+            wasmGemm(dtype, { batch, m, k, n }, { relaxedSimd: false, tuning, pool, ...split, ...layout })(
               aStored,
               bStored,
               got,
@@ -333,7 +340,48 @@ describe.runIf(simdSupported() && threadsSupported())("wasm GEMM on worker threa
         { numRuns: 25 },
       );
     });
+
+    it(`${dtype}: splitting column panels between threads matches the JS kernel, call after call`, () => {
+      // Panel counts that do not divide into the chunks, edge panels narrower than a vector, k and m
+      // past their blocks (small tunings), and chunks asked for beyond the panels there are.
+      fc.assert(
+        fc.property(shapes, tunings, fc.integer({ min: 1, max: 12 }), (c, tuning, columnChunks) => {
+          for (const relaxedSimd of featureSets)
+            expectMatchesJs(dtype, c, TOLERANCE[dtype], { relaxedSimd, pool, tuning, columnChunks }, 3);
+        }),
+        { numRuns: 40 },
+      );
+      // LeNet's conv1 forward GEMM at batch 4 ([6, 25] @ [25, 4*784]) and conv2's at batch 3, default tiles.
+      for (const [m, k, n] of [
+        [6, 25, 4 * 784],
+        [16, 150, 3 * 100 + 3],
+      ] as const)
+        expectMatchesJs(dtype, { batch: 1, m, k, n, seed: n }, TOLERANCE[dtype], {
+          relaxedSimd: false,
+          pool,
+          columnChunks: 8,
+        });
+    });
   }
+
+  it("jit(np.matmul) with few rows (conv1's [6, 25] @ [25, N*784]) gives one thread's bits on two", () => {
+    // Past the threaded threshold with m = 6: the columns are split between the threads (each element
+    // still sums in k order), so the product is the single-threaded kernel's, bit for bit.
+    const n = 40 * 784 + 5;
+    const x = np.array(randomArray("float32", 6 * 25, 7), { shape: [6, 25], dtype: "float32" });
+    const y = np.array(randomArray("float32", 25 * n, 8), { shape: [25, n], dtype: "float32" });
+    const product = (threads: number) => {
+      setBackend("wasm", { threads });
+      return jit(np.matmul)(x, y).toTypedArray();
+    };
+    const one = product(1);
+    const two = product(2);
+    expect(two).toEqual(one);
+    const want = new Float32Array(6 * n);
+    matmulKernel(x.toTypedArray(), y.toTypedArray(), want, 1, 6, 25, n);
+    for (let i = 0; i < want.length; i += 97)
+      expect(Math.abs(two[i]! - want[i]!)).toBeLessThanOrEqual(25 * 1e-5);
+  });
 
   it("jit(np.matmul) of a large product uses the threads and equals eager", () => {
     setBackend("wasm", { threads: 2 });

@@ -19,7 +19,7 @@ import {
   firstLosses,
   MNIST_NORMALIZATION,
 } from "../../docs/demo/training.js";
-import type { BackendInfo } from "../../src/index.js";
+import { type BackendInfo, setBackend } from "../../src/index.js";
 import { io } from "../../src/node.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -112,7 +112,14 @@ describe.skipIf(!hasChromium)("the demo page in headless Chromium", () => {
     expect(inPage.backend).toMatchObject({ name: "wasm-simd", platform: "browser-worker" });
     expect(inPage.backend.threads).toBeGreaterThan(1);
     const data = io.mnist.loadBundled({ dtype: "float64", normalize: MNIST_NORMALIZATION });
-    const inNode = firstLosses(createTrainer(data, { ...DEFAULT_TRAINER_OPTIONS, schedule: "constant" }), 50);
+    // Plain SIMD in Node too (relaxed SIMD is its default, and fused multiply-adds round differently).
+    setBackend("wasm", { relaxedSimd: false });
+    let inNode: number[];
+    try {
+      inNode = firstLosses(createTrainer(data, { ...DEFAULT_TRAINER_OPTIONS, schedule: "constant" }), 50);
+    } finally {
+      setBackend("wasm", { relaxedSimd: true });
+    }
     expect(inNode).toHaveLength(50);
     expect(inNode[49]!).toBeLessThan(inNode[0]!); // they train
     expect(inPage.losses).toEqual(inNode);

@@ -7,13 +7,17 @@ import { fusedThresholds } from "../../src/compiler/fused-wasm.js";
 import { backend, grad, jit, type Array as NdArray, np, setBackend } from "../../src/index.js";
 
 const initial = backend();
-const restore = (): void => setBackend(initial.name === "js" ? "js" : "wasm", { threads: initial.threads });
+const restore = (): void =>
+  setBackend(initial.name === "js" ? "js" : "wasm", { threads: initial.threads, relaxedSimd: true });
 afterEach(restore);
 
-/** Runs `body` with plans compiled for each backend, the wasm one with fused loops even for tiny shapes. */
+/**
+ * Runs `body` with plans compiled for each backend, the wasm one with fused loops even for tiny shapes and
+ * plain SIMD (relaxed SIMD's fused multiply-add rounds GEMMs differently from the JS kernels).
+ */
 function onEachBackend(body: (name: "js" | "wasm") => void): void {
   for (const name of ["js", "wasm"] as const) {
-    setBackend(name);
+    setBackend(name, name === "wasm" ? { relaxedSimd: false } : {});
     const saved = { ...fusedThresholds };
     fusedThresholds.resident = 0;
     fusedThresholds.staged = 0;

@@ -30,8 +30,9 @@ export interface WasmGemmKernel extends GemmKernel {
  * A GEMM kernel for one shape in a plan's memory (`context`; by default a memory of its own). Packed B
  * (and a threaded kernel's control block) is reserved there; operands that are views on that memory are
  * used in place, others are copied through staging reserved for them. With a worker pool and at least two
- * m blocks, and a shared plan memory, the workers take m blocks alongside the calling thread. The module
- * is instantiated on the first call, once the plan memory exists.
+ * m blocks (or, with `columnChunks`, two groups of column panels), and a shared plan memory, the workers
+ * take chunks alongside the calling thread. The module is instantiated on the first call, once the plan
+ * memory exists.
  */
 export function wasmGemm(
   dtype: GemmDType,
@@ -45,13 +46,18 @@ export function wasmGemm(
   const tuning = resolveTuning(dtype, options.tuning);
   // One row or one column: a matrix-vector kernel reads both operands in place (gemv.ts).
   const gemv = isGemvShape(shape) && !options.transposeA && !options.transposeB;
-  const threaded = !gemv && pool !== null && context.shared && gemmLayout(dtype, shape, tuning).chunks >= 2;
   const transposeA = options.transposeA ?? false;
-  const layout = gemmLayout(dtype, shape, tuning, threaded, transposeA);
+  const columnChunks = options.transposeB ? 0 : (options.columnChunks ?? 0);
+  const chunks =
+    columnChunks > 0
+      ? gemmLayout(dtype, shape, tuning, true, transposeA, columnChunks).chunks
+      : gemmLayout(dtype, shape, tuning).chunks;
+  const threaded = !gemv && pool !== null && context.shared && chunks >= 2;
+  const layout = gemmLayout(dtype, shape, tuning, threaded, transposeA, threaded ? columnChunks : 0);
   const control = threaded ? context.reserve(CONTROL_BYTES) : 0;
   // Within one m block every panel of B is read once: reading B in place saves packing it.
   const unpackedB = (options.unpackedB ?? (!threaded && m <= tuning.mBlock)) && !options.transposeB;
-  const packed = gemv || unpackedB ? 0 : context.reserve(layout.scratchBytes);
+  const packed = gemv || unpackedB || layout.scratchBytes === 0 ? 0 : context.reserve(layout.scratchBytes);
   const threads = threaded ? pool.workers + 1 : 1;
   const packedA = gemv || !transposeA ? 0 : context.reserve(layout.packedABytes * threads);
   const bytes = gemv
@@ -59,6 +65,7 @@ export function wasmGemm(
     : emitGemmModule(dtype, shape, {
         ...options,
         threaded,
+        columnChunks: threaded ? columnChunks : 0,
         unpackedB,
         sharedMemory: context.shared,
         control,

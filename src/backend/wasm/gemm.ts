@@ -15,7 +15,9 @@
  *
  * Threaded kernels (shared memory) split the work into chunks, which the calling thread and the workers
  * of threads.ts take from a counter in the kernel's memory: first the packing of B, a group of panels each,
- * then one m block of one batch each.
+ * then one m block of one batch each. With few rows (`columnChunks`: m within one m block, so one m block
+ * would be all the work) they split the columns instead: a chunk is a group of B's column panels of one
+ * batch, over every row, with B read in place (each panel is read by one chunk, so packing would only copy).
  *
  * A stored transposed ([k, m]) is packed block by block, since its tiles read in place would stride
  * through memory at one cache line per k step.
@@ -56,6 +58,11 @@ export interface GemmModuleOptions {
   readonly tuning?: Partial<GemmTuning>;
   /** Emit `prepare` and `rows(chunk, thread)` over a shared memory instead of one `gemm` (wasmGemm's pool). */
   readonly threaded?: boolean;
+  /**
+   * Threaded only: split the columns into about this many chunks per batch (groups of column panels, B
+   * read in place) instead of splitting the rows into m blocks; for small m. Ignored when B is transposed.
+   */
+  readonly columnChunks?: number;
   /** Whether the imported memory is shared (always, when threaded). */
   readonly sharedMemory?: boolean;
   /** A threaded kernel's control block (CONTROL_BYTES at this byte offset of the memory). */
@@ -86,7 +93,16 @@ export interface GemmLayout {
   readonly panelsPerGroup: number;
   /** Chunks of a threaded kernel that pack a group of B (they come first): batches times groups. */
   readonly packChunks: number;
-  /** All chunks of a threaded kernel (pack chunks, then m blocks times batches); m blocks unthreaded. */
+  /**
+   * A column-split threaded kernel's groups of column panels per batch (else 0), of `panelsPerColumnChunk`
+   * panels (the last one fewer).
+   */
+  readonly columnGroups: number;
+  readonly panelsPerColumnChunk: number;
+  /**
+   * All chunks of a threaded kernel (pack chunks, then m blocks times batches; or column groups times
+   * batches); m blocks unthreaded.
+   */
   readonly chunks: number;
 }
 
@@ -158,6 +174,11 @@ export function resolveTuning(dtype: GemmDType, tuning: Partial<GemmTuning> = {}
   return { ...t, mBlock: Math.max(t.tileRows, Math.floor(t.mBlock / t.tileRows) * t.tileRows) };
 }
 
+/** Columns of one panel of B (nr) with `tuning` (by default the dtype's default tile). */
+export function panelColumns(dtype: GemmDType, tuning: GemmTuning = DEFAULT_TUNING[dtype]): number {
+  return tuning.tileVectors * (dtype === "float32" ? 4 : 2);
+}
+
 /** Scratch sizes for one shape. */
 export function gemmLayout(
   dtype: GemmDType,
@@ -165,17 +186,33 @@ export function gemmLayout(
   tuning: GemmTuning,
   threaded = false,
   transposeA = false,
+  columnChunks = 0,
 ): GemmLayout {
   const { batch, m, k, n } = shape;
   const es = dtype === "float32" ? 4 : 8;
   const nr = tuning.tileVectors * (16 / es);
   const panels = Math.ceil(n / nr);
-  const packedBytes = k * panels * nr * es;
   const tileRows = Math.ceil(Math.min(tuning.mBlock, m) / tuning.tileRows) * tuning.tileRows;
   const packedABytes = transposeA ? tileRows * Math.min(tuning.kBlock, k) * es : 0;
+  const empty = m * n === 0;
+  if (threaded && columnChunks > 0) {
+    const panelsPerColumnChunk = Math.max(1, Math.ceil(panels / columnChunks));
+    const columnGroups = Math.ceil(panels / panelsPerColumnChunk);
+    return {
+      packedBytes: 0,
+      scratchBytes: 0,
+      packedABytes,
+      packGroups: 0,
+      panelsPerGroup: 0,
+      packChunks: 0,
+      columnGroups,
+      panelsPerColumnChunk,
+      chunks: empty ? 0 : batch * columnGroups,
+    };
+  }
+  const packedBytes = k * panels * nr * es;
   const panelsPerGroup = Math.max(1, Math.ceil(panels / PACK_GROUPS));
   const packGroups = Math.ceil(panels / panelsPerGroup);
-  const empty = m * n === 0;
   const packChunks = threaded && !empty ? batch * packGroups : 0;
   const rowChunks = empty ? 0 : batch * Math.ceil(m / tuning.mBlock);
   return {
@@ -185,6 +222,8 @@ export function gemmLayout(
     packGroups,
     panelsPerGroup,
     packChunks,
+    columnGroups: 0,
+    panelsPerColumnChunk: 0,
     chunks: packChunks + rowChunks,
   };
 }
@@ -215,8 +254,10 @@ export function emitGemmModule(
   const tuning = resolveTuning(dtype, options.tuning);
   const transposeA = options.transposeA ?? false;
   const transposeB = options.transposeB ?? false;
-  const unpacked = (options.unpackedB ?? false) && !threaded && !transposeB;
-  const layout = gemmLayout(dtype, shape, tuning, threaded, transposeA);
+  const columnChunks = threaded && !transposeB ? (options.columnChunks ?? 0) : 0;
+  const splitColumns = columnChunks > 0;
+  const unpacked = ((options.unpackedB ?? false) && !threaded && !transposeB) || splitColumns;
+  const layout = gemmLayout(dtype, shape, tuning, threaded, transposeA, columnChunks);
   const control = options.control ?? 0;
   const ops = elementOps(dtype, options.relaxedSimd);
   const es = ops.bytes;
@@ -391,6 +432,7 @@ export function emitGemmModule(
       packed: Local | number,
       mRows: number,
       kBlock: (typeof kBlocks)[0],
+      columns: { full: number; edge: number } = { full: fullPanels, edge: edgeColumns },
     ) => {
       const firstBlock = kBlock.start === 0;
       if (packA) {
@@ -401,16 +443,128 @@ export function emitGemmModule(
       }
       setSum(fn, bPanel, packed, kBlock.start * bRowStride);
       fn.localGet(cRows).localSet(cPanel);
-      repeat(fn, fullPanels, () => {
+      repeat(fn, columns.full, () => {
         emitPanel(mRows, nr, kBlock.steps, firstBlock);
         advance(fn, bPanel, panelStride);
         advance(fn, cPanel, nr * es);
       });
-      if (edgeColumns) emitPanel(mRows, edgeColumns, kBlock.steps, firstBlock);
+      if (columns.edge) emitPanel(mRows, columns.edge, kBlock.steps, firstBlock);
     };
   };
 
   const packedA = options.packedA ?? 0;
+  /** rows(chunk, thread) after the packing chunks: one m block of one batch, over all k and column panels. */
+  const emitRowChunk = (
+    fn: FunctionBuilder,
+    chunk: Local,
+    thread: Local,
+    batchIndex: Local,
+    blockIndex: Local,
+  ): void => {
+    const controlWord = (slot: number): void => void fn.i32Const(control).i32Load({ offset: slot * 4 });
+    const mBlocks = Math.max(1, Math.ceil(m / tuning.mBlock));
+    const aRows = fn.local("i32");
+    const cRows = fn.local("i32");
+    const packed = fn.local("i32");
+    const aBlock = fn.local("i32");
+    const aPacked = fn.local("i32");
+    const rowChunk = fn.local("i32");
+    fn.localGet(chunk).i32Const(layout.packChunks).i32Sub().localSet(rowChunk);
+    setSum(fn, aPacked, packedA, 0);
+    if (packA)
+      fn.localGet(thread).i32Const(layout.packedABytes).i32Mul().localGet(aPacked).i32Add().localSet(aPacked);
+    const emitRowBlock = rowBlockEmitter(fn, aPacked);
+    const offsetOf = (target: Local, slot: number, batchBytes: number, blockBytes: number): void => {
+      controlWord(slot);
+      fn.localGet(batchIndex).i32Const(batchBytes).i32Mul().i32Add();
+      fn.localGet(blockIndex).i32Const(blockBytes).i32Mul().i32Add().localSet(target);
+    };
+    fn.localGet(rowChunk).i32Const(mBlocks).i32DivU().localSet(batchIndex);
+    fn.localGet(rowChunk).i32Const(mBlocks).i32RemU().localSet(blockIndex);
+    offsetOf(aRows, CONTROL.a, m * k * es, tuning.mBlock * aRowStep);
+    offsetOf(cRows, CONTROL.c, m * n * es, tuning.mBlock * n * es);
+    offsetOf(packed, CONTROL.packed, layout.packedBytes, 0);
+    const emitAllK = (mRows: number): void => {
+      for (const kBlock of kBlocks) {
+        setSum(fn, aBlock, aRows, kBlock.start * aKStep);
+        emitRowBlock(aBlock, cRows, packed, mRows, kBlock);
+      }
+    };
+    const lastRows = m - (mBlocks - 1) * tuning.mBlock;
+    if (lastRows === tuning.mBlock) emitAllK(tuning.mBlock);
+    else {
+      fn.localGet(blockIndex)
+        .i32Const(mBlocks - 1)
+        .i32Eq();
+      fn.if();
+      emitAllK(lastRows);
+      fn.else();
+      emitAllK(tuning.mBlock);
+      fn.end();
+    }
+  };
+
+  /**
+   * rows(chunk, thread) splitting columns: one group of column panels of one batch, over every row and k
+   * block, with B read in place (the group's panels are adjacent columns: B rows at stride n).
+   */
+  const emitColumnChunk = (
+    fn: FunctionBuilder,
+    chunk: Local,
+    thread: Local,
+    batchIndex: Local,
+    groupIndex: Local,
+  ): void => {
+    const { columnGroups, panelsPerColumnChunk } = layout;
+    const controlWord = (slot: number): void => void fn.i32Const(control).i32Load({ offset: slot * 4 });
+    const aBatch = fn.local("i32");
+    const panels = fn.local("i32");
+    const cColumns = fn.local("i32");
+    const aBlock = fn.local("i32");
+    const cBlock = fn.local("i32");
+    const aPacked = fn.local("i32");
+    setSum(fn, aPacked, packedA, 0);
+    if (packA)
+      fn.localGet(thread).i32Const(layout.packedABytes).i32Mul().localGet(aPacked).i32Add().localSet(aPacked);
+    const emitRowBlock = rowBlockEmitter(fn, aPacked);
+    fn.localGet(chunk).i32Const(columnGroups).i32DivU().localSet(batchIndex);
+    fn.localGet(chunk).i32Const(columnGroups).i32RemU().localSet(groupIndex);
+    const groupBytes = panelsPerColumnChunk * nr * es; // the group's first column, in B and in C
+    const offsetOf = (target: Local, slot: number, batchBytes: number, columnBytes: number): void => {
+      controlWord(slot);
+      fn.localGet(batchIndex).i32Const(batchBytes).i32Mul().i32Add();
+      if (columnBytes) fn.localGet(groupIndex).i32Const(columnBytes).i32Mul().i32Add();
+      fn.localSet(target);
+    };
+    offsetOf(aBatch, CONTROL.a, m * k * es, 0);
+    offsetOf(panels, CONTROL.b, k * n * es, groupBytes);
+    offsetOf(cColumns, CONTROL.c, m * n * es, groupBytes);
+    const emitGroup = (columns: { full: number; edge: number }): void => {
+      for (const kBlock of kBlocks) {
+        setSum(fn, aBlock, aBatch, kBlock.start * aKStep);
+        fn.localGet(cColumns).localSet(cBlock);
+        repeat(fn, Math.floor(m / tuning.mBlock), () => {
+          emitRowBlock(aBlock, cBlock, panels, tuning.mBlock, kBlock, columns);
+          advance(fn, aBlock, tuning.mBlock * aRowStep);
+          advance(fn, cBlock, tuning.mBlock * n * es);
+        });
+        if (m % tuning.mBlock) emitRowBlock(aBlock, cBlock, panels, m % tuning.mBlock, kBlock, columns);
+      }
+    };
+    const lastFull = fullPanels - (columnGroups - 1) * panelsPerColumnChunk;
+    if (columnGroups === 1) emitGroup({ full: lastFull, edge: edgeColumns });
+    else {
+      fn.localGet(groupIndex)
+        .i32Const(columnGroups - 1)
+        .i32Eq();
+      fn.if();
+      emitGroup({ full: lastFull, edge: edgeColumns });
+      fn.else();
+      emitGroup({ full: panelsPerColumnChunk, edge: 0 });
+      fn.end();
+    }
+  };
+
   if (!threaded) {
     // ---- gemm(): batches, k blocks, m blocks, column panels, row tiles
     const fn = module.function("gemm", ["i32", "i32", "i32", "i32"], []);
@@ -455,7 +609,8 @@ export function emitGemmModule(
       .i32Const(0)
       .memory("i32AtomicStore", { offset: CONTROL.packDone * 4 });
 
-    // ---- rows(chunk, thread): a group of B panels, or (once all are packed) an m block, all k and panels
+    // ---- rows(chunk, thread): a group of B panels, or (once all are packed) an m block, all k and panels;
+    // or, splitting columns, a group of panels over all rows and k
     const fn = module.function("rows", ["i32", "i32"], []);
     const [chunk, thread] = [fn.param(0), fn.param(1)];
     const { packGroups, panelsPerGroup } = layout;
@@ -521,46 +676,8 @@ export function emitGemmModule(
         .brIf(0);
       fn.end();
     }
-    const mBlocks = Math.max(1, Math.ceil(m / tuning.mBlock));
-    const aRows = fn.local("i32");
-    const cRows = fn.local("i32");
-    const packed = fn.local("i32");
-    const aBlock = fn.local("i32");
-    const aPacked = fn.local("i32");
-    const rowChunk = fn.local("i32");
-    fn.localGet(chunk).i32Const(layout.packChunks).i32Sub().localSet(rowChunk);
-    setSum(fn, aPacked, packedA, 0);
-    if (packA)
-      fn.localGet(thread).i32Const(layout.packedABytes).i32Mul().localGet(aPacked).i32Add().localSet(aPacked);
-    const emitRowBlock = rowBlockEmitter(fn, aPacked);
-    const offsetOf = (target: Local, slot: number, batchBytes: number, blockBytes: number): void => {
-      controlWord(slot);
-      fn.localGet(batchIndex).i32Const(batchBytes).i32Mul().i32Add();
-      fn.localGet(blockIndex).i32Const(blockBytes).i32Mul().i32Add().localSet(target);
-    };
-    fn.localGet(rowChunk).i32Const(mBlocks).i32DivU().localSet(batchIndex);
-    fn.localGet(rowChunk).i32Const(mBlocks).i32RemU().localSet(blockIndex);
-    offsetOf(aRows, CONTROL.a, m * k * es, tuning.mBlock * aRowStep);
-    offsetOf(cRows, CONTROL.c, m * n * es, tuning.mBlock * n * es);
-    offsetOf(packed, CONTROL.packed, layout.packedBytes, 0);
-    const emitAllK = (mRows: number): void => {
-      for (const kBlock of kBlocks) {
-        setSum(fn, aBlock, aRows, kBlock.start * aKStep);
-        emitRowBlock(aBlock, cRows, packed, mRows, kBlock);
-      }
-    };
-    const lastRows = m - (mBlocks - 1) * tuning.mBlock;
-    if (lastRows === tuning.mBlock) emitAllK(tuning.mBlock);
-    else {
-      fn.localGet(blockIndex)
-        .i32Const(mBlocks - 1)
-        .i32Eq();
-      fn.if();
-      emitAllK(lastRows);
-      fn.else();
-      emitAllK(tuning.mBlock);
-      fn.end();
-    }
+    if (splitColumns) emitColumnChunk(fn, chunk, thread, batchIndex, blockIndex);
+    else emitRowChunk(fn, chunk, thread, batchIndex, blockIndex);
   }
 
   return { bytes: module.toBytes(), layout, tuning };

@@ -4,6 +4,7 @@
  */
 import type { WasmMemory } from "../../core/primitive.js";
 import { ModuleBuilder } from "./module-writer.js";
+import { nodeBuiltin } from "./node-builtins.js";
 
 export interface WasmMemoryDescriptor {
   initial: number;
@@ -57,15 +58,42 @@ export function simdSupported(): boolean {
   return simdCache;
 }
 
-/** Whether the engine accepts relaxed SIMD (f32x4.relaxed_madd). */
+/** Whether the engine validates a module using f32x4.relaxed_madd. */
+function relaxedMaddValidates(): boolean {
+  return validates((m) => {
+    const fn = m.function("probe", [], ["f32"]);
+    fn.f32Const(1).f32x4Splat().f32Const(2).f32x4Splat().f32Const(3).f32x4Splat();
+    fn.f32x4RelaxedMadd().f32x4ExtractLane(0);
+  });
+}
+
+/** The V8 flag behind which Node 20 (V8 11.3) keeps relaxed SIMD; V8 11.4 and later ship it on. */
+export const RELAXED_SIMD_V8_FLAG = "--experimental-wasm-relaxed-simd";
+
+/**
+ * Node 20: turns on V8's relaxed SIMD flag in this process (it then applies to every module compiled
+ * afterwards, workers' included). Returns false where there is no `node:v8` (browsers, other engines).
+ */
+function turnOnNodeRelaxedSimd(): boolean {
+  const v8 = nodeBuiltin<{ setFlagsFromString?: (flags: string) => void }>("node:v8");
+  if (typeof v8?.setFlagsFromString !== "function") return false;
+  try {
+    v8.setFlagsFromString(RELAXED_SIMD_V8_FLAG);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether the engine accepts relaxed SIMD (f32x4.relaxed_madd). Where it does not at first and this is
+ * Node (20 keeps it behind a V8 flag), the flag is turned on in-process and the probe runs again; where
+ * that fails too (a browser without it, a Node whose V8 has no such flag), kernels keep plain SIMD. The
+ * first call decides, so call it before compiling a module that should use it (active.ts does).
+ */
 export function relaxedSimdSupported(): boolean {
   relaxedSimdCache ??=
-    simdSupported() &&
-    validates((m) => {
-      const fn = m.function("probe", [], ["f32"]);
-      fn.f32Const(1).f32x4Splat().f32Const(2).f32x4Splat().f32Const(3).f32x4Splat();
-      fn.f32x4RelaxedMadd().f32x4ExtractLane(0);
-    });
+    simdSupported() && (relaxedMaddValidates() || (turnOnNodeRelaxedSimd() && relaxedMaddValidates()));
   return relaxedSimdCache;
 }
 

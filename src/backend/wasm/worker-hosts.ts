@@ -4,6 +4,7 @@
  * there is no SharedArrayBuffer). The shared memory protocol is the same on both (threads.ts); a host
  * only starts a worker on a given script and posts it messages.
  */
+import { nodeBuiltin } from "./node-builtins.js";
 
 /** Where the library runs, as far as threads are concerned. */
 export type Platform = "node" | "browser-worker" | "browser" | "other";
@@ -28,10 +29,6 @@ export interface WorkerHost {
   spawn(source: string, shared: unknown): WorkerPost;
 }
 
-interface NodeProcess {
-  getBuiltinModule?: (id: string) => unknown;
-}
-
 /** Node's worker_threads, typed to what we use. */
 export interface WorkerThreadsModule {
   Worker: new (
@@ -45,11 +42,6 @@ export interface WorkerThreadsModule {
 interface NodeMessagePort {
   postMessage(message: unknown): void;
   unref(): void;
-}
-
-function nodeBuiltin<T>(id: string): T | undefined {
-  const proc = (globalThis as { process?: NodeProcess }).process;
-  return proc?.getBuiltinModule?.(id) as T | undefined;
 }
 
 /**
