@@ -255,6 +255,8 @@ function linalgCase(w: LinalgWorkload, key: Array): BenchCase {
       const b = random.normal(bKey, [n], { dtype: "float64" });
       return pureCase((a: Array, v: Array) => np.linalg.solve(a, v), [np.add(m, np.multiply(eye, n)), b]);
     }
+    case "qr":
+      return pureCase((a: Array) => np.linalg.qr(a), [m]);
     case "eigh":
       return pureCase((a: Array) => np.linalg.eigh(a), [np.divide(np.add(m, np.swapaxes(m, 0, 1)), 2)]);
     case "svd":

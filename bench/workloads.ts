@@ -93,12 +93,12 @@ export interface ScatterAddWorkload extends WorkloadBase {
 }
 
 /** The linear-algebra rows (issue 20), each in float64. */
-export type LinalgOp = "cholesky" | "solve" | "eigh" | "svd";
+export type LinalgOp = "cholesky" | "solve" | "qr" | "eigh" | "svd";
 
 /**
  * One float64 [n, n] matrix M of standard normals, and: `cholesky` of M Mᵀ / n + I (the lower factor);
  * `solve` of (M + n I) x = b for one vector b of standard normals; `eigh` of (M + Mᵀ) / 2 (eigenvalues and
- * eigenvectors); `svd` of M (reduced: U, S, Vᵀ).
+ * eigenvectors); `qr` of M (reduced: Q, R); `svd` of M (reduced: U, S, Vᵀ).
  */
 export interface LinalgWorkload extends WorkloadBase {
   readonly kind: "linalg";
@@ -107,7 +107,7 @@ export interface LinalgWorkload extends WorkloadBase {
 }
 
 /** The ops with a bench row, in row order (each as its family lands on main). */
-export const LINALG_OPS: readonly LinalgOp[] = ["cholesky", "solve", "eigh", "svd"];
+export const LINALG_OPS: readonly LinalgOp[] = ["cholesky", "solve", "qr", "eigh", "svd"];
 
 /**
  * An LSTM train step, torch.nn.LSTM(hidden, hidden) over [seq, batch, hidden] float32: forward, MSE of the

@@ -116,6 +116,8 @@ def linalg_call(op, n):
         a = m + n * eye
         b = torch.randn(n, dtype=torch.float64)
         return lambda: torch.linalg.solve(a, b)
+    if op == "qr":
+        return lambda: torch.linalg.qr(m)
     if op == "eigh":
         a = (m + m.T) / 2
         return lambda: torch.linalg.eigh(a)

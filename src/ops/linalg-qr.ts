@@ -1,5 +1,6 @@
 /**
- * The QR decomposition: the `qr` primitive (Householder QR, kernel backend/js/linalg-qr.ts, in float64
+ * The QR decomposition: the `qr` primitive (Householder QR, blocked from min(m, n) = 64 on; kernels
+ * backend/js/linalg-qr.ts and linalg-qr-blocked.ts, in float64
  * also for float32 operands and rounded once at the end) on [..., m, n] float32/float64, batched over the
  * leading dims, tall and wide. `fullMatrices` gives the complete Q [..., m, m] and R [..., m, n]; else the
  * reduced Q [..., m, k] and R [..., k, n], k = min(m, n). The reflectors and so the signs are LAPACK's
@@ -15,7 +16,7 @@
  * and PyTorch's do.
  */
 
-import { formQ, householderQr } from "../backend/js/linalg-qr.js";
+import { qrKernel } from "../backend/js/linalg-qr-blocked.js";
 import type { NdArray } from "../core/array.js";
 import { DTypeError, isFloat } from "../core/dtype.js";
 import { checkOptions, checkOptionValue, optionKeys } from "../core/options.js";
@@ -62,30 +63,12 @@ export const qrPrim: Primitive<QrParams, [a: unknown], [q: unknown, r: unknown]>
       { shape: [...lead, k, n], dtype: a.dtype },
     ];
   },
-  lower([a], _outAvals, { fullMatrices }) {
+  lower([a], _outAvals, { fullMatrices }, context) {
     const r = a.shape.length;
     const [m, n] = [a.shape[r - 2]!, a.shape[r - 1]!];
-    const batch = sizeOf(a.shape.slice(0, -2));
     const qCols = fullMatrices ? m : Math.min(m, n);
-    const work = new Float64Array(m * n);
-    const tau = new Float64Array(Math.min(m, n));
-    const w = new Float64Array(Math.max(m, n, 1));
-    const qWork = new Float64Array(m * qCols);
-    return ([x], [q, rOut]) => {
-      for (let b = 0; b < batch; b++) {
-        const off = b * m * n;
-        for (let i = 0; i < m * n; i++) work[i] = x![off + i]!;
-        householderQr(work, m, n, tau, w);
-        // R: the upper trapezoid of the first qCols rows (rows past m, none, and below-diagonal zeros).
-        const rOff = b * qCols * n;
-        for (let i = 0; i < qCols; i++)
-          for (let j = 0; j < n; j++) rOut![rOff + i * n + j] = j >= i ? work[i * n + j]! : 0;
-        const qOff = b * m * qCols;
-        const target = q instanceof Float64Array ? q.subarray(qOff, qOff + m * qCols) : qWork;
-        formQ(work, m, n, tau, target, qCols, w);
-        if (target === qWork) for (let i = 0; i < m * qCols; i++) q![qOff + i] = qWork[i]!;
-      }
-    };
+    const kernel = qrKernel(sizeOf(a.shape.slice(0, -2)), m, n, qCols, context);
+    return ([x], [q, rOut]) => kernel(x!, q!, rOut!);
   },
   jvp([a], [da], { fullMatrices }) {
     const r = a.ndim;

@@ -10,7 +10,9 @@ np.linalg.eigh reads it (attrs.read): "sym" (a + aᵀ)/2 (symmetrizeInput), "L" 
 computes (torch.linalg.eigh's own backward assumes a symmetric input and ignores which triangle it read).
 Inputs are redrawn until the eigenvalues are at least 0.2 apart and each eigenvector's two largest magnitudes
 differ by 0.05 (the sign convention is then unambiguous); QR inputs until the leading min(m, n) columns have a
-smallest singular value of at least 0.3 (R invertible: the derivative exists).
+smallest singular value of at least 0.3 (R invertible: the derivative exists). The larger QR cases (values only)
+are there for the blocked kernel: 80x64 is blocked in np.linalg.qr itself, and the tests factor every case again
+with small panels.
 """
 
 import torch
@@ -59,10 +61,14 @@ def well_separated(read):
     return draw
 
 
-def qr_spec(mode, shape, differentiable=True):
+BLOCKED_NOTE = "values only: sized for the blocked kernel (several panels; test/ops/linalg-qr.test.ts)"
+
+
+def qr_spec(mode, shape, differentiable=True, note=None):
     name = f"qr_{mode}_{'x'.join(map(str, shape))}"
     expr = f"torch.linalg.qr(a, mode={mode!r})" if mode != "r" else "torch.linalg.qr(a, mode='reduced').R"
-    note = None if differentiable else "no derivative (Q's last m - n columns are not unique): values only"
+    if not differentiable:
+        note = "no derivative (Q's last m - n columns are not unique): values only"
     return (name, "qr", expr, {"mode": mode}, note, {"a": shape})
 
 
@@ -81,6 +87,9 @@ QR = [
     qr_spec("complete", [2, 4, 2], differentiable=False),
     qr_spec("r", [4, 3]),
     qr_spec("r", [2, 3, 4]),
+    qr_spec("reduced", [80, 64], note=BLOCKED_NOTE),
+    qr_spec("reduced", [2, 20, 30], note=BLOCKED_NOTE),
+    qr_spec("complete", [40, 27], note=BLOCKED_NOTE),
 ]
 
 

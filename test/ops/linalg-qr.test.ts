@@ -2,10 +2,14 @@
  * np.linalg.qr and lax.linalg.qr (issue 20): values and vjps against torch.linalg.qr in float64
  * (test/golden/gen_linalg_qr_eigh.py; LAPACK's signs, so the factors compare directly), the
  * reconstruction Q R = A with Qᵀ Q = I and R upper triangular on random tall, square and wide sizes
- * (fast-check), modes, errors, the tall complete derivative's refusal, float32, jit and vmap.
+ * (fast-check), modes, errors, the tall complete derivative's refusal, float32, jit and vmap; the blocked
+ * kernel (compact WY, GEMM updates) against the same torch data with small panels, and np.linalg.qr above
+ * its crossover (tall, wide, batched, complete) against the unblocked kernel and by reconstruction.
  */
 import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { QR_BLOCK_MIN, type QrBlocking, qrKernel } from "../../src/backend/js/linalg-qr-blocked.js";
+import { standaloneContext } from "../../src/backend/plan-memory.js";
 import { DTypeError } from "../../src/core/dtype.js";
 import { grad, jit, lax, type NdArray, np, ShapeError, vjp, vmap } from "../../src/index.js";
 import { qrPrim } from "../../src/ops/linalg-qr.js";
@@ -28,6 +32,9 @@ describe("qr against torch.linalg.qr (float64, 1e-9 relative)", () => {
       "qr_complete_5x3",
       "qr_complete_3x5",
       "qr_r_2x3x4",
+      "qr_reduced_80x64",
+      "qr_reduced_2x20x30",
+      "qr_complete_40x27",
     ])
       expect(names).toContain(name);
   });
@@ -175,6 +182,80 @@ describe("qr reconstructs: Q R = A, Qᵀ Q = I, R upper triangular", () => {
     expect(q0.shape).toEqual([3, 3]);
     expect(r0.shape).toEqual([3, 0]);
     expectClose(q0, np.eye(3, 3, { dtype: "float64" }), { atol: 0, rtol: 0 });
+  });
+});
+
+/** Q and R of `a` [..., m, n] by the kernel itself, blocked as `blocking` says (Infinity: unblocked). */
+function kernelQr(a: NdArray, fullMatrices: boolean, blocking: QrBlocking): [q: NdArray, r: NdArray] {
+  const shape = a.shape;
+  const [m, n] = [shape[shape.length - 2]!, shape[shape.length - 1]!];
+  const lead = shape.slice(0, -2);
+  const batch = lead.reduce((x, y) => x * y, 1);
+  const k = fullMatrices ? m : Math.min(m, n);
+  const q = new Float64Array(batch * m * k);
+  const r = new Float64Array(batch * k * n);
+  qrKernel(batch, m, n, k, standaloneContext(), blocking)(a.toTypedArray(), q, r);
+  return [np.array(q, { shape: [...lead, m, k] }), np.array(r, { shape: [...lead, k, n] })];
+}
+
+const UNBLOCKED: QrBlocking = { block: 1, blockMin: Number.POSITIVE_INFINITY };
+
+describe("blocked Householder QR (dgeqrf/dorgqr: compact WY, GEMM trailing updates)", () => {
+  it("np.linalg.qr is blocked from 64 reflectors on (so qr_reduced_80x64 above went through it)", () => {
+    expect(QR_BLOCK_MIN).toBeLessThanOrEqual(64);
+  });
+
+  // Small panels put every golden case through the blocked loops, with several panels and a ragged last one.
+  for (const block of [3, 8]) {
+    it(`matches torch.linalg.qr on every golden case with panels of ${block} (float64, 1e-9 relative)`, () => {
+      for (const c of golden) {
+        const mode = c.attrs["mode"] as "reduced" | "complete" | "r";
+        const [q, r] = kernelQr(toArray(c.inputs["a"]!), mode === "complete", { block, blockMin: 1 });
+        expectClose(r, c.outputs["r"]!, FLOAT64_TOLERANCE, `${c.name} r`);
+        if (mode !== "r") expectClose(q, c.outputs["q"]!, FLOAT64_TOLERANCE, `${c.name} q`);
+      }
+    });
+  }
+
+  const blockedShapes: [shape: number[], mode: "reduced" | "complete"][] = [
+    [[150, 70], "reduced"],
+    [[70, 130], "reduced"],
+    [[2, 72, 72], "reduced"],
+    [[100, 70], "complete"],
+    [[66, 90], "complete"],
+  ];
+  for (const [shape, mode] of blockedShapes) {
+    it(`${mode} ${shape.join("x")}: Q R = A, Qᵀ Q = I, R upper triangular, the unblocked kernel's factors`, () => {
+      const a = rand(
+        shape,
+        shape.reduce((x, y) => x * y, 7),
+      );
+      const [m, n] = shape.slice(-2) as [number, number];
+      const [q, r] = np.linalg.qr(a, mode);
+      const k = mode === "complete" ? m : Math.min(m, n);
+      expect(q.shape).toEqual([...shape.slice(0, -2), m, k]);
+      expect(r.shape).toEqual([...shape.slice(0, -2), k, n]);
+      expect(maxAbs(np.subtract(np.matmul(q, r), a))).toBeLessThan(1e-13);
+      const gram = np.matmul(np.swapaxes(q, -1, -2), q);
+      expect(maxAbs(np.subtract(gram, np.eye(k, k, { dtype: "float64" })))).toBeLessThan(1e-13);
+      expect(maxAbs(np.tril(r, { k: -1 }))).toBe(0);
+      const [qRef, rRef] = kernelQr(a, mode === "complete", UNBLOCKED);
+      expect(maxAbs(np.subtract(q, qRef))).toBeLessThan(1e-12);
+      expect(maxAbs(np.subtract(r, rRef))).toBeLessThan(1e-12);
+    });
+  }
+
+  it("float32 operands and NaN input above the crossover: float32 factors near the float64 ones, NaN factors", () => {
+    const a = rand([80, 70], 5);
+    const [q64, r64] = np.linalg.qr(a);
+    const [q32, r32] = np.linalg.qr(a.astype("float32"));
+    expect([q32.dtype, r32.dtype]).toEqual(["float32", "float32"]);
+    expect(maxAbs(np.subtract(q32.astype("float64"), q64))).toBeLessThan(1e-5);
+    expect(maxAbs(np.subtract(r32.astype("float64"), r64))).toBeLessThan(1e-5);
+    const data = a.toTypedArray().slice();
+    data[3 * 70 + 5] = Number.NaN;
+    const [q, r] = np.linalg.qr(np.array(data, { shape: [80, 70] }));
+    expect(Number.isNaN(np.sum(q).item()) && Number.isNaN(np.sum(r).item())).toBe(true);
   });
 });
 

@@ -34,30 +34,61 @@ export function householderQr(
  * beta at a[k, k] and v's tail (x / (alpha - beta)) in place of x; returns tau.
  */
 function reflector(a: Float64Array, m: number, n: number, k: number): number {
-  const alpha = a[k * n + k]!;
-  const xnorm = columnNorm(a, n, k + 1, m, k);
+  return makeReflector(a, k * n + k, (k + 1) * n + k, m - k - 1, n);
+}
+
+/**
+ * dlarfg on alpha = a[at] and x = the `count` entries a[x0 + i * stride]: beta into a[at], v's tail
+ * (x / (alpha - beta)) in place of x; returns tau (0, with nothing changed, when x is zero).
+ */
+function makeReflector(a: Float64Array, at: number, x0: number, count: number, stride: number): number {
+  const alpha = a[at]!;
+  const xnorm = stridedNorm(a, x0, count, stride);
   if (xnorm === 0) return 0;
   // Fortran's SIGN(x, alpha) is +|x| for alpha = +0 and -|x| for alpha = -0 (IEEE sign bit).
   const norm = hypot2(alpha, xnorm);
   const beta = alpha < 0 || Object.is(alpha, -0) ? norm : -norm;
   const tau = (beta - alpha) / beta;
   const scale = 1 / (alpha - beta);
-  for (let i = k + 1; i < m; i++) a[i * n + k]! *= scale;
-  a[k * n + k] = beta;
+  for (let i = 0; i < count; i++) a[x0 + i * stride]! *= scale;
+  a[at] = beta;
   return tau;
 }
 
-/** ‖a[r0..r1), col]‖₂ without overflow or underflow in the squares (scaled as dnrm2). */
-function columnNorm(a: Float64Array, n: number, r0: number, r1: number, col: number): number {
+/** ‖x‖₂ of the `count` entries a[x0 + i * stride], without overflow or underflow in the squares (dnrm2). */
+function stridedNorm(a: Float64Array, x0: number, count: number, stride: number): number {
   let scale = 0;
-  for (let i = r0; i < r1; i++) scale = Math.max(scale, Math.abs(a[i * n + col]!));
+  for (let i = 0; i < count; i++) scale = Math.max(scale, Math.abs(a[x0 + i * stride]!));
   if (scale === 0 || !Number.isFinite(scale)) return scale; // 0, or NaN / Infinity passed on
   let ssq = 0;
-  for (let i = r0; i < r1; i++) {
-    const v = a[i * n + col]! / scale;
+  for (let i = 0; i < count; i++) {
+    const v = a[x0 + i * stride]! / scale;
     ssq += v * v;
   }
   return scale * Math.sqrt(ssq);
+}
+
+/**
+ * householderQr of a `rows` x `cols` panel stored column by column (`p[j * rows + i]` is entry [i, j]), so
+ * that each reflector and each column it is applied to are contiguous: the same reflectors, in place
+ * (R above the diagonal, the tails below), scales into tau[0..min(rows, cols)).
+ */
+export function householderQrColumns(p: Float64Array, rows: number, cols: number, tau: Float64Array): void {
+  const kMax = Math.min(rows, cols);
+  for (let k = 0; k < kMax; k++) {
+    const vk = k * rows;
+    const t = makeReflector(p, vk + k, vk + k + 1, rows - k - 1, 1);
+    tau[k] = t;
+    if (t === 0) continue;
+    for (let l = k + 1; l < cols; l++) {
+      const cl = l * rows;
+      let s = p[cl + k]!;
+      for (let i = k + 1; i < rows; i++) s += p[vk + i]! * p[cl + i]!;
+      s *= t;
+      p[cl + k]! -= s;
+      for (let i = k + 1; i < rows; i++) p[cl + i]! -= s * p[vk + i]!;
+    }
+  }
 }
 
 /** sqrt(x² + y²) without overflow (dlapy2). */
