@@ -1,7 +1,8 @@
 /**
  * The singular value decomposition: the `svd` primitive (JAX's `svd_p`: outputs s, then U and Vh) with
  * every rule, and the numpy functions built on it (`svd`, `svdvals`, `pinv`, `lstsq`, `matrixRank`).
- * The kernel is one-sided Jacobi (backend/js/linalg-svd.ts), computed in float64 for float32 and float64.
+ * The kernel is Golub-Kahan-Reinsch (backend/js/linalg-svd.ts: Householder bidiagonalisation, then
+ * implicit-shift QR on the bidiagonal), computed in float64 for float32 and float64.
  *
  * Conventions: singular values descending; each column of U has its largest-magnitude component positive
  * (the first on a tie), with the matching row of Vh flipped alike, so U and Vh are a function of A

@@ -1,21 +1,22 @@
 /**
- * The singular value decomposition kernel: one-sided Jacobi (Hestenes; Demmel and Veselić, "Jacobi's
- * method is more accurate than QR", 1992) in float64 for float32 and float64 matrices alike, batched over
- * leading dims, for tall, square and wide matrices.
+ * The singular value decomposition kernel: Golub-Kahan-Reinsch, as LAPACK's dgesvd computes it, in
+ * float64 for float32 and float64 matrices alike, batched over leading dims, for tall, square and wide
+ * matrices. The matrix is taken in its tall orientation (a wide one transposed), scaled by a power of two
+ * near its largest |element| (no overflow or underflow, no rounding), reduced to upper bidiagonal form by
+ * Householder reflectors (linalg-svd-bidiagonal.ts), and the bidiagonal matrix diagonalised by
+ * implicit-shift QR with Demmel-Kahan zero shifts (linalg-svd-bdsqr.ts), whose rotations are accumulated
+ * into the explicitly formed reflector products when vectors are asked for. The values-only path forms no
+ * factor and accumulates no rotation: it costs the bidiagonalisation and O(k²) more.
  *
- * The matrix is taken in its tall orientation (a wide one transposed), so the work array holds its k =
- * min(m, n) columns of length p = max(m, n), each contiguous. Plane rotations of pairs of columns (and of
- * the accumulated k x k orthogonal factor, when vectors are asked for) run in sweeps until every pair is
- * orthogonal to working precision; the column norms are then the singular values and the normalised
- * columns the long-side singular vectors. Columns of the long side that the data does not define (a zero
- * singular value, or the extra columns of `fullMatrices`) are completed to an orthonormal basis by
- * Gram-Schmidt from the unit vector least covered by the columns so far.
- *
- * Output conventions: singular values descending; each column of U has its largest-magnitude component
- * (the first such on a tie) positive, the matching row of Vh flipped with it; the extra rows of a full Vh
- * with no column of U get the same rule on themselves. A matrix with a NaN or an infinity gives NaN
- * everywhere (LAPACK-backed numpy raises "SVD did not converge"; JAX gives NaN).
+ * Output conventions: singular values descending (ties in the order the iteration leaves them); each
+ * column of U has its largest-magnitude component (the first such on a tie) positive, the matching row of
+ * Vh flipped with it; the extra rows of a full Vh with no column of U, and the extra columns of a full U,
+ * get the same rule on themselves. A matrix with a NaN or an infinity gives NaN everywhere (LAPACK-backed
+ * numpy raises "SVD did not converge"; JAX gives NaN), and so would a QR iteration that does not
+ * converge (LAPACK's info > 0; not seen on finite input).
  */
+import { bidiagonalSvd, bidiagonalSvdScratch } from "./linalg-svd-bdsqr.js";
+import { bidiagonalize, formLeft, formRight } from "./linalg-svd-bidiagonal.js";
 
 /** The sizes and flags of one svd kernel. */
 export interface SvdDims {
@@ -31,11 +32,6 @@ export interface SvdDims {
 
 type Floats = Float32Array | Float64Array;
 
-const EPS = 2 ** -52;
-const MAX_SWEEPS = 80;
-/** A column whose norm is below this (relative to the largest element) is treated as zero: its vector is completed. */
-const NEGLIGIBLE = 1e-150;
-
 /**
  * The kernel for `dims`: reads a [batch, m, n] row-major matrix stack, writes s [batch, k] and, with
  * `computeUv`, U [batch, m, ucols] and Vh [batch, vrows, n]. Scratch is allocated once per kernel.
@@ -48,20 +44,32 @@ export function svdKernel(
   const k = Math.min(m, n);
   const p = Math.max(m, n);
   const longCols = fullMatrices ? p : k;
-  const work = new Float64Array(k * p); // column j of the tall matrix at [j*p, (j+1)*p)
-  const short = new Float64Array(computeUv ? k * k : 0); // column j of the short-side factor at [j*k, ...)
-  const long = new Float64Array(computeUv ? longCols * p : 0); // long-side vectors, one per row
-  const norms = new Float64Array(k);
+  const work = new Float64Array(p * k); // the tall matrix, p x k row-major
+  const d = new Float64Array(k);
+  const e = new Float64Array(Math.max(k - 1, 0));
+  const tauq = new Float64Array(k);
+  const taup = new Float64Array(k);
+  const w = new Float64Array(p);
+  const v = new Float64Array(p);
+  const x = new Float64Array(k);
   const order = new Int32Array(k);
-  const covered = new Float64Array(p);
-  const residual = new Float64Array(p);
-  const tol = Math.sqrt(p) * EPS;
+  // Long-side vectors (p x longCols) and short-side ones (k x k), one vector per column.
+  const long = new Float64Array(computeUv ? p * longCols : 0);
+  const short = new Float64Array(computeUv ? k * k : 0);
+  const scratch = bidiagonalSvdScratch(
+    k,
+    computeUv ? { data: long, offset: 0, rows: p, stride: longCols } : null,
+    computeUv ? { data: short, offset: 0, rows: k, stride: k } : null,
+  );
   const [ucols, vrows] = tall ? [longCols, k] : [k, longCols];
 
   return (a, s, u, vh) => {
     for (let b = 0; b < batch; b++) {
       const scale = loadTall(a, b * m * n, m, n, tall, work);
-      if (!Number.isFinite(scale)) {
+      const ok =
+        Number.isFinite(scale) &&
+        factor(work, p, k, d, e, tauq, taup, w, x, v, computeUv ? { long, longCols, short } : null, scratch);
+      if (!ok) {
         s.fill(Number.NaN, b * k, (b + 1) * k);
         if (computeUv) {
           u!.fill(Number.NaN, b * m * ucols, (b + 1) * m * ucols);
@@ -69,31 +77,53 @@ export function svdKernel(
         }
         continue;
       }
-      if (computeUv) identity(short, k);
-      jacobiSweeps(work, short, k, p, tol, computeUv);
-      for (let j = 0; j < k; j++) norms[j] = Math.sqrt(dot(work, j * p, work, j * p, p));
-      // Descending, ties in column order.
-      for (let j = 0; j < k; j++) order[j] = j;
-      order.sort((x, y) => norms[y]! - norms[x]! || x - y);
-      for (let j = 0; j < k; j++) s[b * k + j] = norms[order[j]!]! * scale;
-      if (!computeUv) continue;
-      buildLong(work, norms, order, k, p, longCols, long, covered, residual);
-      // Sign: the largest component of each column of U positive, the same flip on the matching V column.
-      for (let j = 0; j < longCols; j++) {
-        const inU = tall || j < k;
-        const flip = inU
-          ? largestIsNegative(tall ? long : short, (tall ? j : order[j]!) * (tall ? p : k), tall ? p : k)
-          : largestIsNegative(long, j * p, p);
-        if (!flip) continue;
-        negate(long, j * p, p);
-        if (j < k) negate(short, order[j]! * k, k);
+      // Positive values (the sign goes to the short-side vector), then descending, ties in index order.
+      for (let j = 0; j < k; j++) {
+        if (!(d[j]! < 0)) continue;
+        d[j] = -d[j]!;
+        if (computeUv) for (let i = 0; i < k; i++) short[i * k + j] = -short[i * k + j]!;
       }
-      writeFactors(b, m, n, k, p, tall, ucols, vrows, long, short, order, u!, vh!);
+      for (let j = 0; j < k; j++) order[j] = j;
+      order.sort((x, y) => d[y]! - d[x]! || x - y);
+      for (let j = 0; j < k; j++) s[b * k + j] = d[order[j]!]! * scale;
+      if (computeUv) writeFactors(b, m, n, k, p, tall, ucols, vrows, long, longCols, short, order, u!, vh!);
     }
   };
 }
 
-/** Copies matrix b into `work` in its tall orientation, scaled by its largest |element|; returns that scale (NaN or ∞ if any element is). */
+type Factors = { long: Float64Array; longCols: number; short: Float64Array };
+
+/** Bidiagonalises the tall p x k `work`, forms the factors if asked, and runs the bidiagonal QR. */
+function factor(
+  work: Float64Array,
+  p: number,
+  k: number,
+  d: Float64Array,
+  e: Float64Array,
+  tauq: Float64Array,
+  taup: Float64Array,
+  w: Float64Array,
+  x: Float64Array,
+  v: Float64Array,
+  factors: Factors | null,
+  scratch: ReturnType<typeof bidiagonalSvdScratch>,
+): boolean {
+  if (k === 0) {
+    if (factors) formLeft(work, p, 0, tauq, factors.long, factors.longCols, v, w);
+    return true;
+  }
+  bidiagonalize(work, p, k, d, e, tauq, taup, w, x, v);
+  if (factors) {
+    formLeft(work, p, k, tauq, factors.long, factors.longCols, v, w);
+    formRight(work, k, taup, factors.short, v, w);
+  }
+  return bidiagonalSvd(d, e, k, scratch);
+}
+
+/**
+ * Copies matrix b into `work` (p x k row-major, a wide matrix transposed) divided by a power of two near
+ * its largest |element| (exact); returns that power (NaN if any element is NaN or infinite).
+ */
 function loadTall(
   a: Floats,
   offset: number,
@@ -102,159 +132,42 @@ function loadTall(
   tall: boolean,
   work: Float64Array,
 ): number {
-  let scale = 0;
-  let finite = true;
+  let largest = 0;
   for (let i = 0; i < m * n; i++) {
-    const v = Math.abs(a[offset + i]!);
-    if (v > scale) scale = v;
-    else if (!(v <= scale)) finite = false; // NaN
+    const x = Math.abs(a[offset + i]!);
+    if (x > largest) largest = x;
+    else if (!(x <= largest)) return Number.NaN;
   }
-  if (!finite || scale === Number.POSITIVE_INFINITY) return Number.NaN;
-  const inv = scale === 0 ? 1 : 1 / scale;
-  const p = Math.max(m, n);
-  for (let i = 0; i < m; i++) {
-    for (let j = 0; j < n; j++) {
-      const v = a[offset + i * n + j]! * inv;
-      // tall: column j of A is column j; wide: row i of A is column i of Aᵀ.
-      if (tall) work[j * p + i] = v;
-      else work[i * p + j] = v;
+  if (largest === Number.POSITIVE_INFINITY) return Number.NaN;
+  const scale = largest === 0 ? 1 : 2 ** Math.max(-1074, Math.min(1023, Math.round(Math.log2(largest))));
+  if (tall) {
+    for (let i = 0; i < m * n; i++) work[i] = a[offset + i]! / scale;
+  } else {
+    // Row i of A is column i of Aᵀ (n x m).
+    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) work[j * m + i] = a[offset + i * n + j]! / scale;
+  }
+  return scale;
+}
+
+/** Whether the first component of largest magnitude of x[o], x[o + stride], ... (len of them) is negative. */
+function largestIsNegative(x: Float64Array, o: number, stride: number, len: number): boolean {
+  let best = o;
+  let bestAbs = len > 0 ? Math.abs(x[o]!) : 0;
+  for (let i = 1; i < len; i++) {
+    const at = o + i * stride;
+    const v = Math.abs(x[at]!);
+    if (v > bestAbs) {
+      best = at;
+      bestAbs = v;
     }
   }
-  return scale === 0 ? 1 : scale;
-}
-
-function identity(q: Float64Array, k: number): void {
-  q.fill(0);
-  for (let j = 0; j < k; j++) q[j * k + j] = 1;
-}
-
-function dot(x: Float64Array, xo: number, y: Float64Array, yo: number, len: number): number {
-  let acc = 0;
-  for (let i = 0; i < len; i++) acc += x[xo + i]! * y[yo + i]!;
-  return acc;
-}
-
-/** Rotates columns at `io` and `jo`: x <- c x - s y, y <- s x + c y. */
-function rotate(x: Float64Array, io: number, jo: number, len: number, c: number, s: number): void {
-  for (let i = 0; i < len; i++) {
-    const xi = x[io + i]!;
-    const yi = x[jo + i]!;
-    x[io + i] = c * xi - s * yi;
-    x[jo + i] = s * xi + c * yi;
-  }
+  return x[best]! < 0;
 }
 
 /**
- * Cyclic sweeps over all column pairs until none needs a rotation (|x·y| <= tol |x| |y| for every pair).
- * The squared norms are recomputed at the start of each sweep and updated by the exact rotation formulas
- * within it, recomputed when a norm shrinks a lot (the update would lose digits).
- */
-function jacobiSweeps(
-  work: Float64Array,
-  short: Float64Array,
-  k: number,
-  p: number,
-  tol: number,
-  accumulate: boolean,
-): void {
-  const sq = new Float64Array(k);
-  for (let sweep = 0; sweep < MAX_SWEEPS; sweep++) {
-    for (let j = 0; j < k; j++) sq[j] = dot(work, j * p, work, j * p, p);
-    let rotated = false;
-    for (let i = 0; i < k - 1; i++) {
-      for (let j = i + 1; j < k; j++) {
-        const alpha = sq[i]!;
-        const beta = sq[j]!;
-        if (alpha === 0 || beta === 0) continue;
-        const gamma = dot(work, i * p, work, j * p, p);
-        if (!(Math.abs(gamma) > tol * Math.sqrt(alpha) * Math.sqrt(beta))) continue;
-        rotated = true;
-        const zeta = (beta - alpha) / (2 * gamma);
-        const az = Math.abs(zeta);
-        const t = az > 1e150 ? 0.5 / zeta : Math.sign(zeta || 1) / (az + Math.sqrt(1 + zeta * zeta));
-        const c = 1 / Math.sqrt(1 + t * t);
-        const sn = c * t;
-        rotate(work, i * p, j * p, p, c, sn);
-        if (accumulate) rotate(short, i * k, j * k, k, c, sn);
-        const ai = alpha - t * gamma;
-        const bj = beta + t * gamma;
-        sq[i] = ai < 1e-3 * alpha ? dot(work, i * p, work, i * p, p) : ai;
-        sq[j] = bj < 1e-3 * beta ? dot(work, j * p, work, j * p, p) : bj;
-      }
-    }
-    if (!rotated) return;
-  }
-}
-
-/**
- * The long-side vectors in output order: row j of `long` is column order[j] of `work` normalised, for the
- * columns with a non-negligible norm; the others (and rows k.. of a full factor) are completed to an
- * orthonormal basis, each from the unit vector e_c least covered by the rows so far (the smallest
- * Σ_i long[i][c]², so e_c has the largest residual), orthogonalised twice.
- */
-function buildLong(
-  work: Float64Array,
-  norms: Float64Array,
-  order: Int32Array,
-  k: number,
-  p: number,
-  longCols: number,
-  long: Float64Array,
-  covered: Float64Array,
-  residual: Float64Array,
-): void {
-  covered.fill(0);
-  const defined: boolean[] = [];
-  for (let j = 0; j < longCols; j++) {
-    const src = j < k ? order[j]! : -1;
-    const ok = src >= 0 && norms[src]! > NEGLIGIBLE;
-    defined.push(ok);
-    if (!ok) continue;
-    const inv = 1 / norms[src]!;
-    for (let i = 0; i < p; i++) {
-      const v = work[src * p + i]! * inv;
-      long[j * p + i] = v;
-      covered[i] = covered[i]! + v * v;
-    }
-  }
-  for (let j = 0; j < longCols; j++) {
-    if (defined[j]) continue;
-    let c = 0;
-    for (let i = 1; i < p; i++) if (covered[i]! < covered[c]!) c = i;
-    residual.fill(0);
-    residual[c] = 1;
-    for (let pass = 0; pass < 2; pass++) {
-      for (let r = 0; r < longCols; r++) {
-        if (!defined[r]) continue;
-        const proj = dot(long, r * p, residual, 0, p);
-        for (let i = 0; i < p; i++) residual[i] = residual[i]! - proj * long[r * p + i]!;
-      }
-    }
-    const inv = 1 / Math.sqrt(dot(residual, 0, residual, 0, p));
-    for (let i = 0; i < p; i++) {
-      const v = residual[i]! * inv;
-      long[j * p + i] = v;
-      covered[i] = covered[i]! + v * v;
-    }
-    defined[j] = true;
-  }
-}
-
-/** Whether the first component of largest magnitude of x[o .. o+len) is negative. */
-function largestIsNegative(x: Float64Array, o: number, len: number): boolean {
-  let best = 0;
-  for (let i = 1; i < len; i++) if (Math.abs(x[o + i]!) > Math.abs(x[o + best]!)) best = i;
-  return x[o + best]! < 0;
-}
-
-function negate(x: Float64Array, o: number, len: number): void {
-  for (let i = 0; i < len; i++) x[o + i] = -x[o + i]!;
-}
-
-/**
- * Writes U [m, ucols] and Vh [vrows, n] of matrix b. Tall: U's columns are the long vectors, V's the
- * short-side columns (in `order`). Wide (A = (Aᵀ)ᵀ): U's columns are the short-side columns and Vh's
- * rows the long vectors.
+ * Writes U [m, ucols] and Vh [vrows, n] of matrix b, sign-normalised. Tall (A = L S Shᵀ, L the long
+ * side): U's columns are the long vectors and Vh's rows the short ones. Wide (Aᵀ = L S Shᵀ, so A = Sh S Lᵀ):
+ * U's columns are the short vectors and Vh's rows the long ones. Vector j < k is column order[j].
  */
 function writeFactors(
   b: number,
@@ -266,6 +179,7 @@ function writeFactors(
   ucols: number,
   vrows: number,
   long: Float64Array,
+  longCols: number,
   short: Float64Array,
   order: Int32Array,
   u: Floats,
@@ -273,17 +187,23 @@ function writeFactors(
 ): void {
   const uo = b * m * ucols;
   const vo = b * vrows * n;
-  if (tall) {
-    for (let i = 0; i < m; i++) for (let j = 0; j < ucols; j++) u[uo + i * ucols + j] = long[j * p + i]!;
-    for (let j = 0; j < k; j++) {
-      const src = order[j]! * k;
-      for (let l = 0; l < n; l++) vh[vo + j * n + l] = short[src + l]!;
+  for (let j = 0; j < longCols; j++) {
+    const lc = j < k ? order[j]! : j;
+    if (j >= k) {
+      // An extra long-side vector (of a full factor): its own largest component positive.
+      const f = largestIsNegative(long, lc, longCols, p) ? -1 : 1;
+      if (tall) for (let i = 0; i < m; i++) u[uo + i * ucols + j] = f * long[i * longCols + lc]!;
+      else for (let l = 0; l < n; l++) vh[vo + j * n + l] = f * long[l * longCols + lc]!;
+      continue;
     }
-  } else {
-    for (let j = 0; j < k; j++) {
-      const src = order[j]! * k;
-      for (let i = 0; i < m; i++) u[uo + i * ucols + j] = short[src + i]!;
+    // The pair: U's column decides the sign of both.
+    const f = (tall ? largestIsNegative(long, lc, longCols, p) : largestIsNegative(short, lc, k, k)) ? -1 : 1;
+    if (tall) {
+      for (let i = 0; i < m; i++) u[uo + i * ucols + j] = f * long[i * longCols + lc]!;
+      for (let l = 0; l < n; l++) vh[vo + j * n + l] = f * short[l * k + lc]!;
+    } else {
+      for (let i = 0; i < m; i++) u[uo + i * ucols + j] = f * short[i * k + lc]!;
+      for (let l = 0; l < n; l++) vh[vo + j * n + l] = f * long[l * longCols + lc]!;
     }
-    for (let j = 0; j < vrows; j++) for (let l = 0; l < n; l++) vh[vo + j * n + l] = long[j * p + l]!;
   }
 }
