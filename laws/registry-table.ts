@@ -940,6 +940,38 @@ const entries: LawEntry[] = [
     ),
   },
 
+  {
+    kind: "differentiable",
+    primitive: "det",
+    secondOrder: true,
+    note: "column-dominant matrices with rotated rows, as for lu (nonsingular; the rule at singular matrices, where the second derivative is NaN, is checked in test/ops/linalg-degenerate.test.ts); 0 x 0 to 4 x 4",
+    cases: cases(
+      fc.record({
+        batch: fc.array(fc.integer({ min: 1, max: 2 }), { maxLength: 1 }),
+        n: fc.integer({ min: 0, max: 4 }),
+      }),
+      ({ batch, n }) => ({
+        fn: (a) => np.linalg.det(a),
+        inputs: arrays(float([...batch, n, n], { min: -0.5, max: 0.5 })).map(([x]) => [stablePivots(x!)]),
+      }),
+    ),
+  },
+  {
+    kind: "differentiable",
+    primitive: "slogdet",
+    secondOrder: true,
+    note: "sign and logabsdet stacked (the sign's tangent is zero); the matrices of det",
+    cases: cases(
+      fc.record({
+        batch: fc.array(fc.integer({ min: 1, max: 2 }), { maxLength: 1 }),
+        n: fc.integer({ min: 1, max: 4 }),
+      }),
+      ({ batch, n }) => ({
+        fn: (a) => np.stack(np.linalg.slogdet(a), { axis: -1 }),
+        inputs: arrays(float([...batch, n, n], { min: -0.5, max: 0.5 })).map(([x]) => [stablePivots(x!)]),
+      }),
+    ),
+  },
   nonDifferentiable(
     "lu_pivots_to_permutation",
     cases(
@@ -1018,6 +1050,25 @@ const entries: LawEntry[] = [
     })),
   },
 
+  {
+    kind: "differentiable",
+    primitive: "pinv",
+    secondOrder: true,
+    note: "D + X (distinct singular values), or 2 Q with Q's columns (rows, for a wide matrix) orthonormal: every singular value 2, where the derivative through svd is NaN; full rank, so a⁺ is smooth in every direction; tall, square and wide",
+    cases: cases(
+      svdSizes.chain((c) => fc.boolean().map((repeated) => ({ ...c, repeated }))),
+      ({ batch, m, n, repeated }) => ({
+        fn: (x) => np.linalg.pinv(x),
+        inputs: arrays(float([...batch, m, n])).map(([x]) => {
+          const separated = x!.add(separatedDiagonal(m, n));
+          if (!repeated) return [separated];
+          const tall = m >= n ? separated : np.swapaxes(separated, -1, -2);
+          const [q] = np.linalg.qr(tall);
+          return [np.multiply(m >= n ? q : np.swapaxes(q, -1, -2), 2)];
+        }),
+      }),
+    ),
+  },
   // shape
   {
     kind: "differentiable",
@@ -1492,17 +1543,6 @@ export const FUNCTION_LAWS: readonly FunctionLawEntry[] = [
     note: "the values-only path (no rotations accumulated; the jvp decomposes again for U and V); D + X as for svd",
     cases: cases(svdSizes, ({ batch, m, n }) => ({
       fn: (x) => np.linalg.svdvals(x),
-      inputs: arrays(float([...batch, m, n])).map(([x]) => [x!.add(separatedDiagonal(m, n))]),
-    })),
-  },
-  {
-    kind: "differentiable",
-    function: "linalg.pinv",
-    primitive: "svd",
-    secondOrder: true,
-    note: "V diag(1/s) Uᵀ of D + X (distinct nonzero singular values)",
-    cases: cases(svdSizes, ({ batch, m, n }) => ({
-      fn: (x) => np.linalg.pinv(x),
       inputs: arrays(float([...batch, m, n])).map(([x]) => [x!.add(separatedDiagonal(m, n))]),
     })),
   },

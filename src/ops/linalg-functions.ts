@@ -1,22 +1,20 @@
 /**
- * numpy's `np.linalg` functions built on the LU factorization (`solve`, `inv`, `det`, `slogdet`,
- * `matrixPower`) and the ones that need no factorization (`trace`, `diagonal`, `cross`, `multiDot`).
- * Compositions of primitives, so every transform applies; their derivatives come from the `lu` and
- * `triangular_solve` rules.
+ * numpy's `np.linalg` functions built on the LU factorization (`solve`, `inv`, `matrixPower`) and the
+ * ones that need no factorization (`trace`, `diagonal`, `cross`, `multiDot`). Compositions of
+ * primitives, so every transform applies; their derivatives come from the `lu` and `triangular_solve`
+ * rules. `det` and `slogdet`, which have derivative rules of their own, are in linalg-det.ts.
  */
 
 import type { NdArray } from "../core/array.js";
 import { checkOptions, optionKeys } from "../core/options.js";
 import { broadcastShapes, fmtShape, normalizeAxis, ShapeError } from "../core/shape.js";
-import { add, mod, multiply, notEqual, promoteOperands, subtract, where } from "./binary.js";
+import { multiply, promoteOperands, subtract } from "./binary.js";
 import { diagonal as diagonalAxes, trace as traceAxes } from "./construction.js";
-import { arange, eye, scalar } from "./creation.js";
+import { eye } from "./creation.js";
 import { broadcastTo, expandDims, moveaxis, reshape, squeeze } from "./layout.js";
 import { matmul } from "./linalg.js";
 import { floatOperands, inDtype, luPrim, matrixDims, solveWithLu } from "./linalg-lu.js";
-import { prod, sum } from "./reduce.js";
 import { slice, stack } from "./shape.js";
-import { abs, log, sign } from "./unary.js";
 
 /** Checks a square operand [..., n, n]; returns n. */
 function squareDims(op: string, a: NdArray, b?: NdArray): number {
@@ -66,47 +64,6 @@ export function inv(a: NdArray): NdArray {
   const [[x], dtype] = floatOperands("inv", [a]);
   const n = squareDims("inv", x!);
   return inDtype(solve(x!, broadcastTo(eye(n, n, { dtype: x!.dtype }), x!.shape)), dtype);
-}
-
-/** The LU factors' diagonal [..., n] and the sign (±1) of the row permutation, of square `a`. */
-function luDiagonalAndParity(a: NdArray): [NdArray, NdArray] {
-  const n = a.shape[a.ndim - 1]!;
-  const [lu, pivots] = luPrim.bind([a], {});
-  const swaps = sum(notEqual(pivots!, arange(n, undefined, 1, { dtype: "int32" })), { axis: -1 });
-  const parity = where(notEqual(mod(swaps, 2), 0), scalar(-1, a.dtype), scalar(1, a.dtype));
-  return [diagonalAxes(lu!, { axis1: -2, axis2: -1 }), parity];
-}
-
-/**
- * The determinant of each matrix of `a` [..., n, n] (numpy's `linalg.det`): the product of U's
- * diagonal from the LU factorization, signed by the row permutation (1 for a 0 x 0 matrix). A singular
- * matrix gives 0 (or a tiny number from rounding), as numpy. Integer input becomes float32.
- * Differentiable where `a` is nonsingular (d det = det · trace(a⁻¹ da)); at a singular `a` the
- * derivative is NaN (JAX's cofactor rule for rank n - 1 is not implemented).
- */
-export function det(a: NdArray): NdArray {
-  const [[x], dtype] = floatOperands("det", [a]);
-  squareDims("det", x!);
-  const [diag, parity] = luDiagonalAndParity(x!);
-  // + 0 turns the -0 of a singular matrix with an odd permutation into numpy's 0.
-  return inDtype(add(multiply(parity, prod(diag, { axis: -1 })), 0), dtype);
-}
-
-/**
- * The sign and the natural logarithm of the absolute value of the determinant of each matrix of `a`
- * [..., n, n] (numpy's `linalg.slogdet`): `[sign, logabsdet]`, each of shape a.shape[:-2], from the LU
- * factorization (the sum of log |U_ii|), so that det = sign · exp(logabsdet) without overflow. A
- * singular matrix gives sign 0 and logabsdet -Infinity, as numpy. Integer input becomes float32.
- * The gradient of logabsdet is a⁻ᵀ (its tangent trace(a⁻¹ da), as JAX's rule, here through the LU
- * factorization's derivative); sign has a zero derivative.
- */
-export function slogdet(a: NdArray): [sign: NdArray, logabsdet: NdArray] {
-  const [[x], dtype] = floatOperands("slogdet", [a]);
-  squareDims("slogdet", x!);
-  const [diag, parity] = luDiagonalAndParity(x!);
-  const signs = add(multiply(parity, prod(sign(diag), { axis: -1 })), 0);
-  const logabsdet = sum(log(abs(diag)), { axis: -1 });
-  return [inDtype(signs, dtype), inDtype(logabsdet, dtype)];
 }
 
 /**

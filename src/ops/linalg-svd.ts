@@ -23,12 +23,13 @@ import { type AbstractValue, ConcretizationError, type NdArray } from "../core/a
 import { DTypeError } from "../core/dtype.js";
 import { checkOptions, checkOptionValue, optionKeys } from "../core/options.js";
 import type { Primitive } from "../core/primitive.js";
-import { fmtShape, ShapeError, sizeOf } from "../core/shape.js";
+import { broadcastShapes, fmtShape, ShapeError, sizeOf } from "../core/shape.js";
 import { add, astype, div, greater, mul, notEqual, promoteOperands, sub, where } from "./binary.js";
+import { compositePrimitive } from "./composite.js";
 import { diagonal } from "./construction.js";
 import { asArray, eye, zeros } from "./creation.js";
 import { loweredPrimitive } from "./eager.js";
-import { expandDims, matrixTranspose, moveAxisTo0, reshape } from "./layout.js";
+import { batchSize, broadcastTo, expandDims, matrixTranspose, moveAxisTo0, reshape } from "./layout.js";
 import { matmul } from "./linalg.js";
 import { any, max, sum } from "./reduce.js";
 
@@ -224,12 +225,79 @@ const PINV_KEYS = optionKeys<PinvOptions>({ rcond: true, rtol: true, hermitian: 
 
 const machineEps = (dtype: string): number => (dtype === "float64" ? 2 ** -52 : 2 ** -23);
 
+/** `pinv`: [a [..., m, n], rcond [...]] -> [a⁺ [..., n, m]]; JAX's derivative (Golub and Pereyra). */
+export const pinvPrim: Primitive<
+  Record<string, never>,
+  [a: unknown, rcond: unknown],
+  [pinv: unknown]
+> = compositePrimitive<Record<string, never>, [a: unknown, rcond: unknown], [pinv: unknown]>({
+  name: "pinv",
+  abstractEval([a, rcond]) {
+    const [s] = svdShapes("pinv", a, { fullMatrices: false, computeUv: false });
+    const lead = a.shape.slice(0, -2);
+    if (rcond.dtype !== a.dtype || fmtShape(rcond.shape) !== fmtShape(lead))
+      throw new ShapeError(
+        `pinv: expected rcond of ${a.dtype}${fmtShape(lead)} (a's dtype and batch dims) for a ${a.dtype}${fmtShape(a.shape)}, got ${rcond.dtype}${fmtShape(rcond.shape)}`,
+      );
+    const m = a.shape[a.shape.length - 2]!;
+    const n = a.shape[a.shape.length - 1]!;
+    if (s!.shape[s!.shape.length - 1] === 0)
+      throw new ShapeError(`pinv: the primitive takes non-empty matrices, got ${fmtShape(a.shape)}`);
+    return [{ shape: [...lead, n, m], dtype: a.dtype }];
+  },
+  expand([a, rcond]) {
+    const [s, u, vh] = svdPrim.bind([a], { fullMatrices: false, computeUv: true }) as [
+      NdArray,
+      NdArray,
+      NdArray,
+    ];
+    const sInv = invertAboveCutoff(s, expandDims(rcond, -1));
+    return [matmul(matrixTranspose(vh), mul(expandDims(sInv, -1), matrixTranspose(u)))];
+  },
+  // JAX's _pinv_jvp: the derivative of a⁺ where the rank does not change, from a⁺ itself (no singular
+  // vectors, so it is finite where singular values repeat); rcond has none.
+  jvp([a, rcond], [da]) {
+    const p = pinvPrim.bind1([a, rcond], {});
+    const pt = matrixTranspose(p);
+    const dat = matrixTranspose(da);
+    const m = a.shape[a.ndim - 2]!;
+    const n = a.shape[a.ndim - 1]!;
+    let tangent: NdArray;
+    if (m >= n) {
+      const s = matmul(matmul(p, pt), dat);
+      const t = matmul(matmul(dat, pt), p);
+      // -p da p + s - s a p + t - p a t
+      tangent = sub(
+        add(sub(s, matmul(matmul(s, a), p)), t),
+        add(matmul(matmul(p, a), t), matmul(matmul(p, da), p)),
+      );
+    } else {
+      const s = matmul(p, matmul(pt, dat));
+      const t = matmul(dat, matmul(pt, p));
+      tangent = sub(
+        add(sub(s, matmul(s, matmul(a, p))), t),
+        add(matmul(p, matmul(a, t)), matmul(p, matmul(da, p))),
+      );
+    }
+    return { primalsOut: [p], tangentsOut: [tangent] };
+  },
+  batch(args, dims) {
+    const size = batchSize(args, dims);
+    const [a, rcond] = args.map((x, i) =>
+      dims[i] === null ? broadcastTo(x, [size, ...x.shape]) : moveAxisTo0(x, dims[i]!),
+    ) as [NdArray, NdArray];
+    return [pinvPrim.bind([a, rcond], {}), [0]];
+  },
+});
+
 /**
  * The Moore-Penrose pseudo-inverse of a matrix or a stack [..., m, n], shape [..., n, m]
  * (`numpy.linalg.pinv`): V diag(1/s) Uᵀ over the singular values above `rcond` (or `rtol`) times the
  * largest, the others dropped. numpy's defaults: `rcond` 1e-15; `rtol: null` gives max(m, n) * eps.
- * Differentiable through `svd` (distinct nonzero singular values; where singular values repeat, as for
- * an orthogonal matrix, the derivative is NaN, unlike JAX's pinv, which has its own derivative rule).
+ *
+ * Differentiable by JAX's rule (Golub and Pereyra's derivative of the pseudo-inverse, from a⁺ itself), so
+ * finite where singular values repeat (an orthogonal matrix) or are cut off: it is the derivative of a⁺
+ * along perturbations that keep the rank, as JAX's and PyTorch's; `rcond` has no derivative.
  */
 export function pinv(a: NdArray, options: PinvOptions = {}): NdArray {
   checkOptions("pinv", options, PINV_KEYS);
@@ -243,19 +311,25 @@ export function pinv(a: NdArray, options: PinvOptions = {}): NdArray {
     options.rcond ??
     (options.rtol === undefined ? 1e-15 : (options.rtol ?? Math.max(m, n) * machineEps(x.dtype)));
   if (m === 0 || n === 0) return zeros([...x.shape.slice(0, -2), n, m], { dtype: x.dtype });
-  const [s, u, vh] = svdPrim.bind([x], { fullMatrices: false, computeUv: true }) as [
-    NdArray,
-    NdArray,
-    NdArray,
-  ];
-  const sInv = invertAboveCutoff(s, rcond);
-  return matmul(matrixTranspose(vh), mul(expandDims(sInv, -1), matrixTranspose(u)));
+  // numpy broadcasts rcond against the batch dims, and the result takes the broadcast shape.
+  const cutoff = astype(asArray(rcond, x.dtype), x.dtype);
+  const lead = broadcastShapes("pinv", x.shape.slice(0, -2), cutoff.shape);
+  const half = x.dtype === "float16" || x.dtype === "bfloat16";
+  const compute = (y: NdArray): NdArray => (half ? astype(y, "float32") : y);
+  const result = pinvPrim.bind1(
+    [compute(broadcastTo(x, [...lead, m, n])), compute(broadcastTo(cutoff, lead))],
+    {},
+  );
+  return half ? astype(result, x.dtype) : result;
 }
 
-/** 1/s where s exceeds rcond times the largest of its row (last axis), else 0; the masked ones get no gradient. */
+/**
+ * 1/s where s exceeds rcond (a number, or an array broadcasting against s [..., k]) times the largest of
+ * its row (last axis), else 0; the masked ones get no gradient.
+ */
 function invertAboveCutoff(s: NdArray, rcond: number | NdArray): NdArray {
   const largest = max(s, { axis: -1, keepdims: true });
-  const cutoff = mul(typeof rcond === "number" ? rcond : expandDims(asArray(rcond), -1), largest);
+  const cutoff = mul(rcond, largest);
   const keep = greater(s, cutoff);
   return where(keep, div(1, where(keep, s, 1)), 0);
 }
@@ -303,9 +377,10 @@ export interface LstsqOptions {
    */
   rcond?: number | null;
   /**
-   * "numpy" (default): numpy's residuals, an empty array unless m > n and the rank is n, which needs
-   * the rank's value (so not inside `jit` or `vmap`); "always": the residual sums in every case (JAX's
-   * default, `numpy_resid=False`), which works under every transform.
+   * "numpy" (default): numpy's residuals, an empty array unless m > n and the rank is n. For m <= n that
+   * is known from the shapes and works everywhere; for m > n it needs the rank's value, so inside `jit`
+   * or `vmap` it is a ConcretizationError (JAX's `numpy_resid=True` cannot be traced either). "always":
+   * the residual sums in every case (JAX's default, `numpy_resid=False`), under every transform.
    */
   residuals?: "numpy" | "always";
 }
@@ -319,7 +394,9 @@ const LSTSQ_KEYS = optionKeys<LstsqOptions>({ rcond: true, residuals: true });
  * the squared 2-norms of the columns of b - a x, shape [k] ([1] for a 1-D b), but an empty [0] array
  * when m <= n or the rank is below n (numpy's rule: the sums would then be zero or not unique
  * information; `residuals: "always"` computes them anyway); `rank` is an int32 scalar; `s` the singular
- * values of `a`. Differentiable in a and b through `svd` (distinct nonzero singular values).
+ * values of `a`. Under `jit` and `vmap` numpy's rule works where m <= n; for a tall `a` it needs the
+ * rank's value and throws a ConcretizationError saying so (as JAX's `numpy_resid=True`): pass
+ * `residuals: "always"` there. Differentiable in a and b through `svd` (distinct nonzero singular values).
  */
 export function lstsq(
   a: NdArray,
@@ -370,18 +447,18 @@ export function lstsq(
   let residuals: NdArray;
   if (residualsRule === "always") residuals = sums();
   else if (m <= n) residuals = zeros([0], { dtype: af!.dtype });
-  else residuals = concreteRank(rank) === n ? sums() : zeros([0], { dtype: af!.dtype });
+  else residuals = concreteRank(rank, a, b) === n ? sums() : zeros([0], { dtype: af!.dtype });
   return [bf!.ndim === 1 ? reshape(x, [n]) : x, residuals, rank, s];
 }
 
 /** The rank's value, or a clear error where it is traced (jit, vmap). */
-function concreteRank(rank: NdArray): number {
+function concreteRank(rank: NdArray, a: NdArray, b: NdArray): number {
   try {
     return rank.item();
   } catch (e) {
     if (!(e instanceof ConcretizationError)) throw e;
     throw new ConcretizationError(
-      "lstsq: numpy's residuals are an empty array or not depending on the rank's value, which is not known while tracing (jit, vmap); pass { residuals: \"always\" } to get the residual sums in every case (JAX's default)",
+      `lstsq: numpy's residuals for a tall a ${fmtShape(a.shape)} (b ${fmtShape(b.shape)}) are the squared residual norms when the rank is ${a.shape[1]} and an empty array below it, a shape that depends on the rank's value, which is not known while tracing (jit, vmap; JAX's numpy_resid=True cannot be traced either); pass { residuals: "always" } for the sums in every case (JAX's default), which traces`,
     );
   }
 }

@@ -5,17 +5,16 @@
  * @module
  */
 export { type NpCholeskyOptions, npCholesky as cholesky } from "./linalg-cholesky.js";
+export { det, slogdet } from "./linalg-det.js";
 export { type EighOptions, eigh, eigvalsh } from "./linalg-eigh.js";
 export {
   type CrossOptions,
   cross,
-  det,
   diagonal,
   inv,
   type MatrixDiagonalOptions,
   matrixPower,
   multiDot,
-  slogdet,
   solve,
   trace,
 } from "./linalg-functions.js";

@@ -692,6 +692,14 @@ describe("linear-algebra.ts", () => {
     close(compiled, direct, 1e-15);
   });
 
+  it("degenerate points: det's gradient at a singular matrix is its cofactor matrix; pinv's is finite at repeated singular values", () => {
+    const { d, cofactors, g, gInv } = linearAlgebra.degeneratePoints();
+    expect(d.item()).toBe(0);
+    close(cofactors, f64([-38, 19, 0, 16, -8, 0, 2, -1, 0], [3, 3]), 1e-12);
+    expect(values(g).every(Number.isFinite)).toBe(true);
+    close(g, gInv, 1e-12);
+  });
+
   it("a matrix that is not positive definite gives NaNs, and the check finds them", () => {
     const { l, failed } = linearAlgebra.notPositiveDefinite();
     expect(values(l).every(Number.isNaN)).toBe(true);
