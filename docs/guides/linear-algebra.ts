@@ -140,18 +140,17 @@ export function degeneratePoints() {
     ],
     { dtype: "float64" },
   );
+  const square = np.array(
+    [
+      [1, 2],
+      [3, 4],
+    ],
+    { dtype: "float64" },
+  );
   const d = np.linalg.det(singular); // 0: rank 2
   const cofactors = grad(np.linalg.det)(singular); // [[-38, 19, 0], [16, -8, 0], [2, -1, 0]], not NaN
   // Every singular value of 2 Q is 2 (Q orthogonal): through svd the derivative would divide by 0.
-  const [q] = np.linalg.qr(
-    np.array(
-      [
-        [1, 2],
-        [3, 4],
-      ],
-      { dtype: "float64" },
-    ),
-  );
+  const [q] = np.linalg.qr(square); // square = [[1, 2], [3, 4]]
   const scaled = np.multiply(q, 2);
   const g = grad((x: NdArray) => np.sum(np.linalg.pinv(x)))(scaled); // finite: pinv's own rule
   const gInv = grad((x: NdArray) => np.sum(np.linalg.inv(x)))(scaled); // the same here: pinv = inv
