@@ -6,7 +6,7 @@
  * every reservation is known and never grows, so views on it stay valid.
  */
 import { BYTES_PER_ELEMENT, type DType, STORAGE, type TypedArray } from "../core/dtype.js";
-import type { Kernel, KernelContext, PlanMemoryView, PlannedDerivedInput } from "../core/primitive.js";
+import type { KernelContext, PlanMemoryView, PlannedDerivedInput } from "../core/primitive.js";
 import { activeBackendKind, kernelThreads, relaxedSimdActive } from "./active.js";
 import { cachedKernel } from "./kernel-cache.js";
 import type { ModuleBuilder } from "./wasm/module-writer.js";
@@ -111,19 +111,19 @@ export function standaloneContext(): KernelContext {
 /**
  * Eager evaluation of a lowered primitive: its kernel with a memory of its own, kept in the kernel cache
  * by `key` (the primitive, the operand shapes and the params) and the backend in use, so repeated eager
- * calls of one shape compile once.
+ * calls of one shape compile once. `lower` returns the kernel and whatever else the caller keeps with it.
  */
-export function standaloneKernel(key: string, lower: (context: KernelContext) => Kernel): Kernel {
+export function standaloneKernel<T>(key: string, lower: (context: KernelContext) => T): T {
   const fullKey = `eager ${activeBackendKind()}${relaxedSimdActive() ? " relaxed" : ""} ${kernelThreads()} ${key}`;
   return cachedKernel(
     fullKey,
     () => {
       const memory = PlanMemory.forActiveBackend();
-      const kernel = lower(memory.context({ inputs: [], outputs: [] }));
-      return { kernel, bytes: memory.bytes };
+      const value = lower(memory.context({ inputs: [], outputs: [] }));
+      return { value, bytes: memory.bytes };
     },
     (built) => built.bytes,
-  ).kernel;
+  ).value;
 }
 
 /** Declares the plan memory as the module's env.memory import, matching whatever size it ends up with. */

@@ -54,6 +54,11 @@ export interface PrimitiveRules<P, In extends Arity = Arity, Out extends Arity =
   /** The kernel on concrete arrays. */
   impl(args: PerInput<ConcreteArray, In>, params: P): ConcreteArray[];
   /**
+   * `impl` checks its operands with `abstractEval` itself (or knows they pass, from a cache keyed by their
+   * shapes, dtypes and params), so eager evaluation does not run the shape rule first.
+   */
+  readonly implRunsAbstractEval?: boolean;
+  /**
    * Forward-mode derivative, written with other primitives. Tangents come instantiated (zeros where the
    * input's tangent is zero; integer and bool inputs get zeros of their own dtype, to be ignored).
    */
@@ -201,6 +206,60 @@ export type Kernel<In extends Arity = Arity, Out extends Arity = Arity> = {
  * three as null, so `x ** NaN` and `x ** Infinity` would share a kernel). Functions throw "unkeyable".
  */
 export function paramsKey(params: unknown): string {
+  // Eager calls key their kernel by their params on every call: plain data (what params almost always
+  // are) is written directly, the same text as the JSON below, which handles everything else.
+  const fast = plainDataKey(params);
+  return fast ?? jsonParamsKey(params);
+}
+
+/**
+ * `jsonParamsKey`'s text for numbers, strings, booleans, null, and arrays and plain objects of them;
+ * undefined for anything else (functions, class instances, undefined at the top, toJSON methods).
+ */
+function plainDataKey(v: unknown): string | undefined {
+  switch (typeof v) {
+    case "number":
+      return Number.isFinite(v) && !Object.is(v, -0) ? String(v) : undefined;
+    case "string":
+      return JSON.stringify(v);
+    case "boolean":
+      return v ? "true" : "false";
+    case "object": {
+      if (v === null) return "null";
+      if (Array.isArray(v)) {
+        if (Object.getPrototypeOf(v) !== Array.prototype) return undefined;
+        let out = "[";
+        for (let i = 0; i < v.length; i++) {
+          const item: unknown = v[i];
+          const text = item === undefined ? "null" : plainDataKey(item);
+          if (text === undefined) return undefined;
+          out += i === 0 ? text : `,${text}`;
+        }
+        return `${out}]`;
+      }
+      const proto: unknown = Object.getPrototypeOf(v);
+      if (proto !== Object.prototype && proto !== null) return undefined;
+      const record = v as Record<string, unknown>;
+      if (typeof record.toJSON === "function") return undefined;
+      let out = "{";
+      let first = true;
+      for (const k in record) {
+        if (!Object.hasOwn(record, k)) continue;
+        const item = record[k];
+        if (item === undefined) continue;
+        const text = plainDataKey(item);
+        if (text === undefined) return undefined;
+        out += `${first ? "" : ","}${JSON.stringify(k)}:${text}`;
+        first = false;
+      }
+      return `${out}}`;
+    }
+    default:
+      return undefined;
+  }
+}
+
+function jsonParamsKey(params: unknown): string {
   return JSON.stringify(params, (_k, v: unknown) => {
     if (typeof v === "function") throw new Error("unkeyable");
     if (typeof v === "number" && (!Number.isFinite(v) || Object.is(v, -0)))

@@ -11,11 +11,17 @@ import type { Shape } from "./shape.js";
 
 /** One level of the interpreter stack; `globalData` is the level's shared state (e.g. a program builder). */
 export class MainTrace {
+  private cachedTrace: Trace | null = null;
   constructor(
     readonly level: number,
     readonly makeTrace: (main: MainTrace) => Trace,
     readonly globalData: unknown,
   ) {}
+  /** The level's trace: traces hold nothing but their main, so one serves every bind at this level. */
+  get trace(): Trace {
+    this.cachedTrace ??= this.makeTrace(this);
+    return this.cachedTrace;
+  }
 }
 
 export abstract class Trace {
@@ -65,7 +71,7 @@ class EvalTrace extends Trace {
  * NaN while `setDebugNans(true)` is on).
  */
 export function evalPrimitive<P>(prim: Primitive<P>, args: ConcreteArray[], params: P): ConcreteArray[] {
-  prim.abstractEval(args, params);
+  if (prim.implRunsAbstractEval !== true) prim.abstractEval(args, params);
   const outs = prim.impl(args, params);
   if (debugNansEnabled) checkOutputsForNans(prim.name, args, outs, undefined);
   return outs;
@@ -106,7 +112,7 @@ function findTopTrace(args: readonly NdArray[]): Trace {
     if (x instanceof Tracer && x.trace.main.level > top.level) top = x.trace.main;
   }
   if (dynamicTrace !== null && dynamicTrace.level > top.level) top = dynamicTrace;
-  return top.makeTrace(top);
+  return top.trace;
 }
 
 export function fullRaise(trace: Trace, value: NdArray): Tracer {
@@ -127,14 +133,17 @@ export function fullLower(value: NdArray): NdArray {
   return value instanceof Tracer ? value.fullLower() : value;
 }
 
+function anyTracer(args: readonly NdArray[]): boolean {
+  for (let i = 0; i < args.length; i++) if (args[i] instanceof Tracer) return true;
+  return false;
+}
+
 /** Applies a primitive in the current interpreter. */
 export function bind<P>(prim: Primitive<P>, args: readonly NdArray[], params: P): NdArray[] {
-  // Fast path for plain eager evaluation: no transform active and no tracer among the arguments.
-  if (traceStack.length === 1 && dynamicTrace === null) {
-    let anyTracer = false;
-    for (const a of args) if (a instanceof Tracer) anyTracer = true;
-    if (!anyTracer) return evalPrimitive(prim, args as ConcreteArray[], params);
-  }
+  // Fast path for evaluation: no tracer among the arguments and no program being staged, so the
+  // innermost trace owning an argument is the evaluation at the bottom of the stack, whatever
+  // transforms are active above it (the known values a grad computes land here).
+  if (dynamicTrace === null && !anyTracer(args)) return evalPrimitive(prim, args as ConcreteArray[], params);
   const trace = findTopTrace(args);
   const tracers = args.map((a) => fullRaise(trace, a));
   return trace.processPrimitive(prim, tracers, params).map(fullLower);

@@ -30,7 +30,7 @@
  */
 
 import { type AbstractValue, ConcreteArray, type NdArray } from "../core/array.js";
-import { type DType, isHalf, isInteger, NARROW_DTYPES, storageFor } from "../core/dtype.js";
+import { type DType, isHalf, isInteger, NARROW_DTYPES, storageFor, type TypedArray } from "../core/dtype.js";
 import { cast, type Expr, ExprError, input } from "../core/expr.js";
 import {
   type BatchDim,
@@ -129,7 +129,9 @@ export function elementwisePrimitive<P = Record<string, never>>(
   const { name, arity } = rules;
   const trees = new Map<string, Expr>();
   const tree = (dtypes: readonly DType[], params: P): Expr => {
-    const key = `${dtypes.join(",")}|${paramsKey(params)}`;
+    let key = "";
+    for (let k = 0; k < dtypes.length; k++) key += k === 0 ? dtypes[k] : `,${dtypes[k]}`;
+    key += `|${paramsKey(params)}`;
     let t = trees.get(key);
     if (t === undefined) {
       try {
@@ -148,54 +150,50 @@ export function elementwisePrimitive<P = Record<string, never>>(
     }
     return t;
   };
+  /** The operands checked (one shape, one dtype unless mixed, an accepted one) and their tree. */
+  const checkedTree = (args: readonly AbstractValue[], params: P): Expr => {
+    if (args.length !== arity)
+      throw new ShapeError(`${name}: expected ${arity} operands, got ${args.length}`);
+    const first = args[0]!;
+    const dtypes: DType[] = new Array(arity);
+    for (let k = 0; k < arity; k++) {
+      const a = args[k]!;
+      if (!shapeEquals(a.shape, first.shape)) {
+        throw new ShapeError(
+          `${name}: operand shapes differ: ${args.map((x) => fmtShape(x.shape)).join(" vs ")}`,
+        );
+      }
+      if (!rules.mixedDtypes && a.dtype !== first.dtype) {
+        throw new ShapeError(`${name}: operand dtypes differ: ${args.map((x) => x.dtype).join(" vs ")}`);
+      }
+      dtypes[k] = a.dtype;
+    }
+    const d = inputDtype(args);
+    // Half operands compute in float32, narrow integers as int32 does (wrapping to their width).
+    const computed = isHalf(d) ? "float32" : isInteger(d) ? "int32" : d;
+    if (rules.accepts && !rules.accepts.includes(computed)) {
+      throw new ShapeError(
+        `${name}: dtype ${d} is not supported (expected one of ${rules.accepts.join(", ")})`,
+      );
+    }
+    return tree(dtypes, params);
+  };
   const prim: Primitive<P> = primitive<P>({
     name,
     abstractEval(args, params) {
-      if (args.length !== arity)
-        throw new ShapeError(`${name}: expected ${arity} operands, got ${args.length}`);
-      const first = args[0]!;
-      for (const a of args) {
-        if (!shapeEquals(a.shape, first.shape)) {
-          throw new ShapeError(
-            `${name}: operand shapes differ: ${args.map((x) => fmtShape(x.shape)).join(" vs ")}`,
-          );
-        }
-        if (!rules.mixedDtypes && a.dtype !== first.dtype) {
-          throw new ShapeError(`${name}: operand dtypes differ: ${args.map((x) => x.dtype).join(" vs ")}`);
-        }
-      }
-      const d = inputDtype(args);
-      // Half operands compute in float32, narrow integers as int32 does (wrapping to their width).
-      const computed = isHalf(d) ? "float32" : isInteger(d) ? "int32" : d;
-      if (rules.accepts && !rules.accepts.includes(computed)) {
-        throw new ShapeError(
-          `${name}: dtype ${d} is not supported (expected one of ${rules.accepts.join(", ")})`,
-        );
-      }
-      return [
-        {
-          shape: first.shape,
-          dtype: tree(
-            args.map((a) => a.dtype),
-            params,
-          ).dtype,
-        },
-      ];
+      const t = checkedTree(args, params);
+      return [{ shape: args[0]!.shape, dtype: t.dtype }];
     },
     impl(args, params) {
-      const t = tree(
-        args.map((a) => a.dtype),
-        params,
-      );
+      const t = checkedTree(args, params);
       const n = sizeOf(args[0]!.shape);
       const out = storageFor(t.dtype, n);
-      elementwiseLoop(t, arity)(
-        args.map((a) => a.data),
-        out,
-        n,
-      );
+      const ins: TypedArray[] = new Array(arity);
+      for (let k = 0; k < arity; k++) ins[k] = args[k]!.data;
+      elementwiseLoop(t, arity)(ins, out, n);
       return [new ConcreteArray(args[0]!.shape, t.dtype, out)];
     },
+    implRunsAbstractEval: true,
     jvp: rules.jvp,
     batch: (args, dims, params) => [[prim.bind1(alignBatched(args, dims), params)], [0]],
     ...(rules.transpose ? { transpose: rules.transpose } : {}),
