@@ -25,11 +25,18 @@ export interface PlanRunner {
     donate: readonly boolean[],
     timings: Float64Array | null,
   ): ConcreteArray[];
+  /**
+   * Runs the plan once on buffers of its memory (a sub-plan's operands, `compileSubPlan`): kernels read
+   * `args` and write every output straight into `outs` (a value returned twice, or an input, constant or
+   * view returned as it is, is copied there). `outs` must not overlap `args`; nothing is allocated.
+   */
+  runInto(args: readonly TypedArray[], outs: readonly TypedArray[]): void;
 }
 
 export function execute(plan: Plan, lowered: LoweredPlan, memory: PlanMemory): PlanRunner {
   const { program, placement } = plan;
-  const { table, tableIndex, perCall, calls, firstDonatedWrite } = lowered;
+  const { table, tableIndex, perCall, firstDonatedWrite } = lowered;
+  let calls: readonly (() => void)[] = [];
   const inputCount = program.inputs.length;
   const inputIndex = program.inputs.map((v) => tableIndex.get(v)!);
   const outputSet = programOutputVars(program);
@@ -60,8 +67,63 @@ export function execute(plan: Plan, lowered: LoweredPlan, memory: PlanMemory): P
     return new ConcreteArray(a.aval.shape, a.aval.dtype, owned ? data : data.slice());
   };
 
+  /** The output position whose destination each output-placed value is written into (its first). */
+  const firstOutputOf = new Map<Var, number>();
+  program.outputs.forEach((a, k) => {
+    if (a instanceof Var && placement.get(a)?.kind === "output" && !firstOutputOf.has(a))
+      firstOutputOf.set(a, k);
+  });
+  /** Output positions whose value is not written there by a kernel, so runInto copies it in. */
+  const copiedOutputs = program.outputs.flatMap((a, k) =>
+    a instanceof Var && firstOutputOf.get(a) === k ? [] : [k],
+  );
+  let bound = false;
+  const bindOnce = (): void => {
+    if (bound) return;
+    calls = lowered.bind();
+    bound = true;
+  };
+  /** The call running (or, after a failure, the one that threw); the run loop's counter. */
+  let k = 0;
+  const runCalls = (timings: Float64Array | null): void => {
+    if (timings) {
+      for (k = 0; k < calls.length; k++) {
+        const start = performance.now();
+        calls[k]!();
+        timings[k]! += performance.now() - start;
+      }
+    } else if (debugNansEnabled) {
+      nanCheck ??= nanChecker(lowered);
+      for (k = 0; k < calls.length; k++) {
+        nanCheck.before(k);
+        calls[k]!();
+        nanCheck.after(k);
+      }
+    } else for (k = 0; k < calls.length; k++) calls[k]!();
+  };
+
   return {
+    runInto(args, outs) {
+      bindOnce();
+      for (let i = 0; i < inputCount; i++) table[inputIndex[i]!] = args[i]!;
+      for (const { index, v, place } of perCall) {
+        if (place.kind === "alias") table[index] = table[tableIndex.get(plan.rootOf(v))!]!;
+        else table[index] = outs[firstOutputOf.get(v)!]!;
+      }
+      runCalls(null);
+      for (const k of copiedOutputs) {
+        const a = program.outputs[k]!;
+        if (a instanceof Literal) outs[k]!.set(a.value.data);
+        else {
+          const p = placement.get(a)!;
+          if (p.kind === "input") outs[k]!.set(args[p.index]!);
+          else if (p.kind === "const") outs[k]!.set(p.value.concrete().data);
+          else outs[k]!.set(table[tableIndex.get(a)!]!);
+        }
+      }
+    },
     run(args, donate, timings) {
+      bindOnce();
       const ours = memory.view().buffer;
       /**
        * Where output v goes: over a donated input that lives in this plan's memory; else into its home
@@ -94,22 +156,8 @@ export function execute(plan: Plan, lowered: LoweredPlan, memory: PlanMemory): P
         if (place.kind === "alias") table[index] = table[tableIndex.get(plan.rootOf(v))!]!;
         else table[index] = outputBuffer(v, place, index);
       }
-      let k = 0;
       try {
-        if (timings) {
-          for (; k < calls.length; k++) {
-            const start = performance.now();
-            calls[k]!();
-            timings[k]! += performance.now() - start;
-          }
-        } else if (debugNansEnabled) {
-          nanCheck ??= nanChecker(lowered);
-          for (; k < calls.length; k++) {
-            nanCheck.before(k);
-            calls[k]!();
-            nanCheck.after(k);
-          }
-        } else for (; k < calls.length; k++) calls[k]!();
+        runCalls(timings);
       } catch (error) {
         // Past the first write over a donated buffer the inputs may be torn: none stays readable (but
         // those returned unchanged, which no step writes, stay valid as after a successful call).

@@ -16,6 +16,7 @@
 
 import { PlanMemory } from "../backend/plan-memory.js";
 import type { ConcreteArray } from "../core/array.js";
+import type { TypedArray } from "../core/dtype.js";
 import type { Program } from "../core/ir.js";
 import { execute } from "./execute.js";
 import { wasmFallback } from "./fused-wasm.js";
@@ -44,6 +45,8 @@ export interface MemoryReport {
 
 export interface Executable {
   run(args: readonly ConcreteArray[], donate: readonly boolean[]): ConcreteArray[];
+  /** A sub-plan's run: on views of the plan memory, outputs written into `outs` (`PlanRunner.runInto`). */
+  runInto(args: readonly TypedArray[], outs: readonly TypedArray[]): void;
   /** Runs the plan `runs` times on `args` (nothing donated), timing every kernel call; in plan order. */
   profile(args: readonly ConcreteArray[], runs: number): StepProfile[];
   readonly program: Program;
@@ -57,19 +60,40 @@ export interface Executable {
   toString(): string;
 }
 
-export function compile(closed: ClosedProgram, donatable: readonly boolean[]): Executable {
+/**
+ * Compiles a closed program into a plan with a memory of its own; or, given `parent`, a sub-plan (a loop's
+ * body, a branch) laid out in its parent's memory, whose operands are views on that memory, run with
+ * `runInto`.
+ */
+export function compile(
+  closed: ClosedProgram,
+  donatable: readonly boolean[],
+  parent: PlanMemory | null = null,
+): Executable {
   const optimized = optimize(closed);
   const program = hoistChecks(optimized.program);
   const steps = absorbTransposes(fuse(program.equations, program.outputs), program.outputs);
-  const memory = PlanMemory.forActiveBackend();
+  const memory = parent ?? PlanMemory.forActiveBackend();
+  // The plan's layout is the next block of the plan memory (the first for a plan of its own); kernels
+  // reserve their scratch after it.
+  const base = memory.reserve(0);
+  if (parent === null && base !== 0) throw new Error("jit: the plan memory must start empty");
   const plan = planMemory(program, optimized.consts, steps, liveness(program, steps), {
     donatable,
     homes: memory.wasm,
+    base,
   });
-  // The plan's layout is the first block of the plan memory; kernels reserve their scratch after it.
-  if (memory.reserve(plan.bytes) !== 0) throw new Error("jit: the plan memory must start empty");
-  const lowered = lowerPlan(plan, memory, (sub, subDonatable) =>
-    compile({ program: sub, consts: [] }, subDonatable),
+  if (memory.reserve(plan.bytes - base) !== base) throw new Error("jit: the plan layout moved");
+  const lowered = lowerPlan(
+    plan,
+    memory,
+    (sub) =>
+      compile(
+        { program: sub, consts: [] },
+        sub.inputs.map(() => false),
+        memory,
+      ),
+    parent !== null,
   );
   const runner = execute(plan, lowered, memory);
   const executable: Executable = {
@@ -86,6 +110,7 @@ export function compile(closed: ClosedProgram, donatable: readonly boolean[]): E
     },
     profile: (args, runs) => profilePlan(runner, lowered.callNames, args, runs),
     run: (args, donate) => runner.run(args, donate, null),
+    runInto: (args, outs) => runner.runInto(args, outs),
     toString: () => describe(executable),
   };
   return executable;

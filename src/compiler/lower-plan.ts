@@ -28,8 +28,12 @@ export interface LoweredPlan {
   readonly tableIndex: ReadonlyMap<Var, number>;
   /** Entries set per call, in table order (an alias after its root). */
   readonly perCall: readonly PerCallEntry[];
-  /** The kernel calls, in plan order. */
-  readonly calls: readonly (() => void)[];
+  /**
+   * Fills the buffer table (views on the plan memory, which allocates it) and returns the kernel calls,
+   * bound to it, in plan order. Called on the first run: a sub-plan lowered into its parent's memory must
+   * not allocate that memory while the parent's kernels still reserve scratch.
+   */
+  readonly bind: () => readonly (() => void)[];
   /** Each call as `toString` lists its step. */
   readonly callNames: readonly string[];
   /** The step each call runs (for checks of its outputs: compiler/nan-check.ts). */
@@ -49,13 +53,21 @@ export interface LoweredSubPlan<P extends SubPlan = SubPlan> {
   readonly plan: P;
 }
 
-/** Compiles a sub-program into a plan (the compiler that called `lowerPlan`, passed in to keep imports one way). */
-export type CompileSubPlan<P extends SubPlan> = (program: Program, donatable: readonly boolean[]) => P;
+/**
+ * Compiles a sub-program into a plan in the same memory, its operands views on it (the compiler that
+ * called `lowerPlan`, passed in to keep imports one way).
+ */
+export type CompileSubPlan<P extends SubPlan> = (program: Program) => P;
 
+/**
+ * `residentOperands`: the plan's inputs and outputs are views on its memory too (a sub-plan's), so its
+ * kernels read and write them in place and reserve no staging for them.
+ */
 export function lowerPlan<P extends SubPlan>(
   plan: Plan,
   memory: PlanMemory,
   compileSub: CompileSubPlan<P>,
+  residentOperands = false,
 ): LoweredPlan & { readonly subPlans: readonly LoweredSubPlan<P>[] } {
   const { program, steps, placement } = plan;
   const tableIndex = new Map<Var, number>();
@@ -89,7 +101,11 @@ export function lowerPlan<P extends SubPlan>(
   perCall.sort((a, b) => a.index - b.index);
 
   // ---- kernels: lowered with the plan memory (they reserve their scratch in it), then the memory exists
-  const resident = (a: Atom): boolean => a instanceof Var && placement.get(plan.rootOf(a))?.kind === "slot";
+  const resident = (a: Atom): boolean => {
+    if (!(a instanceof Var)) return false;
+    const kind = placement.get(plan.rootOf(a))?.kind;
+    return kind === "slot" || (residentOperands && (kind === "input" || kind === "output"));
+  };
   const bindings: ((table: TypedArray[]) => () => void)[] = [];
   const callNames: string[] = [];
   const callSteps: PlanStep[] = [];
@@ -138,21 +154,26 @@ export function lowerPlan<P extends SubPlan>(
         outputs: e.outputs.map(resident),
         derivedInput: plan.derivedInputAt(k),
       }),
-      compileSubPlan: (label, program, donatable) => {
-        const sub = compileSub(program, donatable);
+      compileSubPlan: (label, program) => {
+        const sub = compileSub(program);
         subPlans.push({ step: k, label, plan: sub });
         return sub;
       },
     };
     bindings.push(lowerEquation(e, indexOf, context));
   }
-  for (const make of entries) table.push(make());
-  const calls = bindings.map((bind) => bind(table));
+  let calls: (() => void)[] | null = null;
+  const bind = (): readonly (() => void)[] => {
+    if (calls) return calls;
+    for (const make of entries) table.push(make());
+    calls = bindings.map((b) => b(table));
+    return calls;
+  };
   return {
     table,
     tableIndex,
     perCall,
-    calls,
+    bind,
     callNames,
     callSteps,
     kernelSources,

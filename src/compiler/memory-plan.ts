@@ -4,8 +4,9 @@
  * their last read; a fused loop writes in place over a full-size input that dies there; outputs take
  * the buffer of a donated input that is no longer read (and, in a WebAssembly plan memory, a home there).
  * Kernels that derive the same scratch from the same input share one buffer, filled once per run
- * (shared-buffers.ts). Offsets are laid out from 0 with the plan memory's alignment, so the executor
- * reserves the whole layout as the first block of the plan memory and kernels add their scratch after it.
+ * (shared-buffers.ts). Offsets are laid out from 0 (a sub-plan's from where its parent's memory is up to)
+ * with the plan memory's alignment, so the executor reserves the whole layout as the next block of the plan
+ * memory and kernels add their scratch after it.
  */
 import { PLAN_MEMORY_ALIGNMENT } from "../backend/plan-memory.js";
 import type { AbstractValue, NdArray } from "../core/array.js";
@@ -68,7 +69,7 @@ export interface Plan {
   readonly intermediateBytes: number;
   /** Bytes of the arena's slots. */
   readonly arenaBytes: number;
-  /** End of the layout (slots, homes, shared buffers): the executor reserves this much first. */
+  /** End of the layout (slots, homes, shared buffers), from `base`: the executor reserves up to here. */
   readonly bytes: number;
   /** The shared buffer step `k`'s kernel uses for its `derivedInput`, if any, and whether it fills it. */
   derivedInputAt(k: number): PlannedDerivedInput | undefined;
@@ -83,6 +84,8 @@ export interface PlanOptions {
   readonly donatable: readonly boolean[];
   /** Give outputs that take a donated buffer a home in the plan memory (a WebAssembly memory). */
   readonly homes: boolean;
+  /** Where the layout starts in the plan memory (aligned): 0, or after the parent's for a sub-plan. */
+  readonly base?: number;
 }
 
 export function planMemory(
@@ -176,7 +179,7 @@ export function planMemory(
   });
 
   // ---- layout: the slots, then the homes of outputs that take a donated buffer
-  let end = 0;
+  let end = options.base ?? 0;
   const place = (bytes: number): number => {
     const at = Math.ceil(end / PLAN_MEMORY_ALIGNMENT) * PLAN_MEMORY_ALIGNMENT;
     end = at + bytes;

@@ -159,17 +159,19 @@ export interface KernelContext {
   readonly derivedInput?: PlannedDerivedInput | undefined;
   /**
    * Compiles a program the primitive runs (a loop's body or condition, a branch) into a plan of its own,
-   * once, with the compiler that compiles this plan; the printed plan shows it under the step as `label`.
-   * `donatable[i]`: may a call donate input i. Absent outside a jit plan.
+   * once, with the compiler that compiles this plan, laid out in this plan's memory; the printed plan shows
+   * it under the step as `label`. Absent outside a jit plan.
    */
-  readonly compileSubPlan?:
-    | ((label: string, program: Program, donatable: readonly boolean[]) => SubPlan)
-    | undefined;
+  readonly compileSubPlan?: ((label: string, program: Program) => SubPlan) | undefined;
 }
 
-/** A compiled sub-program (see `KernelContext.compileSubPlan`): runs on concrete arrays, donating as told. */
+/**
+ * A compiled sub-program (see `KernelContext.compileSubPlan`). `runInto` runs it on views of the plan
+ * memory (the kernel stages operands that live elsewhere) and its kernels write the outputs straight into
+ * `outs`, which must not overlap `args`: a loop writes its rows and carries in place, allocating nothing.
+ */
 export interface SubPlan {
-  run(args: readonly ConcreteArray[], donate: readonly boolean[]): ConcreteArray[];
+  runInto(args: readonly TypedArray[], outs: readonly TypedArray[]): void;
 }
 
 /** The buffer the memory plan gives a kernel for its `derivedInput` (core/compiler-facts.ts). */

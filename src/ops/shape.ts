@@ -4,9 +4,9 @@
  * linear; each one's transpose is another of them (concatenate ↔ slice, pad ↔ slice, rev ↔ rev).
  */
 
-import { concatenateKernel, paddedSize, padKernel, revKernel, sliceKernel } from "../backend/js/shape.js";
+import { concatenateKernel, paddedSize, padInto, revKernel, sliceInto } from "../backend/js/shape.js";
 import { type AbstractValue, ConcreteArray, type NdArray } from "../core/array.js";
-import { type DType, NARROW_DTYPES } from "../core/dtype.js";
+import { castScalar, type DType, NARROW_DTYPES } from "../core/dtype.js";
 import type { Axis, SliceSpec } from "../core/methods-types.js";
 import { checkOptions, checkOptionValue } from "../core/options.js";
 import { type Primitive, primitive, UndefinedPrimal } from "../core/primitive.js";
@@ -20,6 +20,7 @@ import {
 } from "../core/shape.js";
 import { zip } from "../core/tuple.js";
 import { promoteOperands } from "./binary.js";
+import { loweredPrimitive } from "./eager.js";
 import { alignBatched } from "./elementwise-kit.js";
 import { broadcastInDimPrim, broadcastTo, expandDims, moveAxisTo0, reshape } from "./layout.js";
 
@@ -147,17 +148,15 @@ function paddedShape(shape: Shape, { lo, hi, interior }: PadParams): number[] {
   return zip(shape, lo, hi, interior).map(([d, l, h, i]) => paddedSize(d, l, h, i));
 }
 
-export const padPrim: Primitive<PadParams, [x: unknown], [out: unknown]> = primitive({
+export const padPrim: Primitive<PadParams, [x: unknown], [out: unknown]> = loweredPrimitive({
   name: "pad",
   narrowDtypes: NARROW_DTYPES,
   abstractEval: ([x], p) => [{ shape: paddedShape(x.shape, p), dtype: x.dtype }],
-  impl: ([x], p) => [
-    new ConcreteArray(
-      paddedShape(x.shape, p),
-      x.dtype,
-      padKernel(x.data, x.shape, p.lo, p.hi, p.interior, p.value, x.dtype),
-    ),
-  ],
+  // A strided copy into the output (in a plan, its slot: nothing allocated per call).
+  lower: ([x], _outs, p) => {
+    const fill = castScalar(p.value, x.dtype);
+    return ([data], [out]) => padInto(data, x.shape, p.lo, p.hi, p.interior, fill, out);
+  },
   // The padding value is a constant, so the tangent is padded with zeros.
   jvp: ([x], [t], p) => ({
     primalsOut: [padPrim.bind1([x], p)],
@@ -214,17 +213,15 @@ function slicedShape(shape: Shape, { start, limit, strides }: SliceParams): numb
   });
 }
 
-export const slicePrim: Primitive<SliceParams, [x: unknown], [out: unknown]> = primitive({
+export const slicePrim: Primitive<SliceParams, [x: unknown], [out: unknown]> = loweredPrimitive({
   name: "slice",
   narrowDtypes: NARROW_DTYPES,
   abstractEval: ([x], p) => [{ shape: slicedShape(x.shape, p), dtype: x.dtype }],
-  impl: ([x], p) => [
-    new ConcreteArray(
-      slicedShape(x.shape, p),
-      x.dtype,
-      sliceKernel(x.data, x.shape, p.start, p.limit, p.strides, x.dtype),
-    ),
-  ],
+  // A strided copy into the output (in a plan, its slot: nothing allocated per call).
+  lower:
+    ([x], _outs, p) =>
+    ([data], [out]) =>
+      sliceInto(data, x.shape, p.start, p.limit, p.strides, out),
   jvp: ([x], [t], p) => ({ primalsOut: [slicePrim.bind1([x], p)], tangentsOut: [slicePrim.bind1([t], p)] }),
   transpose([ct], [x], { start, strides }) {
     // Put the cotangent back where the slice read it: zeros around, and between elements when strided.

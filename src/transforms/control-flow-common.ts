@@ -2,8 +2,11 @@
  * What the control-flow primitives (switch, while, scan) share: aval checks with errors that name the
  * op, joining closed branches over one input list, and running a sub-program compiled once into a plan
  * of its own inside a jit plan (`KernelContext.compileSubPlan`), so a loop's body is compiled once,
- * whatever the trip count.
+ * whatever the trip count; the sub-plan lives in the enclosing plan's memory and reads and writes its
+ * operands there in place (`PlanOperands`).
  */
+
+import { viewAt } from "../backend/plan-memory.js";
 import {
   type AbstractValue,
   ConcreteArray,
@@ -11,7 +14,7 @@ import {
   fmtAval,
   type NdArray,
 } from "../core/array.js";
-import { storageFor, type TypedArray } from "../core/dtype.js";
+import { BYTES_PER_ELEMENT, storageFor, type TypedArray } from "../core/dtype.js";
 import { Program, Var } from "../core/ir.js";
 import type { KernelContext, SubPlan } from "../core/primitive.js";
 import { ShapeError, shapeEquals, sizeOf } from "../core/shape.js";
@@ -73,29 +76,93 @@ export function zerosOf(aval: AbstractValue): ConcreteArray {
 export function subPlanCompiler(
   op: string,
   context: KernelContext,
-): (label: string, program: Program, donatable: readonly boolean[]) => SubPlan {
+): (label: string, program: Program) => SubPlan {
   const compileSub = context.compileSubPlan;
   if (!compileSub) throw new Error(`${op}: lowered outside a jit plan (no sub-plan compiler)`);
   return compileSub;
 }
 
-/** A kernel operand as a concrete array (no copy). */
-export function wrapOperand(aval: AbstractValue, data: TypedArray): ConcreteArray {
-  return new ConcreteArray(aval.shape, aval.dtype, data);
-}
+const avalBytes = (a: AbstractValue): number => sizeOf(a.shape) * BYTES_PER_ELEMENT[a.dtype];
 
 /**
- * Runs a loop body plan again and again on its own outputs: `step(carry)` runs the body once; the
- * carries it returned itself (not an operand of the kernel) are donated to the next step, so the body's
- * outputs reuse their buffers instead of allocating every iteration.
+ * A control-flow kernel's operands as views on the plan memory, where its sub-plans read and write them
+ * in place (`SubPlan.runInto`): an operand the enclosing plan may keep elsewhere (one of its inputs or
+ * outputs) goes through staging reserved while lowering, copied in (inputs) or out (outputs) once per
+ * call when it is not in the plan memory. `scratch` reserves more, e.g. a loop's second carry buffers.
  */
-export class CarryBuffers {
-  private readonly external: Set<ArrayBufferLike>;
-  constructor(operands: readonly TypedArray[]) {
-    this.external = new Set(operands.map((d) => d.buffer));
+export class PlanOperands {
+  private readonly inStaging: number[];
+  private readonly outStaging: number[];
+  private readonly ins: TypedArray[];
+  private readonly outs: TypedArray[];
+  private readonly staged: boolean[];
+  private buffer: ArrayBufferLike | null = null;
+  private readonly views = new Map<number, TypedArray>();
+
+  constructor(
+    private readonly context: KernelContext,
+    private readonly inAvals: readonly AbstractValue[],
+    private readonly outAvals: readonly AbstractValue[],
+  ) {
+    this.inStaging = inAvals.map((a, k) => (context.inputResident(k) ? -1 : context.reserve(avalBytes(a))));
+    this.outStaging = outAvals.map((a, k) =>
+      context.outputResident(k) ? -1 : context.reserve(avalBytes(a)),
+    );
+    this.ins = new Array<TypedArray>(inAvals.length);
+    this.outs = new Array<TypedArray>(outAvals.length);
+    this.staged = outAvals.map(() => false);
   }
-  /** Per carry: may the next step donate it (it is ours, not a buffer of the enclosing plan). */
-  donatable(carry: readonly ConcreteArray[]): boolean[] {
-    return carry.map((c) => !this.external.has(c.data.buffer) && carry.filter((d) => d === c).length === 1);
+
+  /** Reserves a buffer for `aval` now; the returned function gives its view once the memory exists. */
+  scratch(aval: AbstractValue): () => TypedArray {
+    const offset = this.context.reserve(avalBytes(aval));
+    return () => this.view(aval, offset);
+  }
+
+  /** The inputs as views on the plan memory, copying those that are not into their staging. */
+  inputs(ins: readonly TypedArray[]): readonly TypedArray[] {
+    const buffer = this.memoryBuffer();
+    ins.forEach((x, k) => {
+      if (x.buffer === buffer) this.ins[k] = x;
+      else {
+        const view = this.view(this.inAvals[k]!, this.inStaging[k]!);
+        view.set(x.length === view.length ? x : x.subarray(0, view.length));
+        this.ins[k] = view;
+      }
+    });
+    return this.ins;
+  }
+
+  /** Where to write the outputs: themselves, or their staging when they are not in the plan memory. */
+  outputs(outs: readonly TypedArray[]): readonly TypedArray[] {
+    const buffer = this.memoryBuffer();
+    outs.forEach((x, k) => {
+      this.staged[k] = x.buffer !== buffer;
+      this.outs[k] = this.staged[k] ? this.view(this.outAvals[k]!, this.outStaging[k]!) : x;
+    });
+    return this.outs;
+  }
+
+  /** Copies the staged outputs out, after the call. */
+  finish(outs: readonly TypedArray[]): void {
+    outs.forEach((x, k) => {
+      if (this.staged[k]) x.set(this.outs[k]!);
+    });
+  }
+
+  private memoryBuffer(): ArrayBufferLike {
+    this.buffer ??= this.context.memory().buffer;
+    return this.buffer;
+  }
+
+  private view(aval: AbstractValue, offset: number): TypedArray {
+    if (offset < 0) throw new Error("control flow: an operand planned in the plan memory is not there");
+    let v = this.views.get(offset);
+    if (!v)
+      this.views.set(
+        offset,
+        (v = viewAt(this.memoryBuffer() as ArrayBuffer, aval.dtype, offset, sizeOf(aval.shape))),
+      );
+    return v;
   }
 }

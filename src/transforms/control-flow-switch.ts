@@ -15,9 +15,9 @@ import { assertSameStructure, unflatten } from "../tree/treedef.js";
 import {
   checkAvals,
   joinBranches,
+  PlanOperands,
   subPlanCompiler,
   tryConcrete,
-  wrapOperand,
 } from "./control-flow-common.js";
 import { flattenArgs, flattenFun } from "./flat.js";
 import { instantiate, jvpFlat } from "./jvp.js";
@@ -80,24 +80,15 @@ export const switchPrim: Primitive<SwitchParams, [index: unknown, ...operands: u
     if (known !== null) return evalProgram(branches[branchIndex(known.data[0]!, branches.length)]!, [], ops);
     return selectBranches(index, branches, ops);
   },
-  lower(inAvals, _outAvals, { branches }, context) {
+  // In a jit plan: each branch compiled once into the plan's memory; the chosen one writes the outputs.
+  lower(inAvals, outAvals, { branches }, context) {
     const compileSub = subPlanCompiler("switch", context);
-    const plans = branches.map((b, i) =>
-      compileSub(
-        `branch ${i}`,
-        b,
-        b.inputs.map(() => false),
-      ),
-    );
-    const opAvals = inAvals.slice(1);
-    const noDonation = opAvals.map(() => false);
-    return ([index, ...ops], outs) => {
-      const plan = plans[branchIndex(index[0]!, plans.length)]!;
-      const results = plan.run(
-        ops.map((d, k) => wrapOperand(opAvals[k]!, d)),
-        noDonation,
-      );
-      results.forEach((r, k) => outs[k]!.set(r.data));
+    const plans = branches.map((b, i) => compileSub(`branch ${i}`, b));
+    const operands = new PlanOperands(context, inAvals, outAvals);
+    return (ins, outs) => {
+      const plan = plans[branchIndex(ins[0]![0]!, plans.length)]!;
+      plan.runInto(operands.inputs(ins).slice(1), operands.outputs(outs));
+      operands.finish(outs);
     };
   },
   formatParams: ({ branches }) =>

@@ -9,9 +9,9 @@
  * - reverse mode (linearize, vjp, grad): refused, as JAX refuses it, with a pointer to scan/forLoop.
  * - jit: the condition and the body are compiled once into plans of their own and run as a loop.
  */
-import type { AbstractValue, ConcreteArray, NdArray } from "../core/array.js";
+import type { AbstractValue, NdArray } from "../core/array.js";
 import { fmtAval } from "../core/array.js";
-import { isFloat, NARROW_DTYPES } from "../core/dtype.js";
+import { isFloat, NARROW_DTYPES, type TypedArray } from "../core/dtype.js";
 import { evalProgram, type Program, Var } from "../core/ir.js";
 import { type BatchDim, type Primitive, primitive } from "../core/primitive.js";
 import { ShapeError } from "../core/shape.js";
@@ -21,14 +21,7 @@ import { batchSize, broadcastTo, moveAxisTo0, reshape } from "../ops/layout.js";
 import { any } from "../ops/reduce.js";
 import { assertSameStructure, leafPaths, unflatten } from "../tree/treedef.js";
 import { scan } from "./control-flow.js";
-import {
-  CarryBuffers,
-  checkAvals,
-  sameAval,
-  subPlanCompiler,
-  tryConcrete,
-  wrapOperand,
-} from "./control-flow-common.js";
+import { checkAvals, PlanOperands, sameAval, subPlanCompiler, tryConcrete } from "./control-flow-common.js";
 import { flattenArgs } from "./flat.js";
 import { instantiate, jvpFlat } from "./jvp.js";
 import { stageClosed, vmapProgram } from "./program-transforms.js";
@@ -206,11 +199,14 @@ export const whilePrim: Primitive<WhileParams> = primitive<WhileParams>({
   },
   // In a jit plan: the condition compiled once for the first test, and the body followed by the next
   // test as one sub-plan, so each iteration runs one plan; the carries are donated from step to step.
-  lower(inAvals, _outAvals, p, context) {
+  // In a jit plan: the condition compiled once for the first test, the body followed by the next test as
+  // one sub-plan, both in the plan's memory; the carries alternate between two buffers of their own.
+  lower(inAvals, outAvals, p, context) {
     const compileSub = subPlanCompiler("while", context);
     const [ccAvals, bcAvals, kAvals] = parts(inAvals, p);
     const nC = ccAvals.length;
     const nB = bcAvals.length;
+    const nK = kAvals.length;
     const step = stageClosed(
       (zs) => {
         const next = evalProgram(p.body, [], zs.slice(nC));
@@ -218,33 +214,42 @@ export const whilePrim: Primitive<WhileParams> = primitive<WhileParams>({
       },
       [...ccAvals, ...bcAvals, ...kAvals],
     );
-    const stepConsts = step.consts.map((c) => c.concrete());
-    const condPlan = compileSub(
-      "cond",
-      p.cond,
-      p.cond.inputs.map(() => false),
-    );
-    const stepPlan = compileSub("body, then cond", step.program, [
-      ...stepConsts.map(() => false),
-      ...ccAvals.map(() => false),
-      ...bcAvals.map(() => false),
-      ...kAvals.map(() => true),
-    ]);
-    const condNoDonation = p.cond.inputs.map(() => false);
-    const constsNoDonation = new Array<boolean>(stepConsts.length + nC + nB).fill(false);
+    const condPlan = compileSub("cond", p.cond);
+    const stepPlan = compileSub("body, then cond", step.program);
+    const operands = new PlanOperands(context, inAvals, outAvals);
+    // The step's constants, copied into the plan memory on the first call.
+    const stepConsts = step.consts.map((c) => ({ data: c.concrete().data, at: operands.scratch(c.aval) }));
+    const carryBuffers = [kAvals.map((a) => operands.scratch(a)), kAvals.map((a) => operands.scratch(a))];
+    const predicate = operands.scratch(p.cond.outAvals[0]!);
+    let constsCopied = false;
+    const nS = stepConsts.length;
+    const condArgs = new Array<TypedArray>(nC + nK);
+    const stepArgs = new Array<TypedArray>(nS + nC + nB + nK);
+    const stepOuts = new Array<TypedArray>(nK + 1);
     return (ins, outs) => {
-      const buffers = new CarryBuffers(ins);
-      const [cc, bc, init] = parts(ins, p);
-      const ccArrays = cc.map((d, k) => wrapOperand(ccAvals[k]!, d));
-      const consts = [...stepConsts, ...ccArrays, ...bc.map((d, k) => wrapOperand(bcAvals[k]!, d))];
-      let carry: ConcreteArray[] = init.map((d, k) => wrapOperand(kAvals[k]!, d));
-      let pred = condPlan.run([...ccArrays, ...carry], condNoDonation)[0]!.data[0];
-      while (pred) {
-        const outsK = stepPlan.run([...consts, ...carry], [...constsNoDonation, ...buffers.donatable(carry)]);
-        carry = outsK.slice(0, -1);
-        pred = outsK[outsK.length - 1]!.data[0];
+      if (!constsCopied) {
+        for (const c of stepConsts) c.at().set(c.data);
+        constsCopied = true;
       }
-      carry.forEach((c, k) => outs[k]!.set(c.data));
+      const from = operands.inputs(ins);
+      const to = operands.outputs(outs);
+      const pred = predicate();
+      for (let j = 0; j < nC + nK; j++) condArgs[j] = from[j < nC ? j : nC + nB + j - nC]!;
+      condPlan.runInto(condArgs, [pred]);
+      stepConsts.forEach((c, j) => {
+        stepArgs[j] = c.at();
+      });
+      for (let j = 0; j < nC + nB + nK; j++) stepArgs[nS + j] = from[j]!;
+      stepOuts[nK] = pred;
+      for (let parity = 0; pred[0]; parity ^= 1) {
+        const next = carryBuffers[parity]!;
+        for (let j = 0; j < nK; j++) stepOuts[j] = next[j]!();
+        stepPlan.runInto(stepArgs, stepOuts);
+        for (let j = 0; j < nK; j++) stepArgs[nS + nC + nB + j] = stepOuts[j]!;
+      }
+      // The last carries: the step's last outputs, or the initial values when the loop never ran.
+      for (let j = 0; j < nK; j++) to[j]!.set(stepArgs[nS + nC + nB + j]!);
+      operands.finish(outs);
     };
   },
   formatParams: (p) => `cond=(${p.cond.equations.length} eqns) body=(${p.body.equations.length} eqns)`,

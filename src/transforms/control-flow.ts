@@ -9,7 +9,7 @@
  * a loop.
  */
 import { type AbstractValue, ConcreteArray, fmtAval, type NdArray } from "../core/array.js";
-import { NARROW_DTYPES, storageFor } from "../core/dtype.js";
+import { NARROW_DTYPES, storageFor, type TypedArray } from "../core/dtype.js";
 import { programHasEffects } from "../core/effects.js";
 import { type Atom, type Equation, evalProgram, Literal, Program, type Var } from "../core/ir.js";
 import { checkOptions } from "../core/options.js";
@@ -21,7 +21,7 @@ import { add } from "../ops/binary.js";
 import { batchSize, broadcastTo, moveAxisTo0, moveaxis, reshape } from "../ops/layout.js";
 import { slice, stack } from "../ops/shape.js";
 import { assertSameStructure, type TreeDef, treeDefToString, unflatten } from "../tree/treedef.js";
-import { CarryBuffers, checkAvals, subPlanCompiler, wrapOperand, zerosOf } from "./control-flow-common.js";
+import { checkAvals, PlanOperands, subPlanCompiler, zerosOf } from "./control-flow-common.js";
 import { flattenArgs, flattenFun } from "./flat.js";
 import { instantiate, jvpFlat } from "./jvp.js";
 import { type PartialEvalTrace, type PartialEvalTracer, partialEvalFlat } from "./partial-eval.js";
@@ -168,35 +168,33 @@ export const scanPrim: Primitive<ScanParams> = primitive<ScanParams>({
     });
     return [outs, outs.map((_, i) => (i < nK ? 0 : 1))];
   },
-  // In a jit plan: the body compiled once, run `length` times on row views of xs, rows of ys written.
-  lower(inAvals, _outAvals, p, context) {
+  // In a jit plan: the body compiled once into the plan's memory and run `length` times, reading row views
+  // of xs and writing its ys straight into their rows; each carry alternates between the carry output and
+  // a second buffer, so that the last step writes the output. Nothing is allocated or copied per step.
+  lower(inAvals, outAvals, p, context) {
     const { body, numConsts: nC, numCarry: nK, length, reverse } = p;
-    const bodyPlan = subPlanCompiler("scan", context)(
-      "body",
-      body,
-      body.inputs.map((_, i) => i >= nC && i < nC + nK),
-    );
-    const xAvals = inAvals.slice(nC + nK).map((x) => ({ shape: x.shape.slice(1), dtype: x.dtype }));
-    const xSizes = xAvals.map((a) => sizeOf(a.shape));
-    const ySizes = body.outAvals.slice(nK).map((a) => sizeOf(a.shape));
+    const bodyPlan = subPlanCompiler("scan", context)("body", body);
+    const operands = new PlanOperands(context, inAvals, outAvals);
+    const spare = outAvals.slice(0, nK).map((a) => operands.scratch(a));
+    const nX = inAvals.length - nC - nK;
+    const rowSizes = [...inAvals.slice(nC + nK), ...outAvals.slice(nK)].map((a) => sizeOf(a.shape.slice(1)));
+    const args = new Array<TypedArray>(inAvals.length);
+    const dests = new Array<TypedArray>(outAvals.length);
+    const row = (x: TypedArray, size: number, i: number) => x.subarray(i * size, (i + 1) * size);
     return (ins, outs) => {
-      const buffers = new CarryBuffers(ins);
-      const consts = ins.slice(0, nC).map((d, k) => wrapOperand(inAvals[k]!, d));
-      let carry = ins.slice(nC, nC + nK).map((d, k) => wrapOperand(inAvals[nC + k]!, d));
-      const xs = ins.slice(nC + nK);
+      const from = operands.inputs(ins);
+      const to = operands.outputs(outs);
+      for (let j = 0; j < nC + nK; j++) args[j] = from[j]!;
       for (let k = 0; k < length; k++) {
         const i = reverse ? length - 1 - k : k;
-        const rows = xs.map((x, j) =>
-          wrapOperand(xAvals[j]!, x.subarray(i * xSizes[j]!, (i + 1) * xSizes[j]!)),
-        );
-        const outsK = bodyPlan.run(
-          [...consts, ...carry, ...rows],
-          [...consts.map(() => false), ...buffers.donatable(carry), ...rows.map(() => false)],
-        );
-        carry = outsK.slice(0, nK);
-        outsK.slice(nK).forEach((y, j) => outs[nK + j]!.set(y.data, i * ySizes[j]!));
+        for (let j = 0; j < nX; j++) args[nC + nK + j] = row(from[nC + nK + j]!, rowSizes[j]!, i);
+        for (let j = 0; j < nK; j++) dests[j] = (length - 1 - k) % 2 === 0 ? to[j]! : spare[j]!();
+        for (let j = nK; j < dests.length; j++) dests[j] = row(to[j]!, rowSizes[nX + j - nK]!, i);
+        bodyPlan.runInto(args, dests);
+        for (let j = 0; j < nK; j++) args[nC + j] = dests[j]!;
       }
-      carry.forEach((c, k) => outs[k]!.set(c.data));
+      if (length === 0) for (let j = 0; j < nK; j++) to[j]!.set(from[nC + j]!);
+      operands.finish(outs);
     };
   },
   // Linearizing a scan splits its body (JAX's _scan_partial_eval): a scan of the known part runs now and

@@ -1,7 +1,10 @@
 /**
- * Counts ArrayBuffer bytes allocated while `body` runs, by wrapping the typed-array constructors and
- * `slice`. Used to show that a jitted step allocates nothing in steady state (a count, not a timing).
+ * Counts ArrayBuffer bytes allocated while `body` runs, by wrapping the typed-array constructors (the
+ * globals and the dtype storage table `STORAGE`, which holds its own references to them) and `slice`.
+ * Used to show that a jitted step allocates nothing in steady state (a count, not a timing).
  */
+import { type DType, STORAGE, type TypedArrayClass } from "../../src/core/dtype.js";
+
 type Ctor = new (...args: never[]) => ArrayBufferView;
 
 const NAMES = [
@@ -24,16 +27,25 @@ export function countAllocatedBytes(body: () => void): number {
     slice: (...a: unknown[]) => ArrayBufferView;
   };
   const originalSlice = typedProto.slice;
-  NAMES.forEach((name, i) => {
-    const Orig = originals[i]! as unknown as new (...args: unknown[]) => object;
+  const storage = STORAGE as Record<DType, TypedArrayClass>;
+  const storageOriginals = { ...storage };
+  const counting = (Orig: new (...args: unknown[]) => object, isSelf: (t: unknown) => boolean) => {
     const width = (Orig as { BYTES_PER_ELEMENT?: number }).BYTES_PER_ELEMENT ?? 1;
-    g[name] = new Proxy(Orig, {
+    return new Proxy(Orig, {
       construct(target, args, newTarget) {
         if (typeof args[0] === "number") bytes += args[0] * width;
-        return Reflect.construct(target, args, newTarget === g[name] ? target : newTarget);
+        return Reflect.construct(target, args, isSelf(newTarget) ? target : newTarget);
       },
-    }) as unknown as Ctor;
+    });
+  };
+  NAMES.forEach((name, i) => {
+    const Orig = originals[i]! as unknown as new (...args: unknown[]) => object;
+    g[name] = counting(Orig, (t) => t === g[name]) as unknown as Ctor;
   });
+  for (const dtype of Object.keys(storage) as DType[]) {
+    const Orig = storageOriginals[dtype] as unknown as new (...args: unknown[]) => object;
+    storage[dtype] = counting(Orig, (t) => t === storage[dtype]) as unknown as TypedArrayClass;
+  }
   typedProto.slice = function (this: ArrayBufferView, ...args: unknown[]) {
     const out = originalSlice.apply(this, args);
     bytes += out.byteLength;
@@ -45,6 +57,7 @@ export function countAllocatedBytes(body: () => void): number {
     NAMES.forEach((name, i) => {
       g[name] = originals[i]!;
     });
+    Object.assign(storage, storageOriginals);
     typedProto.slice = originalSlice;
   }
   return bytes;

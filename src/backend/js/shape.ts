@@ -3,7 +3,7 @@
  * is one strided copy: an odometer over a shape that walks a source and a destination with their own
  * strides, so negative strides (rev) and gaps (interior padding, slice steps) cost nothing extra.
  */
-import { castScalar, type DType, storageFor, type TypedArray } from "../../core/dtype.js";
+import { type DType, storageFor, type TypedArray } from "../../core/dtype.js";
 import { type Shape, sizeOf, stridesOf } from "../../core/shape.js";
 
 /** For every index i of `shape`: dst[dstBase + i·dstStrides] = src[srcBase + i·srcStrides]. */
@@ -70,20 +70,21 @@ export function paddedSize(d: number, lo: number, hi: number, interior: number):
   return lo + hi + d + Math.max(d - 1, 0) * interior;
 }
 
-/** x surrounded by `lo`/`hi` elements of `value` per axis, with `interior` elements between neighbours. */
-export function padKernel(
+/**
+ * x surrounded by `lo`/`hi` elements of `fill` per axis, with `interior` elements between neighbours,
+ * written into `out` (of the padded size) whatever it held; `fill` is the value cast to out's dtype.
+ */
+export function padInto(
   x: TypedArray,
   shape: Shape,
   lo: readonly number[],
   hi: readonly number[],
   interior: readonly number[],
-  value: number,
-  dtype: DType,
-): TypedArray {
+  fill: number,
+  out: TypedArray,
+): void {
   const outShape = shape.map((d, a) => paddedSize(d, lo[a]!, hi[a]!, interior[a]!));
-  const out = storageFor(dtype, sizeOf(outShape));
-  const fill = castScalar(value, dtype);
-  if (!Object.is(fill, 0)) out.fill(fill); // a -0 fill is written: storage starts at +0
+  out.fill(fill);
   const outStrides = stridesOf(outShape);
   let base = 0;
   shape.forEach((_, a) => {
@@ -91,20 +92,27 @@ export function padKernel(
   });
   const dstStrides = outStrides.map((s, a) => s * (interior[a]! + 1));
   stridedCopy(x, 0, stridesOf(shape), out, base, dstStrides, shape);
-  return out;
 }
 
-/** Elements start, start + stride, ... (below limit) along every axis. */
-export function sliceKernel(
+function slicedShapeOf(
+  shape: Shape,
+  start: readonly number[],
+  limit: readonly number[],
+  strides: readonly number[],
+): number[] {
+  return shape.map((_, a) => Math.max(0, Math.ceil((limit[a]! - start[a]!) / strides[a]!)));
+}
+
+/** Elements start, start + stride, ... (below limit) along every axis, written into `out`. */
+export function sliceInto(
   x: TypedArray,
   shape: Shape,
   start: readonly number[],
   limit: readonly number[],
   strides: readonly number[],
-  dtype: DType,
-): TypedArray {
-  const outShape = shape.map((_, a) => Math.max(0, Math.ceil((limit[a]! - start[a]!) / strides[a]!)));
-  const out = storageFor(dtype, sizeOf(outShape));
+  out: TypedArray,
+): void {
+  const outShape = slicedShapeOf(shape, start, limit, strides);
   const inStrides = stridesOf(shape);
   let base = 0;
   shape.forEach((_, a) => {
@@ -119,7 +127,6 @@ export function sliceKernel(
     stridesOf(outShape),
     outShape,
   );
-  return out;
 }
 
 /** x with the order of elements reversed along each of `axes`. */
