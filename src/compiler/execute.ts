@@ -31,7 +31,15 @@ export interface PlanRunner {
    * view returned as it is, is copied there). `outs` must not overlap `args`; nothing is allocated.
    */
   runInto(args: readonly TypedArray[], outs: readonly TypedArray[]): void;
+  /**
+   * Milliseconds per kernel call that `runInto` added while `subPlanProfiling.active` (a profiled run of
+   * the enclosing plan), handed over and reset; null if it ran none.
+   */
+  takeTimings(): Float64Array | null;
 }
+
+/** Set while a plan is profiled: its sub-plans time their kernel calls too (`PlanRunner.takeTimings`). */
+export const subPlanProfiling = { active: false };
 
 export function execute(plan: Plan, lowered: LoweredPlan, memory: PlanMemory): PlanRunner {
   const { program, placement } = plan;
@@ -102,7 +110,13 @@ export function execute(plan: Plan, lowered: LoweredPlan, memory: PlanMemory): P
     } else for (k = 0; k < calls.length; k++) calls[k]!();
   };
 
+  let subTimings: Float64Array | null = null;
   return {
+    takeTimings() {
+      const t = subTimings;
+      subTimings = null;
+      return t;
+    },
     runInto(args, outs) {
       bindOnce();
       for (let i = 0; i < inputCount; i++) table[inputIndex[i]!] = args[i]!;
@@ -110,7 +124,8 @@ export function execute(plan: Plan, lowered: LoweredPlan, memory: PlanMemory): P
         if (place.kind === "alias") table[index] = table[tableIndex.get(plan.rootOf(v))!]!;
         else table[index] = outs[firstOutputOf.get(v)!]!;
       }
-      runCalls(null);
+      if (subPlanProfiling.active) runCalls((subTimings ??= new Float64Array(calls.length)));
+      else runCalls(null);
       for (const k of copiedOutputs) {
         const a = program.outputs[k]!;
         if (a instanceof Literal) outs[k]!.set(a.value.data);

@@ -28,7 +28,7 @@ import { type LoweredSubPlan, lowerPlan } from "./lower-plan.js";
 import { type Plan, planMemory } from "./memory-plan.js";
 import { type ClosedProgram, optimize } from "./passes.js";
 import { describeStep, type PlanStep } from "./plan-steps.js";
-import { profilePlan, type StepProfile } from "./profile.js";
+import { type ProfiledCalls, profilePlan, type StepProfile } from "./profile.js";
 
 export type { PlanStep } from "./plan-steps.js";
 export type { StepProfile } from "./profile.js";
@@ -47,8 +47,13 @@ export interface Executable {
   run(args: readonly ConcreteArray[], donate: readonly boolean[]): ConcreteArray[];
   /** A sub-plan's run: on views of the plan memory, outputs written into `outs` (`PlanRunner.runInto`). */
   runInto(args: readonly TypedArray[], outs: readonly TypedArray[]): void;
-  /** Runs the plan `runs` times on `args` (nothing donated), timing every kernel call; in plan order. */
+  /**
+   * Runs the plan `runs` times on `args` (nothing donated), timing every kernel call, those of its
+   * sub-plans included; in plan order.
+   */
   profile(args: readonly ConcreteArray[], runs: number): StepProfile[];
+  /** The plan's kernel calls as its profile reads them. */
+  readonly calls: ProfiledCalls;
   readonly program: Program;
   readonly steps: readonly PlanStep[];
   /** Where every value lives: slots and their tenants' lifetimes, donations, homes, in-place writes. */
@@ -84,7 +89,7 @@ export function compile(
     base,
   });
   if (memory.reserve(plan.bytes - base) !== base) throw new Error("jit: the plan layout moved");
-  const lowered = lowerPlan(
+  const lowered = lowerPlan<Executable>(
     plan,
     memory,
     (sub) =>
@@ -96,6 +101,12 @@ export function compile(
     parent !== null,
   );
   const runner = execute(plan, lowered, memory);
+  const calls: ProfiledCalls = {
+    runner,
+    callNames: lowered.callNames,
+    callStep: lowered.callSteps.map((s) => steps.indexOf(s)),
+    subPlans: lowered.subPlans.map((s) => ({ step: s.step, label: s.label, calls: s.plan.calls })),
+  };
   const executable: Executable = {
     program,
     steps,
@@ -108,7 +119,8 @@ export function compile(
       planBytes: memory.bytes,
       slots: plan.slots.length,
     },
-    profile: (args, runs) => profilePlan(runner, lowered.callNames, args, runs),
+    profile: (args, runs) => profilePlan(calls, args, runs),
+    calls,
     run: (args, donate) => runner.run(args, donate, null),
     runInto: (args, outs) => runner.runInto(args, outs),
     toString: () => describe(executable),

@@ -22,7 +22,7 @@ export interface PerCallEntry {
   readonly place: Extract<Placement, { kind: "output" | "alias" }>;
 }
 
-export interface LoweredPlan {
+export interface LoweredPlan<P extends SubPlan = SubPlan> {
   /** The buffer table the kernel calls read and write. */
   readonly table: TypedArray[];
   readonly tableIndex: ReadonlyMap<Var, number>;
@@ -43,7 +43,7 @@ export interface LoweredPlan {
   /** The first call that may write over a donated input (its output takes that buffer); else Infinity. */
   readonly firstDonatedWrite: number;
   /** The plans compiled for steps' sub-programs (a loop's body, a branch), by step, in order. */
-  readonly subPlans: readonly LoweredSubPlan[];
+  readonly subPlans: readonly LoweredSubPlan<P>[];
 }
 
 /** A sub-program a step's kernel runs, compiled once into a plan of its own. */
@@ -68,7 +68,7 @@ export function lowerPlan<P extends SubPlan>(
   memory: PlanMemory,
   compileSub: CompileSubPlan<P>,
   residentOperands = false,
-): LoweredPlan & { readonly subPlans: readonly LoweredSubPlan<P>[] } {
+): LoweredPlan<P> {
   const { program, steps, placement } = plan;
   const tableIndex = new Map<Var, number>();
   const table: TypedArray[] = [];

@@ -26,6 +26,7 @@ import { flattenArgs, flattenFun } from "./flat.js";
 import { instantiate, jvpFlat } from "./jvp.js";
 import { type PartialEvalTrace, type PartialEvalTracer, partialEvalFlat } from "./partial-eval.js";
 import { type ClosedOver, stageClosed, vmapProgram } from "./program-transforms.js";
+import { hoistAccumulators } from "./scan-hoist.js";
 import { transposeProgram } from "./transpose.js";
 import { linearizeFlat } from "./vjp.js";
 import { vmapFlat } from "./vmap.js";
@@ -461,30 +462,37 @@ function transposeScan(
       ...yAvals,
     ],
   );
+  const nTc = tbody.consts.length + kConsts.length;
+  const xsIn = [...kXs.map((i) => args[i] as NdArray), ...cts.slice(nK)];
+  // Const cotangents summed as one product of the stacked per-step values after the loop, where they can be.
+  const hoist = hoistAccumulators(tbody.program, { nConsts: nTc, nCarry: nK, nAcc: lConsts.length });
+  const kept = lConsts.filter((_, j) => !hoist?.hoisted[j]);
   const outs = scanPrim.bind(
     [
       ...tbody.consts,
       ...kConsts.map((i) => args[i] as NdArray),
       ...cts.slice(0, nK),
-      ...lConsts.map((i) => zerosOf(inAvals[i]!)),
-      ...kXs.map((i) => args[i] as NdArray),
-      ...cts.slice(nK),
+      ...kept.map((i) => zerosOf(inAvals[i]!)),
+      ...xsIn,
     ],
     {
-      body: tbody.program,
-      numConsts: tbody.consts.length + kConsts.length,
-      numCarry: nK + lConsts.length,
+      body: hoist?.body ?? tbody.program,
+      numConsts: nTc,
+      numCarry: nK + kept.length,
       length,
       reverse: !reverse,
     },
   );
+  const ys = outs.slice(nK + kept.length);
+  const totals = hoist?.totals(xsIn, ys) ?? [];
   const result: (NdArray | null)[] = args.map(() => null);
+  let [k, h] = [0, 0];
   lConsts.forEach((pos, j) => {
-    result[pos] = outs[nK + j]!;
+    result[pos] = hoist?.hoisted[j] ? totals[h++]! : outs[nK + k++]!;
   });
   for (let i = 0; i < nK; i++) result[nC + i] = outs[i]!;
   lXs.forEach((pos, j) => {
-    result[pos] = outs[nK + lConsts.length + j]!;
+    result[pos] = ys[j]!;
   });
   return result;
 }

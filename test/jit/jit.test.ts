@@ -16,6 +16,7 @@ import {
   nn,
   np,
   ShapeDtype,
+  scan,
   setBackend,
   vmap,
 } from "../../src/index.js";
@@ -166,6 +167,32 @@ describe("jit", () => {
     for (const r of rows) expect(r.ms).toBeGreaterThanOrEqual(0);
     expect(() => lowered.profile(0)).toThrow(/profile: runs must be a positive integer, got 0/);
     expect(() => lowered.profile(1.5)).toThrow(RangeError);
+  });
+
+  it("profile() also times a loop body's steps, listed after the step that runs the loop", () => {
+    const w = seededArray([4, 4], 21);
+    const f = (h: NdArray, rows: NdArray) =>
+      scan(
+        (c: NdArray, x: NdArray): [NdArray, NdArray] => {
+          const next = np.tanh(np.matmul(c, w).add(x));
+          return [next, next];
+        },
+        h,
+        rows,
+      );
+    const lowered = jit(f).lower(seededArray([2, 4], 22), seededArray([6, 2, 4], 23));
+    const rows = lowered.profile(2);
+    const loop = rows.findIndex((r) => /^\d+: scan /.test(r.step));
+    expect(loop).toBeGreaterThanOrEqual(0);
+    const step = rows[loop]!.step.split(":")[0]!;
+    const body = rows.filter((r) => r.step.startsWith(`${step} body > `));
+    // The body's product and its fused tanh(. + x), each timed over the 6 iterations.
+    expect(body.map((r) => r.step.replace(/ -> .*/, ""))).toEqual([
+      `${step} body > 0: matmul`,
+      `${step} body > 1: fused[add,tanh]`,
+    ]);
+    expect(rows.indexOf(body[0]!)).toBe(loop + 1);
+    for (const r of body) expect(r.ms).toBeGreaterThan(0);
   });
 
   it("the plan memory rejects bad reservations and plans too large for a WebAssembly memory", () => {
