@@ -100,9 +100,10 @@ function childRunner(
   const calls = new Array<number>(entries.length).fill(0);
   const call = (i: number, inputs: readonly unknown[]): unknown => {
     const [name, child] = entries[i]!;
-    if (inputs.length < child.requiredInputs || inputs.length > child.inputNames.length) {
+    const slots = child.inputNames.length + (child.callOptions.length > 0 ? 1 : 0);
+    if (inputs.length < child.requiredInputs || inputs.length > slots) {
       throw new TypeError(
-        `${joinPath(ctx.path, name)} (${child.name}): expected inputs (${child.inputNames.join(", ")}), ${child.requiredInputs} required, got ${inputs.length}`,
+        `${joinPath(ctx.path, name)} (${child.name}): expected inputs (${child.inputNames.join(", ")})${child.callOptions.length > 0 ? ` and optionally { ${child.callOptions.join(", ")} }` : ""}, ${child.requiredInputs} required, got ${inputs.length}`,
       );
     }
     // A child used twice (weight sharing) gets a fresh key per call.

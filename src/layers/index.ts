@@ -5,6 +5,13 @@
  */
 
 export {
+  MULTIHEAD_ATTENTION_CALL_OPTIONS,
+  type MultiheadAttentionCallOptions,
+  type MultiheadAttentionOptions,
+  type MultiheadAttentionParams,
+  multiheadAttention,
+} from "./attention.js";
+export {
   type AvgPool2dOptions,
   avgPool2d,
   type Conv2dOptions,
@@ -88,3 +95,20 @@ export {
 } from "./recurrent.js";
 export { reinit } from "./reinit.js";
 export { formatLayer, summary } from "./summary.js";
+export {
+  type TransformerDecoderCallOptions,
+  type TransformerDecoderLayer,
+  type TransformerDecoderLayerCallOptions,
+  type TransformerDecoderLayerParams,
+  type TransformerEncoderCallOptions,
+  type TransformerEncoderLayer,
+  type TransformerEncoderLayerCallOptions,
+  type TransformerEncoderLayerParams,
+  type TransformerLayerOptions,
+  type TransformerStackOptions,
+  type TransformerStackParams,
+  transformerDecoder,
+  transformerDecoderLayer,
+  transformerEncoder,
+  transformerEncoderLayer,
+} from "./transformer.js";

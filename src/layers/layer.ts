@@ -11,6 +11,11 @@
  * several inputs and return any pytree, as PyTorch's forward does: `Layer<P, S, In, Out>` with `In` the
  * tuple of its positional inputs (`[input: NdArray, hx?: [NdArray, NdArray]]` for an LSTM) and `Out` its
  * output (`[NdArray, [NdArray, NdArray]]`); `apply(params, ...inputs, options?)`.
+ *
+ * A layer may also take call options beside `train` and `key`, as PyTorch's forward takes keyword
+ * arguments (multi-head attention's `attnMask`, `needWeights`): it lists them in `callOptions`, its `In`
+ * ends with an optional options object, and `apply(params, q, k, v, { attnMask, train: true, key })`
+ * passes them to forward as that last input (train and key go to the context as for any layer).
  */
 import { NdArray, ShapeDtype } from "../core/array.js";
 import { checkOptions } from "../core/options.js";
@@ -100,6 +105,12 @@ export interface Layer<
   readonly inputNames: readonly string[];
   /** How many of the inputs are required (the rest may be omitted or undefined). */
   readonly requiredInputs: number;
+  /**
+   * The names of the call options apply accepts beside train and key (PyTorch's forward keyword arguments,
+   * `["attnMask", "keyPaddingMask", ...]`); empty for most layers. forward receives them as one object
+   * after the inputs.
+   */
+  readonly callOptions: readonly string[];
   /** One array in, one array out: the layers `sequential` can chain. */
   readonly singleArray: boolean;
   /** The shapes and dtypes of the parameters init returns. */
@@ -180,6 +191,12 @@ export interface LayerDefinition<
   inputs?: readonly string[];
   /** How many inputs are required (default all of them). */
   requiredInputs?: number;
+  /**
+   * The call options the layer takes beside train and key (PyTorch's forward keyword arguments). With them,
+   * forward receives its inputs as a tuple whose last element is the options object (`{}` when none were
+   * given), checked against these names; `In` ends with that object, optional.
+   */
+  callOptions?: readonly string[];
   /** The output is one array (default true unless `inputs` is given); false for a pytree. */
   arrayOutput?: boolean;
   /** The shapes of the parameters `init` returns, for `dtype`. */
@@ -206,32 +223,78 @@ export function defineLayer<
   const hasState = specLeaves(stateSpec()).length > 0;
   const inputNames = def.inputs ?? ["input"];
   const requiredInputs = def.requiredInputs ?? inputNames.length;
+  const callOptions = def.callOptions ?? [];
+  const hasCallOptions = callOptions.length > 0;
   if (inputNames.length === 0 || requiredInputs < 0 || requiredInputs > inputNames.length)
     throw new RangeError(
       `${def.name}: a layer needs at least one input and 0..${inputNames.length} required inputs, got ${requiredInputs} of [${inputNames.join(", ")}]`,
     );
-  // One required input: forward gets it as is (the tuple is only for several).
-  const unwrap = inputNames.length === 1 && requiredInputs === 1;
-  const singleArray = unwrap && (def.arrayOutput ?? def.inputs === undefined);
+  // One required input: forward gets it as is (the tuple is only for several, or with call options).
+  const unwrap = inputNames.length === 1 && requiredInputs === 1 && !hasCallOptions;
+  const singleArray =
+    inputNames.length === 1 && requiredInputs === 1 && (def.arrayOutput ?? def.inputs === undefined);
   const forward = (params: P, state: S, inputs: In, ctx: ForwardContext): LayerOutput<S, Out> =>
-    def.forward(params, state, (unwrap ? inputs[0] : inputs) as ForwardInput<In>, ctx);
+    def.forward(
+      params,
+      state,
+      (unwrap ? inputs[0] : hasCallOptions ? withCallOptions(inputs, ctx) : inputs) as ForwardInput<In>,
+      ctx,
+    );
+  /** The inputs padded to every input, then the call options (`{}` when absent), checked. */
+  const withCallOptions = (inputs: In, ctx: ForwardContext): In => {
+    const given = inputs.slice(0, inputNames.length);
+    const bag = inputs[inputNames.length] ?? {};
+    checkOptions(`${describeAt(def.name, ctx.path)}: call options`, bag, callOptions);
+    while (given.length < inputNames.length) given.push(undefined);
+    return [...given, bag] as unknown as In;
+  };
   const initState = (options?: InitOptions, who = `${def.name}: initState`): S => {
     checkOptions(who, options, INIT_KEYS);
     return def.initState ? def.initState(checkDType(def.name, options?.dtype)) : (null as S);
   };
   const signature = `(${inputNames.map((n, i) => (i < requiredInputs ? n : `${n}?`)).join(", ")})`;
+  const optionNames = `{ ${[...callOptions, ...APPLY_KEYS].join(", ")} }`;
   /** The inputs and the options from apply's arguments, checked. */
   const splitArgs = (who: string, args: readonly unknown[]): [In, ForwardContext] => {
     let inputs = args;
     let options: unknown = {};
+    let bag: Record<string, unknown> | undefined;
     const last = args[args.length - 1];
-    if (args.length > inputNames.length || (args.length > requiredInputs && isApplyOptions(last))) {
+    if (hasCallOptions) {
+      // The object after the inputs holds the call options and train/key; `(..., callOptions, { train,
+      // key })` is accepted too.
+      const allNames = [...callOptions, ...APPLY_KEYS];
+      const trailing = (xs: readonly unknown[], names: readonly string[]): boolean =>
+        xs.length > requiredInputs &&
+        isPlainObject(xs[xs.length - 1]) &&
+        (xs.length > inputNames.length || isOptionsOf(xs[xs.length - 1], names));
+      const objects: unknown[] = [];
+      if (trailing(inputs, allNames)) {
+        objects.unshift(inputs[inputs.length - 1]);
+        inputs = inputs.slice(0, -1);
+        if (isOptionsOf(objects[0], APPLY_KEYS) && trailing(inputs, callOptions)) {
+          objects.unshift(inputs[inputs.length - 1]);
+          inputs = inputs.slice(0, -1);
+        }
+      }
+      objects.forEach((o) => checkOptions(who, o, allNames));
+      const merged: Record<string, unknown> = {};
+      for (const o of objects as Record<string, unknown>[]) {
+        for (const [k, v] of Object.entries(o)) {
+          if (k in merged) throw new TypeError(`${who}: option ${k} given twice`);
+          merged[k] = v;
+        }
+      }
+      const { train, key, ...rest } = merged;
+      options = { ...(train === undefined ? {} : { train }), ...(key === undefined ? {} : { key }) };
+      bag = rest;
+    } else if (args.length > inputNames.length || (args.length > requiredInputs && isApplyOptions(last))) {
       inputs = args.slice(0, -1);
       options = last;
     }
     if (inputs.length > inputNames.length || inputs.length < requiredInputs) {
       throw new TypeError(
-        `${who}: expected inputs ${signature} and optionally { train, key }, got ${args.length} argument${args.length === 1 ? "" : "s"}`,
+        `${who}: expected inputs ${signature} and optionally ${optionNames}, got ${args.length} argument${args.length === 1 ? "" : "s"}`,
       );
     }
     checkOptions(who, options, APPLY_KEYS);
@@ -241,7 +304,10 @@ export function defineLayer<
     });
     if (unwrap && !(inputs[0] instanceof NdArray))
       throw new TypeError(`${who}: the input must be an array, got ${describeValue(inputs[0])}`);
-    return [inputs as unknown as In, contextOf(options as ApplyOptions)];
+    // The call options go after every input, omitted optional ones as undefined.
+    const padding = new Array<undefined>(inputNames.length - inputs.length).fill(undefined);
+    const withBag = bag === undefined ? inputs : [...inputs, ...padding, bag];
+    return [withBag as unknown as In, contextOf(options as ApplyOptions)];
   };
   const layer: Layer<P, S, In, Out> = {
     name: def.name,
@@ -250,6 +316,7 @@ export function defineLayer<
     hasState,
     inputNames,
     requiredInputs,
+    callOptions,
     singleArray,
     paramSpec: (dtype = "float32") => def.paramSpec(dtype),
     stateSpec,
@@ -285,9 +352,14 @@ export function defineLayer<
 
 /** Whether apply's last argument is its options rather than an optional input: `{ train }`, `{ key }`. */
 function isApplyOptions(x: unknown): boolean {
+  return isOptionsOf(x, APPLY_KEYS);
+}
+
+/** Whether `x` is a non-empty plain object whose keys are all among `names`. */
+function isOptionsOf(x: unknown, names: readonly string[]): boolean {
   if (!isPlainObject(x)) return false;
   const keys = Object.keys(x);
-  return keys.length > 0 && keys.every((k) => (APPLY_KEYS as readonly string[]).includes(k));
+  return keys.length > 0 && keys.every((k) => names.includes(k));
 }
 
 function describeValue(x: unknown): string {

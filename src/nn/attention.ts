@@ -163,16 +163,30 @@ export function scaledDotProductAttention(
   return attend(scores, bias, v, dropoutP, options.key, op)[0];
 }
 
-/** The weights of `multiHeadAttention`, as the arguments of torch's F.multi_head_attention_forward. */
+/**
+ * The weights of `multiHeadAttention`, as the arguments of torch's F.multi_head_attention_forward: either
+ * the packed `inProjWeight` (query, key and value of one size E) or the three separate `qProjWeight`,
+ * `kProjWeight` and `vProjWeight` (nn.MultiheadAttention with kdim or vdim other than E).
+ */
 export interface MultiHeadAttentionWeights {
   /** The packed query, key and value projections [3E, E] (PyTorch's `in_proj_weight`). */
-  inProjWeight: NdArray;
-  /** Their biases [3E] (`in_proj_bias`); none by default. */
+  inProjWeight?: NdArray | null;
+  /** The query projection [E, E] (`q_proj_weight`), instead of inProjWeight. */
+  qProjWeight?: NdArray | null;
+  /** The key projection [E, kdim] (`k_proj_weight`), instead of inProjWeight. */
+  kProjWeight?: NdArray | null;
+  /** The value projection [E, vdim] (`v_proj_weight`), instead of inProjWeight. */
+  vProjWeight?: NdArray | null;
+  /** The query, key and value biases [3E] (`in_proj_bias`); none by default. */
   inProjBias?: NdArray | null;
   /** The output projection [E, E] (`out_proj.weight`). */
   outProjWeight: NdArray;
   /** Its bias [E] (`out_proj.bias`); none by default. */
   outProjBias?: NdArray | null;
+  /** A learned key [1, 1, E] appended to the projected keys of every sequence (`bias_k`, add_bias_kv). */
+  biasK?: NdArray | null;
+  /** A learned value [1, 1, E] appended to the projected values (`bias_v`); given with biasK. */
+  biasV?: NdArray | null;
 }
 
 /** Options of `multiHeadAttention`, as F.multi_head_attention_forward's. */
@@ -191,8 +205,14 @@ export interface MultiHeadAttentionOptions {
   needWeights?: boolean;
   /** Average the returned weights over the heads (default true): [N, L, S], else [N, numHeads, L, S]. */
   averageAttnWeights?: boolean;
-  /** Apply the causal mask (query i sees keys 0..i); with attnMask as well, both apply. */
+  /**
+   * Apply the causal mask (query i sees keys 0..i). PyTorch 2 reads is_causal as a hint that attnMask is
+   * the causal mask (and needs the mask too); here it applies the causal mask itself, with attnMask as
+   * well when given (both apply).
+   */
   isCausal?: boolean;
+  /** Append a zero key and value to every head's sequence (PyTorch's add_zero_attn; default false). */
+  addZeroAttn?: boolean;
   /** Dropout probability of the attention weights (default 0); above 0 it needs `key`. */
   dropoutP?: number;
   /** The key that draws the dropout mask. */
@@ -208,9 +228,22 @@ const MHA_KEYS = [
   "needWeights",
   "averageAttnWeights",
   "isCausal",
+  "addZeroAttn",
   "dropoutP",
   "key",
   "batchFirst",
+] as const;
+
+const MHA_WEIGHT_KEYS = [
+  "inProjWeight",
+  "qProjWeight",
+  "kProjWeight",
+  "vProjWeight",
+  "inProjBias",
+  "outProjWeight",
+  "outProjBias",
+  "biasK",
+  "biasV",
 ] as const;
 
 /** x @ wᵀ + b. */
@@ -226,15 +259,22 @@ function checkWeight(op: string, what: string, w: NdArray, expected: readonly nu
   }
 }
 
+/** `x` with `extra` zeros appended along its last axis (masks over the keys, for appended keys). */
+function padLastAxis(x: NdArray, extra: number): NdArray {
+  return np.concatenate([x, np.zeros([...x.shape.slice(0, -1), extra], { dtype: x.dtype })], { axis: -1 });
+}
+
 /**
- * Multi-head attention, as torch.nn.functional.multi_head_attention_forward with packed input projections
- * (no bias_k/bias_v, no add_zero_attn): `query` [L, N, E], `key` and `value` [S, N, E] ([N, L, E] and
- * [N, S, E] with `batchFirst`; [L, E] and [S, E] unbatched) are projected by the rows of `inProjWeight`
- * (query, key, value in that order), split into `numHeads` heads of E / numHeads features, attended with
- * scores scaled by 1 / sqrt(E / numHeads), concatenated and projected by `outProjWeight`. Returns
- * `[output, weights]`: the output shaped as `query`, and the attention weights (after dropout, as
- * PyTorch) [N, L, S] averaged over heads, [N, numHeads, L, S] without averaging, or null when
- * `needWeights` is false. A query that may attend to no key gets zero weights (PyTorch: NaN).
+ * Multi-head attention, as torch.nn.functional.multi_head_attention_forward: `query` [L, N, E], `key`
+ * [S, N, kdim] and `value` [S, N, vdim] ([N, L, E] and [N, S, *] with `batchFirst`; [L, E] and [S, *]
+ * unbatched) are projected by the rows of `inProjWeight` (query, key, value in that order; kdim = vdim = E)
+ * or by `qProjWeight`, `kProjWeight` and `vProjWeight`, optionally extended by `biasK`/`biasV` and a zero
+ * key (`addZeroAttn`), split into `numHeads` heads of E / numHeads features, attended with scores scaled
+ * by 1 / sqrt(E / numHeads), concatenated and projected by `outProjWeight`. Returns `[output, weights]`:
+ * the output shaped as `query`, and the attention weights (after dropout, as PyTorch) [N, L, S] averaged
+ * over heads, [N, numHeads, L, S] without averaging ([L, S] and [numHeads, L, S] unbatched; S counts the
+ * appended keys), or null when `needWeights` is false. A query that may attend to no key gets zero weights
+ * (PyTorch: NaN).
  */
 export function multiHeadAttention(
   query: NdArray,
@@ -245,7 +285,7 @@ export function multiHeadAttention(
 ): [NdArray, NdArray | null] {
   const op = "multiHeadAttention";
   checkOptions(op, options, MHA_KEYS);
-  checkOptions(`${op}: weights`, weights, ["inProjWeight", "inProjBias", "outProjWeight", "outProjBias"]);
+  checkOptions(`${op}: weights`, weights, MHA_WEIGHT_KEYS);
   const batchFirst = options.batchFirst ?? false;
   const unbatched = query.ndim === 2;
   for (const [what, x] of [
@@ -268,9 +308,16 @@ export function multiHeadAttention(
   const v0 = toBatchFirst(value);
   const [n, l, e] = q0.shape as [number, number, number];
   const s = k0.shape[1]!;
-  if (k0.shape[0] !== n || v0.shape[0] !== n || k0.shape[2] !== e || v0.shape[2] !== e || v0.shape[1] !== s) {
-    throw new ShapeError(
-      `${op}: key and value must have the query's batch size and embedding size and one sequence length, got query ${fmtShape(query.shape)}, key ${fmtShape(key.shape)}, value ${fmtShape(value.shape)}`,
+  const packed = weights.inProjWeight != null;
+  const separate = [weights.qProjWeight, weights.kProjWeight, weights.vProjWeight].filter((w) => w != null);
+  if (packed ? separate.length !== 0 : separate.length !== 3) {
+    throw new TypeError(
+      `${op}: weights must hold either inProjWeight or all of qProjWeight, kProjWeight and vProjWeight, got ${MHA_WEIGHT_KEYS.slice(
+        0,
+        4,
+      )
+        .filter((k) => weights[k] != null)
+        .join(", ")}`,
     );
   }
   const heads = options.numHeads;
@@ -279,25 +326,68 @@ export function multiHeadAttention(
       `${op}: numHeads must be a positive integer dividing the embedding size ${e}, got ${heads}`,
     );
   }
-  checkWeight(op, "inProjWeight", weights.inProjWeight, [3 * e, e]);
+  let wq: NdArray;
+  let wk: NdArray;
+  let wv: NdArray;
+  if (packed) {
+    checkWeight(op, "inProjWeight", weights.inProjWeight!, [3 * e, e]);
+    [wq, wk, wv] = np.split(weights.inProjWeight!, 3, { axis: 0 }) as [NdArray, NdArray, NdArray];
+  } else {
+    [wq, wk, wv] = [weights.qProjWeight!, weights.kProjWeight!, weights.vProjWeight!];
+    checkWeight(op, "qProjWeight", wq, [e, e]);
+    checkWeight(op, "kProjWeight", wk, [e, wk.ndim === 2 ? wk.shape[1]! : -1]);
+    checkWeight(op, "vProjWeight", wv, [e, wv.ndim === 2 ? wv.shape[1]! : -1]);
+  }
+  // The key and value sizes are the projections' input sizes (E when packed).
+  const kdim = wk.shape[1]!;
+  const vdim = wv.shape[1]!;
+  if (
+    k0.shape[0] !== n ||
+    v0.shape[0] !== n ||
+    k0.shape[2] !== kdim ||
+    v0.shape[2] !== vdim ||
+    v0.shape[1] !== s
+  ) {
+    throw new ShapeError(
+      `${op}: key and value must have the query's batch size, one sequence length and ${packed ? "the embedding size" : "the key and value projections' input sizes"} (E = ${e}, kdim = ${kdim}, vdim = ${vdim}), got query ${fmtShape(query.shape)}, key ${fmtShape(key.shape)}, value ${fmtShape(value.shape)}`,
+    );
+  }
   checkWeight(op, "outProjWeight", weights.outProjWeight, [e, e]);
   const inBias = weights.inProjBias ?? null;
   const outBias = weights.outProjBias ?? null;
   if (inBias !== null) checkWeight(op, "inProjBias", inBias, [3 * e]);
   if (outBias !== null) checkWeight(op, "outProjBias", outBias, [e]);
+  const biasK = weights.biasK ?? null;
+  const biasV = weights.biasV ?? null;
+  if ((biasK === null) !== (biasV === null))
+    throw new TypeError(`${op}: weights biasK and biasV come together (add_bias_kv), got only one`);
+  if (biasK !== null) checkWeight(op, "biasK", biasK, [1, 1, e]);
+  if (biasV !== null) checkWeight(op, "biasV", biasV, [1, 1, e]);
   const dropoutP = options.dropoutP ?? 0;
   checkDropoutRate(op, dropoutP);
 
-  const [wq, wk, wv] = np.split(weights.inProjWeight, 3, { axis: 0 }) as [NdArray, NdArray, NdArray];
   const [bq, bk, bv] =
     inBias === null ? [null, null, null] : (np.split(inBias, 3) as [NdArray, NdArray, NdArray]);
   const hd = e / heads;
   // [N, T, E] -> [N, heads, T, hd]
-  const splitHeads = (x: NdArray, t: number): NdArray =>
-    np.transpose(np.reshape(x, [n, t, heads, hd]), [0, 2, 1, 3]);
-  const q = splitHeads(project(q0, wq, bq), l);
-  const k = splitHeads(project(k0, wk, bk), s);
-  const v = splitHeads(project(v0, wv, bv), s);
+  const splitHeads = (x: NdArray): NdArray =>
+    np.transpose(np.reshape(x, [n, x.shape[1]!, heads, hd]), [0, 2, 1, 3]);
+  let kProjected = project(k0, wk, bk);
+  let vProjected = project(v0, wv, bv);
+  if (biasK !== null && biasV !== null) {
+    // One more key and value per sequence, the same for every batch entry (PyTorch's bias_k.repeat).
+    kProjected = np.concatenate([kProjected, np.broadcastTo(biasK, [n, 1, e])], { axis: 1 });
+    vProjected = np.concatenate([vProjected, np.broadcastTo(biasV, [n, 1, e])], { axis: 1 });
+  }
+  const q = splitHeads(project(q0, wq, bq));
+  let k = splitHeads(kProjected);
+  let v = splitHeads(vProjected);
+  if (options.addZeroAttn ?? false) {
+    k = padSequence(k);
+    v = padSequence(v);
+  }
+  // Keys appended after the S given ones: attended by every query, masks padded with "allowed".
+  const appended = k.shape[2]! - s;
   const scores = np.multiply(np.matmul(q, np.swapaxes(k, -1, -2)), 1 / Math.sqrt(hd));
 
   const scoreShape = [n, heads, l, s];
@@ -327,7 +417,8 @@ export function multiHeadAttention(
   }
   if (options.isCausal ?? false)
     biases.push(maskBias(op, "causal mask", causalMask(l, s), false, scores.dtype));
-  const bias = biases.length === 0 ? null : biases.reduce((a, b) => np.add(a, b));
+  let bias = biases.length === 0 ? null : biases.reduce((a, b) => np.add(a, b));
+  if (bias !== null && appended > 0) bias = padLastAxis(bias, appended);
 
   const [attended, attnWeights] = attend(scores, bias, v, dropoutP, options.key, op);
   // [N, heads, L, hd] -> [N, L, E], then the output projection.
@@ -337,4 +428,10 @@ export function multiHeadAttention(
   if (!(options.needWeights ?? true)) return [output, null];
   const averaged = (options.averageAttnWeights ?? true) ? np.mean(attnWeights, { axis: 1 }) : attnWeights;
   return [output, unbatched ? np.squeeze(averaged, 0) : averaged];
+}
+
+/** [N, heads, T, hd] with one zero step appended along T (PyTorch's add_zero_attn). */
+function padSequence(x: NdArray): NdArray {
+  const [n, heads, , hd] = x.shape as [number, number, number, number];
+  return np.concatenate([x, np.zeros([n, heads, 1, hd], { dtype: x.dtype })], { axis: 2 });
 }

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 import gen_seq_ops
 import gen_seq_optim  # seq_optim.json (it imports this module's helpers back)
 import gen_seq_rnn
+import gen_seq_attn  # seq_attn.json (given this module's helpers when called)
 import gen_linalg_qr_eigh  # linalg_qr_eigh.json (given this module's helpers when called)
 import gen_linalg_degenerate  # linalg_degenerate.json (given this module's helpers when called)
 
@@ -906,6 +907,7 @@ def files():
     yield "seq_optim.json", "AdamW with torch parameter groups (no decay on biases/norms), 5 steps of a small LM; top-k/top-p logits filters", gen_seq_optim.seq_optim_cases
     yield gen_linalg_svd.FILE
     yield gen_seq_rnn.FILE, gen_seq_rnn.DESCRIPTION, lambda: gen_seq_rnn.cases(sys.modules[__name__])
+    yield gen_seq_attn.FILE, gen_seq_attn.DESCRIPTION, lambda: gen_seq_attn.cases(sys.modules[__name__])
     yield "linalg_qr_eigh.json", "torch.linalg.qr (reduced/complete/r; tall, square, wide) and eigh/eigvalsh (sign-normalised eigenvectors), batched and unbatched (random cotangent)", lambda: gen_linalg_qr_eigh.linalg_qr_eigh_cases(sys.modules[__name__])
     yield gen_linalg_degenerate.FILE, gen_linalg_degenerate.DESCRIPTION, lambda: gen_linalg_degenerate.cases(sys.modules[__name__])
 

@@ -3,6 +3,7 @@
     python3 torch_interop.py forward FILE   read our file, run the same model in PyTorch, print JSON
     python3 torch_interop.py write FILE     write a state_dict as safetensors (own writer), print JSON of values
     python3 torch_interop.py lstm FILE      write a model with an LSTM (state_dict and inputs), print its outputs
+    python3 torch_interop.py transformer FILE   the same for a small encoder-decoder transformer (float64)
 """
 
 import json
@@ -114,5 +115,45 @@ def lstm(path):
     print(json.dumps({"keys": list(state.keys()), **{k: {"shape": list(t.shape), "values": values(t)} for k, t in [("y", y), ("h", h), ("c", c)]}}))
 
 
+class TinySeq2Seq(torch.nn.Module):
+    """Embedding, a 2-layer pre-norm gelu TransformerEncoder with a final norm, a post-norm decoder layer,
+    a MultiheadAttention over the memory (its weights returned) and a linear head; batch_first."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = torch.nn.Embedding(11, 8)
+        layer = torch.nn.TransformerEncoderLayer(8, 2, 16, batch_first=True, norm_first=True, activation="gelu")
+        self.encoder = torch.nn.TransformerEncoder(layer, 2, norm=torch.nn.LayerNorm(8))
+        self.decoder = torch.nn.TransformerDecoderLayer(8, 2, 16, batch_first=True)
+        self.attn = torch.nn.MultiheadAttention(8, 2, batch_first=True)
+        self.head = torch.nn.Linear(8, 11)
+
+    def forward(self, src, tgt, src_padding):
+        memory = self.encoder(self.embed(src), src_key_padding_mask=src_padding)
+        causal = torch.ones(tgt.shape[1], tgt.shape[1], dtype=torch.bool).triu(1)
+        out = self.decoder(self.embed(tgt), memory, tgt_mask=causal, memory_key_padding_mask=src_padding)
+        _, weights = self.attn(out, memory, memory, key_padding_mask=src_padding)
+        return self.head(out), weights
+
+
+def transformer(path):
+    torch.manual_seed(0)
+    model = TinySeq2Seq().double()
+    with torch.no_grad():
+        for p in model.parameters():  # off the initial values (zero biases, unit norms)
+            p.add_(torch.randn(p.shape, dtype=torch.float64) * 0.1)
+    model.eval()
+    src = torch.randint(0, 11, (3, 6))
+    tgt = torch.randint(0, 11, (3, 5))
+    src_padding = torch.zeros(3, 6, dtype=torch.bool)
+    src_padding[1, 4:] = True
+    src_padding[2, 2:] = True
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    save(path, {**state, "input.src": src, "input.tgt": tgt, "input.src_padding": src_padding})
+    # Grad stays enabled: PyTorch 1.13's inference fast path (no_grad) writes zeros at padded positions.
+    y, weights = model(src, tgt, src_padding)
+    print(json.dumps({"keys": list(state.keys()), **{k: {"shape": list(t.shape), "values": values(t)} for k, t in [("y", y), ("weights", weights)]}}))
+
+
 if __name__ == "__main__":
-    {"forward": forward, "write": write, "lstm": lstm}[sys.argv[1]](sys.argv[2])
+    {"forward": forward, "write": write, "lstm": lstm, "transformer": transformer}[sys.argv[1]](sys.argv[2])
