@@ -103,8 +103,13 @@ describe("multiheadAttention layer", () => {
     expect(maxDiff(a, evalOut)).toBeGreaterThan(1e-3);
     // Dropped weights are 0, kept ones scaled by 1 / (1 - p), as PyTorch returns them.
     const perHead = dropping.apply(p, q, kv, kv, { train: true, key, averageAttnWeights: false })[1]!;
+    const evalPerHead = dropping.apply(p, q, kv, kv, { averageAttnWeights: false })[1]!;
     const kept = np.notEqual(perHead, 0);
     expect(Boolean(np.any(np.logicalNot(kept)).item())).toBe(true);
+    expect(Boolean(np.any(kept).item())).toBe(true);
+    expect(maxDiff(perHead, np.where(kept, np.multiply(evalPerHead, 2), 0))).toBeLessThan(1e-12);
+    // The averaged weights are the mean of the dropped per-head ones.
+    expect(maxDiff(wa!, np.mean(perHead, { axis: 1 }))).toBeLessThan(1e-12);
     expect(wa!.shape).toEqual(evalWeights!.shape);
   });
 
