@@ -80,13 +80,16 @@ export function injectHyperparams<O extends object, S>(
       for (const [name, s] of Object.entries(schedules)) out[name] = np.astype(s.onArray(count), "float64");
       return out;
     };
-    const initial = valuesAt(
-      zeroCount(),
-      Object.fromEntries(Object.entries(numbers).map(([n, v]) => [n, np.scalar(v, "float64")])),
-    );
+    // Fresh arrays on every call: a state's leaves must be distinct arrays (a jitted step refuses a
+    // donated array passed twice), and the inner optimizer records the values it is built with.
+    const initialValues = (): Record<string, NdArray> =>
+      valuesAt(
+        zeroCount(),
+        Object.fromEntries(Object.entries(numbers).map(([n, v]) => [n, np.scalar(v, "float64")])),
+      );
     // Built once here so that a factory refusing an array for some option fails now, naming it.
     try {
-      build(initial);
+      build(initialValues());
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       throw new TypeError(
@@ -113,7 +116,11 @@ export function injectHyperparams<O extends object, S>(
     };
     return {
       init(params) {
-        return { count: zeroCount(), hyperparams: initial, innerState: build(initial).init(params) };
+        return {
+          count: zeroCount(),
+          hyperparams: initialValues(),
+          innerState: build(initialValues()).init(params),
+        };
       },
       update(grads, state, params, extras) {
         checkUpdateArgs(

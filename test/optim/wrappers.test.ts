@@ -214,6 +214,36 @@ describe("injectHyperparams (optax.inject_hyperparams)", () => {
     assertAllClose(steps[1]!.updates, combine(-0.09, g(0), -0.1, g(1)), CLOSE);
   });
 
+  it("gives an init state whose leaves are distinct arrays, so a jitted step can donate it", () => {
+    // The inner adamw records the injected scalars in its own state: they must not be the same arrays as
+    // the outer hyperparams (jit refuses a donated array passed twice), nor shared between two inits.
+    const opt = optim.injectHyperparams(optim.adamw)({ lr: 0.1, weightDecay: 0.5, eps: 0 });
+    const first = tree.leaves(opt.init(params));
+    const second = tree.leaves(opt.init(params));
+    expect(new Set(first).size).toBe(first.length);
+    for (const leaf of first) expect(second).not.toContain(leaf);
+    const step = jit(
+      (p: typeof params, s: ReturnType<typeof opt.init>) => {
+        const [updates, next] = opt.update(g(0), s, p);
+        return [optim.applyUpdates(p, updates), next] as const;
+      },
+      { donateArgnums: [0, 1] },
+    );
+    const [p1] = step(
+      tree.map((x: NdArray) => np.add(x, 0), params),
+      opt.init(params),
+    );
+    assertAllClose(
+      p1,
+      tree.map(
+        (p: NdArray, gr: NdArray) => np.add(p, np.add(np.multiply(np.sign(gr), -0.1), np.multiply(p, -0.05))),
+        params,
+        g(0),
+      ),
+      CLOSE,
+    );
+  });
+
   it("wraps a factory with positional arguments", () => {
     const opt = optim.injectHyperparams(({ factor }: { factor: number }) =>
       optim.scaleByLearningRate(factor),
