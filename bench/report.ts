@@ -86,21 +86,21 @@ function formatGflops(w: Workload, ms: number): string {
 }
 
 function formatTokensPerSecond(w: Workload, ms: number): string {
-  const perSecond = tokensPerCall(w as Extract<Workload, { kind: "lstm-train" }>) / (ms / 1000);
+  const perSecond = tokensPerCall(w as Extract<Workload, { kind: "lstm-train" | "gpt-train" }>) / (ms / 1000);
   return Math.round(perSecond).toLocaleString("en-US");
 }
 
 /** A timing cell: GFLOP/s for matmul, tokens/s for sequence models, else milliseconds. */
 function formatRate(w: Workload, ms: number): string {
   if (w.kind === "matmul") return formatGflops(w, ms);
-  if (w.kind === "lstm-train") return formatTokensPerSecond(w, ms);
+  if (w.kind === "lstm-train" || w.kind === "gpt-train") return formatTokensPerSecond(w, ms);
   return formatMs(ms);
 }
 
 /** The row title, naming the unit of rate rows. */
 function rowTitle(w: Workload): string {
   if (w.kind === "matmul") return `${w.label} (GFLOP/s)`;
-  if (w.kind === "lstm-train") return `${w.label} (tokens/s)`;
+  if (w.kind === "lstm-train" || w.kind === "gpt-train") return `${w.label} (tokens/s)`;
   return w.label;
 }
 
@@ -162,7 +162,7 @@ function methodNotes(mode: BenchMode, rounds: number): string[] {
     "## Method",
     "",
     "- The same workloads everywhere (bench/workloads.ts), float32, random inputs. A train step is forward, " +
-      "loss, backward and SGD (lr 0.01), with the loss read back; tracegrad's jitted steps donate the " +
+      "loss, backward and SGD (lr 0.01; the GPT step: clipping and AdamW), with the loss read back; tracegrad's jitted steps donate the " +
       "parameters and the optimizer state.",
     `- Per runner and workload${perRound}: up to ${b.warmup} untimed warm-up calls (compilation), then timed ` +
       `calls until ${b.budgetMs} ms are spent and at least ${b.minIterations} calls are made (at most ` +
@@ -222,8 +222,8 @@ export function renderReport(report: BenchReport): string {
   out.push("## Time per call");
   out.push("");
   out.push(
-    "Median milliseconds per call (lower is better); matmul rows are GFLOP/s and the LSTM row tokens " +
-      "(batch × sequence length) per second (higher is better). " +
+    "Median milliseconds per call (lower is better); matmul rows are GFLOP/s and the LSTM and GPT rows " +
+      "tokens (batch × sequence length) per second (higher is better). " +
       "Train steps include reading the loss back; jax-js calls include waiting for every output.",
   );
   out.push("");
@@ -247,7 +247,7 @@ export function renderReport(report: BenchReport): string {
     out.push("## Peers relative to tracegrad jit");
     out.push("");
     out.push(
-      "Peer time ÷ tracegrad-jit time, on every row including matmul and the LSTM: above 1 the peer is slower than " +
+      "Peer time ÷ tracegrad-jit time, on every row including matmul and the sequence models: above 1 the peer is slower than " +
         "tracegrad's jit, below 1 it is faster. The eager column is tracegrad's own eager mode.",
     );
     out.push("");

@@ -3,6 +3,7 @@
  * parameters and optimizer state), plus the jitted plan's arena and the bytes it allocates per call in
  * steady state.
  */
+import { charGpt, gptLoss, gptOptimizer } from "../docs/examples/char-gpt.js";
 import { lenet } from "../docs/examples/lenet.js";
 import type { Tuple } from "../src/core/tuple.js";
 import {
@@ -25,6 +26,7 @@ import {
   CHAIN_PATTERN,
   type ChainWorkload,
   type ConvWorkload,
+  type GptTrainWorkload,
   LEARNING_RATE,
   type LinalgWorkload,
   type LstmTrainWorkload,
@@ -94,14 +96,17 @@ interface BenchCase {
   jitted(): { call: () => void; plan: PlanMemory };
 }
 
-/** A train step (forward, loss, backward, SGD) over any parameter tree; jit donates params and state. */
+/**
+ * A train step (forward, loss, backward, the optimizer: SGD unless given) over any parameter tree; jit
+ * donates params and state.
+ */
 function trainStepCase<P>(
   initParams: () => P,
   loss: (p: P, x: Array, y: Array) => Array,
   x: Array,
   y: Array,
+  optimizer: optim.GradientTransformation = optim.sgd({ lr: LEARNING_RATE }),
 ): BenchCase {
-  const optimizer = optim.sgd({ lr: LEARNING_RATE });
   type State = ReturnType<typeof optimizer.init>;
   const step = (p: P, s: State, xb: Array, yb: Array) => {
     const [value, grads] = valueAndGrad(loss)(p, xb, yb);
@@ -185,6 +190,26 @@ function lstmCase(w: LstmTrainWorkload, key: Array): BenchCase {
     (p, xb, yb) => nn.mseLoss(model.apply(p, xb)[0], yb),
     random.normal(xKey, [w.seq, w.batch, w.hidden]),
     random.normal(yKey, [w.seq, w.batch, w.hidden]),
+  );
+}
+
+/** docs/examples/char-gpt.ts's model and optimizer on random tokens and random next tokens. */
+function gptCase(w: GptTrainWorkload, key: Array): BenchCase {
+  const config = {
+    vocabSize: w.vocab,
+    contextLength: w.context,
+    width: w.width,
+    layers: w.layers,
+    heads: w.heads,
+  };
+  const model = charGpt(config);
+  const [initKey, xKey, yKey] = splitKeys(key, 3);
+  return trainStepCase(
+    () => model.init(initKey),
+    gptLoss(model, config),
+    random.randint(xKey, [w.batch, w.context], 0, w.vocab),
+    random.randint(yKey, [w.batch, w.context], 0, w.vocab),
+    gptOptimizer({ lr: 1e-3, weightDecay: 0.1, clip: 1 }) as optim.GradientTransformation,
   );
 }
 
@@ -289,6 +314,8 @@ function caseFor(w: Workload, key: Array): BenchCase {
       return mlpCase(w, key);
     case "lstm-train":
       return lstmCase(w, key);
+    case "gpt-train":
+      return gptCase(w, key);
     case "matmul": {
       const [aKey, bKey] = splitKeys(key, 2);
       const a = random.normal(aKey, [w.size, w.size]);

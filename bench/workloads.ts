@@ -120,6 +120,23 @@ export interface LstmTrainWorkload extends WorkloadBase {
   readonly hidden: number;
 }
 
+/**
+ * A character-level GPT train step (docs/examples/char-gpt.ts's model: pre-norm blocks with one packed
+ * q/k/v projection, causal attention, a 4x tanh-GELU MLP, untied head without bias) on random int32
+ * tokens [batch, context] and random next tokens: cross-entropy, backward, clipping by global norm 1,
+ * AdamW (lr 1e-3, betas 0.9/0.99, weight decay 0.1 on the weight matrices only). Reported in tokens
+ * (batch * context) per second.
+ */
+export interface GptTrainWorkload extends WorkloadBase {
+  readonly kind: "gpt-train";
+  readonly batch: number;
+  readonly context: number;
+  readonly width: number;
+  readonly layers: number;
+  readonly heads: number;
+  readonly vocab: number;
+}
+
 /** The workloads the peers run (all but tracegrad's own). */
 export type PeerWorkload = Exclude<Workload, WhileLoopWorkload>;
 
@@ -130,6 +147,7 @@ export function isPeerWorkload(w: Workload): w is PeerWorkload {
 export type Workload =
   | WhileLoopWorkload
   | LstmTrainWorkload
+  | GptTrainWorkload
   | ScatterAddWorkload
   | LenetTrainWorkload
   | LenetInferWorkload
@@ -177,8 +195,8 @@ export function matmulFlops(w: MatmulWorkload): number {
 }
 
 /** The tokens one call of a sequence workload processes (batch * sequence length). */
-export function tokensPerCall(w: LstmTrainWorkload): number {
-  return w.batch * w.seq;
+export function tokensPerCall(w: LstmTrainWorkload | GptTrainWorkload): number {
+  return w.kind === "gpt-train" ? w.batch * w.context : w.batch * w.seq;
 }
 
 /** The suite: full sizes, or small ones that keep every row for a smoke test. */
@@ -196,6 +214,9 @@ export function workloadsFor(mode: BenchMode): Workload[] {
   const scatterUpdates = quick ? 4096 : 1_000_000;
   const scatterSize = quick ? 256 : 65_536;
   const lstm = quick ? { batch: 4, seq: 5, hidden: 16 } : { batch: 32, seq: 50, hidden: 256 };
+  const gpt = quick
+    ? { batch: 2, context: 8, width: 16, layers: 1, heads: 2, vocab: 75 }
+    : { batch: 16, context: 64, width: 128, layers: 4, heads: 4, vocab: 75 };
   // Row ids name the full-size workload, so quick and full reports share their rows.
   const fullTrain = [1, 32, 128];
   const fullInfer = [1, 128];
@@ -281,6 +302,12 @@ export function workloadsFor(mode: BenchMode): Workload[] {
       ...lstm,
     },
     {
+      kind: "gpt-train",
+      id: "gpt-train-b16-c64",
+      label: `char GPT ${gpt.layers}x${gpt.width} train step (AdamW), batch ${gpt.batch}, context ${gpt.context}`,
+      ...gpt,
+    },
+    {
       kind: "scatter-add",
       id: "scatter-add-1m-64k",
       label: `scatter-add of ${quick ? "4096" : "1M"} updates into ${quick ? "256" : "64k"} f32`,
@@ -303,5 +330,7 @@ export function workloadsFor(mode: BenchMode): Workload[] {
 
 /** Train steps are the workloads jit compiles with donated parameters and optimizer state. */
 export function isTrainStep(w: Workload): boolean {
-  return w.kind === "lenet-train" || w.kind === "mlp-train" || w.kind === "lstm-train";
+  return (
+    w.kind === "lenet-train" || w.kind === "mlp-train" || w.kind === "lstm-train" || w.kind === "gpt-train"
+  );
 }

@@ -149,6 +149,8 @@ function callFor(tf: Tf, w: PeerWorkload): () => void {
           tf.add(x, tf.scatterND(positions, updates, [w.size])).dataSync();
         });
     }
+    case "gpt-train":
+      throw new Error("TF.js row not written (no transformer written for it)");
     case "lstm-train":
       throw new Error("TF.js row not written (its tf.layers.lstm is a Keras layer, not a functional op)");
     case "chain": {

@@ -105,6 +105,73 @@ def train_step(model, loss_fn, x, y):
     return step
 
 
+class Block(nn.Module):
+    """docs/examples/char-gpt.ts's block: pre-norm, one packed q/k/v projection, causal attention, 4x MLP."""
+
+    def __init__(self, width, heads):
+        super().__init__()
+        self.heads = heads
+        self.ln1 = nn.LayerNorm(width)
+        self.attn = nn.Linear(width, 3 * width)
+        self.proj = nn.Linear(width, width)
+        self.ln2 = nn.LayerNorm(width)
+        self.fc = nn.Linear(width, 4 * width)
+        self.fc_proj = nn.Linear(4 * width, width)
+
+    def forward(self, x):
+        b, t, c = x.shape
+        q, k, v = self.attn(self.ln1(x)).split(c, dim=2)
+        q, k, v = (a.view(b, t, self.heads, c // self.heads).transpose(1, 2) for a in (q, k, v))
+        # PyTorch 1.13 has no F.scaled_dot_product_attention: the causal softmax attention by hand.
+        scores = (q @ k.transpose(-2, -1)) / (k.shape[-1] ** 0.5)
+        causal = torch.ones(t, t, dtype=torch.bool).tril()
+        weights = F.softmax(scores.masked_fill(~causal, float("-inf")), dim=-1)
+        y = (weights @ v).transpose(1, 2).reshape(b, t, c)
+        x = x + self.proj(y)
+        return x + self.fc_proj(F.gelu(self.fc(self.ln2(x)), approximate="tanh"))
+
+
+class CharGpt(nn.Module):
+    def __init__(self, vocab, context, width, layers, heads):
+        super().__init__()
+        self.wte = nn.Embedding(vocab, width)
+        self.wpe = nn.Embedding(context, width)
+        self.blocks = nn.ModuleList(Block(width, heads) for _ in range(layers))
+        self.ln_f = nn.LayerNorm(width)
+        self.head = nn.Linear(width, vocab, bias=False)
+
+    def forward(self, tokens):
+        t = tokens.shape[1]
+        x = self.wte(tokens) + self.wpe(torch.arange(t))
+        for block in self.blocks:
+            x = block(x)
+        return self.head(self.ln_f(x))
+
+
+def gpt_train_step(w):
+    """bench/workloads.ts's GptTrainWorkload: clip to global norm 1, AdamW with decay on matrices only."""
+    model = CharGpt(w["vocab"], w["context"], w["width"], w["layers"], w["heads"])
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and not n.startswith(("wte", "wpe"))]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2 or n.startswith(("wte", "wpe"))]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=1e-3,
+        betas=(0.9, 0.99),
+    )
+    x = torch.randint(0, w["vocab"], (w["batch"], w["context"]))
+    y = torch.randint(0, w["vocab"], (w["batch"], w["context"]))
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(x).reshape(-1, w["vocab"]), y.reshape(-1))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        loss.item()
+
+    return step
+
+
 def linalg_call(op, n):
     """bench/workloads.ts's LinalgWorkload: float64 matrices from one M of standard normals."""
     m = torch.randn(n, n, dtype=torch.float64)
@@ -151,6 +218,8 @@ def make_call(w):
         x = torch.randn(w["seq"], w["batch"], w["hidden"])
         y = torch.randn(w["seq"], w["batch"], w["hidden"])
         return train_step(model, lambda out, target: F.mse_loss(out[0], target), x, y)
+    if kind == "gpt-train":
+        return gpt_train_step(w)
     if kind == "matmul":
         a = torch.randn(w["size"], w["size"])
         b = torch.randn(w["size"], w["size"])

@@ -34,7 +34,7 @@ describe("npm run bench -- --quick", () => {
       const title =
         w.kind === "matmul"
           ? `${w.label} (GFLOP/s)`
-          : w.kind === "lstm-train"
+          : w.kind === "lstm-train" || w.kind === "gpt-train"
             ? `${w.label} (tokens/s)`
             : w.label;
       expect(markdown).toContain(`| ${title} |`);

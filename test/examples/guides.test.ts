@@ -16,8 +16,9 @@ import * as linearAlgebra from "../../docs/guides/linear-algebra.js";
 import * as numpyDifferences from "../../docs/guides/numpy-differences.js";
 import * as optimizers from "../../docs/guides/optimizers.js";
 import * as savingLoading from "../../docs/guides/saving-loading.js";
+import * as sequenceModels from "../../docs/guides/sequence-models.js";
 import * as transforms from "../../docs/guides/transforms.js";
-import { type NdArray, np, testing } from "../../src/index.js";
+import { layers, type NdArray, nn, np, random, testing } from "../../src/index.js";
 
 const guidesDir = join(__dirname, "../../docs/guides");
 
@@ -54,6 +55,7 @@ const guideNames = [
   "numpy-differences",
   "debugging",
   "linear-algebra",
+  "sequence-models",
 ] as const;
 
 describe.each(guideNames)("docs/guides/%s.md", (name) => {
@@ -704,5 +706,129 @@ describe("linear-algebra.ts", () => {
     const { l, failed } = linearAlgebra.notPositiveDefinite();
     expect(values(l).every(Number.isNaN)).toBe(true);
     expect(failed).toBe(true);
+  });
+});
+
+describe("sequence-models.ts", () => {
+  const rows = (x: NdArray, start: number, stop: number, axis = 0) =>
+    np.slice(x, [...Array.from({ length: axis }, () => ({})), { start, stop }]);
+
+  it("embeds: a table row per token, and padding_idx's row gets no gradient", () => {
+    const { vectors, tableGrad } = sequenceModels.embeddings();
+    expect(vectors.shape).toEqual([2, 3, 4]);
+    // The first token of the first sequence is 1: row 1 of the table (the table is the same key's init).
+    const table = layers.embedding(10, 4).init(random.key(0)).weight;
+    close(rows(rows(vectors, 0, 1), 0, 1, 1).reshape([1, 4]), rows(table, 1, 2), 0);
+    // Tokens 1, 2, 3, 3, 0, 9: each row's gradient counts its lookups, and row 0 (padding) none.
+    const counts = [0, 1, 1, 2, 0, 0, 0, 0, 0, 1];
+    close(tableGrad, np.array(counts.map((c) => [c, c, c, c])), 0);
+  });
+
+  it("normalizes: layer norm rows have mean 0 and variance 1; the affine weight scales; rmsNorm divides by the rms", () => {
+    const { x, y, scaled, rms } = sequenceModels.norms();
+    close(np.mean(y, { axis: -1 }), np.zeros([2, 5]), 1e-5);
+    close(np.var(y, { axis: -1 }), np.ones([2, 5]), 1e-3);
+    close(scaled, np.multiply(y, 2), 1e-5);
+    const meanSquare = np.mean(np.square(x), { axis: -1, keepdims: true });
+    close(rms, np.divide(x, np.sqrt(np.add(meanSquare, 2 ** -23))), 1e-5);
+  });
+
+  it("attends causally: the bool mask gives the same, the first query's output is the first value, the last query sees every key", () => {
+    const { q, k, v, causal, masked, firstRow, firstValue } = sequenceModels.attention();
+    expect(causal.shape).toEqual([2, 4, 6, 8]);
+    close(masked, causal, 0);
+    close(firstRow, firstValue, 1e-6);
+    const unmasked = nn.scaledDotProductAttention(q, k, v);
+    close(rows(causal, 5, 6, 2), rows(unmasked, 5, 6, 2), 1e-6);
+    // A query that may attend to the first two keys only: its softmax over two scores, by hand.
+    const scores = np.divide(np.matmul(q, np.swapaxes(k, -1, -2)), Math.sqrt(8));
+    const two = rows(rows(scores, 1, 2, 2), 0, 2, 3); // [2, 4, 1, 2]
+    const weights = np.divide(np.exp(two), np.sum(np.exp(two), { axis: -1, keepdims: true }));
+    close(rows(causal, 1, 2, 2), np.matmul(weights, rows(v, 0, 2, 2)), 1e-5);
+  });
+
+  it("multi-head attention: the shapes the guide gives; the padded key gets no weight; rows sum to 1", () => {
+    const { out, attnWeights, paddedColumn } = sequenceModels.multiHead();
+    expect(out.shape).toEqual([3, 5, 8]);
+    expect(attnWeights.shape).toEqual([3, 5, 5]);
+    close(paddedColumn, np.zeros([1, 5, 1]), 0);
+    close(np.sum(attnWeights, { axis: -1 }), np.ones([3, 5]), 1e-6);
+  });
+
+  it("a transformer block is a named model with PyTorch-style names and 3,280 parameters", () => {
+    const { y, names, summary } = sequenceModels.blockInUse();
+    expect(y.shape).toEqual([2, 10, 16]);
+    expect(names.slice(0, 3)).toEqual(["ln1.weight", "ln1.bias", "attn.weight"]);
+    expect(summary).toContain("Total: 3,280 parameters in 12 arrays");
+  });
+
+  it("recurrent layers: PyTorch's names and shapes; the last output is the top layer's final hidden state", () => {
+    const r = sequenceModels.recurrent();
+    expect(r.names).toEqual([
+      "weight_ih_l0",
+      "weight_hh_l0",
+      "bias_ih_l0",
+      "bias_hh_l0",
+      "weight_ih_l1",
+      "weight_hh_l1",
+      "bias_ih_l1",
+      "bias_hh_l1",
+    ]);
+    expect([r.out.shape, r.hN.shape, r.cN.shape, r.next.shape]).toEqual([
+      [3, 12, 16],
+      [2, 3, 16],
+      [2, 3, 16],
+      [3, 12, 16],
+    ]);
+    close(rows(r.out, 11, 12, 1).reshape([3, 16]), rows(r.hN, 1, 2).reshape([3, 16]), 1e-6);
+    // Continuing from the final carry is not starting from zeros.
+    expect(np.max(np.abs(np.subtract(r.next, r.out))).item()).toBeGreaterThan(1e-3);
+    close(rows(r.gruOut, 11, 12, 1).reshape([3, 16]), r.gruH.reshape([3, 16]), 1e-6);
+  });
+
+  it("scan: the carry after every step, jit agrees, and the last step's gradient by hand", () => {
+    const { w, xs, hLast, hs, jitLast, gradXs } = sequenceModels.scanLoop();
+    expect(hs.shape).toEqual([7, 2, 4]);
+    close(hLast, rows(hs, 6, 7).reshape([2, 4]), 0);
+    // From a zero carry the first step is tanh(x₀ wᵀ).
+    close(rows(hs, 0, 1).reshape([2, 4]), np.tanh(np.matmul(rows(xs, 0, 1).reshape([2, 3]), w.T)), 1e-6);
+    close(jitLast, hLast, 1e-6);
+    // x₆ reaches only the last output: d sum(h₆) / d x₆ = (1 - h₆²) w.
+    const h6 = rows(hs, 6, 7).reshape([2, 4]);
+    close(rows(gradXs, 6, 7).reshape([2, 3]), np.matmul(np.subtract(1, np.square(h6)), w), 1e-5);
+  });
+
+  it("the optimizer pieces: the decay mask, the schedule's values, an injected learning rate", () => {
+    const p = sequenceModels.optimizerPieces();
+    expect(p.mask).toEqual({
+      wte: { weight: false },
+      fc: { weight: true, bias: false },
+      ln: { weight: false, bias: false },
+    });
+    expect(p.lrAt[0]).toBe(0);
+    expect(p.lrAt[1]).toBeCloseTo(3e-3, 12);
+    expect(p.lrAt[2]).toBeCloseTo(3e-4, 12);
+    const { lr, updates } = sequenceModels.changingTheLearningRate();
+    expect(lr).toBe(5e-4);
+    // Adam's first step on a gradient of ones is -lr (up to eps), and the decay -lr · 0.1 · p with p = 1.
+    close(updates.w, np.full([3], -5e-4 * 1.1), 1e-9);
+  });
+
+  it("samples: top-k and top-p keep what the guide says, the draws only those, temperature 0 the argmax", () => {
+    const s = sequenceModels.sampling();
+    expect(s.topK.toArray()).toEqual([2, 1, -Infinity, -Infinity, -Infinity]);
+    // softmax([2, 1, 0.5, -1, -3]): 0.574, 0.211, 0.128, ...: the first three are the smallest set above 0.9.
+    expect(s.topP.toArray()).toEqual([2, 1, 0.5, -Infinity, -Infinity]);
+    expect(new Set(values(s.draws))).toEqual(new Set([0, 1]));
+    expect(s.greedy.item()).toBe(0);
+    expect([0, 1, 2, 3, 4]).toContain(s.draw.item());
+  });
+
+  it("a small GPT trained for 30 jitted, donated steps lowers its loss from about log(alphabet size)", () => {
+    const { losses, alphabet } = sequenceModels.trainingAGpt();
+    expect(losses).toHaveLength(30);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    expect(Math.abs(losses[0]! - Math.log(alphabet.length))).toBeLessThan(0.2);
+    expect(mean(losses.slice(-5))).toBeLessThan(mean(losses.slice(0, 5)) - 0.6);
   });
 });
