@@ -3,7 +3,7 @@
  * hold row-major typed storage, tracers (core/trace.ts) stand for values inside a transform.
  * Immutable: nothing here writes to storage after construction.
  */
-import { type DType, isFloat, readScalar, type TypedArray } from "./dtype.js";
+import { type DType, isFloat, readScalar, storageFor, type TypedArray } from "./dtype.js";
 import type { ArrayMethods } from "./methods-types.js";
 import { fmtShape, type Shape, sizeOf } from "./shape.js";
 
@@ -137,6 +137,12 @@ export interface NdArray extends ArrayMethods {}
 /** An array with its values in row-major typed storage (what `np.array` and eager ops return). */
 export class ConcreteArray extends NdArray {
   private storage: TypedArray | null;
+  /**
+   * The stored value of every element when the array is a constant (`ConcreteArray.filled`), else null.
+   * Its storage is written out on the first read of `data` (and the fill forgotten); eager elementwise
+   * kernels read the constant instead and never need it.
+   */
+  private fill: number | null = null;
   /** Set when a donated call failed after the plan may have written over this array's buffer. */
   private donatedToFailedCall = false;
   constructor(
@@ -148,9 +154,32 @@ export class ConcreteArray extends NdArray {
     super();
     this.storage = data;
   }
+  /**
+   * An array whose every element is `stored` (as its storage holds it: a float16's bits, a bool's 0 or
+   * 1), with no storage until `data` is first read: a broadcast scalar costs nothing until a kernel
+   * needs its elements.
+   */
+  static filled(shape: Shape, dtype: DType, stored: number): ConcreteArray {
+    const a = new ConcreteArray(shape, dtype, NO_STORAGE);
+    a.storage = null;
+    a.fill = stored;
+    return a;
+  }
+  /** The stored value every element holds, when the array was made as a constant (`filled`). */
+  get constantFill(): number | undefined {
+    return this.fill ?? undefined;
+  }
   /** The row-major storage (not a copy: do not write to it); throws once the array was donated. */
   get data(): TypedArray {
     if (this.storage === null) {
+      if (this.fill !== null) {
+        const s = storageFor(this.dtype, sizeOf(this.shape));
+        if (!Object.is(this.fill, 0)) s.fill(this.fill as never);
+        // From here on it is an ordinary array: whoever read the storage may hold on to it.
+        this.storage = s;
+        this.fill = null;
+        return s;
+      }
       throw new DonationError(
         this.donatedToFailedCall
           ? `this ${fmtAval(this)} array was donated to a jitted function (donateArgnums) whose call failed after it may have written over its buffer; keep a copy of donated arguments if a failed step must be retried`
@@ -166,18 +195,22 @@ export class ConcreteArray extends NdArray {
   donate(failedCall = false): TypedArray {
     const s = this.data;
     this.storage = null;
+    this.fill = null;
     this.donatedToFailedCall = failedCall;
     return s;
   }
   /** Whether the array was donated to a jitted function (its values are gone). */
   get isDonated(): boolean {
-    return this.storage === null;
+    return this.storage === null && this.fill === null;
   }
   /** Itself: its values are known. */
   concrete(): ConcreteArray {
     return this;
   }
 }
+
+/** The placeholder a `filled` array is constructed with (its storage is set null at once). */
+const NO_STORAGE = new Float32Array(0);
 
 const SUMMARY_THRESHOLD = 1000;
 const EDGE_ITEMS = 3;

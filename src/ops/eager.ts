@@ -77,7 +77,14 @@ export type LoweredRules<P, In extends Arity = Arity, Out extends Arity = Arity>
   PrimitiveRules<P, In, Out>,
   "impl" | "lower" | "implRunsAbstractEval"
 > &
-  Required<Pick<PrimitiveRules<P, In, Out>, "lower">>;
+  Required<Pick<PrimitiveRules<P, In, Out>, "lower">> & {
+    /**
+     * An eager result that needs no kernel for these operands (a broadcast of one element: a constant
+     * array, `ConcreteArray.filled`), else undefined; the shape rule still checks the operands. Same values
+     * as the kernel.
+     */
+    readonly eagerShortcut?: (args: readonly ConcreteArray[], params: P) => ConcreteArray[] | undefined;
+  };
 
 /**
  * Declares a primitive whose eager `impl` is derived from its `lower` (evalByLowering): one kernel,
@@ -86,11 +93,34 @@ export type LoweredRules<P, In extends Arity = Arity, Out extends Arity = Arity>
 export function loweredPrimitive<P, In extends Arity = Arity, Out extends Arity = Arity>(
   rules: LoweredRules<P, In, Out>,
 ): Primitive<P, In, Out> {
-  const impl = (args: readonly ConcreteArray[], params: P): ConcreteArray[] =>
-    evalByLowering(prim as unknown as Primitive<P>, args, params);
-  const prim: Primitive<P, In, Out> = primitive<P, In, Out>({ ...rules, impl, implRunsAbstractEval: true });
+  const { eagerShortcut, ...primitiveRules } = rules;
+  const impl =
+    eagerShortcut === undefined
+      ? (args: readonly ConcreteArray[], params: P): ConcreteArray[] =>
+          evalByLowering(prim as unknown as Primitive<P>, args, params)
+      : (args: readonly ConcreteArray[], params: P): ConcreteArray[] => {
+          const outs = evalShortcut(prim as unknown as Primitive<P>, eagerShortcut, args, params);
+          return outs ?? evalByLowering(prim as unknown as Primitive<P>, args, params);
+        };
+  const prim: Primitive<P, In, Out> = primitive<P, In, Out>({
+    ...primitiveRules,
+    impl,
+    implRunsAbstractEval: true,
+  });
   lowered.add(prim as unknown as Primitive<unknown>);
   return prim;
+}
+
+/** The shortcut's result, after the shape rule it skips otherwise (evalByLowering runs it on a miss). */
+function evalShortcut<P>(
+  prim: Primitive<P>,
+  shortcut: (args: readonly ConcreteArray[], params: P) => ConcreteArray[] | undefined,
+  args: readonly ConcreteArray[],
+  params: P,
+): ConcreteArray[] | undefined {
+  const outs = shortcut(args, params);
+  if (outs !== undefined) prim.abstractEval(args, params);
+  return outs;
 }
 
 const lowered = new WeakSet<Primitive<unknown>>();

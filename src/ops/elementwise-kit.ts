@@ -186,12 +186,31 @@ export function elementwisePrimitive<P = Record<string, never>>(
     },
     impl(args, params) {
       const t = checkedTree(args, params);
-      const n = sizeOf(args[0]!.shape);
-      const out = storageFor(t.dtype, n);
+      const shape = args[0]!.shape;
+      // Constant operands (broadcast scalars, zeros) are read once, not written out element by element.
       const ins: TypedArray[] = new Array(arity);
-      for (let k = 0; k < arity; k++) ins[k] = args[k]!.data;
-      elementwiseLoop(t, arity)(ins, out, n);
-      return [new ConcreteArray(args[0]!.shape, t.dtype, out)];
+      let constants = 0;
+      for (let k = 0; k < arity; k++) {
+        const a = args[k]!;
+        const fill = a.constantFill;
+        if (fill === undefined) ins[k] = a.data;
+        else {
+          const one = storageFor(a.dtype, 1);
+          one[0] = fill;
+          ins[k] = one;
+          constants |= 1 << k;
+        }
+      }
+      if (constants === (1 << arity) - 1) {
+        // Every operand constant: so is the result, computed once.
+        const one = storageFor(t.dtype, 1);
+        elementwiseLoop(t, arity)(ins, one, 1);
+        return [ConcreteArray.filled(shape, t.dtype, one[0]!)];
+      }
+      const n = sizeOf(shape);
+      const out = storageFor(t.dtype, n);
+      elementwiseLoop(t, arity, constants)(ins, out, n);
+      return [new ConcreteArray(shape, t.dtype, out)];
     },
     implRunsAbstractEval: true,
     jvp: rules.jvp,

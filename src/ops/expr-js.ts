@@ -325,15 +325,17 @@ export function renderJs(root: Expr, inputs: readonly string[], prefix = "e"): R
       case "le":
       case "gt":
       case "ge":
-        return `(${render(e.x)} ${COMPARE_JS[e.op]} ${render(e.y)} ? 1 : 0)`;
+        // A boolean turned into 0/1 by `+`, not `? 1 : 0`: V8 compiles the branch, which mispredicts on
+        // data like a ReLU mask and makes the loop several times slower.
+        return `(+(${render(e.x)} ${COMPARE_JS[e.op]} ${render(e.y)}))`;
       case "and":
         return `(${render(e.x)} && ${render(e.y)} ? 1 : 0)`;
       case "or":
         return `(${render(e.x)} || ${render(e.y)} ? 1 : 0)`;
       case "xor":
-        return `(${render(e.x)} !== ${render(e.y)} ? 1 : 0)`;
+        return `(+(${render(e.x)} !== ${render(e.y)}))`;
       case "not":
-        return `(${render(e.x)} ? 0 : 1)`;
+        return `(+!${render(e.x)})`;
       case "select":
         return `(${render(e.cond)} ? ${render(e.x)} : ${render(e.y)})`;
       case "cast": {
@@ -346,7 +348,7 @@ export function renderJs(root: Expr, inputs: readonly string[], prefix = "e"): R
             : from === "bfloat16"
               ? `lib.fromBfloat16(${render(e.x)})`
               : render(e.x);
-        if (to === "bool") return `(${x} !== 0 ? 1 : 0)`;
+        if (to === "bool") return `(+(${x} !== 0))`;
         if (int) return from === "bool" ? x : wrap(x);
         if (to === "float16") return `lib.toFloat16(${x})`;
         if (to === "bfloat16") return `lib.toBfloat16(${x})`;
@@ -378,22 +380,38 @@ export type ElementwiseLoop = (
  * The loop of each tree already rendered: eager calls reuse the primitive's memoized tree, so this skips
  * rendering and the source-keyed cache look-up on every call (an eager op on a small array is mostly that).
  */
-const renderedLoops = new WeakMap<Expr, { arity: number; loop: ElementwiseLoop }>();
+const renderedLoops = new WeakMap<Expr, { arity: number; loops: Map<number, ElementwiseLoop> }>();
 
-/** The eager kernel of a tree of `arity` operands, compiled once per distinct source. */
-export function elementwiseLoop(root: Expr, arity: number): ElementwiseLoop {
-  const rendered = renderedLoops.get(root);
-  if (rendered?.arity === arity) return rendered.loop;
-  const loop = compileElementwiseLoop(root, arity);
-  renderedLoops.set(root, { arity, loop });
+/**
+ * The eager kernel of a tree of `arity` operands, compiled once per distinct source. Operand k is read
+ * once, before the loop, from `ins[k][0]` when bit k of `constantOperands` is set (a constant array's
+ * value: no storage is written out for it).
+ */
+export function elementwiseLoop(root: Expr, arity: number, constantOperands = 0): ElementwiseLoop {
+  let rendered = renderedLoops.get(root);
+  if (rendered?.arity !== arity) {
+    rendered = { arity, loops: new Map() };
+    renderedLoops.set(root, rendered);
+  }
+  let loop = rendered.loops.get(constantOperands);
+  if (loop === undefined) {
+    loop = compileElementwiseLoop(root, arity, constantOperands);
+    rendered.loops.set(constantOperands, loop);
+  }
   return loop;
 }
 
-function compileElementwiseLoop(root: Expr, arity: number): ElementwiseLoop {
+function compileElementwiseLoop(root: Expr, arity: number, constantOperands: number): ElementwiseLoop {
   const names = Array.from({ length: arity }, (_, k) => `x${k}`);
   const { statements, value } = renderJs(root, names);
-  const decl = names.map((_, k) => `const in${k} = ins[${k}];`).join(" ");
-  const loads = names.map((v, k) => `const ${v} = in${k}[i];`).join(" ");
+  const isConstant = (k: number) => (constantOperands & (1 << k)) !== 0;
+  const decl = names
+    .map((v, k) => (isConstant(k) ? `const ${v} = ins[${k}][0];` : `const in${k} = ins[${k}];`))
+    .join(" ");
+  const loads = names
+    .filter((_, k) => !isConstant(k))
+    .map((v) => `const ${v} = in${v.slice(1)}[i];`)
+    .join(" ");
   const source = `${decl}\nfor (let i = 0; i < n; i++) { ${loads} ${statements.join(" ")} out[i] = ${value}; }`;
   return cachedKernel(
     `js loop ${source}`,

@@ -289,6 +289,13 @@ export const broadcastInDimPrim: Primitive<BroadcastInDimParams, [x: unknown], [
       ([a], [o]) => {
         broadcastInto(a, x.shape, shape, broadcastDimensions, o);
       },
+    // One element broadcast (a scalar, zeros): a constant array, written out only if something reads it.
+    eagerShortcut(args, { shape }) {
+      const x = args[0]!;
+      if (sizeOf(x.shape) !== 1) return undefined;
+      const value: unknown = x.constantFill ?? x.data[0];
+      return typeof value === "number" ? [ConcreteArray.filled(shape, x.dtype, value)] : undefined;
+    },
     jvp: ([x], [t], p) => ({
       primalsOut: [broadcastInDimPrim.bind1([x], p)],
       tangentsOut: [broadcastInDimPrim.bind1([t], p)],
