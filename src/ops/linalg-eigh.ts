@@ -2,7 +2,8 @@
  * The symmetric eigendecomposition: the `eigh` primitive (eigenvalues ascending and, unless only values
  * are asked for, unit eigenvectors with a fixed sign) on [..., n, n] float32/float64, batched over the
  * leading dims, reading one triangle of the matrix; kernel backend/js/linalg-eigh.ts (tridiagonalisation
- * and implicit QL, in float64 also for float32 operands, rounded once at the end).
+ * and implicit QL, in float64 also for float32 operands, rounded once at the end), blocked from n = 64 on
+ * (backend/js/linalg-eigh-blocked.ts).
  *
  * Sign convention: each eigenvector's largest-magnitude component is positive (the first such component
  * on a tie). LAPACK (numpy, torch, JAX) leaves the sign to the algorithm; normalise theirs the same way
@@ -16,7 +17,7 @@
  * tangents stay finite (dw never reads F), and `eigvalsh` differentiates without F at all.
  */
 
-import { symmetricEigen } from "../backend/js/linalg-eigh.js";
+import { symmetricEigensolver } from "../backend/js/linalg-eigh-blocked.js";
 import type { NdArray } from "../core/array.js";
 import { DTypeError, isFloat } from "../core/dtype.js";
 import { checkOptions, checkOptionValue, optionKeys } from "../core/options.js";
@@ -61,13 +62,14 @@ export const eighPrim: Primitive<EighParams, [a: unknown], readonly unknown[]> =
     const w = { shape: a.shape.slice(0, -1), dtype: a.dtype };
     return vectors ? [w, { shape: a.shape, dtype: a.dtype }] : [w];
   },
-  lower([a], _outAvals, { lower, vectors }) {
+  lower([a], _outAvals, { lower, vectors }, context) {
     const n = a.shape[a.shape.length - 1]!;
     const batch = sizeOf(a.shape.slice(0, -2));
-    const u = new Float64Array(n * n);
+    if (batch === 0) return () => {};
+    const solver = symmetricEigensolver(n, vectors, context);
     const d = new Float64Array(n);
-    const e = new Float64Array(n);
     return ([x], [w, v]) => {
+      const u = solver.u();
       for (let b = 0; b < batch; b++) {
         const off = b * n * n;
         // The symmetric matrix of the triangle read: A[i, j] for j <= i (lower) or A[j, i] (upper).
@@ -78,7 +80,7 @@ export const eighPrim: Primitive<EighParams, [a: unknown], readonly unknown[]> =
             u[j * n + i] = value;
           }
         }
-        symmetricEigen(u, n, d, e, vectors);
+        solver.solve(d);
         for (let i = 0; i < n; i++) w![b * n + i] = d[i]!;
         // Row j of u is eigenvector j: column j of v.
         if (vectors)

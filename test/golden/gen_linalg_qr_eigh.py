@@ -12,7 +12,10 @@ Inputs are redrawn until the eigenvalues are at least 0.2 apart and each eigenve
 differ by 0.05 (the sign convention is then unambiguous); QR inputs until the leading min(m, n) columns have a
 smallest singular value of at least 0.3 (R invertible: the derivative exists). The larger QR cases (values only)
 are there for the blocked kernel: 80x64 is blocked in np.linalg.qr itself, and the tests factor every case again
-with small panels.
+with small panels. So are the larger eigh cases (values only): 80x80 and 70x70 are blocked in np.linalg.eigh
+itself, and the tests solve every case again with small panels; their inputs are Q diag(w) Qᵀ with a random
+orthogonal Q and eigenvalues 0.25 apart (random matrices of that order have close ones), and each eigenvector's
+two largest magnitudes need only differ by 1e-6 (far above rounding, so the sign is still unambiguous).
 """
 
 import torch
@@ -64,6 +67,24 @@ def well_separated(read):
 BLOCKED_NOTE = "values only: sized for the blocked kernel (several panels; test/ops/linalg-qr.test.ts)"
 
 
+def spread_spectrum(read):
+    """Q diag(w) Qᵀ, Q random orthogonal, w 0.25 apart with jitter: large eigh cases with distinct eigenvalues."""
+
+    def draw(shapes):
+        shape = shapes["a"]
+        n = shape[-1]
+        while True:
+            q, _ = torch.linalg.qr(torch.randn(shape, dtype=F64))
+            w = (torch.arange(n, dtype=F64) - n / 2) * 0.25 + 0.05 * torch.rand(shape[:-1], dtype=F64)
+            a = (q * w.unsqueeze(-2)) @ q.mT
+            w, v = torch.linalg.eigh(symmetric_from(a, read))
+            top2 = v.abs().sort(dim=-2, descending=True).values
+            if (w[..., 1:] - w[..., :-1]).min().item() >= 0.2 and (top2[..., 0, :] - top2[..., 1, :]).min() >= 1e-6:
+                return {"a": a}
+
+    return draw
+
+
 def qr_spec(mode, shape, differentiable=True, note=None):
     name = f"qr_{mode}_{'x'.join(map(str, shape))}"
     expr = f"torch.linalg.qr(a, mode={mode!r})" if mode != "r" else "torch.linalg.qr(a, mode='reduced').R"
@@ -107,7 +128,10 @@ def qr(spec):
     return vjp_case(spec, outputs_of, draw, False)
 
 
-def eigh_spec(op, read, shape):
+EIGH_BLOCKED_NOTE = "values only: sized for the blocked kernel (several panels; test/ops/linalg-eigh.test.ts)"
+
+
+def eigh_spec(op, read, shape, note=None):
     name = f"{op}_{read}_{'x'.join(map(str, shape))}"
     matrix = {"sym": "(a + a.mT) / 2", "L": "a.tril() + a.tril(-1).mT", "U": "a.triu() + a.triu(1).mT"}[read]
     expr = (
@@ -115,7 +139,7 @@ def eigh_spec(op, read, shape):
         if op == "eigh"
         else f"torch.linalg.eigvalsh({matrix})"
     )
-    return (name, op, expr, {"read": read}, None, {"a": shape})
+    return (name, op, expr, {"read": read}, note, {"a": shape})
 
 
 EIGH = [
@@ -130,6 +154,9 @@ EIGH = [
     eigh_spec("eigvalsh", "sym", [5, 5]),
     eigh_spec("eigvalsh", "L", [2, 4, 4]),
     eigh_spec("eigvalsh", "U", [4, 4]),
+    eigh_spec("eigh", "sym", [80, 80], EIGH_BLOCKED_NOTE),
+    eigh_spec("eigh", "L", [2, 24, 24], EIGH_BLOCKED_NOTE),
+    eigh_spec("eigvalsh", "U", [70, 70], EIGH_BLOCKED_NOTE),
 ]
 
 
@@ -144,6 +171,8 @@ def eigh(spec):
         w, v = torch.linalg.eigh(s)
         return {"w": w, "v": normalize_signs(v)}
 
+    if spec[4] is not None:
+        return values_case(spec, outputs_of, spread_spectrum(read))
     return vjp_case(spec, outputs_of, well_separated(read), False)
 
 

@@ -4,14 +4,17 @@
  * ascending. The work matrix is kept transposed (row j holds what EISPACK keeps in column j), so every
  * inner loop of both steps walks contiguous memory; on return row j is the eigenvector of eigenvalue j.
  *
- * Exported for the other factorizations (svd).
+ * Exported for the blocked kernel (linalg-eigh-blocked.ts) and the other factorizations.
  */
+import type { RowRotations } from "./linalg-eigh-rotations.js";
 
 /**
  * Eigenvalues (ascending, into `d`) and, when `vectors`, unit eigenvectors (row j of `u` for d[j], with
  * its largest-magnitude component positive, the first such on ties) of the symmetric n x n matrix in `u`
  * (row-major, both triangles filled; overwritten). `e` is scratch of length n. Returns false when the
- * input is not finite or the iteration does not converge: then `d` and `u` are NaN.
+ * input is not finite or the iteration does not converge: then `d` and `u` are NaN. With `rotations`
+ * (whose u() must be `u`), the QL sweeps' eigenvector updates are deferred and run in WebAssembly, in
+ * cache-sized column blocks (same numbers).
  */
 export function symmetricEigen(
   u: Float64Array,
@@ -19,17 +22,19 @@ export function symmetricEigen(
   d: Float64Array,
   e: Float64Array,
   vectors: boolean,
+  rotations: RowRotations | null = null,
 ): boolean {
   for (let i = 0; i < n * n; i++) {
-    if (!Number.isFinite(u[i]!)) return fail(u, n, d);
+    if (!Number.isFinite(u[i]!)) return symmetricEigenFail(u, n, d);
   }
   tridiagonalize(u, n, d, e, vectors);
-  if (!tridiagonalQl(u, n, d, e, vectors)) return fail(u, n, d);
+  if (!tridiagonalQl(u, n, d, e, vectors, rotations)) return symmetricEigenFail(u, n, d);
   if (vectors) normalizeSigns(u, n);
   return true;
 }
 
-function fail(u: Float64Array, n: number, d: Float64Array): false {
+/** The failed solve's result: d and u NaN. */
+export function symmetricEigenFail(u: Float64Array, n: number, d: Float64Array): false {
   d.fill(Number.NaN, 0, n);
   u.fill(Number.NaN, 0, n * n);
   return false;
@@ -138,16 +143,20 @@ const MAX_SWEEPS = 60;
 
 /**
  * tql2: the eigenvalues of the tridiagonal (d, e) into d, ascending; with `vectors`, the rotations
- * applied to u's rows and the rows sorted along. False if some eigenvalue does not converge.
+ * applied to u's rows (each as it is made, or logged to `rotations` and applied in blocks) and the rows
+ * sorted along. False if some eigenvalue does not converge.
  */
-function tridiagonalQl(
+export function tridiagonalQl(
   u: Float64Array,
   n: number,
   d: Float64Array,
   e: Float64Array,
   vectors: boolean,
+  rotations: RowRotations | null,
 ): boolean {
   if (n === 0) return true;
+  const log = vectors ? rotations : null;
+  const cs = log ? log.cs() : null;
   for (let i = 1; i < n; i++) e[i - 1] = e[i]!;
   e[n - 1] = 0;
   let f = 0;
@@ -163,7 +172,10 @@ function tridiagonalQl(
     if (m > l) {
       let sweeps = 0;
       do {
-        if (++sweeps > MAX_SWEEPS) return false;
+        if (++sweeps > MAX_SWEEPS) {
+          log?.flush();
+          return false;
+        }
         // The implicit shift.
         let g = d[l]!;
         let p = (d[l + 1]! - g) / (2 * e[l]!);
@@ -181,6 +193,8 @@ function tridiagonalQl(
         let c2 = c;
         let c3 = c;
         const el1 = e[l + 1]!;
+        // Where this sweep's rotations go in the log (rotation i at at + 2 (m - 1 - i)).
+        const at = log ? log.begin(l, m - 1) + 2 * (m - 1) : 0;
         let s = 0;
         let s2 = 0;
         for (let i = m - 1; i >= l; i--) {
@@ -195,7 +209,10 @@ function tridiagonalQl(
           c = p / r;
           p = c * d[i]! - s * g;
           d[i + 1] = h + s * (c * g + s * d[i]!);
-          if (vectors) {
+          if (cs) {
+            cs[at - 2 * i] = c;
+            cs[at - 2 * i + 1] = s;
+          } else if (vectors) {
             const a = i * n;
             const b = (i + 1) * n;
             for (let k = 0; k < n; k++) {
@@ -213,6 +230,7 @@ function tridiagonalQl(
     d[l] = d[l]! + f;
     e[l] = 0;
   }
+  log?.flush();
   // Selection sort, ascending, moving the vectors along.
   for (let i = 0; i < n - 1; i++) {
     let k = i;
@@ -239,7 +257,7 @@ function tridiagonalQl(
 }
 
 /** Each row (eigenvector) negated where needed so its largest-magnitude component (the first on ties) is positive. */
-function normalizeSigns(u: Float64Array, n: number): void {
+export function normalizeSigns(u: Float64Array, n: number): void {
   for (let j = 0; j < n; j++) {
     const row = j * n;
     let best = 0;

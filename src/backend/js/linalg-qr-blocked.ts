@@ -105,6 +105,58 @@ export function qrKernel(
   };
 }
 
+/**
+ * dorgqr alone: a former of Q's first `qCols` columns (m x qCols, row-major) from reflectors made
+ * elsewhere, stored as householderQr leaves them in an m x n matrix (tails below the diagonal, scales in
+ * tau; what is on and above the diagonal is not read). Blocked (compact-WY, GEMMs) from
+ * `blocking.blockMin` reflectors on, else the unblocked dorg2r.
+ */
+export function qFormer(
+  m: number,
+  n: number,
+  qCols: number,
+  context: KernelContext,
+  blocking: QrBlocking = { block: QR_BLOCK, blockMin: QR_BLOCK_MIN },
+): (a: Float64Array, tau: Float64Array, q: Float64Array) => void {
+  const reflectors = Math.min(m, n);
+  if (reflectors < blocking.blockMin) {
+    const w = new Float64Array(Math.max(qCols, 1));
+    return (a, tau, q) => formQ(a, m, n, tau, q, qCols, w);
+  }
+  const s = blockScratch(m, n, qCols, blocking.block, context, false);
+  return (a, tau, q) => {
+    // Each panel's T from the reflectors' Gram matrix (dlarft), as the factorization would have kept it.
+    for (const [p, [k0, kb]] of panels(reflectors, s.nb).entries()) {
+      const t = s.ts.subarray(p * s.nb * s.nb, p * s.nb * s.nb + kb * kb);
+      formT(rowMajorGram(a, m, n, k0, kb, s.gram), kb, tau.subarray(k0, k0 + kb), t);
+    }
+    formQBlocked(a, m, n, q, qCols, s);
+  };
+}
+
+/** panelGram of the reflectors k0..k0+kb stored in the row-major m x n matrix `a`. */
+function rowMajorGram(
+  a: Float64Array,
+  m: number,
+  n: number,
+  k0: number,
+  kb: number,
+  gram: Float64Array,
+): Float64Array {
+  // v_i is 0 above row k0 + i and 1 at it; v_j (j < i) is a[k0 + i, k0 + j] there.
+  for (let i = 1; i < kb; i++) for (let j = 0; j < i; j++) gram[i * kb + j] = a[(k0 + i) * n + k0 + j]!;
+  for (let r = k0 + 1; r < m; r++) {
+    const row = r * n + k0;
+    const below = Math.min(kb, r - k0);
+    for (let i = 1; i < below; i++) {
+      const vi = a[row + i]!;
+      if (vi === 0) continue;
+      for (let j = 0; j < i; j++) gram[i * kb + j]! += vi * a[row + j]!;
+    }
+  }
+  return gram;
+}
+
 /** The panels (first column, width) of the blocked factorization of min(m, n) = `reflectors`. */
 function panels(reflectors: number, nb: number): [k0: number, kb: number][] {
   const out: [number, number][] = [];
@@ -113,7 +165,14 @@ function panels(reflectors: number, nb: number): [k0: number, kb: number][] {
 }
 
 /** The plan-memory operands and the GEMM of every shape the factorization and Q's formation use. */
-function blockScratch(m: number, n: number, qCols: number, nb: number, context: KernelContext): BlockScratch {
+function blockScratch(
+  m: number,
+  n: number,
+  qCols: number,
+  nb: number,
+  context: KernelContext,
+  factor = true,
+): BlockScratch {
   const shapes = new Map<string, [number, number, number, "" | "t" | "u"]>();
   const need = (mm: number, k: number, nn: number, layout: "" | "t" | "u") =>
     shapes.set(gemmKey(mm, k, nn, layout), [mm, k, nn, layout]);
@@ -122,7 +181,7 @@ function blockScratch(m: number, n: number, qCols: number, nb: number, context: 
     const rows = m - k0;
     // Factor: Y = V Tᵀ, W = Vᵀ C, Y W. Q: Y = V T, the same on the columns right of the panel, and
     // the panel's own columns as Y V₁ᵀ.
-    for (const cols of [n - k0 - kb, qCols - k0 - kb]) {
+    for (const cols of factor ? [n - k0 - kb, qCols - k0 - kb] : [qCols - k0 - kb]) {
       if (cols <= 0) continue;
       need(kb, rows, cols, "t");
       need(rows, kb, cols, "");
