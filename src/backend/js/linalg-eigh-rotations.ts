@@ -7,18 +7,22 @@
  * The rotations never feed back into the iteration (d and e alone decide them), so they are logged as
  * the sweeps make them and applied later, many sweeps at once, to one block of ROTATION_COLUMNS columns
  * of u at a time: the block stays in cache across the sweeps instead of all of u streaming through
- * memory once per sweep. f64x2 lanes; each entry sees the same multiplications and additions in the same
- * order as the rotation-by-rotation JS loop, so the numbers are the same bit for bit.
+ * memory once per sweep; within a block a sweep carries a row in registers from one rotation to the next.
+ * f64x2 lanes; each entry sees the same multiplications and additions in the same order as the
+ * rotation-by-rotation JS loop, so the numbers are the same bit for bit.
  *
- * u, the log and the coefficients live in the plan memory; the module is emitted for one n.
+ * u, the log, the coefficients and the packed block live in the plan memory.
  */
 import type { KernelContext } from "../../core/primitive.js";
 import { importPlanMemory, planArray } from "../plan-memory.js";
 import { ModuleBuilder } from "../wasm/module-writer.js";
 import { compileModule, instantiateCompiled } from "../wasm/runtime.js";
 
-/** Columns of u per block the logged sweeps are applied to (their rows fit in the L2 cache). */
-const ROTATION_COLUMNS = 32;
+/**
+ * Columns of u per block the logged sweeps are applied to: the block is packed (n rows of 64 bytes, in
+ * cache at the bench's orders) and its rows are the registers a sweep carries.
+ */
+const ROTATION_COLUMNS = 8;
 
 /** The QL sweeps' rotations of u's rows, logged and applied in blocks. */
 export interface RowRotations {
@@ -44,17 +48,26 @@ export function rowRotations(n: number, context: KernelContext): RowRotations | 
   const u = planArray(context, "float64", n * n) as () => Float64Array;
   const cs = planArray(context, "float64", capacity) as () => Float64Array;
   const sweeps = planArray(context, "int32", 2 * maxSweeps) as () => Int32Array;
-  const bytes = emitRotationModule(n, context.shared);
-  type Apply = (u: number, width: number, sweeps: number, count: number, cs: number) => void;
+  const packed = planArray(context, "float64", n * ROTATION_COLUMNS) as () => Float64Array;
+  const bytes = emitRotationModule(context.shared);
+  type Apply = (block: number, sweeps: number, count: number, cs: number) => void;
   let run: Apply | null = null;
   let logged = 0;
   let used = 0;
   const flush = () => {
     if (logged === 0) return;
     run ??= instantiateCompiled(compileModule(bytes), context.memory().wasm!).exports["apply"] as Apply;
-    const base = u().byteOffset;
-    for (let c0 = 0; c0 < n; c0 += ROTATION_COLUMNS)
-      run(base + c0 * 8, Math.min(ROTATION_COLUMNS, n - c0), sweeps().byteOffset, logged, cs().byteOffset);
+    const a = u();
+    const block = packed();
+    const w = ROTATION_COLUMNS;
+    for (let c0 = 0; c0 < n; c0 += w) {
+      // The block's columns packed row after row (zeros past u's last column: they stay zero).
+      const width = Math.min(w, n - c0);
+      if (width < w) block.fill(0);
+      for (let r = 0; r < n; r++) for (let k = 0; k < width; k++) block[r * w + k] = a[r * n + c0 + k]!;
+      run(block.byteOffset, sweeps().byteOffset, logged, cs().byteOffset);
+      for (let r = 0; r < n; r++) for (let k = 0; k < width; k++) a[r * n + c0 + k] = block[r * w + k]!;
+    }
     logged = 0;
     used = 0;
   };
@@ -77,60 +90,61 @@ export function rowRotations(n: number, context: KernelContext): RowRotations | 
 }
 
 /**
- * `apply(u, width, sweeps, count, cs)`: the `count` sweeps logged at `sweeps` (first, last as i32 pairs),
- * their coefficients one after the other from `cs`, applied to the `width` columns of u's rows (n float64s
- * each) from byte offset u.
+ * `apply(block, sweeps, count, cs)`: the `count` sweeps logged at `sweeps` (first, last as i32 pairs),
+ * their coefficients one after the other from `cs`, applied to the rows of a packed block of
+ * ROTATION_COLUMNS columns (rows ROTATION_COLUMNS float64s apart, so the block is contiguous).
+ *
+ * A sweep runs down the rows with row i + 1 kept in registers: rotation i reads row i, writes row i + 1
+ * (final for this sweep) and keeps the new row i for rotation i - 1, so each row is loaded and stored once
+ * per sweep.
  */
-function emitRotationModule(n: number, shared: boolean): Uint8Array {
+function emitRotationModule(shared: boolean): Uint8Array {
   const module = new ModuleBuilder();
   importPlanMemory(module, shared);
-  const fn = module.function("apply", ["i32", "i32", "i32", "i32", "i32"], []);
-  const [u, width, sweeps, count, cs] = [fn.param(0), fn.param(1), fn.param(2), fn.param(3), fn.param(4)];
-  const [sweep, first, i, at, end, coefficient] = fn.locals("i32", 6);
-  const [c, s, xa, xb] = fn.locals("f64", 4);
-  const [cv, sv, va, vb] = fn.locals("v128", 4);
-  const rowBytes = n * 8;
+  const fn = module.function("apply", ["i32", "i32", "i32", "i32"], []);
+  const [block, sweeps, count, cs] = [fn.param(0), fn.param(1), fn.param(2), fn.param(3)];
+  const [sweep, first, at, row, coefficient] = fn.locals("i32", 5);
+  const [cv, sv, a] = fn.locals("v128", 3);
+  const vectors = ROTATION_COLUMNS / 2;
+  const carried = Array.from({ length: vectors }, () => fn.local("v128"));
+  const rowBytes = ROTATION_COLUMNS * 8;
 
   fn.localGet(cs).localSet(coefficient);
   fn.block().loop();
   fn.localGet(sweep).localGet(count).i32Eq().brIf(1);
-  // first, last of this sweep; i from last down to first.
   fn.localGet(sweeps).localGet(sweep).i32Const(8).i32Mul().i32Add().localTee(at);
   fn.i32Load({ align: 2 }).localSet(first);
-  fn.localGet(at).i32Load({ align: 2, offset: 4 }).localSet(i);
+  // Row last + 1 into the carried registers; i = last.
+  fn.localGet(at).i32Load({ align: 2, offset: 4 }).localTee(at);
+  fn.i32Const(1).i32Add().i32Const(rowBytes).i32Mul().localGet(block).i32Add().localSet(row);
+  for (let g = 0; g < vectors; g++)
+    fn.localGet(row)
+      .v128Load({ align: 3, offset: 16 * g })
+      .localSet(carried[g]!);
   fn.block().loop();
-  fn.localGet(i).localGet(first).i32LtS().brIf(1);
-  fn.localGet(coefficient).f64Load({ align: 3 }).localSet(c);
-  fn.localGet(coefficient).f64Load({ align: 3, offset: 8 }).localSet(s);
+  fn.localGet(at).localGet(first).i32LtS().brIf(1);
+  fn.localGet(row).i32Const(rowBytes).i32Sub().localSet(row);
+  fn.localGet(coefficient).v128Load64Splat({ align: 3 }).localSet(cv);
+  fn.localGet(coefficient).v128Load64Splat({ align: 3, offset: 8 }).localSet(sv);
+  for (let g = 0; g < vectors; g++) {
+    const b = carried[g]!;
+    // Row i + 1: s a + c b; row i (carried on): c a - s b.
+    fn.localGet(row)
+      .v128Load({ align: 3, offset: 16 * g })
+      .localSet(a);
+    fn.localGet(row).localGet(sv).localGet(a).f64x2Mul().localGet(cv).localGet(b).f64x2Mul().f64x2Add();
+    fn.v128Store({ align: 3, offset: rowBytes + 16 * g });
+    fn.localGet(cv).localGet(a).f64x2Mul().localGet(sv).localGet(b).f64x2Mul().f64x2Sub().localSet(b);
+  }
   fn.localGet(coefficient).i32Const(16).i32Add().localSet(coefficient);
-  fn.localGet(c).f64x2Splat().localSet(cv);
-  fn.localGet(s).f64x2Splat().localSet(sv);
-  // Rows i (at) and i + 1 (at + rowBytes) of the block, two components at a time.
-  fn.localGet(u).localGet(i).i32Const(rowBytes).i32Mul().i32Add().localTee(at);
-  fn.localGet(width).i32Const(-2).i32And().i32Const(8).i32Mul().i32Add().localSet(end);
-  fn.block().loop();
-  fn.localGet(at).localGet(end).i32Eq().brIf(1);
-  fn.localGet(at).v128Load({ align: 3 }).localSet(va);
-  fn.localGet(at).v128Load({ align: 3, offset: rowBytes }).localSet(vb);
-  fn.localGet(at).localGet(sv).localGet(va).f64x2Mul().localGet(cv).localGet(vb).f64x2Mul().f64x2Add();
-  fn.v128Store({ align: 3, offset: rowBytes });
-  fn.localGet(at).localGet(cv).localGet(va).f64x2Mul().localGet(sv).localGet(vb).f64x2Mul().f64x2Sub();
-  fn.v128Store({ align: 3 });
-  fn.localGet(at).i32Const(16).i32Add().localSet(at);
+  fn.localGet(at).i32Const(1).i32Sub().localSet(at);
   fn.br(0);
   fn.end().end();
-  // The last component of an odd width.
-  fn.localGet(width).i32Const(1).i32And().if();
-  fn.localGet(at).f64Load({ align: 3 }).localSet(xa);
-  fn.localGet(at).f64Load({ align: 3, offset: rowBytes }).localSet(xb);
-  fn.localGet(at).localGet(s).localGet(xa).f64Mul().localGet(c).localGet(xb).f64Mul().f64Add();
-  fn.f64Store({ align: 3, offset: rowBytes });
-  fn.localGet(at).localGet(c).localGet(xa).f64Mul().localGet(s).localGet(xb).f64Mul().f64Sub();
-  fn.f64Store({ align: 3 });
-  fn.end();
-  fn.localGet(i).i32Const(1).i32Sub().localSet(i);
-  fn.br(0);
-  fn.end().end();
+  // Row first.
+  for (let g = 0; g < vectors; g++)
+    fn.localGet(row)
+      .localGet(carried[g]!)
+      .v128Store({ align: 3, offset: 16 * g });
   fn.localGet(sweep).i32Const(1).i32Add().localSet(sweep);
   fn.br(0);
   fn.end().end();
