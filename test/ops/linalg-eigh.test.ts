@@ -408,6 +408,24 @@ describe("repeated eigenvalues (documented behaviour)", () => {
   });
 });
 
+describe("tiny and huge matrices (scaled into LAPACK's safe range first, as dsyev does)", () => {
+  // Unscaled, the QL iteration's products underflowed (wrong eigenvalues) or overflowed (NaN) here.
+  for (const n of [5, 80]) {
+    it(`n = ${n}: eigenvalues scale with the matrix from 1e-300 to 1e300, eigenvectors stay`, () => {
+      const x = rand([n, n], 40 + n);
+      const a = np.add(x, np.swapaxes(x, -1, -2));
+      const [w, v] = np.linalg.eigh(a);
+      for (const scale of [1e-300, 1e-200, 1e-150, 1e150, 1e200, 1e300]) {
+        const [ws, vs] = np.linalg.eigh(a.mul(scale));
+        expect(maxAbs(np.subtract(ws.div(scale), w)) / maxAbs(w)).toBeLessThan(1e-13);
+        expect(maxAbs(np.subtract(vs, v))).toBeLessThan(1e-10);
+        const values = np.linalg.eigvalsh(a.mul(scale));
+        expect(maxAbs(np.subtract(values.div(scale), w)) / maxAbs(w)).toBeLessThan(1e-13);
+      }
+    });
+  }
+});
+
 describe("non-finite input and errors", () => {
   it("NaN or infinite input gives NaN eigenvalues and eigenvectors (numpy raises)", () => {
     for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) {

@@ -17,7 +17,14 @@
 import type { KernelContext } from "../../core/primitive.js";
 import { gemmKernel } from "../index.js";
 import { planArray, withResidency } from "../plan-memory.js";
-import { normalizeSigns, symmetricEigen, symmetricEigenFail, tridiagonalQl } from "./linalg-eigh.js";
+import {
+  normalizeSigns,
+  scaleToSafeRange,
+  symmetricEigen,
+  symmetricEigenFail,
+  tridiagonalQl,
+  unscale,
+} from "./linalg-eigh.js";
 import { wasmMatrixVector } from "./linalg-eigh-matvec.js";
 import { type RowRotations, rowRotations } from "./linalg-eigh-rotations.js";
 import { qFormer } from "./linalg-qr-blocked.js";
@@ -87,7 +94,8 @@ export function symmetricEigensolver(
     u,
     solve(d) {
       const a = u();
-      for (let i = 0; i < n * n; i++) if (!Number.isFinite(a[i]!)) return symmetricEigenFail(a, n, d);
+      const sigma = scaleToSafeRange(a, n);
+      if (Number.isNaN(sigma)) return symmetricEigenFail(a, n, d);
       tridiagonalize(a, d, e, reflectors, tau);
       if (formQ) {
         formQ(reflectors, tau, q!);
@@ -99,6 +107,7 @@ export function symmetricEigensolver(
       }
       if (!tridiagonalQl(a, n, d, e, vectors, rotations)) return symmetricEigenFail(a, n, d);
       if (vectors) normalizeSigns(a, n);
+      unscale(d, n, sigma);
       return true;
     },
   };

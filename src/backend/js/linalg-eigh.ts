@@ -24,13 +24,41 @@ export function symmetricEigen(
   vectors: boolean,
   rotations: RowRotations | null = null,
 ): boolean {
-  for (let i = 0; i < n * n; i++) {
-    if (!Number.isFinite(u[i]!)) return symmetricEigenFail(u, n, d);
-  }
+  const sigma = scaleToSafeRange(u, n);
+  if (Number.isNaN(sigma)) return symmetricEigenFail(u, n, d);
   tridiagonalize(u, n, d, e, vectors);
   if (!tridiagonalQl(u, n, d, e, vectors, rotations)) return symmetricEigenFail(u, n, d);
   if (vectors) normalizeSigns(u, n);
+  unscale(d, n, sigma);
   return true;
+}
+
+/** LAPACK's dsyev range for the largest entry, sqrt(safe minimum / eps) to its reciprocal. */
+const SAFE_MIN = Math.sqrt(2 ** -1022 / 2 ** -53);
+const SAFE_MAX = 1 / SAFE_MIN;
+
+/**
+ * Scales the n x n matrix u by the power of two sigma (returned; 1 if not needed) that brings its largest
+ * magnitude into [SAFE_MIN, SAFE_MAX], as dsyev does: the QL iteration multiplies several entries together
+ * and would underflow or overflow far outside it (a silently wrong or NaN answer). NaN if an entry is not
+ * finite. A power of two changes no eigenvector and no eigenvalue's digits.
+ */
+export function scaleToSafeRange(u: Float64Array, n: number): number {
+  let largest = 0;
+  for (let i = 0; i < n * n; i++) {
+    const x = Math.abs(u[i]!);
+    if (!(x <= Number.MAX_VALUE)) return Number.NaN;
+    if (x > largest) largest = x;
+  }
+  if (largest === 0 || (largest >= SAFE_MIN && largest <= SAFE_MAX)) return 1;
+  const sigma = 2 ** Math.round(Math.log2(largest < SAFE_MIN ? SAFE_MIN / largest : SAFE_MAX / largest));
+  for (let i = 0; i < n * n; i++) u[i]! *= sigma;
+  return sigma;
+}
+
+/** The eigenvalues of the scaled matrix back to the input's: d / sigma. */
+export function unscale(d: Float64Array, n: number, sigma: number): void {
+  if (sigma !== 1) for (let i = 0; i < n; i++) d[i]! /= sigma;
 }
 
 /** The failed solve's result: d and u NaN. */
