@@ -237,6 +237,11 @@ const svdSizes = fc.record({
 /** An m x n float64 matrix with 15, 30, 45 on its diagonal: added to |X| <= 2, well-separated singular values. */
 const separatedDiagonal = (m: number, n: number): NdArray =>
   np.eye(m, n, { dtype: "float64" }).mul(np.arange(1, n + 1, 1, { dtype: "float64" }).mul(15));
+/** 2 Q, Q's columns (rows, for a wide matrix) an orthonormal basis from x's QR: every singular value 2. */
+const equalSingularValues = (x: NdArray, m: number, n: number): NdArray => {
+  const [q] = np.linalg.qr(m >= n ? x : np.swapaxes(x, -1, -2));
+  return np.multiply(m >= n ? q : np.swapaxes(q, -1, -2), 2);
+};
 const withAxis = NONEMPTY.chain((shape) =>
   fc.integer({ min: 0, max: shape.length - 1 }).map((axis) => ({ shape, axis })),
 );
@@ -1061,10 +1066,28 @@ const entries: LawEntry[] = [
         fn: (x) => np.linalg.pinv(x),
         inputs: arrays(float([...batch, m, n])).map(([x]) => {
           const separated = x!.add(separatedDiagonal(m, n));
-          if (!repeated) return [separated];
-          const tall = m >= n ? separated : np.swapaxes(separated, -1, -2);
-          const [q] = np.linalg.qr(tall);
-          return [np.multiply(m >= n ? q : np.swapaxes(q, -1, -2), 2)];
+          return [repeated ? equalSingularValues(separated, m, n) : separated];
+        }),
+      }),
+    ),
+  },
+  {
+    kind: "differentiable",
+    primitive: "lstsq",
+    secondOrder: true,
+    note: "x and s of D + X (distinct singular values) against b [m, k], or x alone of 2 Q (every singular value 2: x's derivative is pinv's, finite there; s is not differentiable where values repeat); residuals: \"always\", so it traces under vmap and jit",
+    cases: cases(
+      svdSizes.chain((c) =>
+        fc.record({ k: fc.integer({ min: 1, max: 2 }), repeated: fc.boolean() }).map((r) => ({ ...c, ...r })),
+      ),
+      ({ m, n, k, repeated }) => ({
+        fn: (a, b) => {
+          const [x, , , s] = np.linalg.lstsq(a, b, { residuals: "always" });
+          return repeated ? x : np.concatenate([np.reshape(x, [-1]), s]);
+        },
+        inputs: arrays(float([m, n]), float([m, k])).map(([a, b]) => {
+          const separated = a!.add(separatedDiagonal(m, n));
+          return [repeated ? equalSingularValues(separated, m, n) : separated, b!];
         }),
       }),
     ),
@@ -1545,20 +1568,6 @@ export const FUNCTION_LAWS: readonly FunctionLawEntry[] = [
       fn: (x) => np.linalg.svdvals(x),
       inputs: arrays(float([...batch, m, n])).map(([x]) => [x!.add(separatedDiagonal(m, n))]),
     })),
-  },
-  {
-    kind: "differentiable",
-    function: "linalg.lstsq",
-    primitive: "svd",
-    secondOrder: true,
-    note: 'the solution x of D + X against b (residuals: "always", so the function traces under vmap and jit)',
-    cases: cases(
-      svdSizes.chain((c) => fc.integer({ min: 1, max: 2 }).map((k) => ({ ...c, k }))),
-      ({ m, n, k }) => ({
-        fn: (a, b) => np.linalg.lstsq(a, b, { residuals: "always" })[0],
-        inputs: arrays(float([m, n]), float([m, k])).map(([a, b]) => [a!.add(separatedDiagonal(m, n)), b!]),
-      }),
-    ),
   },
   {
     kind: "differentiable",

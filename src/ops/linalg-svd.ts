@@ -27,7 +27,7 @@ import { broadcastShapes, fmtShape, ShapeError, sizeOf } from "../core/shape.js"
 import { add, astype, div, greater, mul, notEqual, promoteOperands, sub, where } from "./binary.js";
 import { compositePrimitive } from "./composite.js";
 import { diagonal } from "./construction.js";
-import { asArray, eye, zeros } from "./creation.js";
+import { asArray, eye, full, zeros } from "./creation.js";
 import { loweredPrimitive } from "./eager.js";
 import { batchSize, broadcastTo, expandDims, matrixTranspose, moveAxisTo0, reshape } from "./layout.js";
 import { matmul } from "./linalg.js";
@@ -40,6 +40,10 @@ export interface SvdParams {
   /** Outputs [s, U, Vh]; else [s] alone (no rotations accumulated: cheaper). */
   readonly computeUv: boolean;
 }
+
+/** The reduced factors, and the singular values alone. */
+const REDUCED: SvdParams = { fullMatrices: false, computeUv: true };
+const VALUES_ONLY: SvdParams = { fullMatrices: false, computeUv: false };
 
 function svdShapes(op: string, x: AbstractValue, { fullMatrices, computeUv }: SvdParams): AbstractValue[] {
   if (x.dtype !== "float32" && x.dtype !== "float64") {
@@ -254,41 +258,44 @@ export const pinvPrim: Primitive<
     const sInv = invertAboveCutoff(s, expandDims(rcond, -1));
     return [matmul(matrixTranspose(vh), mul(expandDims(sInv, -1), matrixTranspose(u)))];
   },
-  // JAX's _pinv_jvp: the derivative of a⁺ where the rank does not change, from a⁺ itself (no singular
-  // vectors, so it is finite where singular values repeat); rcond has none.
+  // rcond has no derivative.
   jvp([a, rcond], [da]) {
     const p = pinvPrim.bind1([a, rcond], {});
-    const pt = matrixTranspose(p);
-    const dat = matrixTranspose(da);
-    const m = a.shape[a.ndim - 2]!;
-    const n = a.shape[a.ndim - 1]!;
-    let tangent: NdArray;
-    if (m >= n) {
-      const s = matmul(matmul(p, pt), dat);
-      const t = matmul(matmul(dat, pt), p);
-      // -p da p + s - s a p + t - p a t
-      tangent = sub(
-        add(sub(s, matmul(matmul(s, a), p)), t),
-        add(matmul(matmul(p, a), t), matmul(matmul(p, da), p)),
-      );
-    } else {
-      const s = matmul(p, matmul(pt, dat));
-      const t = matmul(dat, matmul(pt, p));
-      tangent = sub(
-        add(sub(s, matmul(s, matmul(a, p))), t),
-        add(matmul(p, matmul(a, t)), matmul(p, matmul(da, p))),
-      );
-    }
-    return { primalsOut: [p], tangentsOut: [tangent] };
+    return { primalsOut: [p], tangentsOut: [pinvTangent(a, p, da)] };
   },
-  batch(args, dims) {
-    const size = batchSize(args, dims);
-    const [a, rcond] = args.map((x, i) =>
-      dims[i] === null ? broadcastTo(x, [size, ...x.shape]) : moveAxisTo0(x, dims[i]!),
-    ) as [NdArray, NdArray];
-    return [pinvPrim.bind([a, rcond], {}), [0]];
-  },
+  batch: (args, dims) => [pinvPrim.bind(batchedToFront(args, dims), {}), [0]],
 });
+
+/**
+ * JAX's `_pinv_jvp`: the tangent of p = a⁺ along da where the rank does not change (Golub and Pereyra),
+ * from a⁺ itself: no singular vectors, so it is finite where singular values repeat.
+ */
+function pinvTangent(a: NdArray, p: NdArray, da: NdArray): NdArray {
+  const pt = matrixTranspose(p);
+  const dat = matrixTranspose(da);
+  const m = a.shape[a.ndim - 2]!;
+  const n = a.shape[a.ndim - 1]!;
+  if (m >= n) {
+    const s = matmul(matmul(p, pt), dat);
+    const t = matmul(matmul(dat, pt), p);
+    // -p da p + s - s a p + t - p a t
+    return sub(
+      add(sub(s, matmul(matmul(s, a), p)), t),
+      add(matmul(matmul(p, a), t), matmul(matmul(p, da), p)),
+    );
+  }
+  const s = matmul(p, matmul(pt, dat));
+  const t = matmul(dat, matmul(pt, p));
+  return sub(add(sub(s, matmul(s, matmul(a, p))), t), add(matmul(p, matmul(a, t)), matmul(p, matmul(da, p))));
+}
+
+/** A batching rule's operands with the batch axis first (unbatched ones broadcast to the batch size). */
+function batchedToFront(args: readonly NdArray[], dims: readonly (number | null)[]): NdArray[] {
+  const size = batchSize(args, dims);
+  return args.map((x, i) =>
+    dims[i] === null ? broadcastTo(x, [size, ...x.shape]) : moveAxisTo0(x, dims[i]!),
+  );
+}
 
 /**
  * The Moore-Penrose pseudo-inverse of a matrix or a stack [..., m, n], shape [..., n, m]
@@ -396,7 +403,9 @@ const LSTSQ_KEYS = optionKeys<LstsqOptions>({ rcond: true, residuals: true });
  * information; `residuals: "always"` computes them anyway); `rank` is an int32 scalar; `s` the singular
  * values of `a`. Under `jit` and `vmap` numpy's rule works where m <= n; for a tall `a` it needs the
  * rank's value and throws a ConcretizationError saying so (as JAX's `numpy_resid=True`): pass
- * `residuals: "always"` there. Differentiable in a and b through `svd` (distinct nonzero singular values).
+ * `residuals: "always"` there. Differentiable in a and b by pinv's rule (x = a⁺ b; PyTorch's lstsq
+ * backward is the same), so finite where singular values repeat, along perturbations that keep the rank;
+ * `s` differentiates as `svdvals` (distinct singular values).
  */
 export function lstsq(
   a: NdArray,
@@ -430,15 +439,11 @@ export function lstsq(
     s = zeros([0], { dtype: af!.dtype });
     rank = asArray(0, "int32");
   } else {
-    const [sv, u, vh] = svdPrim.bind([af!], { fullMatrices: false, computeUv: true }) as [
-      NdArray,
-      NdArray,
-      NdArray,
-    ];
-    s = sv;
-    const sInv = invertAboveCutoff(s, rcond);
-    rank = sum(astype(greater(sInv, 0), "int32"));
-    x = matmul(matrixTranspose(vh), mul(expandDims(sInv, -1), matmul(matrixTranspose(u), b2)));
+    const half = af!.dtype === "float16" || af!.dtype === "bfloat16";
+    const compute = (y: NdArray): NdArray => (half ? astype(y, "float32") : y);
+    const [xw, sw] = lstsqPrim.bind([compute(af!), compute(b2)], { rcond }) as [NdArray, NdArray];
+    [x, s] = half ? [astype(xw, af!.dtype), astype(sw, af!.dtype)] : [xw, sw];
+    rank = sum(astype(greater(sw, mul(max(sw), rcond)), "int32"));
   }
   const sums = (): NdArray => {
     const r = sub(b2, matmul(af!, x));
@@ -450,6 +455,52 @@ export function lstsq(
   else residuals = concreteRank(rank, a, b) === n ? sums() : zeros([0], { dtype: af!.dtype });
   return [bf!.ndim === 1 ? reshape(x, [n]) : x, residuals, rank, s];
 }
+
+/** Parameters of the `lstsq` primitive: singular values at or below `rcond` times the largest are dropped. */
+interface LstsqParams {
+  readonly rcond: number;
+}
+
+/**
+ * `lstsq`: [a [..., m, n], b [..., m, k]] -> [x [..., n, k], s [..., min(m, n)]]: x = a⁺ b (the
+ * singular values at or below rcond times the largest dropped) and a's singular values, from one SVD.
+ * Its derivative in a and b is pinv's (x = a⁺ b, as PyTorch's lstsq backward), so it is finite where
+ * singular values repeat; s's is svd's.
+ */
+export const lstsqPrim: Primitive<LstsqParams, [a: unknown, b: unknown], [x: unknown, s: unknown]> =
+  compositePrimitive<LstsqParams, [a: unknown, b: unknown], [x: unknown, s: unknown]>({
+    name: "lstsq",
+    abstractEval([a, b]) {
+      const [s] = svdShapes("lstsq", a, VALUES_ONLY);
+      const r = a.shape.length;
+      const m = a.shape[r - 2]!;
+      const n = a.shape[r - 1]!;
+      if (
+        b.dtype !== a.dtype ||
+        b.shape.length !== r ||
+        fmtShape(b.shape.slice(0, -1)) !== fmtShape(a.shape.slice(0, -1))
+      )
+        throw new ShapeError(
+          `lstsq: expected b of ${a.dtype}[${[...a.shape.slice(0, -1), "k"].join(",")}] (a's dtype, batch dims and rows) for a ${a.dtype}${fmtShape(a.shape)}, got ${b.dtype}${fmtShape(b.shape)}`,
+        );
+      if (m === 0 || n === 0)
+        throw new ShapeError(`lstsq: the primitive takes non-empty matrices, got ${fmtShape(a.shape)}`);
+      return [{ shape: [...a.shape.slice(0, -2), n, b.shape[r - 1]!], dtype: a.dtype }, s!];
+    },
+    expand([a, b], { rcond }) {
+      const [s, u, vh] = svdPrim.bind([a], REDUCED) as [NdArray, NdArray, NdArray];
+      const sInv = invertAboveCutoff(s, rcond);
+      return [matmul(matrixTranspose(vh), mul(expandDims(sInv, -1), matmul(matrixTranspose(u), b))), s];
+    },
+    jvp([a, b], [da, db], params) {
+      const [x, s] = lstsqPrim.bind([a, b], params) as [NdArray, NdArray];
+      const p = pinvPrim.bind1([a, full(a.shape.slice(0, -2), params.rcond, { dtype: a.dtype })], {});
+      const dx = add(matmul(pinvTangent(a, p, da), b), matmul(p, db));
+      const ds = svdPrim.jvp([a], [da], VALUES_ONLY).tangentsOut[0]!;
+      return { primalsOut: [x, s], tangentsOut: [dx, ds] };
+    },
+    batch: (args, dims, params) => [lstsqPrim.bind(batchedToFront(args, dims), params), [0, 0]],
+  });
 
 /** The rank's value, or a clear error where it is traced (jit, vmap). */
 function concreteRank(rank: NdArray, a: NdArray, b: NdArray): number {

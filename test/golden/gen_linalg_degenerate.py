@@ -20,6 +20,8 @@ References, and where PyTorch 1.13 is not one:
   random), and the reference derivative is d/dt pinv((I + tE) a (I + tF)) at t = 0, computed by autograd
   through the full-rank factorization a = B C, a⁺ = Cᵀ(CCᵀ)⁻¹(BᵀB)⁻¹Bᵀ (no SVD). PyTorch's pinv vjp is
   stored too ("cotangent", "grads") and checked against it by the dot-product test before writing.
+- lstsq's solution where singular values repeat: PyTorch's vjp in a and b (driver gelsd; its backward is
+  pinv's, x = a⁺ b), checked against the vjp of the smooth formula for a⁺ b before it is written.
 """
 
 from fractions import Fraction
@@ -33,7 +35,8 @@ FILE = "linalg_degenerate.json"
 DESCRIPTION = (
     "derivatives at degenerate points: det at singular matrices (exact cofactors; torch 1.13 gives zeros there), "
     "slogdet (torch vjp = ct·a⁻ᵀ), pinv where singular values repeat (torch vjp, checked against smooth formulas) "
-    "and at a rank-deficient matrix (a jvp along a rank-keeping direction, by autograd through a = B C)"
+    "and at a rank-deficient matrix (a jvp along a rank-keeping direction, by autograd through a = B C); "
+    "lstsq's solution where singular values repeat (torch vjp in a and b)"
 )
 
 
@@ -262,6 +265,57 @@ def pinv_rank_deficient(name, m, n, values):
     }
 
 
+def smooth_lstsq(a, b):
+    return smooth_pinv(a) @ b
+
+
+# name, how a and b are drawn (after seeding), note
+LSTSQ = [
+    ("lstsq_orthonormal_columns_5x3_k2", lambda: (3 * orthonormal(5, 3), torch.randn((5, 2), dtype=F64)), "tall, every singular value 3"),
+    ("lstsq_orthogonal_times2_3x3_vector", lambda: (2 * orthonormal(3, 3), torch.randn((3,), dtype=F64)), "square, every singular value 2, a 1-D b"),
+    ("lstsq_orthonormal_rows_3x5_k2", lambda: (0.5 * orthonormal(3, 5), torch.randn((3, 2), dtype=F64)), "wide (the minimum-norm solution), every singular value 0.5"),
+    (
+        "lstsq_two_equal_4x3_k1",
+        lambda: (
+            orthonormal(4, 3) @ torch.diag(torch.tensor([2.0, 2.0, 1.0], dtype=F64)) @ orthonormal(3, 3),
+            torch.randn((4, 1), dtype=F64),
+        ),
+        "singular values 2, 2, 1",
+    ),
+]
+
+
+def lstsq_case(name, draw, note):
+    seed = seed_of(name)
+    torch.manual_seed(seed)
+    a, b = draw()
+    m, n = a.shape
+    x_shape = (n,) if b.ndim == 1 else (n, b.shape[1])
+    ct = torch.randn(x_shape, dtype=F64)
+    ta, tb = a.clone().requires_grad_(True), b.clone().requires_grad_(True)
+    # gelsd: the SVD-based driver, numpy's (the default gelsy is a QR with column pivoting; same x here).
+    x = torch.linalg.lstsq(ta, tb if b.ndim == 2 else tb[:, None], driver="gelsd").solution
+    x = x if b.ndim == 2 else x[:, 0]
+    grads = torch.autograd.grad(x, (ta, tb), ct)
+    sa, sb = a.clone().requires_grad_(True), b.clone().requires_grad_(True)
+    smooth = torch.autograd.grad(smooth_lstsq(sa, sb), (sa, sb), ct)
+    for ours, reference in zip(grads, smooth):
+        assert torch.allclose(ours, reference, rtol=1e-10, atol=1e-12), name
+    return {
+        "name": name,
+        "kind": "vjp",
+        "op": "lstsq",
+        "torch": "torch.linalg.lstsq(a, b, driver='gelsd').solution",
+        "attrs": {},
+        "seed": seed,
+        "note": note + "; torch's vjp equals that of a smooth formula for a⁺ b (checked when generated)",
+        "inputs": {"a": arr(a), "b": arr(b)},
+        "outputs": {"out": arr(x)},
+        "cotangent": {"out": arr(ct)},
+        "grads": {"a": arr(grads[0]), "b": arr(grads[1])},
+    }
+
+
 def cases(generate):
     """Every case, made with the helpers of `generate` (the generate.py module)."""
     global F64, seed_of, arr
@@ -274,4 +328,5 @@ def cases(generate):
             pinv_rank_deficient("pinv_rank2_repeated_4x3", 4, 3, [2.0, 2.0, 0.0]),
             pinv_rank_deficient("pinv_rank2_repeated_3x5", 3, 5, [1.0, 1.0, 0.0]),
         ]
+        + [lstsq_case(*c) for c in LSTSQ]
     )

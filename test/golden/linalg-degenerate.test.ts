@@ -3,8 +3,9 @@
  * gen_linalg_degenerate.py, which documents each reference): det's gradient at singular matrices is the
  * exact cofactor matrix (PyTorch 1.13 gives zeros there), slogdet's vjp is PyTorch's (ct · a⁻ᵀ), pinv's
  * vjp where singular values repeat is PyTorch's, and at a rank-deficient matrix pinv's jvp along a
- * rank-keeping direction is the derivative computed through a full-rank factorization. Each in eager
- * mode, under jit and (batched cases) under vmap.
+ * rank-keeping direction is the derivative computed through a full-rank factorization; lstsq's vjp where
+ * singular values repeat is PyTorch's (pinv's rule). Each in eager mode, under jit and (batched cases)
+ * under vmap.
  */
 import { describe, expect, it } from "vitest";
 import { grad, jit, jvp, type NdArray, np, vjp, vmap } from "../../src/index.js";
@@ -114,6 +115,16 @@ describe("golden linalg_degenerate.json: pinv at a rank-deficient matrix, along 
       const [, pullback] = vjp((x: NdArray) => np.linalg.pinv(x), a);
       const [ours] = pullback(toArray(c.cotangent!["out"]!));
       expectClose(ours!, c.grads!["a"]!, FLOAT64_TOLERANCE, `${c.name} vjp`);
+    });
+  }
+});
+
+describe("golden linalg_degenerate.json: lstsq's solution where singular values repeat (torch.linalg.lstsq's vjp, pinv's)", () => {
+  for (const c of of("lstsq")) {
+    it(`${c.name}: ${c.note}`, () => {
+      checkLinalgCase(c as LinalgGoldenCase, (a, b) => ({ out: np.linalg.lstsq(a, b)[0] }));
+      const solution = jit((a: NdArray, b: NdArray) => np.linalg.lstsq(a, b, { residuals: "always" })[0]);
+      checkLinalgCase(c as LinalgGoldenCase, (a, b) => ({ out: solution(a, b) }));
     });
   }
 });

@@ -2,8 +2,9 @@
  * Derivatives at degenerate points (issue 20): det at singular matrices (the cofactor matrix, by the
  * adjugate rule of src/ops/linalg-det.ts), slogdet through solve, pinv where singular values repeat
  * (JAX's rule), against central finite differences, first and second order, under jit and vmap; the
- * composite-primitive mechanism they use (src/ops/composite.ts); lstsq's residuals under jit. The
- * values against PyTorch and exact cofactors are test/golden/linalg-degenerate.test.ts.
+ * composite-primitive mechanism they use (src/ops/composite.ts); lstsq's derivative (pinv's rule) and its
+ * residuals under jit. The values against PyTorch and exact cofactors are
+ * test/golden/linalg-degenerate.test.ts.
  */
 import { describe, expect, it } from "vitest";
 import { primitives } from "../../src/core/primitive.js";
@@ -17,6 +18,7 @@ import {
   type NdArray,
   np,
   ShapeError,
+  vjp,
   vmap,
 } from "../../src/index.js";
 import { checkGradients, expectClose, expectError, rand } from "../helpers/op-checks.js";
@@ -205,6 +207,67 @@ describe("pinv's derivative (JAX's rule, Golub and Pereyra)", () => {
     expectClose(jit((x: NdArray) => np.linalg.pinv(x))(a), np.linalg.pinv(a), 1e-13);
     const program = makeProgram((x: NdArray) => np.linalg.pinv(x))(a);
     expect(program.program.equations.map((e) => e.primitive.name)).toEqual(["pinv"]);
+  });
+});
+
+describe("lstsq's derivative (pinv's rule, as PyTorch's lstsq backward)", () => {
+  /** m x n with orthonormal columns (m >= n) or rows, times `scale`: every singular value `scale`. */
+  const orthonormal = (m: number, n: number, seed: number, scale: number): NdArray => {
+    const [q] = np.linalg.qr(rand([Math.max(m, n), Math.min(m, n)], seed));
+    return np.multiply(m >= n ? q : np.swapaxes(q, -1, -2), scale);
+  };
+  // residuals: "always" so that it traces under jit and vmap for a tall a (numpy's rule needs the rank).
+  const solution = (a: NdArray, b: NdArray) => np.linalg.lstsq(a, b, { residuals: "always" })[0];
+  const throughPinv = (a: NdArray, b: NdArray) => np.matmul(np.linalg.pinv(a), b);
+
+  for (const [m, n] of [
+    [3, 3],
+    [5, 3],
+    [3, 5],
+  ] as const) {
+    it(`is finite where every singular value is the same (${m} x ${n}): pinv(a) b's, and finite differences', to second order`, () => {
+      const a = orthonormal(m, n, 31, 2);
+      const b = rand([m, 2], 32);
+      const ct = rand([n, 2], 33);
+      const [, ours] = vjp(solution, a, b);
+      const [, reference] = vjp(throughPinv, a, b);
+      const [ga, gb] = ours(ct);
+      const [ra, rb] = reference(ct);
+      expect(allFinite(ga!)).toBe(true);
+      expectClose(ga!, ra!, 1e-12);
+      expectClose(gb!, rb!, 1e-12);
+      checkGradients(solution, [a, b]);
+      const loss = (x: NdArray, y: NdArray) => np.sum(np.multiply(solution(x, y), ct));
+      checkGradients((x) => grad(loss)(x, b), [a]);
+    });
+  }
+
+  it("is one primitive with its own jvp rule; jit and vmap of the gradient equal the eager one", () => {
+    const a = np.stack([
+      orthonormal(4, 3, 34, 2),
+      np.add(rand([4, 3], 35), np.eye(4, 3, { dtype: "float64" })),
+    ]);
+    const b = rand([2, 4], 36);
+    const program = makeProgram(solution)(np.take(a, 0, { axis: 0 }), np.take(b, 0, { axis: 0 }));
+    expect(program.program.equations.map((e) => e.primitive.name)).toContain("lstsq");
+    const loss = (x: NdArray, y: NdArray) =>
+      np.sum(np.multiply(solution(x, y), np.arange(1, 4, 1, { dtype: "float64" })));
+    const eager = [0, 1].map((i) => grad(loss)(np.take(a, i, { axis: 0 }), np.take(b, i, { axis: 0 })));
+    expectClose(vmap(grad(loss))(a, b), np.stack(eager), 1e-12);
+    expectClose(jit(vmap(grad(loss)))(a, b), np.stack(eager), 1e-12);
+  });
+
+  it("the singular values it returns differentiate as svd's (distinct values)", () => {
+    const a = np.add(
+      rand([4, 3], 37),
+      np.eye(4, 3, { dtype: "float64" }).mul(np.array([15, 30, 45], { dtype: "float64" })),
+    );
+    const b = rand([4], 38);
+    checkGradients((x) => np.linalg.lstsq(x, b)[3], [a]);
+    const [, viaLstsq] = vjp((x: NdArray) => np.linalg.lstsq(x, b)[3], a);
+    const [, viaSvd] = vjp((x: NdArray) => np.linalg.svdvals(x), a);
+    const ct = rand([3], 39);
+    expectClose(viaLstsq(ct)[0]!, viaSvd(ct)[0]!, 1e-12);
   });
 });
 
