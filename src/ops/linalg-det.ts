@@ -5,7 +5,7 @@
  *
  * - `det`: the tangent is trace(adj(A) dA), the adjugate computed from the LU factors as JAX's
  *   `_cofactor_solve` does, so the gradient (the cofactor matrix adj(A)ᵀ) is right at singular matrices
- *   too; generalised here to a zero pivot anywhere on U's diagonal (see `adjugate`). The adjugate depends
+ *   too; generalised here to a zero pivot anywhere on U's diagonal and to every rank n - 1 matrix (see `adjugate`). The adjugate depends
  *   on A alone, so the tangent is linear in dA without a solve, and reverse mode transposes no solve.
  * - `slogdet`: the tangent of log|det A| is trace(A⁻¹ dA), by `solve` (JAX's `_slogdet_jvp`); the sign's
  *   is zero.
@@ -16,18 +16,19 @@
 import type { NdArray } from "../core/array.js";
 import type { Primitive } from "../core/primitive.js";
 import { fmtShape, ShapeError } from "../core/shape.js";
-import { add, astype, div, equal, lessEqual, logicalAnd, mod, mul, notEqual, where } from "./binary.js";
+import { add, astype, div, equal, lessEqual, logicalAnd, mod, mul, notEqual, sub, where } from "./binary.js";
 import { compositePrimitive } from "./composite.js";
 import { diagonal, trace } from "./construction.js";
 import { arange, eye, ones, scalar, zerosLike } from "./creation.js";
 import { cumprod } from "./cumulative.js";
 import { broadcastTo, expandDims, matrixTranspose, moveAxisTo0 } from "./layout.js";
+import { matmul } from "./linalg.js";
 import { solve } from "./linalg-functions.js";
 import { floatOperands, inDtype, luPrim, matrixDims, permuteRows } from "./linalg-lu.js";
 import { triangularSolve } from "./linalg-triangular.js";
 import { all, max, prod, sum } from "./reduce.js";
 import { concatenate, slice } from "./shape.js";
-import { abs, isfinite, log, sign } from "./unary.js";
+import { abs, isfinite, log, negative, sign, sqrt } from "./unary.js";
 
 type Params = Record<string, never>;
 const P: Params = {};
@@ -119,19 +120,34 @@ function adjugateByLu(m: NdArray): [adjugate: NdArray, known: NdArray] {
 }
 
 /**
+ * The reflection M = I - 2 v vᵀ / vᵀv, v_i = √(i + 2), n x n: orthogonal, symmetric, M⁻¹ = M, det M = -1.
+ * Irrational ratios between the v_i, so that a M mixes a's columns generically (see `adjugate`).
+ */
+function mixingReflection(n: number, dtype: NdArray["dtype"]): NdArray {
+  const v = sqrt(arange(2, n + 2, 1, { dtype }));
+  const outer = mul(expandDims(v, -1), expandDims(v, 0));
+  return sub(eye(n, n, { dtype }), mul(outer, 2 / ((n * (n + 3)) / 2)));
+}
+
+/**
  * The adjugate (the transposed cofactor matrix) of each matrix of `a` [..., n, n]: det(a) a⁻¹ where a is
  * nonsingular, a rank-one matrix where the rank is n - 1, 0 below that. From the LU factorization of a,
- * or of aᵀ where a's leaves two zero pivots (aᵀ's partial pivoting is a's column pivoting); where both
- * leave two or more, 0: right when the rank is below n - 1, and wrong only for the rare rank n - 1
- * matrices with a zero pivot in both (found exhaustively: 24 of the 7,536 rank-2 3 x 3 matrices with
- * entries in {-1, 0, 1}, such as [[0, 0, 1], [0, 0, 0], [0, 1, 0]]; JAX's rule gives 0 for 2,024 of them).
+ * which tells it unless partial pivoting leaves two or more zero pivots (as for [[0, 1], [0, 0]]: JAX's
+ * rule gives 0 there, and wherever the one zero pivot is not the last); then from that of a M, M a fixed
+ * reflection (`mixingReflection`), as adj(a) = adj(M) adj(a M) = -M adj(a M). Where a has rank n - 1
+ * with null vector z, a M's first n - 1 columns are independent unless (M z)_(n-1) = 0, which no
+ * rational z meets, so its LU leaves one zero pivot at most; rank below n - 1 leaves several, and 0.
+ * Checked exhaustively against exact cofactors on every 3 x 3 matrix with entries in {-1, 0, 1} and every
+ * 4 x 4 one in {0, 1} (test/ops/linalg-degenerate.test.ts); the transposed factorization this replaced
+ * missed 24 and 788 of them.
  */
 function adjugate(a: NdArray): NdArray {
   const n = a.shape[a.ndim - 1]!;
   if (n === 1) return ones(a.shape, { dtype: a.dtype });
   const [direct, directKnown] = adjugateByLu(a);
-  const [transposed, transposedKnown] = adjugateByLu(matrixTranspose(a));
-  return where(directKnown, direct, where(transposedKnown, matrixTranspose(transposed), 0));
+  const reflection = mixingReflection(n, a.dtype);
+  const [mixed, mixedKnown] = adjugateByLu(matmul(a, reflection));
+  return where(directKnown, direct, where(mixedKnown, negative(matmul(reflection, mixed)), 0));
 }
 
 /** `det`: [a [..., n, n]] -> [det [...]]; JAX's cofactor derivative. */

@@ -24,6 +24,7 @@ import {
 import { checkGradients, expectClose, expectError, rand } from "../helpers/op-checks.js";
 
 const f64 = (rows: number[][]) => np.array(rows, { dtype: "float64" });
+const f64s = (matrices: number[][][]) => np.array(matrices, { dtype: "float64" });
 const values = (x: NdArray): number[] => Array.from(x.toTypedArray());
 const allFinite = (x: NdArray): boolean => values(x).every(Number.isFinite);
 
@@ -92,6 +93,32 @@ describe("det at singular matrices", () => {
     });
     it(`${label}: jvp and vjp match central finite differences (det is a polynomial)`, () => {
       checkGradients(np.linalg.det, [f64(rows)]);
+    });
+  }
+
+  /** Every n x n matrix with entries from `values`, as nested arrays. */
+  const everyMatrix = (n: number, values: readonly number[]): number[][][] =>
+    Array.from({ length: values.length ** (n * n) }, (_, code) => {
+      const flat = Array.from(
+        { length: n * n },
+        (_, k) => values[Math.floor(code / values.length ** k) % values.length]!,
+      );
+      return Array.from({ length: n }, (_, i) => flat.slice(i * n, i * n + n));
+    });
+
+  for (const [n, entries] of [
+    [3, [-1, 0, 1]],
+    [4, [0, 1]],
+  ] as const) {
+    it(`the gradient is the exact cofactor matrix for every ${n} x ${n} matrix with entries in {${entries.join(", ")}} (vmap)`, () => {
+      const matrices = everyMatrix(n, entries);
+      const got = values(vmap(grad(np.linalg.det))(f64s(matrices)));
+      const wrong = matrices.filter((m, b) =>
+        cofactors(m)
+          .flat()
+          .some((c, k) => !(Math.abs(got[b * n * n + k]! - c) <= 1e-12)),
+      );
+      expect(wrong.slice(0, 3)).toEqual([]);
     });
   }
 
