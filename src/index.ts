@@ -23,6 +23,7 @@ export * as lax from "./lax.js";
 export * as layers from "./layers/index.js";
 export * as nn from "./nn/index.js";
 export * as np from "./np.js";
+export * as onnx from "./onnx/index.js";
 export { IndexError } from "./ops/index-spec.js";
 export { stopGradient } from "./ops/unary.js";
 export * as optim from "./optim/index.js";

@@ -8,6 +8,7 @@ import type { AbstractValue, ConcreteArray, NdArray } from "./array.js";
 import type { CompilerFacts } from "./compiler-facts.js";
 import { type DType, DTypeError, NARROW_DTYPES, type TypedArray, WIDE_DTYPES } from "./dtype.js";
 import type { Program } from "./ir.js";
+import type { OnnxRule } from "./onnx-rule.js";
 import { bind } from "./trace.js";
 
 /** A linear input whose value is unknown while transposing (JAX's UndefinedPrimal). */
@@ -129,6 +130,11 @@ export interface PrimitiveRules<P, In extends Arity = Arity, Out extends Arity =
   };
   /** What the jit compiler may know of it: aliasing, algebraic rewrites, GEMM transposes (core/compiler-facts.ts). */
   readonly compiler?: CompilerFacts<P>;
+  /**
+   * The ONNX nodes that compute it (onnx/export.ts; core/onnx-rule.ts). Without it the exporter inlines
+   * a call-like primitive's `inlineProgram` or throws an OnnxExportError naming the primitive.
+   */
+  readonly onnx?: OnnxRule<P>;
 }
 
 export interface Primitive<P = unknown, In extends Arity = Arity, Out extends Arity = Arity>

@@ -21,6 +21,14 @@ import { isFloat } from "../core/dtype.js";
 import { type BatchDim, type Primitive, UndefinedPrimal } from "../core/primitive.js";
 import { fmtShape, type Shape, ShapeError, shapeEquals } from "../core/shape.js";
 import { add } from "./binary.js";
+import {
+  convByGather,
+  convInputGradByGather,
+  convInputGradToOnnx,
+  convToOnnx,
+  convWeightGradByGather,
+  convWeightGradToOnnx,
+} from "./conv-onnx.js";
 import { loweredPrimitive } from "./eager.js";
 import { moveAxisTo0, moveaxis, reshape } from "./layout.js";
 
@@ -242,6 +250,10 @@ function productRule(
 
 export const conv2dPrim: Primitive<ConvParams> = loweredPrimitive<ConvParams>({
   name: "conv2d",
+  // ONNX Runtime's CPU Conv takes float32 only: other dtypes export as Gather + MatMul.
+  onnx: (g, [x, w], p, [xAval, wAval], [out]) => [
+    xAval!.dtype === "float32" ? convToOnnx(g, x!, w!, p) : convByGather(g, x!, w!, p, xAval!, wAval!, out!),
+  ],
   widenNarrow: { kind: "modular" },
   abstractEval([x, w], p) {
     checkOperands("conv2d", x!, w!);
@@ -286,6 +298,11 @@ export const conv2dPrim: Primitive<ConvParams> = loweredPrimitive<ConvParams>({
 
 export const conv2dInputGradPrim: Primitive<ConvInputGradParams> = loweredPrimitive<ConvInputGradParams>({
   name: "conv2d_input_grad",
+  onnx: (g, [ct, w], p, [ctAval, wAval]) => [
+    ctAval!.dtype === "float32"
+      ? convInputGradToOnnx(g, ct!, w!, p, ctAval!, wAval!, p.inputShape)
+      : convInputGradByGather(g, ct!, w!, p, ctAval!, wAval!, p.inputShape),
+  ],
   widenNarrow: { kind: "modular" },
   abstractEval([ct, w], p) {
     checkOperands("conv2d_input_grad", ct!, w!);
@@ -349,6 +366,11 @@ export const conv2dInputGradPrim: Primitive<ConvInputGradParams> = loweredPrimit
 
 export const conv2dWeightGradPrim: Primitive<ConvWeightGradParams> = loweredPrimitive<ConvWeightGradParams>({
   name: "conv2d_weight_grad",
+  onnx: (g, [x, ct], p, [xAval, ctAval]) => [
+    xAval!.dtype === "float32"
+      ? convWeightGradToOnnx(g, x!, ct!, p, p.weightShape)
+      : convWeightGradByGather(g, x!, ct!, p, xAval!, ctAval!, p.weightShape),
+  ],
   widenNarrow: { kind: "modular" },
   abstractEval([x, ct], p) {
     checkOperands("conv2d_weight_grad", x!, ct!);

@@ -43,6 +43,7 @@ import {
 } from "../core/primitive.js";
 import { fmtShape, ShapeError, shapeEquals, sizeOf } from "../core/shape.js";
 import { elementwiseLoop } from "./expr-js.js";
+import { exprToOnnx } from "./expr-onnx.js";
 import { broadcastInDimPrim, moveAxisTo0 } from "./layout.js";
 
 /** One output element as an expression of the operands (`operands[k]` is operand k, of its dtype). */
@@ -218,6 +219,18 @@ export function elementwisePrimitive<P = Record<string, never>>(
     ...(rules.transpose ? { transpose: rules.transpose } : {}),
     ...(rules.formatParams ? { formatParams: rules.formatParams } : {}),
     ...(rules.compiler ? { compiler: rules.compiler } : {}),
+    onnx: (g, inputs, params, inAvals, [out]) => [
+      exprToOnnx(
+        g,
+        name,
+        tree(
+          inAvals.map((a) => a.dtype),
+          params,
+        ),
+        inputs,
+        out!,
+      ),
+    ],
     // The tree renders every dtype (narrow integers wrap per node, halves compute in float32).
     narrowDtypes: NARROW_DTYPES,
   });

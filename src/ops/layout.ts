@@ -46,6 +46,7 @@ export const reshapePrim: Primitive<ReshapeParams, [x: unknown], [out: unknown]>
     return [{ shape, dtype: x.dtype }];
   },
   impl: ([x], { shape }) => [new ConcreteArray(shape, x.dtype, x.data)],
+  onnx: (g, [x], { shape }) => [g.node1("Reshape", [x!, g.int64s(shape)])],
   jvp: ([x], [t], params) => ({
     primalsOut: [reshapePrim.bind1([x], params)],
     tangentsOut: [reshapePrim.bind1([t], params)],
@@ -123,6 +124,7 @@ export const transposePrim: Primitive<TransposeParams, [x: unknown], [out: unkno
     const run = transposeCompiled(x.shape, permutation);
     return ([a], [o]) => run(a, o);
   },
+  onnx: (g, [x], { permutation }) => [g.node1("Transpose", [x!], { perm: permutation })],
   jvp: ([x], [t], p) => ({
     primalsOut: [transposePrim.bind1([x], p)],
     tangentsOut: [transposePrim.bind1([t], p)],
@@ -295,6 +297,15 @@ export const broadcastInDimPrim: Primitive<BroadcastInDimParams, [x: unknown], [
       if (sizeOf(x.shape) !== 1) return undefined;
       const value: unknown = x.constantFill ?? x.data[0];
       return typeof value === "number" ? [ConcreteArray.filled(shape, x.dtype, value)] : undefined;
+    },
+    // Reshape to the output's rank (size-1 axes where x has none), then Expand (numpy broadcasting).
+    onnx(g, [x], { shape, broadcastDimensions }, [xAval]) {
+      const ranked = shape.map((_, i) => {
+        const j = broadcastDimensions.indexOf(i);
+        return j < 0 ? 1 : xAval!.shape[j]!;
+      });
+      const aligned = shapeEquals(ranked, xAval!.shape) ? x! : g.node1("Reshape", [x!, g.int64s(ranked)]);
+      return [shapeEquals(ranked, shape) ? aligned : g.node1("Expand", [aligned, g.int64s(shape)])];
     },
     jvp: ([x], [t], p) => ({
       primalsOut: [broadcastInDimPrim.bind1([x], p)],

@@ -58,6 +58,7 @@ export const matmulPrim: Primitive<Params, [a: unknown, b: unknown], [out: unkno
     if (a.dtype === "bool") throw new ShapeError("matmul: bool operands are not supported");
     return [{ shape: matmulShape(a.shape, b.shape), dtype: a.dtype }];
   },
+  onnx: (g, [a, b]) => [g.node1("MatMul", [a!, b!])],
   lower(inAvals, [out], _params, context) {
     const r = out.shape.length;
     const [m, k, n] = [inAvals[0].shape[r - 2]!, inAvals[0].shape[r - 1]!, out.shape[r - 1]!];

@@ -38,6 +38,12 @@ export interface PoolScatterParams {
 type NoParams = Record<string, never>;
 const NO_PARAMS: NoParams = {};
 
+/** MaxPool's attributes for these params (ONNX pads are [top, left, bottom, right]). */
+function maxPoolAttributes(p: MaxPoolParams) {
+  const [[top, bottom], [left, right]] = p.padding;
+  return { kernel_shape: p.kernel, strides: p.stride, pads: [top, left, bottom, right] };
+}
+
 function poolGeometry(op: string, xShape: Shape, p: MaxPoolParams): PoolGeometry {
   const ints = (v: readonly number[], min: number) => v.every((d) => Number.isInteger(d) && d >= min);
   if (!ints(p.kernel, 1))
@@ -118,6 +124,7 @@ function unfoldN(y: NdArray, size: number): [NdArray[], BatchDim[]] {
 
 export const maxPool2dPrim: Primitive<MaxPoolParams> = loweredPrimitive<MaxPoolParams>({
   name: "max_pool2d",
+  onnx: (g, [x], p) => [g.node1("MaxPool", [x!], maxPoolAttributes(p))],
   widenNarrow: { kind: "ordered" },
   abstractEval([x], p) {
     checkFloat("max_pool2d", x!.dtype);
@@ -154,6 +161,13 @@ export const maxPool2dPrim: Primitive<MaxPoolParams> = loweredPrimitive<MaxPoolP
 /** The flat index h*W + w (into the unpadded plane) of each window's first maximum, like PyTorch's indices. */
 export const maxPool2dArgmaxPrim: Primitive<MaxPoolParams> = loweredPrimitive<MaxPoolParams>({
   name: "max_pool2d_argmax",
+  // MaxPool's indices count over the whole [N, C, H, W] tensor; the primitive's are per plane.
+  onnx(g, [x], p, [xAval]) {
+    const [, indices] = g.node("MaxPool", [x!], maxPoolAttributes(p), 2);
+    const planeSize = xAval!.shape[2]! * xAval!.shape[3]!;
+    // int64 indices modulo the plane size (a 1-element int64 tensor broadcasts), then ONNX's INT32 (6).
+    return [g.node1("Cast", [g.node1("Mod", [indices!, g.int64s([planeSize])])], { to: 6 })];
+  },
   widenNarrow: { kind: "ordered", indexOutputs: [0] },
   abstractEval([x], p) {
     checkFloat("max_pool2d_argmax", x!.dtype);
@@ -204,6 +218,13 @@ function checkIndexed(
 /** out[n, c, i, j] = t[n, c, idx[n, c, i, j]] with idx a flat h*W + w index. */
 export const poolGatherPrim: Primitive<NoParams> = loweredPrimitive<NoParams>({
   name: "pool_gather",
+  onnx(g, [t, idx], _p, [tAval, idxAval]) {
+    const [n, c, h, w] = tAval!.shape as [number, number, number, number];
+    const planes = g.node1("Reshape", [t!, g.int64s([n, c, h * w])]);
+    const at = g.node1("Reshape", [idx!, g.int64s([n, c, sizeOf(idxAval!.shape) / (n * c)])]);
+    const gathered = g.node1("GatherElements", [planes, at], { axis: 2 });
+    return [g.node1("Reshape", [gathered, g.int64s(idxAval!.shape)])];
+  },
   widenNarrow: { kind: "modular" },
   abstractEval([t, idx]) {
     checkIndexed("pool_gather", t!.shape, t!.dtype, idx!.shape, idx!.dtype, false);
@@ -241,6 +262,17 @@ export const poolGatherPrim: Primitive<NoParams> = loweredPrimitive<NoParams>({
 /** out[n, c, idx[n, c, k]] += ct[n, c, k] on zero planes of planeShape: the transpose of pool_gather. */
 export const poolScatterAddPrim: Primitive<PoolScatterParams> = loweredPrimitive<PoolScatterParams>({
   name: "pool_scatter_add",
+  onnx(g, [ct, idx], { planeShape }, [ctAval], [outAval]) {
+    const [n, c] = ctAval!.shape as [number, number];
+    const per = sizeOf(ctAval!.shape) / (n * c);
+    const zeros = g.node1("Expand", [
+      g.scalar(0, ctAval!.dtype),
+      g.int64s([n, c, planeShape[0] * planeShape[1]]),
+    ]);
+    const flat = (x: string) => g.node1("Reshape", [x, g.int64s([n, c, per])]);
+    const summed = g.node1("ScatterElements", [zeros, flat(idx!), flat(ct!)], { axis: 2, reduction: "add" });
+    return [g.node1("Reshape", [summed, g.int64s(outAval!.shape)])];
+  },
   widenNarrow: { kind: "modular" },
   abstractEval([ct, idx], { planeShape }) {
     checkIndexed("pool_scatter_add", ct!.shape, ct!.dtype, idx!.shape, idx!.dtype, true);

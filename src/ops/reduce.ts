@@ -17,6 +17,7 @@ import { ConcreteArray, type NdArray } from "../core/array.js";
 import type { RewriteRule } from "../core/compiler-facts.js";
 import { isFloat, operandDTypeFor } from "../core/dtype.js";
 import type { ReduceOptions } from "../core/methods-types.js";
+import type { OnnxGraph } from "../core/onnx-rule.js";
 import { checkOptions } from "../core/options.js";
 import {
   type BatchDim,
@@ -82,6 +83,7 @@ function reducePrimitive(
       return [{ shape: reducedShape(name, x.shape, axes), dtype: x.dtype }];
     },
     batch: (args, dims, params) => reductionBatch(prim)(args, dims, params),
+    onnx: (g, [x], { axes }) => [reduceToOnnx(g, op, x!, axes)],
     ...rules,
     compiler:
       op === "sum" || op === "max" || op === "min"
@@ -104,6 +106,28 @@ function reducePrimitive(
     },
   });
   return prim;
+}
+
+const ONNX_REDUCE: Readonly<Record<ReduceOp, string>> = {
+  sum: "ReduceSum",
+  max: "ReduceMax",
+  min: "ReduceMin",
+  prod: "ReduceProd",
+  // bool: as int32 0/1, the minimum is "all" and the maximum "any" (ONNX has no bool reductions).
+  and: "ReduceMin",
+  or: "ReduceMax",
+};
+
+function reduceToOnnx(g: OnnxGraph, op: ReduceOp, x: string, axes: readonly number[]): string {
+  if (axes.length === 0) return g.node1("Identity", [x]);
+  const name = ONNX_REDUCE[op];
+  // Opset 17 takes ReduceSum's axes as an input and the others' as an attribute.
+  if (op === "sum") return g.node1(name, [x, g.int64s(axes)], { keepdims: 0 });
+  if (op === "and" || op === "or") {
+    const reduced = g.node1(name, [g.cast(x, "bool", "int32")], { axes, keepdims: 0 });
+    return g.cast(reduced, "int32", "bool");
+  }
+  return g.node1(name, [x], { axes, keepdims: 0 });
 }
 
 export const reduceSumPrim = reducePrimitive("reduce_sum", "sum", {
@@ -211,6 +235,12 @@ function argPrimitive(kind: "max" | "min"): Primitive<ArgReduceParams> {
         throw new ShapeError(`${name}: cannot reduce an empty axis ${axis} of ${fmtShape(x.shape)}`);
       return [{ shape: x.shape.filter((_, i) => i !== axis), dtype: "int32" }];
     },
+    // ArgMax/ArgMin give int64 indices (the first extremum); 6 is ONNX's INT32.
+    onnx: (g, [x], { axis }) => [
+      g.node1("Cast", [g.node1(kind === "max" ? "ArgMax" : "ArgMin", [x!], { axis, keepdims: 0 })], {
+        to: 6,
+      }),
+    ],
     impl: ([x], { axis }) => [
       new ConcreteArray(
         x.shape.filter((_, i) => i !== axis),

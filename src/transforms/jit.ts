@@ -5,9 +5,10 @@
  */
 
 import { compile, type Executable, type StepProfile } from "../compiler/executor.js";
+import { programToOnnx } from "../compiler/onnx-export.js";
 import { type AbstractValue, ConcreteArray, DonationError, fmtAval, type NdArray } from "../core/array.js";
 import { NARROW_DTYPES } from "../core/dtype.js";
-import { evalProgram, type Program } from "../core/ir.js";
+import { evalProgram, Program } from "../core/ir.js";
 import { checkOptions, optionKeys } from "../core/options.js";
 import { type Primitive, primitive } from "../core/primitive.js";
 import { shapeEquals } from "../core/shape.js";
@@ -117,6 +118,12 @@ export interface Lowered {
    * returns the mean time of every kernel call, in plan order: where a jitted function spends its time.
    */
   profile(runs?: number): StepProfile[];
+  /**
+   * The traced program as the bytes of an ONNX model (opset 17), as `onnx.exportProgram` writes it:
+   * inputs `input_0`, ... are the argument leaves, outputs `output_0`, ... the result leaves.
+   * @throws OnnxExportError naming a primitive without an ONNX lowering.
+   */
+  toOnnx(): Uint8Array;
   toString(): string;
 }
 
@@ -264,6 +271,13 @@ export function jit<Args extends unknown[], Out>(
       program: entry.program,
       executable,
       profile: (runs = 20) => executable.profile(inputs, runs),
+      toOnnx: () => {
+        // The cached program takes its constants as leading inputs (closeOver); the model stores them.
+        const p = entry.program;
+        const k = entry.consts.length;
+        const opened = new Program(p.inputs.slice(0, k), p.inputs.slice(k), p.equations, p.outputs);
+        return programToOnnx(opened, entry.consts);
+      },
       toString: () => executable.toString(),
     };
   };

@@ -1,0 +1,217 @@
+/**
+ * A traced program as an ONNX model: each equation's primitive adds its nodes through its `onnx` rule
+ * (declared on the primitive, core/onnx-rule.ts); call-like primitives without one (jit, custom_vjp) are
+ * inlined through `inlineProgram`. Constants become initializers; the model's inputs are the program's
+ * inputs, its outputs the program's outputs, with their static shapes.
+ */
+import type { AbstractValue, NdArray } from "../core/array.js";
+import { type DType, isHalf, type TypedArray } from "../core/dtype.js";
+import { type Atom, Literal, type Program, type Var } from "../core/ir.js";
+import { type OnnxAttribute, OnnxExportError, type OnnxGraph } from "../core/onnx-rule.js";
+import { fmtShape } from "../core/shape.js";
+import {
+  encodeModel,
+  type NodeData,
+  type OnnxDType,
+  type TensorData,
+  tensorBytes,
+  type ValueData,
+} from "./onnx-model.js";
+
+/** The opset the exporter targets. */
+export const ONNX_OPSET = 17;
+
+/** Options of `programToOnnx`. */
+export interface OnnxExportOptions {
+  /** The graph's name (default "main"). */
+  readonly name?: string;
+  /** Names of the model's inputs, one per program input (default input_0, input_1, ...). */
+  readonly inputNames?: readonly string[];
+  /** Names of the model's outputs (default output_0, ...). */
+  readonly outputNames?: readonly string[];
+}
+
+const SUPPORTED: ReadonlySet<DType> = new Set<DType>([
+  "bool",
+  "uint8",
+  "int8",
+  "uint16",
+  "int16",
+  "uint32",
+  "int32",
+  "float32",
+  "float64",
+]);
+
+function checkDtype(what: string, aval: AbstractValue): void {
+  if (!SUPPORTED.has(aval.dtype) || isHalf(aval.dtype))
+    throw new OnnxExportError(
+      `onnx export: ${what} is ${aval.dtype}${fmtShape(aval.shape)}; the exporter writes bool, integer, float32 and float64 values`,
+    );
+}
+
+class GraphBuilder implements OnnxGraph {
+  readonly opset = ONNX_OPSET;
+  readonly nodes: NodeData[] = [];
+  readonly initializers: TensorData[] = [];
+  private counter = 0;
+  private readonly int64Cache = new Map<string, string>();
+  private readonly scalarCache = new Map<string, string>();
+
+  fresh(prefix: string): string {
+    return `${prefix}_${this.counter++}`;
+  }
+
+  node(
+    opType: string,
+    inputs: readonly string[],
+    attributes: Readonly<Record<string, OnnxAttribute>> = {},
+    outputs = 1,
+  ): string[] {
+    const names = Array.from({ length: outputs }, () => this.fresh(opType.toLowerCase()));
+    this.nodes.push({ opType, inputs, outputs: names, attributes });
+    return names;
+  }
+
+  node1(
+    opType: string,
+    inputs: readonly string[],
+    attributes?: Readonly<Record<string, OnnxAttribute>>,
+  ): string {
+    return this.node(opType, inputs, attributes)[0]!;
+  }
+
+  addInitializer(values: TypedArray | readonly number[], dtype: OnnxDType, shape: readonly number[]): string {
+    const name = this.fresh("const");
+    this.initializers.push({ name, dtype, shape, bytes: tensorBytes(values, dtype) });
+    return name;
+  }
+
+  constant(values: TypedArray | readonly number[], dtype: DType, shape: readonly number[]): string {
+    checkDtype("a constant", { shape, dtype });
+    return this.addInitializer(values, dtype, shape);
+  }
+
+  int64s(values: readonly number[]): string {
+    const key = values.join(",");
+    let name = this.int64Cache.get(key);
+    if (name === undefined) {
+      name = this.addInitializer(values, "int64", [values.length]);
+      this.int64Cache.set(key, name);
+    }
+    return name;
+  }
+
+  scalar(value: number, dtype: DType): string {
+    const key = `${dtype}:${Object.is(value, -0) ? "-0" : String(value)}`;
+    let name = this.scalarCache.get(key);
+    if (name === undefined) {
+      name = this.constant([value], dtype, []);
+      this.scalarCache.set(key, name);
+    }
+    return name;
+  }
+
+  cast(x: string, from: DType, dtype: DType): string {
+    if (from === dtype) return x;
+    checkDtype("a cast's target", { shape: [], dtype });
+    return this.node1("Cast", [x], { to: onnxTypeNumber(dtype) });
+  }
+
+  inline(program: Program, inputs: readonly string[]): string[] {
+    const env = new Map<Var, string>();
+    [...program.constVars, ...program.inputs].forEach((v, i) => env.set(v, inputs[i]!));
+    const read = (a: Atom): string => {
+      if (a instanceof Literal) {
+        checkDtype("a literal", a.aval);
+        return this.constant(a.value.data, a.value.dtype, a.value.shape);
+      }
+      const name = env.get(a);
+      if (name === undefined) throw new Error("onnx export: a program reads a variable it does not define");
+      return name;
+    };
+    for (const eqn of program.equations) {
+      const prim = eqn.primitive;
+      const ins = eqn.inputs.map(read);
+      const inAvals = eqn.inputs.map((a) => a.aval);
+      const outAvals = eqn.outputs.map((v) => v.aval);
+      let outs: string[];
+      if (prim.onnx) {
+        for (const a of [...inAvals, ...outAvals]) checkDtype(`an operand of ${prim.name}`, a);
+        outs = prim.onnx(this, ins, eqn.params as never, inAvals, outAvals);
+      } else if (prim.validatesOnly) {
+        // A value check is the identity on its inputs: an ONNX graph has no way to raise.
+        outs = ins.slice(0, eqn.outputs.length);
+      } else if (prim.inlineProgram) {
+        const { program: inner, consts } = prim.inlineProgram(inAvals, eqn.params as never);
+        outs = this.inline(inner, [...consts.map((c) => this.constantArray(c)), ...ins]);
+      } else {
+        throw new OnnxExportError(
+          `onnx export: primitive ${prim.name} has no ONNX lowering (operands ${inAvals.map((a) => `${a.dtype}${fmtShape(a.shape)}`).join(", ")})`,
+        );
+      }
+      if (outs.length !== eqn.outputs.length)
+        throw new Error(
+          `onnx export: ${prim.name}'s onnx rule returned ${outs.length} outputs, expected ${eqn.outputs.length}`,
+        );
+      eqn.outputs.forEach((v, i) => env.set(v, outs[i]!));
+    }
+    return program.outputs.map(read);
+  }
+
+  constantArray(c: NdArray): string {
+    const concrete = c.concrete();
+    return this.constant(concrete.data, concrete.dtype, concrete.shape);
+  }
+}
+
+/** ONNX's TensorProto.DataType number of `dtype` (Cast's `to`). */
+function onnxTypeNumber(dtype: DType): number {
+  return ONNX_TYPE_NUMBERS[dtype];
+}
+
+const ONNX_TYPE_NUMBERS: Readonly<Record<DType, number>> = {
+  float32: 1,
+  uint8: 2,
+  int8: 3,
+  uint16: 4,
+  int16: 5,
+  int32: 6,
+  bool: 9,
+  float16: 10,
+  float64: 11,
+  uint32: 12,
+  bfloat16: 16,
+};
+
+/**
+ * The bytes of an ONNX ModelProto (opset 17) computing `program` on `consts` (its constant inputs, stored
+ * as initializers) and its inputs. Throws an OnnxExportError naming the first primitive, dtype or
+ * parameter that has no ONNX form.
+ */
+export function programToOnnx(
+  program: Program,
+  consts: readonly NdArray[],
+  options: OnnxExportOptions = {},
+): Uint8Array {
+  const g = new GraphBuilder();
+  const inputs: ValueData[] = program.inputs.map((v, i) => {
+    checkDtype(`input ${i}`, v.aval);
+    return { name: options.inputNames?.[i] ?? `input_${i}`, dtype: v.aval.dtype, shape: v.aval.shape };
+  });
+  const constNames = consts.map((c) => g.constantArray(c));
+  const results = g.inline(program, [...constNames, ...inputs.map((v) => v.name)]);
+  const outputs: ValueData[] = program.outputs.map((a, i) => {
+    checkDtype(`output ${i}`, a.aval);
+    const name = options.outputNames?.[i] ?? `output_${i}`;
+    // Every output gets a node of its own, so that an output that is an input, a constant or another
+    // output still has its own name.
+    g.nodes.push({ opType: "Identity", inputs: [results[i]!], outputs: [name], attributes: {} });
+    return { name, dtype: a.aval.dtype, shape: a.aval.shape };
+  });
+  return encodeModel(
+    { name: options.name ?? "main", nodes: g.nodes, initializers: g.initializers, inputs, outputs },
+    ONNX_OPSET,
+    "0.1.0",
+  );
+}

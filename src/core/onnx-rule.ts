@@ -1,0 +1,63 @@
+/**
+ * What a primitive's `onnx` rule sees (core/primitive.ts): a graph under construction, to which it adds
+ * the ONNX nodes that compute its outputs from its inputs' value names. The exporter (onnx/export.ts)
+ * implements it; declaring the interface here keeps the rules with their primitives in src/ops.
+ */
+import type { AbstractValue } from "./array.js";
+import type { DType, TypedArray } from "./dtype.js";
+import type { Program } from "./ir.js";
+
+/**
+ * An ONNX node attribute: an integer (INT), a list of integers (INTS), a string (STRING), or a float
+ * written `{ float: x }` (FLOAT; a bare number is always an INT).
+ */
+export type OnnxAttribute = number | readonly number[] | string | { readonly float: number };
+
+/** A typed error of the ONNX exporter: a primitive, dtype or parameter it cannot express in ONNX. */
+export class OnnxExportError extends Error {
+  override name = "OnnxExportError";
+}
+
+/** The graph a primitive's `onnx` rule adds its nodes to. */
+export interface OnnxGraph {
+  /** The ONNX opset the graph targets (its ops must exist in this version). */
+  readonly opset: number;
+  /** Adds a node of the default domain; returns the names of its `outputs` (default 1) outputs. */
+  node(
+    opType: string,
+    inputs: readonly string[],
+    attributes?: Readonly<Record<string, OnnxAttribute>>,
+    outputs?: number,
+  ): string[];
+  /** `node(...)[0]`: the one output of a node. */
+  node1(
+    opType: string,
+    inputs: readonly string[],
+    attributes?: Readonly<Record<string, OnnxAttribute>>,
+  ): string;
+  /** A constant tensor of `dtype` and `shape` (an initializer of the model). */
+  constant(values: TypedArray | readonly number[], dtype: DType, shape: readonly number[]): string;
+  /** A constant 1-D int64 tensor (shapes, axes, pads given as inputs). */
+  int64s(values: readonly number[]): string;
+  /** A scalar constant of `dtype`. */
+  scalar(value: number, dtype: DType): string;
+  /** `x` cast to ONNX's type for `dtype` (a Cast node; `x` itself when `from` is `dtype`). */
+  cast(x: string, from: DType, dtype: DType): string;
+  /**
+   * Emits `program` into this graph with `inputs` bound to its constants then inputs (a call-like
+   * primitive inlined); returns the names of its outputs.
+   */
+  inline(program: Program, inputs: readonly string[]): string[];
+}
+
+/**
+ * A primitive's ONNX lowering: adds nodes computing its outputs and returns their names, one per
+ * output. Throws an OnnxExportError for params or dtypes it cannot express.
+ */
+export type OnnxRule<P> = (
+  graph: OnnxGraph,
+  inputs: readonly string[],
+  params: P,
+  inAvals: readonly AbstractValue[],
+  outAvals: readonly AbstractValue[],
+) => string[];

@@ -1,0 +1,194 @@
+/**
+ * Each primitive's ONNX lowering, exported alone (or with the few primitives its function binds) and
+ * run in ONNX Runtime against tracegrad's own result, in float32 and float64; convolutions and pooling
+ * with strides, padding and dilation, forward and both gradients (float32 exports Conv/ConvTranspose,
+ * float64 the Gather + MatMul form). And the typed error for a primitive without a lowering.
+ */
+import { describe, expect, it } from "vitest";
+import { grad, type NdArray, nn, np, onnx, random, vjp } from "../../src/index.js";
+import { runOnnx } from "./ort.js";
+
+type Float = "float32" | "float64";
+const TOLERANCE: Record<Float, number> = { float32: 1e-5, float64: 1e-12 };
+
+function normal(seed: number, shape: number[], dtype: Float): NdArray {
+  return random.normal(random.key(seed), shape, { dtype });
+}
+
+async function expectSameInOrt(
+  f: (...args: NdArray[]) => NdArray | NdArray[],
+  args: NdArray[],
+  dtype: Float,
+): Promise<void> {
+  const model = onnx.exportProgram(f, ...args);
+  const outs = await runOnnx(model, args);
+  const result = f(...args);
+  const expected = Array.isArray(result) ? result : [result];
+  expect(outs.length).toBe(expected.length);
+  outs.forEach((o, i) => {
+    const e = expected[i]!;
+    expect(o.shape).toEqual(e.shape);
+    expect(o.dtype).toBe(e.dtype);
+    if (e.dtype === "bool" || e.dtype === "int32") {
+      expect(Array.from(o.concrete().data)).toEqual(Array.from(e.concrete().data));
+      return;
+    }
+    const scale = Math.max(1, np.max(np.abs(e)).item());
+    expect(np.max(np.abs(np.subtract(o, e))).item() / scale).toBeLessThan(TOLERANCE[dtype]);
+  });
+}
+
+interface Case {
+  readonly name: string;
+  readonly f: (...args: NdArray[]) => NdArray | NdArray[];
+  readonly args: (dtype: Float) => NdArray[];
+}
+
+const x34 = (d: Float) => [normal(1, [3, 4], d)];
+const pos34 = (d: Float) => [np.add(np.abs(normal(1, [3, 4], d)), 0.5)];
+const two34 = (d: Float) => [normal(1, [3, 4], d), normal(2, [3, 4], d)];
+// H = 10 with stride 2: the input gradient needs ConvTranspose's output_padding.
+const image = (d: Float) => [normal(3, [2, 3, 10, 8], d)];
+const convArgs = (d: Float) => [normal(3, [2, 3, 10, 8], d), normal(4, [4, 3, 3, 2], d)];
+
+const CASES: readonly Case[] = [
+  {
+    name: "add, sub, mul, div",
+    f: (a, b) => np.divide(np.subtract(np.multiply(np.add(a, b), a), b), np.add(np.abs(b), 1)),
+    args: two34,
+  },
+  {
+    name: "neg, abs, sign, floor, ceil, round, trunc",
+    f: (a) => [
+      np.negative(a),
+      np.abs(a),
+      np.sign(a),
+      np.floor(np.multiply(a, 3)),
+      np.ceil(np.multiply(a, 3)),
+      np.round(np.multiply(a, 3)),
+      np.trunc(np.multiply(a, 3)),
+    ],
+    args: x34,
+  },
+  {
+    name: "exp, log, sqrt, tanh, sigmoid, sin, cos",
+    f: (a) => [np.exp(a), np.log(a), np.sqrt(a), np.tanh(a), nn.sigmoid(a), np.sin(a), np.cos(a)],
+    args: pos34,
+  },
+  {
+    name: "pow, maximum, minimum, rem",
+    f: (a, b) => [
+      np.power(np.abs(a), b),
+      np.maximum(a, b),
+      np.minimum(a, b),
+      np.rem(a, np.add(np.abs(b), 0.5)),
+    ],
+    args: two34,
+  },
+  {
+    name: "comparisons, logic and select",
+    f: (a, b) => [
+      np.less(a, b),
+      np.lessEqual(a, b),
+      np.greater(a, b),
+      np.greaterEqual(a, b),
+      np.equal(a, a),
+      np.notEqual(a, b),
+      np.where(np.logicalAnd(np.less(a, b), np.greater(a, 0)), a, b),
+    ],
+    args: two34,
+  },
+  {
+    name: "convert (cast to int32 and back)",
+    f: (a) => [
+      np.multiply(a, 5).astype("int32"),
+      np
+        .multiply(a, 5)
+        .astype("int32")
+        .astype(a.dtype as Float),
+    ],
+    args: x34,
+  },
+  {
+    name: "reshape, transpose, broadcast",
+    f: (a) => [
+      np.reshape(a, [2, 6]),
+      np.transpose(a),
+      np.add(np.reshape(a, [3, 1, 4]), np.ones([3, 2, 4], { dtype: a.dtype })),
+    ],
+    args: x34,
+  },
+  {
+    name: "reduce_sum, reduce_max, reduce_min, reduce_prod",
+    f: (a) => [
+      np.sum(a, { axis: 1 }),
+      np.sum(a),
+      np.max(a, { axis: 0 }),
+      np.min(a, { axis: 1 }),
+      np.prod(a, { axis: 1 }),
+    ],
+    args: x34,
+  },
+  {
+    name: "reduce_and, reduce_or",
+    f: (a) => [np.all(np.greater(a, -1), { axis: 1 }), np.any(np.greater(a, 1), { axis: 0 })],
+    args: x34,
+  },
+  { name: "argmax, argmin", f: (a) => [np.argmax(a, { axis: 1 }), np.argmin(a, { axis: 0 })], args: x34 },
+  {
+    name: "matmul (batched)",
+    f: (a, b) => np.matmul(a, b),
+    args: (d) => [normal(1, [2, 3, 5], d), normal(2, [2, 5, 4], d)],
+  },
+  {
+    name: "conv2d (stride, padding, dilation)",
+    f: (x, w) => nn.conv2d(x, w, null, { stride: [2, 1], padding: [1, 2], dilation: [1, 2] }),
+    args: convArgs,
+  },
+  {
+    name: "conv2d_input_grad and conv2d_weight_grad (stride, padding, dilation)",
+    f: (x, w) => {
+      const [y, back] = vjp(
+        (a: NdArray, b: NdArray) =>
+          nn.conv2d(a, b, null, { stride: [2, 1], padding: [1, 2], dilation: [1, 2] }),
+        x,
+        w,
+      );
+      return back(np.sin(y));
+    },
+    args: convArgs,
+  },
+  {
+    name: "max_pool2d (overlapping, padded)",
+    f: (x) => nn.maxPool2d(x, 3, { stride: 2, padding: 1 }),
+    args: image,
+  },
+  {
+    name: "max_pool2d_argmax, pool_gather, pool_scatter_add (its gradient)",
+    f: (x) =>
+      grad((a: NdArray) => np.sum(np.multiply(nn.maxPool2d(a, 3, { stride: 2, padding: 1 }), 1.5)))(x),
+    args: image,
+  },
+];
+
+describe("onnx export: each lowering in ONNX Runtime against tracegrad", () => {
+  for (const c of CASES)
+    for (const dtype of ["float32", "float64"] as const)
+      it(`${c.name}, ${dtype}`, async () => {
+        await expectSameInOrt(c.f, c.args(dtype), dtype);
+      });
+});
+
+describe("onnx export: what it cannot export", () => {
+  it("throws an OnnxExportError naming the primitive without a lowering", () => {
+    const x = normal(1, [5], "float32");
+    const export_ = () => onnx.exportProgram((a: NdArray) => np.sort(a), x);
+    expect(export_).toThrow(onnx.OnnxExportError);
+    expect(export_).toThrow(/primitive sort has no ONNX lowering \(operands float32\[5\]\)/);
+  });
+
+  it("refuses float16 operands by name", () => {
+    const x = np.ones([3], { dtype: "float16" });
+    expect(() => onnx.exportProgram((a: NdArray) => np.add(a, a), x)).toThrow(/float16/);
+  });
+});
