@@ -21,7 +21,18 @@ export {
   jacfwd,
   jacrev,
 } from "./jacobian.js";
-export { type JitOptions, type JittedFunction, jit, type Lowered } from "./jit.js";
+export {
+  type JitOptions,
+  type JittedFunction,
+  jit,
+  type Lowered,
+  type OnnxRuntimeJitOptions,
+} from "./jit.js";
+export type {
+  OnnxRuntimeBackendInfo,
+  OnnxRuntimeCacheInfo,
+  OnnxRuntimeJittedFunction,
+} from "./jit-onnxruntime.js";
 export { jvp } from "./jvp.js";
 export { makeProgram, type TracedProgram } from "./make-program.js";
 export { type GradOptions, grad, linearize, valueAndGrad, vjp } from "./vjp.js";

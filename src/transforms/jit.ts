@@ -16,6 +16,7 @@ import { stageFlat } from "../core/staging.js";
 import { zip } from "../core/tuple.js";
 import { type TreeDef, treeDefEquals, treeDefToString, unflatten } from "../tree/treedef.js";
 import { flattenArgs, flattenFun, normalizeArgnums } from "./flat.js";
+import { type OnnxRuntimeJittedFunction, onnxRuntimeFunction } from "./jit-onnxruntime.js";
 import { closeOver, jvpProgram, vmapProgram } from "./program-transforms.js";
 import { staticValueKey } from "./static-key.js";
 
@@ -105,7 +106,18 @@ export interface JitOptions {
   donateArgnums?: number | readonly number[];
   /** How many signatures to keep compiled (least recently used evicted). Default 64. */
   cacheSize?: number;
+  /**
+   * Where plans run: `"wasm"` (the default: the library's own kernels, WebAssembly or JS, synchronous)
+   * or `"onnxruntime"`: one ONNX Runtime session per signature (the optional peer dependency
+   * onnxruntime-node), and the jitted function returns a Promise (see `OnnxRuntimeJittedFunction`).
+   */
+  backend?: "wasm" | "onnxruntime";
+  /** With `backend: "onnxruntime"`: its intraOpNumThreads (default: `backend().threads`). */
+  threads?: number;
 }
+
+/** `JitOptions` that select the ONNX Runtime backend. */
+export type OnnxRuntimeJitOptions = JitOptions & { backend: "onnxruntime" };
 
 /** What `lower` returns: the traced program and the compiled plan (`toString` prints the plan). */
 export interface Lowered {
@@ -161,6 +173,8 @@ const JIT_OPTION_KEYS = optionKeys<JitOptions>({
   staticKey: true,
   donateArgnums: true,
   cacheSize: true,
+  backend: true,
+  threads: true,
 });
 
 /**
@@ -169,9 +183,25 @@ const JIT_OPTION_KEYS = optionKeys<JitOptions>({
  */
 export function jit<Args extends unknown[], Out>(
   f: (...args: Args) => Out,
+  options: OnnxRuntimeJitOptions,
+): OnnxRuntimeJittedFunction<Args, Out>;
+export function jit<Args extends unknown[], Out>(
+  f: (...args: Args) => Out,
+  options?: JitOptions & { backend?: "wasm" },
+): JittedFunction<Args, Out>;
+export function jit<Args extends unknown[], Out>(
+  f: (...args: Args) => Out,
   options: JitOptions = {},
-): JittedFunction<Args, Out> {
+): JittedFunction<Args, Out> | OnnxRuntimeJittedFunction<Args, Out> {
   checkOptions("jit", options, JIT_OPTION_KEYS);
+  if (options.backend !== undefined && options.backend !== "wasm" && options.backend !== "onnxruntime")
+    throw new TypeError(
+      `jit: backend must be "wasm" or "onnxruntime", got ${JSON.stringify(options.backend)}`,
+    );
+  if (options.threads !== undefined && options.backend !== "onnxruntime")
+    throw new TypeError(
+      'jit: threads is an option of backend "onnxruntime" (setBackend sets the wasm threads)',
+    );
   const name = f.name || "fn";
   const cache = new Map<string, CacheEntry>();
   const capacity = options.cacheSize ?? 64;
@@ -252,6 +282,13 @@ export function jit<Args extends unknown[], Out>(
     last = { key, entry, inTree, avals, donatedCount: donated.length };
     return { entry, leaves };
   };
+
+  if (options.backend === "onnxruntime")
+    return onnxRuntimeFunction<Args, Out>({ name, threads: options.threads }, prepare, () => ({
+      hits,
+      misses,
+      size: cache.size,
+    }));
 
   const jitted = ((...args: Args): Out => {
     const { entry, leaves } = prepare(args);
