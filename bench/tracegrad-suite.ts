@@ -19,7 +19,7 @@ import {
   whileLoop,
 } from "../src/index.js";
 import { countAllocatedBytes } from "../test/helpers/allocations.js";
-import { errorMessage, type Measurement, timeSync } from "./timing.js";
+import { errorMessage, type Measurement, timeAsync, timeSync } from "./timing.js";
 import {
   type BenchMode,
   BUDGETS,
@@ -405,4 +405,76 @@ export function describeBackend(): string {
   const b = backend();
   const features = b.relaxedSimd ? "relaxed SIMD" : b.simd ? "SIMD" : "no SIMD";
   return `${b.name} for jit plans (${features}, ${b.threads} thread${b.threads === 1 ? "" : "s"})`;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// the ONNX Runtime backend of jit (the `onnxruntime` column): the same train step and matmul, run by
+// `jit(f, { backend: "onnxruntime", threads })`, whose calls are asynchronous
+
+/** Workloads the ONNX Runtime column runs (the rest say why not). */
+export const ONNX_RUNTIME_WORKLOADS: readonly string[] = ["matmul-1024", "mlp-train-b128"];
+
+async function onnxRuntimeCall(w: Workload, key: Array, threads: number): Promise<() => Promise<void>> {
+  if (w.kind === "matmul") {
+    const [aKey, bKey] = splitKeys(key, 2);
+    const a = random.normal(aKey, [w.size, w.size]);
+    const b = random.normal(bKey, [w.size, w.size]);
+    const f = jit((l: Array, r: Array) => np.matmul(l, r), { backend: "onnxruntime", threads });
+    return async () => void (await f(a, b));
+  }
+  if (w.kind === "mlp-train") {
+    const model = mlp(w.sizes);
+    const [initKey, xKey, yKey] = splitKeys(key, 3);
+    const x = random.normal(xKey, [w.batch, w.sizes[0]!]);
+    const y = random.randint(yKey, [w.batch], 0, w.sizes[w.sizes.length - 1]!);
+    const optimizer = optim.sgd({ lr: LEARNING_RATE });
+    type Params = ReturnType<typeof model.init>;
+    type State = ReturnType<typeof optimizer.init>;
+    const loss = (p: Params, xb: Array, yb: Array) => nn.crossEntropy(model.apply(p, xb), yb);
+    const step = jit(
+      (p: Params, s: State, xb: Array, yb: Array) => {
+        const [value, grads] = valueAndGrad(loss)(p, xb, yb);
+        const [updates, next] = optimizer.update(grads, s, p);
+        return [optim.applyUpdates(p, updates), next, value] as const;
+      },
+      { backend: "onnxruntime", threads },
+    );
+    let params = model.init(initKey);
+    let state = optimizer.init(params);
+    // Every call reads the loss back, as the other columns' training loops do.
+    return async () => {
+      let value: Array;
+      [params, state, value] = await step(params, state, x, y);
+      value.item();
+    };
+  }
+  throw new Error(`not run through the ONNX Runtime backend (only ${ONNX_RUNTIME_WORKLOADS.join(", ")})`);
+}
+
+/** Times the ONNX Runtime backend on `workloads` (keys as runTracegradSuite's, by position in the mode). */
+export async function runOnnxRuntimeSuite(options: {
+  readonly mode: BenchMode;
+  readonly budget: TimingBudget;
+  readonly workloadIds: readonly string[];
+  readonly threads: number;
+  readonly log?: (line: string) => void;
+}): Promise<Record<string, Measurement>> {
+  const results: Record<string, Measurement> = {};
+  const all = workloadsFor(options.mode);
+  for (const id of options.workloadIds) {
+    const index = all.findIndex((w) => w.id === id);
+    const w = all[index];
+    if (w === undefined) continue;
+    try {
+      const call = await onnxRuntimeCall(w, random.key(index), options.threads);
+      results[id] = { ok: true, timing: await timeAsync(call, options.budget) };
+    } catch (e) {
+      results[id] = { ok: false, error: errorMessage(e) };
+    }
+    const m = results[id]!;
+    options.log?.(
+      `onnxruntime ${id.padEnd(22)} ${m.ok ? `${m.timing.medianMs.toFixed(2)} ms` : `failed (${m.error})`}`,
+    );
+  }
+  return results;
 }

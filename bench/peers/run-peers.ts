@@ -12,7 +12,8 @@ import type { PeerColumn } from "../report.js";
 import { type PeerReply, type PeerRequest, RELAXED_TITLES, RESULT_PREFIX } from "./protocol.js";
 
 /** "relaxed": tracegrad's jit and jax-js again, in a Node with relaxed SIMD (FMA) enabled by its flag. */
-export const PEER_NAMES = ["torch", "tfjs", "jaxjs", "relaxed"] as const;
+/** "onnxruntime": tracegrad's jit on its ONNX Runtime backend (matmul-1024 and the MLP train step). */
+export const PEER_NAMES = ["torch", "tfjs", "jaxjs", "relaxed", "onnxruntime"] as const;
 export type PeerName = (typeof PEER_NAMES)[number];
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -215,5 +216,10 @@ export function runPeers(
     columns.push(nodeColumn("jax-js wasm jit", "jaxjs-peer.ts", [], request, timeoutMs, log));
   }
   if (names.includes("relaxed")) columns.push(...relaxedColumns(request, timeoutMs, log));
+  if (names.includes("onnxruntime")) {
+    columns.push(
+      nodeColumn("onnxruntime 1T", "onnxruntime-peer.ts", [], { ...request, threads: 1 }, timeoutMs, log),
+    );
+  }
   return columns;
 }
