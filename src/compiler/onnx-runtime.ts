@@ -108,7 +108,8 @@ export async function compileForOnnxRuntime(
       const feeds: Record<string, OrtTensor> = {};
       inputs.forEach((x, i) => {
         const type = TENSOR_TYPE[x.dtype];
-        if (type === undefined) throw new Error(`jit backend "onnxruntime": ${x.dtype} inputs are not supported`);
+        if (type === undefined)
+          throw new Error(`jit backend "onnxruntime": ${x.dtype} inputs are not supported`);
         // The typed array is passed as is (no copy on the JS side); bool is stored as bytes already.
         feeds[session.inputNames[i]!] = new ort.Tensor(type, x.data, x.shape);
       });
