@@ -71,11 +71,11 @@ export const svdPrim: Primitive<SvdParams, [a: unknown]> = loweredPrimitive<SvdP
   name: "svd",
   widenNarrow: { kind: "float" },
   abstractEval: ([a], params) => svdShapes("svd", a, params),
-  lower([a], _outs, { fullMatrices, computeUv }) {
+  lower([a], _outs, { fullMatrices, computeUv }, context) {
     const r = a.shape.length;
     const m = a.shape[r - 2]!;
     const n = a.shape[r - 1]!;
-    const kernel = svdKernel({ batch: sizeOf(a.shape.slice(0, -2)), m, n, fullMatrices, computeUv });
+    const kernel = svdKernel({ batch: sizeOf(a.shape.slice(0, -2)), m, n, fullMatrices, computeUv }, context);
     type F = Float32Array | Float64Array;
     return ([ad], [s, u, vh]) => kernel(ad as F, s as F, (u ?? null) as F | null, (vh ?? null) as F | null);
   },

@@ -88,6 +88,8 @@ SVD = [
     ("svd_full_wide_2x5", (), 2, 5, True, False),
     ("svd_full_batched_2_5x4", (2,), 5, 4, True, False),
     ("svd_reduced_40x30", (), 40, 30, False, True),
+    # Large enough for the blocked kernel (two panels of 32, then unblocked; reflector products blocked).
+    ("svd_reduced_blocked_110x100", (), 110, 100, False, False),
 ]
 
 
@@ -105,6 +107,7 @@ SVDVALS = [
     ("svdvals_tall_6x4", (), 6, 4),
     ("svdvals_wide_3x5", (), 3, 5),
     ("svdvals_batched_3_4x4", (3,), 4, 4),
+    ("svdvals_blocked_wide_100x130", (), 100, 130),
 ]
 
 

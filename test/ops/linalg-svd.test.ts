@@ -159,6 +159,57 @@ describe("np.linalg.svd conventions", () => {
     expect(vc.toArray()).toEqual([[-1]]);
   });
 
+  it("large matrices (reflector products formed blocked, with the GEMM): an SVD, tall/square/wide, full and reduced", () => {
+    for (const [shape, full] of [
+      [[150, 70], true],
+      [[70, 150], true],
+      [[2, 100, 100], false],
+      [[130, 97], false],
+    ] as const) {
+      const a = rand([...shape], shape[0] + shape[1]!);
+      const [u, s, vh] = np.linalg.svd(a, { fullMatrices: full });
+      expect(maxAbs(reconstruct(u, s, vh).sub(a))).toBeLessThan(1e-13 * maxAbs(a) * shape[shape.length - 1]!);
+      expect(orthonormalColumnsError(u)).toBeLessThan(1e-13);
+      expect(orthonormalColumnsError(np.swapaxes(vh, -1, -2))).toBeLessThan(1e-13);
+      const sv = Array.from(s.toTypedArray());
+      const k = s.shape[s.ndim - 1]!;
+      for (let i = 0; i < sv.length; i++) if (i % k !== 0) expect(sv[i]!).toBeLessThanOrEqual(sv[i - 1]!);
+      expect(maxAbs(np.linalg.svdvals(a).sub(s))).toBe(0);
+      // jit (a plan memory of its own) gives eager's bits.
+      const [uj] = jit((x: NdArray) => np.linalg.svd(x, { fullMatrices: full }))(a);
+      expect(maxAbs(uj.sub(u))).toBe(0);
+    }
+  });
+
+  it("large matrices: rank-deficient, float32, and a NaN in one of a batch (the blocked kernels)", () => {
+    // Rank 10 (a 120 x 10 times 10 x 100 product): 90 singular values at rounding level, orthonormal factors.
+    const low = np.matmul(rand([120, 10], 31), rand([10, 100], 32));
+    const [u, s, vh] = np.linalg.svd(low, { fullMatrices: true });
+    const sv = Array.from(s.toTypedArray());
+    expect(sv[9]!).toBeGreaterThan(1e-3 * sv[0]!);
+    for (const x of sv.slice(10)) expect(x).toBeLessThan(1e-13 * sv[0]!);
+    expect(np.linalg.matrixRank(low).item()).toBe(10);
+    expect(maxAbs(reconstruct(u, s, vh).sub(low))).toBeLessThan(1e-12 * maxAbs(low));
+    expect(orthonormalColumnsError(u)).toBeLessThan(1e-13);
+    expect(orthonormalColumnsError(np.swapaxes(vh, -1, -2))).toBeLessThan(1e-13);
+    // float32 in, float64 inside: the float32 rounding of the float64 SVD of the same numbers.
+    const a32 = rand([90, 110], 33).astype("float32");
+    const s32 = np.linalg.svdvals(a32);
+    expect(s32.dtype).toBe("float32");
+    expect(Array.from(s32.toTypedArray())).toEqual(
+      Array.from(np.linalg.svdvals(a32.astype("float64")).astype("float32").toTypedArray()),
+    );
+    // A NaN in the second of three 80 x 80 matrices: NaN in all of its outputs, none in the others'.
+    const stack = rand([3, 80, 80], 34).toTypedArray() as Float64Array;
+    stack[80 * 80 + 17] = Number.NaN;
+    const [bu, bs, bvh] = np.linalg.svd(np.array(stack, { shape: [3, 80, 80] }));
+    for (const x of [bu, bs, bvh]) {
+      expect(np.all(np.isnan(np.take(x, 1, { axis: 0 }))).item()).toBe(1);
+      expect(np.any(np.isnan(np.take(x, 0, { axis: 0 }))).item()).toBe(0);
+      expect(np.any(np.isnan(np.take(x, 2, { axis: 0 }))).item()).toBe(0);
+    }
+  });
+
   it("huge and tiny entries: no overflow or underflow in the squared norms", () => {
     const a = rand([4, 3], 9);
     for (const scale of [1e300, 1e-300]) {

@@ -12,7 +12,7 @@
  * dlarfg on x[o .. o+len): the reflector H = I - tau v vᵀ (v[0] = 1) with H (alpha, x₁..)ᵀ = (beta, 0..);
  * beta goes to x[o], v's tail over x[o+1..]; returns tau (0 when the tail is already zero).
  */
-function reflector(x: Float64Array, o: number, len: number): number {
+export function reflector(x: Float64Array, o: number, len: number): number {
   const alpha = x[o]!;
   let ssq = 0;
   for (let i = 1; i < len; i++) ssq += x[o + i]! * x[o + i]!;
@@ -38,7 +38,8 @@ function reflector(x: Float64Array, o: number, len: number): number {
 /**
  * Reduces the m x n (m >= n) row-major `a` to upper bidiagonal form in place: the diagonal into `d`, the
  * superdiagonal into `e`; column reflector i's tail below a[i, i] with scale tauq[i], row reflector i's
- * tail right of a[i, i+1] with scale taup[i]. Scratch: `w` and `u` of length n, `v` of length m.
+ * tail right of a[i, i+1] with scale taup[i]. Columns before `from` are taken as done (the trailing
+ * matrix of a blocked reduction). Scratch: `w` and `u` of length n, `v` of length m.
  */
 export function bidiagonalize(
   a: Float64Array,
@@ -51,8 +52,9 @@ export function bidiagonalize(
   w: Float64Array,
   u: Float64Array,
   v: Float64Array,
+  from = 0,
 ): void {
-  for (let i = 0; i < n; i++) {
+  for (let i = from; i < n; i++) {
     // H_i annihilates a[i+1.., i] (gathered into v, contiguous, and written back for formQ).
     for (let r = i; r < m; r++) v[r] = a[r * n + i]!;
     const tq = reflector(v, i, m - i);

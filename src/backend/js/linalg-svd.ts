@@ -3,7 +3,8 @@
  * float64 for float32 and float64 matrices alike, batched over leading dims, for tall, square and wide
  * matrices. The matrix is taken in its tall orientation (a wide one transposed), scaled by a power of two
  * near its largest |element| (no overflow or underflow, no rounding), reduced to upper bidiagonal form by
- * Householder reflectors (linalg-svd-bidiagonal.ts), and the bidiagonal matrix diagonalised by
+ * Householder reflectors (linalg-svd-bidiagonal.ts; blocked, with the GEMM, from min(m, n) = SVD_BLOCK_MIN
+ * on: linalg-svd-blocked.ts), and the bidiagonal matrix diagonalised by
  * implicit-shift QR with Demmel-Kahan zero shifts (linalg-svd-bdsqr.ts), whose rotations are accumulated
  * into the explicitly formed reflector products when vectors are asked for. The values-only path forms no
  * factor and accumulates no rotation: it costs the bidiagonalisation and O(k²) more.
@@ -15,8 +16,10 @@
  * numpy raises "SVD did not converge"; JAX gives NaN), and so would a QR iteration that does not
  * converge (LAPACK's info > 0; not seen on finite input).
  */
+import type { KernelContext } from "../../core/primitive.js";
 import { bidiagonalSvd, bidiagonalSvdScratch } from "./linalg-svd-bdsqr.js";
 import { bidiagonalize, formLeft, formRight } from "./linalg-svd-bidiagonal.js";
+import { blockedBidiagonalize, blockedReflectorProduct, SVD_BLOCK_MIN } from "./linalg-svd-blocked.js";
 
 /** The sizes and flags of one svd kernel. */
 export interface SvdDims {
@@ -34,10 +37,12 @@ type Floats = Float32Array | Float64Array;
 
 /**
  * The kernel for `dims`: reads a [batch, m, n] row-major matrix stack, writes s [batch, k] and, with
- * `computeUv`, U [batch, m, ucols] and Vh [batch, vrows, n]. Scratch is allocated once per kernel.
+ * `computeUv`, U [batch, m, ucols] and Vh [batch, vrows, n]. Scratch is allocated once per kernel; the
+ * blocked kernels' GEMM operands live in `context`'s plan memory.
  */
 export function svdKernel(
   dims: SvdDims,
+  context: KernelContext,
 ): (a: Floats, s: Floats, u: Floats | null, vh: Floats | null) => void {
   const { batch, m, n, fullMatrices, computeUv } = dims;
   const tall = m >= n;
@@ -62,13 +67,33 @@ export function svdKernel(
     computeUv ? { data: short, offset: 0, rows: k, stride: k } : null,
   );
   const [ucols, vrows] = tall ? [longCols, k] : [k, longCols];
+  const blocked = k >= SVD_BLOCK_MIN;
+  const reduce = blocked ? blockedBidiagonalize(context, p, k) : null;
+  const formLong = blocked && computeUv ? blockedReflectorProduct(context, p, longCols, k, 0) : null;
+  const formShort = blocked && computeUv ? blockedReflectorProduct(context, k, k, k - 1, 1) : null;
+  // Reflector i's entries below its unit one: column reflectors down column i, row reflectors along row i.
+  const columnTail = (i: number, dst: Float64Array, at: number): void => {
+    for (let r = i + 1; r < p; r++) dst[at + r - i - 1] = work[r * k + i]!;
+  };
+  const rowTail = (i: number, dst: Float64Array, at: number): void => {
+    dst.set(work.subarray(i * k + i + 2, (i + 1) * k), at);
+  };
+  const factors: Factors | null = computeUv
+    ? {
+        formLong: formLong
+          ? () => formLong(long, tauq, columnTail)
+          : () => formLeft(work, p, k, tauq, long, longCols, v, w),
+        formShort: formShort
+          ? () => formShort(short, taup, rowTail)
+          : () => formRight(work, k, taup, short, v, w),
+      }
+    : null;
 
   return (a, s, u, vh) => {
     for (let b = 0; b < batch; b++) {
       const scale = loadTall(a, b * m * n, m, n, tall, work);
       const ok =
-        Number.isFinite(scale) &&
-        factor(work, p, k, d, e, tauq, taup, w, x, v, computeUv ? { long, longCols, short } : null, scratch);
+        Number.isFinite(scale) && factor(work, p, k, d, e, tauq, taup, w, x, v, reduce, factors, scratch);
       if (!ok) {
         s.fill(Number.NaN, b * k, (b + 1) * k);
         if (computeUv) {
@@ -91,7 +116,8 @@ export function svdKernel(
   };
 }
 
-type Factors = { long: Float64Array; longCols: number; short: Float64Array };
+/** Forms the long-side (p x longCols) and short-side (k x k) reflector products after the bidiagonalisation. */
+type Factors = { formLong: () => void; formShort: () => void };
 
 /** Bidiagonalises the tall p x k `work`, forms the factors if asked, and runs the bidiagonal QR. */
 function factor(
@@ -105,17 +131,15 @@ function factor(
   w: Float64Array,
   x: Float64Array,
   v: Float64Array,
+  reduce: ReturnType<typeof blockedBidiagonalize> | null,
   factors: Factors | null,
   scratch: ReturnType<typeof bidiagonalSvdScratch>,
 ): boolean {
-  if (k === 0) {
-    if (factors) formLeft(work, p, 0, tauq, factors.long, factors.longCols, v, w);
-    return true;
-  }
-  bidiagonalize(work, p, k, d, e, tauq, taup, w, x, v);
+  if (reduce) reduce(work, d, e, tauq, taup, w, x, v);
+  else if (k > 0) bidiagonalize(work, p, k, d, e, tauq, taup, w, x, v);
   if (factors) {
-    formLeft(work, p, k, tauq, factors.long, factors.longCols, v, w);
-    formRight(work, k, taup, factors.short, v, w);
+    factors.formLong();
+    factors.formShort();
   }
   return bidiagonalSvd(d, e, k, scratch);
 }
