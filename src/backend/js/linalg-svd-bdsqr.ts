@@ -5,11 +5,12 @@
  * singular values, chasing top-down or bottom-up by which end is larger, and the relative convergence
  * criterion, so every singular value is found to high relative accuracy.
  *
- * The rotations are accumulated into the columns of U and V (row-major, one singular vector per column):
- * each sweep's rotations are logged and applied later, a batch of sweeps at a time, row by row and four
- * rows at once, so that a row stays in cache across all the batched sweeps and four independent
- * dependency chains keep the floating-point units busy. Without U and V (the values-only path) the
- * iteration is the same, so the two paths give the same singular values bit for bit.
+ * The rotations are accumulated into U and V: each sweep's rotations are logged and applied later, a
+ * batch of sweeps at a time, by a RotationTarget: here the columns of a row-major matrix, in JS, row by
+ * row and four rows at once, so that a row stays in cache across all the batched sweeps; or vectors
+ * stored as rows in the plan memory, in WebAssembly SIMD (../wasm/plane-rotations.ts), with the same
+ * roundings. Without U and V (the values-only path) the iteration is the same, so the two paths give
+ * the same singular values bit for bit.
  */
 
 const EPS = 2 ** -53; // LAPACK's dlamch('E'): relative machine precision, rounding to nearest
@@ -169,68 +170,106 @@ function svd2x2(f: number, g: number, h: number): [number, number, number, numbe
   return [ssmin, ssmax, snr, csr, snl, csl];
 }
 
-/**
- * Sweeps of rotations waiting to be applied to the columns of one matrix: sweep t combines columns
- * lo[t] .. lo[t] + len[t], forward (rotation j on columns lo+j, lo+j+1, j ascending) or backward
- * (j descending), with cosines and sines at c/s[start[t] ..].
- */
-class RotationLog {
+/** A log's arrays: cosines and sines, and per sweep t four i32 at meta[4 t]: lo, len, forward (1/0), start. */
+export interface RotationStorage {
   readonly c: Float64Array;
   readonly s: Float64Array;
-  private readonly lo: Int32Array;
-  private readonly len: Int32Array;
-  private readonly forward: Uint8Array;
-  private readonly start: Int32Array;
+  readonly meta: Int32Array;
+}
+
+/**
+ * Where logged sweeps go: the log's storage (fetched again at each bidiagonalSvd call, as plan-memory
+ * views may be replaced between calls) and how the first `count` sweeps in it are applied, in order.
+ */
+export interface RotationTarget {
+  storage(): RotationStorage;
+  apply(count: number): void;
+}
+
+/** At most this many rotations (per side) wait in a log before they are applied. */
+const LOG_ROTATIONS = 1 << 14;
+const LOG_SWEEPS = 64;
+
+/** The capacity of a log for order n: [rotations, sweeps]. */
+export function rotationLogCapacity(n: number): [rotations: number, sweeps: number] {
+  return [Math.max(LOG_ROTATIONS, n), LOG_SWEEPS];
+}
+
+/**
+ * Sweeps of rotations waiting to be applied to the vectors of one target: sweep t combines vectors
+ * lo .. lo + len, forward (rotation j on vectors lo+j, lo+j+1, j ascending) or backward (j descending),
+ * with cosines and sines at c/s[start ..].
+ */
+class RotationLog {
+  c: Float64Array = new Float64Array(0);
+  s: Float64Array = new Float64Array(0);
+  private meta: Int32Array = new Int32Array(0);
   private sweeps = 0;
   private used = 0;
 
-  constructor(
-    private readonly target: RotatedColumns,
-    capacity: number,
-    maxSweeps: number,
-  ) {
-    this.c = new Float64Array(capacity);
-    this.s = new Float64Array(capacity);
-    this.lo = new Int32Array(maxSweeps);
-    this.len = new Int32Array(maxSweeps);
-    this.forward = new Uint8Array(maxSweeps);
-    this.start = new Int32Array(maxSweeps);
+  constructor(private readonly target: RotationTarget) {}
+
+  /** Takes the target's storage for the calls that follow. */
+  begin(): void {
+    ({ c: this.c, s: this.s, meta: this.meta } = this.target.storage());
+    this.sweeps = 0;
+    this.used = 0;
   }
 
   /** Room for a sweep of `len` rotations (flushing the log if needed); returns where to write them. */
   open(lo: number, len: number, forward: boolean): number {
-    if (this.sweeps === this.lo.length || this.used + len > this.c.length) this.flush();
-    const t = this.sweeps++;
-    this.lo[t] = lo;
-    this.len[t] = len;
-    this.forward[t] = forward ? 1 : 0;
-    this.start[t] = this.used;
+    if (4 * this.sweeps === this.meta.length || this.used + len > this.c.length) this.flush();
+    const t = 4 * this.sweeps++;
+    const start = this.used;
+    this.meta[t] = lo;
+    this.meta[t + 1] = len;
+    this.meta[t + 2] = forward ? 1 : 0;
+    this.meta[t + 3] = start;
     this.used += len;
-    return this.start[t]!;
+    return start;
   }
 
-  /** Applies every logged sweep, in order, to each row of the target, four rows at a time. */
   flush(): void {
-    const { data, offset, rows, stride } = this.target;
-    const { c, s } = this;
-    let r = 0;
-    for (; r + 4 <= rows; r += 4) {
-      const o = offset + r * stride;
-      for (let t = 0; t < this.sweeps; t++) {
-        if (this.forward[t]) forward4(data, o, stride, this.lo[t]!, this.len[t]!, c, s, this.start[t]!);
-        else backward4(data, o, stride, this.lo[t]!, this.len[t]!, c, s, this.start[t]!);
-      }
-    }
-    for (; r < rows; r++) {
-      const o = offset + r * stride;
-      for (let t = 0; t < this.sweeps; t++) {
-        if (this.forward[t]) forward1(data, o, this.lo[t]!, this.len[t]!, c, s, this.start[t]!);
-        else backward1(data, o, this.lo[t]!, this.len[t]!, c, s, this.start[t]!);
-      }
-    }
+    if (this.sweeps > 0) this.target.apply(this.sweeps);
     this.sweeps = 0;
     this.used = 0;
   }
+}
+
+/**
+ * The rotations applied to the columns of a row-major matrix (one vector per column), in JS: row by row
+ * and four rows at once, so that a row stays in cache across all the logged sweeps and four independent
+ * dependency chains keep the floating-point units busy.
+ */
+export function rowMajorRotations(columns: RotatedColumns, n: number): RotationTarget {
+  const [rotations, sweeps] = rotationLogCapacity(n);
+  const storage = {
+    c: new Float64Array(rotations),
+    s: new Float64Array(rotations),
+    meta: new Int32Array(4 * sweeps),
+  };
+  return {
+    storage: () => storage,
+    apply(count) {
+      const { data, offset, rows, stride } = columns;
+      const { c, s, meta } = storage;
+      let r = 0;
+      for (; r + 4 <= rows; r += 4) {
+        const o = offset + r * stride;
+        for (let t = 0; t < 4 * count; t += 4) {
+          if (meta[t + 2]) forward4(data, o, stride, meta[t]!, meta[t + 1]!, c, s, meta[t + 3]!);
+          else backward4(data, o, stride, meta[t]!, meta[t + 1]!, c, s, meta[t + 3]!);
+        }
+      }
+      for (; r < rows; r++) {
+        const o = offset + r * stride;
+        for (let t = 0; t < 4 * count; t += 4) {
+          if (meta[t + 2]) forward1(data, o, meta[t]!, meta[t + 1]!, c, s, meta[t + 3]!);
+          else backward1(data, o, meta[t]!, meta[t + 1]!, c, s, meta[t + 3]!);
+        }
+      }
+    },
+  };
 }
 
 // dlasr('R', 'V', 'F' | 'B') on one row: rotation j sets x_j <- c x_j + s x_{j+1}, x_{j+1} <- c x_{j+1} - s x_j.
@@ -358,38 +397,26 @@ function backward4(
   x[b3] = p3;
 }
 
-/** Scratch of a bidiagonal SVD of order n, reusable across calls of the same order and targets. */
+/** Scratch of a bidiagonal SVD: the logs of the rotations of U and V (null: not accumulated). */
 export interface BidiagonalSvdScratch {
   readonly logU: RotationLog | null;
   readonly logV: RotationLog | null;
 }
 
-/** At most this many rotations (per side) wait in a log before they are applied. */
-const LOG_ROTATIONS = 1 << 14;
-const LOG_SWEEPS = 64;
-
-/**
- * Scratch for the SVD of an order-n bidiagonal matrix whose rotations go into the columns of `u` and
- * `v` (null: not accumulated).
- */
+/** Scratch for a bidiagonal SVD whose rotations go to `u` and `v` (null: not accumulated). */
 export function bidiagonalSvdScratch(
-  n: number,
-  u: RotatedColumns | null,
-  v: RotatedColumns | null,
+  u: RotationTarget | null,
+  v: RotationTarget | null,
 ): BidiagonalSvdScratch {
-  const capacity = Math.max(LOG_ROTATIONS, n);
-  return {
-    logU: u ? new RotationLog(u, capacity, LOG_SWEEPS) : null,
-    logV: v ? new RotationLog(v, capacity, LOG_SWEEPS) : null,
-  };
+  return { logU: u ? new RotationLog(u) : null, logV: v ? new RotationLog(v) : null };
 }
 
 /**
  * The singular values of the n x n upper bidiagonal matrix with diagonal `d` and superdiagonal `e`
  * (both overwritten; the values end in `d`, unsorted and signed) and, when the scratch has logs, the
- * rotations applied to the columns of its U (left vectors) and V (right vectors): on return
- * B = U diag(d) Vᵀ relative to the U and V passed in. False if the iteration did not converge (which
- * LAPACK reports as info > 0; it does not happen on finite input in practice).
+ * rotations applied to its U (left vectors) and V (right vectors): on return B = U diag(d) Vᵀ relative
+ * to the U and V passed in. False if the iteration did not converge (which LAPACK reports as info > 0;
+ * it does not happen on finite input in practice).
  */
 export function bidiagonalSvd(
   d: Float64Array,
@@ -398,6 +425,8 @@ export function bidiagonalSvd(
   scratch: BidiagonalSvdScratch,
 ): boolean {
   const { logU, logV } = scratch;
+  logU?.begin();
+  logV?.begin();
   const ok = iterate(d, e, n, logU, logV);
   logU?.flush();
   logV?.flush();

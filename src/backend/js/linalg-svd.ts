@@ -17,7 +17,8 @@
  * converge (LAPACK's info > 0; not seen on finite input).
  */
 import type { KernelContext } from "../../core/primitive.js";
-import { bidiagonalSvd, bidiagonalSvdScratch } from "./linalg-svd-bdsqr.js";
+import { planVectorRotations } from "../wasm/plane-rotations.js";
+import { bidiagonalSvd, bidiagonalSvdScratch, rowMajorRotations } from "./linalg-svd-bdsqr.js";
 import { bidiagonalize, formLeft, formRight } from "./linalg-svd-bidiagonal.js";
 import { blockedBidiagonalize, blockedReflectorProduct, SVD_BLOCK_MIN } from "./linalg-svd-blocked.js";
 
@@ -61,11 +62,6 @@ export function svdKernel(
   // Long-side vectors (p x longCols) and short-side ones (k x k), one vector per column.
   const long = new Float64Array(computeUv ? p * longCols : 0);
   const short = new Float64Array(computeUv ? k * k : 0);
-  const scratch = bidiagonalSvdScratch(
-    k,
-    computeUv ? { data: long, offset: 0, rows: p, stride: longCols } : null,
-    computeUv ? { data: short, offset: 0, rows: k, stride: k } : null,
-  );
   const [ucols, vrows] = tall ? [longCols, k] : [k, longCols];
   const blocked = k >= SVD_BLOCK_MIN;
   const reduce = blocked ? blockedBidiagonalize(context, p, k) : null;
@@ -78,14 +74,33 @@ export function svdKernel(
   const rowTail = (i: number, dst: Float64Array, at: number): void => {
     dst.set(work.subarray(i * k + i + 2, (i + 1) * k), at);
   };
+  // The rotations go into the vectors in wasm where the plan memory allows (the vectors copied there, one
+  // per row, and back), else into long and short in place, in JS; both round alike.
+  const wasmRotations = computeUv && k >= WASM_ROTATIONS_MIN;
+  const longRows = wasmRotations ? planVectorRotations(context, k, p, k) : null;
+  const shortRows = wasmRotations ? planVectorRotations(context, k, k, k) : null;
+  const scratch = bidiagonalSvdScratch(
+    computeUv
+      ? (longRows?.target ?? rowMajorRotations({ data: long, offset: 0, rows: p, stride: longCols }, k))
+      : null,
+    computeUv
+      ? (shortRows?.target ?? rowMajorRotations({ data: short, offset: 0, rows: k, stride: k }, k))
+      : null,
+  );
   const factors: Factors | null = computeUv
     ? {
-        formLong: formLong
-          ? () => formLong(long, tauq, columnTail)
-          : () => formLeft(work, p, k, tauq, long, longCols, v, w),
-        formShort: formShort
-          ? () => formShort(short, taup, rowTail)
-          : () => formRight(work, k, taup, short, v, w),
+        form() {
+          if (formLong) formLong(long, tauq, columnTail);
+          else formLeft(work, p, k, tauq, long, longCols, v, w);
+          if (formShort) formShort(short, taup, rowTail);
+          else formRight(work, k, taup, short, v, w);
+          if (longRows) columnsToRows(long, p, longCols, k, longRows.data(), longRows.stride);
+          if (shortRows) columnsToRows(short, k, k, k, shortRows.data(), shortRows.stride);
+        },
+        rotated() {
+          if (longRows) rowsToColumns(longRows.data(), longRows.stride, p, longCols, k, long);
+          if (shortRows) rowsToColumns(shortRows.data(), shortRows.stride, k, k, k, short);
+        },
       }
     : null;
 
@@ -116,8 +131,44 @@ export function svdKernel(
   };
 }
 
-/** Forms the long-side (p x longCols) and short-side (k x k) reflector products after the bidiagonalisation. */
-type Factors = { formLong: () => void; formShort: () => void };
+/**
+ * The long-side (p x longCols) and short-side (k x k) vectors: `form` makes the reflector products after
+ * the bidiagonalisation, `rotated` takes them back after the bidiagonal QR has rotated them.
+ */
+type Factors = { form: () => void; rotated: () => void };
+
+/** From this order on the bidiagonal QR's rotations run in wasm (where the plan memory is wasm's). */
+const WASM_ROTATIONS_MIN = 32;
+
+/** Columns 0 .. count of the row-major rows x cols `src` into `dst` as rows of `stride` elements. */
+function columnsToRows(
+  src: Float64Array,
+  rows: number,
+  cols: number,
+  count: number,
+  dst: Float64Array,
+  stride: number,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let j = 0; j < count; j++) dst[j * stride + r] = src[o + j]!;
+  }
+}
+
+/** The inverse of columnsToRows. */
+function rowsToColumns(
+  src: Float64Array,
+  stride: number,
+  rows: number,
+  cols: number,
+  count: number,
+  dst: Float64Array,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let j = 0; j < count; j++) dst[o + j] = src[j * stride + r]!;
+  }
+}
 
 /** Bidiagonalises the tall p x k `work`, forms the factors if asked, and runs the bidiagonal QR. */
 function factor(
@@ -137,11 +188,10 @@ function factor(
 ): boolean {
   if (reduce) reduce(work, d, e, tauq, taup, w, x, v);
   else if (k > 0) bidiagonalize(work, p, k, d, e, tauq, taup, w, x, v);
-  if (factors) {
-    factors.formLong();
-    factors.formShort();
-  }
-  return bidiagonalSvd(d, e, k, scratch);
+  factors?.form();
+  const ok = bidiagonalSvd(d, e, k, scratch);
+  factors?.rotated();
+  return ok;
 }
 
 /**
