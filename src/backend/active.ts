@@ -8,20 +8,30 @@
  */
 import { checkOptions, optionKeys } from "../core/options.js";
 import { environmentVariable } from "./wasm/node-builtins.js";
+import { requestWebgpuDevice, webgpuDevice } from "./webgpu/device.js";
 import { relaxedSimdSupported, simdSupported } from "./wasm/runtime.js";
 import { availableCores, createWorkerPool, threadsSupported, type WorkerPool } from "./wasm/threads.js";
 import { currentPlatform, type Platform, workerHost } from "./wasm/worker-hosts.js";
 
 export type { Platform } from "./wasm/worker-hosts.js";
 
-/** The kernels in use: WebAssembly SIMD (with or without relaxed SIMD) or portable JS. */
-export type BackendName = "wasm-simd" | "wasm-relaxed-simd" | "js";
+/**
+ * The kernels jit plans get: WebAssembly SIMD (with or without relaxed SIMD), portable JS, or WebGPU
+ * compute shaders (after `await setBackend("webgpu")`; eager ops then still run on the CPU kernels).
+ */
+export type BackendName = "wasm-simd" | "wasm-relaxed-simd" | "js" | "webgpu";
 
 /** What `backend()` reports: the active kernels and how many threads large ones use. */
 export interface BackendInfo {
-  /** The kernels jit plans get: the WebAssembly ones (with relaxed SIMD or not) or the JS ones. */
+  /** The kernels jit plans get: the WebAssembly ones (with relaxed SIMD or not), the JS ones, or WebGPU. */
   readonly name: BackendName;
-  /** Whether the active kernels use 128-bit SIMD. */
+  /**
+   * The WebGPU adapter jit plans run on (e.g. "google swiftshader", Chromium's software one) when the
+   * backend is "webgpu", else null. The other fields then describe the CPU kernels of eager ops and of
+   * the programs WebGPU cannot run (float64).
+   */
+  readonly webgpu: string | null;
+  /** Whether the active CPU kernels use 128-bit SIMD. */
   readonly simd: boolean;
   /**
    * Whether the active kernels use relaxed SIMD: float32 and float64 GEMMs (matmul, convolutions, dense
@@ -51,6 +61,8 @@ export interface BackendOptions {
 }
 
 let active: "js" | "wasm" | null = null;
+/** Set by setBackend("webgpu"): jit plans then run on the GPU device (webgpu/device.ts). */
+let jitOnWebgpu = false;
 let threadCount: number | null = null;
 let relaxedSimdAllowed: boolean | null = null;
 /** Workers are started on the first kernel that uses them, and kept (they do not hold the process open). */
@@ -117,11 +129,14 @@ function startedThreads(): number {
 /** The active backend (by default WebAssembly SIMD where the engine supports it). */
 export function backend(): BackendInfo {
   const platform = currentPlatform();
+  const gpu = jitOnWebgpu ? webgpuDevice() : null;
+  const webgpu = gpu ? gpu.adapter : null;
   if (activeBackendKind() === "js")
-    return { name: "js", simd: false, relaxedSimd: false, threads: 1, platform };
+    return { name: webgpu ? "webgpu" : "js", webgpu, simd: false, relaxedSimd: false, threads: 1, platform };
   const relaxedSimd = relaxedSimdActive();
   return {
-    name: relaxedSimd ? "wasm-relaxed-simd" : "wasm-simd",
+    name: webgpu ? "webgpu" : relaxedSimd ? "wasm-relaxed-simd" : "wasm-simd",
+    webgpu,
     simd: true,
     relaxedSimd,
     threads: startedThreads(),
@@ -145,8 +160,22 @@ const BACKEND_OPTION_KEYS = optionKeys<BackendOptions>({ threads: true, relaxedS
 /**
  * Chooses the kernels for jit plans compiled from now on; "wasm" throws where there is no Wasm SIMD.
  * `threads` caps the threads of large wasm kernels (1: no workers).
+ *
+ * "webgpu" (in a browser with WebGPU) returns a promise that resolves with `backend()` once the GPU
+ * device is ready (it rejects with a WebgpuUnavailableError where there is none): jitted functions then
+ * run on the GPU and return device arrays (read with `await x.data()`), while eager ops and programs
+ * WebGPU cannot run (float64) stay on the CPU kernels, which `options` still configures.
  */
-export function setBackend(kind: "js" | "wasm", options: BackendOptions = {}): void {
+export function setBackend(kind: "webgpu", options?: BackendOptions): Promise<BackendInfo>;
+export function setBackend(kind: "js" | "wasm", options?: BackendOptions): void;
+export function setBackend(kind: "js" | "wasm" | "webgpu", options: BackendOptions = {}): void | Promise<BackendInfo> {
+  if (kind === "webgpu") {
+    return requestWebgpuDevice().then(() => {
+      setBackend(activeBackendKind(), options);
+      jitOnWebgpu = true;
+      return backend();
+    });
+  }
   checkOptions("setBackend", options, BACKEND_OPTION_KEYS);
   if (kind !== "js" && kind !== "wasm") throw new Error(`setBackend: unknown backend ${String(kind)}`);
   if (kind === "wasm" && !simdSupported()) throw new Error("setBackend: this engine has no WebAssembly SIMD");
@@ -162,4 +191,10 @@ export function setBackend(kind: "js" | "wasm", options: BackendOptions = {}): v
     relaxedSimdAllowed = options.relaxedSimd;
   }
   active = kind;
+  jitOnWebgpu = false;
+}
+
+/** Whether jit plans go to the WebGPU device (after `await setBackend("webgpu")`). */
+export function jitOnWebgpuActive(): boolean {
+  return jitOnWebgpu && webgpuDevice() !== null;
 }

@@ -86,6 +86,11 @@ export interface PrimitiveRules<P, In extends Arity = Arity, Out extends Arity =
     context: KernelContext,
   ): Kernel<In, Out>;
   /**
+   * The kernel of a jit plan on the WebGPU backend (backend/webgpu): WGSL for these shapes. Without it a
+   * plan that needs the primitive does not run on WebGPU (the error, or jit's fallback, names it).
+   */
+  webgpu?(inAvals: PerInput<AbstractValue, In>, outAvals: PerInput<AbstractValue, Out>, params: P): WebgpuKernelSpec;
+  /**
    * When some inputs are unknown during partial evaluation (linearize/vjp): how to proceed instead of
    * recording the primitive whole. Call-like primitives (jit) inline their program here.
    */
@@ -141,6 +146,18 @@ export interface Primitive<P = unknown, In extends Arity = Arity, Out extends Ar
   extends PrimitiveRules<P, In, Out> {
   bind(args: readonly NdArray[], params: P): NdArray[];
   bind1(args: readonly NdArray[], params: P): NdArray;
+}
+
+/**
+ * A WebGPU compute kernel (a primitive's `webgpu` rule, or one the WebGPU plan compiler writes): WGSL with
+ * an entry point `main` whose storage buffers are bound at group 0, the inputs first (bindings 0, 1, ...)
+ * and then the outputs, and the workgroups to dispatch. Plain data: core knows nothing of GPU objects.
+ */
+export interface WebgpuKernelSpec {
+  /** What plan listings call it. */
+  readonly label: string;
+  readonly code: string;
+  readonly workgroups: readonly [number, number, number];
 }
 
 /**

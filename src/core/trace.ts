@@ -3,7 +3,7 @@
  * trace that owns one of its arguments (or to the dynamic trace while staging a program), lifting the
  * other arguments into it. Evaluation at the bottom of the stack calls the primitive's kernel.
  */
-import { type AbstractValue, type ConcreteArray, ConcretizationError, fmtAval, NdArray } from "./array.js";
+import { type AbstractValue, ConcreteArray, ConcretizationError, fmtAval, NdArray } from "./array.js";
 import { checkOutputsForNans, debugNansEnabled } from "./debug-nans.js";
 import type { DType } from "./dtype.js";
 import type { Primitive } from "./primitive.js";
@@ -71,6 +71,8 @@ class EvalTrace extends Trace {
  * NaN while `setDebugNans(true)` is on).
  */
 export function evalPrimitive<P>(prim: Primitive<P>, args: ConcreteArray[], params: P): ConcreteArray[] {
+  // An array without host values (a WebGPU device array) throws here, naming how to read it.
+  for (const a of args) if (!(a instanceof ConcreteArray)) (a as NdArray).concrete();
   if (prim.implRunsAbstractEval !== true) prim.abstractEval(args, params);
   const outs = prim.impl(args, params);
   if (debugNansEnabled) checkOutputsForNans(prim.name, args, outs, undefined);

@@ -3,6 +3,7 @@
  * reshape with -1, transpose with axes, squeeze, expandDims, flatten, broadcastTo, moveaxis.
  */
 
+import { webgpuTranspose } from "../backend/webgpu/layout.js";
 import { broadcastInto, transposeCompiled } from "../backend/js/layout.js";
 import { ConcreteArray, type NdArray } from "../core/array.js";
 import { makeEquation } from "../core/compiler-facts.js";
@@ -125,6 +126,7 @@ export const transposePrim: Primitive<TransposeParams, [x: unknown], [out: unkno
     return ([a], [o]) => run(a, o);
   },
   onnx: (g, [x], { permutation }) => [g.node1("Transpose", [x!], { perm: permutation })],
+  webgpu: ([x], _outs, { permutation }) => webgpuTranspose(x.dtype, x.shape, permutation),
   jvp: ([x], [t], p) => ({
     primalsOut: [transposePrim.bind1([x], p)],
     tangentsOut: [transposePrim.bind1([t], p)],

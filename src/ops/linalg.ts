@@ -3,6 +3,7 @@
  * batch dims; numpy's matmul (1-D operands, broadcast batch dims), dot and outer are built on it.
  */
 
+import { webgpuGemm } from "../backend/webgpu/gemm.js";
 import { gemmKernel, gemvLaneOrder } from "../backend/index.js";
 import type { NdArray } from "../core/array.js";
 import { type GemmDims, makeEquation, rewriteOf } from "../core/compiler-facts.js";
@@ -69,6 +70,12 @@ export const matmulPrim: Primitive<Params, [a: unknown, b: unknown], [out: unkno
       gemm(a, b, o);
       if (isInt) for (let i = 0; i < o.length; i++) o[i] = o[i]! | 0;
     };
+  },
+  webgpu([a], [out]) {
+    const r = out.shape.length;
+    const [m, k, n] = [a.shape[r - 2]!, a.shape[r - 1]!, out.shape[r - 1]!];
+    const batch = sizeOf(out.shape.slice(0, -2));
+    return webgpuGemm({ dtype: out.dtype, batch, m, k, n, transposeA: false, transposeB: false });
   },
   jvp: ([a, b], [ta, tb]) => ({
     primalsOut: [matmulPrim.bind1([a, b], P)],

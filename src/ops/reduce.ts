@@ -4,6 +4,7 @@
  * Max and min split the gradient evenly among tied elements (as torch.amax and JAX).
  */
 
+import { webgpuReduce } from "../backend/webgpu/reduce.js";
 import {
   argReduceKernel,
   cumsumKernel,
@@ -89,6 +90,10 @@ function reducePrimitive(
       op === "sum" || op === "max" || op === "min"
         ? { ...rules.compiler, fusion: { kind: "reduction", monoid: op } }
         : rules.compiler,
+    webgpu:
+      op === "sum" || op === "max" || op === "min"
+        ? ([x], _outs, { axes }) => webgpuReduce(op, x.dtype, x.shape, axes)
+        : undefined,
     lower([x], [out], { axes }, context) {
       return chooseKernel<Kernel>(
         context,

@@ -4,8 +4,13 @@
  * through it: jvp and vmap transform the program and stay jitted; partial evaluation inlines it.
  */
 
+import { jitOnWebgpuActive } from "../backend/active.js";
+import { WebgpuUnavailableError, webgpuDevice } from "../backend/webgpu/device.js";
+import { WgslUnsupportedError } from "../compiler/expr-wgsl.js";
+import { DeviceArray } from "../backend/webgpu/device-array.js";
 import { compile, type Executable, type StepProfile } from "../compiler/executor.js";
 import { programToOnnx } from "../compiler/onnx-export.js";
+import { compileWebgpu, type WebgpuExecutable } from "../compiler/webgpu-plan.js";
 import { type AbstractValue, ConcreteArray, DonationError, fmtAval, type NdArray } from "../core/array.js";
 import { NARROW_DTYPES } from "../core/dtype.js";
 import { evalProgram, Program } from "../core/ir.js";
@@ -107,11 +112,15 @@ export interface JitOptions {
   /** How many signatures to keep compiled (least recently used evicted). Default 64. */
   cacheSize?: number;
   /**
-   * Where plans run: `"wasm"` (the default: the library's own kernels, WebAssembly or JS, synchronous)
-   * or `"onnxruntime"`: one ONNX Runtime session per signature (the optional peer dependency
-   * onnxruntime-node), and the jitted function returns a Promise (see `OnnxRuntimeJittedFunction`).
+   * Where plans run: `"wasm"` (the library's own kernels, WebAssembly or JS, synchronous),
+   * `"onnxruntime"`: one ONNX Runtime session per signature (the optional peer dependency
+   * onnxruntime-node), and the jitted function returns a Promise (see `OnnxRuntimeJittedFunction`), or
+   * `"webgpu"`: on the GPU device (`await setBackend("webgpu")` first; outputs are device arrays, read with
+   * `await x.data()`). Default: WebGPU after `setBackend("webgpu")`, else "wasm". A program WebGPU cannot
+   * run (float64 values, a primitive without a WebGPU kernel) runs on the wasm kernels, with a console
+   * warning that says why, once per signature; `lower(...).backend` tells where a signature runs.
    */
-  backend?: "wasm" | "onnxruntime";
+  backend?: "wasm" | "onnxruntime" | "webgpu";
   /** With `backend: "onnxruntime"`: its intraOpNumThreads (default: `backend().threads`). */
   threads?: number;
 }
@@ -123,6 +132,8 @@ export type OnnxRuntimeJitOptions = JitOptions & { backend: "onnxruntime" };
 export interface Lowered {
   /** The traced program before optimization. */
   program: Program;
+  /** Where calls with these arguments run: "wasm" (the library's CPU kernels), or "webgpu" (then `toString` also lists its dispatches). */
+  backend: "wasm" | "webgpu";
   /** The compiled plan: optimized program, fused loops, memory plan. */
   executable: Executable;
   /**
@@ -164,6 +175,8 @@ interface CacheEntry {
   consts: NdArray[];
   outTree: TreeDef;
   donate: boolean[];
+  /** The WebGPU plan, compiled on the first call that targets WebGPU; or why the program cannot run there. */
+  webgpu?: WebgpuExecutable | WgslUnsupportedError;
 }
 
 const RETRACE_WARNING_THRESHOLD = 8;
@@ -187,16 +200,21 @@ export function jit<Args extends unknown[], Out>(
 ): OnnxRuntimeJittedFunction<Args, Out>;
 export function jit<Args extends unknown[], Out>(
   f: (...args: Args) => Out,
-  options?: JitOptions & { backend?: "wasm" },
+  options?: JitOptions & { backend?: "wasm" | "webgpu" },
 ): JittedFunction<Args, Out>;
 export function jit<Args extends unknown[], Out>(
   f: (...args: Args) => Out,
   options: JitOptions = {},
 ): JittedFunction<Args, Out> | OnnxRuntimeJittedFunction<Args, Out> {
   checkOptions("jit", options, JIT_OPTION_KEYS);
-  if (options.backend !== undefined && options.backend !== "wasm" && options.backend !== "onnxruntime")
+  if (
+    options.backend !== undefined &&
+    options.backend !== "wasm" &&
+    options.backend !== "onnxruntime" &&
+    options.backend !== "webgpu"
+  )
     throw new TypeError(
-      `jit: backend must be "wasm" or "onnxruntime", got ${JSON.stringify(options.backend)}`,
+      `jit: backend must be "wasm", "onnxruntime" or "webgpu", got ${JSON.stringify(options.backend)}`,
     );
   if (options.threads !== undefined && options.backend !== "onnxruntime")
     throw new TypeError(
@@ -289,10 +307,38 @@ export function jit<Args extends unknown[], Out>(
       misses,
       size: cache.size,
     }));
+  const onWebgpu = (): boolean => {
+    if (options.backend === "wasm") return false;
+    if (options.backend === "webgpu" && !jitOnWebgpuActive() && webgpuDevice() === null)
+      throw new WebgpuUnavailableError(
+        `jit(${name}): backend "webgpu" needs the GPU device: \`await setBackend("webgpu")\` first`,
+      );
+    return options.backend === "webgpu" || jitOnWebgpuActive();
+  };
+  /** The entry's WebGPU plan, or null (with a warning, once) when its program cannot run on WebGPU. */
+  const webgpuPlan = (entry: CacheEntry): WebgpuExecutable | null => {
+    if (entry.webgpu === undefined) {
+      try {
+        entry.webgpu = compileWebgpu({ program: entry.program, consts: [] }, webgpuDevice()!);
+      } catch (error) {
+        if (!(error instanceof WgslUnsupportedError)) throw error;
+        entry.webgpu = error;
+        console.warn(`jit(${name}) runs on the CPU (wasm), not WebGPU, for ${entry.program.inAvals.map(fmtAval).join(", ")}: ${error.message}`);
+      }
+    }
+    return entry.webgpu instanceof WgslUnsupportedError ? null : entry.webgpu;
+  };
 
   const jitted = ((...args: Args): Out => {
     const { entry, leaves } = prepare(args);
     checkDonation(name, leaves, entry.donate.slice(entry.consts.length));
+    // At the top level (no transform tracing the call) a WebGPU plan runs directly on host and device arrays.
+    if (onWebgpu() && leaves.every((l) => l instanceof ConcreteArray || l instanceof DeviceArray)) {
+      const plan = webgpuPlan(entry);
+      if (plan) return unflatten<Out>(entry.outTree, plan.run([...entry.consts, ...leaves], entry.donate));
+    }
+    // Device arrays cannot feed CPU kernels synchronously: this throws the error that names `await x.data()`.
+    for (const l of leaves) if (l instanceof DeviceArray) l.concrete();
     const outs = jitCallPrim.bind([...entry.consts, ...leaves], {
       name,
       program: entry.program,
@@ -303,11 +349,14 @@ export function jit<Args extends unknown[], Out>(
   jitted.lower = (...args: Args): Lowered => {
     const { entry, leaves } = prepare(args);
     const executable = executableFor({ name, program: entry.program, donate: entry.donate });
-    const inputs = [...entry.consts, ...leaves].map((a) => a.concrete());
+    const gpuPlan = onWebgpu() ? webgpuPlan(entry) : null;
+    // Profiling runs the CPU plan on host values (a device array throws, naming `await x.data()`).
+    const inputs = () => [...entry.consts, ...leaves].map((a) => a.concrete());
     return {
       program: entry.program,
+      backend: gpuPlan ? "webgpu" : "wasm",
       executable,
-      profile: (runs = 20) => executable.profile(inputs, runs),
+      profile: (runs = 20) => executable.profile(inputs(), runs),
       toOnnx: () => {
         // The cached program takes its constants as leading inputs (closeOver); the model stores them.
         const p = entry.program;
@@ -315,7 +364,7 @@ export function jit<Args extends unknown[], Out>(
         const opened = new Program(p.inputs.slice(0, k), p.inputs.slice(k), p.equations, p.outputs);
         return programToOnnx(opened, entry.consts);
       },
-      toString: () => executable.toString(),
+      toString: () => (gpuPlan ? `${gpuPlan.toString()}\n\n${executable.toString()}` : executable.toString()),
     };
   };
   jitted.cacheInfo = () => ({ hits, misses, size: cache.size });

@@ -1,0 +1,65 @@
+/// <reference types="@webgpu/types" />
+/**
+ * The WebGPU device jit plans run on (issue 23): requested once by `setBackend("webgpu")`, which resolves
+ * when it is ready. Where there is no WebGPU (Node, a browser without it, a page that is not a secure
+ * context) the request fails with a WebgpuUnavailableError that says so; a lost device is forgotten, so
+ * the next setBackend("webgpu") asks again.
+ */
+
+/** WebGPU is missing, has no adapter, or the device was lost. */
+export class WebgpuUnavailableError extends Error {
+  override name = "WebgpuUnavailableError";
+}
+
+export interface WebgpuDevice {
+  readonly device: GPUDevice;
+  /** The adapter as `backend()` reports it, e.g. "google swiftshader". */
+  readonly adapter: string;
+}
+
+let current: WebgpuDevice | null = null;
+let pending: Promise<WebgpuDevice> | null = null;
+
+/** The device, requesting it on the first call (later calls share the request). */
+export function requestWebgpuDevice(): Promise<WebgpuDevice> {
+  if (current) return Promise.resolve(current);
+  pending ??= request().finally(() => {
+    pending = null;
+  });
+  return pending;
+}
+
+async function request(): Promise<WebgpuDevice> {
+  const gpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
+  if (!gpu)
+    throw new WebgpuUnavailableError(
+      'setBackend("webgpu"): this engine has no WebGPU (navigator.gpu): it needs a browser with WebGPU, ' +
+        "on a secure page (https, or http on localhost/127.0.0.1); Node has none",
+    );
+  const adapter = await gpu.requestAdapter();
+  if (!adapter) throw new WebgpuUnavailableError('setBackend("webgpu"): navigator.gpu gave no adapter');
+  // Plans bind large operands whole: ask for the adapter's own limits, not WebGPU's defaults.
+  const device = await adapter.requestDevice({
+    requiredLimits: {
+      maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
+      maxBufferSize: adapter.limits.maxBufferSize,
+      maxStorageBuffersPerShaderStage: adapter.limits.maxStorageBuffersPerShaderStage,
+    },
+  });
+  // `info` is newer than @webgpu/types 0.1.38 (Chromium 114 and later have it).
+  const info = (adapter as GPUAdapter & { info?: { vendor?: string; architecture?: string } }).info;
+  const ready: WebgpuDevice = {
+    device,
+    adapter: `${info?.vendor ?? ""} ${info?.architecture ?? ""}`.trim() || "unnamed adapter",
+  };
+  void device.lost.then(() => {
+    if (current === ready) current = null;
+  });
+  current = ready;
+  return ready;
+}
+
+/** The device if `setBackend("webgpu")` has made one ready, else null. */
+export function webgpuDevice(): WebgpuDevice | null {
+  return current;
+}

@@ -1,0 +1,209 @@
+/// <reference types="@webgpu/types" />
+/**
+ * jit plans on WebGPU (issue 23): the program is optimized and fused as for the CPU (passes.ts,
+ * fusion.ts, gemm-steps.ts), then every step becomes a compute pipeline: a fused loop's WGSL
+ * (webgpu-fused.ts), a GEMM (backend/webgpu/gemm.ts), or the primitive's own `webgpu` rule. Every value
+ * has a GPU buffer made once with the plan; a call copies its inputs in (host arrays with
+ * `queue.writeBuffer`, device arrays buffer to buffer), records every dispatch in one compute pass,
+ * copies the outputs into their own buffers (a donated input's, where one fits) and submits once. It
+ * returns DeviceArrays at once: nothing waits for the GPU until someone awaits `x.data()`.
+ *
+ * What cannot run here (a float64 value, a primitive without a `webgpu` rule, a `call` node, a loop with
+ * more buffers than the device binds) throws a WgslUnsupportedError naming it when the plan is compiled;
+ * jit then runs that program on the CPU backend and says so (transforms/jit.ts).
+ */
+import { DeviceArray, DeviceArrayReadError, deviceBuffer } from "../backend/webgpu/device-array.js";
+import type { WebgpuDevice } from "../backend/webgpu/device.js";
+import { webgpuGemm } from "../backend/webgpu/gemm.js";
+import { WEBGPU_DTYPES } from "../backend/webgpu/wgsl.js";
+import { type ConcreteArray, fmtAval, type NdArray } from "../core/array.js";
+import { aliasedInput } from "../core/compiler-facts.js";
+import type { TypedArray } from "../core/dtype.js";
+import type { Atom, Equation } from "../core/ir.js";
+import { Var } from "../core/ir.js";
+import type { WebgpuKernelSpec } from "../core/primitive.js";
+import { evalPrimitive } from "../core/trace.js";
+import { sizeOf } from "../core/shape.js";
+import { WgslUnsupportedError } from "./expr-wgsl.js";
+import { fuse } from "./fusion.js";
+import { absorbTransposes } from "./gemm-steps.js";
+import { hoistChecks } from "./hoist-checks.js";
+import { type ClosedProgram, optimize } from "./passes.js";
+import { describeStep, type PlanStep } from "./plan-steps.js";
+import { webgpuFusedKernel } from "./webgpu-fused.js";
+
+export interface WebgpuExecutable {
+  /** Runs the plan: inputs are host or device arrays, outputs device arrays (donated inputs consumed). */
+  run(args: readonly NdArray[], donate: readonly boolean[]): NdArray[];
+  readonly steps: readonly PlanStep[];
+  /** Each dispatch's label and WGSL, in order. */
+  readonly kernels: readonly WebgpuKernelSpec[];
+  toString(): string;
+}
+
+interface Dispatch {
+  readonly spec: WebgpuKernelSpec;
+  readonly pipeline: GPUComputePipeline;
+  readonly bindGroup: GPUBindGroup;
+}
+
+/** How plan buffers are used (read when a plan is compiled: the global exists only where WebGPU does). */
+const storageUsage = (): number => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+
+export function compileWebgpu(closed: ClosedProgram, gpu: WebgpuDevice): WebgpuExecutable {
+  const optimized = optimize(closed);
+  const program = hoistChecks(optimized.program);
+  const steps = absorbTransposes(fuse(program.equations, program.outputs), program.outputs);
+  const { device } = gpu;
+  const everyValue = [
+    ...program.constVars,
+    ...program.inputs,
+    ...program.equations.flatMap((e) => [...e.inputs.filter((a) => a instanceof Var), ...e.outputs]),
+  ];
+  for (const v of everyValue)
+    if (!WEBGPU_DTYPES.includes(v.aval.dtype))
+      throw new WgslUnsupportedError(`a ${fmtAval(v.aval)} value (WebGPU computes float32, int32, uint32 and bool; WGSL has no float64)`);
+
+  const buffers = new Map<Var, GPUBuffer>();
+  const newBuffer = (elements: number): GPUBuffer =>
+    device.createBuffer({ size: Math.max(4, elements * 4), usage: storageUsage() });
+  const bufferOf = (v: Var): GPUBuffer => {
+    let b = buffers.get(v);
+    if (!b) buffers.set(v, (b = newBuffer(sizeOf(v.aval.shape))));
+    return b;
+  };
+  const upload = (buffer: GPUBuffer, value: ConcreteArray): void => {
+    const data = deviceStorage(value);
+    device.queue.writeBuffer(buffer, 0, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+  };
+  const atomBuffer = (a: Atom): GPUBuffer => {
+    if (a instanceof Var) return bufferOf(a);
+    const b = newBuffer(sizeOf(a.aval.shape));
+    upload(b, a.value);
+    return b;
+  };
+  program.constVars.forEach((v, i) => upload(bufferOf(v), optimized.consts[i]!.concrete()));
+  for (const v of program.inputs) bufferOf(v);
+
+  const dispatches: Dispatch[] = [];
+  const hostChecks: { equation: Equation; argument: number }[] = [];
+  const maxBindings = device.limits.maxStorageBuffersPerShaderStage;
+  const add = (spec: WebgpuKernelSpec, bound: readonly GPUBuffer[], what: string): void => {
+    if (spec.workgroups.some((g) => g === 0)) return;
+    if (bound.length > maxBindings)
+      throw new WgslUnsupportedError(`${what} binds ${bound.length} buffers; the device binds ${maxBindings}`);
+    const module = device.createShaderModule({ code: spec.code, label: spec.label });
+    const pipeline = device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main" } });
+    const bindGroup = device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: bound.map((buffer, binding) => ({ binding, resource: { buffer } })),
+    });
+    dispatches.push({ spec, pipeline, bindGroup });
+  };
+
+  steps.forEach((s, k) => {
+    const what = describeStep(s, k);
+    if (s.kind === "gemm") {
+      const spec = webgpuGemm({ dtype: s.dtype, batch: 1, m: s.m, k: s.k, n: s.n, transposeA: s.transposeA, transposeB: s.transposeB });
+      add(spec, [bufferOf(s.a), bufferOf(s.b), bufferOf(s.out)], what);
+      return;
+    }
+    if (s.kind === "fused") {
+      const reduction = s.reduction;
+      const reduced = reduction?.inputs[0] as Var | undefined;
+      const stored = s.outputs.filter((v) => v !== reduction?.outputs[0]);
+      if (reduced && !stored.includes(reduced)) stored.push(reduced);
+      add(webgpuFusedKernel(s, stored), [...s.inputs, ...stored].map(bufferOf), what);
+      if (reduction) addEquation(reduction, what);
+      return;
+    }
+    addEquation(s.equation, what);
+  });
+
+  function addEquation(e: Equation, what: string): void {
+    if (e.primitive.validatesOnly) {
+      // A value check (class targets in range): it runs on the host, before the dispatch, on the input
+      // it checks, which must be one of the call's arguments; the output is that input, unchanged.
+      const checked = e.inputs[0];
+      const index = checked instanceof Var ? program.inputs.indexOf(checked) : -1;
+      if (index < 0)
+        throw new WgslUnsupportedError(`${e.primitive.name} of a value computed on the GPU (it checks host values)`);
+      hostChecks.push({ equation: e, argument: program.constVars.length + index });
+      buffers.set(e.outputs[0]!, bufferOf(checked as Var));
+      return;
+    }
+    const alias = aliasedInput(e);
+    if (alias !== undefined) {
+      // A view (reshape): the output is the input's buffer.
+      buffers.set(e.outputs[0]!, atomBuffer(alias));
+      return;
+    }
+    const rule = e.primitive.webgpu;
+    if (!rule) throw new WgslUnsupportedError(`${e.primitive.name} (no WebGPU kernel yet)`);
+    const spec = rule(
+      e.inputs.map((a) => a.aval),
+      e.outputs.map((v) => v.aval),
+      e.params as never,
+    );
+    add(spec, [...e.inputs.map(atomBuffer), ...e.outputs.map(bufferOf)], what);
+  }
+
+  const inputBuffers = program.inputs.map(bufferOf);
+  const outputSources = program.outputs.map((a) => (a instanceof Var ? a : null));
+  return {
+    steps,
+    kernels: dispatches.map((d) => d.spec),
+    toString: () =>
+      [`WebGPU plan on ${gpu.adapter}: ${dispatches.length} dispatches`, ...dispatches.map((d, k) => `  ${k}: ${d.spec.label}`)].join("\n"),
+    run(args, donate) {
+      for (const { equation, argument } of hostChecks) {
+        const value = args[argument]!;
+        if (value instanceof DeviceArray)
+          throw new DeviceArrayReadError(
+            `${equation.primitive.name} checks its input's values on the host, but argument ${argument} is a device array: pass it as a host array`,
+          );
+        evalPrimitive(equation.primitive, [value.concrete()], equation.params);
+      }
+      const encoder = device.createCommandEncoder();
+      args.forEach((arg, i) => {
+        const bytes = sizeOf(arg.shape) * 4;
+        if (bytes === 0) return;
+        if (arg instanceof DeviceArray) encoder.copyBufferToBuffer(deviceBuffer(arg), 0, inputBuffers[i]!, 0, bytes);
+        else upload(inputBuffers[i]!, arg.concrete());
+      });
+      const pass = encoder.beginComputePass();
+      for (const d of dispatches) {
+        pass.setPipeline(d.pipeline);
+        pass.setBindGroup(0, d.bindGroup);
+        pass.dispatchWorkgroups(...(d.spec.workgroups as [number, number, number]));
+      }
+      pass.end();
+      // Donated device inputs give their buffers to outputs of the same size, once (as the CPU plans do).
+      const free = args
+        .map((a, i) => (donate[i] && a instanceof DeviceArray ? { array: a, bytes: a.size * 4 } : null))
+        .filter((d): d is { array: DeviceArray; bytes: number } => d !== null);
+      const outs = program.outputs.map((a, k) => {
+        const v = outputSources[k];
+        const bytes = sizeOf(a.aval.shape) * 4;
+        const fit = free.findIndex((d) => d.bytes === bytes);
+        let target: GPUBuffer;
+        if (fit >= 0) {
+          target = deviceBuffer(free[fit]!.array);
+          free[fit]!.array.donate();
+          free.splice(fit, 1);
+        } else target = newBuffer(sizeOf(a.aval.shape));
+        if (bytes > 0) encoder.copyBufferToBuffer(v ? bufferOf(v) : atomBuffer(a), 0, target, 0, bytes);
+        return new DeviceArray(a.aval.shape, a.aval.dtype, target, gpu);
+      });
+      device.queue.submit([encoder.finish()]);
+      for (const [i, arg] of args.entries()) if (donate[i] && arg instanceof DeviceArray && !arg.isDonated) arg.donate();
+      return outs;
+    },
+  };
+}
+
+/** A host array's values as the GPU stores them (bool as u32 0/1). */
+function deviceStorage(value: ConcreteArray): TypedArray {
+  return value.dtype === "bool" ? Uint32Array.from(value.data) : value.data;
+}
+

@@ -1,0 +1,38 @@
+/**
+ * jit plans on WebGPU, in headless Chromium on its software adapter (SwiftShader): every kind of kernel
+ * a plan lowers to against the same function on the CPU backend (pages/kernels.ts), the asynchronous
+ * boundary (device arrays read with `await x.data()`, a clear error for synchronous reads and eager
+ * ops), and float64 programs staying on the CPU. Skipped, with the reason printed, without Chromium.
+ */
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { hasChromium, runPage, CHROMIUM } from "../helpers/chromium-page.js";
+import type { KernelsResult } from "./pages/kernels.js";
+
+if (!hasChromium)
+  console.warn(`test/webgpu/jit-webgpu.test.ts skipped: no Chromium at ${CHROMIUM} (apt-get install chromium)`);
+
+const page = (name: string) => fileURLToPath(new URL(`./pages/${name}`, import.meta.url));
+
+describe.skipIf(!hasChromium)("jit on WebGPU in Chromium", () => {
+  it("lowers every kind of kernel and matches the CPU plan on ragged shapes", { timeout: 300_000 }, async () => {
+    const { result, errors, console: lines } = await runPage<KernelsResult>(page("kernels.ts"));
+    expect(result.error).toBeNull();
+    expect(errors).toEqual([]);
+    expect(result.backend).toMatchObject({ name: "webgpu" });
+    expect((result.backend as { webgpu: string }).webgpu).toMatch(/swiftshader|./);
+    expect(result.cases.length).toBe(61);
+    for (const c of result.cases) {
+      const where = JSON.stringify(c);
+      expect(c.backend, where).toBe("webgpu");
+      expect(c.shape, where).toEqual(c.cpuShape);
+      // float32 math on the GPU (exp, tanh, ...) differs from the CPU kernels by a few ulps.
+      expect(c.relativeError, where).toBeGreaterThanOrEqual(0);
+      expect(c.relativeError, where).toBeLessThan(1e-5);
+    }
+    expect(result.syncReadError).toMatch(/await x\.data\(\)/);
+    expect(result.eagerError).toMatch(/await x\.data\(\)/);
+    expect(result.float64Backend).toBe("wasm");
+    expect(lines.some((l) => /runs on the CPU \(wasm\), not WebGPU.*float64/.test(l))).toBe(true);
+  });
+});
