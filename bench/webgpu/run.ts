@@ -1,5 +1,5 @@
 /**
- * `npm run bench:webgpu`: builds the WebGPU prototype page (page.ts) for the browser, serves it on
+ * `npm run bench:webgpu`: builds the WebGPU benchmark page (page.ts) for the browser, serves it on
  * 127.0.0.1 and runs it in headless Chromium with WebGPU on (`--enable-unsafe-webgpu`; without a GPU,
  * Chromium's software adapter, SwiftShader), then prints its table. `--serve` only serves it, for a
  * browser on a machine with a GPU. Figures from the software adapter say nothing about real GPUs.
@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { chromium } from "playwright-core";
 import { serveDemo } from "../../docs/demo/serve.js";
-import type { GemmRow, PageResult } from "./page.js";
+import type { BenchRow, PageResult } from "./page.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const outDir = join(here, "..", "..", "out", "bench-webgpu");
@@ -53,17 +53,16 @@ export async function runWebgpuBench(dir: string = outDir, query = ""): Promise<
 }
 
 function table(result: PageResult): string {
-  const gflops = (r: GemmRow, ms: number) => ((2 * r.m * r.k * r.n) / ms / 1e6).toFixed(2);
+  const gflops = (r: BenchRow, ms: number) => (r.flops ? (r.flops / ms / 1e6).toFixed(2) : "");
   const lines = [
-    `adapter: ${result.adapter}; wasm: ${result.wasmBackend}`,
+    `WebGPU adapter: ${result.adapter}; CPU kernels: ${result.cpuBackend} (the page's thread)`,
     "",
-    "| shape | wasm ms | wasm GFLOP/s | WebGPU ms | WebGPU GFLOP/s | WebGPU/wasm time | rel. error |",
+    "| workload | CPU ms | CPU GFLOP/s | WebGPU ms | WebGPU GFLOP/s | WebGPU/CPU time | rel. error |",
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ...result.rows.map(
       (r) =>
-        `| ${r.transposeA ? "Aᵀ" : "A"}[${r.m}×${r.k}] @ ${r.transposeB ? "Bᵀ" : "B"}[${r.k}×${r.n}] | ` +
-        `${r.wasmMs.toFixed(3)} | ${gflops(r, r.wasmMs)} | ${r.webgpuMs.toFixed(3)} | ${gflops(r, r.webgpuMs)} | ` +
-        `${(r.webgpuMs / r.wasmMs).toFixed(2)}× | ${r.relativeError.toExponential(1)} |`,
+        `| ${r.name} | ${r.cpuMs.toFixed(3)} | ${gflops(r, r.cpuMs)} | ${r.webgpuMs.toFixed(3)} | ${gflops(r, r.webgpuMs)} | ` +
+        `${(r.webgpuMs / r.cpuMs).toFixed(2)}× | ${r.relativeError.toExponential(1)} |`,
     ),
   ];
   return lines.join("\n");

@@ -8,10 +8,10 @@
  */
 import { checkOptions, optionKeys } from "../core/options.js";
 import { environmentVariable } from "./wasm/node-builtins.js";
-import { requestWebgpuDevice, webgpuDevice } from "./webgpu/device.js";
 import { relaxedSimdSupported, simdSupported } from "./wasm/runtime.js";
 import { availableCores, createWorkerPool, threadsSupported, type WorkerPool } from "./wasm/threads.js";
 import { currentPlatform, type Platform, workerHost } from "./wasm/worker-hosts.js";
+import { requestWebgpuDevice, webgpuDevice } from "./webgpu/device.js";
 
 export type { Platform } from "./wasm/worker-hosts.js";
 
@@ -168,7 +168,10 @@ const BACKEND_OPTION_KEYS = optionKeys<BackendOptions>({ threads: true, relaxedS
  */
 export function setBackend(kind: "webgpu", options?: BackendOptions): Promise<BackendInfo>;
 export function setBackend(kind: "js" | "wasm", options?: BackendOptions): void;
-export function setBackend(kind: "js" | "wasm" | "webgpu", options: BackendOptions = {}): void | Promise<BackendInfo> {
+export function setBackend(
+  kind: "js" | "wasm" | "webgpu",
+  options: BackendOptions = {},
+): undefined | Promise<BackendInfo> {
   if (kind === "webgpu") {
     return requestWebgpuDevice().then(() => {
       setBackend(activeBackendKind(), options);

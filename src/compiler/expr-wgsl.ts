@@ -5,14 +5,15 @@
  * wraps as the IR says. What has no faithful WGSL form (a `call` helper, float16/bfloat16/float64 or
  * 8- and 16-bit nodes) throws a WgslUnsupportedError naming it, and the plan stays off WebGPU.
  */
-import { WGSL_INFINITY, WGSL_NAN, wgslLiteral, wgslType } from "../backend/webgpu/wgsl.js";
+import {
+  WGSL_INFINITY,
+  WGSL_NAN,
+  WgslUnsupportedError,
+  wgslLiteral,
+  wgslType,
+} from "../backend/webgpu/wgsl.js";
 import type { DType } from "../core/dtype.js";
 import { children, type Expr, nodesOf } from "../core/expr.js";
-
-/** An expression (or a primitive) the WebGPU backend cannot compute. */
-export class WgslUnsupportedError extends Error {
-  override name = "WgslUnsupportedError";
-}
 
 export interface RenderedWgsl {
   readonly statements: string[];
@@ -34,7 +35,9 @@ export function renderWgsl(root: Expr, inputs: readonly string[], prefix: string
   const names = new Map<Expr, string>();
   for (const e of nodesOf(root)) {
     if (!WGSL_DTYPES.has(e.dtype))
-      throw new WgslUnsupportedError(`a ${e.dtype} ${e.op} node (WGSL computes float32, int32, uint32 and bool)`);
+      throw new WgslUnsupportedError(
+        `a ${e.dtype} ${e.op} node (WGSL computes float32, int32, uint32 and bool)`,
+      );
     for (const c of children(e)) if (!names.has(c)) throw new Error("renderWgsl: nodes out of order");
     const code = node(e, (c) => names.get(c)!, inputs);
     const name = `${prefix}${statements.length}`;
@@ -167,8 +170,25 @@ const ARITH = { add: "+", sub: "-", mul: "*", div: "/" } as const;
 const COMPARE = { eq: "==", ne: "!=", lt: "<", le: "<=", gt: ">", ge: ">=" } as const;
 /** Unary float functions WGSL has under the IR's name. */
 const SAME_NAME = new Set([
-  "abs", "floor", "ceil", "round", "trunc", "sqrt", "exp", "exp2", "log", "log2",
-  "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh",
+  "abs",
+  "floor",
+  "ceil",
+  "round",
+  "trunc",
+  "sqrt",
+  "exp",
+  "exp2",
+  "log",
+  "log2",
+  "asin",
+  "acos",
+  "atan",
+  "sinh",
+  "cosh",
+  "tanh",
+  "asinh",
+  "acosh",
+  "atanh",
 ]);
 
 function node(e: Expr, ref: (c: Expr) => string, inputs: readonly string[]): string {
@@ -191,13 +211,17 @@ function node(e: Expr, ref: (c: Expr) => string, inputs: readonly string[]): str
     case "rem": {
       const [x, y] = [ref(e.x), ref(e.y)];
       // WGSL's % is C's fmod for floats; for integers the IR gives 0 for a zero divisor.
-      return isFloat ? `${x} % ${y}` : `select(${x} % ${y}, ${wgslLiteral(0, dtype)}, ${y} == ${wgslLiteral(0, dtype)})`;
+      return isFloat
+        ? `${x} % ${y}`
+        : `select(${x} % ${y}, ${wgslLiteral(0, dtype)}, ${y} == ${wgslLiteral(0, dtype)})`;
     }
     case "max":
     case "min": {
       const [x, y] = [ref(e.x), ref(e.y)];
       // numpy: NaN if either is NaN (WGSL's max/min leave NaN unspecified).
-      return isFloat ? `select(${e.op}(${x}, ${y}), ${x} + ${y}, ${x} != ${x} || ${y} != ${y})` : `${e.op}(${x}, ${y})`;
+      return isFloat
+        ? `select(${e.op}(${x}, ${y}), ${x} + ${y}, ${x} != ${x} || ${y} != ${y})`
+        : `${e.op}(${x}, ${y})`;
     }
     case "pow":
       return isFloat ? `powIeee(${ref(e.x)}, ${ref(e.y)})` : `powInt(${ref(e.x)}, ${ref(e.y)})`;

@@ -4,12 +4,22 @@
  * (expr-wgsl.ts). A reduction the CPU loop accumulates is not fused here: the WebGPU plan stores the
  * reduced value (`stored`) and reduces it with the reduction's own kernel.
  */
-import { coordinate, flatMain, flatWorkgroups, fromStorage, storageBinding, toStorage, WGSL_PRELUDE, wgslLiteral } from "../backend/webgpu/wgsl.js";
+import {
+  coordinate,
+  flatMain,
+  flatWorkgroups,
+  fromStorage,
+  storageBinding,
+  toStorage,
+  WGSL_PRELUDE,
+  WgslUnsupportedError,
+  wgslLiteral,
+} from "../backend/webgpu/wgsl.js";
 import { type Atom, Literal, type Var } from "../core/ir.js";
 import type { WebgpuKernelSpec } from "../core/primitive.js";
-import { sizeOf, shapeEquals } from "../core/shape.js";
+import { shapeEquals, sizeOf } from "../core/shape.js";
 import { isElementwise } from "../ops/elementwise-kit.js";
-import { renderWgsl, WGSL_MATH, WgslUnsupportedError } from "./expr-wgsl.js";
+import { renderWgsl, WGSL_MATH } from "./expr-wgsl.js";
 import { type FusedGroup, isFusedBroadcast } from "./fusion.js";
 
 /** The kernel of `group` writing `stored` (bindings: group.inputs, then stored). */
@@ -34,7 +44,8 @@ export function webgpuFusedKernel(group: FusedGroup, stored: readonly Var[]): We
   const ref = (a: Atom): string => {
     if (a instanceof Literal) return wgslLiteral(a.value.data[0]!, a.aval.dtype);
     const name = names.get(a);
-    if (name === undefined) throw new Error(`webgpu fusion: ${a.aval.dtype}[${a.aval.shape}] is not in the loop`);
+    if (name === undefined)
+      throw new Error(`webgpu fusion: ${a.aval.dtype}[${a.aval.shape}] is not in the loop`);
     return name;
   };
   group.equations.forEach((e, k) => {

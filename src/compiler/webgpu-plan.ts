@@ -12,19 +12,19 @@
  * more buffers than the device binds) throws a WgslUnsupportedError naming it when the plan is compiled;
  * jit then runs that program on the CPU backend and says so (transforms/jit.ts).
  */
-import { DeviceArray, DeviceArrayReadError, deviceBuffer } from "../backend/webgpu/device-array.js";
+
 import type { WebgpuDevice } from "../backend/webgpu/device.js";
+import { DeviceArray, DeviceArrayReadError, deviceBuffer } from "../backend/webgpu/device-array.js";
 import { webgpuGemm } from "../backend/webgpu/gemm.js";
-import { WEBGPU_DTYPES } from "../backend/webgpu/wgsl.js";
+import { WEBGPU_DTYPES, WgslUnsupportedError } from "../backend/webgpu/wgsl.js";
 import { type ConcreteArray, fmtAval, type NdArray } from "../core/array.js";
 import { aliasedInput } from "../core/compiler-facts.js";
 import type { TypedArray } from "../core/dtype.js";
 import type { Atom, Equation } from "../core/ir.js";
 import { Var } from "../core/ir.js";
 import type { WebgpuKernelSpec } from "../core/primitive.js";
-import { evalPrimitive } from "../core/trace.js";
 import { sizeOf } from "../core/shape.js";
-import { WgslUnsupportedError } from "./expr-wgsl.js";
+import { evalPrimitive } from "../core/trace.js";
 import { fuse } from "./fusion.js";
 import { absorbTransposes } from "./gemm-steps.js";
 import { hoistChecks } from "./hoist-checks.js";
@@ -55,14 +55,17 @@ export function compileWebgpu(closed: ClosedProgram, gpu: WebgpuDevice): WebgpuE
   const program = hoistChecks(optimized.program);
   const steps = absorbTransposes(fuse(program.equations, program.outputs), program.outputs);
   const { device } = gpu;
-  const everyValue = [
-    ...program.constVars,
-    ...program.inputs,
-    ...program.equations.flatMap((e) => [...e.inputs.filter((a) => a instanceof Var), ...e.outputs]),
-  ];
-  for (const v of everyValue)
+  // Values a step reads or writes live on the GPU; an input returned unchanged (an optimizer's float64
+  // hyperparameters) is handed back as it came, whatever its dtype.
+  const computed = new Set<Var>(
+    program.equations.flatMap((e) => [...e.inputs.filter((a) => a instanceof Var), ...e.outputs]),
+  );
+  for (const a of program.outputs) if (a instanceof Var && !program.inputs.includes(a)) computed.add(a);
+  for (const v of computed)
     if (!WEBGPU_DTYPES.includes(v.aval.dtype))
-      throw new WgslUnsupportedError(`a ${fmtAval(v.aval)} value (WebGPU computes float32, int32, uint32 and bool; WGSL has no float64)`);
+      throw new WgslUnsupportedError(
+        `a ${fmtAval(v.aval)} value (WebGPU computes float32, int32, uint32 and bool; WGSL has no float64)`,
+      );
 
   const buffers = new Map<Var, GPUBuffer>();
   const newBuffer = (elements: number): GPUBuffer =>
@@ -82,8 +85,9 @@ export function compileWebgpu(closed: ClosedProgram, gpu: WebgpuDevice): WebgpuE
     upload(b, a.value);
     return b;
   };
-  program.constVars.forEach((v, i) => upload(bufferOf(v), optimized.consts[i]!.concrete()));
-  for (const v of program.inputs) bufferOf(v);
+  program.constVars.forEach((v, i) => {
+    if (computed.has(v)) upload(bufferOf(v), optimized.consts[i]!.concrete());
+  });
 
   const dispatches: Dispatch[] = [];
   const hostChecks: { equation: Equation; argument: number }[] = [];
@@ -91,9 +95,14 @@ export function compileWebgpu(closed: ClosedProgram, gpu: WebgpuDevice): WebgpuE
   const add = (spec: WebgpuKernelSpec, bound: readonly GPUBuffer[], what: string): void => {
     if (spec.workgroups.some((g) => g === 0)) return;
     if (bound.length > maxBindings)
-      throw new WgslUnsupportedError(`${what} binds ${bound.length} buffers; the device binds ${maxBindings}`);
+      throw new WgslUnsupportedError(
+        `${what} binds ${bound.length} buffers; the device binds ${maxBindings}`,
+      );
     const module = device.createShaderModule({ code: spec.code, label: spec.label });
-    const pipeline = device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main" } });
+    const pipeline = device.createComputePipeline({
+      layout: "auto",
+      compute: { module, entryPoint: "main" },
+    });
     const bindGroup = device.createBindGroup({
       layout: pipeline.getBindGroupLayout(0),
       entries: bound.map((buffer, binding) => ({ binding, resource: { buffer } })),
@@ -104,7 +113,15 @@ export function compileWebgpu(closed: ClosedProgram, gpu: WebgpuDevice): WebgpuE
   steps.forEach((s, k) => {
     const what = describeStep(s, k);
     if (s.kind === "gemm") {
-      const spec = webgpuGemm({ dtype: s.dtype, batch: 1, m: s.m, k: s.k, n: s.n, transposeA: s.transposeA, transposeB: s.transposeB });
+      const spec = webgpuGemm({
+        dtype: s.dtype,
+        batch: 1,
+        m: s.m,
+        k: s.k,
+        n: s.n,
+        transposeA: s.transposeA,
+        transposeB: s.transposeB,
+      });
       add(spec, [bufferOf(s.a), bufferOf(s.b), bufferOf(s.out)], what);
       return;
     }
@@ -127,8 +144,10 @@ export function compileWebgpu(closed: ClosedProgram, gpu: WebgpuDevice): WebgpuE
       const checked = e.inputs[0];
       const index = checked instanceof Var ? program.inputs.indexOf(checked) : -1;
       if (index < 0)
-        throw new WgslUnsupportedError(`${e.primitive.name} of a value computed on the GPU (it checks host values)`);
-      hostChecks.push({ equation: e, argument: program.constVars.length + index });
+        throw new WgslUnsupportedError(
+          `${e.primitive.name} of a value computed on the GPU (it checks host values)`,
+        );
+      hostChecks.push({ equation: e, argument: index });
       buffers.set(e.outputs[0]!, bufferOf(checked as Var));
       return;
     }
@@ -148,13 +167,18 @@ export function compileWebgpu(closed: ClosedProgram, gpu: WebgpuDevice): WebgpuE
     add(spec, [...e.inputs.map(atomBuffer), ...e.outputs.map(bufferOf)], what);
   }
 
-  const inputBuffers = program.inputs.map(bufferOf);
-  const outputSources = program.outputs.map((a) => (a instanceof Var ? a : null));
+  const inputBuffers = program.inputs.map((v) => (computed.has(v) ? bufferOf(v) : null));
+  /** Per output: the argument it is, when the program returns an input unchanged, else -1. */
+  const returnedInput = program.outputs.map((a) => (a instanceof Var ? program.inputs.indexOf(a) : -1));
+  const outputBuffers = program.outputs.map((a, k) => (returnedInput[k]! >= 0 ? null : atomBuffer(a)));
   return {
     steps,
     kernels: dispatches.map((d) => d.spec),
     toString: () =>
-      [`WebGPU plan on ${gpu.adapter}: ${dispatches.length} dispatches`, ...dispatches.map((d, k) => `  ${k}: ${d.spec.label}`)].join("\n"),
+      [
+        `WebGPU plan on ${gpu.adapter}: ${dispatches.length} dispatches`,
+        ...dispatches.map((d, k) => `  ${k}: ${d.spec.label}`),
+      ].join("\n"),
     run(args, donate) {
       for (const { equation, argument } of hostChecks) {
         const value = args[argument]!;
@@ -166,10 +190,11 @@ export function compileWebgpu(closed: ClosedProgram, gpu: WebgpuDevice): WebgpuE
       }
       const encoder = device.createCommandEncoder();
       args.forEach((arg, i) => {
+        const target = inputBuffers[i];
         const bytes = sizeOf(arg.shape) * 4;
-        if (bytes === 0) return;
-        if (arg instanceof DeviceArray) encoder.copyBufferToBuffer(deviceBuffer(arg), 0, inputBuffers[i]!, 0, bytes);
-        else upload(inputBuffers[i]!, arg.concrete());
+        if (!target || bytes === 0) return;
+        if (arg instanceof DeviceArray) encoder.copyBufferToBuffer(deviceBuffer(arg), 0, target, 0, bytes);
+        else upload(target, arg.concrete());
       });
       const pass = encoder.beginComputePass();
       for (const d of dispatches) {
@@ -179,11 +204,14 @@ export function compileWebgpu(closed: ClosedProgram, gpu: WebgpuDevice): WebgpuE
       }
       pass.end();
       // Donated device inputs give their buffers to outputs of the same size, once (as the CPU plans do).
+      const returned = new Set(returnedInput.filter((i) => i >= 0));
       const free = args
-        .map((a, i) => (donate[i] && a instanceof DeviceArray ? { array: a, bytes: a.size * 4 } : null))
+        .map((a, i) =>
+          donate[i] && a instanceof DeviceArray && !returned.has(i) ? { array: a, bytes: a.size * 4 } : null,
+        )
         .filter((d): d is { array: DeviceArray; bytes: number } => d !== null);
-      const outs = program.outputs.map((a, k) => {
-        const v = outputSources[k];
+      const outs = program.outputs.map((a, k): NdArray => {
+        if (returnedInput[k]! >= 0) return args[returnedInput[k]!]!;
         const bytes = sizeOf(a.aval.shape) * 4;
         const fit = free.findIndex((d) => d.bytes === bytes);
         let target: GPUBuffer;
@@ -192,11 +220,12 @@ export function compileWebgpu(closed: ClosedProgram, gpu: WebgpuDevice): WebgpuE
           free[fit]!.array.donate();
           free.splice(fit, 1);
         } else target = newBuffer(sizeOf(a.aval.shape));
-        if (bytes > 0) encoder.copyBufferToBuffer(v ? bufferOf(v) : atomBuffer(a), 0, target, 0, bytes);
+        if (bytes > 0) encoder.copyBufferToBuffer(outputBuffers[k]!, 0, target, 0, bytes);
         return new DeviceArray(a.aval.shape, a.aval.dtype, target, gpu);
       });
       device.queue.submit([encoder.finish()]);
-      for (const [i, arg] of args.entries()) if (donate[i] && arg instanceof DeviceArray && !arg.isDonated) arg.donate();
+      for (const [i, arg] of args.entries())
+        if (donate[i] && arg instanceof DeviceArray && !arg.isDonated && !returned.has(i)) arg.donate();
       return outs;
     },
   };
@@ -206,4 +235,3 @@ export function compileWebgpu(closed: ClosedProgram, gpu: WebgpuDevice): WebgpuE
 function deviceStorage(value: ConcreteArray): TypedArray {
   return value.dtype === "bool" ? Uint32Array.from(value.data) : value.data;
 }
-

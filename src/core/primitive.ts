@@ -89,7 +89,11 @@ export interface PrimitiveRules<P, In extends Arity = Arity, Out extends Arity =
    * The kernel of a jit plan on the WebGPU backend (backend/webgpu): WGSL for these shapes. Without it a
    * plan that needs the primitive does not run on WebGPU (the error, or jit's fallback, names it).
    */
-  webgpu?(inAvals: PerInput<AbstractValue, In>, outAvals: PerInput<AbstractValue, Out>, params: P): WebgpuKernelSpec;
+  webgpu?(
+    inAvals: PerInput<AbstractValue, In>,
+    outAvals: PerInput<AbstractValue, Out>,
+    params: P,
+  ): WebgpuKernelSpec;
   /**
    * When some inputs are unknown during partial evaluation (linearize/vjp): how to proceed instead of
    * recording the primitive whole. Call-like primitives (jit) inline their program here.

@@ -16,8 +16,10 @@ import {
   unrolledInput,
 } from "../backend/conv-gemm.js";
 import type { ConvGeometry } from "../backend/conv-geometry.js";
+import { webgpuConv2d, webgpuConv2dInputGrad, webgpuConv2dWeightGrad } from "../backend/webgpu/conv.js";
+import { WgslUnsupportedError } from "../backend/webgpu/wgsl.js";
 import { type AbstractValue, ConcreteArray, type NdArray } from "../core/array.js";
-import { isFloat } from "../core/dtype.js";
+import { type DType, isFloat } from "../core/dtype.js";
 import { type BatchDim, type Primitive, UndefinedPrimal } from "../core/primitive.js";
 import { fmtShape, type Shape, ShapeError, shapeEquals } from "../core/shape.js";
 import { add } from "./binary.js";
@@ -245,6 +247,12 @@ function productRule(
   return add(f(ta, b), f(a, tb));
 }
 
+/** The WebGPU convolutions compute float32 (an integer convolution stays on the CPU). */
+function floatOnWebgpu(op: string, dtype: DType): DType {
+  if (dtype !== "float32") throw new WgslUnsupportedError(`${op} of ${dtype} (WebGPU convolves float32)`);
+  return dtype;
+}
+
 // ---------------------------------------------------------------------------------------------------
 // the primitives
 
@@ -262,6 +270,8 @@ export const conv2dPrim: Primitive<ConvParams> = loweredPrimitive<ConvParams>({
   compiler: {
     derivedInput: ([x, w], _, p) => unrolledInput(geometry("conv2d", x!.shape, w!.shape, p), x!.dtype),
   },
+  webgpu: ([x, w], [y], p) =>
+    webgpuConv2d(geometry("conv2d", x!.shape, w!.shape, p), floatOnWebgpu("conv2d", y!.dtype)),
   lower([x, w], [y], p, context) {
     const run = conv2dGemm(geometry("conv2d", x!.shape, w!.shape, p), y!.dtype, context);
     return ([xa, wa], [ya]) => run(xa!, wa!, ya!);
@@ -310,6 +320,11 @@ export const conv2dInputGradPrim: Primitive<ConvInputGradParams> = loweredPrimit
     checkCotangent("conv2d_input_grad", ct!.shape, g, p.inputShape, w!.shape);
     return [{ shape: p.inputShape, dtype: ct!.dtype }];
   },
+  webgpu: ([, w], [x], p) =>
+    webgpuConv2dInputGrad(
+      geometry("conv2d_input_grad", p.inputShape, w!.shape, p),
+      floatOnWebgpu("conv2d_input_grad", x!.dtype),
+    ),
   lower([, w], [x], p, context) {
     const run = conv2dInputGradGemm(
       geometry("conv2d_input_grad", p.inputShape, w!.shape, p),
@@ -382,6 +397,11 @@ export const conv2dWeightGradPrim: Primitive<ConvWeightGradParams> = loweredPrim
     derivedInput: ([x], _, p) =>
       unrolledInput(geometry("conv2d_weight_grad", x!.shape, p.weightShape, p), x!.dtype),
   },
+  webgpu: ([x], [w], p) =>
+    webgpuConv2dWeightGrad(
+      geometry("conv2d_weight_grad", x!.shape, p.weightShape, p),
+      floatOnWebgpu("conv2d_weight_grad", w!.dtype),
+    ),
   lower([x], [w], p, context) {
     const run = conv2dWeightGradGemm(
       geometry("conv2d_weight_grad", x!.shape, p.weightShape, p),

@@ -3,8 +3,8 @@
  * reshape with -1, transpose with axes, squeeze, expandDims, flatten, broadcastTo, moveaxis.
  */
 
-import { webgpuTranspose } from "../backend/webgpu/layout.js";
 import { broadcastInto, transposeCompiled } from "../backend/js/layout.js";
+import { webgpuTranspose } from "../backend/webgpu/layout.js";
 import { ConcreteArray, type NdArray } from "../core/array.js";
 import { makeEquation } from "../core/compiler-facts.js";
 import { NARROW_DTYPES, storageFor } from "../core/dtype.js";

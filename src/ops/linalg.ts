@@ -3,8 +3,8 @@
  * batch dims; numpy's matmul (1-D operands, broadcast batch dims), dot and outer are built on it.
  */
 
-import { webgpuGemm } from "../backend/webgpu/gemm.js";
 import { gemmKernel, gemvLaneOrder } from "../backend/index.js";
+import { webgpuGemm } from "../backend/webgpu/gemm.js";
 import type { NdArray } from "../core/array.js";
 import { type GemmDims, makeEquation, rewriteOf } from "../core/compiler-facts.js";
 import type { DType } from "../core/dtype.js";

@@ -14,6 +14,8 @@ import {
 } from "../backend/js/pool.js";
 import { chooseKernel } from "../backend/kernel-choice.js";
 import { wasmMaxPool2d, wasmPoolGather, wasmPoolScatterAdd } from "../backend/wasm/pool.js";
+import { webgpuMaxPool, webgpuPoolGather, webgpuPoolScatterAdd } from "../backend/webgpu/pool.js";
+import { WgslUnsupportedError } from "../backend/webgpu/wgsl.js";
 import { ConcreteArray, type NdArray } from "../core/array.js";
 import { type DType, storageFor } from "../core/dtype.js";
 import { type BatchDim, type Kernel, type Primitive, UndefinedPrimal } from "../core/primitive.js";
@@ -36,6 +38,12 @@ export interface PoolScatterParams {
 }
 
 type NoParams = Record<string, never>;
+
+/** The WebGPU pooling kernels compute float32 (other dtypes stay on the CPU). */
+function float32OnWebgpu(op: string, dtype: DType): DType {
+  if (dtype !== "float32") throw new WgslUnsupportedError(`${op} of ${dtype} (WebGPU pools float32)`);
+  return dtype;
+}
 const NO_PARAMS: NoParams = {};
 
 /** MaxPool's attributes for these params (ONNX pads are [top, left, bottom, right]). */
@@ -130,6 +138,8 @@ export const maxPool2dPrim: Primitive<MaxPoolParams> = loweredPrimitive<MaxPoolP
     checkFloat("max_pool2d", x!.dtype);
     return [{ shape: pooledShape(x!.shape, poolGeometry("max_pool2d", x!.shape, p)), dtype: x!.dtype }];
   },
+  webgpu: ([x], _outs, p) =>
+    webgpuMaxPool(poolGeometry("max_pool2d", x!.shape, p), float32OnWebgpu("max_pool2d", x!.dtype), "values"),
   lower([x], _outs, p, context) {
     const g = poolGeometry("max_pool2d", x!.shape, p);
     return chooseKernel<Kernel>(
@@ -173,6 +183,12 @@ export const maxPool2dArgmaxPrim: Primitive<MaxPoolParams> = loweredPrimitive<Ma
     checkFloat("max_pool2d_argmax", x!.dtype);
     return [{ shape: pooledShape(x!.shape, poolGeometry("max_pool2d_argmax", x!.shape, p)), dtype: "int32" }];
   },
+  webgpu: ([x], _outs, p) =>
+    webgpuMaxPool(
+      poolGeometry("max_pool2d_argmax", x!.shape, p),
+      float32OnWebgpu("max_pool2d_argmax", x!.dtype),
+      "indices",
+    ),
   lower([x], _outs, p, context) {
     const g = poolGeometry("max_pool2d_argmax", x!.shape, p);
     return chooseKernel<Kernel>(
@@ -230,6 +246,15 @@ export const poolGatherPrim: Primitive<NoParams> = loweredPrimitive<NoParams>({
     checkIndexed("pool_gather", t!.shape, t!.dtype, idx!.shape, idx!.dtype, false);
     return [{ shape: idx!.shape, dtype: t!.dtype }];
   },
+  webgpu([t, idx]) {
+    const [n, c, h, w] = t!.shape as [number, number, number, number];
+    return webgpuPoolGather(
+      float32OnWebgpu("pool_gather", t!.dtype),
+      n * c,
+      h * w,
+      sizeOf(idx!.shape) / (n * c),
+    );
+  },
   lower([t, idx], _outs, _p, context) {
     const [n, c, h, w] = t!.shape as [number, number, number, number];
     return chooseKernel<Kernel>(
@@ -277,6 +302,11 @@ export const poolScatterAddPrim: Primitive<PoolScatterParams> = loweredPrimitive
   abstractEval([ct, idx], { planeShape }) {
     checkIndexed("pool_scatter_add", ct!.shape, ct!.dtype, idx!.shape, idx!.dtype, true);
     return [{ shape: [ct!.shape[0]!, ct!.shape[1]!, ...planeShape], dtype: ct!.dtype }];
+  },
+  webgpu([ct], _outs, { planeShape }) {
+    const [n, c] = ct!.shape as [number, number];
+    const dtype = float32OnWebgpu("pool_scatter_add", ct!.dtype);
+    return webgpuPoolScatterAdd(dtype, n * c, planeShape[0] * planeShape[1], sizeOf(ct!.shape) / (n * c));
   },
   lower([ct], [out], { planeShape }, context) {
     const [n, c] = ct!.shape as [number, number];

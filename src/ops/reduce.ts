@@ -4,7 +4,6 @@
  * Max and min split the gradient evenly among tied elements (as torch.amax and JAX).
  */
 
-import { webgpuReduce } from "../backend/webgpu/reduce.js";
 import {
   argReduceKernel,
   cumsumKernel,
@@ -14,6 +13,7 @@ import {
 } from "../backend/js/reduce.js";
 import { chooseKernel } from "../backend/kernel-choice.js";
 import { wasmReduce } from "../backend/wasm/reduce.js";
+import { webgpuReduce } from "../backend/webgpu/reduce.js";
 import { ConcreteArray, type NdArray } from "../core/array.js";
 import type { RewriteRule } from "../core/compiler-facts.js";
 import { isFloat, operandDTypeFor } from "../core/dtype.js";

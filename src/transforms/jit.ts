@@ -6,8 +6,8 @@
 
 import { jitOnWebgpuActive } from "../backend/active.js";
 import { WebgpuUnavailableError, webgpuDevice } from "../backend/webgpu/device.js";
-import { WgslUnsupportedError } from "../compiler/expr-wgsl.js";
 import { DeviceArray } from "../backend/webgpu/device-array.js";
+import { WgslUnsupportedError } from "../backend/webgpu/wgsl.js";
 import { compile, type Executable, type StepProfile } from "../compiler/executor.js";
 import { programToOnnx } from "../compiler/onnx-export.js";
 import { compileWebgpu, type WebgpuExecutable } from "../compiler/webgpu-plan.js";
@@ -323,7 +323,9 @@ export function jit<Args extends unknown[], Out>(
       } catch (error) {
         if (!(error instanceof WgslUnsupportedError)) throw error;
         entry.webgpu = error;
-        console.warn(`jit(${name}) runs on the CPU (wasm), not WebGPU, for ${entry.program.inAvals.map(fmtAval).join(", ")}: ${error.message}`);
+        console.warn(
+          `jit(${name}) runs on the CPU (wasm), not WebGPU, for ${entry.program.inAvals.map(fmtAval).join(", ")}: ${error.message}`,
+        );
       }
     }
     return entry.webgpu instanceof WgslUnsupportedError ? null : entry.webgpu;

@@ -4,8 +4,7 @@
  * served on 127.0.0.1 (a secure context, cross-origin isolated) and awaited until it sets
  * `window.pageResult`. The system's Chromium, driven by playwright-core; nothing is downloaded.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { build } from "esbuild";

@@ -6,33 +6,61 @@
  */
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { hasChromium, runPage, CHROMIUM } from "../helpers/chromium-page.js";
+import { CHROMIUM, hasChromium, runPage } from "../helpers/chromium-page.js";
 import type { KernelsResult } from "./pages/kernels.js";
+import type { LenetResult } from "./pages/lenet.js";
 
 if (!hasChromium)
-  console.warn(`test/webgpu/jit-webgpu.test.ts skipped: no Chromium at ${CHROMIUM} (apt-get install chromium)`);
+  console.warn(
+    `test/webgpu/jit-webgpu.test.ts skipped: no Chromium at ${CHROMIUM} (apt-get install chromium)`,
+  );
 
 const page = (name: string) => fileURLToPath(new URL(`./pages/${name}`, import.meta.url));
 
 describe.skipIf(!hasChromium)("jit on WebGPU in Chromium", () => {
-  it("lowers every kind of kernel and matches the CPU plan on ragged shapes", { timeout: 300_000 }, async () => {
-    const { result, errors, console: lines } = await runPage<KernelsResult>(page("kernels.ts"));
-    expect(result.error).toBeNull();
-    expect(errors).toEqual([]);
-    expect(result.backend).toMatchObject({ name: "webgpu" });
-    expect((result.backend as { webgpu: string }).webgpu).toMatch(/swiftshader|./);
-    expect(result.cases.length).toBe(61);
-    for (const c of result.cases) {
-      const where = JSON.stringify(c);
-      expect(c.backend, where).toBe("webgpu");
-      expect(c.shape, where).toEqual(c.cpuShape);
-      // float32 math on the GPU (exp, tanh, ...) differs from the CPU kernels by a few ulps.
-      expect(c.relativeError, where).toBeGreaterThanOrEqual(0);
-      expect(c.relativeError, where).toBeLessThan(1e-5);
-    }
-    expect(result.syncReadError).toMatch(/await x\.data\(\)/);
-    expect(result.eagerError).toMatch(/await x\.data\(\)/);
-    expect(result.float64Backend).toBe("wasm");
-    expect(lines.some((l) => /runs on the CPU \(wasm\), not WebGPU.*float64/.test(l))).toBe(true);
-  });
+  it(
+    "lowers every kind of kernel and matches the CPU plan on ragged shapes",
+    { timeout: 300_000 },
+    async () => {
+      const { result, errors, console: lines } = await runPage<KernelsResult>(page("kernels.ts"));
+      expect(result.error).toBeNull();
+      expect(errors).toEqual([]);
+      expect(result.backend).toMatchObject({ name: "webgpu" });
+      expect((result.backend as { webgpu: string }).webgpu).toMatch(/swiftshader|./);
+      expect(result.cases.length).toBe(66);
+      for (const c of result.cases) {
+        const where = JSON.stringify(c);
+        expect(c.backend, where).toBe("webgpu");
+        expect(c.shape, where).toEqual(c.cpuShape);
+        // float32 math on the GPU (exp, tanh, ...) differs from the CPU kernels by a few ulps.
+        expect(c.relativeError, where).toBeGreaterThanOrEqual(0);
+        expect(c.relativeError, where).toBeLessThan(1e-5);
+      }
+      expect(result.syncReadError).toMatch(/await x\.data\(\)/);
+      expect(result.eagerError).toMatch(/await x\.data\(\)/);
+      expect(result.float64Backend).toBe("wasm");
+      expect(lines.some((l) => /runs on the CPU \(wasm\), not WebGPU.*float64/.test(l))).toBe(true);
+    },
+  );
+
+  it(
+    "trains LeNet for 20 steps on the device, matching the CPU plan to 1e-5",
+    { timeout: 300_000 },
+    async () => {
+      const { result, errors, console: lines } = await runPage<LenetResult>(page("lenet.ts"));
+      expect(result.error).toBeNull();
+      expect(errors).toEqual([]);
+      expect(lines.filter((l) => /runs on the CPU/.test(l))).toEqual([]);
+      expect(result.backends).toEqual(["webgpu", "webgpu"]);
+      expect(result.deviceOutputs).toBe(true);
+      expect(result.gradErrors).toHaveLength(10);
+      for (const e of result.gradErrors) expect(e).toBeLessThan(1e-5);
+      expect(result.forwardError).toBeLessThan(1e-5);
+      expect(result.lossErrors).toHaveLength(20);
+      for (const e of result.lossErrors) expect(e).toBeLessThan(1e-5);
+      expect(result.paramError).toBeGreaterThanOrEqual(0);
+      expect(result.paramError).toBeLessThan(1e-5);
+      expect(result.losses[19]!).toBeLessThan(result.losses[0]!); // it trains
+    },
+  );
 });

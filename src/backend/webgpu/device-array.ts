@@ -49,7 +49,10 @@ export class DeviceArray extends NdArray {
     const out = storageFor(this.dtype, this.size);
     if (this.size === 0) return out;
     const bytes = this.size * 4;
-    const staging = device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const staging = device.createBuffer({
+      size: bytes,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
     const encoder = device.createCommandEncoder();
     encoder.copyBufferToBuffer(deviceBuffer(this), 0, staging, 0, bytes);
     device.queue.submit([encoder.finish()]);
@@ -101,6 +104,8 @@ export class DeviceArray extends NdArray {
 export function deviceBuffer(x: DeviceArray): GPUBuffer {
   const buffer = buffers.get(x);
   if (!buffer)
-    throw new DonationError(`this ${fmtAval(x)} device array was donated to a jitted function; use its outputs`);
+    throw new DonationError(
+      `this ${fmtAval(x)} device array was donated to a jitted function; use its outputs`,
+    );
   return buffer;
 }

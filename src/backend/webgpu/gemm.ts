@@ -23,7 +23,15 @@ export interface WebgpuGemmShape {
 }
 
 /** The kernel (bindings: A, B, then C) and its dispatch. */
-export function webgpuGemm({ dtype, batch, m, k, n, transposeA, transposeB }: WebgpuGemmShape): WebgpuKernelSpec {
+export function webgpuGemm({
+  dtype,
+  batch,
+  m,
+  k,
+  n,
+  transposeA,
+  transposeB,
+}: WebgpuGemmShape): WebgpuKernelSpec {
   if (dtype !== "float32" && dtype !== "int32")
     throw new TypeError(`webgpu gemm: ${dtype} operands (WebGPU computes products of float32 and int32)`);
   const t = wgslStorageType(dtype);

@@ -34,7 +34,16 @@ export function webgpuReduce(
       ? wgslLiteral(0, dtype)
       : dtype === "float32"
         ? wgslLiteral(monoid === "max" ? -Infinity : Infinity, dtype)
-        : wgslLiteral(monoid === "max" ? (dtype === "int32" ? -(2 ** 31) : 0) : dtype === "int32" ? 2 ** 31 - 1 : 2 ** 32 - 1, dtype);
+        : wgslLiteral(
+            monoid === "max"
+              ? dtype === "int32"
+                ? -(2 ** 31)
+                : 0
+              : dtype === "int32"
+                ? 2 ** 31 - 1
+                : 2 ** 32 - 1,
+            dtype,
+          );
   const nanAware = dtype === "float32" && monoid !== "sum";
   const combine =
     monoid === "sum"

@@ -6,6 +6,11 @@
  */
 import type { DType } from "../../core/dtype.js";
 
+/** What the WebGPU backend cannot compute (a dtype, a primitive, a helper), named: jit then runs on the CPU. */
+export class WgslUnsupportedError extends Error {
+  override name = "WgslUnsupportedError";
+}
+
 /** The dtypes WebGPU plans compute in. */
 export const WEBGPU_DTYPES: readonly DType[] = ["float32", "int32", "uint32", "bool"];
 
@@ -21,7 +26,9 @@ export function wgslType(dtype: DType): "f32" | "i32" | "u32" | "bool" {
     case "bool":
       return "bool";
     default:
-      throw new TypeError(`webgpu: ${dtype} has no WGSL type (WebGPU computes float32, int32, uint32 and bool)`);
+      throw new TypeError(
+        `webgpu: ${dtype} has no WGSL type (WebGPU computes float32, int32, uint32 and bool)`,
+      );
   }
 }
 

@@ -9,6 +9,7 @@ import {
   backend,
   DeviceArray,
   DeviceArrayReadError,
+  grad,
   jit,
   type NdArray,
   nn,
@@ -42,26 +43,64 @@ const a = random.normal(k0!, [37, 129]);
 const b = random.normal(k1!, [37, 129]);
 const col = random.normal(k2!, [37, 1]);
 const cube = random.normal(k3!, [3, 70, 33]);
-const ints = np.arange(0, 37 * 129, 1, { dtype: "int32" }).reshape([37, 129]).sub(2000);
+const ints = np
+  .arange(0, 37 * 129, 1, { dtype: "int32" })
+  .reshape([37, 129])
+  .sub(2000);
 
+const [k4, k5] = random.split(random.key(8), 2);
+const images = random.normal(k4!, [3, 4, 13, 11]);
+const filters = random.normal(k5!, [6, 2, 3, 2]);
+const convCase = (x: NdArray, w: NdArray) =>
+  nn.conv2d(x, w, null, { stride: 2, padding: 1, dilation: 2, groups: 2 });
 const positive = (x: NdArray) => np.abs(x).add(0.25);
 const UNARY: [string, (x: NdArray) => NdArray][] = [
-  ["neg", np.negative], ["abs", np.abs], ["sign", np.sign], ["floor", np.floor], ["ceil", np.ceil],
-  ["round", (x) => np.round(x.mul(3))], ["trunc", np.trunc], ["sqrt", (x) => np.sqrt(positive(x))],
-  ["cbrt", np.cbrt], ["exp", np.exp], ["exp2", np.exp2], ["expm1", (x) => np.expm1(x.mul(0.01))],
-  ["log", (x) => np.log(positive(x))], ["log2", (x) => np.log2(positive(x))], ["log10", (x) => np.log10(positive(x))],
-  ["log1p", (x) => np.log1p(np.abs(x))], ["sin", np.sin], ["cos", np.cos], ["tan", (x) => np.tan(x.mul(0.4))],
-  ["asin", (x) => np.asin(np.tanh(x))], ["acos", (x) => np.acos(np.tanh(x))], ["atan", np.atan],
-  ["sinh", np.sinh], ["cosh", np.cosh], ["tanh", np.tanh], ["asinh", np.asinh],
-  ["acosh", (x) => np.acosh(positive(x).add(1))], ["atanh", (x) => np.atanh(np.tanh(x).mul(0.9))],
-  ["sigmoid", nn.sigmoid], ["relu", nn.relu], ["gelu", (x) => nn.gelu(x)], ["erf", np.erf],
+  ["neg", np.negative],
+  ["abs", np.abs],
+  ["sign", np.sign],
+  ["floor", np.floor],
+  ["ceil", np.ceil],
+  ["round", (x) => np.round(x.mul(3))],
+  ["trunc", np.trunc],
+  ["sqrt", (x) => np.sqrt(positive(x))],
+  ["cbrt", np.cbrt],
+  ["exp", np.exp],
+  ["exp2", np.exp2],
+  ["expm1", (x) => np.expm1(x.mul(0.01))],
+  ["log", (x) => np.log(positive(x))],
+  ["log2", (x) => np.log2(positive(x))],
+  ["log10", (x) => np.log10(positive(x))],
+  ["log1p", (x) => np.log1p(np.abs(x))],
+  ["sin", np.sin],
+  ["cos", np.cos],
+  ["tan", (x) => np.tan(x.mul(0.4))],
+  ["asin", (x) => np.asin(np.tanh(x))],
+  ["acos", (x) => np.acos(np.tanh(x))],
+  ["atan", np.atan],
+  ["sinh", np.sinh],
+  ["cosh", np.cosh],
+  ["tanh", np.tanh],
+  ["asinh", np.asinh],
+  ["acosh", (x) => np.acosh(positive(x).add(1))],
+  ["atanh", (x) => np.atanh(np.tanh(x).mul(0.9))],
+  ["sigmoid", nn.sigmoid],
+  ["relu", nn.relu],
+  ["gelu", (x) => nn.gelu(x)],
+  ["erf", np.erf],
 ];
 const BINARY: [string, (x: NdArray, y: NdArray) => NdArray][] = [
-  ["add", np.add], ["sub", np.subtract], ["mul", np.multiply], ["div", (x, y) => np.divide(x, positive(y))],
-  ["maximum", np.maximum], ["minimum", np.minimum], ["pow", (x, y) => np.power(positive(x), y)],
+  ["add", np.add],
+  ["sub", np.subtract],
+  ["mul", np.multiply],
+  ["div", (x, y) => np.divide(x, positive(y))],
+  ["maximum", np.maximum],
+  ["minimum", np.minimum],
+  ["pow", (x, y) => np.power(positive(x), y)],
   ["pow of a negative base by integers", (x, y) => np.power(x, np.round(y.mul(2)))],
-  ["mod", (x, y) => np.mod(x.mul(4), y)], ["floorDivide", (x, y) => np.floorDivide(x.mul(4), y)],
-  ["atan2", np.atan2], ["hypot", np.hypot],
+  ["mod", (x, y) => np.mod(x.mul(4), y)],
+  ["floorDivide", (x, y) => np.floorDivide(x.mul(4), y)],
+  ["atan2", np.atan2],
+  ["hypot", np.hypot],
   ["where of a comparison", (x, y) => np.where(np.greater(x, y), x, y.mul(-1))],
   ["a bool output", (x, y) => np.less(x, y)],
 ];
@@ -83,9 +122,30 @@ const CASES: [string, (...args: NdArray[]) => NdArray, NdArray[]][] = [
   ["matmul 37x129 @ 129x37", (x, y) => np.matmul(x, np.transpose(y)), [a, b]],
   ["matmul Aᵀ @ B", (x, y) => np.matmul(np.transpose(x), y), [a, b]],
   ["batched matmul 3x70x33 @ 3x33x70", (x) => np.matmul(x, np.transpose(x, [0, 2, 1])), [cube]],
-  ["softmax cross-entropy of a product", (x, y) => nn.crossEntropy(np.matmul(x, np.transpose(y)), np.arange(37, undefined, undefined, { dtype: "int32" })), [a, b]],
+  ["conv2d, stride 2, padding 1, dilation 2, 2 groups", (x, w) => convCase(x, w), [images, filters]],
+  [
+    "conv2d's input gradient",
+    (x, w) => grad((xx: NdArray) => np.sum(np.sin(convCase(xx, w))))(x),
+    [images, filters],
+  ],
+  [
+    "conv2d's weight gradient",
+    (x, w) => grad((ww: NdArray) => np.sum(np.sin(convCase(x, ww))))(w),
+    [images, filters],
+  ],
+  ["max pool 3x3, stride 2, padding 1", (x) => nn.maxPool2d(x, 3, { stride: 2, padding: 1 }), [images]],
+  [
+    "max pool's gradient (overlapping windows)",
+    (x) => grad((xx: NdArray) => np.sum(np.sin(nn.maxPool2d(xx, 3, { stride: 2, padding: 1 }))))(x),
+    [images],
+  ],
+  [
+    "softmax cross-entropy of a product",
+    (x, y) =>
+      nn.crossEntropy(np.matmul(x, np.transpose(y)), np.arange(37, undefined, undefined, { dtype: "int32" })),
+    [a, b],
+  ],
 ];
-
 
 function relativeError(gpu: ArrayLike<number>, cpu: ArrayLike<number>): number {
   let scale = 0;
@@ -93,7 +153,11 @@ function relativeError(gpu: ArrayLike<number>, cpu: ArrayLike<number>): number {
   for (let i = 0; i < cpu.length; i++) {
     scale = Math.max(scale, Math.abs(cpu[i]!));
     const d = Math.abs(gpu[i]! - cpu[i]!);
-    worst = Number.isNaN(d) ? (Number.isNaN(gpu[i]!) && Number.isNaN(cpu[i]!) ? worst : Infinity) : Math.max(worst, d);
+    worst = Number.isNaN(d)
+      ? Number.isNaN(gpu[i]!) && Number.isNaN(cpu[i]!)
+        ? worst
+        : Infinity
+      : Math.max(worst, d);
   }
   return worst / Math.max(scale, 1e-30);
 }
@@ -122,7 +186,8 @@ async function main(): Promise<KernelsResult> {
   try {
     onDevice.toTypedArray();
   } catch (e) {
-    syncReadError = e instanceof DeviceArrayReadError ? e.message : `not a DeviceArrayReadError: ${String(e)}`;
+    syncReadError =
+      e instanceof DeviceArrayReadError ? e.message : `not a DeviceArrayReadError: ${String(e)}`;
   }
   let eagerError = "";
   try {
@@ -130,19 +195,23 @@ async function main(): Promise<KernelsResult> {
   } catch (e) {
     eagerError = e instanceof DeviceArrayReadError ? e.message : `not a DeviceArrayReadError: ${String(e)}`;
   }
-  const float64Backend = jit((x: NdArray) => x.mul(2), { backend: "webgpu" }).lower(a.astype("float64")).backend;
+  const float64Backend = jit((x: NdArray) => x.mul(2), { backend: "webgpu" }).lower(
+    a.astype("float64"),
+  ).backend;
   return { backend: info ?? backend(), cases, syncReadError, eagerError, float64Backend, error: null };
 }
 
 main()
-  .catch((e: unknown): KernelsResult => ({
-    backend: null,
-    cases: [],
-    syncReadError: "",
-    eagerError: "",
-    float64Backend: "",
-    error: e instanceof Error ? `${e.message}\n${e.stack}` : String(e),
-  }))
+  .catch(
+    (e: unknown): KernelsResult => ({
+      backend: null,
+      cases: [],
+      syncReadError: "",
+      eagerError: "",
+      float64Backend: "",
+      error: e instanceof Error ? `${e.message}\n${e.stack}` : String(e),
+    }),
+  )
   .then((result) => {
     (window as unknown as { pageResult: KernelsResult }).pageResult = result;
   });
