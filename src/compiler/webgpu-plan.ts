@@ -1,4 +1,4 @@
-/// <reference types="@webgpu/types" />
+/// <reference types="@webgpu/types" preserve="true" />
 /**
  * jit plans on WebGPU (issue 23): the program is optimized and fused as for the CPU (passes.ts,
  * fusion.ts, gemm-steps.ts), then every step becomes a compute pipeline: a fused loop's WGSL

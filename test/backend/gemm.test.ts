@@ -401,7 +401,14 @@ describe.runIf(simdSupported() && threadsSupported())("wasm GEMM on worker threa
 describe("backend selection", () => {
   it("reports and switches the active backend", () => {
     setBackend("js");
-    expect(backend()).toEqual({ name: "js", webgpu: null, simd: false, relaxedSimd: false, threads: 1, platform: "node" });
+    expect(backend()).toEqual({
+      name: "js",
+      webgpu: null,
+      simd: false,
+      relaxedSimd: false,
+      threads: 1,
+      platform: "node",
+    });
     if (!simdSupported()) {
       expect(() => setBackend("wasm")).toThrow(/SIMD/);
       return;

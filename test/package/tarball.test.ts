@@ -171,13 +171,22 @@ describe("the packed tarball, installed", () => {
     expect(paths).toContain("LICENSE");
     expect(paths).toContain("dist/browser/index.js");
     expect(paths.filter((p) => p.endsWith(".map") || p.startsWith("src/"))).toEqual([]);
-    const fpTs = await packInstalled("fp-ts", tarballs);
+    // The package's own dependencies (fp-ts, and @webgpu/types for the declarations of the WebGPU backend).
+    const ownDependencies = Object.keys(
+      (
+        JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
+          dependencies: Record<string, string>;
+        }
+      ).dependencies,
+    );
+    const dependencyTarballs: string[] = [];
+    for (const d of ownDependencies) dependencyTarballs.push(...(await packInstalled(d, tarballs)));
     const peers = [
       ...(await packInstalled("mnist", tarballs)),
       ...(await packInstalled("fast-check", tarballs)),
     ];
-    full = await consumer("full", [tarball, ...fpTs, ...peers]);
-    minimal = await consumer("minimal", [tarball, ...fpTs]);
+    full = await consumer("full", [tarball, ...dependencyTarballs, ...peers]);
+    minimal = await consumer("minimal", [tarball, ...dependencyTarballs]);
     // The figures for the notes: the tarball and what an install of it weighs.
     console.log(
       JSON.stringify({

@@ -1,4 +1,4 @@
-/// <reference types="@webgpu/types" />
+/// <reference types="@webgpu/types" preserve="true" />
 /**
  * An array whose values live in a GPU buffer: what a jitted function on the WebGPU backend returns. GPU
  * results cannot be read synchronously in a browser, so its values come back only through

@@ -1,4 +1,4 @@
-/// <reference types="@webgpu/types" />
+/// <reference types="@webgpu/types" preserve="true" />
 /**
  * The WebGPU device jit plans run on (issue 23): requested once by `setBackend("webgpu")`, which resolves
  * when it is ready. Where there is no WebGPU (Node, a browser without it, a page that is not a secure
