@@ -60,7 +60,7 @@ describe('jit(f, { backend: "onnxruntime" })', () => {
       /threads is an option of backend "onnxruntime"/,
     );
     expect(() => jit((x: NdArray) => x, { backend: "gpu" as "wasm" })).toThrow(
-      /backend must be "wasm" or "onnxruntime"/,
+      /backend must be "wasm", "onnxruntime" or "webgpu", got "gpu"/,
     );
   });
 });
