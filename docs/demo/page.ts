@@ -55,6 +55,7 @@ worker.onmessage = (event: MessageEvent<Reply>) => {
       break;
     case "epoch":
       state.epochs.push(reply);
+      rememberSpeed(reply.imagesPerSecond);
       element("epochs").textContent = state.epochs
         .map(
           (e) =>
@@ -81,11 +82,36 @@ worker.onerror = (event) => {
   element("status").textContent = `Error: ${event.message}`;
 };
 
+// The backend switch reloads the page with ?backend=...; each backend's last speed is kept, to compare.
+const backendSelect = element<HTMLSelectElement>("backend");
+backendSelect.value = options.backend;
+backendSelect.onchange = () => {
+  const query = new URLSearchParams(location.search);
+  query.set("backend", backendSelect.value);
+  location.search = query.toString();
+};
+const SPEEDS_KEY = "tracegrad-demo-images-per-second";
+function rememberSpeed(imagesPerSecond: number): void {
+  const speeds = JSON.parse(localStorage.getItem(SPEEDS_KEY) ?? "{}") as Record<string, number>;
+  speeds[options.backend] = imagesPerSecond;
+  localStorage.setItem(SPEEDS_KEY, JSON.stringify(speeds));
+  showSpeeds();
+}
+function showSpeeds(): void {
+  const speeds = JSON.parse(localStorage.getItem(SPEEDS_KEY) ?? "{}") as Record<string, number>;
+  element("speeds").textContent = Object.entries(speeds)
+    .map(([name, value]) => `${name === "webgpu" ? "WebGPU" : "wasm"}: ${value.toFixed(0)} images/s`)
+    .join(" · ");
+}
+showSpeeds();
+
 function showStatus(): void {
   const ready = state.ready;
   if (!ready) return;
-  const { name, threads } = ready.backend;
-  const kernels = `${name} kernels on ${threads} thread${threads === 1 ? "" : "s"}${crossOriginIsolated ? "" : " (the page is not cross-origin isolated)"}`;
+  const { name, threads, webgpu } = ready.backend;
+  const kernels = webgpu
+    ? `the training step on WebGPU (${webgpu})`
+    : `${name} kernels on ${threads} thread${threads === 1 ? "" : "s"}${crossOriginIsolated ? "" : " (the page is not cross-origin isolated)"}`;
   const data = `${ready.trainImages} training and ${ready.testImages} test digits`;
   const phase = state.done ? "trained" : options.train ? `training ${options.epochs} epochs` : "not training";
   element("status").textContent = `LeNet, ${data}, ${kernels}: ${phase}.`;

@@ -32,7 +32,7 @@ export type Reply =
   | { readonly type: "losses"; readonly id: number; readonly losses: number[]; readonly backend: BackendInfo }
   | { readonly type: "error"; readonly message: string };
 
-/** Query options of the page: `?epochs=3&train=1&relaxed=1`. */
+/** Query options of the page: `?epochs=3&train=1&relaxed=1&backend=wasm`. */
 export interface PageOptions {
   /** Epochs to train (default 3). */
   readonly epochs: number;
@@ -40,6 +40,8 @@ export interface PageOptions {
   readonly train: boolean;
   /** Whether kernels may use relaxed SIMD (default true; 0 for results bit-identical to Node 20's). */
   readonly relaxedSimd: boolean;
+  /** Where the jitted training step runs: the wasm kernels (default) or the GPU, through WebGPU. */
+  readonly backend: "wasm" | "webgpu";
 }
 
 export function pageOptions(search: string): PageOptions {
@@ -49,5 +51,6 @@ export function pageOptions(search: string): PageOptions {
     epochs: Number.isInteger(epochs) && epochs > 0 ? epochs : 3,
     train: query.get("train") !== "0",
     relaxedSimd: query.get("relaxed") !== "0",
+    backend: query.get("backend") === "webgpu" ? "webgpu" : "wasm",
   };
 }

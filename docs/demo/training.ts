@@ -2,7 +2,7 @@
  * The demo's training, shared by the page's Worker and the Node side of its browser test: LeNet
  * (docs/examples/lenet.ts), SGD with momentum and a cosine-decayed learning rate, as `npm run train`.
  */
-import { io, jit, type NdArray, nn, np, optim, random, tree, valueAndGrad } from "tracegrad";
+import { DeviceArray, io, jit, type NdArray, nn, np, optim, random, tree, valueAndGrad } from "tracegrad";
 import { type LeNetParams, lenet } from "../examples/lenet.js";
 
 /** The normalization of training, also applied to a drawn digit. */
@@ -36,10 +36,13 @@ export interface Trainer {
   readonly stepsPerEpoch: number;
   /** The batches of an epoch (1-based), in the order its key gives. */
   batches(epoch: number): Iterable<io.Batch>;
-  /** One training step on a batch; returns its loss. */
-  step(batch: io.Batch): number;
+  /**
+   * One training step on a batch; returns its loss as a scalar array (on the GPU under WebGPU, where the
+   * parameters stay too: read it with `valueOf`).
+   */
+  step(batch: io.Batch): NdArray;
   /** The fraction of the test split classified correctly. */
-  evaluate(): number;
+  evaluate(): Promise<number>;
   /** Class probabilities of images [N, 1, 32, 32], as an [N, 10] array. */
   probabilities(images: NdArray): NdArray;
 }
@@ -69,7 +72,9 @@ export function createTrainer(data: io.mnist.MnistSplits, options: TrainerOption
     },
     { donateArgnums: [0, 1] },
   );
-  const predict = jit((p: LeNetParams, x: NdArray) => np.argmax(lenet.apply(p, x), { axis: 1 }));
+  const correctCount = jit((p: LeNetParams, x: NdArray, y: NdArray) =>
+    np.sum(np.equal(np.argmax(lenet.apply(p, x), { axis: 1 }), y)),
+  );
   const softmax = jit((p: LeNetParams, x: NdArray) => nn.softmax(lenet.apply(p, x), { axis: 1 }));
   const testCount = data.test.labels.shape[0]!;
   return {
@@ -86,16 +91,16 @@ export function createTrainer(data: io.mnist.MnistSplits, options: TrainerOption
     step({ x, y }) {
       let loss: NdArray;
       [params, optState, loss] = trainStep(params, optState, x, y);
-      return loss.item();
+      return loss;
     },
-    evaluate() {
+    async evaluate() {
       let correct = 0;
       const chunk = 500;
       for (let start = 0; start < testCount; start += chunk) {
         const stop = Math.min(start + chunk, testCount);
         const x = np.slice(data.test.images, [{ start, stop }]);
         const y = np.slice(data.test.labels, [{ start, stop }]);
-        correct += np.sum(np.equal(predict(params, x), y)).item();
+        correct += await valueOf(correctCount(params, x, y));
       }
       return correct / testCount;
     },
@@ -105,12 +110,17 @@ export function createTrainer(data: io.mnist.MnistSplits, options: TrainerOption
   };
 }
 
+/** The value of a one-element array, on the host or on the GPU (read back asynchronously). */
+export async function valueOf(x: NdArray): Promise<number> {
+  return x instanceof DeviceArray ? (await x.data())[0]! : x.item();
+}
+
 /** The losses of the first `steps` training steps of epoch 1 (the browser test compares page and Node). */
 export function firstLosses(trainer: Trainer, steps: number): number[] {
   const losses: number[] = [];
   for (const batch of trainer.batches(1)) {
     if (losses.length >= steps) break;
-    losses.push(trainer.step(batch));
+    losses.push(trainer.step(batch).item());
   }
   return losses;
 }

@@ -3,7 +3,7 @@
  * with cross-origin isolation the large kernels run on Web Workers too (startThreads).
  */
 import * as E from "fp-ts/lib/Either.js";
-import { backend, io, setBackend, startThreads } from "tracegrad";
+import { backend, DeviceArray, io, setBackend, startThreads } from "tracegrad";
 import { decodeDigits } from "./digits.js";
 import { pageOptions, type Reply, type Request } from "./protocol.js";
 import {
@@ -12,6 +12,7 @@ import {
   firstLosses,
   MNIST_NORMALIZATION,
   type Trainer,
+  valueOf,
 } from "./training.js";
 
 interface WorkerScope {
@@ -45,6 +46,8 @@ async function main(): Promise<void> {
   const options = pageOptions(scope.location.search);
   if (!options.relaxedSimd) setBackend("wasm", { relaxedSimd: false });
   await startThreads();
+  // WebGPU in a Worker too; where there is none the page says why (a WebgpuUnavailableError).
+  if (options.backend === "webgpu") await setBackend("webgpu");
   const files = {
     images: await gunzipped("digits-images.idx.gz"),
     labels: await gunzipped("digits-labels.idx.gz"),
@@ -52,14 +55,15 @@ async function main(): Promise<void> {
   const data = decodeDigits(files, { dtype: "float32", normalize: MNIST_NORMALIZATION });
   const trainer = createTrainer(data, { ...DEFAULT_TRAINER_OPTIONS, epochs: options.epochs });
   let float64Trainer: Trainer | null = null;
-  const handle = (request: Request): void => {
+  const handle = async (request: Request): Promise<void> => {
     if (request.type === "predict") {
       // The drawn digit as an IDX image, prepared by the library as MNIST's own files are.
       const image = { shape: [1, 28, 28], elementType: "uint8", data: request.pixels } as const;
       const label = { shape: [1], elementType: "uint8", data: new Uint8Array(1) } as const;
       const input = io.mnist.fromIdx(image, label, { normalize: MNIST_NORMALIZATION });
       if (E.isLeft(input)) throw new Error(input.left.message);
-      const probabilities = trainer.probabilities(input.right.images).toTypedArray();
+      const out = trainer.probabilities(input.right.images);
+      const probabilities = out instanceof DeviceArray ? await out.data() : out.toTypedArray();
       post({ type: "prediction", id: request.id, probabilities: Array.from(probabilities) });
     } else if (request.type === "losses") {
       float64Trainer ??= createTrainer(
@@ -80,11 +84,9 @@ async function main(): Promise<void> {
     }
   };
   scope.onmessage = (event) => {
-    try {
-      handle(event.data);
-    } catch (error) {
-      post({ type: "error", message: error instanceof Error ? error.message : String(error) });
-    }
+    handle(event.data).catch((error: unknown) =>
+      post({ type: "error", message: error instanceof Error ? error.message : String(error) }),
+    );
   };
   post({
     type: "ready",
@@ -103,7 +105,8 @@ async function train(trainer: Trainer, epochs: number): Promise<void> {
     let step = 0;
     const started = performance.now();
     for (const batch of trainer.batches(epoch)) {
-      const loss = trainer.step(batch);
+      // Under WebGPU this waits for the step's loss (the chart draws every step); the parameters stay on the GPU.
+      const loss = await valueOf(trainer.step(batch));
       post({ type: "loss", epoch, step: ++step, loss });
       await yieldToEvents();
     }
@@ -112,7 +115,7 @@ async function train(trainer: Trainer, epochs: number): Promise<void> {
     post({
       type: "epoch",
       epoch,
-      accuracy: trainer.evaluate(),
+      accuracy: await trainer.evaluate(),
       imagesPerSecond,
       stepsPerEpoch: trainer.stepsPerEpoch,
     });

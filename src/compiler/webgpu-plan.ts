@@ -61,11 +61,18 @@ export function compileWebgpu(closed: ClosedProgram, gpu: WebgpuDevice): WebgpuE
     program.equations.flatMap((e) => [...e.inputs.filter((a) => a instanceof Var), ...e.outputs]),
   );
   for (const a of program.outputs) if (a instanceof Var && !program.inputs.includes(a)) computed.add(a);
-  for (const v of computed)
-    if (!WEBGPU_DTYPES.includes(v.aval.dtype))
+  const outputs = new Set(program.outputs.filter((a): a is Var => a instanceof Var));
+  for (const v of computed) {
+    if (WEBGPU_DTYPES.includes(v.aval.dtype)) continue;
+    // A float64 scalar that the plan reads or computes but does not return (a learning-rate schedule's
+    // arithmetic, a hyperparameter) computes in float32: it rounds to float32 where it meets the float32
+    // values anyway. Any other float64 value keeps the program on the CPU.
+    const scalar64 = v.aval.dtype === "float64" && sizeOf(v.aval.shape) === 1 && !outputs.has(v);
+    if (!scalar64)
       throw new WgslUnsupportedError(
-        `a ${fmtAval(v.aval)} value (WebGPU computes float32, int32, uint32 and bool; WGSL has no float64)`,
+        `a ${fmtAval(v.aval)} value (WebGPU computes float32, int32, uint32 and bool, and float64 only as scalars it does not return; WGSL has no float64)`,
       );
+  }
 
   const buffers = new Map<Var, GPUBuffer>();
   const newBuffer = (elements: number): GPUBuffer =>
@@ -231,7 +238,8 @@ export function compileWebgpu(closed: ClosedProgram, gpu: WebgpuDevice): WebgpuE
   };
 }
 
-/** A host array's values as the GPU stores them (bool as u32 0/1). */
+/** A host array's values as the GPU stores them (bool as u32 0/1, a float64 scalar as float32). */
 function deviceStorage(value: ConcreteArray): TypedArray {
-  return value.dtype === "bool" ? Uint32Array.from(value.data) : value.data;
+  if (value.dtype === "bool") return Uint32Array.from(value.data);
+  return value.dtype === "float64" ? Float32Array.from(value.data) : value.data;
 }

@@ -165,3 +165,46 @@ describe.skipIf(!hasChromium)("the demo page in headless Chromium", () => {
     await page.close();
   });
 });
+
+describe.skipIf(!hasChromium)("the demo page on WebGPU (Chromium's software adapter)", () => {
+  it("trains on the GPU when switched to it: the Worker's step runs on WebGPU and its losses fall", async () => {
+    const folder = mkdtempSync(join(tmpdir(), "tracegrad-demo-webgpu-"));
+    await buildDemo(join(folder, "site"));
+    const server = await serveDemo(join(folder, "site"));
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--headless", "--no-sandbox", "--enable-unsafe-webgpu", "--no-first-run", "--disable-sync"],
+    });
+    try {
+      const page = await browser.newPage();
+      const pageErrors: string[] = [];
+      const warnings: string[] = [];
+      page.on("pageerror", (error) => pageErrors.push(error.message));
+      page.on("console", (m) => warnings.push(m.text()));
+      await page.goto(`${server.url}?backend=webgpu&epochs=1`);
+      // Steps of batch 64 on SwiftShader, a software GPU, take seconds each: only the start of an epoch.
+      await page.waitForFunction(
+        () => (window.tracegradDemo?.state.losses.length ?? 0) >= 12 || window.tracegradDemo?.state.error,
+        null,
+        { timeout: 400_000 },
+      );
+      const state = await page.evaluate(() => window.tracegradDemo!.state);
+      expect(state.error).toBeNull();
+      expect(state.ready!.backend).toMatchObject({ name: "webgpu" });
+      expect(state.ready!.backend.webgpu).toMatch(/\w/);
+      expect(await page.locator("#backend").inputValue()).toBe("webgpu");
+      expect(await page.locator("#status").textContent()).toMatch(/on WebGPU/);
+      const losses = (state.losses as { loss: number }[]).slice(0, 12).map((l) => l.loss);
+      for (const loss of losses) expect(Number.isFinite(loss)).toBe(true);
+      const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+      expect(mean(losses.slice(8))).toBeLessThan(mean(losses.slice(0, 4)));
+      // The step ran on the GPU: no fallback to the CPU was announced.
+      expect(warnings.filter((w) => /runs on the CPU/.test(w))).toEqual([]);
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await browser.close();
+      await server.close();
+      rmSync(folder, { recursive: true, force: true });
+    }
+  }, 600_000);
+});

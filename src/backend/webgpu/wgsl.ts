@@ -14,10 +14,15 @@ export class WgslUnsupportedError extends Error {
 /** The dtypes WebGPU plans compute in. */
 export const WEBGPU_DTYPES: readonly DType[] = ["float32", "int32", "uint32", "bool"];
 
-/** The WGSL type of a value of `dtype` in registers (bool as bool). */
+/**
+ * The WGSL type of a value of `dtype` in registers (bool as bool). float64 is computed as f32: WGSL has no
+ * f64, and a WebGPU plan admits float64 only as scalars (an optimizer's learning-rate schedule) and inside
+ * a float32 op's expression tree (compiler/webgpu-plan.ts keeps anything else on the CPU).
+ */
 export function wgslType(dtype: DType): "f32" | "i32" | "u32" | "bool" {
   switch (dtype) {
     case "float32":
+    case "float64":
       return "f32";
     case "int32":
       return "i32";
