@@ -33,8 +33,8 @@ export function zerosOf(x: NdArray): NdArray {
 export function inner(a: readonly NdArray[], b: readonly NdArray[]): number {
   let s = 0;
   a.forEach((x, k) => {
-    const xd = x.concrete().data;
-    const yd = b[k]!.concrete().data;
+    const xd = x.concrete().storage;
+    const yd = b[k]!.concrete().storage;
     for (let i = 0; i < xd.length; i++) s += xd[i]! * yd[i]!;
   });
   return s;
@@ -44,8 +44,8 @@ export function inner(a: readonly NdArray[], b: readonly NdArray[]): number {
 export function innerAbs(a: readonly NdArray[], b: readonly NdArray[]): number {
   let s = 0;
   a.forEach((x, k) => {
-    const xd = x.concrete().data;
-    const yd = b[k]!.concrete().data;
+    const xd = x.concrete().storage;
+    const yd = b[k]!.concrete().storage;
     for (let i = 0; i < xd.length; i++) s += Math.abs(xd[i]!) * Math.abs(yd[i]!);
   });
   return s;

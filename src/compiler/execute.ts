@@ -128,11 +128,11 @@ export function execute(plan: Plan, lowered: LoweredPlan, memory: PlanMemory): P
       else runCalls(null);
       for (const k of copiedOutputs) {
         const a = program.outputs[k]!;
-        if (a instanceof Literal) outs[k]!.set(a.value.data);
+        if (a instanceof Literal) outs[k]!.set(a.value.storage);
         else {
           const p = placement.get(a)!;
           if (p.kind === "input") outs[k]!.set(args[p.index]!);
-          else if (p.kind === "const") outs[k]!.set(p.value.concrete().data);
+          else if (p.kind === "const") outs[k]!.set(p.value.concrete().storage);
           else outs[k]!.set(table[tableIndex.get(a)!]!);
         }
       }
@@ -150,7 +150,7 @@ export function execute(plan: Plan, lowered: LoweredPlan, memory: PlanMemory): P
         index: number,
       ): TypedArray => {
         const d = place.donatedFrom;
-        const donated = d !== null && donate[d] ? args[d]!.data : null;
+        const donated = d !== null && donate[d] ? args[d]!.storage : null;
         if (donated && donated.buffer === ours) {
           written.push({ index, offset: donated.byteOffset });
           return donated;
@@ -165,7 +165,7 @@ export function execute(plan: Plan, lowered: LoweredPlan, memory: PlanMemory): P
         if (donated && !isPlanMemoryBuffer(donated.buffer)) return donated;
         return storageFor(v.aval.dtype, sizeOf(v.aval.shape));
       };
-      for (let i = 0; i < inputCount; i++) table[inputIndex[i]!] = args[i]!.data;
+      for (let i = 0; i < inputCount; i++) table[inputIndex[i]!] = args[i]!.storage;
       written.length = 0;
       for (const { index, v, place } of perCall) {
         if (place.kind === "alias") table[index] = table[tableIndex.get(plan.rootOf(v))!]!;
@@ -186,8 +186,8 @@ export function execute(plan: Plan, lowered: LoweredPlan, memory: PlanMemory): P
       // The same value returned twice: each array gets its own buffer, so donating one leaves the other.
       for (let k = 1; k < outs.length; k++) {
         const out = outs[k]!;
-        if (!args.includes(out) && outs.findIndex((o) => o.data === out.data) < k)
-          outs[k] = new ConcreteArray(out.shape, out.dtype, out.data.slice());
+        if (!args.includes(out) && outs.findIndex((o) => o.storage === out.storage) < k)
+          outs[k] = new ConcreteArray(out.shape, out.dtype, out.storage.slice());
       }
       for (const { index, offset } of written) {
         const k = program.outputs.findIndex((a) => a instanceof Var && tableIndex.get(a) === index);

@@ -200,7 +200,7 @@ function build(group: FusedGroup, context: KernelContext, slot: (v: Var) => numb
   const atom = (a: Atom): Val => {
     if (a instanceof Literal) {
       const type = a.aval.dtype;
-      const local = constOf(type, Number(a.value.data[0]!));
+      const local = constOf(type, Number(a.value.storage[0]!));
       return { type, regs: type === "float64" ? [local, local] : [local] };
     }
     let val = values.get(a);
@@ -214,7 +214,7 @@ function build(group: FusedGroup, context: KernelContext, slot: (v: Var) => numb
     return val;
   };
   const nameOf = (a: Atom): string =>
-    a instanceof Literal ? String(a.value.data[0]) : (names.get(a) ?? `in${inputIndex.get(a)}`);
+    a instanceof Literal ? String(a.value.storage[0]) : (names.get(a) ?? `in${inputIndex.get(a)}`);
 
   group.equations.forEach((e, k) => {
     const out = e.outputs[0]!;

@@ -169,7 +169,7 @@ function recomputeCheapBroadcasts(steps: readonly Step[], groupOf: ReadonlyMap<V
 }
 
 function literalCode(l: Literal): string {
-  return jsLiteral(l.value.data[0]!);
+  return jsLiteral(l.value.storage[0]!);
 }
 
 /** The expression for output coordinate `d` of the loop. */

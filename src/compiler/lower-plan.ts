@@ -83,7 +83,7 @@ export function lowerPlan<P extends SubPlan>(
     if (p.kind === "slot") {
       const offset = plan.slots[p.slot]!.offset;
       entries.push(() => viewAt(memory.view().buffer, v.aval.dtype, offset, sizeOf(v.aval.shape)));
-    } else if (p.kind === "const") entries.push(() => p.value.concrete().data);
+    } else if (p.kind === "const") entries.push(() => p.value.concrete().storage);
     else if (p.kind === "alias") {
       const ri = indexOf(plan.rootOf(v));
       entries.push(() => table[ri]!);
@@ -194,7 +194,7 @@ function lowerEquation(
   const inAvals = e.inputs.map((a) => a.aval);
   const outAvals = e.outputs.map((v) => v.aval);
   const inIdx = e.inputs.map((a) => (a instanceof Var ? indexOf(a) : -1));
-  const literals = e.inputs.map((a) => (a instanceof Literal ? a.value.data : null));
+  const literals = e.inputs.map((a) => (a instanceof Literal ? a.value.storage : null));
   const outIdx = e.outputs.map((v) => indexOf(v));
   const kernel: Kernel | undefined = e.primitive.lower?.(inAvals, outAvals, e.params, context);
   return (table) => bindEquation(e, table, inIdx, outIdx, literals, kernel);
@@ -223,6 +223,6 @@ function bindEquation(
       (i, k) => new ConcreteArray(inAvals[k]!.shape, inAvals[k]!.dtype, i < 0 ? literals[k]! : table[i]!),
     );
     const results = e.primitive.impl(args, e.params);
-    results.forEach((r, k) => table[outIdx[k]!]!.set(r.data));
+    results.forEach((r, k) => table[outIdx[k]!]!.set(r.storage));
   };
 }

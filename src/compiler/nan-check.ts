@@ -46,7 +46,7 @@ export function nanChecker(lowered: LoweredPlan): NanChecker {
       checkOutputsForNans(
         callNames[k]!,
         stepInputs(step).map((v) => v.aval),
-        [{ aval: out.aval, data: read(out) }],
+        [{ aval: out.aval, storage: read(out) }],
         undefined,
         " (a step of a jitted plan)",
       );
@@ -65,7 +65,7 @@ function avalsOf(atoms: readonly Atom[]): AbstractValue[] {
 }
 
 function outputsOf(e: Equation, read: (v: Var) => TypedArray) {
-  return e.outputs.map((v) => ({ aval: v.aval, data: read(v) }));
+  return e.outputs.map((v) => ({ aval: v.aval, storage: read(v) }));
 }
 
 /**

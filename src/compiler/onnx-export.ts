@@ -124,7 +124,7 @@ class GraphBuilder implements OnnxGraph {
     const read = (a: Atom): string => {
       if (a instanceof Literal) {
         checkDtype("a literal", a.aval);
-        return this.constant(a.value.data, a.value.dtype, a.value.shape);
+        return this.constant(a.value.storage, a.value.dtype, a.value.shape);
       }
       const name = env.get(a);
       if (name === undefined) throw new Error("onnx export: a program reads a variable it does not define");
@@ -161,7 +161,7 @@ class GraphBuilder implements OnnxGraph {
 
   constantArray(c: NdArray): string {
     const concrete = c.concrete();
-    return this.constant(concrete.data, concrete.dtype, concrete.shape);
+    return this.constant(concrete.storage, concrete.dtype, concrete.shape);
   }
 }
 

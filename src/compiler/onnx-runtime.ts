@@ -111,7 +111,7 @@ export async function compileForOnnxRuntime(
         if (type === undefined)
           throw new Error(`jit backend "onnxruntime": ${x.dtype} inputs are not supported`);
         // The typed array is passed as is (no copy on the JS side); bool is stored as bytes already.
-        feeds[session.inputNames[i]!] = new ort.Tensor(type, x.data, x.shape);
+        feeds[session.inputNames[i]!] = new ort.Tensor(type, x.storage, x.shape);
       });
       const results = await session.run(feeds);
       return session.outputNames.map((name, i) => {

@@ -108,7 +108,7 @@ export function eliminateCommonSubexpressions(p: ClosedProgram): ClosedProgram {
   const ids = new Map<Var, number>();
   const id = (a: Atom): string => {
     if (a instanceof Literal) {
-      const v = a.value.data[0]!;
+      const v = a.value.storage[0]!;
       return `L${a.value.dtype}:${Object.is(v, -0) ? "-0" : v}`; // a -0 literal is not a 0 literal
     }
     let n = ids.get(a);
@@ -187,7 +187,7 @@ function foldElementwise(
   const out = storageFor(tree.dtype, 1);
   out[0] = evaluateExpr(
     tree,
-    literals.map((l) => l.data[0]!),
+    literals.map((l) => l.storage[0]!),
   );
   return new ConcreteArray([], tree.dtype, out);
 }
@@ -207,7 +207,7 @@ export function simplify(p: ClosedProgram): ClosedProgram {
   const producers = new Map<Var, Equation>();
   const out: Equation[] = [];
   const constantOf = (a: Atom): number | undefined =>
-    a instanceof Literal ? a.value.data[0] : filled.get(a);
+    a instanceof Literal ? a.value.storage[0] : filled.get(a);
   const producer = (a: Atom): Equation | undefined => (a instanceof Var ? producers.get(a) : undefined);
   const push = (e: Equation): void => {
     out.push(e);
@@ -224,7 +224,7 @@ export function simplify(p: ClosedProgram): ClosedProgram {
       if (e.outputs.length !== 1 || !isFloat(o.aval.dtype)) return false;
       const fill = fillEquation(o, r.value);
       push(fill);
-      filled.set(o, (fill.inputs[0] as Literal).value.data[0]!); // rounded to o's dtype
+      filled.set(o, (fill.inputs[0] as Literal).value.storage[0]!); // rounded to o's dtype
     } else for (const x of r.equations) push(x);
     return true;
   };

@@ -42,7 +42,7 @@ export function webgpuFusedKernel(group: FusedGroup, stored: readonly Var[]): We
     }
   });
   const ref = (a: Atom): string => {
-    if (a instanceof Literal) return wgslLiteral(a.value.data[0]!, a.aval.dtype);
+    if (a instanceof Literal) return wgslLiteral(a.value.storage[0]!, a.aval.dtype);
     const name = names.get(a);
     if (name === undefined)
       throw new Error(`webgpu fusion: ${a.aval.dtype}[${a.aval.shape}] is not in the loop`);

@@ -240,6 +240,6 @@ export function compileWebgpu(closed: ClosedProgram, gpu: WebgpuDevice): WebgpuE
 
 /** A host array's values as the GPU stores them (bool as u32 0/1, a float64 scalar as float32). */
 function deviceStorage(value: ConcreteArray): TypedArray {
-  if (value.dtype === "bool") return Uint32Array.from(value.data);
-  return value.dtype === "float64" ? Float32Array.from(value.data) : value.data;
+  if (value.dtype === "bool") return Uint32Array.from(value.storage);
+  return value.dtype === "float64" ? Float32Array.from(value.storage) : value.storage;
 }

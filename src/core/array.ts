@@ -70,16 +70,24 @@ export abstract class NdArray implements AbstractValue {
   /** The concrete value; tracers without one throw a ConcretizationError. */
   abstract concrete(): ConcreteArray;
 
+  /**
+   * The values, as a row-major copy of the storage (as `toTypedArray()`), asynchronously: what reads an
+   * array on any backend, a WebGPU device array's included (which `toTypedArray()` cannot wait for).
+   */
+  async data(): Promise<TypedArray> {
+    return this.toTypedArray();
+  }
+
   /** A row-major copy of the storage (for float16 and bfloat16: their bits, in a Uint16Array). */
   toTypedArray(): TypedArray {
-    return this.concrete().data.slice();
+    return this.concrete().storage.slice();
   }
 
   /** The values as nested JS arrays (booleans for bool arrays). */
   toArray(): NestedArray {
     const c = this.concrete();
     const read = (i: number): number | boolean =>
-      c.dtype === "bool" ? c.data[i] === 1 : readScalar(c.data[i]!, c.dtype);
+      c.dtype === "bool" ? c.storage[i] === 1 : readScalar(c.storage[i]!, c.dtype);
     if (c.shape.length === 0) return read(0);
     const build = (dim: number, offset: number, stride: number): NestedArray[] => {
       const n = c.shape[dim]!;
@@ -98,7 +106,7 @@ export abstract class NdArray implements AbstractValue {
     const c = this.concrete();
     if (c.size !== 1)
       throw new Error(`item: array of shape ${fmtShape(c.shape)} has ${c.size} elements, not 1`);
-    return readScalar(c.data[0]!, c.dtype);
+    return readScalar(c.storage[0]!, c.dtype);
   }
 
   /** numpy-style printing: `array([1., 2.], shape=[2], dtype=float32)`; `Traced<...>` for a tracer. */
@@ -119,7 +127,7 @@ export abstract class NdArray implements AbstractValue {
       throw new TypeError(
         `an array of shape ${fmtShape(c.shape)} (${c.size} elements) was used as a JS number; only a size-1 array converts (as numpy's float(x)): reduce it, index it or use .item(), and String(x) to print it`,
       );
-    return readScalar(c.data[0]!, c.dtype);
+    return readScalar(c.storage[0]!, c.dtype);
   }
 
   /** console.log and the Node REPL show the values, not the storage. */
@@ -136,10 +144,10 @@ export interface NdArray extends ArrayMethods {}
 
 /** An array with its values in row-major typed storage (what `np.array` and eager ops return). */
 export class ConcreteArray extends NdArray {
-  private storage: TypedArray | null;
+  private stored: TypedArray | null;
   /**
    * The stored value of every element when the array is a constant (`ConcreteArray.filled`), else null.
-   * Its storage is written out on the first read of `data` (and the fill forgotten); eager elementwise
+   * Its storage is written out on the first read of `storage` (and the fill forgotten); eager elementwise
    * kernels read the constant instead and never need it.
    */
   private fill: number | null = null;
@@ -152,16 +160,16 @@ export class ConcreteArray extends NdArray {
     data: TypedArray,
   ) {
     super();
-    this.storage = data;
+    this.stored = data;
   }
   /**
    * An array whose every element is `stored` (as its storage holds it: a float16's bits, a bool's 0 or
-   * 1), with no storage until `data` is first read: a broadcast scalar costs nothing until a kernel
+   * 1), with no storage until `storage` is first read: a broadcast scalar costs nothing until a kernel
    * needs its elements.
    */
   static filled(shape: Shape, dtype: DType, stored: number): ConcreteArray {
     const a = new ConcreteArray(shape, dtype, NO_STORAGE);
-    a.storage = null;
+    a.stored = null;
     a.fill = stored;
     return a;
   }
@@ -169,14 +177,17 @@ export class ConcreteArray extends NdArray {
   get constantFill(): number | undefined {
     return this.fill ?? undefined;
   }
-  /** The row-major storage (not a copy: do not write to it); throws once the array was donated. */
-  get data(): TypedArray {
-    if (this.storage === null) {
+  /**
+   * The row-major storage (not a copy: do not write to it); throws once the array was donated. (`await
+   * x.data()` gives a copy of the values of any array, a GPU device array's included.)
+   */
+  get storage(): TypedArray {
+    if (this.stored === null) {
       if (this.fill !== null) {
         const s = storageFor(this.dtype, sizeOf(this.shape));
         if (!Object.is(this.fill, 0)) s.fill(this.fill as never);
         // From here on it is an ordinary array: whoever read the storage may hold on to it.
-        this.storage = s;
+        this.stored = s;
         this.fill = null;
         return s;
       }
@@ -186,22 +197,22 @@ export class ConcreteArray extends NdArray {
           : `this ${fmtAval(this)} array was donated to a jitted function (donateArgnums) and its buffer reused; use the function's outputs instead`,
       );
     }
-    return this.storage;
+    return this.stored;
   }
   /**
    * Marks the array donated: its buffer now belongs to a jitted function's outputs, or (`failedCall`)
    * the call it was donated to failed part way and its values may be torn.
    */
   donate(failedCall = false): TypedArray {
-    const s = this.data;
-    this.storage = null;
+    const s = this.storage;
+    this.stored = null;
     this.fill = null;
     this.donatedToFailedCall = failedCall;
     return s;
   }
   /** Whether the array was donated to a jitted function (its values are gone). */
   get isDonated(): boolean {
-    return this.storage === null && this.fill === null;
+    return this.stored === null && this.fill === null;
   }
   /** Itself: its values are known. */
   concrete(): ConcreteArray {
@@ -247,7 +258,7 @@ export function formatValues(c: ConcreteArray, formatElement?: (v: number) => st
   const fmt = formatElement ?? ((v: number) => formatNumber(v, c.dtype));
   const summarize = c.size > SUMMARY_THRESHOLD;
   const rec = (dim: number, offset: number, stride: number, indent: string): string => {
-    if (c.shape.length === 0) return fmt(c.data[0]!);
+    if (c.shape.length === 0) return fmt(c.storage[0]!);
     const n = c.shape[dim]!;
     const inner = n === 0 ? 0 : stride / n;
     const idx: (number | null)[] = [];
@@ -261,7 +272,7 @@ export function formatValues(c: ConcreteArray, formatElement?: (v: number) => st
       i === null
         ? "..."
         : last
-          ? fmt(c.data[offset + i]!)
+          ? fmt(c.storage[offset + i]!)
           : rec(dim + 1, offset + i * inner, inner, `${indent} `),
     );
     const sep = last ? ", " : `,${"\n".repeat(c.shape.length - dim - 1)}${indent} `;

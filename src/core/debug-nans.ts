@@ -70,7 +70,7 @@ function nanTest(dtype: DType): ((stored: number) => boolean) | null {
 /** An operand as the check sees it: its shape and dtype and its storage. */
 export interface CheckedValue {
   readonly aval: AbstractValue;
-  readonly data: TypedArray;
+  readonly storage: TypedArray;
 }
 
 /**
@@ -85,7 +85,7 @@ export function checkOutputsForNans(
   where = "",
 ): void {
   for (let k = 0; k < outputs.length; k++) {
-    const { aval, data } = outputs[k]!;
+    const { aval, storage: data } = outputs[k]!;
     const at = firstNan(aval.dtype, data);
     if (at < 0) continue;
     let count = 0;

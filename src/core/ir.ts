@@ -130,7 +130,7 @@ export function printProgram(program: Program, indent = ""): string {
 }
 
 function formatLiteral(l: Literal): string {
-  const v = readScalar(l.value.data[0]!, l.value.dtype);
+  const v = readScalar(l.value.storage[0]!, l.value.dtype);
   const s =
     l.value.dtype === "bool"
       ? String(v === 1)

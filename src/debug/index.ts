@@ -91,7 +91,7 @@ export function check(pred: NdArray, message: string, ...values: unknown[]): voi
   const site = userLine(captureCallSite().stack);
   bindEffect("check", message, [pred, ...values], ([p, ...rest]) => {
     const c = p as ConcreteArray;
-    const failed = c.data.indexOf(0);
+    const failed = c.storage.indexOf(0);
     if (failed < 0) return;
     const which = c.size === 1 ? "" : ` (element ${failed} of ${fmtAval(c)} is false)`;
     throw new CheckError(

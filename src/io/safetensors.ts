@@ -205,7 +205,7 @@ export function encode(tree: unknown, options: EncodeOptions = {}): Uint8Array {
       path,
       array,
       fileDType: WRITE_DTYPE[array.dtype],
-      byteLength: array.size * array.data.BYTES_PER_ELEMENT,
+      byteLength: array.size * array.storage.BYTES_PER_ELEMENT,
     };
   });
 
@@ -244,7 +244,7 @@ export function encode(tree: unknown, options: EncodeOptions = {}): Uint8Array {
   out.fill(0x20, 8 + headerBytes.length, 8 + paddedLength);
   const dataStart = 8 + paddedLength;
   for (const { path, array } of entries) {
-    writeLittleEndian(out, dataStart + offsets.get(path)![0], array.data, array.size);
+    writeLittleEndian(out, dataStart + offsets.get(path)![0], array.storage, array.size);
   }
   return out;
 }

@@ -226,7 +226,7 @@ function withDim(shape: Shape, axis: number, size: number): number[] {
 /** True for a concrete array of zeros: the instantiated tangent of an input that is not differentiated. */
 function isConcreteZero(t: NdArray): boolean {
   if (!(t instanceof ConcreteArray)) return false;
-  const data = t.data;
+  const data = t.storage;
   for (let i = 0; i < data.length; i++) if (data[i] !== 0) return false;
   return true;
 }

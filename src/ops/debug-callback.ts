@@ -29,7 +29,7 @@ export const debugCallbackPrim: Primitive<DebugCallbackParams> = primitive<Debug
   abstractEval: () => [],
   impl(args, { callback }) {
     // Inside a plan the operands are views on buffers that later steps overwrite.
-    callback(args.map((a) => new ConcreteArray(a.shape, a.dtype, a.data.slice())));
+    callback(args.map((a) => new ConcreteArray(a.shape, a.dtype, a.storage.slice())));
     return [];
   },
   jvp(primals, _tangents, params) {

@@ -60,7 +60,7 @@ export function evalByLowering<P>(
     },
   );
   const ins: TypedArray[] = new Array(args.length);
-  for (let i = 0; i < args.length; i++) ins[i] = args[i]!.data;
+  for (let i = 0; i < args.length; i++) ins[i] = args[i]!.storage;
   const outs: TypedArray[] = new Array(outAvals.length);
   for (let i = 0; i < outAvals.length; i++) outs[i] = storageFor(outAvals[i]!.dtype, outSizes[i]!);
   kernel(ins, outs);

@@ -194,7 +194,7 @@ export function elementwisePrimitive<P = Record<string, never>>(
       for (let k = 0; k < arity; k++) {
         const a = args[k]!;
         const fill = a.constantFill;
-        if (fill === undefined) ins[k] = a.data;
+        if (fill === undefined) ins[k] = a.storage;
         else {
           const one = storageFor(a.dtype, 1);
           one[0] = fill;

@@ -251,7 +251,7 @@ export function parseIndex(op: string, shape: Shape, args: readonly unknown[]): 
  */
 export function checkedIndices(op: string, indices: NdArray, axis: number, size: number): NdArray {
   if (!(indices instanceof ConcreteArray)) return indices;
-  const data = indices.data as Int32Array;
+  const data = indices.storage as Int32Array;
   let negative = false;
   for (const v of data) {
     if (v < -size || v >= size)

@@ -133,7 +133,7 @@ function concreteMaskIndices(
   size: number | undefined,
   axisOf: (k: number) => number | null,
 ): Advanced[] {
-  const data = mask.data;
+  const data = mask.storage;
   const shape = mask.ndim === 0 ? [1] : mask.shape;
   const strides = stridesOf(shape);
   const hits: number[] = [];

@@ -46,7 +46,7 @@ export const reshapePrim: Primitive<ReshapeParams, [x: unknown], [out: unknown]>
     }
     return [{ shape, dtype: x.dtype }];
   },
-  impl: ([x], { shape }) => [new ConcreteArray(shape, x.dtype, x.data)],
+  impl: ([x], { shape }) => [new ConcreteArray(shape, x.dtype, x.storage)],
   onnx: (g, [x], { shape }) => [g.node1("Reshape", [x!, g.int64s(shape)])],
   jvp: ([x], [t], params) => ({
     primalsOut: [reshapePrim.bind1([x], params)],
@@ -297,7 +297,7 @@ export const broadcastInDimPrim: Primitive<BroadcastInDimParams, [x: unknown], [
     eagerShortcut(args, { shape }) {
       const x = args[0]!;
       if (sizeOf(x.shape) !== 1) return undefined;
-      const value: unknown = x.constantFill ?? x.data[0];
+      const value: unknown = x.constantFill ?? x.storage[0];
       return typeof value === "number" ? [ConcreteArray.filled(shape, x.dtype, value)] : undefined;
     },
     // Reshape to the output's rank (size-1 axes where x has none), then Expand (numpy broadcasting).

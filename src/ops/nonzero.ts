@@ -48,7 +48,7 @@ function concreteData(op: string, x: NdArray): ArrayLike<number> {
     throw new ShapeError(
       `${op}: the result's size depends on the values of the ${x.dtype}${fmtShape(x.shape)} operand, which are not known while tracing; pass { size } (and fillValue) for a static size, as in JAX`,
     );
-  return x.data as ArrayLike<number>;
+  return x.storage as ArrayLike<number>;
 }
 
 /**

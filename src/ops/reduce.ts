@@ -250,7 +250,7 @@ function argPrimitive(kind: "max" | "min"): Primitive<ArgReduceParams> {
       new ConcreteArray(
         x.shape.filter((_, i) => i !== axis),
         "int32",
-        argReduceKernel(kind, x.data, x.shape, axis),
+        argReduceKernel(kind, x.storage, x.shape, axis),
       ),
     ],
     jvp: ([x], _t, p) => ({ primalsOut: [prim.bind1([x], p)], tangentsOut: [] }),
@@ -280,7 +280,7 @@ export const cumsumPrim: Primitive<CumsumParams, [x: unknown], [out: unknown]> =
     return [x];
   },
   impl: ([x], { axis, reverse }) => [
-    new ConcreteArray(x.shape, x.dtype, cumsumKernel(x.data, x.shape, axis, reverse, x.dtype)),
+    new ConcreteArray(x.shape, x.dtype, cumsumKernel(x.storage, x.shape, axis, reverse, x.dtype)),
   ],
   jvp: ([x], [t], p) => ({
     primalsOut: [cumsumPrim.bind1([x], p)],

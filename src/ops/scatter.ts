@@ -356,7 +356,7 @@ function flatPositions(
 function boundedIndices(indices: NdArray, n: number, clip: boolean): NdArray {
   const outside = clip ? 0 : n;
   if (indices instanceof ConcreteArray) {
-    const data = indices.data as Int32Array;
+    const data = indices.storage as Int32Array;
     const out = new Int32Array(data.length);
     for (let k = 0; k < data.length; k++) {
       const v = data[k]! < 0 ? data[k]! + n : data[k]!;

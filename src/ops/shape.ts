@@ -281,7 +281,7 @@ export const revPrim: Primitive<RevParams, [x: unknown], [out: unknown]> = primi
   },
   impl([x], { axes }) {
     checkRevAxes(x.shape, axes);
-    return [new ConcreteArray(x.shape, x.dtype, revKernel(x.data, x.shape, axes, x.dtype))];
+    return [new ConcreteArray(x.shape, x.dtype, revKernel(x.storage, x.shape, axes, x.dtype))];
   },
   jvp: ([x], [t], p) => ({ primalsOut: [revPrim.bind1([x], p)], tangentsOut: [revPrim.bind1([t], p)] }),
   transpose: ([ct], _args, p) => [revPrim.bind1([ct], p)],

@@ -55,10 +55,10 @@ export const sortByKeyPrim: Primitive<SortByKeyParams, [keys: unknown, values: u
       const outer = sizeOf(shape.slice(0, lead));
       const middle = sizeOf(shape.slice(lead, axis));
       const inner = sizeOf(shape.slice(axis + 1));
-      const src = values.data;
+      const src = values.storage;
       const out = storageFor(values.dtype, src.length);
       for (let o = 0; o < outer; o++) {
-        const order = stableOrderOfUint32(keys.data, o * n, n);
+        const order = stableOrderOfUint32(keys.storage, o * n, n);
         for (let m = 0; m < middle; m++) {
           const base = (o * middle + m) * n * inner;
           for (let j = 0; j < n; j++) {

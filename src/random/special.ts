@@ -92,7 +92,7 @@ export const erfInvPrim: Primitive<Record<string, never>, [x: unknown], [out: un
   },
   impl([x]) {
     const out = storageFor(x.dtype, x.size);
-    const d = x.data;
+    const d = x.storage;
     for (let i = 0; i < d.length; i++) out[i] = erfinv(d[i]!);
     return [new ConcreteArray(x.shape, x.dtype, out)];
   },

@@ -117,7 +117,7 @@ export const randomBitsPrim: Primitive<RandomBitsParams, [key: unknown], [out: u
     const numKeys = key.size / 2;
     const size = sizeOf(shape);
     const out = new Int32Array(numKeys * size);
-    const k = key.data;
+    const k = key.storage;
     for (let i = 0; i < numKeys; i++) iotaBitsInto(k[2 * i]!, k[2 * i + 1]!, size, out, i * size);
     return [new ConcreteArray([...key.shape.slice(0, -1), ...shape], "int32", out)];
   },
@@ -152,8 +152,8 @@ export const foldInPrim: Primitive<
   },
   impl([key, data]) {
     const out = new Int32Array(key.size);
-    const k = key.data;
-    const d = data.data;
+    const k = key.storage;
+    const d = data.storage;
     for (let i = 0; i < d.length; i++) hashInto(k[2 * i]!, k[2 * i + 1]!, 0, d[i]!, out, 2 * i, 2 * i + 1);
     return [new ConcreteArray(key.shape, "int32", out)];
   },

@@ -33,7 +33,7 @@ interface LeafValues {
 }
 
 function leafValues(leaf: unknown): LeafValues | null {
-  if (leaf instanceof NdArray) return { shape: leaf.shape, data: leaf.concrete().data };
+  if (leaf instanceof NdArray) return { shape: leaf.shape, data: leaf.concrete().storage };
   if (typeof leaf === "number") return { shape: [], data: [leaf] };
   if (typeof leaf === "boolean") return { shape: [], data: [leaf ? 1 : 0] };
   return null;

@@ -128,7 +128,7 @@ function concat(arrays: readonly NdArray[], total: number): Float64Array {
   const out = new Float64Array(total);
   let offset = 0;
   for (const a of arrays) {
-    out.set(a.concrete().data, offset);
+    out.set(a.concrete().storage, offset);
     offset += a.size;
   }
   return out;

@@ -51,7 +51,7 @@ export const switchPrim: Primitive<SwitchParams, [index: unknown, ...operands: u
     return first.outAvals;
   },
   impl: ([index, ...ops], { branches }) =>
-    evalProgram(branches[branchIndex(index.data[0]!, branches.length)]!, [], ops) as ConcreteArray[],
+    evalProgram(branches[branchIndex(index.storage[0]!, branches.length)]!, [], ops) as ConcreteArray[],
   jvp([index, ...ops], [, ...tangents], { branches }) {
     const joined = joinBranches(branches.map(stageJvpBranch));
     const outs = switchPrim.bind([index, ...joined.consts, ...ops, ...tangents], {
@@ -77,7 +77,8 @@ export const switchPrim: Primitive<SwitchParams, [index: unknown, ...operands: u
   },
   partialEval([index, ...ops], { branches }) {
     const known = tryConcrete(index);
-    if (known !== null) return evalProgram(branches[branchIndex(known.data[0]!, branches.length)]!, [], ops);
+    if (known !== null)
+      return evalProgram(branches[branchIndex(known.storage[0]!, branches.length)]!, [], ops);
     return selectBranches(index, branches, ops);
   },
   // In a jit plan: each branch compiled once into the plan's memory; the chosen one writes the outputs.

@@ -82,7 +82,7 @@ export const whilePrim: Primitive<WhileParams> = primitive<WhileParams>({
   impl(args, p) {
     const [cc, bc, init] = parts(args, p);
     let carry: NdArray[] = init;
-    while (evalProgram(p.cond, [], [...cc, ...carry])[0]!.concrete().data[0])
+    while (evalProgram(p.cond, [], [...cc, ...carry])[0]!.concrete().storage[0])
       carry = evalProgram(p.body, [], [...bc, ...carry]);
     return carry.map((c) => c.concrete());
   },
@@ -218,7 +218,7 @@ export const whilePrim: Primitive<WhileParams> = primitive<WhileParams>({
     const stepPlan = compileSub("body, then cond", step.program);
     const operands = new PlanOperands(context, inAvals, outAvals);
     // The step's constants, copied into the plan memory on the first call.
-    const stepConsts = step.consts.map((c) => ({ data: c.concrete().data, at: operands.scratch(c.aval) }));
+    const stepConsts = step.consts.map((c) => ({ data: c.concrete().storage, at: operands.scratch(c.aval) }));
     const carryBuffers = [kAvals.map((a) => operands.scratch(a)), kAvals.map((a) => operands.scratch(a))];
     const predicate = operands.scratch(p.cond.outAvals[0]!);
     let constsCopied = false;
@@ -333,7 +333,7 @@ function boundArray(name: string, x: number | NdArray): NdArray {
 function staticBound(x: number | NdArray): number | null {
   if (typeof x === "number") return x;
   const c = tryConcrete(x);
-  return c === null ? null : c.data[0]!;
+  return c === null ? null : c.storage[0]!;
 }
 
 /**

@@ -70,7 +70,7 @@ function scanOutAvals(op: string, avals: readonly AbstractValue[], p: ScanParams
 /** Row `i` of a concrete array, as an array of the remaining shape (a view, no copy). */
 function row(x: ConcreteArray, i: number): ConcreteArray {
   const inner = sizeOf(x.shape.slice(1));
-  return new ConcreteArray(x.shape.slice(1), x.dtype, x.data.subarray(i * inner, (i + 1) * inner));
+  return new ConcreteArray(x.shape.slice(1), x.dtype, x.storage.subarray(i * inner, (i + 1) * inner));
 }
 
 export const scanPrim: Primitive<ScanParams> = primitive<ScanParams>({
@@ -89,7 +89,7 @@ export const scanPrim: Primitive<ScanParams> = primitive<ScanParams>({
       const outs = evalProgram(body, [], [...consts, ...carry, ...xs.map((x) => row(x, i))]);
       carry = outs.slice(0, numCarry);
       for (const [y, data, aval] of zip(outs.slice(numCarry), ys, yAvals)) {
-        data.set(y.concrete().data, i * sizeOf(aval.shape));
+        data.set(y.concrete().storage, i * sizeOf(aval.shape));
       }
     }
     return [

@@ -71,7 +71,7 @@ function htmlLabel(title: string, ...details: string[]): string {
 }
 
 function literalText(l: Literal): string {
-  const v = l.value.data[0]!;
+  const v = l.value.storage[0]!;
   if (l.value.dtype === "bool") return String(v === 1);
   if (l.value.dtype === "int32") return String(v);
   // float32 literals widened to JS numbers print as 0.10000000149011612; 7 digits say the same.

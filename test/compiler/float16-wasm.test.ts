@@ -86,7 +86,7 @@ describe.runIf(simdSupported())("float16 in wasm fused loops", () => {
     for (let b = 0; b < 0x10000; b++) bits[b] = b;
     const x = new ConcreteArray([0x10000], "float16", bits);
     const got = new Uint32Array(
-      (runWasm((v) => astype(v, "float32"), x).data as Float32Array).slice().buffer,
+      (runWasm((v) => astype(v, "float32"), x).storage as Float32Array).slice().buffer,
     );
     const want = new Float32Array(0x10000);
     for (let b = 0; b < 0x10000; b++) want[b] = fromFloat16Bits(b);
@@ -103,7 +103,7 @@ describe.runIf(simdSupported())("float16 in wasm fused loops", () => {
     const cases = float32Cases();
     const values = new Float32Array(cases.buffer);
     const x = new ConcreteArray([values.length], "float32", values);
-    const got = runWasm((v) => astype(v, "float16"), x).data as Uint16Array;
+    const got = runWasm((v) => astype(v, "float16"), x).storage as Uint16Array;
     for (let i = 0; i < values.length; i++) {
       const want = toFloat16Bits(values[i]!);
       if (got[i] !== want)
@@ -127,8 +127,8 @@ describe.runIf(simdSupported())("float16 in wasm fused loops", () => {
         .add(v.reshape([5, 1]));
     const sources = jit(f).lower(x, y).executable.kernelSources;
     expect(sources.some((s) => /^wasm simd fused loop/.test(s))).toBe(true);
-    const got = (jit(f)(x, y) as ConcreteArray).data;
-    const want = (f(x, y) as ConcreteArray).data;
+    const got = (jit(f)(x, y) as ConcreteArray).storage;
+    const want = (f(x, y) as ConcreteArray).storage;
     expect(Array.from(got)).toEqual(Array.from(want));
   });
 
@@ -138,12 +138,12 @@ describe.runIf(simdSupported())("float16 in wasm fused loops", () => {
     for (let i = 0; i < cases.length; i++) halves[i] = cases[i]! & 0xffff;
     const x = new ConcreteArray([halves.length], "float16", halves);
     const chain = (v: NdArray): NdArray => v.mul(3).add(1).tanh().mul(v).exp();
-    const got = runWasm(chain, x).data as Uint16Array;
+    const got = runWasm(chain, x).storage as Uint16Array;
     const want = chain(x) as ConcreteArray;
     for (let i = 0; i < halves.length; i++) {
-      if (got[i] !== want.data[i])
+      if (got[i] !== want.storage[i])
         throw new Error(
-          `float16 0x${halves[i]!.toString(16)}: got 0x${got[i]!.toString(16)}, want 0x${want.data[i]!.toString(16)}`,
+          `float16 0x${halves[i]!.toString(16)}: got 0x${got[i]!.toString(16)}, want 0x${want.storage[i]!.toString(16)}`,
         );
     }
   });

@@ -275,12 +275,12 @@ describe("the jit path of every elementwise primitive, per dtype", () => {
           `(JS loop: ${e.blocker} in ${e.prim.name} has no wasm rendering)`,
         );
       }
-      const got = (jit(f)(...args) as ConcreteArray).data;
-      const want = (f(...args) as ConcreteArray).data;
+      const got = (jit(f)(...args) as ConcreteArray).storage;
+      const want = (f(...args) as ConcreteArray).storage;
       for (let i = 0; i < want.length; i++) {
         if (!Object.is(got[i], want[i]))
           throw new Error(
-            `${e.label}: element ${i} (operands ${args.map((a) => (a as ConcreteArray).data[i]).join(", ")}): jit ${got[i]}, eager ${want[i]}`,
+            `${e.label}: element ${i} (operands ${args.map((a) => (a as ConcreteArray).storage[i]).join(", ")}): jit ${got[i]}, eager ${want[i]}`,
           );
       }
     });

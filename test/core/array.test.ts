@@ -237,3 +237,22 @@ describe("arrays in a numeric context (Symbol.toPrimitive)", () => {
     expect(String(np.ones([1]))).toBe("array([1.], shape=[1], dtype=float32)");
   });
 });
+
+describe("await x.data(): the values of any array, asynchronously", () => {
+  it("gives a copy of a host array's storage, and rejects for a traced one", async () => {
+    const x = np.array([1.5, -2, 3], { dtype: "float32" });
+    const values = await x.data();
+    expect(values).toBeInstanceOf(Float32Array);
+    expect(Array.from(values)).toEqual([1.5, -2, 3]);
+    values[0] = 99; // a copy: the array is unchanged
+    expect(x.toArray()).toEqual([1.5, -2, 3]);
+    expect(Array.from(await np.array([true, false]).data())).toEqual([1, 0]);
+    let traced: Promise<unknown> | null = null;
+    jit((t: NdArray) => {
+      traced = t.data();
+      traced.catch(() => {});
+      return t;
+    })(x);
+    await expect(traced).rejects.toThrow(ConcretizationError);
+  });
+});

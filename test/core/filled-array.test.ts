@@ -11,11 +11,11 @@ import { jit, np } from "../../src/index.js";
 /** The same elements in ordinary storage (a copy of the data, never a constant). */
 function materialized(x: NdArray): ConcreteArray {
   const c = x.concrete();
-  return new ConcreteArray(c.shape, c.dtype, c.data.slice());
+  return new ConcreteArray(c.shape, c.dtype, c.storage.slice());
 }
 
 function bits(x: NdArray): number[] {
-  const data = x.concrete().data;
+  const data = x.concrete().storage;
   if (data instanceof Float32Array)
     return Array.from(new Uint32Array(data.buffer, data.byteOffset, data.length));
   if (data instanceof Float64Array)
@@ -28,13 +28,13 @@ describe("constant arrays", () => {
     const x = np.full([2, 3], -0, { dtype: "float32" }).concrete();
     expect(x.constantFill).toBe(-0);
     expect(x.isDonated).toBe(false);
-    expect(Object.is(x.data[4], -0)).toBe(true);
-    expect(x.data.length).toBe(6);
+    expect(Object.is(x.storage[4], -0)).toBe(true);
+    expect(x.storage.length).toBe(6);
     // Once its storage was handed out it is an ordinary array.
     expect(x.constantFill).toBeUndefined();
     const big = np.broadcastTo(np.array([7]), [3, 4]).concrete();
     expect(big.constantFill).toBe(7);
-    expect(Array.from(big.data)).toEqual(new Array(12).fill(7));
+    expect(Array.from(big.storage)).toEqual(new Array(12).fill(7));
     expect(np.broadcastTo(np.array([1, 2]), [3, 2]).concrete().constantFill).toBeUndefined();
   });
 
@@ -76,8 +76,8 @@ describe("constant arrays", () => {
     const step = jit((a: NdArray) => np.add(a, 1), { donateArgnums: [0] });
     const a = np.zeros([4]).concrete();
     expect(a.constantFill).toBe(0);
-    expect(Array.from(step(a).concrete().data)).toEqual([1, 1, 1, 1]);
+    expect(Array.from(step(a).concrete().storage)).toEqual([1, 1, 1, 1]);
     expect(a.isDonated).toBe(true);
-    expect(() => a.data).toThrow(/donated/);
+    expect(() => a.storage).toThrow(/donated/);
   });
 });

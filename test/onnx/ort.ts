@@ -26,7 +26,7 @@ export async function runOnnx(model: Uint8Array, inputs: readonly NdArray[]): Pr
     const c = x.concrete();
     const type = ORT_TYPE[c.dtype];
     if (type === undefined) throw new Error(`runOnnx: no ONNX Runtime tensor type for ${c.dtype}`);
-    const data = c.dtype === "bool" ? Uint8Array.from(c.data, (v) => (v ? 1 : 0)) : c.data;
+    const data = c.dtype === "bool" ? Uint8Array.from(c.storage, (v) => (v ? 1 : 0)) : c.storage;
     feeds[`input_${i}`] = new ort.Tensor(type, data as ort.Tensor.DataType, [...c.shape]);
   });
   const results = await session.run(feeds);

@@ -30,7 +30,7 @@ async function expectSameInOrt(
     expect(o.shape).toEqual(e.shape);
     expect(o.dtype).toBe(e.dtype);
     if (e.dtype === "bool" || e.dtype === "int32") {
-      expect(Array.from(o.concrete().data)).toEqual(Array.from(e.concrete().data));
+      expect(Array.from(o.concrete().storage)).toEqual(Array.from(e.concrete().storage));
       return;
     }
     const scale = Math.max(1, np.max(np.abs(e)).item());

@@ -50,7 +50,7 @@ export function stridedCopy(
 
 /** Operands of equal shape except along `axis`, laid side by side along it. */
 export function concatenateKernel(
-  xs: readonly { readonly data: TypedArray; readonly shape: Shape }[],
+  xs: readonly { readonly storage: TypedArray; readonly shape: Shape }[],
   axis: number,
   outShape: Shape,
   dtype: DType,
@@ -59,7 +59,7 @@ export function concatenateKernel(
   const outStrides = stridesOf(outShape);
   let offset = 0;
   for (const x of xs) {
-    stridedCopy(x.data, 0, stridesOf(x.shape), out, offset * outStrides[axis]!, outStrides, x.shape);
+    stridedCopy(x.storage, 0, stridesOf(x.shape), out, offset * outStrides[axis]!, outStrides, x.shape);
     offset += x.shape[axis]!;
   }
   return out;

@@ -43,7 +43,7 @@ export class DeviceArray extends NdArray {
   }
 
   /** The values, copied back from the GPU (row-major; bool as 0/1 bytes, as a ConcreteArray stores them). */
-  async data(): Promise<TypedArray> {
+  override async data(): Promise<TypedArray> {
     this.checkNotDonated();
     const { device } = this.owner;
     const out = storageFor(this.dtype, this.size);
