@@ -22,13 +22,6 @@ export interface RenderedWgsl {
 
 const WGSL_DTYPES = new Set<DType>(["float32", "float64", "int32", "uint32", "bool"]);
 
-/**
- * The dtype a node computes in: float64 nodes inside a float32 op's tree (ops that compute in float64
- * and round once, as sinh or erf do on the CPU) compute in float32 here, WGSL having no f64; values of
- * a program are never float64 on WebGPU (webgpu-plan.ts keeps those programs on the CPU).
- */
-const computed = (d: DType): DType => (d === "float64" ? "float32" : d);
-
 /** Renders `root` with operand `k` read from `inputs[k]`; temporaries are named `${prefix}N`. */
 export function renderWgsl(root: Expr, inputs: readonly string[], prefix: string): RenderedWgsl {
   const statements: string[] = [];
@@ -41,7 +34,7 @@ export function renderWgsl(root: Expr, inputs: readonly string[], prefix: string
     for (const c of children(e)) if (!names.has(c)) throw new Error("renderWgsl: nodes out of order");
     const code = node(e, (c) => names.get(c)!, inputs);
     const name = `${prefix}${statements.length}`;
-    statements.push(`let ${name}: ${wgslType(computed(e.dtype))} = ${code};`);
+    statements.push(`let ${name}: ${wgslType(e.dtype)} = ${code};`);
     names.set(e, name);
   }
   return { statements, value: names.get(root)! };
@@ -192,7 +185,8 @@ const SAME_NAME = new Set([
 ]);
 
 function node(e: Expr, ref: (c: Expr) => string, inputs: readonly string[]): string {
-  const dtype = computed(e.dtype);
+  // float64 nodes inside a float32 op's tree compute as f32 (wgslType): WGSL has no f64.
+  const dtype = e.dtype;
   const t = wgslType(dtype);
   const isFloat = t === "f32";
   switch (e.op) {
@@ -282,10 +276,10 @@ function node(e: Expr, ref: (c: Expr) => string, inputs: readonly string[]): str
     case "select":
       return `select(${ref(e.y)}, ${ref(e.x)}, ${ref(e.cond)})`;
     case "cast": {
-      const from = wgslType(computed(e.x.dtype));
+      const from = wgslType(e.x.dtype);
       const x = ref(e.x);
       if (from === t) return x;
-      if (t === "bool") return `${x} != ${wgslLiteral(0, computed(e.x.dtype))}`;
+      if (t === "bool") return `${x} != ${wgslLiteral(0, e.x.dtype)}`;
       if (from === "bool") return `select(${wgslLiteral(0, dtype)}, ${wgslLiteral(1, dtype)}, ${x})`;
       if (from === "f32") {
         // The IR truncates and wraps (NaN and ±Infinity to 0); WGSL's conversion clamps: equal in range.
