@@ -7,19 +7,29 @@
 import type { AbstractValue, NdArray } from "../core/array.js";
 import { type DType, isHalf, type TypedArray } from "../core/dtype.js";
 import { type Atom, Literal, type Program, type Var } from "../core/ir.js";
-import { type OnnxAttribute, OnnxExportError, type OnnxGraph } from "../core/onnx-rule.js";
+import {
+  type OnnxAttribute,
+  type OnnxDType,
+  OnnxExportError,
+  type OnnxGraph,
+  type OnnxGraphData,
+  type OnnxValueType,
+} from "../core/onnx-rule.js";
 import { fmtShape } from "../core/shape.js";
 import {
   encodeModel,
   type NodeData,
-  type OnnxDType,
+  onnxDataType,
   type TensorData,
   tensorBytes,
   type ValueData,
 } from "./onnx-model.js";
 
-/** The opset the exporter targets. */
-export const ONNX_OPSET = 17;
+/**
+ * The opset the exporter targets: 18, the first with bitwise operators (BitwiseXor, BitwiseAnd), which
+ * threefry's hash needs.
+ */
+export const ONNX_OPSET = 18;
 
 /** Options of `programToOnnx`. */
 export interface OnnxExportOptions {
@@ -50,16 +60,62 @@ function checkDtype(what: string, aval: AbstractValue): void {
     );
 }
 
-class GraphBuilder implements OnnxGraph {
-  readonly opset = ONNX_OPSET;
-  readonly nodes: NodeData[] = [];
+/** What a graph and its subgraphs share: one namespace of values, and the model's initializers. */
+class ModelScope {
   readonly initializers: TensorData[] = [];
+  readonly int64Cache = new Map<string, string>();
+  readonly scalarCache = new Map<string, string>();
   private counter = 0;
-  private readonly int64Cache = new Map<string, string>();
-  private readonly scalarCache = new Map<string, string>();
 
   fresh(prefix: string): string {
     return `${prefix}_${this.counter++}`;
+  }
+}
+
+class GraphBuilder implements OnnxGraph {
+  readonly opset = ONNX_OPSET;
+  readonly nodes: NodeData[] = [];
+
+  constructor(private readonly scope: ModelScope = new ModelScope()) {}
+
+  get initializers(): readonly TensorData[] {
+    return this.scope.initializers;
+  }
+
+  fresh(prefix: string): string {
+    return this.scope.fresh(prefix);
+  }
+
+  subgraph(
+    inputs: readonly OnnxValueType[],
+    outputs: readonly OnnxValueType[],
+    build: (graph: OnnxGraph, inputs: readonly string[]) => readonly string[],
+  ): { readonly graph: OnnxGraphData } {
+    const sub = new GraphBuilder(this.scope);
+    const inputData = inputs.map((t) => ({ name: this.fresh("arg"), dtype: t.dtype, shape: t.shape }));
+    const results = build(
+      sub,
+      inputData.map((v) => v.name),
+    );
+    if (results.length !== outputs.length)
+      throw new Error(
+        `onnx export: a subgraph returned ${results.length} outputs, expected ${outputs.length}`,
+      );
+    // Each output gets a node of the subgraph's own: an input or an outer value is no subgraph output.
+    const outputData = outputs.map((t, i) => {
+      const name = this.fresh("result");
+      sub.nodes.push({ opType: "Identity", inputs: [results[i]!], outputs: [name], attributes: {} });
+      return { name, dtype: t.dtype, shape: t.shape };
+    });
+    return {
+      graph: {
+        name: this.fresh("subgraph"),
+        nodes: sub.nodes,
+        initializers: [],
+        inputs: inputData,
+        outputs: outputData,
+      },
+    };
   }
 
   node(
@@ -83,39 +139,39 @@ class GraphBuilder implements OnnxGraph {
 
   addInitializer(values: TypedArray | readonly number[], dtype: OnnxDType, shape: readonly number[]): string {
     const name = this.fresh("const");
-    this.initializers.push({ name, dtype, shape, bytes: tensorBytes(values, dtype) });
+    this.scope.initializers.push({ name, dtype, shape, bytes: tensorBytes(values, dtype) });
     return name;
   }
 
-  constant(values: TypedArray | readonly number[], dtype: DType, shape: readonly number[]): string {
-    checkDtype("a constant", { shape, dtype });
+  constant(values: TypedArray | readonly number[], dtype: OnnxDType, shape: readonly number[]): string {
+    if (dtype !== "int64") checkDtype("a constant", { shape, dtype });
     return this.addInitializer(values, dtype, shape);
   }
 
   int64s(values: readonly number[]): string {
     const key = values.join(",");
-    let name = this.int64Cache.get(key);
+    let name = this.scope.int64Cache.get(key);
     if (name === undefined) {
       name = this.addInitializer(values, "int64", [values.length]);
-      this.int64Cache.set(key, name);
+      this.scope.int64Cache.set(key, name);
     }
     return name;
   }
 
-  scalar(value: number, dtype: DType): string {
+  scalar(value: number, dtype: OnnxDType): string {
     const key = `${dtype}:${Object.is(value, -0) ? "-0" : String(value)}`;
-    let name = this.scalarCache.get(key);
+    let name = this.scope.scalarCache.get(key);
     if (name === undefined) {
       name = this.constant([value], dtype, []);
-      this.scalarCache.set(key, name);
+      this.scope.scalarCache.set(key, name);
     }
     return name;
   }
 
-  cast(x: string, from: DType, dtype: DType): string {
+  cast(x: string, from: OnnxDType, dtype: OnnxDType): string {
     if (from === dtype) return x;
-    checkDtype("a cast's target", { shape: [], dtype });
-    return this.node1("Cast", [x], { to: onnxTypeNumber(dtype) });
+    if (dtype !== "int64") checkDtype("a cast's target", { shape: [], dtype });
+    return this.node1("Cast", [x], { to: onnxDataType(dtype) });
   }
 
   inline(program: Program, inputs: readonly string[]): string[] {
@@ -165,27 +221,8 @@ class GraphBuilder implements OnnxGraph {
   }
 }
 
-/** ONNX's TensorProto.DataType number of `dtype` (Cast's `to`). */
-function onnxTypeNumber(dtype: DType): number {
-  return ONNX_TYPE_NUMBERS[dtype];
-}
-
-const ONNX_TYPE_NUMBERS: Readonly<Record<DType, number>> = {
-  float32: 1,
-  uint8: 2,
-  int8: 3,
-  uint16: 4,
-  int16: 5,
-  int32: 6,
-  bool: 9,
-  float16: 10,
-  float64: 11,
-  uint32: 12,
-  bfloat16: 16,
-};
-
 /**
- * The bytes of an ONNX ModelProto (opset 17) computing `program` on `consts` (its constant inputs, stored
+ * The bytes of an ONNX ModelProto (opset 18) computing `program` on `consts` (its constant inputs, stored
  * as initializers) and its inputs. Throws an OnnxExportError naming the first primitive, dtype or
  * parameter that has no ONNX form.
  */

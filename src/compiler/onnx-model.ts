@@ -2,15 +2,19 @@
  * Encodes an ONNX ModelProto (onnx/onnx.proto, IR version 8) from a graph held as plain data: nodes,
  * initializers, typed inputs and outputs. Field numbers are those of onnx.proto.
  */
-import type { DType, TypedArray } from "../core/dtype.js";
-import type { OnnxAttribute } from "../core/onnx-rule.js";
+import type { TypedArray } from "../core/dtype.js";
+import type {
+  OnnxAttribute,
+  OnnxDType,
+  OnnxGraphData,
+  OnnxNodeData,
+  OnnxTensorData,
+  OnnxValueData,
+} from "../core/onnx-rule.js";
 import { ProtoWriter } from "./protobuf.js";
 
-/** The IR version written: 8 goes with opsets 17 and 18 (ONNX 1.12-1.13), read by every current runtime. */
+/** The IR version written: 8 goes with opset 18 (ONNX 1.13), read by every current runtime. */
 export const ONNX_IR_VERSION = 8;
-
-/** TensorProto.DataType of each dtype; `int64` is ONNX's index type (shapes, axes, indices). */
-export type OnnxDType = DType | "int64";
 
 const DATA_TYPE: Readonly<Record<OnnxDType, number>> = {
   float32: 1,
@@ -32,34 +36,11 @@ export function onnxDataType(dtype: OnnxDType): number {
   return DATA_TYPE[dtype];
 }
 
-export interface NodeData {
-  readonly opType: string;
-  readonly inputs: readonly string[];
-  readonly outputs: readonly string[];
-  readonly attributes: Readonly<Record<string, OnnxAttribute>>;
-}
-
-export interface TensorData {
-  readonly name: string;
-  readonly dtype: OnnxDType;
-  readonly shape: readonly number[];
-  /** Little-endian element bytes (raw_data); bool as one byte per element. */
-  readonly bytes: Uint8Array;
-}
-
-export interface ValueData {
-  readonly name: string;
-  readonly dtype: OnnxDType;
-  readonly shape: readonly number[];
-}
-
-export interface GraphData {
-  readonly name: string;
-  readonly nodes: readonly NodeData[];
-  readonly initializers: readonly TensorData[];
-  readonly inputs: readonly ValueData[];
-  readonly outputs: readonly ValueData[];
-}
+export type NodeData = OnnxNodeData;
+export type TensorData = OnnxTensorData;
+export type ValueData = OnnxValueData;
+export type GraphData = OnnxGraphData;
+export type { OnnxDType };
 
 /** The raw little-endian bytes of a typed array's elements as ONNX stores `dtype`. */
 export function tensorBytes(values: TypedArray | readonly number[], dtype: OnnxDType): Uint8Array {
@@ -117,6 +98,7 @@ function attribute(name: string, value: OnnxAttribute): ProtoWriter {
   }
   if (typeof value === "string") return w.bytes(4, new TextEncoder().encode(value)).int(20, 3);
   if (Array.isArray(value)) return w.packedInts(8, value as readonly number[]).int(20, 7);
+  if ("graph" in value) return w.message(6, graph(value.graph)).int(20, 5);
   return w.float(2, (value as { float: number }).float).int(20, 1);
 }
 

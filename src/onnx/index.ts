@@ -1,5 +1,5 @@
 /**
- * ONNX export: a traced function as a standard ONNX model (opset 17), for ONNX Runtime and any other
+ * ONNX export: a traced function as a standard ONNX model (opset 18), for ONNX Runtime and any other
  * ONNX consumer. Every primitive declares its ONNX lowering beside its other rules (its `onnx` rule); the
  * exporter names any primitive that has none.
  * @module
@@ -12,7 +12,7 @@ export { OnnxExportError } from "../core/onnx-rule.js";
 
 /**
  * Traces `f` on the shapes and dtypes of `exampleArgs` (arrays, ShapeDtype values or trees of them)
- * and returns the bytes of an ONNX ModelProto (opset 17) that computes it: the model's inputs are the
+ * and returns the bytes of an ONNX ModelProto (opset 18) that computes it: the model's inputs are the
  * flattened argument leaves (`input_0`, `input_1`, ...), its outputs the flattened result leaves
  * (`output_0`, ...), captured constants are initializers. Shapes are static, as in a jit signature.
  *

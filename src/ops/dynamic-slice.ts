@@ -30,6 +30,7 @@ import {
   reshape,
 } from "./layout.js";
 import { slice } from "./shape.js";
+import { dynamicSliceToOnnx, dynamicUpdateSliceToOnnx } from "./shape-onnx.js";
 
 /** Params of dynamic_update_slice (the window's shape is the update's). */
 export interface DynamicUpdateSliceParams {
@@ -110,6 +111,9 @@ export const dynamicSlicePrim: Primitive<DynamicSliceParams, SliceArity, [out: u
 >({
   name: "dynamic_slice",
   narrowDtypes: NARROW_DTYPES,
+  onnx: (g, [x, ...starts], p, [aval]) => [
+    dynamicSliceToOnnx(g, x!, starts, p.sliceSizes, p.allowNegativeIndices, aval!),
+  ],
   abstractEval([x, ...starts], { sliceSizes, allowNegativeIndices }) {
     checkStartAvals("dynamic_slice", x, starts);
     checkSliceSizes("dynamic_slice", x.shape, sliceSizes);
@@ -148,6 +152,9 @@ export const dynamicUpdateSlicePrim: Primitive<DynamicUpdateSliceParams, UpdateA
   loweredPrimitive<DynamicUpdateSliceParams, UpdateArity, [out: unknown]>({
     name: "dynamic_update_slice",
     narrowDtypes: NARROW_DTYPES,
+    onnx: (g, [x, update, ...starts], p, [aval, updateAval]) => [
+      dynamicUpdateSliceToOnnx(g, x!, update!, starts, p.allowNegativeIndices, aval!, updateAval!),
+    ],
     abstractEval([x, update, ...starts], { allowNegativeIndices }) {
       checkUpdate("dynamic_update_slice", x, update);
       checkStartAvals("dynamic_update_slice", x, starts);

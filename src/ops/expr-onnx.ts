@@ -6,6 +6,7 @@
  * rather than export a formula that loses precision.
  */
 import type { AbstractValue } from "../core/array.js";
+import type { DType } from "../core/dtype.js";
 import type { Expr } from "../core/expr.js";
 import { OnnxExportError, type OnnxGraph } from "../core/onnx-rule.js";
 
@@ -53,6 +54,95 @@ const UNARY: Readonly<Record<string, string>> = {
   not: "Not",
 };
 
+type Helper = (g: OnnxGraph, args: readonly string[], dtype: DType) => string;
+
+/** Where(cond, x, y) with a scalar constant for x or y given as a number. */
+function where(g: OnnxGraph, cond: string, x: string | number, y: string | number, dtype: DType): string {
+  const value = (v: string | number) => (typeof v === "number" ? g.scalar(v, dtype) : v);
+  return g.node1("Where", [cond, value(x), value(y)]);
+}
+
+/**
+ * numpy's `%` on floats (npy_divmod; ops/expr-js.ts's pythonDivmod): the C remainder, moved into the
+ * divisor's sign by adding the divisor once, and a zero remainder signed as the divisor.
+ */
+function floatMod(g: OnnxGraph, a: string, b: string, dtype: DType): string {
+  const r = g.node1("Mod", [a, b], { fmod: 1 });
+  const zero = g.scalar(0, dtype);
+  const bNegative = g.node1("Less", [b, zero]);
+  const signsDiffer = g.node1("Xor", [bNegative, g.node1("Less", [r, zero])]);
+  const moved = where(g, signsDiffer, g.node1("Add", [r, b]), r, dtype);
+  const signedZero = where(g, bNegative, -0, 0, dtype);
+  const isZero = g.node1("Equal", [r, zero]);
+  // A zero divisor leaves fmod's NaN, which the comparisons above pass through.
+  return where(g, g.node1("Equal", [b, zero]), r, where(g, isZero, signedZero, moved, dtype), dtype);
+}
+
+/**
+ * numpy's `//` on floats (npy_divmod): the quotient (a - fmod(a, b)) / b, one less where the remainder's
+ * sign differs from the divisor's, snapped to the nearest integer; a zero quotient signed as a / b.
+ */
+function floatFloorDivide(g: OnnxGraph, a: string, b: string, dtype: DType): string {
+  const zero = g.scalar(0, dtype);
+  const quotient = g.node1("Div", [a, b]);
+  const mod = g.node1("Mod", [a, b], { fmod: 1 });
+  let div = g.node1("Div", [g.node1("Sub", [a, mod]), b]);
+  const adjust = g.node1("And", [
+    g.node1("Not", [g.node1("Equal", [mod, zero])]),
+    g.node1("Xor", [g.node1("Less", [b, zero]), g.node1("Less", [mod, zero])]),
+  ]);
+  div = where(g, adjust, g.node1("Sub", [div, g.scalar(1, dtype)]), div, dtype);
+  const floor = g.node1("Floor", [div]);
+  const snapped = where(
+    g,
+    g.node1("Greater", [g.node1("Sub", [div, floor]), g.scalar(0.5, dtype)]),
+    g.node1("Add", [floor, g.scalar(1, dtype)]),
+    floor,
+    dtype,
+  );
+  // -0 where a / b is negative or -0 (1 / (a / b) is then -Infinity).
+  const negative = g.node1("Less", [g.node1("Div", [g.scalar(1, dtype), quotient]), zero]);
+  const signedZero = where(g, g.node1("Or", [g.node1("Less", [quotient, zero]), negative]), -0, 0, dtype);
+  const result = where(g, g.node1("Equal", [div, zero]), signedZero, snapped, dtype);
+  return where(g, g.node1("Equal", [b, zero]), quotient, result, dtype);
+}
+
+/**
+ * An int32 divisor with its zeros and -1s replaced by 1: numpy gives 0 for a zero divisor, and x // -1
+ * is -x (wrapping at -2^31, where a hardware division traps).
+ */
+function safeDivisor(g: OnnxGraph, b: string): { divisor: string; isZero: string; isMinusOne: string } {
+  const isZero = g.node1("Equal", [b, g.scalar(0, "int32")]);
+  const isMinusOne = g.node1("Equal", [b, g.scalar(-1, "int32")]);
+  return { divisor: where(g, g.node1("Or", [isZero, isMinusOne]), 1, b, "int32"), isZero, isMinusOne };
+}
+
+/** numpy's int32 `%`: ONNX's integer Mod (fmod=0) has the divisor's sign; a zero divisor gives 0. */
+function intMod(g: OnnxGraph, a: string, b: string): string {
+  const { divisor, isZero, isMinusOne } = safeDivisor(g, b);
+  const mod = g.node1("Mod", [a, divisor], { fmod: 0 });
+  return where(g, g.node1("Or", [isZero, isMinusOne]), 0, mod, "int32");
+}
+
+/** numpy's int32 `//`: (a - a % b) / b is exact; a zero divisor gives 0. */
+function intFloorDivide(g: OnnxGraph, a: string, b: string): string {
+  const { divisor, isZero, isMinusOne } = safeDivisor(g, b);
+  const mod = g.node1("Mod", [a, divisor], { fmod: 0 });
+  const quotient = g.node1("Div", [g.node1("Sub", [a, mod]), divisor]);
+  const negated = g.node1("Sub", [g.scalar(0, "int32"), a]);
+  return where(g, isZero, 0, where(g, isMinusOne, negated, quotient, "int32"), "int32");
+}
+
+/** The JS kernels' helpers (ops/expr-js.ts's kernelLib) that have an ONNX form of the same result. */
+const HELPERS: Readonly<Record<string, Helper>> = {
+  modInt: (g, [a, b]) => intMod(g, a!, b!),
+  floorDivideInt: (g, [a, b]) => intFloorDivide(g, a!, b!),
+  mod32: (g, [a, b], d) => floatMod(g, a!, b!, d),
+  mod64: (g, [a, b], d) => floatMod(g, a!, b!, d),
+  floorDivide32: (g, [a, b], d) => floatFloorDivide(g, a!, b!, d),
+  floorDivide64: (g, [a, b], d) => floatFloorDivide(g, a!, b!, d),
+};
+
 /**
  * Adds the nodes computing `tree` on `inputs` (one name per operand) and returns the name of the result,
  * of shape `out.shape` (a tree of constants only is expanded to it).
@@ -87,8 +177,12 @@ export function exprToOnnx(
       case "cast":
         r = g.cast(visit(e.x), e.x.dtype, e.dtype);
         break;
-      case "call":
-        return unsupported(`the helper ${e.fn}`);
+      case "call": {
+        const helper = HELPERS[e.fn];
+        if (helper === undefined) return unsupported(`the helper ${e.fn}`);
+        r = helper(g, e.args.map(visit), e.dtype);
+        break;
+      }
       case "ne":
         r = g.node1("Not", [g.node1("Equal", [visit(e.x), visit(e.y)])]);
         break;

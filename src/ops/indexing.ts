@@ -29,6 +29,12 @@ import { astype, equal } from "./binary.js";
 import { arange, array, asArray, scalar, zeros } from "./creation.js";
 import { loweredPrimitive } from "./eager.js";
 import { alignBatched } from "./elementwise-kit.js";
+import {
+  scatterAddAlongAxisToOnnx,
+  scatterAddToOnnx,
+  takeAlongAxisToOnnx,
+  takeToOnnx,
+} from "./indexing-onnx.js";
 import { broadcastInDimPrim, broadcastTo, expandDims, moveAxisTo0, reshape } from "./layout.js";
 
 export interface AxisParams {
@@ -95,6 +101,7 @@ export const takePrim: Primitive<AxisParams, [x: unknown, indices: unknown], [ou
   loweredPrimitive<AxisParams, [x: unknown, indices: unknown], [out: unknown]>({
     name: "take",
     narrowDtypes: NARROW_DTYPES,
+    onnx: (g, [x, indices], { axis }) => [takeToOnnx(g, x!, indices!, axis)],
     abstractEval([x, indices], { axis }) {
       checkAxisParam("take", axis, x.shape);
       checkIndexDtype("take", indices);
@@ -140,6 +147,9 @@ export const scatterAddPrim: Primitive<
 > = loweredPrimitive<AxisParams, [x: unknown, indices: unknown, updates: unknown], [out: unknown]>({
   name: "scatter_add",
   widenNarrow: { kind: "modular" },
+  onnx: (g, [x, indices, updates], { axis }, [xAval, indicesAval]) => [
+    scatterAddToOnnx(g, x!, indices!, updates!, axis, xAval!, indicesAval!),
+  ],
   abstractEval([x, indices, updates], { axis }) {
     checkAxisParam("scatter_add", axis, x.shape);
     checkIndexDtype("scatter_add", indices);
@@ -190,6 +200,7 @@ export const takeAlongAxisPrim: Primitive<AxisParams, [x: unknown, indices: unkn
   loweredPrimitive<AxisParams, [x: unknown, indices: unknown], [out: unknown]>({
     name: "take_along_axis",
     narrowDtypes: NARROW_DTYPES,
+    onnx: (g, [x, indices], { axis }) => [takeAlongAxisToOnnx(g, x!, indices!, axis)],
     abstractEval([x, indices], { axis }) {
       checkAlongAxis("take_along_axis", x.shape, indices.shape, axis);
       checkIndexDtype("take_along_axis", indices);
@@ -228,6 +239,9 @@ export const scatterAddAlongAxisPrim: Primitive<
 > = loweredPrimitive<AxisParams, [x: unknown, indices: unknown, updates: unknown], [out: unknown]>({
   name: "scatter_add_along_axis",
   widenNarrow: { kind: "modular" },
+  onnx: (g, [x, indices, updates], { axis }, [xAval]) => [
+    scatterAddAlongAxisToOnnx(g, x!, indices!, updates!, axis, xAval!),
+  ],
   abstractEval([x, indices, updates], { axis }) {
     checkAlongAxis("scatter_add_along_axis", x.shape, indices.shape, axis);
     checkIndexDtype("scatter_add_along_axis", indices);

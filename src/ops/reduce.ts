@@ -126,13 +126,12 @@ const ONNX_REDUCE: Readonly<Record<ReduceOp, string>> = {
 function reduceToOnnx(g: OnnxGraph, op: ReduceOp, x: string, axes: readonly number[]): string {
   if (axes.length === 0) return g.node1("Identity", [x]);
   const name = ONNX_REDUCE[op];
-  // Opset 17 takes ReduceSum's axes as an input and the others' as an attribute.
-  if (op === "sum") return g.node1(name, [x, g.int64s(axes)], { keepdims: 0 });
+  // Opset 18 takes every reduction's axes as an input.
   if (op === "and" || op === "or") {
-    const reduced = g.node1(name, [g.cast(x, "bool", "int32")], { axes, keepdims: 0 });
+    const reduced = g.node1(name, [g.cast(x, "bool", "int32"), g.int64s(axes)], { keepdims: 0 });
     return g.cast(reduced, "int32", "bool");
   }
-  return g.node1(name, [x], { axes, keepdims: 0 });
+  return g.node1(name, [x, g.int64s(axes)], { keepdims: 0 });
 }
 
 export const reduceSumPrim = reducePrimitive("reduce_sum", "sum", {

@@ -40,6 +40,7 @@ import { loweredPrimitive } from "./eager.js";
 import { alignBatched } from "./elementwise-kit.js";
 import { index } from "./index.js";
 import { type IndexArgs, parseIndex } from "./index-spec.js";
+import { gatherFlatToOnnx, scatterToOnnx } from "./indexing-onnx.js";
 import { broadcastTo, moveAxisTo0, reshape } from "./layout.js";
 import { pad } from "./shape.js";
 import { abs, isnan } from "./unary.js";
@@ -156,6 +157,9 @@ export const scatterPrim: Primitive<
   [out: unknown]
 > = loweredPrimitive<ScatterParams, [x: unknown, positions: unknown, updates: unknown], [out: unknown]>({
   name: "scatter",
+  onnx: (g, [x, positions, updates], { mode }, [xAval, positionsAval]) => [
+    scatterToOnnx(g, x!, positions!, updates!, mode, xAval!, positionsAval!),
+  ],
   abstractEval([x, positions, updates], { mode, op = "scatter" }) {
     if (!SCATTER_MODES.includes(mode))
       throw new ShapeError(
@@ -265,6 +269,7 @@ export const scatterPrim: Primitive<
 export const gatherFlatPrim: Primitive<GatherFlatParams, [x: unknown, positions: unknown], [out: unknown]> =
   loweredPrimitive<GatherFlatParams, [x: unknown, positions: unknown], [out: unknown]>({
     name: "gather_flat",
+    onnx: (g, [x, positions], { fill }, [xAval]) => [gatherFlatToOnnx(g, x!, positions!, fill, xAval!)],
     abstractEval([x, positions], { op = "gather_flat" }) {
       checkPositions(op, positions);
       return [{ shape: positions.shape, dtype: x.dtype }];

@@ -23,6 +23,7 @@ import { promoteOperands } from "./binary.js";
 import { loweredPrimitive } from "./eager.js";
 import { alignBatched } from "./elementwise-kit.js";
 import { broadcastInDimPrim, broadcastTo, expandDims, moveAxisTo0, reshape } from "./layout.js";
+import { concatenateToOnnx, padToOnnx, revToOnnx, sliceToOnnx } from "./shape-onnx.js";
 
 const fmtShapes = (shapes: readonly Shape[]): string => shapes.map(fmtShape).join(", ");
 const shapeOfArg = (a: NdArray | UndefinedPrimal): Shape =>
@@ -87,6 +88,7 @@ export const concatenatePrim: Primitive<
 > = primitive({
   name: "concatenate",
   narrowDtypes: NARROW_DTYPES,
+  onnx: (g, xs, { axis }) => [concatenateToOnnx(g, xs, axis)],
   abstractEval(args, { axis }) {
     const shape = concatenatedShape(
       args.map((a) => a.shape),
@@ -151,6 +153,7 @@ function paddedShape(shape: Shape, { lo, hi, interior }: PadParams): number[] {
 export const padPrim: Primitive<PadParams, [x: unknown], [out: unknown]> = loweredPrimitive({
   name: "pad",
   narrowDtypes: NARROW_DTYPES,
+  onnx: (g, [x], p, [aval]) => [padToOnnx(g, x!, p.lo, p.hi, p.interior, p.value, aval!)],
   abstractEval: ([x], p) => [{ shape: paddedShape(x.shape, p), dtype: x.dtype }],
   // A strided copy into the output (in a plan, its slot: nothing allocated per call).
   lower: ([x], _outs, p) => {
@@ -216,6 +219,7 @@ function slicedShape(shape: Shape, { start, limit, strides }: SliceParams): numb
 export const slicePrim: Primitive<SliceParams, [x: unknown], [out: unknown]> = loweredPrimitive({
   name: "slice",
   narrowDtypes: NARROW_DTYPES,
+  onnx: (g, [x], p) => [sliceToOnnx(g, x!, p.start, p.limit, p.strides)],
   abstractEval: ([x], p) => [{ shape: slicedShape(x.shape, p), dtype: x.dtype }],
   // A strided copy into the output (in a plan, its slot: nothing allocated per call).
   lower:
@@ -275,6 +279,7 @@ function checkRevAxes(shape: Shape, axes: readonly number[]): void {
 export const revPrim: Primitive<RevParams, [x: unknown], [out: unknown]> = primitive({
   name: "rev",
   narrowDtypes: NARROW_DTYPES,
+  onnx: (g, [x], { axes }) => [revToOnnx(g, x!, axes)],
   abstractEval([x], { axes }) {
     checkRevAxes(x.shape, axes);
     return [x];

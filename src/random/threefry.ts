@@ -12,6 +12,7 @@ import { type BatchDim, type Primitive, primitive } from "../core/primitive.js";
 import { checkShape, fmtShape, type Shape, ShapeError, shapeEquals, sizeOf } from "../core/shape.js";
 import { alignBatched } from "../ops/elementwise-kit.js";
 import { moveAxisTo0 } from "../ops/layout.js";
+import { foldInToOnnx, randomBitsToOnnx } from "./threefry-onnx.js";
 
 const KS_PARITY = 0x1bd11bda;
 
@@ -124,6 +125,7 @@ export const randomBitsPrim: Primitive<RandomBitsParams, [key: unknown], [out: u
   // Integer output: no tangent.
   jvp: ([key], _t, params) => ({ primalsOut: [randomBitsPrim.bind1([key], params)], tangentsOut: [] }),
   batch: ([key], [dim], params) => [[randomBitsPrim.bind1([moveAxisTo0(key, dim)], params)], [0]],
+  onnx: (g, [key], { shape }, _inAvals, [out]) => [randomBitsToOnnx(g, key!, sizeOf(shape), out!.shape)],
   formatParams: ({ shape }) => `shape=${fmtShape(shape)}`,
 });
 
@@ -165,4 +167,5 @@ export const foldInPrim: Primitive<
     [foldInPrim.bind1(alignBatched(args, dims), params)],
     [0],
   ],
+  onnx: (g, [key, data]) => [foldInToOnnx(g, key!, data!)],
 });

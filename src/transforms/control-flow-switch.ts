@@ -19,6 +19,7 @@ import {
   subPlanCompiler,
   tryConcrete,
 } from "./control-flow-common.js";
+import { switchToOnnx } from "./control-flow-onnx.js";
 import { flattenArgs, flattenFun } from "./flat.js";
 import { instantiate, jvpFlat } from "./jvp.js";
 import { stageClosed, vmapProgram } from "./program-transforms.js";
@@ -92,6 +93,7 @@ export const switchPrim: Primitive<SwitchParams, [index: unknown, ...operands: u
       operands.finish(outs);
     };
   },
+  onnx: (g, inputs, { branches }, _inAvals, outAvals) => switchToOnnx(g, inputs, branches, outAvals),
   formatParams: ({ branches }) =>
     `branches=(${branches.map((b) => `${b.equations.length} eqns`).join(" | ")})`,
 });

@@ -22,6 +22,7 @@ import { any } from "../ops/reduce.js";
 import { assertSameStructure, leafPaths, unflatten } from "../tree/treedef.js";
 import { scan } from "./control-flow.js";
 import { checkAvals, PlanOperands, sameAval, subPlanCompiler, tryConcrete } from "./control-flow-common.js";
+import { whileToOnnx } from "./control-flow-onnx.js";
 import { flattenArgs } from "./flat.js";
 import { instantiate, jvpFlat } from "./jvp.js";
 import { stageClosed, vmapProgram } from "./program-transforms.js";
@@ -252,6 +253,8 @@ export const whilePrim: Primitive<WhileParams> = primitive<WhileParams>({
       operands.finish(outs);
     };
   },
+  onnx: (g, inputs, p, _inAvals, outAvals) =>
+    whileToOnnx(g, inputs, p.cond, p.body, p.condConsts, p.bodyConsts, outAvals),
   formatParams: (p) => `cond=(${p.cond.equations.length} eqns) body=(${p.body.equations.length} eqns)`,
 });
 

@@ -22,6 +22,7 @@ import { batchSize, broadcastTo, moveAxisTo0, moveaxis, reshape } from "../ops/l
 import { slice, stack } from "../ops/shape.js";
 import { assertSameStructure, type TreeDef, treeDefToString, unflatten } from "../tree/treedef.js";
 import { checkAvals, PlanOperands, subPlanCompiler, zerosOf } from "./control-flow-common.js";
+import { scanToOnnx } from "./control-flow-onnx.js";
 import { flattenArgs, flattenFun } from "./flat.js";
 import { instantiate, jvpFlat } from "./jvp.js";
 import { type PartialEvalTrace, type PartialEvalTracer, partialEvalFlat } from "./partial-eval.js";
@@ -208,6 +209,8 @@ export const scanPrim: Primitive<ScanParams> = primitive<ScanParams>({
   transpose(cts, args, p) {
     return transposeScan(cts, args, p);
   },
+  onnx: (g, inputs, p, _inAvals, outAvals) =>
+    scanToOnnx(g, inputs, p.body, p.numConsts, p.numCarry, p.length, p.reverse, outAvals),
   formatParams: (p) =>
     `length=${p.length} numCarry=${p.numCarry}${p.reverse ? " reverse" : ""} body=(${p.body.equations.length} eqns)`,
 });

@@ -142,7 +142,7 @@ export interface Lowered {
    */
   profile(runs?: number): StepProfile[];
   /**
-   * The traced program as the bytes of an ONNX model (opset 17), as `onnx.exportProgram` writes it:
+   * The traced program as the bytes of an ONNX model (opset 18), as `onnx.exportProgram` writes it:
    * inputs `input_0`, ... are the argument leaves, outputs `output_0`, ... the result leaves.
    * @throws OnnxExportError naming a primitive without an ONNX lowering.
    */
