@@ -9,6 +9,7 @@
  */
 import { ConcreteArray, type NdArray } from "../core/array.js";
 import { NARROW_DTYPES } from "../core/dtype.js";
+import { OnnxExportError } from "../core/onnx-rule.js";
 import { type Primitive, primitive } from "../core/primitive.js";
 import { batchSize, moveAxisTo0, reshape } from "./layout.js";
 import { slicePrim } from "./shape.js";
@@ -45,6 +46,15 @@ export const debugCallbackPrim: Primitive<DebugCallbackParams> = primitive<Debug
       debugCallbackPrim.bind(example, params);
     }
     return [[], []];
+  },
+  // An ONNX graph cannot call back into JS: a print or a check (debugging aids with no outputs) is left
+  // out of the model, as value checks are; a user callback would lose its effect, so it is refused.
+  onnx(_g, inputs, { kind, label }) {
+    if (kind === "callback")
+      throw new OnnxExportError(
+        `onnx export: debug_callback (debug.callback ${JSON.stringify(label)} on ${inputs.length} operands) cannot run in an ONNX graph`,
+      );
+    return [];
   },
   formatParams: ({ kind, label }) => `${kind} ${JSON.stringify(label)}`,
 });

@@ -30,6 +30,7 @@ import {
 import { fmtShape, normalizeAxes, normalizeAxis, type Shape, ShapeError, sizeOf } from "../core/shape.js";
 import { add, astype, div, equal, mul, sub } from "./binary.js";
 import { full } from "./creation.js";
+import { cumsumToOnnx } from "./cumulative-onnx.js";
 import { loweredPrimitive } from "./eager.js";
 import { broadcastInDimPrim, moveAxisTo0, reshape, transpose } from "./layout.js";
 import { concatenate, slice } from "./shape.js";
@@ -272,6 +273,7 @@ export interface CumsumParams {
 export const cumsumPrim: Primitive<CumsumParams, [x: unknown], [out: unknown]> = primitive({
   name: "cumsum",
   widenNarrow: { kind: "modular" },
+  onnx: (g, [x], { axis, reverse }) => [cumsumToOnnx(g, x!, axis, reverse)],
   abstractEval([x], { axis }) {
     if (axis < 0 || axis >= x.shape.length)
       throw new ShapeError(`cumsum: axis ${axis} is out of bounds for shape ${fmtShape(x.shape)}`);

@@ -24,6 +24,7 @@ import { loweredPrimitive } from "./eager.js";
 import { alignBatched } from "./elementwise-kit.js";
 import { takeAlongAxisPrim, takePrim } from "./indexing.js";
 import { moveAxisTo0, moveaxis, reshape, transpose } from "./layout.js";
+import { searchSortedToOnnx, sortToOnnx, topKToOnnx } from "./sort-onnx.js";
 import { isnan } from "./unary.js";
 
 export interface SortParams {
@@ -57,6 +58,7 @@ export const sortPrim: Primitive<SortParams, [x: unknown], [values: unknown, ind
     name: "sort",
     narrowDtypes: ["uint8", "int8", "uint16", "int16", "uint32"],
     widenNarrow: { kind: "ordered", indexOutputs: [1] },
+    onnx: (g, [x], { axis, descending }, [aval]) => sortToOnnx(g, x!, axis, descending, aval!),
     abstractEval([x], { axis }) {
       checkAxisParam("sort", axis, x.shape);
       return [x, { shape: x.shape, dtype: "int32" }];
@@ -96,6 +98,7 @@ export const topKPrim: Primitive<TopKParams, [x: unknown], [values: unknown, ind
   loweredPrimitive<TopKParams, [x: unknown], [values: unknown, indices: unknown]>({
     name: "top_k",
     widenNarrow: { kind: "ordered", indexOutputs: [1] },
+    onnx: (g, [x], { k }, [aval]) => topKToOnnx(g, x!, k, aval!),
     abstractEval([x], { k }) {
       const shape = topKShape(x, k);
       return [
@@ -141,6 +144,7 @@ export const searchSortedPrim: Primitive<
 > = loweredPrimitive<SearchSortedParams, [sorted: unknown, values: unknown], [positions: unknown]>({
   name: "searchsorted",
   widenNarrow: { kind: "ordered", indexOutputs: [0] },
+  onnx: (g, [sorted, values], { side }, [aval]) => [searchSortedToOnnx(g, sorted!, values!, side, aval!)],
   abstractEval([sorted, values]) {
     checkSearchArgs(sorted, values);
     return [{ shape: values.shape, dtype: "int32" }];

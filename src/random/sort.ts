@@ -13,6 +13,7 @@ import { fmtShape, type Shape, ShapeError, sizeOf } from "../core/shape.js";
 import { arange } from "../ops/creation.js";
 import { alignBatched } from "../ops/elementwise-kit.js";
 import { broadcastInDimPrim } from "../ops/layout.js";
+import { sortByKeyToOnnx } from "../ops/sort-onnx.js";
 
 export interface SortByKeyParams {
   /** The axis of `values` to reorder. */
@@ -44,6 +45,9 @@ function checkSortArgs(keys: { shape: Shape; dtype: string }, values: { shape: S
 export const sortByKeyPrim: Primitive<SortByKeyParams, [keys: unknown, values: unknown], [sorted: unknown]> =
   primitive({
     name: "sort_by_key",
+    onnx: (g, [keys, values], { axis }, [keysAval, valuesAval]) => [
+      sortByKeyToOnnx(g, keys!, values!, axis, keysAval!, valuesAval!),
+    ],
     abstractEval([keys, values], { axis }) {
       checkSortArgs(keys, values, axis);
       return [values];

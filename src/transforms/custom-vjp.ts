@@ -9,7 +9,7 @@ import { type Primitive, primitive } from "../core/primitive.js";
 import { shapeEquals } from "../core/shape.js";
 import { batchSize } from "../ops/layout.js";
 import { assertSameStructure, flatten, type TreeDef, unflatten } from "../tree/treedef.js";
-import { alignTo0, type FlatFn, outAvalsOf, zerosIn, zerosTree } from "./custom-call.js";
+import { alignTo0, type FlatFn, outAvalsOf, stagedOf, zerosIn, zerosTree } from "./custom-call.js";
 import { flattenArgs } from "./flat.js";
 import { vmapFlat } from "./vmap.js";
 
@@ -35,6 +35,15 @@ export const customVjpCallPrim: Primitive<CustomVjpParams> = primitive<CustomVjp
   narrowDtypes: NARROW_DTYPES,
   abstractEval: (avals, p) => outAvalsOf(p.fun, avals),
   impl: (args, p) => p.fun([...args]) as ConcreteArray[],
+  // The primal function, traced and inlined: the custom derivative only matters to transforms.
+  onnx(g, inputs, p, inAvals) {
+    const { program, consts } = stagedOf(p.fun, inAvals);
+    const constNames = consts.map((c) => {
+      const value = c.concrete();
+      return g.constant(value.storage, value.dtype, value.shape);
+    });
+    return g.inline(program, [...constNames, ...inputs]);
+  },
   jvp(primals, tangents, p) {
     const both = p.fwd([...primals]);
     const outs = both.slice(0, p.nOut);

@@ -5,7 +5,7 @@
  * float64 the Gather + MatMul form). And the typed error for a primitive without a lowering.
  */
 import { describe, expect, it } from "vitest";
-import { grad, type NdArray, nn, np, onnx, random, vjp } from "../../src/index.js";
+import { customVjp, debug, grad, type NdArray, nn, np, onnx, random, vjp } from "../../src/index.js";
 import { expectSameInOrt } from "./ort.js";
 
 type Float = "float32" | "float64";
@@ -171,12 +171,45 @@ describe("onnx export: each lowering in ONNX Runtime against tracegrad", () => {
       });
 });
 
+describe("onnx export of call-like and effect primitives", () => {
+  it("customVjp exports its primal function (custom_vjp_call), alone and under grad", async () => {
+    const clipGrad = customVjp(
+      (x: NdArray) => np.multiply(np.sin(x), 2),
+      (x: NdArray) => [np.multiply(np.sin(x), 2), np.cos(x)] as [NdArray, NdArray],
+      (c: NdArray, g: NdArray) => [np.clip(np.multiply(np.multiply(g, c), 2), -0.5, 0.5)] as [NdArray],
+    );
+    const x = normal(1, [6], "float64");
+    await expectSameInOrt((a) => [clipGrad(a), grad((b: NdArray) => np.sum(clipGrad(b)))(a)], [x]);
+  });
+
+  it("debug.print and debug.check are left out of the model; debug.callback is refused by name", async () => {
+    const x = normal(2, [3], "float32");
+    await expectSameInOrt(
+      (a) => {
+        debug.print("a = {}", a);
+        debug.check(np.all(np.isfinite(a)), "finite");
+        return np.exp(a);
+      },
+      [x],
+    );
+    const withCallback = () =>
+      onnx.exportProgram((a: NdArray) => {
+        debug.callback(function logIt(_v: NdArray) {}, a);
+        return a;
+      }, x);
+    expect(withCallback).toThrow(onnx.OnnxExportError);
+    expect(withCallback).toThrow(
+      /debug_callback \(debug.callback "logIt" on 1 operands\) cannot run in an ONNX graph/,
+    );
+  });
+});
+
 describe("onnx export: what it cannot export", () => {
   it("throws an OnnxExportError naming the primitive without a lowering", () => {
-    const x = normal(1, [5], "float32");
-    const export_ = () => onnx.exportProgram((a: NdArray) => np.sort(a), x);
+    const x = np.add(np.eye(3), 1);
+    const export_ = () => onnx.exportProgram((a: NdArray) => np.linalg.cholesky(a), x);
     expect(export_).toThrow(onnx.OnnxExportError);
-    expect(export_).toThrow(/primitive sort has no ONNX lowering \(operands float32\[5\]\)/);
+    expect(export_).toThrow(/primitive cholesky has no ONNX lowering \(operands float32\[3,3\]\)/);
   });
 
   it("refuses float16 operands by name", () => {
