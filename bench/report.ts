@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { cpus, loadavg, release } from "node:os";
 import { RELAXED_TITLES } from "./peers/protocol.js";
-import { roundRatios } from "./rounds.js";
+import { pairedRatio } from "./rounds.js";
 import type { Measurement } from "./timing.js";
 import type { TracegradSuiteResult } from "./tracegrad-suite.js";
 import { type BenchMode, BUDGETS, matmulFlops, tokensPerCall, type Workload } from "./workloads.js";
@@ -144,15 +144,15 @@ function formatRatio(x: number): string {
 }
 
 /**
- * a's time ÷ b's time (medians), or a dash when either is missing; with several rounds, followed by the
- * lowest and highest of the ratios within one round.
+ * a's time ÷ b's time, the median of the per-round ratios (rounds.ts), or a dash when either is missing;
+ * with several rounds, followed by the lowest and highest of the per-round ratios.
  */
 function ratio(a: Measurement | undefined, b: Measurement | undefined): string {
-  if (!a?.ok || !b?.ok) return "–";
-  const text = formatRatio(a.timing.medianMs / b.timing.medianMs);
-  const perRound = roundRatios(a, b);
-  if (perRound.length < 2) return text;
-  return `${text} (${formatRatio(Math.min(...perRound))}–${formatRatio(Math.max(...perRound))})`;
+  const r = pairedRatio(a, b);
+  if (!r) return "–";
+  const text = formatRatio(r.median);
+  if (r.rounds < 2) return text;
+  return `${text} (${formatRatio(r.min)}–${formatRatio(r.max)})`;
 }
 
 function methodNotes(mode: BenchMode, rounds: number): string[] {
@@ -167,15 +167,20 @@ function methodNotes(mode: BenchMode, rounds: number): string[] {
     `- Per runner and workload${perRound}: up to ${b.warmup} untimed warm-up calls (compilation), then timed ` +
       `calls until ${b.budgetMs} ms are spent and at least ${b.minIterations} calls are made (at most ` +
       `${b.maxIterations}; calls slower than ${b.hardCapMs / 1000} s get fewer); the median of those calls.`,
+    "- Paired measurement: every runner (tracegrad eager, tracegrad jit and each peer column) is its own " +
+      "long-lived process, started once before anything is measured. Workload by workload, each runner " +
+      "measures the workload in turn, one at a time, so all columns of a row are measured within seconds " +
+      "of each other and a slow period of the machine falls on both sides of a ratio alike. A runner that " +
+      "crashes or hangs on a workload has that cell failed and is started again for the next one.",
     ...(rounds > 1
       ? [
-          `- ${rounds} rounds: in each, tracegrad and then every peer measure every workload once. A time ` +
-            `shown is the median of a runner's ${rounds} round medians; a ratio is the ratio of those, with ` +
-            "in parentheses the lowest and highest ratio of two runners within one round. Rounds spread a " +
-            "slow period of the machine over all runners instead of one runner's whole column.",
+          `- ${rounds} rounds: each repeats that alternation over every workload, the runners' order rotated ` +
+            `by one place per round. A time shown is the median of a runner's ${rounds} round medians. A ratio ` +
+            "is the median of the per-round ratios of the two runners (each from one round's paired " +
+            "measurements), with in parentheses the lowest and highest per-round ratio.",
         ]
-      : []),
-    "- Peers run one after another, each in its own process. torch: eager, intra-op threads set with " +
+      : ["- A ratio is the ratio of the two runners' medians, measured seconds apart."]),
+    "- torch: eager, intra-op threads set with " +
       "torch.set_num_threads (and the BLAS thread variables), the BLAS picked by LD_LIBRARY_PATH. " +
       "TF.js: eager, NHWC layout, tf.variableGrads + tf.train.sgd. jax-js: every workload under its jit; " +
       "2x2 max-pooling written as reshape + max (it has no pooling op).",
@@ -255,6 +260,25 @@ export function renderReport(report: BenchReport): string {
     for (const r of tracegrad.rows) {
       const w = r.workload;
       out.push(row([w.label, ratio(r.eager, r.jit), ...compared.map((p) => ratio(p.results[w.id], r.jit))]));
+    }
+    out.push("");
+  }
+
+  const torchColumns = shown.filter((p) => p.title.startsWith("torch "));
+  if (torchColumns.length > 0) {
+    out.push("## tracegrad eager relative to PyTorch eager");
+    out.push("");
+    out.push(
+      "tracegrad eager time ÷ torch time (torch runs eagerly): above 1 tracegrad's eager mode is slower " +
+        "than PyTorch's, below 1 it is faster. Paired per round as above.",
+    );
+    out.push("");
+    out.push(...alignedHeader(["Workload", ...torchColumns.map((p) => `eager ÷ ${p.title}`)]));
+    for (const r of tracegrad.rows) {
+      const w = r.workload;
+      // Rows torch has no measurement of (tracegrad's own workloads) would be dashes only.
+      if (torchColumns.every((p) => p.results[w.id] === undefined)) continue;
+      out.push(row([w.label, ...torchColumns.map((p) => ratio(r.eager, p.results[w.id]))]));
     }
     out.push("");
   }

@@ -1,13 +1,11 @@
 /**
- * Several rounds of the whole suite, merged into one report. In each round every runner (tracegrad, then
- * each peer) measures every workload once, one after another; a cell is then the median of that runner's
- * round medians. On a shared machine a slow period of a few seconds would otherwise fall on one runner's
- * whole measurement and skew its column; interleaved rounds spread such periods over all runners, and
- * the spread between rounds shows how noisy the run was.
+ * Rounds of the paired measurement (paired.ts) merged into one report. In each round every runner
+ * measures every workload once, all runners of a workload one after another; a time is then the median
+ * of that runner's round medians, and a ratio of two runners the median of their per-round ratios, each
+ * taken from two measurements seconds apart. On a shared machine a slow period of a few seconds then
+ * falls on both sides of a ratio alike, and the spread between rounds shows how noisy the run was.
  */
-import type { PeerColumn } from "./report.js";
 import { type Measurement, median, type Timing } from "./timing.js";
-import type { TracegradRow, TracegradSuiteResult } from "./tracegrad-suite.js";
 
 /** One runner's measurements of one workload, a round each: the median round, or the first failure. */
 export function mergeMeasurements(rounds: readonly (Measurement | undefined)[]): Measurement | undefined {
@@ -26,40 +24,6 @@ export function mergeMeasurements(rounds: readonly (Measurement | undefined)[]):
   return { ok: true, timing };
 }
 
-/** tracegrad's rows of every round (same workloads, same order) merged; memory figures from round one. */
-export function mergeSuites(rounds: readonly TracegradSuiteResult[]): TracegradSuiteResult {
-  const first = rounds[0];
-  if (!first) throw new RangeError("mergeSuites: no rounds");
-  const rows = first.rows.map(
-    (row, i): TracegradRow => ({
-      ...row,
-      eager: mergeMeasurements(rounds.map((r) => r.rows[i]!.eager))!,
-      jit: mergeMeasurements(rounds.map((r) => r.rows[i]!.jit))!,
-    }),
-  );
-  return { backend: first.backend, rows };
-}
-
-/**
- * The peers' columns of every round merged, column by column (same titles, same order each round). A
- * column that is not measured in some round keeps that round's status and reason.
- */
-export function mergePeerColumns(rounds: readonly (readonly PeerColumn[])[]): PeerColumn[] {
-  const first = rounds[0] ?? [];
-  return first.map((column, i) => {
-    const columns = rounds.map((r) => r[i]!);
-    const unmeasured = columns.find((c) => c.status !== "ok");
-    if (unmeasured) return unmeasured;
-    const ids = new Set(columns.flatMap((c) => Object.keys(c.results)));
-    const results: Record<string, Measurement> = {};
-    for (const id of ids) {
-      const merged = mergeMeasurements(columns.map((c) => c.results[id]));
-      if (merged) results[id] = merged;
-    }
-    return { ...column, results };
-  });
-}
-
 /**
  * a's time ÷ b's time in each round (both measured in the same round, so a slow period affects the
  * pair alike); empty unless both have every round.
@@ -70,4 +34,27 @@ export function roundRatios(a: Measurement | undefined, b: Measurement | undefin
   const y = b.timing.roundMediansMs;
   if (!x || !y || x.length !== y.length) return [];
   return x.map((v, i) => v / y[i]!);
+}
+
+/** A paired ratio: the median of the per-round ratios, and their lowest and highest. */
+export interface PairedRatio {
+  readonly median: number;
+  readonly min: number;
+  readonly max: number;
+  readonly rounds: number;
+}
+
+/**
+ * a ÷ b from paired measurements: the median of the per-round ratios (roundRatios), or with a single
+ * round the ratio of the two medians; null when either has no timing.
+ */
+export function pairedRatio(a: Measurement | undefined, b: Measurement | undefined): PairedRatio | null {
+  if (!a?.ok || !b?.ok) return null;
+  const perRound = roundRatios(a, b);
+  if (perRound.length < 2) {
+    const single = a.timing.medianMs / b.timing.medianMs;
+    return { median: single, min: single, max: single, rounds: 1 };
+  }
+  const sorted = [...perRound].sort((x, y) => x - y);
+  return { median: median(sorted), min: sorted[0]!, max: sorted[sorted.length - 1]!, rounds: sorted.length };
 }

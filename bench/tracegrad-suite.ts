@@ -22,7 +22,6 @@ import { countAllocatedBytes } from "../test/helpers/allocations.js";
 import { errorMessage, type Measurement, timeAsync, timeSync } from "./timing.js";
 import {
   type BenchMode,
-  BUDGETS,
   CHAIN_PATTERN,
   type ChainWorkload,
   type ConvWorkload,
@@ -345,60 +344,57 @@ function caseFor(w: Workload, key: Array): BenchCase {
   }
 }
 
-export interface TracegradSuiteOptions {
-  readonly mode: BenchMode;
-  /** Progress lines (to stderr in the CLI; silent in tests). */
-  readonly log?: (line: string) => void;
-  /** Only these workload ids (all when absent). */
-  readonly only?: readonly string[];
-  /** Time the jitted calls only (eager rows are failed measurements saying so). */
-  readonly jitOnly?: boolean;
-  /** Default BUDGETS[mode]. */
-  readonly budget?: TimingBudget;
-}
-
 /** Calls counted for the steady-state allocation figure (after the timed calls warmed everything up). */
 const ALLOCATION_CALLS = 3;
 
-export function runTracegradSuite(options: TracegradSuiteOptions): TracegradSuiteResult {
-  const log = options.log ?? (() => {});
-  const budget = options.budget ?? BUDGETS[options.mode];
-  const rows: TracegradRow[] = [];
-  const workloads = workloadsFor(options.mode).filter((w) => !options.only || options.only.includes(w.id));
-  workloads.forEach((w, index) => {
-    const benchCase = caseFor(w, random.key(index));
-    let eager: Measurement = { ok: false, error: "not measured (jit only)" };
-    if (!options.jitOnly) {
-      try {
-        eager = { ok: true, timing: timeSync(benchCase.eager(), budget) };
-      } catch (e) {
-        eager = { ok: false, error: errorMessage(e) };
-      }
-    }
-    let jitted: Measurement;
-    let memory: TracegradRow["memory"];
+/** tracegrad's two runners: every workload eagerly, or jitted (with the plan's memory figures). */
+export type TracegradVariant = "eager" | "jit";
+
+/**
+ * One workload, eagerly or jitted, on inputs seeded by `index` (the workload's position in its mode's
+ * list); the jitted variant also reports its plan's memory and the bytes a warmed-up call allocates.
+ */
+export function measureTracegrad(
+  w: Workload,
+  variant: TracegradVariant,
+  index: number,
+  budget: TimingBudget,
+): { measurement: Measurement; memory?: TracegradRow["memory"] } {
+  let benchCase: BenchCase;
+  try {
+    benchCase = caseFor(w, random.key(index));
+  } catch (e) {
+    const error = errorMessage(e);
+    return {
+      measurement: { ok: false, error },
+      ...(variant === "jit" ? { memory: { ok: false, error } } : {}),
+    };
+  }
+  if (variant === "eager") {
     try {
-      const { call, plan } = benchCase.jitted();
-      jitted = { ok: true, timing: timeSync(call, budget) };
-      try {
-        const bytes = countAllocatedBytes(() => {
-          for (let i = 0; i < ALLOCATION_CALLS; i++) call();
-        });
-        memory = { ok: true, value: { ...plan, allocatedBytesPerCall: bytes / ALLOCATION_CALLS } };
-      } catch (e) {
-        memory = { ok: false, error: errorMessage(e) };
-      }
+      return { measurement: { ok: true, timing: timeSync(benchCase.eager(), budget) } };
     } catch (e) {
-      jitted = { ok: false, error: errorMessage(e) };
-      memory = { ok: false, error: jitted.error };
+      return { measurement: { ok: false, error: errorMessage(e) } };
     }
-    rows.push({ workload: w, eager, jit: jitted, memory });
-    const show = (m: Measurement) => (m.ok ? `${m.timing.medianMs.toFixed(2)} ms` : `failed (${m.error})`);
-    log(
-      `tracegrad  ${w.id.padEnd(22)} ${options.jitOnly ? "" : `eager ${show(eager)}, `}jit ${show(jitted)}`,
-    );
-  });
-  return { backend: describeBackend(), rows };
+  }
+  try {
+    const { call, plan } = benchCase.jitted();
+    const measurement: Measurement = { ok: true, timing: timeSync(call, budget) };
+    try {
+      const bytes = countAllocatedBytes(() => {
+        for (let i = 0; i < ALLOCATION_CALLS; i++) call();
+      });
+      return {
+        measurement,
+        memory: { ok: true, value: { ...plan, allocatedBytesPerCall: bytes / ALLOCATION_CALLS } },
+      };
+    } catch (e) {
+      return { measurement, memory: { ok: false, error: errorMessage(e) } };
+    }
+  } catch (e) {
+    const error = errorMessage(e);
+    return { measurement: { ok: false, error }, memory: { ok: false, error } };
+  }
 }
 
 export function describeBackend(): string {
@@ -451,7 +447,7 @@ async function onnxRuntimeCall(w: Workload, key: Array, threads: number): Promis
   throw new Error(`not run through the ONNX Runtime backend (only ${ONNX_RUNTIME_WORKLOADS.join(", ")})`);
 }
 
-/** Times the ONNX Runtime backend on `workloads` (keys as runTracegradSuite's, by position in the mode). */
+/** Times the ONNX Runtime backend on `workloads` (keys as measureTracegrad's, by position in the mode). */
 export async function runOnnxRuntimeSuite(options: {
   readonly mode: BenchMode;
   readonly budget: TimingBudget;

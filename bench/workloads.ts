@@ -187,7 +187,7 @@ export const BUDGETS: Record<BenchMode, TimingBudget> = {
   quick: { warmup: 1, minIterations: 2, maxIterations: 3, budgetMs: 30, hardCapMs: 2000 },
 };
 
-/** Rounds of the whole suite, every runner in turn in each (rounds.ts). */
+/** Rounds of the paired alternation: every runner measures every workload in each (paired.ts, rounds.ts). */
 export const ROUNDS: Record<BenchMode, number> = { full: 3, quick: 1 };
 
 export function matmulFlops(w: MatmulWorkload): number {

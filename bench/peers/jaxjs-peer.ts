@@ -1,6 +1,6 @@
 /**
- * jax-js side of the benchmark, in its own process (request on stdin, see protocol.ts): its wasm
- * device in Node, every workload under its `jit` (it fuses and compiles, as tracegrad's jit does).
+ * jax-js side of the benchmark, a runner process (see protocol.ts): its wasm device in Node, every
+ * workload under its `jit` (it fuses and compiles, as tracegrad's jit does).
  *
  * jax-js arrays are reference counted: a function consumes its array arguments, so inputs reused across
  * calls are passed as `x.ref`. Its arrays are lazy, so each call ends with blockUntilReady on every
@@ -11,7 +11,7 @@ import type * as JAX from "@jax-js/jax";
 import { relaxedSimdSupported } from "../../src/backend/wasm/runtime.js";
 import { errorMessage, type Measurement, timeAsync } from "../timing.js";
 import { CHAIN_PATTERN, LEARNING_RATE, type PeerWorkload } from "../workloads.js";
-import { isMissingModule, type PeerRequest, readRequest, writeReply } from "./protocol.js";
+import { isMissingModule, peerWorkload, serveRequests, workloadIndex } from "./protocol.js";
 
 type Jax = typeof JAX;
 type JArray = JAX.Array;
@@ -222,38 +222,36 @@ function jaxVersion(): string {
   }
 }
 
-async function main(): Promise<void> {
-  const request: PeerRequest = await readRequest();
-  let jax: Jax;
-  try {
-    jax = await import("@jax-js/jax");
-  } catch (e) {
-    if (!isMissingModule(e)) throw e;
-    writeReply({ status: "not installed", description: `jax-js: ${errorMessage(e)}` });
-    return;
-  }
-  const devices = await jax.init("wasm");
-  if (!devices.includes("wasm")) throw new Error(`jax-js: no wasm device (got ${devices.join(", ")})`);
-  jax.defaultDevice("wasm");
-  const results: Record<string, Measurement> = {};
-  for (const [index, w] of request.workloads.entries()) {
+let jax: Jax;
+
+await serveRequests(
+  async () => {
     try {
-      const timing = await timeAsync(callFor(jax, w, index + 1), request.budget);
-      results[w.id] = { ok: true, timing };
+      jax = await import("@jax-js/jax");
+    } catch (e) {
+      if (!isMissingModule(e)) throw e;
+      return { status: "not installed", description: `jax-js: ${errorMessage(e)}` };
+    }
+    const devices = await jax.init("wasm");
+    if (!devices.includes("wasm")) throw new Error(`jax-js: no wasm device (got ${devices.join(", ")})`);
+    jax.defaultDevice("wasm");
+    // jax-js spreads wasm work over Web Workers, which Node does not have as a global.
+    const threads =
+      typeof (globalThis as { Worker?: unknown }).Worker === "undefined" ? "1 thread" : "workers";
+    const relaxed = relaxedSimdSupported() ? "relaxed SIMD available" : "no relaxed SIMD";
+    return { status: "ok", description: `jax-js ${jaxVersion()}, wasm device, jit, ${threads}, ${relaxed}` };
+  },
+  async (request) => {
+    const w = peerWorkload(request);
+    let measurement: Measurement;
+    try {
+      const timing = await timeAsync(callFor(jax, w, workloadIndex(request) + 1), request.budget);
+      measurement = { ok: true, timing };
       console.error(`jax-js  ${w.id.padEnd(22)} ${timing.medianMs.toFixed(2)} ms`);
     } catch (e) {
-      results[w.id] = { ok: false, error: errorMessage(e) };
+      measurement = { ok: false, error: errorMessage(e) };
       console.error(`jax-js  ${w.id.padEnd(22)} failed: ${errorMessage(e)}`);
     }
-  }
-  // jax-js spreads wasm work over Web Workers, which Node does not have as a global.
-  const threads = typeof (globalThis as { Worker?: unknown }).Worker === "undefined" ? "1 thread" : "workers";
-  const relaxed = relaxedSimdSupported() ? "relaxed SIMD available" : "no relaxed SIMD";
-  writeReply({
-    status: "ok",
-    description: `jax-js ${jaxVersion()}, wasm device, jit, ${threads}, ${relaxed}`,
-    results,
-  });
-}
-
-await main();
+    return { measurement };
+  },
+);

@@ -1,15 +1,18 @@
 /**
- * Runs each peer in a child process, one after another (so they never compete for the cores), and turns
- * whatever happens — a reply, a missing package, a crash, a timeout — into a report column. One peer
- * failing never stops the others.
+ * Which runner processes fill which report columns: tracegrad's eager and jit, and every requested peer,
+ * each a child process (runner-process.ts) started with its library's configuration (threads, BLAS,
+ * Node flags). A column that needs no process — a peer that is not installed, a relaxed-SIMD column
+ * this Node makes redundant — comes as a ready-made column instead.
  */
-import { type SpawnSyncReturns, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { relaxedSimdSupported } from "../../src/backend/wasm/runtime.js";
 import type { PeerColumn } from "../report.js";
-import { type PeerReply, type PeerRequest, RELAXED_TITLES, RESULT_PREFIX } from "./protocol.js";
+import { isPeerWorkload } from "../workloads.js";
+import { RELAXED_TITLES } from "./protocol.js";
+import type { RunnerSpec } from "./runner-process.js";
 
 /** "relaxed": tracegrad's jit and jax-js again, in a Node with relaxed SIMD (FMA) enabled by its flag. */
 /** "onnxruntime": tracegrad's jit on its ONNX Runtime backend (matmul-1024 and the MLP train step). */
@@ -19,43 +22,37 @@ export type PeerName = (typeof PEER_NAMES)[number];
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, "..", "..");
 
-interface ChildCommand {
-  readonly command: string;
-  readonly args: readonly string[];
-  readonly env?: NodeJS.ProcessEnv;
-}
+/** A column to fill: a runner to start, or a column without a process (not installed, skipped). */
+export type PeerSlot = { readonly runner: RunnerSpec } | { readonly column: PeerColumn };
 
-function columnFrom(title: string, child: SpawnSyncReturns<string>): PeerColumn {
-  const line = child.stdout
-    ?.split("\n")
-    .reverse()
-    .find((l) => l.startsWith(RESULT_PREFIX));
-  if (line) {
-    const reply = JSON.parse(line.slice(RESULT_PREFIX.length)) as PeerReply;
-    if (reply.status === "ok") {
-      return { title, status: "ok", description: reply.description, results: reply.results };
-    }
-    return { title, status: "not installed", description: reply.description, results: {} };
-  }
-  let why: string;
-  if (child.error) why = child.error.message;
-  else if (child.signal) why = `killed by ${child.signal}`;
-  else why = `exited with code ${child.status} without a result`;
-  return { title, status: "failed", description: why, results: {} };
-}
+const unmeasured = (title: string, status: PeerColumn["status"], description: string): PeerSlot => ({
+  column: { title, status, description, results: {} },
+});
 
-function runChild(title: string, child: ChildCommand, request: PeerRequest, timeoutMs: number): PeerColumn {
-  const result = spawnSync(child.command, child.args, {
+/** A runner in Node: the runners are TypeScript, run through tsx's loader in a fresh Node. */
+function nodeRunner(
+  title: string,
+  script: string,
+  args: readonly string[],
+  options: { nodeFlags?: readonly string[]; note?: string; peer?: boolean } = {},
+): RunnerSpec {
+  return {
+    title,
+    command: process.execPath,
+    args: [...(options.nodeFlags ?? []), "--import", "tsx", join(here, script), ...args],
     cwd: repoRoot,
-    input: JSON.stringify(request),
-    encoding: "utf8",
-    // Progress goes straight to our stderr; stdout carries the result line.
-    stdio: ["pipe", "pipe", "inherit"],
-    env: { ...process.env, ...child.env },
-    timeout: timeoutMs,
-    maxBuffer: 64 << 20,
-  });
-  return columnFrom(title, result);
+    ...(options.note ? { note: options.note } : {}),
+    ...(options.peer === false ? {} : { runs: isPeerWorkload }),
+  };
+}
+
+/** tracegrad's own two columns, eager and jit, each in its own process; `kernels` as --backend. */
+export function tracegradRunners(kernels?: "js" | "wasm"): { eager: RunnerSpec; jit: RunnerSpec } {
+  const backendArgs = kernels ? ["--backend", kernels] : [];
+  return {
+    eager: nodeRunner("tracegrad eager", "tracegrad-peer.ts", ["eager", ...backendArgs], { peer: false }),
+    jit: nodeRunner("tracegrad jit", "tracegrad-peer.ts", ["jit", ...backendArgs], { peer: false }),
+  };
 }
 
 /** Debian's multiarch directory for this architecture. */
@@ -119,53 +116,37 @@ function blasChoices(): BlasChoice[] {
   ];
 }
 
-function torchColumns(request: PeerRequest, timeoutMs: number, log: (line: string) => void): PeerColumn[] {
+function torchSlots(): PeerSlot[] {
   const threadCounts = [1, 2];
   const choices = blasChoices();
   const titles = choices.flatMap((b) => threadCounts.map((t) => `torch ${t}T ${b.label}`));
   const python = pythonWithTorch();
   if (!python) {
     const description = "no python3 that can import torch (apt-get install python3-torch)";
-    return titles.map((title) => ({ title, status: "not installed", description, results: {} }));
+    return titles.map((title) => unmeasured(title, "not installed", description));
   }
   const script = join(here, "torch_bench.py");
   return choices.flatMap((blas) =>
-    threadCounts.map((threads): PeerColumn => {
+    threadCounts.map((threads): PeerSlot => {
       const title = `torch ${threads}T ${blas.label}`;
-      if (blas.missing) return { title, status: "not installed", description: blas.missing, results: {} };
-      log(`-- ${title}`);
+      if (blas.missing) return unmeasured(title, "not installed", blas.missing);
       const threadEnv = {
         OMP_NUM_THREADS: String(threads),
         OPENBLAS_NUM_THREADS: String(threads),
         MKL_NUM_THREADS: String(threads),
       };
-      const column = runChild(
-        title,
-        { command: python, args: [script], env: { ...blas.env, ...threadEnv } },
-        { ...request, threads },
-        timeoutMs,
-      );
-      return { ...column, description: `${column.description}; ${blas.note}` };
+      return {
+        runner: {
+          title,
+          command: python,
+          args: [script, "--threads", String(threads)],
+          cwd: repoRoot,
+          env: { ...blas.env, ...threadEnv },
+          note: blas.note,
+          runs: isPeerWorkload,
+        },
+      };
     }),
-  );
-}
-
-function nodeColumn(
-  title: string,
-  script: string,
-  args: readonly string[],
-  request: PeerRequest,
-  timeoutMs: number,
-  log: (line: string) => void,
-  nodeFlags: readonly string[] = [],
-): PeerColumn {
-  log(`-- ${title}`);
-  // The peers are TypeScript: run them through tsx's loader in a fresh Node.
-  return runChild(
-    title,
-    { command: process.execPath, args: [...nodeFlags, "--import", "tsx", join(here, script), ...args] },
-    request,
-    timeoutMs,
   );
 }
 
@@ -173,53 +154,38 @@ function nodeColumn(
 const RELAXED_SIMD_FLAG = "--experimental-wasm-relaxed-simd";
 
 /** tracegrad's jit and jax-js in a Node started with relaxed SIMD, when the main run's Node lacks it. */
-function relaxedColumns(request: PeerRequest, timeoutMs: number, log: (line: string) => void): PeerColumn[] {
+function relaxedSlots(): PeerSlot[] {
   if (relaxedSimdSupported()) {
     const description = `this Node (${process.version}) has relaxed SIMD on: the main columns use it already`;
-    return Object.values(RELAXED_TITLES).map((title) => ({
-      title,
-      status: "skipped",
-      description,
-      results: {},
-    }));
+    return Object.values(RELAXED_TITLES).map((title) => unmeasured(title, "skipped", description));
   }
-  const flags = [RELAXED_SIMD_FLAG];
-  const note = `; Node started with ${RELAXED_SIMD_FLAG}`;
+  const options = { nodeFlags: [RELAXED_SIMD_FLAG], note: `Node started with ${RELAXED_SIMD_FLAG}` };
   return [
-    nodeColumn(
-      RELAXED_TITLES.tracegrad,
-      "tracegrad-peer.ts",
-      ["--expect-relaxed-simd"],
-      request,
-      timeoutMs,
-      log,
-      flags,
-    ),
-    nodeColumn(RELAXED_TITLES.jaxjs, "jaxjs-peer.ts", [], request, timeoutMs, log, flags),
-  ].map((c) => ({ ...c, description: `${c.description}${note}` }));
+    {
+      runner: nodeRunner(
+        RELAXED_TITLES.tracegrad,
+        "tracegrad-peer.ts",
+        ["jit", "--expect-relaxed-simd"],
+        options,
+      ),
+    },
+    { runner: nodeRunner(RELAXED_TITLES.jaxjs, "jaxjs-peer.ts", [], options) },
+  ];
 }
 
-export function runPeers(
-  names: readonly PeerName[],
-  request: PeerRequest,
-  log: (line: string) => void,
-): PeerColumn[] {
-  const timeoutMs = request.mode === "quick" ? 3 * 60_000 : 15 * 60_000;
-  const columns: PeerColumn[] = [];
-  if (names.includes("torch")) columns.push(...torchColumns(request, timeoutMs, log));
+/** The requested peers' columns, in report order. */
+export function peerSlots(names: readonly PeerName[]): PeerSlot[] {
+  const slots: PeerSlot[] = [];
+  if (names.includes("torch")) slots.push(...torchSlots());
   if (names.includes("tfjs")) {
     for (const backend of ["cpu", "wasm"]) {
-      columns.push(nodeColumn(`TF.js ${backend}`, "tfjs-peer.ts", [backend], request, timeoutMs, log));
+      slots.push({ runner: nodeRunner(`TF.js ${backend}`, "tfjs-peer.ts", [backend]) });
     }
   }
-  if (names.includes("jaxjs")) {
-    columns.push(nodeColumn("jax-js wasm jit", "jaxjs-peer.ts", [], request, timeoutMs, log));
-  }
-  if (names.includes("relaxed")) columns.push(...relaxedColumns(request, timeoutMs, log));
+  if (names.includes("jaxjs")) slots.push({ runner: nodeRunner("jax-js wasm jit", "jaxjs-peer.ts", []) });
+  if (names.includes("relaxed")) slots.push(...relaxedSlots());
   if (names.includes("onnxruntime")) {
-    columns.push(
-      nodeColumn("onnxruntime 1T", "onnxruntime-peer.ts", [], { ...request, threads: 1 }, timeoutMs, log),
-    );
+    slots.push({ runner: nodeRunner("onnxruntime 1T", "onnxruntime-peer.ts", ["--threads", "1"]) });
   }
-  return columns;
+  return slots;
 }

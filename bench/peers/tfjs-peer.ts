@@ -1,12 +1,11 @@
 /**
- * TensorFlow.js side of the benchmark, in its own process: `tfjs-peer.ts cpu|wasm`, request on stdin
- * (see protocol.ts). Eager by nature (TF.js has no tracing compiler); layouts are TF.js's native NHWC
- * and HWIO. Train steps use tf.variableGrads and tf.train.sgd, as a TF.js user would write them.
+ * TensorFlow.js side of the benchmark, a runner process (see protocol.ts): `tfjs-peer.ts cpu|wasm`.
+ * Eager by nature (TF.js has no tracing compiler); layouts are TF.js's native NHWC and HWIO. Train steps use tf.variableGrads and tf.train.sgd, as a TF.js user would write them.
  */
 import type * as TF from "@tensorflow/tfjs-core";
 import { errorMessage, type Measurement, timeSync } from "../timing.js";
 import { CHAIN_PATTERN, LEARNING_RATE, type PeerWorkload } from "../workloads.js";
-import { isMissingModule, type PeerRequest, readRequest, writeReply } from "./protocol.js";
+import { isMissingModule, peerWorkload, serveRequests } from "./protocol.js";
 
 type Tf = typeof TF;
 
@@ -171,51 +170,47 @@ function callFor(tf: Tf, w: PeerWorkload): () => void {
   }
 }
 
-async function main(): Promise<void> {
-  const backendName = process.argv[2] === "wasm" ? "wasm" : "cpu";
-  const request: PeerRequest = await readRequest();
-  let tf: Tf;
-  let wasmThreads = "";
-  try {
-    tf = await import("@tensorflow/tfjs-core");
-    // tfjs-core alone has no gradient functions; the @tensorflow/tfjs bundle registers them like this.
-    await import("@tensorflow/tfjs-core/dist/register_all_gradients.js");
-    await import(backendName === "cpu" ? "@tensorflow/tfjs-backend-cpu" : "@tensorflow/tfjs-backend-wasm");
-  } catch (e) {
-    if (!isMissingModule(e)) throw e;
-    writeReply({ status: "not installed", description: `TF.js ${backendName}: ${errorMessage(e)}` });
-    return;
-  }
-  // The wasm and cpu modules each register a backend; the highest-priority one would win otherwise.
-  if (!(await tf.setBackend(backendName)))
-    throw new Error(`TF.js could not initialize its ${backendName} backend`);
-  await tf.ready();
-  if (backendName === "wasm") {
-    const wasm = await import("@tensorflow/tfjs-backend-wasm");
-    wasmThreads = `, ${wasm.getThreadsCount()} thread(s)`;
-  }
-  const results: Record<string, Measurement> = {};
-  for (const w of request.workloads) {
+const backendName = process.argv[2] === "wasm" ? "wasm" : "cpu";
+let tf: Tf;
+
+await serveRequests(
+  async () => {
+    try {
+      tf = await import("@tensorflow/tfjs-core");
+      // tfjs-core alone has no gradient functions; the @tensorflow/tfjs bundle registers them like this.
+      await import("@tensorflow/tfjs-core/dist/register_all_gradients.js");
+      await import(backendName === "cpu" ? "@tensorflow/tfjs-backend-cpu" : "@tensorflow/tfjs-backend-wasm");
+    } catch (e) {
+      if (!isMissingModule(e)) throw e;
+      return { status: "not installed", description: `TF.js ${backendName}: ${errorMessage(e)}` };
+    }
+    // The wasm and cpu modules each register a backend; the highest-priority one would win otherwise.
+    if (!(await tf.setBackend(backendName)))
+      throw new Error(`TF.js could not initialize its ${backendName} backend`);
+    await tf.ready();
+    let wasm = "";
+    if (backendName === "wasm") {
+      const module = await import("@tensorflow/tfjs-backend-wasm");
+      const simd = String(await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT"));
+      wasm = ` (SIMD ${simd}), ${module.getThreadsCount()} thread(s)`;
+    }
+    return { status: "ok", description: `TF.js ${tf.version_core}, ${backendName} backend${wasm}` };
+  },
+  async (request) => {
+    const w = peerWorkload(request);
     // A scope per workload frees its inputs afterwards.
     tf.engine().startScope();
+    let measurement: Measurement;
     try {
       const timing = timeSync(callFor(tf, w), request.budget);
-      results[w.id] = { ok: true, timing };
+      measurement = { ok: true, timing };
       console.error(`tfjs-${backendName}  ${w.id.padEnd(22)} ${timing.medianMs.toFixed(2)} ms`);
     } catch (e) {
-      results[w.id] = { ok: false, error: errorMessage(e) };
+      measurement = { ok: false, error: errorMessage(e) };
       console.error(`tfjs-${backendName}  ${w.id.padEnd(22)} failed: ${errorMessage(e)}`);
     }
     tf.engine().endScope();
     tf.disposeVariables();
-  }
-  const simd =
-    backendName === "wasm" ? ` (SIMD ${String(await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT"))})` : "";
-  writeReply({
-    status: "ok",
-    description: `TF.js ${tf.version_core}, ${backendName} backend${simd}${wasmThreads}`,
-    results,
-  });
-}
-
-await main();
+    return { measurement };
+  },
+);

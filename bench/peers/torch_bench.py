@@ -1,8 +1,9 @@
-"""PyTorch (CPU, eager) side of the tracegrad benchmark.
+"""PyTorch (CPU, eager) side of the tracegrad benchmark: a runner process, `torch_bench.py --threads N`.
 
-run.ts writes a request as JSON to stdin (mode, timing budget, workloads, threads) and reads one line
-`BENCH_RESULT <json>` from stdout. The workloads and the timing loop mirror bench/workloads.ts and
-bench/timing.ts; the BLAS library is chosen by the caller through LD_LIBRARY_PATH, and this script
+It speaks bench/peers/protocol.ts's line protocol: once torch is loaded it prints `BENCH_READY <json>`,
+then answers each request line on stdin (one workload and its timing budget, as JSON) with one line
+`BENCH_RESULT <json>`, until stdin closes. The workloads and the timing loop mirror bench/workloads.ts
+and bench/timing.ts; the BLAS library is chosen by the caller through LD_LIBRARY_PATH, and this script
 reports which one the process actually loaded.
 """
 
@@ -12,13 +13,14 @@ import statistics
 import sys
 import time
 
+READY_PREFIX = "BENCH_READY "
 RESULT_PREFIX = "BENCH_RESULT "
 CHAIN_PATTERN = ["mul 1.5", "add 0.1", "maximum -1", "minimum 1"]
 LEARNING_RATE = 0.01
 
 
-def reply(payload):
-    sys.stdout.write("\n" + RESULT_PREFIX + json.dumps(payload) + "\n")
+def say(prefix, payload):
+    sys.stdout.write("\n" + prefix + json.dumps(payload) + "\n")
     sys.stdout.flush()
 
 
@@ -27,7 +29,7 @@ try:
     import torch.nn as nn
     import torch.nn.functional as F
 except ImportError as error:  # the caller checks first, but stay well-behaved
-    reply({"status": "not installed", "description": f"torch: {error}"})
+    say(READY_PREFIX, {"status": "not installed", "description": f"torch: {error}"})
     sys.exit(0)
 
 
@@ -291,25 +293,35 @@ def loaded_blas():
     return description
 
 
+def measure(w, budget, threads):
+    try:
+        timing = time_call(make_call(w), budget)
+        log(f"torch {threads}T  {w['id']:<22} {timing['medianMs']:.2f} ms")
+        return {"ok": True, "timing": timing}
+    except Exception as error:  # one workload failing must not stop the runner
+        log(f"torch {threads}T  {w['id']:<22} failed: {error}")
+        return {"ok": False, "error": f"{type(error).__name__}: {error}"[:300]}
+
+
 def main():
-    request = json.load(sys.stdin)
-    threads = request.get("threads") or 1
+    threads = int(sys.argv[sys.argv.index("--threads") + 1]) if "--threads" in sys.argv else 1
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    budget = request["budget"]
-    results = {}
-    for w in request["workloads"]:
-        try:
-            timing = time_call(make_call(w), budget)
-            results[w["id"]] = {"ok": True, "timing": timing}
-            log(f"torch {threads}T  {w['id']:<22} {timing['medianMs']:.2f} ms")
-        except Exception as error:  # one workload failing must not lose the others
-            results[w["id"]] = {"ok": False, "error": f"{type(error).__name__}: {error}"[:300]}
-            log(f"torch {threads}T  {w['id']:<22} failed: {error}")
     description = (
         f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), BLAS: {loaded_blas()}"
     )
-    reply({"status": "ok", "description": description, "results": results})
+    say(READY_PREFIX, {"status": "ok", "description": description})
+    # readline, not `for line in sys.stdin`: a request is answered as soon as its line arrives.
+    while True:
+        line = sys.stdin.readline()
+        if not line:
+            break
+        if not line.strip():
+            continue
+        request = json.loads(line)
+        w = request["workload"]
+        measurement = measure(w, request["budget"], threads)
+        say(RESULT_PREFIX, {"seq": request["seq"], "id": w["id"], "measurement": measurement})
 
 
 if __name__ == "__main__":

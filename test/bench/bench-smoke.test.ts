@@ -1,22 +1,21 @@
 /**
  * The benchmark suite still runs: tracegrad's part in quick mode (small workloads, few iterations, no
- * peers) produces a report with a row for every workload. Timings are not asserted.
+ * peers; its eager and jit runners as child processes) produces a report with a row for every workload.
+ * Timings are not asserted.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { RELAXED_TITLES } from "../../bench/peers/protocol.js";
-import { runPeers } from "../../bench/peers/run-peers.js";
-import { type BenchReport, describeMachine, type PeerColumn, renderReport } from "../../bench/report.js";
+import { type BenchReport, type PeerColumn, renderReport } from "../../bench/report.js";
 import { runBenchmarks } from "../../bench/run.js";
-import { runTracegradSuite } from "../../bench/tracegrad-suite.js";
-import { BUDGETS, isTrainStep, workloadsFor } from "../../bench/workloads.js";
+import { isTrainStep, workloadsFor } from "../../bench/workloads.js";
 import { relaxedSimdSupported } from "../../src/backend/wasm/runtime.js";
 
 describe("npm run bench -- --quick", () => {
   const workloads = workloadsFor("quick");
   let report: BenchReport;
   let markdown: string;
-  beforeAll(() => {
-    report = runBenchmarks({ mode: "quick", peers: [] });
+  beforeAll(async () => {
+    report = await runBenchmarks({ mode: "quick", peers: [] });
     markdown = renderReport(report);
   });
 
@@ -57,10 +56,10 @@ describe("npm run bench -- --quick", () => {
 });
 
 describe("npm run bench -- --peers relaxed", () => {
-  it("runs tracegrad's jit and jax-js again in a Node with relaxed SIMD, compared in their own table", () => {
+  it("runs tracegrad's jit and jax-js again in a Node with relaxed SIMD, compared in their own table", async () => {
     const workload = workloadsFor("quick").find((w) => w.kind === "mlp-train")!;
-    const request = { mode: "quick" as const, budget: BUDGETS.quick, workloads: [workload] };
-    const columns = runPeers(["relaxed"], request, () => {});
+    const report = await runBenchmarks({ mode: "quick", peers: ["relaxed"], only: [workload.id] });
+    const columns = report.peers;
     expect(columns.map((c) => c.title)).toEqual(Object.values(RELAXED_TITLES));
     if (relaxedSimdSupported()) {
       // This Node has it on already: nothing to run twice.
@@ -73,12 +72,7 @@ describe("npm run bench -- --peers relaxed", () => {
     expect(tracegrad.results[workload.id]).toMatchObject({ ok: true });
     // jax-js is a dev dependency; if it is absent the column says so and the table is left out.
     expect(["ok", "not installed"]).toContain(jaxjs.status);
-    const markdown = renderReport({
-      mode: "quick",
-      machine: describeMachine(),
-      tracegrad: runTracegradSuite({ mode: "quick", only: [workload.id] }),
-      peers: columns,
-    });
+    const markdown = renderReport(report);
     if (jaxjs.status === "ok") {
       expect(jaxjs.description).toMatch(/relaxed SIMD available/);
       expect(markdown).toMatch(/## With relaxed SIMD/);

@@ -1,7 +1,7 @@
 /** Rounds of the benchmark merged into one report (bench/rounds.ts). */
 import { describe, expect, it } from "vitest";
 import { describeMachine, type PeerColumn, renderReport } from "../../bench/report.js";
-import { mergeMeasurements, mergePeerColumns, mergeSuites, roundRatios } from "../../bench/rounds.js";
+import { mergeMeasurements, pairedRatio, roundRatios } from "../../bench/rounds.js";
 import { runBenchmarks } from "../../bench/run.js";
 import type { Measurement } from "../../bench/timing.js";
 import type { TracegradSuiteResult } from "../../bench/tracegrad-suite.js";
@@ -49,68 +49,78 @@ describe("roundRatios", () => {
   });
 });
 
-describe("mergePeerColumns", () => {
-  const column = (status: PeerColumn["status"], ms: number): PeerColumn => ({
-    title: "jax-js wasm jit",
-    status,
-    description: status === "ok" ? "jax-js 0.1" : "crashed",
-    results: status === "ok" ? { w: timed(ms) } : {},
+describe("pairedRatio", () => {
+  it("is the median of the per-round ratios, not the ratio of the medians", () => {
+    // Medians 20 and 10 (ratio 2); per round 30/10, 20/10 and 10/1: median 3.
+    const a = mergeMeasurements([timed(30), timed(20), timed(10)]);
+    const b = mergeMeasurements([timed(10), timed(10), timed(1)]);
+    expect(pairedRatio(a, b)).toEqual({ median: 3, min: 2, max: 10, rounds: 3 });
   });
 
-  it("merges each column's results over the rounds", () => {
-    const [merged] = mergePeerColumns([[column("ok", 3)], [column("ok", 1)], [column("ok", 2)]]);
-    expect(merged!.results["w"]).toMatchObject({ ok: true, timing: { medianMs: 2 } });
-  });
-
-  it("keeps the status of a round the column was not measured in", () => {
-    const [merged] = mergePeerColumns([[column("ok", 3)], [column("failed", 0)]]);
-    expect(merged).toMatchObject({ status: "failed", description: "crashed" });
+  it("is the ratio of the medians with a single round, and null without a timing", () => {
+    expect(pairedRatio(timed(3), timed(2))).toEqual({ median: 1.5, min: 1.5, max: 1.5, rounds: 1 });
+    expect(pairedRatio(timed(3), { ok: false, error: "crashed" })).toBeNull();
+    expect(pairedRatio(undefined, timed(3))).toBeNull();
   });
 });
 
 describe("a report of several rounds", () => {
-  it("shows the median round and the spread of the ratios within rounds", () => {
+  it("shows the median round and the median of the per-round ratios with their spread", () => {
     const workload = workloadsFor("quick").find((w) => w.kind === "mlp-train")!;
-    const round = (jitMs: number): TracegradSuiteResult => ({
+    const rounds = (...ms: number[]) => mergeMeasurements(ms.map((m) => timed(m)))!;
+    const tracegrad: TracegradSuiteResult = {
       backend: "test",
       rows: [
         {
           workload,
-          eager: timed(jitMs * 4),
-          jit: timed(jitMs),
+          eager: rounds(40, 48, 32),
+          jit: rounds(10, 12, 8),
           memory: { ok: false, error: "not measured here" },
         },
       ],
+    };
+    const peer = (title: string, ...ms: number[]): PeerColumn => ({
+      title,
+      status: "ok",
+      description: title,
+      results: { [workload.id]: rounds(...ms) },
     });
-    const peer = (ms: number): PeerColumn[] => [
-      {
-        title: "jax-js wasm jit",
-        status: "ok",
-        description: "jax-js",
-        results: { [workload.id]: timed(ms) },
-      },
-    ];
     const markdown = renderReport({
       mode: "full",
       rounds: 3,
       machine: describeMachine(),
-      tracegrad: mergeSuites([round(10), round(12), round(8)]),
-      peers: mergePeerColumns([peer(30), peer(24), peer(40)]),
+      tracegrad,
+      peers: [peer("jax-js wasm jit", 30, 24, 40), peer("torch 1T OpenBLAS", 20, 48, 16)],
     });
-    // Medians 10 and 30; within rounds 30/10, 24/12 and 40/8.
-    expect(markdown).toContain(`| ${workload.label} | 40.0 | **10.0** | 30.0 |`);
-    expect(markdown).toContain(`| ${workload.label} | 4.00 (4.00–4.00) | 3.00 (2.00–5.00) |`);
-    expect(markdown).toMatch(/3 rounds: in each, tracegrad and then every peer/);
+    // Medians 10 and 30; per round jax-js 30/10, 24/12 and 40/8 (median 3); torch 2, 4 and 2.
+    expect(markdown).toContain(`| ${workload.label} | 40.0 | **10.0** | 30.0 | 20.0 |`);
+    expect(markdown).toContain(
+      `| ${workload.label} | 4.00 (4.00–4.00) | 3.00 (2.00–5.00) | 2.00 (2.00–4.00) |`,
+    );
+    // tracegrad eager ÷ torch per round: 40/20, 48/48, 32/16.
+    expect(markdown).toMatch(/## tracegrad eager relative to PyTorch eager/);
+    expect(markdown).toContain(`| ${workload.label} | 2.00 (1.00–2.00) |`);
+    expect(markdown).toMatch(/A ratio is the median of the per-round ratios/);
   });
 
-  it("runs the whole suite once per round", () => {
+  it("runs the alternation once per round, tracegrad's eager and jit runners each measuring every round", async () => {
     const lines: string[] = [];
     const only = [workloadsFor("quick")[0]!.id];
-    const report = runBenchmarks({ mode: "quick", peers: [], only, rounds: 2, log: (l) => lines.push(l) });
+    const report = await runBenchmarks({
+      mode: "quick",
+      peers: [],
+      only,
+      rounds: 2,
+      log: (l) => lines.push(l),
+    });
     expect(lines.filter((l) => l.startsWith("== round"))).toEqual(["== round 1 of 2", "== round 2 of 2"]);
-    expect(lines.filter((l) => l.startsWith("tracegrad"))).toHaveLength(2);
+    expect(lines.filter((l) => l.startsWith("tracegrad eager "))).toHaveLength(2);
+    expect(lines.filter((l) => l.startsWith("tracegrad jit "))).toHaveLength(2);
     const [row] = report.tracegrad.rows;
     expect(row!.jit.ok && row!.jit.timing.roundMediansMs).toHaveLength(2);
-    expect(() => runBenchmarks({ mode: "quick", peers: [], only, rounds: 0 })).toThrow(/rounds must be >= 1/);
+    expect(row!.eager.ok && row!.eager.timing.roundMediansMs).toHaveLength(2);
+    await expect(runBenchmarks({ mode: "quick", peers: [], only, rounds: 0 })).rejects.toThrow(
+      /rounds must be >= 1/,
+    );
   });
 });
