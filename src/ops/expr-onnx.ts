@@ -9,6 +9,7 @@ import type { AbstractValue } from "../core/array.js";
 import type { DType } from "../core/dtype.js";
 import type { Expr } from "../core/expr.js";
 import { OnnxExportError, type OnnxGraph } from "../core/onnx-rule.js";
+import { erfToOnnx } from "./erf-onnx.js";
 
 const BINARY: Readonly<Record<string, string>> = {
   add: "Add",
@@ -54,7 +55,7 @@ const UNARY: Readonly<Record<string, string>> = {
   not: "Not",
 };
 
-type Helper = (g: OnnxGraph, args: readonly string[], dtype: DType) => string;
+type Helper = (g: OnnxGraph, args: readonly string[], dtype: DType, shape: readonly number[]) => string;
 
 /** Where(cond, x, y) with a scalar constant for x or y given as a number. */
 function where(g: OnnxGraph, cond: string, x: string | number, y: string | number, dtype: DType): string {
@@ -141,6 +142,8 @@ const HELPERS: Readonly<Record<string, Helper>> = {
   mod64: (g, [a, b], d) => floatMod(g, a!, b!, d),
   floorDivide32: (g, [a, b], d) => floatFloorDivide(g, a!, b!, d),
   floorDivide64: (g, [a, b], d) => floatFloorDivide(g, a!, b!, d),
+  // float64 (the kernels cast around it); given the output's shape, which its loops carry.
+  erf: (g, [x], _d, shape) => erfToOnnx(g, g.node1("Expand", [x!, g.int64s(shape)]), shape),
 };
 
 /**
@@ -180,7 +183,7 @@ export function exprToOnnx(
       case "call": {
         const helper = HELPERS[e.fn];
         if (helper === undefined) return unsupported(`the helper ${e.fn}`);
-        r = helper(g, e.args.map(visit), e.dtype);
+        r = helper(g, e.args.map(visit), e.dtype, out.shape);
         break;
       }
       case "ne":

@@ -8,6 +8,7 @@ import { type Primitive, primitive } from "../core/primitive.js";
 import { ShapeError } from "../core/shape.js";
 import { astype, multiply } from "../ops/binary.js";
 import { erf, erfc } from "../ops/erf.js";
+import { erfInvToOnnx } from "../ops/erf-onnx.js";
 import { exp, square } from "../ops/unary.js";
 
 const TWO_OVER_SQRT_PI = 2 / Math.sqrt(Math.PI);
@@ -103,6 +104,10 @@ export const erfInvPrim: Primitive<Record<string, never>, [x: unknown], [out: un
   },
   // Elementwise: the batch axis stays where it is.
   batch: ([x], [dim]) => [[erfInvPrim.bind1([x], {})], [dim!]],
+  // Computed in float64 as the kernel computes it, rounded to the operand's dtype.
+  onnx: (g, [x], _p, [aval]) => [
+    g.cast(erfInvToOnnx(g, g.cast(x!, aval!.dtype, "float64"), aval!.shape), "float64", aval!.dtype),
+  ],
 });
 
 /** The inverse error function, elementwise (integer input becomes float32). */

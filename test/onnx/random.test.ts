@@ -4,7 +4,7 @@
  * bit, and the samples agree to the dtype's rounding.
  */
 import { describe, it } from "vitest";
-import { type NdArray, np, random, vmap } from "../../src/index.js";
+import { type NdArray, nn, np, random, vmap } from "../../src/index.js";
 import { expectSameInOrt } from "./ort.js";
 
 const KEYS = [random.key(0), random.key(42), random.foldIn(random.key(7), 123456789)];
@@ -44,4 +44,24 @@ describe("onnx export of threefry2x32, run in ONNX Runtime with the key as an in
         [random.key(11)],
       );
     });
+});
+
+describe("onnx export of erf and erf_inv (float64 loops that stop where the scalar loops break)", () => {
+  for (const dtype of ["float32", "float64"] as const) {
+    it(`random.normal from a key input, ${dtype}`, async () => {
+      await expectSameInOrt((k) => [random.normal(k!, [50], { dtype })], [random.key(13)]);
+    });
+
+    it(`erf (series, continued fraction and saturated ranges) and erfInv, with edge values, ${dtype}`, async () => {
+      const x = np.array(
+        [-30, -6.5, -3, -1.5, -1.49, -0.3, -0, 0, 1e-300, 0.2, 1.2, 1.5, 2.7, 5.9, 6.1, 40, Number.NaN],
+        { dtype },
+      );
+      const y = np.array(
+        [-1, -0.999999, -0.9, -0.51, -0.5, -0.1, 0, 1e-8, 0.3, 0.5, 0.7, 0.99999999, 1, 1.5, Number.NaN],
+        { dtype },
+      );
+      await expectSameInOrt((a, b) => [np.erf(a!), random.erfInv(b!), nn.gelu(a!)], [x, y]);
+    });
+  }
 });
