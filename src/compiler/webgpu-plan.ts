@@ -38,7 +38,20 @@ export interface WebgpuExecutable {
   readonly steps: readonly PlanStep[];
   /** Each dispatch's label and WGSL, in order. */
   readonly kernels: readonly WebgpuKernelSpec[];
+  /**
+   * Runs the plan on `args` (nothing donated) `runs` times with every dispatch submitted alone and
+   * waited for: the median wall time of each kernel, in plan order (a debugging aid: it includes the
+   * per-submission overhead that one submission per call does not pay).
+   */
+  profile(args: readonly NdArray[], runs?: number): Promise<WebgpuKernelTime[]>;
   toString(): string;
+}
+
+/** One dispatch's time, from `WebgpuExecutable.profile`. */
+export interface WebgpuKernelTime {
+  readonly label: string;
+  readonly workgroups: readonly number[];
+  readonly ms: number;
 }
 
 interface Dispatch {
@@ -178,9 +191,44 @@ export function compileWebgpu(closed: ClosedProgram, gpu: WebgpuDevice): WebgpuE
   /** Per output: the argument it is, when the program returns an input unchanged, else -1. */
   const returnedInput = program.outputs.map((a) => (a instanceof Var ? program.inputs.indexOf(a) : -1));
   const outputBuffers = program.outputs.map((a, k) => (returnedInput[k]! >= 0 ? null : atomBuffer(a)));
+  const copyInputs = (encoder: GPUCommandEncoder, args: readonly NdArray[]): void => {
+    args.forEach((arg, i) => {
+      const target = inputBuffers[i];
+      const bytes = sizeOf(arg.shape) * 4;
+      if (!target || bytes === 0) return;
+      if (arg instanceof DeviceArray) encoder.copyBufferToBuffer(deviceBuffer(arg), 0, target, 0, bytes);
+      else upload(target, arg.concrete());
+    });
+  };
   return {
     steps,
     kernels: dispatches.map((d) => d.spec),
+    async profile(args, runs = 5) {
+      const times = dispatches.map((): number[] => []);
+      for (let r = 0; r < runs; r++) {
+        const encoder = device.createCommandEncoder();
+        copyInputs(encoder, args);
+        device.queue.submit([encoder.finish()]);
+        await device.queue.onSubmittedWorkDone();
+        for (const [k, d] of dispatches.entries()) {
+          const started = performance.now();
+          const one = device.createCommandEncoder();
+          const pass = one.beginComputePass();
+          pass.setPipeline(d.pipeline);
+          pass.setBindGroup(0, d.bindGroup);
+          pass.dispatchWorkgroups(...(d.spec.workgroups as [number, number, number]));
+          pass.end();
+          device.queue.submit([one.finish()]);
+          await device.queue.onSubmittedWorkDone();
+          times[k]!.push(performance.now() - started);
+        }
+      }
+      return dispatches.map((d, k) => ({
+        label: d.spec.label,
+        workgroups: d.spec.workgroups,
+        ms: [...times[k]!].sort((p, q) => p - q)[Math.floor(runs / 2)]!,
+      }));
+    },
     toString: () =>
       [
         `WebGPU plan on ${gpu.adapter}: ${dispatches.length} dispatches`,
@@ -196,13 +244,7 @@ export function compileWebgpu(closed: ClosedProgram, gpu: WebgpuDevice): WebgpuE
         evalPrimitive(equation.primitive, [value.concrete()], equation.params);
       }
       const encoder = device.createCommandEncoder();
-      args.forEach((arg, i) => {
-        const target = inputBuffers[i];
-        const bytes = sizeOf(arg.shape) * 4;
-        if (!target || bytes === 0) return;
-        if (arg instanceof DeviceArray) encoder.copyBufferToBuffer(deviceBuffer(arg), 0, target, 0, bytes);
-        else upload(target, arg.concrete());
-      });
+      copyInputs(encoder, args);
       const pass = encoder.beginComputePass();
       for (const d of dispatches) {
         pass.setPipeline(d.pipeline);

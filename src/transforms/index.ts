@@ -1,4 +1,5 @@
 export type { StepProfile } from "../compiler/executor.js";
+export type { WebgpuKernelTime } from "../compiler/webgpu-plan.js";
 export { checkpoint, type ScanOptions, scan } from "./control-flow.js";
 export { cond, switchCase } from "./control-flow-switch.js";
 export { forLoop, ReverseModeError, whileLoop } from "./control-flow-while.js";

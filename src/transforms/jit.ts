@@ -10,7 +10,7 @@ import { DeviceArray } from "../backend/webgpu/device-array.js";
 import { WgslUnsupportedError } from "../backend/webgpu/wgsl.js";
 import { compile, type Executable, type StepProfile } from "../compiler/executor.js";
 import { programToOnnx } from "../compiler/onnx-export.js";
-import { compileWebgpu, type WebgpuExecutable } from "../compiler/webgpu-plan.js";
+import { compileWebgpu, type WebgpuExecutable, type WebgpuKernelTime } from "../compiler/webgpu-plan.js";
 import { type AbstractValue, ConcreteArray, DonationError, fmtAval, type NdArray } from "../core/array.js";
 import { NARROW_DTYPES } from "../core/dtype.js";
 import { evalProgram, Program } from "../core/ir.js";
@@ -141,6 +141,12 @@ export interface Lowered {
    * returns the mean time of every kernel call, in plan order: where a jitted function spends its time.
    */
   profile(runs?: number): StepProfile[];
+  /**
+   * On WebGPU (`backend` "webgpu"): runs the GPU plan `runs` times (default 5) on the arguments given to
+   * `lower`, nothing donated, each dispatch submitted alone and awaited, and resolves with the median
+   * time of every dispatch in plan order. On the CPU: null.
+   */
+  profileWebgpu(runs?: number): Promise<WebgpuKernelTime[]> | null;
   /**
    * The traced program as the bytes of an ONNX model (opset 18), as `onnx.exportProgram` writes it:
    * inputs `input_0`, ... are the argument leaves, outputs `output_0`, ... the result leaves.
@@ -359,6 +365,7 @@ export function jit<Args extends unknown[], Out>(
       backend: gpuPlan ? "webgpu" : "wasm",
       executable,
       profile: (runs = 20) => executable.profile(inputs(), runs),
+      profileWebgpu: (runs = 5) => gpuPlan?.profile([...entry.consts, ...leaves], runs) ?? null,
       toOnnx: () => {
         // The cached program takes its constants as leading inputs (closeOver); the model stores them.
         const p = entry.program;

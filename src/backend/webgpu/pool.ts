@@ -1,13 +1,15 @@
 /**
  * Max pooling's kernels on WebGPU: the argmax of each window (the flat h*W + w index of its first
  * maximum, a NaN's where there is one, as backend/js/pool.ts), the gather of values at such indices,
- * and its transpose, the scatter-add, written as a gather (each output element sums the entries of its
- * plane that point at it, in order) since WGSL has no float atomics.
+ * and its transpose, the scatter-add, one invocation per plane (WGSL has no float atomics).
  */
 import type { DType } from "../../core/dtype.js";
 import type { WebgpuKernelSpec } from "../../core/primitive.js";
 import type { PoolGeometry } from "../js/pool.js";
-import { coordinate, flatMain, flatWorkgroups, storageBinding } from "./wgsl.js";
+import { coordinate, flatMain, flatWorkgroups, storageBinding, wgslStorageType } from "./wgsl.js";
+
+/** Invocations per workgroup of the scatter-add, one per plane: few, so that workgroups spread over threads. */
+const PLANE_WORKGROUP = 16;
 
 /** The maximum (`values`) or the argmax of every window (bindings: x, then the values or indices). */
 export function webgpuMaxPool(g: PoolGeometry, dtype: DType, output: "values" | "indices"): WebgpuKernelSpec {
@@ -65,28 +67,31 @@ ${flatMain(n)}
   };
 }
 
-/** out[p, idx[p, k]] += ct[p, k] on zero planes (bindings: ct, idx, out). */
+/**
+ * out[p, idx[p, k]] += ct[p, k] on zero planes (bindings: ct, idx, out): one invocation per plane, which
+ * zeroes its plane and adds its entries in order (as the CPU kernel does), O(plane + entries) per plane.
+ */
 export function webgpuPoolScatterAdd(
   dtype: DType,
   planes: number,
   planeSize: number,
   perPlane: number,
 ): WebgpuKernelSpec {
-  const n = planes * planeSize;
+  const zero = `${wgslStorageType(dtype)}(0)`;
   return {
     label: `pool_scatter_add ${planes} planes`,
     code: `${storageBinding(0, "ct", dtype, false)}
 ${storageBinding(1, "idx", "int32", false)}
 ${storageBinding(2, "out", dtype, true)}
-${flatMain(n)}
-  let plane = i / ${planeSize}u;
-  let at = i32(i % ${planeSize}u);
-  var acc = 0.0;
-  for (var k = plane * ${perPlane}u; k < (plane + 1u) * ${perPlane}u; k++) {
-    if (idx[k] == at) { acc += ct[k]; }
+${flatMain(planes, PLANE_WORKGROUP)}
+  let base = i * ${planeSize}u;
+  for (var e = 0u; e < ${planeSize}u; e++) { out[base + e] = ${zero}; }
+  let entries = i * ${perPlane}u;
+  for (var k = 0u; k < ${perPlane}u; k++) {
+    let at = base + u32(idx[entries + k]);
+    out[at] = out[at] + ct[entries + k];
   }
-  out[i] = acc;
 }`,
-    workgroups: flatWorkgroups(n),
+    workgroups: flatWorkgroups(planes, PLANE_WORKGROUP),
   };
 }

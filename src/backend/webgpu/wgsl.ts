@@ -83,22 +83,22 @@ export function wgslLiteral(value: number, dtype: DType): string {
 export const FLAT_WORKGROUP = 256;
 const MAX_GROUPS = 65535;
 
-/** Workgroups for `n` invocations of FLAT_WORKGROUP each: [x, y, 1], y > 1 past 65,535 groups. */
-export function flatWorkgroups(n: number): [number, number, number] {
-  const groups = Math.max(1, Math.ceil(n / FLAT_WORKGROUP));
+/** Workgroups for `n` invocations, `size` per workgroup: [x, y, 1], y > 1 past 65,535 groups. */
+export function flatWorkgroups(n: number, size: number = FLAT_WORKGROUP): [number, number, number] {
+  const groups = Math.max(1, Math.ceil(n / size));
   if (groups <= MAX_GROUPS) return [groups, 1, 1];
   const y = Math.ceil(groups / MAX_GROUPS);
   return [Math.ceil(groups / y), y, 1];
 }
 
 /**
- * The head of a flat kernel: `main` with the flat index `i` of this invocation, returning past `n`.
- * The body follows; close it with `}`.
+ * The head of a flat kernel: `main` with the flat index `i` of this invocation, returning past `n`
+ * (dispatched as `flatWorkgroups(n, size)`). The body follows; close it with `}`.
  */
-export function flatMain(n: number): string {
-  return `@compute @workgroup_size(${FLAT_WORKGROUP})
+export function flatMain(n: number, size: number = FLAT_WORKGROUP): string {
+  return `@compute @workgroup_size(${size})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = gid.x + gid.y * groups.x * ${FLAT_WORKGROUP}u;
+  let i = gid.x + gid.y * groups.x * ${size}u;
   if (i >= ${n}u) { return; }`;
 }
 

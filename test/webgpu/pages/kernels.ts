@@ -121,6 +121,7 @@ const CASES: [string, (...args: NdArray[]) => NdArray, NdArray[]][] = [
   ["transpose (2, 0, 1)", (x) => np.transpose(x, [2, 0, 1]).add(0), [cube]],
   ["matmul 37x129 @ 129x37", (x, y) => np.matmul(x, np.transpose(y)), [a, b]],
   ["matmul Aᵀ @ B", (x, y) => np.matmul(np.transpose(x), y), [a, b]],
+  ["int32 matmul Aᵀ @ B", (i) => np.matmul(np.transpose(i), np.mod(i, 11)), [ints]],
   ["batched matmul 3x70x33 @ 3x33x70", (x) => np.matmul(x, np.transpose(x, [0, 2, 1])), [cube]],
   ["conv2d, stride 2, padding 1, dilation 2, 2 groups", (x, w) => convCase(x, w), [images, filters]],
   [
