@@ -9,6 +9,7 @@ import {
   WGSL_INFINITY,
   WGSL_NAN,
   WgslUnsupportedError,
+  wgslIsNan,
   wgslLiteral,
   wgslType,
 } from "../backend/webgpu/wgsl.js";
@@ -61,7 +62,7 @@ fn octant(x: f32) -> vec2f {
   return vec2f(f32(j & 7u), z);
 }
 fn sinAccurate(x: f32) -> f32 {
-  if (x != x || abs(x) > 3.4e38) { return x - x; }
+  if (${wgslIsNan("x")} || abs(x) > 3.4e38) { return ${WGSL_NAN}; }
   let r = octant(abs(x));
   var j = u32(r.x);
   var s = sign(x);
@@ -69,7 +70,7 @@ fn sinAccurate(x: f32) -> f32 {
   return s * sinCosPoly(r.y, j == 1u || j == 2u);
 }
 fn cosAccurate(x: f32) -> f32 {
-  if (x != x || abs(x) > 3.4e38) { return x - x; }
+  if (${wgslIsNan("x")} || abs(x) > 3.4e38) { return ${WGSL_NAN}; }
   let r = octant(abs(x));
   var j = u32(r.x);
   var s = 1.0;
@@ -97,7 +98,7 @@ fn erfApprox(x: f32) -> f32 {
 fn powIeee(x: f32, y: f32) -> f32 {
   if (y == 0.0 || x == 1.0) { return 1.0; }
   let magnitude = pow(abs(x), y);
-  if (x >= 0.0 || x != x) { return select(magnitude, 0.0, x == 0.0 && y > 0.0); }
+  if (x >= 0.0 || ${wgslIsNan("x")}) { return select(magnitude, 0.0, x == 0.0 && y > 0.0); }
   if (y != trunc(y)) { return ${WGSL_NAN}; }
   return select(magnitude, -magnitude, abs(y % 2.0) == 1.0);
 }
@@ -214,7 +215,7 @@ function node(e: Expr, ref: (c: Expr) => string, inputs: readonly string[]): str
       const [x, y] = [ref(e.x), ref(e.y)];
       // numpy: NaN if either is NaN (WGSL's max/min leave NaN unspecified).
       return isFloat
-        ? `select(${e.op}(${x}, ${y}), ${x} + ${y}, ${x} != ${x} || ${y} != ${y})`
+        ? `select(${e.op}(${x}, ${y}), ${x} + ${y}, ${wgslIsNan(x)} || ${wgslIsNan(y)})`
         : `${e.op}(${x}, ${y})`;
     }
     case "pow":
@@ -237,7 +238,7 @@ function node(e: Expr, ref: (c: Expr) => string, inputs: readonly string[]): str
       return `-${ref(e.x)}`;
     case "sign": {
       const x = ref(e.x);
-      return isFloat ? `select(sign(${x}), ${x}, ${x} != ${x} || ${x} == 0.0)` : `sign(${x})`;
+      return isFloat ? `select(sign(${x}), ${x}, ${wgslIsNan(x)} || ${x} == 0.0)` : `sign(${x})`;
     }
     case "abs":
       return `abs(${ref(e.x)})`;
@@ -283,7 +284,7 @@ function node(e: Expr, ref: (c: Expr) => string, inputs: readonly string[]): str
       if (from === "bool") return `select(${wgslLiteral(0, dtype)}, ${wgslLiteral(1, dtype)}, ${x})`;
       if (from === "f32") {
         // The IR truncates and wraps (NaN and ±Infinity to 0); WGSL's conversion clamps: equal in range.
-        return `select(${t}(trunc(${x})), ${wgslLiteral(0, dtype)}, ${x} != ${x} || abs(${x}) == ${WGSL_INFINITY})`;
+        return `select(${t}(trunc(${x})), ${wgslLiteral(0, dtype)}, ${wgslIsNan(x)} || abs(${x}) == ${WGSL_INFINITY})`;
       }
       return `${t}(${x})`;
     }

@@ -13,7 +13,7 @@ import {
 } from "../backend/js/reduce.js";
 import { chooseKernel } from "../backend/kernel-choice.js";
 import { wasmReduce } from "../backend/wasm/reduce.js";
-import { webgpuReduce } from "../backend/webgpu/reduce.js";
+import { webgpuArgReduce, webgpuReduce } from "../backend/webgpu/reduce.js";
 import { ConcreteArray, type NdArray } from "../core/array.js";
 import type { RewriteRule } from "../core/compiler-facts.js";
 import { isFloat, operandDTypeFor } from "../core/dtype.js";
@@ -253,6 +253,7 @@ function argPrimitive(kind: "max" | "min"): Primitive<ArgReduceParams> {
         argReduceKernel(kind, x.storage, x.shape, axis),
       ),
     ],
+    webgpu: ([x], _outs, { axis }) => webgpuArgReduce(kind, x.dtype, x.shape, axis),
     jvp: ([x], _t, p) => ({ primalsOut: [prim.bind1([x], p)], tangentsOut: [] }),
     batch: ([x], [d], { axis }) => [[prim.bind1([moveAxisTo0(x, d)], { axis: axis + 1 })], [0]],
   });

@@ -27,7 +27,7 @@ describe.skipIf(!hasChromium)("jit on WebGPU in Chromium", () => {
       expect(errors).toEqual([]);
       expect(result.backend).toMatchObject({ name: "webgpu" });
       expect((result.backend as { webgpu: string }).webgpu).toMatch(/swiftshader|./);
-      expect(result.cases.length).toBe(67);
+      expect(result.cases.length).toBe(73);
       for (const c of result.cases) {
         const where = JSON.stringify(c);
         expect(c.backend, where).toBe("webgpu");

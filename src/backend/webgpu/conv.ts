@@ -4,8 +4,9 @@
  * invocation, its input gradient a block of input channels x input positions, both looping over the
  * taps; the weight gradient a block of 8 output channels x 8 taps per workgroup of 64 invocations, each
  * summing its share of the batch and output positions, then one barrier and a sum over the 64 shares.
- * Taps that fall outside the input (padding, strides) read zero; where no tap can (no padding, as in
- * LeNet) the bounds checks are left out. Groups, strides, dilation and padding (negative: cropping) as
+ * Taps that fall outside the input (padding, strides) read zero: the load goes to whatever index it
+ * computes (WebGPU keeps an out-of-bounds read inside the buffer) and its value is replaced by zero; where
+ * no tap can fall outside (no padding, as in LeNet) the bounds checks are left out. Groups, strides, dilation and padding (negative: cropping) as
  * conv-geometry.ts describes them.
  */
 import type { DType } from "../../core/dtype.js";
@@ -81,7 +82,7 @@ export function webgpuConv2d(g: ConvGeometry, dtype: DType): WebgpuKernelSpec {
   const checked = !allInside(g);
   const load = (t: number) =>
     checked
-      ? `select(0.0, x[u32(select(0, xc${t} + q * DW, ok${t}))], ${all(`ok${t}`, `v${t} + q * DW >= 0`, `v${t} + q * DW < W`)})`
+      ? `select(0.0, x[u32(xc${t} + q * DW)], ${all(`ok${t}`, `u32(v${t} + q * DW) < ${g.inWidth}u`)})`
       : `x[u32(xc${t} + q * DW)]`;
   const code = `${constants(g)}
 const P = ${positions};
@@ -107,7 +108,7 @@ ${flatHead}
   for (var c = 0; c < CG; c++) {
     for (var p = 0; p < KH; p++) {
       ${pos.map((t) => `let xc${t} = x${t} + c * H * W + p * DH * W;`).join(" ")}
-      ${checked ? pos.map((t) => `let ok${t} = ${all(`h${t} + p * DH >= 0`, `h${t} + p * DH < H`)};`).join(" ") : ""}
+      ${checked ? pos.map((t) => `let ok${t} = u32(h${t} + p * DH) < ${g.inHeight}u;`).join(" ") : ""}
       for (var q = 0; q < KW; q++) {
         ${chans.map((i) => `let w${i} = w[((o${i} * CG + c) * KH + p) * KW + q];`).join(" ")}
         ${pos.map((t) => `let u${t} = ${load(t)};`).join("\n        ")}
@@ -142,8 +143,9 @@ export function webgpuConv2dInputGrad(g: ConvGeometry, dtype: DType): WebgpuKern
   const positions = size([g.batch, g.inHeight, g.inWidth]);
   const pos = range(Math.min(BLOCK, positions));
   const blocksPerGroup = Math.ceil(cg / chans.length);
-  const inside = (s: number, t: string, n: string) =>
-    s === 1 ? all(`${t} >= 0`, `${t} < ${n}`) : all(`${t} >= 0`, `${t} % ${s} == 0`, `${t} / ${s} < ${n}`);
+  // 0 <= t < n*s (as one unsigned comparison: a negative t wraps past it) and t divisible by the stride s.
+  const inside = (s: number, t: string, n: number) =>
+    s === 1 ? `u32(${t}) < ${n}u` : all(`u32(${t}) < ${n * s}u`, `${t} % ${s} == 0`);
   const code = `${constants(g)}
 const P = ${positions};
 ${storageBinding(0, "dy", dtype, false)}
@@ -169,7 +171,7 @@ ${flatHead}
       ${pos
         .map(
           (t) => `let ti${t} = h${t} - p * DH;
-      let ok${t} = ${inside(g.strideH, `ti${t}`, "OH")};
+      let ok${t} = ${inside(g.strideH, `ti${t}`, g.outHeight)};
       let dr${t} = d${t} + (o * OH + ti${t} / SH) * OW;`,
         )
         .join("\n      ")}
@@ -178,8 +180,8 @@ ${flatHead}
         ${pos
           .map(
             (t) => `let tj${t} = v${t} - q * DW;
-        let in${t} = ${all(`ok${t}`, inside(g.strideW, `tj${t}`, "OW"))};
-        let u${t} = select(0.0, dy[u32(select(0, dr${t} + tj${t} / SW, in${t}))], in${t});`,
+        let in${t} = ${all(`ok${t}`, inside(g.strideW, `tj${t}`, g.outWidth))};
+        let u${t} = select(0.0, dy[u32(dr${t} + tj${t} / SW)], in${t});`,
           )
           .join("\n        ")}
         ${chans.flatMap((i) => pos.map((t) => `a${i}_${t} = fma(w${i}, u${t}, a${i}_${t});`)).join(" ")}
@@ -218,8 +220,7 @@ export function webgpuConv2dWeightGrad(g: ConvGeometry, dtype: DType): WebgpuKer
   const terms = size([g.batch, g.outHeight, g.outWidth]);
   const share = chans.length * taps.length;
   const checked = !allInside(g);
-  const load = (j: number) =>
-    checked ? `select(0.0, x[u32(select(0, xb + k${j}, in${j}))], in${j})` : `x[u32(xb + k${j})]`;
+  const load = (j: number) => (checked ? `select(0.0, x[u32(xb + k${j})], in${j})` : `x[u32(xb + k${j})]`);
   const code = `${constants(g)}
 const T = ${terms};
 const TAPS = ${tapCount};
@@ -253,7 +254,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lane:
       let xb = b * C * H * W + h * W + v;
       let db = b * O * OH * OW + oi * OW + oj;
       ${chans.map((i) => `let e${i} = dy[u32(db + o${i} * OH * OW)];`).join(" ")}
-      ${checked ? taps.map((j) => `let in${j} = ${all(`h + kh${j} >= 0`, `h + kh${j} < H`, `v + kw${j} >= 0`, `v + kw${j} < W`)};`).join("\n      ") : ""}
+      ${checked ? taps.map((j) => `let in${j} = ${all(`u32(h + kh${j}) < ${g.inHeight}u`, `u32(v + kw${j}) < ${g.inWidth}u`)};`).join("\n      ") : ""}
       ${taps.map((j) => `let u${j} = ${load(j)};`).join("\n      ")}
       ${chans.flatMap((i) => taps.map((j) => `a${i}_${j} = fma(e${i}, u${j}, a${i}_${j});`)).join(" ")}
     }

@@ -6,7 +6,7 @@
 import type { DType } from "../../core/dtype.js";
 import type { WebgpuKernelSpec } from "../../core/primitive.js";
 import type { PoolGeometry } from "../js/pool.js";
-import { coordinate, flatMain, flatWorkgroups, storageBinding, wgslStorageType } from "./wgsl.js";
+import { coordinate, flatMain, flatWorkgroups, storageBinding, wgslIsNan, wgslStorageType } from "./wgsl.js";
 
 /** Invocations per workgroup of the scatter-add, one per plane: few, so that workgroups spread over threads. */
 const PLANE_WORKGROUP = 16;
@@ -34,7 +34,7 @@ ${flatMain(n)}
   for (var h = hStart; h < hEnd; h++) {
     for (var w = wStart; w < wEnd; w++) {
       let v = x[base + h * ${g.inWidth} + w];
-      if (first || v > best || v != v) {
+      if (first || v > best || ${wgslIsNan("v")}) {
         best = v;
         at = h * ${g.inWidth} + w;
         first = false;

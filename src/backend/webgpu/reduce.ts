@@ -6,7 +6,16 @@
  */
 import type { DType } from "../../core/dtype.js";
 import type { WebgpuKernelSpec } from "../../core/primitive.js";
-import { coordinate, storageBinding, WGSL_PRELUDE, wgslLiteral, wgslStorageType } from "./wgsl.js";
+import {
+  coordinate,
+  flatMain,
+  flatWorkgroups,
+  storageBinding,
+  WGSL_PRELUDE,
+  wgslIsNan,
+  wgslLiteral,
+  wgslStorageType,
+} from "./wgsl.js";
 
 const LANES = 64;
 const MAX_GROUPS = 65535;
@@ -49,7 +58,7 @@ export function webgpuReduce(
     monoid === "sum"
       ? "x + y"
       : nanAware
-        ? `select(${monoid}(x, y), x + y, x != x || y != y)`
+        ? `select(${monoid}(x, y), x + y, ${wgslIsNan("x")} || ${wgslIsNan("y")})`
         : `${monoid}(x, y)`;
   const groupsX = Math.min(outSize, MAX_GROUPS);
   const code = /* wgsl */ `${WGSL_PRELUDE}
@@ -80,5 +89,40 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_index) la
     label: `reduce_${monoid} ${dtype}[${shape.join(",")}] axes [${axes.join(",")}]`,
     code,
     workgroups: [groupsX, Math.ceil(outSize / MAX_GROUPS), 1],
+  };
+}
+
+/**
+ * argmax / argmin along `axis` (int32 indices): one invocation per output element walking the axis, the
+ * first extremum's index, or the first NaN's where there is one, as the CPU kernel (backend/js/reduce.ts).
+ */
+export function webgpuArgReduce(
+  kind: "max" | "min",
+  dtype: DType,
+  shape: readonly number[],
+  axis: number,
+): WebgpuKernelSpec {
+  const n = shape[axis]!;
+  const inner = shape.slice(axis + 1).reduce((p, s) => p * s, 1);
+  const outSize = shape.reduce((p, s) => p * s, 1) / n;
+  const float = wgslStorageType(dtype) === "f32";
+  return {
+    label: `arg${kind} ${dtype}[${shape.join(",")}] axis ${axis}`,
+    code: `${storageBinding(0, "x", dtype, false)}
+${storageBinding(1, "out", "int32", true)}
+${flatMain(outSize)}
+  let base = (i / ${inner}u) * ${n * inner}u + i % ${inner}u;
+  var best = x[base];
+  var at = 0u;
+  ${float ? `if (!${wgslIsNan("best")}) {` : "{"}
+    for (var j = 1u; j < ${n}u; j++) {
+      let v = x[base + j * ${inner}u];
+      ${float ? `if (${wgslIsNan("v")}) { at = j; break; }` : ""}
+      if (v ${kind === "max" ? ">" : "<"} best) { best = v; at = j; }
+    }
+  }
+  out[i] = i32(at);
+}`,
+    workgroups: flatWorkgroups(outSize),
   };
 }

@@ -58,6 +58,14 @@ export function toStorage(dtype: DType, value: string): string {
  * those come from bits in a private variable (a run-time value).
  */
 export const WGSL_PRELUDE = "var<private> nonFinite: vec2u = vec2u(0x7f800000u, 0x7fc00000u);";
+/**
+ * Whether the f32 `value` is NaN, from its bits: compilers may fold `x != x` to false (SwiftShader's
+ * does), which would silently drop NaNs.
+ */
+export function wgslIsNan(value: string): string {
+  return `((bitcast<u32>(${value}) & 0x7fffffffu) > 0x7f800000u)`;
+}
+
 /** +Infinity and NaN in float32 (see WGSL_PRELUDE). */
 export const WGSL_INFINITY = "bitcast<f32>(nonFinite.x)";
 export const WGSL_NAN = "bitcast<f32>(nonFinite.y)";

@@ -53,6 +53,8 @@ const images = random.normal(k4!, [3, 4, 13, 11]);
 const filters = random.normal(k5!, [6, 2, 3, 2]);
 const convCase = (x: NdArray, w: NdArray) =>
   nn.conv2d(x, w, null, { stride: 2, padding: 1, dilation: 2, groups: 2 });
+/** x with NaN where it exceeds 1.5 (about 7% of normal samples). */
+const withNans = (x: NdArray) => np.where(np.greater(x, 1.5), NaN, x);
 const positive = (x: NdArray) => np.abs(x).add(0.25);
 const UNARY: [string, (x: NdArray) => NdArray][] = [
   ["neg", np.negative],
@@ -118,6 +120,12 @@ const CASES: [string, (...args: NdArray[]) => NdArray, NdArray[]][] = [
   ["min over the last axis, keepdims", (x) => np.min(x, { axis: -1, keepdims: true }), [cube]],
   ["mean of squares (a fused reduction)", (x) => np.mean(x.mul(x), { axis: 0 }), [cube]],
   ["int32 sum", (i) => np.sum(i, { axis: 0 }), [ints]],
+  ["maximum and sign with NaNs", (x, y) => np.sign(np.maximum(withNans(x), y)), [a, b]],
+  ["max over axis 0 with NaNs", (x) => np.max(withNans(x), { axis: 0 }), [a]],
+  ["max pool with NaNs", (x) => nn.maxPool2d(withNans(x), 2), [images]],
+  ["argmax over axis 1", (x) => np.argmax(x, { axis: 1 }), [cube]],
+  ["argmin over axis 0 with NaNs", (x) => np.argmin(withNans(x), { axis: 0 }), [a]],
+  ["int32 argmax over the last axis", (i) => np.argmax(np.mod(i, 13), { axis: -1 }), [ints]],
   ["transpose (2, 0, 1)", (x) => np.transpose(x, [2, 0, 1]).add(0), [cube]],
   ["matmul 37x129 @ 129x37", (x, y) => np.matmul(x, np.transpose(y)), [a, b]],
   ["matmul Aᵀ @ B", (x, y) => np.matmul(np.transpose(x), y), [a, b]],
@@ -152,7 +160,7 @@ function relativeError(gpu: ArrayLike<number>, cpu: ArrayLike<number>): number {
   let scale = 0;
   let worst = 0;
   for (let i = 0; i < cpu.length; i++) {
-    scale = Math.max(scale, Math.abs(cpu[i]!));
+    if (!Number.isNaN(cpu[i]!)) scale = Math.max(scale, Math.abs(cpu[i]!));
     const d = Math.abs(gpu[i]! - cpu[i]!);
     worst = Number.isNaN(d)
       ? Number.isNaN(gpu[i]!) && Number.isNaN(cpu[i]!)
