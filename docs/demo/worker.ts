@@ -80,7 +80,8 @@ async function main(): Promise<void> {
         backend: backend(),
       });
     } else {
-      void train(trainer, request.epochs);
+      // Awaited so that a failure (in a step or the evaluation) reaches the page as an error.
+      await train(trainer, request.epochs);
     }
   };
   scope.onmessage = (event) => {
