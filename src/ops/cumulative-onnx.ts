@@ -1,12 +1,13 @@
 /**
  * The ONNX forms of the cumulative primitives (their `onnx` rules, ops/reduce.ts and
- * ops/cumulative.ts): cumsum as CumSum, and cumprod, cummax and cummin as a Loop over the axis that
+ * ops/cumulative.ts): cumsum as CumSum; cumprod, cummax, cummin and logcumsumexp as a Loop over the axis that
  * carries the running value, one step per element as the kernel's (backend/js/cumulative.ts), so each
  * product is rounded (or wrapped) in order and ties and NaNs resolve as there.
  */
 import type { AbstractValue } from "../core/array.js";
 import { isFloat } from "../core/dtype.js";
 import { OnnxExportError, type OnnxGraph } from "../core/onnx-rule.js";
+import { log1p } from "./expr-onnx.js";
 
 /** cumsum as CumSum (sequential along the axis in ONNX Runtime's kernel). */
 export function cumsumToOnnx(g: OnnxGraph, x: string, axis: number, reverse: boolean): string {
@@ -24,6 +25,26 @@ function extremumStep(compare: "Greater" | "Less", float: boolean): Step {
   };
 }
 
+/**
+ * numpy's npy_logaddexp, the kernel's logcumsumexp step: x + ln 2 where x == y, else the larger plus
+ * log1p(exp(-|x - y|)), NaN where x - y is (each op rounded to the dtype, as npy_logaddexpf in float32).
+ */
+function logaddexpStep(dtype: "float32" | "float64"): Step {
+  return (g, x, y) => {
+    const d = g.node1("Sub", [x, y]);
+    const softplusOf = (t: string) => log1p(g, g.node1("Exp", [t]), dtype);
+    const xFirst = g.node1("Add", [x, softplusOf(g.node1("Neg", [d]))]);
+    const yFirst = g.node1("Add", [y, softplusOf(d)]);
+    const byDifference = g.node1("Where", [
+      g.node1("Greater", [d, g.scalar(0, dtype)]),
+      xFirst,
+      g.node1("Where", [g.node1("LessOrEqual", [d, g.scalar(0, dtype)]), yFirst, d]),
+    ]);
+    const same = g.node1("Add", [x, g.scalar(Math.LN2, dtype)]);
+    return g.node1("Where", [g.node1("Equal", [x, y]), same, byDifference]);
+  };
+}
+
 function stepFor(name: string, op: string, dtype: string): Step {
   switch (op) {
     case "prod":
@@ -32,10 +53,10 @@ function stepFor(name: string, op: string, dtype: string): Step {
       return extremumStep("Greater", isFloat(dtype as never));
     case "min":
       return extremumStep("Less", isFloat(dtype as never));
+    case "logsumexp":
+      return logaddexpStep(dtype as "float32" | "float64");
     default:
-      throw new OnnxExportError(
-        `onnx export: ${name} (its step uses log1p, which has no ONNX operator of the same precision)`,
-      );
+      throw new OnnxExportError(`onnx export: ${name}: no ONNX step for ${op}`);
   }
 }
 

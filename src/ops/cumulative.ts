@@ -154,14 +154,7 @@ function cumulativePrimitive(name: string, op: CumulativeOp): Primitive<Cumulati
       return { primalsOut: [y], tangentsOut: [ty!] };
     },
     batch: ([x], [d], p) => [[prim.bind1([moveAxisTo0(x, d)], { ...p, axis: p.axis + 1 })], [0]],
-    // logcumsumexp's step uses log1p, which has no ONNX operator of the same precision: no rule.
-    ...(op === "logsumexp"
-      ? {}
-      : {
-          onnx: (g, [x], { axis, reverse }, [aval]) => [
-            cumulativeToOnnx(g, name, op, x!, axis, reverse, aval!),
-          ],
-        }),
+    onnx: (g, [x], { axis, reverse }, [aval]) => [cumulativeToOnnx(g, name, op, x!, axis, reverse, aval!)],
   });
   return prim;
 }

@@ -1,9 +1,9 @@
 /**
  * An elementwise primitive's expression tree (core/expr.ts) as ONNX nodes: the `onnx` rule every
  * primitive of ops/elementwise-kit.ts gets from the kernel it declares, as its JS and wasm loops do.
- * Scalar constants broadcast (ONNX's arithmetic broadcasts numpy-style). Nodes with no ONNX operator of
- * the same rounding (expm1, log1p, cbrt, atan2, hypot, a JS helper `call`) throw an OnnxExportError
- * rather than export a formula that loses precision.
+ * Scalar constants broadcast (ONNX's arithmetic broadcasts numpy-style). log1p and expm1 export in
+ * compensated forms accurate to a few ulp; nodes with no ONNX form of that accuracy (cbrt, atan2, JS
+ * helpers without one here) throw an OnnxExportError rather than export a formula that loses precision.
  */
 import type { AbstractValue } from "../core/array.js";
 import type { DType } from "../core/dtype.js";
@@ -54,6 +54,38 @@ const UNARY: Readonly<Record<string, string>> = {
   logistic: "Sigmoid",
   not: "Not",
 };
+
+/**
+ * log1p by Goldberg's compensation (What Every Computer Scientist Should Know About Floating-Point
+ * Arithmetic, Theorem 4): with u = 1 + x rounded, log(u) * x / (u - 1), or x where u is 1; accurate to
+ * a few ulp (Log(1 + x) alone loses every digit for small x). +Infinity is itself.
+ */
+export function log1p(g: OnnxGraph, x: string, dtype: DType): string {
+  const u = g.node1("Add", [g.scalar(1, dtype), x]);
+  const compensated = g.node1("Div", [
+    g.node1("Mul", [g.node1("Log", [u]), x]),
+    g.node1("Sub", [u, g.scalar(1, dtype)]),
+  ]);
+  const exact = g.node1("Or", [
+    g.node1("Equal", [u, g.scalar(1, dtype)]),
+    g.node1("IsInf", [x], { detect_negative: 0 }),
+  ]);
+  return g.node1("Where", [exact, x, compensated]);
+}
+
+/**
+ * expm1 by Kahan's compensation: with u = exp(x) rounded, (u - 1) * x / log(u), x where u is 1, -1
+ * where u - 1 is, and u where u is infinite; accurate to a few ulp.
+ */
+function expm1(g: OnnxGraph, x: string, dtype: DType): string {
+  const u = g.node1("Exp", [x]);
+  const one = g.scalar(1, dtype);
+  const um1 = g.node1("Sub", [u, one]);
+  const compensated = g.node1("Div", [g.node1("Mul", [um1, x]), g.node1("Log", [u])]);
+  let r = g.node1("Where", [g.node1("Equal", [um1, g.scalar(-1, dtype)]), g.scalar(-1, dtype), compensated]);
+  r = g.node1("Where", [g.node1("IsInf", [u]), u, r]);
+  return g.node1("Where", [g.node1("Equal", [u, one]), x, r]);
+}
 
 type Helper = (g: OnnxGraph, args: readonly string[], dtype: DType, shape: readonly number[]) => string;
 
@@ -199,6 +231,12 @@ export function exprToOnnx(
         r = g.node1("Where", [negative, g.node1("Ceil", [x]), g.node1("Floor", [x])]);
         break;
       }
+      case "log1p":
+        r = log1p(g, visit(e.x), e.dtype);
+        break;
+      case "expm1":
+        r = expm1(g, visit(e.x), e.dtype);
+        break;
       case "exp2":
         r = g.node1("Pow", [g.scalar(2, e.dtype), visit(e.x)]);
         break;

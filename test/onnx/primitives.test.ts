@@ -52,6 +52,16 @@ const CASES: readonly Case[] = [
     args: pos34,
   },
   {
+    // The ratios to x show the relative error where x is tiny (Log(1 + x) would lose every digit).
+    name: "log1p and expm1 (compensated): tiny, large, -1, infinities, NaN",
+    f: (a) => [np.log1p(a), np.expm1(a), np.divide(np.log1p(a), a), np.divide(np.expm1(a), a)],
+    args: (d) => [
+      np.array([1e-10, -3e-9, 1e-5, 0.3, -0.7, 2, 50, 700, -1, -40, 1e30, Infinity, -Infinity, Number.NaN], {
+        dtype: d,
+      }),
+    ],
+  },
+  {
     name: "pow, maximum, minimum, rem",
     f: (a, b) => [
       np.power(np.abs(a), b),
