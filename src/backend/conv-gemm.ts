@@ -13,13 +13,23 @@
 import type { DerivedInput } from "../core/compiler-facts.js";
 import type { DType, TypedArray } from "../core/dtype.js";
 import type { KernelContext } from "../core/primitive.js";
+import { relaxedSimdActive, workerPool } from "./active.js";
 import { type ConvGeometry, tapRanges } from "./conv-geometry.js";
 import { gemmKernel } from "./index.js";
-import { wantsWasm } from "./kernel-choice.js";
+import { directConvFits, KERNEL_THRESHOLDS, wantsDirectConv, wantsWasm } from "./kernel-choice.js";
 import { planArray, viewAt, withResidency } from "./plan-memory.js";
 import { type ConvMoves, convMovesKey, emitConvMoves } from "./wasm/conv-moves.js";
+import {
+  chooseTiling,
+  DIRECT_CONV_CONTROL_BYTES,
+  type DirectConvExports,
+  directConvChunks,
+  emitDirectConv,
+} from "./wasm/direct-conv.js";
 import type { WasmGemmKernel } from "./wasm/gemm-kernel.js";
 import { type MoveDType, Operand, planExports, wasmMoveCalls } from "./wasm/move-support.js";
+import { compileModule, instantiateCompiled } from "./wasm/runtime.js";
+import { runChunks } from "./wasm/threads.js";
 
 type Kernel2 = (a: TypedArray, b: TypedArray, out: TypedArray) => void;
 
@@ -130,6 +140,14 @@ export function unrolledInput(g: ConvGeometry, dtype: DType): DerivedInput {
   };
 }
 
+/**
+ * The `derivedInput` of conv2d: none where the forward may run the direct kernel, which reads x itself (a
+ * later weight gradient then unrolls x on its own), else the unrolled input.
+ */
+export function forwardUnrolledInput(g: ConvGeometry, dtype: DType): DerivedInput | null {
+  return directConvFits(g, dtype) ? null : unrolledInput(g, dtype);
+}
+
 /** The columns buffer: the plan's (filled here or not, as the plan says), else one of the kernel's own. */
 interface Columns {
   readonly cols: () => TypedArray;
@@ -218,6 +236,60 @@ function conv2dWasm(
   };
 }
 
+/** Chunks per thread of a threaded direct convolution, taken in turn (as the GEMM's). */
+const DIRECT_CONV_CHUNKS_PER_THREAD = 4;
+
+/**
+ * The direct kernel (kernel-choice.ts says where): x, w and y in place or staged, no scratch but a control
+ * block; on the worker threads too from `threadedDirectConvMultiplyAdds` in a shared plan memory.
+ */
+function conv2dDirectWasm(
+  g: ConvGeometry,
+  dtype: MoveDType,
+  context: KernelContext,
+): (x: TypedArray, w: TypedArray, y: TypedArray) => void {
+  const es = elementBytes(dtype);
+  const K = g.inChannels * g.kernelHeight * g.kernelWidth;
+  const ySize = g.batch * g.outChannels * g.outHeight * g.outWidth;
+  const work = ySize * K;
+  const pool =
+    context.shared && work >= KERNEL_THRESHOLDS.threadedDirectConvMultiplyAdds ? workerPool() : null;
+  const threads = pool ? pool.workers + 1 : 1;
+  const tiling = chooseTiling(g, 16 / es, pool ? DIRECT_CONV_CHUNKS_PER_THREAD * threads : 0);
+  const chunks = directConvChunks(g, tiling);
+  const control = context.reserve(DIRECT_CONV_CONTROL_BYTES);
+  const compiled = compileModule(
+    emitDirectConv(g, dtype, { relaxedSimd: relaxedSimdActive(), shared: context.shared, control, tiling }),
+  );
+  const xOperand = new Operand(context, context.inputResident(0), inputSize(g) * es);
+  const wOperand = new Operand(context, context.inputResident(1), g.outChannels * K * es);
+  const yOperand = new Operand(context, context.outputResident(0), ySize * es);
+  let run: ((x: number, w: number, y: number) => void) | null = null;
+  const instantiate = (): ((x: number, w: number, y: number) => void) => {
+    const memory = context.memory();
+    const { prepare, rows } = instantiateCompiled(compiled, memory.wasm!)
+      .exports as unknown as DirectConvExports;
+    const alone = (x: number, w: number, y: number): void => {
+      prepare(x, w, y);
+      for (let chunk = 0; chunk < chunks; chunk++) rows(chunk, 0);
+    };
+    const id = pool && chunks >= 2 ? pool.register(compiled, memory.wasm!, control / 4, chunks) : null;
+    if (id === null) return alone; // one thread, or the workers did not answer
+    const counter = new Int32Array(memory.buffer);
+    return (x, w, y) => {
+      prepare(x, w, y);
+      runChunks(pool!, id, counter, control / 4, chunks, rows);
+    };
+  };
+  return (x, w, y) => {
+    wasmMoveCalls.directConv++;
+    run ??= instantiate();
+    const yAt = yOperand.address(y, false);
+    run(xOperand.address(x, true), wOperand.address(w, true), yAt);
+    yOperand.copyOut(y, yAt);
+  };
+}
+
 function conv2dInputGradWasm(
   g: ConvGeometry,
   dtype: MoveDType,
@@ -302,6 +374,7 @@ export function conv2dGemm(
   dtype: DType,
   context: KernelContext,
 ): (x: TypedArray, w: TypedArray, y: TypedArray) => void {
+  if (wantsDirectConv(context, g, dtype)) return conv2dDirectWasm(g, dtype as MoveDType, context);
   if (wasmConvMoves(context, dtype)) return conv2dWasm(g, dtype, context);
   const { Cg, Og, K, NP, P, G } = sizes(g);
   const columns = columnsFor(context, g, dtype);

@@ -6,6 +6,7 @@
  */
 import type { DType } from "../core/dtype.js";
 import type { KernelContext } from "../core/primitive.js";
+import type { ConvGeometry } from "./conv-geometry.js";
 
 /** Work below which the JS kernel runs, and from which worker threads join (wasm kernels only). */
 export const KERNEL_THRESHOLDS = {
@@ -13,6 +14,13 @@ export const KERNEL_THRESHOLDS = {
   gemmMultiplyAdds: 4096,
   /** A GEMM splits its rows over the worker threads too from this many multiply-adds. */
   threadedGemmMultiplyAdds: 2 ** 22,
+  /**
+   * A direct convolution (wasm/direct-conv.ts) shares its chunks with the worker threads from this many
+   * multiply-adds (LeNet's conv1 at batch 1 has 118k, conv2 240k; at batch 32, 3.8M and 7.7M).
+   */
+  threadedDirectConvMultiplyAdds: 2 ** 19,
+  /** Whether forward convolutions that fit it run the direct kernel (tests turn it off to compare). */
+  directConv: true,
   // Data movement (convolution unrolling, pooling) and reductions run in wasm at any size.
   /**
    * Fused elementwise loops (wasm/fused.ts), in elements. Measured per call (LeNet-like select/compare
@@ -68,4 +76,40 @@ export function chooseKernel<K>(
     }
   }
   return js();
+}
+
+/** The most taps (C*KH*KW) and output columns a direct convolution is emitted for. */
+const DIRECT_CONV_LIMITS = { taps: 1024, outWidth: 256, outChannels: 1024 };
+
+/**
+ * Whether a forward convolution can run as a direct SIMD kernel (wasm/direct-conv.ts) instead of im2col
+ * and a GEMM: a float, stride 1 without padding, dilation or groups, and output rows of at least one
+ * vector. LeNet's conv1 and conv2 fit.
+ */
+export function directConvFits(g: ConvGeometry, dtype: DType): boolean {
+  const lanes = dtype === "float32" ? 4 : dtype === "float64" ? 2 : 0;
+  return (
+    KERNEL_THRESHOLDS.directConv &&
+    lanes > 0 &&
+    g.groups === 1 &&
+    g.strideH === 1 &&
+    g.strideW === 1 &&
+    g.dilationH === 1 &&
+    g.dilationW === 1 &&
+    g.padTop === 0 &&
+    g.padLeft === 0 &&
+    // no padding at the bottom or right either: every tap of every output reads inside x
+    g.outHeight === g.inHeight - g.kernelHeight + 1 &&
+    g.outWidth === g.inWidth - g.kernelWidth + 1 &&
+    g.outHeight >= 1 &&
+    g.outWidth >= lanes &&
+    g.outWidth <= DIRECT_CONV_LIMITS.outWidth &&
+    g.outChannels <= DIRECT_CONV_LIMITS.outChannels &&
+    g.inChannels * g.kernelHeight * g.kernelWidth <= DIRECT_CONV_LIMITS.taps
+  );
+}
+
+/** Whether a forward convolution lowered with `context` runs the direct wasm kernel. */
+export function wantsDirectConv(context: KernelContext, g: ConvGeometry, dtype: DType): boolean {
+  return wantsWasm(context, { dtype }) && directConvFits(g, dtype);
 }

@@ -13,6 +13,7 @@ import {
   conv2dGemm,
   conv2dInputGradGemm,
   conv2dWeightGradGemm,
+  forwardUnrolledInput,
   unrolledInput,
 } from "../backend/conv-gemm.js";
 import type { ConvGeometry } from "../backend/conv-geometry.js";
@@ -268,7 +269,7 @@ export const conv2dPrim: Primitive<ConvParams> = loweredPrimitive<ConvParams>({
     return [{ shape: outputShape(geometry("conv2d", x!.shape, w!.shape, p)), dtype: x!.dtype }];
   },
   compiler: {
-    derivedInput: ([x, w], _, p) => unrolledInput(geometry("conv2d", x!.shape, w!.shape, p), x!.dtype),
+    derivedInput: ([x, w], _, p) => forwardUnrolledInput(geometry("conv2d", x!.shape, w!.shape, p), x!.dtype),
   },
   webgpu: ([x, w], [y], p) =>
     webgpuConv2d(geometry("conv2d", x!.shape, w!.shape, p), floatOnWebgpu("conv2d", y!.dtype)),

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { lenet } from "../../docs/examples/lenet.js";
+import { KERNEL_THRESHOLDS } from "../../src/backend/kernel-choice.js";
 import { simdSupported } from "../../src/backend/wasm/runtime.js";
 import { threadsSupported } from "../../src/backend/wasm/threads.js";
 import { fusedThresholds, wasmFusedCalls } from "../../src/compiler/fused-wasm.js";
@@ -70,16 +71,36 @@ describe("a jitted LeNet training step in steady state", () => {
     }
   });
 
-  it("shares each convolution's unrolled input between its forward and weight gradient, in the printed plan", () => {
+  /** The printed plan of the step, with the direct forward convolution (wasm/direct-conv.ts) or im2col. */
+  const lowered = (directConv: boolean) => {
     const params = lenet.init(random.key(0));
-    const lowered = jit(step, { donateArgnums: [0, 1, 2] }).lower(
-      params,
-      optimizer.init(params),
-      np.zeros([]),
-      x,
-      target,
-    );
-    const text = lowered.toString();
+    KERNEL_THRESHOLDS.directConv = directConv;
+    try {
+      return jit(step, { donateArgnums: [0, 1, 2] }).lower(
+        params,
+        optimizer.init(params),
+        np.zeros([]),
+        x,
+        target,
+      );
+    } finally {
+      KERNEL_THRESHOLDS.directConv = true;
+    }
+  };
+
+  it("with the direct forward convolutions, each weight gradient unrolls its input itself", () => {
+    const shared = [
+      ...lowered(true)
+        .toString()
+        .matchAll(/^ {2}shared \d+ .*unrolled conv input.*: (.*)$/gm),
+    ];
+    expect(shared).toHaveLength(2);
+    for (const [, uses] of shared) expect(uses).toMatch(/^step \d+ conv2d_weight_grad fills from \w+$/);
+  });
+
+  it("shares each convolution's unrolled input between its im2col forward and weight gradient, in the printed plan", () => {
+    const plan = lowered(false);
+    const text = plan.toString();
     // conv1 unrolls the input images (25 taps x 4*28*28), conv2 the pooled activations (150 x 4*10*10);
     // the weight gradient reads the buffer its forward filled from the same value, at a later step.
     const shared = [
@@ -101,7 +122,7 @@ describe("a jitted LeNet training step in steady state", () => {
       expect(readFrom).toBe(filledFrom);
     }
     // conv1's input is the images: the plan's input x, second to last.
-    const { program } = lowered.executable;
+    const { program } = plan.executable;
     const xName = programNames(program).get(program.inputs[program.inputs.length - 2]!);
     expect(shared[0]![4]).toContain(`conv2d fills from ${xName},`);
   });

@@ -10,7 +10,7 @@ import type { FunctionBuilder, Local } from "./module-writer.js";
 import { compileModule, instantiateCompiled, type WasmCompiledModule } from "./runtime.js";
 
 /** Calls of the wasm data-movement kernels, by family: lets tests see that the wasm path ran. */
-export const wasmMoveCalls = { conv: 0, pool: 0 };
+export const wasmMoveCalls = { conv: 0, directConv: 0, pool: 0 };
 
 /** Float element types the kernels are emitted for. */
 export type MoveDType = "float32" | "float64";
