@@ -22,14 +22,19 @@ import { type ConvMoves, convMovesKey, emitConvMoves } from "./wasm/conv-moves.j
 import {
   chooseTiling,
   DIRECT_CONV_CONTROL_BYTES,
-  type DirectConvExports,
   directConvChunks,
   emitDirectConv,
 } from "./wasm/direct-conv.js";
+import {
+  DIRECT_WEIGHT_GRAD_CONTROL_BYTES,
+  emitDirectWeightGrad,
+  weightGradSlack,
+  weightGradTiling,
+} from "./wasm/direct-weight-grad.js";
 import type { WasmGemmKernel } from "./wasm/gemm-kernel.js";
 import { type MoveDType, Operand, planExports, wasmMoveCalls } from "./wasm/move-support.js";
 import { compileModule, instantiateCompiled } from "./wasm/runtime.js";
-import { runChunks } from "./wasm/threads.js";
+import { runChunks, type WorkerPool } from "./wasm/threads.js";
 
 type Kernel2 = (a: TypedArray, b: TypedArray, out: TypedArray) => void;
 
@@ -128,7 +133,7 @@ function sizes(g: ConvGeometry) {
  * by the later ones of the same run that read the same x (typically the weight gradient after the
  * forward). Only one group's columns fit, so with several groups it is never reused.
  */
-export function unrolledInput(g: ConvGeometry, dtype: DType): DerivedInput {
+function unrolledInput(g: ConvGeometry, dtype: DType): DerivedInput {
   const { outChannels: _, ...input } = g; // the unrolled input does not depend on the output channels
   const { K, NP } = sizes(g);
   return {
@@ -141,10 +146,10 @@ export function unrolledInput(g: ConvGeometry, dtype: DType): DerivedInput {
 }
 
 /**
- * The `derivedInput` of conv2d: none where the forward may run the direct kernel, which reads x itself (a
- * later weight gradient then unrolls x on its own), else the unrolled input.
+ * The `derivedInput` of conv2d and conv2d_weight_grad: none where they may run the direct kernels, which
+ * read x itself, else the unrolled input.
  */
-export function forwardUnrolledInput(g: ConvGeometry, dtype: DType): DerivedInput | null {
+export function unrolledInputUnlessDirect(g: ConvGeometry, dtype: DType): DerivedInput | null {
   return directConvFits(g, dtype) ? null : unrolledInput(g, dtype);
 }
 
@@ -239,6 +244,51 @@ function conv2dWasm(
 /** Chunks per thread of a threaded direct convolution, taken in turn (as the GEMM's). */
 const DIRECT_CONV_CHUNKS_PER_THREAD = 4;
 
+/** The worker threads a direct kernel of `work` multiply-adds shares its chunks with, or null. */
+function directPool(context: KernelContext, work: number): WorkerPool | null {
+  return context.shared && work >= KERNEL_THRESHOLDS.threadedDirectConvMultiplyAdds ? workerPool() : null;
+}
+
+/**
+ * A module exporting prepare(a, b, c) and rows(chunk, thread) (direct-conv.ts, direct-weight-grad.ts),
+ * run over its chunks: on the worker threads too when `pool` is given and there are two chunks or more.
+ * Instantiated on the first call, once the plan memory exists.
+ */
+function chunkedModule(
+  context: KernelContext,
+  bytes: Uint8Array,
+  control: number,
+  chunks: number,
+  pool: WorkerPool | null,
+): (a: number, b: number, c: number) => void {
+  const compiled = compileModule(bytes);
+  let run: ((a: number, b: number, c: number) => void) | null = null;
+  const instantiate = (): ((a: number, b: number, c: number) => void) => {
+    const memory = context.memory();
+    const { prepare, rows } = instantiateCompiled(compiled, memory.wasm!).exports as unknown as {
+      prepare(a: number, b: number, c: number): void;
+      rows(chunk: number, thread: number): void;
+    };
+    const id = pool && chunks >= 2 ? pool.register(compiled, memory.wasm!, control / 4, chunks) : null;
+    if (id === null) {
+      // one thread, or the workers did not answer
+      return (a, b, c) => {
+        prepare(a, b, c);
+        for (let chunk = 0; chunk < chunks; chunk++) rows(chunk, 0);
+      };
+    }
+    const counter = new Int32Array(memory.buffer);
+    return (a, b, c) => {
+      prepare(a, b, c);
+      runChunks(pool!, id, counter, control / 4, chunks, rows);
+    };
+  };
+  return (a, b, c) => {
+    run ??= instantiate();
+    run(a, b, c);
+  };
+}
+
 /**
  * The direct kernel (kernel-choice.ts says where): x, w and y in place or staged, no scratch but a control
  * block; on the worker threads too from `threadedDirectConvMultiplyAdds` in a shared plan memory.
@@ -251,42 +301,60 @@ function conv2dDirectWasm(
   const es = elementBytes(dtype);
   const K = g.inChannels * g.kernelHeight * g.kernelWidth;
   const ySize = g.batch * g.outChannels * g.outHeight * g.outWidth;
-  const work = ySize * K;
-  const pool =
-    context.shared && work >= KERNEL_THRESHOLDS.threadedDirectConvMultiplyAdds ? workerPool() : null;
+  const pool = directPool(context, ySize * K);
   const threads = pool ? pool.workers + 1 : 1;
   const tiling = chooseTiling(g, 16 / es, pool ? DIRECT_CONV_CHUNKS_PER_THREAD * threads : 0);
-  const chunks = directConvChunks(g, tiling);
   const control = context.reserve(DIRECT_CONV_CONTROL_BYTES);
-  const compiled = compileModule(
-    emitDirectConv(g, dtype, { relaxedSimd: relaxedSimdActive(), shared: context.shared, control, tiling }),
-  );
+  const bytes = emitDirectConv(g, dtype, {
+    relaxedSimd: relaxedSimdActive(),
+    shared: context.shared,
+    control,
+    tiling,
+  });
+  const run = chunkedModule(context, bytes, control, directConvChunks(g, tiling), pool);
   const xOperand = new Operand(context, context.inputResident(0), inputSize(g) * es);
   const wOperand = new Operand(context, context.inputResident(1), g.outChannels * K * es);
   const yOperand = new Operand(context, context.outputResident(0), ySize * es);
-  let run: ((x: number, w: number, y: number) => void) | null = null;
-  const instantiate = (): ((x: number, w: number, y: number) => void) => {
-    const memory = context.memory();
-    const { prepare, rows } = instantiateCompiled(compiled, memory.wasm!)
-      .exports as unknown as DirectConvExports;
-    const alone = (x: number, w: number, y: number): void => {
-      prepare(x, w, y);
-      for (let chunk = 0; chunk < chunks; chunk++) rows(chunk, 0);
-    };
-    const id = pool && chunks >= 2 ? pool.register(compiled, memory.wasm!, control / 4, chunks) : null;
-    if (id === null) return alone; // one thread, or the workers did not answer
-    const counter = new Int32Array(memory.buffer);
-    return (x, w, y) => {
-      prepare(x, w, y);
-      runChunks(pool!, id, counter, control / 4, chunks, rows);
-    };
-  };
   return (x, w, y) => {
     wasmMoveCalls.directConv++;
-    run ??= instantiate();
     const yAt = yOperand.address(y, false);
     run(xOperand.address(x, true), wOperand.address(w, true), yAt);
     yOperand.copyOut(y, yAt);
+  };
+}
+
+/**
+ * The weight gradient where the forward runs direct: the im2col GEMM with its unrolled input read from x
+ * in place (wasm/direct-weight-grad.ts), after the same transpose of the cotangent; same bits.
+ */
+function conv2dDirectWeightGradWasm(
+  g: ConvGeometry,
+  dtype: MoveDType,
+  context: KernelContext,
+): (x: TypedArray, ct: TypedArray, dw: TypedArray) => void {
+  const { K, NP } = sizes(g);
+  const es = elementBytes(dtype);
+  const lanes = 16 / es;
+  const moves = movesFor(context, g, dtype);
+  const ctTArray = planArray(context, dtype, NP * g.outChannels + weightGradSlack(g, lanes));
+  const control = context.reserve(DIRECT_WEIGHT_GRAD_CONTROL_BYTES);
+  const bytes = emitDirectWeightGrad(g, dtype, {
+    relaxedSimd: relaxedSimdActive(),
+    shared: context.shared,
+    control,
+  });
+  const pool = directPool(context, NP * g.outChannels * K);
+  const run = chunkedModule(context, bytes, control, weightGradTiling(g, lanes).chunks, pool);
+  const xOperand = new Operand(context, context.inputResident(0), inputSize(g) * es);
+  const ctOperand = new Operand(context, context.inputResident(1), g.outChannels * NP * es);
+  const dwOperand = new Operand(context, context.outputResident(0), g.outChannels * K * es);
+  return (x, ct, dw) => {
+    wasmMoveCalls.directConv++;
+    const ctT = ctTArray().byteOffset;
+    moves().transposeCt(ctOperand.address(ct, true), ctT);
+    const dwAt = dwOperand.address(dw, false);
+    run(xOperand.address(x, true), ctT, dwAt);
+    dwOperand.copyOut(dw, dwAt);
   };
 }
 
@@ -421,6 +489,7 @@ export function conv2dWeightGradGemm(
   dtype: DType,
   context: KernelContext,
 ): (x: TypedArray, ct: TypedArray, dw: TypedArray) => void {
+  if (wantsDirectConv(context, g, dtype)) return conv2dDirectWeightGradWasm(g, dtype as MoveDType, context);
   if (wasmConvMoves(context, dtype)) return conv2dWeightGradWasm(g, dtype, context);
   const { Cg, Og, K, NP, P, G } = sizes(g);
   const columns = columnsFor(context, g, dtype);

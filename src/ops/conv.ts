@@ -13,8 +13,7 @@ import {
   conv2dGemm,
   conv2dInputGradGemm,
   conv2dWeightGradGemm,
-  forwardUnrolledInput,
-  unrolledInput,
+  unrolledInputUnlessDirect,
 } from "../backend/conv-gemm.js";
 import type { ConvGeometry } from "../backend/conv-geometry.js";
 import { webgpuConv2d, webgpuConv2dInputGrad, webgpuConv2dWeightGrad } from "../backend/webgpu/conv.js";
@@ -269,7 +268,8 @@ export const conv2dPrim: Primitive<ConvParams> = loweredPrimitive<ConvParams>({
     return [{ shape: outputShape(geometry("conv2d", x!.shape, w!.shape, p)), dtype: x!.dtype }];
   },
   compiler: {
-    derivedInput: ([x, w], _, p) => forwardUnrolledInput(geometry("conv2d", x!.shape, w!.shape, p), x!.dtype),
+    derivedInput: ([x, w], _, p) =>
+      unrolledInputUnlessDirect(geometry("conv2d", x!.shape, w!.shape, p), x!.dtype),
   },
   webgpu: ([x, w], [y], p) =>
     webgpuConv2d(geometry("conv2d", x!.shape, w!.shape, p), floatOnWebgpu("conv2d", y!.dtype)),
@@ -396,7 +396,7 @@ export const conv2dWeightGradPrim: Primitive<ConvWeightGradParams> = loweredPrim
   },
   compiler: {
     derivedInput: ([x], _, p) =>
-      unrolledInput(geometry("conv2d_weight_grad", x!.shape, p.weightShape, p), x!.dtype),
+      unrolledInputUnlessDirect(geometry("conv2d_weight_grad", x!.shape, p.weightShape, p), x!.dtype),
   },
   webgpu: ([x], [w], p) =>
     webgpuConv2dWeightGrad(

@@ -3,10 +3,11 @@ import { afterEach, describe, expect, it } from "vitest";
 import { KERNEL_THRESHOLDS } from "../../src/backend/kernel-choice.js";
 import { chooseTiling, directConvChunks, vectorStarts } from "../../src/backend/wasm/direct-conv.js";
 import { wasmMoveCalls } from "../../src/backend/wasm/move-support.js";
-import { backend, jit, type Array as NdArray, nn, setBackend } from "../../src/index.js";
+import { backend, grad, jit, type Array as NdArray, nn, np, setBackend } from "../../src/index.js";
 import { expectClose, seededArray } from "../helpers/numeric.js";
 
-// The direct SIMD convolution (src/backend/wasm/direct-conv.ts) against the im2col GEMM it replaces
+// The direct SIMD convolution (src/backend/wasm/direct-conv.ts) and the weight gradient that reads its
+// unrolled input in place (direct-weight-grad.ts) against the im2col GEMMs they replace
 // (same products summed in the same order: the same bits) and against a float64 loop over the definition.
 
 const initial = backend();
@@ -65,6 +66,35 @@ function jitted(x: NdArray, w: NdArray, opts: Opts, direct: boolean): { y: NdArr
   return { y, directCalls: wasmMoveCalls.directConv - before };
 }
 
+/** dw[o, c, p, q] = Σ ct[n, o, i, j] x[n, c, i + p, j + q] (stride 1, no padding), in float64. */
+function naiveWeightGrad(x: NdArray, ct: NdArray, wShape: number[]): Float64Array {
+  const [N, C, H, W] = x.shape as [number, number, number, number];
+  const [O, , KH, KW] = wShape as [number, number, number, number];
+  const [OH, OW] = [H - KH + 1, W - KW + 1];
+  const [xs, cs] = [Float64Array.from(x.toTypedArray()), Float64Array.from(ct.toTypedArray())];
+  const dw = new Float64Array(O * C * KH * KW);
+  for (let o = 0; o < O; o++)
+    for (let c = 0; c < C; c++)
+      for (let p = 0; p < KH; p++)
+        for (let q = 0; q < KW; q++) {
+          let sum = 0;
+          for (let n = 0; n < N; n++)
+            for (let i = 0; i < OH; i++)
+              for (let j = 0; j < OW; j++)
+                sum += cs[((n * O + o) * OH + i) * OW + j]! * xs[((n * C + c) * H + i + p) * W + j + q]!;
+          dw[((o * C + c) * KH + p) * KW + q] = sum;
+        }
+  return dw;
+}
+
+/** The jitted weight gradient of <conv2d(x, w), ct>, with the direct kernels allowed or not. */
+function jittedWeightGrad(x: NdArray, w: NdArray, ct: NdArray, direct: boolean, opts: Opts = {}) {
+  KERNEL_THRESHOLDS.directConv = direct;
+  const before = wasmMoveCalls.directConv;
+  const dw = jit(grad((b: NdArray) => np.sum(np.multiply(nn.conv2d(x, b, undefined, opts), ct))))(w);
+  return { dw, directCalls: wasmMoveCalls.directConv - before };
+}
+
 const expectSameBits = (got: NdArray, want: NdArray): void => {
   const [a, b] = [got.toTypedArray(), want.toTypedArray()];
   expect(a.length).toBe(b.length);
@@ -73,7 +103,7 @@ const expectSameBits = (got: NdArray, want: NdArray): void => {
   expect(differing).toBe(0);
 };
 
-describe("direct wasm convolution", () => {
+describe("direct wasm convolution and weight gradient", () => {
   // Stride 1 and no padding (what the direct kernel takes): channels and widths that leave ragged
   // channel blocks and rows that are not whole vectors or whole tiles.
   const geometry = fc.record({
@@ -118,6 +148,34 @@ describe("direct wasm convolution", () => {
     }
   }
 
+  for (const dtype of ["float32", "float64"] as const) {
+    for (const threaded of [false, true]) {
+      it(`weight gradient, ${dtype}${threaded ? ", threaded" : ""}: the im2col GEMM's bits, and the definition's values`, () => {
+        setBackend("wasm", { relaxedSimd: false });
+        KERNEL_THRESHOLDS.threadedDirectConvMultiplyAdds = threaded ? 0 : Number.POSITIVE_INFINITY;
+        fc.assert(
+          fc.property(geometry, (g) => {
+            const shape = [g.batch, g.inChannels, g.outHeight + g.kernelH - 1, g.outWidth + g.kernelW - 1];
+            const x = seededArray(shape, g.seed).astype(dtype);
+            const wShape = [g.outChannels, g.inChannels, g.kernelH, g.kernelW];
+            const w = seededArray(wShape, g.seed + 1).astype(dtype);
+            const ct = seededArray([g.batch, g.outChannels, g.outHeight, g.outWidth], g.seed + 2).astype(
+              dtype,
+            );
+            const direct = jittedWeightGrad(x, w, ct, true);
+            const gemm = jittedWeightGrad(x, w, ct, false);
+            expect(direct.directCalls).toBe(1); // the weight gradient alone (the forward is not needed)
+            expect(gemm.directCalls).toBe(0);
+            expectSameBits(direct.dw, gemm.dw);
+            const tol = dtype === "float64" ? 1e-12 : 2e-5;
+            expectClose(direct.dw.astype("float64"), naiveWeightGrad(x, ct, wShape), tol, tol);
+          }),
+          runs,
+        );
+      });
+    }
+  }
+
   it("LeNet's layers at batch 32: threaded, single-threaded and im2col give the same bits", () => {
     setBackend("wasm"); // FMA where the engine has relaxed SIMD: the GEMM is the wasm one at this size
     for (const [C, O, size] of [
@@ -135,6 +193,15 @@ describe("direct wasm convolution", () => {
       expectSameBits(threaded.y, alone.y);
       expectSameBits(alone.y, gemm.y);
       expectClose(alone.y.astype("float64"), naiveConv(x, w, {}), 2e-5, 2e-5);
+      const ct = seededArray([32, O, size - 4, size - 4], 7).astype("float32");
+      KERNEL_THRESHOLDS.threadedDirectConvMultiplyAdds = 0;
+      const dwThreaded = jittedWeightGrad(x, w, ct, true);
+      KERNEL_THRESHOLDS.threadedDirectConvMultiplyAdds = Number.POSITIVE_INFINITY;
+      const dwAlone = jittedWeightGrad(x, w, ct, true);
+      const dwGemm = jittedWeightGrad(x, w, ct, false);
+      expect([dwThreaded.directCalls, dwAlone.directCalls, dwGemm.directCalls]).toEqual([1, 1, 0]);
+      expectSameBits(dwThreaded.dw, dwAlone.dw);
+      expectSameBits(dwAlone.dw, dwGemm.dw);
     }
   });
 
@@ -153,6 +220,10 @@ describe("direct wasm convolution", () => {
       const { y, directCalls } = jitted(x, w, opts, true);
       expect(directCalls).toBe(0);
       expectClose(y, naiveConv(x, w, opts), 1e-12, 1e-12);
+      const ct = seededArray(y.shape as number[], 8);
+      const weightGrad = jittedWeightGrad(x, w, ct, true, opts);
+      expect(weightGrad.directCalls).toBe(0);
+      expectSameBits(weightGrad.dw, jittedWeightGrad(x, w, ct, false, opts).dw);
     }
   });
 
