@@ -5,6 +5,7 @@
  * measured within seconds of each other, and a ratio of two columns can be taken round by round from
  * measurements that saw the same machine (rounds.ts).
  */
+import { performance } from "node:perf_hooks";
 import type { MemoryResult } from "./peers/protocol.js";
 import type { RunnerProcess, RunnerStatus } from "./peers/runner-process.js";
 import { mergeMeasurements } from "./rounds.js";
@@ -16,6 +17,8 @@ export interface PairedOptions {
   readonly budget: TimingBudget;
   readonly rounds: number;
   readonly log?: (line: string) => void;
+  /** Called after each row of a round: how long all its runners took, from the first request to the last reply. */
+  readonly onRow?: (workloadId: string, round: number, ms: number) => void;
 }
 
 /** One runner's column: each workload it runs merged over the rounds, and the first round's memory. */
@@ -59,6 +62,7 @@ export async function runPaired(
     for (const w of workloads) {
       const turn = order.filter((r) => r.spec.runs?.(w) ?? true);
       log(`-- ${w.id}: ${turn.map((r) => r.spec.title).join(", ")}`);
+      const rowStarted = performance.now();
       for (const runner of turn) {
         const { measurement, reply } = await runner.measure(w, options.mode, options.budget);
         // Runners log their own results; a crash or a timeout only run.ts can tell.
@@ -68,6 +72,7 @@ export async function runPaired(
         const columnMemory = memory.get(runner)!;
         if (reply?.memory && !(w.id in columnMemory)) columnMemory[w.id] = reply.memory;
       }
+      options.onRow?.(w.id, round + 1, performance.now() - rowStarted);
     }
   }
   return runners.map((runner, i): PairedColumn => {

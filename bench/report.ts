@@ -39,6 +39,8 @@ export interface BenchReport {
   readonly tracegrad: TracegradSuiteResult;
   readonly peers: readonly PeerColumn[];
   readonly loadAverageAtEnd?: number;
+  /** Seconds one row took in one round (all its runners in turn): the median and the longest. */
+  readonly rowSeconds?: { readonly median: number; readonly max: number };
 }
 
 function cpuModelName(): string {
@@ -155,7 +157,7 @@ function ratio(a: Measurement | undefined, b: Measurement | undefined): string {
   return `${text} (${formatRatio(r.min)}–${formatRatio(r.max)})`;
 }
 
-function methodNotes(mode: BenchMode, rounds: number): string[] {
+function methodNotes(mode: BenchMode, rounds: number, rowSeconds?: BenchReport["rowSeconds"]): string[] {
   const b = BUDGETS[mode];
   const perRound = rounds > 1 ? " in each round" : "";
   return [
@@ -170,7 +172,12 @@ function methodNotes(mode: BenchMode, rounds: number): string[] {
     "- Paired measurement: every runner (tracegrad eager, tracegrad jit and each peer column) is its own " +
       "long-lived process, started once before anything is measured. Workload by workload, each runner " +
       "measures the workload in turn, one at a time, so all columns of a row are measured within seconds " +
-      "of each other and a slow period of the machine falls on both sides of a ratio alike. A runner that " +
+      "of each other" +
+      (rowSeconds
+        ? ` (a row's turn of every runner took ${rowSeconds.median.toFixed(1)} s in the median, ` +
+          `${rowSeconds.max.toFixed(1)} s at the longest)`
+        : "") +
+      " and a slow period of the machine falls on both sides of a ratio alike. A runner that " +
       "crashes or hangs on a workload has that cell failed and is started again for the next one.",
     ...(rounds > 1
       ? [
@@ -222,7 +229,7 @@ export function renderReport(report: BenchReport): string {
     );
   }
   out.push("");
-  out.push(...methodNotes(report.mode, report.rounds ?? 1));
+  out.push(...methodNotes(report.mode, report.rounds ?? 1, report.rowSeconds));
 
   out.push("## Time per call");
   out.push("");

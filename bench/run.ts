@@ -24,6 +24,7 @@ import { type PairedColumn, runPaired } from "./paired.js";
 import { PEER_NAMES, type PeerName, type PeerSlot, peerSlots, tracegradRunners } from "./peers/run-peers.js";
 import { RunnerProcess, type RunnerTimeouts } from "./peers/runner-process.js";
 import { type BenchReport, describeMachine, type PeerColumn, renderReport } from "./report.js";
+import { median } from "./timing.js";
 import type { TracegradRow } from "./tracegrad-suite.js";
 import { type BenchMode, BUDGETS, ROUNDS, workloadsFor } from "./workloads.js";
 
@@ -77,12 +78,14 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchReport>
     (spec) => new RunnerProcess(spec, options.timeouts ?? TIMEOUTS[options.mode], log),
   );
   let columns: PairedColumn[];
+  const rowMs: number[] = [];
   try {
     columns = await runPaired(runners, workloads, {
       mode: options.mode,
       budget: BUDGETS[options.mode],
       rounds,
       log,
+      onRow: (_id, _round, ms) => rowMs.push(ms),
     });
   } finally {
     await Promise.all(runners.map((r) => r.stop()));
@@ -117,6 +120,14 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchReport>
     },
     peers,
     loadAverageAtEnd: loadavg()[0]!,
+    ...(rowMs.length > 0
+      ? {
+          rowSeconds: {
+            median: median([...rowMs].sort((a, b) => a - b)) / 1000,
+            max: Math.max(...rowMs) / 1000,
+          },
+        }
+      : {}),
   };
 }
 

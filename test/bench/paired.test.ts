@@ -55,10 +55,10 @@ async function paired(
   runners: RunnerProcess[],
   workloads: Parameters<typeof runPaired>[1],
   rounds: number,
-  log?: (line: string) => void,
+  hooks: { log?: (line: string) => void; onRow?: (id: string, round: number, ms: number) => void } = {},
 ) {
   try {
-    return await runPaired(runners, workloads, { ...options, rounds, ...(log ? { log } : {}) });
+    return await runPaired(runners, workloads, { ...options, rounds, ...hooks });
   } finally {
     await Promise.all(runners.map((r) => r.stop()));
   }
@@ -68,7 +68,11 @@ describe("runPaired", () => {
   it("asks every runner for a workload in turn before the next workload, rotating the order each round", async () => {
     const runners = ["a", "b", "c"].map((n) => new RunnerProcess(fake(n), patient, () => {}));
     const lines: string[] = [];
-    const columns = await paired(runners, [w1, w2], 3, (l) => lines.push(l));
+    const rows: string[] = [];
+    const columns = await paired(runners, [w1, w2], 3, {
+      log: (l) => lines.push(l),
+      onRow: (id, round, ms) => rows.push(`${round}:${id}:${ms > 0}`),
+    });
     const asked = requests().map(([name, id]) => `${name}:${id}`);
     const turn = (order: string[], id: string) => order.map((n) => `${n}:${id}`);
     expect(asked).toEqual([
@@ -88,6 +92,7 @@ describe("runPaired", () => {
       );
       expect(pids.size, name).toBe(1);
     }
+    expect(rows).toEqual([1, 2, 3].flatMap((round) => [`${round}:${w1.id}:true`, `${round}:${w2.id}:true`]));
     expect(lines.filter((l) => l.startsWith("== round"))).toEqual([
       "== round 1 of 3",
       "== round 2 of 3",

@@ -119,6 +119,9 @@ describe("a report of several rounds", () => {
     const [row] = report.tracegrad.rows;
     expect(row!.jit.ok && row!.jit.timing.roundMediansMs).toHaveLength(2);
     expect(row!.eager.ok && row!.eager.timing.roundMediansMs).toHaveLength(2);
+    // Two rows timed (one workload, two rounds), stated in the Method section.
+    expect(report.rowSeconds!.max).toBeGreaterThanOrEqual(report.rowSeconds!.median);
+    expect(renderReport(report)).toMatch(/a row's turn of every runner took \d+\.\d s in the median/);
     await expect(runBenchmarks({ mode: "quick", peers: [], only, rounds: 0 })).rejects.toThrow(
       /rounds must be >= 1/,
     );
