@@ -26,6 +26,15 @@ export {
 /** C[t] = A[t] @ B[t] on row-major storage, for the shape the kernel was made for. */
 export type GemmKernel = (a: TypedArray, b: TypedArray, out: TypedArray) => void;
 
+/** What a GEMM kernel may know of its operands beyond their layout. */
+export interface OperandReuse {
+  /**
+   * B is a loop body's invariant input (`KernelContext.inputInvariant`): the wasm kernel packs it once
+   * and reuses the panels until the context's `onInvariantsChanged` reset.
+   */
+  readonly invariantB?: boolean;
+}
+
 /**
  * A GEMM kernel for `batch` products of (m x k) @ (k x n) in the plan memory of `context` (a jit plan's,
  * or an eager kernel's own): the WebAssembly one where kernelChoice says so (a wasm memory, a float, enough
@@ -39,11 +48,17 @@ export function gemmKernel(
   n: number,
   context: KernelContext,
   layout: OperandLayout = {},
+  reuse: OperandReuse = {},
 ): GemmKernel {
   return chooseKernel<GemmKernel>(
     context,
     { dtype, work: batch * m * k * n, threshold: KERNEL_THRESHOLDS.gemmMultiplyAdds },
-    () => wasmGemmIn(context, dtype as "float32" | "float64", batch, m, k, n, layout),
+    () => {
+      const onReset = reuse.invariantB ? context.onInvariantsChanged : undefined;
+      const kernel = wasmGemmIn(context, dtype as "float32" | "float64", batch, m, k, n, layout, !!onReset);
+      onReset?.(() => kernel.invalidatePackedB());
+      return kernel;
+    },
     () => jsGemm(dtype, batch, m, k, n, layout),
   );
 }
@@ -118,6 +133,7 @@ function wasmGemmIn(
   k: number,
   n: number,
   layout: OperandLayout,
+  prepackedB: boolean,
 ): WasmGemmKernel {
   const threaded = batch * m * k * n >= KERNEL_THRESHOLDS.threadedGemmMultiplyAdds && context.shared;
   const workers = threaded ? workerPool() : null;
@@ -127,8 +143,10 @@ function wasmGemmIn(
     {
       relaxedSimd: relaxedSimdActive(),
       pool: workers,
-      ...threadSplit(workers, dtype, m, k, n, layout),
-      ...layout,
+      ...threadSplit(workers, dtype, m, k, n, layout, prepackedB),
+      transposeA: layout.transposeA ?? false,
+      transposeB: layout.transposeB ?? false,
+      prepackedB,
     },
     context,
   );
@@ -139,7 +157,8 @@ const CHUNKS_PER_THREAD = 4;
 /**
  * A threaded GEMM splits its columns rather than its rows up to this many rows (one default m block) and
  * this depth: it reads B in place, k rows at stride n per panel, which stays in L1 for short k (LeNet's
- * convolutions have k = 25 and 150); deeper products keep the m blocks over packed B.
+ * convolutions have k = 25 and 150); deeper products keep the m blocks over packed B. A B packed once for
+ * many calls (prepackedB) is split by columns at any depth: its panels are contiguous.
  */
 const COLUMN_SPLIT_MAX = { rows: 64, depth: 256 };
 
@@ -156,12 +175,13 @@ function threadSplit(
   k: number,
   n: number,
   layout: OperandLayout,
+  prepackedB: boolean,
 ): { tuning?: { mBlock: number }; columnChunks?: number } {
   if (!workers) return {};
   const threads = workers.workers + 1;
   const panels = Math.ceil(n / panelColumns(dtype));
-  const fewRows = m <= COLUMN_SPLIT_MAX.rows && k <= COLUMN_SPLIT_MAX.depth;
-  if (fewRows && !layout.transposeB && panels >= 2 * threads)
+  const fewRows = m <= COLUMN_SPLIT_MAX.rows && (prepackedB || k <= COLUMN_SPLIT_MAX.depth);
+  if (fewRows && (prepackedB || !layout.transposeB) && panels >= 2 * threads)
     return { columnChunks: CHUNKS_PER_THREAD * threads };
   const perChunk = Math.ceil(m / (CHUNKS_PER_THREAD * threads));
   return { tuning: { mBlock: Math.max(4, Math.min(64, Math.ceil(perChunk / 4) * 4)) } };

@@ -18,6 +18,7 @@ import { PlanMemory } from "../backend/plan-memory.js";
 import type { ConcreteArray } from "../core/array.js";
 import type { TypedArray } from "../core/dtype.js";
 import type { Program } from "../core/ir.js";
+import type { SubPlanOptions } from "../core/primitive.js";
 import { execute } from "./execute.js";
 import { wasmFallback } from "./fused-wasm.js";
 import { fuse } from "./fusion.js";
@@ -47,6 +48,8 @@ export interface Executable {
   run(args: readonly ConcreteArray[], donate: readonly boolean[]): ConcreteArray[];
   /** A sub-plan's run: on views of the plan memory, outputs written into `outs` (`PlanRunner.runInto`). */
   runInto(args: readonly TypedArray[], outs: readonly TypedArray[]): void;
+  /** A sub-plan's invariant inputs changed (`SubPlan.invariantsChanged`). */
+  invariantsChanged(): void;
   /**
    * Runs the plan `runs` times on `args` (nothing donated), timing every kernel call, those of its
    * sub-plans included; in plan order.
@@ -74,6 +77,7 @@ export function compile(
   closed: ClosedProgram,
   donatable: readonly boolean[],
   parent: PlanMemory | null = null,
+  subPlanOptions: SubPlanOptions = {},
 ): Executable {
   const optimized = optimize(closed);
   const program = hoistChecks(optimized.program);
@@ -92,13 +96,15 @@ export function compile(
   const lowered = lowerPlan<Executable>(
     plan,
     memory,
-    (sub) =>
+    (sub, options) =>
       compile(
         { program: sub, consts: [] },
         sub.inputs.map(() => false),
         memory,
+        options,
       ),
     parent !== null,
+    subPlanOptions.invariantInputs ?? 0,
   );
   const runner = execute(plan, lowered, memory);
   const calls: ProfiledCalls = {
@@ -123,6 +129,7 @@ export function compile(
     calls,
     run: (args, donate) => runner.run(args, donate, null),
     runInto: (args, outs) => runner.runInto(args, outs),
+    invariantsChanged: lowered.invariantsChanged,
     toString: () => describe(executable),
   };
   return executable;

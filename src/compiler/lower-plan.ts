@@ -8,7 +8,7 @@ import { type PlanMemory, viewAt } from "../backend/plan-memory.js";
 import { ConcreteArray } from "../core/array.js";
 import { storageFor, type TypedArray } from "../core/dtype.js";
 import { type Atom, type Equation, Literal, type Program, Var } from "../core/ir.js";
-import type { Kernel, KernelContext, SubPlan } from "../core/primitive.js";
+import type { Kernel, KernelContext, SubPlan, SubPlanOptions } from "../core/primitive.js";
 import { sizeOf } from "../core/shape.js";
 import { wasmFusedKernel } from "./fused-wasm.js";
 import { generateFusedKernel } from "./fusion.js";
@@ -44,6 +44,8 @@ export interface LoweredPlan<P extends SubPlan = SubPlan> {
   readonly firstDonatedWrite: number;
   /** The plans compiled for steps' sub-programs (a loop's body, a branch), by step, in order. */
   readonly subPlans: readonly LoweredSubPlan<P>[];
+  /** Tells the kernels that derived something from the invariant inputs that these changed. */
+  readonly invariantsChanged: () => void;
 }
 
 /** A sub-program a step's kernel runs, compiled once into a plan of its own. */
@@ -57,17 +59,19 @@ export interface LoweredSubPlan<P extends SubPlan = SubPlan> {
  * Compiles a sub-program into a plan in the same memory, its operands views on it (the compiler that
  * called `lowerPlan`, passed in to keep imports one way).
  */
-export type CompileSubPlan<P extends SubPlan> = (program: Program) => P;
+export type CompileSubPlan<P extends SubPlan> = (program: Program, options: SubPlanOptions) => P;
 
 /**
  * `residentOperands`: the plan's inputs and outputs are views on its memory too (a sub-plan's), so its
- * kernels read and write them in place and reserve no staging for them.
+ * kernels read and write them in place and reserve no staging for them. `invariantInputs`: the first this
+ * many inputs keep their values between runs until `invariantsChanged` (a loop body's consts).
  */
 export function lowerPlan<P extends SubPlan>(
   plan: Plan,
   memory: PlanMemory,
   compileSub: CompileSubPlan<P>,
   residentOperands = false,
+  invariantInputs = 0,
 ): LoweredPlan<P> {
   const { program, steps, placement } = plan;
   const tableIndex = new Map<Var, number>();
@@ -106,6 +110,20 @@ export function lowerPlan<P extends SubPlan>(
     const kind = placement.get(plan.rootOf(a))?.kind;
     return kind === "slot" || (residentOperands && (kind === "input" || kind === "output"));
   };
+  const invariantVars = new Set(program.inputs.slice(0, invariantInputs));
+  const invariant = (a: Atom): boolean => a instanceof Var && invariantVars.has(plan.rootOf(a));
+  const resets: (() => void)[] = [];
+  /** What a kernel reading `inputs` may know of their invariance (nothing outside a loop body). */
+  const invariance = (inputs: readonly Atom[]): Partial<KernelContext> =>
+    invariantVars.size === 0
+      ? {}
+      : {
+          inputInvariant: (k: number) => {
+            const a = inputs[k];
+            return a !== undefined && invariant(a);
+          },
+          onInvariantsChanged: (reset: () => void) => void resets.push(reset),
+        };
   const bindings: ((table: TypedArray[]) => () => void)[] = [];
   const callNames: string[] = [];
   const callSteps: PlanStep[] = [];
@@ -123,8 +141,13 @@ export function lowerPlan<P extends SubPlan>(
     if (s.kind === "gemm") {
       callNames.push(describeStep(s, k));
       callSteps.push(s);
-      const context = memory.context({ inputs: [s.a, s.b].map(resident), outputs: [resident(s.out)] });
-      const kernel = gemmKernel(s.dtype, 1, s.m, s.k, s.n, context, s);
+      const context = {
+        ...memory.context({ inputs: [s.a, s.b].map(resident), outputs: [resident(s.out)] }),
+        ...invariance([s.a, s.b]),
+      };
+      const kernel = gemmKernel(s.dtype, 1, s.m, s.k, s.n, context, s, {
+        invariantB: context.inputInvariant?.(1) ?? false,
+      });
       const [ia, ib, io] = [indexOf(s.a), indexOf(s.b), indexOf(s.out)];
       bindings.push((t) => () => kernel(t[ia]!, t[ib]!, t[io]!));
       continue;
@@ -154,8 +177,9 @@ export function lowerPlan<P extends SubPlan>(
         outputs: e.outputs.map(resident),
         derivedInput: plan.derivedInputAt(k),
       }),
-      compileSubPlan: (label, program) => {
-        const sub = compileSub(program);
+      ...invariance(e.inputs),
+      compileSubPlan: (label, program, options = {}) => {
+        const sub = compileSub(program, options);
         subPlans.push({ step: k, label, plan: sub });
         return sub;
       },
@@ -179,6 +203,9 @@ export function lowerPlan<P extends SubPlan>(
     kernelSources,
     firstDonatedWrite,
     subPlans,
+    invariantsChanged: () => {
+      for (const reset of resets) reset();
+    },
   };
 }
 

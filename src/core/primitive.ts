@@ -189,7 +189,27 @@ export interface KernelContext {
    * once, with the compiler that compiles this plan, laid out in this plan's memory; the printed plan shows
    * it under the step as `label`. Absent outside a jit plan.
    */
-  readonly compileSubPlan?: ((label: string, program: Program) => SubPlan) | undefined;
+  readonly compileSubPlan?:
+    | ((label: string, program: Program, options?: SubPlanOptions) => SubPlan)
+    | undefined;
+  /**
+   * Whether input `k` is one of a loop body's invariants (`SubPlanOptions.invariantInputs`): the same
+   * buffer with the same values on every run of the sub-plan until `SubPlan.invariantsChanged`, so the
+   * kernel may derive something from it once for many runs (a GEMM packs such a B once per loop).
+   * Absent outside such a sub-plan.
+   */
+  readonly inputInvariant?: ((k: number) => boolean) | undefined;
+  /** Registers `reset`, called whenever the invariant inputs take new values (`SubPlan.invariantsChanged`). */
+  readonly onInvariantsChanged?: ((reset: () => void) => void) | undefined;
+}
+
+/** How a sub-program is run (`KernelContext.compileSubPlan`). */
+export interface SubPlanOptions {
+  /**
+   * Its first `invariantInputs` inputs keep their buffers and values from one `runInto` to the next until
+   * `SubPlan.invariantsChanged` is called (a loop's consts: the caller calls it once per loop).
+   */
+  readonly invariantInputs?: number;
 }
 
 /**
@@ -199,6 +219,8 @@ export interface KernelContext {
  */
 export interface SubPlan {
   runInto(args: readonly TypedArray[], outs: readonly TypedArray[]): void;
+  /** The invariant inputs (`SubPlanOptions.invariantInputs`) have new values or buffers from the next run on. */
+  invariantsChanged(): void;
 }
 
 /** The buffer the memory plan gives a kernel for its `derivedInput` (core/compiler-facts.ts). */

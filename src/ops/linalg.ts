@@ -64,7 +64,18 @@ export const matmulPrim: Primitive<Params, [a: unknown, b: unknown], [out: unkno
     const r = out.shape.length;
     const [m, k, n] = [inAvals[0].shape[r - 2]!, inAvals[0].shape[r - 1]!, out.shape[r - 1]!];
     const batch = sizeOf(out.shape.slice(0, -2));
-    const gemm = gemmKernel(out.dtype, batch, m, k, n, context);
+    const gemm = gemmKernel(
+      out.dtype,
+      batch,
+      m,
+      k,
+      n,
+      context,
+      {},
+      {
+        invariantB: context.inputInvariant?.(1) ?? false,
+      },
+    );
     const isInt = out.dtype === "int32";
     return ([a, b], [o]) => {
       gemm(a, b, o);

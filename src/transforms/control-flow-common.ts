@@ -16,7 +16,7 @@ import {
 } from "../core/array.js";
 import { BYTES_PER_ELEMENT, storageFor, type TypedArray } from "../core/dtype.js";
 import { Program, Var } from "../core/ir.js";
-import type { KernelContext, SubPlan } from "../core/primitive.js";
+import type { KernelContext, SubPlan, SubPlanOptions } from "../core/primitive.js";
 import { ShapeError, shapeEquals, sizeOf } from "../core/shape.js";
 import type { ClosedOver } from "./program-transforms.js";
 
@@ -76,7 +76,7 @@ export function zerosOf(aval: AbstractValue): ConcreteArray {
 export function subPlanCompiler(
   op: string,
   context: KernelContext,
-): (label: string, program: Program) => SubPlan {
+): (label: string, program: Program, options?: SubPlanOptions) => SubPlan {
   const compileSub = context.compileSubPlan;
   if (!compileSub) throw new Error(`${op}: lowered outside a jit plan (no sub-plan compiler)`);
   return compileSub;

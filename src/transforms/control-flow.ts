@@ -175,7 +175,8 @@ export const scanPrim: Primitive<ScanParams> = primitive<ScanParams>({
   // a second buffer, so that the last step writes the output. Nothing is allocated or copied per step.
   lower(inAvals, outAvals, p, context) {
     const { body, numConsts: nC, numCarry: nK, length, reverse } = p;
-    const bodyPlan = subPlanCompiler("scan", context)("body", body);
+    // The consts are the body's invariants: its kernels may derive what they need of them once per call.
+    const bodyPlan = subPlanCompiler("scan", context)("body", body, { invariantInputs: nC });
     const operands = new PlanOperands(context, inAvals, outAvals);
     const spare = outAvals.slice(0, nK).map((a) => operands.scratch(a));
     const nX = inAvals.length - nC - nK;
@@ -187,6 +188,7 @@ export const scanPrim: Primitive<ScanParams> = primitive<ScanParams>({
       const from = operands.inputs(ins);
       const to = operands.outputs(outs);
       for (let j = 0; j < nC + nK; j++) args[j] = from[j]!;
+      bodyPlan.invariantsChanged();
       for (let k = 0; k < length; k++) {
         const i = reverse ? length - 1 - k : k;
         for (let j = 0; j < nX; j++) args[nC + nK + j] = row(from[nC + nK + j]!, rowSizes[j]!, i);

@@ -4,7 +4,7 @@
  * with the worker threads.
  */
 import type { TypedArray } from "../../core/dtype.js";
-import type { KernelContext } from "../../core/primitive.js";
+import type { KernelContext, WasmMemory } from "../../core/primitive.js";
 import { standaloneContext } from "../plan-memory.js";
 import {
   CONTROL_BYTES,
@@ -24,6 +24,11 @@ import { runChunks, type WorkerPool } from "./threads.js";
 export interface WasmGemmKernel extends GemmKernel {
   /** C = A @ B with all three at these byte offsets of the plan memory. */
   at(a: number, b: number, c: number): void;
+  /**
+   * With `prepackedB`: B's values may have changed since the last call, so the next call packs it again
+   * (else it packs B only when it is at another address than the one it last packed).
+   */
+  invalidatePackedB(): void;
 }
 
 /**
@@ -32,7 +37,8 @@ export interface WasmGemmKernel extends GemmKernel {
  * used in place, others are copied through staging reserved for them. With a worker pool and at least two
  * m blocks (or, with `columnChunks`, two groups of column panels), and a shared plan memory, the workers
  * take chunks alongside the calling thread. The module is instantiated on the first call, once the plan
- * memory exists.
+ * memory exists. With `prepackedB`, B is packed on the first call and kept packed for the calls that follow
+ * until `invalidatePackedB` (a loop's body calls it once per loop, B being one of the loop's invariants).
  */
 export function wasmGemm(
   dtype: GemmDType,
@@ -46,17 +52,28 @@ export function wasmGemm(
   const tuning = resolveTuning(dtype, options.tuning);
   // One row or one column: a matrix-vector kernel reads both operands in place (gemv.ts).
   const gemv = isGemvShape(shape) && !options.transposeA && !options.transposeB;
+  const prepackedB = !gemv && (options.prepackedB ?? false);
   const transposeA = options.transposeA ?? false;
-  const columnChunks = options.transposeB ? 0 : (options.columnChunks ?? 0);
+  const columnChunks = options.transposeB && !prepackedB ? 0 : (options.columnChunks ?? 0);
   const chunks =
     columnChunks > 0
-      ? gemmLayout(dtype, shape, tuning, true, transposeA, columnChunks).chunks
+      ? gemmLayout(dtype, shape, tuning, true, transposeA, columnChunks, prepackedB).chunks
       : gemmLayout(dtype, shape, tuning).chunks;
   const threaded = !gemv && pool !== null && context.shared && chunks >= 2;
-  const layout = gemmLayout(dtype, shape, tuning, threaded, transposeA, threaded ? columnChunks : 0);
+  const layout = gemmLayout(
+    dtype,
+    shape,
+    tuning,
+    threaded,
+    transposeA,
+    threaded ? columnChunks : 0,
+    prepackedB,
+  );
   const control = threaded ? context.reserve(CONTROL_BYTES) : 0;
-  // Within one m block every panel of B is read once: reading B in place saves packing it.
-  const unpackedB = (options.unpackedB ?? (!threaded && m <= tuning.mBlock)) && !options.transposeB;
+  // Within one m block every panel of B is read once: reading B in place saves packing it (unless it is
+  // packed once for many calls).
+  const unpackedB =
+    !prepackedB && (options.unpackedB ?? (!threaded && m <= tuning.mBlock)) && !options.transposeB;
   const packed = gemv || unpackedB || layout.scratchBytes === 0 ? 0 : context.reserve(layout.scratchBytes);
   const threads = threaded ? pool.workers + 1 : 1;
   const packedA = gemv || !transposeA ? 0 : context.reserve(layout.packedABytes * threads);
@@ -67,6 +84,7 @@ export function wasmGemm(
         threaded,
         columnChunks: threaded ? columnChunks : 0,
         unpackedB,
+        prepackedB,
         sharedMemory: context.shared,
         control,
         packedA,
@@ -83,12 +101,31 @@ export function wasmGemm(
   let run: ((a: number, b: number, c: number) => void) | null = null;
   let buffer: ArrayBuffer | null = null;
   let heap: Float32Array | Float64Array | null = null;
+  /** The address of the B that `packed` holds (prepackedB), or -1. */
+  let packedFrom = -1;
   const instantiateOnce = (): ((a: number, b: number, c: number) => void) => {
     const memory = context.memory();
     buffer = memory.buffer;
     heap = dtype === "float32" ? new Float32Array(buffer) : new Float64Array(buffer);
     const compiled = compileModule(bytes);
     const instance = instantiateCompiled(compiled, memory.wasm!);
+    const compute = computeOf(instance, compiled, memory.wasm!);
+    if (!prepackedB) return compute;
+    const pack = instance.exports["pack"] as (b: number, p: number) => void;
+    return (a, b, c) => {
+      if (packedFrom !== b) {
+        pack(b, packed);
+        packedFrom = b;
+      }
+      compute(a, b, c);
+    };
+  };
+  /** The module's product at byte addresses, on this thread or with the workers. */
+  const computeOf = (
+    instance: ReturnType<typeof instantiateCompiled>,
+    compiled: ReturnType<typeof compileModule>,
+    wasmMemory: WasmMemory,
+  ): ((a: number, b: number, c: number) => void) => {
     if (!threaded) {
       const gemm = instance.exports["gemm"] as (a: number, b: number, c: number, p: number) => void;
       return (a, b, c) => gemm(a, b, c, packed);
@@ -97,10 +134,10 @@ export function wasmGemm(
       prepare: (a: number, b: number, c: number, p: number) => void;
       rows: (chunk: number, thread: number) => void;
     };
-    const counter = new Int32Array(buffer);
+    const counter = new Int32Array(wasmMemory.buffer);
     const counterIndex = control / 4;
     const chunks = layout.chunks;
-    const id = pool.register(compiled, memory.wasm!, counterIndex, chunks);
+    const id = pool.register(compiled, wasmMemory, counterIndex, chunks);
     if (id !== null) {
       return (a, b, c) => {
         prepare(a, b, c, packed);
@@ -129,6 +166,9 @@ export function wasmGemm(
   kernel.at = (a, b, c) => {
     run ??= instantiateOnce();
     run(a, b, c);
+  };
+  kernel.invalidatePackedB = () => {
+    packedFrom = -1;
   };
   return kernel;
 }

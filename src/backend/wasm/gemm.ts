@@ -21,6 +21,11 @@
  *
  * A stored transposed ([k, m]) is packed block by block, since its tiles read in place would stride
  * through memory at one cache line per k step.
+ *
+ * With `prepackedB` the module also exports `pack(b, packed)`, and `gemm`/`rows` read B as `pack` left it
+ * instead of packing it on every call: for a B that many calls share (a loop's weights, e.g. an LSTM's
+ * W_hh at every timestep), packed once. A threaded kernel then has no pack chunks, and its column chunks
+ * read the packed panels (contiguous, so a panel stays in L1 however large n is).
  */
 import type { TypedArray } from "../../core/dtype.js";
 import { importPlanMemory } from "../plan-memory.js";
@@ -78,6 +83,11 @@ export interface GemmModuleOptions {
   readonly transposeB?: boolean;
   /** Where A is packed when it is stored transposed: `layout.packedABytes` per thread from this address. */
   readonly packedA?: number;
+  /**
+   * Export `pack(b, packed)` (every batch's B into panels at `packed`) and read B from those panels in
+   * `gemm`/`rows` without packing it (their `b` argument is unused): for a B shared by many calls.
+   */
+  readonly prepackedB?: boolean;
 }
 
 /** The scratch a kernel needs besides its operands: packed B, and for threaded kernels a control block. */
@@ -187,6 +197,7 @@ export function gemmLayout(
   threaded = false,
   transposeA = false,
   columnChunks = 0,
+  prepackedB = false,
 ): GemmLayout {
   const { batch, m, k, n } = shape;
   const es = dtype === "float32" ? 4 : 8;
@@ -195,12 +206,13 @@ export function gemmLayout(
   const tileRows = Math.ceil(Math.min(tuning.mBlock, m) / tuning.tileRows) * tuning.tileRows;
   const packedABytes = transposeA ? tileRows * Math.min(tuning.kBlock, k) * es : 0;
   const empty = m * n === 0;
+  const packedBytes = k * panels * nr * es;
   if (threaded && columnChunks > 0) {
     const panelsPerColumnChunk = Math.max(1, Math.ceil(panels / columnChunks));
     const columnGroups = Math.ceil(panels / panelsPerColumnChunk);
     return {
-      packedBytes: 0,
-      scratchBytes: 0,
+      packedBytes: prepackedB ? packedBytes : 0,
+      scratchBytes: prepackedB ? batch * packedBytes : 0,
       packedABytes,
       packGroups: 0,
       panelsPerGroup: 0,
@@ -210,14 +222,13 @@ export function gemmLayout(
       chunks: empty ? 0 : batch * columnGroups,
     };
   }
-  const packedBytes = k * panels * nr * es;
   const panelsPerGroup = Math.max(1, Math.ceil(panels / PACK_GROUPS));
   const packGroups = Math.ceil(panels / panelsPerGroup);
-  const packChunks = threaded && !empty ? batch * packGroups : 0;
+  const packChunks = threaded && !empty && !prepackedB ? batch * packGroups : 0;
   const rowChunks = empty ? 0 : batch * Math.ceil(m / tuning.mBlock);
   return {
     packedBytes,
-    scratchBytes: (threaded ? batch : 1) * packedBytes,
+    scratchBytes: (threaded || prepackedB ? batch : 1) * packedBytes,
     packedABytes,
     packGroups,
     panelsPerGroup,
@@ -254,10 +265,12 @@ export function emitGemmModule(
   const tuning = resolveTuning(dtype, options.tuning);
   const transposeA = options.transposeA ?? false;
   const transposeB = options.transposeB ?? false;
-  const columnChunks = threaded && !transposeB ? (options.columnChunks ?? 0) : 0;
+  const prepacked = options.prepackedB ?? false;
+  // Column chunks read B in place, or packed by `pack`; in place, a transposed B would stride by k.
+  const columnChunks = threaded && (!transposeB || prepacked) ? (options.columnChunks ?? 0) : 0;
   const splitColumns = columnChunks > 0;
-  const unpacked = ((options.unpackedB ?? false) && !threaded && !transposeB) || splitColumns;
-  const layout = gemmLayout(dtype, shape, tuning, threaded, transposeA, columnChunks);
+  const unpacked = !prepacked && (((options.unpackedB ?? false) && !threaded && !transposeB) || splitColumns);
+  const layout = gemmLayout(dtype, shape, tuning, threaded, transposeA, columnChunks, prepacked);
   const control = options.control ?? 0;
   const ops = elementOps(dtype, options.relaxedSimd);
   const es = ops.bytes;
@@ -537,7 +550,8 @@ export function emitGemmModule(
       fn.localSet(target);
     };
     offsetOf(aBatch, CONTROL.a, m * k * es, 0);
-    offsetOf(panels, CONTROL.b, k * n * es, groupBytes);
+    if (prepacked) offsetOf(panels, CONTROL.packed, layout.packedBytes, panelsPerColumnChunk * panelStride);
+    else offsetOf(panels, CONTROL.b, k * n * es, groupBytes);
     offsetOf(cColumns, CONTROL.c, m * n * es, groupBytes);
     const emitGroup = (columns: { full: number; edge: number }): void => {
       for (const kBlock of kBlocks) {
@@ -575,7 +589,8 @@ export function emitGemmModule(
     // Unpacked, the panels are read from B itself.
     const panels = unpacked ? bBatch : packed;
     repeat(fn, m * n === 0 ? 0 : batch, () => {
-      if (!unpacked) fn.localGet(bBatch).localGet(packed).call(packPanels(fullPanels, edgeColumns));
+      if (!unpacked && !prepacked)
+        fn.localGet(bBatch).localGet(packed).call(packPanels(fullPanels, edgeColumns));
       for (const kBlock of kBlocks) {
         setSum(fn, aBlock, aBatch, kBlock.start * aKStep);
         fn.localGet(cBatch).localSet(cBlock);
@@ -589,6 +604,7 @@ export function emitGemmModule(
       advance(fn, aBatch, m * k * es);
       advance(fn, bBatch, k * n * es);
       advance(fn, cBatch, m * n * es);
+      if (prepacked) advance(fn, packed, layout.packedBytes);
     });
   } else {
     // ---- prepare(): the addresses for rows(), and no B group packed yet
@@ -678,6 +694,17 @@ export function emitGemmModule(
     }
     if (splitColumns) emitColumnChunk(fn, chunk, thread, batchIndex, blockIndex);
     else emitRowChunk(fn, chunk, thread, batchIndex, blockIndex);
+  }
+
+  if (prepacked) {
+    // ---- pack(b, packed): every batch's B into its panels, for the calls that follow
+    const fn = module.function("pack", ["i32", "i32"], []);
+    const [bBatch, packed] = [fn.param(0), fn.param(1)];
+    repeat(fn, m * n === 0 ? 0 : batch, () => {
+      fn.localGet(bBatch).localGet(packed).call(packPanels(fullPanels, edgeColumns));
+      advance(fn, bBatch, k * n * es);
+      advance(fn, packed, layout.packedBytes);
+    });
   }
 
   return { bytes: module.toBytes(), layout, tuning };
