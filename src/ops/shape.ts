@@ -4,9 +4,11 @@
  * linear; each one's transpose is another of them (concatenate ↔ slice, pad ↔ slice, rev ↔ rev).
  */
 
-import { concatenateKernel, paddedSize, padInto, revKernel, sliceInto } from "../backend/js/shape.js";
+import { concatenateInto, paddedSize, padInto, revKernel, sliceInto } from "../backend/js/shape.js";
 import { type AbstractValue, ConcreteArray, type NdArray } from "../core/array.js";
+import { makeEquation, type RewriteRule, rewriteOf } from "../core/compiler-facts.js";
 import { castScalar, type DType, NARROW_DTYPES } from "../core/dtype.js";
+import { type Atom, type Equation, Literal, Var } from "../core/ir.js";
 import type { Axis, SliceSpec } from "../core/methods-types.js";
 import { checkOptions, checkOptionValue } from "../core/options.js";
 import { type Primitive, primitive, UndefinedPrimal } from "../core/primitive.js";
@@ -19,10 +21,18 @@ import {
   shapeEquals,
 } from "../core/shape.js";
 import { zip } from "../core/tuple.js";
-import { promoteOperands } from "./binary.js";
+import { addPrim, promoteOperands } from "./binary.js";
 import { loweredPrimitive } from "./eager.js";
 import { alignBatched } from "./elementwise-kit.js";
-import { broadcastInDimPrim, broadcastTo, expandDims, moveAxisTo0, reshape } from "./layout.js";
+import {
+  broadcastInDimPrim,
+  broadcastTo,
+  expandDims,
+  fillEquation,
+  moveAxisTo0,
+  reshape,
+  reshapePrim,
+} from "./layout.js";
 import { concatenateToOnnx, padToOnnx, revToOnnx, sliceToOnnx } from "./shape-onnx.js";
 
 const fmtShapes = (shapes: readonly Shape[]): string => shapes.map(fmtShape).join(", ");
@@ -85,7 +95,7 @@ export const concatenatePrim: Primitive<
   ConcatenateParams,
   [first: unknown, ...rest: unknown[]],
   [out: unknown]
-> = primitive({
+> = loweredPrimitive({
   name: "concatenate",
   narrowDtypes: NARROW_DTYPES,
   onnx: (g, xs, { axis }) => [concatenateToOnnx(g, xs, axis)],
@@ -96,13 +106,10 @@ export const concatenatePrim: Primitive<
     );
     return [{ shape, dtype: commonDtype("concatenate", args) }];
   },
-  impl(args, { axis }) {
-    const shape = concatenatedShape(
-      args.map((a) => a.shape),
-      axis,
-    );
-    const dtype = args[0].dtype;
-    return [new ConcreteArray(shape, dtype, concatenateKernel(args, axis, shape, dtype))];
+  // Strided copies into the output (in a plan, its slot: nothing allocated per call).
+  lower: (ins, [out], { axis }) => {
+    const shapes = ins.map((a) => a.shape);
+    return (xs, [o]) => concatenateInto(xs, shapes, axis, out!.shape, o!);
   },
   jvp: (xs, ts, p) => ({
     primalsOut: [concatenatePrim.bind1(xs, p)],
@@ -188,7 +195,179 @@ export const padPrim: Primitive<PadParams, [x: unknown], [out: unknown]> = lower
       [0],
     ];
   },
+  compiler: { rewritesOf: () => [rewriteOf(addPrim, sumOfDisjointPads)] },
 });
+
+/** A run of an axis: [start, stop) holds `atom`, or +0 where atom is null. */
+interface Segment {
+  readonly start: number;
+  readonly stop: number;
+  readonly atom: Atom | null;
+}
+
+/**
+ * x as runs along one axis, when it is a pad with +0 along that axis only (+0 around its operand) or a
+ * concatenation along it (+0 fills among its operands count as +0); else null.
+ */
+function segmentsOf(
+  x: Atom,
+  producer: (x: Atom) => Equation | undefined,
+): { axis: number; segments: Segment[] } | null {
+  const made = producer(x);
+  const size = (axis: number) => x.aval.shape[axis]!;
+  /** The runs of a concatenation along `axis` from `offset` on (+0 fills among its operands are +0). */
+  const concatenated = (pieces: readonly Atom[], axis: number, offset: number): Segment[] => {
+    let start = offset;
+    return pieces.map((piece): Segment => {
+      const stop = start + piece.aval.shape[axis]!;
+      const segment = { start, stop, atom: isPositiveZeroFill(piece, producer) ? null : piece };
+      start = stop;
+      return segment;
+    });
+  };
+  if (made?.primitive === (padPrim as Primitive<unknown>)) {
+    const p = made.params as PadParams;
+    const padded = p.lo.flatMap((l, i) => (l !== 0 || p.hi[i] !== 0 ? [i] : []));
+    if (!Object.is(p.value, 0) || p.interior.some((i) => i !== 0) || padded.length !== 1) return null;
+    const axis = padded[0]!;
+    const [start, stop] = [p.lo[axis]!, size(axis) - p.hi[axis]!];
+    const operand = made.inputs[0]!;
+    const inner = producer(operand);
+    const middle =
+      inner?.primitive === (concatenatePrim as Primitive<unknown>) &&
+      (inner.params as ConcatenateParams).axis === axis
+        ? concatenated(inner.inputs, axis, start)
+        : [{ start, stop, atom: operand }];
+    return {
+      axis,
+      segments: [
+        { start: 0, stop: start, atom: null },
+        ...middle,
+        { start: stop, stop: size(axis), atom: null },
+      ],
+    };
+  }
+  if (made?.primitive === (concatenatePrim as Primitive<unknown>)) {
+    const axis = (made.params as ConcatenateParams).axis;
+    return { axis, segments: concatenated(made.inputs, axis, 0) };
+  }
+  return null;
+}
+
+/** The runs of x + y when their non-zero runs do not overlap (so each element is one of them plus +0); else null. */
+function sumOfSegments(x: Segment[], y: Segment[]): Segment[] | null {
+  const cuts = [...new Set([...x, ...y].flatMap((s) => [s.start, s.stop]))].sort((a, b) => a - b);
+  const at = (segments: Segment[], i: number) => segments.find((s) => s.start <= i && i < s.stop)!.atom;
+  const out: Segment[] = [];
+  for (let k = 0; k + 1 < cuts.length; k++) {
+    const [start, stop] = [cuts[k]!, cuts[k + 1]!];
+    if (start === stop) continue;
+    const [a, b] = [at(x, start), at(y, start)];
+    if (a !== null && b !== null) return null;
+    const atom = a ?? b;
+    const last = out[out.length - 1];
+    // A run of x or y that the cuts of the other split is one piece again.
+    if (last && last.atom === atom && atom === null) out[out.length - 1] = { ...last, stop };
+    else if (last && last.atom === atom && atom !== null) out[out.length - 1] = { ...last, stop };
+    else out.push({ start, stop, atom });
+  }
+  return out;
+}
+
+/** x + y as runs along one axis, when both are such pads or concatenations along it and do not overlap. */
+function disjointSum(
+  x: Atom,
+  y: Atom,
+  producer: (x: Atom) => Equation | undefined,
+): { axis: number; segments: Segment[] } | null {
+  const [sx, sy] = [segmentsOf(x, producer), segmentsOf(y, producer)];
+  if (sx === null || sy === null || sx.axis !== sy.axis) return null;
+  const segments = sumOfSegments(sx.segments, sy.segments);
+  return segments && { axis: sx.axis, segments };
+}
+
+/**
+ * pad(a) + pad(b), both with +0 around a run of the same axis, the runs apart (the cotangent of a split:
+ * an LSTM's four gates) -> pad(concatenate(a + 0, +0 fill, b + 0)): copies instead of zero fills, padded
+ * copies and additions. Exact: every element is a + 0, 0 + b or +0 + +0 as before (a + 0 turns -0 into
+ * +0, as the sum did; the fused loop computing `a` adds the zero in passing). A chain of such sums grows
+ * one concatenation, whose pieces already had their zero added and whose +0 fills take later runs.
+ */
+const sumOfDisjointPads: RewriteRule<unknown> = {
+  law: "pad(a, +0) + pad(b, +0) on runs apart -> pad(concatenate(a + 0, +0, b + 0), +0)",
+  operands: [
+    { onlyUse: true, likeOutput: true },
+    { onlyUse: true, likeOutput: true },
+  ],
+  when: ({ output, inputs: [x, y], producer }) => {
+    const dtype = output.aval.dtype;
+    return (dtype === "float32" || dtype === "float64") && disjointSum(x!, y!, producer) !== null;
+  },
+  rewrite: ({ output, inputs: [x, y], producer }) => {
+    const { axis, segments } = disjointSum(x!, y!, producer)!;
+    const shape = output.aval.shape;
+    const dtype = output.aval.dtype;
+    const equations: Equation[] = [];
+    const runShape = (s: Segment) => shape.map((d, i) => (i === axis ? s.stop - s.start : d));
+    /** x + 0, unless x already is a sum with +0 (a piece of an earlier rewrite). */
+    const zeroAdded = (piece: Atom): Atom => {
+      const made = producer(piece);
+      if (
+        made?.primitive === (addPrim as Primitive<unknown>) &&
+        isPositiveZeroFill(made.inputs[1]!, producer)
+      )
+        return piece;
+      const zero = new Var(piece.aval);
+      const sum = new Var(piece.aval);
+      equations.push(fillEquation(zero, 0), makeEquation(addPrim, {}, [piece, zero], [sum]));
+      return sum;
+    };
+    const first = segments.findIndex((s) => s.atom !== null);
+    const last = segments.length - 1 - [...segments].reverse().findIndex((s) => s.atom !== null);
+    const inner = segments.slice(first, last + 1);
+    const parts = inner.map((s) => {
+      if (s.atom !== null) return zeroAdded(s.atom);
+      const zero = new Var({ shape: runShape(s), dtype });
+      equations.push(fillEquation(zero, 0));
+      return zero;
+    });
+    const [lo, hi] = [inner[0]!.start, shape[axis]! - inner[inner.length - 1]!.stop];
+    const covered = lo === 0 && hi === 0;
+    let joined: Atom;
+    if (parts.length === 1 && !covered) joined = parts[0]!;
+    else {
+      joined = covered
+        ? output
+        : new Var({ shape: runShape({ start: lo, stop: shape[axis]! - hi, atom: null }), dtype });
+      equations.push(
+        parts.length === 1
+          ? makeEquation(reshapePrim, { shape }, parts, [joined as Var])
+          : makeEquation(concatenatePrim, { axis }, parts, [joined as Var]),
+      );
+    }
+    if (!covered) {
+      const edges = (value: number) => shape.map((_, i) => (i === axis ? value : 0));
+      equations.push(
+        makeEquation(
+          padPrim,
+          { lo: edges(lo), hi: edges(hi), interior: edges(0), value: 0 },
+          [joined],
+          [output],
+        ),
+      );
+    }
+    return { kind: "equations", equations };
+  },
+};
+
+/** Whether x is +0 everywhere: a broadcast of a +0 literal (as `fillEquation` makes it). */
+function isPositiveZeroFill(x: Atom, producer: (x: Atom) => Equation | undefined): boolean {
+  const made = producer(x);
+  const source = made?.primitive === (broadcastInDimPrim as Primitive<unknown>) ? made.inputs[0] : x;
+  return (
+    source instanceof Literal && source.value.storage.length === 1 && Object.is(source.value.storage[0], 0)
+  );
+}
 
 // ---------------------------------------------------------------------------------------------------
 // slice

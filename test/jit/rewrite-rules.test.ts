@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { optimize } from "../../src/compiler/passes.js";
 import type { NdArray as CoreArray } from "../../src/core/array.js";
 import { type Primitive, primitive, primitives } from "../../src/core/primitive.js";
-import { jit, makeProgram, type Array as NdArray, np, ShapeDtype } from "../../src/index.js";
+import { grad, jit, makeProgram, type Array as NdArray, np, ShapeDtype } from "../../src/index.js";
 import { convertPrim } from "../../src/ops/binary.js";
 import { transposePrim } from "../../src/ops/layout.js";
 import { cumsumPrim, reduceSumPrim } from "../../src/ops/reduce.js";
@@ -140,6 +140,76 @@ describe("the op files' rules", () => {
       expectJitEqualsEager(f, special());
     });
   }
+});
+
+describe("sums of zero-padded pieces (the cotangent of a split) become one concatenation", () => {
+  /** x [2, 16] cut into four [2, 4] gates, each through its own function; the sum's gradient w.r.t. x. */
+  const gatesGradient =
+    (...gates: (((g: NdArray) => NdArray) | null)[]) =>
+    (x: NdArray): NdArray =>
+      grad((y: NdArray) => {
+        const pieces = np.split(y, 4, { axis: -1 });
+        return gates.reduce<NdArray>(
+          (total, gate, k) => (gate === null ? total : total.add(np.sum(gate(pieces[k]!)))),
+          np.zeros([], { dtype: "float64" }),
+        );
+      })(x);
+  // Every special value (and -0 in its gradient) in every gate: x * -0 has gradient -0, which the sum of
+  // pads turns into +0 (-0 + 0), and so must the concatenation.
+  const x = np.reshape(
+    np.concatenate([special(), special(), special(), special(), np.array([1, 2, 3, 4])]),
+    [2, 16],
+  );
+  const primitivesOf = (f: (x: NdArray) => NdArray) =>
+    jit(f)
+      .lower(x)
+      .executable.steps.flatMap((s) => ("equations" in s ? s.equations : [s.equation]))
+      .map((e) => e.primitive.name);
+
+  it("four gates in any order: one concatenation, no pads or sums; jit equals eager (-0 included)", () => {
+    const f = gatesGradient(
+      (g) => g.mul(-0),
+      (g) => np.tanh(g),
+      (g) => g.mul(g),
+      (g) => np.sin(g).mul(-0),
+    );
+    const names = primitivesOf(f);
+    expect(names).toContain("concatenate");
+    expect(names).not.toContain("pad");
+    expectJitEqualsEager(f, x);
+  });
+
+  it("gates without a gradient are +0 fills or the edges of one pad; jit equals eager", () => {
+    for (const f of [
+      gatesGradient(
+        (g) => g.mul(-0),
+        null,
+        (g) => g.mul(g),
+        null,
+      ),
+      gatesGradient(
+        null,
+        (g) => g.mul(-0),
+        (g) => np.tanh(g),
+        null,
+      ),
+      gatesGradient(null, null, null, (g) => g.mul(-0)),
+    ]) {
+      expect(primitivesOf(f).filter((n) => n === "pad").length).toBeLessThanOrEqual(1);
+      expectJitEqualsEager(f, x);
+    }
+  });
+
+  it("overlapping pieces are summed as before", () => {
+    const f = (x: NdArray) =>
+      grad((y: NdArray) =>
+        np
+          .sum(np.tanh(np.slice(y, [{}, { start: 0, stop: 8 }])))
+          .add(np.sum(np.slice(y, [{}, { start: 4, stop: 12 }]).mul(-0))),
+      )(x);
+    expect(primitivesOf(f)).toContain("pad");
+    expectJitEqualsEager(f, x);
+  });
 });
 
 describe("aliasing and GEMM transposes are read from the primitives", () => {

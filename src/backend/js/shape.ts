@@ -48,21 +48,20 @@ export function stridedCopy(
   }
 }
 
-/** Operands of equal shape except along `axis`, laid side by side along it. */
-export function concatenateKernel(
-  xs: readonly { readonly storage: TypedArray; readonly shape: Shape }[],
+/** Operands (of `shapes`: equal but along `axis`) laid side by side along it, into `out` (of `outShape`). */
+export function concatenateInto(
+  xs: readonly TypedArray[],
+  shapes: readonly Shape[],
   axis: number,
   outShape: Shape,
-  dtype: DType,
-): TypedArray {
-  const out = storageFor(dtype, sizeOf(outShape));
+  out: TypedArray,
+): void {
   const outStrides = stridesOf(outShape);
   let offset = 0;
-  for (const x of xs) {
-    stridedCopy(x.storage, 0, stridesOf(x.shape), out, offset * outStrides[axis]!, outStrides, x.shape);
-    offset += x.shape[axis]!;
-  }
-  return out;
+  shapes.forEach((shape, k) => {
+    stridedCopy(xs[k]!, 0, stridesOf(shape), out, offset * outStrides[axis]!, outStrides, shape);
+    offset += shape[axis]!;
+  });
 }
 
 /** The size of an axis of `d` elements after lo/hi edge padding and `interior` padding between elements. */
