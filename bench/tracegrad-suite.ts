@@ -89,10 +89,15 @@ function compileTimed(
   return { ...lowered.executable.memory, compileMs: times[Math.floor(times.length / 2)]! };
 }
 
-/** A workload ready to run: `eager()` and `jitted()` each build a fresh call with its own state. */
+/**
+ * A workload ready to run: `eager()`, `jitted()` and `onnxRuntime(threads)` (the same function under
+ * `jit(f, { backend: "onnxruntime", threads })`, whose calls resolve asynchronously) each build a fresh
+ * call with its own state.
+ */
 interface BenchCase {
   eager(): () => void;
   jitted(): { call: () => void; plan: PlanMemory };
+  onnxRuntime(threads: number): () => Promise<void>;
 }
 
 /**
@@ -136,6 +141,16 @@ function trainStepCase<P>(
       );
       return { call, plan };
     },
+    onnxRuntime: (threads) => {
+      const compiled = jit(step, { backend: "onnxruntime", threads });
+      let params = initParams();
+      let state = optimizer.init(params);
+      return async () => {
+        let value: Array;
+        [params, state, value] = await compiled(params, state, x, y);
+        value.item();
+      };
+    },
   };
 }
 
@@ -147,6 +162,10 @@ function pureCase<Args extends Array[]>(f: (...args: Args) => unknown, args: Arg
       const compiled = jit(f);
       const plan = compileTimed(compiled.lower(...args), () => jit(f).lower(...args));
       return { call: () => void compiled(...args), plan };
+    },
+    onnxRuntime: (threads) => {
+      const compiled = jit(f, { backend: "onnxruntime", threads });
+      return async () => void (await compiled(...args));
     },
   };
 }
@@ -404,47 +423,12 @@ export function describeBackend(): string {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// the ONNX Runtime backend of jit (the `onnxruntime` column): the same train step and matmul, run by
-// `jit(f, { backend: "onnxruntime", threads })`, whose calls are asynchronous
+// the ONNX Runtime backend of jit (the `onnxruntime` column): every workload's function, run by
+// `jit(f, { backend: "onnxruntime", threads })`, whose calls are asynchronous. A workload the exporter
+// cannot write fails on its first call with the exporter's error, which names the primitive.
 
-/** Workloads the ONNX Runtime column runs (the rest say why not). */
-export const ONNX_RUNTIME_WORKLOADS: readonly string[] = ["matmul-1024", "mlp-train-b128"];
-
-async function onnxRuntimeCall(w: Workload, key: Array, threads: number): Promise<() => Promise<void>> {
-  if (w.kind === "matmul") {
-    const [aKey, bKey] = splitKeys(key, 2);
-    const a = random.normal(aKey, [w.size, w.size]);
-    const b = random.normal(bKey, [w.size, w.size]);
-    const f = jit((l: Array, r: Array) => np.matmul(l, r), { backend: "onnxruntime", threads });
-    return async () => void (await f(a, b));
-  }
-  if (w.kind === "mlp-train") {
-    const model = mlp(w.sizes);
-    const [initKey, xKey, yKey] = splitKeys(key, 3);
-    const x = random.normal(xKey, [w.batch, w.sizes[0]!]);
-    const y = random.randint(yKey, [w.batch], 0, w.sizes[w.sizes.length - 1]!);
-    const optimizer = optim.sgd({ lr: LEARNING_RATE });
-    type Params = ReturnType<typeof model.init>;
-    type State = ReturnType<typeof optimizer.init>;
-    const loss = (p: Params, xb: Array, yb: Array) => nn.crossEntropy(model.apply(p, xb), yb);
-    const step = jit(
-      (p: Params, s: State, xb: Array, yb: Array) => {
-        const [value, grads] = valueAndGrad(loss)(p, xb, yb);
-        const [updates, next] = optimizer.update(grads, s, p);
-        return [optim.applyUpdates(p, updates), next, value] as const;
-      },
-      { backend: "onnxruntime", threads },
-    );
-    let params = model.init(initKey);
-    let state = optimizer.init(params);
-    // Every call reads the loss back, as the other columns' training loops do.
-    return async () => {
-      let value: Array;
-      [params, state, value] = await step(params, state, x, y);
-      value.item();
-    };
-  }
-  throw new Error(`not run through the ONNX Runtime backend (only ${ONNX_RUNTIME_WORKLOADS.join(", ")})`);
+function onnxRuntimeCall(w: Workload, key: Array, threads: number): () => Promise<void> {
+  return caseFor(w, key).onnxRuntime(threads);
 }
 
 /** Times the ONNX Runtime backend on `workloads` (keys as measureTracegrad's, by position in the mode). */
@@ -462,7 +446,7 @@ export async function runOnnxRuntimeSuite(options: {
     const w = all[index];
     if (w === undefined) continue;
     try {
-      const call = await onnxRuntimeCall(w, random.key(index), options.threads);
+      const call = onnxRuntimeCall(w, random.key(index), options.threads);
       results[id] = { ok: true, timing: await timeAsync(call, options.budget) };
     } catch (e) {
       results[id] = { ok: false, error: errorMessage(e) };

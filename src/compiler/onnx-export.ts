@@ -16,8 +16,10 @@ import {
   type OnnxValueType,
 } from "../core/onnx-rule.js";
 import { fmtShape } from "../core/shape.js";
+import { fuseOnnxGraph } from "./onnx-fuse.js";
 import {
   encodeModel,
+  type GraphData,
   type NodeData,
   onnxDataType,
   type TensorData,
@@ -39,6 +41,11 @@ export interface OnnxExportOptions {
   readonly inputNames?: readonly string[];
   /** Names of the model's outputs (default output_0, ...). */
   readonly outputNames?: readonly string[];
+  /**
+   * Rewrite the graph with `fuseOnnxGraph` (default true): broadcasts skipped where ONNX broadcasts by
+   * itself, matrix products as Gemms that absorb transposes, scalar factors and addends, dead nodes removed.
+   */
+  readonly fuse?: boolean;
 }
 
 const SUPPORTED: ReadonlySet<DType> = new Set<DType>([
@@ -231,6 +238,16 @@ export function programToOnnx(
   consts: readonly NdArray[],
   options: OnnxExportOptions = {},
 ): Uint8Array {
+  const graph = programToOnnxGraph(program, consts, options);
+  return encodeModel(options.fuse === false ? graph : fuseOnnxGraph(graph), ONNX_OPSET, "0.1.0");
+}
+
+/** The graph `programToOnnx` encodes before `fuseOnnxGraph`, as plain data (nodes, initializers, inputs, outputs). */
+export function programToOnnxGraph(
+  program: Program,
+  consts: readonly NdArray[],
+  options: OnnxExportOptions = {},
+): GraphData {
   const g = new GraphBuilder();
   const inputs: ValueData[] = program.inputs.map((v, i) => {
     checkDtype(`input ${i}`, v.aval);
@@ -246,9 +263,5 @@ export function programToOnnx(
     g.nodes.push({ opType: "Identity", inputs: [results[i]!], outputs: [name], attributes: {} });
     return { name, dtype: a.aval.dtype, shape: a.aval.shape };
   });
-  return encodeModel(
-    { name: options.name ?? "main", nodes: g.nodes, initializers: g.initializers, inputs, outputs },
-    ONNX_OPSET,
-    "0.1.0",
-  );
+  return { name: options.name ?? "main", nodes: g.nodes, initializers: g.initializers, inputs, outputs };
 }

@@ -8,6 +8,7 @@ import { ConcreteArray, type NdArray } from "../core/array.js";
 import type { DType, TypedArray } from "../core/dtype.js";
 import type { Program } from "../core/ir.js";
 import { programToOnnx } from "./onnx-export.js";
+import { optimize } from "./passes.js";
 
 interface OrtTensor {
   readonly type: string;
@@ -94,7 +95,10 @@ export async function compileForOnnxRuntime(
   consts: readonly NdArray[],
   settings: OnnxRuntimeSettings,
 ): Promise<OnnxRuntimePlan> {
-  const model = programToOnnx(program, consts);
+  // The passes jit runs before planning (simplification, constant folding, CSE, dead code): the traced
+  // program still holds what transposition leaves, such as products with zeros.
+  const optimized = optimize({ program, consts: [...consts] });
+  const model = programToOnnx(optimized.program, optimized.consts);
   const ort = await loadOnnxRuntime();
   const session = await ort.InferenceSession.create(model, {
     intraOpNumThreads: settings.threads,

@@ -1,0 +1,183 @@
+/**
+ * fuseOnnxGraph (compiler/onnx-fuse.ts), the exporter's peephole pass: matrix products become Gemms that
+ * absorb operand and result transposes, a scalar factor (alpha) and an addend (C); broadcasts are skipped
+ * where ONNX broadcasts by itself; dead nodes go. Each case checks the rewritten graph's node types and
+ * its numbers in ONNX Runtime (its own optimizations off) against tracegrad, float32 and float64.
+ */
+import { describe, expect, it } from "vitest";
+import { programToOnnxGraph } from "../../src/compiler/onnx-export.js";
+import { fuseOnnxGraph } from "../../src/compiler/onnx-fuse.js";
+import { encodeModel, type GraphData } from "../../src/compiler/onnx-model.js";
+import { grad, jit, type NdArray, nn, np, random } from "../../src/index.js";
+import { makeProgram } from "../../src/transforms/make-program.js";
+import { runOnnx } from "./ort.js";
+
+type Float = "float32" | "float64";
+const TOLERANCE: Record<Float, number> = { float32: 1e-5, float64: 1e-13 };
+
+function normal(seed: number, shape: number[], dtype: Float): NdArray {
+  return random.normal(random.key(seed), shape, { dtype });
+}
+
+/** The fused graph of `f` on `args`, and its outputs in ONNX Runtime checked against `f`'s. */
+async function fusedInOrt(
+  f: (...args: NdArray[]) => NdArray | NdArray[],
+  args: NdArray[],
+  dtype: Float,
+): Promise<GraphData> {
+  const traced = makeProgram(f)(...args);
+  const graph = fuseOnnxGraph(programToOnnxGraph(traced.program, traced.consts));
+  const outs = await runOnnx(encodeModel(graph, 17, "test"), args);
+  const result = f(...args);
+  const expected = Array.isArray(result) ? result : [result];
+  expect(outs.length).toBe(expected.length);
+  outs.forEach((o, i) => {
+    const e = expected[i]!;
+    expect(o.shape).toEqual(e.shape);
+    expect(o.dtype).toBe(e.dtype);
+    const scale = Math.max(1, np.max(np.abs(e)).item());
+    expect(np.max(np.abs(np.subtract(o, e))).item() / scale).toBeLessThan(TOLERANCE[dtype]);
+  });
+  return graph;
+}
+
+const opTypes = (g: GraphData) => g.nodes.map((n) => n.opType).filter((t) => t !== "Identity");
+const gemms = (g: GraphData) => g.nodes.filter((n) => n.opType === "Gemm");
+
+describe("fuseOnnxGraph", () => {
+  for (const dtype of ["float32", "float64"] as const) {
+    it(`folds operand transposes into transA/transB, ${dtype}`, async () => {
+      const a = normal(1, [5, 3], dtype);
+      const b = normal(2, [4, 5], dtype);
+      const g = await fusedInOrt((x, y) => np.matmul(np.transpose(x), np.transpose(y)), [a, b], dtype);
+      expect(opTypes(g)).toEqual(["Gemm"]);
+      expect(gemms(g)[0]!.attributes).toEqual({ transA: 1, transB: 1 });
+    });
+
+    it(`folds a transposed result by swapping the operands, ${dtype}`, async () => {
+      const a = normal(3, [6, 4], dtype);
+      const b = normal(4, [4, 3], dtype);
+      const g = await fusedInOrt((x, y) => np.transpose(np.matmul(x, y)), [a, b], dtype);
+      expect(opTypes(g)).toEqual(["Gemm"]);
+      expect(gemms(g)[0]!.inputs).toEqual(["input_1", "input_0"]);
+      expect(gemms(g)[0]!.attributes).toEqual({ transA: 1, transB: 1 });
+    });
+
+    it(`folds a bias added to the product as C, without materialising its broadcast, ${dtype}`, async () => {
+      const x = normal(5, [7, 4], dtype);
+      const w = normal(6, [3, 4], dtype);
+      const b = normal(7, [3], dtype);
+      const g = await fusedInOrt(
+        (xs, ws, bs) => nn.relu(np.add(np.matmul(xs, np.transpose(ws)), bs)),
+        [x, w, b],
+        dtype,
+      );
+      expect(opTypes(g)).not.toContain("Expand");
+      expect(opTypes(g)).not.toContain("Transpose");
+      expect(gemms(g)).toHaveLength(1);
+      expect(gemms(g)[0]!.inputs.slice(0, 2)).toEqual(["input_0", "input_1"]);
+      expect(gemms(g)[0]!.inputs).toHaveLength(3);
+    });
+
+    it(`folds an SGD update w - lr * xᵀ dy into one Gemm (alpha, C), ${dtype}`, async () => {
+      const w = normal(8, [4, 3], dtype);
+      const x = normal(9, [6, 4], dtype);
+      const dy = normal(10, [6, 3], dtype);
+      // 0.5 is exact in float32: alpha, a float32 attribute, holds it in float64 too.
+      const g = await fusedInOrt(
+        (ws, xs, dys) => np.subtract(ws, np.multiply(np.matmul(np.transpose(xs), dys), 0.5)),
+        [w, x, dy],
+        dtype,
+      );
+      expect(opTypes(g)).toEqual(["Gemm"]);
+      expect(gemms(g)[0]!.attributes).toEqual({ transA: 1, transB: 0, alpha: { float: -0.5 } });
+      expect(gemms(g)[0]!.inputs).toEqual(["input_1", "input_2", "input_0"]);
+    });
+
+    it(`keeps a broadcast that gives a node its shape, ${dtype}`, async () => {
+      const row = normal(11, [1, 3], dtype);
+      const cell = normal(12, [1, 1], dtype);
+      const g = await fusedInOrt((r, c) => np.add(np.broadcastTo(r, [4, 3]), c), [row, cell], dtype);
+      expect(opTypes(g)).toContain("Expand");
+    });
+
+    it(`a gradient step of an MLP keeps its numbers and loses its transposes, ${dtype}`, async () => {
+      const loss = (w1: NdArray, w2: NdArray, x: NdArray, y: NdArray) =>
+        np.mean(
+          np.square(np.subtract(np.matmul(nn.relu(np.matmul(x, np.transpose(w1))), np.transpose(w2)), y)),
+        );
+      const step = (w1: NdArray, w2: NdArray, x: NdArray, y: NdArray) => {
+        const [g1, g2] = grad(loss, { argnums: [0, 1] })(w1, w2, x, y) as [NdArray, NdArray];
+        return [np.subtract(w1, np.multiply(g1, 0.25)), np.subtract(w2, np.multiply(g2, 0.25))];
+      };
+      const args = [
+        normal(13, [8, 5], dtype),
+        normal(14, [3, 8], dtype),
+        normal(15, [6, 5], dtype),
+        normal(16, [6, 3], dtype),
+      ];
+      const g = await fusedInOrt(step, args, dtype);
+      expect(opTypes(g)).not.toContain("Transpose");
+      expect(gemms(g).length).toBeGreaterThanOrEqual(4);
+    });
+  }
+
+  it("leaves a float64 factor that float32 cannot hold as a multiplication", async () => {
+    const w = normal(17, [4, 3], "float64");
+    const x = normal(18, [6, 4], "float64");
+    const dy = normal(19, [6, 3], "float64");
+    const g = await fusedInOrt(
+      (ws, xs, dys) => np.subtract(ws, np.multiply(np.matmul(np.transpose(xs), dys), 0.1)),
+      [w, x, dy],
+      "float64",
+    );
+    expect(opTypes(g)).toContain("Mul");
+    expect(gemms(g)[0]!.attributes.alpha).toBeUndefined();
+  });
+
+  it("leaves a product read twice unfused beyond its operands", async () => {
+    const a = normal(20, [3, 4], "float32");
+    const b = normal(21, [4, 2], "float32");
+    const g = await fusedInOrt(
+      (x, y) => {
+        const p = np.matmul(x, y);
+        return [np.add(p, 1), np.multiply(p, 2)];
+      },
+      [a, b],
+      "float32",
+    );
+    expect(opTypes(g)).toContain("MatMul");
+    expect(opTypes(g)).toContain("Add");
+  });
+});
+
+describe('jit(f, { backend: "onnxruntime" }) on the optimized, fused program', () => {
+  for (const dtype of ["float32", "float64"] as const) {
+    it(`an MLP train step with biases equals the default backend, ${dtype}`, async () => {
+      const loss = (p: NdArray[], x: NdArray, y: NdArray) => {
+        const h = nn.relu(np.add(np.matmul(x, np.transpose(p[0]!)), p[1]!));
+        return nn.crossEntropy(np.add(np.matmul(h, np.transpose(p[2]!)), p[3]!), y);
+      };
+      const step = (p: NdArray[], x: NdArray, y: NdArray) => {
+        const gs = grad(loss)(p, x, y) as NdArray[];
+        return p.map((q, i) => np.subtract(q, np.multiply(gs[i]!, 0.01)));
+      };
+      const params = [
+        normal(30, [16, 12], dtype),
+        normal(31, [16], dtype),
+        normal(32, [5, 16], dtype),
+        normal(33, [5], dtype),
+      ];
+      const x = normal(34, [9, 12], dtype);
+      const y = random.randint(random.key(35), [9], 0, 5);
+      const ort = jit(step, { backend: "onnxruntime", threads: 1 });
+      const got = await ort(params, x, y);
+      const want = jit(step)(params, x, y);
+      got.forEach((g, i) => {
+        expect(g.shape).toEqual(want[i]!.shape);
+        expect(np.max(np.abs(np.subtract(g, want[i]!))).item()).toBeLessThan(TOLERANCE[dtype] * 10);
+      });
+      await ort.release();
+    });
+  }
+});
