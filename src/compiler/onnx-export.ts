@@ -16,10 +16,9 @@ import {
   type OnnxValueType,
 } from "../core/onnx-rule.js";
 import { fmtShape } from "../core/shape.js";
-import { fuseOnnxGraph } from "./onnx-fuse.js";
+import { fuseOnnxGraph, type TypedGraphData } from "./onnx-fuse.js";
 import {
   encodeModel,
-  type GraphData,
   type NodeData,
   onnxDataType,
   type TensorData,
@@ -72,6 +71,8 @@ class ModelScope {
   readonly initializers: TensorData[] = [];
   readonly int64Cache = new Map<string, string>();
   readonly scalarCache = new Map<string, string>();
+  /** The dtype and shape of each value an equation computes (for fuseOnnxGraph). */
+  readonly valueTypes = new Map<string, AbstractValue>();
   private counter = 0;
 
   fresh(prefix: string): string {
@@ -87,6 +88,10 @@ class GraphBuilder implements OnnxGraph {
 
   get initializers(): readonly TensorData[] {
     return this.scope.initializers;
+  }
+
+  get valueTypes(): Map<string, AbstractValue> {
+    return this.scope.valueTypes;
   }
 
   fresh(prefix: string): string {
@@ -217,7 +222,10 @@ class GraphBuilder implements OnnxGraph {
         throw new Error(
           `onnx export: ${prim.name}'s onnx rule returned ${outs.length} outputs, expected ${eqn.outputs.length}`,
         );
-      eqn.outputs.forEach((v, i) => env.set(v, outs[i]!));
+      eqn.outputs.forEach((v, i) => {
+        env.set(v, outs[i]!);
+        this.valueTypes.set(outs[i]!, v.aval);
+      });
     }
     return program.outputs.map(read);
   }
@@ -242,12 +250,15 @@ export function programToOnnx(
   return encodeModel(options.fuse === false ? graph : fuseOnnxGraph(graph), ONNX_OPSET, "0.1.0");
 }
 
-/** The graph `programToOnnx` encodes before `fuseOnnxGraph`, as plain data (nodes, initializers, inputs, outputs). */
+/**
+ * The graph `programToOnnx` encodes before `fuseOnnxGraph`, as plain data (nodes, initializers, inputs,
+ * outputs), with the dtype and shape of every value an equation computes.
+ */
 export function programToOnnxGraph(
   program: Program,
   consts: readonly NdArray[],
   options: OnnxExportOptions = {},
-): GraphData {
+): TypedGraphData {
   const g = new GraphBuilder();
   const inputs: ValueData[] = program.inputs.map((v, i) => {
     checkDtype(`input ${i}`, v.aval);
@@ -263,5 +274,12 @@ export function programToOnnxGraph(
     g.nodes.push({ opType: "Identity", inputs: [results[i]!], outputs: [name], attributes: {} });
     return { name, dtype: a.aval.dtype, shape: a.aval.shape };
   });
-  return { name: options.name ?? "main", nodes: g.nodes, initializers: g.initializers, inputs, outputs };
+  return {
+    name: options.name ?? "main",
+    nodes: g.nodes,
+    initializers: g.initializers,
+    inputs,
+    outputs,
+    valueTypes: g.valueTypes,
+  };
 }

@@ -7,16 +7,22 @@
  *   its result (transA/transB: the weight layouts of a layer and of its gradients), a multiplication of
  *   its result by a scalar constant (alpha: a learning rate) and an addition or subtraction (C, beta ±1:
  *   a bias, or the parameter an SGD step updates), so `w - lr * xᵀ dy` is one GEMM;
+ * - a per-channel bias added to a Conv's result becomes the Conv's bias input;
  * - nodes and initializers that no output needs any more are removed.
- * Shapes come from the graph's inputs and initializers, through a small inference over the node types the
- * exporter writes; a rewrite only happens where every shape it depends on is known.
+ * Shapes come from the graph's inputs and initializers, the types the exporter knows (`valueTypes`), and a
+ * small inference over the node types the exporter writes; a rewrite only happens where every shape it
+ * depends on is known.
  */
 import type { GraphData, NodeData, OnnxDType, TensorData } from "./onnx-model.js";
 
-interface ValueType {
+/** The element type and static shape of a value. */
+export interface ValueType {
   readonly dtype: OnnxDType;
   readonly shape: readonly number[];
 }
+
+/** A graph with the types of (some of) its values: the exporter knows those its equations compute. */
+export type TypedGraphData = GraphData & { readonly valueTypes?: ReadonlyMap<string, ValueType> };
 
 /** Elementwise node types with ONNX's multidirectional (numpy) broadcasting of all inputs. */
 const BROADCASTING = new Set([
@@ -142,7 +148,7 @@ class GraphRewriter {
   readonly uses = new Map<string, number>();
   readonly graphOutputs: ReadonlySet<string>;
 
-  constructor(readonly graph: GraphData) {
+  constructor(readonly graph: TypedGraphData) {
     this.nodes = [...graph.nodes];
     for (const v of graph.inputs) this.types.set(v.name, v);
     for (const t of graph.initializers) {
@@ -152,7 +158,7 @@ class GraphRewriter {
     this.graphOutputs = new Set(graph.outputs.map((o) => o.name));
     this.nodes.forEach((n, i) => {
       for (const o of n!.outputs) this.producer.set(o, i);
-      const type = this.outputType(n!);
+      const type = graph.valueTypes?.get(n!.outputs[0]!) ?? this.outputType(n!);
       if (type) this.types.set(n!.outputs[0]!, type);
     });
     this.countUses();
@@ -248,19 +254,66 @@ class GraphRewriter {
       const out = this.types.get(n.outputs[0]!);
       if (!out) return;
       const inputs = [...n.inputs];
+      const keepsShape = (candidate: readonly string[]) => {
+        const shapes = candidate.map((name) => this.types.get(name)?.shape);
+        if (shapes.some((s) => s === undefined)) return false;
+        const shape = broadcastShapes(shapes as (readonly number[])[]);
+        return shape !== null && sameShape(shape, out.shape);
+      };
       for (let k = 0; k < inputs.length; k++) {
         const expand = this.producedBy(inputs[k]!, "Expand");
-        if (!expand) continue;
-        const candidate = [...inputs];
-        candidate[k] = expand.inputs[0]!;
-        const shapes = candidate.map((name) => this.types.get(name)?.shape);
-        if (shapes.some((s) => s === undefined)) continue;
-        const shape = broadcastShapes(shapes as (readonly number[])[]);
-        if (shape !== null && sameShape(shape, out.shape)) inputs[k] = candidate[k]!;
+        let candidate = [...inputs];
+        if (expand) {
+          candidate[k] = expand.inputs[0]!;
+          if (keepsShape(candidate)) inputs[k] = candidate[k]!;
+        }
+        // A reshaped one-element constant read as the rank-0 initializer: ONNX Runtime's broadcasting
+        // loops take a scalar operand on a path of their own.
+        const reshape = this.producedBy(inputs[k]!, "Reshape");
+        const scalar = reshape && this.constants.get(reshape.inputs[0]!);
+        if (scalar && scalar.shape.length === 0) {
+          candidate = [...inputs];
+          candidate[k] = scalar.name;
+          if (keepsShape(candidate)) inputs[k] = scalar.name;
+        }
       }
       if (inputs.some((name, k) => name !== n.inputs[k])) this.nodes[i] = { ...n, inputs };
     });
     this.countUses();
+  }
+
+  /** Folds a per-channel bias added to a Conv's result into the Conv (its input B). */
+  foldConvBiases(): void {
+    for (let i = 0; i < this.nodes.length; i++) {
+      const conv = this.nodes[i];
+      if (conv?.opType !== "Conv" || conv.inputs.length !== 2) continue;
+      const out = conv.outputs[0]!;
+      const added = this.soleReader(out);
+      const shape = this.types.get(out)?.shape;
+      if (added?.node.opType !== "Add" || !shape || !this.keepsShape(added.node, shape)) continue;
+      const other = added.node.inputs[added.node.inputs[0] === out ? 1 : 0]!;
+      // The bias as the exporter broadcasts it: a [M] vector reshaped to [1, M, 1, ...].
+      const reshape = this.producedBy(other, "Reshape");
+      const bias = reshape && this.types.get(reshape.inputs[0]!);
+      const channels = shape[1]!;
+      const reshaped = this.types.get(other)?.shape;
+      if (!reshape || !bias || !reshaped || bias.shape.length !== 1 || bias.shape[0] !== channels) continue;
+      if (
+        !sameShape(
+          reshaped,
+          shape.map((d, axis) => (axis === 1 ? d : 1)),
+        )
+      )
+        continue;
+      this.nodes[i] = null;
+      this.nodes[added.index] = {
+        ...conv,
+        inputs: [...conv.inputs, reshape.inputs[0]!],
+        outputs: added.node.outputs,
+      };
+      this.producer.set(added.node.outputs[0]!, added.index);
+      this.countUses();
+    }
   }
 
   /** A scalar constant `name` stands for (an initializer, possibly reshaped or expanded), or null. */
@@ -372,10 +425,13 @@ class GraphRewriter {
       subgraphReads(n, live);
     }
     kept.reverse();
+    const { name, inputs, outputs, initializers } = this.graph;
     return {
-      ...this.graph,
+      name,
       nodes: kept,
-      initializers: this.graph.initializers.filter((t) => live.has(t.name)),
+      initializers: initializers.filter((t) => live.has(t.name)),
+      inputs,
+      outputs,
     };
   }
 }
@@ -407,9 +463,10 @@ function gemmBias(c: readonly number[], shape: readonly number[]): boolean {
  * products as Gemms absorbing transposes, a scalar factor and an addend, and its dead nodes removed
  * (see the module). The result computes the same outputs, up to float rounding inside a Gemm.
  */
-export function fuseOnnxGraph(graph: GraphData): GraphData {
+export function fuseOnnxGraph(graph: TypedGraphData): GraphData {
   const rewriter = new GraphRewriter(graph);
   rewriter.skipBroadcasts();
+  rewriter.foldConvBiases();
   rewriter.formGemms();
   return rewriter.withoutDeadCode();
 }

@@ -5,7 +5,7 @@
  * its numbers in ONNX Runtime (its own optimizations off) against tracegrad, float32 and float64.
  */
 import { describe, expect, it } from "vitest";
-import { programToOnnxGraph } from "../../src/compiler/onnx-export.js";
+import { ONNX_OPSET, programToOnnxGraph } from "../../src/compiler/onnx-export.js";
 import { fuseOnnxGraph } from "../../src/compiler/onnx-fuse.js";
 import { encodeModel, type GraphData } from "../../src/compiler/onnx-model.js";
 import { grad, jit, type NdArray, nn, np, random } from "../../src/index.js";
@@ -27,7 +27,7 @@ async function fusedInOrt(
 ): Promise<GraphData> {
   const traced = makeProgram(f)(...args);
   const graph = fuseOnnxGraph(programToOnnxGraph(traced.program, traced.consts));
-  const outs = await runOnnx(encodeModel(graph, 17, "test"), args);
+  const outs = await runOnnx(encodeModel(graph, ONNX_OPSET, "test"), args);
   const result = f(...args);
   const expected = Array.isArray(result) ? result : [result];
   expect(outs.length).toBe(expected.length);
@@ -121,6 +121,17 @@ describe("fuseOnnxGraph", () => {
       expect(gemms(g).length).toBeGreaterThanOrEqual(4);
     });
   }
+
+  it("folds a convolution's bias into the Conv, and reads a broadcast scalar as a rank-0 constant", async () => {
+    const x = normal(22, [2, 3, 8, 8], "float32");
+    const w = normal(23, [4, 3, 3, 3], "float32");
+    const b = normal(24, [4], "float32");
+    const g = await fusedInOrt((xs, ws, bs) => nn.relu(nn.conv2d(xs, ws, bs)), [x, w, b], "float32");
+    expect(opTypes(g)).toEqual(["Conv", "LessOrEqual", "Where"]);
+    expect(g.nodes[0]!.inputs).toEqual(["input_0", "input_1", "input_2"]);
+    const zero = g.nodes[1]!.inputs[1]!;
+    expect(g.initializers.find((t) => t.name === zero)?.shape).toEqual([]);
+  });
 
   it("leaves a float64 factor that float32 cannot hold as a multiplication", async () => {
     const w = normal(17, [4, 3], "float64");
