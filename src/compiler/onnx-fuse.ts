@@ -7,7 +7,8 @@
  *   its result (transA/transB: the weight layouts of a layer and of its gradients), a multiplication of
  *   its result by a scalar constant (alpha: a learning rate) and an addition or subtraction (C, beta ±1:
  *   a bias, or the parameter an SGD step updates), so `w - lr * xᵀ dy` is one GEMM;
- * - a per-channel bias added to a Conv's result becomes the Conv's bias input;
+ * - a per-channel bias added to a Conv's result becomes the Conv's bias input, and a ReLU feeding only a
+ *   max-pooling runs after it, on the pooled values;
  * - nodes and initializers that no output needs any more are removed.
  * Shapes come from the graph's inputs and initializers, the types the exporter knows (`valueTypes`), and a
  * small inference over the node types the exporter writes; a rewrite only happens where every shape it
@@ -282,6 +283,51 @@ class GraphRewriter {
     this.countUses();
   }
 
+  /**
+   * Moves a ReLU (as the exporter writes it: Where(x <= 0, 0, x)) read only by a MaxPool after the pooling:
+   * max commutes with a nondecreasing function, and the ReLU then runs on a quarter of the values.
+   */
+  poolBeforeRelu(): void {
+    for (let i = 0; i < this.nodes.length; i++) {
+      const where = this.nodes[i];
+      if (where?.opType !== "Where") continue;
+      const [cond, zero, x] = where.inputs as [string, string, string];
+      const compare = this.producedBy(cond, "LessOrEqual");
+      const pool = this.soleReader(where.outputs[0]!);
+      if (!compare || compare.inputs[0] !== x || this.uses.get(cond) !== 1) continue;
+      if (this.scalarConstant(zero) !== 0 || this.scalarConstant(compare.inputs[1]!) !== 0) continue;
+      if (pool?.node.opType !== "MaxPool" || pool.node.outputs.length !== 1) continue;
+      const pooled = `${pool.node.outputs[0]!}_before_relu`;
+      const mask = `${cond}_after_pool`;
+      const compareIndex = this.producer.get(cond)!;
+      this.nodes[compareIndex] = null;
+      this.nodes[i] = { ...pool.node, inputs: [x], outputs: [pooled] };
+      this.nodes[pool.index] = null;
+      // The pool's result keeps its name: LessOrEqual and Where take the pool's place in order.
+      this.nodes.splice(
+        pool.index,
+        1,
+        { ...compare, inputs: [pooled, compare.inputs[1]!], outputs: [mask] },
+        { ...where, inputs: [mask, zero, pooled], outputs: pool.node.outputs },
+      );
+      this.reindex();
+    }
+  }
+
+  /** Rebuilds the producer index and the use counts after nodes moved. */
+  reindex(): void {
+    this.producer.clear();
+    this.nodes.forEach((n, i) => {
+      if (n !== null) for (const o of n.outputs) this.producer.set(o, i);
+    });
+    for (const n of this.nodes) {
+      if (n === null || this.types.has(n.outputs[0]!)) continue;
+      const type = this.outputType(n);
+      if (type) this.types.set(n.outputs[0]!, type);
+    }
+    this.countUses();
+  }
+
   /** Folds a per-channel bias added to a Conv's result into the Conv (its input B). */
   foldConvBiases(): void {
     for (let i = 0; i < this.nodes.length; i++) {
@@ -467,6 +513,7 @@ export function fuseOnnxGraph(graph: TypedGraphData): GraphData {
   const rewriter = new GraphRewriter(graph);
   rewriter.skipBroadcasts();
   rewriter.foldConvBiases();
+  rewriter.poolBeforeRelu();
   rewriter.formGemms();
   return rewriter.withoutDeadCode();
 }

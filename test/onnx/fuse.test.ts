@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { ONNX_OPSET, programToOnnxGraph } from "../../src/compiler/onnx-export.js";
 import { fuseOnnxGraph } from "../../src/compiler/onnx-fuse.js";
 import { encodeModel, type GraphData } from "../../src/compiler/onnx-model.js";
-import { grad, jit, type NdArray, nn, np, random } from "../../src/index.js";
+import { grad, jit, type NdArray, nn, np, random, vjp } from "../../src/index.js";
 import { makeProgram } from "../../src/transforms/make-program.js";
 import { runOnnx } from "./ort.js";
 
@@ -131,6 +131,30 @@ describe("fuseOnnxGraph", () => {
     expect(g.nodes[0]!.inputs).toEqual(["input_0", "input_1", "input_2"]);
     const zero = g.nodes[1]!.inputs[1]!;
     expect(g.initializers.find((t) => t.name === zero)?.shape).toEqual([]);
+  });
+
+  for (const dtype of ["float32", "float64"] as const) {
+    it(`pools before a ReLU that only the pooling reads, ${dtype}`, async () => {
+      const x = normal(25, [2, 3, 6, 6], dtype);
+      const g = await fusedInOrt((xs) => nn.maxPool2d(nn.relu(xs), 2), [x], dtype);
+      const ops = opTypes(g);
+      expect(ops.indexOf("MaxPool")).toBeGreaterThanOrEqual(0);
+      expect(ops.indexOf("MaxPool")).toBeLessThan(ops.indexOf("Where"));
+    });
+  }
+
+  it("keeps a ReLU before the pooling when its mask is read elsewhere (a gradient)", async () => {
+    const x = normal(26, [1, 2, 4, 4], "float32");
+    const g = await fusedInOrt(
+      (xs) => {
+        const [y, pullback] = vjp((v: NdArray) => nn.maxPool2d(nn.relu(v), 2), xs);
+        return [y, pullback(np.onesLike(y))[0]!];
+      },
+      [x],
+      "float32",
+    );
+    const ops = opTypes(g);
+    expect(ops.indexOf("Where")).toBeLessThan(ops.indexOf("MaxPool"));
   });
 
   it("leaves a float64 factor that float32 cannot hold as a multiplication", async () => {
