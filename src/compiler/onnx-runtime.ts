@@ -8,7 +8,6 @@ import { ConcreteArray, type NdArray } from "../core/array.js";
 import type { DType, TypedArray } from "../core/dtype.js";
 import type { Program } from "../core/ir.js";
 import { programToOnnx } from "./onnx-export.js";
-import { optimize } from "./passes.js";
 
 interface OrtTensor {
   readonly type: string;
@@ -97,6 +96,9 @@ export async function compileForOnnxRuntime(
 ): Promise<OnnxRuntimePlan> {
   // The passes jit runs before planning (simplification, constant folding, CSE, dead code): the traced
   // program still holds what transposition leaves, such as products with zeros.
+  // Loaded here, not at the top: passes.ts reaches the ops through a cycle that only resolves when the
+  // library's entry point loads first, and the bench's runner imports this module before it.
+  const { optimize } = await import("./passes.js");
   const optimized = optimize({ program, consts: [...consts] });
   const model = programToOnnx(optimized.program, optimized.consts);
   const ort = await loadOnnxRuntime();
