@@ -31,6 +31,7 @@ import { hoistChecks } from "./hoist-checks.js";
 import { type ClosedProgram, optimize } from "./passes.js";
 import { describeStep, type PlanStep } from "./plan-steps.js";
 import { webgpuFusedKernel } from "./webgpu-fused.js";
+import { planWebgpuBuffers } from "./webgpu-memory.js";
 
 export interface WebgpuExecutable {
   /** Runs the plan: inputs are host or device arrays, outputs device arrays (donated inputs consumed). */
@@ -38,6 +39,11 @@ export interface WebgpuExecutable {
   readonly steps: readonly PlanStep[];
   /** Each dispatch's label and WGSL, in order. */
   readonly kernels: readonly WebgpuKernelSpec[];
+  /**
+   * The values between dispatches (not the call's inputs, outputs or constants): the bytes of the
+   * buffers they share, and what they would take with a buffer each (webgpu-memory.ts).
+   */
+  readonly intermediates: { readonly bytes: number; readonly unsharedBytes: number };
   /**
    * Runs the plan on `args` (nothing donated) `runs` times with every dispatch submitted alone and
    * waited for: the median wall time of each kernel, in plan order (a debugging aid: it includes the
@@ -87,47 +93,44 @@ export function compileWebgpu(closed: ClosedProgram, gpu: WebgpuDevice): WebgpuE
       );
   }
 
-  const buffers = new Map<Var, GPUBuffer>();
   const newBuffer = (elements: number): GPUBuffer =>
     device.createBuffer({ size: Math.max(4, elements * 4), usage: storageUsage() });
-  const bufferOf = (v: Var): GPUBuffer => {
-    let b = buffers.get(v);
-    if (!b) buffers.set(v, (b = newBuffer(sizeOf(v.aval.shape))));
-    return b;
-  };
   const upload = (buffer: GPUBuffer, value: ConcreteArray): void => {
     const data = deviceStorage(value);
     device.queue.writeBuffer(buffer, 0, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
   };
-  const atomBuffer = (a: Atom): GPUBuffer => {
-    if (a instanceof Var) return bufferOf(a);
+  // Dispatches are collected first and bound to buffers once the memory plan is made. An operand is a
+  // value (whose buffer comes from the plan) or a literal's buffer; a view's output is its input's value.
+  type Operand = Var | GPUBuffer;
+  const viewOf = new Map<Var, Operand>();
+  const source = (v: Var): Operand => {
+    let o: Operand = v;
+    while (o instanceof Var && viewOf.has(o)) o = viewOf.get(o)!;
+    return o;
+  };
+  const atomOperand = (a: Atom): Operand => {
+    if (a instanceof Var) return a;
     const b = newBuffer(sizeOf(a.aval.shape));
     upload(b, a.value);
     return b;
   };
-  program.constVars.forEach((v, i) => {
-    if (computed.has(v)) upload(bufferOf(v), optimized.consts[i]!.concrete());
-  });
 
-  const dispatches: Dispatch[] = [];
+  const pending: { spec: WebgpuKernelSpec; operands: readonly Operand[]; pipeline: GPUComputePipeline }[] =
+    [];
   const hostChecks: { equation: Equation; argument: number }[] = [];
   const maxBindings = device.limits.maxStorageBuffersPerShaderStage;
-  const add = (spec: WebgpuKernelSpec, bound: readonly GPUBuffer[], what: string): void => {
+  const add = (spec: WebgpuKernelSpec, operands: readonly Operand[], what: string): void => {
     if (spec.workgroups.some((g) => g === 0)) return;
-    if (bound.length > maxBindings)
+    if (operands.length > maxBindings)
       throw new WgslUnsupportedError(
-        `${what} binds ${bound.length} buffers; the device binds ${maxBindings}`,
+        `${what} binds ${operands.length} buffers; the device binds ${maxBindings}`,
       );
     const module = device.createShaderModule({ code: spec.code, label: spec.label });
     const pipeline = device.createComputePipeline({
       layout: "auto",
       compute: { module, entryPoint: "main" },
     });
-    const bindGroup = device.createBindGroup({
-      layout: pipeline.getBindGroupLayout(0),
-      entries: bound.map((buffer, binding) => ({ binding, resource: { buffer } })),
-    });
-    dispatches.push({ spec, pipeline, bindGroup });
+    pending.push({ spec, operands, pipeline });
   };
 
   steps.forEach((s, k) => {
@@ -142,7 +145,7 @@ export function compileWebgpu(closed: ClosedProgram, gpu: WebgpuDevice): WebgpuE
         transposeA: s.transposeA,
         transposeB: s.transposeB,
       });
-      add(spec, [bufferOf(s.a), bufferOf(s.b), bufferOf(s.out)], what);
+      add(spec, [s.a, s.b, s.out], what);
       return;
     }
     if (s.kind === "fused") {
@@ -150,7 +153,7 @@ export function compileWebgpu(closed: ClosedProgram, gpu: WebgpuDevice): WebgpuE
       const reduced = reduction?.inputs[0] as Var | undefined;
       const stored = s.outputs.filter((v) => v !== reduction?.outputs[0]);
       if (reduced && !stored.includes(reduced)) stored.push(reduced);
-      add(webgpuFusedKernel(s, stored), [...s.inputs, ...stored].map(bufferOf), what);
+      add(webgpuFusedKernel(s, stored), [...s.inputs, ...stored], what);
       if (reduction) addEquation(reduction, what);
       return;
     }
@@ -168,13 +171,13 @@ export function compileWebgpu(closed: ClosedProgram, gpu: WebgpuDevice): WebgpuE
           `${e.primitive.name} of a value computed on the GPU (it checks host values)`,
         );
       hostChecks.push({ equation: e, argument: index });
-      buffers.set(e.outputs[0]!, bufferOf(checked as Var));
+      viewOf.set(e.outputs[0]!, checked as Var);
       return;
     }
     const alias = aliasedInput(e);
     if (alias !== undefined) {
       // A view (reshape): the output is the input's buffer.
-      buffers.set(e.outputs[0]!, atomBuffer(alias));
+      viewOf.set(e.outputs[0]!, atomOperand(alias));
       return;
     }
     const rule = e.primitive.webgpu;
@@ -184,8 +187,45 @@ export function compileWebgpu(closed: ClosedProgram, gpu: WebgpuDevice): WebgpuE
       e.outputs.map((v) => v.aval),
       e.params as never,
     );
-    add(spec, [...e.inputs.map(atomBuffer), ...e.outputs.map(bufferOf)], what);
+    add(spec, [...e.inputs.map(atomOperand), ...e.outputs], what);
   }
+
+  // The call's inputs, outputs and constants keep buffers of their own; values between dispatches share.
+  const pinned = new Set<Operand>(
+    [...program.inputs, ...program.constVars, ...outputs].map((v) => source(v)),
+  );
+  const memory = planWebgpuBuffers(
+    pending.map((d) => d.operands.map((o) => (o instanceof Var ? source(o) : o))),
+    (o) => (o instanceof Var ? Math.max(4, sizeOf(o.aval.shape) * 4) : 0),
+    (o) => !(o instanceof Var) || pinned.has(o),
+  );
+  const shared = memory.bufferBytes.map((size) => device.createBuffer({ size, usage: storageUsage() }));
+  const own = new Map<Var, GPUBuffer>();
+  const bufferOf = (v: Var): GPUBuffer => {
+    const o = source(v);
+    if (!(o instanceof Var)) return o;
+    const k = memory.bufferOf.get(o);
+    if (k !== undefined) return shared[k]!;
+    let b = own.get(o);
+    if (!b) own.set(o, (b = newBuffer(sizeOf(o.aval.shape))));
+    return b;
+  };
+  const atomBuffer = (a: Atom): GPUBuffer => (a instanceof Var ? bufferOf(a) : (atomOperand(a) as GPUBuffer));
+  program.constVars.forEach((v, i) => {
+    if (computed.has(v)) upload(bufferOf(v), optimized.consts[i]!.concrete());
+  });
+  const dispatches: Dispatch[] = pending.map(({ spec, operands, pipeline }) => ({
+    spec,
+    pipeline,
+    bindGroup: device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: operands.map((o, binding) => ({
+        binding,
+        resource: { buffer: o instanceof Var ? bufferOf(o) : o },
+      })),
+    }),
+  }));
+  const sharedBytes = memory.bufferBytes.reduce((a, b) => a + b, 0);
 
   const inputBuffers = program.inputs.map((v) => (computed.has(v) ? bufferOf(v) : null));
   /** Per output: the argument it is, when the program returns an input unchanged, else -1. */
@@ -203,6 +243,7 @@ export function compileWebgpu(closed: ClosedProgram, gpu: WebgpuDevice): WebgpuE
   return {
     steps,
     kernels: dispatches.map((d) => d.spec),
+    intermediates: { bytes: sharedBytes, unsharedBytes: memory.unsharedBytes },
     async profile(args, runs = 5) {
       const times = dispatches.map((): number[] => []);
       for (let r = 0; r < runs; r++) {
@@ -231,7 +272,7 @@ export function compileWebgpu(closed: ClosedProgram, gpu: WebgpuDevice): WebgpuE
     },
     toString: () =>
       [
-        `WebGPU plan on ${gpu.adapter}: ${dispatches.length} dispatches`,
+        `WebGPU plan on ${gpu.adapter}: ${dispatches.length} dispatches; values between them in ${memory.bufferBytes.length} shared buffers, ${sharedBytes} bytes (${memory.unsharedBytes} with one each)`,
         ...dispatches.map((d, k) => `  ${k}: ${d.spec.label}`),
       ].join("\n"),
     run(args, donate) {

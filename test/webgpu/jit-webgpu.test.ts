@@ -53,6 +53,12 @@ describe.skipIf(!hasChromium)("jit on WebGPU in Chromium", () => {
       expect(lines.filter((l) => /runs on the CPU/.test(l))).toEqual([]);
       expect(result.backends).toEqual(["webgpu", "webgpu"]);
       expect(result.deviceOutputs).toBe(true);
+      // The values between dispatches share buffers (compiler/webgpu-memory.ts): less than one each.
+      const [, buffers, bytes, unshared] = /(\d+) shared buffers, (\d+) bytes \((\d+) with one each\)/
+        .exec(result.planSummary)!
+        .map(Number);
+      expect(buffers).toBeGreaterThan(0);
+      expect(bytes).toBeLessThan(unshared! * 0.75);
       expect(result.gradErrors).toHaveLength(10);
       for (const e of result.gradErrors) expect(e).toBeLessThan(1e-5);
       expect(result.forwardError).toBeLessThan(1e-5);

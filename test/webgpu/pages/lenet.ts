@@ -31,6 +31,8 @@ export interface LenetResult {
   readonly gradErrors: number[];
   readonly forwardError: number;
   readonly deviceOutputs: boolean;
+  /** The step's plan listing, first line (dispatches, and the bytes of the values between them). */
+  readonly planSummary: string;
   readonly error: string | null;
 }
 
@@ -56,7 +58,9 @@ async function main(): Promise<LenetResult> {
   const cpuStep = jit(stepFn, { backend: "wasm" });
   const x0 = images.index(0);
   const y0 = labels.index(0);
-  const backends = [gpuStep.lower(params, optimizer.init(params), x0, y0).backend];
+  const lowered = gpuStep.lower(params, optimizer.init(params), x0, y0);
+  const backends = [lowered.backend];
+  const planSummary = lowered.toString().split("\n")[0]!;
 
   // The WebGPU step donates its arguments: give it its own copy.
   let gp: LeNetParams = tree.map((leaf: NdArray) => leaf.add(0), params);
@@ -129,6 +133,7 @@ async function main(): Promise<LenetResult> {
     gradErrors,
     forwardError: forwardError / scale,
     deviceOutputs,
+    planSummary,
     error: null,
   };
 }
@@ -143,6 +148,7 @@ main()
       gradErrors: [],
       forwardError: -1,
       deviceOutputs: false,
+      planSummary: "",
       error: e instanceof Error ? `${e.message}\n${e.stack}` : String(e),
     }),
   )
