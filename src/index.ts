@@ -5,7 +5,7 @@
  */
 
 export { type BackendInfo, backend, type Platform, setBackend, startThreads } from "./backend/index.js";
-export { WebgpuUnavailableError } from "./backend/webgpu/device.js";
+export { WebgpuError, WebgpuUnavailableError } from "./backend/webgpu/device.js";
 export { DeviceArray, DeviceArrayReadError } from "./backend/webgpu/device-array.js";
 export {
   type AbstractValue,

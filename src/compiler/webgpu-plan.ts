@@ -13,7 +13,7 @@
  * jit then runs that program on the CPU backend and says so (transforms/jit.ts).
  */
 
-import type { WebgpuDevice } from "../backend/webgpu/device.js";
+import { catchGpuErrors, type WebgpuDevice, WebgpuError } from "../backend/webgpu/device.js";
 import { DeviceArray, DeviceArrayReadError, deviceBuffer } from "../backend/webgpu/device-array.js";
 import { webgpuGemm } from "../backend/webgpu/gemm.js";
 import { WEBGPU_DTYPES, WgslUnsupportedError } from "../backend/webgpu/wgsl.js";
@@ -70,6 +70,23 @@ interface Dispatch {
 const storageUsage = (): number => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
 export function compileWebgpu(closed: ClosedProgram, gpu: WebgpuDevice): WebgpuExecutable {
+  // WebGPU reports a shader that does not compile, or a buffer beyond a limit, asynchronously (and
+  // otherwise only on the console): the errors of building the plan are caught here, and every output
+  // of every call waits for them before its values can be read.
+  const closeScopes = catchGpuErrors(gpu.device);
+  let buildErrors: Promise<string | null> | undefined;
+  try {
+    return buildWebgpuPlan(closed, gpu, () => buildErrors!);
+  } finally {
+    buildErrors = closeScopes();
+  }
+}
+
+function buildWebgpuPlan(
+  closed: ClosedProgram,
+  gpu: WebgpuDevice,
+  buildErrors: () => Promise<string | null>,
+): WebgpuExecutable {
   const optimized = optimize(closed);
   const program = hoistChecks(optimized.program);
   const steps = absorbTransposes(fuse(program.equations, program.outputs), program.outputs);
@@ -90,6 +107,16 @@ export function compileWebgpu(closed: ClosedProgram, gpu: WebgpuDevice): WebgpuE
     if (!scalar64)
       throw new WgslUnsupportedError(
         `a ${fmtAval(v.aval)} value (WebGPU computes float32, int32, uint32 and bool, and float64 only as scalars it does not return; WGSL has no float64)`,
+      );
+  }
+
+  // A buffer bound beyond the device's limit would be an invalid binding: such programs stay on the CPU.
+  const bindLimit = device.limits.maxStorageBufferBindingSize;
+  for (const v of computed) {
+    const bytes = sizeOf(v.aval.shape) * 4;
+    if (bytes > bindLimit)
+      throw new WgslUnsupportedError(
+        `a ${fmtAval(v.aval)} value of ${bytes} bytes (this device binds at most ${bindLimit} bytes per storage buffer)`,
       );
   }
 
@@ -284,41 +311,64 @@ export function compileWebgpu(closed: ClosedProgram, gpu: WebgpuDevice): WebgpuE
           );
         evalPrimitive(equation.primitive, [value.concrete()], equation.params);
       }
-      const encoder = device.createCommandEncoder();
-      copyInputs(encoder, args);
-      const pass = encoder.beginComputePass();
-      for (const d of dispatches) {
-        pass.setPipeline(d.pipeline);
-        pass.setBindGroup(0, d.bindGroup);
-        pass.dispatchWorkgroups(...(d.spec.workgroups as [number, number, number]));
-      }
-      pass.end();
-      // Donated device inputs give their buffers to outputs of the same size, once (as the CPU plans do).
-      const returned = new Set(returnedInput.filter((i) => i >= 0));
-      const free = args
-        .map((a, i) =>
-          donate[i] && a instanceof DeviceArray && !returned.has(i) ? { array: a, bytes: a.size * 4 } : null,
-        )
-        .filter((d): d is { array: DeviceArray; bytes: number } => d !== null);
-      const outs = program.outputs.map((a, k): NdArray => {
-        if (returnedInput[k]! >= 0) return args[returnedInput[k]!]!;
-        const bytes = sizeOf(a.aval.shape) * 4;
-        const fit = free.findIndex((d) => d.bytes === bytes);
-        let target: GPUBuffer;
-        if (fit >= 0) {
-          target = deviceBuffer(free[fit]!.array);
-          free[fit]!.array.donate();
-          free.splice(fit, 1);
-        } else target = newBuffer(sizeOf(a.aval.shape));
-        if (bytes > 0) encoder.copyBufferToBuffer(outputBuffers[k]!, 0, target, 0, bytes);
-        return new DeviceArray(a.aval.shape, a.aval.dtype, target, gpu);
+      // The outputs are ready once the plan built and the GPU took this call's work without an error, and
+      // once every device input was ready: a failure anywhere upstream makes reading them throw.
+      let reportRun!: (errors: Promise<string | null>) => void;
+      const runErrors = new Promise<string | null>((resolve) => {
+        reportRun = resolve;
       });
-      device.queue.submit([encoder.finish()]);
-      for (const [i, arg] of args.entries())
-        if (donate[i] && arg instanceof DeviceArray && !arg.isDonated && !returned.has(i)) arg.donate();
-      return outs;
+      const upstream = args.filter((a): a is DeviceArray => a instanceof DeviceArray).map((a) => a.ready);
+      const ready = Promise.all([buildErrors(), runErrors, ...upstream]).then(([built, ran]) => {
+        if (built)
+          throw new WebgpuError(`the WebGPU plan's kernels did not build on ${gpu.adapter}: ${built}`);
+        if (ran) throw new WebgpuError(`the GPU refused a call of the WebGPU plan on ${gpu.adapter}: ${ran}`);
+      });
+      // Handled where the values are read (x.data()); an unread failed output is not an unhandled rejection.
+      ready.catch(() => {});
+      const closeScopes = catchGpuErrors(device);
+      try {
+        return encodeCall(args, donate, ready);
+      } finally {
+        reportRun(closeScopes());
+      }
     },
   };
+
+  function encodeCall(args: readonly NdArray[], donate: readonly boolean[], ready: Promise<void>): NdArray[] {
+    const encoder = device.createCommandEncoder();
+    copyInputs(encoder, args);
+    const pass = encoder.beginComputePass();
+    for (const d of dispatches) {
+      pass.setPipeline(d.pipeline);
+      pass.setBindGroup(0, d.bindGroup);
+      pass.dispatchWorkgroups(...(d.spec.workgroups as [number, number, number]));
+    }
+    pass.end();
+    // Donated device inputs give their buffers to outputs of the same size, once (as the CPU plans do).
+    const returned = new Set(returnedInput.filter((i) => i >= 0));
+    const free = args
+      .map((a, i) =>
+        donate[i] && a instanceof DeviceArray && !returned.has(i) ? { array: a, bytes: a.size * 4 } : null,
+      )
+      .filter((d): d is { array: DeviceArray; bytes: number } => d !== null);
+    const outs = program.outputs.map((a, k): NdArray => {
+      if (returnedInput[k]! >= 0) return args[returnedInput[k]!]!;
+      const bytes = sizeOf(a.aval.shape) * 4;
+      const fit = free.findIndex((d) => d.bytes === bytes);
+      let target: GPUBuffer;
+      if (fit >= 0) {
+        target = deviceBuffer(free[fit]!.array);
+        free[fit]!.array.donate();
+        free.splice(fit, 1);
+      } else target = newBuffer(sizeOf(a.aval.shape));
+      if (bytes > 0) encoder.copyBufferToBuffer(outputBuffers[k]!, 0, target, 0, bytes);
+      return new DeviceArray(a.aval.shape, a.aval.dtype, target, gpu, ready);
+    });
+    device.queue.submit([encoder.finish()]);
+    for (const [i, arg] of args.entries())
+      if (donate[i] && arg instanceof DeviceArray && !arg.isDonated && !returned.has(i)) arg.donate();
+    return outs;
+  }
 }
 
 /** A host array's values as the GPU stores them (bool as u32 0/1, a float64 scalar as float32). */

@@ -2,11 +2,13 @@
  * jit plans on WebGPU, in headless Chromium on its software adapter (SwiftShader): every kind of kernel
  * a plan lowers to against the same function on the CPU backend (pages/kernels.ts), the asynchronous
  * boundary (device arrays read with `await x.data()`, a clear error for synchronous reads and eager
- * ops), and float64 programs staying on the CPU. Skipped, with the reason printed, without Chromium.
+ * ops), float64 programs staying on the CPU, and GPU errors (a kernel that does not compile) surfacing
+ * as a WebgpuError where the values are read (pages/errors.ts). Skipped, with the reason printed, without Chromium.
  */
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { CHROMIUM, hasChromium, runPage } from "../helpers/chromium-page.js";
+import type { ErrorsResult } from "./pages/errors.js";
 import type { KernelsResult } from "./pages/kernels.js";
 import type { LenetResult } from "./pages/lenet.js";
 
@@ -40,6 +42,23 @@ describe.skipIf(!hasChromium)("jit on WebGPU in Chromium", () => {
       expect(result.eagerError).toMatch(/await x\.data\(\)/);
       expect(result.float64Backend).toBe("wasm");
       expect(lines.some((l) => /runs on the CPU \(wasm\), not WebGPU.*float64/.test(l))).toBe(true);
+    },
+  );
+
+  it(
+    "a kernel that does not compile makes reading its outputs, and what is computed from them, throw",
+    { timeout: 300_000 },
+    async () => {
+      const { result, errors } = await runPage<ErrorsResult>(page("errors.ts"));
+      expect(result.error).toBeNull();
+      expect(errors).toEqual([]);
+      expect(result.returnedDeviceArray).toBe(true);
+      expect(result.brokenRead).toMatch(
+        /^WebgpuError: the WebGPU plan's kernels did not build on .*test_invalid_wgsl/s,
+      );
+      expect(result.brokenRead).toMatch(/undeclared_name/);
+      expect(result.downstreamRead).toMatch(/^WebgpuError: .*did not build/s);
+      expect(result.validValues).toEqual([2, 3, 4]);
     },
   );
 

@@ -27,6 +27,12 @@ export class DeviceArray extends NdArray {
     /** Its GPUBuffer (typed `object` so that the public type needs no WebGPU typings). */
     buffer: object,
     private readonly owner: WebgpuDevice,
+    /**
+     * Settles once the GPU has accepted the work that computes the values: rejects with a WebgpuError
+     * when it reported an error (a kernel that did not compile, a limit exceeded), so that reading the
+     * values throws instead of returning what the buffer happened to hold.
+     */
+    readonly ready: Promise<void> = Promise.resolve(),
   ) {
     super();
     buffers.set(this, buffer as GPUBuffer);
@@ -45,6 +51,7 @@ export class DeviceArray extends NdArray {
   /** The values, copied back from the GPU (row-major; bool as 0/1 bytes, as a ConcreteArray stores them). */
   override async data(): Promise<TypedArray> {
     this.checkNotDonated();
+    await this.ready;
     const { device } = this.owner;
     const out = storageFor(this.dtype, this.size);
     if (this.size === 0) return out;

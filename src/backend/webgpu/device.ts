@@ -11,6 +11,30 @@ export class WebgpuUnavailableError extends Error {
   override name = "WebgpuUnavailableError";
 }
 
+/**
+ * The GPU reported an error for a plan's work: a kernel that did not compile, a buffer or binding beyond
+ * a device limit, memory exhausted. WebGPU reports these asynchronously, so it surfaces where the values
+ * are read (`await x.data()`), never as silently wrong values.
+ */
+export class WebgpuError extends Error {
+  override name = "WebgpuError";
+}
+
+/**
+ * Catches the GPU errors raised by the device calls made until the returned function is called (WebGPU's
+ * error scopes: without them a shader that fails to compile only logs to the console, and its dispatches
+ * do nothing). The function closes the scopes and gives a promise of the errors' messages, or null.
+ */
+export function catchGpuErrors(device: GPUDevice): () => Promise<string | null> {
+  const filters: GPUErrorFilter[] = ["validation", "out-of-memory", "internal"];
+  for (const filter of filters) device.pushErrorScope(filter);
+  return () =>
+    Promise.all(filters.map(() => device.popErrorScope())).then((errors) => {
+      const messages = errors.filter((e): e is GPUError => e !== null).map((e) => e.message);
+      return messages.length > 0 ? messages.join("; ") : null;
+    });
+}
+
 export interface WebgpuDevice {
   readonly device: GPUDevice;
   /** The adapter as `backend()` reports it, e.g. "google swiftshader". */
