@@ -87,6 +87,18 @@ function expm1(g: OnnxGraph, x: string, dtype: DType): string {
   return g.node1("Where", [g.node1("Equal", [u, one]), x, r]);
 }
 
+/** Orderings and max/min, which take bool, int16 and uint16 operands cast to int32 (ORDERED_WIDER). */
+const ORDERED_OPS = new Set(["Less", "LessOrEqual", "Greater", "GreaterOrEqual", "Max", "Min"]);
+const ORDERED_WIDER: Partial<Record<DType, DType>> = { bool: "int32", int16: "int32", uint16: "int32" };
+
+const WHERE_WIDER: Partial<Record<DType, DType>> = {
+  bool: "uint8",
+  int8: "int32",
+  int16: "int32",
+  uint16: "int32",
+  uint32: "float64",
+};
+
 type Helper = (g: OnnxGraph, args: readonly string[], dtype: DType, shape: readonly number[]) => string;
 
 /** Where(cond, x, y) with a scalar constant for x or y given as a number. */
@@ -206,9 +218,20 @@ export function exprToOnnx(
       case "const":
         r = g.scalar(e.value, e.dtype);
         break;
-      case "select":
-        r = g.node1("Where", [visit(e.cond), visit(e.x), visit(e.y)]);
+      case "select": {
+        // ONNX Runtime's CPU Where has no bool, int8, int16, uint16 or uint32 kernel (the session would
+        // not load): those select in a wider type that holds every value, and cast back.
+        const wide = WHERE_WIDER[e.dtype];
+        const [x, y] = [visit(e.x), visit(e.y)];
+        r = wide
+          ? g.cast(
+              g.node1("Where", [visit(e.cond), g.cast(x, e.dtype, wide), g.cast(y, e.dtype, wide)]),
+              wide,
+              e.dtype,
+            )
+          : g.node1("Where", [visit(e.cond), x, y]);
         break;
+      }
       case "cast":
         r = g.cast(visit(e.x), e.x.dtype, e.dtype);
         break;
@@ -251,7 +274,14 @@ export function exprToOnnx(
         if ("y" in e) {
           const op = BINARY[e.op];
           if (op === undefined) return unsupported(`${e.op}(${e.x.dtype}, ${e.y.dtype})`);
-          r = g.node1(op, [visit(e.x), visit(e.y)]);
+          const wide = ORDERED_WIDER[e.x.dtype];
+          if (wide && ORDERED_OPS.has(op)) {
+            // ONNX orders only numbers (bools compare as 0 and 1, as numpy's do), and ONNX Runtime's
+            // Max/Min have no 16-bit kernels: order in int32, where every such value is exact.
+            const [x, y] = [visit(e.x), visit(e.y)].map((v) => g.cast(v, e.x.dtype, wide));
+            const o = g.node1(op, [x!, y!]);
+            r = op === "Max" || op === "Min" ? g.cast(o, wide, e.dtype) : o;
+          } else r = g.node1(op, [visit(e.x), visit(e.y)]);
         } else {
           const op = UNARY[e.op];
           if (op === undefined) return unsupported(`${e.op}(${e.x.dtype})`);

@@ -181,6 +181,37 @@ describe("onnx export: each lowering in ONNX Runtime against tracegrad", () => {
       });
 });
 
+describe("onnx export: select on every dtype ONNX Runtime loads", () => {
+  // ONNX Runtime's CPU Where has no bool, int8, int16, uint16 or uint32 kernel: without the widening
+  // casts the session does not load ("Could not find an implementation for Where(16)"), which is what
+  // stopped the char-GPT train step's model (a bool mask select) from running. ONNX's orderings and
+  // Max/Min take no bools at all: they compare bools cast to int32.
+  for (const dtype of ["bool", "int8", "int16", "uint16", "uint32", "uint8"] as const) {
+    it(`np.where on ${dtype} operands, extremes included`, async () => {
+      const extremes: Record<typeof dtype, [number, number]> = {
+        bool: [1, 0],
+        int8: [-128, 127],
+        int16: [-32768, 32767],
+        uint16: [0, 65535],
+        uint32: [4294967295, 2147483648],
+        uint8: [255, 0],
+      };
+      const [hi, lo] = extremes[dtype];
+      const cond = np.array([true, false, true, false, true]);
+      const a = np.array([hi, lo, lo, hi, 1], { dtype });
+      const b = np.array([lo, hi, 1, lo, hi], { dtype });
+      await expectSameInOrt((c, x, y) => np.where(c, x, y), [cond, a, b]);
+      // and inside a fused loop: a comparison's mask selected between two bool arrays
+      await expectSameInOrt((c, x, y) => np.where(np.logicalNot(c), np.greater(x, y), c), [cond, a, b]);
+      // orderings and max/min of these dtypes (bools as 0 and 1, as numpy orders them)
+      await expectSameInOrt(
+        (x, y) => [np.less(x, y), np.greaterEqual(x, y), np.maximum(x, y), np.minimum(x, y)],
+        [a, b],
+      );
+    });
+  }
+});
+
 describe("onnx export of call-like and effect primitives", () => {
   it("customVjp exports its primal function (custom_vjp_call), alone and under grad", async () => {
     const clipGrad = customVjp(
