@@ -290,6 +290,28 @@ export function renderReport(report: BenchReport): string {
     out.push("");
   }
 
+  // The native backend against the native peer, paired like the rest: the GEMM-bound rows' comparison.
+  const onnxColumns = shown.filter((p) => p.title.startsWith("onnxruntime "));
+  const openBlasColumns = torchColumns.filter((p) => p.title.includes("OpenBLAS"));
+  const nativeTorch = openBlasColumns.length > 0 ? openBlasColumns : torchColumns;
+  if (onnxColumns.length > 0 && nativeTorch.length > 0) {
+    out.push("## tracegrad on ONNX Runtime relative to PyTorch");
+    out.push("");
+    out.push(
+      "tracegrad jit on its ONNX Runtime backend, time ÷ torch time: below 1 tracegrad is faster. " +
+        "Paired per round as above.",
+    );
+    out.push("");
+    const pairs = onnxColumns.flatMap((o) => nativeTorch.map((t) => [o, t] as const));
+    out.push(...alignedHeader(["Workload", ...pairs.map(([o, t]) => `${o.title} ÷ ${t.title}`)]));
+    for (const r of tracegrad.rows) {
+      const w = r.workload;
+      if (onnxColumns.every((p) => p.results[w.id] === undefined)) continue;
+      out.push(row([w.label, ...pairs.map(([o, t]) => ratio(o.results[w.id], t.results[w.id]))]));
+    }
+    out.push("");
+  }
+
   const relaxedTracegrad = shown.find((p) => p.title === RELAXED_TITLES.tracegrad);
   const relaxedJaxjs = shown.find((p) => p.title === RELAXED_TITLES.jaxjs);
   if (relaxedTracegrad && relaxedJaxjs) {

@@ -6,7 +6,7 @@
  *   npm run bench -- --no-peers       tracegrad only
  *   npm run bench -- --peers torch,tfjs,jaxjs,relaxed,onnxruntime   a subset of the peers ("relaxed": tracegrad jit
  *                                     and jax-js again in a Node started with relaxed SIMD enabled;
- *                                     "onnxruntime": tracegrad jit on its ONNX Runtime backend, 1 thread)
+ *                                     "onnxruntime": tracegrad jit on its ONNX Runtime backend, 1 and 2 threads)
  *   npm run bench -- --backend js|wasm          tracegrad's jit kernels (default: the library's choice)
  *   npm run bench -- --only id,id     only these workload ids (see bench/workloads.ts)
  *   npm run bench -- --out FILE       write the report there (also in quick mode)

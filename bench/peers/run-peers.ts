@@ -15,7 +15,7 @@ import { RELAXED_TITLES } from "./protocol.js";
 import type { RunnerSpec } from "./runner-process.js";
 
 /** "relaxed": tracegrad's jit and jax-js again, in a Node with relaxed SIMD (FMA) enabled by its flag. */
-/** "onnxruntime": tracegrad's jit on its ONNX Runtime backend (matmul-1024 and the MLP train step). */
+/** "onnxruntime": tracegrad's jit on its ONNX Runtime backend, on 1 and on 2 intra-op threads. */
 export const PEER_NAMES = ["torch", "tfjs", "jaxjs", "relaxed", "onnxruntime"] as const;
 export type PeerName = (typeof PEER_NAMES)[number];
 
@@ -185,7 +185,12 @@ export function peerSlots(names: readonly PeerName[]): PeerSlot[] {
   if (names.includes("jaxjs")) slots.push({ runner: nodeRunner("jax-js wasm jit", "jaxjs-peer.ts", []) });
   if (names.includes("relaxed")) slots.push(...relaxedSlots());
   if (names.includes("onnxruntime")) {
-    slots.push({ runner: nodeRunner("onnxruntime 1T", "onnxruntime-peer.ts", ["--threads", "1"]) });
+    // 1 thread beside torch 1T; 2 threads beside tracegrad's wasm jit, which runs on both cores.
+    for (const threads of [1, 2]) {
+      slots.push({
+        runner: nodeRunner(`onnxruntime ${threads}T`, "onnxruntime-peer.ts", ["--threads", String(threads)]),
+      });
+    }
   }
   return slots;
 }

@@ -101,6 +101,39 @@ describe("a report of several rounds", () => {
     expect(markdown).toMatch(/## tracegrad eager relative to PyTorch eager/);
     expect(markdown).toContain(`| ${workload.label} | 2.00 (1.00–2.00) |`);
     expect(markdown).toMatch(/A ratio is the median of the per-round ratios/);
+    expect(markdown).not.toMatch(/ONNX Runtime relative to PyTorch/);
+  });
+
+  it("pairs each ONNX Runtime column with the OpenBLAS torch columns only", () => {
+    const workload = workloadsFor("quick").find((w) => w.kind === "mlp-train")!;
+    const rounds = (...ms: number[]) => mergeMeasurements(ms.map((m) => timed(m)))!;
+    const peer = (title: string, ...ms: number[]): PeerColumn => ({
+      title,
+      status: "ok",
+      description: title,
+      results: { [workload.id]: rounds(...ms) },
+    });
+    const markdown = renderReport({
+      mode: "full",
+      rounds: 2,
+      machine: describeMachine(),
+      tracegrad: {
+        backend: "test",
+        rows: [
+          { workload, eager: rounds(9, 9), jit: rounds(3, 3), memory: { ok: false, error: "not measured" } },
+        ],
+      },
+      peers: [
+        peer("torch 1T refBLAS", 100, 100),
+        peer("torch 1T OpenBLAS", 10, 20),
+        peer("onnxruntime 1T", 5, 30),
+        peer("onnxruntime 2T", 4, 8),
+      ],
+    });
+    expect(markdown).toMatch(/## tracegrad on ONNX Runtime relative to PyTorch/);
+    expect(markdown).toContain("| Workload | onnxruntime 1T ÷ torch 1T OpenBLAS | onnxruntime 2T ÷ torch 1T OpenBLAS |");
+    // Per round 5/10 and 30/20 (median 1.00); 4/10 and 8/20 (0.40).
+    expect(markdown).toContain(`| ${workload.label} | 1.00 (0.50–1.50) | 0.40 (0.40–0.40) |`);
   });
 
   it("runs the alternation once per round, tracegrad's eager and jit runners each measuring every round", async () => {
