@@ -25,6 +25,7 @@ import {
   tensorBytes,
   type ValueData,
 } from "./onnx-model.js";
+import type { ClosedProgram } from "./passes.js";
 
 /**
  * The opset the exporter targets: 18, the first with bitwise operators (BitwiseXor, BitwiseAnd), which
@@ -45,6 +46,12 @@ export interface OnnxExportOptions {
    * itself, matrix products as Gemms that absorb transposes, scalar factors and addends, dead nodes removed.
    */
   readonly fuse?: boolean;
+  /**
+   * Applied to the sub-programs the graph inlines (loop bodies and conditions, switch branches) before
+   * they are written: the jit's optimization passes, in the ONNX Runtime backend, which optimizes the
+   * top-level program itself. Default: sub-programs are written as traced.
+   */
+  readonly optimizeSubprogram?: (closed: ClosedProgram) => ClosedProgram;
 }
 
 const SUPPORTED: ReadonlySet<DType> = new Set<DType>([
@@ -68,6 +75,7 @@ function checkDtype(what: string, aval: AbstractValue): void {
 
 /** What a graph and its subgraphs share: one namespace of values, and the model's initializers. */
 class ModelScope {
+  constructor(readonly optimizeSubprogram?: (closed: ClosedProgram) => ClosedProgram) {}
   readonly initializers: TensorData[] = [];
   readonly int64Cache = new Map<string, string>();
   readonly scalarCache = new Map<string, string>();
@@ -113,10 +121,17 @@ class GraphBuilder implements OnnxGraph {
       throw new Error(
         `onnx export: a subgraph returned ${results.length} outputs, expected ${outputs.length}`,
       );
-    // Each output gets a node of the subgraph's own: an input or an outer value is no subgraph output.
+    // A value a node of the subgraph computes is an output as it is; an input, an outer value or a value
+    // output twice gets an Identity of its own (a subgraph output must be computed in it, once). Each
+    // Identity is a copy per iteration of a loop.
+    const computed = new Set(sub.nodes.flatMap((n) => n.outputs));
     const outputData = outputs.map((t, i) => {
-      const name = this.fresh("result");
-      sub.nodes.push({ opType: "Identity", inputs: [results[i]!], outputs: [name], attributes: {} });
+      let name = results[i]!;
+      if (computed.has(name)) computed.delete(name);
+      else {
+        name = this.fresh("result");
+        sub.nodes.push({ opType: "Identity", inputs: [results[i]!], outputs: [name], attributes: {} });
+      }
       return { name, dtype: t.dtype, shape: t.shape };
     });
     return {
@@ -187,6 +202,14 @@ class GraphBuilder implements OnnxGraph {
   }
 
   inline(program: Program, inputs: readonly string[]): string[] {
+    const optimize = this.scope.optimizeSubprogram;
+    if (optimize === undefined || program.constVars.length > 0) return this.emit(program, inputs);
+    const closed = optimize({ program, consts: [] });
+    return this.emit(closed.program, [...closed.consts.map((c) => this.constantArray(c)), ...inputs]);
+  }
+
+  /** Writes `program`'s equations as they are, its constants then inputs bound to `inputs`. */
+  emit(program: Program, inputs: readonly string[]): string[] {
     const env = new Map<Var, string>();
     [...program.constVars, ...program.inputs].forEach((v, i) => env.set(v, inputs[i]!));
     const read = (a: Atom): string => {
@@ -259,13 +282,13 @@ export function programToOnnxGraph(
   consts: readonly NdArray[],
   options: OnnxExportOptions = {},
 ): TypedGraphData {
-  const g = new GraphBuilder();
+  const g = new GraphBuilder(new ModelScope(options.optimizeSubprogram));
   const inputs: ValueData[] = program.inputs.map((v, i) => {
     checkDtype(`input ${i}`, v.aval);
     return { name: options.inputNames?.[i] ?? `input_${i}`, dtype: v.aval.dtype, shape: v.aval.shape };
   });
   const constNames = consts.map((c) => g.constantArray(c));
-  const results = g.inline(program, [...constNames, ...inputs.map((v) => v.name)]);
+  const results = g.emit(program, [...constNames, ...inputs.map((v) => v.name)]);
   const outputs: ValueData[] = program.outputs.map((a, i) => {
     checkDtype(`output ${i}`, a.aval);
     const name = options.outputNames?.[i] ?? `output_${i}`;

@@ -9,7 +9,8 @@
  *   a bias, or the parameter an SGD step updates), so `w - lr * xᵀ dy` is one GEMM;
  * - a per-channel bias added to a Conv's result becomes the Conv's bias input, and a ReLU feeding only a
  *   max-pooling runs after it, on the pooled values;
- * - nodes and initializers that no output needs any more are removed.
+ * - nodes and initializers that no output needs any more are removed;
+ * - the same, inside Loop and Scan bodies and If branches (reading their enclosing graphs' values).
  * Shapes come from the graph's inputs and initializers, the types the exporter knows (`valueTypes`), and a
  * small inference over the node types the exporter writes; a rewrite only happens where every shape it
  * depends on is known.
@@ -149,8 +150,15 @@ class GraphRewriter {
   readonly uses = new Map<string, number>();
   readonly graphOutputs: ReadonlySet<string>;
 
-  constructor(readonly graph: TypedGraphData) {
+  constructor(
+    readonly graph: TypedGraphData,
+    outer: EnclosingScope | null,
+  ) {
     this.nodes = [...graph.nodes];
+    if (outer !== null) {
+      outer.types.forEach((t, name) => this.types.set(name, t));
+      outer.constants.forEach((t, name) => this.constants.set(name, t));
+    }
     for (const v of graph.inputs) this.types.set(v.name, v);
     for (const t of graph.initializers) {
       this.types.set(t.name, t);
@@ -162,7 +170,26 @@ class GraphRewriter {
       const type = graph.valueTypes?.get(n!.outputs[0]!) ?? this.outputType(n!);
       if (type) this.types.set(n!.outputs[0]!, type);
     });
+    // Bodies first (they see this graph's values as their outer scope), so that what they read of this
+    // graph afterwards is what the uses below count.
+    this.nodes.forEach((n, i) => {
+      this.nodes[i] = this.withFusedSubgraphs(n!);
+    });
     this.countUses();
+  }
+
+  /** `n` with its subgraph attributes (Loop and Scan bodies, If branches) rewritten by the same pass. */
+  withFusedSubgraphs(n: NodeData): NodeData {
+    const graphs = Object.entries(n.attributes).filter(
+      (entry): entry is [string, { graph: GraphData }] => typeof entry[1] === "object" && "graph" in entry[1],
+    );
+    if (graphs.length === 0) return n;
+    const scope: EnclosingScope = { types: this.types, constants: this.constants };
+    const attributes = { ...n.attributes };
+    for (const [key, { graph }] of graphs) {
+      attributes[key] = { graph: fuseGraph({ ...graph, valueTypes: this.graph.valueTypes }, scope) };
+    }
+    return { ...n, attributes };
   }
 
   countUses(): void {
@@ -510,7 +537,17 @@ function gemmBias(c: readonly number[], shape: readonly number[]): boolean {
  * (see the module). The result computes the same outputs, up to float rounding inside a Gemm.
  */
 export function fuseOnnxGraph(graph: TypedGraphData): GraphData {
-  const rewriter = new GraphRewriter(graph);
+  return fuseGraph(graph, null);
+}
+
+/** The values a subgraph reads from its enclosing graphs, with their types and constant data. */
+interface EnclosingScope {
+  readonly types: ReadonlyMap<string, ValueType>;
+  readonly constants: ReadonlyMap<string, TensorData>;
+}
+
+function fuseGraph(graph: TypedGraphData, outer: EnclosingScope | null): GraphData {
+  const rewriter = new GraphRewriter(graph, outer);
   rewriter.skipBroadcasts();
   rewriter.foldConvBiases();
   rewriter.poolBeforeRelu();

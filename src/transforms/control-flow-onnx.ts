@@ -1,7 +1,8 @@
 /**
- * The ONNX forms of the control-flow primitives (their `onnx` rules): `while` and `scan` as Loop, whose
- * body subgraph inlines the loop's programs, and `switch` as nested If. Constants of the loop (its
- * leading inputs) are read from the enclosing graph by name, as ONNX's outer scope allows.
+ * The ONNX forms of the control-flow primitives (their `onnx` rules): `while` as Loop, whose body
+ * subgraph inlines the loop's programs, `scan` as Scan (Loop when it scans no input), and `switch` as
+ * nested If. Constants of the loop (its leading inputs) are read from the enclosing graph by name, as
+ * ONNX's outer scope allows.
  */
 import type { AbstractValue } from "../core/array.js";
 import type { Program } from "../core/ir.js";
@@ -40,9 +41,11 @@ export function whileToOnnx(
 }
 
 /**
- * `scan` as Loop over `length` iterations: the body gathers row i of each scanned input (row
- * `length - 1 - i` when `reverse`), and its per-row outputs are Loop's scan outputs, stacked in
- * iteration order (so reversed back when `reverse`).
+ * `scan` as ONNX Scan when it scans at least one input: Scan hands the body row i of each scanned input
+ * (counting from the end for `reverse`, through its scan directions) and writes each iteration's rows
+ * into its outputs in place, where a Loop would gather the rows and concatenate its scan outputs
+ * afterwards, a copy of every row each way. A scan over no inputs (a counted loop with outputs) has no
+ * length to give Scan, so it becomes a Loop of `length` iterations.
  */
 export function scanToOnnx(
   g: OnnxGraph,
@@ -59,14 +62,28 @@ export function scanToOnnx(
   const xs = inputs.slice(numConsts + numCarry);
   const carryAvals = outAvals.slice(0, numCarry);
   const rowAvals = outAvals.slice(numCarry).map((y) => ({ dtype: y.dtype, shape: y.shape.slice(1) }));
+  if (xs.length > 0) {
+    const xRowAvals = body.inputs.slice(numConsts + numCarry).map((v) => v.aval);
+    const scanBody = g.subgraph([...carryAvals, ...xRowAvals], [...carryAvals, ...rowAvals], (sub, args) =>
+      sub.inline(body, [...consts, ...args]),
+    );
+    const direction = reverse ? 1 : 0;
+    return g.node(
+      "Scan",
+      [...init, ...xs],
+      {
+        body: scanBody,
+        num_scan_inputs: xs.length,
+        scan_input_directions: xs.map(() => direction),
+        scan_output_directions: rowAvals.map(() => direction),
+      },
+      outAvals.length,
+    );
+  }
   const loopBody = g.subgraph(
     [ITERATION, BOOL_SCALAR, ...carryAvals],
     [BOOL_SCALAR, ...carryAvals, ...rowAvals],
-    (sub, [i, keepGoing, ...carry]) => {
-      const index = reverse ? sub.node1("Sub", [sub.scalar(length - 1, "int64"), i!]) : i!;
-      const rows = xs.map((x) => sub.node1("Gather", [x, index], { axis: 0 }));
-      return [keepGoing!, ...sub.inline(body, [...consts, ...carry, ...rows])];
-    },
+    (sub, [, keepGoing, ...carry]) => [keepGoing!, ...sub.inline(body, [...consts, ...carry])],
   );
   const outs = g.node(
     "Loop",

@@ -131,7 +131,9 @@ describe("a report of several rounds", () => {
       ],
     });
     expect(markdown).toMatch(/## tracegrad on ONNX Runtime relative to PyTorch/);
-    expect(markdown).toContain("| Workload | onnxruntime 1T ÷ torch 1T OpenBLAS | onnxruntime 2T ÷ torch 1T OpenBLAS |");
+    expect(markdown).toContain(
+      "| Workload | onnxruntime 1T ÷ torch 1T OpenBLAS | onnxruntime 2T ÷ torch 1T OpenBLAS |",
+    );
     // Per round 5/10 and 30/20 (median 1.00); 4/10 and 8/20 (0.40).
     expect(markdown).toContain(`| ${workload.label} | 1.00 (0.50–1.50) | 0.40 (0.40–0.40) |`);
   });

@@ -1,10 +1,13 @@
 /**
- * Control flow exported to ONNX (while as Loop, scan as Loop with scan outputs, switch/cond as nested If)
+ * Control flow exported to ONNX (while as Loop, scan as Scan, or as Loop with scan outputs when it scans
+ * no input, switch/cond as nested If)
  * and run in ONNX Runtime against tracegrad: a training loop in a whileLoop, a scan RNN forward and its
  * gradient (a reverse scan), a switch whose index is a model input (clamped as lax.switch clamps).
  */
 import { describe, expect, it } from "vitest";
+import { programToOnnxGraph } from "../../src/compiler/onnx-export.js";
 import { type DType, grad, lax, type NdArray, np, random } from "../../src/index.js";
+import { makeProgram } from "../../src/transforms/make-program.js";
 import { expectSameInOrt } from "./ort.js";
 
 type Float = "float32" | "float64";
@@ -14,6 +17,12 @@ const scalar = (value: number, dtype: DType): NdArray => np.array(value, { dtype
 
 function normal(seed: number, shape: number[], dtype: Float): NdArray {
   return random.normal(random.key(seed), shape, { dtype });
+}
+
+/** The op types of the top level of `f`'s exported graph. */
+function topLevelOps(f: (...args: NdArray[]) => NdArray[], args: NdArray[]): string[] {
+  const traced = makeProgram(f)(...args);
+  return programToOnnxGraph(traced.program, traced.consts).nodes.map((n) => n.opType);
 }
 
 /** Least squares by gradient descent until the loss is below `tol` or 200 steps have run. */
@@ -67,7 +76,7 @@ describe("onnx export of control flow, run in ONNX Runtime", () => {
       await expectSameInOrt(f, [scalar(0, "int32"), normal(3, [4], dtype)]);
     });
 
-    it(`scan as Loop: an RNN forward, forward and reverse, ${dtype}`, async () => {
+    it(`scan as Scan: an RNN forward, forward and reverse, ${dtype}`, async () => {
       const args = [
         normal(1, [2, 4], dtype),
         normal(2, [5, 2, 3], dtype),
@@ -76,6 +85,25 @@ describe("onnx export of control flow, run in ONNX Runtime", () => {
       ];
       await expectSameInOrt((h0, xs, wh, wx) => rnn(h0!, xs!, wh!, wx!), args);
       await expectSameInOrt((h0, xs, wh, wx) => rnn(h0!, xs!, wh!, wx!, { reverse: true }), args);
+      expect(topLevelOps((h0, xs, wh, wx) => rnn(h0!, xs!, wh!, wx!), args)).toContain("Scan");
+    });
+
+    it(`scan over no input (a counted loop with outputs) as Loop, forward and reverse, ${dtype}`, async () => {
+      // Rows depend on the iteration, so a reverse scan's rows must come back in row order.
+      const counted = (options: { reverse?: boolean }) => (x: NdArray) =>
+        lax.scan(
+          (c: NdArray) => {
+            const next = np.add(np.multiply(c, 0.5), 1);
+            return [next, np.multiply(next, c)] as [NdArray, NdArray];
+          },
+          x,
+          null,
+          { length: 4, ...options },
+        );
+      const x = normal(6, [3], dtype);
+      await expectSameInOrt((a) => counted({})(a!), [x]);
+      await expectSameInOrt((a) => counted({ reverse: true })(a!), [x]);
+      expect(topLevelOps((a) => counted({})(a!), [x])).toContain("Loop");
     });
 
     it(`scan's gradient (a reverse scan over residuals), ${dtype}`, async () => {

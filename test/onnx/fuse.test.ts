@@ -8,7 +8,20 @@ import { describe, expect, it } from "vitest";
 import { ONNX_OPSET, programToOnnxGraph } from "../../src/compiler/onnx-export.js";
 import { fuseOnnxGraph } from "../../src/compiler/onnx-fuse.js";
 import { encodeModel, type GraphData } from "../../src/compiler/onnx-model.js";
-import { grad, jit, type NdArray, nn, np, random, vjp } from "../../src/index.js";
+import { optimize } from "../../src/compiler/passes.js";
+import {
+  grad,
+  jit,
+  lax,
+  layers,
+  type NdArray,
+  nn,
+  np,
+  optim,
+  random,
+  valueAndGrad,
+  vjp,
+} from "../../src/index.js";
 import { makeProgram } from "../../src/transforms/make-program.js";
 import { runOnnx } from "./ort.js";
 
@@ -186,7 +199,105 @@ describe("fuseOnnxGraph", () => {
   });
 });
 
+/** The op types of the first body of a node of `opType` in `g`. */
+function bodyOps(g: GraphData, opType: string): string[] {
+  const node = g.nodes.find((n) => n.opType === opType);
+  const body = node && (node.attributes.body as { graph: GraphData } | undefined);
+  if (!body) throw new Error(`no ${opType} with a body`);
+  return body.graph.nodes.map((n) => n.opType);
+}
+
+describe("fuseOnnxGraph inside loop bodies", () => {
+  for (const dtype of ["float32", "float64"] as const) {
+    it(`skips broadcasts and forms Gemms in a Scan body, ${dtype}`, async () => {
+      // The body's scalars (0.5, 1) are broadcasts, and h·wᵀ + b a product with a transpose and an addend.
+      const f = (h0: NdArray, xs: NdArray, w: NdArray, b: NdArray) =>
+        lax.scan(
+          (h: NdArray, x: NdArray) => {
+            const next = np.tanh(np.add(np.add(np.matmul(h, np.transpose(w)), b), np.multiply(x, 0.5)));
+            return [next, np.subtract(1, np.square(next))] as [NdArray, NdArray];
+          },
+          h0,
+          xs,
+        );
+      const args = [
+        normal(40, [3, 4], dtype),
+        normal(41, [6, 3, 4], dtype),
+        normal(42, [4, 4], dtype),
+        normal(43, [4], dtype),
+      ];
+      const g = await fusedInOrt((...a) => f(a[0]!, a[1]!, a[2]!, a[3]!), args, dtype);
+      const ops = bodyOps(g, "Scan");
+      expect(ops).not.toContain("Expand");
+      expect(ops).not.toContain("Transpose");
+      expect(ops).toContain("Gemm");
+    });
+  }
+
+  it("writes a body's computed values as its outputs, an input or a value output twice through an Identity", () => {
+    const f = (h0: NdArray, xs: NdArray) =>
+      lax.scan(
+        (h: NdArray, x: NdArray) => {
+          const next = np.add(h, x);
+          return [next, [next, h]] as [NdArray, NdArray[]];
+        },
+        h0,
+        xs,
+      );
+    const traced = makeProgram((a: NdArray, b: NdArray) => f(a, b).flat())(
+      normal(1, [2], "float32"),
+      normal(2, [5, 2], "float32"),
+    );
+    const ops = bodyOps(programToOnnxGraph(traced.program, traced.consts), "Scan");
+    // next: the carry (as computed), again as a row (Identity); h: an input (Identity).
+    expect(ops.filter((t) => t === "Identity")).toHaveLength(2);
+  });
+
+  it("optimizes loop bodies when asked: an LSTM's reverse scan sums its gate gradients as one Concat", () => {
+    const model = layers.lstm(4, 4);
+    const params = model.init(random.key(0));
+    const xs = normal(3, [5, 2, 4], "float32");
+    const loss = (p: typeof params) => np.sum(np.square(model.apply(p, xs)[0]));
+    const traced = makeProgram((p: typeof params) => grad(loss)(p))(params);
+    const top = optimize({ program: traced.program, consts: traced.consts });
+    const asTraced = programToOnnxGraph(top.program, top.consts);
+    const optimized = programToOnnxGraph(top.program, top.consts, { optimizeSubprogram: optimize });
+    const reverseBody = (g: GraphData) => {
+      const scans = g.nodes.filter((n) => n.opType === "Scan");
+      return bodyOps({ ...g, nodes: [scans.at(-1)!] }, "Scan");
+    };
+    expect(reverseBody(asTraced)).toContain("Pad");
+    expect(reverseBody(optimized)).not.toContain("Pad");
+    expect(reverseBody(optimized)).toContain("Concat");
+  });
+});
+
 describe('jit(f, { backend: "onnxruntime" }) on the optimized, fused program', () => {
+  it("an LSTM train step (two scans) equals the default backend, float64", async () => {
+    const model = layers.lstm(6, 5);
+    const optimizer = optim.sgd({ lr: 0.1 });
+    type Params = ReturnType<typeof model.init>;
+    const loss = (p: Params, x: NdArray, y: NdArray) => nn.mseLoss(model.apply(p, x)[0], y);
+    const step = (p: Params, x: NdArray, y: NdArray) => {
+      const [value, grads] = valueAndGrad(loss)(p, x, y);
+      const [updates] = optimizer.update(grads, optimizer.init(p), p);
+      return [optim.applyUpdates(p, updates), value] as const;
+    };
+    const params = model.init(random.key(4));
+    const f64 = (a: NdArray) => a.astype("float64");
+    const p64 = Object.fromEntries(Object.entries(params).map(([k, v]) => [k, f64(v)])) as Params;
+    const x = normal(5, [7, 3, 6], "float64");
+    const y = normal(6, [7, 3, 5], "float64");
+    const ort = jit(step, { backend: "onnxruntime", threads: 1 });
+    const [gotParams, gotLoss] = await ort(p64, x, y);
+    const [wantParams, wantLoss] = jit(step)(p64, x, y);
+    expect(Math.abs(gotLoss.item() - wantLoss.item())).toBeLessThan(1e-12);
+    for (const k of Object.keys(wantParams) as (keyof Params)[]) {
+      expect(np.max(np.abs(np.subtract(gotParams[k]!, wantParams[k]!))).item()).toBeLessThan(1e-12);
+    }
+    await ort.release();
+  });
+
   for (const dtype of ["float32", "float64"] as const) {
     it(`an MLP train step with biases equals the default backend, ${dtype}`, async () => {
       const loss = (p: NdArray[], x: NdArray, y: NdArray) => {
