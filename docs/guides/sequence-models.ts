@@ -141,6 +141,27 @@ export function recurrent() {
   return { out, hN, cN, next, gruOut, gruH, names: Object.keys(params) };
 }
 
+export async function recurrentOnOnnxRuntime() {
+  const lstm = layers.lstm(8, 16);
+  const params = lstm.init(random.key(12));
+  const [xKey, yKey] = random.split(random.key(13), 2);
+  const x = random.normal(xKey!, [20, 4, 8]); // [time, batch, features]
+  const y = random.normal(yKey!, [20, 4, 16]);
+  const sgd = optim.sgd({ lr: 0.1 });
+  const loss = (p: typeof params) => nn.mseLoss(lstm.apply(p, x)[0], y);
+  const step = (p: typeof params) => {
+    const [value, grads] = valueAndGrad(loss)(p);
+    const [updates] = sgd.update(grads, sgd.init(p), p);
+    return [optim.applyUpdates(p, updates), value] as const;
+  };
+  // The same step on ONNX Runtime's native kernels: one session per signature, a Promise per call.
+  const onOrt = jit(step, { backend: "onnxruntime" });
+  const [ortParams, ortLoss] = await onOrt(params);
+  const [wasmParams, wasmLoss] = jit(step)(params); // the default backend, for comparison
+  await onOrt.release(); // the sessions' native memory, when the function is no longer needed
+  return { ortParams, ortLoss, wasmParams, wasmLoss };
+}
+
 export function scanLoop() {
   const [wKey, uKey, xKey] = random.split(random.key(11), 3);
   const w = np.multiply(random.normal(wKey!, [4, 3]), 0.5); // input -> hidden

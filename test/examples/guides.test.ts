@@ -786,6 +786,14 @@ describe("sequence-models.ts", () => {
     close(rows(r.gruOut, 11, 12, 1).reshape([3, 16]), r.gruH.reshape([3, 16]), 1e-6);
   });
 
+  it("an LSTM train step on ONNX Runtime: the default backend's loss and parameters (float32)", async () => {
+    const { ortParams, ortLoss, wasmParams, wasmLoss } = await sequenceModels.recurrentOnOnnxRuntime();
+    expect(Math.abs(ortLoss.item() - wasmLoss.item())).toBeLessThan(1e-5 * Math.abs(wasmLoss.item()));
+    for (const [name, w] of Object.entries(wasmParams)) {
+      close(ortParams[name as keyof typeof ortParams]!, w, 1e-5);
+    }
+  });
+
   it("scan: the carry after every step, jit agrees, and the last step's gradient by hand", () => {
     const { w, xs, hLast, hs, jitLast, gradXs } = sequenceModels.scanLoop();
     expect(hs.shape).toEqual([7, 2, 4]);
