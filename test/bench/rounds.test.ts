@@ -65,9 +65,17 @@ describe("pairedRatio", () => {
 });
 
 describe("a report of several rounds", () => {
+  const workload = workloadsFor("quick").find((w) => w.kind === "mlp-train")!;
+  /** One runner's measurements of the workload, a median per round. */
+  const rounds = (...ms: number[]) => mergeMeasurements(ms.map((m) => timed(m)))!;
+  const peer = (title: string, ...ms: number[]): PeerColumn => ({
+    title,
+    status: "ok",
+    description: title,
+    results: { [workload.id]: rounds(...ms) },
+  });
+
   it("shows the median round and the median of the per-round ratios with their spread", () => {
-    const workload = workloadsFor("quick").find((w) => w.kind === "mlp-train")!;
-    const rounds = (...ms: number[]) => mergeMeasurements(ms.map((m) => timed(m)))!;
     const tracegrad: TracegradSuiteResult = {
       backend: "test",
       rows: [
@@ -79,12 +87,6 @@ describe("a report of several rounds", () => {
         },
       ],
     };
-    const peer = (title: string, ...ms: number[]): PeerColumn => ({
-      title,
-      status: "ok",
-      description: title,
-      results: { [workload.id]: rounds(...ms) },
-    });
     const markdown = renderReport({
       mode: "full",
       rounds: 3,
@@ -105,14 +107,6 @@ describe("a report of several rounds", () => {
   });
 
   it("pairs each ONNX Runtime column with the OpenBLAS torch columns only", () => {
-    const workload = workloadsFor("quick").find((w) => w.kind === "mlp-train")!;
-    const rounds = (...ms: number[]) => mergeMeasurements(ms.map((m) => timed(m)))!;
-    const peer = (title: string, ...ms: number[]): PeerColumn => ({
-      title,
-      status: "ok",
-      description: title,
-      results: { [workload.id]: rounds(...ms) },
-    });
     const markdown = renderReport({
       mode: "full",
       rounds: 2,
