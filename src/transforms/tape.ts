@@ -59,6 +59,8 @@ interface TapeStep {
   readonly outputs: readonly (TangentVar | null)[];
   /** Input cotangents from output cotangents (null where none flowed to an output). */
   readonly transpose: (cts: readonly (NdArray | null)[]) => readonly (NdArray | null)[];
+  /** A primitive with side effects: it runs in the backward pass even if no output has a cotangent. */
+  readonly effect?: boolean;
 }
 
 /** The tape of one eager `grad`/`vjp` call. */
@@ -161,6 +163,7 @@ class TapeTrace extends Trace {
       inputs: which.map((k) => ts[k]!.tangent),
       outputs,
       transpose: (cts) => lin.transposed([...cts]),
+      effect: hasSideEffects(prim as Primitive<never>, params),
     });
     return lin.primalsOut.map((p, i) => {
       const v = outputs[i]!;
@@ -288,6 +291,7 @@ export function tapeVjpFlat(f: (xs: NdArray[]) => NdArray[], primals: readonly N
   const inputVars = inputs.map((t) => t.tangent);
   const outputVars = outs.map((t) => t.tangent);
   const { steps } = tape;
+  let order: number[] | null = null;
   return {
     primalsOut: outs.map((t) => t.primal),
     transposed: (cts) => {
@@ -302,8 +306,9 @@ export function tapeVjpFlat(f: (xs: NdArray[]) => NdArray[], primals: readonly N
       outputVars.forEach((v, i) => {
         accumulate(v, cts[i]);
       });
-      for (let k = steps.length - 1; k >= 0; k--) {
-        const step = steps[k]!;
+      order ??= programOrder(tape, outputVars);
+      for (let j = order.length - 1; j >= 0; j--) {
+        const step = steps[order[j]!]!;
         let any = false;
         const outCts: (NdArray | null)[] = new Array(step.outputs.length);
         for (let i = 0; i < step.outputs.length; i++) {
@@ -322,4 +327,52 @@ export function tapeVjpFlat(f: (xs: NdArray[]) => NdArray[], primals: readonly N
       return inputVars.map((v, i) => (v === null ? null : table[v.id]) ?? zeros(primals[i]!.aval));
     },
   };
+}
+
+/**
+ * The steps in the order linearize's program would hold their equations (partial-eval.ts,
+ * tracersToProgram: the effects in the order they ran, each after its inputs, then an iterative
+ * post-order walk from the outputs), so that the backward pass adds the cotangents of a value used twice
+ * in the same order as the transposed program does, and eager gradients have jit(grad f)'s bits. Steps
+ * no output depends on are left out (they get no cotangent).
+ */
+function programOrder(tape: Tape, outputs: readonly (TangentVar | null)[]): number[] {
+  const { steps } = tape;
+  const producer = new Int32Array(tape.nVars).fill(-1);
+  for (let k = 0; k < steps.length; k++)
+    for (const v of steps[k]!.outputs) if (v !== null) producer[v.id] = k;
+  const seenSteps = new Uint8Array(steps.length);
+  const seenVars = new Uint8Array(tape.nVars);
+  const order: number[] = [];
+  const emit = (k: number): void => {
+    if (seenSteps[k] === 1) return;
+    seenSteps[k] = 1;
+    order.push(k);
+  };
+  // Values that are not variables (constants, zeros) are leaves there too, so leaving them out keeps the order.
+  const visit = (roots: readonly (TangentVar | null)[]): void => {
+    const stack: [TangentVar, boolean][] = [];
+    for (const v of roots) if (v !== null) stack.push([v, false]);
+    while (stack.length > 0) {
+      const [v, expanded] = stack.pop()!;
+      const k = producer[v.id]!;
+      if (k >= 0) {
+        if (seenSteps[k] === 1 && !expanded) continue;
+        if (expanded) {
+          emit(k);
+          continue;
+        }
+        stack.push([v, true]);
+        for (const i of steps[k]!.inputs) if (i !== null && seenVars[i.id] === 0) stack.push([i, false]);
+      }
+      seenVars[v.id] = 1;
+    }
+  };
+  for (let k = 0; k < steps.length; k++) {
+    if (steps[k]!.effect !== true) continue;
+    visit(steps[k]!.inputs);
+    emit(k);
+  }
+  visit(outputs);
+  return order;
 }
