@@ -210,7 +210,9 @@ export function elementwisePrimitive<P = Record<string, never>>(
       }
       const n = sizeOf(shape);
       const out = storageFor(t.dtype, n);
-      elementwiseLoop(t, arity, constants)(ins, out, n);
+      const simd = eagerSimd === null ? null : eagerSimd(prim, args, constants, params);
+      if (simd !== null) simd(ins, out);
+      else elementwiseLoop(t, arity, constants)(ins, out, n);
       return [new ConcreteArray(shape, t.dtype, out)];
     },
     implRunsAbstractEval: true,
@@ -243,6 +245,25 @@ export function elementwisePrimitive<P = Record<string, never>>(
     ...(rules.laws ? { laws: rules.laws } : {}),
   };
   return Object.assign(prim, { elementwise: spec });
+}
+
+/**
+ * An eager elementwise call's kernel when a faster one than the JS loop serves these operands (the
+ * compiler's WebAssembly SIMD loop, compiler/eager-fused.ts), else null. `constants` has bit k set when
+ * operand k is a constant array (read from a one-element array). Same bits as the JS loop.
+ */
+export type EagerElementwiseKernel = <P>(
+  prim: Primitive<P>,
+  args: readonly ConcreteArray[],
+  constants: number,
+  params: P,
+) => ((ins: readonly TypedArray[], out: TypedArray) => void) | null;
+
+let eagerSimd: EagerElementwiseKernel | null = null;
+
+/** Installs the faster eager kernels (the compiler does, so that ops do not import it). */
+export function setEagerElementwiseKernel(kernel: EagerElementwiseKernel): void {
+  eagerSimd = kernel;
 }
 
 /** The dtype `accepts` checks: that of the last operand (select's condition comes first). */

@@ -65,6 +65,17 @@ function matmulOfDeferredTranspose(a: ConcreteArray, b: ConcreteArray): Concrete
   if (a.shape.length !== 2 || b.shape.length !== 2 || a.shape[1] !== b.shape[0]) return undefined;
   const [m, k, n] = [a.shape[0]!, a.shape[1]!, b.shape[1]!];
   if (gemvLaneOrder(dtype, 1, m, k, n)) return undefined;
+  if (at !== undefined && bt === undefined && m * k + k * n < m * n && !gemvLaneOrderEither(dtype, m, k, n)) {
+    // A weight gradient, xᵀ @ ct: the product is wanted transposed (the transpose rule of xᵀ's own
+    // transpose comes next), so compute that, ctᵀ @ x, as a jit plan does ((A @ B)ᵀ -> Bᵀ @ Aᵀ below; same
+    // products in the same order, so the same bits), and give the product as its deferred transpose.
+    const gemm = standaloneKernel(`matmul ${dtype} ${n}x${k}x${m} TN`, (context) =>
+      gemmKernel(dtype, 1, n, k, m, context, { transposeA: true, transposeB: false }),
+    );
+    const product = storageFor(dtype, n * m);
+    gemm(b.storage, at.storage, product);
+    return transposePrim.impl([new ConcreteArray([n, m], dtype, product)], { permutation: [1, 0] });
+  }
   const layout = { transposeA: at !== undefined, transposeB: bt !== undefined };
   const gemm = standaloneKernel(
     `matmul ${dtype} ${m}x${k}x${n} ${layout.transposeA ? "T" : "N"}${layout.transposeB ? "T" : "N"}`,

@@ -116,3 +116,36 @@ describe.each(["js", "wasm"] as const)("deferred transposes on the %s backend", 
     expect(wT.toArray()).toEqual(Array.from({ length: 5 }, (_, j) => before.map((r) => r[j]!)));
   });
 });
+
+describe("the eager weight gradient xᵀ @ ct", () => {
+  it("is computed as (ctᵀ @ x)ᵀ, deferred: transposing it back moves no data, and the bits are jit's", () => {
+    setBackend("wasm", { threads: 1 });
+    for (const dtype of ["float32", "float64"] as const) {
+      for (const [batch, inputs, outputs] of [
+        [1, 400, 120],
+        [32, 400, 120],
+        [7, 33, 65],
+      ] as const) {
+        const x = random([batch, inputs], batch + inputs, dtype);
+        const ct = random([batch, outputs], batch + outputs + 1, dtype);
+        const product = np.matmul(np.transpose(x), ct); // [inputs, outputs]
+        const weightGrad = np.transpose(product); // [outputs, inputs]: what the weight's transpose rule gives
+        expect((product as ConcreteArray).pendingTransposeOf === weightGrad).toBe(true);
+        expect((weightGrad as ConcreteArray).pendingTransposeOf).toBe(undefined);
+        const jitted = jit((a: NdArray, b: NdArray) => np.transpose(np.matmul(np.transpose(a), b)))(x, ct);
+        expect(Array.from(weightGrad.toTypedArray())).toEqual(Array.from(jitted.toTypedArray()));
+        const tol = dtype === "float64" ? 1e-13 : 1e-5;
+        expectNear(product, referenceMatmul(np.transpose(x).add(0), ct), tol);
+      }
+    }
+  });
+
+  it("a product larger than its operands only: an ordinary product", () => {
+    setBackend("wasm", { threads: 1 });
+    const x = random([64, 8], 3);
+    const ct = random([64, 10], 4);
+    const product = np.matmul(np.transpose(x), ct); // 8x64 + 64x10 > 8x10
+    expect((product as ConcreteArray).pendingTransposeOf).toBe(undefined);
+    expectNear(product, referenceMatmul(np.transpose(x).add(0), ct), 1e-13);
+  });
+});
