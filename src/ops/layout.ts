@@ -318,11 +318,23 @@ export const broadcastInDimPrim: Primitive<BroadcastInDimParams, [x: unknown], [
         broadcastInto(a, x.shape, shape, broadcastDimensions, o);
       },
     // One element broadcast (a scalar, zeros): a constant array, written out only if something reads it.
-    eagerShortcut(args, { shape }) {
+    // Others are deferred: an eager elementwise kernel in wasm reads x through the broadcast (as a fused
+    // loop does), anything else writes it out when it reads it.
+    eagerShortcut(args, params) {
       const x = args[0]!;
-      if (sizeOf(x.shape) !== 1) return undefined;
+      if (sizeOf(x.shape) !== 1) {
+        if (sizeOf(params.shape) === sizeOf(x.shape)) return undefined;
+        return [
+          ConcreteArray.deferredBroadcast(
+            params.shape,
+            x,
+            params.broadcastDimensions,
+            (s) => evalByLowering(broadcastInDimPrim, [s], params)[0]!.storage,
+          ),
+        ];
+      }
       const value: unknown = x.constantFill ?? x.storage[0];
-      return typeof value === "number" ? [ConcreteArray.filled(shape, x.dtype, value)] : undefined;
+      return typeof value === "number" ? [ConcreteArray.filled(params.shape, x.dtype, value)] : undefined;
     },
     // Reshape to the output's rank (size-1 axes where x has none), then Expand (numpy broadcasting).
     onnx(g, [x], { shape, broadcastDimensions }, [xAval]) {

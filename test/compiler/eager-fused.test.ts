@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { eagerFusedCalls } from "../../src/compiler/eager-fused.js";
 import { fusedThresholds } from "../../src/compiler/fused-wasm.js";
+import type { ConcreteArray } from "../../src/core/array.js";
 import { backend, type Array as NdArray, nn, np, setBackend } from "../../src/index.js";
 import { rng } from "../helpers/numeric.js";
 
@@ -73,6 +74,31 @@ describe("eager elementwise calls in WebAssembly", () => {
     // float32 tanh renders in wasm
     np.tanh(x32);
     expect(eagerFusedCalls.count).toBe(before + 1);
+  });
+
+  it("a deferred broadcast (a bias row) is read through the broadcast, never written, with the JS loop's bits", () => {
+    for (const dtype of ["float32", "float64"] as const) {
+      const y = values(2500, 5, dtype).reshape([10, 5, 50]);
+      const bias = np.array([0.5, -1, 3e38, -0, Number.NaN], { dtype }).reshape([1, 5, 1]);
+      setBackend("js");
+      const want = np.add(y, bias);
+      setBackend("wasm", { threads: 1 });
+      const wide = np.broadcastTo(bias, [10, 5, 50]);
+      expect((wide as ConcreteArray).pendingBroadcastOf?.source === bias).toBe(true);
+      const before = eagerFusedCalls.count;
+      const got = np.add(y, wide);
+      expect(eagerFusedCalls.count).toBe(before + 1);
+      expect(sameBits(got, want)).toBe(true);
+      expect((wide as ConcreteArray).pendingBroadcastOf).toBeDefined();
+      // Anything else that reads it gets its values written out.
+      const rows = wide.toArray() as number[][][];
+      expect((wide as ConcreteArray).pendingBroadcastOf).toBe(undefined);
+      expect(rows[9]![2]![49]).toBe(dtype === "float32" ? Math.fround(3e38) : 3e38);
+      expect(Object.is(rows[3]![3]![0], -0)).toBe(true);
+      // Below the threshold the JS loop reads it written out.
+      const small = np.broadcastTo(bias, [2, 5, 3]);
+      expect(sameBits(np.multiply(small, 2), np.multiply(small.mul(1), 2))).toBe(true);
+    }
   });
 
   it("below the threshold the JS loop runs", () => {
