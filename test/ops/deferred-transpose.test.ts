@@ -117,6 +117,22 @@ describe.each(["js", "wasm"] as const)("deferred transposes on the %s backend", 
   });
 });
 
+describe("deferred broadcasts", () => {
+  it("a source donated to a jitted call writes its deferred broadcasts out first", () => {
+    for (const kind of ["js", "wasm"] as const) {
+      setBackend(kind);
+      const b = random([1, 3], 21);
+      const before = (b.toArray() as number[][])[0]!;
+      const wide = np.broadcastTo(b, [4, 3]);
+      expect((wide as ConcreteArray).pendingBroadcastOf?.source === b).toBe(true);
+      const next = jit((p: NdArray) => p.mul(3), { donateArgnums: [0] })(b);
+      expect((b as ConcreteArray).isDonated).toBe(true);
+      expect(next.toArray()).toEqual([before.map((v) => v * 3)]);
+      expect(wide.toArray()).toEqual([before, before, before, before]);
+    }
+  });
+});
+
 describe("the eager weight gradient xᵀ @ ct", () => {
   it("is computed as (ctᵀ @ x)ᵀ, deferred: transposing it back moves no data, and the bits are jit's", () => {
     setBackend("wasm", { threads: 1 });
