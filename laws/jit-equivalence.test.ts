@@ -306,6 +306,8 @@ describe("jit ≡ eager on random programs, bit for bit", () => {
     useWasm();
     fusedThresholds.resident = 0;
     fusedThresholds.staged = 0;
+    // Eager elementwise calls run the wasm loop too (compiler/eager-fused.ts), against jit's JS loops.
+    fusedThresholds.eager = 0;
   });
   afterAll(() => {
     Object.assign(fusedThresholds, saved);

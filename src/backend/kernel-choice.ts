@@ -33,6 +33,13 @@ export const KERNEL_THRESHOLDS = {
     resident: 16,
     staged: 48,
     /**
+     * An eager elementwise call (compiler/eager-fused.ts: operands staged in and out, and the kernel looked
+     * up by a key per call) runs in wasm from this many elements. Measured on eager add + relu (five
+     * calls, float32, one thread): JS 16.6 vs wasm 18.0 us at 1024 elements, 24.9 vs 20.5 at 2048, 42.4
+     * vs 27.1 at 4096.
+     */
+    eager: 2048,
+    /**
      * Loops of at least this many elements, without a reduction, are shared with the worker threads.
      * Measured on 2 cores: a 20-op chain over 1M float32 went from 5.35 to 3.35 ms, the SGD update of a
      * 512 x 784 weight inside a jitted train step from 0.21-0.25 to 0.16 ms; on smaller loops starting

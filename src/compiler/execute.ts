@@ -165,7 +165,11 @@ export function execute(plan: Plan, lowered: LoweredPlan, memory: PlanMemory): P
         if (donated && !isPlanMemoryBuffer(donated.buffer)) return donated;
         return storageFor(v.aval.dtype, sizeOf(v.aval.shape));
       };
-      for (let i = 0; i < inputCount; i++) table[inputIndex[i]!] = args[i]!.storage;
+      for (let i = 0; i < inputCount; i++) {
+        // The plan writes over donated buffers: deferred transposes of them are written out first.
+        if (donate[i]) args[i]!.settleDeferredViews();
+        table[inputIndex[i]!] = args[i]!.storage;
+      }
       written.length = 0;
       for (const { index, v, place } of perCall) {
         if (place.kind === "alias") table[index] = table[tableIndex.get(plan.rootOf(v))!]!;

@@ -19,6 +19,7 @@ import type { ConcreteArray } from "../core/array.js";
 import type { TypedArray } from "../core/dtype.js";
 import type { Program } from "../core/ir.js";
 import type { SubPlanOptions } from "../core/primitive.js";
+import "./eager-fused.js";
 import { execute } from "./execute.js";
 import { wasmFallback } from "./fused-wasm.js";
 import { fuse } from "./fusion.js";

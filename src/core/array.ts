@@ -151,6 +151,17 @@ export class ConcreteArray extends NdArray {
    * kernels read the constant instead and never need it.
    */
   private fill: number | null = null;
+  /**
+   * While the array is the matrix transpose of `transposeOf` with no storage written yet
+   * (`ConcreteArray.deferredTranspose`): what writes it on the first read of `storage`.
+   */
+  private pending: (() => TypedArray) | null = null;
+  /** The array a deferred view (a transpose or a broadcast) reads, while its storage is not written. */
+  private viewOf: ConcreteArray | null = null;
+  private transposeOf: ConcreteArray | null = null;
+  private broadcastOf: DeferredBroadcast | null = null;
+  /** Deferred views of this array, written out before its buffer is donated (donation overwrites it). */
+  private deferredViews: WeakRef<ConcreteArray>[] | null = null;
   /** Set when a donated call failed after the plan may have written over this array's buffer. */
   private donatedToFailedCall = false;
   constructor(
@@ -173,6 +184,68 @@ export class ConcreteArray extends NdArray {
     a.fill = stored;
     return a;
   }
+  /**
+   * `source` with its last two axes swapped (`shape`), its storage written by `write` when first read:
+   * an eager GEMM reads `source` transposed in place instead (`pendingTransposeOf`), and transposing it
+   * back gives `source` itself.
+   */
+  static deferredTranspose(
+    shape: Shape,
+    source: ConcreteArray,
+    write: (source: ConcreteArray) => TypedArray,
+  ): ConcreteArray {
+    const a = ConcreteArray.deferredView(shape, source, write);
+    a.transposeOf = source;
+    return a;
+  }
+  /**
+   * `source` broadcast to `shape` (broadcast_in_dim's `broadcastDimensions`), its storage written by
+   * `write` when first read: an eager elementwise kernel in wasm reads `source` through the broadcast
+   * instead (`pendingBroadcastOf`), as a jit plan's fused loop does.
+   */
+  static deferredBroadcast(
+    shape: Shape,
+    source: ConcreteArray,
+    broadcastDimensions: readonly number[],
+    write: (source: ConcreteArray) => TypedArray,
+  ): ConcreteArray {
+    const a = ConcreteArray.deferredView(shape, source, write);
+    a.broadcastOf = { source, broadcastDimensions };
+    return a;
+  }
+  private static deferredView(
+    shape: Shape,
+    source: ConcreteArray,
+    write: (source: ConcreteArray) => TypedArray,
+  ): ConcreteArray {
+    const a = new ConcreteArray(shape, source.dtype, NO_STORAGE);
+    a.stored = null;
+    a.viewOf = source;
+    a.pending = () => write(source);
+    const views = (source.deferredViews ??= []);
+    // Forget views that were written out or collected, so a long-lived source keeps a short list.
+    if (views.length >= 8) source.deferredViews = views.filter((v) => v.deref()?.viewOf === source);
+    source.deferredViews!.push(new WeakRef(a));
+    return a;
+  }
+  /** The array this one is the matrix transpose of, while its own storage is not written (else undefined). */
+  get pendingTransposeOf(): ConcreteArray | undefined {
+    return this.transposeOf ?? undefined;
+  }
+  /** The array this one is a broadcast of, and how, while its own storage is not written (else undefined). */
+  get pendingBroadcastOf(): DeferredBroadcast | undefined {
+    return this.broadcastOf ?? undefined;
+  }
+  /** Writes out the deferred transposes of this array: its buffer is about to be donated to a jit call. */
+  settleDeferredViews(): void {
+    const views = this.deferredViews;
+    if (views === null) return;
+    this.deferredViews = null;
+    for (const v of views) v.deref()?.settle();
+  }
+  private settle(): void {
+    if (this.pending !== null) void this.storage;
+  }
   /** The stored value every element holds, when the array was made as a constant (`filled`). */
   get constantFill(): number | undefined {
     return this.fill ?? undefined;
@@ -189,6 +262,15 @@ export class ConcreteArray extends NdArray {
         // From here on it is an ordinary array: whoever read the storage may hold on to it.
         this.stored = s;
         this.fill = null;
+        return s;
+      }
+      if (this.pending !== null) {
+        const s = this.pending();
+        this.stored = s;
+        this.pending = null;
+        this.viewOf = null;
+        this.transposeOf = null;
+        this.broadcastOf = null;
         return s;
       }
       throw new DonationError(
@@ -212,12 +294,18 @@ export class ConcreteArray extends NdArray {
   }
   /** Whether the array was donated to a jitted function (its values are gone). */
   get isDonated(): boolean {
-    return this.stored === null && this.fill === null;
+    return this.stored === null && this.fill === null && this.pending === null;
   }
   /** Itself: its values are known. */
   concrete(): ConcreteArray {
     return this;
   }
+}
+
+/** What a deferred broadcast reads: its source, and the output axis of each source axis. */
+export interface DeferredBroadcast {
+  readonly source: ConcreteArray;
+  readonly broadcastDimensions: readonly number[];
 }
 
 /** The placeholder a `filled` array is constructed with (its storage is set null at once). */

@@ -191,11 +191,15 @@ export function elementwisePrimitive<P = Record<string, never>>(
       // Constant operands (broadcast scalars, zeros) are read once, not written out element by element.
       const ins: TypedArray[] = new Array(arity);
       let constants = 0;
+      // Deferred broadcasts (bias rows, say): read through the broadcast by a wasm loop, else written out.
+      let broadcasts = 0;
       for (let k = 0; k < arity; k++) {
         const a = args[k]!;
         const fill = a.constantFill;
-        if (fill === undefined) ins[k] = a.storage;
-        else {
+        if (fill === undefined) {
+          if (a.pendingBroadcastOf !== undefined) broadcasts |= 1 << k;
+          else ins[k] = a.storage;
+        } else {
           const one = storageFor(a.dtype, 1);
           one[0] = fill;
           ins[k] = one;
@@ -210,7 +214,14 @@ export function elementwisePrimitive<P = Record<string, never>>(
       }
       const n = sizeOf(shape);
       const out = storageFor(t.dtype, n);
-      elementwiseLoop(t, arity, constants)(ins, out, n);
+      const simd = eagerSimd === null ? null : eagerSimd(prim, args, constants, params);
+      for (let k = 0; k < arity; k++) {
+        if ((broadcasts & (1 << k)) === 0) continue;
+        const a = args[k]!;
+        ins[k] = simd !== null ? a.pendingBroadcastOf!.source.storage : a.storage;
+      }
+      if (simd !== null) simd(ins, out);
+      else elementwiseLoop(t, arity, constants)(ins, out, n);
       return [new ConcreteArray(shape, t.dtype, out)];
     },
     implRunsAbstractEval: true,
@@ -243,6 +254,26 @@ export function elementwisePrimitive<P = Record<string, never>>(
     ...(rules.laws ? { laws: rules.laws } : {}),
   };
   return Object.assign(prim, { elementwise: spec });
+}
+
+/**
+ * An eager elementwise call's kernel when a faster one than the JS loop serves these operands (the
+ * compiler's WebAssembly SIMD loop, compiler/eager-fused.ts), else null. `constants` has bit k set when
+ * operand k is a constant array (read from a one-element array); an operand that is a deferred broadcast
+ * (`pendingBroadcastOf`) is read from its source through the broadcast. Same bits as the JS loop.
+ */
+export type EagerElementwiseKernel = <P>(
+  prim: Primitive<P>,
+  args: readonly ConcreteArray[],
+  constants: number,
+  params: P,
+) => ((ins: readonly TypedArray[], out: TypedArray) => void) | null;
+
+let eagerSimd: EagerElementwiseKernel | null = null;
+
+/** Installs the faster eager kernels (the compiler does, so that ops do not import it). */
+export function setEagerElementwiseKernel(kernel: EagerElementwiseKernel): void {
+  eagerSimd = kernel;
 }
 
 /** The dtype `accepts` checks: that of the last operand (select's condition comes first). */

@@ -23,7 +23,7 @@ import {
   sizeOf,
 } from "../core/shape.js";
 import { zip } from "../core/tuple.js";
-import { loweredPrimitive } from "./eager.js";
+import { evalByLowering, loweredPrimitive } from "./eager.js";
 import { reduceSumPrim } from "./reduce.js";
 import { keepsConstantOf, noOpWhenLikeOutput, toOperand } from "./rewrite-kit.js";
 
@@ -76,6 +76,14 @@ export const reshapePrim: Primitive<ReshapeParams, [x: unknown], [out: unknown]>
   },
 });
 
+/** Whether a permutation swaps the last two axes and keeps the others (a matrix transpose). */
+function swapsLastTwo(permutation: readonly number[]): boolean {
+  const r = permutation.length;
+  if (r < 2 || permutation[r - 1] !== r - 2 || permutation[r - 2] !== r - 1) return false;
+  for (let i = 0; i < r - 2; i++) if (permutation[i] !== i) return false;
+  return true;
+}
+
 /** reshape with one -1 allowed, inferred from the size. */
 export function reshape(x: NdArray, shape: readonly number[]): NdArray {
   const resolved = resolveShape(x.shape, shape);
@@ -124,6 +132,22 @@ export const transposePrim: Primitive<TransposeParams, [x: unknown], [out: unkno
   lower: ([x], _outs, { permutation }) => {
     const run = transposeCompiled(x.shape, permutation);
     return ([a], [o]) => run(a, o);
+  },
+  // A matrix transpose is deferred (written out when read): an eager GEMM reads its operand transposed
+  // in place, as a jit plan does, and transposing it back gives the array it came from.
+  eagerShortcut(args, params) {
+    const x = args[0]!;
+    if (!swapsLastTwo(params.permutation)) return undefined;
+    const source = x.pendingTransposeOf;
+    if (source !== undefined) return [source];
+    const shape = params.permutation.map((p) => x.shape[p]!);
+    return [
+      ConcreteArray.deferredTranspose(
+        shape,
+        x,
+        (s) => evalByLowering(transposePrim, [s], params)[0]!.storage,
+      ),
+    ];
   },
   onnx: (g, [x], { permutation }) => [g.node1("Transpose", [x!], { perm: permutation })],
   webgpu: ([x], _outs, { permutation }) => webgpuTranspose(x.dtype, x.shape, permutation),
@@ -294,11 +318,23 @@ export const broadcastInDimPrim: Primitive<BroadcastInDimParams, [x: unknown], [
         broadcastInto(a, x.shape, shape, broadcastDimensions, o);
       },
     // One element broadcast (a scalar, zeros): a constant array, written out only if something reads it.
-    eagerShortcut(args, { shape }) {
+    // Others are deferred: an eager elementwise kernel in wasm reads x through the broadcast (as a fused
+    // loop does), anything else writes it out when it reads it.
+    eagerShortcut(args, params) {
       const x = args[0]!;
-      if (sizeOf(x.shape) !== 1) return undefined;
+      if (sizeOf(x.shape) !== 1) {
+        if (sizeOf(params.shape) === sizeOf(x.shape)) return undefined;
+        return [
+          ConcreteArray.deferredBroadcast(
+            params.shape,
+            x,
+            params.broadcastDimensions,
+            (s) => evalByLowering(broadcastInDimPrim, [s], params)[0]!.storage,
+          ),
+        ];
+      }
       const value: unknown = x.constantFill ?? x.storage[0];
-      return typeof value === "number" ? [ConcreteArray.filled(shape, x.dtype, value)] : undefined;
+      return typeof value === "number" ? [ConcreteArray.filled(params.shape, x.dtype, value)] : undefined;
     },
     // Reshape to the output's rank (size-1 axes where x has none), then Expand (numpy broadcasting).
     onnx(g, [x], { shape, broadcastDimensions }, [xAval]) {

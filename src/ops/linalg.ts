@@ -4,10 +4,11 @@
  */
 
 import { gemmKernel, gemvLaneOrder } from "../backend/index.js";
+import { standaloneKernel } from "../backend/plan-memory.js";
 import { webgpuGemm } from "../backend/webgpu/gemm.js";
-import type { NdArray } from "../core/array.js";
+import { ConcreteArray, type NdArray } from "../core/array.js";
 import { type GemmDims, makeEquation, rewriteOf } from "../core/compiler-facts.js";
-import type { DType } from "../core/dtype.js";
+import { type DType, storageFor } from "../core/dtype.js";
 import { type Atom, type Equation, Var } from "../core/ir.js";
 import { type Primitive, UndefinedPrimal } from "../core/primitive.js";
 import { broadcastShapes, fmtShape, ShapeError, shapeEquals, sizeOf } from "../core/shape.js";
@@ -47,6 +48,44 @@ function matmulShape(a: readonly number[], b: readonly number[]): number[] {
   return [...a.slice(0, -1), b[rb - 1]!];
 }
 
+/**
+ * An eager product with an operand that is a deferred matrix transpose (`ConcreteArray.deferredTranspose`,
+ * what `matrixTranspose` gives eagerly): the GEMM reads the array it came from transposed and the
+ * transpose is never written, where a jit plan absorbs the transpose too (compiler/gemm-steps.ts: float
+ * matrices, not a product the GEMV kernel sums), so that eager and jit give the same bits. Undefined for
+ * other operands.
+ */
+function matmulOfDeferredTranspose(a: ConcreteArray, b: ConcreteArray): ConcreteArray[] | undefined {
+  const at = a.pendingTransposeOf;
+  const bt = b.pendingTransposeOf;
+  if (at === undefined && bt === undefined) return undefined;
+  const dtype = a.dtype;
+  // Shapes the rule refuses are left to the plain path, which reports them.
+  if ((dtype !== "float32" && dtype !== "float64") || b.dtype !== dtype) return undefined;
+  if (a.shape.length !== 2 || b.shape.length !== 2 || a.shape[1] !== b.shape[0]) return undefined;
+  const [m, k, n] = [a.shape[0]!, a.shape[1]!, b.shape[1]!];
+  if (gemvLaneOrder(dtype, 1, m, k, n)) return undefined;
+  if (at !== undefined && bt === undefined && m * k + k * n < m * n && !gemvLaneOrderEither(dtype, m, k, n)) {
+    // A weight gradient, xᵀ @ ct: the product is wanted transposed (the transpose rule of xᵀ's own
+    // transpose comes next), so compute that, ctᵀ @ x, as a jit plan does ((A @ B)ᵀ -> Bᵀ @ Aᵀ below; same
+    // products in the same order, so the same bits), and give the product as its deferred transpose.
+    const gemm = standaloneKernel(`matmul ${dtype} ${n}x${k}x${m} TN`, (context) =>
+      gemmKernel(dtype, 1, n, k, m, context, { transposeA: true, transposeB: false }),
+    );
+    const product = storageFor(dtype, n * m);
+    gemm(b.storage, at.storage, product);
+    return transposePrim.impl([new ConcreteArray([n, m], dtype, product)], { permutation: [1, 0] });
+  }
+  const layout = { transposeA: at !== undefined, transposeB: bt !== undefined };
+  const gemm = standaloneKernel(
+    `matmul ${dtype} ${m}x${k}x${n} ${layout.transposeA ? "T" : "N"}${layout.transposeB ? "T" : "N"}`,
+    (context) => gemmKernel(dtype, 1, m, k, n, context, layout),
+  );
+  const out = storageFor(dtype, m * n);
+  gemm((at ?? a).storage, (bt ?? b).storage, out);
+  return [new ConcreteArray([m, n], dtype, out)];
+}
+
 export const matmulPrim: Primitive<Params, [a: unknown, b: unknown], [out: unknown]> = loweredPrimitive<
   Params,
   [a: unknown, b: unknown],
@@ -60,6 +99,7 @@ export const matmulPrim: Primitive<Params, [a: unknown, b: unknown], [out: unkno
     return [{ shape: matmulShape(a.shape, b.shape), dtype: a.dtype }];
   },
   onnx: (g, [a, b]) => [g.node1("MatMul", [a!, b!])],
+  eagerShortcut: (args) => matmulOfDeferredTranspose(args[0]!, args[1]!),
   lower(inAvals, [out], _params, context) {
     const r = out.shape.length;
     const [m, k, n] = [inAvals[0].shape[r - 2]!, inAvals[0].shape[r - 1]!, out.shape[r - 1]!];

@@ -25,11 +25,11 @@ import { checkAvals, PlanOperands, subPlanCompiler, zerosOf } from "./control-fl
 import { scanToOnnx } from "./control-flow-onnx.js";
 import { flattenArgs, flattenFun } from "./flat.js";
 import { instantiate, jvpFlat } from "./jvp.js";
+import { linearizeFlat } from "./linearize.js";
 import { type PartialEvalTrace, type PartialEvalTracer, partialEvalFlat } from "./partial-eval.js";
 import { type ClosedOver, stageClosed, vmapProgram } from "./program-transforms.js";
 import { hoistAccumulators } from "./scan-hoist.js";
 import { transposeProgram } from "./transpose.js";
-import { linearizeFlat } from "./vjp.js";
 import { vmapFlat } from "./vmap.js";
 
 // ---------------------------------------------------------------------------------------------------

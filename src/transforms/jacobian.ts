@@ -13,7 +13,8 @@ import { slice } from "../ops/shape.js";
 import { type TreeDef, unflatten } from "../tree/treedef.js";
 import { type ArrayLeaves, checkFloatInputs, flattenArgs, normalizeArgnums } from "./flat.js";
 import { instantiate, jvpFlat } from "./jvp.js";
-import { linearizeFlat, type PickArgs } from "./vjp.js";
+import { linearizeFlat } from "./linearize.js";
+import type { PickArgs } from "./vjp.js";
 import { vmapFlat } from "./vmap.js";
 
 /** Options of `jacfwd` and `hessian`, as JAX's `argnums` and `has_aux`. */

@@ -2,49 +2,24 @@
  * Reverse mode as linearize + transpose (Autodidax): the JVP runs under partial evaluation, so the
  * primal computation happens now and the tangent computation is recorded as a linear program; `vjp`
  * transposes that program. Because every step binds primitives in the current interpreter, grad of
- * grad, jit of grad and vmap of grad compose by construction.
+ * grad, jit of grad and vmap of grad compose by construction. Called eagerly (outside every
+ * transform), `vjp` and `grad` record the same linear steps on a tape instead (tape.ts).
  */
 import { fmtAval, type NdArray } from "../core/array.js";
 import { isFloat } from "../core/dtype.js";
-import { evalProgram } from "../core/ir.js";
 import { checkOptions } from "../core/options.js";
 import { shapeEquals } from "../core/shape.js";
+import { traceDepth } from "../core/trace.js";
 import { full } from "../ops/creation.js";
 import { assertSameStructure, type TreeDef, unflatten } from "../tree/treedef.js";
 import { checkFloatInputs, flattenArgs, flattenFun, normalizeArgnums } from "./flat.js";
-import { instantiate, jvpFlat, Zero } from "./jvp.js";
-import { partialEvalFlat } from "./partial-eval.js";
-import { transposeProgram } from "./transpose.js";
+import { Zero } from "./jvp.js";
+import { linearizeFlat, type Transposable } from "./linearize.js";
+import { tapeApplies, tapeVjpFlat } from "./tape.js";
 
-interface Linearized {
-  primalsOut: NdArray[];
-  /** Applies the linear map to input tangents. */
-  linear: (tangents: NdArray[]) => NdArray[];
-  /** Applies the transposed map to output cotangents. */
-  transposed: (cts: (NdArray | null)[]) => NdArray[];
-}
-
-export function linearizeFlat(f: (xs: NdArray[]) => NdArray[], primals: NdArray[]): Linearized {
-  const n = primals.length;
-  let nOut = 0;
-  const fJvp = (xs: NdArray[]): NdArray[] => {
-    const [outs, touts] = jvpFlat(f, xs.slice(0, n), xs.slice(n));
-    nOut = outs.length;
-    return [...outs, ...touts.map(instantiate)];
-  };
-  const known = [...primals, ...primals.map(() => null)];
-  const avals = [...primals, ...primals].map((p) => p.aval);
-  const { outsKnown, program, consts } = partialEvalFlat(fJvp, known, avals, (i) => i >= nOut);
-  const primalsOut = outsKnown.slice(0, nOut).map((p, i) => {
-    if (p === null)
-      throw new Error(`linearize: primal output ${i} depends on a tangent (a primitive's jvp rule is wrong)`);
-    return p;
-  });
-  return {
-    primalsOut,
-    linear: (tangents) => evalProgram(program, consts, tangents),
-    transposed: (cts) => transposeProgram(program, consts, cts),
-  };
+/** `f` at `primals` with its transposed linear map: on the tape when called eagerly. */
+function vjpFlat(f: (xs: NdArray[]) => NdArray[], primals: NdArray[]): Transposable {
+  return tapeApplies(primals, traceDepth()) ? tapeVjpFlat(f, primals) : linearizeFlat(f, primals);
 }
 
 function checkCotangents(who: string, outs: NdArray[], cts: NdArray[]): void {
@@ -71,7 +46,7 @@ export function vjp<Args extends unknown[], Out>(
 ): [Out, (cotangent: Out) => Args] {
   const [flatPrimals, inTree] = flattenArgs("vjp", primals);
   const flat = flattenFun("vjp", f as (...args: never[]) => unknown, inTree);
-  const lin = linearizeFlat(flat, flatPrimals);
+  const lin = vjpFlat(flat, flatPrimals);
   const outTree = flat.outTree();
   const vjpFn = (cotangent: Out): Args => {
     const [cts, ctTree] = flattenArgs("vjp (cotangent)", cotangent);
@@ -159,7 +134,7 @@ export function valueAndGrad<Args extends unknown[], R, const O extends GradOpti
     const [flatPrimals, inTree] = flattenArgs(who, diffArgs);
     if (!options?.allowInt) checkFloatInputs(who, flatPrimals, inTree, argnums, INT_ADVICE);
     const flat = flattenFun(who, g as (...args: never[]) => unknown, inTree);
-    const lin = linearizeFlat(flat, flatPrimals);
+    const lin = vjpFlat(flat, flatPrimals);
     const outTree = flat.outTree();
     const outs = lin.primalsOut;
     let value: NdArray;
