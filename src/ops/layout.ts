@@ -4,13 +4,21 @@
  */
 
 import { broadcastInto, transposeCompiled } from "../backend/js/layout.js";
+import { chooseKernel } from "../backend/kernel-choice.js";
+import { wasmTranspose } from "../backend/wasm/transpose.js";
 import { webgpuTranspose } from "../backend/webgpu/layout.js";
 import { ConcreteArray, type NdArray } from "../core/array.js";
 import { makeEquation } from "../core/compiler-facts.js";
-import { NARROW_DTYPES, storageFor } from "../core/dtype.js";
+import { BYTES_PER_ELEMENT, NARROW_DTYPES, storageFor } from "../core/dtype.js";
 import { type Atom, type Equation, Literal, Var } from "../core/ir.js";
 import type { Axis } from "../core/methods-types.js";
-import { type BatchDim, type Primitive, primitive, type UndefinedPrimal } from "../core/primitive.js";
+import {
+  type BatchDim,
+  type Kernel,
+  type Primitive,
+  primitive,
+  type UndefinedPrimal,
+} from "../core/primitive.js";
 import {
   broadcastShapes,
   checkShape,
@@ -121,10 +129,19 @@ export const transposePrim: Primitive<TransposeParams, [x: unknown], [out: unkno
     }
     return [{ shape: permutation.map((p) => x.shape[p]!), dtype: x.dtype }];
   },
-  lower: ([x], _outs, { permutation }) => {
-    const run = transposeCompiled(x.shape, permutation);
-    return ([a], [o]) => run(a, o);
-  },
+  lower: ([x], _outs, { permutation }, context) =>
+    chooseKernel<Kernel>(
+      context,
+      { dtype: x.dtype },
+      () => {
+        const wasm = wasmTranspose(BYTES_PER_ELEMENT[x.dtype], x.shape, permutation, context);
+        return wasm && (([a], [o]) => wasm(a!, o!));
+      },
+      () => {
+        const run = transposeCompiled(x.shape, permutation);
+        return ([a], [o]) => run(a!, o!);
+      },
+    ),
   onnx: (g, [x], { permutation }) => [g.node1("Transpose", [x!], { perm: permutation })],
   webgpu: ([x], _outs, { permutation }) => webgpuTranspose(x.dtype, x.shape, permutation),
   jvp: ([x], [t], p) => ({
