@@ -4,6 +4,7 @@
  * it; the first outside use closes it, so the group runs before that use.
  */
 import { cachedKernel } from "../backend/kernel-cache.js";
+import { BYTES_PER_ELEMENT } from "../core/dtype.js";
 import { children, type Expr } from "../core/expr.js";
 import { type Atom, type Equation, Literal, Var } from "../core/ir.js";
 import { type Shape, shapeEquals, sizeOf, stridesOf } from "../core/shape.js";
@@ -238,9 +239,12 @@ function recomputeCheapValues(steps: readonly Step[], groupOf: ReadonlyMap<Var, 
       }
       eqns.push(e);
     };
-    // A leaf costs a full load unless it is a broadcast's smaller source (a bias: a few cache lines).
-    const fullLoads = (leaves: Iterable<Var>): number =>
-      [...leaves].filter((a) => !reads.has(a) && sizeOf(a.aval.shape) === sizeOf(h.shape)).length;
+    // Bytes a loop step loads: a new leaf costs its element's bytes unless it is a broadcast's smaller
+    // source (a bias: a few cache lines). A bool mask (1 byte) is not worth replacing by a float (4).
+    const loadBytes = (vs: Iterable<Var>): number =>
+      [...vs]
+        .filter((a) => !reads.has(a) && sizeOf(a.aval.shape) === sizeOf(h.shape))
+        .reduce((n, a) => n + BYTES_PER_ELEMENT[a.aval.dtype], 0);
     const accept = (eqns: readonly Equation[], leaves: Iterable<Var>): void => {
       for (const e of eqns) {
         if (copied.has(e.outputs[0]!)) continue;
@@ -253,11 +257,12 @@ function recomputeCheapValues(steps: readonly Step[], groupOf: ReadonlyMap<Var, 
       const eqns: Equation[] = [];
       const leaves = new Set<Var>();
       collect(v, eqns, leaves, new Set([v]));
-      return { eqns, leaves };
+      return { v, eqns, leaves };
     });
-    // All of them if the loads do not grow (one load of each value goes); else one by one.
+    const saved = (vs: readonly Var[]): number => vs.reduce((n, v) => n + BYTES_PER_ELEMENT[v.aval.dtype], 0);
+    // All of them if the loads do not grow (the values' own loads go); else one by one.
     const allLeaves = new Set(candidates.flatMap((c) => [...c.leaves]));
-    if (candidates.length > 0 && fullLoads(allLeaves) <= candidates.length)
+    if (candidates.length > 0 && loadBytes(allLeaves) <= saved(candidates.map((c) => c.v)))
       accept(
         candidates.flatMap((c) => c.eqns),
         allLeaves,
@@ -265,7 +270,7 @@ function recomputeCheapValues(steps: readonly Step[], groupOf: ReadonlyMap<Var, 
     else
       for (const c of candidates) {
         if (c.eqns.every((e) => copied.has(e.outputs[0]!))) continue;
-        if (fullLoads(c.leaves) <= 1) accept(c.eqns, c.leaves);
+        if (loadBytes(c.leaves) <= saved([c.v])) accept(c.eqns, c.leaves);
       }
     if (copies.length === 0) continue;
     // The copies first, in dependency order (each copy's inputs are loop inputs or earlier copies).

@@ -50,6 +50,17 @@ describe("cheap values recomputed by the loops that read them", () => {
     expectSameBits(jit(f)(x, w, y), f(x, w, y));
   });
 
+  it("a bool mask stays stored: recomputing it would load a float (4 bytes) for a bool (1)", () => {
+    const f = (p: NdArray, q: NdArray) => {
+      const mask = np.greater(p.add(1), 0);
+      const relu = np.where(mask, p, np.zerosLike(p));
+      return np.matmul(relu, q).mul(np.where(mask, np.onesLike(p), np.zerosLike(p)));
+    };
+    const [first] = loopsOf(f, [x, w]);
+    expect(first!.outputs.map((v) => v.aval.dtype)).toContain("bool");
+    expectSameBits(jit(f)(x, w), f(x, w));
+  });
+
   it("GELU's gradient: the forward loop stores fewer arrays, the gradient's bits are eager's", () => {
     const loss = (p: NdArray, q: NdArray) =>
       np.sum(np.matmul(nn.gelu(np.matmul(p, q), { approximate: "tanh" }), q));
