@@ -40,6 +40,12 @@ export const KERNEL_THRESHOLDS = {
      * the workers costs about what they save.
      */
     threaded: 1 << 17,
+    /**
+     * Loops that read and write at least this many elements in all (elements times operands) are shared
+     * too, however few their elements: an optimizer's update of a group of same-shape leaves (AdamW over
+     * four [128, 512] weights: 65k elements, 20 operands).
+     */
+    threadedOperandElements: 1 << 19,
   },
 };
 

@@ -301,7 +301,7 @@ function build(group: FusedGroup, context: KernelContext, slot: (v: Var) => numb
     } else merged.push(dim);
   }
   dims = merged.length ? merged : [{ n: 1, s: [...streams.map(() => 0), 0] }];
-  const pool = threadPoolFor(context, sizeOf(shape));
+  const pool = threadPoolFor(context, sizeOf(shape), streams.length + outputs.length);
   if (pool && dims.length === 1 && !reduction) dims = splitForThreads(dims[0]!) ?? dims;
   streams.forEach((st, i) => {
     st.collapsed = dims.map((d) => d.s[i]!);
@@ -609,9 +609,11 @@ export const wasmFusedCalls = { threaded: 0 };
 const CHUNKS_PER_THREAD = 4;
 
 /** The worker pool for this group's loop, or null when it runs on the calling thread alone. */
-function threadPoolFor(context: KernelContext, elements: number): WorkerPool | null {
-  if (!context.shared || elements < fusedThresholds.threaded) return null;
-  return workerPool();
+function threadPoolFor(context: KernelContext, elements: number, operands: number): WorkerPool | null {
+  if (!context.shared) return null;
+  const large =
+    elements >= fusedThresholds.threaded || elements * operands >= fusedThresholds.threadedOperandElements;
+  return large ? workerPool() : null;
 }
 
 /**

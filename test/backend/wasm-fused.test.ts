@@ -268,6 +268,30 @@ describeWasm("wasm fused loops", () => {
     );
   });
 
+  it.runIf(threadsSupported())(
+    "a loop over few elements but many operands is split between the threads",
+    () => {
+      setBackend("wasm", { threads: 2 });
+      fusedThresholds.threaded = 1 << 30;
+      fusedThresholds.threadedOperandElements = 6 * 256;
+      const [a, b, c] = [1, 2, 3].map((seed) => randomArray([16, 16], "float32", seed)) as [
+        NdArray,
+        NdArray,
+        NdArray,
+      ];
+      const lower = (f: Fn, args: NdArray[]) =>
+        jit((...x: NdArray[]) => f(...x))
+          .lower(...args)
+          .executable.kernelSources.join("\n");
+      // An Adam-like update: three inputs, three outputs (6 x 256 operand elements) is split; one in, one out is not.
+      const update: Fn = (p, m, v) => [p.sub(m.mul(0.1)), m.mul(0.9).add(p), v.mul(0.99).add(m.mul(m))];
+      expect(lower(update, [a, b, c])).toMatch(/chunks over 2 threads/);
+      expect(lower((p) => p.mul(2), [a])).not.toMatch(/chunks/);
+      const { wasm, js } = bothBackends(update, [a, b, c]);
+      expectNear(wasm, js);
+    },
+  );
+
   it.runIf(threadsSupported())("a reduction over the last axis is split between the threads by rows", () => {
     fusedThresholds.threaded = 8;
     setBackend("wasm", { threads: 2 });
