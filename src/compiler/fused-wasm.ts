@@ -10,15 +10,20 @@
  * is a constant. Each input stream (an input read directly, or through a broadcast) has its own pointer
  * and strides over the loop shape: innermost stride 1 is a vector load, 0 a splat loaded once per inner
  * loop, anything else a lane-by-lane gather. Results are bit-identical to the JS fused loop (up to NaN
- * payloads), full reductions included (they accumulate lane by lane in element order, in a float64 local).
+ * payloads), reductions included: a full one accumulates lane by lane in element order in a float64 local;
+ * a partial one (a layer norm's row sums, a bias gradient's column sums) accumulates every output element
+ * in float64 scratch in the loop's row-major order, so each sums its own elements in element order as the
+ * JS loop does (a run along a reduced innermost dimension in a local, a kept innermost dimension two
+ * accumulators per f64x2), then rounds them into the output.
  *
- * Large loops without a reduction are shared with the worker threads (backend/wasm/threads.ts): the
- * outermost loop (a one-dimensional loop first split as [outer, inner]) in chunks that the threads take
- * in turn.
+ * Large loops are shared with the worker threads (backend/wasm/threads.ts): the outermost loop (a
+ * one-dimensional loop first split as [outer, inner]) in chunks that the threads take in turn. A loop
+ * with a reduction is shared only where its outermost dimension is kept (row sums: each chunk sums its own
+ * rows), never split as [outer, inner].
  *
  * Not handled (null: the JS loop runs instead): the JS backend (no WebAssembly plan memory), engines
  * without SIMD, a tree with a node that has no SIMD rendering (`wasmFallback` names it; jit's printed
- * plan shows it), reductions other than full float sums, maxima and minima, and groups smaller than
+ * plan shows it), reductions other than float sums, maxima and minima, and groups smaller than
  * `fusedThresholds` (a call into wasm costs more than the JS loop there).
  */
 import { workerPool } from "../backend/index.js";
@@ -97,9 +102,8 @@ export function wasmFallback(group: FusedGroup): string | null {
   const reduction = group.reduction;
   if (reduction) {
     const src = reduction.inputs[0]!;
-    const axes = (reduction.params as { axes: readonly number[] }).axes;
-    if (fusedReductionMonoid(reduction) === null || axes.length !== src.aval.shape.length)
-      return `${reduction.primitive.name} over some axes is not accumulated in wasm`;
+    if (fusedReductionMonoid(reduction) === null)
+      return `${reduction.primitive.name} is not accumulated in wasm`;
     if (src.aval.dtype !== "float32" && src.aval.dtype !== "float64")
       return `${reduction.primitive.name} of ${src.aval.dtype} is not accumulated in wasm`;
   }
@@ -245,6 +249,19 @@ function build(group: FusedGroup, context: KernelContext, slot: (v: Var) => numb
 
   // ---- outputs and the reduction
   const reduction = group.reduction;
+  // A partial reduction accumulates each output element in float64 scratch (`acc`, indexed by the kept
+  // coordinates: stride 0 along reduced dimensions), in the loop's row-major order, as the JS loop does.
+  const reducedAxes = reduction ? (reduction.params as { axes: readonly number[] }).axes : [];
+  const partial = reduction !== undefined && reducedAxes.length < rank;
+  const accSize = partial ? sizeOf(reduction.outputs[0]!.aval.shape) : 0;
+  const accLoopStrides = shape.map(() => 0);
+  if (partial) {
+    const kept = shape.map((_, d) => d).filter((d) => !reducedAxes.includes(d));
+    const keptStrides = stridesOf(kept.map((d) => shape[d]!));
+    kept.forEach((d, j) => {
+      accLoopStrides[d] = keptStrides[j]!;
+    });
+  }
   const reductionOut = reduction?.outputs[0];
   const outputs: Output[] = [];
   group.outputs.forEach((v, index) => {
@@ -255,21 +272,26 @@ function build(group: FusedGroup, context: KernelContext, slot: (v: Var) => numb
   const acc = f.local("f64");
   const tmp = f.local("f64");
   const reduceAddr = f.local("i32");
+  const accPtr = f.local("i32");
+  const accBase = partial ? context.reserve(8 * accSize) : 0;
   const reduceOp = (reduction && fusedReductionMonoid(reduction)) ?? "sum";
   const reduceVal = reduction ? values.get(reduction.inputs[0] as Var)! : null;
   if (reduction) {
     const k = group.outputs.indexOf(reductionOut!);
+    const total = partial ? "acc[kept index]" : "total";
+    const value = names.get(reduction.inputs[0] as Var);
     lines.push(
       reduceOp === "sum"
-        ? `  total += ${names.get(reduction.inputs[0] as Var)}  (reduce_sum; out${k} = total)`
-        : `  total = ${reduceOp}(total, ${names.get(reduction.inputs[0] as Var)})  (${reduction.primitive.name}; out${k} = total)`,
+        ? `  ${total} += ${value}  (reduce_sum; out${k} = ${total})`
+        : `  ${total} = ${reduceOp}(${total}, ${value})  (${reduction.primitive.name}; out${k} = ${total})`,
     );
   }
 
   // ---- the loop shape: size-1 dimensions dropped, dimensions every stream walks alike collapsed
+  // (The accumulator walks the loop as one more stream, after the input streams.)
   let dims: { n: number; s: number[] }[] = [];
   shape.forEach((size, d) => {
-    if (size !== 1) dims.push({ n: size, s: streams.map((st) => st.strides[d]!) });
+    if (size !== 1) dims.push({ n: size, s: [...streams.map((st) => st.strides[d]!), accLoopStrides[d]!] });
   });
   const merged: { n: number; s: number[] }[] = [];
   for (const dim of dims) {
@@ -278,13 +300,17 @@ function build(group: FusedGroup, context: KernelContext, slot: (v: Var) => numb
       merged[merged.length - 1] = { n: last.n * dim.n, s: dim.s };
     } else merged.push(dim);
   }
-  dims = merged.length ? merged : [{ n: 1, s: streams.map(() => 0) }];
-  const pool = threadPoolFor(group, context, sizeOf(shape));
-  if (pool && dims.length === 1) dims = splitForThreads(dims[0]!) ?? dims;
-  const outerChunks = pool && dims.length > 1 ? chunking(dims[0]!.n, pool.workers + 1) : null;
+  dims = merged.length ? merged : [{ n: 1, s: [...streams.map(() => 0), 0] }];
+  const pool = threadPoolFor(context, sizeOf(shape), streams.length + outputs.length);
+  if (pool && dims.length === 1 && !reduction) dims = splitForThreads(dims[0]!) ?? dims;
   streams.forEach((st, i) => {
     st.collapsed = dims.map((d) => d.s[i]!);
   });
+  const accStrides = dims.map((d) => d.s[streams.length]!);
+  // Chunks of the outer loop run at once only where each writes its own elements: with a reduction, one
+  // whose outer dimension is kept (then every output element is summed by one chunk, in order).
+  const splittable = !reduction || (partial && dims.length > 1 && accStrides[0] !== 0);
+  const outerChunks = pool && splittable && dims.length > 1 ? chunking(dims[0]!.n, pool.workers + 1) : null;
   const outStrides = stridesOf(dims.map((d) => d.n));
   const last = dims.length - 1;
   const inner = dims[last]!.n;
@@ -299,12 +325,14 @@ function build(group: FusedGroup, context: KernelContext, slot: (v: Var) => numb
     f.localGet(args)
       .i32Load({ offset: 4 * (nIn + o.index) })
       .localSet(o.ptr);
-  if (reduction) {
+  const reduceInit = reduceOp === "sum" ? 0 : reduceOp === "max" ? -Infinity : Infinity;
+  if (partial) f.i32Const(accBase).localSet(accPtr);
+  else if (reduction) {
     const k = group.outputs.indexOf(reductionOut!);
     f.localGet(args)
       .i32Load({ offset: 4 * (nIn + k) })
       .localSet(reduceAddr);
-    f.f64Const(reduceOp === "sum" ? 0 : reduceOp === "max" ? -Infinity : Infinity).localSet(acc);
+    f.f64Const(reduceInit).localSet(acc);
   }
   for (const p of prologue) p();
 
@@ -318,12 +346,18 @@ function build(group: FusedGroup, context: KernelContext, slot: (v: Var) => numb
     };
     for (const st of streams) skip(st.ptr, st.collapsed[0]! * BYTES[st.type]);
     for (const o of outputs) skip(o.ptr, outStrides[0]! * BYTES[o.type]);
+    if (partial) skip(accPtr, accStrides[0]! * 8);
   }
   const compute = (): void => {
     for (const b of body) b();
   };
+  const accKeptInner = partial && accStrides[last] !== 0;
   const reduce = (lanes: number): void => {
     if (!reduceVal) return;
+    if (accKeptInner) {
+      accumulateLanes(f, reduceOp, reduceVal, accPtr, lanes, tmp);
+      return;
+    }
     for (let j = 0; j < lanes; j++) {
       if (reduceVal.type === "float32")
         f.localGet(reduceVal.regs[0]!).f32x4ExtractLane(j).op("f64PromoteF32");
@@ -344,6 +378,9 @@ function build(group: FusedGroup, context: KernelContext, slot: (v: Var) => numb
   const innerCounter = f.local("i32");
   const emitInner = (): void => {
     for (const st of streams) if (st.collapsed[last] === 0) loadSplat(f, st);
+    // A run along a reduced dimension: its output element's running value in a local.
+    const accRun = partial && !accKeptInner;
+    if (accRun) f.localGet(accPtr).f64Load({ align: 3 }).localSet(acc);
     const q = Math.floor(inner / W);
     const r = inner % W;
     const moving = streams.filter((st) => st.collapsed[last] !== 0);
@@ -356,6 +393,7 @@ function build(group: FusedGroup, context: KernelContext, slot: (v: Var) => numb
       reduce(W);
       for (const st of moving) advance(st.ptr, W * st.collapsed[last]! * BYTES[st.type]);
       for (const o of outputs) advance(o.ptr, W * BYTES[o.type]);
+      if (accKeptInner) advance(accPtr, W * 8);
       f.localGet(innerCounter).i32Const(1).i32Sub().localTee(innerCounter).brIf(0);
       f.end();
     }
@@ -366,7 +404,9 @@ function build(group: FusedGroup, context: KernelContext, slot: (v: Var) => numb
       reduce(r);
       for (const st of moving) advance(st.ptr, r * st.collapsed[last]! * BYTES[st.type]);
       for (const o of outputs) advance(o.ptr, r * BYTES[o.type]);
+      if (accKeptInner) advance(accPtr, r * 8);
     }
+    if (accRun) f.localGet(accPtr).localGet(acc).f64Store({ align: 3 });
   };
   const emitLevel = (d: number): void => {
     if (d === last) {
@@ -387,11 +427,12 @@ function build(group: FusedGroup, context: KernelContext, slot: (v: Var) => numb
       const delta = outStrides[d]! - dims[d + 1]!.n * outStrides[d + 1]!;
       advance(o.ptr, delta * BYTES[o.type]);
     }
+    if (partial) advance(accPtr, (accStrides[d]! - dims[d + 1]!.n * accStrides[d + 1]!) * 8);
     f.localGet(counter).i32Const(1).i32Sub().localTee(counter).brIf(0);
     f.end();
   };
   emitLevel(0);
-  if (reduction) {
+  if (reduction && !partial) {
     f.localGet(reduceAddr).localGet(acc);
     if (reduceVal!.type === "float32") f.op("f32DemoteF64").f32Store();
     else f.f64Store();
@@ -423,6 +464,50 @@ function build(group: FusedGroup, context: KernelContext, slot: (v: Var) => numb
     rows.if("i32").i32Const(last).else().i32Const(per).end();
     rows.call(f);
   }
+  if (partial) {
+    // accStart(): every accumulator at the monoid's identity; accFinish(): rounded into the output.
+    const start = module.function("accStart", [], []);
+    const i = start.local("i32");
+    start.i32Const(accBase).localSet(i);
+    start.loop();
+    start.localGet(i).f64Const(reduceInit).f64Store({ align: 3 });
+    start
+      .localGet(i)
+      .i32Const(8)
+      .i32Add()
+      .localTee(i)
+      .i32Const(accBase + 8 * accSize)
+      .i32LtU()
+      .brIf(0);
+    start.end();
+    const finish = module.function("accFinish", [], []);
+    const [from, to] = [finish.local("i32"), finish.local("i32")];
+    const k = group.outputs.indexOf(reductionOut!);
+    finish
+      .i32Const(argBlock)
+      .i32Load({ offset: 4 * (nIn + k) })
+      .localSet(to);
+    finish.i32Const(accBase).localSet(from);
+    const single = reduceVal!.type === "float32";
+    finish.loop();
+    finish.localGet(to).localGet(from).f64Load({ align: 3 });
+    if (single) finish.op("f32DemoteF64").f32Store();
+    else finish.f64Store();
+    finish
+      .localGet(to)
+      .i32Const(single ? 4 : 8)
+      .i32Add()
+      .localSet(to);
+    finish
+      .localGet(from)
+      .i32Const(8)
+      .i32Add()
+      .localTee(from)
+      .i32Const(accBase + 8 * accSize)
+      .i32LtU()
+      .brIf(0);
+    finish.end();
+  }
   const compiled = compileModule(module.toBytes());
   const description = [
     `wasm simd fused loop over ${fmtLoop(
@@ -445,7 +530,13 @@ function build(group: FusedGroup, context: KernelContext, slot: (v: Var) => numb
     );
     const instance = instantiateCompiled(compiled, memory.wasm!);
     const fused = instance.exports["fused"] as (args: number, start: number, count: number) => void;
-    const whole = (): void => fused(argBlock, 0, outerIterations);
+    const accStart = partial ? (instance.exports["accStart"] as () => void) : null;
+    const accFinish = partial ? (instance.exports["accFinish"] as () => void) : null;
+    const whole = (): void => {
+      accStart?.();
+      fused(argBlock, 0, outerIterations);
+      accFinish?.();
+    };
     if (!outerChunks) return { whole, threaded: null };
     const rows = instance.exports["rows"] as (chunk: number, thread: number) => void;
     const counter = new Int32Array(buffer);
@@ -454,7 +545,9 @@ function build(group: FusedGroup, context: KernelContext, slot: (v: Var) => numb
     const id = pool!.register(compiled, memory.wasm!, counterIndex, chunks);
     if (id === null) return { whole, threaded: null }; // the workers did not answer: this thread alone
     const threaded = (): void => {
+      accStart?.();
       runChunks(pool!, id, counter, counterIndex, chunks, rows);
+      accFinish?.();
       wasmFusedCalls.threaded++;
     };
     return { whole, threaded };
@@ -516,9 +609,11 @@ export const wasmFusedCalls = { threaded: 0 };
 const CHUNKS_PER_THREAD = 4;
 
 /** The worker pool for this group's loop, or null when it runs on the calling thread alone. */
-function threadPoolFor(group: FusedGroup, context: KernelContext, elements: number): WorkerPool | null {
-  if (!context.shared || group.reduction || elements < fusedThresholds.threaded) return null;
-  return workerPool();
+function threadPoolFor(context: KernelContext, elements: number, operands: number): WorkerPool | null {
+  if (!context.shared) return null;
+  const large =
+    elements >= fusedThresholds.threaded || elements * operands >= fusedThresholds.threadedOperandElements;
+  return large ? workerPool() : null;
 }
 
 /**
@@ -547,6 +642,70 @@ function chunking(iterations: number, threads: number): { per: number; chunks: n
 function fmtLoop(group: FusedGroup, loops: readonly number[]): string {
   const dtype = group.outputs[0]?.aval.dtype ?? "";
   return `${dtype}${fmtShape(group.shape)} (loops [${loops.join(", ")}], ${W} elements per step)`;
+}
+
+/**
+ * Accumulates `lanes` consecutive elements of `val` into as many float64 accumulators at `accPtr`, each
+ * as the JS loop does (sum: a + v; max/min: v if v > a (v < a) or v is NaN, else a).
+ */
+function accumulateLanes(
+  f: FunctionBuilder,
+  op: "sum" | "max" | "min",
+  val: Val,
+  accPtr: Local,
+  lanes: number,
+  scalar: Local,
+): void {
+  if (lanes === W) {
+    const [r0, r1] = val.regs;
+    for (let half = 0; half < 2; half++) {
+      const offset = 16 * half;
+      // v: this half's two values as float64.
+      const v = f.local("v128");
+      if (val.type === "float32") {
+        f.localGet(r0!);
+        if (half === 1)
+          f.localGet(r0!).i8x16Shuffle([8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15]);
+        f.op("f64x2PromoteLowF32x4");
+      } else f.localGet(half === 0 ? r0! : r1!);
+      f.localSet(v);
+      f.localGet(accPtr);
+      if (op === "sum") {
+        f.localGet(accPtr).v128Load({ align: 3, offset }).localGet(v).f64x2Add();
+      } else {
+        const a = f.local("v128");
+        f.localGet(accPtr).v128Load({ align: 3, offset }).localSet(a);
+        f.localGet(v).localGet(a);
+        f.localGet(v)
+          .localGet(a)
+          .op(op === "max" ? "f64x2Gt" : "f64x2Lt");
+        f.localGet(v).localGet(v).op("f64x2Ne").op("v128Or");
+        f.op("v128Bitselect");
+      }
+      f.v128Store({ align: 3, offset });
+    }
+    return;
+  }
+  for (let j = 0; j < lanes; j++) {
+    f.localGet(accPtr);
+    if (val.type === "float32") f.localGet(val.regs[0]!).f32x4ExtractLane(j).op("f64PromoteF32");
+    else f.localGet(val.regs[j >> 1]!).f64x2ExtractLane(j & 1);
+    f.localSet(scalar);
+    f.localGet(accPtr).f64Load({ align: 3, offset: 8 * j });
+    if (op === "sum") f.localGet(scalar).f64Add();
+    else {
+      const a = f.local("f64");
+      f.localSet(a);
+      f.localGet(scalar).localGet(a).localGet(scalar).localGet(a);
+      f.op(op === "max" ? "f64Gt" : "f64Lt")
+        .localGet(scalar)
+        .localGet(scalar)
+        .op("f64Ne")
+        .i32Or();
+      f.op("select");
+    }
+    f.f64Store({ align: 3, offset: 8 * j });
+  }
 }
 
 /** Loads a stream that is constant along the inner loop (all lanes one element). */

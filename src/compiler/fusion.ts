@@ -4,6 +4,8 @@
  * it; the first outside use closes it, so the group runs before that use.
  */
 import { cachedKernel } from "../backend/kernel-cache.js";
+import { BYTES_PER_ELEMENT } from "../core/dtype.js";
+import { children, type Expr } from "../core/expr.js";
 import { type Atom, type Equation, Literal, Var } from "../core/ir.js";
 import { type Shape, shapeEquals, sizeOf, stridesOf } from "../core/shape.js";
 import { isElementwise } from "../ops/elementwise-kit.js";
@@ -110,7 +112,17 @@ export function fuse(equations: readonly Equation[], programOutputs: readonly At
   }
   for (const g of [...open]) close(g);
   recomputeCheapBroadcasts(steps, groupOf);
-  // Inputs and outputs of each group.
+  setInputsAndOutputs(steps, groupOf, programOutputs);
+  if (recomputeCheapValues(steps, groupOf)) setInputsAndOutputs(steps, groupOf, programOutputs);
+  return steps;
+}
+
+/** Each group's inputs (values read from outside it) and outputs (its values used after it). */
+function setInputsAndOutputs(
+  steps: readonly Step[],
+  groupOf: ReadonlyMap<Var, FusedGroup>,
+  programOutputs: readonly Atom[],
+): void {
   const usedOutside = new Set<Var>();
   for (const s of steps) {
     const eqns = s.kind === "fused" ? s.equations : [s.equation];
@@ -131,7 +143,141 @@ export function fuse(equations: readonly Equation[], programOutputs: readonly At
       .filter((v) => usedOutside.has(v) && groupOf.get(v) === s);
     if (s.reduction) s.outputs.push(s.reduction.outputs[0]!);
   }
-  return steps;
+}
+
+/** Expression nodes a loop recomputes rather than store and load: a few cycles a vector at most. */
+const CHEAP_NODES: ReadonlySet<string> = new Set([
+  "input",
+  "const",
+  "add",
+  "sub",
+  "mul",
+  "neg",
+  "abs",
+  "max",
+  "min",
+  "select",
+  "not",
+  "and",
+  "or",
+  "eq",
+  "ne",
+  "lt",
+  "le",
+  "gt",
+  "ge",
+]);
+
+function cheapTree(e: Expr): boolean {
+  return CHEAP_NODES.has(e.op) && children(e).every(cheapTree);
+}
+
+/** Whether the equation's value costs less to recompute in a loop than to store and load. */
+function cheap(e: Equation): boolean {
+  if (isFusedBroadcast(e)) return true;
+  if (!isElementwise(e.primitive)) return false;
+  const tree = e.primitive.elementwise.tree(
+    e.inputs.map((a) => a.aval.dtype),
+    e.params as never,
+  );
+  return cheapTree(tree);
+}
+
+/**
+ * A loop that reads a value another loop of its shape computes with a few additions and multiplications
+ * (GELU's and layer norm's intermediates, which reverse mode keeps for the backward pass) computes it again
+ * from what it was computed from, where those are in memory anyway: the producing loop then stores one
+ * array fewer and this one loads one fewer (or as many). Values are the same bits (the same equations).
+ * Returns whether a loop changed.
+ */
+function recomputeCheapValues(steps: readonly Step[], groupOf: ReadonlyMap<Var, FusedGroup>): boolean {
+  const producer = new Map<Var, Equation>();
+  /** Values no step keeps only in registers: stored ones, and the program's inputs. */
+  const unstored = new Set<Var>();
+  for (const s of steps) {
+    if (s.kind !== "fused") continue;
+    for (const e of s.equations) if (groupOf.get(e.outputs[0]!) === s) producer.set(e.outputs[0]!, e);
+    for (const e of s.equations) unstored.add(e.outputs[0]!);
+    for (const v of s.outputs) unstored.delete(v);
+  }
+  const stored = { has: (v: Var) => !unstored.has(v) };
+  let changed = false;
+  for (const h of steps) {
+    if (h.kind !== "fused") continue;
+    const reads = new Set<Var>(h.inputs);
+    const copies: Equation[] = [];
+    const copied = new Set<Var>();
+    // Whether v can be computed here from values in memory (memoized: chains share their values).
+    const memo = new Map<Var, boolean>();
+    const can = (v: Var): boolean => {
+      const known = memo.get(v);
+      if (known !== undefined) return known;
+      memo.set(v, false); // (no cycles: a value's inputs come before it)
+      const e = producer.get(v);
+      const g = groupOf.get(v);
+      const ok =
+        e !== undefined &&
+        g !== undefined &&
+        g !== h &&
+        shapeEquals(v.aval.shape, h.shape) &&
+        cheap(e) &&
+        e.inputs.every((a) => !(a instanceof Var) || isFusedBroadcast(e) || stored.has(a) || can(a));
+      memo.set(v, ok);
+      return ok;
+    };
+    /** The equations computing v (appended in dependency order) and the values in memory they read. */
+    const collect = (v: Var, eqns: Equation[], leaves: Set<Var>, seen: Set<Var>): void => {
+      const e = producer.get(v)!;
+      for (const a of e.inputs) {
+        if (!(a instanceof Var)) continue;
+        // A broadcast's source, or a value in memory this loop cannot compute: read it.
+        if (isFusedBroadcast(e) || !can(a)) leaves.add(a);
+        else if (!seen.has(a)) {
+          seen.add(a);
+          collect(a, eqns, leaves, seen);
+        }
+      }
+      eqns.push(e);
+    };
+    // Bytes a loop step loads: a new leaf costs its element's bytes unless it is a broadcast's smaller
+    // source (a bias: a few cache lines). A bool mask (1 byte) is not worth replacing by a float (4).
+    const loadBytes = (vs: Iterable<Var>): number =>
+      [...vs]
+        .filter((a) => !reads.has(a) && sizeOf(a.aval.shape) === sizeOf(h.shape))
+        .reduce((n, a) => n + BYTES_PER_ELEMENT[a.aval.dtype], 0);
+    const accept = (eqns: readonly Equation[], leaves: Iterable<Var>): void => {
+      for (const e of eqns) {
+        if (copied.has(e.outputs[0]!)) continue;
+        copies.push(e);
+        copied.add(e.outputs[0]!);
+      }
+      for (const a of leaves) reads.add(a);
+    };
+    const candidates = h.inputs.filter(can).map((v) => {
+      const eqns: Equation[] = [];
+      const leaves = new Set<Var>();
+      collect(v, eqns, leaves, new Set([v]));
+      return { v, eqns, leaves };
+    });
+    const saved = (vs: readonly Var[]): number => vs.reduce((n, v) => n + BYTES_PER_ELEMENT[v.aval.dtype], 0);
+    // All of them if the loads do not grow (the values' own loads go); else one by one.
+    const allLeaves = new Set(candidates.flatMap((c) => [...c.leaves]));
+    if (candidates.length > 0 && loadBytes(allLeaves) <= saved(candidates.map((c) => c.v)))
+      accept(
+        candidates.flatMap((c) => c.eqns),
+        allLeaves,
+      );
+    else
+      for (const c of candidates) {
+        if (c.eqns.every((e) => copied.has(e.outputs[0]!))) continue;
+        if (loadBytes(c.leaves) <= saved([c.v])) accept(c.eqns, c.leaves);
+      }
+    if (copies.length === 0) continue;
+    // The copies first, in dependency order (each copy's inputs are loop inputs or earlier copies).
+    h.equations.unshift(...copies);
+    changed = true;
+  }
+  return changed;
 }
 
 /**

@@ -10,9 +10,13 @@ import type { DType } from "../core/dtype.js";
 import { type Atom, type Equation, Var } from "../core/ir.js";
 import type { FusedGroup, Step } from "./fusion.js";
 
-/** C = op(A) @ op(B) with op a transpose where flagged; A is [m, k] and B is [k, n] after op. */
+/**
+ * C = op(A) @ op(B) with op a transpose where flagged; A is [m, k] and B is [k, n] after op, `batch`
+ * such products of consecutive matrices (a batched matmul's leading axes).
+ */
 export interface GemmStep {
   kind: "gemm";
+  batch: number;
   a: Var;
   b: Var;
   transposeA: boolean;
@@ -70,7 +74,7 @@ export function absorbTransposes(
     const lhs = operand(e.inputs[0] as Var);
     const rhs = operand(e.inputs[1] as Var);
     const product = e.outputs[0]!;
-    const { m, k, n } = dims;
+    const { batch, m, k, n } = dims;
     const equations = [e, ...[lhs.eqn, rhs.eqn].filter((x): x is Equation => x !== null)];
     const after = consumer.get(product);
     let step: GemmStep;
@@ -83,6 +87,7 @@ export function absorbTransposes(
         transposeA: !rhs.transposed,
         transposeB: !lhs.transposed,
         out: after.outputs[0]!,
+        batch,
         m: n,
         k,
         n: m,
@@ -98,6 +103,7 @@ export function absorbTransposes(
         transposeA: lhs.transposed,
         transposeB: rhs.transposed,
         out: product,
+        batch,
         m,
         k,
         n,
@@ -107,7 +113,10 @@ export function absorbTransposes(
     }
     // A product summed in the GEMV kernel's lanes eagerly (n = 1) or as the step (n = 1, untransposed)
     // stays a plain matmul: the other of the two would sum in k order, other bits.
-    if (gemvLaneOrder(step.dtype, 1, m, k, n) || gemvLaneOrder(step.dtype, 1, step.m, step.k, step.n, step))
+    if (
+      gemvLaneOrder(step.dtype, batch, m, k, n) ||
+      gemvLaneOrder(step.dtype, batch, step.m, step.k, step.n, step)
+    )
       continue;
     for (const x of [lhs.eqn, rhs.eqn, step.out === product ? null : after]) if (x) absorbed.add(x);
     replaced.set(e, step);

@@ -145,7 +145,7 @@ export function lowerPlan<P extends SubPlan>(
         ...memory.context({ inputs: [s.a, s.b].map(resident), outputs: [resident(s.out)] }),
         ...invariance([s.a, s.b]),
       };
-      const kernel = gemmKernel(s.dtype, 1, s.m, s.k, s.n, context, s, {
+      const kernel = gemmKernel(s.dtype, s.batch, s.m, s.k, s.n, context, s, {
         invariantB: context.inputInvariant?.(1) ?? false,
       });
       const [ia, ib, io] = [indexOf(s.a), indexOf(s.b), indexOf(s.out)];

@@ -165,7 +165,7 @@ function buildWebgpuPlan(
     if (s.kind === "gemm") {
       const spec = webgpuGemm({
         dtype: s.dtype,
-        batch: 1,
+        batch: s.batch,
         m: s.m,
         k: s.k,
         n: s.n,

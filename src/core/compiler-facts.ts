@@ -139,8 +139,9 @@ export function rewriteOf<Q>(root: Primitive<Q>, rule: RewriteRule<Q>): RootedRe
   return { root: root as unknown as Primitive<never>, rule: rule as unknown as RewriteRule<never> };
 }
 
-/** A 2-D matrix product C = A·B computed by one GEMM step. */
+/** A matrix product C = A·B computed by one GEMM step, of `batch` matrices each (1: a 2-D product). */
 export interface GemmDims {
+  readonly batch: number;
   readonly m: number;
   readonly k: number;
   readonly n: number;
@@ -152,9 +153,12 @@ export interface GemmDims {
  * so a matrix transpose that only feeds the product, or only reads its result, need not run.
  */
 export interface GemmFact {
-  /** The sizes of the product when this equation is one GEMM (A [m, k] @ B [k, n]); null otherwise. */
+  /** The sizes of the product when this equation is one GEMM (A [batch.., m, k] @ B [batch.., k, n]); null otherwise. */
   dims(e: Equation): GemmDims | null;
-  /** When `e` is a matrix transpose the GEMM can fold into itself: the matrix it transposes. */
+  /**
+   * When `e` is a transpose the GEMM can fold into itself (of the last two axes, any batch axes in place):
+   * the array it transposes.
+   */
   transposedMatrix(e: Equation): Var | null;
 }
 

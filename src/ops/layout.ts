@@ -4,13 +4,21 @@
  */
 
 import { broadcastInto, transposeCompiled } from "../backend/js/layout.js";
+import { chooseKernel } from "../backend/kernel-choice.js";
+import { wasmTranspose } from "../backend/wasm/transpose.js";
 import { webgpuTranspose } from "../backend/webgpu/layout.js";
 import { ConcreteArray, type NdArray } from "../core/array.js";
 import { makeEquation } from "../core/compiler-facts.js";
-import { NARROW_DTYPES, storageFor } from "../core/dtype.js";
+import { BYTES_PER_ELEMENT, NARROW_DTYPES, storageFor } from "../core/dtype.js";
 import { type Atom, type Equation, Literal, Var } from "../core/ir.js";
 import type { Axis } from "../core/methods-types.js";
-import { type BatchDim, type Primitive, primitive, type UndefinedPrimal } from "../core/primitive.js";
+import {
+  type BatchDim,
+  type Kernel,
+  type Primitive,
+  primitive,
+  type UndefinedPrimal,
+} from "../core/primitive.js";
 import {
   broadcastShapes,
   checkShape,
@@ -129,10 +137,19 @@ export const transposePrim: Primitive<TransposeParams, [x: unknown], [out: unkno
     }
     return [{ shape: permutation.map((p) => x.shape[p]!), dtype: x.dtype }];
   },
-  lower: ([x], _outs, { permutation }) => {
-    const run = transposeCompiled(x.shape, permutation);
-    return ([a], [o]) => run(a, o);
-  },
+  lower: ([x], _outs, { permutation }, context) =>
+    chooseKernel<Kernel>(
+      context,
+      { dtype: x.dtype },
+      () => {
+        const wasm = wasmTranspose(BYTES_PER_ELEMENT[x.dtype], x.shape, permutation, context);
+        return wasm && (([a], [o]) => wasm(a!, o!));
+      },
+      () => {
+        const run = transposeCompiled(x.shape, permutation);
+        return ([a], [o]) => run(a!, o!);
+      },
+    ),
   // A matrix transpose is deferred (written out when read): an eager GEMM reads its operand transposed
   // in place, as a jit plan does, and transposing it back gives the array it came from.
   eagerShortcut(args, params) {
@@ -179,23 +196,37 @@ export const transposePrim: Primitive<TransposeParams, [x: unknown], [out: unkno
         }),
       },
       {
-        law: "transpose(transpose(x)) -> one transpose, or x",
+        law: "transpose(transpose(x)) -> x when the permutations cancel",
         operands: [{ producedBy: transposePrim }],
-        rewrite: ({ equation, params, producers: [inner] }) => {
-          const first = (inner!.params as TransposeParams).permutation;
-          const composed = params.permutation.map((i) => first[i]!);
-          const x = inner!.inputs[0]!;
-          return composed.every((q, i) => q === i)
-            ? toOperand(x)
-            : {
-                kind: "equations",
-                equations: [{ ...equation, inputs: [x], params: { permutation: composed } }],
-              };
-        },
+        when: ({ params, producers: [inner] }) =>
+          composedPermutation(params, inner!).every((q, i) => q === i),
+        rewrite: ({ producers: [inner] }) => toOperand(inner!.inputs[0]!),
+      },
+      {
+        // Only where the inner transpose has no other reader: else it runs anyway, and the outer one
+        // kept as it is may be what a GEMM absorbs (a batch of matrices transposed: attention's Kᵀ).
+        law: "transpose(transpose(x)) -> one transpose, where the inner one is read by it alone",
+        operands: [{ producedBy: transposePrim, onlyUse: true }],
+        rewrite: ({ equation, params, producers: [inner] }) => ({
+          kind: "equations",
+          equations: [
+            {
+              ...equation,
+              inputs: [inner!.inputs[0]!],
+              params: { permutation: composedPermutation(params, inner!) },
+            },
+          ],
+        }),
       },
     ],
   },
 });
+
+/** The one permutation of transpose(transpose(x)), the inner transpose being `inner`. */
+function composedPermutation(outer: TransposeParams, inner: Equation): number[] {
+  const first = (inner.params as TransposeParams).permutation;
+  return outer.permutation.map((i) => first[i]!);
+}
 
 /** Whether the permutation keeps every axis of size > 1 in order (so the data does not move). */
 export function onlyMovesUnitAxes(shape: Shape, perm: readonly number[]): boolean {
@@ -211,6 +242,19 @@ export function transposeOrReshape(x: Atom, out: Var, perm: readonly number[]): 
 }
 
 /** The matrix that `e` transposes when it is a matrix transpose (`transpose[1,0]` of a 2-D array), else null. */
+/**
+ * When `e` swaps the last two axes and keeps the others in place (a matrix transpose of every matrix of
+ * a batch; the 2-D transpose included): its input, else null.
+ */
+export function batchedMatrixTransposed(e: Equation): Var | null {
+  const x = e.inputs[0];
+  if (e.primitive !== (transposePrim as Primitive<unknown>) || !(x instanceof Var)) return null;
+  const perm = (e.params as TransposeParams).permutation;
+  const r = perm.length;
+  if (r < 2 || perm[r - 1] !== r - 2 || perm[r - 2] !== r - 1) return null;
+  return perm.slice(0, -2).every((p, i) => p === i) ? x : null;
+}
+
 export function matrixTransposed(e: Equation): Var | null {
   const x = e.inputs[0];
   if (e.primitive !== (transposePrim as Primitive<unknown>) || !(x instanceof Var)) return null;

@@ -15,6 +15,7 @@ import { broadcastShapes, fmtShape, ShapeError, shapeEquals, sizeOf } from "../c
 import { add, asBoolResult, astype, multiply, promoteOperands } from "./binary.js";
 import { loweredPrimitive } from "./eager.js";
 import {
+  batchedMatrixTransposed,
   broadcastTo,
   expandDims,
   matrixTranspose,
@@ -155,7 +156,7 @@ export const matmulPrim: Primitive<Params, [a: unknown, b: unknown], [out: unkno
     return [[matmulPrim.bind1([lift(a, da), lift(b, db)], P)], [0]];
   },
   compiler: {
-    gemm: { dims: gemmDims, transposedMatrix: matrixTransposed },
+    gemm: { dims: gemmDims, transposedMatrix: batchedMatrixTransposed },
     // Matrix transposes around products (XLA's algebraic simplifier): keep the smaller transposes.
     rewrites: () => [
       {
@@ -213,17 +214,27 @@ export const matmulPrim: Primitive<Params, [a: unknown, b: unknown], [out: unkno
   },
 });
 
-/** A 2-D float product is one GEMM step (batched and integer products run the primitive's kernel). */
+/**
+ * A float product is one GEMM step, batched over its leading axes (the operands' batch axes are the
+ * output's); integer products run the primitive's kernel.
+ */
 function gemmDims(e: Equation): GemmDims | null {
   const out = e.outputs[0]!.aval;
   const a = e.inputs[0]!;
+  const r = out.shape.length;
   if (
-    out.shape.length !== 2 ||
-    !e.inputs.every((x) => x instanceof Var && x.aval.shape.length === 2) ||
+    r < 2 ||
+    !e.inputs.every((x) => x instanceof Var && x.aval.shape.length === r) ||
     (out.dtype !== "float32" && out.dtype !== "float64")
   )
     return null;
-  return { m: a.aval.shape[0]!, k: a.aval.shape[1]!, n: out.shape[1]!, dtype: out.dtype };
+  return {
+    batch: sizeOf(out.shape.slice(0, -2)),
+    m: a.aval.shape[r - 2]!,
+    k: a.aval.shape[r - 1]!,
+    n: out.shape[r - 1]!,
+    dtype: out.dtype,
+  };
 }
 
 /**

@@ -222,6 +222,93 @@ describeWasm("wasm fused loops", () => {
     );
   });
 
+  it("partial reductions absorbed into the loop (each output in element order, any axes, any threads)", () => {
+    const reductionCase = fc.record({
+      shape: fc.array(dims, { minLength: 1, maxLength: 4 }),
+      keep: fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }),
+      seed: fc.nat(),
+      dtype: fc.constantFrom<"float32" | "float64">("float32", "float64"),
+      threads: fc.constantFrom(1, 2),
+    });
+    fusedThresholds.threaded = 8;
+    fc.assert(
+      fc.property(reductionCase, ({ shape, keep, seed, dtype, threads }) => {
+        // At least one axis reduced and one kept (all reduced is the full reduction above).
+        const axes = shape.map((_, d) => d).filter((d) => !keep[d]);
+        if (axes.length === 0 || axes.length === shape.length) return;
+        const x = randomArray(shape, dtype, seed, 0.05);
+        const y = randomArray(shape.slice(1), dtype, seed + 1, 0.05);
+        const z = randomArray(shape, dtype, seed + 2, 0.6);
+        // The loop's other outputs are stored alongside (as a layer norm's backward pass does).
+        const cases: Fn[] = [
+          (a, b) => np.sum(np.square(a.sub(b)), { axis: axes }),
+          (a, b) => {
+            const t = a.mul(b);
+            return [t.add(1), np.sum(t, { axis: axes })];
+          },
+          (a, b) => np.max(np.maximum(a, b).mul(-1), { axis: axes }),
+          (a) => np.min(a.add(1), { axis: axes }),
+        ];
+        setBackend("wasm", { threads });
+        for (const f of cases) {
+          const { wasm, js } = bothBackends(f, [x, y]);
+          if (dtype === "float64") expectIdentical(wasm, js);
+          else expectNear(wasm, js, 1e-5);
+        }
+        for (const f of [
+          (a: NdArray) => np.max(a.mul(1), { axis: axes }),
+          (a: NdArray) => np.min(a.mul(1), { axis: axes }),
+          (a: NdArray) => np.sum(a.mul(1), { axis: axes }),
+        ]) {
+          const { wasm, js } = bothBackends(f, [z]);
+          expectIdentical(wasm, js);
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it.runIf(threadsSupported())(
+    "a loop over few elements but many operands is split between the threads",
+    () => {
+      setBackend("wasm", { threads: 2 });
+      fusedThresholds.threaded = 1 << 30;
+      fusedThresholds.threadedOperandElements = 6 * 256;
+      const [a, b, c] = [1, 2, 3].map((seed) => randomArray([16, 16], "float32", seed)) as [
+        NdArray,
+        NdArray,
+        NdArray,
+      ];
+      const lower = (f: Fn, args: NdArray[]) =>
+        jit((...x: NdArray[]) => f(...x))
+          .lower(...args)
+          .executable.kernelSources.join("\n");
+      // An Adam-like update: three inputs, three outputs (6 x 256 operand elements) is split; one in, one out is not.
+      const update: Fn = (p, m, v) => [p.sub(m.mul(0.1)), m.mul(0.9).add(p), v.mul(0.99).add(m.mul(m))];
+      expect(lower(update, [a, b, c])).toMatch(/chunks over 2 threads/);
+      expect(lower((p) => p.mul(2), [a])).not.toMatch(/chunks/);
+      const { wasm, js } = bothBackends(update, [a, b, c]);
+      expectNear(wasm, js);
+    },
+  );
+
+  it.runIf(threadsSupported())("a reduction over the last axis is split between the threads by rows", () => {
+    fusedThresholds.threaded = 8;
+    setBackend("wasm", { threads: 2 });
+    const x = randomArray([64, 30], "float32", 3);
+    const lower = (f: Fn) =>
+      jit((a: NdArray) => f(a))
+        .lower(x)
+        .executable.kernelSources.join("\n");
+    expect(lower((a) => np.sum(a.mul(a), { axis: 1 }))).toMatch(/loops \[64, 30\].*chunks over 2 threads/);
+    // Over the rows: every output sums every chunk's rows, so one thread sums them in order.
+    expect(lower((a) => np.sum(a.mul(a), { axis: 0 }))).not.toMatch(/chunks/);
+    const threadedBefore = wasmFusedCalls.threaded;
+    const { wasm, js } = bothBackends((a) => np.sum(a.mul(a), { axis: 1 }), [x]);
+    expectIdentical(wasm, js);
+    expect(wasmFusedCalls.threaded).toBeGreaterThan(threadedBefore);
+  });
+
   it("signed zeros and NaN in max/min match the JS expression exactly", () => {
     const a = np.array(new Float64Array([0, -0, 0, -0, Number.NaN, 1, Number.NaN, -Infinity, 5]));
     const b = np.array(new Float64Array([-0, 0, 0, -0, 1, Number.NaN, Number.NaN, Infinity, 5]));

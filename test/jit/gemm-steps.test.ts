@@ -48,6 +48,64 @@ describe("transposes absorbed into GEMM steps", () => {
     );
   });
 
+  it("batched products (attention's Q Kᵀ and its gradients) absorb transposes of every matrix", () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          batch: fc.constantFrom([1], [3], [2, 3]),
+          m: fc.integer({ min: 1, max: 20 }),
+          k: fc.integer({ min: 1, max: 20 }),
+          n: fc.integer({ min: 1, max: 20 }),
+          ta: fc.boolean(),
+          tb: fc.boolean(),
+          tc: fc.boolean(),
+          f32: fc.boolean(),
+          seed: fc.nat(1000),
+        }),
+        ({ batch, m, k, n, ta, tb, tc, f32, seed }) => {
+          const dtype = f32 ? "float32" : "float64";
+          const a = seededArray([...batch, ...(ta ? [k, m] : [m, k])], seed).astype(dtype);
+          const b = seededArray([...batch, ...(tb ? [n, k] : [k, n])], seed + 1).astype(dtype);
+          const swap = (x: NdArray) => np.swapaxes(x, -1, -2);
+          const f = (p: NdArray, q: NdArray) => {
+            const c = np.matmul(ta ? swap(p) : p, tb ? swap(q) : q);
+            return (tc ? swap(c) : c).mul(2);
+          };
+          if (ta || tb || tc) {
+            const { executable } = jit(f).lower(a, b);
+            const names = executable.steps.map((s) =>
+              s.kind === "eqn" ? s.equation.primitive.name : s.kind,
+            );
+            // (A transpose that only moves unit axes is a reshape, and a product without one a matmul.)
+            expect(names).not.toContain("transpose");
+          }
+          const tol = f32 ? 1e-5 : 1e-12;
+          expectClose(jit(f)(a, b), f(a, b), tol, tol);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it("a transpose of a transposed value that is read elsewhere stays a matrix transpose the GEMM absorbs", () => {
+    // v's heads are read by one product as they are and by another transposed: composing the two
+    // transposes into one would leave a transpose that no GEMM can read.
+    const f = (v: NdArray, q: NdArray) => {
+      const heads = np.transpose(v, [1, 0, 2]); // [heads, t, d]
+      return [np.matmul(q, np.swapaxes(heads, -1, -2)), heads.mul(2)];
+    };
+    const v = seededArray([5, 3, 4], 1);
+    const q = seededArray([3, 6, 4], 2);
+    const { executable } = jit(f).lower(v, q);
+    const names = executable.steps.map((s) => (s.kind === "eqn" ? s.equation.primitive.name : s.kind));
+    expect(names.filter((x) => x === "transpose")).toHaveLength(1);
+    expect(executable.toString()).toContain("gemm[A Bᵀ]");
+    const [got, gotHeads] = jit(f)(v, q) as NdArray[];
+    const [want, wantHeads] = f(v, q) as NdArray[];
+    expectClose(got!, want!, 1e-12, 1e-13);
+    expectClose(gotHeads!, wantHeads!, 1e-12, 1e-13);
+  });
+
   it("a transpose read by something else as well still runs", () => {
     const f = (a: NdArray, b: NdArray) => {
       const t = a.T;
