@@ -30,6 +30,7 @@ import { workerPool } from "../backend/index.js";
 import { KERNEL_THRESHOLDS } from "../backend/kernel-choice.js";
 import { importPlanMemory, viewAt } from "../backend/plan-memory.js";
 import { type FunctionBuilder, type Local, ModuleBuilder } from "../backend/wasm/module-writer.js";
+import { f64x2MaxMin } from "../backend/wasm/reduce.js";
 import { compileModule, instantiateCompiled, simdSupported } from "../backend/wasm/runtime.js";
 import { runChunks, type WorkerPool } from "../backend/wasm/threads.js";
 import { BYTES_PER_ELEMENT, type DType, type TypedArray } from "../core/dtype.js";
@@ -675,12 +676,7 @@ function accumulateLanes(
       } else {
         const a = f.local("v128");
         f.localGet(accPtr).v128Load({ align: 3, offset }).localSet(a);
-        f.localGet(v).localGet(a);
-        f.localGet(v)
-          .localGet(a)
-          .op(op === "max" ? "f64x2Gt" : "f64x2Lt");
-        f.localGet(v).localGet(v).op("f64x2Ne").op("v128Or");
-        f.op("v128Bitselect");
+        f64x2MaxMin(f, op, v, a);
       }
       f.v128Store({ align: 3, offset });
     }

@@ -17,6 +17,19 @@ import { type FunctionBuilder, type Local, ModuleBuilder } from "./module-writer
 import { advance, type MoveDType, Operand, planExports, repeat } from "./move-support.js";
 
 /** Module builds and kernel runs: lets tests see that the wasm path ran (no silent JS fallback). */
+/**
+ * Pushes the JS loop's max (min) of the float64x2 locals `v` and `acc`, lane by lane: v where v > acc
+ * (v < acc) or v is NaN, else acc.
+ */
+export function f64x2MaxMin(fn: FunctionBuilder, op: "max" | "min", v: Local, acc: Local): void {
+  fn.localGet(v).localGet(acc);
+  fn.localGet(v)
+    .localGet(acc)
+    .op(op === "max" ? "f64x2Gt" : "f64x2Lt");
+  fn.localGet(v).localGet(v).op("f64x2Ne").op("v128Or");
+  fn.op("v128Bitselect");
+}
+
 export const wasmReduceCalls = { builds: 0, runs: 0 };
 
 type FloatReduceOp = "sum" | "prod" | "max" | "min";
@@ -118,12 +131,7 @@ class Emitter {
     fn.localSet(va);
     value();
     fn.localSet(vv);
-    fn.localGet(vv).localGet(va);
-    fn.localGet(vv)
-      .localGet(va)
-      .op(op === "max" ? "f64x2Gt" : "f64x2Lt");
-    fn.localGet(vv).localGet(vv).op("f64x2Ne").op("v128Or");
-    fn.op("v128Bitselect");
+    f64x2MaxMin(fn, op, vv, va);
   }
 
   /** acc[o + oOff ..] op= x[x + xOff ..] for `count` contiguous elements, constant offsets. */
