@@ -6,7 +6,15 @@ import { type AbstractValue, ConcreteArray, type NdArray } from "./array.js";
 import { captureCallSite, debugNansEnabled } from "./debug-nans.js";
 import { type Atom, type Equation, Literal, Program, Var } from "./ir.js";
 import type { Primitive } from "./primitive.js";
-import { fullRaise, type MainTrace, Trace, Tracer, withDynamic, withNewMain } from "./trace.js";
+import {
+  fullRaise,
+  type MainTrace,
+  Trace,
+  Tracer,
+  withDynamic,
+  withNewMain,
+  withoutStaging,
+} from "./trace.js";
 
 export class StagingTracer extends Tracer {
   constructor(
@@ -18,6 +26,49 @@ export class StagingTracer extends Tracer {
   override get aval(): AbstractValue {
     return this.abstractValue;
   }
+  /** Known while staging with values (`stageFlatWithValues`): reading computes the program so far. */
+  override concrete(): ConcreteArray {
+    const known = this.trace.builder.known;
+    return known === null ? super.concrete() : known.valueOf(this, this.trace.builder);
+  }
+}
+
+/**
+ * The values behind a program staged on concrete inputs: a read of a staged value (`item()`, printing,
+ * JS control flow) evaluates the equations recorded so far, once each, as eager evaluation would have,
+ * so the staged function runs exactly as it does eagerly. The program then holds what that run did: a
+ * value read into JS is a literal or a param of what follows, a branch taken is the equations recorded.
+ */
+class KnownValues {
+  private readonly values = new Map<Var, ConcreteArray>();
+  private evaluated = 0;
+  /** Whether anything was read: the program then depends on values through JS. */
+  read = false;
+
+  setInput(v: Var, value: ConcreteArray): void {
+    this.values.set(v, value);
+  }
+
+  valueOf(t: StagingTracer, b: ProgramBuilder): ConcreteArray {
+    this.read = true;
+    const v = b.varFor(t);
+    const known = this.values.get(v) ?? b.constVals.get(v);
+    if (known !== undefined) return known.concrete();
+    const read = (a: Var): ConcreteArray => (this.values.get(a) ?? b.constVals.get(a)!).concrete();
+    withoutStaging(() => {
+      for (; this.evaluated < b.equations.length; this.evaluated++) {
+        const e = b.equations[this.evaluated]!;
+        const outs = e.primitive.bind(
+          e.inputs.map((a) => read(a as Var)),
+          e.params,
+        );
+        e.outputs.forEach((o, i) => {
+          this.values.set(o, outs[i]!.concrete());
+        });
+      }
+    });
+    return read(v);
+  }
 }
 
 class ProgramBuilder {
@@ -26,6 +77,7 @@ class ProgramBuilder {
   readonly constTracers = new Map<NdArray, StagingTracer>();
   readonly constVals = new Map<Var, NdArray>();
   readonly inputs: Var[] = [];
+  constructor(readonly known: KnownValues | null = null) {}
 
   varFor(t: StagingTracer): Var {
     let v = this.tracerToVar.get(t);
@@ -38,7 +90,7 @@ class ProgramBuilder {
 }
 
 export class StagingTrace extends Trace {
-  private get builder(): ProgramBuilder {
+  get builder(): ProgramBuilder {
     return this.main.globalData as ProgramBuilder;
   }
   newArg(aval: AbstractValue): StagingTracer {
@@ -109,6 +161,37 @@ export function stageFlat(
         );
       }),
   );
+}
+
+/**
+ * `stageFlat` on concrete inputs, whose values the staged function may read: a read evaluates what was
+ * staged so far (KnownValues), so `f` runs once, as it would eagerly. `readValues` tells whether it read
+ * any (the program then encodes what it read, as literals, params and the branches taken).
+ */
+export function stageFlatWithValues(
+  f: (args: NdArray[]) => NdArray[],
+  args: readonly ConcreteArray[],
+): StagedProgram & { readValues: boolean } {
+  const known = new KnownValues();
+  const builder = new ProgramBuilder(known);
+  const staged = withNewMain(
+    (m: MainTrace) => new StagingTrace(m),
+    builder,
+    (main) =>
+      withDynamic(main, () => {
+        const trace = new StagingTrace(main);
+        const tracers = args.map((a) => trace.newArg(a.aval));
+        tracers.forEach((t, i) => {
+          known.setInput(builder.varFor(t), args[i]!);
+        });
+        const outs = f(tracers).map((o) => fullRaise(trace, o) as StagingTracer);
+        return finishProgram(
+          builder,
+          outs.map((o) => builder.varFor(o)),
+        );
+      }),
+  );
+  return { ...staged, readValues: known.read };
 }
 
 function finishProgram(b: ProgramBuilder, outVars: Var[]): StagedProgram {

@@ -108,6 +108,17 @@ export function withDynamic<T>(main: MainTrace, body: () => T): T {
   }
 }
 
+/** Runs `body` with no program being staged: binds on concrete values evaluate (a staged value read). */
+export function withoutStaging<T>(body: () => T): T {
+  const previous = dynamicTrace;
+  dynamicTrace = null;
+  try {
+    return body();
+  } finally {
+    dynamicTrace = previous;
+  }
+}
+
 function findTopTrace(args: readonly NdArray[]): Trace {
   let top = traceStack[0]!;
   for (const x of args) {

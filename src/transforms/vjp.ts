@@ -11,8 +11,9 @@ import { checkOptions } from "../core/options.js";
 import { shapeEquals } from "../core/shape.js";
 import { traceDepth } from "../core/trace.js";
 import { full } from "../ops/creation.js";
-import { assertSameStructure, type TreeDef, unflatten } from "../tree/treedef.js";
+import { assertSameStructure, numLeaves, unflatten } from "../tree/treedef.js";
 import { checkFloatInputs, flattenArgs, flattenFun, normalizeArgnums } from "./flat.js";
+import { eagerValueAndGrad, type GradSeed } from "./grad-cache.js";
 import { Zero } from "./jvp.js";
 import { linearizeFlat, type Transposable } from "./linearize.js";
 import { tapeApplies, tapeVjpFlat } from "./tape.js";
@@ -117,8 +118,6 @@ export function valueAndGrad<Args extends unknown[], R, const O extends GradOpti
   return (...args: Args) => {
     const argnums = normalizeArgnums(who, options?.argnums ?? 0, args.length);
     const diffArgs = argnums.map((i) => args[i]);
-    let auxTree: TreeDef | null = null;
-    let auxLeaves: NdArray[] = [];
     const g = (...d: unknown[]): unknown => {
       const full = [...args];
       argnums.forEach((a, j) => {
@@ -134,30 +133,38 @@ export function valueAndGrad<Args extends unknown[], R, const O extends GradOpti
     const [flatPrimals, inTree] = flattenArgs(who, diffArgs);
     if (!options?.allowInt) checkFloatInputs(who, flatPrimals, inTree, argnums, INT_ADVICE);
     const flat = flattenFun(who, g as (...args: never[]) => unknown, inTree);
-    const lin = vjpFlat(flat, flatPrimals);
-    const outTree = flat.outTree();
-    const outs = lin.primalsOut;
-    let value: NdArray;
-    if (options?.hasAux) {
-      const [valueAndAux] = [unflatten<[unknown, unknown]>(outTree, outs)];
-      const [, aux] = valueAndAux;
-      [auxLeaves, auxTree] = flattenArgs(who, aux);
-      value = outs[0]!;
-    } else value = outs[0]!;
-    const nValue = options?.hasAux ? outs.length - auxLeaves.length : outs.length;
-    if (nValue !== 1 || value.shape.length !== 0) {
-      throw new TypeError(
-        `${who}: the function must return a scalar (shape []) to take its gradient, got ${outs.slice(0, nValue).map(fmtAval).join(", ") || "nothing"}; use vjp or jacrev for non-scalar outputs`,
-      );
+    const seed: GradSeed = {
+      check(outs) {
+        const outTree = flat.outTree();
+        // With hasAux the output is [value, aux]: the value is the leaves of its first child.
+        const nValue =
+          options?.hasAux && outTree.kind === "array" ? numLeaves(outTree.children[0]!) : outs.length;
+        const value = outs[0];
+        if (nValue !== 1 || value === undefined || value.shape.length !== 0) {
+          throw new TypeError(
+            `${who}: the function must return a scalar (shape []) to take its gradient, got ${outs.slice(0, nValue).map(fmtAval).join(", ") || "nothing"}; use vjp or jacrev for non-scalar outputs`,
+          );
+        }
+        if (!isFloat(value.dtype))
+          throw new TypeError(`${who}: the output must be a float, got ${fmtAval(value)}`);
+      },
+      cotangents: (outs) => outs.map((o, i) => (i === 0 ? full([], 1, { dtype: o.dtype }) : null)),
+    };
+    let outs: NdArray[];
+    let flatGrads: NdArray[];
+    if (tapeApplies(flatPrimals, traceDepth()))
+      ({ outs, grads: flatGrads } = eagerValueAndGrad(f, flat, flatPrimals, seed));
+    else {
+      const lin = linearizeFlat(flat, flatPrimals);
+      outs = lin.primalsOut;
+      seed.check(outs.map((o) => o.aval));
+      flatGrads = lin.transposed(seed.cotangents(outs.map((o) => o.aval)));
     }
-    if (!isFloat(value.dtype))
-      throw new TypeError(`${who}: the output must be a float, got ${fmtAval(value)}`);
-    const cts: (NdArray | null)[] = outs.map((_, i) =>
-      i === 0 ? full([], 1, { dtype: value.dtype }) : null,
-    );
-    const grads = unflatten<unknown[]>(inTree, lin.transposed(cts));
+    const outTree = flat.outTree();
+    const value = outs[0]!;
+    const grads = unflatten<unknown[]>(inTree, flatGrads);
     const gradOut = typeof options?.argnums === "object" ? grads : grads[0];
-    const valueOut = options?.hasAux ? [value, unflatten(auxTree!, auxLeaves)] : value;
+    const valueOut = options?.hasAux ? [value, unflatten<[unknown, unknown]>(outTree, outs)[1]] : value;
     return [valueOut as R, gradOut as GradOf<Args, O>];
   };
 }

@@ -1,0 +1,208 @@
+/**
+ * Eager `valueAndGrad` on a compiled plan (issue 22's fast eager mode). Per call, the function is staged
+ * on its concrete inputs (`stageFlatWithValues`: it runs once, as eagerly, and a value it reads is
+ * computed then), and the staged program's structure is the cache key: its equations, params, literals
+ * and the shapes and dtypes of its inputs and constants. A structure seen `compileAfter` times is compiled
+ * once, forward and backward, into a jit plan (`jit_call`), which then computes the value and the gradient
+ * of every call with that structure; colder structures run on the eager tape (tape.ts). The program is
+ * re-staged on every call, so the constants a call closes over and the values it reads are that call's:
+ * caching never reuses what user code computed, only what the structure determines.
+ *
+ * The plan gives the tape's bits (eager grad equals `jit(grad f)`, laws/jit-equivalence.test.ts).
+ * Programs whose params cannot be keyed (functions, as a customVjp's rules) stay on the tape, as do calls
+ * with `setDebugNans(true)`, on WebGPU, and functions that keep producing new structures.
+ */
+import { jitOnWebgpuActive } from "../backend/active.js";
+import { type AbstractValue, ConcreteArray, fmtAval, type NdArray } from "../core/array.js";
+import { debugNansEnabled } from "../core/debug-nans.js";
+import { evalProgram, Literal, type Program, type Var } from "../core/ir.js";
+import { paramsKey } from "../core/primitive.js";
+import { stageFlatWithValues } from "../core/staging.js";
+import { jitCallPrim } from "./jit.js";
+import { linearizeFlat } from "./linearize.js";
+import { stageClosed } from "./program-transforms.js";
+import { tapeVjpFlat } from "./tape.js";
+
+/** What `valueAndGrad` needs of a call: the outputs' checks and the cotangents that seed the backward pass. */
+export interface GradSeed {
+  /** Throws when the outputs cannot be differentiated (not a float scalar value). */
+  check(outs: readonly AbstractValue[]): void;
+  /** The output cotangents (1 for the value, null for aux outputs). */
+  cotangents(outs: readonly AbstractValue[]): (NdArray | null)[];
+}
+
+interface CompiledGrad {
+  /** Closed over nothing: [its own constants, the staged program's constants, primals] → [outs, grads]. */
+  readonly program: Program;
+  readonly consts: readonly NdArray[];
+  readonly donate: readonly boolean[];
+  readonly nOuts: number;
+}
+
+const settings = { enabled: true, compileAfter: 3 };
+/** How many times each uncompiled structure was seen (bounded, oldest dropped first). */
+const sightings = new Map<string, number>();
+const compiled = new Map<string, CompiledGrad>();
+const MAX_SIGHTINGS = 256;
+const MAX_COMPILED = 16;
+/** A function that made this many structures and compiled none is not staged again (its structure varies). */
+const GIVE_UP_AFTER = 16;
+const structuresMade = new WeakMap<object, number>();
+
+/** Counts of the eager gradients by the road they took (for tests and the benchmark's notes). */
+export const eagerGradCalls = { compiled: 0, tape: 0, compilations: 0 };
+
+/**
+ * Turns compiling repeated eager gradients on (the default) or off, and sets after how many calls of
+ * one structure it compiles (default 3); returns the previous settings. Off, every eager `grad` and
+ * `valueAndGrad` runs op by op on the tape.
+ */
+export function setEagerCompile(options: { enabled?: boolean; compileAfter?: number }): {
+  enabled: boolean;
+  compileAfter: number;
+} {
+  const previous = { ...settings };
+  if (options.compileAfter !== undefined) {
+    if (!Number.isInteger(options.compileAfter) || options.compileAfter < 1)
+      throw new RangeError(
+        `setEagerCompile: compileAfter must be a positive integer, got ${options.compileAfter}`,
+      );
+    settings.compileAfter = options.compileAfter;
+  }
+  if (options.enabled !== undefined) settings.enabled = options.enabled;
+  return previous;
+}
+
+/** An eager `valueAndGrad` of the flat function `f` at `primals`: its outputs and one gradient per primal. */
+export function eagerValueAndGrad(
+  owner: object,
+  f: (xs: NdArray[]) => NdArray[],
+  primals: readonly NdArray[],
+  seed: GradSeed,
+): { outs: NdArray[]; grads: NdArray[] } {
+  const concretePrimals = primals.every((p) => p instanceof ConcreteArray);
+  if (
+    !settings.enabled ||
+    debugNansEnabled ||
+    !concretePrimals ||
+    jitOnWebgpuActive() ||
+    (structuresMade.get(owner) ?? 0) >= GIVE_UP_AFTER
+  )
+    return onTape(f, primals, seed);
+  const staged = stageFlatWithValues(f, primals as ConcreteArray[]);
+  const { program, consts } = staged;
+  const evaluate = (xs: NdArray[]) => evalProgram(program, consts, xs);
+  seed.check(program.outAvals);
+  const key = consts.every((c) => c instanceof ConcreteArray) ? structureKey(program) : null;
+  if (key === null) return onTape(evaluate, primals, seed);
+  let plan = compiled.get(key);
+  if (plan === undefined) {
+    const seen = (sightings.get(key) ?? 0) + 1;
+    sightings.delete(key);
+    if (seen < settings.compileAfter) {
+      sightings.set(key, seen);
+      if (sightings.size > MAX_SIGHTINGS) sightings.delete(sightings.keys().next().value!);
+      if (seen === 1) structuresMade.set(owner, (structuresMade.get(owner) ?? 0) + 1);
+      return onTape(evaluate, primals, seed);
+    }
+    plan = compileGrad(program, consts, primals, seed);
+    eagerGradCalls.compilations++;
+    structuresMade.delete(owner);
+    compiled.set(key, plan);
+    if (compiled.size > MAX_COMPILED) compiled.delete(compiled.keys().next().value!);
+  } else {
+    compiled.delete(key);
+    compiled.set(key, plan);
+  }
+  eagerGradCalls.compiled++;
+  const results = jitCallPrim.bind([...plan.consts, ...consts, ...primals], {
+    name: "valueAndGrad",
+    program: plan.program,
+    donate: plan.donate,
+  });
+  return { outs: results.slice(0, plan.nOuts), grads: results.slice(plan.nOuts) };
+}
+
+function onTape(
+  f: (xs: NdArray[]) => NdArray[],
+  primals: readonly NdArray[],
+  seed: GradSeed,
+): { outs: NdArray[]; grads: NdArray[] } {
+  eagerGradCalls.tape++;
+  const lin = tapeVjpFlat(f, primals);
+  const outs = lin.primalsOut;
+  seed.check(outs.map((o) => o.aval));
+  return { outs, grads: lin.transposed(seed.cotangents(outs.map((o) => o.aval))) };
+}
+
+/** The value-and-gradient program of a staged program, closed over nothing, as jit would compile it. */
+function compileGrad(
+  program: Program,
+  consts: readonly NdArray[],
+  primals: readonly NdArray[],
+  seed: GradSeed,
+): CompiledGrad {
+  const nConsts = consts.length;
+  const avals = [...consts, ...primals].map((x) => x.aval);
+  const staged = stageClosed((xs) => {
+    const lin = linearizeFlat((ys) => evalProgram(program, xs.slice(0, nConsts), ys), xs.slice(nConsts));
+    const outs = lin.primalsOut;
+    return [...outs, ...lin.transposed(seed.cotangents(outs.map((o) => o.aval)))];
+  }, avals);
+  return {
+    program: staged.program,
+    consts: staged.consts,
+    donate: staged.program.inputs.map(() => false),
+    nOuts: program.outputs.length,
+  };
+}
+
+/**
+ * The structure of a program as a string: each equation's primitive, params and operands (earlier
+ * values by number, literals by dtype and exact value), and the shapes and dtypes of its constants and
+ * inputs. Two programs with one key compute the same function of their constants and inputs. Null when
+ * a param cannot be keyed (a function).
+ */
+function structureKey(program: Program): string | null {
+  const ids = new Map<Var, number>();
+  let key = "";
+  for (const v of program.constVars) {
+    ids.set(v, ids.size);
+    key += `c${fmtAval(v.aval)}`;
+  }
+  for (const v of program.inputs) {
+    ids.set(v, ids.size);
+    key += `i${fmtAval(v.aval)}`;
+  }
+  const operand = (a: Var | Literal): string => {
+    if (a instanceof Literal) {
+      const stored = a.value.storage[0]!;
+      return `${a.value.dtype}:${Object.is(stored, -0) ? "-0" : String(stored)}`;
+    }
+    const id = ids.get(a);
+    // A value no equation made (a program built otherwise): key nothing rather than guess.
+    if (id === undefined) throw new UnkeyableProgram();
+    return `%${id}`;
+  };
+  try {
+    for (const e of program.equations) {
+      let params: string;
+      try {
+        params = paramsKey(e.params);
+      } catch {
+        return null;
+      }
+      key += `;${e.primitive.name}{${params}}`;
+      for (const a of e.inputs) key += ` ${operand(a)}`;
+      for (const o of e.outputs) ids.set(o, ids.size);
+    }
+    key += " ->";
+    for (const a of program.outputs) key += ` ${operand(a)}`;
+  } catch (e) {
+    if (e instanceof UnkeyableProgram) return null;
+    throw e;
+  }
+  return key;
+}
+
+class UnkeyableProgram extends Error {}
