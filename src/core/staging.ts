@@ -17,14 +17,17 @@ import {
 } from "./trace.js";
 
 export class StagingTracer extends Tracer {
+  /** The program variable this tracer stands for. */
+  readonly variable: Var;
   constructor(
     readonly trace: StagingTrace,
-    private readonly abstractValue: AbstractValue,
+    abstractValue: AbstractValue,
   ) {
     super();
+    this.variable = new Var(abstractValue);
   }
   override get aval(): AbstractValue {
-    return this.abstractValue;
+    return this.variable.aval;
   }
   /** Known while staging with values (`stageFlatWithValues`): reading computes the program so far. */
   override concrete(): ConcreteArray {
@@ -73,19 +76,13 @@ class KnownValues {
 
 class ProgramBuilder {
   readonly equations: Equation[] = [];
-  readonly tracerToVar = new Map<StagingTracer, Var>();
   readonly constTracers = new Map<NdArray, StagingTracer>();
   readonly constVals = new Map<Var, NdArray>();
   readonly inputs: Var[] = [];
   constructor(readonly known: KnownValues | null = null) {}
 
   varFor(t: StagingTracer): Var {
-    let v = this.tracerToVar.get(t);
-    if (v === undefined) {
-      v = new Var(t.aval);
-      this.tracerToVar.set(t, v);
-    }
-    return v;
+    return t.variable;
   }
 }
 
@@ -112,19 +109,24 @@ export class StagingTrace extends Trace {
     return this.pure(value);
   }
   processPrimitive<P>(prim: Primitive<P>, tracers: NdArray[], params: P): NdArray[] {
-    const avals = prim.abstractEval(
-      tracers.map((t) => (t as StagingTracer).aval),
-      params,
-    );
-    const outs = avals.map((a) => new StagingTracer(this, a));
-    const b = this.builder;
-    b.equations.push({
-      primitive: prim as Primitive<unknown>,
-      params,
-      inputs: tracers.map((t) => b.varFor(t as StagingTracer)),
-      outputs: outs.map((t) => b.varFor(t)),
-      ...(debugNansEnabled ? { site: captureCallSite() } : {}),
-    });
+    // Plain loops: eager grad stages its function on every call (transforms/grad-cache.ts).
+    const inputs: Var[] = new Array(tracers.length);
+    const inAvals: AbstractValue[] = new Array(tracers.length);
+    for (let i = 0; i < tracers.length; i++) {
+      const v = (tracers[i] as StagingTracer).variable;
+      inputs[i] = v;
+      inAvals[i] = v.aval;
+    }
+    const avals = prim.abstractEval(inAvals, params);
+    const outs: StagingTracer[] = new Array(avals.length);
+    const outputs: Var[] = new Array(avals.length);
+    for (let i = 0; i < avals.length; i++) {
+      const t = new StagingTracer(this, avals[i]!);
+      outs[i] = t;
+      outputs[i] = t.variable;
+    }
+    const equation: Equation = { primitive: prim as Primitive<unknown>, params, inputs, outputs };
+    this.builder.equations.push(debugNansEnabled ? { ...equation, site: captureCallSite() } : equation);
     return outs;
   }
 }

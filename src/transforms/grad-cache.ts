@@ -52,15 +52,20 @@ const structuresMade = new WeakMap<object, number>();
 /** Counts of the eager gradients by the road they took (for tests and the benchmark's notes). */
 export const eagerGradCalls = { compiled: 0, tape: 0, compilations: 0 };
 
+/** `setEagerCompile`'s settings. */
+export interface EagerCompileOptions {
+  /** Compile repeated eager gradients (default true); false runs every eager gradient op by op on the tape. */
+  enabled?: boolean;
+  /** After how many calls with one structure it is compiled (default 3). */
+  compileAfter?: number;
+}
+
 /**
- * Turns compiling repeated eager gradients on (the default) or off, and sets after how many calls of
- * one structure it compiles (default 3); returns the previous settings. Off, every eager `grad` and
- * `valueAndGrad` runs op by op on the tape.
+ * Sets how eager `grad` and `valueAndGrad` (called outside every transform) run: a function's structure
+ * seen `compileAfter` times is compiled into one plan, forward and backward, with the tape's bits.
+ * Returns the previous settings, for restoring them.
  */
-export function setEagerCompile(options: { enabled?: boolean; compileAfter?: number }): {
-  enabled: boolean;
-  compileAfter: number;
-} {
+export function setEagerCompile(options: EagerCompileOptions): Required<EagerCompileOptions> {
   const previous = { ...settings };
   if (options.compileAfter !== undefined) {
     if (!Number.isInteger(options.compileAfter) || options.compileAfter < 1)

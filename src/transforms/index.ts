@@ -12,6 +12,7 @@ export {
 } from "./custom-jvp.js";
 export { customVjp } from "./custom-vjp.js";
 export { type AbstractArgs, evalShape, type ShapeDtypeTree } from "./eval-shape.js";
+export { type EagerCompileOptions, setEagerCompile } from "./grad-cache.js";
 export {
   type HessianResult,
   hessian,

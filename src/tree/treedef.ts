@@ -71,8 +71,9 @@ export function unflatten<T = unknown>(def: TreeDef, leaves: readonly unknown[])
       case "array":
         return d.children.map(rec);
       case "object": {
+        // Index loops, not zip: unflatten runs for every tree op of a training step.
         const out: Record<string, unknown> = {};
-        for (const [k, c] of zip(d.keys, d.children)) out[k] = rec(c);
+        for (let j = 0; j < d.keys.length; j++) out[d.keys[j]!] = rec(d.children[j]!);
         return out;
       }
     }
@@ -98,7 +99,9 @@ export function treeDefEquals(a: TreeDef, b: TreeDef): boolean {
         const keys = (other as typeof a).keys;
         for (let i = 0; i < keys.length; i++) if (a.keys[i] !== keys[i]) return false;
       }
-      return zip(a.children, other.children).every(([x, y]) => treeDefEquals(x, y));
+      for (let i = 0; i < a.children.length; i++)
+        if (!treeDefEquals(a.children[i]!, other.children[i]!)) return false;
+      return true;
     }
   }
 }
@@ -147,6 +150,7 @@ export function joinPath(prefix: string, key: string): string {
 
 /** Throws a TreeStructureError naming `who` and the first path where the structures differ. */
 export function assertSameStructure(who: string, a: TreeDef, b: TreeDef): void {
+  if (treeDefEquals(a, b)) return;
   const d = firstDifference(a, b, "");
   if (d) throw new TreeStructureError(`${who}: tree structures differ ${d}`);
 }
