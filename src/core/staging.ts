@@ -109,7 +109,7 @@ export class StagingTrace extends Trace {
     return this.pure(value);
   }
   processPrimitive<P>(prim: Primitive<P>, tracers: NdArray[], params: P): NdArray[] {
-    // Plain loops: eager grad stages its function on every call (transforms/grad-cache.ts).
+    // Plain loops: eager grad stages its function on every call (transforms/eager-compile.ts).
     const inputs: Var[] = new Array(tracers.length);
     const inAvals: AbstractValue[] = new Array(tracers.length);
     for (let i = 0; i < tracers.length; i++) {

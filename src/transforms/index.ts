@@ -11,8 +11,8 @@ export {
   customJvp,
 } from "./custom-jvp.js";
 export { customVjp } from "./custom-vjp.js";
+export { type EagerCompileOptions, setEagerCompile } from "./eager-compile.js";
 export { type AbstractArgs, evalShape, type ShapeDtypeTree } from "./eval-shape.js";
-export { type EagerCompileOptions, setEagerCompile } from "./grad-cache.js";
 export {
   type HessianResult,
   hessian,

@@ -1,5 +1,5 @@
 /**
- * Eager valueAndGrad on a cached compiled plan (src/transforms/grad-cache.ts): a structure seen
+ * Eager valueAndGrad on a cached compiled plan (src/transforms/eager-compile.ts): a structure seen
  * `compileAfter` times runs as one jit plan. The plan's value and gradients have the tape's bits; the
  * function still runs once per call, sees its own closure and reads its own values; and a call whose
  * structure differs (another branch, another captured number) never gets another call's plan.
@@ -16,7 +16,7 @@ import {
   valueAndGrad,
   vmap,
 } from "../../src/index.js";
-import { eagerGradCalls } from "../../src/transforms/grad-cache.js";
+import { eagerCompileCounts } from "../../src/transforms/eager-compile.js";
 import { seededArray } from "../helpers/numeric.js";
 
 const defaults = setEagerCompile({});
@@ -38,9 +38,9 @@ function tapeAndCompiled<T>(call: () => T): { tape: T; compiled: T } {
   setEagerCompile({ enabled: false });
   const tape = call();
   setEagerCompile({ enabled: true, compileAfter: 1 });
-  const before = eagerGradCalls.compiled;
+  const before = eagerCompileCounts.compiled;
   const compiled = call();
-  expect(eagerGradCalls.compiled).toBeGreaterThan(before);
+  expect(eagerCompileCounts.compiled).toBeGreaterThan(before);
   return { tape, compiled };
 }
 
@@ -107,11 +107,11 @@ describe("eager valueAndGrad on a compiled plan", () => {
     // A fresh structure: shapes no other test uses.
     const p = seededArray([7, 3], 11);
     const f = (w: NdArray) => np.sin(w).mul(w).sum();
-    const start = { ...eagerGradCalls };
+    const start = { ...eagerCompileCounts };
     for (let i = 0; i < 5; i++) grad(f)(p);
-    expect(eagerGradCalls.tape - start.tape).toBe(2);
-    expect(eagerGradCalls.compilations - start.compilations).toBe(1);
-    expect(eagerGradCalls.compiled - start.compiled).toBe(3);
+    expect(eagerCompileCounts.opByOp - start.opByOp).toBe(2);
+    expect(eagerCompileCounts.compilations - start.compilations).toBe(1);
+    expect(eagerCompileCounts.compiled - start.compiled).toBe(3);
   });
 
   it("runs the function once per call and sees the closure of each call", () => {
@@ -143,12 +143,12 @@ describe("eager valueAndGrad on a compiled plan", () => {
     };
     const pos = np.array([1, 2]);
     const neg = np.array([-1, -2]);
-    const before = eagerGradCalls.compiled;
+    const before = eagerCompileCounts.compiled;
     for (let i = 0; i < 3; i++) {
       expect(grad(f)(pos).toArray()).toEqual([2, 4]);
       expect(grad(f)(neg).toArray()).toEqual([-5, -5]);
     }
-    expect(eagerGradCalls.compiled - before).toBe(6);
+    expect(eagerCompileCounts.compiled - before).toBe(6);
     expect(printed).toEqual(
       Array(3).fill(["array(3., shape=[], dtype=float32)", "array(-3., shape=[], dtype=float32)"]).flat(),
     );
@@ -171,9 +171,9 @@ describe("eager valueAndGrad on a compiled plan", () => {
       (_res: null, ct: NdArray) => [np.clip(ct, -1, 1)] as const,
     );
     const w = np.array([1, 2]);
-    const before = eagerGradCalls.compiled;
+    const before = eagerCompileCounts.compiled;
     expect(grad((v: NdArray) => clip(v).mul(3).sum())(w).toArray()).toEqual([1, 1]);
-    expect(eagerGradCalls.compiled).toBe(before);
+    expect(eagerCompileCounts.compiled).toBe(before);
     // Under vmap grad is traced, not eager: the cache is not consulted.
     expect(
       vmap(grad((v: NdArray) => v.mul(v).sum()))(

@@ -1,14 +1,14 @@
 /**
- * Eager `valueAndGrad` on a compiled plan (issue 22's fast eager mode). Per call, the function is staged
- * on its concrete inputs (`stageFlatWithValues`: it runs once, as eagerly, and a value it reads is
- * computed then), and the staged program's structure is the cache key: its equations, params, literals
- * and the shapes and dtypes of its inputs and constants. A structure seen `compileAfter` times is compiled
- * once, forward and backward, into a jit plan (`jit_call`), which then computes the value and the gradient
- * of every call with that structure; colder structures run on the eager tape (tape.ts). The program is
- * re-staged on every call, so the constants a call closes over and the values it reads are that call's:
- * caching never reuses what user code computed, only what the structure determines.
+ * Eager `valueAndGrad` (and so `grad`) on cached compiled plans: issue 22's fast eager mode. Per call,
+ * the function is staged on its concrete inputs (`stageFlatWithValues`: it runs once, as eagerly, and a value it reads is computed
+ * then), and the staged program's structure is the cache key: its equations, params, literals and the
+ * shapes and dtypes of its inputs and constants. A structure seen `compileAfter` times is compiled once
+ * (forward and backward) into a jit plan (`jit_call`), which then runs every call with
+ * that structure; colder structures run on the eager tape (tape.ts). The function
+ * is re-staged on every call, so the constants a call closes over and the values it reads are that
+ * call's: caching never reuses what user code computed, only what the structure determines.
  *
- * The plan gives the tape's bits (eager grad equals `jit(grad f)`, laws/jit-equivalence.test.ts).
+ * A plan gives eager evaluation's bits (eager grad equals `jit(grad f)`, laws/jit-equivalence.test.ts).
  * Programs whose params cannot be keyed (functions, as a customVjp's rules) stay on the tape, as do calls
  * with `setDebugNans(true)`, on WebGPU, and functions that keep producing new structures.
  */
@@ -17,7 +17,8 @@ import { type AbstractValue, ConcreteArray, fmtAval, type NdArray } from "../cor
 import { debugNansEnabled } from "../core/debug-nans.js";
 import { evalProgram, Literal, type Program, type Var } from "../core/ir.js";
 import { paramsKey } from "../core/primitive.js";
-import { stageFlatWithValues } from "../core/staging.js";
+import { type StagedProgram, stageFlatWithValues } from "../core/staging.js";
+import { traceDepth } from "../core/trace.js";
 import { jitCallPrim } from "./jit.js";
 import { linearizeFlat } from "./linearize.js";
 import { stageClosed } from "./program-transforms.js";
@@ -31,26 +32,18 @@ export interface GradSeed {
   cotangents(outs: readonly AbstractValue[]): (NdArray | null)[];
 }
 
-interface CompiledGrad {
-  /** Closed over nothing: [its own constants, the staged program's constants, primals] → [outs, grads]. */
-  readonly program: Program;
-  readonly consts: readonly NdArray[];
-  readonly donate: readonly boolean[];
-  readonly nOuts: number;
-}
-
 const settings = { enabled: true, compileAfter: 3 };
 /** How many times each uncompiled structure was seen (bounded, oldest dropped first). */
 const sightings = new Map<string, number>();
-const compiled = new Map<string, CompiledGrad>();
+const compiled = new Map<string, CompiledCall>();
 const MAX_SIGHTINGS = 256;
 const MAX_COMPILED = 16;
 /** A function that made this many structures and compiled none is not staged again (its structure varies). */
 const GIVE_UP_AFTER = 16;
 const structuresMade = new WeakMap<object, number>();
 
-/** Counts of the eager gradients by the road they took (for tests and the benchmark's notes). */
-export const eagerGradCalls = { compiled: 0, tape: 0, compilations: 0 };
+/** Counts of eager calls by the road they took, and of compilations (for tests). */
+export const eagerCompileCounts = { compiled: 0, opByOp: 0, compilations: 0 };
 
 /** `setEagerCompile`'s settings. */
 export interface EagerCompileOptions {
@@ -78,6 +71,75 @@ export function setEagerCompile(options: EagerCompileOptions): Required<EagerCom
   return previous;
 }
 
+/** A compiled call: closed over nothing, [its own constants, the staged constants, inputs] → outputs. */
+interface CompiledCall {
+  readonly program: Program;
+  readonly consts: readonly NdArray[];
+  readonly donate: readonly boolean[];
+}
+
+/** Whether calls may be staged and compiled: eager, on concrete inputs, nothing asking for op by op. */
+function compilable(owner: object, inputs: readonly NdArray[]): boolean {
+  return (
+    settings.enabled &&
+    !debugNansEnabled &&
+    traceDepth() === 0 &&
+    inputs.every((p) => p instanceof ConcreteArray) &&
+    !jitOnWebgpuActive() &&
+    (structuresMade.get(owner) ?? 0) < GIVE_UP_AFTER
+  );
+}
+
+/**
+ * The plan for a staged program of kind `kind` once its structure is hot (`build` compiles it), or null
+ * while it is cold or cannot be keyed (the caller then runs it op by op).
+ */
+function hotPlan(
+  owner: object,
+  kind: string,
+  staged: StagedProgram,
+  build: () => CompiledCall,
+): CompiledCall | null {
+  const { program, consts } = staged;
+  const structure = consts.every((c) => c instanceof ConcreteArray) ? structureKey(program) : null;
+  if (structure === null) return null;
+  const key = `${kind}|${structure}`;
+  let plan = compiled.get(key);
+  if (plan !== undefined) {
+    compiled.delete(key);
+    compiled.set(key, plan);
+    return plan;
+  }
+  const seen = (sightings.get(key) ?? 0) + 1;
+  sightings.delete(key);
+  if (seen < settings.compileAfter) {
+    sightings.set(key, seen);
+    if (sightings.size > MAX_SIGHTINGS) sightings.delete(sightings.keys().next().value!);
+    if (seen === 1) structuresMade.set(owner, (structuresMade.get(owner) ?? 0) + 1);
+    return null;
+  }
+  plan = build();
+  eagerCompileCounts.compilations++;
+  structuresMade.delete(owner);
+  compiled.set(key, plan);
+  if (compiled.size > MAX_COMPILED) compiled.delete(compiled.keys().next().value!);
+  return plan;
+}
+
+function runPlan(
+  plan: CompiledCall,
+  name: string,
+  staged: StagedProgram,
+  inputs: readonly NdArray[],
+): NdArray[] {
+  eagerCompileCounts.compiled++;
+  return jitCallPrim.bind([...plan.consts, ...staged.consts, ...inputs], {
+    name,
+    program: plan.program,
+    donate: plan.donate,
+  });
+}
+
 /** An eager `valueAndGrad` of the flat function `f` at `primals`: its outputs and one gradient per primal. */
 export function eagerValueAndGrad(
   owner: object,
@@ -85,47 +147,16 @@ export function eagerValueAndGrad(
   primals: readonly NdArray[],
   seed: GradSeed,
 ): { outs: NdArray[]; grads: NdArray[] } {
-  const concretePrimals = primals.every((p) => p instanceof ConcreteArray);
-  if (
-    !settings.enabled ||
-    debugNansEnabled ||
-    !concretePrimals ||
-    jitOnWebgpuActive() ||
-    (structuresMade.get(owner) ?? 0) >= GIVE_UP_AFTER
-  )
-    return onTape(f, primals, seed);
+  if (!compilable(owner, primals)) return onTape(f, primals, seed);
   const staged = stageFlatWithValues(f, primals as ConcreteArray[]);
-  const { program, consts } = staged;
-  const evaluate = (xs: NdArray[]) => evalProgram(program, consts, xs);
-  seed.check(program.outAvals);
-  const key = consts.every((c) => c instanceof ConcreteArray) ? structureKey(program) : null;
-  if (key === null) return onTape(evaluate, primals, seed);
-  let plan = compiled.get(key);
-  if (plan === undefined) {
-    const seen = (sightings.get(key) ?? 0) + 1;
-    sightings.delete(key);
-    if (seen < settings.compileAfter) {
-      sightings.set(key, seen);
-      if (sightings.size > MAX_SIGHTINGS) sightings.delete(sightings.keys().next().value!);
-      if (seen === 1) structuresMade.set(owner, (structuresMade.get(owner) ?? 0) + 1);
-      return onTape(evaluate, primals, seed);
-    }
-    plan = compileGrad(program, consts, primals, seed);
-    eagerGradCalls.compilations++;
-    structuresMade.delete(owner);
-    compiled.set(key, plan);
-    if (compiled.size > MAX_COMPILED) compiled.delete(compiled.keys().next().value!);
-  } else {
-    compiled.delete(key);
-    compiled.set(key, plan);
-  }
-  eagerGradCalls.compiled++;
-  const results = jitCallPrim.bind([...plan.consts, ...consts, ...primals], {
-    name: "valueAndGrad",
-    program: plan.program,
-    donate: plan.donate,
-  });
-  return { outs: results.slice(0, plan.nOuts), grads: results.slice(plan.nOuts) };
+  seed.check(staged.program.outAvals);
+  const plan = hotPlan(owner, "valueAndGrad", staged, () =>
+    compileGrad(staged.program, staged.consts, primals, seed),
+  );
+  if (plan === null) return onTape((xs) => evalProgram(staged.program, staged.consts, xs), primals, seed);
+  const results = runPlan(plan, "valueAndGrad", staged, primals);
+  const nOuts = staged.program.outputs.length;
+  return { outs: results.slice(0, nOuts), grads: results.slice(nOuts) };
 }
 
 function onTape(
@@ -133,7 +164,7 @@ function onTape(
   primals: readonly NdArray[],
   seed: GradSeed,
 ): { outs: NdArray[]; grads: NdArray[] } {
-  eagerGradCalls.tape++;
+  eagerCompileCounts.opByOp++;
   const lin = tapeVjpFlat(f, primals);
   const outs = lin.primalsOut;
   seed.check(outs.map((o) => o.aval));
@@ -146,7 +177,7 @@ function compileGrad(
   consts: readonly NdArray[],
   primals: readonly NdArray[],
   seed: GradSeed,
-): CompiledGrad {
+): CompiledCall {
   const nConsts = consts.length;
   const avals = [...consts, ...primals].map((x) => x.aval);
   const staged = stageClosed((xs) => {
@@ -158,7 +189,6 @@ function compileGrad(
     program: staged.program,
     consts: staged.consts,
     donate: staged.program.inputs.map(() => false),
-    nOuts: program.outputs.length,
   };
 }
 
