@@ -4,6 +4,7 @@
  */
 import { type AbstractValue, ConcreteArray, type NdArray } from "./array.js";
 import { captureCallSite, debugNansEnabled } from "./debug-nans.js";
+import { equationHasEffects } from "./effects.js";
 import { type Atom, type Equation, Literal, Program, Var } from "./ir.js";
 import type { Primitive } from "./primitive.js";
 import {
@@ -37,6 +38,17 @@ export class StagingTracer extends Tracer {
 }
 
 /**
+ * Thrown by `stageFlatWithValues` when a read would evaluate an equation with a side effect (a print, a
+ * callback): the program's later evaluation would run it a second time. The caller evaluates the function
+ * another way.
+ */
+export class EffectBeforeRead extends Error {
+  constructor(primitive: string) {
+    super(`a value was read after ${primitive}, an equation with a side effect`);
+  }
+}
+
+/**
  * The values behind a program staged on concrete inputs: a read of a staged value (`item()`, printing,
  * JS control flow) evaluates the equations recorded so far, once each, as eager evaluation would have,
  * so the staged function runs exactly as it does eagerly. The program then holds what that run did: a
@@ -61,6 +73,7 @@ class KnownValues {
     withoutStaging(() => {
       for (; this.evaluated < b.equations.length; this.evaluated++) {
         const e = b.equations[this.evaluated]!;
+        if (equationHasEffects(e)) throw new EffectBeforeRead(e.primitive.name);
         const outs = e.primitive.bind(
           e.inputs.map((a) => read(a as Var)),
           e.params,

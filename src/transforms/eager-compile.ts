@@ -17,7 +17,7 @@ import { type AbstractValue, ConcreteArray, fmtAval, type NdArray } from "../cor
 import { debugNansEnabled } from "../core/debug-nans.js";
 import { evalProgram, Literal, type Program, type Var } from "../core/ir.js";
 import { paramsKey } from "../core/primitive.js";
-import { type StagedProgram, stageFlatWithValues } from "../core/staging.js";
+import { EffectBeforeRead, type StagedProgram, stageFlatWithValues } from "../core/staging.js";
 import { traceDepth } from "../core/trace.js";
 import { jitCallPrim } from "./jit.js";
 import { linearizeFlat } from "./linearize.js";
@@ -148,7 +148,15 @@ export function eagerValueAndGrad(
   seed: GradSeed,
 ): { outs: NdArray[]; grads: NdArray[] } {
   if (!compilable(owner, primals)) return onTape(f, primals, seed);
-  const staged = stageFlatWithValues(f, primals as ConcreteArray[]);
+  let staged: StagedProgram;
+  try {
+    staged = stageFlatWithValues(f, primals as ConcreteArray[]);
+  } catch (e) {
+    if (!(e instanceof EffectBeforeRead)) throw e;
+    // Its effects must run once: this function runs on the tape from now on.
+    structuresMade.set(owner, GIVE_UP_AFTER);
+    return onTape(f, primals, seed);
+  }
   seed.check(staged.program.outAvals);
   const plan = hotPlan(owner, "valueAndGrad", staged, () =>
     compileGrad(staged.program, staged.consts, primals, seed),

@@ -8,6 +8,7 @@ import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   customVjp,
+  debug,
   grad,
   type Array as NdArray,
   nn,
@@ -186,6 +187,30 @@ describe("eager valueAndGrad on a compiled plan", () => {
       [2, 4],
       [6, 8],
     ]);
+  });
+
+  it("runs debug.print once per call, also when the function reads a value after it", () => {
+    setEagerCompile({ enabled: true, compileAfter: 1 });
+    const lines: string[] = [];
+    const previous = debug.setPrintSink((line) => lines.push(line));
+    try {
+      const printsThenReads = (w: NdArray) => {
+        debug.print("w = {}", w);
+        return w.sum().item() > 0 ? w.mul(w).sum() : w.sum();
+      };
+      const printsOnly = (w: NdArray) => {
+        debug.print("v = {}", w);
+        return w.mul(3).sum();
+      };
+      const w = np.array([1, 2]);
+      for (let i = 0; i < 3; i++) {
+        expect(grad(printsThenReads)(w).toArray()).toEqual([2, 4]);
+        expect(grad(printsOnly)(w).toArray()).toEqual([3, 3]);
+      }
+      expect(lines).toEqual(Array(3).fill(["w = [1., 2.]", "v = [1., 2.]"]).flat());
+    } finally {
+      debug.setPrintSink(previous);
+    }
   });
 
   it("reports errors as the tape does", () => {
