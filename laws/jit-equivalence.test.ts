@@ -1,7 +1,7 @@
 /**
- * jit ≡ eager, bit for bit (issue 15): random programs give the same bits eagerly, jitted, jitted again
- * (a cache hit), jitted with their arguments donated, and jitted on the JS backend, for the function and
- * for its gradient, in float32 and float64, with NaN, ±Inf, ±0 and large magnitudes among the inputs.
+ * jit ≡ eager, bit for bit (issue 15): random programs give the same bits eagerly (the gradient on the
+ * tape, and on eager grad's compiled plan), jitted, jitted again (a cache hit), jitted with their
+ * arguments donated, and jitted on the JS backend, for the function and for its gradient, in float32 and float64, with NaN, ±Inf, ±0 and large magnitudes among the inputs.
  * Elements are compared with Object.is (NaN matches any NaN), never within a tolerance.
  *
  * A program is a list of steps over a pool of values that starts with the inputs: x [r, c], a broadcast
@@ -14,7 +14,7 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { fusedThresholds } from "../src/compiler/fused-wasm.js";
-import { backend, grad, jit, type Array as NdArray, np, setBackend } from "../src/index.js";
+import { backend, grad, jit, type Array as NdArray, np, setBackend, setEagerCompile } from "../src/index.js";
 
 type Dtype = "float32" | "float64";
 
@@ -263,7 +263,16 @@ function ways(fn: (xs: NdArray[]) => NdArray[], args: NdArray[]): [string, NdArr
   } finally {
     useWasm();
   }
+  // Eager grad on its compiled plan (transforms/eager-compile.ts), from the first call.
+  const settings = setEagerCompile({ enabled: true, compileAfter: 1 });
+  let eagerCompiled: NdArray[];
+  try {
+    eagerCompiled = fn(args);
+  } finally {
+    setEagerCompile(settings);
+  }
   return [
+    ["eager, grad on its compiled plan", eagerCompiled],
     ["jit", first],
     ["jit again (cache hit)", again],
     ["jit, donated", donated],
@@ -288,7 +297,14 @@ function check(batch: Batch): void {
   const gradient = grad(loss);
   // The function's outputs, then its gradient's (one jit compiles both).
   const both = (xs: NdArray[]): NdArray[] => [...programs(xs), ...gradient(xs)];
-  const eager = both(args);
+  // The reference: eager evaluation, its grad on the tape.
+  const settings = setEagerCompile({ enabled: false });
+  let eager: NdArray[];
+  try {
+    eager = both(args);
+  } finally {
+    setEagerCompile(settings);
+  }
   const outputs = 2 * batch.programs.length;
   for (const [how, got] of ways(both, args)) {
     got.forEach((g, i) => {
@@ -332,7 +348,7 @@ describe("jit ≡ eager on random programs, bit for bit", () => {
   const runs = Math.max(1, Math.round(programs / PER_BATCH / chunks));
   for (let chunk = 0; chunk < chunks; chunk++) {
     const from = chunk * runs * PER_BATCH + 1;
-    it(`programs ${from}-${from + runs * PER_BATCH - 1}: eager, jit, cache hit, donated, JS backend; f and grad f`, () => {
+    it(`programs ${from}-${from + runs * PER_BATCH - 1}: eager, eager compiled, jit, cache hit, donated, JS backend; f and grad f`, () => {
       const base = fc.readConfigureGlobal().seed;
       fc.assert(
         fc.property(batchArb, (t) => check(t)),
