@@ -13,6 +13,7 @@ import {
   type NdArray,
   np,
   setBackend,
+  setEagerCompile,
   valueAndGrad,
 } from "tracegrad";
 
@@ -174,4 +175,22 @@ export function retracing() {
     console.warn = originalWarn;
   }
   return { warnings };
+}
+
+export function eagerGradients() {
+  const loss = (w: NdArray, x: NdArray) => np.tanh(np.matmul(x, w)).square().sum();
+  const x = np.linspace(-1, 1, 64).reshape([8, 8]);
+  const train = () => {
+    let w = np.eye(8).mul(0.5);
+    for (let step = 0; step < 5; step++) {
+      const [, g] = valueAndGrad(loss)(w, x); // steps 3, 4, 5: one compiled plan
+      w = w.sub(g.mul(0.1));
+    }
+    return w;
+  };
+  const compiled = train();
+  const previous = setEagerCompile({ enabled: false }); // every eager gradient on the tape, op by op
+  const onTape = train();
+  setEagerCompile(previous);
+  return { compiled, onTape };
 }

@@ -332,6 +332,9 @@ describe("jit.ts", () => {
     expect(p.compiled).toContain("fused[");
     expect(p.compiled).toContain("memory: arena");
     expect(p.compiled).toContain("gemm[Aᵀ B]");
+    const eager = jitGuide.eagerGradients();
+    expect([...eager.compiled.toTypedArray()]).toEqual([...eager.onTape.toTypedArray()]);
+    expect(eager.compiled.toTypedArray().some((v, i) => v !== (i % 9 === 0 ? 0.5 : 0))).toBe(true);
     const { warnings } = jitGuide.retracing();
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain("has been traced 9 times");
