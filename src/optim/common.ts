@@ -6,7 +6,8 @@ import { ConcretizationError, NdArray } from "../core/array.js";
 import { isFloat } from "../core/dtype.js";
 import { fmtShape, ShapeError, shapeEquals } from "../core/shape.js";
 import * as np from "../np.js";
-import { assertSameStructureOf, flatten, flattenWithPath, leaves, type TreeDef } from "../tree/index.js";
+import { assertSameStructureOf, flatten, leaves, type TreeDef } from "../tree/index.js";
+import { leafPaths } from "../tree/treedef.js";
 import { isSchedule, type LearningRate } from "./schedules.js";
 
 /**
@@ -202,22 +203,23 @@ export function checkLikeReference(
     reference,
   );
   const expected = leaves<unknown>(reference);
-  flattenWithPath<unknown>(tree).forEach(([path, leaf], i) => {
+  // Paths are written only for an error: the check runs at every optimizer step.
+  const [treeLeaves, def] = flatten<unknown>(tree);
+  treeLeaves.forEach((leaf, i) => {
+    const at = () => leafPathName(def, i);
     const ref = expected[i];
     if (!(leaf instanceof NdArray)) {
-      throw new TypeError(
-        `${who}: the ${leafName} at ${pathName(path)} is not an array (got ${typeof leaf})`,
-      );
+      throw new TypeError(`${who}: the ${leafName} at ${at()} is not an array (got ${typeof leaf})`);
     }
     if (!(ref instanceof NdArray)) return;
     if (!shapeEquals(leaf.shape, ref.shape)) {
       throw new ShapeError(
-        `${who}: the ${leafName} at ${pathName(path)} has shape ${fmtShape(leaf.shape)} but the ${what} has ${fmtShape(ref.shape)}`,
+        `${who}: the ${leafName} at ${at()} has shape ${fmtShape(leaf.shape)} but the ${what} has ${fmtShape(ref.shape)}`,
       );
     }
     if (leaf.dtype !== ref.dtype) {
       throw new ShapeError(
-        `${who}: the ${leafName} at ${pathName(path)} is ${leaf.dtype} but the ${what} is ${ref.dtype} (cast it explicitly)`,
+        `${who}: the ${leafName} at ${at()} is ${leaf.dtype} but the ${what} is ${ref.dtype} (cast it explicitly)`,
       );
     }
   });
@@ -263,13 +265,19 @@ export function checkUpdateArgs(
 
 /** Checks that every leaf of `grads` is an array (`leafName` says what the leaves are in errors). */
 export function checkArrayLeaves(who: string, grads: unknown, leafName = "gradient"): void {
-  for (const [path, leaf] of flattenWithPath<unknown>(grads)) {
+  const [treeLeaves, def] = flatten<unknown>(grads);
+  treeLeaves.forEach((leaf, i) => {
     if (!(leaf instanceof NdArray)) {
       throw new TypeError(
-        `${who}: the ${leafName} at ${pathName(path)} is not an array (got ${typeof leaf})`,
+        `${who}: the ${leafName} at ${leafPathName(def, i)} is not an array (got ${typeof leaf})`,
       );
     }
-  }
+  });
+}
+
+/** Leaf `i`'s path in `def` for an error message (`conv1.weight`, `<root>` for a lone leaf). */
+function leafPathName(def: TreeDef, i: number): string {
+  return pathName(leafPaths(def)[i]!);
 }
 
 /** The params' leaves, checked against grads; throws if params were needed but not given. */

@@ -161,7 +161,7 @@ export function leafPaths(def: TreeDef): string[] {
   const rec = (d: TreeDef, path: string): void => {
     if (d.kind === "leaf") out.push(path);
     else if (d.kind === "array") d.children.forEach((c, i) => rec(c, joinPath(path, String(i))));
-    else if (d.kind === "object") for (const [k, c] of zip(d.keys, d.children)) rec(c, joinPath(path, k));
+    else if (d.kind === "object") d.children.forEach((c, j) => rec(c, joinPath(path, d.keys[j]!)));
   };
   rec(def, "");
   return out;
