@@ -57,15 +57,12 @@ export class EffectBeforeRead extends Error {
 class KnownValues {
   private readonly values = new Map<Var, ConcreteArray>();
   private evaluated = 0;
-  /** Whether anything was read: the program then depends on values through JS. */
-  read = false;
 
   setInput(v: Var, value: ConcreteArray): void {
     this.values.set(v, value);
   }
 
   valueOf(t: StagingTracer, b: ProgramBuilder): ConcreteArray {
-    this.read = true;
     const v = b.varFor(t);
     const known = this.values.get(v) ?? b.constVals.get(v);
     if (known !== undefined) return known.concrete();
@@ -180,16 +177,16 @@ export function stageFlat(
 
 /**
  * `stageFlat` on concrete inputs, whose values the staged function may read: a read evaluates what was
- * staged so far (KnownValues), so `f` runs once, as it would eagerly. `readValues` tells whether it read
- * any (the program then encodes what it read, as literals, params and the branches taken).
+ * staged so far (KnownValues), so `f` runs once, as it would eagerly; the program then encodes what it
+ * read, as literals, params and the branches taken.
  */
 export function stageFlatWithValues(
   f: (args: NdArray[]) => NdArray[],
   args: readonly ConcreteArray[],
-): StagedProgram & { readValues: boolean } {
+): StagedProgram {
   const known = new KnownValues();
   const builder = new ProgramBuilder(known);
-  const staged = withNewMain(
+  return withNewMain(
     (m: MainTrace) => new StagingTrace(m),
     builder,
     (main) =>
@@ -206,7 +203,6 @@ export function stageFlatWithValues(
         );
       }),
   );
-  return { ...staged, readValues: known.read };
 }
 
 function finishProgram(b: ProgramBuilder, outVars: Var[]): StagedProgram {

@@ -166,6 +166,21 @@ export function bind1<P>(prim: Primitive<P>, args: readonly NdArray[], params: P
   return bind(prim, args, params)[0]!;
 }
 
+/**
+ * The value of `x` if it is known now: a concrete array, or a tracer whose value can be read (a staged
+ * value of an eager grad, core/staging.ts); null for a value only traced (inside jit or vmap) and for a
+ * device array. For ops whose result's shape depends on values (nonzero, boolean masks).
+ */
+export function knownValue(x: NdArray): ConcreteArray | null {
+  if (!(x instanceof Tracer)) return x instanceof ConcreteArray ? x : null;
+  try {
+    return x.concrete();
+  } catch (e) {
+    if (e instanceof ConcretizationError) return null;
+    throw e;
+  }
+}
+
 /** The current depth of the interpreter stack (0 = eager). Used to tell whether values may be read. */
 export function traceDepth(): number {
   return traceStack.length - 1 + (dynamicTrace === null ? 0 : 1);

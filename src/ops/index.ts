@@ -8,6 +8,7 @@
 
 import { ConcreteArray, type NdArray } from "../core/array.js";
 import { broadcastShapes, fmtShape, type Shape, sizeOf, stridesOf } from "../core/shape.js";
+import { knownValue } from "../core/trace.js";
 import { add, greaterEqual, logicalAnd, multiply, where } from "./binary.js";
 import { arange, array, full, scalar, zeros } from "./creation.js";
 import {
@@ -116,7 +117,8 @@ function advancedOf(x: NdArray, spec: ParsedIndex): Advanced[] {
 function maskIndices(item: ParsedItem & { kind: "mask" | "scalarMask" }, spec: ParsedIndex): Advanced[] {
   const axisOf = (k: number): number | null => (item.kind === "mask" ? item.axis + k : null);
   const size = spec.options?.size;
-  if (item.mask instanceof ConcreteArray) return concreteMaskIndices(item.mask, size, axisOf);
+  const known = knownValue(item.mask);
+  if (known !== null) return concreteMaskIndices(known, size, axisOf);
   if (size === undefined)
     throw new IndexError(
       `index: the number of true elements of the bool${fmtShape(item.mask.shape)} mask is not known while tracing; pass { size } (and fillValue) as the last argument, np.index(x, mask, { size, fillValue }), for a result of static size, as JAX's size argument`,

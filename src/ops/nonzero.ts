@@ -5,9 +5,10 @@
  * the array must be concrete (eager mode): its count is read from the data and used as the size.
  */
 
-import { ConcreteArray, type NdArray } from "../core/array.js";
+import type { NdArray } from "../core/array.js";
 import { checkOptions } from "../core/options.js";
 import { describeValue, fmtShape, normalizeAxis, ShapeError } from "../core/shape.js";
+import { knownValue } from "../core/trace.js";
 import {
   astype,
   floorDivide,
@@ -44,11 +45,12 @@ function checkSize(op: string, size: unknown): number | undefined {
 }
 
 function concreteData(op: string, x: NdArray): ArrayLike<number> {
-  if (!(x instanceof ConcreteArray))
+  const known = knownValue(x);
+  if (known === null)
     throw new ShapeError(
       `${op}: the result's size depends on the values of the ${x.dtype}${fmtShape(x.shape)} operand, which are not known while tracing; pass { size } (and fillValue) for a static size, as in JAX`,
     );
-  return x.storage as ArrayLike<number>;
+  return known.storage as ArrayLike<number>;
 }
 
 /**

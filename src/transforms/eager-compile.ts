@@ -1,18 +1,19 @@
 /**
  * Eager `valueAndGrad` (and so `grad`) on cached compiled plans: issue 22's fast eager mode. Per call,
- * the function is staged on its concrete inputs (`stageFlatWithValues`: it runs once, as eagerly, and a value it reads is computed
- * then), and the staged program's structure is the cache key: its equations, params, literals and the
- * shapes and dtypes of its inputs and constants. A structure seen `compileAfter` times is compiled once
- * (forward and backward) into a jit plan (`jit_call`), which then runs every call with
- * that structure; colder structures run on the eager tape (tape.ts). The function
- * is re-staged on every call, so the constants a call closes over and the values it reads are that
- * call's: caching never reuses what user code computed, only what the structure determines.
+ * the function is staged on its concrete inputs (`stageFlatWithValues`: it runs once, as eagerly, and a
+ * value it reads is computed then), and the staged program's structure is the cache key: its equations,
+ * params, literals and the shapes and dtypes of its inputs and constants, with the kernels plans get now
+ * (wasm or JS, relaxed SIMD or not). A structure seen `compileAfter` times is compiled once, forward and
+ * backward, into a jit plan (`jit_call`), which then runs every call with that structure; colder
+ * structures run on the eager tape (tape.ts). The function is staged again on every call, so the
+ * constants a call closes over and the values it reads are that call's: caching never reuses what user
+ * code computed, only what the structure determines.
  *
  * A plan gives eager evaluation's bits (eager grad equals `jit(grad f)`, laws/jit-equivalence.test.ts).
  * Programs whose params cannot be keyed (functions, as a customVjp's rules) stay on the tape, as do calls
  * with `setDebugNans(true)`, on WebGPU, and functions that keep producing new structures.
  */
-import { jitOnWebgpuActive } from "../backend/active.js";
+import { activeBackendKind, jitOnWebgpuActive, relaxedSimdActive } from "../backend/active.js";
 import { type AbstractValue, ConcreteArray, fmtAval, type NdArray } from "../core/array.js";
 import { debugNansEnabled } from "../core/debug-nans.js";
 import { evalProgram, Literal, type Program, type Var } from "../core/ir.js";
@@ -103,7 +104,9 @@ function hotPlan(
   const { program, consts } = staged;
   const structure = consts.every((c) => c instanceof ConcreteArray) ? structureKey(program) : null;
   if (structure === null) return null;
-  const key = `${kind}|${structure}`;
+  // A plan keeps the kernels it was compiled with: after setBackend, the structure compiles again.
+  const kernels = activeBackendKind() === "wasm" ? (relaxedSimdActive() ? "wasm+fma" : "wasm") : "js";
+  const key = `${kind}|${kernels}|${structure}`;
   let plan = compiled.get(key);
   if (plan !== undefined) {
     compiled.delete(key);

@@ -7,12 +7,14 @@
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import {
+  backend,
   customVjp,
   debug,
   grad,
   type Array as NdArray,
   nn,
   np,
+  setBackend,
   setEagerCompile,
   valueAndGrad,
   vmap,
@@ -155,6 +157,27 @@ describe("eager valueAndGrad on a compiled plan", () => {
     );
   });
 
+  it("takes shapes from values as eagerly: nonzero, unique and boolean masks", () => {
+    const takePositive = (w: NdArray) =>
+      np
+        .take(w, np.nonzero(w.greater(0))[0]!)
+        .mul(w.sum())
+        .sum();
+    const maskPositive = (w: NdArray) => np.index(w, w.greater(0)).square().sum();
+    const countDistinct = (w: NdArray) => w.sum().mul(np.unique(w.greater(0)).size);
+    for (const w of [
+      np.array([1, -2, 3]),
+      np.array([-1, -2, 3]),
+      np.array([4, 5, -6]),
+      np.array([1, -2, 3]),
+    ]) {
+      for (const f of [takePositive, maskPositive, countDistinct]) {
+        const { tape, compiled } = tapeAndCompiled(() => grad(f)(w));
+        expect(bits(compiled)).toEqual(bits(tape));
+      }
+    }
+  });
+
   it("keys literals by their exact value: 0 and -0, NaN", () => {
     setEagerCompile({ enabled: true, compileAfter: 1 });
     const w = np.array([1, 2], { dtype: "float64" });
@@ -218,6 +241,27 @@ describe("eager valueAndGrad on a compiled plan", () => {
     const w = np.array([1, 2]);
     expect(() => grad((v: NdArray) => v.mul(2))(w)).toThrow(/must return a scalar \(shape \[\]\)/);
     expect(() => grad((v: NdArray) => v.add(np.ones([3])).sum())(w)).toThrow(/add/);
+  });
+
+  it("compiles a structure again for the kernels set after setBackend", () => {
+    setEagerCompile({ enabled: true, compileAfter: 1 });
+    const f = (w: NdArray) => np.tanh(np.matmul(w, w)).sum();
+    const w = seededArray([5, 5], 21);
+    const initial = backend();
+    const wasm = grad(f)(w);
+    const start = eagerCompileCounts.compilations;
+    setBackend("js");
+    try {
+      const onJs = grad(f)(w);
+      expect(eagerCompileCounts.compilations - start).toBe(1);
+      setEagerCompile({ enabled: false });
+      expect(bits(onJs)).toEqual(bits(grad(f)(w)));
+    } finally {
+      setBackend("wasm", { threads: initial.threads });
+    }
+    setEagerCompile({ enabled: true });
+    expect(bits(grad(f)(w))).toEqual(bits(wasm));
+    expect(eagerCompileCounts.compilations - start).toBe(1);
   });
 
   it("rejects a bad compileAfter", () => {
