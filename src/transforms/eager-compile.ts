@@ -42,6 +42,8 @@ const MAX_COMPILED = 16;
 /** A function that made this many structures and compiled none is not staged again (its structure varies). */
 const GIVE_UP_AFTER = 16;
 const structuresMade = new WeakMap<object, number>();
+/** Each function's last keyed program and its key. */
+const lastStructure = new WeakMap<object, { kind: string; kernels: string; program: Program; key: string }>();
 
 /** Counts of eager calls by the road they took, and of compilations (for tests). */
 export const eagerCompileCounts = { compiled: 0, opByOp: 0, compilations: 0 };
@@ -102,11 +104,25 @@ function hotPlan(
   build: () => CompiledCall,
 ): CompiledCall | null {
   const { program, consts } = staged;
-  const structure = consts.every((c) => c instanceof ConcreteArray) ? structureKey(program) : null;
-  if (structure === null) return null;
+  if (!consts.every((c) => c instanceof ConcreteArray)) return null;
   // A plan keeps the kernels it was compiled with: after setBackend, the structure compiles again.
   const kernels = activeBackendKind() === "wasm" ? (relaxedSimdActive() ? "wasm+fma" : "wasm") : "js";
-  const key = `${kind}|${kernels}|${structure}`;
+  // A training loop repeats its last structure: compared in place, without writing its key again.
+  const last = lastStructure.get(owner);
+  let key: string;
+  if (
+    last !== undefined &&
+    last.kind === kind &&
+    last.kernels === kernels &&
+    sameStructure(last.program, program)
+  )
+    key = last.key;
+  else {
+    const structure = structureKey(program);
+    if (structure === null) return null;
+    key = `${kind}|${kernels}|${structure}`;
+    lastStructure.set(owner, { kind, kernels, program, key });
+  }
   let plan = compiled.get(key);
   if (plan !== undefined) {
     compiled.delete(key);
@@ -252,3 +268,73 @@ function structureKey(program: Program): string | null {
 }
 
 class UnkeyableProgram extends Error {}
+
+/**
+ * Whether two programs have one structure, at least as strictly as `structureKey` tells: the same
+ * primitives with equal params, wired alike, the same literals (bit for bit) and the same shapes and
+ * dtypes of constants and inputs.
+ */
+function sameStructure(a: Program, b: Program): boolean {
+  if (a.constVars.length !== b.constVars.length || a.inputs.length !== b.inputs.length) return false;
+  if (a.equations.length !== b.equations.length || a.outputs.length !== b.outputs.length) return false;
+  const idsA = new Map<Var, number>();
+  const idsB = new Map<Var, number>();
+  const bindAll = (va: readonly Var[], vb: readonly Var[]): boolean => {
+    for (let i = 0; i < va.length; i++) {
+      if (!sameAval(va[i]!.aval, vb[i]!.aval)) return false;
+      idsA.set(va[i]!, idsA.size);
+      idsB.set(vb[i]!, idsB.size);
+    }
+    return true;
+  };
+  const sameOperand = (x: Var | Literal, y: Var | Literal): boolean => {
+    if (x instanceof Literal || y instanceof Literal) {
+      if (!(x instanceof Literal && y instanceof Literal) || x.value.dtype !== y.value.dtype) return false;
+      return Object.is(x.value.storage[0], y.value.storage[0]);
+    }
+    const id = idsA.get(x);
+    return id !== undefined && id === idsB.get(y);
+  };
+  if (!bindAll(a.constVars, b.constVars) || !bindAll(a.inputs, b.inputs)) return false;
+  for (let k = 0; k < a.equations.length; k++) {
+    const ea = a.equations[k]!;
+    const eb = b.equations[k]!;
+    if (ea.primitive !== eb.primitive || ea.inputs.length !== eb.inputs.length) return false;
+    if (ea.outputs.length !== eb.outputs.length || !sameParams(ea.params, eb.params)) return false;
+    for (let i = 0; i < ea.inputs.length; i++) if (!sameOperand(ea.inputs[i]!, eb.inputs[i]!)) return false;
+    for (let i = 0; i < ea.outputs.length; i++) {
+      idsA.set(ea.outputs[i]!, idsA.size);
+      idsB.set(eb.outputs[i]!, idsB.size);
+    }
+  }
+  for (let i = 0; i < a.outputs.length; i++) if (!sameOperand(a.outputs[i]!, b.outputs[i]!)) return false;
+  return true;
+}
+
+function sameAval(a: AbstractValue, b: AbstractValue): boolean {
+  if (a.dtype !== b.dtype || a.shape.length !== b.shape.length) return false;
+  for (let i = 0; i < a.shape.length; i++) if (a.shape[i] !== b.shape[i]) return false;
+  return true;
+}
+
+/** Params equal as data (numbers by Object.is, keys in order), class instances and functions by identity. */
+function sameParams(a: unknown, b: unknown): boolean {
+  if (Object.is(a, b)) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameParams(a[i], b[i])) return false;
+    return true;
+  }
+  const proto = Object.getPrototypeOf(a);
+  if ((proto !== Object.prototype && proto !== null) || Object.getPrototypeOf(b) !== proto) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (let i = 0; i < ka.length; i++) {
+    const k = ka[i]!;
+    if (k !== kb[i] || !sameParams((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]))
+      return false;
+  }
+  return true;
+}
