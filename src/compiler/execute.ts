@@ -166,8 +166,8 @@ export function execute(plan: Plan, lowered: LoweredPlan, memory: PlanMemory): P
         return storageFor(v.aval.dtype, sizeOf(v.aval.shape));
       };
       for (let i = 0; i < inputCount; i++) {
-        // The plan writes over donated buffers: deferred transposes of them are written out first.
-        if (donate[i]) args[i]!.settleDeferredViews();
+        // The plan writes over donated buffers: deferred views of them read a copy from now on.
+        if (donate[i]) args[i]!.preserveForDeferredViews();
         table[inputIndex[i]!] = args[i]!.storage;
       }
       written.length = 0;

@@ -152,16 +152,19 @@ export class ConcreteArray extends NdArray {
    */
   private fill: number | null = null;
   /**
-   * While the array is the matrix transpose of `transposeOf` with no storage written yet
-   * (`ConcreteArray.deferredTranspose`): what writes it on the first read of `storage`.
+   * While the array is a deferred view (a transpose or a broadcast) with no storage
+   * written yet: what writes it on the first read of `storage`.
    */
   private pending: (() => TypedArray) | null = null;
-  /** The array a deferred view (a transpose or a broadcast) reads, while its storage is not written. */
-  private viewOf: ConcreteArray | null = null;
   private transposeOf: ConcreteArray | null = null;
   private broadcastOf: DeferredBroadcast | null = null;
-  /** Deferred views of this array, written out before its buffer is donated (donation overwrites it). */
-  private deferredViews: WeakRef<ConcreteArray>[] | null = null;
+  /**
+   * Whether deferred views of this array were made: before its buffer is donated (and overwritten) they
+   * get a copy of its values to read (`copyForViews`). No list of them is kept: weak references made in
+   * a synchronous loop keep their targets alive to its end, and a long list is a cost on every view.
+   */
+  private hasViews = false;
+  private copyForViews: ConcreteArray | null = null;
   /** Set when a donated call failed after the plan may have written over this array's buffer. */
   private donatedToFailedCall = false;
   constructor(
@@ -220,31 +223,29 @@ export class ConcreteArray extends NdArray {
   ): ConcreteArray {
     const a = new ConcreteArray(shape, source.dtype, NO_STORAGE);
     a.stored = null;
-    a.viewOf = source;
-    a.pending = () => write(source);
-    const views = (source.deferredViews ??= []);
-    // Forget views that were written out or collected, so a long-lived source keeps a short list.
-    if (views.length >= 8) source.deferredViews = views.filter((v) => v.deref()?.viewOf === source);
-    source.deferredViews!.push(new WeakRef(a));
+    a.pending = () => write(source.viewSource());
+    source.hasViews = true;
     return a;
   }
   /** The array this one is the matrix transpose of, while its own storage is not written (else undefined). */
   get pendingTransposeOf(): ConcreteArray | undefined {
-    return this.transposeOf ?? undefined;
+    return this.transposeOf?.viewSource();
   }
   /** The array this one is a broadcast of, and how, while its own storage is not written (else undefined). */
   get pendingBroadcastOf(): DeferredBroadcast | undefined {
-    return this.broadcastOf ?? undefined;
+    const b = this.broadcastOf;
+    if (b === null) return undefined;
+    const source = b.source.viewSource();
+    return source === b.source ? b : { ...b, source };
   }
-  /** Writes out the deferred transposes of this array: its buffer is about to be donated to a jit call. */
-  settleDeferredViews(): void {
-    const views = this.deferredViews;
-    if (views === null) return;
-    this.deferredViews = null;
-    for (const v of views) v.deref()?.settle();
+  /** What deferred views of this array read: itself, or after it was donated, the copy made then. */
+  private viewSource(): ConcreteArray {
+    return this.copyForViews ?? this;
   }
-  private settle(): void {
-    if (this.pending !== null) void this.storage;
+  /** Its buffer is about to be donated to a jit call: deferred views of it keep a copy of its values. */
+  preserveForDeferredViews(): void {
+    if (this.hasViews && this.copyForViews === null)
+      this.copyForViews = new ConcreteArray(this.shape, this.dtype, this.storage.slice());
   }
   /** The stored value every element holds, when the array was made as a constant (`filled`). */
   get constantFill(): number | undefined {
@@ -268,7 +269,6 @@ export class ConcreteArray extends NdArray {
         const s = this.pending();
         this.stored = s;
         this.pending = null;
-        this.viewOf = null;
         this.transposeOf = null;
         this.broadcastOf = null;
         return s;
