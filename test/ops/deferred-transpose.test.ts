@@ -130,7 +130,7 @@ describe("deferred broadcasts", () => {
       expect((b as ConcreteArray).isDonated).toBe(true);
       expect(next.toArray()).toEqual([before.map((v) => v * 3)]);
       // Many views of one source (a bias used at every step): each still reads the values it was made of.
-      const nextValues = np.array(next.toArray() as number[][]);
+      const nextValues = np.array(next.toTypedArray(), { shape: [...next.shape], dtype: next.dtype });
       const views = Array.from({ length: 50 }, () => np.broadcastTo(next, [4096, 3]));
       const next2 = jit((p: NdArray) => p.mul(2), { donateArgnums: [0] })(next);
       expect((next as ConcreteArray).isDonated).toBe(true);
