@@ -4,7 +4,7 @@
  * value it reads is computed then), and the staged program's structure is the cache key: its equations,
  * params, literals and the shapes and dtypes of its inputs and constants, with the kernels plans get now
  * (wasm or JS, relaxed SIMD or not). A structure seen `compileAfter` times is compiled once, forward and
- * backward, into a jit plan (`jit_call`), which then runs every call with that structure; colder
+ * backward, into a jit plan, which then runs every call with that structure; colder
  * structures run on the eager tape (tape.ts). The function is staged again on every call, so the
  * constants a call closes over and the values it reads are that call's: caching never reuses what user
  * code computed, only what the structure determines.
@@ -14,13 +14,13 @@
  * with `setDebugNans(true)`, on WebGPU, and functions that keep producing new structures.
  */
 import { activeBackendKind, jitOnWebgpuActive, relaxedSimdActive } from "../backend/active.js";
+import { compile, type Executable } from "../compiler/executor.js";
 import { type AbstractValue, ConcreteArray, fmtAval, type NdArray } from "../core/array.js";
 import { debugNansEnabled } from "../core/debug-nans.js";
 import { evalProgram, Literal, type Program, type Var } from "../core/ir.js";
 import { paramsKey } from "../core/primitive.js";
 import { EffectBeforeRead, type StagedProgram, stageFlatWithValues } from "../core/staging.js";
 import { traceDepth } from "../core/trace.js";
-import { jitCallPrim } from "./jit.js";
 import { linearizeFlat } from "./linearize.js";
 import { stageClosed } from "./program-transforms.js";
 import { tapeVjpFlat } from "./tape.js";
@@ -39,6 +39,8 @@ const sightings = new Map<string, number>();
 const compiled = new Map<string, CompiledCall>();
 const MAX_SIGHTINGS = 256;
 const MAX_COMPILED = 16;
+/** Plans hold their memory while cached: past this many bytes in all, the least recently used go. */
+const MAX_COMPILED_BYTES = 256 * 2 ** 20;
 /** A function that made this many structures and compiled none is not staged again (its structure varies). */
 const GIVE_UP_AFTER = 16;
 const structuresMade = new WeakMap<object, number>();
@@ -74,10 +76,10 @@ export function setEagerCompile(options: EagerCompileOptions): Required<EagerCom
   return previous;
 }
 
-/** A compiled call: closed over nothing, [its own constants, the staged constants, inputs] → outputs. */
+/** A compiled call: its plan takes [its own constants, the staged constants, inputs] to the outputs. */
 interface CompiledCall {
-  readonly program: Program;
-  readonly consts: readonly NdArray[];
+  readonly executable: Executable;
+  readonly consts: readonly ConcreteArray[];
   readonly donate: readonly boolean[];
 }
 
@@ -141,22 +143,21 @@ function hotPlan(
   eagerCompileCounts.compilations++;
   structuresMade.delete(owner);
   compiled.set(key, plan);
-  if (compiled.size > MAX_COMPILED) compiled.delete(compiled.keys().next().value!);
+  let bytes = 0;
+  for (const p of compiled.values()) bytes += p.executable.memory.planBytes;
+  for (const [oldKey, old] of compiled) {
+    if (compiled.size <= 1 || (compiled.size <= MAX_COMPILED && bytes <= MAX_COMPILED_BYTES)) break;
+    compiled.delete(oldKey);
+    bytes -= old.executable.memory.planBytes;
+  }
   return plan;
 }
 
-function runPlan(
-  plan: CompiledCall,
-  name: string,
-  staged: StagedProgram,
-  inputs: readonly NdArray[],
-): NdArray[] {
+function runPlan(plan: CompiledCall, staged: StagedProgram, inputs: readonly NdArray[]): NdArray[] {
   eagerCompileCounts.compiled++;
-  return jitCallPrim.bind([...plan.consts, ...staged.consts, ...inputs], {
-    name,
-    program: plan.program,
-    donate: plan.donate,
-  });
+  // Every input is concrete (`compilable`, `hotPlan`): the plan runs on them directly, as jit_call's impl.
+  const args = [...plan.consts, ...staged.consts, ...inputs] as ConcreteArray[];
+  return plan.executable.run(args, plan.donate);
 }
 
 /** An eager `valueAndGrad` of the flat function `f` at `primals`: its outputs and one gradient per primal. */
@@ -181,7 +182,7 @@ export function eagerValueAndGrad(
     compileGrad(staged.program, staged.consts, primals, seed),
   );
   if (plan === null) return onTape((xs) => evalProgram(staged.program, staged.consts, xs), primals, seed);
-  const results = runPlan(plan, "valueAndGrad", staged, primals);
+  const results = runPlan(plan, staged, primals);
   const nOuts = staged.program.outputs.length;
   return { outs: results.slice(0, nOuts), grads: results.slice(nOuts) };
 }
@@ -212,10 +213,11 @@ function compileGrad(
     const outs = lin.primalsOut;
     return [...outs, ...lin.transposed(seed.cotangents(outs.map((o) => o.aval)))];
   }, avals);
+  const donate = staged.program.inputs.map(() => false);
   return {
-    program: staged.program,
-    consts: staged.consts,
-    donate: staged.program.inputs.map(() => false),
+    executable: compile({ program: staged.program, consts: [] }, donate),
+    consts: staged.consts as ConcreteArray[],
+    donate,
   };
 }
 

@@ -267,6 +267,20 @@ describe("eager valueAndGrad on a compiled plan", () => {
     expect(eagerCompileCounts.compilations - start).toBe(1);
   });
 
+  it("keeps the 16 most recently used plans", () => {
+    setEagerCompile({ enabled: true, compileAfter: 1 });
+    const f = (w: NdArray) => np.cos(w).mul(w).sum();
+    // Shapes no other test uses: 17 structures, one plan each.
+    const inputs = Array.from({ length: 17 }, (_, i) => seededArray([3, 40 + i], 30 + i));
+    const start = eagerCompileCounts.compilations;
+    for (const w of inputs) grad(f)(w);
+    expect(eagerCompileCounts.compilations - start).toBe(17);
+    grad(f)(inputs[16]!); // the newest is kept
+    expect(eagerCompileCounts.compilations - start).toBe(17);
+    grad(f)(inputs[0]!); // the oldest was dropped: compiled again
+    expect(eagerCompileCounts.compilations - start).toBe(18);
+  });
+
   it("rejects a bad compileAfter", () => {
     expect(() => setEagerCompile({ compileAfter: 0 })).toThrow(RangeError);
   });
