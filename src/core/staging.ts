@@ -158,21 +158,7 @@ export function stageFlat(
   f: (args: NdArray[]) => NdArray[],
   inAvals: readonly AbstractValue[],
 ): StagedProgram {
-  const builder = new ProgramBuilder();
-  return withNewMain(
-    (m: MainTrace) => new StagingTrace(m),
-    builder,
-    (main) =>
-      withDynamic(main, () => {
-        const trace = new StagingTrace(main);
-        const args = inAvals.map((a) => trace.newArg(a));
-        const outs = f(args).map((o) => fullRaise(trace, o) as StagingTracer);
-        return finishProgram(
-          builder,
-          outs.map((o) => builder.varFor(o)),
-        );
-      }),
-  );
+  return stage(f, inAvals, null);
 }
 
 /**
@@ -184,7 +170,19 @@ export function stageFlatWithValues(
   f: (args: NdArray[]) => NdArray[],
   args: readonly ConcreteArray[],
 ): StagedProgram {
-  const known = new KnownValues();
+  return stage(
+    f,
+    args.map((a) => a.aval),
+    args,
+  );
+}
+
+function stage(
+  f: (args: NdArray[]) => NdArray[],
+  inAvals: readonly AbstractValue[],
+  values: readonly ConcreteArray[] | null,
+): StagedProgram {
+  const known = values === null ? null : new KnownValues();
   const builder = new ProgramBuilder(known);
   return withNewMain(
     (m: MainTrace) => new StagingTrace(m),
@@ -192,11 +190,12 @@ export function stageFlatWithValues(
     (main) =>
       withDynamic(main, () => {
         const trace = new StagingTrace(main);
-        const tracers = args.map((a) => trace.newArg(a.aval));
-        tracers.forEach((t, i) => {
-          known.setInput(builder.varFor(t), args[i]!);
-        });
-        const outs = f(tracers).map((o) => fullRaise(trace, o) as StagingTracer);
+        const args = inAvals.map((a) => trace.newArg(a));
+        if (known !== null)
+          args.forEach((t, i) => {
+            known.setInput(t.variable, values![i]!);
+          });
+        const outs = f(args).map((o) => fullRaise(trace, o) as StagingTracer);
         return finishProgram(
           builder,
           outs.map((o) => builder.varFor(o)),
