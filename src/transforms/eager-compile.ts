@@ -18,6 +18,7 @@ import { compile, type Executable } from "../compiler/executor.js";
 import { type AbstractValue, ConcreteArray, fmtAval, type NdArray } from "../core/array.js";
 import { debugNansEnabled } from "../core/debug-nans.js";
 import { evalProgram, Literal, type Program, type Var } from "../core/ir.js";
+import { checkOptions, optionKeys } from "../core/options.js";
 import { paramsKey } from "../core/primitive.js";
 import { EffectBeforeRead, type StagedProgram, stageFlatWithValues } from "../core/staging.js";
 import { traceDepth } from "../core/trace.js";
@@ -58,12 +59,17 @@ export interface EagerCompileOptions {
   compileAfter?: number;
 }
 
+const EAGER_COMPILE_KEYS = optionKeys<EagerCompileOptions>({ enabled: true, compileAfter: true });
+
 /**
  * Sets how eager `grad` and `valueAndGrad` (called outside every transform) run: a function's structure
  * seen `compileAfter` times is compiled into one plan, forward and backward, with the tape's bits.
  * Returns the previous settings, for restoring them.
  */
 export function setEagerCompile(options: EagerCompileOptions): Required<EagerCompileOptions> {
+  checkOptions("setEagerCompile", options, EAGER_COMPILE_KEYS);
+  if (options.enabled !== undefined && typeof options.enabled !== "boolean")
+    throw new TypeError(`setEagerCompile: enabled must be a boolean, got ${typeof options.enabled}`);
   const previous = { ...settings };
   if (options.compileAfter !== undefined) {
     if (!Number.isInteger(options.compileAfter) || options.compileAfter < 1)

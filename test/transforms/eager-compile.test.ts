@@ -10,6 +10,7 @@ import {
   backend,
   customVjp,
   debug,
+  type EagerCompileOptions,
   grad,
   type Array as NdArray,
   nn,
@@ -281,7 +282,15 @@ describe("eager valueAndGrad on a compiled plan", () => {
     expect(eagerCompileCounts.compilations - start).toBe(18);
   });
 
-  it("rejects a bad compileAfter", () => {
+  it("rejects a bad compileAfter, a non-boolean enabled and unknown options", () => {
     expect(() => setEagerCompile({ compileAfter: 0 })).toThrow(RangeError);
+    expect(() => setEagerCompile({ compileAfter: 2.5 })).toThrow(
+      /compileAfter must be a positive integer, got 2.5/,
+    );
+    expect(() => setEagerCompile({ enabled: "yes" as unknown as boolean })).toThrow(
+      /enabled must be a boolean/,
+    );
+    expect(() => setEagerCompile({ compileafter: 2 } as EagerCompileOptions)).toThrow(/setEagerCompile/);
+    expect(setEagerCompile({})).toEqual(defaults);
   });
 });
