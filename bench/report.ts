@@ -166,7 +166,9 @@ function methodNotes(mode: BenchMode, rounds: number, rowSeconds?: BenchReport["
     "- The same workloads everywhere (bench/workloads.ts), float32, random inputs. A train step is forward, " +
       "loss, backward and SGD (lr 0.01; the GPT step: clipping and AdamW), with the loss read back; tracegrad's jitted steps donate the " +
       "parameters and the optimizer state.",
-    `- Per runner and workload${perRound}: up to ${b.warmup} untimed warm-up calls (compilation), then timed ` +
+    `- Per runner and workload${perRound}: untimed warm-up calls (compilation, the JS engine's optimizing ` +
+      `tiers, tracegrad's eager compilation on a gradient's third call), at least ${b.warmup} and for at ` +
+      `least ${b.warmupMs} ms while within ${b.budgetMs} ms, then timed ` +
       `calls until ${b.budgetMs} ms are spent and at least ${b.minIterations} calls are made (at most ` +
       `${b.maxIterations}; calls slower than ${b.hardCapMs / 1000} s get fewer); the median of those calls.`,
     "- Paired measurement: every runner (tracegrad eager, tracegrad jit and each peer column) is its own " +

@@ -36,15 +36,19 @@ function keepGoing(samples: readonly number[], spentMs: number, budget: TimingBu
   return samples.length < budget.minIterations || spentMs < budget.budgetMs;
 }
 
-/** One warm-up call always (it compiles); more only while they are cheap, so slow eager cases stay bounded. */
+/**
+ * One warm-up call always (it compiles); then `warmup` calls and `warmupMs`, but never past `budgetMs`, so
+ * slow eager cases stay bounded.
+ */
 function warmingUp(done: number, spentMs: number, budget: TimingBudget): boolean {
-  return done === 0 || spentMs < budget.budgetMs;
+  if (done === 0) return true;
+  return spentMs < budget.budgetMs && (done < budget.warmup || spentMs < budget.warmupMs);
 }
 
 /** Warm-up calls, then timed calls until the budget is spent; the median of the timed calls. */
 export function timeSync(call: () => void, budget: TimingBudget): Timing {
   const warmupStarted = performance.now();
-  for (let i = 0; i < budget.warmup && warmingUp(i, performance.now() - warmupStarted, budget); i++) call();
+  for (let i = 0; warmingUp(i, performance.now() - warmupStarted, budget); i++) call();
   const samples: number[] = [];
   const started = performance.now();
   while (keepGoing(samples, performance.now() - started, budget)) {
@@ -58,7 +62,7 @@ export function timeSync(call: () => void, budget: TimingBudget): Timing {
 /** As timeSync, for runners whose results are only ready after an await (jax-js). */
 export async function timeAsync(call: () => Promise<void>, budget: TimingBudget): Promise<Timing> {
   const warmupStarted = performance.now();
-  for (let i = 0; i < budget.warmup && warmingUp(i, performance.now() - warmupStarted, budget); i++) {
+  for (let i = 0; warmingUp(i, performance.now() - warmupStarted, budget); i++) {
     await call();
   }
   const samples: number[] = [];

@@ -171,8 +171,13 @@ export const LEARNING_RATE = 0.01;
 
 /** How long to measure each (runner, workload) pair. */
 export interface TimingBudget {
-  /** Untimed calls first (compilation, caches, allocator warm-up). */
+  /** Untimed calls first (compilation, caches, allocator warm-up): at least this many... */
   readonly warmup: number;
+  /**
+   * ...and for at least this long (a JS engine optimizes a hot function only after many calls, and
+   * tracegrad's eager mode compiles a repeated gradient on its third call), within `budgetMs`.
+   */
+  readonly warmupMs: number;
   readonly minIterations: number;
   readonly maxIterations: number;
   /** Stop once this much time has been spent, once minIterations are done. */
@@ -183,8 +188,8 @@ export interface TimingBudget {
 
 /** The budget of one round (rounds.ts): a full run measures every pair ROUNDS.full times. */
 export const BUDGETS: Record<BenchMode, TimingBudget> = {
-  full: { warmup: 2, minIterations: 5, maxIterations: 300, budgetMs: 600, hardCapMs: 4000 },
-  quick: { warmup: 1, minIterations: 2, maxIterations: 3, budgetMs: 30, hardCapMs: 2000 },
+  full: { warmup: 2, warmupMs: 300, minIterations: 5, maxIterations: 300, budgetMs: 600, hardCapMs: 4000 },
+  quick: { warmup: 1, warmupMs: 0, minIterations: 2, maxIterations: 3, budgetMs: 30, hardCapMs: 2000 },
 };
 
 /** Rounds of the paired alternation: every runner measures every workload in each (paired.ts, rounds.ts). */

@@ -41,9 +41,12 @@ def time_call(call, budget):
     """Warm-up, then timed calls until the budget is spent (bench/timing.ts, line for line)."""
     warmup_started = time.perf_counter()
     done = 0
-    while done < budget["warmup"] and (
-        done == 0 or (time.perf_counter() - warmup_started) * 1000 < budget["budgetMs"]
-    ):
+    while True:
+        spent = (time.perf_counter() - warmup_started) * 1000
+        if done > 0 and (
+            spent >= budget["budgetMs"] or (done >= budget["warmup"] and spent >= budget["warmupMs"])
+        ):
+            break
         call()
         done += 1
     samples = []

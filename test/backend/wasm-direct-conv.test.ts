@@ -248,11 +248,13 @@ describe("direct wasm convolution and weight gradient", () => {
       4,
       8,
     );
-    expect(conv1).toEqual({ channelBlock: 6, tileVectors: 1, bandRows: 28 });
+    // eight accumulators or more (LATENCY_ACCUMULATORS), the fewest wasted columns: 2 channels x 4 vectors
+    expect(conv1).toEqual({ channelBlock: 2, tileVectors: 4, bandRows: 28 });
     const conv2b1 = { ...lenet, batch: 1, inChannels: 6, inHeight: 14, inWidth: 14, outChannels: 16 };
     const g = { ...conv2b1, kernelHeight: 5, kernelWidth: 5, outHeight: 10, outWidth: 10, groups: 1 };
     const b1 = chooseTiling(g, 4, 8);
     expect(b1.channelBlock * b1.tileVectors + b1.channelBlock + b1.tileVectors).toBeLessThanOrEqual(15);
+    expect([b1.channelBlock, b1.tileVectors]).toEqual([3, 3]); // 9 accumulators, a row's 3 vectors
     expect(directConvChunks(g, b1)).toBe(5); // one image: its 10 rows in bands of 2, a chunk each
     expect(directConvChunks(g, chooseTiling(g, 4, 0))).toBe(1); // unthreaded: one chunk per image
   });
