@@ -16,8 +16,19 @@ import type { KernelContext } from "../core/primitive.js";
 import { relaxedSimdActive, workerPool } from "./active.js";
 import { type ConvGeometry, tapRanges } from "./conv-geometry.js";
 import { gemmKernel } from "./index.js";
-import { directConvFits, KERNEL_THRESHOLDS, wantsDirectConv, wantsWasm } from "./kernel-choice.js";
+import {
+  columnOrderWeightGrad,
+  directConvFits,
+  KERNEL_THRESHOLDS,
+  wantsDirectConv,
+  wantsWasm,
+} from "./kernel-choice.js";
 import { planArray, viewAt, withResidency } from "./plan-memory.js";
+import {
+  COLUMN_WEIGHT_GRAD_CONTROL_BYTES,
+  columnWeightGradTiling,
+  emitColumnWeightGrad,
+} from "./wasm/column-weight-grad.js";
 import { type ConvMoves, convMovesKey, emitConvMoves } from "./wasm/conv-moves.js";
 import {
   chooseTiling,
@@ -358,6 +369,38 @@ function conv2dDirectWeightGradWasm(
   };
 }
 
+/**
+ * The weight gradient where the forward runs direct and output rows are whole vectors: vectorized over
+ * output columns, x and ct read in place (wasm/column-weight-grad.ts).
+ */
+function conv2dColumnWeightGradWasm(
+  g: ConvGeometry,
+  dtype: MoveDType,
+  context: KernelContext,
+): (x: TypedArray, ct: TypedArray, dw: TypedArray) => void {
+  const { K, NP } = sizes(g);
+  const es = elementBytes(dtype);
+  const tiling = columnWeightGradTiling(g);
+  const control = context.reserve(COLUMN_WEIGHT_GRAD_CONTROL_BYTES);
+  const bytes = emitColumnWeightGrad(g, dtype, {
+    relaxedSimd: relaxedSimdActive(),
+    shared: context.shared,
+    control,
+    tiling,
+  });
+  const pool = directPool(context, NP * g.outChannels * K);
+  const run = chunkedModule(context, bytes, control, tiling.chunks, pool);
+  const xOperand = new Operand(context, context.inputResident(0), inputSize(g) * es);
+  const ctOperand = new Operand(context, context.inputResident(1), g.outChannels * NP * es);
+  const dwOperand = new Operand(context, context.outputResident(0), g.outChannels * K * es);
+  return (x, ct, dw) => {
+    wasmMoveCalls.directConv++;
+    const dwAt = dwOperand.address(dw, false);
+    run(xOperand.address(x, true), ctOperand.address(ct, true), dwAt);
+    dwOperand.copyOut(dw, dwAt);
+  };
+}
+
 function conv2dInputGradWasm(
   g: ConvGeometry,
   dtype: MoveDType,
@@ -483,13 +526,53 @@ export function conv2dInputGradGemm(
   };
 }
 
+/**
+ * The weight gradient in the order of wasm/column-weight-grad.ts, for the JS backend: for each output,
+ * one sum per lane (the output columns j ≡ l mod lanes, over n, i and j in turn), then the lanes summed
+ * in turn, every operation rounded to the dtype as the wasm kernel's (without FMA).
+ */
+function columnWeightGradJs(
+  g: ConvGeometry,
+  dtype: DType,
+): (x: TypedArray, ct: TypedArray, dw: TypedArray) => void {
+  const lanes = dtype === "float32" ? 4 : 2;
+  const round = dtype === "float32" ? Math.fround : (v: number): number => v;
+  const { batch: N, inChannels: C, inHeight: H, inWidth: W, outChannels: O } = g;
+  const { kernelHeight: KH, kernelWidth: KW, outHeight: OH, outWidth: OW } = g;
+  const lane = new Float64Array(lanes);
+  return (x, ct, dw) => {
+    for (let o = 0; o < O; o++)
+      for (let c = 0; c < C; c++)
+        for (let p = 0; p < KH; p++)
+          for (let q = 0; q < KW; q++) {
+            lane.fill(0);
+            for (let n = 0; n < N; n++)
+              for (let i = 0; i < OH; i++) {
+                const xRow = ((n * C + c) * H + i + p) * W + q;
+                const ctRow = ((n * O + o) * OH + i) * OW;
+                for (let j = 0; j < OW; j++)
+                  lane[j % lanes] = round(lane[j % lanes]! + round(x[xRow + j]! * ct[ctRow + j]!));
+              }
+            let sum = lane[0]!;
+            for (let l = 1; l < lanes; l++) sum = round(sum + lane[l]!);
+            dw[((o * C + c) * KH + p) * KW + q] = sum;
+          }
+  };
+}
+
 /** dw = conv2d_weight_grad(x, ct). */
 export function conv2dWeightGradGemm(
   g: ConvGeometry,
   dtype: DType,
   context: KernelContext,
 ): (x: TypedArray, ct: TypedArray, dw: TypedArray) => void {
-  if (wantsDirectConv(context, g, dtype)) return conv2dDirectWeightGradWasm(g, dtype as MoveDType, context);
+  const columnOrder = columnOrderWeightGrad(g, dtype);
+  if (wantsDirectConv(context, g, dtype)) {
+    return columnOrder
+      ? conv2dColumnWeightGradWasm(g, dtype as MoveDType, context)
+      : conv2dDirectWeightGradWasm(g, dtype as MoveDType, context);
+  }
+  if (columnOrder) return columnWeightGradJs(g, dtype);
   if (wasmConvMoves(context, dtype)) return conv2dWeightGradWasm(g, dtype, context);
   const { Cg, Og, K, NP, P, G } = sizes(g);
   const columns = columnsFor(context, g, dtype);

@@ -123,6 +123,15 @@ export function directConvFits(g: ConvGeometry, dtype: DType): boolean {
   );
 }
 
+/**
+ * Whether a weight gradient sums in the column order of wasm/column-weight-grad.ts (per lane over the
+ * output positions, then across lanes) rather than the im2col GEMM's: where the direct kernels fit and
+ * output rows are whole vectors. Both backends ask this, so the JS kernel sums in the same order.
+ */
+export function columnOrderWeightGrad(g: ConvGeometry, dtype: DType): boolean {
+  return directConvFits(g, dtype) && g.outWidth % (dtype === "float32" ? 4 : 2) === 0;
+}
+
 /** Whether a forward convolution lowered with `context` runs the direct wasm kernel. */
 export function wantsDirectConv(context: KernelContext, g: ConvGeometry, dtype: DType): boolean {
   return wantsWasm(context, { dtype }) && directConvFits(g, dtype);

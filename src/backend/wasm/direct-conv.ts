@@ -103,7 +103,8 @@ export function chooseTiling(g: ConvGeometry, lanes: number, threadedChunks: num
       const blocks = [...Array(Math.floor(O / channelBlock)).fill(channelBlock)];
       if (O % channelBlock) blocks.push(O % channelBlock);
       let cost = 0;
-      for (const b of blocks) cost += tiles * (Math.max(b * tileVectors, LATENCY_ACCUMULATORS) + (b + tileVectors) / 3);
+      for (const b of blocks)
+        cost += tiles * (Math.max(b * tileVectors, LATENCY_ACCUMULATORS) + (b + tileVectors) / 3);
       if (!best || cost < best.cost - 1e-9) best = { cost, channelBlock, tileVectors };
     }
   }
