@@ -32,19 +32,30 @@ export interface MaxPoolParams {
   padding: readonly [Pair, Pair];
 }
 
-export interface PoolScatterParams {
+/**
+ * What pool_gather knows of its indices: with `distinctIndices` no two of a plane's indices are equal (the
+ * argmax of windows that do not overlap), so its transpose writes each cell at most once.
+ */
+export interface PoolGatherParams {
+  distinctIndices?: boolean;
+}
+
+export interface PoolScatterParams extends PoolGatherParams {
   /** The [H, W] of the planes scattered into. */
   planeShape: Pair;
 }
 
-type NoParams = Record<string, never>;
+/** Whether no two windows of a max pool share a cell: apart in one direction and in the other. */
+function windowsDisjoint(p: MaxPoolParams, xShape: Shape): boolean {
+  const g = poolGeometry("max_pool2d", xShape, p);
+  return (g.strideH >= g.kernelH || g.outHeight === 1) && (g.strideW >= g.kernelW || g.outWidth === 1);
+}
 
 /** The WebGPU pooling kernels compute float32 (other dtypes stay on the CPU). */
 function float32OnWebgpu(op: string, dtype: DType): DType {
   if (dtype !== "float32") throw new WgslUnsupportedError(`${op} of ${dtype} (WebGPU pools float32)`);
   return dtype;
 }
-const NO_PARAMS: NoParams = {};
 
 /** MaxPool's attributes for these params (ONNX pads are [top, left, bottom, right]). */
 function maxPoolAttributes(p: MaxPoolParams) {
@@ -157,9 +168,10 @@ export const maxPool2dPrim: Primitive<MaxPoolParams> = loweredPrimitive<MaxPoolP
   jvp([x], [t], p) {
     // The primal is read through the same argmax that routes the tangent (one window scan, not two).
     const at = maxPool2dArgmaxPrim.bind1([x!], p);
+    const gather = windowsDisjoint(p, x!.shape) ? { distinctIndices: true } : {};
     return {
-      primalsOut: [poolGatherPrim.bind1([x!, at], NO_PARAMS)],
-      tangentsOut: [poolGatherPrim.bind1([t!, at], NO_PARAMS)],
+      primalsOut: [poolGatherPrim.bind1([x!, at], gather)],
+      tangentsOut: [poolGatherPrim.bind1([t!, at], gather)],
     };
   },
   batch([x], [d], p) {
@@ -232,7 +244,7 @@ function checkIndexed(
 }
 
 /** out[n, c, i, j] = t[n, c, idx[n, c, i, j]] with idx a flat h*W + w index. */
-export const poolGatherPrim: Primitive<NoParams> = loweredPrimitive<NoParams>({
+export const poolGatherPrim: Primitive<PoolGatherParams> = loweredPrimitive<PoolGatherParams>({
   name: "pool_gather",
   onnx(g, [t, idx], _p, [tAval, idxAval]) {
     const [n, c, h, w] = tAval!.shape as [number, number, number, number];
@@ -269,18 +281,18 @@ export const poolGatherPrim: Primitive<NoParams> = loweredPrimitive<NoParams>({
           poolGatherKernel(ta!, ia as Int32Array, n * c, h * w, o!),
     );
   },
-  jvp: ([t, idx], [tt]) => ({
-    primalsOut: [poolGatherPrim.bind1([t!, idx!], NO_PARAMS)],
-    tangentsOut: [poolGatherPrim.bind1([tt!, idx!], NO_PARAMS)],
+  jvp: ([t, idx], [tt], p) => ({
+    primalsOut: [poolGatherPrim.bind1([t!, idx!], p)],
+    tangentsOut: [poolGatherPrim.bind1([tt!, idx!], p)],
   }),
-  transpose([ct], [t, idx]) {
+  transpose([ct], [t, idx], p) {
     if (idx instanceof UndefinedPrimal) throw new Error("pool_gather: the indices cannot be a linear input");
     const shape = (t as UndefinedPrimal).aval.shape;
-    return [poolScatterAddPrim.bind1([ct!, idx!], { planeShape: [shape[2]!, shape[3]!] }), null];
+    return [poolScatterAddPrim.bind1([ct!, idx!], { ...p, planeShape: [shape[2]!, shape[3]!] }), null];
   },
-  batch(args, dims) {
+  batch(args, dims, p) {
     const [[t, idx], size] = foldIntoN(args, dims);
-    return unfoldN(poolGatherPrim.bind1([t!, idx!], NO_PARAMS), size);
+    return unfoldN(poolGatherPrim.bind1([t!, idx!], p), size);
   },
 });
 
@@ -308,14 +320,15 @@ export const poolScatterAddPrim: Primitive<PoolScatterParams> = loweredPrimitive
     const dtype = float32OnWebgpu("pool_scatter_add", ct!.dtype);
     return webgpuPoolScatterAdd(dtype, n * c, planeShape[0] * planeShape[1], sizeOf(ct!.shape) / (n * c));
   },
-  lower([ct], [out], { planeShape }, context) {
+  lower([ct], [out], { planeShape, distinctIndices }, context) {
     const [n, c] = ct!.shape as [number, number];
     const planeSize = planeShape[0] * planeShape[1];
+    const per = sizeOf(ct!.shape) / (n * c);
     return chooseKernel<Kernel>(
       context,
       { dtype: ct!.dtype },
       () => {
-        const wasm = wasmPoolScatterAdd(ct!.dtype, n * c, planeSize, sizeOf(ct!.shape) / (n * c), context);
+        const wasm = wasmPoolScatterAdd(ct!.dtype, n * c, planeSize, per, distinctIndices ?? false, context);
         return wasm && (([cta, ia], [o]) => wasm(cta!, ia as Int32Array, o!));
       },
       () => {
@@ -328,16 +341,18 @@ export const poolScatterAddPrim: Primitive<PoolScatterParams> = loweredPrimitive
     primalsOut: [poolScatterAddPrim.bind1([ct!, idx!], p)],
     tangentsOut: [poolScatterAddPrim.bind1([tct!, idx!], p)],
   }),
-  transpose([ct], [_values, idx]) {
+  transpose([ct], [_values, idx], p) {
     if (idx instanceof UndefinedPrimal)
       throw new Error("pool_scatter_add: the indices cannot be a linear input");
-    return [poolGatherPrim.bind1([ct!, idx!], NO_PARAMS), null];
+    const gather = p.distinctIndices ? { distinctIndices: true } : {};
+    return [poolGatherPrim.bind1([ct!, idx!], gather), null];
   },
   batch(args, dims, p) {
     const [[ct, idx], size] = foldIntoN(args, dims);
     return unfoldN(poolScatterAddPrim.bind1([ct!, idx!], p), size);
   },
-  formatParams: (p) => `planeShape=${fmtShape(p.planeShape)}`,
+  formatParams: (p) =>
+    `planeShape=${fmtShape(p.planeShape)}${p.distinctIndices ? " distinctIndices=true" : ""}`,
 });
 
 // ---------------------------------------------------------------------------------------------------

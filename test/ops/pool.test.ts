@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { ConcreteArray } from "../../src/core/array.js";
 import { type Shape, sizeOf } from "../../src/core/shape.js";
-import { grad, jvp, type NdArray, nn, np, ShapeError, vjp, vmap } from "../../src/index.js";
+import { grad, jit, jvp, makeProgram, type NdArray, nn, np, ShapeError, vjp, vmap } from "../../src/index.js";
 import { convOutputSize } from "../../src/ops/conv.js";
 import {
   type MaxPoolParams,
@@ -307,6 +307,34 @@ describe("gather / scatter-add and max-pool derivatives", () => {
       2 * h,
     );
     expectClose(hv, fd, { atol: 1e-7, rtol: 1e-6 });
+  });
+
+  it("disjoint windows mark their indices distinct; the scatter then writes each cell once, same bits", () => {
+    const program = (kernel: number, stride: number) =>
+      makeProgram(grad((a: NdArray) => np.sum(nn.maxPool2d(a, kernel, { stride }))))(x).toString();
+    expect(program(2, 2)).toContain("distinctIndices=true"); // LeNet's pooling
+    expect(program(3, 3)).toContain("distinctIndices=true");
+    expect(program(3, 2)).not.toContain("distinctIndices"); // overlapping windows accumulate
+    expect(program(2, 1)).not.toContain("distinctIndices");
+    const disjoint = poolParams([2, 2], [2, 2], [0, 0]);
+    for (const dtype of ["float32", "float64"] as const) {
+      const xd = x.astype(dtype);
+      const at = maxPool2dArgmaxPrim.bind1([xd], disjoint);
+      // signed zeros and values that float32 rounds: 0 + ct in the dtype is the float64 sum rounded once
+      const values = Array.from(random(at.shape, 11).toTypedArray());
+      values[0] = 0;
+      values[1] = -0;
+      values[2] = 1e-30; // below float32's normal range
+      const ct = np.array(values, { shape: [...at.shape], dtype: "float64" }).astype(dtype);
+      const scatterWith = (params: { distinctIndices?: boolean }) =>
+        jit((c: NdArray, i: NdArray) => poolScatterAddPrim.bind1([c, i], { planeShape: [7, 6], ...params }));
+      const want = poolScatterAddPrim.bind1([ct, at], { planeShape: [7, 6] }).toTypedArray(); // eager, float64 sums
+      for (const got of [scatterWith({ distinctIndices: true })(ct, at), scatterWith({})(ct, at)]) {
+        const g = got.toTypedArray();
+        expect(g.length).toBe(want.length);
+        for (let k = 0; k < g.length; k++) expect(Object.is(g[k], want[k])).toBe(true);
+      }
+    }
   });
 
   it("avg-pool gradients spread the cotangent evenly (through conv2d's rules)", () => {

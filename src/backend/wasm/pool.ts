@@ -2,8 +2,9 @@
  * Max-pooling kernels in WebAssembly, emitted for one geometry, with exactly the semantics of
  * backend/js/pool.ts: the window maximum and the flat index h*W + w of its first maximum (padding never
  * wins; NaN wins, and the last NaN's index is kept: `v > best || v != v`), the gather at those indices,
- * and its transpose, the scatter-add (accumulated in float64 as the JS kernel does whenever windows
- * overlap; without overlap every cell receives at most one value, so float32 accumulates in place).
+ * and its transpose, the scatter-add (float32 accumulates in float64 and is rounded once, as the JS
+ * kernel does, which matters where windows overlap: only the cells an index names pass through the
+ * float64 scratch).
  * Windows that lie inside the input are unrolled with constant offsets; border windows loop. In float32
  * with a column stride of 1 or 2, four neighbouring interior windows are computed at once in f32x4 lanes,
  * with the same comparison per lane.
@@ -304,13 +305,18 @@ function emitFourWindows(
   fn.localGet(at.j).i32Const(3).i32Add().localSet(at.j);
 }
 
-/** gather(t, idx, out) and scatterAdd(ct, idx, out, acc) over `planes` planes of `per` indices. */
+/**
+ * gather(t, idx, out) and scatterAdd(ct, idx, out, acc) over `planes` planes of `per` indices; with
+ * `distinct` (no index repeats within a plane) the scatter writes each cell once, 0 + ct in the dtype: the
+ * bits of the float64 sum rounded once, with no float64 scratch.
+ */
 function emitIndexed(
   module: ModuleBuilder,
   dtype: MoveDType,
   planes: number,
   planeSize: number,
   per: number,
+  distinct: boolean,
 ): void {
   const f = floatOps(dtype);
   {
@@ -336,58 +342,71 @@ function emitIndexed(
   {
     const fn = module.function("scatterAdd", ["i32", "i32", "i32", "i32"], ["i32"]);
     const [ct, idx, out, acc] = [fn.param(0), fn.param(1), fn.param(2), fn.param(3)];
-    const at = fn.local("i32");
-    const base = fn.local("i32");
-    const wide = dtype === "float32";
-    const aes = wide ? 8 : f.es;
-    const target = wide ? acc : out;
-    fn.localGet(target)
+    const [at, base, outBase, idxStart, ctStart] = fn.locals("i32", 5);
+    const wide = dtype === "float32" && !distinct;
+    fn.localGet(out)
       .i32Const(0)
-      .i32Const(planes * planeSize * aes)
+      .i32Const(planes * planeSize * f.es)
       .op("memoryFill");
-    fn.localGet(target).localSet(base);
-    repeat(fn, planes, () => {
-      repeat(fn, per, () => {
-        fn.localGet(idx).i32Load().localTee(at).i32Const(planeSize).op("i32GeU");
+    /** Walks every index (in order), with `at` the element offset of its cell in its plane. */
+    const eachIndex = (body: () => void): void => {
+      fn.localGet(idxStart).localSet(idx);
+      fn.localGet(ctStart).localSet(ct);
+      fn.localGet(acc).localSet(base);
+      fn.localGet(out).localSet(outBase);
+      repeat(fn, planes, () => {
+        repeat(fn, per, () => {
+          fn.localGet(idx).i32Load().localSet(at);
+          body();
+          advance(fn, idx, 4);
+          advance(fn, ct, f.es);
+        });
+        advance(fn, base, planeSize * 8);
+        advance(fn, outBase, planeSize * f.es);
+      });
+    };
+    fn.localGet(idx).localSet(idxStart);
+    fn.localGet(ct).localSet(ctStart);
+    if (wide) {
+      // float32 sums in float64, rounded once, as the JS kernel does: only the cells an index names go
+      // through the float64 scratch (cleared, accumulated in index order, rounded into out).
+      const cell = (): void => void fn.localGet(base).localGet(at).i32Const(8).i32Mul().i32Add();
+      eachIndex(() => {
+        fn.localGet(at).i32Const(planeSize).op("i32GeU");
         fn.if();
         fn.i32Const(1).return();
         fn.end();
-        fn.localGet(base).localGet(at).i32Const(aes).i32Mul().i32Add().localTee(at);
-        if (wide) {
-          fn.localGet(at).f64Load();
-          fn.localGet(ct).f32Load().op("f64PromoteF32");
-          fn.f64Add().f64Store();
-        } else {
-          fn.localGet(at);
-          f.load(fn);
-          fn.localGet(ct);
-          f.load(fn);
-          fn.f64Add(); // not wide: float64
-          f.store(fn);
-        }
-        advance(fn, idx, 4);
-        advance(fn, ct, f.es);
+        cell();
+        fn.f64Const(0).f64Store();
       });
-      advance(fn, base, planeSize * aes);
-    });
-    if (wide) {
-      // out = f32(acc), four at a time
-      const total = planes * planeSize;
-      const lanes = Array.from({ length: 8 }, (_, k) => k);
-      repeat(fn, Math.floor(total / 4), () => {
-        fn.localGet(out);
-        fn.localGet(acc).v128Load().op("f32x4DemoteF64x2Zero");
-        fn.localGet(acc).v128Load({ offset: 16 }).op("f32x4DemoteF64x2Zero");
-        fn.i8x16Shuffle([...lanes, ...lanes.map((k) => k + 16)]).v128Store();
-        advance(fn, out, 16);
-        advance(fn, acc, 32);
+      eachIndex(() => {
+        cell();
+        cell();
+        fn.f64Load();
+        fn.localGet(ct).f32Load().op("f64PromoteF32");
+        fn.f64Add().f64Store();
       });
-      for (let k = 0; k < total % 4; k++)
-        fn.localGet(out)
-          .localGet(acc)
-          .f64Load({ offset: k * 8 })
-          .op("f32DemoteF64")
-          .f32Store({ offset: k * 4 });
+      eachIndex(() => {
+        fn.localGet(outBase).localGet(at).i32Const(4).i32Mul().i32Add();
+        cell();
+        fn.f64Load().op("f32DemoteF64").f32Store();
+      });
+    } else {
+      // float64, or indices that do not repeat: out[at] + ct in the dtype (0 + ct where distinct)
+      eachIndex(() => {
+        fn.localGet(at).i32Const(planeSize).op("i32GeU");
+        fn.if();
+        fn.i32Const(1).return();
+        fn.end();
+        fn.localGet(outBase).localGet(at).i32Const(f.es).i32Mul().i32Add().localTee(at);
+        fn.localGet(at);
+        f.load(fn);
+        fn.localGet(ct);
+        f.load(fn);
+        if (dtype === "float32") fn.f32Add();
+        else fn.f64Add();
+        f.store(fn);
+      });
     }
     fn.i32Const(0);
   }
@@ -437,17 +456,18 @@ export function wasmMaxPool2d(
   };
 }
 
-/** Exports of the gather / scatter-add module of one shape. */
+/** Exports of the gather / scatter-add module of one shape (`distinct`: each plane's indices differ). */
 function indexedExports(
   context: KernelContext,
   dtype: MoveDType,
   planes: number,
   planeSize: number,
   per: number,
+  distinct = false,
 ): () => PoolExports {
-  const key = `pool indexed ${dtype} ${planes} ${planeSize} ${per}`;
+  const key = `pool indexed ${dtype} ${planes} ${planeSize} ${per} ${distinct}`;
   return planExports<PoolExports>(context, key, () =>
-    emitPoolModule(context.shared, (module) => emitIndexed(module, dtype, planes, planeSize, per)),
+    emitPoolModule(context.shared, (module) => emitIndexed(module, dtype, planes, planeSize, per, distinct)),
   );
 }
 
@@ -481,12 +501,13 @@ export function wasmPoolScatterAdd(
   planes: number,
   planeSize: number,
   per: number,
+  distinctIndices: boolean,
   context: KernelContext,
 ): ((ct: TypedArray, idx: Int32Array, out: TypedArray) => void) | null {
   if (!context.wasm || !isMoveDType(dtype)) return null;
-  const exports = indexedExports(context, dtype, planes, planeSize, per);
+  const exports = indexedExports(context, dtype, planes, planeSize, per, distinctIndices);
   const es = dtype === "float32" ? 4 : 8;
-  const acc = dtype === "float32" ? context.reserve(planes * planeSize * 8) : 0;
+  const acc = dtype === "float32" && !distinctIndices ? context.reserve(planes * planeSize * 8) : 0;
   const ctOperand = new Operand(context, context.inputResident(0), planes * per * es);
   const idxOperand = new Operand(context, context.inputResident(1), planes * per * 4);
   const outOperand = new Operand(context, context.outputResident(0), planes * planeSize * es);
