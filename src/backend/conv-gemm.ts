@@ -252,6 +252,16 @@ function conv2dWasm(
   };
 }
 
+/** A weight gradient's operands, in place in the plan memory or staged: x and ct in, dw out. */
+function weightGradOperands(context: KernelContext, g: ConvGeometry, es: number) {
+  const { K, NP } = sizes(g);
+  return {
+    xOperand: new Operand(context, context.inputResident(0), inputSize(g) * es),
+    ctOperand: new Operand(context, context.inputResident(1), g.outChannels * NP * es),
+    dwOperand: new Operand(context, context.outputResident(0), g.outChannels * K * es),
+  };
+}
+
 /** Chunks per thread of a threaded direct convolution, taken in turn (as the GEMM's). */
 const DIRECT_CONV_CHUNKS_PER_THREAD = 4;
 
@@ -356,9 +366,7 @@ function conv2dDirectWeightGradWasm(
   });
   const pool = directPool(context, NP * g.outChannels * K);
   const run = chunkedModule(context, bytes, control, weightGradTiling(g, lanes).chunks, pool);
-  const xOperand = new Operand(context, context.inputResident(0), inputSize(g) * es);
-  const ctOperand = new Operand(context, context.inputResident(1), g.outChannels * NP * es);
-  const dwOperand = new Operand(context, context.outputResident(0), g.outChannels * K * es);
+  const { xOperand, ctOperand, dwOperand } = weightGradOperands(context, g, es);
   return (x, ct, dw) => {
     wasmMoveCalls.directConv++;
     const ctT = ctTArray().byteOffset;
@@ -382,7 +390,6 @@ function conv2dColumnWeightGradWasm(
   dtype: MoveDType,
   context: KernelContext,
 ): (x: TypedArray, ct: TypedArray, dw: TypedArray) => void {
-  const { K, NP } = sizes(g);
   const es = elementBytes(dtype);
   const tiling = columnWeightGradTiling(g);
   const control = context.reserve(COLUMN_WEIGHT_GRAD_CONTROL_BYTES);
@@ -393,9 +400,7 @@ function conv2dColumnWeightGradWasm(
     tiling,
   });
   const run = chunkedModule(context, bytes, control, tiling.chunks, null);
-  const xOperand = new Operand(context, context.inputResident(0), inputSize(g) * es);
-  const ctOperand = new Operand(context, context.inputResident(1), g.outChannels * NP * es);
-  const dwOperand = new Operand(context, context.outputResident(0), g.outChannels * K * es);
+  const { xOperand, ctOperand, dwOperand } = weightGradOperands(context, g, es);
   return (x, ct, dw) => {
     wasmMoveCalls.directConv++;
     const dwAt = dwOperand.address(dw, false);
@@ -451,9 +456,7 @@ function conv2dWeightGradWasm(
   const es = elementBytes(dtype);
   const moves = movesFor(context, g, dtype);
   const columns = columnsFor(context, g, dtype);
-  const xOperand = new Operand(context, context.inputResident(0), inputSize(g) * es);
-  const ctOperand = new Operand(context, context.inputResident(1), g.outChannels * NP * es);
-  const dwOperand = new Operand(context, context.outputResident(0), g.outChannels * K * es);
+  const { xOperand, ctOperand, dwOperand } = weightGradOperands(context, g, es);
   const ctTArray = planArray(context, dtype, NP * Og);
   const dwTArray = planArray(context, dtype, K * Og);
   const gemm = gemmOnAddresses(

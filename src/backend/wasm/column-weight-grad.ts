@@ -23,7 +23,7 @@ import type { ConvGeometry } from "../conv-geometry.js";
 import { importPlanMemory } from "../plan-memory.js";
 import { elementOps, type GemmDType } from "./gemm.js";
 import { type FunctionBuilder, type Local, ModuleBuilder } from "./module-writer.js";
-import { advance, repeat } from "./move-support.js";
+import { advance, emitPrepare, repeat } from "./move-support.js";
 
 const CONTROL = { counter: 0, x: 1, ct: 2, dw: 3 } as const;
 export const COLUMN_WEIGHT_GRAD_CONTROL_BYTES = 16;
@@ -153,17 +153,8 @@ export function emitColumnWeightGrad(
     return fn;
   };
 
-  // ---- prepare(x, ct, dw)
-  const prepare = module.function("prepare", ["i32", "i32", "i32"], []);
-  for (const [slot, param] of [
-    [CONTROL.x, 0],
-    [CONTROL.ct, 1],
-    [CONTROL.dw, 2],
-  ] as const)
-    prepare
-      .i32Const(control)
-      .localGet(prepare.param(param))
-      .i32Store({ offset: slot * 4 });
+  // ---- prepare(x, ct, dw): the control block's words 1 to 3 (CONTROL)
+  emitPrepare(module, control);
 
   // ---- rows(chunk, thread): channel block chunk / tap blocks, tap block chunk % tap blocks
   const tapBlocks = tiling.tapStarts.length;

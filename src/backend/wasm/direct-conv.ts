@@ -24,7 +24,7 @@ import type { ConvGeometry } from "../conv-geometry.js";
 import { importPlanMemory } from "../plan-memory.js";
 import { elementOps, type GemmDType } from "./gemm.js";
 import { type FunctionBuilder, type Local, ModuleBuilder } from "./module-writer.js";
-import { advance, repeat } from "./move-support.js";
+import { advance, emitPrepare, repeat } from "./move-support.js";
 
 /** The exports of a direct convolution module; addresses are byte offsets in the plan memory. */
 export interface DirectConvExports {
@@ -191,17 +191,8 @@ export function emitDirectConv(
   const bands = Math.ceil(OH / tiling.bandRows);
   const lastBand = OH - (bands - 1) * tiling.bandRows;
 
-  // ---- prepare(x, w, y)
-  const prepare = module.function("prepare", ["i32", "i32", "i32"], []);
-  for (const [slot, param] of [
-    [CONTROL.x, 0],
-    [CONTROL.w, 1],
-    [CONTROL.y, 2],
-  ] as const)
-    prepare
-      .i32Const(control)
-      .localGet(prepare.param(param))
-      .i32Store({ offset: slot * 4 });
+  // ---- prepare(x, w, y): the control block's words 1 to 3 (CONTROL)
+  emitPrepare(module, control);
 
   // ---- rows(chunk, thread): the band chunk % bands of image chunk / bands
   const fn = module.function("rows", ["i32", "i32"], []);

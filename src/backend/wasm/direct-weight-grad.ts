@@ -19,7 +19,7 @@ import type { ConvGeometry } from "../conv-geometry.js";
 import { importPlanMemory } from "../plan-memory.js";
 import { elementOps, type GemmDType } from "./gemm.js";
 import { type FunctionBuilder, type Local, ModuleBuilder } from "./module-writer.js";
-import { advance, repeat } from "./move-support.js";
+import { advance, emitPrepare, repeat } from "./move-support.js";
 
 /** The exports of a weight gradient module; addresses are byte offsets in the plan memory. */
 export interface DirectWeightGradExports {
@@ -137,17 +137,8 @@ export function emitDirectWeightGrad(
     return fn;
   };
 
-  // ---- prepare(x, ct, dw)
-  const prepare = module.function("prepare", ["i32", "i32", "i32"], []);
-  for (const [slot, param] of [
-    [CONTROL.x, 0],
-    [CONTROL.ct, 1],
-    [CONTROL.dw, 2],
-  ] as const)
-    prepare
-      .i32Const(control)
-      .localGet(prepare.param(param))
-      .i32Store({ offset: slot * 4 });
+  // ---- prepare(x, ct, dw): the control block's words 1 to 3 (CONTROL)
+  emitPrepare(module, control);
 
   // ---- rows(chunk, thread): tap tile chunk / groups, channel group chunk % groups
   const fn = module.function("rows", ["i32", "i32"], []);

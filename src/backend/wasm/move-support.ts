@@ -6,7 +6,7 @@
 import type { TypedArray } from "../../core/dtype.js";
 import type { KernelContext } from "../../core/primitive.js";
 import { cachedKernel } from "../kernel-cache.js";
-import type { FunctionBuilder, Local } from "./module-writer.js";
+import type { FunctionBuilder, Local, ModuleBuilder } from "./module-writer.js";
 import { compileModule, instantiateCompiled, type WasmCompiledModule } from "./runtime.js";
 
 /** Calls of the wasm data-movement kernels, by family: lets tests see that the wasm path ran. */
@@ -42,6 +42,20 @@ export function elements(dtype: MoveDType): Elements {
     add: (fn) => fn.f64Add(),
     vectorAdd: (fn) => fn.f64x2Add(),
   };
+}
+
+/**
+ * Exports prepare(a, b, c) for a chunked kernel (threads.ts): it stores its three byte addresses at words
+ * 1, 2 and 3 of the control block at `control`, where the kernel's rows(chunk, thread) reads them (word 0
+ * is the chunk counter).
+ */
+export function emitPrepare(module: ModuleBuilder, control: number): void {
+  const prepare = module.function("prepare", ["i32", "i32", "i32"], []);
+  for (let k = 0; k < 3; k++)
+    prepare
+      .i32Const(control)
+      .localGet(prepare.param(k))
+      .i32Store({ offset: (k + 1) * 4 });
 }
 
 /** Emits `body` `count` times: inline when once, else a do-while loop on a down-counter. */
