@@ -377,13 +377,19 @@ function conv2dDirectWeightGradWasm(
   };
 }
 
+/** The fewest taps (C*KH*KW) for which the column weight gradient shares its chunks with the workers. */
+const COLUMN_THREADED_MIN_TAPS = 64;
+
 /**
  * The weight gradient where the forward runs direct and output rows are whole vectors: vectorized over
- * output columns, x and ct read in place (wasm/column-weight-grad.ts), on the calling thread only. Its
- * chunks each read a whole block of channels of ct: shared with a worker, they leave ct's lines in the
- * worker's cache, and the next run's step that writes into ct's buffer first waits on the other core
- * for every line. Measured in LeNet's batch-32 plan on 2 threads: the fused bias-and-relu step after
- * conv1 took 0.13-0.61 ms instead of 0.04-0.06, more than the 0.06 ms the threads saved.
+ * output columns, x and ct read in place (wasm/column-weight-grad.ts). Its chunks each read a whole
+ * block of channels of ct: shared with a worker, they leave ct's lines in the worker's cache, and the next
+ * run's step that writes into ct's buffer first waits on the other core for every line. So it shares its
+ * chunks only where each element of ct feeds many multiply-adds (COLUMN_THREADED_MIN_TAPS). Measured on 2
+ * threads: in LeNet's batch-32 plan (conv1, 25 taps) the fused bias-and-relu step after conv1 took
+ * 0.13-0.61 ms instead of 0.04-0.06 with it threaded, more than the 0.06 ms the threads saved; a 3x3
+ * layer of 32 -> 64 channels at 16x16, batch 16 (288 taps), took 3.3 ms on one thread and 2.2 as the
+ * threaded im2col GEMM.
  */
 function conv2dColumnWeightGradWasm(
   g: ConvGeometry,
@@ -399,7 +405,10 @@ function conv2dColumnWeightGradWasm(
     control,
     tiling,
   });
-  const run = chunkedModule(context, bytes, control, tiling.chunks, null);
+  const K = g.inChannels * g.kernelHeight * g.kernelWidth;
+  const work = g.batch * g.outHeight * g.outWidth * g.outChannels * K;
+  const pool = K >= COLUMN_THREADED_MIN_TAPS ? directPool(context, work) : null;
+  const run = chunkedModule(context, bytes, control, tiling.chunks, pool);
   const { xOperand, ctOperand, dwOperand } = weightGradOperands(context, g, es);
   return (x, ct, dw) => {
     wasmMoveCalls.directConv++;

@@ -230,6 +230,24 @@ describe("direct wasm convolution and weight gradient", () => {
     }
   });
 
+  it("column-order weight gradient with many taps: threaded, single-threaded and the JS kernel agree", () => {
+    setBackend("wasm", { relaxedSimd: false });
+    // 8 channels x 3 x 3 = 72 taps (enough to share chunks with the workers), 8 output columns
+    const x = seededArray([3, 8, 6, 10], 21).astype("float32");
+    const w = seededArray([5, 8, 3, 3], 22).astype("float32");
+    const ct = seededArray([3, 5, 4, 8], 23).astype("float32");
+    KERNEL_THRESHOLDS.threadedDirectConvMultiplyAdds = 0;
+    const threaded = jittedWeightGrad(x, w, ct, true);
+    KERNEL_THRESHOLDS.threadedDirectConvMultiplyAdds = Number.POSITIVE_INFINITY;
+    const alone = jittedWeightGrad(x, w, ct, true);
+    setBackend("js");
+    const js = jittedWeightGrad(x, w, ct, true);
+    expect([threaded.directCalls, alone.directCalls]).toEqual([1, 1]);
+    expectSameBits(threaded.dw, alone.dw);
+    expectSameBits(alone.dw, js.dw);
+    expectClose(alone.dw.astype("float64"), naiveWeightGrad(x, ct, [5, 8, 3, 3]), 2e-5, 2e-5);
+  });
+
   it("stride, padding, dilation, groups and narrow rows keep the im2col path", () => {
     setBackend("wasm");
     const cases: [number[], number[], Opts][] = [
