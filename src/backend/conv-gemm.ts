@@ -405,9 +405,8 @@ function conv2dColumnWeightGradWasm(
     control,
     tiling,
   });
-  const K = g.inChannels * g.kernelHeight * g.kernelWidth;
-  const work = g.batch * g.outHeight * g.outWidth * g.outChannels * K;
-  const pool = K >= COLUMN_THREADED_MIN_TAPS ? directPool(context, work) : null;
+  const { K, NP } = sizes(g);
+  const pool = K >= COLUMN_THREADED_MIN_TAPS ? directPool(context, NP * g.outChannels * K) : null;
   const run = chunkedModule(context, bytes, control, tiling.chunks, pool);
   const { xOperand, ctOperand, dwOperand } = weightGradOperands(context, g, es);
   return (x, ct, dw) => {

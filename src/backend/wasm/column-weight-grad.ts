@@ -14,10 +14,10 @@
  * A tile is a block of output channels times a block of taps, its accumulators in v128 locals. The
  * last block of each is moved back to end at O and K: its outputs that the block before also computes
  * come out with the same bits. Each output is summed by one tile in a fixed order (per lane over n, i, j
- * in turn, then lanes 0, 1, ... in turn), so the chunks could run on any threads with the same bits
- * (conv-gemm.ts runs them on the calling thread, and says why); they are not the bits of the im2col
- * GEMM, which sums every product in one sequence. The JS backend's kernel
- * for these geometries (conv-gemm.ts) sums in this order too.
+ * in turn, then lanes 0, 1, ... in turn), so the chunks give the same bits on any threads (conv-gemm.ts
+ * shares them with the workers only for many taps, and says why). They are not the bits of the im2col
+ * GEMM, which sums every product in one sequence; the JS backend's kernel for these geometries
+ * (conv-gemm.ts) sums in this order too.
  */
 import type { ConvGeometry } from "../conv-geometry.js";
 import { importPlanMemory } from "../plan-memory.js";
