@@ -48,3 +48,14 @@ export function tapRanges(g: ConvGeometry): { rows: TapRange[]; cols: TapRange[]
     ),
   };
 }
+
+/**
+ * The element offset in x of tap k = (c*KH + p)*KW + q from output position (n, i, j) of a stride-1,
+ * undilated convolution: x[n, c, i + p, j + q] lies `tapOffset(g, k)` elements after x[n, 0, i, j].
+ */
+export function tapOffset(g: ConvGeometry, k: number): number {
+  const q = k % g.kernelWidth;
+  const p = Math.floor(k / g.kernelWidth) % g.kernelHeight;
+  const c = Math.floor(k / (g.kernelWidth * g.kernelHeight));
+  return (c * g.inHeight + p) * g.inWidth + q;
+}

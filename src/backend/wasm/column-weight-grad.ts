@@ -19,7 +19,7 @@
  * GEMM, which sums every product in one sequence; the JS backend's kernel for these geometries
  * (conv-gemm.ts) sums in this order too.
  */
-import type { ConvGeometry } from "../conv-geometry.js";
+import { type ConvGeometry, tapOffset } from "../conv-geometry.js";
 import { importPlanMemory } from "../plan-memory.js";
 import { elementOps, type GemmDType } from "./gemm.js";
 import { type FunctionBuilder, type Local, ModuleBuilder } from "./module-writer.js";
@@ -96,13 +96,6 @@ export function emitColumnWeightGrad(
   const { batch: N, inChannels: C, inHeight: H, inWidth: W, outChannels: O } = g;
   const { kernelHeight: KH, kernelWidth: KW, outHeight: OH, outWidth: OW } = g;
   const K = C * KH * KW;
-  /** Element offset in x of tap k from position (n, i, j): x[n, c, i + p, j + q]. */
-  const tapOffset = (k: number): number => {
-    const q = k % KW;
-    const p = Math.floor(k / KW) % KH;
-    const c = Math.floor(k / (KW * KH));
-    return (c * H + p) * W + q;
-  };
   const module = new ModuleBuilder();
   importPlanMemory(module, options.shared);
 
@@ -127,7 +120,7 @@ export function emitColumnWeightGrad(
               .localSet(ctVectors[a]!);
           for (let b = 0; b < tb; b++)
             fn.localGet(xAt)
-              .v128Load({ offset: tapOffset(k0 + b) * es, align: 0 })
+              .v128Load({ offset: tapOffset(g, k0 + b) * es, align: 0 })
               .localSet(xVectors[b]!);
           for (let a = 0; a < cb; a++)
             for (let b = 0; b < tb; b++) ops.multiplyAdd(fn, acc[a]![b]!, ctVectors[a]!, xVectors[b]!);

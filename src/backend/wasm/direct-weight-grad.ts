@@ -15,7 +15,7 @@
  * The last tap tile is moved back to end at K (it recomputes a few taps with the same bits). Chunks are
  * (tap tile, group of channel vectors); threaded kernels share them with the workers of threads.ts.
  */
-import type { ConvGeometry } from "../conv-geometry.js";
+import { type ConvGeometry, tapOffset } from "../conv-geometry.js";
 import { importPlanMemory } from "../plan-memory.js";
 import { elementOps, type GemmDType } from "./gemm.js";
 import { type FunctionBuilder, type Local, ModuleBuilder } from "./module-writer.js";
@@ -69,16 +69,9 @@ export function emitDirectWeightGrad(
   const es = ops.bytes;
   const lanes = ops.lanes;
   const { batch: N, inChannels: C, inHeight: H, inWidth: W, outChannels: O } = g;
-  const { kernelHeight: KH, kernelWidth: KW, outHeight: OH, outWidth: OW } = g;
+  const { outHeight: OH, outWidth: OW } = g;
   const { K, vectors, taps, groups, chunks } = weightGradTiling(g, lanes);
   const rowsPerTile = Math.min(TILE_TAPS, K);
-  /** Element offset in x of tap k from position (n, i, j): x[n, c, i + p, j + q]. */
-  const tapOffset = (k: number): number => {
-    const q = k % KW;
-    const p = Math.floor(k / KW) % KH;
-    const c = Math.floor(k / (KW * KH));
-    return (c * H + p) * W + q;
-  };
   const module = new ModuleBuilder();
   importPlanMemory(module, options.shared);
 
@@ -149,8 +142,8 @@ export function emitDirectWeightGrad(
   const word = (slot: number): void => void fn.i32Const(control).i32Load({ offset: slot * 4 });
   if (chunks > 0) {
     taps.forEach((k0, t) => {
-      const base = tapOffset(k0);
-      const offsets = Array.from({ length: rowsPerTile }, (_, r) => tapOffset(k0 + r) - base);
+      const base = tapOffset(g, k0);
+      const offsets = Array.from({ length: rowsPerTile }, (_, r) => tapOffset(g, k0 + r) - base);
       fn.localGet(tile).i32Const(t).i32Eq();
       fn.if();
       for (let q = 0; q < groups; q++) {
